@@ -1,0 +1,22 @@
+export type Verdict = 'clean' | 'scaffolding' | 'active';
+export type ChaosKind = 'partition' | 'delay' | 'loss' | 'duplicate' | 'corrupt' | 'reorder' | 'bandwidth' | 'http' | 'dns';
+export const CHAOS_KINDS: readonly ChaosKind[] = [
+  'partition', 'delay', 'loss', 'duplicate', 'corrupt', 'reorder', 'bandwidth', 'http', 'dns',
+];
+
+export interface Finding {
+  kind: ChaosKind | null;
+  /** active: changes traffic now; scaffolding: residue; foreign: belongs to another tool (kube-proxy, CNI, mesh). */
+  level: 'active' | 'scaffolding' | 'foreign';
+  message: string;
+}
+
+export interface ChaosReport {
+  verdict: Verdict;
+  /** Sorted, unique kinds of active injection. */
+  kinds: ChaosKind[];
+  /** Human sentences with the evidence, active first. */
+  findings: string[];
+  /** Same findings, structured (not part of the documented JSON contract's required fields). */
+  details: Finding[];
+}

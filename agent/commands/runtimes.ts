@@ -1,0 +1,7 @@
+import type { Config } from '../config.js';
+import type { CommandIo } from './io.js';
+
+export async function run(_cfg: Config, io: CommandIo): Promise<number> {
+  io.err('runtimes: not implemented yet\n');
+  return 1;
+}

@@ -1,0 +1,306 @@
+/**
+ * Flags + environment -> one validated Config. The flag table below is the single source of truth:
+ * it drives parsing, the CHAOS_AGENT_<FLAG> environment equivalents, validation and `--help`.
+ * Nothing below agent/ reads process.env or argv: this object is passed in.
+ */
+import { UsageError } from './errors.js';
+
+export interface Config {
+  command: string;
+  /** Positional arguments after the command (e.g. NAMESPACE/POD for inspect). */
+  args: string[];
+  help: boolean;
+  json: boolean;
+  /** CRI endpoints (unix://...). Empty = discovery (unless dockerEndpoints is non-empty). */
+  runtimeEndpoints: string[];
+  dockerEndpoints: string[];
+  hostRoot: string;
+  procRoot: string;
+  runtimeTimeoutMs: number;
+  netnsConcurrency: number;
+  commandTimeoutMs: number;
+  maxOutputBytes: number;
+  all: boolean;
+  netns: string | null;
+  pid: number | null;
+  listen: { host: string; port: number };
+  intervalMs: number;
+  debug: boolean;
+  debugTokenFile: string | null;
+  compatMetrics: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  nsenterPath: string;
+}
+
+type Kind = 'string' | 'list' | 'bool' | 'duration' | 'int' | 'bytes';
+interface FlagSpec {
+  name: string;
+  kind: Kind;
+  key: keyof Config;
+  help: string;
+  /** Default, as shown in --help. */
+  def: string;
+  commands?: string[];
+}
+
+export const DEFAULT_PORT = 9766;
+
+export const FLAGS: FlagSpec[] = [
+  { name: 'runtime-endpoint', kind: 'list', key: 'runtimeEndpoints', def: '(discover)', help: 'CRI endpoint (unix://PATH); repeatable; replaces discovery. Env CONTAINER_RUNTIME_ENDPOINT is honoured too.' },
+  { name: 'docker-endpoint', kind: 'list', key: 'dockerEndpoints', def: '(discover)', help: 'Docker Engine endpoint (unix://PATH); repeatable; replaces discovery. Env DOCKER_HOST is honoured too.' },
+  { name: 'host-root', kind: 'string', key: 'hostRoot', def: '/', help: 'Where the host filesystem is mounted (runtime sockets and netns paths are looked up under it).' },
+  { name: 'proc-root', kind: 'string', key: 'procRoot', def: '/proc', help: 'Where /proc/<pid> of the host PID namespace is found.' },
+  { name: 'runtime-timeout', kind: 'duration', key: 'runtimeTimeoutMs', def: '2s', help: 'Deadline of every CRI/Docker call.' },
+  { name: 'netns-concurrency', kind: 'int', key: 'netnsConcurrency', def: '4', help: 'Tools run at once inside network namespaces.' },
+  { name: 'command-timeout', kind: 'duration', key: 'commandTimeoutMs', def: '5s', help: 'Per-command timeout for nsenter tools; the child is killed after it.' },
+  { name: 'max-output', kind: 'bytes', key: 'maxOutputBytes', def: '16MiB', help: 'Output size cap of one nsenter tool.' },
+  { name: 'json', kind: 'bool', key: 'json', def: 'false', help: 'Print JSON (runtimes, pods, inspect).' },
+  { name: 'all', kind: 'bool', key: 'all', def: 'false', help: 'inspect: every pod on the node.', commands: ['inspect'] },
+  { name: 'netns', kind: 'string', key: 'netns', def: '', help: 'inspect: a network namespace file (e.g. /var/run/netns/x).', commands: ['inspect'] },
+  { name: 'pid', kind: 'int', key: 'pid', def: '', help: 'inspect: the network namespace of this PID.', commands: ['inspect'] },
+  { name: 'listen', kind: 'string', key: 'listen', def: `0.0.0.0:${DEFAULT_PORT}`, help: 'serve: HOST:PORT of the HTTP server.', commands: ['serve'] },
+  { name: 'interval', kind: 'duration', key: 'intervalMs', def: '15s', help: 'serve: time between background collections.', commands: ['serve'] },
+  { name: 'debug', kind: 'bool', key: 'debug', def: 'true', help: 'serve: expose /debug/pods (rule text is sensitive).', commands: ['serve'] },
+  { name: 'debug-token-file', kind: 'string', key: 'debugTokenFile', def: '', help: 'serve: require "Authorization: Bearer <token in this file>" on /debug/*.', commands: ['serve'] },
+  { name: 'compat-metrics', kind: 'bool', key: 'compatMetrics', def: 'true', help: "Emit Chaos Mesh's per-container chaos_daemon_iptables_*/ipset/tcs series (one copy per container)." },
+  { name: 'log-level', kind: 'string', key: 'logLevel', def: 'info (serve), warn (others)', help: 'fatal|error|warn|info|debug|trace|silent' },
+  { name: 'nsenter-path', kind: 'string', key: 'nsenterPath', def: 'nsenter', help: 'nsenter executable.' },
+  { name: 'help', kind: 'bool', key: 'help', def: 'false', help: 'Show this help.' },
+];
+
+export const COMMANDS: Record<string, string> = {
+  runtimes: 'List every runtime endpoint tried: runtime, version, API version, up or the error.',
+  pods: 'List pods of every reachable runtime with their PID and network namespace.',
+  inspect: 'Show iptables, ipsets, tc and the chaos verdict: inspect NAMESPACE/POD... | --all | --netns PATH | --pid PID',
+  metrics: 'Run one collection and print the Prometheus metrics on stdout.',
+  serve: 'Run the exporter: /metrics, /healthz, /readyz, /debug/pods.',
+};
+
+export function envName(flag: string): string {
+  return `CHAOS_AGENT_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+const DUR = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+export function parseDuration(flag: string, v: string): number {
+  const m = DUR.exec(v.trim());
+  if (!m) throw new UsageError(`--${flag}: invalid duration "${v}" (examples: 500ms, 2s, 1m)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
+  if (!(ms > 0)) throw new UsageError(`--${flag}: duration must be positive, got "${v}"`);
+  return Math.round(ms);
+}
+
+const BYTES = /^(\d+)(B|KiB|MiB|GiB|K|M|G)?$/i;
+export function parseBytes(flag: string, v: string): number {
+  const m = BYTES.exec(v.trim());
+  if (!m) throw new UsageError(`--${flag}: invalid size "${v}" (examples: 65536, 64KiB, 16MiB)`);
+  const unit = (m[2] ?? 'B').toLowerCase();
+  const mult = unit.startsWith('g') ? 1 << 30 : unit.startsWith('m') ? 1 << 20 : unit.startsWith('k') ? 1024 : 1;
+  const n = Number(m[1]) * mult;
+  if (n < 1024) throw new UsageError(`--${flag}: must be at least 1KiB, got "${v}"`);
+  return n;
+}
+
+function parseBool(flag: string, v: string): boolean {
+  const s = v.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(s)) return true;
+  if (['false', '0', 'no', 'off'].includes(s)) return false;
+  throw new UsageError(`--${flag}: expected true or false, got "${v}"`);
+}
+
+function parseInt10(flag: string, v: string, min: number): number {
+  if (!/^\d+$/.test(v.trim())) throw new UsageError(`--${flag}: expected a whole number, got "${v}"`);
+  const n = Number(v);
+  if (n < min) throw new UsageError(`--${flag}: must be at least ${min}, got ${n}`);
+  return n;
+}
+
+export function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 0 || port > 65535) throw new UsageError(`--listen: expected HOST:PORT (e.g. 0.0.0.0:${DEFAULT_PORT} or [::]:${DEFAULT_PORT}), got "${v}"`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** Normalise and check a runtime endpoint URL; bare absolute paths are accepted as unix:// URLs. */
+export function normaliseEndpoint(flag: string, v: string): string {
+  const s = v.trim();
+  if (s.startsWith('/')) return `unix://${s}`;
+  if (/^unix:\/\/\/[^\0]+$/.test(s)) return s;
+  throw new UsageError(`--${flag}: only unix:// endpoints with an absolute path are supported, got "${v}"`);
+}
+
+function defaults(): Config {
+  return {
+    command: '',
+    args: [],
+    help: false,
+    json: false,
+    runtimeEndpoints: [],
+    dockerEndpoints: [],
+    hostRoot: '/',
+    procRoot: '/proc',
+    runtimeTimeoutMs: 2000,
+    netnsConcurrency: 4,
+    commandTimeoutMs: 5000,
+    maxOutputBytes: 16 << 20,
+    all: false,
+    netns: null,
+    pid: null,
+    listen: { host: '0.0.0.0', port: DEFAULT_PORT },
+    intervalMs: 15_000,
+    debug: true,
+    debugTokenFile: null,
+    compatMetrics: true,
+    logLevel: 'warn',
+    nsenterPath: 'nsenter',
+  };
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function apply(cfg: Config, spec: FlagSpec, raw: string, seen: Set<string>): void {
+  const c = cfg as unknown as Record<string, unknown>;
+  switch (spec.kind) {
+    case 'list': {
+      const flag = spec.name;
+      const values = raw.split(',').map((x) => x.trim()).filter(Boolean);
+      const prev = seen.has(spec.name) ? (c[spec.key] as string[]) : [];
+      c[spec.key] = [...prev, ...values.map((x) => normaliseEndpoint(flag, x))];
+      break;
+    }
+    case 'bool':
+      c[spec.key] = parseBool(spec.name, raw);
+      break;
+    case 'duration':
+      c[spec.key] = parseDuration(spec.name, raw);
+      break;
+    case 'bytes':
+      c[spec.key] = parseBytes(spec.name, raw);
+      break;
+    case 'int':
+      c[spec.key] = parseInt10(spec.name, raw, spec.name === 'pid' ? 1 : 1);
+      break;
+    case 'string':
+      if (spec.name === 'listen') c.listen = parseListen(raw);
+      else if (spec.name === 'log-level') {
+        if (!LEVELS.includes(raw)) throw new UsageError(`--log-level: expected one of ${LEVELS.join('|')}, got "${raw}"`);
+        c.logLevel = raw;
+      } else {
+        if (raw === '') throw new UsageError(`--${spec.name}: needs a value`);
+        if ((spec.name.endsWith('-root') || spec.name === 'netns') && !raw.startsWith('/'))
+          throw new UsageError(`--${spec.name}: must be an absolute path, got "${raw}"`);
+        c[spec.key] = raw;
+      }
+      break;
+  }
+  seen.add(spec.name);
+}
+
+/**
+ * Parse argv (without node and script) and env into a Config. Precedence: flag > CHAOS_AGENT_* env >
+ * CONTAINER_RUNTIME_ENDPOINT/DOCKER_HOST > default. Throws UsageError.
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config {
+  const cfg = defaults();
+  const byName = new Map(FLAGS.map((f) => [f.name, f]));
+  const fromFlags = new Set<string>();
+
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === '-h') {
+      cfg.help = true;
+      continue;
+    }
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    let name = a.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    let spec = byName.get(name);
+    if (!spec && name.startsWith('no-') && byName.get(name.slice(3))?.kind === 'bool' && value === undefined) {
+      spec = byName.get(name.slice(3))!;
+      value = 'false';
+    }
+    if (!spec) throw new UsageError(`unknown flag --${name} (see --help)`);
+    if (value === undefined) {
+      if (spec.kind === 'bool') value = 'true';
+      else {
+        const next = argv[i + 1];
+        if (next === undefined || next.startsWith('--')) throw new UsageError(`--${name}: needs a value`);
+        value = next;
+        i++;
+      }
+    }
+    apply(cfg, spec, value, fromFlags);
+  }
+
+  cfg.command = positional[0] ?? '';
+  cfg.args = positional.slice(1);
+  if (cfg.command === 'serve' && !fromFlags.has('log-level')) cfg.logLevel = 'info';
+
+  for (const spec of FLAGS) {
+    if (fromFlags.has(spec.name) || spec.name === 'help') continue;
+    const v = env[envName(spec.name)];
+    if (v !== undefined && v !== '') {
+      try {
+        apply(cfg, spec, v, new Set());
+      } catch (err) {
+        throw new UsageError(`${envName(spec.name)}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+  const explicit = fromFlags.has('runtime-endpoint') || fromFlags.has('docker-endpoint') ||
+    env[envName('runtime-endpoint')] || env[envName('docker-endpoint')];
+  if (!explicit) {
+    if (env.CONTAINER_RUNTIME_ENDPOINT) cfg.runtimeEndpoints = [normaliseEndpoint('runtime-endpoint', env.CONTAINER_RUNTIME_ENDPOINT)];
+    if (env.DOCKER_HOST) cfg.dockerEndpoints = [normaliseEndpoint('docker-endpoint', env.DOCKER_HOST)];
+  }
+
+  if (!cfg.help) {
+    if (!cfg.command) throw new UsageError('missing command (see --help)');
+    if (!(cfg.command in COMMANDS)) throw new UsageError(`unknown command "${cfg.command}" (see --help)`);
+    for (const spec of FLAGS) {
+      if (spec.commands && fromFlags.has(spec.name) && !spec.commands.includes(cfg.command))
+        throw new UsageError(`--${spec.name} is only valid with: ${spec.commands.join(', ')}`);
+    }
+    if (cfg.command === 'inspect') {
+      const modes = [cfg.args.length > 0, cfg.all, cfg.netns !== null, cfg.pid !== null].filter(Boolean).length;
+      if (modes !== 1) throw new UsageError('inspect takes exactly one of: NAMESPACE/POD..., --all, --netns PATH, --pid PID');
+      for (const a of cfg.args)
+        if (!/^[^/\s]+\/[^/\s]+$/.test(a)) throw new UsageError(`inspect: expected NAMESPACE/POD, got "${a}"`);
+    } else if (cfg.args.length > 0) {
+      throw new UsageError(`${cfg.command}: unexpected argument "${cfg.args[0]}"`);
+    }
+  }
+  return cfg;
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: chaos-node-agent <command> [flags]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([c, h]) => `  ${c.padEnd(10)}${h}`),
+    '',
+    'Flags (each also read from the environment as CHAOS_AGENT_<FLAG>, e.g. CHAOS_AGENT_HOST_ROOT):',
+  ];
+  for (const f of FLAGS) {
+    const arg = f.kind === 'bool' ? '' : f.kind === 'list' ? ' URL' : f.kind === 'duration' ? ' DURATION' : f.kind === 'int' ? ' N' : f.kind === 'bytes' ? ' SIZE' : ' VALUE';
+    lines.push(`  --${f.name}${arg}`.padEnd(34) + `${f.help} [default: ${f.def || 'none'}]`);
+  }
+  lines.push('', 'Exit codes: 0 success, 1 nothing reachable / nothing inspected, 2 usage error.');
+  return lines.join('\n') + '\n';
+}

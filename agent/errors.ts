@@ -1,0 +1,79 @@
+/**
+ * Typed errors. Every error the agent raises on purpose is one of these, carries a stable `code`
+ * and, when it wraps another failure, that failure as `cause`.
+ */
+export class AgentError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A flag, env value or argument the user gave is invalid (CLI exit code 2). */
+export class UsageError extends AgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('USAGE', message, options);
+  }
+}
+
+/** A runtime (CRI or Docker) call failed. `method` is the RPC or HTTP path, `grpcCode`/`status` when known. */
+export class RuntimeError extends AgentError {
+  readonly endpoint: string;
+  readonly method: string;
+  constructor(
+    endpoint: string,
+    method: string,
+    message: string,
+    options?: { cause?: unknown; code?: string },
+  ) {
+    super(options?.code ?? 'RUNTIME', `${endpoint} ${method}: ${message}`, options);
+    this.endpoint = endpoint;
+    this.method = method;
+  }
+}
+
+/** Data that came from a runtime or the kernel (an ID, a PID, a path) failed validation. */
+export class ValidationError extends AgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID', message, options);
+  }
+}
+
+/** A tool run inside a network namespace failed: timeout, non-zero exit, output too large, spawn error. */
+export class NetnsCommandError extends AgentError {
+  readonly tool: string;
+  /** One of: timeout, exit, output_limit, spawn, vanished */
+  readonly reason: NetnsErrorReason;
+  readonly stderr: string;
+  constructor(
+    tool: string,
+    reason: NetnsErrorReason,
+    message: string,
+    options?: { cause?: unknown; stderr?: string },
+  ) {
+    super(`NETNS_${reason.toUpperCase()}`, `${tool}: ${message}`, options);
+    this.tool = tool;
+    this.reason = reason;
+    this.stderr = options?.stderr ?? '';
+  }
+}
+export type NetnsErrorReason = 'timeout' | 'exit' | 'output_limit' | 'spawn' | 'vanished' | 'parse';
+
+/** A parser met a line it cannot read. `line` is 1-based; the parser keeps going and returns these alongside its data. */
+export class ParseError extends AgentError {
+  readonly line: number;
+  readonly text: string;
+  constructor(what: string, line: number, text: string, message: string) {
+    super('PARSE', `${what}: line ${line}: ${message}`);
+    this.line = line;
+    this.text = text;
+  }
+}
+
+/** Message of an unknown thrown value, for logs and error lists. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
