@@ -1,0 +1,103 @@
+/**
+ * Validation of what runtimes report (IDs, PIDs, paths) before it touches the filesystem, and resolution of a
+ * PID or a netns path to a NetnsRef identified by inode. Shared by every runtime client.
+ */
+import { stat } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { ValidationError } from '../errors.js';
+import type { NetnsRef } from './types.js';
+
+/** Linux PID_MAX_LIMIT (2^22). */
+const PID_MAX = 4_194_304;
+/** Container/sandbox IDs: containerd, CRI-O and Docker use 64 hex chars; accept any conservative token. */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function validateId(what: string, id: unknown): string {
+  if (typeof id !== 'string' || !ID_RE.test(id)) {
+    throw new ValidationError(`${what}: invalid id ${JSON.stringify(String(id)).slice(0, 80)}`);
+  }
+  return id;
+}
+
+/** A PID from a runtime: a positive integer within the kernel's limit; 0 or absent means "not running". */
+export function validatePid(what: string, pid: unknown): number {
+  const n = typeof pid === 'string' && /^\d+$/.test(pid) ? Number(pid) : pid;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0 || n > PID_MAX) {
+    throw new ValidationError(`${what}: invalid pid ${JSON.stringify(pid)}`);
+  }
+  return n;
+}
+
+/**
+ * A netns path reported by a runtime (e.g. /var/run/netns/cni-<uuid>): must be absolute, normalised, free of
+ * NULs and `..`, and is then placed under the host root (`/host` in the DaemonSet).
+ */
+export function hostPath(hostRoot: string, reported: unknown): string {
+  if (typeof reported !== 'string' || reported.length === 0 || reported.length > 4096) {
+    throw new ValidationError(`invalid path ${JSON.stringify(reported)}`);
+  }
+  if (!reported.startsWith('/') || reported.includes('\0') || reported.split('/').includes('..')) {
+    throw new ValidationError(`unsafe path ${JSON.stringify(reported.slice(0, 200))}`);
+  }
+  const normal = posix.normalize(reported);
+  return hostRoot === '/' ? normal : posix.join(hostRoot, normal);
+}
+
+export function procNetnsPath(procRoot: string, pid: number): string {
+  return posix.join(procRoot, String(pid), 'ns', 'net');
+}
+
+/** st_ino of a netns file (stat follows /proc/<pid>/ns/net to the nsfs inode). */
+export async function netnsInode(path: string): Promise<number> {
+  try {
+    const st = await stat(path, { bigint: false });
+    return st.ino;
+  } catch (err) {
+    throw new ValidationError(`cannot stat netns ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Inode of the host's network namespace, from /proc/1/ns/net. Null when it cannot be read (on some machines
+ * PID 1's namespaces are not readable even by root): callers then rely on the runtime's NamespaceMode NODE.
+ */
+export async function hostNetnsInode(procRoot: string): Promise<number | null> {
+  try {
+    return (await stat(procNetnsPath(procRoot, 1))).ino;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'ENOENT') return null;
+    throw new ValidationError(`cannot stat host netns: ${code ?? String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Resolve a sandbox's netns: prefer the PID (its /proc/<pid>/ns/net always reflects the live namespace), then
+ * a reported netns path (CRI-O with a dropped infra container has only that). Throws ValidationError with the
+ * reason when neither works.
+ */
+export async function resolveNetns(
+  source: { pid: number | null; netnsPath: string | null },
+  opts: { procRoot: string; hostRoot: string },
+): Promise<NetnsRef> {
+  const tried: string[] = [];
+  if (source.pid !== null) {
+    const path = procNetnsPath(opts.procRoot, source.pid);
+    try {
+      return { inode: await netnsInode(path), path };
+    } catch (err) {
+      tried.push((err as Error).message);
+    }
+  }
+  if (source.netnsPath !== null) {
+    const path = hostPath(opts.hostRoot, source.netnsPath);
+    try {
+      return { inode: await netnsInode(path), path };
+    } catch (err) {
+      tried.push((err as Error).message);
+    }
+  }
+  throw new ValidationError(tried.length ? tried.join('; ') : 'runtime reported neither a pid nor a netns path');
+}

@@ -1,0 +1,50 @@
+/**
+ * The result of one collection: what `inspect --json`, /debug/pods and every metric are built from.
+ * Produced by collection.ts; consumed read-only.
+ */
+import type { ChaosReport } from './chaos/types.js';
+import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/types.js';
+import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
+
+/** One pod (or one --netns/--pid target) and what was read from its network namespace. */
+export interface PodReport {
+  /** Empty for --netns / --pid targets and for non-Kubernetes Docker containers' namespace. */
+  namespace: string;
+  name: string;
+  runtime: string;
+  netns: NetnsRef | null;
+  /** The runtime's view of the pod; null for --netns / --pid targets. */
+  pod: PodInfo | null;
+  chaos: ChaosReport;
+  iptables: IptablesDump[];
+  ipsets: IpsetDump;
+  tc: TcDump;
+  ipRules: NetnsState['ipRules'];
+  dnsChaos: NetnsState['dnsChaos'];
+  /** Vanished pod, tool failure, unresolved netns...: human sentences; the rest of the entry holds what could be read. */
+  errors: string[];
+  /** Process spawns this entry's namespace read cost (0 when shared with another pod of the same netns). */
+  spawns: number;
+}
+
+export interface CollectorResult {
+  collector: string;
+  success: boolean;
+  seconds: number;
+  error?: string;
+}
+
+export interface Snapshot {
+  /** Unix seconds. */
+  startedAt: number;
+  finishedAt: number;
+  durationSeconds: number;
+  /** CPU time (user+system) of the agent process during the collection, seconds. */
+  cpuSeconds: number;
+  runtimes: RuntimeStatus[];
+  pods: PodReport[];
+  containerStats: ContainerStat[];
+  collectors: CollectorResult[];
+  /** Process spawns in the whole collection. */
+  spawns: number;
+}
