@@ -25,6 +25,8 @@ export interface PodReport {
   errors: string[];
   /** Process spawns this entry's namespace read cost (0 when shared with another pod of the same netns). */
   spawns: number;
+  /** The reader's notes: what it skipped and why (NetnsState.notes). */
+  notes?: string[];
 }
 
 export interface CollectorResult {

@@ -9,6 +9,8 @@ export interface Finding {
   /** active: changes traffic now; scaffolding: residue; foreign: belongs to another tool (kube-proxy, CNI, mesh). */
   level: 'active' | 'scaffolding' | 'foreign';
   message: string;
+  /** Every kind this one finding shows, when more than one (a netem that delays and loses); `kind` is the first. */
+  kinds?: ChaosKind[];
 }
 
 export interface ChaosReport {

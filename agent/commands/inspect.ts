@@ -1,7 +1,177 @@
+/**
+ * `chaos-node-agent inspect NAMESPACE/POD... | --all | --netns PATH | --pid PID [--json]`
+ * What is in a pod's network namespace right now, and whether it is chaos: per entry the verdict and findings
+ * first, then the iptables chains with counters, the ipsets and the tc tree. --netns / --pid need no runtime.
+ * A vanished pod or a failing tool is reported in the entry (`errors`), never as a crash. Exit 0 when at least one
+ * namespace was inspected, 1 when none could be.
+ */
 import type { Config } from '../config.js';
+import { collect, inspectTarget, podReportJson, wasInspected, notInspected } from '../collection.js';
+import { NetnsRunner } from '../netns/exec.js';
+import { emptyNetnsState } from '../netns/reader.js';
+import type { IptablesDump, IpsetDump, TcDump, Qdisc, Counters } from '../netns/types.js';
+import { Inventory, unreachableMessage } from '../runtime/inventory.js';
+import { procNetnsPath } from '../runtime/netns-resolve.js';
+import type { PodReport } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
-export async function run(_cfg: Config, io: CommandIo): Promise<number> {
-  io.err('inspect: not implemented yet\n');
-  return 1;
+export async function run(cfg: Config, io: CommandIo): Promise<number> {
+  const runner = new NetnsRunner({
+    nsenterPath: cfg.nsenterPath,
+    concurrency: cfg.netnsConcurrency,
+    timeoutMs: cfg.commandTimeoutMs,
+    maxOutputBytes: cfg.maxOutputBytes,
+  });
+  const onAbort = (): void => runner.killAll();
+  io.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    let reports: PodReport[];
+    let nothingReachable = false;
+    if (cfg.netns !== null || cfg.pid !== null) {
+      const target = cfg.netns !== null
+        ? { netnsPath: cfg.netns, pid: null, procRoot: cfg.procRoot }
+        : { netnsPath: procNetnsPath(cfg.procRoot, cfg.pid!), pid: cfg.pid, procRoot: cfg.procRoot };
+      reports = [await inspectTarget(runner, target, io.log)];
+    } else {
+      const inventory = new Inventory(cfg, { log: io.log });
+      try {
+        const wanted = new Set(cfg.args);
+        const snap = await collect(
+          { inventory, runner, procRoot: cfg.procRoot, log: io.log },
+          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`) }) },
+        );
+        for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
+        nothingReachable = !snap.runtimes.some((s) => s.up);
+        if (nothingReachable) io.err(`chaos-node-agent inspect: ${unreachableMessage(snap.runtimes)}`);
+        reports = snap.pods;
+        if (!cfg.all) {
+          const found = new Set(reports.map((r) => `${r.namespace}/${r.name}`));
+          for (const a of cfg.args) {
+            if (found.has(a)) continue;
+            const [namespace = '', name = ''] = a.split('/');
+            const why = nothingReachable ? 'no container runtime reachable' : 'pod not found on this node';
+            const state = emptyNetnsState();
+            reports.push({
+              namespace, name, runtime: '', netns: null, pod: null, chaos: notInspected(why),
+              iptables: state.iptables, ipsets: state.ipsets, tc: state.tc, ipRules: [], dnsChaos: [], errors: [why], spawns: 0,
+            });
+          }
+        }
+      } finally {
+        inventory.close();
+      }
+    }
+    io.out(cfg.json ? `${JSON.stringify({ pods: reports.map(podReportJson) }, null, 2)}\n` : reports.map(formatReport).join('\n'));
+    if (reports.some(wasInspected)) return 0;
+    if (cfg.all && !nothingReachable && reports.length === 0) return 0;
+    return 1;
+  } finally {
+    io.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Human output
+
+const counters = (c: Counters | null): string => (c ? `${c.packets} pkts ${c.bytes} bytes` : '-');
+
+export function formatReport(r: PodReport): string {
+  const out: string[] = [];
+  const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}` : `netns ${r.netns?.path ?? '?'}`;
+  out.push(`${who}${r.netns ? `  netns inode ${r.netns.inode} ${r.netns.path}` : ''}`);
+  out.push(`  verdict: ${r.chaos.verdict}${r.chaos.kinds.length ? `  kinds: ${r.chaos.kinds.join(', ')}` : ''}`);
+  for (const f of r.chaos.findings) out.push(`  - ${f}`);
+  if (r.errors.length) {
+    out.push('  errors:');
+    for (const e of r.errors) out.push(`    ! ${e}`);
+  }
+  out.push(...formatIptables(r.iptables));
+  out.push(...formatIpsets(r.ipsets));
+  out.push(...formatTc(r.tc));
+  if (r.ipRules.length) {
+    out.push('  ip rules (fwmark):');
+    for (const l of r.ipRules) out.push(`    ${l}`);
+  }
+  for (const d of r.dnsChaos) out.push(`  dns: container ${d.container} (pid ${d.pid}) has /etc/resolv.conf.chaos.bak`);
+  for (const n of r.notes ?? []) out.push(`  note: ${n}`);
+  out.push(`  (${r.spawns} process spawns)`);
+  return `${out.join('\n')}\n`;
+}
+
+export function formatIptables(dumps: IptablesDump[]): string[] {
+  const out: string[] = [];
+  if (dumps.length === 0) {
+    out.push('  iptables: no tables');
+    return out;
+  }
+  for (const d of dumps) {
+    out.push(`  iptables ${d.backend} ${d.family}:`);
+    for (const t of d.tables) {
+      const ruleCount = t.chains.reduce((n, c) => n + c.rules.length, 0);
+      const userChains = t.chains.filter((c) => !c.builtin).length;
+      if (ruleCount === 0 && userChains === 0 && t.chains.every((c) => c.policy === 'ACCEPT')) {
+        out.push(`    table ${t.name}: empty`);
+        continue;
+      }
+      out.push(`    table ${t.name}:`);
+      for (const c of t.chains) {
+        out.push(`      ${c.name}${c.builtin ? ` (policy ${c.policy ?? '-'}, ${counters(c.counters)})` : ''}`);
+        for (const rule of c.rules) out.push(`        [${counters(rule.counters)}] ${rule.text}`);
+      }
+    }
+    for (const e of d.errors) out.push(`    ! line ${e.line}: ${e.message}`);
+  }
+  return out;
+}
+
+export function formatIpsets(d: IpsetDump): string[] {
+  const out: string[] = [];
+  if (d.sets.length === 0 && d.errors.length === 0) return ['  ipsets: none'];
+  out.push('  ipsets:');
+  for (const s of d.sets) {
+    const first = s.members.slice(0, 5).map((m) => m.value).join(', ');
+    const more = s.members.length > 5 ? `, ... (${s.members.length - 5} more)` : '';
+    out.push(`    ${s.name} ${s.type}, ${s.members.length} members${s.members.length ? `: ${first}${more}` : ''}`);
+  }
+  for (const e of d.errors) out.push(`    ! line ${e.line}: ${e.message}`);
+  return out;
+}
+
+function qdiscLine(q: Qdisc): string {
+  const st = q.stats ? `  [${q.stats.bytes} bytes ${q.stats.packets} pkts, drops ${q.stats.drops}, overlimits ${q.stats.overlimits}, backlog ${q.stats.backlog}]` : '';
+  const opts: string[] = [];
+  if (q.tbf?.rateBytesPerSecond !== undefined) opts.push(`rate ${q.tbf.rateBytesPerSecond} B/s`);
+  if (q.tbf?.burstBytes !== undefined) opts.push(`burst ${q.tbf.burstBytes} B`);
+  if (q.tbf?.limitBytes !== undefined) opts.push(`limit ${q.tbf.limitBytes} B`);
+  if (q.netem) for (const [k, v] of Object.entries(q.netem)) if (v !== undefined) opts.push(`${k} ${String(v)}`);
+  if (q.prio) opts.push(`bands ${q.prio.bands} priomap ${q.prio.priomap.join(' ')}`);
+  if (q.htb?.defaultClass) opts.push(`default ${q.htb.defaultClass}`);
+  return `qdisc ${q.kind} ${q.handle} ${q.root ? 'root' : `parent ${q.parent}`}${opts.length ? ` ${opts.join(' ')}` : ''}${st}`;
+}
+
+export function formatTc(d: TcDump): string[] {
+  const out: string[] = ['  tc:'];
+  const devs = [...new Set([...d.qdiscs.map((q) => q.interface), ...d.classes.map((c) => c.interface), ...d.filters.map((f) => f.interface)])];
+  for (const dev of devs) {
+    out.push(`    ${dev}:`);
+    const qs = d.qdiscs.filter((q) => q.interface === dev);
+    // Tree: a qdisc's parent is a handle ("1:") or a class of it ("1:4"): indent by the depth of the parent chain.
+    const byMajor = new Map(qs.map((q) => [q.handle.split(':')[0], q]));
+    const depth = (q: Qdisc, seen = 0): number => {
+      if (q.root || q.parent === 'ingress' || seen > 16) return 0;
+      const parent = byMajor.get(q.parent.split(':')[0]);
+      return parent && parent !== q ? depth(parent, seen + 1) + 1 : 0;
+    };
+    for (const q of qs) out.push(`${'  '.repeat(3 + depth(q))}${qdiscLine(q)}`);
+    for (const c of d.classes.filter((x) => x.interface === dev)) {
+      const rate = c.rateBytesPerSecond !== undefined ? ` rate ${c.rateBytesPerSecond} B/s` : '';
+      const ceil = c.ceilBytesPerSecond !== undefined ? ` ceil ${c.ceilBytesPerSecond} B/s` : '';
+      out.push(`      class ${c.kind} ${c.handle} parent ${c.parent}${rate}${ceil}${c.stats ? `  [${c.stats.bytes} bytes ${c.stats.packets} pkts, drops ${c.stats.drops}]` : ''}`);
+    }
+    for (const f of d.filters.filter((x) => x.interface === dev)) {
+      out.push(`      filter ${f.kind} parent ${f.parent || '-'} protocol ${f.protocol ?? '-'} pref ${f.pref ?? '-'}${f.handle ? ` handle ${f.handle}` : ''}${f.flowid ? ` -> ${f.flowid}` : ''}`);
+    }
+  }
+  for (const e of d.errors) out.push(`    ! line ${e.line}: ${e.message}`);
+  return out;
 }

@@ -1,7 +1,28 @@
+/**
+ * `chaos-node-agent metrics`: one collection, the Prometheus text on stdout, then exit.
+ * Exit 0 when at least one runtime was up; 1 otherwise (the text is printed anyway, it says why).
+ */
 import type { Config } from '../config.js';
+import { MetricsPipeline } from '../metrics/pipeline.js';
+import { createNodeCollector } from '../metrics/node-collector.js';
+import { PersistentMetrics } from '../metrics/registry.js';
 import type { CommandIo } from './io.js';
 
-export async function run(_cfg: Config, io: CommandIo): Promise<number> {
-  io.err('metrics: not implemented yet\n');
-  return 1;
+export async function run(cfg: Config, io: CommandIo): Promise<number> {
+  const persistent = new PersistentMetrics();
+  const collector = createNodeCollector(cfg, { log: io.log, persistent });
+  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, persistent, log: io.log });
+  try {
+    const snapshot = await collector.collect(io.signal);
+    const { metrics } = await pipeline.process(snapshot, io.signal);
+    io.out(metrics.prometheus.toString('utf8'));
+    const up = snapshot.runtimes.filter((r) => r.up).length;
+    if (up === 0) {
+      io.err(`metrics: no container runtime reachable (${snapshot.runtimes.map((r) => `${r.endpoint}: ${r.error ?? 'down'}`).join('; ') || 'none found'})\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    collector.close();
+  }
 }

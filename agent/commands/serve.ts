@@ -1,7 +1,56 @@
+/**
+ * `chaos-node-agent serve`: the exporter. Background collections (CollectionScheduler) feed /metrics,
+ * /readyz and /debug/pods (AgentServer). On SIGTERM/SIGINT (io.signal): stop accepting, abort the collection in
+ * progress, kill every child, close the runtime clients, exit 0, all within 2 s.
+ */
 import type { Config } from '../config.js';
+import { errorMessage } from '../errors.js';
+import { MetricsPipeline } from '../metrics/pipeline.js';
+import { createNodeCollector } from '../metrics/node-collector.js';
+import { PersistentMetrics } from '../metrics/registry.js';
+import { CollectionScheduler } from '../scheduler.js';
+import { BearerAuth, readTokenFile } from '../server/auth.js';
+import { AgentServer } from '../server/http-server.js';
 import type { CommandIo } from './io.js';
 
-export async function run(_cfg: Config, io: CommandIo): Promise<number> {
-  io.err('serve: not implemented yet\n');
-  return 1;
+/** Time given to requests in progress at shutdown before their connections are dropped. */
+const SHUTDOWN_GRACE_MS = 500;
+
+export async function run(cfg: Config, io: CommandIo): Promise<number> {
+  const auth = cfg.debug && cfg.debugTokenFile ? new BearerAuth(await readTokenFile(cfg.debugTokenFile)) : null;
+  const persistent = new PersistentMetrics();
+  const collector = createNodeCollector(cfg, { log: io.log, persistent });
+  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, persistent, log: io.log });
+  const scheduler = new CollectionScheduler({
+    intervalMs: cfg.intervalMs,
+    collect: (signal) => collector.collect(signal),
+    process: (snapshot, signal) => pipeline.process(snapshot, signal),
+    log: io.log,
+  });
+  const server = new AgentServer({ state: scheduler, debug: cfg.debug, auth, log: io.log });
+
+  try {
+    const addr = await server.listen(cfg.listen.host, cfg.listen.port);
+    io.log.info(
+      { listen: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`, intervalMs: cfg.intervalMs, debug: cfg.debug, debugAuth: auth !== null, compatMetrics: cfg.compatMetrics },
+      'serving',
+    );
+  } catch (err) {
+    collector.close();
+    io.err(`serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  if (!io.signal.aborted) scheduler.start();
+
+  await new Promise<void>((resolve) => {
+    if (io.signal.aborted) resolve();
+    else io.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  io.log.info('shutting down');
+  const closing = server.close(SHUTDOWN_GRACE_MS);
+  collector.close(); // kills children first, so the aborted collection settles at once
+  await scheduler.stop();
+  await closing;
+  io.log.info('stopped');
+  return 0;
 }

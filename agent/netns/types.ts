@@ -38,6 +38,11 @@ export interface IptablesRule {
   comment: string | null;
   /** Names of every -m module used. */
   modules: string[];
+  /**
+   * Structured fields above whose option was negated with `!` (e.g. `['inInterface']` for `! -i lo`).
+   * Optional for compatibility; the iptables parser always fills it.
+   */
+  negated?: Array<'inInterface' | 'outInterface' | 'protocol' | 'source' | 'destination' | 'dport' | 'sport'>;
 }
 
 export interface IptablesChain {
@@ -187,4 +192,6 @@ export interface NetnsState {
   errors: { tool: string; reason: string; message: string }[];
   /** Process spawns this read cost. */
   spawns: number;
+  /** What the reader decided not to read and why, and state it cannot show (e.g. nft-only tables); sentences. */
+  notes?: string[];
 }

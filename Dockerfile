@@ -1,0 +1,56 @@
+# chaos-node-agent container image.
+#
+# Build: docker build -t chaos-node-agent:0.1.0 .
+# Without registry access, scripts/build-image.sh builds a local stand-in for the Node base image
+# (Debian bookworm minbase + Node 20 in /usr/local, the layout of the official node:*-bookworm-slim images)
+# and passes it as NODE_IMAGE; it uses the legacy builder, so this file needs no BuildKit-only syntax.
+#
+# Runs as root, with the capabilities the DaemonSet adds (SYS_ADMIN, SYS_PTRACE, NET_ADMIN, NET_RAW) and
+# nothing else: setns(2) into another pod's network namespace and the iptables/ipset netlink reads check
+# capabilities of uid 0 in the init user namespace, so a non-root user would need file capabilities on
+# nsenter/xtables binaries (which allowPrivilegeEscalation=false then blocks). See docs/deploy.md.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: compile TypeScript with the dev dependencies ---------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY agent ./agent
+RUN npx tsc -p tsconfig.json
+
+# ---- prod-deps: production dependencies only -----------------------------------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# ---- runtime ---------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE}
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="chaos-node-agent" \
+      org.opencontainers.image.description="Per-node Kubernetes agent: reads every pod's iptables, ipset and tc state through nsenter, recognises chaos-engineering injections and exports them as Prometheus metrics." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.vendor="chaos-node-agent"
+# iptables ships both backends (iptables-legacy-save and iptables-nft-save); util-linux has nsenter.
+RUN export DEBIAN_FRONTEND=noninteractive \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends iptables ipset iproute2 util-linux \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json ./
+COPY bin ./bin
+COPY protos ./protos
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /src/dist/agent ./dist/agent
+# Root on purpose (see the header); the DaemonSet drops every other capability.
+USER 0:0
+EXPOSE 9766
+ENTRYPOINT ["node", "/app/bin/chaos-node-agent.js"]
+CMD ["serve"]

@@ -1,0 +1,79 @@
+/**
+ * Chaos Mesh compatible series (pkg/metrics/chaos-daemon.go): chaos_daemon_iptables_packets,
+ * chaos_daemon_iptables_packet_bytes, chaos_daemon_ipset_members and chaos_daemon_tcs_rules.
+ *
+ * Chaos Mesh reports them once per container, so a pod with N running containers repeats every series N times
+ * (the containers share one network namespace). With `perContainer` (--compat-metrics, the default) we do the
+ * same, for dashboards that select on `container`; the cost is (rules + 2) x containers series per pod.
+ * Without it each pod is reported once with container="".
+ *
+ * Differences from Chaos Mesh, on purpose: iptables series whose labels coincide (the same rule text twice in
+ * a chain, or the same rule in the legacy and nft backends / IPv4 and IPv6) are summed instead of colliding;
+ * host-network pods get no per-rule iptables series (the host's rule set is unbounded, and not the pod's);
+ * pods whose namespace could not be read are skipped.
+ */
+import type { Registry } from 'prom-client';
+import type { PodReport, Snapshot } from '../snapshot.js';
+import { CACHED, SeriesSum, gauge } from './families.js';
+
+const RULE_LABELS = ['namespace', 'pod', 'container', 'table', 'chain', 'policy', 'rule'] as const;
+const POD_LABELS = ['namespace', 'pod', 'container'] as const;
+type RuleLabel = (typeof RULE_LABELS)[number];
+type PodLabel = (typeof POD_LABELS)[number];
+
+/** Container names a pod's compat series are repeated for: its running containers, or [''] when not per container. */
+export function compatContainers(report: PodReport, perContainer: boolean): string[] {
+  if (!perContainer) return [''];
+  const names = (report.pod?.containers ?? []).filter((c) => c.state === 'CONTAINER_RUNNING').map((c) => c.name);
+  return [...new Set(names)].sort();
+}
+
+export function registerCompatMetrics(registry: Registry, snapshot: Snapshot, opts: { perContainer: boolean }): void {
+  const packets = gauge(registry, 'chaos_daemon_iptables_packets',
+    `Packets counted by each iptables rule in the pod's network namespace (iptables-save -c; Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`,
+    RULE_LABELS);
+  const bytes = gauge(registry, 'chaos_daemon_iptables_packet_bytes',
+    `Bytes counted by each iptables rule in the pod's network namespace (Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`,
+    RULE_LABELS);
+  const members = gauge(registry, 'chaos_daemon_ipset_members',
+    `Members of all ipsets in the pod's network namespace, summed over sets (Chaos Mesh compatible) ${CACHED}`,
+    POD_LABELS);
+  const tcs = gauge(registry, 'chaos_daemon_tcs_rules',
+    `Number of qdiscs in the pod's network namespace on every interface (Chaos Mesh counted the lines "tc qdisc" printed; this counts qdiscs, not lines, and ignores filters and classes) ${CACHED}`,
+    POD_LABELS);
+
+  const pk = new SeriesSum<RuleLabel>();
+  const by = new SeriesSum<RuleLabel>();
+  const mem = new SeriesSum<PodLabel>();
+  const tc = new SeriesSum<PodLabel>();
+  for (const report of snapshot.pods) {
+    if (report.netns === null) continue;
+    const containers = compatContainers(report, opts.perContainer);
+    const memberCount = report.ipsets.sets.reduce((n, s) => n + s.members.length, 0);
+    const qdiscCount = report.tc.qdiscs.length;
+    const perRule = !(report.pod?.hostNetwork ?? false);
+    for (const container of containers) {
+      const base = { namespace: report.namespace, pod: report.name, container };
+      mem.add(base, memberCount);
+      tc.add(base, qdiscCount);
+      if (!perRule) continue;
+      for (const dump of report.iptables) {
+        for (const table of dump.tables) {
+          for (const chain of table.chains) {
+            const policy = chain.policy ?? '-';
+            for (const rule of chain.rules) {
+              if (rule.counters === null) continue;
+              const labels = { ...base, table: table.name, chain: chain.name, policy, rule: rule.text };
+              pk.add(labels, rule.counters.packets);
+              by.add(labels, rule.counters.bytes);
+            }
+          }
+        }
+      }
+    }
+  }
+  for (const e of pk.entries()) packets.set(e.labels, e.value);
+  for (const e of by.entries()) bytes.set(e.labels, e.value);
+  for (const e of mem.entries()) members.set(e.labels, e.value);
+  for (const e of tc.entries()) tcs.set(e.labels, e.value);
+}

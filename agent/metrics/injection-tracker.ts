@@ -1,0 +1,68 @@
+/**
+ * Remembers, across collections, when each injection (namespace, pod, kind) was first seen, and reports the
+ * injections that appeared or disappeared since the previous collection. An injection that disappears is
+ * forgotten: if it comes back it gets a new first-seen time. Times are those of this agent process (a restart
+ * sees every present injection as new).
+ */
+import type { ChaosKind } from '../chaos/types.js';
+import type { PodReport, Snapshot } from '../snapshot.js';
+
+export interface InjectionEvent {
+  event: 'injection_started' | 'injection_ended';
+  namespace: string;
+  pod: string;
+  kind: ChaosKind;
+  /** The findings that showed this kind (for an ended injection: the last evidence seen). */
+  evidence: string[];
+}
+
+interface Entry {
+  namespace: string;
+  pod: string;
+  kind: ChaosKind;
+  firstSeen: number;
+  evidence: string[];
+}
+
+function key(namespace: string, pod: string, kind: string): string {
+  return `${namespace}\0${pod}\0${kind}`;
+}
+
+/** The active findings that name `kind`, or every finding when none is structured. */
+export function evidenceFor(report: PodReport, kind: ChaosKind): string[] {
+  const own = report.chaos.details.filter((d) => d.kind === kind && d.level === 'active').map((d) => d.message);
+  return own.length > 0 ? own : [...report.chaos.findings];
+}
+
+export class InjectionTracker {
+  private entries = new Map<string, Entry>();
+
+  /** Update from a finished collection; `now` (unix seconds) becomes the first-seen time of new injections. */
+  observe(snapshot: Snapshot, now: number = snapshot.startedAt): InjectionEvent[] {
+    const next = new Map<string, Entry>();
+    const events: InjectionEvent[] = [];
+    for (const report of snapshot.pods) {
+      for (const kind of report.chaos.kinds) {
+        const k = key(report.namespace, report.name, kind);
+        if (next.has(k)) continue;
+        const evidence = evidenceFor(report, kind);
+        const prev = this.entries.get(k);
+        next.set(k, { namespace: report.namespace, pod: report.name, kind, firstSeen: prev?.firstSeen ?? now, evidence });
+        if (!prev) events.push({ event: 'injection_started', namespace: report.namespace, pod: report.name, kind, evidence });
+      }
+    }
+    for (const [k, e] of this.entries) {
+      if (!next.has(k)) events.push({ event: 'injection_ended', namespace: e.namespace, pod: e.pod, kind: e.kind, evidence: e.evidence });
+    }
+    this.entries = next;
+    return events;
+  }
+
+  firstSeen(namespace: string, pod: string, kind: ChaosKind): number | undefined {
+    return this.entries.get(key(namespace, pod, kind))?.firstSeen;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Injection state per pod: chaos_daemon_injection_active, chaos_daemon_injection_first_seen_timestamp_seconds,
+ * chaos_daemon_pod_verdict and chaos_daemon_pod_errors.
+ */
+import type { Registry } from 'prom-client';
+import type { ChaosKind, Verdict } from '../chaos/types.js';
+import type { Snapshot } from '../snapshot.js';
+import { CACHED, gauge } from './families.js';
+
+const VERDICTS: readonly Verdict[] = ['clean', 'scaffolding', 'active'];
+
+export type FirstSeenLookup = (namespace: string, pod: string, kind: ChaosKind) => number | undefined;
+
+export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot, firstSeen: FirstSeenLookup): void {
+  const active = gauge(registry, 'chaos_daemon_injection_active',
+    `1 for each kind of chaos injection currently changing the pod's traffic (absent otherwise) ${CACHED}`,
+    ['namespace', 'pod', 'kind']);
+  const seen = gauge(registry, 'chaos_daemon_injection_first_seen_timestamp_seconds',
+    `Unix time this agent first saw the injection, kept while it stays present (for leftover alerts: time() - this) ${CACHED}`,
+    ['namespace', 'pod', 'kind']);
+  const verdict = gauge(registry, 'chaos_daemon_pod_verdict',
+    `Chaos verdict of the pod's network namespace: 1 for the current verdict, 0 for the others (clean, scaffolding = empty residue of a finished experiment, active) ${CACHED}`,
+    ['namespace', 'pod', 'verdict']);
+  const errors = gauge(registry, 'chaos_daemon_pod_errors',
+    `Problems met reading the pod in the last collection (vanished pod, tool failure, unresolved namespace); its other series may be incomplete ${CACHED}`,
+    ['namespace', 'pod']);
+
+  const done = new Set<string>();
+  for (const report of snapshot.pods) {
+    const podKey = `${report.namespace}\0${report.name}`;
+    if (done.has(podKey)) continue; // one entry per pod; a duplicate name would collide
+    done.add(podKey);
+    const pod = { namespace: report.namespace, pod: report.name };
+    for (const v of VERDICTS) verdict.set({ ...pod, verdict: v }, report.chaos.verdict === v ? 1 : 0);
+    errors.set(pod, report.errors.length);
+    for (const kind of new Set(report.chaos.kinds)) {
+      active.set({ ...pod, kind }, 1);
+      const t = firstSeen(report.namespace, report.name, kind);
+      if (t !== undefined) seen.set({ ...pod, kind }, t);
+    }
+  }
+}

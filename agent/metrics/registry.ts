@@ -1,0 +1,108 @@
+/**
+ * Builds a FRESH prom-client Registry per collection from a Snapshot (so vanished pods disappear), keeps the
+ * long-lived instruments (histograms, counters, prom-client's default process/nodejs metrics) in a separate
+ * registry, and renders both once per collection into the Prometheus text and OpenMetrics formats, plain and
+ * gzipped, so that answering a scrape costs a buffer write.
+ */
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
+import type { CallObserver } from '../runtime/types.js';
+import type { CollectorResult, Snapshot } from '../snapshot.js';
+import type { BpmScan } from './bpm.js';
+import { registerBpmMetrics } from './bpm.js';
+import { registerCompatMetrics } from './compat.js';
+import { registerContainerStatsMetrics } from './container-stats.js';
+import { registerInjectionMetrics, type FirstSeenLookup } from './injection.js';
+import { registerQdiscMetrics } from './qdisc.js';
+import { registerRuntimeMetrics, runtimeRequestHistogram } from './runtime.js';
+import { netnsInstruments, registerSelfMetrics, type CommandObservation } from './self.js';
+
+const gzip = promisify(gzipCb);
+
+export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
+
+export interface MetricsInput {
+  snapshot: Snapshot;
+  /** Result of the bpm scan; null when it failed (its success is in `extraCollectors`). */
+  bpm: BpmScan | null;
+  /** Collectors run outside collection.ts (bpm), for chaos_daemon_scrape_collector_*. */
+  extraCollectors: CollectorResult[];
+  firstSeen: FirstSeenLookup;
+  /** --compat-metrics: repeat the Chaos Mesh series once per container. */
+  compatMetrics: boolean;
+}
+
+/** One collection's metrics, rendered once. */
+export interface RenderedMetrics {
+  prometheus: Buffer;
+  prometheusGzip: Buffer;
+  openMetrics: Buffer;
+  openMetricsGzip: Buffer;
+  /** Number of samples (lines that are not comments) in the Prometheus rendering. */
+  samples: number;
+}
+
+export function buildCollectionRegistry(input: MetricsInput): Registry {
+  const registry = new Registry();
+  registerRuntimeMetrics(registry, input.snapshot);
+  registerInjectionMetrics(registry, input.snapshot, input.firstSeen);
+  registerQdiscMetrics(registry, input.snapshot);
+  registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics });
+  registerContainerStatsMetrics(registry, input.snapshot);
+  registerBpmMetrics(registry, input.bpm);
+  registerSelfMetrics(registry, input.snapshot, input.extraCollectors);
+  return registry;
+}
+
+/** Instruments that live as long as the process: request/command histograms, error counter, default metrics. */
+export class PersistentMetrics {
+  readonly registry = new Registry();
+  /** CallObserver for Inventory: feeds chaos_daemon_runtime_request_duration_seconds. */
+  readonly onCall: CallObserver;
+  /** onCommand for NetnsRunner: feeds chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total. */
+  readonly onCommand: (c: CommandObservation) => void;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.onCall = runtimeRequestHistogram(this.registry).observe;
+    this.onCommand = netnsInstruments(this.registry).observe;
+  }
+
+  /** Render a collection registry together with the long-lived one; calls are serialised. */
+  render(collection: Registry): Promise<RenderedMetrics> {
+    const run = this.queue.then(() => renderBoth(Registry.merge([collection, this.registry])));
+    this.queue = run.catch(() => undefined); // the caller gets the rejection; the queue only keeps order
+    return run;
+  }
+}
+
+/**
+ * Render a registry in both formats. prom-client's OpenMetrics rendering strips `_total` from counter names
+ * IN PLACE (metric.name); the names are restored afterwards so the long-lived counters keep their names.
+ */
+export async function renderBoth(reg: Registry): Promise<RenderedMetrics> {
+  const registry = reg as unknown as Registry<RegistryContentType>;
+  registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+  const prom = await registry.metrics();
+  const metrics = registry.getMetricsAsArray() as unknown as { name: string }[];
+  const names = metrics.map((m) => m.name);
+  let om: string;
+  try {
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    om = await registry.metrics();
+  } finally {
+    metrics.forEach((m, i) => {
+      m.name = names[i]!;
+    });
+    registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+  }
+  const prometheus = Buffer.from(prom, 'utf8');
+  const openMetrics = Buffer.from(om, 'utf8');
+  const [prometheusGzip, openMetricsGzip] = await Promise.all([gzip(prometheus), gzip(openMetrics)]);
+  let samples = 0;
+  for (const line of prom.split('\n')) if (line !== '' && !line.startsWith('#')) samples += 1;
+  return { prometheus, prometheusGzip, openMetrics, openMetricsGzip, samples };
+}

@@ -1,0 +1,72 @@
+/**
+ * The agent itself: per-collector success/duration (node_exporter's scrape_collector_* shape), the last
+ * collection's duration, CPU, spawns and end time (fresh per collection), and the long-lived
+ * chaos_daemon_netns_command_duration_seconds{tool} histogram and chaos_daemon_netns_errors_total{reason}
+ * counter fed by every command run inside a network namespace.
+ */
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { NetnsErrorReason } from '../errors.js';
+import type { CollectorResult, Snapshot } from '../snapshot.js';
+import { CACHED, gauge } from './families.js';
+
+/** 1 ms .. 10 s: nsenter + iptables-save takes a few ms; the per-command timeout defaults to 5 s. */
+export const COMMAND_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const NETNS_ERROR_REASONS: readonly NetnsErrorReason[] = ['timeout', 'exit', 'output_limit', 'spawn', 'vanished', 'parse'];
+
+/** What the netns runner reports for each command (NetnsRunner's onCommand). */
+export interface CommandObservation {
+  tool: string;
+  seconds: number;
+  ok: boolean;
+  reason?: string | null;
+}
+
+export function registerSelfMetrics(registry: Registry, snapshot: Snapshot, extra: readonly CollectorResult[]): void {
+  const success = gauge(registry, 'chaos_daemon_scrape_collector_success',
+    `1 if the collector succeeded in the last collection, else 0 ${CACHED}`, ['collector']);
+  const duration = gauge(registry, 'chaos_daemon_scrape_collector_duration_seconds',
+    `Duration of the collector in the last collection ${CACHED}`, ['collector']);
+  const seen = new Set<string>();
+  for (const c of [...snapshot.collectors, ...extra]) {
+    if (seen.has(c.collector)) continue;
+    seen.add(c.collector);
+    success.set({ collector: c.collector }, c.success ? 1 : 0);
+    duration.set({ collector: c.collector }, c.seconds);
+  }
+  gauge(registry, 'chaos_daemon_collection_duration_seconds',
+    'Wall time of the last complete collection (runtimes, namespaces, tools)', []).set(snapshot.durationSeconds);
+  gauge(registry, 'chaos_daemon_collection_cpu_seconds',
+    'CPU time (user+system) the agent used during the last complete collection', []).set(snapshot.cpuSeconds);
+  gauge(registry, 'chaos_daemon_collection_spawned_processes',
+    'Processes (nsenter tools) spawned by the last complete collection', []).set(snapshot.spawns);
+  gauge(registry, 'chaos_daemon_last_collection_timestamp_seconds',
+    'Unix time the last complete collection finished: every cached series is this old', []).set(snapshot.finishedAt);
+}
+
+export interface NetnsInstruments {
+  histogram: Histogram<'tool'>;
+  errors: Counter<'reason'>;
+  observe: (c: CommandObservation) => void;
+}
+
+export function netnsInstruments(registry: Registry): NetnsInstruments {
+  const histogram = new Histogram({
+    name: 'chaos_daemon_netns_command_duration_seconds',
+    help: 'Duration of every tool run inside a network namespace (iptables-save, ipset, tc, ...), failures included',
+    labelNames: ['tool'],
+    buckets: COMMAND_BUCKETS,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'chaos_daemon_netns_errors_total',
+    help: 'Tools run inside a network namespace that failed, by reason (timeout, exit, output_limit, spawn, vanished, parse)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of NETNS_ERROR_REASONS) errors.inc({ reason }, 0);
+  const observe = (c: CommandObservation): void => {
+    histogram.observe({ tool: c.tool }, c.seconds);
+    if (!c.ok) errors.inc({ reason: c.reason ?? 'unknown' });
+  };
+  return { histogram, errors, observe };
+}

@@ -1,0 +1,354 @@
+/**
+ * RuntimeClient for one CRI endpoint (containerd, CRI-O, cri-dockerd): pods with their PID and network namespace.
+ *
+ * Cost model (what keeps a steady-state collection constant whatever the pod count):
+ * - listPods() = ListPodSandbox + ListContainers (2 calls), plus Version once per channel;
+ * - PodSandboxStatus(verbose) once per new READY sandbox, ContainerStatus(verbose) once per new RUNNING container
+ *   (its pid); both results are cached by ID for the object's lifetime and evicted when the ID leaves the list.
+ *   A failed resolution is cached too and retried after RETRY_FAILED_MS, so a broken pod cannot cost a call
+ *   per collection.
+ * - cached netns are re-checked with a stat (no runtime call): a PID that died or was reused is re-resolved.
+ * Resolution per runtime shape lives in cri-info.ts; PIDs/paths become a NetnsRef in netns-resolve.ts.
+ */
+import { stat } from 'node:fs/promises';
+import { errorMessage } from '../errors.js';
+import {
+  CriCallError,
+  CriClient,
+  type Container,
+  type ContainerStats,
+  type PodSandbox,
+  type VersionResponse,
+} from './cri-client.js';
+import { parseContainerInfo, parseSandboxInfo } from './cri-info.js';
+import { hostNetnsInode, resolveNetns, validateId } from './netns-resolve.js';
+import type {
+  ClientOptions,
+  ContainerInfo,
+  ContainerStat,
+  Endpoint,
+  NetnsRef,
+  PodInfo,
+  RuntimeClient,
+  RuntimeStatus,
+} from './types.js';
+
+/** A failed sandbox/container resolution is retried after this long (ms). */
+export const RETRY_FAILED_MS = 30_000;
+/** Runtime calls made at once while resolving new sandboxes/containers. */
+const RESOLVE_CONCURRENCY = 8;
+
+interface Resolved {
+  ok: true;
+  pid: number | null;
+  netns: NetnsRef;
+  hostNetwork: boolean;
+}
+interface Unresolved {
+  ok: false;
+  reason: string;
+  hostNetwork: boolean;
+  retryAt: number;
+}
+type Resolution = Resolved | Unresolved;
+
+interface PidResult {
+  pid: number | null;
+  error: string | null;
+  retryAt: number;
+}
+
+/** CRI runtime_name -> the agent's runtime label. */
+export function normaliseRuntimeName(name: string): string {
+  const n = name.trim().toLowerCase();
+  if (n === 'docker' || n === 'cri-dockerd') return 'cri-dockerd';
+  if (n === 'cri-o' || n === 'crio') return 'cri-o';
+  if (n === 'containerd') return 'containerd';
+  return n || 'unknown';
+}
+
+/** A uint64 CRI value (decimal string from the wire) -> number, null when absent or malformed. */
+function u64(v: { value: string } | null | undefined): bigint | null {
+  if (!v || typeof v.value !== 'string' || !/^\d{1,20}$/.test(v.value)) return null;
+  return BigInt(v.value);
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export function createCriRuntime(endpoint: Endpoint, opts: ClientOptions): RuntimeClient {
+  return new CriRuntime(endpoint, opts);
+}
+
+class CriRuntime implements RuntimeClient {
+  readonly endpoint: Endpoint;
+  private readonly opts: ClientOptions;
+  private readonly client: CriClient;
+  private version: VersionResponse | null = null;
+  private readonly sandboxes = new Map<string, Promise<Resolution>>();
+  private readonly containerPids = new Map<string, Promise<PidResult>>();
+  /** container id -> sandbox id, from the last ListContainers (for containerStats). */
+  private containerSandbox = new Map<string, string>();
+  private hostInode: Promise<number | null> | null = null;
+  /** Last unexpected failure reading /proc/1/ns/net (kept for debugging; null when none). */
+  hostInodeError: string | null = null;
+
+  constructor(endpoint: Endpoint, opts: ClientOptions) {
+    this.endpoint = endpoint;
+    this.opts = opts;
+    this.client = new CriClient({
+      url: endpoint.url,
+      socketPath: endpoint.socketPath,
+      timeoutMs: opts.timeoutMs,
+      ...(opts.onCall ? { onCall: opts.onCall } : {}),
+      ...(endpoint.expected ? { runtimeHint: endpoint.expected } : {}),
+    });
+  }
+
+  get requestCount(): number {
+    return this.client.requestCount;
+  }
+
+  private get runtime(): string {
+    return this.version ? normaliseRuntimeName(this.version.runtime_name) : (this.endpoint.expected ?? 'unknown');
+  }
+
+  private async fetchVersion(): Promise<VersionResponse> {
+    const v = await this.client.call('Version', { version: 'v1' });
+    this.version = v;
+    this.client.runtimeName = normaliseRuntimeName(v.runtime_name);
+    return v;
+  }
+
+  async status(): Promise<RuntimeStatus> {
+    const base = { endpoint: this.endpoint.url, protocol: 'cri' as const, source: this.endpoint.source };
+    try {
+      const v = await this.fetchVersion();
+      return {
+        ...base,
+        up: true,
+        runtime: normaliseRuntimeName(v.runtime_name),
+        version: v.runtime_version || null,
+        apiVersion: v.runtime_api_version || null,
+        criApi: this.client.api,
+        error: null,
+      };
+    } catch (err) {
+      return { ...base, up: false, runtime: null, version: null, apiVersion: null, error: errorMessage(err) };
+    }
+  }
+
+  async listPods(): Promise<PodInfo[]> {
+    if (!this.version) await this.fetchVersion();
+    const [sandboxList, containerList] = await Promise.all([
+      this.client.call('ListPodSandbox', {}),
+      this.client.call('ListContainers', {}),
+    ]);
+    const sandboxes = sandboxList.items;
+    const containers = containerList.containers;
+
+    const bySandbox = new Map<string, Container[]>();
+    const containerSandbox = new Map<string, string>();
+    for (const c of containers) {
+      containerSandbox.set(c.id, c.pod_sandbox_id);
+      let list = bySandbox.get(c.pod_sandbox_id);
+      if (!list) bySandbox.set(c.pod_sandbox_id, (list = []));
+      list.push(c);
+    }
+    this.containerSandbox = containerSandbox;
+    this.evict(sandboxes, containers);
+
+    // Container PIDs first (one call per new running container); the cri-dockerd fallback below reuses them.
+    const running = containers.filter((c) => c.state === 'CONTAINER_RUNNING');
+    await mapLimit(running, RESOLVE_CONCURRENCY, (c) => this.containerPid(c.id));
+
+    const resolutions = await mapLimit(sandboxes, RESOLVE_CONCURRENCY, (sb) =>
+      this.sandboxResolution(sb, bySandbox.get(sb.id) ?? []),
+    );
+
+    const pods: PodInfo[] = [];
+    for (let i = 0; i < sandboxes.length; i++) {
+      const sb = sandboxes[i]!;
+      const res = resolutions[i]!;
+      const ctrs: ContainerInfo[] = [];
+      for (const c of bySandbox.get(sb.id) ?? []) {
+        const cached = c.state === 'CONTAINER_RUNNING' ? await this.containerPids.get(c.id) : undefined;
+        ctrs.push({ id: c.id, name: c.metadata?.name ?? '', state: c.state, pid: cached?.pid ?? null });
+      }
+      const pod: PodInfo = {
+        namespace: sb.metadata?.namespace ?? '',
+        name: sb.metadata?.name ?? '',
+        uid: sb.metadata?.uid ?? '',
+        runtime: this.runtime,
+        endpoint: this.endpoint.url,
+        sandboxId: sb.id,
+        state: sb.state,
+        pid: res.ok ? res.pid : null,
+        hostNetwork: res.hostNetwork,
+        netns: res.ok ? res.netns : null,
+        containers: ctrs,
+      };
+      if (!res.ok) pod.reason = res.reason;
+      pods.push(pod);
+    }
+    return pods;
+  }
+
+  /** Drop cache entries whose sandbox/container is gone (or, for sandboxes, no longer READY). */
+  private evict(sandboxes: PodSandbox[], containers: Container[]): void {
+    const ready = new Set(sandboxes.filter((s) => s.state === 'SANDBOX_READY').map((s) => s.id));
+    for (const id of this.sandboxes.keys()) if (!ready.has(id)) this.sandboxes.delete(id);
+    const runningIds = new Set(containers.filter((c) => c.state === 'CONTAINER_RUNNING').map((c) => c.id));
+    for (const id of this.containerPids.keys()) if (!runningIds.has(id)) this.containerPids.delete(id);
+  }
+
+  private async sandboxResolution(sb: PodSandbox, containers: Container[]): Promise<Resolution> {
+    if (sb.state !== 'SANDBOX_READY') {
+      return { ok: false, reason: `sandbox is ${sb.state}`, hostNetwork: false, retryAt: 0 };
+    }
+    try {
+      validateId('sandbox', sb.id);
+    } catch (err) {
+      return { ok: false, reason: errorMessage(err), hostNetwork: false, retryAt: 0 };
+    }
+    const cached = this.sandboxes.get(sb.id);
+    if (cached) {
+      const res = await cached;
+      if (res.ok ? await this.stillValid(res.netns) : Date.now() < res.retryAt) return res;
+      this.sandboxes.delete(sb.id);
+    }
+    // Re-check: a concurrent listPods may have started the same resolution meanwhile.
+    let pending = this.sandboxes.get(sb.id);
+    if (!pending) {
+      pending = this.resolveSandbox(sb.id, containers);
+      this.sandboxes.set(sb.id, pending);
+    }
+    return pending;
+  }
+
+  /** The cached netns file still has the cached inode (the PID did not die or get reused). */
+  private async stillValid(netns: NetnsRef): Promise<boolean> {
+    try {
+      return (await stat(netns.path)).ino === netns.inode;
+    } catch {
+      return false; // gone: re-resolve (the caller drops the entry)
+    }
+  }
+
+  private async resolveSandbox(id: string, containers: Container[]): Promise<Resolution> {
+    const failed = (reason: string, hostNetwork = false): Unresolved => ({
+      ok: false,
+      reason,
+      hostNetwork,
+      retryAt: Date.now() + RETRY_FAILED_MS,
+    });
+    let res;
+    try {
+      res = await this.client.call('PodSandboxStatus', { pod_sandbox_id: id, verbose: true });
+    } catch (err) {
+      return failed(`PodSandboxStatus failed: ${errorMessage(err)}`);
+    }
+    const info = parseSandboxInfo(res.info);
+    const mode = res.status?.linux?.namespaces?.options?.network;
+    let hostNetwork = mode === 'NODE' || info.hostNetwork === true;
+
+    let pid = info.pid;
+    if (pid === null && info.netnsPath === null) {
+      // No usable sandbox info (cri-dockerd; or a dropped-infra host-network pod): use a running container's pid.
+      const running = containers.find((c) => c.state === 'CONTAINER_RUNNING');
+      if (running) pid = (await this.containerPid(running.id)).pid;
+    }
+    if (pid === null && info.netnsPath === null) {
+      const why = info.errors.length ? info.errors.map((e) => e.message).join('; ') : `runtime info shape ${info.shape}`;
+      return failed(`no pid or netns path for the sandbox (${why}) and no running container to take it from`, hostNetwork);
+    }
+    let netns: NetnsRef;
+    try {
+      netns = await resolveNetns({ pid, netnsPath: info.netnsPath }, this.opts);
+    } catch (err) {
+      return failed(`cannot resolve netns: ${errorMessage(err)}`, hostNetwork);
+    }
+    this.hostInode ??= hostNetnsInode(this.opts.procRoot).catch((err: unknown) => {
+      // An unexpected stat failure: treat the host netns as unknown, NamespaceMode NODE still decides.
+      this.hostInodeError = errorMessage(err);
+      return null;
+    });
+    const hostIno = await this.hostInode;
+    if (hostIno !== null && netns.inode === hostIno) hostNetwork = true;
+    return { ok: true, pid, netns, hostNetwork };
+  }
+
+  /** PID of a running container from ContainerStatus(verbose), cached per container ID. */
+  private async containerPid(id: string): Promise<PidResult> {
+    const cached = this.containerPids.get(id);
+    if (cached) {
+      const r = await cached;
+      if (r.error === null || Date.now() < r.retryAt) return r;
+      this.containerPids.delete(id);
+    }
+    let pending = this.containerPids.get(id);
+    if (!pending) {
+      pending = this.fetchContainerPid(id);
+      this.containerPids.set(id, pending);
+    }
+    return pending;
+  }
+
+  private async fetchContainerPid(id: string): Promise<PidResult> {
+    const retryAt = Date.now() + RETRY_FAILED_MS;
+    try {
+      validateId('container', id);
+      const res = await this.client.call('ContainerStatus', { container_id: id, verbose: true });
+      const info = parseContainerInfo(res.info);
+      if (info.pid !== null) return { pid: info.pid, error: null, retryAt: 0 };
+      const why = info.errors.length ? info.errors.map((e) => e.message).join('; ') : 'no pid in the verbose info';
+      return { pid: null, error: why, retryAt };
+    } catch (err) {
+      return { pid: null, error: errorMessage(err), retryAt };
+    }
+  }
+
+  async containerStats(): Promise<ContainerStat[]> {
+    let stats: ContainerStats[];
+    try {
+      stats = (await this.client.call('ListContainerStats', {})).stats;
+    } catch (err) {
+      if (err instanceof CriCallError && err.grpcCodeName === 'UNIMPLEMENTED') return [];
+      throw err;
+    }
+    if (stats.some((s) => s.attributes?.id && !this.containerSandbox.has(s.attributes.id))) {
+      const list = await this.client.call('ListContainers', {});
+      this.containerSandbox = new Map(list.containers.map((c) => [c.id, c.pod_sandbox_id]));
+    }
+    const out: ContainerStat[] = [];
+    for (const s of stats) {
+      const id = s.attributes?.id;
+      if (!id) continue;
+      const cpu = u64(s.cpu?.usage_core_nano_seconds);
+      const mem = u64(s.memory?.working_set_bytes);
+      out.push({
+        containerId: id,
+        sandboxId: this.containerSandbox.get(id) ?? '',
+        name: s.attributes?.metadata?.name ?? '',
+        cpuSeconds: cpu === null ? null : Number(cpu) / 1e9,
+        memoryWorkingSetBytes: mem === null ? null : Number(mem),
+      });
+    }
+    return out;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+

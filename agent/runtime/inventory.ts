@@ -1,0 +1,215 @@
+/**
+ * Every runtime on the node at once: endpoints from detect.ts (re-discovered on every pass, so a runtime that
+ * starts after the agent is picked up), one long-lived client per endpoint (their caches survive across
+ * passes), statuses and pods of all of them in parallel. One failing runtime never stops the others. A pod seen
+ * through two endpoints (cri-dockerd and Docker share sandbox IDs) is reported once.
+ */
+import type { Config } from '../config.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { endpointCandidates, type Candidate } from './detect.js';
+import { createDockerRuntime } from './docker-client.js';
+import type { CallObserver, ClientOptions, ContainerStat, Endpoint, PodInfo, Protocol, RuntimeClient, RuntimeStatus } from './types.js';
+
+export interface InventoryResult {
+  runtimes: RuntimeStatus[];
+  pods: PodInfo[];
+  /** One sentence per runtime whose pods could not be listed. */
+  errors: string[];
+}
+
+export type InventoryConfig = Pick<Config, 'runtimeEndpoints' | 'dockerEndpoints' | 'hostRoot' | 'procRoot' | 'runtimeTimeoutMs'>;
+
+export interface InventoryDeps {
+  log: Logger;
+  onCall?: CallObserver;
+}
+
+interface Probed {
+  status: RuntimeStatus;
+  client: RuntimeClient | null;
+}
+
+/** A pod and the protocol of the endpoint it came from. */
+export interface SeenPod {
+  pod: PodInfo;
+  protocol: Protocol;
+}
+
+/**
+ * One entry per sandbox ID. Among duplicates keep the one with a resolved netns, then the CRI one, then the
+ * first seen. Result sorted by namespace, name, sandbox ID.
+ */
+export function dedupePods(seen: SeenPod[]): PodInfo[] {
+  const best = new Map<string, SeenPod>();
+  const rank = (s: SeenPod): number => (s.pod.netns ? 2 : 0) + (s.protocol === 'cri' ? 1 : 0);
+  for (const s of seen) {
+    const prev = best.get(s.pod.sandboxId);
+    if (!prev || rank(s) > rank(prev)) best.set(s.pod.sandboxId, s);
+  }
+  return sortPods([...best.values()].map((s) => s.pod));
+}
+
+export function sortPods(pods: PodInfo[]): PodInfo[] {
+  return pods.sort(
+    (a, b) =>
+      a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name) || a.sandboxId.localeCompare(b.sandboxId),
+  );
+}
+
+/** "no container runtime reachable" + one line per endpoint tried and why. */
+export function unreachableMessage(statuses: RuntimeStatus[]): string {
+  const lines = statuses.map((s) => `  ${s.endpoint} (${s.protocol}): ${s.error ?? 'down'}`);
+  return `no container runtime reachable; tried:\n${lines.join('\n')}\n`;
+}
+
+function downStatus(c: Candidate, error: string): RuntimeStatus {
+  return {
+    endpoint: c.endpoint.url,
+    protocol: c.endpoint.protocol,
+    source: c.endpoint.source,
+    up: false,
+    runtime: null,
+    version: null,
+    apiVersion: null,
+    error,
+  };
+}
+
+function key(e: Endpoint): string {
+  return `${e.protocol} ${e.url} ${e.socketPath}`;
+}
+
+export class Inventory {
+  private readonly cfg: InventoryConfig;
+  private readonly deps: InventoryDeps;
+  private readonly clients = new Map<string, RuntimeClient>();
+  /** Requests made by clients closed since (their endpoint disappeared). */
+  private retiredRequests = 0;
+  /** Clients that were up at the last runtimes()/collect(). */
+  private lastUp: RuntimeClient[] | null = null;
+
+  constructor(cfg: InventoryConfig, deps: InventoryDeps) {
+    this.cfg = cfg;
+    this.deps = deps;
+  }
+
+  /** Status of every endpoint tried (discovered candidates that do not exist are listed as down with the reason). */
+  async runtimes(): Promise<RuntimeStatus[]> {
+    return (await this.probe()).map((p) => p.status);
+  }
+
+  /**
+   * One pass: status of every endpoint, then pods of every up endpoint in parallel; one failing runtime never
+   * stops the others; pods deduped (same sandboxId seen by cri-dockerd and docker: keep one, prefer the entry
+   * with a resolved netns, then the CRI one).
+   */
+  async collect(): Promise<InventoryResult> {
+    const probed = await this.probe();
+    const up = probed.filter((p): p is { status: RuntimeStatus; client: RuntimeClient } => p.status.up && p.client !== null);
+    const results = await Promise.allSettled(up.map((p) => p.client.listPods()));
+    const seen: SeenPod[] = [];
+    const errors: string[] = [];
+    results.forEach((r, i) => {
+      const { client } = up[i]!;
+      if (r.status === 'fulfilled') {
+        for (const pod of r.value) seen.push({ pod, protocol: client.endpoint.protocol });
+      } else {
+        const msg = errorMessage(r.reason);
+        errors.push(msg.startsWith(client.endpoint.url) ? msg : `${client.endpoint.url}: ${msg}`);
+        this.deps.log.warn({ endpoint: client.endpoint.url, err: msg }, 'listing pods failed');
+      }
+    });
+    const pods = dedupePods(seen);
+    this.deps.log.debug({ runtimes: up.length, pods: pods.length, seen: seen.length }, 'inventory collected');
+    return { runtimes: probed.map((p) => p.status), pods, errors };
+  }
+
+  /** CPU/memory of every container of the runtimes up at the last pass (deduped by container ID). */
+  async containerStats(): Promise<ContainerStat[]> {
+    const clients = this.lastUp ?? (await this.probe()).flatMap((p) => (p.status.up && p.client ? [p.client] : []));
+    const results = await Promise.allSettled(clients.map((c) => c.containerStats()));
+    const byId = new Map<string, ContainerStat>();
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        this.deps.log.warn({ endpoint: clients[i]!.endpoint.url, err: errorMessage(r.reason) }, 'container stats failed');
+        return;
+      }
+      for (const s of r.value) if (!byId.has(s.containerId)) byId.set(s.containerId, s);
+    });
+    return [...byId.values()];
+  }
+
+  /** Total runtime requests so far (all clients). */
+  requestCount(): number {
+    let n = this.retiredRequests;
+    for (const c of this.clients.values()) n += c.requestCount;
+    return n;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) {
+      this.retiredRequests += c.requestCount;
+      c.close();
+    }
+    this.clients.clear();
+    this.lastUp = null;
+  }
+
+  private async probe(): Promise<Probed[]> {
+    const candidates = endpointCandidates(this.cfg);
+    const wanted = new Set(candidates.filter((c) => c.found).map((c) => key(c.endpoint)));
+    for (const [k, c] of this.clients) {
+      if (wanted.has(k)) continue;
+      this.retiredRequests += c.requestCount;
+      c.close();
+      this.clients.delete(k);
+    }
+    const probed = await Promise.all(
+      candidates.map(async (c): Promise<Probed> => {
+        if (!c.found) return { status: downStatus(c, c.error ?? 'not found'), client: null };
+        let client: RuntimeClient;
+        try {
+          client = await this.client(c.endpoint);
+        } catch (err) {
+          this.deps.log.warn({ endpoint: c.endpoint.url, err: errorMessage(err) }, 'cannot create runtime client');
+          return { status: downStatus(c, `cannot create client: ${errorMessage(err)}`), client: null };
+        }
+        return { status: await client.status(), client };
+      }),
+    );
+    this.lastUp = probed.flatMap((p) => (p.status.up && p.client ? [p.client] : []));
+    for (const p of probed) {
+      if (!p.status.up) this.deps.log.debug({ endpoint: p.status.endpoint, err: p.status.error }, 'runtime endpoint down');
+    }
+    return probed;
+  }
+
+  private async client(endpoint: Endpoint): Promise<RuntimeClient> {
+    const k = key(endpoint);
+    const existing = this.clients.get(k);
+    if (existing) return existing;
+    const opts: ClientOptions & { log: Logger } = {
+      timeoutMs: this.cfg.runtimeTimeoutMs,
+      procRoot: this.cfg.procRoot,
+      hostRoot: this.cfg.hostRoot,
+      onCall: this.deps.onCall,
+      log: this.deps.log,
+    };
+    let client: RuntimeClient;
+    if (endpoint.protocol === 'docker') client = createDockerRuntime(endpoint, opts);
+    else {
+      // Loaded on first use: a Docker-only node never loads gRPC.
+      const { createCriRuntime } = await import('./cri-runtime.js');
+      client = createCriRuntime(endpoint, opts);
+    }
+    // Two probes racing for the same endpoint: keep the first client.
+    const raced = this.clients.get(k);
+    if (raced) {
+      client.close();
+      return raced;
+    }
+    this.clients.set(k, client);
+    return client;
+  }
+}

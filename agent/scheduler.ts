@@ -1,0 +1,159 @@
+/**
+ * Background collection loop of `serve`: one collection every interval, single-flight (a collection never
+ * overlaps another; asking while one runs joins it), abortable, with a per-collection deadline. Keeps the
+ * latest Snapshot and its metrics rendered once, so a scrape only writes a buffer and never triggers work.
+ * Logs each injection appearing/disappearing once, at info, as an event; nothing per scrape.
+ */
+import { errorMessage } from './errors.js';
+import type { Logger } from './log.js';
+import type { InjectionEvent } from './metrics/injection-tracker.js';
+import type { RenderedMetrics } from './metrics/registry.js';
+import type { Snapshot } from './snapshot.js';
+
+export interface Published {
+  snapshot: Snapshot;
+  metrics: RenderedMetrics;
+  /** 1 for the first published collection, then 2, 3, ... */
+  seq: number;
+}
+
+export interface SchedulerOptions {
+  intervalMs: number;
+  /** One full collection; must honour `signal`. */
+  collect: (signal: AbortSignal) => Promise<Snapshot>;
+  /** Turns a snapshot into rendered metrics and injection events (MetricsPipeline.process). */
+  process: (snapshot: Snapshot, signal: AbortSignal) => Promise<{ metrics: RenderedMetrics; events: InjectionEvent[] }>;
+  log: Logger;
+  /** Deadline of one collection; default max(2 x interval, 30 s). */
+  collectionTimeoutMs?: number;
+}
+
+export class CollectionScheduler {
+  private current: Published | null = null;
+  private inFlight: Promise<Published> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly stopper = new AbortController();
+  private waiters: ((p: Published | null) => void)[] = [];
+  private started = 0;
+  private failures = 0;
+
+  constructor(private readonly opts: SchedulerOptions) {}
+
+  /** The latest published collection, or null before the first one finished. */
+  get latest(): Published | null {
+    return this.current;
+  }
+
+  /** Collections started so far (finished or not). */
+  get collectionsStarted(): number {
+    return this.started;
+  }
+
+  get collecting(): boolean {
+    return this.inFlight !== null;
+  }
+
+  get stopped(): boolean {
+    return this.stopper.signal.aborted;
+  }
+
+  /** Start the loop: a collection now, then one every interval (measured start to start, never overlapping). */
+  start(): void {
+    if (this.timer !== null || this.inFlight !== null || this.stopped) return;
+    this.tick();
+  }
+
+  private tick(): void {
+    this.timer = null;
+    if (this.stopped) return;
+    const t0 = Date.now();
+    this.collectNow().then(
+      () => this.schedule(t0),
+      (err: unknown) => {
+        if (!this.stopped) this.opts.log.warn({ err: errorMessage(err) }, 'collection failed');
+        this.schedule(t0);
+      },
+    );
+  }
+
+  private schedule(startedAt: number): void {
+    if (this.stopped) return;
+    const delay = Math.max(0, startedAt + this.opts.intervalMs - Date.now());
+    this.timer = setTimeout(() => this.tick(), delay);
+  }
+
+  /** Run a collection now, or join the one in progress (single-flight). Rejects if it fails; `latest` is then kept. */
+  collectNow(): Promise<Published> {
+    if (this.inFlight) return this.inFlight;
+    if (this.stopped) return Promise.reject(new Error('scheduler stopped'));
+    const run = this.runOnce().finally(() => {
+      this.inFlight = null;
+    });
+    this.inFlight = run;
+    return run;
+  }
+
+  private async runOnce(): Promise<Published> {
+    this.started += 1;
+    const timeoutMs = this.opts.collectionTimeoutMs ?? Math.max(2 * this.opts.intervalMs, 30_000);
+    const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(timeoutMs)]);
+    try {
+      const snapshot = await this.opts.collect(signal);
+      signal.throwIfAborted();
+      const { metrics, events } = await this.opts.process(snapshot, signal);
+      for (const e of events) {
+        this.opts.log.info({ ...e }, e.event === 'injection_started' ? 'injection started' : 'injection ended');
+      }
+      const published: Published = { snapshot, metrics, seq: (this.current?.seq ?? 0) + 1 };
+      this.current = published;
+      if (this.failures > 0) this.opts.log.info({ failures: this.failures }, 'collection recovered');
+      this.failures = 0;
+      this.opts.log.debug(
+        { seq: published.seq, seconds: snapshot.durationSeconds, pods: snapshot.pods.length, spawns: snapshot.spawns, samples: metrics.samples },
+        'collection published',
+      );
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w(published);
+      return published;
+    } catch (err) {
+      this.failures += 1;
+      throw err;
+    }
+  }
+
+  /** The latest collection, waiting up to `timeoutMs` for the first one; null if none finished in time. */
+  waitForFirst(timeoutMs: number): Promise<Published | null> {
+    if (this.current) return Promise.resolve(this.current);
+    if (this.stopped) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        resolve(null);
+      }, timeoutMs);
+      const done = (p: Published | null): void => {
+        clearTimeout(timer);
+        resolve(p);
+      };
+      this.waiters.push(done);
+    });
+  }
+
+  /** Stop the loop and abort the collection in progress; resolves once it has settled. */
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.stopper.abort(new Error('scheduler stopped'));
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w(null);
+    const running = this.inFlight;
+    if (running) {
+      try {
+        await running;
+      } catch (err) {
+        this.opts.log.debug({ err: errorMessage(err) }, 'collection aborted by stop');
+      }
+    }
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The exporter's HTTP server (node:http): GET/HEAD /metrics, /healthz, /readyz, /debug/pods and
+ * /debug/pods/{namespace}/{pod}; 404 for unknown paths, 405 for other methods, 413 for request bodies.
+ * Answers from the scheduler's latest collection: a scrape never triggers work (before the first collection
+ * finishes, /metrics waits for it, up to `firstCollectionWaitMs`). No per-request logging at info.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.js';
+import type { Published } from '../scheduler.js';
+import type { BearerAuth } from './auth.js';
+import { acceptsGzip, wantsOpenMetrics } from './negotiate.js';
+import { podsJson } from './pod-document.js';
+
+/** What the server reads: the scheduler (CollectionScheduler satisfies it). */
+export interface ExporterState {
+  readonly latest: Published | null;
+  waitForFirst(timeoutMs: number): Promise<Published | null>;
+}
+
+export interface ServerOptions {
+  state: ExporterState;
+  /** --debug: serve /debug/pods. */
+  debug: boolean;
+  /** --debug-token-file: require this bearer token on /debug/*. */
+  auth: BearerAuth | null;
+  log: Logger;
+  /** How long /metrics waits for the first collection (default 8 s, under Prometheus' 10 s scrape timeout). */
+  firstCollectionWaitMs?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+}
+
+export const SERVER_LIMITS = {
+  maxHeaderSize: 8 * 1024,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+};
+
+const ALLOW = 'GET, HEAD';
+
+function send(res: ServerResponse, req: IncomingMessage, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
+  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(buf.length), ...headers });
+  if (req.method === 'HEAD') res.end();
+  else res.end(buf);
+}
+
+function readiness(p: Published | null): { ready: boolean; reason: string } {
+  if (!p) return { ready: false, reason: 'no collection has finished yet' };
+  const up = p.snapshot.runtimes.filter((r) => r.up);
+  if (up.length > 0) return { ready: true, reason: `${up.length} runtime(s) up` };
+  if (p.snapshot.runtimes.length === 0) return { ready: false, reason: 'no container runtime endpoint found' };
+  const why = p.snapshot.runtimes.map((r) => `${r.endpoint}: ${r.error ?? 'down'}`).join('; ');
+  return { ready: false, reason: `no runtime is up (${why})` };
+}
+
+export class AgentServer {
+  readonly server: Server;
+
+  constructor(private readonly opts: ServerOptions) {
+    this.server = createServer(
+      {
+        maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
+        headersTimeout: opts.headersTimeoutMs ?? SERVER_LIMITS.headersTimeoutMs,
+        requestTimeout: opts.requestTimeoutMs ?? SERVER_LIMITS.requestTimeoutMs,
+        keepAliveTimeout: opts.keepAliveTimeoutMs ?? SERVER_LIMITS.keepAliveTimeoutMs,
+        connectionsCheckingInterval: 1_000,
+      },
+      (req, res) => {
+        this.handle(req, res).catch((err: unknown) => {
+          opts.log.warn({ err: errorMessage(err), url: req.url?.slice(0, 200) }, 'request failed');
+          if (!res.headersSent) send(res, req, 500, 'internal error\n');
+          else res.destroy();
+        });
+      },
+    );
+    this.server.maxRequestsPerSocket = 1000;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      opts.log.debug({ err: err.code ?? err.message }, 'client error');
+      if (socket.writable && !socket.destroyed) {
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      } else socket.destroy();
+    });
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stop accepting, let requests in progress finish for up to `graceMs`, then drop every connection. */
+  close(graceMs = 500): Promise<void> {
+    return new Promise((resolve) => {
+      const force = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      force.unref();
+      this.server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const route = this.route(path);
+    if (route === null) return send(res, req, 404, 'not found\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, req, 405, 'method not allowed\n', { Allow: ALLOW, Connection: 'close' });
+    const length = Number(req.headers['content-length'] ?? '0');
+    if (req.headers['transfer-encoding'] !== undefined || !(length === 0)) {
+      return send(res, req, 413, 'request body not accepted\n', { Connection: 'close' });
+    }
+    switch (route.kind) {
+      case 'metrics':
+        return this.metrics(req, res);
+      case 'healthz':
+        return send(res, req, 200, 'ok\n');
+      case 'readyz': {
+        const r = readiness(this.opts.state.latest);
+        return send(res, req, r.ready ? 200 : 503, `${r.ready ? 'ready' : 'not ready'}: ${r.reason}\n`);
+      }
+      case 'debug':
+        return this.debug(req, res, route.namespace, route.pod);
+    }
+  }
+
+  private route(path: string):
+    | { kind: 'metrics' | 'healthz' | 'readyz' }
+    | { kind: 'debug'; namespace: string | null; pod: string | null }
+    | null {
+    if (path === '/metrics') return { kind: 'metrics' };
+    if (path === '/healthz') return { kind: 'healthz' };
+    if (path === '/readyz') return { kind: 'readyz' };
+    if (!this.opts.debug) return null;
+    if (path === '/debug/pods') return { kind: 'debug', namespace: null, pod: null };
+    const m = /^\/debug\/pods\/([^/]+)\/([^/]+)$/.exec(path);
+    if (!m) return null;
+    try {
+      return { kind: 'debug', namespace: decodeURIComponent(m[1]!), pod: decodeURIComponent(m[2]!) };
+    } catch (err) {
+      this.opts.log.debug({ err: errorMessage(err) }, 'bad percent-encoding in debug path');
+      return null;
+    }
+  }
+
+  private async metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const published = this.opts.state.latest ?? (await this.opts.state.waitForFirst(this.opts.firstCollectionWaitMs ?? 8_000));
+    if (!published) return send(res, req, 503, 'no collection has finished yet\n', { 'Retry-After': '5' });
+    const om = wantsOpenMetrics(req.headers.accept);
+    const gz = acceptsGzip(req.headers['accept-encoding']);
+    const m = published.metrics;
+    const body = om ? (gz ? m.openMetricsGzip : m.openMetrics) : gz ? m.prometheusGzip : m.prometheus;
+    const headers: Record<string, string> = {
+      'Content-Type': om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
+      Vary: 'Accept, Accept-Encoding',
+      'Last-Modified': new Date(published.snapshot.finishedAt * 1000).toUTCString(),
+    };
+    if (gz) headers['Content-Encoding'] = 'gzip';
+    send(res, req, 200, body, headers);
+  }
+
+  private debug(req: IncomingMessage, res: ServerResponse, namespace: string | null, pod: string | null): void {
+    if (this.opts.auth && !this.opts.auth.check(req.headers.authorization)) {
+      return send(res, req, 401, 'unauthorized: send Authorization: Bearer <token>\n', {
+        'WWW-Authenticate': 'Bearer realm="chaos-node-agent debug"',
+      });
+    }
+    const published = this.opts.state.latest;
+    if (!published) return send(res, req, 503, 'no collection has finished yet\n', { 'Retry-After': '5' });
+    const headers = {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Last-Modified': new Date(published.snapshot.finishedAt * 1000).toUTCString(),
+    };
+    const pods = namespace === null ? published.snapshot.pods : published.snapshot.pods.filter((p) => p.namespace === namespace && p.name === pod);
+    if (namespace !== null && pods.length === 0) {
+      return send(res, req, 404, `${JSON.stringify({ error: `pod ${namespace}/${pod} not found on this node` })}\n`, headers);
+    }
+    send(res, req, 200, podsJson(pods), headers);
+  }
+}

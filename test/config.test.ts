@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseDuration, parseBytes, parseListen, envName, helpText, FLAGS, DEFAULT_PORT } from '../agent/config.js';
+import { UsageError } from '../agent/errors.js';
+
+describe('loadConfig', () => {
+  it('applies documented defaults', () => {
+    const c = loadConfig(['pods']);
+    expect(c.command).toBe('pods');
+    expect(c.hostRoot).toBe('/');
+    expect(c.procRoot).toBe('/proc');
+    expect(c.runtimeTimeoutMs).toBe(2000);
+    expect(c.netnsConcurrency).toBe(4);
+    expect(c.commandTimeoutMs).toBe(5000);
+    expect(c.maxOutputBytes).toBe(16 * 1024 * 1024);
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: DEFAULT_PORT });
+    expect(c.intervalMs).toBe(15000);
+    expect(c.debug).toBe(true);
+    expect(c.compatMetrics).toBe(true);
+    expect(c.logLevel).toBe('warn');
+    expect(c.runtimeEndpoints).toEqual([]);
+    expect(c.dockerEndpoints).toEqual([]);
+  });
+
+  it('serve logs at info by default', () => {
+    expect(loadConfig(['serve']).logLevel).toBe('info');
+    expect(loadConfig(['serve', '--log-level', 'debug']).logLevel).toBe('debug');
+  });
+
+  it('takes repeatable endpoints and normalises bare paths', () => {
+    const c = loadConfig([
+      'pods',
+      '--runtime-endpoint', 'unix:///run/a.sock',
+      '--runtime-endpoint=/run/b.sock',
+      '--docker-endpoint', 'unix:///var/run/docker.sock',
+    ]);
+    expect(c.runtimeEndpoints).toEqual(['unix:///run/a.sock', 'unix:///run/b.sock']);
+    expect(c.dockerEndpoints).toEqual(['unix:///var/run/docker.sock']);
+  });
+
+  it('honours CONTAINER_RUNTIME_ENDPOINT and DOCKER_HOST unless flags are given', () => {
+    const env = { CONTAINER_RUNTIME_ENDPOINT: 'unix:///run/x.sock', DOCKER_HOST: 'unix:///run/d.sock' };
+    const c = loadConfig(['pods'], env);
+    expect(c.runtimeEndpoints).toEqual(['unix:///run/x.sock']);
+    expect(c.dockerEndpoints).toEqual(['unix:///run/d.sock']);
+    const f = loadConfig(['pods', '--runtime-endpoint', 'unix:///run/y.sock'], env);
+    expect(f.runtimeEndpoints).toEqual(['unix:///run/y.sock']);
+    expect(f.dockerEndpoints).toEqual([]);
+  });
+
+  it('reads CHAOS_AGENT_<FLAG> for every flag, flags win', () => {
+    const env = { CHAOS_AGENT_HOST_ROOT: '/host', CHAOS_AGENT_INTERVAL: '30s', CHAOS_AGENT_COMPAT_METRICS: 'false' };
+    const c = loadConfig(['serve'], env);
+    expect(c.hostRoot).toBe('/host');
+    expect(c.intervalMs).toBe(30000);
+    expect(c.compatMetrics).toBe(false);
+    expect(loadConfig(['serve', '--host-root', '/other'], env).hostRoot).toBe('/other');
+    expect(envName('debug-token-file')).toBe('CHAOS_AGENT_DEBUG_TOKEN_FILE');
+  });
+
+  it('names the env variable in env validation errors', () => {
+    expect(() => loadConfig(['serve'], { CHAOS_AGENT_INTERVAL: 'soon' })).toThrow(/CHAOS_AGENT_INTERVAL: --interval: invalid duration "soon"/);
+  });
+
+  it('parses booleans in every documented form', () => {
+    expect(loadConfig(['serve', '--debug=false']).debug).toBe(false);
+    expect(loadConfig(['serve', '--no-debug']).debug).toBe(false);
+    expect(loadConfig(['serve', '--debug']).debug).toBe(true);
+    expect(() => loadConfig(['serve', '--debug=maybe'])).toThrow(UsageError);
+  });
+
+  it('validates inspect targets', () => {
+    expect(loadConfig(['inspect', 'default/web']).args).toEqual(['default/web']);
+    expect(loadConfig(['inspect', '--all']).all).toBe(true);
+    expect(loadConfig(['inspect', '--netns', '/var/run/netns/x']).netns).toBe('/var/run/netns/x');
+    expect(loadConfig(['inspect', '--pid', '42']).pid).toBe(42);
+    expect(() => loadConfig(['inspect'])).toThrow(/exactly one of/);
+    expect(() => loadConfig(['inspect', '--all', 'a/b'])).toThrow(/exactly one of/);
+    expect(() => loadConfig(['inspect', 'web'])).toThrow(/expected NAMESPACE\/POD/);
+    expect(() => loadConfig(['inspect', '--pid', '-3'])).toThrow(UsageError);
+    expect(() => loadConfig(['inspect', '--pid', '0'])).toThrow(/at least 1/);
+    expect(() => loadConfig(['inspect', '--netns', 'relative/path'])).toThrow(/absolute path/);
+  });
+
+  it('rejects unknown commands, flags, misplaced flags and bad values with UsageError', () => {
+    expect(() => loadConfig([])).toThrow(/missing command/);
+    expect(() => loadConfig(['frobnicate'])).toThrow(/unknown command/);
+    expect(() => loadConfig(['pods', '--nope'])).toThrow(/unknown flag --nope/);
+    expect(() => loadConfig(['pods', '--listen', ':1'])).toThrow(/only valid with: serve/);
+    expect(() => loadConfig(['pods', 'extra'])).toThrow(/unexpected argument/);
+    expect(() => loadConfig(['pods', '--runtime-endpoint', 'tcp://1.2.3.4:1'])).toThrow(/only unix:\/\//);
+    expect(() => loadConfig(['pods', '--runtime-timeout'])).toThrow(/needs a value/);
+    expect(() => loadConfig(['serve', '--log-level', 'loud'])).toThrow(/--log-level/);
+  });
+
+  it('help lists every flag with its default', () => {
+    const h = helpText();
+    for (const f of FLAGS) expect(h).toContain(`--${f.name}`);
+    expect(h).toContain(`[default: 0.0.0.0:${DEFAULT_PORT}]`);
+    expect(loadConfig(['--help']).help).toBe(true);
+  });
+});
+
+describe('value parsers', () => {
+  it('durations', () => {
+    expect(parseDuration('x', '500ms')).toBe(500);
+    expect(parseDuration('x', '2s')).toBe(2000);
+    expect(parseDuration('x', '1.5m')).toBe(90000);
+    expect(parseDuration('x', '3')).toBe(3000);
+    expect(() => parseDuration('x', '0s')).toThrow(/positive/);
+    expect(() => parseDuration('x', '1d')).toThrow(/invalid duration/);
+  });
+  it('sizes', () => {
+    expect(parseBytes('x', '64KiB')).toBe(65536);
+    expect(parseBytes('x', '16MiB')).toBe(16 << 20);
+    expect(parseBytes('x', '2048')).toBe(2048);
+    expect(() => parseBytes('x', '10')).toThrow(/at least 1KiB/);
+    expect(() => parseBytes('x', 'big')).toThrow(/invalid size/);
+  });
+  it('listen addresses', () => {
+    expect(parseListen('127.0.0.1:9766')).toEqual({ host: '127.0.0.1', port: 9766 });
+    expect(parseListen('[::]:80')).toEqual({ host: '::', port: 80 });
+    expect(parseListen(':9000')).toEqual({ host: '0.0.0.0', port: 9000 });
+    expect(() => parseListen('9000')).toThrow(UsageError);
+    expect(() => parseListen('a:99999')).toThrow(UsageError);
+  });
+});

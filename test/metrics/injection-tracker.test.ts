@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
+import { chaos, chaosPod, cleanPod, snapshot } from './fixtures.js';
+
+describe('InjectionTracker', () => {
+  it('keeps first_seen while an injection stays, forgets it when it disappears, and reports each change once', () => {
+    const t = new InjectionTracker();
+    const withChaos = chaosPod();
+    const ev1 = t.observe(snapshot([withChaos, cleanPod()]), 100);
+    expect(ev1.map((e) => [e.event, e.namespace, e.pod, e.kind])).toEqual([
+      ['injection_started', 'default', 'web-1', 'bandwidth'], ['injection_started', 'default', 'web-1', 'delay'],
+      ['injection_started', 'default', 'web-1', 'loss'], ['injection_started', 'default', 'web-1', 'partition'],
+    ]);
+    expect(ev1[1]!.evidence).toEqual(['delay evidence']);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
+
+    expect(t.observe(snapshot([withChaos, cleanPod()]), 200)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
+
+    // delay and bandwidth end, loss and partition stay.
+    const partial = { ...withChaos, chaos: chaos('active', ['loss', 'partition']) };
+    const ev3 = t.observe(snapshot([partial]), 300);
+    expect(ev3.map((e) => [e.event, e.kind, e.evidence])).toEqual([
+      ['injection_ended', 'bandwidth', ['bandwidth evidence']], ['injection_ended', 'delay', ['delay evidence']],
+    ]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBeUndefined();
+    expect(t.firstSeen('default', 'web-1', 'loss')).toBe(100);
+    expect(t.size).toBe(2);
+
+    // delay comes back: a new first-seen time.
+    const ev4 = t.observe(snapshot([{ ...withChaos, chaos: chaos('active', ['delay', 'loss', 'partition']) }]), 400);
+    expect(ev4.map((e) => [e.event, e.kind])).toEqual([['injection_started', 'delay']]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(400);
+
+    // The pod leaves: everything ends.
+    expect(t.observe(snapshot([]), 500).map((e) => [e.event, e.kind])).toEqual([
+      ['injection_ended', 'delay'], ['injection_ended', 'loss'], ['injection_ended', 'partition'],
+    ]);
+    expect(t.size).toBe(0);
+  });
+
+  it('uses the snapshot start time by default', () => {
+    const t = new InjectionTracker();
+    t.observe(snapshot([chaosPod()], { startedAt: 1234.5 }));
+    expect(t.firstSeen('default', 'web-1', 'loss')).toBe(1234.5);
+  });
+});

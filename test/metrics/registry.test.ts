@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import { buildCollectionRegistry, PersistentMetrics, renderBoth, type MetricsInput } from '../../agent/metrics/registry.js';
+import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
+import { lintExposition, parseExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
+import { chaosPod, cleanPod, report, podInfo, container, filterDump, chain, rule, snapshot } from './fixtures.js';
+import type { Snapshot } from '../../agent/snapshot.js';
+
+function input(snap: Snapshot, extra: Partial<MetricsInput> = {}): MetricsInput {
+  const tracker = new InjectionTracker();
+  tracker.observe(snap);
+  return {
+    snapshot: snap, bpm: null, extraCollectors: [], compatMetrics: true,
+    firstSeen: (ns, pod, kind) => tracker.firstSeen(ns, pod, kind), ...extra,
+  };
+}
+
+async function text(snap: Snapshot, extra: Partial<MetricsInput> = {}): Promise<string> {
+  return (await renderBoth(buildCollectionRegistry(input(snap, extra)))).prometheus.toString('utf8');
+}
+
+const WEB = { namespace: 'default', pod: 'web-1' };
+
+describe('collection registry', () => {
+  it('exposes injection state, verdict and netem/tbf parameters with exact labels and base units', async () => {
+    const t = await text(snapshot([chaosPod(), cleanPod()]));
+    expect(samplesOf(t, 'chaos_daemon_injection_active').map((s) => [s.labels.pod, s.labels.kind, s.value])).toEqual([
+      ['web-1', 'bandwidth', 1], ['web-1', 'delay', 1], ['web-1', 'loss', 1], ['web-1', 'partition', 1],
+    ]);
+    expect(valueOf(t, 'chaos_daemon_injection_first_seen_timestamp_seconds', { ...WEB, kind: 'delay' })).toBe(1_700_000_000);
+    expect(valueOf(t, 'chaos_daemon_pod_verdict', { ...WEB, verdict: 'active' })).toBe(1);
+    expect(valueOf(t, 'chaos_daemon_pod_verdict', { ...WEB, verdict: 'clean' })).toBe(0);
+    expect(valueOf(t, 'chaos_daemon_pod_verdict', { namespace: 'kube-system', pod: 'dns-1', verdict: 'clean' })).toBe(1);
+    expect(samplesOf(t, 'chaos_daemon_pod_verdict')).toHaveLength(6);
+    const netem = { ...WEB, interface: 'eth0', handle: '1:' };
+    expect(samplesOf(t, 'chaos_daemon_netem_delay_seconds')).toEqual([{ name: 'chaos_daemon_netem_delay_seconds', labels: netem, value: 0.1 }]);
+    expect(valueOf(t, 'chaos_daemon_netem_jitter_seconds', netem)).toBe(0.01);
+    expect(valueOf(t, 'chaos_daemon_netem_loss_ratio', netem)).toBe(0.5);
+    expect(valueOf(t, 'chaos_daemon_netem_limit_packets', netem)).toBe(1000);
+    expect(samplesOf(t, 'chaos_daemon_netem_duplicate_ratio')).toEqual([]);
+    const tbf = { ...WEB, interface: 'eth0', handle: '2:' };
+    expect(valueOf(t, 'chaos_daemon_tbf_rate_bytes_per_second', tbf)).toBe(125000);
+    expect(valueOf(t, 'chaos_daemon_tbf_burst_bytes', tbf)).toBe(10000);
+    expect(valueOf(t, 'chaos_daemon_tbf_limit_bytes', tbf)).toBe(20000);
+  });
+
+  it('exposes qdisc statistics per qdisc, skipping noqueue', async () => {
+    const t = await text(snapshot([chaosPod(), cleanPod()]));
+    const netem = { ...WEB, interface: 'eth0', kind: 'netem', handle: '1:' };
+    expect(samplesOf(t, 'chaos_daemon_qdisc_bytes_total').map((s) => s.labels)).toEqual([netem, { ...netem, kind: 'tbf', handle: '2:' }]);
+    expect(valueOf(t, 'chaos_daemon_qdisc_bytes_total', netem)).toBe(98000);
+    expect(valueOf(t, 'chaos_daemon_qdisc_packets_total', netem)).toBe(700);
+    expect(valueOf(t, 'chaos_daemon_qdisc_drops_total', netem)).toBe(350);
+    expect(valueOf(t, 'chaos_daemon_qdisc_requeues_total', netem)).toBe(1);
+    expect(valueOf(t, 'chaos_daemon_qdisc_backlog_bytes', netem)).toBe(1500);
+    expect(valueOf(t, 'chaos_daemon_qdisc_overlimits_total', { ...netem, kind: 'tbf', handle: '2:' })).toBe(42);
+  });
+
+  it('repeats Chaos Mesh compatible series per running container with --compat-metrics, once per pod without', async () => {
+    const snap = snapshot([chaosPod(), cleanPod()]);
+    const on = await text(snap, { compatMetrics: true });
+    const drop = { table: 'filter', chain: 'OUTPUT/web_2f9c1d3a4b5e6f_', policy: '-', rule: '-o eth0 -m set --match-set set_web_2f9c1d3a4b5e6f_tgt dst,dst -j DROP' };
+    expect(valueOf(on, 'chaos_daemon_iptables_packets', { ...WEB, container: 'app', ...drop })).toBe(5);
+    expect(valueOf(on, 'chaos_daemon_iptables_packet_bytes', { ...WEB, container: 'sidecar', ...drop })).toBe(300);
+    expect(valueOf(on, 'chaos_daemon_iptables_packets', { ...WEB, container: 'app', table: 'filter', chain: 'INPUT', policy: 'ACCEPT', rule: '-j CHAOS-INPUT' })).toBe(10);
+    // 4 rules x 2 running containers (the exited init container is not repeated).
+    expect(samplesOf(on, 'chaos_daemon_iptables_packets')).toHaveLength(8);
+    expect(samplesOf(on, 'chaos_daemon_ipset_members').map((s) => [s.labels.pod, s.labels.container, s.value])).toEqual([
+      ['web-1', 'app', 3], ['web-1', 'sidecar', 3], ['dns-1', 'coredns', 0],
+    ]);
+    expect(samplesOf(on, 'chaos_daemon_tcs_rules').map((s) => [s.labels.container, s.value])).toEqual([['app', 3], ['sidecar', 3], ['coredns', 2]]);
+
+    const off = await text(snap, { compatMetrics: false });
+    expect(samplesOf(off, 'chaos_daemon_iptables_packets')).toHaveLength(4);
+    expect(valueOf(off, 'chaos_daemon_iptables_packets', { ...WEB, container: '', ...drop })).toBe(5);
+    expect(samplesOf(off, 'chaos_daemon_ipset_members').map((s) => [s.labels.pod, s.labels.container, s.value])).toEqual([
+      ['web-1', '', 3], ['dns-1', '', 0],
+    ]);
+  });
+
+  it('sums iptables rules that map onto the same series instead of duplicating them', async () => {
+    const pod = podInfo('default', 'twin', [container('app', 'c-twin')]);
+    const rules = [rule('-j DROP', 1, 10), rule('-j DROP', 2, 20)];
+    const r = report(pod, { iptables: [filterDump([chain('OUTPUT', 'ACCEPT', rules)], 'legacy'), filterDump([chain('OUTPUT', 'ACCEPT', [rule('-j DROP', 4, 40)])], 'nft')] });
+    const t = await text(snapshot([r]));
+    expect(samplesOf(t, 'chaos_daemon_iptables_packets').map((s) => s.value)).toEqual([7]);
+    expect(samplesOf(t, 'chaos_daemon_iptables_packet_bytes').map((s) => s.value)).toEqual([70]);
+    expect(lintExposition(t)).toEqual([]);
+  });
+
+  it('gives host-network pods no per-rule series and skips pods whose namespace was not read', async () => {
+    const host = report(podInfo('kube-system', 'proxy', [container('kube-proxy', 'c-kp')], { hostNetwork: true }), {
+      iptables: [filterDump([chain('INPUT', 'ACCEPT', [rule('-j KUBE-FIREWALL', 1, 1)])])],
+    });
+    const unresolved = report(podInfo('default', 'gone', [container('app', 'c-gone')], { netns: null, pid: null, reason: 'no pid' }), { netns: null, errors: ['no pid'] });
+    const t = await text(snapshot([host, unresolved]));
+    expect(samplesOf(t, 'chaos_daemon_iptables_packets')).toEqual([]);
+    expect(samplesOf(t, 'chaos_daemon_tcs_rules').map((s) => s.labels.pod)).toEqual(['proxy']);
+    expect(valueOf(t, 'chaos_daemon_pod_errors', { namespace: 'default', pod: 'gone' })).toBe(1);
+  });
+
+  it('reports runtimes, pod/container counts by state and container stats of running containers only', async () => {
+    const t = await text(snapshot([chaosPod(), cleanPod()]));
+    expect(samplesOf(t, 'chaos_daemon_runtime_up').map((s) => [s.labels.runtime, s.labels.endpoint, s.value])).toEqual([
+      ['containerd', 'unix:///run/containerd/containerd.sock', 1], ['docker', 'unix:///var/run/docker.sock', 0],
+    ]);
+    expect(samplesOf(t, 'chaos_daemon_runtime_info')).toEqual([{
+      name: 'chaos_daemon_runtime_info', value: 1,
+      labels: { runtime: 'containerd', endpoint: 'unix:///run/containerd/containerd.sock', version: '1.6.20', api_version: 'v1' },
+    }]);
+    expect(valueOf(t, 'chaos_daemon_pods', { runtime: 'containerd', state: 'ready' })).toBe(2);
+    expect(valueOf(t, 'chaos_daemon_pods', { runtime: 'containerd', state: 'notready' })).toBe(0);
+    expect(valueOf(t, 'chaos_daemon_containers', { runtime: 'containerd', state: 'running' })).toBe(3);
+    expect(valueOf(t, 'chaos_daemon_containers', { runtime: 'containerd', state: 'exited' })).toBe(1);
+    expect(samplesOf(t, 'chaos_daemon_container_cpu_usage_seconds_total')).toEqual([
+      { name: 'chaos_daemon_container_cpu_usage_seconds_total', labels: { ...WEB, container: 'app' }, value: 12.5 },
+    ]);
+    expect(valueOf(t, 'chaos_daemon_container_memory_working_set_bytes', { ...WEB, container: 'app' })).toBe(1048576);
+  });
+
+  it('reports collectors, the collection duration and the data age', async () => {
+    const t = await text(snapshot([cleanPod()]), { extraCollectors: [{ collector: 'bpm', success: false, seconds: 0.002, error: 'EACCES' }] });
+    expect(samplesOf(t, 'chaos_daemon_scrape_collector_success').map((s) => [s.labels.collector, s.value])).toEqual([['runtime', 1], ['netns', 1], ['bpm', 0]]);
+    expect(valueOf(t, 'chaos_daemon_scrape_collector_duration_seconds', { collector: 'bpm' })).toBe(0.002);
+    expect(valueOf(t, 'chaos_daemon_collection_duration_seconds')).toBe(0.25);
+    expect(valueOf(t, 'chaos_daemon_collection_cpu_seconds')).toBe(0.05);
+    expect(valueOf(t, 'chaos_daemon_last_collection_timestamp_seconds')).toBe(1_700_000_000.25);
+    // A failed bpm scan registers no bpm family (a 0 would read as "no processes").
+    expect(parseExposition(t).families.has('chaos_daemon_bpm_controlled_processes')).toBe(false);
+  });
+
+  it('exposes bpm process counts', async () => {
+    const bpm = { roots: [10], descendants: [], byCommand: new Map([['toda', 2], ['stress-ng', 1]]), scanned: 3 };
+    bpm.descendants = [{ pid: 11, ppid: 10, comm: 'toda' }, { pid: 12, ppid: 10, comm: 'toda' }, { pid: 13, ppid: 10, comm: 'stress-ng' }] as never;
+    const t = await text(snapshot([]), { bpm });
+    expect(valueOf(t, 'chaos_daemon_bpm_controlled_processes')).toBe(3);
+    expect(samplesOf(t, 'chaos_daemon_bpm_processes').map((s) => [s.labels.command, s.value])).toEqual([['stress-ng', 1], ['toda', 2]]);
+  });
+
+  it('builds fresh metrics per collection: a vanished pod disappears', async () => {
+    const first = await text(snapshot([chaosPod(), cleanPod()]));
+    expect(first).toContain('pod="web-1"');
+    const second = await text(snapshot([cleanPod()]));
+    expect(second).not.toContain('web-1');
+    expect(samplesOf(second, 'chaos_daemon_injection_active')).toEqual([]);
+    expect(samplesOf(second, 'chaos_daemon_pod_verdict')).toHaveLength(3);
+  });
+});
+
+describe('rendering with the long-lived registry', () => {
+  it('passes the lint, in both formats, and keeps counter names across OpenMetrics renderings', async () => {
+    const persistent = new PersistentMetrics();
+    persistent.onCall({ runtime: 'containerd', endpoint: 'unix:///x.sock', method: '/runtime.v1.RuntimeService/Version', code: 'OK', seconds: 0.002 });
+    persistent.onCommand({ tool: 'iptables-save', seconds: 0.004, ok: false, reason: 'timeout' });
+    persistent.onCommand({ tool: 'tc', seconds: 0.003, ok: true });
+    const snap = snapshot([chaosPod(), cleanPod()]);
+    const bpm = { roots: [1], descendants: [{ pid: 2, ppid: 1, comm: 'toda' }], byCommand: new Map([['toda', 1]]), scanned: 2 };
+    for (let round = 0; round < 2; round++) {
+      const r = await persistent.render(buildCollectionRegistry(input(snap, { bpm })));
+      const prom = r.prometheus.toString('utf8');
+      expect(lintExposition(prom, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
+      expect(valueOf(prom, 'chaos_daemon_netns_errors_total', { reason: 'timeout' })).toBe(1);
+      expect(valueOf(prom, 'chaos_daemon_netns_errors_total', { reason: 'exit' })).toBe(0);
+      expect(valueOf(prom, 'chaos_daemon_netns_command_duration_seconds_count', { tool: 'tc' })).toBe(1);
+      expect(valueOf(prom, 'chaos_daemon_runtime_request_duration_seconds_count', { runtime: 'containerd', method: '/runtime.v1.RuntimeService/Version', code: 'OK' })).toBe(1);
+      expect(prom).toContain('# TYPE chaos_daemon_netns_errors_total counter');
+      expect(prom).toContain('# TYPE process_cpu_seconds_total counter');
+      // Every family carries HELP text.
+      for (const f of parseExposition(prom).families.values()) expect(f.help, f.name).toBeTruthy();
+
+      const om = r.openMetrics.toString('utf8');
+      expect(om.endsWith('# EOF\n')).toBe(true);
+      expect(om).toContain('# TYPE chaos_daemon_netns_errors counter');
+      expect(om).toContain('chaos_daemon_netns_errors_total{reason="timeout"} 1');
+      expect(r.samples).toBe(prom.split('\n').filter((l) => l && !l.startsWith('#')).length);
+    }
+  });
+
+  it('gzips both renderings', async () => {
+    const { gunzipSync } = await import('node:zlib');
+    const r = await renderBoth(buildCollectionRegistry(input(snapshot([cleanPod()]))));
+    expect(gunzipSync(r.prometheusGzip).equals(r.prometheus)).toBe(true);
+    expect(gunzipSync(r.openMetricsGzip).equals(r.openMetrics)).toBe(true);
+  });
+});

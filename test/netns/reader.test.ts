@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetnsRunner } from '../../agent/netns/exec.js';
+import { parseNftTables, parseProcNetDev, parseTableNames, readNetnsState } from '../../agent/netns/reader.js';
+import { describeIntegration } from '../helpers/env.js';
+import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
+
+const runnerOf = () => new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20 });
+
+describe('reader: /proc and nft parsers', () => {
+  it('reads table names, interfaces and nft tables', () => {
+    expect(parseTableNames('filter\nmangle\n\n')).toEqual(['filter', 'mangle']);
+    expect(parseProcNetDev('Inter-|   Receive\n face |bytes\n    lo: 0 0\n  eth0: 1 2\n')).toEqual(['lo', 'eth0']);
+    expect(parseNftTables('table ip filter\ntable ip6 nat\ntable inet cilium\n')).toEqual([
+      { family: 'ip', name: 'filter' },
+      { family: 'ip6', name: 'nat' },
+      { family: 'inet', name: 'cilium' },
+    ]);
+  });
+});
+
+describeIntegration('readNetnsState on real namespaces', { root: true, commands: ['nsenter', 'ip', 'tc', 'ipset', 'nft', 'iptables-legacy', 'iptables-nft', 'ip6tables-legacy', 'ip6tables-nft'] }, () => {
+  afterAll(async () => {
+    await destroyAll();
+  });
+
+  let empty: TestNetns;
+  beforeAll(async () => {
+    empty = await createNetns('h4e');
+    await empty.addPodInterface({ addr: '10.252.0.2/24' });
+    await empty.startHolder();
+  });
+
+  it('an untouched pod namespace costs 2 spawns (nft probe + one tc batch) and reads no iptables', async () => {
+    const r = runnerOf();
+    const s = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc' });
+    expect(s.errors).toEqual([]);
+    expect(s.spawns).toBe(2);
+    expect(r.spawns).toBe(2);
+    expect(s.iptables).toEqual([]);
+    expect(s.ipsets.sets).toEqual([]);
+    expect(s.notes).toContain('ipset not read: no iptables table and no tc filter in this namespace, so no ipset can match traffic');
+    expect(s.tc.qdiscs.map((q) => [q.interface, q.kind, q.root])).toEqual([
+      ['lo', 'noqueue', true],
+      ['eth0', 'noqueue', true],
+    ]);
+    expect(s.tc.classes).toEqual([]);
+    expect(s.tc.filters).toEqual([]);
+    expect(s.tc.errors).toEqual([]);
+  });
+
+  it('without a PID (a bare netns file) it reads both legacy tools and tc once when nothing is classful', async () => {
+    const r = runnerOf();
+    const s = await readNetnsState(r, { netnsPath: empty.path, pid: null, procRoot: '/proc' });
+    expect(s.errors).toEqual([]);
+    // legacy v4 + legacy v6 + nft probe + tc qdisc show
+    expect(s.spawns).toBe(4);
+    expect(s.iptables).toEqual([]);
+  });
+
+  it('exhaustive reads every tool', async () => {
+    const r = runnerOf();
+    const s = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc' }, { exhaustive: true });
+    expect(s.errors).toEqual([]);
+    // 2 legacy + 2 nft saves + tc + ipset + ip rule
+    expect(s.spawns).toBe(7);
+    expect(s.iptables).toEqual([]);
+    expect(s.ipsets.sets).toEqual([]);
+  });
+
+  it('reads legacy IPv4 and IPv6 rules with counters, and the ipsets they use', async () => {
+    const ns = await createNetns('h4l');
+    await ns.addPodInterface({ addr: '10.252.1.2/24', addr6: 'fd00:4:1::2/64' });
+    const pid = await ns.startHolder();
+    await ns.exec(['ipset', 'create', 'h4blk', 'hash:net']);
+    await ns.exec(['ipset', 'add', 'h4blk', '10.9.0.0/16']);
+    await ns.exec(['ipset', 'add', 'h4blk', '192.0.2.1']);
+    await ns.exec(['iptables-legacy-restore', '-c'], {
+      input: ['*filter', ':INPUT ACCEPT [5:300]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [7:420]', ':H4-OUT - [0:0]',
+        '[3:180] -A OUTPUT -j H4-OUT',
+        '[2:120] -A H4-OUT -o eth0 -p tcp -m set --match-set h4blk dst -m tcp --dport 443 -m comment --comment "block web" -j DROP',
+        'COMMIT', ''].join('\n'),
+    });
+    await ns.exec(['ip6tables-legacy', '-A', 'INPUT', '-s', 'fd00:9::/64', '-j', 'DROP']);
+
+    const r = runnerOf();
+    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    expect(s.errors).toEqual([]);
+    // legacy v4 + legacy v6 + nft probe + tc + ipset
+    expect(s.spawns).toBe(5);
+    expect(s.iptables.map((d) => `${d.backend}/${d.family}`)).toEqual(['legacy/ipv4', 'legacy/ipv6']);
+    const v4 = s.iptables[0]!;
+    expect(v4.errors).toEqual([]);
+    const filter = v4.tables.find((t) => t.name === 'filter')!;
+    expect(filter.chains.map((c) => [c.name, c.policy, c.builtin])).toEqual([
+      ['INPUT', 'ACCEPT', true], ['FORWARD', 'DROP', true], ['OUTPUT', 'ACCEPT', true], ['H4-OUT', null, false],
+    ]);
+    expect(filter.chains[0]!.counters).toEqual({ packets: 5, bytes: 300 });
+    const rule = filter.chains[3]!.rules[0]!;
+    expect(rule.counters).toEqual({ packets: 2, bytes: 120 });
+    expect(rule.target).toBe('DROP');
+    expect(rule.outInterface).toBe('eth0');
+    expect(rule.protocol).toBe('tcp');
+    expect(rule.dport).toBe('443');
+    expect(rule.comment).toBe('block web');
+    expect(rule.matchSets).toEqual([{ name: 'h4blk', flags: 'dst', negated: false }]);
+    const v6in = s.iptables[1]!.tables.find((t) => t.name === 'filter')!.chains.find((c) => c.name === 'INPUT')!;
+    expect(v6in.rules.map((x) => [x.source, x.target])).toEqual([['fd00:9::/64', 'DROP']]);
+    expect(s.ipsets.sets.map((x) => [x.name, x.type, x.members.map((m) => m.value).sort()])).toEqual([
+      ['h4blk', 'hash:net', ['10.9.0.0/16', '192.0.2.1']],
+    ]);
+    await ns.destroy();
+  });
+
+  it('reads nft-backend rules (IPv4 and IPv6) and skips the legacy tools', async () => {
+    const ns = await createNetns('h4f');
+    await ns.addPodInterface({ addr: '10.252.2.2/24', addr6: 'fd00:4:2::2/64' });
+    const pid = await ns.startHolder();
+    await ns.exec(['iptables-nft', '-t', 'nat', '-A', 'OUTPUT', '-d', '10.96.0.10/32', '-p', 'udp', '--dport', '53', '-j', 'DNAT', '--to-destination', '10.252.2.53:53']);
+    await ns.exec(['ip6tables-nft', '-A', 'OUTPUT', '-d', 'fd00:9::1/128', '-j', 'REJECT']);
+    const r = runnerOf();
+    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    expect(s.errors).toEqual([]);
+    // nft probe + iptables-nft-save + ip6tables-nft-save + tc + ipset
+    expect(s.spawns).toBe(5);
+    expect(s.iptables.map((d) => `${d.backend}/${d.family}`)).toEqual(['nft/ipv4', 'nft/ipv6']);
+    const nat = s.iptables[0]!.tables.find((t) => t.name === 'nat')!;
+    const out = nat.chains.find((c) => c.name === 'OUTPUT')!;
+    expect(out.rules.map((x) => [x.destination, x.protocol, x.dport, x.target, x.targetOptions])).toEqual([
+      ['10.96.0.10/32', 'udp', '53', 'DNAT', '--to-destination 10.252.2.53:53'],
+    ]);
+    const v6 = s.iptables[1]!.tables.find((t) => t.name === 'filter')!.chains.find((c) => c.name === 'OUTPUT')!;
+    expect(v6.rules[0]!.target).toBe('REJECT');
+    expect(v6.rules[0]!.destination).toBe('fd00:9::1/128');
+    await ns.destroy();
+  });
+
+  it('reads a tbf root, and an htb tree with classes and a u32 filter, in one tc batch', async () => {
+    const ns = await createNetns('h4t');
+    await ns.addPodInterface({ addr: '10.252.3.2/24' });
+    const pid = await ns.startHolder();
+    // A second interface so two devices are in the batch.
+    await ns.exec(['ip', 'link', 'add', 'dummy0', 'type', 'veth', 'peer', 'name', 'dummy1']);
+    await ns.exec(['tc', 'qdisc', 'add', 'dev', 'dummy0', 'root', 'handle', '1:', 'tbf', 'rate', '1mbit', 'burst', '32kb', 'limit', '64kb']);
+    await ns.exec(['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'handle', '1:', 'htb', 'default', '20']);
+    await ns.exec(['tc', 'class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '8mbit', 'ceil', '16mbit']);
+    await ns.exec(['tc', 'class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '80mbit']);
+    await ns.exec(['tc', 'filter', 'add', 'dev', 'eth0', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'dst', '10.9.9.9/32', 'flowid', '1:10']);
+    const r = runnerOf();
+    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    expect(s.errors).toEqual([]);
+    // nft probe + tc batch + ipset (a tc filter exists, it could match an ipset)
+    expect(s.spawns).toBe(3);
+    expect(s.tc.errors).toEqual([]);
+    const tbf = s.tc.qdiscs.find((q) => q.interface === 'dummy0')!;
+    expect(tbf.kind).toBe('tbf');
+    expect(tbf.root).toBe(true);
+    expect(tbf.tbf?.rateBytesPerSecond).toBe(125000);
+    expect(tbf.tbf?.burstBytes).toBe(32768);
+    const htb = s.tc.qdiscs.find((q) => q.interface === 'eth0')!;
+    expect([htb.kind, htb.handle, htb.htb?.defaultClass]).toEqual(['htb', '1:', '1:20']);
+    expect(s.tc.classes.filter((c) => c.interface === 'eth0').map((c) => [c.handle, c.parent, c.rateBytesPerSecond, c.ceilBytesPerSecond])).toEqual([
+      ['1:10', 'root', 1_000_000, 2_000_000],
+      ['1:20', 'root', 10_000_000, 10_000_000],
+    ]);
+    const f = s.tc.filters.filter((x) => x.interface === 'eth0' && x.flowid !== null);
+    expect(f.map((x) => [x.kind, x.protocol, x.pref, x.flowid])).toEqual([['u32', 'ip', 1, '1:10']]);
+    await ns.destroy();
+  });
+
+  it('a deleted namespace is reported as vanished, without a spawn', async () => {
+    const ns = await createNetns('h4g');
+    const path = ns.path;
+    await ns.destroy();
+    const r = runnerOf();
+    const s = await readNetnsState(r, { netnsPath: path, pid: null, procRoot: '/proc' });
+    expect(s.errors).toEqual([{ tool: 'netns', reason: 'vanished', message: `${path} no longer exists` }]);
+    expect(s.spawns).toBe(0);
+  });
+
+  it('a PID that is not in the namespace is not trusted for /proc facts', async () => {
+    const r = runnerOf();
+    // Our own PID lives in the host namespace, not in `empty`: the reader must fall back to reading everything.
+    const s = await readNetnsState(r, { netnsPath: empty.path, pid: process.pid, procRoot: '/proc' });
+    expect(s.errors).toEqual([]);
+    expect(s.spawns).toBe(4);
+  });
+
+  it('DNSChaos: a resolv.conf.chaos.bak in a container root is found with a stat', async () => {
+    const r = runnerOf();
+    // /proc/<pid>/root of the holder is the host root here; use a PID whose root has no marker, and one that is gone.
+    const s = await readNetnsState(r, {
+      netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc',
+      containerPids: [{ name: 'app', pid: empty.holderPid! }, { name: 'gone', pid: 4194303 }],
+    });
+    expect(s.dnsChaos).toEqual([]);
+    expect(s.errors).toEqual([]);
+    // A fake proc root whose container root holds the marker (the reader only stats the path).
+    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+    const root = await mkdtemp('/tmp/h4proc-');
+    try {
+      await mkdir(`${root}/4242/root/etc`, { recursive: true });
+      await writeFile(`${root}/4242/root/etc/resolv.conf.chaos.bak`, 'nameserver 10.96.0.10\n');
+      const s2 = await readNetnsState(r, { netnsPath: empty.path, pid: null, procRoot: root, containerPids: [{ name: 'web', pid: 4242 }] });
+      expect(s2.dnsChaos).toEqual([{ container: 'web', pid: 4242 }]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

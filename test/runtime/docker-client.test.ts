@@ -1,0 +1,392 @@
+import { statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RuntimeError } from '../../agent/errors.js';
+import { createDockerRuntime, negotiateApiVersion } from '../../agent/runtime/docker-client.js';
+import type { CallObserver, Endpoint, PodInfo, RuntimeClient } from '../../agent/runtime/types.js';
+import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { describeIntegration } from '../helpers/env.js';
+
+function endpoint(socketPath: string): Endpoint {
+  return { protocol: 'docker', url: `unix://${socketPath}`, socketPath, source: 'flag' };
+}
+
+const netnsIno = (pid: number): number => statSync(`/proc/${pid}/ns/net`).ino;
+
+type Calls = Parameters<CallObserver>[0][];
+
+describeIntegration('docker client against a real dockerd', { root: true, commands: ['dockerd'] }, () => {
+  let d: Dockerd;
+  let client: RuntimeClient;
+  const calls: Calls = [];
+  const web = { namespace: 'team-a', name: 'web', uid: 'uid-web-1' };
+  const host = { namespace: 'kube-system', name: 'hostpod', uid: 'uid-host-1' };
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    d = await startDockerd();
+    ids.webSb = await d.runSandbox(web);
+    ids.webApp = await d.runApp(ids.webSb, web, 'app');
+    ids.webSide = await d.runApp(ids.webSb, web, 'sidecar', { start: false });
+    ids.hostSb = await d.runSandbox(host, { hostNetwork: true });
+    ids.hostApp = await d.runApp(ids.hostSb, host, 'agent');
+    ids.plain = await d.runPlain('plain-one');
+    ids.plainCreated = await d.runPlain('plain-created', { start: false });
+    client = createDockerRuntime(endpoint(d.socket), {
+      timeoutMs: 5000,
+      procRoot: '/proc',
+      hostRoot: '/',
+      onCall: (c) => calls.push(c),
+    });
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await d?.stop();
+  });
+
+  it('status: up, docker, the server version, API negotiated down to the server max', async () => {
+    const ping = await d.api('GET', '/_ping');
+    const version = (await d.api('GET', '/version')).json as { Version: string; ApiVersion: string };
+    const s = await client.status();
+    expect(s).toEqual({
+      endpoint: `unix://${d.socket}`,
+      protocol: 'docker',
+      source: 'flag',
+      up: true,
+      runtime: 'docker',
+      version: version.Version,
+      apiVersion: ping.headers['api-version'],
+      error: null,
+    });
+    expect(s.apiVersion).toBe('1.41');
+    expect(calls.map((c) => `${c.method} ${c.code}`)).toEqual(['GET /_ping 200', 'GET /version 200']);
+    expect(calls.every((c) => c.runtime === 'docker' && c.endpoint === `unix://${d.socket}` && c.seconds >= 0 && c.seconds < 5)).toBe(true);
+  });
+
+  it('lists pods from the kubelet labels, plain containers as their own pods, PIDs and netns from /proc', async () => {
+    const pods = await client.listPods();
+    const pid = async (id: string): Promise<number> => d.pidOf(id);
+    const byName = (n: string): PodInfo => pods.find((p) => p.name === n)!;
+    const [webPid, appPid, hostPid, hostAppPid, plainPid] = await Promise.all(
+      [ids.webSb!, ids.webApp!, ids.hostSb!, ids.hostApp!, ids.plain!].map(pid),
+    );
+    const url = `unix://${d.socket}`;
+    expect(pods.map((p) => `${p.namespace}/${p.name}`).sort()).toEqual(['/plain-created', '/plain-one', 'kube-system/hostpod', 'team-a/web']);
+    expect(byName('web')).toEqual({
+      namespace: 'team-a',
+      name: 'web',
+      uid: 'uid-web-1',
+      runtime: 'docker',
+      endpoint: url,
+      sandboxId: ids.webSb,
+      state: 'SANDBOX_READY',
+      pid: webPid,
+      hostNetwork: false,
+      netns: { inode: netnsIno(webPid!), path: `/proc/${webPid}/ns/net` },
+      containers: [
+        { id: ids.webApp, name: 'app', state: 'CONTAINER_RUNNING', pid: appPid },
+        { id: ids.webSide, name: 'sidecar', state: 'CONTAINER_CREATED', pid: null },
+      ],
+    });
+    // The app container joined the sandbox's namespace, which is not the host's.
+    expect(netnsIno(appPid!)).toBe(netnsIno(webPid!));
+    expect(netnsIno(webPid!)).not.toBe(netnsIno(d.pid));
+
+    expect(byName('hostpod')).toEqual({
+      namespace: 'kube-system',
+      name: 'hostpod',
+      uid: 'uid-host-1',
+      runtime: 'docker',
+      endpoint: url,
+      sandboxId: ids.hostSb,
+      state: 'SANDBOX_READY',
+      pid: hostPid,
+      hostNetwork: true,
+      netns: { inode: netnsIno(d.pid), path: `/proc/${hostPid}/ns/net` },
+      containers: [{ id: ids.hostApp, name: 'agent', state: 'CONTAINER_RUNNING', pid: hostAppPid }],
+    });
+
+    expect(byName('plain-one')).toEqual({
+      namespace: '',
+      name: 'plain-one',
+      uid: '',
+      runtime: 'docker',
+      endpoint: url,
+      sandboxId: ids.plain,
+      state: 'SANDBOX_READY',
+      pid: plainPid,
+      hostNetwork: false,
+      netns: { inode: netnsIno(plainPid!), path: `/proc/${plainPid}/ns/net` },
+      containers: [{ id: ids.plain, name: 'plain-one', state: 'CONTAINER_RUNNING', pid: plainPid }],
+    });
+    expect(byName('plain-created')).toEqual({
+      namespace: '',
+      name: 'plain-created',
+      uid: '',
+      runtime: 'docker',
+      endpoint: url,
+      sandboxId: ids.plainCreated,
+      state: 'SANDBOX_NOTREADY',
+      pid: null,
+      hostNetwork: false,
+      netns: null,
+      reason: 'container is created',
+      containers: [{ id: ids.plainCreated, name: 'plain-created', state: 'CONTAINER_CREATED', pid: null }],
+    });
+  });
+
+  it('steady state: one request per listPods; a new container costs one inspect; a restart is noticed', async () => {
+    await client.listPods();
+    const n0 = client.requestCount;
+    await client.listPods();
+    await client.listPods();
+    expect(client.requestCount - n0).toBe(2);
+
+    const extra = await d.runPlain('plain-extra');
+    const n1 = client.requestCount;
+    let pods = await client.listPods();
+    expect(client.requestCount - n1).toBe(2); // list + inspect of the new one
+    const extraPid = await d.pidOf(extra);
+    expect(pods.find((p) => p.name === 'plain-extra')?.pid).toBe(extraPid);
+
+    const n2 = client.requestCount;
+    await client.listPods();
+    expect(client.requestCount - n2).toBe(1);
+
+    // Restart: same ID, new PID (the old /proc entry is gone) -> re-inspected once.
+    const r = await d.api('POST', `/containers/${extra}/restart?t=0`);
+    expect(r.status).toBe(204);
+    const newPid = await d.pidOf(extra);
+    expect(newPid).not.toBe(extraPid);
+    const n3 = client.requestCount;
+    pods = await client.listPods();
+    expect(client.requestCount - n3).toBe(2);
+    expect(pods.find((p) => p.name === 'plain-extra')).toMatchObject({ pid: newPid, netns: { inode: netnsIno(newPid), path: `/proc/${newPid}/ns/net` } });
+
+    // Removal: the pod disappears, still one request.
+    await d.remove(extra);
+    const n4 = client.requestCount;
+    pods = await client.listPods();
+    expect(client.requestCount - n4).toBe(1);
+    expect(pods.some((p) => p.name === 'plain-extra')).toBe(false);
+  });
+
+  it('a stopped sandbox is SANDBOX_NOTREADY with a reason, and its app container EXITED', async () => {
+    const pod = { namespace: 'team-b', name: 'stopped', uid: 'uid-stopped' };
+    const sb = await d.runSandbox(pod);
+    const app = await d.runApp(sb, pod, 'main');
+    expect((await d.api('POST', `/containers/${app}/kill`)).status).toBe(204);
+    expect((await d.api('POST', `/containers/${sb}/kill`)).status).toBe(204);
+    await d.api('POST', `/containers/${sb}/wait`);
+    await d.api('POST', `/containers/${app}/wait`);
+    const pods = await client.listPods();
+    expect(pods.find((p) => p.name === 'stopped')).toEqual({
+      ...pod,
+      runtime: 'docker',
+      endpoint: `unix://${d.socket}`,
+      sandboxId: sb,
+      state: 'SANDBOX_NOTREADY',
+      pid: null,
+      hostNetwork: false,
+      netns: null,
+      reason: 'container is exited',
+      containers: [{ id: app, name: 'main', state: 'CONTAINER_EXITED', pid: null }],
+    });
+    await d.remove(app);
+    await d.remove(sb);
+  });
+});
+
+describe('docker client: unreachable endpoint', () => {
+  it('status is down with the connect error; listPods throws RuntimeError', async () => {
+    const calls: Calls = [];
+    const c = createDockerRuntime(endpoint('/nonexistent/cna/docker.sock'), {
+      timeoutMs: 1000,
+      procRoot: '/proc',
+      hostRoot: '/',
+      onCall: (x) => calls.push(x),
+    });
+    const s = await c.status();
+    expect(s).toMatchObject({ up: false, runtime: null, version: null, apiVersion: null, protocol: 'docker' });
+    expect(s.error).toBe('unix:///nonexistent/cna/docker.sock GET /_ping: connect ENOENT /nonexistent/cna/docker.sock');
+    await expect(c.listPods()).rejects.toBeInstanceOf(RuntimeError);
+    expect(c.requestCount).toBe(2);
+    expect(calls.map((x) => x.code)).toEqual(['ENOENT', 'ENOENT']);
+    c.close();
+  });
+});
+
+/** A tiny HTTP server on a unix socket that plays Docker with whatever the test needs. */
+async function fakeDocker(handler: http.RequestListener): Promise<{ socket: string; close: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cna-fakedocker-'));
+  const socket = join(dir, 'docker.sock');
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, resolve);
+  });
+  return {
+    socket,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('docker client: API negotiation and limits (fake Engine API server)', () => {
+  const servers: Array<{ close: () => Promise<void> }> = [];
+  const clients: RuntimeClient[] = [];
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    for (const s of servers) await s.close();
+  });
+  const make = async (handler: http.RequestListener, timeoutMs = 2000): Promise<{ client: RuntimeClient; calls: Calls }> => {
+    const srv = await fakeDocker(handler);
+    servers.push(srv);
+    const calls: Calls = [];
+    const client = createDockerRuntime(endpoint(srv.socket), { timeoutMs, procRoot: '/proc', hostRoot: '/', onCall: (c) => calls.push(c) });
+    clients.push(client);
+    return { client, calls };
+  };
+  const ping = (res: http.ServerResponse, api: string): void => {
+    res.writeHead(200, { 'Api-Version': api, 'Content-Type': 'text/plain' });
+    res.end('OK');
+  };
+  const json = (res: http.ServerResponse, body: unknown): void => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+
+  it('negotiateApiVersion: min(client max 1.47, server), refuses < 1.40 and a missing header', () => {
+    expect(negotiateApiVersion('e', '1.41')).toBe('1.41');
+    expect(negotiateApiVersion('e', '1.40')).toBe('1.40');
+    expect(negotiateApiVersion('e', '1.47')).toBe('1.47');
+    expect(negotiateApiVersion('e', '1.51')).toBe('1.47');
+    expect(negotiateApiVersion('e', '2.0')).toBe('1.47');
+    expect(() => negotiateApiVersion('e', '1.39')).toThrow('Docker Engine API 1.39 is too old: at least 1.40 (Docker 19.03) is required');
+    expect(() => negotiateApiVersion('e', undefined)).toThrow('no valid Api-Version header');
+    expect(() => negotiateApiVersion('e', '1.4x')).toThrow('no valid Api-Version header');
+  });
+
+  it('a server below API 1.40 is reported down with a clear error and never listed', async () => {
+    const paths: string[] = [];
+    const { client } = await make((req, res) => {
+      paths.push(req.url!);
+      ping(res, '1.39');
+    });
+    const s = await client.status();
+    expect(s.up).toBe(false);
+    expect(s.error).toContain('Docker Engine API 1.39 is too old: at least 1.40 (Docker 19.03) is required');
+    await expect(client.listPods()).rejects.toMatchObject({ code: 'DOCKER_API_TOO_OLD' });
+    expect(paths).toEqual(['/_ping', '/_ping']);
+  });
+
+  it('a newer server is spoken to at /v1.47; invalid IDs are skipped; PIDs validated against /proc', async () => {
+    const paths: string[] = [];
+    const self = '0123456789abcdef'.repeat(4);
+    const { client } = await make((req, res) => {
+      paths.push(req.url!);
+      if (req.url === '/_ping') return ping(res, '1.51');
+      if (req.url === '/v1.47/version') return json(res, { Version: '99.0.0', ApiVersion: '1.51' });
+      if (req.url === '/v1.47/containers/json?all=1')
+        return json(res, [
+          { Id: '../../etc/passwd', Names: ['/evil'], State: 'running', Labels: {} },
+          { Id: 'f'.repeat(64), Names: ['/badpid'], State: 'running', Labels: null, HostConfig: { NetworkMode: 'host' } },
+          { Id: self, Names: ['/me'], State: 'running', Labels: { unrelated: 'x' }, HostConfig: { NetworkMode: 'default' } },
+        ]);
+      if (req.url === `/v1.47/containers/${'f'.repeat(64)}/json`) return json(res, { State: { Pid: -5 } });
+      if (req.url === `/v1.47/containers/${self}/json`) return json(res, { State: { Pid: process.pid }, NetworkSettings: { SandboxKey: '' } });
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end('{"message":"no such thing"}');
+    });
+    expect(await client.status()).toMatchObject({ up: true, version: '99.0.0', apiVersion: '1.47' });
+    const pods = await client.listPods();
+    expect(pods).toEqual([
+      {
+        namespace: '',
+        name: 'badpid',
+        uid: '',
+        runtime: 'docker',
+        endpoint: client.endpoint.url,
+        sandboxId: 'f'.repeat(64),
+        state: 'SANDBOX_READY',
+        pid: null,
+        hostNetwork: true,
+        netns: null,
+        reason: `docker container ${'f'.repeat(64)}: invalid pid -5`,
+        containers: [{ id: 'f'.repeat(64), name: 'badpid', state: 'CONTAINER_RUNNING', pid: null }],
+      },
+      {
+        namespace: '',
+        name: 'me',
+        uid: '',
+        runtime: 'docker',
+        endpoint: client.endpoint.url,
+        sandboxId: self,
+        state: 'SANDBOX_READY',
+        pid: process.pid,
+        hostNetwork: false,
+        netns: { inode: netnsIno(process.pid), path: `/proc/${process.pid}/ns/net` },
+        containers: [{ id: self, name: 'me', state: 'CONTAINER_RUNNING', pid: process.pid }],
+      },
+    ]);
+    // The bad ID never reached a URL; the invalid PID is cached (not re-inspected).
+    expect(paths.some((p) => p.includes('..') || p.includes('etc'))).toBe(false);
+    await client.listPods();
+    expect(paths.slice(-1)).toEqual(['/v1.47/containers/json?all=1']);
+    expect(paths.filter((p) => p.startsWith('/v1.47/containers/f')).length).toBe(1);
+  });
+
+  it('a hanging server times out at timeoutMs with a RuntimeError, observed as TIMEOUT', async () => {
+    const { client, calls } = await make((req, res) => {
+      if (req.url === '/_ping') return ping(res, '1.41');
+      // never answers the list
+    }, 300);
+    const t0 = Date.now();
+    const err = await client.listPods().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const ms = Date.now() - t0;
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect((err as RuntimeError).code).toBe('TIMEOUT');
+    expect((err as RuntimeError).message).toBe(`${client.endpoint.url} GET /containers/json: timed out after 300ms`);
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(2000);
+    expect(calls.map((c) => `${c.method} ${c.code}`)).toEqual(['GET /_ping 200', 'GET /containers/json TIMEOUT']);
+  });
+
+  it('responses over 16 MiB are cut off (declared or streamed)', async () => {
+    const { client } = await make((req, res) => {
+      if (req.url === '/_ping') return ping(res, '1.41');
+      if (req.url === '/v1.41/version') {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(17 << 20) });
+        res.write('{');
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      const chunk = Buffer.alloc(1 << 20, 0x20);
+      for (let i = 0; i < 17; i++) res.write(chunk);
+      res.end();
+    }, 5000);
+    const s = await client.status();
+    expect(s.up).toBe(false);
+    expect(s.error).toBe(`${client.endpoint.url} GET /version: response larger than 16777216 bytes`);
+    await expect(client.listPods()).rejects.toMatchObject({ code: 'DOCKER_TOO_LARGE' });
+  });
+
+  it('HTTP errors carry the status and the daemon message', async () => {
+    const { client } = await make((req, res) => {
+      if (req.url === '/_ping') return ping(res, '1.41');
+      res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end('{"message":"boom"}');
+    });
+    await expect(client.listPods()).rejects.toThrow(`${client.endpoint.url} GET /containers/json: HTTP 500: boom`);
+  });
+});

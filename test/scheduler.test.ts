@@ -1,0 +1,178 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MetricsPipeline } from '../agent/metrics/pipeline.js';
+import { PersistentMetrics } from '../agent/metrics/registry.js';
+import { CollectionScheduler } from '../agent/scheduler.js';
+import type { Snapshot } from '../agent/snapshot.js';
+import { chaos, chaosPod, cleanPod, snapshot } from './metrics/fixtures.js';
+
+function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  return { log, lines };
+}
+
+const schedulers: CollectionScheduler[] = [];
+afterEach(async () => {
+  for (const s of schedulers.splice(0)) await s.stop();
+});
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+function make(collect: (signal: AbortSignal) => Promise<Snapshot>, intervalMs: number, log = capture().log): CollectionScheduler {
+  const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent: new PersistentMetrics({ defaultMetrics: false }), log, bpm: false });
+  const s = new CollectionScheduler({ intervalMs, collect, process: (snap, signal) => pipeline.process(snap, signal), log });
+  schedulers.push(s);
+  return s;
+}
+
+describe('CollectionScheduler', () => {
+  it('collects every interval, never overlapping, even when a collection outlasts the interval', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const s = make(async (signal) => {
+      running += 1;
+      maxRunning = Math.max(maxRunning, running);
+      starts.push(Date.now());
+      await sleep(starts.length === 2 ? 150 : 5, undefined, { signal }).finally(() => {
+        running -= 1;
+        ends.push(Date.now());
+      });
+      return snapshot([cleanPod()]);
+    }, 40);
+    s.start();
+    s.start(); // idempotent
+    await until(() => starts.length >= 5, 5_000);
+    await s.stop();
+    expect(maxRunning).toBe(1);
+    // Start to start at least one interval (timers may fire up to 1 ms early).
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(39);
+    // The 150 ms collection overran its 40 ms interval: the next one started after it ended, not during.
+    expect(starts[2]!).toBeGreaterThanOrEqual(ends[1]!);
+  });
+
+  it('joins the collection in progress (single-flight)', async () => {
+    let n = 0;
+    const s = make(async (signal) => {
+      n += 1;
+      await sleep(50, undefined, { signal });
+      return snapshot([cleanPod()]);
+    }, 60_000);
+    const [a, b, c] = await Promise.all([s.collectNow(), s.collectNow(), s.collectNow()]);
+    expect(n).toBe(1);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect(a.seq).toBe(1);
+    expect((await s.collectNow()).seq).toBe(2);
+  });
+
+  it('logs each injection start and end once, at info, as an event', async () => {
+    const { log, lines } = capture();
+    const snaps = [
+      snapshot([chaosPod()]),
+      snapshot([chaosPod()]),
+      snapshot([{ ...chaosPod(), chaos: chaos('active', ['loss']) }]),
+    ];
+    let i = 0;
+    const s = make(async () => snaps[Math.min(i++, snaps.length - 1)]!, 60_000, log);
+    for (let k = 0; k < 4; k++) await s.collectNow();
+    const events = lines.filter((l) => l.event).map((l) => [l.level, l.event, l.namespace, l.pod, l.kind, l.evidence]);
+    expect(events).toEqual([
+      [30, 'injection_started', 'default', 'web-1', 'bandwidth', ['bandwidth evidence']],
+      [30, 'injection_started', 'default', 'web-1', 'delay', ['delay evidence']],
+      [30, 'injection_started', 'default', 'web-1', 'loss', ['loss evidence']],
+      [30, 'injection_started', 'default', 'web-1', 'partition', ['partition evidence']],
+      [30, 'injection_ended', 'default', 'web-1', 'bandwidth', ['bandwidth evidence']],
+      [30, 'injection_ended', 'default', 'web-1', 'delay', ['delay evidence']],
+      [30, 'injection_ended', 'default', 'web-1', 'partition', ['partition evidence']],
+    ]);
+    // Nothing else at info: no per-collection chatter.
+    expect(lines.filter((l) => !l.event)).toEqual([]);
+  });
+
+  it('keeps the last good collection when one fails, and logs the failure once per loop tick', async () => {
+    const { log, lines } = capture();
+    let n = 0;
+    const s = make(async () => {
+      n += 1;
+      if (n === 2) throw new Error('runtime exploded');
+      return snapshot([cleanPod()], { finishedAt: 1000 + n });
+    }, 60_000, log);
+    const first = await s.collectNow();
+    await expect(s.collectNow()).rejects.toThrow('runtime exploded');
+    expect(s.latest).toBe(first);
+    expect(s.latest!.snapshot.finishedAt).toBe(1001);
+    const third = await s.collectNow();
+    expect([third.seq, third.snapshot.finishedAt]).toEqual([2, 1003]);
+    expect(lines.map((l) => l.msg)).toEqual(['collection recovered']);
+
+    // In the loop, a failure is logged at warn and the loop goes on.
+    const loop = capture();
+    let m = 0;
+    const t = make(async () => {
+      m += 1;
+      if (m === 1) throw new Error('first fails');
+      return snapshot([]);
+    }, 20, loop.log);
+    t.start();
+    await until(() => (t.latest?.seq ?? 0) >= 2, 5_000);
+    expect(loop.lines.filter((l) => l.msg === 'collection failed').map((l) => [l.level, l.err])).toEqual([[40, 'first fails']]);
+  });
+
+  it('stop() aborts the collection in progress and settles at once', async () => {
+    let aborted = false;
+    const s = make(async (signal) => {
+      await sleep(10_000, undefined, { signal }).catch((err: unknown) => {
+        aborted = signal.aborted;
+        throw err;
+      });
+      return snapshot([]);
+    }, 60_000);
+    s.start();
+    await sleep(20);
+    expect(s.collecting).toBe(true);
+    const t0 = Date.now();
+    await s.stop();
+    expect(Date.now() - t0).toBeLessThan(100);
+    expect(aborted).toBe(true);
+    expect(s.latest).toBeNull();
+    await expect(s.waitForFirst(1000)).resolves.toBeNull();
+    await expect(s.collectNow()).rejects.toThrow('scheduler stopped');
+  });
+
+  it('waitForFirst resolves with the first collection or null after the timeout', async () => {
+    const s = make(async (signal) => {
+      await sleep(60, undefined, { signal });
+      return snapshot([]);
+    }, 60_000);
+    expect(await s.waitForFirst(10)).toBeNull();
+    s.start();
+    const first = await s.waitForFirst(2000);
+    expect(first?.seq).toBe(1);
+  });
+
+  it('aborts a collection that passes its deadline', async () => {
+    const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent: new PersistentMetrics({ defaultMetrics: false }), log: capture().log, bpm: false });
+    const s = new CollectionScheduler({
+      intervalMs: 60_000, collectionTimeoutMs: 50, log: capture().log,
+      collect: async (signal) => {
+        await sleep(5_000, undefined, { signal });
+        return snapshot([]);
+      },
+      process: (snap, signal) => pipeline.process(snap, signal),
+    });
+    schedulers.push(s);
+    const t0 = Date.now();
+    await expect(s.collectNow()).rejects.toThrow();
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});

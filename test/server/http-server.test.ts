@@ -1,0 +1,202 @@
+import { gunzipSync } from 'node:zlib';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../agent/log.js';
+import { MetricsPipeline } from '../../agent/metrics/pipeline.js';
+import { PersistentMetrics } from '../../agent/metrics/registry.js';
+import { CollectionScheduler } from '../../agent/scheduler.js';
+import { BearerAuth, readTokenFile } from '../../agent/server/auth.js';
+import { AgentServer } from '../../agent/server/http-server.js';
+import { UsageError } from '../../agent/errors.js';
+import type { Snapshot } from '../../agent/snapshot.js';
+import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
+import { chaosPod, cleanPod, runtimeUp, snapshot } from '../metrics/fixtures.js';
+import { get } from './http-client.js';
+
+const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+
+interface Started {
+  server: AgentServer;
+  scheduler: CollectionScheduler;
+  port: number;
+  collections: () => number;
+}
+
+async function start(opts: { delayMs?: number; snap?: () => Snapshot; debug?: boolean; auth?: BearerAuth | null; waitMs?: number } = {}): Promise<Started> {
+  const log = silentLogger();
+  const persistent = new PersistentMetrics();
+  const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent, log, bpm: false });
+  let collections = 0;
+  const scheduler = new CollectionScheduler({
+    intervalMs: 60_000,
+    collect: async (signal) => {
+      collections += 1;
+      await sleep(opts.delayMs ?? 0, undefined, { signal });
+      return (opts.snap ?? (() => snapshot([chaosPod(), cleanPod()])))();
+    },
+    process: (s, signal) => pipeline.process(s, signal),
+    log,
+  });
+  const server = new AgentServer({ state: scheduler, debug: opts.debug ?? true, auth: opts.auth ?? null, log, firstCollectionWaitMs: opts.waitMs ?? 5_000 });
+  const { port } = await server.listen('127.0.0.1', 0);
+  return { server, scheduler, port, collections: () => collections };
+}
+
+async function stop(s: Started | undefined): Promise<void> {
+  if (!s) return;
+  await s.scheduler.stop();
+  await s.server.close(100);
+}
+
+describe('AgentServer with a slow first collection', () => {
+  let s: Started;
+  beforeAll(async () => {
+    s = await start({ delayMs: 400 });
+  });
+  afterAll(() => stop(s));
+
+  it('is alive but not ready before the first collection', async () => {
+    s.scheduler.start();
+    const [health, ready] = await Promise.all([get(s.port, '/healthz'), get(s.port, '/readyz')]);
+    expect([health.status, health.text]).toEqual([200, 'ok\n']);
+    expect([ready.status, ready.text]).toEqual([503, 'not ready: no collection has finished yet\n']);
+  });
+
+  it('answers 50 concurrent scrapes during the collection with 200, and exactly one collection ran', async () => {
+    expect(s.scheduler.collecting).toBe(true);
+    const replies = await Promise.all(Array.from({ length: 50 }, () => get(s.port, '/metrics')));
+    expect(replies.map((r) => r.status)).toEqual(Array(50).fill(200));
+    expect(s.collections()).toBe(1);
+    expect(s.scheduler.collectionsStarted).toBe(1);
+    expect(new Set(replies.map((r) => r.text)).size).toBe(1);
+    const text = replies[0]!.text;
+    expect(valueOf(text, 'chaos_daemon_injection_active', { namespace: 'default', pod: 'web-1', kind: 'delay' })).toBe(1);
+    expect(lintExposition(text, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
+    // More scrapes on the fresh snapshot trigger no work.
+    await Promise.all(Array.from({ length: 10 }, () => get(s.port, '/metrics')));
+    expect(s.collections()).toBe(1);
+  });
+
+  it('is ready once a runtime is up', async () => {
+    const r = await get(s.port, '/readyz');
+    expect([r.status, r.text]).toEqual([200, 'ready: 1 runtime(s) up\n']);
+  });
+
+  it('negotiates the Prometheus text format, OpenMetrics and gzip', async () => {
+    const plain = await get(s.port, '/metrics');
+    expect(plain.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers.vary).toBe('Accept, Accept-Encoding');
+
+    const om = await get(s.port, '/metrics', { headers: { Accept: PROMETHEUS_ACCEPT } });
+    expect(om.headers['content-type']).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+    expect(om.text.endsWith('# EOF\n')).toBe(true);
+    expect(om.text).toContain('# TYPE chaos_daemon_qdisc_bytes counter');
+
+    const gz = await get(s.port, '/metrics', { headers: { 'Accept-Encoding': 'gzip, deflate' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(gz.body).toString('utf8')).toBe(plain.text);
+    expect(Number(gz.headers['content-length'])).toBe(gz.body.length);
+
+    const head = await get(s.port, '/metrics', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    expect(Number(head.headers['content-length'])).toBe(plain.body.length);
+  });
+
+  it('answers 404 for unknown paths, 405 for other methods, 413 for bodies', async () => {
+    const nf = await get(s.port, '/nope');
+    expect([nf.status, nf.text]).toEqual([404, 'not found\n']);
+    expect((await get(s.port, '/metrics/')).status).toBe(404);
+    const post = await get(s.port, '/metrics', { method: 'POST', body: 'x' });
+    expect([post.status, post.headers.allow]).toEqual([405, 'GET, HEAD']);
+    expect((await get(s.port, '/debug/pods', { method: 'DELETE' })).status).toBe(405);
+    const body = await get(s.port, '/metrics', { headers: { 'Content-Length': '5' }, body: 'hello' });
+    expect(body.status).toBe(413);
+  });
+
+  it('serves the inspect --json document at /debug/pods and /debug/pods/{namespace}/{pod}', async () => {
+    const all = await get(s.port, '/debug/pods');
+    expect(all.status).toBe(200);
+    expect(all.headers['content-type']).toBe('application/json; charset=utf-8');
+    const doc = JSON.parse(all.text) as { pods: Record<string, unknown>[] };
+    expect(doc.pods.map((p) => `${p.namespace}/${p.name}`)).toEqual(['default/web-1', 'kube-system/dns-1']);
+    expect(Object.keys(doc.pods[0]!)).toEqual(['namespace', 'name', 'runtime', 'netns', 'chaos', 'iptables', 'ipsets', 'tc', 'ipRules', 'dnsChaos', 'errors', 'spawns']);
+    expect(doc.pods[0]!.netns).toEqual({ inode: 4026532000, path: '/proc/4241/ns/net' });
+    expect(doc.pods[0]!.chaos).toEqual({ verdict: 'active', kinds: ['bandwidth', 'delay', 'loss', 'partition'], findings: ['bandwidth evidence', 'delay evidence', 'loss evidence', 'partition evidence'] });
+
+    const one = await get(s.port, '/debug/pods/default/web-1');
+    const oneDoc = JSON.parse(one.text) as { pods: { name: string; tc: { qdiscs: { kind: string }[] } }[] };
+    expect(oneDoc.pods.map((p) => p.name)).toEqual(['web-1']);
+    expect(oneDoc.pods[0]!.tc.qdiscs.map((q) => q.kind)).toEqual(['noqueue', 'netem', 'tbf']);
+
+    const missing = await get(s.port, '/debug/pods/default/nope');
+    expect([missing.status, JSON.parse(missing.text)]).toEqual([404, { error: 'pod default/nope not found on this node' }]);
+    expect((await get(s.port, '/debug/pods/default')).status).toBe(404);
+  });
+});
+
+describe('AgentServer debug protection and readiness reasons', () => {
+  let dir: string;
+  const started: Started[] = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cna-srv-'));
+  });
+  afterAll(async () => {
+    for (const s of started) await stop(s);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('requires the bearer token from --debug-token-file on /debug/* only', async () => {
+    const file = join(dir, 'token');
+    await writeFile(file, 's3cret-token\n');
+    const s = await start({ auth: new BearerAuth(await readTokenFile(file)) });
+    started.push(s);
+    await s.scheduler.collectNow();
+    const none = await get(s.port, '/debug/pods');
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="chaos-node-agent debug"');
+    expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer s3cret-token-longer' } })).status).toBe(401);
+    expect((await get(s.port, '/debug/pods/default/nope')).status).toBe(401); // no pod-existence probe without the token
+    expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer s3cret-token' } })).status).toBe(200);
+    expect((await get(s.port, '/metrics')).status).toBe(200);
+  });
+
+  it('rejects unusable token files with a usage error', async () => {
+    const empty = join(dir, 'empty');
+    await writeFile(empty, '\n');
+    await expect(readTokenFile(empty)).rejects.toThrow(UsageError);
+    await expect(readTokenFile(join(dir, 'missing'))).rejects.toThrow(/cannot read .*ENOENT/);
+  });
+
+  it('turns the debug endpoints off with --debug=false', async () => {
+    const s = await start({ debug: false });
+    started.push(s);
+    await s.scheduler.collectNow();
+    expect((await get(s.port, '/debug/pods')).status).toBe(404);
+    expect((await get(s.port, '/debug/pods/default/web-1')).status).toBe(404);
+  });
+
+  it('is not ready, with the reason, when no runtime is up', async () => {
+    const s = await start({ snap: () => snapshot([], { runtimes: [runtimeUp({ up: false, runtime: null, error: 'connect ECONNREFUSED' })] }) });
+    started.push(s);
+    await s.scheduler.collectNow();
+    const r = await get(s.port, '/readyz');
+    expect([r.status, r.text]).toEqual([503, 'not ready: no runtime is up (unix:///run/containerd/containerd.sock: connect ECONNREFUSED)\n']);
+  });
+
+  it('answers 503 on /metrics when no collection finishes in time', async () => {
+    const s = await start({ delayMs: 5_000, waitMs: 100 });
+    started.push(s);
+    s.scheduler.start();
+    const r = await get(s.port, '/metrics');
+    expect([r.status, r.headers['retry-after']]).toEqual([503, '5']);
+    const t0 = Date.now();
+    await s.scheduler.stop();
+    expect(Date.now() - t0).toBeLessThan(500);
+  });
+});
