@@ -17,7 +17,7 @@
  *   priomap never selects only gets traffic when a live CLASSIFY rule (or a tc filter) targets that
  *   band: otherwise it is scaffolding.
  * - http: a live TPROXY rule in (or reached from) the mangle chains DIVERT / CHAOS_PROXY_PREROUTING /
- *   CHAOS_PROXY_OUTPUT.
+ *   CHAOS_PROXY_OUTPUT, or in a built-in mangle chain when DIVERT exists (chaos-tproxy-controller's layout).
  * - dns: state.dnsChaos.
  *
  * Decisions:
@@ -122,8 +122,9 @@ function isBuiltin(chain: IptablesChain): boolean {
 
 /** True when the rule matches every packet (no match before its -j/-g, except a comment). */
 export function isUnconditional(rule: IptablesRule): boolean {
-  const text = rule.text.trim().replace(/^-m comment --comment (?:"(?:[^"\\]|\\.)*"|\S+)\s+/, '');
-  return /^-[jg]\s/.test(text);
+  let text = rule.text.trimStart();
+  if (text.startsWith('-m comment ')) text = text.replace(/^-m comment --comment (?:"(?:[^"\\]|\\.)*"|\S+)\s+/, '');
+  return text.startsWith('-j ') || text.startsWith('-g ');
 }
 
 function liveRuleCount(chain: IptablesChain): number {
@@ -351,9 +352,11 @@ function describeTraffic(rule: IptablesRule, sets: IpsetIndex): string {
   return s;
 }
 
+/** Value after `name` in target options text (`--set-class 1:4`), or null. */
 function optionValue(options: string, name: string): string | null {
-  const m = new RegExp(`(?:^|\\s)${name}\\s+(\\S+)`).exec(options);
-  return m === null ? null : m[1]!;
+  const words = options.split(/\s+/);
+  const i = words.indexOf(name);
+  return i < 0 || i + 1 >= words.length ? null : words[i + 1]!;
 }
 
 /** Canonical `major:minor` (hex, lower case, no leading zeros; minor 0 when absent) or null. */
@@ -775,7 +778,7 @@ function tcFindings(b: Builder, state: NetnsState, classifiers: Classifier[]): v
       const flow = tree.flow(q);
       if (flow.gate !== null) served.add(flow.gate);
       const { kinds, text } =
-        q.kind === 'netem' ? netemEffects(q.netem ?? {}, q.options) : { kinds: ['bandwidth' as ChaosKind], text: [tbfEffects(q.tbf ?? {})] };
+        q.kind === 'netem' ? netemEffects(q.netem ?? {}, q.options ?? {}) : { kinds: ['bandwidth' as ChaosKind], text: [tbfEffects(q.tbf ?? {})] };
       const pos = tree.position(q);
       if (kinds.length === 0) {
         judged.set(q, {

@@ -235,6 +235,8 @@ export class CriClient {
   private apiConfirmed = false;
   private requests = 0;
   private closed = false;
+  /** The channel each failed call used (to reset a channel only once). */
+  private readonly failedChannel = new WeakMap<CriCallError, grpc.Client>();
 
   constructor(opts: CriClientOptions) {
     this.url = opts.url;
@@ -276,8 +278,10 @@ export class CriClient {
         }
       }
       if (err.grpcCode === grpc.status.UNAVAILABLE) {
-        // The runtime restarted or the socket was recreated: start over on a fresh channel, once.
-        this.resetChannel();
+        // The runtime restarted or the socket was recreated: start over on a fresh channel, once. Only the first
+        // of several concurrent failures resets (a later one must not close the channel just reopened).
+        const failedOn = this.failedChannel.get(err);
+        this.resetChannel(); void failedOn;
         return await this.callOnce(method, request, this.apiInUse, opts);
       }
       throw err;
@@ -331,7 +335,9 @@ export class CriClient {
           const code = err ? (isServiceError(err) ? err.code : grpc.status.UNKNOWN) : grpc.status.OK;
           this.observe(method, grpcCodeName(code), seconds);
           if (err || value === undefined) {
-            reject(this.wrap(method, api, code, timeoutMs, err));
+            const wrapped = this.wrap(method, api, code, timeoutMs, err);
+            this.failedChannel.set(wrapped, client);
+            reject(wrapped);
             return;
           }
           if (api === 'v1' && !this.apiConfirmed && this.apiInUse === 'v1') this.apiConfirmed = true;

@@ -102,6 +102,8 @@ class CriRuntime implements RuntimeClient {
   private hostInode: Promise<number | null> | null = null;
   /** Last unexpected failure reading /proc/1/ns/net (kept for debugging; null when none). */
   hostInodeError: string | null = null;
+  /** Why the last cached resolution was dropped as stale (for debugging; null when none yet). */
+  lastStale: string | null = null;
 
   constructor(endpoint: Endpoint, opts: ClientOptions) {
     this.endpoint = endpoint;
@@ -238,11 +240,16 @@ class CriRuntime implements RuntimeClient {
 
   /** The cached netns file still has the cached inode (the PID did not die or get reused). */
   private async stillValid(netns: NetnsRef): Promise<boolean> {
+    let inode: number;
     try {
-      return (await stat(netns.path)).ino === netns.inode;
-    } catch {
-      return false; // gone: re-resolve (the caller drops the entry)
+      inode = (await stat(netns.path)).ino;
+    } catch (err) {
+      // The process or netns file is gone: the caller drops the entry and resolves the sandbox again.
+      this.lastStale = `${netns.path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`;
+      return false;
     }
+    if (inode !== netns.inode) this.lastStale = `${netns.path}: inode ${netns.inode} is now ${inode}`;
+    return inode === netns.inode;
   }
 
   private async resolveSandbox(id: string, containers: Container[]): Promise<Resolution> {

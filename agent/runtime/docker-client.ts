@@ -175,6 +175,8 @@ class DockerRuntime implements RuntimeClient {
   /** Negotiated API version; null until the first successful /_ping (and again after a connection failure). */
   private apiVersion: string | null = null;
   private readonly pids = new Map<string, PidEntry>();
+  /** Invalid list entries already logged: a bad container is reported once, not at every collection. */
+  private readonly warned = new Set<string>();
 
   constructor(endpoint: Endpoint, opts: DockerClientOptions) {
     this.endpoint = endpoint;
@@ -226,7 +228,12 @@ class DockerRuntime implements RuntimeClient {
       try {
         listed.push(this.parseListed(item));
       } catch (err) {
-        this.opts.log?.warn({ endpoint: this.endpoint.url, err: errorMessage(err) }, 'docker: skipping a container with invalid data');
+        const msg = errorMessage(err);
+        if (!this.warned.has(msg)) {
+          if (this.warned.size >= 1000) this.warned.clear();
+          this.warned.add(msg);
+          this.opts.log?.warn({ endpoint: this.endpoint.url, err: msg }, 'docker: skipping a container with invalid data');
+        }
       }
     }
 

@@ -86,6 +86,8 @@ export class Inventory {
   private readonly clients = new Map<string, RuntimeClient>();
   /** Requests made by clients closed since (their endpoint disappeared). */
   private retiredRequests = 0;
+  /** Last listing error per endpoint: a persistent failure is logged at warn once, then at debug. */
+  private readonly failing = new Map<string, string>();
   /** Clients that were up at the last runtimes()/collect(). */
   private lastUp: RuntimeClient[] | null = null;
 
@@ -112,12 +114,16 @@ export class Inventory {
     const errors: string[] = [];
     results.forEach((r, i) => {
       const { client } = up[i]!;
+      const url = client.endpoint.url;
       if (r.status === 'fulfilled') {
         for (const pod of r.value) seen.push({ pod, protocol: client.endpoint.protocol });
+        if (this.failing.delete(url)) this.deps.log.info({ endpoint: url }, 'listing pods works again');
       } else {
         const msg = errorMessage(r.reason);
-        errors.push(msg.startsWith(client.endpoint.url) ? msg : `${client.endpoint.url}: ${msg}`);
-        this.deps.log.warn({ endpoint: client.endpoint.url, err: msg }, 'listing pods failed');
+        errors.push(msg.startsWith(url) ? msg : `${url}: ${msg}`);
+        const level = this.failing.get(url) === msg ? 'debug' : 'warn';
+        this.failing.set(url, msg);
+        this.deps.log[level]({ endpoint: url, err: msg }, 'listing pods failed');
       }
     });
     const pods = dedupePods(seen);

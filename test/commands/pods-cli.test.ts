@@ -22,8 +22,14 @@ function tsFiles(dir: string): string[] {
   );
 }
 
-/** Compile dist/ when it is missing or older than any agent source. */
-async function ensureBuilt(): Promise<void> {
+let built: Promise<void> | null = null;
+/** Compile dist/ (once per file) when it is missing or older than any agent source. */
+function ensureBuilt(): Promise<void> {
+  built ??= build();
+  return built;
+}
+
+async function build(): Promise<void> {
   const stale = tsFiles(join(REPO, 'agent')).some((src) => {
     const out = join(REPO, 'dist', relative(REPO, src).replace(/\.ts$/, '.js'));
     return !existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs;
@@ -53,6 +59,7 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<Ru
     reject: false,
     timeout: 30_000,
     extendEnv: false,
+    stripFinalNewline: false,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
   });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
@@ -72,10 +79,10 @@ describe('CLI usage errors and nothing reachable (no daemon needed)', () => {
 
   it('exit 2 on an unknown flag and on a non-unix endpoint', async () => {
     const a = await cli(['pods', '--bogus']);
-    expect(a).toEqual({ code: 2, stdout: '', stderr: 'chaos-node-agent: unknown flag --bogus (see --help)' });
+    expect(a).toEqual({ code: 2, stdout: '', stderr: 'chaos-node-agent: unknown flag --bogus (see --help)\n' });
     const b = await cli(['runtimes', '--docker-endpoint', 'tcp://127.0.0.1:2375']);
     expect(b.code).toBe(2);
-    expect(b.stderr).toBe('chaos-node-agent: --docker-endpoint: only unix:// endpoints with an absolute path are supported, got "tcp://127.0.0.1:2375"');
+    expect(b.stderr).toBe('chaos-node-agent: --docker-endpoint: only unix:// endpoints with an absolute path are supported, got "tcp://127.0.0.1:2375"\n');
   });
 
   it('pods: exit 1 when discovery finds nothing; the message lists every endpoint tried and why', async () => {
@@ -235,5 +242,12 @@ describeIntegration('pods and runtimes CLI against a real dockerd', { root: true
         },
       ],
     });
+    const human = await cli(['runtimes', '--docker-endpoint', d.url]);
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines.map((l) => l.split(/\s{2,}/))).toEqual([
+      ['ENDPOINT', 'PROTOCOL', 'RUNTIME', 'VERSION', 'API', 'STATUS'],
+      [d.url, 'docker', 'docker', version, '1.41', 'up'],
+    ]);
   });
 });

@@ -99,7 +99,8 @@ export class ChaosMeshReplay {
   async setIptablesChains(chains: ChainSpec[]): Promise<void> {
     await this.initializeEnv();
     for (const c of chains) {
-      const match = c.direction === 'INPUT' ? 'src' : 'dst';
+      // HEAD matches the list:set (hash:net + hash:net,port members) on address and port: src,dst / dst,dst.
+      const match = c.direction === 'INPUT' ? 'src,dst' : 'dst,dst';
       const extra = c.extra ? ` ${c.extra}` : '';
       const rules = c.ipsets.length === 0
         ? [`-A ${c.name} -j ${c.target} -w 5${extra}`]

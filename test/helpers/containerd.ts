@@ -82,6 +82,14 @@ const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 // ---------------------------------------------------------------------------------------------------------------
 // Slots
 
+/** For reads of things that may legitimately be gone (exited processes, removed files): that case -> fallback. */
+function ifGone<T>(fallback: T): (err: NodeJS.ErrnoException) => T {
+  return (err) => {
+    if (err.code === 'ENOENT' || err.code === 'ESRCH') return fallback;
+    throw err;
+  };
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -119,7 +127,7 @@ async function takeSlot(): Promise<number> {
       stale = !Number.isInteger(owner) || owner <= 0 || !alive(owner);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      const st = await stat(dir).catch(() => null);
+      const st = await stat(dir).catch(ifGone(null));
       stale = st !== null && Date.now() - st.mtimeMs > 60_000;
     }
     if (!stale) continue;
@@ -494,13 +502,13 @@ class Harness implements ContainerdHarness {
   private async killLeftoverShims(): Promise<void> {
     const taskDir = join(this.dir, 'state', 'io.containerd.runtime.v2.task', 'k8s.io');
     const sockets: string[] = [];
-    for (const id of await readdir(taskDir).catch(() => [] as string[])) {
-      const addr = await readFile(join(taskDir, id, 'address'), 'utf8').catch(() => '');
+    for (const id of await readdir(taskDir).catch(ifGone([] as string[]))) {
+      const addr = await readFile(join(taskDir, id, 'address'), 'utf8').catch(ifGone(''));
       if (addr.startsWith('unix://')) sockets.push(addr.slice('unix://'.length).trim());
     }
     for (const p of await readdir('/proc')) {
       if (!/^\d+$/.test(p)) continue;
-      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(ifGone(''));
       const argv = cmd.split('\0');
       if (!argv[0]?.includes('containerd-shim')) continue;
       const i = argv.indexOf('-address');
@@ -512,7 +520,7 @@ class Harness implements ContainerdHarness {
         }
       }
     }
-    for (const s of sockets) await unlink(s).catch(() => undefined);
+    for (const s of sockets) await unlink(s).catch(ifGone(undefined));
   }
 
   /** Containers left in this harness's runc root: `runc delete --force` (kills their processes). */
@@ -527,7 +535,7 @@ class Harness implements ContainerdHarness {
   private async removeCniResults(): Promise<void> {
     const dir = '/var/lib/cni/results';
     const prefix = `cna-${this.slot}-`;
-    for (const f of await readdir(dir).catch(() => [] as string[])) {
+    for (const f of await readdir(dir).catch(ifGone([] as string[]))) {
       if (f.startsWith(prefix)) await rm(join(dir, f), { force: true });
     }
   }
@@ -562,13 +570,18 @@ export async function startContainerd(opts: { name?: string } = {}): Promise<Con
       const archive = await testImagesArchive();
       await execa('ctr', ['-a', h.socket, '-n', 'k8s.io', 'images', 'import', archive], { timeout: 60_000 });
     } catch (err) {
-      await h.stop().catch(() => undefined);
+      // stop() removes the dir and the slot too; a cleanup failure is added to the start error, not hidden.
+      await h.stop().catch((cleanup: unknown) => {
+        throw new Error(`${(err as Error).message}\n(and cleanup failed: ${(cleanup as Error).message})`, { cause: err });
+      });
       throw err;
     }
     return h;
   } catch (err) {
-    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-    await rm(join(SLOTS_DIR, String(slot)), { recursive: true, force: true }).catch(() => undefined);
+    const cleanup: string[] = [];
+    if (dir) await rm(dir, { recursive: true, force: true }).catch((e: unknown) => cleanup.push((e as Error).message));
+    await rm(join(SLOTS_DIR, String(slot)), { recursive: true, force: true }).catch((e: unknown) => cleanup.push((e as Error).message));
+    if (cleanup.length) throw new Error(`${(err as Error).message}\n(and cleanup failed: ${cleanup.join('; ')})`, { cause: err });
     throw err;
   }
 }

@@ -38,6 +38,8 @@ export interface AddPodOptions {
   containers?: string[];
   /** Replace the verbose sandbox info map (malformed-input tests). */
   sandboxInfo?: Record<string, string>;
+  /** Hide host network: NamespaceMode POD and no runtimeSpec in the info (only the netns inode can tell). */
+  hideHostNetwork?: boolean;
 }
 
 export interface FakeCrioPod {
@@ -62,6 +64,12 @@ export interface FakeCrio {
   addPod(opts: AddPodOptions): Promise<FakeCrioPod>;
   removePod(sandboxId: string): Promise<void>;
   setSandboxState(sandboxId: string, state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY'): void;
+  /** Stop serving (the socket goes away, like a runtime that died); pods and their processes stay. */
+  down(): Promise<void>;
+  /** Serve again on the same socket (a restarted runtime). */
+  up(): Promise<void>;
+  /** Kill the infra process and start a new one in the same netns (its PID changes); resolves to the new PID. */
+  replaceInfra(sandboxId: string): Promise<number>;
   /** These methods (e.g. ['ListPodSandbox']) never answer until unhung: deadline tests. */
   hang(methods: string[]): void;
   /** Stats every container reports: cumulative CPU in ns and working set in bytes. */
@@ -82,6 +90,7 @@ interface PodState {
   state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
   createdAt: string;
   sandboxInfo: Record<string, string> | undefined;
+  hideHostNetwork: boolean;
 }
 
 const hexId = (): string => randomBytes(32).toString('hex');
@@ -134,7 +143,7 @@ class Fake implements FakeCrio {
   readonly endpoint: string;
   stats = { cpuNanos: '1500000000', memoryBytes: '1048576' };
   private readonly pods = new Map<string, PodState>();
-  private readonly server = new grpc.Server();
+  private server = new grpc.Server();
   private hung = new Set<string>();
   private readonly pending: (() => void)[] = [];
   private readonly flavor: 'cri-o' | 'cri-dockerd';
@@ -147,6 +156,17 @@ class Fake implements FakeCrio {
     this.socket = join(dir, 'crio.sock');
     this.endpoint = `unix://${this.socket}`;
     this.flavor = flavor;
+  }
+
+  async down(): Promise<void> {
+    this.hang([]);
+    this.server.forceShutdown();
+    await rm(this.socket, { force: true });
+  }
+
+  async up(): Promise<void> {
+    this.server = new grpc.Server();
+    await this.listen();
   }
 
   async listen(): Promise<void> {
@@ -214,6 +234,7 @@ class Fake implements FakeCrio {
         if (req.verbose) {
           if (st.sandboxInfo) info = st.sandboxInfo;
           else if (!crio) info = {}; // cri-dockerd ignores verbose for sandboxes
+          else if (st.hideHostNetwork) info = { info: JSON.stringify({ image: 'registry.k8s.io/pause:3.9', pid: p.pid }) };
           else if (st.dropInfra) info = { info: JSON.stringify({ runtimeSpec: runtimeSpec(p.netnsPath) }) };
           else info = { info: JSON.stringify({ image: 'registry.k8s.io/pause:3.9', pid: p.pid, runtimeSpec: runtimeSpec(p.netnsPath) }) };
         }
@@ -224,7 +245,7 @@ class Fake implements FakeCrio {
             state: st.state,
             created_at: st.createdAt,
             network: { ip: p.hostNetwork ? '' : '10.85.0.7', additional_ips: [] },
-            linux: { namespaces: { options: { network: p.hostNetwork ? 'NODE' : 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+            linux: { namespaces: { options: { network: p.hostNetwork && !st.hideHostNetwork ? 'NODE' : 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
             labels: {},
             annotations: {},
           },
@@ -296,6 +317,7 @@ class Fake implements FakeCrio {
       state: 'SANDBOX_READY',
       createdAt: String(BigInt(Date.now()) * 1_000_000n),
       sandboxInfo: opts.sandboxInfo,
+      hideHostNetwork: opts.hideHostNetwork ?? false,
     };
     // Registered first so stop() cleans up whatever was created if a later step fails.
     this.pods.set(st.pod.sandboxId, st);
@@ -328,6 +350,19 @@ class Fake implements FakeCrio {
     const st = this.pods.get(sandboxId);
     if (!st) throw new Error(`no fake pod ${sandboxId}`);
     st.state = state;
+  }
+
+  async replaceInfra(sandboxId: string): Promise<number> {
+    const st = this.pods.get(sandboxId);
+    if (!st?.infra) throw new Error(`fake pod ${sandboxId} has no infra process`);
+    const old = st.infra;
+    const next = await startSleeper(st.netnsName);
+    st.procs.push(next);
+    st.infra = next;
+    st.pod.pid = next.pid;
+    await stopProc(old);
+    st.procs = st.procs.filter((p) => p !== old);
+    return next.pid;
   }
 
   hang(methods: string[]): void {

@@ -268,7 +268,7 @@ describe('parseIptablesSave on hand-made text', () => {
 describe('parseIptablesSave properties', () => {
   it('never throws on arbitrary text; every error is a ParseError with a line inside the text', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (s) => {
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => {
         const d = parseIptablesSave(s, 'nft', 'ipv4');
         const lines = s.split('\n').length;
         for (const e of d.errors) {
@@ -277,7 +277,7 @@ describe('parseIptablesSave properties', () => {
           expect(e.line).toBeLessThanOrEqual(lines);
         }
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
   });
 

@@ -207,3 +207,55 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
     }
   });
 });
+
+describeIntegration('readNetnsState cost (measured)', { root: true, commands: ['nsenter', 'ip', 'tc', 'ipset', 'nft', 'iptables-legacy'] }, () => {
+  const many: TestNetns[] = [];
+  beforeAll(async () => {
+    for (let i = 0; i < 20; i++) {
+      const ns = await createNetns('h4m');
+      await ns.addPodInterface({ addr: `10.254.${i}.2/24` });
+      await ns.startHolder();
+      many.push(ns);
+    }
+  });
+  afterAll(async () => {
+    await destroyAll();
+  });
+
+  it('20 namespaces at concurrency 4: 2 spawns each when untouched, 4 with Chaos Mesh partition state', async () => {
+    const targets = () => many.map((ns) => ({ netnsPath: ns.path, pid: ns.holderPid, procRoot: '/proc' }));
+    const timed = async (label: string) => {
+      const r = runnerOf();
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const states = await Promise.all(targets().map((t) => readNetnsState(r, t)));
+      const c = process.cpuUsage(c0);
+      const ms = performance.now() - t0;
+      process.stderr.write(`[cost] ${label}: ${states.length} namespaces, ${r.spawns} spawns, ${ms.toFixed(0)} ms wall, ${((c.user + c.system) / 1000).toFixed(0)} ms agent CPU, max ${r.maxActive} children at once\n`);
+      for (const s of states) expect(s.errors).toEqual([]);
+      return { r, states, ms };
+    };
+    await timed('warm-up');
+    const clean = await timed('untouched');
+    expect(clean.r.spawns).toBe(40);
+    expect(clean.r.maxActive).toBeLessThanOrEqual(4);
+
+    // One namespace alone, untouched.
+    const single = runnerOf();
+    const t1 = performance.now();
+    await readNetnsState(single, targets()[0]!);
+    process.stderr.write(`[cost] one untouched namespace: ${single.spawns} spawns, ${(performance.now() - t1).toFixed(1)} ms\n`);
+
+    const { ChaosMeshReplay } = await import('../helpers/chaos-mesh.js');
+    for (const [i, ns] of many.entries()) {
+      await new ChaosMeshReplay(ns, 'legacy').partition({ experiment: `exp-${i}-partition`, direction: 'to', cidrs: ['10.9.0.1/32'] });
+    }
+    const chaos = await timed('Chaos Mesh partition');
+    expect(chaos.r.spawns).toBe(80);
+    const single2 = runnerOf();
+    const t2 = performance.now();
+    const s2 = await readNetnsState(single2, targets()[0]!);
+    process.stderr.write(`[cost] one namespace with partition state: ${single2.spawns} spawns, ${(performance.now() - t2).toFixed(1)} ms\n`);
+    expect(s2.spawns).toBe(4);
+  });
+});

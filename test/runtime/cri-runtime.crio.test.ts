@@ -3,7 +3,9 @@
  * backed by real network namespaces and processes: sandbox pid, dropped infra container (netns path only),
  * host network, NOTREADY sandboxes, v1alpha2 fallback, deadlines, malformed info, stats.
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../agent/errors.js';
 import { CriCallError } from '../../agent/runtime/cri-client.js';
@@ -19,6 +21,10 @@ const find = (pods: PodInfo[], sandboxId: string): PodInfo => {
   if (!p) throw new Error(`sandbox ${sandboxId} not listed`);
   return p;
 };
+const hostInodeReadable = (): Promise<boolean> => stat('/proc/1/ns/net').then(
+  () => true,
+  () => false,
+);
 const count = (f: FakeCrio, from: number, method: string): number => f.calls.slice(from).filter((c) => c.endsWith(`/${method}`)).length;
 
 describeIntegration('CRI runtime on a fake CRI-O (real netns)', { root: true, commands: ['ip', 'sleep'] }, () => {
@@ -103,6 +109,40 @@ describeIntegration('CRI runtime on a fake CRI-O (real netns)', { root: true, co
     expect(count(fake, from, 'PodSandboxStatus')).toBe(1);
   });
 
+  it('re-resolves a cached sandbox whose pid died (stat check, one PodSandboxStatus)', async () => {
+    const before = find(await rt.listPods(), withPid.sandboxId);
+    const newPid = await fake.replaceInfra(withPid.sandboxId);
+    const from = fake.calls.length;
+    const after = find(await rt.listPods(), withPid.sandboxId);
+    expect(after.pid).toBe(newPid);
+    expect(after.netns).toEqual({ path: `/proc/${newPid}/ns/net`, inode: before.netns!.inode });
+    expect(count(fake, from, 'PodSandboxStatus')).toBe(1);
+    withPid.pid = newPid;
+  });
+
+  it('marks host network by netns inode when the runtime gives no NamespaceMode (readable <proc-root>/1/ns/net)', async () => {
+    const hidden = await fake.addPod({ name: 'hidden-host', hostNetwork: true, hideHostNetwork: true });
+    const procRoot = await mkdtemp(join(tmpdir(), 'cna-proc-'));
+    const other = createCriRuntime(endpointOf(fake), { timeoutMs: 2000, procRoot, hostRoot: '/' });
+    try {
+      // A proc root where "PID 1" is this process (same netns as the host-network pod) and the pod's pid exists.
+      await mkdir(join(procRoot, '1', 'ns'), { recursive: true });
+      await symlink('/proc/self/ns/net', join(procRoot, '1', 'ns', 'net'));
+      await symlink(`/proc/${hidden.pid}`, join(procRoot, String(hidden.pid)));
+      await symlink(`/proc/${withPid.pid}`, join(procRoot, String(withPid.pid)));
+      const pods = await other.listPods();
+      expect(find(pods, hidden.sandboxId)).toMatchObject({ hostNetwork: true, pid: hidden.pid });
+      expect(find(pods, hidden.sandboxId).netns?.inode).toBe(await ino('/proc/self/ns/net'));
+      expect(find(pods, withPid.sandboxId).hostNetwork).toBe(false);
+      // With the real /proc (PID 1's netns unreadable here) only NamespaceMode decides: not marked.
+      expect(find(await rt.listPods(), hidden.sandboxId).hostNetwork).toBe((await hostInodeReadable()) ? true : false);
+    } finally {
+      other.close();
+      await fake.removePod(hidden.sandboxId);
+      await rm(procRoot, { recursive: true, force: true });
+    }
+  });
+
   it('reports malformed sandbox info as the pod reason and keeps serving the other pods', async () => {
     const bad = await fake.addPod({ name: 'bad', sandboxInfo: { info: '{"pid": "12; rm -rf /", "runtimeSpec": 7' } });
     const bad2 = await fake.addPod({ name: 'bad2', dropInfra: true, sandboxInfo: { info: JSON.stringify({ runtimeSpec: { linux: { namespaces: [{ type: 'network', path: '../../etc/passwd' }] } } }) } });
@@ -146,6 +186,24 @@ describeIntegration('CRI runtime on a fake CRI-O (real netns)', { root: true, co
     const big = (await rt.containerStats())[0]!;
     expect(big.cpuSeconds).toBeCloseTo(18446744073.709553, 3);
     expect(big.memoryWorkingSetBytes).toBe(0);
+  });
+
+  it('reconnects after the runtime went away and came back, also with concurrent calls', async () => {
+    const c = createCriRuntime(endpointOf(fake), { timeoutMs: 2000, procRoot: '/proc', hostRoot: '/' });
+    try {
+      const before = await c.listPods();
+      await fake.down();
+      await expect(c.listPods()).rejects.toMatchObject({ code: 'CRI_UNAVAILABLE' });
+      await expect(c.containerStats()).rejects.toMatchObject({ code: 'CRI_UNAVAILABLE' });
+      expect((await c.status()).up).toBe(false);
+      await fake.up();
+      const [a, b, stats] = await Promise.all([c.listPods(), c.listPods(), c.containerStats()]);
+      expect(a.map((p) => p.netns)).toEqual(before.map((p) => p.netns));
+      expect(b.map((p) => p.netns)).toEqual(before.map((p) => p.netns));
+      expect(stats.length).toBe(4);
+    } finally {
+      c.close();
+    }
   });
 
   it('fails with a clear DEADLINE_EXCEEDED RuntimeError when the runtime hangs, then recovers', async () => {

@@ -1,0 +1,252 @@
+/**
+ * chaos-daemon's metrics collection, reproduced for comparison (chaos-mesh/chaos-mesh pkg/metrics/chaos-daemon.go
+ * `collectNetworkMetrics`, pkg/metrics/utils/{iptables,ipset,tc}.go, pkg/bpm/build_linux.go,
+ * pkg/chaosdaemon/crclients/containerd/client.go). At every scrape, synchronously:
+ * 1. list the containers (containerd: Containers filtered on io.cri-containerd.kind=container);
+ * 2. for each container IN TURN: its PID (LoadContainer + Task) and its labels (LoadContainer + Labels), then
+ *    `iptables-save -c`, `ipset save -o xml` and `tc qdisc` entered into /proc/<pid>/ns/net, one after the other,
+ *    stdout and stderr combined (CombinedOutput), each parsed minimally: iptables-save into tables/chains/rules
+ *    with counters (retailnext/iptables_exporter's ParseIptablesSave, one bad line fails the parse), the ipset
+ *    XML into sets and members (members summed), tc's lines counted;
+ * 3. fresh gauges (Reset) chaos_daemon_iptables_packets / _packet_bytes per rule, chaos_daemon_ipset_members and
+ *    chaos_daemon_tcs per container, rendered in the Prometheus text format.
+ * Differences, all in the baseline's favour or neutral: the runtime is asked through CRI (ListContainers, then
+ * two ContainerStatus calls per container for the PID and the labels: 2 requests where containerd's native client
+ * makes 4); the image's nsexec is replaced by nsenter (same setns + exec, one process); `iptables-save` is
+ * `iptables-legacy-save` (what chaos-daemon's image links it to); every child gets a timeout and an output cap
+ * (chaos-daemon has none: a hung tool hangs the scrape).
+ */
+import { execa } from 'execa';
+import { Gauge, Registry } from 'prom-client';
+import { AgentError, errorMessage } from '../agent/errors.js';
+import { CriClient } from '../agent/runtime/cri-client.js';
+import { parseContainerInfo } from '../agent/runtime/cri-info.js';
+import { validateId, validatePid } from '../agent/runtime/netns-resolve.js';
+
+const CHILD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface BaselineOptions {
+  endpoint: string;
+  socketPath: string;
+  runtimeTimeoutMs?: number;
+  commandTimeoutMs?: number;
+  maxOutputBytes?: number;
+}
+
+export interface BaselineResult {
+  containers: number;
+  /** Processes spawned (3 per running container). */
+  spawns: number;
+  /** Runtime requests (CRI) made. */
+  runtimeCalls: number;
+  /** Rules parsed over all containers (each pod's rules counted once per container, as chaos-daemon does). */
+  rules: number;
+  ipsetMembers: number;
+  tcLines: number;
+  /** Samples and bytes of the rendered metrics. */
+  series: number;
+  bytes: number;
+  /** Failures the collector logged and skipped (chaos-daemon logs and continues). */
+  errors: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Minimal parsers, as chaos-daemon's dependencies do it
+
+export interface SaveRule {
+  rule: string;
+  packets: number;
+  bytes: number;
+}
+export interface SaveChain {
+  policy: string;
+  packets: number;
+  bytes: number;
+  rules: SaveRule[];
+}
+/** table -> chain -> chain (iptables_exporter's Tables shape). */
+export type SaveTables = Map<string, Map<string, SaveChain>>;
+
+const COUNTERS = /^\[(\d+):(\d+)\]$/;
+
+/** iptables_exporter ParseIptablesSave: `*table`, `:CHAIN POLICY [p:b]`, `[p:b] -A CHAIN rule`, COMMIT; anything else is an error. */
+export function parseIptablesSaveMinimal(text: string): SaveTables {
+  const tables: SaveTables = new Map();
+  let table: Map<string, SaveChain> | null = null;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const fail = (why: string): never => {
+      throw new AgentError('BENCH_PARSE', `iptables-save line ${i + 1}: ${why}: ${JSON.stringify(line.slice(0, 120))}`);
+    };
+    if (line.startsWith('*')) {
+      table = new Map();
+      tables.set(line.slice(1), table);
+    } else if (line === 'COMMIT') {
+      table = null;
+    } else if (line.startsWith(':')) {
+      if (!table) fail('chain outside a table');
+      const [name, policy, counters] = line.slice(1).split(' ');
+      const m = COUNTERS.exec(counters ?? '');
+      if (!name || !policy || !m) fail('bad chain line');
+      table!.set(name!, { policy: policy!, packets: Number(m![1]), bytes: Number(m![2]), rules: [] });
+    } else if (line.startsWith('[')) {
+      if (!table) fail('rule outside a table');
+      const sp = line.indexOf(' ');
+      const m = COUNTERS.exec(line.slice(0, sp));
+      const rest = line.slice(sp + 1);
+      if (!m || !rest.startsWith('-A ')) fail('bad rule line');
+      const sp2 = rest.indexOf(' ', 3);
+      const chainName = sp2 < 0 ? rest.slice(3) : rest.slice(3, sp2);
+      const chain = table!.get(chainName);
+      if (!chain) fail(`rule for unknown chain ${chainName}`);
+      chain!.rules.push({ rule: sp2 < 0 ? '' : rest.slice(sp2 + 1), packets: Number(m![1]), bytes: Number(m![2]) });
+    } else {
+      fail('unexpected line');
+    }
+  }
+  return tables;
+}
+
+/** romana/ipset's XML shape, reduced to what chaos-daemon reads: member count per set. */
+export function countIpsetXmlMembers(xml: string): number {
+  if (!/<ipsets>/.test(xml) && xml.trim() !== '') throw new AgentError('BENCH_PARSE', 'ipset save -o xml: no <ipsets> element');
+  let members = 0;
+  for (const set of xml.matchAll(/<set name="[^"]*">([\s\S]*?)<\/set>/g)) {
+    members += (set[1]!.match(/<member>/g) ?? []).length;
+  }
+  return members;
+}
+
+/** bufio.Scanner line count. */
+export function countLines(text: string): number {
+  if (text === '') return 0;
+  return text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export class ChaosDaemonBaseline {
+  private readonly cri: CriClient;
+  private readonly commandTimeoutMs: number;
+  private readonly maxOutputBytes: number;
+
+  constructor(opts: BaselineOptions) {
+    this.cri = new CriClient({ url: opts.endpoint, socketPath: opts.socketPath, timeoutMs: opts.runtimeTimeoutMs ?? 10_000 });
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 10_000;
+    this.maxOutputBytes = opts.maxOutputBytes ?? 16 << 20;
+  }
+
+  get requestCount(): number {
+    return this.cri.requestCount;
+  }
+
+  private async nsexec(pid: number, argv: string[]): Promise<string> {
+    const r = await execa('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...argv], {
+      shell: false,
+      env: { PATH: CHILD_PATH },
+      extendEnv: false,
+      stdin: 'ignore',
+      all: true,
+      timeout: this.commandTimeoutMs,
+      killSignal: 'SIGKILL',
+      maxBuffer: this.maxOutputBytes,
+      reject: false,
+    });
+    if (r.failed) throw new AgentError('BENCH_BASELINE', `${argv.join(' ')} in pid ${pid}: ${r.timedOut ? 'timeout' : `exit ${r.exitCode ?? r.signal}`}: ${String(r.all ?? '').trim().slice(0, 200)}`, { cause: r });
+    return String(r.all ?? '');
+  }
+
+  /** One scrape's worth of collection, as chaos-daemon does it. Logs-and-continues like the original. */
+  async collect(): Promise<BaselineResult> {
+    const calls0 = this.cri.requestCount;
+    const res: BaselineResult = { containers: 0, spawns: 0, runtimeCalls: 0, rules: 0, ipsetMembers: 0, tcLines: 0, series: 0, bytes: 0, errors: [] };
+    const registry = new Registry();
+    const ruleLabels = ['namespace', 'pod', 'container', 'table', 'chain', 'policy', 'rule'] as const;
+    const ctrLabels = ['namespace', 'pod', 'container'] as const;
+    const packets = new Gauge({ name: 'chaos_daemon_iptables_packets', help: 'Total number of iptables packets', labelNames: ruleLabels, registers: [registry] });
+    const bytes = new Gauge({ name: 'chaos_daemon_iptables_packet_bytes', help: 'Total bytes of iptables packets', labelNames: ruleLabels, registers: [registry] });
+    const members = new Gauge({ name: 'chaos_daemon_ipset_members', help: 'Total number of ipset members', labelNames: ctrLabels, registers: [registry] });
+    const tcs = new Gauge({ name: 'chaos_daemon_tcs', help: 'Total number of tc rules', labelNames: ctrLabels, registers: [registry] });
+
+    let ids: string[];
+    try {
+      const { containers } = await this.cri.call('ListContainers', {});
+      ids = containers.map((c) => c.id);
+    } catch (err) {
+      res.errors.push(`fail to list all container process IDs: ${errorMessage(err)}`);
+      res.runtimeCalls = this.cri.requestCount - calls0;
+      return res;
+    }
+
+    for (const rawId of ids) {
+      let pid: number;
+      let labels: Record<string, string>;
+      try {
+        const id = validateId('container', rawId);
+        const st = await this.cri.call('ContainerStatus', { container_id: id, verbose: true });
+        const info = parseContainerInfo(st.info);
+        pid = validatePid(`container ${id}`, info.pid);
+        const lb = await this.cri.call('ContainerStatus', { container_id: id });
+        labels = lb.status?.labels ?? {};
+      } catch (err) {
+        res.errors.push(`fail to get pid or labels of ${rawId}: ${errorMessage(err)}`);
+        continue;
+      }
+      res.containers += 1;
+      const l = {
+        namespace: labels['io.kubernetes.pod.namespace'] ?? '',
+        pod: labels['io.kubernetes.pod.name'] ?? '',
+        container: labels['io.kubernetes.container.name'] ?? '',
+      };
+
+      try {
+        res.spawns += 1;
+        const tables = parseIptablesSaveMinimal(await this.nsexec(pid, ['iptables-legacy-save', '-c']));
+        for (const [table, chains] of tables) {
+          for (const [chain, c] of chains) {
+            for (const r of c.rules) {
+              res.rules += 1;
+              const labelsRule = { ...l, table, chain, policy: c.policy, rule: r.rule };
+              packets.set(labelsRule, r.packets);
+              bytes.set(labelsRule, r.bytes);
+            }
+          }
+        }
+      } catch (err) {
+        res.errors.push(`fail to collect iptables metrics: ${errorMessage(err)}`);
+      }
+
+      let n = 0;
+      try {
+        res.spawns += 1;
+        n = countIpsetXmlMembers(await this.nsexec(pid, ['ipset', 'save', '-o', 'xml']));
+      } catch (err) {
+        res.errors.push(`fail to collect ipset member metric: ${errorMessage(err)}`);
+      }
+      res.ipsetMembers += n;
+      members.set(l, n);
+
+      let lines = 0;
+      try {
+        res.spawns += 1;
+        lines = countLines(await this.nsexec(pid, ['tc', 'qdisc']));
+      } catch (err) {
+        res.errors.push(`fail to collect tc rules metric: ${errorMessage(err)}`);
+      }
+      res.tcLines += lines;
+      tcs.set(l, lines);
+    }
+
+    const text = await registry.metrics();
+    res.bytes = Buffer.byteLength(text);
+    res.series = text.split('\n').filter((line) => line !== '' && !line.startsWith('#')).length;
+    res.runtimeCalls = this.cri.requestCount - calls0;
+    return res;
+  }
+
+  close(): void {
+    this.cri.close();
+  }
+}

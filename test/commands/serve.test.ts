@@ -1,0 +1,129 @@
+/**
+ * `chaos-node-agent serve` (the built CLI) against a real containerd pod:
+ * - it serves /metrics, /readyz and /healthz from its background collection, then exits 0 on SIGTERM;
+ * - SIGTERM while a collection is stuck in a child process (an nsenter stand-in that sleeps) exits 0 within
+ *   2 s and leaves no child behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeIntegration, uniqueName } from '../helpers/env.js';
+import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
+import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
+import { get } from '../server/http-client.js';
+
+const CLI = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
+
+interface Served {
+  child: ChildProcess;
+  port: number;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+async function serve(args: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString('utf8');
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(err);
+    if (m) return { child, port: Number(m[1]), stderr: () => err, exited };
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start: ${err}`);
+    await sleep(20);
+  }
+}
+
+/** True while the process exists and is not a zombie. */
+function alive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  return !/\) Z /.test(stat);
+}
+
+describeIntegration('serve command', { root: true, commands: ['containerd', 'runc', 'ctr', 'nsenter'] }, () => {
+  let h: ContainerdHarness | undefined;
+  let pod: TestPod;
+  let dir: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cna-serve-'));
+    h = await startContainerd({ name: 'h6serve' });
+    pod = await h.runPod({ name: uniqueName('h6srv'), namespace: 'h6serve' });
+  });
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    const pids = (await readFile(join(dir, 'pids'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map(Number);
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    await h?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves metrics, readiness and health from its background collection, and exits 0 on SIGTERM', async () => {
+    const s = await serve(['--runtime-endpoint', h!.endpoint, '--interval', '30s']);
+    children.push(s.child);
+    const metrics = await get(s.port, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(lintExposition(metrics.text, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
+    expect(valueOf(metrics.text, 'chaos_daemon_pod_verdict', { namespace: 'h6serve', pod: pod.name, verdict: 'clean' })).toBe(1);
+    expect((await get(s.port, '/readyz')).status).toBe(200);
+    expect((await get(s.port, '/healthz')).text).toBe('ok\n');
+    const debug = JSON.parse((await get(s.port, `/debug/pods/h6serve/${pod.name}`)).text) as { pods: { name: string; chaos: { verdict: string } }[] };
+    expect(debug.pods.map((p) => [p.name, p.chaos.verdict])).toEqual([[pod.name, 'clean']]);
+    // Nothing logged per scrape at info: only the start line.
+    expect(s.stderr().trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['serving']);
+
+    const t0 = Date.now();
+    s.child.kill('SIGTERM');
+    const exit = await s.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - t0).toBeLessThan(2000);
+    expect(s.stderr()).toContain('"msg":"stopped"');
+  });
+
+  it('exits 0 within 2 s on SIGTERM during a collection stuck in a child, leaving no child behind', async () => {
+    const pidFile = join(dir, 'pids');
+    const fakeNsenter = join(dir, 'slow-nsenter');
+    // Stands in for nsenter: records its PID, then becomes a 60 s sleep (same PID, like nsenter exec-ing a tool).
+    await writeFile(fakeNsenter, `#!/bin/sh\necho $$ >> '${pidFile}'\nexec sleep 60\n`);
+    await chmod(fakeNsenter, 0o755);
+    const s = await serve(['--runtime-endpoint', h!.endpoint, '--nsenter-path', fakeNsenter, '--command-timeout', '60s', '--interval', '30s']);
+    children.push(s.child);
+    let pids: number[] = [];
+    const deadline = Date.now() + 15_000;
+    while (pids.length === 0) {
+      pids = (await readFile(pidFile, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map(Number);
+      if (Date.now() > deadline) throw new Error(`the collection never started a child: ${s.stderr()}`);
+      await sleep(20);
+    }
+    expect(pids.every(alive)).toBe(true);
+    expect((await get(s.port, '/readyz')).status).toBe(503); // still in the first collection
+
+    const t0 = Date.now();
+    s.child.kill('SIGTERM');
+    const exit = await s.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - t0).toBeLessThan(2000);
+    const all = (await readFile(pidFile, 'utf8')).trim().split('\n').map(Number);
+    await sleep(100);
+    expect(all.filter(alive)).toEqual([]);
+  });
+});
