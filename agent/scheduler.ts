@@ -4,6 +4,7 @@
  * latest Snapshot and its metrics rendered once, so a scrape only writes a buffer and never triggers work.
  * Logs each injection appearing/disappearing once, at info, as an event; nothing per scrape.
  */
+import { setMaxListeners } from 'node:events';
 import { errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import type { InjectionEvent } from './metrics/injection-tracker.js';
@@ -97,6 +98,8 @@ export class CollectionScheduler {
     this.started += 1;
     const timeoutMs = this.opts.collectionTimeoutMs ?? Math.max(2 * this.opts.intervalMs, 30_000);
     const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(timeoutMs)]);
+    // One listener per queued/running namespace command: far more than the default warning threshold of 10.
+    setMaxListeners(0, signal);
     try {
       const snapshot = await this.opts.collect(signal);
       signal.throwIfAborted();

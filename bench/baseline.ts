@@ -113,7 +113,7 @@ export function parseIptablesSaveMinimal(text: string): SaveTables {
 export function countIpsetXmlMembers(xml: string): number {
   if (!/<ipsets>/.test(xml) && xml.trim() !== '') throw new AgentError('BENCH_PARSE', 'ipset save -o xml: no <ipsets> element');
   let members = 0;
-  for (const set of xml.matchAll(/<set name="[^"]*">([\s\S]*?)<\/set>/g)) {
+  for (const set of xml.matchAll(/<ipset name="[^"]*">([\s\S]*?)<\/ipset>/g)) {
     members += (set[1]!.match(/<member>/g) ?? []).length;
   }
   return members;

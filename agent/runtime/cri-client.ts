@@ -281,7 +281,7 @@ export class CriClient {
         // The runtime restarted or the socket was recreated: start over on a fresh channel, once. Only the first
         // of several concurrent failures resets (a later one must not close the channel just reopened).
         const failedOn = this.failedChannel.get(err);
-        this.resetChannel(); void failedOn;
+        if (failedOn === undefined || failedOn === this.client) this.resetChannel();
         return await this.callOnce(method, request, this.apiInUse, opts);
       }
       throw err;

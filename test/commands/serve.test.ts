@@ -10,13 +10,14 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
 import { get } from '../server/http-client.js';
 
-const CLI = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
+const CLI = process.env.H6_CLI ?? new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
 
 interface Served {
   child: ChildProcess;
@@ -56,6 +57,16 @@ function alive(pid: number): boolean {
   }
   return !/\) Z /.test(stat);
 }
+
+describe('serve command usage errors', () => {
+  it('exits 2 when the debug token file cannot be read', async () => {
+    const r = await execa(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--runtime-endpoint', 'unix:///nonexistent/h6.sock', '--debug-token-file', '/nonexistent/h6-token'], {
+      reject: false, timeout: 30_000,
+    });
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr)).toContain('chaos-node-agent: --debug-token-file: cannot read /nonexistent/h6-token: ENOENT');
+  });
+});
 
 describeIntegration('serve command', { root: true, commands: ['containerd', 'runc', 'ctr', 'nsenter'] }, () => {
   let h: ContainerdHarness | undefined;
@@ -122,6 +133,7 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
     const exit = await s.exited;
     expect(exit.code).toBe(0);
     expect(exit.at - t0).toBeLessThan(2000);
+    process.stderr.write(`[h6] shutdown during a stuck collection took ${exit.at - t0} ms\n`);
     const all = (await readFile(pidFile, 'utf8')).trim().split('\n').map(Number);
     await sleep(100);
     expect(all.filter(alive)).toEqual([]);

@@ -67,7 +67,7 @@ export interface PartitionSpec {
 
 export class ChaosMeshReplay {
   constructor(
-    readonly ns: TestNetns,
+    readonly ns: Pick<TestNetns, 'exec'>,
     readonly backend: Backend = 'legacy',
   ) {}
 

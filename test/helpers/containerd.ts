@@ -77,6 +77,8 @@ export interface ContainerdHarness {
 const SLOTS_DIR = '/tmp/cna-slots';
 const MAX_SLOT = 250;
 const CALL_TIMEOUT_MS = 60_000;
+/** runPod calls creating pods at once; more wait (a benchmark may fire 250 at once without hitting deadlines). */
+const RUN_POD_CONCURRENCY = 8;
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -265,6 +267,8 @@ class Harness implements ContainerdHarness {
   pid = 0;
   private child: ChildProcess | null = null;
   private readonly pods = new Map<string, PodRecord>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
   private readonly onExit = (): void => {
     if (this.child?.pid && this.child.exitCode === null) process.kill(this.child.pid, 'SIGKILL');
   };
@@ -357,6 +361,17 @@ class Harness implements ContainerdHarness {
   }
 
   async runPod(opts: RunPodOptions): Promise<TestPod> {
+    if (this.running >= RUN_POD_CONCURRENCY) await new Promise<void>((r) => this.waiting.push(r));
+    this.running += 1;
+    try {
+      return await this.createPod(opts);
+    } finally {
+      this.running -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async createPod(opts: RunPodOptions): Promise<TestPod> {
     const namespace = opts.namespace ?? 'default';
     const uid = opts.uid ?? randomUUID();
     const hostNetwork = opts.hostNetwork ?? false;

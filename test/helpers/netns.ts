@@ -120,6 +120,11 @@ export async function createNetns(prefix = 'h4n'): Promise<TestNetns> {
   return ns;
 }
 
+/** Run setup commands in an existing namespace file (e.g. a containerd pod's) through nsenter; creates nothing. */
+export function enterNetns(path: string): Pick<TestNetns, 'exec'> {
+  return { exec: (argv, opts) => run(['nsenter', `--net=${path}`, '--', ...argv], opts) };
+}
+
 /** Remove every namespace this process created and has not destroyed yet (use in afterAll). */
 export async function destroyAll(): Promise<void> {
   const errors: unknown[] = [];
