@@ -5,12 +5,10 @@
  * Text in, typed sets out; an unreadable line (unknown command, `add` to a set never created, bad quoting)
  * becomes a ParseError with its 1-based line number and the parse goes on. Never throws.
  */
-import { ParseError } from '../errors.js';
+import { CappedErrors, forEachContentLine } from './lines.js';
 import type { Ipset, IpsetDump } from './types.js';
 
 const WHAT = 'ipset save';
-const MAX_ERROR_TEXT = 256;
-const MAX_ERRORS = 100;
 
 /** Creation options that take no value (ipset(8): comment, counters, skbinfo, forceadd; bitmap/list flags). */
 const FLAG_OPTIONS = new Set(['comment', 'counters', 'skbinfo', 'forceadd', 'nomatch', 'bucketsize-auto']);
@@ -75,27 +73,10 @@ export function parseIpsetOptions(words: string[]): Record<string, string | true
 export function parseIpsetSave(text: string): IpsetDump {
   const dump: IpsetDump = { sets: [], errors: [] };
   const byName = new Map<string, Ipset>();
-  let dropped = 0;
-  const fail = (line: number, lineText: string, message: string): void => {
-    if (dump.errors.length < MAX_ERRORS) dump.errors.push(new ParseError(WHAT, line, lineText.slice(0, MAX_ERROR_TEXT), message));
-    else dropped++;
-  };
+  const errors = new CappedErrors(WHAT, dump.errors);
+  const fail = (line: number, lineText: string, message: string): void => errors.add(line, lineText, message);
 
-  let pos = 0;
-  let lineNo = 0;
-  const n = text.length;
-  while (pos <= n) {
-    let eol = text.indexOf('\n', pos);
-    if (eol < 0) eol = n;
-    let line = text.slice(pos, eol);
-    pos = eol + 1;
-    lineNo++;
-    if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-    const trimmed = line.trim();
-    if (trimmed.length > 0 && trimmed.charCodeAt(0) !== 35 /* # */) readLine(trimmed, line, lineNo);
-    if (eol === n) break;
-  }
-  if (dropped > 0) dump.errors.push(new ParseError(WHAT, lineNo, '', `${dropped} more unreadable lines not listed`));
+  errors.finish(forEachContentLine(text, readLine));
   return dump;
 
   function readLine(trimmed: string, raw: string, lineNo: number): void {

@@ -12,14 +12,10 @@
  *   COMMIT                                    table end
  * Quoted arguments use double quotes with `\"` and `\\` escapes (libxtables xtables_save_string).
  */
-import { ParseError } from '../errors.js';
+import { CappedErrors, forEachContentLine } from './lines.js';
 import type { Counters, IpFamily, IptablesBackend, IptablesChain, IptablesDump, IptablesRule, IptablesTable } from './types.js';
 
 const WHAT = 'iptables-save';
-/** Longest line text kept in a ParseError (memory bound for hostile input). */
-const MAX_ERROR_TEXT = 256;
-/** At most this many ParseErrors are kept per dump; the rest are counted in the last one. */
-const MAX_ERRORS = 100;
 
 /** One token of a rule: its unquoted value and where it sits in the rule text. */
 export interface RuleToken {
@@ -239,14 +235,8 @@ const BUILTIN_POLICIES = new Set(['ACCEPT', 'DROP', 'RETURN', 'QUEUE']);
  */
 export function parseIptablesSave(text: string, backend: IptablesBackend, family: IpFamily): IptablesDump {
   const dump: IptablesDump = { backend, family, tables: [], errors: [] };
-  let dropped = 0;
-  const fail = (line: number, lineText: string, message: string): void => {
-    if (dump.errors.length < MAX_ERRORS) {
-      dump.errors.push(new ParseError(WHAT, line, lineText.slice(0, MAX_ERROR_TEXT), message));
-    } else {
-      dropped++;
-    }
-  };
+  const errors = new CappedErrors(WHAT, dump.errors);
+  const fail = (line: number, lineText: string, message: string): void => errors.add(line, lineText, message);
 
   let table: IptablesTable | null = null;
   let chains = new Map<string, IptablesChain>();
@@ -257,27 +247,8 @@ export function parseIptablesSave(text: string, backend: IptablesBackend, family
     table = null;
   };
 
-  let pos = 0;
-  let lineNo = 0;
-  const n = text.length;
-  while (pos <= n) {
-    let eol = text.indexOf('\n', pos);
-    if (eol < 0) eol = n;
-    let line = text.slice(pos, eol);
-    pos = eol + 1;
-    lineNo++;
-    if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-    const first = line.charCodeAt(0);
-    if (line.length === 0 || first === 35 /* # */) {
-      if (eol === n) break;
-      continue;
-    }
-    const trimmed = line.trim();
-    if (trimmed.length === 0) {
-      if (eol === n) break;
-      continue;
-    }
-
+  const lastLine = forEachContentLine(text, (trimmed, line, lineNo) => {
+    const first = trimmed.charCodeAt(0);
     if (first === 42 /* * */) {
       if (table !== null) closeTable(`next table starts at line ${lineNo}`);
       const name = trimmed.slice(1);
@@ -324,12 +295,9 @@ export function parseIptablesSave(text: string, backend: IptablesBackend, family
     } else {
       parseRuleLine(trimmed, line, lineNo);
     }
-    if (eol === n) break;
-  }
+  });
   closeTable('end of output');
-  if (dropped > 0) {
-    dump.errors.push(new ParseError(WHAT, lineNo, '', `${dropped} more unreadable lines not listed`));
-  }
+  errors.finish(lastLine);
   return dump;
 
   function parseRuleLine(trimmed: string, raw: string, lineNo: number): void {

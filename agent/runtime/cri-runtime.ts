@@ -32,6 +32,7 @@ import type {
   RuntimeClient,
   RuntimeStatus,
 } from './types.js';
+import { mapLimit } from '../map-limit.js';
 
 /** A failed sandbox/container resolution is retried after this long (ms). */
 export const RETRY_FAILED_MS = 30_000;
@@ -71,19 +72,6 @@ export function normaliseRuntimeName(name: string): string {
 function u64(v: { value: string } | null | undefined): bigint | null {
   if (!v || typeof v.value !== 'string' || !/^\d{1,20}$/.test(v.value)) return null;
   return BigInt(v.value);
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export function createCriRuntime(endpoint: Endpoint, opts: ClientOptions): RuntimeClient {

@@ -23,6 +23,7 @@ import type {
   RuntimeClient,
   RuntimeStatus,
 } from './types.js';
+import { mapLimit } from '../map-limit.js';
 
 /** Newest Engine API version this client speaks; older servers are talked to in their own version. */
 export const DOCKER_CLIENT_MAX_API = '1.47';
@@ -152,19 +153,6 @@ async function inodeOrNull(path: string): Promise<number | null> {
     if (err instanceof ValidationError) return null;
     throw err;
   }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 class DockerRuntime implements RuntimeClient {
