@@ -31,9 +31,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   const controller = new AbortController();
+  // `on`, not `once`: execa re-sends SIGTERM to the process when it sees no other listener left.
   const stop = (): void => controller.abort();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   const io: CommandIo = {
     out: (t) => void process.stdout.write(t),
     err: (t) => void process.stderr.write(t),

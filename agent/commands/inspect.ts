@@ -149,20 +149,35 @@ function qdiscLine(q: Qdisc): string {
   return `qdisc ${q.kind} ${q.handle} ${q.root ? 'root' : `parent ${q.parent}`}${opts.length ? ` ${opts.join(' ')}` : ''}${st}`;
 }
 
+/**
+ * Qdiscs of one interface in tree order with their depth: roots (and ingress) first, each followed by the qdiscs
+ * whose parent is its handle or one of its classes ("1:" or "1:4" under "1:"), children sorted by parent then handle.
+ */
+export function qdiscTree(qs: Qdisc[]): [Qdisc, number][] {
+  const major = (h: string): string => (h.split(':')[0] ?? '').replace(/^0+(?=.)/, '');
+  const handles = new Set(qs.map((q) => major(q.handle)));
+  const isTop = (q: Qdisc): boolean => q.root || q.parent === 'ingress' || !handles.has(major(q.parent)) || major(q.parent) === major(q.handle);
+  const key = (q: Qdisc): string => `${q.parent.padStart(12)} ${q.handle.padStart(12)}`;
+  const out: [Qdisc, number][] = [];
+  const seen = new Set<Qdisc>();
+  const visit = (q: Qdisc, depth: number): void => {
+    if (seen.has(q) || depth > 16) return;
+    seen.add(q);
+    out.push([q, depth]);
+    const kids = qs.filter((c) => !isTop(c) && major(c.parent) === major(q.handle)).sort((a, b) => key(a).localeCompare(key(b)));
+    for (const c of kids) visit(c, depth + 1);
+  };
+  for (const q of qs.filter(isTop)) visit(q, 0);
+  for (const q of qs) if (!seen.has(q)) visit(q, 0);
+  return out;
+}
+
 export function formatTc(d: TcDump): string[] {
   const out: string[] = ['  tc:'];
   const devs = [...new Set([...d.qdiscs.map((q) => q.interface), ...d.classes.map((c) => c.interface), ...d.filters.map((f) => f.interface)])];
   for (const dev of devs) {
     out.push(`    ${dev}:`);
-    const qs = d.qdiscs.filter((q) => q.interface === dev);
-    // Tree: a qdisc's parent is a handle ("1:") or a class of it ("1:4"): indent by the depth of the parent chain.
-    const byMajor = new Map(qs.map((q) => [q.handle.split(':')[0], q]));
-    const depth = (q: Qdisc, seen = 0): number => {
-      if (q.root || q.parent === 'ingress' || seen > 16) return 0;
-      const parent = byMajor.get(q.parent.split(':')[0]);
-      return parent && parent !== q ? depth(parent, seen + 1) + 1 : 0;
-    };
-    for (const q of qs) out.push(`${'  '.repeat(3 + depth(q))}${qdiscLine(q)}`);
+    for (const [q, depth] of qdiscTree(d.qdiscs.filter((q) => q.interface === dev))) out.push(`${'  '.repeat(3 + depth)}${qdiscLine(q)}`);
     for (const c of d.classes.filter((x) => x.interface === dev)) {
       const rate = c.rateBytesPerSecond !== undefined ? ` rate ${c.rateBytesPerSecond} B/s` : '';
       const ceil = c.ceilBytesPerSecond !== undefined ? ` ceil ${c.ceilBytesPerSecond} B/s` : '';

@@ -50,6 +50,8 @@ export interface RunOptions {
   input?: string;
   /** Aborting rejects the call while queued and kills the child while running. */
   signal?: AbortSignal;
+  /** Called when a process is actually spawned for this call (per-caller spawn accounting on a shared runner). */
+  onSpawn?: () => void;
 }
 
 export interface RunResult {
@@ -225,6 +227,7 @@ export class NetnsRunner {
     }
 
     this.spawns += 1;
+    opts.onSpawn?.();
     const child = execa(this.nsenterPath, [`--net=${netnsPath}`, '--', ...argv], {
       shell: false,
       env: { PATH: CHILD_PATH, LC_ALL: 'C' },

@@ -115,7 +115,6 @@ async function inodeOf(path: string): Promise<number | null> {
 export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, opts: ReadOptions = {}): Promise<NetnsState> {
   const state = emptyNetnsState();
   const notes = state.notes!;
-  const spawnsBefore = runner.spawns;
   const errors = state.errors;
   const fail = (tool: string, err: unknown): void => {
     if (err instanceof NetnsCommandError) errors.push({ tool, reason: err.reason, message: err.message });
@@ -168,7 +167,8 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
     }
   }
   const exhaustive = opts.exhaustive === true;
-  const runOpts = opts.signal ? { signal: opts.signal } : {};
+  let spawns = 0;
+  const runOpts = { onSpawn: () => void (spawns += 1), ...(opts.signal ? { signal: opts.signal } : {}) };
   const missing = missingTools.get(runner) ?? new Set<string>();
   missingTools.set(runner, missing);
 
@@ -200,11 +200,14 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
     } catch (err) {
       if (err instanceof NetnsCommandError && err.reason === 'spawn' && /failed to execute/.test(err.message)) {
         missing.add('nft');
+        notes.push('nft is not installed: both iptables-nft-save tools run in every namespace');
       } else if (err instanceof NetnsCommandError && err.reason === 'vanished') {
         fail('nft', err);
         nftFamilies = new Set();
+      } else {
+        // Fall back to running both iptables-nft-save tools (they report their own errors).
+        notes.push(`nft list tables failed (${errorMessage(err)}): both iptables-nft-save tools were run`);
       }
-      // Any other failure: fall back to running both iptables-nft-save tools (they report their own errors).
     }
   })();
   phase1.push(nftProbe);
@@ -270,7 +273,7 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
   } catch (err) {
     state.errors.push({ tool: 'netns', reason: 'spawn', message: `cannot stat ${netnsPath}: ${errorMessage(err)}` });
   }
-  state.spawns = runner.spawns - spawnsBefore;
+  state.spawns = spawns;
   return state;
 }
 
@@ -290,7 +293,7 @@ async function readTc(
   runner: NetnsRunner,
   netnsPath: string,
   devs: string[] | null,
-  runOpts: { signal?: AbortSignal },
+  runOpts: { signal?: AbortSignal; onSpawn: () => void },
   exhaustive: boolean,
 ): Promise<{ tc: TcDump; errors: StateError[] }> {
   const errors: StateError[] = [];

@@ -79,7 +79,6 @@ export class AgentServer {
         });
       },
     );
-    this.server.maxRequestsPerSocket = 1000;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       opts.log.debug({ err: err.code ?? err.message }, 'client error');
       if (socket.writable && !socket.destroyed) {

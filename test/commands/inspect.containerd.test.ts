@@ -55,8 +55,7 @@ describeIntegration('inspect pods through a real containerd', { root: true, comm
   });
 
   it('collect(): one read per namespace, per-collector results, spawns counted', async () => {
-    const tools: string[] = [];
-    const runner = new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20, onCommand: (e) => tools.push(`${e.tool}:${e.ok}:${e.reason ?? ''}`) });
+    const runner = new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20 });
     const inventory = new Inventory({ runtimeEndpoints: [h.endpoint], dockerEndpoints: [], hostRoot: '/', procRoot: '/proc', runtimeTimeoutMs: 5000 }, { log: silentLogger() });
     try {
       const snap = await collect({ inventory, runner, procRoot: '/proc', log: silentLogger() });
@@ -66,7 +65,6 @@ describeIntegration('inspect pods through a real containerd', { root: true, comm
       expect(w.netns!.inode).toBe((await import('node:fs')).statSync(web.netnsPath).ino);
       expect(w.pod!.sandboxId).toBe(web.sandboxId);
       // web: legacy v4 + nft probe + tc batch + ipset; db (untouched): nft probe + tc batch.
-      console.log('DEBUG', JSON.stringify({tools, errors: w.errors,iptables: w.iptables.map(d=>[d.backend,d.family,d.tables.map(t=>t.name)]), notes: w.notes, pid: w.pod!.pid, path: w.netns!.path, tc: w.tc.qdiscs.length, ipsets: w.ipsets.sets.length, db: snap.pods[0]!.iptables.map(d=>[d.backend,d.family]), dbnotes: snap.pods[0]!.notes}));
       expect(w.spawns).toBe(4);
       expect(snap.pods[0]!.spawns).toBe(2);
       expect(snap.spawns).toBe(6);

@@ -72,7 +72,7 @@ describeIntegration('metrics command against real containerd pods', {
     // Chaos Mesh compatible series, once per running container.
     const chain = samplesOf(text, 'chaos_daemon_iptables_packets').filter((s) => s.labels.pod === web.name && s.labels.chain!.startsWith('OUTPUT/'));
     expect(chain.map((s) => [s.labels.container, s.labels.table, s.labels.policy, s.value])).toEqual([['app', 'filter', '-', 0], ['sidecar', 'filter', '-', 0]]);
-    expect(chain[0]!.labels.rule).toMatch(/^-o eth0 -m set --match-set web-p_[0-9a-f]+_set_tgt dst -j DROP$/);
+    expect(chain[0]!.labels.rule).toMatch(/^-o eth0 -m set --match-set web-p_[0-9a-f]+_set_tgt dst,dst -j DROP$/);
     expect(valueOf(text, 'chaos_daemon_iptables_packets', { ...pod, container: 'app', table: 'filter', chain: 'OUTPUT', policy: 'ACCEPT', rule: '-j CHAOS-OUTPUT' })).toBeGreaterThanOrEqual(0);
     // net set: 2 members, netport set: 0, list:set: 2 (net + netport).
     expect(samplesOf(text, 'chaos_daemon_ipset_members').filter((s) => s.labels.pod === web.name).map((s) => [s.labels.container, s.value]))

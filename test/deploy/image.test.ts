@@ -95,7 +95,7 @@ if (process.env.CNA_IMAGE_TEST === '1') {
       expect(JSON.parse(tc.stdout)).toEqual([expect.objectContaining({ dev: 'lo', kind: 'noqueue' })]);
       const nft = await runLikeDaemonSet(caps, 'nsenter', `--net=/proc/${pid}/ns/net`, '--', 'iptables-nft-save');
       expect(nft.exitCode, nft.stderr).toBe(0);
-      expect(nft.stdout).toMatch(/^# Warning: iptables-legacy tables present, use iptables-legacy-save to see them$/m);
+      expect(nft.stderr).toMatch(/^# Warning: iptables-legacy tables present, use iptables-legacy-save to see them$/m);
       const without = await runLikeDaemonSet(caps.filter((c) => c !== 'CAP_SYS_ADMIN'), 'nsenter', `--net=/proc/${pid}/ns/net`, '--', 'true');
       expect(without.exitCode).not.toBe(0);
       expect(without.stderr).toMatch(/Operation not permitted/);
