@@ -169,6 +169,18 @@ describeIntegration('inspect CLI on replayed Chaos Mesh state', { root: true, co
     ]);
   });
 
+  it('HTTPChaos (chaos-tproxy DIVERT/TPROXY + fwmark rule): active http, ip rule read', async () => {
+    const ns = await podNs('h4h', '10.253.7.2/24');
+    await new ChaosMeshReplay(ns, 'legacy').httpChaos({ port: 80, proxyPort: 58080 });
+    const r = await inspect(['--netns', ns.path, '--json']);
+    expect(r.code).toBe(0);
+    const e = r.json!.pods[0]! as Entry & { ipRules: string[] };
+    expect(e.errors).toEqual([]);
+    expect(e.chaos.verdict).toBe('active');
+    expect(e.chaos.kinds).toEqual(['http']);
+    expect(e.ipRules).toEqual(['32765:\tfrom all fwmark 0x1 lookup 100']);
+  });
+
   it('--pid reads the namespace of a process; human output starts with the verdict', async () => {
     const ns = await podNs('h4i', '10.253.6.2/24');
     const pid = await ns.startHolder();

@@ -213,6 +213,22 @@ export class ChaosMeshReplay {
     return { setName: set };
   }
 
+  /**
+   * HTTPChaos as chaos-tproxy sets it up (shared/notes/chaos-mesh.md): mangle chain DIVERT (mark 1, accept) for
+   * packets of existing sockets, a TPROXY rule with mark 0x1 redirecting the target port to the proxy, and
+   * `ip rule fwmark 1 lookup 100` with a local route in table 100.
+   */
+  async httpChaos(opts: { port: number; proxyPort: number }): Promise<void> {
+    await this.ipt(['-t', 'mangle', '-N', 'DIVERT']);
+    await this.ipt(['-t', 'mangle', '-A', 'DIVERT', '-j', 'MARK', '--set-mark', '1']);
+    await this.ipt(['-t', 'mangle', '-A', 'DIVERT', '-j', 'ACCEPT']);
+    await this.ipt(['-t', 'mangle', '-A', 'PREROUTING', '-p', 'tcp', '-m', 'socket', '-j', 'DIVERT']);
+    await this.ipt(['-t', 'mangle', '-A', 'PREROUTING', '-p', 'tcp', '--dport', String(opts.port), '-j', 'TPROXY',
+      '--tproxy-mark', '0x1/0x1', '--on-port', String(opts.proxyPort)]);
+    await this.ns.exec(['ip', 'rule', 'add', 'fwmark', '1', 'lookup', '100']);
+    await this.ns.exec(['ip', 'route', 'add', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', '100']);
+  }
+
   /** Recovery: every spec re-sent empty. */
   async recover(device = 'eth0'): Promise<void> {
     await this.flushIpsets([]);

@@ -167,6 +167,23 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
     await ns.destroy();
   });
 
+  it('reads fwmark ip rules only when a mangle TPROXY / DIVERT rule exists', async () => {
+    const ns = await createNetns('h4r');
+    await ns.addPodInterface({ addr: '10.252.4.2/24' });
+    const pid = await ns.startHolder();
+    const { ChaosMeshReplay } = await import('../helpers/chaos-mesh.js');
+    await new ChaosMeshReplay(ns, 'legacy').httpChaos({ port: 8080, proxyPort: 58080 });
+    const r = runnerOf();
+    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    expect(s.errors).toEqual([]);
+    // legacy v4 + nft probe + tc + ipset + ip rule
+    expect(s.spawns).toBe(5);
+    expect(s.ipRules).toEqual(['32765:\tfrom all fwmark 0x1 lookup 100']);
+    const mangle = s.iptables[0]!.tables.find((t) => t.name === 'mangle')!;
+    expect(mangle.chains.find((c) => c.name === 'PREROUTING')!.rules.map((x) => x.target)).toEqual(['DIVERT', 'TPROXY']);
+    await ns.destroy();
+  });
+
   it('a deleted namespace is reported as vanished, without a spawn', async () => {
     const ns = await createNetns('h4g');
     const path = ns.path;
