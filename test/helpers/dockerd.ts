@@ -12,7 +12,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { BUSYBOX_IMAGE, busyboxArchive } from './busybox-image.js';
-import { uniqueName } from './env.js';
+import { uniqueName } from './names.js';
 
 export interface ApiResult {
   status: number;

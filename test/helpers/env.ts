@@ -53,10 +53,4 @@ export function describeIntegration(name: string, needs: Needs, fn: () => void):
   describe.skip(name, fn);
 }
 
-let counter = 0;
-/** A short name unique to this process and call, safe for netns/link/ipset names (<= 15 chars with prefix <= 6). */
-export function uniqueName(prefix: string): string {
-  counter += 1;
-  const tag = `${(process.pid % 46656).toString(36)}${counter.toString(36)}`;
-  return `${prefix}${tag}`.slice(0, 15);
-}
+export { uniqueName } from './names.js';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { execa } from 'execa';
 import { criServiceDefinition, type CriApi } from '../../agent/runtime/cri-client.js';
-import { uniqueName } from './env.js';
+import { uniqueName } from './names.js';
 
 export interface FakeCrioOptions {
   /** CRI API versions served; default ['v1']. ['v1alpha2'] makes every v1 call UNIMPLEMENTED. */

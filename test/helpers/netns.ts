@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { existsSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { uniqueName } from './env.js';
+import { uniqueName } from './names.js';
 
 const T = 10_000;
 
