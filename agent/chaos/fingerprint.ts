@@ -777,6 +777,9 @@ function tcFindings(b: Builder, state: NetnsState, classifiers: Classifier[]): v
       if ((q.kind !== 'netem' && q.kind !== 'tbf') || !tree.isChaos(q)) continue;
       const flow = tree.flow(q);
       if (flow.gate !== null) served.add(flow.gate);
+      // The class a netem/tbf hangs under is served by it, whatever the parent qdisc (prio band or htb class).
+      const parentClass = tree.isRoot(q) ? null : canonicalHandle(q.parent);
+      if (parentClass !== null) served.add(parentClass);
       const { kinds, text } =
         q.kind === 'netem' ? netemEffects(q.netem ?? {}, q.options ?? {}) : { kinds: ['bandwidth' as ChaosKind], text: [tbfEffects(q.tbf ?? {})] };
       const pos = tree.position(q);

@@ -160,6 +160,8 @@ describeIntegration('inspect CLI on replayed Chaos Mesh state', { root: true, co
     const e = await one(ns);
     expect(e.chaos.verdict).toBe('active');
     expect(e.chaos.kinds).toEqual(['bandwidth']);
+    // The tbf under the classified class serves it: no "nothing sits under 1:4" scaffolding sentence.
+    expect(e.chaos.findings.filter((f) => f.includes('classifies traffic into'))).toEqual([]);
     expect(e.tc.qdiscs.filter((q) => q.interface === 'eth0').map((q) => `${q.kind} ${q.handle} ${q.parent}`).sort()).toEqual([
       'htb 1: root', 'pfifo 2: 1:1', 'pfifo 3: 1:2', 'pfifo 4: 1:3', 'tbf 5: 1:4',
     ]);
