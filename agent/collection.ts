@@ -32,7 +32,7 @@ export interface CollectOptions {
 
 /** A report for a namespace that could not be read: verdict stays `clean` (nothing was seen), the finding says why. */
 export function notInspected(reason: string): ChaosReport {
-  return { verdict: 'clean', kinds: [], findings: [`not inspected: ${reason}`], details: [] };
+  return { verdict: 'unknown', kinds: [], findings: [`not inspected: ${reason}`], details: [] };
 }
 
 function fingerprintSafe(state: NetnsState, log: Logger): ChaosReport {

@@ -64,8 +64,8 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
       ['a1', 'clean', '', 2],
       ['a2', 'clean', '', 0],
       ['b', 'active', 'bandwidth', 4],
-      ['gone', 'clean', '', 0],
-      ['unresolved', 'clean', '', 0],
+      ['gone', 'unknown', '', 0],
+      ['unresolved', 'unknown', '', 0],
     ]);
     expect(snap.pods[1]!.tc).toBe(snap.pods[0]!.tc);
     expect(snap.pods[3]!.errors).toEqual(['netns: /var/run/netns/h4-gone-ns no longer exists (vanished)']);

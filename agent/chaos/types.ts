@@ -1,4 +1,8 @@
-export type Verdict = 'clean' | 'scaffolding' | 'active';
+/**
+ * clean: no chaos state; scaffolding: only the residue of a recovered experiment; active: something changes
+ * traffic now; unknown: the namespace could not be read at all (vanished, unresolved), so nothing can be claimed.
+ */
+export type Verdict = 'clean' | 'scaffolding' | 'active' | 'unknown';
 export type ChaosKind = 'partition' | 'delay' | 'loss' | 'duplicate' | 'corrupt' | 'reorder' | 'bandwidth' | 'http' | 'dns';
 export const CHAOS_KINDS: readonly ChaosKind[] = [
   'partition', 'delay', 'loss', 'duplicate', 'corrupt', 'reorder', 'bandwidth', 'http', 'dns',

@@ -7,7 +7,7 @@ import type { ChaosKind, Verdict } from '../chaos/types.js';
 import type { Snapshot } from '../snapshot.js';
 import { CACHED, gauge } from './families.js';
 
-const VERDICTS: readonly Verdict[] = ['clean', 'scaffolding', 'active'];
+const VERDICTS: readonly Verdict[] = ['clean', 'scaffolding', 'active', 'unknown'];
 
 export type FirstSeenLookup = (namespace: string, pod: string, kind: ChaosKind) => number | undefined;
 
@@ -19,7 +19,7 @@ export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot,
     `Unix time this agent first saw the injection, kept while it stays present (for leftover alerts: time() - this) ${CACHED}`,
     ['namespace', 'pod', 'kind']);
   const verdict = gauge(registry, 'chaos_daemon_pod_verdict',
-    `Chaos verdict of the pod's network namespace: 1 for the current verdict, 0 for the others (clean, scaffolding = empty residue of a finished experiment, active) ${CACHED}`,
+    `Chaos verdict of the pod's network namespace: 1 for the current verdict, 0 for the others (clean, scaffolding = empty residue of a finished experiment, active, unknown = the namespace could not be read) ${CACHED}`,
     ['namespace', 'pod', 'verdict']);
   const errors = gauge(registry, 'chaos_daemon_pod_errors',
     `Problems met reading the pod in the last collection (vanished pod, tool failure, unresolved namespace); its other series may be incomplete ${CACHED}`,

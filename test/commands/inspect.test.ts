@@ -209,7 +209,7 @@ describeIntegration('inspect CLI on replayed Chaos Mesh state', { root: true, co
     const e = r.json!.pods[0]!;
     expect(e.netns).toBeNull();
     expect(e.errors).toEqual(['/var/run/netns/h4-gone-xyz does not exist (vanished)']);
-    expect(e.chaos).toEqual({ verdict: 'clean', kinds: [], findings: ['not inspected: /var/run/netns/h4-gone-xyz does not exist (vanished)'] });
+    expect(e.chaos).toEqual({ verdict: 'unknown', kinds: [], findings: ['not inspected: /var/run/netns/h4-gone-xyz does not exist (vanished)'] });
     const dead = await inspect(['--pid', '4194303', '--json']);
     expect(dead.code).toBe(1);
     expect(dead.json!.pods[0]!.errors).toEqual(['/proc/4194303/ns/net does not exist (vanished)']);

@@ -30,7 +30,7 @@ describe('collection registry', () => {
     expect(valueOf(t, 'chaos_daemon_pod_verdict', { ...WEB, verdict: 'active' })).toBe(1);
     expect(valueOf(t, 'chaos_daemon_pod_verdict', { ...WEB, verdict: 'clean' })).toBe(0);
     expect(valueOf(t, 'chaos_daemon_pod_verdict', { namespace: 'kube-system', pod: 'dns-1', verdict: 'clean' })).toBe(1);
-    expect(samplesOf(t, 'chaos_daemon_pod_verdict')).toHaveLength(6);
+    expect(samplesOf(t, 'chaos_daemon_pod_verdict')).toHaveLength(8);
     const netem = { ...WEB, interface: 'eth0', handle: '1:' };
     expect(samplesOf(t, 'chaos_daemon_netem_delay_seconds')).toEqual([{ name: 'chaos_daemon_netem_delay_seconds', labels: netem, value: 0.1 }]);
     expect(valueOf(t, 'chaos_daemon_netem_jitter_seconds', netem)).toBe(0.01);
@@ -142,7 +142,7 @@ describe('collection registry', () => {
     const second = await text(snapshot([cleanPod()]));
     expect(second).not.toContain('web-1');
     expect(samplesOf(second, 'chaos_daemon_injection_active')).toEqual([]);
-    expect(samplesOf(second, 'chaos_daemon_pod_verdict')).toHaveLength(3);
+    expect(samplesOf(second, 'chaos_daemon_pod_verdict')).toHaveLength(4);
   });
 });
 
