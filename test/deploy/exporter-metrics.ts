@@ -1,20 +1,17 @@
 /**
- * What the agent's /metrics exposes, for test/deploy/metric-names.test.ts.
- *
- * FIXTURE: the metric names and types issue 4 (the exporter) fixes as the contract, written down while the
- * exporter is being built. prom-client's default process_* / nodejs_* metrics are taken from prom-client
- * itself, not typed in.
- *
- * >>> HOOK FOR THE LEAD (switch to the real output once agent/commands/metrics.ts works) <<<
- * Replace the body of `exposedMetricsText()` with a real run: start containerd with a pod via
- * test/helpers/containerd.ts, inject chaos state into its netns via test/helpers/chaos-mesh.ts (a netem or tbf
- * qdisc, CHAOS-* chains with a DROP rule, an ipset) so every injection/qdisc/iptables family has a series,
- * then run `node bin/chaos-node-agent.js metrics --runtime-endpoint unix://<sock>` (after `npx tsc -p
- * tsconfig.json`) and return its stdout. Until then, CNA_METRICS_TEXT_FILE=<file with a real `metrics` run's
- * output> makes the test check against that file instead of the fixture.
+ * What the agent's /metrics exposes, for test/deploy/metric-names.test.ts: the text of a real
+ * `chaos-node-agent metrics` run (the built CLI) against a real containerd pod carrying replayed Chaos Mesh
+ * state (partition: CHAOS-* chains, DROP rule, ipsets; bandwidth: tbf root qdisc), so every injection, qdisc,
+ * iptables and runtime family has series. CNA_METRICS_TEXT_FILE=<file> checks against a saved output instead.
+ * ISSUE4_METRICS is issue 4's contract list: the test also asserts each of those families is really exported.
  */
 import { readFileSync } from 'node:fs';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { execa } from 'execa';
+import { startContainerd } from '../helpers/containerd.js';
+import { ChaosMeshReplay } from '../helpers/chaos-mesh.js';
+import { enterNetns } from '../helpers/netns.js';
+
+const CLI = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
 
 type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -57,21 +54,29 @@ export const ISSUE4_METRICS: ReadonlyArray<readonly [string, MetricType]> = [
   ['chaos_daemon_netns_errors_total', 'counter'],
 ];
 
-/** Exposition text equivalent to the fixture: HELP and TYPE lines, as prom-client prints a family with no series. */
-async function fixtureText(): Promise<string> {
-  const lines: string[] = [];
-  for (const [name, type] of ISSUE4_METRICS) lines.push(`# HELP ${name} (fixture)`, `# TYPE ${name} ${type}`);
-  const reg = new Registry();
-  collectDefaultMetrics({ register: reg });
-  lines.push(await reg.metrics());
-  return lines.join('\n') + '\n';
+/** Run the real CLI against a real containerd pod with chaos state; needs root, containerd and dist/. */
+async function realMetricsText(): Promise<string> {
+  const h = await startContainerd({ name: 'deploynames' });
+  try {
+    const pod = await h.runPod({ name: 'names', namespace: 'deploy-test', containers: ['app', 'sidecar'] });
+    const replay = new ChaosMeshReplay(enterNetns(pod.netnsPath), 'legacy');
+    await replay.partition({ experiment: 'names-partition', direction: 'to', cidrs: ['192.0.2.0/24'] });
+    await replay.bandwidth({ rate: 1_000_000, burst: 32_000, limit: 64_000 });
+    const r = await execa(process.execPath, [CLI, 'metrics', '--runtime-endpoint', h.endpoint, '--log-level', 'error'], {
+      reject: false, timeout: 60_000, maxBuffer: 64 << 20,
+    });
+    if (r.exitCode !== 0) throw new Error(`metrics exited ${r.exitCode}: ${String(r.stderr)}`);
+    return String(r.stdout);
+  } finally {
+    await h.stop();
+  }
 }
 
-/** The metrics text the deploy files are checked against. See the HOOK above. */
+/** The metrics text the deploy files are checked against. */
 export async function exposedMetricsText(env: NodeJS.ProcessEnv = process.env): Promise<{ source: string; text: string }> {
   const file = env.CNA_METRICS_TEXT_FILE;
   if (file) return { source: file, text: readFileSync(file, 'utf8') };
-  return { source: 'issue-4 fixture', text: await fixtureText() };
+  return { source: 'real metrics run against containerd', text: await realMetricsText() };
 }
 
 /**

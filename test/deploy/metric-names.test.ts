@@ -1,9 +1,10 @@
 /**
  * Every metric name used by the dashboard's queries and variables and by the alert expressions exists in what
- * the agent exports, so renaming a metric breaks this test. The exported names come from
- * test/deploy/exporter-metrics.ts: issue 4's names for now (see the HOOK there to switch to a real run).
+ * the agent exports, so renaming a metric breaks this test. The exported names come from a real `metrics`
+ * run against a real containerd pod with Chaos Mesh state (test/deploy/exporter-metrics.ts).
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
+import { describeIntegration } from '../helpers/env.js';
 import { byKind, repoText, yamlDocs, type Obj } from './deploy-files.js';
 import { exposedMetricsText, exposedNames, ISSUE4_METRICS } from './exporter-metrics.js';
 import { checkPromql, grafanaToPromql, labelValuesSelector } from './promql.js';
@@ -52,17 +53,29 @@ function unknownNames(queries: Query[], exported: Set<string>): string[] {
 const dash = JSON.parse(repoText('deploy/grafana-dashboard.json')) as Obj;
 const rule = byKind(yamlDocs('deploy/prometheusrule.yaml'), 'PrometheusRule');
 
-describe('metric names in the dashboard and alerts', async () => {
-  const { source, text } = await exposedMetricsText();
-  const exported = exposedNames(text);
+describeIntegration('metric names in the dashboard and alerts', {
+  root: true, commands: ['containerd', 'runc', 'ctr', 'nsenter', 'iptables-legacy-save', 'ipset', 'tc'],
+}, () => {
+  let exported = new Set<string>();
+  let text = '';
+  beforeAll(async () => {
+    text = (await exposedMetricsText()).text;
+    exported = exposedNames(text);
+  }, 180_000);
 
-  it(`dashboard queries and variables use only exported metrics (${source})`, () => {
+  it('every metric family of issue 4 is really exported, with its type', () => {
+    const types = new Map([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    const wrong = ISSUE4_METRICS.filter(([name, type]) => types.get(name) !== type).map(([n, t]) => `${n}: want ${t}, got ${types.get(n) ?? 'absent'}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('dashboard queries and variables use only exported metrics', () => {
     const qs = dashboardQueries(dash);
     expect(qs.length).toBeGreaterThanOrEqual(25);
     expect(unknownNames(qs, exported)).toEqual([]);
   });
 
-  it(`alert expressions use only exported metrics (${source})`, () => {
+  it('alert expressions use only exported metrics', () => {
     expect(unknownNames(alertQueries(rule), exported)).toEqual([]);
   });
 
