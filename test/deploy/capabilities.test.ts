@@ -130,7 +130,7 @@ describeIntegration('capabilities in daemonset.yaml: minimal and sufficient', { 
   }
 
   const ENTERING = ['iptables-legacy-save', 'iptables-nft-save', 'ip6tables-legacy-save', 'ip6tables-nft-save', 'ipset save', 'tc qdisc show', 'tc class show', 'tc filter show'];
-  /** Exactly what breaks without each capability (measured; see docs/deploy.md). */
+  /** Exactly what breaks without each capability (measured; see README.md, "Capabilities"). */
   const NEEDS: Record<string, string[]> = {
     CAP_SYS_ADMIN: [...ENTERING, 'nsenter --net=<netns path>'],
     CAP_SYS_PTRACE: ['stat /proc/<pid>/ns/net', ...ENTERING, 'read /proc/<pid>/root/etc'],
