@@ -8,7 +8,7 @@
 # Runs as root, with the capabilities the DaemonSet adds (SYS_ADMIN, SYS_PTRACE, NET_ADMIN, NET_RAW) and
 # nothing else: setns(2) into another pod's network namespace and the iptables/ipset netlink reads check
 # capabilities of uid 0 in the init user namespace, so a non-root user would need file capabilities on
-# nsenter/xtables binaries (which allowPrivilegeEscalation=false then blocks). See docs/deploy.md.
+# nsenter/xtables binaries (which allowPrivilegeEscalation=false then blocks). See README.md, "Deploy".
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---- build: compile TypeScript with the dev dependencies ---------------------------------------------
