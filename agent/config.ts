@@ -87,8 +87,10 @@ export function parseDuration(flag: string, v: string): number {
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
   const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
-  if (!(ms > 0)) throw new UsageError(`--${flag}: duration must be positive, got "${v}"`);
-  return Math.round(ms);
+  // Checked after rounding: "0.4ms" would otherwise become a 0 ms deadline or interval.
+  const rounded = Math.round(ms);
+  if (!(rounded > 0)) throw new UsageError(`--${flag}: duration must be positive (at least 1ms), got "${v}"`);
+  return rounded;
 }
 
 const BYTES = /^(\d+)(B|KiB|MiB|GiB|K|M|G)?$/i;

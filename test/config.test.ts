@@ -107,6 +107,9 @@ describe('value parsers', () => {
     expect(parseDuration('x', '1.5m')).toBe(90000);
     expect(parseDuration('x', '3')).toBe(3000);
     expect(() => parseDuration('x', '0s')).toThrow(/positive/);
+    expect(() => parseDuration('x', '0.4ms')).toThrow(/positive/);
+    expect(() => loadConfig(['runtimes', '--runtime-timeout', '0.2ms'])).toThrow(/--runtime-timeout: duration must be positive/);
+    expect(parseDuration('x', '0.5ms')).toBe(1);
     expect(() => parseDuration('x', '1d')).toThrow(/invalid duration/);
   });
   it('sizes', () => {

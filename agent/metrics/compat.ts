@@ -13,6 +13,7 @@
  * pods whose namespace could not be read are skipped.
  */
 import type { Registry } from 'prom-client';
+import { ipsetMemberCount } from '../netns/ipset.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
 import { CACHED, SeriesSum, gauge } from './families.js';
 
@@ -49,7 +50,7 @@ export function registerCompatMetrics(registry: Registry, snapshot: Snapshot, op
   for (const report of snapshot.pods) {
     if (report.netns === null) continue;
     const containers = compatContainers(report, opts.perContainer);
-    const memberCount = report.ipsets.sets.reduce((n, s) => n + s.members.length, 0);
+    const memberCount = ipsetMemberCount(report.ipsets);
     const qdiscCount = report.tc.qdiscs.length;
     const perRule = !(report.pod?.hostNetwork ?? false);
     for (const container of containers) {

@@ -2,7 +2,9 @@
  * Remembers, across collections, when each injection (namespace, pod, kind) was first seen, and reports the
  * injections that appeared or disappeared since the previous collection. An injection that disappears is
  * forgotten: if it comes back it gets a new first-seen time. Times are those of this agent process (a restart
- * sees every present injection as new).
+ * sees every present injection as new). A pod whose namespace could not be read in a collection (verdict
+ * `unknown`: a tool timed out, the read failed) says nothing about its injections: they are kept as they were,
+ * without events, so one failed read neither logs a false end/start nor resets the first-seen time.
  */
 import type { ChaosKind } from '../chaos/types.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
@@ -41,7 +43,13 @@ export class InjectionTracker {
   observe(snapshot: Snapshot, now: number = snapshot.startedAt): InjectionEvent[] {
     const next = new Map<string, Entry>();
     const events: InjectionEvent[] = [];
+    /** Pods present but not read this time: their previous entries carry over. */
+    const unread = new Set<string>();
     for (const report of snapshot.pods) {
+      if (report.chaos.verdict === 'unknown') {
+        unread.add(key(report.namespace, report.name, ''));
+        continue;
+      }
       for (const kind of report.chaos.kinds) {
         const k = key(report.namespace, report.name, kind);
         if (next.has(k)) continue;
@@ -52,7 +60,9 @@ export class InjectionTracker {
       }
     }
     for (const [k, e] of this.entries) {
-      if (!next.has(k)) events.push({ event: 'injection_ended', namespace: e.namespace, pod: e.pod, kind: e.kind, evidence: e.evidence });
+      if (next.has(k)) continue;
+      if (unread.has(key(e.namespace, e.pod, ''))) next.set(k, e);
+      else events.push({ event: 'injection_ended', namespace: e.namespace, pod: e.pod, kind: e.kind, evidence: e.evidence });
     }
     this.entries = next;
     return events;

@@ -24,9 +24,9 @@
  *   at all when a device has no classes.
  */
 import { ParseError } from '../errors.js';
+import { MAX_ERROR_TEXT } from './lines.js';
 import type { NetemOptions, Qdisc, QdiscStats, TbfOptions, TcClass, TcDump, TcFilter } from './types.js';
 
-const MAX_ERROR_TEXT = 256;
 const MAX_DEPTH = 64;
 
 // ---------------------------------------------------------------------------------------------------------------

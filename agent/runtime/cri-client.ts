@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { RuntimeError } from '../errors.js';
+import { AgentError, RuntimeError } from '../errors.js';
 import type { CallObserver } from './types.js';
 
 export type CriApi = 'v1' | 'v1alpha2';
@@ -140,7 +140,7 @@ export function criProtoPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(here, '../../protos/cri.proto'), join(here, '../../../protos/cri.proto')];
   for (const c of candidates) if (existsSync(c)) return c;
-  throw new Error(`protos/cri.proto not found (looked at ${candidates.join(', ')})`);
+  throw new AgentError('CRI_PROTO', `protos/cri.proto not found (looked at ${candidates.join(', ')})`);
 }
 
 let loaded: protoLoader.PackageDefinition | null = null;
@@ -167,7 +167,7 @@ export function criServiceDefinition(api: CriApi): grpc.ServiceDefinition {
   const cached = serviceCache.get(api);
   if (cached) return cached;
   const v1 = packageDefinition()['runtime.v1.RuntimeService'] as grpc.ServiceDefinition | undefined;
-  if (!v1) throw new Error('runtime.v1.RuntimeService missing from protos/cri.proto');
+  if (!v1) throw new AgentError('CRI_PROTO', 'runtime.v1.RuntimeService missing from protos/cri.proto');
   let def: grpc.ServiceDefinition = v1;
   if (api === 'v1alpha2') {
     const renamed: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};

@@ -170,6 +170,7 @@ export class Inventory {
       this.retiredRequests += c.requestCount;
       c.close();
       this.clients.delete(k);
+      this.failing.delete(c.endpoint.url);
     }
     const probed = await Promise.all(
       candidates.map(async (c): Promise<Probed> => {

@@ -4,7 +4,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { ValidationError } from '../errors.js';
+import { ValidationError, errorMessage } from '../errors.js';
+import { resolveInRoot } from './detect.js';
 import type { NetnsRef } from './types.js';
 
 /** Linux PID_MAX_LIMIT (2^22). */
@@ -30,7 +31,9 @@ export function validatePid(what: string, pid: unknown): number {
 
 /**
  * A netns path reported by a runtime (e.g. /var/run/netns/cni-<uuid>): must be absolute, normalised, free of
- * NULs and `..`, and is then placed under the host root (`/host` in the DaemonSet).
+ * NULs and `..`, and is then placed under the host root (`/host` in the DaemonSet). Symlinks on the way (a host
+ * whose /var/run -> /run) are resolved inside the host root, as endpoint discovery does, never against the
+ * agent's own filesystem.
  */
 export function hostPath(hostRoot: string, reported: unknown): string {
   if (typeof reported !== 'string' || reported.length === 0 || reported.length > 4096) {
@@ -40,7 +43,12 @@ export function hostPath(hostRoot: string, reported: unknown): string {
     throw new ValidationError(`unsafe path ${JSON.stringify(reported.slice(0, 200))}`);
   }
   const normal = posix.normalize(reported);
-  return hostRoot === '/' ? normal : posix.join(hostRoot, normal);
+  if (hostRoot === '/') return normal;
+  try {
+    return resolveInRoot(hostRoot, normal);
+  } catch (err) {
+    throw new ValidationError(`cannot resolve ${JSON.stringify(normal.slice(0, 200))} under ${hostRoot}: ${errorMessage(err)}`, { cause: err });
+  }
 }
 
 export function procNetnsPath(procRoot: string, pid: number): string {

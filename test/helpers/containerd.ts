@@ -16,11 +16,12 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { CriClient, type CriMethods } from '../../agent/runtime/cri-client.js';
 import { parseSandboxInfo } from '../../agent/runtime/cri-info.js';
 import { BUSYBOX_IMAGE, busyboxArchive } from './busybox-image.js';
+import { mountsUnder } from './mounts.js';
 
 export const PAUSE_IMAGE = 'chaos-agent-test/pause:latest';
 
@@ -151,33 +152,48 @@ async function takeSlot(): Promise<number> {
 // Images
 
 let imagesArchive: Promise<string> | null = null;
-/** One archive holding the busybox image and a pause image (same layer, command sleeps forever). */
+/**
+ * One archive holding the busybox image and a pause image (same layer, command sleeps forever), cached next to
+ * the busybox archive (shared by test processes; the work dir is removed).
+ */
 function testImagesArchive(): Promise<string> {
   imagesArchive ??= (async () => {
     const src = await busyboxArchive();
-    const work = await mkdtemp(join(tmpdir(), 'cna-pause-'));
-    await execa('tar', ['-C', work, '-xf', src], { timeout: 30_000 });
-    const manifest = JSON.parse(await readFile(join(work, 'manifest.json'), 'utf8')) as {
-      Config: string;
-      RepoTags: string[];
-      Layers: string[];
-    }[];
-    const base = manifest[0]!;
-    const config = JSON.parse(await readFile(join(work, base.Config), 'utf8')) as { config: Record<string, unknown> };
-    config.config = { ...config.config, Cmd: ['/bin/sleep', '2147483647'] };
-    const json = JSON.stringify(config);
-    const { createHash } = await import('node:crypto');
-    const name = `${createHash('sha256').update(json).digest('hex')}.json`;
-    await writeFile(join(work, name), json);
-    manifest.push({ Config: name, RepoTags: [PAUSE_IMAGE], Layers: base.Layers });
-    await writeFile(join(work, 'manifest.json'), JSON.stringify(manifest));
-    const out = join(work, 'images.tar');
-    await execa('tar', ['--numeric-owner', '-C', work, '-cf', out, 'manifest.json', base.Config, name, ...base.Layers], {
-      timeout: 30_000,
-    });
-    return out;
+    const final = join(dirname(src), 'test-images-v1.tar');
+    if (existsSync(final)) return final;
+    const work = await mkdtemp(join(dirname(src), 'tmp-pause-'));
+    try {
+      await rename(await buildTestImages(src, work), final); // atomic replace: readers see a complete file
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+    return final;
   })();
   return imagesArchive;
+}
+
+/** Builds the busybox + pause archive in `work` from the busybox archive `src`; returns its path. */
+async function buildTestImages(src: string, work: string): Promise<string> {
+  await execa('tar', ['-C', work, '-xf', src], { timeout: 30_000 });
+  const manifest = JSON.parse(await readFile(join(work, 'manifest.json'), 'utf8')) as {
+    Config: string;
+    RepoTags: string[];
+    Layers: string[];
+  }[];
+  const base = manifest[0]!;
+  const config = JSON.parse(await readFile(join(work, base.Config), 'utf8')) as { config: Record<string, unknown> };
+  config.config = { ...config.config, Cmd: ['/bin/sleep', '2147483647'] };
+  const json = JSON.stringify(config);
+  const { createHash } = await import('node:crypto');
+  const name = `${createHash('sha256').update(json).digest('hex')}.json`;
+  await writeFile(join(work, name), json);
+  manifest.push({ Config: name, RepoTags: [PAUSE_IMAGE], Layers: base.Layers });
+  await writeFile(join(work, 'manifest.json'), JSON.stringify(manifest));
+  const out = join(work, 'images.tar');
+  await execa('tar', ['--numeric-owner', '-C', work, '-cf', out, 'manifest.json', base.Config, name, ...base.Layers], {
+    timeout: 30_000,
+  });
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -317,6 +333,7 @@ class Harness implements ContainerdHarness {
     });
     if (spawned) throw new Error(`cannot start containerd: ${spawned.message}`);
     this.pid = child.pid!;
+    process.off('exit', this.onExit); // a containerd that died by itself left it registered: never add it twice
     process.on('exit', this.onExit);
 
     const deadline = Date.now() + 15_000;
@@ -557,12 +574,7 @@ class Harness implements ContainerdHarness {
 
   /** Unmount anything still mounted under our dir (rootfs overlays of killed shims), deepest first. */
   private async unmountUnder(dir: string): Promise<void> {
-    const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) await execa('umount', ['-l', m], { reject: false, timeout: 10_000 });
+    for (const m of mountsUnder(dir)) await execa('umount', ['-l', m], { reject: false, timeout: 10_000 });
   }
 }
 

@@ -12,6 +12,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { BUSYBOX_IMAGE, busyboxArchive } from './busybox-image.js';
+import { mountsUnder } from './mounts.js';
 import { uniqueName } from './names.js';
 
 export interface ApiResult {
@@ -48,6 +49,8 @@ export interface Dockerd {
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 20_000;
+/** Cap on one API response body (the helper only reads lists, inspects and short status messages). */
+const MAX_RESPONSE_BYTES = 16 << 20;
 
 function call(socket: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<ApiResult> {
   return new Promise((resolve, reject) => {
@@ -57,7 +60,17 @@ function call(socket: string, method: string, path: string, body?: unknown, time
     else if (body !== undefined) headers['Content-Type'] = 'application/json';
     const req = http.request({ socketPath: socket, method, path, headers, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= MAX_RESPONSE_BYTES) {
+          chunks.push(c);
+          return;
+        }
+        const err = new Error(`${method} ${path}: response larger than ${MAX_RESPONSE_BYTES} bytes`);
+        reject(err);
+        req.destroy(err);
+      });
       res.on('error', reject);
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
@@ -99,19 +112,6 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-/** Mount points at or under `dir`, deepest first. */
-function mountsUnder(dir: string): string[] {
-  const text = readFileSync('/proc/self/mountinfo', 'utf8');
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    const path = mp.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (path === dir || path.startsWith(`${dir}/`)) out.push(path);
-  }
-  return out.sort((a, b) => b.length - a.length);
-}
-
 /** Kill a PID only if its command line still mentions our temp dir (never a reused PID). */
 function killIfOurs(pid: number, base: string): void {
   try {
@@ -150,11 +150,17 @@ export async function startDockerd(): Promise<Dockerd> {
   } finally {
     closeSync(logFd);
   }
+  // Without a listener a failed spawn (ENOENT, EAGAIN) would be an uncaught 'error' crashing the test process.
+  let spawnError: Error | null = null;
+  child.on('error', (err) => {
+    spawnError = err;
+  });
   const pid = child.pid;
   const logTail = async (): Promise<string> => (await readFile(join(base, 'dockerd.log'), 'utf8').catch((e: unknown) => String(e))).slice(-2000);
 
   const stop = async (): Promise<void> => {
-    if (!exited(child)) {
+    // A child that never spawned (no pid) never emits 'exit': nothing to wait for.
+    if (child.pid !== undefined && !exited(child)) {
       // Containers first: dockerd waits for them on shutdown.
       try {
         const list = await call(socket, 'GET', '/containers/json?all=1', undefined, 10_000);
@@ -184,7 +190,9 @@ export async function startDockerd(): Promise<Dockerd> {
 
   if (pid === undefined) {
     await stop();
-    throw new Error('dockerd: spawn failed');
+    // 'error' is emitted on the next tick after a failed spawn.
+    await new Promise<void>((r) => setImmediate(r));
+    throw new Error(`dockerd: spawn failed: ${(spawnError as Error | null)?.message ?? 'no pid'}`, { cause: spawnError });
   }
   try {
     const deadline = Date.now() + START_TIMEOUT_MS;

@@ -17,10 +17,10 @@ export function isCI(): boolean {
 
 export function hasCommand(cmd: string): boolean {
   try {
-    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { stdio: 'ignore' });
+    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { stdio: 'ignore', timeout: 5000 });
     return true;
   } catch {
-    return false;
+    return false; // `command -v` exits non-zero: not on PATH
   }
 }
 

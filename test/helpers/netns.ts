@@ -72,9 +72,16 @@ export async function createNetns(prefix = 'h4n'): Promise<TestNetns> {
     async startHolder() {
       if (ns.holderPid !== null) return ns.holderPid;
       holder = spawn('ip', ['netns', 'exec', name, 'sleep', '600'], { stdio: 'ignore' });
+      // Recorded, not thrown: an 'error' without a listener would crash the test process.
+      let holderError: Error | null = null;
+      holder.on('error', (err) => {
+        holderError = err;
+      });
       const pid = holder.pid;
-      if (pid === undefined) throw new Error(`cannot start a process in netns ${name}`);
-      holder.on('error', () => undefined);
+      if (pid === undefined) {
+        await new Promise<void>((r) => setImmediate(r)); // 'error' comes on the next tick
+        throw new Error(`cannot start a process in netns ${name}: ${(holderError as Error | null)?.message ?? 'no pid'}`, { cause: holderError });
+      }
       // `ip netns exec` execs sleep in the same PID once it has switched namespaces: wait for that.
       const want = statSync(ns.path).ino;
       const deadline = Date.now() + 5000;
@@ -146,9 +153,10 @@ export async function pidsInNetns(path: string): Promise<number[]> {
     if (!/^\d+$/.test(e)) continue;
     try {
       if ((await stat(`/proc/${e}/ns/net`)).ino === want) out.push(Number(e));
-    } catch {
-      // The process exited while we looked, or its namespaces are not readable: not in ours.
-      continue;
+    } catch (err) {
+      // The process exited while we looked, or its namespaces are not readable (root sees all): not in ours.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ESRCH' && code !== 'EACCES') throw err;
     }
   }
   return out;

@@ -44,4 +44,20 @@ describe('InjectionTracker', () => {
     t.observe(snapshot([chaosPod()], { startedAt: 1234.5 }));
     expect(t.firstSeen('default', 'web-1', 'loss')).toBe(1234.5);
   });
+  it('keeps the injections of a pod whose namespace could not be read this time (verdict unknown), without events', () => {
+    const t = new InjectionTracker();
+    const withChaos = { ...chaosPod(), chaos: chaos('active', ['delay']) };
+    expect(t.observe(snapshot([withChaos]), 100).map((e) => [e.event, e.kind])).toEqual([['injection_started', 'delay']]);
+    // One collection where a tool timed out: the pod is there, nothing could be read.
+    const unread = { ...withChaos, chaos: chaos('unknown'), errors: ['tc: killed after 5000 ms (timeout)'] };
+    expect(t.observe(snapshot([unread]), 200)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
+    // Read again: still the same injection, first seen at 100.
+    expect(t.observe(snapshot([withChaos]), 300)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
+    // Unread, then gone from the node: it ends then.
+    t.observe(snapshot([unread]), 400);
+    expect(t.observe(snapshot([]), 500).map((e) => [e.event, e.kind])).toEqual([['injection_ended', 'delay']]);
+    expect(t.size).toBe(0);
+  });
 });
