@@ -30,7 +30,7 @@ export interface CollectOptions {
   filter?: (p: PodInfo) => boolean;
 }
 
-/** A report for a namespace that could not be read: verdict stays `clean` (nothing was seen), the finding says why. */
+/** A report for a namespace that could not be read: verdict `unknown` (nothing can be claimed), the finding says why. */
 export function notInspected(reason: string): ChaosReport {
   return { verdict: 'unknown', kinds: [], findings: [`not inspected: ${reason}`], details: [] };
 }

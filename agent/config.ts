@@ -111,12 +111,16 @@ function parseBool(flag: string, v: string): boolean {
   throw new UsageError(`--${flag}: expected true or false, got "${v}"`);
 }
 
-function parseInt10(flag: string, v: string, min: number): number {
+function parseInt10(flag: string, v: string, min: number, max: number): number {
   if (!/^\d+$/.test(v.trim())) throw new UsageError(`--${flag}: expected a whole number, got "${v}"`);
   const n = Number(v);
   if (n < min) throw new UsageError(`--${flag}: must be at least ${min}, got ${n}`);
+  if (n > max) throw new UsageError(`--${flag}: must be at most ${max}, got ${n}`);
   return n;
 }
+
+/** Linux PID_MAX_LIMIT (2^22); --netns-concurrency above 64 would only queue in the kernel. */
+const INT_LIMITS: Record<string, number> = { pid: 4_194_304, 'netns-concurrency': 64 };
 
 export function parseListen(v: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v.trim());
@@ -182,7 +186,7 @@ function apply(cfg: Config, spec: FlagSpec, raw: string, seen: Set<string>): voi
       c[spec.key] = parseBytes(spec.name, raw);
       break;
     case 'int':
-      c[spec.key] = parseInt10(spec.name, raw, spec.name === 'pid' ? 1 : 1);
+      c[spec.key] = parseInt10(spec.name, raw, 1, INT_LIMITS[spec.name] ?? Number.MAX_SAFE_INTEGER);
       break;
     case 'string':
       if (spec.name === 'listen') c.listen = parseListen(raw);

@@ -78,6 +78,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['inspect', 'web'])).toThrow(/expected NAMESPACE\/POD/);
     expect(() => loadConfig(['inspect', '--pid', '-3'])).toThrow(UsageError);
     expect(() => loadConfig(['inspect', '--pid', '0'])).toThrow(/at least 1/);
+    expect(() => loadConfig(['inspect', '--pid', '4194305'])).toThrow(/at most 4194304/);
+    expect(() => loadConfig(['pods', '--netns-concurrency', '65'])).toThrow(/at most 64/);
     expect(() => loadConfig(['inspect', '--netns', 'relative/path'])).toThrow(/absolute path/);
   });
 
