@@ -6,8 +6,10 @@
  * (bpm /proc scan, injection tracker, fresh registry, Prometheus + OpenMetrics rendering, gzip).
  * Built here instead of through createNodeCollector only to read Inventory.requestCount() and NetnsRunner.spawns.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { collect } from '../agent/collection.js';
 import { loadConfig, type Config } from '../agent/config.js';
+import { AgentError } from '../agent/errors.js';
 import { silentLogger } from '../agent/log.js';
 import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
@@ -91,5 +93,105 @@ export class InProcessAgent {
   close(): void {
     this.runner.killAll();
     this.inventory.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The same agent in a process of its own (bench/agent-worker.ts): its RSS, and so its fork() cost per tool, is
+// that of a real agent rather than the bench's (which also holds the harness, the baseline and autocannon).
+
+export interface WorkerSample extends AgentSample {
+  /** VmRSS of the worker process after this collection, bytes. */
+  rssBytes: number;
+}
+
+export class AgentProcess {
+  private child: ChildProcess | null = null;
+  private buffer = '';
+  private waiting: { resolve: (s: WorkerSample) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
+  private stderr = '';
+
+  constructor(
+    private readonly workerPath: string,
+    private readonly endpoint: string,
+    private readonly requestTimeoutMs = 300_000,
+  ) {}
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  start(): void {
+    const child = spawn(process.execPath, [this.workerPath, this.endpoint], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    this.child = child;
+    child.stdout!.setEncoding('utf8');
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (c: string) => {
+      this.stderr = (this.stderr + c).slice(-8192);
+    });
+    child.stdout!.on('data', (c: string) => {
+      this.buffer += c;
+      if (this.buffer.length > 16 << 20) this.fail(new AgentError('BENCH_WORKER', 'agent worker printed more than 16 MiB without a newline'));
+      let nl: number;
+      while ((nl = this.buffer.indexOf('\n')) >= 0) {
+        const line = this.buffer.slice(0, nl);
+        this.buffer = this.buffer.slice(nl + 1);
+        const w = this.waiting;
+        if (!w) continue;
+        this.waiting = null;
+        clearTimeout(w.timer);
+        try {
+          const msg = JSON.parse(line) as { ok: true; sample: WorkerSample } | { ok: false; error: string };
+          if (msg.ok) w.resolve(msg.sample);
+          else w.reject(new AgentError('BENCH_WORKER', `agent worker: ${msg.error}`));
+        } catch (err) {
+          w.reject(new AgentError('BENCH_WORKER', `agent worker printed invalid JSON: ${line.slice(0, 200)}`, { cause: err }));
+        }
+      }
+    });
+    child.once('exit', (code, sig) => this.fail(new AgentError('BENCH_WORKER', `agent worker exited (${code ?? sig}): ${this.stderr.slice(-2000)}`)));
+    child.once('error', (err) => this.fail(new AgentError('BENCH_WORKER', `agent worker: ${err.message}`, { cause: err })));
+  }
+
+  private fail(err: Error): void {
+    const w = this.waiting;
+    this.waiting = null;
+    if (w) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+  }
+
+  collectOnce(): Promise<WorkerSample> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.reject(new AgentError('BENCH_WORKER', `agent worker not running: ${this.stderr.slice(-2000)}`));
+    if (this.waiting) return Promise.reject(new AgentError('BENCH_WORKER', 'a collection is already running'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new AgentError('BENCH_WORKER', `no answer from the agent worker within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
+      this.waiting = { resolve, reject, timer };
+      child.stdin!.write('collect\n');
+    });
+  }
+
+  /** Ask the worker to exit; SIGKILL (by PID) if it has not after 5 s. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.stdin!.end('exit\n');
+    const timer = setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Emergency stop (signal handler). */
+  kill(): void {
+    const child = this.child;
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
   }
 }

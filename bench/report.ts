@@ -43,11 +43,16 @@ export interface LevelResult {
     /** Pods the agent reported with an active partition + bandwidth verdict (must equal `pods`). */
     activeChaosPods: number;
     maxConcurrentTools: number;
+    /** VmRSS of the agent worker process after its last collection at this level, and its collections so far. */
+    rssBytes: number;
+    collectionsSoFar: number;
   };
   /** Ratio of medians baseline / agent. */
   speedup: number;
   cpuRatio: number;
   serve: ServeLoadResult | null;
+  /** RSS of the bench process (where the baseline ran) at the end of the rounds. */
+  benchRssBytes: number;
   loadavg: { min: number; mean: number; max: number; n: number };
 }
 
@@ -129,7 +134,7 @@ export function renderTables(r: BenchResults): string {
   out.push(`Benchmark ${r.date} — ${r.machine.cpus} × ${r.machine.model}, kernel ${r.machine.kernel}, node ${r.machine.node}; ` +
     `${r.config.rounds} rounds per N (alternating), load average during the run ${r.loadavg.mean} (min ${r.loadavg.min}, max ${r.loadavg.max})`);
   out.push('');
-  out.push('One full collection (median [min–max] over rounds; CPU = bench process + its tools; runtime CPU = containerd):');
+  out.push('One full collection (median [min–max] over rounds; CPU = collector process + its tools; runtime CPU = containerd):');
   out.push('');
   out.push('| pods (containers) | chaos-daemon ms | agent ms | speed-up | CPU ms daemon / agent | runtime CPU ms daemon / agent | spawns daemon / agent | runtime calls daemon / agent | series daemon / agent |');
   out.push('|---|---|---|---|---|---|---|---|---|');
@@ -143,14 +148,17 @@ export function renderTables(r: BenchResults): string {
     out.push('');
     out.push(`\`serve\` (separate process, --interval ${r.config.serveIntervalMs} ms) under ${r.config.connections} concurrent /metrics clients for ${r.config.loadSeconds} s (Prometheus headers: OpenMetrics, gzip):`);
     out.push('');
-    out.push('| pods | requests | p50 ms | p99 ms | max ms | errors | collections during load | RSS MB (peak) | /metrics series | bytes (gzip) |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|');
+    out.push('| pods | requests | p50 ms | p99 ms | max ms | errors | collections during load | RSS MB at first collection | RSS MB (peak) after N collections | /metrics series | bytes (gzip) |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const l of served) {
       const s = l.serve!;
       out.push(`| ${l.pods} | ${s.load.requests} | ${s.load.latencyMs.p50} | ${s.load.latencyMs.p99} | ${s.load.latencyMs.max} | ${s.load.errors + s.load.non2xx + s.load.timeouts} | ` +
-        `${s.load.collectionsDuringLoad} | ${mb(s.memory.rssBytes)} (${mb(s.memory.hwmBytes)}) after ${s.collections} | ${s.series} | ${kb(s.bytes)} KiB (${kb(s.gzipBytes)} KiB) |`);
+        `${s.load.collectionsDuringLoad} | ${mb(s.memoryAtReady.rssBytes)} | ${mb(s.memory.rssBytes)} (${mb(s.memory.hwmBytes)}) after ${s.collections} | ${s.series} | ${kb(s.bytes)} KiB (${kb(s.gzipBytes)} KiB) |`);
     }
   }
+  out.push('');
+  out.push(`Agent worker RSS after its collections: ${r.levels.map((l) => `${l.pods} pods: ${mb(l.agent.rssBytes)} MB after ${l.agent.collectionsSoFar}`).join(', ')}; ` +
+    `bench process (baseline) RSS: ${r.levels.map((l) => `${mb(l.benchRssBytes)} MB`).join(', ')}.`);
   out.push('');
   out.push('Setup: ' + r.levels.map((l) => `+${l.setup.created} pods in ${fmt(l.setup.createSeconds, 1)} s (runPod ${span(l.setup.perPodMs)} ms, ${l.setup.concurrency} at once), chaos state in ${fmt(l.setup.injectSeconds, 1)} s`).join('; ') +
     `; containerd start ${fmt(r.containerdStartSeconds, 1)} s; teardown ${r.teardownSeconds === null ? 'n/a' : `${fmt(r.teardownSeconds, 1)} s`}.`);

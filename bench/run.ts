@@ -6,8 +6,9 @@
  *    each new pod's namespace (bench/inject.ts).
  * 2. At each N: a warm-up of both collectors (and a check that the agent sees every pod's partition + bandwidth
  *    and the baseline every container), then --rounds rounds alternating chaos-daemon's collection
- *    (bench/baseline.ts) and the agent's (bench/agent.ts, in this process), order flipped every round:
- *    wall time, CPU (this process + its tools, and containerd's), spawns, runtime calls, series.
+ *    (bench/baseline.ts, in this process) and the agent's (bench/agent.ts, in a worker process of its own),
+ *    order flipped every round: wall time, CPU (collector process + its tools, and containerd's), spawns,
+ *    runtime calls, series.
  * 3. At each N: the real `serve` in its own process under 50 concurrent /metrics clients for 10 s while it
  *    collects every 2 s (bench/serve-load.ts): latency, errors, RSS after 10 collections, series and bytes.
  * 4. Tears everything down (pods, containerd, serve), prints Markdown tables and target checks, and writes
@@ -23,9 +24,10 @@ import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../agent/config.js';
 import { AgentError, UsageError, errorMessage } from '../agent/errors.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../test/helpers/containerd.js';
-import { InProcessAgent, type AgentSample } from './agent.js';
+import { AgentProcess, type AgentSample } from './agent.js';
 import { ChaosDaemonBaseline, type BaselineResult } from './baseline.js';
 import { chaosLayout, injectChaos, MEMBERS_PER_SET } from './inject.js';
 import { LoadSampler, cpuSince, cpuSnapshot, mapLimit, processCpuMs, round, summarize } from './measure.js';
@@ -34,6 +36,7 @@ import { liveServeChildren, runServeLoad, type ServeLoadResult } from './serve-l
 
 const CONTAINERS = ['app', 'sidecar'];
 const SETUP_CONCURRENCY = 8;
+let agentCollections = 0;
 const NAMESPACE = 'bench';
 
 interface Args {
@@ -175,7 +178,7 @@ async function measureLevel(
   n: number,
   args: Args,
   h: ContainerdHarness,
-  agent: InProcessAgent,
+  agent: AgentProcess,
   baseline: ChaosDaemonBaseline,
   setup: LevelResult['setup'],
 ): Promise<LevelResult> {
@@ -183,13 +186,15 @@ async function measureLevel(
   sampler.start();
   log(`N=${n}: warm-up`);
   const warmAgent = await agent.collectOnce();
+  agentCollections += 1;
   const warmBase = await baseline.collect();
   // A second agent pass: the first one after new pods resolves them (cache fill); steady state starts now.
   await agent.collectOnce();
+  agentCollections += 1;
   verify(n, warmAgent, warmBase);
 
   const b = { wall: [] as number[], cpu: [] as number[], child: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[], last: warmBase };
-  const a = { wall: [] as number[], collect: [] as number[], cpu: [] as number[], child: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[], last: warmAgent, maxActive: 0 };
+  const a = { wall: [] as number[], collect: [] as number[], cpu: [] as number[], child: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[], last: warmAgent, maxActive: 0, rss: 0 };
   const runtimeCpu = async (): Promise<number> => (await processCpuMs(h.pid)) ?? NaN;
 
   const runBaseline = async (): Promise<void> => {
@@ -219,6 +224,8 @@ async function measureLevel(
     a.spawns.push(s.spawns);
     a.calls.push(s.runtimeCalls);
     a.maxActive = Math.max(a.maxActive, s.maxActive);
+    a.rss = s.rssBytes;
+    agentCollections += 1;
     a.last = s;
     if (s.errors.length) throw new AgentError('BENCH_AGENT', `agent errors: ${s.errors.slice(0, 3).join('; ')}`);
   };
@@ -229,6 +236,7 @@ async function measureLevel(
     log(`N=${n}: round ${r + 1}/${args.rounds}: chaos-daemon ${Math.round(b.wall.at(-1)!)} ms, agent ${Math.round(a.wall.at(-1)!)} ms`);
   }
 
+  const benchRssBytes = process.memoryUsage().rss;
   let serve: ServeLoadResult | null = null;
   log(`N=${n}: serve under load`);
   serve = await runServeLoad({
@@ -274,10 +282,13 @@ async function measureLevel(
       bytes: a.last.bytes,
       activeChaosPods: a.last.activeChaosPods,
       maxConcurrentTools: a.maxActive,
+      rssBytes: a.rss,
+      collectionsSoFar: agentCollections,
     },
     speedup: round(baselineWall.median / agentWall.median, 3),
     cpuRatio: round(baselineCpu.median / agentCpu.median, 3),
     serve,
+    benchRssBytes,
     loadavg: sampler.stop(),
   };
 }
@@ -298,13 +309,16 @@ async function main(): Promise<number> {
   overall.start();
 
   let harness: ContainerdHarness | null = null;
-  let agent: InProcessAgent | null = null;
+  let agent: AgentProcess | null = null;
   let baseline: ChaosDaemonBaseline | null = null;
   let teardown: Promise<number | null> | null = null;
   const cleanup = (): Promise<number | null> => {
     teardown ??= (async () => {
       for (const c of liveServeChildren) if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
-      agent?.close();
+      await agent?.stop().catch((err: unknown) => {
+        log(`agent worker stop: ${errorMessage(err)}`);
+        agent?.kill();
+      });
       baseline?.close();
       if (!harness) return null;
       log('teardown: removing pods and stopping containerd');
@@ -338,7 +352,8 @@ async function main(): Promise<number> {
     harness = await startContainerd({ name: 'bench' });
     containerdStartSeconds = (performance.now() - t0) / 1000;
     log(`containerd pid ${harness.pid} at ${harness.endpoint} (${containerdStartSeconds.toFixed(1)} s)`);
-    agent = new InProcessAgent(harness.endpoint);
+    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), harness.endpoint);
+    agent.start();
     baseline = new ChaosDaemonBaseline({ endpoint: harness.endpoint, socketPath: harness.socket });
     const pods: TestPod[] = [];
     for (const n of args.pods) {
@@ -372,7 +387,7 @@ async function main(): Promise<number> {
       loadSeconds: args.loadSeconds,
       serveIntervalMs: args.intervalMs,
       minCollections: args.minCollections,
-      netnsConcurrency: agent?.cfg.netnsConcurrency ?? 0,
+      netnsConcurrency: loadConfig(['metrics'], {}).netnsConcurrency,
     },
     containerdStartSeconds,
     levels,
@@ -380,8 +395,8 @@ async function main(): Promise<number> {
     teardownSeconds,
     loadavg: overall.stop(),
     notes: [
-      'Agent collection measured in the bench process (Inventory + NetnsRunner + collect() + MetricsPipeline, as serve wires them); RSS is that of a separate `serve` process (/proc/<pid>/status VmRSS).',
-      'Baseline: chaos-daemon collectNetworkMetrics reproduced in the same process (CRI instead of containerd\'s native API, nsenter instead of nsexec, iptables-legacy-save); see bench/baseline.ts.',
+      'Agent collection measured in a process of its own (bench/agent-worker.ts: Inventory + NetnsRunner + collect() + MetricsPipeline, as serve wires them), CPU = that process + its tools; serve RSS from /proc/<pid>/status VmRSS of the separate `serve` process.',
+      'Baseline: chaos-daemon collectNetworkMetrics reproduced in the bench process (CRI instead of containerd\'s native API, nsenter instead of nsexec, iptables-legacy-save; tools forked by one small sh, as cheap as Go\'s vfork-based os/exec); see bench/baseline.ts.',
       ...notes,
     ],
   };

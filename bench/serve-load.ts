@@ -68,6 +68,9 @@ export interface ServeLoadResult {
     collectionsDuringLoad: number;
   };
   collections: number;
+  /** Right after the first collection was published, before any load. */
+  memoryAtReady: Memory;
+  /** After `minCollections` collections and the load. */
   memory: Memory;
   /** /metrics in the Prometheus text format, uncompressed. */
   series: number;
@@ -147,12 +150,13 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
     child.once('error', (err) => reject(new AgentError('BENCH_SERVE', `cannot start serve: ${err.message}`, { cause: err })));
   });
   try {
+    let listenTimer: NodeJS.Timeout | undefined;
     const port = await Promise.race([
       portP,
-      sleep(Math.max(0, deadline - Date.now())).then(() => {
-        throw new AgentError('BENCH_SERVE', `serve did not listen in time: ${stderr.slice(-2000)}`);
+      new Promise<never>((_, reject) => {
+        listenTimer = setTimeout(() => reject(new AgentError('BENCH_SERVE', `serve did not listen in time: ${stderr.slice(-2000)}`)), Math.max(0, deadline - Date.now()));
       }),
-    ]);
+    ]).finally(() => clearTimeout(listenTimer));
     const pid = child.pid!;
 
     // Ready = the first collection is published.
@@ -163,6 +167,7 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
       await sleep(100);
     }
     const readyMs = performance.now() - started;
+    const memoryAtReady = await processMemory(pid);
     progress(`serve pid ${pid} ready on :${port} after ${Math.round(readyMs)} ms`);
 
     // Count published collections by watching the last-collection timestamp.
@@ -219,6 +224,7 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
           collectionsDuringLoad,
         },
         collections: seen.size,
+        memoryAtReady,
         memory,
         series,
         bytes: plain.body.length,

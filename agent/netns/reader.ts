@@ -1,30 +1,36 @@
 /**
  * Reads one network namespace's iptables (both backends, IPv4 and IPv6), ipsets, tc state, fwmark ip rules and
- * DNSChaos markers, for as few process spawns as possible. Decisions that cost no spawn:
+ * DNSChaos markers, normally for ONE process spawn: the constant read script (read-script.ts) runs every tool
+ * inside the namespace in turn and frames each one's output (runner.runScript). Decisions that cost no spawn:
  * - /proc/<pid>/net/ip_tables_names and ip6_tables_names (readable from the host) list the legacy xtables
- *   tables instantiated in that namespace: the legacy *-save tools only run when a table exists.
+ *   tables instantiated in that namespace: the legacy *-save steps are only given when a table exists.
  * - /proc/<pid>/net/dev lists the interfaces, so tc reads qdiscs, classes and filters of every interface in
- *   ONE `tc -s -d -j -batch -` process.
+ *   ONE `tc -s -d -j -batch -` (the batch goes to the script's stdin).
  * - /proc/<containerPid>/root/etc/resolv.conf.chaos.bak is a stat (DNSChaos).
- * One spawn decides for nf_tables: `nft list tables` names the ip / ip6 tables; iptables-nft-save and
- * ip6tables-nft-save only run for a family that holds an xtables-compatible table (fallback when nft is not
- * installed: both). `ipset save` only runs when some iptables table or tc filter exists (an ipset changes no
- * traffic without a rule that matches it), and `ip rule` only when a mangle TPROXY / DIVERT rule exists
- * (HTTPChaos). `exhaustive: true` reads everything regardless.
- * An empty pod namespace costs 2 spawns (nft, tc); one with Chaos Mesh's legacy partition 4.
- * Without a usable PID (a bare netns file), legacy tables and interfaces are unknown: both legacy tools run and
- * tc runs twice (qdiscs first, then classes and filters of the interfaces it printed when any is not trivial).
+ * Decisions the script takes inside the namespace: `nft list tables` names the ip / ip6 tables, and
+ * iptables-nft-save / ip6tables-nft-save only run for a family that holds an xtables-compatible table (nft not
+ * installed: both run, and later reads skip the probe). `ipset save` runs when some iptables table exists (an
+ * ipset changes no traffic without a rule that matches it): unconditionally when /proc showed a legacy table,
+ * otherwise the script decides from /proc/self/net and the nft probe. When tables only show up in the nft-save
+ * output (nft missing) or a tc filter exists without any table, ipset is read by a second spawn afterwards, as
+ * is `ip rule` when a mangle TPROXY / DIVERT rule exists (HTTPChaos); both go in one spawn when both are needed.
+ * `exhaustive: true` reads everything (2 legacy + 2 nft + tc + ipset + ip rule) in the one spawn.
+ * Without a usable PID (a bare netns file) both legacy steps run and the script builds the tc batch itself from
+ * /proc/self/net/dev inside the namespace (same batch as with a PID: qdiscs, and classes and filters of every
+ * interface). Still one spawn.
+ * Spawns: 1 for an untouched pod or one with Chaos Mesh's partition / bandwidth state; 2 with HTTPChaos.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { NetnsCommandError, errorMessage } from '../errors.js';
 import { validatePid } from '../runtime/netns-resolve.js';
-import type { NetnsRunner } from './exec.js';
+import type { NetnsRunner, RunOptions, ScriptFrame, ScriptResult } from './exec.js';
 import { validateNetnsPath } from './exec.js';
+import type { ScriptStep } from './read-script.js';
 import { parseIpsetSave } from './ipset.js';
 import { parseIptablesSave } from './iptables.js';
-import { parseTcBatch, parseTcQdiscs, tcBatchCommands } from './tc.js';
-import type { IpFamily, IptablesBackend, IptablesDump, NetnsState, TcDump } from './types.js';
+import { parseTcBatch, tcBatchCommands, type TcBatchCommand } from './tc.js';
+import type { IpFamily, IptablesBackend, IptablesDump, NetnsState } from './types.js';
 
 export interface ReadTarget {
   netnsPath: string;
@@ -36,20 +42,16 @@ export interface ReadTarget {
 }
 
 export interface ReadOptions {
-  /** Read every tool, whatever the cheap checks say (2 legacy + 2 nft + ipset + tc). */
+  /** Read every tool, whatever the cheap checks say (2 legacy + 2 nft + tc + ipset + ip rule), in one spawn. */
   exhaustive?: boolean;
   signal?: AbortSignal;
 }
 
 const XTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
-/** Qdisc kinds that have classes or filters worth a `class show` / `filter show`. */
-const TRIVIAL_QDISCS = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'mq', 'pfifo', 'bfifo', 'fq', 'noop', 'tbf', 'netem', 'sfq', 'cake']);
 const MAX_PROC_FILE = 1 << 20;
 
 /** Per-runner memory of tools found missing in the image (asked once, not at every collection). */
 const missingTools = new WeakMap<NetnsRunner, Set<string>>();
-
-type StateError = NetnsState['errors'][number];
 
 export function emptyNetnsState(): NetnsState {
   return {
@@ -172,90 +174,116 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
   const missing = missingTools.get(runner) ?? new Set<string>();
   missingTools.set(runner, missing);
 
+  // --- The one spawn: every step whose need /proc could not rule out.
+  const legacyKnown = (legacy4?.length ?? 0) > 0 || (legacy6?.length ?? 0) > 0;
+  const steps: ScriptStep[] = [];
+  if (exhaustive || legacy4 === null || legacy4.length > 0) steps.push('legacy4');
+  if (exhaustive || legacy6 === null || legacy6.length > 0) steps.push('legacy6');
+  const probeNft = !exhaustive && !missing.has('nft');
+  steps.push(probeNft ? 'nft' : 'nft-all');
+  let tcCommands: TcBatchCommand[] | null = null;
+  let tcInput: string | undefined;
+  if (devs !== null) {
+    const { commands, input, rejected } = tcBatchCommands(devs);
+    if (rejected.length) errors.push({ tool: 'tc', reason: 'parse', message: `interface names refused for tc: ${rejected.map((r) => JSON.stringify(r)).join(', ')}` });
+    tcCommands = commands;
+    tcInput = input;
+    steps.push('tc');
+  } else {
+    steps.push('tc-auto');
+  }
+  steps.push(exhaustive || legacyKnown ? 'ipset' : 'ipset-if-tables');
+  if (exhaustive) steps.push('iprule4');
+
+  const dns = checkDns(target, state);
+  const first = await runSteps(runner, netnsPath, steps, { ...runOpts, ...(tcInput !== undefined ? { input: tcInput } : {}) }, fail);
+
   const dumps: IptablesDump[] = [];
-  const save = async (tool: string, backend: IptablesBackend, family: IpFamily): Promise<void> => {
-    try {
-      const { stdout } = await runner.run(netnsPath, [tool, '-c'], runOpts);
-      const dump = parseIptablesSave(stdout, backend, family);
-      if (dump.tables.length > 0 || dump.errors.length > 0) dumps.push(dump);
-    } catch (err) {
-      fail(tool, err);
+  const saves: [string, IptablesBackend, IpFamily][] = [
+    ['iptables-legacy-save', 'legacy', 'ipv4'],
+    ['ip6tables-legacy-save', 'legacy', 'ipv6'],
+    ['iptables-nft-save', 'nft', 'ipv4'],
+    ['ip6tables-nft-save', 'nft', 'ipv6'],
+  ];
+  for (const [tool, backend, family] of saves) {
+    const f = first.frame(tool);
+    if (!f) continue;
+    if (f.error) {
+      fail(tool, f.error);
+      continue;
     }
-  };
-
-  // --- Phase 1: legacy saves, the nft probe and tc, all at once (the runner bounds concurrency).
-  const phase1: Promise<void>[] = [];
-  if (exhaustive || legacy4 === null || legacy4.length > 0) phase1.push(save('iptables-legacy-save', 'legacy', 'ipv4'));
-  if (exhaustive || legacy6 === null || legacy6.length > 0) phase1.push(save('ip6tables-legacy-save', 'legacy', 'ipv6'));
-
-  let nftFamilies: Set<string> | null = null; // null = unknown: run both nft saves
-  const nftProbe = (async () => {
-    if (exhaustive || missing.has('nft')) return;
-    try {
-      const { stdout } = await runner.run(netnsPath, ['nft', 'list', 'tables'], runOpts);
-      const tables = parseNftTables(stdout);
-      nftFamilies = new Set(tables.filter((t) => XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')).map((t) => t.family));
-      const other = tables.filter((t) => !(XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')));
-      if (other.length > 0) notes.push(`nf_tables tables not shown by iptables-nft-save: ${other.map((t) => `${t.family} ${t.name}`).join(', ')}`);
-    } catch (err) {
-      if (err instanceof NetnsCommandError && err.reason === 'spawn' && /failed to execute/.test(err.message)) {
-        missing.add('nft');
-        notes.push('nft is not installed: both iptables-nft-save tools run in every namespace');
-      } else if (err instanceof NetnsCommandError && err.reason === 'vanished') {
-        fail('nft', err);
-        nftFamilies = new Set();
-      } else {
-        // Fall back to running both iptables-nft-save tools (they report their own errors).
-        notes.push(`nft list tables failed (${errorMessage(err)}): both iptables-nft-save tools were run`);
-      }
-    }
-  })();
-  phase1.push(nftProbe);
-  phase1.push(readTc(runner, netnsPath, devs, runOpts, exhaustive).then((r) => {
-    state.tc = r.tc;
-    for (const e of r.errors) errors.push(e);
-  }));
-  await Promise.all(phase1);
-
-  // --- Phase 2: nft saves for the families that hold tables, then what depends on iptables.
-  const phase2: Promise<void>[] = [];
-  const fams = nftFamilies as Set<string> | null;
-  if (exhaustive || fams === null || fams.has('ip')) phase2.push(save('iptables-nft-save', 'nft', 'ipv4'));
-  if (exhaustive || fams === null || fams.has('ip6')) phase2.push(save('ip6tables-nft-save', 'nft', 'ipv6'));
-  await Promise.all(phase2);
-
+    const dump = parseIptablesSave(f.stdout, backend, family);
+    if (dump.tables.length > 0 || dump.errors.length > 0) dumps.push(dump);
+  }
   dumps.sort((a, b) => order(a) - order(b));
   state.iptables = dumps;
 
-  const anyTables = dumps.some((d) => d.tables.length > 0) || (legacy4?.length ?? 0) > 0 || (legacy6?.length ?? 0) > 0;
-  const phase3: Promise<void>[] = [];
-  if (exhaustive || anyTables || state.tc.filters.length > 0) {
-    phase3.push((async () => {
-      try {
-        const { stdout } = await runner.run(netnsPath, ['ipset', 'save'], runOpts);
-        state.ipsets = parseIpsetSave(stdout);
-      } catch (err) {
-        fail('ipset', err);
-      }
-    })());
-  } else {
-    notes.push('ipset not read: no iptables table and no tc filter in this namespace, so no ipset can match traffic');
+  const nftFrame = probeNft ? first.frame('nft') : undefined;
+  if (nftFrame) {
+    const err = nftFrame.error;
+    if (err === null) {
+      const other = parseNftTables(nftFrame.stdout).filter((t) => !(XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')));
+      if (other.length > 0) notes.push(`nf_tables tables not shown by iptables-nft-save: ${other.map((t) => `${t.family} ${t.name}`).join(', ')}`);
+    } else if (err.reason === 'spawn' && /failed to execute/.test(err.message)) {
+      missing.add('nft');
+      notes.push('nft is not installed: both iptables-nft-save tools run in every namespace');
+    } else if (err === first.error) {
+      fail('nft', err); // the script stopped during the probe (timeout, abort): the saves never ran
+    } else {
+      // The script ran both iptables-nft-save tools (they report their own errors).
+      notes.push(`nft list tables failed (${errorMessage(err)}): both iptables-nft-save tools were run`);
+    }
   }
+
+  const tcFrame = first.frame('tc');
+  if (tcFrame) {
+    const commands = tcCommands ?? parseTcBatchInput(first.frame('tc-batch')?.stdout ?? '');
+    if (tcFrame.error === null) {
+      state.tc = parseTcBatch(tcFrame.stdout, commands);
+    } else {
+      errors.push({ tool: 'tc', reason: tcFrame.error.reason, message: tcFrame.error.message });
+      // tc stops a batch at the first failing command (an interface that vanished meanwhile): keep its output.
+      if (tcFrame.error.reason === 'exit' && tcFrame.status !== null) state.tc = parseTcBatch(tcFrame.stdout, commands);
+    }
+  }
+
+  const readIpset = (f: ScriptFrame): void => {
+    if (f.error) fail('ipset', f.error);
+    else state.ipsets = parseIpsetSave(f.stdout);
+  };
+  const ipRules = (f: ScriptFrame): void => {
+    if (f.error) {
+      fail('ip', f.error);
+      return;
+    }
+    for (const line of f.stdout.split('\n')) if (/\bfwmark\b/.test(line)) state.ipRules.push(line.trim());
+  };
+
+  // --- Follow-up spawn, only when the first one showed a need it could not see coming.
+  const more: ScriptStep[] = [];
+  const ipsetFrame = first.frame('ipset');
+  if (ipsetFrame) {
+    readIpset(ipsetFrame);
+  } else if (first.complete) {
+    const anyTables = dumps.some((d) => d.tables.length > 0) || legacyKnown;
+    if (anyTables || state.tc.filters.length > 0) more.push('ipset');
+    else notes.push('ipset not read: no iptables table and no tc filter in this namespace, so no ipset can match traffic');
+  }
+  const iprule4 = first.frame('ip-rule');
+  if (iprule4) ipRules(iprule4);
   const tproxyFamilies = new Set(dumps.filter(hasTproxyState).map((d) => d.family));
-  if (exhaustive) tproxyFamilies.add('ipv4');
-  for (const fam of tproxyFamilies) {
-    const argv = fam === 'ipv6' ? ['ip', '-6', 'rule', 'show'] : ['ip', 'rule', 'show'];
-    phase3.push((async () => {
-      try {
-        const { stdout } = await runner.run(netnsPath, argv, runOpts);
-        for (const line of stdout.split('\n')) if (/\bfwmark\b/.test(line)) state.ipRules.push(line.trim());
-      } catch (err) {
-        fail('ip', err);
-      }
-    })());
+  if (tproxyFamilies.has('ipv4') && !iprule4) more.push('iprule4');
+  if (tproxyFamilies.has('ipv6')) more.push('iprule6');
+  if (more.length > 0 && first.spawned) {
+    const second = await runSteps(runner, netnsPath, more, runOpts, fail);
+    const f = second.frame('ipset');
+    if (f) readIpset(f);
+    for (const name of ['ip-rule', 'ip6-rule']) {
+      const r = second.frame(name);
+      if (r) ipRules(r);
+    }
   }
-  phase3.push(checkDns(target, state));
-  await Promise.all(phase3);
+  await dns;
 
   // The namespace must be the same one at the end (a PID path can be reused by another process).
   try {
@@ -289,49 +317,50 @@ function hasTproxyState(d: IptablesDump): boolean {
   );
 }
 
-async function readTc(
+interface StepsRun {
+  /** A process was spawned (false: refused or failed before a spawn; the error is recorded). */
+  spawned: boolean;
+  /** Every step ran to its end. */
+  complete: boolean;
+  /** The script's own failure (also the `error` of the frame it stopped in, if any). */
+  error: NetnsCommandError | null;
+  frame(name: string): ScriptFrame | undefined;
+}
+
+/**
+ * One runScript call. A failure of the script as a whole is recorded once: under the tool it stopped in (the
+ * caller records that frame's error, as for any tool) or, outside a tool's frame, under its own tool (nsenter).
+ */
+async function runSteps(
   runner: NetnsRunner,
   netnsPath: string,
-  devs: string[] | null,
-  runOpts: { signal?: AbortSignal; onSpawn: () => void },
-  exhaustive: boolean,
-): Promise<{ tc: TcDump; errors: StateError[] }> {
-  const errors: StateError[] = [];
-  const argv = ['tc', '-s', '-d', '-j', '-batch', '-'];
-  const batch = async (names: string[]): Promise<TcDump | null> => {
-    const { commands, input, rejected } = tcBatchCommands(names);
-    if (rejected.length) errors.push({ tool: 'tc', reason: 'parse', message: `interface names refused for tc: ${rejected.map((r) => JSON.stringify(r)).join(', ')}` });
-    try {
-      const { stdout } = await runner.run(netnsPath, argv, { ...runOpts, input });
-      return parseTcBatch(stdout, commands);
-    } catch (err) {
-      // tc stops a batch at the first failing command (an interface that vanished meanwhile): keep its output.
-      if (err instanceof NetnsCommandError && err.reason === 'exit') {
-        errors.push({ tool: 'tc', reason: 'exit', message: err.message });
-        const partial = (err.cause as { stdout?: unknown } | undefined)?.stdout;
-        return typeof partial === 'string' ? parseTcBatch(partial, commands) : null;
-      }
-      errors.push({ tool: 'tc', reason: err instanceof NetnsCommandError ? err.reason : 'spawn', message: errorMessage(err) });
-      return null;
-    }
-  };
-  const empty: TcDump = { qdiscs: [], classes: [], filters: [], errors: [] };
-  if (devs !== null) return { tc: (await batch(devs)) ?? empty, errors };
-
-  // No interface list: qdiscs first, then classes and filters only where a qdisc can have them.
-  let qd: TcDump;
+  steps: ScriptStep[],
+  opts: RunOptions,
+  fail: (tool: string, err: unknown) => void,
+): Promise<StepsRun> {
+  let r: ScriptResult;
   try {
-    const { stdout } = await runner.run(netnsPath, ['tc', '-s', '-d', '-j', 'qdisc', 'show'], runOpts);
-    const r = parseTcQdiscs(stdout);
-    qd = { qdiscs: r.qdiscs, classes: [], filters: [], errors: r.errors };
+    r = await runner.runScript(netnsPath, steps, opts);
   } catch (err) {
-    errors.push({ tool: 'tc', reason: err instanceof NetnsCommandError ? err.reason : 'spawn', message: errorMessage(err) });
-    return { tc: empty, errors };
+    fail(err instanceof NetnsCommandError ? err.tool : 'nsenter', err);
+    return { spawned: false, complete: false, error: null, frame: () => undefined };
   }
-  const interesting = [...new Set(qd.qdiscs.filter((q) => exhaustive || !TRIVIAL_QDISCS.has(q.kind) || !q.root).map((q) => q.interface))];
-  if (interesting.length === 0) return { tc: qd, errors };
-  const more = await batch(interesting);
-  return { tc: more ?? qd, errors };
+  if (r.error !== null && !r.frames.some((f) => f.error === r.error && f.tool !== null)) fail(r.error.tool, r.error);
+  return { spawned: true, complete: r.complete, error: r.error, frame: (name) => r.frames.find((f) => f.name === name) };
+}
+
+/** The batch the script built itself (frame tc-batch) back into the commands it holds, in order. */
+export function parseTcBatchInput(text: string): TcBatchCommand[] {
+  const out: TcBatchCommand[] = [];
+  for (const line of text.split('\n')) {
+    if (line === 'qdisc show') {
+      out.push({ kind: 'qdisc', dev: '' });
+      continue;
+    }
+    const m = /^(class|filter) show dev (\S+)$/.exec(line);
+    if (m) out.push({ kind: m[1] as 'class' | 'filter', dev: m[2]! });
+  }
+  return out;
 }
 
 async function checkDns(target: ReadTarget, state: NetnsState): Promise<void> {

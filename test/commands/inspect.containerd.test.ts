@@ -65,9 +65,9 @@ describeIntegration('inspect pods through a real containerd', { root: true, comm
       expect(w.netns!.inode).toBe((await import('node:fs')).statSync(web.netnsPath).ino);
       expect(w.pod!.sandboxId).toBe(web.sandboxId);
       // web: legacy v4 + nft probe + tc batch + ipset; db (untouched): nft probe + tc batch.
-      expect(w.spawns).toBe(4);
-      expect(snap.pods[0]!.spawns).toBe(2);
-      expect(snap.spawns).toBe(6);
+      expect(w.spawns).toBe(1);
+      expect(snap.pods[0]!.spawns).toBe(1);
+      expect(snap.spawns).toBe(2);
       expect(snap.cpuSeconds).toBeGreaterThan(0);
       expect(snap.containerStats.length).toBeGreaterThanOrEqual(3);
       expect(db.pid).toBeGreaterThan(0);

@@ -302,9 +302,9 @@ describe('Dockerfile', () => {
     expect(df).toMatch(/COPY --from=build \/src\/dist\/agent/);
   });
 
-  it('installs both iptables backends, ipset, iproute2, util-linux without recommends, non-interactively', () => {
+  it('installs both iptables backends, ipset, iproute2, util-linux, nftables (nft list tables) without recommends, non-interactively', () => {
     expect(df).toMatch(/DEBIAN_FRONTEND=noninteractive/);
-    expect(df).toMatch(/apt-get install -y --no-install-recommends iptables ipset iproute2 util-linux/);
+    expect(df).toMatch(/apt-get install -y --no-install-recommends iptables ipset iproute2 util-linux nftables/);
     expect(df).toMatch(/rm -rf \/var\/lib\/apt\/lists\/\*/);
   });
 

@@ -1,5 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { NetnsRunner, validateNetnsPath } from '../../agent/netns/exec.js';
+import { NetnsRunner, validateNetnsPath, type CommandEvent } from '../../agent/netns/exec.js';
+import type { ScriptStep } from '../../agent/netns/read-script.js';
 import { NetnsCommandError, ValidationError } from '../../agent/errors.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, pidsInNetns, type TestNetns } from '../helpers/netns.js';
@@ -171,5 +174,229 @@ describeIntegration('NetnsRunner (real nsenter into a real netns)', { root: true
     const err = (await rejection(r.run(ns.path, ['ip', 'link']))) as NetnsCommandError;
     expect(err.reason).toBe('spawn');
     expect(r.active).toBe(0);
+  });
+});
+
+function which(cmd: string): string {
+  return execFileSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { encoding: 'utf8' }).trim();
+}
+
+describeIntegration('NetnsRunner.runScript (the one-spawn read, real nsenter into a real netns)', { root: true, commands: ['nsenter', 'ip', 'tc', 'ipset', 'nft', 'iptables-legacy'] }, () => {
+  let ns: TestNetns;
+  let holder: number;
+  let dir: string;
+  /** An nsenter whose child PATH is `bin` (only the tools linked there, plus fakes). */
+  const wrapper = async (name: string, tools: string[], fakes: Record<string, string> = {}): Promise<string> => {
+    const bin = `${dir}/${name}-bin`;
+    await mkdir(bin);
+    for (const t of tools) await symlink(which(t), `${bin}/${t}`);
+    for (const [t, body] of Object.entries(fakes)) {
+      await writeFile(`${bin}/${t}`, `#!/bin/sh\n${body}\n`);
+      await chmod(`${bin}/${t}`, 0o755);
+    }
+    const path = `${dir}/${name}-nsenter`;
+    await writeFile(path, `#!/bin/sh\nPATH=${bin}\nexport PATH\nexec ${which('nsenter')} "$@"\n`);
+    await chmod(path, 0o755);
+    return path;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp('/tmp/h10-exec-');
+    ns = await createNetns('h4s');
+    await ns.addPodInterface({ addr: '10.251.1.2/24' });
+    holder = await ns.startHolder();
+  });
+  afterAll(async () => {
+    await destroyAll();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs every step in ONE spawn; each frame holds exactly what the tool prints alone', async () => {
+    const events: CommandEvent[] = [];
+    const r = runner({ onCommand: (e) => events.push(e) });
+    const t0 = performance.now();
+    const res = await r.runScript(ns.path, ['iprule4', 'nft', 'tc', 'ipset', 'iprule6'], { input: 'qdisc show dev lo\nqdisc show dev eth0\n' });
+    const wall = (performance.now() - t0) / 1000;
+    expect(r.spawns).toBe(1);
+    expect(res.complete).toBe(true);
+    expect(res.error).toBeNull();
+    expect(res.frames.map((f) => [f.name, f.tool, f.status, f.error])).toEqual([
+      ['ip-rule', 'ip', 0, null],
+      ['nft', 'nft', 0, null],
+      ['tc', 'tc', 0, null],
+      ['ipset', 'ipset', 0, null],
+      ['ip6-rule', 'ip', 0, null],
+    ]);
+    const alone = runner();
+    const frame = (n: string) => res.frames.find((f) => f.name === n)!;
+    expect(frame('ip-rule').stdout).toBe((await alone.run(ns.path, ['ip', 'rule', 'show'])).stdout);
+    expect(frame('ip-rule').stdout).toBe('0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n');
+    expect(frame('ip6-rule').stdout).toBe((await alone.run(ns.path, ['ip', '-6', 'rule', 'show'])).stdout);
+    expect(frame('nft').stdout).toBe((await alone.run(ns.path, ['nft', 'list', 'tables'])).stdout);
+    expect(frame('ipset').stdout).toBe('');
+    // tc read the batch from stdin: one JSON document per command.
+    expect(frame('tc').stdout.trim().split('\n').map((l) => (JSON.parse(l) as { kind: string }[])[0]!.kind)).toEqual(['noqueue', 'noqueue']);
+    for (const f of res.frames) expect(f.stderr).toBe('');
+    // One event per tool, with the tool's own duration.
+    expect(events.map((e) => [e.tool, e.ok])).toEqual([['ip', true], ['nft', true], ['tc', true], ['ipset', true], ['ip', true]]);
+    for (const e of events) {
+      expect(e.seconds).toBeGreaterThan(0);
+      expect(e.seconds).toBeLessThan(wall);
+    }
+  });
+
+  it('tc-auto builds the batch from the namespace\'s own /proc/self/net/dev', async () => {
+    const r = runner();
+    const res = await r.runScript(ns.path, ['tc-auto']);
+    const batch = res.frames.find((f) => f.name === 'tc-batch')!;
+    expect(batch.tool).toBeNull();
+    expect(batch.stdout.split('\n').sort()).toEqual(['', 'class show dev eth0', 'class show dev lo', 'filter show dev eth0', 'filter show dev lo', 'qdisc show']);
+    expect(batch.stdout.startsWith('qdisc show\n')).toBe(true);
+    const tc = res.frames.find((f) => f.name === 'tc')!;
+    expect(tc.error).toBeNull();
+    expect(res.frames.map((f) => f.name)).toEqual(['tc-batch', 'tc']);
+    expect(r.spawns).toBe(1);
+  });
+
+  it('refuses unknown, repeated or missing steps (and tc without its batch) before spawning', async () => {
+    const r = runner();
+    for (const steps of [[], ['sh'], ['legacy4; id'], ['ipset', 'ipset'], ['tc'], ['nft', '--help']]) {
+      await expect(r.runScript(ns.path, steps as ScriptStep[])).rejects.toBeInstanceOf(ValidationError);
+    }
+    await expect(r.runScript('relative/ns', ['ipset'])).rejects.toBeInstanceOf(ValidationError);
+    expect(r.spawns).toBe(0);
+  });
+
+  it('a tool missing from the image is reason "spawn" in its frame; the script goes on', async () => {
+    const nsenter = await wrapper('noipset', ['ip']);
+    const events: CommandEvent[] = [];
+    const r = runner({ nsenterPath: nsenter, onCommand: (e) => events.push(e) });
+    const res = await r.runScript(ns.path, ['ipset', 'nft', 'iprule4']);
+    expect(res.complete).toBe(true);
+    expect(res.frames.map((f) => [f.name, f.status, f.error?.reason ?? null, f.error?.message ?? null])).toEqual([
+      ['ipset', 127, 'spawn', 'ipset: failed to execute ipset: command not found'],
+      ['nft', 127, 'spawn', 'nft: failed to execute nft: command not found'],
+      // nft missing: both saves are tried (and are missing here too)
+      ['iptables-nft-save', 127, 'spawn', 'iptables-nft-save: failed to execute iptables-nft-save: command not found'],
+      ['ip6tables-nft-save', 127, 'spawn', 'ip6tables-nft-save: failed to execute ip6tables-nft-save: command not found'],
+      ['ip-rule', 0, null, null],
+    ]);
+    expect(events.map((e) => [e.tool, e.ok, e.reason ?? null])).toEqual([
+      ['ipset', false, 'spawn'], ['nft', false, 'spawn'], ['iptables-nft-save', false, 'spawn'], ['ip6tables-nft-save', false, 'spawn'], ['ip', true, null],
+    ]);
+  });
+
+  it('the nft step saves only the families nft lists an xtables table for; ipset-if-tables follows that', async () => {
+    const fresh = await createNetns('h4q'); // no legacy table in it
+    const saves = { 'iptables-nft-save': 'echo v4', 'ip6tables-nft-save': 'echo v6', ipset: 'echo sets' };
+    const both = await wrapper('nft1', [], { nft: 'printf "table ip filter\\ntable inet cilium\\ntable ip6 mine\\n"', ...saves });
+    const res = await runner({ nsenterPath: both }).runScript(fresh.path, ['nft', 'ipset-if-tables']);
+    expect(res.frames.map((f) => [f.name, f.stdout, f.status])).toEqual([
+      ['nft', 'table ip filter\ntable inet cilium\ntable ip6 mine\n', 0],
+      ['iptables-nft-save', 'v4\n', 0],
+      ['ipset', 'sets\n', 0],
+    ]);
+    const none = await wrapper('nft2', [], { nft: 'echo "table inet cilium"', ...saves });
+    const res2 = await runner({ nsenterPath: none }).runScript(fresh.path, ['nft', 'ipset-if-tables']);
+    expect(res2.frames.map((f) => f.name)).toEqual(['nft']);
+    expect(res2.complete).toBe(true);
+    const failing = await wrapper('nft3', [], { nft: 'echo "netlink: Error" >&2; exit 1', ...saves });
+    const res3 = await runner({ nsenterPath: failing }).runScript(fresh.path, ['nft', 'ipset-if-tables']);
+    expect(res3.frames.map((f) => [f.name, f.error?.message ?? null])).toEqual([
+      ['nft', 'nft: exit status 1: netlink: Error'], ['iptables-nft-save', null], ['ip6tables-nft-save', null],
+    ]);
+    await fresh.destroy();
+  });
+
+  it('a failing tool is reason "exit" with its stderr; later steps still run', async () => {
+    const nsenter = await wrapper('failing', ['ip'], { ipset: 'echo "ipset v7.17: Kernel error received: boom" >&2\nexit 1' });
+    const r = runner({ nsenterPath: nsenter });
+    const res = await r.runScript(ns.path, ['ipset', 'iprule4']);
+    const f = res.frames[0]!;
+    expect([f.name, f.status, f.error?.reason, f.error?.message, f.error?.stderr]).toEqual([
+      'ipset', 1, 'exit', 'ipset: exit status 1: ipset v7.17: Kernel error received: boom', 'ipset v7.17: Kernel error received: boom',
+    ]);
+    expect(res.frames[1]!.error).toBeNull();
+    expect(res.complete).toBe(true);
+  });
+
+  it('the timeout (per-command x tools) kills bash AND the running tool: no process left; earlier frames kept', async () => {
+    const nsenter = await wrapper('slow', ['ip'], { ipset: 'exec /bin/sleep 30' });
+    const events: CommandEvent[] = [];
+    const r = runner({ nsenterPath: nsenter, timeoutMs: 300, killGraceMs: 200, onCommand: (e) => events.push(e) });
+    const t0 = Date.now();
+    const res = await r.runScript(ns.path, ['iprule4', 'ipset']);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(res.complete).toBe(false);
+    expect(res.error?.reason).toBe('timeout');
+    expect(res.error?.message).toBe('ipset: killed after 600 ms');
+    expect(res.frames.map((f) => [f.name, f.status])).toEqual([['ip-rule', 0], ['ipset', null]]);
+    expect(res.frames[0]!.stdout).toContain('32766:\tfrom all lookup main');
+    expect(res.frames[1]!.error).toBe(res.error);
+    expect(events.map((e) => [e.tool, e.ok, e.reason ?? null])).toEqual([['ip', true, null], ['ipset', false, 'timeout']]);
+    expect(await pidsInNetns(ns.path)).toEqual([holder]);
+    expect(r.active).toBe(0);
+  });
+
+  it('killAll and abort kill the whole script tree', async () => {
+    const nsenter = await wrapper('hang', ['ip'], { ipset: 'exec /bin/sleep 30' });
+    const r = runner({ nsenterPath: nsenter, timeoutMs: 20_000 });
+    const running = r.runScript(ns.path, ['ipset']);
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await pidsInNetns(ns.path)).length).toBe(3); // holder, bash, the tool
+    r.killAll();
+    const res = await running;
+    expect(res.error?.reason).toBe('spawn');
+    expect(res.error?.message).toBe('ipset: killed by SIGKILL: the runner was stopped');
+    expect(await pidsInNetns(ns.path)).toEqual([holder]);
+
+    const r2 = runner({ nsenterPath: nsenter, timeoutMs: 20_000 });
+    const ac = new AbortController();
+    const p = r2.runScript(ns.path, ['iprule4', 'ipset'], { signal: ac.signal });
+    await new Promise((res) => setTimeout(res, 300));
+    ac.abort();
+    const res2 = await p;
+    expect([res2.error?.reason, res2.error?.message]).toEqual(['spawn', 'ipset: aborted; child killed']);
+    expect(res2.frames[0]!.error).toBeNull();
+    expect(await pidsInNetns(ns.path)).toEqual([holder]);
+  });
+
+  it('output caps: one tool over maxOutputBytes loses its frame only; the whole output over the script cap kills it', async () => {
+    const rules = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':H4BIG - [0:0]'];
+    for (let i = 0; i < 1500; i++) rules.push(`-A H4BIG -s 10.9.${i >> 8}.${i & 255}/32 -m comment --comment "rule number ${i}" -j ACCEPT`);
+    rules.push('COMMIT', '');
+    await ns.exec(['iptables-legacy-restore'], { input: rules.join('\n') });
+    try {
+      // 1500 rules: ~110 KB, over 2 KiB per tool and over the script cap of 2 KiB x 9 tools + 64 KiB.
+      const r = runner({ maxOutputBytes: 2048 });
+      const res = await r.runScript(ns.path, ['legacy4', 'nft', 'iprule4', 'ipset', 'iprule6', 'legacy6', 'tc-auto']);
+      expect(res.complete).toBe(false);
+      // 9 tools (nft counts 3) x 2048 + 65536 = 83968 < the iptables-legacy-save output: killed during it.
+      expect([res.error?.reason, res.error?.message]).toEqual(['output_limit', 'iptables-legacy-save: output larger than 83968 bytes; child killed']);
+      expect(await pidsInNetns(ns.path)).toEqual([holder]);
+
+      const r2 = runner({ maxOutputBytes: 40_000 });
+      const res2 = await r2.runScript(ns.path, ['legacy4', 'iprule4']);
+      expect(res2.complete).toBe(true);
+      expect([res2.frames[0]!.error?.reason, res2.frames[0]!.error?.message]).toEqual(['output_limit', 'iptables-legacy-save: output larger than 40000 bytes; output discarded']);
+      expect(res2.frames[1]!.error).toBeNull();
+      // With room, the whole table is there.
+      const ok = await runner().runScript(ns.path, ['legacy4']);
+      expect(ok.frames[0]!.stdout.split('\n').filter((l) => l.startsWith('[0:0] -A H4BIG '))).toHaveLength(1500);
+    } finally {
+      await ns.exec(['iptables-legacy', '-F', 'H4BIG']);
+      await ns.exec(['iptables-legacy', '-X', 'H4BIG']);
+    }
+  });
+
+  it('a namespace that does not exist costs no spawn; a missing nsenter is reason "spawn"', async () => {
+    const r = runner();
+    const err = (await rejection(r.runScript('/var/run/netns/h4-no-such-ns', ['ipset']))) as NetnsCommandError;
+    expect([err.reason, err.tool]).toEqual(['vanished', 'nsenter']);
+    expect(r.spawns).toBe(0);
+    const r2 = runner({ nsenterPath: '/nonexistent/nsenter' });
+    const res = await r2.runScript(ns.path, ['ipset']);
+    expect([res.error?.reason, res.error?.tool, res.frames]).toEqual(['spawn', 'nsenter', []]);
+    expect(r2.active).toBe(0);
   });
 });
