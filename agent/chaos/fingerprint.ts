@@ -861,8 +861,9 @@ export function fingerprint(state: NetnsState): ChaosReport {
       for (const name of g.reachable) for (const r of liveRules(g, name)) for (const m of r.matchSets) used.push(m.name);
     }
   }
-  const filterText = state.tc.filters.map((f) => JSON.stringify(f.options)).join('\n');
-  for (const s of sets.all()) if (filterText.includes(s.name)) used.push(s.name);
+  // Whole tokens only: set `net_a` must not count as used because a filter names `net_a2`.
+  const filterTokens = new Set(state.tc.filters.flatMap((f) => JSON.stringify(f.options).split(/[^A-Za-z0-9_.:-]+/)));
+  for (const s of sets.all()) if (filterTokens.has(s.name)) used.push(s.name);
   const usedSets = sets.closure(used);
 
   let httpActive = false;

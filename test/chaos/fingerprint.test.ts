@@ -907,3 +907,13 @@ describe('fingerprint properties', () => {
     );
   });
 });
+
+describe('fingerprint: ipsets used by tc filters', () => {
+  it('a set counts as used by a tc filter only when the filter names it as a whole token', () => {
+    const sets = ipsets([netSet('net_abcde_tgt', 2), netSet('net_abcde_tgt2', 2)].join('\n'));
+    const f = { ...filter('eth0', '1:', '1:4', 'basic'), options: { ematch: 'ipset(net_abcde_tgt2 dst)' } };
+    const r = fingerprint(state({ ipsets: sets, tc: tcState([], [f]) }));
+    // net_abcde_tgt2 is used by the filter; net_abcde_tgt (a prefix of it) is not, so it is reported unused.
+    expect(r.findings).toEqual(['1 Chaos Mesh ipset no reachable rule uses: net_abcde_tgt (hash:net, 2 members)']);
+  });
+});
