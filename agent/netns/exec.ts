@@ -1,31 +1,39 @@
 /**
- * The nsenter runner: every tool the agent runs inside a pod's network namespace goes through here.
- * `nsenter --net=<netns file> -- <tool> <args...>` with an argument array (never a shell), a minimal
- * environment, a per-command timeout that kills the child, an output size cap, and a bounded number of
- * children at once (a FIFO semaphore). Failures are NetnsCommandError with a reason
- * (timeout | exit | output_limit | spawn | vanished) and the child's stderr.
+ * The nsenter runner: every tool the agent runs inside a pod's network namespace goes through here. Failures are
+ * NetnsCommandError with a reason (timeout | exit | output_limit | spawn | vanished) and the tool's stderr; at most
+ * `concurrency` namespace commands run at once (a FIFO semaphore shared by `run` and `runScript`).
  *
- * `runScript` is the hot path: ONE spawn per namespace runs the constant read script (read-script.ts) that runs
- * every tool in turn and frames each tool's output (frames.ts), so per-tool results, durations and onCommand
- * events survive. Why: each Node spawn costs the agent's main thread ~2.5 ms CPU with child_process.spawn and
- * ~7 ms with execa (measured on the 2-core test machine, 100 spawns of `nsenter --net=... true`). Chaos Mesh's
- * sequential per-container reads (issue 5) took 1.0-1.5 s for 40 namespaces; 4 spawns per namespace 0.5-0.84 s
- * (ratio ~2-2.6, short of the 3x target); one spawn per namespace 0.28-0.49 s with agent CPU 78-105 ms instead of
- * 234-300 ms (ratio ~3-5). For the same reason children are spawned with node:child_process `spawn` (argument
- * array, shell false, not detached, stdio pipes), not execa: the output cap counts bytes and kills the child,
- * the timeout sends SIGTERM then SIGKILL after the grace period.
- * A script child has grandchildren (the tools): to kill it, the runner stops the bash process (SIGSTOP, so it
- * can neither reap nor start anything and its children's PIDs cannot be reused), signals the children listed in
- * /proc/<pid>/task/<pid>/children (SIGTERM, SIGKILL after the grace period), then SIGKILLs bash.
+ * `runScript` is the hot path and forks NOTHING from Node: the read script (read-script.ts: every tool of one
+ * namespace in turn, each tool's output framed, frames.ts) is sent as a one-line request to one of at most
+ * `concurrency` long-lived netns workers (worker.ts, worker-script.ts), bash processes that run
+ *   timeout -k <grace> <timeoutMs x tools> nsenter --net=<netns> -- /bin/bash -c READ_SCRIPT bash <boundary> <steps>
+ * and frame the reply. Why: Node/libuv spawns with fork(), whose cost grows with the parent's RSS and blocks the
+ * event loop (bench: 1.15 ms per spawn at 48 MB RSS, 3.7 ms at 257 MB, ~12 ms under load at the agent's ~130 MB;
+ * 0.6-1.3 s of main-thread time per collection at 110 pods); a small bash (a few MB) forks cheaply, and off Node's
+ * event loop.
+ * Workers are started lazily (one Node spawn each), restarted when one dies or had to be killed, and stopped after
+ * `idleTimeoutMs` without work (default 60 s: longer than the collection interval, so a serving agent keeps them).
+ * Timeouts: timeout(1) in the worker kills the request's whole process group at the deadline (reason timeout,
+ * the worker lives on); Node's watchdog (deadline + grace + 1 s) kills the worker itself if it does not answer.
+ * The output cap, an abort and killAll() also kill the worker (and every process of the request); a fresh worker
+ * is started for the next request.
+ * Counters: `spawns` = processes Node spawned (workers + `run` children), `reads` = read-script runs (each one
+ * nsenter in a namespace), `active`/`maxActive` = namespace commands in flight.
+ *
+ * `run(netnsPath, argv)` (rare: inspect's one-off commands) still spawns `nsenter --net=<netns file> -- <tool>`
+ * directly from Node (node:child_process `spawn`, argument array, shell false, minimal environment, timeout with
+ * SIGTERM then SIGKILL after the grace period, output cap counted in bytes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { NetnsCommandError, ValidationError, errorMessage, type NetnsErrorReason } from '../errors.js';
 import { splitFrames, type Frame } from './frames.js';
 import { FRAME_TOOL, NOT_FOUND_STATUS, READ_SCRIPT, STEP_TOOLS, isScriptStep, type ScriptStep } from './read-script.js';
+import { procTreeCpuSeconds } from './proc-tree.js';
+import { NetnsWorker, type WorkerReply } from './worker.js';
+import { encodeRequest } from './worker-script.js';
 
 /** Tools that may be run inside a namespace (argv[0]); anything else is refused before a spawn. */
 export const ALLOWED_TOOLS: ReadonlySet<string> = new Set([
@@ -66,14 +74,19 @@ export interface NetnsRunnerOptions {
   onCommand?: (e: CommandEvent) => void;
   /** Delay between SIGTERM and SIGKILL (default min(1000, timeoutMs)). */
   killGraceMs?: number;
+  /** Stop a netns worker after this long without a request (default 60000; 0: keep workers until killAll). */
+  idleTimeoutMs?: number;
 }
 
 export interface RunOptions {
-  /** Written to the child's stdin (e.g. `tc -batch -`). */
+  /** Written to the child's stdin (e.g. `tc -batch -`); `run` only (a script request has no stdin). */
   input?: string;
-  /** Aborting rejects the call while queued and kills the child while running. */
+  /** Aborting rejects the call while queued and kills the child (a script: its worker) while running. */
   signal?: AbortSignal;
-  /** Called when a process is actually spawned for this call (per-caller spawn accounting on a shared runner). */
+  /**
+   * Called when the call actually starts a process in the namespace (nsenter: a `run` child, or a script request
+   * handed to a worker): per-caller accounting of namespace entries on a shared runner.
+   */
   onSpawn?: () => void;
 }
 
@@ -114,13 +127,21 @@ const CHILD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 const ARG_MAX_LEN = 4096;
 /** Room for the frame markers on top of the per-tool output caps. */
 const MARKER_ALLOWANCE = 64 * 1024;
+/** Node's watchdog on a script request: timeout(1)'s deadline + its kill grace + this. */
+const WATCHDOG_SLACK_MS = 1000;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** Control characters: refused in a netns path (a worker request is one TAB-separated line). */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
-/** Check a netns path before it reaches nsenter: absolute, no NUL, no `..` component, bounded length. */
+/**
+ * Check a netns path before it reaches nsenter: absolute, no `..` component, bounded length, no control character
+ * (NUL, TAB, newline...: none occurs in a real netns path, and a TAB or newline would split a worker request).
+ */
 export function validateNetnsPath(p: unknown): string {
   if (typeof p !== 'string' || p.length === 0 || p.length > 4096) {
     throw new ValidationError(`netns path: invalid ${JSON.stringify(p)}`.slice(0, 200));
   }
-  if (!p.startsWith('/') || p.includes('\0') || p.split('/').includes('..')) {
+  if (!p.startsWith('/') || CONTROL_CHARS.test(p) || p.split('/').includes('..')) {
     throw new ValidationError(`netns path: unsafe ${JSON.stringify(p.slice(0, 200))}`);
   }
   return p;
@@ -138,7 +159,7 @@ function validateArgv(argv: readonly string[]): void {
   }
 }
 
-/** Steps: a non-empty list of distinct allow-listed tokens; `tc` (batch on stdin) needs the input. */
+/** Steps: a non-empty list of distinct allow-listed tokens; a script request has no stdin. */
 function validateSteps(steps: readonly unknown[], input: string | undefined): ScriptStep[] {
   if (!Array.isArray(steps) || steps.length === 0) throw new ValidationError('netns script: no steps');
   const seen = new Set<string>();
@@ -149,7 +170,7 @@ function validateSteps(steps: readonly unknown[], input: string | undefined): Sc
     if (seen.has(s)) throw new ValidationError(`netns script step ${s} given twice`);
     seen.add(s);
   }
-  if (seen.has('tc') && input === undefined) throw new ValidationError('netns script step tc needs its batch as input');
+  if (input !== undefined) throw new ValidationError('netns script: no input can be given (tc-auto builds the tc batch inside the namespace)');
   return steps as ScriptStep[];
 }
 
@@ -157,6 +178,11 @@ function validateSteps(steps: readonly unknown[], input: string | undefined): Sc
 const NSENTER_VANISHED = /^nsenter: (?:cannot open|reassociate to namespace)[^\n]*(?:No such file or directory|No such process|Invalid argument)/m;
 /** nsenter could not exec the tool (not installed in this image). */
 const NSENTER_EXEC_FAILED = /^nsenter: failed to execute/m;
+/** timeout(1) could not run nsenter (status 126/127), or the worker could not exec timeout(1). */
+const TIMEOUT_EXEC_FAILED = /^timeout: failed to run command|exec: timeout: not found|timeout: command not found/m;
+/** timeout(1)'s status when the deadline passed (SIGKILL after the grace: 128 + 9). */
+const TIMEOUT_STATUS = 124;
+const TIMEOUT_KILLED_STATUS = 137;
 /** bash (or the script) could not find a tool. */
 const NOT_FOUND = /command not found|failed to execute/;
 
@@ -185,8 +211,6 @@ interface SpawnSpec {
   signal?: AbortSignal;
   timeoutMs: number;
   maxBytes: number;
-  /** The child has children of its own (the script): kill the tree. */
-  tree: boolean;
 }
 
 interface Running {
@@ -202,15 +226,24 @@ export class NetnsRunner {
   private readonly onCommand: ((e: CommandEvent) => void) | undefined;
   private readonly killGraceMs: number;
 
-  /** Processes spawned since creation (each one nsenter that execs the tool, or bash for a script). */
+  /** Processes Node spawned since creation: netns workers (started or restarted) and `run` children. */
   spawns = 0;
-  /** Children running right now, and the highest number seen at once. */
+  /** Read-script runs since creation (each one nsenter into a namespace, forked by a worker, not by Node). */
+  reads = 0;
+  /** Namespace commands running right now, and the highest number seen at once. */
   active = 0;
   maxActive = 0;
 
   private readonly queue: Waiter[] = [];
   private readonly running = new Set<Running>();
   private stopped = false;
+  private readonly idleTimeoutMs: number;
+  private readonly workers = new Set<NetnsWorker>();
+  private readonly idleWorkers: NetnsWorker[] = [];
+  private readonly idleTimers = new Map<NetnsWorker, NodeJS.Timeout>();
+  /** workerCpuSeconds(): CPU of workers that are gone, and the last reading of each live one. */
+  private retiredCpu = 0;
+  private readonly lastCpu = new Map<NetnsWorker, number>();
 
   constructor(opts: NetnsRunnerOptions) {
     if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new ValidationError(`netns concurrency must be >= 1, got ${opts.concurrency}`);
@@ -225,6 +258,32 @@ export class NetnsRunner {
     this.maxOutputBytes = opts.maxOutputBytes;
     this.onCommand = opts.onCommand;
     this.killGraceMs = opts.killGraceMs ?? Math.min(1000, opts.timeoutMs);
+    const idle = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    if (!(idle >= 0)) throw new ValidationError(`netns worker idle timeout must be >= 0, got ${idle}`);
+    this.idleTimeoutMs = idle;
+  }
+
+  /**
+   * CPU seconds used by the netns workers and everything they ran (nsenter, the read script, the tools: children a
+   * worker has reaped count in its /proc stat). Node's own rusage of children does not see them (a worker is not
+   * reaped while it lives). Live workers are read now; a worker that is gone counts with what was last read of it.
+   */
+  workerCpuSeconds(): number {
+    let live = 0;
+    for (const w of this.workers) {
+      const pid = w.pid;
+      const cpu = pid === undefined ? null : procTreeCpuSeconds(pid);
+      if (cpu !== null) {
+        this.lastCpu.set(w, cpu);
+        live += cpu;
+      }
+    }
+    return this.retiredCpu + live;
+  }
+
+  /** PIDs of the live netns workers (for tests and diagnostics). */
+  workerPids(): number[] {
+    return [...this.workers].map((w) => w.pid).filter((p): p is number => p !== undefined);
   }
 
   /** Commands waiting for a slot. */
@@ -251,24 +310,32 @@ export class NetnsRunner {
   }
 
   /**
-   * Run the read script's `steps` (read-script.ts) inside the namespace in ONE process. Throws ValidationError
-   * (refused path or steps) or NetnsCommandError (namespace gone, runner stopped, aborted while queued) when
-   * nothing was spawned; once spawned it resolves: per-tool outcomes in `frames`, the script's own failure
-   * (timeout = timeoutMs x tools, output cap, abort, stop, vanished) in `error`. One onCommand per tool.
+   * Run the read script's `steps` (read-script.ts) inside the namespace as ONE request to a netns worker (one
+   * nsenter, forked by the worker). Throws ValidationError (refused path or steps, an `input`) or
+   * NetnsCommandError (namespace gone, runner stopped, aborted while queued) when nothing was run; once sent it
+   * resolves: per-tool outcomes in `frames`, the script's own failure (timeout = timeoutMs x tools, output cap,
+   * abort, stop, vanished, the worker died) in `error`. One onCommand per tool.
    */
   async runScript(netnsPath: string, steps: readonly ScriptStep[], opts: RunOptions = {}): Promise<ScriptResult> {
     validateNetnsPath(netnsPath);
     const valid = validateSteps(steps, opts.input);
+    const tools = valid.reduce((n, s) => n + STEP_TOOLS[s].length, 0);
+    const timeoutMs = this.timeoutMs * tools;
+    const boundary = randomBytes(16).toString('hex');
+    const line = encodeRequest({ boundary, timeoutMs, graceMs: this.killGraceMs, netnsPath, steps: valid });
     if (this.stopped) throw new NetnsCommandError(SCRIPT_TOOL, 'spawn', 'not started: the runner was stopped');
     await this.acquire(SCRIPT_TOOL, opts.signal);
     try {
-      return await this.scriptOne(netnsPath, valid, opts);
+      return await this.scriptOne(netnsPath, { boundary, line, timeoutMs, maxBytes: this.maxOutputBytes * tools + MARKER_ALLOWANCE }, opts);
     } finally {
       this.release();
     }
   }
 
-  /** For shutdown: kill every running child (SIGKILL), reject every queued command, refuse new ones. */
+  /**
+   * For shutdown: kill every running child and every netns worker with all it runs (SIGKILL, synchronously), reject
+   * every queued command, refuse new ones.
+   */
   killAll(): void {
     this.stopped = true;
     for (const w of this.queue.splice(0)) {
@@ -276,6 +343,64 @@ export class NetnsRunner {
       w.reject(new NetnsCommandError('nsenter', 'spawn', 'not started: the runner was stopped'));
     }
     for (const r of this.running) r.killNow();
+    for (const w of [...this.workers]) w.kill();
+    for (const t of this.idleTimers.values()) clearTimeout(t);
+    this.idleTimers.clear();
+    this.idleWorkers.length = 0;
+  }
+
+  /** An idle worker, or a new one (one Node spawn) when none is idle; there is one per running script at most. */
+  private takeWorker(): NetnsWorker {
+    for (;;) {
+      const w = this.idleWorkers.pop();
+      if (w === undefined) break;
+      const t = this.idleTimers.get(w);
+      if (t) clearTimeout(t);
+      this.idleTimers.delete(w);
+      if (w.idle) return w;
+    }
+    const w = new NetnsWorker({
+      shell: SCRIPT_SHELL,
+      nsenterPath: this.nsenterPath,
+      readScript: READ_SCRIPT,
+      env: { PATH: CHILD_PATH, LC_ALL: 'C' },
+      closeGraceMs: this.killGraceMs + 500,
+      onGone: (gone) => this.forget(gone),
+    });
+    this.workers.add(w);
+    this.spawns += 1;
+    w.start();
+    return w;
+  }
+
+  private giveBack(w: NetnsWorker): void {
+    if (!w.idle || this.stopped) return;
+    this.idleWorkers.push(w);
+    if (this.idleTimeoutMs > 0) {
+      const t = setTimeout(() => {
+        this.idleTimers.delete(w);
+        const i = this.idleWorkers.indexOf(w);
+        if (i >= 0) this.idleWorkers.splice(i, 1);
+        w.close();
+      }, this.idleTimeoutMs);
+      t.unref();
+      this.idleTimers.set(w, t);
+    }
+  }
+
+  private forget(w: NetnsWorker): void {
+    if (!this.workers.has(w)) return;
+    // Still readable when it is being killed (stopped first) or closed; otherwise its last reading.
+    const pid = w.pid;
+    const cpu = pid === undefined ? null : procTreeCpuSeconds(pid);
+    this.retiredCpu += cpu ?? this.lastCpu.get(w) ?? 0;
+    this.lastCpu.delete(w);
+    this.workers.delete(w);
+    const i = this.idleWorkers.indexOf(w);
+    if (i >= 0) this.idleWorkers.splice(i, 1);
+    const t = this.idleTimers.get(w);
+    if (t) clearTimeout(t);
+    this.idleTimers.delete(w);
   }
 
   private acquire(tool: string, signal?: AbortSignal): Promise<void> {
@@ -355,7 +480,6 @@ export class NetnsRunner {
       ...(opts.signal ? { signal: opts.signal } : {}),
       timeoutMs: this.timeoutMs,
       maxBytes: this.maxOutputBytes,
-      tree: false,
     });
     const err = this.classifyProcess(r, tool, this.timeoutMs, this.maxOutputBytes);
     if (err === null && r.exitCode === 0) {
@@ -367,41 +491,39 @@ export class NetnsRunner {
     throw e;
   }
 
-  private async scriptOne(netnsPath: string, steps: ScriptStep[], opts: RunOptions): Promise<ScriptResult> {
+  private async scriptOne(
+    netnsPath: string,
+    req: { boundary: string; line: string; timeoutMs: number; maxBytes: number },
+    opts: RunOptions,
+  ): Promise<ScriptResult> {
     const started = performance.now();
     await this.checkBeforeSpawn(netnsPath, SCRIPT_TOOL, (reason) => {
       this.emit({ tool: SCRIPT_TOOL, seconds: (performance.now() - started) / 1000, ok: false, reason });
     });
-    const tools = steps.reduce((n, s) => n + STEP_TOOLS[s].length, 0);
-    const timeoutMs = this.timeoutMs * tools;
-    const maxBytes = this.maxOutputBytes * tools + MARKER_ALLOWANCE;
-    const boundary = randomBytes(16).toString('hex');
-
-    this.spawns += 1;
+    const { boundary, timeoutMs, maxBytes } = req;
+    // Aborted while queued or during the stat: nothing was sent (and no worker is killed for it).
+    if (opts.signal?.aborted) throw new NetnsCommandError(SCRIPT_TOOL, 'spawn', 'not started: aborted');
+    const worker = this.takeWorker();
+    this.reads += 1;
     opts.onSpawn?.();
-    const r = await this.spawnChild({
-      args: [`--net=${netnsPath}`, '--', SCRIPT_SHELL, '-c', READ_SCRIPT, 'bash', boundary, ...steps],
-      ...(opts.input !== undefined ? { input: opts.input } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      timeoutMs,
+    const sent = performance.now();
+    const r = await worker.request({
+      line: req.line,
+      boundary,
+      watchdogMs: timeoutMs + this.killGraceMs + WATCHDOG_SLACK_MS,
       maxBytes,
-      tree: true,
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
+    const elapsedMs = performance.now() - sent;
+    this.giveBack(worker);
+
     const split = splitFrames(r.stdout, r.stderr, boundary);
-    let open: Frame | undefined; // the tool that was running when the script stopped, if any
-    for (const f of split.frames) if (f.status === null && FRAME_TOOL[f.name] !== undefined) open = f;
+    // The tool that was running when the script stopped (or whose output hit the cap), if any: the FIRST frame
+    // without an end. Frames are in stdout order and the script is sequential; a frame seen only on stderr (stdout
+    // was cut while stderr had gone further, as when the cap is hit) comes later and is not where it stopped.
+    const open: Frame | undefined = split.frames.find((f) => f.status === null && FRAME_TOOL[f.name] !== undefined);
     const openTool = open ? (FRAME_TOOL[open.name] ?? SCRIPT_TOOL) : SCRIPT_TOOL;
-    let error = this.classifyProcess({ ...r, stderr: open ? open.stderr : split.stray.stderr }, openTool, timeoutMs, maxBytes);
-    if (error === null && !(r.exitCode === 0 && split.done)) {
-      // The script ended early: nsenter could not enter (vanished), bash is missing, or it died.
-      const stray = split.stray.stderr;
-      const how = r.signal ? `killed by ${r.signal}` : `exit status ${r.exitCode}`;
-      const tail = stray.trim().slice(-2000);
-      const o = { cause: childCause(r), stderr: tail };
-      if (NSENTER_VANISHED.test(stray)) error = new NetnsCommandError(openTool, 'vanished', firstLine(stray), o);
-      else if (NSENTER_EXEC_FAILED.test(stray)) error = new NetnsCommandError(openTool, 'spawn', firstLine(stray), o);
-      else error = new NetnsCommandError(openTool, 'exit', `read script ended early (${how})${tail ? `: ${firstLine(tail)}` : ''}`, o);
-    }
+    const error = this.classifyReply(r, elapsedMs, open ? open.stderr : split.stray.stderr, split.stray.stderr, split.done, openTool, timeoutMs, maxBytes);
 
     const now = Date.now() / 1000;
     const frames: ScriptFrame[] = [];
@@ -424,6 +546,54 @@ export class NetnsRunner {
       this.emit({ tool: error.tool, seconds: (performance.now() - started) / 1000, ok: false, reason: error.reason });
     }
     return { frames, complete: error === null, error };
+  }
+
+  /** The script's failure as a whole from a worker's reply; null when it ran every step to its end. */
+  private classifyReply(
+    r: WorkerReply,
+    elapsedMs: number,
+    stderr: string,
+    stray: string,
+    done: boolean,
+    tool: string,
+    timeoutMs: number,
+    maxBytes: number,
+  ): NetnsCommandError | null {
+    const tail = stderr.trim().slice(-2000);
+    const o = { cause: replyCause(r), stderr: tail };
+    switch (r.failure) {
+      case 'timeout':
+        return new NetnsCommandError(tool, 'timeout', `killed after ${timeoutMs} ms (the netns worker did not answer; worker killed)`, o);
+      case 'output_limit':
+        return new NetnsCommandError(tool, 'output_limit', `output larger than ${maxBytes} bytes; child killed`, o);
+      case 'aborted':
+        return new NetnsCommandError(tool, 'spawn', 'aborted; child killed', o);
+      case 'stopped':
+        return new NetnsCommandError(tool, 'spawn', 'killed by SIGKILL: the runner was stopped', o);
+      case 'spawn':
+        return new NetnsCommandError(tool, 'spawn', `cannot run ${SCRIPT_SHELL}: ${r.spawnError ? errorMessage(r.spawnError) : 'spawn failed'}`, o);
+      case 'died': {
+        const e = r.workerExit;
+        const how = e?.signal ? `killed by ${e.signal}` : `exit status ${e?.code ?? '?'}`;
+        const why = firstLine(stray.replace(/\n\S+ pid \d+\n/, '\n'));
+        return new NetnsCommandError(tool, 'exit', `the netns worker died during the read (${how})${why ? `: ${why}` : ''}`, o);
+      }
+      case null:
+        break;
+    }
+    const status = r.status;
+    if (status === TIMEOUT_STATUS || (status === TIMEOUT_KILLED_STATUS && elapsedMs >= timeoutMs)) {
+      return new NetnsCommandError(tool, 'timeout', `killed after ${timeoutMs} ms`, o);
+    }
+    if (status === 0 && done) return null;
+    // The script ended early: nsenter could not enter (vanished), nsenter or bash is missing, or it died.
+    const how = status !== null && status > 128 ? `killed by ${signalName(status - 128) ?? `signal ${status - 128}`}` : `exit status ${status}`;
+    const st = stray.trim().slice(-2000);
+    const so = { cause: replyCause(r), stderr: st };
+    if (TIMEOUT_EXEC_FAILED.test(stray)) return new NetnsCommandError(tool, 'spawn', `cannot run ${this.nsenterPath}: ${firstLine(stray)}`, so);
+    if (NSENTER_VANISHED.test(stray)) return new NetnsCommandError(tool, 'vanished', firstLine(stray), so);
+    if (NSENTER_EXEC_FAILED.test(stray)) return new NetnsCommandError(tool, 'spawn', firstLine(stray), so);
+    return new NetnsCommandError(tool, 'exit', `read script ended early (${how})${st ? `: ${firstLine(st)}` : ''}`, so);
   }
 
   /** Failures of the process as a whole (not a tool's exit status); null when it ran to its own exit. */
@@ -495,50 +665,27 @@ export class NetnsRunner {
         });
       };
 
-      const killTree = (graceful: boolean): void => {
+      const killChild = (graceful: boolean): void => {
         const pid = child.pid;
         if (exited || pid === undefined) return;
-        if (!spec.tree) {
-          if (!graceful) {
-            child.kill('SIGKILL');
-            return;
-          }
-          child.kill('SIGTERM');
-          later(this.killGraceMs, () => {
-            if (!exited) child.kill('SIGKILL');
-          });
-          return;
-        }
-        // Freeze the shell first: stopped, it cannot reap its children (their PIDs stay theirs) nor start more.
-        child.kill('SIGSTOP');
-        const kids = childrenOf(pid);
         if (!graceful) {
-          for (const k of kids) signalPid(k, 'SIGKILL');
           child.kill('SIGKILL');
           return;
         }
-        for (const k of kids) signalPid(k, 'SIGTERM');
-        const deadline = Date.now() + this.killGraceMs;
-        const poll = (): void => {
-          if (exited) return;
-          if (kids.every(isGone) || Date.now() >= deadline) {
-            for (const k of kids) signalPid(k, 'SIGKILL');
-            child.kill('SIGKILL');
-            return;
-          }
-          later(10, poll);
-        };
-        poll();
+        child.kill('SIGTERM');
+        later(this.killGraceMs, () => {
+          if (!exited) child.kill('SIGKILL');
+        });
       };
       const terminate = (): void => {
         if (terminating) return;
         terminating = true;
-        killTree(true);
+        killChild(true);
       };
       const entry: Running = {
         killNow: () => {
           terminating = true;
-          killTree(false);
+          killChild(false);
         },
       };
       const onAbort = (): void => {
@@ -644,6 +791,17 @@ function childCause(r: ChildRun): Error {
   });
 }
 
+/** The `cause` of a failed script request: an Error carrying its output (callers may keep partial stdout). */
+function replyCause(r: WorkerReply): Error {
+  const what = r.failure ? `request ${r.failure}` : `exit status ${r.status}`;
+  return Object.assign(new Error(`netns worker: ${what}`, r.spawnError ? { cause: r.spawnError } : {}), {
+    stdout: r.stdout,
+    stderr: r.stderr,
+    exitCode: r.status,
+    signal: r.workerExit?.signal ?? null,
+  });
+}
+
 function signalName(n: number): string | null {
   for (const [name, num] of Object.entries(osConstants.signals)) if (num === n) return name;
   return null;
@@ -652,60 +810,4 @@ function signalName(n: number): string | null {
 function firstLine(s: string): string {
   const line = s.trim().split('\n', 1)[0] ?? '';
   return line.slice(0, 300);
-}
-
-/** Children of `pid` (all its threads), from /proc; a scan of /proc/<n>/stat when the kernel lacks that file. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      for (const w of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) {
-        const n = Number(w);
-        if (Number.isInteger(n) && n > 0) out.push(n);
-      }
-    }
-    return out;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' || !procExists(pid)) return out; // the process is gone: nothing left to kill
-  }
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const st = procStat(Number(e));
-    if (st !== null && st.ppid === pid) out.push(Number(e));
-  }
-  return out;
-}
-
-function procExists(pid: number): boolean {
-  return procStat(pid) !== null;
-}
-
-/** State and parent from /proc/<pid>/stat; null when the process is gone. */
-function procStat(pid: number): { state: string; ppid: number } | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') return null;
-    throw err;
-  }
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0] ?? '', ppid: Number(rest[1]) };
-}
-
-/** Exited (zombie: its parent is stopped and has not reaped it) or gone. */
-function isGone(pid: number): boolean {
-  const st = procStat(pid);
-  return st === null || st.state === 'Z' || st.state === 'X';
-}
-
-function signalPid(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return; // already gone
-    process.emitWarning(`netns: cannot send ${sig} to ${pid}: ${errorMessage(err)}`);
-  }
 }

@@ -1,6 +1,6 @@
 /**
- * The constant bash script of the one-spawn namespace read:
- *   nsenter --net=<netns> -- /bin/bash -c READ_SCRIPT bash <boundary> <step>...
+ * The constant bash script of the one-process namespace read, run by a netns worker (worker-script.ts) as
+ *   timeout ... nsenter --net=<netns> -- /bin/bash -c READ_SCRIPT bash <boundary> <step>...   (stdin: /dev/null)
  * It is a string literal, never built from data. The only data it receives are positional arguments: a random
  * hex boundary token (checked by the script) and step tokens from STEP_TOOLS (the runner refuses anything else;
  * the script's `case` refuses anything else too). Each step maps to fixed command lines. Every tool runs in a
@@ -13,11 +13,10 @@
  *   (ip / ip6) that hold an xtables table (filter, nat, mangle, raw, security). nft missing from PATH: frame `nft`
  *   with status 127 and "failed to execute nft: command not found"; nft failing: both saves run.
  * - nft-all: both nft saves, no probe (exhaustive reads, or nft known to be missing).
- * - tc: `tc -s -d -j -batch -` reading the batch from the script's stdin (the caller built it from
- *   /proc/<pid>/net/dev).
- * - tc-auto: no usable PID: the script builds the batch itself from /proc/self/net/dev inside the namespace
- *   (`qdisc show`, then `class show dev X` + `filter show dev X` per interface whose name is at most 15 bytes
- *   without whitespace, / : " \ and is not . or ..), prints it in frame `tc-batch`, then runs tc on it (frame `tc`).
+ * - tc-auto: the script builds the tc batch itself from /proc/self/net/dev inside the namespace (`qdisc show`,
+ *   then `class show dev X` + `filter show dev X` per interface whose name is at most 15 bytes without
+ *   whitespace, / : " \ and is not . or ..), prints it in frame `tc-batch`, then runs `tc -s -d -j -batch -` on
+ *   it (frame `tc`). (There is no step taking the batch on stdin: a worker request has no stdin.)
  * - ipset: `ipset save`.
  * - ipset-if-tables: `ipset save` only if an xtables table exists: a legacy one (/proc/self/net/ip{,6}_tables_names
  *   is not empty, read by bash without an exec) or an nf_tables one found by an earlier `nft` step. It does not
@@ -32,7 +31,6 @@ export const STEP_TOOLS = {
   legacy6: ['ip6tables-legacy-save'],
   nft: ['nft', 'iptables-nft-save', 'ip6tables-nft-save'],
   'nft-all': ['iptables-nft-save', 'ip6tables-nft-save'],
-  tc: ['tc'],
   'tc-auto': ['tc'],
   ipset: ['ipset'],
   'ipset-if-tables': ['ipset'],
@@ -155,7 +153,8 @@ step_tc_auto() {
   printf '%s\\n' "$batch"
   frame_end tc-batch 0
   frame_begin tc
-  printf '%s\\n' "$batch" | tc -s -d -j -batch -
+  # A here-string, not a pipe: no subshell fork for the batch.
+  tc -s -d -j -batch - <<<"$batch"
   st=$?
   frame_end tc "$st"
 }
@@ -168,12 +167,6 @@ for step in "$@"; do
     nft-all)
       run_tool iptables-nft-save iptables-nft-save -c
       run_tool ip6tables-nft-save ip6tables-nft-save -c
-      ;;
-    tc)
-      frame_begin tc
-      tc -s -d -j -batch -
-      st=$?
-      frame_end tc "$st"
       ;;
     tc-auto) step_tc_auto ;;
     ipset) run_tool ipset ipset save ;;

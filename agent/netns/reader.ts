@@ -1,24 +1,27 @@
 /**
  * Reads one network namespace's iptables (both backends, IPv4 and IPv6), ipsets, tc state, fwmark ip rules and
- * DNSChaos markers, normally for ONE process spawn: the constant read script (read-script.ts) runs every tool
- * inside the namespace in turn and frames each one's output (runner.runScript). Decisions that cost no spawn:
+ * DNSChaos markers, normally in ONE nsenter process: the constant read script (read-script.ts) runs every tool
+ * inside the namespace in turn and frames each one's output (runner.runScript, forked by a netns worker, not by
+ * Node). Decisions that cost no process:
  * - /proc/<pid>/net/ip_tables_names and ip6_tables_names (readable from the host) list the legacy xtables
  *   tables instantiated in that namespace: the legacy *-save steps are only given when a table exists.
- * - /proc/<pid>/net/dev lists the interfaces, so tc reads qdiscs, classes and filters of every interface in
- *   ONE `tc -s -d -j -batch -` (the batch goes to the script's stdin).
+ * - tc reads qdiscs, classes and filters of every interface in ONE `tc -s -d -j -batch -`, whose batch the script
+ *   builds inside the namespace from /proc/self/net/dev (step tc-auto, frame tc-batch); /proc/<pid>/net/dev, when
+ *   readable, only tells which interface names tc cannot be asked about (reported as an error).
  * - /proc/<containerPid>/root/etc/resolv.conf.chaos.bak is a stat (DNSChaos).
  * Decisions the script takes inside the namespace: `nft list tables` names the ip / ip6 tables, and
  * iptables-nft-save / ip6tables-nft-save only run for a family that holds an xtables-compatible table (nft not
  * installed: both run, and later reads skip the probe). `ipset save` runs when some iptables table exists (an
  * ipset changes no traffic without a rule that matches it): unconditionally when /proc showed a legacy table,
  * otherwise the script decides from /proc/self/net and the nft probe. When tables only show up in the nft-save
- * output (nft missing) or a tc filter exists without any table, ipset is read by a second spawn afterwards, as
- * is `ip rule` when a mangle TPROXY / DIVERT rule exists (HTTPChaos); both go in one spawn when both are needed.
- * `exhaustive: true` reads everything (2 legacy + 2 nft + tc + ipset + ip rule) in the one spawn.
- * Without a usable PID (a bare netns file) both legacy steps run and the script builds the tc batch itself from
- * /proc/self/net/dev inside the namespace (same batch as with a PID: qdiscs, and classes and filters of every
- * interface). Still one spawn.
- * Spawns: 1 for an untouched pod or one with Chaos Mesh's partition / bandwidth state; 2 with HTTPChaos.
+ * output (nft missing) or a tc filter exists without any table, ipset is read by a second read script afterwards, as
+ * is `ip rule` when a mangle TPROXY / DIVERT rule exists (HTTPChaos); both go in one run when both are needed.
+ * `exhaustive: true` reads everything (2 legacy + 2 nft + tc + ipset + ip rule) in the one process.
+ * Without a usable PID (a bare netns file) both legacy steps run. Still one process.
+ * `NetnsState.spawns` counts the nsenter processes this read started in the namespace (read-script runs): 1 for an
+ * untouched pod or one with Chaos Mesh's partition / bandwidth state; 2 with HTTPChaos; 0 when nothing ran. They
+ * are forked by the runner's workers; the processes Node itself spawned (workers, started once) are
+ * `NetnsRunner.spawns` (and Snapshot.spawns), not attributed to any one read.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
@@ -34,7 +37,7 @@ import type { IpFamily, IptablesBackend, IptablesDump, NetnsState } from './type
 
 export interface ReadTarget {
   netnsPath: string;
-  /** A process in the namespace (the sandbox's); lets the reader look at /proc/<pid>/net without a spawn. */
+  /** A process in the namespace (the sandbox's); lets the reader look at /proc/<pid>/net without a process. */
   pid: number | null;
   procRoot: string;
   /** Containers to check for DNSChaos (/proc/<pid>/root/etc/resolv.conf.chaos.bak). */
@@ -42,7 +45,7 @@ export interface ReadTarget {
 }
 
 export interface ReadOptions {
-  /** Read every tool, whatever the cheap checks say (2 legacy + 2 nft + tc + ipset + ip rule), in one spawn. */
+  /** Read every tool, whatever the cheap checks say (2 legacy + 2 nft + tc + ipset + ip rule), in one process. */
   exhaustive?: boolean;
   signal?: AbortSignal;
 }
@@ -174,29 +177,24 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
   const missing = missingTools.get(runner) ?? new Set<string>();
   missingTools.set(runner, missing);
 
-  // --- The one spawn: every step whose need /proc could not rule out.
+  // --- The one process: every step whose need /proc could not rule out.
   const legacyKnown = (legacy4?.length ?? 0) > 0 || (legacy6?.length ?? 0) > 0;
   const steps: ScriptStep[] = [];
   if (exhaustive || legacy4 === null || legacy4.length > 0) steps.push('legacy4');
   if (exhaustive || legacy6 === null || legacy6.length > 0) steps.push('legacy6');
   const probeNft = !exhaustive && !missing.has('nft');
   steps.push(probeNft ? 'nft' : 'nft-all');
-  let tcCommands: TcBatchCommand[] | null = null;
-  let tcInput: string | undefined;
   if (devs !== null) {
-    const { commands, input, rejected } = tcBatchCommands(devs);
+    // The script skips the same names when it builds the batch; say which.
+    const { rejected } = tcBatchCommands(devs);
     if (rejected.length) errors.push({ tool: 'tc', reason: 'parse', message: `interface names refused for tc: ${rejected.map((r) => JSON.stringify(r)).join(', ')}` });
-    tcCommands = commands;
-    tcInput = input;
-    steps.push('tc');
-  } else {
-    steps.push('tc-auto');
   }
+  steps.push('tc-auto');
   steps.push(exhaustive || legacyKnown ? 'ipset' : 'ipset-if-tables');
   if (exhaustive) steps.push('iprule4');
 
   const dns = checkDns(target, state);
-  const first = await runSteps(runner, netnsPath, steps, { ...runOpts, ...(tcInput !== undefined ? { input: tcInput } : {}) }, fail);
+  const first = await runSteps(runner, netnsPath, steps, runOpts, fail);
 
   const dumps: IptablesDump[] = [];
   const saves: [string, IptablesBackend, IpFamily][] = [
@@ -237,7 +235,7 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
 
   const tcFrame = first.frame('tc');
   if (tcFrame) {
-    const commands = tcCommands ?? parseTcBatchInput(first.frame('tc-batch')?.stdout ?? '');
+    const commands = parseTcBatchInput(first.frame('tc-batch')?.stdout ?? '');
     if (tcFrame.error === null) {
       state.tc = parseTcBatch(tcFrame.stdout, commands);
     } else {
@@ -259,7 +257,7 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
     for (const line of f.stdout.split('\n')) if (/\bfwmark\b/.test(line)) state.ipRules.push(line.trim());
   };
 
-  // --- Follow-up spawn, only when the first one showed a need it could not see coming.
+  // --- Follow-up read, only when the first one showed a need it could not see coming.
   const more: ScriptStep[] = [];
   const ipsetFrame = first.frame('ipset');
   if (ipsetFrame) {

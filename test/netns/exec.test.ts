@@ -1,14 +1,42 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { NetnsRunner, validateNetnsPath, type CommandEvent } from '../../agent/netns/exec.js';
 import type { ScriptStep } from '../../agent/netns/read-script.js';
 import { NetnsCommandError, ValidationError } from '../../agent/errors.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, pidsInNetns, type TestNetns } from '../helpers/netns.js';
 
+/** Every runner a test made: killAll() after each test, so no netns worker outlives it. */
+const made: NetnsRunner[] = [];
 function runner(over: Partial<ConstructorParameters<typeof NetnsRunner>[0]> = {}) {
-  return new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 1 << 20, ...over });
+  const r = new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 1 << 20, ...over });
+  made.push(r);
+  return r;
+}
+afterEach(() => {
+  for (const r of made.splice(0)) r.killAll();
+});
+
+/** Alive and not a zombie. */
+function alive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // gone
+    throw err;
+  }
+  return !/^\d+ \(.*\) [ZX] /s.test(stat);
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((res) => setTimeout(res, 20));
+  }
 }
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
@@ -211,18 +239,19 @@ describeIntegration('NetnsRunner.runScript (the one-spawn read, real nsenter int
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs every step in ONE spawn; each frame holds exactly what the tool prints alone', async () => {
+  it('runs every step in ONE request to ONE worker; each frame holds exactly what the tool prints alone', async () => {
     const events: CommandEvent[] = [];
     const r = runner({ onCommand: (e) => events.push(e) });
     const t0 = performance.now();
-    const res = await r.runScript(ns.path, ['iprule4', 'nft', 'tc', 'ipset', 'iprule6'], { input: 'qdisc show dev lo\nqdisc show dev eth0\n' });
+    const res = await r.runScript(ns.path, ['iprule4', 'nft', 'tc-auto', 'ipset', 'iprule6']);
     const wall = (performance.now() - t0) / 1000;
-    expect(r.spawns).toBe(1);
+    expect([r.spawns, r.reads, r.workerPids().length]).toEqual([1, 1, 1]);
     expect(res.complete).toBe(true);
     expect(res.error).toBeNull();
     expect(res.frames.map((f) => [f.name, f.tool, f.status, f.error])).toEqual([
       ['ip-rule', 'ip', 0, null],
       ['nft', 'nft', 0, null],
+      ['tc-batch', null, 0, null],
       ['tc', 'tc', 0, null],
       ['ipset', 'ipset', 0, null],
       ['ip6-rule', 'ip', 0, null],
@@ -234,11 +263,17 @@ describeIntegration('NetnsRunner.runScript (the one-spawn read, real nsenter int
     expect(frame('ip6-rule').stdout).toBe((await alone.run(ns.path, ['ip', '-6', 'rule', 'show'])).stdout);
     expect(frame('nft').stdout).toBe((await alone.run(ns.path, ['nft', 'list', 'tables'])).stdout);
     expect(frame('ipset').stdout).toBe('');
-    // tc read the batch from stdin: one JSON document per command.
-    expect(frame('tc').stdout.trim().split('\n').map((l) => (JSON.parse(l) as { kind: string }[])[0]!.kind)).toEqual(['noqueue', 'noqueue']);
+    // tc ran the batch the script built: the same output as the same batch given to tc alone.
+    const batch = frame('tc-batch').stdout;
+    expect(frame('tc').stdout).toBe((await alone.run(ns.path, ['tc', '-s', '-d', '-j', '-batch', '-'], { input: batch })).stdout);
+    expect((JSON.parse(frame('tc').stdout.split('\n')[0]!) as { kind: string; dev: string }[]).map((q) => [q.dev, q.kind])).toEqual([['lo', 'noqueue'], ['eth0', 'noqueue']]);
     for (const f of res.frames) expect(f.stderr).toBe('');
     // One event per tool, with the tool's own duration.
     expect(events.map((e) => [e.tool, e.ok])).toEqual([['ip', true], ['nft', true], ['tc', true], ['ipset', true], ['ip', true]]);
+    // A second read on the same runner reuses the worker: no Node spawn.
+    const pid = r.workerPids()[0];
+    await r.runScript(ns.path, ['iprule4']);
+    expect([r.spawns, r.reads, r.workerPids()]).toEqual([1, 2, [pid]]);
     for (const e of events) {
       expect(e.seconds).toBeGreaterThan(0);
       expect(e.seconds).toBeLessThan(wall);
@@ -258,13 +293,19 @@ describeIntegration('NetnsRunner.runScript (the one-spawn read, real nsenter int
     expect(r.spawns).toBe(1);
   });
 
-  it('refuses unknown, repeated or missing steps (and tc without its batch) before spawning', async () => {
+  it('refuses unknown, repeated or missing steps, an input, and unsafe paths before anything is sent', async () => {
     const r = runner();
-    for (const steps of [[], ['sh'], ['legacy4; id'], ['ipset', 'ipset'], ['tc'], ['nft', '--help']]) {
+    for (const steps of [[], ['sh'], ['legacy4; id'], ['ipset', 'ipset'], ['tc'], ['nft', '--help'], ['ipset\tlegacy4'], ['ipset\n']]) {
       await expect(r.runScript(ns.path, steps as ScriptStep[])).rejects.toBeInstanceOf(ValidationError);
     }
+    await expect(r.runScript(ns.path, ['tc-auto'], { input: 'qdisc show\n' })).rejects.toThrow('netns script: no input can be given');
     await expect(r.runScript('relative/ns', ['ipset'])).rejects.toBeInstanceOf(ValidationError);
-    expect(r.spawns).toBe(0);
+    // Hostile paths: a TAB would start a new request field, a newline a new request.
+    for (const p of [`${ns.path}\tlegacy4`, `${ns.path}\n${'0'.repeat(32)}\t5.000\t1.000\t/proc/self/ns/net\tipset`, '/tmp/a\rb', '/tmp/\u007f']) {
+      expect(() => validateNetnsPath(p)).toThrow(ValidationError);
+      await expect(r.runScript(p, ['ipset'])).rejects.toBeInstanceOf(ValidationError);
+    }
+    expect([r.spawns, r.reads, r.workerPids()]).toEqual([0, 0, []]);
   });
 
   it('a tool missing from the image is reason "spawn" in its frame; the script goes on', async () => {
@@ -336,19 +377,121 @@ describeIntegration('NetnsRunner.runScript (the one-spawn read, real nsenter int
     expect(events.map((e) => [e.tool, e.ok, e.reason ?? null])).toEqual([['ip', true, null], ['ipset', false, 'timeout']]);
     expect(await pidsInNetns(ns.path)).toEqual([holder]);
     expect(r.active).toBe(0);
+    // timeout(1) killed the request's process group, not the worker: the same worker answers the next request.
+    const [worker] = r.workerPids();
+    const next = await r.runScript(ns.path, ['iprule4']);
+    expect([next.complete, next.frames.map((f) => f.name)]).toEqual([true, ['ip-rule']]);
+    expect([r.spawns, r.reads, r.workerPids()]).toEqual([1, 2, [worker]]);
   });
 
-  it('killAll and abort kill the whole script tree', async () => {
-    const nsenter = await wrapper('hang', ['ip'], { ipset: 'exec /bin/sleep 30' });
-    const r = runner({ nsenterPath: nsenter, timeoutMs: 20_000 });
-    const running = r.runScript(ns.path, ['ipset']);
-    await new Promise((res) => setTimeout(res, 300));
-    expect((await pidsInNetns(ns.path)).length).toBe(3); // holder, bash, the tool
-    r.killAll();
-    const res = await running;
-    expect(res.error?.reason).toBe('spawn');
-    expect(res.error?.message).toBe('ipset: killed by SIGKILL: the runner was stopped');
+  it("Node's watchdog kills a worker that does not answer; a fresh worker serves the next request", async () => {
+    // An nsenter stand-in that, once, freezes its parent timeout(1) (so timeout never fires) and sleeps.
+    const pidFile = `${dir}/frozen.pid`;
+    const flag = `${dir}/freeze-once`;
+    const nsenter = `${dir}/freezing-nsenter`;
+    await writeFile(nsenter, `#!/bin/sh\nif [ -e '${flag}' ]; then rm -f '${flag}'; echo $$ $PPID > '${pidFile}'; kill -STOP $PPID; exec sleep 30; fi\nexec ${which('nsenter')} "$@"\n`);
+    await chmod(nsenter, 0o755);
+    await writeFile(flag, '');
+    const events: CommandEvent[] = [];
+    const r = runner({ nsenterPath: nsenter, timeoutMs: 300, killGraceMs: 200, onCommand: (e) => events.push(e) });
+    const t0 = Date.now();
+    const res = await r.runScript(ns.path, ['ipset']);
+    const took = Date.now() - t0;
+    // Watchdog: 300 ms x 1 tool + 200 ms grace + 1000 ms.
+    expect(took).toBeGreaterThanOrEqual(1450);
+    expect(took).toBeLessThan(4000);
+    expect([res.complete, res.error?.reason, res.error?.tool, res.error?.message, res.frames]).toEqual([
+      false, 'timeout', 'nsenter', 'nsenter: killed after 300 ms (the netns worker did not answer; worker killed)', [],
+    ]);
+    expect(events.map((e) => [e.tool, e.ok, e.reason])).toEqual([['nsenter', false, 'timeout']]);
+    const [sleeper, frozenTimeout] = (await readFile(pidFile, 'utf8')).trim().split(' ').map(Number);
+    await waitFor(() => !alive(sleeper!) && !alive(frozenTimeout!));
+    expect(r.workerPids()).toEqual([]);
+    // The next request starts a new worker (a second Node spawn) and succeeds.
+    const next = await r.runScript(ns.path, ['iprule4']);
+    expect([next.complete, next.error, next.frames.map((f) => [f.name, f.status])]).toEqual([true, null, [['ip-rule', 0]]]);
+    expect([r.spawns, r.reads, r.workerPids().length]).toEqual([2, 2, 1]);
+  });
+
+  it('two requests in sequence on one worker demultiplex exactly (output without a final newline, stderr, markers)', async () => {
+    const nsenter = await wrapper('seq', ['ip'], {
+      ipset: 'printf "first\\nno newline at the end"; printf "warn: x\\n" >&2',
+      nft: 'printf "table ip filter"; printf "nft says\\n" >&2; exit 3',
+      'iptables-nft-save': 'printf "*filter\\nCOMMIT\\n"',
+      'ip6tables-nft-save': 'printf ""',
+    });
+    const r = runner({ nsenterPath: nsenter, concurrency: 1 });
+    const a = await r.runScript(ns.path, ['ipset', 'iprule4']);
+    const b = await r.runScript(ns.path, ['nft', 'ipset']);
+    expect([r.spawns, r.reads, r.workerPids().length]).toEqual([1, 2, 1]);
+    expect(a.frames.map((f) => [f.name, f.stdout, f.stderr, f.status])).toEqual([
+      ['ipset', 'first\nno newline at the end', 'warn: x\n', 0],
+      ['ip-rule', '0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n', '', 0],
+    ]);
+    expect([a.complete, b.complete]).toEqual([true, true]);
+    expect(b.frames.map((f) => [f.name, f.stdout, f.stderr, f.status, f.error?.message ?? null])).toEqual([
+      // (the script captures nft's output to look at it, and prints it back with a newline)
+      ['nft', 'table ip filter\n', 'nft says\n', 3, 'nft: exit status 3: nft says'],
+      // nft failed: both saves run
+      ['iptables-nft-save', '*filter\nCOMMIT\n', '', 0, null],
+      ['ip6tables-nft-save', '', '', 0, null],
+      ['ipset', 'first\nno newline at the end', 'warn: x\n', 0, null],
+    ]);
+  });
+
+  it('a worker that dies mid-request fails only that request; nothing it ran is left', async () => {
+    const nsenter = await wrapper('dies', ['ip'], { ipset: 'exec /bin/sleep 1.5' });
+    const r = runner({ nsenterPath: nsenter, concurrency: 2 });
+    const both = [r.runScript(ns.path, ['iprule4', 'ipset']), r.runScript(ns.path, ['iprule4', 'ipset'])];
+    // holder + 2 x (bash + sleep)
+    await waitFor(async () => (await pidsInNetns(ns.path)).length === 5);
+    const workers = r.workerPids();
+    expect(workers).toHaveLength(2);
+    process.kill(workers[0]!, 'SIGKILL');
+    const [x, y] = await Promise.all(both);
+    const [dead, ok] = x!.error ? [x!, y!] : [y!, x!];
+    expect([dead.complete, dead.error?.reason, dead.error?.message]).toEqual([false, 'exit', 'ipset: the netns worker died during the read (killed by SIGKILL)']);
+    expect(dead.frames.map((f) => [f.name, f.status, f.error === dead.error])).toEqual([['ip-rule', 0, false], ['ipset', null, true]]);
+    expect(dead.frames[0]!.stdout).toContain('32766:\tfrom all lookup main');
+    expect([ok.complete, ok.error, ok.frames.map((f) => [f.name, f.status])]).toEqual([true, null, [['ip-rule', 0], ['ipset', 0]]]);
     expect(await pidsInNetns(ns.path)).toEqual([holder]);
+    expect(r.workerPids()).toEqual([workers[1]]);
+    // The surviving worker serves the next reads; a second one at once starts a replacement.
+    const again = await Promise.all([r.runScript(ns.path, ['iprule4']), r.runScript(ns.path, ['iprule4'])]);
+    expect(again.map((a) => a.complete)).toEqual([true, true]);
+    expect([r.spawns, r.reads, r.workerPids().length]).toEqual([3, 4, 2]);
+  });
+
+  it('idle workers stop after idleTimeoutMs; the next read starts one again', async () => {
+    const r = runner({ idleTimeoutMs: 150 });
+    await r.runScript(ns.path, ['iprule4']);
+    const [pid] = r.workerPids();
+    expect(alive(pid!)).toBe(true);
+    await waitFor(() => r.workerPids().length === 0 && !alive(pid!));
+    await r.runScript(ns.path, ['iprule4']);
+    expect([r.spawns, r.reads, r.workerPids().length]).toEqual([2, 2, 1]);
+  });
+
+  it('killAll and abort kill the whole script tree and the workers', async () => {
+    const nsenter = await wrapper('hang', ['ip'], { ipset: 'exec /bin/sleep 30' });
+    const r = runner({ nsenterPath: nsenter, timeoutMs: 20_000, concurrency: 3 });
+    await r.runScript(ns.path, ['iprule4']); // leaves an idle worker
+    const running = [r.runScript(ns.path, ['ipset']), r.runScript(ns.path, ['ipset'])];
+    await waitFor(async () => (await pidsInNetns(ns.path)).length === 5); // holder + 2 x (bash, the tool)
+    const workers = r.workerPids();
+    expect(workers).toHaveLength(2);
+    const idle = await r.runScript(ns.path, ['iprule4']); // the third slot: a third worker, then idle
+    expect(idle.complete).toBe(true);
+    const all = r.workerPids();
+    expect(all).toHaveLength(3);
+    r.killAll();
+    for (const res of await Promise.all(running)) {
+      expect(res.error?.reason).toBe('spawn');
+      expect(res.error?.message).toBe('ipset: killed by SIGKILL: the runner was stopped');
+    }
+    expect(await pidsInNetns(ns.path)).toEqual([holder]);
+    await waitFor(() => all.every((p) => !alive(p)));
+    expect(r.workerPids()).toEqual([]);
 
     const r2 = runner({ nsenterPath: nsenter, timeoutMs: 20_000 });
     const ac = new AbortController();
@@ -389,14 +532,32 @@ describeIntegration('NetnsRunner.runScript (the one-spawn read, real nsenter int
     }
   });
 
-  it('a namespace that does not exist costs no spawn; a missing nsenter is reason "spawn"', async () => {
+  it('a namespace that does not exist costs no request; a missing nsenter is reason "spawn"', async () => {
     const r = runner();
     const err = (await rejection(r.runScript('/var/run/netns/h4-no-such-ns', ['ipset']))) as NetnsCommandError;
     expect([err.reason, err.tool]).toEqual(['vanished', 'nsenter']);
-    expect(r.spawns).toBe(0);
+    expect([r.spawns, r.reads]).toEqual([0, 0]);
     const r2 = runner({ nsenterPath: '/nonexistent/nsenter' });
     const res = await r2.runScript(ns.path, ['ipset']);
-    expect([res.error?.reason, res.error?.tool, res.frames]).toEqual(['spawn', 'nsenter', []]);
+    expect([res.error?.reason, res.error?.tool, res.error?.message, res.frames]).toEqual([
+      'spawn', 'nsenter', "nsenter: cannot run /nonexistent/nsenter: timeout: failed to run command '/nonexistent/nsenter': No such file or directory", [],
+    ]);
     expect(r2.active).toBe(0);
+    // The worker itself is fine and stays.
+    expect(r2.workerPids()).toHaveLength(1);
+  });
+
+  it('a namespace that vanishes between the stat and nsenter is reason "vanished" from nsenter\'s own message', async () => {
+    // A bind-mount-free stand-in: a regular file that is not a namespace passes the stat, nsenter refuses it.
+    const bogus = `${dir}/not-a-netns`;
+    await writeFile(bogus, '');
+    const nsenter = `${dir}/vanish-nsenter`;
+    // Remove the file right before exec-ing the real nsenter, as a pod deleted at that instant would.
+    await writeFile(nsenter, `#!/bin/sh\nrm -f '${bogus}'\nexec ${which('nsenter')} "$@"\n`);
+    await chmod(nsenter, 0o755);
+    const r = runner({ nsenterPath: nsenter });
+    const res = await r.runScript(bogus, ['ipset']);
+    expect([res.error?.reason, res.error?.tool, res.frames]).toEqual(['vanished', 'nsenter', []]);
+    expect(res.error?.message).toBe(`nsenter: nsenter: cannot open ${bogus}: No such file or directory`);
   });
 });

@@ -1,12 +1,18 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsRunner } from '../../agent/netns/exec.js';
 import { parseNftTables, parseProcNetDev, parseTableNames, parseTcBatchInput, readNetnsState } from '../../agent/netns/reader.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 
-const runnerOf = () => new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20 });
+/** Every runner a test made: killAll() after each test, so no netns worker outlives it. */
+const made: NetnsRunner[] = [];
+const track = (r: NetnsRunner): NetnsRunner => (made.push(r), r);
+const runnerOf = () => track(new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20 }));
+afterEach(() => {
+  for (const r of made.splice(0)) r.killAll();
+});
 
 describe('reader: /proc and nft parsers', () => {
   it('reads table names, interfaces and nft tables', () => {
@@ -43,13 +49,19 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
     await empty.startHolder();
   });
 
-  it('an untouched pod namespace costs 1 spawn (nft probe + one tc batch in the read script) and reads no iptables', async () => {
+  it('an untouched pod namespace costs 1 nsenter (nft probe + one tc batch in the read script) and reads no iptables', async () => {
     const events: { tool: string; ok: boolean }[] = [];
-    const r = new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20, onCommand: (e) => events.push({ tool: e.tool, ok: e.ok }) });
+    const r = track(new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20, onCommand: (e) => events.push({ tool: e.tool, ok: e.ok }) }));
     const s = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc' });
     expect(s.errors).toEqual([]);
+    // state.spawns: nsenter processes of this read; runner.spawns: Node-side spawns (the one worker).
     expect(s.spawns).toBe(1);
-    expect(r.spawns).toBe(1);
+    expect([r.spawns, r.reads]).toEqual([1, 1]);
+    // A second read: one more nsenter, no Node spawn.
+    const again = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc' });
+    expect([again.spawns, again.errors]).toEqual([1, []]);
+    expect([r.spawns, r.reads]).toEqual([1, 2]);
+    events.splice(2);
     // Per-tool events survive the single spawn.
     expect(events).toEqual([{ tool: 'nft', ok: true }, { tool: 'tc', ok: true }]);
     expect(s.iptables).toEqual([]);
@@ -277,7 +289,7 @@ describeIntegration('readNetnsState without nft in the image', { root: true, com
     const ns = await createNetns('h4k');
     await ns.addPodInterface({ addr: '10.252.5.2/24' });
     const pid = await ns.startHolder();
-    const r = new NetnsRunner({ nsenterPath: `${dir}/nsenter`, concurrency: 2, timeoutMs: 5000, maxOutputBytes: 1 << 20 });
+    const r = track(new NetnsRunner({ nsenterPath: `${dir}/nsenter`, concurrency: 2, timeoutMs: 5000, maxOutputBytes: 1 << 20 }));
     const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
     expect(s.errors).toEqual([]);
     expect(s.spawns).toBe(1);
@@ -334,7 +346,7 @@ describeIntegration('readNetnsState cost (measured)', { root: true, commands: ['
     await destroyAll();
   });
 
-  it('20 namespaces at concurrency 4: 1 spawn each, untouched or with Chaos Mesh partition + bandwidth state', async () => {
+  it('20 namespaces at concurrency 4: 1 nsenter each (forked by at most 4 workers), untouched or with Chaos Mesh partition + bandwidth state', async () => {
     const targets = () => many.map((ns) => ({ netnsPath: ns.path, pid: ns.holderPid, procRoot: '/proc' }));
     const timed = async (label: string) => {
       const r = runnerOf();
@@ -343,20 +355,25 @@ describeIntegration('readNetnsState cost (measured)', { root: true, commands: ['
       const states = await Promise.all(targets().map((t) => readNetnsState(r, t)));
       const c = process.cpuUsage(c0);
       const ms = performance.now() - t0;
-      process.stderr.write(`[cost] ${label}: ${states.length} namespaces, ${r.spawns} spawns, ${ms.toFixed(0)} ms wall, ${((c.user + c.system) / 1000).toFixed(0)} ms agent CPU, max ${r.maxActive} children at once\n`);
+      const workerCpu = r.workerCpuSeconds();
+      process.stderr.write(`[cost] ${label}: ${states.length} namespaces, ${r.reads} reads, ${r.spawns} Node spawns, ${ms.toFixed(0)} ms wall, ${((c.user + c.system) / 1000).toFixed(0)} ms agent CPU + ${(workerCpu * 1000).toFixed(0)} ms in workers and tools, max ${r.maxActive} at once\n`);
+      // 20 reads of 3-5 tools each cannot take less than one clock tick in all.
+      expect(workerCpu).toBeGreaterThan(0);
       for (const s of states) expect(s.errors).toEqual([]);
       return { r, states, ms };
     };
     await timed('warm-up');
     const clean = await timed('untouched');
-    expect(clean.r.spawns).toBe(20);
-    expect(clean.r.maxActive).toBeLessThanOrEqual(4);
+    expect(clean.r.reads).toBe(20);
+    expect(clean.r.spawns).toBe(4);
+    expect(clean.states.map((s) => s.spawns)).toEqual(Array(20).fill(1));
+    expect(clean.r.maxActive).toBe(4);
 
     // One namespace alone, untouched.
     const single = runnerOf();
     const t1 = performance.now();
     await readNetnsState(single, targets()[0]!);
-    process.stderr.write(`[cost] one untouched namespace: ${single.spawns} spawns, ${(performance.now() - t1).toFixed(1)} ms\n`);
+    process.stderr.write(`[cost] one untouched namespace (worker start included): ${single.spawns} Node spawns, ${(performance.now() - t1).toFixed(1)} ms\n`);
 
     const { ChaosMeshReplay } = await import('../helpers/chaos-mesh.js');
     for (const [i, ns] of many.entries()) {
@@ -367,7 +384,7 @@ describeIntegration('readNetnsState cost (measured)', { root: true, commands: ['
     const rounds: { agent: number; base: number }[] = [];
     for (let round = 0; round < 3; round++) {
       const chaos = await timed(`Chaos Mesh partition + bandwidth, round ${round + 1}`);
-      expect(chaos.r.spawns).toBe(20);
+      expect([chaos.r.reads, chaos.r.spawns]).toEqual([20, 4]);
       for (const s of chaos.states) {
         expect(s.iptables.map((d) => `${d.backend}/${d.family}`)).toEqual(['legacy/ipv4']);
         expect(s.ipsets.sets).toHaveLength(3);
@@ -387,7 +404,7 @@ describeIntegration('readNetnsState cost (measured)', { root: true, commands: ['
     const single2 = runnerOf();
     const t2 = performance.now();
     const s2 = await readNetnsState(single2, targets()[0]!);
-    process.stderr.write(`[cost] one namespace with partition + bandwidth state: ${single2.spawns} spawns, ${(performance.now() - t2).toFixed(1)} ms\n`);
-    expect(s2.spawns).toBe(1);
+    process.stderr.write(`[cost] one namespace with partition + bandwidth state (worker start included): ${single2.spawns} Node spawns, ${(performance.now() - t2).toFixed(1)} ms\n`);
+    expect([s2.spawns, single2.spawns, single2.reads]).toEqual([1, 1, 1]);
   });
 });
