@@ -105,7 +105,9 @@ function targetFor(pods: PodInfo[], procRoot: string): ReadTarget {
 export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Promise<Snapshot> {
   const started = Date.now();
   const cpu0 = process.cpuUsage();
+  const workerCpu0 = deps.runner.workerCpuSeconds();
   const spawns0 = deps.runner.spawns;
+  const reads0 = deps.runner.reads;
   const collectors: CollectorResult[] = [];
   const signal = opts.signal;
 
@@ -195,12 +197,14 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     startedAt: started / 1000,
     finishedAt: finished / 1000,
     durationSeconds: (finished - started) / 1000,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    // The agent's own CPU plus its netns workers' (nsenter, the read script and the tools they ran).
+    cpuSeconds: (cpu.user + cpu.system) / 1e6 + Math.max(0, deps.runner.workerCpuSeconds() - workerCpu0),
     runtimes,
     pods: pods.map((p) => reports.get(p)!),
     containerStats,
     collectors,
     spawns: deps.runner.spawns - spawns0,
+    reads: deps.runner.reads - reads0,
   };
 }
 

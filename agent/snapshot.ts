@@ -41,12 +41,14 @@ export interface Snapshot {
   startedAt: number;
   finishedAt: number;
   durationSeconds: number;
-  /** CPU time (user+system) of the agent process during the collection, seconds. */
+  /** CPU time (user+system) of the collection, seconds: the agent process plus its netns workers and their tools. */
   cpuSeconds: number;
   runtimes: RuntimeStatus[];
   pods: PodReport[];
   containerStats: ContainerStat[];
   collectors: CollectorResult[];
-  /** Process spawns in the whole collection. */
+  /** Processes the agent process itself spawned in the collection (netns workers when (re)started, `ip rule` reads). */
   spawns: number;
+  /** Namespace reads (one nsenter + read script each, run by the long-lived netns workers). */
+  reads?: number;
 }

@@ -71,7 +71,10 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     expect(snap.pods[3]!.errors).toEqual(['netns: /var/run/netns/h4-gone-ns no longer exists (vanished)']);
     expect(snap.pods[3]!.chaos.findings).toEqual(['not inspected: the pod or its network namespace vanished']);
     expect(snap.pods[4]!.errors).toEqual(['network namespace not resolved: sandbox has no pid']);
+    // Two distinct namespaces read once each (a1 and a2 share one read), by two freshly started workers.
+    expect(snap.reads).toBe(2);
     expect(snap.spawns).toBe(2);
+    expect(snap.cpuSeconds).toBeGreaterThan(0);
     expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true]]);
     expect(snap.durationSeconds).toBeGreaterThan(0);
   });
