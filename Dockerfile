@@ -52,5 +52,5 @@ COPY --from=build /src/dist/agent ./dist/agent
 # Root on purpose (see the header); the DaemonSet drops every other capability.
 USER 0:0
 EXPOSE 9766
-ENTRYPOINT ["node", "/app/bin/chaos-node-agent.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/bin/chaos-node-agent.js"]
 CMD ["serve"]

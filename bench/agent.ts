@@ -115,6 +115,8 @@ export class AgentProcess {
     private readonly workerPath: string,
     private readonly endpoint: string,
     private readonly requestTimeoutMs = 300_000,
+    /** V8 flags for the worker: the agent's shipped ones (bin/node-flags.js), so its RSS is the agent's. */
+    private readonly nodeFlags: readonly string[] = [],
   ) {}
 
   get pid(): number | null {
@@ -122,7 +124,7 @@ export class AgentProcess {
   }
 
   start(): void {
-    const child = spawn(process.execPath, [this.workerPath, this.endpoint], {
+    const child = spawn(process.execPath, [...this.nodeFlags, this.workerPath, this.endpoint], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
     });

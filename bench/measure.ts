@@ -10,6 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { AgentError, errorMessage } from '../agent/errors.js';
 import { validatePid } from '../agent/runtime/netns-resolve.js';
 
@@ -185,4 +187,10 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, in
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** The V8 flags the launcher ships with (bin/node-flags.js, plain JS outside dist/), for spawning the agent as it ships. */
+export async function shippedNodeFlags(repoRoot: string): Promise<string[]> {
+  const mod = (await import(pathToFileURL(join(repoRoot, 'bin', 'node-flags.js')).href)) as { NODE_FLAGS: readonly string[] };
+  return [...mod.NODE_FLAGS];
 }

@@ -30,7 +30,7 @@ import { startContainerd, type ContainerdHarness, type TestPod } from '../test/h
 import { AgentProcess, type AgentSample } from './agent.js';
 import { ChaosDaemonBaseline, type BaselineResult } from './baseline.js';
 import { chaosLayout, injectChaos, MEMBERS_PER_SET } from './inject.js';
-import { LoadSampler, cpuSince, cpuSnapshot, mapLimit, processCpuMs, round, summarize } from './measure.js';
+import { LoadSampler, cpuSince, cpuSnapshot, mapLimit, processCpuMs, round, shippedNodeFlags, summarize } from './measure.js';
 import { checkTargets, renderTables, writeResults, type BenchResults, type LevelResult } from './report.js';
 import { liveServeChildren, runServeLoad, type ServeLoadResult } from './serve-load.js';
 
@@ -352,7 +352,7 @@ async function main(): Promise<number> {
     harness = await startContainerd({ name: 'bench' });
     containerdStartSeconds = (performance.now() - t0) / 1000;
     log(`containerd pid ${harness.pid} at ${harness.endpoint} (${containerdStartSeconds.toFixed(1)} s)`);
-    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), harness.endpoint);
+    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), harness.endpoint, 300_000, await shippedNodeFlags(repoRoot));
     agent.start();
     baseline = new ChaosDaemonBaseline({ endpoint: harness.endpoint, socketPath: harness.socket });
     const pods: TestPod[] = [];

@@ -1,6 +1,6 @@
 /**
- * Scrape latency, memory and exposition size of the real exporter: `node bin/chaos-node-agent.js serve` as a
- * separate process (its RSS is its own), talking to the bench's containerd, collecting every `intervalMs` while
+ * Scrape latency, memory and exposition size of the real exporter: `node <shipped V8 flags, bin/node-flags.js>
+ * bin/chaos-node-agent.js serve` as a separate process (its RSS is its own), talking to the bench's containerd, collecting every `intervalMs` while
  * autocannon hits /metrics with `connections` concurrent clients for `loadSeconds`, with Prometheus's scrape
  * headers (OpenMetrics preferred, gzip). Collections are counted by watching
  * chaos_daemon_last_collection_timestamp_seconds change; VmRSS is read once `minCollections` have been published.
@@ -11,7 +11,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { AgentError, errorMessage } from '../agent/errors.js';
-import { processMemory, type Memory } from './measure.js';
+import { processMemory, shippedNodeFlags, type Memory } from './measure.js';
 
 /** Prometheus 2.x's Accept header when scraping (scrape/scrape.go acceptHeader with OpenMetrics enabled). */
 export const PROMETHEUS_ACCEPT =
@@ -132,7 +132,7 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
   const started = performance.now();
   const child = spawn(
     process.execPath,
-    [join(opts.repoRoot, 'bin', 'chaos-node-agent.js'), 'serve', '--listen', '127.0.0.1:0', '--runtime-endpoint', opts.endpoint,
+    [...(await shippedNodeFlags(opts.repoRoot)), join(opts.repoRoot, 'bin', 'chaos-node-agent.js'), 'serve', '--listen', '127.0.0.1:0', '--runtime-endpoint', opts.endpoint,
       '--interval', `${opts.intervalMs}ms`, '--log-level', 'info'],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } },
   );

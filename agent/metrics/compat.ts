@@ -16,6 +16,7 @@ import type { Registry } from 'prom-client';
 import { ipsetMemberCount } from '../netns/ipset.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
 import { CACHED, SeriesSum, gauge } from './families.js';
+import { Slicer } from './slicer.js';
 
 const RULE_LABELS = ['namespace', 'pod', 'container', 'table', 'chain', 'policy', 'rule'] as const;
 const POD_LABELS = ['namespace', 'pod', 'container'] as const;
@@ -29,7 +30,12 @@ export function compatContainers(report: PodReport, perContainer: boolean): stri
   return [...new Set(names)].sort();
 }
 
-export function registerCompatMetrics(registry: Registry, snapshot: Snapshot, opts: { perContainer: boolean }): void {
+/**
+ * The largest family set at node scale (rules x containers x pods): built with yields to the event loop between
+ * pods and every few hundred series (`slicer`), so scrapes are answered while it runs.
+ */
+export async function registerCompatMetrics(registry: Registry, snapshot: Snapshot, opts: { perContainer: boolean; slicer?: Slicer }): Promise<void> {
+  const slicer = opts.slicer ?? new Slicer();
   const packets = gauge(registry, 'chaos_daemon_iptables_packets',
     `Packets counted by each iptables rule in the pod's network namespace (iptables-save -c; Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`,
     RULE_LABELS);
@@ -48,6 +54,7 @@ export function registerCompatMetrics(registry: Registry, snapshot: Snapshot, op
   const mem = new SeriesSum<PodLabel>();
   const tc = new SeriesSum<PodLabel>();
   for (const report of snapshot.pods) {
+    await slicer.point();
     if (report.netns === null) continue;
     const containers = compatContainers(report, opts.perContainer);
     const memberCount = ipsetMemberCount(report.ipsets);
@@ -73,8 +80,15 @@ export function registerCompatMetrics(registry: Registry, snapshot: Snapshot, op
       }
     }
   }
-  for (const e of pk.entries()) packets.set(e.labels, e.value);
-  for (const e of by.entries()) bytes.set(e.labels, e.value);
-  for (const e of mem.entries()) members.set(e.labels, e.value);
-  for (const e of tc.entries()) tcs.set(e.labels, e.value);
+  const emit = async (sum: SeriesSum<string>, g: { set(labels: Record<string, string>, v: number): void }): Promise<void> => {
+    let n = 0;
+    for (const e of sum.entries()) {
+      if ((n++ & 255) === 0) await slicer.point();
+      g.set(e.labels, e.value);
+    }
+  };
+  await emit(pk, packets);
+  await emit(by, bytes);
+  await emit(mem, members);
+  await emit(tc, tcs);
 }

@@ -50,14 +50,14 @@ export class MetricsPipeline {
       }
     }
     const events = this.tracker.observe(snapshot);
-    const registry = buildCollectionRegistry({
+    const registry = await buildCollectionRegistry({
       snapshot,
       bpm,
       extraCollectors: collectors,
       firstSeen: (ns, pod, kind) => this.tracker.firstSeen(ns, pod, kind),
       compatMetrics: this.opts.compatMetrics,
-    });
-    const metrics = await this.opts.persistent.render(registry);
+    }, signal);
+    const metrics = await this.opts.persistent.render(registry, signal);
     return { metrics, events, collectors };
   }
 }

@@ -6,7 +6,7 @@
  */
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { CallObserver } from '../runtime/types.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';
 import type { BpmScan } from './bpm.js';
@@ -15,6 +15,8 @@ import { registerCompatMetrics } from './compat.js';
 import { registerContainerStatsMetrics } from './container-stats.js';
 import { registerInjectionMetrics, type FirstSeenLookup } from './injection.js';
 import { registerQdiscMetrics } from './qdisc.js';
+import { countSamples, renderText } from './render-text.js';
+import { Slicer } from './slicer.js';
 import { registerRuntimeMetrics, runtimeRequestHistogram } from './runtime.js';
 import { netnsInstruments, registerSelfMetrics, type CommandObservation } from './self.js';
 
@@ -44,12 +46,17 @@ export interface RenderedMetrics {
   samples: number;
 }
 
-export function buildCollectionRegistry(input: MetricsInput): Registry {
+/** A fresh registry holding one collection's series; yields to the event loop between slices of work. */
+export async function buildCollectionRegistry(input: MetricsInput, signal?: AbortSignal): Promise<Registry> {
+  const slicer = new Slicer(undefined, signal);
   const registry = new Registry();
   registerRuntimeMetrics(registry, input.snapshot);
+  await slicer.point();
   registerInjectionMetrics(registry, input.snapshot, input.firstSeen);
+  await slicer.point();
   registerQdiscMetrics(registry, input.snapshot);
-  registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics });
+  await slicer.point();
+  await registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics, slicer });
   registerContainerStatsMetrics(registry, input.snapshot);
   registerBpmMetrics(registry, input.bpm);
   registerSelfMetrics(registry, input.snapshot, input.extraCollectors);
@@ -72,37 +79,22 @@ export class PersistentMetrics {
   }
 
   /** Render a collection registry together with the long-lived one; calls are serialised. */
-  render(collection: Registry): Promise<RenderedMetrics> {
-    const run = this.queue.then(() => renderBoth(Registry.merge([collection, this.registry])));
+  render(collection: Registry, signal?: AbortSignal): Promise<RenderedMetrics> {
+    const run = this.queue.then(() => renderBoth(Registry.merge([collection, this.registry]), signal));
     this.queue = run.catch(() => undefined); // the caller gets the rejection; the queue only keeps order
     return run;
   }
 }
 
 /**
- * Render a registry in both formats. prom-client's OpenMetrics rendering strips `_total` from counter names
- * IN PLACE (metric.name); the names are restored afterwards so the long-lived counters keep their names.
+ * Render a registry in both formats (render-text.ts: the exact output of registry.metrics(), in slices that yield
+ * to the event loop), then gzip both on the thread pool. The texts' strings are dropped once copied to buffers.
  */
-export async function renderBoth(reg: Registry): Promise<RenderedMetrics> {
-  const registry = reg as unknown as Registry<RegistryContentType>;
-  registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
-  const prom = await registry.metrics();
-  const metrics = registry.getMetricsAsArray() as unknown as { name: string }[];
-  const names = metrics.map((m) => m.name);
-  let om: string;
-  try {
-    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    om = await registry.metrics();
-  } finally {
-    metrics.forEach((m, i) => {
-      m.name = names[i]!;
-    });
-    registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
-  }
-  const prometheus = Buffer.from(prom, 'utf8');
-  const openMetrics = Buffer.from(om, 'utf8');
+export async function renderBoth(reg: Registry, signal?: AbortSignal): Promise<RenderedMetrics> {
+  const promText = await renderText(reg, signal ? { openMetrics: false, signal } : { openMetrics: false });
+  const samples = countSamples(promText);
+  const prometheus = Buffer.from(promText, 'utf8');
+  const openMetrics = Buffer.from(await renderText(reg, signal ? { openMetrics: true, signal } : { openMetrics: true }), 'utf8');
   const [prometheusGzip, openMetricsGzip] = await Promise.all([gzip(prometheus), gzip(openMetrics)]);
-  let samples = 0;
-  for (const line of prom.split('\n')) if (line !== '' && !line.startsWith('#')) samples += 1;
   return { prometheus, prometheusGzip, openMetrics, openMetricsGzip, samples };
 }

@@ -15,7 +15,7 @@ function input(snap: Snapshot, extra: Partial<MetricsInput> = {}): MetricsInput 
 }
 
 async function text(snap: Snapshot, extra: Partial<MetricsInput> = {}): Promise<string> {
-  return (await renderBoth(buildCollectionRegistry(input(snap, extra)))).prometheus.toString('utf8');
+  return (await renderBoth(await buildCollectionRegistry(input(snap, extra)))).prometheus.toString('utf8');
 }
 
 const WEB = { namespace: 'default', pod: 'web-1' };
@@ -155,7 +155,7 @@ describe('rendering with the long-lived registry', () => {
     const snap = snapshot([chaosPod(), cleanPod()]);
     const bpm = { roots: [1], descendants: [{ pid: 2, ppid: 1, comm: 'toda' }], byCommand: new Map([['toda', 1]]), scanned: 2 };
     for (let round = 0; round < 2; round++) {
-      const r = await persistent.render(buildCollectionRegistry(input(snap, { bpm })));
+      const r = await persistent.render(await buildCollectionRegistry(input(snap, { bpm })));
       const prom = r.prometheus.toString('utf8');
       expect(lintExposition(prom, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
       expect(valueOf(prom, 'chaos_daemon_netns_errors_total', { reason: 'timeout' })).toBe(1);
@@ -177,7 +177,7 @@ describe('rendering with the long-lived registry', () => {
 
   it('gzips both renderings', async () => {
     const { gunzipSync } = await import('node:zlib');
-    const r = await renderBoth(buildCollectionRegistry(input(snapshot([cleanPod()]))));
+    const r = await renderBoth(await buildCollectionRegistry(input(snapshot([cleanPod()]))));
     expect(gunzipSync(r.prometheusGzip).equals(r.prometheus)).toBe(true);
     expect(gunzipSync(r.openMetricsGzip).equals(r.openMetrics)).toBe(true);
   });

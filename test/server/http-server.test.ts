@@ -200,3 +200,25 @@ describe('AgentServer debug protection and readiness reasons', () => {
     expect(Date.now() - t0).toBeLessThan(500);
   });
 });
+
+describe('AgentServer /debug/pods document cache', () => {
+  let s: Started;
+  let n = 0;
+  beforeAll(async () => {
+    s = await start({ snap: () => (++n === 1 ? snapshot([chaosPod(), cleanPod()]) : snapshot([cleanPod()])) });
+    await s.scheduler.collectNow();
+  });
+  afterAll(() => stop(s));
+
+  it('builds the all-pods document once per collection and follows the next collection', async () => {
+    const first = await get(s.port, '/debug/pods');
+    const again = await get(s.port, '/debug/pods');
+    expect(again.text).toBe(first.text);
+    expect((JSON.parse(first.text) as { pods: { name: string }[] }).pods.map((p) => p.name)).toEqual(['web-1', 'dns-1']);
+    expect((await get(s.port, '/debug/pods', { method: 'HEAD' })).headers['content-length']).toBe(String(Buffer.byteLength(first.text)));
+    await s.scheduler.collectNow();
+    const next = await get(s.port, '/debug/pods');
+    expect((JSON.parse(next.text) as { pods: { name: string }[] }).pods.map((p) => p.name)).toEqual(['dns-1']);
+    expect((await get(s.port, '/debug/pods/default/web-1')).status).toBe(404);
+  });
+});

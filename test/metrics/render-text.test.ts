@@ -1,0 +1,91 @@
+import { setImmediate as immediate } from 'node:timers/promises';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { buildCollectionRegistry, PersistentMetrics, renderBoth } from '../../agent/metrics/registry.js';
+import { countSamples, renderText } from '../../agent/metrics/render-text.js';
+import { nodeScaleSnapshot } from './node-scale.js';
+
+async function merged(pods: number): Promise<{ registry: Registry; persistent: PersistentMetrics }> {
+  const persistent = new PersistentMetrics({ defaultMetrics: false });
+  persistent.onCall({ runtime: 'containerd', endpoint: 'unix:///run/containerd/containerd.sock', method: '/runtime.v1.RuntimeService/ListPodSandbox', code: 'OK', seconds: 0.003 });
+  persistent.onCommand({ tool: 'iptables-save', seconds: 0.004, ok: false, reason: 'timeout' });
+  const snap = nodeScaleSnapshot(pods);
+  const collection = await buildCollectionRegistry({ snapshot: snap, bpm: null, extraCollectors: [], compatMetrics: true, firstSeen: () => 1_700_000_000 });
+  return { registry: Registry.merge([collection, persistent.registry]), persistent };
+}
+
+describe('renderText', () => {
+  it('renders exactly what registry.metrics() renders, in both formats, and restores counter names', async () => {
+    const { registry } = await merged(20);
+    const names = registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name);
+    const prom = await renderText(registry, { openMetrics: false, sliceMs: 0 });
+    const om = await renderText(registry, { openMetrics: true, sliceMs: 0 });
+    expect(registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name)).toEqual(names);
+    expect(names).toContain('chaos_daemon_netns_errors_total');
+    expect(prom).toBe(await registry.metrics());
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+    const reference = await registry.metrics();
+    registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE as never);
+    expect(om).toBe(reference);
+    expect(om.endsWith('\n# EOF\n')).toBe(true);
+    expect(om).toContain('# TYPE chaos_daemon_netns_errors counter\n');
+    expect(om).toContain('chaos_daemon_netns_errors_total{reason="timeout"} 1\n');
+    expect(prom).toContain('# TYPE chaos_daemon_netns_errors_total counter\n');
+    // The largest family is formatted in chunks of 256 series: the comparison above covers the chunk seams.
+    expect(prom.split('\n').filter((l) => l.startsWith('chaos_daemon_iptables_packets{')).length).toBeGreaterThan(2 * 256);
+    expect(countSamples(prom)).toBe(prom.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length);
+  });
+
+  it('yields to the event loop between families: other work runs while a node-scale registry renders', async () => {
+    const { registry } = await merged(110);
+    let ticks = 0;
+    let rendering = true;
+    const ticker = (async () => {
+      while (rendering) {
+        await immediate();
+        ticks += 1;
+      }
+    })();
+    const text = await renderText(registry, { openMetrics: false, sliceMs: 0 });
+    rendering = false;
+    await ticker;
+    // One yield per family after the first (sliceMs 0): every family boundary let the ticker run.
+    expect(ticks).toBeGreaterThanOrEqual(registry.getMetricsAsArray().length - 1);
+    expect(countSamples(text)).toBeGreaterThan(3000);
+  });
+
+  it('keeps counter names when aborted during an OpenMetrics rendering', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'a_total', help: 'a', registers: [registry] }).inc();
+    new Histogram({ name: 'b_seconds', help: 'b', registers: [registry] }).observe(1);
+    new Counter({ name: 'c_total', help: 'c', registers: [registry] }).inc();
+    const ac = new AbortController();
+    const p = renderText(registry, { openMetrics: true, sliceMs: 0, signal: ac.signal });
+    ac.abort(new Error('stop'));
+    await expect(p).rejects.toThrow('stop');
+    expect(registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name)).toEqual(['a_total', 'b_seconds', 'c_total']);
+    expect((await renderBoth(registry)).openMetrics.toString()).toContain('# TYPE a counter\na_total 1\n');
+  });
+});
+
+describe('MetricsPipeline at node scale', () => {
+  it('lets the event loop run while it builds and renders a 110-pod collection', async () => {
+    const { MetricsPipeline } = await import('../../agent/metrics/pipeline.js');
+    const { pino } = await import('pino');
+    const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent: new PersistentMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }), bpm: false });
+    let ticks = 0;
+    let running = true;
+    const ticker = (async () => {
+      while (running) {
+        await immediate();
+        ticks += 1;
+      }
+    })();
+    const { metrics } = await pipeline.process(nodeScaleSnapshot(110));
+    running = false;
+    await ticker;
+    expect(metrics.samples).toBeGreaterThan(5000);
+    // registry.metrics() and a synchronous build let the ticker run about twice (between the awaits of process()).
+    expect(ticks).toBeGreaterThan(20);
+  });
+});
