@@ -36,9 +36,11 @@ export function registerSelfMetrics(registry: Registry, snapshot: Snapshot, extr
   gauge(registry, 'chaos_daemon_collection_duration_seconds',
     'Wall time of the last complete collection (runtimes, namespaces, tools)', []).set(snapshot.durationSeconds);
   gauge(registry, 'chaos_daemon_collection_cpu_seconds',
-    'CPU time (user+system) the agent used during the last complete collection', []).set(snapshot.cpuSeconds);
+    'CPU time (user+system) of the last complete collection: the agent process plus its netns workers and the tools they ran', []).set(snapshot.cpuSeconds);
   gauge(registry, 'chaos_daemon_collection_spawned_processes',
-    'Processes (nsenter tools) spawned by the last complete collection', []).set(snapshot.spawns);
+    'Processes the agent process itself spawned in the last complete collection (netns workers when (re)started, ip rule reads); namespace reads run in long-lived workers, see chaos_daemon_collection_namespace_reads', []).set(snapshot.spawns);
+  gauge(registry, 'chaos_daemon_collection_namespace_reads',
+    'Network namespaces read in the last complete collection (one nsenter + read script each, run by the netns workers)', []).set(snapshot.reads ?? 0);
   gauge(registry, 'chaos_daemon_last_collection_timestamp_seconds',
     'Unix time the last complete collection finished: every cached series is this old', []).set(snapshot.finishedAt);
 }
