@@ -63,13 +63,19 @@ export class InProcessAgent {
   async collectOnce(): Promise<AgentSample> {
     const calls0 = this.inventory.requestCount();
     const spawns0 = this.runner.spawns;
+    const reads0 = this.runner.reads;
     this.runner.maxActive = 0;
     const cpu0 = cpuSnapshot();
+    // The netns workers are long-lived children that are never reaped, so their CPU (nsenter, the read script and
+    // every tool) is not in this process's children times: read it from the runner.
+    const workerCpu0 = this.runner.workerCpuSeconds();
     const t0 = performance.now();
     const snapshot = await collect({ inventory: this.inventory, runner: this.runner, procRoot: this.cfg.procRoot, log: silentLogger() });
     const { metrics } = await this.pipeline.process(snapshot);
     const wallMs = performance.now() - t0;
-    const cpu = cpuSince(cpu0);
+    const measured = cpuSince(cpu0);
+    const workerMs = Math.max(0, this.runner.workerCpuSeconds() - workerCpu0) * 1000;
+    const cpu = { selfMs: measured.selfMs, childrenMs: measured.childrenMs + workerMs, totalMs: measured.totalMs + workerMs };
     this.lastSnapshot = snapshot;
     const errors = [
       ...snapshot.collectors.filter((c) => !c.success).map((c) => `collector ${c.collector}: ${c.error ?? 'failed'}`),
@@ -79,7 +85,8 @@ export class InProcessAgent {
       wallMs,
       collectMs: snapshot.durationSeconds * 1000,
       cpu,
-      spawns: this.runner.spawns - spawns0,
+      // Processes launched for the collection: the agent's own spawns plus one nsenter per namespace read.
+      spawns: this.runner.spawns - spawns0 + (this.runner.reads - reads0),
       runtimeCalls: this.inventory.requestCount() - calls0,
       pods: snapshot.pods.length,
       series: metrics.samples,

@@ -136,7 +136,7 @@ export function renderTables(r: BenchResults): string {
   out.push('');
   out.push('One full collection (median [min–max] over rounds; CPU = collector process + its tools; runtime CPU = containerd):');
   out.push('');
-  out.push('| pods (containers) | chaos-daemon ms | agent ms | speed-up | CPU ms daemon / agent | runtime CPU ms daemon / agent | spawns daemon / agent | runtime calls daemon / agent | series daemon / agent |');
+  out.push('| pods (containers) | chaos-daemon ms | agent ms | speed-up | CPU ms daemon / agent | runtime CPU ms daemon / agent | nsenter runs daemon / agent | runtime calls daemon / agent | series daemon / agent |');
   out.push('|---|---|---|---|---|---|---|---|---|');
   for (const l of r.levels) {
     out.push(`| ${l.pods} (${l.containers}) | ${span(l.baseline.wallMs)} | ${span(l.agent.wallMs)} | ${fmt(l.speedup, 2)}x | ` +
