@@ -28,8 +28,8 @@ export function childrenOf(pid: number): number[] {
   return out;
 }
 
-/** State, parent and process group from /proc/<pid>/stat; null when the process is gone. */
-export function procStat(pid: number): { state: string; ppid: number; pgrp: number } | null {
+/** The fields of /proc/<pid>/stat after "(comm)" (index 0 = state, field 3); null when the process is gone. */
+function statFieldsAfterComm(pid: number): string[] | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -38,7 +38,13 @@ export function procStat(pid: number): { state: string; ppid: number; pgrp: numb
     if (code === 'ENOENT' || code === 'ESRCH') return null;
     throw err;
   }
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/** State, parent and process group from /proc/<pid>/stat; null when the process is gone. */
+export function procStat(pid: number): { state: string; ppid: number; pgrp: number } | null {
+  const rest = statFieldsAfterComm(pid);
+  if (rest === null) return null;
   return { state: rest[0] ?? '', ppid: Number(rest[1]), pgrp: Number(rest[2]) };
 }
 
@@ -78,16 +84,9 @@ const USER_HZ = 100;
  * /proc/<pid>/stat); null when the process is gone.
  */
 export function procTreeCpuSeconds(pid: number): number | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') return null;
-    throw err;
-  }
   // Fields after "(comm)": state is field 3, utime 14, stime 15, cutime 16, cstime 17.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const rest = statFieldsAfterComm(pid);
+  if (rest === null) return null;
   const ticks = [11, 12, 13, 14].reduce((n, i) => n + (Number(rest[i]) || 0), 0);
   return ticks / USER_HZ;
 }

@@ -17,6 +17,7 @@ import type {
   TbfOptions,
   TcFilter,
 } from '../../agent/netns/types.js';
+import { emptyNetnsState } from '../../agent/netns/reader.js';
 
 export const CHAOS_MESH_PRIOMAP = [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
 
@@ -86,16 +87,7 @@ export function filteredLayout(prioMajor: number, parent: string, filters: numbe
 }
 
 export function state(partial: Partial<NetnsState> = {}): NetnsState {
-  return {
-    iptables: [],
-    ipsets: { sets: [], errors: [] },
-    tc: { qdiscs: [], classes: [], filters: [], errors: [] },
-    ipRules: [],
-    dnsChaos: [],
-    errors: [],
-    spawns: 0,
-    ...partial,
-  };
+  return { ...emptyNetnsState(), ...partial };
 }
 
 export function tcState(qdiscs: Qdisc[], filters: TcFilter[] = []): NetnsState['tc'] {
