@@ -11,6 +11,7 @@
  * An idle worker does not keep Node's event loop alive (its handles are unref'd), so a CLI run ends on its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { errorMessage } from '../errors.js';
 import { childrenOf, procStat, signalGroup, signalPid } from './proc-tree.js';
@@ -87,6 +88,13 @@ const newStream = (): StreamState => ({ decoder: new StringDecoder('utf8'), text
 
 let workerSeq = 0;
 
+/**
+ * Niceness of a worker and of everything it runs (children inherit it). The tools are the bulk of a collection's
+ * CPU; at a lower priority they yield to the agent's HTTP server (scrapes) and to the node's own workloads when the
+ * CPU is contended, and cost nothing extra when it is not. Raising niceness needs no capability.
+ */
+export const WORKER_NICENESS = 10;
+
 export class NetnsWorker {
   readonly id = ++workerSeq;
   private readonly opts: NetnsWorkerOptions;
@@ -135,6 +143,14 @@ export class NetnsWorker {
       return;
     }
     this.child = child;
+    if (child.pid !== undefined) {
+      // Before the worker reads its first request, so every process it forks inherits the niceness.
+      try {
+        setPriority(child.pid, WORKER_NICENESS);
+      } catch (err) {
+        process.emitWarning(`netns worker ${child.pid}: cannot lower its priority: ${errorMessage(err)}`);
+      }
+    }
     child.stdout!.on('data', (b: Buffer) => this.onData(b, true));
     child.stderr!.on('data', (b: Buffer) => this.onData(b, false));
     child.stdin!.on('error', (err) => {

@@ -7,6 +7,8 @@ import type { ScriptStep } from '../../agent/netns/read-script.js';
 import { NetnsCommandError, ValidationError } from '../../agent/errors.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, pidsInNetns, type TestNetns } from '../helpers/netns.js';
+import { getPriority } from 'node:os';
+import { WORKER_NICENESS } from '../../agent/netns/worker.js';
 
 /** Every runner a test made: killAll() after each test, so no netns worker outlives it. */
 const made: NetnsRunner[] = [];
@@ -270,8 +272,10 @@ describeIntegration('NetnsRunner.runScript (the one-spawn read, real nsenter int
     for (const f of res.frames) expect(f.stderr).toBe('');
     // One event per tool, with the tool's own duration.
     expect(events.map((e) => [e.tool, e.ok])).toEqual([['ip', true], ['nft', true], ['tc', true], ['ipset', true], ['ip', true]]);
-    // A second read on the same runner reuses the worker: no Node spawn.
+    // The worker (and so every tool it runs) has a lower CPU priority than the agent.
     const pid = r.workerPids()[0];
+    expect(getPriority(pid!)).toBe(WORKER_NICENESS);
+    // A second read on the same runner reuses the worker: no Node spawn.
     await r.runScript(ns.path, ['iprule4']);
     expect([r.spawns, r.reads, r.workerPids()]).toEqual([1, 2, [pid]]);
     for (const e of events) {
