@@ -94,7 +94,7 @@ export function formatReport(r: PodReport): string {
   }
   for (const d of r.dnsChaos) out.push(`  dns: container ${d.container} (pid ${d.pid}) has /etc/resolv.conf.chaos.bak`);
   for (const n of r.notes ?? []) out.push(`  note: ${n}`);
-  out.push(`  (${r.spawns} process spawns)`);
+  out.push(`  (${r.spawns} nsenter ${r.spawns === 1 ? 'run' : 'runs'})`);
   return `${out.join('\n')}\n`;
 }
 
