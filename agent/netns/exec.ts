@@ -34,6 +34,7 @@ import { FRAME_TOOL, NOT_FOUND_STATUS, READ_SCRIPT, STEP_TOOLS, isScriptStep, ty
 import { procTreeCpuSeconds } from './proc-tree.js';
 import { NetnsWorker, type WorkerReply } from './worker.js';
 import { encodeRequest } from './worker-script.js';
+import { pathProblem } from '../runtime/netns-resolve.js';
 
 /** Tools that may be run inside a namespace (argv[0]); anything else is refused before a spawn. */
 export const ALLOWED_TOOLS: ReadonlySet<string> = new Set([
@@ -138,13 +139,10 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
  * (NUL, TAB, newline...: none occurs in a real netns path, and a TAB or newline would split a worker request).
  */
 export function validateNetnsPath(p: unknown): string {
-  if (typeof p !== 'string' || p.length === 0 || p.length > 4096) {
-    throw new ValidationError(`netns path: invalid ${JSON.stringify(p)}`.slice(0, 200));
-  }
-  if (!p.startsWith('/') || CONTROL_CHARS.test(p) || p.split('/').includes('..')) {
-    throw new ValidationError(`netns path: unsafe ${JSON.stringify(p.slice(0, 200))}`);
-  }
-  return p;
+  const problem = pathProblem(p, CONTROL_CHARS);
+  if (problem === 'invalid') throw new ValidationError(`netns path: invalid ${JSON.stringify(p)}`.slice(0, 200));
+  if (problem === 'unsafe') throw new ValidationError(`netns path: unsafe ${JSON.stringify((p as string).slice(0, 200))}`);
+  return p as string;
 }
 
 function validateArgv(argv: readonly string[]): void {

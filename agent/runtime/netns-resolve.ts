@@ -35,14 +35,21 @@ export function validatePid(what: string, pid: unknown): number {
  * whose /var/run -> /run) are resolved inside the host root, as endpoint discovery does, never against the
  * agent's own filesystem.
  */
+/**
+ * The shared shape check of every path that reaches the filesystem or nsenter: 'invalid' when not a string of
+ * 1-4096 characters, 'unsafe' when not absolute, holding a character of `forbidden`, or a `..` component.
+ */
+export function pathProblem(p: unknown, forbidden: RegExp): 'invalid' | 'unsafe' | null {
+  if (typeof p !== 'string' || p.length === 0 || p.length > 4096) return 'invalid';
+  if (!p.startsWith('/') || forbidden.test(p) || p.split('/').includes('..')) return 'unsafe';
+  return null;
+}
+
 export function hostPath(hostRoot: string, reported: unknown): string {
-  if (typeof reported !== 'string' || reported.length === 0 || reported.length > 4096) {
-    throw new ValidationError(`invalid path ${JSON.stringify(reported)}`);
-  }
-  if (!reported.startsWith('/') || reported.includes('\0') || reported.split('/').includes('..')) {
-    throw new ValidationError(`unsafe path ${JSON.stringify(reported.slice(0, 200))}`);
-  }
-  const normal = posix.normalize(reported);
+  const problem = pathProblem(reported, /\0/);
+  if (problem === 'invalid') throw new ValidationError(`invalid path ${JSON.stringify(reported)}`);
+  if (problem === 'unsafe') throw new ValidationError(`unsafe path ${JSON.stringify((reported as string).slice(0, 200))}`);
+  const normal = posix.normalize(reported as string);
   if (hostRoot === '/') return normal;
   try {
     return resolveInRoot(hostRoot, normal);
