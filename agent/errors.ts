@@ -61,6 +61,37 @@ export class NetnsCommandError extends AgentError {
 }
 export type NetnsErrorReason = 'timeout' | 'exit' | 'output_limit' | 'spawn' | 'vanished' | 'parse';
 
+/**
+ * A netlink or getsockopt exchange with the kernel failed: `op` names the request (e.g. `RTM_GETQDISC dump`),
+ * `errno` the kernel's answer when there is one (0 otherwise), `reason` how the read is accounted
+ * (timeout, output_limit, vanished when the namespace is gone, spawn for anything else the kernel refused).
+ */
+export class NetlinkError extends AgentError {
+  readonly op: string;
+  readonly errno: number;
+  readonly reason: NetnsErrorReason;
+  constructor(op: string, reason: NetnsErrorReason, message: string, options?: { cause?: unknown; errno?: number }) {
+    super(`NETLINK_${reason.toUpperCase()}`, `${op}: ${message}`, options);
+    this.op = op;
+    this.errno = options?.errno ?? 0;
+    this.reason = reason;
+  }
+}
+
+/**
+ * Bytes from the kernel that a decoder cannot read: `what` names the structure, `offset` where it went wrong.
+ * Decoders are pure and total: they return or throw this, never anything else.
+ */
+export class DecodeError extends AgentError {
+  readonly what: string;
+  readonly offset: number;
+  constructor(what: string, offset: number, message: string, options?: { cause?: unknown }) {
+    super('DECODE', `${what} at byte ${offset}: ${message}`, options);
+    this.what = what;
+    this.offset = offset;
+  }
+}
+
 /** A parser met a line it cannot read. `line` is 1-based; the parser keeps going and returns these alongside its data. */
 export class ParseError extends AgentError {
   readonly line: number;

@@ -3,7 +3,7 @@
  * Produced by collection.ts; consumed read-only.
  */
 import type { ChaosReport } from './chaos/types.js';
-import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/types.js';
+import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/state.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
 
 /** One pod (or one --netns/--pid target) and what was read from its network namespace. */

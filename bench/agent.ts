@@ -13,7 +13,7 @@ import { AgentError } from '../agent/errors.js';
 import { silentLogger } from '../agent/log.js';
 import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
-import { NetnsRunner } from '../agent/netns/exec.js';
+import { NetnsRunner } from '../agent/netns/nsenter/exec.js';
 import { Inventory } from '../agent/runtime/inventory.js';
 import type { Snapshot } from '../agent/snapshot.js';
 import { cpuSince, cpuSnapshot, type CpuDelta } from './measure.js';

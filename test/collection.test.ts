@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
 import { collect } from '../agent/collection.js';
-import { NetnsRunner } from '../agent/netns/exec.js';
+import { NetnsRunner } from '../agent/netns/nsenter/exec.js';
 import { silentLogger } from '../agent/log.js';
 import type { Inventory } from '../agent/runtime/inventory.js';
 import type { PodInfo } from '../agent/runtime/types.js';

@@ -46,7 +46,7 @@ import type {
   Qdisc,
   TbfOptions,
   TcFilter,
-} from '../netns/types.js';
+} from '../netns/state.js';
 
 // ---------------------------------------------------------------------------------------------
 // Names

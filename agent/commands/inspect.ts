@@ -7,9 +7,9 @@
  */
 import type { Config } from '../config.js';
 import { collect, inspectTarget, podReportJson, wasInspected, notInspected } from '../collection.js';
-import { NetnsRunner } from '../netns/exec.js';
+import { NetnsRunner } from '../netns/nsenter/exec.js';
 import { emptyNetnsState } from '../netns/reader.js';
-import type { IptablesDump, IpsetDump, TcDump, Qdisc, Counters } from '../netns/types.js';
+import type { IptablesDump, IpsetDump, TcDump, Qdisc, Counters } from '../netns/state.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import { procNetnsPath } from '../runtime/netns-resolve.js';
 import type { PodReport } from '../snapshot.js';

@@ -13,7 +13,7 @@
  * pods whose namespace could not be read are skipped.
  */
 import type { Registry } from 'prom-client';
-import { ipsetMemberCount } from '../netns/ipset.js';
+import { ipsetMemberCount } from '../netns/nsenter/ipset.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
 import { CACHED, SeriesSum, gauge } from './families.js';
 import { Slicer } from './slicer.js';

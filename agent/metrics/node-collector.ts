@@ -6,7 +6,7 @@
 import { collect } from '../collection.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { NetnsRunner } from '../netns/exec.js';
+import { NetnsRunner } from '../netns/nsenter/exec.js';
 import { Inventory } from '../runtime/inventory.js';
 import type { Snapshot } from '../snapshot.js';
 import type { PersistentMetrics } from './registry.js';

@@ -5,7 +5,7 @@
  * Qdiscs that share interface+kind+handle (e.g. the `0:` children of an mq root) are summed.
  */
 import type { Registry } from 'prom-client';
-import type { NetemOptions, QdiscStats, TbfOptions } from '../netns/types.js';
+import type { NetemOptions, QdiscStats, TbfOptions } from '../netns/state.js';
 import type { Snapshot } from '../snapshot.js';
 import { CACHED, SeriesSum, counter, gauge } from './families.js';
 

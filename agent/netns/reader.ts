@@ -27,13 +27,13 @@ import { readFile, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { NetnsCommandError, errorMessage } from '../errors.js';
 import { validatePid } from '../runtime/netns-resolve.js';
-import type { NetnsRunner, RunOptions, ScriptFrame, ScriptResult } from './exec.js';
-import { validateNetnsPath } from './exec.js';
-import type { ScriptStep } from './read-script.js';
-import { parseIpsetSave } from './ipset.js';
-import { parseIptablesSave } from './iptables.js';
-import { parseTcBatch, tcBatchCommands, type TcBatchCommand } from './tc.js';
-import type { IpFamily, IptablesBackend, IptablesDump, NetnsState } from './types.js';
+import type { NetnsRunner, RunOptions, ScriptFrame, ScriptResult } from './nsenter/exec.js';
+import { validateNetnsPath } from './nsenter/exec.js';
+import type { ScriptStep } from './nsenter/read-script.js';
+import { parseIpsetSave } from './nsenter/ipset.js';
+import { parseIptablesSave } from './nsenter/iptables.js';
+import { parseTcBatch, tcBatchCommands, type TcBatchCommand } from './nsenter/tc.js';
+import type { IpFamily, IptablesBackend, IptablesDump, NetnsState } from './state.js';
 
 export interface ReadTarget {
   netnsPath: string;

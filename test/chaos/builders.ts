@@ -4,8 +4,8 @@
  * directly in the parsed shape (netem/prio/sfq cannot run on this kernel; the tc JSON fixtures belong to the
  * tc parser's tests).
  */
-import { parseIpsetSave } from '../../agent/netns/ipset.js';
-import { parseIptablesSave } from '../../agent/netns/iptables.js';
+import { parseIpsetSave } from '../../agent/netns/nsenter/ipset.js';
+import { parseIptablesSave } from '../../agent/netns/nsenter/iptables.js';
 import type {
   IpFamily,
   IpsetDump,
@@ -16,7 +16,7 @@ import type {
   Qdisc,
   TbfOptions,
   TcFilter,
-} from '../../agent/netns/types.js';
+} from '../../agent/netns/state.js';
 import { emptyNetnsState } from '../../agent/netns/reader.js';
 
 export const CHAOS_MESH_PRIOMAP = [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];

@@ -11,8 +11,8 @@ import {
   reachableChains,
 } from '../../agent/chaos/fingerprint.js';
 import type { ChaosReport } from '../../agent/chaos/types.js';
-import { parseTcQdiscs } from '../../agent/netns/tc.js';
-import type { IptablesChain, IptablesDump, IptablesRule, NetnsState, Qdisc } from '../../agent/netns/types.js';
+import { parseTcQdiscs } from '../../agent/netns/nsenter/tc.js';
+import type { IptablesChain, IptablesDump, IptablesRule, NetnsState, Qdisc } from '../../agent/netns/state.js';
 import {
   filter,
   filteredLayout,

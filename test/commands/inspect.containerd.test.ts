@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { collect } from '../../agent/collection.js';
-import { NetnsRunner } from '../../agent/netns/exec.js';
+import { NetnsRunner } from '../../agent/netns/nsenter/exec.js';
 import { Inventory } from '../../agent/runtime/inventory.js';
 import { silentLogger } from '../../agent/log.js';
 import { describeIntegration } from '../helpers/env.js';

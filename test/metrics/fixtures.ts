@@ -3,7 +3,7 @@
  * bandwidth (tbf), a clean pod, and small builders to vary them.
  */
 import type { ChaosKind, ChaosReport, Verdict } from '../../agent/chaos/types.js';
-import type { IptablesChain, IptablesDump, IptablesRule, Qdisc, QdiscStats } from '../../agent/netns/types.js';
+import type { IptablesChain, IptablesDump, IptablesRule, Qdisc, QdiscStats } from '../../agent/netns/state.js';
 import type { ContainerInfo, PodInfo, RuntimeStatus } from '../../agent/runtime/types.js';
 import type { PodReport, Snapshot } from '../../agent/snapshot.js';
 

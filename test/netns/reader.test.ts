@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NetnsRunner } from '../../agent/netns/exec.js';
+import { NetnsRunner } from '../../agent/netns/nsenter/exec.js';
 import { parseNftTables, parseProcNetDev, parseTableNames, parseTcBatchInput, readNetnsState } from '../../agent/netns/reader.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';

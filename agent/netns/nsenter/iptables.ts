@@ -13,7 +13,7 @@
  * Quoted arguments use double quotes with `\"` and `\\` escapes (libxtables xtables_save_string).
  */
 import { CappedErrors, forEachContentLine } from './lines.js';
-import type { Counters, IpFamily, IptablesBackend, IptablesChain, IptablesDump, IptablesRule, IptablesTable } from './types.js';
+import type { Counters, IpFamily, IptablesBackend, IptablesChain, IptablesDump, IptablesRule, IptablesTable } from '../state.js';
 
 const WHAT = 'iptables-save';
 

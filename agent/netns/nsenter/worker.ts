@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../../errors.js';
 import { childrenOf, procStat, signalGroup, signalPid } from './proc-tree.js';
 import { WORKER_NAME, WORKER_SCRIPT } from './worker-script.js';
 

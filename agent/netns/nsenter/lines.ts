@@ -2,7 +2,7 @@
  * Shared plumbing of the line-oriented parsers (iptables-save, ipset save): a single-pass line walk and a
  * capped ParseError list, so one pathological dump cannot produce unbounded error objects.
  */
-import { ParseError } from '../errors.js';
+import { ParseError } from '../../errors.js';
 
 export const MAX_ERRORS = 100;
 export const MAX_ERROR_TEXT = 256;

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ParseError } from '../../agent/errors.js';
-import { hasRules, parseIptablesSave, parseRuleText, tokenizeRule } from '../../agent/netns/iptables.js';
-import type { IptablesChain, IptablesDump } from '../../agent/netns/types.js';
-import { describeIntegration } from '../helpers/env.js';
-import { createNetns, destroyAll } from '../helpers/netns.js';
+import { ParseError } from '../../../agent/errors.js';
+import { hasRules, parseIptablesSave, parseRuleText, tokenizeRule } from '../../../agent/netns/nsenter/iptables.js';
+import type { IptablesChain, IptablesDump } from '../../../agent/netns/state.js';
+import { describeIntegration } from '../../helpers/env.js';
+import { createNetns, destroyAll } from '../../helpers/netns.js';
 
-const fixture = (name: string): string => readFileSync(new URL(`../fixtures/iptables/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/iptables/${name}`, import.meta.url), 'utf8');
 
 function chain(d: IptablesDump, table: string, name: string): IptablesChain {
   const c = d.tables.find((t) => t.name === table)?.chains.find((ch) => ch.name === name);

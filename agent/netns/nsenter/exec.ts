@@ -28,13 +28,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { NetnsCommandError, ValidationError, errorMessage, type NetnsErrorReason } from '../errors.js';
+import { NetnsCommandError, ValidationError, errorMessage, type NetnsErrorReason } from '../../errors.js';
 import { splitFrames, type Frame } from './frames.js';
 import { FRAME_TOOL, NOT_FOUND_STATUS, READ_SCRIPT, STEP_TOOLS, isScriptStep, type ScriptStep } from './read-script.js';
 import { procTreeCpuSeconds } from './proc-tree.js';
 import { NetnsWorker, type WorkerReply } from './worker.js';
 import { encodeRequest } from './worker-script.js';
-import { pathProblem } from '../runtime/netns-resolve.js';
+import { pathProblem } from '../../runtime/netns-resolve.js';
 
 /** Tools that may be run inside a namespace (argv[0]); anything else is refused before a spawn. */
 export const ALLOWED_TOOLS: ReadonlySet<string> = new Set([

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ParseError } from '../../agent/errors.js';
+import { ParseError } from '../../../agent/errors.js';
 import {
   parseTcBatch,
   parseTcClasses,
@@ -13,12 +13,12 @@ import {
   parseTcTime,
   splitTcBatchOutput,
   tcBatchCommands,
-} from '../../agent/netns/tc.js';
-import type { Qdisc } from '../../agent/netns/types.js';
-import { describeIntegration } from '../helpers/env.js';
-import { createNetns, destroyAll } from '../helpers/netns.js';
+} from '../../../agent/netns/nsenter/tc.js';
+import type { Qdisc } from '../../../agent/netns/state.js';
+import { describeIntegration } from '../../helpers/env.js';
+import { createNetns, destroyAll } from '../../helpers/netns.js';
 
-const fixture = (name: string): string => readFileSync(new URL(`../fixtures/tc/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/tc/${name}`, import.meta.url), 'utf8');
 const find = (qs: Qdisc[], dev: string, handle: string): Qdisc => {
   const q = qs.find((x) => x.interface === dev && x.handle === handle);
   if (q === undefined) throw new Error(`no qdisc ${dev} ${handle}`);

@@ -26,7 +26,7 @@
  * tools' output nor a previous request can forge a marker. A malformed request makes the worker exit (status 3).
  * At end of file on its stdin (Node closed it, or Node died) the worker exits after the current request.
  */
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../../errors.js';
 import { isScriptStep } from './read-script.js';
 
 export const WORKER_SCRIPT = `set -f

@@ -6,12 +6,12 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ValidationError } from '../../agent/errors.js';
-import { READ_SCRIPT } from '../../agent/netns/read-script.js';
-import { NetnsWorker } from '../../agent/netns/worker.js';
-import { encodeRequest, wireSeconds } from '../../agent/netns/worker-script.js';
-import { describeIntegration } from '../helpers/env.js';
-import { createNetns, destroyAll, pidsInNetns, type TestNetns } from '../helpers/netns.js';
+import { ValidationError } from '../../../agent/errors.js';
+import { READ_SCRIPT } from '../../../agent/netns/nsenter/read-script.js';
+import { NetnsWorker } from '../../../agent/netns/nsenter/worker.js';
+import { encodeRequest, wireSeconds } from '../../../agent/netns/nsenter/worker-script.js';
+import { describeIntegration } from '../../helpers/env.js';
+import { createNetns, destroyAll, pidsInNetns, type TestNetns } from '../../helpers/netns.js';
 
 const B = '0123456789abcdef0123456789abcdef';
 

@@ -3,7 +3,7 @@
  * that tolerate a process that is already gone. Only ever applied to PIDs the runner started (or their children).
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../../errors.js';
 
 /** Children of `pid` (all its threads), from /proc; a scan of /proc/<n>/stat when the kernel lacks that file. */
 export function childrenOf(pid: number): number[] {

@@ -2,13 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { NetnsRunner, validateNetnsPath, type CommandEvent } from '../../agent/netns/exec.js';
-import type { ScriptStep } from '../../agent/netns/read-script.js';
-import { NetnsCommandError, ValidationError } from '../../agent/errors.js';
-import { describeIntegration } from '../helpers/env.js';
-import { createNetns, destroyAll, pidsInNetns, type TestNetns } from '../helpers/netns.js';
+import { NetnsRunner, validateNetnsPath, type CommandEvent } from '../../../agent/netns/nsenter/exec.js';
+import type { ScriptStep } from '../../../agent/netns/nsenter/read-script.js';
+import { NetnsCommandError, ValidationError } from '../../../agent/errors.js';
+import { describeIntegration } from '../../helpers/env.js';
+import { createNetns, destroyAll, pidsInNetns, type TestNetns } from '../../helpers/netns.js';
 import { getPriority } from 'node:os';
-import { WORKER_NICENESS } from '../../agent/netns/worker.js';
+import { WORKER_NICENESS } from '../../../agent/netns/nsenter/worker.js';
 
 /** Every runner a test made: killAll() after each test, so no netns worker outlives it. */
 const made: NetnsRunner[] = [];

@@ -6,7 +6,7 @@
  * becomes a ParseError with its 1-based line number and the parse goes on. Never throws.
  */
 import { CappedErrors, forEachContentLine } from './lines.js';
-import type { Ipset, IpsetDump } from './types.js';
+import type { Ipset, IpsetDump } from '../state.js';
 
 const WHAT = 'ipset save';
 

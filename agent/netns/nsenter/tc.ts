@@ -23,9 +23,9 @@
  *   nothing on stdout and (without -force) stops the batch. `class show` with -j prints text on 6.1 and nothing
  *   at all when a device has no classes.
  */
-import { ParseError } from '../errors.js';
+import { ParseError } from '../../errors.js';
 import { MAX_ERROR_TEXT } from './lines.js';
-import type { NetemOptions, Qdisc, QdiscStats, TbfOptions, TcClass, TcDump, TcFilter } from './types.js';
+import type { NetemOptions, Qdisc, QdiscStats, TbfOptions, TcClass, TcDump, TcFilter } from '../state.js';
 
 const MAX_DEPTH = 64;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMarker, splitFrames } from '../../agent/netns/frames.js';
+import { parseMarker, splitFrames } from '../../../agent/netns/nsenter/frames.js';
 
 const B = '0123456789abcdef0123456789abcdef';
 const begin = (name: string, t: string) => `\n${B} begin ${name} ${t}\n`;

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ParseError } from '../../agent/errors.js';
-import { ipsetMemberCount, parseIpsetOptions, parseIpsetSave } from '../../agent/netns/ipset.js';
-import { describeIntegration, uniqueName } from '../helpers/env.js';
-import { createNetns, destroyAll } from '../helpers/netns.js';
+import { ParseError } from '../../../agent/errors.js';
+import { ipsetMemberCount, parseIpsetOptions, parseIpsetSave } from '../../../agent/netns/nsenter/ipset.js';
+import { describeIntegration, uniqueName } from '../../helpers/env.js';
+import { createNetns, destroyAll } from '../../helpers/netns.js';
 
-const fixture = (name: string): string => readFileSync(new URL(`../fixtures/ipset/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/ipset/${name}`, import.meta.url), 'utf8');
 
 describe('parseIpsetSave on a real capture (Chaos Mesh partition sets)', () => {
   const d = parseIpsetSave(fixture('chaos-partition.txt'));

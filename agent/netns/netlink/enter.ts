@@ -1,0 +1,153 @@
+/**
+ * Entering a network namespace for as short as possible: open the namespace file, check its inode against what the
+ * runtime layer resolved (the fd pins that namespace, so a recycled PID cannot substitute another one between the
+ * check and setns), setns(2) the calling thread into it, run a synchronous callback that opens sockets and reads
+ * /proc/thread-self/net files, and setns back to the thread's own namespace before returning.
+ *
+ * setns(CLONE_NEWNET) moves only the calling thread: the reader calls this from worker threads. If the way back
+ * fails the thread is left in a pod's namespace; that is unrecoverable for the thread, so it throws a
+ * StrandedThreadError which the worker treats as fatal (it exits and is replaced).
+ */
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { AgentError, NetlinkError } from '../../errors.js';
+import {
+  AF_INET,
+  AF_INET6,
+  AF_NETLINK,
+  CLONE_NEWNET,
+  Errno,
+  IPPROTO_RAW,
+  NETLINK_NETFILTER,
+  NETLINK_ROUTE,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  errnoName,
+  libc,
+  type Libc,
+} from './libc.js';
+import { NetlinkSocket, RawSocket } from './socket.js';
+
+/** The thread could not return to its own network namespace: it must not be used again. */
+export class StrandedThreadError extends AgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NETNS_STRANDED', message, options);
+  }
+}
+
+/** Files of /proc/thread-self/net the reader may read while inside (small, bounded). */
+const PROC_NET_FILES = new Set(['ip_tables_names', 'ip6_tables_names', 'dev']);
+const MAX_PROC_NET_FILE = 64 * 1024;
+
+/** What the callback can do while the thread is inside the namespace. */
+export interface Inside {
+  route(): NetlinkSocket;
+  netfilter(): NetlinkSocket;
+  raw(family: 'ipv4' | 'ipv6'): RawSocket;
+  /** /proc/thread-self/net/<name> as seen from inside (null when the file does not exist: module not loaded). */
+  procNet(name: 'ip_tables_names' | 'ip6_tables_names' | 'dev'): string | null;
+}
+
+let ownNetnsFd: number | null = null;
+
+/** This thread's own namespace, opened once per thread (worker threads each load this module afresh). */
+function ownNetns(): number {
+  if (ownNetnsFd === null) ownNetnsFd = openSync('/proc/thread-self/ns/net', 'r');
+  return ownNetnsFd;
+}
+
+/** The inode of this thread's current network namespace (tests check the thread came back). */
+export function currentNetnsInode(): number {
+  const fd = openSync('/proc/thread-self/ns/net', 'r');
+  try {
+    return fstatSync(fd).ino;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Enter the namespace at `path` (expected inode `expectedInode`, or any when null), run `fn` inside, come back.
+ * Sockets opened through `Inside` stay usable after return (they keep their namespace); the caller closes them.
+ * Throws NetlinkError (reason vanished when the file is gone or names another namespace, spawn when the kernel
+ * refuses), or StrandedThreadError.
+ */
+export function withNetns<T>(path: string, expectedInode: number | null, fn: (inside: Inside) => T, lib: Libc = libc()): { value: T; inode: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' || code === 'ESRCH' ? 'vanished' : 'spawn';
+    throw new NetlinkError('open netns', reason, `${path}: ${code ?? String(err)}`, { cause: err });
+  }
+  try {
+    const inode = fstatSync(fd).ino;
+    if (expectedInode !== null && inode !== expectedInode) {
+      throw new NetlinkError('open netns', 'vanished', `${path} now names another namespace (inode ${expectedInode} -> ${inode})`);
+    }
+    const home = ownNetns();
+    if (lib.setns(fd, CLONE_NEWNET) !== 0) {
+      const errno = lib.errno();
+      throw new NetlinkError('setns', 'spawn', `${path}: ${errnoName(errno)}${errno === Errno.EINVAL ? ' (not a network namespace)' : ''}`, { errno });
+    }
+    const opened: { close(): void }[] = [];
+    let value: T;
+    try {
+      const inside: Inside = {
+        route: () => track(opened, netlinkSocket(lib, NETLINK_ROUTE)),
+        netfilter: () => track(opened, netlinkSocket(lib, NETLINK_NETFILTER)),
+        raw: (family) => track(opened, rawSocket(lib, family)),
+        procNet: (name) => readProcNet(name),
+      };
+      value = fn(inside);
+    } catch (err) {
+      for (const s of opened) s.close();
+      throw err;
+    } finally {
+      if (lib.setns(home, CLONE_NEWNET) !== 0) {
+        const errno = lib.errno();
+        for (const s of opened) s.close();
+        // eslint-disable-next-line no-unsafe-finally -- the thread is unusable; this must win over anything else
+        throw new StrandedThreadError(`could not return from ${path}: setns ${errnoName(errno)}`);
+      }
+    }
+    return { value, inode };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function track<S extends { close(): void }>(list: { close(): void }[], s: S): S {
+  list.push(s);
+  return s;
+}
+
+function netlinkSocket(lib: Libc, protocol: number): NetlinkSocket {
+  const fd = lib.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+  if (fd < 0) {
+    const errno = lib.errno();
+    throw new NetlinkError(`netlink socket ${protocol === NETLINK_ROUTE ? 'route' : 'netfilter'}`, 'spawn', errnoName(errno), { errno });
+  }
+  return new NetlinkSocket(lib, fd, protocol);
+}
+
+function rawSocket(lib: Libc, family: 'ipv4' | 'ipv6'): RawSocket {
+  const af = family === 'ipv4' ? AF_INET : AF_INET6;
+  const fd = lib.socket(af, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (fd < 0) {
+    const errno = lib.errno();
+    throw new NetlinkError(`raw socket ${family}`, 'spawn', errnoName(errno), { errno });
+  }
+  return new RawSocket(lib, fd, af);
+}
+
+function readProcNet(name: string): string | null {
+  if (!PROC_NET_FILES.has(name)) throw new NetlinkError('proc net', 'spawn', `${name} is not a file the reader reads`);
+  try {
+    const buf = readFileSync(`/proc/thread-self/net/${name}`);
+    return buf.subarray(0, MAX_PROC_NET_FILE).toString('utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new NetlinkError('proc net', 'spawn', `/proc/thread-self/net/${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+}

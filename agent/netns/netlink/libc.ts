@@ -1,0 +1,97 @@
+/**
+ * The few libc calls the netlink reader needs, through koffi (FFI with prebuilt binaries inside the npm package: no
+ * compiler on the node or in the image). Loaded lazily, once per thread: only namespace reads need it, so CLI commands
+ * that never read a namespace do not pay for loading it.
+ *
+ * Every call is synchronous and runs on the calling thread: the reader calls them from worker threads (setns moves
+ * only the calling thread), never from the main thread of `serve`.
+ */
+import { createRequire } from 'node:module';
+
+export interface Libc {
+  setns(fd: number, nstype: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  close(fd: number): number;
+  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  /** `len` is a one-element array: in = buffer size, out = bytes written. */
+  getsockopt(fd: number, level: number, name: number, buf: Buffer, len: number[]): number;
+  setsockopt(fd: number, level: number, name: number, buf: Buffer, len: number): number;
+  /** errno of the last failed call on this thread. */
+  errno(): number;
+}
+
+export const CLONE_NEWNET = 0x40000000;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0x80000;
+export const IPPROTO_RAW = 255;
+export const SOL_SOCKET = 1;
+export const SO_RCVBUF = 8;
+export const SO_RCVTIMEO = 20;
+export const SOL_IP = 0;
+export const SOL_IPV6 = 41;
+export const SOL_NETLINK = 270;
+export const NETLINK_ROUTE = 0;
+export const NETLINK_NETFILTER = 12;
+export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
+
+/** errno values the reader tells apart. */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EINTR: 4,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EBUSY: 16,
+  EINVAL: 22,
+  ENOPROTOOPT: 92,
+  EPROTONOSUPPORT: 93,
+  EOPNOTSUPP: 95,
+  EAFNOSUPPORT: 97,
+} as const;
+
+const ERRNO_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Errno).map(([k, v]) => [v, k]));
+
+/** `EPERM`, `ENOENT`..., or `errno N` for the ones not listed. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+}
+
+let loaded: Libc | null = null;
+
+/** The libc bindings of this thread (koffi loads the library once per process; functions are bound per thread). */
+export function libc(): Libc {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  // koffi's types are not needed here: the bindings are typed by the Libc interface above.
+  const koffi = require('koffi') as {
+    load(name: string): { func(proto: string): (...args: unknown[]) => number };
+    errno(): number;
+  };
+  const lib = koffi.load('libc.so.6');
+  const setns = lib.func('int setns(int fd, int nstype)');
+  const socket = lib.func('int socket(int domain, int type, int protocol)');
+  const close = lib.func('int close(int fd)');
+  const send = lib.func('long send(int fd, void *buf, unsigned long len, int flags)');
+  const recv = lib.func('long recv(int fd, _Out_ void *buf, unsigned long len, int flags)');
+  const getsockopt = lib.func('int getsockopt(int fd, int level, int name, void *buf, _Inout_ uint32_t *len)');
+  const setsockopt = lib.func('int setsockopt(int fd, int level, int name, void *buf, uint32_t len)');
+  loaded = {
+    setns: (fd, nstype) => setns(fd, nstype),
+    socket: (d, t, p) => socket(d, t, p),
+    close: (fd) => close(fd),
+    send: (fd, buf, len, flags) => Number(send(fd, buf, len, flags)),
+    recv: (fd, buf, len, flags) => Number(recv(fd, buf, len, flags)),
+    getsockopt: (fd, level, name, buf, len) => getsockopt(fd, level, name, buf, len),
+    setsockopt: (fd, level, name, buf, len) => setsockopt(fd, level, name, buf, len),
+    errno: () => koffi.errno(),
+  };
+  return loaded;
+}
