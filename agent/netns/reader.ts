@@ -33,7 +33,7 @@ import type { ScriptStep } from './nsenter/read-script.js';
 import { parseIpsetSave } from './nsenter/ipset.js';
 import { parseIptablesSave } from './nsenter/iptables.js';
 import { parseTcBatch, tcBatchCommands, type TcBatchCommand } from './nsenter/tc.js';
-import type { IpFamily, IptablesBackend, IptablesDump, NetnsState } from './state.js';
+import { emptyNetnsState, type IpFamily, type IptablesBackend, type IptablesDump, type NetnsState } from './state.js';
 
 export interface ReadTarget {
   netnsPath: string;
@@ -56,18 +56,7 @@ const MAX_PROC_FILE = 1 << 20;
 /** Per-runner memory of tools found missing in the image (asked once, not at every collection). */
 const missingTools = new WeakMap<NetnsRunner, Set<string>>();
 
-export function emptyNetnsState(): NetnsState {
-  return {
-    iptables: [],
-    ipsets: { sets: [], errors: [] },
-    tc: { qdiscs: [], classes: [], filters: [], errors: [] },
-    ipRules: [],
-    dnsChaos: [],
-    errors: [],
-    spawns: 0,
-    notes: [],
-  };
-}
+export { emptyNetnsState };
 
 /** Names in /proc/<pid>/net/ip_tables_names (one per line). */
 export function parseTableNames(text: string): string[] {
