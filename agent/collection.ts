@@ -6,21 +6,22 @@
  *
  * Also the JSON shape of a PodReport (`inspect --json`, /debug/pods): `podReportJson`.
  */
+import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fingerprint } from './chaos/fingerprint.js';
 import type { ChaosReport } from './chaos/types.js';
 import { errorMessage } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
-import type { NetnsRunner } from './netns/nsenter/exec.js';
-import { emptyNetnsState, readNetnsState, type ReadTarget } from './netns/reader.js';
-import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/state.js';
+import { checkDns } from './dns-marker.js';
+import type { NetnsReader, ReadTarget } from './netns/read.js';
+import { emptyNetnsState, type IpsetDump, type IptablesDump, type NetnsState, type TcDump } from './netns/state.js';
 import type { Inventory } from './runtime/inventory.js';
 import type { ContainerStat, PodInfo, RuntimeStatus } from './runtime/types.js';
 import type { CollectorResult, PodReport, Snapshot } from './snapshot.js';
 
 export interface CollectDeps {
   inventory: Inventory;
-  runner: NetnsRunner;
+  reader: NetnsReader;
   procRoot: string;
   log: Logger;
 }
@@ -51,7 +52,7 @@ export function stateErrors(state: NetnsState): string[] {
 
 /** True when the namespace itself could not be read at all (gone before anything was read). */
 function vanished(state: NetnsState): boolean {
-  return state.errors.some((e) => e.tool === 'netns' && e.reason === 'vanished') && state.spawns === 0;
+  return (state.sources ?? []).length > 0 && state.sources!.every((s) => s.status === 'failed' && s.reason === 'vanished');
 }
 
 function reportFrom(
@@ -71,6 +72,8 @@ function reportFrom(
     dnsChaos: state.dnsChaos,
     errors: [...extraErrors, ...stateErrors(state)],
     spawns,
+    reader: state.reader ?? null,
+    sources: state.sources ?? [],
   };
   if (state.notes && state.notes.length > 0) report.notes = state.notes;
   return report;
@@ -87,7 +90,7 @@ function unreadReport(pod: PodInfo, why: string): PodReport {
   );
 }
 
-function targetFor(pods: PodInfo[], procRoot: string): ReadTarget {
+function targetFor(pods: PodInfo[]): { target: ReadTarget; containerPids: { name: string; pid: number }[] } {
   const first = pods[0]!;
   const containerPids: { name: string; pid: number }[] = [];
   for (const p of pods) {
@@ -99,15 +102,15 @@ function targetFor(pods: PodInfo[], procRoot: string): ReadTarget {
   }
   // The sandbox PID when known; otherwise a running container's (same namespace; the reader verifies the inode).
   const pid = first.pid ?? containerPids[0]?.pid ?? null;
-  return { netnsPath: first.netns!.path, pid, procRoot, containerPids };
+  return { target: { path: first.netns!.path, inode: first.netns!.inode, pid }, containerPids };
 }
 
 export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Promise<Snapshot> {
   const started = Date.now();
   const cpu0 = process.cpuUsage();
-  const workerCpu0 = deps.runner.workerCpuSeconds();
-  const spawns0 = deps.runner.spawns;
-  const reads0 = deps.runner.reads;
+  const children0 = childrenCpuSeconds();
+  const spawns0 = deps.reader.spawns;
+  const reads0 = deps.reader.reads;
   const collectors: CollectorResult[] = [];
   const signal = opts.signal;
 
@@ -154,7 +157,9 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
           return;
         }
         try {
-          state = await readNetnsState(deps.runner, targetFor(group, deps.procRoot), signal ? { signal } : {});
+          const { target, containerPids } = targetFor(group);
+          state = await deps.reader.read(target, signal);
+          await checkDns(containerPids, deps.procRoot, state);
         } catch (err) {
           // readNetnsState reports tool failures in the state; anything thrown is a bug, kept visible.
           deps.log.error({ err: errorMessage(err), netns: group[0]!.netns!.path }, 'netns read failed');
@@ -197,20 +202,20 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     startedAt: started / 1000,
     finishedAt: finished / 1000,
     durationSeconds: (finished - started) / 1000,
-    // The agent's own CPU plus its netns workers' (nsenter, the read script and the tools they ran).
-    cpuSeconds: (cpu.user + cpu.system) / 1e6 + Math.max(0, deps.runner.workerCpuSeconds() - workerCpu0),
+    // The agent's own CPU (every thread: the netlink readers included) plus the tools it ran and waited for.
+    cpuSeconds: (cpu.user + cpu.system) / 1e6 + Math.max(0, childrenCpuSeconds() - children0),
     runtimes,
     pods: pods.map((p) => reports.get(p)!),
     containerStats,
     collectors,
-    spawns: deps.runner.spawns - spawns0,
-    reads: deps.runner.reads - reads0,
+    spawns: deps.reader.spawns - spawns0,
+    reads: deps.reader.reads - reads0,
   };
 }
 
 /** `inspect --netns PATH` / `--pid PID`: one namespace, no runtime. Never throws. */
 export async function inspectTarget(
-  runner: NetnsRunner,
+  reader: NetnsReader,
   target: { netnsPath: string; pid: number | null; procRoot: string },
   log?: Logger,
 ): Promise<PodReport> {
@@ -223,7 +228,8 @@ export async function inspectTarget(
     const why = code === 'ENOENT' || code === 'ESRCH' ? `${target.netnsPath} does not exist (vanished)` : `cannot stat ${target.netnsPath}: ${code ?? errorMessage(err)}`;
     return reportFrom({ ...base, netns: null }, emptyNetnsState(), notInspected(why), 0, [why]);
   }
-  const state = await readNetnsState(runner, { ...target, containerPids: target.pid !== null ? [{ name: `pid ${target.pid}`, pid: target.pid }] : [] });
+  const state = await reader.read({ path: target.netnsPath, inode, pid: target.pid });
+  await checkDns(target.pid !== null ? [{ name: `pid ${target.pid}`, pid: target.pid }] : [], target.procRoot, state);
   const chaos = vanished(state) ? notInspected('the network namespace vanished') : fingerprintSafe(state, log ?? silentLogger());
   return reportFrom({ ...base, netns: { inode, path: target.netnsPath } }, state, chaos, state.spawns);
 }
@@ -257,6 +263,19 @@ export function tcJson(d: TcDump) {
  * `{namespace, name, runtime, netns: {inode, path} | null, chaos: {verdict, kinds, findings}, iptables, ipsets, tc,
  * ipRules, dnsChaos, errors, spawns, notes?}`; parse errors as `{line, text, message}`.
  */
+/** CPU time of the children this process waited for (the tools), seconds: /proc/self/stat cutime + cstime. */
+export function childrenCpuSeconds(): number {
+  try {
+    const text = readFileSync('/proc/self/stat', 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / CLK_TCK;
+  } catch (err) {
+    void err; // no /proc: children are simply not counted
+    return 0;
+  }
+}
+const CLK_TCK = 100;
+
 export function podReportJson(r: PodReport) {
   return {
     namespace: r.namespace,
@@ -270,6 +289,8 @@ export function podReportJson(r: PodReport) {
     ipRules: r.ipRules,
     dnsChaos: r.dnsChaos,
     errors: r.errors,
+    reader: r.reader,
+    sources: r.sources,
     spawns: r.spawns,
     ...(r.notes ? { notes: r.notes } : {}),
   };

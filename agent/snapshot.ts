@@ -3,7 +3,7 @@
  * Produced by collection.ts; consumed read-only.
  */
 import type { ChaosReport } from './chaos/types.js';
-import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/state.js';
+import type { IpsetDump, IptablesDump, NetnsState, SourceStatus, TcDump } from './netns/state.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
 
 /** One pod (or one --netns/--pid target) and what was read from its network namespace. */
@@ -25,6 +25,10 @@ export interface PodReport {
   errors: string[];
   /** Process spawns this entry's namespace read cost (0 when shared with another pod of the same netns). */
   spawns: number;
+  /** The reader that produced the state (null when nothing was read). */
+  reader: NetnsState['reader'] | null;
+  /** Each source's completeness (empty when nothing was read). */
+  sources: SourceStatus[];
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
 }

@@ -7,22 +7,16 @@
  */
 import type { Config } from '../config.js';
 import { collect, inspectTarget, podReportJson, wasInspected, notInspected } from '../collection.js';
-import { NetnsRunner } from '../netns/nsenter/exec.js';
-import { emptyNetnsState } from '../netns/reader.js';
-import type { IptablesDump, IpsetDump, TcDump, Qdisc, Counters } from '../netns/state.js';
+import { createNetnsReader } from '../netns/read.js';
+import { emptyNetnsState, type IptablesDump, type IpsetDump, type TcDump, type Qdisc, type Counters } from '../netns/state.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import { procNetnsPath } from '../runtime/netns-resolve.js';
 import type { PodReport } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
-  const runner = new NetnsRunner({
-    nsenterPath: cfg.nsenterPath,
-    concurrency: cfg.netnsConcurrency,
-    timeoutMs: cfg.commandTimeoutMs,
-    maxOutputBytes: cfg.maxOutputBytes,
-  });
-  const onAbort = (): void => runner.killAll();
+  const reader = createNetnsReader(cfg);
+  const onAbort = (): void => void reader.close();
   io.signal.addEventListener('abort', onAbort, { once: true });
   try {
     let reports: PodReport[];
@@ -31,13 +25,13 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
       const target = cfg.netns !== null
         ? { netnsPath: cfg.netns, pid: null, procRoot: cfg.procRoot }
         : { netnsPath: procNetnsPath(cfg.procRoot, cfg.pid!), pid: cfg.pid, procRoot: cfg.procRoot };
-      reports = [await inspectTarget(runner, target, io.log)];
+      reports = [await inspectTarget(reader, target, io.log)];
     } else {
       const inventory = new Inventory(cfg, { log: io.log });
       try {
         const wanted = new Set(cfg.args);
         const snap = await collect(
-          { inventory, runner, procRoot: cfg.procRoot, log: io.log },
+          { inventory, reader, procRoot: cfg.procRoot, log: io.log },
           { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`) }) },
         );
         for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
@@ -53,7 +47,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
             const state = emptyNetnsState();
             reports.push({
               namespace, name, runtime: '', netns: null, pod: null, chaos: notInspected(why),
-              iptables: state.iptables, ipsets: state.ipsets, tc: state.tc, ipRules: [], dnsChaos: [], errors: [why], spawns: 0,
+              iptables: state.iptables, ipsets: state.ipsets, tc: state.tc, ipRules: [], dnsChaos: [], errors: [why], spawns: 0, reader: null, sources: [],
             });
           }
         }
@@ -67,6 +61,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     return 1;
   } finally {
     io.signal.removeEventListener('abort', onAbort);
+    await reader.close();
   }
 }
 
@@ -94,7 +89,7 @@ export function formatReport(r: PodReport): string {
   }
   for (const d of r.dnsChaos) out.push(`  dns: container ${d.container} (pid ${d.pid}) has /etc/resolv.conf.chaos.bak`);
   for (const n of r.notes ?? []) out.push(`  note: ${n}`);
-  out.push(`  (${r.spawns} nsenter ${r.spawns === 1 ? 'run' : 'runs'})`);
+  out.push(`  (read by ${r.reader ?? 'nsenter'}${r.spawns > 0 ? `, ${r.spawns} ${r.spawns === 1 ? 'process' : 'processes'}` : ''})`);
   return `${out.join('\n')}\n`;
 }
 

@@ -70,12 +70,16 @@ export class PersistentMetrics {
   readonly onCall: CallObserver;
   /** onCommand for NetnsRunner: feeds chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total. */
   readonly onCommand: (c: CommandObservation) => void;
+  /** onFallback for NetnsReader: feeds chaos_daemon_netns_reader_fallbacks_total. */
+  readonly onFallback: (reason: string) => void;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     this.onCall = runtimeRequestHistogram(this.registry).observe;
-    this.onCommand = netnsInstruments(this.registry).observe;
+    const netns = netnsInstruments(this.registry);
+    this.onCommand = netns.observe;
+    this.onFallback = netns.fallback;
   }
 
   /** Render a collection registry together with the long-lived one; calls are serialised. */

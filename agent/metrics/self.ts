@@ -49,7 +49,11 @@ export interface NetnsInstruments {
   histogram: Histogram<'tool'>;
   errors: Counter<'reason'>;
   observe: (c: CommandObservation) => void;
+  fallback: (reason: string) => void;
 }
+
+/** Why `--reader auto` read a namespace through the tools (read.ts FallbackReason). */
+export const FALLBACK_REASONS = ['opaque', 'unavailable', 'failed'] as const;
 
 export function netnsInstruments(registry: Registry): NetnsInstruments {
   const histogram = new Histogram({
@@ -70,5 +74,13 @@ export function netnsInstruments(registry: Registry): NetnsInstruments {
     histogram.observe({ tool: c.tool }, c.seconds);
     if (!c.ok) errors.inc({ reason: c.reason ?? 'unknown' });
   };
-  return { histogram, errors, observe };
+  const fallbacks = new Counter({
+    name: 'chaos_daemon_netns_reader_fallbacks_total',
+    help: 'Namespaces --reader auto read through nsenter and the tools instead of netlink, by reason: opaque (a rule the decoders cannot render exactly), unavailable (netlink cannot work on this node), failed (a netlink read failed)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of FALLBACK_REASONS) fallbacks.inc({ reason }, 0);
+  const fallback = (reason: string): void => fallbacks.inc({ reason });
+  return { histogram, errors, observe, fallback };
 }

@@ -109,5 +109,13 @@ export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[])
   } finally {
     closeHandles(h);
   }
+  // Sources no reader of this build covers are not guessed: marked unsupported (auto reads them through the tools).
+  for (const source of ALL_SOURCES) {
+    if (state.sources.some((s) => s.source === source)) continue;
+    state.sources.push({ source, status: 'failed', reason: 'unsupported', message: `the netlink reader does not read ${source}` });
+  }
   return state;
 }
+
+/** Every source a namespace read must account for. */
+export const ALL_SOURCES: readonly SourceName[] = ['links', 'iptables-legacy-ipv4', 'iptables-legacy-ipv6', 'iptables-nft-ipv4', 'iptables-nft-ipv6', 'nftables', 'ipset', 'tc'];
