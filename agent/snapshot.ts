@@ -31,6 +31,20 @@ export interface PodReport {
   sources: SourceStatus[];
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
+  /** The pod uses the node's network namespace (or, on `Snapshot.host`, this is the node's namespace). */
+  hostNetwork?: boolean;
+}
+
+/** A sandbox listed for a pod that another sandbox stands for (runtime collector's choosePrimary). */
+export interface StaleSandbox {
+  namespace: string;
+  name: string;
+  uid: string;
+  runtime: string;
+  sandboxId: string;
+  state: string;
+  /** The sandbox chosen for the pod. */
+  replacedBy: string;
 }
 
 export interface CollectorResult {
@@ -53,6 +67,12 @@ export interface Snapshot {
   collectors: CollectorResult[];
   /** Processes the agent process itself spawned in the collection (netns workers when (re)started, `ip rule` reads). */
   spawns: number;
-  /** Namespace reads (one nsenter + read script each, run by the long-lived netns workers). */
+  /** Namespace reads (netlink or through the tools). */
   reads?: number;
+  /** Other sandboxes listed for pods of `pods` (not read). */
+  stale?: StaleSandbox[];
+  /** The node's network namespace, read once for the host-network pods, when summarised (else null). */
+  host?: PodReport | null;
+  /** Namespaces whose read had an incomplete source. */
+  incompleteNamespaces?: number;
 }

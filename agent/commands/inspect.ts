@@ -32,12 +32,12 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         const wanted = new Set(cfg.args);
         const snap = await collect(
           { inventory, reader, procRoot: cfg.procRoot, log: io.log },
-          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`) }) },
+          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
         );
         for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         nothingReachable = !snap.runtimes.some((s) => s.up);
         if (nothingReachable) io.err(`chaos-node-agent inspect: ${unreachableMessage(snap.runtimes)}`);
-        reports = snap.pods;
+        reports = snap.host ? [...snap.pods, snap.host] : snap.pods;
         if (!cfg.all) {
           const found = new Set(reports.map((r) => `${r.namespace}/${r.name}`));
           for (const a of cfg.args) {
@@ -72,7 +72,7 @@ const counters = (c: Counters | null): string => (c ? `${c.packets} pkts ${c.byt
 
 export function formatReport(r: PodReport): string {
   const out: string[] = [];
-  const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}` : `netns ${r.netns?.path ?? '?'}`;
+  const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}${r.hostNetwork ? ' host network' : ''}` : r.hostNetwork ? 'node network namespace (host-network pods)' : `netns ${r.netns?.path ?? '?'}`;
   out.push(`${who}${r.netns ? `  netns inode ${r.netns.inode} ${r.netns.path}` : ''}`);
   out.push(`  verdict: ${r.chaos.verdict}${r.chaos.kinds.length ? `  kinds: ${r.chaos.kinds.join(', ')}` : ''}`);
   for (const f of r.chaos.findings) out.push(`  - ${f}`);

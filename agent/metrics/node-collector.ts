@@ -5,6 +5,7 @@
  * chaos_daemon_netns_reader_fallbacks_total), shared by every collection.
  */
 import { collect } from '../collection.js';
+import { collectionSoftDeadlineMs } from '../scheduler.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { createNetnsReader } from '../netns/read.js';
@@ -30,7 +31,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   });
   let closed = false;
   return {
-    collect: (signal) => collect({ inventory, reader, procRoot: cfg.procRoot, log: deps.log }, { signal }),
+    collect: (signal) => collect({ inventory, reader, procRoot: cfg.procRoot, log: deps.log }, { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) }),
     close: () => {
       if (closed) return;
       closed = true;

@@ -23,6 +23,7 @@ interface Entry {
   tc: { qdiscs: { interface: string; kind: string; handle: string; parent: string }[] };
   errors: string[];
   spawns: number;
+  reader: string | null;
 }
 
 async function inspect(args: string[]): Promise<{ code: number; json: { pods: Entry[] } | null; stdout: string; stderr: string }> {
