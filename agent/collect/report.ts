@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { emptyNetnsState, type IpsetDump, type IptablesDump, type NetnsState, type TcDump } from '../netns/state.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
+import { DEFAULT_MAX_RULES_PER_POD, capDumps } from '../metrics/rule-cap.js';
 
 /** A report for a namespace that could not be read: verdict `unknown` (nothing can be claimed), the finding says why. */
 export function notInspected(reason: string): ChaosReport {
@@ -108,16 +109,19 @@ export function tcJson(d: TcDump) {
 
 /**
  * `{namespace, name, runtime, netns: {inode, path} | null, chaos: {verdict, kinds, findings}, iptables, ipsets, tc,
- * ipRules, dnsChaos, errors, reader, sources, spawns, hostNetwork?, notes?}`; parse errors as `{line, text, message}`.
+ * rulesOmitted?, ipsets, tc, ipRules, dnsChaos, errors, reader, sources, spawns, hostNetwork?, notes?}`; parse errors as
+ * `{line, text, message}`; `rulesOmitted`: rules past the --max-rules-per-pod cap (chaos chains are kept first).
  */
-export function podReportJson(r: PodReport) {
+export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD) {
+  const { dumps, omitted } = capDumps(r.iptables, maxRules);
   return {
     namespace: r.namespace,
     name: r.name,
     runtime: r.runtime,
     netns: r.netns ? { inode: r.netns.inode, path: r.netns.path } : null,
     chaos: { verdict: r.chaos.verdict, kinds: r.chaos.kinds, findings: r.chaos.findings },
-    iptables: r.iptables.map(iptablesJson),
+    iptables: dumps.map(iptablesJson),
+    ...(omitted > 0 ? { rulesOmitted: omitted } : {}),
     ipsets: ipsetsJson(r.ipsets),
     tc: tcJson(r.tc),
     ipRules: r.ipRules,

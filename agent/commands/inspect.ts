@@ -6,12 +6,14 @@
  * namespace was inspected, 1 when none could be.
  */
 import type { Config } from '../config.js';
-import { collect, inspectTarget, podReportJson, wasInspected, notInspected } from '../collection.js';
+import { collect, inspectTarget, wasInspected, notInspected } from '../collection.js';
+import { capDumps } from '../metrics/rule-cap.js';
+import { podsJson } from '../server/pod-document.js';
 import { createNetnsReader } from '../netns/read.js';
 import { emptyNetnsState, type IptablesDump, type IpsetDump, type TcDump, type Qdisc, type Counters } from '../netns/state.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import { procNetnsPath } from '../runtime/netns-resolve.js';
-import type { PodReport } from '../snapshot.js';
+import type { PodReport, StaleSandbox } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
@@ -20,6 +22,8 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   io.signal.addEventListener('abort', onAbort, { once: true });
   try {
     let reports: PodReport[];
+    let host: PodReport | null = null;
+    let stale: StaleSandbox[] = [];
     let nothingReachable = false;
     if (cfg.netns !== null || cfg.pid !== null) {
       const target = cfg.netns !== null
@@ -37,7 +41,9 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         nothingReachable = !snap.runtimes.some((s) => s.up);
         if (nothingReachable) io.err(`chaos-node-agent inspect: ${unreachableMessage(snap.runtimes)}`);
-        reports = snap.host ? [...snap.pods, snap.host] : snap.pods;
+        reports = snap.pods;
+        host = snap.host ?? null;
+        stale = snap.stale ?? [];
         if (!cfg.all) {
           const found = new Set(reports.map((r) => `${r.namespace}/${r.name}`));
           for (const a of cfg.args) {
@@ -55,7 +61,8 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         inventory.close();
       }
     }
-    io.out(cfg.json ? `${JSON.stringify({ pods: reports.map(podReportJson) }, null, 2)}\n` : reports.map(formatReport).join('\n'));
+    const all = cfg.all ? { host, stale } : {};
+    io.out(cfg.json ? podsJson(reports, { maxRulesPerPod: cfg.maxRulesPerPod, ...all }) : [...reports, ...(host ? [host] : [])].map((r) => formatReport(r, cfg.maxRulesPerPod)).join('\n'));
     if (reports.some(wasInspected)) return 0;
     if (cfg.all && !nothingReachable && reports.length === 0) return 0;
     return 1;
@@ -70,7 +77,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
 
 const counters = (c: Counters | null): string => (c ? `${c.packets} pkts ${c.bytes} bytes` : '-');
 
-export function formatReport(r: PodReport): string {
+export function formatReport(r: PodReport, maxRules?: number): string {
   const out: string[] = [];
   const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}${r.hostNetwork ? ' host network' : ''}` : r.hostNetwork ? 'node network namespace (host-network pods)' : `netns ${r.netns?.path ?? '?'}`;
   out.push(`${who}${r.netns ? `  netns inode ${r.netns.inode} ${r.netns.path}` : ''}`);
@@ -80,7 +87,9 @@ export function formatReport(r: PodReport): string {
     out.push('  errors:');
     for (const e of r.errors) out.push(`    ! ${e}`);
   }
-  out.push(...formatIptables(r.iptables));
+  const { dumps, omitted } = capDumps(r.iptables, maxRules ?? Number.MAX_SAFE_INTEGER);
+  out.push(...formatIptables(dumps));
+  if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
   out.push(...formatIpsets(r.ipsets));
   out.push(...formatTc(r.tc));
   if (r.ipRules.length) {

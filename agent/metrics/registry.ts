@@ -34,6 +34,8 @@ export interface MetricsInput {
   firstSeen: FirstSeenLookup;
   /** --compat-metrics: repeat the Chaos Mesh series once per container. */
   compatMetrics: boolean;
+  /** --max-rules-per-pod: iptables rules exported per pod at most (chaos chains first). */
+  maxRulesPerPod?: number;
 }
 
 /** One collection's metrics, rendered once. */
@@ -52,11 +54,11 @@ export async function buildCollectionRegistry(input: MetricsInput, signal?: Abor
   const registry = new Registry();
   registerRuntimeMetrics(registry, input.snapshot);
   await slicer.point();
-  registerInjectionMetrics(registry, input.snapshot, input.firstSeen);
+  registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod);
   await slicer.point();
   registerQdiscMetrics(registry, input.snapshot);
   await slicer.point();
-  await registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics, slicer });
+  await registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics, slicer, ...(input.maxRulesPerPod !== undefined ? { maxRulesPerPod: input.maxRulesPerPod } : {}) });
   registerContainerStatsMetrics(registry, input.snapshot);
   registerBpmMetrics(registry, input.bpm);
   registerSelfMetrics(registry, input.snapshot, input.extraCollectors);

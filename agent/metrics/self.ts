@@ -41,6 +41,12 @@ export function registerSelfMetrics(registry: Registry, snapshot: Snapshot, extr
     'Processes the agent process itself spawned in the last complete collection (netns workers when (re)started, ip rule reads); namespace reads run in long-lived workers, see chaos_daemon_collection_namespace_reads', []).set(snapshot.spawns);
   gauge(registry, 'chaos_daemon_collection_namespace_reads',
     'Network namespaces read in the last complete collection (one nsenter + read script each, run by the netns workers)', []).set(snapshot.reads ?? 0);
+  gauge(registry, 'chaos_daemon_collection_incomplete_namespaces',
+    'Network namespaces whose read in the last complete collection had a source that failed or was cut at its cap (those pods read unknown unless an active injection was proven; see chaos_daemon_pod_truncated and chaos_daemon_pod_errors)', []).set(snapshot.incompleteNamespaces ?? 0);
+  const stale = gauge(registry, 'chaos_daemon_stale_sandboxes',
+    'Sandboxes listed for a pod that another sandbox stands for (a recreated sandbox\'s old one, a pod recreated under the same name): not read, reported apart in /debug/pods', ['runtime']);
+  for (const rt of new Set(snapshot.runtimes.filter((r) => r.up).map((r) => r.runtime ?? ''))) stale.set({ runtime: rt }, 0);
+  for (const s of snapshot.stale ?? []) stale.inc({ runtime: s.runtime });
   gauge(registry, 'chaos_daemon_last_collection_timestamp_seconds',
     'Unix time the last complete collection finished: every cached series is this old', []).set(snapshot.finishedAt);
 }
