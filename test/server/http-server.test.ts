@@ -8,9 +8,8 @@ import { silentLogger } from '../../agent/log.js';
 import { MetricsPipeline } from '../../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../../agent/metrics/registry.js';
 import { CollectionScheduler } from '../../agent/scheduler.js';
-import { BearerAuth, readTokenFile } from '../../agent/server/auth.js';
+import { TokenFile, type DebugAccess } from '../../agent/server/auth.js';
 import { AgentServer } from '../../agent/server/http-server.js';
-import { UsageError } from '../../agent/errors.js';
 import type { Snapshot } from '../../agent/snapshot.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
 import { chaosPod, cleanPod, runtimeUp, snapshot } from '../metrics/fixtures.js';
@@ -25,7 +24,7 @@ interface Started {
   collections: () => number;
 }
 
-async function start(opts: { delayMs?: number; snap?: () => Snapshot; debug?: boolean; auth?: BearerAuth | null; waitMs?: number } = {}): Promise<Started> {
+async function start(opts: { delayMs?: number; snap?: () => Snapshot; debug?: DebugAccess; waitMs?: number } = {}): Promise<Started> {
   const log = silentLogger();
   const persistent = new PersistentMetrics();
   const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent, log, bpm: false });
@@ -40,7 +39,7 @@ async function start(opts: { delayMs?: number; snap?: () => Snapshot; debug?: bo
     process: (s, signal) => pipeline.process(s, signal),
     log,
   });
-  const server = new AgentServer({ state: scheduler, debug: opts.debug ?? true, auth: opts.auth ?? null, log, firstCollectionWaitMs: opts.waitMs ?? 5_000 });
+  const server = new AgentServer({ state: scheduler, debug: opts.debug ?? { mode: 'insecure' }, log, firstCollectionWaitMs: opts.waitMs ?? 5_000 });
   const { port } = await server.listen('127.0.0.1', 0);
   return { server, scheduler, port, collections: () => collections };
 }
@@ -153,7 +152,7 @@ describe('AgentServer debug protection and readiness reasons', () => {
   it('requires the bearer token from --debug-token-file on /debug/* only', async () => {
     const file = join(dir, 'token');
     await writeFile(file, 's3cret-token\n');
-    const s = await start({ auth: new BearerAuth(await readTokenFile(file)) });
+    const s = await start({ debug: { mode: 'token', token: new TokenFile(file, { log: silentLogger() }) } });
     started.push(s);
     await s.scheduler.collectNow();
     const none = await get(s.port, '/debug/pods');
@@ -166,15 +165,28 @@ describe('AgentServer debug protection and readiness reasons', () => {
     expect((await get(s.port, '/metrics')).status).toBe(200);
   });
 
-  it('rejects unusable token files with a usage error', async () => {
-    const empty = join(dir, 'empty');
-    await writeFile(empty, '\n');
-    await expect(readTokenFile(empty)).rejects.toThrow(UsageError);
-    await expect(readTokenFile(join(dir, 'missing'))).rejects.toThrow(/cannot read .*ENOENT/);
+  it('answers 403 on /debug/* without --debug-token-file or --debug-insecure (safe by default), and serves /metrics', async () => {
+    const s = await start({ debug: { mode: 'locked' } });
+    started.push(s);
+    await s.scheduler.collectNow();
+    const r = await get(s.port, '/debug/pods');
+    expect([r.status, r.text]).toEqual([403, 'forbidden: /debug/* is served only with --debug-token-file (bearer token) or --debug-insecure\n']);
+    expect((await get(s.port, '/debug/pods/default/web-1', { headers: { Authorization: 'Bearer anything' } })).status).toBe(403);
+    expect((await get(s.port, '/metrics')).status).toBe(200);
+  });
+
+  it('locks /debug/* while the token file is missing, and opens it when the file appears', async () => {
+    const file = join(dir, 'later-token');
+    const s = await start({ debug: { mode: 'token', token: new TokenFile(file, { log: silentLogger(), recheckMs: 0 }) } });
+    started.push(s);
+    await s.scheduler.collectNow();
+    expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer t0ken' } })).status).toBe(401);
+    await writeFile(file, 't0ken');
+    expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer t0ken' } })).status).toBe(200);
   });
 
   it('turns the debug endpoints off with --debug=false', async () => {
-    const s = await start({ debug: false });
+    const s = await start({ debug: { mode: 'off' } });
     started.push(s);
     await s.scheduler.collectNow();
     expect((await get(s.port, '/debug/pods')).status).toBe(404);
