@@ -5,23 +5,8 @@
  * the process that started it dies without cleaning up.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-/** The repository root, found from this file whether it runs from test/helpers or dist/test/helpers. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'bin', 'chaos-node-agent.js'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('bin/chaos-node-agent.js not found above test/helpers');
-    dir = up;
-  }
-  return dir;
-}
-
-export const CLI = join(repoRoot(), 'bin', 'chaos-node-agent.js');
+import { CLI } from './repo.js';
 
 export interface Exit {
   code: number | null;
