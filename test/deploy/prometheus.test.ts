@@ -185,6 +185,17 @@ describeIntegration('a real Prometheus scraping serve', {
     expect(rules.map((r) => r.name).sort()).toEqual([...shipped].sort());
     expect(rules.filter((r) => r.health !== 'ok' || r.lastError).map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
     expect((await prom.alerts()).map((a) => `${a.labels.alertname} ${a.state}`)).toEqual([]);
+    // A misspelt metric would evaluate fine and never fire: every metric an alert names has series here.
+    const absent: string[] = [];
+    const used = new Set<string>();
+    for (const r of rules) {
+      for (const name of new Set([...r.query.matchAll(/\b(chaos_daemon_\w+|up)\b(?!\s*\()/g)].map((m) => m[1]!))) {
+        used.add(name);
+        if ((await prom.query(`count({__name__="${name}"})`)).length === 0) absent.push(`${r.name}: ${name}`);
+      }
+    }
+    expect(absent).toEqual([]);
+    expect(used.size).toBeGreaterThanOrEqual(6);
   });
 
   it('drops a deleted pod\'s series at the next collection (stale markers)', async () => {
