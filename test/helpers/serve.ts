@@ -1,12 +1,21 @@
 /**
- * The built `chaos-node-agent serve` as a child process for tests and the demo: listens on 127.0.0.1 with a port
+ * The built `chaos-node-agent serve` as a child process for tests and the demo, with the V8 flags it ships with
+ * (bin/node-flags.js): listens on 127.0.0.1 with a port
  * the kernel picks (read back from its "serving" log line), stderr kept, stopped by PID (SIGTERM, SIGKILL after
  * 5 s). Started through `setpriv --pdeathsig SIGTERM`, so it shuts down (and kills its netns workers) even when
  * the process that started it dies without cleaning up.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI } from './repo.js';
+import { pathToFileURL } from 'node:url';
+import { CLI, repoRoot } from './repo.js';
+
+/** The V8 flags the agent ships with (bin/node-flags.js, plain JS outside dist/), so serve runs as it ships. */
+async function shippedNodeFlags(): Promise<readonly string[]> {
+  const mod = (await import(pathToFileURL(join(repoRoot(), 'bin', 'node-flags.js')).href)) as { NODE_FLAGS: readonly string[] };
+  return mod.NODE_FLAGS;
+}
 
 export interface Exit {
   code: number | null;
@@ -31,10 +40,12 @@ export interface StartServeOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for the "serving" line (default 15 s). */
   startTimeoutMs?: number;
+  /** Node flags added after the shipped ones (e.g. a measurement probe). */
+  nodeArgs?: string[];
 }
 
 export async function startServe(args: string[], opts: StartServeOptions = {}): Promise<ServeProcess> {
-  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', process.execPath, CLI, 'serve', '--listen', '127.0.0.1:0', ...args], {
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', process.execPath, ...(await shippedNodeFlags()), ...(opts.nodeArgs ?? []), CLI, 'serve', '--listen', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: opts.env ?? { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
