@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -27,6 +28,7 @@ const pod = ds.spec.template.spec as Obj;
 const c = agentContainer(ds);
 const sm = byKind(yamlDocs('deploy/servicemonitor.yaml'), 'ServiceMonitor');
 const rule = byKind(yamlDocs('deploy/prometheusrule.yaml'), 'PrometheusRule');
+const netpol = byKind(yamlDocs('deploy/networkpolicy.yaml'), 'NetworkPolicy');
 const cm = byKind(yamlDocs('deploy/grafana-dashboard-configmap.yaml'), 'ConfigMap');
 const dashText = repoText('deploy/grafana-dashboard.json');
 const dash = JSON.parse(dashText) as Obj;
@@ -49,6 +51,7 @@ describe('schemas', () => {
     expect(() => new ServiceMonitor(sm as never).validate()).not.toThrow();
     expect(() => new PrometheusRule(rule as never).validate()).not.toThrow();
     expect(() => new ConfigMap(cm as never).validate()).not.toThrow();
+    expect(() => new NetworkPolicy(netpol as never).validate()).not.toThrow();
   });
 
   it('the validators reject wrong types (so the test above can fail)', () => {
@@ -64,6 +67,9 @@ describe('schemas', () => {
     const badRule = structuredClone(rule);
     delete badRule.spec.groups[0].rules[0].expr;
     expect(() => new PrometheusRule(badRule as never).validate()).toThrow(/expr/);
+    const badPol = structuredClone(netpol);
+    badPol.spec.ingress[0].ports[0].port = { number: 9766 };
+    expect(() => new NetworkPolicy(badPol as never).validate()).toThrow();
   });
 });
 
@@ -170,6 +176,35 @@ describe('DaemonSet matches the agent', () => {
       'prometheus.io/port': String(DEFAULT_PORT),
       'prometheus.io/path': '/metrics',
     });
+  });
+});
+
+describe('/debug/* protection', () => {
+  const vols = new Map((pod.volumes as Obj[]).map((v) => [v.name, v]));
+
+  it('the agent reads its debug token from an optional Secret, mounted as a directory so rotations reach it', () => {
+    const cfg = loadConfig(c.args as string[], {});
+    expect([cfg.debug, cfg.debugInsecure]).toEqual([true, false]);
+    const mount = (c.volumeMounts as Obj[]).find((m) => cfg.debugTokenFile!.startsWith(`${m.mountPath}/`))!;
+    expect(mount).toMatchObject({ readOnly: true });
+    expect(mount.subPath).toBeUndefined();
+    const vol = vols.get(mount.name)!;
+    expect(vol.secret).toEqual({
+      secretName: 'chaos-node-agent-debug-token', optional: true, defaultMode: 0o400,
+      items: [{ key: 'token', path: cfg.debugTokenFile!.slice(mount.mountPath.length + 1) }],
+    });
+  });
+
+  it('the NetworkPolicy selects the agent pods and lets only the monitoring namespace reach the agent port', () => {
+    expect(netpol.metadata.namespace).toBe(ns.metadata.name);
+    const tpl = ds.spec.template.metadata.labels as Record<string, string>;
+    for (const [k, v] of Object.entries(netpol.spec.podSelector.matchLabels)) expect(tpl[k], k).toBe(v);
+    expect(netpol.spec.policyTypes).toEqual(['Ingress']);
+    expect(netpol.spec.ingress).toEqual([{
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+      ports: [{ protocol: 'TCP', port: c.ports[0].containerPort }],
+    }]);
+    expect(c.ports[0].containerPort).toBe(DEFAULT_PORT);
   });
 });
 
