@@ -94,10 +94,13 @@ describeIntegration('a real Prometheus scraping serve', {
     expect(targets.map((t) => [t.labels.node, t.health, t.lastError]).sort()).toEqual([[NODE_OPENMETRICS, 'up', ''], [NODE_TEXT, 'up', '']]);
     const up = await prom.query(`up{job="${AGENT_JOB}"}`);
     expect(up.map((s) => [s.metric.node, s.value[1]]).sort()).toEqual([[NODE_OPENMETRICS, '1'], [NODE_TEXT, '1']]);
-    for (const s of await prom.query(`scrape_samples_scraped{job="${AGENT_JOB}"}`)) {
+    const samples = await prom.query(`scrape_samples_scraped{job="${AGENT_JOB}"}`);
+    for (const s of samples) {
       expect(Number(s.value[1]), s.metric.node).toBeGreaterThan(300);
       expect(Number(s.value[1]), s.metric.node).toBeLessThan(SAMPLE_LIMIT);
     }
+    process.stdout.write(`[prometheus] ${prom.version}: samples per scrape ${samples.map((s) => `${s.metric.node} ${s.value[1]}`).join(', ')}; `
+      + `${loop!.proxy!.contentTypes.length} text scrapes through the proxy\n`);
 
     // Prometheus' own counters of rejected scrapes and samples: all present, all zero.
     const self = await prom.selfMetrics();
@@ -140,6 +143,7 @@ describeIntegration('a real Prometheus scraping serve', {
       }
     }
     expect(wrong).toEqual([]);
+    process.stdout.write(`[prometheus] ${declared.size} families declared, ${series.length} (name, node) pairs stored\n`);
     expect(ISSUE4_METRICS.filter(([n, t]) => declared.get(n) !== t).map(([n, t]) => `${n}: want ${t}, got ${declared.get(n) ?? 'absent'}`)).toEqual([]);
   });
 
@@ -169,6 +173,7 @@ describeIntegration('a real Prometheus scraping serve', {
       }
     }
     expect(failures).toEqual([]);
+    process.stdout.write(`[prometheus] ${queries.length} panel queries x 2 formats answered (${Object.keys(NO_DATA_HERE).length} named exceptions)\n`);
     const panels = new Set(queries.map((q) => q.panel));
     expect(Object.keys(NO_DATA_HERE).filter((p) => !panels.has(p))).toEqual([]);
   });
