@@ -212,8 +212,9 @@ describeIntegration('a real Prometheus scraping serve', {
     await h!.removePod(pods.gone!.sandboxId);
     await waitFor('the gone pod\'s series absent', async () => (await prom.query(selector)).length === 0, 15_000, 100);
     const elapsed = Date.now() - t0;
-    // serve --interval 1s + scrape interval 1s, with slack for a collection in progress on 2 busy cores.
-    expect(elapsed).toBeLessThan(6_000);
+    // serve --interval 1s + scrape interval 1s: 1.7-2.3 s measured alone, 4.5 s next to the whole suite on 2 busy
+    // cores. Anything under the 5 m lookback proves the stale markers; 10 s keeps it "the next collection".
+    expect(elapsed).toBeLessThan(10_000);
     // The other pods are still there, and the default lookback (5 m) would have kept the series without stale markers.
     expect((await prom.query(`count by (node) (chaos_daemon_injection_active{namespace="${NS}",pod="web"})`)).length).toBe(2);
     expect((await prom.query(`count_over_time(chaos_daemon_pod_verdict{namespace="${NS}",pod="gone"}[1m])`)).length).toBeGreaterThan(0);
