@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  canonicalHandle,
-  fingerprint,
-  formatRate,
-  formatSeconds,
-  isChaosIpsetName,
-  primaryBackend,
-  reachableChains,
-} from '../../agent/chaos/fingerprint.js';
+import { fingerprint } from '../../agent/chaos/fingerprint.js';
+import { isChaosIpsetName } from '../../agent/chaos/chaos-mesh-names.js';
+import { primaryBackend } from '../../agent/chaos/findings.js';
+import { formatRate, formatSeconds } from '../../agent/chaos/format.js';
+import { reachableChains } from '../../agent/chaos/iptables-graph.js';
+import { canonicalHandle } from '../../agent/chaos/tc-tree.js';
 import type { ChaosReport } from '../../agent/chaos/types.js';
 import { parseTcQdiscs } from '../../agent/netns/nsenter/tc.js';
 import type { IptablesChain, IptablesDump, IptablesRule, NetnsState, Qdisc } from '../../agent/netns/state.js';
@@ -459,7 +456,7 @@ COMMIT
     expect(r.findings).toEqual([
       'CHAOS-OUTPUT is empty (jumped to from OUTPUT)',
       'TC-TABLES-0 holds 1 rule but nothing jumps to it',
-      "eth0 root prio with Chaos Mesh's priomap (4 bands) carries no active netem or tbf",
+      "eth0 root prio in Chaos Mesh's filtered layout (4 bands, sfq on bands 1-3) carries no active netem or tbf",
       'eth0 netem 5: (parent 1:4) delays 50ms, but nothing reachable classifies traffic into 1:4',
       `2 Chaos Mesh ipsets no reachable rule uses: net_${SET}_netgt (hash:net, 2 members), ${TC_SET} (list:set, 2 members)`,
     ]);
@@ -477,7 +474,7 @@ COMMIT
     expect(r.kinds).toEqual(['delay']);
     expect(r.findings).toEqual([
       'eth0 root netem delays 50ms',
-      "eth0 prio 2: (parent 1:) with Chaos Mesh's priomap (4 bands) carries no active netem or tbf",
+      "eth0 prio 2: (parent 1:) in Chaos Mesh's filtered layout (4 bands, sfq on bands 1-3) carries no active netem or tbf",
       'eth0 tbf 6: (parent 2:4) limits rate to 1Mbit/s, but nothing reachable classifies traffic into 2:4',
     ]);
   });
@@ -494,7 +491,7 @@ COMMIT
     const r = fingerprint(state({ iptables: [iptables(tcTables(true))], ipsets: ipsets(TC_SETS), tc: tcState(filteredLayout(1, 'root', 1)) }));
     expect(r.verdict).toBe('scaffolding');
     expect(r.findings).toEqual([
-      "eth0 root prio with Chaos Mesh's priomap (4 bands) carries no active netem or tbf",
+      "eth0 root prio in Chaos Mesh's filtered layout (4 bands, sfq on bands 1-3) carries no active netem or tbf",
       'TC-TABLES-0 classifies traffic into 1:4, but no netem or tbf qdisc sits under 1:4',
     ]);
   });
