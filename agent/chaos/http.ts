@@ -147,12 +147,14 @@ export function httpBridgeFindings(b: Builder, state: NetnsState, namedNetns: re
       evidence.push(`pod address ${a.address}/${a.prefixLength}${from} to ${a.interface}`);
     }
     for (const r of v4Default) evidence.push(`default route${r.gateway !== null ? ` via ${r.gateway}` : ''} dev ${r.interface}`);
+    const carrying = new Set<string>([...v4Addrs.map((a) => a.interface), ...v4Default.map((r) => r.interface ?? '')]);
+    for (const l of [g.v1, g.v4]) {
+      if (l !== undefined && !ports.includes(l) && !carrying.has(l.name)) evidence.push(`veth ${l.name}${peerText(l, byIndex)}`);
+    }
     for (const d of ours) {
       const macNote = v4Mac !== null && d.mac === v4Mac ? ` (the MAC of ${g.v4!.name})` : '';
       evidence.push(`${ebtText(d, severalBackends)}${macNote}`);
     }
-    const others = [g.v1, g.v4].filter((l): l is Link => l !== undefined && !ports.includes(l));
-    for (const l of others) if (!evidence.some((e) => e.includes(l.name))) evidence.push(`veth ${l.name}${peerText(l, byIndex)}`);
     const side = `${prefix}ns`;
     const sideText = namedNetns === undefined
       ? `proxy namespace ${side} (/run/netns; not listed)`
