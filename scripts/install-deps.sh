@@ -4,7 +4,7 @@
 # for the container image built without a registry (scripts/build-image.sh).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(iptables ipset iproute2 util-linux procps libcap2-bin containerd runc containernetworking-plugins busybox-static docker.io debootstrap nftables)
+pkgs=(iptables ipset iproute2 util-linux procps libcap2-bin containerd runc containernetworking-plugins busybox-static docker.io debootstrap nftables ebtables)
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 echo "install-deps: ${pkgs[*]} installed"

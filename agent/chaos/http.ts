@@ -127,9 +127,14 @@ export function httpBridgeFindings(b: Builder, state: NetnsState, namedNetns: re
   const explained = new Set<DnatRule>();
 
   for (const [prefix, g] of groups) {
-    const ports = g.b1 === undefined ? [] : links.filter((l) => l.master === g.b1!.index);
-    const podPorts = ports.filter((l) => tproxyName(l.name) === null);
-    const v4Addrs = g.v4 === undefined ? [] : (state.addresses ?? []).filter((a) => a.index === g.v4!.index && a.family === 'ipv4');
+    const bridged = g.b1 === undefined ? [] : links.filter((l) => l.master === g.b1!.index);
+    const podPorts = bridged.filter((l) => tproxyName(l.name) === null);
+    const ports = [...podPorts, ...bridged.filter((l) => tproxyName(l.name) !== null)];
+    const addresses = state.addresses ?? [];
+    const v4Addrs = g.v4 === undefined ? [] : addresses.filter((a) => a.index === g.v4!.index && a.family === 'ipv4');
+    // The address also back on a pod device (a teardown that re-added it but left <p>v4): routes decide, not <p>v4.
+    const onPod = (a: { address: string }): boolean =>
+      addresses.some((x) => x.address === a.address && x.index !== g.v4!.index && tproxyName(x.interface) === null);
     const v4Default = g.v4 === undefined
       ? []
       : (state.routes ?? []).filter((r) => r.destination === 'default' && r.interface === g.v4!.name && r.table === 254);
@@ -143,6 +148,10 @@ export function httpBridgeFindings(b: Builder, state: NetnsState, namedNetns: re
       evidence.push(ports.length > 0 ? `bridge ${g.b1.name} holds ${ports.map((l) => l.name).join(' and ')}` : `bridge ${g.b1.name} (no port)`);
     }
     for (const a of v4Addrs) {
+      if (onPod(a)) {
+        evidence.push(`${a.interface} still holds ${a.address}/${a.prefixLength}, which is back on the pod's interface`);
+        continue;
+      }
       const from = podPorts.length > 0 ? ` moved from ${podPorts.map((l) => l.name).join(', ')}` : '';
       evidence.push(`pod address ${a.address}/${a.prefixLength}${from} to ${a.interface}`);
     }
@@ -162,7 +171,7 @@ export function httpBridgeFindings(b: Builder, state: NetnsState, namedNetns: re
         ? `proxy namespace /run/netns/${side} exists`
         : `proxy namespace ${side} is gone from /run/netns`;
 
-    const diverted = podPorts.length > 0 || v4Addrs.length > 0 || v4Default.length > 0;
+    const diverted = podPorts.length > 0 || v4Addrs.some((a) => !onPod(a)) || v4Default.length > 0;
     if (diverted) {
       add(b, 'active', 'http', `HTTPChaos (chaos-tproxy bridge layout) diverts the pod's traffic through a proxy namespace: ${evidence.join(', ')}; ${sideText}`);
     } else {

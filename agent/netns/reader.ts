@@ -30,7 +30,10 @@ import { validatePid } from '../runtime/netns-resolve.js';
 import type { NetnsRunner, RunOptions, ScriptFrame, ScriptResult } from './nsenter/exec.js';
 import { validateNetnsPath } from './nsenter/exec.js';
 import type { ScriptStep } from './nsenter/read-script.js';
+import { parseEbtables } from './nsenter/ebtables.js';
+import { parseIpAddrJson, parseIpRouteJson } from './nsenter/ip-json.js';
 import { parseIpsetSave } from './nsenter/ipset.js';
+import { ipsetPresence } from './nsenter/ipset-presence.js';
 import { parseIptablesSave } from './nsenter/iptables.js';
 import { parseTcBatch, tcBatchCommands, type TcBatchCommand } from './nsenter/tc.js';
 import type { IpFamily, IptablesBackend, IptablesDump, NetnsState } from './state.js';
@@ -40,6 +43,8 @@ export interface ReadTarget {
   /** A process in the namespace (the sandbox's); lets the reader look at /proc/<pid>/net without a process. */
   pid: number | null;
   procRoot: string;
+  /** Where sysfs is (`/sys` by default): /sys/module/ip_set tells whether the kernel has ipset at all. */
+  sysRoot?: string;
   /** Containers to check for DNSChaos (/proc/<pid>/root/etc/resolv.conf.chaos.bak). */
   containerPids?: { name: string; pid: number }[];
 }
@@ -190,8 +195,12 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
     if (rejected.length) errors.push({ tool: 'tc', reason: 'parse', message: `interface names refused for tc: ${rejected.map((r) => JSON.stringify(r)).join(', ')}` });
   }
   steps.push('tc-auto');
-  steps.push(exhaustive || legacyKnown ? 'ipset' : 'ipset-if-tables');
+  // ipsets are read wherever tables exist, and everywhere when the node may hold sets at all (/proc/modules):
+  // a failed injection leaves ipsets and no table.
+  const presence = ipsetPresence(await readSmall(posix.join(target.procRoot, 'modules')), await exists(posix.join(target.sysRoot ?? '/sys', 'module', 'ip_set')));
+  steps.push(exhaustive || legacyKnown || presence !== 'none' ? 'ipset' : 'ipset-if-tables');
   if (exhaustive) steps.push('iprule4');
+  steps.push(exhaustive ? 'http-bridge-all' : 'http-bridge');
 
   const dns = checkDns(target, state);
   const first = await runSteps(runner, netnsPath, steps, runOpts, fail);
@@ -245,6 +254,8 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
     }
   }
 
+  readBridgeFrames(first, state, fail);
+
   const readIpset = (f: ScriptFrame): void => {
     if (f.error) fail('ipset', f.error);
     else state.ipsets = parseIpsetSave(f.stdout);
@@ -265,7 +276,7 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
   } else if (first.complete) {
     const anyTables = dumps.some((d) => d.tables.length > 0) || legacyKnown;
     if (anyTables || state.tc.filters.length > 0) more.push('ipset');
-    else notes.push('ipset not read: no iptables table and no tc filter in this namespace, so no ipset can match traffic');
+    else notes.push('ipset not read: no iptables table or tc filter here, and no ipset exists on this node (/proc/modules)');
   }
   const iprule4 = first.frame('ip-rule');
   if (iprule4) ipRules(iprule4);
@@ -301,6 +312,50 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
   }
   state.spawns = spawns;
   return state;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw err;
+  }
+}
+
+/** Links, addresses and routes (`ip -j`), and ebtables (legacy listing, nft save), when the script read them. */
+function readBridgeFrames(run: StepsRun, state: NetnsState, fail: (tool: string, err: unknown) => void): void {
+  const addr = run.frame('ip-addr');
+  if (addr) {
+    if (addr.error) fail('ip', addr.error);
+    const parsed = parseIpAddrJson(addr.stdout);
+    state.links = parsed.links;
+    state.addresses = parsed.addresses;
+    if (parsed.error !== null) state.errors.push({ tool: 'ip', reason: 'parse', message: `ip -j addr: ${parsed.error}` });
+  }
+  const route = run.frame('ip-route');
+  if (route) {
+    if (route.error) fail('ip', route.error);
+    const parsed = parseIpRouteJson(route.stdout);
+    state.routes = parsed.routes;
+    if (parsed.error !== null) state.errors.push({ tool: 'ip', reason: 'parse', message: `ip -j route: ${parsed.error}` });
+  }
+  const dumps = [];
+  for (const [name, backend] of [['ebtables-legacy', 'legacy'], ['ebtables-nft', 'nft']] as const) {
+    const f = run.frame(name);
+    if (!f) continue;
+    if (f.error) {
+      // A kernel without legacy ebtables (CONFIG_BRIDGE_NF_EBTABLES_LEGACY unset) holds no legacy rule to read.
+      if (/doesn't support the ebtables/.test(f.error.message + f.stderr)) state.notes?.push(`${name}: the kernel has no legacy ebtables tables`);
+      else fail(name, f.error);
+      continue;
+    }
+    const dump = parseEbtables(f.stdout, backend);
+    if (dump.tables.length > 0 || dump.errors.length > 0) dumps.push(dump);
+  }
+  if (dumps.length > 0) state.ebtables = dumps;
 }
 
 function order(d: IptablesDump): number {

@@ -7,6 +7,8 @@ import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 
 /** Every runner a test made: killAll() after each test, so no netns worker outlives it. */
+/** A sysfs without /sys/module/ip_set: the reader then knows no namespace holds an ipset (as with /proc/modules). */
+const NO_IPSET_SYS = '/nonexistent-sysfs';
 const made: NetnsRunner[] = [];
 const track = (r: NetnsRunner): NetnsRunner => (made.push(r), r);
 const runnerOf = () => track(new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20 }));
@@ -52,13 +54,13 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
   it('an untouched pod namespace costs 1 nsenter (nft probe + one tc batch in the read script) and reads no iptables', async () => {
     const events: { tool: string; ok: boolean }[] = [];
     const r = track(new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20, onCommand: (e) => events.push({ tool: e.tool, ok: e.ok }) }));
-    const s = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc' });
+    const s = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect(s.errors).toEqual([]);
     // state.spawns: nsenter processes of this read; runner.spawns: Node-side spawns (the one worker).
     expect(s.spawns).toBe(1);
     expect([r.spawns, r.reads]).toEqual([1, 1]);
     // A second read: one more nsenter, no Node spawn.
-    const again = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc' });
+    const again = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect([again.spawns, again.errors]).toEqual([1, []]);
     expect([r.spawns, r.reads]).toEqual([1, 2]);
     events.splice(2);
@@ -66,7 +68,7 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
     expect(events).toEqual([{ tool: 'nft', ok: true }, { tool: 'tc', ok: true }]);
     expect(s.iptables).toEqual([]);
     expect(s.ipsets.sets).toEqual([]);
-    expect(s.notes).toContain('ipset not read: no iptables table and no tc filter in this namespace, so no ipset can match traffic');
+    expect(s.notes).toContain('ipset not read: no iptables table or tc filter here, and no ipset exists on this node (/proc/modules)');
     expect(s.tc.qdiscs.map((q) => [q.interface, q.kind, q.root])).toEqual([
       ['lo', 'noqueue', true],
       ['eth0', 'noqueue', true],
@@ -78,7 +80,7 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
 
   it('without a PID (a bare netns file) it reads both legacy tools, and tc with the batch the script builds, in 1 spawn', async () => {
     const r = runnerOf();
-    const s = await readNetnsState(r, { netnsPath: empty.path, pid: null, procRoot: '/proc' });
+    const s = await readNetnsState(r, { netnsPath: empty.path, pid: null, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect(s.errors).toEqual([]);
     // legacy v4 + legacy v6 + nft probe + tc batch from /proc/self/net/dev, one script
     expect(s.spawns).toBe(1);
@@ -88,23 +90,25 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
       ['eth0', 'noqueue', true],
     ]);
     expect(s.tc.errors).toEqual([]);
-    expect(s.notes).toContain('ipset not read: no iptables table and no tc filter in this namespace, so no ipset can match traffic');
+    expect(s.notes).toContain('ipset not read: no iptables table or tc filter here, and no ipset exists on this node (/proc/modules)');
     // The same state as with the PID's /proc facts.
-    const withPid = await readNetnsState(runnerOf(), { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc' });
+    const withPid = await readNetnsState(runnerOf(), { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect(s.tc.qdiscs.map((q) => q.interface)).toEqual(withPid.tc.qdiscs.map((q) => q.interface));
     expect([s.tc.classes, s.tc.filters]).toEqual([withPid.tc.classes, withPid.tc.filters]);
   });
 
   it('exhaustive reads every tool', async () => {
     const r = runnerOf();
-    const s = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc' }, { exhaustive: true });
+    const s = await readNetnsState(r, { netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc', sysRoot: NO_IPSET_SYS }, { exhaustive: true });
     expect(s.errors).toEqual([]);
     // 2 legacy + 2 nft saves + tc + ipset + ip rule, one script
     expect(s.spawns).toBe(1);
     expect(s.iptables).toEqual([]);
     expect(s.ipsets.sets).toEqual([]);
     expect(s.ipRules).toEqual([]);
-    expect(s.notes).toEqual([]);
+    // http-bridge-all ran ip and ebtables-legacy too; this kernel has no legacy ebtables tables.
+    expect(s.links?.map((l) => l.name)).toEqual(['lo', 'eth0']);
+    expect(s.notes).toEqual(['ebtables-legacy: the kernel has no legacy ebtables tables']);
   });
 
   it('reads legacy IPv4 and IPv6 rules with counters, and the ipsets they use', async () => {
@@ -123,7 +127,7 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
     await ns.exec(['ip6tables-legacy', '-A', 'INPUT', '-s', 'fd00:9::/64', '-j', 'DROP']);
 
     const r = runnerOf();
-    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect(s.errors).toEqual([]);
     // legacy v4 + legacy v6 + nft probe + tc + ipset, one script
     expect(s.spawns).toBe(1);
@@ -158,7 +162,7 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
     await ns.exec(['iptables-nft', '-t', 'nat', '-A', 'OUTPUT', '-d', '10.96.0.10/32', '-p', 'udp', '--dport', '53', '-j', 'DNAT', '--to-destination', '10.252.2.53:53']);
     await ns.exec(['ip6tables-nft', '-A', 'OUTPUT', '-d', 'fd00:9::1/128', '-j', 'REJECT']);
     const r = runnerOf();
-    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect(s.errors).toEqual([]);
     // nft probe + iptables-nft-save + ip6tables-nft-save + tc + ipset (the script saw the nft tables), one script
     expect(s.spawns).toBe(1);
@@ -188,7 +192,7 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
     await ns.exec(['tc', 'class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '80mbit']);
     await ns.exec(['tc', 'filter', 'add', 'dev', 'eth0', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'dst', '10.9.9.9/32', 'flowid', '1:10']);
     const r = runnerOf();
-    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect(s.errors).toEqual([]);
     // script (nft probe + tc batch; no table, so no ipset) + ipset in a second spawn: a tc filter exists
     expect(s.spawns).toBe(2);
@@ -218,7 +222,7 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
     const { ChaosMeshReplay } = await import('../helpers/chaos-mesh.js');
     await new ChaosMeshReplay(ns, 'legacy').httpChaos({ port: 8080, proxyPort: 58080 });
     const r = runnerOf();
-    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect(s.errors).toEqual([]);
     // script (legacy v4 + nft probe + tc + ipset) + ip rule in a second spawn
     expect(s.spawns).toBe(2);
@@ -290,16 +294,16 @@ describeIntegration('readNetnsState without nft in the image', { root: true, com
     await ns.addPodInterface({ addr: '10.252.5.2/24' });
     const pid = await ns.startHolder();
     const r = track(new NetnsRunner({ nsenterPath: `${dir}/nsenter`, concurrency: 2, timeoutMs: 5000, maxOutputBytes: 1 << 20 }));
-    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    const s = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect(s.errors).toEqual([]);
     expect(s.spawns).toBe(1);
     expect(s.notes).toEqual([
       'nft is not installed: both iptables-nft-save tools run in every namespace',
-      'ipset not read: no iptables table and no tc filter in this namespace, so no ipset can match traffic',
+      'ipset not read: no iptables table or tc filter here, and no ipset exists on this node (/proc/modules)',
     ]);
     await ns.exec(['iptables-nft', '-A', 'OUTPUT', '-d', '10.9.9.9/32', '-j', 'DROP']);
     await ns.exec(['ipset', 'create', 'h4knft', 'hash:ip']);
-    const s2 = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc' });
+    const s2 = await readNetnsState(r, { netnsPath: ns.path, pid, procRoot: '/proc', sysRoot: NO_IPSET_SYS });
     expect(s2.errors).toEqual([]);
     // script (both nft saves, no probe) + ipset: the script could not know the nft tables without nft
     expect(s2.spawns).toBe(2);

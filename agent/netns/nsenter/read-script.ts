@@ -23,19 +23,28 @@
  *   look at tc filters or at nft-all output (it cannot without holding the output in memory): the caller runs
  *   ipset in a second spawn when those turn out to need it.
  * - iprule4 / iprule6: `ip rule show` / `ip -6 rule show` (frames ip-rule, ip6-rule).
+ * - nft (above) also runs `ebtables-nft-save -c` (frame ebtables-nft) when nft lists a `bridge` family table.
+ * - http-bridge: HTTPChaos's bridge layout (chaos-tproxy >= 0.4.5). Only when /proc/self/net/dev (read by bash, no
+ *   exec) names an interface like chaos-tproxy's (`xxxxxxxx-xxxx` + b1 | v1 | v4): `ip -j -d addr show` (frame
+ *   ip-addr: links and addresses), `ip -j route show table all` (frame ip-route) and `ebtables-legacy -t nat -L
+ *   --Lc` (frame ebtables-legacy; chaos-daemon's image runs ebtables-legacy). Legacy ebtables are not listed
+ *   otherwise: the kernel has no cheap name list for them, and listing a table instantiates it in that namespace.
+ * - http-bridge-all: the same three tools unconditionally (exhaustive reads).
  */
 
 /** Step token -> the tools it can run (the runner's timeout and output cap scale with their number). */
 export const STEP_TOOLS = {
   legacy4: ['iptables-legacy-save'],
   legacy6: ['ip6tables-legacy-save'],
-  nft: ['nft', 'iptables-nft-save', 'ip6tables-nft-save'],
+  nft: ['nft', 'iptables-nft-save', 'ip6tables-nft-save', 'ebtables-nft-save'],
   'nft-all': ['iptables-nft-save', 'ip6tables-nft-save'],
   'tc-auto': ['tc'],
   ipset: ['ipset'],
   'ipset-if-tables': ['ipset'],
   iprule4: ['ip'],
   iprule6: ['ip'],
+  'http-bridge': ['ip', 'ip', 'ebtables-legacy'],
+  'http-bridge-all': ['ip', 'ip', 'ebtables-legacy'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type ScriptStep = keyof typeof STEP_TOOLS;
@@ -56,6 +65,10 @@ export const FRAME_TOOL: Readonly<Record<string, string | null>> = {
   ipset: 'ipset',
   'ip-rule': 'ip',
   'ip6-rule': 'ip',
+  'ip-addr': 'ip',
+  'ip-route': 'ip',
+  'ebtables-legacy': 'ebtables-legacy',
+  'ebtables-nft': 'ebtables-nft-save',
 };
 
 /** Exit status the script gives a tool it could not find (bash's own 127). */
@@ -71,6 +84,8 @@ if [[ ! $B =~ ^[0-9a-f]{16,64}$ ]]; then
 fi
 nft_tables=0
 nft_re='^[[:space:]]*table (ip|ip6) (filter|nat|mangle|raw|security)[[:space:]]*$'
+bridge_re='^[[:space:]]*table bridge '
+tproxy_re='^[[:space:]]*[0-9a-f]{8}-[0-9a-f]{4}(b1|v1|v4):'
 ifname_re='^[[:space:]]*([^[:space:]]+)[[:space:]]*$'
 ifname_bad='[/:"\\]'
 
@@ -106,7 +121,7 @@ legacy_tables() {
 }
 
 step_nft() {
-  local out st line v4=1 v6=1
+  local out st line v4=1 v6=1 br=0
   if ! command -v nft >/dev/null 2>&1; then
     frame_begin nft
     printf 'failed to execute nft: command not found\\n' >&2
@@ -125,6 +140,8 @@ step_nft() {
       for line in $out; do
         if [[ $line =~ $nft_re ]]; then
           if [[ \${BASH_REMATCH[1]} == ip ]]; then v4=1; else v6=1; fi
+        elif [[ $line =~ $bridge_re ]]; then
+          br=1
         fi
       done
       IFS=$' \\t\\n'
@@ -133,6 +150,23 @@ step_nft() {
   fi
   if (( v4 )); then run_tool iptables-nft-save iptables-nft-save -c; fi
   if (( v6 )); then run_tool ip6tables-nft-save ip6tables-nft-save -c; fi
+  if (( br )); then run_tool ebtables-nft ebtables-nft-save -c; fi
+}
+
+# tproxy_links: 0 when /proc/self/net/dev names an interface like chaos-tproxy's (no exec).
+tproxy_links() {
+  local line
+  [[ -r /proc/self/net/dev ]] || return 1
+  while IFS= read -r line; do
+    [[ $line =~ $tproxy_re ]] && return 0
+  done < /proc/self/net/dev
+  return 1
+}
+
+step_http_bridge() {
+  run_tool ip-addr ip -j -d addr show
+  run_tool ip-route ip -j route show table all
+  run_tool ebtables-legacy ebtables-legacy -t nat -L --Lc
 }
 
 step_tc_auto() {
@@ -175,6 +209,10 @@ for step in "$@"; do
       ;;
     iprule4) run_tool ip-rule ip rule show ;;
     iprule6) run_tool ip6-rule ip -6 rule show ;;
+    http-bridge)
+      if tproxy_links; then step_http_bridge; fi
+      ;;
+    http-bridge-all) step_http_bridge ;;
     *)
       printf 'read-script: unknown step\\n' >&2
       exit 2
