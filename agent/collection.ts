@@ -6,7 +6,7 @@
  *
  * Also the JSON shape of a PodReport (`inspect --json`, /debug/pods): `podReportJson`.
  */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { fingerprint } from './chaos/fingerprint.js';
 import type { ChaosReport } from './chaos/types.js';
 import { errorMessage } from './errors.js';
@@ -23,6 +23,8 @@ export interface CollectDeps {
   runner: NetnsRunner;
   procRoot: string;
   log: Logger;
+  /** The node's /run/netns (under --host-root), listed once per collection: HTTPChaos's proxy namespaces `<p>ns`. */
+  namedNetnsDir?: string;
 }
 
 export interface CollectOptions {
@@ -35,9 +37,25 @@ export function notInspected(reason: string): ChaosReport {
   return { verdict: 'unknown', kinds: [], findings: [`not inspected: ${reason}`], details: [] };
 }
 
-function fingerprintSafe(state: NetnsState, log: Logger): ChaosReport {
+/** The node's named-namespace directory under --host-root. */
+export function namedNetnsDir(hostRoot: string): string {
+  return `${hostRoot.replace(/\/+$/, '')}/run/netns`;
+}
+
+/** Names in the node's /run/netns; undefined when not configured or not readable (the finding then says so). */
+async function listNamedNetns(dir: string | undefined, log: Logger): Promise<string[] | undefined> {
+  if (dir === undefined) return undefined;
   try {
-    return fingerprint(state);
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err: errorMessage(err), dir }, 'cannot list named network namespaces');
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? [] : undefined;
+  }
+}
+
+function fingerprintSafe(state: NetnsState, log: Logger, namedNetns?: string[]): ChaosReport {
+  try {
+    return fingerprint(state, namedNetns === undefined ? {} : { namedNetns });
   } catch (err) {
     log.error({ err: errorMessage(err) }, 'fingerprint failed');
     return notInspected(`fingerprint failed: ${errorMessage(err)}`);
@@ -73,6 +91,10 @@ function reportFrom(
     spawns,
   };
   if (state.notes && state.notes.length > 0) report.notes = state.notes;
+  if (state.links !== undefined) report.links = state.links;
+  if (state.addresses !== undefined) report.addresses = state.addresses;
+  if (state.routes !== undefined) report.routes = state.routes;
+  if (state.ebtables !== undefined) report.ebtables = state.ebtables;
   return report;
 }
 
@@ -145,6 +167,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
       else groups.set(p.netns.inode, [p]);
     }
     let failedReads = 0;
+    const namedNetns = await listNamedNetns(deps.namedNetnsDir, deps.log);
     await Promise.all(
       [...groups.values()].map(async (group) => {
         let state: NetnsState;
@@ -163,7 +186,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
           return;
         }
         if (state.errors.some((e) => e.reason !== 'vanished')) failedReads++;
-        const chaos = vanished(state) ? notInspected('the pod or its network namespace vanished') : fingerprintSafe(state, deps.log);
+        const chaos = vanished(state) ? notInspected('the pod or its network namespace vanished') : fingerprintSafe(state, deps.log, namedNetns);
         group.forEach((p, i) => {
           reports.set(p, reportFrom(
             { namespace: p.namespace, name: p.name, runtime: p.runtime, netns: p.netns, pod: p },
@@ -272,5 +295,7 @@ export function podReportJson(r: PodReport) {
     errors: r.errors,
     spawns: r.spawns,
     ...(r.notes ? { notes: r.notes } : {}),
+    ...(r.links !== undefined ? { links: r.links, addresses: r.addresses ?? [], routes: r.routes ?? [] } : {}),
+    ...(r.ebtables !== undefined ? { ebtables: r.ebtables.map((d) => ({ ...d, errors: d.errors.map((e) => ({ line: e.line, text: e.text, message: e.message })) })) } : {}),
   };
 }

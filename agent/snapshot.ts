@@ -27,6 +27,11 @@ export interface PodReport {
   spawns: number;
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
+  /** Links, addresses, routes and ebtables, when the reader read them (HTTPChaos's bridge layout evidence). */
+  links?: NetnsState['links'];
+  addresses?: NetnsState['addresses'];
+  routes?: NetnsState['routes'];
+  ebtables?: NetnsState['ebtables'];
 }
 
 export interface CollectorResult {

@@ -6,7 +6,7 @@
  * namespace was inspected, 1 when none could be.
  */
 import type { Config } from '../config.js';
-import { collect, inspectTarget, podReportJson, wasInspected, notInspected } from '../collection.js';
+import { collect, inspectTarget, namedNetnsDir, podReportJson, wasInspected, notInspected } from '../collection.js';
 import { NetnsRunner } from '../netns/nsenter/exec.js';
 import { emptyNetnsState } from '../netns/reader.js';
 import type { IptablesDump, IpsetDump, TcDump, Qdisc, Counters } from '../netns/state.js';
@@ -37,7 +37,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
       try {
         const wanted = new Set(cfg.args);
         const snap = await collect(
-          { inventory, runner, procRoot: cfg.procRoot, log: io.log },
+          { inventory, runner, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot) },
           { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`) }) },
         );
         for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);

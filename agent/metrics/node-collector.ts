@@ -3,7 +3,7 @@
  * chaos_daemon_runtime_request_duration_seconds) and one NetnsRunner (its commands feeding
  * chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total), shared by every collection.
  */
-import { collect } from '../collection.js';
+import { collect, namedNetnsDir } from '../collection.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { NetnsRunner } from '../netns/nsenter/exec.js';
@@ -29,7 +29,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   });
   let closed = false;
   return {
-    collect: (signal) => collect({ inventory, runner, procRoot: cfg.procRoot, log: deps.log }, { signal }),
+    collect: (signal) => collect({ inventory, runner, procRoot: cfg.procRoot, log: deps.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot) }, { signal }),
     close: () => {
       if (closed) return;
       closed = true;
