@@ -69,6 +69,14 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
         `proxy namespace /run/netns/${l.netns} exists`,
     ]);
 
+    // The proxy namespace, read as `inspect --netns /run/netns/<p>ns` would: chaos-tproxy's old-layout rules live there.
+    const side = await readNetnsState(runner, { netnsPath: `/run/netns/${l.netns}`, pid: null, procRoot: '/proc' });
+    const rs = fingerprint(side);
+    expect(rs.kinds).toEqual(['http']);
+    expect(rs.findings[0]).toBe(
+      'mangle PREROUTING diverts tcp traffic with destination port 80 to a transparent proxy on port 1025 (TPROXY mark 0x1/0x1); ip rule: 32765: from all fwmark 0x1 lookup 100',
+    );
+
     await tp.teardown();
     const after = await read(ns);
     expect(after.errors).toEqual([]);
