@@ -188,6 +188,9 @@ export function httpBridgeFindings(b: Builder, state: NetnsState, namedNetns: re
     const tproxyShape = dev !== null && d.rule.targetArgs['--dnat-target'] === 'ACCEPT';
     if (!bridged && tproxyShape && state.links !== undefined) {
       add(b, 'scaffolding', null, `${ebtText(d, severalBackends)} remains, but ${dev} is not a bridge port: it changes nothing (HTTPChaos residue)`);
+    } else if (tproxyShape && state.links === undefined) {
+      // The reader reads links whenever chaos-tproxy's interfaces exist: none exist, so no chaos-tproxy bridge holds dev.
+      add(b, 'scaffolding', null, `${ebtText(d, severalBackends)} remains, but no chaos-tproxy bridge is left in this namespace: it changes nothing (HTTPChaos residue)`);
     } else {
       add(b, 'foreign', null, `foreign: ${ebtText(d, severalBackends)}`);
     }

@@ -190,6 +190,14 @@ describe('fingerprint: HTTPChaos bridge layout (Chaos Mesh >= 2.2)', () => {
     ]);
   });
 
+  it('a dnat rule read without links (no chaos-tproxy interface, so the reader read none) is residue', () => {
+    const r = fingerprint(state({ ebtables: [parseEbtables(EBT_LEGACY, 'legacy')] }));
+    expect(r.verdict).toBe('scaffolding');
+    expect(r.findings).toEqual([
+      'ebtables nat PREROUTING "-i eth0 -j dnat --to-dst 2:42:a:f4:1:7 --dnat-target ACCEPT" remains, but no chaos-tproxy bridge is left in this namespace: it changes nothing (HTTPChaos residue)',
+    ]);
+  });
+
   it("a bridge that is not chaos-tproxy's is not chaos", () => {
     const r = fingerprint(state({
       links: [link(2, 'eth0', 'veth', { master: 3 }), link(3, 'br0', 'bridge')],

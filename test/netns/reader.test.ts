@@ -410,5 +410,5 @@ describeIntegration('readNetnsState cost (measured)', { root: true, commands: ['
     const s2 = await readNetnsState(single2, targets()[0]!);
     process.stderr.write(`[cost] one namespace with partition + bandwidth state (worker start included): ${single2.spawns} Node spawns, ${(performance.now() - t2).toFixed(1)} ms\n`);
     expect([s2.spawns, single2.spawns, single2.reads]).toEqual([1, 1, 1]);
-  });
+  }, 180_000); // 3 rounds of 20 reads + 120 baseline spawns, plus setup: over 60 s at a load average of 16 on 2 cores
 });

@@ -514,12 +514,12 @@ describeIntegration('NetnsRunner.runScript (the one-spawn read, real nsenter int
     rules.push('COMMIT', '');
     await ns.exec(['iptables-legacy-restore'], { input: rules.join('\n') });
     try {
-      // 1500 rules: ~110 KB, over 2 KiB per tool and over the script cap of 2 KiB x 9 tools + 64 KiB.
+      // 1500 rules: ~110 KB, over 2 KiB per tool and over the script cap of 2 KiB x 10 tools + 64 KiB.
       const r = runner({ maxOutputBytes: 2048 });
       const res = await r.runScript(ns.path, ['legacy4', 'nft', 'iprule4', 'ipset', 'iprule6', 'legacy6', 'tc-auto']);
       expect(res.complete).toBe(false);
-      // 9 tools (nft counts 3) x 2048 + 65536 = 83968 < the iptables-legacy-save output: killed during it.
-      expect([res.error?.reason, res.error?.message]).toEqual(['output_limit', 'iptables-legacy-save: output larger than 83968 bytes; child killed']);
+      // 10 tools (nft counts 4: nft, both iptables-nft-save, ebtables-nft-save) x 2048 + 65536 = 86016 < the iptables-legacy-save output: killed during it.
+      expect([res.error?.reason, res.error?.message]).toEqual(['output_limit', 'iptables-legacy-save: output larger than 86016 bytes; child killed']);
       expect(await pidsInNetns(ns.path)).toEqual([holder]);
 
       const r2 = runner({ maxOutputBytes: 40_000 });
