@@ -26,6 +26,7 @@ import { chaosChainRole, tproxyName } from './chaos-mesh-names.js';
 import { add, type AnalysedDump, type Builder } from './findings.js';
 import { canonicalMac, chainLabel, describeTraffic, listNames, oneLine, optionValue, plural, uniq } from './format.js';
 import { isBuiltin, liveRules, subgraph, type TableGraph } from './iptables-graph.js';
+import type { HttpEvidence } from './types.js';
 
 /** The old layout, per mangle table: active TPROXY findings, or scaffolding for inert http chains. True if active. */
 export function httpMangleFindings(b: Builder, g: TableGraph, a: AnalysedDump, ipRules: readonly string[]): boolean {
@@ -171,11 +172,23 @@ export function httpBridgeFindings(b: Builder, state: NetnsState, namedNetns: re
         ? `proxy namespace /run/netns/${side} exists`
         : `proxy namespace ${side} is gone from /run/netns`;
 
+    const http: HttpEvidence = {
+      layout: 'bridge',
+      prefix,
+      bridge: g.b1?.name ?? null,
+      ports: ports.map((l) => l.name),
+      veths: [g.v1, g.v4].filter((l): l is Link => l !== undefined).map((l) => l.name),
+      addresses: v4Addrs.map((a) => `${a.address}/${a.prefixLength}`),
+      defaultRoutes: v4Default.map((r) => `${r.gateway !== null ? `via ${r.gateway} ` : ''}dev ${r.interface}`),
+      ebtablesRules: ours.map((d) => d.rule.text),
+      proxyNetns: side,
+      proxyNetnsExists: namedNetns === undefined ? null : namedNetns.includes(side),
+    };
     const diverted = podPorts.length > 0 || v4Addrs.some((a) => !onPod(a)) || v4Default.length > 0;
     if (diverted) {
-      add(b, 'active', 'http', `HTTPChaos (chaos-tproxy bridge layout) diverts the pod's traffic through a proxy namespace: ${evidence.join(', ')}; ${sideText}`);
+      add(b, 'active', 'http', `HTTPChaos (chaos-tproxy bridge layout) diverts the pod's traffic through a proxy namespace: ${evidence.join(', ')}; ${sideText}`, { http });
     } else {
-      add(b, 'scaffolding', null, `HTTPChaos (chaos-tproxy) residue that carries no traffic: ${evidence.join(', ')}; ${sideText}`);
+      add(b, 'scaffolding', null, `HTTPChaos (chaos-tproxy) residue that carries no traffic: ${evidence.join(', ')}; ${sideText}`, { http });
     }
   }
 

@@ -152,6 +152,11 @@ describe('fingerprint: HTTPChaos bridge layout (Chaos Mesh >= 2.2)', () => {
         `ebtables nat PREROUTING "-i eth0 -j dnat --to-dst 2:42:a:f4:1:7 --dnat-target ACCEPT" (the MAC of ${P}v4); ` +
         `proxy namespace /run/netns/${P}ns exists`,
     ]);
+    expect(r.details[0]!.http).toEqual({
+      layout: 'bridge', prefix: P, bridge: `${P}b1`, ports: ['eth0', `${P}v1`], veths: [`${P}v1`, `${P}v4`], addresses: ['10.244.1.7/24'],
+      defaultRoutes: [`via 10.244.1.1 dev ${P}v4`], ebtablesRules: ['-i eth0 -j dnat --to-dst 2:42:a:f4:1:7 --dnat-target ACCEPT'],
+      proxyNetns: `${P}ns`, proxyNetnsExists: true,
+    });
     expect(fingerprint(injected()).findings[0]).toMatch(new RegExp(`; proxy namespace ${P}ns \\(/run/netns; not listed\\)$`));
   });
 
