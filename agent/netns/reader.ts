@@ -229,7 +229,8 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
   if (nftFrame) {
     const err = nftFrame.error;
     if (err === null) {
-      const other = parseNftTables(nftFrame.stdout).filter((t) => !(XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')));
+      // ip/ip6 xtables tables are read by iptables-nft-save, bridge tables by ebtables-nft-save.
+      const other = parseNftTables(nftFrame.stdout).filter((t) => !(XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')) && t.family !== 'bridge');
       if (other.length > 0) notes.push(`nf_tables tables not shown by iptables-nft-save: ${other.map((t) => `${t.family} ${t.name}`).join(', ')}`);
     } else if (err.reason === 'spawn' && /failed to execute/.test(err.message)) {
       missing.add('nft');

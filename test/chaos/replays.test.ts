@@ -9,6 +9,8 @@ import { afterAll, afterEach, expect, it } from 'vitest';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
 import { NetnsRunner } from '../../agent/netns/nsenter/exec.js';
 import { readNetnsState } from '../../agent/netns/reader.js';
+import { inspectTarget, podReportJson } from '../../agent/collection.js';
+import { formatReport } from '../../agent/commands/inspect.js';
 import type { NetnsState } from '../../agent/netns/state.js';
 import { ChaosMeshReplay } from '../helpers/chaos-mesh.js';
 import { ChaosTproxyReplay } from '../helpers/chaos-tproxy.js';
@@ -68,6 +70,17 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
         `pod address ${l.ip} moved from eth0 to ${l.veth4}, default route via ${l.gateway} dev ${l.veth4}, ${ebt} (the MAC of ${l.veth4}); ` +
         `proxy namespace /run/netns/${l.netns} exists`,
     ]);
+
+    // inspect shows the evidence: human (links, default route, ebtables) and JSON.
+    const rep = await inspectTarget(runner, { netnsPath: ns.path, pid: ns.holderPid, procRoot: '/proc' });
+    const human = formatReport(rep);
+    expect(human).toContain(`    eth0 (veth) master ${l.bridge}`);
+    expect(human).toContain(`    ${l.veth4} (veth) ${l.veth4Mac} ${l.ip}`);
+    expect(human).toContain(`  route: default via ${l.gateway} dev ${l.veth4}`);
+    expect(human).toMatch(/ {2}ebtables (nft|legacy):\n {4}nat PREROUTING \(policy ACCEPT\)\n {6}\[\d+ pkts \d+ bytes\] -i eth0 -j dnat --to-dst /);
+    const json = JSON.parse(JSON.stringify(podReportJson(rep))) as { links: unknown[]; ebtables: { tables: { name: string }[] }[] };
+    expect(json.links).toHaveLength(5);
+    expect(json.ebtables[0]!.tables.map((t) => t.name)).toEqual(['nat']);
 
     // The proxy namespace, read as `inspect --netns /run/netns/<p>ns` would: chaos-tproxy's old-layout rules live there.
     const side = await readNetnsState(runner, { netnsPath: `/run/netns/${l.netns}`, pid: null, procRoot: '/proc' });
