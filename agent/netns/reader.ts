@@ -12,8 +12,12 @@
  * Decisions the script takes inside the namespace: `nft list tables` names the ip / ip6 tables, and
  * iptables-nft-save / ip6tables-nft-save only run for a family that holds an xtables-compatible table (nft not
  * installed: both run, and later reads skip the probe). `ipset save` runs when some iptables table exists (an
- * ipset changes no traffic without a rule that matches it): unconditionally when /proc showed a legacy table,
- * otherwise the script decides from /proc/self/net and the nft probe. When tables only show up in the nft-save
+ * ipset changes no traffic without a rule that matches it) and, since a failed Chaos Mesh injection leaves ipsets
+ * and no table, whenever the node may hold any set at all (ipset-presence.ts: the set-type modules' refcounts in
+ * /proc/modules; ipset built into the kernel: always): unconditionally then or when /proc showed a legacy table,
+ * otherwise the script decides from /proc/self/net and the nft probe. HTTPChaos's bridge layout: the script runs
+ * `ip -j -d addr`, `ip -j route show table all` and `ebtables-legacy -t nat -L --Lc` only when /proc/self/net/dev
+ * names a chaos-tproxy interface, and `ebtables-nft-save -c` when nft lists a bridge table (read-script.ts). When tables only show up in the nft-save
  * output (nft missing) or a tc filter exists without any table, ipset is read by a second read script afterwards, as
  * is `ip rule` when a mangle TPROXY / DIVERT rule exists (HTTPChaos); both go in one run when both are needed.
  * `exhaustive: true` reads everything (2 legacy + 2 nft + tc + ipset + ip rule) in the one process.
@@ -329,16 +333,17 @@ async function exists(path: string): Promise<boolean> {
 /** Links, addresses and routes (`ip -j`), and ebtables (legacy listing, nft save), when the script read them. */
 function readBridgeFrames(run: StepsRun, state: NetnsState, fail: (tool: string, err: unknown) => void): void {
   const addr = run.frame('ip-addr');
-  if (addr) {
-    if (addr.error) fail('ip', addr.error);
+  // A failed `ip` leaves links / routes unset (unknown), never empty: an empty list would claim "no bridge".
+  if (addr?.error) fail('ip', addr.error);
+  else if (addr) {
     const parsed = parseIpAddrJson(addr.stdout);
     state.links = parsed.links;
     state.addresses = parsed.addresses;
     if (parsed.error !== null) state.errors.push({ tool: 'ip', reason: 'parse', message: `ip -j addr: ${parsed.error}` });
   }
   const route = run.frame('ip-route');
-  if (route) {
-    if (route.error) fail('ip', route.error);
+  if (route?.error) fail('ip', route.error);
+  else if (route) {
     const parsed = parseIpRouteJson(route.stdout);
     state.routes = parsed.routes;
     if (parsed.error !== null) state.errors.push({ tool: 'ip', reason: 'parse', message: `ip -j route: ${parsed.error}` });

@@ -29,7 +29,8 @@
  *   ip-addr: links and addresses), `ip -j route show table all` (frame ip-route) and `ebtables-legacy -t nat -L
  *   --Lc` (frame ebtables-legacy; chaos-daemon's image runs ebtables-legacy). Legacy ebtables are not listed
  *   otherwise: the kernel has no cheap name list for them, and listing a table instantiates it in that namespace.
- * - http-bridge-all: the same three tools unconditionally (exhaustive reads).
+ * - http-bridge-all: the same three tools unconditionally (exhaustive reads; on kernels with legacy ebtables, listing
+ *   the nat table instantiates it in that namespace: an empty table with ACCEPT policies, which changes nothing).
  */
 
 /** Step token -> the tools it can run (the runner's timeout and output cap scale with their number). */
