@@ -206,8 +206,8 @@ describe('fingerprint: findings from other sources join the report', () => {
   });
 });
 
-describe('fingerprint: cost', () => {
-  it('fingerprints 110 namespaces with a realistic load quickly', () => {
+describe('fingerprint: purity', () => {
+  it('fingerprints a realistic load (kube-proxy nft, partition, http, netem) to the same report every time', () => {
     const http = `*mangle
 :PREROUTING ACCEPT [0:0]
 :DIVERT - [0:0]
@@ -221,15 +221,10 @@ COMMIT
       ipsets: ipsets(PARTITION_SETS),
       tc: tcState([netem({ handle: '1:', parent: 'root' }, { delaySeconds: 0.05 }), qdisc('noqueue', { iface: 'lo', handle: '0:', parent: 'root' })]),
     });
-    // CPU time of this process, best of 5 rounds: the bound is about the code, not about the other tests and
-    // sessions sharing the machine's 2 cores (wall time under a load average of 17 was 15x the CPU time).
-    let best = Infinity;
-    for (let round = 0; round < 5; round++) {
-      const t0 = process.cpuUsage();
-      for (let i = 0; i < 110; i++) fingerprint(s);
-      const used = process.cpuUsage(t0);
-      best = Math.min(best, (used.user + used.system) / 1000);
-    }
-    expect(best).toBeLessThan(250);
+    // Speed is measured by npm run bench, not here; this checks the result is a pure function of the state.
+    const first = fingerprint(s);
+    for (let i = 0; i < 20; i++) expect(fingerprint(s)).toEqual(first);
+    expect(first.verdict).toBe('active');
+    expect(first.kinds).toEqual(['delay', 'partition']);
   });
 });

@@ -7,8 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
-import { NetnsRunner } from '../../agent/netns/nsenter/exec.js';
-import { readNetnsState } from '../../agent/netns/reader.js';
+import { createNetnsReader } from '../../agent/netns/read.js';
 import { inspectTarget, podReportJson } from '../../agent/collection.js';
 import { formatReport } from '../../agent/commands/inspect.js';
 import type { NetnsState } from '../../agent/netns/state.js';
@@ -17,11 +16,14 @@ import { ChaosTproxyReplay } from '../helpers/chaos-tproxy.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 
-const runner = new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 2, timeoutMs: 5000, maxOutputBytes: 16 << 20 });
+const reader = createNetnsReader({
+  reader: 'nsenter', netnsConcurrency: 2, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 2 << 20,
+  namespaceTimeoutMs: 20_000, procRoot: '/proc',
+});
 const replays: ChaosTproxyReplay[] = [];
 
 async function read(ns: TestNetns): Promise<NetnsState> {
-  return readNetnsState(runner, { netnsPath: ns.path, pid: ns.holderPid, procRoot: '/proc' });
+  return reader.read({ path: ns.path, inode: null, pid: ns.holderPid });
 }
 async function named(): Promise<string[]> {
   return readdir('/run/netns');
@@ -45,7 +47,7 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
     try {
       await destroyAll();
     } finally {
-      runner.killAll();
+      await reader.close();
     }
   });
 
@@ -58,7 +60,8 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
     const l = await tp.setup({ gatewayMac, ebtables: 'auto' });
     const s = await read(ns);
     expect(s.errors).toEqual([]);
-    expect(s.spawns).toBe(1);
+    expect(s.sources?.filter((x) => x.status !== 'complete')).toEqual([]);
+    expect(s.sources?.map((x) => x.source)).toEqual(expect.arrayContaining(['links', 'ebtables-legacy', 'ebtables-nft']));
     expect(s.links?.map((x) => x.name).sort()).toEqual(['eth0', l.bridge, l.veth1, l.veth4, 'lo'].sort());
     expect(s.addresses?.filter((a) => a.family === 'ipv4' && a.interface !== 'lo').map((a) => `${a.interface} ${a.address}/${a.prefixLength}`)).toEqual([`${l.veth4} ${l.ip}`]);
     const r = fingerprint(s, { namedNetns: await named() });
@@ -72,7 +75,7 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
     ]);
 
     // inspect shows the evidence: human (links, default route, ebtables) and JSON.
-    const rep = await inspectTarget(runner, { netnsPath: ns.path, pid: ns.holderPid, procRoot: '/proc' });
+    const rep = await inspectTarget(reader, { netnsPath: ns.path, pid: ns.holderPid, procRoot: '/proc' });
     const human = formatReport(rep);
     expect(human).toContain(`    eth0 (veth) master ${l.bridge}`);
     expect(human).toContain(`    ${l.veth4} (veth) ${l.veth4Mac} ${l.ip}`);
@@ -83,7 +86,7 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
     expect(json.ebtables[0]!.tables.map((t) => t.name)).toEqual(['nat']);
 
     // The proxy namespace, read as `inspect --netns /run/netns/<p>ns` would: chaos-tproxy's old-layout rules live there.
-    const side = await readNetnsState(runner, { netnsPath: `/run/netns/${l.netns}`, pid: null, procRoot: '/proc' });
+    const side = await reader.read({ path: `/run/netns/${l.netns}`, inode: null, pid: null });
     const rs = fingerprint(side);
     expect(rs.kinds).toEqual(['http']);
     expect(rs.findings[0]).toBe(
@@ -93,8 +96,9 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
     await tp.teardown();
     const after = await read(ns);
     expect(after.errors).toEqual([]);
-    // No chaos-tproxy link is left, so the reader did not even run ip / ebtables-legacy (/proc/self/net/dev decided).
-    expect(after.links).toBeUndefined();
+    // No chaos-tproxy link is left, so the reader read no addresses / routes and ran no ebtables-legacy.
+    expect(after.links?.map((x) => x.name)).toEqual(['lo', 'eth0']);
+    expect(after.addresses).toBeUndefined();
     expect((await ns.exec(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout).toContain(`inet ${l.ip}`);
     const ra = fingerprint(after, { namedNetns: await named() });
     expect(ra).toEqual({ verdict: 'clean', kinds: [], findings: [], details: [] });

@@ -150,7 +150,15 @@ export class ChaosTproxyReplay {
     const l = this.layout;
     if (l === null) return;
     const ex = (argv: string[]) => this.pod.exec(argv, { reject: false });
-    if (!skip.includes('netns')) await host(['ip', 'netns', 'delete', l.netns], false);
+    if (!skip.includes('netns')) {
+      await host(['ip', 'netns', 'delete', l.netns], false);
+      // The kernel destroys the namespace (and with it the veth pairs) asynchronously: wait until the pod's ends go.
+      for (let i = 0; i < 100; i++) {
+        const r = await ex(['ip', 'link', 'show', 'dev', l.veth4]);
+        if (r.exitCode !== 0) break;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    }
     if (!skip.includes('bridge')) await ex(['ip', 'link', 'delete', 'dev', l.bridge, 'type', 'bridge']);
     if (!skip.includes('address')) await ex(['ip', 'address', 'add', l.ip, 'dev', 'eth0']);
     if (!skip.includes('ebtables')) await ex([l.ebtables, '-t', 'nat', '-F']);
