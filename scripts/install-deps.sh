@@ -5,7 +5,7 @@
 # for the Prometheus tests and the quick start, which run their own server on a free port.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(iptables ipset iproute2 util-linux procps libcap2-bin containerd runc containernetworking-plugins busybox-static docker.io debootstrap nftables)
+pkgs=(iptables ipset iproute2 util-linux procps libcap2-bin containerd runc containernetworking-plugins busybox-static docker.io debootstrap nftables ebtables)
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 
