@@ -62,7 +62,7 @@ function nameBuffer(size: number, table: string): Buffer {
  * GET_INFO then GET_ENTRIES of one table, retried when the table changed in between (EAGAIN). Null: the table is
  * gone; 'over': its entry table is larger than `budget` bytes (not fetched). Throws NetlinkError / DecodeError.
  */
-export function fetchTable(raw: LegacySocket, family: IpFamily, table: string, budget: number): { info: TableInfo; entries: Buffer } | null | 'over' {
+export function fetchTable(raw: LegacySocket, family: IpFamily, table: string, budget: number): { info: TableInfo; infoBytes: Buffer; entries: Buffer } | null | 'over' {
   const level = family === 'ipv4' ? SOL_IP : SOL_IPV6;
   for (let attempt = 1; ; attempt++) {
     const infoBuf = nameBuffer(GETINFO_SIZE, table);
@@ -78,7 +78,7 @@ export function fetchTable(raw: LegacySocket, family: IpFamily, table: string, b
     buf.writeUInt32LE(info.size, XT_TABLE_MAXNAMELEN);
     try {
       raw.getsockopt(`GET_ENTRIES ${table}`, level, SO_GET_ENTRIES, buf);
-      return { info, entries: buf.subarray(GET_ENTRIES_HEADER) };
+      return { info, infoBytes: infoBuf, entries: buf.subarray(GET_ENTRIES_HEADER) };
     } catch (err) {
       if (!(err instanceof NetlinkError)) throw err;
       if (err.errno === Errno.ENOENT) return null;
