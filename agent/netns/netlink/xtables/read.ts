@@ -42,12 +42,6 @@ export interface LegacyRead {
 /** The getsockopt a legacy read needs (RawSocket satisfies it). */
 export type LegacySocket = Pick<RawSocket, 'getsockopt'>;
 
-/** Table names from the text of /proc/thread-self/net/ip_tables_names (null: file absent). */
-export function parseTableNames(text: string | null): string[] {
-  if (text === null) return [];
-  return text.split('\n').filter((line) => line.length > 0);
-}
-
 function sourceName(family: IpFamily): SourceName {
   return family === 'ipv4' ? 'iptables-legacy-ipv4' : 'iptables-legacy-ipv6';
 }
