@@ -6,7 +6,6 @@
  */
 import type { IpFamily, SourceName, SourceStatus } from '../../state.js';
 import type { SourceReader } from '../read-namespace.js';
-import { SetIndex } from '../xt/set-index.js';
 import { readLegacy } from './read.js';
 
 const FAMILIES: [IpFamily, SourceName][] = [['ipv4', 'iptables-legacy-ipv4'], ['ipv6', 'iptables-legacy-ipv6']];
@@ -15,9 +14,8 @@ export const legacyIptablesSource: SourceReader = {
   sources: FAMILIES.map(([, s]) => s),
   read(h, limits, state) {
     const statuses: SourceStatus[] = [];
-    // ipset names are asked on the IPv4 raw socket (SOL_IP / SO_IP_SET), for IPv6 rules too.
-    const sets = h.raw4 !== null ? new SetIndex(h.raw4) : null;
-    const ctx = { setName: (index: number) => (sets === null ? null : sets.name(index)) };
+    // ipset names are asked on the IPv4 raw socket (SOL_IP / SO_IP_SET), for IPv6 rules too (handles.setName).
+    const ctx = { setName: h.setName };
     for (const [family, source] of FAMILIES) {
       const names = h.legacyTables[family];
       if (names.length === 0) {
@@ -35,7 +33,6 @@ export const legacyIptablesSource: SourceReader = {
       state.notes.push(...r.notes);
       statuses.push(r.source);
     }
-    if (sets?.lastError) (state.notes ??= []).push(`ipset names for legacy rules: ${sets.lastError.message}`);
     return statuses;
   },
 };

@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readNamespace, type NamespaceHandles } from '../../../../agent/netns/netlink/read-namespace.js';
 import type { RawSocket } from '../../../../agent/netns/netlink/socket.js';
 import { legacyIptablesSource } from '../../../../agent/netns/netlink/xtables/source.js';
+import { SetIndex } from '../../../../agent/netns/netlink/xt/set-index.js';
 import { parseIptablesSave } from '../../../../agent/netns/nsenter/iptables.js';
 import { createNetnsReader, type NetnsReader } from '../../../../agent/netns/read.js';
 import { emptyNetnsState } from '../../../../agent/netns/state.js';
@@ -20,7 +21,9 @@ import { readTools, sameDumpModuloTraffic } from './read-both.js';
 const limits = () => ({ maxBytes: 1 << 24, deadline: performance.now() + 5000 });
 
 function handles(over: Partial<NamespaceHandles>): NamespaceHandles {
-  return { route: null as never, netfilter: null, raw4: null, raw6: null, legacyTables: { ipv4: [], ipv6: [] }, problems: [], ...over };
+  const raw4 = over.raw4 ?? null;
+  const setIndex = raw4 !== null ? new SetIndex(raw4) : null;
+  return { route: null as never, netfilter: null, raw4, raw6: null, legacyTables: { ipv4: [], ipv6: [] }, problems: [], setIndex, setName: (i) => setIndex?.name(i) ?? null, ...over };
 }
 
 describe('legacyIptablesSource with given handles', () => {

@@ -1,6 +1,6 @@
 /**
  * Cost of a legacy read, printed (not a timed assertion: 2 shared cores). Run with XT_COST=1 as root:
- *   XT_COST=1 npx vitest run test/netns/netlink/xtables/cost.test.ts
+ *   XT_COST=1 npx vitest run --config vitest.optin.config.ts test/netns/netlink/xtables/cost.optin.ts
  * Full netlink read = enter the namespace, open the raw sockets, read both *_tables_names, GET_INFO/GET_ENTRIES
  * of every table of both families, render every rule, leave. Compared with iptables-legacy-save -c +
  * ip6tables-legacy-save -c through nsenter, parsed (what the tools reader does for the same source).
