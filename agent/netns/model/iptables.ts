@@ -44,6 +44,13 @@ export interface IptablesRule {
    * Optional for compatibility; the iptables parser always fills it.
    */
   negated?: Array<'inInterface' | 'outInterface' | 'protocol' | 'source' | 'destination' | 'dport' | 'sport'>;
+  /**
+   * Netlink reader only: the parts of the rule it could not render exactly (an unknown extension or revision, a
+   * blob iptables itself could not print), one sentence each. Absent when the text is exact. Such a rule keeps its
+   * counters and target; its text holds `-m NAME` / `-j NAME` for those parts without their options. In `auto`, a
+   * namespace with opaque rules is read again through the tools.
+   */
+  opaque?: string[];
 }
 
 export interface IptablesChain {
