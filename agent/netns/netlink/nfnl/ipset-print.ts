@@ -6,10 +6,10 @@
 import { DecodeError } from '../../../errors.js';
 import type { Ipset, IpsetMember } from '../../model/ipset.js';
 import { Attrs } from './attrs.js';
-import { ipv4Text, ipv6Text } from './inet.js';
+import { ipv4At, ipv6At } from '../xt/format.js';
+import { netbaseProtocolName } from '../xtables/protocols.js';
 import { emptyMemberFields, icmpTypeCode, type IpsetTypeSpec } from '../../model/ipset-types.js';
 import { NFPROTO_IPV4, NFPROTO_IPV6 } from './nfgen.js';
-import { netbaseProtocol } from './protocols.js';
 
 /**
  * Attribute numbers (uapi linux/netfilter/ipset/ip_set.h): 1..16 are shared by headers and elements, 17.. mean
@@ -42,12 +42,12 @@ function address(buf: Buffer, family: number): string {
   if (family === NFPROTO_IPV4) {
     const b = a.need(a.raw(IPADDR_IPV4), IPADDR_IPV4);
     if (b.length < 4) throw new DecodeError('ipset address', 0, `${b.length} bytes for IPv4`);
-    return ipv4Text(b);
+    return ipv4At(b, 0);
   }
   if (family === NFPROTO_IPV6) {
     const b = a.need(a.raw(IPADDR_IPV6), IPADDR_IPV6);
     if (b.length < 16) throw new DecodeError('ipset address', 0, `${b.length} bytes for IPv6`);
-    return ipv6Text(b);
+    return ipv6At(b, 0);
   }
   throw new DecodeError('ipset address', 0, `address in a set of family ${family}`);
 }
@@ -106,7 +106,7 @@ export function decodeMember(buf: Buffer, spec: IpsetTypeSpec, family: number): 
           m.port = port;
           parts.push(portText(a));
         } else {
-          const name = netbaseProtocol(proto) ?? String(proto);
+          const name = netbaseProtocolName(proto) ?? String(proto);
           m.proto = name;
           if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) {
             m.port = null;

@@ -17,8 +17,8 @@ import type { NftChainMsg } from './nft-chain.js';
 import type { NftRuleMsg } from './nft-rule.js';
 import type { NftTableMsg } from './nft-table.js';
 import { commandState } from './xt-command-state.js';
-import type { XtContext } from './xt-registry.js';
-import { saveRule, type XtRegistry } from './xt-save.js';
+import type { XtContext } from '../xt/types.js';
+import { saveRule } from './xt-save.js';
 
 interface BuiltinChain {
   name: string;
@@ -66,7 +66,7 @@ export interface XtablesInput {
 }
 
 /** One IptablesDump per family (IPv4 first) that holds at least one xtables table. */
-export function iptablesNftDumps(input: XtablesInput, xt: XtRegistry, ctx: XtContext): IptablesDump[] {
+export function iptablesNftDumps(input: XtablesInput, ctx: XtContext): IptablesDump[] {
   const out: IptablesDump[] = [];
   for (const [nftFamily, family] of [['ip', 'ipv4'], ['ip6', 'ipv6']] as const) {
     const tables: IptablesTable[] = [];
@@ -74,14 +74,14 @@ export function iptablesNftDumps(input: XtablesInput, xt: XtRegistry, ctx: XtCon
       if (!input.tables.some((t) => t.family === nftFamily && t.name === name)) continue;
       const chains = input.chains.filter((c) => c.family === nftFamily && c.table === name);
       const rules = input.rules.filter((r) => r.family === nftFamily && r.table === name);
-      tables.push({ name, chains: tableChains(family, builtins, chains, rules, xt, ctx) });
+      tables.push({ name, chains: tableChains(family, builtins, chains, rules, ctx) });
     }
     if (tables.length > 0) out.push({ backend: 'nft', family, tables, errors: [] });
   }
   return out;
 }
 
-function tableChains(family: IpFamily, builtins: BuiltinChain[], chains: NftChainMsg[], rules: NftRuleMsg[], xt: XtRegistry, ctx: XtContext): IptablesChain[] {
+function tableChains(family: IpFamily, builtins: BuiltinChain[], chains: NftChainMsg[], rules: NftRuleMsg[], ctx: XtContext): IptablesChain[] {
   const byHook = new Map<number, NftChainMsg>();
   const regular: NftChainMsg[] = [];
   for (const c of chains) {
@@ -115,7 +115,7 @@ function tableChains(family: IpFamily, builtins: BuiltinChain[], chains: NftChai
       policy,
       builtin: policy !== null,
       counters: c.counters ?? { packets: 0, bytes: 0 },
-      rules: (rulesOf.get(c.name) ?? []).map((r) => renderRule(family, r, xt, ctx)),
+      rules: (rulesOf.get(c.name) ?? []).map((r) => renderRule(family, r, ctx)),
     });
   }
   regular.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
@@ -125,16 +125,16 @@ function tableChains(family: IpFamily, builtins: BuiltinChain[], chains: NftChai
       policy: null,
       builtin: false,
       counters: { packets: 0, bytes: 0 },
-      rules: (rulesOf.get(c.name) ?? []).map((r) => renderRule(family, r, xt, ctx)),
+      rules: (rulesOf.get(c.name) ?? []).map((r) => renderRule(family, r, ctx)),
     });
   }
   return out;
 }
 
 /** One rule: its text as iptables-nft-save prints it, parsed like the tools reader parses it. */
-export function renderRule(family: IpFamily, r: NftRuleMsg, xt: XtRegistry, ctx: XtContext): IptablesRule {
+export function renderRule(family: IpFamily, r: NftRuleMsg, ctx: XtContext): IptablesRule {
   const cs = commandState(family, r.expressions, r.comment);
-  const saved = saveRule(cs.fw, cs.matches, cs.target, xt, ctx);
+  const saved = saveRule(family, cs.ip, cs.matches, cs.target, ctx);
   const { rule } = parseRuleText(saved.text);
   rule.counters = cs.counters;
   const opaque = [...cs.opaque, ...saved.opaque];

@@ -11,8 +11,7 @@ import type { NetlinkSocket, RequestLimits } from '../socket.js';
 import { iptablesNftDumps } from './iptables-nft.js';
 import { nativeTables } from './native.js';
 import { dumpRuleset } from './nft-dump.js';
-import { noXtRegistry, type XtContext } from './xt-registry.js';
-import type { XtRegistry } from './xt-save.js';
+import type { XtContext } from '../xt/types.js';
 
 export interface NftablesRead {
   /** iptables-nft's tables: IPv4 then IPv6, each only when it has a table. */
@@ -24,14 +23,13 @@ export interface NftablesRead {
   opaqueRules: number;
 }
 
-export interface NftablesContext extends XtContext {
-  /** The xt match/target decoders (default: none, every compat extension is opaque). */
-  xt?: XtRegistry;
-}
-
-export function readNftables(sock: NetlinkSocket, limits: RequestLimits, ctx: NftablesContext): NftablesRead {
+/**
+ * `ctx.setName(index)` resolves `-m set` indexes as iptables-save does (xt/set-index.ts SetIndex over a raw socket
+ * of the same namespace, shared with the legacy reader).
+ */
+export function readNftables(sock: NetlinkSocket, limits: RequestLimits, ctx: XtContext): NftablesRead {
   const rs = dumpRuleset(sock, limits);
-  const iptables = iptablesNftDumps(rs, ctx.xt ?? noXtRegistry, ctx);
+  const iptables = iptablesNftDumps(rs, ctx);
   const native = nativeTables(rs);
   let status: SourceStatus['status'] = 'complete';
   let reason: string | undefined;

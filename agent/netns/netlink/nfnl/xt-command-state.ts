@@ -27,11 +27,16 @@ import {
   setPortRange,
   setTcpFlags,
 } from './xt-native-matches.js';
-import { INV_DSTIP, INV_FRAG, INV_PROTO, INV_SRCIP, INV_VIA_IN, INV_VIA_OUT, emptyFwSpec, type FwSpec, type RuleTarget, type XtPart } from './xt-save.js';
+import type { EntryExtension, EntryIp } from '../xtables/entries.js';
+import { INV_DSTIP, INV_FRAG, INV_PROTO, INV_SRCIP, INV_VIA_IN, INV_VIA_OUT, IPT_F_FRAG } from '../xtables/render.js';
+import { emptyEntryIp, type RuleTarget } from './xt-save.js';
 
 export interface CommandState {
-  fw: FwSpec;
-  matches: XtPart[];
+  family: IpFamily;
+  /** The IP part, as struct ipt_ip / ip6t_ip6 holds it. */
+  ip: EntryIp;
+  /** Matches in print order: compat blobs as they are, native translations as the xt structs iptables builds. */
+  matches: EntryExtension[];
   target: RuleTarget;
   counters: { packets: number; bytes: number };
   /** Why the rule cannot be printed exactly; empty when it can. */
@@ -84,12 +89,12 @@ class Interpreter {
   private readonly seen = new Set<string>();
 
   constructor(private readonly family: IpFamily) {
-    this.cs = { fw: emptyFwSpec(family), matches: [], target: null, counters: { packets: 0, bytes: 0 }, opaque: [] };
+    this.cs = { family, ip: emptyEntryIp(family), matches: [], target: null, counters: { packets: 0, bytes: 0 }, opaque: [] };
   }
 
   run(exprs: readonly NftExpr[], comment: string | null): CommandState {
     for (const e of exprs) this.expr(e);
-    if (comment !== null) this.cs.matches.push({ name: 'comment', revision: 0, info: commentInfo(comment) });
+    if (comment !== null) this.cs.matches.push({ name: 'comment', revision: 0, data: commentInfo(comment) });
     return this.cs;
   }
 
@@ -134,14 +139,14 @@ class Interpreter {
       case 'range':
         return this.range(e);
       case 'match':
-        this.cs.matches.push({ name: e.name, revision: e.revision, info: Buffer.from(e.info, 'hex') });
+        this.cs.matches.push({ name: e.name, revision: e.revision, data: Buffer.from(e.info, 'hex') });
         return;
       case 'target':
-        return this.setTarget({ kind: 'xt', name: e.name, revision: e.revision, info: Buffer.from(e.info, 'hex') });
+        return this.setTarget({ kind: 'xt', name: e.name, revision: e.revision, data: Buffer.from(e.info, 'hex') });
       case 'limit':
         if (e.type !== 'pkts' || e.invert) return this.opaque('limit on bytes or inverted (iptables-nft calls the table incompatible)');
         if (e.rate === 0) return this.opaque('limit with rate 0');
-        this.cs.matches.push({ name: 'limit', revision: 0, info: limitInfo(e.rate, e.unit, e.burst) });
+        this.cs.matches.push({ name: 'limit', revision: 0, data: limitInfo(e.rate, e.unit, e.burst) });
         return;
       case 'lookup':
         // iptables-nft ignores lookups in ip / ip6 rules: printing the rest would drop a condition.
@@ -190,8 +195,7 @@ class Interpreter {
     if (code === NFT_RETURN) return this.setTarget({ kind: 'standard', name: 'RETURN' });
     if (code === NFT_JUMP || code === NFT_GOTO) {
       if (v.chain === undefined) return this.opaque(`${v.code} without a chain`);
-      this.cs.fw.goto = code === NFT_GOTO;
-      return this.setTarget({ kind: 'chain', chain: v.chain });
+      return this.setTarget({ kind: 'chain', chain: v.chain, goto: code === NFT_GOTO });
     }
     // continue, break, queue, ...: iptables-nft prints nothing for them.
     this.opaque(`verdict ${v.code}`);
@@ -220,7 +224,7 @@ class Interpreter {
   private cmpMeta(key: string, r: Reg, op: NftCmpOp, data: Buffer): void {
     if (op !== 'eq' && op !== 'neq') return this.opaque(`meta ${key} compared with ${op}`);
     const inv = op === 'neq';
-    const fw = this.cs.fw;
+    const fw = this.cs.ip;
     // nftnl_expr_get_u8 / _u32 read 0 when the data is not exactly that wide.
     const width = key === 'mark' ? 4 : key === 'l4proto' || key === 'pkttype' ? 1 : 0;
     if (width !== 0 && data.length !== width) return this.opaque(`meta ${key} compared with ${data.length} bytes`);
@@ -258,10 +262,10 @@ class Interpreter {
       case 'mark':
         // get_meta_mask: the bitwise mask's first 32 bits, else ~0.
         if (r.mask !== null && r.mask.length < 4) return this.opaque('mark mask shorter than 32 bits');
-        this.cs.matches.push({ name: 'mark', revision: 1, info: markInfo(data, r.mask, inv) });
+        this.cs.matches.push({ name: 'mark', revision: 1, data: markInfo(data, r.mask, inv) });
         return;
       case 'pkttype':
-        this.cs.matches.push({ name: 'pkttype', revision: 0, info: pkttypeInfo(data[0]!, inv) });
+        this.cs.matches.push({ name: 'pkttype', revision: 0, data: pkttypeInfo(data[0]!, inv) });
         return;
       default:
         this.opaque(`meta ${key}`);
@@ -271,7 +275,7 @@ class Interpreter {
   private cmpNetwork(offset: number, len: number, r: Reg, op: NftCmpOp, data: Buffer): void {
     if (op !== 'eq' && op !== 'neq') return this.opaque(`network header compared with ${op}`);
     const inv = op === 'neq';
-    const fw = this.cs.fw;
+    const fw = this.cs.ip;
     const v4 = this.family === 'ipv4';
     const alen = v4 ? 4 : 16;
     const which = offset === (v4 ? 12 : 8) ? 'src' : offset === (v4 ? 16 : 24) ? 'dst' : null;
@@ -300,7 +304,7 @@ class Interpreter {
     if (v4 && offset === 6) {
       // -f: (frag_off & 0x1fff) != 0; `! -f` compares equal (get_frag).
       if (!this.once('fragment')) return;
-      fw.frag = true;
+      fw.flags |= IPT_F_FRAG;
       if (r.mask !== null && op === 'eq') fw.invflags |= INV_FRAG;
       return;
     }
@@ -308,13 +312,13 @@ class Interpreter {
   }
 
   private cmpTransport(offset: number, r: Reg, op: NftCmpOp, data: Buffer): void {
-    const proto = this.cs.fw.proto;
+    const proto = this.cs.ip.proto;
     if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) {
       if (op !== 'eq') return this.opaque(`icmp compared with ${op} (iptables-nft ignores the operator)`);
       const info = icmpInfo(offset, data);
       if (info === null) return this.opaque(`icmp header offset ${offset} length ${data.length}`);
       if (this.family === 'ipv6' && info[0] === 0xff) return this.opaque('icmp6 code without a type');
-      this.cs.matches.push({ name: this.family === 'ipv4' ? 'icmp' : 'icmp6', revision: 0, info });
+      this.cs.matches.push({ name: this.family === 'ipv4' ? 'icmp' : 'icmp6', revision: 0, data: info });
       return;
     }
     if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return this.opaque(`transport header of protocol ${proto}`);
@@ -336,7 +340,7 @@ class Interpreter {
     const r = this.reg(e.sreg, 'range');
     if (r === null) return;
     const v = r.value;
-    const proto = this.cs.fw.proto;
+    const proto = this.cs.ip.proto;
     if (v.type !== 'payload' || v.base !== 'transport' || (v.offset !== 0 && v.offset !== 2) || e.from.length !== 4 || e.to.length !== 4 ||
       (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP)) {
       return this.opaque('range iptables-nft does not read as a port range');
@@ -349,13 +353,13 @@ class Interpreter {
     if (proto === IPPROTO_TCP) {
       if (this.tcp === null) {
         this.tcp = newTcpInfo();
-        this.cs.matches.push({ name: 'tcp', revision: 0, info: this.tcp });
+        this.cs.matches.push({ name: 'tcp', revision: 0, data: this.tcp });
       }
       return this.tcp;
     }
     if (this.udp === null) {
       this.udp = newUdpInfo();
-      this.cs.matches.push({ name: 'udp', revision: 0, info: this.udp });
+      this.cs.matches.push({ name: 'udp', revision: 0, data: this.udp });
     }
     return this.udp;
   }
