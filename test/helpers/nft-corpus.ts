@@ -1,7 +1,7 @@
 /**
  * Rule and set corpora the nftables / ipset differential tests (and the fixture capture) apply to a throwaway
- * namespace: kube-proxy-style nat, CNI-style filter, Istio- and Linkerd-style redirection (owner, REDIRECT),
- * comments with quotes, `#`, backslashes and the maximum length, interface wildcards, IPv6, native nft tables of
+ * namespace, on top of the legacy reader's scenarios (test/netns/netlink/xtables/corpus.ts, replayed through
+ * iptables-nft): the forms iptables-nft translates to native expressions, IPv6 address forms, native nft tables of
  * every family, and ipsets of every type the kernel here supports with and without timeout / counters / comment.
  * Applied through the real tools (iptables-nft-restore, ip6tables-nft-restore, nft -f, ipset restore).
  */
@@ -9,32 +9,12 @@ import type { TestNetns } from './netns.js';
 
 type Exec = Pick<TestNetns, 'exec'>;
 
-/** kube-proxy (iptables mode) nat for one ClusterIP service with one endpoint, plus its mark / masquerade chains. */
-export const KUBE_PROXY_NAT = `*nat
-:KUBE-SERVICES - [0:0]
-:KUBE-NODEPORTS - [0:0]
-:KUBE-POSTROUTING - [0:0]
-:KUBE-MARK-MASQ - [0:0]
-:KUBE-SVC-TCOU7JCQXEZGVUNU - [0:0]
-:KUBE-SEP-IT2ZTR26TO4XFPTO - [0:0]
--A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
--A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
--A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
--A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
--A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
--A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
--A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU
--A KUBE-SVC-TCOU7JCQXEZGVUNU ! -s 10.244.0.0/16 -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-MARK-MASQ
--A KUBE-SVC-TCOU7JCQXEZGVUNU -m comment --comment "kube-system/kube-dns:dns -> 10.244.0.5:53" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-IT2ZTR26TO4XFPTO
--A KUBE-SEP-IT2ZTR26TO4XFPTO -s 10.244.0.5/32 -m comment --comment "kube-system/kube-dns:dns" -j KUBE-MARK-MASQ
--A KUBE-SEP-IT2ZTR26TO4XFPTO -p udp -m comment --comment "kube-system/kube-dns:dns" -m udp -j DNAT --to-destination 10.244.0.5:53
--A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
-COMMIT
-`;
-
-/** CNI bridge / firewall plugin style filter rules, wildcards and negations, native tcp/udp/mark/limit forms. */
-export const CNI_FILTER = `*filter
+/**
+ * CNI-style filter rules written to hit every form iptables-nft translates to native expressions (interfaces with
+ * and without `+`, `! -i +`, masks, protocols by name and number, -f, tcp/udp ports as cmp / range / lt-gt,
+ * tcp flags, mark, limit, icmp) next to compat extensions, quoted comments and a 255-byte comment.
+ */
+export const NFT_NATIVE_FORMS = `*filter
 :CNI-FORWARD - [0:0]
 :CNI-ADMIN - [0:0]
 -A FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD
@@ -60,43 +40,8 @@ export const CNI_FILTER = `*filter
 COMMIT
 `;
 
-/** Istio sidecar (istio-iptables) nat: inbound capture to 15006, outbound to 15001, uid/gid 1337 exempt. */
-export const ISTIO_NAT = `*nat
-:ISTIO_INBOUND - [0:0]
-:ISTIO_REDIRECT - [0:0]
-:ISTIO_IN_REDIRECT - [0:0]
-:ISTIO_OUTPUT - [0:0]
--A PREROUTING -p tcp -j ISTIO_INBOUND
--A OUTPUT -p tcp -j ISTIO_OUTPUT
--A ISTIO_INBOUND -p tcp -m tcp --dport 15008 -j RETURN
--A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT
--A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006
--A ISTIO_OUTPUT -s 127.0.0.6/32 -o lo -j RETURN
--A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT
--A ISTIO_OUTPUT -o lo -m owner ! --uid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -m owner --gid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN
--A ISTIO_OUTPUT -j ISTIO_REDIRECT
--A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
-COMMIT
-`;
-
-/** Linkerd proxy-init nat (its own chain names, multiport skip lists). */
-export const LINKERD_NAT = `*nat
-:PROXY_INIT_REDIRECT - [0:0]
-:PROXY_INIT_OUTPUT - [0:0]
--A PREROUTING -m comment --comment "proxy-init/install-proxy-init-prerouting" -j PROXY_INIT_REDIRECT
--A OUTPUT -m comment --comment "proxy-init/install-proxy-init-output" -j PROXY_INIT_OUTPUT
--A PROXY_INIT_REDIRECT -p tcp -m multiport --dports 4190,4191,4567,4568 -m comment --comment "proxy-init/ignore-port-4190,4191,4567,4568" -j RETURN
--A PROXY_INIT_REDIRECT -p tcp -m comment --comment "proxy-init/redirect-all-incoming-to-proxy-port" -j REDIRECT --to-ports 4143
--A PROXY_INIT_OUTPUT -m owner --uid-owner 2102 -m comment --comment "proxy-init/ignore-proxy-user-id" -j RETURN
--A PROXY_INIT_OUTPUT -o lo -m comment --comment "proxy-init/ignore-loopback" -j RETURN
--A PROXY_INIT_OUTPUT -p tcp -m comment --comment "proxy-init/redirect-all-outgoing-to-proxy-port" -j REDIRECT --to-ports 4140
-COMMIT
-`;
-
-/** IPv6: addresses and prefixes of every form, a non-contiguous mask, icmp6, a Chaos Mesh style DROP chain. */
-export const IPV6_FILTER = `*filter
+/** IPv6: addresses and prefixes of every inet_ntop form, a non-contiguous mask, icmp6, a Chaos Mesh style chain. */
+export const IPV6_FORMS = `*filter
 :CHAOS-OUTPUT - [0:0]
 -A OUTPUT -j CHAOS-OUTPUT
 -A CHAOS-OUTPUT -d fd00:10:244:2::/64 -p tcp -m multiport --dports 80,443 -m comment --comment "chaos \\"web\\" partition" -j DROP
@@ -221,9 +166,10 @@ export async function restore(ns: Exec, tool: 'iptables-nft-restore' | 'ip6table
   await ns.exec([tool, '--noflush'], { input: text });
 }
 
-/** Every IPv4 iptables corpus above, through iptables-nft. */
-export async function applyIptablesCorpus(ns: Exec): Promise<void> {
-  for (const text of [KUBE_PROXY_NAT, CNI_FILTER, ISTIO_NAT, LINKERD_NAT]) await restore(ns, 'iptables-nft-restore', text);
+/** The IPv4 and IPv6 forms above, through iptables-nft. */
+export async function applyNftForms(ns: Exec): Promise<void> {
+  await restore(ns, 'iptables-nft-restore', NFT_NATIVE_FORMS);
+  await restore(ns, 'ip6tables-nft-restore', IPV6_FORMS);
 }
 
 export async function applyNativeNft(ns: Exec): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import type { Counters } from '../../model/iptables.js';
 import type { NftFamily } from '../../model/nftables.js';
+import { read } from '../nlmsg.js';
 import { Attrs } from './attrs.js';
 import { NFGENMSG_LEN, NFPROTO_ARP, NFPROTO_NETDEV, decodeNfGen, familyName } from './nfgen.js';
 
@@ -66,10 +67,13 @@ export function decodeChain(payload: Buffer): NftChainMsg | null {
     const h = new Attrs('nft chain hook', hookBuf);
     hooknum = h.u32(NFTA_HOOK_HOOKNUM);
     priority = h.s32(NFTA_HOOK_PRIORITY);
-    const dev = h.str(NFTA_HOOK_DEV);
-    if (dev !== null) devices.push(dev);
+    // Newer kernels send a single device both as NFTA_HOOK_DEV and in NFTA_HOOK_DEVS: the list wins when present.
     const devs = h.raw(NFTA_HOOK_DEVS);
-    if (devs !== null) for (const d of Attrs.list(devs)) devices.push(d.data.toString('utf8').replace(/\0.*$/s, ''));
+    if (devs !== null) for (const d of Attrs.list(devs)) devices.push(read.str(d.data));
+    else {
+      const dev = h.str(NFTA_HOOK_DEV);
+      if (dev !== null) devices.push(dev);
+    }
   }
   let counters: Counters | null = null;
   const c = a.raw(NFTA_CHAIN_COUNTERS);
