@@ -2,7 +2,7 @@ import { afterAll, expect, it } from 'vitest';
 import { describeIntegration } from '../../../helpers/env.js';
 import { createNetns, destroyAll } from '../../../helpers/netns.js';
 import { SCENARIOS } from './corpus.js';
-import { readBoth } from './read-both.js';
+import { readBoth, sameDumpModuloTraffic } from './read-both.js';
 
 describeIntegration('legacy iptables: netlink read equals iptables-legacy-save', { root: true, commands: ['ip', 'iptables-legacy-save', 'ip6tables-legacy-save', 'ipset', 'tc'] }, () => {
   afterAll(destroyAll);
@@ -18,7 +18,7 @@ describeIntegration('legacy iptables: netlink read equals iptables-legacy-save',
           expect(netlink.source).toEqual({ source: `iptables-legacy-${family}`, status: 'complete' });
           expect(tools.errors).toEqual([]);
           expect(netlink.opaqueRules, text).toBe(0);
-          expect(netlink.dump, text).toEqual(tools);
+          expect(sameDumpModuloTraffic(netlink.dump, tools), text).toEqual([]);
           // The corpus must not be trivially empty.
           expect(tools.tables.flatMap((t) => t.chains.flatMap((c) => c.rules)).length).toBeGreaterThan(0);
         }

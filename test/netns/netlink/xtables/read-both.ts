@@ -2,7 +2,7 @@
 import { withNetns } from '../../../../agent/netns/netlink/enter.js';
 import { SetIndex } from '../../../../agent/netns/netlink/xt/set-index.js';
 import { parseTableNames, readLegacy, type LegacyRead } from '../../../../agent/netns/netlink/xtables/read.js';
-import type { IpFamily, IptablesDump } from '../../../../agent/netns/model/iptables.js';
+import type { Counters, IpFamily, IptablesDump } from '../../../../agent/netns/model/iptables.js';
 import { parseIptablesSave } from '../../../../agent/netns/nsenter/iptables.js';
 import type { TestNetns } from '../../../helpers/netns.js';
 
@@ -33,4 +33,31 @@ export async function readBoth(ns: TestNetns, family: IpFamily): Promise<{ netli
   const netlink = readNetlink(ns.path, family);
   const { dump, text } = await readTools(ns, family);
   return { netlink, tools: dump, text };
+}
+
+const MAX_TRAFFIC_PACKETS = 50;
+
+/**
+ * The two reads are equal except for counters, which may only have grown by the traffic between them (the netlink
+ * read comes first): same tables, chains, order, policies, rule texts and structured fields.
+ */
+export function sameDumpModuloTraffic(netlink: IptablesDump | null, tools: IptablesDump): string[] {
+  const problems: string[] = [];
+  if (netlink === null) return tools.tables.length === 0 ? [] : ['netlink read no tables'];
+  const strip = (d: IptablesDump): unknown =>
+    JSON.parse(JSON.stringify(d, (k, v: unknown) => (k === 'counters' ? null : v)));
+  if (JSON.stringify(strip(netlink)) !== JSON.stringify(strip(tools))) problems.push('dumps differ beyond counters');
+  netlink.tables.forEach((t, ti) =>
+    t.chains.forEach((c, ci) => {
+      const tc = tools.tables[ti]?.chains[ci];
+      type Pair = [Counters | null, Counters | null | undefined, string];
+      const pairs: Pair[] = [[c.counters, tc?.counters, `${t.name}/${c.name}`], ...c.rules.map((r, ri): Pair => [r.counters, tc?.rules[ri]?.counters, `${t.name}/${c.name}#${ri + 1}`])];
+      for (const [a, b, where] of pairs) {
+        if (a === null || b === null || b === undefined) continue;
+        const dp = b.packets - a.packets;
+        if (dp < 0 || b.bytes < a.bytes || dp > MAX_TRAFFIC_PACKETS) problems.push(`${where}: counters ${a.packets}:${a.bytes} then ${b.packets}:${b.bytes}`);
+      }
+    }),
+  );
+  return problems;
 }
