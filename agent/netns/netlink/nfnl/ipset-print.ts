@@ -8,7 +8,7 @@ import type { Ipset, IpsetMember } from '../../model/ipset.js';
 import { Attrs } from './attrs.js';
 import { ipv4At, ipv6At } from '../xt/format.js';
 import { netbaseProtocolName } from '../xtables/protocols.js';
-import { emptyMemberFields, icmpTypeCode, type IpsetTypeSpec } from '../../model/ipset-types.js';
+import { icmpTypeCode, type IpsetTypeSpec } from '../../model/ipset-types.js';
 import { NFPROTO_IPV4, NFPROTO_IPV6 } from './nfgen.js';
 
 /**
@@ -78,11 +78,15 @@ function mac(b: Buffer | null): string {
 /** One IPSET_ATTR_DATA element of a set. */
 export function decodeMember(buf: Buffer, spec: IpsetTypeSpec, family: number): IpsetMember {
   const a = new Attrs('ipset element', buf);
-  const m: IpsetMember = { value: '', options: '', ...emptyMemberFields() };
+  // One literal with every field (emptyMemberFields' keys): a constant object shape, no spread.
+  const m: IpsetMember = {
+    value: '', options: '', ip: null, cidr: null, proto: null, port: null, ip2: null, cidr2: null, iface: null,
+    physdev: false, name: null, timeout: null, packets: null, bytes: null, comment: null, nomatch: false,
+  };
   const flags = a.u32(A.CADT_FLAGS) ?? 0;
   const parts: string[] = [];
-  for (const [i, part] of spec.elem.entries()) {
-    switch (part) {
+  for (let i = 0; i < spec.elem.length; i++) {
+    switch (spec.elem[i]) {
       case 'ip':
       case 'net': {
         const r = ipText(a, A.IP, A.CIDR, family);
