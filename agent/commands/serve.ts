@@ -20,14 +20,14 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const auth = cfg.debug && cfg.debugTokenFile ? new BearerAuth(await readTokenFile(cfg.debugTokenFile)) : null;
   const persistent = new PersistentMetrics();
   const collector = createNodeCollector(cfg, { log: io.log, persistent });
-  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, persistent, log: io.log });
+  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
   const scheduler = new CollectionScheduler({
     intervalMs: cfg.intervalMs,
     collect: (signal) => collector.collect(signal),
     process: (snapshot, signal) => pipeline.process(snapshot, signal),
     log: io.log,
   });
-  const server = new AgentServer({ state: scheduler, debug: cfg.debug, auth, log: io.log });
+  const server = new AgentServer({ state: scheduler, debug: cfg.debug, auth, log: io.log, maxRulesPerPod: cfg.maxRulesPerPod });
 
   try {
     const addr = await server.listen(cfg.listen.host, cfg.listen.port);
