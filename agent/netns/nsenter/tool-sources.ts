@@ -3,13 +3,12 @@
  * nft backend (probed with `nft list tables` first), ipset, tc. Each turns its tools' output into its part of the
  * NetnsState through the pure parsers of this directory and reports its completeness.
  */
-import type { IpFamily, IptablesBackend, SourceName, SourceStatus } from '../state.js';
+import { isXtablesTable, type IpFamily, type IptablesBackend, type NftFamily, type SourceName, type SourceStatus } from '../state.js';
 import { parseIpsetSave } from './ipset.js';
 import { parseIptablesSave } from './iptables.js';
+import { parseNftJson } from './nft-json.js';
 import { statusOf, type ToolContext, type ToolSource } from './read-tools.js';
 import { parseTcBatch, tcBatchCommands } from './tc.js';
-
-const XTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 
 /** `nft list tables` -> `family name` pairs. */
 export function parseNftTables(text: string): { family: string; name: string }[] {
@@ -87,13 +86,28 @@ const nftables: ToolSource = {
       return [await nft4(ctx), await nft6(ctx), { ...statusOf('nftables', probe), status: 'failed' }];
     }
     const tables = parseNftTables(probe.stdout);
-    const has = (family: string): boolean => tables.some((t) => t.family === family && XTABLES_TABLES.has(t.name));
+    const has = (family: 'ip' | 'ip6'): boolean => tables.some((t) => t.family === family && isXtablesTable(family, t.name));
     const out: SourceStatus[] = [];
     out.push(has('ip') ? await nft4(ctx) : { source: 'iptables-nft-ipv4', status: 'complete' });
     out.push(has('ip6') ? await nft6(ctx) : { source: 'iptables-nft-ipv6', status: 'complete' });
-    const native = tables.filter((t) => !(XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')));
-    if (native.length > 0) ctx.state.notes!.push(`nf_tables tables not shown by iptables-nft-save: ${native.map((t) => `${t.family} ${t.name}`).join(', ')}`);
-    out.push({ source: 'nftables', status: 'complete' });
+    const native = tables.filter((t) => !isXtablesTable(t.family as NftFamily, t.name));
+    ctx.state.nftables = [];
+    if (native.length === 0) {
+      out.push({ source: 'nftables', status: 'complete' });
+      return out;
+    }
+    // Native tables: the whole ruleset as JSON (parseNftJson leaves iptables-nft's tables out).
+    const r = await ctx.run(['nft', '-j', 'list', 'ruleset']);
+    const status = statusOf('nftables', r);
+    if (r.error === null) {
+      const parsed = parseNftJson(r.stdout);
+      ctx.state.nftables = parsed.tables;
+      if (parsed.errors.length > 0) {
+        out.push({ source: 'nftables', status: 'failed', reason: 'parse', message: parsed.errors.map((e) => e.message).slice(0, 3).join('; ') });
+        return out;
+      }
+    }
+    out.push(status);
     return out;
   },
 };
