@@ -65,23 +65,29 @@ export interface XtablesInput {
   rules: NftRuleMsg[];
 }
 
-/** One IptablesDump per family (IPv4 first) that holds at least one xtables table. */
-export function iptablesNftDumps(input: XtablesInput, ctx: XtContext): IptablesDump[] {
-  const out: IptablesDump[] = [];
+/**
+ * One IptablesDump per family (IPv4 first) that holds at least one xtables table, and notes on what iptables-nft
+ * leaves out of them (base chains that are not its own; their rules are then in neither dump).
+ */
+export function iptablesNftDumps(input: XtablesInput, ctx: XtContext): { dumps: IptablesDump[]; notes: string[] } {
+  const dumps: IptablesDump[] = [];
+  const notes: string[] = [];
   for (const [nftFamily, family] of [['ip', 'ipv4'], ['ip6', 'ipv6']] as const) {
     const tables: IptablesTable[] = [];
     for (const [name, builtins] of BUILTIN_TABLES) {
       if (!input.tables.some((t) => t.family === nftFamily && t.name === name)) continue;
       const chains = input.chains.filter((c) => c.family === nftFamily && c.table === name);
       const rules = input.rules.filter((r) => r.family === nftFamily && r.table === name);
-      tables.push({ name, chains: tableChains(family, builtins, chains, rules, ctx) });
+      const left: string[] = [];
+      tables.push({ name, chains: tableChains(family, builtins, chains, rules, ctx, left) });
+      if (left.length > 0) notes.push(`${nftFamily} ${name}: base chains iptables-nft does not show (not its own hook, priority or type): ${left.join(', ')}`);
     }
-    if (tables.length > 0) out.push({ backend: 'nft', family, tables, errors: [] });
+    if (tables.length > 0) dumps.push({ backend: 'nft', family, tables, errors: [] });
   }
-  return out;
+  return { dumps, notes };
 }
 
-function tableChains(family: IpFamily, builtins: BuiltinChain[], chains: NftChainMsg[], rules: NftRuleMsg[], ctx: XtContext): IptablesChain[] {
+function tableChains(family: IpFamily, builtins: BuiltinChain[], chains: NftChainMsg[], rules: NftRuleMsg[], ctx: XtContext, left: string[]): IptablesChain[] {
   const byHook = new Map<number, NftChainMsg>();
   const regular: NftChainMsg[] = [];
   for (const c of chains) {
@@ -91,7 +97,10 @@ function tableChains(family: IpFamily, builtins: BuiltinChain[], chains: NftChai
     }
     // nft_cache_add_base_chain: only iptables' own base chain for the hook, and only the first one.
     const bc = builtins.find((b) => b.hook === c.hooknum);
-    if (bc === undefined || bc.prio !== c.priority || bc.name !== c.name || bc.type !== c.type || byHook.has(c.hooknum)) continue;
+    if (bc === undefined || bc.prio !== c.priority || bc.name !== c.name || bc.type !== c.type || byHook.has(c.hooknum)) {
+      left.push(c.name);
+      continue;
+    }
     byHook.set(c.hooknum, c);
   }
   const rulesOf = new Map<string, NftRuleMsg[]>();

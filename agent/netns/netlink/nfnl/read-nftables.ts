@@ -21,6 +21,8 @@ export interface NftablesRead {
   generation: number;
   /** Rules that could not be rendered exactly (each carries `opaque`). */
   opaqueRules: number;
+  /** What iptables-nft leaves out of its tables (base chains that are not its own), as sentences. */
+  notes: string[];
 }
 
 /**
@@ -29,7 +31,7 @@ export interface NftablesRead {
  */
 export function readNftables(sock: NetlinkSocket, limits: RequestLimits, ctx: XtContext): NftablesRead {
   const rs = dumpRuleset(sock, limits);
-  const iptables = iptablesNftDumps(rs, ctx);
+  const { dumps: iptables, notes } = iptablesNftDumps(rs, ctx);
   const native = nativeTables(rs);
   let status: SourceStatus['status'] = 'complete';
   let reason: string | undefined;
@@ -61,5 +63,6 @@ export function readNftables(sock: NetlinkSocket, limits: RequestLimits, ctx: Xt
     sources: [one('iptables-nft-ipv4'), one('iptables-nft-ipv6'), one('nftables')],
     generation: rs.generation,
     opaqueRules,
+    notes,
   };
 }

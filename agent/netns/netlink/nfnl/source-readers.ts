@@ -28,6 +28,7 @@ export const nftablesSource: SourceReader = {
     const r = readNftables(h.netfilter, limits, { setName: setNames(h) });
     state.iptables.push(...r.iptables);
     state.nftables = r.native;
+    state.notes!.push(...r.notes);
     if (r.opaqueRules > 0) state.notes!.push(`${r.opaqueRules} iptables-nft rules could not be rendered exactly (opaque)`);
     return r.sources;
   },

@@ -91,6 +91,35 @@ describeIntegration('nftables + ipset over nfnetlink equal the tools on real nam
     }
   });
 
+  it('tables iptables-nft only partly owns: a foreign base chain is left out with a note; a native rule is opaque', async () => {
+    const ns = await createNetns('nfd');
+    try {
+      await ns.exec(['iptables-nft', '-A', 'INPUT', '-s', '10.1.2.3', '-j', 'DROP']);
+      await ns.exec(['nft', 'add', 'chain', 'ip', 'filter', 'extra', '{ type filter hook input priority 10 ; }']);
+      await ns.exec(['nft', 'add', 'rule', 'ip', 'filter', 'extra', 'counter', 'accept']);
+      const { stdout } = await ns.exec(['iptables-nft-save']);
+      expect(stdout).toContain("# Table `filter' contains incompatible base-chains, use 'nft' tool to list them.");
+      const netlink = readNetlink(ns.path);
+      const tools = await readTools(ns);
+      expect(netlink.nft.iptables[0]).toEqual(tools.iptables.ipv4);
+      expect(netlink.nft.notes).toEqual(['ip filter: base chains iptables-nft does not show (not its own hook, priority or type): extra']);
+
+      // A rule iptables-nft cannot read makes iptables-nft-save skip the whole table; the netlink read keeps it, opaque.
+      await ns.exec(['nft', 'add', 'rule', 'ip', 'filter', 'INPUT', 'ct', 'state', 'established', 'accept']);
+      expect((await ns.exec(['iptables-nft-save'])).stdout).toContain("# Table `filter' is incompatible, use 'nft' tool.");
+      const again = readNetlink(ns.path);
+      expect((await readTools(ns)).iptables.ipv4.tables).toEqual([]);
+      expect(again.nft.opaqueRules).toBe(1);
+      const input = again.nft.iptables[0]!.tables[0]!.chains.find((c) => c.name === 'INPUT')!;
+      expect(input.rules.map((r) => [r.text, r.opaque])).toEqual([
+        ['-s 10.1.2.3/32 -j DROP', undefined],
+        ['-j ACCEPT', ['expression ct (not an iptables-nft expression)', 'cmp on a register holding nothing']],
+      ]);
+    } finally {
+      await ns.destroy();
+    }
+  });
+
   it('both backends present: the nft read is unaffected and matches iptables-nft-save (which warns)', async () => {
     const ns = await createNetns('nfd');
     try {
