@@ -8,6 +8,7 @@
 import { DecodeError, NetlinkError } from '../../../errors.js';
 import type { Ipset, IpsetDump } from '../../model/ipset.js';
 import type { SourceStatus } from '../../state.js';
+import { Errno } from '../libc.js';
 import type { NetlinkSocket, RequestLimits } from '../socket.js';
 import type { NlMessage } from '../nlmsg.js';
 import { Attrs } from './attrs.js';
@@ -110,8 +111,8 @@ export interface IpsetRead {
 }
 
 /**
- * Every set of the namespace the socket was opened in. A kernel without ipset (EPROTONOSUPPORT / ENOENT on the
- * protocol request) is an empty, complete read. Throws NetlinkError for socket failures (timeout, refusal).
+ * Every set of the namespace the socket was opened in. A kernel without ipset (EINVAL, EPROTONOSUPPORT or ENOENT
+ * on the protocol request) is an empty, complete read. Throws NetlinkError for socket failures (timeout, refusal).
  */
 export function readIpset(sock: NetlinkSocket, limits: RequestLimits): IpsetRead {
   const protoAttr = (v: number): Buffer => encodeAttr(ATTR_PROTOCOL, Buffer.from([v]));
@@ -121,7 +122,8 @@ export function readIpset(sock: NetlinkSocket, limits: RequestLimits): IpsetRead
     const m = r.messages.find((x) => x.type === nfnlType(NFNL_SUBSYS_IPSET, IPSET_CMD_PROTOCOL));
     protocol = m === undefined ? IPSET_PROTOCOL : new Attrs('ipset protocol', m.payload, NFGENMSG_LEN).u8(ATTR_PROTOCOL) ?? IPSET_PROTOCOL;
   } catch (err) {
-    if (err instanceof NetlinkError && (err.errno === 93 /* EPROTONOSUPPORT */ || err.errno === 2 /* ENOENT */)) {
+    // nfnetlink answers EINVAL for a subsystem the kernel does not have (no ip_set): no sets can exist.
+    if (err instanceof NetlinkError && (err.errno === Errno.EINVAL || err.errno === Errno.EPROTONOSUPPORT || err.errno === Errno.ENOENT)) {
       return { ipsets: { sets: [], errors: [] }, source: { source: 'ipset', status: 'complete' }, protocol: 0 };
     }
     throw err;

@@ -4,13 +4,15 @@
  * as native nftables (native.ts), with a status per source. Synchronous, safe in a worker thread; throws only
  * NetlinkError (the socket failed: timeout, kernel refusal), never for the content.
  */
+import { NetlinkError } from '../../../errors.js';
 import type { IptablesDump } from '../../model/iptables.js';
 import type { NftTable } from '../../model/nftables.js';
 import type { SourceStatus } from '../../state.js';
+import { Errno } from '../libc.js';
 import type { NetlinkSocket, RequestLimits } from '../socket.js';
 import { iptablesNftDumps } from './iptables-nft.js';
 import { nativeTables } from './native.js';
-import { dumpRuleset } from './nft-dump.js';
+import { dumpRuleset, type NftRuleset } from './nft-dump.js';
 import type { XtContext } from '../xt/types.js';
 
 export interface NftablesRead {
@@ -30,7 +32,14 @@ export interface NftablesRead {
  * of the same namespace, shared with the legacy reader).
  */
 export function readNftables(sock: NetlinkSocket, limits: RequestLimits, ctx: XtContext): NftablesRead {
-  const rs = dumpRuleset(sock, limits);
+  let rs: NftRuleset;
+  try {
+    rs = dumpRuleset(sock, limits);
+  } catch (err) {
+    // nfnetlink answers EINVAL for a subsystem the kernel does not have (no nf_tables): nothing to read.
+    if (!(err instanceof NetlinkError && err.errno === Errno.EINVAL && err.op === 'NFT_MSG_GETGEN')) throw err;
+    rs = { generation: 0, tables: [], chains: [], rules: [], decodeErrors: [], truncated: false, inconsistent: false, bytes: 0 };
+  }
   const { dumps: iptables, notes } = iptablesNftDumps(rs, ctx);
   const native = nativeTables(rs);
   let status: SourceStatus['status'] = 'complete';

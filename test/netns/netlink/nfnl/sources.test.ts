@@ -1,5 +1,7 @@
 import { statSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
+import { withNetns } from '../../../../agent/netns/netlink/enter.js';
+import { NFPROTO_UNSPEC, encodeNfGen, nfnlType } from '../../../../agent/netns/netlink/nfnl/nfgen.js';
 import { ipsetSource, nftablesSource } from '../../../../agent/netns/netlink/nfnl/source-readers.js';
 import { readNamespace } from '../../../../agent/netns/netlink/read-namespace.js';
 import { NETLINK_SOURCES } from '../../../../agent/netns/netlink/sources.js';
@@ -13,6 +15,18 @@ import { alignTimeouts } from './read-both.js';
 
 describeIntegration('nftables and ipset as sources of the namespace read, netlink vs tools reader', { root: true, commands: ['nsenter', 'ip', 'nft', 'ipset', 'iptables-nft'] }, () => {
   afterAll(destroyAll);
+
+  it('nfnetlink answers EINVAL for a subsystem the kernel does not have (what the readers take as nothing to read)', async () => {
+    const ns = await createNetns('nfs');
+    const { value: nl } = withNetns(ns.path, null, (inside) => inside.netfilter());
+    try {
+      // Subsystem 15 is unassigned (uapi nfnetlink.h: NFNL_SUBSYS_COUNT is 13 on this kernel).
+      expect(() => nl.request('probe', nfnlType(15, 1), encodeNfGen(NFPROTO_UNSPEC), { maxBytes: 4096, deadline: performance.now() + 1000 }))
+        .toThrow(expect.objectContaining({ errno: 22 }));
+    } finally {
+      nl.close();
+    }
+  });
 
   it('fill NetnsState.iptables (nft backend), .nftables and .ipsets the same way, every source complete', async () => {
     expect(NETLINK_SOURCES).toEqual(expect.arrayContaining([nftablesSource, ipsetSource]));
