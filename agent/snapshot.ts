@@ -31,6 +31,11 @@ export interface PodReport {
   sources: SourceStatus[];
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
+  /** Links, addresses, routes and ebtables, when the reader read them (HTTPChaos's bridge layout evidence). */
+  links?: NetnsState['links'];
+  addresses?: NetnsState['addresses'];
+  routes?: NetnsState['routes'];
+  ebtables?: NetnsState['ebtables'];
   /** The pod uses the node's network namespace (or, on `Snapshot.host`, this is the node's namespace). */
   hostNetwork?: boolean;
 }

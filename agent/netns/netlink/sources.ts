@@ -4,5 +4,6 @@
  */
 import { ipsetSource, nftablesSource } from './nfnl/source-readers.js';
 import type { SourceReader } from './read-namespace.js';
+import { legacyIptablesSource } from './xtables/source.js';
 
-export const NETLINK_SOURCES: readonly SourceReader[] = [nftablesSource, ipsetSource];
+export const NETLINK_SOURCES: readonly SourceReader[] = [legacyIptablesSource, nftablesSource, ipsetSource];

@@ -29,7 +29,7 @@ import {
 } from './xt-native-matches.js';
 import type { EntryExtension, EntryIp } from '../xtables/entries.js';
 import { INV_DSTIP, INV_FRAG, INV_PROTO, INV_SRCIP, INV_VIA_IN, INV_VIA_OUT, IPT_F_FRAG } from '../xtables/render.js';
-import { emptyEntryIp, type RuleTarget } from './xt-save.js';
+import { emptyEntryIp, setIpField, type RuleTarget } from './xt-save.js';
 
 export interface CommandState {
   family: IpFamily;
@@ -248,15 +248,9 @@ class Interpreter {
           invert = true;
           arrays = anyIfaceArrays();
         }
-        if (dirIn) {
-          fw.iniface = arrays.name;
-          fw.inifaceMask = arrays.mask;
-          if (invert) fw.invflags |= INV_VIA_IN;
-        } else {
-          fw.outiface = arrays.name;
-          fw.outifaceMask = arrays.mask;
-          if (invert) fw.invflags |= INV_VIA_OUT;
-        }
+        setIpField(fw, this.family, dirIn ? 'iniface' : 'outiface', arrays.name);
+        setIpField(fw, this.family, dirIn ? 'inifaceMask' : 'outifaceMask', arrays.mask);
+        if (invert) fw.invflags |= dirIn ? INV_VIA_IN : INV_VIA_OUT;
         return;
       }
       case 'mark':
@@ -284,15 +278,9 @@ class Interpreter {
       if (r.mask !== null && r.mask.length < alen) return this.opaque('address mask shorter than the address');
       const addr = Buffer.from(padded(data, alen).subarray(0, alen));
       const mask = r.mask !== null ? Buffer.from(r.mask.subarray(0, alen)) : Buffer.alloc(alen).fill(0xff, 0, Math.min(len, alen));
-      if (which === 'src') {
-        fw.src = addr;
-        fw.smsk = mask;
-        if (inv) fw.invflags |= INV_SRCIP;
-      } else {
-        fw.dst = addr;
-        fw.dmsk = mask;
-        if (inv) fw.invflags |= INV_DSTIP;
-      }
+      setIpField(fw, this.family, which, addr);
+      setIpField(fw, this.family, which === 'src' ? 'smsk' : 'dmsk', mask);
+      if (inv) fw.invflags |= which === 'src' ? INV_SRCIP : INV_DSTIP;
       return;
     }
     if (v4 && offset === 9) {

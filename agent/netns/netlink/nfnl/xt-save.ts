@@ -7,7 +7,7 @@
  */
 import type { IpFamily } from '../../model/iptables.js';
 import type { XtContext } from '../xt/types.js';
-import type { EntryExtension, EntryIp } from '../xtables/entries.js';
+import { IP_FIELDS, type EntryExtension, type EntryIp } from '../xtables/entries.js';
 import { extensionText, ipPart } from '../xtables/render.js';
 
 /** What ends a rule: a standard verdict, an xt target, TRACE, a jump / goto to a chain, or nothing. */
@@ -18,23 +18,20 @@ export type RuleTarget =
   | { kind: 'chain'; chain: string; goto: boolean }
   | null;
 
-/** struct ipt_ip / ip6t_ip6 with nothing set (what iptables' command state starts from). */
+/**
+ * struct ipt_ip / ip6t_ip6 with nothing set (what iptables' command state starts from): addresses, masks and
+ * interface arrays live in `buf` at the kernel's offsets (IP_FIELDS), as the legacy reader reads them in place.
+ */
 export function emptyEntryIp(family: IpFamily): EntryIp {
-  const alen = family === 'ipv4' ? 4 : 16;
-  return {
-    src: Buffer.alloc(alen),
-    dst: Buffer.alloc(alen),
-    smsk: Buffer.alloc(alen),
-    dmsk: Buffer.alloc(alen),
-    iniface: Buffer.alloc(16),
-    outiface: Buffer.alloc(16),
-    inifaceMask: Buffer.alloc(16),
-    outifaceMask: Buffer.alloc(16),
-    proto: 0,
-    flags: 0,
-    invflags: 0,
-    tos: 0,
-  };
+  return { buf: Buffer.alloc(IP_FIELDS[family].outifaceMask + 16), off: 0, proto: 0, flags: 0, invflags: 0, tos: 0 };
+}
+
+/** Writes `bytes` into the IP part's field (src, smsk, iniface, ...), zero-filling the rest of it. */
+export function setIpField(ip: EntryIp, family: IpFamily, field: keyof (typeof IP_FIELDS)['ipv4'], bytes: Buffer): void {
+  const at = ip.off + IP_FIELDS[family][field];
+  const size = field.endsWith('iface') || field.endsWith('Mask') ? 16 : family === 'ipv4' ? 4 : 16;
+  ip.buf.fill(0, at, at + size);
+  bytes.copy(ip.buf, at, 0, Math.min(size, bytes.length));
 }
 
 /** The rule text, and why parts of it could not be rendered exactly (`text` then holds `-m NAME` for them). */

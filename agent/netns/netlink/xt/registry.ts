@@ -13,14 +13,17 @@ import { addrtypeMatch } from './addrtype.js';
 import { classifyTarget } from './classify.js';
 import { commentMatch } from './comment.js';
 import { connmarkMatch, connmarkTarget } from './connmark.js';
+import { ctTarget } from './ct.js';
 import { conntrackMatch, stateMatch } from './conntrack.js';
 import { icmp6Match, icmpMatch } from './icmp.js';
+import { iprangeMatch } from './iprange.js';
 import { limitMatch } from './limit.js';
 import { logTarget } from './log.js';
 import { macMatch } from './mac.js';
 import { markMatch, markTarget } from './mark.js';
 import { multiportMatch } from './multiport.js';
 import { dnatTarget, masqueradeTarget, redirectTarget, snatTarget } from './nat.js';
+import { nflogTarget, nfqueueTarget, traceTarget } from './nflog-nfqueue.js';
 import { ownerMatch } from './owner.js';
 import { physdevMatch } from './physdev.js';
 import { pkttypeMatch } from './pkttype.js';
@@ -44,6 +47,7 @@ const MATCHES = new Map<string, Revisions>([
   ['conntrack', conntrackMatch],
   ['icmp', icmpMatch],
   ['icmp6', icmp6Match],
+  ['iprange', iprangeMatch],
   ['limit', limitMatch],
   ['mac', macMatch],
   ['mark', markMatch],
@@ -62,14 +66,18 @@ const MATCHES = new Map<string, Revisions>([
 const TARGETS = new Map<string, Revisions>([
   ['CLASSIFY', classifyTarget],
   ['CONNMARK', connmarkTarget],
+  ['CT', ctTarget],
   ['DNAT', dnatTarget],
   ['LOG', logTarget],
   ['MARK', markTarget],
   ['MASQUERADE', masqueradeTarget],
+  ['NFLOG', nflogTarget],
+  ['NFQUEUE', nfqueueTarget],
   ['REDIRECT', redirectTarget],
   ['REJECT', rejectTarget],
   ['SNAT', snatTarget],
   ['TPROXY', tproxyTarget],
+  ['TRACE', traceTarget],
 ]);
 
 function pick(revisions: Revisions, revision: number, family: IpFamily): XtDecoder | null {

@@ -52,22 +52,25 @@ export function decodeGetInfo(b: Buffer): TableInfo {
   };
 }
 
-/** The IP header part of an entry, fields as the kernel stores them (addresses and masks in network order). */
+/**
+ * The IP header part of an entry: the table buffer and the entry's offset (addresses, masks and interface fields
+ * are read in place by the renderer, at the offsets of IP_FIELDS), and the small fields decoded.
+ */
 export interface EntryIp {
-  src: Buffer;
-  dst: Buffer;
-  smsk: Buffer;
-  dmsk: Buffer;
-  iniface: Buffer;
-  outiface: Buffer;
-  inifaceMask: Buffer;
-  outifaceMask: Buffer;
+  buf: Buffer;
+  off: number;
   proto: number;
   flags: number;
   invflags: number;
   /** IPv6 only. */
   tos: number;
 }
+
+/** Offsets inside struct ipt_ip / ip6t_ip6 of the fields read in place. */
+export const IP_FIELDS: Record<IpFamily, { src: number; dst: number; smsk: number; dmsk: number; iniface: number; outiface: number; inifaceMask: number; outifaceMask: number }> = {
+  ipv4: { src: 0, dst: 4, smsk: 8, dmsk: 12, iniface: 16, outiface: 32, inifaceMask: 48, outifaceMask: 64 },
+  ipv6: { src: 0, dst: 16, smsk: 32, dmsk: 48, iniface: 64, outiface: 80, inifaceMask: 96, outifaceMask: 112 },
+};
 
 export interface EntryExtension {
   name: string;
@@ -81,8 +84,9 @@ export interface Entry {
   offset: number;
   nextOffset: number;
   ip: EntryIp;
-  packets: bigint;
-  bytes: bigint;
+  /** Counters as numbers (exact below 2^53, rounded to nearest beyond, as Number(u64) is). */
+  packets: number;
+  bytes: number;
   matches: EntryExtension[];
   target: EntryExtension;
 }
@@ -103,33 +107,32 @@ function extension(b: Buffer, off: number, end: number, what: string): { ext: En
   if (off + XT_ENTRY_HEADER > end) throw new DecodeError(what, off, `header runs past ${end}`);
   const size = b.readUInt16LE(off);
   if (size < XT_ENTRY_HEADER || off + size > end) throw new DecodeError(what, off, `size ${size} does not fit ${end - off} bytes`);
-  const nameBytes = b.subarray(off + 2, off + 2 + XT_EXTENSION_MAXNAMELEN);
-  const nul = nameBytes.indexOf(0);
-  if (nul < 0) throw new DecodeError(what, off + 2, 'name has no terminating NUL');
+  let nul = off + 2;
+  const nameEnd = off + 2 + XT_EXTENSION_MAXNAMELEN;
+  while (nul < nameEnd && b[nul] !== 0) nul++;
+  if (nul === nameEnd) throw new DecodeError(what, off + 2, 'name has no terminating NUL');
   return {
-    ext: { name: nameBytes.toString('utf8', 0, nul), revision: b[off + 31]!, data: b.subarray(off + XT_ENTRY_HEADER, off + size) },
+    ext: { name: b.toString('utf8', off + 2, nul), revision: b[off + 31]!, data: b.subarray(off + XT_ENTRY_HEADER, off + size) },
     size,
   };
 }
 
 function decodeIp(b: Buffer, off: number, family: IpFamily): EntryIp {
-  const a = LAYOUT[family].addrLen;
-  const ifs = off + 4 * a;
-  const tail = ifs + 64;
+  const tail = off + 4 * LAYOUT[family].addrLen + 64;
+  const v6 = family === 'ipv6';
   return {
-    src: b.subarray(off, off + a),
-    dst: b.subarray(off + a, off + 2 * a),
-    smsk: b.subarray(off + 2 * a, off + 3 * a),
-    dmsk: b.subarray(off + 3 * a, off + 4 * a),
-    iniface: b.subarray(ifs, ifs + 16),
-    outiface: b.subarray(ifs + 16, ifs + 32),
-    inifaceMask: b.subarray(ifs + 32, ifs + 48),
-    outifaceMask: b.subarray(ifs + 48, ifs + 64),
+    buf: b,
+    off,
     proto: b.readUInt16LE(tail),
-    tos: family === 'ipv6' ? b[tail + 2]! : 0,
-    flags: family === 'ipv6' ? b[tail + 3]! : b[tail + 2]!,
-    invflags: family === 'ipv6' ? b[tail + 4]! : b[tail + 3]!,
+    tos: v6 ? b[tail + 2]! : 0,
+    flags: v6 ? b[tail + 3]! : b[tail + 2]!,
+    invflags: v6 ? b[tail + 4]! : b[tail + 3]!,
   };
+}
+
+/** A little-endian u64 as a number without a BigInt: hi * 2^32 is exact, the one addition rounds like Number(). */
+function u64(b: Buffer, off: number): number {
+  return b.readUInt32LE(off + 4) * 0x100000000 + b.readUInt32LE(off);
 }
 
 /** Every entry of an entry table, in order. The last one is the table's closing ERROR entry. */
@@ -156,8 +159,8 @@ export function decodeEntries(table: Buffer, family: IpFamily): Entry[] {
       offset: off,
       nextOffset,
       ip: decodeIp(table, off, family),
-      packets: table.readBigUInt64LE(off + L.countersAt),
-      bytes: table.readBigUInt64LE(off + L.countersAt + 8),
+      packets: u64(table, off + L.countersAt),
+      bytes: u64(table, off + L.countersAt + 8),
       matches,
       target,
     });

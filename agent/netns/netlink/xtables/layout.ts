@@ -26,8 +26,8 @@ export interface Chain {
   rules: Entry[];
   /** Verdict of the removed last entry: the policy of a built-in chain. */
   verdict: number;
-  packets: bigint;
-  bytes: bigint;
+  packets: number;
+  bytes: number;
 }
 
 /** The int verdict of a standard target entry. */
@@ -45,7 +45,12 @@ function hookOf(offset: number, info: Pick<TableInfo, 'validHooks' | 'hookEntry'
   return 0;
 }
 
-const byteCompare = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/** strcmp of the UTF-8 bytes (ASCII names, the usual case, compare as code units without encoding). */
+function byteCompare(a: string, b: string): number {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(a) && /^[\x00-\x7f]*$/.test(b)) return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
 
 /** Chains in the order iptables-save prints them. */
 export function chainLayout(entries: Entry[], info: Pick<TableInfo, 'validHooks' | 'hookEntry' | 'size'>): Chain[] {
@@ -75,7 +80,7 @@ export function chainLayout(entries: Entry[], info: Pick<TableInfo, 'validHooks'
   };
 
   const newChain = (name: string, hooknum: number, offset: number): Chain => ({
-    name, hooknum, headOffset: offset, footOffset: offset, rules: [], verdict: 0, packets: 0n, bytes: 0n,
+    name, hooknum, headOffset: offset, footOffset: offset, rules: [], verdict: 0, packets: 0, bytes: 0,
   });
 
   for (const e of entries) {
@@ -100,8 +105,23 @@ export function chainLayout(entries: Entry[], info: Pick<TableInfo, 'validHooks'
   return chains;
 }
 
-/** The user chain a jump verdict (an entry offset) lands in, as iptcc_find_chain_by_offset finds it. */
-export function chainAt(chains: Chain[], offset: number): Chain | null {
-  for (const c of chains) if (offset >= c.headOffset && offset <= c.footOffset) return c;
-  return null;
+/** Finds the chain whose entries span an offset (jump verdicts), as iptcc_find_chain_by_offset does. */
+export class ChainFinder {
+  private readonly byOffset: Chain[];
+  constructor(chains: Chain[]) {
+    this.byOffset = [...chains].sort((a, b) => a.headOffset - b.headOffset);
+  }
+
+  at(offset: number): Chain | null {
+    let lo = 0;
+    let hi = this.byOffset.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = this.byOffset[mid]!;
+      if (offset < c.headOffset) hi = mid - 1;
+      else if (offset > c.footOffset) lo = mid + 1;
+      else return c;
+    }
+    return null;
+  }
 }

@@ -14,7 +14,7 @@ import { Errno, SOL_IP, SOL_IPV6 } from '../libc.js';
 import type { RawSocket } from '../socket.js';
 import type { XtContext } from '../xt/types.js';
 import { decodeEntries, decodeGetInfo, GET_ENTRIES_HEADER, GETINFO_SIZE, XT_TABLE_MAXNAMELEN, type TableInfo } from './entries.js';
-import { chainLayout } from './layout.js';
+import { ChainFinder, chainLayout } from './layout.js';
 import { renderEntry, verdictName } from './render.js';
 
 /** IPT_SO_GET_INFO / IP6T_SO_GET_INFO and GET_ENTRIES (IPT_BASE_CTL 64). */
@@ -41,12 +41,6 @@ export interface LegacyRead {
 
 /** The getsockopt a legacy read needs (RawSocket satisfies it). */
 export type LegacySocket = Pick<RawSocket, 'getsockopt'>;
-
-/** Table names from the text of /proc/thread-self/net/ip_tables_names (null: file absent). */
-export function parseTableNames(text: string | null): string[] {
-  if (text === null) return [];
-  return text.split('\n').filter((line) => line.length > 0);
-}
 
 function sourceName(family: IpFamily): SourceName {
   return family === 'ipv4' ? 'iptables-legacy-ipv4' : 'iptables-legacy-ipv6';
@@ -90,13 +84,14 @@ export function fetchTable(raw: LegacySocket, family: IpFamily, table: string, b
 /** One table's chains from its GET_INFO and entry table. Pure; throws DecodeError. */
 export function decodeTable(name: string, info: TableInfo, entries: Buffer, family: IpFamily, ctx: XtContext): { table: IptablesTable; opaqueRules: number } {
   const chains = chainLayout(decodeEntries(entries, family), { ...info, size: entries.length });
+  const finder = new ChainFinder(chains);
   let opaqueRules = 0;
   const out: IptablesChain[] = chains.map((c) => {
     const builtin = c.hooknum !== 0;
     const rules: IptablesRule[] = c.rules.map((e) => {
-      const { text, opaque } = renderEntry(e, family, chains, ctx);
+      const { text, opaque } = renderEntry(e, family, finder, ctx);
       const { rule } = parseRuleText(text);
-      rule.counters = { packets: Number(e.packets), bytes: Number(e.bytes) };
+      rule.counters = { packets: e.packets, bytes: e.bytes };
       if (opaque.length > 0) {
         rule.opaque = opaque;
         opaqueRules++;
@@ -108,7 +103,7 @@ export function decodeTable(name: string, info: TableInfo, entries: Buffer, fami
       policy = verdictName(c.verdict);
       if (policy === null) throw new DecodeError('ipt_entry', c.footOffset, `chain ${c.name}: policy verdict ${c.verdict} has no name`);
     }
-    const counters = builtin ? { packets: Number(c.packets), bytes: Number(c.bytes) } : { packets: 0, bytes: 0 };
+    const counters = builtin ? { packets: c.packets, bytes: c.bytes } : { packets: 0, bytes: 0 };
     return { name: c.name, policy, builtin, counters, rules };
   });
   return { table: { name, chains: out }, opaqueRules };

@@ -8,8 +8,8 @@ import type { IpFamily } from '../../model/iptables.js';
 import { ipv4At, ipv4MaskCidr, ipv6At, ipv6MaskCidr } from '../xt/format.js';
 import { decodeXtMatch, decodeXtTarget } from '../xt/registry.js';
 import type { XtContext } from '../xt/types.js';
-import type { Entry, EntryExtension, EntryIp } from './entries.js';
-import { chainAt, standardVerdict, STANDARD_TARGET, type Chain } from './layout.js';
+import { IP_FIELDS, type Entry, type EntryExtension, type EntryIp } from './entries.js';
+import { standardVerdict, STANDARD_TARGET, type ChainFinder } from './layout.js';
 import { protocolName } from './protocols.js';
 
 export const INV_VIA_IN = 0x01;
@@ -38,42 +38,48 @@ export interface RenderedRule {
 }
 
 /** save_ipv4_addr: ` [!] -s a.b.c.d/N` (or the dotted mask when not contiguous); nothing for 0/0 without `!`. */
-function ipv4Addr(letter: string, addr: Buffer, mask: Buffer, invert: boolean): string {
-  if (mask.readUInt32BE(0) === 0 && !invert && addr.readUInt32BE(0) === 0) return '';
-  const cidr = ipv4MaskCidr(mask, 0);
-  return `${invert ? ' !' : ''} -${letter} ${ipv4At(addr, 0)}/${cidr === -1 ? ipv4At(mask, 0) : cidr}`;
+function ipv4Addr(letter: string, b: Buffer, addr: number, mask: number, invert: boolean): string {
+  if (b.readUInt32BE(mask) === 0 && !invert && b.readUInt32BE(addr) === 0) return '';
+  const cidr = ipv4MaskCidr(b, mask);
+  return `${invert ? ' !' : ''} -${letter} ${ipv4At(b, addr)}/${cidr === -1 ? ipv4At(b, mask) : cidr}`;
 }
 
 /** save_ipv6_addr: nothing for a /0 mask without `!` (whatever the address), else ` [!] -s addr/N`. */
-function ipv6Addr(letter: string, addr: Buffer, mask: Buffer, invert: boolean): string {
-  const cidr = ipv6MaskCidr(mask, 0);
+function ipv6Addr(letter: string, b: Buffer, addr: number, mask: number, invert: boolean): string {
+  const cidr = ipv6MaskCidr(b, mask);
   if (!invert && cidr === 0) return '';
-  return `${invert ? ' !' : ''} -${letter} ${ipv6At(addr, 0)}/${cidr === -1 ? ipv6At(mask, 0) : cidr}`;
+  return `${invert ? ' !' : ''} -${letter} ${ipv6At(b, addr)}/${cidr === -1 ? ipv6At(b, mask) : cidr}`;
 }
 
 /** save_iface: the name bytes under the mask, `+` when the mask ends after a non-NUL byte. */
-function iface(letter: string, name: Buffer, mask: Buffer, invert: boolean): string {
-  if (mask[0] === 0) return '';
+function iface(letter: string, b: Buffer, name: number, mask: number, invert: boolean): string {
+  if (b[mask] === 0) return '';
+  let end = name;
+  let plus = false;
   const bytes: number[] = [];
   for (let i = 0; i < 16; i++) {
-    if (mask[i] !== 0) {
-      if (name[i] !== 0) bytes.push(name[i]!);
+    if (b[mask + i] !== 0) {
+      if (b[name + i] !== 0) bytes.push(b[name + i]!);
     } else {
-      if (name[i - 1] !== 0) bytes.push(0x2b /* + */);
+      plus = b[name + i - 1] !== 0;
       break;
     }
+    end++;
   }
-  return `${invert ? ' !' : ''} -${letter} ${Buffer.from(bytes).toString('utf8')}`;
+  const text = bytes.length === end - name ? b.toString('utf8', name, end) : Buffer.from(bytes).toString('utf8');
+  return `${invert ? ' !' : ''} -${letter} ${text}${plus ? '+' : ''}`;
 }
 
 /** The IP part of a rule (addresses, interfaces, protocol, fragment / tos), shared with the nftables reader. */
 export function ipPart(ip: EntryIp, family: IpFamily): string {
   const inv = ip.invflags;
-  let out = family === 'ipv4'
-    ? ipv4Addr('s', ip.src, ip.smsk, (inv & INV_SRCIP) !== 0) + ipv4Addr('d', ip.dst, ip.dmsk, (inv & INV_DSTIP) !== 0)
-    : ipv6Addr('s', ip.src, ip.smsk, (inv & INV_SRCIP) !== 0) + ipv6Addr('d', ip.dst, ip.dmsk, (inv & INV_DSTIP) !== 0);
-  out += iface('i', ip.iniface, ip.inifaceMask, (inv & INV_VIA_IN) !== 0);
-  out += iface('o', ip.outiface, ip.outifaceMask, (inv & INV_VIA_OUT) !== 0);
+  const b = ip.buf;
+  const f = IP_FIELDS[family];
+  const o = ip.off;
+  const addr = family === 'ipv4' ? ipv4Addr : ipv6Addr;
+  let out = addr('s', b, o + f.src, o + f.smsk, (inv & INV_SRCIP) !== 0) + addr('d', b, o + f.dst, o + f.dmsk, (inv & INV_DSTIP) !== 0);
+  out += iface('i', b, o + f.iniface, o + f.inifaceMask, (inv & INV_VIA_IN) !== 0);
+  out += iface('o', b, o + f.outiface, o + f.outifaceMask, (inv & INV_VIA_OUT) !== 0);
   if (ip.proto > 0) out += `${inv & INV_PROTO ? ' !' : ''} -p ${protocolName(ip.proto)}`;
   if (family === 'ipv4' && ip.flags & IPT_F_FRAG) out += `${inv & INV_FRAG ? ' !' : ''} -f`;
   if (family === 'ipv6' && ip.flags & IP6T_F_TOS) out += `${inv & INV_TOS ? ' !' : ''} -? ${ip.tos}`;
@@ -92,7 +98,7 @@ export function extensionText(kind: 'match' | 'target', ext: EntryExtension, fam
 }
 
 /** The rule text (trimmed as the tools reader keeps it) and what could not be rendered. */
-export function renderEntry(e: Entry, family: IpFamily, chains: Chain[], ctx: XtContext): RenderedRule {
+export function renderEntry(e: Entry, family: IpFamily, chains: ChainFinder, ctx: XtContext): RenderedRule {
   const opaque: string[] = [];
   let out = ipPart(e.ip, family);
   for (const m of e.matches) out += extensionText('match', m, family, ctx, opaque);
@@ -113,7 +119,7 @@ export function renderEntry(e: Entry, family: IpFamily, chains: Chain[], ctx: Xt
     out += ` ${jump} ${name}`;
   } else if (verdict !== e.offset + e.nextOffset) {
     // A jump; a verdict pointing at the next entry is a fall-through and prints no target.
-    const chain = chainAt(chains, verdict);
+    const chain = chains.at(verdict);
     if (chain === null || chain.hooknum !== 0) {
       opaque.push(`standard target: jump to offset ${verdict} lands in ${chain === null ? 'no chain' : `built-in chain ${chain.name}`}`);
     } else {

@@ -28,14 +28,15 @@ describe('registry', () => {
         fc.constantFrom(...matches.map((n) => ['m', n]), ...targets.map((n) => ['t', n])),
         fc.integer({ min: 0, max: 5 }),
         fc.constantFrom('ipv4' as const, 'ipv6' as const),
-        fc.uint8Array({ maxLength: 200 }),
+        // Up to 300 bytes: past the largest struct (comment, 256), so every decoder also sees blobs that fit.
+        fc.uint8Array({ maxLength: 300 }),
         ([kind, name], rev, family, bytes) => {
           const r = (kind === 'm' ? decodeXtMatch : decodeXtTarget)(name!, rev, family, Buffer.from(bytes), sets);
           if ('text' in r) expect(r.text.startsWith(kind === 'm' ? ` -m ` : ` -j `)).toBe(true);
           else expect(typeof r.opaque).toBe('string');
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: 5000 },
     );
   });
 });
@@ -231,5 +232,32 @@ describe('the other matches', () => {
     expect(m('icmp', 0, new Blob(4).u8(0, 3).u8(1, 3).u8(2, 3).u8(3, 1))).toEqual({ text: ' -m icmp ! --icmp-type 3/3' });
     expect(m('icmp', 0, new Blob(4).u8(0, 0xff).u8(2, 0xff))).toEqual({ text: ' -m icmp --icmp-type any' });
     expect(m('icmp6', 0, new Blob(4).u8(0, 128).u8(2, 0xff), 'ipv6')).toEqual({ text: ' -m icmp6 --icmpv6-type 128' });
+  });
+});
+
+describe('CT, NFLOG, NFQUEUE, TRACE, iprange', () => {
+  it('CT: notrack, helper, timeout, events, zones; revision 2 with the NOTRACK alias prints nothing after -j NOTRACK', () => {
+    expect(t('CT', 2, new Blob(72).u16(0, 1))).toEqual({ text: ' -j CT --notrack' });
+    expect(t('CT', 2, new Blob(72).u16(0, 1 | 2))).toEqual({ text: ' -j NOTRACK' });
+    expect(t('CT', 1, new Blob(72).u16(0, 1 | 2))).toEqual({ text: ' -j CT' });
+    expect(t('CT', 1, new Blob(72).u16(0, 4).u16(2, 5).u32(4, 0b1000000011).u32(8, 1).str(12, 'ftp').str(28, 'tmo'))).toEqual({
+      text: ' -j CT --helper ftp --timeout tmo --ctevents new,related,secmark --expevents new --zone-orig 5',
+    });
+    expect(t('CT', 0, new Blob(40).u16(0, 8 | 16))).toEqual({ text: ' -j CT --zone-reply mark' });
+    expect(t('CT', 0, new Blob(40).str(12, 'x'.repeat(16)))).toHaveProperty('opaque');
+  });
+  it('NFLOG: quoted prefix, group, size or range, threshold', () => {
+    expect(t('NFLOG', 0, new Blob(80).u32(0, 128).u16(4, 5).u16(6, 3).u16(8, 1).str(12, 'nf log'))).toEqual({ text: ' -j NFLOG --nflog-prefix "nf log" --nflog-group 5 --nflog-size 128 --nflog-threshold 3' });
+    expect(t('NFLOG', 0, new Blob(80).u32(0, 64))).toEqual({ text: ' -j NFLOG --nflog-range 64' });
+  });
+  it('NFQUEUE revisions 0-3 and TRACE', () => {
+    expect(t('NFQUEUE', 0, new Blob(2).u16(0, 7))).toEqual({ text: ' -j NFQUEUE --queue-num 7' });
+    expect(t('NFQUEUE', 3, new Blob(6).u16(0, 2).u16(2, 4).u16(4, 3))).toEqual({ text: ' -j NFQUEUE --queue-balance 2:5 --queue-bypass --queue-cpu-fanout' });
+    expect(t('NFQUEUE', 2, new Blob(6).u16(0, 1).u16(2, 1).u16(4, 1))).toEqual({ text: ' -j NFQUEUE --queue-num 1 --queue-bypass' });
+    expect(t('TRACE', 0, Buffer.alloc(0))).toEqual({ text: ' -j TRACE' });
+  });
+  it('iprange v4 and v6', () => {
+    expect(m('iprange', 1, new Blob(72).ip(0, '10.0.0.1').ip(16, '10.0.0.9').u8(64, 1 | 16))).toEqual({ text: ' -m iprange ! --src-range 10.0.0.1-10.0.0.9' });
+    expect(m('iprange', 1, new Blob(72).ip(32, 'fd00::1').ip(48, 'fd00::ff').u8(64, 2), 'ipv6')).toEqual({ text: ' -m iprange --dst-range fd00::1-fd00::ff' });
   });
 });

@@ -256,6 +256,10 @@ const EDGES_V4 = `*filter
 -A OUTPUT -p udp -m multiport ! --sports 53,67:68,123 -j REJECT --reject-with icmp-admin-prohibited
 -A OUTPUT -p tcp -m multiport --ports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 -j REJECT
 -A OUTPUT -j CLASSIFY --set-class abcd:12
+-A OUTPUT -m iprange --src-range 10.0.0.1-10.0.0.9 ! --dst-range 192.0.2.0-192.0.2.255 -j NFLOG --nflog-prefix "nf log" --nflog-group 5 --nflog-size 128 --nflog-threshold 3
+-A OUTPUT -j NFLOG
+-A OUTPUT -j NFQUEUE --queue-balance 2:5 --queue-bypass --queue-cpu-fanout
+-A OUTPUT -j NFQUEUE --queue-num 7
 -A A-CHAIN -j LOG
 -A A-CHAIN -j Z/last_chain-with.dots
 -A A-CHAIN
@@ -272,6 +276,15 @@ COMMIT
 -A OUTPUT -p udp -j REDIRECT --to-ports 5353-5360 --random
 -A POSTROUTING -o eth0 -j SNAT --to-source 192.0.2.1 --random-fully
 -A POSTROUTING -o eth1 -p tcp -j MASQUERADE --to-ports 1024-65535
+COMMIT
+*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -p udp -m udp --dport 53 -j CT --notrack
+-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp --zone-orig 5
+-A PREROUTING -j CT --ctevents new,related,destroy,secmark --expevents new --zone mark
+-A OUTPUT -p udp -m udp --sport 53 -j NOTRACK
+-A OUTPUT -p icmp -j TRACE
 COMMIT
 `;
 
@@ -294,6 +307,13 @@ const EDGES_V6 = `*filter
 -A OUT6 -j REJECT --reject-with icmp6-reject-route
 -A OUT6 -m owner --uid-owner 1337 -j LOG --log-prefix v6
 -A OUT6 -m mark ! --mark 0x2 -j MARK --set-xmark 0x2/0x2
+-A OUT6 -m iprange ! --src-range fd00::1-fd00::ff -j NFLOG --nflog-range 64
+COMMIT
+*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -j CT --notrack
+-A OUTPUT -j NOTRACK
 COMMIT
 *nat
 :PREROUTING ACCEPT [0:0]

@@ -1,7 +1,8 @@
 /** Reads one namespace's legacy iptables both ways: iptables-legacy-save -c parsed, and readLegacy over getsockopt. */
 import { withNetns } from '../../../../agent/netns/netlink/enter.js';
 import { SetIndex } from '../../../../agent/netns/netlink/xt/set-index.js';
-import { parseTableNames, readLegacy, type LegacyRead } from '../../../../agent/netns/netlink/xtables/read.js';
+import { readLegacy, type LegacyRead } from '../../../../agent/netns/netlink/xtables/read.js';
+import { parseTableNames } from '../../../../agent/netns/netlink/read-namespace.js';
 import type { Counters, IpFamily, IptablesDump } from '../../../../agent/netns/model/iptables.js';
 import { parseIptablesSave } from '../../../../agent/netns/nsenter/iptables.js';
 import type { TestNetns } from '../../../helpers/netns.js';
