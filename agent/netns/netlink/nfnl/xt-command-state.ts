@@ -20,6 +20,7 @@ import {
   ifaceArrays,
   limitInfo,
   markInfo,
+  nflogInfo,
   newTcpInfo,
   newUdpInfo,
   pkttypeInfo,
@@ -148,6 +149,13 @@ class Interpreter {
         if (e.rate === 0) return this.opaque('limit with rate 0');
         this.cs.matches.push({ name: 'limit', revision: 0, data: limitInfo(e.rate, e.unit, e.burst) });
         return;
+      case 'log': {
+        // nft_parse_log; nft_is_expr_compatible accepts only a log with a group (NFLOG), not syslog logging.
+        if (e.group === null) return this.opaque('log without a group (iptables-nft calls the table incompatible)');
+        const prefix = e.prefix ?? '';
+        if (Buffer.byteLength(prefix) > 63) return this.opaque('log prefix longer than 63 bytes');
+        return this.setTarget({ kind: 'xt', name: 'NFLOG', revision: 0, data: nflogInfo(e.group, e.qthreshold ?? 0, e.snaplen, prefix) });
+      }
       case 'lookup':
         // iptables-nft ignores lookups in ip / ip6 rules: printing the rest would drop a condition.
         return this.opaque(`lookup in set ${e.set} (iptables-nft prints nothing for it)`);

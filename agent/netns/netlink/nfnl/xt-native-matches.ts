@@ -111,6 +111,23 @@ export function limitInfo(rate: number, unit: number, burst: number): Buffer {
   return info;
 }
 
+/**
+ * nft_parse_log: the `log` expression (with a group) read back as `-j NFLOG`, struct xt_nflog_info { u32 len; u16
+ * group, threshold, flags, pad; char prefix[64] } (iptables uses a 128-byte prefix here; a longer prefix than 63
+ * bytes is cut by the struct the decoder reads, so the caller marks it opaque).
+ */
+export function nflogInfo(group: number, threshold: number, snaplen: number | null, prefix: string): Buffer {
+  const info = Buffer.alloc(76);
+  if (snaplen !== null) {
+    info.writeUInt32LE(snaplen >>> 0, 0);
+    info.writeUInt16LE(1, 8); // XT_NFLOG_F_COPY_LEN
+  }
+  info.writeUInt16LE(group, 4);
+  info.writeUInt16LE(threshold, 6);
+  Buffer.from(prefix, 'utf8').copy(info, 12, 0, 63);
+  return info;
+}
+
 /** struct xt_comment_info (char comment[256]) filled by strncpy(.., 255): the last byte stays NUL. */
 export function commentInfo(comment: string): Buffer {
   const info = Buffer.alloc(256);

@@ -53,7 +53,7 @@ describe('iptables-nft command state: the text iptables-nft-save 1.8.9 prints', 
     expect(render([...tcp, payload('transport', 13, 1), bitwise('12'), cmp('02', 'neq')]).text).toBe('-p tcp -m tcp ! --tcp-flags SYN,ACK SYN');
   });
 
-  it('native mark, limit, icmp, pkttype, verdicts, TRACE, counters and the userdata comment (printed last)', () => {
+  it('native mark, limit, icmp, pkttype, NFLOG, verdicts, TRACE, counters and the userdata comment (printed last)', () => {
     expect(render([meta('mark'), bitwise('ff000000'), cmp('10000000', 'neq'), verdict('return')]).text).toBe('-m mark ! --mark 0x10/0xff -j RETURN');
     expect(render([{ kind: 'limit', rate: 3, unit: 60, burst: 5, type: 'pkts', invert: false }]).text).toBe('-m limit --limit 3/min');
     expect(render([meta('l4proto'), cmp('01'), payload('transport', 0, 1), cmp('08')]).text).toBe('-p icmp -m icmp --icmp-type 8');
@@ -61,6 +61,9 @@ describe('iptables-nft command state: the text iptables-nft-save 1.8.9 prints', 
     expect(render([verdict('goto', 'X')]).text).toBe('-g X');
     expect(render([verdict('jump', 'X')]).text).toBe('-j X');
     expect(render([{ kind: 'immediate', dreg: 1, data: { value: '01' } }, { kind: 'meta', key: 'nftrace', dreg: null, sreg: 1 }]).text).toBe('-j TRACE');
+    expect(render([{ kind: 'log', group: 5, prefix: 'nf log', snaplen: 128, qthreshold: 3, level: null, flags: null }]).text)
+      .toBe('-j NFLOG --nflog-prefix "nf log" --nflog-group 5 --nflog-size 128 --nflog-threshold 3');
+    expect(render([{ kind: 'log', group: null, prefix: 'x', snaplen: null, qthreshold: null, level: 4, flags: null }]).opaque).toEqual(['log without a group (iptables-nft calls the table incompatible)']);
     const r = render([counter(5, 300), meta('iifname'), cmp(hexs('lo\0')), verdict('drop')], { comment: 'a "b" #c' });
     expect([r.text, r.counters, r.comment, r.opaque]).toEqual(['-i lo -m comment --comment "a \\"b\\" #c" -j DROP', { packets: 5, bytes: 300 }, 'a "b" #c', undefined]);
   });
