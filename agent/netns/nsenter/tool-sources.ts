@@ -3,15 +3,14 @@
  * nft backend (probed with `nft list tables` first), ebtables, ipset, tc. Each turns its tools' output into its
  * part of the NetnsState through the pure parsers of this directory and reports its completeness.
  */
-import type { EbtablesDump, IpFamily, IptablesBackend, SourceName, SourceStatus } from '../state.js';
+import { isXtablesTable, type EbtablesDump, type IpFamily, type IptablesBackend, type NftFamily, type SourceName, type SourceStatus } from '../state.js';
 import { parseEbtables } from './ebtables.js';
 import { parseIpAddrJson, parseIpRouteJson } from './ip-json.js';
 import { parseIpsetSave } from './ipset.js';
 import { parseIptablesSave } from './iptables.js';
+import { parseNftJson } from './nft-json.js';
 import { statusOf, type ToolContext, type ToolSource } from './read-tools.js';
 import { parseTcBatch, tcBatchCommands } from './tc.js';
-
-const XTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 
 /** `nft list tables` -> `family name` pairs. */
 export function parseNftTables(text: string): { family: string; name: string }[] {
@@ -113,14 +112,29 @@ const nftables: ToolSource = {
     }
     const tables = parseNftTables(probe.stdout);
     ctx.nftTables = tables;
-    const has = (family: string): boolean => tables.some((t) => t.family === family && XTABLES_TABLES.has(t.name));
+    const has = (family: 'ip' | 'ip6'): boolean => tables.some((t) => t.family === family && isXtablesTable(family, t.name));
     const out: SourceStatus[] = [];
     out.push(has('ip') ? await nft4(ctx) : { source: 'iptables-nft-ipv4', status: 'complete' });
     out.push(has('ip6') ? await nft6(ctx) : { source: 'iptables-nft-ipv6', status: 'complete' });
-    // ip/ip6 xtables tables are read by iptables-nft-save, bridge tables by ebtables-nft-save (the ebtables source).
-    const native = tables.filter((t) => !(XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')) && t.family !== 'bridge');
-    if (native.length > 0) ctx.state.notes!.push(`nf_tables tables not shown by iptables-nft-save: ${native.map((t) => `${t.family} ${t.name}`).join(', ')}`);
-    out.push({ source: 'nftables', status: 'complete' });
+    // Every table that is not iptables-nft's (bridge ones included: ebtables-nft-save shows its own as well).
+    const native = tables.filter((t) => !isXtablesTable(t.family as NftFamily, t.name));
+    ctx.state.nftables = [];
+    if (native.length === 0) {
+      out.push({ source: 'nftables', status: 'complete' });
+      return out;
+    }
+    // Native tables: the whole ruleset as JSON (parseNftJson leaves iptables-nft's tables out).
+    const r = await ctx.run(['nft', '-j', 'list', 'ruleset']);
+    const status = statusOf('nftables', r);
+    if (r.error === null) {
+      const parsed = parseNftJson(r.stdout);
+      ctx.state.nftables = parsed.tables;
+      if (parsed.errors.length > 0) {
+        out.push({ source: 'nftables', status: 'failed', reason: 'parse', message: parsed.errors.map((e) => e.message).slice(0, 3).join('; ') });
+        return out;
+      }
+    }
+    out.push(status);
     return out;
   },
 };
