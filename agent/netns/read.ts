@@ -77,8 +77,9 @@ export function validateNetnsPath(p: unknown): string {
   return p as string;
 }
 
-/** True when some rule could not be rendered exactly by the netlink decoders. */
+/** True when some rule (or an ipset of an unknown type) could not be rendered exactly by the netlink decoders. */
 export function hasOpaqueRules(state: NetnsState): boolean {
+  if (state.ipsets.sets.some((s) => s.opaque !== undefined)) return true;
   return state.iptables.some((d) => d.tables.some((t) => t.chains.some((c) => c.rules.some((r) => (r.opaque?.length ?? 0) > 0))));
 }
 

@@ -6,8 +6,7 @@
  * through the tools).
  */
 import type { SourceName, SourceStatus } from '../../state.js';
-import type { NamespaceHandles, SourceReader } from '../read-namespace.js';
-import { SetIndex } from '../xt/set-index.js';
+import type { SourceReader } from '../read-namespace.js';
 import { readIpset } from './ipset.js';
 import { readNftables } from './read-nftables.js';
 
@@ -15,17 +14,11 @@ function failed(sources: SourceName[], message: string): SourceStatus[] {
   return sources.map((source) => ({ source, status: 'failed', reason: 'spawn', message }));
 }
 
-/** ipset names by kernel index through the raw socket (null when it could not be opened: names stay unknown). */
-function setNames(h: NamespaceHandles): (index: number) => string | null {
-  const index = h.raw4 === null ? null : new SetIndex(h.raw4);
-  return (i) => index?.name(i) ?? null;
-}
-
 export const nftablesSource: SourceReader = {
   sources: ['iptables-nft-ipv4', 'iptables-nft-ipv6', 'nftables'],
   read(h, limits, state) {
     if (h.netfilter === null) return failed(this.sources, 'no NETLINK_NETFILTER socket in the namespace');
-    const r = readNftables(h.netfilter, limits, { setName: setNames(h) });
+    const r = readNftables(h.netfilter, limits, { setName: h.setName });
     state.iptables.push(...r.iptables);
     state.nftables = r.native;
     state.notes!.push(...r.notes);
