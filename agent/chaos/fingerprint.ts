@@ -599,10 +599,14 @@ function classifiersOf(b: Builder, dumps: AnalysedDump[], filters: TcFilter[]): 
 // ---------------------------------------------------------------------------------------------
 // Traffic control
 
-/** Loss models (`loss state` / `loss gemodel`) are kept only in the raw options; Chaos Mesh uses random loss. */
-const LOSS_MODELS: Record<string, string> = { 'loss-state': '4-state Markov', 'loss-gemodel': 'Gilbert-Elliott' };
+/** Loss models (`loss state` / `loss gemodel`): Chaos Mesh uses random loss, but any model loses packets. */
+function lossModelName(n: NetemOptions): string | null {
+  if (n.lossState !== undefined) return '4-state Markov';
+  if (n.lossGemodel !== undefined) return 'Gilbert-Elliott';
+  return null;
+}
 
-function netemEffects(n: NetemOptions, raw: Record<string, unknown>): { kinds: ChaosKind[]; text: string[] } {
+function netemEffects(n: NetemOptions): { kinds: ChaosKind[]; text: string[] } {
   const kinds: ChaosKind[] = [];
   const text: string[] = [];
   const corr = (c: number | undefined): string => (c !== undefined && c > 0 ? ` (${formatPercent(c)} correlation)` : '');
@@ -612,21 +616,24 @@ function netemEffects(n: NetemOptions, raw: Record<string, unknown>): { kinds: C
     kinds.push('delay');
     text.push(`delays ${formatSeconds(delay)}${jitter > 0 ? ` ±${formatSeconds(jitter)}` : ''}${corr(n.delayCorrelation)}`);
   }
-  const slot = n.slot !== null && typeof n.slot === 'object' ? (n.slot as Record<string, unknown>) : null;
-  const slotMin = slot !== null && typeof slot['min-delay'] === 'number' ? slot['min-delay'] : 0;
-  const slotMax = slot !== null && typeof slot['max-delay'] === 'number' ? slot['max-delay'] : 0;
+  const slotMin = n.slot?.minDelaySeconds ?? 0;
+  const slotMax = n.slot?.maxDelaySeconds ?? 0;
+  const slotDist = n.slot?.distributionDelaySeconds ?? 0;
   if (slotMax > 0 || slotMin > 0) {
     if (!kinds.includes('delay')) kinds.push('delay');
     text.push(`releases packets in slots every ${formatSeconds(slotMin)}-${formatSeconds(slotMax)}`);
+  } else if (slotDist > 0) {
+    if (!kinds.includes('delay')) kinds.push('delay');
+    text.push(`releases packets in slots every ${formatSeconds(slotDist)} ±${formatSeconds(n.slot?.distributionJitterSeconds ?? 0)}`);
   }
   if ((n.loss ?? 0) > 0) {
     kinds.push('loss');
     text.push(`loses ${formatPercent(n.loss!)}${corr(n.lossCorrelation)}`);
   } else {
-    const model = Object.keys(LOSS_MODELS).find((k) => raw[k] !== undefined && raw[k] !== null);
-    if (model !== undefined) {
+    const model = lossModelName(n);
+    if (model !== null) {
       kinds.push('loss');
-      text.push(`loses packets (${LOSS_MODELS[model]!} loss model)`);
+      text.push(`loses packets (${model} loss model)`);
     }
   }
   if ((n.duplicate ?? 0) > 0) {
@@ -781,7 +788,7 @@ function tcFindings(b: Builder, state: NetnsState, classifiers: Classifier[]): v
       const parentClass = tree.isRoot(q) ? null : canonicalHandle(q.parent);
       if (parentClass !== null) served.add(parentClass);
       const { kinds, text } =
-        q.kind === 'netem' ? netemEffects(q.netem ?? {}, q.options ?? {}) : { kinds: ['bandwidth' as ChaosKind], text: [tbfEffects(q.tbf ?? {})] };
+        q.kind === 'netem' ? netemEffects(q.netem ?? {}) : { kinds: ['bandwidth' as ChaosKind], text: [tbfEffects(q.tbf ?? {})] };
       const pos = tree.position(q);
       if (kinds.length === 0) {
         judged.set(q, {
@@ -861,9 +868,9 @@ export function fingerprint(state: NetnsState): ChaosReport {
       for (const name of g.reachable) for (const r of liveRules(g, name)) for (const m of r.matchSets) used.push(m.name);
     }
   }
-  // Whole tokens only: set `net_a` must not count as used because a filter names `net_a2`.
-  const filterTokens = new Set(state.tc.filters.flatMap((f) => JSON.stringify(f.options).split(/[^A-Za-z0-9_.:-]+/)));
-  for (const s of sets.all()) if (filterTokens.has(s.name)) used.push(s.name);
+  // The sets a filter's ematches name (typed by both readers; `options` is each reader's raw view).
+  const filterSets = new Set(state.tc.filters.flatMap((f) => f.matchSets ?? []));
+  for (const s of sets.all()) if (filterSets.has(s.name)) used.push(s.name);
   const usedSets = sets.closure(used);
 
   let httpActive = false;

@@ -1,0 +1,98 @@
+/**
+ * One RTM_NEWTFILTER -> the model's filter, as tc's print_filter and the kind's printer show it: parent (`ingress`
+ * / `egress` for the clsact hooks), protocol and pref from tcm_info, the handle in the kind's own format (u32 `fh`,
+ * bpf `0x1`, basic `1`), flowid from the kind's class id, chain, and the typed u32 / basic / bpf parts. tc prints,
+ * per (pref, protocol), a header message without options before the elements: those give null here, as the tools
+ * reader skips them. Pure.
+ */
+import { llProtocolName } from '../../model/rt-names.js';
+import type { TcFilter } from '../../model/tc.js';
+import { decodeBasic } from './basic.js';
+import { decodeBpf } from './bpf.js';
+import type { SetNameLookup } from './ematch.js';
+import { TC_H_CLSACT_EGRESS, TC_H_CLSACT_INGRESS, TC_H_ROOT, formatClassid } from './handles.js';
+import { decodeTcMessage } from './message.js';
+import { opaqueOptions } from './qdisc.js';
+import { decodeU32, formatU32Handle } from './u32.js';
+
+export interface FilterContext {
+  ifname(ifindex: number): string;
+  setName: SetNameLookup;
+}
+
+/** The parent as the model names it: `ingress` / `egress` (clsact hooks, and the ingress qdisc), `root`, or a classid. */
+export function filterParent(parent: number): string {
+  const p = parent >>> 0;
+  if (p === TC_H_CLSACT_INGRESS) return 'ingress';
+  if (p === TC_H_CLSACT_EGRESS) return 'egress';
+  if (p === TC_H_ROOT) return 'root';
+  return formatClassid(p);
+}
+
+function handleText(kind: string, h: number): string | null {
+  if (h === 0) return null;
+  if (kind === 'u32') return formatU32Handle(h);
+  if (kind === 'basic') return (h >>> 0).toString(16);
+  return `0x${(h >>> 0).toString(16)}`;
+}
+
+export interface DecodedFilter {
+  /** null for the per-(pref, protocol) header message. */
+  filter: TcFilter | null;
+  /** False when part of the filter could not be rendered as tc would (see ematch.ts). */
+  exact: boolean;
+}
+
+export function decodeFilter(payload: Buffer, ctx: FilterContext): DecodedFilter {
+  const m = decodeTcMessage(payload, 'RTM_NEWTFILTER');
+  if (m.options === null) return { filter: null, exact: true };
+  const proto = ((m.info & 0xff) << 8) | ((m.info >>> 8) & 0xff);
+  const pref = m.info >>> 16;
+  const f: TcFilter = {
+    interface: ctx.ifname(m.ifindex),
+    kind: m.kind,
+    parent: filterParent(m.parent),
+    protocol: proto !== 0 ? llProtocolName(proto) : null,
+    pref: pref !== 0 ? pref : null,
+    handle: handleText(m.kind, m.handle),
+    flowid: null,
+    options: {},
+    chain: m.chain,
+    matchSets: [],
+    actions: [],
+  };
+  let exact = true;
+  let classid: number | null = null;
+  switch (m.kind) {
+    case 'u32': {
+      const d = decodeU32(m.options);
+      f.options = { ...d.raw };
+      f.u32 = d.u32;
+      f.actions = d.actions;
+      classid = d.classid;
+      break;
+    }
+    case 'basic': {
+      const d = decodeBasic(m.options, ctx.setName);
+      f.options = { ...d.raw };
+      f.basic = d.basic;
+      f.matchSets = d.sets;
+      f.actions = d.actions;
+      classid = d.classid;
+      exact = d.exact;
+      break;
+    }
+    case 'bpf': {
+      const d = decodeBpf(m.options);
+      f.options = { ...d.raw };
+      f.bpf = d.bpf;
+      f.actions = d.actions;
+      classid = d.classid;
+      break;
+    }
+    default:
+      f.options = opaqueOptions(m.options);
+  }
+  if (classid !== null) f.flowid = formatClassid(classid);
+  return { filter: f, exact };
+}
