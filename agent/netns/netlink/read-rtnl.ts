@@ -6,11 +6,13 @@
  * any thread (the socket already belongs to the namespace).
  *
  * Requests: 4 dumps for `links` (RTM_GETLINK, and AF_UNSPEC RTM_GETADDR / GETROUTE / GETRULE, which the kernel
- * answers for IPv4 then IPv6), 1 RTM_GETQDISC, then 1 RTM_GETTCLASS per interface and 1 RTM_GETTFILTER per filter
- * parent. Bounds: `maxBytes` is the budget of answer bytes kept per source (a request gets what is left; past it
- * the source is `truncated`), `deadline` ends the whole read (a request cut by it fails its source with reason
- * `timeout`; the socket is then unusable and later sources fail too). A message that does not decode is left out
- * and reported in the source's errors (its position and first bytes); nothing here throws but a programming error.
+ * answers for IPv4 then IPv6), 1 RTM_GETQDISC, then 1 RTM_GETTCLASS per interface with a qdisc that can have
+ * classes and 1 RTM_GETTFILTER per filter parent: 6 for a pod with noqueue everywhere, 8 with a tbf root. Bounds: `maxBytes` is the budget of answer bytes kept per source (a request gets what is left; past it
+ * the source is `truncated`, reason output_limit), `deadline` ends the whole read (requests are not sent past it;
+ * one cut by it poisons the socket). A source whose first request fails is `failed`; one that fails later keeps
+ * what it read and is `truncated`, with the reason (timeout, vanished...). A message that does not decode is left
+ * out and reported in the source's errors (its position and first bytes); nothing here throws but a programming
+ * error.
  */
 import { ParseError, errorMessage, NetlinkError, type NetnsErrorReason } from '../../errors.js';
 import { filterParents } from '../model/filter-parents.js';
@@ -62,6 +64,9 @@ export interface RtnlRead {
 
 const MAX_ERROR_BYTES = 64;
 
+/** Qdisc kinds without class operations, or whose walk lists no class: their interfaces need no class dump. */
+const CLASSLESS = new Set(['noqueue', 'pfifo', 'bfifo', 'pfifo_head_drop', 'pfifo_fast', 'ingress', 'clsact']);
+
 /** One source's bookkeeping: byte budget, status, errors. */
 class SourceRead {
   status: SourceStatus['status'] = 'complete';
@@ -77,9 +82,16 @@ class SourceRead {
     private readonly counter: { requests: number },
   ) {}
 
-  /** One dump; null when it failed (the source is marked), the messages otherwise (possibly cut: marked truncated). */
+  /**
+   * One dump; null when it failed, the messages otherwise (possibly cut: marked truncated). A `fatal` request (the
+   * source's first: links, qdiscs) that fails fails the source; a later one leaves it truncated, with the reason.
+   */
   dump(op: string, type: number, payload: Buffer, fatal: boolean): NlMessage[] | null {
     if (this.status === 'failed') return null;
+    if (performance.now() >= this.limits.deadline) {
+      this.mark(fatal ? 'failed' : 'truncated', 'timeout', `${op} not sent: the read's deadline has passed`);
+      return null;
+    }
     const left = this.limits.maxBytes - this.kept;
     if (left <= 0) {
       this.mark('truncated', 'output_limit', `${op} not sent: the source's ${this.limits.maxBytes}-byte budget is spent`);
@@ -94,7 +106,7 @@ class SourceRead {
       return r.messages;
     } catch (err) {
       const reason: NetnsErrorReason = err instanceof NetlinkError ? err.reason : 'spawn';
-      this.mark(fatal || reason === 'timeout' ? 'failed' : 'truncated', reason, errorMessage(err));
+      this.mark(fatal ? 'failed' : 'truncated', reason, errorMessage(err));
       return null;
     }
   }
@@ -175,7 +187,10 @@ function readTc(src: SourceRead, links: Link[], names: Map<number, string>, opts
   // Grouped per interface in link order (the kernel dumps qdiscs in its device-list order, which for links moved in
   // from another namespace differs from ifindex order): what `tc qdisc show dev X` per link prints.
   const qdiscs = byLink(src.decode('RTM_NEWQDISC', qdiscMsgs, RTM_NEWQDISC, (p) => decodeQdisc(p, ifname, psched)), links);
-  const classes = links.flatMap((l) => {
+  // Interfaces whose qdiscs all have no classes (the kernel's class dump would be empty, as `tc class show` is) are
+  // not asked: for a typical pod (noqueue on lo and eth0) that saves a request per interface.
+  const classful = new Set(qdiscs.filter((q) => !CLASSLESS.has(q.kind)).map((q) => q.interface));
+  const classes = links.filter((l) => classful.has(l.name)).flatMap((l) => {
     const msgs = src.dump(`RTM_GETTCLASS dump dev ${l.name}`, RTM_GETTCLASS, tcRequest(l.index), false) ?? [];
     return src.decode('RTM_NEWTCLASS', msgs, RTM_NEWTCLASS, (p) => decodeClass(p, ifname));
   });

@@ -37,8 +37,17 @@ export function decodeRouteMessage(payload: Buffer): RouteMessage {
   const via = a.get(RTA_VIA);
   // struct rtvia: u16 family, then the address (an IPv4 route via an IPv6 next hop).
   if (gateway === null && via !== undefined && via.length > 2) gateway = formatAddress(via.subarray(2));
+  // Fields listed one by one: an object spread of the header costs several times the whole decode (V8).
   return {
-    ...h,
+    family: h.family,
+    dstLength: h.dstLength,
+    srcLength: h.srcLength,
+    tos: h.tos,
+    table: h.table,
+    protocol: h.protocol,
+    scope: h.scope,
+    type: h.type,
+    flags: h.flags,
     dst: optAddress(a, RTA_DST) ?? null,
     gateway,
     oif: optU32(a, RTA_OIF, 'RTA_OIF') ?? null,

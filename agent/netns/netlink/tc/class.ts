@@ -7,7 +7,7 @@ import type { TcClass } from '../../model/tc.js';
 import { TC_H_ROOT, formatClassid } from './handles.js';
 import { decodeHtbClass } from './htb.js';
 import { decodeTcMessage } from './message.js';
-import { opaqueOptions } from './qdisc.js';
+import { opaqueOptions, rawView } from './qdisc.js';
 
 export function decodeClass(payload: Buffer, ifname: (ifindex: number) => string): TcClass {
   const m = decodeTcMessage(payload, 'RTM_NEWTCLASS');
@@ -19,15 +19,14 @@ export function decodeClass(payload: Buffer, ifname: (ifindex: number) => string
     options: {},
     stats: m.stats,
   };
-  if (m.info !== 0) c.options.leaf = `${(m.info >>> 16).toString(16)}:`;
-  if (m.options === null) return c;
-  if (m.kind === 'htb') {
+  if (m.options !== null && m.kind === 'htb') {
     const d = decodeHtbClass(m.options);
-    c.options = { ...c.options, ...d.raw };
+    c.options = rawView(d.raw);
     c.rateBytesPerSecond = d.rateBytesPerSecond;
     c.ceilBytesPerSecond = d.ceilBytesPerSecond;
   } else {
-    c.options = { ...c.options, ...opaqueOptions(m.options) };
+    c.options = opaqueOptions(m.options);
   }
+  if (m.info !== 0) c.options.leaf = `${(m.info >>> 16).toString(16)}:`;
   return c;
 }

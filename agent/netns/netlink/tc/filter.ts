@@ -12,7 +12,7 @@ import { decodeBpf } from './bpf.js';
 import type { SetNameLookup } from './ematch.js';
 import { TC_H_CLSACT_EGRESS, TC_H_CLSACT_INGRESS, TC_H_ROOT, formatClassid } from './handles.js';
 import { decodeTcMessage } from './message.js';
-import { opaqueOptions } from './qdisc.js';
+import { opaqueOptions, rawView } from './qdisc.js';
 import { decodeU32, formatU32Handle } from './u32.js';
 
 export interface FilterContext {
@@ -66,7 +66,7 @@ export function decodeFilter(payload: Buffer, ctx: FilterContext): DecodedFilter
   switch (m.kind) {
     case 'u32': {
       const d = decodeU32(m.options);
-      f.options = { ...d.raw };
+      f.options = rawView(d.raw);
       f.u32 = d.u32;
       f.actions = d.actions;
       classid = d.classid;
@@ -74,7 +74,7 @@ export function decodeFilter(payload: Buffer, ctx: FilterContext): DecodedFilter
     }
     case 'basic': {
       const d = decodeBasic(m.options, ctx.setName);
-      f.options = { ...d.raw };
+      f.options = rawView(d.raw);
       f.basic = d.basic;
       f.matchSets = d.sets;
       f.actions = d.actions;
@@ -84,7 +84,7 @@ export function decodeFilter(payload: Buffer, ctx: FilterContext): DecodedFilter
     }
     case 'bpf': {
       const d = decodeBpf(m.options);
-      f.options = { ...d.raw };
+      f.options = rawView(d.raw);
       f.bpf = d.bpf;
       f.actions = d.actions;
       classid = d.classid;

@@ -65,7 +65,11 @@ export function decodeTcMessage(payload: Buffer, what: string): TcMessage {
   const stats = a.get(TCA_STATS2);
   const chain = a.get(TCA_CHAIN);
   return {
-    ...h,
+    family: h.family,
+    ifindex: h.ifindex,
+    handle: h.handle,
+    parent: h.parent,
+    info: h.info,
     kind: read.str(kind),
     options: a.get(TCA_OPTIONS) ?? null,
     stats: stats === undefined ? null : decodeStats2(stats),

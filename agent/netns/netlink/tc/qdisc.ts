@@ -22,6 +22,11 @@ export function qdiscParent(m: Pick<TcMessage, 'parent' | 'kind'>): string {
   return m.parent === 0 ? '' : formatClassid(m.parent);
 }
 
+/** The decoded attributes as the `options` raw view (no copy). */
+export function rawView(raw: object): Record<string, unknown> {
+  return raw as Record<string, unknown>;
+}
+
 /** Options of a kind this reader does not model: kept as hex. */
 export function opaqueOptions(b: Buffer | null): Record<string, unknown> {
   return b === null || b.length === 0 ? {} : { hex: b.toString('hex') };
@@ -32,32 +37,32 @@ function withOptions(q: Qdisc, opts: Buffer, handle: number, p: Psched): void {
   switch (q.kind) {
     case 'netem': {
       const d = decodeNetem(opts, p);
-      q.options = { ...d.raw };
+      q.options = rawView(d.raw);
       q.netem = d.netem;
       return;
     }
     case 'tbf': {
       const d = decodeTbf(opts, p);
-      q.options = { ...d.raw };
+      q.options = rawView(d.raw);
       q.tbf = d.tbf;
       return;
     }
     case 'prio':
     case 'pfifo_fast': {
       const d = decodePrio(opts);
-      q.options = { ...d.raw };
+      q.options = rawView(d.raw);
       q.prio = d.prio;
       return;
     }
     case 'htb': {
       const d = decodeHtbQdisc(opts, handle);
-      q.options = { ...d.raw };
+      q.options = rawView(d.raw);
       q.htb = d.htb;
       return;
     }
     case 'sfq': {
       const d = decodeSfq(opts);
-      q.options = { ...d.raw };
+      q.options = rawView(d.raw);
       q.sfq = d.sfq;
       return;
     }
@@ -65,7 +70,7 @@ function withOptions(q: Qdisc, opts: Buffer, handle: number, p: Psched): void {
     case 'bfifo':
     case 'pfifo_head_drop': {
       const d = decodeFifo(opts);
-      q.options = { ...d.raw };
+      q.options = rawView(d.raw);
       q.fifo = d.fifo;
       return;
     }

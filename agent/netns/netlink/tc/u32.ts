@@ -86,7 +86,7 @@ export function decodeU32(b: Buffer): { raw: U32Attrs; u32: U32Filter; classid: 
   const actions = act === undefined ? [] : actionKinds(act);
   if (act !== undefined) raw.actions = actions;
 
-  const u32: U32Filter = { keys: raw.keys.map((k) => ({ ...k })) };
+  const u32: U32Filter = { keys: raw.keys.map((k) => ({ value: k.value, mask: k.mask, offset: k.offset, nexthdr: k.nexthdr })) };
   if (raw.divisor !== undefined) u32.divisor = raw.divisor;
   else if (raw.hash !== undefined) {
     u32.hashTable = (raw.hash >>> 20).toString(16);

@@ -1,0 +1,36 @@
+import { afterAll, it } from 'vitest';
+import { withNetns } from '../../agent/netns/netlink/enter.js';
+import { readRtnl } from '../../agent/netns/netlink/read-rtnl.js';
+import { createNetns, destroyAll } from '../helpers/netns.js';
+import { readTcWithTools } from '../helpers/tools-read.js';
+
+afterAll(destroyAll);
+const strip = (d: any) => JSON.stringify({ ...d, qdiscs: d.qdiscs.map((q: any) => ({ ...q, options: undefined })), classes: d.classes.map((q: any) => ({ ...q, options: undefined })), filters: d.filters.map((q: any) => ({ ...q, options: undefined })) });
+it('smoke tc', async () => {
+  const ns = await createNetns('nlsm');
+  await ns.addPodInterface({ addr: '10.77.0.2/24' });
+  const tc = (...a: string[]) => ns.exec(['tc', ...a]);
+  await ns.exec(['ip', 'link', 'add', 'e1', 'type', 'veth', 'peer', 'name', 'e2']);
+  await tc('qdisc', 'add', 'dev', 'eth0', 'root', 'handle', '1:', 'htb', 'default', '1');
+  for (let b = 1; b <= 4; b++) await tc('class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', `1:${b}`, 'htb', 'rate', '10gbit');
+  for (let b = 1; b <= 3; b++) await tc('qdisc', 'add', 'dev', 'eth0', 'parent', `1:${b}`, 'handle', `${b + 1}:`, 'pfifo');
+  await tc('qdisc', 'add', 'dev', 'eth0', 'parent', '1:4', 'handle', '5:', 'tbf', 'rate', '1000000', 'burst', '10240', 'limit', '20000');
+  await tc('filter', 'add', 'dev', 'eth0', 'parent', '1:', 'protocol', 'ip', 'pref', '1', 'u32', 'match', 'ip', 'dst', '10.244.2.0/24', 'match', 'ip', 'dport', '80', '0xffff', 'flowid', '1:4');
+  await tc('filter', 'add', 'dev', 'eth0', 'parent', '1:1', 'protocol', 'ip', 'pref', '2', 'u32', 'match', 'ip', 'src', '10.0.0.0/8', 'flowid', '1:2');
+  await tc('qdisc', 'add', 'dev', 'e1', 'clsact');
+  await tc('filter', 'add', 'dev', 'e1', 'ingress', 'protocol', 'ip', 'pref', '3', 'u32', 'match', 'ip', 'src', '10.1.0.0/16', 'classid', '1:1');
+  await tc('filter', 'add', 'dev', 'e1', 'egress', 'protocol', 'all', 'pref', '4', 'bpf', 'bytecode', '1,6 0 0 4294967295,', 'flowid', '1:1');
+  await tc('qdisc', 'add', 'dev', 'e2', 'ingress');
+  await tc('filter', 'add', 'dev', 'e2', 'parent', 'ffff:', 'protocol', 'ip', 'pref', '5', 'u32', 'match', 'ip', 'protocol', '6', '0xff', 'flowid', '1:3');
+  await tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '7:', 'tbf', 'rate', '3mbit', 'burst', '5000', 'latency', '70ms', 'peakrate', '4mbit', 'mtu', '1600');
+  const { value: sock } = withNetns(ns.path, null, (i) => i.route());
+  const r = readRtnl(sock, { maxBytes: 1 << 20, deadline: performance.now() + 2000 });
+  sock.close();
+  const t = await readTcWithTools(ns.name, r.links.map((l) => l.name));
+  console.log(JSON.stringify({ sources: r.sources, inexact: r.inexact, requests: r.requests }));
+  const a = strip(r.tc), b = strip(t);
+  console.log(a === b ? 'TC EQUAL' : `TC DIFF\n nl=${a}\n ip=${b}`);
+  console.log(JSON.stringify(r.tc.filters.map((f) => f.options)));
+  console.log(JSON.stringify(t.filters.map((f) => f.options)));
+  console.log(JSON.stringify(t.errors));
+});
