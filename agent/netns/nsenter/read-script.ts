@@ -15,8 +15,9 @@
  * - nft-all: both nft saves, no probe (exhaustive reads, or nft known to be missing).
  * - tc-auto: the script builds the tc batch itself from /proc/self/net/dev inside the namespace (`qdisc show`,
  *   then `class show dev X` + `filter show dev X` per interface whose name is at most 15 bytes without
- *   whitespace, / : " \ and is not . or ..), prints it in frame `tc-batch`, then runs `tc -s -d -j -batch -` on
- *   it (frame `tc`). (There is no step taking the batch on stdin: a worker request has no stdin.)
+ *   whitespace, / : " \ and is not . or ..), prints it in frame `tc-batch`, then runs `tc -s -d -raw -j -batch -`
+ *   on it (frame `tc`; -raw makes tc print tbf's bucket in ticks and its limit: exact burst and limit, as the netlink
+ *   reader has them). (There is no step taking the batch on stdin: a worker request has no stdin.)
  * - ipset: `ipset save`.
  * - ipset-if-tables: `ipset save` only if an xtables table exists: a legacy one (/proc/self/net/ip{,6}_tables_names
  *   is not empty, read by bash without an exec) or an nf_tables one found by an earlier `nft` step. It does not
@@ -154,7 +155,7 @@ step_tc_auto() {
   frame_end tc-batch 0
   frame_begin tc
   # A here-string, not a pipe: no subshell fork for the batch.
-  tc -s -d -j -batch - <<<"$batch"
+  tc -s -d -raw -j -batch - <<<"$batch"
   st=$?
   frame_end tc "$st"
 }
