@@ -10,6 +10,7 @@ import { TCMSG_LEN, decodeTcMsg, type TcMsg } from '../rtnl/messages.js';
 
 export const TCA_KIND = 1;
 export const TCA_OPTIONS = 2;
+export const TCA_STATS = 3;
 export const TCA_STATS2 = 7;
 export const TCA_CHAIN = 11;
 
@@ -56,13 +57,32 @@ export function decodeStats2(b: Buffer): QdiscStats | null {
   return st;
 }
 
+/**
+ * TCA_STATS (struct tc_stats: u64 bytes, u32 packets, drops, overlimits, bps, pps, qlen, backlog), the pre-2.6.14
+ * attribute: kernels send it next to TCA_STATS2, which wins; it is read only when TCA_STATS2 is missing (tc then
+ * prints it as text only, so the tools reader would have no statistics for that object).
+ */
+export function decodeStats(b: Buffer): QdiscStats {
+  if (b.length < 36) throw new DecodeError('tc_stats', 0, `${b.length} bytes, need 36`);
+  return {
+    bytes: Number(b.readBigUInt64LE(0)),
+    packets: b.readUInt32LE(8),
+    drops: b.readUInt32LE(12),
+    overlimits: b.readUInt32LE(16),
+    requeues: 0,
+    backlog: b.readUInt32LE(32),
+    qlen: b.readUInt32LE(28),
+  };
+}
+
 /** tcmsg + kind + options + stats + chain of one tc message. A message without TCA_KIND is a DecodeError. */
 export function decodeTcMessage(payload: Buffer, what: string): TcMessage {
   const h = decodeTcMsg(payload);
   const a = attrMap(payload, TCMSG_LEN);
   const kind = a.get(TCA_KIND);
   if (kind === undefined) throw new DecodeError(what, 0, `no TCA_KIND (ifindex ${h.ifindex}, handle ${h.handle >>> 0})`);
-  const stats = a.get(TCA_STATS2);
+  const stats2 = a.get(TCA_STATS2);
+  const stats = a.get(TCA_STATS);
   const chain = a.get(TCA_CHAIN);
   return {
     family: h.family,
@@ -72,7 +92,7 @@ export function decodeTcMessage(payload: Buffer, what: string): TcMessage {
     info: h.info,
     kind: read.str(kind),
     options: a.get(TCA_OPTIONS) ?? null,
-    stats: stats === undefined ? null : decodeStats2(stats),
+    stats: stats2 !== undefined ? decodeStats2(stats2) : stats !== undefined ? decodeStats(stats) : null,
     chain: chain === undefined ? null : read.u32(chain, 'TCA_CHAIN'),
   };
 }

@@ -186,6 +186,14 @@ describe('prio, sfq, tbf and htb options', () => {
     expect(q.tbf).toEqual({ rateBytesPerSecond: 5e9, burstBytes: 5_000_000, peakrateBytesPerSecond: 6e9, mtuBytes: 54_000, latencySeconds: 0.009, limitBytes: 50_000_000 });
   });
 
+  it('statistics: TCA_STATS2 (packets from PKT64 when set), the old TCA_STATS only when STATS2 is missing', () => {
+    const legacy = Buffer.concat([u64(5000n), u32(40, 2, 3, 100, 1, 1, 1500)]);
+    const msg = (extra: Buffer[]) => Buffer.concat([tcMessage({ ifindex: 2, handle: H(1), parent: ROOT, kind: 'pfifo', options: u32(10) }), ...extra]);
+    expect(decoded(msg([nla(3, legacy)])).stats).toEqual({ bytes: 5000, packets: 40, drops: 2, overlimits: 3, requeues: 0, backlog: 1500, qlen: 1 });
+    const s2 = Buffer.concat([stats2({ bytes: 7, packets: 1, drops: 0, overlimits: 0, requeues: 4, backlog: 0, qlen: 0 }), nla(8, u64(5_000_000_000n))]);
+    expect(decoded(msg([nla(3, legacy), nla(7, s2, true)])).stats).toEqual({ bytes: 7, packets: 5e9, drops: 0, overlimits: 0, requeues: 4, backlog: 0, qlen: 0 });
+  });
+
   it('htb class rates from RATE64 / CEIL64 when the 32-bit fields are saturated; pfifo and bfifo limits', () => {
     const parms = Buffer.concat([ratespec(UINT32_MAX), ratespec(UINT32_MAX), u32(15, 15, 200000, 0, 0)]);
     const c = decodeClass(tcMessage({ ifindex: 2, handle: H(1, 4), parent: H(1), info: H(5), kind: 'htb', options: Buffer.concat([nla(1, parms), nla(6, u64(12_500_000_000n)), nla(7, u64(25_000_000_000n))]) }), ifname);

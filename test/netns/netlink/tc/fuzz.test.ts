@@ -9,7 +9,7 @@ import { decodeEmatchTree } from '../../../../agent/netns/netlink/tc/ematch.js';
 import { decodeFifo } from '../../../../agent/netns/netlink/tc/fifo.js';
 import { decodeFilter } from '../../../../agent/netns/netlink/tc/filter.js';
 import { decodeHtbClass, decodeHtbQdisc } from '../../../../agent/netns/netlink/tc/htb.js';
-import { decodeStats2 } from '../../../../agent/netns/netlink/tc/message.js';
+import { decodeStats, decodeStats2 } from '../../../../agent/netns/netlink/tc/message.js';
 import { decodeNetem } from '../../../../agent/netns/netlink/tc/netem.js';
 import { decodePrio } from '../../../../agent/netns/netlink/tc/prio.js';
 import { decodeQdisc } from '../../../../agent/netns/netlink/tc/qdisc.js';
@@ -36,6 +36,7 @@ const optionDecoders: [string, (b: Buffer) => unknown][] = [
   ['ematch tree', (b) => decodeEmatchTree(b, setName)],
   ['bpf', (b) => decodeBpf(b)],
   ['stats2', (b) => decodeStats2(b)],
+  ['stats', (b) => decodeStats(b)],
 ];
 const KINDS = ['netem', 'tbf', 'htb', 'prio', 'pfifo_fast', 'sfq', 'pfifo', 'bfifo', 'u32', 'basic', 'bpf', 'ingress', 'fq_codel'];
 /** Decoders of whole message payloads. */
