@@ -186,13 +186,13 @@ function readTc(src: SourceRead, links: Link[], names: Map<number, string>, opts
   const qdiscMsgs = src.dump('RTM_GETQDISC dump', RTM_GETQDISC, tcRequest(0), true) ?? [];
   // Grouped per interface in link order (the kernel dumps qdiscs in its device-list order, which for links moved in
   // from another namespace differs from ifindex order): what `tc qdisc show dev X` per link prints.
-  const qdiscs = byLink(src.decode('RTM_NEWQDISC', qdiscMsgs, RTM_NEWQDISC, (p) => decodeQdisc(p, ifname, psched)), links);
+  const qdiscs = byLink(src.decode('RTM_NEWQDISC', qdiscMsgs, RTM_NEWQDISC, (p) => decodeQdisc(p, ifname, psched, inexact)), links);
   // Interfaces whose qdiscs all have no classes (the kernel's class dump would be empty, as `tc class show` is) are
   // not asked: for a typical pod (noqueue on lo and eth0) that saves a request per interface.
   const classful = new Set(qdiscs.filter((q) => !CLASSLESS.has(q.kind)).map((q) => q.interface));
   const classes = links.filter((l) => classful.has(l.name)).flatMap((l) => {
     const msgs = src.dump(`RTM_GETTCLASS dump dev ${l.name}`, RTM_GETTCLASS, tcRequest(l.index), false) ?? [];
-    return src.decode('RTM_NEWTCLASS', msgs, RTM_NEWTCLASS, (p) => decodeClass(p, ifname));
+    return src.decode('RTM_NEWTCLASS', msgs, RTM_NEWTCLASS, (p) => decodeClass(p, ifname, inexact));
   });
   const ifindex = new Map(links.map((l) => [l.name, l.index]));
   const setName = opts.setName ?? (() => null);
@@ -202,12 +202,15 @@ function readTc(src: SourceRead, links: Link[], names: Map<number, string>, opts
     const parent = filterParentHandle(fp.parent);
     if (ix === undefined || parent === null) continue;
     const msgs = src.dump(`RTM_GETTFILTER dump dev ${fp.interface} parent ${fp.parent}`, RTM_GETTFILTER, tcRequest(ix, parent), false) ?? [];
-    for (const d of src.decode('RTM_NEWTFILTER', msgs, RTM_NEWTFILTER, (p) => decodeFilter(p, { ifname, setName }))) {
+    const decoded = src.decode('RTM_NEWTFILTER', msgs, RTM_NEWTFILTER, (p) => {
+      const before = inexact.length;
+      const d = decodeFilter(p, { ifname, setName }, inexact);
+      return { filter: d.filter, unreported: !d.exact && inexact.length === before };
+    });
+    for (const d of decoded) {
       if (d.filter === null) continue;
       filters.push(d.filter);
-      if (!d.exact) {
-        inexact.push(`${d.filter.kind} filter on ${d.filter.interface} parent ${d.filter.parent} pref ${d.filter.pref}: ematch not rendered as tc prints it`);
-      }
+      if (d.unreported) inexact.push(`${d.filter.kind} filter pref ${d.filter.pref} on ${d.filter.interface} parent ${d.filter.parent}: ematch not rendered as tc prints it`);
     }
   }
   return { qdiscs, classes, filters, errors: src.errors };

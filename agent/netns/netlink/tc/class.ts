@@ -7,9 +7,9 @@ import type { TcClass } from '../../model/tc.js';
 import { TC_H_ROOT, formatClassid } from './handles.js';
 import { decodeHtbClass } from './htb.js';
 import { decodeTcMessage } from './message.js';
-import { opaqueOptions, rawView } from './qdisc.js';
+import { guardOptions, opaqueOptions, rawView } from './qdisc.js';
 
-export function decodeClass(payload: Buffer, ifname: (ifindex: number) => string): TcClass {
+export function decodeClass(payload: Buffer, ifname: (ifindex: number) => string, problems?: string[]): TcClass {
   const m = decodeTcMessage(payload, 'RTM_NEWTCLASS');
   const c: TcClass = {
     interface: ifname(m.ifindex),
@@ -19,13 +19,16 @@ export function decodeClass(payload: Buffer, ifname: (ifindex: number) => string
     options: {},
     stats: m.stats,
   };
-  if (m.options !== null && m.kind === 'htb') {
-    const d = decodeHtbClass(m.options);
-    c.options = rawView(d.raw);
-    c.rateBytesPerSecond = d.rateBytesPerSecond;
-    c.ceilBytesPerSecond = d.ceilBytesPerSecond;
+  const opts = m.options;
+  if (opts !== null && m.kind === 'htb') {
+    guardOptions(`htb class ${c.handle} on ${c.interface}`, opts, c, () => {
+      const d = decodeHtbClass(opts);
+      c.options = rawView(d.raw);
+      c.rateBytesPerSecond = d.rateBytesPerSecond;
+      c.ceilBytesPerSecond = d.ceilBytesPerSecond;
+    }, problems);
   } else {
-    c.options = opaqueOptions(m.options);
+    c.options = opaqueOptions(opts);
   }
   if (m.info !== 0) c.options.leaf = `${(m.info >>> 16).toString(16)}:`;
   return c;

@@ -12,7 +12,7 @@ import { decodeBpf } from './bpf.js';
 import type { SetNameLookup } from './ematch.js';
 import { TC_H_CLSACT_EGRESS, TC_H_CLSACT_INGRESS, TC_H_ROOT, formatClassid } from './handles.js';
 import { decodeTcMessage } from './message.js';
-import { opaqueOptions, rawView } from './qdisc.js';
+import { guardOptions, opaqueOptions, rawView } from './qdisc.js';
 import { decodeU32, formatU32Handle } from './u32.js';
 
 export interface FilterContext {
@@ -39,11 +39,12 @@ function handleText(kind: string, h: number): string | null {
 export interface DecodedFilter {
   /** null for the per-(pref, protocol) header message. */
   filter: TcFilter | null;
-  /** False when part of the filter could not be rendered as tc would (see ematch.ts). */
+  /** False when part of the filter could not be rendered as tc would (see ematch.ts, or options not decoded). */
   exact: boolean;
 }
 
-export function decodeFilter(payload: Buffer, ctx: FilterContext): DecodedFilter {
+/** With `problems`, options that do not decode leave the filter with hex options and `exact: false` (guardOptions). */
+export function decodeFilter(payload: Buffer, ctx: FilterContext, problems?: string[]): DecodedFilter {
   const m = decodeTcMessage(payload, 'RTM_NEWTFILTER');
   if (m.options === null) return { filter: null, exact: true };
   const proto = ((m.info & 0xff) << 8) | ((m.info >>> 8) & 0xff);
@@ -61,38 +62,41 @@ export function decodeFilter(payload: Buffer, ctx: FilterContext): DecodedFilter
     matchSets: [],
     actions: [],
   };
-  let exact = true;
-  let classid: number | null = null;
-  switch (m.kind) {
+  const opts = m.options;
+  let typed: { classid: number | null; exact: boolean } = { classid: null, exact: true };
+  const before = problems?.length ?? 0;
+  guardOptions(`${f.kind} filter pref ${f.pref} on ${f.interface} parent ${f.parent}`, opts, f, () => (typed = withOptions(f, opts, ctx)), problems);
+  if (typed.classid !== null) f.flowid = formatClassid(typed.classid);
+  return { filter: f, exact: typed.exact && (problems?.length ?? 0) === before };
+}
+
+/** The kind's typed part and raw view; the class id the filter sends to, and whether it renders exactly. */
+function withOptions(f: TcFilter, opts: Buffer, ctx: FilterContext): { classid: number | null; exact: boolean } {
+  switch (f.kind) {
     case 'u32': {
-      const d = decodeU32(m.options);
+      const d = decodeU32(opts);
       f.options = rawView(d.raw);
       f.u32 = d.u32;
       f.actions = d.actions;
-      classid = d.classid;
-      break;
+      return { classid: d.classid, exact: true };
     }
     case 'basic': {
-      const d = decodeBasic(m.options, ctx.setName);
+      const d = decodeBasic(opts, ctx.setName);
       f.options = rawView(d.raw);
       f.basic = d.basic;
       f.matchSets = d.sets;
       f.actions = d.actions;
-      classid = d.classid;
-      exact = d.exact;
-      break;
+      return { classid: d.classid, exact: d.exact };
     }
     case 'bpf': {
-      const d = decodeBpf(m.options);
+      const d = decodeBpf(opts);
       f.options = rawView(d.raw);
       f.bpf = d.bpf;
       f.actions = d.actions;
-      classid = d.classid;
-      break;
+      return { classid: d.classid, exact: true };
     }
     default:
-      f.options = opaqueOptions(m.options);
+      f.options = opaqueOptions(opts);
+      return { classid: null, exact: true };
   }
-  if (classid !== null) f.flowid = formatClassid(classid);
-  return { filter: f, exact };
 }

@@ -4,6 +4,7 @@
  * TCA_STATS2. Kinds without a decoder keep their options as hex in `options` and have no typed fields, exactly as
  * for the tools reader. Pure.
  */
+import { DecodeError } from '../../../errors.js';
 import type { Qdisc } from '../../model/tc.js';
 import { decodeFifo } from './fifo.js';
 import { TC_H_INGRESS, TC_H_ROOT, formatClassid, formatQdiscHandle } from './handles.js';
@@ -79,8 +80,26 @@ function withOptions(q: Qdisc, opts: Buffer, handle: number, p: Psched): void {
   }
 }
 
-/** RTM_NEWQDISC payload -> Qdisc. `ifname` names the interface of tcm_ifindex. Throws DecodeError. */
-export function decodeQdisc(payload: Buffer, ifname: (ifindex: number) => string, p: Psched = DEFAULT_PSCHED): Qdisc {
+/**
+ * Runs a kind's options decoder. With `problems`, a DecodeError there is not fatal: the object keeps its options as
+ * hex (no typed fields) and the problem is added (the reader counts the namespace as not exactly rendered);
+ * without it, the DecodeError propagates.
+ */
+export function guardOptions(what: string, opts: Buffer, target: { options: Record<string, unknown> }, decode: () => void, problems?: string[]): void {
+  try {
+    decode();
+  } catch (err) {
+    if (problems === undefined || !(err instanceof DecodeError)) throw err;
+    target.options = { ...opaqueOptions(opts), error: err.message };
+    problems.push(`${what}: options not decoded (${err.message})`);
+  }
+}
+
+/**
+ * RTM_NEWQDISC payload -> Qdisc. `ifname` names the interface of tcm_ifindex. Throws DecodeError for the message
+ * itself; for its options only without `problems` (see guardOptions).
+ */
+export function decodeQdisc(payload: Buffer, ifname: (ifindex: number) => string, p: Psched = DEFAULT_PSCHED, problems?: string[]): Qdisc {
   const m = decodeTcMessage(payload, 'RTM_NEWQDISC');
   const root = m.parent >>> 0 === TC_H_ROOT;
   const q: Qdisc = {
@@ -92,6 +111,7 @@ export function decodeQdisc(payload: Buffer, ifname: (ifindex: number) => string
     options: {},
     stats: m.stats,
   };
-  if (m.options !== null) withOptions(q, m.options, m.handle, p);
+  const opts = m.options;
+  if (opts !== null) guardOptions(`${q.kind} qdisc ${q.handle} on ${q.interface}`, opts, q, () => withOptions(q, opts, m.handle, p), problems);
   return q;
 }

@@ -202,6 +202,21 @@ describe('prio, sfq, tbf and htb options', () => {
   });
 });
 
+describe('options that do not decode', () => {
+  it('keep the object (kind, handle, parent, stats) with hex options and report the problem; without a report list, throw', () => {
+    const problems: string[] = [];
+    const bad = tcMessage({ ifindex: 2, handle: H(1), parent: ROOT, kind: 'tbf', options: nla(4, u64(1n)), stats: stats2({ bytes: 1, packets: 1, drops: 0, overlimits: 0, requeues: 0, backlog: 0, qlen: 0 }) });
+    const q = decodeQdisc(bad, ifname, undefined, problems);
+    expect([q.kind, q.handle, q.tbf, q.options.hex, q.stats?.bytes]).toEqual(['tbf', '1:', undefined, '0c0004000100000000000000', 1]);
+    expect(problems).toEqual(['tbf qdisc 1: on eth0: options not decoded (tbf options at byte 0: no TCA_TBF_PARMS)']);
+    expect(() => decodeQdisc(bad, ifname)).toThrow('no TCA_TBF_PARMS');
+    const sel = Buffer.alloc(16);
+    sel.writeUInt8(3, 2); // 3 keys announced, none there
+    const f = decodeFilter(tcMessage({ ifindex: 2, handle: 0x80000800, parent: H(1), info: filterInfo(1, 0x0800), kind: 'u32', options: nla(5, sel) }), { ifname, setName: () => null }, problems);
+    expect([f.exact, f.filter!.u32, f.filter!.handle, problems.length]).toEqual([false, undefined, '800::800', 2]);
+  });
+});
+
 describe('filters built from the uapi structs', () => {
   const [treeA, treeB] = hexLines('basic-ematch-options.hex');
   const sets = ['nlcapset', 'nlcapset2'];
