@@ -14,8 +14,8 @@ export interface Link {
   name: string;
   /** IFLA_INFO_KIND: veth, bridge, dummy, ipip...; null for a plain device (lo, a physical NIC). */
   kind: string | null;
-  /** IFLA_INFO_SLAVE_KIND: `bridge` for a bridge port, null when the link is no one's port. */
-  slaveKind: string | null;
+  /** IFLA_INFO_SLAVE_KIND: `bridge` for a bridge port, null when the link is no one's port (both readers fill it). */
+  slaveKind?: string | null;
   /** Index of the master (bridge) device, null when none. */
   master: number | null;
   mtu: number;
