@@ -212,4 +212,9 @@ export interface TcDump {
   classes: TcClass[];
   filters: TcFilter[];
   errors: ParseError[];
+  /**
+   * Netlink reader: what it read but cannot render exactly as the tools would (sentences); `--reader auto` reads
+   * such a namespace through the tools. Absent when everything rendered.
+   */
+  opaque?: string[];
 }

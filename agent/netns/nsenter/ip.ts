@@ -104,8 +104,18 @@ export function parseIpAddresses(json: string): { addresses: Address[]; errors: 
   return { addresses, errors: byLine(errors) };
 }
 
-/** `ip -4|-6 -j route show table all` -> routes of `family`. */
-export function parseIpRoutes(json: string, family: Family): { routes: Route[]; errors: ParseError[] } {
+/**
+ * The family of one route of `ip -j route show table all` (both families, which ip does not name): IPv6 routes
+ * always carry `pref` (RTA_PREF) and their addresses have colons; IPv4 ones never do.
+ */
+function routeFamily(o: JsonObject): Family {
+  if (o.pref !== undefined) return 'ipv6';
+  const via = isObject(o.via) ? str(o.via.host) : undefined;
+  return [str(o.dst), str(o.gateway), str(o.prefsrc), via].some((x) => x !== undefined && x.includes(':')) ? 'ipv6' : 'ipv4';
+}
+
+/** `ip -4|-6 -j route show table all` -> routes of `family`; `any` for `ip -j route show table all` (both). */
+export function parseIpRoutes(json: string, family: Family | 'any'): { routes: Route[]; errors: ParseError[] } {
   const what = 'ip route show';
   const { objects, errors } = elements(what, json);
   const routes: Route[] = [];
@@ -118,7 +128,7 @@ export function parseIpRoutes(json: string, family: Family): { routes: Route[]; 
     }
     const via = isObject(o.via) ? str(o.via.host) : undefined;
     routes.push({
-      family,
+      family: family === 'any' ? routeFamily(o) : family,
       table,
       destination: dst,
       gateway: str(o.gateway) ?? via ?? null,

@@ -18,9 +18,9 @@ describe('the two tc batches of a whole tree', () => {
     });
   });
 
-  it('filter parents: qdisc handles, ingress / clsact hooks, classes with their own block only', () => {
+  it('filter parents: qdiscs with a filter block, ingress / clsact hooks, classes with their own block only', () => {
     const parents = filterParents(
-      [q('eth0', 'htb', '1:'), q('eth0', 'prio', '5:'), q('lo', 'noqueue', '0:'), q('e1', 'clsact', 'ffff:'), q('e2', 'ingress', 'ffff:')],
+      [q('eth0', 'htb', '1:'), q('eth0', 'prio', '5:'), q('eth0', 'tbf', '7:'), q('lo', 'noqueue', '0:'), q('e1', 'clsact', 'ffff:'), q('e2', 'ingress', 'ffff:')],
       [c('eth0', 'htb', '1:1'), c('eth0', 'prio', '5:1'), c('eth0', 'tbf', '7:1')],
     );
     expect(parents.map((p) => `${p.interface} ${p.parent}`)).toEqual(['eth0 1:', 'eth0 5:', 'e1 ingress', 'e1 egress', 'e2 ingress', 'eth0 1:1']);
