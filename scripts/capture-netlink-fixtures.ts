@@ -144,15 +144,7 @@ async function main(): Promise<void> {
   const p = 'nlcapa1b2c3d4';
   const x = (...a: string[]) => http.exec(['ip', ...a]);
   await x('route', 'add', 'default', 'via', '10.77.13.1', 'dev', 'eth0');
-  await x('link', 'add', 'name', `${p}b1`, 'type', 'bridge');
-  await x('link', 'add', `${p}v1`, 'type', 'veth', 'peer', 'veth0', 'netns', proxy.name);
-  await x('link', 'add', `${p}v4`, 'type', 'veth', 'peer', 'veth1', 'netns', proxy.name);
-  for (const d of [`${p}b1`, `${p}v1`, `${p}v4`]) await x('link', 'set', d, 'up');
-  await x('link', 'set', 'eth0', 'master', `${p}b1`);
-  await x('link', 'set', `${p}v1`, 'master', `${p}b1`);
-  await x('address', 'del', '10.77.13.5/24', 'dev', 'eth0');
-  await x('address', 'add', '10.77.13.5/24', 'dev', `${p}v4`);
-  await x('route', 'add', 'default', 'via', '10.77.13.1', 'dev', `${p}v4`, 'proto', 'kernel', 'onlink');
+  await new ChaosMeshReplay(http).tproxyBridge({ prefix: p, proxyNs: proxy.name, addr: '10.77.13.5/24', gateway: '10.77.13.1' });
   await x('rule', 'add', 'fwmark', '1', 'lookup', '100');
   await x('route', 'add', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', '100');
   await x('-6', 'rule', 'add', 'fwmark', '0x2/0x3', 'lookup', '200', 'pref', '500');

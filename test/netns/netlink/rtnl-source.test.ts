@@ -38,17 +38,8 @@ describeIntegration('rtnetlink SourceReader vs the tools reader', { root: true, 
     const proxy = await createNetns('nlsrc');
     await ns.addPodInterface({ addr: '10.80.1.7/24', addr6: 'fd00:80:1::7/64' });
     const p = '3f2a9c1b-7e4d';
-    const ip = (...a: string[]) => ns.exec(['ip', ...a]);
-    await ip('link', 'add', 'name', `${p}b1`, 'type', 'bridge');
-    await ip('link', 'add', `${p}v1`, 'type', 'veth', 'peer', 'veth0', 'netns', proxy.name);
-    await ip('link', 'add', `${p}v4`, 'type', 'veth', 'peer', 'veth1', 'netns', proxy.name);
-    for (const d of [`${p}b1`, `${p}v1`, `${p}v4`]) await ip('link', 'set', d, 'up');
-    await ip('link', 'set', 'eth0', 'master', `${p}b1`);
-    await ip('link', 'set', `${p}v1`, 'master', `${p}b1`);
-    await ip('address', 'del', '10.80.1.7/24', 'dev', 'eth0');
-    await ip('address', 'add', '10.80.1.7/24', 'dev', `${p}v4`);
-    await ip('route', 'add', 'default', 'via', '10.80.1.1', 'dev', `${p}v4`, 'proto', 'kernel', 'onlink');
     const replay = new ChaosMeshReplay(ns);
+    await replay.tproxyBridge({ prefix: p, proxyNs: proxy.name, addr: '10.80.1.7/24', gateway: '10.80.1.1' });
     await replay.httpChaos({ port: 80, proxyPort: 58080 });
     await replay.filteredBandwidth({ experiment: 'nlsrc-bw', cidrs: ['10.80.2.0/24'], rate: 800_000, burst: 15_000, limit: 30_000, device: `${p}v4` });
     await ns.exec(['tc', 'filter', 'add', 'dev', `${p}v4`, 'parent', '1:', 'protocol', 'ip', 'pref', '1', 'u32', 'match', 'ip', 'dst', '10.80.2.0/24', 'flowid', '1:4']);
