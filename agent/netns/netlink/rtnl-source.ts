@@ -6,30 +6,25 @@
  * decode) is listed in `tc.opaque`: `--reader auto` then reads the namespace through the tools.
  */
 import { ipRuleLine } from '../model/rule-text.js';
-import type { NamespaceHandles, SourceReader } from './read-namespace.js';
+import type { SourceReader } from './read-namespace.js';
 import { readRtnl } from './read-rtnl.js';
-import type { SetNameLookup } from './tc/ematch.js';
 
 /**
- * The source, given how to name ipsets by index in a namespace (the basic filter's ipset ematch): e.g. the xtables
- * reader's SetIndex over `h.raw4`. Without it, a set index renders as `#N` and the filter counts as opaque.
+ * The source. ipsets named by a basic filter's ipset ematch are resolved by index through the read's shared
+ * resolver (`h.setName`, SO_IP_SET as iptables-save does); an index it cannot name renders as `#N`, opaque.
  */
-export function createRtnlSource(setNames?: (h: NamespaceHandles) => SetNameLookup): SourceReader {
-  return {
-    sources: ['links', 'tc'],
-    read(h, limits, state) {
-      const r = readRtnl(h.route, limits, setNames === undefined ? {} : { setName: setNames(h) });
-      state.links = r.links;
-      state.addresses = r.addresses;
-      state.routes = r.routes;
-      state.rules = r.rules;
-      for (const rule of r.rules) if (rule.fwmark !== null) state.ipRules.push(ipRuleLine(rule));
-      state.tc = r.tc;
-      if (r.inexact.length > 0) state.tc.opaque = r.inexact;
-      for (const e of r.linkErrors) state.notes!.push(`links: ${e.message}`);
-      return r.sources;
-    },
-  };
-}
-
-export const rtnlSource: SourceReader = createRtnlSource();
+export const rtnlSource: SourceReader = {
+  sources: ['links', 'tc'],
+  read(h, limits, state) {
+    const r = readRtnl(h.route, limits, { setName: (i) => h.setName(i) });
+    state.links = r.links;
+    state.addresses = r.addresses;
+    state.routes = r.routes;
+    state.rules = r.rules;
+    for (const rule of r.rules) if (rule.fwmark !== null) state.ipRules.push(ipRuleLine(rule));
+    state.tc = r.tc;
+    if (r.inexact.length > 0) state.tc.opaque = r.inexact;
+    for (const e of r.linkErrors) state.notes!.push(`links: ${e.message}`);
+    return r.sources;
+  },
+};

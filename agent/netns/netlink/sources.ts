@@ -4,5 +4,6 @@
  */
 import type { SourceReader } from './read-namespace.js';
 import { rtnlSource } from './rtnl-source.js';
+import { legacyIptablesSource } from './xtables/source.js';
 
-export const NETLINK_SOURCES: readonly SourceReader[] = [rtnlSource];
+export const NETLINK_SOURCES: readonly SourceReader[] = [rtnlSource, legacyIptablesSource];
