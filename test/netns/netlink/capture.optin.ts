@@ -3,31 +3,30 @@
  * throwaway namespaces with the test helpers (a Chaos Mesh tbf root, the filtered htb layout with u32 filters, ingress
  * and clsact with u32 and classic-BPF filters, an HTTPChaos-style bridge/veth layout with IPv4 + IPv6 addresses,
  * routes and a fwmark rule), dumps them through the agent's own NetlinkSocket, and writes every answer message
- * (header + payload) as one hex line. Run as root after `npm run build`:
- *   node dist/scripts/capture-netlink-fixtures.js test/fixtures/netlink
- * Everything it creates is removed at the end, also on failure.
+ * (header + payload) as one hex line, with the tools' output for the same state beside it. Run as root:
+ *   CAPTURE_RTNL_FIXTURES=1 npx vitest run --config vitest.optin.config.ts test/netns/netlink/capture.optin.ts
+ * Everything it creates is removed at the end, also on failure. Skipped otherwise (the fixtures are committed).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { withNetns } from '../agent/netns/netlink/enter.js';
-import { NLMSG_HDRLEN } from '../agent/netns/netlink/nlmsg.js';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, it } from 'vitest';
+import { withNetns } from '../../../agent/netns/netlink/enter.js';
+import { NLMSG_HDRLEN } from '../../../agent/netns/netlink/nlmsg.js';
 import {
   AF_UNSPEC, FIB_RULE_HDR_LEN, IFADDRMSG_LEN, IFINFOMSG_LEN, RTMSG_LEN, RTM_GETADDR, RTM_GETLINK, RTM_GETQDISC, RTM_GETROUTE, RTM_GETRULE,
   RTM_GETTCLASS, RTM_GETTFILTER, familyRequest, tcRequest,
-} from '../agent/netns/netlink/rtnl/messages.js';
-import type { NetlinkSocket } from '../agent/netns/netlink/socket.js';
-import { TC_H_CLSACT_EGRESS, TC_H_CLSACT_INGRESS } from '../agent/netns/netlink/tc/handles.js';
-import { filterParents } from '../agent/netns/model/filter-parents.js';
-import { parseIpLinks } from '../agent/netns/nsenter/ip.js';
-import { parseTcBatch, tcFilterCommands, tcTreeCommands, type TcBatchCommand } from '../agent/netns/nsenter/tc.js';
-import { ChaosMeshReplay } from '../test/helpers/chaos-mesh.js';
-import { createNetns, destroyAll, type TestNetns } from '../test/helpers/netns.js';
+} from '../../../agent/netns/netlink/rtnl/messages.js';
+import type { NetlinkSocket } from '../../../agent/netns/netlink/socket.js';
+import { TC_H_CLSACT_EGRESS, TC_H_CLSACT_INGRESS } from '../../../agent/netns/netlink/tc/handles.js';
+import { filterParents } from '../../../agent/netns/model/filter-parents.js';
+import { parseIpLinks } from '../../../agent/netns/nsenter/ip.js';
+import { parseTcBatch, tcFilterCommands, tcTreeCommands, type TcBatchCommand } from '../../../agent/netns/nsenter/tc.js';
+import { ChaosMeshReplay } from '../../helpers/chaos-mesh.js';
+import { createNetns, destroyAll, type TestNetns } from '../../helpers/netns.js';
 
-const out = process.argv[2];
-if (!out) {
-  process.stderr.write('usage: capture-netlink-fixtures OUTDIR\n');
-  process.exit(2);
-}
+/** CAPTURE_RTNL_OUT redirects the output (e.g. to compare a new capture before replacing the committed one). */
+const out = process.env.CAPTURE_RTNL_OUT ?? fileURLToPath(new URL('../../fixtures/netlink/', import.meta.url));
 
 function ifindex(ns: TestNetns, dev: string): Promise<number> {
   return ns.exec(['cat', `/sys/class/net/${dev}/ifindex`]).then((r) => Number(r.stdout.trim()));
@@ -46,7 +45,7 @@ function dump(sock: NetlinkSocket, type: number, payload: Buffer): string[] {
 }
 
 function write(name: string, what: string, lines: string[]): void {
-  writeFileSync(join(out!, name), `# ${what}\n${lines.join('\n')}\n`);
+  writeFileSync(join(out, name), `# ${what}\n${lines.join('\n')}\n`);
   process.stdout.write(`${name}: ${lines.length} messages\n`);
 }
 
@@ -66,7 +65,7 @@ async function captureTcTools(ns: TestNetns, name: string): Promise<void> {
     { commands: tree.commands, input: tree.input, output: treeOut },
     { commands: f.commands, input: f.input, output: filterOut },
   ];
-  writeFileSync(join(out!, name), `${JSON.stringify({ batches }, null, 1)}\n`);
+  writeFileSync(join(out, name), `${JSON.stringify({ batches }, null, 1)}\n`);
   process.stdout.write(`${name}: tc tools output\n`);
 }
 
@@ -82,7 +81,7 @@ async function captureIpTools(ns: TestNetns, name: string): Promise<void> {
     rule4Text: await ip('-4', 'rule', 'show'),
     rule6Text: await ip('-6', 'rule', 'show'),
   };
-  writeFileSync(join(out!, name), `${JSON.stringify(outputs, null, 1)}\n`);
+  writeFileSync(join(out, name), `${JSON.stringify(outputs, null, 1)}\n`);
   process.stdout.write(`${name}: ip tools output\n`);
 }
 
@@ -91,7 +90,7 @@ function socketOf(ns: TestNetns): NetlinkSocket {
 }
 
 async function main(): Promise<void> {
-  mkdirSync(out!, { recursive: true });
+  mkdirSync(out, { recursive: true });
 
   // Chaos Mesh bandwidth without target: tbf root on eth0.
   const tbf = await createNetns('nlcap');
@@ -158,12 +157,7 @@ async function main(): Promise<void> {
   await captureIpTools(http, 'ip-httpchaos.tools.json');
 }
 
-main()
-  .then(destroyAll, async (err: unknown) => {
-    await destroyAll();
-    throw err;
-  })
-  .catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
+describe.runIf(process.env.CAPTURE_RTNL_FIXTURES === '1')('capture rtnetlink fixtures', () => {
+  afterAll(destroyAll);
+  it('captures every fixture', main);
+});
