@@ -88,6 +88,7 @@ export function netlinkGap(state: NetnsState): string | null {
   const unsupported = (state.sources ?? []).filter((s) => s.reason === 'unsupported').map((s) => s.source);
   if (unsupported.length > 0) return `sources the netlink reader does not read: ${unsupported.join(', ')}`;
   if (hasOpaqueRules(state)) return 'rules the netlink decoders cannot render exactly';
+  if ((state.tc.opaque?.length ?? 0) > 0) return `tc state the netlink decoders cannot render exactly: ${state.tc.opaque![0]}`;
   return null;
 }
 
