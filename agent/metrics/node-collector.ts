@@ -24,6 +24,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   const inventory = new Inventory(cfg, { log: deps.log, onCall: deps.persistent.onCall });
   const reader = createNetnsReader(cfg, {
     onCommand: (r) => deps.persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
+    onRead: (e) => deps.persistent.onRead(e),
     onFallback: (reason, detail) => {
       deps.persistent.onFallback(reason);
       deps.log.debug({ reason, detail }, 'namespace read through the tools');

@@ -81,6 +81,8 @@ export class PersistentMetrics {
   readonly onCommand: (c: CommandObservation) => void;
   /** onFallback for NetnsReader: feeds chaos_daemon_netns_reader_fallbacks_total. */
   readonly onFallback: (reason: string) => void;
+  /** onRead for NetnsReader: feeds chaos_daemon_netns_read_duration_seconds and netlink failures of chaos_daemon_netns_errors_total. */
+  readonly onRead: (e: { reader: string; seconds: number; failures: string[] }) => void;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -92,6 +94,7 @@ export class PersistentMetrics {
     const netns = netnsInstruments(this.registry);
     this.onCommand = netns.observe;
     this.onFallback = netns.fallback;
+    this.onRead = netns.read;
   }
 
   /** Render a collection registry together with the long-lived one; calls are serialised. */

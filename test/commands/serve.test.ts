@@ -96,7 +96,7 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
     // Stands in for nsenter: records its PID, then becomes a 60 s sleep (same PID, like nsenter exec-ing a tool).
     await writeFile(fakeNsenter, `#!/bin/sh\necho $$ >> '${pidFile}'\nexec sleep 60\n`);
     await chmod(fakeNsenter, 0o755);
-    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--nsenter-path', fakeNsenter, '--command-timeout', '60s', '--interval', '30s']);
+    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--reader', 'nsenter', '--nsenter-path', fakeNsenter, '--command-timeout', '60s', '--namespace-timeout', '60s', '--interval', '30s']);
     children.push(s);
     let pids: number[] = [];
     const deadline = Date.now() + 15_000;

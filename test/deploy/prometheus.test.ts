@@ -41,7 +41,7 @@ const NO_DATA_HERE: Record<string, string> = {
  */
 const NO_SERIES_HERE: ReadonlyArray<readonly [RegExp, string]> = [
   [/^chaos_daemon_netem_/, 'netem does not exist in this kernel; the netem families are tested on fixtures'],
-  [/^chaos_daemon_tbf_peakrate_bytes_per_second$/, 'tc 6.1 never prints a tbf peakrate in JSON (the nsenter reader), although the replayed tbf has one'],
+  [/^chaos_daemon_netns_command_duration_seconds$/, 'the netlink reader runs no tool: tool runs only happen when --reader auto falls back (test/faults and test/netns cover them)'],
   [/^chaos_daemon_bpm_processes$/, 'no process named chaos-daemon runs on this machine'],
   [/^nodejs_active_requests$/, 'no libuv request is in flight while the agent renders its metrics'],
   [/^chaos_daemon_pod_truncated$/, 'no pod here holds more than --max-rules-per-pod rules or a source past --max-output (test/faults covers it)'],
