@@ -13,6 +13,11 @@ import { errorMessage } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
 import type { NetnsRunner } from './netns/nsenter/exec.js';
 import { emptyNetnsState, readNetnsState, type ReadTarget } from './netns/reader.js';
+import { mergeProcReport, procErrors } from './chaos/processes.js';
+import { bpmFromScan, type BpmReport } from './proc/bpm.js';
+import { collectPodFacts } from './proc/facts.js';
+import type { PodProcFacts } from './proc/model.js';
+import { scanProc } from './proc/scan.js';
 import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/state.js';
 import type { Inventory } from './runtime/inventory.js';
 import type { ContainerStat, PodInfo, RuntimeStatus } from './runtime/types.js';
@@ -23,6 +28,8 @@ export interface CollectDeps {
   runner: NetnsRunner;
   procRoot: string;
   log: Logger;
+  /** The /proc collector (chaos processes, mounts, DNS, JVM, bpm); default on. */
+  processes?: boolean;
 }
 
 export interface CollectOptions {
@@ -89,17 +96,10 @@ function unreadReport(pod: PodInfo, why: string): PodReport {
 
 function targetFor(pods: PodInfo[], procRoot: string): ReadTarget {
   const first = pods[0]!;
-  const containerPids: { name: string; pid: number }[] = [];
-  for (const p of pods) {
-    for (const c of p.containers) {
-      if (c.pid !== null && c.state === 'CONTAINER_RUNNING') {
-        containerPids.push({ name: pods.length > 1 ? `${p.namespace}/${p.name}/${c.name}` : c.name, pid: c.pid });
-      }
-    }
-  }
   // The sandbox PID when known; otherwise a running container's (same namespace; the reader verifies the inode).
-  const pid = first.pid ?? containerPids[0]?.pid ?? null;
-  return { netnsPath: first.netns!.path, pid, procRoot, containerPids };
+  const running = pods.flatMap((p) => p.containers).find((c) => c.pid !== null && c.state === 'CONTAINER_RUNNING');
+  const pid = first.pid ?? running?.pid ?? null;
+  return { netnsPath: first.netns!.path, pid, procRoot };
 }
 
 export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Promise<Snapshot> {
@@ -114,11 +114,13 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
   // --- runtime
   let runtimes: RuntimeStatus[] = [];
   let pods: PodInfo[] = [];
+  let allPods: PodInfo[] = [];
   {
     const t0 = performance.now();
     try {
       const inv = await deps.inventory.collect();
       runtimes = inv.runtimes;
+      allPods = inv.pods;
       pods = opts.filter ? inv.pods.filter(opts.filter) : inv.pods;
       const r: CollectorResult = { collector: 'runtime', success: inv.errors.length === 0 && runtimes.some((s) => s.up), seconds: (performance.now() - t0) / 1000 };
       if (inv.errors.length > 0) r.error = inv.errors.join('; ');
@@ -178,6 +180,14 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     collectors.push(r);
   }
 
+  // --- processes: ONE /proc scan, shared by every pod and by bpm
+  let bpm: BpmReport | null | undefined;
+  if (deps.processes ?? true) {
+    const r = await collectProcesses(deps, allPods, pods, reports, signal);
+    collectors.push(...r.collectors);
+    bpm = r.bpm;
+  }
+
   // --- stats
   let containerStats: ContainerStat[] = [];
   {
@@ -205,7 +215,55 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     collectors,
     spawns: deps.runner.spawns - spawns0,
     reads: deps.runner.reads - reads0,
+    ...(bpm !== undefined ? { bpm } : {}),
   };
+}
+
+/**
+ * The /proc collector: one scan, every pod's facts merged into its report (findings, verdict, errors, `proc`), and
+ * chaos-daemon's bpm. A scan that cannot run at all leaves every pod `unknown` unless its network state is active.
+ */
+async function collectProcesses(
+  deps: CollectDeps,
+  allPods: readonly PodInfo[],
+  pods: readonly PodInfo[],
+  reports: Map<PodInfo, PodReport>,
+  signal: AbortSignal | undefined,
+): Promise<{ collectors: CollectorResult[]; bpm: BpmReport | null }> {
+  const t0 = performance.now();
+  let facts: Map<string, PodProcFacts> | null = null;
+  let bpm: BpmReport | null = null;
+  let error: string | undefined;
+  try {
+    const detailPids = allPods.flatMap((p) => [p.pid, ...p.containers.map((c) => c.pid)]).filter((x): x is number => x !== null);
+    const scan = await scanProc({ procRoot: deps.procRoot, detailPids, ...(signal ? { signal } : {}) });
+    const result = await collectPodFacts(scan, allPods, { procRoot: deps.procRoot }, pods);
+    facts = result.facts;
+    bpm = bpmFromScan(scan, allPods, result.index);
+    if (!scan.complete) error = `the /proc scan is incomplete: ${scan.incomplete ?? ''}`;
+  } catch (err) {
+    error = errorMessage(err);
+    deps.log.warn({ err: error }, '/proc scan failed');
+  }
+  for (const p of pods) {
+    const report = reports.get(p);
+    if (!report) continue;
+    const f = facts?.get(p.sandboxId) ?? null;
+    report.chaos = mergeProcReport(report.chaos, f, p, `the /proc scan failed: ${error ?? 'unknown reason'}`);
+    if (f) {
+      report.proc = f;
+      report.errors.push(...procErrors(f));
+      report.dnsChaos = f.dns.filter((d) => d.backupNameservers !== null).map((d) => ({ container: d.container, pid: d.pid }));
+    } else {
+      report.errors.push(`processes: the /proc scan failed: ${error ?? 'unknown reason'}`);
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const processes: CollectorResult = { collector: 'processes', success: error === undefined, seconds };
+  if (error !== undefined) processes.error = error;
+  const b: CollectorResult = { collector: 'bpm', success: bpm !== null, seconds: 0 };
+  if (bpm === null) b.error = error ?? 'no scan';
+  return { collectors: [processes, b], bpm };
 }
 
 /** `inspect --netns PATH` / `--pid PID`: one namespace, no runtime. Never throws. */
@@ -223,7 +281,7 @@ export async function inspectTarget(
     const why = code === 'ENOENT' || code === 'ESRCH' ? `${target.netnsPath} does not exist (vanished)` : `cannot stat ${target.netnsPath}: ${code ?? errorMessage(err)}`;
     return reportFrom({ ...base, netns: null }, emptyNetnsState(), notInspected(why), 0, [why]);
   }
-  const state = await readNetnsState(runner, { ...target, containerPids: target.pid !== null ? [{ name: `pid ${target.pid}`, pid: target.pid }] : [] });
+  const state = await readNetnsState(runner, target);
   const chaos = vanished(state) ? notInspected('the network namespace vanished') : fingerprintSafe(state, log ?? silentLogger());
   return reportFrom({ ...base, netns: { inode, path: target.netnsPath } }, state, chaos, state.spawns);
 }
@@ -253,9 +311,14 @@ export function tcJson(d: TcDump) {
   return { qdiscs: d.qdiscs, classes: d.classes, filters: d.filters, errors: d.errors.map(errJson) };
 }
 
+/** `proc`: the /proc facts, with each source's completeness. */
+export function procJson(f: PodProcFacts) {
+  return { processes: f.processes, mounts: f.mounts, dns: f.dns, jvm: f.jvm, sources: f.sources };
+}
+
 /**
  * `{namespace, name, runtime, netns: {inode, path} | null, chaos: {verdict, kinds, findings}, iptables, ipsets, tc,
- * ipRules, dnsChaos, errors, spawns, notes?}`; parse errors as `{line, text, message}`.
+ * ipRules, dnsChaos, errors, spawns, notes?, proc?}`; parse errors as `{line, text, message}`.
  */
 export function podReportJson(r: PodReport) {
   return {
@@ -272,5 +335,6 @@ export function podReportJson(r: PodReport) {
     errors: r.errors,
     spawns: r.spawns,
     ...(r.notes ? { notes: r.notes } : {}),
+    ...(r.proc ? { proc: procJson(r.proc) } : {}),
   };
 }

@@ -4,6 +4,8 @@
  */
 import type { ChaosReport } from './chaos/types.js';
 import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/state.js';
+import type { BpmReport } from './proc/bpm.js';
+import type { PodProcFacts } from './proc/model.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
 
 /** One pod (or one --netns/--pid target) and what was read from its network namespace. */
@@ -25,6 +27,8 @@ export interface PodReport {
   errors: string[];
   /** Process spawns this entry's namespace read cost (0 when shared with another pod of the same netns). */
   spawns: number;
+  /** What /proc says about the pod's faults that are not network state (absent for --netns / --pid targets). */
+  proc?: PodProcFacts;
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
 }
@@ -51,4 +55,6 @@ export interface Snapshot {
   spawns: number;
   /** Namespace reads (one nsenter + read script each, run by the long-lived netns workers). */
   reads?: number;
+  /** chaos-daemon's background processes, from the collection's /proc scan; null when the scan failed or was off. */
+  bpm?: BpmReport | null;
 }

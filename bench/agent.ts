@@ -57,7 +57,7 @@ export class InProcessAgent {
       maxOutputBytes: this.cfg.maxOutputBytes,
       onCommand: persistent.onCommand,
     });
-    this.pipeline = new MetricsPipeline({ procRoot: this.cfg.procRoot, compatMetrics: this.cfg.compatMetrics, persistent, log });
+    this.pipeline = new MetricsPipeline({ compatMetrics: this.cfg.compatMetrics, persistent, log });
   }
 
   async collectOnce(): Promise<AgentSample> {

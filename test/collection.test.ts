@@ -75,7 +75,7 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     expect(snap.reads).toBe(2);
     expect(snap.spawns).toBe(2);
     expect(snap.cpuSeconds).toBeGreaterThan(0);
-    expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true]]);
+    expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['processes', true], ['bpm', true], ['stats', true]]);
     expect(snap.durationSeconds).toBeGreaterThan(0);
   });
 

@@ -1,6 +1,6 @@
 /**
- * Reads one network namespace's iptables (both backends, IPv4 and IPv6), ipsets, tc state, fwmark ip rules and
- * DNSChaos markers, normally in ONE nsenter process: the constant read script (read-script.ts) runs every tool
+ * Reads one network namespace's iptables (both backends, IPv4 and IPv6), ipsets, tc state and fwmark ip rules
+ * (DNSChaos is read from the containers' roots by agent/proc/dns.ts), normally in ONE nsenter process: the constant read script (read-script.ts) runs every tool
  * inside the namespace in turn and frames each one's output (runner.runScript, forked by a netns worker, not by
  * Node). Decisions that cost no process:
  * - /proc/<pid>/net/ip_tables_names and ip6_tables_names (readable from the host) list the legacy xtables
@@ -8,7 +8,6 @@
  * - tc reads qdiscs, classes and filters of every interface in ONE `tc -s -d -j -batch -`, whose batch the script
  *   builds inside the namespace from /proc/self/net/dev (step tc-auto, frame tc-batch); /proc/<pid>/net/dev, when
  *   readable, only tells which interface names tc cannot be asked about (reported as an error).
- * - /proc/<containerPid>/root/etc/resolv.conf.chaos.bak is a stat (DNSChaos).
  * Decisions the script takes inside the namespace: `nft list tables` names the ip / ip6 tables, and
  * iptables-nft-save / ip6tables-nft-save only run for a family that holds an xtables-compatible table (nft not
  * installed: both run, and later reads skip the probe). `ipset save` runs when some iptables table exists (an
@@ -40,8 +39,6 @@ export interface ReadTarget {
   /** A process in the namespace (the sandbox's); lets the reader look at /proc/<pid>/net without a process. */
   pid: number | null;
   procRoot: string;
-  /** Containers to check for DNSChaos (/proc/<pid>/root/etc/resolv.conf.chaos.bak). */
-  containerPids?: { name: string; pid: number }[];
 }
 
 export interface ReadOptions {
@@ -193,7 +190,6 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
   steps.push(exhaustive || legacyKnown ? 'ipset' : 'ipset-if-tables');
   if (exhaustive) steps.push('iprule4');
 
-  const dns = checkDns(target, state);
   const first = await runSteps(runner, netnsPath, steps, runOpts, fail);
 
   const dumps: IptablesDump[] = [];
@@ -281,7 +277,6 @@ export async function readNetnsState(runner: NetnsRunner, target: ReadTarget, op
       if (r) ipRules(r);
     }
   }
-  await dns;
 
   // The namespace must be the same one at the end (a PID path can be reused by another process).
   try {
@@ -359,29 +354,4 @@ export function parseTcBatchInput(text: string): TcBatchCommand[] {
     if (m) out.push({ kind: m[1] as 'class' | 'filter', dev: m[2]! });
   }
   return out;
-}
-
-async function checkDns(target: ReadTarget, state: NetnsState): Promise<void> {
-  for (const c of target.containerPids ?? []) {
-    let pid: number;
-    try {
-      pid = validatePid(`container ${c.name}`, c.pid);
-    } catch (err) {
-      state.errors.push({ tool: 'dns', reason: 'spawn', message: errorMessage(err) });
-      continue;
-    }
-    const path = posix.join(target.procRoot, String(pid), 'root', 'etc', 'resolv.conf.chaos.bak');
-    try {
-      await stat(path);
-      state.dnsChaos.push({ container: c.name, pid });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue; // no marker: no DNSChaos in this container
-      if (code === 'ESRCH') {
-        state.errors.push({ tool: 'dns', reason: 'vanished', message: `container ${c.name} (pid ${pid}) exited` });
-        continue;
-      }
-      state.errors.push({ tool: 'dns', reason: 'spawn', message: `cannot stat ${path}: ${code ?? errorMessage(err)}` });
-    }
-  }
 }

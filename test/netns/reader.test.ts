@@ -247,28 +247,6 @@ describeIntegration('readNetnsState on real namespaces', { root: true, commands:
     // The host's interfaces were not used: the script read the namespace's own.
     expect(s.tc.qdiscs.map((q) => q.interface)).toEqual(['lo', 'eth0']);
   });
-
-  it('DNSChaos: a resolv.conf.chaos.bak in a container root is found with a stat', async () => {
-    const r = runnerOf();
-    // /proc/<pid>/root of the holder is the host root here; use a PID whose root has no marker, and one that is gone.
-    const s = await readNetnsState(r, {
-      netnsPath: empty.path, pid: empty.holderPid, procRoot: '/proc',
-      containerPids: [{ name: 'app', pid: empty.holderPid! }, { name: 'gone', pid: 4194303 }],
-    });
-    expect(s.dnsChaos).toEqual([]);
-    expect(s.errors).toEqual([]);
-    // A fake proc root whose container root holds the marker (the reader only stats the path).
-    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
-    const root = await mkdtemp('/tmp/h4proc-');
-    try {
-      await mkdir(`${root}/4242/root/etc`, { recursive: true });
-      await writeFile(`${root}/4242/root/etc/resolv.conf.chaos.bak`, 'nameserver 10.96.0.10\n');
-      const s2 = await readNetnsState(r, { netnsPath: empty.path, pid: null, procRoot: root, containerPids: [{ name: 'web', pid: 4242 }] });
-      expect(s2.dnsChaos).toEqual([{ container: 'web', pid: 4242 }]);
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
-  });
 });
 
 describeIntegration('readNetnsState without nft in the image', { root: true, commands: ['nsenter', 'ip', 'tc', 'ipset', 'iptables-nft'] }, () => {
