@@ -14,6 +14,7 @@
  * get (GetIdentifiers): `controlled` counts exactly those.
  */
 import type { PodInfo } from '../runtime/types.js';
+import { isLive } from './chaos-processes.js';
 import type { PodIndex } from './pod-match.js';
 import { ownerOfCgroupPath } from './pod-match.js';
 import { childrenIndex, type ProcProcess, type ProcScan } from './scan.js';
@@ -106,7 +107,7 @@ export function bpmFromScan(scan: Pick<ProcScan, 'processes'>, pods: readonly Po
   for (const root of roots.values()) {
     for (const pid of children.get(root.pid) ?? []) {
       const p = scan.processes.get(pid)!;
-      if (roots.has(pid)) continue;
+      if (roots.has(pid) || !isLive(p)) continue;
       const command = commandOf(p, scan, children);
       if (command === null) continue;
       background.push({ pid, startTicks: p.startTicks, command, identified: command === 'toda' || command === 'tproxy', root: root.pid });

@@ -55,6 +55,11 @@ export interface ChaosProcess extends PodRef {
   workers?: number;
 }
 
+/** A zombie (exited, not yet reaped: an orphan's new parent may never reap it) injects nothing. */
+export function isLive(p: Pick<ProcProcess, 'state'>): boolean {
+  return p.state !== 'Z' && p.state !== 'X';
+}
+
 function base(argv: string[] | null): string | null {
   const a0 = argv?.[0];
   if (a0 === undefined) return null;
@@ -71,6 +76,12 @@ export function roleOf(p: Pick<ProcProcess, 'comm' | 'cmdline'>, parentComm: str
   // stress-ng names its workers stress-ng-<stressor>: only the top of a stress-ng tree is an instance.
   if (p.comm.startsWith('stress-ng') && (b === null || b.startsWith('stress-ng')) && !parentComm?.startsWith('stress-ng')) return 'stress-ng';
   return null;
+}
+
+/** The pod's only running container: where a pod-level placement (a shared pid namespace) can only point. */
+function soleContainer(index: PodIndex, sandboxId: string): string | null {
+  const running = index.pods.get(sandboxId)?.containers.filter((c) => c.state === 'CONTAINER_RUNNING') ?? [];
+  return running.length === 1 ? running[0]!.id : null;
 }
 
 function optionValue(argv: string[] | null, name: string): string | undefined {
@@ -115,6 +126,7 @@ export function findChaosProcesses(scan: Pick<ProcScan, 'processes' | 'bootTime'
   const out: ChaosProcess[] = [];
   let children: Map<number, number[]> | null = null;
   for (const p of scan.processes.values()) {
+    if (!isLive(p)) continue;
     const role = roleOf(p, scan.processes.get(p.ppid)?.comm ?? null);
     if (role === null) continue;
     const where = placeProcess(index, p);
@@ -133,7 +145,7 @@ export function findChaosProcesses(scan: Pick<ProcScan, 'processes' | 'bootTime'
       if (cg && cg.sandboxId === ns.sandboxId) via.unshift('cgroup');
     }
     if (!target) continue;
-    const containerId = target.containerId ?? (cg && cg.sandboxId === target.sandboxId ? cg.containerId : null);
+    const containerId = target.containerId ?? (cg && cg.sandboxId === target.sandboxId ? cg.containerId : null) ?? soleContainer(index, target.sandboxId);
     const proc: ChaosProcess = {
       role,
       kind: ROLE_KIND[role],

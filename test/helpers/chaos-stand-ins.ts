@@ -10,7 +10,7 @@
  * Processes are started with `nsenter -t <pid> -p/-m/-n --` where chaos-daemon uses `nsexec`: both set the
  * namespaces, fork and exec, so the tool is a child of the wrapper in the target's namespaces.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCgroupFile } from '../../agent/proc/proc-files.js';
@@ -163,4 +163,30 @@ export function killAll(pids: Iterable<number>, signal: NodeJS.Signals = 'SIGKIL
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
   }
+}
+
+/**
+ * Run `argv` in the namespaces of `pid` (`m` mount, `p` pid, `n` net) through nsenter, as chaos-daemon runs its
+ * one-shot commands (`sh -c ...` for DNSChaos and JVMChaos); throws on a non-zero exit.
+ */
+export async function inNamespaces(
+  pid: number,
+  kinds: ('m' | 'p' | 'n')[],
+  argv: string[],
+  opts: { input?: string | Buffer; extraFd?: number } = {},
+): Promise<string> {
+  const stdio: ('pipe' | 'ignore' | number)[] = [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+  if (opts.extraFd !== undefined) stdio.push(opts.extraFd); // becomes fd 3 of the command (FUSE's fd=3)
+  const child = spawn('nsenter', ['-t', String(pid), ...kinds.map((k) => `-${k}`), '--', ...argv], { stdio, timeout: 10_000 });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (b: Buffer) => out.push(b));
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c) => resolve(c));
+  });
+  if (code !== 0) throw new Error(`nsenter -t ${pid} ${argv.join(' ')}: exit ${code}: ${Buffer.concat(err).toString()}`);
+  return Buffer.concat(out).toString();
 }
