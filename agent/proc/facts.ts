@@ -43,12 +43,15 @@ interface Target {
   container: ContainerInfo & { pid: number };
 }
 
-function readMounts(facts: PodProcFacts, t: Target, procRoot: string, maxBytes: number): string[] {
+/** The container's IOChaos mounts into `facts`; returns its mount points that may block, or null when unread. */
+function readMounts(facts: PodProcFacts, t: Target, procRoot: string, maxBytes: number): string[] | null {
   const name = t.container.name;
   let text: string;
+  let truncated = false;
   try {
     const r = readCapped(`${procRoot}/${t.container.pid}/mountinfo`, maxBytes);
     text = r.buf.toString('utf8');
+    truncated = r.truncated;
     if (r.truncated) {
       text = text.replace(/\n[^\n]*$/, '\n');
       markIncomplete(facts, 'mounts', { reason: 'truncated', container: name, message: `mountinfo of ${name} is larger than ${maxBytes} bytes` });
@@ -56,14 +59,15 @@ function readMounts(facts: PodProcFacts, t: Target, procRoot: string, maxBytes: 
   } catch (err) {
     const reason = isGoneError(err) ? 'vanished' : 'io';
     markIncomplete(facts, 'mounts', { reason, container: name, message: `mountinfo of ${name}: ${errorMessage(err)}` });
-    return [];
+    return null;
   }
   const info = parseMountinfo(text);
   if (info.errors.length > 0) {
     markIncomplete(facts, 'mounts', { reason: 'parse', container: name, message: `mountinfo of ${name}: ${info.errors.length} unreadable lines (${info.errors[0]!.message})` });
   }
   for (const m of ioChaosMounts(info.mounts)) facts.mounts.push({ ...m, container: name, containerId: t.container.id });
-  return blockingMountPoints(info.mounts);
+  // A cut table may hide a mount that blocks: then nothing in the root is walked.
+  return truncated ? null : blockingMountPoints(info.mounts);
 }
 
 /**
@@ -103,6 +107,13 @@ export async function collectPodFacts(
   await mapLimit(targets, opts.concurrency ?? 8, async (t) => {
     const f = facts.get(t.pod.sandboxId)!;
     const blocking = readMounts(f, t, opts.procRoot, opts.maxMountinfoBytes ?? 1024 * 1024);
+    if (blocking === null) {
+      // Without its mount table the reader cannot know which paths may block: the root is not walked at all.
+      const why = { reason: 'unsafe-mount', container: t.container.name, message: `${t.container.name}: mount table unread or cut, root not walked` };
+      markIncomplete(f, 'dns', why);
+      markIncomplete(f, 'jvm', why);
+      return;
+    }
     const access: RootAccess = { procRoot: opts.procRoot, pid: t.container.pid, deadline: Date.now() + (opts.containerTimeoutMs ?? 1000), blocking };
     const ref = { name: t.container.name, id: t.container.id };
     const dns = await readDns(access, ref, maxFile);

@@ -13,7 +13,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import { PodPathError, errorMessage } from '../errors.js';
 import { parseNetTcp, TCP_LISTEN, type TcpSocket } from './net-tcp.js';
-import { statInRoot, type RootAccess } from './pod-root.js';
+import { statEntriesInRoot, type RootAccess } from './pod-root.js';
 import { isGoneError, readCapped } from './read-capped.js';
 
 export const BYTEMAN_LIB = '/usr/local/byteman/lib';
@@ -116,12 +116,9 @@ export async function readJvm(
   const head = { container: container.name, containerId: container.id, pid: access.pid };
   const jars: string[] = [];
   try {
-    const lib = await statInRoot(access, BYTEMAN_LIB);
-    if (lib === null || !lib.stat.isDirectory()) return { ...head, state: 'none', jars, listeners: [] };
-    for (const jar of BYTEMAN_JARS) {
-      const f = await statInRoot(access, `${BYTEMAN_LIB}/${jar}`);
-      if (f?.stat.isFile()) jars.push(jar);
-    }
+    const lib = await statEntriesInRoot(access, BYTEMAN_LIB, BYTEMAN_JARS);
+    if (lib === null) return { ...head, state: 'none', jars, listeners: [] };
+    for (const jar of BYTEMAN_JARS) if (lib.entries.get(jar)?.isFile()) jars.push(jar);
   } catch (err) {
     if (!(err instanceof PodPathError)) throw err;
     return { ...head, state: 'unknown', jars, listeners: [], error: { reason: err.reason, message: errorMessage(err) } };

@@ -28,15 +28,22 @@ function fill(fd: number, target: Buffer, limit: number): number {
   return total;
 }
 
-/** Reads from the current position of `fd` until EOF or `maxBytes` (+1 byte to tell whether there was more). */
+/**
+ * Reads from the current position of `fd` until EOF or `maxBytes` (+1 byte to tell whether there was more), through
+ * the scratch buffer: memory grows with what the file holds, not with the cap.
+ */
 export function readFdCapped(fd: number, maxBytes: number): CappedRead {
-  const small = maxBytes < SCRATCH_BYTES;
-  const target = small ? (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES)) : Buffer.allocUnsafe(maxBytes + 1);
-  const total = fill(fd, target, maxBytes + 1);
-  const truncated = total > maxBytes;
-  const end = truncated ? maxBytes : total;
-  // A copy for scratch reads (the scratch is reused); a view otherwise.
-  return { buf: small ? Buffer.from(target.subarray(0, end)) : target.subarray(0, end), truncated };
+  const buf = (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const n = fill(fd, buf, Math.min(SCRATCH_BYTES, maxBytes + 1 - total));
+    if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
+    total += n;
+    if (n < SCRATCH_BYTES || total > maxBytes) break;
+  }
+  const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  return total > maxBytes ? { buf: all.subarray(0, maxBytes), truncated: true } : { buf: all, truncated: false };
 }
 
 export function readCapped(path: string, maxBytes: number): CappedRead {

@@ -3,7 +3,7 @@
  * loops, absolute symlinks at host files, `..` climbing out, a 4 MiB resolv.conf, a dead FUSE mount, an absolute
  * symlink at a host directory holding Byteman jars). Each is refused or capped, counted on that pod only, never read
  * outside the pod's root (the host files carry a marker the facts must never contain), and every other pod is read
- * as usual, through the whole collection too.
+ * as usual, through the whole collection too. A FUSE server that never answers shows the deadline at work.
  */
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { collect } from '../../agent/collection.js';
 import { silentLogger } from '../../agent/log.js';
 import { NetnsRunner } from '../../agent/netns/nsenter/exec.js';
 import { collectPodFacts } from '../../agent/proc/facts.js';
+import { statInRoot } from '../../agent/proc/pod-root.js';
 import { scanProc } from '../../agent/proc/scan.js';
 import { createCriRuntime } from '../../agent/runtime/cri-runtime.js';
 import { Inventory } from '../../agent/runtime/inventory.js';
@@ -31,6 +32,7 @@ describeIntegration('hostile pods against the /proc readers', { root: true, comm
   let rt: RuntimeClient;
   let host: string;
   let pods: PodInfo[];
+  let silentFuse: number | null = null;
   const root = (container: string): string => `/proc/${pods.find((p) => p.name === 'evil')!.containers.find((c) => c.name === container)!.pid}/root`;
 
   beforeAll(async () => {
@@ -38,6 +40,7 @@ describeIntegration('hostile pods against the /proc readers', { root: true, comm
     rt = createCriRuntime({ protocol: 'cri', url: h.endpoint, socketPath: h.socket, source: 'flag' }, { timeoutMs: 5000, procRoot: '/proc', hostRoot: '/' });
     await Promise.all([
       h.runPod({ name: 'evil', namespace: 'hostile', containers: ['loop', 'abs', 'dotdot', 'big', 'fusey', 'jvmabs'] }),
+      h.runPod({ name: 'stuck', namespace: 'hostile', containers: ['app'] }),
       h.runPod({ name: 'quiet', namespace: 'shop', containers: ['app'] }),
     ]);
     pods = await rt.listPods();
@@ -66,9 +69,15 @@ describeIntegration('hostile pods against the /proc readers', { root: true, comm
     } finally {
       closeSync(fd);
     }
+    // stuck: a FUSE mount whose server holds the device open and never answers: a lookup there blocks for good.
+    const stuck = pods.find((p) => p.name === 'stuck')!.containers[0]!.pid!;
+    await inNamespaces(stuck, ['m'], ['mkdir', '-p', '/usr/local/byteman']);
+    silentFuse = openSync('/dev/fuse', 'r+');
+    await inNamespaces(stuck, ['m'], ['mount', '-t', 'fuse', '-o', 'fd=3,rootmode=40000,user_id=0,group_id=0', 'evil', '/usr/local/byteman'], { extraFd: silentFuse });
   });
 
   afterAll(async () => {
+    if (silentFuse !== null) closeSync(silentFuse); // aborts the connection: blocked lookups return ENOTCONN
     rt?.close();
     await h?.stop();
     if (host) await rm(host, { recursive: true, force: true });
@@ -112,6 +121,32 @@ describeIntegration('hostile pods against the /proc readers', { root: true, comm
     expect(Object.values(facts.get(quiet.sandboxId)!.sources).every((s) => s.complete)).toBe(true);
     console.log(`[measure] hostile pods: /proc facts of ${pods.length} pods (${pods.reduce((n, p) => n + p.containers.length, 0)} containers) in ${ms.toFixed(0)} ms`);
     expect(ms).toBeLessThan(10_000);
+    // stuck: refused from its mountinfo, never touched.
+    const stuck = pods.find((p) => p.name === 'stuck')!;
+    expect(facts.get(stuck.sandboxId)!.jvm.map((j) => [j.state, j.error?.reason])).toEqual([['unknown', 'unsafe-mount']]);
+  });
+
+  it('a mount table cut at its cap: mounts incomplete, and the root is not walked at all (a cut table may hide a FUSE mount)', async () => {
+    const quiet = pods.find((p) => p.name === 'quiet')!;
+    const scan = await scanProc({ procRoot: '/proc', detailPids: quiet.containers.map((c) => c.pid!) });
+    const { facts } = await collectPodFacts(scan, pods, { procRoot: '/proc', maxMountinfoBytes: 2000 }, [quiet]);
+    const f = facts.get(quiet.sandboxId)!;
+    expect(procErrors(f)).toEqual([
+      'mounts: mountinfo of app is larger than 2000 bytes (truncated)',
+      'dns: app: mount table unread or cut, root not walked (unsafe-mount)',
+      'jvm: app: mount table unread or cut, root not walked (unsafe-mount)',
+    ]);
+    expect(f.dns).toEqual([]);
+    expect(mergeProcReport(CLEAN, f, quiet).verdict).toBe('unknown');
+  });
+
+  it('a lookup that blocks in a silent FUSE server is abandoned at the deadline (without the mount guard)', async () => {
+    const pid = pods.find((p) => p.name === 'stuck')!.containers[0]!.pid!;
+    const t0 = performance.now();
+    await expect(statInRoot({ procRoot: '/proc', pid, deadline: Date.now() + 300 }, '/usr/local/byteman/lib')).rejects.toMatchObject({ reason: 'timeout' });
+    const ms = performance.now() - t0;
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(2000);
   });
 
   it('through the whole collection: the processes collector succeeds, the evil pod is unknown with its reasons', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodPathError } from '../../agent/errors.js';
-import { readInRoot, statInRoot, type RootAccess } from '../../agent/proc/pod-root.js';
+import { readInRoot, statEntriesInRoot, statInRoot, type RootAccess } from '../../agent/proc/pod-root.js';
 
 let dir: string;
 const access = (extra: Partial<RootAccess> = {}): RootAccess => ({ procRoot: '/proc', pid: process.pid, deadline: Date.now() + 5000, ...extra });
@@ -99,6 +99,22 @@ describe('paths inside a root', () => {
       await readInRoot(access(), `${dir}/abs`, 4096).catch((err: unknown) => expect(err).toBeInstanceOf(PodPathError));
       await statInRoot(access(), `${dir}/etc-link/resolv.conf`);
     }
+    // Closes are not awaited (a close waits for the handle's pending calls): they land within a few ticks.
+    for (let i = 0; i < 50 && (await fds()) !== before; i++) await new Promise((r) => setTimeout(r, 10));
     expect(await fds()).toBe(before);
+  });
+});
+
+describe('entries of a directory inside a root', () => {
+  it('lstats each name after one walk (symlinks reported, not followed)', async () => {
+    const r = await statEntriesInRoot(access(), `${dir}/etc-link/..`, ['etc', 'abs', 'nope']);
+    expect(r!.podPath).toBe(dir);
+    expect(r!.entries.get('etc')?.isDirectory()).toBe(true);
+    expect(r!.entries.get('abs')?.isSymbolicLink()).toBe(true);
+    expect(r!.entries.get('nope')).toBeNull();
+    expect(await statEntriesInRoot(access(), `${dir}/etc/resolv.conf`, ['x'])).toBeNull();
+    expect(await statEntriesInRoot(access(), `${dir}/nope`, ['x'])).toBeNull();
+    expect(await refusal(statEntriesInRoot(access(), `${dir}/abs`, ['x']))).toBe('absolute-symlink');
+    expect(await refusal(statEntriesInRoot(access(), dir, ['../x']))).toBe('io');
   });
 });
