@@ -13,7 +13,7 @@ import { readDns } from './dns.js';
 import { ioChaosMounts } from './io-mounts.js';
 import { DEFAULT_JVM_PORTS, readJvm } from './jvm.js';
 import { emptyPodProcFacts, markIncomplete, type PodProcFacts } from './model.js';
-import { blockingMountPoints, parseMountinfo } from './mountinfo.js';
+import { blockingMountPoints, mayMatter, parseMountinfo } from './mountinfo.js';
 import { buildPodIndex, processesByPod, type PodIndex } from './pod-match.js';
 import type { RootAccess } from './pod-root.js';
 import { isGoneError, readCapped } from './read-capped.js';
@@ -61,6 +61,7 @@ function readMounts(facts: PodProcFacts, t: Target, procRoot: string, maxBytes: 
     markIncomplete(facts, 'mounts', { reason, container: name, message: `mountinfo of ${name}: ${errorMessage(err)}` });
     return null;
   }
+  if (!truncated && !mayMatter(text)) return []; // no FUSE, network filesystem or __chaosfs__: nothing to parse
   const info = parseMountinfo(text);
   if (info.errors.length > 0) {
     markIncomplete(facts, 'mounts', { reason: 'parse', container: name, message: `mountinfo of ${name}: ${info.errors.length} unreadable lines (${info.errors[0]!.message})` });

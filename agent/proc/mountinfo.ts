@@ -74,9 +74,21 @@ export function parseMountinfo(text: string): Mountinfo {
   return { mounts, errors };
 }
 
+const BLOCKING_TYPES = 'nfs4?|cifs|smb3|9p|ceph|glusterfs|afs|lustre|gfs2|ocfs2|sshfs';
+
 /** Filesystems whose operations can block indefinitely on a server: never walked into by the agent. */
 export function mayBlock(fstype: string): boolean {
-  return fstype === 'fuse' || fstype === 'fuseblk' || fstype.startsWith('fuse.') || /^(nfs4?|cifs|smb3|9p|ceph|glusterfs|afs|lustre|gfs2|ocfs2|sshfs)$/.test(fstype);
+  return fstype === 'fuse' || fstype === 'fuseblk' || fstype.startsWith('fuse.') || new RegExp(`^(${BLOCKING_TYPES})$`).test(fstype);
+}
+
+const INTERESTING = new RegExp(` - (fuse|fuseblk|${BLOCKING_TYPES})[ .]|__chaosfs__`);
+
+/**
+ * Whether a mount table holds anything the /proc readers care about (a FUSE or network filesystem, a __chaosfs__
+ * mount point): most do not, and then the table need not be parsed. A superset test: it may say yes for nothing.
+ */
+export function mayMatter(text: string): boolean {
+  return INTERESTING.test(text);
 }
 
 /** Mount points (as the process sees them) on filesystems that `mayBlock`: paths the root reader refuses. */

@@ -190,3 +190,18 @@ export async function inNamespaces(
   if (code !== 0) throw new Error(`nsenter -t ${pid} ${argv.join(' ')}: exit ${code}: ${Buffer.concat(err).toString()}`);
   return Buffer.concat(out).toString();
 }
+
+/** Signal `pid` and wait until it is gone or a zombie (its state no longer running), or throw. */
+export async function killAndWait(pid: number, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<void> {
+  killAll([pid], signal);
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ESRCH') return null;
+      throw err;
+    });
+    if (stat === null || /\) [ZX] /.test(stat)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${pid} still running ${timeoutMs} ms after ${signal}`);
+}

@@ -19,7 +19,7 @@ import { collectPodFacts } from '../../agent/proc/facts.js';
 import { scanProc } from '../../agent/proc/scan.js';
 import { createCriRuntime } from '../../agent/runtime/cri-runtime.js';
 import type { PodInfo, RuntimeClient } from '../../agent/runtime/types.js';
-import { ChaosDaemonStandIn, inNamespaces, killAll, moveToCgroupsOf, waitChild, writeStub } from '../helpers/chaos-stand-ins.js';
+import { ChaosDaemonStandIn, inNamespaces, killAll, killAndWait, moveToCgroupsOf, waitChild, writeStub } from '../helpers/chaos-stand-ins.js';
 import { startContainerd, type ContainerdHarness } from '../helpers/containerd.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll } from '../helpers/netns.js';
@@ -127,7 +127,7 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
     expect(o.bpm.byCommand.get('toda')).toBe(1);
 
     // Recovery as chaos-daemon does it: SIGTERM toda, unmount, move the volume back.
-    process.kill(toda, 'SIGTERM');
+    await killAndWait(toda);
     await inNamespaces(app, ['m'], ['umount', '/data']);
     await inNamespaces(app, ['m'], ['mount', '--move', '/__chaosfs__data__', '/data']);
     o = await observe();
@@ -140,8 +140,7 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
     spawned.add(wrapper2);
     const toda2 = await waitChild(wrapper2);
     spawned.add(toda2);
-    process.kill(wrapper2, 'SIGKILL');
-    await new Promise((res) => setTimeout(res, 100));
+    await killAndWait(wrapper2, 'SIGKILL');
     o = await observe();
     const left = o.verdict('web');
     expect([left.verdict, left.kinds]).toEqual(['active', ['io']]);
@@ -150,7 +149,7 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
       expect.stringMatching(new RegExp(`^toda injects IOChaos into container app on /data: .*\\(pid ${toda2}, .*no chaos-daemon ancestor\\)$`)),
       'container app: the volume of /data is still moved to /__chaosfs__data__ with no toda mount on /data (failed IOChaos recovery: the application sees the bare mount point)',
     ]);
-    process.kill(toda2, 'SIGKILL');
+    await killAndWait(toda2, 'SIGKILL');
     await inNamespaces(app, ['m'], ['mount', '--move', '/__chaosfs__data__', '/data']);
   });
 
@@ -178,15 +177,13 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
     expect([o.bpm.byCommand.get('stress-ng'), o.bpm.byCommand.get('memStress'), o.bpm.controlled]).toEqual([1, 1, 0]);
 
     // Recovery kills both; memStress's wrapper is killed without its child: the child stays, still in main's cgroup.
-    process.kill(stress, 'SIGTERM');
-    process.kill(wrapper, 'SIGKILL');
-    await new Promise((res) => setTimeout(res, 100));
+    await killAndWait(stress);
+    await killAndWait(wrapper, 'SIGKILL');
     o = await observe();
     expect(o.verdict('web')).toEqual(CLEAN);
     expect(o.verdict('api')).toMatchObject({ verdict: 'active', kinds: ['stress'] });
     expect(o.of('api').processes).toEqual([expect.objectContaining({ pid: mem, launchedBy: null })]);
-    process.kill(mem, 'SIGKILL');
-    await new Promise((res) => setTimeout(res, 100));
+    await killAndWait(mem, 'SIGKILL');
     expect((await observe()).verdict('api')).toEqual(CLEAN);
   });
 
@@ -214,14 +211,12 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
     expect(o.bpm.byCommand.get('tproxy')).toBe(1);
 
     // Recovery: the proxy stops, tproxy -i stays (Chaos Mesh kills it only on re-create).
-    process.kill(proxy, 'SIGINT');
-    await new Promise((res) => setTimeout(res, 150));
+    await killAndWait(proxy, 'SIGINT');
     o = await observe();
     expect(o.verdict('api')).toMatchObject({ verdict: 'scaffolding', kinds: [] });
     expect(o.verdict('api').findings[0]).toMatch(/^idle tproxy -i left by HTTPChaos in container main/);
     expect(o.bpm.controlled).toBe(1); // still a live bpm process with an identifier, as in Chaos Mesh
-    process.kill(ctl, 'SIGTERM');
-    await new Promise((res) => setTimeout(res, 100));
+    await killAndWait(ctl);
     expect((await observe()).verdict('api')).toEqual(CLEAN);
   });
 
@@ -268,7 +263,7 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
     expect(o.of('api').jvm[0]).toMatchObject({ state: 'active', listeners: [{ address: '127.0.0.1', port: 9277, owner: { pid: java, comm: 'java' } }] });
     expect(o.verdict('api')).toMatchObject({ verdict: 'active', kinds: ['jvm'] });
     expect(o.verdict('api').findings[0]).toMatch(new RegExp(`^container main: Byteman agent listening on 127\\.0\\.0\\.1:9277 \\(java pid ${java}\\) with byteman\\.jar, byteman-helper\\.jar, chaos-agent\\.jar`));
-    process.kill(java, 'SIGKILL');
+    await killAndWait(java, 'SIGKILL');
   });
 
   it('bpm counts only the chaos-daemon of chaos-daemon\'s pod: impostors on the host and in other pods count for nothing', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ioChaosMounts } from '../../agent/proc/io-mounts.js';
-import { blockingMountPoints, parseMountinfo } from '../../agent/proc/mountinfo.js';
+import { blockingMountPoints, mayMatter, parseMountinfo } from '../../agent/proc/mountinfo.js';
 
 // Captured in a containerd pod's app container after the IOChaos stand-in of facts.containerd.test.ts: a tmpfs
 // volume moved to /__chaosfs__data__ and a kernel FUSE mount with source `toda` on /data (see the fixtures README).
@@ -39,6 +39,19 @@ describe('mountinfo', () => {
       const r = parseMountinfo(s);
       for (const m of r.mounts) expect(m.mountPoint.startsWith('/')).toBe(true);
     }), { numRuns: 2000 });
+  });
+
+  it('tells cheaply whether a table needs parsing (FUSE, network filesystems, __chaosfs__), never missing one', () => {
+    expect(mayMatter(TODA)).toBe(true);
+    const plain = TODA.split('\n').filter((l) => !l.includes(' fuse ') && !l.includes('__chaosfs__')).join('\n');
+    expect(mayMatter(plain)).toBe(false);
+    expect(mayMatter('1 2 0:9 / /srv rw - nfs4 host:/x rw')).toBe(true);
+    expect(mayMatter('1 2 0:9 / /y rw - fuse.sshfs u@h: rw')).toBe(true);
+    expect(mayMatter('1 2 0:9 / /vol/__chaosfs__d__ rw - ext4 /dev/sda rw')).toBe(true);
+    fc.assert(fc.property(fc.constantFrom('fuse', 'fuseblk', 'fuse.x', 'nfs', 'nfs4', 'cifs', 'smb3', '9p', 'ceph', 'glusterfs', 'afs', 'lustre', 'gfs2', 'ocfs2', 'sshfs', 'ext4', 'tmpfs', 'overlay'), (t) => {
+      const line = `1 2 0:9 / /m rw - ${t} src rw`;
+      if (blockingMountPoints(parseMountinfo(line).mounts).length > 0) expect(mayMatter(line)).toBe(true);
+    }));
   });
 
   it('names the mounts the root reader must not walk into (FUSE, network filesystems)', () => {
