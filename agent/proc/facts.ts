@@ -14,10 +14,10 @@ import { ioChaosMounts } from './io-mounts.js';
 import { DEFAULT_JVM_PORTS, readJvm } from './jvm.js';
 import { emptyPodProcFacts, markIncomplete, type PodProcFacts } from './model.js';
 import { blockingMountPoints, mayMatter, parseMountinfo } from './mountinfo.js';
-import { buildPodIndex, processesByPod, type PodIndex } from './pod-match.js';
+import { buildPodIndex, placeProcess, processesByPod, type PodIndex } from './pod-match.js';
 import type { RootAccess } from './pod-root.js';
 import { isGoneError, readCapped } from './read-capped.js';
-import type { ProcScan } from './scan.js';
+import { detailOf, type ProcScan } from './scan.js';
 
 export interface FactsOptions {
   procRoot: string;
@@ -93,8 +93,17 @@ export async function collectPodFacts(
     if (!scan.complete) markIncomplete(f, 'processes', { reason: 'scan', message: `the /proc scan is incomplete: ${scan.incomplete ?? 'unknown reason'}` });
     for (const c of pod.containers) {
       if (c.state !== 'CONTAINER_RUNNING' || c.pid === null) continue;
-      if (!scan.processes.has(c.pid)) {
+      const p = detailOf(scan, c.pid);
+      if (!p) {
         markIncomplete(f, 'processes', { reason: 'vanished', container: c.name, message: `container ${c.name} (pid ${c.pid}) was not in the /proc scan: its namespaces are unknown` });
+      } else {
+        // A PID the runtime reported but that now sits in another pod's cgroup was reused: its root is not this pod's.
+        const other = placeProcess(index, p).cgroup;
+        if (other && other.sandboxId !== pod.sandboxId) {
+          const why = { reason: 'vanished', container: c.name, message: `container ${c.name}: pid ${c.pid} now belongs to another pod, not read` };
+          for (const source of ['processes', 'mounts', 'dns', 'jvm'] as const) markIncomplete(f, source, why);
+          continue;
+        }
       }
       targets.push({ pod, container: { ...c, pid: c.pid } });
     }
