@@ -20,6 +20,12 @@ export interface Config {
   netnsConcurrency: number;
   commandTimeoutMs: number;
   maxOutputBytes: number;
+  /** How namespaces are read: netlink in-process, nsenter + the tools, or auto (netlink, tools as fallback). */
+  reader: 'auto' | 'netlink' | 'nsenter';
+  /** Time budget of one namespace read, ms. */
+  namespaceTimeoutMs: number;
+  /** iptables rules exported per pod at most (series and JSON; chaos chains first). */
+  maxRulesPerPod: number;
   all: boolean;
   netns: string | null;
   pid: number | null;
@@ -27,6 +33,7 @@ export interface Config {
   intervalMs: number;
   debug: boolean;
   debugTokenFile: string | null;
+  debugInsecure: boolean;
   compatMetrics: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nsenterPath: string;
@@ -51,17 +58,21 @@ export const FLAGS: FlagSpec[] = [
   { name: 'host-root', kind: 'string', key: 'hostRoot', def: '/', help: 'Where the host filesystem is mounted (runtime sockets and netns paths are looked up under it).' },
   { name: 'proc-root', kind: 'string', key: 'procRoot', def: '/proc', help: 'Where /proc/<pid> of the host PID namespace is found.' },
   { name: 'runtime-timeout', kind: 'duration', key: 'runtimeTimeoutMs', def: '2s', help: 'Deadline of every CRI/Docker call.' },
-  { name: 'netns-concurrency', kind: 'int', key: 'netnsConcurrency', def: '4', help: 'Tools run at once inside network namespaces.' },
-  { name: 'command-timeout', kind: 'duration', key: 'commandTimeoutMs', def: '5s', help: 'Per-command timeout for nsenter tools; the child is killed after it.' },
-  { name: 'max-output', kind: 'bytes', key: 'maxOutputBytes', def: '16MiB', help: 'Output size cap of one nsenter tool.' },
+  { name: 'reader', kind: 'string', key: 'reader', def: 'auto', help: 'How network namespaces are read: netlink (in-process, worker threads), nsenter (nsenter + iptables-save, ipset, tc, ip), or auto (netlink; a namespace it cannot decode exactly, or a node where it cannot work, through the tools).' },
+  { name: 'netns-concurrency', kind: 'int', key: 'netnsConcurrency', def: '2', help: 'Network namespace reads at once (netlink worker threads, or tool sequences).' },
+  { name: 'namespace-timeout', kind: 'duration', key: 'namespaceTimeoutMs', def: '5s', help: 'Time budget of one namespace read; a namespace over it is reported unread (verdict unknown), the others are still collected.' },
+  { name: 'command-timeout', kind: 'duration', key: 'commandTimeoutMs', def: '2s', help: 'Timeout of one tool run by the tools reader (nsenter); cut to what is left of --namespace-timeout. The tool is killed after it.' },
+  { name: 'max-output', kind: 'bytes', key: 'maxOutputBytes', def: '2MiB', help: 'Bytes kept per source of a namespace read (one netlink dump, or one tool\'s output); past it the source is cut where it is read and marked truncated.' },
+  { name: 'max-rules-per-pod', kind: 'int', key: 'maxRulesPerPod', def: '2000', help: 'iptables rules exported per pod at most (chaos_daemon_iptables_* series and the JSON document), chaos chains first; the verdict still sees every rule read. chaos_daemon_pod_truncated{what="rules"} says when it cut.' },
   { name: 'json', kind: 'bool', key: 'json', def: 'false', help: 'Print JSON (runtimes, pods, inspect).' },
   { name: 'all', kind: 'bool', key: 'all', def: 'false', help: 'inspect: every pod on the node.', commands: ['inspect'] },
   { name: 'netns', kind: 'string', key: 'netns', def: '', help: 'inspect: a network namespace file (e.g. /var/run/netns/x).', commands: ['inspect'] },
   { name: 'pid', kind: 'int', key: 'pid', def: '', help: 'inspect: the network namespace of this PID.', commands: ['inspect'] },
   { name: 'listen', kind: 'string', key: 'listen', def: `0.0.0.0:${DEFAULT_PORT}`, help: 'serve: HOST:PORT of the HTTP server.', commands: ['serve'] },
   { name: 'interval', kind: 'duration', key: 'intervalMs', def: '15s', help: 'serve: time between background collections.', commands: ['serve'] },
-  { name: 'debug', kind: 'bool', key: 'debug', def: 'true', help: 'serve: expose /debug/pods (rule text is sensitive).', commands: ['serve'] },
-  { name: 'debug-token-file', kind: 'string', key: 'debugTokenFile', def: '', help: 'serve: require "Authorization: Bearer <token in this file>" on /debug/*.', commands: ['serve'] },
+  { name: 'debug', kind: 'bool', key: 'debug', def: 'true', help: 'serve: expose /debug/pods (rule text is sensitive: needs --debug-token-file or --debug-insecure, else 403).', commands: ['serve'] },
+  { name: 'debug-token-file', kind: 'string', key: 'debugTokenFile', def: '', help: 'serve: require "Authorization: Bearer <token in this file>" on /debug/*; the file is re-read when it changes (missing or empty: /debug/* locked).', commands: ['serve'] },
+  { name: 'debug-insecure', kind: 'bool', key: 'debugInsecure', def: 'false', help: 'serve: serve /debug/* without a token (anyone who reaches the port reads every pod\'s rules).', commands: ['serve'] },
   { name: 'compat-metrics', kind: 'bool', key: 'compatMetrics', def: 'true', help: "Emit Chaos Mesh's per-container chaos_daemon_iptables_*/ipset/tcs series (one copy per container)." },
   { name: 'log-level', kind: 'string', key: 'logLevel', def: 'info (serve), warn (others)', help: 'fatal|error|warn|info|debug|trace|silent' },
   { name: 'nsenter-path', kind: 'string', key: 'nsenterPath', def: 'nsenter', help: 'nsenter executable.' },
@@ -148,9 +159,12 @@ function defaults(): Config {
     hostRoot: '/',
     procRoot: '/proc',
     runtimeTimeoutMs: 2000,
-    netnsConcurrency: 4,
-    commandTimeoutMs: 5000,
-    maxOutputBytes: 16 << 20,
+    netnsConcurrency: 2,
+    commandTimeoutMs: 2000,
+    maxOutputBytes: 2 << 20,
+    reader: 'auto',
+    namespaceTimeoutMs: 5000,
+    maxRulesPerPod: 2000,
     all: false,
     netns: null,
     pid: null,
@@ -158,12 +172,14 @@ function defaults(): Config {
     intervalMs: 15_000,
     debug: true,
     debugTokenFile: null,
+    debugInsecure: false,
     compatMetrics: true,
     logLevel: 'warn',
     nsenterPath: 'nsenter',
   };
 }
 
+const READERS = ['auto', 'netlink', 'nsenter'];
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function apply(cfg: Config, spec: FlagSpec, raw: string, seen: Set<string>): void {
@@ -190,7 +206,10 @@ function apply(cfg: Config, spec: FlagSpec, raw: string, seen: Set<string>): voi
       break;
     case 'string':
       if (spec.name === 'listen') c.listen = parseListen(raw);
-      else if (spec.name === 'log-level') {
+      else if (spec.name === 'reader') {
+        if (!READERS.includes(raw)) throw new UsageError(`--reader: expected one of ${READERS.join('|')}, got "${raw}"`);
+        c.reader = raw;
+      } else if (spec.name === 'log-level') {
         if (!LEVELS.includes(raw)) throw new UsageError(`--log-level: expected one of ${LEVELS.join('|')}, got "${raw}"`);
         c.logLevel = raw;
       } else {
@@ -290,6 +309,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config 
     } else if (cfg.args.length > 0) {
       throw new UsageError(`${cfg.command}: unexpected argument "${cfg.args[0]}"`);
     }
+    if (cfg.debugInsecure && cfg.debugTokenFile !== null)
+      throw new UsageError('--debug-insecure and --debug-token-file contradict each other: give one');
+    if (cfg.debugInsecure && !cfg.debug) throw new UsageError('--debug-insecure with --debug=false: /debug/* is off, drop one');
   }
   return cfg;
 }

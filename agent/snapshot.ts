@@ -3,7 +3,7 @@
  * Produced by collection.ts; consumed read-only.
  */
 import type { ChaosReport } from './chaos/types.js';
-import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/state.js';
+import type { IpsetDump, IptablesDump, NetnsState, SourceStatus, TcDump } from './netns/state.js';
 import type { BpmReport } from './proc/bpm.js';
 import type { PodProcFacts } from './proc/model.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
@@ -22,15 +22,39 @@ export interface PodReport {
   ipsets: IpsetDump;
   tc: TcDump;
   ipRules: NetnsState['ipRules'];
-  dnsChaos: NetnsState['dnsChaos'];
+  /** Containers whose root holds a readable /etc/resolv.conf.chaos.bak (from `proc.dns`). */
+  dnsChaos: { container: string; pid: number }[];
   /** Vanished pod, tool failure, unresolved netns...: human sentences; the rest of the entry holds what could be read. */
   errors: string[];
   /** Process spawns this entry's namespace read cost (0 when shared with another pod of the same netns). */
   spawns: number;
+  /** The reader that produced the state (null when nothing was read). */
+  reader: NetnsState['reader'] | null;
+  /** Each source's completeness (empty when nothing was read). */
+  sources: SourceStatus[];
   /** What /proc says about the pod's faults that are not network state (absent for --netns / --pid targets). */
   proc?: PodProcFacts;
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
+  /** Links, addresses, routes and ebtables, when the reader read them (HTTPChaos's bridge layout evidence). */
+  links?: NetnsState['links'];
+  addresses?: NetnsState['addresses'];
+  routes?: NetnsState['routes'];
+  ebtables?: NetnsState['ebtables'];
+  /** The pod uses the node's network namespace (or, on `Snapshot.host`, this is the node's namespace). */
+  hostNetwork?: boolean;
+}
+
+/** A sandbox listed for a pod that another sandbox stands for (runtime collector's choosePrimary). */
+export interface StaleSandbox {
+  namespace: string;
+  name: string;
+  uid: string;
+  runtime: string;
+  sandboxId: string;
+  state: string;
+  /** The sandbox chosen for the pod. */
+  replacedBy: string;
 }
 
 export interface CollectorResult {
@@ -53,8 +77,14 @@ export interface Snapshot {
   collectors: CollectorResult[];
   /** Processes the agent process itself spawned in the collection (netns workers when (re)started, `ip rule` reads). */
   spawns: number;
-  /** Namespace reads (one nsenter + read script each, run by the long-lived netns workers). */
+  /** Namespace reads (netlink or through the tools). */
   reads?: number;
+  /** Other sandboxes listed for pods of `pods` (not read). */
+  stale?: StaleSandbox[];
+  /** The node's network namespace, read once for the host-network pods, when summarised (else null). */
+  host?: PodReport | null;
+  /** Namespaces whose read had an incomplete source. */
+  incompleteNamespaces?: number;
   /** chaos-daemon's background processes, from the collection's /proc scan; null when the scan failed or was off. */
   bpm?: BpmReport | null;
 }

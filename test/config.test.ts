@@ -9,9 +9,11 @@ describe('loadConfig', () => {
     expect(c.hostRoot).toBe('/');
     expect(c.procRoot).toBe('/proc');
     expect(c.runtimeTimeoutMs).toBe(2000);
-    expect(c.netnsConcurrency).toBe(4);
-    expect(c.commandTimeoutMs).toBe(5000);
-    expect(c.maxOutputBytes).toBe(16 * 1024 * 1024);
+    expect(c.netnsConcurrency).toBe(2);
+    expect(c.reader).toBe('auto');
+    expect(c.namespaceTimeoutMs).toBe(5000);
+    expect(c.maxOutputBytes).toBe(2 << 20);
+    expect(c.commandTimeoutMs).toBe(2000);
     expect(c.listen).toEqual({ host: '0.0.0.0', port: DEFAULT_PORT });
     expect(c.intervalMs).toBe(15000);
     expect(c.debug).toBe(true);
@@ -66,6 +68,16 @@ describe('loadConfig', () => {
     expect(loadConfig(['serve', '--no-debug']).debug).toBe(false);
     expect(loadConfig(['serve', '--debug']).debug).toBe(true);
     expect(() => loadConfig(['serve', '--debug=maybe'])).toThrow(UsageError);
+  });
+
+  it('debug access: a token file or --debug-insecure, never both; insecure only with debug on', () => {
+    const d = loadConfig(['serve']);
+    expect([d.debug, d.debugTokenFile, d.debugInsecure]).toEqual([true, null, false]);
+    expect(loadConfig(['serve', '--debug-insecure']).debugInsecure).toBe(true);
+    expect(loadConfig(['serve'], { CHAOS_AGENT_DEBUG_TOKEN_FILE: '/t' }).debugTokenFile).toBe('/t');
+    expect(() => loadConfig(['serve', '--debug-insecure', '--debug-token-file', '/t'])).toThrow('--debug-insecure and --debug-token-file contradict each other: give one');
+    expect(() => loadConfig(['serve', '--debug-insecure', '--no-debug'])).toThrow('--debug-insecure with --debug=false: /debug/* is off, drop one');
+    expect(() => loadConfig(['metrics', '--debug-insecure'])).toThrow('--debug-insecure is only valid with: serve');
   });
 
   it('validates inspect targets', () => {

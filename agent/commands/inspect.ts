@@ -6,44 +6,44 @@
  * namespace was inspected, 1 when none could be.
  */
 import type { Config } from '../config.js';
-import { collect, inspectTarget, podReportJson, wasInspected, notInspected } from '../collection.js';
-import { NetnsRunner } from '../netns/nsenter/exec.js';
-import { emptyNetnsState } from '../netns/reader.js';
-import type { IptablesDump, IpsetDump, TcDump, Qdisc, Counters } from '../netns/state.js';
+import { collect, inspectTarget, namedNetnsDir, wasInspected, notInspected } from '../collection.js';
+import { capDumps } from '../metrics/rule-cap.js';
+import { podsJson } from '../server/pod-document.js';
+import { createNetnsReader } from '../netns/read.js';
+import { emptyNetnsState, type IptablesDump, type IpsetDump, type TcDump, type Qdisc, type Counters } from '../netns/state.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import { procNetnsPath } from '../runtime/netns-resolve.js';
-import type { PodReport } from '../snapshot.js';
+import type { PodReport, StaleSandbox } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
-  const runner = new NetnsRunner({
-    nsenterPath: cfg.nsenterPath,
-    concurrency: cfg.netnsConcurrency,
-    timeoutMs: cfg.commandTimeoutMs,
-    maxOutputBytes: cfg.maxOutputBytes,
-  });
-  const onAbort = (): void => runner.killAll();
+  const reader = createNetnsReader(cfg);
+  const onAbort = (): void => void reader.close();
   io.signal.addEventListener('abort', onAbort, { once: true });
   try {
     let reports: PodReport[];
+    let host: PodReport | null = null;
+    let stale: StaleSandbox[] = [];
     let nothingReachable = false;
     if (cfg.netns !== null || cfg.pid !== null) {
       const target = cfg.netns !== null
         ? { netnsPath: cfg.netns, pid: null, procRoot: cfg.procRoot }
         : { netnsPath: procNetnsPath(cfg.procRoot, cfg.pid!), pid: cfg.pid, procRoot: cfg.procRoot };
-      reports = [await inspectTarget(runner, target, io.log)];
+      reports = [await inspectTarget(reader, target, io.log)];
     } else {
       const inventory = new Inventory(cfg, { log: io.log });
       try {
         const wanted = new Set(cfg.args);
         const snap = await collect(
-          { inventory, runner, procRoot: cfg.procRoot, log: io.log },
-          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`) }) },
+          { inventory, reader, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot) },
+          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
         );
         for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         nothingReachable = !snap.runtimes.some((s) => s.up);
         if (nothingReachable) io.err(`chaos-node-agent inspect: ${unreachableMessage(snap.runtimes)}`);
         reports = snap.pods;
+        host = snap.host ?? null;
+        stale = snap.stale ?? [];
         if (!cfg.all) {
           const found = new Set(reports.map((r) => `${r.namespace}/${r.name}`));
           for (const a of cfg.args) {
@@ -53,7 +53,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
             const state = emptyNetnsState();
             reports.push({
               namespace, name, runtime: '', netns: null, pod: null, chaos: notInspected(why),
-              iptables: state.iptables, ipsets: state.ipsets, tc: state.tc, ipRules: [], dnsChaos: [], errors: [why], spawns: 0,
+              iptables: state.iptables, ipsets: state.ipsets, tc: state.tc, ipRules: [], dnsChaos: [], errors: [why], spawns: 0, reader: null, sources: [],
             });
           }
         }
@@ -61,12 +61,14 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         inventory.close();
       }
     }
-    io.out(cfg.json ? `${JSON.stringify({ pods: reports.map(podReportJson) }, null, 2)}\n` : reports.map(formatReport).join('\n'));
+    const all = cfg.all ? { host, stale } : {};
+    io.out(cfg.json ? podsJson(reports, { maxRulesPerPod: cfg.maxRulesPerPod, ...all }) : [...reports, ...(host ? [host] : [])].map((r) => formatReport(r, cfg.maxRulesPerPod)).join('\n'));
     if (reports.some(wasInspected)) return 0;
     if (cfg.all && !nothingReachable && reports.length === 0) return 0;
     return 1;
   } finally {
     io.signal.removeEventListener('abort', onAbort);
+    await reader.close();
   }
 }
 
@@ -75,9 +77,9 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
 
 const counters = (c: Counters | null): string => (c ? `${c.packets} pkts ${c.bytes} bytes` : '-');
 
-export function formatReport(r: PodReport): string {
+export function formatReport(r: PodReport, maxRules?: number): string {
   const out: string[] = [];
-  const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}` : `netns ${r.netns?.path ?? '?'}`;
+  const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}${r.hostNetwork ? ' host network' : ''}` : r.hostNetwork ? 'node network namespace (host-network pods)' : `netns ${r.netns?.path ?? '?'}`;
   out.push(`${who}${r.netns ? `  netns inode ${r.netns.inode} ${r.netns.path}` : ''}`);
   out.push(`  verdict: ${r.chaos.verdict}${r.chaos.kinds.length ? `  kinds: ${r.chaos.kinds.join(', ')}` : ''}`);
   for (const f of r.chaos.findings) out.push(`  - ${f}`);
@@ -85,17 +87,49 @@ export function formatReport(r: PodReport): string {
     out.push('  errors:');
     for (const e of r.errors) out.push(`    ! ${e}`);
   }
-  out.push(...formatIptables(r.iptables));
+  const { dumps, omitted } = capDumps(r.iptables, maxRules ?? Number.MAX_SAFE_INTEGER);
+  out.push(...formatIptables(dumps));
+  if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
   out.push(...formatIpsets(r.ipsets));
   out.push(...formatTc(r.tc));
+  out.push(...formatBridgeState(r));
   if (r.ipRules.length) {
     out.push('  ip rules (fwmark):');
     for (const l of r.ipRules) out.push(`    ${l}`);
   }
   for (const d of r.dnsChaos) out.push(`  dns: container ${d.container} (pid ${d.pid}) has /etc/resolv.conf.chaos.bak`);
   for (const n of r.notes ?? []) out.push(`  note: ${n}`);
-  out.push(`  (${r.spawns} nsenter ${r.spawns === 1 ? 'run' : 'runs'})`);
+  out.push(`  (read by ${r.reader ?? 'nsenter'}${r.spawns > 0 ? `, ${r.spawns} ${r.spawns === 1 ? 'process' : 'processes'}` : ''})`);
   return `${out.join('\n')}\n`;
+}
+
+/** Links, addresses, default routes and ebtables, when the reader read them (chaos-tproxy's interfaces exist). */
+export function formatBridgeState(r: PodReport): string[] {
+  const out: string[] = [];
+  if (r.links !== undefined) {
+    const names = new Map(r.links.map((l) => [l.index, l.name]));
+    out.push('  links:');
+    for (const l of r.links) {
+      const master = l.master !== null ? ` master ${names.get(l.master) ?? l.master}` : '';
+      const addrs = (r.addresses ?? []).filter((a) => a.index === l.index).map((a) => `${a.address}/${a.prefixLength}`);
+      out.push(`    ${l.name}${l.kind ? ` (${l.kind})` : ''}${master}${l.address ? ` ${l.address}` : ''}${addrs.length ? ` ${addrs.join(' ')}` : ''}`);
+    }
+    for (const rt of (r.routes ?? []).filter((x) => x.destination === 'default')) {
+      out.push(`  route: default${rt.gateway ? ` via ${rt.gateway}` : ''}${rt.interface ? ` dev ${rt.interface}` : ''}${rt.table !== 254 ? ` table ${rt.table}` : ''}`);
+    }
+  }
+  for (const d of r.ebtables ?? []) {
+    out.push(`  ebtables ${d.backend}:`);
+    for (const t of d.tables) {
+      for (const c of t.chains) {
+        if (c.rules.length === 0) continue;
+        out.push(`    ${t.name} ${c.name} (policy ${c.policy})`);
+        for (const rule of c.rules) out.push(`      [${counters(rule.counters)}] ${rule.text}`);
+      }
+    }
+    for (const e of d.errors) out.push(`    ! line ${e.line}: ${e.message}`);
+  }
+  return out;
 }
 
 export function formatIptables(dumps: IptablesDump[]): string[] {

@@ -10,6 +10,8 @@ import { buildCollectionRegistry, type PersistentMetrics, type RenderedMetrics }
 
 export interface PipelineOptions {
   compatMetrics: boolean;
+  /** --max-rules-per-pod. */
+  maxRulesPerPod?: number;
   persistent: PersistentMetrics;
   log: Logger;
 }
@@ -36,6 +38,7 @@ export class MetricsPipeline {
       extraCollectors: collectors,
       firstSeen: (ns, pod, kind) => this.tracker.firstSeen(ns, pod, kind),
       compatMetrics: this.opts.compatMetrics,
+      ...(this.opts.maxRulesPerPod !== undefined ? { maxRulesPerPod: this.opts.maxRulesPerPod } : {}),
     }, signal);
     const metrics = await this.opts.persistent.render(registry, signal);
     return { metrics, events, collectors };

@@ -22,6 +22,13 @@ import { netnsInstruments, registerSelfMetrics, type CommandObservation } from '
 
 const gzip = promisify(gzipCb);
 
+/**
+ * prom-client's default metrics that are gauges named like counters (`promtool check metrics`: non-counter metrics
+ * should not have "_total" suffix). Dropped: their value is the sum of nodejs_active_{handles,requests,resources}
+ * by type, which stay.
+ */
+export const GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
 
@@ -34,6 +41,8 @@ export interface MetricsInput {
   firstSeen: FirstSeenLookup;
   /** --compat-metrics: repeat the Chaos Mesh series once per container. */
   compatMetrics: boolean;
+  /** --max-rules-per-pod: iptables rules exported per pod at most (chaos chains first). */
+  maxRulesPerPod?: number;
 }
 
 /** One collection's metrics, rendered once. */
@@ -52,11 +61,11 @@ export async function buildCollectionRegistry(input: MetricsInput, signal?: Abor
   const registry = new Registry();
   registerRuntimeMetrics(registry, input.snapshot);
   await slicer.point();
-  registerInjectionMetrics(registry, input.snapshot, input.firstSeen);
+  registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod);
   await slicer.point();
   registerQdiscMetrics(registry, input.snapshot);
   await slicer.point();
-  await registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics, slicer });
+  await registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics, slicer, ...(input.maxRulesPerPod !== undefined ? { maxRulesPerPod: input.maxRulesPerPod } : {}) });
   registerContainerStatsMetrics(registry, input.snapshot);
   registerBpmMetrics(registry, input.bpm);
   registerSelfMetrics(registry, input.snapshot, input.extraCollectors);
@@ -72,12 +81,19 @@ export class PersistentMetrics {
   readonly onCommand: (c: CommandObservation) => void;
   /** chaos_daemon_bpm_controlled_process_total. */
   readonly bpmStarts: BpmStartCounter;
+  /** onFallback for NetnsReader: feeds chaos_daemon_netns_reader_fallbacks_total. */
+  readonly onFallback: (reason: string) => void;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of GAUGES_NAMED_TOTAL) this.registry.removeSingleMetric(name);
+    }
     this.onCall = runtimeRequestHistogram(this.registry).observe;
-    this.onCommand = netnsInstruments(this.registry).observe;
+    const netns = netnsInstruments(this.registry);
+    this.onCommand = netns.observe;
+    this.onFallback = netns.fallback;
     this.bpmStarts = new BpmStartCounter(this.registry);
   }
 
@@ -90,8 +106,8 @@ export class PersistentMetrics {
 }
 
 /**
- * Render a registry in both formats (render-text.ts: the exact output of registry.metrics(), in slices that yield
- * to the event loop), then gzip both on the thread pool. The texts' strings are dropped once copied to buffers.
+ * Render a registry in both formats (render-text.ts: prom-client's public API, in slices that yield to the event
+ * loop), then gzip both on the thread pool. The texts' strings are dropped once copied to buffers.
  */
 export async function renderBoth(reg: Registry, signal?: AbortSignal): Promise<RenderedMetrics> {
   const promText = await renderText(reg, signal ? { openMetrics: false, signal } : { openMetrics: false });

@@ -7,6 +7,8 @@ export * from './model/iptables.js';
 export * from './model/ipset.js';
 export * from './model/tc.js';
 export * from './model/links.js';
+export * from './model/ebtables.js';
+import type { EbtablesDump } from './model/ebtables.js';
 import type { IpsetDump } from './model/ipset.js';
 import type { IptablesDump } from './model/iptables.js';
 import type { Address, IpRule, Link, Route } from './model/links.js';
@@ -28,7 +30,9 @@ export type SourceName =
   | 'nftables'
   | 'ipset'
   | 'tc'
-  | 'links';
+  | 'links'
+  | 'ebtables-legacy'
+  | 'ebtables-nft';
 
 export interface SourceStatus {
   source: SourceName;
@@ -52,15 +56,28 @@ export interface NetnsState {
   addresses?: Address[];
   routes?: Route[];
   rules?: IpRule[];
+  /** ebtables, one dump per backend that holds tables (read when a bridge or a bridge-family table exists). */
+  ebtables?: EbtablesDump[];
   /** Which reader produced this state, and each source's completeness (being wired in). */
   reader?: ReaderName;
   sources?: SourceStatus[];
-  /** Containers whose root holds /etc/resolv.conf.chaos.bak (DNSChaos), by container name or pid. */
-  dnsChaos: { container: string; pid: number }[];
   /** Tool failures; the state above holds whatever could still be read. */
   errors: { tool: string; reason: string; message: string }[];
   /** Process spawns this read cost. */
   spawns: number;
   /** What the reader decided not to read and why, and state it cannot show (e.g. nft-only tables); sentences. */
   notes?: string[];
+}
+
+/** A state with nothing read yet (every list empty). */
+export function emptyNetnsState(): NetnsState {
+  return {
+    iptables: [],
+    ipsets: { sets: [], errors: [] },
+    tc: { qdiscs: [], classes: [], filters: [], errors: [] },
+    ipRules: [],
+    errors: [],
+    spawns: 0,
+    notes: [],
+  };
 }

@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mergeProcReport } from '../../agent/chaos/processes.js';
+import { inspectTarget } from '../../agent/collection.js';
+import { createNetnsReader } from '../../agent/netns/read.js';
 import { bpmFromScan } from '../../agent/proc/bpm.js';
 import { collectPodFacts } from '../../agent/proc/facts.js';
 import { scanProc } from '../../agent/proc/scan.js';
@@ -237,6 +239,16 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
       ['side', 'none', null, null],
     ]);
     expect(o.verdict('web').findings).toEqual([`container app: /etc/resolv.conf nameservers 10.96.99.53 differ from /etc/resolv.conf.chaos.bak's ${original.join(', ')} (DNSChaos)`]);
+    // `inspect --pid` takes the process as a one-container pod: the same facts, without any runtime.
+    const reader = createNetnsReader({ reader: 'nsenter', netnsConcurrency: 1, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 16 << 20, namespaceTimeoutMs: 10_000, procRoot: '/proc' });
+    try {
+      const r = await inspectTarget(reader, { netnsPath: `/proc/${app}/ns/net`, pid: app, procRoot: '/proc' });
+      expect(r.chaos).toMatchObject({ verdict: 'active', kinds: ['dns'] });
+      expect(r.dnsChaos).toEqual([{ container: `pid ${app}`, pid: app }]);
+      expect(r.proc!.dns[0]).toMatchObject({ state: 'active', nameservers: ['10.96.99.53'], backupNameservers: original });
+    } finally {
+      await reader.close();
+    }
 
     // SetDNSServer(disable): copy the backup back, never delete it.
     await sh(`ls ${conf}.chaos.bak && cat ${conf}.chaos.bak > ${conf} || true`);

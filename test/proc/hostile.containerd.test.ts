@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mergeProcReport, procErrors } from '../../agent/chaos/processes.js';
 import { collect } from '../../agent/collection.js';
 import { silentLogger } from '../../agent/log.js';
-import { NetnsRunner } from '../../agent/netns/nsenter/exec.js';
+import { createNetnsReader } from '../../agent/netns/read.js';
 import { collectPodFacts } from '../../agent/proc/facts.js';
 import { statInRoot } from '../../agent/proc/pod-root.js';
 import { scanProc } from '../../agent/proc/scan.js';
@@ -149,12 +149,13 @@ describeIntegration('hostile pods against the /proc readers', { root: true, comm
     expect(ms).toBeLessThan(2000);
   });
 
-  it('through the whole collection: the processes collector succeeds, the evil pod is unknown with its reasons', async () => {
-    const runner = new NetnsRunner({ nsenterPath: 'nsenter', concurrency: 4, timeoutMs: 5000, maxOutputBytes: 16 << 20 });
+  it('through the whole collection: the proc collector succeeds, the evil pod is unknown with its reasons', async () => {
+    const reader = createNetnsReader({ reader: 'nsenter', netnsConcurrency: 4, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 16 << 20, namespaceTimeoutMs: 10_000, procRoot: '/proc' });
     const inventory = new Inventory({ runtimeEndpoints: [h.endpoint], dockerEndpoints: [], hostRoot: '/', procRoot: '/proc', runtimeTimeoutMs: 5000 }, { log: silentLogger() });
     try {
-      const snap = await collect({ inventory, runner, procRoot: '/proc', log: silentLogger() });
-      expect(snap.collectors.find((c) => c.collector === 'processes')).toMatchObject({ success: true });
+      const snap = await collect({ inventory, reader, procRoot: '/proc', log: silentLogger() });
+      expect(snap.collectors.find((c) => c.collector === 'proc')).toMatchObject({ success: true });
+      expect(snap.collectors.find((c) => c.collector === 'bpm')).toMatchObject({ success: true });
       const evil = snap.pods.find((p) => p.name === 'evil')!;
       expect(evil.chaos.verdict).toBe('unknown');
       expect(evil.errors.filter((e) => e.startsWith('dns: ') || e.startsWith('jvm: '))).toHaveLength(6);
@@ -162,7 +163,7 @@ describeIntegration('hostile pods against the /proc readers', { root: true, comm
       expect(snap.bpm).toMatchObject({ daemons: [], controlled: 0 });
     } finally {
       inventory.close();
-      runner.killAll();
+      await reader.close();
     }
   });
 });
