@@ -4,6 +4,8 @@
  */
 import type { ChaosReport } from './chaos/types.js';
 import type { IpsetDump, IptablesDump, NetnsState, SourceStatus, TcDump } from './netns/state.js';
+import type { BpmReport } from './proc/bpm.js';
+import type { PodProcFacts } from './proc/model.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
 
 /** One pod (or one --netns/--pid target) and what was read from its network namespace. */
@@ -20,7 +22,8 @@ export interface PodReport {
   ipsets: IpsetDump;
   tc: TcDump;
   ipRules: NetnsState['ipRules'];
-  dnsChaos: NetnsState['dnsChaos'];
+  /** Containers whose root holds a readable /etc/resolv.conf.chaos.bak (from `proc.dns`). */
+  dnsChaos: { container: string; pid: number }[];
   /** Vanished pod, tool failure, unresolved netns...: human sentences; the rest of the entry holds what could be read. */
   errors: string[];
   /** Process spawns this entry's namespace read cost (0 when shared with another pod of the same netns). */
@@ -29,6 +32,8 @@ export interface PodReport {
   reader: NetnsState['reader'] | null;
   /** Each source's completeness (empty when nothing was read). */
   sources: SourceStatus[];
+  /** What /proc says about the pod's faults that are not network state (absent for --netns / --pid targets). */
+  proc?: PodProcFacts;
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
   /** Links, addresses, routes and ebtables, when the reader read them (HTTPChaos's bridge layout evidence). */
@@ -80,4 +85,6 @@ export interface Snapshot {
   host?: PodReport | null;
   /** Namespaces whose read had an incomplete source. */
   incompleteNamespaces?: number;
+  /** chaos-daemon's background processes, from the collection's /proc scan; null when the scan failed or was off. */
+  bpm?: BpmReport | null;
 }

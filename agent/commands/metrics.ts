@@ -11,7 +11,7 @@ import type { CommandIo } from './io.js';
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const persistent = new PersistentMetrics();
   const collector = createNodeCollector(cfg, { log: io.log, persistent });
-  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
+  const pipeline = new MetricsPipeline({ compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
   try {
     const snapshot = await collector.collect(io.signal);
     const { metrics } = await pipeline.process(snapshot, io.signal);

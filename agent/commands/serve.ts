@@ -30,7 +30,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const debug = await debugAccess(cfg, io);
   const persistent = new PersistentMetrics();
   const collector = createNodeCollector(cfg, { log: io.log, persistent });
-  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
+  const pipeline = new MetricsPipeline({ compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
   const scheduler = new CollectionScheduler({
     intervalMs: cfg.intervalMs,
     collect: (signal) => collector.collect(signal),

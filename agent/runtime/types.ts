@@ -65,6 +65,11 @@ export interface PodInfo {
   /** Why pid/netns are null (present only when unresolved). */
   reason?: string;
   containers: ContainerInfo[];
+  /**
+   * The sandbox's labels as the runtime reports them (CRI: the pod's labels plus kubelet's io.kubernetes.*);
+   * absent when the runtime gives none (Docker). bpm uses them to find chaos-daemon's own pod.
+   */
+  labels?: Record<string, string>;
 }
 
 /** One container's resource usage from CRI ListContainerStats. */

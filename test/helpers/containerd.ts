@@ -44,6 +44,8 @@ export interface RunPodOptions {
   containers?: string[];
   /** Default ['/bin/sleep', '3600']. */
   command?: string[];
+  /** Pod labels, put on the sandbox as kubelet does (next to its io.kubernetes.* labels). */
+  labels?: Record<string, string>;
 }
 
 export interface ContainerdHarness {
@@ -402,6 +404,7 @@ class Harness implements ContainerdHarness {
       hostname: hostNetwork ? '' : opts.name.slice(0, 63),
       log_directory: logDir,
       labels: {
+        ...opts.labels,
         'io.kubernetes.pod.name': opts.name,
         'io.kubernetes.pod.namespace': namespace,
         'io.kubernetes.pod.uid': uid,
