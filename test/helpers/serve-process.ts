@@ -44,6 +44,7 @@ export interface PodDoc {
   chaos: { verdict: string; findings: string[] };
   errors: string[];
   sources: { source: string; status: string; reason?: string; message?: string }[];
+  notes?: string[];
 }
 
 /** Last collection end time in an exposition (0 before the first). */
