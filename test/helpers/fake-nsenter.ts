@@ -12,7 +12,7 @@
  * - `wait`: creates `<dir>/<name>.started`, waits (at most 20 s) until `<dir>/<name>.go` exists, then runs the real
  *   tool: lets a test act while one namespace's read is in progress.
  */
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export type Misbehaviour =
@@ -71,7 +71,7 @@ function action(dir: string, act: Misbehaviour): string {
   }
 }
 
-/** Write the script into `dir` (which the test owns and removes). */
+/** Write the script into `dir` (which the test owns and removes); again on the same dir: new rules, same log. */
 export async function fakeNsenter(dir: string, rules: readonly FakeRule[]): Promise<FakeNsenter> {
   const path = join(dir, 'fake-nsenter');
   const log = join(dir, 'fake-nsenter.log');
@@ -87,8 +87,12 @@ export async function fakeNsenter(dir: string, rules: readonly FakeRule[]): Prom
     lines.push(`if ${cond}; then`, `  ${action(dir, r.act)}`, 'fi');
   }
   lines.push(`exec ${REAL_NSENTER} "$@"`, '');
-  await writeFile(path, lines.join('\n'));
-  await chmod(path, 0o755);
+  // Replaced atomically: calling fakeNsenter again on the same dir changes the rules for the next calls without
+  // touching a script a running shell is still reading.
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, lines.join('\n'));
+  await chmod(tmp, 0o755);
+  await rename(tmp, path);
 
   const calls = async (): Promise<FakeCall[]> => {
     const text = await readFile(log, 'utf8').catch((err: NodeJS.ErrnoException) => {
