@@ -15,7 +15,8 @@ import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { fakeNsenter, type FakeNsenter, type FakeRule } from '../helpers/fake-nsenter.js';
 import { pidsInNetns } from '../helpers/netns.js';
 import { alive, descendants, waitUntil } from '../helpers/procs.js';
-import { startServe, type ServeProcess } from '../helpers/serve-process.js';
+import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { nextCollection } from '../helpers/serve-scrape.js';
 
 const NS = 'f8life';
 const EXIT_WITHIN_MS = 2000;
@@ -67,7 +68,7 @@ describeIntegration('serve lifecycle: SIGTERM at the worst moments', { root: tru
   });
 
   afterAll(async () => {
-    for (const s of serves) s.kill();
+    for (const s of serves) await s.stop(1000);
     for (const f of fakes) for (const c of await f.calls().catch(() => [])) if (alive(c.pid)) process.kill(c.pid, 'SIGKILL');
     await h?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -81,7 +82,7 @@ describeIntegration('serve lifecycle: SIGTERM at the worst moments', { root: tru
   }
 
   async function serve(f: FakeNsenter): Promise<ServeProcess> {
-    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--reader', 'nsenter', '--nsenter-path', f.path, '--command-timeout', '60s', '--namespace-timeout', '60s', '--interval', '60s']);
+    const s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--reader', 'nsenter', '--nsenter-path', f.path, '--command-timeout', '60s', '--namespace-timeout', '60s', '--interval', '60s']);
     serves.push(s);
     return s;
   }
@@ -122,9 +123,9 @@ describeIntegration('serve lifecycle: SIGTERM at the worst moments', { root: tru
 
   it('under scrape load, with a collection stuck in a hung tool', async () => {
     const f = await fake('load', []);
-    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--reader', 'nsenter', '--nsenter-path', f.path, '--command-timeout', '60s', '--namespace-timeout', '60s', '--interval', '1s']);
+    const s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--reader', 'nsenter', '--nsenter-path', f.path, '--command-timeout', '60s', '--namespace-timeout', '60s', '--interval', '1s']);
     serves.push(s);
-    await s.collection(0); // published: scrapes are answered from it while the next collection hangs
+    await nextCollection(s, 0); // published: scrapes are answered from it while the next collection hangs
     const ns = pods[1]!.netnsPath;
     await fakeNsenter(join(dir, 'load'), [{ tool: 'nft', inode: statSync(ns).ino, act: { kind: 'hang' } }]);
     await waitUntil('the hung tool to run', async () => ((await pidsInNetns(ns)).length >= baseline.get(ns)!.length + 3 ? true : undefined));

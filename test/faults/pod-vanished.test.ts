@@ -18,7 +18,8 @@ import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { fakeNsenter, type FakeNsenter } from '../helpers/fake-nsenter.js';
 import { valueOf } from '../helpers/metrics-lint.js';
 import { alive } from '../helpers/procs.js';
-import { collectedAt, podIn, startServe, type ServeProcess } from '../helpers/serve-process.js';
+import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { collectedAt, debugPods, nextCollection, podIn } from '../helpers/serve-scrape.js';
 
 const NS = 'f8gone';
 
@@ -44,14 +45,14 @@ describeIntegration('pods deleted between listing and reading', { root: true, co
   });
 
   afterAll(async () => {
-    s?.kill();
+    await s?.stop(1000);
     await Promise.allSettled([fake?.release('held'), fake?.release('during')]);
     await h?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
   it('reports a pod removed before its read as vanished and one removed during its read as unknown; nothing crashes', async () => {
-    s = await startServe(['--runtime-endpoint', h!.endpoint, '--reader', 'nsenter', '--nsenter-path', fake.path, '--netns-concurrency', '1', '--interval', '2s']);
+    s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--reader', 'nsenter', '--nsenter-path', fake.path, '--netns-concurrency', '1', '--interval', '2s']);
     await fake.started('held'); // listed, and reading the first pod: the other two wait for the read slot
     await h!.removePod(pods.before.sandboxId);
     await fake.release('held');
@@ -59,8 +60,8 @@ describeIntegration('pods deleted between listing and reading', { root: true, co
     await h!.removePod(pods.during.sandboxId);
     await fake.release('during');
 
-    const text = await s.collection(0);
-    const docs = await s.pods();
+    const text = await nextCollection(s, 0);
+    const docs = await debugPods(s);
     const held = podIn(docs, NS, pods.held.name);
     expect(held.chaos.verdict).toBe('clean');
     expect(held.sources.every((x) => x.status === 'complete')).toBe(true);
@@ -83,7 +84,7 @@ describeIntegration('pods deleted between listing and reading', { root: true, co
     expect(valueOf(text, 'chaos_daemon_scrape_collector_success', { collector: 'netns' })).toBe(1); // the pods' own problem, not the agent's
 
     // Still serving; the next collection lists only the pod that exists; nothing left running at the end.
-    const next = await s.collection(collectedAt(text));
+    const next = await nextCollection(s, collectedAt(text));
     expect(valueOf(next, 'chaos_daemon_pod_verdict', { namespace: NS, pod: pods.held.name, verdict: 'clean' })).toBe(1);
     for (const p of [pods.before, pods.during]) expect(valueOf(next, 'chaos_daemon_pod_verdict', { namespace: NS, pod: p.name, verdict: 'unknown' })).toBeUndefined();
     s.child.kill('SIGTERM');

@@ -15,7 +15,8 @@ import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { fakeNsenter, type FakeNsenter } from '../helpers/fake-nsenter.js';
 import { valueOf } from '../helpers/metrics-lint.js';
-import { collectedAt, startServe, type ServeProcess } from '../helpers/serve-process.js';
+import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { collectedAt, nextCollection } from '../helpers/serve-scrape.js';
 
 const NS = 'f8restart';
 const INTERVAL_MS = 2000;
@@ -38,7 +39,7 @@ describeIntegration('containerd killed mid-collection and restarted', { root: tr
   });
 
   afterAll(async () => {
-    s?.kill();
+    await s?.stop(1000);
     await fake?.release('mid');
     await Promise.allSettled([h?.stop(), d?.stop()]);
     await rm(dir, { recursive: true, force: true });
@@ -52,29 +53,29 @@ describeIntegration('containerd killed mid-collection and restarted', { root: tr
       expect(valueOf(text, 'chaos_daemon_runtime_up', docker)).toBe(1);
       expect(verdict(text, dockerPod.name)).toBe(1);
     };
-    s = await startServe(['--runtime-endpoint', h!.endpoint, '--docker-endpoint', d!.url, '--reader', 'nsenter', '--nsenter-path', fake.path, '--interval', `${INTERVAL_MS}ms`]);
+    s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--docker-endpoint', d!.url, '--reader', 'nsenter', '--nsenter-path', fake.path, '--interval', `${INTERVAL_MS}ms`]);
 
     // The first collection listed both runtimes and is reading the containerd pod's namespace: kill containerd now.
     await fake.started('mid');
     await h!.kill();
     await fake.release('mid');
-    const first = await s.collection(0);
+    const first = await nextCollection(s, 0);
     expect(valueOf(first, 'chaos_daemon_runtime_up', ctd)).toBe(1); // it answered when this collection listed it
     expect(verdict(first, ctdPod.name)).toBe(1);
     dockerFine(first);
 
     // Down: 0 under the labels it had while up (an alert on `runtime_up == 0 and max_over_time(runtime_up[6h]) == 1`
     // needs the same series), its pods gone from this collection, docker as before.
-    const down = await s.collection(collectedAt(first));
+    const down = await nextCollection(s, collectedAt(first));
     expect(valueOf(down, 'chaos_daemon_runtime_up', ctd)).toBe(0);
     expect(valueOf(down, 'chaos_daemon_scrape_collector_success', { collector: 'runtime' })).toBe(1); // one runtime up
     expect(verdict(down, ctdPod.name)).toBeUndefined();
     dockerFine(down);
 
     // Restarted on the same socket: up again, and the pod read again, within one interval.
-    await h!.start();
     const restartedAt = Date.now() / 1000;
-    const back = await s.collection(restartedAt, (t) => valueOf(t, 'chaos_daemon_runtime_up', ctd) === 1, 3 * INTERVAL_MS);
+    await h!.start();
+    const back = await nextCollection(s, restartedAt, (t) => valueOf(t, 'chaos_daemon_runtime_up', ctd) === 1, 3 * INTERVAL_MS);
     const startedAfter = collectedAt(back) - valueOf(back, 'chaos_daemon_collection_duration_seconds')! - restartedAt;
     console.log(`containerd up again in the collection that started ${startedAfter.toFixed(2)} s after the restart`);
     expect(startedAfter).toBeLessThan(INTERVAL_MS / 1000 + 0.25); // the next collection, not a later one

@@ -15,7 +15,8 @@ import { startContainerd, type ContainerdHarness, type TestPod } from '../helper
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { samplesOf, valueOf } from '../helpers/metrics-lint.js';
-import { collectedAt, startServe, type ServeProcess } from '../helpers/serve-process.js';
+import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { collectedAt, nextCollection, scrape } from '../helpers/serve-scrape.js';
 
 const NS = 'f8sock';
 const INTERVAL_MS = 1000;
@@ -62,16 +63,16 @@ describeIntegration('runtime sockets that appear late or never answer', { root: 
   const serves: ServeProcess[] = [];
 
   afterAll(async () => {
-    for (const s of serves) s.kill();
+    for (const s of serves) await s.stop(1000);
     await Promise.allSettled([h?.stop(), d?.stop(), ...servers.map((s) => s.close())]);
     if (root) await rm(root, { recursive: true, force: true });
   });
 
   it('discovers runtimes whose sockets appear under --host-root after start-up, at the next collection', async () => {
     root = await mkdtemp(join(tmpdir(), 'cna-f8root-'));
-    const s = await startServe(['--host-root', root, '--interval', `${INTERVAL_MS}ms`]);
+    const s = await startServe(['--debug-insecure', '--host-root', root, '--interval', `${INTERVAL_MS}ms`]);
     serves.push(s);
-    const empty = await s.collection(0);
+    const empty = await nextCollection(s, 0);
     const up = samplesOf(empty, 'chaos_daemon_runtime_up');
     expect(up.map((x) => x.labels.endpoint).sort()).toEqual([
       'unix:///run/containerd/containerd.sock', 'unix:///run/crio/crio.sock', 'unix:///run/k3s/containerd/containerd.sock',
@@ -89,7 +90,7 @@ describeIntegration('runtime sockets that appear late or never answer', { root: 
     const ready = Date.now() / 1000;
     const ctd = { runtime: 'containerd', endpoint: 'unix:///run/containerd/containerd.sock' };
     const docker = { runtime: 'docker', endpoint: 'unix:///var/run/docker.sock' };
-    const seen = await s.collection(ready, (t) => valueOf(t, 'chaos_daemon_pods', { runtime: 'docker', state: 'ready' }) === 1, 4 * INTERVAL_MS);
+    const seen = await nextCollection(s, ready, (t) => valueOf(t, 'chaos_daemon_pods', { runtime: 'docker', state: 'ready' }) === 1, 4 * INTERVAL_MS);
     expect(valueOf(seen, 'chaos_daemon_runtime_up', ctd)).toBe(1);
     expect(valueOf(seen, 'chaos_daemon_runtime_up', docker)).toBe(1);
     for (const name of [ctdPod.name, dockerPod.name]) expect(valueOf(seen, 'chaos_daemon_pod_verdict', { namespace: NS, pod: name, verdict: 'clean' })).toBe(1);
@@ -107,11 +108,11 @@ describeIntegration('runtime sockets that appear late or never answer', { root: 
     const cri = await hungServer(join(root, 'hung-cri.sock'));
     const docker = await hungServer(join(root, 'hung-docker.sock'));
     servers.push(cri, docker);
-    const s = await startServe(['--runtime-endpoint', cri.url, '--runtime-endpoint', h.endpoint, '--docker-endpoint', docker.url, '--runtime-timeout', '500ms', '--interval', `${INTERVAL_MS}ms`]);
+    const s = await startServe(['--debug-insecure', '--runtime-endpoint', cri.url, '--runtime-endpoint', h.endpoint, '--docker-endpoint', docker.url, '--runtime-timeout', '500ms', '--interval', `${INTERVAL_MS}ms`]);
     serves.push(s);
 
-    let text = await s.collection(0);
-    for (let i = 0; i < 4; i++) text = await s.collection(collectedAt(text));
+    let text = await nextCollection(s, 0);
+    for (let i = 0; i < 4; i++) text = await nextCollection(s, collectedAt(text));
     expect(valueOf(text, 'chaos_daemon_runtime_up', { runtime: 'cri', endpoint: cri.url })).toBe(0);
     expect(valueOf(text, 'chaos_daemon_runtime_up', { runtime: 'docker', endpoint: docker.url })).toBe(0);
     expect(valueOf(text, 'chaos_daemon_runtime_up', { runtime: 'containerd', endpoint: h.endpoint })).toBe(1);
@@ -123,7 +124,7 @@ describeIntegration('runtime sockets that appear late or never answer', { root: 
     console.log(`collection with two silent endpoints: ${seconds.toFixed(2)} s; after 5 collections: CRI accepted ${cri.accepted()} (open ${cri.open()}), Docker accepted ${docker.accepted()} (open ${docker.open()})`);
     expect(cri.open()).toBeLessThanOrEqual(2);
     expect(docker.open()).toBeLessThanOrEqual(2);
-    const errors = (await s.metrics()).split('\n').filter((l) => l.startsWith('chaos_daemon_runtime_request_duration_seconds_count'));
+    const errors = (await scrape(s)).split('\n').filter((l) => l.startsWith('chaos_daemon_runtime_request_duration_seconds_count'));
     expect(errors.some((l) => /code="(DEADLINE_EXCEEDED|TIMEOUT)"/.test(l))).toBe(true);
     s.child.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);
