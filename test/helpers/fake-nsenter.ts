@@ -9,6 +9,7 @@
  *   own that hold its stdout: only SIGKILL of the whole process group ends it;
  * - `flood`: writes `bytes` of iptables-looking lines (default 100 MB), then exits 0;
  * - `garbage`: random bytes on stdout and stderr, then exit status 3;
+ * - `slow`: sleeps `seconds`, then runs the real tool (a read that takes long but ends);
  * - `wait`: creates `<dir>/<name>.started`, waits (at most 20 s) until `<dir>/<name>.go` exists, then runs the real
  *   tool: lets a test act while one namespace's read is in progress.
  */
@@ -19,6 +20,7 @@ export type Misbehaviour =
   | { kind: 'hang' }
   | { kind: 'flood'; bytes?: number }
   | { kind: 'garbage' }
+  | { kind: 'slow'; seconds: number }
   | { kind: 'wait'; name: string };
 
 export interface FakeRule {
@@ -63,6 +65,8 @@ function action(dir: string, act: Misbehaviour): string {
       return `${enter} ${q(`yes -- '-A INPUT -s 10.1.2.3/32 -p tcp -m tcp --dport 80 -j DROP' | head -c ${act.bytes ?? DEFAULT_FLOOD}`)}`;
     case 'garbage':
       return `${enter} ${q('head -c 8192 /dev/urandom; head -c 8192 /dev/urandom >&2; exit 3')}`;
+    case 'slow':
+      return `sleep ${act.seconds}`;
     case 'wait': {
       const started = join(dir, `${act.name}.started`);
       const go = join(dir, `${act.name}.go`);
