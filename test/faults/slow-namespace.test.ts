@@ -105,6 +105,7 @@ describeIntegration('one slow namespace', { root: true, commands: ['containerd',
       // The abandoned read's tool (and what it started) is killed, not left running in the pod's namespace.
       await waitUntil('the hung tool to be killed', async () => ((await pidsInNetns(pods.slow.netnsPath)).length === baseline.length ? true : undefined), 3000);
       expect((await pidsInNetns(pods.slow.netnsPath)).sort()).toEqual(baseline);
+      expect((await fake.calls()).filter((c) => alive(c.pid))).toEqual([]); // no tool left under the test process
     } finally {
       await reader.close();
       inventory.close();
