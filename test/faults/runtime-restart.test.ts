@@ -2,7 +2,8 @@
  * A runtime dying under the agent, for real: a real `serve` collects a real containerd and a real dockerd; while a
  * collection is in the middle of reading the containerd pod's namespace (held there by a fake nsenter), containerd
  * is SIGKILLed, then started again on the same socket. serve never crashes; chaos_daemon_runtime_up of that endpoint
- * goes to 0 under the same labels, and back to 1 within one interval of the restart, with the pod read again;
+ * goes to 0 under the same labels, and back to 1 in the first collection started once it answers again, with the pod
+ * read again;
  * dockerd and its pod are unaffected in every collection.
  */
 import { statSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { fakeNsenter, type FakeNsenter } from '../helpers/fake-nsenter.js';
 import { valueOf } from '../helpers/metrics-lint.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
-import { collectedAt, nextCollection } from '../helpers/serve-scrape.js';
+import { collectedAt, collectionsUntil, nextCollection, startedAt } from '../helpers/serve-scrape.js';
 
 const NS = 'f8restart';
 const INTERVAL_MS = 2000;
@@ -72,13 +73,15 @@ describeIntegration('containerd killed mid-collection and restarted', { root: tr
     expect(verdict(down, ctdPod.name)).toBeUndefined();
     dockerFine(down);
 
-    // Restarted on the same socket: up again, and the pod read again, within one interval.
-    const restartedAt = Date.now() / 1000;
+    // Restarted on the same socket: the first collection that starts once it answers sees it up and reads its pod
+    // again (the next collection, not a later one; under load one that started before may still end after).
     await h!.start();
-    const back = await nextCollection(s, restartedAt, (t) => valueOf(t, 'chaos_daemon_runtime_up', ctd) === 1, 3 * INTERVAL_MS);
-    const startedAfter = collectedAt(back) - valueOf(back, 'chaos_daemon_collection_duration_seconds')! - restartedAt;
-    console.log(`containerd up again in the collection that started ${startedAfter.toFixed(2)} s after the restart`);
-    expect(startedAfter).toBeLessThan(INTERVAL_MS / 1000 + 0.25); // the next collection, not a later one
+    const readyAt = Date.now() / 1000;
+    const after = await collectionsUntil(s, collectedAt(down), (t) => valueOf(t, 'chaos_daemon_runtime_up', ctd) === 1, 6 * INTERVAL_MS);
+    const back = after[after.length - 1]!;
+    const missed = after.filter((t) => startedAt(t) >= readyAt && valueOf(t, 'chaos_daemon_runtime_up', ctd) !== 1);
+    expect(missed.map(startedAt)).toEqual([]);
+    console.log(`containerd up again in the collection that started ${(startedAt(back) - readyAt).toFixed(2)} s after it answered (interval ${INTERVAL_MS / 1000} s)`);
     expect(verdict(back, ctdPod.name)).toBe(1);
     dockerFine(back);
 

@@ -16,7 +16,7 @@ import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { samplesOf, valueOf } from '../helpers/metrics-lint.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
-import { collectedAt, nextCollection, scrape } from '../helpers/serve-scrape.js';
+import { collectedAt, collectionsUntil, nextCollection, scrape, startedAt } from '../helpers/serve-scrape.js';
 
 const NS = 'f8sock';
 const INTERVAL_MS = 1000;
@@ -90,13 +90,15 @@ describeIntegration('runtime sockets that appear late or never answer', { root: 
     const ready = Date.now() / 1000;
     const ctd = { runtime: 'containerd', endpoint: 'unix:///run/containerd/containerd.sock' };
     const docker = { runtime: 'docker', endpoint: 'unix:///var/run/docker.sock' };
-    const seen = await nextCollection(s, ready, (t) => valueOf(t, 'chaos_daemon_pods', { runtime: 'docker', state: 'ready' }) === 1, 4 * INTERVAL_MS);
+    const both = (t: string): boolean => valueOf(t, 'chaos_daemon_pods', { runtime: 'docker', state: 'ready' }) === 1 && valueOf(t, 'chaos_daemon_pods', { runtime: 'containerd', state: 'ready' }) === 1;
+    const after = await collectionsUntil(s, ready, both, 6 * INTERVAL_MS);
+    const seen = after[after.length - 1]!;
+    // No collection started once the pods existed missed them (under load, one started before may still end after).
+    expect(after.filter((t) => startedAt(t) >= ready && !both(t)).map(startedAt)).toEqual([]);
     expect(valueOf(seen, 'chaos_daemon_runtime_up', ctd)).toBe(1);
     expect(valueOf(seen, 'chaos_daemon_runtime_up', docker)).toBe(1);
     for (const name of [ctdPod.name, dockerPod.name]) expect(valueOf(seen, 'chaos_daemon_pod_verdict', { namespace: NS, pod: name, verdict: 'clean' })).toBe(1);
-    const startedAfter = collectedAt(seen) - valueOf(seen, 'chaos_daemon_collection_duration_seconds')! - ready;
-    console.log(`late runtimes used by the collection that started ${startedAfter.toFixed(2)} s after their pods existed`);
-    expect(startedAfter).toBeLessThan(INTERVAL_MS / 1000 + 0.25);
+    console.log(`late runtimes used by the collection that started ${(startedAt(seen) - ready).toFixed(2)} s after their pods existed (interval ${INTERVAL_MS / 1000} s)`);
     s.child.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);
   });

@@ -37,18 +37,37 @@ export async function debugPods(s: ServeProcess): Promise<PodDoc[]> {
   return (JSON.parse(r.text) as { pods: PodDoc[] }).pods;
 }
 
+/** When the collection of an exposition started, Unix seconds (its end minus its duration). */
+export function startedAt(text: string): number {
+  return collectedAt(text) - (valueOf(text, 'chaos_daemon_collection_duration_seconds') ?? 0);
+}
+
 /**
  * Wait for a collection published after `after` (Unix seconds) whose metrics satisfy `until`; resolves with that
  * exposition.
  */
 export async function nextCollection(s: ServeProcess, after: number, until: (text: string) => boolean = () => true, timeoutMs = 20_000): Promise<string> {
+  const all = await collectionsUntil(s, after, until, timeoutMs);
+  return all[all.length - 1]!;
+}
+
+/**
+ * Every collection published after `after` (Unix seconds), in order, up to the first whose metrics satisfy `until`
+ * (polled every 50 ms: collections are at least an interval apart, so none is missed).
+ */
+export async function collectionsUntil(s: ServeProcess, after: number, until: (text: string) => boolean, timeoutMs = 20_000): Promise<string[]> {
   const end = Date.now() + timeoutMs;
+  const seen: string[] = [];
   let last = '';
   for (;;) {
     const r = await get(s.port, '/metrics');
     if (r.status === 200) {
       last = r.text;
-      if (collectedAt(last) > after && until(last)) return last;
+      const at = collectedAt(last);
+      if (at > after && (seen.length === 0 || at > collectedAt(seen[seen.length - 1]!))) {
+        seen.push(last);
+        if (until(last)) return seen;
+      }
     }
     if (Date.now() > end) {
       const shown = last.split('\n').filter((l) => l.startsWith('chaos_daemon_runtime_up') || l.startsWith('chaos_daemon_pod_verdict')).join('\n');
