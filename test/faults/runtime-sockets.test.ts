@@ -121,7 +121,7 @@ describeIntegration('runtime sockets that appear late or never answer', { root: 
     expect(valueOf(text, 'chaos_daemon_pod_verdict', { namespace: NS, pod: ctdPod.name, verdict: 'clean' })).toBe(1);
     // Each collection waits for the silent endpoints at most about their deadline, not longer.
     const seconds = valueOf(text, 'chaos_daemon_collection_duration_seconds')!;
-    expect(seconds).toBeLessThan(2.5);
+    expect(seconds).toBeLessThan(4);
     // Five collections later: the silent servers hold at most a couple of connections each, not one per call.
     console.log(`collection with two silent endpoints: ${seconds.toFixed(2)} s; after 5 collections: CRI accepted ${cri.accepted()} (open ${cri.open()}), Docker accepted ${docker.accepted()} (open ${docker.open()})`);
     expect(cri.open()).toBeLessThanOrEqual(2);

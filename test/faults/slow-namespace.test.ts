@@ -77,7 +77,7 @@ describeIntegration('one slow namespace', { root: true, commands: ['containerd',
     const nftSeconds = valueOf(text, 'chaos_daemon_netns_command_duration_seconds_sum', { tool: 'nft' })!;
     const seconds = valueOf(text, 'chaos_daemon_collection_duration_seconds')!;
     console.log(`one hung namespace (budget 1.5 s): nft runs ${nftSeconds.toFixed(2)} s in all, collection ${seconds.toFixed(2)} s`);
-    expect(nftSeconds).toBeLessThan(3);
+    expect(nftSeconds).toBeLessThan(4); // 30 s without the budget
     expect(seconds).toBeLessThan(10);
     expect(descendants(s.pid)).toEqual([]);
     expect((await pidsInNetns(pods.slow.netnsPath)).sort()).toEqual(baseline);
