@@ -51,10 +51,10 @@ describeIntegration('containerd killed mid-collection and restarted', { root: tr
     const docker = { runtime: 'docker', endpoint: d!.url };
     const verdict = (text: string, name: string) => valueOf(text, 'chaos_daemon_pod_verdict', { namespace: NS, pod: name, verdict: 'clean' });
     const dockerFine = (text: string): void => {
-      expect(valueOf(text, 'chaos_daemon_runtime_up', docker)).toBe(1);
+      expect(valueOf(text, 'chaos_daemon_runtime_up', docker), `dockerd down: ${s!.stderr().split('\n').filter((l) => l.includes(d!.url)).slice(-3).join('\n')}`).toBe(1);
       expect(verdict(text, dockerPod.name)).toBe(1);
     };
-    s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--docker-endpoint', d!.url, '--reader', 'nsenter', '--nsenter-path', fake.path, '--interval', `${INTERVAL_MS}ms`]);
+    s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--docker-endpoint', d!.url, '--reader', 'nsenter', '--nsenter-path', fake.path, '--interval', `${INTERVAL_MS}ms`, '--runtime-timeout', '5s', '--log-level', 'debug']);
 
     // The first collection listed both runtimes and is reading the containerd pod's namespace: kill containerd now.
     await fake.started('mid');
@@ -88,6 +88,7 @@ describeIntegration('containerd killed mid-collection and restarted', { root: tr
     // No crash, nothing logged above warn.
     expect(s.child.exitCode).toBeNull();
     const levels = s.stderr().trim().split('\n').map((l) => (JSON.parse(l) as { level: string }).level);
+    expect(levels.length).toBeGreaterThan(0);
     expect(levels.filter((l) => l === 'error' || l === 'fatal')).toEqual([]);
     s.child.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);

@@ -70,7 +70,9 @@ describeIntegration('runtime sockets that appear late or never answer', { root: 
 
   it('discovers runtimes whose sockets appear under --host-root after start-up, at the next collection', async () => {
     root = await mkdtemp(join(tmpdir(), 'cna-f8root-'));
-    const s = await startServe(['--debug-insecure', '--host-root', root, '--interval', `${INTERVAL_MS}ms`]);
+    // 5 s per runtime call: room for daemons that just started on a loaded machine (the silent socket test below
+    // is the one about deadlines).
+    const s = await startServe(['--debug-insecure', '--host-root', root, '--interval', `${INTERVAL_MS}ms`, '--runtime-timeout', '5s']);
     serves.push(s);
     const empty = await nextCollection(s, 0);
     const up = samplesOf(empty, 'chaos_daemon_runtime_up');
