@@ -10,6 +10,7 @@ import { stat } from 'node:fs/promises';
 import { fingerprint } from './chaos/fingerprint.js';
 import type { ChaosReport } from './chaos/types.js';
 import { errorMessage } from './errors.js';
+import { driftJson, intentJson } from './intent/json.js';
 import { silentLogger, type Logger } from './log.js';
 import type { NetnsRunner } from './netns/nsenter/exec.js';
 import { emptyNetnsState, readNetnsState, type ReadTarget } from './netns/reader.js';
@@ -254,8 +255,9 @@ export function tcJson(d: TcDump) {
 }
 
 /**
- * `{namespace, name, runtime, netns: {inode, path} | null, chaos: {verdict, kinds, findings}, iptables, ipsets, tc,
- * ipRules, dnsChaos, errors, spawns, notes?}`; parse errors as `{line, text, message}`.
+ * `{namespace, name, runtime, netns: {inode, path} | null, chaos: {verdict, kinds, findings, intent?, drift?},
+ * iptables, ipsets, tc, ipRules, dnsChaos, errors, spawns, notes?}`; parse errors as `{line, text, message}`;
+ * `chaos.intent` / `chaos.drift` only when the Kubernetes API source is on (intent/json.ts).
  */
 export function podReportJson(r: PodReport) {
   return {
@@ -263,7 +265,13 @@ export function podReportJson(r: PodReport) {
     name: r.name,
     runtime: r.runtime,
     netns: r.netns ? { inode: r.netns.inode, path: r.netns.path } : null,
-    chaos: { verdict: r.chaos.verdict, kinds: r.chaos.kinds, findings: r.chaos.findings },
+    chaos: {
+      verdict: r.chaos.verdict,
+      kinds: r.chaos.kinds,
+      findings: r.chaos.findings,
+      ...(r.intent ? { intent: intentJson(r.intent) } : {}),
+      ...(r.drift ? { drift: driftJson(r.drift) } : {}),
+    },
     iptables: r.iptables.map(iptablesJson),
     ipsets: ipsetsJson(r.ipsets),
     tc: tcJson(r.tc),

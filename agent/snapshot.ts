@@ -3,6 +3,9 @@
  * Produced by collection.ts; consumed read-only.
  */
 import type { ChaosReport } from './chaos/types.js';
+import type { PodDrift } from './intent/drift.js';
+import type { IntentStatus, PodIntent } from './intent/model.js';
+import type { KubeHealth } from './intent/source.js';
 import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/state.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
 
@@ -27,6 +30,10 @@ export interface PodReport {
   spawns: number;
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
+  /** What Chaos Mesh intends for this pod (Kubernetes API source on; absent when it is off). */
+  intent?: { status: IntentStatus; pod: PodIntent };
+  /** Intent reconciled with the namespace's state (Kubernetes API source on). */
+  drift?: PodDrift;
 }
 
 export interface CollectorResult {
@@ -51,4 +58,6 @@ export interface Snapshot {
   spawns: number;
   /** Namespace reads (one nsenter + read script each, run by the long-lived netns workers). */
   reads?: number;
+  /** The Kubernetes API source's health when it is on (chaos_daemon_kube_*). */
+  kube?: KubeHealth;
 }

@@ -7,6 +7,10 @@
  */
 import type { Config } from '../config.js';
 import { collect, inspectTarget, podReportJson, wasInspected, notInspected } from '../collection.js';
+import { attachIntent } from '../intent/attach.js';
+import { driftLines, findingWithOwner } from '../intent/format.js';
+import { beginKubeLists } from '../intent/setup.js';
+import { InjectionTracker } from '../metrics/injection-tracker.js';
 import { NetnsRunner } from '../netns/nsenter/exec.js';
 import { emptyNetnsState } from '../netns/reader.js';
 import type { IptablesDump, IpsetDump, TcDump, Qdisc, Counters } from '../netns/state.js';
@@ -33,6 +37,8 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         : { netnsPath: procNetnsPath(cfg.procRoot, cfg.pid!), pid: cfg.pid, procRoot: cfg.procRoot };
       reports = [await inspectTarget(runner, target, io.log)];
     } else {
+      // The Kubernetes API lists run while the namespaces are read; a failure only makes the intent unavailable.
+      const { intent } = beginKubeLists(cfg, io.env, io.log, io.signal);
       const inventory = new Inventory(cfg, { log: io.log });
       try {
         const wanted = new Set(cfg.args);
@@ -40,6 +46,12 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
           { inventory, runner, procRoot: cfg.procRoot, log: io.log },
           { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`) }) },
         );
+        const source = await intent;
+        if (source) {
+          const tracker = new InjectionTracker();
+          tracker.observe(snap);
+          attachIntent(snap, source, (ns, pod, kind) => tracker.firstSeen(ns, pod, kind));
+        }
         for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         nothingReachable = !snap.runtimes.some((s) => s.up);
         if (nothingReachable) io.err(`chaos-node-agent inspect: ${unreachableMessage(snap.runtimes)}`);
@@ -80,7 +92,8 @@ export function formatReport(r: PodReport): string {
   const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}` : `netns ${r.netns?.path ?? '?'}`;
   out.push(`${who}${r.netns ? `  netns inode ${r.netns.inode} ${r.netns.path}` : ''}`);
   out.push(`  verdict: ${r.chaos.verdict}${r.chaos.kinds.length ? `  kinds: ${r.chaos.kinds.join(', ')}` : ''}`);
-  for (const f of r.chaos.findings) out.push(`  - ${f}`);
+  r.chaos.findings.forEach((f, i) => out.push(`  - ${findingWithOwner(f, i, r.drift)}`));
+  out.push(...driftLines(r));
   if (r.errors.length) {
     out.push('  errors:');
     for (const e of r.errors) out.push(`    ! ${e}`);

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
+import { startKubeSource } from '../intent/setup.js';
 import { MetricsPipeline } from '../metrics/pipeline.js';
 import { createNodeCollector } from '../metrics/node-collector.js';
 import { PersistentMetrics } from '../metrics/registry.js';
@@ -18,9 +19,12 @@ const SHUTDOWN_GRACE_MS = 500;
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const auth = cfg.debug && cfg.debugTokenFile ? new BearerAuth(await readTokenFile(cfg.debugTokenFile)) : null;
+  // Informers on Chaos Mesh's resources (when --kube resolves to on): they run on their own; every collection
+  // reads their caches as they are.
+  const kube = startKubeSource(cfg, io.env, io.log);
   const persistent = new PersistentMetrics();
   const collector = createNodeCollector(cfg, { log: io.log, persistent });
-  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, persistent, log: io.log });
+  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, persistent, log: io.log, intent: kube });
   const scheduler = new CollectionScheduler({
     intervalMs: cfg.intervalMs,
     collect: (signal) => collector.collect(signal),
@@ -32,11 +36,12 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   try {
     const addr = await server.listen(cfg.listen.host, cfg.listen.port);
     io.log.info(
-      { listen: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`, intervalMs: cfg.intervalMs, debug: cfg.debug, debugAuth: auth !== null, compatMetrics: cfg.compatMetrics },
+      { listen: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`, intervalMs: cfg.intervalMs, debug: cfg.debug, debugAuth: auth !== null, compatMetrics: cfg.compatMetrics, kube: kube !== null },
       'serving',
     );
   } catch (err) {
     collector.close();
+    await kube?.stop();
     io.err(`serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errorMessage(err)}\n`);
     return 1;
   }
@@ -49,7 +54,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   io.log.info('shutting down');
   const closing = server.close(SHUTDOWN_GRACE_MS);
   collector.close(); // kills children first, so the aborted collection settles at once
-  await scheduler.stop();
+  await Promise.all([scheduler.stop(), kube?.stop()]);
   await closing;
   io.log.info('stopped');
   return 0;
