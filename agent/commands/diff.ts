@@ -69,7 +69,7 @@ export function formatDiff(r: PodReport, kubeOff: string | null): string {
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const target = cfg.args[0]!;
   const [namespace = '', name = ''] = target.split('/');
-  const { off: kubeOff, intent } = beginKubeLists(cfg, io.env, io.log, io.signal);
+  const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
   const runner = new NetnsRunner({ nsenterPath: cfg.nsenterPath, concurrency: cfg.netnsConcurrency, timeoutMs: cfg.commandTimeoutMs, maxOutputBytes: cfg.maxOutputBytes });
   const onAbort = (): void => runner.killAll();
   io.signal.addEventListener('abort', onAbort, { once: true });
@@ -79,7 +79,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
       { inventory, runner, procRoot: cfg.procRoot, log: io.log },
       { signal: io.signal, filter: (p) => p.namespace === namespace && p.name === name },
     );
-    const source = await intent;
+    const { source, off: kubeOff } = await intent;
     if (!snap.runtimes.some((s) => s.up)) {
       io.err(`chaos-node-agent diff: ${unreachableMessage(snap.runtimes)}`);
       return 1;

@@ -38,7 +38,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
       reports = [await inspectTarget(runner, target, io.log)];
     } else {
       // The Kubernetes API lists run while the namespaces are read; a failure only makes the intent unavailable.
-      const { intent } = beginKubeLists(cfg, io.env, io.log, io.signal);
+      const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
       const inventory = new Inventory(cfg, { log: io.log });
       try {
         const wanted = new Set(cfg.args);
@@ -46,7 +46,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
           { inventory, runner, procRoot: cfg.procRoot, log: io.log },
           { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`) }) },
         );
-        const source = await intent;
+        const { source } = await intent;
         if (source) {
           const tracker = new InjectionTracker();
           tracker.observe(snap);

@@ -11,12 +11,12 @@ import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
   // The Kubernetes API lists (when the source is on) run while the namespaces are read.
-  const { intent } = beginKubeLists(cfg, io.env, io.log, io.signal);
+  const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
   const persistent = new PersistentMetrics();
   const collector = createNodeCollector(cfg, { log: io.log, persistent });
   try {
     const snapshot = await collector.collect(io.signal);
-    const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, persistent, log: io.log, intent: await intent });
+    const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, persistent, log: io.log, intent: (await intent).source });
     const { metrics } = await pipeline.process(snapshot, io.signal);
     io.out(metrics.prometheus.toString('utf8'));
     const up = snapshot.runtimes.filter((r) => r.up).length;

@@ -21,7 +21,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const auth = cfg.debug && cfg.debugTokenFile ? new BearerAuth(await readTokenFile(cfg.debugTokenFile)) : null;
   // Informers on Chaos Mesh's resources (when --kube resolves to on): they run on their own; every collection
   // reads their caches as they are.
-  const kube = startKubeSource(cfg, io.env, io.log);
+  const kube = await startKubeSource(cfg, io.env, io.log);
   const persistent = new PersistentMetrics();
   const collector = createNodeCollector(cfg, { log: io.log, persistent });
   const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, persistent, log: io.log, intent: kube });

@@ -4,10 +4,12 @@
  * service-account token file), then $HOME/.kube/config. `auto` turns the source on when one of them exists and
  * loads, and off otherwise (the agent then runs exactly as without the feature); `on` requires one (an error
  * otherwise); `off` never looks. The environment is passed in (never process.env), so tests and commands agree.
+ * @kubernetes/client-node is imported only when a candidate exists (loading it costs ~0.9 s of CPU, which
+ * commands without API access must not pay).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { AgentError, errorMessage } from '../errors.js';
 
 export type KubeMode = 'auto' | 'on' | 'off';
@@ -33,13 +35,15 @@ export class KubeConfigError extends AgentError {
   }
 }
 
-function fromFile(path: string): KubeConfig {
+type KubeConfigClass = typeof import('@kubernetes/client-node').KubeConfig;
+
+function fromFile(KubeConfig: KubeConfigClass, path: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromString(readFileSync(path, 'utf8'));
   return kc;
 }
 
-function inCluster(env: NodeJS.ProcessEnv, root: string): KubeConfig {
+function inCluster(KubeConfig: KubeConfigClass, env: NodeJS.ProcessEnv, root: string): KubeConfig {
   const host = env.KUBERNETES_SERVICE_HOST!;
   const port = env.KUBERNETES_SERVICE_PORT!;
   const dir = `${root}${SERVICEACCOUNT_DIR}`;
@@ -56,36 +60,50 @@ function inCluster(env: NodeJS.ProcessEnv, root: string): KubeConfig {
 
 interface Candidate {
   from: string;
-  load: () => KubeConfig;
+  load: (KubeConfig: KubeConfigClass) => KubeConfig;
 }
 
 function candidates(opts: ResolveOptions): Candidate[] {
   const out: Candidate[] = [];
   const env = opts.env;
-  if (opts.kubeconfig !== null) return [{ from: `--kubeconfig ${opts.kubeconfig}`, load: () => fromFile(opts.kubeconfig!) }];
+  if (opts.kubeconfig !== null) return [{ from: `--kubeconfig ${opts.kubeconfig}`, load: (K) => fromFile(K, opts.kubeconfig!) }];
   const listed = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
   const existing = listed.find((p) => existsSync(p));
-  if (existing !== undefined) out.push({ from: `KUBECONFIG ${existing}`, load: () => fromFile(existing) });
+  if (existing !== undefined) out.push({ from: `KUBECONFIG ${existing}`, load: (K) => fromFile(K, existing) });
   const root = opts.serviceAccountRoot ?? '';
   if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT && existsSync(`${root}${SERVICEACCOUNT_DIR}/token`)) {
-    out.push({ from: 'in-cluster service account', load: () => inCluster(env, root) });
+    out.push({ from: 'in-cluster service account', load: (K) => inCluster(K, env, root) });
   }
   if (env.HOME) {
     const home = join(env.HOME, '.kube', 'config');
-    if (existsSync(home)) out.push({ from: home, load: () => fromFile(home) });
+    if (existsSync(home)) out.push({ from: home, load: (K) => fromFile(K, home) });
   }
   return out;
 }
 
+const NO_CREDENTIALS = 'no Kubernetes credentials (no --kubeconfig, KUBECONFIG, in-cluster service account or ~/.kube/config)';
+
+/**
+ * Without loading anything: null when a credential candidate exists (the source may run), else why it is off.
+ * Throws KubeConfigError for `on` without any candidate, so commands fail before doing any work.
+ */
+export function kubeOffReason(opts: ResolveOptions): string | null {
+  if (opts.mode === 'off') return '--kube off';
+  if (candidates(opts).length > 0) return null;
+  if (opts.mode === 'on') throw new KubeConfigError(`--kube on: ${NO_CREDENTIALS}`);
+  return NO_CREDENTIALS;
+}
+
 /** Decide whether the Kubernetes source runs and with which credentials. Throws KubeConfigError only for `on`. */
-export function resolveKube(opts: ResolveOptions): KubeResolution {
-  if (opts.mode === 'off') return { enabled: false, reason: '--kube off' };
-  const found = candidates(opts);
+export async function resolveKube(opts: ResolveOptions): Promise<KubeResolution> {
+  const off = kubeOffReason(opts);
+  if (off !== null) return { enabled: false, reason: off };
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const failures: string[] = [];
-  for (const c of found) {
+  for (const c of candidates(opts)) {
     let kc: KubeConfig;
     try {
-      kc = c.load();
+      kc = c.load(KubeConfig);
     } catch (err) {
       failures.push(`${c.from}: ${errorMessage(err)}`);
       continue;
@@ -97,9 +115,7 @@ export function resolveKube(opts: ResolveOptions): KubeResolution {
     }
     return { enabled: true, kc, from: c.from, server: cluster.server };
   }
-  const why = failures.length > 0
-    ? `no usable Kubernetes credentials (${failures.join('; ')})`
-    : 'no Kubernetes credentials (no --kubeconfig, KUBECONFIG, in-cluster service account or ~/.kube/config)';
+  const why = `no usable Kubernetes credentials (${failures.join('; ')})`;
   if (opts.mode === 'on') throw new KubeConfigError(`--kube on: ${why}`);
   return { enabled: false, reason: why };
 }

@@ -4,8 +4,9 @@
  *   from CHAOS-INPUT / CHAOS-OUTPUT (its direction) and holds one DROP rule per intended ipset (`-i`/`-o` the
  *   device when one is given; a single bare DROP when the entry has no ipset), and nothing else that drops;
  *   otherwise mismatch, with what differs. No such chain: missing.
- * - CHAOS-INPUT / CHAOS-OUTPUT are owned by the entries of their direction (CHAOS-OUTPUT also by filtered tcs,
- *   whose TC-TABLES chains hang under it); TC-TABLES-<i> by the tcs entry whose ipset its CLASSIFY rule matches;
+ * - CHAOS-INPUT / CHAOS-OUTPUT are owned by every source of the PodNetworkChaos (chaos-daemon's
+ *   initializeEnv creates both on each apply, even for tc-only specs); TC-TABLES-<i> by the tcs entry whose ipset
+ *   its CLASSIFY rule matches;
  *   mangle DIVERT & co by the PodHttpChaos rules' sources. Anything else is a leftover.
  * - An ipset entry is present when a set of that name and type holds exactly the intended members (`ipset save`
  *   spelling); `<name>old`, the temporary set chaos-daemon swaps in and never destroys, belongs to `<name>`.
@@ -96,10 +97,9 @@ function chainEntries(intent: PodNetworkIntent | null, http: PodHttpIntent | nul
     let owners: ExperimentRef[] = [];
     let why = '';
     if (c.role === 'base') {
-      const dir = c.name === 'CHAOS-INPUT' ? 'input' : 'output';
-      owners = wanted.filter((w) => w.direction === dir).map((w) => w.source);
-      if (dir === 'output') owners.push(...tcs.filter((t) => t.ipset !== null).map((t) => t.source));
-      why = `${c.name} holds the ${dir} chains of every experiment`;
+      // chaos-daemon creates both on every apply of the PodNetworkChaos, whatever its entries.
+      owners = [...wanted, ...(intent?.ipsets ?? []), ...tcs].map((w) => w.source);
+      why = 'set up by chaos-daemon with every apply';
     } else if (c.role === 'tc') {
       const sets = uniq(c.rules.flatMap((r) => r.matchSets.map((m) => m.name)));
       owners = tcs.filter((t) => t.ipset !== null && sets.includes(t.ipset)).map((t) => t.source);
@@ -148,7 +148,7 @@ function ipsetEntries(intent: PodNetworkIntent | null, k: KernelArtefacts): Pend
     const have = byName.get(want.name);
     const base = { artefact: 'ipset' as const, name: want.name, where: null, owners: ownersOf([want.source]), kinds, tokens: [want.name], spec: setText(want.type, want.members.length) };
     if (!have) {
-      out.push(entry({ ...base, state: 'missing', kernel: null, detail: `ipset ${want.name} (${want.type}, ${want.members.length} members) is not in the kernel` }));
+      out.push(entry({ ...base, state: 'missing', kernel: null, detail: `ipset ${want.name} (${setText(want.type, want.members.length)}) is not in the kernel` }));
       continue;
     }
     const problems: string[] = [];
@@ -160,7 +160,7 @@ function ipsetEntries(intent: PodNetworkIntent | null, k: KernelArtefacts): Pend
       ...base,
       kernel: setText(have.set.type, have.set.members.length),
       state: problems.length ? 'mismatch' : 'present',
-      detail: problems.length ? `ipset ${want.name}: ${problems.join('; ')}` : `ipset ${want.name} (${want.type}, ${want.members.length} members), as specified`,
+      detail: problems.length ? `ipset ${want.name}: ${problems.join('; ')}` : `ipset ${want.name} (${setText(want.type, want.members.length)}), as specified`,
       ...(problems.length ? { expected: { members: want.members.length, type: want.type }, actual: { members: have.set.members.length, type: have.set.type } } : {}),
     }));
   }
@@ -176,7 +176,7 @@ function ipsetEntries(intent: PodNetworkIntent | null, k: KernelArtefacts): Pend
     }
     out.push(entry({ artefact: 'ipset', name: s.name, where: null, owners: [], state: 'leftover', kinds: [], tokens: [s.name],
       spec: null, kernel: setText(s.set.type, s.set.members.length),
-      detail: `ipset ${s.name} (${s.set.type}, ${s.set.members.length} members) is in the kernel, but no PodNetworkChaos entry asks for it` }));
+      detail: `ipset ${s.name} (${setText(s.set.type, s.set.members.length)}) is in the kernel, but no PodNetworkChaos entry asks for it` }));
   }
   return out;
 }

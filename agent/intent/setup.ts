@@ -1,12 +1,13 @@
 /**
  * The commands' entry to the Kubernetes API source: resolve `--kube` / `--kubeconfig` (kube-config.ts), then
  * informers for `serve`, or one parallel round of lists for one-shot commands. With the source off (`--kube off`,
- * or `auto` without credentials) both return null and the agent behaves exactly as without this feature.
+ * or `auto` without credentials) nothing is loaded (not even @kubernetes/client-node) and the agent behaves
+ * exactly as without this feature.
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { resolveKube } from './kube-config.js';
-import { KubeIntentSource, listIntent, type IntentSource } from './source.js';
+import { kubeOffReason, resolveKube } from './kube-config.js';
+import type { IntentSource, KubeIntentSource } from './source.js';
 
 /** How long a one-shot command waits for the lists (they run while the namespaces are read). */
 export const ONE_SHOT_TIMEOUT_MS = 5_000;
@@ -14,31 +15,46 @@ export const ONE_SHOT_TIMEOUT_MS = 5_000;
 type KubeFlags = Pick<Config, 'kube' | 'kubeconfig'>;
 
 /** `serve`: informers, started; null when the source is off. Throws KubeConfigError for `--kube on` without credentials. */
-export function startKubeSource(cfg: KubeFlags, env: NodeJS.ProcessEnv, log: Logger): KubeIntentSource | null {
-  const r = resolveKube({ mode: cfg.kube, kubeconfig: cfg.kubeconfig, env });
+export async function startKubeSource(cfg: KubeFlags, env: NodeJS.ProcessEnv, log: Logger): Promise<KubeIntentSource | null> {
+  const r = await resolveKube({ mode: cfg.kube, kubeconfig: cfg.kubeconfig, env });
   if (!r.enabled) {
-    log.info({ kube: cfg.kube, reason: r.reason }, 'Kubernetes API source off');
+    log.debug({ kube: cfg.kube, reason: r.reason }, 'Kubernetes API source off');
     return null;
   }
   log.info({ kube: cfg.kube, from: r.from, server: r.server }, 'Kubernetes API source on: watching chaos-mesh.org resources');
+  const { KubeIntentSource } = await import('./source.js');
   const source = new KubeIntentSource(r.kc, { from: r.from, server: r.server }, log);
   source.start();
   return source;
 }
 
-export interface PendingIntent {
+export interface OneShotIntent {
+  /** The lists' result (null when the source is off). */
+  source: IntentSource | null;
   /** Why the source is off (null when on). */
   off: string | null;
-  /** The lists' result, to be awaited after the collection (null when off); never rejects. */
-  intent: Promise<IntentSource | null>;
 }
 
-/** One-shot commands: start the lists now. Throws KubeConfigError at once for `--kube on` without credentials. */
-export function beginKubeLists(cfg: KubeFlags, env: NodeJS.ProcessEnv, log: Logger, signal?: AbortSignal): PendingIntent {
-  const r = resolveKube({ mode: cfg.kube, kubeconfig: cfg.kubeconfig, env });
-  if (!r.enabled) {
-    log.debug({ kube: cfg.kube, reason: r.reason }, 'Kubernetes API source off');
-    return { off: r.reason, intent: Promise.resolve(null) };
+/**
+ * One-shot commands: start resolving and listing now, to be awaited after the collection. Throws KubeConfigError
+ * at once for `--kube on` without any credentials; rejects for `--kube on` with credentials that do not load;
+ * otherwise never rejects (an unreachable API makes the intent `unavailable`).
+ */
+export function beginKubeLists(cfg: KubeFlags, env: NodeJS.ProcessEnv, log: Logger, signal?: AbortSignal): Promise<OneShotIntent> {
+  const opts = { mode: cfg.kube, kubeconfig: cfg.kubeconfig, env };
+  const off = kubeOffReason(opts);
+  if (off !== null) {
+    log.debug({ kube: cfg.kube, reason: off }, 'Kubernetes API source off');
+    return Promise.resolve({ source: null, off });
   }
-  return { off: null, intent: listIntent(r.kc, { from: r.from, server: r.server }, { timeoutMs: ONE_SHOT_TIMEOUT_MS, ...(signal ? { signal } : {}) }) };
+  const pending = (async (): Promise<OneShotIntent> => {
+    const r = await resolveKube(opts);
+    if (!r.enabled) return { source: null, off: r.reason };
+    const { listIntent } = await import('./source.js');
+    const source = await listIntent(r.kc, { from: r.from, server: r.server }, { timeoutMs: ONE_SHOT_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+    return { source, off: null };
+  })();
+  // Handled here too: a command that fails before awaiting it must not die of an unhandled rejection.
+  pending.catch(() => undefined);
+  return pending;
 }

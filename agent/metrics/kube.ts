@@ -13,11 +13,14 @@ export function registerKubeMetrics(registry: Registry, snapshot: Snapshot): voi
   const kube = snapshot.kube;
   if (kube === undefined) return;
   gauge(registry, 'chaos_daemon_kube_up',
-    "1 when every chaos-mesh.org resource the agent reads is listed and watched, else 0 (the intent is then served from the last caches, see chaos_daemon_kube_sync_age_seconds)", [])
+    `1 when every chaos-mesh.org resource the agent reads is listed and watched, else 0 (the intent is then served from the last caches, see chaos_daemon_kube_sync_age_seconds) ${CACHED}`, [])
     .set(kube.up ? 1 : 0);
-  const age = gauge(registry, 'chaos_daemon_kube_sync_age_seconds',
-    `Seconds since the intent caches were last known to match the Kubernetes API (0 while watching; absent before the first complete list) ${CACHED}`, []);
-  if (kube.syncAgeSeconds !== null) age.set(kube.syncAgeSeconds);
+  if (kube.syncAgeSeconds !== null) {
+    // Registered only with a value: an unlabelled prom-client gauge would otherwise print 0.
+    gauge(registry, 'chaos_daemon_kube_sync_age_seconds',
+      `Seconds since the intent caches were last known to match the Kubernetes API (0 while watching; absent before the first complete list) ${CACHED}`, [])
+      .set(kube.syncAgeSeconds);
+  }
   const objects = gauge(registry, 'chaos_daemon_kube_objects',
     `chaos-mesh.org objects held in the intent caches, by resource ${CACHED}`, ['resource']);
   for (const r of kube.resources) objects.set({ resource: r.resource }, r.objects);

@@ -4,7 +4,7 @@
  * - SIGTERM while a collection is stuck in a child process (an nsenter stand-in that sleeps) exits 0 within
  *   2 s and leaves no child behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,35 +16,10 @@ import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
 import { get } from '../server/http-client.js';
+import { spawnServe } from '../helpers/serve-cli.js';
 
 const CLI = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
-
-interface Served {
-  child: ChildProcess;
-  port: number;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
-
-async function serve(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString('utf8');
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(err);
-    if (m) return { child, port: Number(m[1]), stderr: () => err, exited };
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start: ${err}`);
-    await sleep(20);
-  }
-}
+const serve = (args: string[]) => spawnServe(args);
 
 /** True while the process exists and is not a zombie. */
 function alive(pid: number): boolean {

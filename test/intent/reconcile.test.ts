@@ -72,19 +72,19 @@ describe('partition', () => {
     expect(d.status).toBe('reconciled');
     expect(d.entries.map((e) => [e.state, e.artefact, e.name, e.owners])).toEqual([
       ['present', 'chain', CHAIN, [SRC]],
-      ['leftover', 'chain', 'CHAOS-INPUT', []],
+      ['present', 'chain', 'CHAOS-INPUT', [SRC]],
       ['present', 'chain', 'CHAOS-OUTPUT', [SRC]],
       ['present', 'ipset', NET, [SRC]],
       ['present', 'ipset', NETPORT, [SRC]],
       ['present', 'ipset', SET, [SRC]],
       ['present', 'ipset', `${SET}old`, [SRC]],
     ]);
-    // CHAOS-INPUT: no input entry asks for it; empty, so inert: not a drift series.
-    expect(d.entries.find((e) => e.name === 'CHAOS-INPUT')).toMatchObject({ state: 'leftover', active: false, kinds: [] });
-    expect(d.counts).toEqual({ present: 6, missing: 0, leftover: 1, mismatch: 0 });
+    // CHAOS-INPUT: chaos-daemon sets both base chains up on every apply; empty, so inert.
+    expect(d.entries.find((e) => e.name === 'CHAOS-INPUT')).toMatchObject({ state: 'present', active: false, kinds: [] });
+    expect(d.counts).toEqual({ present: 7, missing: 0, leftover: 0, mismatch: 0 });
     expect(d.findings).toEqual([
       { finding: `${CHAIN} drops eth0 traffic to ipset ${SET} (1 member)`, owners: [SRC] },
-      { finding: 'CHAOS-INPUT is empty (jumped to from INPUT)', owners: [] },
+      { finding: 'CHAOS-INPUT is empty (jumped to from INPUT)', owners: [SRC] },
       { finding: `1 Chaos Mesh ipset no reachable rule uses: ${SET}old (list:set, 0 members)`, owners: [SRC] },
     ]);
     expect(d.kindOwners).toEqual({ partition: [SRC] });
