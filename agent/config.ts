@@ -20,6 +20,12 @@ export interface Config {
   netnsConcurrency: number;
   commandTimeoutMs: number;
   maxOutputBytes: number;
+  /** How namespaces are read: netlink in-process, nsenter + the tools, or auto (netlink, tools as fallback). */
+  reader: 'auto' | 'netlink' | 'nsenter';
+  /** Time budget of one namespace read, ms. */
+  namespaceTimeoutMs: number;
+  /** iptables rules exported per pod at most (series and JSON; chaos chains first). */
+  maxRulesPerPod: number;
   all: boolean;
   netns: string | null;
   pid: number | null;
@@ -55,9 +61,12 @@ export const FLAGS: FlagSpec[] = [
   { name: 'host-root', kind: 'string', key: 'hostRoot', def: '/', help: 'Where the host filesystem is mounted (runtime sockets and netns paths are looked up under it).' },
   { name: 'proc-root', kind: 'string', key: 'procRoot', def: '/proc', help: 'Where /proc/<pid> of the host PID namespace is found.' },
   { name: 'runtime-timeout', kind: 'duration', key: 'runtimeTimeoutMs', def: '2s', help: 'Deadline of every CRI/Docker call.' },
-  { name: 'netns-concurrency', kind: 'int', key: 'netnsConcurrency', def: '4', help: 'Tools run at once inside network namespaces.' },
-  { name: 'command-timeout', kind: 'duration', key: 'commandTimeoutMs', def: '5s', help: 'Per-command timeout for nsenter tools; the child is killed after it.' },
-  { name: 'max-output', kind: 'bytes', key: 'maxOutputBytes', def: '16MiB', help: 'Output size cap of one nsenter tool.' },
+  { name: 'reader', kind: 'string', key: 'reader', def: 'auto', help: 'How network namespaces are read: netlink (in-process, worker threads), nsenter (nsenter + iptables-save, ipset, tc, ip), or auto (netlink; a namespace it cannot decode exactly, or a node where it cannot work, through the tools).' },
+  { name: 'netns-concurrency', kind: 'int', key: 'netnsConcurrency', def: '2', help: 'Network namespace reads at once (netlink worker threads, or tool sequences).' },
+  { name: 'namespace-timeout', kind: 'duration', key: 'namespaceTimeoutMs', def: '5s', help: 'Time budget of one namespace read; a namespace over it is reported unread (verdict unknown), the others are still collected.' },
+  { name: 'command-timeout', kind: 'duration', key: 'commandTimeoutMs', def: '2s', help: 'Timeout of one tool run by the tools reader (nsenter); cut to what is left of --namespace-timeout. The tool is killed after it.' },
+  { name: 'max-output', kind: 'bytes', key: 'maxOutputBytes', def: '2MiB', help: 'Bytes kept per source of a namespace read (one netlink dump, or one tool\'s output); past it the source is cut where it is read and marked truncated.' },
+  { name: 'max-rules-per-pod', kind: 'int', key: 'maxRulesPerPod', def: '2000', help: 'iptables rules exported per pod at most (chaos_daemon_iptables_* series and the JSON document), chaos chains first; the verdict still sees every rule read. chaos_daemon_pod_truncated{what="rules"} says when it cut.' },
   { name: 'json', kind: 'bool', key: 'json', def: 'false', help: 'Print JSON (runtimes, pods, inspect, diff).' },
   { name: 'all', kind: 'bool', key: 'all', def: 'false', help: 'inspect: every pod on the node.', commands: ['inspect'] },
   { name: 'netns', kind: 'string', key: 'netns', def: '', help: 'inspect: a network namespace file (e.g. /var/run/netns/x).', commands: ['inspect'] },
@@ -155,9 +164,12 @@ function defaults(): Config {
     hostRoot: '/',
     procRoot: '/proc',
     runtimeTimeoutMs: 2000,
-    netnsConcurrency: 4,
-    commandTimeoutMs: 5000,
-    maxOutputBytes: 16 << 20,
+    netnsConcurrency: 2,
+    commandTimeoutMs: 2000,
+    maxOutputBytes: 2 << 20,
+    reader: 'auto',
+    namespaceTimeoutMs: 5000,
+    maxRulesPerPod: 2000,
     all: false,
     netns: null,
     pid: null,
@@ -173,6 +185,7 @@ function defaults(): Config {
   };
 }
 
+const READERS = ['auto', 'netlink', 'nsenter'];
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function apply(cfg: Config, spec: FlagSpec, raw: string, seen: Set<string>): void {
@@ -199,7 +212,10 @@ function apply(cfg: Config, spec: FlagSpec, raw: string, seen: Set<string>): voi
       break;
     case 'string':
       if (spec.name === 'listen') c.listen = parseListen(raw);
-      else if (spec.name === 'log-level') {
+      else if (spec.name === 'reader') {
+        if (!READERS.includes(raw)) throw new UsageError(`--reader: expected one of ${READERS.join('|')}, got "${raw}"`);
+        c.reader = raw;
+      } else if (spec.name === 'log-level') {
         if (!LEVELS.includes(raw)) throw new UsageError(`--log-level: expected one of ${LEVELS.join('|')}, got "${raw}"`);
         c.logLevel = raw;
       } else if (spec.name === 'kube') {

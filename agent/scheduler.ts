@@ -29,6 +29,16 @@ export interface SchedulerOptions {
   collectionTimeoutMs?: number;
 }
 
+/** Hard deadline of one collection: max(2 x interval, 30 s). */
+export function collectionTimeoutMs(intervalMs: number): number {
+  return Math.max(2 * intervalMs, 30_000);
+}
+
+/** When namespace reads still running are abandoned so the collection is published: 5 s before the hard deadline. */
+export function collectionSoftDeadlineMs(intervalMs: number): number {
+  return collectionTimeoutMs(intervalMs) - 5_000;
+}
+
 export class CollectionScheduler {
   private current: Published | null = null;
   private inFlight: Promise<Published> | null = null;
@@ -96,7 +106,7 @@ export class CollectionScheduler {
 
   private async runOnce(): Promise<Published> {
     this.started += 1;
-    const timeoutMs = this.opts.collectionTimeoutMs ?? Math.max(2 * this.opts.intervalMs, 30_000);
+    const timeoutMs = this.opts.collectionTimeoutMs ?? collectionTimeoutMs(this.opts.intervalMs);
     // One controller per collection, aborted by stop() or the deadline; its timer and its listener on the
     // long-lived stopper are released when the collection settles. (AbortSignal.any([stopper, timeout]) is not
     // used: on Node 20 every combined signal stays reachable from the long-lived stopper, ~0.5 KB per collection.)

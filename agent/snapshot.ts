@@ -6,7 +6,7 @@ import type { ChaosReport } from './chaos/types.js';
 import type { PodDrift } from './intent/drift.js';
 import type { IntentStatus, PodIntent } from './intent/model.js';
 import type { KubeHealth } from './intent/source.js';
-import type { IpsetDump, IptablesDump, NetnsState, TcDump } from './netns/state.js';
+import type { IpsetDump, IptablesDump, NetnsState, SourceStatus, TcDump } from './netns/state.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
 
 /** One pod (or one --netns/--pid target) and what was read from its network namespace. */
@@ -28,12 +28,30 @@ export interface PodReport {
   errors: string[];
   /** Process spawns this entry's namespace read cost (0 when shared with another pod of the same netns). */
   spawns: number;
+  /** The reader that produced the state (null when nothing was read). */
+  reader: NetnsState['reader'] | null;
+  /** Each source's completeness (empty when nothing was read). */
+  sources: SourceStatus[];
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
   /** What Chaos Mesh intends for this pod (Kubernetes API source on; absent when it is off). */
   intent?: { status: IntentStatus; pod: PodIntent };
   /** Intent reconciled with the namespace's state (Kubernetes API source on). */
   drift?: PodDrift;
+  /** The pod uses the node's network namespace (or, on `Snapshot.host`, this is the node's namespace). */
+  hostNetwork?: boolean;
+}
+
+/** A sandbox listed for a pod that another sandbox stands for (runtime collector's choosePrimary). */
+export interface StaleSandbox {
+  namespace: string;
+  name: string;
+  uid: string;
+  runtime: string;
+  sandboxId: string;
+  state: string;
+  /** The sandbox chosen for the pod. */
+  replacedBy: string;
 }
 
 export interface CollectorResult {
@@ -56,8 +74,14 @@ export interface Snapshot {
   collectors: CollectorResult[];
   /** Processes the agent process itself spawned in the collection (netns workers when (re)started, `ip rule` reads). */
   spawns: number;
-  /** Namespace reads (one nsenter + read script each, run by the long-lived netns workers). */
+  /** Namespace reads (netlink or through the tools). */
   reads?: number;
+  /** Other sandboxes listed for pods of `pods` (not read). */
+  stale?: StaleSandbox[];
+  /** The node's network namespace, read once for the host-network pods, when summarised (else null). */
+  host?: PodReport | null;
+  /** Namespaces whose read had an incomplete source. */
+  incompleteNamespaces?: number;
   /** The Kubernetes API source's health when it is on (chaos_daemon_kube_*). */
   kube?: KubeHealth;
 }

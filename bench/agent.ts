@@ -1,10 +1,10 @@
 /**
  * The agent's own collection path, in the bench process, wired exactly as `serve` / `metrics` wire it
  * (agent/metrics/node-collector.ts + MetricsPipeline): Config from the real flag parser, one long-lived Inventory
- * (CRI clients and their caches) and one NetnsRunner shared by every collection, then `collect()` (discovery of
+ * (CRI clients and their caches) and one NetnsReader shared by every collection, then `collect()` (discovery of
  * runtimes and pods, every namespace read once, parse, fingerprint, container stats) and `pipeline.process()`
  * (bpm /proc scan, injection tracker, fresh registry, Prometheus + OpenMetrics rendering, gzip).
- * Built here instead of through createNodeCollector only to read Inventory.requestCount() and NetnsRunner.spawns.
+ * Built here instead of through createNodeCollector only to read Inventory.requestCount() and NetnsReader.spawns.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { collect } from '../agent/collection.js';
@@ -13,7 +13,7 @@ import { AgentError } from '../agent/errors.js';
 import { silentLogger } from '../agent/log.js';
 import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
-import { NetnsRunner } from '../agent/netns/nsenter/exec.js';
+import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { Inventory } from '../agent/runtime/inventory.js';
 import type { Snapshot } from '../agent/snapshot.js';
 import { cpuSince, cpuSnapshot, type CpuDelta } from './measure.js';
@@ -41,7 +41,7 @@ export interface AgentSample {
 export class InProcessAgent {
   readonly cfg: Config;
   readonly inventory: Inventory;
-  readonly runner: NetnsRunner;
+  readonly reader: NetnsReader;
   private readonly pipeline: MetricsPipeline;
   lastSnapshot: Snapshot | null = null;
 
@@ -50,32 +50,22 @@ export class InProcessAgent {
     const log = silentLogger();
     const persistent = new PersistentMetrics();
     this.inventory = new Inventory(this.cfg, { log, onCall: persistent.onCall });
-    this.runner = new NetnsRunner({
-      nsenterPath: this.cfg.nsenterPath,
-      concurrency: this.cfg.netnsConcurrency,
-      timeoutMs: this.cfg.commandTimeoutMs,
-      maxOutputBytes: this.cfg.maxOutputBytes,
-      onCommand: persistent.onCommand,
+    this.reader = createNetnsReader(this.cfg, {
+      onCommand: (r) => persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
     });
     this.pipeline = new MetricsPipeline({ procRoot: this.cfg.procRoot, compatMetrics: this.cfg.compatMetrics, persistent, log });
   }
 
   async collectOnce(): Promise<AgentSample> {
     const calls0 = this.inventory.requestCount();
-    const spawns0 = this.runner.spawns;
-    const reads0 = this.runner.reads;
-    this.runner.maxActive = 0;
+    const spawns0 = this.reader.spawns;
     const cpu0 = cpuSnapshot();
-    // The netns workers are long-lived children that are never reaped, so their CPU (nsenter, the read script and
-    // every tool) is not in this process's children times: read it from the runner.
-    const workerCpu0 = this.runner.workerCpuSeconds();
     const t0 = performance.now();
-    const snapshot = await collect({ inventory: this.inventory, runner: this.runner, procRoot: this.cfg.procRoot, log: silentLogger() });
+    const snapshot = await collect({ inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger() });
     const { metrics } = await this.pipeline.process(snapshot);
     const wallMs = performance.now() - t0;
-    const measured = cpuSince(cpu0);
-    const workerMs = Math.max(0, this.runner.workerCpuSeconds() - workerCpu0) * 1000;
-    const cpu = { selfMs: measured.selfMs, childrenMs: measured.childrenMs + workerMs, totalMs: measured.totalMs + workerMs };
+    // Worker threads are in this process's CPU; the tools (when read through them) are reaped children.
+    const cpu = cpuSince(cpu0);
     this.lastSnapshot = snapshot;
     const errors = [
       ...snapshot.collectors.filter((c) => !c.success).map((c) => `collector ${c.collector}: ${c.error ?? 'failed'}`),
@@ -85,20 +75,20 @@ export class InProcessAgent {
       wallMs,
       collectMs: snapshot.durationSeconds * 1000,
       cpu,
-      // Processes launched for the collection: the agent's own spawns plus one nsenter per namespace read.
-      spawns: this.runner.spawns - spawns0 + (this.runner.reads - reads0),
+      // Processes launched for the collection (one nsenter per tool run by the tools reader; 0 over netlink).
+      spawns: this.reader.spawns - spawns0,
       runtimeCalls: this.inventory.requestCount() - calls0,
       pods: snapshot.pods.length,
       series: metrics.samples,
       bytes: metrics.prometheus.length,
       activeChaosPods: snapshot.pods.filter((p) => p.chaos.verdict === 'active' && p.chaos.kinds.includes('partition') && p.chaos.kinds.includes('bandwidth')).length,
       errors,
-      maxActive: this.runner.maxActive,
+      maxActive: this.cfg.netnsConcurrency,
     };
   }
 
   close(): void {
-    this.runner.killAll();
+    void this.reader.close();
     this.inventory.close();
   }
 }

@@ -14,7 +14,7 @@
  */
 import { execa } from 'execa';
 import { AgentError } from '../agent/errors.js';
-import { validateNetnsPath } from '../agent/netns/nsenter/exec.js';
+import { validateNetnsPath } from '../agent/netns/read.js';
 import { chainName, ipsetName } from '../test/helpers/chaos-mesh.js';
 
 /** One NetworkChaos experiment targeting every bench pod (as a real experiment with a label selector would). */

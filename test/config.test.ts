@@ -9,9 +9,11 @@ describe('loadConfig', () => {
     expect(c.hostRoot).toBe('/');
     expect(c.procRoot).toBe('/proc');
     expect(c.runtimeTimeoutMs).toBe(2000);
-    expect(c.netnsConcurrency).toBe(4);
-    expect(c.commandTimeoutMs).toBe(5000);
-    expect(c.maxOutputBytes).toBe(16 * 1024 * 1024);
+    expect(c.netnsConcurrency).toBe(2);
+    expect(c.reader).toBe('auto');
+    expect(c.namespaceTimeoutMs).toBe(5000);
+    expect(c.maxOutputBytes).toBe(2 << 20);
+    expect(c.commandTimeoutMs).toBe(2000);
     expect(c.listen).toEqual({ host: '0.0.0.0', port: DEFAULT_PORT });
     expect(c.intervalMs).toBe(15000);
     expect(c.debug).toBe(true);

@@ -7,19 +7,19 @@
  */
 import type { Config } from '../config.js';
 import { collect, iptablesJson, ipsetsJson, tcJson, wasInspected } from '../collection.js';
-import { attachIntent } from '../intent/attach.js';
 import { entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
 import { driftJson, intentJson } from '../intent/json.js';
-import { beginKubeLists } from '../intent/setup.js';
-import { InjectionTracker } from '../metrics/injection-tracker.js';
-import { NetnsRunner } from '../netns/nsenter/exec.js';
+import { beginKubeLists, oneShotKube } from '../intent/setup.js';
+import { capDumps } from '../metrics/rule-cap.js';
+import { createNetnsReader } from '../netns/read.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import type { PodReport } from '../snapshot.js';
 import { formatIpsets, formatIptables, formatTc } from './inspect.js';
 import type { CommandIo } from './io.js';
 import { formatTable } from './runtimes.js';
 
-export function diffJson(r: PodReport, kubeOff: string | null) {
+export function diffJson(r: PodReport, kubeOff: string | null, maxRules = Number.MAX_SAFE_INTEGER) {
+  const { dumps, omitted } = capDumps(r.iptables, maxRules);
   return {
     namespace: r.namespace,
     name: r.name,
@@ -31,12 +31,12 @@ export function diffJson(r: PodReport, kubeOff: string | null) {
     intent: r.intent ? intentJson(r.intent) : null,
     drift: r.drift ? driftJson(r.drift) : null,
     findings: r.drift?.findings ?? r.chaos.findings.map((f) => ({ finding: f, owners: [] })),
-    kernel: { iptables: r.iptables.map(iptablesJson), ipsets: ipsetsJson(r.ipsets), tc: tcJson(r.tc) },
+    kernel: { iptables: dumps.map(iptablesJson), ...(omitted > 0 ? { rulesOmitted: omitted } : {}), ipsets: ipsetsJson(r.ipsets), tc: tcJson(r.tc) },
     errors: r.errors,
   };
 }
 
-export function formatDiff(r: PodReport, kubeOff: string | null): string {
+export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Number.MAX_SAFE_INTEGER): string {
   const out: string[] = [];
   out.push(`pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}${r.netns ? `  netns inode ${r.netns.inode} ${r.netns.path}` : ''}`);
   out.push(`verdict: ${r.chaos.verdict}${r.chaos.kinds.length ? `  kinds: ${r.chaos.kinds.join(', ')}` : ''}`);
@@ -62,7 +62,10 @@ export function formatDiff(r: PodReport, kubeOff: string | null): string {
     out.push('', 'errors:');
     for (const e of r.errors) out.push(`  ! ${e}`);
   }
-  out.push('', 'kernel:', ...formatIptables(r.iptables), ...formatIpsets(r.ipsets), ...formatTc(r.tc));
+  const { dumps, omitted } = capDumps(r.iptables, maxRules);
+  out.push('', 'kernel:', ...formatIptables(dumps));
+  if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
+  out.push(...formatIpsets(r.ipsets), ...formatTc(r.tc));
   return `${out.join('\n')}\n`;
 }
 
@@ -70,16 +73,17 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const target = cfg.args[0]!;
   const [namespace = '', name = ''] = target.split('/');
   const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
-  const runner = new NetnsRunner({ nsenterPath: cfg.nsenterPath, concurrency: cfg.netnsConcurrency, timeoutMs: cfg.commandTimeoutMs, maxOutputBytes: cfg.maxOutputBytes });
-  const onAbort = (): void => runner.killAll();
+  const reader = createNetnsReader(cfg);
+  const onAbort = (): void => void reader.close();
   io.signal.addEventListener('abort', onAbort, { once: true });
   const inventory = new Inventory(cfg, { log: io.log });
   try {
+    const kube = oneShotKube(intent);
     const snap = await collect(
-      { inventory, runner, procRoot: cfg.procRoot, log: io.log },
-      { signal: io.signal, filter: (p) => p.namespace === namespace && p.name === name },
+      { inventory, reader, procRoot: cfg.procRoot, log: io.log, ...(kube ? { kube } : {}) },
+      { signal: io.signal, filter: (p) => p.namespace === namespace && p.name === name, hostSharing: 'full' },
     );
-    const { source, off: kubeOff } = await intent;
+    const { off: kubeOff } = await intent.result;
     if (!snap.runtimes.some((s) => s.up)) {
       io.err(`chaos-node-agent diff: ${unreachableMessage(snap.runtimes)}`);
       return 1;
@@ -89,15 +93,11 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
       io.err(`chaos-node-agent diff: pod ${target} not found on this node\n`);
       return 1;
     }
-    if (source) {
-      const tracker = new InjectionTracker();
-      tracker.observe(snap);
-      attachIntent(snap, source, (ns, pod, kind) => tracker.firstSeen(ns, pod, kind));
-    }
-    io.out(cfg.json ? `${JSON.stringify(diffJson(report, kubeOff), null, 2)}\n` : formatDiff(report, kubeOff));
+    io.out(cfg.json ? `${JSON.stringify(diffJson(report, kubeOff, cfg.maxRulesPerPod), null, 2)}\n` : formatDiff(report, kubeOff, cfg.maxRulesPerPod));
     return wasInspected(report) ? 0 : 1;
   } finally {
     io.signal.removeEventListener('abort', onAbort);
     inventory.close();
+    await reader.close();
   }
 }

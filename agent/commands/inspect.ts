@@ -6,56 +6,50 @@
  * namespace was inspected, 1 when none could be.
  */
 import type { Config } from '../config.js';
-import { collect, inspectTarget, podReportJson, wasInspected, notInspected } from '../collection.js';
-import { attachIntent } from '../intent/attach.js';
+import { collect, inspectTarget, wasInspected, notInspected } from '../collection.js';
+import { capDumps } from '../metrics/rule-cap.js';
+import { podsJson } from '../server/pod-document.js';
+import { createNetnsReader } from '../netns/read.js';
+import { emptyNetnsState, type IptablesDump, type IpsetDump, type TcDump, type Qdisc, type Counters } from '../netns/state.js';
 import { driftLines, findingWithOwner } from '../intent/format.js';
-import { beginKubeLists } from '../intent/setup.js';
-import { InjectionTracker } from '../metrics/injection-tracker.js';
-import { NetnsRunner } from '../netns/nsenter/exec.js';
-import { emptyNetnsState } from '../netns/reader.js';
-import type { IptablesDump, IpsetDump, TcDump, Qdisc, Counters } from '../netns/state.js';
+import { beginKubeLists, oneShotKube } from '../intent/setup.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import { procNetnsPath } from '../runtime/netns-resolve.js';
-import type { PodReport } from '../snapshot.js';
+import type { PodReport, StaleSandbox } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
-  const runner = new NetnsRunner({
-    nsenterPath: cfg.nsenterPath,
-    concurrency: cfg.netnsConcurrency,
-    timeoutMs: cfg.commandTimeoutMs,
-    maxOutputBytes: cfg.maxOutputBytes,
-  });
-  const onAbort = (): void => runner.killAll();
+  const reader = createNetnsReader(cfg);
+  const onAbort = (): void => void reader.close();
   io.signal.addEventListener('abort', onAbort, { once: true });
   try {
     let reports: PodReport[];
+    let host: PodReport | null = null;
+    let stale: StaleSandbox[] = [];
     let nothingReachable = false;
     if (cfg.netns !== null || cfg.pid !== null) {
       const target = cfg.netns !== null
         ? { netnsPath: cfg.netns, pid: null, procRoot: cfg.procRoot }
         : { netnsPath: procNetnsPath(cfg.procRoot, cfg.pid!), pid: cfg.pid, procRoot: cfg.procRoot };
-      reports = [await inspectTarget(runner, target, io.log)];
+      reports = [await inspectTarget(reader, target, io.log)];
     } else {
       // The Kubernetes API lists run while the namespaces are read; a failure only makes the intent unavailable.
       const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
       const inventory = new Inventory(cfg, { log: io.log });
       try {
         const wanted = new Set(cfg.args);
+        const kube = oneShotKube(intent);
         const snap = await collect(
-          { inventory, runner, procRoot: cfg.procRoot, log: io.log },
-          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`) }) },
+          { inventory, reader, procRoot: cfg.procRoot, log: io.log, ...(kube ? { kube } : {}) },
+          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
         );
-        const { source } = await intent;
-        if (source) {
-          const tracker = new InjectionTracker();
-          tracker.observe(snap);
-          attachIntent(snap, source, (ns, pod, kind) => tracker.firstSeen(ns, pod, kind));
-        }
+        await intent.result; // `--kube on` with credentials that do not load: an error
         for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         nothingReachable = !snap.runtimes.some((s) => s.up);
         if (nothingReachable) io.err(`chaos-node-agent inspect: ${unreachableMessage(snap.runtimes)}`);
         reports = snap.pods;
+        host = snap.host ?? null;
+        stale = snap.stale ?? [];
         if (!cfg.all) {
           const found = new Set(reports.map((r) => `${r.namespace}/${r.name}`));
           for (const a of cfg.args) {
@@ -65,7 +59,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
             const state = emptyNetnsState();
             reports.push({
               namespace, name, runtime: '', netns: null, pod: null, chaos: notInspected(why),
-              iptables: state.iptables, ipsets: state.ipsets, tc: state.tc, ipRules: [], dnsChaos: [], errors: [why], spawns: 0,
+              iptables: state.iptables, ipsets: state.ipsets, tc: state.tc, ipRules: [], dnsChaos: [], errors: [why], spawns: 0, reader: null, sources: [],
             });
           }
         }
@@ -73,12 +67,14 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         inventory.close();
       }
     }
-    io.out(cfg.json ? `${JSON.stringify({ pods: reports.map(podReportJson) }, null, 2)}\n` : reports.map(formatReport).join('\n'));
+    const all = cfg.all ? { host, stale } : {};
+    io.out(cfg.json ? podsJson(reports, { maxRulesPerPod: cfg.maxRulesPerPod, ...all }) : [...reports, ...(host ? [host] : [])].map((r) => formatReport(r, cfg.maxRulesPerPod)).join('\n'));
     if (reports.some(wasInspected)) return 0;
     if (cfg.all && !nothingReachable && reports.length === 0) return 0;
     return 1;
   } finally {
     io.signal.removeEventListener('abort', onAbort);
+    await reader.close();
   }
 }
 
@@ -87,9 +83,9 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
 
 const counters = (c: Counters | null): string => (c ? `${c.packets} pkts ${c.bytes} bytes` : '-');
 
-export function formatReport(r: PodReport): string {
+export function formatReport(r: PodReport, maxRules?: number): string {
   const out: string[] = [];
-  const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}` : `netns ${r.netns?.path ?? '?'}`;
+  const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}${r.hostNetwork ? ' host network' : ''}` : r.hostNetwork ? 'node network namespace (host-network pods)' : `netns ${r.netns?.path ?? '?'}`;
   out.push(`${who}${r.netns ? `  netns inode ${r.netns.inode} ${r.netns.path}` : ''}`);
   out.push(`  verdict: ${r.chaos.verdict}${r.chaos.kinds.length ? `  kinds: ${r.chaos.kinds.join(', ')}` : ''}`);
   r.chaos.findings.forEach((f, i) => out.push(`  - ${findingWithOwner(f, i, r.drift)}`));
@@ -98,7 +94,9 @@ export function formatReport(r: PodReport): string {
     out.push('  errors:');
     for (const e of r.errors) out.push(`    ! ${e}`);
   }
-  out.push(...formatIptables(r.iptables));
+  const { dumps, omitted } = capDumps(r.iptables, maxRules ?? Number.MAX_SAFE_INTEGER);
+  out.push(...formatIptables(dumps));
+  if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
   out.push(...formatIpsets(r.ipsets));
   out.push(...formatTc(r.tc));
   if (r.ipRules.length) {
@@ -107,7 +105,7 @@ export function formatReport(r: PodReport): string {
   }
   for (const d of r.dnsChaos) out.push(`  dns: container ${d.container} (pid ${d.pid}) has /etc/resolv.conf.chaos.bak`);
   for (const n of r.notes ?? []) out.push(`  note: ${n}`);
-  out.push(`  (${r.spawns} nsenter ${r.spawns === 1 ? 'run' : 'runs'})`);
+  out.push(`  (read by ${r.reader ?? 'nsenter'}${r.spawns > 0 ? `, ${r.spawns} ${r.spawns === 1 ? 'process' : 'processes'}` : ''})`);
   return `${out.join('\n')}\n`;
 }
 

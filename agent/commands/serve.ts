@@ -3,6 +3,7 @@
  * /readyz and /debug/pods (AgentServer). On SIGTERM/SIGINT (io.signal): stop accepting, abort the collection in
  * progress, kill every child, close the runtime clients, exit 0, all within 2 s.
  */
+import type { ChaosKind } from '../chaos/types.js';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { startKubeSource } from '../intent/setup.js';
@@ -23,15 +24,20 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   // reads their caches as they are.
   const kube = await startKubeSource(cfg, io.env, io.log);
   const persistent = new PersistentMetrics();
-  const collector = createNodeCollector(cfg, { log: io.log, persistent });
-  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, persistent, log: io.log, intent: kube });
+  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
+  const collector = createNodeCollector(cfg, {
+    log: io.log,
+    persistent,
+    // Leftover ages count from the exporter's first-seen times.
+    ...(kube ? { kube: { source: kube, firstSeen: (ns: string, pod: string, kind: ChaosKind) => pipeline.tracker.firstSeen(ns, pod, kind) } } : {}),
+  });
   const scheduler = new CollectionScheduler({
     intervalMs: cfg.intervalMs,
     collect: (signal) => collector.collect(signal),
     process: (snapshot, signal) => pipeline.process(snapshot, signal),
     log: io.log,
   });
-  const server = new AgentServer({ state: scheduler, debug: cfg.debug, auth, log: io.log });
+  const server = new AgentServer({ state: scheduler, debug: cfg.debug, auth, log: io.log, maxRulesPerPod: cfg.maxRulesPerPod });
 
   try {
     const addr = await server.listen(cfg.listen.host, cfg.listen.port);

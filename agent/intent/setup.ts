@@ -7,6 +7,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { kubeOffReason, resolveKube } from './kube-config.js';
+import type { KubeCollectorOptions } from './collector.js';
 import type { IntentSource, KubeIntentSource } from './source.js';
 
 /** How long a one-shot command waits for the lists (they run while the namespaces are read). */
@@ -35,19 +36,26 @@ export interface OneShotIntent {
   off: string | null;
 }
 
+export interface PendingKube {
+  /** Credentials exist: the kube collector should run (known at once, nothing loaded yet). */
+  candidate: boolean;
+  /** Resolution and lists, started now; to be awaited by the kube collector / after the collection. */
+  result: Promise<OneShotIntent>;
+}
+
 /**
- * One-shot commands: start resolving and listing now, to be awaited after the collection. Throws KubeConfigError
- * at once for `--kube on` without any credentials; rejects for `--kube on` with credentials that do not load;
- * otherwise never rejects (an unreachable API makes the intent `unavailable`).
+ * One-shot commands: start resolving and listing now, in parallel with the namespace reads. Throws KubeConfigError
+ * at once for `--kube on` without any credentials; `result` rejects for `--kube on` with credentials that do not
+ * load; otherwise it never rejects (an unreachable API makes the intent `unavailable`).
  */
-export function beginKubeLists(cfg: KubeFlags, env: NodeJS.ProcessEnv, log: Logger, signal?: AbortSignal): Promise<OneShotIntent> {
+export function beginKubeLists(cfg: KubeFlags, env: NodeJS.ProcessEnv, log: Logger, signal?: AbortSignal): PendingKube {
   const opts = { mode: cfg.kube, kubeconfig: cfg.kubeconfig, env };
   const off = kubeOffReason(opts);
   if (off !== null) {
     log.debug({ kube: cfg.kube, reason: off }, 'Kubernetes API source off');
-    return Promise.resolve({ source: null, off });
+    return { candidate: false, result: Promise.resolve({ source: null, off }) };
   }
-  const pending = (async (): Promise<OneShotIntent> => {
+  const result = (async (): Promise<OneShotIntent> => {
     const r = await resolveKube(opts);
     if (!r.enabled) return { source: null, off: r.reason };
     const { listIntent } = await import('./source.js');
@@ -55,6 +63,11 @@ export function beginKubeLists(cfg: KubeFlags, env: NodeJS.ProcessEnv, log: Logg
     return { source, off: null };
   })();
   // Handled here too: a command that fails before awaiting it must not die of an unhandled rejection.
-  pending.catch(() => undefined);
-  return pending;
+  result.catch(() => undefined);
+  return { candidate: true, result };
+}
+
+/** The kube collector's options for a one-shot command (undefined when no credentials exist). */
+export function oneShotKube(pending: PendingKube): KubeCollectorOptions | undefined {
+  return pending.candidate ? { source: pending.result.then((r) => r.source) } : undefined;
 }

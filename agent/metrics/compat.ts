@@ -16,6 +16,7 @@ import type { Registry } from 'prom-client';
 import { ipsetMemberCount } from '../netns/nsenter/ipset.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
 import { CACHED, SeriesSum, gauge } from './families.js';
+import { DEFAULT_MAX_RULES_PER_POD, exportedRules } from './rule-cap.js';
 import { Slicer } from './slicer.js';
 
 const RULE_LABELS = ['namespace', 'pod', 'container', 'table', 'chain', 'policy', 'rule'] as const;
@@ -34,7 +35,7 @@ export function compatContainers(report: PodReport, perContainer: boolean): stri
  * The largest family set at node scale (rules x containers x pods): built with yields to the event loop between
  * pods and every few hundred series (`slicer`), so scrapes are answered while it runs.
  */
-export async function registerCompatMetrics(registry: Registry, snapshot: Snapshot, opts: { perContainer: boolean; slicer?: Slicer }): Promise<void> {
+export async function registerCompatMetrics(registry: Registry, snapshot: Snapshot, opts: { perContainer: boolean; maxRulesPerPod?: number; slicer?: Slicer }): Promise<void> {
   const slicer = opts.slicer ?? new Slicer();
   const packets = gauge(registry, 'chaos_daemon_iptables_packets',
     `Packets counted by each iptables rule in the pod's network namespace (iptables-save -c; Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`,
@@ -65,18 +66,11 @@ export async function registerCompatMetrics(registry: Registry, snapshot: Snapsh
       mem.add(base, memberCount);
       tc.add(base, qdiscCount);
       if (!perRule) continue;
-      for (const dump of report.iptables) {
-        for (const table of dump.tables) {
-          for (const chain of table.chains) {
-            const policy = chain.policy ?? '-';
-            for (const rule of chain.rules) {
-              if (rule.counters === null) continue;
-              const labels = { ...base, table: table.name, chain: chain.name, policy, rule: rule.text };
-              pk.add(labels, rule.counters.packets);
-              by.add(labels, rule.counters.bytes);
-            }
-          }
-        }
+      for (const { table, chain, rule } of exportedRules(report.iptables, opts.maxRulesPerPod ?? DEFAULT_MAX_RULES_PER_POD).rules) {
+        if (rule.counters === null) continue;
+        const labels = { ...base, table, chain: chain.name, policy: chain.policy ?? '-', rule: rule.text };
+        pk.add(labels, rule.counters.packets);
+        by.add(labels, rule.counters.bytes);
       }
     }
   }

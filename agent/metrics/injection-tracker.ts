@@ -4,7 +4,8 @@
  * forgotten: if it comes back it gets a new first-seen time. Times are those of this agent process (a restart
  * sees every present injection as new). A pod whose namespace could not be read in a collection (verdict
  * `unknown`: a tool timed out, the read failed) says nothing about its injections: they are kept as they were,
- * without events, so one failed read neither logs a false end/start nor resets the first-seen time.
+ * without events, so one failed read neither logs a false end/start nor resets the first-seen time. The same holds
+ * for pods absent from a collection whose runtime listing failed (a runtime restarting): absence proves nothing.
  */
 import type { ChaosKind } from '../chaos/types.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
@@ -59,9 +60,12 @@ export class InjectionTracker {
         if (!prev) events.push({ event: 'injection_started', namespace: report.namespace, pod: report.name, kind, evidence });
       }
     }
+    const listed = new Set(snapshot.pods.map((p) => key(p.namespace, p.name, '')));
+    const listingFailed = snapshot.collectors.some((c) => c.collector === 'runtime' && !c.success);
     for (const [k, e] of this.entries) {
       if (next.has(k)) continue;
-      if (unread.has(key(e.namespace, e.pod, ''))) next.set(k, e);
+      const podKey = key(e.namespace, e.pod, '');
+      if (unread.has(podKey) || (listingFailed && !listed.has(podKey))) next.set(k, e);
       else events.push({ event: 'injection_ended', namespace: e.namespace, pod: e.pod, kind: e.kind, evidence: e.evidence });
     }
     this.entries = next;

@@ -8,12 +8,13 @@ import type { Registry } from 'prom-client';
 import type { ChaosKind, Verdict } from '../chaos/types.js';
 import type { Snapshot } from '../snapshot.js';
 import { CACHED, gauge } from './families.js';
+import { DEFAULT_MAX_RULES_PER_POD, exportedRules } from './rule-cap.js';
 
 const VERDICTS: readonly Verdict[] = ['clean', 'scaffolding', 'active', 'unknown'];
 
 export type FirstSeenLookup = (namespace: string, pod: string, kind: ChaosKind) => number | undefined;
 
-export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot, firstSeen: FirstSeenLookup): void {
+export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot, firstSeen: FirstSeenLookup, maxRulesPerPod = DEFAULT_MAX_RULES_PER_POD): void {
   const active = gauge(registry, 'chaos_daemon_injection_active',
     `1 for each kind of chaos injection currently changing the pod's traffic (absent otherwise); experiment = the Chaos Mesh experiment (<namespace>/<name>) that owns it, empty when none or unknown ${CACHED}`,
     ['namespace', 'pod', 'kind', 'experiment']);
@@ -27,6 +28,9 @@ export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot,
     `Problems met reading the pod in the last collection (vanished pod, tool failure, unresolved namespace); its other series may be incomplete ${CACHED}`,
     ['namespace', 'pod']);
 
+  const truncated = gauge(registry, 'chaos_daemon_pod_truncated',
+    `1 when something of the pod was cut at a bound: what="rules" (more iptables rules than --max-rules-per-pod: the rest is not exported, chaos chains first; the verdict still saw them) or what=<source> (a namespace source cut at --max-output: the verdict is unknown unless what was read proves an active injection) ${CACHED}`,
+    ['namespace', 'pod', 'what']);
   const done = new Set<string>();
   for (const report of snapshot.pods) {
     const podKey = `${report.namespace}\0${report.name}`;
@@ -35,6 +39,8 @@ export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot,
     const pod = { namespace: report.namespace, pod: report.name };
     for (const v of VERDICTS) verdict.set({ ...pod, verdict: v }, report.chaos.verdict === v ? 1 : 0);
     errors.set(pod, report.errors.length);
+    for (const src of report.sources) if (src.status === 'truncated') truncated.set({ ...pod, what: src.source }, 1);
+    if (exportedRules(report.iptables, maxRulesPerPod).truncated) truncated.set({ ...pod, what: 'rules' }, 1);
     for (const kind of new Set(report.chaos.kinds)) {
       const owners = report.drift?.kindOwners[kind] ?? [];
       for (const experiment of owners.length > 0 ? owners : ['']) active.set({ ...pod, kind, experiment }, 1);

@@ -1,12 +1,15 @@
 /**
  * The node's collection wired for the exporter: one Inventory (CRI/Docker clients, their requests feeding
- * chaos_daemon_runtime_request_duration_seconds) and one NetnsRunner (its commands feeding
- * chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total), shared by every collection.
+ * chaos_daemon_runtime_request_duration_seconds) and one NetnsReader (its tool runs feeding
+ * chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total, its fallbacks
+ * chaos_daemon_netns_reader_fallbacks_total), shared by every collection.
  */
 import { collect } from '../collection.js';
+import { collectionSoftDeadlineMs } from '../scheduler.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { NetnsRunner } from '../netns/nsenter/exec.js';
+import type { KubeCollectorOptions } from '../intent/collector.js';
+import { createNetnsReader } from '../netns/read.js';
 import { Inventory } from '../runtime/inventory.js';
 import type { Snapshot } from '../snapshot.js';
 import type { PersistentMetrics } from './registry.js';
@@ -18,22 +21,25 @@ export interface NodeCollector {
   close(): void;
 }
 
-export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent: PersistentMetrics }): NodeCollector {
+export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent: PersistentMetrics; kube?: KubeCollectorOptions }): NodeCollector {
   const inventory = new Inventory(cfg, { log: deps.log, onCall: deps.persistent.onCall });
-  const runner = new NetnsRunner({
-    nsenterPath: cfg.nsenterPath,
-    concurrency: cfg.netnsConcurrency,
-    timeoutMs: cfg.commandTimeoutMs,
-    maxOutputBytes: cfg.maxOutputBytes,
-    onCommand: deps.persistent.onCommand,
+  const reader = createNetnsReader(cfg, {
+    onCommand: (r) => deps.persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
+    onFallback: (reason, detail) => {
+      deps.persistent.onFallback(reason);
+      deps.log.debug({ reason, detail }, 'namespace read through the tools');
+    },
   });
   let closed = false;
   return {
-    collect: (signal) => collect({ inventory, runner, procRoot: cfg.procRoot, log: deps.log }, { signal }),
+    collect: (signal) => collect(
+      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, ...(deps.kube ? { kube: deps.kube } : {}) },
+      { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
+    ),
     close: () => {
       if (closed) return;
       closed = true;
-      runner.killAll();
+      void reader.close();
       inventory.close();
     },
   };

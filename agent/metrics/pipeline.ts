@@ -1,12 +1,9 @@
 /**
  * What happens to each finished collection: the bpm /proc scan (its own timed collector), the injection
- * tracker update (first-seen times and started/ended events), the intent reconciliation when the Kubernetes API
- * source is on (it reads the source's caches, never waits for the API), a fresh registry, one rendering.
+ * tracker update (first-seen times and started/ended events), a fresh registry, one rendering.
  */
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
-import { attachIntent } from '../intent/attach.js';
-import type { IntentSource } from '../intent/source.js';
 import type { Logger } from '../log.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';
 import { scanBpm, type BpmScan } from './bpm.js';
@@ -16,12 +13,12 @@ import { buildCollectionRegistry, type PersistentMetrics, type RenderedMetrics }
 export interface PipelineOptions {
   procRoot: string;
   compatMetrics: boolean;
+  /** --max-rules-per-pod. */
+  maxRulesPerPod?: number;
   persistent: PersistentMetrics;
   log: Logger;
   /** Scan /proc for chaos-daemon descendants (default true). */
   bpm?: boolean;
-  /** Chaos Mesh's intent from the Kubernetes API (null / absent: the source is off). */
-  intent?: IntentSource | null;
 }
 
 export interface Processed {
@@ -55,16 +52,13 @@ export class MetricsPipeline {
       }
     }
     const events = this.tracker.observe(snapshot);
-    if (this.opts.intent) {
-      // Before anything publishes the snapshot: pod entries gain intent + drift, the snapshot the API's health.
-      attachIntent(snapshot, this.opts.intent, (ns, pod, kind) => this.tracker.firstSeen(ns, pod, kind), Date.now() / 1000);
-    }
     const registry = await buildCollectionRegistry({
       snapshot,
       bpm,
       extraCollectors: collectors,
       firstSeen: (ns, pod, kind) => this.tracker.firstSeen(ns, pod, kind),
       compatMetrics: this.opts.compatMetrics,
+      ...(this.opts.maxRulesPerPod !== undefined ? { maxRulesPerPod: this.opts.maxRulesPerPod } : {}),
     }, signal);
     const metrics = await this.opts.persistent.render(registry, signal);
     return { metrics, events, collectors };

@@ -35,6 +35,8 @@ export interface MetricsInput {
   firstSeen: FirstSeenLookup;
   /** --compat-metrics: repeat the Chaos Mesh series once per container. */
   compatMetrics: boolean;
+  /** --max-rules-per-pod: iptables rules exported per pod at most (chaos chains first). */
+  maxRulesPerPod?: number;
 }
 
 /** One collection's metrics, rendered once. */
@@ -53,12 +55,12 @@ export async function buildCollectionRegistry(input: MetricsInput, signal?: Abor
   const registry = new Registry();
   registerRuntimeMetrics(registry, input.snapshot);
   await slicer.point();
-  registerInjectionMetrics(registry, input.snapshot, input.firstSeen);
+  registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod);
   registerKubeMetrics(registry, input.snapshot);
   await slicer.point();
   registerQdiscMetrics(registry, input.snapshot);
   await slicer.point();
-  await registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics, slicer });
+  await registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics, slicer, ...(input.maxRulesPerPod !== undefined ? { maxRulesPerPod: input.maxRulesPerPod } : {}) });
   registerContainerStatsMetrics(registry, input.snapshot);
   registerBpmMetrics(registry, input.bpm);
   registerSelfMetrics(registry, input.snapshot, input.extraCollectors);
@@ -72,12 +74,16 @@ export class PersistentMetrics {
   readonly onCall: CallObserver;
   /** onCommand for NetnsRunner: feeds chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total. */
   readonly onCommand: (c: CommandObservation) => void;
+  /** onFallback for NetnsReader: feeds chaos_daemon_netns_reader_fallbacks_total. */
+  readonly onFallback: (reason: string) => void;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     this.onCall = runtimeRequestHistogram(this.registry).observe;
-    this.onCommand = netnsInstruments(this.registry).observe;
+    const netns = netnsInstruments(this.registry);
+    this.onCommand = netns.observe;
+    this.onFallback = netns.fallback;
   }
 
   /** Render a collection registry together with the long-lived one; calls are serialised. */

@@ -41,6 +41,12 @@ export function registerSelfMetrics(registry: Registry, snapshot: Snapshot, extr
     'Processes the agent process itself spawned in the last complete collection (netns workers when (re)started, ip rule reads); namespace reads run in long-lived workers, see chaos_daemon_collection_namespace_reads', []).set(snapshot.spawns);
   gauge(registry, 'chaos_daemon_collection_namespace_reads',
     'Network namespaces read in the last complete collection (one nsenter + read script each, run by the netns workers)', []).set(snapshot.reads ?? 0);
+  gauge(registry, 'chaos_daemon_collection_incomplete_namespaces',
+    'Network namespaces whose read in the last complete collection had a source that failed or was cut at its cap (those pods read unknown unless an active injection was proven; see chaos_daemon_pod_truncated and chaos_daemon_pod_errors)', []).set(snapshot.incompleteNamespaces ?? 0);
+  const stale = gauge(registry, 'chaos_daemon_stale_sandboxes',
+    'Sandboxes listed for a pod that another sandbox stands for (a recreated sandbox\'s old one, a pod recreated under the same name): not read, reported apart in /debug/pods', ['runtime']);
+  for (const rt of new Set(snapshot.runtimes.filter((r) => r.up).map((r) => r.runtime ?? ''))) stale.set({ runtime: rt }, 0);
+  for (const s of snapshot.stale ?? []) stale.inc({ runtime: s.runtime });
   gauge(registry, 'chaos_daemon_last_collection_timestamp_seconds',
     'Unix time the last complete collection finished: every cached series is this old', []).set(snapshot.finishedAt);
 }
@@ -49,7 +55,11 @@ export interface NetnsInstruments {
   histogram: Histogram<'tool'>;
   errors: Counter<'reason'>;
   observe: (c: CommandObservation) => void;
+  fallback: (reason: string) => void;
 }
+
+/** Why `--reader auto` read a namespace through the tools (read.ts FallbackReason). */
+export const FALLBACK_REASONS = ['opaque', 'unavailable', 'failed'] as const;
 
 export function netnsInstruments(registry: Registry): NetnsInstruments {
   const histogram = new Histogram({
@@ -70,5 +80,13 @@ export function netnsInstruments(registry: Registry): NetnsInstruments {
     histogram.observe({ tool: c.tool }, c.seconds);
     if (!c.ok) errors.inc({ reason: c.reason ?? 'unknown' });
   };
-  return { histogram, errors, observe };
+  const fallbacks = new Counter({
+    name: 'chaos_daemon_netns_reader_fallbacks_total',
+    help: 'Namespaces --reader auto read through nsenter and the tools instead of netlink, by reason: opaque (a rule the decoders cannot render exactly), unavailable (netlink cannot work on this node), failed (a netlink read failed)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of FALLBACK_REASONS) fallbacks.inc({ reason }, 0);
+  const fallback = (reason: string): void => fallbacks.inc({ reason });
+  return { histogram, errors, observe, fallback };
 }

@@ -64,3 +64,17 @@ export interface NetnsState {
   /** What the reader decided not to read and why, and state it cannot show (e.g. nft-only tables); sentences. */
   notes?: string[];
 }
+
+/** A state with nothing read yet (every list empty). */
+export function emptyNetnsState(): NetnsState {
+  return {
+    iptables: [],
+    ipsets: { sets: [], errors: [] },
+    tc: { qdiscs: [], classes: [], filters: [], errors: [] },
+    ipRules: [],
+    dnsChaos: [],
+    errors: [],
+    spawns: 0,
+    notes: [],
+  };
+}

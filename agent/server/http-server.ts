@@ -28,6 +28,8 @@ export interface ServerOptions {
   /** --debug-token-file: require this bearer token on /debug/*. */
   auth: BearerAuth | null;
   log: Logger;
+  /** --max-rules-per-pod: iptables rules per pod in /debug/pods at most. */
+  maxRulesPerPod?: number;
   /** How long /metrics waits for the first collection (default 8 s, under Prometheus' 10 s scrape timeout). */
   firstCollectionWaitMs?: number;
   headersTimeoutMs?: number;
@@ -195,7 +197,7 @@ export class AgentServer {
       const snapshot = published.snapshot;
       let doc = this.allPodsDoc.get(snapshot);
       if (!doc) {
-        doc = Buffer.from(podsJson(snapshot.pods), 'utf8');
+        doc = Buffer.from(podsJson(snapshot.pods, { ...this.docOptions(), host: snapshot.host ?? null, stale: snapshot.stale ?? [] }), 'utf8');
         this.allPodsDoc.set(snapshot, doc);
       }
       return send(res, req, 200, doc, headers);
@@ -204,6 +206,10 @@ export class AgentServer {
     if (pods.length === 0) {
       return send(res, req, 404, `${JSON.stringify({ error: `pod ${namespace}/${pod} not found on this node` })}\n`, headers);
     }
-    send(res, req, 200, podsJson(pods), headers);
+    send(res, req, 200, podsJson(pods, this.docOptions()), headers);
+  }
+
+  private docOptions(): { maxRulesPerPod?: number } {
+    return this.opts.maxRulesPerPod !== undefined ? { maxRulesPerPod: this.opts.maxRulesPerPod } : {};
   }
 }

@@ -17,7 +17,7 @@ import type {
   TbfOptions,
   TcFilter,
 } from '../../agent/netns/state.js';
-import { emptyNetnsState } from '../../agent/netns/reader.js';
+import { emptyNetnsState } from '../../agent/netns/state.js';
 
 export const CHAOS_MESH_PRIOMAP = [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
 

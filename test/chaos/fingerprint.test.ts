@@ -743,16 +743,17 @@ COMMIT
     expect(canonicalHandle('root')).toBeNull();
   });
 
-  it('fingerprints 110 namespaces with a realistic load quickly', () => {
+  it('fingerprints a realistic load (kube-proxy nft, partition, http, filtered layout) to the same report every time', () => {
     const s = state({
       iptables: [iptables(KUBE_NFT), iptables(ACTIVE_PARTITION, 'legacy'), iptables(HTTP_FOR_BENCH)],
       ipsets: ipsets(PARTITION_SETS),
       tc: tcState([...filteredLayout(1, 'root', 1), netem({ handle: '5:', parent: '1:4' }, { delaySeconds: 0.05 })]),
     });
-    const t0 = performance.now();
-    for (let i = 0; i < 110; i++) fingerprint(s);
-    const ms = performance.now() - t0;
-    expect(ms).toBeLessThan(250);
+    // Speed is measured by npm run bench, not here; this checks the result is a pure function of the state.
+    const first = fingerprint(s);
+    for (let i = 0; i < 20; i++) expect(fingerprint(s)).toEqual(first);
+    expect(first.verdict).toBe('active');
+    expect(first.kinds).toContain('partition');
   });
 });
 

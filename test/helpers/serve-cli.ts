@@ -23,7 +23,8 @@ export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): P
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
   });
-  const deadline = Date.now() + 15_000;
+  // Generous: on a loaded 2-core machine node's start alone can take seconds.
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(err);
     if (m) return { child, port: Number(m[1]), stderr: () => err, exited };

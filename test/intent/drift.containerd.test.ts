@@ -56,7 +56,8 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
   const pods: Record<string, { netnsPath: string }> = {};
 
   async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const r = await execa(process.execPath, [CLI, ...args, '--runtime-endpoint', h!.endpoint, '--log-level', 'error'], {
+    // --runtime-timeout: containerd answers slowly when the machine is loaded.
+    const r = await execa(process.execPath, [CLI, ...args, '--runtime-endpoint', h!.endpoint, '--runtime-timeout', '15s', '--log-level', 'error'], {
       reject: false, timeout: 60_000, env: { ...PATH_ONLY, ...env }, extendEnv: false,
     });
     return { code: r.exitCode ?? -1, out: String(r.stdout), err: String(r.stderr) };
@@ -103,7 +104,7 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
   });
 
   it('serve: owners and drift in the metrics and /debug/pods; mismatch after a hand change; API killed and restarted', async () => {
-    const s = await spawnServe(['--runtime-endpoint', h!.endpoint, '--interval', '1s', '--kubeconfig', kubeconfig]);
+    const s = await spawnServe(['--runtime-endpoint', h!.endpoint, '--runtime-timeout', '15s', '--interval', '1s', '--kubeconfig', kubeconfig]);
     served.push(s);
     const pod = (name: string) => ({ namespace: NS, pod: name });
     let text = await until('drift series', s, (t) => valueOf(t, 'chaos_daemon_injection_drift', { ...pod('ghost'), state: 'missing' }) !== undefined);
@@ -111,6 +112,7 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     expect(valueOf(text, 'chaos_daemon_kube_up')).toBe(1);
     expect(valueOf(text, 'chaos_daemon_kube_sync_age_seconds')).toBe(0);
     expect(valueOf(text, 'chaos_daemon_kube_objects', { resource: 'podnetworkchaos' })).toBe(3);
+    expect(valueOf(text, 'chaos_daemon_scrape_collector_success', { collector: 'kube' })).toBe(1);
     const active = samplesOf(text, 'chaos_daemon_injection_active').filter((x) => x.labels.namespace === NS).map((x) => [x.labels.pod, x.labels.kind, x.labels.experiment, x.value]);
     expect(active.sort()).toEqual([
       ['api', 'bandwidth', `${NS}/api-slow`, 1],
@@ -146,6 +148,7 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     await api!.kill();
     text = await until('kube_up 0 and newer collections', s, (t) => valueOf(t, 'chaos_daemon_kube_up') === 0 && valueOf(t, 'chaos_daemon_last_collection_timestamp_seconds')! > last + 1);
     expect(valueOf(text, 'chaos_daemon_kube_sync_age_seconds')).toBeGreaterThan(0);
+    expect(valueOf(text, 'chaos_daemon_scrape_collector_success', { collector: 'kube' })).toBe(0);
     expect(valueOf(text, 'chaos_daemon_injection_drift', { ...pod('ghost'), state: 'missing' })).toBe(4);
     expect(valueOf(text, 'chaos_daemon_pod_verdict', { ...pod('web'), verdict: 'active' })).toBe(1);
     // Meanwhile Chaos Mesh writes the orphan's PodNetworkChaos and drops ghost's.
@@ -229,6 +232,7 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     const m = await cli(['metrics']);
     expect(m.code).toBe(0);
     expect(samplesOf(m.out, 'chaos_daemon_kube_up')).toEqual([]);
+    expect(samplesOf(m.out, 'chaos_daemon_scrape_collector_success').map((x) => x.labels.collector)).not.toContain('kube');
     expect(samplesOf(m.out, 'chaos_daemon_injection_drift')).toEqual([]);
     expect(valueOf(m.out, 'chaos_daemon_injection_active', { namespace: NS, pod: 'web', kind: 'partition' })).toBe(1);
     expect(samplesOf(m.out, 'chaos_daemon_injection_active').filter((x) => x.labels.namespace === NS).every((x) => x.labels.experiment === '')).toBe(true);

@@ -52,7 +52,7 @@ export function report(pod: PodInfo, extra: Partial<PodReport> = {}): PodReport 
     namespace: pod.namespace, name: pod.name, runtime: pod.runtime, netns: pod.netns, pod,
     chaos: chaos('clean'), iptables: [], ipsets: { sets: [], errors: [] },
     tc: { qdiscs: [qdisc('lo', 'noqueue', '0:', 'root'), qdisc('eth0', 'noqueue', '0:', 'root')], classes: [], filters: [], errors: [] },
-    ipRules: [], dnsChaos: [], errors: [], spawns: 4, ...extra,
+    ipRules: [], dnsChaos: [], errors: [], spawns: 4, reader: 'netlink', sources: [], ...extra,
   };
 }
 

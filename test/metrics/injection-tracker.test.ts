@@ -60,4 +60,17 @@ describe('InjectionTracker', () => {
     expect(t.observe(snapshot([]), 500).map((e) => [e.event, e.kind])).toEqual([['injection_ended', 'delay']]);
     expect(t.size).toBe(0);
   });
+
+  it('keeps the injections of pods missing from a collection whose runtime listing failed (a runtime restarting)', () => {
+    const t = new InjectionTracker();
+    const withChaos = { ...chaosPod(), chaos: chaos('active', ['partition']) };
+    t.observe(snapshot([withChaos]), 100);
+    const failedListing = { ...snapshot([]), collectors: [{ collector: 'runtime', success: false, seconds: 0.1, error: 'connection refused' }] };
+    expect(t.observe(failedListing, 200)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'partition')).toBe(100);
+    // Listed again: same injection, same first-seen; listed fine and absent: it ends.
+    expect(t.observe(snapshot([withChaos]), 300)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'partition')).toBe(100);
+    expect(t.observe(snapshot([]), 400).map((e) => e.event)).toEqual(['injection_ended']);
+  });
 });

@@ -124,7 +124,7 @@ describe('AgentServer with a slow first collection', () => {
     expect(all.headers['content-type']).toBe('application/json; charset=utf-8');
     const doc = JSON.parse(all.text) as { pods: Record<string, unknown>[] };
     expect(doc.pods.map((p) => `${p.namespace}/${p.name}`)).toEqual(['default/web-1', 'kube-system/dns-1']);
-    expect(Object.keys(doc.pods[0]!)).toEqual(['namespace', 'name', 'runtime', 'netns', 'chaos', 'iptables', 'ipsets', 'tc', 'ipRules', 'dnsChaos', 'errors', 'spawns']);
+    expect(Object.keys(doc.pods[0]!)).toEqual(['namespace', 'name', 'runtime', 'netns', 'chaos', 'iptables', 'ipsets', 'tc', 'ipRules', 'dnsChaos', 'errors', 'reader', 'sources', 'spawns']);
     expect(doc.pods[0]!.netns).toEqual({ inode: 4026532000, path: '/proc/4241/ns/net' });
     expect(doc.pods[0]!.chaos).toEqual({ verdict: 'active', kinds: ['bandwidth', 'delay', 'loss', 'partition'], findings: ['bandwidth evidence', 'delay evidence', 'loss evidence', 'partition evidence'] });
 

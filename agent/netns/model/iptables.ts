@@ -44,6 +44,11 @@ export interface IptablesRule {
    * Optional for compatibility; the iptables parser always fills it.
    */
   negated?: Array<'inInterface' | 'outInterface' | 'protocol' | 'source' | 'destination' | 'dport' | 'sport'>;
+  /**
+   * Netlink reader only: the parts of the rule (match or target names) it could not render exactly as iptables-save
+   * would; `text` then holds what could be rendered. Absent when the rule is exact (always, from the tools).
+   */
+  opaque?: string[];
 }
 
 export interface IptablesChain {

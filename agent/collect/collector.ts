@@ -1,0 +1,47 @@
+/**
+ * One interface for every source of a collection, as node_exporter has for its collectors: a name, an enable
+ * flag, and one method. The runner times each collector, turns a throw into `success: false` with the error (one
+ * failing collector never stops the next), and reports uniform chaos_daemon_scrape_collector_{success,duration}.
+ *
+ * Collectors run in order and share one Draft: runtime fills the pods, netns reads their namespaces, stats adds
+ * container usage, later collectors (processes, bpm, intent) build on what is there.
+ */
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CollectorResult } from '../snapshot.js';
+import type { Draft } from './draft.js';
+
+export type CollectorName = 'runtime' | 'netns' | 'stats' | 'proc' | 'bpm' | 'kube';
+
+/** What a collector says about its own run when it did not throw (default: success). */
+export interface CollectorOutcome {
+  success: boolean;
+  error?: string;
+}
+
+export interface CollectContext {
+  signal?: AbortSignal;
+  /** performance.now() time by which the collection should publish; slow work past it is reported, not awaited. */
+  deadline: number;
+  log: Logger;
+}
+
+export interface Collector {
+  readonly name: CollectorName;
+  collect(draft: Draft, ctx: CollectContext): Promise<CollectorOutcome | void>;
+}
+
+/** Run one collector: timed, never throws. */
+export async function runCollector(c: Collector, draft: Draft, ctx: CollectContext): Promise<CollectorResult> {
+  const t0 = performance.now();
+  try {
+    if (ctx.signal?.aborted) return { collector: c.name, success: false, seconds: 0, error: 'aborted' };
+    const out = (await c.collect(draft, ctx)) ?? { success: true };
+    const r: CollectorResult = { collector: c.name, success: out.success, seconds: (performance.now() - t0) / 1000 };
+    if (out.error !== undefined) r.error = out.error;
+    return r;
+  } catch (err) {
+    ctx.log.warn({ collector: c.name, err: errorMessage(err) }, 'collector failed');
+    return { collector: c.name, success: false, seconds: (performance.now() - t0) / 1000, error: errorMessage(err) };
+  }
+}

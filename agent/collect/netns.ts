@@ -1,0 +1,131 @@
+/**
+ * The netns collector: every distinct network namespace read once (pods sharing a namespace, by inode, share the
+ * read), judged, and attached to its pods.
+ *
+ * - One slow namespace costs that namespace, never the node: each read has the reader's own time budget
+ *   (--namespace-timeout), and reads still running at the collection's deadline are abandoned (aborted) and
+ *   reported unread, so the collection is still published.
+ * - The node's own namespace (host-network pods) is read once. With `hostSharing: 'summarise'` (serve, metrics,
+ *   inspect --all) it is reported once as `draft.host`, and each host-network pod carries the verdict with a note
+ *   instead of a copy of the node's rules (kube-proxy can hold thousands); `full` (inspect POD) gives each the state.
+ */
+import { checkDns } from '../dns-marker.js';
+import type { NetnsReader, ReadTarget } from '../netns/read.js';
+import { emptyNetnsState, type NetnsState } from '../netns/state.js';
+import type { PodInfo } from '../runtime/types.js';
+import type { PodReport } from '../snapshot.js';
+import type { Collector } from './collector.js';
+import { baseOf, judge, reportFrom, unreadReport } from './report.js';
+
+export interface NetnsCollectorOptions {
+  reader: NetnsReader;
+  procRoot: string;
+  hostSharing?: 'summarise' | 'full';
+}
+
+interface Group {
+  pods: PodInfo[];
+  host: boolean;
+}
+
+function containerPidsOf(pods: PodInfo[]): { name: string; pid: number }[] {
+  const out: { name: string; pid: number }[] = [];
+  for (const p of pods) {
+    for (const c of p.containers) {
+      if (c.pid !== null && c.state === 'CONTAINER_RUNNING') out.push({ name: pods.length > 1 ? `${p.namespace}/${p.name}/${c.name}` : c.name, pid: c.pid });
+    }
+  }
+  return out;
+}
+
+function targetOf(pods: PodInfo[]): ReadTarget {
+  const first = pods[0]!;
+  // The sandbox PID when known; otherwise a running container's (same namespace; the reader checks the inode).
+  const pid = first.pid ?? first.containers.find((c) => c.pid !== null && c.state === 'CONTAINER_RUNNING')?.pid ?? null;
+  return { path: first.netns!.path, inode: first.netns!.inode, pid };
+}
+
+/** Resolves with the read, or with null at the deadline (the read is then aborted). */
+async function readBefore(reader: NetnsReader, target: ReadTarget, deadline: number, signal?: AbortSignal): Promise<NetnsState | null> {
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let timer: NodeJS.Timeout | null = null;
+  try {
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), Math.max(0, deadline - performance.now()));
+    });
+    const state = await Promise.race([reader.read(target, ac.signal), late]);
+    if (state === null) ac.abort();
+    return state;
+  } finally {
+    if (timer) clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+export function netnsCollector(opts: NetnsCollectorOptions): Collector {
+  return {
+    name: 'netns',
+    async collect(draft, ctx) {
+      const groups = new Map<number, Group>();
+      for (const p of draft.pods) {
+        if (!p.netns) {
+          draft.reports.set(p, unreadReport(p, `network namespace not resolved: ${p.reason ?? 'unknown reason'}`));
+          continue;
+        }
+        const g = groups.get(p.netns.inode);
+        if (g) {
+          g.pods.push(p);
+          g.host ||= p.hostNetwork;
+        } else {
+          groups.set(p.netns.inode, { pods: [p], host: p.hostNetwork });
+        }
+      }
+      let incomplete = 0;
+      let unreadable = 0;
+      let late = 0;
+      await Promise.all([...groups.values()].map(async (group) => {
+        if (ctx.signal?.aborted) {
+          for (const p of group.pods) draft.reports.set(p, unreadReport(p, 'collection aborted'));
+          return;
+        }
+        const state = await readBefore(opts.reader, targetOf(group.pods), ctx.deadline, ctx.signal);
+        if (state === null) {
+          late++;
+          for (const p of group.pods) draft.reports.set(p, unreadReport(p, 'not read before the collection deadline'));
+          return;
+        }
+        await checkDns(containerPidsOf(group.pods), opts.procRoot, state);
+        const sources = state.sources ?? [];
+        if (sources.some((s) => s.status !== 'complete')) incomplete++;
+        if (sources.length > 0 && sources.every((s) => s.status === 'failed' && s.reason !== 'vanished')) unreadable++;
+        const chaos = judge(state, ctx.log);
+        if (group.host && (opts.hostSharing ?? 'summarise') === 'summarise') {
+          const first = group.pods[0]!;
+          draft.host = { ...reportFrom({ namespace: '', name: '', runtime: first.runtime, netns: first.netns, pod: null }, state, chaos, state.spawns), hostNetwork: true };
+          const summary = emptyNetnsState();
+          for (const p of group.pods) {
+            const r: PodReport = { ...reportFrom(baseOf(p), summary, chaos, 0), hostNetwork: true, notes: ['host network: the node\'s namespace is reported once (the host entry), not per pod'] };
+            r.errors = draft.host.errors;
+            draft.reports.set(p, r);
+          }
+          return;
+        }
+        group.pods.forEach((p, i) => {
+          const r = reportFrom(baseOf(p), state, chaos, i === 0 ? state.spawns : 0);
+          if (group.host) r.hostNetwork = true;
+          draft.reports.set(p, r);
+        });
+      }));
+      if (ctx.signal?.aborted) return { success: false, error: 'aborted' };
+      // A pod's own problem (a source cut at its cap, a vanished pod) is counted on that pod, not as an agent
+      // failure; the collector fails when reads could not happen at all or ran out of time.
+      draft.incompleteNamespaces = incomplete;
+      const problems: string[] = [];
+      if (unreadable > 0) problems.push(`${unreadable} of ${groups.size} namespaces could not be read at all`);
+      if (late > 0) problems.push(`${late} of ${groups.size} namespaces not read before the collection deadline`);
+      return problems.length > 0 ? { success: false, error: problems.join('; ') } : { success: true };
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * PodReport: one pod (or one --netns/--pid target) and what was read from its network namespace, and its JSON shape
+ * (`inspect --json`, /debug/pods).
+ */
+import { applyCompleteness } from '../chaos/completeness.js';
+import { fingerprint } from '../chaos/fingerprint.js';
+import type { ChaosReport } from '../chaos/types.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { emptyNetnsState, type IpsetDump, type IptablesDump, type NetnsState, type TcDump } from '../netns/state.js';
+import type { PodInfo } from '../runtime/types.js';
+import type { PodReport } from '../snapshot.js';
+import { DEFAULT_MAX_RULES_PER_POD, capDumps } from '../metrics/rule-cap.js';
+import { driftJson, intentJson } from '../intent/json.js';
+
+/** A report for a namespace that could not be read: verdict `unknown` (nothing can be claimed), the finding says why. */
+export function notInspected(reason: string): ChaosReport {
+  return { verdict: 'unknown', kinds: [], findings: [`not inspected: ${reason}`], details: [] };
+}
+
+/** Human sentences for a read's failures. */
+export function stateErrors(state: NetnsState): string[] {
+  return state.errors.map((e) => (e.message.startsWith(`${e.tool}:`) ? `${e.message} (${e.reason})` : `${e.tool}: ${e.message} (${e.reason})`));
+}
+
+/** True when the namespace itself could not be read at all (gone before anything was read). */
+export function vanished(state: NetnsState): boolean {
+  const sources = state.sources ?? [];
+  return sources.length > 0 && sources.every((s) => s.status === 'failed' && s.reason === 'vanished');
+}
+
+/** True when no source could be read at all. */
+function unreadable(state: NetnsState): boolean {
+  const sources = state.sources ?? [];
+  return sources.length > 0 && sources.every((s) => s.status === 'failed');
+}
+
+/** The verdict of a read: fingerprint (never throws here), limited to what the read's completeness allows. */
+export function judge(state: NetnsState, log: Logger): ChaosReport {
+  if (vanished(state)) return notInspected('the pod or its network namespace vanished');
+  if (unreadable(state)) return notInspected(`the namespace could not be read: ${stateErrors(state)[0] ?? 'every source failed'}`);
+  let report: ChaosReport;
+  try {
+    report = fingerprint(state);
+  } catch (err) {
+    log.error({ err: errorMessage(err) }, 'fingerprint failed');
+    return notInspected(`fingerprint failed: ${errorMessage(err)}`);
+  }
+  return applyCompleteness(report, state.sources ?? []);
+}
+
+export interface ReportBase {
+  namespace: string;
+  name: string;
+  runtime: string;
+  netns: PodReport['netns'];
+  pod: PodInfo | null;
+}
+
+export function baseOf(p: PodInfo): ReportBase {
+  return { namespace: p.namespace, name: p.name, runtime: p.runtime, netns: p.netns, pod: p };
+}
+
+export function reportFrom(base: ReportBase, state: NetnsState, chaos: ChaosReport, spawns: number, extraErrors: string[] = []): PodReport {
+  const report: PodReport = {
+    ...base,
+    chaos,
+    iptables: state.iptables,
+    ipsets: state.ipsets,
+    tc: state.tc,
+    ipRules: state.ipRules,
+    dnsChaos: state.dnsChaos,
+    errors: [...extraErrors, ...stateErrors(state)],
+    spawns,
+    reader: state.reader ?? null,
+    sources: state.sources ?? [],
+  };
+  if (state.notes && state.notes.length > 0) report.notes = state.notes;
+  return report;
+}
+
+export function unreadReport(pod: PodInfo, why: string): PodReport {
+  return reportFrom(baseOf(pod), emptyNetnsState(), notInspected(why), 0, [why]);
+}
+
+/** True when something was read from the entry's namespace. */
+export function wasInspected(r: PodReport): boolean {
+  return r.netns !== null && !r.chaos.findings.some((f) => f.startsWith('not inspected:'));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// JSON shape (inspect --json, /debug/pods)
+
+interface ErrLike {
+  line?: number;
+  text?: string;
+  message?: string;
+}
+const errJson = (e: ErrLike) => ({ line: e.line ?? 0, text: e.text ?? '', message: e.message ?? String(e) });
+
+export function iptablesJson(d: IptablesDump) {
+  return { backend: d.backend, family: d.family, tables: d.tables, errors: d.errors.map(errJson) };
+}
+export function ipsetsJson(d: IpsetDump) {
+  return { sets: d.sets, errors: d.errors.map(errJson) };
+}
+export function tcJson(d: TcDump) {
+  return { qdiscs: d.qdiscs, classes: d.classes, filters: d.filters, errors: d.errors.map(errJson) };
+}
+
+/**
+ * `{namespace, name, runtime, netns: {inode, path} | null, chaos: {verdict, kinds, findings}, iptables, ipsets, tc,
+ * rulesOmitted?, ipsets, tc, ipRules, dnsChaos, errors, reader, sources, spawns, hostNetwork?, notes?}`; parse errors as
+ * `{line, text, message}`; `rulesOmitted`: rules past the --max-rules-per-pod cap (chaos chains are kept first).
+ */
+export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD) {
+  const { dumps, omitted } = capDumps(r.iptables, maxRules);
+  return {
+    namespace: r.namespace,
+    name: r.name,
+    runtime: r.runtime,
+    netns: r.netns ? { inode: r.netns.inode, path: r.netns.path } : null,
+    chaos: {
+      verdict: r.chaos.verdict,
+      kinds: r.chaos.kinds,
+      findings: r.chaos.findings,
+      // Only when the Kubernetes API source is on (intent/json.ts).
+      ...(r.intent ? { intent: intentJson(r.intent) } : {}),
+      ...(r.drift ? { drift: driftJson(r.drift) } : {}),
+    },
+    iptables: dumps.map(iptablesJson),
+    ...(omitted > 0 ? { rulesOmitted: omitted } : {}),
+    ipsets: ipsetsJson(r.ipsets),
+    tc: tcJson(r.tc),
+    ipRules: r.ipRules,
+    dnsChaos: r.dnsChaos,
+    errors: r.errors,
+    reader: r.reader,
+    sources: r.sources,
+    spawns: r.spawns,
+    ...(r.hostNetwork ? { hostNetwork: r.hostNetwork } : {}),
+    ...(r.notes ? { notes: r.notes } : {}),
+  };
+}

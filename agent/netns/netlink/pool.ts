@@ -1,0 +1,205 @@
+/**
+ * A small pool of worker threads running netlink namespace reads (worker-main.ts). Why threads: setns(2) moves only
+ * the calling thread, and the FFI calls are synchronous, so a read on the main thread would block the event loop for
+ * its whole duration; in a worker it costs the main thread only the structured clone of the result.
+ *
+ * Workers start on demand, one job at a time each (FIFO queue), stop after `idleMs` without work, and are replaced
+ * when one dies (out of memory: each has a V8 heap limit, so a hostile namespace costs a read, not the agent) or
+ * overruns its job's budget by more than `graceMs` (terminated; the job fails with a timeout).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { NetlinkError } from '../../errors.js';
+import type { NetnsState } from '../state.js';
+import type { NetlinkJob } from './read-namespace.js';
+import type { JobMessage, ReplyMessage } from './worker-main.js';
+
+export interface PoolOptions {
+  size: number;
+  /** Stop a worker after this long without a job (default 60 s: longer than a collection interval). */
+  idleMs?: number;
+  /** Extra time past a job's budget before its worker is terminated (default 1 s). */
+  graceMs?: number;
+  /** V8 old-generation limit of each worker, MB (default 96). */
+  heapMb?: number;
+}
+
+interface Pending {
+  id: number;
+  job: NetlinkJob;
+  resolve(r: PoolResult): void;
+  reject(err: Error): void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+}
+
+export interface PoolResult {
+  state: NetnsState;
+  /** CPU the worker thread spent on this read, seconds. */
+  cpuSeconds: number;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: Pending | null;
+  timer: NodeJS.Timeout | null;
+  idle: NodeJS.Timeout | null;
+}
+
+/** worker-main.js next to this module; under vitest (TypeScript sources) the compiled one in dist/. */
+export function workerUrl(): URL {
+  const here = new URL('./worker-main.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const src = fileURLToPath(import.meta.url);
+  const dist = src.replace(/\/agent\/netns\/netlink\/pool\.ts$/, '/dist/agent/netns/netlink/worker-main.js');
+  if (dist !== src && existsSync(dist)) return pathToFileURL(dist);
+  throw new NetlinkError('netlink pool', 'spawn', `worker script not found next to ${src} nor in dist/ (run npm run build)`);
+}
+
+export class NetlinkPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closed = false;
+  /** Workers started (for the self metrics and tests). */
+  started = 0;
+  /** Workers that died or were terminated. */
+  replaced = 0;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  read(job: NetlinkJob, signal?: AbortSignal): Promise<PoolResult> {
+    if (this.closed) return Promise.reject(new NetlinkError('netlink pool', 'spawn', 'the pool is closed'));
+    if (signal?.aborted) return Promise.reject(new NetlinkError('netlink read', 'timeout', 'aborted before it started'));
+    return new Promise<PoolResult>((resolve, reject) => {
+      const p: Pending = { id: this.nextId++, job, resolve, reject, signal, onAbort: null };
+      if (signal) {
+        p.onAbort = () => this.abort(p);
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      this.queue.push(p);
+      this.pump();
+    });
+  }
+
+  /** Terminate every worker and fail what is queued. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.queue.splice(0)) this.settle(p, new NetlinkError('netlink read', 'timeout', 'the reader was closed'));
+    await Promise.all(this.slots.splice(0).map((s) => this.stop(s, new NetlinkError('netlink read', 'timeout', 'the reader was closed'))));
+  }
+
+  get busy(): number {
+    return this.slots.filter((s) => s.busy).length;
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      let slot = this.slots.find((s) => s.busy === null);
+      if (!slot) {
+        if (this.slots.length >= this.opts.size) return;
+        slot = this.spawn();
+      }
+      const p = this.queue.shift()!;
+      this.assign(slot, p);
+    }
+  }
+
+  private spawn(): Slot {
+    const heap = this.opts.heapMb ?? 96;
+    const worker = new Worker(workerUrl(), { resourceLimits: { maxOldGenerationSizeMb: heap, maxYoungGenerationSizeMb: 8 } });
+    this.started++;
+    const slot: Slot = { worker, busy: null, timer: null, idle: null };
+    worker.on('message', (m: ReplyMessage) => this.onReply(slot, m));
+    worker.on('error', (err) => this.onExit(slot, err));
+    worker.on('exit', (code) => this.onExit(slot, new NetlinkError('netlink read', 'spawn', `the reader thread exited (code ${code})`)));
+    worker.unref();
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private assign(slot: Slot, p: Pending): void {
+    if (slot.idle) clearTimeout(slot.idle);
+    slot.idle = null;
+    slot.busy = p;
+    slot.worker.ref(); // a pending read keeps the process alive (a CLI awaiting it has nothing else running)
+    slot.timer = setTimeout(() => {
+      const err = new NetlinkError('netlink read', 'timeout', `${p.job.path}: no answer within ${p.job.budgetMs + (this.opts.graceMs ?? 1000)} ms; reader thread terminated`);
+      void this.stop(slot, err);
+    }, p.job.budgetMs + (this.opts.graceMs ?? 1000));
+    slot.timer.unref();
+    slot.worker.postMessage({ id: p.id, job: p.job } satisfies JobMessage);
+  }
+
+  private onReply(slot: Slot, m: ReplyMessage): void {
+    const p = slot.busy;
+    if (!p || p.id !== m.id) return;
+    this.release(slot);
+    if (m.ok) this.settle(p, null, { state: m.state, cpuSeconds: m.cpuMicros / 1e6 });
+    else this.settle(p, new NetlinkError('netlink read', m.error.reason as NetlinkError['reason'], m.error.message, { errno: m.error.errno }));
+    this.pump();
+  }
+
+  private release(slot: Slot): void {
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    slot.busy = null;
+    slot.worker.unref();
+    slot.idle = setTimeout(() => void this.stop(slot, null), this.opts.idleMs ?? 60_000);
+    slot.idle.unref();
+  }
+
+  private onExit(slot: Slot, err: Error): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return;
+    this.slots.splice(i, 1);
+    this.replaced++;
+    if (slot.timer) clearTimeout(slot.timer);
+    if (slot.idle) clearTimeout(slot.idle);
+    const p = slot.busy;
+    slot.busy = null;
+    if (p) {
+      const why = err instanceof NetlinkError ? err : new NetlinkError('netlink read', 'spawn', `the reader thread failed: ${err.message}`, { cause: err });
+      this.settle(p, why);
+    }
+    if (!this.closed) this.pump();
+  }
+
+  /** Terminate a worker; its job (if any) fails with `err`. */
+  private async stop(slot: Slot, err: NetlinkError | null): Promise<void> {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    if (slot.timer) clearTimeout(slot.timer);
+    if (slot.idle) clearTimeout(slot.idle);
+    const p = slot.busy;
+    slot.busy = null;
+    if (p && err) {
+      this.replaced++;
+      this.settle(p, err);
+    }
+    slot.worker.removeAllListeners('exit');
+    slot.worker.removeAllListeners('error');
+    slot.worker.on('error', () => undefined); // a late error of a thread being terminated has nobody to tell
+    await slot.worker.terminate();
+    if (!this.closed) this.pump();
+  }
+
+  private abort(p: Pending): void {
+    const q = this.queue.indexOf(p);
+    if (q >= 0) {
+      this.queue.splice(q, 1);
+      this.settle(p, new NetlinkError('netlink read', 'timeout', 'aborted'));
+      return;
+    }
+    const slot = this.slots.find((s) => s.busy === p);
+    if (slot) void this.stop(slot, new NetlinkError('netlink read', 'timeout', 'aborted'));
+  }
+
+  private settle(p: Pending, err: Error | null, result?: PoolResult): void {
+    if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
+    p.onAbort = null;
+    if (err) p.reject(err);
+    else p.resolve(result!);
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * The sources the netlink reader reads in every namespace, in order. Each is a SourceReader
+ * (read-namespace.ts): it fills its part of the NetnsState and reports its completeness.
+ */
+import type { SourceReader } from './read-namespace.js';
+
+export const NETLINK_SOURCES: readonly SourceReader[] = [];

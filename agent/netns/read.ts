@@ -1,0 +1,212 @@
+/**
+ * The one entry point the rest of the agent uses to read a network namespace: `--reader auto|netlink|nsenter`.
+ *
+ * - netlink: in-process, from a pool of worker threads (netlink/pool.ts): setns + netlink / getsockopt dumps,
+ *   decoded into the NetnsState model; no process per read.
+ * - nsenter: nsenter + the tools, one plain process per tool (nsenter/read-tools.ts).
+ * - auto (default): netlink; a namespace whose rules the decoders cannot render exactly (`opaque`) is read again
+ *   through the tools, and if the netlink path cannot work on this node at all (koffi cannot load, setns or the
+ *   sockets are refused), every read goes through the tools from then on. Each fallback is counted by reason.
+ *
+ * Never throws: a namespace that cannot be read gives a state whose sources say why.
+ */
+import { NetlinkError, NetnsCommandError, ValidationError, errorMessage } from '../errors.js';
+import { pathProblem } from '../runtime/netns-resolve.js';
+import { Semaphore } from '../map-limit.js';
+import { NetlinkPool } from './netlink/pool.js';
+import { ALL_SOURCES } from './netlink/read-namespace.js';
+import { ToolsReader } from './nsenter/read-tools.js';
+import type { ToolRun } from './nsenter/tools.js';
+import { emptyNetnsState, type NetnsState } from './state.js';
+
+export type ReaderMode = 'auto' | 'netlink' | 'nsenter';
+export const READER_MODES: readonly ReaderMode[] = ['auto', 'netlink', 'nsenter'];
+
+/** Why `auto` read a namespace through the tools. */
+/** opaque: something the netlink decoders cannot give exactly (a rule, a source); unavailable: netlink cannot work on
+ * this node; failed: one netlink read failed. */
+export type FallbackReason = 'opaque' | 'unavailable' | 'failed';
+
+export interface ReaderConfig {
+  mode: ReaderMode;
+  /** Namespace reads at once (worker threads, or tool sequences). */
+  concurrency: number;
+  nsenterPath: string;
+  /** Timeout of one tool (tools reader). */
+  toolTimeoutMs: number;
+  /** Bytes kept per source at most. */
+  maxSourceBytes: number;
+  /** Time budget of one namespace read. */
+  budgetMs: number;
+  procRoot: string;
+}
+
+export interface ReaderHooks {
+  onCommand?: (run: ToolRun) => void;
+  onRead?: (e: { reader: 'netlink' | 'nsenter'; seconds: number; cpuSeconds: number }) => void;
+  onFallback?: (reason: FallbackReason, detail: string) => void;
+}
+
+export interface ReadTarget {
+  /** The namespace file: /proc/<pid>/ns/net or a runtime's netns path (validated by the runtime layer). */
+  path: string;
+  /** The inode the runtime layer resolved (null: accept what the path names, e.g. inspect --netns). */
+  inode: number | null;
+  /** A process in the namespace (lets the tools reader skip legacy saves /proc shows are empty). */
+  pid: number | null;
+}
+
+
+/** A state for a namespace that could not be read at all: every source failed with the reason. */
+export function unreadableState(reader: 'netlink' | 'nsenter', reason: string, message: string): NetnsState {
+  const state = emptyNetnsState();
+  state.reader = reader;
+  state.sources = ALL_SOURCES.map((source) => ({ source, status: 'failed', reason, message }));
+  state.errors.push({ tool: reader === 'netlink' ? 'netlink' : 'nsenter', reason, message });
+  return state;
+}
+
+/** Control characters: never in a real netns path. */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/** Check a netns path before it touches the filesystem: absolute, no `..` component, bounded, no control character. */
+export function validateNetnsPath(p: unknown): string {
+  const problem = pathProblem(p, CONTROL_CHARS);
+  if (problem === 'invalid') throw new ValidationError(`netns path: invalid ${JSON.stringify(p)}`.slice(0, 200));
+  if (problem === 'unsafe') throw new ValidationError(`netns path: unsafe ${JSON.stringify((p as string).slice(0, 200))}`);
+  return p as string;
+}
+
+/** True when some rule could not be rendered exactly by the netlink decoders. */
+export function hasOpaqueRules(state: NetnsState): boolean {
+  return state.iptables.some((d) => d.tables.some((t) => t.chains.some((c) => c.rules.some((r) => (r.opaque?.length ?? 0) > 0))));
+}
+
+/** What the netlink read could not give exactly: opaque rules, or sources it does not read. Null when nothing. */
+export function netlinkGap(state: NetnsState): string | null {
+  const unsupported = (state.sources ?? []).filter((s) => s.reason === 'unsupported').map((s) => s.source);
+  if (unsupported.length > 0) return `sources the netlink reader does not read: ${unsupported.join(', ')}`;
+  if (hasOpaqueRules(state)) return 'rules the netlink decoders cannot render exactly';
+  return null;
+}
+
+/** A netlink failure that will happen for every namespace on this node (not this namespace's problem). */
+function isSystemic(err: unknown): boolean {
+  if (err instanceof NetlinkError) return err.op === 'setns' || err.op === 'netlink pool' || (err.op === 'netlink read' && /koffi|Cannot find module|libc/.test(err.message));
+  return true;
+}
+
+export class NetnsReader {
+  reads = 0;
+  readonly fallbacks = new Map<FallbackReason, number>();
+  private pool: NetlinkPool | null = null;
+  private readonly tools: ToolsReader;
+  private readonly toolSlots: Semaphore;
+  private netlinkBroken: string | null = null;
+
+  constructor(
+    readonly config: ReaderConfig,
+    private readonly hooks: ReaderHooks = {},
+  ) {
+    this.tools = new ToolsReader({
+      nsenterPath: config.nsenterPath,
+      toolTimeoutMs: config.toolTimeoutMs,
+      maxSourceBytes: config.maxSourceBytes,
+      budgetMs: config.budgetMs,
+      ...(hooks.onCommand ? { onCommand: hooks.onCommand } : {}),
+    });
+    this.toolSlots = new Semaphore(config.concurrency);
+  }
+
+  /** Processes spawned by the tools reader so far. */
+  get spawns(): number {
+    return this.tools.spawns;
+  }
+
+  /** Why the netlink path is off for this node in `auto` (null while it works). */
+  get netlinkUnavailable(): string | null {
+    return this.netlinkBroken;
+  }
+
+  async read(target: ReadTarget, signal?: AbortSignal): Promise<NetnsState> {
+    this.reads++;
+    try {
+      validateNetnsPath(target.path);
+    } catch (err) {
+      return unreadableState(this.config.mode === 'nsenter' ? 'nsenter' : 'netlink', 'spawn', errorMessage(err));
+    }
+    const mode = this.config.mode;
+    if (mode === 'nsenter' || (mode === 'auto' && this.netlinkBroken !== null)) return this.viaTools(target, signal);
+    let state: NetnsState;
+    try {
+      state = await this.viaNetlink(target, signal);
+    } catch (err) {
+      const reason = err instanceof NetlinkError ? err.reason : 'spawn';
+      if (mode === 'netlink' || reason === 'vanished' || reason === 'timeout') return unreadableState('netlink', reason, errorMessage(err));
+      if (isSystemic(err)) {
+        this.netlinkBroken = errorMessage(err);
+        this.fallback('unavailable', this.netlinkBroken);
+      } else {
+        this.fallback('failed', errorMessage(err));
+      }
+      return this.viaTools(target, signal);
+    }
+    const gap = mode === 'auto' ? netlinkGap(state) : null;
+    if (gap !== null) {
+      this.fallback('opaque', `${target.path}: ${gap}`);
+      const tools = await this.viaTools(target, signal);
+      tools.notes!.push(`read through the tools: ${gap}`);
+      return tools;
+    }
+    return state;
+  }
+
+  async close(): Promise<void> {
+    const p = this.pool;
+    this.pool = null;
+    await p?.close();
+  }
+
+  private fallback(reason: FallbackReason, detail: string): void {
+    this.fallbacks.set(reason, (this.fallbacks.get(reason) ?? 0) + 1);
+    this.hooks.onFallback?.(reason, detail);
+  }
+
+  private async viaNetlink(target: ReadTarget, signal?: AbortSignal): Promise<NetnsState> {
+    this.pool ??= new NetlinkPool({ size: this.config.concurrency });
+    const t0 = performance.now();
+    const r = await this.pool.read({ path: target.path, inode: target.inode, maxSourceBytes: this.config.maxSourceBytes, budgetMs: this.config.budgetMs }, signal);
+    this.hooks.onRead?.({ reader: 'netlink', seconds: (performance.now() - t0) / 1000, cpuSeconds: r.cpuSeconds });
+    return r.state;
+  }
+
+  private async viaTools(target: ReadTarget, signal?: AbortSignal): Promise<NetnsState> {
+    const release = await this.toolSlots.acquire(signal);
+    const t0 = performance.now();
+    try {
+      return await this.tools.read({ path: target.path, inode: target.inode, pid: target.pid, procRoot: this.config.procRoot }, signal);
+    } catch (err) {
+      const reason = err instanceof NetnsCommandError ? err.reason : 'spawn';
+      return unreadableState('nsenter', reason, errorMessage(err));
+    } finally {
+      release();
+      this.hooks.onRead?.({ reader: 'nsenter', seconds: (performance.now() - t0) / 1000, cpuSeconds: 0 });
+    }
+  }
+}
+
+/** The reader as the CLI and `serve` configure it. */
+export function createNetnsReader(
+  cfg: { reader: ReaderMode; netnsConcurrency: number; nsenterPath: string; commandTimeoutMs: number; maxOutputBytes: number; namespaceTimeoutMs: number; procRoot: string },
+  hooks: ReaderHooks = {},
+): NetnsReader {
+  return new NetnsReader({
+    mode: cfg.reader,
+    concurrency: cfg.netnsConcurrency,
+    nsenterPath: cfg.nsenterPath,
+    toolTimeoutMs: cfg.commandTimeoutMs,
+    maxSourceBytes: cfg.maxOutputBytes,
+    budgetMs: cfg.namespaceTimeoutMs,
+    procRoot: cfg.procRoot,
+  }, hooks);
+}
