@@ -39,7 +39,7 @@ LABEL org.opencontainers.image.title="chaos-node-agent" \
 # iptables ships both backends (iptables-legacy-save and iptables-nft-save); util-linux has nsenter.
 RUN export DEBIAN_FRONTEND=noninteractive \
  && apt-get update \
- && apt-get install -y --no-install-recommends iptables ipset iproute2 util-linux nftables \
+ && apt-get install -y --no-install-recommends iptables ipset iproute2 util-linux nftables ebtables \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
 WORKDIR /app

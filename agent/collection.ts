@@ -21,6 +21,7 @@ import type { PodInfo } from './runtime/types.js';
 import type { PodReport, Snapshot } from './snapshot.js';
 
 export { notInspected, podReportJson, wasInspected, iptablesJson, ipsetsJson, tcJson, stateErrors } from './collect/report.js';
+export { namedNetnsDir } from './collect/netns.js';
 
 export interface CollectDeps {
   inventory: Inventory;
@@ -29,6 +30,8 @@ export interface CollectDeps {
   log: Logger;
   /** Collectors switched off by flags (--no-collector-stats...); runtime always runs. */
   disabled?: ReadonlySet<CollectorName>;
+  /** The node's /run/netns (under --host-root): HTTPChaos's proxy namespaces `<p>ns` (namedNetnsDir(cfg.hostRoot)). */
+  namedNetnsDir?: string;
   /** Chaos Mesh's intent (the Kubernetes API source on): the kube collector runs last. */
   kube?: KubeCollectorOptions;
 }
@@ -57,7 +60,12 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
   };
   const collectors: Collector[] = [
     runtimeCollector(deps.inventory, opts.filter),
-    netnsCollector({ reader: deps.reader, procRoot: deps.procRoot, ...(opts.hostSharing ? { hostSharing: opts.hostSharing } : {}) }),
+    netnsCollector({
+      reader: deps.reader,
+      procRoot: deps.procRoot,
+      ...(opts.hostSharing ? { hostSharing: opts.hostSharing } : {}),
+      ...(deps.namedNetnsDir !== undefined ? { namedNetnsDir: deps.namedNetnsDir } : {}),
+    }),
     statsCollector(deps.inventory),
     ...(deps.kube ? [kubeCollector(deps.kube)] : []),
   ].filter((c) => c.name === 'runtime' || !deps.disabled?.has(c.name));

@@ -33,6 +33,7 @@ export interface Config {
   intervalMs: number;
   debug: boolean;
   debugTokenFile: string | null;
+  debugInsecure: boolean;
   compatMetrics: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nsenterPath: string;
@@ -73,8 +74,9 @@ export const FLAGS: FlagSpec[] = [
   { name: 'pid', kind: 'int', key: 'pid', def: '', help: 'inspect: the network namespace of this PID.', commands: ['inspect'] },
   { name: 'listen', kind: 'string', key: 'listen', def: `0.0.0.0:${DEFAULT_PORT}`, help: 'serve: HOST:PORT of the HTTP server.', commands: ['serve'] },
   { name: 'interval', kind: 'duration', key: 'intervalMs', def: '15s', help: 'serve: time between background collections.', commands: ['serve'] },
-  { name: 'debug', kind: 'bool', key: 'debug', def: 'true', help: 'serve: expose /debug/pods (rule text is sensitive).', commands: ['serve'] },
-  { name: 'debug-token-file', kind: 'string', key: 'debugTokenFile', def: '', help: 'serve: require "Authorization: Bearer <token in this file>" on /debug/*.', commands: ['serve'] },
+  { name: 'debug', kind: 'bool', key: 'debug', def: 'true', help: 'serve: expose /debug/pods (rule text is sensitive: needs --debug-token-file or --debug-insecure, else 403).', commands: ['serve'] },
+  { name: 'debug-token-file', kind: 'string', key: 'debugTokenFile', def: '', help: 'serve: require "Authorization: Bearer <token in this file>" on /debug/*; the file is re-read when it changes (missing or empty: /debug/* locked).', commands: ['serve'] },
+  { name: 'debug-insecure', kind: 'bool', key: 'debugInsecure', def: 'false', help: 'serve: serve /debug/* without a token (anyone who reaches the port reads every pod\'s rules).', commands: ['serve'] },
   { name: 'compat-metrics', kind: 'bool', key: 'compatMetrics', def: 'true', help: "Emit Chaos Mesh's per-container chaos_daemon_iptables_*/ipset/tcs series (one copy per container)." },
   { name: 'log-level', kind: 'string', key: 'logLevel', def: 'info (serve), warn (others)', help: 'fatal|error|warn|info|debug|trace|silent' },
   { name: 'nsenter-path', kind: 'string', key: 'nsenterPath', def: 'nsenter', help: 'nsenter executable.' },
@@ -177,6 +179,7 @@ function defaults(): Config {
     intervalMs: 15_000,
     debug: true,
     debugTokenFile: null,
+    debugInsecure: false,
     compatMetrics: true,
     logLevel: 'warn',
     nsenterPath: 'nsenter',
@@ -320,6 +323,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config 
     } else if (cfg.args.length > 0) {
       throw new UsageError(`${cfg.command}: unexpected argument "${cfg.args[0]}"`);
     }
+    if (cfg.debugInsecure && cfg.debugTokenFile !== null)
+      throw new UsageError('--debug-insecure and --debug-token-file contradict each other: give one');
+    if (cfg.debugInsecure && !cfg.debug) throw new UsageError('--debug-insecure with --debug=false: /debug/* is off, drop one');
   }
   return cfg;
 }

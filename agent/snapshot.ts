@@ -34,6 +34,11 @@ export interface PodReport {
   sources: SourceStatus[];
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
+  /** Links, addresses, routes and ebtables, when the reader read them (HTTPChaos's bridge layout evidence). */
+  links?: NetnsState['links'];
+  addresses?: NetnsState['addresses'];
+  routes?: NetnsState['routes'];
+  ebtables?: NetnsState['ebtables'];
   /** What Chaos Mesh intends for this pod (Kubernetes API source on; absent when it is off). */
   intent?: { status: IntentStatus; pod: PodIntent };
   /** Intent reconciled with the namespace's state (Kubernetes API source on). */

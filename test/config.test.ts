@@ -70,6 +70,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['serve', '--debug=maybe'])).toThrow(UsageError);
   });
 
+  it('debug access: a token file or --debug-insecure, never both; insecure only with debug on', () => {
+    const d = loadConfig(['serve']);
+    expect([d.debug, d.debugTokenFile, d.debugInsecure]).toEqual([true, null, false]);
+    expect(loadConfig(['serve', '--debug-insecure']).debugInsecure).toBe(true);
+    expect(loadConfig(['serve'], { CHAOS_AGENT_DEBUG_TOKEN_FILE: '/t' }).debugTokenFile).toBe('/t');
+    expect(() => loadConfig(['serve', '--debug-insecure', '--debug-token-file', '/t'])).toThrow('--debug-insecure and --debug-token-file contradict each other: give one');
+    expect(() => loadConfig(['serve', '--debug-insecure', '--no-debug'])).toThrow('--debug-insecure with --debug=false: /debug/* is off, drop one');
+    expect(() => loadConfig(['metrics', '--debug-insecure'])).toThrow('--debug-insecure is only valid with: serve');
+  });
+
   it('validates inspect targets', () => {
     expect(loadConfig(['inspect', 'default/web']).args).toEqual(['default/web']);
     expect(loadConfig(['inspect', '--all']).all).toBe(true);

@@ -15,6 +15,28 @@ export interface Finding {
   message: string;
   /** Every kind this one finding shows, when more than one (a netem that delays and loses); `kind` is the first. */
   kinds?: ChaosKind[];
+  /** HTTPChaos's bridge layout (chaos-tproxy >= 0.4.5): the evidence the message names, structured. */
+  http?: HttpEvidence;
+}
+
+export interface HttpEvidence {
+  layout: 'bridge';
+  /** `<p>`: 13 characters of a UUID. */
+  prefix: string;
+  /** `<p>b1`, when it exists, and the interfaces it holds. */
+  bridge: string | null;
+  ports: string[];
+  /** `<p>v1` / `<p>v4` that exist. */
+  veths: string[];
+  /** IPv4 addresses on `<p>v4` (`10.244.1.7/24`). */
+  addresses: string[];
+  /** Default routes via `<p>v4` (`via 10.244.1.1 dev <p>v4`). */
+  defaultRoutes: string[];
+  /** ebtables nat PREROUTING dnat rules that belong to this layout (rule text). */
+  ebtablesRules: string[];
+  /** `<p>ns`, and whether /run/netns holds it (null: not listed). */
+  proxyNetns: string;
+  proxyNetnsExists: boolean | null;
 }
 
 export interface ChaosReport {

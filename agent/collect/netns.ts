@@ -9,7 +9,10 @@
  *   inspect --all) it is reported once as `draft.host`, and each host-network pod carries the verdict with a note
  *   instead of a copy of the node's rules (kube-proxy can hold thousands); `full` (inspect POD) gives each the state.
  */
+import { readdir } from 'node:fs/promises';
 import { checkDns } from '../dns-marker.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { NetnsReader, ReadTarget } from '../netns/read.js';
 import { emptyNetnsState, type NetnsState } from '../netns/state.js';
 import type { PodInfo } from '../runtime/types.js';
@@ -21,6 +24,26 @@ export interface NetnsCollectorOptions {
   reader: NetnsReader;
   procRoot: string;
   hostSharing?: 'summarise' | 'full';
+  /** The node's /run/netns (under --host-root), listed once per collection: HTTPChaos's proxy namespaces `<p>ns`. */
+  namedNetnsDir?: string;
+}
+
+/** The node's named-namespace directory under --host-root. */
+export function namedNetnsDir(hostRoot: string): string {
+  return `${hostRoot.replace(/\/+$/, '')}/run/netns`;
+}
+
+/** Names in the node's /run/netns; undefined when not configured or not readable (findings then say "not listed"). */
+export async function listNamedNetns(dir: string | undefined, log: Logger): Promise<string[] | undefined> {
+  if (dir === undefined) return undefined;
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return []; // no named namespace on this node
+    log.warn({ err: errorMessage(err), dir }, 'cannot list named network namespaces');
+    return undefined;
+  }
 }
 
 interface Group {
@@ -85,6 +108,8 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
       let incomplete = 0;
       let unreadable = 0;
       let late = 0;
+      const namedNetns = await listNamedNetns(opts.namedNetnsDir, ctx.log);
+      const fctx = namedNetns === undefined ? {} : { namedNetns };
       await Promise.all([...groups.values()].map(async (group) => {
         if (ctx.signal?.aborted) {
           for (const p of group.pods) draft.reports.set(p, unreadReport(p, 'collection aborted'));
@@ -100,7 +125,7 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
         const sources = state.sources ?? [];
         if (sources.some((s) => s.status !== 'complete')) incomplete++;
         if (sources.length > 0 && sources.every((s) => s.status === 'failed' && s.reason !== 'vanished')) unreadable++;
-        const chaos = judge(state, ctx.log);
+        const chaos = judge(state, ctx.log, fctx);
         if (group.host && (opts.hostSharing ?? 'summarise') === 'summarise') {
           const first = group.pods[0]!;
           draft.host = { ...reportFrom({ namespace: '', name: '', runtime: first.runtime, netns: first.netns, pod: null }, state, chaos, state.spawns), hostNetwork: true };

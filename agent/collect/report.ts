@@ -3,7 +3,7 @@
  * (`inspect --json`, /debug/pods).
  */
 import { applyCompleteness } from '../chaos/completeness.js';
-import { fingerprint } from '../chaos/fingerprint.js';
+import { fingerprint, type FingerprintContext } from '../chaos/fingerprint.js';
 import type { ChaosReport } from '../chaos/types.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -36,12 +36,12 @@ function unreadable(state: NetnsState): boolean {
 }
 
 /** The verdict of a read: fingerprint (never throws here), limited to what the read's completeness allows. */
-export function judge(state: NetnsState, log: Logger): ChaosReport {
+export function judge(state: NetnsState, log: Logger, ctx: FingerprintContext = {}): ChaosReport {
   if (vanished(state)) return notInspected('the pod or its network namespace vanished');
   if (unreadable(state)) return notInspected(`the namespace could not be read: ${stateErrors(state)[0] ?? 'every source failed'}`);
   let report: ChaosReport;
   try {
-    report = fingerprint(state);
+    report = fingerprint(state, ctx);
   } catch (err) {
     log.error({ err: errorMessage(err) }, 'fingerprint failed');
     return notInspected(`fingerprint failed: ${errorMessage(err)}`);
@@ -76,6 +76,10 @@ export function reportFrom(base: ReportBase, state: NetnsState, chaos: ChaosRepo
     sources: state.sources ?? [],
   };
   if (state.notes && state.notes.length > 0) report.notes = state.notes;
+  if (state.links !== undefined) report.links = state.links;
+  if (state.addresses !== undefined) report.addresses = state.addresses;
+  if (state.routes !== undefined) report.routes = state.routes;
+  if (state.ebtables !== undefined) report.ebtables = state.ebtables;
   return report;
 }
 
@@ -110,7 +114,8 @@ export function tcJson(d: TcDump) {
 
 /**
  * `{namespace, name, runtime, netns: {inode, path} | null, chaos: {verdict, kinds, findings}, iptables, ipsets, tc,
- * rulesOmitted?, ipsets, tc, ipRules, dnsChaos, errors, reader, sources, spawns, hostNetwork?, notes?}`; parse errors as
+ * rulesOmitted?, ipsets, tc, ipRules, dnsChaos, errors, reader, sources, spawns, hostNetwork?, notes?, links?, addresses?,
+ * routes?, ebtables?}` (links... and ebtables when the reader read them: HTTPChaos's bridge layout); parse errors as
  * `{line, text, message}`; `rulesOmitted`: rules past the --max-rules-per-pod cap (chaos chains are kept first).
  */
 export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD) {
@@ -140,5 +145,7 @@ export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD
     spawns: r.spawns,
     ...(r.hostNetwork ? { hostNetwork: r.hostNetwork } : {}),
     ...(r.notes ? { notes: r.notes } : {}),
+    ...(r.links !== undefined ? { links: r.links, addresses: r.addresses ?? [], routes: r.routes ?? [] } : {}),
+    ...(r.ebtables !== undefined ? { ebtables: r.ebtables.map((d) => ({ backend: d.backend, tables: d.tables, errors: d.errors.map(errJson) })) } : {}),
   };
 }

@@ -6,7 +6,7 @@
  * namespace was inspected, 1 when none could be.
  */
 import type { Config } from '../config.js';
-import { collect, inspectTarget, wasInspected, notInspected } from '../collection.js';
+import { collect, inspectTarget, namedNetnsDir, wasInspected, notInspected } from '../collection.js';
 import { capDumps } from '../metrics/rule-cap.js';
 import { podsJson } from '../server/pod-document.js';
 import { createNetnsReader } from '../netns/read.js';
@@ -40,7 +40,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         const wanted = new Set(cfg.args);
         const kube = oneShotKube(intent);
         const snap = await collect(
-          { inventory, reader, procRoot: cfg.procRoot, log: io.log, ...(kube ? { kube } : {}) },
+          { inventory, reader, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot), ...(kube ? { kube } : {}) },
           { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
         );
         await intent.result; // `--kube on` with credentials that do not load: an error
@@ -99,6 +99,7 @@ export function formatReport(r: PodReport, maxRules?: number): string {
   if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
   out.push(...formatIpsets(r.ipsets));
   out.push(...formatTc(r.tc));
+  out.push(...formatBridgeState(r));
   if (r.ipRules.length) {
     out.push('  ip rules (fwmark):');
     for (const l of r.ipRules) out.push(`    ${l}`);
@@ -107,6 +108,35 @@ export function formatReport(r: PodReport, maxRules?: number): string {
   for (const n of r.notes ?? []) out.push(`  note: ${n}`);
   out.push(`  (read by ${r.reader ?? 'nsenter'}${r.spawns > 0 ? `, ${r.spawns} ${r.spawns === 1 ? 'process' : 'processes'}` : ''})`);
   return `${out.join('\n')}\n`;
+}
+
+/** Links, addresses, default routes and ebtables, when the reader read them (chaos-tproxy's interfaces exist). */
+export function formatBridgeState(r: PodReport): string[] {
+  const out: string[] = [];
+  if (r.links !== undefined) {
+    const names = new Map(r.links.map((l) => [l.index, l.name]));
+    out.push('  links:');
+    for (const l of r.links) {
+      const master = l.master !== null ? ` master ${names.get(l.master) ?? l.master}` : '';
+      const addrs = (r.addresses ?? []).filter((a) => a.index === l.index).map((a) => `${a.address}/${a.prefixLength}`);
+      out.push(`    ${l.name}${l.kind ? ` (${l.kind})` : ''}${master}${l.address ? ` ${l.address}` : ''}${addrs.length ? ` ${addrs.join(' ')}` : ''}`);
+    }
+    for (const rt of (r.routes ?? []).filter((x) => x.destination === 'default')) {
+      out.push(`  route: default${rt.gateway ? ` via ${rt.gateway}` : ''}${rt.interface ? ` dev ${rt.interface}` : ''}${rt.table !== 254 ? ` table ${rt.table}` : ''}`);
+    }
+  }
+  for (const d of r.ebtables ?? []) {
+    out.push(`  ebtables ${d.backend}:`);
+    for (const t of d.tables) {
+      for (const c of t.chains) {
+        if (c.rules.length === 0) continue;
+        out.push(`    ${t.name} ${c.name} (policy ${c.policy})`);
+        for (const rule of c.rules) out.push(`      [${counters(rule.counters)}] ${rule.text}`);
+      }
+    }
+    for (const e of d.errors) out.push(`    ! line ${e.line}: ${e.message}`);
+  }
+  return out;
 }
 
 export function formatIptables(dumps: IptablesDump[]): string[] {

@@ -11,15 +11,25 @@ import { MetricsPipeline } from '../metrics/pipeline.js';
 import { createNodeCollector } from '../metrics/node-collector.js';
 import { PersistentMetrics } from '../metrics/registry.js';
 import { CollectionScheduler } from '../scheduler.js';
-import { BearerAuth, readTokenFile } from '../server/auth.js';
+import { TokenFile, type DebugAccess } from '../server/auth.js';
 import { AgentServer } from '../server/http-server.js';
 import type { CommandIo } from './io.js';
 
 /** Time given to requests in progress at shutdown before their connections are dropped. */
 const SHUTDOWN_GRACE_MS = 500;
 
+/** /debug/* access from the flags; a token file is read once here so its state is logged at start. */
+export async function debugAccess(cfg: Config, io: Pick<CommandIo, 'log'>): Promise<DebugAccess> {
+  if (!cfg.debug) return { mode: 'off' };
+  if (cfg.debugInsecure) return { mode: 'insecure' };
+  if (cfg.debugTokenFile === null) return { mode: 'locked' };
+  const token = new TokenFile(cfg.debugTokenFile, { log: io.log });
+  await token.refresh();
+  return { mode: 'token', token };
+}
+
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
-  const auth = cfg.debug && cfg.debugTokenFile ? new BearerAuth(await readTokenFile(cfg.debugTokenFile)) : null;
+  const debug = await debugAccess(cfg, io);
   // Informers on Chaos Mesh's resources (when --kube resolves to on): they run on their own; every collection
   // reads their caches as they are.
   const kube = await startKubeSource(cfg, io.env, io.log);
@@ -37,12 +47,12 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     process: (snapshot, signal) => pipeline.process(snapshot, signal),
     log: io.log,
   });
-  const server = new AgentServer({ state: scheduler, debug: cfg.debug, auth, log: io.log, maxRulesPerPod: cfg.maxRulesPerPod });
+  const server = new AgentServer({ state: scheduler, debug, log: io.log, maxRulesPerPod: cfg.maxRulesPerPod });
 
   try {
     const addr = await server.listen(cfg.listen.host, cfg.listen.port);
     io.log.info(
-      { listen: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`, intervalMs: cfg.intervalMs, debug: cfg.debug, debugAuth: auth !== null, compatMetrics: cfg.compatMetrics, kube: kube !== null },
+      { listen: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`, intervalMs: cfg.intervalMs, debug: debug.mode, compatMetrics: cfg.compatMetrics, kube: kube !== null },
       'serving',
     );
   } catch (err) {

@@ -4,20 +4,15 @@
  * - chains: Chaos Mesh's roles (CHAOS-INPUT/OUTPUT, INPUT/<x>, OUTPUT/<x>, TC-TABLES-<i>, mangle DIVERT...), in
  *   every backend and family, with their rules and whether a built-in chain reaches them;
  * - ipsets: Chaos Mesh's names (and any set one of its chains matches);
- * - qdiscs: netem; tbf at the root, under a chaos qdisc or in a class a TC-TABLES CLASSIFY rule feeds; prio with
- *   Chaos Mesh's priomap and the sfq on its bands. A netem/tbf carries the ipsets of the CLASSIFY rules that feed
- *   its class (filtered traffic control), none when it shapes the whole device.
+ * - qdiscs: those the fingerprint's QdiscTree calls Chaos Mesh's (netem; tbf at the root, under a chaos qdisc or
+ *   in a class a CLASSIFY rule feeds; the filtered layout's prio and its sfq bands). A netem/tbf carries the ipsets
+ *   of the CLASSIFY rules that feed its class (filtered traffic control), none when it shapes the whole device.
  * `position` / `label` are the words the fingerprint's sentences use for them (`eth0 root tbf`, `mangle DIVERT`),
  * so a finding can be tied back to the artefacts it names (owners.ts).
  */
-import {
-  buildTableGraph,
-  canonicalHandle,
-  chaosChainRole,
-  CHAOS_MESH_PRIOMAP,
-  isChaosIpsetName,
-  type ChaosChainRole,
-} from '../chaos/fingerprint.js';
+import { chaosChainRole, isChaosIpsetName, type ChaosChainRole } from '../chaos/chaos-mesh-names.js';
+import { buildTableGraph } from '../chaos/iptables-graph.js';
+import { canonicalHandle, QdiscTree, type Classifier } from '../chaos/tc-tree.js';
 import type { Ipset, IptablesBackend, IpFamily, IptablesRule, NetnsState, Qdisc } from '../netns/state.js';
 
 export interface ChainArtefact {
@@ -59,6 +54,7 @@ export interface KernelArtefacts {
 
 export type NetnsView = Pick<NetnsState, 'iptables' | 'ipsets' | 'tc'>;
 
+/** A CLASSIFY rule of a Chaos Mesh chain: the class it feeds and the ipsets it matches. */
 interface Classify {
   cls: string;
   sets: string[];
@@ -70,57 +66,29 @@ function setClass(rule: IptablesRule): string | null {
   return i < 0 || i + 1 >= words.length ? null : canonicalHandle(words[i + 1]!);
 }
 
-function isRoot(q: Qdisc): boolean {
-  return q.root || q.parent === 'root';
-}
-
-export function qdiscPosition(q: Qdisc): string {
-  return isRoot(q) ? `${q.interface} root ${q.kind}` : `${q.interface} ${q.kind} ${q.handle} (parent ${q.parent})`;
-}
-
-function samePriomap(m: readonly number[] | undefined): boolean {
-  return m !== undefined && m.length === CHAOS_MESH_PRIOMAP.length && m.every((v, i) => v === CHAOS_MESH_PRIOMAP[i]);
-}
-
-function qdiscArtefacts(state: NetnsView, classifiers: Classify[]): QdiscArtefact[] {
+function qdiscArtefacts(state: NetnsView, classify: Classify[]): QdiscArtefact[] {
   const out: QdiscArtefact[] = [];
+  // Chaos Mesh's-layout judgement is the fingerprint's (QdiscTree); it only needs to know which classes are fed.
+  const classifiers: Classifier[] = classify.map((c) => ({ cls: c.cls, phrase: '', chaosLabel: null, annotation: '', matchesNothing: false }));
   const byIface = new Map<string, Qdisc[]>();
   for (const q of state.tc.qdiscs) byIface.set(q.interface, [...(byIface.get(q.interface) ?? []), q]);
-  for (const qdiscs of byIface.values()) {
-    const byMajor = new Map<string, Qdisc>();
-    for (const q of qdiscs) {
-      const h = canonicalHandle(q.handle);
-      if (h !== null && !byMajor.has(h.split(':')[0]!)) byMajor.set(h.split(':')[0]!, q);
-    }
-    const parentOf = (q: Qdisc): Qdisc | null => {
-      if (isRoot(q)) return null;
-      const p = byMajor.get(canonicalHandle(q.parent)?.split(':')[0] ?? '');
-      return p === undefined || p === q ? null : p;
-    };
-    const isChaos = (q: Qdisc, depth = 0): boolean => {
-      if (depth > 32) return false;
-      const p = parentOf(q);
-      if (q.kind === 'netem') return true;
-      if (q.kind === 'prio') return samePriomap(q.prio?.priomap);
-      if (q.kind === 'sfq') return p !== null && p.kind === 'prio' && samePriomap(p.prio?.priomap);
-      if (q.kind !== 'tbf') return false;
-      return isRoot(q) || (p !== null && isChaos(p, depth + 1)) || feeding(q).length > 0;
-    };
-    // The CLASSIFY rules feeding the class this qdisc hangs under, or one of its ancestors' classes.
+  for (const [iface, qdiscs] of byIface) {
+    const tree = new QdiscTree(iface, qdiscs, classifiers);
+    // The ipsets of the CLASSIFY rules feeding the class this qdisc hangs under, or one of its ancestors'.
     const feeding = (q: Qdisc): string[] => {
       let cur: Qdisc | null = q;
       for (let i = 0; cur !== null && i < 32; i++) {
-        const cls = isRoot(cur) ? null : canonicalHandle(cur.parent);
-        const sets = classifiers.filter((c) => c.cls === cls).flatMap((c) => c.sets);
-        if (cls !== null && classifiers.some((c) => c.cls === cls)) return [...new Set(sets)];
-        cur = parentOf(cur);
+        const cls = tree.isRoot(cur) ? null : canonicalHandle(cur.parent);
+        const fed = classify.filter((c) => c.cls === cls);
+        if (fed.length > 0) return [...new Set(fed.flatMap((c) => c.sets))];
+        cur = tree.parentOf(cur);
       }
       return [];
     };
     for (const q of qdiscs) {
       if (q.kind !== 'netem' && q.kind !== 'tbf' && q.kind !== 'prio' && q.kind !== 'sfq') continue;
-      if (!isChaos(q)) continue;
-      out.push({ type: 'qdisc', qdisc: q, role: q.kind, position: qdiscPosition(q), filterSets: q.kind === 'netem' || q.kind === 'tbf' ? feeding(q) : [] });
+      if (!tree.isChaos(q)) continue;
+      out.push({ type: 'qdisc', qdisc: q, role: q.kind, position: tree.position(q), filterSets: q.kind === 'netem' || q.kind === 'tbf' ? feeding(q) : [] });
     }
   }
   return out;
@@ -128,7 +96,7 @@ function qdiscArtefacts(state: NetnsView, classifiers: Classify[]): QdiscArtefac
 
 export function kernelArtefacts(state: NetnsView, extraSetNames: Iterable<string> = []): KernelArtefacts {
   const chains: ChainArtefact[] = [];
-  const classifiers: Classify[] = [];
+  const classify: Classify[] = [];
   const referenced = new Set<string>(extraSetNames);
   for (const dump of state.iptables) {
     for (const table of dump.tables) {
@@ -146,7 +114,7 @@ export function kernelArtefacts(state: NetnsView, extraSetNames: Iterable<string
           for (const m of r.matchSets) referenced.add(m.name);
           if (r.target === 'CLASSIFY') {
             const cls = setClass(r);
-            if (cls !== null) classifiers.push({ cls, sets: r.matchSets.map((m) => m.name) });
+            if (cls !== null) classify.push({ cls, sets: r.matchSets.map((m) => m.name) });
           }
         }
       }
@@ -155,5 +123,5 @@ export function kernelArtefacts(state: NetnsView, extraSetNames: Iterable<string
   const ipsets = state.ipsets.sets
     .filter((s) => isChaosIpsetName(s.name) || referenced.has(s.name))
     .map((set): IpsetArtefact => ({ type: 'ipset', name: set.name, set }));
-  return { chains, ipsets, qdiscs: qdiscArtefacts(state, classifiers) };
+  return { chains, ipsets, qdiscs: qdiscArtefacts(state, classify) };
 }

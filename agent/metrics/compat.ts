@@ -7,13 +7,16 @@
  * same, for dashboards that select on `container`; the cost is (rules + 2) x containers series per pod.
  * Without it each pod is reported once with container="".
  *
- * Differences from Chaos Mesh, on purpose: iptables series whose labels coincide (the same rule text twice in
- * a chain, or the same rule in the legacy and nft backends / IPv4 and IPv6) are summed instead of colliding;
+ * The `rule` label is built as chaos-daemon builds it (compat-rule.ts): tokens joined by single spaces, a `!` right
+ * after the chain name dropped. Differences from Chaos Mesh, on purpose: iptables series whose labels coincide (the
+ * same rule text twice in a chain, `! -i lo` and `-i lo` rules of one chain, or the same rule in the legacy and nft
+ * backends / IPv4 and IPv6) are summed (chaos-daemon keeps the last one's value);
  * host-network pods get no per-rule iptables series (the host's rule set is unbounded, and not the pod's);
  * pods whose namespace could not be read are skipped.
  */
 import type { Registry } from 'prom-client';
 import { ipsetMemberCount } from '../netns/nsenter/ipset.js';
+import { chaosDaemonRuleLabel } from './compat-rule.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
 import { CACHED, SeriesSum, gauge } from './families.js';
 import { DEFAULT_MAX_RULES_PER_POD, exportedRules } from './rule-cap.js';
@@ -68,7 +71,7 @@ export async function registerCompatMetrics(registry: Registry, snapshot: Snapsh
       if (!perRule) continue;
       for (const { table, chain, rule } of exportedRules(report.iptables, opts.maxRulesPerPod ?? DEFAULT_MAX_RULES_PER_POD).rules) {
         if (rule.counters === null) continue;
-        const labels = { ...base, table, chain: chain.name, policy: chain.policy ?? '-', rule: rule.text };
+        const labels = { ...base, table, chain: chain.name, policy: chain.policy ?? '-', rule: chaosDaemonRuleLabel(rule.text) };
         pk.add(labels, rule.counters.packets);
         by.add(labels, rule.counters.bytes);
       }

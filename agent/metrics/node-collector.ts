@@ -4,7 +4,7 @@
  * chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total, its fallbacks
  * chaos_daemon_netns_reader_fallbacks_total), shared by every collection.
  */
-import { collect } from '../collection.js';
+import { collect, namedNetnsDir } from '../collection.js';
 import { collectionSoftDeadlineMs } from '../scheduler.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -33,7 +33,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   let closed = false;
   return {
     collect: (signal) => collect(
-      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, ...(deps.kube ? { kube: deps.kube } : {}) },
+      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot), ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {

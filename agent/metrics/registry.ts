@@ -23,6 +23,13 @@ import { netnsInstruments, registerSelfMetrics, type CommandObservation } from '
 
 const gzip = promisify(gzipCb);
 
+/**
+ * prom-client's default metrics that are gauges named like counters (`promtool check metrics`: non-counter metrics
+ * should not have "_total" suffix). Dropped: their value is the sum of nodejs_active_{handles,requests,resources}
+ * by type, which stay.
+ */
+export const GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
 
@@ -79,7 +86,10 @@ export class PersistentMetrics {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of GAUGES_NAMED_TOTAL) this.registry.removeSingleMetric(name);
+    }
     this.onCall = runtimeRequestHistogram(this.registry).observe;
     const netns = netnsInstruments(this.registry);
     this.onCommand = netns.observe;
@@ -95,8 +105,8 @@ export class PersistentMetrics {
 }
 
 /**
- * Render a registry in both formats (render-text.ts: the exact output of registry.metrics(), in slices that yield
- * to the event loop), then gzip both on the thread pool. The texts' strings are dropped once copied to buffers.
+ * Render a registry in both formats (render-text.ts: prom-client's public API, in slices that yield to the event
+ * loop), then gzip both on the thread pool. The texts' strings are dropped once copied to buffers.
  */
 export async function renderBoth(reg: Registry, signal?: AbortSignal): Promise<RenderedMetrics> {
   const promText = await renderText(reg, signal ? { openMetrics: false, signal } : { openMetrics: false });

@@ -1,16 +1,20 @@
 /**
- * Renders a prom-client Registry to text exactly as `registry.metrics()` does (Prometheus text 0.0.4, or
- * OpenMetrics 1.0 with `# EOF` and counters named without `_total` on their HELP/TYPE lines), but one metric
- * family at a time, yielding to the event loop (setImmediate) whenever `sliceMs` of synchronous work has passed.
- * registry.metrics() formats every family in one run of microtasks: ~6k series at 110 pods blocked scrapes for
- * tens of milliseconds per format. Families are formatted in registration order, as metrics() does.
+ * Renders a prom-client Registry to the Prometheus text format 0.0.4 or to OpenMetrics 1.0, through prom-client's
+ * public, typed API only: the families are listed with `getMetricsAsArray()`, each one's values read with
+ * `getSingleMetric(name).get()`, and the lines are formatted here. Nothing in the registry is mutated (prom-client's
+ * own OpenMetrics path, `metrics()` after `setContentType`, renames counters in place and would leave them renamed
+ * for the next text rendering), so both formats can be rendered from the same registry in any order.
  *
- * OpenMetrics rendering renames counters IN PLACE (metric.name loses `_total`, as prom-client does); the names
- * are restored before returning, also on failure. Families of more than a few hundred series are formatted in
- * chunks (formatFamily), still by prom-client's own formatter. Callers must not render the same metrics concurrently
- * (PersistentMetrics.render serialises).
+ * Work is cut into slices that yield to the event loop (Slicer): between families, and every SERIES_PER_SLICE series
+ * inside a family (chaos_daemon_iptables_packets has thousands at 110 pods), so scrapes are answered while a
+ * collection renders.
+ *
+ * The Prometheus text output is byte for byte what prom-client's `registry.metrics()` prints (families in
+ * registration order, HELP/TYPE first, label order as stored), except that NaN is written `NaN` (prom-client writes
+ * `Nan`). OpenMetrics differs from the text format in: counters are declared without `_total` and their samples
+ * carry it, `"` is escaped in HELP, and the exposition ends with `# EOF`.
  */
-import { Registry, type Metric } from 'prom-client';
+import type { MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';
 import { Slicer } from './slicer.js';
 
 export interface RenderTextOptions {
@@ -22,61 +26,62 @@ export interface RenderTextOptions {
   slicer?: Slicer;
 }
 
-/** What prom-client's metric.get() / getForPromString() resolve to (MetricObjectWithValues). */
-interface FamilyData {
-  name: string;
-  values?: unknown[];
-  [k: string]: unknown;
+/** A family as prom-client's Metric.get() returns it (histograms: `metricName` _bucket/_sum/_count, `le` in labels). */
+export type FamilyData = Pick<MetricObjectWithValues<MetricValueWithName<string>>, 'name' | 'help' | 'type' | 'values'>;
+type SampleData = FamilyData['values'][number];
+
+/** Series formatted between two slicer points inside one family. */
+const SERIES_PER_SLICE = 256;
+
+function escapeHelp(s: string, openMetrics: boolean): string {
+  const t = s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+  return openMetrics ? t.replace(/"/g, '\\"') : t;
 }
 
-/** prom-client's Registry.getMetricsAsString (public in its JS, missing from its typings): formats what get() returns. */
-interface FamilyFormatter {
-  getMetricsAsString(metric: { get(): Promise<FamilyData> }): Promise<string>;
-  contentType: string;
+function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
-/** Series formatted per slice of a large family (chaos_daemon_iptables_packets has thousands at 110 pods). */
-const SERIES_PER_CHUNK = 256;
+/** Go's ParseFloat spellings, accepted by both parsers: NaN, +Inf, -Inf; other numbers as JavaScript prints them. */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
 
-/**
- * One family, formatted by prom-client itself in chunks of SERIES_PER_CHUNK series with a slicer point between
- * chunks: each chunk is formatted from a copy of the family's data holding only its values, and every chunk but
- * the first loses its `# HELP` and `# TYPE` lines (one line each: prom-client escapes newlines in HELP).
- */
-async function formatFamily(formatter: FamilyFormatter, metric: Metric, slicer: Slicer): Promise<string> {
-  const m = metric as unknown as { getForPromString?: () => Promise<FamilyData>; get(): Promise<FamilyData> };
-  const data = typeof m.getForPromString === 'function' ? await m.getForPromString() : await m.get();
-  const values = data.values ?? [];
-  if (values.length <= SERIES_PER_CHUNK) return formatter.getMetricsAsString({ get: async () => data });
-  const out: string[] = [];
-  for (let i = 0; i < values.length; i += SERIES_PER_CHUNK) {
-    if (i > 0) await slicer.point();
-    const text = await formatter.getMetricsAsString({ get: async () => ({ ...data, values: values.slice(i, i + SERIES_PER_CHUNK) }) });
-    if (i === 0) out.push(text);
-    else out.push(text.slice(text.indexOf('\n', text.indexOf('\n') + 1) + 1));
+function sampleLine(sampleName: string, s: SampleData): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(s.labels)) {
+    if (v === undefined) continue;
+    parts.push(`${k}="${typeof v === 'string' ? escapeLabelValue(v) : String(v)}"`);
   }
-  return out.join('\n');
+  return `${sampleName}${parts.length ? `{${parts.join(',')}}` : ''} ${formatValue(s.value)}`;
+}
+
+/** One family's lines (HELP, TYPE, samples), joined by newlines, without a trailing newline. */
+export async function formatFamily(data: FamilyData, openMetrics: boolean, slicer: Slicer): Promise<string> {
+  const counterOm = openMetrics && String(data.type) === 'counter';
+  const family = counterOm ? data.name.replace(/_total$/, '') : data.name;
+  const lines = [`# HELP ${family} ${escapeHelp(data.help, openMetrics)}`, `# TYPE ${family} ${data.type}`];
+  const values = data.values;
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0 && i % SERIES_PER_SLICE === 0) await slicer.point();
+    const s = values[i]!;
+    const base = s.metricName ?? family;
+    lines.push(sampleLine(counterOm ? `${base}_total` : base, s));
+  }
+  return lines.join('\n');
 }
 
 export async function renderText(registry: Registry, opts: RenderTextOptions): Promise<string> {
   const slicer = opts.slicer ?? new Slicer(opts.sliceMs ?? 4, opts.signal);
-  const formatter = registry as unknown as FamilyFormatter & { setContentType(t: string): void };
-  const metrics = registry.getMetricsAsArray() as unknown as (Metric & { name: string; type: string })[];
-  const names = metrics.map((m) => m.name);
-  const previousType = formatter.contentType;
-  formatter.setContentType(opts.openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
   const parts: string[] = [];
-  try {
-    for (const metric of metrics) {
-      await slicer.point();
-      if (opts.openMetrics && metric.type === 'counter') metric.name = metric.name.replace(/_total$/, '');
-      parts.push(await formatFamily(formatter, metric, slicer));
-    }
-  } finally {
-    metrics.forEach((m, i) => {
-      m.name = names[i]!;
-    });
-    formatter.setContentType(previousType);
+  for (const { name } of registry.getMetricsAsArray()) {
+    await slicer.point();
+    const metric = registry.getSingleMetric(name);
+    if (!metric) continue; // removed while rendering
+    parts.push(await formatFamily(await metric.get(), opts.openMetrics, slicer));
   }
   return opts.openMetrics ? `${parts.join('\n')}\n# EOF\n` : `${parts.join('\n\n')}\n`;
 }

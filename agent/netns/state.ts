@@ -7,6 +7,8 @@ export * from './model/iptables.js';
 export * from './model/ipset.js';
 export * from './model/tc.js';
 export * from './model/links.js';
+export * from './model/ebtables.js';
+import type { EbtablesDump } from './model/ebtables.js';
 import type { IpsetDump } from './model/ipset.js';
 import type { IptablesDump } from './model/iptables.js';
 import type { Address, IpRule, Link, Route } from './model/links.js';
@@ -28,7 +30,9 @@ export type SourceName =
   | 'nftables'
   | 'ipset'
   | 'tc'
-  | 'links';
+  | 'links'
+  | 'ebtables-legacy'
+  | 'ebtables-nft';
 
 export interface SourceStatus {
   source: SourceName;
@@ -52,6 +56,8 @@ export interface NetnsState {
   addresses?: Address[];
   routes?: Route[];
   rules?: IpRule[];
+  /** ebtables, one dump per backend that holds tables (read when a bridge or a bridge-family table exists). */
+  ebtables?: EbtablesDump[];
   /** Which reader produced this state, and each source's completeness (being wired in). */
   reader?: ReaderName;
   sources?: SourceStatus[];

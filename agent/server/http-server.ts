@@ -1,8 +1,15 @@
 /**
  * The exporter's HTTP server (node:http): GET/HEAD /metrics, /healthz, /readyz, /debug/pods and
- * /debug/pods/{namespace}/{pod}; 404 for unknown paths, 405 for other methods, 413 for request bodies.
+ * /debug/pods/{namespace}/{pod}; 404 for unknown paths, 405 for other methods, 413 for request bodies, 400 for
+ * garbage, 431 for oversized headers. /debug/* per DebugAccess (auth.ts): 404 when off, 403 when locked, 401
+ * without the right bearer token.
  * Answers from the scheduler's latest collection: a scrape never triggers work (before the first collection
  * finishes, /metrics waits for it, up to `firstCollectionWaitMs`). No per-request logging at info.
+ *
+ * Abuse bounds (SERVER_LIMITS, test/server/http-abuse.test.ts): headers must arrive within 5 s and a request within
+ * 10 s (slowloris), an idle keep-alive connection is closed after 5 s and any connection without traffic after
+ * 15 s (a client that stops reading), at most 256 connections at once (beyond, new ones are closed at accept, so
+ * a flood costs file descriptors and memory for 256 sockets at most), 8 KiB of headers, no request bodies.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +18,7 @@ import type { Logger } from '../log.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.js';
 import type { Published } from '../scheduler.js';
 import type { Snapshot } from '../snapshot.js';
-import type { BearerAuth } from './auth.js';
+import type { DebugAccess } from './auth.js';
 import { acceptsGzip, wantsOpenMetrics } from './negotiate.js';
 import { podsJson } from './pod-document.js';
 
@@ -23,10 +30,8 @@ export interface ExporterState {
 
 export interface ServerOptions {
   state: ExporterState;
-  /** --debug: serve /debug/pods. */
-  debug: boolean;
-  /** --debug-token-file: require this bearer token on /debug/*. */
-  auth: BearerAuth | null;
+  /** /debug/*: off, locked, insecure or token (--debug, --debug-insecure, --debug-token-file). */
+  debug: DebugAccess;
   log: Logger;
   /** --max-rules-per-pod: iptables rules per pod in /debug/pods at most. */
   maxRulesPerPod?: number;
@@ -35,6 +40,8 @@ export interface ServerOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  idleSocketTimeoutMs?: number;
+  maxConnections?: number;
 }
 
 export const SERVER_LIMITS = {
@@ -42,6 +49,9 @@ export const SERVER_LIMITS = {
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
+  /** A connection with no traffic either way for this long is destroyed (a client that stopped reading). */
+  idleSocketTimeoutMs: 15_000,
+  maxConnections: 256,
 };
 
 const ALLOW = 'GET, HEAD';
@@ -88,6 +98,8 @@ export class AgentServer {
         });
       },
     );
+    this.server.maxConnections = opts.maxConnections ?? SERVER_LIMITS.maxConnections;
+    this.server.setTimeout(opts.idleSocketTimeoutMs ?? SERVER_LIMITS.idleSocketTimeoutMs); // no 'timeout' listener: the socket is destroyed
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       opts.log.debug({ err: err.code ?? err.message }, 'client error');
       if (socket.writable && !socket.destroyed) {
@@ -141,7 +153,7 @@ export class AgentServer {
         return send(res, req, r.ready ? 200 : 503, `${r.ready ? 'ready' : 'not ready'}: ${r.reason}\n`);
       }
       case 'debug':
-        return this.debug(req, res, route.namespace, route.pod);
+        return this.debugRoute(req, res, route.namespace, route.pod);
     }
   }
 
@@ -152,7 +164,7 @@ export class AgentServer {
     if (path === '/metrics') return { kind: 'metrics' };
     if (path === '/healthz') return { kind: 'healthz' };
     if (path === '/readyz') return { kind: 'readyz' };
-    if (!this.opts.debug) return null;
+    if (this.opts.debug.mode === 'off') return null;
     if (path === '/debug/pods') return { kind: 'debug', namespace: null, pod: null };
     const m = /^\/debug\/pods\/([^/]+)\/([^/]+)$/.exec(path);
     if (!m) return null;
@@ -180,8 +192,12 @@ export class AgentServer {
     send(res, req, 200, body, headers);
   }
 
-  private debug(req: IncomingMessage, res: ServerResponse, namespace: string | null, pod: string | null): void {
-    if (this.opts.auth && !this.opts.auth.check(req.headers.authorization)) {
+  private async debugRoute(req: IncomingMessage, res: ServerResponse, namespace: string | null, pod: string | null): Promise<void> {
+    const access = this.opts.debug;
+    if (access.mode === 'locked') {
+      return send(res, req, 403, 'forbidden: /debug/* is served only with --debug-token-file (bearer token) or --debug-insecure\n');
+    }
+    if (access.mode === 'token' && !(await access.token.check(req.headers.authorization))) {
       return send(res, req, 401, 'unauthorized: send Authorization: Bearer <token>\n', {
         'WWW-Authenticate': 'Bearer realm="chaos-node-agent debug"',
       });

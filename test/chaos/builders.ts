@@ -19,7 +19,7 @@ import type {
 } from '../../agent/netns/state.js';
 import { emptyNetnsState } from '../../agent/netns/state.js';
 
-export const CHAOS_MESH_PRIOMAP = [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
+export const DEFAULT_PRIOMAP = [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
 
 /** Parses iptables-save text; fails the test on any parse error (fixtures must be well-formed). */
 export function iptables(text: string, backend: IptablesBackend = 'nft', family: IpFamily = 'ipv4'): IptablesDump {
@@ -65,7 +65,7 @@ export function tbf(o: QdiscOpts, tbfOpts: TbfOptions): Qdisc {
   return { ...base('tbf', o), tbf: tbfOpts };
 }
 
-export function prio(o: QdiscOpts, bands: number, priomap: number[] = CHAOS_MESH_PRIOMAP): Qdisc {
+export function prio(o: QdiscOpts, bands: number, priomap: number[] = DEFAULT_PRIOMAP): Qdisc {
   return { ...base('prio', o), prio: { bands, priomap } };
 }
 

@@ -4,22 +4,17 @@
  * - SIGTERM while a collection is stuck in a child process (an nsenter stand-in that sleeps) exits 0 within
  *   2 s and leaves no child behind.
  */
-import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
+import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { get } from '../server/http-client.js';
-import { spawnServe } from '../helpers/serve-cli.js';
-
-const CLI = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
-const serve = (args: string[]) => spawnServe(args);
 
 /** True while the process exists and is not a zombie. */
 function alive(pid: number): boolean {
@@ -33,13 +28,20 @@ function alive(pid: number): boolean {
   return !/\) Z /.test(stat);
 }
 
-describe('serve command usage errors', () => {
-  it('exits 2 when the debug token file cannot be read', async () => {
-    const r = await execa(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--runtime-endpoint', 'unix:///nonexistent/h6.sock', '--debug-token-file', '/nonexistent/h6-token'], {
-      reject: false, timeout: 30_000,
-    });
-    expect(r.exitCode).toBe(2);
-    expect(String(r.stderr)).toContain('chaos-node-agent: --debug-token-file: cannot read /nonexistent/h6-token: ENOENT');
+describe('serve command without a usable debug token file', () => {
+  it('starts, logs that /debug/* is locked, and keeps serving /metrics and /healthz', async () => {
+    const s = await startServe(['--runtime-endpoint', 'unix:///nonexistent/h6.sock', '--debug-token-file', '/nonexistent/h6-token', '--interval', '30s']);
+    try {
+      expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer x' } })).status).toBe(401);
+      expect((await get(s.port, '/healthz')).status).toBe(200);
+      const lines = s.stderr().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; problem?: string; debug?: string });
+      expect(lines.map((l) => [l.msg, l.problem ?? l.debug ?? ''])).toEqual([
+        ['/debug/* locked: no usable token', 'cannot stat /nonexistent/h6-token: ENOENT'],
+        ['serving', 'token'],
+      ]);
+    } finally {
+      expect((await s.stop()).code).toBe(0);
+    }
   });
 });
 
@@ -47,7 +49,7 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
   let h: ContainerdHarness | undefined;
   let pod: TestPod;
   let dir: string;
-  const children: ChildProcess[] = [];
+  const children: ServeProcess[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cna-serve-'));
@@ -56,7 +58,7 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
   });
 
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const c of children) await c.stop(1000);
     const pids = (await readFile(join(dir, 'pids'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map(Number);
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     await h?.stop();
@@ -64,15 +66,18 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
   });
 
   it('serves metrics, readiness and health from its background collection, and exits 0 on SIGTERM', async () => {
-    const s = await serve(['--runtime-endpoint', h!.endpoint, '--interval', '30s']);
-    children.push(s.child);
+    const tokenFile = join(dir, 'token');
+    await writeFile(tokenFile, 'h6-debug-token\n');
+    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--interval', '30s', '--debug-token-file', tokenFile]);
+    children.push(s);
     const metrics = await get(s.port, '/metrics');
     expect(metrics.status).toBe(200);
     expect(lintExposition(metrics.text, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
     expect(valueOf(metrics.text, 'chaos_daemon_pod_verdict', { namespace: 'h6serve', pod: pod.name, verdict: 'clean' })).toBe(1);
     expect((await get(s.port, '/readyz')).status).toBe(200);
     expect((await get(s.port, '/healthz')).text).toBe('ok\n');
-    const debug = JSON.parse((await get(s.port, `/debug/pods/h6serve/${pod.name}`)).text) as { pods: { name: string; chaos: { verdict: string } }[] };
+    expect((await get(s.port, `/debug/pods/h6serve/${pod.name}`)).status).toBe(401);
+    const debug = JSON.parse((await get(s.port, `/debug/pods/h6serve/${pod.name}`, { headers: { Authorization: 'Bearer h6-debug-token' } })).text) as { pods: { name: string; chaos: { verdict: string } }[] };
     expect(debug.pods.map((p) => [p.name, p.chaos.verdict])).toEqual([[pod.name, 'clean']]);
     // Nothing logged per scrape at info: only the start line.
     expect(s.stderr().trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['serving']);
@@ -91,8 +96,8 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
     // Stands in for nsenter: records its PID, then becomes a 60 s sleep (same PID, like nsenter exec-ing a tool).
     await writeFile(fakeNsenter, `#!/bin/sh\necho $$ >> '${pidFile}'\nexec sleep 60\n`);
     await chmod(fakeNsenter, 0o755);
-    const s = await serve(['--runtime-endpoint', h!.endpoint, '--nsenter-path', fakeNsenter, '--command-timeout', '60s', '--interval', '30s']);
-    children.push(s.child);
+    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--nsenter-path', fakeNsenter, '--command-timeout', '60s', '--interval', '30s']);
+    children.push(s);
     let pids: number[] = [];
     const deadline = Date.now() + 15_000;
     while (pids.length === 0) {

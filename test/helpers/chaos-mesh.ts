@@ -172,14 +172,18 @@ export class ChaosMeshReplay {
     return { setName: l.setName, chain: l.chain.name, sets: l.sets.map((s) => s.name) };
   }
 
-  /** A NetworkChaos bandwidth action without target: no sets, empty chain list, tbf at the root. */
-  async bandwidth(opts: { rate: number; burst: number; limit: number; device?: string }): Promise<void> {
+  /**
+   * A NetworkChaos bandwidth action without target: no sets, empty chain list, tbf at the root (with the spec's
+   * optional peakrate and minburst, which tbf calls mtu).
+   */
+  async bandwidth(opts: { rate: number; burst: number; limit: number; peakrate?: number; mtu?: number; device?: string }): Promise<void> {
     const device = opts.device ?? 'eth0';
     await this.flushIpsets([]);
     await this.setIptablesChains([]);
     await this.flushTc(device);
+    const peak = opts.peakrate ? ['peakrate', String(opts.peakrate), 'mtu', String(opts.mtu ?? 1600)] : [];
     await this.ns.exec(['tc', 'qdisc', 'add', 'dev', device, 'root', 'handle', '1:', 'tbf',
-      'rate', String(opts.rate), 'burst', String(opts.burst), 'limit', String(opts.limit)]);
+      'rate', String(opts.rate), 'burst', String(opts.burst), 'limit', String(opts.limit), ...peak]);
   }
 
   /**

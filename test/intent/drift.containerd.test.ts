@@ -24,7 +24,7 @@ import { startContainerd, type ContainerdHarness } from '../helpers/containerd.j
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
-import { spawnServe, type Served } from '../helpers/serve-cli.js';
+import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { podNetns } from '../commands/pod-netns.js';
 import { get } from '../server/http-client.js';
 
@@ -52,7 +52,7 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
   let api: FakeKubeApiServer | undefined;
   let dir: string;
   let kubeconfig: string;
-  const served: Served[] = [];
+  const served: ServeProcess[] = [];
   const pods: Record<string, { netnsPath: string }> = {};
 
   async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -63,11 +63,11 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     return { code: r.exitCode ?? -1, out: String(r.stdout), err: String(r.stderr) };
   }
 
-  async function metricsOf(s: Served): Promise<string> {
+  async function metricsOf(s: ServeProcess): Promise<string> {
     return (await get(s.port, '/metrics')).text;
   }
 
-  async function until(what: string, s: Served, cond: (text: string) => boolean, timeoutMs = 20_000): Promise<string> {
+  async function until(what: string, s: ServeProcess, cond: (text: string) => boolean, timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const text = await metricsOf(s);
@@ -97,14 +97,14 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
   });
 
   afterAll(async () => {
-    for (const s of served) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+    for (const s of served) await s.stop(1000);
     await h?.stop();
     await api?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
   it('serve: owners and drift in the metrics and /debug/pods; mismatch after a hand change; API killed and restarted', async () => {
-    const s = await spawnServe(['--runtime-endpoint', h!.endpoint, '--runtime-timeout', '15s', '--interval', '1s', '--kubeconfig', kubeconfig]);
+    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--runtime-timeout', '15s', '--interval', '1s', '--kubeconfig', kubeconfig, '--debug-insecure'], { startTimeoutMs: 30_000 });
     served.push(s);
     const pod = (name: string) => ({ namespace: NS, pod: name });
     let text = await until('drift series', s, (t) => valueOf(t, 'chaos_daemon_injection_drift', { ...pod('ghost'), state: 'missing' }) !== undefined);
@@ -163,8 +163,7 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
       .toEqual([['api', 'mismatch']]);
     expect(s.stderr()).toContain('"msg":"kube list/watch failed"');
     expect(s.stderr()).toContain('"msg":"kube watch recovered"');
-    s.child.kill('SIGTERM');
-    expect((await s.exited).code).toBe(0);
+    expect((await s.stop()).code).toBe(0);
     // Put the cluster state back as the other tests expect it.
     api!.remove('podnetworkchaos', NS, 'orphan');
     api!.create('podnetworkchaos', podNetworkChaos(NS, 'ghost', partitionEntries(NS, 'ghost-part', ['10.9.9.7'])));

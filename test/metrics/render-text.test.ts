@@ -1,5 +1,5 @@
 import { setImmediate as immediate } from 'node:timers/promises';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { buildCollectionRegistry, PersistentMetrics, renderBoth } from '../../agent/metrics/registry.js';
 import { countSamples, renderText } from '../../agent/metrics/render-text.js';
@@ -15,25 +15,44 @@ async function merged(pods: number): Promise<{ registry: Registry; persistent: P
 }
 
 describe('renderText', () => {
-  it('renders exactly what registry.metrics() renders, in both formats, and restores counter names', async () => {
+  it('renders the text format exactly as registry.metrics() does, chunk seams included', async () => {
     const { registry } = await merged(20);
-    const names = registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name);
     const prom = await renderText(registry, { openMetrics: false, sliceMs: 0 });
-    const om = await renderText(registry, { openMetrics: true, sliceMs: 0 });
-    expect(registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name)).toEqual(names);
-    expect(names).toContain('chaos_daemon_netns_errors_total');
     expect(prom).toBe(await registry.metrics());
-    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
-    const reference = await registry.metrics();
-    registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE as never);
-    expect(om).toBe(reference);
+    expect(prom).toContain('# TYPE chaos_daemon_netns_errors_total counter\n');
+    // The largest family is formatted in slices of 256 series: the comparison above covers the seams.
+    expect(prom.split('\n').filter((l) => l.startsWith('chaos_daemon_iptables_packets{')).length).toBeGreaterThan(2 * 256);
+    expect(countSamples(prom)).toBe(prom.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length);
+  });
+
+  it('renders OpenMetrics as prom-client does, but escapes quotes in HELP, and never renames anything in the registry', async () => {
+    const { registry } = await merged(5);
+    const names = registry.getMetricsAsArray().map((m) => m.name);
+    const om = await renderText(registry, { openMetrics: true, sliceMs: 0 });
+    expect(registry.getMetricsAsArray().map((m) => m.name)).toEqual(names);
+    expect(await renderText(registry, { openMetrics: false, sliceMs: 0 })).toBe(await registry.metrics());
     expect(om.endsWith('\n# EOF\n')).toBe(true);
     expect(om).toContain('# TYPE chaos_daemon_netns_errors counter\n');
     expect(om).toContain('chaos_daemon_netns_errors_total{reason="timeout"} 1\n');
-    expect(prom).toContain('# TYPE chaos_daemon_netns_errors_total counter\n');
-    // The largest family is formatted in chunks of 256 series: the comparison above covers the chunk seams.
-    expect(prom.split('\n').filter((l) => l.startsWith('chaos_daemon_iptables_packets{')).length).toBeGreaterThan(2 * 256);
-    expect(countSamples(prom)).toBe(prom.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length);
+    expect(om).toContain('# TYPE chaos_daemon_runtime_request_duration_seconds histogram\n');
+    expect(om).toContain('counted the lines \\"tc qdisc\\" printed');
+    // prom-client's own OpenMetrics rendering, on a second registry built alike (it renames counters in place).
+    const { registry: other } = await merged(5);
+    other.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+    const reference = await other.metrics();
+    expect(om).toBe(reference.replace(/^(# HELP .*)$/gm, (line) => line.replace(/"/g, '\\"')));
+  });
+
+  it('writes NaN and infinities as both parsers spell them', async () => {
+    const registry = new Registry();
+    const g = new Gauge({ name: 'g', help: 'a "quoted" help\nwith a back\\slash', labelNames: ['l'], registers: [registry] });
+    g.set({ l: 'nan' }, NaN);
+    g.set({ l: 'inf' }, Infinity);
+    g.set({ l: 'a"b\\c\nd' }, -Infinity);
+    expect(await renderText(registry, { openMetrics: false })).toBe(
+      '# HELP g a "quoted" help\\nwith a back\\\\slash\n# TYPE g gauge\ng{l="nan"} NaN\ng{l="inf"} +Inf\ng{l="a\\"b\\\\c\\nd"} -Inf\n',
+    );
+    expect((await renderText(registry, { openMetrics: true })).split('\n')[0]).toBe('# HELP g a \\"quoted\\" help\\nwith a back\\\\slash');
   });
 
   it('yields to the event loop between families: other work runs while a node-scale registry renders', async () => {
@@ -54,7 +73,7 @@ describe('renderText', () => {
     expect(countSamples(text)).toBeGreaterThan(3000);
   });
 
-  it('keeps counter names when aborted during an OpenMetrics rendering', async () => {
+  it('stops between slices when aborted, leaving the registry usable', async () => {
     const registry = new Registry();
     new Counter({ name: 'a_total', help: 'a', registers: [registry] }).inc();
     new Histogram({ name: 'b_seconds', help: 'b', registers: [registry] }).observe(1);
@@ -63,7 +82,7 @@ describe('renderText', () => {
     const p = renderText(registry, { openMetrics: true, sliceMs: 0, signal: ac.signal });
     ac.abort(new Error('stop'));
     await expect(p).rejects.toThrow('stop');
-    expect(registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name)).toEqual(['a_total', 'b_seconds', 'c_total']);
+    expect(registry.getMetricsAsArray().map((m) => m.name)).toEqual(['a_total', 'b_seconds', 'c_total']);
     expect((await renderBoth(registry)).openMetrics.toString()).toContain('# TYPE a counter\na_total 1\n');
   });
 });

@@ -57,9 +57,13 @@ describeIntegration('reader on real namespaces', { root: true, commands: ['nsent
       expect(s.errors).toEqual([]);
       expect(s.reader).toBe(mode);
       expect(s.sources!.map((x) => [x.source, x.status]).sort()).toEqual([
-        ['ipset', 'complete'], ['iptables-legacy-ipv4', 'complete'], ['iptables-legacy-ipv6', 'complete'],
-        ['iptables-nft-ipv4', 'complete'], ['iptables-nft-ipv6', 'complete'], ['links', 'complete'], ['nftables', 'complete'], ['tc', 'complete'],
+        ['ebtables-legacy', 'complete'], ['ebtables-nft', 'complete'], ['ipset', 'complete'], ['iptables-legacy-ipv4', 'complete'],
+        ['iptables-legacy-ipv6', 'complete'], ['iptables-nft-ipv4', 'complete'], ['iptables-nft-ipv6', 'complete'], ['links', 'complete'],
+        ['nftables', 'complete'], ['tc', 'complete'],
       ]);
+      // No chaos-tproxy interface and no bridge table: no address, route or ebtables tool ran.
+      expect([s.addresses, s.routes, s.ebtables]).toEqual([undefined, undefined, undefined]);
+      expect(s.links?.map((l) => [l.name, l.kind])).toEqual([['lo', null], ['eth0', 'veth']]);
       expect(s.iptables).toEqual([]);
       expect(s.ipsets.sets).toEqual([]);
       expect(s.tc.qdiscs.map((q) => [q.interface, q.kind, q.root])).toEqual([['lo', 'noqueue', true], ['eth0', 'noqueue', true]]);

@@ -8,13 +8,14 @@ import { silentLogger } from '../../agent/log.js';
 import { MetricsPipeline } from '../../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../../agent/metrics/registry.js';
 import { CollectionScheduler } from '../../agent/scheduler.js';
-import { BearerAuth, readTokenFile } from '../../agent/server/auth.js';
-import { AgentServer } from '../../agent/server/http-server.js';
-import { UsageError } from '../../agent/errors.js';
+import { TokenFile, type DebugAccess } from '../../agent/server/auth.js';
+import { AgentServer, type ServerOptions } from '../../agent/server/http-server.js';
 import type { Snapshot } from '../../agent/snapshot.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
 import { chaosPod, cleanPod, runtimeUp, snapshot } from '../metrics/fixtures.js';
+import { nodeScaleSnapshot } from '../metrics/node-scale.js';
 import { get } from './http-client.js';
+import { slowClient } from './raw-http.js';
 
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
 
@@ -25,7 +26,7 @@ interface Started {
   collections: () => number;
 }
 
-async function start(opts: { delayMs?: number; snap?: () => Snapshot; debug?: boolean; auth?: BearerAuth | null; waitMs?: number } = {}): Promise<Started> {
+async function start(opts: { delayMs?: number; snap?: () => Snapshot; debug?: DebugAccess; waitMs?: number; limits?: Pick<ServerOptions, 'maxConnections' | 'idleSocketTimeoutMs' | 'headersTimeoutMs'> } = {}): Promise<Started> {
   const log = silentLogger();
   const persistent = new PersistentMetrics();
   const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent, log, bpm: false });
@@ -40,7 +41,7 @@ async function start(opts: { delayMs?: number; snap?: () => Snapshot; debug?: bo
     process: (s, signal) => pipeline.process(s, signal),
     log,
   });
-  const server = new AgentServer({ state: scheduler, debug: opts.debug ?? true, auth: opts.auth ?? null, log, firstCollectionWaitMs: opts.waitMs ?? 5_000 });
+  const server = new AgentServer({ state: scheduler, debug: opts.debug ?? { mode: 'insecure' }, log, firstCollectionWaitMs: opts.waitMs ?? 5_000, ...opts.limits });
   const { port } = await server.listen('127.0.0.1', 0);
   return { server, scheduler, port, collections: () => collections };
 }
@@ -153,7 +154,7 @@ describe('AgentServer debug protection and readiness reasons', () => {
   it('requires the bearer token from --debug-token-file on /debug/* only', async () => {
     const file = join(dir, 'token');
     await writeFile(file, 's3cret-token\n');
-    const s = await start({ auth: new BearerAuth(await readTokenFile(file)) });
+    const s = await start({ debug: { mode: 'token', token: new TokenFile(file, { log: silentLogger() }) } });
     started.push(s);
     await s.scheduler.collectNow();
     const none = await get(s.port, '/debug/pods');
@@ -166,15 +167,28 @@ describe('AgentServer debug protection and readiness reasons', () => {
     expect((await get(s.port, '/metrics')).status).toBe(200);
   });
 
-  it('rejects unusable token files with a usage error', async () => {
-    const empty = join(dir, 'empty');
-    await writeFile(empty, '\n');
-    await expect(readTokenFile(empty)).rejects.toThrow(UsageError);
-    await expect(readTokenFile(join(dir, 'missing'))).rejects.toThrow(/cannot read .*ENOENT/);
+  it('answers 403 on /debug/* without --debug-token-file or --debug-insecure (safe by default), and serves /metrics', async () => {
+    const s = await start({ debug: { mode: 'locked' } });
+    started.push(s);
+    await s.scheduler.collectNow();
+    const r = await get(s.port, '/debug/pods');
+    expect([r.status, r.text]).toEqual([403, 'forbidden: /debug/* is served only with --debug-token-file (bearer token) or --debug-insecure\n']);
+    expect((await get(s.port, '/debug/pods/default/web-1', { headers: { Authorization: 'Bearer anything' } })).status).toBe(403);
+    expect((await get(s.port, '/metrics')).status).toBe(200);
+  });
+
+  it('locks /debug/* while the token file is missing, and opens it when the file appears', async () => {
+    const file = join(dir, 'later-token');
+    const s = await start({ debug: { mode: 'token', token: new TokenFile(file, { log: silentLogger(), recheckMs: 0 }) } });
+    started.push(s);
+    await s.scheduler.collectNow();
+    expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer t0ken' } })).status).toBe(401);
+    await writeFile(file, 't0ken');
+    expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer t0ken' } })).status).toBe(200);
   });
 
   it('turns the debug endpoints off with --debug=false', async () => {
-    const s = await start({ debug: false });
+    const s = await start({ debug: { mode: 'off' } });
     started.push(s);
     await s.scheduler.collectNow();
     expect((await get(s.port, '/debug/pods')).status).toBe(404);
@@ -220,5 +234,48 @@ describe('AgentServer /debug/pods document cache', () => {
     const next = await get(s.port, '/debug/pods');
     expect((JSON.parse(next.text) as { pods: { name: string }[] }).pods.map((p) => p.name)).toEqual(['dns-1']);
     expect((await get(s.port, '/debug/pods/default/web-1')).status).toBe(404);
+  });
+});
+
+describe('AgentServer connection bounds', () => {
+  const started: Started[] = [];
+  afterAll(async () => {
+    for (const s of started) await stop(s);
+  });
+
+  const connections = (s: Started) => new Promise<number>((resolve, reject) => s.server.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+
+  it('closes connections beyond maxConnections at accept, and serves again once the held ones time out', async () => {
+    const s = await start({ limits: { maxConnections: 5, headersTimeoutMs: 1_000 } });
+    started.push(s);
+    await s.scheduler.collectNow();
+    const held = Array.from({ length: 12 }, () => slowClient(s.port, '', 0));
+    const closed = await Promise.all(held.map((c) => c.closed));
+    const atAccept = closed.filter((c) => c.ms < 500);
+    const byTimeout = closed.filter((c) => c.ms >= 900);
+    expect([atAccept.length, byTimeout.length]).toEqual([7, 5]);
+    expect(atAccept.every((c) => c.reply.status === null)).toBe(true);
+    expect(byTimeout.every((c) => c.reply.status === 408)).toBe(true);
+    expect((await get(s.port, '/metrics')).status).toBe(200);
+  });
+
+  it('destroys a connection whose client stopped reading a large answer (idle socket timeout)', async () => {
+    const big = nodeScaleSnapshot(300, { extraRules: 30 });
+    const s = await start({ snap: () => big, limits: { idleSocketTimeoutMs: 500 } });
+    started.push(s);
+    await s.scheduler.collectNow();
+    const head = await get(s.port, '/debug/pods', { method: 'HEAD' });
+    // Larger than what the kernel buffers on loopback for a client that does not read (its receive window, about
+    // 128 KiB, + the server's send buffer, 4 MiB at most): the rest waits in Node, and only the idle timeout ends it.
+    expect(Number(head.headers['content-length'])).toBeGreaterThan(8 << 20);
+    const client = slowClient(s.port, 'GET /debug/pods HTTP/1.1\r\nHost: a\r\n\r\n', 0);
+    client.socket.pause(); // never reads the answer
+    await sleep(200);
+    expect(await connections(s)).toBe(1);
+    const t0 = Date.now();
+    while ((await connections(s)) > 0 && Date.now() - t0 < 5_000) await sleep(50);
+    expect(await connections(s)).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    client.socket.destroy();
   });
 });

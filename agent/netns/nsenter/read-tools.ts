@@ -42,6 +42,8 @@ export interface ToolContext {
   legacyTables: { ipv4: string[] | null; ipv6: string[] | null };
   /** Interface names, once the links source read them (tc asks about each). */
   interfaces: string[] | null;
+  /** `nft list tables` (family, name), once the nftables source probed it (null: not probed or failed). */
+  nftTables: { family: string; name: string }[] | null;
   state: NetnsState;
 }
 
@@ -109,6 +111,7 @@ export class ToolsReader {
     const ctx: ToolContext = {
       legacyTables: legacy,
       interfaces: null,
+      nftTables: null,
       state,
       run: async (argv, input) => {
         const left = Math.floor(deadline - performance.now());

@@ -1,9 +1,11 @@
 /**
  * The sources of the tools reader, in the order they run: links (their names drive tc), legacy iptables, the
- * nft backend (probed with `nft list tables` first), ipset, tc. Each turns its tools' output into its part of the
- * NetnsState through the pure parsers of this directory and reports its completeness.
+ * nft backend (probed with `nft list tables` first), ebtables, ipset, tc. Each turns its tools' output into its
+ * part of the NetnsState through the pure parsers of this directory and reports its completeness.
  */
-import type { IpFamily, IptablesBackend, SourceName, SourceStatus } from '../state.js';
+import type { EbtablesDump, IpFamily, IptablesBackend, SourceName, SourceStatus } from '../state.js';
+import { parseEbtables } from './ebtables.js';
+import { parseIpAddrJson, parseIpRouteJson } from './ip-json.js';
 import { parseIpsetSave } from './ipset.js';
 import { parseIptablesSave } from './iptables.js';
 import { statusOf, type ToolContext, type ToolSource } from './read-tools.js';
@@ -33,6 +35,13 @@ export function linkNamesFromJson(text: string): string[] | null {
   }
 }
 
+/** chaos-tproxy's interface names (13 characters of a UUID, then b1 / v1 / v4): HTTPChaos's bridge layout. */
+const TPROXY_LINK = /^[0-9a-f]{8}-[0-9a-f]{4}(?:b1|v1|v4)$/;
+
+export function hasTproxyLinks(names: readonly string[] | null): boolean {
+  return names !== null && names.some((n) => TPROXY_LINK.test(n));
+}
+
 const links: ToolSource = {
   sources: ['links'],
   async read(ctx) {
@@ -41,6 +50,22 @@ const links: ToolSource = {
     if (names) ctx.interfaces = names;
     if (r.error === null && names === null) return [{ source: 'links', status: 'failed', reason: 'parse', message: 'ip -j link show: not a JSON array' }];
     if (r.error !== null) return [statusOf('links', r)];
+    // The link model (minimal parser until the full `ip -j` parsers land: ip-json.ts).
+    ctx.state.links = parseIpAddrJson(r.stdout).links;
+    // HTTPChaos's bridge layout: addresses and routes matter only where chaos-tproxy's interfaces exist.
+    if (hasTproxyLinks(names)) {
+      const a = await ctx.run(['ip', '-j', '-d', 'addr', 'show']);
+      if (a.error !== null) return [statusOf('links', a)];
+      const parsedA = parseIpAddrJson(a.stdout);
+      if (parsedA.error !== null) return [{ source: 'links', status: 'failed', reason: 'parse', message: `ip -j addr show: ${parsedA.error}` }];
+      ctx.state.links = parsedA.links;
+      ctx.state.addresses = parsedA.addresses;
+      const rt = await ctx.run(['ip', '-j', 'route', 'show', 'table', 'all']);
+      if (rt.error !== null) return [statusOf('links', rt)];
+      const parsedR = parseIpRouteJson(rt.stdout);
+      if (parsedR.error !== null) return [{ source: 'links', status: 'failed', reason: 'parse', message: `ip -j route show: ${parsedR.error}` }];
+      ctx.state.routes = parsedR.routes;
+    }
     // Policy-routing rules using fwmarks (HTTPChaos's old layout), both families.
     for (const argv of [['ip', 'rule', 'show'], ['ip', '-6', 'rule', 'show']]) {
       const rr = await ctx.run(argv);
@@ -87,13 +112,52 @@ const nftables: ToolSource = {
       return [await nft4(ctx), await nft6(ctx), { ...statusOf('nftables', probe), status: 'failed' }];
     }
     const tables = parseNftTables(probe.stdout);
+    ctx.nftTables = tables;
     const has = (family: string): boolean => tables.some((t) => t.family === family && XTABLES_TABLES.has(t.name));
     const out: SourceStatus[] = [];
     out.push(has('ip') ? await nft4(ctx) : { source: 'iptables-nft-ipv4', status: 'complete' });
     out.push(has('ip6') ? await nft6(ctx) : { source: 'iptables-nft-ipv6', status: 'complete' });
-    const native = tables.filter((t) => !(XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')));
+    // ip/ip6 xtables tables are read by iptables-nft-save, bridge tables by ebtables-nft-save (the ebtables source).
+    const native = tables.filter((t) => !(XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')) && t.family !== 'bridge');
     if (native.length > 0) ctx.state.notes!.push(`nf_tables tables not shown by iptables-nft-save: ${native.map((t) => `${t.family} ${t.name}`).join(', ')}`);
     out.push({ source: 'nftables', status: 'complete' });
+    return out;
+  },
+};
+
+/**
+ * ebtables. nft backend: `ebtables-nft-save -c` when the nft probe listed a `bridge` table (no process otherwise).
+ * Legacy: `ebtables-legacy -t nat -L --Lc` only where chaos-tproxy's interfaces exist (chaos-daemon's image runs
+ * ebtables-legacy): the kernel has no cheap list of legacy ebtables tables, and listing one instantiates it in that
+ * namespace (lazy table templates); a legacy rule where no chaos-tproxy interface exists is not that layout's.
+ * A kernel without legacy ebtables (CONFIG_BRIDGE_NF_EBTABLES_LEGACY unset) holds no legacy rule: complete, noted.
+ */
+const ebtables: ToolSource = {
+  sources: ['ebtables-legacy', 'ebtables-nft'],
+  async read(ctx) {
+    const dumps: EbtablesDump[] = [];
+    const out: SourceStatus[] = [];
+    if (hasTproxyLinks(ctx.interfaces)) {
+      const r = await ctx.run(['ebtables-legacy', '-t', 'nat', '-L', '--Lc']);
+      if (r.error !== null && /doesn't support the ebtables/.test(r.error.message)) {
+        ctx.state.notes!.push('ebtables-legacy: the kernel has no legacy ebtables tables');
+        out.push({ source: 'ebtables-legacy', status: 'complete' });
+      } else {
+        if (r.error === null || r.truncated) dumps.push(parseEbtables(r.stdout, 'legacy'));
+        out.push(statusOf('ebtables-legacy', r));
+      }
+    } else {
+      out.push({ source: 'ebtables-legacy', status: 'complete' });
+    }
+    if (ctx.nftTables?.some((t) => t.family === 'bridge')) {
+      const r = await ctx.run(['ebtables-nft-save', '-c']);
+      if (r.error === null || r.truncated) dumps.push(parseEbtables(r.stdout, 'nft'));
+      out.push(statusOf('ebtables-nft', r));
+    } else {
+      out.push({ source: 'ebtables-nft', status: ctx.nftTables === null ? 'failed' : 'complete', ...(ctx.nftTables === null ? { reason: 'exit', message: 'nft list tables failed: bridge tables unknown' } : {}) });
+    }
+    const kept = dumps.filter((d) => d.tables.length > 0 || d.errors.length > 0);
+    if (kept.length > 0) ctx.state.ebtables = kept;
     return out;
   },
 };
@@ -124,4 +188,4 @@ const tc: ToolSource = {
 };
 
 /** Every source, in order (links first: tc needs the interface names). */
-export const TOOL_SOURCES: readonly ToolSource[] = [links, legacyIptables, nftables, ipset, tc];
+export const TOOL_SOURCES: readonly ToolSource[] = [links, legacyIptables, nftables, ebtables, ipset, tc];

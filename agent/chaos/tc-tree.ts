@@ -1,0 +1,206 @@
+/**
+ * The qdisc tree of one interface: parents, Chaos Mesh's layouts, and which qdiscs receive traffic. PURE.
+ *
+ * - netem is always chaos; tbf is chaos at the root, under a chaos qdisc, or when a classifier targets its class
+ *   (chaos-daemon chains netem/tbf from the root: handle 1:, then parent 1: handle 2:, ...).
+ * - prio is Chaos Mesh's only in its filtered layout (tc_server.go): bands = 3+N (>= 4), the default priomap,
+ *   sfq on bands 1-3 (and netem/tbf on bands 4 and above, which are what it changes). The priomap alone proves
+ *   nothing (it is the kernel's default), so a plain 3-band prio, with or without another tool's netem, is
+ *   foreign (the netem itself still changes traffic and is reported).
+ * - A qdisc under a prio band that the priomap never selects gets traffic only when a classifier feeds that band:
+ *   a live CLASSIFY rule (TC-TABLES-<i>) or a tc filter (flowid). A CLASSIFY rule matching an empty ipset feeds
+ *   nothing.
+ */
+import type { Qdisc, TcFilter } from '../netns/state.js';
+import { chaosChainRole, DEFAULT_PRIOMAP, PRIO_DEFAULT_BANDS } from './chaos-mesh-names.js';
+import type { AnalysedDump, Builder } from './findings.js';
+import { chainLabel, describeTraffic, optionValue } from './format.js';
+import { emptyMatchSets } from './ipset-index.js';
+import { liveRules } from './iptables-graph.js';
+
+/** Canonical `major:minor` (hex, lower case, no leading zeros; minor 0 when absent) or null. */
+export function canonicalHandle(handle: string): string | null {
+  const m = /^\s*([0-9a-fA-F]+):([0-9a-fA-F]*)\s*$/.exec(handle);
+  if (m === null) return null;
+  const major = parseInt(m[1]!, 16).toString(16);
+  const minor = m[2] === '' ? '0' : parseInt(m[2]!, 16).toString(16);
+  return `${major}:${minor}`;
+}
+
+export function majorOf(handle: string): string | null {
+  const c = canonicalHandle(handle);
+  return c === null ? null : c.split(':')[0]!;
+}
+
+/** Something that sends traffic into a class: a live CLASSIFY rule or a tc filter. */
+export interface Classifier {
+  /** Canonical class the traffic is sent to. */
+  cls: string;
+  /** "for traffic ..." phrase. */
+  phrase: string;
+  /** Set for CLASSIFY rules in Chaos Mesh chains: the sentence prefix naming the chain. */
+  chaosLabel: string | null;
+  annotation: string;
+  /** The rule matches an empty ipset: it classifies nothing now. */
+  matchesNothing: boolean;
+}
+
+export function classifiersOf(b: Builder, dumps: readonly AnalysedDump[], filters: readonly TcFilter[]): Classifier[] {
+  const out: Classifier[] = [];
+  const describeSet = (n: string): string => b.sets.describe(n);
+  for (const a of dumps) {
+    for (const g of a.graphs) {
+      for (const name of g.reachable) {
+        for (const r of liveRules(g, name)) {
+          if (r.target !== 'CLASSIFY') continue;
+          const raw = optionValue(r.targetOptions, '--set-class');
+          const cls = raw === null ? null : canonicalHandle(raw);
+          if (cls === null) continue;
+          const label = chainLabel(g.table.name, name);
+          const chaos = chaosChainRole(g.table.name, name) !== null;
+          out.push({
+            cls,
+            phrase: `${describeTraffic(r, describeSet)}, classified by ${label}${a.annotation}`,
+            chaosLabel: chaos ? label : null,
+            annotation: a.annotation,
+            matchesNothing: emptyMatchSets(r, b.sets).length > 0,
+          });
+        }
+      }
+    }
+  }
+  for (const f of filters) {
+    const cls = f.flowid === null ? null : canonicalHandle(f.flowid);
+    if (cls === null) continue;
+    const phrase = `traffic a ${f.kind} filter on ${f.interface} sends to ${cls}`;
+    out.push({ cls, phrase, chaosLabel: null, annotation: '', matchesNothing: false });
+  }
+  return out;
+}
+
+export interface Flow {
+  receives: boolean;
+  /** Innermost prio band that needs a classifier on the way from the root, if any. */
+  gate: string | null;
+  /** Classifiers feeding the gate (those matching an empty set excluded). */
+  via: Classifier[];
+  /** Classifiers that target the gate but match an empty set. */
+  empty: Classifier[];
+}
+
+function samePriomap(a: readonly number[] | undefined): boolean {
+  return a !== undefined && a.length === DEFAULT_PRIOMAP.length && a.every((v, i) => v === DEFAULT_PRIOMAP[i]);
+}
+
+export class QdiscTree {
+  private readonly byMajor = new Map<string, Qdisc>();
+  private readonly children = new Map<Qdisc, Qdisc[]>();
+  private readonly flows = new Map<Qdisc, Flow>();
+  private readonly chaos = new Map<Qdisc, boolean>();
+
+  constructor(
+    readonly iface: string,
+    readonly qdiscs: readonly Qdisc[],
+    private readonly classifiers: readonly Classifier[],
+  ) {
+    for (const q of qdiscs) {
+      const m = majorOf(q.handle);
+      if (m !== null && !this.byMajor.has(m)) this.byMajor.set(m, q);
+    }
+    for (const q of qdiscs) {
+      const p = this.parentOf(q);
+      if (p === null) continue;
+      const list = this.children.get(p) ?? [];
+      list.push(q);
+      this.children.set(p, list);
+    }
+  }
+
+  isRoot(q: Qdisc): boolean {
+    return q.root || q.parent === 'root';
+  }
+
+  parentOf(q: Qdisc): Qdisc | null {
+    if (this.isRoot(q)) return null;
+    const m = majorOf(q.parent);
+    if (m === null) return null;
+    const p = this.byMajor.get(m);
+    return p === undefined || p === q ? null : p;
+  }
+
+  /** The band (class minor) of `q`'s parent class, or null. */
+  private band(q: Qdisc): number | null {
+    const cls = canonicalHandle(q.parent);
+    return cls === null ? null : parseInt(cls.split(':')[1]!, 16);
+  }
+
+  /**
+   * Chaos Mesh's filtered prio: bands = 3+N (>= 4), the default priomap and an sfq on each of bands 1-3. The netem /
+   * tbf qdiscs Chaos Mesh hangs on bands >= 4 are what it changes; without them the layout is scaffolding.
+   */
+  isChaosMeshPrio(q: Qdisc): boolean {
+    if (q.kind !== 'prio' || q.prio === undefined) return false;
+    if (q.prio.bands <= PRIO_DEFAULT_BANDS || !samePriomap(q.prio.priomap)) return false;
+    const kids = this.children.get(q) ?? [];
+    for (let band = 1; band <= PRIO_DEFAULT_BANDS; band++) {
+      if (!kids.some((k) => k.kind === 'sfq' && this.band(k) === band)) return false;
+    }
+    return true;
+  }
+
+  private classified(q: Qdisc): boolean {
+    const cls = canonicalHandle(q.parent);
+    return cls !== null && this.classifiers.some((c) => c.cls === cls);
+  }
+
+  isChaos(q: Qdisc, depth = 0): boolean {
+    const known = this.chaos.get(q);
+    if (known !== undefined) return known;
+    let v: boolean;
+    const p = this.parentOf(q);
+    if (q.kind === 'netem') v = true;
+    else if (q.kind === 'tbf') v = this.isRoot(q) || (p !== null && depth < 64 && this.isChaos(p, depth + 1)) || this.classified(q);
+    else if (q.kind === 'prio') v = this.isChaosMeshPrio(q);
+    else if (q.kind === 'sfq') v = p !== null && this.isChaosMeshPrio(p);
+    else v = false;
+    this.chaos.set(q, v);
+    return v;
+  }
+
+  flow(q: Qdisc, depth = 0): Flow {
+    const known = this.flows.get(q);
+    if (known !== undefined) return known;
+    let f: Flow = { receives: true, gate: null, via: [], empty: [] };
+    const p = this.parentOf(q);
+    if (p !== null && depth < 64) {
+      const pf = this.flow(p, depth + 1);
+      f = pf;
+      if (pf.receives && p.kind === 'prio' && p.prio !== undefined) {
+        const cls = canonicalHandle(q.parent);
+        const band = this.band(q) ?? 0;
+        const defaultBands = new Set(p.prio.priomap.map((v) => v + 1));
+        if (cls !== null && band > 0 && !defaultBands.has(band)) {
+          const all = this.classifiers.filter((c) => c.cls === cls);
+          const via = all.filter((c) => !c.matchesNothing);
+          f = { receives: via.length > 0, gate: cls, via, empty: all.filter((c) => c.matchesNothing) };
+        }
+      }
+    }
+    this.flows.set(q, f);
+    return f;
+  }
+
+  /** True when `q` lies under `ancestor` (or is it). */
+  under(q: Qdisc, ancestor: Qdisc): boolean {
+    let cur: Qdisc | null = q;
+    for (let i = 0; cur !== null && i < 64; i++) {
+      if (cur === ancestor) return true;
+      cur = this.parentOf(cur);
+    }
+    return false;
+  }
+
+  position(q: Qdisc): string {
+    return this.isRoot(q) ? `${this.iface} root ${q.kind}` : `${this.iface} ${q.kind} ${q.handle} (parent ${q.parent})`;
+  }
+}
