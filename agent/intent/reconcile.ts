@@ -119,18 +119,29 @@ export function reconcilePod(input: ReconcileInput): PodDrift {
   return { status: 'reconciled', counts, entries, findings, kindOwners: owners };
 }
 
-/** The series of chaos_daemon_injection_drift: per kind and state, the drifting entries (active leftovers only). */
-export function driftCounts(drift: PodDrift): { kind: ChaosKind; state: 'leftover' | 'missing' | 'mismatch'; count: number }[] {
+/**
+ * The series of chaos_daemon_injection_drift for one reconciled pod: per kind and state, the drifting entries
+ * (leftovers only when they change traffic); the pod's active and drifting kinds are exported with 0 for the
+ * states without drift, so "reconciled, nothing drifts" (0) differs from "not reconciled" (absent).
+ */
+export function driftCounts(drift: PodDrift, activeKinds: readonly ChaosKind[] = []): { kind: ChaosKind; state: 'leftover' | 'missing' | 'mismatch'; count: number }[] {
+  if (drift.status !== 'reconciled') return [];
   const m = new Map<string, { kind: ChaosKind; state: 'leftover' | 'missing' | 'mismatch'; count: number }>();
+  const bump = (kind: ChaosKind, state: 'leftover' | 'missing' | 'mismatch', n: number): void => {
+    const key = `${kind}\0${state}`;
+    const cur = m.get(key) ?? { kind, state, count: 0 };
+    cur.count += n;
+    m.set(key, cur);
+  };
+  const kinds = new Set<ChaosKind>(activeKinds);
   for (const e of drift.entries) {
     if (e.state === 'present') continue;
     if (e.state === 'leftover' && !e.active) continue;
     for (const kind of e.kinds) {
-      const key = `${kind}\0${e.state}`;
-      const cur = m.get(key) ?? { kind, state: e.state, count: 0 };
-      cur.count++;
-      m.set(key, cur);
+      kinds.add(kind);
+      bump(kind, e.state, 1);
     }
   }
+  for (const kind of kinds) for (const state of ['leftover', 'missing', 'mismatch'] as const) bump(kind, state, 0);
   return [...m.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.state.localeCompare(b.state));
 }

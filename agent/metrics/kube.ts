@@ -2,7 +2,7 @@
  * The Kubernetes API source and the intent reconciliation (only when the source is on):
  * chaos_daemon_kube_up, chaos_daemon_kube_sync_age_seconds, chaos_daemon_kube_objects{resource} and
  * chaos_daemon_injection_drift{namespace,pod,kind,state} (missing, mismatch, and leftovers that change traffic;
- * absent for pods whose drift is unknown or nil).
+ * 0 for the other states of the pod's active and drifting kinds; absent for pods whose drift is unknown).
  */
 import type { Registry } from 'prom-client';
 import { driftCounts } from '../intent/reconcile.js';
@@ -33,6 +33,6 @@ export function registerKubeMetrics(registry: Registry, snapshot: Snapshot): voi
     const key = `${report.namespace}\0${report.name}`;
     if (report.drift === undefined || report.drift.status !== 'reconciled' || done.has(key)) continue;
     done.add(key);
-    for (const d of driftCounts(report.drift)) drift.set({ namespace: report.namespace, pod: report.name, kind: d.kind, state: d.state }, d.count);
+    for (const d of driftCounts(report.drift, report.chaos.kinds)) drift.set({ namespace: report.namespace, pod: report.name, kind: d.kind, state: d.state }, d.count);
   }
 }

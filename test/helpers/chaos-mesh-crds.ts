@@ -13,19 +13,34 @@ export interface PartitionEntries {
   iptables: Record<string, unknown>[];
 }
 
-/** The entries SetDrop appends for a direction-`to` partition whose targets have these IPs (`/32` appended). */
-export function partitionEntries(experimentNs: string, experiment: string, targetIps: string[], device = 'eth0'): PartitionEntries {
+/**
+ * The entries SetDrop appends for a partition (ChaosMeshReplay.partitionLayout builds the same in the kernel):
+ * `to` = an OUTPUT chain matching the `_tgt` sets, `from` = an INPUT chain matching the `_src` sets. Target IPs get
+ * `/32` appended as netutils.IPToCidr does; CIDRs are kept; `cidrPorts` are `cidr,tcp:port` members.
+ */
+export function partitionEntries(
+  experimentNs: string,
+  experiment: string,
+  targets: string[],
+  opts: { device?: string; direction?: 'to' | 'from'; cidrPorts?: string[] } = {},
+): PartitionEntries {
   const source = `${experimentNs}/${experiment}`;
-  const net = ipsetName(experiment, 'net_tgt');
-  const netport = ipsetName(experiment, 'netport_tgt');
-  const set = ipsetName(experiment, 'set_tgt');
+  const role = (opts.direction ?? 'to') === 'to' ? 'tgt' : 'src';
+  const net = ipsetName(experiment, `net_${role}`);
+  const netport = ipsetName(experiment, `netport_${role}`);
+  const set = ipsetName(experiment, `set_${role}`);
+  const cidrAndPorts = (opts.cidrPorts ?? []).map((m) => {
+    const [cidr = '', port = ''] = m.split(/,(?:tcp:)?/);
+    return { cidr, port: Number(port) };
+  });
+  const output = role === 'tgt';
   return {
     ipsets: [
-      { name: net, ipsetType: 'hash:net', cidrs: targetIps.map((ip) => `${ip}/32`), source },
-      { name: netport, ipsetType: 'hash:net,port', source },
+      { name: net, ipsetType: 'hash:net', cidrs: targets.map((ip) => (ip.includes('/') ? ip : `${ip}/32`)), source },
+      { name: netport, ipsetType: 'hash:net,port', ...(cidrAndPorts.length ? { cidrAndPorts } : {}), source },
       { name: set, ipsetType: 'list:set', setNames: [net, netport], source },
     ],
-    iptables: [{ name: chainName('OUTPUT', experiment), ipsets: [set], direction: 'output', device, source }],
+    iptables: [{ name: chainName(output ? 'OUTPUT' : 'INPUT', experiment), ipsets: [set], direction: output ? 'output' : 'input', device: opts.device ?? 'eth0', source }],
   };
 }
 

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
 import type { IntentStatus, PodIntent } from '../../agent/intent/model.js';
 import { normaliseExperiment, normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
+import type { PodDrift } from '../../agent/intent/drift.js';
 import { driftCounts, reconcilePod, type ReconcileInput } from '../../agent/intent/reconcile.js';
 import { IntentView } from '../../agent/intent/view.js';
 import { parseTcQdiscs } from '../../agent/netns/nsenter/tc.js';
@@ -59,6 +60,9 @@ function intentOf(objects: { network?: unknown; experiments?: [string, unknown][
   return new IntentView({ network, http: [], io: [], experiments }, SYNCED).pod(ns, pod);
 }
 
+/** The drift series with a value (the others are the 0s of the pod's kinds). */
+const nonZero = (d: PodDrift) => driftCounts(d).filter((c) => c.count > 0);
+
 function run(s: NetnsState, intent: PodIntent, extra: Partial<ReconcileInput> = {}) {
   return reconcilePod({ intent, status: SYNCED, state: s, chaos: fingerprint(s), firstSeen: () => NOW - 600, now: NOW, ...extra });
 }
@@ -88,7 +92,11 @@ describe('partition', () => {
       { finding: `1 Chaos Mesh ipset no reachable rule uses: ${SET}old (list:set, 0 members)`, owners: [SRC] },
     ]);
     expect(d.kindOwners).toEqual({ partition: [SRC] });
-    expect(driftCounts(d)).toEqual([]);
+    expect(nonZero(d)).toEqual([]);
+    // Reconciled without drift: the pod's active kinds are exported with 0 (absent would mean "not reconciled").
+    expect(driftCounts(d, ['partition'])).toEqual([
+      { kind: 'partition', state: 'leftover', count: 0 }, { kind: 'partition', state: 'mismatch', count: 0 }, { kind: 'partition', state: 'missing', count: 0 },
+    ]);
     expect(d.entries[0]).toMatchObject({ spec: `output chain on eth0 dropping ipset ${SET}`, kernel: '1 rule, from CHAOS-OUTPUT', where: 'legacy ipv4 filter' });
   });
 
@@ -102,7 +110,7 @@ describe('partition', () => {
     expect(d.entries.find((e) => e.name === NET)).toMatchObject({ state: 'leftover', active: false, kinds: [], ageSeconds: null });
     expect(d.findings[0]!.owners).toEqual([]);
     expect(d.kindOwners).toEqual({ partition: [] });
-    expect(driftCounts(d)).toEqual([{ kind: 'partition', state: 'leftover', count: 2 }]);
+    expect(nonZero(d)).toEqual([{ kind: 'partition', state: 'leftover', count: 2 }]);
   });
 
   it('recovered (CHAOS-* flushed) with no intent: only inert leftovers, no drift series', () => {
@@ -110,7 +118,7 @@ describe('partition', () => {
     const s = state({ iptables: [iptables(recovered, 'legacy')], ipsets: ipsets(PARTITION_SETS) });
     const d = run(s, intentOf({}));
     expect(d.entries.every((e) => e.state === 'leftover' && !e.active)).toBe(true);
-    expect(driftCounts(d)).toEqual([]);
+    expect(nonZero(d)).toEqual([]);
   });
 
   it('a PodNetworkChaos entry with nothing in the kernel: missing', () => {
@@ -126,7 +134,7 @@ describe('partition', () => {
       ['ipset', ipsetName('web-to-cache', 'set_tgt'), ['shop/web-to-cache'], ['partition']],
     ]);
     expect(missing[0]!.detail).toBe(`${chainName('OUTPUT', 'web-to-cache')} (output chain on eth0 dropping ipset ${ipsetName('web-to-cache', 'set_tgt')}) is not in the kernel`);
-    expect(driftCounts(d)).toEqual([{ kind: 'partition', state: 'missing', count: 4 }]);
+    expect(nonZero(d)).toEqual([{ kind: 'partition', state: 'missing', count: 4 }]);
     // CHAOS-OUTPUT is owned by both experiments' entries.
     expect(d.entries.find((e) => e.name === 'CHAOS-OUTPUT')!.owners).toEqual(['shop/web-to-cache', SRC]);
   });
@@ -143,7 +151,7 @@ describe('partition', () => {
       state: 'mismatch', detail: `ipset ${NET}: missing member 10.9.9.9; unexpected members 10.9.9.8, 10.1.0.0/16`,
       expected: { members: 1, type: 'hash:net' }, actual: { members: 2, type: 'hash:net' },
     });
-    expect(driftCounts(d)).toEqual([{ kind: 'partition', state: 'mismatch', count: 2 }]);
+    expect(nonZero(d)).toEqual([{ kind: 'partition', state: 'mismatch', count: 2 }]);
   });
 });
 
@@ -165,7 +173,7 @@ describe('traffic control', () => {
       expected: { rateBytesPerSecond: 125_000 }, actual: { rateBytesPerSecond: 12_500 },
       detail: 'eth0 root tbf: rateBytesPerSecond 12500 B/s in the kernel, 125000 B/s in the spec (spec: bandwidth rate 1mbit limit 64000 buffer 32000)',
     });
-    expect(driftCounts(d)).toEqual([{ kind: 'bandwidth', state: 'mismatch', count: 1 }]);
+    expect(nonZero(d)).toEqual([{ kind: 'bandwidth', state: 'mismatch', count: 1 }]);
   });
 
   it('a tbf nobody asks for: leftover; a tcs entry with no qdisc: missing', () => {
@@ -173,7 +181,7 @@ describe('traffic control', () => {
     expect(left.entries[0]).toMatchObject({ state: 'leftover', owners: [], active: true, kinds: ['bandwidth'], ageSeconds: 600 });
     const miss = run(state(), bandwidthIntent('1mbit'));
     expect(miss.entries[0]).toMatchObject({ state: 'missing', name: 'eth0 tbf', owners: ['shop/slow'], kinds: ['bandwidth'], active: false, kernel: null });
-    expect(driftCounts(miss)).toEqual([{ kind: 'bandwidth', state: 'missing', count: 1 }]);
+    expect(nonZero(miss)).toEqual([{ kind: 'bandwidth', state: 'missing', count: 1 }]);
   });
 
   describe('netem (fixture written from iproute2 q_netem.c: this kernel has no netem)', () => {
@@ -204,7 +212,7 @@ describe('traffic control', () => {
       expect(d.entries[0]).toMatchObject({ state: 'mismatch', expected: { delaySeconds: 0.2 }, actual: { delaySeconds: 0.1 } });
       expect(d.entries[0]!.detail).toBe('eth0 root netem: delaySeconds 100ms in the kernel, 200ms in the spec (spec: netem delay 200ms jitter 10ms correlation 25% reorder 20% gap 5 loss 5% (correlation 10%) duplicate 1% (correlation 2%) corrupt 0.5% (correlation 3%) rate 1mbit)');
       expect(d.entries[1]!.state).toBe('present');
-      expect(driftCounts(d).filter((c) => c.state === 'mismatch').map((c) => c.kind)).toEqual(['bandwidth', 'corrupt', 'delay', 'duplicate', 'loss', 'reorder']);
+      expect(nonZero(d).filter((c) => c.state === 'mismatch').map((c) => c.kind)).toEqual(['bandwidth', 'corrupt', 'delay', 'duplicate', 'loss', 'reorder']);
     });
   });
 
@@ -256,7 +264,7 @@ describe('faults owned through experiment records', () => {
     expect(leftover.entries[0]).toMatchObject({ state: 'leftover', owners: [], ageSeconds: 600 });
     const missing = run(state(), intentOf({ experiments: [dnsChaos('Injected')] }));
     expect(missing.entries[0]).toMatchObject({ state: 'missing', owners: ['shop/bad-dns'], active: false });
-    expect(driftCounts(missing)).toEqual([{ kind: 'dns', state: 'missing', count: 1 }]);
+    expect(nonZero(missing)).toEqual([{ kind: 'dns', state: 'missing', count: 1 }]);
   });
 
   it('records of other pods and of other experiments do not count', () => {
@@ -278,6 +286,6 @@ describe('no claim without knowledge', () => {
     expect(stale).toMatchObject({ status: 'unknown', reason: 'the Kubernetes API intent is 301 s old (more than 300 s)' });
     const recent = run(s, intentOf({}), { status: { state: 'stale', syncAgeSeconds: 30, errors: [] } });
     expect(recent.status).toBe('reconciled');
-    for (const d of [unread, unavailable, stale]) expect(driftCounts(d)).toEqual([]);
+    for (const d of [unread, unavailable, stale]) expect(driftCounts(d, ['partition'])).toEqual([]);
   });
 });
