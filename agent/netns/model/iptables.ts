@@ -45,8 +45,11 @@ export interface IptablesRule {
    */
   negated?: Array<'inInterface' | 'outInterface' | 'protocol' | 'source' | 'destination' | 'dport' | 'sport'>;
   /**
-   * Netlink reader only: the parts of the rule (match or target names) it could not render exactly as iptables-save
-   * would; `text` then holds what could be rendered. Absent when the rule is exact (always, from the tools).
+   * Netlink reader only: the parts of the rule it could not render exactly as iptables-save would (an unknown
+   * extension or revision, a blob iptables itself could not print), one sentence each naming the match or target
+   * (e.g. `match time: no decoder`). Absent when the text is exact (always, from the tools). Such a rule keeps its
+   * counters and target; its text holds `-m NAME` / `-j NAME` for those parts without their options. In `auto`, a
+   * namespace with opaque rules is read again through the tools.
    */
   opaque?: string[];
 }

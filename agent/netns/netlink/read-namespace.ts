@@ -12,6 +12,7 @@ import { NetlinkError, errorMessage } from '../../errors.js';
 import { emptyNetnsState, type NetnsState, type SourceName, type SourceStatus } from '../state.js';
 import { withNetns, type Inside } from './enter.js';
 import type { NetlinkSocket, RawSocket, RequestLimits } from './socket.js';
+import { SetIndex } from './xt/set-index.js';
 
 export interface NetlinkJob {
   /** The namespace file (/proc/<pid>/ns/net or a runtime's netns path), already validated by the caller. */
@@ -32,6 +33,10 @@ export interface NamespaceHandles {
   raw6: RawSocket | null;
   /** Legacy xtables tables instantiated in the namespace (null: the module is not loaded, so none). */
   legacyTables: { ipv4: string[]; ipv6: string[] };
+  /** ipset name by kernel index, asked as iptables-save asks it (SO_IP_SET on the IPv4 raw socket), cached per read. */
+  setName(index: number): string | null;
+  /** The resolver behind setName (its lastError is reported in the read's notes). */
+  setIndex: SetIndex | null;
   /** Why a socket could not be opened (e.g. EPERM without NET_ADMIN / NET_RAW). */
   problems: { what: string; error: NetlinkError }[];
 }
@@ -69,7 +74,8 @@ function openHandles(inside: Inside): NamespaceHandles {
   // Raw sockets need NET_RAW; only opened when there are legacy tables to read (or ipset names to resolve).
   const raw4 = tryOpen('raw socket ipv4', () => inside.raw('ipv4'), problems);
   const raw6 = ipv6.length > 0 ? tryOpen('raw socket ipv6', () => inside.raw('ipv6'), problems) : null;
-  return { route, netfilter, raw4, raw6, legacyTables: { ipv4, ipv6 }, problems };
+  const setIndex = raw4 !== null ? new SetIndex(raw4) : null;
+  return { route, netfilter, raw4, raw6, legacyTables: { ipv4, ipv6 }, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems };
 }
 
 function closeHandles(h: NamespaceHandles): void {
@@ -106,6 +112,7 @@ export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[])
         if (s.status !== 'complete') state.errors.push({ tool: `netlink:${s.source}`, reason: s.reason ?? s.status, message: s.message ?? s.status });
       }
     }
+    if (h.setIndex?.lastError) state.notes!.push(`ipset names: ${h.setIndex.lastError.message}`);
   } finally {
     closeHandles(h);
   }

@@ -3,5 +3,6 @@
  * (read-namespace.ts): it fills its part of the NetnsState and reports its completeness.
  */
 import type { SourceReader } from './read-namespace.js';
+import { legacyIptablesSource } from './xtables/source.js';
 
-export const NETLINK_SOURCES: readonly SourceReader[] = [];
+export const NETLINK_SOURCES: readonly SourceReader[] = [legacyIptablesSource];
