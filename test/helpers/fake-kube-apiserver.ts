@@ -11,8 +11,8 @@
  *   lines; from `resourceVersion` the history after it is replayed, without one every object is sent as ADDED;
  *   `allowWatchBookmarks=true` adds BOOKMARK events; `timeoutSeconds` ends the stream; a version older than the
  *   compaction point gets an ERROR event carrying a Status 410 (what kube-apiserver does), then the end;
- * - one global resourceVersion counter (etcd's revision), generation bumped on spec changes, uid and
- *   creationTimestamp set on create.
+ * - the data (fake-kube-store.ts): one global resourceVersion counter (etcd's revision), generation bumped on
+ *   spec changes, uid and creationTimestamp set on create, the history watches replay, compaction.
  * Test controls: create/update/remove objects, compact the history, end every watch, kill (every connection
  * destroyed, port closed: what a client sees when the process dies) and restart on the same port with the same
  * data. What it does not do: field/label selectors, server-side apply, admission, RBAC beyond `forbid`,
@@ -27,36 +27,11 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { API_VERSION, CHAOS_MESH_KINDS, GROUP, KubeStore, kubeStatus as status, VERSION, type KubeEvent, type KubeObject } from './fake-kube-store.js';
+
+export { API_VERSION, CHAOS_MESH_KINDS, GROUP, VERSION, type KubeObject } from './fake-kube-store.js';
 
 const run = promisify(execFile);
-
-export const GROUP = 'chaos-mesh.org';
-export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
-
-/** Plural -> Kind of every namespaced chaos-mesh.org resource this server serves (config/crd/bases). */
-export const CHAOS_MESH_KINDS: Record<string, string> = {
-  podnetworkchaos: 'PodNetworkChaos',
-  podhttpchaos: 'PodHttpChaos',
-  podiochaos: 'PodIOChaos',
-  networkchaos: 'NetworkChaos',
-  httpchaos: 'HTTPChaos',
-  iochaos: 'IOChaos',
-  stresschaos: 'StressChaos',
-  dnschaos: 'DNSChaos',
-  timechaos: 'TimeChaos',
-  jvmchaos: 'JVMChaos',
-  podchaos: 'PodChaos',
-};
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type KubeObject = { metadata: { name: string; namespace: string; [k: string]: any }; [k: string]: any };
-
-interface Event {
-  rv: number;
-  type: 'ADDED' | 'MODIFIED' | 'DELETED';
-  object: KubeObject;
-}
 
 interface Watcher {
   plural: string;
@@ -70,10 +45,6 @@ export interface RequestRecord {
   query: Record<string, string>;
   status: number;
   watch: boolean;
-}
-
-function status(code: number, reason: string, message: string) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 
 /** A self-signed certificate for 127.0.0.1 / localhost (also its own CA). */
@@ -101,12 +72,7 @@ export interface FakeKubeOptions {
 export class FakeKubeApiServer {
   readonly token: string;
   readonly requests: RequestRecord[] = [];
-  private rv = 1;
-  private compactedRv = 0;
-  /** Bumped by every compaction: continue tokens of an earlier epoch have expired. */
-  private epoch = 0;
-  private readonly store = new Map<string, Map<string, KubeObject>>();
-  private readonly history = new Map<string, Event[]>();
+  private readonly store = new KubeStore();
   private readonly watchers = new Set<Watcher>();
   private readonly sockets = new Set<Socket>();
   private readonly forbidden = new Set<string>();
@@ -119,10 +85,12 @@ export class FakeKubeApiServer {
 
   private constructor(private readonly tls: { key: string; cert: string }, private readonly opts: FakeKubeOptions) {
     this.token = opts.token ?? randomUUID();
-    for (const plural of Object.keys(CHAOS_MESH_KINDS)) {
-      this.store.set(plural, new Map());
-      this.history.set(plural, []);
-    }
+    // Every write reaches the open watches of its resource (and namespace).
+    this.store.subscribe((plural: string, ev: KubeEvent) => {
+      for (const w of this.watchers) {
+        if (w.plural === plural && (w.namespace === null || w.namespace === ev.object.metadata.namespace)) this.send(w, ev.type, ev.object);
+      }
+    });
   }
 
   static async start(opts: FakeKubeOptions = {}): Promise<FakeKubeApiServer> {
@@ -144,7 +112,7 @@ export class FakeKubeApiServer {
   }
 
   get resourceVersion(): number {
-    return this.rv;
+    return this.store.rv;
   }
 
   get openWatches(): number {
@@ -175,87 +143,28 @@ export class FakeKubeApiServer {
   // ------------------------------------------------------------------------------------------------------------
   // Data
 
-  private bucket(plural: string): Map<string, KubeObject> {
-    const b = this.store.get(plural);
-    if (!b) throw new Error(`fake kube-apiserver: unknown resource ${plural}`);
-    return b;
-  }
-
-  private record(plural: string, type: Event['type'], object: KubeObject): void {
-    const ev: Event = { rv: Number(object.metadata.resourceVersion), type, object: structuredClone(object) };
-    this.history.get(plural)!.push(ev);
-    for (const w of this.watchers) {
-      if (w.plural === plural && (w.namespace === null || w.namespace === object.metadata.namespace)) this.send(w, type, ev.object);
-    }
-  }
-
   create(plural: string, obj: KubeObject): KubeObject {
-    const b = this.bucket(plural);
-    const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
-    if (b.has(key)) throw new Error(`fake kube-apiserver: ${plural} ${key} exists`);
-    const stored = structuredClone(obj);
-    stored.apiVersion = API_VERSION;
-    stored.kind = CHAOS_MESH_KINDS[plural];
-    this.rv += 1;
-    Object.assign(stored.metadata, {
-      uid: randomUUID(),
-      resourceVersion: String(this.rv),
-      generation: 1,
-      creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    });
-    b.set(key, stored);
-    this.record(plural, 'ADDED', stored);
-    return structuredClone(stored);
+    return this.store.create(plural, obj);
   }
 
   /** Replace an object (spec and/or status); generation is bumped when the spec changed. */
   update(plural: string, obj: KubeObject): KubeObject {
-    const b = this.bucket(plural);
-    const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
-    const old = b.get(key);
-    if (!old) throw new Error(`fake kube-apiserver: ${plural} ${key} not found`);
-    const stored = structuredClone(obj);
-    stored.apiVersion = API_VERSION;
-    stored.kind = CHAOS_MESH_KINDS[plural];
-    this.rv += 1;
-    const specChanged = JSON.stringify(old.spec ?? null) !== JSON.stringify(stored.spec ?? null);
-    stored.metadata = {
-      ...old.metadata,
-      ...stored.metadata,
-      uid: old.metadata.uid,
-      creationTimestamp: old.metadata.creationTimestamp,
-      resourceVersion: String(this.rv),
-      generation: Number(old.metadata.generation) + (specChanged ? 1 : 0),
-    };
-    b.set(key, stored);
-    this.record(plural, 'MODIFIED', stored);
-    return structuredClone(stored);
+    return this.store.update(plural, obj);
   }
 
   remove(plural: string, namespace: string, name: string): void {
-    const b = this.bucket(plural);
-    const key = `${namespace}/${name}`;
-    const old = b.get(key);
-    if (!old) throw new Error(`fake kube-apiserver: ${plural} ${key} not found`);
-    b.delete(key);
-    this.rv += 1;
-    const last = structuredClone(old);
-    last.metadata.resourceVersion = String(this.rv);
-    this.record(plural, 'DELETED', last);
+    this.store.remove(plural, namespace, name);
   }
 
   get(plural: string, namespace: string, name: string): KubeObject | undefined {
-    const o = this.bucket(plural).get(`${namespace}/${name}`);
-    return o ? structuredClone(o) : undefined;
+    return this.store.get(plural, namespace, name);
   }
 
   /** Expire every resourceVersion up to now (etcd compaction): old watches and lists get 410. */
   compact(): void {
-    this.compactedRv = this.rv;
-    this.epoch += 1;
-    for (const h of this.history.values()) h.length = 0;
+    this.store.compact();
     for (const w of [...this.watchers]) {
-      this.send(w, 'ERROR', status(410, 'Expired', `too old resource version: (${this.compactedRv})`));
+      this.send(w, 'ERROR', status(410, 'Expired', `too old resource version: (${this.store.compactedRv})`));
       this.endWatch(w);
     }
   }
@@ -357,14 +266,14 @@ export class FakeKubeApiServer {
     } else if (parts.length === 1) {
       plural = parts[0];
     }
-    if (plural === undefined || !(plural in CHAOS_MESH_KINDS)) {
+    if (plural === undefined || !this.store.has(plural)) {
       return this.reply(req, res, 404, status(404, 'NotFound', 'the server could not find the requested resource'), rec);
     }
     if (this.forbidden.has(plural)) {
       return this.reply(req, res, 403, status(403, 'Forbidden', `${plural}.${GROUP} is forbidden: User cannot list resource "${plural}" in API group "${GROUP}" at the cluster scope`), rec);
     }
     if (name !== null) {
-      const o = this.store.get(plural)!.get(`${namespace}/${name}`);
+      const o = this.store.get(plural, namespace!, name);
       if (!o) return this.reply(req, res, 404, status(404, 'NotFound', `${plural}.${GROUP} "${name}" not found`), rec);
       return this.reply(req, res, 200, o, rec);
     }
@@ -374,15 +283,10 @@ export class FakeKubeApiServer {
     else answer();
   }
 
-  private items(plural: string, namespace: string | null): KubeObject[] {
-    const all = [...this.store.get(plural)!.values()].filter((o) => namespace === null || o.metadata.namespace === namespace);
-    return all.sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
-  }
-
   private list(req: IncomingMessage, res: ServerResponse, plural: string, namespace: string | null, query: Record<string, string>, rec: RequestRecord): void {
     if (res.destroyed) return;
     let offset = 0;
-    let listRv = this.rv;
+    let listRv = this.store.rv;
     if (query.continue) {
       let token: { rv: number; offset: number; epoch: number };
       try {
@@ -390,7 +294,7 @@ export class FakeKubeApiServer {
       } catch {
         return this.reply(req, res, 400, status(400, 'BadRequest', 'continue key is not valid'), rec);
       }
-      if (token.epoch !== this.epoch) {
+      if (token.epoch !== this.store.epoch) {
         return this.reply(req, res, 410, status(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result.'), rec);
       }
       offset = token.offset;
@@ -398,16 +302,16 @@ export class FakeKubeApiServer {
     } else if (query.resourceVersion && query.resourceVersion !== '0') {
       const want = Number(query.resourceVersion);
       if (!Number.isInteger(want)) return this.reply(req, res, 400, status(400, 'BadRequest', `invalid resource version "${query.resourceVersion}"`), rec);
-      if (want < this.compactedRv) {
+      if (want < this.store.compactedRv) {
         return this.reply(req, res, 410, status(410, 'Expired', `The resourceVersion for the provided list is too old.`), rec);
       }
     }
-    const all = this.items(plural, namespace);
+    const all = this.store.items(plural, namespace);
     const limit = query.limit ? Number(query.limit) : 0;
     const page = limit > 0 ? all.slice(offset, offset + limit) : all.slice(offset);
     const metadata: Record<string, unknown> = { resourceVersion: String(listRv) };
     if (limit > 0 && offset + limit < all.length) {
-      metadata.continue = Buffer.from(JSON.stringify({ rv: listRv, offset: offset + limit, epoch: this.epoch })).toString('base64url');
+      metadata.continue = Buffer.from(JSON.stringify({ rv: listRv, offset: offset + limit, epoch: this.store.epoch })).toString('base64url');
       metadata.remainingItemCount = all.length - offset - limit;
     }
     this.reply(req, res, 200, { kind: `${CHAOS_MESH_KINDS[plural]}List`, apiVersion: API_VERSION, metadata, items: page }, rec);
@@ -432,16 +336,14 @@ export class FakeKubeApiServer {
     const from = query.resourceVersion ?? '';
     if (from !== '' && from !== '0') {
       const rv = Number(from);
-      if (!Number.isInteger(rv) || rv < this.compactedRv) {
-        this.send(w, 'ERROR', status(410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`));
+      if (!Number.isInteger(rv) || rv < this.store.compactedRv) {
+        this.send(w, 'ERROR', status(410, 'Expired', `too old resource version: ${from} (${this.store.compactedRv})`));
         res.end();
         return;
       }
-      for (const ev of this.history.get(plural)!) {
-        if (ev.rv > rv && (namespace === null || ev.object.metadata.namespace === namespace)) this.send(w, ev.type, ev.object);
-      }
+      for (const ev of this.store.eventsAfter(plural, rv, namespace)) this.send(w, ev.type, ev.object);
     } else {
-      for (const o of this.items(plural, namespace)) this.send(w, 'ADDED', o);
+      for (const o of this.store.items(plural, namespace)) this.send(w, 'ADDED', o);
     }
     this.watchers.add(w);
     res.once('close', () => {
@@ -450,7 +352,7 @@ export class FakeKubeApiServer {
     });
     if (query.allowWatchBookmarks === 'true') {
       w.timers.push(setInterval(() => {
-        this.send(w, 'BOOKMARK', { kind: CHAOS_MESH_KINDS[plural], apiVersion: API_VERSION, metadata: { resourceVersion: String(this.rv) } });
+        this.send(w, 'BOOKMARK', { kind: CHAOS_MESH_KINDS[plural], apiVersion: API_VERSION, metadata: { resourceVersion: String(this.store.rv) } });
       }, this.opts.bookmarkIntervalMs ?? 1000));
     }
     const timeout = Number(query.timeoutSeconds ?? 0);
