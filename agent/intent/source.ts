@@ -19,7 +19,7 @@ import { RESOURCES, type Normalised } from './resources.js';
 import { cachesFrom, IntentView } from './view.js';
 
 export const KUBE_DEFAULTS: KubeSourceSettings = {
-  maxObjects: 20_000,
+  maxObjects: 5_000,
   pageSize: 500,
   requestTimeoutMs: 10_000,
   watchTimeoutSeconds: 300,
@@ -49,10 +49,12 @@ function statusFrom(resources: InformerStatus[], now: number): IntentStatus & { 
   const synced = resources.every((r) => r.synced && r.lastSyncAt !== null);
   const oldest = synced ? Math.min(...resources.map((r) => r.lastSyncAt!)) : null;
   const errors = resources.filter((r) => r.lastError !== null).map((r) => (r.lastError!.startsWith(`${r.resource}:`) ? r.lastError! : `${r.resource}: ${r.lastError}`));
-  for (const r of resources) if (r.truncated) errors.push(`${r.resource}: more objects than the cache keeps`);
+  const truncated = resources.filter((r) => r.truncated);
+  for (const r of truncated) errors.push(`${r.resource}: more objects than the cache keeps`);
   return {
     up,
-    state: !synced ? 'unavailable' : up ? 'synced' : 'stale',
+    // A truncated cache cannot say that nothing intends an artefact: no drift is claimed from it.
+    state: !synced || truncated.length > 0 ? 'unavailable' : up ? 'synced' : 'stale',
     syncAgeSeconds: oldest === null ? null : Math.max(0, (now - oldest) / 1000),
     errors,
   };

@@ -191,6 +191,12 @@ describe('bounds and timing', () => {
     const i = informer({ maxObjects: 2 });
     await waitFor('connected', () => i.status().connected);
     expect(i.status()).toMatchObject({ objects: 2, truncated: true });
+    // A source whose cache is truncated claims no drift (an object it dropped may be the intent of a pod).
+    const source = new KubeIntentSource(kubeConfig(), { from: 'test', server: server.url }, silentLogger(), { ...FAST, maxObjects: 2 });
+    running.push(source);
+    source.start();
+    await waitFor('listed', () => source.health().resources.every((r) => r.synced));
+    expect(source.view().status).toMatchObject({ state: 'unavailable', errors: ['podnetworkchaos: more objects than the cache keeps'] });
     server.create('podnetworkchaos', podNetworkChaos('cap', 'd', {}));
     await new Promise((r) => setTimeout(r, 200));
     expect(i.status().objects).toBe(2);
