@@ -18,9 +18,9 @@ export function usedSets(b: Builder, dumps: readonly AnalysedDump[], filters: re
       for (const name of g.reachable) for (const r of liveRules(g, name)) for (const m of r.matchSets) used.push(m.name);
     }
   }
-  // Whole tokens only: set `net_a` must not count as used because a filter names `net_a2`.
-  const filterTokens = new Set(filters.flatMap((f) => JSON.stringify(f.options).split(/[^A-Za-z0-9_.:-]+/)));
-  for (const s of b.sets.all()) if (filterTokens.has(s.name)) used.push(s.name);
+  // The sets a filter's ematches name (typed by both readers; `options` is each reader's raw view).
+  const filterSets = new Set(filters.flatMap((f) => f.matchSets ?? []));
+  for (const s of b.sets.all()) if (filterSets.has(s.name)) used.push(s.name);
   return b.sets.closure(used);
 }
 

@@ -12,10 +12,14 @@ import type { ChaosKind, Finding } from './types.js';
 /** Qdiscs the kernel or distributions install by default: never reported. */
 const DEFAULT_QDISCS = new Set(['noqueue', 'pfifo_fast', 'mq', 'fq_codel', 'fq', 'pfifo', 'bfifo']);
 
-/** Loss models (`loss state` / `loss gemodel`) are kept only in the raw options; Chaos Mesh uses random loss. */
-const LOSS_MODELS: Record<string, string> = { 'loss-state': '4-state Markov', 'loss-gemodel': 'Gilbert-Elliott' };
+/** Loss models (`loss state` / `loss gemodel`): Chaos Mesh uses random loss, but any model loses packets. */
+function lossModelName(n: NetemOptions): string | null {
+  if (n.lossState !== undefined) return '4-state Markov';
+  if (n.lossGemodel !== undefined) return 'Gilbert-Elliott';
+  return null;
+}
 
-export function netemEffects(n: NetemOptions, raw: Record<string, unknown>): { kinds: ChaosKind[]; text: string[] } {
+export function netemEffects(n: NetemOptions): { kinds: ChaosKind[]; text: string[] } {
   const kinds: ChaosKind[] = [];
   const text: string[] = [];
   const corr = (c: number | undefined): string => (c !== undefined && c > 0 ? ` (${formatPercent(c)} correlation)` : '');
@@ -25,21 +29,24 @@ export function netemEffects(n: NetemOptions, raw: Record<string, unknown>): { k
     kinds.push('delay');
     text.push(`delays ${formatSeconds(delay)}${jitter > 0 ? ` ±${formatSeconds(jitter)}` : ''}${corr(n.delayCorrelation)}`);
   }
-  const slot = n.slot !== null && typeof n.slot === 'object' ? (n.slot as Record<string, unknown>) : null;
-  const slotMin = slot !== null && typeof slot['min-delay'] === 'number' ? slot['min-delay'] : 0;
-  const slotMax = slot !== null && typeof slot['max-delay'] === 'number' ? slot['max-delay'] : 0;
+  const slotMin = n.slot?.minDelaySeconds ?? 0;
+  const slotMax = n.slot?.maxDelaySeconds ?? 0;
+  const slotDist = n.slot?.distributionDelaySeconds ?? 0;
   if (slotMax > 0 || slotMin > 0) {
     if (!kinds.includes('delay')) kinds.push('delay');
     text.push(`releases packets in slots every ${formatSeconds(slotMin)}-${formatSeconds(slotMax)}`);
+  } else if (slotDist > 0) {
+    if (!kinds.includes('delay')) kinds.push('delay');
+    text.push(`releases packets in slots every ${formatSeconds(slotDist)} ±${formatSeconds(n.slot?.distributionJitterSeconds ?? 0)}`);
   }
   if ((n.loss ?? 0) > 0) {
     kinds.push('loss');
     text.push(`loses ${formatPercent(n.loss!)}${corr(n.lossCorrelation)}`);
   } else {
-    const model = Object.keys(LOSS_MODELS).find((k) => raw[k] !== undefined && raw[k] !== null);
-    if (model !== undefined) {
+    const model = lossModelName(n);
+    if (model !== null) {
       kinds.push('loss');
-      text.push(`loses packets (${LOSS_MODELS[model]!} loss model)`);
+      text.push(`loses packets (${model} loss model)`);
     }
   }
   if ((n.duplicate ?? 0) > 0) {
@@ -82,7 +89,7 @@ function judge(tree: QdiscTree, q: Qdisc): { finding: Finding; served: string[] 
   const parentClass = tree.isRoot(q) ? null : canonicalHandle(q.parent);
   if (parentClass !== null) served.push(parentClass);
   const { kinds, text } =
-    q.kind === 'netem' ? netemEffects(q.netem ?? {}, q.options ?? {}) : { kinds: ['bandwidth' as ChaosKind], text: [tbfEffects(q.tbf ?? {})] };
+    q.kind === 'netem' ? netemEffects(q.netem ?? {}) : { kinds: ['bandwidth' as ChaosKind], text: [tbfEffects(q.tbf ?? {})] };
   const pos = tree.position(q);
   if (kinds.length === 0) {
     const message = `${pos} changes nothing (no delay, loss, duplicate, corrupt, reorder or rate)`;

@@ -184,7 +184,7 @@ function qdiscLine(q: Qdisc): string {
   if (q.tbf?.rateBytesPerSecond !== undefined) opts.push(`rate ${q.tbf.rateBytesPerSecond} B/s`);
   if (q.tbf?.burstBytes !== undefined) opts.push(`burst ${q.tbf.burstBytes} B`);
   if (q.tbf?.limitBytes !== undefined) opts.push(`limit ${q.tbf.limitBytes} B`);
-  if (q.netem) for (const [k, v] of Object.entries(q.netem)) if (v !== undefined) opts.push(`${k} ${String(v)}`);
+  if (q.netem) for (const [k, v] of Object.entries(q.netem)) if (v !== undefined) opts.push(`${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   if (q.prio) opts.push(`bands ${q.prio.bands} priomap ${q.prio.priomap.join(' ')}`);
   if (q.htb?.defaultClass) opts.push(`default ${q.htb.defaultClass}`);
   return `qdisc ${q.kind} ${q.handle} ${q.root ? 'root' : `parent ${q.parent}`}${opts.length ? ` ${opts.join(' ')}` : ''}${st}`;

@@ -77,8 +77,9 @@ export function validateNetnsPath(p: unknown): string {
   return p as string;
 }
 
-/** True when some rule could not be rendered exactly by the netlink decoders. */
+/** True when some rule (or an ipset of an unknown type) could not be rendered exactly by the netlink decoders. */
 export function hasOpaqueRules(state: NetnsState): boolean {
+  if (state.ipsets.sets.some((s) => s.opaque !== undefined)) return true;
   return state.iptables.some((d) => d.tables.some((t) => t.chains.some((c) => c.rules.some((r) => (r.opaque?.length ?? 0) > 0))));
 }
 
@@ -87,6 +88,7 @@ export function netlinkGap(state: NetnsState): string | null {
   const unsupported = (state.sources ?? []).filter((s) => s.reason === 'unsupported').map((s) => s.source);
   if (unsupported.length > 0) return `sources the netlink reader does not read: ${unsupported.join(', ')}`;
   if (hasOpaqueRules(state)) return 'rules the netlink decoders cannot render exactly';
+  if ((state.tc.opaque?.length ?? 0) > 0) return `tc state the netlink decoders cannot render exactly: ${state.tc.opaque![0]}`;
   return null;
 }
 

@@ -7,11 +7,13 @@ export * from './model/iptables.js';
 export * from './model/ipset.js';
 export * from './model/tc.js';
 export * from './model/links.js';
+export * from './model/nftables.js';
 export * from './model/ebtables.js';
 import type { EbtablesDump } from './model/ebtables.js';
 import type { IpsetDump } from './model/ipset.js';
 import type { IptablesDump } from './model/iptables.js';
 import type { Address, IpRule, Link, Route } from './model/links.js';
+import type { NftTable } from './model/nftables.js';
 import type { TcDump } from './model/tc.js';
 
 /** The reader that produced a state. */
@@ -48,6 +50,12 @@ export interface NetnsState {
   /** One dump per backend+family that holds tables; empty backends are omitted. */
   iptables: IptablesDump[];
   ipsets: IpsetDump;
+  /**
+   * Native nf_tables tables (every table that is not one of iptables-nft's, in every family), at the level both
+   * readers fill; only the netlink reader adds decoded expressions, chain devices and base chain counters.
+   * Absent when the source was not read.
+   */
+  nftables?: NftTable[];
   tc: TcDump;
   /** Policy-routing rules (`ip rule`) lines that use fwmarks (HTTPChaos); raw text. */
   ipRules: string[];

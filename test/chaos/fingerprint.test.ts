@@ -144,7 +144,7 @@ describe('fingerprint on parsed fixtures (test/fixtures)', () => {
     expect(r.findings).toEqual(['eth0 root tbf limits rate to 8Mbit/s (burst 10KiB, limit 20000B)']);
   });
 
-  it('netem loss models and slots (kept raw by the parser) still count', () => {
+  it('netem loss models and slots count', () => {
     const r = fingerprint(state({ tc: tcState(qdiscsOf('tc/netem-loss-models-qdisc.json')) }));
     expect(r.kinds).toEqual(['delay', 'loss']);
     expect(r.findings).toEqual([
@@ -167,9 +167,9 @@ describe('fingerprint on parsed fixtures (test/fixtures)', () => {
 });
 
 describe('fingerprint: ipsets used by tc filters', () => {
-  it('a set counts as used by a tc filter only when the filter names it as a whole token', () => {
+  it('a set counts as used by a tc filter only when the filter names it (its typed matchSets)', () => {
     const sets = ipsets([netSet('net_abcde_tgt', 2), netSet('net_abcde_tgt2', 2)].join('\n'));
-    const f = { ...filter('eth0', '1:', '1:4', 'basic'), options: { ematch: 'ipset(net_abcde_tgt2 dst)' } };
+    const f = { ...filter('eth0', '1:', '1:4', 'basic'), options: { ematch: 'ipset(net_abcde_tgt2 dst)' }, matchSets: ['net_abcde_tgt2'] };
     const r = fingerprint(state({ ipsets: sets, tc: tcState([], [f]) }));
     // net_abcde_tgt2 is used by the filter; net_abcde_tgt (a prefix of it) is not, so it is reported unused.
     expect(r.findings).toEqual(['1 Chaos Mesh ipset no reachable rule uses: net_abcde_tgt (hash:net, 2 members)']);

@@ -233,6 +233,27 @@ export class ChaosMeshReplay {
     await this.ns.exec(['ip', 'route', 'add', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', '100']);
   }
 
+  /**
+   * HTTPChaos since Chaos Mesh 2.2, pod side (chaos-tproxy-controller src/proxy/net/bridge.rs setenv_bridge): bridge
+   * `<p>b1` with `device` and the veth `<p>v1` as ports, veths `<p>v1` / `<p>v4` whose peers (`veth0`, `veth1`) live
+   * in the proxy namespace `proxyNs` (a named netns), the pod address `addr` moved from `device` to `<p>v4`, and the
+   * default route via `gateway` on `<p>v4` (proto kernel, onlink). `prefix` stands for the 13 UUID characters.
+   */
+  async tproxyBridge(opts: { prefix: string; proxyNs: string; addr: string; gateway: string; device?: string }): Promise<void> {
+    const p = opts.prefix;
+    const device = opts.device ?? 'eth0';
+    const ip = (...a: string[]) => this.ns.exec(['ip', ...a]);
+    await ip('link', 'add', 'name', `${p}b1`, 'type', 'bridge');
+    await ip('link', 'add', `${p}v1`, 'type', 'veth', 'peer', 'veth0', 'netns', opts.proxyNs);
+    await ip('link', 'add', `${p}v4`, 'type', 'veth', 'peer', 'veth1', 'netns', opts.proxyNs);
+    for (const d of [`${p}b1`, `${p}v1`, `${p}v4`]) await ip('link', 'set', d, 'up');
+    await ip('link', 'set', device, 'master', `${p}b1`);
+    await ip('link', 'set', `${p}v1`, 'master', `${p}b1`);
+    await ip('address', 'del', opts.addr, 'dev', device);
+    await ip('address', 'add', opts.addr, 'dev', `${p}v4`);
+    await ip('route', 'add', 'default', 'via', opts.gateway, 'dev', `${p}v4`, 'proto', 'kernel', 'onlink');
+  }
+
   /** Recovery: every spec re-sent empty. */
   async recover(device = 'eth0'): Promise<void> {
     await this.flushIpsets([]);

@@ -10,8 +10,8 @@ import { emptyNetnsState } from '../../agent/netns/state.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 
-/** Modes whose content is checked here (netlink joins once its sources are wired in). */
-const READ_MODES: ReaderMode[] = ['nsenter'];
+/** Modes whose content is checked here. */
+const READ_MODES: ReaderMode[] = ['nsenter', 'netlink', 'auto'];
 
 const made: NetnsReader[] = [];
 const readerOf = (mode: ReaderMode, extra: { nsenterPath?: string; maxOutputBytes?: number } = {}): NetnsReader => {
@@ -55,14 +55,16 @@ describeIntegration('reader on real namespaces', { root: true, commands: ['nsent
     it('an untouched pod namespace: every source complete, no iptables, lo and eth0 noqueue', async () => {
       const s = await readerOf(mode).read({ path: empty.path, inode: statSync(empty.path).ino, pid: empty.holderPid });
       expect(s.errors).toEqual([]);
-      expect(s.reader).toBe(mode);
+      expect(s.reader).toBe(mode === 'auto' ? 'netlink' : mode);
       expect(s.sources!.map((x) => [x.source, x.status]).sort()).toEqual([
         ['ebtables-legacy', 'complete'], ['ebtables-nft', 'complete'], ['ipset', 'complete'], ['iptables-legacy-ipv4', 'complete'],
         ['iptables-legacy-ipv6', 'complete'], ['iptables-nft-ipv4', 'complete'], ['iptables-nft-ipv6', 'complete'], ['links', 'complete'],
         ['nftables', 'complete'], ['tc', 'complete'],
       ]);
-      // No chaos-tproxy interface and no bridge table: no address, route or ebtables tool ran.
-      expect([s.addresses, s.routes, s.ebtables]).toEqual([undefined, undefined, undefined]);
+      // Both readers give links, addresses and routes; no chaos-tproxy interface and no bridge table: no ebtables read.
+      expect(s.addresses?.map((x) => `${x.interface} ${x.address}/${x.prefixLength}`)).toEqual(expect.arrayContaining(['eth0 10.252.0.2/24', 'lo 127.0.0.1/8', 'lo ::1/128']));
+      expect(s.routes?.some((r) => r.destination === '10.252.0.0/24' && r.interface === 'eth0')).toBe(true);
+      expect(s.ebtables).toBeUndefined();
       expect(s.links?.map((l) => [l.name, l.kind])).toEqual([['lo', null], ['eth0', 'veth']]);
       expect(s.iptables).toEqual([]);
       expect(s.ipsets.sets).toEqual([]);

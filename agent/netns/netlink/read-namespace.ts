@@ -125,4 +125,4 @@ export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[])
 }
 
 /** Every source a namespace read must account for. */
-export const ALL_SOURCES: readonly SourceName[] = ['links', 'iptables-legacy-ipv4', 'iptables-legacy-ipv6', 'iptables-nft-ipv4', 'iptables-nft-ipv6', 'nftables', 'ipset', 'tc'];
+export const ALL_SOURCES: readonly SourceName[] = ['links', 'iptables-legacy-ipv4', 'iptables-legacy-ipv6', 'iptables-nft-ipv4', 'iptables-nft-ipv6', 'nftables', 'ipset', 'tc', 'ebtables-legacy', 'ebtables-nft'];

@@ -5,6 +5,7 @@
  * Text in, typed sets out; an unreadable line (unknown command, `add` to a set never created, bad quoting)
  * becomes a ParseError with its 1-based line number and the parse goes on. Never throws.
  */
+import { memberFields, setFields } from './ipset-fields.js';
 import { CappedErrors, forEachContentLine } from './lines.js';
 import type { Ipset, IpsetDump } from '../state.js';
 
@@ -110,7 +111,8 @@ export function parseIpsetSave(text: string): IpsetDump {
         return;
       }
       const optionsText = rest.slice(type.length).trim();
-      const set: Ipset = { name, type, optionsText, options: parseIpsetOptions(words.slice(1)), members: [] };
+      const options = parseIpsetOptions(words.slice(1));
+      const set: Ipset = { name, type, optionsText, options, members: [], ...setFields(type, options) };
       byName.set(name, set);
       dump.sets.push(set);
       return;
@@ -128,8 +130,9 @@ export function parseIpsetSave(text: string): IpsetDump {
       return;
     }
     const options = sp3 < 0 ? '' : rest.slice(sp3 + 1).trim();
-    if (options.length > 0 && splitWords(options) === null) fail(lineNo, raw, 'unterminated quote in member options');
-    set.members.push({ value, options });
+    const words = options.length > 0 ? splitWords(options) : [];
+    if (words === null) fail(lineNo, raw, 'unterminated quote in member options');
+    set.members.push({ value, options, ...memberFields(set.type, value, words ?? []) });
   }
 }
 

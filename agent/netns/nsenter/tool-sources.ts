@@ -3,15 +3,18 @@
  * nft backend (probed with `nft list tables` first), ebtables, ipset, tc. Each turns its tools' output into its
  * part of the NetnsState through the pure parsers of this directory and reports its completeness.
  */
-import type { EbtablesDump, IpFamily, IptablesBackend, SourceName, SourceStatus } from '../state.js';
+import type { ParseError } from '../../errors.js';
+import { filterParents } from '../model/filter-parents.js';
+import { hasTproxyLinks } from '../model/links.js';
+import { ipRuleLine } from '../model/rule-text.js';
+import { isXtablesTable, type EbtablesDump, type IpFamily, type IptablesBackend, type NftFamily, type SourceName, type SourceStatus } from '../state.js';
 import { parseEbtables } from './ebtables.js';
-import { parseIpAddrJson, parseIpRouteJson } from './ip-json.js';
+import { parseIpAddresses, parseIpLinks, parseIpRoutes, parseIpRules } from './ip.js';
 import { parseIpsetSave } from './ipset.js';
 import { parseIptablesSave } from './iptables.js';
+import { parseNftJson } from './nft-json.js';
 import { statusOf, type ToolContext, type ToolSource } from './read-tools.js';
-import { parseTcBatch, tcBatchCommands } from './tc.js';
-
-const XTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
+import { parseTcBatch, tcFilterCommands, tcTreeCommands } from './tc.js';
 
 /** `nft list tables` -> `family name` pairs. */
 export function parseNftTables(text: string): { family: string; name: string }[] {
@@ -23,55 +26,50 @@ export function parseNftTables(text: string): { family: string; name: string }[]
   return out;
 }
 
-/** Interface names from `ip -j link show` output (the full link model comes from the links parser). */
-export function linkNamesFromJson(text: string): string[] | null {
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (!Array.isArray(v)) return null;
-    return v.map((l) => (l as { ifname?: unknown }).ifname).filter((n): n is string => typeof n === 'string');
-  } catch (err) {
-    void err; // not JSON: the caller reports the source as failed to parse
-    return null;
-  }
+export { hasTproxyLinks } from '../model/links.js';
+
+/** A document the ip parsers could not read at all (line 0: malformed JSON, not an array). */
+function unreadable(what: string, errors: ParseError[]): SourceStatus | null {
+  const doc = errors.find((e) => e.line === 0);
+  return doc === undefined ? null : { source: 'links', status: 'failed', reason: 'parse', message: `${what}: ${doc.message}` };
 }
 
-/** chaos-tproxy's interface names (13 characters of a UUID, then b1 / v1 / v4): HTTPChaos's bridge layout. */
-const TPROXY_LINK = /^[0-9a-f]{8}-[0-9a-f]{4}(?:b1|v1|v4)$/;
-
-export function hasTproxyLinks(names: readonly string[] | null): boolean {
-  return names !== null && names.some((n) => TPROXY_LINK.test(n));
-}
-
+/**
+ * Links (ip.ts parsers: the same model as the netlink reader), and where chaos-tproxy's interfaces exist their
+ * addresses and every table's routes (HTTPChaos's bridge layout); policy-routing rules of both families always
+ * (their fwmark lines are `ipRules`, as `ip rule show` prints them).
+ */
 const links: ToolSource = {
   sources: ['links'],
   async read(ctx) {
-    const r = await ctx.run(['ip', '-j', '-d', 'link', 'show']);
-    const names = r.error === null ? linkNamesFromJson(r.stdout) : null;
-    if (names) ctx.interfaces = names;
-    if (r.error === null && names === null) return [{ source: 'links', status: 'failed', reason: 'parse', message: 'ip -j link show: not a JSON array' }];
-    if (r.error !== null) return [statusOf('links', r)];
-    // The link model (minimal parser until the full `ip -j` parsers land: ip-json.ts).
-    ctx.state.links = parseIpAddrJson(r.stdout).links;
-    // HTTPChaos's bridge layout: addresses and routes matter only where chaos-tproxy's interfaces exist.
-    if (hasTproxyLinks(names)) {
-      const a = await ctx.run(['ip', '-j', '-d', 'addr', 'show']);
-      if (a.error !== null) return [statusOf('links', a)];
-      const parsedA = parseIpAddrJson(a.stdout);
-      if (parsedA.error !== null) return [{ source: 'links', status: 'failed', reason: 'parse', message: `ip -j addr show: ${parsedA.error}` }];
-      ctx.state.links = parsedA.links;
-      ctx.state.addresses = parsedA.addresses;
-      const rt = await ctx.run(['ip', '-j', 'route', 'show', 'table', 'all']);
-      if (rt.error !== null) return [statusOf('links', rt)];
-      const parsedR = parseIpRouteJson(rt.stdout);
-      if (parsedR.error !== null) return [{ source: 'links', status: 'failed', reason: 'parse', message: `ip -j route show: ${parsedR.error}` }];
-      ctx.state.routes = parsedR.routes;
-    }
-    // Policy-routing rules using fwmarks (HTTPChaos's old layout), both families.
-    for (const argv of [['ip', 'rule', 'show'], ['ip', '-6', 'rule', 'show']]) {
+    // `ip -j -d addr show` prints every link with its addresses: links and addresses from one process.
+    const a = await ctx.run(['ip', '-j', '-d', 'addr', 'show']);
+    if (a.error !== null) return [statusOf('links', a)];
+    const parsedL = parseIpLinks(a.stdout);
+    const parsedA = parseIpAddresses(a.stdout);
+    const bad = unreadable('ip -j addr show', [...parsedL.errors, ...parsedA.errors]);
+    if (bad !== null) return [bad];
+    ctx.interfaces = parsedL.links.map((l) => l.name);
+    ctx.state.links = parsedL.links;
+    ctx.state.addresses = parsedA.addresses;
+    const rt = await ctx.run(['ip', '-j', 'route', 'show', 'table', 'all']);
+    if (rt.error !== null) return [statusOf('links', rt)];
+    const parsedR = parseIpRoutes(rt.stdout, 'any');
+    const badR = unreadable('ip -j route show', parsedR.errors);
+    if (badR !== null) return [badR];
+    ctx.state.routes = parsedR.routes;
+    // Policy-routing rules, both families: the fwmark ones are HTTPChaos's old layout.
+    const rules = [];
+    for (const [argv, family] of [[['ip', '-j', 'rule', 'show'], 'ipv4'], [['ip', '-6', '-j', 'rule', 'show'], 'ipv6']] as const) {
       const rr = await ctx.run(argv);
       if (rr.error !== null) return [statusOf('links', rr)];
-      for (const line of rr.stdout.split('\n')) if (/\bfwmark\b/.test(line)) ctx.state.ipRules.push(line.trim());
+      const parsed = parseIpRules(rr.stdout, family);
+      const badU = unreadable(argv.join(' '), parsed.errors);
+      if (badU !== null) return [badU];
+      rules.push(...parsed.rules);
     }
+    ctx.state.rules = rules;
+    for (const rule of rules) if (rule.fwmark !== null) ctx.state.ipRules.push(ipRuleLine(rule));
     return [{ source: 'links', status: 'complete' }];
   },
 };
@@ -113,14 +111,29 @@ const nftables: ToolSource = {
     }
     const tables = parseNftTables(probe.stdout);
     ctx.nftTables = tables;
-    const has = (family: string): boolean => tables.some((t) => t.family === family && XTABLES_TABLES.has(t.name));
+    const has = (family: 'ip' | 'ip6'): boolean => tables.some((t) => t.family === family && isXtablesTable(family, t.name));
     const out: SourceStatus[] = [];
     out.push(has('ip') ? await nft4(ctx) : { source: 'iptables-nft-ipv4', status: 'complete' });
     out.push(has('ip6') ? await nft6(ctx) : { source: 'iptables-nft-ipv6', status: 'complete' });
-    // ip/ip6 xtables tables are read by iptables-nft-save, bridge tables by ebtables-nft-save (the ebtables source).
-    const native = tables.filter((t) => !(XTABLES_TABLES.has(t.name) && (t.family === 'ip' || t.family === 'ip6')) && t.family !== 'bridge');
-    if (native.length > 0) ctx.state.notes!.push(`nf_tables tables not shown by iptables-nft-save: ${native.map((t) => `${t.family} ${t.name}`).join(', ')}`);
-    out.push({ source: 'nftables', status: 'complete' });
+    // Every table that is not iptables-nft's (bridge ones included: ebtables-nft-save shows its own as well).
+    const native = tables.filter((t) => !isXtablesTable(t.family as NftFamily, t.name));
+    ctx.state.nftables = [];
+    if (native.length === 0) {
+      out.push({ source: 'nftables', status: 'complete' });
+      return out;
+    }
+    // Native tables: the whole ruleset as JSON (parseNftJson leaves iptables-nft's tables out).
+    const r = await ctx.run(['nft', '-j', 'list', 'ruleset']);
+    const status = statusOf('nftables', r);
+    if (r.error === null) {
+      const parsed = parseNftJson(r.stdout);
+      ctx.state.nftables = parsed.tables;
+      if (parsed.errors.length > 0) {
+        out.push({ source: 'nftables', status: 'failed', reason: 'parse', message: parsed.errors.map((e) => e.message).slice(0, 3).join('; ') });
+        return out;
+      }
+    }
+    out.push(status);
     return out;
   },
 };
@@ -171,17 +184,33 @@ const ipset: ToolSource = {
   },
 };
 
+/**
+ * tc in two batches of one process each (`-raw`: tbf's bucket in ticks and its limit, for exact burst and limit):
+ * qdiscs and classes per interface, then the filters of every parent that can hold them (model/filter-parents.ts:
+ * `filter show dev X` alone shows only the root qdisc's). The second runs only when there is such a parent.
+ */
 const tc: ToolSource = {
   sources: ['tc'],
   async read(ctx) {
     const devs = ctx.interfaces ?? [];
-    const { commands, input, rejected } = tcBatchCommands(devs);
-    const r = await ctx.run(['tc', '-s', '-d', '-j', '-batch', '-'], input);
+    const tree = tcTreeCommands(devs);
+    const r = await ctx.run(['tc', '-s', '-d', '-raw', '-j', '-batch', '-'], tree.input);
     // tc stops a batch at the first failing command (an interface that vanished meanwhile): keep its output.
-    if (r.error === null || r.truncated || r.error.reason === 'exit') ctx.state.tc = parseTcBatch(r.stdout, commands);
-    const status = statusOf('tc', r);
+    if (r.error === null || r.truncated || r.error.reason === 'exit') ctx.state.tc = parseTcBatch(r.stdout, tree.commands);
+    let status = statusOf('tc', r);
+    const f = tcFilterCommands(filterParents(ctx.state.tc.qdiscs, ctx.state.tc.classes));
+    if (status.status === 'complete' && f.commands.length > 0) {
+      const rf = await ctx.run(['tc', '-s', '-d', '-raw', '-j', '-batch', '-'], f.input);
+      if (rf.error === null || rf.truncated || rf.error.reason === 'exit') {
+        const filters = parseTcBatch(rf.stdout, f.commands);
+        ctx.state.tc.filters.push(...filters.filters);
+        ctx.state.tc.errors.push(...filters.errors);
+      }
+      status = statusOf('tc', rf);
+    }
+    const rejected = [...tree.rejected, ...f.rejected];
     if (rejected.length > 0 && status.status === 'complete') {
-      return [{ source: 'tc', status: 'failed', reason: 'parse', message: `interface names refused for tc: ${rejected.map((x) => JSON.stringify(x)).join(', ')}` }];
+      return [{ source: 'tc', status: 'failed', reason: 'parse', message: `interface names or parents refused for tc: ${rejected.map((x) => JSON.stringify(x)).join(', ')}` }];
     }
     return [status];
   },

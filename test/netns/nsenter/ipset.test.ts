@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ParseError } from '../../../agent/errors.js';
+import { emptyMemberFields } from '../../../agent/netns/model/ipset-types.js';
 import { ipsetMemberCount, parseIpsetOptions, parseIpsetSave } from '../../../agent/netns/nsenter/ipset.js';
 import { describeIntegration, uniqueName } from '../../helpers/env.js';
 import { createNetns, destroyAll } from '../../helpers/netns.js';
@@ -27,11 +28,23 @@ describe('parseIpsetSave on a real capture (Chaos Mesh partition sets)', () => {
     const byName = new Map(d.sets.map((s) => [s.name, s]));
     expect(byName.get('net_web-p_1a2b3c4d5e6f7_tgt')!.members.map((m) => m.value)).toEqual(['10.244.2.3', '10.244.2.2', '10.96.0.0/16', '10.244.2.1']);
     expect(byName.get('netport_web-p_1a2b3c4d5e6f7_tgt')!.members).toEqual([
-      { value: '10.244.3.0/24,tcp:8080', options: '' },
-      { value: '10.244.3.9,udp:53', options: '' },
+      { ...emptyMemberFields(), value: '10.244.3.0/24,tcp:8080', options: '', ip: '10.244.3.0', cidr: 24, proto: 'tcp', port: 8080 },
+      { ...emptyMemberFields(), value: '10.244.3.9,udp:53', options: '', ip: '10.244.3.9', proto: 'udp', port: 53 },
     ]);
-    expect(byName.get('set_web-p_1a2b3c4d5e6f7_tgt')!.members.map((m) => m.value)).toEqual(['net_web-p_1a2b3c4d5e6f7_tgt', 'netport_web-p_1a2b3c4d5e6f7_tgt']);
-    expect(byName.get('v6_hosts')!.members).toEqual([{ value: 'fd00::1', options: 'timeout 119 comment "db primary"' }]);
+    expect(byName.get('set_web-p_1a2b3c4d5e6f7_tgt')!.members.map((m) => [m.value, m.name])).toEqual([
+      ['net_web-p_1a2b3c4d5e6f7_tgt', 'net_web-p_1a2b3c4d5e6f7_tgt'],
+      ['netport_web-p_1a2b3c4d5e6f7_tgt', 'netport_web-p_1a2b3c4d5e6f7_tgt'],
+    ]);
+    expect(byName.get('v6_hosts')!.members).toEqual([
+      { ...emptyMemberFields(), value: 'fd00::1', options: 'timeout 119 comment "db primary"', ip: 'fd00::1', timeout: 119, comment: 'db primary' },
+    ]);
+  });
+
+  it('fills the typed set fields from the creation options', () => {
+    const v6 = d.sets.find((s) => s.name === 'v6_hosts')!;
+    expect([v6.family, v6.hashsize, v6.maxelem, v6.timeout, v6.size, v6.counters, v6.comment, v6.skbinfo]).toEqual(['inet6', 1024, 65536, 300, null, false, true, false]);
+    const list = d.sets.find((s) => s.type === 'list:set')!;
+    expect([list.family, list.size, list.hashsize, list.timeout]).toEqual([null, 8, null, null]);
   });
 
   it('parses creation options into key/value, flags as true', () => {
@@ -120,7 +133,9 @@ describeIntegration('parseIpsetSave against real ipset save', { root: true, comm
       const s = d.sets.find((x) => x.name === name)!;
       expect(s.type).toBe('hash:net,port');
       expect(s.options).toMatchObject({ family: 'inet', counters: true });
-      expect(s.members).toEqual([{ value: '10.1.0.0/16,tcp:443', options: 'packets 5 bytes 300' }]);
+      expect(s.members).toEqual([
+        { ...emptyMemberFields(), value: '10.1.0.0/16,tcp:443', options: 'packets 5 bytes 300', ip: '10.1.0.0', cidr: 16, proto: 'tcp', port: 443, packets: 5, bytes: 300 },
+      ]);
     } finally {
       await ns.exec(['ipset', 'destroy', name], { reject: false });
       await ns.destroy();

@@ -66,7 +66,7 @@ describe('parseTcQdiscs on real captures (iproute2 6.1)', () => {
       const { qdiscs, errors } = parseTcQdiscs(fixture(f));
       expect(errors).toEqual([]);
       const htb = find(qdiscs, 'eth0', '1:');
-      expect(htb.htb).toEqual({ r2q: 10, defaultClass: '1:10' });
+      expect(htb.htb).toEqual({ r2q: 10, defaultClass: '1:10', directQlen: 1000 });
       const tbf = find(qdiscs, 'eth0', '10:');
       expect(tbf.parent).toBe('1:10');
       expect(tbf.root).toBe(false);
@@ -99,6 +99,9 @@ describe('parseTcQdiscs on fixtures written from iproute2 print code (kernel lac
       corrupt: 0.005,
       corruptCorrelation: 0.03,
       rateBytesPerSecond: 125000,
+      ratePacketOverhead: 0,
+      rateCellSize: 0,
+      rateCellOverhead: 0,
       ecn: false,
       gap: 5,
     });
@@ -107,15 +110,26 @@ describe('parseTcQdiscs on fixtures written from iproute2 print code (kernel lac
     expect([tbf.parent, tbf.tbf?.rateBytesPerSecond, tbf.tbf?.limitBytes]).toEqual(['1:', 1000000, 20000]);
   });
 
-  it('netem loss models, slot and ecn: raw kept, no random loss invented', () => {
+  it('netem loss models, slot and ecn: typed, no random loss invented', () => {
     const { qdiscs, errors } = parseTcQdiscs(fixture('netem-loss-models-qdisc.json'));
     expect(errors).toEqual([]);
     const a = find(qdiscs, 'eth0', '1:');
-    expect(a.netem).toEqual({ limit: 1000, ecn: true, slot: { 'min-delay': 0.001, 'max-delay': 0.005, packets: 0, bytes: 0 } });
+    expect(a.netem).toEqual({
+      limit: 1000,
+      ecn: true,
+      slot: { minDelaySeconds: 0.001, maxDelaySeconds: 0.005, packets: 0, bytes: 0 },
+      lossState: { p13: 0.01, p31: 0.99, p32: 0, p23: 1, p14: 0 },
+    });
     expect(a.options['loss-state']).toEqual({ p13: 0.01, p31: 0.99, p32: 0, p23: 1, p14: 0 });
     const b = find(qdiscs, 'eth1', '1:');
-    expect(b.netem).toEqual({ limit: 5000, delaySeconds: 0.2, jitterSeconds: 0, delayCorrelation: 0, ecn: false });
-    expect(b.options['loss-gemodel']).toEqual({ p: 0.02, r: 0.98, '1-h': 1, '1-k': 0 });
+    expect(b.netem).toEqual({
+      limit: 5000,
+      delaySeconds: 0.2,
+      jitterSeconds: 0,
+      delayCorrelation: 0,
+      ecn: false,
+      lossGemodel: { p: 0.02, r: 0.98, oneMinusH: 1, oneMinusK: 0 },
+    });
   });
 
   it('Chaos Mesh filtered layout: prio root, three sfq bands, netem and tbf on bands 4 and 5', () => {
@@ -338,7 +352,7 @@ describeIntegration('tc batch on a real namespace', { root: true, commands: ['ip
     expect(d.errors).toEqual([]);
     const tbf = find(d.qdiscs, 'eth0', '20:');
     expect(tbf.tbf).toEqual({ rateBytesPerSecond: 500000, burstBytes: 16384, latencySeconds: expect.any(Number), limitBytes: 40000 });
-    expect(find(d.qdiscs, 'eth0', '1:').htb).toEqual({ r2q: 10, defaultClass: '1:20' });
+    expect(find(d.qdiscs, 'eth0', '1:').htb).toEqual({ r2q: 10, defaultClass: '1:20', directQlen: 1000 });
     expect(d.classes.filter((c) => c.kind === 'htb').map((c) => [c.interface, c.handle, c.rateBytesPerSecond, c.ceilBytesPerSecond])).toEqual([['eth0', '1:20', 1000000, 2000000]]);
     expect(d.filters.filter((f) => f.flowid !== null).map((f) => [f.interface, f.kind, f.flowid])).toEqual([['eth0', 'u32', '1:20']]);
     await ns.destroy();

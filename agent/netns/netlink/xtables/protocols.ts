@@ -25,11 +25,18 @@ const NETBASE =
   '112 vrrp;115 l2tp;124 isis;132 sctp;133 fc;135 mobility-header;136 udplite;137 mpls-in-ip;138 manet;139 hip;140 shim6;' +
   '141 wesp;142 rohc;143 ethernet;262 mptcp';
 
-const NAMES = new Map<number, string>();
-for (const [n, name] of XTABLES_PROTOS) if (!NAMES.has(n)) NAMES.set(n, name);
+const NETBASE_NAMES = new Map<number, string>();
 for (const pair of NETBASE.split(';')) {
   const [n, name] = pair.split(' ') as [string, string];
-  if (!NAMES.has(Number(n))) NAMES.set(Number(n), name);
+  if (!NETBASE_NAMES.has(Number(n))) NETBASE_NAMES.set(Number(n), name);
+}
+const NAMES = new Map<number, string>();
+for (const [n, name] of XTABLES_PROTOS) if (!NAMES.has(n)) NAMES.set(n, name);
+for (const [n, name] of NETBASE_NAMES) if (!NAMES.has(n)) NAMES.set(n, name);
+
+/** getprotobynumber(3)'s name (netbase only, what ipset save prints), or null. */
+export function netbaseProtocolName(proto: number): string | null {
+  return NETBASE_NAMES.get(proto) ?? null;
 }
 
 /** What iptables-save prints after `-p` for this protocol number. */

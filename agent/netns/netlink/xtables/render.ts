@@ -8,7 +8,7 @@ import type { IpFamily } from '../../model/iptables.js';
 import { ipv4At, ipv4MaskCidr, ipv6At, ipv6MaskCidr } from '../xt/format.js';
 import { decodeXtMatch, decodeXtTarget } from '../xt/registry.js';
 import type { XtContext } from '../xt/types.js';
-import { IP_FIELDS, type Entry, type EntryIp } from './entries.js';
+import { IP_FIELDS, type Entry, type EntryExtension, type EntryIp } from './entries.js';
 import { standardVerdict, STANDARD_TARGET, type ChainFinder } from './layout.js';
 import { protocolName } from './protocols.js';
 
@@ -70,7 +70,8 @@ function iface(letter: string, b: Buffer, name: number, mask: number, invert: bo
   return `${invert ? ' !' : ''} -${letter} ${text}${plus ? '+' : ''}`;
 }
 
-function ipPart(ip: EntryIp, family: IpFamily): string {
+/** The IP part of a rule (addresses, interfaces, protocol, fragment / tos), shared with the nftables reader. */
+export function ipPart(ip: EntryIp, family: IpFamily): string {
   const inv = ip.invflags;
   const b = ip.buf;
   const f = IP_FIELDS[family];
@@ -85,28 +86,25 @@ function ipPart(ip: EntryIp, family: IpFamily): string {
   return out;
 }
 
+/**
+ * ` -m NAME ...` / ` -j NAME ...` through the xt registry; when it cannot be rendered, ` -m NAME` / ` -j NAME` and
+ * the reason pushed to `opaque`. Shared with the nftables reader.
+ */
+export function extensionText(kind: 'match' | 'target', ext: EntryExtension, family: IpFamily, ctx: XtContext, opaque: string[]): string {
+  const r = (kind === 'match' ? decodeXtMatch : decodeXtTarget)(ext.name, ext.revision, family, ext.data, ctx);
+  if ('text' in r) return r.text;
+  opaque.push(r.opaque);
+  return ` ${kind === 'match' ? '-m' : '-j'} ${ext.name}`;
+}
+
 /** The rule text (trimmed as the tools reader keeps it) and what could not be rendered. */
 export function renderEntry(e: Entry, family: IpFamily, chains: ChainFinder, ctx: XtContext): RenderedRule {
   const opaque: string[] = [];
   let out = ipPart(e.ip, family);
-  for (const m of e.matches) {
-    const r = decodeXtMatch(m.name, m.revision, family, m.data, ctx);
-    if ('text' in r) {
-      out += r.text;
-    } else {
-      out += ` -m ${m.name}`;
-      opaque.push(r.opaque);
-    }
-  }
+  for (const m of e.matches) out += extensionText('match', m, family, ctx, opaque);
   const t = e.target;
   if (t.name !== STANDARD_TARGET) {
-    const r = decodeXtTarget(t.name, t.revision, family, t.data, ctx);
-    if ('text' in r) {
-      out += r.text;
-    } else {
-      out += ` -j ${t.name}`;
-      opaque.push(r.opaque);
-    }
+    out += extensionText('target', t, family, ctx, opaque);
     return { text: out.trim(), opaque };
   }
   const verdict = standardVerdict(e);

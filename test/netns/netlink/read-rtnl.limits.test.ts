@@ -1,0 +1,67 @@
+/**
+ * readRtnl's bounds on real namespaces: a byte budget per source and the deadline give truncated or failed
+ * sources, never a throw. (Its cost is measured by read-rtnl.cost.optin.ts.)
+ */
+import { statSync } from 'node:fs';
+import { afterAll, expect, it } from 'vitest';
+import { withNetns } from '../../../agent/netns/netlink/enter.js';
+import { readRtnl } from '../../../agent/netns/netlink/read-rtnl.js';
+import type { NetlinkSocket } from '../../../agent/netns/netlink/socket.js';
+import { describeIntegration } from '../../helpers/env.js';
+import { createNetns, destroyAll, type TestNetns } from '../../helpers/netns.js';
+
+function socketOf(ns: TestNetns): NetlinkSocket {
+  return withNetns(ns.path, statSync(ns.path).ino, (inside) => inside.route()).value;
+}
+
+describeIntegration('readRtnl bounds', { root: true, commands: ['ip', 'tc'] }, () => {
+  afterAll(destroyAll);
+
+  it('a namespace with 2000 routes and 120 htb classes: a small byte budget truncates both sources, nothing thrown', async () => {
+    const ns = await createNetns('nllim');
+    await ns.addPodInterface({ addr: '10.79.0.2/16' });
+    const routes = Array.from({ length: 2000 }, (_, i) => `route add 10.${100 + Math.floor(i / 250)}.${i % 250}.0/24 via 10.79.0.1 table ${100 + (i % 7)}`);
+    await ns.exec(['ip', '-batch', '-'], { input: `${routes.join('\n')}\n` });
+    const tc = ['qdisc add dev eth0 root handle 1: htb', ...Array.from({ length: 120 }, (_, i) => `class add dev eth0 parent 1: classid 1:${(i + 1).toString(16)} htb rate ${i + 1}mbit`)];
+    await ns.exec(['tc', '-batch', '-'], { input: `${tc.join('\n')}\n` });
+    const s = socketOf(ns);
+    try {
+      const full = readRtnl(s, { maxBytes: 4 << 20, deadline: performance.now() + 5000 });
+      expect(full.sources.map((x) => x.status)).toEqual(['complete', 'complete']);
+      expect([full.routes.filter((r) => r.table >= 100 && r.table < 107).length, full.tc.classes.length]).toEqual([2000, 120]);
+
+      const small = readRtnl(s, { maxBytes: 16_384, deadline: performance.now() + 5000 });
+      expect(small.sources).toEqual([
+        { source: 'links', status: 'truncated', reason: 'output_limit', message: expect.stringMatching(/RTM_GETROUTE dump cut at the source's 16384-byte budget/) },
+        { source: 'tc', status: 'truncated', reason: 'output_limit', message: expect.stringMatching(/RTM_GETTCLASS dump dev eth0 cut/) },
+      ]);
+      expect(small.routes.length).toBeGreaterThan(0);
+      expect(small.routes.length).toBeLessThan(full.routes.length);
+      expect(small.tc.classes.length).toBeLessThan(120);
+      expect(small.links).toEqual(full.links);
+
+      // The socket stays usable after a cut request (the rest of the dump was drained).
+      const again = readRtnl(s, { maxBytes: 4 << 20, deadline: performance.now() + 5000 });
+      expect([again.sources.map((x) => x.status), again.routes.filter((r) => r.table >= 100 && r.table < 107).length]).toEqual([['complete', 'complete'], 2000]);
+    } finally {
+      s.close();
+      await ns.destroy();
+    }
+  });
+
+  it('a deadline already passed: both sources failed with reason timeout, no request sent', async () => {
+    const ns = await createNetns('nllim');
+    const s = socketOf(ns);
+    try {
+      const r = readRtnl(s, { maxBytes: 1 << 20, deadline: performance.now() - 1 });
+      expect(r.sources).toEqual([
+        { source: 'links', status: 'failed', reason: 'timeout', message: "RTM_GETLINK dump not sent: the read's deadline has passed" },
+        { source: 'tc', status: 'failed', reason: 'timeout', message: "RTM_GETQDISC dump not sent: the read's deadline has passed" },
+      ]);
+      expect([r.requests, r.links, r.tc.qdiscs]).toEqual([0, [], []]);
+    } finally {
+      s.close();
+      await ns.destroy();
+    }
+  });
+});
