@@ -1,7 +1,8 @@
 /**
  * The spec side of a bandwidth entry against the real `tc` and kernel: for each rate syntax a BandwidthSpec can
  * carry, the tbf chaos-daemon would install (`tc qdisc add ... tbf rate R burst BUFFER limit LIMIT`,
- * convertTbfToArgs) is created in a real namespace and read back by the agent's reader; parseTcRate(R) must be the
+ * convertTbfToArgs) is created in a real namespace and read back by the agent's readers (tools and netlink);
+ * parseTcRate(R) must be the
  * rate the kernel holds, and the reconciliation must call the entry present (and a different rate a mismatch).
  */
 import { statSync } from 'node:fs';
@@ -11,30 +12,35 @@ import { normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
 import { reconcilePod } from '../../agent/intent/reconcile.js';
 import { parseTcRate } from '../../agent/intent/units.js';
 import { IntentView } from '../../agent/intent/view.js';
-import { createNetnsReader, type NetnsReader } from '../../agent/netns/read.js';
+import { createNetnsReader, type NetnsReader, type ReaderMode } from '../../agent/netns/read.js';
 import { podNetworkChaos } from '../helpers/chaos-mesh-crds.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 
 const RATES = ['1000000', '8mbit', '1mbps', '100kbit', '2.5mbit', '1gbit', '10kbps', '1Mibit', '64000bps'];
+/** Both readers: the tools (tc's JSON) and netlink (RTM_GETQDISC, TCA_TBF_PARMS / RATE64). */
+const MODES: ReaderMode[] = ['nsenter', 'netlink'];
 
 describeIntegration('BandwidthSpec rates against the real tc', { root: true, commands: ['nsenter', 'ip', 'tc'] }, () => {
   let ns: TestNetns;
-  let reader: NetnsReader;
+  const readers = new Map<ReaderMode, NetnsReader>();
   beforeAll(async () => {
     ns = await createNetns('h12r');
     await ns.addPodInterface({ addr: '10.252.12.2/24' });
     await ns.startHolder();
-    reader = createNetnsReader({ reader: 'nsenter', netnsConcurrency: 1, nsenterPath: 'nsenter', commandTimeoutMs: 10_000, maxOutputBytes: 2 << 20, namespaceTimeoutMs: 30_000, procRoot: '/proc' });
+    for (const mode of MODES) {
+      readers.set(mode, createNetnsReader({ reader: mode, netnsConcurrency: 1, nsenterPath: 'nsenter', commandTimeoutMs: 10_000, maxOutputBytes: 2 << 20, namespaceTimeoutMs: 30_000, procRoot: '/proc' }));
+    }
   });
   afterAll(async () => {
-    await reader?.close();
+    for (const r of readers.values()) await r.close();
     await destroyAll();
   });
 
-  it.each(RATES)('rate %s: the kernel holds parseTcRate(rate) bytes/s and the entry reconciles as present', async (rate) => {
+  it.each(MODES.flatMap((mode) => RATES.map((rate) => [mode, rate] as const)))('--reader %s, rate %s: the kernel holds parseTcRate(rate) bytes/s and the entry reconciles as present', async (mode, rate) => {
     await ns.exec(['tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'handle', '1:', 'tbf', 'rate', rate, 'burst', '32000', 'limit', '64000']);
-    const state = await reader.read({ path: ns.path, inode: statSync(ns.path).ino, pid: ns.holderPid });
+    const state = await readers.get(mode)!.read({ path: ns.path, inode: statSync(ns.path).ino, pid: ns.holderPid });
+    expect(state.reader).toBe(mode);
     const tbf = state.tc.qdiscs.find((q) => q.interface === 'eth0' && q.kind === 'tbf')!;
     expect(tbf.tbf!.rateBytesPerSecond).toBe(parseTcRate(rate));
     const spec = (r: string) => normalisePodNetworkChaos(podNetworkChaos('shop', 'api', { tcs: [{ type: 'bandwidth', source: 'shop/slow', bandwidth: { rate: r, limit: 64000, buffer: 32000 } }] }))!;
