@@ -15,6 +15,7 @@ import { bpmCollector, procCollector, withProcFacts } from './collect/proc.js';
 import { collectPodFacts } from './proc/facts.js';
 import { scanProc } from './proc/scan.js';
 import { errorMessage } from './errors.js';
+import { kubeCollector, type KubeCollectorOptions } from './intent/collector.js';
 import { silentLogger, type Logger } from './log.js';
 import type { NetnsReader } from './netns/read.js';
 import { emptyNetnsState } from './netns/state.js';
@@ -34,6 +35,8 @@ export interface CollectDeps {
   disabled?: ReadonlySet<CollectorName>;
   /** The node's /run/netns (under --host-root): HTTPChaos's proxy namespaces `<p>ns` (namedNetnsDir(cfg.hostRoot)). */
   namedNetnsDir?: string;
+  /** Chaos Mesh's intent (the Kubernetes API source on): the kube collector runs last. */
+  kube?: KubeCollectorOptions;
 }
 
 export interface CollectOptions {
@@ -68,6 +71,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     statsCollector(deps.inventory),
     procCollector({ procRoot: deps.procRoot }),
     bpmCollector(),
+    ...(deps.kube ? [kubeCollector(deps.kube)] : []),
   ].filter((c) => c.name === 'runtime' || !deps.disabled?.has(c.name));
   const draft = emptyDraft();
   const results = [];
@@ -91,6 +95,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     host: draft.host,
     incompleteNamespaces: draft.incompleteNamespaces,
     bpm: draft.bpm,
+    ...(draft.kube ? { kube: draft.kube } : {}),
   };
 }
 

@@ -3,6 +3,9 @@
  * Produced by collection.ts; consumed read-only.
  */
 import type { ChaosReport } from './chaos/types.js';
+import type { PodDrift } from './intent/drift.js';
+import type { IntentStatus, PodIntent } from './intent/model.js';
+import type { KubeHealth } from './intent/source.js';
 import type { IpsetDump, IptablesDump, NetnsState, SourceStatus, TcDump } from './netns/state.js';
 import type { BpmReport } from './proc/bpm.js';
 import type { PodProcFacts } from './proc/model.js';
@@ -41,6 +44,10 @@ export interface PodReport {
   addresses?: NetnsState['addresses'];
   routes?: NetnsState['routes'];
   ebtables?: NetnsState['ebtables'];
+  /** What Chaos Mesh intends for this pod (Kubernetes API source on; absent when it is off). */
+  intent?: { status: IntentStatus; pod: PodIntent };
+  /** Intent reconciled with the namespace's state (Kubernetes API source on). */
+  drift?: PodDrift;
   /** The pod uses the node's network namespace (or, on `Snapshot.host`, this is the node's namespace). */
   hostNetwork?: boolean;
 }
@@ -87,4 +94,6 @@ export interface Snapshot {
   incompleteNamespaces?: number;
   /** chaos-daemon's background processes, from the collection's /proc scan; null when the scan failed or was off. */
   bpm?: BpmReport | null;
+  /** The Kubernetes API source's health when it is on (chaos_daemon_kube_*). */
+  kube?: KubeHealth;
 }

@@ -4,6 +4,7 @@
 import type { BpmReport } from '../proc/bpm.js';
 import type { PodIndex } from '../proc/pod-match.js';
 import type { ProcScan } from '../proc/scan.js';
+import type { KubeHealth } from '../intent/source.js';
 import type { PodReport, StaleSandbox } from '../snapshot.js';
 import type { ContainerStat, PodInfo, RuntimeStatus } from '../runtime/types.js';
 
@@ -26,6 +27,8 @@ export interface Draft {
   proc: { scan: ProcScan; index: PodIndex } | null;
   /** chaos-daemon's background processes (bpm collector); null when not built. */
   bpm: BpmReport | null;
+  /** The Kubernetes API source's health (kube collector; absent when the source is off). */
+  kube?: KubeHealth;
 }
 
 export function emptyDraft(): Draft {

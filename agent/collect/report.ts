@@ -12,6 +12,7 @@ import type { PodProcFacts } from '../proc/model.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
 import { DEFAULT_MAX_RULES_PER_POD, capDumps } from '../metrics/rule-cap.js';
+import { driftJson, intentJson } from '../intent/json.js';
 
 /** A report for a namespace that could not be read: verdict `unknown` (nothing can be claimed), the finding says why. */
 export function notInspected(reason: string): ChaosReport {
@@ -126,7 +127,14 @@ export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD
     name: r.name,
     runtime: r.runtime,
     netns: r.netns ? { inode: r.netns.inode, path: r.netns.path } : null,
-    chaos: { verdict: r.chaos.verdict, kinds: r.chaos.kinds, findings: r.chaos.findings },
+    chaos: {
+      verdict: r.chaos.verdict,
+      kinds: r.chaos.kinds,
+      findings: r.chaos.findings,
+      // Only when the Kubernetes API source is on (intent/json.ts).
+      ...(r.intent ? { intent: intentJson(r.intent) } : {}),
+      ...(r.drift ? { drift: driftJson(r.drift) } : {}),
+    },
     iptables: dumps.map(iptablesJson),
     ...(omitted > 0 ? { rulesOmitted: omitted } : {}),
     ipsets: ipsetsJson(r.ipsets),

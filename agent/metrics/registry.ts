@@ -14,6 +14,7 @@ import { BpmStartCounter, registerBpmMetrics } from './bpm.js';
 import { registerCompatMetrics } from './compat.js';
 import { registerContainerStatsMetrics } from './container-stats.js';
 import { registerInjectionMetrics, type FirstSeenLookup } from './injection.js';
+import { registerKubeMetrics } from './kube.js';
 import { registerQdiscMetrics } from './qdisc.js';
 import { countSamples, renderText } from './render-text.js';
 import { Slicer } from './slicer.js';
@@ -62,6 +63,7 @@ export async function buildCollectionRegistry(input: MetricsInput, signal?: Abor
   registerRuntimeMetrics(registry, input.snapshot);
   await slicer.point();
   registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod);
+  registerKubeMetrics(registry, input.snapshot);
   await slicer.point();
   registerQdiscMetrics(registry, input.snapshot);
   await slicer.point();
