@@ -65,7 +65,8 @@ describeIntegration('hostile pods (real containerd pods, real serve)', { root: t
     const path = pods.hostile.netnsPath;
     const ns = enterNetns(path);
     const nftChaos = async (): Promise<void> => {
-      await inNetns(path, ['iptables-nft-restore'], spamRestore('SPAM-A', RULES_BEFORE_CHAOS));
+      // Named to sort before CHAOS-*: iptables-save order (and a naive cap) puts its rules before the chaos chains.
+      await inNetns(path, ['iptables-nft-restore'], spamRestore('AA-SPAM', RULES_BEFORE_CHAOS));
       await inNetns(path, ['iptables-nft', '-w', '-N', 'WEIRD']);
       for (const r of weirdRules('WEIRD')) await inNetns(path, ['iptables-nft', '-w', '-A', ...r]);
       const p = await new ChaosMeshReplay(ns, 'nft').partition({ experiment: 'hostile-partition', direction: 'to', cidrs: ['10.96.0.0/16'] });
