@@ -36,6 +36,8 @@ export interface CollectDeps {
 export interface CollectOptions {
   signal?: AbortSignal;
   filter?: (p: PodInfo) => boolean;
+  /** The pods wanted, by namespace and name: the runtime clients do not even resolve the others (inspect NS/POD). */
+  only?: (namespace: string, name: string) => boolean;
   /** ms from the start by which namespace reads still running are abandoned and reported unread (default 25 s). */
   deadlineMs?: number;
   /** Host-network pods: the node's namespace reported once (default) or given to each pod (inspect POD). */
@@ -56,7 +58,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     log: deps.log,
   };
   const collectors: Collector[] = [
-    runtimeCollector(deps.inventory, opts.filter),
+    runtimeCollector(deps.inventory, opts.filter, opts.only),
     netnsCollector({
       reader: deps.reader,
       procRoot: deps.procRoot,

@@ -17,7 +17,8 @@ import type { PodReport, StaleSandbox } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
-  const reader = createNetnsReader(cfg);
+  // One-shot: netlink reads on this thread (no worker start-up); see netns/read.ts.
+  const reader = createNetnsReader(cfg, {}, { netlinkThread: 'caller' });
   const onAbort = (): void => void reader.close();
   io.signal.addEventListener('abort', onAbort, { once: true });
   try {
@@ -35,8 +36,9 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
       try {
         const wanted = new Set(cfg.args);
         const snap = await collect(
-          { inventory, reader, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot) },
-          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
+          // Container CPU/memory (the stats collector) is not part of inspect's output: not asked for.
+          { inventory, reader, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot), disabled: new Set(['stats'] as const) },
+          { signal: io.signal, ...(cfg.all ? {} : { only: (ns: string, name: string) => wanted.has(`${ns}/${name}`), hostSharing: 'full' as const }) },
         );
         for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         nothingReachable = !snap.runtimes.some((s) => s.up);

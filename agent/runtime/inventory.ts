@@ -4,12 +4,12 @@
  * passes), statuses and pods of all of them in parallel. One failing runtime never stops the others. A pod seen
  * through two endpoints (cri-dockerd and Docker share sandbox IDs) is reported once.
  */
+import { compareNames } from '../compare-names.js';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { endpointCandidates, type Candidate } from './detect.js';
-import { createDockerRuntime } from './docker-client.js';
-import type { CallObserver, ClientOptions, ContainerStat, Endpoint, PodInfo, Protocol, RuntimeClient, RuntimeStatus } from './types.js';
+import type { CallObserver, ClientOptions, ContainerStat, Endpoint, ListOptions, PodInfo, Protocol, RuntimeClient, RuntimeStatus } from './types.js';
 
 export interface InventoryResult {
   runtimes: RuntimeStatus[];
@@ -53,7 +53,7 @@ export function dedupePods(seen: SeenPod[]): PodInfo[] {
 export function sortPods(pods: PodInfo[]): PodInfo[] {
   return pods.sort(
     (a, b) =>
-      a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name) || a.sandboxId.localeCompare(b.sandboxId),
+      compareNames(a.namespace, b.namespace) || compareNames(a.name, b.name) || compareNames(a.sandboxId, b.sandboxId),
   );
 }
 
@@ -104,12 +104,12 @@ export class Inventory {
   /**
    * One pass: status of every endpoint, then pods of every up endpoint in parallel; one failing runtime never
    * stops the others; pods deduped (same sandboxId seen by cri-dockerd and docker: keep one, prefer the entry
-   * with a resolved netns, then the CRI one).
+   * with a resolved netns, then the CRI one). `opts.only` lets the clients skip resolving pods nobody asked for.
    */
-  async collect(): Promise<InventoryResult> {
+  async collect(opts: ListOptions = {}): Promise<InventoryResult> {
     const probed = await this.probe();
     const up = probed.filter((p): p is { status: RuntimeStatus; client: RuntimeClient } => p.status.up && p.client !== null);
-    const results = await Promise.allSettled(up.map((p) => p.client.listPods()));
+    const results = await Promise.allSettled(up.map((p) => p.client.listPods(opts)));
     const seen: SeenPod[] = [];
     const errors: string[] = [];
     results.forEach((r, i) => {
@@ -203,13 +203,11 @@ export class Inventory {
       onCall: this.deps.onCall,
       log: this.deps.log,
     };
+    // Each protocol's client is loaded on first use: a CRI-only node never loads node:http's client, a Docker-only
+    // node never loads HTTP/2 and the CRI codec.
     let client: RuntimeClient;
-    if (endpoint.protocol === 'docker') client = createDockerRuntime(endpoint, opts);
-    else {
-      // Loaded on first use: a Docker-only node never loads gRPC.
-      const { createCriRuntime } = await import('./cri-runtime.js');
-      client = createCriRuntime(endpoint, opts);
-    }
+    if (endpoint.protocol === 'docker') client = (await import('./docker-client.js')).createDockerRuntime(endpoint, opts);
+    else client = (await import('./cri-runtime.js')).createCriRuntime(endpoint, opts);
     // Two probes racing for the same endpoint: keep the first client.
     const raced = this.clients.get(k);
     if (raced) {

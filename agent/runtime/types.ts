@@ -80,6 +80,15 @@ export interface ContainerStat {
 /** Called once per runtime request, for the request-duration histogram. `code` is the gRPC code name or HTTP status. */
 export type CallObserver = (call: { runtime: string; endpoint: string; method: string; code: string; seconds: number }) => void;
 
+/** What a listing is for. */
+export interface ListOptions {
+  /**
+   * The pods wanted, by namespace and name (`inspect NS/POD`): a client may leave the others out instead of resolving
+   * their PID and network namespace. A hint: callers still filter what they get.
+   */
+  only?: (namespace: string, name: string) => boolean;
+}
+
 export interface RuntimeClient {
   readonly endpoint: Endpoint;
   /** Version/_ping. Never throws: a failure is `up: false` with the error. */
@@ -89,7 +98,7 @@ export interface RuntimeClient {
    * runtime itself cannot be listed; per-pod resolution failures are reported in the pod's `reason`.
    * Resolution is cached per sandbox ID for the sandbox's lifetime.
    */
-  listPods(): Promise<PodInfo[]>;
+  listPods(opts?: ListOptions): Promise<PodInfo[]>;
   /** Per-container CPU/memory; empty when the runtime has no stats API. */
   containerStats(): Promise<ContainerStat[]>;
   /** Number of runtime requests made since creation (steady-state cost checks). */
