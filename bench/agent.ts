@@ -53,7 +53,7 @@ export class InProcessAgent {
     this.reader = createNetnsReader(this.cfg, {
       onCommand: (r) => persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
     });
-    this.pipeline = new MetricsPipeline({ procRoot: this.cfg.procRoot, compatMetrics: this.cfg.compatMetrics, persistent, log });
+    this.pipeline = new MetricsPipeline({ compatMetrics: this.cfg.compatMetrics, persistent, log });
   }
 
   async collectOnce(): Promise<AgentSample> {

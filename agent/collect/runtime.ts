@@ -32,14 +32,14 @@ export function choosePrimary(pods: readonly PodInfo[]): { primary: PodInfo[]; s
   return { primary: pods.filter((p) => chosen.has(p)), stale };
 }
 
-export function runtimeCollector(inventory: Inventory, filter?: (p: PodInfo) => boolean, only?: (namespace: string, name: string) => boolean): Collector {
+export function runtimeCollector(inventory: Inventory, filter?: (p: PodInfo) => boolean): Collector {
   return {
     name: 'runtime',
     async collect(draft) {
-      const inv = await inventory.collect(only ? { only } : {});
+      const inv = await inventory.collect();
       draft.runtimes = inv.runtimes;
-      const wanted = only ? inv.pods.filter((p) => only(p.namespace, p.name)) : inv.pods;
-      const { primary, stale } = choosePrimary(filter ? wanted.filter(filter) : wanted);
+      draft.allPods = inv.pods;
+      const { primary, stale } = choosePrimary(filter ? inv.pods.filter(filter) : inv.pods);
       draft.pods = primary;
       draft.stale = stale;
       if (inv.errors.length > 0) return { success: false, error: inv.errors.join('; ') };

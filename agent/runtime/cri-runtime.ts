@@ -29,7 +29,6 @@ import type {
   Endpoint,
   NetnsRef,
   PodInfo,
-  ListOptions,
   RuntimeClient,
   RuntimeStatus,
 } from './types.js';
@@ -139,28 +138,25 @@ class CriRuntime implements RuntimeClient {
     }
   }
 
-  async listPods(opts: ListOptions = {}): Promise<PodInfo[]> {
+  async listPods(): Promise<PodInfo[]> {
     if (!this.version) await this.fetchVersion();
     const [sandboxList, containerList] = await Promise.all([
       this.client.call('ListPodSandbox', {}),
       this.client.call('ListContainers', {}),
     ]);
-    const allSandboxes = sandboxList.items;
-    const allContainers = containerList.containers;
-    this.containerSandbox = new Map(allContainers.map((c) => [c.id, c.pod_sandbox_id]));
-    this.evict(allSandboxes, allContainers);
-    // `only`: the other sandboxes are neither resolved nor returned (their cache entries stay).
-    const only = opts.only;
-    const sandboxes = only ? allSandboxes.filter((sb) => only(sb.metadata?.namespace ?? '', sb.metadata?.name ?? '')) : allSandboxes;
-    const kept = new Set(sandboxes.map((sb) => sb.id));
-    const containers = only ? allContainers.filter((c) => kept.has(c.pod_sandbox_id)) : allContainers;
+    const sandboxes = sandboxList.items;
+    const containers = containerList.containers;
 
     const bySandbox = new Map<string, Container[]>();
+    const containerSandbox = new Map<string, string>();
     for (const c of containers) {
+      containerSandbox.set(c.id, c.pod_sandbox_id);
       let list = bySandbox.get(c.pod_sandbox_id);
       if (!list) bySandbox.set(c.pod_sandbox_id, (list = []));
       list.push(c);
     }
+    this.containerSandbox = containerSandbox;
+    this.evict(sandboxes, containers);
 
     // Container PIDs first (one call per new running container); the cri-dockerd fallback below reuses them.
     const running = containers.filter((c) => c.state === 'CONTAINER_RUNNING');
@@ -193,6 +189,7 @@ class CriRuntime implements RuntimeClient {
         containers: ctrs,
       };
       if (!res.ok) pod.reason = res.reason;
+      if (sb.labels && Object.keys(sb.labels).length > 0) pod.labels = { ...sb.labels };
       pods.push(pod);
     }
     return pods;

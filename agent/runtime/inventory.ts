@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { endpointCandidates, type Candidate } from './detect.js';
-import type { CallObserver, ClientOptions, ContainerStat, Endpoint, ListOptions, PodInfo, Protocol, RuntimeClient, RuntimeStatus } from './types.js';
+import type { CallObserver, ClientOptions, ContainerStat, Endpoint, PodInfo, Protocol, RuntimeClient, RuntimeStatus } from './types.js';
 
 export interface InventoryResult {
   runtimes: RuntimeStatus[];
@@ -90,6 +90,12 @@ export class Inventory {
   private readonly failing = new Map<string, string>();
   /** Clients that were up at the last runtimes()/collect(). */
   private lastUp: RuntimeClient[] | null = null;
+  /**
+   * The runtime each endpoint last said it was, kept while it is down (its client may even be closed and recreated
+   * meanwhile): a down endpoint keeps the `runtime` label it had while up, so chaos_daemon_runtime_up of a
+   * containerd that died goes to 0 on the same series instead of a new {runtime="cri"} one that alerts never saw at 1.
+   */
+  private readonly lastRuntime = new Map<string, string>();
 
   constructor(cfg: InventoryConfig, deps: InventoryDeps) {
     this.cfg = cfg;
@@ -104,12 +110,12 @@ export class Inventory {
   /**
    * One pass: status of every endpoint, then pods of every up endpoint in parallel; one failing runtime never
    * stops the others; pods deduped (same sandboxId seen by cri-dockerd and docker: keep one, prefer the entry
-   * with a resolved netns, then the CRI one). `opts.only` lets the clients skip resolving pods nobody asked for.
+   * with a resolved netns, then the CRI one).
    */
-  async collect(opts: ListOptions = {}): Promise<InventoryResult> {
+  async collect(): Promise<InventoryResult> {
     const probed = await this.probe();
     const up = probed.filter((p): p is { status: RuntimeStatus; client: RuntimeClient } => p.status.up && p.client !== null);
-    const results = await Promise.allSettled(up.map((p) => p.client.listPods(opts)));
+    const results = await Promise.allSettled(up.map((p) => p.client.listPods()));
     const seen: SeenPod[] = [];
     const errors: string[] = [];
     results.forEach((r, i) => {
@@ -187,6 +193,8 @@ export class Inventory {
     );
     this.lastUp = probed.flatMap((p) => (p.status.up && p.client ? [p.client] : []));
     for (const p of probed) {
+      if (p.status.runtime !== null) this.lastRuntime.set(p.status.endpoint, p.status.runtime);
+      else p.status.runtime = this.lastRuntime.get(p.status.endpoint) ?? null;
       if (!p.status.up) this.deps.log.debug({ endpoint: p.status.endpoint, err: p.status.error }, 'runtime endpoint down');
     }
     return probed;

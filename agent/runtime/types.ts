@@ -24,7 +24,10 @@ export interface RuntimeStatus {
   protocol: Protocol;
   source: Endpoint['source'];
   up: boolean;
-  /** containerd, cri-o, cri-dockerd (CRI runtime_name as reported, normalised to lower case) or docker. */
+  /**
+   * containerd, cri-o, cri-dockerd (CRI runtime_name as reported, normalised to lower case) or docker; for an endpoint
+   * that is down, what it said when it last answered (null if it never did).
+   */
   runtime: string | null;
   version: string | null;
   /** CRI runtime_api_version (v1, v1alpha2) or the negotiated Docker API version (1.41). */
@@ -65,6 +68,11 @@ export interface PodInfo {
   /** Why pid/netns are null (present only when unresolved). */
   reason?: string;
   containers: ContainerInfo[];
+  /**
+   * The sandbox's labels as the runtime reports them (CRI: the pod's labels plus kubelet's io.kubernetes.*);
+   * absent when the runtime gives none (Docker). bpm uses them to find chaos-daemon's own pod.
+   */
+  labels?: Record<string, string>;
 }
 
 /** One container's resource usage from CRI ListContainerStats. */
@@ -80,15 +88,6 @@ export interface ContainerStat {
 /** Called once per runtime request, for the request-duration histogram. `code` is the gRPC code name or HTTP status. */
 export type CallObserver = (call: { runtime: string; endpoint: string; method: string; code: string; seconds: number }) => void;
 
-/** What a listing is for. */
-export interface ListOptions {
-  /**
-   * The pods wanted, by namespace and name (`inspect NS/POD`): a client may leave the others out instead of resolving
-   * their PID and network namespace. A hint: callers still filter what they get.
-   */
-  only?: (namespace: string, name: string) => boolean;
-}
-
 export interface RuntimeClient {
   readonly endpoint: Endpoint;
   /** Version/_ping. Never throws: a failure is `up: false` with the error. */
@@ -98,7 +97,7 @@ export interface RuntimeClient {
    * runtime itself cannot be listed; per-pod resolution failures are reported in the pod's `reason`.
    * Resolution is cached per sandbox ID for the sandbox's lifetime.
    */
-  listPods(opts?: ListOptions): Promise<PodInfo[]>;
+  listPods(): Promise<PodInfo[]>;
   /** Per-container CPU/memory; empty when the runtime has no stats API. */
   containerStats(): Promise<ContainerStat[]>;
   /** Number of runtime requests made since creation (steady-state cost checks). */
