@@ -48,7 +48,7 @@ export function packageOf(url: string): string | null {
     return first || null;
   }
   if (url.startsWith('node:')) return null;
-  if (/\/(dist\/agent|bin)\//.test(url)) return 'agent';
+  if (/\/(dist\/agent|dist\/bundle|bin)\//.test(url)) return 'agent';
   if (url.startsWith('file://') || url.startsWith('/')) return 'other';
   return null;
 }
