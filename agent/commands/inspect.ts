@@ -19,8 +19,10 @@ import type { PodReport, StaleSandbox } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
-  // One-shot: netlink reads on this thread (no worker start-up); see netns/read.ts.
-  const reader = createNetnsReader(cfg, {}, { netlinkThread: 'caller' });
+  // The few namespaces of NS/POD, --netns or --pid are read with netlink on this thread: a worker's start-up (a
+  // second Node bootstrap, koffi and every decoder loaded again) costs more than those reads. --all reads every
+  // namespace of the node, in parallel on the worker threads as `serve` does.
+  const reader = createNetnsReader(cfg, {}, { netlinkThread: cfg.all ? 'workers' : 'caller' });
   const onAbort = (): void => void reader.close();
   io.signal.addEventListener('abort', onAbort, { once: true });
   try {
