@@ -309,7 +309,7 @@ describe('Grafana dashboard', () => {
   it('shows what issue 6 asks for', () => {
     const has = (re: RegExp) => queries.filter((q) => re.test(q.expr)).map((q) => q.title);
     expect(has(/count by \(kind\) \(max by \(node, namespace, pod, kind\) \(chaos_daemon_injection_active/)).toEqual(['Pods with an active injection, by kind']);
-    expect(has(/time\(\) - chaos_daemon_injection_first_seen_timestamp_seconds/)).toEqual(['Injection age']);
+    expect(has(/time\(\) - chaos_daemon_injection_first_seen_timestamp_seconds/)).toEqual(['Injection age', 'Process and mount faults']);
     expect(has(/chaos_daemon_netem_delay_seconds|chaos_daemon_netem_loss_ratio|chaos_daemon_tbf_rate_bytes_per_second/)).toEqual(['netem delay', 'netem loss', 'tbf rate']);
     expect(has(/rate\(chaos_daemon_qdisc_(drops|overlimits)_total/)).toEqual(['qdisc drops', 'qdisc overlimits']);
     expect(has(/chaos_daemon_iptables_packets\{[^}]*chain=~"CHAOS-\.\*\|INPUT\/\.\*\|OUTPUT\/\.\*/)).toEqual(['Packets dropped by chaos chains']);
@@ -317,6 +317,12 @@ describe('Grafana dashboard', () => {
     expect(has(/histogram_quantile\(0\.99, sum by \(le, runtime, method\) \(rate\(chaos_daemon_runtime_request_duration_seconds_bucket/)).toEqual(['CRI / Docker request latency']);
     expect(has(/chaos_daemon_collection_duration_seconds/)).toEqual(['Collection duration']);
     expect(has(/chaos_daemon_scrape_collector_success|chaos_daemon_netns_errors_total/)).toEqual(['Collection errors', 'Collection errors']);
+  });
+
+  it('shows what issue 11 asks for: the kinds that are processes and mounts, and chaos-daemon\'s bpm count', () => {
+    const has = (re: RegExp) => queries.filter((q) => re.test(q.expr)).map((q) => q.title);
+    expect(has(/chaos_daemon_injection_active\{[^}]*kind=~"io\|stress\|jvm\|http"/)).toEqual(['Process and mount faults']);
+    expect(has(/^chaos_daemon_bpm_controlled_processes\{/)).toEqual(["chaos-daemon's background processes (bpm)"]);
   });
 
   it('shows what issue 12 asks for: drift, owners, the Kubernetes API source', () => {
