@@ -31,7 +31,7 @@ FROM ${NODE_IMAGE}
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="chaos-node-agent" \
-      org.opencontainers.image.description="Per-node Kubernetes agent: reads every pod's iptables, ipset and tc state through nsenter, recognises chaos-engineering injections and exports them as Prometheus metrics." \
+      org.opencontainers.image.description="Per-node Kubernetes agent: reads every pod's network namespace over netlink (nsenter and the tools as fallback) and the chaos processes in /proc, recognises chaos-engineering injections and exports them as Prometheus metrics." \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
