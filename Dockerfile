@@ -16,9 +16,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json rolldown.config.mjs ./
 COPY agent ./agent
-RUN npx tsc -p tsconfig.json
+RUN npx tsc -p tsconfig.json && npx rolldown -c rolldown.config.mjs
 
 # ---- prod-deps: production dependencies only -----------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
@@ -31,7 +31,7 @@ FROM ${NODE_IMAGE}
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="chaos-node-agent" \
-      org.opencontainers.image.description="Per-node Kubernetes agent: reads every pod's iptables, ipset and tc state through nsenter, recognises chaos-engineering injections and exports them as Prometheus metrics." \
+      org.opencontainers.image.description="Per-node Kubernetes agent: reads every pod's network namespace over netlink (nsenter and the tools as fallback) and the chaos processes in /proc, recognises chaos-engineering injections and exports them as Prometheus metrics." \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
@@ -49,6 +49,7 @@ COPY bin ./bin
 COPY protos ./protos
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/agent ./dist/agent
+COPY --from=build /src/dist/bundle ./dist/bundle
 # Root on purpose (see the header); the DaemonSet drops every other capability.
 USER 0:0
 EXPOSE 9766

@@ -82,10 +82,11 @@ if (process.env.CNA_IMAGE_TEST === '1') {
       const r = await runLikeDaemonSet([], 'sh', '-c', 'ls /app/node_modules; ls /app/node_modules/.bin 2>/dev/null || true');
       expect(r.exitCode).toBe(0);
       // koffi's prebuilt binary comes from its optional dependency @koromix/koffi-linux-x64 (npm ci --omit=dev keeps it).
-      for (const dep of ['@grpc', 'execa', 'pino', 'prom-client', 'koffi', '@koromix']) expect(r.stdout.split('\n')).toContain(dep);
+      for (const dep of ['@kubernetes', 'execa', 'koffi', '@koromix', 'pino', 'prom-client']) expect(r.stdout.split('\n')).toContain(dep);
       const koffi = await runLikeDaemonSet([], 'sh', '-c', 'ls /app/node_modules/@koromix');
       expect(koffi.stdout.split('\n')).toContain('koffi-linux-x64');
-      for (const dev of ['typescript', 'vitest', 'kubernetes-models', 'autocannon']) expect(r.stdout.split('\n')).not.toContain(dev);
+      // grpc-js and protobufjs serve only the tests' fake runtimes now (the agent has its own CRI client).
+      for (const dev of ['typescript', 'vitest', 'kubernetes-models', 'autocannon', 'rolldown', '@grpc', 'protobufjs']) expect(r.stdout.split('\n')).not.toContain(dev);
     });
 
     it('reads a pod netns through nsenter under seccomp, read-only root and exactly the manifest\'s capabilities', async () => {

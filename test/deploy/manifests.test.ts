@@ -352,7 +352,7 @@ describe('Dockerfile', () => {
   const df = repoText('Dockerfile');
   const froms = [...df.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)].map((m) => [m[1], m[2] ?? null]);
 
-  it('multi-stage on a Node LTS bookworm-slim base: build (npm ci, tsc), production deps, runtime', () => {
+  it('multi-stage on a Node LTS bookworm-slim base: build (npm ci, tsc, bundle), production deps, runtime', () => {
     expect(df).toMatch(/^ARG NODE_IMAGE=node:(20|22)-bookworm-slim$/m);
     expect(froms).toEqual([['${NODE_IMAGE}', 'build'], ['${NODE_IMAGE}', 'prod-deps'], ['${NODE_IMAGE}', null]]);
     expect(df).toMatch(/RUN npm ci --no-audit --no-fund\n/);
@@ -360,6 +360,9 @@ describe('Dockerfile', () => {
     expect(df).toMatch(/RUN npm ci --omit=dev /);
     expect(df).toMatch(/COPY --from=prod-deps \/app\/node_modules/);
     expect(df).toMatch(/COPY --from=build \/src\/dist\/agent/);
+    // The CLI bundle (rolldown.config.mjs) next to tsc's output: the launcher runs it when it is as new.
+    expect(df).toMatch(/RUN npx tsc -p tsconfig\.json && npx rolldown -c rolldown\.config\.mjs\n/);
+    expect(df).toMatch(/COPY --from=build \/src\/dist\/bundle \.\/dist\/bundle\n/);
   });
 
   it('installs both iptables backends, ipset, iproute2, util-linux, nftables (nft list tables) without recommends, non-interactively', () => {

@@ -3,12 +3,12 @@
  * synchronously (setns moves only this thread) and posts the NetnsState back. A thread that could not return to
  * its own namespace exits at once; the pool replaces it.
  */
-import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
 import { StrandedThreadError } from './enter.js';
 import { readNamespace, type NetlinkJob } from './read-namespace.js';
 import { NETLINK_SOURCES } from './sources.js';
+import { threadCpuNanos } from './thread-cpu.js';
 
 export interface JobMessage {
   id: number;
@@ -18,16 +18,6 @@ export interface JobMessage {
 export type ReplyMessage =
   | { id: number; ok: true; state: ReturnType<typeof readNamespace>; cpuMicros: number }
   | { id: number; ok: false; error: { name: string; message: string; reason: string; errno: number }; cpuMicros: number };
-
-/** CPU time this thread has run, ns (/proc/thread-self/schedstat's first field; 0 when unreadable). */
-function threadCpuNanos(): number {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) || 0;
-  } catch (err) {
-    void err; // no schedstat (kernel without CONFIG_SCHEDSTATS): per-read CPU is simply not reported
-    return 0;
-  }
-}
 
 const port = parentPort;
 if (port) {
