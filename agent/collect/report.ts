@@ -11,6 +11,7 @@ import { emptyNetnsState, type IpsetDump, type IptablesDump, type NetnsState, ty
 import type { PodProcFacts } from '../proc/model.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
+import { exportedQdiscs } from '../metrics/qdisc-cap.js';
 import { DEFAULT_MAX_RULES_PER_POD, capDumps } from '../metrics/rule-cap.js';
 import { driftJson, intentJson } from '../intent/json.js';
 
@@ -106,11 +107,37 @@ const errJson = (e: ErrLike) => ({ line: e.line ?? 0, text: e.text ?? '', messag
 export function iptablesJson(d: IptablesDump) {
   return { backend: d.backend, family: d.family, tables: d.tables, errors: d.errors.map(errJson) };
 }
-export function ipsetsJson(d: IpsetDump) {
-  return { sets: d.sets, errors: d.errors.map(errJson) };
+/** ipset members in the document per pod at most (a pod can hold 100k; each is an object here). */
+export const MAX_DOCUMENT_MEMBERS = 2000;
+/** tc classes and filters in the document per pod at most (qdiscs: MAX_QDISCS_PER_POD, netem and tbf first). */
+export const MAX_DOCUMENT_TC = 256;
+
+/** Every set, with members up to `maxMembers` over all sets in order; `membersOmitted` when some were left out. */
+export function ipsetsJson(d: IpsetDump, maxMembers = MAX_DOCUMENT_MEMBERS) {
+  let left = maxMembers;
+  let omitted = 0;
+  const sets = d.sets.map((set) => {
+    if (set.members.length <= left) {
+      left -= set.members.length;
+      return set;
+    }
+    omitted += set.members.length - left;
+    const kept = { ...set, members: set.members.slice(0, left) };
+    left = 0;
+    return kept;
+  });
+  return { sets, errors: d.errors.map(errJson), ...(omitted > 0 ? { membersOmitted: omitted } : {}) };
 }
 export function tcJson(d: TcDump) {
-  return { qdiscs: d.qdiscs, classes: d.classes, filters: d.filters, errors: d.errors.map(errJson) };
+  const { qdiscs } = exportedQdiscs(d.qdiscs);
+  const omitted = d.qdiscs.length - qdiscs.length + Math.max(0, d.classes.length - MAX_DOCUMENT_TC) + Math.max(0, d.filters.length - MAX_DOCUMENT_TC);
+  return {
+    qdiscs,
+    classes: d.classes.slice(0, MAX_DOCUMENT_TC),
+    filters: d.filters.slice(0, MAX_DOCUMENT_TC),
+    errors: d.errors.map(errJson),
+    ...(omitted > 0 ? { omitted } : {}),
+  };
 }
 
 /**
@@ -118,7 +145,9 @@ export function tcJson(d: TcDump) {
  * rulesOmitted?, ipsets, tc, ipRules, dnsChaos, errors, reader, sources, spawns, hostNetwork?, notes?, links?, addresses?,
  * routes?, ebtables?, proc?}` (links... and ebtables when the reader read them: HTTPChaos's bridge layout; proc: the
  * /proc facts, agent/collect/proc.ts; dnsChaos: the containers with a DNSChaos backup, from them); parse errors as
- * `{line, text, message}`; `rulesOmitted`: rules past the --max-rules-per-pod cap (chaos chains are kept first).
+ * `{line, text, message}`; `rulesOmitted`: rules past the --max-rules-per-pod cap (chaos chains are kept first);
+ * `ipsets.membersOmitted` and `tc.omitted`: what the document's own bounds left out (a hostile pod's 100k members or
+ * 10k qdiscs would otherwise make every /debug/pods answer tens of MB; the verdict saw them all).
  */
 export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD) {
   const { dumps, omitted } = capDumps(r.iptables, maxRules);

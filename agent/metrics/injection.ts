@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { ChaosKind, Verdict } from '../chaos/types.js';
 import type { Snapshot } from '../snapshot.js';
 import { CACHED, gauge } from './families.js';
+import { exportedQdiscs, MAX_QDISCS_PER_POD } from './qdisc-cap.js';
 import { DEFAULT_MAX_RULES_PER_POD, exportedRules } from './rule-cap.js';
 
 const VERDICTS: readonly Verdict[] = ['clean', 'scaffolding', 'active', 'unknown'];
@@ -29,7 +30,7 @@ export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot,
     ['namespace', 'pod']);
 
   const truncated = gauge(registry, 'chaos_daemon_pod_truncated',
-    `1 when something of the pod was cut at a bound: what="rules" (more iptables rules than --max-rules-per-pod: the rest is not exported, chaos chains first; the verdict still saw them) or what=<source> (a namespace source cut at --max-output: the verdict is unknown unless what was read proves an active injection) ${CACHED}`,
+    `1 when something of the pod was cut at a bound: what="rules" (more iptables rules than --max-rules-per-pod: the rest is not exported, chaos chains first; the verdict still saw them), what="qdiscs" (more than ${MAX_QDISCS_PER_POD} qdiscs: the rest have no chaos_daemon_qdisc_* series, netem and tbf first) or what=<source> (a namespace source cut at --max-output: the verdict is unknown unless what was read proves an active injection) ${CACHED}`,
     ['namespace', 'pod', 'what']);
   const done = new Set<string>();
   for (const report of snapshot.pods) {
@@ -41,6 +42,7 @@ export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot,
     errors.set(pod, report.errors.length);
     for (const src of report.sources) if (src.status === 'truncated') truncated.set({ ...pod, what: src.source }, 1);
     if (exportedRules(report.iptables, maxRulesPerPod).truncated) truncated.set({ ...pod, what: 'rules' }, 1);
+    if (exportedQdiscs(report.tc.qdiscs).truncated) truncated.set({ ...pod, what: 'qdiscs' }, 1);
     for (const kind of new Set(report.chaos.kinds)) {
       const owners = report.drift?.kindOwners[kind] ?? [];
       for (const experiment of owners.length > 0 ? owners : ['']) active.set({ ...pod, kind, experiment }, 1);

@@ -2,12 +2,14 @@
  * Traffic-control state per pod: netem and tbf parameters as gauges in base units
  * ({namespace,pod,interface,handle}) and the statistics of every qdisc ({namespace,pod,interface,kind,handle}).
  * `noqueue` qdiscs (the default on veth and lo) have no queue and always-zero statistics: they are skipped.
- * Qdiscs that share interface+kind+handle (e.g. the `0:` children of an mq root) are summed.
+ * Qdiscs that share interface+kind+handle (e.g. the `0:` children of an mq root) are summed. At most
+ * MAX_QDISCS_PER_POD qdiscs per pod are exported, netem and tbf first (qdisc-cap.ts; chaos_daemon_pod_truncated{what="qdiscs"}).
  */
 import type { Registry } from 'prom-client';
 import type { NetemOptions, QdiscStats, TbfOptions } from '../netns/state.js';
 import type { Snapshot } from '../snapshot.js';
 import { CACHED, SeriesSum, counter, gauge } from './families.js';
+import { exportedQdiscs } from './qdisc-cap.js';
 
 const PARAM_LABELS = ['namespace', 'pod', 'interface', 'handle'] as const;
 const STAT_LABELS = ['namespace', 'pod', 'interface', 'kind', 'handle'] as const;
@@ -79,7 +81,7 @@ export function registerQdiscMetrics(registry: Registry, snapshot: Snapshot): vo
     const podKey = `${report.namespace}\0${report.name}`;
     if (podSeen.has(podKey)) continue;
     podSeen.add(podKey);
-    for (const q of report.tc.qdiscs) {
+    for (const q of exportedQdiscs(report.tc.qdiscs).qdiscs) {
       const params: Record<ParamLabel, string> = { namespace: report.namespace, pod: report.name, interface: q.interface, handle: q.handle };
       const pkey = `${podKey}\0${q.interface}\0${q.handle}\0${q.kind}`;
       if (!paramSeen.has(pkey)) {

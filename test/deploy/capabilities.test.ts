@@ -6,7 +6,8 @@
  * runtime's. Each command runs as uid 0 under `setpriv --no-new-privs` with the bounding set reduced to the
  * capabilities daemonset.yaml adds (read from the file): what a container with drop ALL + add [...] and
  * allowPrivilegeEscalation false gets. With the set, every command succeeds; without each capability, exactly
- * the commands that need it fail.
+ * the commands that need it fail. The same for the agent's own netlink reader (the default, in-process: setns,
+ * netlink and raw sockets through koffi, which needs no capability of its own), per source.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
+import { CLI } from '../helpers/repo.js';
 import { addedCapabilities } from './deploy-files.js';
 
 const TOOLS = ['setpriv', 'nsenter', 'ip', 'iptables-legacy', 'iptables-nft', 'ip6tables-legacy', 'ip6tables-nft', 'ipset', 'tc', 'stat'];
@@ -152,6 +154,60 @@ describeIntegration('capabilities in daemonset.yaml: minimal and sufficient', { 
     expect(without.length).toBe(caps.length - 1);
     expect(await failing(without, rootTarget!.pid!)).toEqual(NEEDS[cap]);
     expect(await failing(without, nobodyTarget!.pid!)).toEqual(NEEDS[cap]);
+  });
+
+  /** The agent's own netlink reader (inspect --pid, as serve reads a pod) run with exactly `set` as capabilities. */
+  async function netlinkRead(set: string[], reader: 'netlink' | 'auto'): Promise<{ reader: string | null; verdict: string; failed: string[]; errors: string[]; notes: string[] }> {
+    const bset = ['-all', ...set.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
+    const r = await execa('setpriv', ['--no-new-privs', '--inh-caps=-all', '--ambient-caps=-all', `--bounding-set=${bset}`, '--',
+      process.execPath, CLI, 'inspect', '--reader', reader, '--pid', String(rootTarget!.pid), '--json'], { ...RUN_OPTS, timeout: 30_000 });
+    const pod = (JSON.parse(String(r.stdout)) as { pods: { reader?: string; chaos: { verdict: string }; sources?: { source: string; status: string; message?: string }[]; errors: string[]; notes?: string[] }[] }).pods[0]!;
+    const failed = (pod.sources ?? []).filter((x) => x.status !== 'complete').map((x) => `${x.source}: ${x.message ?? x.status}`);
+    return { reader: pod.reader ?? null, verdict: pod.chaos.verdict, failed, errors: pod.errors, notes: pod.notes ?? [] };
+  }
+
+  const SOURCES = ['links', 'iptables-legacy-ipv4', 'iptables-legacy-ipv6', 'iptables-nft-ipv4', 'iptables-nft-ipv6', 'nftables', 'ipset', 'tc', 'ebtables-legacy', 'ebtables-nft'];
+
+  it('the netlink reader with the set: every source complete, no fallback (auto stays on netlink)', async () => {
+    for (const mode of ['netlink', 'auto'] as const) {
+      const r = await netlinkRead(caps, mode);
+      expect([mode, r.reader, r.failed, r.errors]).toEqual([mode, 'netlink', [], []]);
+      expect(r.verdict).toBe('active'); // the tbf and the CHAOS-INPUT DROP rule were read
+    }
+  });
+
+  it('the netlink reader without each capability: exactly the part that needs it fails, reported per source', async () => {
+    const without = (cap: string) => caps.filter((c) => c !== cap);
+    // SYS_ADMIN: setns(2) is refused (Docker's default seccomp allows setns only with it); every source says so.
+    const noAdmin = await netlinkRead(without('CAP_SYS_ADMIN'), 'netlink');
+    expect(noAdmin.failed).toEqual(SOURCES.map((x) => expect.stringMatching(new RegExp(`^${x}: netlink read: setns: /proc/\\d+/ns/net: EPERM$`))));
+    // ... and auto takes it as "netlink cannot work on this node": the tools, which fail the same way (nsenter).
+    const noAdminAuto = await netlinkRead(without('CAP_SYS_ADMIN'), 'auto');
+    expect(noAdminAuto.reader).toBe('nsenter');
+    expect(noAdminAuto.failed.length).toBeGreaterThan(0);
+    for (const f of noAdminAuto.failed) expect(f).toMatch(/reassociate to namespace 'ns\/net' failed: Operation not permitted|bridge tables unknown/);
+    // SYS_PTRACE: /proc/<pid>/ns/net cannot even be looked at; the namespace is not read at all.
+    const noPtrace = await netlinkRead(without('CAP_SYS_PTRACE'), 'netlink');
+    expect([noPtrace.reader, noPtrace.verdict, noPtrace.errors]).toEqual([null, 'unknown', [expect.stringMatching(/^cannot stat \/proc\/\d+\/ns\/net: EACCES$/)]]);
+    // NET_ADMIN: nfnetlink (nftables, ipset) answers EPERM and so does the legacy GET_INFO; rtnetlink needs nothing.
+    const noNetAdmin = await netlinkRead(without('CAP_NET_ADMIN'), 'netlink');
+    expect(noNetAdmin.failed).toEqual([
+      'iptables-legacy-ipv4: table filter: GET_INFO filter: getsockopt: EPERM',
+      'iptables-legacy-ipv6: table filter: GET_INFO filter: getsockopt: EPERM',
+      'iptables-nft-ipv4: NFT_MSG_GETGEN: the kernel answered EPERM',
+      'iptables-nft-ipv6: NFT_MSG_GETGEN: the kernel answered EPERM',
+      'nftables: NFT_MSG_GETGEN: the kernel answered EPERM',
+      'ipset: IPSET_CMD_PROTOCOL: the kernel answered EPERM',
+      'ebtables-nft: nftables not read: bridge tables unknown',
+    ]);
+    expect(noNetAdmin.verdict).toBe('active'); // the tbf read over rtnetlink proves it; the rest is reported unread
+    // NET_RAW: no raw socket, so the legacy tables (getsockopt) only.
+    const noRaw = await netlinkRead(without('CAP_NET_RAW'), 'netlink');
+    expect(noRaw.failed).toEqual([
+      'iptables-legacy-ipv4: no ipv4 raw socket to read the legacy tables filter',
+      'iptables-legacy-ipv6: no ipv6 raw socket to read the legacy tables filter',
+    ]);
+    expect(noRaw.notes).toEqual(expect.arrayContaining(['raw socket ipv4: raw socket ipv4: EPERM', 'raw socket ipv6: raw socket ipv6: EPERM']));
   });
 
   it('with no capability at all only the socket connect works (no DAC_* capability is needed)', async () => {

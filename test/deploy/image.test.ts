@@ -81,7 +81,10 @@ if (process.env.CNA_IMAGE_TEST === '1') {
     it('holds production dependencies only', async () => {
       const r = await runLikeDaemonSet([], 'sh', '-c', 'ls /app/node_modules; ls /app/node_modules/.bin 2>/dev/null || true');
       expect(r.exitCode).toBe(0);
-      for (const dep of ['@kubernetes', 'execa', 'koffi', 'pino', 'prom-client']) expect(r.stdout.split('\n')).toContain(dep);
+      // koffi's prebuilt binary comes from its optional dependency @koromix/koffi-linux-x64 (npm ci --omit=dev keeps it).
+      for (const dep of ['@kubernetes', 'execa', 'koffi', '@koromix', 'pino', 'prom-client']) expect(r.stdout.split('\n')).toContain(dep);
+      const koffi = await runLikeDaemonSet([], 'sh', '-c', 'ls /app/node_modules/@koromix');
+      expect(koffi.stdout.split('\n')).toContain('koffi-linux-x64');
       // grpc-js and protobufjs serve only the tests' fake runtimes now (the agent has its own CRI client).
       for (const dev of ['typescript', 'vitest', 'kubernetes-models', 'autocannon', 'rolldown', '@grpc', 'protobufjs']) expect(r.stdout.split('\n')).not.toContain(dev);
     });
@@ -101,6 +104,25 @@ if (process.env.CNA_IMAGE_TEST === '1') {
       const without = await runLikeDaemonSet(caps.filter((c) => c !== 'CAP_SYS_ADMIN'), 'nsenter', `--net=/proc/${pid}/ns/net`, '--', 'true');
       expect(without.exitCode).not.toBe(0);
       expect(without.stderr).toMatch(/Operation not permitted/);
+    });
+
+    it('reads a pod netns with the netlink reader (koffi, setns, netlink and raw sockets) under the same envelope', async () => {
+      const caps = addedCapabilities();
+      const inspect = (set: string[]) => runLikeDaemonSet(set, 'node', '/app/bin/chaos-node-agent.js', 'inspect', '--reader', 'netlink', '--pid', String(target!.pid), '--json');
+      type Doc = { pods: { reader: string; sources: { source: string; status: string; message?: string }[]; iptables: { backend: string; tables: { chains: { name: string; rules: { text: string }[] }[] }[] }[] }[] };
+      const r = await inspect(caps);
+      expect(r.exitCode === 0 || r.exitCode === 1, r.stderr).toBe(true); // 1: the verdict is not clean
+      const pod = (JSON.parse(r.stdout) as Doc).pods[0]!;
+      expect(pod.reader).toBe('netlink');
+      expect(pod.sources.filter((x) => x.status !== 'complete')).toEqual([]);
+      const legacy = pod.iptables.find((d) => d.backend === 'legacy')!;
+      const chain = legacy.tables.flatMap((t) => t.chains).find((c) => c.name === 'CHAOS-INPUT')!;
+      expect(chain.rules.map((x) => x.text)).toEqual(['-p tcp -m tcp --dport 8080 -j DROP']);
+      // Without SYS_ADMIN, setns is refused (seccomp's default profile and the kernel agree): every source says so.
+      const without = await inspect(caps.filter((c) => c !== 'CAP_SYS_ADMIN'));
+      const denied = (JSON.parse(without.stdout) as Doc).pods[0]!;
+      expect(denied.sources.length).toBeGreaterThan(0);
+      for (const x of denied.sources) expect(x.message).toMatch(/setns: \/proc\/\d+\/ns\/net: EPERM$/);
     });
 
     it('serves --help with no capability on a read-only root', async () => {

@@ -19,16 +19,25 @@ export interface NetlinkJob {
   path: string;
   /** Inode the runtime layer resolved; null to accept whatever the path names (inspect --netns). */
   inode: number | null;
-  /** Bytes kept per source at most (the rest of a dump is drained, not kept; the source is `truncated`). */
+  /** Bytes kept per source at most (a dump past it ends there, unread; the source is `truncated`). */
   maxSourceBytes: number;
   /** Time budget of the whole read, ms. */
   budgetMs: number;
 }
 
-/** The sockets and /proc facts one read uses, opened inside the namespace. */
+/**
+ * The sockets and /proc facts one read uses, opened inside the namespace. A dump cut at its byte cap leaves its
+ * socket unusable (socket.ts), so each source has its own netlink socket: spam in one source cannot cost another.
+ */
 export interface NamespaceHandles {
+  /** links, addresses, routes, rules. */
   route: NetlinkSocket;
+  /** tc (qdiscs, classes, filters). */
+  tcRoute: NetlinkSocket;
+  /** nf_tables (iptables-nft, native nftables). */
   netfilter: NetlinkSocket | null;
+  /** ipset. */
+  ipsetNetfilter: NetlinkSocket | null;
   raw4: RawSocket | null;
   raw6: RawSocket | null;
   /** Legacy xtables tables instantiated in the namespace (null: the module is not loaded, so none). */
@@ -68,19 +77,23 @@ function tryOpen<T>(what: string, open: () => T, problems: NamespaceHandles['pro
 function openHandles(inside: Inside): NamespaceHandles {
   const problems: NamespaceHandles['problems'] = [];
   const route = inside.route();
+  const tcRoute = inside.route();
   const netfilter = tryOpen('netfilter socket', () => inside.netfilter(), problems);
+  const ipsetNetfilter = netfilter === null ? null : tryOpen('netfilter socket (ipset)', () => inside.netfilter(), problems);
   const ipv4 = parseTableNames(inside.procNet('ip_tables_names'));
   const ipv6 = parseTableNames(inside.procNet('ip6_tables_names'));
   // Raw sockets need NET_RAW; only opened when there are legacy tables to read (or ipset names to resolve).
   const raw4 = tryOpen('raw socket ipv4', () => inside.raw('ipv4'), problems);
   const raw6 = ipv6.length > 0 ? tryOpen('raw socket ipv6', () => inside.raw('ipv6'), problems) : null;
   const setIndex = raw4 !== null ? new SetIndex(raw4) : null;
-  return { route, netfilter, raw4, raw6, legacyTables: { ipv4, ipv6 }, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems };
+  return { route, tcRoute, netfilter, ipsetNetfilter, raw4, raw6, legacyTables: { ipv4, ipv6 }, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems };
 }
 
 function closeHandles(h: NamespaceHandles): void {
   h.route.close();
+  h.tcRoute.close();
   h.netfilter?.close();
+  h.ipsetNetfilter?.close();
   h.raw4?.close();
   h.raw6?.close();
 }

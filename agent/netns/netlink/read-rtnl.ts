@@ -216,12 +216,15 @@ function readTc(src: SourceRead, links: Link[], names: Map<number, string>, opts
   return { qdiscs, classes, filters, errors: src.errors };
 }
 
-/** Read links, addresses, routes, rules and tc state over `sock` (a NETLINK_ROUTE socket of the namespace). */
-export function readRtnl(sock: NetlinkSocket, limits: RequestLimits, opts: RtnlOptions = {}): RtnlRead {
+/**
+ * Read links, addresses, routes, rules and tc state over `sock` (a NETLINK_ROUTE socket of the namespace); tc over
+ * `tcSock` when given (a dump cut at its cap leaves its socket unusable, so a cut `links` would otherwise cost tc).
+ */
+export function readRtnl(sock: NetlinkSocket, limits: RequestLimits, opts: RtnlOptions = {}, tcSock: NetlinkSocket = sock): RtnlRead {
   const counter = { requests: 0 };
   const linkSrc = new SourceRead('links', sock, limits, counter);
   const { links, addresses, routes, rules, names } = readLinks(linkSrc);
-  const tcSrc = new SourceRead('tc', sock, limits, counter);
+  const tcSrc = new SourceRead('tc', tcSock, limits, counter);
   const inexact: string[] = [];
   const tc = readTc(tcSrc, links, names, opts, inexact);
   for (const e of [...linkSrc.errors, ...tc.errors]) inexact.push(`${e.message}`);

@@ -4,8 +4,10 @@
  * A socket keeps the network namespace it was created in, so enter.ts creates them inside the namespace and
  * leaves at once; every request after that runs from here, with no fork and no exec. Every request is bounded:
  * a receive timeout on the socket (SO_RCVTIMEO, so a recv can never block past the deadline), a deadline checked
- * between datagrams, and a byte cap per request, stopped where it is read: past the cap the rest of the dump is
- * drained without being kept (bounded by the deadline too) and the result says `truncated`.
+ * between datagrams, and a byte cap per request, stopped where it is read: past the cap the request ends at once
+ * and the result says `truncated`. The rest of that answer is left unread (draining it would let a pod with 150k
+ * rules spend the read's whole time budget on bytes that are thrown away), so the socket is then unusable for
+ * further requests: each source of a namespace read has its own socket (read-namespace.ts).
  */
 import { NetlinkError } from '../../errors.js';
 import {
@@ -34,7 +36,7 @@ import {
 
 /** Bounds of one request. */
 export interface RequestLimits {
-  /** Bytes of answer kept at most; past it the rest is drained and dropped, and the result is truncated. */
+  /** Bytes of answer kept at most; past it the request ends (truncated) and the socket takes no further request. */
   maxBytes: number;
   /** performance.now() time by which the request must be over. */
   deadline: number;
@@ -90,7 +92,7 @@ abstract class OwnedSocket {
 export class NetlinkSocket extends OwnedSocket {
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private readonly rx = Buffer.alloc(RECV_BUFFER);
-  /** A request stopped in the middle of an answer: what is still queued would be read as the next answer. */
+  /** A request stopped in the middle of an answer (cut at its cap, timed out): the socket takes no further request. */
   private poisoned = false;
 
   constructor(libc: Libc, fd: number, readonly protocol: number) {
@@ -170,14 +172,18 @@ export class NetlinkSocket extends OwnedSocket {
           }
           continue;
         }
-        if (truncated) continue;
         if (kept + m.payload.length > limits.maxBytes) {
           truncated = true;
-          continue;
+          break;
         }
         kept += m.payload.length;
         // Copy out of the receive buffer, which the next recv overwrites.
         messages.push({ ...m, payload: Buffer.from(m.payload) });
+      }
+      if (truncated) {
+        // Cut where it is read: the rest of the answer stays queued (freed when the socket is closed).
+        this.poisoned = true;
+        return { messages, truncated, interrupted, bytes };
       }
     }
   }

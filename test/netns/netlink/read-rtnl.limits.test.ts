@@ -25,12 +25,14 @@ describeIntegration('readRtnl bounds', { root: true, commands: ['ip', 'tc'] }, (
     const tc = ['qdisc add dev eth0 root handle 1: htb', ...Array.from({ length: 120 }, (_, i) => `class add dev eth0 parent 1: classid 1:${(i + 1).toString(16)} htb rate ${i + 1}mbit`)];
     await ns.exec(['tc', '-batch', '-'], { input: `${tc.join('\n')}\n` });
     const s = socketOf(ns);
+    const tcSock = socketOf(ns);
     try {
       const full = readRtnl(s, { maxBytes: 4 << 20, deadline: performance.now() + 5000 });
       expect(full.sources.map((x) => x.status)).toEqual(['complete', 'complete']);
       expect([full.routes.filter((r) => r.table >= 100 && r.table < 107).length, full.tc.classes.length]).toEqual([2000, 120]);
 
-      const small = readRtnl(s, { maxBytes: 16_384, deadline: performance.now() + 5000 });
+      // links and tc on their own sockets, as the reader has them: the cut links dump does not cost tc.
+      const small = readRtnl(s, { maxBytes: 16_384, deadline: performance.now() + 5000 }, {}, tcSock);
       expect(small.sources).toEqual([
         { source: 'links', status: 'truncated', reason: 'output_limit', message: expect.stringMatching(/RTM_GETROUTE dump cut at the source's 16384-byte budget/) },
         { source: 'tc', status: 'truncated', reason: 'output_limit', message: expect.stringMatching(/RTM_GETTCLASS dump dev eth0 cut/) },
@@ -40,11 +42,20 @@ describeIntegration('readRtnl bounds', { root: true, commands: ['ip', 'tc'] }, (
       expect(small.tc.classes.length).toBeLessThan(120);
       expect(small.links).toEqual(full.links);
 
-      // The socket stays usable after a cut request (the rest of the dump was drained).
+      // A cut request ends where it is read (the rest is not drained): that socket takes no further request, the
+      // source says why, and a fresh socket reads everything.
       const again = readRtnl(s, { maxBytes: 4 << 20, deadline: performance.now() + 5000 });
-      expect([again.sources.map((x) => x.status), again.routes.filter((r) => r.table >= 100 && r.table < 107).length]).toEqual([['complete', 'complete'], 2000]);
+      expect(again.sources[0]).toMatchObject({ status: 'failed', message: expect.stringMatching(/an earlier request on this socket was cut short/) });
+      const fresh = socketOf(ns);
+      try {
+        const r = readRtnl(fresh, { maxBytes: 4 << 20, deadline: performance.now() + 5000 });
+        expect([r.sources.map((x) => x.status), r.routes.filter((x) => x.table >= 100 && x.table < 107).length]).toEqual([['complete', 'complete'], 2000]);
+      } finally {
+        fresh.close();
+      }
     } finally {
       s.close();
+      tcSock.close();
       await ns.destroy();
     }
   });

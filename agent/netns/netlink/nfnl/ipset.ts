@@ -34,10 +34,22 @@ export interface IpsetListResult {
   dump: IpsetDump;
   /** Elements or messages that did not decode (skipped), with why. */
   decodeErrors: string[];
+  /** More members were listed than the bound kept. */
+  membersCut: boolean;
 }
 
-/** The sets of an IPSET_CMD_LIST answer, in kernel order (what ipset save prints, in the same order). */
-export function decodeIpsetList(messages: readonly NlMessage[]): IpsetListResult {
+/**
+ * Members decoded per namespace at most: each is an object of ~15 fields (~300 bytes of heap against ~28 on the
+ * wire), so 2 MiB of a hostile pod's hash:ip set (~75k members) would cost ~25 MB in the worker and again after the
+ * copy to the main thread. Chaos Mesh's sets hold a few CIDRs; past the bound the read is `truncated`.
+ */
+export const MAX_IPSET_MEMBERS = 20_000;
+
+/**
+ * The sets of an IPSET_CMD_LIST answer, in kernel order (what ipset save prints, in the same order), with at most
+ * `maxMembers` members over all sets (`membersCut` when more were listed; every set header is still decoded).
+ */
+export function decodeIpsetList(messages: readonly NlMessage[], maxMembers = Number.POSITIVE_INFINITY): IpsetListResult {
   const sets: Ipset[] = [];
   const decodeErrors: string[] = [];
   const fail = (err: unknown): void => {
@@ -45,6 +57,8 @@ export function decodeIpsetList(messages: readonly NlMessage[]): IpsetListResult
     if (decodeErrors.length < MAX_DECODE_ERRORS) decodeErrors.push(err.message);
   };
   let current: { set: Ipset; family: number } | null = null;
+  let members = 0;
+  let membersCut = false;
   const listType = nfnlType(NFNL_SUBSYS_IPSET, IPSET_CMD_LIST);
   for (const m of messages) {
     if (m.type !== listType) continue;
@@ -69,6 +83,11 @@ export function decodeIpsetList(messages: readonly NlMessage[]): IpsetListResult
       const spec = IPSET_TYPES[current.set.type];
       for (const e of Attrs.list(adt)) {
         if (e.type !== ATTR_DATA) continue;
+        if (members >= maxMembers) {
+          membersCut = true;
+          break;
+        }
+        members++;
         if (spec === undefined) {
           current.set.members.push({ value: '', options: '' });
           continue;
@@ -83,7 +102,7 @@ export function decodeIpsetList(messages: readonly NlMessage[]): IpsetListResult
       fail(err);
     }
   }
-  return { dump: { sets, errors: [] }, decodeErrors };
+  return { dump: { sets, errors: [] }, decodeErrors, membersCut };
 }
 
 /** `family inet hashsize 1024 comment` -> { family: 'inet', hashsize: '1024', comment: true } (as the tools parser). */
@@ -129,9 +148,10 @@ export function readIpset(sock: NetlinkSocket, limits: RequestLimits): IpsetRead
     throw err;
   }
   const r = sock.dump('IPSET_CMD_LIST', nfnlType(NFNL_SUBSYS_IPSET, IPSET_CMD_LIST), encodeNfGen(NFPROTO_IPV4, protoAttr(Math.min(protocol, IPSET_PROTOCOL))), limits);
-  const { dump, decodeErrors } = decodeIpsetList(r.messages);
+  const { dump, decodeErrors, membersCut } = decodeIpsetList(r.messages, MAX_IPSET_MEMBERS);
   let source: SourceStatus = { source: 'ipset', status: 'complete' };
   if (r.truncated) source = { source: 'ipset', status: 'truncated', reason: 'output_limit', message: `the ipset list is larger than ${limits.maxBytes} bytes` };
+  else if (membersCut) source = { source: 'ipset', status: 'truncated', reason: 'output_limit', message: `more than ${MAX_IPSET_MEMBERS} members: the first ${MAX_IPSET_MEMBERS} kept` };
   else if (decodeErrors.length > 0) source = { source: 'ipset', status: 'truncated', reason: 'parse', message: decodeErrors.join('; ') };
   return { ipsets: dump, source, protocol };
 }

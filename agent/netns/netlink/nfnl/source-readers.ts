@@ -1,6 +1,6 @@
 /**
- * The nftables and ipset sources of the netlink namespace read (read-namespace.ts SourceReader): they use the
- * namespace's NETLINK_NETFILTER socket, resolve `-m set` indexes through SO_IP_SET on its IPv4 raw socket as
+ * The nftables and ipset sources of the netlink namespace read (read-namespace.ts SourceReader): each uses its own
+ * NETLINK_NETFILTER socket of the namespace; they resolve `-m set` indexes through SO_IP_SET on its IPv4 raw socket as
  * iptables-save does, fill NetnsState.iptables (the nft backend's dumps), .nftables (native tables) and .ipsets,
  * and report each source's completeness. Opaque rules are counted in a note (auto reads that namespace again
  * through the tools).
@@ -30,8 +30,8 @@ export const nftablesSource: SourceReader = {
 export const ipsetSource: SourceReader = {
   sources: ['ipset'],
   read(h, limits, state) {
-    if (h.netfilter === null) return failed(this.sources, 'no NETLINK_NETFILTER socket in the namespace');
-    const r = readIpset(h.netfilter, limits);
+    if (h.ipsetNetfilter === null) return failed(this.sources, 'no NETLINK_NETFILTER socket in the namespace');
+    const r = readIpset(h.ipsetNetfilter, limits);
     state.ipsets = r.ipsets;
     return [r.source];
   },

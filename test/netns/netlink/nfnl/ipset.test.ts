@@ -26,6 +26,20 @@ describe('IPSET_CMD_LIST answers captured here equal ipset save of the same sets
   });
 });
 
+describe('the member bound', () => {
+  it('keeps the first N members over all sets, every set still listed, and says it cut', () => {
+    const msgs = fixtureMessages('ipset/corpus.list.nlmsg');
+    const full = decodeIpsetList(msgs);
+    const total = full.dump.sets.reduce((a, x) => a + x.members.length, 0);
+    expect([full.membersCut, total > 3]).toEqual([false, true]);
+    const cut = decodeIpsetList(msgs, 3);
+    expect(cut.membersCut).toBe(true);
+    expect(cut.dump.sets.map((x) => x.name)).toEqual(full.dump.sets.map((x) => x.name));
+    expect(cut.dump.sets.flatMap((x) => x.members)).toEqual(full.dump.sets.flatMap((x) => x.members).slice(0, 3));
+    expect(decodeIpsetList(msgs, total).membersCut).toBe(false);
+  });
+});
+
 describe('decodeIpsetList is total', () => {
   const captured = fixtureMessages('ipset/corpus.list.nlmsg');
   it('arbitrary payloads and damaged captured messages give sets or decode errors, never a throw', () => {

@@ -24,13 +24,16 @@ export interface NetlinkRead {
 
 export function readNetlink(path: string, maxBytes?: number): NetlinkRead {
   return withNetns(path, null, (inside) => {
+    // One socket per source, as the reader has (a dump cut at its cap leaves its socket unusable).
     const nl = inside.netfilter();
+    const nlIpset = inside.netfilter();
     const raw = inside.raw('ipv4');
     try {
       const sets = new SetIndex(raw);
-      return { nft: readNftables(nl, LIMITS(maxBytes), { setName: (i) => sets.name(i) }), ipset: readIpset(nl, LIMITS(maxBytes)) };
+      return { nft: readNftables(nl, LIMITS(maxBytes), { setName: (i) => sets.name(i) }), ipset: readIpset(nlIpset, LIMITS(maxBytes)) };
     } finally {
       nl.close();
+      nlIpset.close();
       raw.close();
     }
   }).value;
