@@ -16,12 +16,13 @@
  * CNA_HOSTILE_PROF=<dir> runs serve with --cpu-prof into that directory (to see where a collection's time goes).
  */
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MAX_QDISCS_PER_POD } from '../../agent/metrics/qdisc-cap.js';
 import { ChaosMeshReplay } from '../helpers/chaos-mesh.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
-import { inNetns, spamIpset, spamRestore, spamTc, weirdRules, WEIRD_LINKS } from '../helpers/hostile-state.js';
+import { HOSTILE_XTABLES_LOCK, inNetns, spamIpset, spamRestore, spamTc, weirdRules, WEIRD_LINKS } from '../helpers/hostile-state.js';
 import { samplesOf, valueOf } from '../helpers/metrics-lint.js';
 import { enterNetns } from '../helpers/netns.js';
 import { alive, descendants, statusBytes } from '../helpers/procs.js';
@@ -88,14 +89,14 @@ describeIntegration('hostile pods (real containerd pods, real serve)', { root: t
     const chaos = async (): Promise<void> => {
       await new ChaosMeshReplay(enterNetns(pods.chaos.netnsPath), 'legacy').partition({ experiment: 'plain-partition', direction: 'to', cidrs: ['10.97.0.0/16'] });
     };
-    // The chaos pod first: iptables-legacy's lock (/run/xtables.lock) is one for the machine, and the 150k-rule
-    // legacy restore holds it for seconds.
+    // The chaos pod first (its replay takes the machine's /run/xtables.lock; the hostile restores use their own).
     await chaos();
     await Promise.all([nftChaos(), legacy(), tc()]);
     console.log(`hostile state loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }, 600_000);
 
   afterAll(async () => {
+    await rm(HOSTILE_XTABLES_LOCK, { force: true });
     await s?.stop(1000);
     await h?.stop();
   });

@@ -127,11 +127,11 @@ export class ChaosTproxyReplay {
       if (r.prefsrc === v4addr.local && r.gateway === undefined && r.dev !== undefined) await ex(['ip', 'route', 'del', r.dst, 'dev', r.dev]);
     }
     // set_iptables: chaos-tproxy's mangle rules and ip rule live in the proxy namespace.
-    await this.side(['iptables-legacy', '-t', 'mangle', '-N', 'DIVERT']);
-    await this.side(['iptables-legacy', '-t', 'mangle', '-A', 'PREROUTING', '-p', 'tcp', '-m', 'socket', '-j', 'DIVERT']);
-    await this.side(['iptables-legacy', '-t', 'mangle', '-A', 'DIVERT', '-j', 'MARK', '--set-mark', '1']);
-    await this.side(['iptables-legacy', '-t', 'mangle', '-A', 'DIVERT', '-j', 'ACCEPT']);
-    await this.side(['iptables-legacy', '-t', 'mangle', '-A', 'PREROUTING', '-p', 'tcp', '-m', 'multiport', '--dports', '80', '-j', 'TPROXY',
+    await this.side(['iptables-legacy', '-w', '-t', 'mangle', '-N', 'DIVERT']);
+    await this.side(['iptables-legacy', '-w', '-t', 'mangle', '-A', 'PREROUTING', '-p', 'tcp', '-m', 'socket', '-j', 'DIVERT']);
+    await this.side(['iptables-legacy', '-w', '-t', 'mangle', '-A', 'DIVERT', '-j', 'MARK', '--set-mark', '1']);
+    await this.side(['iptables-legacy', '-w', '-t', 'mangle', '-A', 'DIVERT', '-j', 'ACCEPT']);
+    await this.side(['iptables-legacy', '-w', '-t', 'mangle', '-A', 'PREROUTING', '-p', 'tcp', '-m', 'multiport', '--dports', '80', '-j', 'TPROXY',
       '--tproxy-mark', '0x1/0x1', '--on-port', '1025']);
     if (ebt === 'ebtables-legacy') {
       await this.side(['ebtables-legacy', '-t', 'broute', '-A', 'BROUTING', '-p', 'IPv4', '--ip-proto', '6', '--ip-dport', '!', '22',

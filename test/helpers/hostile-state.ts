@@ -62,12 +62,18 @@ export function weirdRules(chain: string): string[][] {
 }
 
 /** Run a command in a namespace file through nsenter (argument array, timeout, output kept small); throws on failure. */
+/** The xtables lock file of the hostile restores (remove it after the test). */
+export const HOSTILE_XTABLES_LOCK = `/run/cna-hostile-${process.pid}.xtables.lock`;
+
 export async function inNetns(path: string, argv: string[], input?: string, timeoutMs = 180_000): Promise<void> {
   const r = await execa('nsenter', [`--net=${path}`, '--', ...argv], {
     reject: false,
     timeout: timeoutMs,
     maxBuffer: 1 << 20,
-    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+    // A lock file of our own: iptables-legacy's default /run/xtables.lock is one for the whole machine, and a
+    // 150k-rule restore would hold it for seconds against every other test's iptables calls. The lock only orders
+    // writers in user space; each namespace's tables are replaced atomically by the kernel anyway.
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', XTABLES_LOCKFILE: HOSTILE_XTABLES_LOCK },
     extendEnv: false,
     ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
   });
