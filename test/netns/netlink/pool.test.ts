@@ -6,8 +6,8 @@ import { describeIntegration } from '../../helpers/env.js';
 import { createNetns, destroyAll } from '../../helpers/netns.js';
 
 const pools: NetlinkPool[] = [];
-const pool = (size = 2): NetlinkPool => {
-  const p = new NetlinkPool({ size, idleMs: 5000 });
+const pool = (size = 2, opts: { heapMb?: number; graceMs?: number } = {}): NetlinkPool => {
+  const p = new NetlinkPool({ size, idleMs: 5000, ...opts });
   pools.push(p);
   return p;
 };
@@ -55,5 +55,39 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
     await p.close();
     const settled = await both;
     expect(settled.filter((s) => s.status === 'rejected').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a reader thread that does not answer within budget + grace is terminated, its read fails, a new thread takes the next', async () => {
+    const ns = await createNetns('nlp');
+    const inode = statSync(ns.path).ino;
+    // grace -999 ms on a 1 s budget: the watchdog fires 1 ms after the job is posted, before any thread can answer.
+    const p = pool(1, { graceMs: -999 });
+    await expect(p.read({ path: ns.path, inode, maxSourceBytes: 1 << 20, budgetMs: 1000 })).rejects.toMatchObject({ reason: 'timeout', message: expect.stringMatching(/no answer within 1 ms; reader thread terminated/) });
+    expect([p.started, p.replaced]).toEqual([1, 1]);
+    const q = pool(1);
+    expect((await q.read({ path: ns.path, inode, maxSourceBytes: 1 << 20, budgetMs: 2000 })).state.reader).toBe('netlink');
+  });
+
+  it('a reader thread past its V8 heap limit dies alone: the read fails typed, the pool replaces it and keeps reading', async () => {
+    const ns = await createNetns('nlp');
+    const inode = statSync(ns.path).ino;
+    // 20,000 ipset members (the most the decoder keeps, ~300 bytes of heap each) and 5,000 htb classes: measured to
+    // need 14-20 MB of old generation; an empty namespace reads in 7 MB. The limit here: 10 MB.
+    const members = Array.from({ length: 20_000 }, (_, i) => `add nlpbig 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`).join('\n');
+    await ns.exec(['ipset', 'restore'], { input: `create nlpbig hash:ip maxelem 65536\n${members}\n` });
+    // And 5,000 htb classes on a veth.
+    await ns.exec(['ip', 'link', 'add', 'big0', 'type', 'veth', 'peer', 'name', 'big1']);
+    const classes = Array.from({ length: 5000 }, (_, i) => `class add dev big0 parent 1: classid 1:${(i + 1).toString(16)} htb rate 1mbit`).join('\n');
+    await ns.exec(['tc', '-batch', '-'], { input: `qdisc add dev big0 root handle 1: htb\n${classes}\n` });
+    const p = pool(1, { heapMb: 10 });
+    const err = await p.read({ path: ns.path, inode, maxSourceBytes: 16 << 20, budgetMs: 20_000 }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(NetlinkError);
+    expect(String((err as Error).message)).toMatch(/the reader thread failed: .*memory limit/);
+    expect(p.replaced).toBe(1);
+    // The main thread is untouched, and a small namespace still reads through the same pool (a fresh thread).
+    const small = await createNetns('nlp');
+    const r = await p.read({ path: small.path, inode: statSync(small.path).ino, maxSourceBytes: 1 << 20, budgetMs: 5000 });
+    expect(r.state.reader).toBe('netlink');
+    expect(p.started).toBe(2);
   });
 });
