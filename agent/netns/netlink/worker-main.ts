@@ -3,10 +3,10 @@
  * synchronously (setns moves only this thread) and posts the NetnsState back. A thread that could not return to
  * its own namespace exits at once; the pool replaces it.
  */
-import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
 import { StrandedThreadError } from './enter.js';
+import { libc } from './libc.js';
 import { readNamespace, type NetlinkJob } from './read-namespace.js';
 import { NETLINK_SOURCES } from './sources.js';
 
@@ -19,12 +19,16 @@ export type ReplyMessage =
   | { id: number; ok: true; state: ReturnType<typeof readNamespace>; cpuMicros: number }
   | { id: number; ok: false; error: { name: string; message: string; reason: string; errno: number }; cpuMicros: number };
 
-/** CPU time this thread has run, ns (/proc/thread-self/schedstat's first field; 0 when unreadable). */
+/**
+ * CPU time this thread has run, ns: clock_gettime(CLOCK_THREAD_CPUTIME_ID), exact to the call (schedstat, read
+ * before, lags by up to a scheduler tick for the running thread and cost two file reads per namespace); 0 when
+ * libc cannot be loaded (the read then fails on its own).
+ */
 function threadCpuNanos(): number {
   try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) || 0;
+    return libc().threadCpuNanos() || 0;
   } catch (err) {
-    void err; // no schedstat (kernel without CONFIG_SCHEDSTATS): per-read CPU is simply not reported
+    void err; // koffi or libc unavailable: readNamespace reports that itself; per-read CPU is simply not reported
     return 0;
   }
 }
