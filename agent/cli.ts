@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<{ run: Command }>> = {
   inspect: () => import('./commands/inspect.js'),
   metrics: () => import('./commands/metrics.js'),
   serve: () => import('./commands/serve.js'),
+  diff: () => import('./commands/diff.js'),
 };
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

@@ -11,7 +11,11 @@ import { emptyDraft } from './collect/draft.js';
 import { netnsCollector } from './collect/netns.js';
 import { judge, notInspected, reportFrom } from './collect/report.js';
 import { runtimeCollector, statsCollector } from './collect/runtime.js';
-import { checkDns } from './dns-marker.js';
+import { bpmCollector, procCollector, withProcFacts } from './collect/proc.js';
+import { collectPodFacts } from './proc/facts.js';
+import { scanProc } from './proc/scan.js';
+import { errorMessage } from './errors.js';
+import { kubeCollector, type KubeCollectorOptions } from './intent/collector.js';
 import { silentLogger, type Logger } from './log.js';
 import type { NetnsReader } from './netns/read.js';
 import { emptyNetnsState } from './netns/state.js';
@@ -31,6 +35,8 @@ export interface CollectDeps {
   disabled?: ReadonlySet<CollectorName>;
   /** The node's /run/netns (under --host-root): HTTPChaos's proxy namespaces `<p>ns` (namedNetnsDir(cfg.hostRoot)). */
   namedNetnsDir?: string;
+  /** Chaos Mesh's intent (the Kubernetes API source on): the kube collector runs last. */
+  kube?: KubeCollectorOptions;
 }
 
 export interface CollectOptions {
@@ -59,11 +65,13 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     runtimeCollector(deps.inventory, opts.filter),
     netnsCollector({
       reader: deps.reader,
-      procRoot: deps.procRoot,
       ...(opts.hostSharing ? { hostSharing: opts.hostSharing } : {}),
       ...(deps.namedNetnsDir !== undefined ? { namedNetnsDir: deps.namedNetnsDir } : {}),
     }),
     statsCollector(deps.inventory),
+    procCollector({ procRoot: deps.procRoot }),
+    bpmCollector(),
+    ...(deps.kube ? [kubeCollector(deps.kube)] : []),
   ].filter((c) => c.name === 'runtime' || !deps.disabled?.has(c.name));
   const draft = emptyDraft();
   const results = [];
@@ -86,6 +94,8 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     stale: draft.stale,
     host: draft.host,
     incompleteNamespaces: draft.incompleteNamespaces,
+    bpm: draft.bpm,
+    ...(draft.kube ? { kube: draft.kube } : {}),
   };
 }
 
@@ -110,8 +120,24 @@ export async function inspectTarget(
     return reportFrom({ ...base, netns: null }, emptyNetnsState(), notInspected(why), 0, [why]);
   }
   const state = await reader.read({ path: target.netnsPath, inode, pid: target.pid });
-  await checkDns(target.pid !== null ? [{ name: `pid ${target.pid}`, pid: target.pid }] : [], target.procRoot, state);
-  return reportFrom({ ...base, netns: { inode, path: target.netnsPath } }, state, judge(state, log), state.spawns);
+  const report = reportFrom({ ...base, netns: { inode, path: target.netnsPath } }, state, judge(state, log), state.spawns);
+  return target.pid === null ? report : withPidFacts(report, target.pid, target.procRoot, { inode, path: target.netnsPath });
+}
+
+/** `--pid PID`: the /proc facts of that process's root and namespaces, as if it were a one-container pod. */
+async function withPidFacts(report: PodReport, pid: number, procRoot: string, netns: { inode: number; path: string }): Promise<PodReport> {
+  const id = `pid-${pid}`;
+  const pod: PodInfo = {
+    namespace: '', name: '', uid: '', runtime: '', endpoint: '', sandboxId: id, state: 'SANDBOX_READY', pid, hostNetwork: false, netns,
+    containers: [{ id, name: `pid ${pid}`, state: 'CONTAINER_RUNNING', pid }],
+  };
+  try {
+    const scan = await scanProc({ procRoot, detailPids: [pid] });
+    const { facts } = await collectPodFacts(scan, [pod], { procRoot });
+    return withProcFacts(report, pod, facts.get(id) ?? null, 'no facts');
+  } catch (err) {
+    return withProcFacts(report, pod, null, `the /proc scan failed: ${errorMessage(err)}`);
+  }
 }
 
 /** CPU time of the children this process waited for (the tools), seconds: /proc/self/stat cutime + cstime. */

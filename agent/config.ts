@@ -37,6 +37,10 @@ export interface Config {
   compatMetrics: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nsenterPath: string;
+  /** Read Chaos Mesh's intent from the Kubernetes API: auto (when credentials exist), on (required), off. */
+  kube: 'auto' | 'on' | 'off';
+  /** Kubeconfig file; null = KUBECONFIG, in-cluster, ~/.kube/config. */
+  kubeconfig: string | null;
 }
 
 type Kind = 'string' | 'list' | 'bool' | 'duration' | 'int' | 'bytes';
@@ -64,7 +68,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'command-timeout', kind: 'duration', key: 'commandTimeoutMs', def: '2s', help: 'Timeout of one tool run by the tools reader (nsenter); cut to what is left of --namespace-timeout. The tool is killed after it.' },
   { name: 'max-output', kind: 'bytes', key: 'maxOutputBytes', def: '2MiB', help: 'Bytes kept per source of a namespace read (one netlink dump, or one tool\'s output); past it the source is cut where it is read and marked truncated.' },
   { name: 'max-rules-per-pod', kind: 'int', key: 'maxRulesPerPod', def: '2000', help: 'iptables rules exported per pod at most (chaos_daemon_iptables_* series and the JSON document), chaos chains first; the verdict still sees every rule read. chaos_daemon_pod_truncated{what="rules"} says when it cut.' },
-  { name: 'json', kind: 'bool', key: 'json', def: 'false', help: 'Print JSON (runtimes, pods, inspect).' },
+  { name: 'json', kind: 'bool', key: 'json', def: 'false', help: 'Print JSON (runtimes, pods, inspect, diff).' },
   { name: 'all', kind: 'bool', key: 'all', def: 'false', help: 'inspect: every pod on the node.', commands: ['inspect'] },
   { name: 'netns', kind: 'string', key: 'netns', def: '', help: 'inspect: a network namespace file (e.g. /var/run/netns/x).', commands: ['inspect'] },
   { name: 'pid', kind: 'int', key: 'pid', def: '', help: 'inspect: the network namespace of this PID.', commands: ['inspect'] },
@@ -76,6 +80,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'compat-metrics', kind: 'bool', key: 'compatMetrics', def: 'true', help: "Emit Chaos Mesh's per-container chaos_daemon_iptables_*/ipset/tcs series (one copy per container)." },
   { name: 'log-level', kind: 'string', key: 'logLevel', def: 'info (serve), warn (others)', help: 'fatal|error|warn|info|debug|trace|silent' },
   { name: 'nsenter-path', kind: 'string', key: 'nsenterPath', def: 'nsenter', help: 'nsenter executable.' },
+  { name: 'kube', kind: 'string', key: 'kube', def: 'auto', help: "Read Chaos Mesh's intent (Pod*Chaos, experiment records) from the Kubernetes API, read-only: auto = when in-cluster credentials or a kubeconfig exist, on = required, off = never." },
+  { name: 'kubeconfig', kind: 'string', key: 'kubeconfig', def: '', help: 'Kubeconfig file for --kube (default: KUBECONFIG, then in-cluster, then ~/.kube/config).' },
   { name: 'help', kind: 'bool', key: 'help', def: 'false', help: 'Show this help.' },
 ];
 
@@ -85,6 +91,7 @@ export const COMMANDS: Record<string, string> = {
   inspect: 'Show iptables, ipsets, tc and the chaos verdict: inspect NAMESPACE/POD... | --all | --netns PATH | --pid PID',
   metrics: 'Run one collection and print the Prometheus metrics on stdout.',
   serve: 'Run the exporter: /metrics, /healthz, /readyz, /debug/pods.',
+  diff: "Chaos Mesh's intent and the kernel side by side for one pod, with owners and drift: diff NAMESPACE/POD",
 };
 
 export function envName(flag: string): string {
@@ -176,6 +183,8 @@ function defaults(): Config {
     compatMetrics: true,
     logLevel: 'warn',
     nsenterPath: 'nsenter',
+    kube: 'auto',
+    kubeconfig: null,
   };
 }
 
@@ -212,6 +221,9 @@ function apply(cfg: Config, spec: FlagSpec, raw: string, seen: Set<string>): voi
       } else if (spec.name === 'log-level') {
         if (!LEVELS.includes(raw)) throw new UsageError(`--log-level: expected one of ${LEVELS.join('|')}, got "${raw}"`);
         c.logLevel = raw;
+      } else if (spec.name === 'kube') {
+        if (raw !== 'auto' && raw !== 'on' && raw !== 'off') throw new UsageError(`--kube: expected auto, on or off, got "${raw}"`);
+        c.kube = raw;
       } else {
         if (raw === '') throw new UsageError(`--${spec.name}: needs a value`);
         if ((spec.name.endsWith('-root') || spec.name === 'netns') && !raw.startsWith('/'))
@@ -306,6 +318,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config 
       if (modes !== 1) throw new UsageError('inspect takes exactly one of: NAMESPACE/POD..., --all, --netns PATH, --pid PID');
       for (const a of cfg.args)
         if (!/^[^/\s]+\/[^/\s]+$/.test(a)) throw new UsageError(`inspect: expected NAMESPACE/POD, got "${a}"`);
+    } else if (cfg.command === 'diff') {
+      if (cfg.args.length !== 1 || !/^[^/\s]+\/[^/\s]+$/.test(cfg.args[0]!)) throw new UsageError('diff takes exactly one NAMESPACE/POD');
     } else if (cfg.args.length > 0) {
       throw new UsageError(`${cfg.command}: unexpected argument "${cfg.args[0]}"`);
     }

@@ -103,6 +103,32 @@ export class ParseError extends AgentError {
   }
 }
 
+/** Why a path inside a pod's root was not read (agent/proc/pod-root.ts). Every one is the pod's doing or its state, never the agent's. */
+export type PodPathReason =
+  | 'absolute-symlink'
+  | 'escape'
+  | 'too-many-links'
+  | 'not-regular'
+  | 'unsafe-mount'
+  | 'timeout'
+  | 'vanished'
+  | 'raced'
+  | 'io';
+
+/**
+ * A path inside a pod's root (`/proc/<pid>/root/...`) that the agent refused or failed to read: `podPath` is the
+ * path as the pod sees it, `reason` how it is counted (on that pod, never as a node-wide failure).
+ */
+export class PodPathError extends AgentError {
+  readonly podPath: string;
+  readonly reason: PodPathReason;
+  constructor(podPath: string, reason: PodPathReason, message: string, options?: { cause?: unknown }) {
+    super(`POD_PATH_${reason.toUpperCase().replace(/-/g, '_')}`, `${podPath}: ${message}`, options);
+    this.podPath = podPath;
+    this.reason = reason;
+  }
+}
+
 /** Message of an unknown thrown value, for logs and error lists. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -3,7 +3,12 @@
  * Produced by collection.ts; consumed read-only.
  */
 import type { ChaosReport } from './chaos/types.js';
+import type { PodDrift } from './intent/drift.js';
+import type { IntentStatus, PodIntent } from './intent/model.js';
+import type { KubeHealth } from './intent/source.js';
 import type { IpsetDump, IptablesDump, NetnsState, SourceStatus, TcDump } from './netns/state.js';
+import type { BpmReport } from './proc/bpm.js';
+import type { PodProcFacts } from './proc/model.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
 
 /** One pod (or one --netns/--pid target) and what was read from its network namespace. */
@@ -20,7 +25,8 @@ export interface PodReport {
   ipsets: IpsetDump;
   tc: TcDump;
   ipRules: NetnsState['ipRules'];
-  dnsChaos: NetnsState['dnsChaos'];
+  /** Containers whose root holds a readable /etc/resolv.conf.chaos.bak (from `proc.dns`). */
+  dnsChaos: { container: string; pid: number }[];
   /** Vanished pod, tool failure, unresolved netns...: human sentences; the rest of the entry holds what could be read. */
   errors: string[];
   /** Process spawns this entry's namespace read cost (0 when shared with another pod of the same netns). */
@@ -29,6 +35,8 @@ export interface PodReport {
   reader: NetnsState['reader'] | null;
   /** Each source's completeness (empty when nothing was read). */
   sources: SourceStatus[];
+  /** What /proc says about the pod's faults that are not network state (absent for --netns / --pid targets). */
+  proc?: PodProcFacts;
   /** The reader's notes: what it skipped and why (NetnsState.notes). */
   notes?: string[];
   /** Links, addresses, routes and ebtables, when the reader read them (HTTPChaos's bridge layout evidence). */
@@ -36,6 +44,10 @@ export interface PodReport {
   addresses?: NetnsState['addresses'];
   routes?: NetnsState['routes'];
   ebtables?: NetnsState['ebtables'];
+  /** What Chaos Mesh intends for this pod (Kubernetes API source on; absent when it is off). */
+  intent?: { status: IntentStatus; pod: PodIntent };
+  /** Intent reconciled with the namespace's state (Kubernetes API source on). */
+  drift?: PodDrift;
   /** The pod uses the node's network namespace (or, on `Snapshot.host`, this is the node's namespace). */
   hostNetwork?: boolean;
 }
@@ -80,4 +92,8 @@ export interface Snapshot {
   host?: PodReport | null;
   /** Namespaces whose read had an incomplete source. */
   incompleteNamespaces?: number;
+  /** chaos-daemon's background processes, from the collection's /proc scan; null when the scan failed or was off. */
+  bpm?: BpmReport | null;
+  /** The Kubernetes API source's health when it is on (chaos_daemon_kube_*). */
+  kube?: KubeHealth;
 }

@@ -68,10 +68,11 @@ export class InProcessAgent {
       onCommand: (r) => persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
       onFallback: (reason) => persistent.onFallback(reason),
       onRead: (e) => {
+        persistent.onRead(e);
         this.readerCpuSeconds += e.cpuSeconds;
       },
     });
-    this.pipeline = new MetricsPipeline({ procRoot: this.cfg.procRoot, compatMetrics: this.cfg.compatMetrics, maxRulesPerPod: this.cfg.maxRulesPerPod, persistent, log });
+    this.pipeline = new MetricsPipeline({ compatMetrics: this.cfg.compatMetrics, maxRulesPerPod: this.cfg.maxRulesPerPod, persistent, log });
   }
 
   async collectOnce(): Promise<AgentSample> {

@@ -41,8 +41,8 @@ async function show(title: string, args: string[], filter?: (line: string) => bo
 /** The shipped rules with the leftover alert made to fire within the demo; throws if the rule changed shape. */
 export function demoRuleGroups(groups: RuleGroupSpec[]): RuleGroupSpec[] {
   const out = structuredClone(groups);
-  const leftover = out.flatMap((g) => g.rules).find((r) => r.alert === 'ChaosInjectionLeftover');
-  if (!leftover || !/> 3600\b/.test(leftover.expr)) throw new Error('ChaosInjectionLeftover no longer compares the age with 3600: update the demo');
+  const leftover = out.flatMap((g) => g.rules).find((r) => r.alert === 'ChaosInjectionLongRunning');
+  if (!leftover || !/> 3600\b/.test(leftover.expr)) throw new Error('ChaosInjectionLongRunning no longer compares the age with 3600: update the demo');
   leftover.expr = leftover.expr.replace(/> 3600\b/, `> ${DEMO_LEFTOVER_AGE_S}`);
   leftover.for = DEMO_LEFTOVER_FOR;
   return out;
@@ -66,7 +66,7 @@ async function showPrometheus(prom: PrometheusHarness): Promise<void> {
 }
 
 async function firingFor(prom: PrometheusHarness, pods: string[]): Promise<boolean> {
-  const firing = (await prom.alerts()).filter((a) => a.labels.alertname === 'ChaosInjectionLeftover' && a.state === 'firing');
+  const firing = (await prom.alerts()).filter((a) => a.labels.alertname === 'ChaosInjectionLongRunning' && a.state === 'firing');
   return pods.every((p) => firing.some((a) => a.labels.pod === p));
 }
 
@@ -123,11 +123,11 @@ async function main(): Promise<void> {
     await show('metrics', ['metrics', ...ep], (l) => /^chaos_daemon_(injection_active|pod_verdict\{.*\} 1|tbf_rate|runtime_up|ipset_members)/.test(l));
 
     process.stdout.write(`\nStarting the loop: chaos-node-agent serve (--interval 2s) and a real Prometheus scraping it every 2 s with\n`
-      + `deploy/prometheusrule.yaml's alerts (demo thresholds: ChaosInjectionLeftover after ${DEMO_LEFTOVER_AGE_S} s for ${DEMO_LEFTOVER_FOR}, shipped: 1 h for 10 m)...\n`);
+      + `deploy/prometheusrule.yaml's alerts (demo thresholds: ChaosInjectionLongRunning after ${DEMO_LEFTOVER_AGE_S} s for ${DEMO_LEFTOVER_FOR}, shipped: 1 h for 10 m)...\n`);
     step();
     loop = await startScrapeLoop({ name: 'demo', runtimeEndpoint: h.endpoint, interval: '2s', scrapeInterval: '2s', ruleGroups: demoRuleGroups(shippedRuleGroups()), node: 'demo-node' });
     const prom = loop.prom;
-    await until('Prometheus firing ChaosInjectionLeftover for shop/web and shop/api', () => firingFor(prom, ['web', 'api']), 90_000);
+    await until('Prometheus firing ChaosInjectionLongRunning for shop/web and shop/api', () => firingFor(prom, ['web', 'api']), 90_000);
     await showPrometheus(prom);
 
     process.stdout.write('\nRecovering the partition as Chaos Mesh does (empty chains and ipsets stay behind)...\n');

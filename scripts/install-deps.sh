@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the agent and its tests use: the netns tools, a real containerd + runc + CNI plugins,
 # a real dockerd, busybox (static) to build a local image, capsh/setpriv for the capability tests, debootstrap
-# for the container image built without a registry (scripts/build-image.sh), and Prometheus + promtool (2.42)
-# for the Prometheus tests and the quick start, which run their own server on a free port.
+# for the container image built without a registry (scripts/build-image.sh), Prometheus + promtool (2.42)
+# for the Prometheus tests and the quick start, which run their own server on a free port, and openssl for the
+# fake kube-apiserver's self-signed certificate (test/helpers/fake-kube-apiserver.ts).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(iptables ipset iproute2 util-linux procps libcap2-bin containerd runc containernetworking-plugins busybox-static docker.io debootstrap nftables ebtables)
+pkgs=(iptables ipset iproute2 util-linux procps libcap2-bin containerd runc containernetworking-plugins busybox-static docker.io debootstrap nftables ebtables openssl)
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 

@@ -83,7 +83,7 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     expect(snap.reads).toBe(3);
     expect(snap.spawns).toBe(snap.pods[0]!.spawns + snap.pods[2]!.spawns);
     expect(snap.cpuSeconds).toBeGreaterThan(0);
-    expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true]]);
+    expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true], ['proc', true], ['bpm', true]]);
     expect(snap.durationSeconds).toBeGreaterThan(0);
   });
 
@@ -102,6 +102,6 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     const snap = await collect({ inventory: fakeInventory([pod('a1', { path: a.path, inode: statSync(a.path).ino }, a.holderPid)]), reader, procRoot: '/proc', log: silentLogger() }, { signal: ac.signal });
     expect(snap.spawns).toBe(0);
     expect(snap.reads).toBe(0);
-    expect(snap.collectors.map((c) => [c.collector, c.success, c.error])).toEqual([['runtime', false, 'aborted'], ['netns', false, 'aborted'], ['stats', false, 'aborted']]);
+    expect(snap.collectors.map((c) => [c.collector, c.success, c.error])).toEqual([['runtime', false, 'aborted'], ['netns', false, 'aborted'], ['stats', false, 'aborted'], ['proc', false, 'aborted'], ['bpm', false, 'aborted']]);
   });
 });

@@ -95,6 +95,23 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['inspect', '--netns', 'relative/path'])).toThrow(/absolute path/);
   });
 
+  it('--kube auto|on|off (default auto) and --kubeconfig, for every command, from flags or the environment', () => {
+    expect([loadConfig(['pods']).kube, loadConfig(['pods']).kubeconfig]).toEqual(['auto', null]);
+    for (const mode of ['auto', 'on', 'off'] as const) expect(loadConfig(['serve', '--kube', mode]).kube).toBe(mode);
+    expect(loadConfig(['metrics', '--kube=off', '--kubeconfig', '/etc/kube/config']).kubeconfig).toBe('/etc/kube/config');
+    expect(loadConfig(['inspect', '--all'], { CHAOS_AGENT_KUBE: 'on', CHAOS_AGENT_KUBECONFIG: '/k' })).toMatchObject({ kube: 'on', kubeconfig: '/k' });
+    expect(() => loadConfig(['serve', '--kube', 'maybe'])).toThrow('--kube: expected auto, on or off, got "maybe"');
+    expect(() => loadConfig(['serve', '--kubeconfig'])).toThrow(/--kubeconfig: needs a value/);
+  });
+
+  it('diff takes exactly one NAMESPACE/POD', () => {
+    expect(loadConfig(['diff', 'shop/web', '--json']).args).toEqual(['shop/web']);
+    expect(() => loadConfig(['diff'])).toThrow('diff takes exactly one NAMESPACE/POD');
+    expect(() => loadConfig(['diff', 'shop/web', 'shop/db'])).toThrow('diff takes exactly one NAMESPACE/POD');
+    expect(() => loadConfig(['diff', 'web'])).toThrow('diff takes exactly one NAMESPACE/POD');
+    expect(() => loadConfig(['diff', '--all'])).toThrow(/--all is only valid with: inspect/);
+  });
+
   it('rejects unknown commands, flags, misplaced flags and bad values with UsageError', () => {
     expect(() => loadConfig([])).toThrow(/missing command/);
     expect(() => loadConfig(['frobnicate'])).toThrow(/unknown command/);

@@ -30,7 +30,7 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
 }
 
 function make(collect: (signal: AbortSignal) => Promise<Snapshot>, intervalMs: number, log = capture().log): CollectionScheduler {
-  const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent: new PersistentMetrics({ defaultMetrics: false }), log, bpm: false });
+  const pipeline = new MetricsPipeline({ compatMetrics: true, persistent: new PersistentMetrics({ defaultMetrics: false }), log });
   const s = new CollectionScheduler({ intervalMs, collect, process: (snap, signal) => pipeline.process(snap, signal), log });
   schedulers.push(s);
   return s;
@@ -164,7 +164,7 @@ describe('CollectionScheduler', () => {
   });
 
   it('aborts a collection that passes its deadline', async () => {
-    const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent: new PersistentMetrics({ defaultMetrics: false }), log: capture().log, bpm: false });
+    const pipeline = new MetricsPipeline({ compatMetrics: true, persistent: new PersistentMetrics({ defaultMetrics: false }), log: capture().log });
     const s = new CollectionScheduler({
       intervalMs: 60_000, collectionTimeoutMs: 50, log: capture().log,
       collect: async (signal) => {

@@ -1,7 +1,8 @@
 /**
  * Chaos fingerprinting: the state of one network namespace -> verdict, kinds and findings. The orchestrator: each
  * concern lives in its own file (iptables-graph, chaos-mesh-names, partition, chain-status, tc-tree,
- * traffic-control, http, ipsets, dns, format, findings).
+ * traffic-control, http, ipsets, format, findings). DNSChaos, IOChaos, StressChaos and JVMChaos are not network state:
+ * agent/chaos/processes.ts judges them from /proc.
  *
  * PURE: no I/O, no clock, no globals; linear in the size of the state (about 110 namespaces are fingerprinted
  * every 15 s). Facts: shared/notes/chaos-mesh.md.
@@ -19,7 +20,6 @@
  */
 import type { NetnsState } from '../netns/state.js';
 import { chainStatus, foreignChains } from './chain-status.js';
-import { dnsFindings } from './dns.js';
 import { annotationFor, primaryBackend, report, type AnalysedDump, type Builder } from './findings.js';
 import { httpBridgeFindings, httpMangleFindings, leftoverFwmarkRules } from './http.js';
 import { IpsetIndex } from './ipset-index.js';
@@ -59,7 +59,6 @@ export function fingerprint(state: NetnsState, ctx: FingerprintContext = {}): Ch
   }
   httpBridgeFindings(b, state, ctx.namedNetns);
   tcFindings(b, state, classifiersOf(b, dumps, state.tc.filters));
-  dnsFindings(b, state.dnsChaos);
   ipsetFindings(b, used);
   if (!httpActive) leftoverFwmarkRules(b, state.ipRules);
   b.details.push(...(ctx.extra ?? []));

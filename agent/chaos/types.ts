@@ -3,9 +3,12 @@
  * traffic now; unknown: the namespace could not be read at all (vanished, unresolved), so nothing can be claimed.
  */
 export type Verdict = 'clean' | 'scaffolding' | 'active' | 'unknown';
-export type ChaosKind = 'partition' | 'delay' | 'loss' | 'duplicate' | 'corrupt' | 'reorder' | 'bandwidth' | 'http' | 'dns';
+export type ChaosKind =
+  | 'partition' | 'delay' | 'loss' | 'duplicate' | 'corrupt' | 'reorder' | 'bandwidth' | 'http' | 'dns'
+  // Not network state, read from /proc (agent/proc, agent/chaos/processes.ts):
+  | 'io' | 'stress' | 'jvm';
 export const CHAOS_KINDS: readonly ChaosKind[] = [
-  'partition', 'delay', 'loss', 'duplicate', 'corrupt', 'reorder', 'bandwidth', 'http', 'dns',
+  'partition', 'delay', 'loss', 'duplicate', 'corrupt', 'reorder', 'bandwidth', 'http', 'dns', 'io', 'stress', 'jvm',
 ];
 
 export interface Finding {

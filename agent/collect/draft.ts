@@ -1,6 +1,10 @@
 /**
  * What the collectors of one collection build together before it becomes a Snapshot.
  */
+import type { BpmReport } from '../proc/bpm.js';
+import type { PodIndex } from '../proc/pod-match.js';
+import type { ProcScan } from '../proc/scan.js';
+import type { KubeHealth } from '../intent/source.js';
 import type { PodReport, StaleSandbox } from '../snapshot.js';
 import type { ContainerStat, PodInfo, RuntimeStatus } from '../runtime/types.js';
 
@@ -8,6 +12,8 @@ export interface Draft {
   runtimes: RuntimeStatus[];
   /** One entry per pod (namespace/name): the sandbox chosen to stand for it (runtime collector). */
   pods: PodInfo[];
+  /** Every sandbox listed (unfiltered, stale ones too): who owns a namespace or a cgroup (proc collector). */
+  allPods: PodInfo[];
   /** Other sandboxes listed for the same pods (a recreated sandbox's old NOTREADY one...), reported apart. */
   stale: StaleSandbox[];
   /** What was read for each pod (netns collector). */
@@ -17,8 +23,14 @@ export interface Draft {
   containerStats: ContainerStat[];
   /** Namespaces whose read had an incomplete source (failed or truncated). */
   incompleteNamespaces: number;
+  /** The collection's one /proc scan and the pods' index over it (proc collector), for bpm. */
+  proc: { scan: ProcScan; index: PodIndex } | null;
+  /** chaos-daemon's background processes (bpm collector); null when not built. */
+  bpm: BpmReport | null;
+  /** The Kubernetes API source's health (kube collector; absent when the source is off). */
+  kube?: KubeHealth;
 }
 
 export function emptyDraft(): Draft {
-  return { runtimes: [], pods: [], stale: [], reports: new Map(), host: null, containerStats: [], incompleteNamespaces: 0 };
+  return { runtimes: [], pods: [], allPods: [], stale: [], reports: new Map(), host: null, containerStats: [], incompleteNamespaces: 0, proc: null, bpm: null };
 }

@@ -10,7 +10,6 @@
  *   instead of a copy of the node's rules (kube-proxy can hold thousands); `full` (inspect POD) gives each the state.
  */
 import { readdir } from 'node:fs/promises';
-import { checkDns } from '../dns-marker.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NetnsReader, ReadTarget } from '../netns/read.js';
@@ -22,7 +21,6 @@ import { baseOf, judge, reportFrom, unreadReport } from './report.js';
 
 export interface NetnsCollectorOptions {
   reader: NetnsReader;
-  procRoot: string;
   hostSharing?: 'summarise' | 'full';
   /** The node's /run/netns (under --host-root), listed once per collection: HTTPChaos's proxy namespaces `<p>ns`. */
   namedNetnsDir?: string;
@@ -49,16 +47,6 @@ export async function listNamedNetns(dir: string | undefined, log: Logger): Prom
 interface Group {
   pods: PodInfo[];
   host: boolean;
-}
-
-function containerPidsOf(pods: PodInfo[]): { name: string; pid: number }[] {
-  const out: { name: string; pid: number }[] = [];
-  for (const p of pods) {
-    for (const c of p.containers) {
-      if (c.pid !== null && c.state === 'CONTAINER_RUNNING') out.push({ name: pods.length > 1 ? `${p.namespace}/${p.name}/${c.name}` : c.name, pid: c.pid });
-    }
-  }
-  return out;
 }
 
 function targetOf(pods: PodInfo[]): ReadTarget {
@@ -121,7 +109,6 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
           for (const p of group.pods) draft.reports.set(p, unreadReport(p, 'not read before the collection deadline'));
           return;
         }
-        await checkDns(containerPidsOf(group.pods), opts.procRoot, state);
         const sources = state.sources ?? [];
         if (sources.some((s) => s.status !== 'complete')) incomplete++;
         if (sources.length > 0 && sources.every((s) => s.status === 'failed' && s.reason !== 'vanished')) unreadable++;

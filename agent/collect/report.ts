@@ -8,9 +8,11 @@ import type { ChaosReport } from '../chaos/types.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { emptyNetnsState, type IpsetDump, type IptablesDump, type NetnsState, type TcDump } from '../netns/state.js';
+import type { PodProcFacts } from '../proc/model.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
 import { DEFAULT_MAX_RULES_PER_POD, capDumps } from '../metrics/rule-cap.js';
+import { driftJson, intentJson } from '../intent/json.js';
 
 /** A report for a namespace that could not be read: verdict `unknown` (nothing can be claimed), the finding says why. */
 export function notInspected(reason: string): ChaosReport {
@@ -68,7 +70,7 @@ export function reportFrom(base: ReportBase, state: NetnsState, chaos: ChaosRepo
     ipsets: state.ipsets,
     tc: state.tc,
     ipRules: state.ipRules,
-    dnsChaos: state.dnsChaos,
+    dnsChaos: [],
     errors: [...extraErrors, ...stateErrors(state)],
     spawns,
     reader: state.reader ?? null,
@@ -114,7 +116,8 @@ export function tcJson(d: TcDump) {
 /**
  * `{namespace, name, runtime, netns: {inode, path} | null, chaos: {verdict, kinds, findings}, iptables, ipsets, tc,
  * rulesOmitted?, ipsets, tc, ipRules, dnsChaos, errors, reader, sources, spawns, hostNetwork?, notes?, links?, addresses?,
- * routes?, ebtables?}` (links... and ebtables when the reader read them: HTTPChaos's bridge layout); parse errors as
+ * routes?, ebtables?, proc?}` (links... and ebtables when the reader read them: HTTPChaos's bridge layout; proc: the
+ * /proc facts, agent/collect/proc.ts; dnsChaos: the containers with a DNSChaos backup, from them); parse errors as
  * `{line, text, message}`; `rulesOmitted`: rules past the --max-rules-per-pod cap (chaos chains are kept first).
  */
 export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD) {
@@ -124,7 +127,14 @@ export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD
     name: r.name,
     runtime: r.runtime,
     netns: r.netns ? { inode: r.netns.inode, path: r.netns.path } : null,
-    chaos: { verdict: r.chaos.verdict, kinds: r.chaos.kinds, findings: r.chaos.findings },
+    chaos: {
+      verdict: r.chaos.verdict,
+      kinds: r.chaos.kinds,
+      findings: r.chaos.findings,
+      // Only when the Kubernetes API source is on (intent/json.ts).
+      ...(r.intent ? { intent: intentJson(r.intent) } : {}),
+      ...(r.drift ? { drift: driftJson(r.drift) } : {}),
+    },
     iptables: dumps.map(iptablesJson),
     ...(omitted > 0 ? { rulesOmitted: omitted } : {}),
     ipsets: ipsetsJson(r.ipsets),
@@ -139,5 +149,11 @@ export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD
     ...(r.notes ? { notes: r.notes } : {}),
     ...(r.links !== undefined ? { links: r.links, addresses: r.addresses ?? [], routes: r.routes ?? [] } : {}),
     ...(r.ebtables !== undefined ? { ebtables: r.ebtables.map((d) => ({ backend: d.backend, tables: d.tables, errors: d.errors.map(errJson) })) } : {}),
+    ...(r.proc ? { proc: procJson(r.proc) } : {}),
   };
+}
+
+/** `proc`: the /proc facts with each source's completeness. */
+export function procJson(f: PodProcFacts) {
+  return { processes: f.processes, mounts: f.mounts, dns: f.dns, jvm: f.jvm, sources: f.sources };
 }

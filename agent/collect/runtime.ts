@@ -38,6 +38,7 @@ export function runtimeCollector(inventory: Inventory, filter?: (p: PodInfo) => 
     async collect(draft) {
       const inv = await inventory.collect();
       draft.runtimes = inv.runtimes;
+      draft.allPods = inv.pods;
       const { primary, stale } = choosePrimary(filter ? inv.pods.filter(filter) : inv.pods);
       draft.pods = primary;
       draft.stale = stale;

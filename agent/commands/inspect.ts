@@ -11,6 +11,8 @@ import { capDumps } from '../metrics/rule-cap.js';
 import { podsJson } from '../server/pod-document.js';
 import { createNetnsReader } from '../netns/read.js';
 import { emptyNetnsState, type IptablesDump, type IpsetDump, type TcDump, type Qdisc, type Counters } from '../netns/state.js';
+import { driftLines, findingWithOwner } from '../intent/format.js';
+import { beginKubeLists, oneShotKube } from '../intent/setup.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import { procNetnsPath } from '../runtime/netns-resolve.js';
 import type { PodReport, StaleSandbox } from '../snapshot.js';
@@ -31,13 +33,17 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         : { netnsPath: procNetnsPath(cfg.procRoot, cfg.pid!), pid: cfg.pid, procRoot: cfg.procRoot };
       reports = [await inspectTarget(reader, target, io.log)];
     } else {
+      // The Kubernetes API lists run while the namespaces are read; a failure only makes the intent unavailable.
+      const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
       const inventory = new Inventory(cfg, { log: io.log });
       try {
         const wanted = new Set(cfg.args);
+        const kube = oneShotKube(intent);
         const snap = await collect(
-          { inventory, reader, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot) },
+          { inventory, reader, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot), ...(kube ? { kube } : {}) },
           { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
         );
+        await intent.result; // `--kube on` with credentials that do not load: an error
         for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         nothingReachable = !snap.runtimes.some((s) => s.up);
         if (nothingReachable) io.err(`chaos-node-agent inspect: ${unreachableMessage(snap.runtimes)}`);
@@ -82,7 +88,8 @@ export function formatReport(r: PodReport, maxRules?: number): string {
   const who = r.name ? `pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}${r.hostNetwork ? ' host network' : ''}` : r.hostNetwork ? 'node network namespace (host-network pods)' : `netns ${r.netns?.path ?? '?'}`;
   out.push(`${who}${r.netns ? `  netns inode ${r.netns.inode} ${r.netns.path}` : ''}`);
   out.push(`  verdict: ${r.chaos.verdict}${r.chaos.kinds.length ? `  kinds: ${r.chaos.kinds.join(', ')}` : ''}`);
-  for (const f of r.chaos.findings) out.push(`  - ${f}`);
+  r.chaos.findings.forEach((f, i) => out.push(`  - ${findingWithOwner(f, i, r.drift)}`));
+  out.push(...driftLines(r));
   if (r.errors.length) {
     out.push('  errors:');
     for (const e of r.errors) out.push(`    ! ${e}`);

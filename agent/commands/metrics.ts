@@ -3,17 +3,22 @@
  * Exit 0 when at least one runtime was up; 1 otherwise (the text is printed anyway, it says why).
  */
 import type { Config } from '../config.js';
+import { beginKubeLists, oneShotKube } from '../intent/setup.js';
 import { MetricsPipeline } from '../metrics/pipeline.js';
 import { createNodeCollector } from '../metrics/node-collector.js';
 import { PersistentMetrics } from '../metrics/registry.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
+  // The Kubernetes API lists (when the source is on) run while the namespaces are read.
+  const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
   const persistent = new PersistentMetrics();
-  const collector = createNodeCollector(cfg, { log: io.log, persistent });
-  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
+  const kube = oneShotKube(intent);
+  const collector = createNodeCollector(cfg, { log: io.log, persistent, ...(kube ? { kube } : {}) });
+  const pipeline = new MetricsPipeline({ compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
   try {
     const snapshot = await collector.collect(io.signal);
+    await intent.result; // `--kube on` with credentials that do not load: an error
     const { metrics } = await pipeline.process(snapshot, io.signal);
     io.out(metrics.prometheus.toString('utf8'));
     const up = snapshot.runtimes.filter((r) => r.up).length;

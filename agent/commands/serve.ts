@@ -3,8 +3,10 @@
  * /readyz and /debug/pods (AgentServer). On SIGTERM/SIGINT (io.signal): stop accepting, abort the collection in
  * progress, kill every child, close the runtime clients, exit 0, all within 2 s.
  */
+import type { ChaosKind } from '../chaos/types.js';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
+import { startKubeSource } from '../intent/setup.js';
 import { MetricsPipeline } from '../metrics/pipeline.js';
 import { createNodeCollector } from '../metrics/node-collector.js';
 import { PersistentMetrics } from '../metrics/registry.js';
@@ -28,9 +30,17 @@ export async function debugAccess(cfg: Config, io: Pick<CommandIo, 'log'>): Prom
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const debug = await debugAccess(cfg, io);
+  // Informers on Chaos Mesh's resources (when --kube resolves to on): they run on their own; every collection
+  // reads their caches as they are.
+  const kube = await startKubeSource(cfg, io.env, io.log);
   const persistent = new PersistentMetrics();
-  const collector = createNodeCollector(cfg, { log: io.log, persistent });
-  const pipeline = new MetricsPipeline({ procRoot: cfg.procRoot, compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
+  const pipeline = new MetricsPipeline({ compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
+  const collector = createNodeCollector(cfg, {
+    log: io.log,
+    persistent,
+    // Leftover ages count from the exporter's first-seen times.
+    ...(kube ? { kube: { source: kube, firstSeen: (ns: string, pod: string, kind: ChaosKind) => pipeline.tracker.firstSeen(ns, pod, kind) } } : {}),
+  });
   const scheduler = new CollectionScheduler({
     intervalMs: cfg.intervalMs,
     collect: (signal) => collector.collect(signal),
@@ -42,11 +52,12 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   try {
     const addr = await server.listen(cfg.listen.host, cfg.listen.port);
     io.log.info(
-      { listen: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`, intervalMs: cfg.intervalMs, debug: debug.mode, compatMetrics: cfg.compatMetrics },
+      { listen: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`, intervalMs: cfg.intervalMs, debug: debug.mode, compatMetrics: cfg.compatMetrics, kube: kube !== null },
       'serving',
     );
   } catch (err) {
     collector.close();
+    await kube?.stop();
     io.err(`serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errorMessage(err)}\n`);
     return 1;
   }
@@ -59,7 +70,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   io.log.info('shutting down');
   const closing = server.close(SHUTDOWN_GRACE_MS);
   collector.close(); // kills children first, so the aborted collection settles at once
-  await scheduler.stop();
+  await Promise.all([scheduler.stop(), kube?.stop()]);
   await closing;
   io.log.info('stopped');
   return 0;

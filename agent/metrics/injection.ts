@@ -1,6 +1,8 @@
 /**
  * Injection state per pod: chaos_daemon_injection_active, chaos_daemon_injection_first_seen_timestamp_seconds,
- * chaos_daemon_pod_verdict and chaos_daemon_pod_errors.
+ * chaos_daemon_pod_verdict and chaos_daemon_pod_errors. `experiment` on injection_active is the owner
+ * (`<ns>/<name>`) of the kind's active findings from the intent reconciliation, one series per owner; empty when
+ * nothing owns it or the Kubernetes API source is off.
  */
 import type { Registry } from 'prom-client';
 import type { ChaosKind, Verdict } from '../chaos/types.js';
@@ -14,8 +16,8 @@ export type FirstSeenLookup = (namespace: string, pod: string, kind: ChaosKind) 
 
 export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot, firstSeen: FirstSeenLookup, maxRulesPerPod = DEFAULT_MAX_RULES_PER_POD): void {
   const active = gauge(registry, 'chaos_daemon_injection_active',
-    `1 for each kind of chaos injection currently changing the pod's traffic (absent otherwise) ${CACHED}`,
-    ['namespace', 'pod', 'kind']);
+    `1 for each kind of chaos injection currently changing the pod's traffic (absent otherwise); experiment = the Chaos Mesh experiment (<namespace>/<name>) that owns it, empty when none or unknown ${CACHED}`,
+    ['namespace', 'pod', 'kind', 'experiment']);
   const seen = gauge(registry, 'chaos_daemon_injection_first_seen_timestamp_seconds',
     `Unix time this agent first saw the injection, kept while it stays present (for leftover alerts: time() - this) ${CACHED}`,
     ['namespace', 'pod', 'kind']);
@@ -40,7 +42,8 @@ export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot,
     for (const src of report.sources) if (src.status === 'truncated') truncated.set({ ...pod, what: src.source }, 1);
     if (exportedRules(report.iptables, maxRulesPerPod).truncated) truncated.set({ ...pod, what: 'rules' }, 1);
     for (const kind of new Set(report.chaos.kinds)) {
-      active.set({ ...pod, kind }, 1);
+      const owners = report.drift?.kindOwners[kind] ?? [];
+      for (const experiment of owners.length > 0 ? owners : ['']) active.set({ ...pod, kind, experiment }, 1);
       const t = firstSeen(report.namespace, report.name, kind);
       if (t !== undefined) seen.set({ ...pod, kind }, t);
     }

@@ -8,6 +8,7 @@ import { collect, namedNetnsDir } from '../collection.js';
 import { collectionSoftDeadlineMs } from '../scheduler.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import type { KubeCollectorOptions } from '../intent/collector.js';
 import { createNetnsReader } from '../netns/read.js';
 import { Inventory } from '../runtime/inventory.js';
 import type { Snapshot } from '../snapshot.js';
@@ -20,10 +21,11 @@ export interface NodeCollector {
   close(): void;
 }
 
-export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent: PersistentMetrics }): NodeCollector {
+export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent: PersistentMetrics; kube?: KubeCollectorOptions }): NodeCollector {
   const inventory = new Inventory(cfg, { log: deps.log, onCall: deps.persistent.onCall });
   const reader = createNetnsReader(cfg, {
     onCommand: (r) => deps.persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
+    onRead: (e) => deps.persistent.onRead(e),
     onFallback: (reason, detail) => {
       deps.persistent.onFallback(reason);
       deps.log.debug({ reason, detail }, 'namespace read through the tools');
@@ -31,7 +33,10 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   });
   let closed = false;
   return {
-    collect: (signal) => collect({ inventory, reader, procRoot: cfg.procRoot, log: deps.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot) }, { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) }),
+    collect: (signal) => collect(
+      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot), ...(deps.kube ? { kube: deps.kube } : {}) },
+      { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
+    ),
     close: () => {
       if (closed) return;
       closed = true;

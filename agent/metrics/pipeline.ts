@@ -1,24 +1,19 @@
 /**
- * What happens to each finished collection: the bpm /proc scan (its own timed collector), the injection
- * tracker update (first-seen times and started/ended events), a fresh registry, one rendering.
+ * What happens to each finished collection: the injection tracker update (first-seen times and started/ended
+ * events), the bpm start counter, a fresh registry, one rendering. (The bpm report comes with the snapshot: it is
+ * built from the collection's one /proc scan.)
  */
-import { performance } from 'node:perf_hooks';
-import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';
-import { scanBpm, type BpmScan } from './bpm.js';
 import { InjectionTracker, type InjectionEvent } from './injection-tracker.js';
 import { buildCollectionRegistry, type PersistentMetrics, type RenderedMetrics } from './registry.js';
 
 export interface PipelineOptions {
-  procRoot: string;
   compatMetrics: boolean;
   /** --max-rules-per-pod. */
   maxRulesPerPod?: number;
   persistent: PersistentMetrics;
   log: Logger;
-  /** Scan /proc for chaos-daemon descendants (default true). */
-  bpm?: boolean;
 }
 
 export interface Processed {
@@ -29,28 +24,13 @@ export interface Processed {
 
 export class MetricsPipeline {
   readonly tracker = new InjectionTracker();
-  private bpmFailing = false;
 
   constructor(private readonly opts: PipelineOptions) {}
 
   async process(snapshot: Snapshot, signal?: AbortSignal): Promise<Processed> {
     const collectors: CollectorResult[] = [];
-    let bpm: BpmScan | null = null;
-    if (this.opts.bpm ?? true) {
-      const t0 = performance.now();
-      try {
-        bpm = await scanBpm(this.opts.procRoot, signal);
-        collectors.push({ collector: 'bpm', success: true, seconds: (performance.now() - t0) / 1000 });
-        if (this.bpmFailing) this.opts.log.info({ collector: 'bpm' }, 'bpm scan recovered');
-        this.bpmFailing = false;
-      } catch (err) {
-        if (signal?.aborted) throw err;
-        const error = errorMessage(err);
-        collectors.push({ collector: 'bpm', success: false, seconds: (performance.now() - t0) / 1000, error });
-        if (!this.bpmFailing) this.opts.log.warn({ collector: 'bpm', err: error }, 'bpm scan failed');
-        this.bpmFailing = true;
-      }
-    }
+    const bpm = snapshot.bpm ?? null;
+    this.opts.persistent.bpmStarts.observe(bpm);
     const events = this.tracker.observe(snapshot);
     const registry = await buildCollectionRegistry({
       snapshot,

@@ -9,11 +9,12 @@ import { gzip as gzipCb } from 'node:zlib';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { CallObserver } from '../runtime/types.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';
-import type { BpmScan } from './bpm.js';
-import { registerBpmMetrics } from './bpm.js';
+import type { BpmReport } from '../proc/bpm.js';
+import { BpmStartCounter, registerBpmMetrics } from './bpm.js';
 import { registerCompatMetrics } from './compat.js';
 import { registerContainerStatsMetrics } from './container-stats.js';
 import { registerInjectionMetrics, type FirstSeenLookup } from './injection.js';
+import { registerKubeMetrics } from './kube.js';
 import { registerQdiscMetrics } from './qdisc.js';
 import { countSamples, renderText } from './render-text.js';
 import { Slicer } from './slicer.js';
@@ -34,9 +35,9 @@ export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
 
 export interface MetricsInput {
   snapshot: Snapshot;
-  /** Result of the bpm scan; null when it failed (its success is in `extraCollectors`). */
-  bpm: BpmScan | null;
-  /** Collectors run outside collection.ts (bpm), for chaos_daemon_scrape_collector_*. */
+  /** chaos-daemon's background processes from the collection's /proc scan; null when it failed or was off. */
+  bpm: BpmReport | null;
+  /** Collectors run outside collection.ts, for chaos_daemon_scrape_collector_*. */
   extraCollectors: CollectorResult[];
   firstSeen: FirstSeenLookup;
   /** --compat-metrics: repeat the Chaos Mesh series once per container. */
@@ -62,6 +63,7 @@ export async function buildCollectionRegistry(input: MetricsInput, signal?: Abor
   registerRuntimeMetrics(registry, input.snapshot);
   await slicer.point();
   registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod);
+  registerKubeMetrics(registry, input.snapshot);
   await slicer.point();
   registerQdiscMetrics(registry, input.snapshot);
   await slicer.point();
@@ -79,8 +81,12 @@ export class PersistentMetrics {
   readonly onCall: CallObserver;
   /** onCommand for NetnsRunner: feeds chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total. */
   readonly onCommand: (c: CommandObservation) => void;
+  /** chaos_daemon_bpm_controlled_process_total. */
+  readonly bpmStarts: BpmStartCounter;
   /** onFallback for NetnsReader: feeds chaos_daemon_netns_reader_fallbacks_total. */
   readonly onFallback: (reason: string) => void;
+  /** onRead for NetnsReader: feeds chaos_daemon_netns_read_duration_seconds and netlink failures of chaos_daemon_netns_errors_total. */
+  readonly onRead: (e: { reader: string; seconds: number; failures: string[] }) => void;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -92,6 +98,8 @@ export class PersistentMetrics {
     const netns = netnsInstruments(this.registry);
     this.onCommand = netns.observe;
     this.onFallback = netns.fallback;
+    this.onRead = netns.read;
+    this.bpmStarts = new BpmStartCounter(this.registry);
   }
 
   /** Render a collection registry together with the long-lived one; calls are serialised. */

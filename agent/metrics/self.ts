@@ -11,6 +11,8 @@ import { CACHED, gauge } from './families.js';
 
 /** 1 ms .. 10 s: nsenter + iptables-save takes a few ms; the per-command timeout defaults to 5 s. */
 export const COMMAND_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** 100 µs .. 10 s: a netlink read of a pod takes well under a millisecond, a tools read tens of milliseconds. */
+export const READ_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const NETNS_ERROR_REASONS: readonly NetnsErrorReason[] = ['timeout', 'exit', 'output_limit', 'spawn', 'vanished', 'parse'];
 
 /** What the netns runner reports for each command (NetnsRunner's onCommand). */
@@ -56,6 +58,7 @@ export interface NetnsInstruments {
   errors: Counter<'reason'>;
   observe: (c: CommandObservation) => void;
   fallback: (reason: string) => void;
+  read: (e: { reader: string; seconds: number; failures: string[] }) => void;
 }
 
 /** Why `--reader auto` read a namespace through the tools (read.ts FallbackReason). */
@@ -71,7 +74,7 @@ export function netnsInstruments(registry: Registry): NetnsInstruments {
   });
   const errors = new Counter({
     name: 'chaos_daemon_netns_errors_total',
-    help: 'Tools run inside a network namespace that failed, by reason (timeout, exit, output_limit, spawn, vanished, parse)',
+    help: 'Failures reading network namespaces, by reason (timeout, exit, output_limit, spawn, vanished, parse): every failed tool run of the tools reader and every failed or truncated source of a netlink read',
     labelNames: ['reason'],
     registers: [registry],
   });
@@ -88,5 +91,16 @@ export function netnsInstruments(registry: Registry): NetnsInstruments {
   });
   for (const reason of FALLBACK_REASONS) fallbacks.inc({ reason }, 0);
   const fallback = (reason: string): void => fallbacks.inc({ reason });
-  return { histogram, errors, observe, fallback };
+  const reads = new Histogram({
+    name: 'chaos_daemon_netns_read_duration_seconds',
+    help: 'Duration of every network namespace read, by reader (netlink: in-process from a worker thread; nsenter: the tools, one process each)',
+    labelNames: ['reader'],
+    buckets: READ_BUCKETS,
+    registers: [registry],
+  });
+  const read = (e: { reader: string; seconds: number; failures: string[] }): void => {
+    reads.observe({ reader: e.reader }, e.seconds);
+    for (const reason of e.failures) errors.inc({ reason });
+  };
+  return { histogram, errors, observe, fallback, read };
 }

@@ -43,7 +43,8 @@ export interface ReaderConfig {
 
 export interface ReaderHooks {
   onCommand?: (run: ToolRun) => void;
-  onRead?: (e: { reader: 'netlink' | 'nsenter'; seconds: number; cpuSeconds: number }) => void;
+  /** Every namespace read: its reader, wall time, the worker thread's CPU (netlink), and why sources failed. */
+  onRead?: (e: { reader: 'netlink' | 'nsenter'; seconds: number; cpuSeconds: number; failures: string[] }) => void;
   onFallback?: (reason: FallbackReason, detail: string) => void;
 }
 
@@ -178,7 +179,9 @@ export class NetnsReader {
     this.pool ??= new NetlinkPool({ size: this.config.concurrency });
     const t0 = performance.now();
     const r = await this.pool.read({ path: target.path, inode: target.inode, maxSourceBytes: this.config.maxSourceBytes, budgetMs: this.config.budgetMs }, signal);
-    this.hooks.onRead?.({ reader: 'netlink', seconds: (performance.now() - t0) / 1000, cpuSeconds: r.cpuSeconds });
+    // Failures of the netlink read itself (a source the reader does not cover is not a failure: auto falls back).
+    const failures = (r.state.sources ?? []).filter((s) => s.status !== 'complete' && s.reason !== 'unsupported').map((s) => (s.status === 'truncated' ? 'output_limit' : (s.reason ?? 'spawn')));
+    this.hooks.onRead?.({ reader: 'netlink', seconds: (performance.now() - t0) / 1000, cpuSeconds: r.cpuSeconds, failures });
     return r.state;
   }
 
@@ -192,7 +195,8 @@ export class NetnsReader {
       return unreadableState('nsenter', reason, errorMessage(err));
     } finally {
       release();
-      this.hooks.onRead?.({ reader: 'nsenter', seconds: (performance.now() - t0) / 1000, cpuSeconds: 0 });
+      // Tool failures are reported per tool run (onCommand).
+      this.hooks.onRead?.({ reader: 'nsenter', seconds: (performance.now() - t0) / 1000, cpuSeconds: 0, failures: [] });
     }
   }
 }

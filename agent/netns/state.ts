@@ -69,8 +69,6 @@ export interface NetnsState {
   /** Which reader produced this state, and each source's completeness (being wired in). */
   reader?: ReaderName;
   sources?: SourceStatus[];
-  /** Containers whose root holds /etc/resolv.conf.chaos.bak (DNSChaos), by container name or pid. */
-  dnsChaos: { container: string; pid: number }[];
   /** Tool failures; the state above holds whatever could still be read. */
   errors: { tool: string; reason: string; message: string }[];
   /** Process spawns this read cost. */
@@ -86,7 +84,6 @@ export function emptyNetnsState(): NetnsState {
     ipsets: { sets: [], errors: [] },
     tc: { qdiscs: [], classes: [], filters: [], errors: [] },
     ipRules: [],
-    dnsChaos: [],
     errors: [],
     spawns: 0,
     notes: [],

@@ -189,6 +189,7 @@ class CriRuntime implements RuntimeClient {
         containers: ctrs,
       };
       if (!res.ok) pod.reason = res.reason;
+      if (sb.labels && Object.keys(sb.labels).length > 0) pod.labels = { ...sb.labels };
       pods.push(pod);
     }
     return pods;

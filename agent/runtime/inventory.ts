@@ -90,6 +90,12 @@ export class Inventory {
   private readonly failing = new Map<string, string>();
   /** Clients that were up at the last runtimes()/collect(). */
   private lastUp: RuntimeClient[] | null = null;
+  /**
+   * The runtime each endpoint last said it was, kept while it is down (its client may even be closed and recreated
+   * meanwhile): a down endpoint keeps the `runtime` label it had while up, so chaos_daemon_runtime_up of a
+   * containerd that died goes to 0 on the same series instead of a new {runtime="cri"} one that alerts never saw at 1.
+   */
+  private readonly lastRuntime = new Map<string, string>();
 
   constructor(cfg: InventoryConfig, deps: InventoryDeps) {
     this.cfg = cfg;
@@ -187,6 +193,8 @@ export class Inventory {
     );
     this.lastUp = probed.flatMap((p) => (p.status.up && p.client ? [p.client] : []));
     for (const p of probed) {
+      if (p.status.runtime !== null) this.lastRuntime.set(p.status.endpoint, p.status.runtime);
+      else p.status.runtime = this.lastRuntime.get(p.status.endpoint) ?? null;
       if (!p.status.up) this.deps.log.debug({ endpoint: p.status.endpoint, err: p.status.error }, 'runtime endpoint down');
     }
     return probed;

@@ -24,7 +24,10 @@ export interface RuntimeStatus {
   protocol: Protocol;
   source: Endpoint['source'];
   up: boolean;
-  /** containerd, cri-o, cri-dockerd (CRI runtime_name as reported, normalised to lower case) or docker. */
+  /**
+   * containerd, cri-o, cri-dockerd (CRI runtime_name as reported, normalised to lower case) or docker; for an endpoint
+   * that is down, what it said when it last answered (null if it never did).
+   */
   runtime: string | null;
   version: string | null;
   /** CRI runtime_api_version (v1, v1alpha2) or the negotiated Docker API version (1.41). */
@@ -65,6 +68,11 @@ export interface PodInfo {
   /** Why pid/netns are null (present only when unresolved). */
   reason?: string;
   containers: ContainerInfo[];
+  /**
+   * The sandbox's labels as the runtime reports them (CRI: the pod's labels plus kubelet's io.kubernetes.*);
+   * absent when the runtime gives none (Docker). bpm uses them to find chaos-daemon's own pod.
+   */
+  labels?: Record<string, string>;
 }
 
 /** One container's resource usage from CRI ListContainerStats. */

@@ -64,34 +64,17 @@ COMMIT
     ]);
   });
 
-  it('reports a DNSChaos backup per container', () => {
-    const r = fingerprint(state({ dnsChaos: [{ container: 'app', pid: 4242 }] }));
-    expect(r).toEqual({
-      verdict: 'active',
-      kinds: ['dns'],
-      findings: ['container app (pid 4242) has /etc/resolv.conf.chaos.bak: DNSChaos replaced its /etc/resolv.conf'],
-      details: [
-        {
-          level: 'active',
-          kind: 'dns',
-          message: 'container app (pid 4242) has /etc/resolv.conf.chaos.bak: DNSChaos replaced its /etc/resolv.conf',
-        },
-      ],
-    });
-  });
-
   it('orders active findings before scaffolding and merges kinds across sources', () => {
     const r = fingerprint(
       state({
         iptables: [iptables(HTTP), iptables(`${FILTER_HEAD}\n:CHAOS-INPUT - [0:0]\n-A INPUT -j CHAOS-INPUT\nCOMMIT\n`)],
         tc: tcState([netem({ handle: '1:', parent: 'root' }, { loss: 0.1 })]),
-        dnsChaos: [{ container: 'app', pid: 7 }],
       }),
     );
     expect(r.verdict).toBe('active');
-    expect(r.kinds).toEqual(['dns', 'http', 'loss']);
-    expect(r.details.map((d) => d.level)).toEqual(['active', 'active', 'active', 'scaffolding']);
-    expect(r.findings[3]).toBe('CHAOS-INPUT is empty (jumped to from INPUT)');
+    expect(r.kinds).toEqual(['http', 'loss']);
+    expect(r.details.map((d) => d.level)).toEqual(['active', 'active', 'scaffolding']);
+    expect(r.findings[2]).toBe('CHAOS-INPUT is empty (jumped to from INPUT)');
   });
 });
 

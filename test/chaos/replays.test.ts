@@ -96,9 +96,10 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
     await tp.teardown();
     const after = await read(ns);
     expect(after.errors).toEqual([]);
-    // No chaos-tproxy link is left, so the reader read no addresses / routes and ran no ebtables-legacy.
+    // No chaos-tproxy link is left: the pod address is back on eth0; ebtables hold no rule any more.
     expect(after.links?.map((x) => x.name)).toEqual(['lo', 'eth0']);
-    expect(after.addresses).toBeUndefined();
+    expect(after.addresses?.filter((a) => a.family === 'ipv4' && a.interface === 'eth0').map((a) => `${a.address}/${a.prefixLength}`)).toEqual([l.ip]);
+    expect((after.ebtables ?? []).flatMap((d) => d.tables.flatMap((t) => t.chains.flatMap((c) => c.rules)))).toEqual([]);
     expect((await ns.exec(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout).toContain(`inet ${l.ip}`);
     const ra = fingerprint(after, { namedNetns: await named() });
     expect(ra).toEqual({ verdict: 'clean', kinds: [], findings: [], details: [] });

@@ -59,7 +59,7 @@ describeIntegration('inspect pods through a real containerd', { root: true, comm
     const inventory = new Inventory({ runtimeEndpoints: [h.endpoint], dockerEndpoints: [], hostRoot: '/', procRoot: '/proc', runtimeTimeoutMs: 5000 }, { log: silentLogger() });
     try {
       const snap = await collect({ inventory, reader, procRoot: '/proc', log: silentLogger() });
-      expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true]]);
+      expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true], ['proc', true], ['bpm', true]]);
       expect(snap.pods.map((p) => `${p.namespace}/${p.name}:${p.chaos.verdict}`)).toEqual(['shop/db:clean', 'shop/web:active']);
       const w = snap.pods[1]!;
       expect(w.netns!.inode).toBe((await import('node:fs')).statSync(web.netnsPath).ino);

@@ -83,7 +83,7 @@ describeIntegration('metrics command against real containerd pods', {
     expect(valueOf(text, 'chaos_daemon_pods', { runtime: 'containerd', state: 'ready' })).toBe(2);
     expect(valueOf(text, 'chaos_daemon_containers', { runtime: 'containerd', state: 'running' })).toBe(3);
     expect(samplesOf(text, 'chaos_daemon_scrape_collector_success').map((s) => [s.labels.collector, s.value])).toEqual([
-      ['runtime', 1], ['netns', 1], ['stats', 1], ['bpm', 1],
+      ['runtime', 1], ['netns', 1], ['stats', 1], ['proc', 1], ['bpm', 1],
     ]);
   });
 

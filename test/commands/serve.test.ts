@@ -1,32 +1,17 @@
 /**
- * `chaos-node-agent serve` (the built CLI) against a real containerd pod:
- * - it serves /metrics, /readyz and /healthz from its background collection, then exits 0 on SIGTERM;
- * - SIGTERM while a collection is stuck in a child process (an nsenter stand-in that sleeps) exits 0 within
- *   2 s and leaves no child behind.
+ * `chaos-node-agent serve` (the built CLI) against a real containerd pod: it serves /metrics, /readyz and /healthz
+ * from its background collection, then exits 0 on SIGTERM. SIGTERM at worse moments (mid-collection, during a hung
+ * tool, under scrape load) is in test/faults/lifecycle.test.ts.
  */
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { get } from '../server/http-client.js';
-
-/** True while the process exists and is not a zombie. */
-function alive(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  return !/\) Z /.test(stat);
-}
 
 describe('serve command without a usable debug token file', () => {
   it('starts, logs that /debug/* is locked, and keeps serving /metrics and /healthz', async () => {
@@ -59,8 +44,6 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
 
   afterAll(async () => {
     for (const c of children) await c.stop(1000);
-    const pids = (await readFile(join(dir, 'pids'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map(Number);
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     await h?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -88,33 +71,5 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
     expect(exit.code).toBe(0);
     expect(exit.at - t0).toBeLessThan(2000);
     expect(s.stderr()).toContain('"msg":"stopped"');
-  });
-
-  it('exits 0 within 2 s on SIGTERM during a collection stuck in a child, leaving no child behind', async () => {
-    const pidFile = join(dir, 'pids');
-    const fakeNsenter = join(dir, 'slow-nsenter');
-    // Stands in for nsenter: records its PID, then becomes a 60 s sleep (same PID, like nsenter exec-ing a tool).
-    await writeFile(fakeNsenter, `#!/bin/sh\necho $$ >> '${pidFile}'\nexec sleep 60\n`);
-    await chmod(fakeNsenter, 0o755);
-    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--nsenter-path', fakeNsenter, '--command-timeout', '60s', '--interval', '30s']);
-    children.push(s);
-    let pids: number[] = [];
-    const deadline = Date.now() + 15_000;
-    while (pids.length === 0) {
-      pids = (await readFile(pidFile, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map(Number);
-      if (Date.now() > deadline) throw new Error(`the collection never started a child: ${s.stderr()}`);
-      await sleep(20);
-    }
-    expect(pids.every(alive)).toBe(true);
-    expect((await get(s.port, '/readyz')).status).toBe(503); // still in the first collection
-
-    const t0 = Date.now();
-    s.child.kill('SIGTERM');
-    const exit = await s.exited;
-    expect(exit.code).toBe(0);
-    expect(exit.at - t0).toBeLessThan(2000);
-    const all = (await readFile(pidFile, 'utf8')).trim().split('\n').map(Number);
-    await sleep(100);
-    expect(all.filter(alive)).toEqual([]);
   });
 });

@@ -11,11 +11,14 @@ import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitorin
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { DEFAULT_PORT, FLAGS, loadConfig } from '../../agent/config.js';
+import { API_GROUP, RESOURCES } from '../../agent/intent/resources.js';
 import { agentContainer, byKind, packageVersion, REPO, repoText, yamlDocs, type Obj } from './deploy-files.js';
 import { labelValuesQuery } from './dashboard-queries.js';
 
@@ -24,6 +27,8 @@ const ds = byKind(docs, 'DaemonSet');
 const svc = byKind(docs, 'Service');
 const sa = byKind(docs, 'ServiceAccount');
 const ns = byKind(docs, 'Namespace');
+const role = byKind(docs, 'ClusterRole');
+const binding = byKind(docs, 'ClusterRoleBinding');
 const pod = ds.spec.template.spec as Obj;
 const c = agentContainer(ds);
 const sm = byKind(yamlDocs('deploy/servicemonitor.yaml'), 'ServiceMonitor');
@@ -37,9 +42,10 @@ const alerts = (rule.spec.groups as Obj[]).flatMap((g) => g.rules as Obj[]);
 const RECOMMENDED = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/part-of', 'app.kubernetes.io/version'];
 
 describe('schemas', () => {
-  it('daemonset.yaml holds Namespace, ServiceAccount, DaemonSet, Service, in that order, in one namespace', () => {
-    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ServiceAccount', 'DaemonSet', 'Service']);
-    for (const d of docs.slice(1)) expect(d.metadata.namespace).toBe(ns.metadata.name);
+  it('daemonset.yaml holds Namespace, ServiceAccount, DaemonSet, Service in one namespace, then the cluster-scoped RBAC', () => {
+    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ServiceAccount', 'DaemonSet', 'Service', 'ClusterRole', 'ClusterRoleBinding']);
+    for (const d of docs.slice(1, 4)) expect(d.metadata.namespace).toBe(ns.metadata.name);
+    for (const d of docs.slice(4)) expect(d.metadata.namespace).toBeUndefined();
     expect(pod.serviceAccountName).toBe(sa.metadata.name);
   });
 
@@ -52,6 +58,8 @@ describe('schemas', () => {
     expect(() => new PrometheusRule(rule as never).validate()).not.toThrow();
     expect(() => new ConfigMap(cm as never).validate()).not.toThrow();
     expect(() => new NetworkPolicy(netpol as never).validate()).not.toThrow();
+    expect(() => new ClusterRole(role as never).validate()).not.toThrow();
+    expect(() => new ClusterRoleBinding(binding as never).validate()).not.toThrow();
   });
 
   it('the validators reject wrong types (so the test above can fail)', () => {
@@ -70,6 +78,9 @@ describe('schemas', () => {
     const badPol = structuredClone(netpol);
     badPol.spec.ingress[0].ports[0].port = { number: 9766 };
     expect(() => new NetworkPolicy(badPol as never).validate()).toThrow();
+    const badRole = structuredClone(role);
+    badRole.rules[0].verbs = 'get';
+    expect(() => new ClusterRole(badRole as never).validate()).toThrow();
   });
 });
 
@@ -91,11 +102,21 @@ describe('DaemonSet security policy', () => {
     expect([...sc.capabilities.add].sort()).toEqual(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE']);
   });
 
-  it('seccomp RuntimeDefault on the pod and the container; no service-account token anywhere', () => {
+  it('seccomp RuntimeDefault on the pod and the container; a service-account token only with --kube=on', () => {
     expect(pod.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
     expect(sc.seccompProfile).toEqual({ type: 'RuntimeDefault' });
-    expect(pod.automountServiceAccountToken).toBe(false);
+    const cfg = loadConfig(c.args as string[], {});
+    expect(cfg.kube).toBe('on');
+    expect(pod.automountServiceAccountToken).toBe(cfg.kube === 'on');
+    // Other pods that would use the ServiceAccount get no token.
     expect(sa.automountServiceAccountToken).toBe(false);
+  });
+
+  it('the ClusterRole allows get/list/watch on exactly the chaos-mesh.org resources the agent reads, bound to its ServiceAccount', () => {
+    expect(role.rules).toEqual([{ apiGroups: [API_GROUP], resources: RESOURCES.map((r) => r.plural), verbs: ['get', 'list', 'watch'] }]);
+    expect(role.aggregationRule).toBeUndefined();
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: ns.metadata.name }]);
   });
 
   it('host paths are read-only, under /host, and cover every default runtime socket and netns directory', () => {
@@ -158,12 +179,12 @@ describe('DaemonSet matches the agent', () => {
   it('image tag and app.kubernetes.io/version are the package version', () => {
     const v = packageVersion();
     expect(c.image).toBe(`chaos-node-agent:${v}`);
-    for (const o of [ds, svc, sa, ds.spec.template]) expect(o.metadata.labels['app.kubernetes.io/version']).toBe(v);
+    for (const o of [ds, svc, sa, ds.spec.template, role, binding]) expect(o.metadata.labels['app.kubernetes.io/version']).toBe(v);
   });
 
   it('recommended labels everywhere; selectors match the pod template', () => {
     const tpl = ds.spec.template.metadata.labels as Record<string, string>;
-    for (const o of [ds.metadata.labels, tpl, svc.metadata.labels, sa.metadata.labels]) for (const k of RECOMMENDED) expect(o[k], k).toBeTruthy();
+    for (const o of [ds.metadata.labels, tpl, svc.metadata.labels, sa.metadata.labels, role.metadata.labels, binding.metadata.labels]) for (const k of RECOMMENDED) expect(o[k], k).toBeTruthy();
     for (const [k, v] of Object.entries(ds.spec.selector.matchLabels)) expect(tpl[k]).toBe(v);
     for (const [k, v] of Object.entries(svc.spec.selector)) expect(tpl[k]).toBe(v);
   });
@@ -227,16 +248,21 @@ describe('ServiceMonitor', () => {
 });
 
 describe('PrometheusRule', () => {
-  it('has the alerts of issue 6', () => {
+  it('has the alerts of issues 6 and 12', () => {
     expect(alerts.map((a) => a.alert)).toEqual([
-      'ChaosInjectionLeftover', 'ChaosNodeAgentNoRuntime', 'ChaosNodeAgentRuntimeDown',
+      'ChaosInjectionLeftover', 'ChaosInjectionDrift', 'ChaosInjectionLongRunning', 'ChaosNodeAgentNoRuntime', 'ChaosNodeAgentRuntimeDown',
       'ChaosNodeAgentCollectorFailing', 'ChaosNodeAgentCollectionStale', 'ChaosNodeAgentDown',
     ]);
   });
 
-  it('the leftover alert compares first-seen age with a threshold, on active injections', () => {
-    const a = alerts.find((x) => x.alert === 'ChaosInjectionLeftover')!;
-    expect(a.expr).toMatch(/\(time\(\) - chaos_daemon_injection_first_seen_timestamp_seconds\) > 3600\s+and\s+chaos_daemon_injection_active == 1/);
+  it('the leftover alert needs no age: a leftover that changes traffic; the age heuristic only where the intent is not read', () => {
+    const leftover = alerts.find((x) => x.alert === 'ChaosInjectionLeftover')!;
+    expect(leftover.expr.trim()).toBe('max by (node, namespace, pod, kind) (chaos_daemon_injection_drift{state="leftover"}) > 0');
+    const drift = alerts.find((x) => x.alert === 'ChaosInjectionDrift')!;
+    expect(drift.expr).toContain('chaos_daemon_injection_drift{state=~"missing|mismatch"}');
+    const age = alerts.find((x) => x.alert === 'ChaosInjectionLongRunning')!;
+    expect(age.expr).toMatch(/\(time\(\) - chaos_daemon_injection_first_seen_timestamp_seconds\) > 3600\s+and on \(node, namespace, pod, kind\)\s+chaos_daemon_injection_active == 1/);
+    expect(age.expr).toMatch(/unless on \(node\)\s+chaos_daemon_kube_up/);
   });
 
   it('every alert has a duration, a severity and annotations naming the node and the pod', () => {
@@ -282,7 +308,7 @@ describe('Grafana dashboard', () => {
 
   it('shows what issue 6 asks for', () => {
     const has = (re: RegExp) => queries.filter((q) => re.test(q.expr)).map((q) => q.title);
-    expect(has(/count by \(kind\) \(chaos_daemon_injection_active/)).toEqual(['Pods with an active injection, by kind']);
+    expect(has(/count by \(kind\) \(max by \(node, namespace, pod, kind\) \(chaos_daemon_injection_active/)).toEqual(['Pods with an active injection, by kind']);
     expect(has(/time\(\) - chaos_daemon_injection_first_seen_timestamp_seconds/)).toEqual(['Injection age']);
     expect(has(/chaos_daemon_netem_delay_seconds|chaos_daemon_netem_loss_ratio|chaos_daemon_tbf_rate_bytes_per_second/)).toEqual(['netem delay', 'netem loss', 'tbf rate']);
     expect(has(/rate\(chaos_daemon_qdisc_(drops|overlimits)_total/)).toEqual(['qdisc drops', 'qdisc overlimits']);
@@ -291,6 +317,15 @@ describe('Grafana dashboard', () => {
     expect(has(/histogram_quantile\(0\.99, sum by \(le, runtime, method\) \(rate\(chaos_daemon_runtime_request_duration_seconds_bucket/)).toEqual(['CRI / Docker request latency']);
     expect(has(/chaos_daemon_collection_duration_seconds/)).toEqual(['Collection duration']);
     expect(has(/chaos_daemon_scrape_collector_success|chaos_daemon_netns_errors_total/)).toEqual(['Collection errors', 'Collection errors']);
+  });
+
+  it('shows what issue 12 asks for: drift, owners, the Kubernetes API source', () => {
+    const has = (re: RegExp) => queries.filter((q) => re.test(q.expr)).map((q) => q.title);
+    expect(has(/chaos_daemon_injection_drift/)).toEqual(['Drift: intent against kernel']);
+    expect(has(/count by \(experiment, kind\) \(chaos_daemon_injection_active/)).toEqual(['Active injections by owning experiment']);
+    expect(has(/chaos_daemon_kube_up|chaos_daemon_kube_sync_age_seconds/)).toEqual(['Kubernetes API source up', 'Intent age']);
+    // injection_active has one series per owning experiment: joins with it name the labels they match on.
+    expect(has(/and chaos_daemon_injection_active/)).toEqual([]);
   });
 });
 

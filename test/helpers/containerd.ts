@@ -44,6 +44,8 @@ export interface RunPodOptions {
   containers?: string[];
   /** Default ['/bin/sleep', '3600']. */
   command?: string[];
+  /** Pod labels, put on the sandbox as kubelet does (next to its io.kubernetes.* labels). */
+  labels?: Record<string, string>;
 }
 
 export interface ContainerdHarness {
@@ -209,7 +211,7 @@ interface PodRecord {
   netnsFile: string | null;
 }
 
-function configToml(dir: string, slot: number): string {
+function configToml(dir: string, slot: number, socket: string): string {
   const q = (s: string): string => JSON.stringify(s);
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
   return `version = 2
@@ -218,10 +220,10 @@ state = ${q(join(dir, 'state'))}
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
 
 [grpc]
-  address = ${q(join(dir, 'containerd.sock'))}
+  address = ${q(socket)}
 
 [ttrpc]
-  address = ${q(join(dir, 'containerd.sock.ttrpc'))}
+  address = ${q(`${socket}.ttrpc`)}
 
 [plugins."io.containerd.internal.v1.opt"]
   path = ${q(join(dir, 'opt'))}
@@ -293,9 +295,10 @@ class Harness implements ContainerdHarness {
     dir: string,
     private readonly slot: number,
     private readonly name: string,
+    socket: string,
   ) {
     this.dir = dir;
-    this.socket = join(dir, 'containerd.sock');
+    this.socket = socket;
     this.endpoint = `unix://${this.socket}`;
     this.bridge = `cnabr${slot}`;
     this.subnet = `10.88.${slot}.0/24`;
@@ -402,6 +405,7 @@ class Harness implements ContainerdHarness {
       hostname: hostNetwork ? '' : opts.name.slice(0, 63),
       log_directory: logDir,
       labels: {
+        ...opts.labels,
         'io.kubernetes.pod.name': opts.name,
         'io.kubernetes.pod.namespace': namespace,
         'io.kubernetes.pod.uid': uid,
@@ -580,18 +584,21 @@ class Harness implements ContainerdHarness {
 
 /**
  * Start a containerd for a test. Always pair with `await h.stop()` in afterAll (also on failure).
- * `name` only labels errors and the temp dir.
+ * `name` only labels errors and the temp dir; `socket` puts the CRI socket elsewhere than its dir (e.g. a well-known
+ * path under a test's host root; its directory is created, and the caller removes it).
  */
-export async function startContainerd(opts: { name?: string } = {}): Promise<ContainerdHarness> {
+export async function startContainerd(opts: { name?: string; socket?: string } = {}): Promise<ContainerdHarness> {
   const name = opts.name ?? 'test';
   const slot = await takeSlot();
   let dir: string | null = null;
   try {
     dir = await mkdtemp(join(tmpdir(), `cna-ctd-${name.replace(/[^a-zA-Z0-9_-]/g, '').slice(0, 12)}-`));
     await mkdir(join(dir, 'cni-conf'), { recursive: true });
-    await writeFile(join(dir, 'config.toml'), configToml(dir, slot));
+    const socket = opts.socket ?? join(dir, 'containerd.sock');
+    await mkdir(dirname(socket), { recursive: true });
+    await writeFile(join(dir, 'config.toml'), configToml(dir, slot, socket));
     await writeFile(join(dir, 'cni-conf', '10-cna.conflist'), cniConflist(dir, slot));
-    const h = new Harness(dir, slot, name);
+    const h = new Harness(dir, slot, name, socket);
     try {
       await h.start();
       const archive = await testImagesArchive();

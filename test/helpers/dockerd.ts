@@ -7,9 +7,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { BUSYBOX_IMAGE, busyboxArchive } from './busybox-image.js';
 import { mountsUnder } from './mounts.js';
@@ -122,9 +122,12 @@ function killIfOurs(pid: number, base: string): void {
   }
 }
 
-export async function startDockerd(): Promise<Dockerd> {
+/** `socket`: where to listen instead of its temp dir (e.g. a well-known path under a test's host root; its directory
+ * is created, and the caller removes it). */
+export async function startDockerd(opts: { socket?: string } = {}): Promise<Dockerd> {
   const base = await mkdtemp('/tmp/cna-dkd-');
-  const socket = join(base, 'docker.sock');
+  const socket = opts.socket ?? join(base, 'docker.sock');
+  await mkdir(dirname(socket), { recursive: true });
   const configFile = join(base, 'daemon.json');
   await writeFile(configFile, '{}\n');
   const ns = uniqueName('cnadk');

@@ -12,7 +12,7 @@ describe('MetricsPipeline memory', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const persistent = new PersistentMetrics({ defaultMetrics: true });
-    const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent, log: pino({ level: 'silent' }), bpm: false });
+    const pipeline = new MetricsPipeline({ compatMetrics: true, persistent, log: pino({ level: 'silent' }) });
     // 10 pods per collection, half of them renamed every collection (pods leaving and arriving): per-pod state
     // that is never released (tracker entries, label sets in long-lived metrics, retained registries) grows with
     // every collection.

@@ -4,6 +4,7 @@ import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
 import { lintExposition, parseExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
 import { chaosPod, cleanPod, report, podInfo, container, filterDump, chain, rule, snapshot } from './fixtures.js';
 import type { Snapshot } from '../../agent/snapshot.js';
+import type { BpmCommand, BpmReport } from '../../agent/proc/bpm.js';
 
 function input(snap: Snapshot, extra: Partial<MetricsInput> = {}): MetricsInput {
   const tracker = new InjectionTracker();
@@ -19,6 +20,13 @@ async function text(snap: Snapshot, extra: Partial<MetricsInput> = {}): Promise<
 }
 
 const WEB = { namespace: 'default', pod: 'web-1' };
+
+function bpmReport(children: [number, BpmCommand][]): BpmReport {
+  const background = children.map(([pid, command]) => ({ pid, startTicks: pid, command, identified: command === 'toda' || command === 'tproxy', root: 1 }));
+  const byCommand = new Map<BpmCommand, number>();
+  for (const b of background) byCommand.set(b.command, (byCommand.get(b.command) ?? 0) + 1);
+  return { daemons: [{ pid: 1, sandboxId: 'sb', pod: 'chaos-mesh/chaos-daemon-x' }], background, controlled: background.filter((b) => b.identified).length, byCommand, impostors: [] };
+}
 
 describe('collection registry', () => {
   it('exposes injection state, verdict and netem/tbf parameters with exact labels and base units', async () => {
@@ -128,12 +136,11 @@ describe('collection registry', () => {
     expect(parseExposition(t).families.has('chaos_daemon_bpm_controlled_processes')).toBe(false);
   });
 
-  it('exposes bpm process counts', async () => {
-    const bpm = { roots: [10], descendants: [], byCommand: new Map([['toda', 2], ['stress-ng', 1]]), scanned: 3 };
-    bpm.descendants = [{ pid: 11, ppid: 10, comm: 'toda' }, { pid: 12, ppid: 10, comm: 'toda' }, { pid: 13, ppid: 10, comm: 'stress-ng' }] as never;
+  it('exposes bpm process counts: identified ones (toda, tproxy) as controlled, every tool by command', async () => {
+    const bpm = bpmReport([[11, 'toda'], [12, 'toda'], [13, 'stress-ng']]);
     const t = await text(snapshot([]), { bpm });
-    expect(valueOf(t, 'chaos_daemon_bpm_controlled_processes')).toBe(3);
-    expect(samplesOf(t, 'chaos_daemon_bpm_processes').map((s) => [s.labels.command, s.value])).toEqual([['stress-ng', 1], ['toda', 2]]);
+    expect(valueOf(t, 'chaos_daemon_bpm_controlled_processes')).toBe(2);
+    expect(samplesOf(t, 'chaos_daemon_bpm_processes').map((s) => [s.labels.command, s.value])).toEqual([['toda', 2], ['stress-ng', 1]]);
   });
 
   it('builds fresh metrics per collection: a vanished pod disappears', async () => {
@@ -153,7 +160,7 @@ describe('rendering with the long-lived registry', () => {
     persistent.onCommand({ tool: 'iptables-save', seconds: 0.004, ok: false, reason: 'timeout' });
     persistent.onCommand({ tool: 'tc', seconds: 0.003, ok: true });
     const snap = snapshot([chaosPod(), cleanPod()]);
-    const bpm = { roots: [1], descendants: [{ pid: 2, ppid: 1, comm: 'toda' }], byCommand: new Map([['toda', 1]]), scanned: 2 };
+    const bpm = bpmReport([[2, 'toda']]);
     for (let round = 0; round < 2; round++) {
       const r = await persistent.render(await buildCollectionRegistry(input(snap, { bpm })));
       const prom = r.prometheus.toString('utf8');

@@ -91,7 +91,7 @@ describe('MetricsPipeline at node scale', () => {
   it('lets the event loop run while it builds and renders a 110-pod collection', async () => {
     const { MetricsPipeline } = await import('../../agent/metrics/pipeline.js');
     const { pino } = await import('pino');
-    const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent: new PersistentMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }), bpm: false });
+    const pipeline = new MetricsPipeline({ compatMetrics: true, persistent: new PersistentMetrics({ defaultMetrics: false }), log: pino({ level: 'silent' }) });
     let ticks = 0;
     let running = true;
     const ticker = (async () => {

@@ -230,7 +230,10 @@ describeIntegration('CRI runtime on a fake CRI-O (real netns)', { root: true, co
       expect(ms).toBeGreaterThanOrEqual(290);
       expect(ms).toBeLessThan(3000);
       fake.hang([]);
-      expect((await quick.listPods()).length).toBe(3);
+      // Recovered: the next calls answer again (retried: on a busy machine one call alone can pass 300 ms).
+      let pods = -1;
+      for (let i = 0; i < 10 && pods < 0; i++) pods = await quick.listPods().then((p) => p.length, () => -1);
+      expect(pods).toBe(3);
     } finally {
       fake.hang([]);
       quick.close();

@@ -187,7 +187,7 @@ describeIntegration('serve under HTTP abuse', {
     }
     const sample = gunzipSync(scrapes.at(-1)!.reply.body).toString('utf8');
     expect(sample.endsWith('# EOF\n')).toBe(true);
-    expect(sample).toContain('chaos_daemon_injection_active{namespace="abuse",pod="web",kind="partition"} 1');
+    expect(sample).toContain('chaos_daemon_injection_active{namespace="abuse",pod="web",kind="partition",experiment=""} 1');
     const lat = scrapes.map((s) => s.reply.ms);
     // /debug/* never answered without the token.
     const debugOk = results.filter((r) => r.kind.name.startsWith('debug') && r.reply.status === 200);

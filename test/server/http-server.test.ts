@@ -29,7 +29,7 @@ interface Started {
 async function start(opts: { delayMs?: number; snap?: () => Snapshot; debug?: DebugAccess; waitMs?: number; limits?: Pick<ServerOptions, 'maxConnections' | 'idleSocketTimeoutMs' | 'headersTimeoutMs'> } = {}): Promise<Started> {
   const log = silentLogger();
   const persistent = new PersistentMetrics();
-  const pipeline = new MetricsPipeline({ procRoot: '/proc', compatMetrics: true, persistent, log, bpm: false });
+  const pipeline = new MetricsPipeline({ compatMetrics: true, persistent, log });
   let collections = 0;
   const scheduler = new CollectionScheduler({
     intervalMs: 60_000,

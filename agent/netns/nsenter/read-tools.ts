@@ -7,7 +7,7 @@
  * recycled PID can never attribute another namespace's state to a pod. Each tool has the per-tool timeout, cut to
  * what is left of the namespace's time budget, and an output cap per source. Tools run one after the other.
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { NetnsCommandError } from '../../errors.js';
@@ -74,6 +74,34 @@ async function procTables(procRoot: string, pid: number, file: string): Promise<
   }
 }
 
+/** True while `path` still names the namespace `inode` (false once the pod's process or netns file is gone). */
+function namesInode(path: string, inode: number): boolean {
+  try {
+    return statSync(path).ino === inode;
+  } catch (err) {
+    void err; // ENOENT / ESRCH: gone; anything else: cannot tell, treated as gone only for the wording of failures
+    return false;
+  }
+}
+
+/**
+ * The pod went away during the read (its namespace lived on through our fd while CNI tore its interfaces down):
+ * what failed failed because of that (`tc: Cannot find device "eth0"`), so it is reported as vanished.
+ */
+function markVanished(state: NetnsState): void {
+  const why = 'the namespace vanished during the read';
+  for (const x of state.sources!) {
+    if (x.status === 'complete') continue;
+    x.reason = 'vanished';
+    x.message = `${x.message ?? x.status} (${why})`;
+  }
+  for (const e of state.errors) {
+    e.reason = 'vanished';
+    e.message = `${e.message} (${why})`;
+  }
+  state.notes!.push(`the pod's network namespace vanished during the read`);
+}
+
 export class ToolsReader {
   /** Processes spawned (one nsenter per tool run). */
   spawns = 0;
@@ -95,7 +123,9 @@ export class ToolsReader {
       if (target.inode !== null && inode !== target.inode) {
         throw new NetnsCommandError('nsenter', 'vanished', `${target.path} now names another namespace (inode ${target.inode} -> ${inode})`);
       }
-      return await this.readOpen(fd, inode, target, signal);
+      const state = await this.readOpen(fd, inode, target, signal);
+      if (state.sources!.some((x) => x.status !== 'complete') && !namesInode(target.path, inode)) markVanished(state);
+      return state;
     } finally {
       closeSync(fd);
     }

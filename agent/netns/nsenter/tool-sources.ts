@@ -167,7 +167,9 @@ const ebtables: ToolSource = {
       if (r.error === null || r.truncated) dumps.push(parseEbtables(r.stdout, 'nft'));
       out.push(statusOf('ebtables-nft', r));
     } else {
-      out.push({ source: 'ebtables-nft', status: ctx.nftTables === null ? 'failed' : 'complete', ...(ctx.nftTables === null ? { reason: 'exit', message: 'nft list tables failed: bridge tables unknown' } : {}) });
+      // The probe failed: bridge tables unknown, for the probe's reason (a timeout is not an exit).
+      const probe = ctx.state.sources?.find((x) => x.source === 'nftables');
+      out.push({ source: 'ebtables-nft', status: ctx.nftTables === null ? 'failed' : 'complete', ...(ctx.nftTables === null ? { reason: probe?.reason ?? 'exit', message: 'nft list tables failed: bridge tables unknown' } : {}) });
     }
     const kept = dumps.filter((d) => d.tables.length > 0 || d.errors.length > 0);
     if (kept.length > 0) ctx.state.ebtables = kept;

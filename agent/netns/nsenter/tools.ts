@@ -6,9 +6,15 @@
  * only (no shell), tools from a fixed allow-list, a minimal environment, a timeout (SIGTERM, then SIGKILL), an
  * output cap stopped where it is read (the child is killed when it is reached), an abort signal.
  *
+ * The tool runs as the leader of its own process group, so whatever it starts is ended with it: a tool killed by
+ * the timeout, the cap or an abort has its whole group killed, and once it exited, processes of its group still
+ * holding its pipes are killed and the pipes closed. Without that, one child of a killed tool holding stdout kept
+ * the run (and the namespace read, and the collection) waiting for as long as that child lived.
+ *
  * This path runs rarely (the netlink reader is the default; `auto` falls back to it per namespace), so it favours
  * simplicity over the number of processes.
  */
+import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { NetnsCommandError, type NetnsErrorReason } from '../../errors.js';
 
@@ -47,6 +53,58 @@ export interface ToolOptions {
 
 const ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const MAX_STDERR_SHOWN = 512;
+/** After the tool exited, how long its group may keep its pipes open before it is killed (then as long again before
+ * the pipes are closed). */
+const LEFTOVER_GRACE_MS = 100;
+
+/**
+ * A tool's stderr as one line of text fit for messages, logs and a terminal: line breaks and tabs become spaces,
+ * other control characters (escape sequences, NUL) `?`.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\t\n\r]+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').trim();
+}
+
+/** SIGKILL a tool's process group; a group already gone (ESRCH) or out of reach (EPERM) is left as it is. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ESRCH' && code !== 'EPERM') throw err;
+  }
+}
+
+interface Running {
+  readonly pid?: number | undefined;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  once(event: 'exit', listener: () => void): unknown;
+}
+
+/** Await a run whose tool leads its own process group: once the tool exited, leftovers holding its pipes are ended. */
+async function settle<P extends Running & PromiseLike<unknown>>(sub: P): Promise<Awaited<P>> {
+  let settled = false;
+  const timers: NodeJS.Timeout[] = [];
+  sub.once('exit', () => {
+    timers.push(setTimeout(() => {
+      if (settled) return;
+      killGroup(sub.pid);
+      timers.push(setTimeout(() => {
+        // Still held: by a process that left the group (setsid). Stop waiting for it.
+        if (!settled) for (const s of [sub.stdout, sub.stderr, sub.stdin]) s?.destroy();
+      }, LEFTOVER_GRACE_MS));
+    }, LEFTOVER_GRACE_MS));
+  });
+  try {
+    return await sub;
+  } finally {
+    settled = true;
+    for (const t of timers) clearTimeout(t);
+  }
+}
 
 /** Run `argv` inside the namespace open as `netnsFd`. Never throws: failures are in `error`. */
 export async function runTool(netnsFd: number, argv: readonly string[], opts: ToolOptions): Promise<ToolRun> {
@@ -65,8 +123,9 @@ export async function runTool(netnsFd: number, argv: readonly string[], opts: To
   // child_process.spawn as the child's fd 3 (test/netns/nsenter/tools.test.ts checks the namespace entered).
   const fd3 = netnsFd as 3;
   const stdio = opts.input !== undefined ? (['pipe', 'pipe', 'pipe', fd3] as const) : (['ignore', 'pipe', 'pipe', fd3] as const);
-  const r = await execa(opts.nsenterPath, ['--net=/proc/self/fd/3', '--', ...argv], {
+  const sub = execa(opts.nsenterPath, ['--net=/proc/self/fd/3', '--', ...argv], {
     stdio,
+    detached: true,
     ...(opts.input !== undefined ? { input: opts.input } : {}),
     timeout: opts.timeoutMs,
     killSignal: 'SIGTERM',
@@ -78,8 +137,11 @@ export async function runTool(netnsFd: number, argv: readonly string[], opts: To
     extendEnv: false,
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
   });
+  const r = await settle(sub);
+  // Ended by us: nothing it started may outlive it.
+  if (r.timedOut || r.isCanceled || r.isMaxBuffer) killGroup(sub.pid);
   const stdout = typeof r.stdout === 'string' ? r.stdout : '';
-  const stderr = (typeof r.stderr === 'string' ? r.stderr : '').slice(0, MAX_STDERR_SHOWN).trim();
+  const stderr = printable((typeof r.stderr === 'string' ? r.stderr : '').slice(0, MAX_STDERR_SHOWN));
   if (r.isMaxBuffer) return done(stdout, 'output_limit', `output cut at ${opts.maxOutputBytes} bytes`, true, stderr);
   if (r.timedOut) return done(stdout, 'timeout', `killed after ${opts.timeoutMs} ms`, false, stderr);
   if (r.isCanceled) return done(stdout, 'timeout', 'aborted', false, stderr);

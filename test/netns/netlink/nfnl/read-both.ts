@@ -85,14 +85,15 @@ export function alignCounters(netlink: IptablesDump, tools: IptablesDump): void 
   }
 }
 
-/** Member timeouts read a second later may be one lower: align them when they are within one second. */
+/** Member timeouts read later may be lower (seconds pass between the two reads, more on a busy machine): align them
+ * when the tools' value is at most 10 s below. */
 export function alignTimeouts(netlink: IpsetDump, tools: IpsetDump): void {
   netlink.sets.forEach((s, i) => {
     const ts = tools.sets[i];
     s.members.forEach((m, j) => {
       const tm = ts?.members[j];
       if (tm === undefined || m.timeout == null || tm.timeout == null || tm.value !== m.value) return;
-      if (m.timeout - tm.timeout === 1) {
+      if (m.timeout - tm.timeout >= 0 && m.timeout - tm.timeout <= 10) {
         m.timeout = tm.timeout;
         m.options = tm.options;
       }

@@ -90,6 +90,7 @@ describeIntegration('legacy source in the netlink reader, on real namespaces', {
     expect(sources).toEqual({
       'iptables-legacy-ipv4': 'complete', 'iptables-legacy-ipv6': 'complete',
       links: 'unsupported', 'iptables-nft-ipv4': 'unsupported', 'iptables-nft-ipv6': 'unsupported', nftables: 'unsupported', ipset: 'unsupported', tc: 'unsupported',
+      'ebtables-legacy': 'unsupported', 'ebtables-nft': 'unsupported',
     });
     expect(state.iptables.map((d) => `${d.backend}/${d.family}`)).toEqual(['legacy/ipv4', 'legacy/ipv6']);
     for (const d of state.iptables) expect(sameDumpModuloTraffic(d, (await readTools(ns, d.family)).dump)).toEqual([]);

@@ -1,0 +1,80 @@
+/**
+ * The proc and bpm collectors: faults that are not network state, from ONE /proc scan per collection shared by
+ * every pod (agent/proc/). `proc` scans, gathers each pod's facts (chaos processes, IOChaos mounts, DNSChaos,
+ * JVMChaos) and merges their findings into the pod's report after the netns collector judged it; `bpm` builds
+ * chaos-daemon's background-process view from the same scan.
+ *
+ * A pod's own trouble (a refused path in its root, a cut mount table) is recorded on that pod (its report's
+ * `errors`, `proc.sources`, an `unknown` verdict unless something proves `active`), never as a collector failure;
+ * the collector fails only when the scan itself cannot run or is cut.
+ */
+import { mergeProcReport, procErrors } from '../chaos/processes.js';
+import { errorMessage } from '../errors.js';
+import { bpmFromScan } from '../proc/bpm.js';
+import { collectPodFacts, type FactsOptions } from '../proc/facts.js';
+import type { PodProcFacts } from '../proc/model.js';
+import { scanProc, type ScanOptions } from '../proc/scan.js';
+import type { PodInfo } from '../runtime/types.js';
+import type { PodReport } from '../snapshot.js';
+import type { Collector } from './collector.js';
+
+export interface ProcCollectorOptions {
+  procRoot: string;
+  /** Scan bounds (default: 65,536 processes, 3 s). */
+  scan?: Omit<ScanOptions, 'procRoot' | 'detailPids' | 'signal'>;
+  facts?: Omit<FactsOptions, 'procRoot'>;
+}
+
+/** The pods' own PIDs: their details are read in the scan (the index needs their namespaces and cgroups). */
+export function podPids(pods: readonly PodInfo[]): number[] {
+  return pods.flatMap((p) => [p.pid, ...p.containers.map((c) => c.pid)]).filter((x): x is number => x !== null);
+}
+
+/** The report with the pod's /proc facts merged in (a new object: reports may share chaos and errors arrays). */
+export function withProcFacts(report: PodReport, pod: PodInfo, facts: PodProcFacts | null, why: string): PodReport {
+  const out: PodReport = { ...report, chaos: mergeProcReport(report.chaos, facts, pod, why) };
+  if (facts === null) {
+    out.errors = [...report.errors, `proc: ${why}`];
+    return out;
+  }
+  out.proc = facts;
+  out.errors = [...report.errors, ...procErrors(facts)];
+  out.dnsChaos = facts.dns.filter((d) => d.backupNameservers !== null).map((d) => ({ container: d.container, pid: d.pid }));
+  return out;
+}
+
+export function procCollector(opts: ProcCollectorOptions): Collector {
+  return {
+    name: 'proc',
+    async collect(draft, ctx) {
+      const all = draft.allPods.length > 0 ? draft.allPods : draft.pods;
+      let facts: Map<string, PodProcFacts> | null = null;
+      let error: string | undefined;
+      try {
+        const scan = await scanProc({ ...opts.scan, procRoot: opts.procRoot, detailPids: podPids(all), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        const r = await collectPodFacts(scan, all, { ...opts.facts, procRoot: opts.procRoot }, draft.pods);
+        draft.proc = { scan, index: r.index };
+        facts = r.facts;
+        if (!scan.complete) error = `the /proc scan is incomplete: ${scan.incomplete ?? 'unknown reason'}`;
+      } catch (err) {
+        error = `the /proc scan failed: ${errorMessage(err)}`;
+      }
+      for (const p of draft.pods) {
+        const report = draft.reports.get(p);
+        if (report) draft.reports.set(p, withProcFacts(report, p, facts?.get(p.sandboxId) ?? null, error ?? 'no facts'));
+      }
+      return error === undefined ? { success: true } : { success: false, error };
+    },
+  };
+}
+
+export function bpmCollector(): Collector {
+  return {
+    name: 'bpm',
+    async collect(draft) {
+      if (draft.proc === null) return { success: false, error: 'no /proc scan in this collection (proc collector off or failed)' };
+      draft.bpm = bpmFromScan(draft.proc.scan, draft.allPods.length > 0 ? draft.allPods : draft.pods, draft.proc.index);
+      return { success: true };
+    },
+  };
+}

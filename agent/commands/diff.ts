@@ -1,0 +1,103 @@
+/**
+ * `chaos-node-agent diff NAMESPACE/POD [--json]`: Chaos Mesh's intent for one pod (PodNetworkChaos,
+ * PodHttpChaos, PodIOChaos, experiment records, from the Kubernetes API) beside what its network namespace holds,
+ * one line per artefact with its state (present / missing / mismatch / leftover) and owner, then the findings with
+ * their owners and the kernel dumps - what `chaosctl debug` printed, reconciled. Without API access the kernel
+ * side is printed alone and says why. Exit 0 when the pod's namespace was read, 1 otherwise.
+ */
+import type { Config } from '../config.js';
+import { collect, iptablesJson, ipsetsJson, tcJson, wasInspected } from '../collection.js';
+import { entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
+import { driftJson, intentJson } from '../intent/json.js';
+import { beginKubeLists, oneShotKube } from '../intent/setup.js';
+import { capDumps } from '../metrics/rule-cap.js';
+import { createNetnsReader } from '../netns/read.js';
+import { Inventory, unreachableMessage } from '../runtime/inventory.js';
+import type { PodReport } from '../snapshot.js';
+import { formatIpsets, formatIptables, formatTc } from './inspect.js';
+import type { CommandIo } from './io.js';
+import { formatTable } from './runtimes.js';
+
+export function diffJson(r: PodReport, kubeOff: string | null, maxRules = Number.MAX_SAFE_INTEGER) {
+  const { dumps, omitted } = capDumps(r.iptables, maxRules);
+  return {
+    namespace: r.namespace,
+    name: r.name,
+    runtime: r.runtime,
+    netns: r.netns ? { inode: r.netns.inode, path: r.netns.path } : null,
+    verdict: r.chaos.verdict,
+    kinds: r.chaos.kinds,
+    kube: kubeOff === null ? 'on' : `off: ${kubeOff}`,
+    intent: r.intent ? intentJson(r.intent) : null,
+    drift: r.drift ? driftJson(r.drift) : null,
+    findings: r.drift?.findings ?? r.chaos.findings.map((f) => ({ finding: f, owners: [] })),
+    kernel: { iptables: dumps.map(iptablesJson), ...(omitted > 0 ? { rulesOmitted: omitted } : {}), ipsets: ipsetsJson(r.ipsets), tc: tcJson(r.tc) },
+    errors: r.errors,
+  };
+}
+
+export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Number.MAX_SAFE_INTEGER): string {
+  const out: string[] = [];
+  out.push(`pod ${r.namespace}/${r.name}${r.runtime ? ` (${r.runtime})` : ''}${r.netns ? `  netns inode ${r.netns.inode} ${r.netns.path}` : ''}`);
+  out.push(`verdict: ${r.chaos.verdict}${r.chaos.kinds.length ? `  kinds: ${r.chaos.kinds.join(', ')}` : ''}`);
+  if (kubeOff !== null) out.push(`intent: not read (${kubeOff})`);
+  else if (r.intent) out.push(intentSummary(r.intent.status, r.intent.pod));
+  const d = r.drift;
+  if (d && d.status === 'reconciled') {
+    out.push('');
+    const rows = [['STATE', 'ARTEFACT', 'NAME', 'INTENT (Chaos Mesh)', 'KERNEL', 'OWNER']];
+    for (const e of d.entries) rows.push([e.state, e.artefact, e.name, e.spec ?? '-', e.kernel ?? '-', ownerText(e.owners)]);
+    out.push(d.entries.length ? formatTable(rows).trimEnd() : 'no Chaos Mesh state intended or found');
+    const c = d.counts;
+    out.push('', `drift: ${c.leftover} leftover, ${c.missing} missing, ${c.mismatch} mismatch, ${c.present} present`);
+    for (const e of d.entries) if (e.state !== 'present') out.push(`  ${entryLine(e)}`);
+  } else if (d) {
+    out.push(`drift: unknown (${d.reason ?? 'no reason'})`);
+  }
+  if (r.chaos.findings.length) {
+    out.push('', 'findings:');
+    r.chaos.findings.forEach((f, i) => out.push(`  - ${findingWithOwner(f, i, d)}`));
+  }
+  if (r.errors.length) {
+    out.push('', 'errors:');
+    for (const e of r.errors) out.push(`  ! ${e}`);
+  }
+  const { dumps, omitted } = capDumps(r.iptables, maxRules);
+  out.push('', 'kernel:', ...formatIptables(dumps));
+  if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
+  out.push(...formatIpsets(r.ipsets), ...formatTc(r.tc));
+  return `${out.join('\n')}\n`;
+}
+
+export async function run(cfg: Config, io: CommandIo): Promise<number> {
+  const target = cfg.args[0]!;
+  const [namespace = '', name = ''] = target.split('/');
+  const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
+  const reader = createNetnsReader(cfg);
+  const onAbort = (): void => void reader.close();
+  io.signal.addEventListener('abort', onAbort, { once: true });
+  const inventory = new Inventory(cfg, { log: io.log });
+  try {
+    const kube = oneShotKube(intent);
+    const snap = await collect(
+      { inventory, reader, procRoot: cfg.procRoot, log: io.log, ...(kube ? { kube } : {}) },
+      { signal: io.signal, filter: (p) => p.namespace === namespace && p.name === name, hostSharing: 'full' },
+    );
+    const { off: kubeOff } = await intent.result;
+    if (!snap.runtimes.some((s) => s.up)) {
+      io.err(`chaos-node-agent diff: ${unreachableMessage(snap.runtimes)}`);
+      return 1;
+    }
+    const report = snap.pods[0];
+    if (report === undefined) {
+      io.err(`chaos-node-agent diff: pod ${target} not found on this node\n`);
+      return 1;
+    }
+    io.out(cfg.json ? `${JSON.stringify(diffJson(report, kubeOff, cfg.maxRulesPerPod), null, 2)}\n` : formatDiff(report, kubeOff, cfg.maxRulesPerPod));
+    return wasInspected(report) ? 0 : 1;
+  } finally {
+    io.signal.removeEventListener('abort', onAbort);
+    inventory.close();
+    await reader.close();
+  }
+}

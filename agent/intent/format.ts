@@ -1,0 +1,69 @@
+/**
+ * Human text for owners and drift (inspect's pod entries; diff builds on it). Pure.
+ */
+import type { PodReport } from '../snapshot.js';
+import type { DriftEntry, PodDrift } from './drift.js';
+import type { IntentStatus, PodIntent } from './model.js';
+
+export function ownerText(owners: string[]): string {
+  return owners.length === 0 ? 'none' : owners.join(', ');
+}
+
+/** `finding  [owner: ns/exp]` when the drift is reconciled; the finding alone otherwise. */
+export function findingWithOwner(finding: string, index: number, drift: PodDrift | undefined): string {
+  if (drift === undefined || drift.status !== 'reconciled') return finding;
+  const f = drift.findings[index];
+  return f && f.finding === finding ? `${finding}  [owner: ${ownerText(f.owners)}]` : finding;
+}
+
+export function ageText(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} d`;
+}
+
+export function intentSummary(status: IntentStatus, pod: PodIntent): string {
+  const parts: string[] = [];
+  if (pod.network) {
+    const n = pod.network;
+    parts.push(`PodNetworkChaos ${n.namespace}/${n.name}: ${n.chains.length} chains, ${n.ipsets.length} ipsets, ${n.tcs.length} tcs` +
+      `${n.generation !== null ? `, generation ${n.generation}${n.observedGeneration !== null ? ` (observed ${n.observedGeneration})` : ''}` : ''}` +
+      `${n.failedMessage ? `, failed: ${n.failedMessage}` : ''}`);
+  }
+  if (pod.http) parts.push(`PodHttpChaos: ${pod.http.rules.length} rules${pod.http.pid ? `, tproxy pid ${pod.http.pid}` : ''}`);
+  if (pod.io) parts.push(`PodIOChaos: ${pod.io.actions.length} actions${pod.io.pid ? `, toda pid ${pod.io.pid}` : ''}`);
+  for (const e of pod.experiments) {
+    const injected = e.records.filter((r) => r.phase === 'Injected').length;
+    parts.push(`${e.kind} ${e.namespace}/${e.name}${e.action ? ` (${e.action})` : ''}: ${injected}/${e.records.length} records Injected${e.desiredPhase ? `, desired ${e.desiredPhase}` : ''}`);
+  }
+  const age = status.syncAgeSeconds !== null && status.state !== 'synced' ? `, ${ageText(status.syncAgeSeconds)} old` : '';
+  const head = `intent (Kubernetes API, ${status.state}${age})`;
+  return parts.length === 0 ? `${head}: nothing for this pod` : `${head}: ${parts.join('; ')}`;
+}
+
+export function entryLine(e: DriftEntry): string {
+  const flags: string[] = [];
+  if (e.kinds.length > 0) flags.push(e.kinds.join(','));
+  if (e.state !== 'missing') flags.push(e.active ? 'active' : 'inert');
+  if (e.ageSeconds !== undefined && e.ageSeconds !== null) flags.push(`seen ${ageText(e.ageSeconds)}`);
+  return `${e.state.padEnd(8)} ${e.artefact} ${e.name}${e.where && e.artefact !== 'qdisc' ? ` (${e.where})` : ''}  owner: ${ownerText(e.owners)}` +
+    `${flags.length ? `  [${flags.join(', ')}]` : ''}\n      ${e.detail}`;
+}
+
+/** inspect: the intent line and the drift section (entries not `present`; present ones counted). */
+export function driftLines(r: PodReport): string[] {
+  if (r.intent === undefined && r.drift === undefined) return [];
+  const out: string[] = [];
+  if (r.intent) out.push(`  ${intentSummary(r.intent.status, r.intent.pod)}`);
+  const d = r.drift;
+  if (!d) return out;
+  if (d.status !== 'reconciled') {
+    out.push(`  drift: unknown (${d.reason ?? 'no reason'})`);
+    return out;
+  }
+  const c = d.counts;
+  out.push(`  drift: ${c.leftover} leftover, ${c.missing} missing, ${c.mismatch} mismatch, ${c.present} present`);
+  for (const e of d.entries) if (e.state !== 'present') out.push(`    ${entryLine(e)}`);
+  return out;
+}

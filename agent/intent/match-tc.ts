@@ -1,0 +1,175 @@
+/**
+ * PodNetworkChaos spec.tcs[] against the netem / tbf qdiscs in the kernel. Pure.
+ * An entry is looked for on its device (eth0 by default) among the qdiscs of its type (netem for `netem`, tbf
+ * for `bandwidth`) that filter on the same ipset (the CLASSIFY rules feeding the qdisc's class; none for a
+ * whole-device entry). A qdisc whose parameters equal the spec's is `present`; then the remaining entries take
+ * the remaining qdiscs in order, and differ: `mismatch`, with each differing parameter (tolerances cover the
+ * kernel's fixed-point storage: netem's 32-bit probabilities and ns latencies, tbf's burst kept as a time).
+ * An entry left without a qdisc is `missing`; a netem / tbf left without an entry is a `leftover`. The prio
+ * root and its sfq bands of the filtered layout belong to the filtered entries of their device.
+ */
+import type { ChaosKind } from '../chaos/types.js';
+import type { NetemOptions, TbfOptions } from '../netns/state.js';
+import type { KernelArtefacts, QdiscArtefact } from './artefacts.js';
+import type { PendingEntry, Quantity } from './drift.js';
+import type { NetemIntent, PodNetworkIntent, TbfIntent, TcIntent } from './model.js';
+import { formatQuantity } from './units.js';
+
+/** The chaos kinds a tc entry produces (netem fields that are set; bandwidth for tbf or a netem rate). */
+export function tcKinds(t: TcIntent): ChaosKind[] {
+  if (t.type === 'bandwidth') return ['bandwidth'];
+  const n = t.netem!;
+  const kinds: ChaosKind[] = [];
+  if (n.delaySeconds > 0 || n.jitterSeconds > 0) kinds.push('delay');
+  if (n.loss > 0) kinds.push('loss');
+  if (n.duplicate > 0) kinds.push('duplicate');
+  if (n.corrupt > 0) kinds.push('corrupt');
+  if (n.reorder > 0) kinds.push('reorder');
+  if (n.rateBytesPerSecond > 0) kinds.push('bandwidth');
+  return kinds.sort();
+}
+
+interface Tolerance {
+  abs: number;
+  rel: number;
+}
+
+const NETEM_FIELDS: readonly [keyof NetemIntent & keyof NetemOptions, Tolerance][] = [
+  ['delaySeconds', { abs: 2e-6, rel: 1e-3 }],
+  ['jitterSeconds', { abs: 2e-6, rel: 1e-3 }],
+  ['delayCorrelation', { abs: 5e-4, rel: 0 }],
+  ['loss', { abs: 5e-4, rel: 0 }],
+  ['lossCorrelation', { abs: 5e-4, rel: 0 }],
+  ['duplicate', { abs: 5e-4, rel: 0 }],
+  ['duplicateCorrelation', { abs: 5e-4, rel: 0 }],
+  ['corrupt', { abs: 5e-4, rel: 0 }],
+  ['corruptCorrelation', { abs: 5e-4, rel: 0 }],
+  ['reorder', { abs: 5e-4, rel: 0 }],
+  ['reorderCorrelation', { abs: 5e-4, rel: 0 }],
+  ['gap', { abs: 0, rel: 0 }],
+  ['rateBytesPerSecond', { abs: 1, rel: 1e-3 }],
+];
+
+const TBF_FIELDS: readonly [keyof TbfIntent & keyof TbfOptions, Tolerance][] = [
+  ['rateBytesPerSecond', { abs: 1, rel: 1e-3 }],
+  // tc turns `burst` into a time at the given rate and back: a few bytes of rounding.
+  ['burstBytes', { abs: 8, rel: 1e-2 }],
+  ['limitBytes', { abs: 1, rel: 0 }],
+  ['peakrateBytesPerSecond', { abs: 1, rel: 1e-3 }],
+  ['mtuBytes', { abs: 8, rel: 1e-2 }],
+];
+
+function close(a: number, b: number, t: Tolerance): boolean {
+  return Math.abs(a - b) <= Math.max(t.abs, t.rel * Math.max(Math.abs(a), Math.abs(b)));
+}
+
+export interface ParamDiff {
+  field: string;
+  expected: Quantity;
+  actual: Quantity;
+}
+
+/** Differences between an entry's parameters and a qdisc's ([] when equal within tolerance). */
+export function compareParams(t: TcIntent, q: QdiscArtefact): ParamDiff[] {
+  const diffs: ParamDiff[] = [];
+  if (t.type === 'netem') {
+    const have = q.qdisc.netem ?? {};
+    for (const [field, tol] of NETEM_FIELDS) {
+      const want = t.netem![field];
+      const got = typeof have[field] === 'number' ? (have[field] as number) : 0;
+      if (!close(want, got, tol)) diffs.push({ field, expected: want, actual: got });
+    }
+  } else {
+    const have = q.qdisc.tbf ?? {};
+    for (const [field, tol] of TBF_FIELDS) {
+      const want = t.tbf![field];
+      if (want === null) continue; // peakrate / mtu only when the spec sets both
+      const got = have[field];
+      // Not read is not different: tc 6.1's JSON never prints a peakrate, and its limit cannot be derived when
+      // a peakrate is set.
+      if (got === undefined) continue;
+      if (!close(want, got, tol)) diffs.push({ field, expected: want, actual: got });
+    }
+  }
+  return diffs;
+}
+
+function sameFilter(t: TcIntent, q: QdiscArtefact): boolean {
+  return t.ipset === null ? q.filterSets.length === 0 : q.filterSets.includes(t.ipset);
+}
+
+/** A qdisc's shaping parameters in the spec's vocabulary: `delay 100ms loss 5%`, `rate 125000 B/s burst 32000 B ...`. */
+export function qdiscText(q: QdiscArtefact): string {
+  const parts: string[] = [q.role];
+  if (q.role === 'netem') {
+    for (const [field] of NETEM_FIELDS) {
+      const v = q.qdisc.netem?.[field];
+      if (typeof v === 'number' && v !== 0) parts.push(`${field} ${formatQuantity(field, v)}`);
+    }
+  } else if (q.role === 'tbf') {
+    for (const [field] of TBF_FIELDS) {
+      const v = q.qdisc.tbf?.[field];
+      if (typeof v === 'number') parts.push(`${field} ${formatQuantity(field, v)}`);
+    }
+  }
+  if (q.filterSets.length) parts.push(`for ipset ${q.filterSets.join(', ')}`);
+  return parts.join(' ');
+}
+
+function diffText(d: ParamDiff): string {
+  const f = (v: Quantity): string => (typeof v === 'number' ? formatQuantity(d.field, v) : String(v));
+  return `${d.field} ${f(d.actual)} in the kernel, ${f(d.expected)} in the spec`;
+}
+
+export function matchTc(intent: PodNetworkIntent | null, k: KernelArtefacts): PendingEntry[] {
+  const out: PendingEntry[] = [];
+  const tcs = intent?.tcs ?? [];
+  const shaping = k.qdiscs.filter((q) => q.role === 'netem' || q.role === 'tbf');
+  const taken = new Map<QdiscArtefact, TcIntent>();
+  const pairs = new Map<TcIntent, QdiscArtefact>();
+  const candidates = (t: TcIntent): QdiscArtefact[] =>
+    shaping.filter((q) => !taken.has(q) && q.qdisc.interface === t.device && q.role === (t.type === 'netem' ? 'netem' : 'tbf') && sameFilter(t, q));
+  // Pass 1: equal parameters; pass 2: the rest in order (mismatch).
+  for (const exact of [true, false]) {
+    for (const t of tcs) {
+      if (pairs.has(t)) continue;
+      const q = candidates(t).find((c) => !exact || compareParams(t, c).length === 0);
+      if (q === undefined) continue;
+      pairs.set(t, q);
+      taken.set(q, t);
+    }
+  }
+  for (const t of tcs) {
+    const q = pairs.get(t);
+    const label = `${t.type} ${t.text}${t.ipset ? ` for ipset ${t.ipset}` : ''}`;
+    const base = { artefact: 'qdisc' as const, owners: t.source ? [t.source] : [], kinds: tcKinds(t), active: false };
+    if (q === undefined) {
+      out.push({ ...base, name: `${t.device} ${t.type === 'netem' ? 'netem' : 'tbf'}`, where: t.device, state: 'missing', tokens: [], phrases: [], spec: label, kernel: null,
+        detail: `no ${t.type === 'netem' ? 'netem' : 'tbf'} qdisc on ${t.device} for ${label}` });
+      continue;
+    }
+    const diffs = compareParams(t, q);
+    out.push({
+      ...base, name: q.position, where: q.qdisc.interface, state: diffs.length ? 'mismatch' : 'present', tokens: [], phrases: [q.position],
+      spec: label, kernel: qdiscText(q),
+      detail: diffs.length ? `${q.position}: ${diffs.map(diffText).join('; ')} (spec: ${label})` : `${q.position} as specified (${label})`,
+      ...(diffs.length
+        ? { expected: Object.fromEntries(diffs.map((d) => [d.field, d.expected])), actual: Object.fromEntries(diffs.map((d) => [d.field, d.actual])) }
+        : {}),
+    });
+  }
+  for (const q of k.qdiscs) {
+    if (taken.has(q)) continue;
+    if (q.role === 'prio' || q.role === 'sfq') {
+      const owners = [...new Set(tcs.filter((t) => t.ipset !== null && t.device === q.qdisc.interface).map((t) => t.source).filter(Boolean))].sort();
+      out.push({ artefact: 'qdisc', name: q.position, where: q.qdisc.interface, owners, state: owners.length ? 'present' : 'leftover', kinds: [], active: false, tokens: [], phrases: [q.position],
+        spec: owners.length ? '(filtered traffic control layout)' : null, kernel: qdiscText(q),
+        detail: owners.length ? `${q.position} carries the filtered traffic control of ${owners.join(', ')}` : `${q.position} (Chaos Mesh's filtered layout) is in the kernel, but no filtered tcs entry asks for it` });
+      continue;
+    }
+    out.push({ artefact: 'qdisc', name: q.position, where: q.qdisc.interface, owners: [], state: 'leftover', kinds: [], active: false, tokens: [], phrases: [q.position],
+      spec: null, kernel: qdiscText(q),
+      detail: `${q.position} is in the kernel, but no PodNetworkChaos tcs entry asks for it${q.filterSets.length ? ` (filters on ipset ${q.filterSets.join(', ')})` : ''}` });
+  }
+  return out;
+}

@@ -1,0 +1,157 @@
+/**
+ * What Chaos Mesh intends, as the agent keeps it: the Pod*Chaos objects and the experiments' records, normalised
+ * from the API's JSON (normalise.ts) into compact, validated values in base units. This is what the informer
+ * cache holds (not the raw objects: no managedFields, no record events), what `chaos.intent` prints and what the
+ * reconciliation compares with the kernel. `<namespace>/<name>` strings name experiments (ExperimentRef).
+ */
+
+/** `<namespace>/<name>` of an experiment (NetworkChaos, HTTPChaos, ...). */
+export type ExperimentRef = string;
+
+export interface IpsetIntent {
+  name: string;
+  type: 'list:set' | 'hash:net,port' | 'hash:net';
+  /** Members as `ipset save` prints them: `10.0.0.0/24`, `10.0.0.7` (a /32 host), `10.0.0.7,tcp:80`, set names. */
+  members: string[];
+  source: ExperimentRef;
+}
+
+export interface ChainIntent {
+  /** The kernel chain's full name, INPUT/<x> or OUTPUT/<x>. */
+  name: string;
+  direction: 'input' | 'output';
+  ipsets: string[];
+  device: string | null;
+  source: ExperimentRef;
+}
+
+/** netem parameters chaos-daemon would install, in base units (seconds, ratios 0..1, bytes/s); 0 = not set. */
+export interface NetemIntent {
+  delaySeconds: number;
+  jitterSeconds: number;
+  delayCorrelation: number;
+  loss: number;
+  lossCorrelation: number;
+  duplicate: number;
+  duplicateCorrelation: number;
+  corrupt: number;
+  corruptCorrelation: number;
+  reorder: number;
+  reorderCorrelation: number;
+  gap: number;
+  rateBytesPerSecond: number;
+}
+
+/** tbf parameters chaos-daemon would install (`tbf rate R burst BUFFER limit LIMIT [peakrate P mtu MINBURST]`). */
+export interface TbfIntent {
+  rateBytesPerSecond: number;
+  burstBytes: number;
+  limitBytes: number;
+  peakrateBytesPerSecond: number | null;
+  mtuBytes: number | null;
+}
+
+export interface TcIntent {
+  type: 'netem' | 'bandwidth';
+  /** chaos-daemon's default device is eth0. */
+  device: string;
+  /** Target ipset (filtered traffic control), null for the whole device. */
+  ipset: string | null;
+  source: ExperimentRef;
+  netem?: NetemIntent;
+  tbf?: TbfIntent;
+  /** The spec as written, for display (`delay 100ms jitter 10ms`, `rate 1mbps limit 20000 buffer 10000`). */
+  text: string;
+}
+
+export interface PodNetworkIntent {
+  namespace: string;
+  name: string;
+  generation: number | null;
+  observedGeneration: number | null;
+  failedMessage: string | null;
+  ipsets: IpsetIntent[];
+  chains: ChainIntent[];
+  tcs: TcIntent[];
+  /** Entries that could not be read (bad values): sentences; the entry is left out. */
+  problems: string[];
+}
+
+export interface PodHttpIntent {
+  namespace: string;
+  name: string;
+  rules: { source: ExperimentRef | null; port: number; target: string }[];
+  /** The tproxy process chaos-daemon started (pid and its start time, ms since the epoch). */
+  pid: number | null;
+  startTime: number | null;
+  failedMessage: string | null;
+}
+
+export interface PodIoIntent {
+  namespace: string;
+  name: string;
+  volumeMountPath: string;
+  container: string | null;
+  actions: { type: string; path: string | null; source: ExperimentRef | null }[];
+  /** The toda process (pid and its start time, ms since the epoch). */
+  pid: number | null;
+  startTime: number | null;
+  failedMessage: string | null;
+}
+
+export interface ExperimentRecord {
+  /** `<ns>/<pod>` or `<ns>/<pod>/<container>`. */
+  id: string;
+  selectorKey: string;
+  phase: 'Injected' | 'Not Injected';
+  injectedCount: number;
+  recoveredCount: number;
+}
+
+export interface StressInstance {
+  /** The record id it belongs to. */
+  key: string;
+  /** stress-ng / memStress: pid (as chaos-daemon reports it) and start time (RFC 3339). */
+  uid: string | null;
+  memoryUid: string | null;
+  startTime: string | null;
+  memoryStartTime: string | null;
+}
+
+export interface ExperimentIntent {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** spec.action when the kind has one (partition, delay, cpu-burn ...). */
+  action: string | null;
+  desiredPhase: 'Run' | 'Stop' | null;
+  deleting: boolean;
+  records: ExperimentRecord[];
+  instances: StressInstance[];
+  /** Records or instances dropped at the per-object cap. */
+  truncated: boolean;
+}
+
+/** The intent concerning one pod, assembled from the caches (view.ts). */
+export interface PodIntent {
+  network: PodNetworkIntent | null;
+  http: PodHttpIntent | null;
+  io: PodIoIntent | null;
+  /** Experiments with a record for this pod (or one of its containers), with only those records. */
+  experiments: (Omit<ExperimentIntent, 'records' | 'instances'> & { records: ExperimentRecord[]; instances: StressInstance[] })[];
+}
+
+/** How fresh the intent is: the API source's state when the view was taken. */
+export interface IntentStatus {
+  /** synced: every resource listed and watched; stale: served from the cache while the API is unreachable;
+   *  unavailable: never listed completely (no drift can be claimed). */
+  state: 'synced' | 'stale' | 'unavailable';
+  /** Seconds since the cache was last known to match the API server (null before the first list). */
+  syncAgeSeconds: number | null;
+  /** Why not synced (the last error per resource), sentences. */
+  errors: string[];
+}
+
+export function experimentRef(namespace: string, name: string): ExperimentRef {
+  return `${namespace}/${name}`;
+}

@@ -1,0 +1,138 @@
+/**
+ * The Kubernetes API source of intent, read-only and never in the collection's way:
+ * - `serve`: one informer per resource (resources.ts), started once; every collection takes `view()` of the
+ *   caches as they are, without waiting (a slow or gone API server leaves the last caches, marked stale);
+ * - one-shot commands (`inspect`, `diff`, `metrics`): `listIntent()` lists every resource once, in parallel with
+ *   the node collection, under one deadline; a failure makes the intent `unavailable`, never the command fail.
+ * `health()` feeds chaos_daemon_kube_up (every resource listed and watched now) and
+ * chaos_daemon_kube_sync_age_seconds (since the caches were last known to match the server).
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ResourceInformer, type InformerStatus, type KubeSourceSettings } from './informer.js';
+
+export type { KubeSourceSettings };
+import { listAll } from './list.js';
+import type { IntentStatus } from './model.js';
+import { RESOURCES, type Normalised } from './resources.js';
+import { cachesFrom, IntentView } from './view.js';
+
+export const KUBE_DEFAULTS: KubeSourceSettings = {
+  maxObjects: 5_000,
+  pageSize: 500,
+  requestTimeoutMs: 10_000,
+  watchTimeoutSeconds: 300,
+  resyncMs: 10 * 60_000,
+  backoffMs: { initial: 500, max: 30_000 },
+};
+
+export interface KubeHealth {
+  /** Every resource listed and its watch open (one-shot: every list answered). */
+  up: boolean;
+  /** Seconds since the caches were last known to match the server; null before the first complete list. */
+  syncAgeSeconds: number | null;
+  resources: InformerStatus[];
+  /** Where the credentials came from and the server, for logs and `inspect`. */
+  from: string;
+  server: string;
+}
+
+/** What a collection reads: the view of the intent, and the source's health. */
+export interface IntentSource {
+  view(): IntentView;
+  health(): KubeHealth;
+}
+
+function statusFrom(resources: InformerStatus[], now: number): IntentStatus & { up: boolean } {
+  const up = resources.every((r) => r.connected);
+  const synced = resources.every((r) => r.synced && r.lastSyncAt !== null);
+  const oldest = synced ? Math.min(...resources.map((r) => r.lastSyncAt!)) : null;
+  const errors = resources.filter((r) => r.lastError !== null).map((r) => (r.lastError!.startsWith(`${r.resource}:`) ? r.lastError! : `${r.resource}: ${r.lastError}`));
+  const truncated = resources.filter((r) => r.truncated);
+  for (const r of truncated) errors.push(`${r.resource}: more objects than the cache keeps`);
+  return {
+    up,
+    // A truncated cache cannot say that nothing intends an artefact: no drift is claimed from it.
+    state: !synced || truncated.length > 0 ? 'unavailable' : up ? 'synced' : 'stale',
+    syncAgeSeconds: oldest === null ? null : Math.max(0, (now - oldest) / 1000),
+    errors,
+  };
+}
+
+/** `serve`: informers on every resource. */
+export class KubeIntentSource implements IntentSource {
+  private readonly informers: ResourceInformer[];
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly meta: { from: string; server: string },
+    log: Logger,
+    settings: KubeSourceSettings = KUBE_DEFAULTS,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.informers = RESOURCES.map((resource) => new ResourceInformer({ kc, resource, log, now, ...settings }));
+  }
+
+  start(): void {
+    for (const i of this.informers) i.start();
+  }
+
+  stop(): Promise<void> {
+    return Promise.all(this.informers.map((i) => i.stop())).then(() => undefined);
+  }
+
+  view(): IntentView {
+    const resources = this.informers.map((i) => i.status());
+    const { up: _up, ...status } = statusFrom(resources, this.now());
+    return new IntentView(cachesFrom(this.informers.flatMap((i) => i.objects())), status);
+  }
+
+  health(): KubeHealth {
+    const resources = this.informers.map((i) => i.status());
+    const s = statusFrom(resources, this.now());
+    return { up: s.up, syncAgeSeconds: s.syncAgeSeconds, resources, ...this.meta };
+  }
+
+  get kubeConfig(): KubeConfig {
+    return this.kc;
+  }
+}
+
+/** One-shot commands: list every resource once (in parallel, one overall deadline). Never throws. */
+export async function listIntent(
+  kc: KubeConfig,
+  meta: { from: string; server: string },
+  opts: { timeoutMs: number; settings?: KubeSourceSettings; signal?: AbortSignal },
+): Promise<IntentSource> {
+  const settings = opts.settings ?? KUBE_DEFAULTS;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
+  const onAbort = (): void => controller.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const results = await Promise.all(
+      RESOURCES.map(async (resource): Promise<{ status: InformerStatus; objects: Normalised[] }> => {
+        const base = { resource: resource.plural, connected: false, lists: 1, watches: 0 };
+        try {
+          const r = await listAll(kc, resource, { pageSize: settings.pageSize, maxObjects: settings.maxObjects, requestTimeoutMs: opts.timeoutMs, signal: controller.signal });
+          return {
+            status: { ...base, synced: true, connected: true, lastSyncAt: Date.now(), objects: r.objects.size, truncated: r.truncated, skipped: r.skipped, lastError: null, failures: 0 },
+            objects: [...r.objects.values()],
+          };
+        } catch (err) {
+          const why = controller.signal.aborted ? `no answer within ${opts.timeoutMs} ms` : errorMessage(err);
+          return { status: { ...base, synced: false, lastSyncAt: null, objects: 0, truncated: false, skipped: 0, lastError: why, failures: 1 }, objects: [] };
+        }
+      }),
+    );
+    const resources = results.map((r) => r.status);
+    const s = statusFrom(resources, Date.now());
+    const view = new IntentView(cachesFrom(results.flatMap((r) => r.objects)), { state: s.state, syncAgeSeconds: s.syncAgeSeconds, errors: s.errors });
+    const health: KubeHealth = { up: s.up, syncAgeSeconds: s.syncAgeSeconds, resources, ...meta };
+    return { view: () => view, health: () => health };
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}

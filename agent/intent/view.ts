@@ -1,0 +1,84 @@
+/**
+ * A point-in-time view of the intent caches, indexed by pod: the Pod*Chaos objects named after the pod, and the
+ * experiments holding a record for the pod or one of its containers (record ids `<ns>/<pod>` and
+ * `<ns>/<pod>/<container>`; StressChaos instances are keyed by the same ids). Pure; built once per collection.
+ */
+import type { ExperimentIntent, IntentStatus, PodHttpIntent, PodIntent, PodIoIntent, PodNetworkIntent } from './model.js';
+import type { Normalised } from './resources.js';
+
+export interface IntentCaches {
+  network: PodNetworkIntent[];
+  http: PodHttpIntent[];
+  io: PodIoIntent[];
+  experiments: ExperimentIntent[];
+}
+
+export function cachesFrom(objects: Iterable<Normalised>): IntentCaches {
+  const c: IntentCaches = { network: [], http: [], io: [], experiments: [] };
+  for (const o of objects) {
+    if (o.type === 'network') c.network.push(o.value);
+    else if (o.type === 'http') c.http.push(o.value);
+    else if (o.type === 'io') c.io.push(o.value);
+    else c.experiments.push(o.value);
+  }
+  return c;
+}
+
+/** `<ns>/<pod>` of a record id (`<ns>/<pod>` or `<ns>/<pod>/<container>`), null for anything else. */
+export function podOfRecordId(id: string): string | null {
+  const parts = id.split('/');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) return null;
+  return `${parts[0]}/${parts[1]}`;
+}
+
+export class IntentView {
+  private readonly network = new Map<string, PodNetworkIntent>();
+  private readonly http = new Map<string, PodHttpIntent>();
+  private readonly io = new Map<string, PodIoIntent>();
+  private readonly byPod = new Map<string, ExperimentIntent[]>();
+
+  constructor(
+    caches: IntentCaches,
+    readonly status: IntentStatus,
+  ) {
+    for (const n of caches.network) this.network.set(`${n.namespace}/${n.name}`, n);
+    for (const h of caches.http) this.http.set(`${h.namespace}/${h.name}`, h);
+    for (const i of caches.io) this.io.set(`${i.namespace}/${i.name}`, i);
+    for (const e of caches.experiments) {
+      const pods = new Set<string>();
+      for (const r of e.records) {
+        const p = podOfRecordId(r.id);
+        if (p !== null) pods.add(p);
+      }
+      for (const i of e.instances) {
+        const p = podOfRecordId(i.key);
+        if (p !== null) pods.add(p);
+      }
+      for (const p of pods) {
+        const list = this.byPod.get(p) ?? [];
+        list.push(e);
+        this.byPod.set(p, list);
+      }
+    }
+  }
+
+  /** Everything Chaos Mesh says about one pod (empty parts are null / []). */
+  pod(namespace: string, name: string): PodIntent {
+    const key = `${namespace}/${name}`;
+    const mine = (id: string): boolean => podOfRecordId(id) === key;
+    const experiments = (this.byPod.get(key) ?? [])
+      .map((e) => ({
+        kind: e.kind,
+        namespace: e.namespace,
+        name: e.name,
+        action: e.action,
+        desiredPhase: e.desiredPhase,
+        deleting: e.deleting,
+        truncated: e.truncated,
+        records: e.records.filter((r) => mine(r.id)),
+        instances: e.instances.filter((i) => mine(i.key)),
+      }))
+      .sort((a, b) => `${a.kind}/${a.namespace}/${a.name}`.localeCompare(`${b.kind}/${b.namespace}/${b.name}`));
+    return { network: this.network.get(key) ?? null, http: this.http.get(key) ?? null, io: this.io.get(key) ?? null, experiments };
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Pure parsers of the small per-process files of /proc: stat, cgroup, the ns/* links, cmdline, and /proc/stat's
+ * btime. Total: a malformed file gives a ParseError (stat) or is skipped line by line (cgroup), never another throw.
+ */
+import { ParseError } from '../errors.js';
+
+export interface StatFields {
+  pid: number;
+  comm: string;
+  /** One letter: R, S, D, Z, T, t, X, I... */
+  state: string;
+  ppid: number;
+  /** Field 22: start time in clock ticks after boot. */
+  startTicks: number;
+}
+
+/**
+ * /proc/<pid>/stat: `pid (comm) state ppid ... starttime ...`. comm may hold spaces and parentheses (it is cut at
+ * the LAST `)`), and is at most 15 bytes (TASK_COMM_LEN - 1).
+ */
+export function parseProcStat(text: string): StatFields {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) throw new ParseError('/proc/<pid>/stat', 1, text.slice(0, 80), 'no (comm) field');
+  const pid = Number(text.slice(0, open).trim());
+  // After `) `: state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8) flags(9) minflt(10) cminflt(11) majflt(12)
+  // cmajflt(13) utime(14) stime(15) cutime(16) cstime(17) priority(18) nice(19) num_threads(20) itrealvalue(21)
+  // starttime(22): index 19 of the rest.
+  const rest = text.slice(close + 1).trim().split(/\s+/);
+  const ppid = Number(rest[1]);
+  const startTicks = Number(rest[19]);
+  const state = rest[0] ?? '';
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !Number.isSafeInteger(ppid) || ppid < 0 || state.length !== 1) {
+    throw new ParseError('/proc/<pid>/stat', 1, text.slice(0, 80), 'bad pid, state or ppid');
+  }
+  if (!Number.isSafeInteger(startTicks) || startTicks < 0) {
+    throw new ParseError('/proc/<pid>/stat', 1, text.slice(0, 80), 'bad starttime');
+  }
+  return { pid, comm: text.slice(open + 1, close), state, ppid, startTicks };
+}
+
+export interface CgroupLine {
+  /** Hierarchy ID; 0 is the cgroup v2 (unified) hierarchy. */
+  hierarchy: number;
+  /** v1 controllers of the hierarchy (`cpu`, `cpuacct`, `name=systemd`...); empty for v2. */
+  controllers: string[];
+  /** The cgroup's path, relative to the reader's cgroup namespace root (may start with `/..`). */
+  path: string;
+}
+
+/** /proc/<pid>/cgroup: `hierarchy-ID:controller-list:cgroup-path` per line (v1: one per hierarchy; v2: `0::/path`). */
+export function parseCgroupFile(text: string): CgroupLine[] {
+  const out: CgroupLine[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const a = line.indexOf(':');
+    const b = a < 0 ? -1 : line.indexOf(':', a + 1);
+    if (b < 0) continue;
+    const hierarchy = Number(line.slice(0, a));
+    const path = line.slice(b + 1);
+    if (!Number.isSafeInteger(hierarchy) || hierarchy < 0 || !path.startsWith('/')) continue;
+    const list = line.slice(a + 1, b);
+    out.push({ hierarchy, controllers: list === '' ? [] : list.split(','), path });
+  }
+  return out;
+}
+
+/** `net:[4026532547]` (readlink of /proc/<pid>/ns/net) -> 4026532547; anything else -> null. */
+export function parseNsLink(link: string, kind: string): number | null {
+  const m = /^([a-z_]+):\[(\d{1,20})\]$/.exec(link);
+  if (!m || m[1] !== kind) return null;
+  const n = Number(m[2]);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/**
+ * /proc/<pid>/cmdline: NUL-separated argv. `truncated` when the read stopped at its cap: the last argument may then
+ * be cut. A process that rewrote its argv area into one space-separated string keeps it as one argument.
+ */
+export function parseCmdline(buf: Buffer): string[] {
+  if (buf.length === 0) return [];
+  const text = buf.toString('utf8');
+  const parts = text.split('\0');
+  if (parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+/** `btime <unix seconds>` of /proc/stat, or null. */
+export function parseBootTime(text: string): number | null {
+  const m = /^btime (\d{1,12})$/m.exec(text);
+  return m ? Number(m[1]) : null;
+}

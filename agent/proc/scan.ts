@@ -1,0 +1,266 @@
+/**
+ * ONE bounded scan of --proc-root per collection, shared by every pod and by bpm. Two tiers:
+ * - every process: pid, ppid, comm, state, start time (/proc/<pid>/stat, one read);
+ * - the processes that matter (`detailed`): the comms chaos-daemon starts or wraps, chaos-daemon itself, java, and
+ *   the PIDs the caller names (the pods' sandbox and container PIDs): owner uid, pid/net/mnt namespace inodes,
+ *   cgroup lines and the command line. Any other process gets its details on demand (`detailOf`), cached in the
+ *   scan. Reading every process's details costs 5 more syscalls each; reading /proc/<pid>/cmdline also takes the
+ *   target's mmap lock, which a process stuck in uninterruptible sleep can hold: no reason to risk it for all.
+ *
+ * Synchronous reads in batches with a yield to the event loop between batches (tiny /proc files: one readFile
+ * through the thread pool each would cost far more than the read). Bounded by a process count and a time budget;
+ * past either the scan stops and says so (`complete: false`). Processes that exit during the walk are counted, not
+ * errors. Safe to run in a worker thread (no shared state besides a per-thread scratch buffer).
+ */
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { posix } from 'node:path';
+import { ParseError } from '../errors.js';
+import { parseBootTime, parseCgroupFile, parseCmdline, parseNsLink, parseProcStat, type CgroupLine } from './proc-files.js';
+import { isGoneError, readCapped, readTextCapped } from './read-capped.js';
+
+export interface NsInodes {
+  pid: number | null;
+  net: number | null;
+  mnt: number | null;
+}
+
+export interface ProcProcess {
+  pid: number;
+  ppid: number;
+  comm: string;
+  state: string;
+  startTicks: number;
+  /** uid, ns, cgroups and cmdline were read (otherwise they are null / empty: see `detailOf`). */
+  detailed: boolean;
+  /** Owner of /proc/<pid> (the effective uid of a dumpable process); null when unreadable. */
+  uid: number | null;
+  ns: NsInodes;
+  /** Parsed /proc/<pid>/cgroup (identical files share one array). */
+  cgroups: readonly CgroupLine[];
+  /** argv (capped); null when not detailed or unreadable. */
+  cmdline: string[] | null;
+  cmdlineTruncated: boolean;
+}
+
+export interface ProcScan {
+  procRoot: string;
+  /** Date.now() when the scan started. */
+  startedAt: number;
+  seconds: number;
+  /** /proc/stat btime (unix seconds); with startTicks gives a process's start time. */
+  bootTime: number | null;
+  processes: ReadonlyMap<number, ProcProcess>;
+  /** Numeric entries listed in procRoot. */
+  listed: number;
+  /** Listed, then gone before their files were read. */
+  vanished: number;
+  /** Present but with a stat file that could not be parsed or read. */
+  unreadable: number;
+  /** False when the scan stopped at its process cap or time budget, or was aborted; `incomplete` says why. */
+  complete: boolean;
+  incomplete?: string;
+  /** The agent's own namespaces (never identify a pod: host-network and host-PID pods share them). */
+  self: NsInodes;
+}
+
+export interface ScanOptions {
+  procRoot: string;
+  /** Processes read at most (default 65536); beyond, the scan is incomplete. */
+  maxProcesses?: number;
+  /** Wall-clock budget in ms (default 3000); beyond, the scan is incomplete. */
+  budgetMs?: number;
+  /** Bytes of a cmdline kept (default 4096). */
+  maxCmdlineBytes?: number;
+  /** Processes read between two yields to the event loop (default 256). */
+  batch?: number;
+  /** Which comms get their details read (default `wantsDetail`). */
+  wantDetail?: (comm: string) => boolean;
+  /** PIDs whose details are read whatever their comm (the pods' sandbox and container PIDs). */
+  detailPids?: Iterable<number>;
+  signal?: AbortSignal;
+}
+
+/** The comms chaos-daemon starts or wraps, plus chaos-daemon itself and the JVM. */
+const DETAIL_COMMS = new Set(['toda', 'tproxy', 'memStress', 'chaos-daemon', 'nsexec', 'pause', 'choom', 'java']);
+export function wantsDetail(comm: string): boolean {
+  return DETAIL_COMMS.has(comm) || comm.startsWith('stress-ng');
+}
+
+/** USER_HZ: the unit of /proc/<pid>/stat times; 100 on every Linux architecture Kubernetes runs on. */
+export const CLOCK_TICKS = 100;
+
+/** A process's start time in ms since the epoch, as gopsutil's CreateTime (Chaos Mesh's status.startTime). */
+export function startTimeMs(scan: Pick<ProcScan, 'bootTime'>, p: Pick<ProcProcess, 'startTicks'>): number | null {
+  if (scan.bootTime === null) return null;
+  return scan.bootTime * 1000 + Math.round((p.startTicks * 1000) / CLOCK_TICKS);
+}
+
+const STAT_MAX = 4096;
+const CGROUP_MAX = 16 * 1024;
+
+function nsOf(dir: string, kind: keyof NsInodes): number | null {
+  try {
+    return parseNsLink(readlinkSync(posix.join(dir, 'ns', kind)), kind);
+  } catch (err) {
+    if (isGoneError(err) || (err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EPERM') return null;
+    throw err;
+  }
+}
+
+/** The agent's own namespaces, from the real /proc/self (not --proc-root). */
+export function selfNamespaces(): NsInodes {
+  return { pid: nsOf('/proc/self', 'pid'), net: nsOf('/proc/self', 'net'), mnt: nsOf('/proc/self', 'mnt') };
+}
+
+type ReadOutcome = ProcProcess | 'gone' | 'unreadable';
+
+interface Detail {
+  uid: number | null;
+  ns: NsInodes;
+  cgroups: readonly CgroupLine[];
+  cmdline: string[] | null;
+  cmdlineTruncated: boolean;
+}
+
+/** uid, namespaces, cgroups and cmdline of one process; 'gone' when it exited. Identical cgroup files share one array. */
+function readDetail(dir: string, maxCmdlineBytes: number, cgroupCache: Map<string, readonly CgroupLine[]>): Detail | 'gone' {
+  const d: Detail = { uid: null, ns: { pid: null, net: null, mnt: null }, cgroups: [], cmdline: null, cmdlineTruncated: false };
+  try {
+    d.uid = statSync(dir).uid;
+    const text = readTextCapped(posix.join(dir, 'cgroup'), CGROUP_MAX).text;
+    const cached = cgroupCache.get(text);
+    if (cached) d.cgroups = cached;
+    else cgroupCache.set(text, (d.cgroups = parseCgroupFile(text)));
+    const r = readCapped(posix.join(dir, 'cmdline'), maxCmdlineBytes);
+    d.cmdline = parseCmdline(r.buf);
+    d.cmdlineTruncated = r.truncated;
+  } catch (err) {
+    if (isGoneError(err)) return 'gone';
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+  }
+  d.ns = { pid: nsOf(dir, 'pid'), net: nsOf(dir, 'net'), mnt: nsOf(dir, 'mnt') };
+  return d;
+}
+
+/** One process: stat always, details when `detail`. */
+export function readProcess(
+  procRoot: string,
+  pid: number,
+  detail: boolean | ((comm: string) => boolean),
+  maxCmdlineBytes: number,
+  cgroupCache: Map<string, readonly CgroupLine[]>,
+): ReadOutcome {
+  const dir = posix.join(procRoot, String(pid));
+  let fields;
+  try {
+    fields = parseProcStat(readTextCapped(posix.join(dir, 'stat'), STAT_MAX).text);
+  } catch (err) {
+    if (isGoneError(err)) return 'gone';
+    if (err instanceof ParseError || (err as NodeJS.ErrnoException).code === 'EACCES') return 'unreadable';
+    throw err;
+  }
+  const want = typeof detail === 'function' ? detail(fields.comm) : detail;
+  if (!want) return { ...fields, detailed: false, uid: null, ns: { pid: null, net: null, mnt: null }, cgroups: [], cmdline: null, cmdlineTruncated: false };
+  const d = readDetail(dir, maxCmdlineBytes, cgroupCache);
+  if (d === 'gone') return 'gone';
+  return { ...fields, detailed: true, ...d };
+}
+
+const cgroupCaches = new WeakMap<ProcScan, Map<string, readonly CgroupLine[]>>();
+
+/**
+ * The process with its details, read now if the scan did not (cached in the scan); null when it is not in the scan
+ * or exited since. Synchronous (5 small reads).
+ */
+export function detailOf(scan: ProcScan, pid: number, maxCmdlineBytes = 4096): ProcProcess | null {
+  const p = scan.processes.get(pid);
+  if (!p) return null;
+  if (p.detailed) return p;
+  let cache = cgroupCaches.get(scan);
+  if (!cache) cgroupCaches.set(scan, (cache = new Map()));
+  const d = readDetail(posix.join(scan.procRoot, String(pid)), maxCmdlineBytes, cache);
+  if (d === 'gone') return null;
+  Object.assign(p, { detailed: true }, d);
+  return p;
+}
+
+function bootTime(procRoot: string): number | null {
+  try {
+    return parseBootTime(readTextCapped(posix.join(procRoot, 'stat'), 60_000).text);
+  } catch (err) {
+    if (isGoneError(err)) return null;
+    throw err;
+  }
+}
+
+/**
+ * Scan procRoot. Throws only when procRoot itself cannot be listed (a node-wide failure: the caller marks every
+ * pod's process source unread); everything per process is counted in the result.
+ */
+export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
+  const started = Date.now();
+  const t0 = performance.now();
+  const maxProcesses = opts.maxProcesses ?? 65_536;
+  const budgetMs = opts.budgetMs ?? 3000;
+  const batch = opts.batch ?? 256;
+  const maxCmdline = opts.maxCmdlineBytes ?? 4096;
+  const wantDetail = opts.wantDetail ?? wantsDetail;
+  const detailPids = new Set(opts.detailPids ?? []);
+  const detail = (pid: number) => (comm: string): boolean => detailPids.has(pid) || wantDetail(comm);
+  const pids = readdirSync(opts.procRoot)
+    .filter((n) => /^[1-9]\d{0,9}$/.test(n))
+    .map(Number);
+  const processes = new Map<number, ProcProcess>();
+  const cgroupCache = new Map<string, readonly CgroupLine[]>();
+  let vanished = 0;
+  let unreadable = 0;
+  let incomplete: string | undefined;
+  for (let i = 0; i < pids.length; i++) {
+    if (i > 0 && i % batch === 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (opts.signal?.aborted) {
+        incomplete = 'aborted';
+        break;
+      }
+      if (performance.now() - t0 > budgetMs) {
+        incomplete = `time budget of ${budgetMs} ms reached after ${i} of ${pids.length} processes`;
+        break;
+      }
+    }
+    if (processes.size >= maxProcesses) {
+      incomplete = `process cap of ${maxProcesses} reached (${pids.length} listed)`;
+      break;
+    }
+    const r = readProcess(opts.procRoot, pids[i]!, detail(pids[i]!), maxCmdline, cgroupCache);
+    if (r === 'gone') vanished++;
+    else if (r === 'unreadable') unreadable++;
+    else processes.set(r.pid, r);
+  }
+  const scan: ProcScan = {
+    procRoot: opts.procRoot,
+    startedAt: started,
+    seconds: 0,
+    bootTime: bootTime(opts.procRoot),
+    processes,
+    listed: pids.length,
+    vanished,
+    unreadable,
+    complete: incomplete === undefined,
+    self: selfNamespaces(),
+  };
+  if (incomplete !== undefined) scan.incomplete = incomplete;
+  scan.seconds = (performance.now() - t0) / 1000;
+  cgroupCaches.set(scan, cgroupCache);
+  return scan;
+}
+
+/** ppid -> child pids, for walks down the process tree. */
+export function childrenIndex(scan: Pick<ProcScan, 'processes'>): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const p of scan.processes.values()) {
+    const list = out.get(p.ppid);
+    if (list) list.push(p.pid);
+    else out.set(p.ppid, [p.pid]);
+  }
+  return out;
+}

@@ -1,0 +1,91 @@
+/**
+ * Chaos Mesh's value syntaxes in base units: literal values (Go durations, FloatStr percentages, tc rates with
+ * iproute2's suffix table) and totality (fast-check: any string gives a number or null). The tc rate reading is
+ * also checked against the real `tc` in test/intent/tc-rates.test.ts.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatQuantity, parseGoDuration, parsePercent, parseTcRate } from '../../agent/intent/units.js';
+
+describe('parseGoDuration', () => {
+  it.each([
+    ['100ms', 0.1],
+    ['10ms', 0.01],
+    ['1s', 1],
+    ['1.5s', 1.5],
+    ['250us', 0.00025],
+    ['250µs', 0.00025],
+    ['500ns', 5e-7],
+    ['2m', 120],
+    ['1h', 3600],
+    ['1m30s', 90],
+    ['0', 0],
+    ['0ms', 0],
+  ])('%s -> %d s', (text, seconds) => {
+    expect(parseGoDuration(text)).toBeCloseTo(seconds, 12);
+  });
+
+  it.each(['', 'ms', '10', '-5ms', '10 ms', '1d', '5msx', 'abc'])('rejects %j', (text) => {
+    expect(parseGoDuration(text)).toBeNull();
+  });
+});
+
+describe('parsePercent', () => {
+  it('reads strconv.ParseFloat text as a percentage', () => {
+    expect(parsePercent('25')).toBe(0.25);
+    expect(parsePercent('0.5')).toBe(0.005);
+    expect(parsePercent('100')).toBe(1);
+    expect(parsePercent('1e1')).toBe(0.1);
+    expect(parsePercent(undefined)).toBe(0); // the CRD default "0"
+    expect(parsePercent('')).toBe(0);
+    expect(parsePercent('abc')).toBeNull();
+    expect(parsePercent('-1')).toBeNull();
+  });
+});
+
+describe('parseTcRate (iproute2 get_rate)', () => {
+  it.each([
+    ['1000000', 125_000], // a bare number is bits per second
+    ['8mbit', 1_000_000],
+    ['1mbps', 1_000_000], // bps is BYTES per second
+    ['1MBps', 1_000_000], // case-insensitive
+    ['100kbit', 12_500],
+    ['1kibit', 128],
+    ['1gbit', 125_000_000],
+    ['1mibps', 1_048_576],
+    ['10bps', 10],
+    ['1bit', 0], // truncated as tc truncates
+    ['2.5mbit', 312_500],
+  ])('%s -> %d B/s', (text, bytes) => {
+    expect(parseTcRate(text)).toBe(bytes);
+  });
+
+  it.each(['', 'mbit', '10 mbit x', '10furlongs', '-1mbit'])('rejects %j', (text) => {
+    expect(parseTcRate(text)).toBeNull();
+  });
+});
+
+describe('formatQuantity', () => {
+  it('prints base units the way sentences use them', () => {
+    expect(formatQuantity('delaySeconds', 0.1)).toBe('100ms');
+    expect(formatQuantity('jitterSeconds', 0.00025)).toBe('250µs');
+    expect(formatQuantity('loss', 0.05)).toBe('5%');
+    expect(formatQuantity('rateBytesPerSecond', 125000)).toBe('125000 B/s');
+    expect(formatQuantity('burstBytes', 32000)).toBe('32000 B');
+    expect(formatQuantity('gap', 5)).toBe('5');
+    expect(formatQuantity('limitBytes', null)).toBe('none');
+  });
+});
+
+describe('totality', () => {
+  it('never throws, returns a finite non-negative number or null', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), (s) => {
+        for (const v of [parseGoDuration(s), parsePercent(s), parseTcRate(s)]) {
+          expect(v === null || (Number.isFinite(v) && v >= 0)).toBe(true);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

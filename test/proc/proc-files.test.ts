@@ -1,0 +1,72 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ParseError } from '../../agent/errors.js';
+import { parseBootTime, parseCgroupFile, parseCmdline, parseNsLink, parseProcStat } from '../../agent/proc/proc-files.js';
+
+// Captured on this machine from a containerd pod's sleep (pid 25367, see test/proc/facts.containerd.test.ts).
+const STAT = '25367 (sleep) S 25313 25367 25367 0 -1 4194560 649 0 0 0 0 1 0 0 20 0 1 0 74006 2322432 348 18446744073709551615 4198400 5785993 140732293039488 0 0 0 0 0 0 1 0 0 17 1 0 0 0 0 0 6141704 6178576 954281984 140732293042107 140732293042123 140732293042123 140732293042157 0\n';
+const CGROUP = `9:name=systemd:/k8s.io/7b8d4e6f8850f9d3ec5f53aca2fb4a6c878af69e92a8eaf26bc95f67bdeecb56
+8:pids:/k8s.io/7b8d4e6f8850f9d3ec5f53aca2fb4a6c878af69e92a8eaf26bc95f67bdeecb56
+4:memory:/k8s.io/7b8d4e6f8850f9d3ec5f53aca2fb4a6c878af69e92a8eaf26bc95f67bdeecb56
+2:cpu,cpuacct:/k8s.io/7b8d4e6f8850f9d3ec5f53aca2fb4a6c878af69e92a8eaf26bc95f67bdeecb56
+0::/k8s.io/7b8d4e6f8850f9d3ec5f53aca2fb4a6c878af69e92a8eaf26bc95f67bdeecb56
+`;
+
+describe('/proc/<pid>/stat', () => {
+  it('reads pid, comm, state, ppid and starttime (field 22)', () => {
+    expect(parseProcStat(STAT)).toEqual({ pid: 25367, comm: 'sleep', state: 'S', ppid: 25313, startTicks: 74006 });
+  });
+  it('cuts comm at the last parenthesis (comm may hold spaces and parentheses)', () => {
+    const r = parseProcStat('7 (a (b) c) R 3 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0');
+    expect(r).toMatchObject({ pid: 7, comm: 'a (b) c', state: 'R', ppid: 3, startTicks: 555 });
+  });
+  it('refuses garbage with a ParseError', () => {
+    expect(() => parseProcStat('garbage')).toThrow(ParseError);
+    expect(() => parseProcStat('1 (x) S 0')).toThrow(/starttime/);
+    expect(() => parseProcStat('x (y) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20')).toThrow(/pid/);
+  });
+  it('is total: arbitrary text gives fields or a ParseError', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
+      try {
+        const r = parseProcStat(s);
+        expect(Number.isSafeInteger(r.pid) && r.pid > 0).toBe(true);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ParseError);
+      }
+    }), { numRuns: 2000 });
+  });
+});
+
+describe('/proc/<pid>/cgroup', () => {
+  it('reads v1 lines (controllers) and the v2 line', () => {
+    const lines = parseCgroupFile(CGROUP);
+    expect(lines).toHaveLength(5);
+    expect(lines[3]).toEqual({ hierarchy: 2, controllers: ['cpu', 'cpuacct'], path: '/k8s.io/7b8d4e6f8850f9d3ec5f53aca2fb4a6c878af69e92a8eaf26bc95f67bdeecb56' });
+    expect(lines[4]).toEqual({ hierarchy: 0, controllers: [], path: '/k8s.io/7b8d4e6f8850f9d3ec5f53aca2fb4a6c878af69e92a8eaf26bc95f67bdeecb56' });
+  });
+  it('keeps colons inside the path and skips unreadable lines', () => {
+    expect(parseCgroupFile('0::/a:b\nnope\n3:cpu:relative\n-1::/x\n')).toEqual([{ hierarchy: 0, controllers: [], path: '/a:b' }]);
+  });
+  it('is total', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 400 }), (s) => {
+      for (const l of parseCgroupFile(s)) expect(l.path.startsWith('/')).toBe(true);
+    }), { numRuns: 2000 });
+  });
+});
+
+describe('ns links, cmdline, btime', () => {
+  it('reads the inode of the expected kind only', () => {
+    expect(parseNsLink('net:[4026532547]', 'net')).toBe(4026532547);
+    expect(parseNsLink('net:[4026532547]', 'pid')).toBeNull();
+    expect(parseNsLink('net:[x]', 'net')).toBeNull();
+  });
+  it('splits argv on NUL, a rewritten argv stays one argument', () => {
+    expect(parseCmdline(Buffer.from('/usr/local/bin/toda\0--path\0/data\0--verbose\0info\0'))).toEqual(['/usr/local/bin/toda', '--path', '/data', '--verbose', 'info']);
+    expect(parseCmdline(Buffer.from('nginx: worker process\0\0\0'))).toEqual(['nginx: worker process', '', '']);
+    expect(parseCmdline(Buffer.alloc(0))).toEqual([]);
+  });
+  it('reads btime from /proc/stat', () => {
+    expect(parseBootTime('cpu  1 2 3\nintr 5\nctxt 9\nbtime 1764401000\nprocesses 77\n')).toBe(1764401000);
+    expect(parseBootTime('cpu 1\n')).toBeNull();
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * The /proc scan on this machine's real /proc: fields of known processes, the two tiers, the bounds. Its cost with
+ * thousands of processes is measured by scan-cost.optin.ts (not part of npm test).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childrenIndex, detailOf, scanProc, selfNamespaces, startTimeMs } from '../../agent/proc/scan.js';
+import { killAll, writeStub } from '../helpers/chaos-stand-ins.js';
+
+const inode = (pid: number | 'self', kind: string): number => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${kind}`))![1]);
+
+describe('scan of the real /proc', () => {
+  let dir: string;
+  let toda: ChildProcess;
+  let sleeper: ChildProcess;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cna-scan-'));
+    await writeStub(join(dir, 'toda'));
+    toda = spawn(join(dir, 'toda'), ['--path', '/data', '--verbose', 'info'], { stdio: 'ignore' });
+    sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 100));
+  });
+  afterAll(async () => {
+    killAll([toda.pid!, sleeper.pid!]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads stat for every process, details for chaos names and the PIDs asked for', async () => {
+    const scan = await scanProc({ procRoot: '/proc', detailPids: [sleeper.pid!] });
+    expect(scan.complete).toBe(true);
+    expect(scan.listed).toBeGreaterThanOrEqual(scan.processes.size);
+    const t = scan.processes.get(toda.pid!)!;
+    expect(t).toMatchObject({
+      pid: toda.pid, ppid: process.pid, comm: 'toda', state: 'S', detailed: true, uid: 0,
+      cmdline: [join(dir, 'toda'), '--path', '/data', '--verbose', 'info'], cmdlineTruncated: false,
+      ns: { pid: inode(toda.pid!, 'pid'), net: inode(toda.pid!, 'net'), mnt: inode(toda.pid!, 'mnt') },
+    });
+    expect(t.cgroups.map((l) => `${l.hierarchy}:${l.controllers.join(',')}:${l.path}`).join('\n') + '\n').toBe(readFileSync(`/proc/${toda.pid}/cgroup`, 'utf8'));
+    // Start time: btime + starttime ticks, within a second of now.
+    expect(Math.abs(startTimeMs(scan, t)! - Date.now())).toBeLessThan(60_000);
+    expect(scan.processes.get(sleeper.pid!)).toMatchObject({ comm: 'sleep', detailed: true, cmdline: ['sleep', '60'] });
+    // Our own process (node) is not a chaos name: stat only, details on demand, cached.
+    const me = scan.processes.get(process.pid)!;
+    expect(me).toMatchObject({ detailed: false, cmdline: null, cgroups: [] });
+    expect(detailOf(scan, process.pid)).toMatchObject({ detailed: true, ns: { net: inode('self', 'net') } });
+    expect(scan.processes.get(process.pid)!.detailed).toBe(true);
+    expect(detailOf(scan, 4194303)).toBeNull();
+    expect(childrenIndex(scan).get(process.pid)).toEqual(expect.arrayContaining([toda.pid, sleeper.pid]));
+    expect(scan.self).toEqual(selfNamespaces());
+  });
+
+  it('caps argv, and stops at its process cap or time budget saying why', async () => {
+    const capped = await scanProc({ procRoot: '/proc', maxCmdlineBytes: 12 });
+    expect(capped.processes.get(toda.pid!)).toMatchObject({ cmdline: [join(dir, 'toda').slice(0, 12)], cmdlineTruncated: true });
+    const few = await scanProc({ procRoot: '/proc', maxProcesses: 5 });
+    expect([few.processes.size, few.complete]).toEqual([5, false]);
+    expect(few.incomplete).toMatch(/^process cap of 5 reached/);
+    const slow = await scanProc({ procRoot: '/proc', budgetMs: 0, batch: 1 });
+    expect(slow.complete).toBe(false);
+    expect(slow.incomplete).toMatch(/^time budget of 0 ms reached/);
+    const aborted = await scanProc({ procRoot: '/proc', batch: 1, signal: AbortSignal.abort() });
+    expect(aborted.incomplete).toBe('aborted');
+  });
+
+  it('fails only when the proc root itself cannot be listed', async () => {
+    await expect(scanProc({ procRoot: join(dir, 'nope') })).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
