@@ -11,7 +11,9 @@ import { InProcessAgent } from './agent.js';
 import { processMemory } from './measure.js';
 
 const endpoint = normaliseEndpoint('endpoint', process.argv[2] ?? '');
-const agent = new InProcessAgent(endpoint, process.argv.slice(3));
+const LOOP_FLAG = '--bench-loop-blocks';
+const flags = process.argv.slice(3);
+const agent = new InProcessAgent(endpoint, flags.filter((f) => f !== LOOP_FLAG), { loopBlocks: flags.includes(LOOP_FLAG) });
 const rl = createInterface({ input: process.stdin });
 let queue: Promise<void> = Promise.resolve();
 

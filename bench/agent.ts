@@ -17,6 +17,7 @@ import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { Inventory } from '../agent/runtime/inventory.js';
 import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
 import type { Snapshot } from '../agent/snapshot.js';
+import { LoopBlocks } from './loop-blocks.js';
 import { cpuSince, cpuSnapshot, type CpuDelta } from './measure.js';
 
 export interface AgentSample {
@@ -48,6 +49,8 @@ export interface AgentSample {
   errors: string[];
   /** The concurrency the runner reached. */
   maxActive: number;
+  /** Longest event-loop block per phase, ms (only with the loop-blocks probe on: bench/loop-blocks.ts). */
+  loopBlocks?: Record<string, number>;
 }
 
 export class InProcessAgent {
@@ -56,9 +59,12 @@ export class InProcessAgent {
   readonly reader: NetnsReader;
   private readonly pipeline: MetricsPipeline;
   private readerCpuSeconds = 0;
+  private readonly blocks: LoopBlocks | null;
   lastSnapshot: Snapshot | null = null;
 
-  constructor(endpoint: string, extraFlags: string[] = []) {
+  constructor(endpoint: string, extraFlags: string[] = [], opts: { loopBlocks?: boolean } = {}) {
+    this.blocks = opts.loopBlocks ? new LoopBlocks() : null;
+    this.blocks?.start();
     this.cfg = loadConfig(['metrics', '--runtime-endpoint', endpoint, ...extraFlags], {});
     const log = silentLogger();
     const persistent = new PersistentMetrics();
@@ -89,7 +95,8 @@ export class InProcessAgent {
     const cpu1 = cpuSnapshot();
     const t1 = performance.now();
     const { metrics } = await this.pipeline.process(snapshot);
-    const wallMs = performance.now() - t0;
+    const t2 = performance.now();
+    const wallMs = t2 - t0;
     // Worker threads are in this process's CPU; the tools (when read through them) are reaped children.
     const cpu = cpuSince(cpu0);
     const fallbackReasons: Record<string, number> = {};
@@ -123,10 +130,12 @@ export class InProcessAgent {
       activeChaosPods: snapshot.pods.filter((p) => p.chaos.verdict === 'active' && p.chaos.kinds.includes('partition') && p.chaos.kinds.includes('bandwidth')).length,
       errors,
       maxActive: this.cfg.netnsConcurrency,
+      ...(this.blocks ? { loopBlocks: this.blocks.take(t0, t1, t2, snapshot.collectors) } : {}),
     };
   }
 
   close(): void {
+    this.blocks?.stop();
     void this.reader.close();
     this.inventory.close();
   }

@@ -12,7 +12,9 @@
  * Tears everything down, also on failure or SIGINT.
  *
  * To profile repeatedly against the same pods: `--hold` sets them up, prints the CRI endpoint and waits for SIGINT;
- * `--endpoint unix://...` then profiles against that containerd without setting anything up.
+ * `--endpoint unix://...` then profiles against that containerd without setting anything up. `--loop-blocks` adds
+ * the event loop's longest block per collection by phase (collector or pipeline; bench/loop-blocks.ts), which
+ * costs CPU of its own: do not read CPU figures from such a run.
  */
 import { parseArgs } from 'node:util';
 import { AgentError, errorMessage } from '../agent/errors.js';
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
       'cpu-prof': { type: 'string' },
       'node-flag': { type: 'string', multiple: true },
       hold: { type: 'boolean', default: false },
+      'loop-blocks': { type: 'boolean', default: false },
       endpoint: { type: 'string' },
     },
   });
@@ -86,10 +89,11 @@ async function main(): Promise<void> {
 
 
     const prof = values['cpu-prof'] !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
-    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), endpoint, 300_000, [...(await shippedNodeFlags(repoRoot)), ...prof, ...(values['node-flag'] ?? [])], ['--reader', values.reader!]);
+    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), endpoint, 300_000, [...(await shippedNodeFlags(repoRoot)), ...prof, ...(values['node-flag'] ?? [])], ['--reader', values.reader!, ...(values['loop-blocks'] ? ['--bench-loop-blocks'] : [])]);
     agent.start();
     log(`agent process pid ${agent.pid}`);
     const rows: Record<string, number[]> = { wall: [], cpu: [], collectWall: [], collectCpu: [], pipelineWall: [], pipelineCpu: [], workerCpu: [], mainCpu: [] };
+    const blocks: Record<string, number[]> = {};
     for (let i = 0; i < collections + 2; i++) {
       const s = await agent.collectOnce();
       const cpu = s.cpu;
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
       rows.pipelineCpu!.push(s.phases.pipelineCpuMs);
       rows.workerCpu!.push(s.readerCpuMs);
       rows.mainCpu!.push(cpu.totalMs - s.readerCpuMs);
+      for (const [phase, ms] of Object.entries(s.loopBlocks ?? {})) (blocks[phase] ??= []).push(ms);
       if (s.errors.length) log(`errors: ${s.errors.slice(0, 3).join('; ')}`);
       if (s.fallbacks > 0) log(`fallbacks: ${s.fallbacks}`);
     }
@@ -109,6 +114,13 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(rows)) {
       const s = summarize(v);
       process.stdout.write(`${k.padEnd(14)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}]\n`);
+    }
+    if (values['loop-blocks']) {
+      process.stdout.write(`longest event-loop block per collection by phase (ms; collections with a block > 3 ms / ${collections}):\n`);
+      for (const [phase, v] of Object.entries(blocks)) {
+        const s = summarize(v);
+        process.stdout.write(`  ${phase.padEnd(12)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}] in ${v.length}\n`);
+      }
     }
   } finally {
     await stop().catch((err: unknown) => log(`teardown: ${errorMessage(err)}`));
