@@ -16,9 +16,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json rolldown.config.mjs ./
 COPY agent ./agent
-RUN npx tsc -p tsconfig.json
+RUN npx tsc -p tsconfig.json && npx rolldown -c rolldown.config.mjs
 
 # ---- prod-deps: production dependencies only -----------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
@@ -49,6 +49,7 @@ COPY bin ./bin
 COPY protos ./protos
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/agent ./dist/agent
+COPY --from=build /src/dist/bundle ./dist/bundle
 # Root on purpose (see the header); the DaemonSet drops every other capability.
 USER 0:0
 EXPOSE 9766

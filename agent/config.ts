@@ -35,6 +35,11 @@ export interface Config {
   debugTokenFile: string | null;
   debugInsecure: boolean;
   compatMetrics: boolean;
+  /** Collectors switched off (--no-collector-netns, --no-collector-stats, --no-collector-proc, --no-collector-bpm). */
+  collectorNetns: boolean;
+  collectorStats: boolean;
+  collectorProc: boolean;
+  collectorBpm: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nsenterPath: string;
   /** Read Chaos Mesh's intent from the Kubernetes API: auto (when credentials exist), on (required), off. */
@@ -78,6 +83,10 @@ export const FLAGS: FlagSpec[] = [
   { name: 'debug-token-file', kind: 'string', key: 'debugTokenFile', def: '', help: 'serve: require "Authorization: Bearer <token in this file>" on /debug/*; the file is re-read when it changes (missing or empty: /debug/* locked).', commands: ['serve'] },
   { name: 'debug-insecure', kind: 'bool', key: 'debugInsecure', def: 'false', help: 'serve: serve /debug/* without a token (anyone who reaches the port reads every pod\'s rules).', commands: ['serve'] },
   { name: 'compat-metrics', kind: 'bool', key: 'compatMetrics', def: 'true', help: "Emit Chaos Mesh's per-container chaos_daemon_iptables_*/ipset/tcs series (one copy per container)." },
+  { name: 'collector-netns', kind: 'bool', key: 'collectorNetns', def: 'true', help: 'serve, metrics: read the pods\' network namespaces (--no-collector-netns: pods listed, verdict unknown).', commands: ['serve', 'metrics'] },
+  { name: 'collector-stats', kind: 'bool', key: 'collectorStats', def: 'true', help: 'serve, metrics: container CPU and memory from the runtimes (chaos_daemon_container_*).', commands: ['serve', 'metrics'] },
+  { name: 'collector-proc', kind: 'bool', key: 'collectorProc', def: 'true', help: 'serve, metrics: the /proc scan for chaos processes and mounts (io, stress, jvm, dns, tproxy); off also turns bpm off.', commands: ['serve', 'metrics'] },
+  { name: 'collector-bpm', kind: 'bool', key: 'collectorBpm', def: 'true', help: "serve, metrics: chaos-daemon's background processes (chaos_daemon_bpm_*).", commands: ['serve', 'metrics'] },
   { name: 'log-level', kind: 'string', key: 'logLevel', def: 'info (serve), warn (others)', help: 'fatal|error|warn|info|debug|trace|silent' },
   { name: 'nsenter-path', kind: 'string', key: 'nsenterPath', def: 'nsenter', help: 'nsenter executable.' },
   { name: 'kube', kind: 'string', key: 'kube', def: 'auto', help: "Read Chaos Mesh's intent (Pod*Chaos, experiment records) from the Kubernetes API, read-only: auto = when in-cluster credentials or a kubeconfig exist, on = required, off = never." },
@@ -181,6 +190,10 @@ function defaults(): Config {
     debugTokenFile: null,
     debugInsecure: false,
     compatMetrics: true,
+    collectorNetns: true,
+    collectorStats: true,
+    collectorProc: true,
+    collectorBpm: true,
     logLevel: 'warn',
     nsenterPath: 'nsenter',
     kube: 'auto',
@@ -345,4 +358,15 @@ export function helpText(): string {
   }
   lines.push('', 'Exit codes: 0 success, 1 nothing reachable / nothing inspected, 2 usage error.');
   return lines.join('\n') + '\n';
+}
+
+/** The collectors the flags switch off (runtime always runs; kube follows --kube). */
+export function disabledCollectors(cfg: Pick<Config, 'collectorNetns' | 'collectorStats' | 'collectorProc' | 'collectorBpm'>): Set<'netns' | 'stats' | 'proc' | 'bpm'> {
+  const off = new Set<'netns' | 'stats' | 'proc' | 'bpm'>();
+  if (!cfg.collectorNetns) off.add('netns');
+  if (!cfg.collectorStats) off.add('stats');
+  if (!cfg.collectorProc) off.add('proc');
+  // bpm counts from the proc collector's scan: without it there is nothing to count.
+  if (!cfg.collectorBpm || !cfg.collectorProc) off.add('bpm');
+  return off;
 }

@@ -1,7 +1,21 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 // Thin launcher: the compiled CLI lives in dist/ (npm run build). The shebang passes bin/node-flags.js's V8 flags
 // (node reads them only on its command line) when the bin is run directly.
-import { main } from '../dist/agent/cli.js';
+//
+// It runs dist/bundle/cli.js (the same code in a few modules, rolldown.config.mjs: much less to load) when that
+// bundle is at least as new as tsc's dist/agent/cli.js, else dist/agent/cli.js: a `tsc` run without the bundle step
+// never leaves the launcher on stale code.
+import { statSync } from 'node:fs';
+
+function entry() {
+  const bundle = new URL('../dist/bundle/cli.js', import.meta.url);
+  const compiled = new URL('../dist/agent/cli.js', import.meta.url);
+  const mtime = (url) => statSync(url, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+  const b = mtime(bundle);
+  return b >= 0 && b >= mtime(compiled) ? bundle.href : compiled.href;
+}
+
+const { main } = await import(entry());
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -19,7 +19,10 @@ import type { PodReport, StaleSandbox } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
-  const reader = createNetnsReader(cfg);
+  // The few namespaces of NS/POD, --netns or --pid are read with netlink on this thread: a worker's start-up (a
+  // second Node bootstrap, koffi and every decoder loaded again) costs more than those reads. --all reads every
+  // namespace of the node, in parallel on the worker threads as `serve` does.
+  const reader = createNetnsReader(cfg, {}, { netlinkThread: cfg.all ? 'workers' : 'caller' });
   const onAbort = (): void => void reader.close();
   io.signal.addEventListener('abort', onAbort, { once: true });
   try {
@@ -40,7 +43,8 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         const wanted = new Set(cfg.args);
         const kube = oneShotKube(intent);
         const snap = await collect(
-          { inventory, reader, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot), ...(kube ? { kube } : {}) },
+          // Container CPU/memory (the stats collector) is not part of inspect's output: not asked for.
+          { inventory, reader, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot), disabled: new Set(['stats'] as const), ...(kube ? { kube } : {}) },
           { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
         );
         await intent.result; // `--kube on` with credentials that do not load: an error

@@ -6,7 +6,7 @@
  */
 import { collect, namedNetnsDir } from '../collection.js';
 import { collectionSoftDeadlineMs } from '../scheduler.js';
-import type { Config } from '../config.js';
+import { disabledCollectors, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { KubeCollectorOptions } from '../intent/collector.js';
 import { createNetnsReader } from '../netns/read.js';
@@ -34,7 +34,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   let closed = false;
   return {
     collect: (signal) => collect(
-      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot), ...(deps.kube ? { kube: deps.kube } : {}) },
+      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled: disabledCollectors(cfg), namedNetnsDir: namedNetnsDir(cfg.hostRoot), ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {

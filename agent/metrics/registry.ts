@@ -79,7 +79,7 @@ export class PersistentMetrics {
   readonly registry = new Registry();
   /** CallObserver for Inventory: feeds chaos_daemon_runtime_request_duration_seconds. */
   readonly onCall: CallObserver;
-  /** onCommand for NetnsRunner: feeds chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total. */
+  /** onCommand of the NetnsReader (tools reader runs): feeds chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total. */
   readonly onCommand: (c: CommandObservation) => void;
   /** chaos_daemon_bpm_controlled_process_total. */
   readonly bpmStarts: BpmStartCounter;

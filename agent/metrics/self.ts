@@ -15,7 +15,7 @@ export const COMMAND_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 export const READ_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const NETNS_ERROR_REASONS: readonly NetnsErrorReason[] = ['timeout', 'exit', 'output_limit', 'spawn', 'vanished', 'parse'];
 
-/** What the netns runner reports for each command (NetnsRunner's onCommand). */
+/** What the tools reader reports for each tool it ran (NetnsReader hook onCommand). */
 export interface CommandObservation {
   tool: string;
   seconds: number;

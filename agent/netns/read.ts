@@ -8,16 +8,20 @@
  *   through the tools, and if the netlink path cannot work on this node at all (koffi cannot load, setns or the
  *   sockets are refused), every read goes through the tools from then on. Each fallback is counted by reason.
  *
+ * Where the netlink reads run: worker threads (netlink/pool.ts, `serve`), or the calling thread (netlink/in-thread.ts)
+ * for one-shot commands, which saves a worker's start-up. The tools reader (and execa) is loaded only when a read
+ * goes through the tools.
+ *
  * Never throws: a namespace that cannot be read gives a state whose sources say why.
  */
 import { NetlinkError, NetnsCommandError, ValidationError, errorMessage } from '../errors.js';
 import { pathProblem } from '../runtime/netns-resolve.js';
 import { Semaphore } from '../map-limit.js';
-import { NetlinkPool } from './netlink/pool.js';
-import { ALL_SOURCES } from './netlink/read-namespace.js';
-import { ToolsReader } from './nsenter/read-tools.js';
+import type { NetlinkPool, PoolResult } from './netlink/pool.js';
+import type { NetlinkJob } from './netlink/read-namespace.js';
+import type { ToolsReader } from './nsenter/read-tools.js';
 import type { ToolRun } from './nsenter/tools.js';
-import { emptyNetnsState, type NetnsState } from './state.js';
+import { ALL_SOURCES, emptyNetnsState, type NetnsState } from './state.js';
 
 export type ReaderMode = 'auto' | 'netlink' | 'nsenter';
 export const READER_MODES: readonly ReaderMode[] = ['auto', 'netlink', 'nsenter'];
@@ -39,7 +43,11 @@ export interface ReaderConfig {
   /** Time budget of one namespace read. */
   budgetMs: number;
   procRoot: string;
+  /** Where netlink reads run: a pool of worker threads (default) or the calling thread (one-shot commands). */
+  netlinkThread?: NetlinkThread;
 }
+
+export type NetlinkThread = 'workers' | 'caller';
 
 export interface ReaderHooks {
   onCommand?: (run: ToolRun) => void;
@@ -102,8 +110,9 @@ function isSystemic(err: unknown): boolean {
 export class NetnsReader {
   reads = 0;
   readonly fallbacks = new Map<FallbackReason, number>();
-  private pool: NetlinkPool | null = null;
-  private readonly tools: ToolsReader;
+  private pool: Promise<NetlinkPool> | null = null;
+  private tools: Promise<ToolsReader> | null = null;
+  private toolsLoaded: ToolsReader | null = null;
   private readonly toolSlots: Semaphore;
   private netlinkBroken: string | null = null;
 
@@ -111,19 +120,12 @@ export class NetnsReader {
     readonly config: ReaderConfig,
     private readonly hooks: ReaderHooks = {},
   ) {
-    this.tools = new ToolsReader({
-      nsenterPath: config.nsenterPath,
-      toolTimeoutMs: config.toolTimeoutMs,
-      maxSourceBytes: config.maxSourceBytes,
-      budgetMs: config.budgetMs,
-      ...(hooks.onCommand ? { onCommand: hooks.onCommand } : {}),
-    });
     this.toolSlots = new Semaphore(config.concurrency);
   }
 
   /** Processes spawned by the tools reader so far. */
   get spawns(): number {
-    return this.tools.spawns;
+    return this.toolsLoaded?.spawns ?? 0;
   }
 
   /** Why the netlink path is off for this node in `auto` (null while it works). */
@@ -167,7 +169,8 @@ export class NetnsReader {
   async close(): Promise<void> {
     const p = this.pool;
     this.pool = null;
-    await p?.close();
+    // A pool that could not even load has nothing to close (its reads already failed with the reason).
+    await p?.then((pool) => pool.close(), () => undefined);
   }
 
   private fallback(reason: FallbackReason, detail: string): void {
@@ -176,20 +179,64 @@ export class NetnsReader {
   }
 
   private async viaNetlink(target: ReadTarget, signal?: AbortSignal): Promise<NetnsState> {
-    this.pool ??= new NetlinkPool({ size: this.config.concurrency });
+    const job: NetlinkJob = { path: target.path, inode: target.inode, maxSourceBytes: this.config.maxSourceBytes, budgetMs: this.config.budgetMs };
     const t0 = performance.now();
-    const r = await this.pool.read({ path: target.path, inode: target.inode, maxSourceBytes: this.config.maxSourceBytes, budgetMs: this.config.budgetMs }, signal);
+    let r: PoolResult;
+    if (this.config.netlinkThread === 'caller') {
+      if (signal?.aborted) throw new NetlinkError('netlink read', 'timeout', 'aborted before it started');
+      r = await this.onThisThread(job);
+    } else {
+      r = await (await this.workers()).read(job, signal);
+    }
     // Failures of the netlink read itself (a source the reader does not cover is not a failure: auto falls back).
     const failures = (r.state.sources ?? []).filter((s) => s.status !== 'complete' && s.reason !== 'unsupported').map((s) => (s.status === 'truncated' ? 'output_limit' : (s.reason ?? 'spawn')));
     this.hooks.onRead?.({ reader: 'netlink', seconds: (performance.now() - t0) / 1000, cpuSeconds: r.cpuSeconds, failures });
     return r.state;
   }
 
+  /** The worker pool, loaded on first use (node:worker_threads too). */
+  private workers(): Promise<NetlinkPool> {
+    this.pool ??= import('./netlink/pool.js').then(
+      ({ NetlinkPool }) => new NetlinkPool({ size: this.config.concurrency }),
+      (err: unknown) => {
+        throw new NetlinkError('netlink pool', 'spawn', `cannot load the netlink pool: ${errorMessage(err)}`, { cause: err });
+      },
+    );
+    return this.pool;
+  }
+
+  /** The in-thread reader, loaded on first use (koffi and the decoders are loaded only then). */
+  private async onThisThread(job: NetlinkJob): Promise<PoolResult> {
+    let mod: typeof import('./netlink/in-thread.js');
+    try {
+      mod = await import('./netlink/in-thread.js');
+    } catch (err) {
+      throw new NetlinkError('netlink pool', 'spawn', `cannot load the netlink reader: ${errorMessage(err)}`, { cause: err });
+    }
+    return mod.readOnThisThread(job);
+  }
+
+  /** The tools reader, loaded on first use: execa and the text parsers cost nothing to reads that never need them. */
+  private toolsReader(): Promise<ToolsReader> {
+    this.tools ??= import('./nsenter/read-tools.js').then(({ ToolsReader }) => {
+      this.toolsLoaded = new ToolsReader({
+        nsenterPath: this.config.nsenterPath,
+        toolTimeoutMs: this.config.toolTimeoutMs,
+        maxSourceBytes: this.config.maxSourceBytes,
+        budgetMs: this.config.budgetMs,
+        ...(this.hooks.onCommand ? { onCommand: this.hooks.onCommand } : {}),
+      });
+      return this.toolsLoaded;
+    });
+    return this.tools;
+  }
+
   private async viaTools(target: ReadTarget, signal?: AbortSignal): Promise<NetnsState> {
     const release = await this.toolSlots.acquire(signal);
     const t0 = performance.now();
     try {
-      return await this.tools.read({ path: target.path, inode: target.inode, pid: target.pid, procRoot: this.config.procRoot }, signal);
+      const tools = await this.toolsReader();
+      return await tools.read({ path: target.path, inode: target.inode, pid: target.pid, procRoot: this.config.procRoot }, signal);
     } catch (err) {
       const reason = err instanceof NetnsCommandError ? err.reason : 'spawn';
       return unreadableState('nsenter', reason, errorMessage(err));
@@ -205,6 +252,7 @@ export class NetnsReader {
 export function createNetnsReader(
   cfg: { reader: ReaderMode; netnsConcurrency: number; nsenterPath: string; commandTimeoutMs: number; maxOutputBytes: number; namespaceTimeoutMs: number; procRoot: string },
   hooks: ReaderHooks = {},
+  opts: { netlinkThread?: NetlinkThread } = {},
 ): NetnsReader {
   return new NetnsReader({
     mode: cfg.reader,
@@ -214,5 +262,6 @@ export function createNetnsReader(
     maxSourceBytes: cfg.maxOutputBytes,
     budgetMs: cfg.namespaceTimeoutMs,
     procRoot: cfg.procRoot,
+    ...(opts.netlinkThread ? { netlinkThread: opts.netlinkThread } : {}),
   }, hooks);
 }

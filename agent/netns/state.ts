@@ -36,6 +36,9 @@ export type SourceName =
   | 'ebtables-legacy'
   | 'ebtables-nft';
 
+/** Every source a namespace read must account for. */
+export const ALL_SOURCES: readonly SourceName[] = ['links', 'iptables-legacy-ipv4', 'iptables-legacy-ipv6', 'iptables-nft-ipv4', 'iptables-nft-ipv6', 'nftables', 'ipset', 'tc', 'ebtables-legacy', 'ebtables-nft'];
+
 export interface SourceStatus {
   source: SourceName;
   /** complete: read to the end (possibly empty); truncated: cut at its byte or rule cap; failed: not read. */

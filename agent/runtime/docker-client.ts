@@ -9,6 +9,7 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { compareNames } from '../compare-names.js';
 import { RuntimeError, ValidationError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { netnsInode, procNetnsPath, resolveNetns, validateId, validatePid } from './netns-resolve.js';
@@ -377,7 +378,7 @@ class DockerRuntime implements RuntimeClient {
 
     const pods: PodInfo[] = [];
     for (const [id, c] of sandboxes) {
-      const containers = members.get(id)!.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+      const containers = members.get(id)!.sort((a, b) => compareNames(a.name, b.name) || compareNames(a.id, b.id));
       pods.push(
         pod(
           c,

@@ -4,11 +4,11 @@
  * passes), statuses and pods of all of them in parallel. One failing runtime never stops the others. A pod seen
  * through two endpoints (cri-dockerd and Docker share sandbox IDs) is reported once.
  */
+import { compareNames } from '../compare-names.js';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { endpointCandidates, type Candidate } from './detect.js';
-import { createDockerRuntime } from './docker-client.js';
 import type { CallObserver, ClientOptions, ContainerStat, Endpoint, PodInfo, Protocol, RuntimeClient, RuntimeStatus } from './types.js';
 
 export interface InventoryResult {
@@ -53,7 +53,7 @@ export function dedupePods(seen: SeenPod[]): PodInfo[] {
 export function sortPods(pods: PodInfo[]): PodInfo[] {
   return pods.sort(
     (a, b) =>
-      a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name) || a.sandboxId.localeCompare(b.sandboxId),
+      compareNames(a.namespace, b.namespace) || compareNames(a.name, b.name) || compareNames(a.sandboxId, b.sandboxId),
   );
 }
 
@@ -211,13 +211,11 @@ export class Inventory {
       onCall: this.deps.onCall,
       log: this.deps.log,
     };
+    // Each protocol's client is loaded on first use: a CRI-only node never loads node:http's client, a Docker-only
+    // node never loads HTTP/2 and the CRI codec.
     let client: RuntimeClient;
-    if (endpoint.protocol === 'docker') client = createDockerRuntime(endpoint, opts);
-    else {
-      // Loaded on first use: a Docker-only node never loads gRPC.
-      const { createCriRuntime } = await import('./cri-runtime.js');
-      client = createCriRuntime(endpoint, opts);
-    }
+    if (endpoint.protocol === 'docker') client = (await import('./docker-client.js')).createDockerRuntime(endpoint, opts);
+    else client = (await import('./cri-runtime.js')).createCriRuntime(endpoint, opts);
     // Two probes racing for the same endpoint: keep the first client.
     const raced = this.clients.get(k);
     if (raced) {

@@ -18,6 +18,22 @@ describe('metrics command without a reachable runtime', () => {
     expect(String(r.stderr)).toMatch(/^metrics: no container runtime reachable \(unix:\/\/\/nonexistent\/h6\.sock: /m);
   });
 
+  it('runs only the collectors the flags leave on (--no-collector-*), as node_exporter does', async () => {
+    const run = async (...flags: string[]) => {
+      const r = await execa(process.execPath, [CLI, 'metrics', '--runtime-endpoint', 'unix:///nonexistent/h6.sock', '--runtime-timeout', '200ms', ...flags], {
+        reject: false, timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false,
+      });
+      const collectors = [...String(r.stdout).matchAll(/^chaos_daemon_scrape_collector_success\{collector="(\w+)"\}/gm)].map((m) => m[1]).sort();
+      return { exitCode: r.exitCode, collectors };
+    };
+    expect(await run()).toEqual({ exitCode: 1, collectors: ['bpm', 'netns', 'proc', 'runtime', 'stats'] });
+    expect(await run('--no-collector-stats', '--collector-bpm=false')).toEqual({ exitCode: 1, collectors: ['netns', 'proc', 'runtime'] });
+    // bpm counts from the proc collector's scan: off with it.
+    expect(await run('--no-collector-proc', '--no-collector-netns')).toEqual({ exitCode: 1, collectors: ['runtime', 'stats'] });
+    const bad = await execa(process.execPath, [CLI, 'inspect', '--all', '--no-collector-stats'], { reject: false, timeout: 30_000 });
+    expect([bad.exitCode, String(bad.stderr)]).toEqual([2, 'chaos-node-agent: --collector-stats is only valid with: serve, metrics']);
+  });
+
   it('rejects invalid flag values with exit 2', async () => {
     const r = await execa(process.execPath, [CLI, 'serve', '--interval', 'soon'], { reject: false, timeout: 30_000 });
     expect(r.exitCode).toBe(2);

@@ -309,7 +309,7 @@ describe('Grafana dashboard', () => {
   it('shows what issue 6 asks for', () => {
     const has = (re: RegExp) => queries.filter((q) => re.test(q.expr)).map((q) => q.title);
     expect(has(/count by \(kind\) \(max by \(node, namespace, pod, kind\) \(chaos_daemon_injection_active/)).toEqual(['Pods with an active injection, by kind']);
-    expect(has(/time\(\) - chaos_daemon_injection_first_seen_timestamp_seconds/)).toEqual(['Injection age']);
+    expect(has(/time\(\) - chaos_daemon_injection_first_seen_timestamp_seconds/)).toEqual(['Injection age', 'Process and mount faults']);
     expect(has(/chaos_daemon_netem_delay_seconds|chaos_daemon_netem_loss_ratio|chaos_daemon_tbf_rate_bytes_per_second/)).toEqual(['netem delay', 'netem loss', 'tbf rate']);
     expect(has(/rate\(chaos_daemon_qdisc_(drops|overlimits)_total/)).toEqual(['qdisc drops', 'qdisc overlimits']);
     expect(has(/chaos_daemon_iptables_packets\{[^}]*chain=~"CHAOS-\.\*\|INPUT\/\.\*\|OUTPUT\/\.\*/)).toEqual(['Packets dropped by chaos chains']);
@@ -317,6 +317,12 @@ describe('Grafana dashboard', () => {
     expect(has(/histogram_quantile\(0\.99, sum by \(le, runtime, method\) \(rate\(chaos_daemon_runtime_request_duration_seconds_bucket/)).toEqual(['CRI / Docker request latency']);
     expect(has(/chaos_daemon_collection_duration_seconds/)).toEqual(['Collection duration']);
     expect(has(/chaos_daemon_scrape_collector_success|chaos_daemon_netns_errors_total/)).toEqual(['Collection errors', 'Collection errors']);
+  });
+
+  it('shows what issue 11 asks for: the kinds that are processes and mounts, and chaos-daemon\'s bpm count', () => {
+    const has = (re: RegExp) => queries.filter((q) => re.test(q.expr)).map((q) => q.title);
+    expect(has(/chaos_daemon_injection_active\{[^}]*kind=~"io\|stress\|jvm\|http"/)).toEqual(['Process and mount faults']);
+    expect(has(/^chaos_daemon_bpm_controlled_processes\{/)).toEqual(["chaos-daemon's background processes (bpm)"]);
   });
 
   it('shows what issue 12 asks for: drift, owners, the Kubernetes API source', () => {
@@ -346,7 +352,7 @@ describe('Dockerfile', () => {
   const df = repoText('Dockerfile');
   const froms = [...df.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)].map((m) => [m[1], m[2] ?? null]);
 
-  it('multi-stage on a Node LTS bookworm-slim base: build (npm ci, tsc), production deps, runtime', () => {
+  it('multi-stage on a Node LTS bookworm-slim base: build (npm ci, tsc, bundle), production deps, runtime', () => {
     expect(df).toMatch(/^ARG NODE_IMAGE=node:(20|22)-bookworm-slim$/m);
     expect(froms).toEqual([['${NODE_IMAGE}', 'build'], ['${NODE_IMAGE}', 'prod-deps'], ['${NODE_IMAGE}', null]]);
     expect(df).toMatch(/RUN npm ci --no-audit --no-fund\n/);
@@ -354,6 +360,9 @@ describe('Dockerfile', () => {
     expect(df).toMatch(/RUN npm ci --omit=dev /);
     expect(df).toMatch(/COPY --from=prod-deps \/app\/node_modules/);
     expect(df).toMatch(/COPY --from=build \/src\/dist\/agent/);
+    // The CLI bundle (rolldown.config.mjs) next to tsc's output: the launcher runs it when it is as new.
+    expect(df).toMatch(/RUN npx tsc -p tsconfig\.json && npx rolldown -c rolldown\.config\.mjs\n/);
+    expect(df).toMatch(/COPY --from=build \/src\/dist\/bundle \.\/dist\/bundle\n/);
   });
 
   it('installs both iptables backends, ipset, iproute2, util-linux, nftables (nft list tables) without recommends, non-interactively', () => {

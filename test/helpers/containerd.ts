@@ -1,7 +1,7 @@
 /**
  * A real containerd (Debian's 1.6 + runc + CNI plugins) for tests: its own temp dir, config.toml, socket, runc
- * root, CNI bridge and subnet; pods and containers created through CRI (protos/cri.proto via the agent's
- * CriClient). No registry: the busybox image archive (busybox-image.ts) plus a derived "pause" image (same layer,
+ * root, CNI bridge and subnet; pods and containers created through CRI (protos/cri.proto via grpc-js,
+ * cri-grpc.ts). No registry: the busybox image archive (busybox-image.ts) plus a derived "pause" image (same layer,
  * a sleep as its command) are imported with `ctr images import`.
  *
  * Parallel harnesses (vitest files, other engineers' runs) never collide: each takes a slot with an O_EXCL mkdir
@@ -18,7 +18,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, unlink, writeFile 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { CriClient, type CriMethods } from '../../agent/runtime/cri-client.js';
+import { GrpcCriClient, type HarnessCriMethods } from './cri-grpc.js';
 import { parseSandboxInfo } from '../../agent/runtime/cri-info.js';
 import { BUSYBOX_IMAGE, busyboxArchive } from './busybox-image.js';
 import { mountsUnder } from './mounts.js';
@@ -74,7 +74,7 @@ export interface ContainerdHarness {
   /** Remove all pods, stop containerd, clean its dir, bridge, netns and /run/containerd leftovers of its pods. */
   stop(): Promise<void>;
   /** The CRI client the harness uses (60 s deadline). */
-  readonly cri: CriClient;
+  readonly cri: GrpcCriClient;
 }
 
 const SLOTS_DIR = '/tmp/cna-slots';
@@ -281,7 +281,7 @@ class Harness implements ContainerdHarness {
   readonly endpoint: string;
   readonly bridge: string;
   readonly subnet: string;
-  readonly cri: CriClient;
+  readonly cri: GrpcCriClient;
   pid = 0;
   private child: ChildProcess | null = null;
   private readonly pods = new Map<string, PodRecord>();
@@ -302,7 +302,7 @@ class Harness implements ContainerdHarness {
     this.endpoint = `unix://${this.socket}`;
     this.bridge = `cnabr${slot}`;
     this.subnet = `10.88.${slot}.0/24`;
-    this.cri = new CriClient({ url: this.endpoint, socketPath: this.socket, timeoutMs: CALL_TIMEOUT_MS });
+    this.cri = new GrpcCriClient({ socketPath: this.socket, timeoutMs: CALL_TIMEOUT_MS });
   }
 
   private get logFile(): string {
@@ -438,7 +438,7 @@ class Harness implements ContainerdHarness {
   }
 
   private async createContainer(record: PodRecord, name: string, attempt: number): Promise<string> {
-    const config: CriMethods['CreateContainer'][0]['config'] = {
+    const config: HarnessCriMethods['CreateContainer'][0]['config'] = {
       metadata: { name, attempt },
       image: { image: BUSYBOX_IMAGE },
       command: record.command,

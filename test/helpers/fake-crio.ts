@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { execa } from 'execa';
-import { criServiceDefinition, type CriApi } from '../../agent/runtime/cri-client.js';
+import type { CriApi } from '../../agent/runtime/cri-client.js';
+import { criServiceDefinition } from './cri-grpc.js';
 import { uniqueName } from './names.js';
 
 export interface FakeCrioOptions {

@@ -5,20 +5,20 @@
  */
 import { statSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createNetnsReader, hasOpaqueRules, validateNetnsPath, type NetnsReader, type ReaderMode } from '../../agent/netns/read.js';
+import { createNetnsReader, hasOpaqueRules, validateNetnsPath, type NetlinkThread, type NetnsReader, type ReaderMode } from '../../agent/netns/read.js';
 import { emptyNetnsState } from '../../agent/netns/state.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 
-/** Modes whose content is checked here. */
-const READ_MODES: ReaderMode[] = ['nsenter', 'netlink', 'auto'];
+/** Modes whose content is checked here, with where the netlink reads run (worker threads, or the calling thread as `inspect` does). */
+const READ_MODES: [ReaderMode, NetlinkThread][] = [['nsenter', 'workers'], ['netlink', 'workers'], ['auto', 'workers'], ['netlink', 'caller'], ['auto', 'caller']];
 
 const made: NetnsReader[] = [];
-const readerOf = (mode: ReaderMode, extra: { nsenterPath?: string; maxOutputBytes?: number } = {}): NetnsReader => {
+const readerOf = (mode: ReaderMode, extra: { nsenterPath?: string; maxOutputBytes?: number; thread?: NetlinkThread } = {}): NetnsReader => {
   const r = createNetnsReader({
     reader: mode, netnsConcurrency: 2, nsenterPath: extra.nsenterPath ?? 'nsenter', commandTimeoutMs: 5000,
     maxOutputBytes: extra.maxOutputBytes ?? 2 << 20, namespaceTimeoutMs: 10_000, procRoot: '/proc',
-  });
+  }, {}, extra.thread ? { netlinkThread: extra.thread } : {});
   made.push(r);
   return r;
 };
@@ -51,9 +51,9 @@ describeIntegration('reader on real namespaces', { root: true, commands: ['nsent
   });
   afterAll(destroyAll);
 
-  describe.each(READ_MODES)('--reader %s', (mode) => {
+  describe.each(READ_MODES)('--reader %s, netlink reads on the %s thread(s)', (mode, thread) => {
     it('an untouched pod namespace: every source complete, no iptables, lo and eth0 noqueue', async () => {
-      const s = await readerOf(mode).read({ path: empty.path, inode: statSync(empty.path).ino, pid: empty.holderPid });
+      const s = await readerOf(mode, { thread }).read({ path: empty.path, inode: statSync(empty.path).ino, pid: empty.holderPid });
       expect(s.errors).toEqual([]);
       expect(s.reader).toBe(mode === 'auto' ? 'netlink' : mode);
       expect(s.sources!.map((x) => [x.source, x.status]).sort()).toEqual([
@@ -85,7 +85,7 @@ describeIntegration('reader on real namespaces', { root: true, commands: ['nsent
           'COMMIT', ''].join('\n'),
       });
       await ns.exec(['ip6tables-legacy', '-A', 'INPUT', '-s', 'fd00:9::/64', '-j', 'DROP']);
-      const s = await readerOf(mode).read({ path: ns.path, inode: statSync(ns.path).ino, pid });
+      const s = await readerOf(mode, { thread }).read({ path: ns.path, inode: statSync(ns.path).ino, pid });
       expect(s.errors).toEqual([]);
       expect(s.iptables.map((d) => `${d.backend}/${d.family}`)).toEqual(['legacy/ipv4', 'legacy/ipv6']);
       const filter = s.iptables[0]!.tables.find((t) => t.name === 'filter')!;
@@ -107,7 +107,7 @@ describeIntegration('reader on real namespaces', { root: true, commands: ['nsent
       const pid = await ns.startHolder();
       await ns.exec(['iptables-nft', '-t', 'nat', '-A', 'OUTPUT', '-d', '10.96.0.10/32', '-p', 'udp', '--dport', '53', '-j', 'DNAT', '--to-destination', '10.252.2.53:53']);
       await ns.exec(['ip6tables-nft', '-A', 'OUTPUT', '-d', 'fd00:9::1/128', '-j', 'REJECT']);
-      const s = await readerOf(mode).read({ path: ns.path, inode: statSync(ns.path).ino, pid });
+      const s = await readerOf(mode, { thread }).read({ path: ns.path, inode: statSync(ns.path).ino, pid });
       expect(s.errors).toEqual([]);
       expect(s.iptables.map((d) => `${d.backend}/${d.family}`)).toEqual(['nft/ipv4', 'nft/ipv6']);
       const out = s.iptables[0]!.tables.find((t) => t.name === 'nat')!.chains.find((c) => c.name === 'OUTPUT')!;
@@ -126,7 +126,7 @@ describeIntegration('reader on real namespaces', { root: true, commands: ['nsent
       await ns.exec(['tc', 'class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '8mbit', 'ceil', '16mbit']);
       await ns.exec(['tc', 'class', 'add', 'dev', 'eth0', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '80mbit']);
       await ns.exec(['tc', 'filter', 'add', 'dev', 'eth0', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'dst', '10.9.9.9/32', 'flowid', '1:10']);
-      const s = await readerOf(mode).read({ path: ns.path, inode: statSync(ns.path).ino, pid });
+      const s = await readerOf(mode, { thread }).read({ path: ns.path, inode: statSync(ns.path).ino, pid });
       expect(s.errors).toEqual([]);
       const tbf = s.tc.qdiscs.find((q) => q.interface === 'dummy0')!;
       expect([tbf.kind, tbf.root, tbf.tbf?.rateBytesPerSecond, tbf.tbf?.burstBytes]).toEqual(['tbf', true, 125000, 32768]);
@@ -144,18 +144,18 @@ describeIntegration('reader on real namespaces', { root: true, commands: ['nsent
       const ns = await createNetns('h4g');
       const path = ns.path;
       await ns.destroy();
-      const s = await readerOf(mode).read({ path, inode: null, pid: null });
+      const s = await readerOf(mode, { thread }).read({ path, inode: null, pid: null });
       expect(s.sources!.every((x) => x.status === 'failed' && x.reason === 'vanished')).toBe(true);
       expect(s.spawns).toBe(0);
     });
 
     it('a path that now names another namespace (inode changed) is refused as vanished', async () => {
-      const s = await readerOf(mode).read({ path: empty.path, inode: 12345, pid: null });
+      const s = await readerOf(mode, { thread }).read({ path: empty.path, inode: 12345, pid: null });
       expect(s.sources!.every((x) => x.status === 'failed' && x.reason === 'vanished')).toBe(true);
     });
 
     it('a PID that is not in the namespace is not trusted for /proc facts: the namespace\'s own interfaces are read', async () => {
-      const s = await readerOf(mode).read({ path: empty.path, inode: statSync(empty.path).ino, pid: process.pid });
+      const s = await readerOf(mode, { thread }).read({ path: empty.path, inode: statSync(empty.path).ino, pid: process.pid });
       expect(s.errors).toEqual([]);
       expect(s.tc.qdiscs.map((q) => q.interface)).toEqual(['lo', 'eth0']);
     });

@@ -70,6 +70,16 @@ async function podNamespace(): Promise<TestNetns> {
   await ns.addPodInterface({ addr: '10.244.1.7/24', addr6: 'fd00:10:244:1::7/64' });
   await ns.exec(['ip', 'route', 'add', 'default', 'via', '10.244.1.1']);
   await ns.startHolder();
+  // The kernel adds eth0's IPv6 link-local address (and its local route) asynchronously after the link goes up:
+  // wait for it, not tentative, so both readers see the same settled state.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const addrs = JSON.parse((await ns.exec(['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0'])).stdout) as { addr_info?: { scope?: string; tentative?: boolean }[] }[];
+    const info = addrs.flatMap((a) => a.addr_info ?? []);
+    if (info.some((i) => i.scope === 'link') && !info.some((i) => i.tentative)) break;
+    if (Date.now() > deadline) throw new Error(`eth0's IPv6 link-local address never settled: ${JSON.stringify(info)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return ns;
 }
 

@@ -9,7 +9,7 @@
  * `opaque` (the auto reader reads such a namespace again through the tools).
  */
 import { NetlinkError, errorMessage } from '../../errors.js';
-import { emptyNetnsState, type NetnsState, type SourceName, type SourceStatus } from '../state.js';
+import { ALL_SOURCES, emptyNetnsState, type NetnsState, type SourceName, type SourceStatus } from '../state.js';
 import { withNetns, type Inside } from './enter.js';
 import type { NetlinkSocket, RawSocket, RequestLimits } from './socket.js';
 import { SetIndex } from './xt/set-index.js';
@@ -123,6 +123,3 @@ export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[])
   }
   return state;
 }
-
-/** Every source a namespace read must account for. */
-export const ALL_SOURCES: readonly SourceName[] = ['links', 'iptables-legacy-ipv4', 'iptables-legacy-ipv6', 'iptables-nft-ipv4', 'iptables-nft-ipv6', 'nftables', 'ipset', 'tc', 'ebtables-legacy', 'ebtables-nft'];

@@ -6,9 +6,9 @@
 import { parentPort } from 'node:worker_threads';
 import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
 import { StrandedThreadError } from './enter.js';
-import { libc } from './libc.js';
 import { readNamespace, type NetlinkJob } from './read-namespace.js';
 import { NETLINK_SOURCES } from './sources.js';
+import { threadCpuNanos } from './thread-cpu.js';
 
 export interface JobMessage {
   id: number;
@@ -18,20 +18,6 @@ export interface JobMessage {
 export type ReplyMessage =
   | { id: number; ok: true; state: ReturnType<typeof readNamespace>; cpuMicros: number }
   | { id: number; ok: false; error: { name: string; message: string; reason: string; errno: number }; cpuMicros: number };
-
-/**
- * CPU time this thread has run, ns: clock_gettime(CLOCK_THREAD_CPUTIME_ID), exact to the call (schedstat, read
- * before, lags by up to a scheduler tick for the running thread and cost two file reads per namespace); 0 when
- * libc cannot be loaded (the read then fails on its own).
- */
-function threadCpuNanos(): number {
-  try {
-    return libc().threadCpuNanos() || 0;
-  } catch (err) {
-    void err; // koffi or libc unavailable: readNamespace reports that itself; per-read CPU is simply not reported
-    return 0;
-  }
-}
 
 const port = parentPort;
 if (port) {

@@ -1,0 +1,15 @@
+// The CLI and the netlink worker as a few ES modules (dist/bundle/), built from tsc's output after `tsc -p
+// tsconfig.json` (npm run build). Why: `inspect` loads ~190 of the agent's modules (the netlink decoders alone are
+// ~110) and Node's ESM loader spends more CPU resolving, reading and linking them one by one than running them;
+// bundled, `inspect NS/POD` costs ~0.1-0.3 s less CPU (bench/cli-start.ts). bin/chaos-node-agent.js runs the bundle
+// when it is at least as new as dist/agent/cli.js, else dist/agent/ as before.
+// - Dynamic imports stay dynamic (their own chunks): a command loads only what it uses.
+// - npm packages stay external (node_modules as installed; koffi is native).
+// - worker-main.js is an entry next to the chunks: netlink/pool.ts finds it as ./worker-main.js beside itself.
+// - keepNames: the agent's errors take their `name` from their class (agent/errors.ts).
+export default {
+  input: { cli: 'dist/agent/cli.js', 'worker-main': 'dist/agent/netns/netlink/worker-main.js' },
+  platform: 'node',
+  external: (id) => !id.startsWith('.') && !id.startsWith('/') && !id.startsWith('\0'),
+  output: { dir: 'dist/bundle', format: 'esm', chunkFileNames: '[name]-[hash].js', keepNames: true, cleanDir: true },
+};
