@@ -12,9 +12,10 @@
  *    (bench/agent.ts, in a process of its own with the shipped V8 flags), order flipped every round: wall time, CPU
  *    (the collecting process with every thread, plus its tools; containerd's apart), reader threads' CPU, spawns,
  *    runtime calls, fallbacks, verdicts, series.
- * 4. Each row: the real `serve` in its own process (bench/serve-load.ts): the event loop's longest block per
- *    collection and serve's CPU per collection with nobody scraping, then 50 concurrent /metrics clients for 10 s
- *    while it collects every 2 s, then VmRSS / VmHWM after 10 collections, series, bytes and fallbacks.
+ * 4. Each row: the real `serve` in its own process (bench/serve-load.ts): after 3 warm-up collections, the event
+ *    loop's longest block per collection and serve's CPU per collection with nobody scraping, then 50 concurrent
+ *    /metrics clients for 10 s while it collects every 2 s, then VmRSS / VmHWM after 10 collections, series, bytes
+ *    and fallbacks.
  * 5. Tears everything down (pods, containerd, serve), prints one Markdown table and the target checks, and writes
  *    bench/results.json (bench/results-quick.json for --quick).
  *
@@ -296,6 +297,7 @@ async function measureRow(
     endpoint: h.endpoint,
     intervalMs: args.intervalMs,
     idleCollections: args.idleCollections,
+    warmCollections: args.quick ? 1 : 3,
     loadSeconds: args.loadSeconds,
     connections: args.connections,
     minCollections: args.minCollections,

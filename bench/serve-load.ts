@@ -3,6 +3,8 @@
  * bin/chaos-node-agent.js serve` as a separate process (its RSS is its own), talking to the bench's containerd,
  * collecting every `intervalMs`, in three phases:
  *
+ * 0. warm-up: after the first, `warmCollections` collections unmeasured (lazy imports, JIT, reader threads), as
+ *    the agent's own rounds follow warm-up collections;
  * 1. idle: `idleCollections` collections with nobody scraping: per collection, the event loop's longest block
  *    (bench/loop-probe.ts, one window per collection: serve logs "collection published" at debug level, the bench
  *    answers with SIGUSR2 and the probe reports and resets) and serve's CPU for that interval;
@@ -54,6 +56,8 @@ export interface ServeLoadOptions {
   intervalMs: number;
   /** Collections measured with nobody scraping (after the first). */
   idleCollections: number;
+  /** Collections after the first before the idle ones (kept apart as `startup` windows). */
+  warmCollections: number;
   loadSeconds: number;
   connections: number;
   /** Collections published before RSS is read. */
@@ -238,10 +242,11 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
     const readyMs = performance.now() - started;
     const pid = child.pid!;
     const memoryAtReady = await processMemory(pid);
-    progress(`serve pid ${pid} ready on :${port} after ${Math.round(readyMs)} ms; ${opts.idleCollections} idle collections`);
+    progress(`serve pid ${pid} ready on :${port} after ${Math.round(readyMs)} ms; ${opts.warmCollections} warm-up and ${opts.idleCollections} idle collections`);
 
+    await guard(watcher.until(1 + opts.warmCollections, deadline));
     watcher.phase = 'idle';
-    await guard(watcher.until(1 + opts.idleCollections, deadline));
+    await guard(watcher.until(1 + opts.warmCollections + opts.idleCollections, deadline));
     watcher.phase = 'load';
     progress(`autocannon: ${opts.connections} connections for ${opts.loadSeconds} s on /metrics`);
     const result = await guard(autocannon({
