@@ -1,7 +1,8 @@
 /**
  * The agent's collection in a process of its own, driven by the bench over stdin/stdout (one JSON line per
  * request): `collect` -> {ok, sample} (bench/agent.ts AgentSample + rssBytes), `exit` -> close and exit.
- * Started by AgentProcess with the CRI endpoint as its only argument; imports only the agent's modules.
+ * Started by AgentProcess with the CRI endpoint, then agent flags (e.g. --reader nsenter); imports only the agent's
+ * modules.
  */
 import { createInterface } from 'node:readline';
 import { errorMessage } from '../agent/errors.js';
@@ -10,7 +11,9 @@ import { InProcessAgent } from './agent.js';
 import { processMemory } from './measure.js';
 
 const endpoint = normaliseEndpoint('endpoint', process.argv[2] ?? '');
-const agent = new InProcessAgent(endpoint);
+const LOOP_FLAG = '--bench-loop-blocks';
+const flags = process.argv.slice(3);
+const agent = new InProcessAgent(endpoint, flags.filter((f) => f !== LOOP_FLAG), { loopBlocks: flags.includes(LOOP_FLAG) });
 const rl = createInterface({ input: process.stdin });
 let queue: Promise<void> = Promise.resolve();
 

@@ -7,7 +7,7 @@
  * Built here instead of through createNodeCollector only to read Inventory.requestCount() and NetnsReader.spawns.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { collect } from '../agent/collection.js';
+import { collect, namedNetnsDir } from '../agent/collection.js';
 import { loadConfig, type Config } from '../agent/config.js';
 import { AgentError } from '../agent/errors.js';
 import { silentLogger } from '../agent/log.js';
@@ -15,7 +15,9 @@ import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { Inventory } from '../agent/runtime/inventory.js';
+import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
 import type { Snapshot } from '../agent/snapshot.js';
+import { LoopBlocks } from './loop-blocks.js';
 import { cpuSince, cpuSnapshot, type CpuDelta } from './measure.js';
 
 export interface AgentSample {
@@ -23,7 +25,18 @@ export interface AgentSample {
   wallMs: number;
   /** The snapshot's own duration (collect() only). */
   collectMs: number;
+  /** CPU of the whole process (main thread + netlink reader threads) and of the tools it waited for. */
   cpu: CpuDelta;
+  /** Split of the collection: collect() (runtime, namespace reads, fingerprint) and the metrics pipeline. */
+  phases: { collectCpuMs: number; pipelineWallMs: number; pipelineCpuMs: number };
+  /** CPU the netlink reader threads reported for their reads (schedstat of each thread), ms. */
+  readerCpuMs: number;
+  /** Namespace reads and, among them, reads `auto` redid through the tools (by reason). */
+  reads: number;
+  fallbacks: number;
+  fallbackReasons: Record<string, number>;
+  /** Pods by verdict. */
+  verdicts: Record<string, number>;
   spawns: number;
   runtimeCalls: number;
   pods: number;
@@ -36,6 +49,8 @@ export interface AgentSample {
   errors: string[];
   /** The concurrency the runner reached. */
   maxActive: number;
+  /** Longest event-loop block per phase, ms (only with the loop-blocks probe on: bench/loop-blocks.ts). */
+  loopBlocks?: Record<string, number>;
 }
 
 export class InProcessAgent {
@@ -43,29 +58,54 @@ export class InProcessAgent {
   readonly inventory: Inventory;
   readonly reader: NetnsReader;
   private readonly pipeline: MetricsPipeline;
+  private readerCpuSeconds = 0;
+  private readonly blocks: LoopBlocks | null;
   lastSnapshot: Snapshot | null = null;
 
-  constructor(endpoint: string, extraFlags: string[] = []) {
+  constructor(endpoint: string, extraFlags: string[] = [], opts: { loopBlocks?: boolean } = {}) {
+    this.blocks = opts.loopBlocks ? new LoopBlocks() : null;
+    this.blocks?.start();
     this.cfg = loadConfig(['metrics', '--runtime-endpoint', endpoint, ...extraFlags], {});
     const log = silentLogger();
     const persistent = new PersistentMetrics();
     this.inventory = new Inventory(this.cfg, { log, onCall: persistent.onCall });
+    // The hooks node-collector.ts gives the reader, plus the reader threads' CPU.
     this.reader = createNetnsReader(this.cfg, {
       onCommand: (r) => persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
+      onFallback: (reason) => persistent.onFallback(reason),
+      onRead: (e) => {
+        persistent.onRead(e);
+        this.readerCpuSeconds += e.cpuSeconds;
+      },
     });
-    this.pipeline = new MetricsPipeline({ compatMetrics: this.cfg.compatMetrics, persistent, log });
+    this.pipeline = new MetricsPipeline({ compatMetrics: this.cfg.compatMetrics, maxRulesPerPod: this.cfg.maxRulesPerPod, persistent, log });
   }
 
   async collectOnce(): Promise<AgentSample> {
     const calls0 = this.inventory.requestCount();
     const spawns0 = this.reader.spawns;
+    const fallbacks0 = new Map(this.reader.fallbacks);
+    const readerCpu0 = this.readerCpuSeconds;
     const cpu0 = cpuSnapshot();
     const t0 = performance.now();
-    const snapshot = await collect({ inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger() });
+    const snapshot = await collect(
+      { inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot) },
+      { deadlineMs: collectionSoftDeadlineMs(this.cfg.intervalMs) },
+    );
+    const cpu1 = cpuSnapshot();
+    const t1 = performance.now();
     const { metrics } = await this.pipeline.process(snapshot);
-    const wallMs = performance.now() - t0;
+    const t2 = performance.now();
+    const wallMs = t2 - t0;
     // Worker threads are in this process's CPU; the tools (when read through them) are reaped children.
     const cpu = cpuSince(cpu0);
+    const fallbackReasons: Record<string, number> = {};
+    for (const [reason, n] of this.reader.fallbacks) {
+      const d = n - (fallbacks0.get(reason) ?? 0);
+      if (d > 0) fallbackReasons[reason] = d;
+    }
+    const verdicts: Record<string, number> = {};
+    for (const p of snapshot.pods) verdicts[p.chaos.verdict] = (verdicts[p.chaos.verdict] ?? 0) + 1;
     this.lastSnapshot = snapshot;
     const errors = [
       ...snapshot.collectors.filter((c) => !c.success).map((c) => `collector ${c.collector}: ${c.error ?? 'failed'}`),
@@ -75,6 +115,12 @@ export class InProcessAgent {
       wallMs,
       collectMs: snapshot.durationSeconds * 1000,
       cpu,
+      phases: { collectCpuMs: cpuSince(cpu0, cpu1).totalMs, pipelineWallMs: wallMs - (t1 - t0), pipelineCpuMs: cpuSince(cpu1).totalMs },
+      readerCpuMs: (this.readerCpuSeconds - readerCpu0) * 1000,
+      reads: snapshot.reads ?? 0,
+      fallbacks: Object.values(fallbackReasons).reduce((a, b) => a + b, 0),
+      fallbackReasons,
+      verdicts,
       // Processes launched for the collection (one nsenter per tool run by the tools reader; 0 over netlink).
       spawns: this.reader.spawns - spawns0,
       runtimeCalls: this.inventory.requestCount() - calls0,
@@ -84,10 +130,12 @@ export class InProcessAgent {
       activeChaosPods: snapshot.pods.filter((p) => p.chaos.verdict === 'active' && p.chaos.kinds.includes('partition') && p.chaos.kinds.includes('bandwidth')).length,
       errors,
       maxActive: this.cfg.netnsConcurrency,
+      ...(this.blocks ? { loopBlocks: this.blocks.take(t0, t1, t2, snapshot.collectors) } : {}),
     };
   }
 
   close(): void {
+    this.blocks?.stop();
     void this.reader.close();
     this.inventory.close();
   }
@@ -114,6 +162,8 @@ export class AgentProcess {
     private readonly requestTimeoutMs = 300_000,
     /** V8 flags for the worker: the agent's shipped ones (bin/node-flags.js), so its RSS is the agent's. */
     private readonly nodeFlags: readonly string[] = [],
+    /** Agent flags for the worker's Config (e.g. --reader nsenter). */
+    private readonly agentFlags: readonly string[] = [],
   ) {}
 
   get pid(): number | null {
@@ -121,7 +171,7 @@ export class AgentProcess {
   }
 
   start(): void {
-    const child = spawn(process.execPath, [...this.nodeFlags, this.workerPath, this.endpoint], {
+    const child = spawn(process.execPath, [...this.nodeFlags, this.workerPath, this.endpoint, ...this.agentFlags], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
     });

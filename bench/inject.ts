@@ -11,6 +11,11 @@
  * chaos-daemon reaches this state with ~50 commands per pod (create `<set>old`, add members one by one, rename;
  * `-N`/`-F`/`-S`/`-A` per chain); the bench writes the same end state with three restores per pod (ipset
  * restore, iptables-legacy-restore --noflush, tc), so that preparing 110 pods takes seconds, not minutes.
+ *
+ * The other corpora of issue 9: `clean` (a pod as its CNI left it: nothing written) and `mesh` (a service-mesh
+ * sidecar's nat rules, as Istio's istio-init writes them in REDIRECT mode, IPv4 and IPv6: ISTIO_INBOUND,
+ * ISTIO_IN_REDIRECT, ISTIO_OUTPUT, ISTIO_REDIRECT with REDIRECT targets, owner matches and RETURNs; legacy
+ * backend, so that chaos-daemon's iptables-legacy-save reads the same rules the agent reads).
  */
 import { execa } from 'execa';
 import { AgentError } from '../agent/errors.js';
@@ -97,4 +102,61 @@ export async function injectChaos(netnsPath: string, layout: ChaosLayout = chaos
   await inNetns(path, ['ipset', 'restore'], layout.ipsetRestore);
   await inNetns(path, ['iptables-legacy-restore', '--noflush'], layout.iptablesRestore);
   await inNetns(path, ['tc', ...layout.tcArgs]);
+}
+
+/** What a pod's namespace holds in each corpus. */
+export type CorpusName = 'chaos' | 'clean' | 'mesh';
+export const CORPORA: readonly CorpusName[] = ['chaos', 'clean', 'mesh'];
+
+/** Istio's nat rules in REDIRECT mode (istio-iptables with the default ports and proxy UID/GID 1337). */
+function istioNat(family: 'ipv4' | 'ipv6'): string {
+  const [lo6, local, self] = family === 'ipv4' ? ['127.0.0.6/32', '127.0.0.1/32', '127.0.0.1/32'] : ['::6/128', '::1/128', '::1/128'];
+  return [
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':INPUT ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    ':ISTIO_INBOUND - [0:0]',
+    ':ISTIO_IN_REDIRECT - [0:0]',
+    ':ISTIO_OUTPUT - [0:0]',
+    ':ISTIO_REDIRECT - [0:0]',
+    '-A PREROUTING -p tcp -j ISTIO_INBOUND',
+    '-A OUTPUT -p tcp -j ISTIO_OUTPUT',
+    '-A ISTIO_INBOUND -p tcp -m tcp --dport 15008 -j RETURN',
+    '-A ISTIO_INBOUND -p tcp -m tcp --dport 15090 -j RETURN',
+    '-A ISTIO_INBOUND -p tcp -m tcp --dport 15021 -j RETURN',
+    '-A ISTIO_INBOUND -p tcp -m tcp --dport 15020 -j RETURN',
+    '-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT',
+    '-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006',
+    `-A ISTIO_OUTPUT -s ${lo6} -o lo -j RETURN`,
+    `-A ISTIO_OUTPUT ! -d ${local} -o lo -p tcp -m tcp ! --dport 15008 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT`,
+    '-A ISTIO_OUTPUT -o lo -m owner ! --uid-owner 1337 -j RETURN',
+    '-A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN',
+    `-A ISTIO_OUTPUT ! -d ${local} -o lo -m owner --gid-owner 1337 -j ISTIO_IN_REDIRECT`,
+    '-A ISTIO_OUTPUT -o lo -m owner ! --gid-owner 1337 -j RETURN',
+    '-A ISTIO_OUTPUT -m owner --gid-owner 1337 -j RETURN',
+    `-A ISTIO_OUTPUT -d ${self} -j RETURN`,
+    '-A ISTIO_OUTPUT -j ISTIO_REDIRECT',
+    '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+/** IPv4 nat rules of the mesh corpus (what chaos-daemon's iptables-legacy-save sees of it). */
+export const MESH_RULES_IPV4 = istioNat('ipv4').split('\n').filter((l) => l.startsWith('-A ')).length;
+
+/** Put the mesh corpus into one namespace: 2 spawns. */
+export async function injectMesh(netnsPath: string): Promise<void> {
+  const path = validateNetnsPath(netnsPath);
+  await inNetns(path, ['iptables-legacy-restore', '--noflush'], istioNat('ipv4'));
+  await inNetns(path, ['ip6tables-legacy-restore', '--noflush'], istioNat('ipv6'));
+}
+
+/** Bring a fresh pod's namespace to `corpus` (clean: nothing to do). */
+export async function applyCorpus(netnsPath: string, corpus: CorpusName, layout: ChaosLayout = chaosLayout()): Promise<void> {
+  if (corpus === 'chaos') await injectChaos(netnsPath, layout);
+  else if (corpus === 'mesh') await injectMesh(netnsPath);
+  else validateNetnsPath(netnsPath);
 }

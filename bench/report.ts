@@ -1,16 +1,17 @@
 /**
- * The benchmark's results: their JSON shape (bench/results.json), the target checks of issue 5, and the
- * Markdown tables printed at the end (pasted into the README as they are).
+ * The benchmark's results: their JSON shape (bench/results.json), the target checks of issue 9, and the Markdown
+ * table printed at the end (pasted into the README as it is).
  */
 import { writeFile } from 'node:fs/promises';
+import type { CorpusName } from './inject.js';
 import type { Summary } from './measure.js';
-import { round } from './measure.js';
+import { round, summarize } from './measure.js';
 import type { ServeLoadResult } from './serve-load.js';
 
 export interface SideResult {
   /** Wall time of one collection, ms. */
   wallMs: Summary;
-  /** CPU (user+system) of the bench process plus its reaped children (the tools), ms. */
+  /** CPU (user+system) of the collecting process, every thread, plus its reaped children (the tools), ms. */
   cpuMs: Summary;
   /** CPU of the spawned tools only (cutime+cstime), ms. */
   childCpuMs: Summary;
@@ -23,31 +24,40 @@ export interface SideResult {
 }
 
 export interface SetupResult {
-  /** Pods created at this level (on top of the previous level's). */
+  /** Pods created for this row (on top of those already there). */
   created: number;
   createSeconds: number;
   /** runPod (sandbox + 2 containers + status) latency per pod, ms, with `concurrency` at once. */
-  perPodMs: Summary;
+  perPodMs: Summary | null;
+  /** Time to bring the new pods (or, for a corpus applied in place, every pod) to the row's state. */
   injectSeconds: number;
   concurrency: number;
 }
 
-export interface LevelResult {
+export interface AgentSide extends SideResult {
+  /** collect() alone (without the metrics pipeline), ms. */
+  collectMs: Summary;
+  /** CPU the netlink reader threads spent, ms (their own clocks), and the rest of the process. */
+  readerCpuMs: Summary;
+  otherCpuMs: Summary;
+  /** Namespace reads per collection, and reads `auto` redid through the tools. */
+  reads: number[];
+  fallbacks: number[];
+  /** Pods by verdict in the last collection. */
+  verdicts: Record<string, number>;
+  /** VmRSS of the agent worker process after its last collection of this row, and its collections so far. */
+  rssBytes: number;
+  collectionsSoFar: number;
+}
+
+export interface RowResult {
+  corpus: CorpusName;
   pods: number;
   containers: number;
   setup: SetupResult;
   baseline: SideResult;
-  agent: SideResult & {
-    /** collect() alone (without the metrics pipeline), ms. */
-    collectMs: Summary;
-    /** Pods the agent reported with an active partition + bandwidth verdict (must equal `pods`). */
-    activeChaosPods: number;
-    maxConcurrentTools: number;
-    /** VmRSS of the agent worker process after its last collection at this level, and its collections so far. */
-    rssBytes: number;
-    collectionsSoFar: number;
-  };
-  /** Ratio of medians baseline / agent. */
+  agent: AgentSide;
+  /** Ratios of medians baseline / agent. */
   speedup: number;
   cpuRatio: number;
   serve: ServeLoadResult | null;
@@ -68,17 +78,21 @@ export interface BenchResults {
   machine: { cpus: number; model: string; kernel: string; node: string; memTotalMB: number };
   config: {
     podCounts: number[];
+    corpora: CorpusName[];
     containersPerPod: number;
     rounds: number;
+    warmups: number;
     quick: boolean;
     connections: number;
     loadSeconds: number;
+    idleCollections: number;
     serveIntervalMs: number;
     minCollections: number;
     netnsConcurrency: number;
+    reader: string;
   };
   containerdStartSeconds: number;
-  levels: LevelResult[];
+  rows: RowResult[];
   targets: TargetCheck[];
   teardownSeconds: number | null;
   loadavg: { min: number; mean: number; max: number; n: number };
@@ -89,82 +103,78 @@ const fmt = (v: number, d = 0): string => (Number.isFinite(v) ? round(v, d).toFi
 const span = (s: Summary, d = 0): string => `${fmt(s.median, d)} [${fmt(s.min, d)}–${fmt(s.max, d)}]`;
 const uniq = (xs: number[]): string => [...new Set(xs)].join('/');
 const mb = (b: number): string => fmt(b / (1 << 20), 1);
-const kb = (b: number): string => fmt(b / 1024, 0);
 
-/**
- * Checks of issue 5. Linear growth: agent wall time per pod at the largest N is at most 1.25x the per-pod time
- * at the smallest N >= 10 (a super-linear collector would show a growing per-pod cost).
- */
-export function checkTargets(levels: LevelResult[]): TargetCheck[] {
+/** serve's windows of one phase, as summaries of the longest block and of the CPU per collection. */
+export function windowsOf(serve: ServeLoadResult | null, phase: 'idle' | 'load'): { block: Summary; cpu: Summary } | null {
+  const w = serve?.windows.filter((x) => x.phase === phase) ?? [];
+  if (w.length === 0) return null;
+  return { block: summarize(w.map((x) => x.maxBlockMs)), cpu: summarize(w.map((x) => x.cpuMs)) };
+}
+
+const label = (r: RowResult): string => `${r.corpus} ${r.pods}`;
+
+/** Checks of issue 9 ("Benchmark"). */
+export function checkTargets(rows: RowResult[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const at110 = levels.find((l) => l.pods === 110) ?? levels[levels.length - 1];
-  if (at110) {
-    checks.push({ name: `collection speed-up at ${at110.pods} pods`, target: '>= 3x (ratio of medians)', measured: `${fmt(at110.speedup, 2)}x`, pass: at110.speedup >= 3 });
-    if (at110.serve) {
-      const s = at110.serve.load;
-      checks.push({ name: `scrape p99 at ${at110.pods} pods, ${s.connections} clients`, target: '< 50 ms, 0 errors', measured: `${s.latencyMs.p99} ms, ${s.errors + s.non2xx} errors`, pass: s.latencyMs.p99 < 50 && s.errors + s.non2xx === 0 });
-      checks.push({ name: `serve RSS at ${at110.pods} pods`, target: '< 120 MB', measured: `${mb(at110.serve.memory.rssBytes)} MB after ${at110.serve.collections} collections`, pass: at110.serve.memory.rssBytes < 120 * (1 << 20) });
-    }
+  const chaos = rows.filter((r) => r.corpus === 'chaos');
+  const top = chaos.find((r) => r.pods === 110) ?? chaos[chaos.length - 1];
+  if (top) {
+    checks.push({ name: `CPU per collection at ${top.pods} pods (chaos)`, target: '>= 20x lower than chaos-daemon (stretch 50x)', measured: `${fmt(top.cpuRatio, 1)}x (${fmt(top.baseline.cpuMs.median)} / ${fmt(top.agent.cpuMs.median)} ms)`, pass: top.cpuRatio >= 20 });
+    checks.push({ name: `collection wall at ${top.pods} pods (chaos)`, target: '>= 20x faster than chaos-daemon', measured: `${fmt(top.speedup, 1)}x (${fmt(top.baseline.wallMs.median)} / ${fmt(top.agent.wallMs.median)} ms)`, pass: top.speedup >= 20 });
   }
-  const sized = levels.filter((l) => l.pods >= 10);
-  if (sized.length >= 2) {
-    const first = sized[0]!;
-    const last = sized[sized.length - 1]!;
-    const perPod = (l: LevelResult): number => l.agent.wallMs.median / l.pods;
-    const growth = perPod(last) / perPod(first);
-    checks.push({
-      name: 'collection time grows linearly',
-      target: `ms/pod at ${last.pods} <= 1.25x ms/pod at ${first.pods}`,
-      measured: sized.map((l) => `${l.pods}: ${fmt(perPod(l), 2)} ms/pod`).join(', '),
-      pass: growth <= 1.25,
-    });
+  const served = rows.filter((r) => r.serve);
+  if (served.length) {
+    const p99 = served.map((r) => ({ r, v: r.serve!.load.latencyMs.p99, e: r.serve!.load.errors + r.serve!.load.non2xx + r.serve!.load.timeouts }));
+    checks.push({ name: `scrape p99, ${served[0]!.serve!.load.connections} concurrent scrapers, collections running`, target: '< 50 ms, 0 errors, every row', measured: p99.map((x) => `${label(x.r)}: ${x.v} ms${x.e ? ` (${x.e} errors)` : ''}`).join(', '), pass: p99.every((x) => x.v < 50 && x.e === 0) });
+    const rss = served.map((r) => ({ r, rss: r.serve!.memory.rssBytes, hwm: r.serve!.memory.hwmBytes }));
+    checks.push({ name: 'serve RSS (VmRSS / VmHWM)', target: '< 100 MB, every row', measured: rss.map((x) => `${label(x.r)}: ${mb(x.rss)} / ${mb(x.hwm)} MB`).join(', '), pass: rss.every((x) => x.rss < 100 * (1 << 20) && x.hwm < 100 * (1 << 20)) });
+    const loop = served.map((r) => ({ r, w: windowsOf(r.serve, 'idle') }));
+    checks.push({ name: 'event-loop max block per collection (serve, no scrapers)', target: '< 10 ms, every collection of every row', measured: loop.map((x) => `${label(x.r)}: ${x.w ? fmt(x.w.block.max, 1) : 'n/a'} ms`).join(', '), pass: loop.every((x) => x.w !== null && x.w.block.max < 10) });
   }
-  const calls = levels.flatMap((l) => l.agent.runtimeCalls);
-  checks.push({
-    name: 'runtime calls per steady-state collection',
-    target: 'independent of pod count',
-    measured: levels.map((l) => `${l.pods}: ${uniq(l.agent.runtimeCalls)}`).join(', '),
-    pass: calls.length > 0 && new Set(calls).size === 1,
-  });
+  const fb = rows.map((r) => ({ r, agent: r.agent.fallbacks.reduce((a, b) => a + b, 0), serve: r.serve?.fallbacks ?? 0 }));
+  checks.push({ name: 'reader fallbacks (agent collections / serve metric)', target: '0 on every corpus', measured: fb.map((x) => `${label(x.r)}: ${x.agent}/${x.serve}`).join(', '), pass: fb.every((x) => x.agent === 0 && x.serve === 0) });
+  const calls = chaos.flatMap((r) => r.agent.runtimeCalls);
+  checks.push({ name: 'runtime calls per steady-state collection', target: 'independent of pod count', measured: chaos.map((r) => `${r.pods}: ${uniq(r.agent.runtimeCalls)}`).join(', '), pass: calls.length > 0 && new Set(calls).size === 1 });
   return checks;
 }
 
 export function renderTables(r: BenchResults): string {
   const out: string[] = [];
   out.push(`Benchmark ${r.date} — ${r.machine.cpus} × ${r.machine.model}, kernel ${r.machine.kernel}, node ${r.machine.node}; ` +
-    `${r.config.rounds} rounds per N (alternating), load average during the run ${r.loadavg.mean} (min ${r.loadavg.min}, max ${r.loadavg.max})`);
+    `--reader ${r.config.reader}, --netns-concurrency ${r.config.netnsConcurrency}; ${r.config.warmups} warm-up + ${r.config.rounds} measured rounds per row (alternating); ` +
+    `load average during the run ${r.loadavg.mean} (min ${r.loadavg.min}, max ${r.loadavg.max})`);
   out.push('');
-  out.push('One full collection (median [min–max] over rounds; CPU = collector process + its tools; runtime CPU = containerd):');
+  out.push('Median [min–max] over rounds (serve: over collections). CPU = the collecting process, every thread, plus the tools it ran; ' +
+    'agent CPU split = netlink reader threads / the rest. serve: the shipped launcher and V8 flags, --interval ' +
+    `${r.config.serveIntervalMs} ms; loop block = the event loop's longest block in each collection interval with nobody scraping, then with ` +
+    `${r.config.connections} scrapers; scrape latency with ${r.config.connections} concurrent scrapers for ${r.config.loadSeconds} s (Prometheus headers, gzip); ` +
+    'fallbacks = namespaces read through the tools (agent collections / serve\'s chaos_daemon_netns_reader_fallbacks_total).');
   out.push('');
-  out.push('| pods (containers) | chaos-daemon ms | agent ms | speed-up | CPU ms daemon / agent | runtime CPU ms daemon / agent | nsenter runs daemon / agent | runtime calls daemon / agent | series daemon / agent |');
-  out.push('|---|---|---|---|---|---|---|---|---|');
-  for (const l of r.levels) {
-    out.push(`| ${l.pods} (${l.containers}) | ${span(l.baseline.wallMs)} | ${span(l.agent.wallMs)} | ${fmt(l.speedup, 2)}x | ` +
-      `${fmt(l.baseline.cpuMs.median)} / ${fmt(l.agent.cpuMs.median)} | ${fmt(l.baseline.runtimeCpuMs.median)} / ${fmt(l.agent.runtimeCpuMs.median)} | ` +
-      `${uniq(l.baseline.spawns)} / ${uniq(l.agent.spawns)} | ${uniq(l.baseline.runtimeCalls)} / ${uniq(l.agent.runtimeCalls)} | ${l.baseline.series} / ${l.agent.series} |`);
-  }
-  const served = r.levels.filter((l) => l.serve);
-  if (served.length) {
-    out.push('');
-    out.push(`\`serve\` (separate process, --interval ${r.config.serveIntervalMs} ms) under ${r.config.connections} concurrent /metrics clients for ${r.config.loadSeconds} s (Prometheus headers: OpenMetrics, gzip):`);
-    out.push('');
-    out.push('| pods | requests | p50 ms | p99 ms | max ms | errors | collections during load | RSS MB at first collection | RSS MB (peak) after N collections | /metrics series | bytes (gzip) |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const l of served) {
-      const s = l.serve!;
-      out.push(`| ${l.pods} | ${s.load.requests} | ${s.load.latencyMs.p50} | ${s.load.latencyMs.p99} | ${s.load.latencyMs.max} | ${s.load.errors + s.load.non2xx + s.load.timeouts} | ` +
-        `${s.load.collectionsDuringLoad} | ${mb(s.memoryAtReady.rssBytes)} | ${mb(s.memory.rssBytes)} (${mb(s.memory.hwmBytes)}) after ${s.collections} | ${s.series} | ${kb(s.bytes)} KiB (${kb(s.gzipBytes)} KiB) |`);
-    }
+  out.push('| corpus | pods | chaos-daemon ms | agent ms | wall × | chaos-daemon CPU ms | agent CPU ms | CPU × | agent CPU readers / rest ms | serve CPU ms per collection | loop block ms idle | loop block ms 50 scrapers | scrape p50 / p99 / max ms | RSS / HWM MB | fallbacks | verdicts |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const row of r.rows) {
+    const s = row.serve;
+    const idle = windowsOf(s, 'idle');
+    const load = windowsOf(s, 'load');
+    const verdicts = Object.entries(row.agent.verdicts).sort().map(([k, v]) => `${k} ${v}`).join(', ');
+    out.push(`| ${row.corpus} | ${row.pods} | ${span(row.baseline.wallMs)} | ${span(row.agent.wallMs)} | ${fmt(row.speedup, 1)} | ` +
+      `${span(row.baseline.cpuMs)} | ${span(row.agent.cpuMs)} | ${fmt(row.cpuRatio, 1)} | ${fmt(row.agent.readerCpuMs.median)} / ${fmt(row.agent.otherCpuMs.median)} | ` +
+      `${idle ? span(idle.cpu) : 'n/a'} | ${idle ? span(idle.block, 1) : 'n/a'} | ${load ? span(load.block, 1) : 'n/a'} | ` +
+      `${s ? `${s.load.latencyMs.p50} / ${s.load.latencyMs.p99} / ${s.load.latencyMs.max}${s.load.errors + s.load.non2xx + s.load.timeouts ? ` (${s.load.errors + s.load.non2xx + s.load.timeouts} errors)` : ''}` : 'n/a'} | ` +
+      `${s ? `${mb(s.memory.rssBytes)} / ${mb(s.memory.hwmBytes)}` : 'n/a'} | ${row.agent.fallbacks.reduce((a, b) => a + b, 0)} / ${s ? s.fallbacks : 'n/a'} | ${verdicts} |`);
   }
   out.push('');
-  out.push(`Agent worker RSS after its collections: ${r.levels.map((l) => `${l.pods} pods: ${mb(l.agent.rssBytes)} MB after ${l.agent.collectionsSoFar}`).join(', ')}; ` +
-    `bench process (baseline) RSS: ${r.levels.map((l) => `${mb(l.benchRssBytes)} MB`).join(', ')}.`);
+  out.push('Per row: ' + r.rows.map((row) => `${label(row)}: nsenter runs ${uniq(row.baseline.spawns)} / ${uniq(row.agent.spawns)}, runtime calls ${uniq(row.baseline.runtimeCalls)} / ${uniq(row.agent.runtimeCalls)}, ` +
+    `containerd CPU ${fmt(row.baseline.runtimeCpuMs.median)} / ${fmt(row.agent.runtimeCpuMs.median)} ms, series ${row.baseline.series} / ${row.agent.series}` +
+    (row.serve ? `, serve /metrics ${row.serve.series} series ${fmt(row.serve.bytes / 1024)} KiB (gzip ${fmt(row.serve.gzipBytes / 1024)} KiB), serve RSS at first collection ${mb(row.serve.memoryAtReady.rssBytes)} MB after ${row.serve.collections} collections ${mb(row.serve.memory.rssBytes)} MB` : '') +
+    `, agent worker RSS ${mb(row.agent.rssBytes)} MB`).join('; ') + ' (chaos-daemon / agent).');
   out.push('');
-  out.push('Setup: ' + r.levels.map((l) => `+${l.setup.created} pods in ${fmt(l.setup.createSeconds, 1)} s (runPod ${span(l.setup.perPodMs)} ms, ${l.setup.concurrency} at once), chaos state in ${fmt(l.setup.injectSeconds, 1)} s`).join('; ') +
+  out.push('Setup: ' + r.rows.map((row) => `${label(row)}: +${row.setup.created} pods in ${fmt(row.setup.createSeconds, 1)} s` +
+    `${row.setup.perPodMs ? ` (runPod ${span(row.setup.perPodMs)} ms, ${row.setup.concurrency} at once)` : ''}, state in ${fmt(row.setup.injectSeconds, 1)} s`).join('; ') +
     `; containerd start ${fmt(r.containerdStartSeconds, 1)} s; teardown ${r.teardownSeconds === null ? 'n/a' : `${fmt(r.teardownSeconds, 1)} s`}.`);
   out.push('');
-  out.push('Targets:');
-  for (const t of r.targets) out.push(`- [${t.pass ? 'PASS' : 'MISS'}] ${t.name}: ${t.measured} (target ${t.target})`);
+  out.push('Targets (issue 9):');
+  for (const t of r.targets) out.push(`- [${t.pass ? 'MET' : 'MISSED'}] ${t.name}: ${t.measured} (target ${t.target})`);
   for (const n of r.notes) out.push(`- note: ${n}`);
   return out.join('\n') + '\n';
 }

@@ -1,22 +1,28 @@
 /**
- * `npm run bench`: the node-scale benchmark of issue 5, as root on this machine.
+ * `npm run bench`: the node-scale benchmark of issue 9, as root on this machine.
  *
  * 1. Starts a real containerd (test/helpers/containerd.ts) and, for each N in --pods (default 10, 50, 110; 250
- *    with --large), grows to N real pods of 2 containers (runPod, 8 at a time) and puts Chaos-Mesh-style state into
- *    each new pod's namespace (bench/inject.ts).
- * 2. At each N: a warm-up of both collectors (and a check that the agent sees every pod's partition + bandwidth
- *    and the baseline every container), then --rounds rounds alternating chaos-daemon's collection
- *    (bench/baseline.ts, in this process) and the agent's (bench/agent.ts, in a worker process of its own),
- *    order flipped every round: wall time, CPU (collector process + its tools, and containerd's), spawns,
- *    runtime calls, series.
- * 3. At each N: the real `serve` in its own process under 50 concurrent /metrics clients for 10 s while it
- *    collects every 2 s (bench/serve-load.ts): latency, errors, RSS after 10 collections, series and bytes.
- * 4. Tears everything down (pods, containerd, serve), prints Markdown tables and target checks, and writes
+ *    with --large), grows to N real pods of 2 containers (runPod, 8 at a time) and puts Chaos Mesh's partition +
+ *    bandwidth state into each new pod's namespace (bench/inject.ts): the `chaos` rows.
+ * 2. Then, at the largest N, the other corpora on fresh pods: every pod removed and N new ones created: `clean`
+ *    (nothing written into them), then `mesh` (Istio's nat rules written into every one of them).
+ * 3. Each row: --warmups collections of the agent (caches, JIT, reader threads) and one of chaos-daemon's, checked
+ *    (both sides see the same pods and state; the agent's verdicts are what the corpus holds, never unknown), then
+ *    --rounds rounds alternating chaos-daemon's collection (bench/baseline.ts, in this process) and the agent's
+ *    (bench/agent.ts, in a process of its own with the shipped V8 flags), order flipped every round: wall time, CPU
+ *    (the collecting process with every thread, plus its tools; containerd's apart), reader threads' CPU, spawns,
+ *    runtime calls, fallbacks, verdicts, series.
+ * 4. Each row: the real `serve` in its own process (bench/serve-load.ts): after 3 warm-up collections, the event
+ *    loop's longest block per collection and serve's CPU per collection with nobody scraping, then 50 concurrent
+ *    /metrics clients for 10 s while it collects every 2 s, then VmRSS / VmHWM after 10 collections, series, bytes
+ *    and fallbacks.
+ * 5. Tears everything down (pods, containerd, serve), prints one Markdown table and the target checks, and writes
  *    bench/results.json (bench/results-quick.json for --quick).
  *
- * Flags: --pods N (repeatable, or a comma list), --large, --rounds R (default 5), --quick (N=3, 1 round, 2 s of
- * load, 3 collections), --out PATH. Exit 0 when the run completed (targets are reported, not enforced), 1 on
- * failure, 2 on bad flags.
+ * Flags: --pods N (repeatable, or a comma list), --large, --corpora LIST (chaos,clean,mesh), --rounds R (default 5),
+ * --warmups W (default 5), --reader MODE (default auto), --quick (N=3, 1 round, 2 warm-ups, 3 idle collections,
+ * 2 s of load), --out PATH. Exit 0 when the run completed (targets are reported, not enforced), 1 on failure, 2 on
+ * bad flags.
  */
 import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -26,27 +32,33 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../agent/config.js';
 import { AgentError, UsageError, errorMessage } from '../agent/errors.js';
+import { READER_MODES, type ReaderMode } from '../agent/netns/read.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../test/helpers/containerd.js';
-import { AgentProcess, type AgentSample } from './agent.js';
+import { AgentProcess, type WorkerSample } from './agent.js';
 import { ChaosDaemonBaseline, type BaselineResult } from './baseline.js';
-import { chaosLayout, injectChaos, MEMBERS_PER_SET } from './inject.js';
+import { CORPORA, MEMBERS_PER_SET, MESH_RULES_IPV4, applyCorpus, chaosLayout, type CorpusName } from './inject.js';
 import { LoadSampler, cpuSince, cpuSnapshot, mapLimit, processCpuMs, round, shippedNodeFlags, summarize } from './measure.js';
-import { checkTargets, renderTables, writeResults, type BenchResults, type LevelResult } from './report.js';
+import { checkTargets, renderTables, writeResults, type BenchResults, type RowResult, type SetupResult } from './report.js';
 import { liveServeChildren, runServeLoad, type ServeLoadResult } from './serve-load.js';
 
 const CONTAINERS = ['app', 'sidecar'];
 const SETUP_CONCURRENCY = 8;
 let agentCollections = 0;
+let podSerial = 0;
 const NAMESPACE = 'bench';
 
 interface Args {
   pods: number[];
+  corpora: CorpusName[];
   rounds: number;
+  warmups: number;
+  reader: ReaderMode;
   quick: boolean;
   out: string;
   loadSeconds: number;
   connections: number;
   intervalMs: number;
+  idleCollections: number;
   minCollections: number;
 }
 
@@ -60,7 +72,10 @@ function parseFlags(argv: string[]): Args {
       options: {
         pods: { type: 'string', multiple: true },
         large: { type: 'boolean', default: false },
+        corpora: { type: 'string' },
         rounds: { type: 'string' },
+        warmups: { type: 'string' },
+        reader: { type: 'string', default: 'auto' },
         quick: { type: 'boolean', default: false },
         out: { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -72,7 +87,7 @@ function parseFlags(argv: string[]): Args {
     throw new UsageError(errorMessage(err), { cause: err });
   }
   if (values.help) {
-    process.stdout.write('Usage: npm run bench -- [--pods N]... [--large] [--rounds R] [--quick] [--out PATH]\n');
+    process.stdout.write('Usage: npm run bench -- [--pods N]... [--large] [--corpora chaos,clean,mesh] [--rounds R] [--warmups W] [--reader auto|netlink|nsenter] [--quick] [--out PATH]\n');
     process.exit(0);
   }
   const int = (flag: string, v: string, min: number, max: number): number => {
@@ -84,16 +99,22 @@ function parseFlags(argv: string[]): Args {
   if (pods.length === 0) pods = quick ? [3] : [10, 50, 110];
   if (values.large) pods.push(250);
   pods = [...new Set(pods)].sort((a, b) => a - b);
-  const rounds = values.rounds !== undefined ? int('rounds', values.rounds, 1, 100) : quick ? 1 : 5;
+  const corpora = (values.corpora ?? CORPORA.join(',')).split(',').map((c) => c.trim());
+  for (const c of corpora) if (!(CORPORA as readonly string[]).includes(c)) throw new UsageError(`--corpora: unknown corpus "${c}" (${CORPORA.join(', ')})`);
+  if (!(READER_MODES as readonly string[]).includes(values.reader!)) throw new UsageError(`--reader: one of ${READER_MODES.join(', ')}`);
   return {
     pods,
-    rounds,
+    corpora: CORPORA.filter((c) => corpora.includes(c)),
+    rounds: values.rounds !== undefined ? int('rounds', values.rounds, 1, 100) : quick ? 1 : 5,
+    warmups: values.warmups !== undefined ? int('warmups', values.warmups, 1, 100) : quick ? 2 : 5,
+    reader: values.reader as ReaderMode,
     quick,
     out: values.out ? resolve(values.out) : join(repoRoot, 'bench', quick ? 'results-quick.json' : 'results.json'),
     loadSeconds: quick ? 2 : 10,
     connections: 50,
     intervalMs: quick ? 1000 : 2000,
-    minCollections: quick ? 3 : 10,
+    idleCollections: quick ? 3 : 5,
+    minCollections: quick ? 6 : 10,
   };
 }
 
@@ -105,7 +126,7 @@ async function preflight(): Promise<void> {
   if (process.getuid?.() !== 0) throw new AgentError('BENCH_PREFLIGHT', 'the benchmark needs root (containerd, nsenter, iptables)');
   const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':');
   const missing: string[] = [];
-  for (const tool of ['containerd', 'ctr', 'runc', 'nsenter', 'iptables-legacy-save', 'iptables-legacy-restore', 'ipset', 'tc', 'nft']) {
+  for (const tool of ['containerd', 'ctr', 'runc', 'nsenter', 'iptables-legacy-save', 'iptables-legacy-restore', 'ip6tables-legacy-restore', 'ipset', 'tc', 'nft']) {
     let found = false;
     for (const d of dirs) {
       try {
@@ -119,10 +140,12 @@ async function preflight(): Promise<void> {
     if (!found) missing.push(tool);
   }
   if (missing.length) throw new AgentError('BENCH_PREFLIGHT', `missing tools on PATH: ${missing.join(', ')} (see the README's setup)`);
-  try {
-    await access(join(repoRoot, 'dist', 'agent', 'cli.js'));
-  } catch (err) {
-    throw new AgentError('BENCH_PREFLIGHT', 'dist/agent/cli.js missing: run `npm run build` (npm run bench does)', { cause: err });
+  for (const f of [join('dist', 'agent', 'cli.js'), join('dist', 'bench', 'loop-probe.js')]) {
+    try {
+      await access(join(repoRoot, f));
+    } catch (err) {
+      throw new AgentError('BENCH_PREFLIGHT', `${f} missing: run \`npm run build\` (npm run bench does)`, { cause: err });
+    }
   }
 }
 
@@ -132,69 +155,96 @@ async function machine(): Promise<BenchResults['machine']> {
   return { cpus: cpus().length, model: cpus()[0]?.model.trim() ?? 'unknown', kernel: release(), node: process.version, memTotalMB: Math.round(total / 1024) };
 }
 
-/** Grow the pod set to `target` (runPod 8 at a time), then put the chaos state into the new pods. */
-async function growPods(h: ContainerdHarness, pods: TestPod[], target: number): Promise<LevelResult['setup']> {
-  const from = pods.length;
-  const indices = Array.from({ length: target - from }, (_, k) => from + k);
+function failures(results: PromiseSettledResult<unknown>[]): string[] {
+  return results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => errorMessage(r.reason));
+}
+
+/** Grow the pod set to `target` (runPod 8 at a time), then bring the new pods to `corpus`. */
+async function growPods(h: ContainerdHarness, pods: TestPod[], target: number, corpus: CorpusName): Promise<SetupResult> {
+  const count = target - pods.length;
   const perPod: number[] = [];
   const t0 = performance.now();
-  const created = await mapLimit(indices, SETUP_CONCURRENCY, async (i) => {
+  const created = await mapLimit(Array.from({ length: count }, () => podSerial++), SETUP_CONCURRENCY, async (i) => {
     const s = performance.now();
     const pod = await h.runPod({ name: `bench-${String(i).padStart(3, '0')}`, namespace: NAMESPACE, containers: CONTAINERS });
     perPod.push(performance.now() - s);
     return pod;
   });
   const createSeconds = (performance.now() - t0) / 1000;
-  const failures: string[] = [];
-  for (const r of created) {
-    if (r.status === 'fulfilled') pods.push(r.value);
-    else failures.push(errorMessage(r.reason));
-  }
-  if (failures.length) throw new AgentError('BENCH_SETUP', `${failures.length} of ${indices.length} pods failed to start: ${failures.slice(0, 3).join('; ')}`);
-  log(`+${indices.length} pods in ${createSeconds.toFixed(1)} s; injecting chaos state`);
-  const layout = chaosLayout();
-  const t1 = performance.now();
-  const injected = await mapLimit(pods.slice(from), SETUP_CONCURRENCY, (p) => injectChaos(p.netnsPath, layout));
-  const bad = injected.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (bad.length) throw new AgentError('BENCH_SETUP', `chaos state failed in ${bad.length} pods: ${errorMessage(bad[0]!.reason)}`);
-  return { created: indices.length, createSeconds, perPodMs: summarize(perPod), injectSeconds: (performance.now() - t1) / 1000, concurrency: SETUP_CONCURRENCY };
+  const fresh: TestPod[] = [];
+  for (const r of created) if (r.status === 'fulfilled') fresh.push(r.value);
+  pods.push(...fresh);
+  const failed = failures(created);
+  if (failed.length) throw new AgentError('BENCH_SETUP', `${failed.length} of ${count} pods failed to start: ${failed.slice(0, 3).join('; ')}`);
+  log(`+${count} pods in ${createSeconds.toFixed(1)} s; bringing them to the ${corpus} corpus`);
+  const injectSeconds = await applyToAll(fresh, corpus);
+  return { created: count, createSeconds, perPodMs: count > 0 ? summarize(perPod) : null, injectSeconds, concurrency: SETUP_CONCURRENCY };
 }
 
-/** The warm-up results must show the injected state, or the figures would compare nothing. */
-function verify(n: number, agent: AgentSample, base: BaselineResult): void {
+/** Write `corpus` into every pod's namespace (8 at a time); seconds taken. */
+async function applyToAll(pods: TestPod[], corpus: CorpusName): Promise<number> {
+  const layout = chaosLayout();
+  const t0 = performance.now();
+  const bad = failures(await mapLimit(pods, SETUP_CONCURRENCY, (p) => applyCorpus(p.netnsPath, corpus, layout)));
+  if (bad.length) throw new AgentError('BENCH_SETUP', `the ${corpus} corpus failed in ${bad.length} pods: ${bad[0]}`);
+  return (performance.now() - t0) / 1000;
+}
+
+/** Remove every pod (8 at a time). */
+async function removeAll(h: ContainerdHarness, pods: TestPod[]): Promise<void> {
+  const bad = failures(await mapLimit(pods.splice(0), SETUP_CONCURRENCY, (p) => h.removePod(p.sandboxId)));
+  if (bad.length) throw new AgentError('BENCH_SETUP', `${bad.length} pods could not be removed: ${bad[0]}`);
+}
+
+/** The warm-up results must show the corpus's state on both sides, or the figures would compare nothing. */
+function verify(corpus: CorpusName, n: number, agent: WorkerSample, base: BaselineResult): void {
   const problems: string[] = [];
   if (agent.pods !== n) problems.push(`agent saw ${agent.pods} pods, expected ${n}`);
-  if (agent.activeChaosPods !== n) problems.push(`agent found partition + bandwidth in ${agent.activeChaosPods} of ${n} pods`);
   if (agent.errors.length) problems.push(`agent errors: ${agent.errors.slice(0, 3).join('; ')}`);
+  if ((agent.verdicts.unknown ?? 0) > 0) problems.push(`agent verdict unknown for ${agent.verdicts.unknown} pods`);
   const containers = n * CONTAINERS.length;
   if (base.containers !== containers) problems.push(`baseline visited ${base.containers} containers, expected ${containers}`);
   if (base.errors.length) problems.push(`baseline errors: ${base.errors.slice(0, 3).join('; ')}`);
-  const members = containers * (2 * MEMBERS_PER_SET + 2);
-  if (base.ipsetMembers !== members) problems.push(`baseline counted ${base.ipsetMembers} ipset members, expected ${members}`);
-  if (problems.length) throw new AgentError('BENCH_VERIFY', `N=${n}: ${problems.join(' | ')}`);
+  const expect = (what: string, got: number, want: number): void => {
+    if (got !== want) problems.push(`${what}: ${got}, expected ${want}`);
+  };
+  if (corpus === 'chaos') {
+    expect('agent pods with an active partition + bandwidth', agent.activeChaosPods, n);
+    expect('baseline ipset members', base.ipsetMembers, containers * (2 * MEMBERS_PER_SET + 2));
+    expect('baseline rules', base.rules, containers * 6);
+  } else {
+    expect(`agent pods with verdict clean (${JSON.stringify(agent.verdicts)})`, agent.verdicts.clean ?? 0, n);
+    expect('baseline ipset members', base.ipsetMembers, 0);
+    expect('baseline rules', base.rules, corpus === 'mesh' ? containers * MESH_RULES_IPV4 : 0);
+  }
+  if (problems.length) throw new AgentError('BENCH_VERIFY', `${corpus} N=${n}: ${problems.join(' | ')}`);
 }
 
-async function measureLevel(
+async function measureRow(
+  corpus: CorpusName,
   n: number,
   args: Args,
   h: ContainerdHarness,
   agent: AgentProcess,
   baseline: ChaosDaemonBaseline,
-  setup: LevelResult['setup'],
-): Promise<LevelResult> {
+  setup: SetupResult,
+): Promise<RowResult> {
   const sampler = new LoadSampler();
   sampler.start();
-  log(`N=${n}: warm-up`);
-  const warmAgent = await agent.collectOnce();
-  agentCollections += 1;
+  const tag = `${corpus} N=${n}`;
+  log(`${tag}: ${args.warmups} warm-up collections`);
+  // The first agent pass after new pods resolves them (cache fill), the next ones warm the JIT and reader threads.
+  let warmAgent = await agent.collectOnce();
+  for (let i = 1; i < args.warmups; i++) warmAgent = await agent.collectOnce();
+  agentCollections += args.warmups;
   const warmBase = await baseline.collect();
-  // A second agent pass: the first one after new pods resolves them (cache fill); steady state starts now.
-  await agent.collectOnce();
-  agentCollections += 1;
-  verify(n, warmAgent, warmBase);
+  verify(corpus, n, warmAgent, warmBase);
 
   const b = { wall: [] as number[], cpu: [] as number[], child: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[], last: warmBase };
-  const a = { wall: [] as number[], collect: [] as number[], cpu: [] as number[], child: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[], last: warmAgent, maxActive: 0, rss: 0 };
+  const a = {
+    wall: [] as number[], collect: [] as number[], cpu: [] as number[], child: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[],
+    reader: [] as number[], other: [] as number[], reads: [] as number[], fallbacks: [] as number[], last: warmAgent, rss: 0,
+  };
   const runtimeCpu = async (): Promise<number> => (await processCpuMs(h.pid)) ?? NaN;
 
   const runBaseline = async (): Promise<void> => {
@@ -221,9 +271,12 @@ async function measureLevel(
     a.collect.push(s.collectMs);
     a.cpu.push(s.cpu.totalMs);
     a.child.push(s.cpu.childrenMs);
+    a.reader.push(s.readerCpuMs);
+    a.other.push(s.cpu.totalMs - s.readerCpuMs);
     a.spawns.push(s.spawns);
     a.calls.push(s.runtimeCalls);
-    a.maxActive = Math.max(a.maxActive, s.maxActive);
+    a.reads.push(s.reads);
+    a.fallbacks.push(s.fallbacks);
     a.rss = s.rssBytes;
     agentCollections += 1;
     a.last = s;
@@ -233,30 +286,35 @@ async function measureLevel(
   for (let r = 0; r < args.rounds; r++) {
     const order = r % 2 === 0 ? [runBaseline, runAgent] : [runAgent, runBaseline];
     for (const step of order) await step();
-    log(`N=${n}: round ${r + 1}/${args.rounds}: chaos-daemon ${Math.round(b.wall.at(-1)!)} ms, agent ${Math.round(a.wall.at(-1)!)} ms`);
+    log(`${tag}: round ${r + 1}/${args.rounds}: chaos-daemon ${Math.round(b.wall.at(-1)!)} ms ${Math.round(b.cpu.at(-1)!)} ms CPU, ` +
+      `agent ${Math.round(a.wall.at(-1)!)} ms ${Math.round(a.cpu.at(-1)!)} ms CPU (readers ${Math.round(a.reader.at(-1)!)})`);
   }
 
   const benchRssBytes = process.memoryUsage().rss;
-  let serve: ServeLoadResult | null = null;
-  log(`N=${n}: serve under load`);
-  serve = await runServeLoad({
+  log(`${tag}: serve`);
+  const serve: ServeLoadResult = await runServeLoad({
     repoRoot,
     endpoint: h.endpoint,
     intervalMs: args.intervalMs,
+    idleCollections: args.idleCollections,
+    warmCollections: args.quick ? 1 : 3,
     loadSeconds: args.loadSeconds,
     connections: args.connections,
     minCollections: args.minCollections,
     timeoutMs: 300_000,
-    onProgress: (m) => log(`N=${n}: ${m}`),
+    onProgress: (m) => log(`${tag}: ${m}`),
   });
-  log(`N=${n}: scrape p50 ${serve.load.latencyMs.p50} ms, p99 ${serve.load.latencyMs.p99} ms, max ${serve.load.latencyMs.max} ms, ` +
-    `${serve.load.requests} requests, errors ${serve.load.errors + serve.load.non2xx}; RSS ${(serve.memory.rssBytes / 2 ** 20).toFixed(1)} MB after ${serve.collections} collections`);
+  const idle = serve.windows.filter((w) => w.phase === 'idle');
+  log(`${tag}: loop block per collection ${idle.map((w) => w.maxBlockMs.toFixed(1)).join(' ')} ms; scrape p50 ${serve.load.latencyMs.p50} ms, p99 ${serve.load.latencyMs.p99} ms, ` +
+    `max ${serve.load.latencyMs.max} ms, ${serve.load.requests} requests, errors ${serve.load.errors + serve.load.non2xx}; ` +
+    `RSS ${(serve.memory.rssBytes / 2 ** 20).toFixed(1)} MB (HWM ${(serve.memory.hwmBytes / 2 ** 20).toFixed(1)}) after ${serve.collections} collections; fallbacks ${serve.fallbacks}`);
 
   const baselineWall = summarize(b.wall);
   const agentWall = summarize(a.wall);
   const baselineCpu = summarize(b.cpu);
   const agentCpu = summarize(a.cpu);
   return {
+    corpus,
     pods: n,
     containers: n * CONTAINERS.length,
     setup,
@@ -276,12 +334,15 @@ async function measureLevel(
       cpuMs: agentCpu,
       childCpuMs: summarize(a.child),
       runtimeCpuMs: summarize(a.rt),
+      readerCpuMs: summarize(a.reader),
+      otherCpuMs: summarize(a.other),
       spawns: a.spawns,
       runtimeCalls: a.calls,
+      reads: a.reads,
+      fallbacks: a.fallbacks,
+      verdicts: a.last.verdicts,
       series: a.last.series,
       bytes: a.last.bytes,
-      activeChaosPods: a.last.activeChaosPods,
-      maxConcurrentTools: a.maxActive,
       rssBytes: a.rss,
       collectionsSoFar: agentCollections,
     },
@@ -291,6 +352,32 @@ async function measureLevel(
     benchRssBytes,
     loadavg: sampler.stop(),
   };
+}
+
+/** The rows to measure, in order: chaos at each N (growing), then clean and mesh on fresh pods at the largest N. */
+async function runRows(args: Args, h: ContainerdHarness, agent: AgentProcess, baseline: ChaosDaemonBaseline, rows: RowResult[]): Promise<void> {
+  const pods: TestPod[] = [];
+  if (args.corpora.includes('chaos')) {
+    for (const n of args.pods) {
+      log(`chaos N=${n}: creating ${n - pods.length} pods (${SETUP_CONCURRENCY} at once)`);
+      rows.push(await measureRow('chaos', n, args, h, agent, baseline, await growPods(h, pods, n, 'chaos')));
+    }
+  }
+  const others = args.corpora.filter((c) => c !== 'chaos');
+  if (others.length === 0) return;
+  const top = args.pods[args.pods.length - 1]!;
+  if (pods.length > 0) {
+    log(`removing ${pods.length} pods for fresh ones`);
+    await removeAll(h, pods);
+  }
+  const setup = await growPods(h, pods, top, 'clean');
+  if (others.includes('clean')) rows.push(await measureRow('clean', top, args, h, agent, baseline, setup));
+  if (others.includes('mesh')) {
+    log(`mesh N=${top}: Istio nat rules into every pod`);
+    const injectSeconds = await applyToAll(pods, 'mesh');
+    const meshSetup = others.includes('clean') ? { created: 0, createSeconds: 0, perPodMs: null, injectSeconds, concurrency: SETUP_CONCURRENCY } : { ...setup, injectSeconds };
+    rows.push(await measureRow('mesh', top, args, h, agent, baseline, meshSetup));
+  }
 }
 
 async function main(): Promise<number> {
@@ -341,26 +428,22 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const levels: LevelResult[] = [];
+  const rows: RowResult[] = [];
   let containerdStartSeconds = 0;
   let teardownSeconds: number | null = null;
   const notes: string[] = [];
   let failure: unknown = null;
   try {
-    log(`pods ${args.pods.join(', ')}; ${args.rounds} rounds; ${args.connections} clients for ${args.loadSeconds} s; load average ${loadavg()[0]?.toFixed(2)}`);
+    log(`pods ${args.pods.join(', ')}; corpora ${args.corpora.join(', ')}; ${args.warmups} warm-ups + ${args.rounds} rounds; ${args.connections} clients for ${args.loadSeconds} s; ` +
+      `load average ${loadavg()[0]?.toFixed(2)}`);
     const t0 = performance.now();
     harness = await startContainerd({ name: 'bench' });
     containerdStartSeconds = (performance.now() - t0) / 1000;
     log(`containerd pid ${harness.pid} at ${harness.endpoint} (${containerdStartSeconds.toFixed(1)} s)`);
-    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), harness.endpoint, 300_000, await shippedNodeFlags(repoRoot));
+    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), harness.endpoint, 300_000, await shippedNodeFlags(repoRoot), ['--reader', args.reader]);
     agent.start();
     baseline = new ChaosDaemonBaseline({ endpoint: harness.endpoint, socketPath: harness.socket });
-    const pods: TestPod[] = [];
-    for (const n of args.pods) {
-      log(`N=${n}: creating ${n - pods.length} pods (${SETUP_CONCURRENCY} at once)`);
-      const setup = await growPods(harness, pods, n);
-      levels.push(await measureLevel(n, args, harness, agent, baseline, setup));
-    }
+    await runRows(args, harness, agent, baseline, rows);
   } catch (err) {
     failure = err;
     notes.push(`run failed: ${errorMessage(err)}`);
@@ -380,23 +463,28 @@ async function main(): Promise<number> {
     machine: await machine(),
     config: {
       podCounts: args.pods,
+      corpora: args.corpora,
       containersPerPod: CONTAINERS.length,
       rounds: args.rounds,
+      warmups: args.warmups,
       quick: args.quick,
       connections: args.connections,
       loadSeconds: args.loadSeconds,
+      idleCollections: args.idleCollections,
       serveIntervalMs: args.intervalMs,
       minCollections: args.minCollections,
       netnsConcurrency: loadConfig(['metrics'], {}).netnsConcurrency,
+      reader: args.reader,
     },
     containerdStartSeconds,
-    levels,
-    targets: checkTargets(levels),
+    rows,
+    targets: checkTargets(rows),
     teardownSeconds,
     loadavg: overall.stop(),
     notes: [
-      'Agent collection measured in a process of its own (bench/agent-worker.ts: Inventory + NetnsRunner + collect() + MetricsPipeline, as serve wires them), CPU = that process + its tools; serve RSS from /proc/<pid>/status VmRSS of the separate `serve` process.',
+      'Agent collection measured in a process of its own (bench/agent-worker.ts: Inventory + NetnsReader + collect() + MetricsPipeline, as serve wires them, the shipped V8 flags); CPU = that process (main thread and netlink reader threads) + the tools it ran; reader CPU = the reader threads\' own CPU clocks.',
       'Baseline: chaos-daemon collectNetworkMetrics reproduced in the bench process (CRI instead of containerd\'s native API, nsenter instead of nsexec, iptables-legacy-save; tools forked by one small sh, as cheap as Go\'s vfork-based os/exec); see bench/baseline.ts.',
+      `serve: the shipped launcher plus bench/loop-probe.ts (--import; monitorEventLoopDelay at 2 ms, a window per collection), so serve's CPU includes the probe's timer.`,
       ...notes,
     ],
   };

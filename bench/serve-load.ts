@@ -1,15 +1,27 @@
 /**
- * Scrape latency, memory and exposition size of the real exporter: `node <shipped V8 flags, bin/node-flags.js>
- * bin/chaos-node-agent.js serve` as a separate process (its RSS is its own), talking to the bench's containerd, collecting every `intervalMs` while
- * autocannon hits /metrics with `connections` concurrent clients for `loadSeconds`, with Prometheus's scrape
- * headers (OpenMetrics preferred, gzip). Collections are counted by watching
- * chaos_daemon_last_collection_timestamp_seconds change; VmRSS is read once `minCollections` have been published.
- * The child is stopped by PID (SIGTERM, SIGKILL after 5 s) whatever happens.
+ * The real exporter under the bench: `node <shipped V8 flags, bin/node-flags.js> --import dist/bench/loop-probe.js
+ * bin/chaos-node-agent.js serve` as a separate process (its RSS is its own), talking to the bench's containerd,
+ * collecting every `intervalMs`, in three phases:
+ *
+ * 0. warm-up: after the first, `warmCollections` collections unmeasured (lazy imports, JIT, reader threads), as
+ *    the agent's own rounds follow warm-up collections;
+ * 1. idle: `idleCollections` collections with nobody scraping: per collection, the event loop's longest block
+ *    (bench/loop-probe.ts, one window per collection: serve logs "collection published" at debug level, the bench
+ *    answers with SIGUSR2 and the probe reports and resets) and serve's CPU for that interval;
+ * 2. load: autocannon, `connections` concurrent clients on /metrics for `loadSeconds` with Prometheus's scrape
+ *    headers (OpenMetrics preferred, gzip), collections still running: latency, errors, and the windows of the
+ *    collections published meanwhile;
+ * 3. after at least `minCollections` collections: VmRSS and VmHWM (/proc/<pid>/status), /metrics series and
+ *    bytes, and chaos_daemon_netns_reader_fallbacks_total summed over reasons.
+ *
+ * The first window (start-up, first collection) is kept apart. The child is stopped by PID (SIGTERM, SIGKILL after
+ * 5 s) whatever happens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { AgentError, errorMessage } from '../agent/errors.js';
 import { processMemory, shippedNodeFlags, type Memory } from './measure.js';
 
@@ -33,7 +45,6 @@ interface AutocannonResult {
   timeouts: number;
   non2xx: number;
   duration: number;
-  statusCodeStats?: Record<string, { count: number }>;
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 /** autocannon ships CommonJS without types. */
@@ -43,19 +54,34 @@ export interface ServeLoadOptions {
   repoRoot: string;
   endpoint: string;
   intervalMs: number;
+  /** Collections measured with nobody scraping (after the first). */
+  idleCollections: number;
+  /** Collections after the first before the idle ones (kept apart as `startup` windows). */
+  warmCollections: number;
   loadSeconds: number;
   connections: number;
-  /** Collections to wait for (published) before reading RSS. */
+  /** Collections published before RSS is read. */
   minCollections: number;
   /** Give up after this long in total. */
   timeoutMs: number;
   onProgress?: (msg: string) => void;
 }
 
+/** One collection interval as the probe saw it. */
+export interface LoopWindow {
+  phase: 'startup' | 'idle' | 'load' | 'after';
+  /** Longest event-loop block in the window, ms. */
+  maxBlockMs: number;
+  p99BlockMs: number;
+  /** serve's CPU in the window (every thread, and reaped children), ms. */
+  cpuMs: number;
+}
+
 export interface ServeLoadResult {
   pid: number;
   /** Process start to the first successful /readyz. */
   readyMs: number;
+  windows: LoopWindow[];
   load: {
     connections: number;
     seconds: number;
@@ -64,8 +90,6 @@ export interface ServeLoadResult {
     errors: number;
     timeouts: number;
     non2xx: number;
-    /** Collections published during the load. */
-    collectionsDuringLoad: number;
   };
   collections: number;
   /** Right after the first collection was published, before any load. */
@@ -77,6 +101,8 @@ export interface ServeLoadResult {
   bytes: number;
   /** The same response gzip-encoded, as Prometheus receives it. */
   gzipBytes: number;
+  /** chaos_daemon_netns_reader_fallbacks_total, summed over reasons, at the end. */
+  fallbacks: number;
   /** The exporter's own chaos_daemon_collection_duration_seconds at the end, ms. */
   lastCollectionMs: number | null;
 }
@@ -104,12 +130,12 @@ function get(port: number, path: string, headers: Record<string, string> = {}, t
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function lastCollection(text: string): { ts: string | null; durationMs: number | null } {
-  const ts = /^chaos_daemon_last_collection_timestamp_seconds (\S+)$/m.exec(text)?.[1] ?? null;
-  const d = /^chaos_daemon_collection_duration_seconds (\S+)$/m.exec(text)?.[1];
-  return { ts, durationMs: d === undefined ? null : Number(d) * 1000 };
+/** Sum of a metric's samples in the Prometheus text format (every label set). */
+export function sumSamples(text: string, name: string): number {
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
+  return sum;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -126,115 +152,143 @@ async function stopChild(child: ChildProcess): Promise<void> {
 /** Children alive right now (for the bench's emergency cleanup). */
 export const liveServeChildren = new Set<ChildProcess>();
 
+/** Follows serve's stderr: the listen address, published collections (answered with SIGUSR2), probe windows. */
+class ServeWatcher {
+  port: number | null = null;
+  published = 0;
+  phase: LoopWindow['phase'] = 'startup';
+  readonly windows: LoopWindow[] = [];
+  tail = '';
+  private pending = '';
+  private lastCpu: number | null = null;
+  /** The phase each signalled collection was published in, oldest first (its probe line comes later). */
+  private readonly signalled: LoopWindow['phase'][] = [];
+  private waiters: { n: number; resolve: () => void }[] = [];
+
+  constructor(private readonly child: ChildProcess) {}
+
+  onData(chunk: string): void {
+    this.tail = (this.tail + chunk).slice(-16384);
+    this.pending += chunk;
+    let nl: number;
+    while ((nl = this.pending.indexOf('\n')) >= 0) {
+      this.line(this.pending.slice(0, nl));
+      this.pending = this.pending.slice(nl + 1);
+    }
+    if (this.pending.length > 1 << 20) this.pending = '';
+  }
+
+  private line(line: string): void {
+    if (line.startsWith('LOOPPROBE ')) {
+      const p = JSON.parse(line.slice(10)) as { maxBlockMs: number; p99BlockMs: number; cpuMs: number; childrenCpuMs: number };
+      const cpu = p.cpuMs + p.childrenCpuMs;
+      const phase = this.signalled.shift() ?? this.phase;
+      this.windows.push({ phase: this.lastCpu === null ? 'startup' : phase, maxBlockMs: p.maxBlockMs, p99BlockMs: p.p99BlockMs, cpuMs: this.lastCpu === null ? cpu : cpu - this.lastCpu });
+      this.lastCpu = cpu;
+      return;
+    }
+    if (this.port === null) {
+      const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(line);
+      if (m) this.port = Number(m[1]);
+    }
+    if (line.includes('"msg":"collection published"')) {
+      this.published += 1;
+      if (this.child.pid !== undefined && this.child.exitCode === null) {
+        this.signalled.push(this.phase);
+        process.kill(this.child.pid, 'SIGUSR2');
+      }
+      this.waiters = this.waiters.filter((w) => (this.published >= w.n ? (w.resolve(), false) : true));
+    }
+  }
+
+  /** Resolves once `n` collections have been published in total. */
+  until(n: number, deadline: number): Promise<void> {
+    if (this.published >= n) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new AgentError('BENCH_SERVE', `only ${this.published} of ${n} collections published in time: ${this.tail.slice(-1500)}`)), Math.max(0, deadline - Date.now()));
+      this.waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  }
+}
+
 export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadResult> {
   const progress = opts.onProgress ?? (() => undefined);
   const deadline = Date.now() + opts.timeoutMs;
   const started = performance.now();
+  const probe = pathToFileURL(join(opts.repoRoot, 'dist', 'bench', 'loop-probe.js')).href;
   const child = spawn(
     process.execPath,
-    [...(await shippedNodeFlags(opts.repoRoot)), join(opts.repoRoot, 'bin', 'chaos-node-agent.js'), 'serve', '--listen', '127.0.0.1:0', '--runtime-endpoint', opts.endpoint,
-      '--interval', `${opts.intervalMs}ms`, '--log-level', 'info'],
+    [...(await shippedNodeFlags(opts.repoRoot)), '--import', probe, join(opts.repoRoot, 'bin', 'chaos-node-agent.js'), 'serve', '--listen', '127.0.0.1:0',
+      '--runtime-endpoint', opts.endpoint, '--interval', `${opts.intervalMs}ms`, '--log-level', 'debug'],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } },
   );
   liveServeChildren.add(child);
   child.once('exit', () => liveServeChildren.delete(child));
-  let stderr = '';
-  const portP = new Promise<number>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-65536);
-      const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(stderr);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code, sig) => reject(new AgentError('BENCH_SERVE', `serve exited (${code ?? sig}) before listening: ${stderr.slice(-2000)}`)));
+  const watcher = new ServeWatcher(child);
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (c: string) => watcher.onData(c));
+  const exited = new Promise<never>((_, reject) => {
+    child.once('exit', (code, sig) => reject(new AgentError('BENCH_SERVE', `serve exited (${code ?? sig}): ${watcher.tail.slice(-2000)}`)));
     child.once('error', (err) => reject(new AgentError('BENCH_SERVE', `cannot start serve: ${err.message}`, { cause: err })));
   });
+  exited.catch(() => undefined); // raced below; a late exit after the run is expected
+  const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, exited]);
   try {
-    let listenTimer: NodeJS.Timeout | undefined;
-    const port = await Promise.race([
-      portP,
-      new Promise<never>((_, reject) => {
-        listenTimer = setTimeout(() => reject(new AgentError('BENCH_SERVE', `serve did not listen in time: ${stderr.slice(-2000)}`)), Math.max(0, deadline - Date.now()));
-      }),
-    ]).finally(() => clearTimeout(listenTimer));
-    const pid = child.pid!;
-
-    // Ready = the first collection is published.
-    for (;;) {
-      if (Date.now() > deadline) throw new AgentError('BENCH_SERVE', `serve not ready in time: ${stderr.slice(-2000)}`);
-      const r = await get(port, '/readyz').catch((err: unknown) => ({ status: 0, body: Buffer.from(errorMessage(err)) }));
-      if (r.status === 200) break;
-      await sleep(100);
-    }
+    await guard(watcher.until(1, deadline));
+    const port = watcher.port;
+    if (port === null) throw new AgentError('BENCH_SERVE', `serve published a collection but logged no listen address: ${watcher.tail.slice(-1500)}`);
+    const ready = await get(port, '/readyz');
+    if (ready.status !== 200) throw new AgentError('BENCH_SERVE', `/readyz answered ${ready.status} after the first collection`);
     const readyMs = performance.now() - started;
+    const pid = child.pid!;
     const memoryAtReady = await processMemory(pid);
-    progress(`serve pid ${pid} ready on :${port} after ${Math.round(readyMs)} ms`);
+    progress(`serve pid ${pid} ready on :${port} after ${Math.round(readyMs)} ms; ${opts.warmCollections} warm-up and ${opts.idleCollections} idle collections`);
 
-    // Count published collections by watching the last-collection timestamp.
-    const seen = new Set<string>();
-    let lastDurationMs: number | null = null;
-    let watching = true;
-    const watch = (async () => {
-      while (watching) {
-        try {
-          const r = await get(port, '/metrics');
-          const c = lastCollection(r.body.toString('utf8'));
-          if (c.ts) seen.add(c.ts);
-          lastDurationMs = c.durationMs;
-        } catch (err) {
-          progress(`watch: ${errorMessage(err)}`);
-        }
-        await sleep(200);
-      }
-    })();
-
-    try {
-      const before = seen.size;
-      progress(`autocannon: ${opts.connections} connections for ${opts.loadSeconds} s on /metrics`);
-      const result = await autocannon({
-        url: `http://127.0.0.1:${port}/metrics`,
+    await guard(watcher.until(1 + opts.warmCollections, deadline));
+    watcher.phase = 'idle';
+    await guard(watcher.until(1 + opts.warmCollections + opts.idleCollections, deadline));
+    watcher.phase = 'load';
+    progress(`autocannon: ${opts.connections} connections for ${opts.loadSeconds} s on /metrics`);
+    const result = await guard(autocannon({
+      url: `http://127.0.0.1:${port}/metrics`,
+      connections: opts.connections,
+      duration: opts.loadSeconds,
+      headers: { accept: PROMETHEUS_ACCEPT, 'accept-encoding': 'gzip' },
+      timeout: 10,
+    }));
+    watcher.phase = 'after';
+    await guard(watcher.until(opts.minCollections, deadline));
+    const memory = await processMemory(pid);
+    const plain = await get(port, '/metrics');
+    const gz = await get(port, '/metrics', { 'accept-encoding': 'gzip' });
+    const text = plain.body.toString('utf8');
+    let series = 0;
+    for (const line of text.split('\n')) if (line !== '' && !line.startsWith('#')) series += 1;
+    const d = /^chaos_daemon_collection_duration_seconds (\S+)$/m.exec(text)?.[1];
+    return {
+      pid,
+      readyMs,
+      windows: watcher.windows,
+      load: {
         connections: opts.connections,
-        duration: opts.loadSeconds,
-        headers: { accept: PROMETHEUS_ACCEPT, 'accept-encoding': 'gzip' },
-        timeout: 10,
-      });
-      const collectionsDuringLoad = seen.size - before;
-
-      while (seen.size < opts.minCollections) {
-        if (Date.now() > deadline) throw new AgentError('BENCH_SERVE', `only ${seen.size} collections published before the deadline`);
-        await sleep(200);
-      }
-      const memory = await processMemory(pid);
-      const plain = await get(port, '/metrics');
-      const gz = await get(port, '/metrics', { 'accept-encoding': 'gzip' });
-      const text = plain.body.toString('utf8');
-      let series = 0;
-      for (const line of text.split('\n')) if (line !== '' && !line.startsWith('#')) series += 1;
-      return {
-        pid,
-        readyMs,
-        load: {
-          connections: opts.connections,
-          seconds: result.duration,
-          requests: result.requests.total,
-          latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.average },
-          errors: result.errors,
-          timeouts: result.timeouts,
-          non2xx: result.non2xx,
-          collectionsDuringLoad,
-        },
-        collections: seen.size,
-        memoryAtReady,
-        memory,
-        series,
-        bytes: plain.body.length,
-        gzipBytes: gz.body.length,
-        lastCollectionMs: lastDurationMs,
-      };
-    } finally {
-      watching = false;
-      await watch;
-    }
+        seconds: result.duration,
+        requests: result.requests.total,
+        latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.average },
+        errors: result.errors,
+        timeouts: result.timeouts,
+        non2xx: result.non2xx,
+      },
+      collections: watcher.published,
+      memoryAtReady,
+      memory,
+      series,
+      bytes: plain.body.length,
+      gzipBytes: gz.body.length,
+      fallbacks: sumSamples(text, 'chaos_daemon_netns_reader_fallbacks_total'),
+      lastCollectionMs: d === undefined ? null : Number(d) * 1000,
+    };
+  } catch (err) {
+    throw err instanceof AgentError ? err : new AgentError('BENCH_SERVE', errorMessage(err), { cause: err });
   } finally {
     await stopChild(child);
   }

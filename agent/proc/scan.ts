@@ -8,7 +8,8 @@
  *   target's mmap lock, which a process stuck in uninterruptible sleep can hold: no reason to risk it for all.
  *
  * Synchronous reads in batches with a yield to the event loop between batches (tiny /proc files: one readFile
- * through the thread pool each would cost far more than the read). Bounded by a process count and a time budget;
+ * through the thread pool each would cost far more than the read); a batch also ends after SLICE_MS, since a
+ * process with details costs ~6 reads and a batch of 256 could block the event loop for tens of ms. Bounded by a process count and a time budget;
  * past either the scan stops and says so (`complete: false`). Processes that exit during the walk are counted, not
  * errors. Safe to run in a worker thread (no shared state besides a per-thread scratch buffer).
  */
@@ -71,7 +72,7 @@ export interface ScanOptions {
   budgetMs?: number;
   /** Bytes of a cmdline kept (default 4096). */
   maxCmdlineBytes?: number;
-  /** Processes read between two yields to the event loop (default 256). */
+  /** Processes read at most between two yields to the event loop (default 256; a batch also ends after SLICE_MS). */
   batch?: number;
   /** Which comms get their details read (default `wantsDetail`). */
   wantDetail?: (comm: string) => boolean;
@@ -166,6 +167,9 @@ export function readProcess(
   return { ...fields, detailed: true, ...d };
 }
 
+/** Synchronous reading allowed between two yields to the event loop, ms. */
+const SLICE_MS = 4;
+
 const cgroupCaches = new WeakMap<ProcScan, Map<string, readonly CgroupLine[]>>();
 
 /**
@@ -215,9 +219,11 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
   let vanished = 0;
   let unreadable = 0;
   let incomplete: string | undefined;
+  let sliceStart = performance.now();
   for (let i = 0; i < pids.length; i++) {
-    if (i > 0 && i % batch === 0) {
+    if (i > 0 && (i % batch === 0 || performance.now() - sliceStart >= SLICE_MS)) {
       await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
       if (opts.signal?.aborted) {
         incomplete = 'aborted';
         break;

@@ -66,6 +66,26 @@ describe('scan of the real /proc', () => {
     expect(aborted.incomplete).toBe('aborted');
   });
 
+  it('yields to the event loop every few ms whatever the batch size', async () => {
+    // Every process read in detail (~6 reads each), one batch for all of them: only the time slice can yield.
+    let turns = 0;
+    let stop = false;
+    const spin = (): void => {
+      turns++;
+      if (!stop) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const t0 = performance.now();
+    const scan = await scanProc({ procRoot: '/proc', batch: 1_000_000, wantDetail: () => true });
+    const ms = performance.now() - t0;
+    stop = true;
+    expect(scan.complete).toBe(true);
+    expect(scan.processes.size).toBeGreaterThan(20);
+    // A scan of more than two 4 ms slices gave the loop turns in between (a single batch gives it none).
+    if (ms > 12) expect(turns).toBeGreaterThanOrEqual(2);
+    else expect(turns).toBeGreaterThanOrEqual(0);
+  });
+
   it('fails only when the proc root itself cannot be listed', async () => {
     await expect(scanProc({ procRoot: join(dir, 'nope') })).rejects.toMatchObject({ code: 'ENOENT' });
   });

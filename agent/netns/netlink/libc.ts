@@ -17,6 +17,8 @@ export interface Libc {
   /** `len` is a one-element array: in = buffer size, out = bytes written. */
   getsockopt(fd: number, level: number, name: number, buf: Buffer, len: number[]): number;
   setsockopt(fd: number, level: number, name: number, buf: Buffer, len: number): number;
+  /** CPU time this thread has run, ns (clock_gettime CLOCK_THREAD_CPUTIME_ID); NaN when the call fails. */
+  threadCpuNanos(): number;
   /** errno of the last failed call on this thread. */
   errno(): number;
 }
@@ -38,6 +40,7 @@ export const NETLINK_ROUTE = 0;
 export const NETLINK_NETFILTER = 12;
 export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
+export const CLOCK_THREAD_CPUTIME_ID = 3;
 
 /** errno values the reader tells apart. */
 export const Errno = {
@@ -83,6 +86,8 @@ export function libc(): Libc {
   const recv = lib.func('long recv(int fd, _Out_ void *buf, unsigned long len, int flags)');
   const getsockopt = lib.func('int getsockopt(int fd, int level, int name, void *buf, _Inout_ uint32_t *len)');
   const setsockopt = lib.func('int setsockopt(int fd, int level, int name, void *buf, uint32_t len)');
+  const clockGettime = lib.func('int clock_gettime(int clk, _Out_ void *ts)');
+  const timespec = Buffer.alloc(16);
   loaded = {
     setns: (fd, nstype) => setns(fd, nstype),
     socket: (d, t, p) => socket(d, t, p),
@@ -91,6 +96,10 @@ export function libc(): Libc {
     recv: (fd, buf, len, flags) => Number(recv(fd, buf, len, flags)),
     getsockopt: (fd, level, name, buf, len) => getsockopt(fd, level, name, buf, len),
     setsockopt: (fd, level, name, buf, len) => setsockopt(fd, level, name, buf, len),
+    threadCpuNanos: () => {
+      if (clockGettime(CLOCK_THREAD_CPUTIME_ID, timespec) !== 0) return NaN;
+      return Number(timespec.readBigInt64LE(0)) * 1e9 + Number(timespec.readBigInt64LE(8));
+    },
     errno: () => koffi.errno(),
   };
   return loaded;

@@ -8,6 +8,11 @@
  * and the result says `truncated`. The rest of that answer is left unread (draining it would let a pod with 150k
  * rules spend the read's whole time budget on bytes that are thrown away), so the socket is then unusable for
  * further requests: each source of a namespace read has its own socket (read-namespace.ts).
+ *
+ * Cheap per request (a namespace read makes ~15): every socket of a thread receives into the thread's one receive
+ * buffer (the calls are synchronous, so no two use it at once), each datagram is copied out of it once (its
+ * messages are views of that copy), and SO_RCVTIMEO is set only when the time left is shorter than the timeout the
+ * socket already has.
  */
 import { NetlinkError } from '../../errors.js';
 import {
@@ -61,9 +66,20 @@ function fail(libc: Libc, op: string, what: string): never {
   throw new NetlinkError(op, reason, `${what}: ${errnoName(errno)}`, { errno });
 }
 
+/** This thread's receive buffer, shared by its sockets (allocated on first use, never zero-filled: recv writes it). */
+let receiveBuffer: Buffer | null = null;
+
+function threadReceiveBuffer(): Buffer {
+  receiveBuffer ??= Buffer.allocUnsafe(RECV_BUFFER);
+  return receiveBuffer;
+}
+
 /** A socket fd owned by this object; close() is idempotent. */
 abstract class OwnedSocket {
   protected closed = false;
+  /** The SO_RCVTIMEO now set on the socket, ms (Infinity: none yet, recv would block). */
+  private receiveTimeoutMs = Infinity;
+  private readonly timeval = Buffer.alloc(16);
   constructor(
     protected readonly libc: Libc,
     readonly fd: number,
@@ -79,19 +95,23 @@ abstract class OwnedSocket {
     if (this.closed) throw new NetlinkError(op, 'spawn', 'socket is closed');
   }
 
-  /** SO_RCVTIMEO: a recv that waits longer fails with EAGAIN (reported as a timeout). */
-  protected setReceiveTimeout(ms: number): void {
-    const tv = Buffer.alloc(16);
+  /**
+   * SO_RCVTIMEO: a recv that waits longer fails with EAGAIN (reported as a timeout). Bounds a recv to at most `ms`
+   * (and to MAX_RECV_TIMEOUT_MS): the socket option is written only when the one in place could wait longer.
+   */
+  protected boundReceive(ms: number): void {
     const clamped = Math.max(1, Math.min(MAX_RECV_TIMEOUT_MS, Math.ceil(ms)));
+    if (this.receiveTimeoutMs <= clamped) return;
+    const tv = this.timeval;
     tv.writeBigInt64LE(BigInt(Math.floor(clamped / 1000)), 0);
     tv.writeBigInt64LE(BigInt((clamped % 1000) * 1000), 8);
-    this.libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length);
+    if (this.libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length) !== 0) fail(this.libc, 'setsockopt', 'SO_RCVTIMEO');
+    this.receiveTimeoutMs = clamped;
   }
 }
 
 export class NetlinkSocket extends OwnedSocket {
   private seq = Math.floor(Math.random() * 0x7fffffff);
-  private readonly rx = Buffer.alloc(RECV_BUFFER);
   /** A request stopped in the middle of an answer (cut at its cap, timed out): the socket takes no further request. */
   private poisoned = false;
 
@@ -139,8 +159,9 @@ export class NetlinkSocket extends OwnedSocket {
         this.poisoned = true;
         throw new NetlinkError(op, 'timeout', `no complete answer within the time budget (${bytes} bytes received)`);
       }
-      this.setReceiveTimeout(left);
-      const n = this.libc.recv(this.fd, this.rx, this.rx.length, MSG_TRUNC);
+      this.boundReceive(left);
+      const rx = threadReceiveBuffer();
+      const n = this.libc.recv(this.fd, rx, rx.length, MSG_TRUNC);
       if (n < 0) {
         const errno = this.libc.errno();
         if (errno === Errno.EINTR) continue;
@@ -148,12 +169,13 @@ export class NetlinkSocket extends OwnedSocket {
         if (errno === Errno.EAGAIN) throw new NetlinkError(op, 'timeout', `the kernel did not answer in time (${bytes} bytes received)`, { errno });
         throw new NetlinkError(op, 'spawn', `recv: ${errnoName(errno)}`, { errno });
       }
-      if (n > this.rx.length) {
+      if (n > rx.length) {
         this.poisoned = true;
-        throw new NetlinkError(op, 'output_limit', `a ${n}-byte datagram does not fit the ${this.rx.length}-byte buffer`);
+        throw new NetlinkError(op, 'output_limit', `a ${n}-byte datagram does not fit the ${rx.length}-byte buffer`);
       }
       bytes += n;
-      const datagram = splitMessages(this.rx.subarray(0, n));
+      // One copy per datagram, out of the receive buffer the next recv overwrites; messages are views of it.
+      const datagram = splitMessages(Buffer.from(rx.subarray(0, n)));
       for (const m of datagram) {
         if (m.seq !== seq) continue; // a late answer to an earlier request
         if (m.type === NLMSG_NOOP) continue;
@@ -177,8 +199,7 @@ export class NetlinkSocket extends OwnedSocket {
           break;
         }
         kept += m.payload.length;
-        // Copy out of the receive buffer, which the next recv overwrites.
-        messages.push({ ...m, payload: Buffer.from(m.payload) });
+        messages.push(m);
       }
       if (truncated) {
         // Cut where it is read: the rest of the answer stays queued (freed when the socket is closed).

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { execa } from 'execa';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { NetlinkError } from '../../../agent/errors.js';
 import { NetlinkPool } from '../../../agent/netns/netlink/pool.js';
@@ -78,7 +79,8 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
     // And 5,000 htb classes on a veth.
     await ns.exec(['ip', 'link', 'add', 'big0', 'type', 'veth', 'peer', 'name', 'big1']);
     const classes = Array.from({ length: 5000 }, (_, i) => `class add dev big0 parent 1: classid 1:${(i + 1).toString(16)} htb rate 1mbit`).join('\n');
-    await ns.exec(['tc', '-batch', '-'], { input: `qdisc add dev big0 root handle 1: htb\n${classes}\n` });
+    // (execa directly: ns.exec's 10 s timeout is too short for 5,000 classes on a loaded machine)
+    await execa('nsenter', [`--net=${ns.path}`, '--', 'tc', '-batch', '-'], { input: `qdisc add dev big0 root handle 1: htb\n${classes}\n`, timeout: 120_000 });
     const p = pool(1, { heapMb: 10 });
     const err = await p.read({ path: ns.path, inode, maxSourceBytes: 16 << 20, budgetMs: 20_000 }).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(NetlinkError);

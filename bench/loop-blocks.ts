@@ -1,0 +1,62 @@
+/**
+ * Bench-only diagnosis (bench/profile.ts --loop-blocks): which phase of a collection blocks the event loop. A
+ * self-rescheduling 1 ms timer records every gap longer than BLOCK_MS with its end time; after a collection, each
+ * gap is put in the phase that was running when it ended (the collectors run one after another, so their start
+ * times follow from the snapshot's per-collector durations; then the metrics pipeline). Costs ~1,000 timer firings
+ * per second, so it is never on while CPU is measured. Garbage-collection pauses longer than BLOCK_MS are
+ * attributed the same way, as `gc <phase>` (a block is often a pause, not our code).
+ */
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import type { CollectorResult } from '../agent/snapshot.js';
+
+const BLOCK_MS = 3;
+
+export class LoopBlocks {
+  private readonly gaps: { end: number; ms: number; gc: boolean }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private readonly gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries() as PerformanceEntry[]) {
+      if (e.duration > BLOCK_MS) this.gaps.push({ end: e.startTime + e.duration, ms: e.duration, gc: true });
+    }
+  });
+  private last = 0;
+
+  start(): void {
+    this.gc.observe({ entryTypes: ['gc'] });
+    this.last = performance.now();
+    const tick = (): void => {
+      const now = performance.now();
+      const gap = now - this.last - 1;
+      if (gap > BLOCK_MS) this.gaps.push({ end: now, ms: gap, gc: false });
+      this.last = now;
+      this.timer = setTimeout(tick, 1);
+      this.timer.unref();
+    };
+    this.timer = setTimeout(tick, 1);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.gc.disconnect();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * Longest gap (ms) per phase between `t0` and `t2`: the collectors from `t0` in order, `pipeline` from `t1`.
+   * Gaps are then forgotten.
+   */
+  take(t0: number, t1: number, t2: number, collectors: readonly CollectorResult[]): Record<string, number> {
+    const bounds: { name: string; end: number }[] = [];
+    let at = t0;
+    for (const c of collectors) bounds.push({ name: c.collector, end: (at += c.seconds * 1000) });
+    const out: Record<string, number> = {};
+    for (const g of this.gaps.splice(0)) {
+      if (g.end < t0 || g.end > t2 + 50) continue;
+      const at = g.end >= t1 ? 'pipeline' : bounds.find((b) => g.end <= b.end + 1)?.name ?? 'collect (between collectors)';
+      const phase = g.gc ? `gc ${at}` : at;
+      out[phase] = Math.max(out[phase] ?? 0, Math.round(g.ms * 10) / 10);
+    }
+    return out;
+  }
+}

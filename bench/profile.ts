@@ -1,0 +1,133 @@
+/**
+ * Where one collection's CPU goes: `node dist/bench/profile.js [--pods 110] [--corpus chaos|clean|mesh]
+ * [--collections 20] [--reader auto] [--cpu-prof DIR]`. Starts a real containerd with N pods of 2 containers
+ * carrying the corpus's state (bench/inject.ts), then drives the agent's collection in a process of its own
+ * (bench/agent-worker.ts, wired as `serve` wires it, the shipped V8 flags) and prints the median [min-max] of:
+ * wall and CPU of the whole collection, of collect() (runtime, namespace reads, fingerprint) and of the metrics
+ * pipeline, the CPU the netlink reader threads reported for their reads, and the rest (the main thread). With
+ * --cpu-prof DIR, that process runs under `node --cpu-prof` and writes one .cpuprofile per thread (main and each
+ * reader) into DIR at exit, covering only its start and the collections; bench/cpuprofile-top.ts prints their
+ * hottest functions. `--node-flag=--perf-basic-prof` (repeatable) passes a flag to that process, e.g. for
+ * `perf record -g -- node dist/bench/profile.js ...` (on-CPU samples of every thread, JS frames named).
+ * Tears everything down, also on failure or SIGINT.
+ *
+ * To profile repeatedly against the same pods: `--hold` sets them up, prints the CRI endpoint and waits for SIGINT;
+ * `--endpoint unix://...` then profiles against that containerd without setting anything up. `--loop-blocks` adds
+ * the event loop's longest block per collection by phase (collector or pipeline; bench/loop-blocks.ts), which
+ * costs CPU of its own: do not read CPU figures from such a run.
+ */
+import { parseArgs } from 'node:util';
+import { AgentError, errorMessage } from '../agent/errors.js';
+import { startContainerd, type ContainerdHarness } from '../test/helpers/containerd.js';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AgentProcess } from './agent.js';
+import { CORPORA, applyCorpus, type CorpusName } from './inject.js';
+import { mapLimit, round, shippedNodeFlags, summarize } from './measure.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const log = (m: string): void => void process.stderr.write(`[profile ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+
+/** A containerd with `pods` pods of 2 containers, each namespace brought to `corpus`. */
+async function setUp(pods: number, corpus: CorpusName): Promise<ContainerdHarness> {
+  const h = await startContainerd({ name: 'profile' });
+  try {
+    const t0 = performance.now();
+    const created = await mapLimit(Array.from({ length: pods }, (_, i) => i), 8, (i) =>
+      h.runPod({ name: `prof-${String(i).padStart(3, '0')}`, namespace: 'bench', containers: ['app', 'sidecar'] }));
+    const ok = created.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ netnsPath: string }>).value);
+    if (ok.length !== pods) throw new AgentError('BENCH_SETUP', `${pods - ok.length} pods failed`);
+    const inj = await mapLimit(ok, 8, (p) => applyCorpus(p.netnsPath, corpus));
+    const bad = inj.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (bad) throw new AgentError('BENCH_SETUP', `corpus ${corpus}: ${errorMessage(bad.reason)}`);
+    log(`${pods} pods (${corpus}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return h;
+  } catch (err) {
+    await h.stop();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      pods: { type: 'string', default: '110' },
+      corpus: { type: 'string', default: 'chaos' },
+      collections: { type: 'string', default: '20' },
+      reader: { type: 'string', default: 'auto' },
+      'cpu-prof': { type: 'string' },
+      'node-flag': { type: 'string', multiple: true },
+      hold: { type: 'boolean', default: false },
+      'loop-blocks': { type: 'boolean', default: false },
+      endpoint: { type: 'string' },
+    },
+  });
+  const pods = Number(values.pods);
+  const collections = Number(values.collections);
+  const corpus = values.corpus as CorpusName;
+  if (!CORPORA.includes(corpus)) throw new AgentError('BENCH_USAGE', `--corpus: one of ${CORPORA.join(', ')}`);
+  let h: ContainerdHarness | null = null;
+  let agent: AgentProcess | null = null;
+  const stop = async (): Promise<void> => {
+    await agent?.stop();
+    agent = null;
+    if (h) await h.stop();
+    h = null;
+  };
+  process.once('SIGINT', () => void stop().finally(() => process.exit(130)));
+  try {
+    let endpoint = values.endpoint;
+    if (endpoint === undefined) {
+      h = await setUp(pods, corpus);
+      endpoint = h.endpoint;
+      if (values.hold) {
+        log(`holding ${pods} pods (${corpus}) at ${endpoint}; SIGINT tears down`);
+        await new Promise(() => undefined);
+      }
+    }
+
+
+    const prof = values['cpu-prof'] !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
+    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), endpoint, 300_000, [...(await shippedNodeFlags(repoRoot)), ...prof, ...(values['node-flag'] ?? [])], ['--reader', values.reader!, ...(values['loop-blocks'] ? ['--bench-loop-blocks'] : [])]);
+    agent.start();
+    log(`agent process pid ${agent.pid}`);
+    const rows: Record<string, number[]> = { wall: [], cpu: [], collectWall: [], collectCpu: [], pipelineWall: [], pipelineCpu: [], workerCpu: [], mainCpu: [] };
+    const blocks: Record<string, number[]> = {};
+    for (let i = 0; i < collections + 2; i++) {
+      const s = await agent.collectOnce();
+      const cpu = s.cpu;
+      if (i < 2) continue; // warm-up: caches, JIT, reader threads
+      rows.wall!.push(s.wallMs);
+      rows.cpu!.push(cpu.totalMs);
+      rows.collectWall!.push(s.collectMs);
+      rows.collectCpu!.push(s.phases.collectCpuMs);
+      rows.pipelineWall!.push(s.phases.pipelineWallMs);
+      rows.pipelineCpu!.push(s.phases.pipelineCpuMs);
+      rows.workerCpu!.push(s.readerCpuMs);
+      rows.mainCpu!.push(cpu.totalMs - s.readerCpuMs);
+      for (const [phase, ms] of Object.entries(s.loopBlocks ?? {})) (blocks[phase] ??= []).push(ms);
+      if (s.errors.length) log(`errors: ${s.errors.slice(0, 3).join('; ')}`);
+      if (s.fallbacks > 0) log(`fallbacks: ${s.fallbacks}`);
+    }
+    process.stdout.write(`${pods} pods, corpus ${corpus}, ${collections} collections (median [min-max], ms)\n`);
+    for (const [k, v] of Object.entries(rows)) {
+      const s = summarize(v);
+      process.stdout.write(`${k.padEnd(14)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}]\n`);
+    }
+    if (values['loop-blocks']) {
+      process.stdout.write(`longest event-loop block per collection by phase (ms; collections with a block > 3 ms / ${collections}):\n`);
+      for (const [phase, v] of Object.entries(blocks)) {
+        const s = summarize(v);
+        process.stdout.write(`  ${phase.padEnd(12)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}] in ${v.length}\n`);
+      }
+    }
+  } finally {
+    await stop().catch((err: unknown) => log(`teardown: ${errorMessage(err)}`));
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`profile: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,108 @@
+/**
+ * The benchmark's own arithmetic: issue 9's target checks pass and fail on the figures they are given, serve's
+ * fallback metric is summed over every label set, and the loop-blocks probe puts each block in the phase that was
+ * running when it ended.
+ */
+import { describe, expect, it } from 'vitest';
+import { LoopBlocks } from '../../bench/loop-blocks.js';
+import { summarize } from '../../bench/measure.js';
+import { checkTargets, type RowResult } from '../../bench/report.js';
+import { sumSamples, type ServeLoadResult } from '../../bench/serve-load.js';
+
+const MB = 1 << 20;
+
+function row(o: { corpus?: RowResult['corpus']; pods?: number; baseCpu: number; agentCpu: number; baseWall: number; agentWall: number; p99: number; rssMb: number; blockMs: number; fallbacks?: number; calls?: number }): RowResult {
+  const side = (wall: number, cpu: number) => ({
+    wallMs: summarize([wall]), cpuMs: summarize([cpu]), childCpuMs: summarize([0]), runtimeCpuMs: summarize([0]), spawns: [0], runtimeCalls: [o.calls ?? 4], series: 1, bytes: 1,
+  });
+  const serve: ServeLoadResult = {
+    pid: 1, readyMs: 1,
+    windows: [{ phase: 'idle', maxBlockMs: o.blockMs, p99BlockMs: 1, cpuMs: 10 }, { phase: 'load', maxBlockMs: 99, p99BlockMs: 1, cpuMs: 10 }],
+    load: { connections: 50, seconds: 10, requests: 1000, latencyMs: { p50: 1, p90: 1, p99: o.p99, max: o.p99, mean: 1 }, errors: 0, timeouts: 0, non2xx: 0 },
+    collections: 10, memoryAtReady: { rssBytes: o.rssMb * MB, hwmBytes: o.rssMb * MB }, memory: { rssBytes: o.rssMb * MB, hwmBytes: o.rssMb * MB },
+    series: 1, bytes: 1, gzipBytes: 1, fallbacks: 0, lastCollectionMs: null,
+  };
+  return {
+    corpus: o.corpus ?? 'chaos', pods: o.pods ?? 110, containers: 2 * (o.pods ?? 110),
+    setup: { created: 0, createSeconds: 0, perPodMs: null, injectSeconds: 0, concurrency: 8 },
+    baseline: side(o.baseWall, o.baseCpu),
+    agent: {
+      ...side(o.agentWall, o.agentCpu), collectMs: summarize([o.agentWall]), readerCpuMs: summarize([1]), otherCpuMs: summarize([1]),
+      reads: [o.pods ?? 110], fallbacks: [o.fallbacks ?? 0], verdicts: { active: o.pods ?? 110 }, rssBytes: 1, collectionsSoFar: 1,
+    },
+    speedup: o.baseWall / o.agentWall, cpuRatio: o.baseCpu / o.agentCpu, serve, benchRssBytes: 1,
+    loadavg: { min: 0, mean: 0, max: 0, n: 1 },
+  };
+}
+
+const verdicts = (rows: RowResult[]) => Object.fromEntries(checkTargets(rows).map((c) => [c.name.replace(/ at \d+ pods.*| \(.*|, \d+ concurrent.*/, ''), c.pass]));
+
+describe('issue 9 target checks', () => {
+  it('pass when every figure is on the right side of its bound', () => {
+    const good = row({ baseCpu: 3000, agentCpu: 100, baseWall: 4000, agentWall: 150, p99: 40, rssMb: 90, blockMs: 8 });
+    expect(Object.values(verdicts([good])).every(Boolean)).toBe(true);
+  });
+
+  it('fail one by one: CPU 19x, wall 19x, p99 50 ms, RSS 100 MB, a 10 ms block, one fallback', () => {
+    const base = { baseCpu: 1900, agentCpu: 100, baseWall: 1900, agentWall: 100, p99: 50, rssMb: 100, blockMs: 10, fallbacks: 1 };
+    expect(verdicts([row(base)])).toEqual({
+      'CPU per collection': false,
+      'collection wall': false,
+      'scrape p99': false,
+      'serve RSS': false,
+      'event-loop max block per collection': false,
+      'reader fallbacks': false,
+      'runtime calls per steady-state collection': true,
+    });
+  });
+
+  it('judge CPU and wall at 110 chaos pods, the other rows only for serve figures and fallbacks', () => {
+    const top = row({ baseCpu: 3000, agentCpu: 100, baseWall: 3000, agentWall: 100, p99: 10, rssMb: 50, blockMs: 1 });
+    const small = row({ pods: 10, baseCpu: 100, agentCpu: 100, baseWall: 100, agentWall: 100, p99: 10, rssMb: 50, blockMs: 1, calls: 4 });
+    const mesh = row({ corpus: 'mesh', baseCpu: 100, agentCpu: 100, baseWall: 100, agentWall: 100, p99: 10, rssMb: 50, blockMs: 1, fallbacks: 2 });
+    const v = verdicts([small, top, mesh]);
+    expect([v['CPU per collection'], v['collection wall'], v['reader fallbacks']]).toEqual([true, true, false]);
+    expect(verdicts([small, row({ baseCpu: 3000, agentCpu: 100, baseWall: 3000, agentWall: 100, p99: 10, rssMb: 50, blockMs: 1, calls: 5 })])['runtime calls per steady-state collection']).toBe(false);
+  });
+});
+
+describe('sumSamples', () => {
+  it('sums a metric over every label set and ignores longer names and comments', () => {
+    const text = [
+      '# HELP chaos_daemon_netns_reader_fallbacks_total x',
+      'chaos_daemon_netns_reader_fallbacks_total{reason="opaque"} 3',
+      'chaos_daemon_netns_reader_fallbacks_total{reason="failed"} 2',
+      'chaos_daemon_netns_reader_fallbacks_total_extra 100',
+      'chaos_daemon_netns_reader_fallbacks_total 1',
+    ].join('\n');
+    expect(sumSamples(text, 'chaos_daemon_netns_reader_fallbacks_total')).toBe(6);
+    expect(sumSamples('', 'chaos_daemon_netns_reader_fallbacks_total')).toBe(0);
+  });
+});
+
+describe('loop-blocks probe', () => {
+  it('puts a block in the collector running when it ended, the pipeline after t1, and forgets it once taken', async () => {
+    const probe = new LoopBlocks();
+    probe.start();
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = performance.now();
+    const spin = (ms: number): void => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    spin(30); // in "runtime" (0-60 ms)
+    await new Promise((r) => setTimeout(r, 40));
+    const t1 = performance.now();
+    spin(15); // in the pipeline
+    await new Promise((r) => setTimeout(r, 20));
+    const t2 = performance.now();
+    probe.stop();
+    const collectors = [{ collector: 'runtime', success: true, seconds: 0.06 }, { collector: 'netns', success: true, seconds: (t1 - t0 - 60) / 1000 }];
+    const got = probe.take(t0, t1, t2, collectors);
+    expect(got.runtime).toBeGreaterThanOrEqual(25);
+    expect(got.pipeline).toBeGreaterThanOrEqual(10);
+    expect(got.pipeline).toBeLessThan(got.runtime!);
+    expect(got.netns ?? 0).toBeLessThan(got.runtime!); // only preemption could put one there
+    expect(probe.take(t0, t1, t2, collectors)).toEqual({});
+  });
+});
