@@ -155,7 +155,7 @@ describe('DaemonSet security policy', () => {
   });
 
   it('requests and limits (starting values, refined by the benchmark)', () => {
-    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '200Mi' } });
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '320Mi' } });
   });
 });
 

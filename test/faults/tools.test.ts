@@ -22,7 +22,7 @@ import { debugPods, nextCollection, podIn } from '../helpers/serve-scrape.js';
 
 const NS = 'f8tools';
 const MiB = 1 << 20;
-/** Peak RSS allowed for serve while a pod floods 100 MB: well under the DaemonSet's 200 Mi limit. */
+/** Peak RSS allowed for serve while a pod floods 100 MB: half the DaemonSet's 320Mi limit. */
 const MAX_HWM = 160 * MiB;
 
 describeIntegration('faulty tools (fake nsenter, real serve, real containerd pods)', { root: true, commands: ['containerd', 'runc', 'ctr', 'nsenter', 'ipset', 'tc', 'ip', 'nft'] }, () => {

@@ -211,7 +211,7 @@ describeIntegration('serve under HTTP abuse', {
     // Nothing kept per request or connection. The live heap after GC grows about 1 MiB once over the first
     // thousands of requests (code compiled for rarer paths, pools) and then stays: over the second 5,000 requests it
     // must not grow by 0.5 MiB (a leak of 100 bytes per request would). RSS moves with V8's heap sizing, not with
-    // what is live; its peak stays far under the DaemonSet's 200Mi limit.
+    // what is live; its peak stays far under the DaemonSet's 320Mi limit.
     expect((heap1 - heap0) / 2 ** 20).toBeLessThan(2);
     expect((heap1 - heapHalf) / 2 ** 20).toBeLessThan(0.5);
     expect(peakMiB).toBeLessThan(150);
