@@ -65,21 +65,30 @@ function compare(netlink: NetnsState, tools: NetnsState): void {
   expect({ verdict: a.verdict, kinds: a.kinds, findings: a.findings }).toEqual({ verdict: b.verdict, kinds: b.kinds, findings: b.findings });
 }
 
+/**
+ * The kernel adds each link's IPv6 link-local address (and its local route) asynchronously after the link goes up,
+ * through duplicate address detection: wait until no address is tentative and the addresses and routes stay the
+ * same over 200 ms, so both readers see the same settled state.
+ */
+async function settled(ns: TestNetns): Promise<void> {
+  const view = async () => (await ns.exec(['ip', '-j', 'addr', 'show'])).stdout + (await ns.exec(['ip', '-j', 'route', 'show', 'table', 'all'])).stdout + (await ns.exec(['ip', '-6', '-j', 'route', 'show', 'table', 'all'])).stdout;
+  const deadline = Date.now() + 15_000;
+  let last = '';
+  for (;;) {
+    const now = await view();
+    if (now === last && !now.includes('"tentative"')) return;
+    if (Date.now() > deadline) throw new Error(`the namespace's addresses never settled: ${now.slice(0, 2000)}`);
+    last = now;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function podNamespace(): Promise<TestNetns> {
   const ns = await createNetns('rdf');
   await ns.addPodInterface({ addr: '10.244.1.7/24', addr6: 'fd00:10:244:1::7/64' });
   await ns.exec(['ip', 'route', 'add', 'default', 'via', '10.244.1.1']);
   await ns.startHolder();
-  // The kernel adds eth0's IPv6 link-local address (and its local route) asynchronously after the link goes up:
-  // wait for it, not tentative, so both readers see the same settled state.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const addrs = JSON.parse((await ns.exec(['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0'])).stdout) as { addr_info?: { scope?: string; tentative?: boolean }[] }[];
-    const info = addrs.flatMap((a) => a.addr_info ?? []);
-    if (info.some((i) => i.scope === 'link') && !info.some((i) => i.tentative)) break;
-    if (Date.now() > deadline) throw new Error(`eth0's IPv6 link-local address never settled: ${JSON.stringify(info)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await settled(ns);
   return ns;
 }
 
@@ -158,6 +167,7 @@ describeIntegration('the netlink and tools readers agree, state and verdict', {
     const tp = new ChaosTproxyReplay(ns);
     try {
       await tp.setup({ gatewayMac: '02:42:0a:f4:01:01', ebtables: 'auto' });
+      await settled(ns);
       const r = await readAll(ns);
       // The netlink reader leaves ebtables to the tools when chaos-tproxy's links exist: the rest must agree.
       expect(r.netlink.sources!.find((s) => s.source === 'ebtables-legacy')).toMatchObject({ status: 'failed', reason: 'unsupported' });
