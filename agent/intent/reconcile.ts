@@ -17,6 +17,7 @@ import { matchRecords } from './match-records.js';
 import { matchTc } from './match-tc.js';
 import type { ExperimentRef, IntentStatus, PodIntent } from './model.js';
 import { reconcileProcesses, type ChaosProcess } from './processes.js';
+import { compareNames } from '../compare-names.js';
 
 /** Intent older than this is not used to claim drift (the API has been unreachable too long). */
 export const DEFAULT_MAX_STALENESS_SECONDS = 300;
@@ -143,5 +144,5 @@ export function driftCounts(drift: PodDrift, activeKinds: readonly ChaosKind[] =
     }
   }
   for (const kind of kinds) for (const state of ['leftover', 'missing', 'mismatch'] as const) bump(kind, state, 0);
-  return [...m.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.state.localeCompare(b.state));
+  return [...m.values()].sort((a, b) => compareNames(a.kind, b.kind) || compareNames(a.state, b.state));
 }

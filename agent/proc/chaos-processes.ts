@@ -17,6 +17,7 @@
 import type { PodRef } from './pod-match.js';
 import { placeProcess, type NsKind, type PodIndex } from './pod-match.js';
 import { childrenIndex, startTimeMs, type ProcProcess, type ProcScan } from './scan.js';
+import { compareNames } from '../compare-names.js';
 
 export type ChaosRole = 'toda' | 'tproxy' | 'tproxy-proxy' | 'stress-ng' | 'memStress';
 export type ProcessKind = 'io' | 'http' | 'stress';
@@ -170,5 +171,5 @@ export function findChaosProcesses(scan: Pick<ProcScan, 'processes' | 'bootTime'
     if (role === 'stress-ng') proc.workers = countWorkers((children ??= childrenIndex(scan)), scan, p.pid);
     out.push(proc);
   }
-  return out.sort((a, b) => a.sandboxId.localeCompare(b.sandboxId) || a.pid - b.pid);
+  return out.sort((a, b) => compareNames(a.sandboxId, b.sandboxId) || a.pid - b.pid);
 }

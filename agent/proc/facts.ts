@@ -19,6 +19,7 @@ import { buildPodIndex, placeProcess, processesByPod, type PodIndex } from './po
 import type { RootAccess } from './pod-root.js';
 import { isGoneError, readCapped } from './read-capped.js';
 import { detailOf, type ProcScan } from './scan.js';
+import { compareNames } from '../compare-names.js';
 
 export interface FactsOptions {
   procRoot: string;
@@ -139,8 +140,8 @@ export async function collectPodFacts(
     if (jvm.state === 'unknown') markIncomplete(f, 'jvm', { reason: jvm.error?.reason ?? 'io', container: ref.name, message: jvm.error?.message ?? 'unreadable' });
   });
   for (const f of facts.values()) {
-    f.dns.sort((a, b) => a.container.localeCompare(b.container));
-    f.jvm.sort((a, b) => a.container.localeCompare(b.container));
+    f.dns.sort((a, b) => compareNames(a.container, b.container));
+    f.jvm.sort((a, b) => compareNames(a.container, b.container));
   }
   return { facts, index };
 }
