@@ -16,6 +16,7 @@ export interface PodDoc {
   errors: string[];
   sources: { source: string; status: string; reason?: string; message?: string }[];
   notes?: string[];
+  proc?: { sources: Record<string, { complete: boolean; errors: { reason: string; message: string }[] }> };
 }
 
 /** Last collection end time in an exposition, Unix seconds (0 before the first). */
