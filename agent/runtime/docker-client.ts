@@ -1,7 +1,8 @@
 /**
  * Docker Engine API client over the unix socket (node:http, keep-alive): /_ping + API version negotiation,
  * pods from the kubelet/cri-dockerd labels, PIDs from container inspect (cached per container ID), and plain
- * (non-Kubernetes) containers as one pod each.
+ * (non-Kubernetes) containers as one pod each. The API's pure facts (versions, states, labels, listing -> pods)
+ * are in docker-engine.ts.
  *
  * Steady-state cost of listPods(): one GET /containers/json?all=1; inspect runs only for running containers
  * not yet cached, whose cached PID no longer holds the same network namespace (restart), or whose resolution
@@ -9,27 +10,13 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { compareNames } from '../compare-names.js';
 import { RuntimeError, ValidationError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { netnsInode, procNetnsPath, resolveNetns, validateId, validatePid } from './netns-resolve.js';
-import type {
-  ClientOptions,
-  ContainerInfo,
-  ContainerStat,
-  ContainerState,
-  Endpoint,
-  NetnsRef,
-  PodInfo,
-  RuntimeClient,
-  RuntimeStatus,
-} from './types.js';
 import { mapLimit } from '../map-limit.js';
+import { hasProcess, isRecord, negotiateApiVersion, parseListedContainer, podsFromContainers, type ListedContainer, type Resolved } from './docker-engine.js';
+import { netnsInode, procNetnsPath, resolveNetns, validatePid } from './netns-resolve.js';
+import type { ClientOptions, ContainerStat, Endpoint, PodInfo, RuntimeClient, RuntimeStatus } from './types.js';
 
-/** Newest Engine API version this client speaks; older servers are talked to in their own version. */
-export const DOCKER_CLIENT_MAX_API = '1.47';
-/** Oldest Engine API accepted (Docker 19.03). */
-export const DOCKER_MIN_API = '1.40';
 /** Cap on one response body. */
 export const DOCKER_MAX_RESPONSE_BYTES = 16 << 20;
 /** A container whose PID/netns could not be resolved is inspected again after this long (ms). */
@@ -37,28 +24,12 @@ export const DOCKER_RETRY_FAILED_MS = 30_000;
 /** Inspect calls in flight at once (first pass on a busy node). */
 const INSPECT_CONCURRENCY = 8;
 
-const LABEL_TYPE = 'io.kubernetes.docker.type';
-const LABEL_SANDBOX_ID = 'io.kubernetes.sandbox.id';
-const LABEL_POD_NAME = 'io.kubernetes.pod.name';
-const LABEL_POD_NAMESPACE = 'io.kubernetes.pod.namespace';
-const LABEL_POD_UID = 'io.kubernetes.pod.uid';
-const LABEL_CONTAINER_NAME = 'io.kubernetes.container.name';
-
 export type DockerClientOptions = ClientOptions & { log?: Logger };
 
 interface HttpResult {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
-}
-
-/** One entry of GET /containers/json, after validation. */
-interface ListedContainer {
-  id: string;
-  name: string;
-  state: string;
-  labels: Record<string, string>;
-  networkMode: string;
 }
 
 /** What inspect told us about a running container, kept until the container is gone or restarted. */
@@ -72,78 +43,6 @@ interface PidEntry {
   reason?: string;
   /** performance.now() of a failed resolution: retried after DOCKER_RETRY_FAILED_MS, not on every pass. */
   failedAt?: number;
-}
-
-interface Resolved {
-  pid: number | null;
-  netns: NetnsRef | null;
-  reason?: string;
-}
-
-/** "1.41" -> [1, 41]; null when malformed. */
-export function parseApiVersion(v: unknown): [number, number] | null {
-  if (typeof v !== 'string') return null;
-  const m = /^(\d{1,3})\.(\d{1,3})$/.exec(v.trim());
-  return m ? [Number(m[1]), Number(m[2])] : null;
-}
-
-function compareApi(a: [number, number], b: [number, number]): number {
-  return a[0] - b[0] || a[1] - b[1];
-}
-
-/**
- * Negotiated version: min(client max, server's Api-Version). Throws when the server is older than 1.40 or
- * the header is missing/malformed.
- */
-export function negotiateApiVersion(endpoint: string, serverHeader: unknown): string {
-  const server = parseApiVersion(serverHeader);
-  if (!server) {
-    throw new RuntimeError(endpoint, 'GET /_ping', `no valid Api-Version header (got ${JSON.stringify(serverHeader ?? null)}); not a Docker Engine?`, {
-      code: 'DOCKER_API',
-    });
-  }
-  const min = parseApiVersion(DOCKER_MIN_API)!;
-  if (compareApi(server, min) < 0) {
-    throw new RuntimeError(
-      endpoint,
-      'GET /_ping',
-      `Docker Engine API ${server.join('.')} is too old: at least ${DOCKER_MIN_API} (Docker 19.03) is required`,
-      { code: 'DOCKER_API_TOO_OLD' },
-    );
-  }
-  const max = parseApiVersion(DOCKER_CLIENT_MAX_API)!;
-  return (compareApi(server, max) < 0 ? server : max).join('.');
-}
-
-/** Docker container state -> CRI enum name. */
-export function dockerContainerState(state: string): ContainerState {
-  switch (state) {
-    case 'running':
-      return 'CONTAINER_RUNNING';
-    case 'created':
-      return 'CONTAINER_CREATED';
-    case 'exited':
-    case 'dead':
-      return 'CONTAINER_EXITED';
-    default:
-      return 'CONTAINER_UNKNOWN';
-  }
-}
-
-/** States in which a container has a process (and so a PID and a live network namespace). */
-function hasProcess(state: string): boolean {
-  return state === 'running' || state === 'paused';
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function stringLabels(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!isRecord(v)) return out;
-  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
-  return out;
 }
 
 /** Inode of a netns file, or null when it cannot be read (process gone): the caller treats null as "unknown". */
@@ -215,7 +114,7 @@ class DockerRuntime implements RuntimeClient {
     const listed: ListedContainer[] = [];
     for (const item of raw) {
       try {
-        listed.push(this.parseListed(item));
+        listed.push(parseListedContainer(item));
       } catch (err) {
         const msg = errorMessage(err);
         if (!this.warned.has(msg)) {
@@ -235,19 +134,9 @@ class DockerRuntime implements RuntimeClient {
       resolved.set(c.id, await this.resolve(api, c));
     });
 
-    return this.buildPods(listed, resolved);
-  }
-
-  private parseListed(item: unknown): ListedContainer {
-    if (!isRecord(item)) throw new ValidationError('container entry is not an object');
-    const id = validateId('docker container', item.Id);
-    const names = Array.isArray(item.Names) ? item.Names.filter((n): n is string => typeof n === 'string') : [];
-    const first = names[0] ?? '';
-    const name = first.replace(/^\//, '') || id.slice(0, 12);
-    const state = typeof item.State === 'string' ? item.State : '';
-    const hostConfig = isRecord(item.HostConfig) ? item.HostConfig : {};
-    const networkMode = typeof hostConfig.NetworkMode === 'string' ? hostConfig.NetworkMode : '';
-    return { id, name, state, labels: stringLabels(item.Labels), networkMode };
+    const url = this.endpoint.url;
+    return podsFromContainers(listed, resolved, url, (container, sandbox) =>
+      this.opts.log?.debug({ endpoint: url, container, sandbox }, 'docker: app container without a listed sandbox, skipped'));
   }
 
   /**
@@ -326,73 +215,6 @@ class DockerRuntime implements RuntimeClient {
     } catch (err) {
       return none(errorMessage(err));
     }
-  }
-
-  private buildPods(listed: ListedContainer[], resolved: Map<string, Resolved>): PodInfo[] {
-    const url = this.endpoint.url;
-    const get = (id: string): Resolved => resolved.get(id) ?? { pid: null, netns: null, reason: 'not resolved' };
-    const containerInfo = (c: ListedContainer, name: string): ContainerInfo => ({
-      id: c.id,
-      name,
-      state: dockerContainerState(c.state),
-      pid: get(c.id).pid,
-    });
-    const pod = (c: ListedContainer, meta: { namespace: string; name: string; uid: string }, containers: ContainerInfo[]): PodInfo => {
-      const r = get(c.id);
-      const p: PodInfo = {
-        ...meta,
-        runtime: 'docker',
-        endpoint: url,
-        sandboxId: c.id,
-        state: c.state === 'running' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY',
-        pid: r.netns ? r.pid : null,
-        hostNetwork: c.networkMode === 'host',
-        netns: r.netns,
-        containers,
-      };
-      if (!r.netns) p.reason = r.reason ?? 'unresolved';
-      return p;
-    };
-
-    const sandboxes = new Map<string, ListedContainer>();
-    const members = new Map<string, ContainerInfo[]>();
-    const plain: ListedContainer[] = [];
-    const apps: ListedContainer[] = [];
-    for (const c of listed) {
-      const type = c.labels[LABEL_TYPE];
-      if (type === 'podsandbox') {
-        sandboxes.set(c.id, c);
-        members.set(c.id, []);
-      } else if (type === 'container' || c.labels[LABEL_SANDBOX_ID] !== undefined) apps.push(c);
-      else plain.push(c);
-    }
-    for (const c of apps) {
-      const sb = c.labels[LABEL_SANDBOX_ID] ?? '';
-      const list = members.get(sb);
-      if (!list) {
-        this.opts.log?.debug({ endpoint: url, container: c.id, sandbox: sb }, 'docker: app container without a listed sandbox, skipped');
-        continue;
-      }
-      list.push(containerInfo(c, c.labels[LABEL_CONTAINER_NAME] ?? c.name));
-    }
-
-    const pods: PodInfo[] = [];
-    for (const [id, c] of sandboxes) {
-      const containers = members.get(id)!.sort((a, b) => compareNames(a.name, b.name) || compareNames(a.id, b.id));
-      pods.push(
-        pod(
-          c,
-          {
-            namespace: c.labels[LABEL_POD_NAMESPACE] ?? '',
-            name: c.labels[LABEL_POD_NAME] ?? c.name,
-            uid: c.labels[LABEL_POD_UID] ?? '',
-          },
-          containers,
-        ),
-      );
-    }
-    for (const c of plain) pods.push(pod(c, { namespace: '', name: c.name, uid: '' }, [containerInfo(c, c.name)]));
-    return pods;
   }
 
   /** GET /_ping (unversioned) and negotiate; remembers the version for later calls. */
