@@ -23,7 +23,7 @@ import type { Inventory } from './runtime/inventory.js';
 import type { PodInfo } from './runtime/types.js';
 import type { PodReport, Snapshot } from './snapshot.js';
 
-export { notInspected, podReportJson, wasInspected, iptablesJson, ipsetsJson, tcJson, stateErrors } from './collect/report.js';
+export { notInspected, podReportJson, wasInspected, iptablesJson, ipsetsJson, tcJson, stateErrors, podIdentityJson, kernelJson } from './collect/report.js';
 export { namedNetnsDir } from './collect/netns.js';
 
 export interface CollectDeps {

@@ -140,6 +140,17 @@ export function tcJson(d: TcDump) {
   };
 }
 
+/** Which pod and namespace a document describes (the head of the inspect and diff documents). */
+export function podIdentityJson(r: PodReport) {
+  return { namespace: r.namespace, name: r.name, runtime: r.runtime, netns: r.netns ? { inode: r.netns.inode, path: r.netns.path } : null };
+}
+
+/** The kernel state of a document: iptables capped at `maxRules` (chaos chains first), ipsets, tc. */
+export function kernelJson(r: PodReport, maxRules: number) {
+  const { dumps, omitted } = capDumps(r.iptables, maxRules);
+  return { iptables: dumps.map(iptablesJson), ...(omitted > 0 ? { rulesOmitted: omitted } : {}), ipsets: ipsetsJson(r.ipsets), tc: tcJson(r.tc) };
+}
+
 /**
  * `{namespace, name, runtime, netns: {inode, path} | null, chaos: {verdict, kinds, findings}, iptables, ipsets, tc,
  * rulesOmitted?, ipsets, tc, ipRules, dnsChaos, errors, reader, sources, spawns, hostNetwork?, notes?, links?, addresses?,
@@ -150,12 +161,8 @@ export function tcJson(d: TcDump) {
  * 10k qdiscs would otherwise make every /debug/pods answer tens of MB; the verdict saw them all).
  */
 export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD) {
-  const { dumps, omitted } = capDumps(r.iptables, maxRules);
   return {
-    namespace: r.namespace,
-    name: r.name,
-    runtime: r.runtime,
-    netns: r.netns ? { inode: r.netns.inode, path: r.netns.path } : null,
+    ...podIdentityJson(r),
     chaos: {
       verdict: r.chaos.verdict,
       kinds: r.chaos.kinds,
@@ -164,10 +171,7 @@ export function podReportJson(r: PodReport, maxRules = DEFAULT_MAX_RULES_PER_POD
       ...(r.intent ? { intent: intentJson(r.intent) } : {}),
       ...(r.drift ? { drift: driftJson(r.drift) } : {}),
     },
-    iptables: dumps.map(iptablesJson),
-    ...(omitted > 0 ? { rulesOmitted: omitted } : {}),
-    ipsets: ipsetsJson(r.ipsets),
-    tc: tcJson(r.tc),
+    ...kernelJson(r, maxRules),
     ipRules: r.ipRules,
     dnsChaos: r.dnsChaos,
     errors: r.errors,

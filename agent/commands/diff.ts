@@ -6,7 +6,7 @@
  * side is printed alone and says why. Exit 0 when the pod's namespace was read, 1 otherwise.
  */
 import type { Config } from '../config.js';
-import { collect, iptablesJson, ipsetsJson, tcJson, wasInspected } from '../collection.js';
+import { collect, kernelJson, podIdentityJson, wasInspected } from '../collection.js';
 import { entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
 import { driftJson, intentJson } from '../intent/json.js';
 import { beginKubeLists, oneShotKube } from '../intent/setup.js';
@@ -19,19 +19,15 @@ import type { CommandIo } from './io.js';
 import { formatTable } from './runtimes.js';
 
 export function diffJson(r: PodReport, kubeOff: string | null, maxRules = Number.MAX_SAFE_INTEGER) {
-  const { dumps, omitted } = capDumps(r.iptables, maxRules);
   return {
-    namespace: r.namespace,
-    name: r.name,
-    runtime: r.runtime,
-    netns: r.netns ? { inode: r.netns.inode, path: r.netns.path } : null,
+    ...podIdentityJson(r),
     verdict: r.chaos.verdict,
     kinds: r.chaos.kinds,
     kube: kubeOff === null ? 'on' : `off: ${kubeOff}`,
     intent: r.intent ? intentJson(r.intent) : null,
     drift: r.drift ? driftJson(r.drift) : null,
     findings: r.drift?.findings ?? r.chaos.findings.map((f) => ({ finding: f, owners: [] })),
-    kernel: { iptables: dumps.map(iptablesJson), ...(omitted > 0 ? { rulesOmitted: omitted } : {}), ipsets: ipsetsJson(r.ipsets), tc: tcJson(r.tc) },
+    kernel: kernelJson(r, maxRules),
     errors: r.errors,
   };
 }
