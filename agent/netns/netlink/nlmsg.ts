@@ -52,6 +52,16 @@ export function encodeMessage(type: number, flags: number, seq: number, payload:
   return buf;
 }
 
+/** One encoded attribute (header, payload, padding to 4 bytes); `nested` sets NLA_F_NESTED. */
+export function encodeAttr(type: number, data: Buffer, nested = false): Buffer {
+  const len = NLA_HDRLEN + data.length;
+  const b = Buffer.alloc(align4(len));
+  b.writeUInt16LE(len, 0);
+  b.writeUInt16LE(type | (nested ? NLA_F_NESTED : 0), 2);
+  data.copy(b, NLA_HDRLEN);
+  return b;
+}
+
 /** Every message in one datagram, in order. A length that runs past the buffer is a DecodeError. */
 export function splitMessages(buf: Buffer): NlMessage[] {
   const out: NlMessage[] = [];

@@ -6,6 +6,7 @@
  */
 import { DecodeError } from '../../../errors.js';
 import type { NftFamily } from '../../model/nftables.js';
+import { encodeAttr } from '../nlmsg.js';
 
 export const NFNL_SUBSYS_IPSET = 6;
 export const NFNL_SUBSYS_NFTABLES = 10;
@@ -61,15 +62,8 @@ export function decodeNfGen(payload: Buffer): NfGenMsg {
   return { family: payload.readUInt8(0), version: payload.readUInt8(1), resId: payload.readUInt16BE(2) };
 }
 
-/** One encoded attribute (header, payload, padding to 4 bytes); `nested` sets NLA_F_NESTED. */
-export function encodeAttr(type: number, data: Buffer, nested = false): Buffer {
-  const len = 4 + data.length;
-  const b = Buffer.alloc((len + 3) & ~3);
-  b.writeUInt16LE(len, 0);
-  b.writeUInt16LE(type | (nested ? 0x8000 : 0), 2);
-  data.copy(b, 4);
-  return b;
-}
+/** Netlink's attribute encoder (nlmsg.ts), re-exported for the nfnetlink requests built here and in ipset.ts. */
+export { encodeAttr };
 
 /** A NUL-terminated string attribute. */
 export function encodeStrAttr(type: number, s: string): Buffer {

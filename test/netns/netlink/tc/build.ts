@@ -3,15 +3,10 @@
  * for what this kernel cannot create (netem, prio, sfq, basic, eBPF filters) and for edge cases.
  */
 
-/** One attribute: 4-byte header (length, type), data, padding to 4 bytes. */
-export function nla(type: number, data: Buffer, nested = false): Buffer {
-  const len = 4 + data.length;
-  const b = Buffer.alloc((len + 3) & ~3);
-  b.writeUInt16LE(len, 0);
-  b.writeUInt16LE(type | (nested ? 0x8000 : 0), 2);
-  data.copy(b, 4);
-  return b;
-}
+import { encodeAttr } from '../../../../agent/netns/netlink/nlmsg.js';
+
+/** One attribute: 4-byte header (length, type), data, padding to 4 bytes (the agent's own encoder). */
+export const nla = encodeAttr;
 
 export const u32 = (...v: number[]): Buffer => {
   const b = Buffer.alloc(v.length * 4);
