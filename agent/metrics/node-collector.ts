@@ -31,10 +31,12 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
       deps.log.debug({ reason, detail }, 'namespace read through the tools');
     },
   });
+  const disabled = disabledCollectors(cfg);
+  const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);
   let closed = false;
   return {
     collect: (signal) => collect(
-      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled: disabledCollectors(cfg), namedNetnsDir: namedNetnsDir(cfg.hostRoot), ...(deps.kube ? { kube: deps.kube } : {}) },
+      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {
