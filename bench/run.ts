@@ -36,16 +36,13 @@ import { READER_MODES, type ReaderMode } from '../agent/netns/read.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../test/helpers/containerd.js';
 import { AgentProcess, type WorkerSample } from './agent.js';
 import { ChaosDaemonBaseline, type BaselineResult } from './baseline.js';
-import { CORPORA, MEMBERS_PER_SET, MESH_RULES_IPV4, applyCorpus, chaosLayout, type CorpusName } from './inject.js';
-import { LoadSampler, cpuSince, cpuSnapshot, mapLimit, processCpuMs, round, shippedNodeFlags, summarize } from './measure.js';
+import { CORPORA, MEMBERS_PER_SET, MESH_RULES_IPV4, type CorpusName } from './inject.js';
+import { LoadSampler, cpuSince, cpuSnapshot, processCpuMs, round, shippedNodeFlags, summarize } from './measure.js';
+import { CONTAINERS, SETUP_CONCURRENCY, applyToAll, growPods, removeAll } from './pods.js';
 import { checkTargets, renderTables, writeResults, type BenchResults, type RowResult, type SetupResult } from './report.js';
 import { liveServeChildren, runServeLoad, type ServeLoadResult } from './serve-load.js';
 
-const CONTAINERS = ['app', 'sidecar'];
-const SETUP_CONCURRENCY = 8;
 let agentCollections = 0;
-let podSerial = 0;
-const NAMESPACE = 'bench';
 
 interface Args {
   pods: number[];
@@ -153,47 +150,6 @@ async function machine(): Promise<BenchResults['machine']> {
   const mem = await readFile('/proc/meminfo', 'utf8');
   const total = Number(/^MemTotal:\s+(\d+) kB/m.exec(mem)?.[1] ?? 0);
   return { cpus: cpus().length, model: cpus()[0]?.model.trim() ?? 'unknown', kernel: release(), node: process.version, memTotalMB: Math.round(total / 1024) };
-}
-
-function failures(results: PromiseSettledResult<unknown>[]): string[] {
-  return results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => errorMessage(r.reason));
-}
-
-/** Grow the pod set to `target` (runPod 8 at a time), then bring the new pods to `corpus`. */
-async function growPods(h: ContainerdHarness, pods: TestPod[], target: number, corpus: CorpusName): Promise<SetupResult> {
-  const count = target - pods.length;
-  const perPod: number[] = [];
-  const t0 = performance.now();
-  const created = await mapLimit(Array.from({ length: count }, () => podSerial++), SETUP_CONCURRENCY, async (i) => {
-    const s = performance.now();
-    const pod = await h.runPod({ name: `bench-${String(i).padStart(3, '0')}`, namespace: NAMESPACE, containers: CONTAINERS });
-    perPod.push(performance.now() - s);
-    return pod;
-  });
-  const createSeconds = (performance.now() - t0) / 1000;
-  const fresh: TestPod[] = [];
-  for (const r of created) if (r.status === 'fulfilled') fresh.push(r.value);
-  pods.push(...fresh);
-  const failed = failures(created);
-  if (failed.length) throw new AgentError('BENCH_SETUP', `${failed.length} of ${count} pods failed to start: ${failed.slice(0, 3).join('; ')}`);
-  log(`+${count} pods in ${createSeconds.toFixed(1)} s; bringing them to the ${corpus} corpus`);
-  const injectSeconds = await applyToAll(fresh, corpus);
-  return { created: count, createSeconds, perPodMs: count > 0 ? summarize(perPod) : null, injectSeconds, concurrency: SETUP_CONCURRENCY };
-}
-
-/** Write `corpus` into every pod's namespace (8 at a time); seconds taken. */
-async function applyToAll(pods: TestPod[], corpus: CorpusName): Promise<number> {
-  const layout = chaosLayout();
-  const t0 = performance.now();
-  const bad = failures(await mapLimit(pods, SETUP_CONCURRENCY, (p) => applyCorpus(p.netnsPath, corpus, layout)));
-  if (bad.length) throw new AgentError('BENCH_SETUP', `the ${corpus} corpus failed in ${bad.length} pods: ${bad[0]}`);
-  return (performance.now() - t0) / 1000;
-}
-
-/** Remove every pod (8 at a time). */
-async function removeAll(h: ContainerdHarness, pods: TestPod[]): Promise<void> {
-  const bad = failures(await mapLimit(pods.splice(0), SETUP_CONCURRENCY, (p) => h.removePod(p.sandboxId)));
-  if (bad.length) throw new AgentError('BENCH_SETUP', `${bad.length} pods could not be removed: ${bad[0]}`);
 }
 
 /** The warm-up results must show the corpus's state on both sides, or the figures would compare nothing. */
@@ -360,7 +316,7 @@ async function runRows(args: Args, h: ContainerdHarness, agent: AgentProcess, ba
   if (args.corpora.includes('chaos')) {
     for (const n of args.pods) {
       log(`chaos N=${n}: creating ${n - pods.length} pods (${SETUP_CONCURRENCY} at once)`);
-      rows.push(await measureRow('chaos', n, args, h, agent, baseline, await growPods(h, pods, n, 'chaos')));
+      rows.push(await measureRow('chaos', n, args, h, agent, baseline, await growPods(h, pods, n, 'chaos', log)));
     }
   }
   const others = args.corpora.filter((c) => c !== 'chaos');
@@ -370,7 +326,7 @@ async function runRows(args: Args, h: ContainerdHarness, agent: AgentProcess, ba
     log(`removing ${pods.length} pods for fresh ones`);
     await removeAll(h, pods);
   }
-  const setup = await growPods(h, pods, top, 'clean');
+  const setup = await growPods(h, pods, top, 'clean', log);
   if (others.includes('clean')) rows.push(await measureRow('clean', top, args, h, agent, baseline, setup));
   if (others.includes('mesh')) {
     log(`mesh N=${top}: Istio nat rules into every pod`);
