@@ -12,7 +12,7 @@ import type { CollectorResult } from '../agent/snapshot.js';
 const BLOCK_MS = 3;
 
 export class LoopBlocks {
-  private readonly gaps: { end: number; ms: number; gc: boolean }[] = [];
+  private readonly gaps: LoopGap[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly gc = new PerformanceObserver((list) => {
     for (const e of list.getEntries() as PerformanceEntry[]) {
@@ -42,21 +42,33 @@ export class LoopBlocks {
     this.timer = null;
   }
 
-  /**
-   * Longest gap (ms) per phase between `t0` and `t2`: the collectors from `t0` in order, `pipeline` from `t1`.
-   * Gaps are then forgotten.
-   */
+  /** Longest gap (ms) per phase between `t0` and `t2` (attributeGaps); the gaps are then forgotten. */
   take(t0: number, t1: number, t2: number, collectors: readonly CollectorResult[]): Record<string, number> {
-    const bounds: { name: string; end: number }[] = [];
-    let at = t0;
-    for (const c of collectors) bounds.push({ name: c.collector, end: (at += c.seconds * 1000) });
-    const out: Record<string, number> = {};
-    for (const g of this.gaps.splice(0)) {
-      if (g.end < t0 || g.end > t2 + 50) continue;
-      const at = g.end >= t1 ? 'pipeline' : bounds.find((b) => g.end <= b.end + 1)?.name ?? 'collect (between collectors)';
-      const phase = g.gc ? `gc ${at}` : at;
-      out[phase] = Math.max(out[phase] ?? 0, Math.round(g.ms * 10) / 10);
-    }
-    return out;
+    return attributeGaps(this.gaps.splice(0), t0, t1, t2, collectors);
   }
+}
+
+export interface LoopGap {
+  /** performance.now() when the gap ended. */
+  end: number;
+  ms: number;
+  gc: boolean;
+}
+
+/**
+ * Longest gap (ms) per phase between `t0` and `t2`: the collectors from `t0` in order (their start times follow from
+ * their durations), `pipeline` from `t1`. PURE.
+ */
+export function attributeGaps(gaps: readonly LoopGap[], t0: number, t1: number, t2: number, collectors: readonly CollectorResult[]): Record<string, number> {
+  const bounds: { name: string; end: number }[] = [];
+  let at = t0;
+  for (const c of collectors) bounds.push({ name: c.collector, end: (at += c.seconds * 1000) });
+  const out: Record<string, number> = {};
+  for (const g of gaps) {
+    if (g.end < t0 || g.end > t2 + 50) continue;
+    const where = g.end >= t1 ? 'pipeline' : bounds.find((b) => g.end <= b.end + 1)?.name ?? 'collect (between collectors)';
+    const phase = g.gc ? `gc ${where}` : where;
+    out[phase] = Math.max(out[phase] ?? 0, Math.round(g.ms * 10) / 10);
+  }
+  return out;
 }
