@@ -47,7 +47,8 @@ export interface IntentSource {
 function statusFrom(resources: InformerStatus[], now: number): IntentStatus & { up: boolean } {
   const up = resources.every((r) => r.connected);
   const synced = resources.every((r) => r.synced && r.lastSyncAt !== null);
-  const oldest = synced ? Math.min(...resources.map((r) => r.lastSyncAt!)) : null;
+  // A connected watch matches the server now: its age is 0 exactly, not the time between the informers' clocks and ours.
+  const oldest = synced ? Math.min(...resources.map((r) => (r.connected ? now : r.lastSyncAt!))) : null;
   const errors = resources.filter((r) => r.lastError !== null).map((r) => (r.lastError!.startsWith(`${r.resource}:`) ? r.lastError! : `${r.resource}: ${r.lastError}`));
   const truncated = resources.filter((r) => r.truncated);
   for (const r of truncated) errors.push(`${r.resource}: more objects than the cache keeps`);

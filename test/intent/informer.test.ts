@@ -158,6 +158,17 @@ describe('failures', () => {
     expect(v.status.errors).toEqual(['networkchaos: list: HTTP 403: networkchaos.chaos-mesh.org is forbidden: User cannot list resource "networkchaos" in API group "chaos-mesh.org" at the cluster scope']);
   });
 
+  it('connected watches are 0 s old exactly, whatever time passes between the informers\' clocks and the source\'s', async () => {
+    let t = 1_000_000;
+    const clock = (): number => (t += 7); // every reading 7 ms later, as on a loaded machine
+    const source = new KubeIntentSource(kubeConfig(), { from: 'test', server: server.url }, silentLogger(), FAST, clock);
+    running.push(source);
+    source.start();
+    await waitFor('up', () => source.health().up);
+    expect(source.health().syncAgeSeconds).toBe(0);
+    expect(source.view().status.syncAgeSeconds).toBe(0);
+  });
+
   it('the API server killed and restarted: stale while down, then resumed from the last resourceVersion', async () => {
     server.create('podnetworkchaos', podNetworkChaos('kill', 'before', {}));
     const source = new KubeIntentSource(kubeConfig(), { from: 'test', server: server.url }, silentLogger(), FAST);
