@@ -55,7 +55,8 @@ describeIntegration('pods deleted between listing and reading', { root: true, co
     s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--reader', 'nsenter', '--nsenter-path', fake.path, '--netns-concurrency', '1', '--interval', '2s',
       // The held read waits while the test removes two pods through CRI (seconds on a loaded machine): the default
       // 5 s namespace budget is not what this test is about (test/faults/slow-namespace.test.ts is).
-      '--namespace-timeout', '60s']);
+      // The held tool too: the default 2 s --command-timeout killed it once in CI while the removals ran.
+      '--namespace-timeout', '60s', '--command-timeout', '60s']);
     await fake.started('held'); // listed, and reading the first pod: the other two wait for the read slot
     await h!.removePod(pods.before.sandboxId);
     await fake.release('held');

@@ -54,7 +54,9 @@ describeIntegration('containerd killed mid-collection and restarted', { root: tr
       expect(valueOf(text, 'chaos_daemon_runtime_up', docker), `dockerd down: ${s!.stderr().split('\n').filter((l) => l.includes(d!.url)).slice(-3).join('\n')}`).toBe(1);
       expect(verdict(text, dockerPod.name)).toBe(1);
     };
-    s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--docker-endpoint', d!.url, '--reader', 'nsenter', '--nsenter-path', fake.path, '--interval', `${INTERVAL_MS}ms`, '--runtime-timeout', '5s', '--log-level', 'debug']);
+    s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--docker-endpoint', d!.url, '--reader', 'nsenter', '--nsenter-path', fake.path, '--interval', `${INTERVAL_MS}ms`, '--runtime-timeout', '5s', '--log-level', 'debug',
+      // The held `ip` waits while containerd is killed: on a loaded machine longer than the default 2 s tool timeout.
+      '--namespace-timeout', '60s', '--command-timeout', '60s']);
 
     // The first collection listed both runtimes and is reading the containerd pod's namespace: kill containerd now.
     await fake.started('mid');
