@@ -1,14 +1,15 @@
 /**
  * Background collection loop of `serve`: one collection every interval, single-flight (a collection never
  * overlaps another; asking while one runs joins it), abortable, with a per-collection deadline. Keeps the
- * latest Snapshot and its metrics rendered once, so a scrape only writes a buffer and never triggers work.
+ * latest Snapshot and its metrics, rendered in the variants scrapers ask for, so a scrape only writes a buffer and
+ * never triggers a collection.
  * Logs each injection appearing/disappearing once, at info, as an event; nothing per scrape.
  */
 import { setMaxListeners } from 'node:events';
 import { AgentError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import type { InjectionEvent } from './metrics/injection-tracker.js';
-import type { RenderedMetrics } from './metrics/registry.js';
+import type { RenderedMetrics } from './metrics/exposition.js';
 import type { Snapshot } from './snapshot.js';
 
 export interface Published {

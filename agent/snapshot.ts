@@ -82,7 +82,7 @@ export interface Snapshot {
   pods: PodReport[];
   containerStats: ContainerStat[];
   collectors: CollectorResult[];
-  /** Processes the agent process itself spawned in the collection (netns workers when (re)started, `ip rule` reads). */
+  /** Processes the agent spawned in the collection: one nsenter per tool the tools reader ran (0 over netlink). */
   spawns: number;
   /** Namespace reads (netlink or through the tools). */
   reads?: number;

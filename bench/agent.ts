@@ -11,6 +11,7 @@ import { collect, namedNetnsDir } from '../agent/collection.js';
 import { loadConfig, type Config } from '../agent/config.js';
 import { AgentError } from '../agent/errors.js';
 import { silentLogger } from '../agent/log.js';
+import { ExpositionDemand, type ExpositionVariant } from '../agent/metrics/exposition.js';
 import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
@@ -19,6 +20,9 @@ import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
 import type { Snapshot } from '../agent/snapshot.js';
 import { LoopBlocks } from './loop-blocks.js';
 import { cpuSince, cpuSnapshot, type CpuDelta } from './measure.js';
+
+/** What Prometheus 2.x negotiates (bench/serve-load.ts sends its Accept header). */
+const PROMETHEUS_SCRAPE: ExpositionVariant = { format: 'openmetrics', gzip: true };
 
 export interface AgentSample {
   /** collect() + pipeline.process(), milliseconds. */
@@ -40,7 +44,7 @@ export interface AgentSample {
   spawns: number;
   runtimeCalls: number;
   pods: number;
-  /** Samples and bytes of the Prometheus rendering. */
+  /** Samples of the rendering, and bytes of its OpenMetrics text (what a Prometheus scrape reads, before gzip). */
   series: number;
   bytes: number;
   /** Pods whose verdict is active with both partition and bandwidth found. */
@@ -78,7 +82,9 @@ export class InProcessAgent {
         this.readerCpuSeconds += e.cpuSeconds;
       },
     });
-    this.pipeline = new MetricsPipeline({ compatMetrics: this.cfg.compatMetrics, maxRulesPerPod: this.cfg.maxRulesPerPod, persistent, log });
+    // Rendered as for a Prometheus server scraping it: OpenMetrics, gzip (serve renders what its scrapers ask for).
+    const demand = new ExpositionDemand([PROMETHEUS_SCRAPE]);
+    this.pipeline = new MetricsPipeline({ compatMetrics: this.cfg.compatMetrics, maxRulesPerPod: this.cfg.maxRulesPerPod, persistent, demand, log });
   }
 
   async collectOnce(): Promise<AgentSample> {
@@ -96,6 +102,7 @@ export class InProcessAgent {
     const t1 = performance.now();
     const { metrics } = await this.pipeline.process(snapshot);
     const t2 = performance.now();
+    const bytes = (await metrics.body(PROMETHEUS_SCRAPE.format, false)).length; // rendered already: the gzip's input
     const wallMs = t2 - t0;
     // Worker threads are in this process's CPU; the tools (when read through them) are reaped children.
     const cpu = cpuSince(cpu0);
@@ -126,7 +133,7 @@ export class InProcessAgent {
       runtimeCalls: this.inventory.requestCount() - calls0,
       pods: snapshot.pods.length,
       series: metrics.samples,
-      bytes: metrics.prometheus.length,
+      bytes,
       activeChaosPods: snapshot.pods.filter((p) => p.chaos.verdict === 'active' && p.chaos.kinds.includes('partition') && p.chaos.kinds.includes('bandwidth')).length,
       errors,
       maxActive: this.cfg.netnsConcurrency,

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
 import { CollectionScheduler } from '../agent/scheduler.js';
-import type { RenderedMetrics } from '../agent/metrics/registry.js';
+import { renderRegistry } from '../agent/metrics/registry.js';
+import { Registry } from 'prom-client';
 import type { Snapshot } from '../agent/snapshot.js';
 import { chaos, chaosPod, cleanPod, snapshot } from './metrics/fixtures.js';
 
@@ -182,7 +183,7 @@ describe('CollectionScheduler', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const snap = snapshot([]);
-    const metrics: RenderedMetrics = { prometheus: Buffer.alloc(0), prometheusGzip: Buffer.alloc(0), openMetrics: Buffer.alloc(0), openMetricsGzip: Buffer.alloc(0), samples: 0 };
+    const metrics = await renderRegistry(new Registry());
     const s = new CollectionScheduler({
       intervalMs: 60_000, collectionTimeoutMs: 5, log: capture().log,
       collect: async () => snap,

@@ -20,7 +20,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     const snapshot = await collector.collect(io.signal);
     await intent.result; // `--kube on` with credentials that do not load: an error
     const { metrics } = await pipeline.process(snapshot, io.signal);
-    io.out(metrics.prometheus.toString('utf8'));
+    io.out((await metrics.body('prometheus', false)).toString('utf8'));
     const up = snapshot.runtimes.filter((r) => r.up).length;
     if (up === 0) {
       io.err(`metrics: no container runtime reachable (${snapshot.runtimes.map((r) => `${r.endpoint}: ${r.error ?? 'down'}`).join('; ') || 'none found'})\n`);

@@ -7,6 +7,7 @@ import type { ChaosKind } from '../chaos/types.js';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { startKubeSource } from '../intent/setup.js';
+import { ExpositionDemand } from '../metrics/exposition.js';
 import { MetricsPipeline } from '../metrics/pipeline.js';
 import { createNodeCollector } from '../metrics/node-collector.js';
 import { PersistentMetrics } from '../metrics/registry.js';
@@ -34,7 +35,8 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   // reads their caches as they are.
   const kube = await startKubeSource(cfg, io.env, io.log);
   const persistent = new PersistentMetrics();
-  const pipeline = new MetricsPipeline({ compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, log: io.log });
+  const demand = new ExpositionDemand();
+  const pipeline = new MetricsPipeline({ compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, demand, log: io.log });
   const collector = createNodeCollector(cfg, {
     log: io.log,
     persistent,

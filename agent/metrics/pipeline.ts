@@ -1,18 +1,21 @@
 /**
  * What happens to each finished collection: the injection tracker update (first-seen times and started/ended
- * events), the bpm start counter, a fresh registry, one rendering. (The bpm report comes with the snapshot: it is
+ * events), the bpm start counter, a fresh registry, its rendering into the exposition variants wanted (exposition.ts). (The bpm report comes with the snapshot: it is
  * built from the collection's one /proc scan.)
  */
 import type { Logger } from '../log.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';
 import { InjectionTracker, type InjectionEvent } from './injection-tracker.js';
-import { buildCollectionRegistry, type PersistentMetrics, type RenderedMetrics } from './registry.js';
+import type { ExpositionDemand, RenderedMetrics } from './exposition.js';
+import { buildCollectionRegistry, type PersistentMetrics } from './registry.js';
 
 export interface PipelineOptions {
   compatMetrics: boolean;
   /** --max-rules-per-pod. */
   maxRulesPerPod?: number;
   persistent: PersistentMetrics;
+  /** Which exposition variants to render with each collection (serve: what scrapers asked for); none: the text only. */
+  demand?: ExpositionDemand;
   log: Logger;
 }
 
@@ -40,7 +43,7 @@ export class MetricsPipeline {
       compatMetrics: this.opts.compatMetrics,
       ...(this.opts.maxRulesPerPod !== undefined ? { maxRulesPerPod: this.opts.maxRulesPerPod } : {}),
     }, signal);
-    const metrics = await this.opts.persistent.render(registry, signal);
+    const metrics = await this.opts.persistent.render(registry, signal, this.opts.demand ?? null);
     return { metrics, events, collectors };
   }
 }

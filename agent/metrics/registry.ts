@@ -1,11 +1,9 @@
 /**
  * Builds a FRESH prom-client Registry per collection from a Snapshot (so vanished pods disappear), keeps the
  * long-lived instruments (histograms, counters, prom-client's default process/nodejs metrics) in a separate
- * registry, and renders both once per collection into the Prometheus text and OpenMetrics formats, plain and
- * gzipped, so that answering a scrape costs a buffer write.
+ * registry, and renders both per collection into the exposition variants scrapers want (exposition.ts), so that
+ * answering a scrape costs a buffer write.
  */
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { CallObserver } from '../runtime/types.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';
@@ -16,12 +14,11 @@ import { registerContainerStatsMetrics } from './container-stats.js';
 import { registerInjectionMetrics, type FirstSeenLookup } from './injection.js';
 import { registerKubeMetrics } from './kube.js';
 import { registerQdiscMetrics } from './qdisc.js';
-import { countSamples, renderText } from './render-text.js';
+import { RenderedMetrics, type ExpositionDemand, type ExpositionFormat } from './exposition.js';
+import { renderText } from './render-text.js';
 import { Slicer } from './slicer.js';
 import { registerRuntimeMetrics, runtimeRequestHistogram } from './runtime.js';
 import { netnsInstruments, registerSelfMetrics, type CommandObservation } from './self.js';
-
-const gzip = promisify(gzipCb);
 
 /**
  * prom-client's default metrics that are gauges named like counters (`promtool check metrics`: non-counter metrics
@@ -44,16 +41,6 @@ export interface MetricsInput {
   compatMetrics: boolean;
   /** --max-rules-per-pod: iptables rules exported per pod at most (chaos chains first). */
   maxRulesPerPod?: number;
-}
-
-/** One collection's metrics, rendered once. */
-export interface RenderedMetrics {
-  prometheus: Buffer;
-  prometheusGzip: Buffer;
-  openMetrics: Buffer;
-  openMetricsGzip: Buffer;
-  /** Number of samples (lines that are not comments) in the Prometheus rendering. */
-  samples: number;
 }
 
 /** A fresh registry holding one collection's series; yields to the event loop between slices of work. */
@@ -102,23 +89,38 @@ export class PersistentMetrics {
     this.bpmStarts = new BpmStartCounter(this.registry);
   }
 
-  /** Render a collection registry together with the long-lived one; calls are serialised. */
-  render(collection: Registry, signal?: AbortSignal): Promise<RenderedMetrics> {
-    const run = this.queue.then(() => renderBoth(Registry.merge([collection, this.registry]), signal));
-    this.queue = run.catch(() => undefined); // the caller gets the rejection; the queue only keeps order
-    return run;
+  /**
+   * A collection registry together with the long-lived one, as an exposition: the variants `demand` wants are
+   * rendered now (aborted with `signal`), any other on its first request. Renderings are serialised.
+   */
+  render(collection: Registry, signal?: AbortSignal, demand: ExpositionDemand | null = null): Promise<RenderedMetrics> {
+    const serialise = (run: () => Promise<string>): Promise<string> => {
+      const p = this.queue.then(run);
+      this.queue = p.catch(() => undefined); // the caller gets the rejection; the queue only keeps order
+      return p;
+    };
+    return renderRegistry(Registry.merge([collection, this.registry]), { ...(signal ? { signal } : {}), demand, serialise });
   }
 }
 
 /**
- * Render a registry in both formats (render-text.ts: prom-client's public API, in slices that yield to the event
- * loop), then gzip both on the thread pool. The texts' strings are dropped once copied to buffers.
+ * A registry as an exposition (exposition.ts): render-text.ts in slices that yield to the event loop. Only the
+ * renderings made up front are bound to `signal`; a later scrape's is not. `serialise` orders renderings that share
+ * instruments.
  */
-export async function renderBoth(reg: Registry, signal?: AbortSignal): Promise<RenderedMetrics> {
-  const promText = await renderText(reg, signal ? { openMetrics: false, signal } : { openMetrics: false });
-  const samples = countSamples(promText);
-  const prometheus = Buffer.from(promText, 'utf8');
-  const openMetrics = Buffer.from(await renderText(reg, signal ? { openMetrics: true, signal } : { openMetrics: true }), 'utf8');
-  const [prometheusGzip, openMetricsGzip] = await Promise.all([gzip(prometheus), gzip(openMetrics)]);
-  return { prometheus, prometheusGzip, openMetrics, openMetricsGzip, samples };
+export async function renderRegistry(
+  reg: Registry,
+  opts: { signal?: AbortSignal; demand?: ExpositionDemand | null; serialise?: (run: () => Promise<string>) => Promise<string> } = {},
+): Promise<RenderedMetrics> {
+  let upFront = true;
+  const serialise = opts.serialise ?? ((run: () => Promise<string>) => run());
+  const render = (format: ExpositionFormat): Promise<string> => {
+    const signal = upFront ? opts.signal : undefined;
+    return serialise(() => renderText(reg, { openMetrics: format === 'openmetrics', ...(signal ? { signal } : {}) }));
+  };
+  try {
+    return await RenderedMetrics.create(render, opts.demand ?? null);
+  } finally {
+    upFront = false;
+  }
 }

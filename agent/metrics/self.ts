@@ -40,9 +40,9 @@ export function registerSelfMetrics(registry: Registry, snapshot: Snapshot, extr
   gauge(registry, 'chaos_daemon_collection_cpu_seconds',
     'CPU time (user+system) of the last complete collection: the agent process plus its netns workers and the tools they ran', []).set(snapshot.cpuSeconds);
   gauge(registry, 'chaos_daemon_collection_spawned_processes',
-    'Processes the agent process itself spawned in the last complete collection (netns workers when (re)started, ip rule reads); namespace reads run in long-lived workers, see chaos_daemon_collection_namespace_reads', []).set(snapshot.spawns);
+    'Processes the agent spawned in the last complete collection: one nsenter per tool run by the tools reader (--reader nsenter, or a namespace --reader auto read again through the tools); 0 when every namespace was read over netlink', []).set(snapshot.spawns);
   gauge(registry, 'chaos_daemon_collection_namespace_reads',
-    'Network namespaces read in the last complete collection (one nsenter + read script each, run by the netns workers)', []).set(snapshot.reads ?? 0);
+    'Network namespaces read in the last complete collection (over netlink in the reader threads, or through nsenter and the tools)', []).set(snapshot.reads ?? 0);
   gauge(registry, 'chaos_daemon_collection_incomplete_namespaces',
     'Network namespaces whose read in the last complete collection had a source that failed or was cut at its cap (those pods read unknown unless an active injection was proven; see chaos_daemon_pod_truncated and chaos_daemon_pod_errors)', []).set(snapshot.incompleteNamespaces ?? 0);
   const stale = gauge(registry, 'chaos_daemon_stale_sandboxes',

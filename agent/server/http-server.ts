@@ -181,8 +181,14 @@ export class AgentServer {
     if (!published) return send(res, req, 503, 'no collection has finished yet\n', { 'Retry-After': '5' });
     const om = wantsOpenMetrics(req.headers.accept);
     const gz = acceptsGzip(req.headers['accept-encoding']);
-    const m = published.metrics;
-    const body = om ? (gz ? m.openMetricsGzip : m.openMetrics) : gz ? m.prometheusGzip : m.prometheus;
+    let body: Buffer;
+    try {
+      body = await published.metrics.body(om ? 'openmetrics' : 'prometheus', gz);
+    } catch (err) {
+      // A variant rendered on demand failed (a bug: renderings of the same registry succeeded before it).
+      this.opts.log.error({ err: errorMessage(err) }, 'rendering the metrics failed');
+      return send(res, req, 500, 'rendering the metrics failed\n');
+    }
     const headers: Record<string, string> = {
       'Content-Type': om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
       Vary: 'Accept, Accept-Encoding',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCollectionRegistry, PersistentMetrics, renderBoth, type MetricsInput } from '../../agent/metrics/registry.js';
+import { buildCollectionRegistry, PersistentMetrics, renderRegistry, type MetricsInput } from '../../agent/metrics/registry.js';
 import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
 import { lintExposition, parseExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
 import { chaosPod, cleanPod, report, podInfo, container, filterDump, chain, rule, snapshot } from './fixtures.js';
@@ -16,7 +16,7 @@ function input(snap: Snapshot, extra: Partial<MetricsInput> = {}): MetricsInput 
 }
 
 async function text(snap: Snapshot, extra: Partial<MetricsInput> = {}): Promise<string> {
-  return (await renderBoth(await buildCollectionRegistry(input(snap, extra)))).prometheus.toString('utf8');
+  return (await (await renderRegistry(await buildCollectionRegistry(input(snap, extra)))).body('prometheus', false)).toString('utf8');
 }
 
 const WEB = { namespace: 'default', pod: 'web-1' };
@@ -163,7 +163,7 @@ describe('rendering with the long-lived registry', () => {
     const bpm = bpmReport([[2, 'toda']]);
     for (let round = 0; round < 2; round++) {
       const r = await persistent.render(await buildCollectionRegistry(input(snap, { bpm })));
-      const prom = r.prometheus.toString('utf8');
+      const prom = (await r.body('prometheus', false)).toString('utf8');
       expect(lintExposition(prom, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
       expect(valueOf(prom, 'chaos_daemon_netns_errors_total', { reason: 'timeout' })).toBe(1);
       expect(valueOf(prom, 'chaos_daemon_netns_errors_total', { reason: 'exit' })).toBe(0);
@@ -174,7 +174,7 @@ describe('rendering with the long-lived registry', () => {
       // Every family carries HELP text.
       for (const f of parseExposition(prom).families.values()) expect(f.help, f.name).toBeTruthy();
 
-      const om = r.openMetrics.toString('utf8');
+      const om = (await r.body('openmetrics', false)).toString('utf8');
       expect(om.endsWith('# EOF\n')).toBe(true);
       expect(om).toContain('# TYPE chaos_daemon_netns_errors counter');
       expect(om).toContain('chaos_daemon_netns_errors_total{reason="timeout"} 1');
@@ -184,8 +184,8 @@ describe('rendering with the long-lived registry', () => {
 
   it('gzips both renderings', async () => {
     const { gunzipSync } = await import('node:zlib');
-    const r = await renderBoth(await buildCollectionRegistry(input(snapshot([cleanPod()]))));
-    expect(gunzipSync(r.prometheusGzip).equals(r.prometheus)).toBe(true);
-    expect(gunzipSync(r.openMetricsGzip).equals(r.openMetrics)).toBe(true);
+    const r = await renderRegistry(await buildCollectionRegistry(input(snapshot([cleanPod()]))));
+    expect(gunzipSync(await r.body('prometheus', true)).equals(await r.body('prometheus', false))).toBe(true);
+    expect(gunzipSync(await r.body('openmetrics', true)).equals(await r.body('openmetrics', false))).toBe(true);
   });
 });

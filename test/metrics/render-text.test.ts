@@ -1,7 +1,7 @@
 import { setImmediate as immediate } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { buildCollectionRegistry, PersistentMetrics, renderBoth } from '../../agent/metrics/registry.js';
+import { buildCollectionRegistry, PersistentMetrics, renderRegistry } from '../../agent/metrics/registry.js';
 import { countSamples, renderText } from '../../agent/metrics/render-text.js';
 import { nodeScaleSnapshot } from './node-scale.js';
 
@@ -83,7 +83,7 @@ describe('renderText', () => {
     ac.abort(new Error('stop'));
     await expect(p).rejects.toThrow('stop');
     expect(registry.getMetricsAsArray().map((m) => m.name)).toEqual(['a_total', 'b_seconds', 'c_total']);
-    expect((await renderBoth(registry)).openMetrics.toString()).toContain('# TYPE a counter\na_total 1\n');
+    expect((await (await renderRegistry(registry)).body('openmetrics', false)).toString()).toContain('# TYPE a counter\na_total 1\n');
   });
 });
 

@@ -1,0 +1,127 @@
+/**
+ * One collection's exposition, rendered per variant (Prometheus text or OpenMetrics, plain or gzip) when it is
+ * wanted, then kept until the next collection replaces it.
+ *
+ * A Prometheus server asks for one variant, always the same (OpenMetrics, gzip, for Prometheus 2.x): rendering all
+ * four after every collection, as the agent did, spent half the metrics pipeline on texts nobody read (two
+ * renderings and two gzips of ~1 MB at 110 pods with chaos). So the variants asked for recently (ExpositionDemand:
+ * within the last 5 minutes) are rendered right after the collection, as before, and a scrape of any of them only
+ * writes a buffer; any other variant is rendered on its first request and shared by the requests that follow.
+ * Before the first scrape every variant counts as wanted, so a new scraper never waits on a rendering.
+ */
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { countSamples } from './render-text.js';
+
+const gzip = promisify(gzipCb);
+
+export type ExpositionFormat = 'prometheus' | 'openmetrics';
+
+export interface ExpositionVariant {
+  format: ExpositionFormat;
+  gzip: boolean;
+}
+
+export const ALL_VARIANTS: readonly ExpositionVariant[] = [
+  { format: 'openmetrics', gzip: true },
+  { format: 'prometheus', gzip: true },
+  { format: 'openmetrics', gzip: false },
+  { format: 'prometheus', gzip: false },
+];
+
+const keyOf = (v: ExpositionVariant): string => `${v.format}${v.gzip ? '+gzip' : ''}`;
+
+/** Which variants scrapers asked for recently. */
+export class ExpositionDemand {
+  private readonly asked = new Map<string, { variant: ExpositionVariant; at: number }>();
+
+  /**
+   * `initial`: what is wanted before the first request (serve: every variant; a one-shot command: what it prints).
+   * `windowMs`: how long a request keeps its variant wanted (scrape intervals are 10 s-2 min).
+   */
+  constructor(
+    private readonly initial: readonly ExpositionVariant[] = ALL_VARIANTS,
+    private readonly windowMs = 5 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  note(variant: ExpositionVariant): void {
+    this.asked.set(keyOf(variant), { variant, at: this.now() });
+  }
+
+  /** The variants to render with the collection: those asked within the window (none asked ever: `initial`). */
+  wanted(): ExpositionVariant[] {
+    if (this.asked.size === 0) return [...this.initial];
+    const since = this.now() - this.windowMs;
+    return [...this.asked.values()].filter((a) => a.at >= since).map((a) => a.variant);
+  }
+}
+
+/** Renders one format's text (render-text.ts over the collection's registries). */
+export type FormatRenderer = (format: ExpositionFormat) => Promise<string>;
+
+/** One collection's exposition: each variant rendered at most once, on demand or up front. */
+export class RenderedMetrics {
+  private readonly texts = new Map<ExpositionFormat, Promise<Buffer>>();
+  private readonly zipped = new Map<ExpositionFormat, Promise<Buffer>>();
+  /** Samples (non-comment lines) of the first text rendered; both formats carry the same samples. */
+  samples = 0;
+
+  private constructor(
+    private readonly render: FormatRenderer,
+    private readonly demand: ExpositionDemand | null,
+  ) {}
+
+  /**
+   * Renders the variants `demand` wants now (at least one text, for `samples`), then returns the exposition;
+   * `demand` also records every later request. A failed rendering rejects here (the collection is not published).
+   */
+  static async create(render: FormatRenderer, demand: ExpositionDemand | null): Promise<RenderedMetrics> {
+    const m = new RenderedMetrics(render, demand);
+    const wanted = demand?.wanted() ?? [];
+    const first = wanted[0]?.format ?? 'prometheus';
+    m.samples = countSamples((await m.text(first)).toString('utf8'));
+    await Promise.all(wanted.map((v) => m.variant(v)));
+    return m;
+  }
+
+  /** The body of one variant (a scrape): recorded as wanted, rendered now if it was not. */
+  body(format: ExpositionFormat, gzipped: boolean): Promise<Buffer> {
+    const v = { format, gzip: gzipped };
+    this.demand?.note(v);
+    return this.variant(v);
+  }
+
+  /** Variants rendered so far (for tests and the bench). */
+  rendered(): ExpositionVariant[] {
+    const out: ExpositionVariant[] = [];
+    for (const format of this.texts.keys()) out.push({ format, gzip: false });
+    for (const format of this.zipped.keys()) out.push({ format, gzip: true });
+    return out;
+  }
+
+  private variant(v: ExpositionVariant): Promise<Buffer> {
+    return v.gzip ? this.gzipped(v.format) : this.text(v.format);
+  }
+
+  private text(format: ExpositionFormat): Promise<Buffer> {
+    let p = this.texts.get(format);
+    if (!p) {
+      p = this.render(format).then((t) => Buffer.from(t, 'utf8'));
+      this.texts.set(format, p);
+      // A failed rendering is not kept: the next request tries again.
+      p.catch(() => this.texts.delete(format));
+    }
+    return p;
+  }
+
+  private gzipped(format: ExpositionFormat): Promise<Buffer> {
+    let p = this.zipped.get(format);
+    if (!p) {
+      p = this.text(format).then((b) => gzip(b));
+      this.zipped.set(format, p);
+      p.catch(() => this.zipped.delete(format));
+    }
+    return p;
+  }
+}
