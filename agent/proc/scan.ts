@@ -1,10 +1,11 @@
 /**
  * ONE bounded scan of --proc-root per collection, shared by every pod and by bpm. Two tiers:
  * - every process: pid, ppid, comm, state, start time (/proc/<pid>/stat, one read);
- * - the processes that matter (`detailed`): the comms chaos-daemon starts or wraps, chaos-daemon itself, java, and
- *   the PIDs the caller names (the pods' sandbox and container PIDs): owner uid, pid/net/mnt namespace inodes,
- *   cgroup lines and the command line. Any other process gets its details on demand (`detailOf`), cached in the
- *   scan. Reading every process's details costs 5 more syscalls each; reading /proc/<pid>/cmdline also takes the
+ * - the processes that matter (`detailed`): the comms chaos-daemon starts or wraps, chaos-daemon itself and java
+ *   get owner uid, pid/net/mnt namespace inodes, cgroup lines and the command line; the PIDs the caller names (the
+ *   pods' sandbox and container PIDs, which place every other process) and any other process asked for later
+ *   (`detailOf`, cached in the scan) get what placing needs: namespaces and cgroups, no uid, no command line.
+ *   Reading every process's details costs 5 more syscalls each; reading /proc/<pid>/cmdline also takes the
  *   target's mmap lock, which a process stuck in uninterruptible sleep can hold: no reason to risk it for all.
  *
  * Synchronous reads in batches with a yield to the event loop between batches (tiny /proc files: one readFile
@@ -31,14 +32,14 @@ export interface ProcProcess {
   comm: string;
   state: string;
   startTicks: number;
-  /** uid, ns, cgroups and cmdline were read (otherwise they are null / empty: see `detailOf`). */
+  /** ns and cgroups were read, and for a chaos comm uid and cmdline too (otherwise null / empty: see `detailOf`). */
   detailed: boolean;
-  /** Owner of /proc/<pid> (the effective uid of a dumpable process); null when unreadable. */
+  /** Owner of /proc/<pid> (the effective uid of a dumpable process); null when unreadable or not read. */
   uid: number | null;
   ns: NsInodes;
   /** Parsed /proc/<pid>/cgroup (identical files share one array). */
   cgroups: readonly CgroupLine[];
-  /** argv (capped); null when not detailed or unreadable. */
+  /** argv (capped); null when not read (not a chaos comm) or unreadable. */
   cmdline: string[] | null;
   cmdlineTruncated: boolean;
 }
@@ -123,18 +124,26 @@ interface Detail {
   cmdlineTruncated: boolean;
 }
 
-/** uid, namespaces, cgroups and cmdline of one process; 'gone' when it exited. Identical cgroup files share one array. */
-function readDetail(dir: string, maxCmdlineBytes: number, cgroupCache: Map<string, readonly CgroupLine[]>): Detail | 'gone' {
+/** What is read beyond stat: `placement` (namespaces, cgroups) or `full` (also uid and cmdline). */
+type DetailLevel = 'none' | 'placement' | 'full';
+
+/**
+ * Namespaces and cgroups of one process, and with `full` its uid and cmdline; 'gone' when it exited. Identical
+ * cgroup files share one array.
+ */
+function readDetail(dir: string, full: boolean, maxCmdlineBytes: number, cgroupCache: Map<string, readonly CgroupLine[]>): Detail | 'gone' {
   const d: Detail = { uid: null, ns: { pid: null, net: null, mnt: null }, cgroups: [], cmdline: null, cmdlineTruncated: false };
   try {
-    d.uid = statSync(dir).uid;
+    if (full) d.uid = statSync(dir).uid;
     const text = readTextCapped(posix.join(dir, 'cgroup'), CGROUP_MAX).text;
     const cached = cgroupCache.get(text);
     if (cached) d.cgroups = cached;
     else cgroupCache.set(text, (d.cgroups = parseCgroupFile(text)));
-    const r = readCapped(posix.join(dir, 'cmdline'), maxCmdlineBytes);
-    d.cmdline = parseCmdline(r.buf);
-    d.cmdlineTruncated = r.truncated;
+    if (full) {
+      const r = readCapped(posix.join(dir, 'cmdline'), maxCmdlineBytes);
+      d.cmdline = parseCmdline(r.buf);
+      d.cmdlineTruncated = r.truncated;
+    }
   } catch (err) {
     if (isGoneError(err)) return 'gone';
     if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
@@ -143,11 +152,11 @@ function readDetail(dir: string, maxCmdlineBytes: number, cgroupCache: Map<strin
   return d;
 }
 
-/** One process: stat always, details when `detail`. */
+/** One process: stat always, details at the level `detail` gives (true: full). */
 export function readProcess(
   procRoot: string,
   pid: number,
-  detail: boolean | ((comm: string) => boolean),
+  detail: boolean | ((comm: string) => DetailLevel),
   maxCmdlineBytes: number,
   cgroupCache: Map<string, readonly CgroupLine[]>,
 ): ReadOutcome {
@@ -160,9 +169,9 @@ export function readProcess(
     if (err instanceof ParseError || (err as NodeJS.ErrnoException).code === 'EACCES') return 'unreadable';
     throw err;
   }
-  const want = typeof detail === 'function' ? detail(fields.comm) : detail;
-  if (!want) return { ...fields, detailed: false, uid: null, ns: { pid: null, net: null, mnt: null }, cgroups: [], cmdline: null, cmdlineTruncated: false };
-  const d = readDetail(dir, maxCmdlineBytes, cgroupCache);
+  const level = typeof detail === 'function' ? detail(fields.comm) : detail ? 'full' : 'none';
+  if (level === 'none') return { ...fields, detailed: false, uid: null, ns: { pid: null, net: null, mnt: null }, cgroups: [], cmdline: null, cmdlineTruncated: false };
+  const d = readDetail(dir, level === 'full', maxCmdlineBytes, cgroupCache);
   if (d === 'gone') return 'gone';
   return { ...fields, detailed: true, ...d };
 }
@@ -173,16 +182,16 @@ const SLICE_MS = 4;
 const cgroupCaches = new WeakMap<ProcScan, Map<string, readonly CgroupLine[]>>();
 
 /**
- * The process with its details, read now if the scan did not (cached in the scan); null when it is not in the scan
- * or exited since. Synchronous (5 small reads).
+ * The process with its placement details (namespaces, cgroups), read now if the scan did not (cached in the scan);
+ * null when it is not in the scan or exited since. Synchronous (4 small reads).
  */
-export function detailOf(scan: ProcScan, pid: number, maxCmdlineBytes = 4096): ProcProcess | null {
+export function detailOf(scan: ProcScan, pid: number): ProcProcess | null {
   const p = scan.processes.get(pid);
   if (!p) return null;
   if (p.detailed) return p;
   let cache = cgroupCaches.get(scan);
   if (!cache) cgroupCaches.set(scan, (cache = new Map()));
-  const d = readDetail(posix.join(scan.procRoot, String(pid)), maxCmdlineBytes, cache);
+  const d = readDetail(posix.join(scan.procRoot, String(pid)), false, 0, cache);
   if (d === 'gone') return null;
   Object.assign(p, { detailed: true }, d);
   return p;
@@ -210,7 +219,7 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
   const maxCmdline = opts.maxCmdlineBytes ?? 4096;
   const wantDetail = opts.wantDetail ?? wantsDetail;
   const detailPids = new Set(opts.detailPids ?? []);
-  const detail = (pid: number) => (comm: string): boolean => detailPids.has(pid) || wantDetail(comm);
+  const detail = (pid: number) => (comm: string): DetailLevel => (wantDetail(comm) ? 'full' : detailPids.has(pid) ? 'placement' : 'none');
   const pids = readdirSync(opts.procRoot)
     .filter((n) => /^[1-9]\d{0,9}$/.test(n))
     .map(Number);

@@ -42,11 +42,13 @@ describe('scan of the real /proc', () => {
     expect(t.cgroups.map((l) => `${l.hierarchy}:${l.controllers.join(',')}:${l.path}`).join('\n') + '\n').toBe(readFileSync(`/proc/${toda.pid}/cgroup`, 'utf8'));
     // Start time: btime + starttime ticks, within a second of now.
     expect(Math.abs(startTimeMs(scan, t)! - Date.now())).toBeLessThan(60_000);
-    expect(scan.processes.get(sleeper.pid!)).toMatchObject({ comm: 'sleep', detailed: true, cmdline: ['sleep', '60'] });
+    // A PID asked for (a pod's): what placing it needs, namespaces and cgroups; not its uid or command line.
+    expect(scan.processes.get(sleeper.pid!)).toMatchObject({ comm: 'sleep', detailed: true, uid: null, cmdline: null, ns: { net: inode(sleeper.pid!, 'net'), mnt: inode(sleeper.pid!, 'mnt') } });
+    expect(scan.processes.get(sleeper.pid!)!.cgroups.length).toBeGreaterThan(0);
     // Our own process (node) is not a chaos name: stat only, details on demand, cached.
     const me = scan.processes.get(process.pid)!;
     expect(me).toMatchObject({ detailed: false, cmdline: null, cgroups: [] });
-    expect(detailOf(scan, process.pid)).toMatchObject({ detailed: true, ns: { net: inode('self', 'net') } });
+    expect(detailOf(scan, process.pid)).toMatchObject({ detailed: true, ns: { net: inode('self', 'net') }, cmdline: null });
     expect(scan.processes.get(process.pid)!.detailed).toBe(true);
     expect(detailOf(scan, 4194303)).toBeNull();
     expect(childrenIndex(scan).get(process.pid)).toEqual(expect.arrayContaining([toda.pid, sleeper.pid]));
