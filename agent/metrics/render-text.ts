@@ -38,7 +38,11 @@ function escapeHelp(s: string, openMetrics: boolean): string {
   return openMetrics ? t.replace(/"/g, '\\"') : t;
 }
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabelValue(v: string): string {
+  // Most values (names, IDs, numbers) have nothing to escape: one scan instead of three replaces.
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
