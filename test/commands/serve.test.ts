@@ -69,7 +69,9 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
     s.child.kill('SIGTERM');
     const exit = await s.exited;
     expect(exit.code).toBe(0);
-    expect(exit.at - t0).toBeLessThan(2000);
+    // Well within the DaemonSet's 10 s termination grace period; measured from this process, across a signal
+    // delivery and an exit that a loaded machine can delay (serve itself gives requests 0.5 s).
+    expect(exit.at - t0).toBeLessThan(5000);
     expect(s.stderr()).toContain('"msg":"stopped"');
   });
 });
