@@ -194,18 +194,21 @@ describeIntegration('serve under HTTP abuse', {
     expect(debugOk.every((r) => r.kind.name === 'debug right token')).toBe(true);
     expect(JSON.parse(debugOk[0]!.reply.body.toString('utf8')).pods[0].chaos.verdict).toBe('active');
 
-    // Slow clients: all closed by the header timeout (5 s, checked every 1 s), told 408.
+    // Slow clients: all closed by the header timeout (5 s, checked every 1 s), told 408 (the idle socket timeout
+    // would destroy the silent ones without a word; nothing would close the trickling ones). Never before the
+    // timeout; and before the idle timeout could have: the close is seen by this process, busy with the flood on a
+    // loaded machine, so a tighter upper bound measures the scheduler, not the server.
     const slowMs = slowClosed.map((c) => c.ms);
     expect(slowClosed.filter((c) => c.error !== null).map((c) => c.error)).toEqual([]);
     expect(new Set(slowClosed.map((c) => c.reply.status))).toEqual(new Set([408]));
     expect(Math.min(...slowMs)).toBeGreaterThanOrEqual(SERVER_LIMITS.headersTimeoutMs - 100);
-    expect(Math.max(...slowMs)).toBeLessThan(SERVER_LIMITS.headersTimeoutMs + 3_000);
+    expect(Math.max(...slowMs)).toBeLessThan(SERVER_LIMITS.idleSocketTimeoutMs);
 
     // Memory flat and no connection left behind (keep-alive and header timeouts have closed everything).
     const sockets1 = await waitFor('sockets back to the baseline', async () => {
       const n = await socketCount(pid);
       return n <= sockets0 ? n : null;
-    }, SERVER_LIMITS.keepAliveTimeoutMs + 5_000);
+    }, SERVER_LIMITS.keepAliveTimeoutMs + 30_000);
     const heap1 = await liveHeapBytes(serve!);
     const peakMiB = (await statusKiB(pid, 'VmHWM')) / 1024;
     // Nothing kept per request or connection. The live heap after GC grows about 1 MiB once over the first
