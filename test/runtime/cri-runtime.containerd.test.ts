@@ -181,7 +181,7 @@ describeIntegration('CRI runtime on a real containerd', { root: true, commands: 
     expect(err).toBeInstanceOf(RuntimeError);
     expect((err as RuntimeError).code).toBe('CRI_UNAVAILABLE');
     expect((err as RuntimeError).message).toContain(h.socket);
-    expect(performance.now() - t).toBeLessThan(2000);
+    expect(performance.now() - t).toBeLessThan(10_000); // refused at once, not a wait for a deadline
     expect((await rt.status()).up).toBe(false);
 
     await h.start();

@@ -228,7 +228,7 @@ describeIntegration('CRI runtime on a fake CRI-O (real netns)', { root: true, co
         `${fake.endpoint} ListPodSandbox: no answer within the 300 ms deadline (runtime v1; DEADLINE_EXCEEDED)`,
       );
       expect(ms).toBeGreaterThanOrEqual(290);
-      expect(ms).toBeLessThan(3000);
+      expect(ms).toBeLessThan(10_000); // at the deadline, not never (a loaded machine delays the timer, not by 10 s)
       fake.hang([]);
       // Recovered: the next calls answer again (retried: on a busy machine one call alone can pass 300 ms).
       let pods = -1;
