@@ -77,7 +77,7 @@ describeIntegration('containerd killed mid-collection and restarted', { root: tr
     // again (the next collection, not a later one; under load one that started before may still end after).
     await h!.start();
     const readyAt = Date.now() / 1000;
-    const after = await collectionsUntil(s, collectedAt(down), (t) => valueOf(t, 'chaos_daemon_runtime_up', ctd) === 1);
+    const after = await collectionsUntil(s, collectedAt(down), (t) => valueOf(t, 'chaos_daemon_runtime_up', ctd) === 1, 6 * INTERVAL_MS);
     const back = after[after.length - 1]!;
     const missed = after.filter((t) => startedAt(t) >= readyAt && valueOf(t, 'chaos_daemon_runtime_up', ctd) !== 1);
     expect(missed.map(startedAt)).toEqual([]);
