@@ -15,7 +15,7 @@ import { startContainerd, type ContainerdHarness, type TestPod } from '../helper
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { samplesOf, valueOf } from '../helpers/metrics-lint.js';
-import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { LOADED_MACHINE_DEADLINES, startServe, type ServeProcess } from '../helpers/serve.js';
 import { collectedAt, collectionsUntil, nextCollection, scrape, startedAt } from '../helpers/serve-scrape.js';
 
 const NS = 'f8sock';
@@ -72,9 +72,9 @@ describeIntegration('runtime sockets that appear late or never answer', { root: 
 
   it('discovers runtimes whose sockets appear under --host-root after start-up, at the next collection', async () => {
     root = await mkdtemp(join(tmpdir(), 'cna-f8root-'));
-    // 5 s per runtime call: room for daemons that just started on a loaded machine (the silent socket test below
-    // is the one about deadlines).
-    const s = await startServe(['--debug-insecure', '--host-root', root, '--interval', `${INTERVAL_MS}ms`, '--runtime-timeout', '5s']);
+    // Room for daemons that just started on a loaded machine (the silent socket test below is the one about
+    // deadlines).
+    const s = await startServe(['--debug-insecure', '--host-root', root, '--interval', `${INTERVAL_MS}ms`, ...LOADED_MACHINE_DEADLINES]);
     serves.push(s);
     const empty = await nextCollection(s, 0);
     const up = samplesOf(empty, 'chaos_daemon_runtime_up');
@@ -115,7 +115,8 @@ describeIntegration('runtime sockets that appear late or never answer', { root: 
     const docker = await hungServer(join(root, 'hung-docker.sock'));
     servers.push(cri, docker);
     // The deadline applies to the real containerd too: 500 ms cut it on a loaded machine (runtime_up 0).
-    const s = await startServe(['--debug-insecure', '--runtime-endpoint', cri.url, '--runtime-endpoint', h.endpoint, '--docker-endpoint', docker.url, '--runtime-timeout', `${RUNTIME_TIMEOUT_S}s`, '--interval', `${INTERVAL_MS}ms`]);
+    const s = await startServe(['--debug-insecure', '--runtime-endpoint', cri.url, '--runtime-endpoint', h.endpoint, '--docker-endpoint', docker.url, '--runtime-timeout', `${RUNTIME_TIMEOUT_S}s`, '--interval', `${INTERVAL_MS}ms`,
+      '--namespace-timeout', '30s', '--command-timeout', '20s']); // the pod's namespace read is not what is timed here
     serves.push(s);
 
     let text = await nextCollection(s, 0);

@@ -17,6 +17,13 @@ async function shippedNodeFlags(): Promise<readonly string[]> {
   return mod.NODE_FLAGS;
 }
 
+/**
+ * Deadlines for a loaded 2-core CI machine, where containerd and the tools answer slowly: the defaults (2 s per
+ * runtime call and per tool, 5 s per namespace) cut reads there and turn a verdict unknown or a runtime down. For
+ * every command of the CLI, in tests that are not about these deadlines.
+ */
+export const LOADED_MACHINE_DEADLINES: readonly string[] = ['--runtime-timeout', '15s', '--namespace-timeout', '30s', '--command-timeout', '20s'];
+
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -20,7 +20,7 @@ describeIntegration('CRI runtime on a real containerd', { root: true, commands: 
   let host: TestPod;
   const clients: RuntimeClient[] = [];
   const newClient = (): RuntimeClient => {
-    const c = createCriRuntime(endpoint, { timeoutMs: 2000, procRoot: '/proc', hostRoot: '/' });
+    const c = createCriRuntime(endpoint, { timeoutMs: 15_000, procRoot: '/proc', hostRoot: '/' });
     clients.push(c);
     return c;
   };

@@ -23,7 +23,7 @@ import { describeIntegration } from '../helpers/env.js';
 import { enterNetns } from '../helpers/netns.js';
 import { waitFor } from '../helpers/prometheus.js';
 import { repoRoot } from '../helpers/repo.js';
-import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { LOADED_MACHINE_DEADLINES, startServe, type ServeProcess } from '../helpers/serve.js';
 import { rawRequest, slowClient, type RawReply } from './raw-http.js';
 
 const TOKEN = 'abuse-test-token-0123456789';
@@ -117,7 +117,7 @@ describeIntegration('serve under HTTP abuse', {
     h = await startContainerd({ name: 'abuse' });
     const pod = await h.runPod({ name: 'web', namespace: 'abuse' });
     await new ChaosMeshReplay(enterNetns(pod.netnsPath), 'legacy').partition({ experiment: 'abuse-partition', direction: 'to', cidrs: ['192.0.2.0/24'] });
-    serve = await startServe(['--runtime-endpoint', h.endpoint, '--interval', '2s', '--debug-token-file', join(dir, 'token')], {
+    serve = await startServe(['--runtime-endpoint', h.endpoint, '--interval', '2s', '--debug-token-file', join(dir, 'token'), ...LOADED_MACHINE_DEADLINES], {
       nodeArgs: ['--expose-gc', '--import', pathToFileURL(join(repoRoot(), 'dist', 'bench', 'heap-probe.js')).href],
     });
     await waitFor('serve ready', async () => (await rawRequest(serve!.port, req('GET /readyz HTTP/1.1'))).status === 200);
