@@ -42,7 +42,9 @@ const RULES_BEFORE_CHAOS = 2_400;
 const MEMBERS = 100_000;
 /** Classes (each with a pfifo leaf) per spam link: 2 links give 10,000 leaves + 2 roots. */
 const CLASSES_PER_LINK = 5_000;
-const SERVE_ARGS = ['--debug-insecure', '--interval', '120s'];
+// --runtime-timeout: containerd answers slowly on a loaded machine (the 2 s default can leave the node without pods);
+// the namespace deadlines, which this file is about, are set per test.
+const SERVE_ARGS = ['--debug-insecure', '--interval', '120s', '--runtime-timeout', '15s'];
 
 /** resources.limits.memory of the agent's container in daemonset.yaml, in bytes (e.g. 320Mi). */
 function daemonSetMemoryLimit(): number {
