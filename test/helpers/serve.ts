@@ -45,7 +45,7 @@ export interface ServeProcess {
 export interface StartServeOptions {
   /** Environment of the child (default: PATH only). */
   env?: NodeJS.ProcessEnv;
-  /** How long to wait for the "serving" line (default 15 s). */
+  /** How long to wait for the "serving" line (default 60 s: a loaded 2-core machine starts node slowly). */
   startTimeoutMs?: number;
   /** Node flags added after the shipped ones (e.g. a measurement probe). */
   nodeArgs?: string[];
@@ -75,7 +75,7 @@ export async function startServe(args: string[], opts: StartServeOptions = {}): 
     }
     return exited;
   };
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   for (;;) {
     const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(err);
     if (m) {
