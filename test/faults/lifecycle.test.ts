@@ -15,7 +15,7 @@ import { startContainerd, type ContainerdHarness, type TestPod } from '../helper
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { fakeNsenter, type FakeNsenter, type FakeRule } from '../helpers/fake-nsenter.js';
 import { pidsInNetns } from '../helpers/netns.js';
-import { alive, descendants, waitUntil } from '../helpers/procs.js';
+import { alive, descendants, settle, waitUntil } from '../helpers/procs.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { nextCollection } from '../helpers/serve-scrape.js';
 
@@ -104,6 +104,11 @@ describeIntegration('serve lifecycle: SIGTERM at the worst moments', { root: tru
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(ms).toBeLessThan(EXIT_WITHIN_MS);
     expect(s.stderr()).toContain('"msg":"stopped"');
+    const sameAsBaseline = async (): Promise<boolean> => {
+      for (const p of pods) if ((await pidsInNetns(p.netnsPath)).sort().join() !== baseline.get(p.netnsPath)!.join()) return false;
+      return true;
+    };
+    await settle(async () => !(await f.calls()).some((c) => alive(c.pid)) && (await sameAsBaseline()));
     expect((await f.calls()).filter((c) => alive(c.pid))).toEqual([]);
     for (const p of pods) expect((await pidsInNetns(p.netnsPath)).sort()).toEqual(baseline.get(p.netnsPath));
     return ms;

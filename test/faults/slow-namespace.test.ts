@@ -21,7 +21,7 @@ import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { fakeNsenter, type FakeNsenter } from '../helpers/fake-nsenter.js';
 import { valueOf } from '../helpers/metrics-lint.js';
 import { pidsInNetns } from '../helpers/netns.js';
-import { alive, descendants, waitUntil } from '../helpers/procs.js';
+import { alive, descendants, settle, waitUntil } from '../helpers/procs.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { debugPods, nextCollection, podIn } from '../helpers/serve-scrape.js';
 
@@ -92,6 +92,7 @@ describeIntegration('one slow namespace', { root: true, commands: ['containerd',
     console.log(`one hung namespace (budget ${BUDGET_MS / 1000} s): nft runs ${nftSeconds.toFixed(2)} s in all, collection ${seconds.toFixed(2)} s`);
     expect(nftSeconds).toBeLessThan(BUDGET_MS / 1000 + 10); // 60 s without the budget
     expect(seconds).toBeLessThan(BUDGET_MS / 1000 + 20);
+    await settle(async () => descendants(s!.pid).length === 0 && (await pidsInNetns(pods.slow.netnsPath)).sort().join() === baseline.join());
     expect(descendants(s.pid)).toEqual([]);
     expect((await pidsInNetns(pods.slow.netnsPath)).sort()).toEqual(baseline);
     s.child.kill('SIGTERM');
@@ -118,6 +119,7 @@ describeIntegration('one slow namespace', { root: true, commands: ['containerd',
       // The abandoned read's tool (and what it started) is killed, not left running in the pod's namespace.
       await waitUntil('the hung tool to be killed', async () => ((await pidsInNetns(pods.slow.netnsPath)).length === baseline.length ? true : undefined), 30_000);
       expect((await pidsInNetns(pods.slow.netnsPath)).sort()).toEqual(baseline);
+      await settle(async () => !(await fake.calls()).some((c) => alive(c.pid)));
       expect((await fake.calls()).filter((c) => alive(c.pid))).toEqual([]); // no tool left under the test process
     } finally {
       await reader.close();

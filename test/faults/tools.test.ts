@@ -16,7 +16,7 @@ import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { fakeNsenter, type FakeNsenter } from '../helpers/fake-nsenter.js';
 import { valueOf } from '../helpers/metrics-lint.js';
 import { pidsInNetns } from '../helpers/netns.js';
-import { alive, descendants, statusBytes } from '../helpers/procs.js';
+import { alive, descendants, settle, statusBytes } from '../helpers/procs.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { debugPods, nextCollection, podIn } from '../helpers/serve-scrape.js';
 
@@ -94,6 +94,11 @@ describeIntegration('faulty tools (fake nsenter, real serve, real containerd pod
     expect(ipsetSeconds).toBeLessThan(COMMAND_TIMEOUT_S + 0.5 + 10);
 
     // No process left: none under serve, none added to the pods' namespaces, every fake nsenter run gone.
+    const sameAsBefore = async (): Promise<boolean> => {
+      for (const [k, p] of Object.entries(pods)) if ((await pidsInNetns(p.netnsPath)).sort().join() !== before[k]!.join()) return false;
+      return true;
+    };
+    await settle(async () => descendants(s!.pid).length === 0 && (await sameAsBefore()) && !(await fake.calls()).some((c) => alive(c.pid)));
     expect(descendants(s.pid)).toEqual([]);
     for (const [k, p] of Object.entries(pods)) expect((await pidsInNetns(p.netnsPath)).sort()).toEqual(before[k]);
     const calls = await fake.calls();
