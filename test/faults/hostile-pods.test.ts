@@ -25,7 +25,7 @@ import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { HOSTILE_XTABLES_LOCK, inNetns, spamIpset, spamRestore, spamTc, weirdRules, WEIRD_LINKS } from '../helpers/hostile-state.js';
 import { samplesOf, valueOf } from '../helpers/metrics-lint.js';
 import { enterNetns } from '../helpers/netns.js';
-import { alive, descendants, statusBytes } from '../helpers/procs.js';
+import { alive, descendants, settle, statusBytes } from '../helpers/procs.js';
 import { repoRoot } from '../helpers/repo.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { get } from '../server/http-client.js';
@@ -159,6 +159,8 @@ describeIntegration('hostile pods (real containerd pods, real serve)', { root: t
     // And within the headroom daemonset.yaml's comment promises (peak + ~30%): 70% of the limit.
     expect(hwm).toBeLessThan(0.7 * limit);
     expect(alive(s.pid)).toBe(true);
+    const pid = s.pid;
+    await settle(() => descendants(pid).length === 0);
     expect(descendants(s.pid)).toEqual([]);
     s.child.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);
