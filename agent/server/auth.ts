@@ -63,6 +63,8 @@ export interface TokenFileOptions {
   log: Logger;
   /** Minimum time between two stats of the file (default 1 s). */
   recheckMs?: number;
+  /** Monotonic clock in ms (default performance.now; tests step it to cross `recheckMs` exactly). */
+  now?: () => number;
 }
 
 export class TokenFile {
@@ -74,12 +76,14 @@ export class TokenFile {
   private checkedAt = -Infinity;
   private refreshing: Promise<void> | null = null;
   private readonly recheckMs: number;
+  private readonly now: () => number;
 
   constructor(
     readonly path: string,
     private readonly opts: TokenFileOptions,
   ) {
     this.recheckMs = opts.recheckMs ?? 1000;
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /** True when a token is loaded (after the last refresh). */
@@ -102,7 +106,7 @@ export class TokenFile {
 
   /** True when the Authorization header carries exactly the current token. */
   async check(header: string | undefined): Promise<boolean> {
-    if (performance.now() - this.checkedAt >= this.recheckMs) await this.refresh();
+    if (this.now() - this.checkedAt >= this.recheckMs) await this.refresh();
     const given = digest(bearer(header));
     const expected = this.expected;
     // Always compare (constant time whatever the header), then require a loaded token and a well-formed header.
@@ -111,7 +115,7 @@ export class TokenFile {
   }
 
   private async doRefresh(): Promise<void> {
-    this.checkedAt = performance.now();
+    this.checkedAt = this.now();
     let identity: string;
     try {
       const st = await stat(this.path);

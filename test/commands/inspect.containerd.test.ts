@@ -13,6 +13,7 @@ import { describeIntegration } from '../helpers/env.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { enterNetns } from '../helpers/netns.js';
 import { ChaosMeshReplay, chainName, ipsetName } from '../helpers/chaos-mesh.js';
+import { LOADED_MACHINE_DEADLINES } from '../helpers/serve.js';
 
 const BIN = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
 
@@ -33,7 +34,7 @@ describeIntegration('inspect pods through a real containerd', { root: true, comm
   });
 
   it('inspect NAMESPACE/POD... finds pods through CRI; an unknown pod is an entry with errors; exit 0', async () => {
-    const r = await execa('node', [BIN, 'inspect', 'shop/web', 'shop/db', 'shop/nope', '--runtime-endpoint', h.endpoint, '--json'], { reject: false, timeout: 60_000 });
+    const r = await execa('node', [BIN, 'inspect', 'shop/web', 'shop/db', 'shop/nope', '--runtime-endpoint', h.endpoint, ...LOADED_MACHINE_DEADLINES, '--json'], { reject: false, timeout: 60_000 });
     expect(r.exitCode).toBe(0);
     const pods = (JSON.parse(String(r.stdout)) as { pods: { namespace: string; name: string; runtime: string; netns: { inode: number } | null; chaos: { verdict: string; kinds: string[]; findings: string[] }; errors: string[] }[] }).pods;
     expect(pods.map((p) => `${p.namespace}/${p.name}`)).toEqual(['shop/db', 'shop/web', 'shop/nope']);
@@ -50,7 +51,7 @@ describeIntegration('inspect pods through a real containerd', { root: true, comm
   });
 
   it('an unknown pod only: exit 1', async () => {
-    const r = await execa('node', [BIN, 'inspect', 'shop/nope', '--runtime-endpoint', h.endpoint, '--json'], { reject: false, timeout: 60_000 });
+    const r = await execa('node', [BIN, 'inspect', 'shop/nope', '--runtime-endpoint', h.endpoint, ...LOADED_MACHINE_DEADLINES, '--json'], { reject: false, timeout: 60_000 });
     expect(r.exitCode).toBe(1);
   });
 

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 import { ChaosMeshReplay, chainName, ipsetName } from '../helpers/chaos-mesh.js';
+import { LOADED_MACHINE_DEADLINES } from '../helpers/serve.js';
 
 const BIN = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
 
@@ -27,7 +28,7 @@ interface Entry {
 }
 
 async function inspect(args: string[]): Promise<{ code: number; json: { pods: Entry[] } | null; stdout: string; stderr: string }> {
-  const r = await execa('node', [BIN, 'inspect', ...args], { reject: false, timeout: 30_000, env: { CHAOS_AGENT_LOG_LEVEL: 'warn' } });
+  const r = await execa('node', [BIN, 'inspect', ...args, ...LOADED_MACHINE_DEADLINES], { reject: false, timeout: 60_000, env: { CHAOS_AGENT_LOG_LEVEL: 'warn' } });
   const stdout = String(r.stdout);
   let json = null;
   if (args.includes('--json')) json = JSON.parse(stdout) as { pods: Entry[] };

@@ -10,6 +10,7 @@ import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { ChaosMeshReplay } from '../helpers/chaos-mesh.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
+import { LOADED_MACHINE_DEADLINES } from '../helpers/serve.js';
 import { podNetns } from './pod-netns.js';
 
 const CLI = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
@@ -25,8 +26,8 @@ describeIntegration('metrics command against real containerd pods', {
   let replay: ChaosMeshReplay;
 
   async function metrics(): Promise<{ code: number; text: string; stderr: string }> {
-    const r = await execa(process.execPath, [CLI, 'metrics', '--runtime-endpoint', h!.endpoint, '--log-level', 'error'], {
-      reject: false, timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false,
+    const r = await execa(process.execPath, [CLI, 'metrics', '--runtime-endpoint', h!.endpoint, ...LOADED_MACHINE_DEADLINES, '--log-level', 'error'], {
+      reject: false, timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false,
     });
     return { code: r.exitCode ?? -1, text: String(r.stdout), stderr: String(r.stderr) };
   }

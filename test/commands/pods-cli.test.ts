@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { describeIntegration } from '../helpers/env.js';
+import { LOADED_MACHINE_DEADLINES } from '../helpers/serve.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(REPO, 'bin/chaos-node-agent.js');
@@ -147,7 +148,7 @@ describeIntegration('pods and runtimes CLI against a real dockerd', { root: true
   });
 
   it('pods --json: the exact documented shape, sorted by namespace/name', async () => {
-    const r = await cli(['pods', '--json', '--docker-endpoint', d.url]);
+    const r = await cli(['pods', '--json', '--docker-endpoint', d.url, ...LOADED_MACHINE_DEADLINES]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const [shopPid, appPid, nodePid, plainPid] = await Promise.all([ids.shopSb!, ids.shopApp!, ids.nodeSb!, ids.plain!].map((id) => d.pidOf(id)));
@@ -208,7 +209,7 @@ describeIntegration('pods and runtimes CLI against a real dockerd', { root: true
   });
 
   it('DOCKER_HOST is honoured; the human table has one line per pod', async () => {
-    const r = await cli(['pods'], { DOCKER_HOST: d.url });
+    const r = await cli(['pods', ...LOADED_MACHINE_DEADLINES], { DOCKER_HOST: d.url });
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]!.split(/\s{2,}/)).toEqual(['NAMESPACE', 'NAME', 'RUNTIME', 'STATE', 'PID', 'NETNS', 'CONTAINERS', 'SANDBOX', 'NOTE']);
@@ -224,7 +225,7 @@ describeIntegration('pods and runtimes CLI against a real dockerd', { root: true
 
   it('runtimes --json: the live engine up and a missing one down, exit 0', async () => {
     const missing = join(d.base, 'missing.sock');
-    const r = await cli(['runtimes', '--json', '--docker-endpoint', d.url, '--docker-endpoint', `unix://${missing}`]);
+    const r = await cli(['runtimes', '--json', '--docker-endpoint', d.url, '--docker-endpoint', `unix://${missing}`, ...LOADED_MACHINE_DEADLINES]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     const version = ((await d.api('GET', '/version')).json as { Version: string }).Version;
@@ -242,7 +243,7 @@ describeIntegration('pods and runtimes CLI against a real dockerd', { root: true
         },
       ],
     });
-    const human = await cli(['runtimes', '--docker-endpoint', d.url]);
+    const human = await cli(['runtimes', '--docker-endpoint', d.url, ...LOADED_MACHINE_DEADLINES]);
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
     expect(lines.map((l) => l.split(/\s{2,}/))).toEqual([

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
-import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { LOADED_MACHINE_DEADLINES, startServe, type ServeProcess } from '../helpers/serve.js';
 import { get } from '../server/http-client.js';
 
 describe('serve command without a usable debug token file', () => {
@@ -51,7 +51,7 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
   it('serves metrics, readiness and health from its background collection, and exits 0 on SIGTERM', async () => {
     const tokenFile = join(dir, 'token');
     await writeFile(tokenFile, 'h6-debug-token\n');
-    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--interval', '30s', '--debug-token-file', tokenFile]);
+    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--interval', '30s', '--debug-token-file', tokenFile, ...LOADED_MACHINE_DEADLINES]);
     children.push(s);
     const metrics = await get(s.port, '/metrics');
     expect(metrics.status).toBe(200);
@@ -69,7 +69,9 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
     s.child.kill('SIGTERM');
     const exit = await s.exited;
     expect(exit.code).toBe(0);
-    expect(exit.at - t0).toBeLessThan(2000);
+    // Well within the DaemonSet's 10 s termination grace period; measured from this process, across a signal
+    // delivery and an exit that a loaded machine can delay (serve itself gives requests 0.5 s).
+    expect(exit.at - t0).toBeLessThan(5000);
     expect(s.stderr()).toContain('"msg":"stopped"');
   });
 });

@@ -20,7 +20,8 @@ import { CLI } from '../helpers/repo.js';
 import { addedCapabilities } from './deploy-files.js';
 
 const TOOLS = ['setpriv', 'nsenter', 'ip', 'iptables-legacy', 'iptables-nft', 'ip6tables-legacy', 'ip6tables-nft', 'ipset', 'tc', 'stat'];
-const RUN_OPTS = { timeout: 5000, maxBuffer: 1 << 20, killSignal: 'SIGKILL' as const, reject: false, stdin: 'ignore' as const };
+// A probe cut by this timeout counts as failing: room for a loaded CI machine (5 s was not always).
+const RUN_OPTS = { timeout: 30_000, maxBuffer: 1 << 20, killSignal: 'SIGKILL' as const, reject: false, stdin: 'ignore' as const };
 
 interface Probe {
   name: string;
@@ -78,12 +79,13 @@ describeIntegration('capabilities in daemonset.yaml: minimal and sufficient', { 
     await chmod(sockPath, 0o660);
     // Wait until both targets are in the namespace (their ns/net differs from ours).
     const self = (await execa('stat', ['-L', '-c', '%i', '/proc/self/ns/net'], RUN_OPTS)).stdout;
+    const deadline = Date.now() + 30_000; // a deadline, not a count of tries (each try spawns two processes)
     for (const t of [rootTarget, nobodyTarget]) {
-      for (let i = 0; ; i++) {
+      for (;;) {
         const r = await execa('stat', ['-L', '-c', '%i', `/proc/${t.pid}/ns/net`], RUN_OPTS);
         const cmd = await execa('cat', [`/proc/${t.pid}/comm`], RUN_OPTS);
         if (r.exitCode === 0 && r.stdout !== self && cmd.stdout === 'sleep') break;
-        if (i > 100) throw new Error(`target ${t.pid} did not enter ${ns}`);
+        if (Date.now() > deadline) throw new Error(`target ${t.pid} did not enter ${ns}`);
         await new Promise((res) => setTimeout(res, 20));
       }
     }

@@ -253,18 +253,20 @@ describeIntegration('a real Prometheus scraping serve', {
     const selector = `{namespace="${NS}",pod="gone"}`;
     const before = await prom.query(`count by (node) (${selector})`);
     expect(before.map((s) => s.metric.node).sort()).toEqual([NODE_OPENMETRICS, NODE_TEXT]);
-    const t0 = Date.now();
+    // Timed from the pod's removal (containerd removing it is slow under load, and not what is measured).
     await h!.removePod(pods.gone!.sandboxId);
-    await waitFor('the gone pod\'s series absent', async () => (await prom.query(selector)).length === 0, 15_000, 100);
-    const elapsed = Date.now() - t0;
+    const t0 = Date.now();
     // serve --interval 1s + scrape interval 1s: 1.7-2.3 s measured alone, 4.5 s next to the whole suite on 2 busy
-    // cores. Anything under the 5 m lookback proves the stale markers; 10 s keeps it "the next collection".
-    expect(elapsed).toBeLessThan(10_000);
-    // The other pods are still there, and the default lookback (5 m) would have kept the series without stale markers.
+    // cores, more on a loaded CI machine. Anything well under the 5 m lookback proves the stale markers: a minute.
+    await waitFor('the gone pod\'s series absent', async () => (await prom.query(selector)).length === 0, 60_000, 100);
+    const elapsed = Date.now() - t0;
+    expect(elapsed).toBeLessThan(60_000);
+    // The other pods are still there, and the default lookback (5 m) would have kept the series without stale markers:
+    // they had samples within the last two minutes.
     expect((await prom.query(`count by (node) (chaos_daemon_injection_active{namespace="${NS}",pod="web"})`)).length).toBe(2);
-    expect((await prom.query(`count_over_time(chaos_daemon_pod_verdict{namespace="${NS}",pod="gone"}[1m])`)).length).toBeGreaterThan(0);
+    expect((await prom.query(`count_over_time(chaos_daemon_pod_verdict{namespace="${NS}",pod="gone"}[2m])`)).length).toBeGreaterThan(0);
     process.stdout.write(`[prometheus] deleted pod's series absent after ${elapsed} ms\n`);
-  });
+  }, 150_000);
 
   it('promtool check metrics reports nothing on the agent\'s /metrics, and reports a bad exposition', async () => {
     const text = (await get(loop!.serve.port, '/metrics')).text;

@@ -25,7 +25,7 @@ import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { HOSTILE_XTABLES_LOCK, inNetns, spamIpset, spamRestore, spamTc, weirdRules, WEIRD_LINKS } from '../helpers/hostile-state.js';
 import { samplesOf, valueOf } from '../helpers/metrics-lint.js';
 import { enterNetns } from '../helpers/netns.js';
-import { alive, descendants, statusBytes } from '../helpers/procs.js';
+import { alive, descendants, settle, statusBytes } from '../helpers/procs.js';
 import { repoRoot } from '../helpers/repo.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { get } from '../server/http-client.js';
@@ -42,7 +42,9 @@ const RULES_BEFORE_CHAOS = 2_400;
 const MEMBERS = 100_000;
 /** Classes (each with a pfifo leaf) per spam link: 2 links give 10,000 leaves + 2 roots. */
 const CLASSES_PER_LINK = 5_000;
-const SERVE_ARGS = ['--debug-insecure', '--interval', '120s'];
+// --runtime-timeout: containerd answers slowly on a loaded machine (the 2 s default can leave the node without pods);
+// the namespace deadlines, which this file is about, are set per test.
+const SERVE_ARGS = ['--debug-insecure', '--interval', '120s', '--runtime-timeout', '15s'];
 
 /** resources.limits.memory of the agent's container in daemonset.yaml, in bytes (e.g. 320Mi). */
 function daemonSetMemoryLimit(): number {
@@ -157,6 +159,8 @@ describeIntegration('hostile pods (real containerd pods, real serve)', { root: t
     // And within the headroom daemonset.yaml's comment promises (peak + ~30%): 70% of the limit.
     expect(hwm).toBeLessThan(0.7 * limit);
     expect(alive(s.pid)).toBe(true);
+    const pid = s.pid;
+    await settle(() => descendants(pid).length === 0);
     expect(descendants(s.pid)).toEqual([]);
     s.child.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);

@@ -1,7 +1,7 @@
 /**
  * SIGTERM to a real `serve` reading real containerd pods, at the worst moments: in the middle of a collection (real
  * tools running), while a tool hangs (ignoring SIGTERM, with children holding its stdout), and under scrape load.
- * Each time serve exits 0 within 2 s and leaves no process behind: none of the tools it ran, nothing they started,
+ * Each time serve exits 0 well within the DaemonSet's 10 s termination grace period (5 s) and leaves no process behind: none of the tools it ran, nothing they started,
  * nothing added to the pods' namespaces.
  */
 import { statSync } from 'node:fs';
@@ -15,15 +15,20 @@ import { startContainerd, type ContainerdHarness, type TestPod } from '../helper
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { fakeNsenter, type FakeNsenter, type FakeRule } from '../helpers/fake-nsenter.js';
 import { pidsInNetns } from '../helpers/netns.js';
-import { alive, descendants, waitUntil } from '../helpers/procs.js';
+import { alive, descendants, settle, waitUntil } from '../helpers/procs.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { nextCollection } from '../helpers/serve-scrape.js';
 
 const NS = 'f8life';
-const EXIT_WITHIN_MS = 2000;
+/**
+ * Half the DaemonSet's terminationGracePeriodSeconds (10): the kubelet's SIGKILL is what the bound guards against.
+ * serve itself gives requests 0.5 s; the rest is room for a loaded machine (the test measures from another
+ * process, across a SIGTERM delivery and an exit). Without the prompt shutdown a hung tool holds it 60 s.
+ */
+const EXIT_WITHIN_MS = 5000;
 
 /** Scrapers hammering GET /metrics on keep-alive connections until stopped or refused; counts answers by status. */
-function scrapeLoad(port: number, clients: number): { stop: () => Promise<Map<number, number>> } {
+function scrapeLoad(port: number, clients: number): { answered: (status: number) => number; stop: () => Promise<Map<number, number>> } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const statuses = new Map<number, number>();
   let running = true;
@@ -44,6 +49,7 @@ function scrapeLoad(port: number, clients: number): { stop: () => Promise<Map<nu
     while (running && (await one()));
   });
   return {
+    answered: (status) => statuses.get(status) ?? 0,
     stop: async () => {
       running = false;
       await Promise.all(loops);
@@ -88,7 +94,7 @@ describeIntegration('serve lifecycle: SIGTERM at the worst moments', { root: tru
     return s;
   }
 
-  /** SIGTERM; exit 0 within 2 s; no tool run left, nothing added to any pod's namespace. */
+  /** SIGTERM; exit 0 within EXIT_WITHIN_MS; no tool run left, nothing added to any pod's namespace. */
   async function terminate(s: ServeProcess, f: FakeNsenter): Promise<number> {
     const t0 = Date.now();
     s.child.kill('SIGTERM');
@@ -98,6 +104,11 @@ describeIntegration('serve lifecycle: SIGTERM at the worst moments', { root: tru
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(ms).toBeLessThan(EXIT_WITHIN_MS);
     expect(s.stderr()).toContain('"msg":"stopped"');
+    const sameAsBaseline = async (): Promise<boolean> => {
+      for (const p of pods) if ((await pidsInNetns(p.netnsPath)).sort().join() !== baseline.get(p.netnsPath)!.join()) return false;
+      return true;
+    };
+    await settle(async () => !(await f.calls()).some((c) => alive(c.pid)) && (await sameAsBaseline()));
     expect((await f.calls()).filter((c) => alive(c.pid))).toEqual([]);
     for (const p of pods) expect((await pidsInNetns(p.netnsPath)).sort()).toEqual(baseline.get(p.netnsPath));
     return ms;
@@ -107,37 +118,38 @@ describeIntegration('serve lifecycle: SIGTERM at the worst moments', { root: tru
     // Every tool takes 0.5 s more, then runs for real: the collection lasts several seconds, never hangs.
     const f = await fake('busy', ['ip', 'nft', 'ipset', 'tc'].map((tool) => ({ tool, act: { kind: 'slow', seconds: 0.5 } })));
     const s = await serve(f);
-    await waitUntil('the collection to run its first tools', async () => ((await f.calls()).length >= 2 ? true : undefined));
+    await waitUntil('the collection to run its first tools', async () => ((await f.calls()).length >= 2 ? true : undefined), 45_000);
     expect(s.child.exitCode).toBeNull();
     const ms = await terminate(s, f);
     console.log(`SIGTERM mid-collection (${(await f.calls()).length} tool runs started): exit 0 after ${ms} ms`);
-  });
+  }, 120_000);
 
   it('during a hung tool that ignores SIGTERM and whose children hold its stdout', async () => {
     const f = await fake('hung', [{ tool: 'nft', inode: statSync(pods[0]!.netnsPath).ino, act: { kind: 'hang' } }]);
     const s = await serve(f);
     const ns = pods[0]!.netnsPath;
     // Hung: the pipeline runs in the pod's namespace, under serve.
-    await waitUntil('the hung tool to run', async () => ((await pidsInNetns(ns)).length >= baseline.get(ns)!.length + 3 ? true : undefined));
+    await waitUntil('the hung tool to run', async () => ((await pidsInNetns(ns)).length >= baseline.get(ns)!.length + 3 ? true : undefined), 45_000);
     expect(descendants(s.pid).length).toBeGreaterThanOrEqual(3);
     const ms = await terminate(s, f);
     console.log(`SIGTERM during a hung tool: exit 0 after ${ms} ms`);
-  });
+  }, 120_000);
 
   it('under scrape load, with a collection stuck in a hung tool', async () => {
     const f = await fake('load', []);
     const s = await startServe(['--debug-insecure', '--runtime-endpoint', h!.endpoint, '--reader', 'nsenter', '--nsenter-path', f.path, '--command-timeout', '60s', '--namespace-timeout', '60s', '--interval', '1s']);
     serves.push(s);
-    await nextCollection(s, 0); // published: scrapes are answered from it while the next collection hangs
+    await nextCollection(s, 0, undefined, 60_000); // published: scrapes are answered from it while the next collection hangs
     const ns = pods[1]!.netnsPath;
     await fakeNsenter(join(dir, 'load'), [{ tool: 'nft', inode: statSync(ns).ino, act: { kind: 'hang' } }]);
-    await waitUntil('the hung tool to run', async () => ((await pidsInNetns(ns)).length >= baseline.get(ns)!.length + 3 ? true : undefined));
+    await waitUntil('the hung tool to run', async () => ((await pidsInNetns(ns)).length >= baseline.get(ns)!.length + 3 ? true : undefined), 45_000);
     const load = scrapeLoad(s.port, 32);
-    await sleep(1000);
+    // The load is real before the SIGTERM (more answers than clients), however slowly a loaded machine serves them.
+    await waitUntil('scrapes answered under load', () => (load.answered(200) > 32 ? true : undefined), 30_000);
     const ms = await terminate(s, f);
     const statuses = await load.stop();
     console.log(`SIGTERM under load (answers by status: ${JSON.stringify(Object.fromEntries(statuses))}): exit 0 after ${ms} ms`);
     expect(statuses.get(200) ?? 0).toBeGreaterThan(32); // the load was real: scrapes kept being answered
     expect([...statuses.keys()]).toEqual([200]);
-  });
+  }, 120_000);
 });

@@ -90,15 +90,27 @@ export async function childrenOf(pid: number): Promise<number[]> {
   return t.trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
-/** Waits until `pid` has a child (the tool a wrapper forked), or throws. */
-export async function waitChild(pid: number, timeoutMs = 5000): Promise<number> {
+async function commOf(pid: number): Promise<string | null> {
+  return readFile(`/proc/${pid}/comm`, 'utf8').then((c) => c.trim(), () => null);
+}
+
+/**
+ * Waits until `pid` has a child (the tool a wrapper forked) that has exec'd the tool (its comm is no longer the
+ * wrapper's: between the fork and the exec it is still `nsenter`, and a /proc scan then would not see the tool; a
+ * loaded machine can hold a child there for a long time), or throws.
+ */
+export async function waitChild(pid: number, timeoutMs = 30_000): Promise<number> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const kids = await childrenOf(pid);
-    if (kids.length > 0) return kids[0]!;
+    if (kids.length > 0) {
+      // Read after the fork: the wrapper has exec'd itself by then.
+      const [wrapper, comm] = [await commOf(pid), await commOf(kids[0]!)];
+      if (comm !== null && wrapper !== null && comm !== wrapper) return kids[0]!;
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`process ${pid} started no child within ${timeoutMs} ms`);
+  throw new Error(`process ${pid} started no child that exec'd within ${timeoutMs} ms`);
 }
 
 const DAEMON_SCRIPT = `

@@ -80,6 +80,8 @@ export interface ContainerdHarness {
 const SLOTS_DIR = '/tmp/cna-slots';
 const MAX_SLOT = 250;
 const CALL_TIMEOUT_MS = 60_000;
+/** Until containerd answers CRI Version after its start. */
+const START_TIMEOUT_MS = 60_000;
 /** runPod calls creating pods at once; more wait (a benchmark may fire 250 at once without hitting deadlines). */
 const RUN_POD_CONCURRENCY = 8;
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -339,7 +341,8 @@ class Harness implements ContainerdHarness {
     process.off('exit', this.onExit); // a containerd that died by itself left it registered: never add it twice
     process.on('exit', this.onExit);
 
-    const deadline = Date.now() + 15_000;
+    // Several containerds may start at once on a loaded 2-core machine: a minute, well within the hook timeout.
+    const deadline = Date.now() + START_TIMEOUT_MS;
     let last = '';
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) {
@@ -347,7 +350,7 @@ class Harness implements ContainerdHarness {
       }
       if (existsSync(this.socket)) {
         try {
-          await this.cri.call('Version', {}, { timeoutMs: 1000 });
+          await this.cri.call('Version', {}, { timeoutMs: 5000 });
           return;
         } catch (err) {
           last = (err as Error).message;
@@ -355,7 +358,7 @@ class Harness implements ContainerdHarness {
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`containerd ${this.name} did not answer CRI Version within 15 s (${last}); log tail:\n${this.logTail()}`);
+    throw new Error(`containerd ${this.name} did not answer CRI Version within ${START_TIMEOUT_MS / 1000} s (${last}); log tail:\n${this.logTail()}`);
   }
 
   async kill(): Promise<void> {

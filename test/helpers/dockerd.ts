@@ -47,7 +47,7 @@ export interface Dockerd {
   stop(): Promise<void>;
 }
 
-const START_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 60_000; // a loaded 2-core machine
 const STOP_TIMEOUT_MS = 20_000;
 /** Cap on one API response body (the helper only reads lists, inspects and short status messages). */
 const MAX_RESPONSE_BYTES = 16 << 20;

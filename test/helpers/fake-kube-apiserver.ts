@@ -76,6 +76,8 @@ export class FakeKubeApiServer {
   private readonly watchers = new Set<Watcher>();
   private readonly sockets = new Set<Socket>();
   private readonly forbidden = new Set<string>();
+  /** Per resource, the highest resourceVersion a BOOKMARK written to one of its watch streams carried. */
+  private readonly bookmarkedRv = new Map<string, number>();
   private server: Server | null = null;
   private portNumber = 0;
   /** Delay before answering lists (a slow API server). */
@@ -173,6 +175,14 @@ export class FakeKubeApiServer {
   forbid(plural: string, on = true): void {
     if (on) this.forbidden.add(plural);
     else this.forbidden.delete(plural);
+  }
+
+  /**
+   * The highest resourceVersion a BOOKMARK has carried to a watch of `plural` (0 before any). A client reads its
+   * stream in order, so a watch ended after this returns has delivered that bookmark before its end.
+   */
+  bookmarked(plural: string): number {
+    return this.bookmarkedRv.get(plural) ?? 0;
   }
 
   /** End every open watch gracefully (as the server-side watch timeout does). */
@@ -317,8 +327,11 @@ export class FakeKubeApiServer {
     this.reply(req, res, 200, { kind: `${CHAOS_MESH_KINDS[plural]}List`, apiVersion: API_VERSION, metadata, items: page }, rec);
   }
 
-  private send(w: Watcher, type: string, object: unknown): void {
-    if (!w.res.writableEnded && !w.res.destroyed) w.res.write(`${JSON.stringify({ type, object })}\n`);
+  /** Write one event to a watch stream; false when the stream is already closed. */
+  private send(w: Watcher, type: string, object: unknown): boolean {
+    if (w.res.writableEnded || w.res.destroyed) return false;
+    w.res.write(`${JSON.stringify({ type, object })}\n`);
+    return true;
   }
 
   private endWatch(w: Watcher): void {
@@ -352,7 +365,10 @@ export class FakeKubeApiServer {
     });
     if (query.allowWatchBookmarks === 'true') {
       w.timers.push(setInterval(() => {
-        this.send(w, 'BOOKMARK', { kind: CHAOS_MESH_KINDS[plural], apiVersion: API_VERSION, metadata: { resourceVersion: String(this.store.rv) } });
+        const rv = this.store.rv;
+        if (this.send(w, 'BOOKMARK', { kind: CHAOS_MESH_KINDS[plural], apiVersion: API_VERSION, metadata: { resourceVersion: String(rv) } })) {
+          this.bookmarkedRv.set(plural, Math.max(rv, this.bookmarked(plural)));
+        }
       }, this.opts.bookmarkIntervalMs ?? 1000));
     }
     const timeout = Number(query.timeoutSeconds ?? 0);

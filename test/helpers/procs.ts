@@ -58,6 +58,16 @@ export function statusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): number | nul
   return m ? Number(m[1]) * 1024 : null;
 }
 
+/**
+ * Give processes the agent killed time to die before asserting that none is left: a SIGKILLed process is gone only
+ * once the kernel has run it again, which a loaded machine can delay. Polls `settled` for at most `timeoutMs`,
+ * never throws: the caller asserts the state afterwards (a process nobody killed is still there then).
+ */
+export async function settle(settled: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await settled()) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
+
 /** Poll `check` every 20 ms until it returns a value that is not undefined, or fail after `timeoutMs`. */
 export async function waitUntil<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

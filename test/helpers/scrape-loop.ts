@@ -9,7 +9,7 @@
  */
 import { startAcceptProxy, type AcceptProxy } from './accept-proxy.js';
 import { startPrometheus, type PrometheusHarness } from './prometheus.js';
-import { startServe, type ServeProcess } from './serve.js';
+import { LOADED_MACHINE_DEADLINES, startServe, type ServeProcess } from './serve.js';
 
 export const AGENT_JOB = 'chaos-node-agent';
 export const NODE_OPENMETRICS = 'node-om';
@@ -65,7 +65,7 @@ export async function startScrapeLoop(opts: ScrapeLoopOptions): Promise<ScrapeLo
     if (errors.length) throw new Error(`scrape loop ${opts.name} cleanup: ${errors.join('; ')}`);
   };
   try {
-    const serve = await startServe(['--runtime-endpoint', opts.runtimeEndpoint, '--interval', opts.interval ?? '1s', '--debug=false', ...(opts.serveArgs ?? [])]);
+    const serve = await startServe(['--runtime-endpoint', opts.runtimeEndpoint, '--interval', opts.interval ?? '1s', '--debug=false', ...LOADED_MACHINE_DEADLINES, ...(opts.serveArgs ?? [])]);
     cleanups.push(() => serve.stop());
     const target = `127.0.0.1:${serve.port}`;
     const node = opts.node ?? NODE_OPENMETRICS;

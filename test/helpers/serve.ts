@@ -17,6 +17,13 @@ async function shippedNodeFlags(): Promise<readonly string[]> {
   return mod.NODE_FLAGS;
 }
 
+/**
+ * Deadlines for a loaded 2-core CI machine, where containerd and the tools answer slowly: the defaults (2 s per
+ * runtime call and per tool, 5 s per namespace) cut reads there and turn a verdict unknown or a runtime down. For
+ * every command of the CLI, in tests that are not about these deadlines.
+ */
+export const LOADED_MACHINE_DEADLINES: readonly string[] = ['--runtime-timeout', '15s', '--namespace-timeout', '30s', '--command-timeout', '20s'];
+
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -38,7 +45,7 @@ export interface ServeProcess {
 export interface StartServeOptions {
   /** Environment of the child (default: PATH only). */
   env?: NodeJS.ProcessEnv;
-  /** How long to wait for the "serving" line (default 15 s). */
+  /** How long to wait for the "serving" line (default 60 s: a loaded 2-core machine starts node slowly). */
   startTimeoutMs?: number;
   /** Node flags added after the shipped ones (e.g. a measurement probe). */
   nodeArgs?: string[];
@@ -68,7 +75,7 @@ export async function startServe(args: string[], opts: StartServeOptions = {}): 
     }
     return exited;
   };
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   for (;;) {
     const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(err);
     if (m) {

@@ -70,7 +70,7 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     return (await get(s.port, '/metrics')).text;
   }
 
-  async function until(what: string, s: ServeProcess, cond: (text: string) => boolean, timeoutMs = 20_000): Promise<string> {
+  async function until(what: string, s: ServeProcess, cond: (text: string) => boolean, timeoutMs = 60_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const text = await metricsOf(s);
@@ -110,7 +110,10 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     const s = await startServe([...runtimeArgs(), '--interval', '1s', '--kubeconfig', kubeconfig, '--debug-insecure'], { startTimeoutMs: 30_000 });
     served.push(s);
     const pod = (name: string) => ({ namespace: NS, pod: name });
-    let text = await until('drift series', s, (t) => valueOf(t, 'chaos_daemon_injection_drift', { ...pod('ghost'), state: 'missing' }) !== undefined);
+    // The caches are listed before their watches open: a collection in between has drift from a stale view (kube_up
+    // 0, an age > 0). Wait for one with every watch open; the series below are then all from it.
+    let text = await until('drift series, every watch open', s, (t) => valueOf(t, 'chaos_daemon_injection_drift', { ...pod('ghost'), state: 'missing' }) !== undefined
+      && valueOf(t, 'chaos_daemon_kube_up') === 1);
     expect(lintExposition(text, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
     expect(valueOf(text, 'chaos_daemon_kube_up')).toBe(1);
     expect(valueOf(text, 'chaos_daemon_kube_sync_age_seconds')).toBe(0);

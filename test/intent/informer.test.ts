@@ -15,11 +15,13 @@ import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { experiment, partitionEntries, podNetworkChaos } from '../helpers/chaos-mesh-crds.js';
 
 const PNC = RESOURCES.find((r) => r.plural === 'podnetworkchaos')!;
+// Fast retries and bookmarks, but a request deadline a loaded CI machine cannot reach against this local server
+// (a list cut by it would count as a failure, and tests assert `failures: 0`).
 const FAST: KubeSourceSettings = {
-  maxObjects: 100, pageSize: 50, requestTimeoutMs: 3000, watchTimeoutSeconds: 30, resyncMs: 600_000, backoffMs: { initial: 50, max: 200 },
+  maxObjects: 100, pageSize: 50, requestTimeoutMs: 20_000, watchTimeoutSeconds: 30, resyncMs: 600_000, backoffMs: { initial: 50, max: 200 },
 };
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 8000): Promise<void> {
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -96,7 +98,9 @@ describe('list and watch', () => {
     server.create('networkchaos', experiment('lw', 'other', 'delay', []));
     const target = server.resourceVersion;
     const before = server.requests.length;
-    await new Promise((r) => setTimeout(r, 350)); // a few bookmarks
+    // A bookmark carrying it written to the stream: the client reads it before the stream's end (no fixed sleep,
+    // which a loaded machine can outlast before the first bookmark).
+    await waitFor('a bookmark with the new resourceVersion', () => server.bookmarked('podnetworkchaos') >= target);
     server.endWatches();
     await waitFor('a new watch', () => server.requests.slice(before).some((r) => r.watch));
     const next = server.requests.slice(before).find((r) => r.watch)!;
@@ -187,7 +191,7 @@ describe('failures', () => {
     expect(down.pod('kill', 'during').network).toBeNull();
     const lists = source.health().resources.find((r) => r.resource === 'podnetworkchaos')!.lists;
     await server.restart();
-    await waitFor('up again', () => source.health().up, 10_000);
+    await waitFor('up again', () => source.health().up);
     await waitFor('the missed event replayed', () => source.view().pod('kill', 'during').network !== null);
     expect(source.health().resources.find((r) => r.resource === 'podnetworkchaos')!.lists).toBe(lists); // watch resumed, no relist
     expect(source.health().syncAgeSeconds).toBe(0);
@@ -216,7 +220,7 @@ describe('bounds and timing', () => {
 
   it('relists every resyncMs', async () => {
     const i = informer({ resyncMs: 300 });
-    await waitFor('three lists', () => i.status().lists >= 3, 5000);
+    await waitFor('three lists', () => i.status().lists >= 3);
     expect(i.status().failures).toBe(0);
   });
 
@@ -228,7 +232,7 @@ describe('bounds and timing', () => {
       const i = new ResourceInformer({ kc, resource: PNC, log: silentLogger(), ...FAST, idleTimeoutMs: 200 });
       running.push(i);
       i.start();
-      await waitFor('three watches', () => i.status().watches >= 3, 5000);
+      await waitFor('three watches', () => i.status().watches >= 3);
       expect(i.status()).toMatchObject({ lists: 1, failures: 0 });
       await i.stop();
     } finally {
@@ -237,16 +241,19 @@ describe('bounds and timing', () => {
   });
 
   it('stop() returns promptly from a backoff sleep and from an open watch', async () => {
-    const failing = informer({ backoffMs: { initial: 60_000, max: 60_000 } }, 'wrong-token');
+    // Without the prompt stop, stop() would wait out the 120 s backoff, or the open watch (ended by the server
+    // after 120 s at the earliest, idle-aborted after 180 s): a bound far below both, that scheduling cannot reach.
+    const PROMPT_MS = 15_000;
+    const failing = informer({ backoffMs: { initial: 120_000, max: 120_000 } }, 'wrong-token');
     await waitFor('a failure', () => failing.status().failures >= 1);
     let t0 = Date.now();
     await failing.stop();
-    expect(Date.now() - t0).toBeLessThan(500);
-    const open = informer();
+    expect(Date.now() - t0).toBeLessThan(PROMPT_MS);
+    const open = informer({ watchTimeoutSeconds: 120 });
     await waitFor('connected', () => open.status().connected);
     t0 = Date.now();
     await open.stop();
-    expect(Date.now() - t0).toBeLessThan(500);
+    expect(Date.now() - t0).toBeLessThan(PROMPT_MS);
     expect(open.status().connected).toBe(false);
   });
 });

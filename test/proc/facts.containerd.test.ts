@@ -44,8 +44,10 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
   async function observe() {
     const pods = await rt.listPods();
     const detailPids = pods.flatMap((p) => [p.pid, ...p.containers.map((c) => c.pid)]).filter((x): x is number => x !== null);
-    const scan = await scanProc({ procRoot: '/proc', detailPids });
-    const { facts, index } = await collectPodFacts(scan, pods, { procRoot: '/proc' });
+    // Budgets for a loaded CI machine: the defaults (3 s scan, 1 s per container) can cut a read there, and an
+    // incomplete source turns a verdict into unknown.
+    const scan = await scanProc({ procRoot: '/proc', detailPids, budgetMs: 30_000 });
+    const { facts, index } = await collectPodFacts(scan, pods, { procRoot: '/proc', containerTimeoutMs: 15_000 });
     const bpm = bpmFromScan(scan, pods, index);
     const pod = (name: string): PodInfo => pods.find((p) => p.name === name)!;
     const of = (name: string) => facts.get(pod(name).sandboxId)!;

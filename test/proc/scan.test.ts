@@ -30,7 +30,8 @@ describe('scan of the real /proc', () => {
   });
 
   it('reads stat for every process, details for chaos names and the PIDs asked for', async () => {
-    const scan = await scanProc({ procRoot: '/proc', detailPids: [sleeper.pid!] });
+    // A budget for a loaded CI machine (the 3 s default can cut a scan of a busy node there).
+    const scan = await scanProc({ procRoot: '/proc', detailPids: [sleeper.pid!], budgetMs: 30_000 });
     expect(scan.complete).toBe(true);
     expect(scan.listed).toBeGreaterThanOrEqual(scan.processes.size);
     const t = scan.processes.get(toda.pid!)!;
@@ -78,7 +79,7 @@ describe('scan of the real /proc', () => {
     };
     setImmediate(spin);
     const t0 = performance.now();
-    const scan = await scanProc({ procRoot: '/proc', batch: 1_000_000, wantDetail: () => true });
+    const scan = await scanProc({ procRoot: '/proc', batch: 1_000_000, wantDetail: () => true, budgetMs: 30_000 });
     const ms = performance.now() - t0;
     stop = true;
     expect(scan.complete).toBe(true);

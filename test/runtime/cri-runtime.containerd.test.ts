@@ -20,7 +20,7 @@ describeIntegration('CRI runtime on a real containerd', { root: true, commands: 
   let host: TestPod;
   const clients: RuntimeClient[] = [];
   const newClient = (): RuntimeClient => {
-    const c = createCriRuntime(endpoint, { timeoutMs: 2000, procRoot: '/proc', hostRoot: '/' });
+    const c = createCriRuntime(endpoint, { timeoutMs: 15_000, procRoot: '/proc', hostRoot: '/' });
     clients.push(c);
     return c;
   };
@@ -181,7 +181,7 @@ describeIntegration('CRI runtime on a real containerd', { root: true, commands: 
     expect(err).toBeInstanceOf(RuntimeError);
     expect((err as RuntimeError).code).toBe('CRI_UNAVAILABLE');
     expect((err as RuntimeError).message).toContain(h.socket);
-    expect(performance.now() - t).toBeLessThan(2000);
+    expect(performance.now() - t).toBeLessThan(10_000); // refused at once, not a wait for a deadline
     expect((await rt.status()).up).toBe(false);
 
     await h.start();

@@ -359,7 +359,7 @@ describe('docker client: API negotiation and limits (fake Engine API server)', (
     expect((err as RuntimeError).code).toBe('TIMEOUT');
     expect((err as RuntimeError).message).toBe(`${client.endpoint.url} GET /containers/json: timed out after 300ms`);
     expect(ms).toBeGreaterThanOrEqual(290);
-    expect(ms).toBeLessThan(2000);
+    expect(ms).toBeLessThan(10_000); // at the deadline, not never (a loaded machine delays the timer, not by 10 s)
     expect(calls.map((c) => `${c.method} ${c.code}`)).toEqual(['GET /_ping 200', 'GET /containers/json TIMEOUT']);
   });
 

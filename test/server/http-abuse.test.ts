@@ -23,7 +23,7 @@ import { describeIntegration } from '../helpers/env.js';
 import { enterNetns } from '../helpers/netns.js';
 import { waitFor } from '../helpers/prometheus.js';
 import { repoRoot } from '../helpers/repo.js';
-import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { LOADED_MACHINE_DEADLINES, startServe, type ServeProcess } from '../helpers/serve.js';
 import { rawRequest, slowClient, type RawReply } from './raw-http.js';
 
 const TOKEN = 'abuse-test-token-0123456789';
@@ -117,7 +117,7 @@ describeIntegration('serve under HTTP abuse', {
     h = await startContainerd({ name: 'abuse' });
     const pod = await h.runPod({ name: 'web', namespace: 'abuse' });
     await new ChaosMeshReplay(enterNetns(pod.netnsPath), 'legacy').partition({ experiment: 'abuse-partition', direction: 'to', cidrs: ['192.0.2.0/24'] });
-    serve = await startServe(['--runtime-endpoint', h.endpoint, '--interval', '2s', '--debug-token-file', join(dir, 'token')], {
+    serve = await startServe(['--runtime-endpoint', h.endpoint, '--interval', '2s', '--debug-token-file', join(dir, 'token'), ...LOADED_MACHINE_DEADLINES], {
       nodeArgs: ['--expose-gc', '--import', pathToFileURL(join(repoRoot(), 'dist', 'bench', 'heap-probe.js')).href],
     });
     await waitFor('serve ready', async () => (await rawRequest(serve!.port, req('GET /readyz HTTP/1.1'))).status === 200);
@@ -194,18 +194,21 @@ describeIntegration('serve under HTTP abuse', {
     expect(debugOk.every((r) => r.kind.name === 'debug right token')).toBe(true);
     expect(JSON.parse(debugOk[0]!.reply.body.toString('utf8')).pods[0].chaos.verdict).toBe('active');
 
-    // Slow clients: all closed by the header timeout (5 s, checked every 1 s), told 408.
+    // Slow clients: all closed by the header timeout (5 s, checked every 1 s), told 408 (the idle socket timeout
+    // would destroy the silent ones without a word; nothing would close the trickling ones). Never before the
+    // timeout; and before the idle timeout could have: the close is seen by this process, busy with the flood on a
+    // loaded machine, so a tighter upper bound measures the scheduler, not the server.
     const slowMs = slowClosed.map((c) => c.ms);
     expect(slowClosed.filter((c) => c.error !== null).map((c) => c.error)).toEqual([]);
     expect(new Set(slowClosed.map((c) => c.reply.status))).toEqual(new Set([408]));
     expect(Math.min(...slowMs)).toBeGreaterThanOrEqual(SERVER_LIMITS.headersTimeoutMs - 100);
-    expect(Math.max(...slowMs)).toBeLessThan(SERVER_LIMITS.headersTimeoutMs + 3_000);
+    expect(Math.max(...slowMs)).toBeLessThan(SERVER_LIMITS.idleSocketTimeoutMs);
 
     // Memory flat and no connection left behind (keep-alive and header timeouts have closed everything).
     const sockets1 = await waitFor('sockets back to the baseline', async () => {
       const n = await socketCount(pid);
       return n <= sockets0 ? n : null;
-    }, SERVER_LIMITS.keepAliveTimeoutMs + 5_000);
+    }, SERVER_LIMITS.keepAliveTimeoutMs + 30_000);
     const heap1 = await liveHeapBytes(serve!);
     const peakMiB = (await statusKiB(pid, 'VmHWM')) / 1024;
     // Nothing kept per request or connection. The live heap after GC grows about 1 MiB once over the first

@@ -103,11 +103,11 @@ describe('GrpcChannel against a grpc-js server', () => {
     const took = performance.now() - t0;
     expect(err.grpcCode).toBe(GrpcCode.DEADLINE_EXCEEDED);
     expect(took).toBeGreaterThanOrEqual(290);
-    expect(took).toBeLessThan(3000);
+    expect(took).toBeLessThan(10_000); // at the deadline, not never (a loaded machine delays the timer, not by 10 s)
     const seen = srv.deadlines.at(-1);
     const seenMs = seen instanceof Date ? seen.getTime() : Number(seen);
     expect(seenMs - before).toBeGreaterThanOrEqual(250);
-    expect(seenMs - before).toBeLessThan(3000);
+    expect(seenMs - before).toBeLessThan(10_000);
   });
 
   it('no socket: UNAVAILABLE with the connect error', async () => {
