@@ -1,7 +1,7 @@
 /**
  * What happens to each finished collection: the injection tracker update (first-seen times and started/ended
- * events), the bpm start counter, a fresh registry, its rendering into the exposition variants wanted (exposition.ts). (The bpm report comes with the snapshot: it is
- * built from the collection's one /proc scan.)
+ * events), the bpm start counter, a fresh registry, its rendering into the exposition variants wanted
+ * (exposition.ts). (The bpm report comes with the snapshot: it is built from the collection's one /proc scan.)
  */
 import type { Logger } from '../log.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';

@@ -128,19 +128,19 @@ interface Detail {
 type DetailLevel = 'none' | 'placement' | 'full';
 
 /**
- * Namespaces and cgroups of one process, and with `full` its uid and cmdline; 'gone' when it exited. Identical
- * cgroup files share one array.
+ * Namespaces and cgroups of one process, and its uid and cmdline (capped at `cmdlineBytes`) unless that is null;
+ * 'gone' when it exited. Identical cgroup files share one array.
  */
-function readDetail(dir: string, full: boolean, maxCmdlineBytes: number, cgroupCache: Map<string, readonly CgroupLine[]>): Detail | 'gone' {
+function readDetail(dir: string, cmdlineBytes: number | null, cgroupCache: Map<string, readonly CgroupLine[]>): Detail | 'gone' {
   const d: Detail = { uid: null, ns: { pid: null, net: null, mnt: null }, cgroups: [], cmdline: null, cmdlineTruncated: false };
   try {
-    if (full) d.uid = statSync(dir).uid;
+    if (cmdlineBytes !== null) d.uid = statSync(dir).uid;
     const text = readTextCapped(posix.join(dir, 'cgroup'), CGROUP_MAX).text;
     const cached = cgroupCache.get(text);
     if (cached) d.cgroups = cached;
     else cgroupCache.set(text, (d.cgroups = parseCgroupFile(text)));
-    if (full) {
-      const r = readCapped(posix.join(dir, 'cmdline'), maxCmdlineBytes);
+    if (cmdlineBytes !== null) {
+      const r = readCapped(posix.join(dir, 'cmdline'), cmdlineBytes);
       d.cmdline = parseCmdline(r.buf);
       d.cmdlineTruncated = r.truncated;
     }
@@ -152,11 +152,11 @@ function readDetail(dir: string, full: boolean, maxCmdlineBytes: number, cgroupC
   return d;
 }
 
-/** One process: stat always, details at the level `detail` gives (true: full). */
+/** One process: stat always, details at the level `detail` gives for its comm. */
 export function readProcess(
   procRoot: string,
   pid: number,
-  detail: boolean | ((comm: string) => DetailLevel),
+  detail: (comm: string) => DetailLevel,
   maxCmdlineBytes: number,
   cgroupCache: Map<string, readonly CgroupLine[]>,
 ): ReadOutcome {
@@ -169,9 +169,9 @@ export function readProcess(
     if (err instanceof ParseError || (err as NodeJS.ErrnoException).code === 'EACCES') return 'unreadable';
     throw err;
   }
-  const level = typeof detail === 'function' ? detail(fields.comm) : detail ? 'full' : 'none';
+  const level = detail(fields.comm);
   if (level === 'none') return { ...fields, detailed: false, uid: null, ns: { pid: null, net: null, mnt: null }, cgroups: [], cmdline: null, cmdlineTruncated: false };
-  const d = readDetail(dir, level === 'full', maxCmdlineBytes, cgroupCache);
+  const d = readDetail(dir, level === 'full' ? maxCmdlineBytes : null, cgroupCache);
   if (d === 'gone') return 'gone';
   return { ...fields, detailed: true, ...d };
 }
@@ -191,7 +191,7 @@ export function detailOf(scan: ProcScan, pid: number): ProcProcess | null {
   if (p.detailed) return p;
   let cache = cgroupCaches.get(scan);
   if (!cache) cgroupCaches.set(scan, (cache = new Map()));
-  const d = readDetail(posix.join(scan.procRoot, String(pid)), false, 0, cache);
+  const d = readDetail(posix.join(scan.procRoot, String(pid)), null, cache);
   if (d === 'gone') return null;
   Object.assign(p, { detailed: true }, d);
   return p;
