@@ -66,6 +66,7 @@ export class RenderedMetrics {
   private readonly zipped = new Map<ExpositionFormat, Promise<Buffer>>();
   /** Samples (non-comment lines) of the first text rendered; both formats carry the same samples. */
   samples = 0;
+  private counted = false;
 
   private constructor(
     private readonly render: FormatRenderer,
@@ -79,8 +80,7 @@ export class RenderedMetrics {
   static async create(render: FormatRenderer, demand: ExpositionDemand | null): Promise<RenderedMetrics> {
     const m = new RenderedMetrics(render, demand);
     const wanted = demand?.wanted() ?? [];
-    const first = wanted[0]?.format ?? 'prometheus';
-    m.samples = countSamples((await m.text(first)).toString('utf8'));
+    await m.text(wanted[0]?.format ?? 'prometheus'); // sets `samples`
     await Promise.all(wanted.map((v) => m.variant(v)));
     return m;
   }
@@ -92,7 +92,7 @@ export class RenderedMetrics {
     return this.variant(v);
   }
 
-  /** Variants rendered so far (for tests and the bench). */
+  /** Variants rendered so far (for tests). */
   rendered(): ExpositionVariant[] {
     const out: ExpositionVariant[] = [];
     for (const format of this.texts.keys()) out.push({ format, gzip: false });
@@ -107,7 +107,13 @@ export class RenderedMetrics {
   private text(format: ExpositionFormat): Promise<Buffer> {
     let p = this.texts.get(format);
     if (!p) {
-      p = this.render(format).then((t) => Buffer.from(t, 'utf8'));
+      p = this.render(format).then((t) => {
+        if (!this.counted) {
+          this.samples = countSamples(t); // on the string, before it is dropped for its buffer
+          this.counted = true;
+        }
+        return Buffer.from(t, 'utf8');
+      });
       this.texts.set(format, p);
       // A failed rendering is not kept: the next request tries again.
       p.catch(() => this.texts.delete(format));
