@@ -24,7 +24,7 @@ import { startContainerd, type ContainerdHarness } from '../helpers/containerd.j
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
-import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { LOADED_MACHINE_DEADLINES, startServe, type ServeProcess } from '../helpers/serve.js';
 import { podNetns } from '../commands/pod-netns.js';
 import { get } from '../server/http-client.js';
 
@@ -56,7 +56,7 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
   const pods: Record<string, { netnsPath: string }> = {};
 
   /** The runtime, and deadlines for a 2-core machine shared by parallel suites (containerd and the tools answer slowly under load). */
-  const runtimeArgs = (): string[] => ['--runtime-endpoint', h!.endpoint, '--runtime-timeout', '15s', '--namespace-timeout', '30s', '--command-timeout', '20s'];
+  const runtimeArgs = (): string[] => ['--runtime-endpoint', h!.endpoint, ...LOADED_MACHINE_DEADLINES];
 
   async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
     // --runtime-timeout: containerd answers slowly when the machine is loaded.
