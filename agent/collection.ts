@@ -41,7 +41,8 @@ export interface CollectDeps {
 
 export interface CollectOptions {
   signal?: AbortSignal;
-  filter?: (p: PodInfo) => boolean;
+  /** The pods reported (inspect NS/POD, diff); only they are resolved unless placing processes needs the others. */
+  filter?: (p: Pick<PodInfo, 'namespace' | 'name'>) => boolean;
   /** ms from the start by which namespace reads still running are abandoned and reported unread (default 25 s). */
   deadlineMs?: number;
   /** Host-network pods: the node's namespace reported once (default) or given to each pod (inspect POD). */

@@ -14,6 +14,12 @@ export interface Draft {
   pods: PodInfo[];
   /** Every sandbox listed (unfiltered, stale ones too): who owns a namespace or a cgroup (proc collector). */
   allPods: PodInfo[];
+  /**
+   * Set when the runtime collector resolved only the pods asked for (`filter`): allPods' other entries are
+   * `unresolvedByRequest` (no PIDs). Lists every sandbox again with all of them resolved, for a placement that
+   * needs them (proc collector); rejects when a runtime cannot list.
+   */
+  resolveAll: (() => Promise<PodInfo[]>) | null;
   /** Other sandboxes listed for the same pods (a recreated sandbox's old NOTREADY one...), reported apart. */
   stale: StaleSandbox[];
   /** What was read for each pod (netns collector). */
@@ -32,5 +38,5 @@ export interface Draft {
 }
 
 export function emptyDraft(): Draft {
-  return { runtimes: [], pods: [], allPods: [], stale: [], reports: new Map(), host: null, containerStats: [], incompleteNamespaces: 0, proc: null, bpm: null };
+  return { runtimes: [], pods: [], allPods: [], resolveAll: null, stale: [], reports: new Map(), host: null, containerStats: [], incompleteNamespaces: 0, proc: null, bpm: null };
 }

@@ -9,10 +9,11 @@
  * the collector fails only when the scan itself cannot run or is cut.
  */
 import { mergeProcReport, procErrors } from '../chaos/processes.js';
-import { errorMessage } from '../errors.js';
+import { AgentError, errorMessage } from '../errors.js';
 import { bpmFromScan } from '../proc/bpm.js';
 import { collectPodFacts, type FactsOptions } from '../proc/facts.js';
 import type { PodProcFacts } from '../proc/model.js';
+import { otherPodsMatter } from '../proc/placement-scope.js';
 import { scanProc, type ScanOptions } from '../proc/scan.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
@@ -47,12 +48,26 @@ export function procCollector(opts: ProcCollectorOptions): Collector {
   return {
     name: 'proc',
     async collect(draft, ctx) {
-      const all = draft.allPods.length > 0 ? draft.allPods : draft.pods;
+      let all = draft.allPods.length > 0 ? draft.allPods : draft.pods;
       let facts: Map<string, PodProcFacts> | null = null;
       let error: string | undefined;
       try {
         const scan = await scanProc({ ...opts.scan, procRoot: opts.procRoot, detailPids: podPids(all), ...(ctx.signal ? { signal: ctx.signal } : {}) });
-        const r = await collectPodFacts(scan, all, { ...opts.facts, procRoot: opts.procRoot }, draft.pods);
+        const factsOpts = { ...opts.facts, procRoot: opts.procRoot };
+        let r = await collectPodFacts(scan, all, factsOpts, draft.pods);
+        // Only the reported pods were resolved (inspect NS/POD): placed without the others' PIDs unless that could
+        // change their facts (placement-scope.ts); then every pod is resolved and the facts computed again.
+        const why = draft.resolveAll ? otherPodsMatter(scan, r.index, r.facts.values()) : null;
+        if (draft.resolveAll && why !== null) {
+          ctx.log.debug({ why }, 'placing processes needs every pod: resolving them');
+          try {
+            all = draft.allPods = await draft.resolveAll();
+          } catch (err) {
+            throw new AgentError('PROC_PLACEMENT', `the other pods, needed to place processes (${why}), could not be resolved: ${errorMessage(err)}`, { cause: err });
+          }
+          draft.resolveAll = null;
+          r = await collectPodFacts(scan, all, factsOpts, draft.pods);
+        }
         draft.proc = { scan, index: r.index };
         facts = r.facts;
         if (!scan.complete) error = `the /proc scan is incomplete: ${scan.incomplete ?? 'unknown reason'}`;
@@ -73,6 +88,8 @@ export function bpmCollector(): Collector {
     name: 'bpm',
     async collect(draft) {
       if (draft.proc === null) return { success: false, error: 'no /proc scan in this collection (proc collector off or failed)' };
+      // chaos-daemon's own pod and the processes' owners need every pod's PIDs: not built from a partial listing.
+      if (draft.resolveAll !== null) return { success: false, error: 'only the pods asked for were resolved (inspect NS/POD, diff)' };
       draft.bpm = bpmFromScan(draft.proc.scan, draft.allPods.length > 0 ? draft.allPods : draft.pods, draft.proc.index);
       return { success: true };
     },

@@ -7,6 +7,7 @@
  * is resolved, then the one with the most running containers, then the first listed. The others are reported
  * apart (`stale`), never read and never allowed to hide the live one.
  */
+import { AgentError } from '../errors.js';
 import type { Inventory } from '../runtime/inventory.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { StaleSandbox } from '../snapshot.js';
@@ -32,13 +33,26 @@ export function choosePrimary(pods: readonly PodInfo[]): { primary: PodInfo[]; s
   return { primary: pods.filter((p) => chosen.has(p)), stale };
 }
 
-export function runtimeCollector(inventory: Inventory, filter?: (p: PodInfo) => boolean): Collector {
+/**
+ * `filter` (inspect NS/POD, diff): the pods reported. Only they are resolved (their PIDs and netns: per-pod runtime
+ * calls); the others are listed unresolved, and `draft.resolveAll` resolves them if the proc collector's placement
+ * turns out to need them (proc/placement-scope.ts).
+ */
+export function runtimeCollector(inventory: Inventory, filter?: (p: Pick<PodInfo, 'namespace' | 'name'>) => boolean): Collector {
   return {
     name: 'runtime',
     async collect(draft) {
-      const inv = await inventory.collect();
+      const inv = await inventory.collect(filter ? { resolve: filter } : {});
       draft.runtimes = inv.runtimes;
       draft.allPods = inv.pods;
+      if (inv.pods.some((p) => p.unresolvedByRequest)) {
+        draft.resolveAll = async () => {
+          const all = await inventory.collect();
+          if (all.errors.length > 0) throw new AgentError('RUNTIME_LIST', all.errors.join('; '));
+          if (!all.runtimes.some((s) => s.up)) throw new AgentError('RUNTIME_LIST', 'no container runtime reachable');
+          return all.pods;
+        };
+      }
       const { primary, stale } = choosePrimary(filter ? inv.pods.filter(filter) : inv.pods);
       draft.pods = primary;
       draft.stale = stale;

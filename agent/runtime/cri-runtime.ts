@@ -5,6 +5,8 @@
  * - listPods() = ListPodSandbox + ListContainers (2 calls), plus Version once per channel;
  * - PodSandboxStatus(verbose) once per new READY sandbox, ContainerStatus(verbose) once per new RUNNING container
  *   (its pid); both results are cached by ID for the object's lifetime and evicted when the ID leaves the list.
+ *   listPods({ resolve }) makes those calls only for the sandboxes `resolve` accepts (`inspect NS/POD`: its pod's
+ *   3 calls instead of 3 per pod of the node); the others are listed `unresolvedByRequest`.
  *   A failed resolution is cached too and retried after RETRY_FAILED_MS, so a broken pod cannot cost a call
  *   per collection.
  * - cached netns are re-checked with a stat (no runtime call): a PID that died or was reused is re-resolved.
@@ -27,6 +29,7 @@ import type {
   ContainerInfo,
   ContainerStat,
   Endpoint,
+  ListPodsOptions,
   NetnsRef,
   PodInfo,
   RuntimeClient,
@@ -58,6 +61,9 @@ interface PidResult {
   error: string | null;
   retryAt: number;
 }
+
+/** A sandbox listPods was asked not to resolve (never cached: it says nothing about the sandbox). */
+const NOT_ASKED: Unresolved = Object.freeze({ ok: false, reason: 'not resolved (not asked for)', hostNetwork: false, retryAt: 0 });
 
 /** CRI runtime_name -> the agent's runtime label. */
 export function normaliseRuntimeName(name: string): string {
@@ -138,7 +144,7 @@ class CriRuntime implements RuntimeClient {
     }
   }
 
-  async listPods(): Promise<PodInfo[]> {
+  async listPods(opts: ListPodsOptions = {}): Promise<PodInfo[]> {
     if (!this.version) await this.fetchVersion();
     const [sandboxList, containerList] = await Promise.all([
       this.client.call('ListPodSandbox', {}),
@@ -158,12 +164,16 @@ class CriRuntime implements RuntimeClient {
     this.containerSandbox = containerSandbox;
     this.evict(sandboxes, containers);
 
+    const wanted = opts.resolve;
+    const skipped = new Set(
+      wanted ? sandboxes.filter((sb) => !wanted({ namespace: sb.metadata?.namespace ?? '', name: sb.metadata?.name ?? '' })).map((sb) => sb.id) : [],
+    );
     // Container PIDs first (one call per new running container); the cri-dockerd fallback below reuses them.
-    const running = containers.filter((c) => c.state === 'CONTAINER_RUNNING');
+    const running = containers.filter((c) => c.state === 'CONTAINER_RUNNING' && !skipped.has(c.pod_sandbox_id));
     await mapLimit(running, RESOLVE_CONCURRENCY, (c) => this.containerPid(c.id));
 
     const resolutions = await mapLimit(sandboxes, RESOLVE_CONCURRENCY, (sb) =>
-      this.sandboxResolution(sb, bySandbox.get(sb.id) ?? []),
+      skipped.has(sb.id) ? Promise.resolve(NOT_ASKED) : this.sandboxResolution(sb, bySandbox.get(sb.id) ?? []),
     );
 
     const pods: PodInfo[] = [];
@@ -172,7 +182,7 @@ class CriRuntime implements RuntimeClient {
       const res = resolutions[i]!;
       const ctrs: ContainerInfo[] = [];
       for (const c of bySandbox.get(sb.id) ?? []) {
-        const cached = c.state === 'CONTAINER_RUNNING' ? await this.containerPids.get(c.id) : undefined;
+        const cached = c.state === 'CONTAINER_RUNNING' && res !== NOT_ASKED ? await this.containerPids.get(c.id) : undefined;
         ctrs.push({ id: c.id, name: c.metadata?.name ?? '', state: c.state, pid: cached?.pid ?? null });
       }
       const pod: PodInfo = {
@@ -189,6 +199,7 @@ class CriRuntime implements RuntimeClient {
         containers: ctrs,
       };
       if (!res.ok) pod.reason = res.reason;
+      if (res === NOT_ASKED) pod.unresolvedByRequest = true;
       if (sb.labels && Object.keys(sb.labels).length > 0) pod.labels = { ...sb.labels };
       pods.push(pod);
     }

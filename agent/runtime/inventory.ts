@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { endpointCandidates, type Candidate } from './detect.js';
-import type { CallObserver, ClientOptions, ContainerStat, Endpoint, PodInfo, Protocol, RuntimeClient, RuntimeStatus } from './types.js';
+import type { CallObserver, ClientOptions, ContainerStat, Endpoint, ListPodsOptions, PodInfo, Protocol, RuntimeClient, RuntimeStatus } from './types.js';
 
 export interface InventoryResult {
   runtimes: RuntimeStatus[];
@@ -110,12 +110,13 @@ export class Inventory {
   /**
    * One pass: status of every endpoint, then pods of every up endpoint in parallel; one failing runtime never
    * stops the others; pods deduped (same sandboxId seen by cri-dockerd and docker: keep one, prefer the entry
-   * with a resolved netns, then the CRI one).
+   * with a resolved netns, then the CRI one). `opts.resolve`: only those pods need their PID and netns (others may
+   * come back `unresolvedByRequest`).
    */
-  async collect(): Promise<InventoryResult> {
+  async collect(opts: ListPodsOptions = {}): Promise<InventoryResult> {
     const probed = await this.probe();
     const up = probed.filter((p): p is { status: RuntimeStatus; client: RuntimeClient } => p.status.up && p.client !== null);
-    const results = await Promise.allSettled(up.map((p) => p.client.listPods()));
+    const results = await Promise.allSettled(up.map((p) => p.client.listPods(opts)));
     const seen: SeenPod[] = [];
     const errors: string[] = [];
     results.forEach((r, i) => {

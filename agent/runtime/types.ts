@@ -67,12 +67,25 @@ export interface PodInfo {
   netns: NetnsRef | null;
   /** Why pid/netns are null (present only when unresolved). */
   reason?: string;
+  /**
+   * Listed but deliberately not resolved (ListPodsOptions.resolve rejected it): pid, netns, hostNetwork and the
+   * containers' pids say nothing about the pod. Absent on every pod a client resolved or tried to.
+   */
+  unresolvedByRequest?: true;
   containers: ContainerInfo[];
   /**
    * The sandbox's labels as the runtime reports them (CRI: the pod's labels plus kubelet's io.kubernetes.*);
    * absent when the runtime gives none (Docker). bpm uses them to find chaos-daemon's own pod.
    */
   labels?: Record<string, string>;
+}
+
+export interface ListPodsOptions {
+  /**
+   * Which sandboxes need their PID and network namespace (by namespace/name); the others may be listed without them
+   * (`pid` and `netns` null, containers' `pid` null, `unresolvedByRequest` true). Default: every sandbox.
+   */
+  resolve?: (sandbox: { namespace: string; name: string }) => boolean;
 }
 
 /** One container's resource usage from CRI ListContainerStats. */
@@ -95,9 +108,10 @@ export interface RuntimeClient {
   /**
    * All pod sandboxes with their containers and resolved PID/netns. Throws RuntimeError only when the
    * runtime itself cannot be listed; per-pod resolution failures are reported in the pod's `reason`.
-   * Resolution is cached per sandbox ID for the sandbox's lifetime.
+   * Resolution is cached per sandbox ID for the sandbox's lifetime. With `opts.resolve`, a client may skip the
+   * resolution (the per-pod runtime calls) of the sandboxes it rejects: those come back with `unresolvedByRequest`.
    */
-  listPods(): Promise<PodInfo[]>;
+  listPods(opts?: ListPodsOptions): Promise<PodInfo[]>;
   /** Per-container CPU/memory; empty when the runtime has no stats API. */
   containerStats(): Promise<ContainerStat[]>;
   /** Number of runtime requests made since creation (steady-state cost checks). */

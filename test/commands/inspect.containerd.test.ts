@@ -3,6 +3,9 @@
  * partition is replayed into one pod's network namespace; `inspect NAMESPACE/POD...` and `--all` (CLI) and
  * collect() (library) find it through CRI, read each namespace once, and fingerprint it.
  */
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { collect } from '../../agent/collection.js';
@@ -53,6 +56,58 @@ describeIntegration('inspect pods through a real containerd', { root: true, comm
   it('an unknown pod only: exit 1', async () => {
     const r = await execa('node', [BIN, 'inspect', 'shop/nope', '--runtime-endpoint', h.endpoint, ...LOADED_MACHINE_DEADLINES, '--json'], { reject: false, timeout: 60_000 });
     expect(r.exitCode).toBe(1);
+  });
+
+  it('inspect POD resolves only its pod; a chaos process entering its namespace makes it place with every pod, as a full collection does', async () => {
+    const cfg = { runtimeEndpoints: [h.endpoint], dockerEndpoints: [], hostRoot: '/', procRoot: '/proc', runtimeTimeoutMs: 5000 };
+    const reader = createNetnsReader({ reader: 'netlink', netnsConcurrency: 1, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 16 << 20, namespaceTimeoutMs: 10_000, procRoot: '/proc' });
+    const once = async (filtered: boolean) => {
+      const inventory = new Inventory(cfg, { log: silentLogger() });
+      try {
+        const snap = await collect({ inventory, reader, procRoot: '/proc', log: silentLogger(), disabled: new Set(['stats'] as const) },
+          filtered ? { filter: (p) => p.namespace === 'shop' && p.name === 'web', hostSharing: 'full' } : {});
+        const w = snap.pods.find((p) => p.name === 'web')!;
+        return { requests: inventory.requestCount(), web: w, proc: snap.collectors.find((c) => c.collector === 'proc')! };
+      } finally {
+        inventory.close();
+      }
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'cna-toda-'));
+    let toda: ReturnType<typeof execa> | null = null;
+    try {
+      // Nothing of chaos-daemon's: Version + 2 lists + web's sandbox and 2 containers; db's status never asked.
+      const quiet = await once(true);
+      expect(quiet.requests).toBe(6);
+      expect(quiet.proc.success).toBe(true);
+      expect(quiet.web.proc!.processes).toEqual([]);
+      expect(quiet.web.proc).toEqual((await once(false)).web.proc);
+
+      // A `toda` (IOChaos's injector) entering web's network namespace between two runs.
+      await copyFile('/bin/sleep', join(dir, 'toda'));
+      await execa('chmod', ['755', join(dir, 'toda')]);
+      toda = execa('nsenter', [`--net=${web.netnsPath}`, '--', join(dir, 'toda'), '120'], { reject: false });
+      const pid = toda.pid!;
+      for (let i = 0; i < 100 && (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() !== 'toda'; i++) await new Promise((r) => setTimeout(r, 20));
+      const busy = await once(true);
+      expect(busy.requests).toBeGreaterThan(6); // every pod resolved for the placement
+      expect(busy.web.proc!.processes.map((p) => [p.pid, p.role, p.via])).toEqual([[pid, 'toda', ['net-ns']]]);
+      const full = await once(false);
+      expect(busy.web.proc).toEqual(full.web.proc);
+      expect(busy.web.chaos).toEqual(full.web.chaos);
+
+      toda.kill('SIGKILL');
+      await toda;
+      toda = null;
+      const after = await once(true);
+      expect(after.requests).toBe(6);
+      expect(after.web.proc!.processes).toEqual([]);
+      expect(after.web.chaos).toEqual(quiet.web.chaos);
+    } finally {
+      toda?.kill('SIGKILL');
+      await toda;
+      await reader.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('collect(): one read per namespace, per-collector results, spawns counted', async () => {

@@ -93,6 +93,30 @@ describeIntegration('CRI runtime on a real containerd', { root: true, commands: 
     expect(p.netns!.inode).not.toBe(find(await rt.listPods(), web.sandboxId).netns!.inode);
   });
 
+  it('listPods({ resolve }): status calls only for the pods asked for; the others listed without PIDs, then resolvable', async () => {
+    const c = newClient();
+    await c.status();
+    const before = c.requestCount;
+    const pods = await c.listPods({ resolve: (p) => p.namespace === 'shop' && p.name === 'web' });
+    // ListPodSandbox + ListContainers + web's PodSandboxStatus + 2 ContainerStatus; nothing for hostpod.
+    expect(c.requestCount - before).toBe(5);
+    const w = find(pods, web.sandboxId);
+    expect(w.pid).toBe(web.pid);
+    expect(w.unresolvedByRequest).toBeUndefined();
+    expect(w.containers).toHaveLength(2);
+    expect(w.containers.every((x) => x.pid !== null && x.pid > 0)).toBe(true);
+    const other = find(pods, host.sandboxId);
+    expect(other).toMatchObject({ name: 'hostpod', pid: null, netns: null, unresolvedByRequest: true, reason: 'not resolved (not asked for)' });
+    expect(other.containers.map((x) => x.pid)).toEqual([null]);
+    // Nothing was cached for the pod not asked for: a full listing resolves it (and only it: web's answers are cached).
+    const mid = c.requestCount;
+    const all = await c.listPods();
+    expect(c.requestCount - mid).toBe(2 + 2);
+    expect(find(all, host.sandboxId)).toMatchObject({ pid: host.pid, hostNetwork: true });
+    expect(find(all, host.sandboxId).unresolvedByRequest).toBeUndefined();
+    expect(find(all, web.sandboxId)).toEqual(w);
+  });
+
   it('keeps the pod netns across a container restart; the new container gets a new PID in it', async () => {
     const before = find(await rt.listPods(), web.sandboxId);
     const app = before.containers.find((c) => c.name === 'app')!;
