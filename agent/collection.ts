@@ -10,6 +10,7 @@ import { stat } from 'node:fs/promises';
 import { runCollector, type CollectContext, type Collector, type CollectorName } from './collect/collector.js';
 import { emptyDraft, type Draft } from './collect/draft.js';
 import { netnsCollector } from './collect/netns.js';
+import type { VerdictMemo } from './collect/verdict-memo.js';
 import { judge, notInspected, reportFrom } from './collect/report.js';
 import { runtimeCollector, statsCollector } from './collect/runtime.js';
 import { bpmCollector, procCollector, withProcFacts } from './collect/proc.js';
@@ -38,6 +39,8 @@ export interface CollectDeps {
   namedNetnsDir?: string;
   /** Chaos Mesh's intent (the Kubernetes API source on): the kube collector runs last. */
   kube?: KubeCollectorOptions;
+  /** Verdicts kept from one collection to the next (serve): a state object the reader hands back again is not re-judged. */
+  verdicts?: VerdictMemo;
 }
 
 export interface CollectOptions {
@@ -68,6 +71,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
       reader: deps.reader,
       ...(opts.hostSharing ? { hostSharing: opts.hostSharing } : {}),
       ...(deps.namedNetnsDir !== undefined ? { namedNetnsDir: deps.namedNetnsDir } : {}),
+      ...(deps.verdicts ? { verdicts: deps.verdicts } : {}),
     }),
     statsCollector(deps.inventory),
     procCollector({ procRoot: deps.procRoot }),

@@ -18,12 +18,15 @@ import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
 import type { Collector } from './collector.js';
 import { baseOf, judge, reportFrom, unreadReport } from './report.js';
+import type { VerdictMemo } from './verdict-memo.js';
 
 export interface NetnsCollectorOptions {
   reader: NetnsReader;
   hostSharing?: 'summarise' | 'full';
   /** The node's /run/netns (under --host-root), listed once per collection: HTTPChaos's proxy namespaces `<p>ns`. */
   namedNetnsDir?: string;
+  /** Last collection's verdicts (kept by the caller across collections): reused for the same state objects. */
+  verdicts?: VerdictMemo;
 }
 
 /** The node's named-namespace directory under --host-root. */
@@ -145,9 +148,9 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
         const sources = state.sources ?? [];
         if (sources.some((s) => s.status !== 'complete')) incomplete++;
         if (sources.length > 0 && sources.every((s) => s.status === 'failed' && s.reason !== 'vanished')) unreadable++;
-        const chaos = judge(state, ctx.log, fctx);
+        const first = group.pods[0]!;
+        const chaos = opts.verdicts ? opts.verdicts.verdict(first.netns!, state, namedNetns, () => judge(state, ctx.log, fctx)) : judge(state, ctx.log, fctx);
         if (group.host && (opts.hostSharing ?? 'summarise') === 'summarise') {
-          const first = group.pods[0]!;
           draft.host = { ...reportFrom({ namespace: '', name: '', runtime: first.runtime, netns: first.netns, pod: null }, state, chaos, state.spawns), hostNetwork: true };
           const summary = emptyNetnsState();
           for (const p of group.pods) {
@@ -167,6 +170,7 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
         await Promise.all([...groups.values()].map(readGroup));
       } finally {
         gate.close();
+        opts.verdicts?.endCollection();
       }
       if (ctx.signal?.aborted) return { success: false, error: 'aborted' };
       // A pod's own problem (a source cut at its cap, a vanished pod) is counted on that pod, not as an agent
