@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { collect, namedNetnsDir } from '../agent/collection.js';
+import { VerdictMemo } from '../agent/collect/verdict-memo.js';
 import { loadConfig, type Config } from '../agent/config.js';
 import { AgentError } from '../agent/errors.js';
 import { silentLogger } from '../agent/log.js';
@@ -64,6 +65,7 @@ export class InProcessAgent {
   private readonly pipeline: MetricsPipeline;
   private readerCpuSeconds = 0;
   private readonly blocks: LoopBlocks | null;
+  private readonly verdicts = new VerdictMemo();
   lastSnapshot: Snapshot | null = null;
 
   constructor(endpoint: string, extraFlags: string[] = [], opts: { loopBlocks?: boolean } = {}) {
@@ -95,7 +97,7 @@ export class InProcessAgent {
     const cpu0 = cpuSnapshot();
     const t0 = performance.now();
     const snapshot = await collect(
-      { inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot) },
+      { inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), verdicts: this.verdicts },
       { deadlineMs: collectionSoftDeadlineMs(this.cfg.intervalMs) },
     );
     const cpu1 = cpuSnapshot();

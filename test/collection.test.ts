@@ -8,7 +8,7 @@ import { collect } from '../agent/collection.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { silentLogger } from '../agent/log.js';
 import type { Inventory } from '../agent/runtime/inventory.js';
-import type { PodInfo } from '../agent/runtime/types.js';
+import type { ContainerStat, PodInfo } from '../agent/runtime/types.js';
 import { describeIntegration } from './helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from './helpers/netns.js';
 import { ChaosMeshReplay } from './helpers/chaos-mesh.js';
@@ -22,13 +22,13 @@ function pod(name: string, ns: { path: string; inode: number } | null, pid: numb
   };
 }
 
-function fakeInventory(pods: PodInfo[] | Error): Inventory {
+function fakeInventory(pods: PodInfo[] | Error, containerStats: () => Promise<ContainerStat[]> = async () => []): Inventory {
   return {
     collect: async () => {
       if (pods instanceof Error) throw pods;
       return { runtimes: [{ endpoint: 'unix:///fake.sock', protocol: 'cri', source: 'flag', up: true, runtime: 'containerd', version: '1.6.20', apiVersion: 'v1', error: null }], pods, errors: [] };
     },
-    containerStats: async () => [],
+    containerStats,
   } as unknown as Inventory;
 }
 
@@ -93,6 +93,46 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     expect(snap.pods).toEqual([]);
     expect(snap.collectors[0]).toEqual({ collector: 'runtime', success: false, seconds: expect.any(Number), error: 'socket closed' });
     expect(snap.spawns).toBe(0);
+  });
+
+  it('stats waits alongside the namespace reads, timed on its own; its failure stops no other collector', async () => {
+    const STATS_MS = 400;
+    const ia = { path: a.path, inode: statSync(a.path).ino };
+    const ib = { path: b.path, inode: statSync(b.path).ino };
+    const t0 = performance.now();
+    let statsAsked = -1;
+    let readsDone = -1;
+    const stat: ContainerStat = { containerId: 'ca1', sandboxId: 'sba1', name: 'app', cpuSeconds: 5, memoryWorkingSetBytes: 7 };
+    const slowStats = (fail: boolean) => async (): Promise<ContainerStat[]> => {
+      statsAsked = performance.now() - t0;
+      await new Promise((r) => setTimeout(r, STATS_MS));
+      if (fail) throw new Error('ListContainerStats: deadline exceeded');
+      return [stat];
+    };
+    const reader = createNetnsReader({ reader: 'nsenter', netnsConcurrency: 4, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 1 << 24, namespaceTimeoutMs: 10_000, procRoot: '/proc' }, {
+      onRead: () => void (readsDone = performance.now() - t0),
+    });
+    readers.push(reader);
+    const pods = [pod('a1', ia, a.holderPid), pod('b', ib, b.holderPid)];
+
+    const snap = await collect({ inventory: fakeInventory(pods, slowStats(false)), reader, procRoot: '/proc', log: silentLogger() });
+    // Asked before the namespace reads ended (in sequence it was asked only after them).
+    expect(statsAsked).toBeGreaterThanOrEqual(0);
+    expect(statsAsked).toBeLessThan(readsDone);
+    expect(snap.containerStats).toEqual([stat]);
+    const seconds = Object.fromEntries(snap.collectors.map((c) => [c.collector, c.seconds]));
+    expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true], ['proc', true], ['bpm', true]]);
+    expect(seconds.stats).toBeGreaterThanOrEqual((STATS_MS - 5) / 1000);
+    // Overlapped: the collection took less than its collectors one after another.
+    expect(snap.durationSeconds).toBeLessThan(Object.values(seconds).reduce((x, y) => x + y, 0));
+    expect(snap.pods.map((p) => [p.name, p.chaos.verdict])).toEqual([['a1', 'clean'], ['b', 'active']]);
+
+    const failed = await collect({ inventory: fakeInventory(pods, slowStats(true)), reader, procRoot: '/proc', log: silentLogger() });
+    expect(failed.collectors.map((c) => [c.collector, c.success, c.error])).toEqual([
+      ['runtime', true, undefined], ['netns', true, undefined], ['stats', false, 'ListContainerStats: deadline exceeded'], ['proc', true, undefined], ['bpm', true, undefined],
+    ]);
+    expect(failed.containerStats).toEqual([]);
+    expect(failed.pods.map((p) => [p.name, p.chaos.verdict])).toEqual([['a1', 'clean'], ['b', 'active']]);
   });
 
   it('an aborted collection reads nothing', async () => {

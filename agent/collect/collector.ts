@@ -3,8 +3,9 @@
  * flag, and one method. The runner times each collector, turns a throw into `success: false` with the error (one
  * failing collector never stops the next), and reports uniform chaos_daemon_scrape_collector_{success,duration}.
  *
- * Collectors run in order and share one Draft: runtime fills the pods, netns reads their namespaces, stats adds
- * container usage, later collectors (processes, bpm, intent) build on what is there.
+ * Collectors share one Draft: runtime fills the pods, netns reads their namespaces, stats adds container usage,
+ * later collectors (processes, bpm, intent) build on what is there. They run in order, except stats, which needs
+ * only runtime and waits alongside the others (agent/collection.ts).
  */
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -18,12 +18,15 @@ import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
 import type { Collector } from './collector.js';
 import { baseOf, judge, reportFrom, unreadReport } from './report.js';
+import type { VerdictMemo } from './verdict-memo.js';
 
 export interface NetnsCollectorOptions {
   reader: NetnsReader;
   hostSharing?: 'summarise' | 'full';
   /** The node's /run/netns (under --host-root), listed once per collection: HTTPChaos's proxy namespaces `<p>ns`. */
   namedNetnsDir?: string;
+  /** Last collection's verdicts (kept by the caller across collections): reused for the same state objects. */
+  verdicts?: VerdictMemo;
 }
 
 /** The node's named-namespace directory under --host-root. */
@@ -56,22 +59,54 @@ function targetOf(pods: PodInfo[]): ReadTarget {
   return { path: first.netns!.path, inode: first.netns!.inode, pid };
 }
 
-/** Resolves with the read, or with null at the deadline (the read is then aborted). */
-async function readBefore(reader: NetnsReader, target: ReadTarget, deadline: number, signal?: AbortSignal): Promise<NetnsState | null> {
-  const ac = new AbortController();
-  const onAbort = (): void => ac.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  let timer: NodeJS.Timeout | null = null;
-  try {
-    const late = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), Math.max(0, deadline - performance.now()));
+/**
+ * The collection's reads against its deadline and its signal, with ONE timer and ONE abort listener for the whole
+ * collection (one of each per namespace put 110 listeners on the collection's signal: MaxListenersExceededWarning).
+ * Each read gets its own AbortController (the pool listens on it only while that read is pending); at the deadline
+ * or on the collection's abort, the reads still running are aborted and resolve with null (late) or with whatever
+ * the reader answers for an aborted read.
+ */
+export class ReadGate {
+  private readonly running = new Set<AbortController>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly onAbort: () => void;
+  private readonly late: Promise<null>;
+  private expired = false;
+
+  constructor(deadline: number, private readonly signal?: AbortSignal) {
+    let resolveLate!: (v: null) => void;
+    this.late = new Promise<null>((resolve) => {
+      resolveLate = resolve;
     });
-    const state = await Promise.race([reader.read(target, ac.signal), late]);
-    if (state === null) ac.abort();
-    return state;
-  } finally {
-    if (timer) clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      resolveLate(null);
+      for (const ac of this.running) ac.abort();
+    }, Math.max(0, deadline - performance.now()));
+    this.onAbort = () => {
+      for (const ac of this.running) ac.abort(signal?.reason);
+    };
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** The read, or null when the deadline came first (the read is then aborted). */
+  async read(reader: NetnsReader, target: ReadTarget): Promise<NetnsState | null> {
+    if (this.expired) return null;
+    const ac = new AbortController();
+    if (this.signal?.aborted) ac.abort(this.signal.reason);
+    this.running.add(ac);
+    try {
+      const state = await Promise.race([reader.read(target, ac.signal), this.late]);
+      if (state === null) ac.abort();
+      return state;
+    } finally {
+      this.running.delete(ac);
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this.onAbort);
   }
 }
 
@@ -98,12 +133,13 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
       let late = 0;
       const namedNetns = await listNamedNetns(opts.namedNetnsDir, ctx.log);
       const fctx = namedNetns === undefined ? {} : { namedNetns };
-      await Promise.all([...groups.values()].map(async (group) => {
+      const gate = new ReadGate(ctx.deadline, ctx.signal);
+      const readGroup = async (group: Group): Promise<void> => {
         if (ctx.signal?.aborted) {
           for (const p of group.pods) draft.reports.set(p, unreadReport(p, 'collection aborted'));
           return;
         }
-        const state = await readBefore(opts.reader, targetOf(group.pods), ctx.deadline, ctx.signal);
+        const state = await gate.read(opts.reader, targetOf(group.pods));
         if (state === null) {
           late++;
           for (const p of group.pods) draft.reports.set(p, unreadReport(p, 'not read before the collection deadline'));
@@ -112,9 +148,9 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
         const sources = state.sources ?? [];
         if (sources.some((s) => s.status !== 'complete')) incomplete++;
         if (sources.length > 0 && sources.every((s) => s.status === 'failed' && s.reason !== 'vanished')) unreadable++;
-        const chaos = judge(state, ctx.log, fctx);
+        const first = group.pods[0]!;
+        const chaos = opts.verdicts ? opts.verdicts.verdict(first.netns!, state, namedNetns, () => judge(state, ctx.log, fctx)) : judge(state, ctx.log, fctx);
         if (group.host && (opts.hostSharing ?? 'summarise') === 'summarise') {
-          const first = group.pods[0]!;
           draft.host = { ...reportFrom({ namespace: '', name: '', runtime: first.runtime, netns: first.netns, pod: null }, state, chaos, state.spawns), hostNetwork: true };
           const summary = emptyNetnsState();
           for (const p of group.pods) {
@@ -129,7 +165,13 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
           if (group.host) r.hostNetwork = true;
           draft.reports.set(p, r);
         });
-      }));
+      };
+      try {
+        await Promise.all([...groups.values()].map(readGroup));
+      } finally {
+        gate.close();
+        opts.verdicts?.endCollection();
+      }
       if (ctx.signal?.aborted) return { success: false, error: 'aborted' };
       // A pod's own problem (a source cut at its cap, a vanished pod) is counted on that pod, not as an agent
       // failure; the collector fails when reads could not happen at all or ran out of time.

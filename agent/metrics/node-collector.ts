@@ -4,6 +4,7 @@
  * chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total, its fallbacks
  * chaos_daemon_netns_reader_fallbacks_total), shared by every collection.
  */
+import { VerdictMemo } from '../collect/verdict-memo.js';
 import { collect, namedNetnsDir } from '../collection.js';
 import { collectionSoftDeadlineMs } from '../scheduler.js';
 import { disabledCollectors, type Config } from '../config.js';
@@ -32,11 +33,12 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
     },
   });
   const disabled = disabledCollectors(cfg);
+  const verdicts = new VerdictMemo();
   const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);
   let closed = false;
   return {
     collect: (signal) => collect(
-      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, ...(deps.kube ? { kube: deps.kube } : {}) },
+      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, verdicts, ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {

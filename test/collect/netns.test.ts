@@ -1,0 +1,97 @@
+/**
+ * The netns collector's reads against the collection's signal and deadline, on real namespaces and the real netlink
+ * reader (worker threads): one abort listener for the whole collection whatever the number of namespaces (one per
+ * namespace gave MaxListenersExceededWarning at 11), and the collection's abort and deadline still reaching every
+ * read still running.
+ */
+import { getEventListeners } from 'node:events';
+import { statSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { CollectContext } from '../../agent/collect/collector.js';
+import { emptyDraft, type Draft } from '../../agent/collect/draft.js';
+import { netnsCollector } from '../../agent/collect/netns.js';
+import { silentLogger } from '../../agent/log.js';
+import { createNetnsReader, type NetnsReader } from '../../agent/netns/read.js';
+import type { PodInfo } from '../../agent/runtime/types.js';
+import { describeIntegration } from '../helpers/env.js';
+import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
+
+/** More namespaces than an EventTarget's default listener limit (10). */
+const N = 12;
+
+function podIn(ns: TestNetns, i: number): PodInfo {
+  return {
+    namespace: 'team', name: `p${i}`, uid: `uid-${i}`, runtime: 'containerd', endpoint: 'unix:///fake.sock', sandboxId: `sb${i}`,
+    state: 'SANDBOX_READY', pid: ns.holderPid, hostNetwork: false, netns: { path: ns.path, inode: statSync(ns.path).ino },
+    containers: [{ id: `c${i}`, name: 'app', state: 'CONTAINER_RUNNING', pid: ns.holderPid }],
+  };
+}
+
+describeIntegration('netns collector: the collection\'s signal and deadline', { root: true, commands: ['ip'] }, () => {
+  const namespaces: TestNetns[] = [];
+  const readers: NetnsReader[] = [];
+  const readerOf = (onRead?: () => void): NetnsReader => {
+    const r = createNetnsReader({ reader: 'netlink', netnsConcurrency: 2, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 1 << 24, namespaceTimeoutMs: 10_000, procRoot: '/proc' }, onRead ? { onRead } : {});
+    readers.push(r);
+    return r;
+  };
+  const draftOf = (): Draft => ({ ...emptyDraft(), pods: namespaces.map(podIn) });
+
+  beforeAll(async () => {
+    for (let i = 0; i < N; i++) {
+      const ns = await createNetns('h4gate');
+      await ns.startHolder();
+      namespaces.push(ns);
+    }
+  });
+  afterAll(async () => {
+    for (const r of readers.splice(0)) await r.close();
+    await destroyAll();
+  });
+
+  it(`reads ${N} namespaces with one abort listener on the collection's signal, and none left after`, async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    const ac = new AbortController();
+    let most = 0;
+    const reader = readerOf(() => {
+      most = Math.max(most, getEventListeners(ac.signal, 'abort').length);
+    });
+    const draft = draftOf();
+    try {
+      const out = await netnsCollector({ reader }).collect(draft, { signal: ac.signal, deadline: performance.now() + 60_000, log: silentLogger() });
+      await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+      expect(out).toEqual({ success: true });
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.includes('MaxListenersExceeded'))).toEqual([]);
+    expect(most).toBe(1);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    expect(draft.pods.map((p) => draft.reports.get(p)?.chaos.verdict)).toEqual(Array<string>(N).fill('clean'));
+    expect(reader.reads).toBe(N);
+  });
+
+  it('the collection\'s abort reaches the reads still queued: the collector fails with "aborted", no read is left waiting', async () => {
+    const ac = new AbortController();
+    const reader = readerOf(() => ac.abort(new Error('stop')));
+    const draft = draftOf();
+    const out = await netnsCollector({ reader }).collect(draft, { signal: ac.signal, deadline: performance.now() + 60_000, log: silentLogger() });
+    expect(out).toEqual({ success: false, error: 'aborted' });
+    const reports = draft.pods.map((p) => draft.reports.get(p)!);
+    // The first read finished (and aborted the collection); the reads queued behind the 2 threads were cut.
+    expect(reports.filter((r) => r.chaos.verdict === 'clean').length).toBeGreaterThanOrEqual(1);
+    expect(reports.filter((r) => r.chaos.verdict === 'unknown').length).toBeGreaterThanOrEqual(N - 2 - 1);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('reads still running at the deadline are abandoned and reported unread; the collector says how many', async () => {
+    const reader = readerOf();
+    const draft = draftOf();
+    const ctx: CollectContext = { deadline: performance.now(), log: silentLogger() };
+    const out = await netnsCollector({ reader }).collect(draft, ctx);
+    expect(out).toEqual({ success: false, error: `${N} of ${N} namespaces not read before the collection deadline` });
+    expect(new Set(draft.pods.map((p) => draft.reports.get(p)!.chaos.findings.join()))).toEqual(new Set(['not inspected: not read before the collection deadline']));
+  });
+});
