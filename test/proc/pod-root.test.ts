@@ -1,6 +1,7 @@
 /**
- * pod-root.ts on real files. The "pod" here is this test process (its root is the host's /), the tree under a
- * temp dir; the same refusals inside real containerd pods are in facts.containerd.test.ts.
+ * pod-root.ts on real files, with each flavour of calls (root-ops.ts). The "pod" here is this test process (its root
+ * is the host's /), the tree under a temp dir; the same refusals inside real containerd pods are in
+ * facts.containerd.test.ts.
  */
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,10 @@ import { PodPathError } from '../../agent/errors.js';
 import { readInRoot, statEntriesInRoot, statInRoot, type RootAccess } from '../../agent/proc/pod-root.js';
 
 let dir: string;
-const access = (extra: Partial<RootAccess> = {}): RootAccess => ({ procRoot: '/proc', pid: process.pid, deadline: Date.now() + 5000, ...extra });
+/** Which calls the walks make (root-ops.ts): set by each block of the describe.each below. */
+let sync = false;
+const access = (extra: Partial<RootAccess> = {}): RootAccess => ({ procRoot: '/proc', pid: process.pid, deadline: Date.now() + 5000, sync, ...extra });
+const MODES = [['thread-pool calls', false], ['synchronous calls (the root reader\'s worker thread)', true]] as const;
 
 async function refusal(p: Promise<unknown>): Promise<string> {
   try {
@@ -41,7 +45,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('paths inside a root', () => {
+describe.each(MODES)('paths inside a root, %s', (_mode, mode) => {
+  beforeAll(() => {
+    sync = mode;
+  });
   it('reads a regular file, and follows relative symlinks inside the root', async () => {
     expect(await readInRoot(access(), `${dir}/etc/resolv.conf`, 4096)).toEqual({ podPath: `${dir}/etc/resolv.conf`, text: 'nameserver 10.96.0.10\n', bytes: 22, truncated: false });
     expect((await readInRoot(access(), `${dir}/rel`, 4096))?.podPath).toBe(`${dir}/etc/resolv.conf`);
@@ -106,7 +113,10 @@ describe('paths inside a root', () => {
   });
 });
 
-describe('entries of a directory inside a root', () => {
+describe.each(MODES)('entries of a directory inside a root, %s', (_mode, mode) => {
+  beforeAll(() => {
+    sync = mode;
+  });
   it('lstats each name after one walk (symlinks reported, not followed)', async () => {
     const r = await statEntriesInRoot(access(), `${dir}/etc-link/..`, ['etc', 'abs', 'nope']);
     expect(r!.podPath).toBe(dir);
