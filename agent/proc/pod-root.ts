@@ -20,7 +20,7 @@
 import { constants, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { PodPathError, errorMessage } from '../errors.js';
-import { ASYNC_OPS, SYNC_OPS, type RootOps } from './root-ops.js';
+import { ASYNC_OPS, O_PATH, SYNC_OPS, type RootOps } from './root-ops.js';
 
 export interface RootAccess {
   procRoot: string;
@@ -37,6 +37,11 @@ export interface RootAccess {
    * that blocks; the deadline is then checked before each call. Default: thread-pool calls raced against it.
    */
   sync?: boolean;
+  /**
+   * An O_PATH fd of `<procRoot>/<pid>/root` the caller opened and closes (several walks of one container share it);
+   * a walk never closes it. Default: each walk opens the root itself.
+   */
+  rootFd?: number;
 }
 
 export interface RootFile {
@@ -48,7 +53,6 @@ export interface RootFile {
   truncated: boolean;
 }
 
-const O_PATH = 0o10000000;
 const OPEN_NAME = O_PATH | constants.O_NOFOLLOW;
 
 function absent(err: unknown): boolean {
@@ -117,8 +121,10 @@ class Walk {
     return r;
   }
 
-  /** Close without waiting for the result (root-ops.ts: never throws). */
-  closeFd = (fd: number | null | undefined): void => this.ops.close(fd);
+  /** Close without waiting for the result (root-ops.ts: never throws); never the caller's shared root fd. */
+  closeFd = (fd: number | null | undefined): void => {
+    if (fd !== this.access.rootFd) this.ops.close(fd);
+  };
 
   /** One name, opened as itself (O_PATH|O_NOFOLLOW), with its fstat. */
   async openStep(path: string, what: string): Promise<Step> {
@@ -144,7 +150,8 @@ class Walk {
 async function walk(w: Walk): Promise<(Step & { stat: Stats }) | null> {
   const { access, podPath } = w;
   const base = posix.join(access.procRoot, String(access.pid), 'root');
-  try {
+  if (access.rootFd !== undefined) w.dirs.push({ fd: access.rootFd, stat: null });
+  else try {
     // The magic link itself is followed (into the pod's root); nothing after it is. O_DIRECTORY: no fstat needed.
     const fd = await w.call(() => w.ops.open(base, O_PATH | constants.O_DIRECTORY), 'open the root', w.closeFd);
     w.dirs.push({ fd, stat: null });

@@ -6,6 +6,7 @@
  * (root-worker.ts). What the pod did wrong is recorded in `incomplete`, in the order it was met; only a bug throws.
  * The listeners' owners (JVMChaos) need the whole /proc scan: the caller adds them (jvm.ts withListenerOwners).
  */
+import { constants, openSync } from 'node:fs';
 import { errorMessage } from '../errors.js';
 import { readDns, type DnsFact } from './dns.js';
 import { ioChaosMounts } from './io-mounts.js';
@@ -14,6 +15,7 @@ import type { ContainerIoMount, ProcSource, ProcSourceError } from './model.js';
 import { blockingMountPoints, mayMatter, parseMountinfo } from './mountinfo.js';
 import type { RootAccess } from './pod-root.js';
 import { isGoneError, readCapped } from './read-capped.js';
+import { O_PATH, SYNC_OPS } from './root-ops.js';
 
 export interface RootJob {
   procRoot: string;
@@ -83,9 +85,27 @@ export async function readRootFacts(job: RootJob, sync = false): Promise<RootFac
     return out;
   }
   const access: RootAccess = { procRoot: job.procRoot, pid: job.pid, deadline: Date.now() + job.timeoutMs, blocking: job.mountGuard === false ? [] : blocking, ...(sync ? { sync } : {}) };
-  out.dns = await readDns(access, ref, job.maxFileBytes);
-  if (out.dns.state === 'unknown') out.incomplete.push({ source: 'dns', error: { reason: out.dns.error?.reason ?? 'io', container: ref.name, message: out.dns.error?.message ?? 'unreadable' } });
-  out.jvm = await readJvmLayout(access, ref, { procRoot: job.procRoot, ports: job.jvmPorts });
-  if (out.jvm.state === 'unknown') out.incomplete.push({ source: 'jvm', error: { reason: out.jvm.error?.reason ?? 'io', container: ref.name, message: out.jvm.error?.message ?? 'unreadable' } });
+  // Synchronous walks share one fd of the root (one open of /proc/<pid>/root instead of one per walk); when it
+  // cannot be opened, each walk opens it and reports why as it always does.
+  const rootFd = sync ? openRoot(job) : undefined;
+  if (rootFd !== undefined) access.rootFd = rootFd;
+  try {
+    out.dns = await readDns(access, ref, job.maxFileBytes);
+    if (out.dns.state === 'unknown') out.incomplete.push({ source: 'dns', error: { reason: out.dns.error?.reason ?? 'io', container: ref.name, message: out.dns.error?.message ?? 'unreadable' } });
+    out.jvm = await readJvmLayout(access, ref, { procRoot: job.procRoot, ports: job.jvmPorts });
+    if (out.jvm.state === 'unknown') out.incomplete.push({ source: 'jvm', error: { reason: out.jvm.error?.reason ?? 'io', container: ref.name, message: out.jvm.error?.message ?? 'unreadable' } });
+  } finally {
+    SYNC_OPS.close(rootFd);
+  }
   return out;
+}
+
+/** O_PATH fd of the container's root (the magic link followed, nothing after it), or undefined when it fails. */
+function openRoot(job: RootJob): number | undefined {
+  try {
+    return openSync(`${job.procRoot}/${job.pid}/root`, O_PATH | constants.O_DIRECTORY);
+  } catch (err) {
+    void err; // the walks open it again and classify the failure (vanished, io) on the facts
+    return undefined;
+  }
 }

@@ -11,6 +11,9 @@
 import { close, closeSync, fstat, fstatSync, lstat, lstatSync, open, openSync, read, readSync, readlink, readlinkSync, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 
+/** open(2)'s O_PATH (Linux): an fd naming a file without opening it for I/O; never blocks, never follows with O_NOFOLLOW. */
+export const O_PATH = 0o10000000;
+
 export interface RootOps {
   open(path: string, flags: number): number | Promise<number>;
   fstat(fd: number): Stats | Promise<Stats>;

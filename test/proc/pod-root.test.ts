@@ -3,6 +3,7 @@
  * is the host's /), the tree under a temp dir; the same refusals inside real containerd pods are in
  * facts.containerd.test.ts.
  */
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodPathError } from '../../agent/errors.js';
 import { readInRoot, statEntriesInRoot, statInRoot, type RootAccess } from '../../agent/proc/pod-root.js';
+import { O_PATH } from '../../agent/proc/root-ops.js';
 
 let dir: string;
 /** Which calls the walks make (root-ops.ts): set by each block of the describe.each below. */
@@ -110,6 +112,25 @@ describe.each(MODES)('paths inside a root, %s', (_mode, mode) => {
     // A deadline, not a count of 10 ms ticks (a loaded machine runs fewer ticks in the same time).
     for (const end = Date.now() + 10_000; (await fds()) !== before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     expect(await fds()).toBe(before);
+  });
+});
+
+describe('a root fd shared by several walks (the root reader\'s worker)', () => {
+  it('is used by every walk and closed by none, also when a walk ends on the root itself', async () => {
+    const rootFd = openSync(`/proc/${process.pid}/root`, O_PATH | constants.O_DIRECTORY);
+    try {
+      const shared = (): RootAccess => access({ sync: true, rootFd });
+      const before = (await readdir('/proc/self/fd')).length;
+      expect((await readInRoot(shared(), `${dir}/rel`, 4096))?.text).toBe('nameserver 10.96.0.10\n');
+      expect((await statInRoot(shared(), '/'))?.podPath).toBe('/');
+      expect((await statInRoot(shared(), `${dir}/etc/../..`))?.stat.isDirectory()).toBe(true);
+      expect(await refusal(readInRoot(shared(), `${dir}/abs`, 4096))).toBe('absolute-symlink');
+      expect((await statEntriesInRoot(shared(), '/', ['proc']))?.entries.get('proc')?.isDirectory()).toBe(true);
+      expect(fstatSync(rootFd).isDirectory()).toBe(true); // still open
+      expect((await readdir('/proc/self/fd')).length).toBe(before); // and nothing else left open
+    } finally {
+      closeSync(rootFd);
+    }
   });
 });
 
