@@ -1,12 +1,14 @@
 /**
  * The proc collector alone, against a running containerd: `node dist/bench/proc-profile.js --endpoint unix://...
- * [--collections 20] [--proc-root /proc] [--in-thread]`. Lists the pods once (the runtime layer, as a collection does), then runs
- * the proc collector's work N times in this process, as `serve` runs it (the containers' roots read in the root
- * reader's worker thread; `--in-thread`: on the main thread, as `inspect` does), and prints the median [min-max] of its wall and process CPU (process.cpuUsage around it: main thread + libuv
- * threadpool + any proc worker thread) and of its two halves (the scan; the facts).
+ * [--collections 20] [--proc-root /proc] [--in-thread]`. Lists the pods once (the runtime layer, as a collection
+ * does), then runs the proc collector's work N times in this process as `serve` runs it (the containers' roots read
+ * in the root reader's worker thread; `--in-thread`: on the main thread, as `inspect` does), and prints the median
+ * [min-max] of its wall and process CPU (process.cpuUsage around it: main thread, libuv thread pool and the root
+ * reader's thread) and of its two halves (the scan; the facts).
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../agent/config.js';
+import { AgentError } from '../agent/errors.js';
 import { silentLogger } from '../agent/log.js';
 import { podPids } from '../agent/collect/proc.js';
 import { collectPodFacts } from '../agent/proc/facts.js';
@@ -38,20 +40,20 @@ async function main(): Promise<void> {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const scan = await scanProc({ procRoot, detailPids: podPids(pods) });
-    const c1 = process.cpuUsage();
+    const scanCpu = cpuMs(process.cpuUsage(c0));
     const t1 = performance.now();
     const r = await collectPodFacts(scan, pods, { procRoot, ...(rootReader ? { rootReader } : {}) });
-    const c2 = process.cpuUsage();
+    const cpu = cpuMs(process.cpuUsage(c0));
     const t2 = performance.now();
     processes = scan.processes.size;
-    if (r.facts.size !== pods.length) throw new Error(`facts for ${r.facts.size} of ${pods.length} pods`);
+    if (r.facts.size !== pods.length) throw new AgentError('BENCH_CHECK', `facts for ${r.facts.size} of ${pods.length} pods`);
     if (i < 2) continue;
     rows.wall!.push(t2 - t0);
-    rows.cpu!.push(cpuMs(process.cpuUsage(c0)));
+    rows.cpu!.push(cpu);
     rows.scanWall!.push(t1 - t0);
-    rows.scanCpu!.push(cpuMs(process.cpuUsage(c0)) - cpuMs(process.cpuUsage(c1)));
+    rows.scanCpu!.push(scanCpu);
     rows.factsWall!.push(t2 - t1);
-    rows.factsCpu!.push(cpuMs(process.cpuUsage(c1)) - cpuMs(process.cpuUsage(c2)));
+    rows.factsCpu!.push(cpu - scanCpu);
   }
   process.stdout.write(`${pods.length} pods, ${processes} processes, ${n} collections (median [min-max], ms)\n`);
   for (const [k, v] of Object.entries(rows)) {
