@@ -156,7 +156,11 @@ export class RootReader {
         resolve(o);
       };
       // Dead before its first container: the worker cannot run (a missing script, no memory): the main thread reads.
-      const died = (why: string): Outcome => (seen < 0 ? { kind: 'unavailable', why } : { kind: 'stuck', index: seen, why: `the root reader thread died (${why})` });
+      // Dead on one: that container (read from the progress word now, not the watchdog's last look) is unread.
+      const died = (why: string): Outcome => {
+        const at = Atomics.load(progress, 0);
+        return at < 0 ? { kind: 'unavailable', why } : { kind: 'stuck', index: at, why: `the root reader thread died (${why})` };
+      };
       const onDeath = (err: Error): void => finish(died(errorMessage(err)));
       const onExit = (code: number): void => finish(died(`exit code ${code}`));
       const onMessage = (m: RootReply): void => {
