@@ -21,6 +21,7 @@ import { kubeCollector, type KubeCollectorOptions } from './intent/collector.js'
 import { silentLogger, type Logger } from './log.js';
 import type { NetnsReader } from './netns/read.js';
 import { emptyNetnsState } from './netns/state.js';
+import type { RootReader } from './proc/root-reader.js';
 import type { Inventory } from './runtime/inventory.js';
 import type { PodInfo } from './runtime/types.js';
 import type { CollectorResult, PodReport, Snapshot } from './snapshot.js';
@@ -32,6 +33,8 @@ export interface CollectDeps {
   inventory: Inventory;
   reader: NetnsReader;
   procRoot: string;
+  /** Reads the containers' roots for the proc collector in a worker thread (default: on the main thread). */
+  rootReader?: RootReader;
   log: Logger;
   /** Collectors switched off by flags (--no-collector-stats...); runtime always runs. */
   disabled?: ReadonlySet<CollectorName>;
@@ -75,7 +78,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
       ...(deps.verdicts ? { verdicts: deps.verdicts } : {}),
     }),
     statsCollector(deps.inventory),
-    procCollector({ procRoot: deps.procRoot }),
+    procCollector({ procRoot: deps.procRoot, ...(deps.rootReader ? { facts: { rootReader: deps.rootReader } } : {}) }),
     bpmCollector(),
     ...(deps.kube ? [kubeCollector(deps.kube)] : []),
   ].filter((c) => c.name === 'runtime' || !deps.disabled?.has(c.name));

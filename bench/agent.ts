@@ -16,6 +16,7 @@ import { ExpositionDemand, type ExpositionVariant } from '../agent/metrics/expos
 import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
+import { RootReader } from '../agent/proc/root-reader.js';
 import { Inventory } from '../agent/runtime/inventory.js';
 import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
 import type { Snapshot } from '../agent/snapshot.js';
@@ -62,6 +63,7 @@ export class InProcessAgent {
   readonly cfg: Config;
   readonly inventory: Inventory;
   readonly reader: NetnsReader;
+  readonly rootReader = new RootReader();
   private readonly pipeline: MetricsPipeline;
   private readerCpuSeconds = 0;
   private readonly blocks: LoopBlocks | null;
@@ -97,7 +99,7 @@ export class InProcessAgent {
     const cpu0 = cpuSnapshot();
     const t0 = performance.now();
     const snapshot = await collect(
-      { inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), verdicts: this.verdicts },
+      { inventory: this.inventory, reader: this.reader, rootReader: this.rootReader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), verdicts: this.verdicts },
       { deadlineMs: collectionSoftDeadlineMs(this.cfg.intervalMs) },
     );
     const cpu1 = cpuSnapshot();
@@ -146,6 +148,7 @@ export class InProcessAgent {
   close(): void {
     this.blocks?.stop();
     void this.reader.close();
+    void this.rootReader.close();
     this.inventory.close();
   }
 }

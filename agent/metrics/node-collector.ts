@@ -2,7 +2,8 @@
  * The node's collection wired for the exporter: one Inventory (CRI/Docker clients, their requests feeding
  * chaos_daemon_runtime_request_duration_seconds) and one NetnsReader (its tool runs feeding
  * chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total, its fallbacks
- * chaos_daemon_netns_reader_fallbacks_total), shared by every collection.
+ * chaos_daemon_netns_reader_fallbacks_total) and one RootReader (the /proc facts' worker thread), shared by every
+ * collection.
  */
 import { VerdictMemo } from '../collect/verdict-memo.js';
 import { collect, namedNetnsDir } from '../collection.js';
@@ -11,6 +12,7 @@ import { disabledCollectors, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { KubeCollectorOptions } from '../intent/collector.js';
 import { createNetnsReader } from '../netns/read.js';
+import { RootReader } from '../proc/root-reader.js';
 import { Inventory } from '../runtime/inventory.js';
 import type { Snapshot } from '../snapshot.js';
 import type { PersistentMetrics } from './registry.js';
@@ -32,19 +34,22 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
       deps.log.debug({ reason, detail }, 'namespace read through the tools');
     },
   });
+  // The containers' roots and mount tables, read in a worker thread shared by every collection.
+  const rootReader = new RootReader();
   const disabled = disabledCollectors(cfg);
   const verdicts = new VerdictMemo();
   const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);
   let closed = false;
   return {
     collect: (signal) => collect(
-      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, verdicts, ...(deps.kube ? { kube: deps.kube } : {}) },
+      { inventory, reader, rootReader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, verdicts, ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {
       if (closed) return;
       closed = true;
       void reader.close();
+      void rootReader.close();
       inventory.close();
     },
   };

@@ -2,22 +2,19 @@
  * collectPodFacts: everything /proc says about every pod's non-network faults, from ONE scan (scan.ts) shared by
  * every pod: chaos processes placed by namespaces and cgroups, then per running container its mountinfo (IOChaos
  * mounts, and which paths are on filesystems that may block), resolv.conf vs its DNSChaos backup and the Byteman
- * layout, read inside the container's root through pod-root.ts. A failure is recorded on the pod's source
+ * layout, read inside the container's root (root-facts.ts: on the main thread, or in the root reader's worker
+ * thread when one is given, root-reader.ts). A failure is recorded on the pod's source
  * (`unknown` in the fingerprint), never thrown: only a bug throws.
  */
-import { errorMessage } from '../errors.js';
 import { mapLimit } from '../map-limit.js';
 import { Slicer } from '../metrics/slicer.js';
 import type { ContainerInfo, PodInfo } from '../runtime/types.js';
 import { findChaosProcesses } from './chaos-processes.js';
-import { readDns } from './dns.js';
-import { ioChaosMounts } from './io-mounts.js';
-import { DEFAULT_JVM_PORTS, readJvm } from './jvm.js';
+import { DEFAULT_JVM_PORTS, withListenerOwners } from './jvm.js';
 import { emptyPodProcFacts, markIncomplete, type PodProcFacts } from './model.js';
-import { blockingMountPoints, mayMatter, parseMountinfo } from './mountinfo.js';
 import { buildPodIndex, placeProcess, processesByPod, type PodIndex } from './pod-match.js';
-import type { RootAccess } from './pod-root.js';
-import { isGoneError, readCapped } from './read-capped.js';
+import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
+import type { RootReader } from './root-reader.js';
 import { detailOf, type ProcScan } from './scan.js';
 import { compareNames } from '../compare-names.js';
 
@@ -31,8 +28,23 @@ export interface FactsOptions {
   maxFileBytes?: number;
   /** Cap of a container's mountinfo (default 1 MiB). */
   maxMountinfoBytes?: number;
-  /** Containers read at once (default 8). */
+  /** Containers read at once on the main thread (default 8; without `rootReader`). */
   concurrency?: number;
+  /** Reads the containers' mount tables and roots in a worker thread (serve, metrics); default: the main thread. */
+  rootReader?: RootReader;
+}
+
+/**
+ * The containers read on the main thread, `concurrency` at a time, every call through the thread pool. A
+ * container's mountinfo read is synchronous, so without a yield the whole loop ran as one macrotask (the bench's
+ * event-loop probe saw the proc collector block serve's loop 100-200 ms at 110 pods).
+ */
+async function readInThread(jobs: readonly RootJob[], concurrency: number): Promise<RootFacts[]> {
+  const slicer = new Slicer();
+  return mapLimit(jobs, concurrency, async (job) => {
+    await slicer.point();
+    return readRootFacts(job);
+  });
 }
 
 export interface PodFactsResult {
@@ -43,34 +55,6 @@ export interface PodFactsResult {
 interface Target {
   pod: PodInfo;
   container: ContainerInfo & { pid: number };
-}
-
-/** The container's IOChaos mounts into `facts`; returns its mount points that may block, or null when unread. */
-function readMounts(facts: PodProcFacts, t: Target, procRoot: string, maxBytes: number): string[] | null {
-  const name = t.container.name;
-  let text: string;
-  let truncated = false;
-  try {
-    const r = readCapped(`${procRoot}/${t.container.pid}/mountinfo`, maxBytes);
-    text = r.buf.toString('utf8');
-    truncated = r.truncated;
-    if (r.truncated) {
-      text = text.replace(/\n[^\n]*$/, '\n');
-      markIncomplete(facts, 'mounts', { reason: 'truncated', container: name, message: `mountinfo of ${name} is larger than ${maxBytes} bytes` });
-    }
-  } catch (err) {
-    const reason = isGoneError(err) ? 'vanished' : 'io';
-    markIncomplete(facts, 'mounts', { reason, container: name, message: `mountinfo of ${name}: ${errorMessage(err)}` });
-    return null;
-  }
-  if (!truncated && !mayMatter(text)) return []; // no FUSE, network filesystem or __chaosfs__: nothing to parse
-  const info = parseMountinfo(text);
-  if (info.errors.length > 0) {
-    markIncomplete(facts, 'mounts', { reason: 'parse', container: name, message: `mountinfo of ${name}: ${info.errors.length} unreadable lines (${info.errors[0]!.message})` });
-  }
-  for (const m of ioChaosMounts(info.mounts)) facts.mounts.push({ ...m, container: name, containerId: t.container.id });
-  // A cut table may hide a mount that blocks: then nothing in the root is walked.
-  return truncated ? null : blockingMountPoints(info.mounts);
 }
 
 /**
@@ -114,30 +98,23 @@ export async function collectPodFacts(
   let byPod: Map<string, { pid: number; comm: string }[]> | null = null;
   const podProcesses = (sandboxId: string) => (): readonly { pid: number; comm: string }[] =>
     ((byPod ??= processesByPod(index, scan)).get(sandboxId) ?? []);
-  const ports = opts.jvmPorts ?? DEFAULT_JVM_PORTS;
-  const maxFile = opts.maxFileBytes ?? 64 * 1024;
-  // A container's reads are synchronous, so without a yield the whole loop ran as one macrotask (the bench's
-  // event-loop probe saw the proc collector block serve's loop 100-200 ms at 110 pods).
-  const slicer = new Slicer();
-  await mapLimit(targets, opts.concurrency ?? 8, async (t) => {
-    await slicer.point();
+  const jobs: RootJob[] = targets.map((t) => ({
+    procRoot: opts.procRoot,
+    pid: t.container.pid,
+    container: { name: t.container.name, id: t.container.id },
+    timeoutMs: opts.containerTimeoutMs ?? 1000,
+    maxFileBytes: opts.maxFileBytes ?? 64 * 1024,
+    maxMountinfoBytes: opts.maxMountinfoBytes ?? 1024 * 1024,
+    jvmPorts: opts.jvmPorts ?? DEFAULT_JVM_PORTS,
+  }));
+  const results = opts.rootReader ? await opts.rootReader.read(jobs) : await readInThread(jobs, opts.concurrency ?? 8);
+  targets.forEach((t, i) => {
     const f = facts.get(t.pod.sandboxId)!;
-    const blocking = readMounts(f, t, opts.procRoot, opts.maxMountinfoBytes ?? 1024 * 1024);
-    if (blocking === null) {
-      // Without its mount table the reader cannot know which paths may block: the root is not walked at all.
-      const why = { reason: 'unsafe-mount', container: t.container.name, message: `${t.container.name}: mount table unread or cut, root not walked` };
-      markIncomplete(f, 'dns', why);
-      markIncomplete(f, 'jvm', why);
-      return;
-    }
-    const access: RootAccess = { procRoot: opts.procRoot, pid: t.container.pid, deadline: Date.now() + (opts.containerTimeoutMs ?? 1000), blocking };
-    const ref = { name: t.container.name, id: t.container.id };
-    const dns = await readDns(access, ref, maxFile);
-    f.dns.push(dns);
-    if (dns.state === 'unknown') markIncomplete(f, 'dns', { reason: dns.error?.reason ?? 'io', container: ref.name, message: dns.error?.message ?? 'unreadable' });
-    const jvm = await readJvm(access, ref, podProcesses(t.pod.sandboxId), { procRoot: opts.procRoot, ports });
-    f.jvm.push(jvm);
-    if (jvm.state === 'unknown') markIncomplete(f, 'jvm', { reason: jvm.error?.reason ?? 'io', container: ref.name, message: jvm.error?.message ?? 'unreadable' });
+    const r = results[i]!;
+    f.mounts.push(...r.mounts);
+    for (const e of r.incomplete) markIncomplete(f, e.source, e.error);
+    if (r.dns) f.dns.push(r.dns);
+    if (r.jvm) f.jvm.push(withListenerOwners(r.jvm, podProcesses(t.pod.sandboxId), opts.procRoot));
   });
   for (const f of facts.values()) {
     f.dns.sort((a, b) => compareNames(a.container, b.container));

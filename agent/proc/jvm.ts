@@ -113,6 +113,14 @@ export async function readJvm(
   podProcesses: () => readonly { pid: number; comm: string }[],
   opts: JvmOptions,
 ): Promise<JvmFact> {
+  return withListenerOwners(await readJvmLayout(access, container, opts), podProcesses, opts.procRoot);
+}
+
+/**
+ * The container's JVMChaos facts without the listeners' owners (`owner: null`): what needs only the container's
+ * root and network namespace (the root reader's worker thread reads this part; withListenerOwners the rest).
+ */
+export async function readJvmLayout(access: RootAccess, container: { name: string; id: string }, opts: JvmOptions): Promise<JvmFact> {
   const head = { container: container.name, containerId: container.id, pid: access.pid };
   const jars: string[] = [];
   try {
@@ -125,11 +133,16 @@ export async function readJvm(
   }
   if (jars.length === 0) return { ...head, state: 'none', jars, listeners: [] };
   const l = listenersOn(opts.procRoot, access.pid, opts.ports, opts.maxNetBytes ?? 1024 * 1024);
-  // java first: the agent lives in the JVM.
-  const ordered = l.sockets.length === 0 ? [] : [...podProcesses()].sort((a, b) => Number(b.comm === 'java') - Number(a.comm === 'java'));
-  const owners = l.sockets.length === 0 ? new Map() : socketOwners(opts.procRoot, ordered, new Set(l.sockets.map((s) => s.inode)));
-  const listeners = l.sockets.map((s) => ({ address: s.address, port: s.port, inode: s.inode, owner: owners.get(s.inode) ?? null }));
+  const listeners = l.sockets.map((s) => ({ address: s.address, port: s.port, inode: s.inode, owner: null }));
   if (listeners.length > 0) return { ...head, state: 'active', jars, listeners };
   if (!l.complete) return { ...head, state: 'unknown', jars, listeners, error: { reason: 'truncated', message: l.error ?? 'listener read incomplete' } };
   return { ...head, state: 'scaffolding', jars, listeners };
+}
+
+/** The fact with each listener's owner looked up among the pod's processes (java first: the agent lives in the JVM). */
+export function withListenerOwners(fact: JvmFact, podProcesses: () => readonly { pid: number; comm: string }[], procRoot: string): JvmFact {
+  if (fact.listeners.length === 0) return fact;
+  const ordered = [...podProcesses()].sort((a, b) => Number(b.comm === 'java') - Number(a.comm === 'java'));
+  const owners = socketOwners(procRoot, ordered, new Set(fact.listeners.map((s) => s.inode)));
+  return { ...fact, listeners: fact.listeners.map((s) => ({ ...s, owner: owners.get(s.inode) ?? null })) };
 }

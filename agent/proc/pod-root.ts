@@ -17,10 +17,10 @@
  * Every refusal is a PodPathError: the pod's doing, counted on that pod, never an agent failure. A path that does
  * not exist is `null`, not an error.
  */
-import { close, constants, fstat, lstat, open, read, readlink, type Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { posix } from 'node:path';
-import { promisify } from 'node:util';
 import { PodPathError, errorMessage } from '../errors.js';
+import { ASYNC_OPS, O_PATH, SYNC_OPS, type RootOps } from './root-ops.js';
 
 export interface RootAccess {
   procRoot: string;
@@ -32,6 +32,16 @@ export interface RootAccess {
   maxHops?: number;
   /** Mount points (pod paths) on filesystems that may block: never walked into. */
   blocking?: readonly string[];
+  /**
+   * Synchronous calls (root-ops.ts SYNC_OPS): ONLY in the root reader's worker thread, whose watchdog bounds a call
+   * that blocks; the deadline is then checked before each call. Default: thread-pool calls raced against it.
+   */
+  sync?: boolean;
+  /**
+   * An O_PATH fd of `<procRoot>/<pid>/root` the caller opened and closes (several walks of one container share it);
+   * a walk never closes it. Default: each walk opens the root itself.
+   */
+  rootFd?: number;
 }
 
 export interface RootFile {
@@ -43,29 +53,12 @@ export interface RootFile {
   truncated: boolean;
 }
 
-const O_PATH = 0o10000000;
-// Plain fds through the callback API: lighter than FileHandle objects, and closing one never waits for anything.
-const openFd = promisify(open) as (path: string, flags: number) => Promise<number>;
-const fstatFd = promisify(fstat) as (fd: number) => Promise<Stats>;
-const readFd = (fd: number, buf: Buffer, off: number, len: number): Promise<number> =>
-  new Promise((resolve, reject) => read(fd, buf, off, len, null, (err, n) => (err ? reject(err) : resolve(n))));
-const readlinkAt = promisify(readlink) as (path: string) => Promise<string>;
-const lstatAt = promisify(lstat) as (path: string) => Promise<Stats>;
 const OPEN_NAME = O_PATH | constants.O_NOFOLLOW;
 
 function absent(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
-
-/**
- * Close without waiting for the result. A call abandoned at the deadline (an fstat stuck in a FUSE server) keeps its
- * own reference to the file, so closing the fd under it is safe. Closing an O_PATH or read-only fd cannot lose
- * data: a failure has nothing to report.
- */
-const closeQuietly = (fd: number | null | undefined): void => {
-  if (typeof fd === 'number') close(fd, (err) => void err);
-};
 
 function underBlocking(podPath: string, blocking: readonly string[] | undefined): string | null {
   for (const m of blocking ?? []) {
@@ -91,21 +84,32 @@ class Walk {
   readonly names: string[] = [];
   private deadline: Promise<typeof EXPIRED> | null = null;
   private timer: NodeJS.Timeout | undefined;
-  constructor(readonly access: RootAccess, readonly podPath: string) {}
+  readonly ops: RootOps;
+  constructor(readonly access: RootAccess, readonly podPath: string) {
+    this.ops = access.sync ? SYNC_OPS : ASYNC_OPS;
+  }
 
   get inPod(): string {
     return `/${this.names.join('/')}`;
   }
 
-  /** `p` raced against the walk's deadline; a call still pending then is abandoned (`onLate` closes what it opens). */
-  async call<T>(p: Promise<T>, what: string, onLate?: (v: T) => void): Promise<T> {
+  /**
+   * `op` started unless the walk's deadline has passed, and raced against it; a call still pending then is
+   * abandoned (`onLate` closes what it opens). A synchronous op (SYNC_OPS) returns before the race: only the check
+   * before it applies (its thread's watchdog bounds it).
+   */
+  async call<T>(op: () => T | Promise<T>, what: string, onLate?: (v: T) => void): Promise<T> {
     const left = this.access.deadline - Date.now();
-    this.deadline ??= new Promise((resolve) => {
-      this.timer = setTimeout(() => resolve(EXPIRED), Math.max(0, left));
-    });
+    if (left <= 0) throw new PodPathError(this.podPath, 'timeout', `deadline reached during ${what}`);
     let r: T | typeof EXPIRED;
+    let p: T | Promise<T> | undefined;
     try {
-      r = left <= 0 ? EXPIRED : await Promise.race([p, this.deadline]);
+      p = op();
+      if (!(p instanceof Promise)) return p;
+      this.deadline ??= new Promise((resolve) => {
+        this.timer = setTimeout(() => resolve(EXPIRED), left);
+      });
+      r = await Promise.race([p, this.deadline]);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new PodPathError(this.podPath, 'vanished', `process ${this.access.pid} exited`, { cause: err });
       throw err;
@@ -117,20 +121,25 @@ class Walk {
     return r;
   }
 
+  /** Close without waiting for the result (root-ops.ts: never throws); never the caller's shared root fd. */
+  closeFd = (fd: number | null | undefined): void => {
+    if (fd !== this.access.rootFd) this.ops.close(fd);
+  };
+
   /** One name, opened as itself (O_PATH|O_NOFOLLOW), with its fstat. */
   async openStep(path: string, what: string): Promise<Step> {
-    const fd = await this.call(openFd(path, OPEN_NAME), `open ${what}`, closeQuietly);
+    const fd = await this.call(() => this.ops.open(path, OPEN_NAME), `open ${what}`, this.closeFd);
     try {
-      return { fd, stat: await this.call(fstatFd(fd), `fstat ${what}`) };
+      return { fd, stat: await this.call(() => this.ops.fstat(fd), `fstat ${what}`) };
     } catch (err) {
-      closeQuietly(fd);
+      this.closeFd(fd);
       throw err;
     }
   }
 
   close(): void {
     clearTimeout(this.timer);
-    for (const d of this.dirs) closeQuietly(d.fd);
+    for (const d of this.dirs) this.closeFd(d.fd);
   }
 }
 
@@ -141,9 +150,10 @@ class Walk {
 async function walk(w: Walk): Promise<(Step & { stat: Stats }) | null> {
   const { access, podPath } = w;
   const base = posix.join(access.procRoot, String(access.pid), 'root');
-  try {
+  if (access.rootFd !== undefined) w.dirs.push({ fd: access.rootFd, stat: null });
+  else try {
     // The magic link itself is followed (into the pod's root); nothing after it is. O_DIRECTORY: no fstat needed.
-    const fd = await w.call(openFd(base, O_PATH | constants.O_DIRECTORY), 'open the root', closeQuietly);
+    const fd = await w.call(() => w.ops.open(base, O_PATH | constants.O_DIRECTORY), 'open the root', w.closeFd);
     w.dirs.push({ fd, stat: null });
   } catch (err) {
     if (err instanceof PodPathError) throw err;
@@ -158,7 +168,7 @@ async function walk(w: Walk): Promise<(Step & { stat: Stats }) | null> {
     if (c === '' || c === '.') continue;
     if (c === '..') {
       if (w.names.length === 0) throw new PodPathError(podPath, 'escape', '`..` above the root');
-      closeQuietly(w.dirs.pop()!.fd);
+      w.closeFd(w.dirs.pop()!.fd);
       w.names.pop();
       continue;
     }
@@ -168,10 +178,12 @@ async function walk(w: Walk): Promise<(Step & { stat: Stats }) | null> {
     const dir = w.dirs[w.dirs.length - 1]!;
     const at = `/proc/self/fd/${dir.fd}/${c}`;
     const more = queue.some((q) => q !== '' && q !== '.');
+    // ENOENT for this name either way (the open below returns null on it): skip the failing open when cheap to know.
+    if (w.ops.missing(at)) return null;
     if (more) {
       // A name on the way: one open that succeeds only on a real directory (not a symlink to one).
       try {
-        const fd = await w.call(openFd(at, OPEN_NAME | constants.O_DIRECTORY), `open ${inPod}`, closeQuietly);
+        const fd = await w.call(() => w.ops.open(at, OPEN_NAME | constants.O_DIRECTORY), `open ${inPod}`, w.closeFd);
         w.dirs.push({ fd, stat: null });
         w.names.push(c);
         continue;
@@ -192,12 +204,12 @@ async function walk(w: Walk): Promise<(Step & { stat: Stats }) | null> {
       throw new PodPathError(podPath, 'io', `open ${inPod}: ${errorMessage(err)}`, { cause: err });
     }
     if (step.stat!.isSymbolicLink()) {
-      closeQuietly(step.fd);
+      w.closeFd(step.fd);
       if (++hops > maxHops) throw new PodPathError(podPath, 'too-many-links', `more than ${maxHops} symlinks (a loop?)`);
       let target: string;
       try {
         // Only the last name is not followed by readlink: the directory part is the verified fd.
-        target = await w.call(readlinkAt(at), `readlink ${inPod}`);
+        target = await w.call(() => w.ops.readlink(at), `readlink ${inPod}`);
       } catch (err) {
         if (err instanceof PodPathError) throw err;
         if (absent(err)) return null;
@@ -208,7 +220,7 @@ async function walk(w: Walk): Promise<(Step & { stat: Stats }) | null> {
       continue;
     }
     if (more && !step.stat!.isDirectory()) {
-      closeQuietly(step.fd);
+      w.closeFd(step.fd);
       return null;
     }
     w.dirs.push(step);
@@ -219,9 +231,9 @@ async function walk(w: Walk): Promise<(Step & { stat: Stats }) | null> {
   if (last.stat === null) {
     // A directory reached by `..`, or the root itself: its facts are still needed.
     try {
-      last.stat = await w.call(fstatFd(last.fd), `fstat ${w.inPod}`);
+      last.stat = await w.call(() => w.ops.fstat(last.fd), `fstat ${w.inPod}`);
     } catch (err) {
-      closeQuietly(last.fd);
+      w.closeFd(last.fd);
       if (err instanceof PodPathError) throw err;
       throw new PodPathError(podPath, 'io', `fstat ${w.inPod}: ${errorMessage(err)}`, { cause: err });
     }
@@ -236,7 +248,7 @@ export async function statInRoot(access: RootAccess, podPath: string): Promise<{
   try {
     const last = await walk(w);
     if (last === null) return null;
-    closeQuietly(last.fd);
+    w.closeFd(last.fd);
     return { podPath: w.inPod, stat: last.stat };
   } finally {
     w.close();
@@ -258,7 +270,8 @@ export async function statEntriesInRoot(access: RootAccess, dirPath: string, nam
     for (const name of names) {
       if (name === '' || name.includes('/') || name === '.' || name === '..') throw new PodPathError(dirPath, 'io', `bad entry name ${JSON.stringify(name)}`);
       try {
-        entries.set(name, await w.call(lstatAt(`/proc/self/fd/${last.fd}/${name}`), `lstat ${w.inPod}/${name}`));
+        const at = `/proc/self/fd/${last.fd}/${name}`;
+        entries.set(name, await w.call(() => w.ops.lstat(at), `lstat ${w.inPod}/${name}`));
       } catch (err) {
         if (err instanceof PodPathError) throw err;
         if (!absent(err)) throw new PodPathError(dirPath, 'io', `lstat ${w.inPod}/${name}: ${errorMessage(err)}`, { cause: err });
@@ -267,7 +280,7 @@ export async function statEntriesInRoot(access: RootAccess, dirPath: string, nam
     }
     return { podPath: w.inPod, entries };
   } finally {
-    closeQuietly(last?.fd);
+    w.closeFd(last?.fd);
     w.close();
   }
 }
@@ -284,12 +297,14 @@ export async function readInRoot(access: RootAccess, podPath: string, maxBytes: 
     const where = w.inPod;
     if (!last.stat.isFile()) throw new PodPathError(podPath, 'not-regular', `${where} is not a regular file`);
     try {
-      file = await w.call(openFd(`/proc/self/fd/${last.fd}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY), `reopen ${where}`, closeQuietly);
+      const at = `/proc/self/fd/${last.fd}`;
+      file = await w.call(() => w.ops.open(at, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY), `reopen ${where}`, w.closeFd);
       // Sized by the file (plus one byte to see growth), grown up to the cap only if it grew.
       let buf = Buffer.allocUnsafe(Math.min(maxBytes, last.stat.size) + 1);
       let total = 0;
       for (;;) {
-        const bytesRead = await w.call(readFd(file, buf, total, buf.length - total), `read ${where}`);
+        const [fd, into, off] = [file, buf, total];
+        const bytesRead = await w.call(() => w.ops.read(fd, into, off, into.length - off), `read ${where}`);
         if (bytesRead === 0) break;
         total += bytesRead;
         if (total === buf.length) {
@@ -308,8 +323,8 @@ export async function readInRoot(access: RootAccess, podPath: string, maxBytes: 
       throw new PodPathError(podPath, 'io', `reading ${where}: ${errorMessage(err)}`, { cause: err });
     }
   } finally {
-    closeQuietly(file);
-    closeQuietly(last?.fd);
+    w.closeFd(file);
+    w.closeFd(last?.fd);
     w.close();
   }
 }

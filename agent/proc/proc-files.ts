@@ -14,6 +14,25 @@ export interface StatFields {
   startTicks: number;
 }
 
+/** Whitespace as the kernel writes it between stat fields (and what `\s` matches among ASCII). */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
+
+/** The first `max` whitespace-separated fields of `text` from `from` (fewer when the text ends first). */
+function statFields(text: string, from: number, max: number): string[] {
+  const out: string[] = [];
+  let i = from;
+  while (out.length < max) {
+    while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+    if (i >= text.length) break;
+    const start = i;
+    while (i < text.length && !isSpace(text.charCodeAt(i))) i++;
+    out.push(text.slice(start, i));
+  }
+  return out;
+}
+
 /**
  * /proc/<pid>/stat: `pid (comm) state ppid ... starttime ...`. comm may hold spaces and parentheses (it is cut at
  * the LAST `)`), and is at most 15 bytes (TASK_COMM_LEN - 1).
@@ -25,8 +44,8 @@ export function parseProcStat(text: string): StatFields {
   const pid = Number(text.slice(0, open).trim());
   // After `) `: state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8) flags(9) minflt(10) cminflt(11) majflt(12)
   // cmajflt(13) utime(14) stime(15) cutime(16) cstime(17) priority(18) nice(19) num_threads(20) itrealvalue(21)
-  // starttime(22): index 19 of the rest.
-  const rest = text.slice(close + 1).trim().split(/\s+/);
+  // starttime(22): index 19 of the rest. Only those 20 fields are cut out (the file has 52).
+  const rest = statFields(text, close + 1, 20);
   const ppid = Number(rest[1]);
   const startTicks = Number(rest[19]);
   const state = rest[0] ?? '';

@@ -98,11 +98,13 @@ export function startTimeMs(scan: Pick<ProcScan, 'bootTime'>, p: Pick<ProcProces
 }
 
 const STAT_MAX = 4096;
+/** The namespaces of a process whose details were not read (shared: never mutated, replaced by detailOf). */
+const NO_NS: NsInodes = Object.freeze({ pid: null, net: null, mnt: null });
 const CGROUP_MAX = 16 * 1024;
 
 function nsOf(dir: string, kind: keyof NsInodes): number | null {
   try {
-    return parseNsLink(readlinkSync(posix.join(dir, 'ns', kind)), kind);
+    return parseNsLink(readlinkSync(`${dir}/ns/${kind}`), kind);
   } catch (err) {
     if (isGoneError(err) || (err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EPERM') return null;
     throw err;
@@ -132,15 +134,15 @@ type DetailLevel = 'none' | 'placement' | 'full';
  * 'gone' when it exited. Identical cgroup files share one array.
  */
 function readDetail(dir: string, cmdlineBytes: number | null, cgroupCache: Map<string, readonly CgroupLine[]>): Detail | 'gone' {
-  const d: Detail = { uid: null, ns: { pid: null, net: null, mnt: null }, cgroups: [], cmdline: null, cmdlineTruncated: false };
+  const d: Detail = { uid: null, ns: NO_NS, cgroups: [], cmdline: null, cmdlineTruncated: false };
   try {
     if (cmdlineBytes !== null) d.uid = statSync(dir).uid;
-    const text = readTextCapped(posix.join(dir, 'cgroup'), CGROUP_MAX).text;
+    const text = readTextCapped(`${dir}/cgroup`, CGROUP_MAX).text;
     const cached = cgroupCache.get(text);
     if (cached) d.cgroups = cached;
     else cgroupCache.set(text, (d.cgroups = parseCgroupFile(text)));
     if (cmdlineBytes !== null) {
-      const r = readCapped(posix.join(dir, 'cmdline'), cmdlineBytes);
+      const r = readCapped(`${dir}/cmdline`, cmdlineBytes);
       d.cmdline = parseCmdline(r.buf);
       d.cmdlineTruncated = r.truncated;
     }
@@ -152,28 +154,39 @@ function readDetail(dir: string, cmdlineBytes: number | null, cgroupCache: Map<s
   return d;
 }
 
-/** One process: stat always, details at the level `detail` gives for its comm. */
+/** procRoot normalised, with one trailing slash: `base + pid` is the process directory (no posix.join per process). */
+function procDirBase(procRoot: string): string {
+  const base = posix.normalize(procRoot);
+  return base.endsWith('/') ? base : `${base}/`;
+}
+
+/**
+ * One process: stat always, details at the level `detail` gives for its pid and comm. `base` is procRoot with one
+ * trailing slash (procDirBase). Every process object is built with the same shape (one hidden class).
+ */
 export function readProcess(
-  procRoot: string,
+  base: string,
   pid: number,
-  detail: (comm: string) => DetailLevel,
+  detail: (pid: number, comm: string) => DetailLevel,
   maxCmdlineBytes: number,
   cgroupCache: Map<string, readonly CgroupLine[]>,
 ): ReadOutcome {
-  const dir = posix.join(procRoot, String(pid));
-  let fields;
+  const dir = base + pid;
+  let f;
   try {
-    fields = parseProcStat(readTextCapped(posix.join(dir, 'stat'), STAT_MAX).text);
+    f = parseProcStat(readTextCapped(`${dir}/stat`, STAT_MAX).text);
   } catch (err) {
     if (isGoneError(err)) return 'gone';
     if (err instanceof ParseError || (err as NodeJS.ErrnoException).code === 'EACCES') return 'unreadable';
     throw err;
   }
-  const level = detail(fields.comm);
-  if (level === 'none') return { ...fields, detailed: false, uid: null, ns: { pid: null, net: null, mnt: null }, cgroups: [], cmdline: null, cmdlineTruncated: false };
+  const level = detail(pid, f.comm);
+  if (level === 'none') {
+    return { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: false, uid: null, ns: NO_NS, cgroups: [], cmdline: null, cmdlineTruncated: false };
+  }
   const d = readDetail(dir, level === 'full' ? maxCmdlineBytes : null, cgroupCache);
   if (d === 'gone') return 'gone';
-  return { ...fields, detailed: true, ...d };
+  return { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: true, uid: d.uid, ns: d.ns, cgroups: d.cgroups, cmdline: d.cmdline, cmdlineTruncated: d.cmdlineTruncated };
 }
 
 /** Synchronous reading allowed between two yields to the event loop, ms. */
@@ -191,7 +204,7 @@ export function detailOf(scan: ProcScan, pid: number): ProcProcess | null {
   if (p.detailed) return p;
   let cache = cgroupCaches.get(scan);
   if (!cache) cgroupCaches.set(scan, (cache = new Map()));
-  const d = readDetail(posix.join(scan.procRoot, String(pid)), null, cache);
+  const d = readDetail(procDirBase(scan.procRoot) + pid, null, cache);
   if (d === 'gone') return null;
   Object.assign(p, { detailed: true }, d);
   return p;
@@ -219,7 +232,8 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
   const maxCmdline = opts.maxCmdlineBytes ?? 4096;
   const wantDetail = opts.wantDetail ?? wantsDetail;
   const detailPids = new Set(opts.detailPids ?? []);
-  const detail = (pid: number) => (comm: string): DetailLevel => (wantDetail(comm) ? 'full' : detailPids.has(pid) ? 'placement' : 'none');
+  const detail = (pid: number, comm: string): DetailLevel => (wantDetail(comm) ? 'full' : detailPids.has(pid) ? 'placement' : 'none');
+  const base = procDirBase(opts.procRoot);
   const pids = readdirSync(opts.procRoot)
     .filter((n) => /^[1-9]\d{0,9}$/.test(n))
     .map(Number);
@@ -246,7 +260,7 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
       incomplete = `process cap of ${maxProcesses} reached (${pids.length} listed)`;
       break;
     }
-    const r = readProcess(opts.procRoot, pids[i]!, detail(pids[i]!), maxCmdline, cgroupCache);
+    const r = readProcess(base, pids[i]!, detail, maxCmdline, cgroupCache);
     if (r === 'gone') vanished++;
     else if (r === 'unreadable') unreadable++;
     else processes.set(r.pid, r);

@@ -18,6 +18,7 @@ import { inspectTarget } from '../../agent/collection.js';
 import { createNetnsReader } from '../../agent/netns/read.js';
 import { bpmFromScan } from '../../agent/proc/bpm.js';
 import { collectPodFacts } from '../../agent/proc/facts.js';
+import { RootReader } from '../../agent/proc/root-reader.js';
 import { scanProc } from '../../agent/proc/scan.js';
 import { createCriRuntime } from '../../agent/runtime/cri-runtime.js';
 import type { PodInfo, RuntimeClient } from '../../agent/runtime/types.js';
@@ -35,6 +36,7 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
   let dir: string;
   let daemon: ChaosDaemonStandIn;
   const spawned = new Set<number>();
+  const rootReader = new RootReader();
   const pidOf = async (pod: string, container: string): Promise<number> => {
     const p = (await rt.listPods()).find((x) => x.name === pod)!;
     return p.containers.find((c) => c.name === container)!.pid!;
@@ -47,7 +49,10 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
     // Budgets for a loaded CI machine: the defaults (3 s scan, 1 s per container) can cut a read there, and an
     // incomplete source turns a verdict into unknown.
     const scan = await scanProc({ procRoot: '/proc', detailPids, budgetMs: 30_000 });
-    const { facts, index } = await collectPodFacts(scan, pods, { procRoot: '/proc', containerTimeoutMs: 15_000 });
+    // As serve reads them (the containers' roots in the root reader's worker thread)...
+    const { facts, index } = await collectPodFacts(scan, pods, { procRoot: '/proc', containerTimeoutMs: 15_000, rootReader });
+    // ...and as inspect does (on the main thread): the same facts.
+    expect((await collectPodFacts(scan, pods, { procRoot: '/proc', containerTimeoutMs: 15_000 })).facts).toEqual(facts);
     const bpm = bpmFromScan(scan, pods, index);
     const pod = (name: string): PodInfo => pods.find((p) => p.name === name)!;
     const of = (name: string) => facts.get(pod(name).sandboxId)!;
@@ -80,6 +85,7 @@ describeIntegration('non-network faults in real containerd pods', { root: true, 
 
   afterAll(async () => {
     daemon?.stop();
+    await rootReader.close();
     killAll(spawned);
     await destroyAll();
     rt?.close();

@@ -1,7 +1,9 @@
 /**
- * pod-root.ts on real files. The "pod" here is this test process (its root is the host's /), the tree under a
- * temp dir; the same refusals inside real containerd pods are in facts.containerd.test.ts.
+ * pod-root.ts on real files, with each flavour of calls (root-ops.ts). The "pod" here is this test process (its root
+ * is the host's /), the tree under a temp dir; the same refusals inside real containerd pods are in
+ * facts.containerd.test.ts.
  */
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +11,13 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodPathError } from '../../agent/errors.js';
 import { readInRoot, statEntriesInRoot, statInRoot, type RootAccess } from '../../agent/proc/pod-root.js';
+import { O_PATH } from '../../agent/proc/root-ops.js';
 
 let dir: string;
-const access = (extra: Partial<RootAccess> = {}): RootAccess => ({ procRoot: '/proc', pid: process.pid, deadline: Date.now() + 5000, ...extra });
+/** Which calls the walks make (root-ops.ts): set by each block of the describe.each below. */
+let sync = false;
+const access = (extra: Partial<RootAccess> = {}): RootAccess => ({ procRoot: '/proc', pid: process.pid, deadline: Date.now() + 5000, sync, ...extra });
+const MODES = [['thread-pool calls', false], ['synchronous calls (the root reader\'s worker thread)', true]] as const;
 
 async function refusal(p: Promise<unknown>): Promise<string> {
   try {
@@ -41,7 +47,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('paths inside a root', () => {
+describe.each(MODES)('paths inside a root, %s', (_mode, mode) => {
+  beforeAll(() => {
+    sync = mode;
+  });
   it('reads a regular file, and follows relative symlinks inside the root', async () => {
     expect(await readInRoot(access(), `${dir}/etc/resolv.conf`, 4096)).toEqual({ podPath: `${dir}/etc/resolv.conf`, text: 'nameserver 10.96.0.10\n', bytes: 22, truncated: false });
     expect((await readInRoot(access(), `${dir}/rel`, 4096))?.podPath).toBe(`${dir}/etc/resolv.conf`);
@@ -106,7 +115,29 @@ describe('paths inside a root', () => {
   });
 });
 
-describe('entries of a directory inside a root', () => {
+describe('a root fd shared by several walks (the root reader\'s worker)', () => {
+  it('is used by every walk and closed by none, also when a walk ends on the root itself', async () => {
+    const rootFd = openSync(`/proc/${process.pid}/root`, O_PATH | constants.O_DIRECTORY);
+    try {
+      const shared = (): RootAccess => access({ sync: true, rootFd });
+      const before = (await readdir('/proc/self/fd')).length;
+      expect((await readInRoot(shared(), `${dir}/rel`, 4096))?.text).toBe('nameserver 10.96.0.10\n');
+      expect((await statInRoot(shared(), '/'))?.podPath).toBe('/');
+      expect((await statInRoot(shared(), `${dir}/etc/../..`))?.stat.isDirectory()).toBe(true);
+      expect(await refusal(readInRoot(shared(), `${dir}/abs`, 4096))).toBe('absolute-symlink');
+      expect((await statEntriesInRoot(shared(), '/', ['proc']))?.entries.get('proc')?.isDirectory()).toBe(true);
+      expect(fstatSync(rootFd).isDirectory()).toBe(true); // still open
+      expect((await readdir('/proc/self/fd')).length).toBe(before); // and nothing else left open
+    } finally {
+      closeSync(rootFd);
+    }
+  });
+});
+
+describe.each(MODES)('entries of a directory inside a root, %s', (_mode, mode) => {
+  beforeAll(() => {
+    sync = mode;
+  });
   it('lstats each name after one walk (symlinks reported, not followed)', async () => {
     const r = await statEntriesInRoot(access(), `${dir}/etc-link/..`, ['etc', 'abs', 'nope']);
     expect(r!.podPath).toBe(dir);

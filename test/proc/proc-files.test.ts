@@ -25,6 +25,16 @@ describe('/proc/<pid>/stat', () => {
     expect(() => parseProcStat('1 (x) S 0')).toThrow(/starttime/);
     expect(() => parseProcStat('x (y) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20')).toThrow(/pid/);
   });
+  it('reads the same fields as splitting the whole line on whitespace (the kernel\'s 52 fields, any separators)', () => {
+    const sep = fc.constantFrom(' ', '  ', '\t', ' \n');
+    const field = fc.nat({ max: 4_000_000_000 }).map(String);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4_194_304 }), fc.string({ maxLength: 15 }), fc.constantFrom('R', 'S', 'D', 'Z'), fc.array(fc.tuple(sep, field), { minLength: 19, maxLength: 52 }), fc.constantFrom('', '\n'), (pid, comm, state, rest, end) => {
+      const text = `${pid} (${comm}) ${state}${rest.map(([s, f]) => s + f).join('')}${end}`;
+      const ref = text.slice(text.lastIndexOf(')') + 1).trim().split(/\s+/);
+      const r = parseProcStat(text);
+      expect(r).toEqual({ pid, comm, state, ppid: Number(ref[1]), startTicks: Number(ref[19]) });
+    }), { numRuns: 1000 });
+  });
   it('is total: arbitrary text gives fields or a ParseError', () => {
     fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
       try {

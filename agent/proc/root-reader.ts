@@ -1,0 +1,193 @@
+/**
+ * The containers' mount tables and roots read in ONE worker thread with synchronous calls (root-worker.ts), instead
+ * of one thread-pool round trip, promise and deadline race per step on the main thread: at 110 pods (220
+ * containers, ~8 calls each) that is most of the proc collector's CPU.
+ *
+ * Safety is the point of the thread: a call that blocks (a FUSE or NFS server that never answers, a mount table
+ * behind a stuck lock) blocks that thread, never the event loop. The worker stores the index of the container it
+ * is reading in a shared word; a watchdog here polls it, and when one container has been read for longer than its
+ * budget plus `graceMs`, that container is reported unread (`timeout` on mounts, dns and jvm: never `clean`), the
+ * thread is abandoned (terminated; a thread stuck in the kernel ends when its call does) and the other containers
+ * are read again by a fresh thread. A worker that cannot start or dies before its first container leaves the
+ * containers to the main thread's thread-pool reads (root-facts.ts without `sync`), as without this reader.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { AgentError, errorMessage } from '../errors.js';
+import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
+import type { RootReply, RootRequest } from './root-worker.js';
+
+export interface RootReaderOptions {
+  /** Extra time past a container's budget before its worker is abandoned, ms (default 1000). */
+  graceMs?: number;
+  /** How often the watchdog looks at the worker's progress, ms (default 100). */
+  pollMs?: number;
+  /** Stop the idle worker after this long, ms (default 60 s: longer than a collection interval). */
+  idleMs?: number;
+  /** V8 old-generation limit of the worker, MB (default 64: a mount table is capped at 1 MiB). */
+  heapMb?: number;
+}
+
+/** root-worker.js next to this module; under vitest (TypeScript sources) the compiled one in dist/. */
+export function rootWorkerUrl(): URL {
+  const here = new URL('./root-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const src = fileURLToPath(import.meta.url);
+  const dist = src.replace(/\/agent\/proc\/root-reader\.ts$/, '/dist/agent/proc/root-worker.js');
+  if (dist !== src && existsSync(dist)) return pathToFileURL(dist);
+  throw new AgentError('ROOT_READER', `root-worker.js not found next to ${src} nor in dist/ (run npm run build)`);
+}
+
+type Outcome = { kind: 'done'; results: RootFacts[] } | { kind: 'stuck'; index: number; why: string } | { kind: 'unavailable'; why: string };
+
+/** A container the worker never answered for: every source that needed its root or mount table is unknown. */
+export function unanswered(job: RootJob, why: string): RootFacts {
+  const error = { reason: 'timeout', container: job.container.name, message: `${job.container.name}: ${why}` };
+  return { mounts: [], incomplete: [{ source: 'mounts', error }, { source: 'dns', error }, { source: 'jvm', error }], dns: null, jvm: null };
+}
+
+export class RootReader {
+  private worker: Worker | null = null;
+  private idle: NodeJS.Timeout | null = null;
+  private nextId = 1;
+  private queue: Promise<unknown> = Promise.resolve();
+  private busy = false;
+  /** Workers started, and abandoned (stuck or dead), for tests and the self metrics. */
+  started = 0;
+  abandoned = 0;
+  /** Containers read on the main thread because no worker could run. */
+  inThread = 0;
+
+  constructor(private readonly opts: RootReaderOptions = {}) {}
+
+  /** Every job's facts, in the jobs' order. One read at a time (reads queue). */
+  read(jobs: readonly RootJob[]): Promise<RootFacts[]> {
+    const run = this.queue.then(() => this.readAll(jobs));
+    this.queue = run.catch((err: unknown) => void err); // the caller gets the error; the queue goes on
+    return run;
+  }
+
+  /** Stops the worker once the reads queued so far are done. */
+  async close(): Promise<void> {
+    await this.queue;
+    await this.stopWorker();
+  }
+
+  private async stopWorker(): Promise<void> {
+    if (this.busy) return; // a read started since: its own idle timer comes later
+    this.stopIdle();
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+
+  private async readAll(jobs: readonly RootJob[]): Promise<RootFacts[]> {
+    this.stopIdle();
+    this.busy = true;
+    try {
+      return await this.readEach(jobs);
+    } finally {
+      this.busy = false;
+      this.idle = setTimeout(() => void this.stopWorker(), this.opts.idleMs ?? 60_000);
+      this.idle.unref();
+    }
+  }
+
+  private async readEach(jobs: readonly RootJob[]): Promise<RootFacts[]> {
+    const out = new Array<RootFacts>(jobs.length);
+    let todo = jobs.map((_, i) => i);
+    while (todo.length > 0) {
+      const r = await this.once(todo.map((i) => jobs[i]!));
+      if (r.kind === 'done') {
+        r.results.forEach((f, k) => (out[todo[k]!] = f));
+        break;
+      }
+      if (r.kind === 'unavailable') {
+        for (const i of todo) out[i] = await readRootFacts(jobs[i]!);
+        this.inThread += todo.length;
+        break;
+      }
+      out[todo[r.index]!] = unanswered(jobs[todo[r.index]!]!, r.why);
+      todo = todo.filter((_, k) => k !== r.index);
+    }
+    return out;
+  }
+
+  private stopIdle(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
+  }
+
+  private spawn(): Worker {
+    const heap = this.opts.heapMb ?? 64;
+    const w = new Worker(rootWorkerUrl(), { resourceLimits: { maxOldGenerationSizeMb: heap, maxYoungGenerationSizeMb: 8 } });
+    w.unref(); // an idle reader never keeps the process alive; a read in progress is kept alive by its watchdog
+    this.started++;
+    return w;
+  }
+
+  private abandon(w: Worker): void {
+    this.abandoned++;
+    if (this.worker === w) this.worker = null;
+    w.removeAllListeners();
+    w.on('error', (err) => void err); // a late error of a thread being abandoned has nobody to tell
+    void w.terminate().catch((err: unknown) => void err);
+  }
+
+  /** One request to the worker (started if needed), watched until it answers, gets stuck or dies. */
+  private once(jobs: RootJob[]): Promise<Outcome> {
+    let w: Worker;
+    try {
+      w = this.worker ??= this.spawn();
+    } catch (err) {
+      return Promise.resolve({ kind: 'unavailable', why: errorMessage(err) });
+    }
+    const progress = new Int32Array(new SharedArrayBuffer(4));
+    progress[0] = -1;
+    const id = this.nextId++;
+    return new Promise<Outcome>((resolve, reject) => {
+      let seen = -1;
+      let since = performance.now();
+      const finish = (o: Outcome): void => {
+        clearInterval(watchdog);
+        w.off('message', onMessage).off('error', onDeath).off('exit', onExit);
+        if (o.kind !== 'done') this.abandon(w);
+        resolve(o);
+      };
+      // Dead before its first container: the worker cannot run (a missing script, no memory): the main thread reads.
+      // Dead on one: that container (read from the progress word now, not the watchdog's last look) is unread.
+      const died = (why: string): Outcome => {
+        const at = Atomics.load(progress, 0);
+        return at < 0 ? { kind: 'unavailable', why } : { kind: 'stuck', index: at, why: `the root reader thread died (${why})` };
+      };
+      const onDeath = (err: Error): void => finish(died(errorMessage(err)));
+      const onExit = (code: number): void => finish(died(`exit code ${code}`));
+      const onMessage = (m: RootReply): void => {
+        if (m.id !== id) return;
+        if ('error' in m) {
+          clearInterval(watchdog);
+          w.off('message', onMessage).off('error', onDeath).off('exit', onExit);
+          // A bug, not the pod's doing: the worker is fine, the read fails (the collector reports it).
+          reject(new AgentError('ROOT_READER', `root reader: ${m.error}`));
+          return;
+        }
+        finish({ kind: 'done', results: m.results });
+      };
+      const watchdog = setInterval(() => {
+        const at = Atomics.load(progress, 0);
+        const now = performance.now();
+        if (at !== seen) {
+          seen = at;
+          since = now;
+          return;
+        }
+        const budget = (seen < 0 ? 10_000 : jobs[seen]!.timeoutMs) + (this.opts.graceMs ?? 1000);
+        if (now - since <= budget) return;
+        finish(seen < 0 ? { kind: 'unavailable', why: `the root reader thread did not start within ${budget} ms` } : { kind: 'stuck', index: seen, why: `no answer from the root reader within ${budget} ms` });
+      }, this.opts.pollMs ?? 100);
+      w.on('message', onMessage).on('error', onDeath).on('exit', onExit);
+      w.postMessage({ id, jobs, progress: progress.buffer as SharedArrayBuffer } satisfies RootRequest);
+    });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The root reader's worker thread on real processes: chrooted busybox processes (their /proc/<pid>/root is a temp
+ * tree holding a DNSChaos backup and Byteman jars), one in a mount namespace of its own whose /etc is a FUSE mount
+ * with a server that never answers. Proves: the worker's synchronous reads give exactly what the main thread's
+ * thread-pool reads give; a change between two reads is seen (nothing is kept across reads); a container whose read
+ * blocks in the kernel is reported unread (`timeout`, never clean) at its budget while every other container is
+ * read, and the next read works on a fresh thread.
+ */
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { readRootFacts, type RootJob } from '../../agent/proc/root-facts.js';
+import { RootReader } from '../../agent/proc/root-reader.js';
+import { inNamespaces, killAndWait } from '../helpers/chaos-stand-ins.js';
+import { describeIntegration } from '../helpers/env.js';
+
+describeIntegration('the root reader\'s worker thread', { root: true, commands: ['busybox', 'unshare', 'nsenter', 'chroot', 'mount'] }, () => {
+  let base: string;
+  const procs: ResultPromise[] = [];
+  let fuse: number | null = null;
+  let dnsPid: number;
+  let plainPid: number;
+  let stuckPid: number;
+  const reader = new RootReader({ pollMs: 20, graceMs: 200 });
+
+  /** A busybox `sleep` chrooted into `root` (in a mount namespace of its own when `ownMounts`); its PID. */
+  async function sleeper(root: string, ownMounts = false): Promise<number> {
+    await mkdir(join(root, 'bin'), { recursive: true });
+    await execa('cp', ['/bin/busybox', join(root, 'bin', 'busybox')], { timeout: 5000 });
+    const argv = ['chroot', root, '/bin/busybox', 'sleep', '600'];
+    const p = ownMounts ? execa('unshare', ['--mount', '--propagation', 'private', ...argv], { reject: false }) : execa(argv[0]!, argv.slice(1), { reject: false });
+    procs.push(p);
+    // unshare execs chroot, which execs busybox: the PID stays; wait until its root is the tree.
+    const want = (await stat(root)).ino;
+    for (const end = Date.now() + 10_000; Date.now() < end;) {
+      const pid = p.pid!;
+      const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch((err: unknown) => String(err));
+      const ino = await stat(`/proc/${pid}/root`).then((s) => s.ino, (err: unknown) => String(err));
+      if (comm === 'busybox\n' && ino === want) return pid;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    throw new Error(`sleeper in ${root} did not start`);
+  }
+
+  const job = (pid: number, name: string, extra: Partial<RootJob> = {}): RootJob => ({
+    procRoot: '/proc', pid, container: { name, id: `id-${name}` }, timeoutMs: 1000, maxFileBytes: 65536, maxMountinfoBytes: 1 << 20, jvmPorts: [9277], ...extra,
+  });
+
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'cna-rootreader-'));
+    const dns = join(base, 'dns');
+    await mkdir(join(dns, 'etc'), { recursive: true });
+    await writeFile(join(dns, 'etc', 'resolv.conf'), 'nameserver 10.0.0.99\n');
+    await writeFile(join(dns, 'etc', 'resolv.conf.chaos.bak'), 'nameserver 10.96.0.10\n');
+    await mkdir(join(dns, 'usr', 'local', 'byteman', 'lib'), { recursive: true });
+    for (const jar of ['byteman.jar', 'byteman-helper.jar', 'chaos-agent.jar']) await writeFile(join(dns, 'usr', 'local', 'byteman', 'lib', jar), 'jar');
+    dnsPid = await sleeper(dns);
+    plainPid = await sleeper(join(base, 'plain'));
+    const stuck = join(base, 'stuck');
+    await mkdir(join(stuck, 'etc'), { recursive: true });
+    stuckPid = await sleeper(stuck, true);
+    // A FUSE mount on the stuck tree's /etc, in that process's mount namespace only, whose server (this test, holding
+    // /dev/fuse) never answers: any lookup under it blocks until the device is closed. -i: no /sbin/mount.fuse helper.
+    fuse = openSync('/dev/fuse', 'r+');
+    await inNamespaces(stuckPid, ['m'], ['mount', '-i', '-t', 'fuse', '-o', 'fd=3,rootmode=40000,user_id=0,group_id=0', 'silent', join(stuck, 'etc')], { extraFd: fuse });
+  });
+
+  afterAll(async () => {
+    if (fuse !== null) closeSync(fuse); // aborts the connection: the blocked lookup returns and its thread ends
+    await reader.close();
+    for (const p of procs) if (p.pid !== undefined) await killAndWait(p.pid, 'SIGKILL').catch((err: unknown) => void err);
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('reads what the main thread reads, and sees a change made between two reads', async () => {
+    const jobs = [job(dnsPid, 'dns'), job(plainPid, 'plain')];
+    const inWorker = await reader.read(jobs);
+    const inThread = await Promise.all(jobs.map((j) => readRootFacts(j)));
+    expect(inWorker).toEqual(inThread);
+    expect(inWorker[0]!.dns).toMatchObject({ state: 'active', nameservers: ['10.0.0.99'], backupNameservers: ['10.96.0.10'] });
+    expect(inWorker[0]!.jvm).toMatchObject({ state: 'scaffolding', jars: ['byteman.jar', 'byteman-helper.jar', 'chaos-agent.jar'] });
+    expect(inWorker[1]!).toMatchObject({ dns: { state: 'none' }, jvm: { state: 'none' }, incomplete: [] });
+    // DNSChaos recovered the chaos-daemon way would keep the backup; removing it is the change a cache would miss.
+    await unlink(join(base, 'dns', 'etc', 'resolv.conf.chaos.bak'));
+    await unlink(join(base, 'dns', 'usr', 'local', 'byteman', 'lib', 'chaos-agent.jar'));
+    const again = await reader.read(jobs);
+    expect(again[0]!.dns).toMatchObject({ state: 'none', backupNameservers: null });
+    expect(again[0]!.jvm).toMatchObject({ state: 'scaffolding', jars: ['byteman.jar', 'byteman-helper.jar'] });
+    expect(reader.started).toBe(1); // one thread for both reads
+  });
+
+  it('a container whose read blocks in the kernel is unread at its budget; the others are read; the next read works', async () => {
+    // The mount guard keeps the FUSE mount (listed in that process's mount table) out of every walk...
+    const guarded = await reader.read([job(stuckPid, 'stuck')]);
+    expect(guarded[0]!.dns).toMatchObject({ state: 'unknown', error: { reason: 'unsafe-mount' } });
+    // ...so the hang needs the guard off (as hostile.containerd.test.ts does for one walk): the lookup then blocks.
+    const before = reader.abandoned;
+    const t0 = performance.now();
+    const r = await reader.read([job(plainPid, 'first'), job(stuckPid, 'stuck', { timeoutMs: 300, mountGuard: false }), job(dnsPid, 'last')]);
+    const ms = performance.now() - t0;
+    expect(r[1]!).toEqual({
+      mounts: [], dns: null, jvm: null,
+      incomplete: ['mounts', 'dns', 'jvm'].map((source) => ({ source, error: { reason: 'timeout', container: 'stuck', message: expect.stringMatching(/^stuck: no answer from the root reader within \d+ ms$/) } })),
+    });
+    expect(r[0]!.dns).toMatchObject({ state: 'none' });
+    expect(r[2]!.dns).toMatchObject({ state: 'none' });
+    expect(r[2]!.jvm).toMatchObject({ state: 'scaffolding' });
+    expect(reader.abandoned).toBe(before + 1);
+    expect(ms).toBeGreaterThanOrEqual(300);
+    expect(ms).toBeLessThan(10_000);
+    expect((await reader.read([job(plainPid, 'plain')]))[0]!).toMatchObject({ dns: { state: 'none' }, incomplete: [] });
+  });
+});
