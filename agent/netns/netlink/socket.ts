@@ -19,7 +19,6 @@ import {
   AF_INET6,
   Errno,
   MSG_TRUNC,
-  NETLINK_ROUTE,
   SOL_SOCKET,
   SO_RCVBUF,
   SO_RCVTIMEO,
@@ -259,7 +258,7 @@ export class NetlinkSocket extends OwnedSocket {
           if (errno !== 0) return done(errno);
           continue;
         }
-        if (sink !== null) tapeMessage(sink, this.protocol === NETLINK_ROUTE, datagram.subarray(at, at + 8), m.type, m.payload);
+        if (sink !== null) tapeMessage(sink, this.protocol, datagram.subarray(at, at + 8), m.type, m.payload);
         if (kept + m.payload.length > limits.maxBytes) {
           truncated = true;
           break;

@@ -16,9 +16,9 @@
  *
  * An answer as taped: per answer message of the request, its nlmsghdr length, type and flags (8 bytes) then its
  * payload, or of an NLMSG_ERROR / NLMSG_DONE the 4-byte error only; of a getsockopt: i32 errno, u32 bytes written,
- * then (errno 0) the whole buffer after the call. Left out of the payload (header kept, value not): the rtnetlink
- * attributes the kernel refreshes by itself and that no decoder reads (UNREAD_ATTRS: a link's traffic counters and
- * per-family blocks, address and route cache info). The state is a function of the rest, so they cannot make it
+ * then (errno 0) the whole buffer after the call. Left out of the payload (header kept, value not): the attributes
+ * the kernel changes by itself or per requester and that no decoder reads (UNREAD_ATTRS: a link's traffic counters
+ * and per-family blocks, address and route cache info, the asking thread's pid in the nf_tables generation). The state is a function of the rest, so they cannot make it
  * stale; test/netns/netlink/tape.test.ts proves on real messages that changing them changes no decoded value.
  *
  * Encoded as one byte array (cheap to post between threads): u32 key length, key (UTF-8), then steps:
@@ -64,26 +64,40 @@ export interface Script {
   steps: Step[];
 }
 
+const NETLINK_ROUTE = 0;
+const NETLINK_NETFILTER = 12;
 const RTM_NEWLINK = 16;
 const RTM_NEWADDR = 20;
 const RTM_NEWROUTE = 24;
+/** NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWGEN. */
+const NFT_NEWGEN = (10 << 8) | 15;
+
+/** An answer message kind whose listed attributes a tape leaves out: the fixed header before the attributes. */
+export interface UnreadSpec {
+  protocol: number;
+  type: number;
+  header: number;
+  attrs: ReadonlySet<number>;
+}
 
 /**
- * rtnetlink attributes left out of a taped answer, by message type: the fixed header before the attributes and the
- * attribute types. RTM_NEWLINK: IFLA_STATS, IFLA_STATS64 (traffic counters; RTEXT_FILTER_SKIP_STATS does not drop
- * them), IFLA_AF_SPEC (per-family blocks: inet6 reachable time is re-randomised every few minutes);
- * RTM_NEWADDR: IFA_CACHEINFO (lifetimes counting down); RTM_NEWROUTE: RTA_CACHEINFO (last use, expiry).
- * Only attributes the decoders (rtnl/link.ts, addr.ts, route.ts) never read may be listed here.
+ * Attributes left out of a taped answer: values the kernel changes by itself or per requester, that no decoder reads.
+ * RTM_NEWLINK: IFLA_STATS, IFLA_STATS64 (traffic counters; RTEXT_FILTER_SKIP_STATS does not drop them),
+ * IFLA_AF_SPEC (per-family blocks: inet6 reachable time is re-randomised every few minutes); RTM_NEWADDR:
+ * IFA_CACHEINFO (lifetimes counting down); RTM_NEWROUTE: RTA_CACHEINFO (last use, expiry); NFT_MSG_NEWGEN:
+ * NFTA_GEN_PROC_PID and NFTA_GEN_PROC_NAME (the thread asking: each reader thread has its own). Only attributes the
+ * decoders (rtnl/link.ts, addr.ts, route.ts, nfnl/nft-gen.ts) never read may be listed here.
  */
-export const UNREAD_ATTRS: ReadonlyMap<number, { header: number; attrs: ReadonlySet<number> }> = new Map([
-  [RTM_NEWLINK, { header: 16, attrs: new Set([7, 23, 26]) }],
-  [RTM_NEWADDR, { header: 8, attrs: new Set([6]) }],
-  [RTM_NEWROUTE, { header: 12, attrs: new Set([12]) }],
-]);
+export const UNREAD_ATTRS: readonly UnreadSpec[] = [
+  { protocol: NETLINK_ROUTE, type: RTM_NEWLINK, header: 16, attrs: new Set([7, 23, 26]) },
+  { protocol: NETLINK_ROUTE, type: RTM_NEWADDR, header: 8, attrs: new Set([6]) },
+  { protocol: NETLINK_ROUTE, type: RTM_NEWROUTE, header: 12, attrs: new Set([12]) },
+  { protocol: NETLINK_NETFILTER, type: NFT_NEWGEN, header: 4, attrs: new Set([2, 3]) },
+];
 
-/** The byte ranges of `payload` (an rtnetlink message of `type`) a tape leaves out: values of UNREAD_ATTRS. Pure. */
-export function unreadRanges(type: number, payload: Buffer): [number, number][] {
-  const spec = UNREAD_ATTRS.get(type);
+/** The byte ranges of `payload` (a message of `type` on a `protocol` socket) a tape leaves out: UNREAD_ATTRS values. Pure. */
+export function unreadRanges(protocol: number, type: number, payload: Buffer): [number, number][] {
+  const spec = UNREAD_ATTRS.find((u) => u.type === type && u.protocol === protocol);
   if (spec === undefined) return [];
   const out: [number, number][] = [];
   let off = spec.header;
@@ -97,14 +111,12 @@ export function unreadRanges(type: number, payload: Buffer): [number, number][] 
 }
 
 /** Give `sink` a message's taped parts: its header's length, type and flags, and its payload but the unread values. */
-export function tapeMessage(sink: AnswerSink, rtnetlink: boolean, head: Buffer, type: number, payload: Buffer): void {
+export function tapeMessage(sink: AnswerSink, protocol: number, head: Buffer, type: number, payload: Buffer): void {
   sink.add(head);
   let at = 0;
-  if (rtnetlink) {
-    for (const [start, end] of unreadRanges(type, payload)) {
-      sink.add(payload.subarray(at, start));
-      at = end;
-    }
+  for (const [start, end] of unreadRanges(protocol, type, payload)) {
+    sink.add(payload.subarray(at, start));
+    at = end;
   }
   sink.add(at === 0 ? payload : payload.subarray(at));
 }

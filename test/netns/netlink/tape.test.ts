@@ -9,6 +9,8 @@ import { statSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import { withNetns } from '../../../agent/netns/netlink/enter.js';
 import { readNamespace, readNamespaceTaped, type NetlinkJob } from '../../../agent/netns/netlink/read-namespace.js';
+import { NFNL_SUBSYS_NFTABLES, NFPROTO_UNSPEC, encodeNfGen, nfnlType } from '../../../agent/netns/netlink/nfnl/nfgen.js';
+import { NFT_MSG_GETGEN, decodeGen } from '../../../agent/netns/netlink/nfnl/nft-gen.js';
 import { decodeAddrMessage } from '../../../agent/netns/netlink/rtnl/addr.js';
 import { decodeLinkMessage } from '../../../agent/netns/netlink/rtnl/link.js';
 import { IFADDRMSG_LEN, IFINFOMSG_LEN, RTMSG_LEN, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, familyRequest } from '../../../agent/netns/netlink/rtnl/messages.js';
@@ -138,26 +140,30 @@ describeIntegration('namespace read tapes (replay: unchanged only when the kerne
     expect(r.unchanged).toBe(true);
   });
 
-  it('the attributes a tape leaves out change no decoded value (real link, address and route messages, bytes flipped)', async () => {
+  it('the attributes a tape leaves out change no decoded value (real link, address, route and nf_tables generation messages, bytes flipped)', async () => {
     const ns = await createNetns('tape');
     await ns.addPodInterface({ addr: '10.81.5.2/24', addr6: 'fd00:81:5::2/64' });
     await ns.exec(['ip', '-6', 'route', 'add', 'fd00:99::/64', 'via', 'fd00:81:5::1', 'expires', '600']);
     await ping(ns, 2);
     const { value: dumps } = withNetns(ns.path, null, (inside) => {
       const sock = inside.route();
+      const nf = inside.netfilter();
       const limits = { maxBytes: 1 << 20, deadline: performance.now() + 5000 };
+      const gen = nf.request('gen', nfnlType(NFNL_SUBSYS_NFTABLES, NFT_MSG_GETGEN), encodeNfGen(NFPROTO_UNSPEC), limits).messages;
       return [
-        { type: 16, decode: decodeLinkMessage, msgs: sock.dump('links', RTM_GETLINK, familyRequest(IFINFOMSG_LEN, 0), limits).messages },
-        { type: 20, decode: decodeAddrMessage, msgs: sock.dump('addresses', RTM_GETADDR, familyRequest(IFADDRMSG_LEN, 0), limits).messages },
-        { type: 24, decode: decodeRouteMessage, msgs: sock.dump('routes', RTM_GETROUTE, familyRequest(RTMSG_LEN, 0), limits).messages },
+        { protocol: 0, decode: decodeLinkMessage as (p: Buffer) => unknown, msgs: sock.dump('links', RTM_GETLINK, familyRequest(IFINFOMSG_LEN, 0), limits).messages },
+        { protocol: 0, decode: decodeAddrMessage, msgs: sock.dump('addresses', RTM_GETADDR, familyRequest(IFADDRMSG_LEN, 0), limits).messages },
+        { protocol: 0, decode: decodeRouteMessage, msgs: sock.dump('routes', RTM_GETROUTE, familyRequest(RTMSG_LEN, 0), limits).messages },
+        { protocol: 12, decode: decodeGen, msgs: gen },
       ];
     });
-    const left = new Map<number, Set<number>>();
-    for (const { type, decode, msgs } of dumps) {
+    const left = new Map<string, Set<number>>();
+    for (const { protocol, decode, msgs } of dumps) {
       expect(msgs.length).toBeGreaterThan(0);
       for (const m of msgs) {
-        const ranges = unreadRanges(type, m.payload);
-        for (const [a] of ranges) (left.get(type) ?? left.set(type, new Set()).get(type)!).add(m.payload.readUInt16LE(a - 2) & 0x3fff);
+        const ranges = unreadRanges(protocol, m.type, m.payload);
+        const key = `${protocol}:${m.type}`;
+        for (const [a] of ranges) (left.get(key) ?? left.set(key, new Set()).get(key)!).add(m.payload.readUInt16LE(a - 2) & 0x3fff);
         const flipped = Buffer.from(m.payload);
         for (const [a, b] of ranges) for (let i = a; i < b; i++) flipped[i] = flipped[i]! ^ 0xa5;
         expect(decode(flipped)).toEqual(decode(m.payload));
@@ -165,7 +171,7 @@ describeIntegration('namespace read tapes (replay: unchanged only when the kerne
     }
     // Every listed attribute occurred in these real messages (so the check above covered it).
     expect(Object.fromEntries([...left].map(([k, v]) => [k, [...v].sort((x, y) => x - y)]))).toEqual(
-      Object.fromEntries([...UNREAD_ATTRS].map(([k, v]) => [k, [...v.attrs].sort((x, y) => x - y)])),
+      Object.fromEntries(UNREAD_ATTRS.map((u) => [`${u.protocol}:${u.type}`, [...u.attrs].sort((x, y) => x - y)])),
     );
   });
 
