@@ -22,7 +22,7 @@ export function readOnThisThread(job: NetlinkJob): PoolResult {
   const cpu0 = threadCpuNanos();
   try {
     const state = readNamespace(job, NETLINK_SOURCES);
-    return { state, cpuSeconds: Math.max(0, threadCpuNanos() - cpu0) / 1e9 };
+    return { state, cpuSeconds: Math.max(0, threadCpuNanos() - cpu0) / 1e9, unchanged: false };
   } catch (err) {
     if (err instanceof StrandedThreadError) stranded = err.message;
     const reason = err instanceof NetlinkError ? err.reason : err instanceof AgentError ? err.code : 'spawn';

@@ -6,6 +6,12 @@
  * Workers start on demand, one job at a time each (FIFO queue), stop after `idleMs` without work, and are replaced
  * when one dies (out of memory: each has a V8 heap limit, so a hostile namespace costs a read, not the agent) or
  * overruns its job's budget by more than `graceMs` (terminated; the job fails with a timeout).
+ *
+ * Unchanged namespaces are not decoded nor posted again: the pool keeps, per namespace (path and inode), the last
+ * state a worker posted with that read's tape (tape.ts) and sends the tape with the next job; a worker whose replay
+ * of it gets the same answers answers `unchanged` and the kept state is returned again, the same object. States are
+ * therefore shared between reads: nobody may modify a NetnsState the reader returned. Entries not read for
+ * `keepMs` are dropped; the key only finds a tape, the replay decides (a recycled inode replays differently).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,11 +29,24 @@ export interface PoolOptions {
   graceMs?: number;
   /** V8 old-generation limit of each worker, MB (default 96). */
   heapMb?: number;
+  /** Drop a namespace's kept state and tape after this long without a read (default 10 min). */
+  keepMs?: number;
+}
+
+/** The last read of one namespace: its state and tape (tape.ts). */
+interface Kept {
+  state: NetnsState;
+  tape: Uint8Array;
+  /** For the tape's key (same byte cap). */
+  maxSourceBytes: number;
+  usedAt: number;
 }
 
 interface Pending {
   id: number;
   job: NetlinkJob;
+  /** The kept read whose tape went with the job (null: none). */
+  kept: Kept | null;
   resolve(r: PoolResult): void;
   reject(err: Error): void;
   signal: AbortSignal | undefined;
@@ -38,6 +57,8 @@ export interface PoolResult {
   state: NetnsState;
   /** CPU the worker thread spent on this read, seconds. */
   cpuSeconds: number;
+  /** The namespace answered as on the last read: `state` is that read's state (the same object). */
+  unchanged: boolean;
 }
 
 interface Slot {
@@ -45,6 +66,10 @@ interface Slot {
   busy: Pending | null;
   timer: NodeJS.Timeout | null;
   idle: NodeJS.Timeout | null;
+}
+
+function keyOf(job: NetlinkJob): string {
+  return `${job.inode}\u0000${job.path}`;
 }
 
 /** worker-main.js next to this module; under vitest (TypeScript sources) the compiled one in dist/. */
@@ -60,12 +85,16 @@ export function workerUrl(): URL {
 export class NetlinkPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
+  private readonly kept = new Map<string, Kept>();
+  private lastSweep = 0;
   private nextId = 1;
   private closed = false;
   /** Workers started (for the self metrics and tests). */
   started = 0;
   /** Workers that died or were terminated. */
   replaced = 0;
+  /** Reads answered `unchanged` (the kept state returned again). */
+  reused = 0;
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -73,7 +102,7 @@ export class NetlinkPool {
     if (this.closed) return Promise.reject(new NetlinkError('netlink pool', 'spawn', 'the pool is closed'));
     if (signal?.aborted) return Promise.reject(new NetlinkError('netlink read', 'timeout', 'aborted before it started'));
     return new Promise<PoolResult>((resolve, reject) => {
-      const p: Pending = { id: this.nextId++, job, resolve, reject, signal, onAbort: null };
+      const p: Pending = { id: this.nextId++, job, kept: this.keptFor(job), resolve, reject, signal, onAbort: null };
       if (signal) {
         p.onAbort = () => this.abort(p);
         signal.addEventListener('abort', p.onAbort, { once: true });
@@ -129,16 +158,44 @@ export class NetlinkPool {
       void this.stop(slot, err);
     }, p.job.budgetMs + (this.opts.graceMs ?? 1000));
     slot.timer.unref();
-    slot.worker.postMessage({ id: p.id, job: p.job } satisfies JobMessage);
+    slot.worker.postMessage({ id: p.id, job: p.job, previous: p.kept?.tape ?? null } satisfies JobMessage);
   }
 
   private onReply(slot: Slot, m: ReplyMessage): void {
     const p = slot.busy;
     if (!p || p.id !== m.id) return;
     this.release(slot);
-    if (m.ok) this.settle(p, null, { state: m.state, cpuSeconds: m.cpuMicros / 1e6 });
+    if (m.ok) this.settle(p, null, this.resultOf(p, m));
     else this.settle(p, new NetlinkError('netlink read', m.error.reason as NetlinkError['reason'], m.error.message, { errno: m.error.errno }));
     this.pump();
+  }
+
+  /** The kept read of the job's namespace, when one may be replayed (an inode to key it, the same byte cap). */
+  private keptFor(job: NetlinkJob): Kept | null {
+    const now = performance.now();
+    if (now - this.lastSweep > 60_000) {
+      this.lastSweep = now;
+      for (const [k, v] of this.kept) if (now - v.usedAt > (this.opts.keepMs ?? 600_000)) this.kept.delete(k);
+    }
+    if (job.inode === null) return null;
+    const k = this.kept.get(keyOf(job));
+    return k !== undefined && k.maxSourceBytes === job.maxSourceBytes ? k : null;
+  }
+
+  private resultOf(p: Pending, m: Extract<ReplyMessage, { ok: true }>): PoolResult {
+    const cpuSeconds = m.cpuMicros / 1e6;
+    if (m.unchanged) {
+      // Only ever answered to a job that carried a tape; that tape's state is what the namespace still holds.
+      p.kept!.usedAt = performance.now();
+      this.reused++;
+      return { state: p.kept!.state, cpuSeconds, unchanged: true };
+    }
+    if (p.job.inode !== null) {
+      const key = keyOf(p.job);
+      if (m.tape === null) this.kept.delete(key);
+      else this.kept.set(key, { state: m.state, tape: m.tape, maxSourceBytes: p.job.maxSourceBytes, usedAt: performance.now() });
+    }
+    return { state: m.state, cpuSeconds, unchanged: false };
   }
 
   private release(slot: Slot): void {

@@ -8,10 +8,11 @@
  * so a recycled PID cannot substitute another namespace. Rules no decoder can render exactly are kept and marked
  * `opaque` (the auto reader reads such a namespace again through the tools).
  */
-import { NetlinkError, errorMessage } from '../../errors.js';
+import { DecodeError, NetlinkError, errorMessage } from '../../errors.js';
 import { ALL_SOURCES, emptyNetnsState, type NetnsState, type SourceName, type SourceStatus } from '../state.js';
 import { withNetns, type Inside } from './enter.js';
 import type { NetlinkSocket, RawSocket, RequestLimits } from './socket.js';
+import { Tape, decodeScript, encodeScript, type Script } from './tape.js';
 import { SetIndex } from './xt/set-index.js';
 
 export interface NetlinkJob {
@@ -78,8 +79,11 @@ function openHandles(inside: Inside): NamespaceHandles {
   const problems: NamespaceHandles['problems'] = [];
   const route = inside.route();
   const tcRoute = inside.route();
+  tcRoute.role = 'tcRoute';
   const netfilter = tryOpen('netfilter socket', () => inside.netfilter(), problems);
+  if (netfilter !== null) netfilter.role = 'netfilter';
   const ipsetNetfilter = netfilter === null ? null : tryOpen('netfilter socket (ipset)', () => inside.netfilter(), problems);
+  if (ipsetNetfilter !== null) ipsetNetfilter.role = 'ipsetNetfilter';
   const ipv4 = parseTableNames(inside.procNet('ip_tables_names'));
   const ipv6 = parseTableNames(inside.procNet('ip6_tables_names'));
   // Raw sockets need NET_RAW; only opened when there are legacy tables to read (or ipset names to resolve).
@@ -98,14 +102,107 @@ function closeHandles(h: NamespaceHandles): void {
   h.raw6?.close();
 }
 
+/** The result of a read given the previous read's tape: the namespace is unchanged, or its state and new tape. */
+export type TapedRead = { unchanged: true } | { unchanged: false; state: NetnsState; tape: Uint8Array | null };
+
 /**
  * Read one namespace with the given source readers. Throws only what makes the whole read impossible (the
  * namespace vanished or names another one, setns refused, the thread stranded); everything else is in the state.
  */
 export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[]): NetnsState {
-  const started = performance.now();
-  const deadline = started + job.budgetMs;
+  const deadline = performance.now() + job.budgetMs;
   const { value: h } = withNetns(job.path, job.inode, openHandles);
+  return readWith(h, job, readers, deadline);
+}
+
+/**
+ * readNamespace, skipping the decoding when nothing changed: with `previous` (the tape of the last read of this
+ * namespace, tape.ts) its requests are sent again first and their answers compared with the taped ones; when all are the same
+ * the answer is `unchanged` (the caller keeps the state that tape came with). Otherwise the namespace is read and
+ * decoded as readNamespace does, recording a new tape (null when the read cannot be replayed: tape.ts).
+ */
+export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceReader[], previous: Uint8Array | null): TapedRead {
+  const deadline = performance.now() + job.budgetMs;
+  let { value: h } = withNetns(job.path, job.inode, openHandles);
+  if (previous !== null) {
+    const script = scriptOf(previous);
+    if (script !== null && script.key === tapeKey(h, job, readers)) {
+      let same: boolean;
+      try {
+        same = replay(h, script, { maxBytes: job.maxSourceBytes, deadline });
+      } catch (err) {
+        closeHandles(h);
+        throw err;
+      }
+      if (same) {
+        closeHandles(h);
+        return { unchanged: true };
+      }
+      // A replay cut short leaves its socket unusable: the read then starts again on fresh sockets.
+      if (socketsOf(h).some((s) => s.unusable)) {
+        closeHandles(h);
+        h = withNetns(job.path, job.inode, openHandles).value;
+      }
+    }
+  }
+  const tape = new Tape();
+  for (const s of [...socketsOf(h), h.raw4, h.raw6]) if (s !== null) s.tape = tape;
+  const key = tapeKey(h, job, readers);
+  const state = readWith(h, job, readers, deadline);
+  const timedOut = (state.sources ?? []).some((s) => s.reason === 'timeout') || state.errors.some((e) => e.reason === 'timeout');
+  if (timedOut) tape.invalidate('a source ran out of time');
+  const script = tape.script(key);
+  return { unchanged: false, state, tape: script === null ? null : encodeScript(script) };
+}
+
+function socketsOf(h: NamespaceHandles): NetlinkSocket[] {
+  return [h.route, h.tcRoute, h.netfilter, h.ipsetNetfilter].filter((s): s is NetlinkSocket => s !== null);
+}
+
+/**
+ * What a read depends on besides the kernel's answers to its requests: the byte cap, the readers, what was seen
+ * inside the namespace before the first request (legacy table names, which sockets opened and why not).
+ */
+function tapeKey(h: NamespaceHandles, job: NetlinkJob, readers: readonly SourceReader[]): string {
+  return JSON.stringify([
+    job.maxSourceBytes,
+    readers.map((r) => r.sources),
+    h.legacyTables,
+    [h.netfilter !== null, h.ipsetNetfilter !== null, h.raw4 !== null, h.raw6 !== null],
+    h.problems.map((p) => `${p.what}: ${p.error.message}`),
+  ]);
+}
+
+function scriptOf(bytes: Uint8Array): Script | null {
+  try {
+    return decodeScript(bytes);
+  } catch (err) {
+    if (err instanceof DecodeError) return null; // not a tape this build wrote: read afresh
+    throw err;
+  }
+}
+
+/** Send every step of `script` again; true when every answer is the taped one. Stops at the first difference. */
+function replay(h: NamespaceHandles, script: Script, limits: RequestLimits): boolean {
+  for (const step of script.steps) {
+    if (step.kind === 'netlink') {
+      const sock = h[step.role];
+      if (sock === null || !sock.replay(step, limits)) return false;
+    } else {
+      const sock = h[step.role];
+      if (sock === null) return false;
+      try {
+        if (!sock.replay(step)) return false;
+      } catch (err) {
+        if (err instanceof NetlinkError) return false;
+        throw err;
+      }
+    }
+  }
+  return true;
+}
+
+function readWith(h: NamespaceHandles, job: NetlinkJob, readers: readonly SourceReader[], deadline: number): NetnsState {
   const state = emptyNetnsState();
   state.reader = 'netlink';
   state.sources = [];

@@ -25,7 +25,7 @@ import { decodeLinkMessage, linksFromMessages, type LinkMessage } from './rtnl/l
 import {
   AF_UNSPEC, FIB_RULE_HDR_LEN, IFADDRMSG_LEN, IFINFOMSG_LEN, RTMSG_LEN, RTM_GETADDR, RTM_GETLINK, RTM_GETQDISC, RTM_GETROUTE,
   RTM_GETRULE, RTM_GETTCLASS, RTM_GETTFILTER, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWROUTE, RTM_NEWRULE, RTM_NEWTCLASS,
-  RTM_NEWTFILTER, familyRequest, tcRequest,
+  RTM_NEWTFILTER, familyRequest, linkDumpRequest, tcRequest,
 } from './rtnl/messages.js';
 import { decodeRouteMessage, routeOf } from './rtnl/route.js';
 import { ruleOf } from './rtnl/rule.js';
@@ -143,7 +143,7 @@ class SourceRead {
 }
 
 function readLinks(src: SourceRead): { links: Link[]; addresses: Address[]; routes: Route[]; rules: IpRule[]; names: Map<number, string> } {
-  const linkMsgs = src.dump('RTM_GETLINK dump', RTM_GETLINK, familyRequest(IFINFOMSG_LEN, AF_UNSPEC), true) ?? [];
+  const linkMsgs = src.dump('RTM_GETLINK dump', RTM_GETLINK, linkDumpRequest(), true) ?? [];
   const decoded: LinkMessage[] = src.decode('RTM_NEWLINK', linkMsgs, RTM_NEWLINK, decodeLinkMessage);
   const links = linksFromMessages(decoded);
   const names = new Map(links.map((l) => [l.index, l.name]));

@@ -16,6 +16,7 @@
  */
 import { NetlinkError } from '../../errors.js';
 import {
+  AF_INET6,
   Errno,
   MSG_TRUNC,
   SOL_SOCKET,
@@ -27,17 +28,20 @@ import {
 import {
   NLMSG_DONE,
   NLMSG_ERROR,
+  NLMSG_HDRLEN,
   NLMSG_NOOP,
   NLMSG_OVERRUN,
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_DUMP_INTR,
   NLM_F_REQUEST,
+  align4,
   encodeMessage,
   messageErrno,
   splitMessages,
   type NlMessage,
 } from './nlmsg.js';
+import { AnswerComparer, AnswerRecorder, sockoptAnswer, tapeMessage, type AnswerSink, type NetlinkRole, type NetlinkStep, type RawRole, type SockoptStep, type Tape } from './tape.js';
 
 /** Bounds of one request. */
 export interface RequestLimits {
@@ -114,6 +118,10 @@ export class NetlinkSocket extends OwnedSocket {
   private seq = Math.floor(Math.random() * 0x7fffffff);
   /** A request stopped in the middle of an answer (cut at its cap, timed out): the socket takes no further request. */
   private poisoned = false;
+  /** Set by a read that records its requests (tape.ts): each request and its answer go on it. */
+  tape: Tape | null = null;
+  /** Which socket of the read this is, named on its tape steps. */
+  role: NetlinkRole = 'route';
 
   constructor(libc: Libc, fd: number, readonly protocol: number) {
     super(libc, fd);
@@ -122,26 +130,77 @@ export class NetlinkSocket extends OwnedSocket {
     libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
   }
 
+  /** True once a request was stopped in the middle of its answer. */
+  get unusable(): boolean {
+    return this.poisoned || this.closed;
+  }
+
   /**
    * A dump request (NLM_F_REQUEST | NLM_F_DUMP | extraFlags): every answer message until NLMSG_DONE. An
    * NLMSG_ERROR answer throws a NetlinkError with the kernel's errno. NLM_F_DUMP_INTR: retried twice, then
    * returned with `interrupted`.
    */
   dump(op: string, type: number, payload: Buffer, limits: RequestLimits, extraFlags = 0): DumpResult {
-    let last: DumpResult | null = null;
+    const flags = NLM_F_REQUEST | NLM_F_DUMP | extraFlags;
+    let last: Answer | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
-      last = this.exchange(op, type, NLM_F_REQUEST | NLM_F_DUMP | extraFlags, payload, limits, true);
-      if (!last.interrupted || last.truncated) return last;
+      last = this.taped(op, type, flags, payload, limits, true);
+      if (last.errno !== 0 || !last.interrupted || last.truncated) break;
     }
-    return last!;
+    return this.settle(op, type, flags, payload, true, last!);
   }
 
   /** A request answered by messages and/or an ACK (NLM_F_ACK is added): the answer messages before the ACK. */
   request(op: string, type: number, payload: Buffer, limits: RequestLimits, extraFlags = 0): DumpResult {
-    return this.exchange(op, type, NLM_F_REQUEST | NLM_F_ACK | extraFlags, payload, limits, false);
+    const flags = NLM_F_REQUEST | NLM_F_ACK | extraFlags;
+    return this.settle(op, type, flags, payload, false, this.taped(op, type, flags, payload, limits, false));
   }
 
-  private exchange(op: string, type: number, flags: number, payload: Buffer, limits: RequestLimits, dump: boolean): DumpResult {
+  /**
+   * Send a recorded step again and compare its answer with the taped one as it arrives, keeping nothing (tape.ts).
+   * True only when the whole answer is the same; false too when it cannot be compared (cut, interrupted, timed out,
+   * the socket failed: the socket may then be unusable). A different answer is still read to its end.
+   */
+  replay(step: NetlinkStep, limits: RequestLimits): boolean {
+    const cmp = new AnswerComparer(step.answer);
+    try {
+      const a = this.exchange('replay', step.type, step.flags, step.payload, limits, step.dump, cmp, false);
+      return !a.truncated && !a.interrupted && cmp.same();
+    } catch (err) {
+      if (err instanceof NetlinkError) return false;
+      throw err;
+    }
+  }
+
+  /** One exchange, its answer kept when a tape records; a failure that is not a kernel answer makes the tape invalid. */
+  private taped(op: string, type: number, flags: number, payload: Buffer, limits: RequestLimits, dump: boolean): Answer {
+    try {
+      return this.exchange(op, type, flags, payload, limits, dump, this.tape === null ? null : new AnswerRecorder(), true);
+    } catch (err) {
+      this.tape?.invalidate(`${op}: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    }
+  }
+
+  /** Record the exchange on the tape, then return its result or throw the kernel's errno. */
+  private settle(op: string, type: number, flags: number, payload: Buffer, dump: boolean, a: Answer): DumpResult {
+    if (this.tape !== null) {
+      if (a.truncated || a.interrupted || !(a.sink instanceof AnswerRecorder)) this.tape.invalidate(`${op}: ${a.truncated ? 'cut at its byte cap' : 'interrupted'}`);
+      else this.tape.record({ kind: 'netlink', role: this.role, dump, type, flags, payload, answer: a.sink.answer() });
+    }
+    if (a.errno !== 0) {
+      const reason = a.errno === Errno.ENOENT || a.errno === Errno.ESRCH ? 'vanished' : 'spawn';
+      throw new NetlinkError(op, reason, `the kernel answered ${errnoName(a.errno)}`, { errno: a.errno });
+    }
+    return { messages: a.messages, truncated: a.truncated, interrupted: a.interrupted, bytes: a.bytes };
+  }
+
+  /**
+   * Send one request and read its answer. `sink`: given each answer message of this request as taped (tape.ts: its
+   * length, type and flags, then its payload; of an NLMSG_ERROR / DONE the errno only: an ACK echoes our request
+   * header). `keep` false: the messages are read in the receive buffer and not kept (a replay).
+   */
+  private exchange(op: string, type: number, flags: number, payload: Buffer, limits: RequestLimits, dump: boolean, sink: AnswerSink | null, keep: boolean): Answer {
     this.checkOpen(op);
     if (this.poisoned) throw new NetlinkError(op, 'spawn', 'an earlier request on this socket was cut short');
     const seq = (this.seq = (this.seq + 1) >>> 0);
@@ -153,6 +212,7 @@ export class NetlinkSocket extends OwnedSocket {
     let kept = 0;
     let truncated = false;
     let interrupted = false;
+    const done = (errno: number): Answer => ({ messages, truncated, interrupted, bytes, errno, sink });
     for (;;) {
       const left = limits.deadline - performance.now();
       if (left <= 0) {
@@ -174,46 +234,64 @@ export class NetlinkSocket extends OwnedSocket {
         throw new NetlinkError(op, 'output_limit', `a ${n}-byte datagram does not fit the ${rx.length}-byte buffer`);
       }
       bytes += n;
-      // One copy per datagram, out of the receive buffer the next recv overwrites; messages are views of it.
-      const datagram = splitMessages(Buffer.from(rx.subarray(0, n)));
-      for (const m of datagram) {
+      // One copy per datagram, out of the receive buffer the next recv overwrites; messages are views of it. A
+      // replay only compares: it reads the receive buffer in place.
+      const datagram = keep ? Buffer.from(rx.subarray(0, n)) : rx.subarray(0, n);
+      let off = 0;
+      for (const m of splitMessages(datagram)) {
+        const at = off;
+        off += align4(NLMSG_HDRLEN + m.payload.length);
         if (m.seq !== seq) continue; // a late answer to an earlier request
         if (m.type === NLMSG_NOOP) continue;
         if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
-        if (m.type === NLMSG_DONE) return { messages, truncated, interrupted, bytes };
         if (m.type === NLMSG_OVERRUN) {
           this.poisoned = true;
           throw new NetlinkError(op, 'spawn', 'the kernel reported an overrun');
         }
-        if (m.type === NLMSG_ERROR) {
+        // Taped: length, type and flags (the header's first 8 bytes), then the payload; of an ERROR/DONE its errno only.
+        if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) {
+          sink?.add(datagram.subarray(at, at + 8));
+          sink?.add(m.payload.subarray(0, 4));
+          if (m.type === NLMSG_DONE) return done(0);
           const errno = messageErrno(m.payload);
-          if (errno === 0 && !dump) return { messages, truncated, interrupted, bytes };
-          if (errno !== 0) {
-            const reason = errno === Errno.ENOENT || errno === Errno.ESRCH ? 'vanished' : 'spawn';
-            throw new NetlinkError(op, reason, `the kernel answered ${errnoName(errno)}`, { errno });
-          }
+          if (errno === 0 && !dump) return done(0);
+          if (errno !== 0) return done(errno);
           continue;
         }
+        if (sink !== null) tapeMessage(sink, this.protocol, datagram.subarray(at, at + 8), m.type, m.payload);
         if (kept + m.payload.length > limits.maxBytes) {
           truncated = true;
           break;
         }
         kept += m.payload.length;
-        messages.push(m);
+        if (keep) messages.push(m);
       }
       if (truncated) {
         // Cut where it is read: the rest of the answer stays queued (freed when the socket is closed).
         this.poisoned = true;
-        return { messages, truncated, interrupted, bytes };
+        return done(0);
       }
     }
   }
 }
 
+/** One exchange's outcome: the answer, or the errno the kernel answered with (0: none). */
+interface Answer extends DumpResult {
+  errno: number;
+  sink: AnswerSink | null;
+}
+
 /** A raw IPv4/IPv6 socket for the legacy xtables getsockopt interface (IPT_SO_GET_INFO / GET_ENTRIES, ebtables). */
 export class RawSocket extends OwnedSocket {
+  /** Set by a read that records its requests (tape.ts). */
+  tape: Tape | null = null;
+
   constructor(libc: Libc, fd: number, readonly family: number) {
     super(libc, fd);
+  }
+
+  get role(): RawRole {
+    return this.family === AF_INET6 ? 'raw6' : 'raw4';
   }
 
   /**
@@ -222,12 +300,23 @@ export class RawSocket extends OwnedSocket {
    */
   getsockopt(op: string, level: number, name: number, buf: Buffer): number {
     this.checkOpen(op);
+    const input = this.tape === null ? null : Buffer.from(buf);
     const len = [buf.length];
-    if (this.libc.getsockopt(this.fd, level, name, buf, len) !== 0) {
-      const errno = this.libc.errno();
+    const errno = this.libc.getsockopt(this.fd, level, name, buf, len) !== 0 ? this.libc.errno() : 0;
+    if (input !== null) this.tape!.record({ kind: 'sockopt', role: this.role, level, name, input, answer: sockoptAnswer(len[0]!, buf, errno) });
+    if (errno !== 0) {
       const reason = errno === Errno.ENOENT ? 'vanished' : 'spawn';
       throw new NetlinkError(op, reason, `getsockopt: ${errnoName(errno)}`, { errno });
     }
     return len[0]!;
+  }
+
+  /** Call a recorded step again; true when the answer is the taped one (tape.ts). */
+  replay(step: SockoptStep): boolean {
+    this.checkOpen('replay');
+    const buf = Buffer.from(step.input);
+    const len = [buf.length];
+    const errno = this.libc.getsockopt(this.fd, step.level, step.name, buf, len) !== 0 ? this.libc.errno() : 0;
+    return sockoptAnswer(len[0]!, buf, errno).equals(step.answer);
   }
 }

@@ -16,7 +16,7 @@ afterEach(async () => {
   for (const p of pools.splice(0)) await p.close();
 });
 
-describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ worker)', { root: true, commands: ['ip'] }, () => {
+describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ worker)', { root: true, commands: ['ip', 'iptables-legacy'] }, () => {
   afterAll(destroyAll);
 
   it('reads namespaces in worker threads, never more than `size` at once, and the main thread stays in its namespace', async () => {
@@ -33,6 +33,24 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
     expect(p.started).toBe(2);
     expect(maxBusy).toBeLessThanOrEqual(2);
     expect(statSync('/proc/thread-self/ns/net').ino).toBe(home);
+  });
+
+  it('an unchanged namespace is answered from its tape with the kept state (same object); a change gives the new state', async () => {
+    const ns = await createNetns('nlp');
+    await ns.exec(['ip', 'link', 'set', 'lo', 'up']);
+    const p = pool(1);
+    const j = { path: ns.path, inode: statSync(ns.path).ino, maxSourceBytes: 1 << 20, budgetMs: 2000 };
+    const first = await p.read(j);
+    const second = await p.read(j);
+    expect([first.unchanged, second.unchanged, p.reused]).toEqual([false, true, 1]);
+    expect(second.state).toBe(first.state);
+    await ns.exec(['iptables-legacy', '-A', 'OUTPUT', '-d', '10.3.3.3', '-j', 'DROP']);
+    const third = await p.read(j);
+    expect(third.unchanged).toBe(false);
+    expect(JSON.stringify(third.state.iptables)).toContain('10.3.3.3');
+    // Another byte cap is another read: the tape is not used (the new read's is kept instead).
+    expect((await p.read({ ...j, maxSourceBytes: 1 << 19 })).unchanged).toBe(false);
+    expect((await p.read({ ...j, maxSourceBytes: 1 << 19 })).unchanged).toBe(true);
   });
 
   it('fails a read of a vanished namespace or a wrong inode with a typed reason, and keeps serving', async () => {

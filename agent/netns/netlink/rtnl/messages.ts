@@ -3,7 +3,7 @@
  * if_link.h, if_addr.h, fib_rules.h), decoded from Buffers and encoded for dump requests. Pure.
  */
 import { DecodeError } from '../../../errors.js';
-import { struct } from '../nlmsg.js';
+import { encodeAttr, struct } from '../nlmsg.js';
 
 export const RTM_NEWLINK = 16;
 export const RTM_GETLINK = 18;
@@ -130,6 +130,21 @@ export function familyRequest(len: number, family: number): Buffer {
   const b = Buffer.alloc(len);
   b.writeUInt8(family, 0);
   return b;
+}
+
+const IFLA_EXT_MASK = 29;
+const RTEXT_FILTER_SKIP_STATS = 1 << 3;
+
+/**
+ * Payload of the RTM_GETLINK dump: an ifinfomsg (AF_UNSPEC) and IFLA_EXT_MASK RTEXT_FILTER_SKIP_STATS. The link model
+ * holds no traffic counters, so the kernel is asked not to build them (IFLA_STATS, IFLA_STATS64, the inet6 ones: about
+ * half of each link message); the answer then stays the same while only traffic moves (the tape's replay, tape.ts).
+ * A kernel older than the flag (5.1) ignores it and sends the counters, which the decoder skips.
+ */
+export function linkDumpRequest(): Buffer {
+  const mask = Buffer.alloc(4);
+  mask.writeUInt32LE(RTEXT_FILTER_SKIP_STATS, 0);
+  return Buffer.concat([Buffer.alloc(IFINFOMSG_LEN), encodeAttr(IFLA_EXT_MASK, mask)]);
 }
 
 /** Payload of a tc dump request: a tcmsg naming the interface (0: all) and the parent (0: none). */
