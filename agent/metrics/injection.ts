@@ -4,18 +4,17 @@
  * (`<ns>/<name>`) of the kind's active findings from the intent reconciliation, one series per owner; empty when
  * nothing owns it or the Kubernetes API source is off.
  */
-import type { Registry } from 'prom-client';
 import type { ChaosKind, Verdict } from '../chaos/types.js';
 import type { Snapshot } from '../snapshot.js';
-import { CACHED, gauge } from './families.js';
-import { exportedQdiscs, MAX_QDISCS_PER_POD } from './qdisc-cap.js';
-import { DEFAULT_MAX_RULES_PER_POD, exportedRules } from './rule-cap.js';
+import { CACHED, gauge, type CollectionFamilies } from './families.js';
+import { MAX_QDISCS_PER_POD, qdiscsTruncated } from './qdisc-cap.js';
+import { DEFAULT_MAX_RULES_PER_POD, rulesTruncated } from './rule-cap.js';
 
 const VERDICTS: readonly Verdict[] = ['clean', 'scaffolding', 'active', 'unknown'];
 
 export type FirstSeenLookup = (namespace: string, pod: string, kind: ChaosKind) => number | undefined;
 
-export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot, firstSeen: FirstSeenLookup, maxRulesPerPod = DEFAULT_MAX_RULES_PER_POD): void {
+export function registerInjectionMetrics(registry: CollectionFamilies, snapshot: Snapshot, firstSeen: FirstSeenLookup, maxRulesPerPod = DEFAULT_MAX_RULES_PER_POD): void {
   const active = gauge(registry, 'chaos_daemon_injection_active',
     `1 for each kind of chaos injection currently changing the pod's traffic (absent otherwise); experiment = the Chaos Mesh experiment (<namespace>/<name>) that owns it, empty when none or unknown ${CACHED}`,
     ['namespace', 'pod', 'kind', 'experiment']);
@@ -37,17 +36,17 @@ export function registerInjectionMetrics(registry: Registry, snapshot: Snapshot,
     const podKey = `${report.namespace}\0${report.name}`;
     if (done.has(podKey)) continue; // one entry per pod; a duplicate name would collide
     done.add(podKey);
-    const pod = { namespace: report.namespace, pod: report.name };
-    for (const v of VERDICTS) verdict.set({ ...pod, verdict: v }, report.chaos.verdict === v ? 1 : 0);
-    errors.set(pod, report.errors.length);
-    for (const src of report.sources) if (src.status === 'truncated') truncated.set({ ...pod, what: src.source }, 1);
-    if (exportedRules(report.iptables, maxRulesPerPod).truncated) truncated.set({ ...pod, what: 'rules' }, 1);
-    if (exportedQdiscs(report.tc.qdiscs).truncated) truncated.set({ ...pod, what: 'qdiscs' }, 1);
+    const { namespace, name } = report;
+    for (const v of VERDICTS) verdict.set([namespace, name, v], report.chaos.verdict === v ? 1 : 0);
+    errors.set([namespace, name], report.errors.length);
+    for (const src of report.sources) if (src.status === 'truncated') truncated.set([namespace, name, src.source], 1);
+    if (rulesTruncated(report.iptables, maxRulesPerPod)) truncated.set([namespace, name, 'rules'], 1);
+    if (qdiscsTruncated(report.tc.qdiscs)) truncated.set([namespace, name, 'qdiscs'], 1);
     for (const kind of new Set(report.chaos.kinds)) {
       const owners = report.drift?.kindOwners[kind] ?? [];
-      for (const experiment of owners.length > 0 ? owners : ['']) active.set({ ...pod, kind, experiment }, 1);
-      const t = firstSeen(report.namespace, report.name, kind);
-      if (t !== undefined) seen.set({ ...pod, kind }, t);
+      for (const experiment of owners.length > 0 ? owners : ['']) active.set([namespace, name, kind, experiment], 1);
+      const t = firstSeen(namespace, name, kind);
+      if (t !== undefined) seen.set([namespace, name, kind], t);
     }
   }
 }
