@@ -42,10 +42,26 @@ export interface CompatLabels {
   readonly counted: readonly boolean[];
   /** Indices (in the dumps' order) of the exported rules that have counters, in export order. */
   readonly order: readonly number[];
+  /** Per entry of `order`: its series among the pod's distinct rule series (rules whose labels coincide share one). */
+  readonly series: readonly number[];
   /** `{namespace,pod,container}` per container. */
   readonly podLabels: readonly string[];
-  /** `{namespace,pod,container,table,chain,policy,rule}` per container, per entry of `order`. */
+  /** `{namespace,pod,container,table,chain,policy,rule}` per container, per distinct rule series. */
   readonly ruleLabels: readonly (readonly string[])[];
+  /** The last rendered blocks (compat-blocks.ts) and the values they were rendered from. */
+  blocks: CompatBlocks | null;
+}
+
+/** A pod's chaos_daemon_iptables_packets and _packet_bytes lines, every container, and their values per series. */
+export interface CompatBlocks {
+  /** The sample names the lines start with. */
+  readonly names: { readonly packets: string; readonly bytes: string };
+  readonly packets: readonly number[];
+  readonly bytes: readonly number[];
+  readonly packetsText: string;
+  readonly bytesText: string;
+  /** Lines in each text. */
+  readonly lines: number;
 }
 
 /** A pod's entry for this collection, and its rules in the dumps' order (where `order` points, for the counters). */
@@ -127,11 +143,20 @@ function build(namespace: string, name: string, containers: readonly string[], d
   const position = new Map<IptablesRule, number>();
   rules.forEach((r, i) => position.set(r, i));
   const order: number[] = [];
+  const series: number[] = [];
   const pairs: string[] = [];
+  const seriesOf = new Map<string, number>();
   for (const { table, chain, rule } of exportedRules(dumps, maxRules).rules) {
     if (rule.counters === null) continue;
     order.push(position.get(rule)!);
-    pairs.push(labelPairs(RULE_ONLY_LABELS, [table, chain.name, chain.policy ?? '-', chaosDaemonRuleLabel(rule.text)]));
+    const p = labelPairs(RULE_ONLY_LABELS, [table, chain.name, chain.policy ?? '-', chaosDaemonRuleLabel(rule.text)]);
+    let s = seriesOf.get(p);
+    if (s === undefined) {
+      s = pairs.length;
+      seriesOf.set(p, s);
+      pairs.push(p);
+    }
+    series.push(s);
   }
   const podLabels: string[] = [];
   const ruleLabels: string[][] = [];
@@ -140,5 +165,5 @@ function build(namespace: string, name: string, containers: readonly string[], d
     podLabels.push(`{${pod}}`);
     ruleLabels.push(pairs.map((p) => `{${pod},${p}}`));
   }
-  return { namespace, name, containers: [...containers], maxRules, tables, chains, policies, texts, counted, order, podLabels, ruleLabels };
+  return { namespace, name, containers: [...containers], maxRules, tables, chains, policies, texts, counted, order, series, podLabels, ruleLabels, blocks: null };
 }

@@ -17,10 +17,10 @@
 import { ipsetMemberCount } from '../netns/nsenter/ipset.js';
 import { COMPAT_POD_LABELS, COMPAT_RULE_LABELS, CompatLabelCache } from './compat-labels.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
-import { CACHED, gauge, type CollectionFamilies } from './families.js';
+import { compatBlocks } from './compat-blocks.js';
+import { BlockFamily, CACHED, Family, gauge, type CollectionFamilies } from './families.js';
 import { DEFAULT_MAX_RULES_PER_POD } from './rule-cap.js';
 import { Slicer } from './slicer.js';
-
 
 /** Container names a pod's compat series are repeated for: its running containers, or [''] when not per container. */
 export function compatContainers(report: PodReport, perContainer: boolean): string[] {
@@ -29,18 +29,35 @@ export function compatContainers(report: PodReport, perContainer: boolean): stri
   return [...new Set(names)].sort();
 }
 
+const PACKETS = 'chaos_daemon_iptables_packets';
+const BYTES = 'chaos_daemon_iptables_packet_bytes';
+const NAMES = { packets: PACKETS, bytes: BYTES };
+
+/** Whether no pod is listed twice (by namespace and name) among those with a namespace. */
+function distinctPods(snapshot: Snapshot): boolean {
+  const seen = new Set<string>();
+  for (const r of snapshot.pods) {
+    if (r.netns === null) continue;
+    const key = `${r.namespace}\0${r.name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+  }
+  return true;
+}
+
 /**
  * The largest family set at node scale (rules x containers x pods): built with yields to the event loop between
- * pods and every few hundred series (`slicer`), so scrapes are answered while it runs.
+ * pods (`slicer`), so scrapes are answered while it runs. The iptables families come as one block of lines per pod
+ * (compat-blocks.ts), reused while the pod's labels and counters are unchanged; when a pod is listed twice (its
+ * series then merge with the other's), they are built series by series instead.
  */
 export async function registerCompatMetrics(registry: CollectionFamilies, snapshot: Snapshot, opts: { perContainer: boolean; maxRulesPerPod?: number; slicer?: Slicer; cache?: CompatLabelCache }): Promise<void> {
   const slicer = opts.slicer ?? new Slicer();
-  const packets = gauge(registry, 'chaos_daemon_iptables_packets',
-    `Packets counted by each iptables rule in the pod's network namespace (iptables-save -c; Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`,
-    COMPAT_RULE_LABELS);
-  const bytes = gauge(registry, 'chaos_daemon_iptables_packet_bytes',
-    `Bytes counted by each iptables rule in the pod's network namespace (Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`,
-    COMPAT_RULE_LABELS);
+  const packetsHelp = `Packets counted by each iptables rule in the pod's network namespace (iptables-save -c; Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`;
+  const bytesHelp = `Bytes counted by each iptables rule in the pod's network namespace (Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`;
+  const byBlock = distinctPods(snapshot);
+  const packets = byBlock ? registry.register(new BlockFamily(PACKETS, packetsHelp, COMPAT_RULE_LABELS)) : gauge(registry, PACKETS, packetsHelp, COMPAT_RULE_LABELS);
+  const bytes = byBlock ? registry.register(new BlockFamily(BYTES, bytesHelp, COMPAT_RULE_LABELS)) : gauge(registry, BYTES, bytesHelp, COMPAT_RULE_LABELS);
   const members = gauge(registry, 'chaos_daemon_ipset_members',
     `Members of all ipsets in the pod's network namespace, summed over sets (Chaos Mesh compatible) ${CACHED}`,
     COMPAT_POD_LABELS);
@@ -48,8 +65,7 @@ export async function registerCompatMetrics(registry: CollectionFamilies, snapsh
     `Number of qdiscs in the pod's network namespace on every interface (Chaos Mesh counted the lines "tc qdisc" printed; this counts qdiscs, not lines, and ignores filters and classes) ${CACHED}`,
     COMPAT_POD_LABELS);
 
-  // Series that coincide are summed (Family.addText). The label texts come from the cache (compat-labels.ts),
-  // the values from the snapshot.
+  // The label texts come from the cache (compat-labels.ts), the values from the snapshot.
   const cache = opts.cache ?? new CompatLabelCache();
   cache.begin();
   const maxRules = opts.maxRulesPerPod ?? DEFAULT_MAX_RULES_PER_POD;
@@ -61,15 +77,24 @@ export async function registerCompatMetrics(registry: CollectionFamilies, snapsh
     const qdiscCount = report.tc.qdiscs.length;
     const perRule = !(report.pod?.hostNetwork ?? false);
     const { labels, rules } = cache.labels(report.namespace, report.name, containers, perRule ? report.iptables : [], maxRules);
-    for (let c = 0; c < containers.length; c++) {
-      members.addText(labels.podLabels[c]!, memberCount);
-      tcs.addText(labels.podLabels[c]!, qdiscCount);
-      const texts = labels.ruleLabels[c]!;
-      if (texts.length > 0) await slicer.point();
-      for (let j = 0; j < texts.length; j++) {
-        const counters = rules[labels.order[j]!]!.counters!;
-        packets.addText(texts[j]!, counters.packets);
-        bytes.addText(texts[j]!, counters.bytes);
+    for (const text of labels.podLabels) {
+      members.addText(text, memberCount);
+      tcs.addText(text, qdiscCount);
+    }
+    if (packets instanceof BlockFamily && bytes instanceof BlockFamily) {
+      const b = compatBlocks(labels, rules, NAMES);
+      packets.addBlock(b.packetsText, b.lines);
+      bytes.addBlock(b.bytesText, b.lines);
+    } else if (packets instanceof Family && bytes instanceof Family) {
+      // Series that coincide are summed (Family.addText), also with another listing of the pod.
+      for (const texts of labels.ruleLabels) {
+        await slicer.point();
+        for (let j = 0; j < labels.order.length; j++) {
+          const counters = rules[labels.order[j]!]!.counters!;
+          const text = texts[labels.series[j]!]!;
+          packets.addText(text, counters.packets);
+          bytes.addText(text, counters.bytes);
+        }
       }
     }
   }

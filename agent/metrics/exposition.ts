@@ -10,10 +10,15 @@
  * Before the first scrape every variant counts as wanted, so a new scraper never waits on a rendering.
  */
 import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
+import { constants, gzip as gzipCb } from 'node:zlib';
 import { countSamples } from './render-text.js';
 
-const gzip = promisify(gzipCb);
+const gzipAsync = promisify(gzipCb);
+/**
+ * Level 1 (Z_BEST_SPEED): at 110 chaos pods (~800 KB of text) it costs 1.5-3 ms instead of level 6's 5.5-8 ms
+ * (measured 15:00 UTC on the shared pods) for a body of ~37 KB instead of ~30 KB; still plain gzip.
+ */
+const gzip = (b: Buffer): Promise<Buffer> => gzipAsync(b, { level: constants.Z_BEST_SPEED });
 
 export type ExpositionFormat = 'prometheus' | 'openmetrics';
 

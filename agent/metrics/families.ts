@@ -101,20 +101,47 @@ export class Family {
     this.values.push(value);
   }
 }
+
+/**
+ * A gauge family whose samples come as blocks of lines rendered by the caller (`name{labels} value` lines joined
+ * by newlines, in the exposition's text), each block's series distinct from every other's: the caller guarantees
+ * it (compat.ts: one block per pod, pods distinct, series deduplicated inside a pod). A gauge's lines are the same
+ * in both formats, so a block serves both.
+ */
+export class BlockFamily {
+  readonly type = 'gauge' as const;
+  readonly blocks: string[] = [];
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+  ) {}
+
+  addBlock(text: string, series: number): void {
+    if (series === 0) return;
+    this.blocks.push(text);
+    this.count += series;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+}
+
+export type AnyFamily = Family | BlockFamily;
+
 /** One collection's families, in registration order (the exposition's order). */
 export class CollectionFamilies {
-  readonly families: Family[] = [];
+  readonly families: AnyFamily[] = [];
   private readonly names = new Set<string>();
 
-  register(family: Family): Family {
+  register<F extends AnyFamily>(family: F): F {
     if (this.names.has(family.name)) throw new AgentError('METRICS_DUPLICATE', `metric ${family.name} registered twice`);
     this.names.add(family.name);
     this.families.push(family);
     return family;
-  }
-
-  get(name: string): Family | undefined {
-    return this.families.find((f) => f.name === name);
   }
 }
 

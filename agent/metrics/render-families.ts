@@ -5,7 +5,7 @@
  * it was set (families.ts), so a line is the sample name, that text and the value; the lines of a family are
  * joined once. Yields to the event loop between families and every SERIES_PER_SLICE series (Slicer).
  */
-import type { Family } from './families.js';
+import { BlockFamily, type AnyFamily } from './families.js';
 import { escapeHelp, formatValue } from './render-text.js';
 import type { Slicer } from './slicer.js';
 
@@ -13,23 +13,24 @@ import type { Slicer } from './slicer.js';
 const SERIES_PER_SLICE = 512;
 
 /** One family's lines (HELP, TYPE, samples), joined by newlines, without a trailing newline. */
-export async function renderFamily(family: Family, openMetrics: boolean, slicer: Slicer): Promise<string> {
+export async function renderFamily(family: AnyFamily, openMetrics: boolean, slicer: Slicer): Promise<string> {
   const counterOm = openMetrics && family.type === 'counter';
   const declared = counterOm ? family.name.replace(/_total$/, '') : family.name;
   const sampleName = counterOm ? `${declared}_total` : declared;
+  const head = `# HELP ${declared} ${escapeHelp(family.help, openMetrics)}\n# TYPE ${declared} ${family.type}`;
+  if (family instanceof BlockFamily) return family.blocks.length === 0 ? head : `${head}\n${family.blocks.join('\n')}`;
   const { series, values } = family;
-  const lines = new Array<string>(series.length + 2);
-  lines[0] = `# HELP ${declared} ${escapeHelp(family.help, openMetrics)}`;
-  lines[1] = `# TYPE ${declared} ${family.type}`;
+  const lines = new Array<string>(series.length + 1);
+  lines[0] = head;
   for (let i = 0; i < series.length; i++) {
     if (i > 0 && i % SERIES_PER_SLICE === 0) await slicer.point();
-    lines[i + 2] = `${sampleName}${series[i]!} ${formatValue(values[i]!)}`;
+    lines[i + 1] = `${sampleName}${series[i]!} ${formatValue(values[i]!)}`;
   }
   return lines.join('\n');
 }
 
 /** Every family's text, in order (to be joined with other parts by render-text.ts joinParts). */
-export async function renderFamilies(families: readonly Family[], openMetrics: boolean, slicer: Slicer): Promise<string[]> {
+export async function renderFamilies(families: readonly AnyFamily[], openMetrics: boolean, slicer: Slicer): Promise<string[]> {
   const parts: string[] = [];
   for (const f of families) {
     await slicer.point();

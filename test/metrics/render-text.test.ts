@@ -109,16 +109,12 @@ describe('MetricsPipeline at node scale', () => {
         ticks += 1;
       }
     })();
-    const snap = nodeScaleSnapshot(110);
-    const t0 = performance.now();
-    const { metrics } = await pipeline.process(snap);
-    const elapsedMs = performance.now() - t0;
+    const { metrics } = await pipeline.process(nodeScaleSnapshot(110));
     running = false;
     await ticker;
     expect(metrics.samples).toBeGreaterThan(5000);
-    // A synchronous build and rendering let the ticker run about twice (between the awaits of process()); slices of
-    // 4 ms let it run about once per 4 ms of work (a margin of 6 for a busy machine).
+    // A synchronous build and rendering let the ticker run about twice (between the awaits of process()); it runs
+    // once per 4 ms slice of work (how many depends on the machine: the yields per family are checked above).
     expect(ticks).toBeGreaterThan(2);
-    expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsedMs / 25));
   });
 });
