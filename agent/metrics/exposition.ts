@@ -62,8 +62,14 @@ export class ExpositionDemand {
   }
 }
 
-/** Renders one format's text (render-text.ts over the collection's registries). */
-export type FormatRenderer = (format: ExpositionFormat) => Promise<string>;
+/** A rendered format: its body and its samples (lines that are neither empty nor comments). */
+export interface RenderedBody {
+  body: Buffer;
+  samples: number;
+}
+
+/** Renders one format (exposition-body.ts over the collection's families and registry; a text, in tests). */
+export type FormatRenderer = (format: ExpositionFormat) => Promise<RenderedBody | string>;
 
 /** One collection's exposition: each variant rendered at most once, on demand or up front. */
 export class RenderedMetrics {
@@ -112,12 +118,12 @@ export class RenderedMetrics {
   private text(format: ExpositionFormat): Promise<Buffer> {
     let p = this.texts.get(format);
     if (!p) {
-      p = this.render(format).then((t) => {
+      p = this.render(format).then((r) => {
         if (!this.counted) {
-          this.samples = countSamples(t); // on the string, before it is dropped for its buffer
+          this.samples = typeof r === 'string' ? countSamples(r) : r.samples; // a string: counted before it is dropped for its buffer
           this.counted = true;
         }
-        return Buffer.from(t, 'utf8');
+        return typeof r === 'string' ? Buffer.from(r, 'utf8') : r.body;
       });
       this.texts.set(format, p);
       // A failed rendering is not kept: the next request tries again.

@@ -15,10 +15,9 @@ import { registerContainerStatsMetrics } from './container-stats.js';
 import { registerInjectionMetrics, type FirstSeenLookup } from './injection.js';
 import { registerKubeMetrics } from './kube.js';
 import { registerQdiscMetrics } from './qdisc.js';
-import { RenderedMetrics, type ExpositionDemand, type ExpositionFormat } from './exposition.js';
+import { RenderedMetrics, type ExpositionDemand, type ExpositionFormat, type RenderedBody } from './exposition.js';
+import { renderBody } from './exposition-body.js';
 import { CollectionFamilies } from './families.js';
-import { renderFamilies } from './render-families.js';
-import { joinParts, registryParts } from './render-text.js';
 import { Slicer } from './slicer.js';
 import { registerRuntimeMetrics, runtimeRequestHistogram } from './runtime.js';
 import { netnsInstruments, registerSelfMetrics, type CommandObservation } from './self.js';
@@ -103,7 +102,7 @@ export class PersistentMetrics {
    * rendered now (aborted with `signal`), any other on its first request. Renderings are serialised.
    */
   render(collection: CollectionFamilies, signal?: AbortSignal, demand: ExpositionDemand | null = null): Promise<RenderedMetrics> {
-    const serialise = (run: () => Promise<string>): Promise<string> => {
+    const serialise = <T>(run: () => Promise<T>): Promise<T> => {
       const p = this.queue.then(run);
       this.queue = p.catch(() => undefined); // the caller gets the rejection; the queue only keeps order
       return p;
@@ -113,33 +112,27 @@ export class PersistentMetrics {
 }
 
 /**
- * A registry, after the collection's families if any, as an exposition (exposition.ts): render-families.ts and
- * render-text.ts in slices that yield to the event loop. Only the renderings made up front are bound to `signal`;
- * a later scrape's is not. `serialise` orders renderings that share instruments.
+ * A registry, after the collection's families if any, as an exposition (exposition.ts, exposition-body.ts), in
+ * slices that yield to the event loop. Only the renderings made up front are bound to `signal`; a later scrape's is
+ * not. `serialise` orders renderings that share instruments.
  */
 export async function renderRegistry(
   reg: Registry,
   opts: {
     signal?: AbortSignal;
     demand?: ExpositionDemand | null;
-    serialise?: (run: () => Promise<string>) => Promise<string>;
+    serialise?: <T>(run: () => Promise<T>) => Promise<T>;
     collection?: CollectionFamilies;
     /** Synchronous work between two yields to the event loop (default 4 ms). */
     sliceMs?: number;
   } = {},
 ): Promise<RenderedMetrics> {
   let upFront = true;
-  const serialise = opts.serialise ?? ((run: () => Promise<string>) => run());
+  const serialise = opts.serialise ?? (<T>(run: () => Promise<T>) => run());
   const families = opts.collection?.families ?? [];
-  const render = (format: ExpositionFormat): Promise<string> => {
+  const render = (format: ExpositionFormat): Promise<RenderedBody> => {
     const signal = upFront ? opts.signal : undefined;
-    return serialise(async () => {
-      const openMetrics = format === 'openmetrics';
-      const slicer = new Slicer(opts.sliceMs ?? 4, signal);
-      const parts = await renderFamilies(families, openMetrics, slicer);
-      for (const part of await registryParts(reg, openMetrics, slicer)) parts.push(part);
-      return joinParts(parts, openMetrics);
-    });
+    return serialise(() => renderBody(families, reg, format === 'openmetrics', new Slicer(opts.sliceMs ?? 4, signal)));
   };
   try {
     return await RenderedMetrics.create(render, opts.demand ?? null);
