@@ -31,10 +31,20 @@ export function escapeLabelValue(v: string): string {
  * `name="value"` pairs joined by commas, values escaped, without braces: a part of a series' label text. Escaped
  * values hold no bare `"`, so the text of a fixed list of names is an unambiguous encoding of the values.
  */
-export function labelPairs(names: readonly string[], values: readonly string[]): string {
+export function labelPairs(names: readonly string[], values: readonly string[], from = 0): string {
   let out = '';
-  for (let i = 0; i < names.length; i++) out += `${i === 0 ? '' : ','}${names[i]!}="${escapeLabelValue(values[i]!)}"`;
+  for (let i = 0; i < values.length; i++) out += `${i === 0 ? '' : ','}${names[from + i]!}="${escapeLabelValue(values[i]!)}"`;
   return out;
+}
+
+/** The pairs of a family's first labels, built once for several series (and families that start with the same labels). */
+export interface LabelPrefix {
+  readonly names: readonly string[];
+  readonly pairs: string;
+}
+
+export function labelPrefix(names: readonly string[], values: readonly string[]): LabelPrefix {
+  return { names, pairs: labelPairs(names, values) };
 }
 
 export class Family {
@@ -67,6 +77,11 @@ export class Family {
     this.addText(this.text(labelValues), value);
   }
 
+  /** set() with the values of the first labels as a prefix (`rest`: the values of the labels after them). */
+  setAfter(prefix: LabelPrefix, rest: readonly string[], value: number): void {
+    this.setText(this.textAfter(prefix, rest), value);
+  }
+
   /** set() with the label text built by the caller: `{` + labelPairs(labelNames, values) + `}`. */
   setText(labelText: string, value: number): void {
     const i = this.index.get(labelText);
@@ -93,6 +108,14 @@ export class Family {
       throw new AgentError('METRICS_LABELS', `${this.name}: ${labelValues.length} label values for labels ${this.labelNames.join(',')}`);
     }
     return labelValues.length === 0 ? '' : `{${labelPairs(this.labelNames, labelValues)}}`;
+  }
+
+  private textAfter(prefix: LabelPrefix, rest: readonly string[]): string {
+    const k = prefix.names.length;
+    let ok = k + rest.length === this.labelNames.length;
+    for (let i = 0; ok && i < k; i++) ok = prefix.names[i] === this.labelNames[i];
+    if (!ok) throw new AgentError('METRICS_LABELS', `${this.name}: labels ${prefix.names.join(',')} + ${rest.length} values for labels ${this.labelNames.join(',')}`);
+    return rest.length === 0 ? `{${prefix.pairs}}` : `{${prefix.pairs},${labelPairs(this.labelNames, rest, k)}}`;
   }
 
   private append(labelText: string, value: number): void {

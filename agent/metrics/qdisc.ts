@@ -7,7 +7,7 @@
  */
 import type { NetemOptions, QdiscStats, TbfOptions } from '../netns/state.js';
 import type { Snapshot } from '../snapshot.js';
-import { CACHED, counter, gauge, labelPairs, type CollectionFamilies, type Family } from './families.js';
+import { CACHED, counter, gauge, labelPairs, labelPrefix, type CollectionFamilies, type Family } from './families.js';
 import { exportedQdiscs } from './qdisc-cap.js';
 
 const PARAM_LABELS = ['namespace', 'pod', 'interface', 'handle'] as const;
@@ -73,12 +73,12 @@ export function registerQdiscMetrics(registry: CollectionFamilies, snapshot: Sna
     if (podSeen.has(podKey)) continue;
     podSeen.add(podKey);
     for (const q of exportedQdiscs(report.tc.qdiscs).qdiscs) {
-      const params = [report.namespace, report.name, q.interface, q.handle];
       const pkey = `${podKey}\0${q.interface}\0${q.handle}\0${q.kind}`;
       if (!paramSeen.has(pkey)) {
         paramSeen.add(pkey);
-        if (q.netem) for (const s of netem) { const v = q.netem[s.field]; if (numeric(v)) s.g.set(params, v); }
-        if (q.tbf) for (const s of tbf) { const v = q.tbf[s.field]; if (numeric(v)) s.g.set(params, v); }
+        const params = q.netem || q.tbf ? labelPrefix(PARAM_LABELS, [report.namespace, report.name, q.interface, q.handle]) : null;
+        if (q.netem && params) for (const s of netem) { const v = q.netem[s.field]; if (numeric(v)) s.g.setAfter(params, [], v); }
+        if (q.tbf && params) for (const s of tbf) { const v = q.tbf[s.field]; if (numeric(v)) s.g.setAfter(params, [], v); }
       }
       if (q.stats === null || q.kind === 'noqueue') continue;
       const text = `{${labelPairs(STAT_LABELS, [report.namespace, report.name, q.interface, q.kind, q.handle])}}`;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { BlockFamily, CollectionFamilies, Family, counter, gauge, labelPairs } from '../../agent/metrics/families.js';
+import { BlockFamily, CollectionFamilies, Family, counter, gauge, labelPairs, labelPrefix } from '../../agent/metrics/families.js';
 import { renderFamily } from '../../agent/metrics/render-families.js';
 import { formatFamily } from '../../agent/metrics/render-text.js';
 import { Slicer } from '../../agent/metrics/slicer.js';
@@ -43,6 +43,17 @@ describe('Family', () => {
     c.add([], NaN); // prom-client's inc let NaN through
     expect(c.values).toEqual([NaN]);
     expect(() => gauge(set, 'g', 'again', [])).toThrow(/registered twice/);
+  });
+
+  it('setAfter with a prefix of the first labels names the same series as set, and refuses a prefix of other labels', () => {
+    const f = new Family('g', 'h', 'gauge', ['namespace', 'pod', 'kind']);
+    const pod = labelPrefix(['namespace', 'pod'], ['default', 'we"b']);
+    f.setAfter(pod, ['delay'], 1);
+    f.set(['default', 'we"b', 'delay'], 2);
+    f.setAfter(labelPrefix(['namespace', 'pod', 'kind'], ['default', 'we"b', 'loss']), [], 3);
+    expect([f.series, f.values]).toEqual([['{namespace="default",pod="we\\"b",kind="delay"}', '{namespace="default",pod="we\\"b",kind="loss"}'], [2, 3]]);
+    expect(() => f.setAfter(labelPrefix(['pod', 'namespace'], ['a', 'b']), ['x'], 1)).toThrow(/labels/);
+    expect(() => f.setAfter(pod, [], 1)).toThrow(/labels/);
   });
 
   it('renders a block family as its header and blocks, the same in both formats', async () => {
