@@ -6,21 +6,21 @@
  * - chaos_daemon_bpm_controlled_process_total (counter, long-lived): background processes seen starting. Chaos
  *   Mesh counts every StartProcess; seen from /proc, a process that lived less than one interval is missed.
  */
-import type { Counter, Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { BPM_COMMANDS, type BpmReport } from '../proc/bpm.js';
-import { CACHED, counter, gauge } from './families.js';
+import { CACHED, gauge, type CollectionFamilies } from './families.js';
 
 /** With no report (scan failed or disabled) nothing is registered: a 0 would look like "no processes". */
-export function registerBpmMetrics(registry: Registry, report: BpmReport | null): void {
+export function registerBpmMetrics(registry: CollectionFamilies, report: BpmReport | null): void {
   if (report === null) return;
   const controlled = gauge(registry, 'chaos_daemon_bpm_controlled_processes',
     `Live background processes with a bpm identifier (toda, tproxy) of chaos-daemon in its own pod, found in the /proc scan ${CACHED}`, []);
   const byCommand = gauge(registry, 'chaos_daemon_bpm_processes',
     `Live background processes of chaos-daemon in its own pod, by tool (toda, tproxy, stress-ng, memStress) ${CACHED}`, ['command']);
-  controlled.set(report.controlled);
+  controlled.set([], report.controlled);
   for (const command of BPM_COMMANDS) {
     const n = report.byCommand.get(command);
-    if (n !== undefined) byCommand.set({ command }, n);
+    if (n !== undefined) byCommand.set([command], n);
   }
 }
 
@@ -30,8 +30,12 @@ export class BpmStartCounter {
   private seen = new Set<string>();
 
   constructor(registry: Registry) {
-    this.counter = counter(registry, 'chaos_daemon_bpm_controlled_process_total',
-      'Background processes of chaos-daemon in its own pod (toda, tproxy, stress-ng, memStress) first seen by a collection since the agent started (one that lived less than one collection interval is missed)', []);
+    this.counter = new Counter<never>({
+      name: 'chaos_daemon_bpm_controlled_process_total',
+      help: 'Background processes of chaos-daemon in its own pod (toda, tproxy, stress-ng, memStress) first seen by a collection since the agent started (one that lived less than one collection interval is missed)',
+      labelNames: [],
+      registers: [registry],
+    });
   }
 
   observe(report: BpmReport | null): void {

@@ -14,18 +14,13 @@
  * host-network pods get no per-rule iptables series (the host's rule set is unbounded, and not the pod's);
  * pods whose namespace could not be read are skipped.
  */
-import type { Registry } from 'prom-client';
 import { ipsetMemberCount } from '../netns/nsenter/ipset.js';
-import { chaosDaemonRuleLabel } from './compat-rule.js';
+import { COMPAT_POD_LABELS, COMPAT_RULE_LABELS, CompatLabelCache } from './compat-labels.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
-import { CACHED, SeriesSum, gauge } from './families.js';
-import { DEFAULT_MAX_RULES_PER_POD, exportedRules } from './rule-cap.js';
+import { compatBlocks } from './compat-blocks.js';
+import { BlockFamily, CACHED, Family, gauge, type CollectionFamilies } from './families.js';
+import { DEFAULT_MAX_RULES_PER_POD } from './rule-cap.js';
 import { Slicer } from './slicer.js';
-
-const RULE_LABELS = ['namespace', 'pod', 'container', 'table', 'chain', 'policy', 'rule'] as const;
-const POD_LABELS = ['namespace', 'pod', 'container'] as const;
-type RuleLabel = (typeof RULE_LABELS)[number];
-type PodLabel = (typeof POD_LABELS)[number];
 
 /** Container names a pod's compat series are repeated for: its running containers, or [''] when not per container. */
 export function compatContainers(report: PodReport, perContainer: boolean): string[] {
@@ -34,29 +29,46 @@ export function compatContainers(report: PodReport, perContainer: boolean): stri
   return [...new Set(names)].sort();
 }
 
+const PACKETS = 'chaos_daemon_iptables_packets';
+const BYTES = 'chaos_daemon_iptables_packet_bytes';
+const NAMES = { packets: PACKETS, bytes: BYTES };
+
+/** Whether no pod is listed twice (by namespace and name) among those with a namespace. */
+function distinctPods(snapshot: Snapshot): boolean {
+  const seen = new Set<string>();
+  for (const r of snapshot.pods) {
+    if (r.netns === null) continue;
+    const key = `${r.namespace}\0${r.name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+  }
+  return true;
+}
+
 /**
  * The largest family set at node scale (rules x containers x pods): built with yields to the event loop between
- * pods and every few hundred series (`slicer`), so scrapes are answered while it runs.
+ * pods (`slicer`), so scrapes are answered while it runs. The iptables families come as one block of lines per pod
+ * (compat-blocks.ts), reused while the pod's labels and counters are unchanged; when a pod is listed twice (its
+ * series then merge with the other's), they are built series by series instead.
  */
-export async function registerCompatMetrics(registry: Registry, snapshot: Snapshot, opts: { perContainer: boolean; maxRulesPerPod?: number; slicer?: Slicer }): Promise<void> {
+export async function registerCompatMetrics(registry: CollectionFamilies, snapshot: Snapshot, opts: { perContainer: boolean; maxRulesPerPod?: number; slicer?: Slicer; cache?: CompatLabelCache }): Promise<void> {
   const slicer = opts.slicer ?? new Slicer();
-  const packets = gauge(registry, 'chaos_daemon_iptables_packets',
-    `Packets counted by each iptables rule in the pod's network namespace (iptables-save -c; Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`,
-    RULE_LABELS);
-  const bytes = gauge(registry, 'chaos_daemon_iptables_packet_bytes',
-    `Bytes counted by each iptables rule in the pod's network namespace (Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`,
-    RULE_LABELS);
+  const packetsHelp = `Packets counted by each iptables rule in the pod's network namespace (iptables-save -c; Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`;
+  const bytesHelp = `Bytes counted by each iptables rule in the pod's network namespace (Chaos Mesh compatible, one copy per container unless --compat-metrics=false) ${CACHED}`;
+  const byBlock = distinctPods(snapshot);
+  const packets = byBlock ? registry.register(new BlockFamily(PACKETS, packetsHelp, COMPAT_RULE_LABELS)) : gauge(registry, PACKETS, packetsHelp, COMPAT_RULE_LABELS);
+  const bytes = byBlock ? registry.register(new BlockFamily(BYTES, bytesHelp, COMPAT_RULE_LABELS)) : gauge(registry, BYTES, bytesHelp, COMPAT_RULE_LABELS);
   const members = gauge(registry, 'chaos_daemon_ipset_members',
     `Members of all ipsets in the pod's network namespace, summed over sets (Chaos Mesh compatible) ${CACHED}`,
-    POD_LABELS);
+    COMPAT_POD_LABELS);
   const tcs = gauge(registry, 'chaos_daemon_tcs_rules',
     `Number of qdiscs in the pod's network namespace on every interface (Chaos Mesh counted the lines "tc qdisc" printed; this counts qdiscs, not lines, and ignores filters and classes) ${CACHED}`,
-    POD_LABELS);
+    COMPAT_POD_LABELS);
 
-  const pk = new SeriesSum<RuleLabel>();
-  const by = new SeriesSum<RuleLabel>();
-  const mem = new SeriesSum<PodLabel>();
-  const tc = new SeriesSum<PodLabel>();
+  // The label texts come from the cache (compat-labels.ts), the values from the snapshot.
+  const cache = opts.cache ?? new CompatLabelCache();
+  cache.begin();
+  const maxRules = opts.maxRulesPerPod ?? DEFAULT_MAX_RULES_PER_POD;
   for (const report of snapshot.pods) {
     await slicer.point();
     if (report.netns === null) continue;
@@ -64,28 +76,26 @@ export async function registerCompatMetrics(registry: Registry, snapshot: Snapsh
     const memberCount = ipsetMemberCount(report.ipsets);
     const qdiscCount = report.tc.qdiscs.length;
     const perRule = !(report.pod?.hostNetwork ?? false);
-    for (const container of containers) {
-      const base = { namespace: report.namespace, pod: report.name, container };
-      mem.add(base, memberCount);
-      tc.add(base, qdiscCount);
-      if (!perRule) continue;
-      for (const { table, chain, rule } of exportedRules(report.iptables, opts.maxRulesPerPod ?? DEFAULT_MAX_RULES_PER_POD).rules) {
-        if (rule.counters === null) continue;
-        const labels = { ...base, table, chain: chain.name, policy: chain.policy ?? '-', rule: chaosDaemonRuleLabel(rule.text) };
-        pk.add(labels, rule.counters.packets);
-        by.add(labels, rule.counters.bytes);
+    const { labels, rules } = cache.labels(report.namespace, report.name, containers, perRule ? report.iptables : [], maxRules);
+    for (const text of labels.podLabels) {
+      members.addText(text, memberCount);
+      tcs.addText(text, qdiscCount);
+    }
+    if (packets instanceof BlockFamily && bytes instanceof BlockFamily) {
+      const b = compatBlocks(labels, rules, NAMES);
+      packets.addBlock(b.packetsText, b.lines);
+      bytes.addBlock(b.bytesText, b.lines);
+    } else if (packets instanceof Family && bytes instanceof Family) {
+      // Series that coincide are summed (Family.addText), also with another listing of the pod.
+      for (const texts of labels.ruleLabels) {
+        await slicer.point();
+        for (let j = 0; j < labels.order.length; j++) {
+          const counters = rules[labels.order[j]!]!.counters!;
+          const text = texts[labels.series[j]!]!;
+          packets.addText(text, counters.packets);
+          bytes.addText(text, counters.bytes);
+        }
       }
     }
   }
-  const emit = async (sum: SeriesSum<string>, g: { set(labels: Record<string, string>, v: number): void }): Promise<void> => {
-    let n = 0;
-    for (const e of sum.entries()) {
-      if ((n++ & 255) === 0) await slicer.point();
-      g.set(e.labels, e.value);
-    }
-  };
-  await emit(pk, packets);
-  await emit(by, bytes);
-  await emit(mem, members);
-  await emit(tc, tcs);
 }

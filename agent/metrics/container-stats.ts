@@ -4,32 +4,31 @@
  * {namespace,pod,container}. Only running containers of known pods are reported, so a restarted container's
  * exited predecessor never collides with it.
  */
-import type { Registry } from 'prom-client';
 import type { Snapshot } from '../snapshot.js';
-import { CACHED, counter, gauge } from './families.js';
+import { CACHED, counter, gauge, type CollectionFamilies } from './families.js';
 
-export function registerContainerStatsMetrics(registry: Registry, snapshot: Snapshot): void {
+export function registerContainerStatsMetrics(registry: CollectionFamilies, snapshot: Snapshot): void {
   const cpu = counter(registry, 'chaos_daemon_container_cpu_usage_seconds_total',
     `Cumulative CPU time of the container, from CRI ContainerStats ${CACHED}`, ['namespace', 'pod', 'container']);
   const mem = gauge(registry, 'chaos_daemon_container_memory_working_set_bytes',
     `Working-set memory of the container, from CRI ContainerStats ${CACHED}`, ['namespace', 'pod', 'container']);
 
-  const running = new Map<string, { namespace: string; pod: string; container: string }>();
+  const running = new Map<string, [namespace: string, pod: string, container: string]>();
   for (const report of snapshot.pods) {
     const pod = report.pod;
     if (!pod) continue;
     for (const c of pod.containers) {
-      if (c.state === 'CONTAINER_RUNNING') running.set(c.id, { namespace: pod.namespace, pod: pod.name, container: c.name });
+      if (c.state === 'CONTAINER_RUNNING') running.set(c.id, [pod.namespace, pod.name, c.name]);
     }
   }
   const done = new Set<string>();
   for (const stat of snapshot.containerStats) {
     const labels = running.get(stat.containerId);
     if (!labels) continue;
-    const k = `${labels.namespace}\0${labels.pod}\0${labels.container}`;
+    const k = `${labels[0]}\0${labels[1]}\0${labels[2]}`;
     if (done.has(k)) continue;
     done.add(k);
-    if (stat.cpuSeconds !== null && Number.isFinite(stat.cpuSeconds) && stat.cpuSeconds >= 0) cpu.inc(labels, stat.cpuSeconds);
+    if (stat.cpuSeconds !== null && Number.isFinite(stat.cpuSeconds) && stat.cpuSeconds >= 0) cpu.add(labels, stat.cpuSeconds);
     if (stat.memoryWorkingSetBytes !== null && Number.isFinite(stat.memoryWorkingSetBytes)) mem.set(labels, stat.memoryWorkingSetBytes);
   }
 }

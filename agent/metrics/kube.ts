@@ -4,26 +4,25 @@
  * chaos_daemon_injection_drift{namespace,pod,kind,state} (missing, mismatch, and leftovers that change traffic;
  * 0 for the other states of the pod's active and drifting kinds; absent for pods whose drift is unknown).
  */
-import type { Registry } from 'prom-client';
 import { driftCounts } from '../intent/reconcile.js';
 import type { Snapshot } from '../snapshot.js';
-import { CACHED, gauge } from './families.js';
+import { CACHED, gauge, type CollectionFamilies } from './families.js';
 
-export function registerKubeMetrics(registry: Registry, snapshot: Snapshot): void {
+export function registerKubeMetrics(registry: CollectionFamilies, snapshot: Snapshot): void {
   const kube = snapshot.kube;
   if (kube === undefined) return;
   gauge(registry, 'chaos_daemon_kube_up',
     `1 when every chaos-mesh.org resource the agent reads is listed and watched, else 0 (the intent is then served from the last caches, see chaos_daemon_kube_sync_age_seconds) ${CACHED}`, [])
-    .set(kube.up ? 1 : 0);
+    .set([], kube.up ? 1 : 0);
   if (kube.syncAgeSeconds !== null) {
     // Registered only with a value: an unlabelled prom-client gauge would otherwise print 0.
     gauge(registry, 'chaos_daemon_kube_sync_age_seconds',
       `Seconds since the intent caches were last known to match the Kubernetes API (0 while watching; absent before the first complete list) ${CACHED}`, [])
-      .set(kube.syncAgeSeconds);
+      .set([], kube.syncAgeSeconds);
   }
   const objects = gauge(registry, 'chaos_daemon_kube_objects',
     `chaos-mesh.org objects held in the intent caches, by resource ${CACHED}`, ['resource']);
-  for (const r of kube.resources) objects.set({ resource: r.resource }, r.objects);
+  for (const r of kube.resources) objects.set([r.resource], r.objects);
 
   const drift = gauge(registry, 'chaos_daemon_injection_drift',
     `Chaos state that differs from Chaos Mesh's intent (PodNetworkChaos, experiment records), by kind: state=leftover (in the kernel, changing traffic, intended by nothing), missing (intended, not in the kernel), mismatch (in the kernel with other parameters) ${CACHED}`,
@@ -33,6 +32,6 @@ export function registerKubeMetrics(registry: Registry, snapshot: Snapshot): voi
     const key = `${report.namespace}\0${report.name}`;
     if (report.drift === undefined || report.drift.status !== 'reconciled' || done.has(key)) continue;
     done.add(key);
-    for (const d of driftCounts(report.drift, report.chaos.kinds)) drift.set({ namespace: report.namespace, pod: report.name, kind: d.kind, state: d.state }, d.count);
+    for (const d of driftCounts(report.drift, report.chaos.kinds)) drift.set([report.namespace, report.name, d.kind, d.state], d.count);
   }
 }

@@ -1,13 +1,14 @@
 /**
  * What happens to each finished collection: the injection tracker update (first-seen times and started/ended
- * events), the bpm start counter, a fresh registry, its rendering into the exposition variants wanted
+ * events), the bpm start counter, fresh families (families.ts), their rendering into the exposition variants wanted
  * (exposition.ts). (The bpm report comes with the snapshot: it is built from the collection's one /proc scan.)
  */
 import type { Logger } from '../log.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';
+import { CompatLabelCache } from './compat-labels.js';
 import { InjectionTracker, type InjectionEvent } from './injection-tracker.js';
 import type { ExpositionDemand, RenderedMetrics } from './exposition.js';
-import { buildCollectionRegistry, type PersistentMetrics } from './registry.js';
+import { buildCollectionFamilies, type PersistentMetrics } from './registry.js';
 
 export interface PipelineOptions {
   compatMetrics: boolean;
@@ -27,6 +28,8 @@ export interface Processed {
 
 export class MetricsPipeline {
   readonly tracker = new InjectionTracker();
+  /** Label texts of the compat series, reused while a pod's rules are unchanged (compat-labels.ts). */
+  readonly compatLabels = new CompatLabelCache();
 
   constructor(private readonly opts: PipelineOptions) {}
 
@@ -35,15 +38,16 @@ export class MetricsPipeline {
     const bpm = snapshot.bpm ?? null;
     this.opts.persistent.bpmStarts.observe(bpm);
     const events = this.tracker.observe(snapshot);
-    const registry = await buildCollectionRegistry({
+    const families = await buildCollectionFamilies({
       snapshot,
       bpm,
       extraCollectors: collectors,
       firstSeen: (ns, pod, kind) => this.tracker.firstSeen(ns, pod, kind),
       compatMetrics: this.opts.compatMetrics,
+      compatCache: this.compatLabels,
       ...(this.opts.maxRulesPerPod !== undefined ? { maxRulesPerPod: this.opts.maxRulesPerPod } : {}),
     }, signal);
-    const metrics = await this.opts.persistent.render(registry, signal, this.opts.demand ?? null);
+    const metrics = await this.opts.persistent.render(families, signal, this.opts.demand ?? null);
     return { metrics, events, collectors };
   }
 }

@@ -5,16 +5,13 @@
  * Qdiscs that share interface+kind+handle (e.g. the `0:` children of an mq root) are summed. At most
  * MAX_QDISCS_PER_POD qdiscs per pod are exported, netem and tbf first (qdisc-cap.ts; chaos_daemon_pod_truncated{what="qdiscs"}).
  */
-import type { Registry } from 'prom-client';
 import type { NetemOptions, QdiscStats, TbfOptions } from '../netns/state.js';
 import type { Snapshot } from '../snapshot.js';
-import { CACHED, SeriesSum, counter, gauge } from './families.js';
+import { CACHED, counter, gauge, labelPairs, labelPrefix, type CollectionFamilies, type Family } from './families.js';
 import { exportedQdiscs } from './qdisc-cap.js';
 
 const PARAM_LABELS = ['namespace', 'pod', 'interface', 'handle'] as const;
 const STAT_LABELS = ['namespace', 'pod', 'interface', 'kind', 'handle'] as const;
-type ParamLabel = (typeof PARAM_LABELS)[number];
-type StatLabel = (typeof STAT_LABELS)[number];
 
 interface ParamSpec<T> {
   field: keyof T;
@@ -57,23 +54,17 @@ function numeric(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-function statEmitter(registry: Registry, s: (typeof STATS)[number]): (labels: Record<StatLabel, string>, v: number) => void {
-  if (s.type === 'counter') {
-    const c = counter(registry, s.name, `${s.help} (kernel counter read with tc -s), per qdisc in the pod's network namespace ${CACHED}`, STAT_LABELS);
-    return (labels, v) => c.inc(labels, v);
-  }
-  const g = gauge(registry, s.name, `${s.help}, per qdisc in the pod's network namespace ${CACHED}`, STAT_LABELS);
-  return (labels, v) => g.set(labels, v);
+function statFamily(registry: CollectionFamilies, s: (typeof STATS)[number]): Family {
+  return s.type === 'counter'
+    ? counter(registry, s.name, `${s.help} (kernel counter read with tc -s), per qdisc in the pod's network namespace ${CACHED}`, STAT_LABELS)
+    : gauge(registry, s.name, `${s.help}, per qdisc in the pod's network namespace ${CACHED}`, STAT_LABELS);
 }
 
-export function registerQdiscMetrics(registry: Registry, snapshot: Snapshot): void {
+export function registerQdiscMetrics(registry: CollectionFamilies, snapshot: Snapshot): void {
   const netem = NETEM.map((s) => ({ ...s, g: gauge(registry, s.name, `${s.help}, per netem qdisc in the pod's network namespace ${CACHED}`, PARAM_LABELS) }));
   const tbf = TBF.map((s) => ({ ...s, g: gauge(registry, s.name, `${s.help}, per tbf qdisc in the pod's network namespace ${CACHED}`, PARAM_LABELS) }));
-  const stats = STATS.map((s) => ({
-    ...s,
-    sum: new SeriesSum<StatLabel>(),
-    emit: statEmitter(registry, s),
-  }));
+  // Summed per series (qdiscs sharing interface+kind+handle), counters and the backlog gauge alike.
+  const stats = STATS.map((s) => ({ ...s, family: statFamily(registry, s) }));
 
   const paramSeen = new Set<string>();
   const podSeen = new Set<string>();
@@ -82,19 +73,16 @@ export function registerQdiscMetrics(registry: Registry, snapshot: Snapshot): vo
     if (podSeen.has(podKey)) continue;
     podSeen.add(podKey);
     for (const q of exportedQdiscs(report.tc.qdiscs).qdiscs) {
-      const params: Record<ParamLabel, string> = { namespace: report.namespace, pod: report.name, interface: q.interface, handle: q.handle };
       const pkey = `${podKey}\0${q.interface}\0${q.handle}\0${q.kind}`;
       if (!paramSeen.has(pkey)) {
         paramSeen.add(pkey);
-        if (q.netem) for (const s of netem) { const v = q.netem[s.field]; if (numeric(v)) s.g.set(params, v); }
-        if (q.tbf) for (const s of tbf) { const v = q.tbf[s.field]; if (numeric(v)) s.g.set(params, v); }
+        const params = q.netem || q.tbf ? labelPrefix(PARAM_LABELS, [report.namespace, report.name, q.interface, q.handle]) : null;
+        if (q.netem && params) for (const s of netem) { const v = q.netem[s.field]; if (numeric(v)) s.g.setAfter(params, [], v); }
+        if (q.tbf && params) for (const s of tbf) { const v = q.tbf[s.field]; if (numeric(v)) s.g.setAfter(params, [], v); }
       }
       if (q.stats === null || q.kind === 'noqueue') continue;
-      const labels: Record<StatLabel, string> = { namespace: report.namespace, pod: report.name, interface: q.interface, kind: q.kind, handle: q.handle };
-      for (const s of stats) s.sum.add(labels, q.stats[s.field]);
+      const text = `{${labelPairs(STAT_LABELS, [report.namespace, report.name, q.interface, q.kind, q.handle])}}`;
+      for (const s of stats) s.family.addText(text, q.stats[s.field]);
     }
-  }
-  for (const s of stats) {
-    for (const e of s.sum.entries()) s.emit(e.labels, e.value);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Builds a FRESH prom-client Registry per collection from a Snapshot (so vanished pods disappear), keeps the
- * long-lived instruments (histograms, counters, prom-client's default process/nodejs metrics) in a separate
+ * Builds FRESH families per collection from a Snapshot (families.ts, so vanished pods disappear), keeps the
+ * long-lived instruments (histograms, counters, prom-client's default process/nodejs metrics) in a prom-client
  * registry, and renders both per collection into the exposition variants scrapers want (exposition.ts), so that
  * answering a scrape costs a buffer write.
  */
@@ -10,12 +10,14 @@ import type { CollectorResult, Snapshot } from '../snapshot.js';
 import type { BpmReport } from '../proc/bpm.js';
 import { BpmStartCounter, registerBpmMetrics } from './bpm.js';
 import { registerCompatMetrics } from './compat.js';
+import type { CompatLabelCache } from './compat-labels.js';
 import { registerContainerStatsMetrics } from './container-stats.js';
 import { registerInjectionMetrics, type FirstSeenLookup } from './injection.js';
 import { registerKubeMetrics } from './kube.js';
 import { registerQdiscMetrics } from './qdisc.js';
-import { RenderedMetrics, type ExpositionDemand, type ExpositionFormat } from './exposition.js';
-import { renderText } from './render-text.js';
+import { RenderedMetrics, type ExpositionDemand, type ExpositionFormat, type RenderedBody } from './exposition.js';
+import { renderBody } from './exposition-body.js';
+import { CollectionFamilies } from './families.js';
 import { Slicer } from './slicer.js';
 import { registerRuntimeMetrics, runtimeRequestHistogram } from './runtime.js';
 import { netnsInstruments, registerSelfMetrics, type CommandObservation } from './self.js';
@@ -41,12 +43,14 @@ export interface MetricsInput {
   compatMetrics: boolean;
   /** --max-rules-per-pod: iptables rules exported per pod at most (chaos chains first). */
   maxRulesPerPod?: number;
+  /** The compat series' label texts kept across collections (compat-labels.ts); none: built afresh. */
+  compatCache?: CompatLabelCache;
 }
 
-/** A fresh registry holding one collection's series; yields to the event loop between slices of work. */
-export async function buildCollectionRegistry(input: MetricsInput, signal?: AbortSignal): Promise<Registry> {
+/** Fresh families holding one collection's series; yields to the event loop between slices of work. */
+export async function buildCollectionFamilies(input: MetricsInput, signal?: AbortSignal): Promise<CollectionFamilies> {
   const slicer = new Slicer(undefined, signal);
-  const registry = new Registry();
+  const registry = new CollectionFamilies();
   registerRuntimeMetrics(registry, input.snapshot);
   await slicer.point();
   registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod);
@@ -54,7 +58,11 @@ export async function buildCollectionRegistry(input: MetricsInput, signal?: Abor
   await slicer.point();
   registerQdiscMetrics(registry, input.snapshot);
   await slicer.point();
-  await registerCompatMetrics(registry, input.snapshot, { perContainer: input.compatMetrics, slicer, ...(input.maxRulesPerPod !== undefined ? { maxRulesPerPod: input.maxRulesPerPod } : {}) });
+  await registerCompatMetrics(registry, input.snapshot, {
+    perContainer: input.compatMetrics, slicer,
+    ...(input.maxRulesPerPod !== undefined ? { maxRulesPerPod: input.maxRulesPerPod } : {}),
+    ...(input.compatCache ? { cache: input.compatCache } : {}),
+  });
   registerContainerStatsMetrics(registry, input.snapshot);
   registerBpmMetrics(registry, input.bpm);
   registerSelfMetrics(registry, input.snapshot, input.extraCollectors);
@@ -90,33 +98,41 @@ export class PersistentMetrics {
   }
 
   /**
-   * A collection registry together with the long-lived one, as an exposition: the variants `demand` wants are
+   * A collection's families followed by the long-lived registry, as an exposition: the variants `demand` wants are
    * rendered now (aborted with `signal`), any other on its first request. Renderings are serialised.
    */
-  render(collection: Registry, signal?: AbortSignal, demand: ExpositionDemand | null = null): Promise<RenderedMetrics> {
-    const serialise = (run: () => Promise<string>): Promise<string> => {
+  render(collection: CollectionFamilies, signal?: AbortSignal, demand: ExpositionDemand | null = null): Promise<RenderedMetrics> {
+    const serialise = <T>(run: () => Promise<T>): Promise<T> => {
       const p = this.queue.then(run);
       this.queue = p.catch(() => undefined); // the caller gets the rejection; the queue only keeps order
       return p;
     };
-    return renderRegistry(Registry.merge([collection, this.registry]), { ...(signal ? { signal } : {}), demand, serialise });
+    return renderRegistry(this.registry, { ...(signal ? { signal } : {}), demand, serialise, collection });
   }
 }
 
 /**
- * A registry as an exposition (exposition.ts): render-text.ts in slices that yield to the event loop. Only the
- * renderings made up front are bound to `signal`; a later scrape's is not. `serialise` orders renderings that share
- * instruments.
+ * A registry, after the collection's families if any, as an exposition (exposition.ts, exposition-body.ts), in
+ * slices that yield to the event loop. Only the renderings made up front are bound to `signal`; a later scrape's is
+ * not. `serialise` orders renderings that share instruments.
  */
 export async function renderRegistry(
   reg: Registry,
-  opts: { signal?: AbortSignal; demand?: ExpositionDemand | null; serialise?: (run: () => Promise<string>) => Promise<string> } = {},
+  opts: {
+    signal?: AbortSignal;
+    demand?: ExpositionDemand | null;
+    serialise?: <T>(run: () => Promise<T>) => Promise<T>;
+    collection?: CollectionFamilies;
+    /** Synchronous work between two yields to the event loop (default 4 ms). */
+    sliceMs?: number;
+  } = {},
 ): Promise<RenderedMetrics> {
   let upFront = true;
-  const serialise = opts.serialise ?? ((run: () => Promise<string>) => run());
-  const render = (format: ExpositionFormat): Promise<string> => {
+  const serialise = opts.serialise ?? (<T>(run: () => Promise<T>) => run());
+  const families = opts.collection?.families ?? [];
+  const render = (format: ExpositionFormat): Promise<RenderedBody> => {
     const signal = upFront ? opts.signal : undefined;
-    return serialise(() => renderText(reg, { openMetrics: format === 'openmetrics', ...(signal ? { signal } : {}) }));
+    return serialise(() => renderBody(families, reg, format === 'openmetrics', new Slicer(opts.sliceMs ?? 4, signal)));
   };
   try {
     return await RenderedMetrics.create(render, opts.demand ?? null);

@@ -15,6 +15,7 @@
  * carry it, `"` is escaped in HELP, and the exposition ends with `# EOF`.
  */
 import type { MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';
+import { escapeLabelValue } from './families.js';
 import { Slicer } from './slicer.js';
 
 export interface RenderTextOptions {
@@ -33,17 +34,9 @@ type SampleData = FamilyData['values'][number];
 /** Series formatted between two slicer points inside one family. */
 const SERIES_PER_SLICE = 256;
 
-function escapeHelp(s: string, openMetrics: boolean): string {
+export function escapeHelp(s: string, openMetrics: boolean): string {
   const t = s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
   return openMetrics ? t.replace(/"/g, '\\"') : t;
-}
-
-const NEEDS_ESCAPE = /[\\\n"]/;
-
-function escapeLabelValue(v: string): string {
-  // Most values (names, IDs, numbers) have nothing to escape: one scan instead of three replaces.
-  if (!NEEDS_ESCAPE.test(v)) return v;
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
 /** Go's ParseFloat spellings, accepted by both parsers: NaN, +Inf, -Inf; other numbers as JavaScript prints them. */
@@ -80,14 +73,24 @@ export async function formatFamily(data: FamilyData, openMetrics: boolean, slice
 
 export async function renderText(registry: Registry, opts: RenderTextOptions): Promise<string> {
   const slicer = opts.slicer ?? new Slicer(opts.sliceMs ?? 4, opts.signal);
+  return joinParts(await registryParts(registry, opts.openMetrics, slicer), opts.openMetrics);
+}
+
+/** Each family of the registry as formatFamily renders it, in registration order. */
+export async function registryParts(registry: Registry, openMetrics: boolean, slicer: Slicer): Promise<string[]> {
   const parts: string[] = [];
   for (const { name } of registry.getMetricsAsArray()) {
     await slicer.point();
     const metric = registry.getSingleMetric(name);
     if (!metric) continue; // removed while rendering
-    parts.push(await formatFamily(await metric.get(), opts.openMetrics, slicer));
+    parts.push(await formatFamily(await metric.get(), openMetrics, slicer));
   }
-  return opts.openMetrics ? `${parts.join('\n')}\n# EOF\n` : `${parts.join('\n\n')}\n`;
+  return parts;
+}
+
+/** Families' texts (formatFamily, render-families.ts) as one exposition. */
+export function joinParts(parts: readonly string[], openMetrics: boolean): string {
+  return openMetrics ? `${parts.join('\n')}\n# EOF\n` : `${parts.join('\n\n')}\n`;
 }
 
 /** Samples (lines that are neither empty nor comments) in an exposition text, without splitting it. */

@@ -22,6 +22,13 @@ export interface ExportedRule {
   rule: IptablesRule;
 }
 
+/** Whether exportedRules(dumps, max) leaves rules out (counts them; builds nothing). */
+export function rulesTruncated(dumps: readonly IptablesDump[], max: number): boolean {
+  let total = 0;
+  for (const dump of dumps) for (const table of dump.tables) for (const chain of table.chains) total += chain.rules.length;
+  return total > Math.max(0, max);
+}
+
 /** Every rule of a pod's dumps, chaos chains first, cut at `max`; `total` is the count before the cut. */
 export function exportedRules(dumps: readonly IptablesDump[], max: number): { rules: ExportedRule[]; total: number; truncated: boolean } {
   const chaos: ExportedRule[] = [];

@@ -6,7 +6,7 @@
 import { Histogram, type Registry } from 'prom-client';
 import type { CallObserver, ContainerState, SandboxState } from '../runtime/types.js';
 import type { Snapshot } from '../snapshot.js';
-import { CACHED, gauge } from './families.js';
+import { CACHED, gauge, type CollectionFamilies } from './families.js';
 
 /** 1 ms .. 10 s: CRI calls take milliseconds, the per-call deadline defaults to 2 s. */
 export const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -24,7 +24,7 @@ export function runtimeLabel(status: { runtime: string | null; protocol: string 
   return status.runtime ?? status.protocol;
 }
 
-export function registerRuntimeMetrics(registry: Registry, snapshot: Snapshot): void {
+export function registerRuntimeMetrics(registry: CollectionFamilies, snapshot: Snapshot): void {
   const up = gauge(registry, 'chaos_daemon_runtime_up',
     `1 if the runtime endpoint answered its version probe in the last collection, else 0 ${CACHED}`, ['runtime', 'endpoint']);
   const info = gauge(registry, 'chaos_daemon_runtime_info',
@@ -43,9 +43,9 @@ export function registerRuntimeMetrics(registry: Registry, snapshot: Snapshot): 
     if (seenEndpoints.has(status.endpoint)) continue;
     seenEndpoints.add(status.endpoint);
     const runtime = runtimeLabel(status);
-    up.set({ runtime, endpoint: status.endpoint }, status.up ? 1 : 0);
+    up.set([runtime, status.endpoint], status.up ? 1 : 0);
     if (!status.up) continue;
-    info.set({ runtime, endpoint: status.endpoint, version: status.version ?? '', api_version: status.apiVersion ?? '' }, 1);
+    info.set([runtime, status.endpoint, status.version ?? '', status.apiVersion ?? ''], 1);
     if (!podCounts.has(runtime)) {
       podCounts.set(runtime, new Map(Object.values(SANDBOX_STATES).map((s) => [s, 0])));
       containerCounts.set(runtime, new Map(Object.values(CONTAINER_STATES).map((s) => [s, 0])));
@@ -61,8 +61,8 @@ export function registerRuntimeMetrics(registry: Registry, snapshot: Snapshot): 
     bump(podCounts, pod.runtime, SANDBOX_STATES[pod.state] ?? 'unknown');
     for (const c of pod.containers) bump(containerCounts, pod.runtime, CONTAINER_STATES[c.state] ?? 'unknown');
   }
-  for (const [runtime, byState] of podCounts) for (const [state, n] of byState) pods.set({ runtime, state }, n);
-  for (const [runtime, byState] of containerCounts) for (const [state, n] of byState) containers.set({ runtime, state }, n);
+  for (const [runtime, byState] of podCounts) for (const [state, n] of byState) pods.set([runtime, state], n);
+  for (const [runtime, byState] of containerCounts) for (const [state, n] of byState) containers.set([runtime, state], n);
 }
 
 /**

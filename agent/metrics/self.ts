@@ -7,7 +7,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { NetnsErrorReason } from '../errors.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';
-import { CACHED, gauge } from './families.js';
+import { CACHED, gauge, type CollectionFamilies } from './families.js';
 
 /** 1 ms .. 10 s: nsenter + iptables-save takes a few ms; the per-command timeout defaults to 5 s. */
 export const COMMAND_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -23,7 +23,7 @@ export interface CommandObservation {
   reason?: string | null;
 }
 
-export function registerSelfMetrics(registry: Registry, snapshot: Snapshot, extra: readonly CollectorResult[]): void {
+export function registerSelfMetrics(registry: CollectionFamilies, snapshot: Snapshot, extra: readonly CollectorResult[]): void {
   const success = gauge(registry, 'chaos_daemon_scrape_collector_success',
     `1 if the collector succeeded in the last collection, else 0 ${CACHED}`, ['collector']);
   const duration = gauge(registry, 'chaos_daemon_scrape_collector_duration_seconds',
@@ -32,25 +32,25 @@ export function registerSelfMetrics(registry: Registry, snapshot: Snapshot, extr
   for (const c of [...snapshot.collectors, ...extra]) {
     if (seen.has(c.collector)) continue;
     seen.add(c.collector);
-    success.set({ collector: c.collector }, c.success ? 1 : 0);
-    duration.set({ collector: c.collector }, c.seconds);
+    success.set([c.collector], c.success ? 1 : 0);
+    duration.set([c.collector], c.seconds);
   }
   gauge(registry, 'chaos_daemon_collection_duration_seconds',
-    'Wall time of the last complete collection (runtimes, namespaces, tools)', []).set(snapshot.durationSeconds);
+    'Wall time of the last complete collection (runtimes, namespaces, tools)', []).set([], snapshot.durationSeconds);
   gauge(registry, 'chaos_daemon_collection_cpu_seconds',
-    'CPU time (user+system) of the last complete collection: the agent process plus its netns workers and the tools they ran', []).set(snapshot.cpuSeconds);
+    'CPU time (user+system) of the last complete collection: the agent process plus its netns workers and the tools they ran', []).set([], snapshot.cpuSeconds);
   gauge(registry, 'chaos_daemon_collection_spawned_processes',
-    'Processes the agent spawned in the last complete collection: one nsenter per tool run by the tools reader (--reader nsenter, or a namespace --reader auto read again through the tools); 0 when every namespace was read over netlink', []).set(snapshot.spawns);
+    'Processes the agent spawned in the last complete collection: one nsenter per tool run by the tools reader (--reader nsenter, or a namespace --reader auto read again through the tools); 0 when every namespace was read over netlink', []).set([], snapshot.spawns);
   gauge(registry, 'chaos_daemon_collection_namespace_reads',
-    'Network namespaces read in the last complete collection (over netlink in the reader threads, or through nsenter and the tools)', []).set(snapshot.reads ?? 0);
+    'Network namespaces read in the last complete collection (over netlink in the reader threads, or through nsenter and the tools)', []).set([], snapshot.reads ?? 0);
   gauge(registry, 'chaos_daemon_collection_incomplete_namespaces',
-    'Network namespaces whose read in the last complete collection had a source that failed or was cut at its cap (those pods read unknown unless an active injection was proven; see chaos_daemon_pod_truncated and chaos_daemon_pod_errors)', []).set(snapshot.incompleteNamespaces ?? 0);
+    'Network namespaces whose read in the last complete collection had a source that failed or was cut at its cap (those pods read unknown unless an active injection was proven; see chaos_daemon_pod_truncated and chaos_daemon_pod_errors)', []).set([], snapshot.incompleteNamespaces ?? 0);
   const stale = gauge(registry, 'chaos_daemon_stale_sandboxes',
     'Sandboxes listed for a pod that another sandbox stands for (a recreated sandbox\'s old one, a pod recreated under the same name): not read, reported apart in /debug/pods', ['runtime']);
-  for (const rt of new Set(snapshot.runtimes.filter((r) => r.up).map((r) => r.runtime ?? ''))) stale.set({ runtime: rt }, 0);
-  for (const s of snapshot.stale ?? []) stale.inc({ runtime: s.runtime });
+  for (const rt of new Set(snapshot.runtimes.filter((r) => r.up).map((r) => r.runtime ?? ''))) stale.set([rt], 0);
+  for (const s of snapshot.stale ?? []) stale.add([s.runtime], 1);
   gauge(registry, 'chaos_daemon_last_collection_timestamp_seconds',
-    'Unix time the last complete collection finished: every cached series is this old', []).set(snapshot.finishedAt);
+    'Unix time the last complete collection finished: every cached series is this old', []).set([], snapshot.finishedAt);
 }
 
 export interface NetnsInstruments {

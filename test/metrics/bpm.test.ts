@@ -1,6 +1,8 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BpmStartCounter, registerBpmMetrics } from '../../agent/metrics/bpm.js';
+import { CollectionFamilies } from '../../agent/metrics/families.js';
+import { familiesText } from './families-text.js';
 import type { BpmReport } from '../../agent/proc/bpm.js';
 import { samplesOf, valueOf } from '../helpers/metrics-lint.js';
 
@@ -13,17 +15,17 @@ function report(bg: [number, number, BpmReport['background'][number]['command']]
 
 describe('bpm metrics', () => {
   it('controlled counts identified processes; command takes only the closed set of tools', async () => {
-    const reg = new Registry();
+    const reg = new CollectionFamilies();
     registerBpmMetrics(reg, report([[2, 1, 'toda'], [3, 1, 'tproxy'], [4, 1, 'stress-ng'], [5, 1, 'stress-ng']]));
-    const t = await reg.metrics();
+    const t = await familiesText(reg);
     expect(valueOf(t, 'chaos_daemon_bpm_controlled_processes')).toBe(2);
     expect(samplesOf(t, 'chaos_daemon_bpm_processes').map((s) => [s.labels.command, s.value])).toEqual([['toda', 1], ['tproxy', 1], ['stress-ng', 2]]);
   });
 
   it('registers nothing without a report', async () => {
-    const reg = new Registry();
+    const reg = new CollectionFamilies();
     registerBpmMetrics(reg, null);
-    expect((await reg.metrics()).trim()).toBe('');
+    expect(reg.families).toEqual([]);
   });
 
   it('the start counter counts each background process once (pid + start time), across collections', async () => {

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { chaosDaemonRuleLabel } from '../../agent/metrics/compat-rule.js';
 import { registerCompatMetrics } from '../../agent/metrics/compat.js';
 import { parseIptablesSave } from '../../agent/netns/nsenter/iptables.js';
-import { Registry } from 'prom-client';
+import { CollectionFamilies } from '../../agent/metrics/families.js';
+import { familiesText } from './families-text.js';
 import { samplesOf } from '../helpers/metrics-lint.js';
 import { container, podInfo, report, snapshot } from './fixtures.js';
 
@@ -62,9 +63,9 @@ COMMIT
   it('gives the compat series these labels', async () => {
     const dump = parseIptablesSave(fixture('host-policy-legacy-v6.txt'), 'legacy', 'ipv6');
     const pod = report(podInfo('default', 'web-1', [container('app', 'c1')]), { iptables: [dump] });
-    const registry = new Registry();
+    const registry = new CollectionFamilies();
     await registerCompatMetrics(registry, snapshot([pod]), { perContainer: true });
-    const text = await registry.metrics();
+    const text = await familiesText(registry);
     expect(samplesOf(text, 'chaos_daemon_iptables_packets').map((s) => [s.labels.chain, s.labels.rule, s.value])).toEqual([
       ['INPUT', '-s fe80::/10 ! -i lo -p ipv6-icmp -j ACCEPT', 2],
     ]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildCollectionRegistry, PersistentMetrics, renderRegistry, type MetricsInput } from '../../agent/metrics/registry.js';
+import { Registry } from 'prom-client';
+import { buildCollectionFamilies, PersistentMetrics, renderRegistry, type MetricsInput } from '../../agent/metrics/registry.js';
 import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
 import { lintExposition, parseExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
 import { chaosPod, cleanPod, report, podInfo, container, filterDump, chain, rule, snapshot } from './fixtures.js';
@@ -16,7 +17,8 @@ function input(snap: Snapshot, extra: Partial<MetricsInput> = {}): MetricsInput 
 }
 
 async function text(snap: Snapshot, extra: Partial<MetricsInput> = {}): Promise<string> {
-  return (await (await renderRegistry(await buildCollectionRegistry(input(snap, extra)))).body('prometheus', false)).toString('utf8');
+  const collection = await buildCollectionFamilies(input(snap, extra));
+  return (await (await renderRegistry(new Registry(), { collection })).body('prometheus', false)).toString('utf8');
 }
 
 const WEB = { namespace: 'default', pod: 'web-1' };
@@ -162,7 +164,7 @@ describe('rendering with the long-lived registry', () => {
     const snap = snapshot([chaosPod(), cleanPod()]);
     const bpm = bpmReport([[2, 'toda']]);
     for (let round = 0; round < 2; round++) {
-      const r = await persistent.render(await buildCollectionRegistry(input(snap, { bpm })));
+      const r = await persistent.render(await buildCollectionFamilies(input(snap, { bpm })));
       const prom = (await r.body('prometheus', false)).toString('utf8');
       expect(lintExposition(prom, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
       expect(valueOf(prom, 'chaos_daemon_netns_errors_total', { reason: 'timeout' })).toBe(1);
@@ -184,7 +186,7 @@ describe('rendering with the long-lived registry', () => {
 
   it('gzips both renderings', async () => {
     const { gunzipSync } = await import('node:zlib');
-    const r = await renderRegistry(await buildCollectionRegistry(input(snapshot([cleanPod()]))));
+    const r = await renderRegistry(new Registry(), { collection: await buildCollectionFamilies(input(snapshot([cleanPod()]))) });
     expect(gunzipSync(await r.body('prometheus', true)).equals(await r.body('prometheus', false))).toBe(true);
     expect(gunzipSync(await r.body('openmetrics', true)).equals(await r.body('openmetrics', false))).toBe(true);
   });
