@@ -2,7 +2,7 @@
  * The reader's states are shared between collections (netlink/pool.ts returns the kept NetnsState again, the same
  * object, when a namespace's tape replays identically), so nothing downstream may modify one. Here every state the
  * real reader returns is deep-frozen (strict-mode code then throws on any write) and goes through what a state goes
- * through: two collections (the second answered from the tapes), the metrics pipeline (registry build, both
+ * through: two collections (the second answered from the tapes), the metrics pipeline (families build, both
  * renderings) and inspect's JSON of every pod.
  */
 import { statSync } from 'node:fs';
@@ -10,7 +10,8 @@ import { afterAll, expect, it } from 'vitest';
 import { collect, podReportJson } from '../agent/collection.js';
 import { silentLogger } from '../agent/log.js';
 import { InjectionTracker } from '../agent/metrics/injection-tracker.js';
-import { buildCollectionRegistry, renderRegistry } from '../agent/metrics/registry.js';
+import { Registry } from 'prom-client';
+import { buildCollectionFamilies, renderRegistry } from '../agent/metrics/registry.js';
 import { NetnsReader, createNetnsReader, type ReadTarget } from '../agent/netns/read.js';
 import type { NetnsState } from '../agent/netns/state.js';
 import type { Inventory } from '../agent/runtime/inventory.js';
@@ -68,8 +69,8 @@ describeIntegration('NetnsState objects the reader returns are never modified do
       for (let round = 0; round < 2; round++) {
         const snap = await collect({ inventory, reader, procRoot: '/proc', log: silentLogger() });
         expect(snap.pods.map((p) => [p.name, p.chaos.verdict, p.chaos.kinds.join(',')])).toEqual([['p0', 'active', 'bandwidth'], ['p1', 'clean', '']]);
-        const reg = await buildCollectionRegistry({ snapshot: snap, bpm: null, extraCollectors: [], firstSeen: (a, b, c) => tracker.firstSeen(a, b, c), compatMetrics: true });
-        const rendered = await renderRegistry(reg);
+        const collection = await buildCollectionFamilies({ snapshot: snap, bpm: null, extraCollectors: [], firstSeen: (a, b, c) => tracker.firstSeen(a, b, c), compatMetrics: true });
+        const rendered = await renderRegistry(new Registry(), { collection });
         for (const om of [false, true]) expect((await rendered.body(om ? 'openmetrics' : 'prometheus', false)).toString('utf8')).toContain('chaos_daemon_');
         expect(JSON.stringify(snap.pods.map((p) => podReportJson(p)))).toContain(part.chain);
       }
