@@ -12,6 +12,11 @@
  * of it gets the same answers answers `unchanged` and the kept state is returned again, the same object. States are
  * therefore shared between reads: nobody may modify a NetnsState the reader returned. Entries not read for
  * `keepMs` are dropped; the key only finds a tape, the replay decides (a recycled inode replays differently).
+ *
+ * A replay that misses costs its answers up to the first difference on top of the full read. A namespace whose
+ * counters move with traffic (a busy pod's qdisc) misses every time, so after MISSES_BEFORE_BACKOFF misses in a row
+ * its next reads go without the tape (plain reads, a new tape kept each time), 2, then 4, then at most
+ * MAX_SKIPPED_REPLAYS of them, before one replay is tried again; any hit ends the back-off.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -33,6 +38,17 @@ export interface PoolOptions {
   keepMs?: number;
 }
 
+/** Consecutive replay misses after which the next reads skip the replay (see the header). */
+const MISSES_BEFORE_BACKOFF = 2;
+/** Reads without a replay at most between two replay attempts. */
+const MAX_SKIPPED_REPLAYS = 8;
+
+/** Reads that skip their replay after `misses` misses in a row: 0 below MISSES_BEFORE_BACKOFF, then 2, 4, 8, 8... */
+export function replaysToSkip(misses: number): number {
+  if (misses < MISSES_BEFORE_BACKOFF) return 0;
+  return Math.min(2 ** (misses - MISSES_BEFORE_BACKOFF + 1), MAX_SKIPPED_REPLAYS);
+}
+
 /** The last read of one namespace: its state and tape (tape.ts). */
 interface Kept {
   state: NetnsState;
@@ -40,6 +56,10 @@ interface Kept {
   /** For the tape's key (same byte cap). */
   maxSourceBytes: number;
   usedAt: number;
+  /** Replays of this namespace that missed in a row. */
+  misses: number;
+  /** Reads still to make without a replay (the back-off). */
+  skip: number;
 }
 
 interface Pending {
@@ -95,6 +115,8 @@ export class NetlinkPool {
   replaced = 0;
   /** Reads answered `unchanged` (the kept state returned again). */
   reused = 0;
+  /** Reads made without their replay, the namespace's replays having missed in a row (back-off). */
+  replaysSkipped = 0;
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -179,7 +201,13 @@ export class NetlinkPool {
     }
     if (job.inode === null) return null;
     const k = this.kept.get(keyOf(job));
-    return k !== undefined && k.maxSourceBytes === job.maxSourceBytes ? k : null;
+    if (k === undefined || k.maxSourceBytes !== job.maxSourceBytes) return null;
+    if (k.skip > 0) {
+      k.skip--;
+      this.replaysSkipped++;
+      return null;
+    }
+    return k;
   }
 
   private resultOf(p: Pending, m: Extract<ReplyMessage, { ok: true }>): PoolResult {
@@ -187,13 +215,18 @@ export class NetlinkPool {
     if (m.unchanged) {
       // Only ever answered to a job that carried a tape; that tape's state is what the namespace still holds.
       p.kept!.usedAt = performance.now();
+      p.kept!.misses = 0;
       this.reused++;
       return { state: p.kept!.state, cpuSeconds, unchanged: true };
     }
     if (p.job.inode !== null) {
       const key = keyOf(p.job);
+      const prev = this.kept.get(key);
+      // A replay that missed extends the back-off; a read that skipped its replay keeps what is left of it.
+      const misses = p.kept !== null ? p.kept.misses + 1 : prev?.misses ?? 0;
+      const skip = p.kept !== null ? replaysToSkip(misses) : prev?.skip ?? 0;
       if (m.tape === null) this.kept.delete(key);
-      else this.kept.set(key, { state: m.state, tape: m.tape, maxSourceBytes: p.job.maxSourceBytes, usedAt: performance.now() });
+      else this.kept.set(key, { state: m.state, tape: m.tape, maxSourceBytes: p.job.maxSourceBytes, usedAt: performance.now(), misses, skip });
     }
     return { state: m.state, cpuSeconds, unchanged: false };
   }

@@ -53,6 +53,33 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
     expect((await p.read({ ...j, maxSourceBytes: 1 << 19 })).unchanged).toBe(true);
   });
 
+  it('a namespace that changes at every read stops paying for replays: 2 misses, then 2, 4, 8 reads without one; a hit ends it', async () => {
+    const ns = await createNetns('nlp');
+    const p = pool(1);
+    const j = { path: ns.path, inode: statSync(ns.path).ino, maxSourceBytes: 1 << 20, budgetMs: 2000 };
+    let rule = 0;
+    // What each read did: 'hit', 'miss' (replayed, changed) or 'plain' (no replay: no tape yet, or the back-off).
+    const readAfterChange = async (change: boolean): Promise<string> => {
+      if (change) await ns.exec(['iptables-legacy', '-A', 'OUTPUT', '-d', `10.9.0.${++rule}`, '-j', 'DROP']);
+      const skipped = p.replaysSkipped;
+      const r = await p.read(j);
+      // Whatever the path, the state is the namespace's: the last rule added is there.
+      if (rule > 0) expect(JSON.stringify(r.state.iptables)).toContain(`10.9.0.${rule}`);
+      return r.unchanged ? 'hit' : p.replaysSkipped > skipped ? 'plain' : 'miss';
+    };
+    const seen: string[] = [];
+    for (let i = 0; i < 12; i++) seen.push(await readAfterChange(i > 0));
+    // read 1 has no tape; 2-3 miss; 4-5 skip; 6 misses; 7-10 skip; 11 misses; 12 skips (8 to go).
+    expect(seen).toEqual(['miss', 'miss', 'miss', 'plain', 'plain', 'miss', 'plain', 'plain', 'plain', 'plain', 'miss', 'plain']);
+    // The namespace goes quiet: the back-off runs out (7 more plain reads), then a replay hits and ends it.
+    for (let i = 0; i < 7; i++) seen.push(await readAfterChange(false));
+    expect(seen.slice(12)).toEqual(Array(7).fill('plain'));
+    expect(await readAfterChange(false)).toBe('hit');
+    expect(await readAfterChange(false)).toBe('hit');
+    expect(await readAfterChange(true)).toBe('miss');
+    expect(await readAfterChange(false)).toBe('hit');
+  });
+
   it('fails a read of a vanished namespace or a wrong inode with a typed reason, and keeps serving', async () => {
     const p = pool(1);
     await expect(p.read({ path: '/var/run/netns/nlp-gone', inode: null, maxSourceBytes: 1024, budgetMs: 1000 })).rejects.toMatchObject({ reason: 'vanished' });
