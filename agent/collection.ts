@@ -10,7 +10,8 @@ import { runCollector, type Collector, type CollectorName } from './collect/coll
 import { emptyDraft } from './collect/draft.js';
 import { netnsCollector } from './collect/netns.js';
 import { judge, notInspected, reportFrom } from './collect/report.js';
-import { runtimeCollector, statsCollector } from './collect/runtime.js';
+import { runtimeCollector } from './collect/runtime.js';
+import { statsCollector } from './collect/stats.js';
 import { bpmCollector, procCollector, withProcFacts } from './collect/proc.js';
 import { collectPodFacts } from './proc/facts.js';
 import { scanProc } from './proc/scan.js';
@@ -37,6 +38,8 @@ export interface CollectDeps {
   namedNetnsDir?: string;
   /** Chaos Mesh's intent (the Kubernetes API source on): the kube collector runs last. */
   kube?: KubeCollectorOptions;
+  /** The host's cgroup filesystem (hostCgroupRoot(cfg.hostRoot)): container stats read there; absent: from the runtimes. */
+  cgroupRoot?: string;
 }
 
 export interface CollectOptions {
@@ -69,7 +72,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
       ...(opts.hostSharing ? { hostSharing: opts.hostSharing } : {}),
       ...(deps.namedNetnsDir !== undefined ? { namedNetnsDir: deps.namedNetnsDir } : {}),
     }),
-    statsCollector(deps.inventory),
+    statsCollector(deps.inventory, { procRoot: deps.procRoot, cgroupRoot: deps.cgroupRoot ?? null }),
     procCollector({ procRoot: deps.procRoot }),
     bpmCollector(),
     ...(deps.kube ? [kubeCollector(deps.kube)] : []),

@@ -16,6 +16,7 @@ import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { Inventory } from '../agent/runtime/inventory.js';
+import { hostCgroupRoot } from '../agent/runtime/cgroup-stats.js';
 import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
 import type { Snapshot } from '../agent/snapshot.js';
 import { LoopBlocks } from './loop-blocks.js';
@@ -95,7 +96,7 @@ export class InProcessAgent {
     const cpu0 = cpuSnapshot();
     const t0 = performance.now();
     const snapshot = await collect(
-      { inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot) },
+      { inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), cgroupRoot: hostCgroupRoot(this.cfg.hostRoot) },
       { deadlineMs: collectionSoftDeadlineMs(this.cfg.intervalMs) },
     );
     const cpu1 = cpuSnapshot();

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { KubeCollectorOptions } from '../intent/collector.js';
 import { createNetnsReader } from '../netns/read.js';
 import { Inventory } from '../runtime/inventory.js';
+import { hostCgroupRoot } from '../runtime/cgroup-stats.js';
 import type { Snapshot } from '../snapshot.js';
 import type { PersistentMetrics } from './registry.js';
 
@@ -33,10 +34,11 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   });
   const disabled = disabledCollectors(cfg);
   const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);
+  const cgroupRoot = hostCgroupRoot(cfg.hostRoot);
   let closed = false;
   return {
     collect: (signal) => collect(
-      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, ...(deps.kube ? { kube: deps.kube } : {}) },
+      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, cgroupRoot, ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {
