@@ -20,6 +20,7 @@ import { kubeCollector, type KubeCollectorOptions } from './intent/collector.js'
 import { silentLogger, type Logger } from './log.js';
 import type { NetnsReader } from './netns/read.js';
 import { emptyNetnsState } from './netns/state.js';
+import type { CgroupStatsReader } from './runtime/cgroup-stats.js';
 import type { Inventory } from './runtime/inventory.js';
 import type { PodInfo } from './runtime/types.js';
 import type { PodReport, Snapshot } from './snapshot.js';
@@ -38,8 +39,8 @@ export interface CollectDeps {
   namedNetnsDir?: string;
   /** Chaos Mesh's intent (the Kubernetes API source on): the kube collector runs last. */
   kube?: KubeCollectorOptions;
-  /** The host's cgroup filesystem (hostCgroupRoot(cfg.hostRoot)): container stats read there; absent: from the runtimes. */
-  cgroupRoot?: string;
+  /** The agent's reader of the host's cgroup filesystem (runtime/cgroup-stats.ts): container stats read there; absent: from the runtimes. */
+  cgroups?: CgroupStatsReader;
 }
 
 export interface CollectOptions {
@@ -72,7 +73,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
       ...(opts.hostSharing ? { hostSharing: opts.hostSharing } : {}),
       ...(deps.namedNetnsDir !== undefined ? { namedNetnsDir: deps.namedNetnsDir } : {}),
     }),
-    statsCollector(deps.inventory, { procRoot: deps.procRoot, cgroupRoot: deps.cgroupRoot ?? null }),
+    statsCollector(deps.inventory, deps.cgroups ?? null),
     procCollector({ procRoot: deps.procRoot }),
     bpmCollector(),
     ...(deps.kube ? [kubeCollector(deps.kube)] : []),

@@ -16,7 +16,7 @@ import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { Inventory } from '../agent/runtime/inventory.js';
-import { hostCgroupRoot } from '../agent/runtime/cgroup-stats.js';
+import { CgroupStatsReader, hostCgroupRoot } from '../agent/runtime/cgroup-stats.js';
 import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
 import type { Snapshot } from '../agent/snapshot.js';
 import { LoopBlocks } from './loop-blocks.js';
@@ -61,6 +61,7 @@ export interface AgentSample {
 export class InProcessAgent {
   readonly cfg: Config;
   readonly inventory: Inventory;
+  private readonly cgroups: CgroupStatsReader;
   readonly reader: NetnsReader;
   private readonly pipeline: MetricsPipeline;
   private readerCpuSeconds = 0;
@@ -74,6 +75,7 @@ export class InProcessAgent {
     const log = silentLogger();
     const persistent = new PersistentMetrics();
     this.inventory = new Inventory(this.cfg, { log, onCall: persistent.onCall });
+    this.cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(this.cfg.hostRoot), procRoot: this.cfg.procRoot });
     // The hooks node-collector.ts gives the reader, plus the reader threads' CPU.
     this.reader = createNetnsReader(this.cfg, {
       onCommand: (r) => persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
@@ -96,7 +98,7 @@ export class InProcessAgent {
     const cpu0 = cpuSnapshot();
     const t0 = performance.now();
     const snapshot = await collect(
-      { inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), cgroupRoot: hostCgroupRoot(this.cfg.hostRoot) },
+      { inventory: this.inventory, reader: this.reader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), cgroups: this.cgroups },
       { deadlineMs: collectionSoftDeadlineMs(this.cfg.intervalMs) },
     );
     const cpu1 = cpuSnapshot();
@@ -146,6 +148,7 @@ export class InProcessAgent {
     this.blocks?.stop();
     void this.reader.close();
     this.inventory.close();
+    this.cgroups.close();
   }
 }
 

@@ -6,31 +6,31 @@
  * taken from its runtime's ListContainerStats, asked only of the runtimes that have such a container; each stat
  * says its `source`, and the metrics count both. Docker endpoints keep their own stats path (asked every time).
  */
-import { detectCgroupLayout, readContainerUsage } from '../runtime/cgroup-stats.js';
+import type { UsageResult } from '../runtime/cgroup-parse.js';
+import type { CgroupStatsReader } from '../runtime/cgroup-stats.js';
 import type { Inventory } from '../runtime/inventory.js';
 import type { ContainerStat } from '../runtime/types.js';
 import type { Collector } from './collector.js';
 
-export interface StatsOptions {
-  procRoot: string;
-  /** The host's cgroup filesystem (hostCgroupRoot(hostRoot)); null: every value from the runtimes. */
-  cgroupRoot: string | null;
-}
-
-export function statsCollector(inventory: Inventory, opts: StatsOptions): Collector {
+/** `cgroups`: the agent's reader of the host's cgroup filesystem; null: every value from the runtimes. */
+export function statsCollector(inventory: Inventory, cgroups: CgroupStatsReader | null): Collector {
   return {
     name: 'stats',
     async collect(draft, ctx) {
       const byUrl = new Map(draft.runtimes.map((r) => [r.endpoint, r.protocol]));
       const ask = new Set(draft.runtimes.filter((r) => r.protocol === 'docker').map((r) => r.endpoint));
-      const layout = opts.cgroupRoot === null ? { ok: false as const, reason: 'no cgroup root' } : await detectCgroupLayout(opts.cgroupRoot);
+      const layout = cgroups === null ? null : await cgroups.prepare();
+      const unusable = layout === null ? 'no cgroup filesystem given' : layout.ok ? null : layout.reason;
+      const read = new Set<string>();
       const stats: ContainerStat[] = [];
       const misses: string[] = [];
       for (const pod of draft.pods) {
         if (byUrl.get(pod.endpoint) !== 'cri') continue;
         for (const c of pod.containers) {
           if (c.state !== 'CONTAINER_RUNNING') continue;
-          const got = !layout.ok ? layout : c.pid === null ? { ok: false as const, reason: 'no container PID' } : readContainerUsage(layout, opts.procRoot, { id: c.id, pid: c.pid });
+          if (c.pid !== null) read.add(c.id);
+          const got: UsageResult = cgroups === null || unusable !== null ? { ok: false, reason: unusable ?? '' }
+            : c.pid === null ? { ok: false, reason: 'no container PID' } : cgroups.read({ id: c.id, pid: c.pid });
           if (got.ok) {
             stats.push({ containerId: c.id, sandboxId: pod.sandboxId, name: c.name, cpuSeconds: got.cpuSeconds, memoryWorkingSetBytes: got.memoryWorkingSetBytes, source: 'cgroup' });
           } else {
@@ -39,6 +39,7 @@ export function statsCollector(inventory: Inventory, opts: StatsOptions): Collec
           }
         }
       }
+      cgroups?.retain(read);
       if (ask.size > 0) {
         const have = new Set(stats.map((s) => s.containerId));
         for (const s of await inventory.containerStats(ask)) {

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { KubeCollectorOptions } from '../intent/collector.js';
 import { createNetnsReader } from '../netns/read.js';
 import { Inventory } from '../runtime/inventory.js';
-import { hostCgroupRoot } from '../runtime/cgroup-stats.js';
+import { CgroupStatsReader, hostCgroupRoot } from '../runtime/cgroup-stats.js';
 import type { Snapshot } from '../snapshot.js';
 import type { PersistentMetrics } from './registry.js';
 
@@ -34,11 +34,11 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   });
   const disabled = disabledCollectors(cfg);
   const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);
-  const cgroupRoot = hostCgroupRoot(cfg.hostRoot);
+  const cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(cfg.hostRoot), procRoot: cfg.procRoot });
   let closed = false;
   return {
     collect: (signal) => collect(
-      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, cgroupRoot, ...(deps.kube ? { kube: deps.kube } : {}) },
+      { inventory, reader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, cgroups, ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {
@@ -46,6 +46,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
       closed = true;
       void reader.close();
       inventory.close();
+      cgroups.close();
     },
   };
 }

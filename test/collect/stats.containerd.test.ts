@@ -4,7 +4,7 @@
  * counter read between two reads of the same counter must lie between them); a container burning CPU between two
  * collections; and the fallback to the runtime, per container, counted in chaos_daemon_container_stats_containers.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +15,9 @@ import { emptyDraft, type Draft } from '../../agent/collect/draft.js';
 import { runtimeCollector } from '../../agent/collect/runtime.js';
 import { statsCollector } from '../../agent/collect/stats.js';
 import { silentLogger } from '../../agent/log.js';
+import { parseCgroupFile } from '../../agent/proc/proc-files.js';
 import { registerContainerStatsMetrics } from '../../agent/metrics/container-stats.js';
-import { hostCgroupRoot } from '../../agent/runtime/cgroup-stats.js';
+import { CgroupStatsReader, hostCgroupRoot } from '../../agent/runtime/cgroup-stats.js';
 import { Inventory } from '../../agent/runtime/inventory.js';
 import type { ContainerStat } from '../../agent/runtime/types.js';
 import type { Snapshot } from '../../agent/snapshot.js';
@@ -32,11 +33,12 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
   let inv: Inventory;
   let draft: Draft;
   let empty: string;
-  const cgroupRoot = hostCgroupRoot('/');
+  // One reader for the whole file, as the agent keeps one: its counter files stay open across collections.
+  const cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot('/'), procRoot: '/proc' });
 
   const byId = (stats: ContainerStat[]): Map<string, ContainerStat> => new Map(stats.map((s) => [s.containerId, s]));
-  const collectStats = async (root: string | null): Promise<Map<string, ContainerStat>> => {
-    const r = await runCollector(statsCollector(inv, { procRoot: '/proc', cgroupRoot: root }), draft, ctx);
+  const collectStats = async (reader: CgroupStatsReader | null = cgroups): Promise<Map<string, ContainerStat>> => {
+    const r = await runCollector(statsCollector(inv, reader), draft, ctx);
     expect(r).toMatchObject({ collector: 'stats', success: true });
     return byId(draft.containerStats);
   };
@@ -58,13 +60,14 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
 
   afterAll(async () => {
     inv?.close();
+    cgroups.close();
     await h?.stop();
     if (empty) await rm(empty, { recursive: true, force: true });
   });
 
   it('reads every running container from its cgroup, the values ListContainerStats gives at nearly the same moment', async () => {
     const before = byId(await inv.containerStats());
-    const mine = await collectStats(cgroupRoot);
+    const mine = await collectStats();
     const after = byId(await inv.containerStats());
     for (const c of running()) {
       const s = mine.get(c.id)!;
@@ -82,12 +85,12 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
 
   it('a container burning CPU between two collections shows its counter grow by what it ran', async () => {
     const cpu = running().find((c) => c.name === 'cpu')!;
-    const t0 = (await collectStats(cgroupRoot)).get(cpu.id)!.cpuSeconds!;
+    const t0 = (await collectStats()).get(cpu.id)!.cpuSeconds!;
     writeFileSync(`/proc/${cpu.pid}/root/go`, '');
     const deadline = Date.now() + 30_000;
     while (!existsSync(`/proc/${cpu.pid}/root/done`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(`/proc/${cpu.pid}/root/done`)).toBe(true);
-    const t1 = (await collectStats(cgroupRoot)).get(cpu.id)!.cpuSeconds!;
+    const t1 = (await collectStats()).get(cpu.id)!.cpuSeconds!;
     expect(t1 - t0).toBeGreaterThan(0.1);
     const cri = byId(await inv.containerStats()).get(cpu.id)!.cpuSeconds!;
     expect(cri).toBeGreaterThanOrEqual(t1);
@@ -102,7 +105,7 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
     pod.containers = pod.containers.map((c) => (c.id === victim!.id ? { ...c, pid: donor!.pid } : c));
     try {
       const before = byId(await inv.containerStats());
-      const got = await collectStats(cgroupRoot);
+      const got = await collectStats();
       expect(got.get(victim!.id)).toMatchObject({ source: 'runtime', containerId: victim!.id });
       expect(got.get(victim!.id)!.cpuSeconds!).toBeGreaterThanOrEqual(before.get(victim!.id)!.cpuSeconds!);
       expect(got.get(victim!.id)!.cpuSeconds).not.toBe(got.get(donor!.id)!.cpuSeconds);
@@ -120,10 +123,38 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
   });
 
   it('without a readable cgroup filesystem every value comes from the runtime', async () => {
-    for (const root of [empty, null]) {
-      const got = await collectStats(root);
+    const elsewhere = new CgroupStatsReader({ cgroupRoot: empty, procRoot: '/proc' });
+    for (const reader of [elsewhere, null]) {
+      const got = await collectStats(reader);
       expect(got.size).toBe(3);
-      for (const c of running()) expect(got.get(c.id), String(root)).toMatchObject({ source: 'runtime', name: c.name, cpuSeconds: expect.any(Number) });
+      for (const c of running()) expect(got.get(c.id), String(reader?.root)).toMatchObject({ source: 'runtime', name: c.name, cpuSeconds: expect.any(Number) });
     }
+    expect(elsewhere.openContainers).toBe(0);
   });
+
+  it('held counter files never outlive their cgroup: a container stopped between two collections is not read from them', async () => {
+    expect((await collectStats()).get(running()[0]!.id)!.source).toBe('cgroup');
+    expect(cgroups.openContainers).toBe(3);
+    const victim = running().find((c) => c.name === 'sidecar')!;
+    const line = parseCgroupFile(readFileSync(`/proc/${victim.pid}/cgroup`, 'utf8')).find((l) => l.controllers.includes('cpuacct'))!;
+    const dir = `/sys/fs/cgroup/cpuacct${line.path}`;
+    expect(existsSync(dir)).toBe(true);
+    await h.stopContainer(victim.id);
+    const deadline = Date.now() + 20_000;
+    while (existsSync(dir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(dir)).toBe(false);
+
+    // The draft still lists it running with its old PID (a listing taken just before it stopped): the held files
+    // fail (ENODEV), /proc/<pid>/cgroup no longer names it, so the value is the runtime's, never the held files'.
+    const stale = await collectStats();
+    expect(stale.get(victim.id)?.source).not.toBe('cgroup');
+    expect(cgroups.openContainers).toBe(2);
+
+    // A fresh listing: the container is EXITED, not read, and nothing of it stays open.
+    await runCollector(runtimeCollector(inv), draft, ctx);
+    const fresh = await collectStats();
+    expect(running().map((c) => c.id)).not.toContain(victim.id);
+    for (const c of running()) expect(fresh.get(c.id)!.source).toBe('cgroup');
+    expect(cgroups.openContainers).toBe(2);
+  }, 60_000);
 });

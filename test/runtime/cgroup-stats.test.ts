@@ -2,12 +2,26 @@
  * Reading a container's counters through <procRoot>/<pid>/cgroup and a cgroup root: a temp directory laid out like
  * a cgroup v2 hierarchy (and a v1 one), and the mode detection on the machine's real cgroup filesystem.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectCgroupLayout, hostCgroupRoot, readContainerUsage } from '../../agent/runtime/cgroup-stats.js';
+import type { CgroupMode } from '../../agent/runtime/cgroup-parse.js';
+import { detectCgroupLayout, hostCgroupRoot, openContainerCounters, readCounters } from '../../agent/runtime/cgroup-stats.js';
+
+/** Open, read twice (the second read from the same descriptors, as across collections), close. */
+function readContainerUsage(layout: { root: string; mode: CgroupMode }, procRoot: string, c: { id: string; pid: number }) {
+  const opened = openContainerCounters(layout, procRoot, c);
+  if (!opened.ok) return opened;
+  try {
+    const first = readCounters(layout.mode, opened.fds);
+    expect(readCounters(layout.mode, opened.fds)).toEqual(first);
+    return first;
+  } finally {
+    for (const fd of opened.fds) closeSync(fd);
+  }
+}
 
 const ID = 'f'.repeat(64);
 const PID = 4242;
