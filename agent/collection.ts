@@ -12,7 +12,8 @@ import { emptyDraft, type Draft } from './collect/draft.js';
 import { netnsCollector } from './collect/netns.js';
 import type { VerdictMemo } from './collect/verdict-memo.js';
 import { judge, notInspected, reportFrom } from './collect/report.js';
-import { runtimeCollector, statsCollector } from './collect/runtime.js';
+import { runtimeCollector } from './collect/runtime.js';
+import { statsCollector } from './collect/stats.js';
 import { bpmCollector, procCollector, withProcFacts } from './collect/proc.js';
 import { collectPodFacts } from './proc/facts.js';
 import { scanProc } from './proc/scan.js';
@@ -22,6 +23,7 @@ import { silentLogger, type Logger } from './log.js';
 import type { NetnsReader } from './netns/read.js';
 import { emptyNetnsState } from './netns/state.js';
 import type { RootReader } from './proc/root-reader.js';
+import type { CgroupStatsReader } from './runtime/cgroup-stats.js';
 import type { Inventory } from './runtime/inventory.js';
 import type { PodInfo } from './runtime/types.js';
 import type { CollectorResult, PodReport, Snapshot } from './snapshot.js';
@@ -44,6 +46,8 @@ export interface CollectDeps {
   kube?: KubeCollectorOptions;
   /** Verdicts kept from one collection to the next (serve): a state object the reader hands back again is not re-judged. */
   verdicts?: VerdictMemo;
+  /** The agent's reader of the host's cgroup filesystem (runtime/cgroup-stats.ts): container stats read there; absent: from the runtimes. */
+  cgroups?: CgroupStatsReader;
 }
 
 export interface CollectOptions {
@@ -77,7 +81,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
       ...(deps.namedNetnsDir !== undefined ? { namedNetnsDir: deps.namedNetnsDir } : {}),
       ...(deps.verdicts ? { verdicts: deps.verdicts } : {}),
     }),
-    statsCollector(deps.inventory),
+    statsCollector(deps.inventory, deps.cgroups ?? null),
     procCollector({ procRoot: deps.procRoot, ...(deps.rootReader ? { facts: { rootReader: deps.rootReader } } : {}) }),
     bpmCollector(),
     ...(deps.kube ? [kubeCollector(deps.kube)] : []),

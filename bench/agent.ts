@@ -18,6 +18,7 @@ import { PersistentMetrics } from '../agent/metrics/registry.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { RootReader } from '../agent/proc/root-reader.js';
 import { Inventory } from '../agent/runtime/inventory.js';
+import { CgroupStatsReader, hostCgroupRoot } from '../agent/runtime/cgroup-stats.js';
 import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
 import type { Snapshot } from '../agent/snapshot.js';
 import { LoopBlocks } from './loop-blocks.js';
@@ -62,6 +63,7 @@ export interface AgentSample {
 export class InProcessAgent {
   readonly cfg: Config;
   readonly inventory: Inventory;
+  private readonly cgroups: CgroupStatsReader;
   readonly reader: NetnsReader;
   readonly rootReader = new RootReader();
   private readonly pipeline: MetricsPipeline;
@@ -77,6 +79,7 @@ export class InProcessAgent {
     const log = silentLogger();
     const persistent = new PersistentMetrics();
     this.inventory = new Inventory(this.cfg, { log, onCall: persistent.onCall });
+    this.cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(this.cfg.hostRoot), procRoot: this.cfg.procRoot });
     // The hooks node-collector.ts gives the reader, plus the reader threads' CPU.
     this.reader = createNetnsReader(this.cfg, {
       onCommand: (r) => persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
@@ -99,7 +102,7 @@ export class InProcessAgent {
     const cpu0 = cpuSnapshot();
     const t0 = performance.now();
     const snapshot = await collect(
-      { inventory: this.inventory, reader: this.reader, rootReader: this.rootReader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), verdicts: this.verdicts },
+      { inventory: this.inventory, reader: this.reader, rootReader: this.rootReader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), verdicts: this.verdicts, cgroups: this.cgroups },
       { deadlineMs: collectionSoftDeadlineMs(this.cfg.intervalMs) },
     );
     const cpu1 = cpuSnapshot();
@@ -150,6 +153,7 @@ export class InProcessAgent {
     void this.reader.close();
     void this.rootReader.close();
     this.inventory.close();
+    this.cgroups.close();
   }
 }
 

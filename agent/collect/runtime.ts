@@ -62,12 +62,3 @@ export function runtimeCollector(inventory: Inventory, filter?: (p: Pick<PodInfo
     },
   };
 }
-
-export function statsCollector(inventory: Inventory): Collector {
-  return {
-    name: 'stats',
-    async collect(draft) {
-      draft.containerStats = await inventory.containerStats();
-    },
-  };
-}

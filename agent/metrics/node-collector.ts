@@ -14,6 +14,7 @@ import type { KubeCollectorOptions } from '../intent/collector.js';
 import { createNetnsReader } from '../netns/read.js';
 import { RootReader } from '../proc/root-reader.js';
 import { Inventory } from '../runtime/inventory.js';
+import { CgroupStatsReader, hostCgroupRoot } from '../runtime/cgroup-stats.js';
 import type { Snapshot } from '../snapshot.js';
 import type { PersistentMetrics } from './registry.js';
 
@@ -39,10 +40,11 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   const disabled = disabledCollectors(cfg);
   const verdicts = new VerdictMemo();
   const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);
+  const cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(cfg.hostRoot), procRoot: cfg.procRoot });
   let closed = false;
   return {
     collect: (signal) => collect(
-      { inventory, reader, rootReader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, verdicts, ...(deps.kube ? { kube: deps.kube } : {}) },
+      { inventory, reader, rootReader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, verdicts, cgroups, ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {
@@ -51,6 +53,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
       void reader.close();
       void rootReader.close();
       inventory.close();
+      cgroups.close();
     },
   };
 }

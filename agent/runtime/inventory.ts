@@ -138,9 +138,13 @@ export class Inventory {
     return { runtimes: probed.map((p) => p.status), pods, errors };
   }
 
-  /** CPU/memory of every container of the runtimes up at the last pass (deduped by container ID). */
-  async containerStats(): Promise<ContainerStat[]> {
-    const clients = this.lastUp ?? (await this.probe()).flatMap((p) => (p.status.up && p.client ? [p.client] : []));
+  /**
+   * CPU/memory of every container of the runtimes up at the last pass (deduped by container ID); with `endpoints`,
+   * of those runtimes only (by endpoint URL).
+   */
+  async containerStats(endpoints?: ReadonlySet<string>): Promise<ContainerStat[]> {
+    const up = this.lastUp ?? (await this.probe()).flatMap((p) => (p.status.up && p.client ? [p.client] : []));
+    const clients = endpoints ? up.filter((c) => endpoints.has(c.endpoint.url)) : up;
     const results = await Promise.allSettled(clients.map((c) => c.containerStats()));
     const byId = new Map<string, ContainerStat>();
     results.forEach((r, i) => {

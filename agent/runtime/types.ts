@@ -88,7 +88,7 @@ export interface ListPodsOptions {
   resolve?: (sandbox: { namespace: string; name: string }) => boolean;
 }
 
-/** One container's resource usage from CRI ListContainerStats. */
+/** One container's resource usage: read from its cgroup, or from the runtime's CRI ListContainerStats. */
 export interface ContainerStat {
   containerId: string;
   sandboxId: string;
@@ -96,6 +96,8 @@ export interface ContainerStat {
   /** Cumulative CPU time in seconds, null when the runtime gave none. */
   cpuSeconds: number | null;
   memoryWorkingSetBytes: number | null;
+  /** Where the values come from: the container's cgroup files, or the runtime (default: the runtime). */
+  source?: 'cgroup' | 'runtime';
 }
 
 /** Called once per runtime request, for the request-duration histogram. `code` is the gRPC code name or HTTP status. */

@@ -137,6 +137,8 @@ describe('DaemonSet security policy', () => {
       '/run/containerd/containerd.sock', '/run/k3s/containerd/containerd.sock', '/var/run/crio/crio.sock',
       '/run/crio/crio.sock', '/var/run/cri-dockerd.sock', '/var/run/docker.sock',
       '/var/run/netns/cni-0000', '/run/netns/cni-0000',
+      // The host's cgroup filesystem (hostCgroupRoot): container stats read from each container's cgroup.
+      '/sys/fs/cgroup/memory',
     ];
     const covered = (p: string) => hostMounts.some((m) => `/host${p}`.startsWith(`${m.mountPath}/`));
     expect(needed.filter((p) => !covered(p))).toEqual([]);

@@ -1,0 +1,53 @@
+/**
+ * The stats collector: CPU and working set of every running container of the reported pods of CRI runtimes, read
+ * from the container's cgroup (runtime/cgroup-stats.ts) rather than through CRI ListContainerStats, which costs the
+ * node a ttrpc round trip and a cgroup read in every containerd-shim. A container whose cgroup cannot be read (no
+ * PID, no cgroup mount under --host-root, a cgroup namespace that hides the path, another layout, a reused PID) is
+ * taken from its runtime's ListContainerStats, asked only of the runtimes that have such a container; each stat
+ * says its `source`, and the metrics count both. Docker endpoints keep their own stats path (asked every time).
+ */
+import type { UsageResult } from '../runtime/cgroup-parse.js';
+import type { CgroupStatsReader } from '../runtime/cgroup-stats.js';
+import type { Inventory } from '../runtime/inventory.js';
+import type { ContainerStat } from '../runtime/types.js';
+import type { Collector } from './collector.js';
+
+/** `cgroups`: the agent's reader of the host's cgroup filesystem; null: every value from the runtimes. */
+export function statsCollector(inventory: Inventory, cgroups: CgroupStatsReader | null): Collector {
+  return {
+    name: 'stats',
+    async collect(draft, ctx) {
+      const byUrl = new Map(draft.runtimes.map((r) => [r.endpoint, r.protocol]));
+      const ask = new Set(draft.runtimes.filter((r) => r.protocol === 'docker').map((r) => r.endpoint));
+      const layout = cgroups === null ? null : await cgroups.prepare();
+      const unusable = layout === null ? 'no cgroup filesystem given' : layout.ok ? null : layout.reason;
+      const read = new Set<string>();
+      const stats: ContainerStat[] = [];
+      const misses: string[] = [];
+      for (const pod of draft.pods) {
+        if (byUrl.get(pod.endpoint) !== 'cri') continue;
+        for (const c of pod.containers) {
+          if (c.state !== 'CONTAINER_RUNNING') continue;
+          if (c.pid !== null) read.add(c.id);
+          const got: UsageResult = cgroups === null || unusable !== null ? { ok: false, reason: unusable ?? '' }
+            : c.pid === null ? { ok: false, reason: 'no container PID' } : cgroups.read({ id: c.id, pid: c.pid });
+          if (got.ok) {
+            stats.push({ containerId: c.id, sandboxId: pod.sandboxId, name: c.name, cpuSeconds: got.cpuSeconds, memoryWorkingSetBytes: got.memoryWorkingSetBytes, source: 'cgroup' });
+          } else {
+            ask.add(pod.endpoint);
+            if (misses.length < 3) misses.push(`${pod.namespace}/${pod.name} ${c.name}: ${got.reason}`);
+          }
+        }
+      }
+      cgroups?.retain(read);
+      if (ask.size > 0) {
+        const have = new Set(stats.map((s) => s.containerId));
+        for (const s of await inventory.containerStats(ask)) {
+          if (!have.has(s.containerId)) stats.push({ ...s, source: 'runtime' });
+        }
+        if (misses.length > 0) ctx.log.debug({ runtimes: [...ask], examples: misses }, 'container stats asked of the runtime (cgroup not readable)');
+      }
+      draft.containerStats = stats;
+    },
+  };
+}

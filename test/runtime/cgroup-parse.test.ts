@@ -1,0 +1,127 @@
+/**
+ * containerd's stats formulas on literal cgroup file contents in the kernel's documented formats
+ * (Documentation/admin-guide/cgroup-v1/{cpuacct,memory}.rst, cgroup-v2.rst), and the path checks that decide
+ * whether a /proc/<pid>/cgroup line may be read as the container's cgroup.
+ */
+import { describe, expect, it } from 'vitest';
+import { containerCgroupDirs, parseKeyedU64, parseU64File, safeCgroupPath, usageV1, usageV2, workingSet } from '../../agent/runtime/cgroup-parse.js';
+import { parseCgroupFile } from '../../agent/proc/proc-files.js';
+
+const ID = '334852c99b151e55a47356afcdf71e93e820f225ae72f8751e481e6459f14ca0';
+const OTHER = '0265f7963c05cd1e7636a28e668afcbc7b7a232c96ed8988bfc3b3f5f3dba36c';
+
+const V1_MEMORY_STAT = `cache 2297856
+rss 438272
+rss_huge 0
+shmem 0
+mapped_file 1216512
+inactive_anon 0
+active_anon 438272
+inactive_file 1081344
+active_file 1216512
+unevictable 0
+hierarchical_memory_limit 9223372036854771712
+total_cache 2297856
+total_rss 438272
+total_inactive_anon 0
+total_active_anon 438272
+total_inactive_file 1081344
+total_active_file 1216512
+total_unevictable 0
+`;
+
+const V2_CPU_STAT = `usage_usec 1234567
+user_usec 1000000
+system_usec 234567
+nr_periods 0
+nr_throttled 0
+throttled_usec 0
+`;
+
+const V2_MEMORY_STAT = `anon 438272
+file 2297856
+kernel_stack 16384
+active_anon 438272
+inactive_anon 0
+active_file 1216512
+inactive_file 1081344
+unevictable 0
+`;
+
+describe('cgroup counter files', () => {
+  it('parses one unsigned decimal per file, up to 2^64-1, and refuses anything else', () => {
+    expect(parseU64File('2736128\n')).toBe(2736128n);
+    expect(parseU64File('18446744073709551615\n')).toBe(18446744073709551615n);
+    expect(parseU64File('18446744073709551616')).toBeNull();
+    expect(parseU64File('-1')).toBeNull();
+    expect(parseU64File('max\n')).toBeNull();
+    expect(parseU64File('')).toBeNull();
+  });
+
+  it('reads one key of a flat-keyed file, exactly that key (inactive_file is not total_inactive_file)', () => {
+    expect(parseKeyedU64(V1_MEMORY_STAT, 'total_inactive_file')).toBe(1081344n);
+    expect(parseKeyedU64(V2_MEMORY_STAT, 'inactive_file')).toBe(1081344n);
+    expect(parseKeyedU64('total_inactive_file 5\n', 'inactive_file')).toBeNull();
+    expect(parseKeyedU64(V2_CPU_STAT, 'usage_usec')).toBe(1234567n);
+    expect(parseKeyedU64('usage_usec x\n', 'usage_usec')).toBeNull();
+  });
+
+  it('working set = usage - inactive file, 0 (not negative) when inactive file >= usage, as containerd clamps', () => {
+    expect(workingSet(2736128n, 1081344n)).toBe(1654784n);
+    expect(workingSet(1000n, 1000n)).toBe(0n);
+    expect(workingSet(1000n, 5000n)).toBe(0n);
+  });
+
+  it('v1: CPU = cpuacct.usage ns, working set = usage_in_bytes - total_inactive_file', () => {
+    expect(usageV1({ cpuacctUsage: '53189282\n', memoryUsage: '2736128\n', memoryStat: V1_MEMORY_STAT }))
+      .toEqual({ ok: true, cpuSeconds: 0.053189282, memoryWorkingSetBytes: 1654784 });
+    expect(usageV1({ cpuacctUsage: '1\n', memoryUsage: '2736128\n', memoryStat: 'cache 0\n' }))
+      .toEqual({ ok: false, reason: 'memory.stat total_inactive_file unreadable' });
+    expect(usageV1({ cpuacctUsage: 'garbage', memoryUsage: '1', memoryStat: V1_MEMORY_STAT }))
+      .toEqual({ ok: false, reason: 'cpuacct.usage unreadable' });
+  });
+
+  it('v2: CPU = cpu.stat usage_usec * 1000 ns, working set = memory.current - inactive_file, clamped at 0', () => {
+    expect(usageV2({ cpuStat: V2_CPU_STAT, memoryCurrent: '2736128\n', memoryStat: V2_MEMORY_STAT }))
+      .toEqual({ ok: true, cpuSeconds: 1.234567, memoryWorkingSetBytes: 1654784 });
+    expect(usageV2({ cpuStat: V2_CPU_STAT, memoryCurrent: '1000\n', memoryStat: V2_MEMORY_STAT }))
+      .toEqual({ ok: true, cpuSeconds: 1.234567, memoryWorkingSetBytes: 0 });
+    expect(usageV2({ cpuStat: 'user_usec 5\n', memoryCurrent: '1', memoryStat: V2_MEMORY_STAT }))
+      .toEqual({ ok: false, reason: 'cpu.stat usage_usec unreadable' });
+  });
+});
+
+describe('which cgroup is the container\'s', () => {
+  it('keeps only plain absolute paths: no .., ., empty segment, NUL, or the root itself', () => {
+    expect(safeCgroupPath(`/k8s.io/${ID}`)).toBe(`k8s.io/${ID}`);
+    expect(safeCgroupPath('/kubepods.slice/kubepods-besteffort.slice/cri-containerd-x.scope')).toBe('kubepods.slice/kubepods-besteffort.slice/cri-containerd-x.scope');
+    for (const bad of ['/', '', 'k8s.io/x', '/../../kubepods/x', '/k8s.io/../etc', '/k8s.io/./x', '/k8s.io//x', '/k8s.io/x/', '/k8s.io/x\0y']) {
+      expect(safeCgroupPath(bad), bad).toBeNull();
+    }
+  });
+
+  it('v1: the cpuacct and memory hierarchies, whatever their order and co-mounted controllers', () => {
+    const lines = parseCgroupFile(`9:name=systemd:/k8s.io/${ID}\n4:memory:/k8s.io/${ID}\n2:cpu,cpuacct:/k8s.io/${ID}\n0::/\n`);
+    expect(containerCgroupDirs(lines, 'v1', ID)).toEqual({ ok: true, cpu: `cpuacct/k8s.io/${ID}`, memory: `memory/k8s.io/${ID}` });
+  });
+
+  it('v2: the unified line; systemd\'s cri-containerd-<id>.scope names the container too', () => {
+    const lines = parseCgroupFile(`0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-${ID}.scope\n`);
+    const rel = `kubepods.slice/kubepods-pod1.slice/cri-containerd-${ID}.scope`;
+    expect(containerCgroupDirs(lines, 'v2', ID)).toEqual({ ok: true, cpu: rel, memory: rel });
+  });
+
+  it('refuses a cgroup that does not name the container (a reused PID), a hidden path, and a missing hierarchy', () => {
+    const other = parseCgroupFile(`4:memory:/k8s.io/${OTHER}\n2:cpuacct:/k8s.io/${OTHER}\n`);
+    expect(containerCgroupDirs(other, 'v1', ID)).toMatchObject({ ok: false, reason: expect.stringContaining('not the container\'s') });
+    // The container's ID in a parent directory is not enough: the counters must be the container's own cgroup.
+    const parent = parseCgroupFile(`0::/k8s.io/${ID}/child\n`);
+    expect(containerCgroupDirs(parent, 'v2', ID)).toMatchObject({ ok: false, reason: expect.stringContaining('not the container\'s') });
+    const hidden = parseCgroupFile(`0::/../../kubepods/${ID}\n`);
+    expect(containerCgroupDirs(hidden, 'v2', ID)).toMatchObject({ ok: false, reason: expect.stringContaining('outside the agent\'s cgroup namespace') });
+    const noMemory = parseCgroupFile(`2:cpuacct:/k8s.io/${ID}\n`);
+    expect(containerCgroupDirs(noMemory, 'v1', ID)).toEqual({ ok: false, reason: 'no memory cgroup in /proc/<pid>/cgroup' });
+    expect(containerCgroupDirs(parseCgroupFile(`0::/k8s.io/${ID}\n`), 'v1', ID)).toMatchObject({ ok: false });
+    expect(containerCgroupDirs(parseCgroupFile('0::/k8s.io/abc\n'), 'v2', 'abc')).toMatchObject({ ok: false, reason: 'container ID unusable in a cgroup path' });
+  });
+});
