@@ -119,7 +119,7 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     // Asked before the namespace reads ended (in sequence it was asked only after them).
     expect(statsAsked).toBeGreaterThanOrEqual(0);
     expect(statsAsked).toBeLessThan(readsDone);
-    expect(snap.containerStats).toEqual([stat]);
+    expect(snap.containerStats).toEqual([{ ...stat, source: 'runtime' }]);
     const seconds = Object.fromEntries(snap.collectors.map((c) => [c.collector, c.seconds]));
     expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true], ['proc', true], ['bpm', true]]);
     expect(seconds.stats).toBeGreaterThanOrEqual((STATS_MS - 5) / 1000);

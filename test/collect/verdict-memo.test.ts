@@ -58,7 +58,13 @@ describeIntegration('verdict memo', { root: true, commands: ['ip', 'tc', 'ipset'
     memo.verdict(ns, s1, ['x', 'y'], judgeOf(s1, ['x', 'y']));
     expect(judged).toBe(2);
     memo.endCollection();
-    // A new read of the same, unchanged namespace is a new object: judged again (content is the reader's business).
+    // A new read of the unchanged namespace is the same object (the reader's tape replayed): reused.
+    expect(await reader.read(t)).toBe(s1);
+    expect(memo.verdict(ns, s1, ['x', 'y'], judgeOf(s1, ['x', 'y']))).toEqual(v1);
+    expect(judged).toBe(2);
+    memo.endCollection();
+    // After a change the reader hands back a new object: judged again (content is the reader's business).
+    await a.exec(['ip', 'link', 'set', 'lo', 'mtu', '60000']);
     const s2 = await reader.read(t);
     expect(s2).not.toBe(s1);
     expect(memo.verdict(ns, s2, ['x', 'y'], judgeOf(s2, ['x', 'y']))).toEqual(v1);
@@ -68,7 +74,7 @@ describeIntegration('verdict memo', { root: true, commands: ['ip', 'tc', 'ipset'
     memo.endCollection();
     memo.verdict(ns, s2, ['x', 'y'], judgeOf(s2, ['x', 'y']));
     expect(judged).toBe(4);
-    expect([memo.hits, memo.misses]).toEqual([1, 4]);
+    expect([memo.hits, memo.misses]).toEqual([2, 4]);
   });
 
   it('a change of the real state between two collections is seen, and a chain added then removed between two collections leaves no trace', async () => {
