@@ -10,6 +10,10 @@
  * thread is abandoned (terminated; a thread stuck in the kernel ends when its call does) and the other containers
  * are read again by a fresh thread. A worker that cannot start or dies before its first container leaves the
  * containers to the main thread's thread-pool reads (root-facts.ts without `sync`), as without this reader.
+ *
+ * A container that got its thread abandoned is not read again while that thread is still alive (it ends when its
+ * call returns): it is reported unread at once, so a mount that stays stuck costs one thread and its open root fd
+ * (termination skips the thread's `finally`), not one more of each per collection.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -39,7 +43,10 @@ export function rootWorkerUrl(): URL {
   throw new AgentError('ROOT_READER', `root-worker.js not found next to ${src} nor in dist/ (run npm run build)`);
 }
 
-type Outcome = { kind: 'done'; results: RootFacts[] } | { kind: 'stuck'; index: number; why: string } | { kind: 'unavailable'; why: string };
+/** `thread`: the abandoned worker when it is still blocked on that container (not when it died). */
+type Outcome = { kind: 'done'; results: RootFacts[] } | { kind: 'stuck'; index: number; why: string; thread?: Worker } | { kind: 'unavailable'; why: string };
+
+const stuckKey = (job: RootJob): string => `${job.pid}\u0000${job.container.id}`;
 
 /** A container the worker never answered for: every source that needed its root or mount table is unknown. */
 export function unanswered(job: RootJob, why: string): RootFacts {
@@ -58,6 +65,9 @@ export class RootReader {
   abandoned = 0;
   /** Containers read on the main thread because no worker could run. */
   inThread = 0;
+  /** Containers (pid and id) whose abandoned thread has not ended yet, with when it was abandoned. */
+  private readonly stuck = new Map<string, number>();
+  private closed = false;
 
   constructor(private readonly opts: RootReaderOptions = {}) {}
 
@@ -70,6 +80,7 @@ export class RootReader {
 
   /** Stops the worker once the reads queued so far are done. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.queue;
     await this.stopWorker();
   }
@@ -83,6 +94,7 @@ export class RootReader {
   }
 
   private async readAll(jobs: readonly RootJob[]): Promise<RootFacts[]> {
+    if (this.closed) throw new AgentError('ROOT_READER', 'the root reader is closed');
     this.stopIdle();
     this.busy = true;
     try {
@@ -96,7 +108,12 @@ export class RootReader {
 
   private async readEach(jobs: readonly RootJob[]): Promise<RootFacts[]> {
     const out = new Array<RootFacts>(jobs.length);
-    let todo = jobs.map((_, i) => i);
+    let todo: number[] = [];
+    jobs.forEach((job, i) => {
+      const since = this.stuck.get(stuckKey(job));
+      if (since === undefined) todo.push(i);
+      else out[i] = unanswered(job, `its last read has been blocked in the kernel for ${Math.round((performance.now() - since) / 1000)} s, not read again until it returns`);
+    });
     while (todo.length > 0) {
       const r = await this.once(todo.map((i) => jobs[i]!));
       if (r.kind === 'done') {
@@ -108,8 +125,10 @@ export class RootReader {
         this.inThread += todo.length;
         break;
       }
-      out[todo[r.index]!] = unanswered(jobs[todo[r.index]!]!, r.why);
+      const stuckJob = jobs[todo[r.index]!]!;
+      out[todo[r.index]!] = unanswered(stuckJob, r.why);
       todo = todo.filter((_, k) => k !== r.index);
+      if (r.thread) this.markStuck(stuckKey(stuckJob), r.thread);
     }
     return out;
   }
@@ -125,6 +144,12 @@ export class RootReader {
     w.unref(); // an idle reader never keeps the process alive; a read in progress is kept alive by its watchdog
     this.started++;
     return w;
+  }
+
+  /** `key`'s read stays skipped until `thread` (abandoned on it) has ended. */
+  private markStuck(key: string, thread: Worker): void {
+    this.stuck.set(key, performance.now());
+    thread.once('exit', () => this.stuck.delete(key));
   }
 
   private abandon(w: Worker): void {
@@ -184,7 +209,7 @@ export class RootReader {
         }
         const budget = (seen < 0 ? 10_000 : jobs[seen]!.timeoutMs) + (this.opts.graceMs ?? 1000);
         if (now - since <= budget) return;
-        finish(seen < 0 ? { kind: 'unavailable', why: `the root reader thread did not start within ${budget} ms` } : { kind: 'stuck', index: seen, why: `no answer from the root reader within ${budget} ms` });
+        finish(seen < 0 ? { kind: 'unavailable', why: `the root reader thread did not start within ${budget} ms` } : { kind: 'stuck', index: seen, why: `no answer from the root reader within ${budget} ms`, thread: w });
       }, this.opts.pollMs ?? 100);
       w.on('message', onMessage).on('error', onDeath).on('exit', onExit);
       w.postMessage({ id, jobs, progress: progress.buffer as SharedArrayBuffer } satisfies RootRequest);

@@ -125,6 +125,7 @@ export class CgroupStatsReader {
   private readonly procRoot: string;
   private layout: CgroupLayout | null = null;
   private readonly open = new Map<string, OpenCounters>();
+  private closed = false;
 
   constructor(opts: { cgroupRoot: string; procRoot: string }) {
     this.root = opts.cgroupRoot;
@@ -148,6 +149,8 @@ export class CgroupStatsReader {
   /** One running container's usage, or why not (the caller then asks the runtime). Never throws. */
   read(c: { id: string; pid: number }): UsageResult {
     const layout = this.layout;
+    // Closed (shutdown) while a collection was between prepare() and its reads: nothing is opened again.
+    if (this.closed) return { ok: false, reason: 'the cgroup reader is closed' };
     if (!layout?.ok) return { ok: false, reason: layout ? layout.reason : 'cgroup layout not detected' };
     const held = this.open.get(c.id);
     if (held && held.pid === c.pid) {
@@ -171,6 +174,7 @@ export class CgroupStatsReader {
   }
 
   close(): void {
+    this.closed = true;
     this.retain(new Set());
   }
 

@@ -79,7 +79,10 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
       expect(s.cpuSeconds!).toBeGreaterThan(0);
       // Working set: same formula; only what the container allocated or freed between the reads may differ.
       expect(s.memoryWorkingSetBytes!).toBeGreaterThan(0);
-      expect(Math.abs(s.memoryWorkingSetBytes! - before.get(c.id)!.memoryWorkingSetBytes!)).toBeLessThanOrEqual(256 * 1024);
+      // (The burner forks a short-lived child every 50 ms, ~100-300 KiB each: measured against both reads' span.)
+      const [lo, hi] = [before, after].map((m) => m.get(c.id)!.memoryWorkingSetBytes!).sort((a, b) => a - b) as [number, number];
+      const outside = Math.max(0, lo - s.memoryWorkingSetBytes!, s.memoryWorkingSetBytes! - hi);
+      expect(outside, `${c.pod}/${c.name}: ${s.memoryWorkingSetBytes} vs [${lo}, ${hi}]`).toBeLessThanOrEqual(512 * 1024);
     }
     expect(mine.size).toBe(3);
   });

@@ -30,6 +30,8 @@ describeIntegration('verdict memo', { root: true, commands: ['ip', 'tc', 'ipset'
 
   beforeAll(async () => {
     a = await createNetns('h4memo');
+    // No IPv6: a link-local address leaving duplicate address detection would change the namespace between two reads.
+    await a.exec(['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1']);
     await a.addPodInterface({ addr: '10.251.0.2/24' });
     await a.startHolder();
     reader = createNetnsReader({ reader: 'netlink', netnsConcurrency: 1, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 1 << 24, namespaceTimeoutMs: 10_000, procRoot: '/proc' });

@@ -112,5 +112,24 @@ describeIntegration('the root reader\'s worker thread', { root: true, commands: 
     expect(ms).toBeGreaterThanOrEqual(300);
     expect(ms).toBeLessThan(10_000);
     expect((await reader.read([job(plainPid, 'plain')]))[0]!).toMatchObject({ dns: { state: 'none' }, incomplete: [] });
+    // While its abandoned thread is still blocked, the same container is reported unread at once, not read again:
+    // no second thread stuck on it.
+    const abandoned = reader.abandoned;
+    const t1 = performance.now();
+    const again = await reader.read([job(stuckPid, 'stuck', { timeoutMs: 300, mountGuard: false }), job(dnsPid, 'other')]);
+    expect(performance.now() - t1).toBeLessThan(300);
+    expect(again[0]!.incomplete.map((i) => [i.source, i.error.reason])).toEqual([['mounts', 'timeout'], ['dns', 'timeout'], ['jvm', 'timeout']]);
+    expect(again[0]!.incomplete[0]!.error.message).toMatch(/^stuck: its last read has been blocked in the kernel for \d+ s, not read again until it returns$/);
+    expect(again[1]!.dns).toMatchObject({ state: 'none' });
+    expect(reader.abandoned).toBe(abandoned);
+    // The FUSE server goes away: the blocked call returns, its thread ends, and the container is read again.
+    closeSync(fuse!);
+    fuse = null;
+    let last = again[0]!;
+    for (const end = Date.now() + 20_000; Date.now() < end && /blocked in the kernel/.test(last.incomplete[0]?.error.message ?? ''); await new Promise((res) => setTimeout(res, 50))) {
+      last = (await reader.read([job(stuckPid, 'stuck', { timeoutMs: 300, mountGuard: false })]))[0]!;
+    }
+    expect(last.incomplete[0]?.error.message ?? '').not.toMatch(/blocked in the kernel|no answer/);
+    expect(reader.abandoned).toBe(abandoned);
   });
 });

@@ -137,6 +137,7 @@ export class NetlinkPool {
   /** Terminate every worker and fail what is queued. */
   async close(): Promise<void> {
     this.closed = true;
+    this.kept.clear();
     for (const p of this.queue.splice(0)) this.settle(p, new NetlinkError('netlink read', 'timeout', 'the reader was closed'));
     await Promise.all(this.slots.splice(0).map((s) => this.stop(s, new NetlinkError('netlink read', 'timeout', 'the reader was closed'))));
   }
