@@ -10,6 +10,7 @@ import type { UsageResult } from '../runtime/cgroup-parse.js';
 import type { CgroupStatsReader } from '../runtime/cgroup-stats.js';
 import type { Inventory } from '../runtime/inventory.js';
 import type { ContainerStat } from '../runtime/types.js';
+import { Slicer } from '../metrics/slicer.js';
 import type { Collector } from './collector.js';
 
 /** `cgroups`: the agent's reader of the host's cgroup filesystem; null: every value from the runtimes. */
@@ -24,8 +25,11 @@ export function statsCollector(inventory: Inventory, cgroups: CgroupStatsReader 
       const read = new Set<string>();
       const stats: ContainerStat[] = [];
       const misses: string[] = [];
+      // ~3 small synchronous reads per container (~10 ms for 220 at once, measured): yield between slices.
+      const slicer = new Slicer(2, ctx.signal);
       for (const pod of draft.pods) {
         if (byUrl.get(pod.endpoint) !== 'cri') continue;
+        await slicer.point();
         for (const c of pod.containers) {
           if (c.state !== 'CONTAINER_RUNNING') continue;
           if (c.pid !== null) read.add(c.id);
