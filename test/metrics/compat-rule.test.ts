@@ -50,8 +50,14 @@ COMMIT
     expect(chaosDaemonRuleLabel('')).toBe('');
   });
 
-  it('is the rule text itself whenever the text neither starts with `!` nor holds whitespace runs or `[` tokens', () => {
-    const token = fc.stringMatching(/^[A-Za-z0-9_./:,!-]{1,8}$/).filter((t) => !t.startsWith('['));
+  it('drops an -A / --append flag and its values wherever it appears, as the parser does', () => {
+    expect(chaosDaemonRuleLabel('-j X -A _ y -p tcp')).toBe('-j X -p tcp');
+    expect(chaosDaemonRuleLabel('-p udp --append CHAIN')).toBe('-p udp');
+  });
+
+  it('is the rule text itself whenever the text neither starts with `!` nor holds whitespace runs, `[` tokens or an -A / --append flag', () => {
+    // `-A` / `--append` drop their values (the chain name) wherever they appear, as the parser does (the test above).
+    const token = fc.stringMatching(/^[A-Za-z0-9_./:,!-]{1,8}$/).filter((t) => !t.startsWith('[') && t !== '-A' && t !== '--append');
     fc.assert(
       fc.property(fc.array(token, { minLength: 1, maxLength: 8 }), (tokens) => {
         const text = ['-j', ...tokens].join(' ');
