@@ -16,6 +16,7 @@
  */
 import type { ChaosReport } from '../chaos/types.js';
 import type { NetnsState } from '../netns/state.js';
+import { sameItems } from '../same-items.js';
 
 interface Entry {
   state: NetnsState;
@@ -24,10 +25,7 @@ interface Entry {
 }
 
 function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a === b || (a !== undefined && b !== undefined && sameItems(a, b));
 }
 
 export class VerdictMemo {

@@ -11,14 +11,9 @@
  * equal, so it is always rendered again, which is merely slower.
  */
 import type { IptablesRule } from '../netns/model/iptables.js';
+import { sameItems } from '../same-items.js';
 import type { CompatBlocks, CompatLabels } from './compat-labels.js';
 import { formatValue } from './render-text.js';
-
-function sameValues(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** Per distinct rule series, the sum of its rules' counters (the first one's value when one rule: no `0 +`). */
 function sums(labels: CompatLabels, rules: readonly IptablesRule[]): { packets: number[]; bytes: number[] } {
@@ -53,7 +48,7 @@ function render(name: string, labels: CompatLabels, values: readonly number[]): 
 export function compatBlocks(labels: CompatLabels, rules: readonly IptablesRule[], names: { packets: string; bytes: string }): CompatBlocks {
   const { packets, bytes } = sums(labels, rules);
   const kept = labels.blocks;
-  if (kept !== null && kept.names.packets === names.packets && kept.names.bytes === names.bytes && sameValues(kept.packets, packets) && sameValues(kept.bytes, bytes)) return kept;
+  if (kept !== null && kept.names.packets === names.packets && kept.names.bytes === names.bytes && sameItems(kept.packets, packets) && sameItems(kept.bytes, bytes)) return kept;
   const blocks: CompatBlocks = {
     names: { ...names }, packets, bytes,
     packetsText: render(names.packets, labels, packets),

@@ -18,6 +18,7 @@
  * Entries live for one collection after the last that used them (a vanished pod's entry is dropped at the next).
  */
 import type { IptablesDump, IptablesRule } from '../netns/model/iptables.js';
+import { sameItems } from '../same-items.js';
 import { chaosDaemonRuleLabel } from './compat-rule.js';
 import { labelPairs } from './families.js';
 import { exportedRules } from './rule-cap.js';
@@ -70,12 +71,6 @@ export interface CompatPodLabels {
   rules: readonly IptablesRule[];
 }
 
-function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 export class CompatLabelCache {
   private previous = new Map<string, CompatLabels>();
   private current = new Map<string, CompatLabels>();
@@ -93,7 +88,7 @@ export class CompatLabelCache {
   labels(namespace: string, name: string, containers: readonly string[], dumps: readonly IptablesDump[], maxRules: number): CompatPodLabels {
     const key = `${namespace}\0${name}`;
     const cached = this.current.get(key) ?? this.previous.get(key);
-    let same = cached !== undefined && cached.namespace === namespace && cached.name === name && cached.maxRules === maxRules && sameList(cached.containers, containers);
+    let same = cached !== undefined && cached.namespace === namespace && cached.name === name && cached.maxRules === maxRules && sameItems(cached.containers, containers);
     const rules: IptablesRule[] = [];
     for (const dump of dumps) {
       for (const table of dump.tables) {
