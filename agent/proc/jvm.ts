@@ -106,16 +106,6 @@ export function listenersOn(procRoot: string, pid: number, ports: readonly numbe
   return error === undefined ? { sockets, complete } : { sockets, complete, error };
 }
 
-/** One container's JVMChaos facts. `podProcesses` gives the pod's processes, searched for a listener's owner. */
-export async function readJvm(
-  access: RootAccess,
-  container: { name: string; id: string },
-  podProcesses: () => readonly { pid: number; comm: string }[],
-  opts: JvmOptions,
-): Promise<JvmFact> {
-  return withListenerOwners(await readJvmLayout(access, container, opts), podProcesses, opts.procRoot);
-}
-
 /**
  * The container's JVMChaos facts without the listeners' owners (`owner: null`): what needs only the container's
  * root and network namespace (the root reader's worker thread reads this part; withListenerOwners the rest).
