@@ -29,13 +29,16 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const log = (m: string): void => void process.stderr.write(`[profile ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
+/** Held pods' containers outlive a working day (the default command, `sleep 3600`, exits after an hour). */
+const HELD_COMMAND = ['/bin/sleep', '172800'];
+
 /** A containerd with `pods` pods of 2 containers, each namespace brought to `corpus`. */
-async function setUp(pods: number, corpus: CorpusName): Promise<ContainerdHarness> {
+async function setUp(pods: number, corpus: CorpusName, hold: boolean): Promise<ContainerdHarness> {
   const h = await startContainerd({ name: 'profile' });
   try {
     const t0 = performance.now();
     const created = await mapLimit(Array.from({ length: pods }, (_, i) => i), 8, (i) =>
-      h.runPod({ name: `prof-${String(i).padStart(3, '0')}`, namespace: 'bench', containers: ['app', 'sidecar'] }));
+      h.runPod({ name: `prof-${String(i).padStart(3, '0')}`, namespace: 'bench', containers: ['app', 'sidecar'], ...(hold ? { command: HELD_COMMAND } : {}) }));
     const ok = created.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ netnsPath: string }>).value);
     if (ok.length !== pods) throw new AgentError('BENCH_SETUP', `${pods - ok.length} pods failed`);
     const inj = await mapLimit(ok, 8, (p) => applyCorpus(p.netnsPath, corpus));
@@ -79,7 +82,7 @@ async function main(): Promise<void> {
   try {
     let endpoint = values.endpoint;
     if (endpoint === undefined) {
-      h = await setUp(pods, corpus);
+      h = await setUp(pods, corpus, values.hold === true);
       endpoint = h.endpoint;
       if (values.hold) {
         log(`holding ${pods} pods (${corpus}) at ${endpoint}; SIGINT tears down`);
