@@ -8,7 +8,7 @@
  * fails the thread is left in a pod's namespace; that is unrecoverable for the thread, so it throws a
  * StrandedThreadError which the worker treats as fatal (it exits and is replaced).
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AgentError, NetlinkError } from '../../errors.js';
 import {
   AF_INET,
@@ -141,13 +141,36 @@ function rawSocket(lib: Libc, family: 'ipv4' | 'ipv6'): RawSocket {
   return new RawSocket(lib, fd, af);
 }
 
+/** This thread's buffer for /proc/thread-self/net files (read synchronously, one at a time). */
+let procNetBuffer: Buffer | null = null;
+
+/**
+ * The file's first MAX_PROC_NET_FILE bytes, read into the thread's buffer (open, read to its end or the cap, close:
+ * half the CPU of readFileSync, which also stats the file and grows chunks for a size /proc does not report).
+ */
 function readProcNet(name: string): string | null {
   if (!PROC_NET_FILES.has(name)) throw new NetlinkError('proc net', 'spawn', `${name} is not a file the reader reads`);
+  const path = `/proc/thread-self/net/${name}`;
+  let fd: number;
   try {
-    const buf = readFileSync(`/proc/thread-self/net/${name}`);
-    return buf.subarray(0, MAX_PROC_NET_FILE).toString('utf8');
+    fd = openSync(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new NetlinkError('proc net', 'spawn', `/proc/thread-self/net/${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw new NetlinkError('proc net', 'spawn', `${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  try {
+    const buf = (procNetBuffer ??= Buffer.allocUnsafe(MAX_PROC_NET_FILE));
+    let len = 0;
+    for (;;) {
+      const n = readSync(fd, buf, len, buf.length - len, null);
+      if (n <= 0) break;
+      len += n;
+      if (len === buf.length) break;
+    }
+    return buf.toString('utf8', 0, len);
+  } catch (err) {
+    throw new NetlinkError('proc net', 'spawn', `${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  } finally {
+    closeSync(fd);
   }
 }

@@ -64,13 +64,10 @@ export function encodeAttr(type: number, data: Buffer, nested = false): Buffer {
 
 /** Every message in one datagram, in order. A length that runs past the buffer is a DecodeError. */
 export function splitMessages(buf: Buffer): NlMessage[] {
+  checkMessages(buf, buf.length);
   const out: NlMessage[] = [];
-  let off = 0;
-  while (off + NLMSG_HDRLEN <= buf.length) {
+  for (let off = 0; off + NLMSG_HDRLEN <= buf.length; ) {
     const len = buf.readUInt32LE(off);
-    if (len < NLMSG_HDRLEN || off + len > buf.length) {
-      throw new DecodeError('nlmsghdr', off, `length ${len} does not fit the ${buf.length - off} bytes left`);
-    }
     out.push({
       type: buf.readUInt16LE(off + 4),
       flags: buf.readUInt16LE(off + 6),
@@ -80,10 +77,27 @@ export function splitMessages(buf: Buffer): NlMessage[] {
     });
     off += align4(len);
   }
-  if (off < buf.length && buf.length - off >= 1 && out.length === 0) {
-    throw new DecodeError('nlmsghdr', off, `${buf.length - off} bytes are too short for a header`);
-  }
   return out;
+}
+
+/**
+ * Throws the DecodeError splitMessages would for the datagram buf[0, n): a message length that does not fit, or
+ * bytes too short for a header and no message. When it returns, every header in it fits (readers walk them in place).
+ */
+export function checkMessages(buf: Buffer, n: number): void {
+  let off = 0;
+  let messages = 0;
+  while (off + NLMSG_HDRLEN <= n) {
+    const len = buf.readUInt32LE(off);
+    if (len < NLMSG_HDRLEN || off + len > n) {
+      throw new DecodeError('nlmsghdr', off, `length ${len} does not fit the ${n - off} bytes left`);
+    }
+    messages++;
+    off += align4(len);
+  }
+  if (off < n && messages === 0) {
+    throw new DecodeError('nlmsghdr', off, `${n - off} bytes are too short for a header`);
+  }
 }
 
 /** The errno of an NLMSG_ERROR payload (struct nlmsgerr: int error, then the request's header): positive, 0 = ACK. */

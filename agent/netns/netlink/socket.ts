@@ -11,8 +11,8 @@
  *
  * Cheap per request (a namespace read makes ~15): every socket of a thread receives into the thread's one receive
  * buffer (the calls are synchronous, so no two use it at once), each datagram is copied out of it once (its
- * messages are views of that copy), and SO_RCVTIMEO is set only when the time left is shorter than the timeout the
- * socket already has.
+ * messages are views of that copy) or, in a replay, compared where it lies, and SO_RCVTIMEO is set only when the
+ * time left is shorter than the timeout the socket already has.
  */
 import { NetlinkError } from '../../errors.js';
 import {
@@ -38,6 +38,7 @@ import {
   align4,
   encodeMessage,
   messageErrno,
+  checkMessages,
   splitMessages,
   type NlMessage,
 } from './nlmsg.js';
@@ -162,20 +163,68 @@ export class NetlinkSocket extends OwnedSocket {
    * the socket failed: the socket may then be unusable). A different answer is still read to its end.
    */
   replay(step: NetlinkStep, limits: RequestLimits): boolean {
-    const cmp = new AnswerComparer(step.answer);
     try {
-      const a = this.exchange('replay', step.type, step.flags, step.payload, limits, step.dump, cmp, false);
-      return !a.truncated && !a.interrupted && cmp.same();
+      return this.compareExchange(step, limits);
     } catch (err) {
       if (err instanceof NetlinkError) return false;
       throw err;
     }
   }
 
+  /**
+   * exchange() for a replay, message by message as exchange reads them (the same ends, the same poisoning), but each
+   * answer message compared where it was received, by offsets: no datagram copy, no message objects, no views.
+   */
+  private compareExchange(step: NetlinkStep, limits: RequestLimits): boolean {
+    const op = 'replay';
+    const seq = this.send(op, step.type, step.flags, step.payload);
+    const cmp = new AnswerComparer(step.answer);
+    let bytes = 0;
+    let kept = 0;
+    let interrupted = false;
+    for (;;) {
+      const rx = threadReceiveBuffer();
+      const n = this.receive(op, rx, limits, bytes);
+      bytes += n;
+      checkMessages(rx, n);
+      for (let at = 0; at + NLMSG_HDRLEN <= n; ) {
+        const len = rx.readUInt32LE(at);
+        const type = rx.readUInt16LE(at + 4);
+        const mflags = rx.readUInt16LE(at + 6);
+        const start = at + NLMSG_HDRLEN;
+        const end = at + len;
+        const here = at;
+        at += align4(len);
+        if (rx.readUInt32LE(here + 8) !== seq) continue; // a late answer to an earlier request
+        if (type === NLMSG_NOOP) continue;
+        if (mflags & NLM_F_DUMP_INTR) interrupted = true;
+        if (type === NLMSG_OVERRUN) {
+          this.poisoned = true;
+          throw new NetlinkError(op, 'spawn', 'the kernel reported an overrun');
+        }
+        if (type === NLMSG_DONE || type === NLMSG_ERROR) {
+          cmp.addRange(rx, here, here + 8);
+          cmp.addRange(rx, start, Math.min(start + 4, end));
+          if (type === NLMSG_DONE) return !interrupted && cmp.same();
+          const errno = messageErrno(rx.subarray(start, end));
+          if (errno === 0 && step.dump) continue;
+          return !interrupted && cmp.same();
+        }
+        cmp.addMessage(this.protocol, type, rx, here, start, end);
+        if (kept + (end - start) > limits.maxBytes) {
+          // Cut where it is read, as a read would: the rest of the answer stays queued; the socket is done.
+          this.poisoned = true;
+          return false;
+        }
+        kept += end - start;
+      }
+    }
+  }
+
   /** One exchange, its answer kept when a tape records; a failure that is not a kernel answer makes the tape invalid. */
   private taped(op: string, type: number, flags: number, payload: Buffer, limits: RequestLimits, dump: boolean): Answer {
     try {
-      return this.exchange(op, type, flags, payload, limits, dump, this.tape === null ? null : new AnswerRecorder(), true);
+      return this.exchange(op, type, flags, payload, limits, dump, this.tape === null ? null : new AnswerRecorder());
     } catch (err) {
       this.tape?.invalidate(`${op}: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
@@ -195,24 +244,21 @@ export class NetlinkSocket extends OwnedSocket {
     return { messages: a.messages, truncated: a.truncated, interrupted: a.interrupted, bytes: a.bytes };
   }
 
-  /**
-   * Send one request and read its answer. `sink`: given each answer message of this request as taped (tape.ts: its
-   * length, type and flags, then its payload; of an NLMSG_ERROR / DONE the errno only: an ACK echoes our request
-   * header). `keep` false: the messages are read in the receive buffer and not kept (a replay).
-   */
-  private exchange(op: string, type: number, flags: number, payload: Buffer, limits: RequestLimits, dump: boolean, sink: AnswerSink | null, keep: boolean): Answer {
+  /** Send one request (a fresh sequence number, returned). */
+  private send(op: string, type: number, flags: number, payload: Buffer): number {
     this.checkOpen(op);
     if (this.poisoned) throw new NetlinkError(op, 'spawn', 'an earlier request on this socket was cut short');
     const seq = (this.seq = (this.seq + 1) >>> 0);
     const msg = encodeMessage(type, flags, seq, payload);
     if (this.libc.send(this.fd, msg, msg.length, 0) < 0) fail(this.libc, op, 'send');
+    return seq;
+  }
 
-    const messages: NlMessage[] = [];
-    let bytes = 0;
-    let kept = 0;
-    let truncated = false;
-    let interrupted = false;
-    const done = (errno: number): Answer => ({ messages, truncated, interrupted, bytes, errno, sink });
+  /**
+   * The next datagram of the answer into `rx` (its length returned), within the deadline; `bytes` (received so far)
+   * is for the messages. A failure leaves the rest of the answer queued: the socket is then poisoned.
+   */
+  private receive(op: string, rx: Buffer, limits: RequestLimits, bytes: number): number {
     for (;;) {
       const left = limits.deadline - performance.now();
       if (left <= 0) {
@@ -220,7 +266,6 @@ export class NetlinkSocket extends OwnedSocket {
         throw new NetlinkError(op, 'timeout', `no complete answer within the time budget (${bytes} bytes received)`);
       }
       this.boundReceive(left);
-      const rx = threadReceiveBuffer();
       const n = this.libc.recv(this.fd, rx, rx.length, MSG_TRUNC);
       if (n < 0) {
         const errno = this.libc.errno();
@@ -233,10 +278,30 @@ export class NetlinkSocket extends OwnedSocket {
         this.poisoned = true;
         throw new NetlinkError(op, 'output_limit', `a ${n}-byte datagram does not fit the ${rx.length}-byte buffer`);
       }
+      return n;
+    }
+  }
+
+  /**
+   * Send one request and read its answer. `sink`: given each answer message of this request as taped (tape.ts: its
+   * length, type and flags, then its payload; of an NLMSG_ERROR / DONE the errno only: an ACK echoes our request
+   * header). A replay does not come here: compareExchange compares in place.
+   */
+  private exchange(op: string, type: number, flags: number, payload: Buffer, limits: RequestLimits, dump: boolean, sink: AnswerSink | null): Answer {
+    const seq = this.send(op, type, flags, payload);
+
+    const messages: NlMessage[] = [];
+    let bytes = 0;
+    let kept = 0;
+    let truncated = false;
+    let interrupted = false;
+    const done = (errno: number): Answer => ({ messages, truncated, interrupted, bytes, errno, sink });
+    for (;;) {
+      const rx = threadReceiveBuffer();
+      const n = this.receive(op, rx, limits, bytes);
       bytes += n;
-      // One copy per datagram, out of the receive buffer the next recv overwrites; messages are views of it. A
-      // replay only compares: it reads the receive buffer in place.
-      const datagram = keep ? Buffer.from(rx.subarray(0, n)) : rx.subarray(0, n);
+      // One copy per datagram, out of the receive buffer the next recv overwrites; messages are views of it.
+      const datagram = Buffer.from(rx.subarray(0, n));
       let off = 0;
       for (const m of splitMessages(datagram)) {
         const at = off;
@@ -264,7 +329,7 @@ export class NetlinkSocket extends OwnedSocket {
           break;
         }
         kept += m.payload.length;
-        if (keep) messages.push(m);
+        messages.push(m);
       }
       if (truncated) {
         // Cut where it is read: the rest of the answer stays queued (freed when the socket is closed).
@@ -317,6 +382,9 @@ export class RawSocket extends OwnedSocket {
     const buf = Buffer.from(step.input);
     const len = [buf.length];
     const errno = this.libc.getsockopt(this.fd, step.level, step.name, buf, len) !== 0 ? this.libc.errno() : 0;
-    return sockoptAnswer(len[0]!, buf, errno).equals(step.answer);
+    // sockoptAnswer(len, buf, errno).equals(step.answer), compared in place.
+    const a = step.answer;
+    if (a.length !== (errno === 0 ? 8 + buf.length : 8) || a.readInt32LE(0) !== errno || a.readUInt32LE(4) !== len[0]! >>> 0) return false;
+    return errno !== 0 || buf.compare(a, 8) === 0;
   }
 }

@@ -50,7 +50,7 @@ describe('nlmsg codec', () => {
   });
 });
 
-describeIntegration('withNetns on a real namespace', { root: true, commands: ['ip'] }, () => {
+describeIntegration('withNetns on a real namespace', { root: true, commands: ['ip', 'iptables-legacy'] }, () => {
   afterAll(destroyAll);
 
   it('dumps the links of the namespace from a socket opened inside, and the thread comes back', async () => {
@@ -79,6 +79,20 @@ describeIntegration('withNetns on a real namespace', { root: true, commands: ['i
     } catch (err) {
       expect((err as NetlinkError).reason).toBe('vanished');
     }
+  });
+
+  it('reads /proc/thread-self/net files as seen from inside: the legacy tables of that namespace only', async () => {
+    const ns = await createNetns('nlf');
+    const other = await createNetns('nlf');
+    await ns.exec(['iptables-legacy', '-t', 'mangle', '-S']);
+    await ns.exec(['iptables-legacy', '-t', 'raw', '-S']);
+    const inside = withNetns(ns.path, null, (i) => i.procNet('ip_tables_names')).value;
+    expect(inside?.split('\n').filter((l) => l !== '').sort()).toEqual(['mangle', 'raw']);
+    const elsewhere = withNetns(other.path, null, (i) => i.procNet('ip_tables_names')).value;
+    expect(elsewhere ?? '').toBe('');
+    const dev = withNetns(ns.path, null, (i) => i.procNet('dev')).value!;
+    expect(dev).toMatch(/^Inter-\|/);
+    expect(dev).toMatch(/\blo:/);
   });
 
   it('cuts a dump at its byte cap and says so', async () => {

@@ -15,7 +15,7 @@ import { decodeAddrMessage } from '../../../agent/netns/netlink/rtnl/addr.js';
 import { decodeLinkMessage } from '../../../agent/netns/netlink/rtnl/link.js';
 import { IFADDRMSG_LEN, IFINFOMSG_LEN, RTMSG_LEN, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, familyRequest } from '../../../agent/netns/netlink/rtnl/messages.js';
 import { decodeRouteMessage } from '../../../agent/netns/netlink/rtnl/route.js';
-import { UNREAD_ATTRS, unreadRanges } from '../../../agent/netns/netlink/tape.js';
+import { UNREAD_ATTRS, decodeScript, unreadRanges, type Step } from '../../../agent/netns/netlink/tape.js';
 import { NETLINK_SOURCES } from '../../../agent/netns/netlink/sources.js';
 import type { NetnsState } from '../../../agent/netns/state.js';
 import { describeIntegration } from '../../helpers/env.js';
@@ -202,6 +202,45 @@ describeIntegration('namespace read tapes (replay: unchanged only when the kerne
     expect(other.unchanged).toBe(false);
     expect(other.unchanged === false && other.state).toEqual(readNamespace(job(b), NETLINK_SOURCES));
     expect(JSON.stringify(other.unchanged === false && other.state.iptables)).toContain('10.2.2.2');
+  });
+
+  it('a replayed step matches only its exact taped answer: any byte flipped, one byte short or one too many is a miss', async () => {
+    const ns = await quietPod('10.81.6.2/24');
+    await ns.exec(['iptables-legacy', '-A', 'OUTPUT', '-d', '10.9.9.8', '-j', 'DROP']);
+    await ns.exec(['iptables-nft', '-A', 'OUTPUT', '-d', '10.6.6.5', '-j', 'DROP']);
+    await ns.exec(['ipset', 'create', 'tape-f', 'hash:ip']);
+    await ns.exec(['ipset', 'add', 'tape-f', '10.1.2.4']);
+    await ns.exec(['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'limit', '32kbit']);
+    await settled(ns);
+    const r = readNamespaceTaped(job(ns), NETLINK_SOURCES, null);
+    const steps = decodeScript(r.unchanged ? new Uint8Array() : r.tape!).steps;
+    const { value: sock } = withNetns(ns.path, null, (i) => ({ route: i.route(), netfilter: i.netfilter(), raw4: i.raw('ipv4') }));
+    const limits = () => ({ maxBytes: 4 << 20, deadline: performance.now() + 5000 });
+    const replays = (st: Step): boolean => {
+      if (st.kind === 'sockopt') return sock.raw4.replay(st);
+      return (st.role === 'route' || st.role === 'tcRoute' ? sock.route : sock.netfilter).replay(st, limits());
+    };
+    try {
+      expect(new Set(steps.map((st) => st.role))).toEqual(new Set(['route', 'tcRoute', 'raw4', 'netfilter', 'ipsetNetfilter']));
+      let flips = 0;
+      for (const st of steps) {
+        expect({ type: st.kind === 'netlink' ? st.type : st.name, same: replays(st) }).toEqual({ type: st.kind === 'netlink' ? st.type : st.name, same: true });
+        for (let i = 0; i < st.answer.length; i++) {
+          const answer = Buffer.from(st.answer);
+          answer[i]! ^= 0x01;
+          expect({ step: st.role, at: i, same: replays({ ...st, answer }) }).toEqual({ step: st.role, at: i, same: false });
+          flips++;
+        }
+        expect(replays({ ...st, answer: st.answer.subarray(0, st.answer.length - 1) })).toBe(false);
+        expect(replays({ ...st, answer: Buffer.concat([st.answer, Buffer.alloc(1)]) })).toBe(false);
+        expect(replays(st)).toBe(true); // a miss read its answer to the end: the socket still replays
+      }
+      expect(flips).toBeGreaterThan(1000);
+    } finally {
+      sock.route.close();
+      sock.netfilter.close();
+      sock.raw4.close();
+    }
   });
 
   it('a tape that does not decode is ignored: the namespace is read afresh', async () => {
