@@ -158,7 +158,10 @@ function printThreads(pid: number, early: ReadonlySet<number>, perThread: Map<nu
   process.stdout.write(`CPU per collection by thread (schedstat, ms; median [min-max] over ${n})\n`);
   for (const [l, v] of byLabel) {
     const s = summarize(v);
-    process.stdout.write(`  ${l.padEnd(12)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}]\n`);
+    // Medians by blocks of 10 collections: V8's compiler threads (startup) keep compiling for tens of collections.
+    const blocks = [];
+    for (let i = 0; i + 10 <= v.length; i += 10) blocks.push(round(summarize(v.slice(i, i + 10)).median, 0));
+    process.stdout.write(`  ${l.padEnd(12)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}]${blocks.length > 1 ? `  by 10: ${blocks.join(' ')}` : ''}\n`);
   }
   for (const [tid, v] of [...perThread].sort((a, b) => a[0] - b[0])) {
     const s = summarize(v.map((d) => d.cpuNs / 1e6));
