@@ -7,7 +7,8 @@
  * pipeline, the CPU the netlink reader threads reported for their reads, and the rest (the main thread). With
  * --cpu-prof DIR, that process runs under `node --cpu-prof` and writes one .cpuprofile per thread (main and each
  * reader) into DIR at exit, covering only its start and the collections; bench/cpuprofile-top.ts prints their
- * hottest functions. `--node-flag=--perf-basic-prof` (repeatable) passes a flag to that process, e.g. for
+ * hottest functions. `--threads` adds the CPU of each thread of that process per collection (bench/thread-cpu.ts).
+ * `--node-flag=--perf-basic-prof` (repeatable) passes a flag to that process, e.g. for
  * `perf record -g -- node dist/bench/profile.js ...` (on-CPU samples of every thread, JS frames named).
  * Tears everything down, also on failure or SIGINT.
  *
@@ -24,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentProcess } from './agent.js';
 import { CORPORA, applyCorpus, type CorpusName } from './inject.js';
 import { mapLimit, round, shippedNodeFlags, summarize } from './measure.js';
+import { labelThreads, sampleThreads, threadDeltas, type ThreadSample } from './thread-cpu.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
       'node-flag': { type: 'string', multiple: true },
       hold: { type: 'boolean', default: false },
       'loop-blocks': { type: 'boolean', default: false },
+      threads: { type: 'boolean', default: false },
       endpoint: { type: 'string' },
     },
   });
@@ -95,12 +98,21 @@ async function main(): Promise<void> {
     agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), endpoint, 300_000, [...(await shippedNodeFlags(repoRoot)), ...prof, ...(values['node-flag'] ?? [])], ['--reader', values.reader!, ...(values['loop-blocks'] ? ['--bench-loop-blocks'] : [])]);
     agent.start();
     log(`agent process pid ${agent.pid}`);
+    const pid = agent.pid!;
+    let early: Set<number> | null = null;
+    if (values.threads) {
+      await new Promise((r) => setTimeout(r, 500)); // Node's and V8's own threads are up
+      early = new Set(sampleThreads(pid).keys());
+    }
+    const perThread = new Map<number, ThreadSample[]>();
     const rows: Record<string, number[]> = { wall: [], cpu: [], collectWall: [], collectCpu: [], pipelineWall: [], pipelineCpu: [], workerCpu: [], mainCpu: [] };
     const blocks: Record<string, number[]> = {};
     for (let i = 0; i < collections + 2; i++) {
+      const before = early ? sampleThreads(pid) : null;
       const s = await agent.collectOnce();
       const cpu = s.cpu;
       if (i < 2) continue; // warm-up: caches, JIT, reader threads
+      if (before) for (const [tid, d] of threadDeltas(before, sampleThreads(pid))) (perThread.get(tid) ?? perThread.set(tid, []).get(tid)!).push(d);
       rows.wall!.push(s.wallMs);
       rows.cpu!.push(cpu.totalMs);
       rows.collectWall!.push(s.collectMs);
@@ -118,6 +130,7 @@ async function main(): Promise<void> {
       const s = summarize(v);
       process.stdout.write(`${k.padEnd(14)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}]\n`);
     }
+    if (early) printThreads(pid, early, perThread, collections);
     if (values['loop-blocks']) {
       process.stdout.write(`longest event-loop block per collection by phase (ms; collections with a block > 3 ms / ${collections}):\n`);
       for (const [phase, v] of Object.entries(blocks)) {
@@ -127,6 +140,34 @@ async function main(): Promise<void> {
     }
   } finally {
     await stop().catch((err: unknown) => log(`teardown: ${errorMessage(err)}`));
+  }
+}
+
+/** Per-thread CPU per collection, by label and by thread (median [min-max] ms, reads per collection). */
+function printThreads(pid: number, early: ReadonlySet<number>, perThread: Map<number, ThreadSample[]>, n: number): void {
+  const totals = new Map<number, ThreadSample>();
+  for (const [tid, v] of perThread) totals.set(tid, v.reduce((a, d) => ({ cpuNs: a.cpuNs + d.cpuNs, syscr: a.syscr + d.syscr, rchar: a.rchar + d.rchar })));
+  const labels = labelThreads(pid, early, totals);
+  const byLabel = new Map<string, number[]>();
+  for (const [tid, v] of perThread) {
+    const l = labels.get(tid)!;
+    const sums = byLabel.get(l) ?? new Array<number>(v.length).fill(0);
+    v.forEach((d, i) => (sums[i] = (sums[i] ?? 0) + d.cpuNs / 1e6));
+    byLabel.set(l, sums);
+  }
+  process.stdout.write(`CPU per collection by thread (schedstat, ms; median [min-max] over ${n})\n`);
+  for (const [l, v] of byLabel) {
+    const s = summarize(v);
+    // Medians by blocks of 10 collections: V8's compiler threads (startup) keep compiling for tens of collections.
+    const blocks = [];
+    for (let i = 0; i + 10 <= v.length; i += 10) blocks.push(round(summarize(v.slice(i, i + 10)).median, 0));
+    process.stdout.write(`  ${l.padEnd(12)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}]${blocks.length > 1 ? `  by 10: ${blocks.join(' ')}` : ''}\n`);
+  }
+  for (const [tid, v] of [...perThread].sort((a, b) => a[0] - b[0])) {
+    const s = summarize(v.map((d) => d.cpuNs / 1e6));
+    const t = totals.get(tid)!;
+    if (t.cpuNs === 0) continue;
+    process.stdout.write(`    ${String(tid).padEnd(8)} ${labels.get(tid)!.padEnd(12)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}]  read() ${Math.round(t.syscr / v.length)}/collection, ${Math.round(t.rchar / v.length / 1024)} KiB\n`);
   }
 }
 

@@ -26,7 +26,7 @@ export interface FactsOptions {
   containerTimeoutMs?: number;
   /** Cap of resolv.conf and its backup (default 64 KiB). */
   maxFileBytes?: number;
-  /** Cap of a container's mountinfo (default 1 MiB). */
+  /** Cap of a container's mountstats and of its mountinfo, each (default 1 MiB). */
   maxMountinfoBytes?: number;
   /** Containers read at once on the main thread (default 8; without `rootReader`). */
   concurrency?: number;

@@ -91,6 +91,22 @@ export function mayMatter(text: string): boolean {
   return INTERESTING.test(text);
 }
 
+/** The same test on /proc/<pid>/mountstats (`device <src> mounted on <point> with fstype <type>[ <stats>]`). */
+const INTERESTING_STATS = new RegExp(` with fstype (fuse|fuseblk|${BLOCKING_TYPES})[ .\n]|__chaosfs__`);
+
+/**
+ * Whether a container's mountstats (its whole text, not cut) shows a mount `mayMatter` could care about. A superset
+ * test of the facts read from mountinfo, which depend only on each mount's fstype and mount point: the kernel
+ * (fs/proc_namespace.c) writes both files from the same mount list, skipping the same mounts (those outside the
+ * reader's root: seq_path_root's SEQ_SKIP in show_vfsstat and show_mountinfo), with the same mount point (same
+ * escaping of ` \t\n\\`) and the same fstype (show_type, `type[.subtype]`, followed by a space or the newline).
+ * mountstats skips the mount options, the mount's root and the propagation fields: the kernel formats it for a
+ * fraction of a mountinfo read's CPU (most of which goes into the options).
+ */
+export function mountstatsMayMatter(text: string): boolean {
+  return INTERESTING_STATS.test(text);
+}
+
 /** Mount points (as the process sees them) on filesystems that `mayBlock`: paths the root reader refuses. */
 export function blockingMountPoints(mounts: readonly MountEntry[]): string[] {
   return mounts.filter((m) => mayBlock(m.fstype)).map((m) => m.mountPoint);

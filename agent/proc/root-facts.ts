@@ -12,7 +12,7 @@ import { readDns, type DnsFact } from './dns.js';
 import { ioChaosMounts } from './io-mounts.js';
 import { readJvmLayout, type JvmFact } from './jvm.js';
 import type { ContainerIoMount, ProcSource, ProcSourceError } from './model.js';
-import { blockingMountPoints, mayMatter, parseMountinfo } from './mountinfo.js';
+import { blockingMountPoints, mayMatter, mountstatsMayMatter, parseMountinfo } from './mountinfo.js';
 import type { RootAccess } from './pod-root.js';
 import { isGoneError, readCapped } from './read-capped.js';
 import { O_PATH, SYNC_OPS } from './root-ops.js';
@@ -44,8 +44,25 @@ export interface RootFacts {
   jvm: JvmFact | null;
 }
 
+/**
+ * True when the container's mountstats, read whole, shows no FUSE or network filesystem and no __chaosfs__ mount
+ * point (mountinfo.ts mountstatsMayMatter): its mountinfo would then give no IOChaos mount and no mount that may
+ * block, and need not be read. Any failure (the process exited, no permission: mountstats is 0400) or a cut read
+ * says false: mountinfo is read and classifies it as before.
+ */
+function nothingMounted(job: RootJob): boolean {
+  try {
+    const r = readCapped(`${job.procRoot}/${job.pid}/mountstats`, job.maxMountinfoBytes);
+    return !r.truncated && !mountstatsMayMatter(r.buf.toString('latin1'));
+  } catch (err) {
+    void err; // mountinfo's own read meets the same failure and records it
+    return false;
+  }
+}
+
 /** The container's IOChaos mounts into `out`; returns its mount points that may block, or null when unread. */
 function readMounts(out: RootFacts, job: RootJob): string[] | null {
+  if (nothingMounted(job)) return [];
   const name = job.container.name;
   const maxBytes = job.maxMountinfoBytes;
   let text: string;

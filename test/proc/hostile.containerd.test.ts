@@ -131,15 +131,25 @@ describeIntegration('hostile pods against the /proc readers', { root: true, comm
   it('a mount table cut at its cap: mounts incomplete, and the root is not walked at all (a cut table may hide a FUSE mount)', async () => {
     const quiet = pods.find((p) => p.name === 'quiet')!;
     const scan = await scanProc({ procRoot: '/proc', detailPids: quiet.containers.map((c) => c.pid!), budgetMs: 30_000 });
-    const { facts } = await collectPodFacts(scan, pods, { procRoot: '/proc', maxMountinfoBytes: 2000, containerTimeoutMs: 15_000 }, [quiet]);
+    const pid = quiet.containers[0]!.pid!;
+    // The cap cuts both files (mountstats first, then mountinfo): nothing proves the table harmless.
+    expect((await readFile(`/proc/${pid}/mountstats`)).length).toBeGreaterThan(200);
+    const { facts } = await collectPodFacts(scan, pods, { procRoot: '/proc', maxMountinfoBytes: 200, containerTimeoutMs: 15_000 }, [quiet]);
     const f = facts.get(quiet.sandboxId)!;
     expect(procErrors(f)).toEqual([
-      'mounts: mountinfo of app is larger than 2000 bytes (truncated)',
+      'mounts: mountinfo of app is larger than 200 bytes (truncated)',
       'dns: app: mount table unread or cut, root not walked (unsafe-mount)',
       'jvm: app: mount table unread or cut, root not walked (unsafe-mount)',
     ]);
     expect(f.dns).toEqual([]);
     expect(mergeProcReport(CLEAN, f, quiet).verdict).toBe('unknown');
+    // A cap that cuts only mountinfo: the whole mountstats proves no FUSE, network filesystem or __chaosfs__ mount.
+    const stats = (await readFile(`/proc/${pid}/mountstats`)).length;
+    const info = (await readFile(`/proc/${pid}/mountinfo`)).length;
+    expect(stats).toBeLessThan(info);
+    const between = await collectPodFacts(scan, pods, { procRoot: '/proc', maxMountinfoBytes: stats, containerTimeoutMs: 15_000 }, [quiet]);
+    expect(procErrors(between.facts.get(quiet.sandboxId)!)).toEqual([]);
+    expect(mergeProcReport(CLEAN, between.facts.get(quiet.sandboxId)!, quiet)).toEqual(CLEAN);
   });
 
   it('a lookup that blocks in a silent FUSE server is abandoned at the deadline (without the mount guard)', async () => {

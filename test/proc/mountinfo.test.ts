@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ioChaosMounts } from '../../agent/proc/io-mounts.js';
-import { blockingMountPoints, mayMatter, parseMountinfo } from '../../agent/proc/mountinfo.js';
+import { blockingMountPoints, mayMatter, mountstatsMayMatter, parseMountinfo } from '../../agent/proc/mountinfo.js';
 
 // Captured in a containerd pod's app container after the IOChaos stand-in of facts.containerd.test.ts: a tmpfs
 // volume moved to /__chaosfs__data__ and a kernel FUSE mount with source `toda` on /data (see the fixtures README).
@@ -52,6 +52,25 @@ describe('mountinfo', () => {
       const line = `1 2 0:9 / /m rw - ${t} src rw`;
       if (blockingMountPoints(parseMountinfo(line).mounts).length > 0) expect(mayMatter(line)).toBe(true);
     }));
+  });
+
+  it('tells the same from mountstats (`device S mounted on P with fstype T[ stats]`), never missing what mountinfo would show', () => {
+    expect(mountstatsMayMatter('device overlay mounted on / with fstype overlay\ndevice proc mounted on /proc with fstype proc\n')).toBe(false);
+    expect(mountstatsMayMatter('device toda mounted on /data with fstype fuse\n')).toBe(true);
+    expect(mountstatsMayMatter('device u@h: mounted on /y with fstype fuse.sshfs\n')).toBe(true);
+    expect(mountstatsMayMatter('device host:/x mounted on /srv with fstype nfs4 statvers=1.1\n\topts:\trw\n')).toBe(true);
+    expect(mountstatsMayMatter('device tmpfs mounted on /vol/__chaosfs__d__ with fstype tmpfs\n')).toBe(true);
+    expect(mountstatsMayMatter('device fusefs mounted on /fuse with fstype fusectl\n')).toBe(false); // not `fuse`, not `fuse.`
+    // Whatever a mount's fstype and mount point, mountstats says yes whenever its mountinfo line gives a fact.
+    const types = fc.constantFrom('fuse', 'fuseblk', 'fuse.x', 'fusectl', 'nfs', 'nfs4', 'nfsd', 'cifs', 'smb3', '9p', 'ceph', 'glusterfs', 'afs', 'lustre', 'gfs2', 'ocfs2', 'sshfs', 'ext4', 'tmpfs', 'overlay');
+    const names = fc.constantFrom('data', '__chaosfs__data__', '__chaosfs__', 'x__chaosfs__y', 'a\\040b');
+    fc.assert(fc.property(types, names, fc.boolean(), (t, name, stats) => {
+      const info = `1 2 0:9 / /m/${name} rw - ${t} src rw\n`;
+      const mounts = parseMountinfo(info).mounts;
+      const facts = blockingMountPoints(mounts).length + ioChaosMounts(mounts).length;
+      const line = `device src mounted on /m/${name} with fstype ${t}${stats ? ' statvers=1.1\n\tage: 1' : ''}\n`;
+      if (facts > 0 || mayMatter(info)) expect(mountstatsMayMatter(line)).toBe(true);
+    }), { numRuns: 500 });
   });
 
   it('names the mounts the root reader must not walk into (FUSE, network filesystems)', () => {
