@@ -12,7 +12,7 @@
  *    (bench/agent.ts, in a process of its own with the shipped V8 flags), order flipped every round: wall time, CPU
  *    (the collecting process with every thread, plus its tools; containerd's apart), reader threads' CPU, spawns,
  *    runtime calls, fallbacks, verdicts, series.
- * 4. Each row: the real `serve` in its own process (bench/serve-load.ts): after 3 warm-up collections, the event
+ * 4. Each row: the real `serve` in its own process (bench/serve-load.ts): after SERVE_WARMUPS warm-up collections, the event
  *    loop's longest block per collection and serve's CPU per collection with nobody scraping, then 50 concurrent
  *    /metrics clients for 10 s while it collects every 2 s, then VmRSS / VmHWM after 10 collections, series, bytes
  *    and fallbacks.
@@ -20,7 +20,9 @@
  *    bench/results.json (bench/results-quick.json for --quick).
  *
  * Flags: --pods N (repeatable, or a comma list), --large, --corpora LIST (chaos,clean,mesh), --rounds R (default 5),
- * --warmups W (default 5), --reader MODE (default auto), --quick (N=3, 1 round, 2 warm-ups, 3 idle collections,
+ * --warmups W (default 30: V8 keeps compiling the collection's code on its background threads for ~30 collections,
+ * 158 91 43 43 53 33 ms of compiler CPU per collection by blocks of 10 (bench/profile.ts --threads); steady state is
+ * what the targets are about), --reader MODE (default auto), --quick (N=3, 1 round, 2 warm-ups, 3 idle collections,
  * 2 s of load), --out PATH. Exit 0 when the run completed (targets are reported, not enforced), 1 on failure, 2 on
  * bad flags.
  */
@@ -43,6 +45,8 @@ import { checkTargets, renderTables, writeResults, type BenchResults, type RowRe
 import { liveServeChildren, runServeLoad, type ServeLoadResult } from './serve-load.js';
 
 let agentCollections = 0;
+/** serve's unmeasured collections before the idle and load phases (its start-up windows are still reported apart). */
+const SERVE_WARMUPS = 15;
 
 interface Args {
   pods: number[];
@@ -103,7 +107,7 @@ function parseFlags(argv: string[]): Args {
     pods,
     corpora: CORPORA.filter((c) => corpora.includes(c)),
     rounds: values.rounds !== undefined ? int('rounds', values.rounds, 1, 100) : quick ? 1 : 5,
-    warmups: values.warmups !== undefined ? int('warmups', values.warmups, 1, 100) : quick ? 2 : 5,
+    warmups: values.warmups !== undefined ? int('warmups', values.warmups, 1, 100) : quick ? 2 : 30,
     reader: values.reader as ReaderMode,
     quick,
     out: values.out ? resolve(values.out) : join(repoRoot, 'bench', quick ? 'results-quick.json' : 'results.json'),
@@ -253,7 +257,7 @@ async function measureRow(
     endpoint: h.endpoint,
     intervalMs: args.intervalMs,
     idleCollections: args.idleCollections,
-    warmCollections: args.quick ? 1 : 3,
+    warmCollections: args.quick ? 1 : SERVE_WARMUPS,
     loadSeconds: args.loadSeconds,
     connections: args.connections,
     minCollections: args.minCollections,
