@@ -4,10 +4,15 @@
  * gap is put in the phase that was running when it ended (the collectors run one after another, so their start
  * times follow from the snapshot's per-collector durations; then the metrics pipeline). Costs ~1,000 timer firings
  * per second, so it is never on while CPU is measured. Garbage-collection pauses longer than BLOCK_MS are
- * attributed the same way, as `gc <phase>` (a block is often a pause, not our code).
+ * attributed the same way, as `gc <phase>` (a block is often a pause, not our code). Each timer gap also carries the
+ * event-loop thread's own CPU time over it (threadCpuNanos), reported as `<phase> cpu` next to the phase's longest
+ * gap, and as `<phase> own` the most thread CPU of any of the phase's gaps (the longest stretch of own work): wall
+ * well above CPU means the thread was preempted (our reader threads, V8's, other processes), wall close to CPU means
+ * our own synchronous work (or a GC pause on this thread).
  */
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import type { CollectorResult } from '../agent/snapshot.js';
+import { threadCpuNanos } from '../agent/netns/netlink/thread-cpu.js';
 
 const BLOCK_MS = 3;
 
@@ -20,15 +25,19 @@ export class LoopBlocks {
     }
   });
   private last = 0;
+  private lastCpu = 0;
 
   start(): void {
     this.gc.observe({ entryTypes: ['gc'] });
     this.last = performance.now();
+    this.lastCpu = threadCpuNanos();
     const tick = (): void => {
       const now = performance.now();
+      const cpu = threadCpuNanos();
       const gap = now - this.last - 1;
-      if (gap > BLOCK_MS) this.gaps.push({ end: now, ms: gap, gc: false });
+      if (gap > BLOCK_MS) this.gaps.push({ end: now, ms: gap, gc: false, cpuMs: (cpu - this.lastCpu) / 1e6 });
       this.last = now;
+      this.lastCpu = cpu;
       this.timer = setTimeout(tick, 1);
       this.timer.unref();
     };
@@ -53,11 +62,14 @@ export interface LoopGap {
   end: number;
   ms: number;
   gc: boolean;
+  /** The event-loop thread's own CPU time over the gap (timer gaps only). */
+  cpuMs?: number;
 }
 
 /**
  * Longest gap (ms) per phase between `t0` and `t2`: the collectors from `t0` in order (their start times follow from
- * their durations), `pipeline` from `t1`. PURE.
+ * their durations), `pipeline` from `t1`; with `<phase> cpu` the thread CPU over that longest gap and `<phase> own` the most thread CPU over any of its gaps,
+ * when known. PURE.
  */
 export function attributeGaps(gaps: readonly LoopGap[], t0: number, t1: number, t2: number, collectors: readonly CollectorResult[]): Record<string, number> {
   const bounds: { name: string; end: number }[] = [];
@@ -68,7 +80,12 @@ export function attributeGaps(gaps: readonly LoopGap[], t0: number, t1: number, 
     if (g.end < t0 || g.end > t2 + 50) continue;
     const where = g.end >= t1 ? 'pipeline' : bounds.find((b) => g.end <= b.end + 1)?.name ?? 'collect (between collectors)';
     const phase = g.gc ? `gc ${where}` : where;
-    out[phase] = Math.max(out[phase] ?? 0, Math.round(g.ms * 10) / 10);
+    if (g.cpuMs !== undefined) out[`${phase} own`] = Math.max(out[`${phase} own`] ?? 0, Math.round(g.cpuMs * 10) / 10);
+    const ms = Math.round(g.ms * 10) / 10;
+    if (ms <= (out[phase] ?? 0)) continue;
+    out[phase] = ms;
+    if (g.cpuMs !== undefined) out[`${phase} cpu`] = Math.round(g.cpuMs * 10) / 10;
+    else delete out[`${phase} cpu`];
   }
   return out;
 }

@@ -104,6 +104,18 @@ describe('loop-blocks probe', () => {
     expect(attributeGaps([{ end: 1105, ms: 8, gc: false }], 1000, 1110, 1130, collectors)).toEqual({ 'collect (between collectors)': 8 });
   });
 
+  it('reports the thread CPU of the longest gap of a phase next to it (preempted vs own work)', () => {
+    const gaps = [
+      { end: 1110, ms: 12, gc: false, cpuMs: 0.4 }, // pipeline, preempted
+      { end: 1120, ms: 20.02, gc: false, cpuMs: 19.6 }, // pipeline, own work: the longest
+      { end: 1125, ms: 5, gc: false, cpuMs: 5 }, // shorter: its CPU is not reported
+      { end: 1040, ms: 7, gc: false }, // no CPU known: no cpu key
+    ];
+    expect(attributeGaps(gaps, 1000, 1100, 1130, collectors)).toEqual({ pipeline: 20, 'pipeline cpu': 19.6, 'pipeline own': 19.6, runtime: 7 });
+    // A shorter gap with more CPU: the longest keeps its own CPU, 'own' takes the most.
+    expect(attributeGaps([{ end: 1110, ms: 30, gc: false, cpuMs: 2 }, { end: 1120, ms: 9, gc: false, cpuMs: 8.5 }], 1000, 1100, 1130, collectors)).toEqual({ pipeline: 30, 'pipeline cpu': 2, 'pipeline own': 8.5 });
+  });
+
   it('records a real block of the event loop, and forgets it once taken', async () => {
     const probe = new LoopBlocks();
     probe.start();
@@ -116,7 +128,13 @@ describe('loop-blocks probe', () => {
     probe.stop();
     // Where it lands depends on scheduling (a preempted process shifts the timer); that it is seen does not.
     const got = probe.take(t0, t2, t2, collectors);
-    expect(Math.max(...Object.values(got))).toBeGreaterThanOrEqual(25);
+    const walls = Object.entries(got).filter(([k]) => !k.endsWith(' cpu') && !k.endsWith(' own') && !k.startsWith('gc '));
+    expect(Math.max(...walls.map(([, v]) => v))).toBeGreaterThanOrEqual(25);
+    // The busy loop was this thread's own work: the CPU reported with the longest gap is most of it (or the
+    // gap was preempted, then less; never more than its wall).
+    const [phase, wall] = walls.reduce((a, b) => (b[1] > a[1] ? b : a));
+    expect(got[`${phase} cpu`]).toBeGreaterThan(0);
+    expect(got[`${phase} cpu`]).toBeLessThanOrEqual(wall + 1.5);
     expect(probe.take(t0, t2, t2, collectors)).toEqual({});
   });
 });
