@@ -8,7 +8,8 @@
  * event-loop thread's own CPU time over it (threadCpuNanos), reported as `<phase> cpu` next to the phase's longest
  * gap, and as `<phase> own` the most thread CPU of any of the phase's gaps (the longest stretch of own work): wall
  * well above CPU means the thread was preempted (our reader threads, V8's, other processes), wall close to CPU means
- * our own synchronous work (or a GC pause on this thread).
+ * our own synchronous work (or a GC pause on this thread); `<phase> js` is the most thread CPU of any gap less the
+ * GC pauses within it (our code alone).
  */
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import type { CollectorResult } from '../agent/snapshot.js';
@@ -19,8 +20,11 @@ const BLOCK_MS = 3;
 export class LoopBlocks {
   private readonly gaps: LoopGap[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** Every GC pause (start, end), kept until take() to tell how much of a timer gap was a pause. */
+  private pauses: [number, number][] = [];
   private readonly gc = new PerformanceObserver((list) => {
     for (const e of list.getEntries() as PerformanceEntry[]) {
+      this.pauses.push([e.startTime, e.startTime + e.duration]);
       if (e.duration > BLOCK_MS) this.gaps.push({ end: e.startTime + e.duration, ms: e.duration, gc: true });
     }
   });
@@ -53,7 +57,9 @@ export class LoopBlocks {
 
   /** Longest gap (ms) per phase between `t0` and `t2` (attributeGaps); the gaps are then forgotten. */
   take(t0: number, t1: number, t2: number, collectors: readonly CollectorResult[]): Record<string, number> {
-    return attributeGaps(this.gaps.splice(0), t0, t1, t2, collectors);
+    const pauses = this.pauses.splice(0);
+    const gaps = this.gaps.splice(0).map((g) => (g.gc ? g : { ...g, gcMs: pauseOverlap(pauses, g.end - g.ms - 1, g.end) }));
+    return attributeGaps(gaps, t0, t1, t2, collectors);
   }
 }
 
@@ -64,6 +70,15 @@ export interface LoopGap {
   gc: boolean;
   /** The event-loop thread's own CPU time over the gap (timer gaps only). */
   cpuMs?: number;
+  /** GC pause time within the gap (timer gaps only). */
+  gcMs?: number;
+}
+
+/** Milliseconds of the pauses [start, end] that fall within [from, to]. PURE. */
+export function pauseOverlap(pauses: readonly [number, number][], from: number, to: number): number {
+  let ms = 0;
+  for (const [a, b] of pauses) ms += Math.max(0, Math.min(b, to) - Math.max(a, from));
+  return ms;
 }
 
 /**
@@ -81,6 +96,7 @@ export function attributeGaps(gaps: readonly LoopGap[], t0: number, t1: number, 
     const where = g.end >= t1 ? 'pipeline' : bounds.find((b) => g.end <= b.end + 1)?.name ?? 'collect (between collectors)';
     const phase = g.gc ? `gc ${where}` : where;
     if (g.cpuMs !== undefined) out[`${phase} own`] = Math.max(out[`${phase} own`] ?? 0, Math.round(g.cpuMs * 10) / 10);
+    if (g.cpuMs !== undefined && g.gcMs !== undefined) out[`${phase} js`] = Math.max(out[`${phase} js`] ?? 0, Math.round(Math.max(0, g.cpuMs - g.gcMs) * 10) / 10);
     const ms = Math.round(g.ms * 10) / 10;
     if (ms <= (out[phase] ?? 0)) continue;
     out[phase] = ms;
