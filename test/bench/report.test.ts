@@ -4,7 +4,7 @@
  * running when it ended.
  */
 import { describe, expect, it } from 'vitest';
-import { LoopBlocks, attributeGaps } from '../../bench/loop-blocks.js';
+import { LoopBlocks, attributeGaps, pauseOverlap } from '../../bench/loop-blocks.js';
 import { summarize } from '../../bench/measure.js';
 import { checkTargets, type RowResult } from '../../bench/report.js';
 import { sumSamples, type ServeLoadResult } from '../../bench/serve-load.js';
@@ -114,6 +114,17 @@ describe('loop-blocks probe', () => {
     expect(attributeGaps(gaps, 1000, 1100, 1130, collectors)).toEqual({ pipeline: 20, 'pipeline cpu': 19.6, 'pipeline own': 19.6, runtime: 7 });
     // A shorter gap with more CPU: the longest keeps its own CPU, 'own' takes the most.
     expect(attributeGaps([{ end: 1110, ms: 30, gc: false, cpuMs: 2 }, { end: 1120, ms: 9, gc: false, cpuMs: 8.5 }], 1000, 1100, 1130, collectors)).toEqual({ pipeline: 30, 'pipeline cpu': 2, 'pipeline own': 8.5 });
+  });
+
+  it('counts the GC pauses within a gap, and reports our own CPU less them as <phase> js', () => {
+    // Pauses [0,2] (outside), [9,13] (3 ms inside), [15,16] (inside), [19,25] (1 ms inside) of the gap [10,20].
+    expect(pauseOverlap([[0, 2], [9, 13], [15, 16], [19, 25]], 10, 20)).toBe(5);
+    expect(pauseOverlap([], 10, 20)).toBe(0);
+    const gaps = [
+      { end: 1110, ms: 14, gc: false, cpuMs: 13, gcMs: 9 }, // mostly a pause: js 4
+      { end: 1120, ms: 8, gc: false, cpuMs: 7.5, gcMs: 0 }, // our code: js 7.5
+    ];
+    expect(attributeGaps(gaps, 1000, 1100, 1130, collectors)).toEqual({ pipeline: 14, 'pipeline cpu': 13, 'pipeline own': 13, 'pipeline js': 7.5 });
   });
 
   it('records a real block of the event loop, and forgets it once taken', async () => {
