@@ -81,19 +81,29 @@ export function pauseOverlap(pauses: readonly [number, number][], from: number, 
   return ms;
 }
 
+/** Collectors that collection.ts starts right after the first one, running alongside the next ones (its OVERLAPPING). */
+const OVERLAPPING: ReadonlySet<string> = new Set(['stats']);
+
 /**
  * Longest gap (ms) per phase between `t0` and `t2`: the collectors from `t0` in order (their start times follow from
- * their durations), `pipeline` from `t1`; with `<phase> cpu` the thread CPU over that longest gap and `<phase> own` the most thread CPU over any of its gaps,
+ * their durations; an OVERLAPPING one from the first one's end, its gaps named `<collector>+stats`), `pipeline`
+ * from `t1`; with `<phase> cpu` the thread CPU over that longest gap and `<phase> own` the most thread CPU over any of its gaps,
  * when known. PURE.
  */
 export function attributeGaps(gaps: readonly LoopGap[], t0: number, t1: number, t2: number, collectors: readonly CollectorResult[]): Record<string, number> {
   const bounds: { name: string; end: number }[] = [];
+  const alongside: { name: string; from: number; end: number }[] = [];
   let at = t0;
-  for (const c of collectors) bounds.push({ name: c.collector, end: (at += c.seconds * 1000) });
+  for (const c of collectors) {
+    if (bounds.length > 0 && OVERLAPPING.has(c.collector)) alongside.push({ name: c.collector, from: bounds[0]!.end, end: bounds[0]!.end + c.seconds * 1000 });
+    else bounds.push({ name: c.collector, end: (at += c.seconds * 1000) });
+  }
   const out: Record<string, number> = {};
   for (const g of gaps) {
     if (g.end < t0 || g.end > t2 + 50) continue;
-    const where = g.end >= t1 ? 'pipeline' : bounds.find((b) => g.end <= b.end + 1)?.name ?? 'collect (between collectors)';
+    let where = g.end >= t1 ? 'pipeline' : bounds.find((b) => g.end <= b.end + 1)?.name ?? 'collect (between collectors)';
+    const also = g.end >= t1 ? [] : alongside.filter((a) => g.end >= a.from && g.end <= a.end + 1).map((a) => a.name);
+    if (also.length > 0) where = `${where}+${also.join('+')}`;
     const phase = g.gc ? `gc ${where}` : where;
     if (g.cpuMs !== undefined) out[`${phase} own`] = Math.max(out[`${phase} own`] ?? 0, Math.round(g.cpuMs * 10) / 10);
     if (g.cpuMs !== undefined && g.gcMs !== undefined) out[`${phase} js`] = Math.max(out[`${phase} js`] ?? 0, Math.round(Math.max(0, g.cpuMs - g.gcMs) * 10) / 10);

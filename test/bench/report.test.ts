@@ -104,6 +104,17 @@ describe('loop-blocks probe', () => {
     expect(attributeGaps([{ end: 1105, ms: 8, gc: false }], 1000, 1110, 1130, collectors)).toEqual({ 'collect (between collectors)': 8 });
   });
 
+  it('places stats alongside the collectors after runtime (it overlaps them), not after netns', () => {
+    // runtime until 1060; stats from 1060 to 1080 alongside netns (1060-1100); proc 1100-1150; pipeline from 1150.
+    const withStats = [collectors[0]!, collectors[1]!, { collector: 'stats', success: true, seconds: 0.02 }, { collector: 'proc', success: true, seconds: 0.05 }];
+    const gaps = [
+      { end: 1070, ms: 5, gc: false }, // netns while stats runs
+      { end: 1090, ms: 6, gc: false }, // netns after stats ended
+      { end: 1110, ms: 7, gc: false }, // proc (sequentially after netns, not after stats' 20 ms)
+    ];
+    expect(attributeGaps(gaps, 1000, 1150, 1170, withStats)).toEqual({ 'netns+stats': 5, netns: 6, proc: 7 });
+  });
+
   it('reports the thread CPU of the longest gap of a phase next to it (preempted vs own work)', () => {
     const gaps = [
       { end: 1110, ms: 12, gc: false, cpuMs: 0.4 }, // pipeline, preempted
