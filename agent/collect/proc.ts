@@ -15,6 +15,7 @@ import { collectPodFacts, type FactsOptions } from '../proc/facts.js';
 import type { PodProcFacts } from '../proc/model.js';
 import { otherPodsMatter } from '../proc/placement-scope.js';
 import { scanProc, type ScanOptions } from '../proc/scan.js';
+import { Slicer } from '../metrics/slicer.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
 import type { Collector } from './collector.js';
@@ -74,7 +75,11 @@ export function procCollector(opts: ProcCollectorOptions): Collector {
       } catch (err) {
         error = `the /proc scan failed: ${errorMessage(err)}`;
       }
+      // ~0.1 ms per pod (merging the findings, copying the report): yields between slices at 110 pods. No signal:
+      // every report gets its facts or its error, never half of them.
+      const slicer = new Slicer();
       for (const p of draft.pods) {
+        await slicer.point();
         const report = draft.reports.get(p);
         if (report) draft.reports.set(p, withProcFacts(report, p, facts?.get(p.sandboxId) ?? null, error ?? 'no facts'));
       }

@@ -7,8 +7,10 @@
  */
 import type { Snapshot } from '../snapshot.js';
 import { CACHED, counter, gauge, type CollectionFamilies } from './families.js';
+import { Slicer } from './slicer.js';
 
-export function registerContainerStatsMetrics(registry: CollectionFamilies, snapshot: Snapshot): void {
+/** Yields to the event loop between pods when `slicer`'s slice is used up. */
+export async function registerContainerStatsMetrics(registry: CollectionFamilies, snapshot: Snapshot, slicer = new Slicer()): Promise<void> {
   const cpu = counter(registry, 'chaos_daemon_container_cpu_usage_seconds_total',
     `Cumulative CPU time of the container, from CRI ContainerStats ${CACHED}`, ['namespace', 'pod', 'container']);
   const mem = gauge(registry, 'chaos_daemon_container_memory_working_set_bytes',
@@ -19,6 +21,7 @@ export function registerContainerStatsMetrics(registry: CollectionFamilies, snap
 
   const running = new Map<string, [namespace: string, pod: string, container: string]>();
   for (const report of snapshot.pods) {
+    await slicer.point();
     const pod = report.pod;
     if (!pod) continue;
     for (const c of pod.containers) {
@@ -27,7 +30,8 @@ export function registerContainerStatsMetrics(registry: CollectionFamilies, snap
   }
   const done = new Set<string>();
   const counts = { cgroup: 0, runtime: 0 };
-  for (const stat of snapshot.containerStats) {
+  for (const [i, stat] of snapshot.containerStats.entries()) {
+    if ((i & 31) === 0) await slicer.point();
     const labels = running.get(stat.containerId);
     if (!labels) continue;
     const k = `${labels[0]}\0${labels[1]}\0${labels[2]}`;

@@ -9,13 +9,15 @@ import type { Snapshot } from '../snapshot.js';
 import { CACHED, gauge, labelPrefix, type CollectionFamilies } from './families.js';
 import { MAX_QDISCS_PER_POD, qdiscsTruncated } from './qdisc-cap.js';
 import { DEFAULT_MAX_RULES_PER_POD, rulesTruncated } from './rule-cap.js';
+import { Slicer } from './slicer.js';
 
 const VERDICTS: readonly Verdict[] = ['clean', 'scaffolding', 'active', 'unknown'];
 const POD = ['namespace', 'pod'] as const;
 
 export type FirstSeenLookup = (namespace: string, pod: string, kind: ChaosKind) => number | undefined;
 
-export function registerInjectionMetrics(registry: CollectionFamilies, snapshot: Snapshot, firstSeen: FirstSeenLookup, maxRulesPerPod = DEFAULT_MAX_RULES_PER_POD): void {
+/** Yields to the event loop between pods when `slicer`'s slice is used up. */
+export async function registerInjectionMetrics(registry: CollectionFamilies, snapshot: Snapshot, firstSeen: FirstSeenLookup, maxRulesPerPod = DEFAULT_MAX_RULES_PER_POD, slicer = new Slicer()): Promise<void> {
   const active = gauge(registry, 'chaos_daemon_injection_active',
     `1 for each kind of chaos injection currently changing the pod's traffic (absent otherwise); experiment = the Chaos Mesh experiment (<namespace>/<name>) that owns it, empty when none or unknown ${CACHED}`,
     [...POD, 'kind', 'experiment']);
@@ -34,6 +36,7 @@ export function registerInjectionMetrics(registry: CollectionFamilies, snapshot:
     [...POD, 'what']);
   const done = new Set<string>();
   for (const report of snapshot.pods) {
+    await slicer.point();
     const podKey = `${report.namespace}\0${report.name}`;
     if (done.has(podKey)) continue; // one entry per pod; a duplicate name would collide
     done.add(podKey);

@@ -9,6 +9,7 @@ import type { NetemOptions, QdiscStats, TbfOptions } from '../netns/state.js';
 import type { Snapshot } from '../snapshot.js';
 import { CACHED, counter, gauge, labelPairs, labelPrefix, type CollectionFamilies, type Family } from './families.js';
 import { exportedQdiscs } from './qdisc-cap.js';
+import { Slicer } from './slicer.js';
 
 const PARAM_LABELS = ['namespace', 'pod', 'interface', 'handle'] as const;
 const STAT_LABELS = ['namespace', 'pod', 'interface', 'kind', 'handle'] as const;
@@ -60,7 +61,8 @@ function statFamily(registry: CollectionFamilies, s: (typeof STATS)[number]): Fa
     : gauge(registry, s.name, `${s.help}, per qdisc in the pod's network namespace ${CACHED}`, STAT_LABELS);
 }
 
-export function registerQdiscMetrics(registry: CollectionFamilies, snapshot: Snapshot): void {
+/** Yields to the event loop between pods when `slicer`'s slice is used up. */
+export async function registerQdiscMetrics(registry: CollectionFamilies, snapshot: Snapshot, slicer = new Slicer()): Promise<void> {
   const netem = NETEM.map((s) => ({ ...s, g: gauge(registry, s.name, `${s.help}, per netem qdisc in the pod's network namespace ${CACHED}`, PARAM_LABELS) }));
   const tbf = TBF.map((s) => ({ ...s, g: gauge(registry, s.name, `${s.help}, per tbf qdisc in the pod's network namespace ${CACHED}`, PARAM_LABELS) }));
   // Summed per series (qdiscs sharing interface+kind+handle), counters and the backlog gauge alike.
@@ -69,6 +71,7 @@ export function registerQdiscMetrics(registry: CollectionFamilies, snapshot: Sna
   const paramSeen = new Set<string>();
   const podSeen = new Set<string>();
   for (const report of snapshot.pods) {
+    await slicer.point();
     const podKey = `${report.namespace}\0${report.name}`;
     if (podSeen.has(podKey)) continue;
     podSeen.add(podKey);

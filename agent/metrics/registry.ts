@@ -53,19 +53,24 @@ export async function buildCollectionFamilies(input: MetricsInput, signal?: Abor
   const registry = new CollectionFamilies();
   registerRuntimeMetrics(registry, input.snapshot);
   await slicer.point();
-  registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod);
+  await registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod, slicer);
+  await slicer.point();
   registerKubeMetrics(registry, input.snapshot);
   await slicer.point();
-  registerQdiscMetrics(registry, input.snapshot);
+  await registerQdiscMetrics(registry, input.snapshot, slicer);
   await slicer.point();
   await registerCompatMetrics(registry, input.snapshot, {
     perContainer: input.compatMetrics, slicer,
     ...(input.maxRulesPerPod !== undefined ? { maxRulesPerPod: input.maxRulesPerPod } : {}),
     ...(input.compatCache ? { cache: input.compatCache } : {}),
   });
-  registerContainerStatsMetrics(registry, input.snapshot);
+  await slicer.point();
+  await registerContainerStatsMetrics(registry, input.snapshot, slicer);
+  await slicer.point();
   registerBpmMetrics(registry, input.bpm);
   registerSelfMetrics(registry, input.snapshot, input.extraCollectors);
+  // Rendering follows at once with a fresh slice of its own: the rest of this one is not carried into it.
+  await slicer.point();
   return registry;
 }
 

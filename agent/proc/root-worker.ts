@@ -7,6 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { errorMessage } from '../errors.js';
 import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
+import { lowerThreadPriority } from '../thread-priority.js';
 
 export interface RootRequest {
   id: number;
@@ -19,6 +20,7 @@ export type RootReply = { id: number; results: RootFacts[] } | { id: number; err
 
 const port = parentPort;
 if (port === null) throw new Error('root-worker.js runs only as a worker thread');
+lowerThreadPriority(); // the event loop first on a busy core (thread-priority.ts); a failure changes nothing else
 
 port.on('message', (req: RootRequest) => {
   void (async () => {

@@ -4,7 +4,7 @@
  * running when it ended.
  */
 import { describe, expect, it } from 'vitest';
-import { LoopBlocks, attributeGaps } from '../../bench/loop-blocks.js';
+import { LoopBlocks, attributeGaps, pauseOverlap } from '../../bench/loop-blocks.js';
 import { summarize } from '../../bench/measure.js';
 import { checkTargets, type RowResult } from '../../bench/report.js';
 import { sumSamples, type ServeLoadResult } from '../../bench/serve-load.js';
@@ -104,6 +104,40 @@ describe('loop-blocks probe', () => {
     expect(attributeGaps([{ end: 1105, ms: 8, gc: false }], 1000, 1110, 1130, collectors)).toEqual({ 'collect (between collectors)': 8 });
   });
 
+  it('places stats alongside the collectors after runtime (it overlaps them), not after netns', () => {
+    // runtime until 1060; stats from 1060 to 1080 alongside netns (1060-1100); proc 1100-1150; pipeline from 1150.
+    const withStats = [collectors[0]!, collectors[1]!, { collector: 'stats', success: true, seconds: 0.02 }, { collector: 'proc', success: true, seconds: 0.05 }];
+    const gaps = [
+      { end: 1070, ms: 5, gc: false }, // netns while stats runs
+      { end: 1090, ms: 6, gc: false }, // netns after stats ended
+      { end: 1110, ms: 7, gc: false }, // proc (sequentially after netns, not after stats' 20 ms)
+    ];
+    expect(attributeGaps(gaps, 1000, 1150, 1170, withStats)).toEqual({ 'netns+stats': 5, netns: 6, proc: 7 });
+  });
+
+  it('reports the thread CPU of the longest gap of a phase next to it (preempted vs own work)', () => {
+    const gaps = [
+      { end: 1110, ms: 12, gc: false, cpuMs: 0.4 }, // pipeline, preempted
+      { end: 1120, ms: 20.02, gc: false, cpuMs: 19.6 }, // pipeline, own work: the longest
+      { end: 1125, ms: 5, gc: false, cpuMs: 5 }, // shorter: its CPU is not reported
+      { end: 1040, ms: 7, gc: false }, // no CPU known: no cpu key
+    ];
+    expect(attributeGaps(gaps, 1000, 1100, 1130, collectors)).toEqual({ pipeline: 20, 'pipeline cpu': 19.6, 'pipeline own': 19.6, runtime: 7 });
+    // A shorter gap with more CPU: the longest keeps its own CPU, 'own' takes the most.
+    expect(attributeGaps([{ end: 1110, ms: 30, gc: false, cpuMs: 2 }, { end: 1120, ms: 9, gc: false, cpuMs: 8.5 }], 1000, 1100, 1130, collectors)).toEqual({ pipeline: 30, 'pipeline cpu': 2, 'pipeline own': 8.5 });
+  });
+
+  it('counts the GC pauses within a gap, and reports our own CPU less them as <phase> js', () => {
+    // Pauses [0,2] (outside), [9,13] (3 ms inside), [15,16] (inside), [19,25] (1 ms inside) of the gap [10,20].
+    expect(pauseOverlap([[0, 2], [9, 13], [15, 16], [19, 25]], 10, 20)).toBe(5);
+    expect(pauseOverlap([], 10, 20)).toBe(0);
+    const gaps = [
+      { end: 1110, ms: 14, gc: false, cpuMs: 13, gcMs: 9 }, // mostly a pause: js 4
+      { end: 1120, ms: 8, gc: false, cpuMs: 7.5, gcMs: 0 }, // our code: js 7.5
+    ];
+    expect(attributeGaps(gaps, 1000, 1100, 1130, collectors)).toEqual({ pipeline: 14, 'pipeline cpu': 13, 'pipeline own': 13, 'pipeline js': 7.5 });
+  });
+
   it('records a real block of the event loop, and forgets it once taken', async () => {
     const probe = new LoopBlocks();
     probe.start();
@@ -116,7 +150,13 @@ describe('loop-blocks probe', () => {
     probe.stop();
     // Where it lands depends on scheduling (a preempted process shifts the timer); that it is seen does not.
     const got = probe.take(t0, t2, t2, collectors);
-    expect(Math.max(...Object.values(got))).toBeGreaterThanOrEqual(25);
+    const walls = Object.entries(got).filter(([k]) => !k.endsWith(' cpu') && !k.endsWith(' own') && !k.startsWith('gc '));
+    expect(Math.max(...walls.map(([, v]) => v))).toBeGreaterThanOrEqual(25);
+    // The busy loop was this thread's own work: the CPU reported with the longest gap is most of it (or the
+    // gap was preempted, then less; never more than its wall).
+    const [phase, wall] = walls.reduce((a, b) => (b[1] > a[1] ? b : a));
+    expect(got[`${phase} cpu`]).toBeGreaterThan(0);
+    expect(got[`${phase} cpu`]).toBeLessThanOrEqual(wall + 1.5);
     expect(probe.take(t0, t2, t2, collectors)).toEqual({});
   });
 });

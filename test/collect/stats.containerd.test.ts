@@ -117,7 +117,7 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
 
       const registry = new CollectionFamilies();
       const snapshot = { pods: draft.pods.map((p) => ({ pod: p })), containerStats: draft.containerStats } as unknown as Snapshot;
-      registerContainerStatsMetrics(registry, snapshot);
+      await registerContainerStatsMetrics(registry, snapshot);
       const text = await familiesText(registry);
       expect(text).toContain('chaos_daemon_container_stats_containers{source="cgroup"} 2');
       expect(text).toContain('chaos_daemon_container_stats_containers{source="runtime"} 1');

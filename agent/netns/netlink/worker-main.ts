@@ -11,6 +11,7 @@ import { readNamespaceTaped, type NetlinkJob } from './read-namespace.js';
 import type { NetnsState } from '../state.js';
 import { NETLINK_SOURCES } from './sources.js';
 import { threadCpuNanos } from './thread-cpu.js';
+import { lowerThreadPriority } from '../../thread-priority.js';
 
 export interface JobMessage {
   id: number;
@@ -27,6 +28,7 @@ export type ReplyMessage =
 
 const port = parentPort;
 if (port) {
+  lowerThreadPriority(); // the event loop first on a busy core (thread-priority.ts); a failure changes nothing else
   port.on('message', (msg: JobMessage) => {
     const cpu0 = threadCpuNanos();
     const cpu = (): number => Math.max(0, Math.round((threadCpuNanos() - cpu0) / 1000));
