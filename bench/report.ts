@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import type { CorpusName } from './inject.js';
 import type { Summary } from './measure.js';
 import { round, summarize } from './measure.js';
-import type { ServeLoadResult } from './serve-load.js';
+import type { LoadResult, ServeLoadResult } from './serve-load.js';
 
 export interface SideResult {
   /** Wall time of one collection, ms. */
@@ -104,6 +104,12 @@ const span = (s: Summary, d = 0): string => `${fmt(s.median, d)} [${fmt(s.min, d
 const uniq = (xs: number[]): string => [...new Set(xs)].join('/');
 const mb = (b: number): string => fmt(b / (1 << 20), 1);
 
+/** `p50 / p99 / max` of one load phase, with its failures. */
+function latencies(l: LoadResult): string {
+  const bad = l.errors + l.non2xx + l.timeouts;
+  return `${l.latencyMs.p50} / ${l.latencyMs.p99} / ${l.latencyMs.max}${bad ? ` (${bad} errors)` : ''}`;
+}
+
 /** serve's windows of one phase, as summaries of the longest block and of the CPU per collection. */
 export function windowsOf(serve: ServeLoadResult | null, phase: 'idle' | 'load'): { block: Summary; cpu: Summary } | null {
   const w = serve?.windows.filter((x) => x.phase === phase) ?? [];
@@ -126,6 +132,8 @@ export function checkTargets(rows: RowResult[]): TargetCheck[] {
   if (served.length) {
     const p99 = served.map((r) => ({ r, v: r.serve!.load.latencyMs.p99, e: r.serve!.load.errors + r.serve!.load.non2xx + r.serve!.load.timeouts }));
     checks.push({ name: `scrape p99, ${served[0]!.serve!.load.connections} concurrent scrapers, collections running`, target: '< 50 ms, 0 errors, every row', measured: p99.map((x) => `${label(x.r)}: ${x.v} ms${x.e ? ` (${x.e} errors)` : ''}`).join(', '), pass: p99.every((x) => x.v < 50 && x.e === 0) });
+    const paced = served.filter((r) => r.serve!.paced).map((r) => ({ r, v: r.serve!.paced!.latencyMs.p99, e: r.serve!.paced!.errors + r.serve!.paced!.non2xx + r.serve!.paced!.timeouts }));
+    if (paced.length) checks.push({ name: `scrape p99, ${served[0]!.serve!.load.connections} paced scrapers (${served[0]!.serve!.paced!.ratePerConnection}/s each), collections running`, target: '< 50 ms, 0 errors, every row', measured: paced.map((x) => `${label(x.r)}: ${x.v} ms${x.e ? ` (${x.e} errors)` : ''}`).join(', '), pass: paced.length === served.length && paced.every((x) => x.v < 50 && x.e === 0) });
     const rss = served.map((r) => ({ r, rss: r.serve!.memory.rssBytes, hwm: r.serve!.memory.hwmBytes }));
     checks.push({ name: 'serve RSS (VmRSS / VmHWM)', target: '< 100 MB, every row', measured: rss.map((x) => `${label(x.r)}: ${mb(x.rss)} / ${mb(x.hwm)} MB`).join(', '), pass: rss.every((x) => x.rss < 100 * (1 << 20) && x.hwm < 100 * (1 << 20)) });
     const loop = served.map((r) => ({ r, w: windowsOf(r.serve, 'idle') }));
@@ -147,11 +155,12 @@ export function renderTables(r: BenchResults): string {
   out.push('Median [min–max] over rounds (serve: over collections). CPU = the collecting process, every thread, plus the tools it ran; ' +
     'agent CPU split = netlink reader threads / the rest. serve: the shipped launcher and V8 flags, --interval ' +
     `${r.config.serveIntervalMs} ms; loop block = the event loop's longest block in each collection interval with nobody scraping, then with ` +
-    `${r.config.connections} scrapers; scrape latency with ${r.config.connections} concurrent scrapers for ${r.config.loadSeconds} s (Prometheus headers, gzip); ` +
+    `${r.config.connections} scrapers; scrape latency with ${r.config.connections} concurrent scrapers for ${r.config.loadSeconds} s (Prometheus headers, gzip), ` +
+    'closed loop (each sends its next request on the answer: they saturate the 2 cores they share with serve), then paced (each at a fixed rate); ' +
     'fallbacks = namespaces read through the tools (agent collections / serve\'s chaos_daemon_netns_reader_fallbacks_total).');
   out.push('');
-  out.push('| corpus | pods | chaos-daemon ms | agent ms | wall × | chaos-daemon CPU ms | agent CPU ms | CPU × | agent CPU readers / rest ms | serve CPU ms per collection | loop block ms idle | loop block ms 50 scrapers | scrape p50 / p99 / max ms | RSS / HWM MB | fallbacks | verdicts |');
-  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  out.push('| corpus | pods | chaos-daemon ms | agent ms | wall × | chaos-daemon CPU ms | agent CPU ms | CPU × | agent CPU readers / rest ms | serve CPU ms per collection | loop block ms idle | loop block ms 50 scrapers | scrape p50 / p99 / max ms | paced scrape p50 / p99 / max ms | RSS / HWM MB | fallbacks | verdicts |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const row of r.rows) {
     const s = row.serve;
     const idle = windowsOf(s, 'idle');
@@ -161,6 +170,7 @@ export function renderTables(r: BenchResults): string {
       `${span(row.baseline.cpuMs)} | ${span(row.agent.cpuMs)} | ${fmt(row.cpuRatio, 1)} | ${fmt(row.agent.readerCpuMs.median)} / ${fmt(row.agent.otherCpuMs.median)} | ` +
       `${idle ? span(idle.cpu) : 'n/a'} | ${idle ? span(idle.block, 1) : 'n/a'} | ${load ? span(load.block, 1) : 'n/a'} | ` +
       `${s ? `${s.load.latencyMs.p50} / ${s.load.latencyMs.p99} / ${s.load.latencyMs.max}${s.load.errors + s.load.non2xx + s.load.timeouts ? ` (${s.load.errors + s.load.non2xx + s.load.timeouts} errors)` : ''}` : 'n/a'} | ` +
+      `${s?.paced ? latencies(s.paced) : 'n/a'} | ` +
       `${s ? `${mb(s.memory.rssBytes)} / ${mb(s.memory.hwmBytes)}` : 'n/a'} | ${row.agent.fallbacks.reduce((a, b) => a + b, 0)} / ${s ? s.fallbacks : 'n/a'} | ${verdicts} |`);
   }
   out.push('');

@@ -1,7 +1,7 @@
 /**
  * The real exporter under the bench: `node <shipped V8 flags, bin/node-flags.js> --import dist/bench/loop-probe.js
  * bin/chaos-node-agent.js serve` as a separate process (its RSS is its own), talking to the bench's containerd,
- * collecting every `intervalMs`, in three phases:
+ * collecting every `intervalMs`, in these phases:
  *
  * 0. warm-up: after the first, `warmCollections` collections unmeasured (lazy imports, JIT, reader threads), as
  *    the agent's own rounds follow warm-up collections;
@@ -10,7 +10,13 @@
  *    answers with SIGUSR2 and the probe reports and resets) and serve's CPU for that interval;
  * 2. load: autocannon, `connections` concurrent clients on /metrics for `loadSeconds` with Prometheus's scrape
  *    headers (OpenMetrics preferred, gzip), collections still running: latency, errors, and the windows of the
- *    collections published meanwhile;
+ *    collections published meanwhile. autocannon is a closed loop: each client sends its next request when the last
+ *    answer arrives, so the 50 clients saturate the server AND the 2 cores they share with it (on this machine the
+ *    client, not serve's handler at ~0.2 ms a request, sets the pace: latency = clients / throughput);
+ * 2b. paced: the same clients for `loadSeconds` again, each sending PACED_RATE requests per second whatever the
+ *    answers (autocannon connectionRate): 50 scrapers each scraping every 100 ms, 150x more often than Prometheus's
+ *    default 15 s interval, without the load generator saturating the cores: the latency a scraper sees when
+ *    collections run;
  * 3. after at least `minCollections` collections: VmRSS and VmHWM (/proc/<pid>/status), /metrics series and
  *    bytes, and chaos_daemon_netns_reader_fallbacks_total summed over reasons.
  *
@@ -69,7 +75,7 @@ export interface ServeLoadOptions {
 
 /** One collection interval as the probe saw it. */
 export interface LoopWindow {
-  phase: 'startup' | 'idle' | 'load' | 'after';
+  phase: 'startup' | 'idle' | 'load' | 'paced' | 'after';
   /** Longest event-loop block in the window, ms. */
   maxBlockMs: number;
   p99BlockMs: number;
@@ -77,20 +83,40 @@ export interface LoopWindow {
   cpuMs: number;
 }
 
+/** One autocannon run. */
+export interface LoadResult {
+  connections: number;
+  seconds: number;
+  requests: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+
+/** Requests per second of each client in the paced phase. */
+export const PACED_RATE = 10;
+
+function loadResult(connections: number, result: AutocannonResult): LoadResult {
+  return {
+    connections,
+    seconds: result.duration,
+    requests: result.requests.total,
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.average },
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
 export interface ServeLoadResult {
   pid: number;
   /** Process start to the first successful /readyz. */
   readyMs: number;
   windows: LoopWindow[];
-  load: {
-    connections: number;
-    seconds: number;
-    requests: number;
-    latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
-    errors: number;
-    timeouts: number;
-    non2xx: number;
-  };
+  load: LoadResult;
+  /** The paced phase (absent from results written before it existed). */
+  paced?: LoadResult & { ratePerConnection: number };
   collections: number;
   /** Right after the first collection was published, before any load. */
   memoryAtReady: Memory;
@@ -256,6 +282,16 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
       headers: { accept: PROMETHEUS_ACCEPT, 'accept-encoding': 'gzip' },
       timeout: 10,
     }));
+    watcher.phase = 'paced';
+    progress(`autocannon: ${opts.connections} connections at ${PACED_RATE} requests/s each for ${opts.loadSeconds} s on /metrics`);
+    const paced = await guard(autocannon({
+      url: `http://127.0.0.1:${port}/metrics`,
+      connections: opts.connections,
+      connectionRate: PACED_RATE,
+      duration: opts.loadSeconds,
+      headers: { accept: PROMETHEUS_ACCEPT, 'accept-encoding': 'gzip' },
+      timeout: 10,
+    }));
     watcher.phase = 'after';
     await guard(watcher.until(opts.minCollections, deadline));
     const memory = await processMemory(pid);
@@ -269,15 +305,8 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
       pid,
       readyMs,
       windows: watcher.windows,
-      load: {
-        connections: opts.connections,
-        seconds: result.duration,
-        requests: result.requests.total,
-        latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.average },
-        errors: result.errors,
-        timeouts: result.timeouts,
-        non2xx: result.non2xx,
-      },
+      load: loadResult(opts.connections, result),
+      paced: { ...loadResult(opts.connections, paced), ratePerConnection: PACED_RATE },
       collections: watcher.published,
       memoryAtReady,
       memory,
