@@ -24,6 +24,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { AgentError, errorMessage } from '../errors.js';
+import { workerLimits } from '../worker-limits.js';
 import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
 import type { ThreadLease } from '../netns/netlink/pool.js';
 import type { RootReply, RootRequest } from './root-serve.js';
@@ -170,7 +171,7 @@ export class RootReader {
 
   private spawn(): Worker {
     const heap = this.opts.heapMb ?? 64;
-    const w = new Worker(rootWorkerUrl(), { resourceLimits: { maxOldGenerationSizeMb: heap, maxYoungGenerationSizeMb: 8 } });
+    const w = new Worker(rootWorkerUrl(), { resourceLimits: workerLimits(heap) });
     w.unref(); // an idle reader never keeps the process alive; a read in progress is kept alive by its watchdog
     this.started++;
     return w;

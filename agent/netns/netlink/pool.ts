@@ -27,6 +27,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { NetlinkError, errorMessage } from '../../errors.js';
+import { workerLimits } from '../../worker-limits.js';
 import type { NetnsState } from '../state.js';
 import type { NetlinkJob } from './read-namespace.js';
 import type { JobMessage, ReplyMessage } from './worker-main.js';
@@ -239,7 +240,7 @@ export class NetlinkPool {
     const heap = this.opts.heapMb ?? 96;
     const side = new MessageChannel();
     const workerData: ThreadData = { sidePort: side.port2 };
-    const worker = new Worker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: { maxOldGenerationSizeMb: heap, maxYoungGenerationSizeMb: 8 } });
+    const worker = new Worker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
     side.port1.unref();
     this.started++;
     const slot: Slot = { worker, port: side.port1, busy: null, lent: false, timer: null, idle: null };
