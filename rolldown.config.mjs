@@ -5,11 +5,11 @@
 // when it is at least as new as dist/agent/cli.js, else dist/agent/ as before.
 // - Dynamic imports stay dynamic (their own chunks): a command loads only what it uses.
 // - npm packages stay external (node_modules as installed; koffi is native).
-// - worker-main.js and root-worker.js are entries next to the chunks: netlink/pool.ts and proc/root-reader.ts find
+// - thread-main.js (the pool's threads) and root-worker.js are entries next to the chunks: netlink/pool.ts and proc/root-reader.ts find
 //   them beside themselves.
 // - keepNames: the agent's errors take their `name` from their class (agent/errors.ts).
 export default {
-  input: { cli: 'dist/agent/cli.js', 'worker-main': 'dist/agent/netns/netlink/worker-main.js', 'root-worker': 'dist/agent/proc/root-worker.js' },
+  input: { cli: 'dist/agent/cli.js', 'thread-main': 'dist/agent/netns/netlink/thread-main.js', 'root-worker': 'dist/agent/proc/root-worker.js' },
   platform: 'node',
   external: (id) => !id.startsWith('.') && !id.startsWith('/') && !id.startsWith('\0'),
   output: { dir: 'dist/bundle', format: 'esm', chunkFileNames: '[name]-[hash].js', keepNames: true, cleanDir: true },

@@ -65,7 +65,7 @@ export class InProcessAgent {
   readonly inventory: Inventory;
   private readonly cgroups: CgroupStatsReader;
   readonly reader: NetnsReader;
-  readonly rootReader = new RootReader();
+  readonly rootReader: RootReader;
   private readonly pipeline: MetricsPipeline;
   private readerCpuSeconds = 0;
   private readonly blocks: LoopBlocks | null;
@@ -89,6 +89,9 @@ export class InProcessAgent {
         this.readerCpuSeconds += e.cpuSeconds;
       },
     });
+    // As node-collector.ts: the root reads on a thread the reader's pool lends.
+    const lease = this.reader.threadLease();
+    this.rootReader = new RootReader(lease ? { lease } : {});
     // Rendered as for a Prometheus server scraping it: OpenMetrics, gzip (serve renders what its scrapers ask for).
     const demand = new ExpositionDemand([PROMETHEUS_SCRAPE]);
     this.pipeline = new MetricsPipeline({ compatMetrics: this.cfg.compatMetrics, maxRulesPerPod: this.cfg.maxRulesPerPod, persistent, demand, log });

@@ -5,5 +5,7 @@
 //
 // --max-semi-space-size=4: the young generation's two semi-spaces are capped at 4 MB (8 MB of new space) instead
 // of V8's 16 MB (32 MB). The agent keeps ~15 MB of live heap; at 30 pods this took VmRSS from ~112 MB to ~90 MB
-// for a few more scavenges per collection (bench/serve-memory.ts).
+// for a few more scavenges per collection (bench/serve-memory.ts). The main isolate's only: V8 would give it
+// precedence over every worker's own young-generation limit, so agent/worker-limits.ts clears it before the first
+// worker starts (workers then get 1 MB semi-spaces, their resourceLimits).
 export const NODE_FLAGS = Object.freeze(['--max-semi-space-size=4']);

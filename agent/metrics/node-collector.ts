@@ -2,8 +2,8 @@
  * The node's collection wired for the exporter: one Inventory (CRI/Docker clients, their requests feeding
  * chaos_daemon_runtime_request_duration_seconds) and one NetnsReader (its tool runs feeding
  * chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total, its fallbacks
- * chaos_daemon_netns_reader_fallbacks_total) and one RootReader (the /proc facts' worker thread), shared by every
- * collection.
+ * chaos_daemon_netns_reader_fallbacks_total) and one RootReader (the /proc facts, read on a thread the NetnsReader's
+ * pool lends it), shared by every collection.
  */
 import { VerdictMemo } from '../collect/verdict-memo.js';
 import { collect, namedNetnsDir } from '../collection.js';
@@ -35,8 +35,10 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
       deps.log.debug({ reason, detail }, 'namespace read through the tools');
     },
   });
-  // The containers' roots and mount tables, read in a worker thread shared by every collection.
-  const rootReader = new RootReader();
+  // The containers' roots and mount tables, read on a netlink pool thread lent for each collection (one isolate for
+  // both readers), else in a worker thread of its own, shared by every collection.
+  const lease = reader.threadLease();
+  const rootReader = new RootReader(lease ? { lease } : {});
   const disabled = disabledCollectors(cfg);
   const verdicts = new VerdictMemo();
   const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);

@@ -17,7 +17,7 @@
 import { NetlinkError, NetnsCommandError, ValidationError, errorMessage } from '../errors.js';
 import { pathProblem } from '../runtime/netns-resolve.js';
 import { Semaphore } from '../map-limit.js';
-import type { NetlinkPool, PoolResult } from './netlink/pool.js';
+import type { NetlinkPool, PoolResult, ThreadLease } from './netlink/pool.js';
 import type { NetlinkJob } from './netlink/read-namespace.js';
 import type { ToolsReader } from './nsenter/read-tools.js';
 import type { ToolRun } from './nsenter/tools.js';
@@ -126,6 +126,19 @@ export class NetnsReader {
   /** Processes spawned by the tools reader so far. */
   get spawns(): number {
     return this.toolsLoaded?.spawns ?? 0;
+  }
+
+  /**
+   * Lends one of this reader's pool threads whole to another synchronous reader (the root reader,
+   * agent/proc/root-reader.ts: one isolate for both); null when this reader runs no pool (tools only, or netlink on
+   * the calling thread). A lease fails while netlink is off for this node (its threads could not start).
+   */
+  threadLease(): (() => Promise<ThreadLease>) | null {
+    if (this.config.mode === 'nsenter' || this.config.netlinkThread === 'caller') return null;
+    return async () => {
+      if (this.netlinkBroken !== null) throw new NetlinkError('netlink pool', 'spawn', `netlink is off on this node: ${this.netlinkBroken}`);
+      return (await this.workers()).lease();
+    };
   }
 
   /** Why the netlink path is off for this node in `auto` (null while it works). */

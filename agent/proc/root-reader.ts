@@ -14,13 +14,20 @@
  * A container that got its thread abandoned is not read again while that thread is still alive (it ends when its
  * call returns): it is reported unread at once, so a mount that stays stuck costs one thread and its open root fd
  * (termination skips the thread's `finally`), not one more of each per collection.
+ *
+ * With `lease` (the exporter: the netlink pool's lease(), netns/netlink/pool.ts) the reads run on a pool thread
+ * lent for the request instead of a thread of its own: one V8 isolate fewer. The watchdog is the same; abandoning
+ * a lent thread terminates it (the pool starts another when it needs one). When no pool thread can be had, or the
+ * lent one dies before its first container, the request goes to a thread of the reader's own, as without `lease`.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { AgentError, errorMessage } from '../errors.js';
+import { workerLimits } from '../worker-limits.js';
 import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
-import type { RootReply, RootRequest } from './root-worker.js';
+import type { ThreadLease } from '../netns/netlink/pool.js';
+import type { RootReply, RootRequest } from './root-serve.js';
 
 export interface RootReaderOptions {
   /** Extra time past a container's budget before its worker is abandoned, ms (default 1000). */
@@ -31,6 +38,20 @@ export interface RootReaderOptions {
   idleMs?: number;
   /** V8 old-generation limit of the worker, MB (default 64: a mount table is capped at 1 MiB). */
   heapMb?: number;
+  /** A thread lent by the netlink pool for one request (see the header); without it, a thread of the reader's own. */
+  lease?: () => Promise<ThreadLease>;
+}
+
+/** The thread one request runs on, and where its messages go. */
+interface Borrowed {
+  worker: Worker;
+  port: Worker | MessagePort;
+  /** Lent by the pool (else the reader's own). */
+  lent: boolean;
+  /** The request is answered: the thread may take the next one. */
+  release(): void;
+  /** The thread is stuck or dead: terminate it. */
+  abandon(): void;
 }
 
 /** root-worker.js next to this module; under vitest (TypeScript sources) the compiled one in dist/. */
@@ -44,7 +65,10 @@ export function rootWorkerUrl(): URL {
 }
 
 /** `thread`: the abandoned worker when it is still blocked on that container (not when it died). */
-type Outcome = { kind: 'done'; results: RootFacts[] } | { kind: 'stuck'; index: number; why: string; thread?: Worker } | { kind: 'unavailable'; why: string };
+type Outcome =
+  | { kind: 'done'; results: RootFacts[] }
+  | { kind: 'stuck'; index: number; why: string; thread?: Worker }
+  | { kind: 'unavailable'; why: string; lent: boolean };
 
 const stuckKey = (job: RootJob): string => `${job.pid}\u0000${job.container.id}`;
 
@@ -60,8 +84,10 @@ export class RootReader {
   private nextId = 1;
   private queue: Promise<unknown> = Promise.resolve();
   private busy = false;
-  /** Workers started, and abandoned (stuck or dead), for tests and the self metrics. */
+  /** Workers started (its own), and abandoned (stuck or dead, its own or lent), for tests and the self metrics. */
   started = 0;
+  /** Requests run on a thread lent by the pool. */
+  lent = 0;
   abandoned = 0;
   /** Containers read on the main thread because no worker could run. */
   inThread = 0;
@@ -109,16 +135,21 @@ export class RootReader {
   private async readEach(jobs: readonly RootJob[]): Promise<RootFacts[]> {
     const out = new Array<RootFacts>(jobs.length);
     let todo: number[] = [];
+    let lease = this.opts.lease !== undefined;
     jobs.forEach((job, i) => {
       const since = this.stuck.get(stuckKey(job));
       if (since === undefined) todo.push(i);
       else out[i] = unanswered(job, `its last read has been blocked in the kernel for ${Math.round((performance.now() - since) / 1000)} s, not read again until it returns`);
     });
     while (todo.length > 0) {
-      const r = await this.once(todo.map((i) => jobs[i]!));
+      const r = await this.once(todo.map((i) => jobs[i]!), lease);
       if (r.kind === 'done') {
         r.results.forEach((f, k) => (out[todo[k]!] = f));
         break;
+      }
+      if (r.kind === 'unavailable' && r.lent) {
+        lease = false; // no pool thread for this read: the reader's own thread takes it
+        continue;
       }
       if (r.kind === 'unavailable') {
         for (const i of todo) out[i] = await readRootFacts(jobs[i]!);
@@ -140,7 +171,7 @@ export class RootReader {
 
   private spawn(): Worker {
     const heap = this.opts.heapMb ?? 64;
-    const w = new Worker(rootWorkerUrl(), { resourceLimits: { maxOldGenerationSizeMb: heap, maxYoungGenerationSizeMb: 8 } });
+    const w = new Worker(rootWorkerUrl(), { resourceLimits: workerLimits(heap) });
     w.unref(); // an idle reader never keeps the process alive; a read in progress is kept alive by its watchdog
     this.started++;
     return w;
@@ -160,39 +191,68 @@ export class RootReader {
     void w.terminate().catch((err: unknown) => void err);
   }
 
-  /** One request to the worker (started if needed), watched until it answers, gets stuck or dies. */
-  private once(jobs: RootJob[]): Promise<Outcome> {
-    let w: Worker;
-    try {
-      w = this.worker ??= this.spawn();
-    } catch (err) {
-      return Promise.resolve({ kind: 'unavailable', why: errorMessage(err) });
+  /** A thread for one request: lent by the pool (`lease`), else the reader's own (started if needed). */
+  private async borrow(lease: boolean): Promise<Borrowed | { unavailable: string }> {
+    if (lease && this.opts.lease) {
+      let l: ThreadLease;
+      try {
+        l = await this.opts.lease();
+      } catch (err) {
+        return { unavailable: `no pool thread: ${errorMessage(err)}` };
+      }
+      this.lent++;
+      return {
+        worker: l.worker, port: l.port, lent: true, release: () => l.release(),
+        abandon: () => {
+          this.abandoned++;
+          l.abandon();
+        },
+      };
     }
+    try {
+      const w = (this.worker ??= this.spawn());
+      return { worker: w, port: w, lent: false, release: () => undefined, abandon: () => this.abandon(w) };
+    } catch (err) {
+      return { unavailable: errorMessage(err) };
+    }
+  }
+
+  /** One request to a thread, watched until it answers, gets stuck or dies. */
+  private async once(jobs: RootJob[], lease: boolean): Promise<Outcome> {
+    const t = await this.borrow(lease);
+    if ('unavailable' in t) return { kind: 'unavailable', why: t.unavailable, lent: lease };
+    const w = t.worker;
+    const port = t.port;
     const progress = new Int32Array(new SharedArrayBuffer(4));
     progress[0] = -1;
     const id = this.nextId++;
     return new Promise<Outcome>((resolve, reject) => {
       let seen = -1;
       let since = performance.now();
-      const finish = (o: Outcome): void => {
+      const unlisten = (): void => {
         clearInterval(watchdog);
-        w.off('message', onMessage).off('error', onDeath).off('exit', onExit);
-        if (o.kind !== 'done') this.abandon(w);
+        port.off('message', onMessage);
+        w.off('error', onDeath).off('exit', onExit);
+      };
+      const finish = (o: Outcome): void => {
+        unlisten();
+        if (o.kind === 'done') t.release();
+        else t.abandon();
         resolve(o);
       };
       // Dead before its first container: the worker cannot run (a missing script, no memory): the main thread reads.
       // Dead on one: that container (read from the progress word now, not the watchdog's last look) is unread.
       const died = (why: string): Outcome => {
         const at = Atomics.load(progress, 0);
-        return at < 0 ? { kind: 'unavailable', why } : { kind: 'stuck', index: at, why: `the root reader thread died (${why})` };
+        return at < 0 ? { kind: 'unavailable', why, lent: t.lent } : { kind: 'stuck', index: at, why: `the root reader thread died (${why})` };
       };
       const onDeath = (err: Error): void => finish(died(errorMessage(err)));
       const onExit = (code: number): void => finish(died(`exit code ${code}`));
       const onMessage = (m: RootReply): void => {
         if (m.id !== id) return;
         if ('error' in m) {
-          clearInterval(watchdog);
-          w.off('message', onMessage).off('error', onDeath).off('exit', onExit);
+          unlisten();
+          t.release();
           // A bug, not the pod's doing: the worker is fine, the read fails (the collector reports it).
           reject(new AgentError('ROOT_READER', `root reader: ${m.error}`));
           return;
@@ -209,10 +269,11 @@ export class RootReader {
         }
         const budget = (seen < 0 ? 10_000 : jobs[seen]!.timeoutMs) + (this.opts.graceMs ?? 1000);
         if (now - since <= budget) return;
-        finish(seen < 0 ? { kind: 'unavailable', why: `the root reader thread did not start within ${budget} ms` } : { kind: 'stuck', index: seen, why: `no answer from the root reader within ${budget} ms`, thread: w });
+        finish(seen < 0 ? { kind: 'unavailable', why: `the root reader thread did not start within ${budget} ms`, lent: t.lent } : { kind: 'stuck', index: seen, why: `no answer from the root reader within ${budget} ms`, thread: w });
       }, this.opts.pollMs ?? 100);
-      w.on('message', onMessage).on('error', onDeath).on('exit', onExit);
-      w.postMessage({ id, jobs, progress: progress.buffer as SharedArrayBuffer } satisfies RootRequest);
+      port.on('message', onMessage);
+      w.on('error', onDeath).on('exit', onExit);
+      port.postMessage({ id, jobs, progress: progress.buffer as SharedArrayBuffer } satisfies RootRequest);
     });
   }
 }

@@ -4,7 +4,7 @@
  *   dist/agent/cli.js (a tsc run without the bundle step never leaves it on stale code), on a copy of the launcher
  *   in a temp tree with stand-in entries;
  * - the config, built into a temp dir from this checkout's dist/ (npm run build): its two entries side by side (the
- *   worker pool finds worker-main.js next to itself), only node: builtins and production dependencies imported, the
+ *   worker pool finds thread-main.js next to itself), only node: builtins and production dependencies imported, the
  *   commands still in their own chunks, and the bundled CLI answers `--help` and keeps error class names.
  */
 import { execFileSync } from 'node:child_process';
@@ -72,14 +72,14 @@ describe('rolldown.config.mjs on this checkout\'s dist/', () => {
   }, 120_000);
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('cli.js and worker-main.js side by side with their chunks; commands, runtime clients and readers in chunks of their own', () => {
-    expect(files).toEqual(expect.arrayContaining(['cli.js', 'worker-main.js']));
+  it('cli.js, thread-main.js and root-worker.js side by side with their chunks; commands, runtime clients and readers in chunks of their own', () => {
+    expect(files).toEqual(expect.arrayContaining(['cli.js', 'thread-main.js', 'root-worker.js']));
     const cli = readFileSync(join(out, 'cli.js'), 'utf8');
     // Lazy: the commands and the protocol clients are dynamic imports of other chunks, not code in cli.js.
     expect(cli).not.toContain('class GrpcChannel');
     expect(cli).not.toContain('class NetlinkPool');
     expect(cli).toMatch(/import\("\.\/inspect-[\w-]+\.js"\)/);
-    expect(files.some((f) => /^pool-[\w-]+\.js$/.test(f) && readFileSync(join(out, f), 'utf8').includes('"./worker-main.js"'))).toBe(true);
+    expect(files.some((f) => /^pool-[\w-]+\.js$/.test(f) && readFileSync(join(out, f), 'utf8').includes('"./thread-main.js"'))).toBe(true);
   });
 
   it('imports only node: builtins and production dependencies (npm packages stay external)', () => {

@@ -4,7 +4,8 @@
  * with a server that never answers. Proves: the worker's synchronous reads give exactly what the main thread's
  * thread-pool reads give; a change between two reads is seen (nothing is kept across reads); a container whose read
  * blocks in the kernel is reported unread (`timeout`, never clean) at its budget while every other container is
- * read, and the next read works on a fresh thread.
+ * read, and the next read works on a fresh thread. All of it twice: on the reader's own thread, and on a netlink pool
+ * thread lent for each read (as the exporter runs it: one isolate for both readers).
  */
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
@@ -13,18 +14,20 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readRootFacts, type RootJob } from '../../agent/proc/root-facts.js';
+import { NetlinkPool } from '../../agent/netns/netlink/pool.js';
 import { RootReader } from '../../agent/proc/root-reader.js';
 import { inNamespaces, killAndWait } from '../helpers/chaos-stand-ins.js';
 import { describeIntegration } from '../helpers/env.js';
 
-describeIntegration('the root reader\'s worker thread', { root: true, commands: ['busybox', 'unshare', 'nsenter', 'chroot', 'mount'] }, () => {
+for (const lent of [false, true]) describeIntegration(`the root reader's worker thread (${lent ? 'lent by the netlink pool' : 'its own'})`, { root: true, commands: ['busybox', 'unshare', 'nsenter', 'chroot', 'mount'] }, () => {
   let base: string;
   const procs: ResultPromise[] = [];
   let fuse: number | null = null;
   let dnsPid: number;
   let plainPid: number;
   let stuckPid: number;
-  const reader = new RootReader({ pollMs: 20, graceMs: 200 });
+  const pool = new NetlinkPool({ size: 1, idleMs: 5000 });
+  const reader = new RootReader({ pollMs: 20, graceMs: 200, ...(lent ? { lease: () => pool.lease() } : {}) });
 
   /** A busybox `sleep` chrooted into `root` (in a mount namespace of its own when `ownMounts`); its PID. */
   async function sleeper(root: string, ownMounts = false): Promise<number> {
@@ -71,6 +74,7 @@ describeIntegration('the root reader\'s worker thread', { root: true, commands: 
   afterAll(async () => {
     if (fuse !== null) closeSync(fuse); // aborts the connection: the blocked lookup returns and its thread ends
     await reader.close();
+    await pool.close();
     for (const p of procs) if (p.pid !== undefined) await killAndWait(p.pid, 'SIGKILL').catch((err: unknown) => void err);
     await rm(base, { recursive: true, force: true });
   });
@@ -89,7 +93,8 @@ describeIntegration('the root reader\'s worker thread', { root: true, commands: 
     const again = await reader.read(jobs);
     expect(again[0]!.dns).toMatchObject({ state: 'none', backupNameservers: null });
     expect(again[0]!.jvm).toMatchObject({ state: 'scaffolding', jars: ['byteman.jar', 'byteman-helper.jar'] });
-    expect(reader.started).toBe(1); // one thread for both reads
+    // One thread for both reads: its own, or the pool's only thread lent twice.
+    expect([reader.started, reader.lent, pool.started]).toEqual(lent ? [0, 2, 1] : [1, 0, 0]);
   });
 
   it('a container whose read blocks in the kernel is unread at its budget; the others are read; the next read works', async () => {
@@ -109,6 +114,7 @@ describeIntegration('the root reader\'s worker thread', { root: true, commands: 
     expect(r[2]!.dns).toMatchObject({ state: 'none' });
     expect(r[2]!.jvm).toMatchObject({ state: 'scaffolding' });
     expect(reader.abandoned).toBe(before + 1);
+    if (lent) expect(pool.replaced).toBe(1); // the lent thread, stuck, was the pool's
     expect(ms).toBeGreaterThanOrEqual(300);
     expect(ms).toBeLessThan(10_000);
     expect((await reader.read([job(plainPid, 'plain')]))[0]!).toMatchObject({ dns: { state: 'none' }, incomplete: [] });

@@ -114,6 +114,41 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
     expect((await q.read({ path: ns.path, inode, maxSourceBytes: 1 << 20, budgetMs: 2000 })).state.reader).toBe('netlink');
   });
 
+  it('a lent thread (lease) takes no read until given back; leases go before queued reads; an abandoned one is replaced', async () => {
+    const nss = await Promise.all([1, 2, 3].map(() => createNetns('nlp')));
+    const job = (i: number) => ({ path: nss[i]!.path, inode: statSync(nss[i]!.path).ino, maxSourceBytes: 1 << 20, budgetMs: 5000 });
+    const p = pool(1);
+    const first = await p.lease();
+    expect([p.started, p.busy]).toEqual([1, 1]);
+    // The only thread is lent: a read waits for it; a second lease asked later still goes before that read.
+    const order: string[] = [];
+    const read = p.read(job(0)).then((r) => (order.push('read'), r));
+    const second = p.lease().then((l) => (order.push('lease'), l));
+    await new Promise((res) => setTimeout(res, 200));
+    expect(order).toEqual([]);
+    // The side port reaches the thread: a root-reader request (none of its containers) is answered on it.
+    const answer = new Promise((res) => first.port.once('message', res));
+    first.port.postMessage({ id: 7, jobs: [], progress: new SharedArrayBuffer(4) });
+    expect(await answer).toEqual({ id: 7, results: [] });
+    first.release();
+    const l2 = await second;
+    expect(order).toEqual(['lease']);
+    expect(l2.worker).toBe(first.worker); // the same thread, lent again
+    // Abandoned: terminated; the waiting read gets a new thread.
+    l2.abandon();
+    expect((await read).state.reader).toBe('netlink');
+    expect(order).toEqual(['lease', 'read']);
+    expect([p.started, p.replaced]).toEqual([2, 1]);
+    // Released or abandoned twice: nothing more happens.
+    first.release();
+    l2.abandon();
+    expect((await p.read(job(1))).state.reader).toBe('netlink');
+    expect([p.started, p.replaced]).toEqual([2, 1]);
+    // A closed pool lends nothing.
+    await p.close();
+    await expect(p.lease()).rejects.toMatchObject({ reason: 'spawn' });
+  });
+
   it('a reader thread past its V8 heap limit dies alone: the read fails typed, the pool replaces it and keeps reading', async () => {
     const ns = await createNetns('nlp');
     const inode = statSync(ns.path).ino;

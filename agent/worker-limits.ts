@@ -1,0 +1,28 @@
+/**
+ * The V8 heap limits of the agent's worker threads (the netlink pool's, the root reader's own), made effective.
+ *
+ * V8 gives the command line's --max-semi-space-size (bin/node-flags.js: 4 MB, meant for the main isolate) precedence
+ * over a worker's `resourceLimits.maxYoungGenerationSizeMb`, so every worker got the main thread's 8 MB new space
+ * whatever its limit said. V8 flags are read when an isolate is created: the main isolate's heap was sized at startup
+ * and keeps its flag; clearing it (0: unset) before the first worker starts lets each worker's own limit apply.
+ */
+import type { ResourceLimits } from 'node:worker_threads';
+import { setFlagsFromString } from 'node:v8';
+
+/**
+ * Young generation of a worker, MB: V8 splits it into 3 semi-space sizes (two semi-spaces and the new large object
+ * space), so 3 is 1 MB semi-spaces, a 2 MB new space. A reader thread keeps nothing between jobs (the pool keeps
+ * the states and tapes on the main thread): its young objects live one job.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 3;
+
+let cleared = false;
+
+/** `resourceLimits` for a worker thread with an old generation of `oldMb`; call right before `new Worker`. */
+export function workerLimits(oldMb: number): ResourceLimits {
+  if (!cleared) {
+    setFlagsFromString('--max-semi-space-size=0');
+    cleared = true;
+  }
+  return { maxOldGenerationSizeMb: oldMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+}
