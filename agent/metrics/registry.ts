@@ -18,7 +18,7 @@ import { registerQdiscMetrics } from './qdisc.js';
 import { RenderedMetrics, type ExpositionDemand, type ExpositionFormat, type RenderedBody } from './exposition.js';
 import { renderBody } from './exposition-body.js';
 import { CollectionFamilies } from './families.js';
-import { Slicer } from './slicer.js';
+import { DEFAULT_SLICE_MS, Slicer } from './slicer.js';
 import { registerRuntimeMetrics, runtimeRequestHistogram } from './runtime.js';
 import { netnsInstruments, registerSelfMetrics, type CommandObservation } from './self.js';
 
@@ -128,7 +128,7 @@ export async function renderRegistry(
     demand?: ExpositionDemand | null;
     serialise?: <T>(run: () => Promise<T>) => Promise<T>;
     collection?: CollectionFamilies;
-    /** Synchronous work between two yields to the event loop (default 4 ms). */
+    /** Synchronous work between two yields to the event loop (default DEFAULT_SLICE_MS). */
     sliceMs?: number;
   } = {},
 ): Promise<RenderedMetrics> {
@@ -137,7 +137,7 @@ export async function renderRegistry(
   const families = opts.collection?.families ?? [];
   const render = (format: ExpositionFormat): Promise<RenderedBody> => {
     const signal = upFront ? opts.signal : undefined;
-    return serialise(() => renderBody(families, reg, format === 'openmetrics', new Slicer(opts.sliceMs ?? 4, signal)));
+    return serialise(() => renderBody(families, reg, format === 'openmetrics', new Slicer(opts.sliceMs ?? DEFAULT_SLICE_MS, signal)));
   };
   try {
     return await RenderedMetrics.create(render, opts.demand ?? null);

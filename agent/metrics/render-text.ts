@@ -16,11 +16,11 @@
  */
 import type { MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';
 import { escapeLabelValue } from './families.js';
-import { Slicer } from './slicer.js';
+import { DEFAULT_SLICE_MS, Slicer } from './slicer.js';
 
 export interface RenderTextOptions {
   openMetrics: boolean;
-  /** Synchronous work allowed between two yields to the event loop (default 4 ms). */
+  /** Synchronous work allowed between two yields to the event loop (default DEFAULT_SLICE_MS). */
   sliceMs?: number;
   signal?: AbortSignal;
   /** Share the time slice of a caller's own loop (sliceMs and signal are then ignored). */
@@ -72,7 +72,7 @@ export async function formatFamily(data: FamilyData, openMetrics: boolean, slice
 }
 
 export async function renderText(registry: Registry, opts: RenderTextOptions): Promise<string> {
-  const slicer = opts.slicer ?? new Slicer(opts.sliceMs ?? 4, opts.signal);
+  const slicer = opts.slicer ?? new Slicer(opts.sliceMs ?? DEFAULT_SLICE_MS, opts.signal);
   return joinParts(await registryParts(registry, opts.openMetrics, slicer), opts.openMetrics);
 }
 

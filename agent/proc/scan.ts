@@ -19,6 +19,7 @@ import { posix } from 'node:path';
 import { ParseError } from '../errors.js';
 import { parseBootTime, parseCgroupFile, parseCmdline, parseNsLink, parseProcStat, type CgroupLine } from './proc-files.js';
 import { isGoneError, readCapped, readTextCapped } from './read-capped.js';
+import { DEFAULT_SLICE_MS } from '../metrics/slicer.js';
 
 export interface NsInodes {
   pid: number | null;
@@ -190,7 +191,7 @@ export function readProcess(
 }
 
 /** Synchronous reading allowed between two yields to the event loop, ms. */
-const SLICE_MS = 4;
+const SLICE_MS = DEFAULT_SLICE_MS;
 
 const cgroupCaches = new WeakMap<ProcScan, Map<string, readonly CgroupLine[]>>();
 
