@@ -42,7 +42,7 @@ import {
   splitMessages,
   type NlMessage,
 } from './nlmsg.js';
-import { AnswerComparer, AnswerRecorder, sockoptAnswer, tapeMessage, type AnswerSink, type NetlinkRole, type NetlinkStep, type RawRole, type SockoptStep, type Tape } from './tape.js';
+import { AnswerComparer, AnswerRecorder, sockoptAnswer, tapeEnd, tapeMessage, type AnswerSink, type NetlinkRole, type NetlinkStep, type RawRole, type SockoptStep, type Tape } from './tape.js';
 
 /** Bounds of one request. */
 export interface RequestLimits {
@@ -203,14 +203,13 @@ export class NetlinkSocket extends OwnedSocket {
           throw new NetlinkError(op, 'spawn', 'the kernel reported an overrun');
         }
         if (type === NLMSG_DONE || type === NLMSG_ERROR) {
-          cmp.addRange(rx, here, here + 8);
-          cmp.addRange(rx, start, Math.min(start + 4, end));
+          tapeEnd(cmp, rx, here, start, end);
           if (type === NLMSG_DONE) return !interrupted && cmp.same();
           const errno = messageErrno(rx.subarray(start, end));
           if (errno === 0 && step.dump) continue;
           return !interrupted && cmp.same();
         }
-        cmp.addMessage(this.protocol, type, rx, here, start, end);
+        tapeMessage(cmp, this.protocol, type, rx, here, start, end);
         if (kept + (end - start) > limits.maxBytes) {
           // Cut where it is read, as a read would: the rest of the answer stays queued; the socket is done.
           this.poisoned = true;
@@ -314,16 +313,17 @@ export class NetlinkSocket extends OwnedSocket {
           throw new NetlinkError(op, 'spawn', 'the kernel reported an overrun');
         }
         // Taped: length, type and flags (the header's first 8 bytes), then the payload; of an ERROR/DONE its errno only.
+        const payloadStart = at + NLMSG_HDRLEN;
+        const payloadEnd = payloadStart + m.payload.length;
         if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) {
-          sink?.add(datagram.subarray(at, at + 8));
-          sink?.add(m.payload.subarray(0, 4));
+          if (sink !== null) tapeEnd(sink, datagram, at, payloadStart, payloadEnd);
           if (m.type === NLMSG_DONE) return done(0);
           const errno = messageErrno(m.payload);
           if (errno === 0 && !dump) return done(0);
           if (errno !== 0) return done(errno);
           continue;
         }
-        if (sink !== null) tapeMessage(sink, this.protocol, datagram.subarray(at, at + 8), m.type, m.payload);
+        if (sink !== null) tapeMessage(sink, this.protocol, m.type, datagram, at, payloadStart, payloadEnd);
         if (kept + m.payload.length > limits.maxBytes) {
           truncated = true;
           break;

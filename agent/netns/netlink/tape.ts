@@ -115,27 +115,37 @@ function unreadRangesIn(protocol: number, type: number, buf: Buffer, start: numb
   return out;
 }
 
-/** Give `sink` a message's taped parts: its header's length, type and flags, and its payload but the unread values. */
-export function tapeMessage(sink: AnswerSink, protocol: number, head: Buffer, type: number, payload: Buffer): void {
-  sink.add(head);
-  let at = 0;
-  for (const [start, end] of unreadRanges(protocol, type, payload)) {
-    sink.add(payload.subarray(at, start));
-    at = end;
+/**
+ * Give `sink` the taped parts of the message at buf[at..] (its payload buf[payloadStart, payloadEnd)): its header's
+ * length, type and flags, and its payload but the unread values. The one definition of a taped message: a recorded
+ * read and a replay's comparison both go through it.
+ */
+export function tapeMessage(sink: AnswerSink, protocol: number, type: number, buf: Buffer, at: number, payloadStart: number, payloadEnd: number): void {
+  sink.addRange(buf, at, at + 8);
+  let from = payloadStart;
+  for (const [start, end] of unreadRangesIn(protocol, type, buf, payloadStart, payloadEnd)) {
+    sink.addRange(buf, from, start);
+    from = end;
   }
-  sink.add(at === 0 ? payload : payload.subarray(at));
+  sink.addRange(buf, from, payloadEnd);
 }
 
-/** Where an exchange puts the parts of its answer as it receives them (socket.ts). */
+/** An NLMSG_DONE / NLMSG_ERROR at buf[at..] as taped: length, type and flags, then its errno only (an ACK echoes our request header). */
+export function tapeEnd(sink: AnswerSink, buf: Buffer, at: number, payloadStart: number, payloadEnd: number): void {
+  sink.addRange(buf, at, at + 8);
+  sink.addRange(buf, payloadStart, Math.min(payloadStart + 4, payloadEnd));
+}
+
+/** Where an exchange puts the parts of its answer as it receives them (socket.ts): buf[start, end) is the next one. */
 export interface AnswerSink {
-  add(part: Buffer): void;
+  addRange(buf: Buffer, start: number, end: number): void;
 }
 
 /** Keeps the answer (a recorded read); the parts must stay valid until answer() (views of a kept datagram). */
 export class AnswerRecorder implements AnswerSink {
   private readonly parts: Buffer[] = [];
-  add(part: Buffer): void {
-    this.parts.push(part);
+  addRange(buf: Buffer, start: number, end: number): void {
+    this.parts.push(buf.subarray(start, end));
   }
   answer(): Buffer {
     return Buffer.concat(this.parts);
@@ -148,10 +158,10 @@ const SMALL_COMPARE = 24;
 /**
  * Compares an answer with a taped one as it arrives (a replay), by ranges of the buffer it is received in: nothing is
  * copied nor viewed (a replay makes ~17 requests per namespace; views and parts were most of its JavaScript CPU).
- * The parts given are exactly those tapeMessage gives a recorder, so `same()` holds exactly when the answer as
- * taped would be byte for byte the taped one.
+ * It is given the parts tapeMessage / tapeEnd give a recorder, so `same()` holds exactly when the answer as taped
+ * would be byte for byte the taped one.
  */
-export class AnswerComparer {
+export class AnswerComparer implements AnswerSink {
   private at = 0;
   differs = false;
   constructor(private readonly expected: Buffer) {}
@@ -178,20 +188,6 @@ export class AnswerComparer {
       return;
     }
     this.at = to;
-  }
-
-  /**
-   * The message at buf[at..] (its payload buf[payloadStart, payloadEnd)) as tapeMessage tapes it: the header's
-   * length, type and flags, then the payload but the unread values.
-   */
-  addMessage(protocol: number, type: number, buf: Buffer, at: number, payloadStart: number, payloadEnd: number): void {
-    this.addRange(buf, at, at + 8);
-    let from = payloadStart;
-    for (const [start, end] of unreadRangesIn(protocol, type, buf, payloadStart, payloadEnd)) {
-      this.addRange(buf, from, start);
-      from = end;
-    }
-    this.addRange(buf, from, payloadEnd);
   }
 
   /** True when the whole taped answer was received and nothing else. */
