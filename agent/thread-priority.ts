@@ -8,8 +8,8 @@
  * The worker's work is not latency-bound (a collection waits for all of it anyway), the event loop's is: a scrape
  * queued behind a preempted event loop is what the scrape p99 measures.
  */
-import { createRequire } from 'node:module';
 import { errorMessage } from './errors.js';
+import { libcLibrary } from './netns/netlink/libc.js';
 
 /**
  * How much nicer than the process the worker threads are: at nice 5 against the event loop's 0, a worker weighs 335
@@ -33,10 +33,7 @@ let calls: PriorityCalls | null = null;
 
 function load(): PriorityCalls {
   if (calls) return calls;
-  const require = createRequire(import.meta.url);
-  // koffi's types are not needed here: the two bindings are typed by PriorityCalls.
-  const koffi = require('koffi') as { load(name: string): { func(proto: string): (...args: unknown[]) => number }; errno(value?: number): number };
-  const lib = koffi.load('libc.so.6');
+  const { koffi, lib } = libcLibrary();
   const gettid = lib.func('int gettid()');
   const getpriority = lib.func('int getpriority(int which, uint32_t who)');
   const setpriority = lib.func('int setpriority(int which, uint32_t who, int prio)');

@@ -67,18 +67,29 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }
 
+/** koffi and libc.so.6 as this module uses them (koffi's own types are not needed: each binding is typed by its user). */
+export interface LibcLibrary {
+  koffi: { errno(value?: number): number };
+  lib: { func(proto: string): (...args: unknown[]) => number };
+}
+
+let library: LibcLibrary | null = null;
+
+/** koffi and libc.so.6, loaded once per thread, for every binding of libc the agent makes (here, thread-priority.ts). */
+export function libcLibrary(): LibcLibrary {
+  if (library) return library;
+  const require = createRequire(import.meta.url);
+  const koffi = require('koffi') as LibcLibrary['koffi'] & { load(name: string): LibcLibrary['lib'] };
+  library = { koffi, lib: koffi.load('libc.so.6') };
+  return library;
+}
+
 let loaded: Libc | null = null;
 
 /** The libc bindings of this thread (koffi loads the library once per process; functions are bound per thread). */
 export function libc(): Libc {
   if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
-  // koffi's types are not needed here: the bindings are typed by the Libc interface above.
-  const koffi = require('koffi') as {
-    load(name: string): { func(proto: string): (...args: unknown[]) => number };
-    errno(): number;
-  };
-  const lib = koffi.load('libc.so.6');
+  const { koffi, lib } = libcLibrary();
   const setns = lib.func('int setns(int fd, int nstype)');
   const socket = lib.func('int socket(int domain, int type, int protocol)');
   const close = lib.func('int close(int fd)');
