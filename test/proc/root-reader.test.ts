@@ -119,11 +119,12 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
     expect(ms).toBeLessThan(10_000);
     expect((await reader.read([job(plainPid, 'plain')]))[0]!).toMatchObject({ dns: { state: 'none' }, incomplete: [] });
     // While its abandoned thread is still blocked, the same container is reported unread at once, not read again:
-    // no second thread stuck on it.
+    // no second thread stuck on it. Its budget is 5 s this time: an answer well inside it (a loaded machine may take
+    // a second or two to start the fresh thread 'other' is read on) is one that did not wait on the stuck container.
     const abandoned = reader.abandoned;
     const t1 = performance.now();
-    const again = await reader.read([job(stuckPid, 'stuck', { timeoutMs: 300, mountGuard: false }), job(dnsPid, 'other')]);
-    expect(performance.now() - t1).toBeLessThan(300);
+    const again = await reader.read([job(stuckPid, 'stuck', { timeoutMs: 5000, mountGuard: false }), job(dnsPid, 'other')]);
+    expect(performance.now() - t1).toBeLessThan(5000);
     expect(again[0]!.incomplete.map((i) => [i.source, i.error.reason])).toEqual([['mounts', 'timeout'], ['dns', 'timeout'], ['jvm', 'timeout']]);
     expect(again[0]!.incomplete[0]!.error.message).toMatch(/^stuck: its last read has been blocked in the kernel for \d+ s, not read again until it returns$/);
     expect(again[1]!.dns).toMatchObject({ state: 'none' });
