@@ -12,8 +12,10 @@
  * containers to the main thread's thread-pool reads (root-facts.ts without `sync`), as without this reader.
  *
  * A container that got its thread abandoned is not read again while that thread is still alive (it ends when its
- * call returns): it is reported unread at once, so a mount that stays stuck costs one thread and its open root fd
- * (termination skips the thread's `finally`), not one more of each per collection.
+ * call returns): it is reported unread at once, so a mount that stays stuck costs one thread and the fds its read
+ * holds, not one more of each per collection. Termination skips the thread's `finally`, but when the thread ends Node
+ * closes the fds it opened with fs.open (Worker's trackUnmanagedFds, true by default; test/proc/root-reader.test.ts
+ * checks the stuck root's fd is gone once the thread has ended).
  *
  * With `lease` (the exporter: the netlink pool's lease(), netns/netlink/pool.ts) the reads run on a pool thread
  * lent for the request instead of a thread of its own: one V8 isolate fewer. The watchdog is the same; abandoning

@@ -8,7 +8,7 @@
  * thread lent for each read (as the exporter runs it: one isolate for both readers).
  */
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -46,6 +46,16 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
       await new Promise((res) => setTimeout(res, 20));
     }
     throw new Error(`sleeper in ${root} did not start`);
+  }
+
+  /** This process's fds open on `dir` or below (what /proc/self/fd links to). */
+  async function fdsInto(dir: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const fd of await readdir('/proc/self/fd')) {
+      const to = await readlink(`/proc/self/fd/${fd}`).catch((err: unknown) => String(err));
+      if (to === dir || to.startsWith(`${dir}/`)) out.push(`${fd} -> ${to}`);
+    }
+    return out;
   }
 
   const job = (pid: number, name: string, extra: Partial<RootJob> = {}): RootJob => ({
@@ -129,6 +139,8 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
     expect(again[0]!.incomplete[0]!.error.message).toMatch(/^stuck: its last read has been blocked in the kernel for \d+ s, not read again until it returns$/);
     expect(again[1]!.dns).toMatchObject({ state: 'none' });
     expect(reader.abandoned).toBe(abandoned);
+    // The abandoned read holds the stuck root open (its O_PATH fd, the directory the lookup blocks in)...
+    expect((await fdsInto(join(base, 'stuck'))).length).toBeGreaterThan(0);
     // The FUSE server goes away: the blocked call returns, its thread ends, and the container is read again.
     closeSync(fuse!);
     fuse = null;
@@ -138,5 +150,8 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
     }
     expect(last.incomplete[0]?.error.message ?? '').not.toMatch(/blocked in the kernel|no answer/);
     expect(reader.abandoned).toBe(abandoned);
+    // ...and those fds are closed when its thread ends, though termination skipped its `finally`: Node closes the fds
+    // a worker opened with fs.open and did not close (the Worker option trackUnmanagedFds, true by default).
+    expect(await fdsInto(join(base, 'stuck'))).toEqual([]);
   });
 });
