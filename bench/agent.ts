@@ -18,7 +18,7 @@ import { PersistentMetrics } from '../agent/metrics/registry.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { RootReader } from '../agent/proc/root-reader.js';
 import { Inventory } from '../agent/runtime/inventory.js';
-import { CgroupStatsReader, hostCgroupRoot } from '../agent/runtime/cgroup-stats.js';
+import { CgroupStatsReader, OWN_CGROUP_ROOT, hostCgroupRoot } from '../agent/runtime/cgroup-stats.js';
 import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
 import type { Snapshot } from '../agent/snapshot.js';
 import { LoopBlocks } from './loop-blocks.js';
@@ -79,7 +79,7 @@ export class InProcessAgent {
     const log = silentLogger();
     const persistent = new PersistentMetrics();
     this.inventory = new Inventory(this.cfg, { log, onCall: persistent.onCall });
-    this.cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(this.cfg.hostRoot), procRoot: this.cfg.procRoot });
+    this.cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(this.cfg.hostRoot), procRoot: this.cfg.procRoot, ownCgroupRoot: OWN_CGROUP_ROOT });
     // The hooks node-collector.ts gives the reader, plus the reader threads' CPU.
     this.reader = createNetnsReader(this.cfg, {
       onCommand: (r) => persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),

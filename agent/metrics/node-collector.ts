@@ -14,7 +14,7 @@ import type { KubeCollectorOptions } from '../intent/collector.js';
 import { createNetnsReader } from '../netns/read.js';
 import { RootReader } from '../proc/root-reader.js';
 import { Inventory } from '../runtime/inventory.js';
-import { CgroupStatsReader, hostCgroupRoot } from '../runtime/cgroup-stats.js';
+import { CgroupStatsReader, OWN_CGROUP_ROOT, hostCgroupRoot } from '../runtime/cgroup-stats.js';
 import type { Snapshot } from '../snapshot.js';
 import type { PersistentMetrics } from './registry.js';
 
@@ -42,7 +42,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   const disabled = disabledCollectors(cfg);
   const verdicts = new VerdictMemo();
   const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);
-  const cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(cfg.hostRoot), procRoot: cfg.procRoot });
+  const cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(cfg.hostRoot), procRoot: cfg.procRoot, ownCgroupRoot: OWN_CGROUP_ROOT });
   let closed = false;
   return {
     collect: (signal) => collect(

@@ -21,7 +21,7 @@ export interface CgroupUsage {
 }
 
 /** Where a container's counters are, relative to the cgroup root (`cpuacct/...` and `memory/...` for v1). */
-export type CgroupDirs = { ok: true; cpu: string; memory: string } | { ok: false; reason: string };
+export type CgroupDirs = { ok: true; cpu: string; memory: string } | { ok: false; reason: string; outside?: true };
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -50,8 +50,8 @@ export function workingSet(usage: bigint, inactiveFile: bigint): bigint {
 
 /**
  * A cgroup path from /proc/<pid>/cgroup made safe to append to a cgroup mount: absolute, no empty, `.` or `..`
- * segment (a path outside the reader's cgroup namespace is shown with `/..` and cannot be located), no NUL.
- * Returns the path without its leading `/`, or null.
+ * segment (a path outside the reader's cgroup namespace is shown with `/..` and cannot be located without knowing
+ * where that namespace is rooted: `resolveCgroupPath`), no NUL. Returns the path without its leading `/`, or null.
  */
 export function safeCgroupPath(path: string): string | null {
   if (!path.startsWith('/') || path.length < 2 || path.includes('\0')) return null;
@@ -61,17 +61,59 @@ export function safeCgroupPath(path: string): string | null {
 }
 
 /**
+ * A /proc/<pid>/cgroup path as the reader sees it, relative to the root of the reader's cgroup namespace in that
+ * hierarchy, made relative to the hierarchy's root (the host's mount) given where that namespace is rooted
+ * (`nsRoot`, relative to the hierarchy's root; '' or null: the reader is in the host's namespace, or where is not
+ * known, and only plain absolute paths are accepted, as `safeCgroupPath`). With a private namespace the kernel
+ * shows a cgroup outside it as `/../../<rest>` (cgroup_path_ns: the path from the namespace's root, climbing with
+ * `..`) and one inside as `/<rest>`; both are resolved lexically against `nsRoot` (cgroupfs has no symlinks).
+ * Null when the path climbs above the hierarchy's root, names the root itself, or has an empty, `.`, `..` (after
+ * the leading ones) or NUL segment.
+ */
+export function resolveCgroupPath(path: string, nsRoot: string | null): string | null {
+  if (!nsRoot) return safeCgroupPath(path);
+  if (!path.startsWith('/') || path.includes('\0')) return null;
+  const out = nsRoot.split('/');
+  const segs = path === '/' ? [] : path.slice(1).split('/');
+  let i = 0;
+  for (; i < segs.length && segs[i] === '..'; i++) {
+    if (out.length === 0) return null;
+    out.pop();
+  }
+  for (; i < segs.length; i++) {
+    const s = segs[i]!;
+    if (s === '' || s === '.' || s === '..') return null;
+    out.push(s);
+  }
+  return out.length > 0 ? out.join('/') : null;
+}
+
+/**
+ * Where the agent's cgroup namespace is rooted in each hierarchy it reads (relative to that hierarchy's root, ''
+ * for the root: agent/runtime/cgroup-namespace.ts), null where unknown; v2 reads `unified`, v1 `cpuacct` and `memory`.
+ */
+export interface NamespaceRoots {
+  unified?: string | null;
+  cpuacct?: string | null;
+  memory?: string | null;
+}
+
+/**
  * The container's cgroup directories from its /proc/<pid>/cgroup lines. The last path segment must contain the
  * container ID (cgroupfs `<parent>/<id>`, systemd `cri-containerd-<id>.scope`, `crio-<id>.scope`, `docker-<id>.scope`):
  * a PID reused by a process of another cgroup, or a runtime that puts containers elsewhere, is refused (then the
  * caller asks the runtime), never read as if it were the container.
  */
-export function containerCgroupDirs(lines: readonly CgroupLine[], mode: CgroupMode, containerId: string): CgroupDirs {
+export function containerCgroupDirs(lines: readonly CgroupLine[], mode: CgroupMode, containerId: string, nsRoots: NamespaceRoots = {}): CgroupDirs {
   if (containerId.length < 12 || containerId.includes('/')) return { ok: false, reason: 'container ID unusable in a cgroup path' };
-  const locate = (line: CgroupLine | undefined, what: string): { ok: true; rel: string } | { ok: false; reason: string } => {
+  const locate = (line: CgroupLine | undefined, what: 'unified' | 'cpuacct' | 'memory'): { ok: true; rel: string } | { ok: false; reason: string; outside?: true } => {
     if (!line) return { ok: false, reason: `no ${what} cgroup in /proc/<pid>/cgroup` };
-    const rel = safeCgroupPath(line.path);
-    if (rel === null) return { ok: false, reason: `${what} cgroup path ${JSON.stringify(line.path.slice(0, 200))} is not a plain absolute path (outside the agent's cgroup namespace?)` };
+    const rel = resolveCgroupPath(line.path, nsRoots[what] ?? null);
+    if (rel === null) {
+      const reason = `${what} cgroup path ${JSON.stringify(line.path.slice(0, 200))} is not a plain absolute path`;
+      // `/..`: outside the reader's cgroup namespace, which the caller can locate (cgroup-namespace.ts) and retry.
+      return line.path.startsWith('/../') && !nsRoots[what] ? { ok: false, reason: `${reason} (outside the agent's cgroup namespace, whose root is not known)`, outside: true } : { ok: false, reason };
+    }
     const last = rel.slice(rel.lastIndexOf('/') + 1);
     if (!last.includes(containerId)) return { ok: false, reason: `${what} cgroup ${JSON.stringify(line.path.slice(0, 200))} is not the container's (PID reused, or another layout)` };
     return { ok: true, rel };

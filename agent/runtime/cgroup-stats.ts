@@ -26,12 +26,19 @@ import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { parseCgroupFile } from '../proc/proc-files.js';
 import { readTextCapped } from '../proc/read-capped.js';
-import { containerCgroupDirs, usageV1, usageV2, type CgroupMode, type UsageResult } from './cgroup-parse.js';
+import { containerCgroupDirs, usageV1, usageV2, type CgroupMode, type NamespaceRoots, type UsageResult } from './cgroup-parse.js';
+import { NamespaceRootCache } from './cgroup-namespace.js';
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const CGROUP_SUPER_MAGIC = 0x27e0eb;
 /** /proc/<pid>/cgroup (one line per hierarchy) and the counter files are far below this. */
 const MAX_FILE_BYTES = 16 * 1024;
+
+/**
+ * The agent's own view of the cgroup filesystem: in a container, mounted by the runtime rooted at the container's
+ * cgroup namespace (cgroup-namespace.ts); on the host, the host's.
+ */
+export const OWN_CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** The host's cgroup filesystem under --host-root. */
 export function hostCgroupRoot(hostRoot: string): string {
@@ -96,14 +103,14 @@ export function readCounters(mode: CgroupMode, fds: readonly number[]): UsageRes
  * Opens the counter files of the cgroup <procRoot>/<pid>/cgroup names, if that cgroup is the container's
  * (containerCgroupDirs). Never throws; nothing stays open on failure.
  */
-export function openContainerCounters(layout: { root: string; mode: CgroupMode }, procRoot: string, c: { id: string; pid: number }):
-  { ok: true; fds: [number, number, number] } | { ok: false; reason: string } {
+export function openContainerCounters(layout: { root: string; mode: CgroupMode }, procRoot: string, c: { id: string; pid: number }, nsRoots: NamespaceRoots = {}):
+  { ok: true; fds: [number, number, number] } | { ok: false; reason: string; outside?: true } {
   if (!Number.isSafeInteger(c.pid) || c.pid <= 0) return { ok: false, reason: `bad pid ${c.pid}` };
   const fds: number[] = [];
   try {
     const cgroup = readTextCapped(join(procRoot, String(c.pid), 'cgroup'), MAX_FILE_BYTES);
     if (cgroup.truncated) return { ok: false, reason: `/proc/${c.pid}/cgroup: more than ${MAX_FILE_BYTES} bytes` };
-    const dirs = containerCgroupDirs(parseCgroupFile(cgroup.text), layout.mode, c.id);
+    const dirs = containerCgroupDirs(parseCgroupFile(cgroup.text), layout.mode, c.id, nsRoots);
     if (!dirs.ok) return dirs;
     const [cpuFile, memFile, statFile] = FILES[layout.mode];
     for (const path of [join(layout.root, dirs.cpu, cpuFile), join(layout.root, dirs.memory, memFile), join(layout.root, dirs.memory, statFile)]) {
@@ -123,13 +130,33 @@ export function openContainerCounters(layout: { root: string; mode: CgroupMode }
 export class CgroupStatsReader {
   readonly root: string;
   private readonly procRoot: string;
+  private readonly ownRoot: string | null;
   private layout: CgroupLayout | null = null;
   private readonly open = new Map<string, OpenCounters>();
+  private readonly nsCaches = new Map<string, NamespaceRootCache>();
+  private nsRoots: NamespaceRoots = {};
+  /** A container's path climbed out of the agent's cgroup namespace: it has one of its own, located from now on. */
+  private ownNamespace = false;
+  private nsLocated = false;
   private closed = false;
+  /** Why a hierarchy's namespace root is unknown, as last located (empty when none is missing). */
+  namespaceProblems: string[] = [];
 
-  constructor(opts: { cgroupRoot: string; procRoot: string }) {
+  /**
+   * `ownCgroupRoot`: the agent's own view of the cgroup filesystem (its /sys/fs/cgroup); with it, once a container's
+   * path shows that the agent runs in a cgroup namespace of its own (`/../`: the kernel never shows one in the
+   * host's), paths relative to that namespace are located (cgroup-namespace.ts). Without it, only paths as the
+   * host's namespace shows them are read.
+   */
+  constructor(opts: { cgroupRoot: string; procRoot: string; ownCgroupRoot?: string }) {
     this.root = opts.cgroupRoot;
     this.procRoot = opts.procRoot;
+    this.ownRoot = opts.ownCgroupRoot ?? null;
+  }
+
+  /** Where the agent's cgroup namespace is rooted per hierarchy, as of the last prepare() ({} in the host's). */
+  get namespaceRoots(): NamespaceRoots {
+    return this.nsRoots;
   }
 
   /** Number of containers whose files are open (tests, leaks). */
@@ -143,7 +170,26 @@ export class CgroupStatsReader {
     const before = this.layout;
     if (!layout.ok || !before?.ok || before.mode !== layout.mode) this.retain(new Set());
     this.layout = layout;
+    this.nsLocated = false;
+    this.nsRoots = layout.ok && this.ownNamespace ? this.locateNamespace(layout) : {};
     return layout;
+  }
+
+  /** Where the agent's cgroup namespace is rooted in each hierarchy read (one stat each once known); once per collection. */
+  private locateNamespace(layout: { root: string; mode: CgroupMode }): NamespaceRoots {
+    this.nsLocated = true;
+    this.namespaceProblems = [];
+    if (this.ownRoot === null) return {};
+    const one = (sub: string): string | null => {
+      const host = sub ? join(layout.root, sub) : layout.root;
+      let cache = this.nsCaches.get(host);
+      if (!cache) this.nsCaches.set(host, (cache = new NamespaceRootCache(host, sub ? join(this.ownRoot!, sub) : this.ownRoot!)));
+      const r = cache.get();
+      if (r.ok) return r.rel;
+      this.namespaceProblems.push(r.reason);
+      return null;
+    };
+    return layout.mode === 'v2' ? { unified: one('') } : { cpuacct: one('cpuacct'), memory: one('memory') };
   }
 
   /** One running container's usage, or why not (the caller then asks the runtime). Never throws. */
@@ -179,7 +225,12 @@ export class CgroupStatsReader {
   }
 
   private openAndRead(layout: { root: string; mode: CgroupMode }, c: { id: string; pid: number }): UsageResult {
-    const opened = openContainerCounters(layout, this.procRoot, c);
+    let opened = openContainerCounters(layout, this.procRoot, c, this.nsRoots);
+    if (!opened.ok && opened.outside && this.ownRoot !== null && !this.nsLocated) {
+      this.ownNamespace = true;
+      this.nsRoots = this.locateNamespace(layout);
+      opened = openContainerCounters(layout, this.procRoot, c, this.nsRoots);
+    }
     if (!opened.ok) return opened;
     let got: UsageResult;
     try {

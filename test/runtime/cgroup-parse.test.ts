@@ -4,7 +4,7 @@
  * whether a /proc/<pid>/cgroup line may be read as the container's cgroup.
  */
 import { describe, expect, it } from 'vitest';
-import { containerCgroupDirs, parseKeyedU64, parseU64File, safeCgroupPath, usageV1, usageV2, workingSet } from '../../agent/runtime/cgroup-parse.js';
+import { containerCgroupDirs, resolveCgroupPath, parseKeyedU64, parseU64File, safeCgroupPath, usageV1, usageV2, workingSet } from '../../agent/runtime/cgroup-parse.js';
 import { parseCgroupFile } from '../../agent/proc/proc-files.js';
 
 const ID = '334852c99b151e55a47356afcdf71e93e820f225ae72f8751e481e6459f14ca0';
@@ -125,3 +125,44 @@ describe('which cgroup is the container\'s', () => {
     expect(containerCgroupDirs(parseCgroupFile('0::/k8s.io/abc\n'), 'v2', 'abc')).toMatchObject({ ok: false, reason: 'container ID unusable in a cgroup path' });
   });
 });
+
+describe('a path seen from a cgroup namespace of the agent\'s own (resolveCgroupPath)', () => {
+  // The agent's pod on a systemd cgroup v2 node, its container's namespace rooted at its own scope (depth 4).
+  const ROOT = 'kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podagent.slice/cri-containerd-agent.scope';
+
+  it('climbs from the namespace root with each leading .., then descends: the cgroup under the host\'s mount', () => {
+    expect(resolveCgroupPath(`/../../../kubepods-besteffort.slice/kubepods-besteffort-podb.slice/cri-containerd-${ID}.scope`, ROOT))
+      .toBe(`kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podb.slice/cri-containerd-${ID}.scope`);
+    expect(resolveCgroupPath(`/../../kubepods-burstable-podc.slice/cri-containerd-${ID}.scope`, ROOT))
+      .toBe(`kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podc.slice/cri-containerd-${ID}.scope`);
+    expect(resolveCgroupPath('/../../../../system.slice/containerd.service', ROOT)).toBe('system.slice/containerd.service');
+    // Inside the namespace: below its root (the agent's own container is the root itself).
+    expect(resolveCgroupPath('/', ROOT)).toBe(ROOT);
+    expect(resolveCgroupPath('/sub', ROOT)).toBe(`${ROOT}/sub`);
+  });
+
+  it('refuses what climbs above the host\'s root, names that root, or is not plain after the leading ..', () => {
+    for (const bad of ['/../../../../..', '/../../../../../x', '/../x/../y', '/../x/./y', '/../x//y', '/../x/', 'x', '', '/../x\0y']) {
+      expect(resolveCgroupPath(bad, ROOT), bad).toBeNull();
+    }
+    expect(resolveCgroupPath('/../../../..', ROOT)).toBeNull(); // the hierarchy's root: never a container
+  });
+
+  it('without a namespace root (the host\'s namespace, or not found): plain absolute paths only, as before', () => {
+    for (const nsRoot of [null, '']) {
+      expect(resolveCgroupPath(`/k8s.io/${ID}`, nsRoot)).toBe(`k8s.io/${ID}`);
+      expect(resolveCgroupPath(`/../../k8s.io/${ID}`, nsRoot)).toBeNull();
+    }
+  });
+
+  it('containerCgroupDirs locates each hierarchy with its own root, then checks the container ID as always', () => {
+    const v2 = parseCgroupFile(`0::/../../../kubepods-besteffort.slice/kubepods-besteffort-podb.slice/cri-containerd-${ID}.scope\n`);
+    const rel = `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podb.slice/cri-containerd-${ID}.scope`;
+    expect(containerCgroupDirs(v2, 'v2', ID, { unified: ROOT })).toEqual({ ok: true, cpu: rel, memory: rel });
+    expect(containerCgroupDirs(v2, 'v2', OTHER, { unified: ROOT })).toMatchObject({ ok: false, reason: expect.stringContaining('not the container\'s') });
+    const v1 = parseCgroupFile(`4:memory:/../ctr-${ID}\n2:cpu,cpuacct:/../../t/ctr-${ID}\n`);
+    expect(containerCgroupDirs(v1, 'v1', ID, { cpuacct: 't/agent/x', memory: 't/agent' })).toEqual({ ok: true, cpu: `cpuacct/t/t/ctr-${ID}`, memory: `memory/t/ctr-${ID}` });
+    expect(containerCgroupDirs(v1, 'v1', ID, { cpuacct: 't/agent/x', memory: null })).toMatchObject({ ok: false, reason: expect.stringContaining('memory cgroup path') });
+  });
+});
+
