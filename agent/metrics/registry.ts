@@ -85,8 +85,11 @@ export class PersistentMetrics {
   readonly bpmStarts: BpmStartCounter;
   /** onFallback for NetnsReader: feeds chaos_daemon_netns_reader_fallbacks_total. */
   readonly onFallback: (reason: string) => void;
-  /** onRead for NetnsReader: feeds chaos_daemon_netns_read_duration_seconds and netlink failures of chaos_daemon_netns_errors_total. */
-  readonly onRead: (e: { reader: string; seconds: number; failures: string[] }) => void;
+  /**
+   * onRead for NetnsReader: feeds chaos_daemon_netns_read_duration_seconds, netlink failures of
+   * chaos_daemon_netns_errors_total and chaos_daemon_netns_reads_unchanged_total.
+   */
+  readonly onRead: (e: { reader: string; seconds: number; failures: string[]; unchanged?: boolean }) => void;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

@@ -58,7 +58,7 @@ export interface NetnsInstruments {
   errors: Counter<'reason'>;
   observe: (c: CommandObservation) => void;
   fallback: (reason: string) => void;
-  read: (e: { reader: string; seconds: number; failures: string[] }) => void;
+  read: (e: { reader: string; seconds: number; failures: string[]; unchanged?: boolean }) => void;
 }
 
 /** Why `--reader auto` read a namespace through the tools (read.ts FallbackReason). */
@@ -98,9 +98,15 @@ export function netnsInstruments(registry: Registry): NetnsInstruments {
     buckets: READ_BUCKETS,
     registers: [registry],
   });
-  const read = (e: { reader: string; seconds: number; failures: string[] }): void => {
+  const unchanged = new Counter({
+    name: 'chaos_daemon_netns_reads_unchanged_total',
+    help: 'Netlink namespace reads answered by replaying the last read: every kernel answer byte-identical to it (counters included), so its state was reused and nothing decoded. Its share of chaos_daemon_netns_read_duration_seconds_count{reader="netlink"} is the replay hit rate',
+    registers: [registry],
+  });
+  const read = (e: { reader: string; seconds: number; failures: string[]; unchanged?: boolean }): void => {
     reads.observe({ reader: e.reader }, e.seconds);
     for (const reason of e.failures) errors.inc({ reason });
+    if (e.unchanged) unchanged.inc();
   };
   return { histogram, errors, observe, fallback, read };
 }

@@ -52,7 +52,7 @@ export type NetlinkThread = 'workers' | 'caller';
 export interface ReaderHooks {
   onCommand?: (run: ToolRun) => void;
   /** Every namespace read: its reader, wall time, the worker thread's CPU (netlink), and why sources failed. */
-  onRead?: (e: { reader: 'netlink' | 'nsenter'; seconds: number; cpuSeconds: number; failures: string[] }) => void;
+  onRead?: (e: { reader: 'netlink' | 'nsenter'; seconds: number; cpuSeconds: number; failures: string[]; unchanged: boolean }) => void;
   onFallback?: (reason: FallbackReason, detail: string) => void;
 }
 
@@ -203,7 +203,7 @@ export class NetnsReader {
     }
     // Failures of the netlink read itself (a source the reader does not cover is not a failure: auto falls back).
     const failures = (r.state.sources ?? []).filter((s) => s.status !== 'complete' && s.reason !== 'unsupported').map((s) => (s.status === 'truncated' ? 'output_limit' : (s.reason ?? 'spawn')));
-    this.hooks.onRead?.({ reader: 'netlink', seconds: (performance.now() - t0) / 1000, cpuSeconds: r.cpuSeconds, failures });
+    this.hooks.onRead?.({ reader: 'netlink', seconds: (performance.now() - t0) / 1000, cpuSeconds: r.cpuSeconds, failures, unchanged: r.unchanged });
     return r.state;
   }
 
@@ -256,7 +256,7 @@ export class NetnsReader {
     } finally {
       release();
       // Tool failures are reported per tool run (onCommand).
-      this.hooks.onRead?.({ reader: 'nsenter', seconds: (performance.now() - t0) / 1000, cpuSeconds: 0, failures: [] });
+      this.hooks.onRead?.({ reader: 'nsenter', seconds: (performance.now() - t0) / 1000, cpuSeconds: 0, failures: [], unchanged: false });
     }
   }
 }

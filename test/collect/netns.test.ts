@@ -11,6 +11,7 @@ import type { CollectContext } from '../../agent/collect/collector.js';
 import { emptyDraft, type Draft } from '../../agent/collect/draft.js';
 import { netnsCollector } from '../../agent/collect/netns.js';
 import { silentLogger } from '../../agent/log.js';
+import { PersistentMetrics } from '../../agent/metrics/registry.js';
 import { createNetnsReader, type NetnsReader } from '../../agent/netns/read.js';
 import type { PodInfo } from '../../agent/runtime/types.js';
 import { describeIntegration } from '../helpers/env.js';
@@ -27,7 +28,7 @@ function podIn(ns: TestNetns, i: number): PodInfo {
   };
 }
 
-describeIntegration('netns collector: the collection\'s signal and deadline', { root: true, commands: ['ip'] }, () => {
+describeIntegration('netns collector: the collection\'s signal and deadline', { root: true, commands: ['ip', 'tc'] }, () => {
   const namespaces: TestNetns[] = [];
   const readers: NetnsReader[] = [];
   const readerOf = (onRead?: () => void): NetnsReader => {
@@ -71,6 +72,30 @@ describeIntegration('netns collector: the collection\'s signal and deadline', { 
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
     expect(draft.pods.map((p) => draft.reports.get(p)?.chaos.verdict)).toEqual(Array<string>(N).fill('clean'));
     expect(reader.reads).toBe(N);
+  });
+
+  it('a namespace read again with nothing changed is answered by its replay, counted in chaos_daemon_netns_reads_unchanged_total', async () => {
+    const metrics = new PersistentMetrics({ defaultMetrics: false });
+    const seen: boolean[] = [];
+    const r = createNetnsReader({ reader: 'netlink', netnsConcurrency: 2, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 1 << 24, namespaceTimeoutMs: 10_000, procRoot: '/proc' }, {
+      onRead: (e) => {
+        seen.push(e.unchanged);
+        metrics.onRead(e);
+      },
+    });
+    readers.push(r);
+    const counted = async (): Promise<number> => (await metrics.registry.getSingleMetric('chaos_daemon_netns_reads_unchanged_total')!.get()).values[0]?.value ?? -1;
+    for (let round = 0; round < 2; round++) {
+      const out = await netnsCollector({ reader: r }).collect(draftOf(), { deadline: performance.now() + 60_000, log: silentLogger() });
+      expect(out).toEqual({ success: true });
+    }
+    expect(seen).toEqual([...Array<boolean>(N).fill(false), ...Array<boolean>(N).fill(true)]);
+    expect(await counted()).toBe(N);
+    // A change in one namespace: that one is decoded again, the others replay.
+    await namespaces[0]!.exec(['tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '400ms']);
+    await netnsCollector({ reader: r }).collect(draftOf(), { deadline: performance.now() + 60_000, log: silentLogger() });
+    expect(seen.slice(2 * N).filter((u) => !u)).toHaveLength(1);
+    expect(await counted()).toBe(2 * N - 1);
   });
 
   it('the collection\'s abort reaches the reads still queued: the collector fails with "aborted", no read is left waiting', async () => {
