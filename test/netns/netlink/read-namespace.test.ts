@@ -9,7 +9,7 @@ import { afterAll, expect, it } from 'vitest';
 import { currentNetnsInode } from '../../../agent/netns/netlink/enter.js';
 import { readNamespace, readNamespaceTaped, type NetlinkJob } from '../../../agent/netns/netlink/read-namespace.js';
 import { NFNL_SUBSYS_NFTABLES, nfnlType } from '../../../agent/netns/netlink/nfnl/nfgen.js';
-import { NFT_MSG_GETCHAIN, NFT_MSG_GETRULE, NFT_MSG_GETTABLE } from '../../../agent/netns/netlink/nfnl/nft-gen.js';
+import { NFT_MSG_GETCHAIN, NFT_MSG_GETGEN, NFT_MSG_GETRULE, NFT_MSG_GETTABLE } from '../../../agent/netns/netlink/nfnl/nft-gen.js';
 import { NETLINK_SOURCES } from '../../../agent/netns/netlink/sources.js';
 import { decodeScript } from '../../../agent/netns/netlink/tape.js';
 import { describeIntegration } from '../../helpers/env.js';
@@ -56,18 +56,18 @@ describeIntegration('readNamespace sockets shared by two sources', { root: true,
     expect(taped.unchanged === false && taped.tape).toBeNull();
   });
 
-  it('nf_tables: no table, no chain or rule dump asked (on the tape too); with a table, all three', async () => {
+  it('nf_tables: no table, no chain or rule dump nor second generation asked (on the tape too); with a table, all', async () => {
     const ns = await createNetns('nlshare');
     const nftSteps = (): number[] => {
       const r = readNamespaceTaped(job(ns.path, 4 << 20), NETLINK_SOURCES, null);
       expect(r.unchanged).toBe(false);
-      const types = [NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE].map((t) => nfnlType(NFNL_SUBSYS_NFTABLES, t));
+      const types = [NFT_MSG_GETGEN, NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE].map((t) => nfnlType(NFNL_SUBSYS_NFTABLES, t));
       return decodeScript(r.unchanged ? new Uint8Array() : r.tape!).steps.flatMap((s) => (s.kind === 'netlink' && types.includes(s.type) ? [types.indexOf(s.type)] : []));
     };
-    expect(nftSteps()).toEqual([0]);
+    expect(nftSteps()).toEqual([0, 1]);
     expect(readNamespace(job(ns.path, 4 << 20), NETLINK_SOURCES).nftables).toEqual([]);
     await ns.exec(['nft', 'add table inet t; add chain inet t c; add rule inet t c counter accept']);
-    expect(nftSteps()).toEqual([0, 1, 2]);
+    expect(nftSteps()).toEqual([0, 1, 2, 3, 0]);
     expect(JSON.stringify(readNamespace(job(ns.path, 4 << 20), NETLINK_SOURCES).nftables)).toContain('counter');
   });
 });
