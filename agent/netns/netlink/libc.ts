@@ -17,6 +17,10 @@ export interface Libc {
   /** `len` is a one-element array: in = buffer size, out = bytes written. */
   getsockopt(fd: number, level: number, name: number, buf: Buffer, len: number[]): number;
   setsockopt(fd: number, level: number, name: number, buf: Buffer, len: number): number;
+  /** openat(2): an fd, or -1 (errno). */
+  openat(dirfd: number, path: string, flags: number): number;
+  /** read(2) into buf[0, len): bytes read, 0 at the end, -1 (errno). */
+  read(fd: number, buf: Buffer, len: number): number;
   /** CPU time this thread has run, ns (clock_gettime CLOCK_THREAD_CPUTIME_ID); NaN when the call fails. */
   threadCpuNanos(): number;
   /** errno of the last failed call on this thread. */
@@ -41,6 +45,11 @@ export const NETLINK_NETFILTER = 12;
 export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 export const CLOCK_THREAD_CPUTIME_ID = 3;
+export const AT_FDCWD = -100;
+export const O_RDONLY = 0;
+export const O_DIRECTORY = 0x10000;
+export const O_CLOEXEC = 0x80000;
+export const O_PATH = 0x200000;
 
 /** errno values the reader tells apart. */
 export const Errno = {
@@ -98,6 +107,8 @@ export function libc(): Libc {
   const getsockopt = lib.func('int getsockopt(int fd, int level, int name, void *buf, _Inout_ uint32_t *len)');
   const setsockopt = lib.func('int setsockopt(int fd, int level, int name, void *buf, uint32_t len)');
   const clockGettime = lib.func('int clock_gettime(int clk, _Out_ void *ts)');
+  const openat = lib.func('int openat(int dirfd, const char *path, int flags)');
+  const read = lib.func('long read(int fd, _Out_ void *buf, unsigned long len)');
   const timespec = Buffer.alloc(16);
   loaded = {
     setns: (fd, nstype) => setns(fd, nstype),
@@ -107,6 +118,8 @@ export function libc(): Libc {
     recv: (fd, buf, len, flags) => Number(recv(fd, buf, len, flags)),
     getsockopt: (fd, level, name, buf, len) => getsockopt(fd, level, name, buf, len),
     setsockopt: (fd, level, name, buf, len) => setsockopt(fd, level, name, buf, len),
+    openat: (dirfd, path, flags) => openat(dirfd, path, flags),
+    read: (fd, buf, len) => Number(read(fd, buf, len)),
     threadCpuNanos: () => {
       if (clockGettime(CLOCK_THREAD_CPUTIME_ID, timespec) !== 0) return NaN;
       return Number(timespec.readBigInt64LE(0)) * 1e9 + Number(timespec.readBigInt64LE(8));

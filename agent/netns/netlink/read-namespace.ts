@@ -10,7 +10,7 @@
  */
 import { DecodeError, NetlinkError, errorMessage } from '../../errors.js';
 import { ALL_SOURCES, emptyNetnsState, type NetnsState, type SourceName, type SourceStatus } from '../state.js';
-import { withNetns, type Inside } from './enter.js';
+import { StrandedThreadError, withNetns, type Inside } from './enter.js';
 import type { NetlinkSocket, RawSocket, RequestLimits } from './socket.js';
 import { Tape, decodeScript, encodeScript, type Script } from './tape.js';
 import { SetIndex } from './xt/set-index.js';
@@ -29,6 +29,8 @@ export interface NetlinkJob {
 /**
  * The sockets and /proc facts one read uses, opened inside the namespace. A dump cut at its byte cap leaves its
  * socket unusable (socket.ts), so each source has its own netlink socket: spam in one source cannot cost another.
+ * Two sources of one protocol share an fd (NetlinkSocket.shared: one socket call, two setsockopt and one close fewer
+ * per namespace); the second takes a fresh fd of the namespace when the first left the shared one unusable.
  */
 export interface NamespaceHandles {
   /** links, addresses, routes, rules. */
@@ -75,22 +77,54 @@ function tryOpen<T>(what: string, open: () => T, problems: NamespaceHandles['pro
   }
 }
 
-function openHandles(inside: Inside): NamespaceHandles {
-  const problems: NamespaceHandles['problems'] = [];
-  const route = inside.route();
-  const tcRoute = inside.route();
-  tcRoute.role = 'tcRoute';
-  const netfilter = tryOpen('netfilter socket', () => inside.netfilter(), problems);
-  if (netfilter !== null) netfilter.role = 'netfilter';
-  const ipsetNetfilter = netfilter === null ? null : tryOpen('netfilter socket (ipset)', () => inside.netfilter(), problems);
-  if (ipsetNetfilter !== null) ipsetNetfilter.role = 'ipsetNetfilter';
-  const ipv4 = parseTableNames(inside.procNet('ip_tables_names'));
-  const ipv6 = parseTableNames(inside.procNet('ip6_tables_names'));
-  // Raw sockets need NET_RAW; only opened when there are legacy tables to read (or ipset names to resolve).
-  const raw4 = tryOpen('raw socket ipv4', () => inside.raw('ipv4'), problems);
-  const raw6 = ipv6.length > 0 ? tryOpen('raw socket ipv6', () => inside.raw('ipv6'), problems) : null;
-  const setIndex = raw4 !== null ? new SetIndex(raw4) : null;
-  return { route, tcRoute, netfilter, ipsetNetfilter, raw4, raw6, legacyTables: { ipv4, ipv6 }, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems };
+/** Where a read re-enters its namespace for a fresh socket (NetlinkSocket.shared): the inode it found first. */
+interface Pin {
+  path: string;
+  inode: number | null;
+  /** The thread could not come back from a re-entry: the read must end with it (the worker then exits). */
+  stranded: StrandedThreadError | null;
+}
+
+/** A fresh socket of the pinned namespace (a shared fd was left unusable by a source cut short). */
+function reenter(pin: Pin, open: (inside: Inside) => NetlinkSocket): NetlinkSocket {
+  if (pin.stranded !== null) throw new NetlinkError('netlink socket', 'spawn', 'the thread is stranded in another namespace');
+  try {
+    return withNetns(pin.path, pin.inode, open).value;
+  } catch (err) {
+    if (err instanceof StrandedThreadError) pin.stranded = err;
+    throw err;
+  }
+}
+
+/**
+ * The read's sockets: one NETLINK_ROUTE fd for links and tc, one NETLINK_NETFILTER fd for nftables and ipset, each
+ * source with a socket of its own on it (its role on the tape; a fresh fd when another source cut the shared one
+ * short: NetlinkSocket.shared), the IPv4 raw socket, the IPv6 one only when legacy IPv6 tables exist.
+ */
+function openHandles(pin: Pin): (inside: Inside) => NamespaceHandles {
+  return (inside) => {
+    const problems: NamespaceHandles['problems'] = [];
+    const route = inside.route();
+    const tcRoute = route.shared('tcRoute', () => reenter(pin, (i) => i.route()));
+    const netfilter = tryOpen('netfilter socket', () => inside.netfilter(), problems);
+    if (netfilter !== null) netfilter.role = 'netfilter';
+    const ipsetNetfilter = netfilter === null ? null : netfilter.shared('ipsetNetfilter', () => reenter(pin, (i) => i.netfilter()));
+    const ipv4 = parseTableNames(inside.procNet('ip_tables_names'));
+    const ipv6 = parseTableNames(inside.procNet('ip6_tables_names'));
+    // Raw sockets need NET_RAW; IPv4's is always opened (ipset names are resolved on it), IPv6's only for its tables.
+    const raw4 = tryOpen('raw socket ipv4', () => inside.raw('ipv4'), problems);
+    const raw6 = ipv6.length > 0 ? tryOpen('raw socket ipv6', () => inside.raw('ipv6'), problems) : null;
+    const setIndex = raw4 !== null ? new SetIndex(raw4) : null;
+    return { route, tcRoute, netfilter, ipsetNetfilter, raw4, raw6, legacyTables: { ipv4, ipv6 }, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems };
+  };
+}
+
+/** Enter the job's namespace and open the read's handles; later re-entries are pinned to the inode found now. */
+function enter(job: NetlinkJob): { h: NamespaceHandles; pin: Pin } {
+  const pin: Pin = { path: job.path, inode: job.inode, stranded: null };
+  const { value: h, inode } = withNetns(job.path, job.inode, openHandles(pin));
+  pin.inode = inode;
+  return { h, pin };
 }
 
 function closeHandles(h: NamespaceHandles): void {
@@ -111,8 +145,8 @@ export type TapedRead = { unchanged: true } | { unchanged: false; state: NetnsSt
  */
 export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[]): NetnsState {
   const deadline = performance.now() + job.budgetMs;
-  const { value: h } = withNetns(job.path, job.inode, openHandles);
-  return readWith(h, job, readers, deadline);
+  const { h, pin } = enter(job);
+  return readWith(h, pin, job, readers, deadline);
 }
 
 /**
@@ -123,7 +157,7 @@ export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[])
  */
 export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceReader[], previous: Uint8Array | null): TapedRead {
   const deadline = performance.now() + job.budgetMs;
-  let { value: h } = withNetns(job.path, job.inode, openHandles);
+  let { h, pin } = enter(job);
   if (previous !== null) {
     const script = scriptOf(previous);
     if (script !== null && script.key === tapeKey(h, job, readers)) {
@@ -141,14 +175,14 @@ export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceRead
       // A replay cut short leaves its socket unusable: the read then starts again on fresh sockets.
       if (socketsOf(h).some((s) => s.unusable)) {
         closeHandles(h);
-        h = withNetns(job.path, job.inode, openHandles).value;
+        ({ h, pin } = enter(job));
       }
     }
   }
   const tape = new Tape();
   for (const s of [...socketsOf(h), h.raw4, h.raw6]) if (s !== null) s.tape = tape;
   const key = tapeKey(h, job, readers);
-  const state = readWith(h, job, readers, deadline);
+  const state = readWith(h, pin, job, readers, deadline);
   const timedOut = (state.sources ?? []).some((s) => s.reason === 'timeout') || state.errors.some((e) => e.reason === 'timeout');
   if (timedOut) tape.invalidate('a source ran out of time');
   const script = tape.script(key);
@@ -159,18 +193,24 @@ function socketsOf(h: NamespaceHandles): NetlinkSocket[] {
   return [h.route, h.tcRoute, h.netfilter, h.ipsetNetfilter].filter((s): s is NetlinkSocket => s !== null);
 }
 
+/** The readers' part of a tape key, per readers list (a constant list in the worker: built once). */
+const readersKeys = new WeakMap<readonly SourceReader[], string>();
+
 /**
  * What a read depends on besides the kernel's answers to its requests: the byte cap, the readers, what was seen
- * inside the namespace before the first request (legacy table names, which sockets opened and why not).
+ * inside the namespace before the first request (legacy table names, which sockets opened and why not). One line
+ * per part; table names are [a-z_] (parseTableNames) and the readers and problems are JSON, so no two different
+ * inputs give the same key.
  */
 function tapeKey(h: NamespaceHandles, job: NetlinkJob, readers: readonly SourceReader[]): string {
-  return JSON.stringify([
-    job.maxSourceBytes,
-    readers.map((r) => r.sources),
-    h.legacyTables,
-    [h.netfilter !== null, h.ipsetNetfilter !== null, h.raw4 !== null, h.raw6 !== null],
-    h.problems.map((p) => `${p.what}: ${p.error.message}`),
-  ]);
+  let r = readersKeys.get(readers);
+  if (r === undefined) {
+    r = JSON.stringify(readers.map((x) => x.sources));
+    readersKeys.set(readers, r);
+  }
+  const opened = [h.netfilter, h.ipsetNetfilter, h.raw4, h.raw6].map((s) => (s === null ? 0 : 1)).join('');
+  const problems = h.problems.length === 0 ? '' : JSON.stringify(h.problems.map((p) => `${p.what}: ${p.error.message}`));
+  return `${job.maxSourceBytes}\n${r}\n${h.legacyTables.ipv4.join(',')}\n${h.legacyTables.ipv6.join(',')}\n${opened}\n${problems}`;
 }
 
 function scriptOf(bytes: Uint8Array): Script | null {
@@ -202,7 +242,7 @@ function replay(h: NamespaceHandles, script: Script, limits: RequestLimits): boo
   return true;
 }
 
-function readWith(h: NamespaceHandles, job: NetlinkJob, readers: readonly SourceReader[], deadline: number): NetnsState {
+function readWith(h: NamespaceHandles, pin: Pin, job: NetlinkJob, readers: readonly SourceReader[], deadline: number): NetnsState {
   const state = emptyNetnsState();
   state.reader = 'netlink';
   state.sources = [];
@@ -226,6 +266,7 @@ function readWith(h: NamespaceHandles, job: NetlinkJob, readers: readonly Source
   } finally {
     closeHandles(h);
   }
+  if (pin.stranded !== null) throw pin.stranded;
   // Sources no reader of this build covers are not guessed: marked unsupported (auto reads them through the tools).
   for (const source of ALL_SOURCES) {
     if (state.sources.some((s) => s.source === source)) continue;

@@ -1,7 +1,7 @@
 /**
  * The rtnetlink part of the netlink reader as a SourceReader (read-namespace.ts): links, addresses, routes and rules
  * (source `links`; the fwmark rules also as `ipRules` lines, as `ip rule show` prints them) and the whole tc tree
- * (source `tc`), read over two NETLINK_ROUTE sockets of the namespace (one per source) by readRtnl. What the decoders could not render
+ * (source `tc`), read over the namespace's NETLINK_ROUTE sockets (one per source, sharing an fd: read-namespace.ts) by readRtnl. What the decoders could not render
  * exactly as the tools would (an ematch without a printer here, a set index without a name, options that did not
  * decode) is listed in `tc.opaque`: `--reader auto` then reads the namespace through the tools.
  */

@@ -7,7 +7,8 @@
  * between datagrams, and a byte cap per request, stopped where it is read: past the cap the request ends at once
  * and the result says `truncated`. The rest of that answer is left unread (draining it would let a pod with 150k
  * rules spend the read's whole time budget on bytes that are thrown away), so the socket is then unusable for
- * further requests: each source of a namespace read has its own socket (read-namespace.ts).
+ * further requests: each source of a namespace read has its own socket (read-namespace.ts), or shares the fd of
+ * another source and takes a fresh one when that one was cut short (NetlinkSocket.shared).
  *
  * Cheap per request (a namespace read makes ~15): every socket of a thread receives into the thread's one receive
  * buffer (the calls are synchronous, so no two use it at once), each datagram is copied out of it once (its
@@ -115,25 +116,80 @@ abstract class OwnedSocket {
   }
 }
 
-export class NetlinkSocket extends OwnedSocket {
-  private seq = Math.floor(Math.random() * 0x7fffffff);
-  /** A request stopped in the middle of an answer (cut at its cap, timed out): the socket takes no further request. */
-  private poisoned = false;
-  /** Set by a read that records its requests (tape.ts): each request and its answer go on it. */
-  tape: Tape | null = null;
-  /** Which socket of the read this is, named on its tape steps. */
-  role: NetlinkRole = 'route';
+/**
+ * The fd under one or more NetlinkSockets of a read (NetlinkSocket.shared): its sequence numbers, its receive
+ * timeout, and whether a request stopped in the middle of its answer (the rest is queued on it: it takes no further
+ * request).
+ */
+export class NetlinkFd extends OwnedSocket {
+  seq = Math.floor(Math.random() * 0x7fffffff);
+  poisoned = false;
 
-  constructor(libc: Libc, fd: number, readonly protocol: number) {
+  constructor(libc: Libc, fd: number) {
     super(libc, fd);
     const size = Buffer.alloc(4);
     size.writeInt32LE(1 << 20, 0);
     libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
   }
 
-  /** True once a request was stopped in the middle of its answer. */
+  bound(ms: number): void {
+    this.boundReceive(ms);
+  }
+}
+
+export class NetlinkSocket {
+  private link: NetlinkFd;
+  private closed = false;
+  /** A request of this socket stopped in the middle of its answer: it takes no further request. */
+  private poisoned = false;
+  /** A fresh socket of the same namespace, for a socket sharing an fd that another one left unusable (shared()). */
+  private reopen: (() => NetlinkSocket) | null = null;
+  /** Set by a read that records its requests (tape.ts): each request and its answer go on it. */
+  tape: Tape | null = null;
+  /** Which socket of the read this is, named on its tape steps. */
+  role: NetlinkRole = 'route';
+
+  constructor(
+    private readonly libc: Libc,
+    fd: number | NetlinkFd,
+    readonly protocol: number,
+  ) {
+    this.link = typeof fd === 'number' ? new NetlinkFd(libc, fd) : fd;
+  }
+
+  get fd(): number {
+    return this.link.fd;
+  }
+
+  /**
+   * Another socket of the read on this one's fd, for another source (`role`): one fd per protocol instead of one
+   * per source (each costs socket, two setsockopt and close per namespace read). Their requests take turns on the
+   * fd (sequence numbers tell the answers apart, and each answer is read to its end). When a request of the other
+   * one is stopped in the middle of its answer (cut at its byte cap, timed out), the rest of that answer stays queued
+   * on the fd: this one then takes a fresh fd from `reopen` (the same namespace, entered again) before its next
+   * request, so a source cut short still costs no other source.
+   */
+  shared(role: NetlinkRole, reopen: () => NetlinkSocket): NetlinkSocket {
+    const s = new NetlinkSocket(this.libc, this.link, this.protocol);
+    s.role = role;
+    s.reopen = reopen;
+    return s;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.link.close();
+  }
+
+  /** True once a request of this socket was stopped in the middle of its answer. */
   get unusable(): boolean {
     return this.poisoned || this.closed;
+  }
+
+  private poison(): void {
+    this.poisoned = true;
+    this.link.poisoned = true;
   }
 
   /**
@@ -199,7 +255,7 @@ export class NetlinkSocket extends OwnedSocket {
         if (type === NLMSG_NOOP) continue;
         if (mflags & NLM_F_DUMP_INTR) interrupted = true;
         if (type === NLMSG_OVERRUN) {
-          this.poisoned = true;
+          this.poison();
           throw new NetlinkError(op, 'spawn', 'the kernel reported an overrun');
         }
         if (type === NLMSG_DONE || type === NLMSG_ERROR) {
@@ -212,7 +268,7 @@ export class NetlinkSocket extends OwnedSocket {
         tapeMessage(cmp, this.protocol, type, rx, here, start, end);
         if (kept + (end - start) > limits.maxBytes) {
           // Cut where it is read, as a read would: the rest of the answer stays queued; the socket is done.
-          this.poisoned = true;
+          this.poison();
           return false;
         }
         kept += end - start;
@@ -245,11 +301,13 @@ export class NetlinkSocket extends OwnedSocket {
 
   /** Send one request (a fresh sequence number, returned). */
   private send(op: string, type: number, flags: number, payload: Buffer): number {
-    this.checkOpen(op);
-    if (this.poisoned) throw new NetlinkError(op, 'spawn', 'an earlier request on this socket was cut short');
-    const seq = (this.seq = (this.seq + 1) >>> 0);
+    if (this.closed) throw new NetlinkError(op, 'spawn', 'socket is closed');
+    if (this.poisoned || (this.link.poisoned && this.reopen === null)) throw new NetlinkError(op, 'spawn', 'an earlier request on this socket was cut short');
+    if (this.link.poisoned) this.link = this.reopen!().link; // the old fd is its other socket's to close
+    const link = this.link;
+    const seq = (link.seq = (link.seq + 1) >>> 0);
     const msg = encodeMessage(type, flags, seq, payload);
-    if (this.libc.send(this.fd, msg, msg.length, 0) < 0) fail(this.libc, op, 'send');
+    if (this.libc.send(link.fd, msg, msg.length, 0) < 0) fail(this.libc, op, 'send');
     return seq;
   }
 
@@ -261,20 +319,20 @@ export class NetlinkSocket extends OwnedSocket {
     for (;;) {
       const left = limits.deadline - performance.now();
       if (left <= 0) {
-        this.poisoned = true;
+        this.poison();
         throw new NetlinkError(op, 'timeout', `no complete answer within the time budget (${bytes} bytes received)`);
       }
-      this.boundReceive(left);
-      const n = this.libc.recv(this.fd, rx, rx.length, MSG_TRUNC);
+      this.link.bound(left);
+      const n = this.libc.recv(this.link.fd, rx, rx.length, MSG_TRUNC);
       if (n < 0) {
         const errno = this.libc.errno();
         if (errno === Errno.EINTR) continue;
-        this.poisoned = true;
+        this.poison();
         if (errno === Errno.EAGAIN) throw new NetlinkError(op, 'timeout', `the kernel did not answer in time (${bytes} bytes received)`, { errno });
         throw new NetlinkError(op, 'spawn', `recv: ${errnoName(errno)}`, { errno });
       }
       if (n > rx.length) {
-        this.poisoned = true;
+        this.poison();
         throw new NetlinkError(op, 'output_limit', `a ${n}-byte datagram does not fit the ${rx.length}-byte buffer`);
       }
       return n;
@@ -309,7 +367,7 @@ export class NetlinkSocket extends OwnedSocket {
         if (m.type === NLMSG_NOOP) continue;
         if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
         if (m.type === NLMSG_OVERRUN) {
-          this.poisoned = true;
+          this.poison();
           throw new NetlinkError(op, 'spawn', 'the kernel reported an overrun');
         }
         // Taped: length, type and flags (the header's first 8 bytes), then the payload; of an ERROR/DONE its errno only.
@@ -333,7 +391,7 @@ export class NetlinkSocket extends OwnedSocket {
       }
       if (truncated) {
         // Cut where it is read: the rest of the answer stays queued (freed when the socket is closed).
-        this.poisoned = true;
+        this.poison();
         return done(0);
       }
     }
@@ -368,7 +426,7 @@ export class RawSocket extends OwnedSocket {
     const input = this.tape === null ? null : Buffer.from(buf);
     const len = [buf.length];
     const errno = this.libc.getsockopt(this.fd, level, name, buf, len) !== 0 ? this.libc.errno() : 0;
-    if (input !== null) this.tape!.record({ kind: 'sockopt', role: this.role, level, name, input, answer: sockoptAnswer(len[0]!, buf, errno) });
+    if (input !== null) this.tape!.record({ kind: 'sockopt', role: this.role, level, name, input, size: input.length, answer: sockoptAnswer(len[0]!, buf, errno) });
     if (errno !== 0) {
       const reason = errno === Errno.ENOENT ? 'vanished' : 'spawn';
       throw new NetlinkError(op, reason, `getsockopt: ${errnoName(errno)}`, { errno });
@@ -379,7 +437,8 @@ export class RawSocket extends OwnedSocket {
   /** Call a recorded step again; true when the answer is the taped one (tape.ts). */
   replay(step: SockoptStep): boolean {
     this.checkOpen('replay');
-    const buf = Buffer.from(step.input);
+    const buf = Buffer.alloc(step.size);
+    step.input.copy(buf, 0, 0, Math.min(step.input.length, step.size));
     const len = [buf.length];
     const errno = this.libc.getsockopt(this.fd, step.level, step.name, buf, len) !== 0 ? this.libc.errno() : 0;
     // sockoptAnswer(len, buf, errno).equals(step.answer), compared in place.

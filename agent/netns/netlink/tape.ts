@@ -51,8 +51,10 @@ export interface SockoptStep {
   role: RawRole;
   level: number;
   name: number;
-  /** The buffer passed in (input and output). */
+  /** The buffer passed in (input and output): its first bytes, the rest up to `size` being zeros. */
   input: Buffer;
+  /** The buffer's length. */
+  size: number;
   answer: Buffer;
 }
 
@@ -251,13 +253,13 @@ export function encodeScript(s: Script): Uint8Array {
       h.writeUInt32LE(st.payload.length, 8);
       parts.push(h, st.payload, lengthOf(st.answer), st.answer);
     } else {
-      const prefix = st.input.subarray(0, lastNonZero(st.input));
+      const prefix = st.input.subarray(0, Math.min(st.size, lastNonZero(st.input)));
       const h = Buffer.alloc(20);
       h.writeUInt8(1, 0);
       h.writeUInt8(RAW_ROLES.indexOf(st.role), 1);
       h.writeUInt32LE(st.level, 4);
       h.writeUInt32LE(st.name, 8);
-      h.writeUInt32LE(st.input.length, 12);
+      h.writeUInt32LE(st.size, 12);
       h.writeUInt32LE(prefix.length, 16);
       parts.push(h, prefix, lengthOf(st.answer), st.answer);
     }
@@ -265,58 +267,51 @@ export function encodeScript(s: Script): Uint8Array {
   return Buffer.concat(parts);
 }
 
-/** Decode an encoded script (it crossed a thread boundary as a Uint8Array). Throws DecodeError. */
+/** `n` bytes at `off` of `b`, or a DecodeError naming what was expected there. */
+function need(b: Buffer, off: number, n: number, what: string): void {
+  if (off + n > b.length) throw new DecodeError(`tape ${what}`, off, `${n} bytes needed, ${b.length - off} left`);
+}
+
+/**
+ * Decode an encoded script (it crossed a thread boundary as a Uint8Array). Throws DecodeError. Every replay decodes
+ * its tape: steps are views of `bytes` (nothing copied; a getsockopt's input is its taped non-zero prefix).
+ */
 export function decodeScript(bytes: Uint8Array): Script {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const need = (off: number, n: number, what: string): void => {
-    if (off + n > b.length) throw new DecodeError(`tape ${what}`, off, `${n} bytes needed, ${b.length - off} left`);
-  };
-  need(0, 4, 'key length');
+  need(b, 0, 4, 'key length');
   const keyLen = b.readUInt32LE(0);
-  need(4, keyLen, 'key');
+  need(b, 4, keyLen, 'key');
   const key = b.toString('utf8', 4, 4 + keyLen);
-  const answerAt = (at: number, what: string): Buffer => {
-    need(at, 4, `${what} answer length`);
-    const n = b.readUInt32LE(at);
-    need(at + 4, n, `${what} answer`);
-    return b.subarray(at + 4, at + 4 + n);
-  };
   const steps: Step[] = [];
   let off = 4 + keyLen;
   while (off < b.length) {
-    need(off, 1, 'step');
-    if (b[off] === 0) {
-      need(off, 12, 'netlink step');
+    const kind = b[off];
+    if (kind === 0) {
+      need(b, off, 12, 'netlink step');
       const role = NETLINK_ROLES[b[off + 1]!];
       if (role === undefined) throw new DecodeError('tape netlink step', off + 1, `unknown role ${b[off + 1]}`);
       const len = b.readUInt32LE(off + 8);
-      need(off + 12, len, 'netlink step payload');
-      const answer = answerAt(off + 12 + len, 'netlink step');
-      steps.push({
-        kind: 'netlink',
-        role,
-        dump: b[off + 2] === 1,
-        type: b.readUInt16LE(off + 4),
-        flags: b.readUInt16LE(off + 6),
-        payload: b.subarray(off + 12, off + 12 + len),
-        answer,
-      });
-      off += 12 + len + 4 + answer.length;
-    } else if (b[off] === 1) {
-      need(off, 20, 'getsockopt step');
+      const at = off + 12 + len;
+      need(b, off + 12, len + 4, 'netlink step payload and answer length');
+      const n = b.readUInt32LE(at);
+      need(b, at + 4, n, 'netlink step answer');
+      steps.push({ kind: 'netlink', role, dump: b[off + 2] === 1, type: b.readUInt16LE(off + 4), flags: b.readUInt16LE(off + 6), payload: b.subarray(off + 12, at), answer: b.subarray(at + 4, at + 4 + n) });
+      off = at + 4 + n;
+    } else if (kind === 1) {
+      need(b, off, 20, 'getsockopt step');
       const role = RAW_ROLES[b[off + 1]!];
       if (role === undefined) throw new DecodeError('tape getsockopt step', off + 1, `unknown role ${b[off + 1]}`);
       const size = b.readUInt32LE(off + 12);
       const plen = b.readUInt32LE(off + 16);
       if (plen > size) throw new DecodeError('tape getsockopt step', off + 16, `prefix ${plen} > buffer ${size}`);
-      need(off + 20, plen, 'getsockopt step prefix');
-      const answer = answerAt(off + 20 + plen, 'getsockopt step');
-      const input = Buffer.alloc(size);
-      b.copy(input, 0, off + 20, off + 20 + plen);
-      steps.push({ kind: 'sockopt', role, level: b.readUInt32LE(off + 4), name: b.readUInt32LE(off + 8), input, answer });
-      off += 20 + plen + 4 + answer.length;
+      const at = off + 20 + plen;
+      need(b, off + 20, plen + 4, 'getsockopt step prefix and answer length');
+      const n = b.readUInt32LE(at);
+      need(b, at + 4, n, 'getsockopt step answer');
+      steps.push({ kind: 'sockopt', role, level: b.readUInt32LE(off + 4), name: b.readUInt32LE(off + 8), input: b.subarray(off + 20, at), size, answer: b.subarray(at + 4, at + 4 + n) });
+      off = at + 4 + n;
     } else {
-      throw new DecodeError('tape step', off, `unknown kind ${b[off]}`);
+      throw new DecodeError('tape step', off, `unknown kind ${kind}`);
     }
   }
   return { key, steps };

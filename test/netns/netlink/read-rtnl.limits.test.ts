@@ -42,6 +42,32 @@ describeIntegration('readRtnl bounds', { root: true, commands: ['ip', 'tc'] }, (
       expect(small.tc.classes.length).toBeLessThan(120);
       expect(small.links).toEqual(full.links);
 
+      // links and tc on one fd, as the reader has them (NetlinkSocket.shared): the cut links dump leaves the rest of
+      // its answer queued there, so tc takes a fresh fd from its reopen, once, and reads what it read on its own fd.
+      const s2 = socketOf(ns);
+      let reopened = 0;
+      const tcShared = s2.shared('tcRoute', () => {
+        reopened++;
+        return socketOf(ns);
+      });
+      try {
+        const shared = readRtnl(s2, { maxBytes: 16_384, deadline: performance.now() + 5000 }, {}, tcShared);
+        expect(reopened).toBe(1);
+        expect(shared.sources).toEqual(small.sources);
+        expect([shared.links, shared.tc.qdiscs, shared.tc.classes.length]).toEqual([small.links, small.tc.qdiscs, small.tc.classes.length]);
+        // Nothing cut: both sources on the one fd, no fresh one.
+        const s3 = socketOf(ns);
+        const whole = readRtnl(s3, { maxBytes: 4 << 20, deadline: performance.now() + 5000 }, {}, s3.shared('tcRoute', () => {
+          reopened++;
+          return socketOf(ns);
+        }));
+        s3.close();
+        expect([reopened, whole.sources.map((x) => x.status), whole.tc.classes.length, whole.routes.length]).toEqual([1, ['complete', 'complete'], 120, full.routes.length]);
+      } finally {
+        s2.close();
+        tcShared.close();
+      }
+
       // A cut request ends where it is read (the rest is not drained): that socket takes no further request, the
       // source says why, and a fresh socket reads everything.
       const again = readRtnl(s, { maxBytes: 4 << 20, deadline: performance.now() + 5000 });
