@@ -62,6 +62,28 @@ describe('/proc/<pid>/cgroup', () => {
       for (const l of parseCgroupFile(s)) expect(l.path.startsWith('/')).toBe(true);
     }), { numRuns: 2000 });
   });
+  it('gives what splitting into lines and fields gives, on text made of the format\'s own characters', () => {
+    // The reference: the line-splitting parser the index walk replaced.
+    const reference = (text: string) => text.split('\n').flatMap((line) => {
+      const a = line.indexOf(':');
+      const b = a < 0 ? -1 : line.indexOf(':', a + 1);
+      if (b < 0) return [];
+      const hierarchy = Number(line.slice(0, a));
+      const path = line.slice(b + 1);
+      if (!Number.isSafeInteger(hierarchy) || hierarchy < 0 || !path.startsWith('/')) return [];
+      const list = line.slice(a + 1, b);
+      return [{ hierarchy, controllers: list === '' ? [] : list.split(','), path }];
+    });
+    const text = fc.array(fc.constantFrom('0', '1', '12', ':', ':', '/', ',', '\n', '\n', 'cpu', 'x', ' ', '-', '.'), { maxLength: 60 }).map((a) => a.join(''));
+    fc.assert(fc.property(text, (s) => {
+      expect(parseCgroupFile(s)).toEqual(reference(s));
+    }), { numRuns: 5000 });
+  });
+  it('shares one frozen controller array between lines with the same list (no line can change another\'s)', () => {
+    const [a, b] = parseCgroupFile('2:cpu,cpuacct:/a\n2:cpu,cpuacct:/b\n');
+    expect(a!.controllers).toBe(b!.controllers);
+    expect(Object.isFrozen(a!.controllers)).toBe(true);
+  });
 });
 
 describe('ns links, cmdline, btime', () => {
