@@ -92,6 +92,21 @@ describe('ns links, cmdline, btime', () => {
     expect(parseNsLink('net:[4026532547]', 'pid')).toBeNull();
     expect(parseNsLink('net:[x]', 'net')).toBeNull();
   });
+  it('reads what the anchored pattern `kind:[1-20 digits]` reads, on text made of the format\'s own characters', () => {
+    const reference = (link: string, kind: string): number | null => {
+      const m = /^([a-z_]+):\[(\d{1,20})\]$/.exec(link);
+      if (!m || m[1] !== kind) return null;
+      const n = Number(m[2]);
+      return Number.isSafeInteger(n) ? n : null;
+    };
+    const link = fc.array(fc.constantFrom('net', 'pid', 'mnt', ':', '[', ']', '0', '4026532547', '9', 'x', '_', '\n', '99999999999999999'), { maxLength: 8 }).map((a) => a.join(''));
+    fc.assert(fc.property(link, fc.constantFrom('net', 'pid', 'mnt', '', 'n:t', 'NET'), (l, kind) => {
+      expect(parseNsLink(l, kind)).toBe(reference(l, kind));
+    }), { numRuns: 10000 });
+    expect(parseNsLink('net:[4026532547]\n', 'net')).toBeNull();
+    expect(parseNsLink('net:[]', 'net')).toBeNull();
+    expect(parseNsLink(`net:[${'1'.repeat(21)}]`, 'net')).toBeNull();
+  });
   it('splits argv on NUL, a rewritten argv stays one argument', () => {
     expect(parseCmdline(Buffer.from('/usr/local/bin/toda\0--path\0/data\0--verbose\0info\0'))).toEqual(['/usr/local/bin/toda', '--path', '/data', '--verbose', 'info']);
     expect(parseCmdline(Buffer.from('nginx: worker process\0\0\0'))).toEqual(['nginx: worker process', '', '']);
