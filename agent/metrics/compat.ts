@@ -26,7 +26,7 @@ import { Slicer } from './slicer.js';
 export function compatContainers(report: PodReport, perContainer: boolean): string[] {
   if (!perContainer) return [''];
   const names = (report.pod?.containers ?? []).filter((c) => c.state === 'CONTAINER_RUNNING').map((c) => c.name);
-  return [...new Set(names)].sort();
+  return names.length < 2 ? names : [...new Set(names)].sort();
 }
 
 const PACKETS = 'chaos_daemon_iptables_packets';

@@ -122,9 +122,10 @@ export async function collectPodFacts(
     if (r.dns) f.dns.push(r.dns);
     if (r.jvm) f.jvm.push(withListenerOwners(r.jvm, podProcesses(t.pod.sandboxId), opts.procRoot));
   }
+  // Most pods have one entry or none: Array#sort allocates even then.
   for (const f of facts.values()) {
-    f.dns.sort((a, b) => compareNames(a.container, b.container));
-    f.jvm.sort((a, b) => compareNames(a.container, b.container));
+    if (f.dns.length > 1) f.dns.sort((a, b) => compareNames(a.container, b.container));
+    if (f.jvm.length > 1) f.jvm.sort((a, b) => compareNames(a.container, b.container));
   }
   return { facts, index };
 }

@@ -5,6 +5,15 @@
  *
  * Small reads go through one scratch buffer per thread (the calls are synchronous, so it is never shared by two
  * reads at once): a /proc scan reads thousands of tiny files and allocates only the strings it keeps.
+ *
+ * Single-record seq files (readSeqTextCapped) take ONE read() when they fit the buffer, not two: a file built by one
+ * ->show() call (procfs single_open files such as /proc/<pid>/stat and /proc/<pid>/cgroup; cgroupfs counter files,
+ * kernfs seq files without ->seq_start, whose kernfs_seq_next ends after the first record) is generated whole into
+ * the seq_file's buffer (seq_read_iter doubles that buffer until the record fits), then copy_to_iter hands the
+ * reader min(record, asked): a read that returns fewer bytes than asked has returned everything (fs/seq_file.c
+ * seq_read_iter; before 5.10 seq_read, same logic). That is NOT true of multi-record seq files (mountinfo, /proc/net/*:
+ * a read stops short when the kernel's page-sized buffer fills) nor of pipes: those go through the read-until-0
+ * path (readCapped, readTextCapped). At 110 pods that is ~1,500 fewer read() calls per collection.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
@@ -17,13 +26,17 @@ export interface CappedRead {
 const SCRATCH_BYTES = 64 * 1024;
 let scratch: Buffer | null = null;
 
-/** Reads `fd` into `target` until EOF or `limit` bytes; returns the byte count. */
-function fill(fd: number, target: Buffer, limit: number): number {
+/**
+ * Reads `fd` into `target` until EOF or `limit` bytes; returns the byte count. `shortReadIsEof`: a read returning
+ * fewer bytes than asked is taken as EOF (single-record seq files only: see the header).
+ */
+function fill(fd: number, target: Buffer, limit: number, shortReadIsEof = false): number {
   let total = 0;
   while (total < limit) {
     const n = readSync(fd, target, total, limit - total, null);
     if (n === 0) break;
     total += n;
+    if (shortReadIsEof && total < limit) break;
   }
   return total;
 }
@@ -57,6 +70,18 @@ export function readCapped(path: string, maxBytes: number): CappedRead {
 
 /** A small text file read through the scratch buffer, as a string (no intermediate Buffer kept). */
 export function readTextCapped(path: string, maxBytes: number): { text: string; truncated: boolean } {
+  return readText(path, maxBytes, false);
+}
+
+/**
+ * readTextCapped for a single-record seq file (/proc/<pid>/stat, /proc/<pid>/cgroup, a cgroupfs counter file):
+ * a short read ends it (see the header). Never for another kind of file.
+ */
+export function readSeqTextCapped(path: string, maxBytes: number): { text: string; truncated: boolean } {
+  return readText(path, maxBytes, true);
+}
+
+function readText(path: string, maxBytes: number, shortReadIsEof: boolean): { text: string; truncated: boolean } {
   if (maxBytes >= SCRATCH_BYTES) {
     const r = readCapped(path, maxBytes);
     return { text: r.buf.toString('utf8'), truncated: r.truncated };
@@ -64,7 +89,7 @@ export function readTextCapped(path: string, maxBytes: number): { text: string; 
   const fd = openSync(path, 'r');
   try {
     const target = (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
-    const total = fill(fd, target, maxBytes + 1);
+    const total = fill(fd, target, maxBytes + 1, shortReadIsEof);
     const truncated = total > maxBytes;
     return { text: target.toString('utf8', 0, truncated ? maxBytes : total), truncated };
   } finally {

@@ -18,7 +18,7 @@ import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { ParseError } from '../errors.js';
 import { parseBootTime, parseCgroupFile, parseCmdline, parseNsLink, parseProcStat, type CgroupLine } from './proc-files.js';
-import { isGoneError, readCapped, readTextCapped } from './read-capped.js';
+import { isGoneError, readCapped, readSeqTextCapped, readTextCapped } from './read-capped.js';
 import { DEFAULT_SLICE_MS } from '../metrics/slicer.js';
 
 export interface NsInodes {
@@ -138,7 +138,7 @@ function readDetail(dir: string, cmdlineBytes: number | null, cgroupCache: Map<s
   const d: Detail = { uid: null, ns: NO_NS, cgroups: [], cmdline: null, cmdlineTruncated: false };
   try {
     if (cmdlineBytes !== null) d.uid = statSync(dir).uid;
-    const text = readTextCapped(`${dir}/cgroup`, CGROUP_MAX).text;
+    const text = readSeqTextCapped(`${dir}/cgroup`, CGROUP_MAX).text;
     const cached = cgroupCache.get(text);
     if (cached) d.cgroups = cached;
     else cgroupCache.set(text, (d.cgroups = parseCgroupFile(text)));
@@ -175,7 +175,7 @@ export function readProcess(
   const dir = base + pid;
   let f;
   try {
-    f = parseProcStat(readTextCapped(`${dir}/stat`, STAT_MAX).text);
+    f = parseProcStat(readSeqTextCapped(`${dir}/stat`, STAT_MAX).text);
   } catch (err) {
     if (isGoneError(err)) return 'gone';
     if (err instanceof ParseError || (err as NodeJS.ErrnoException).code === 'EACCES') return 'unreadable';

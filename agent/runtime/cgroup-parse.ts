@@ -35,10 +35,15 @@ export function parseU64File(text: string): bigint | null {
 
 /** One `key value` line of a flat-keyed file (cpu.stat, memory.stat); null when the key is absent or malformed. */
 export function parseKeyedU64(text: string, key: string): bigint | null {
-  for (const line of text.split('\n')) {
-    const sp = line.indexOf(' ');
-    if (sp < 0 || line.slice(0, sp) !== key) continue;
-    return parseU64File(line.slice(sp + 1));
+  // By index, no array of lines (memory.stat has ~35 lines, read for every container every collection).
+  const len = text.length;
+  let start = 0;
+  while (start < len) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = len;
+    const sp = text.indexOf(' ', start);
+    if (sp >= 0 && sp < end && sp - start === key.length && text.startsWith(key, start)) return parseU64File(text.slice(sp + 1, end));
+    start = end + 1;
   }
   return null;
 }

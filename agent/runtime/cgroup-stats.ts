@@ -25,7 +25,7 @@ import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { parseCgroupFile } from '../proc/proc-files.js';
-import { readTextCapped } from '../proc/read-capped.js';
+import { readSeqTextCapped } from '../proc/read-capped.js';
 import { containerCgroupDirs, usageV1, usageV2, type CgroupMode, type NamespaceRoots, type UsageResult } from './cgroup-parse.js';
 import { NamespaceRootCache } from './cgroup-namespace.js';
 
@@ -71,15 +71,20 @@ interface OpenCounters {
 
 let scratch: Buffer | null = null;
 
-/** Whole contents of an open cgroup file, read from offset 0. */
+/**
+ * Whole contents of an open cgroup file, read from offset 0. One pread when it fits: a cgroup counter file is a
+ * single-record seq file, so a read shorter than asked has returned all of it (read-capped.ts explains why).
+ */
 function pread(fd: number): string {
   const buf = (scratch ??= Buffer.allocUnsafe(MAX_FILE_BYTES + 1));
   let total = 0;
   for (;;) {
-    const n = readSync(fd, buf, total, buf.length - total, total);
+    const asked = buf.length - total;
+    const n = readSync(fd, buf, total, asked, total);
     if (n === 0) break;
     total += n;
     if (total > MAX_FILE_BYTES) throw new Error(`cgroup file of more than ${MAX_FILE_BYTES} bytes`);
+    if (n < asked) break;
   }
   return buf.toString('utf8', 0, total);
 }
@@ -108,7 +113,7 @@ export function openContainerCounters(layout: { root: string; mode: CgroupMode }
   if (!Number.isSafeInteger(c.pid) || c.pid <= 0) return { ok: false, reason: `bad pid ${c.pid}` };
   const fds: number[] = [];
   try {
-    const cgroup = readTextCapped(join(procRoot, String(c.pid), 'cgroup'), MAX_FILE_BYTES);
+    const cgroup = readSeqTextCapped(join(procRoot, String(c.pid), 'cgroup'), MAX_FILE_BYTES);
     if (cgroup.truncated) return { ok: false, reason: `/proc/${c.pid}/cgroup: more than ${MAX_FILE_BYTES} bytes` };
     const dirs = containerCgroupDirs(parseCgroupFile(cgroup.text), layout.mode, c.id, nsRoots);
     if (!dirs.ok) return dirs;

@@ -62,6 +62,28 @@ describe('/proc/<pid>/cgroup', () => {
       for (const l of parseCgroupFile(s)) expect(l.path.startsWith('/')).toBe(true);
     }), { numRuns: 2000 });
   });
+  it('gives what splitting into lines and fields gives, on text made of the format\'s own characters', () => {
+    // The reference: the line-splitting parser the index walk replaced.
+    const reference = (text: string) => text.split('\n').flatMap((line) => {
+      const a = line.indexOf(':');
+      const b = a < 0 ? -1 : line.indexOf(':', a + 1);
+      if (b < 0) return [];
+      const hierarchy = Number(line.slice(0, a));
+      const path = line.slice(b + 1);
+      if (!Number.isSafeInteger(hierarchy) || hierarchy < 0 || !path.startsWith('/')) return [];
+      const list = line.slice(a + 1, b);
+      return [{ hierarchy, controllers: list === '' ? [] : list.split(','), path }];
+    });
+    const text = fc.array(fc.constantFrom('0', '1', '12', ':', ':', '/', ',', '\n', '\n', 'cpu', 'x', ' ', '-', '.'), { maxLength: 60 }).map((a) => a.join(''));
+    fc.assert(fc.property(text, (s) => {
+      expect(parseCgroupFile(s)).toEqual(reference(s));
+    }), { numRuns: 5000 });
+  });
+  it('shares one frozen controller array between lines with the same list (no line can change another\'s)', () => {
+    const [a, b] = parseCgroupFile('2:cpu,cpuacct:/a\n2:cpu,cpuacct:/b\n');
+    expect(a!.controllers).toBe(b!.controllers);
+    expect(Object.isFrozen(a!.controllers)).toBe(true);
+  });
 });
 
 describe('ns links, cmdline, btime', () => {
@@ -69,6 +91,21 @@ describe('ns links, cmdline, btime', () => {
     expect(parseNsLink('net:[4026532547]', 'net')).toBe(4026532547);
     expect(parseNsLink('net:[4026532547]', 'pid')).toBeNull();
     expect(parseNsLink('net:[x]', 'net')).toBeNull();
+  });
+  it('reads what the anchored pattern `kind:[1-20 digits]` reads, on text made of the format\'s own characters', () => {
+    const reference = (link: string, kind: string): number | null => {
+      const m = /^([a-z_]+):\[(\d{1,20})\]$/.exec(link);
+      if (!m || m[1] !== kind) return null;
+      const n = Number(m[2]);
+      return Number.isSafeInteger(n) ? n : null;
+    };
+    const link = fc.array(fc.constantFrom('net', 'pid', 'mnt', ':', '[', ']', '0', '4026532547', '9', 'x', '_', '\n', '99999999999999999'), { maxLength: 8 }).map((a) => a.join(''));
+    fc.assert(fc.property(link, fc.constantFrom('net', 'pid', 'mnt', '', 'n:t', 'NET'), (l, kind) => {
+      expect(parseNsLink(l, kind)).toBe(reference(l, kind));
+    }), { numRuns: 10000 });
+    expect(parseNsLink('net:[4026532547]\n', 'net')).toBeNull();
+    expect(parseNsLink('net:[]', 'net')).toBeNull();
+    expect(parseNsLink(`net:[${'1'.repeat(21)}]`, 'net')).toBeNull();
   });
   it('splits argv on NUL, a rewritten argv stays one argument', () => {
     expect(parseCmdline(Buffer.from('/usr/local/bin/toda\0--path\0/data\0--verbose\0info\0'))).toEqual(['/usr/local/bin/toda', '--path', '/data', '--verbose', 'info']);

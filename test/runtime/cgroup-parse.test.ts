@@ -3,6 +3,7 @@
  * (Documentation/admin-guide/cgroup-v1/{cpuacct,memory}.rst, cgroup-v2.rst), and the path checks that decide
  * whether a /proc/<pid>/cgroup line may be read as the container's cgroup.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { containerCgroupDirs, resolveCgroupPath, parseKeyedU64, parseU64File, safeCgroupPath, usageV1, usageV2, workingSet } from '../../agent/runtime/cgroup-parse.js';
 import { parseCgroupFile } from '../../agent/proc/proc-files.js';
@@ -64,6 +65,21 @@ describe('cgroup counter files', () => {
     expect(parseKeyedU64('total_inactive_file 5\n', 'inactive_file')).toBeNull();
     expect(parseKeyedU64(V2_CPU_STAT, 'usage_usec')).toBe(1234567n);
     expect(parseKeyedU64('usage_usec x\n', 'usage_usec')).toBeNull();
+  });
+
+  it('reads a key as splitting into lines does, on text made of keys, spaces, digits and newlines', () => {
+    const reference = (text: string, key: string): bigint | null => {
+      for (const line of text.split('\n')) {
+        const sp = line.indexOf(' ');
+        if (sp < 0 || line.slice(0, sp) !== key) continue;
+        return parseU64File(line.slice(sp + 1));
+      }
+      return null;
+    };
+    const text = fc.array(fc.constantFrom('inactive_file', 'total_inactive_file', 'file', ' ', ' ', '\n', '\n', '7', '12', 'x'), { maxLength: 40 }).map((a) => a.join(''));
+    fc.assert(fc.property(text, fc.constantFrom('inactive_file', 'file', 'x'), (s, key) => {
+      expect(parseKeyedU64(s, key)).toBe(reference(s, key));
+    }), { numRuns: 5000 });
   });
 
   it('working set = usage - inactive file, 0 (not negative) when inactive file >= usage, as containerd clamps', () => {

@@ -80,9 +80,15 @@ function readValue(r: ProtoReader, f: FieldDef, wire: number, depth: number): un
   return t.enum.values[v.lo | 0] ?? t.enum.unknown;
 }
 
-/** An own enumerable property, also for keys like `__proto__` (map keys come from the runtime). */
+/**
+ * An own enumerable property, also for the key `__proto__` (map keys come from the runtime). Plain assignment
+ * everywhere else: on a plain object it makes the same own, writable, enumerable, configurable property (the only
+ * accessor on Object.prototype is `__proto__`; its other properties are writable data properties, which an
+ * assignment shadows), without a descriptor object per map entry (~5,000 labels and annotations per collection).
+ */
 function setKey(obj: Decoded, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 function decodeFrom(r: ProtoReader, def: MessageDef, depth: number): Decoded {

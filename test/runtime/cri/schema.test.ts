@@ -155,6 +155,19 @@ describe('decoding edge cases', () => {
     expect(Object.getOwnPropertyDescriptor(d.labels, '__proto__')?.value).toBe('x');
   });
 
+  it('map keys named like Object.prototype\'s properties become own, writable, enumerable keys in wire order', () => {
+    const keys = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'app', 'toString'];
+    const w = new ProtoWriter();
+    keys.forEach((key, i) => w.bytes(5, encodeMessage({ name: 'E', fields: [{ no: 1, name: 'key', type: 'string' }, { no: 2, name: 'value', type: 'string' }] }, { key, value: `v${i}` })));
+    const labels = decodeMessage(PodSandboxDef, w.finish()).labels as Record<string, string>;
+    expect(Object.getPrototypeOf(labels)).toBe(Object.prototype);
+    expect(Object.keys(labels)).toEqual(['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'app']);
+    for (const [i, key] of keys.entries()) {
+      if (i === 0) continue; // a key seen twice keeps its last value, in its first place
+      expect(Object.getOwnPropertyDescriptor(labels, key)).toEqual({ value: `v${i}`, writable: true, enumerable: true, configurable: true });
+    }
+  });
+
   it('a known field with the wrong wire type, a truncated length, a bad tag: DecodeError with where', () => {
     const cases: [Buffer, RegExp][] = [
       [Buffer.from([0x08, 0x01]), /field id \(1\) has wire type 0, expected 2/],

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { withProcFacts } from '../../agent/collect/proc.js';
+import { baseOf, notInspected, reportFrom } from '../../agent/collect/report.js';
+import { emptyNetnsState, type NetnsState } from '../../agent/netns/state.js';
+import { emptyPodProcFacts } from '../../agent/proc/model.js';
+import type { PodInfo } from '../../agent/runtime/types.js';
+
+const POD: PodInfo = {
+  namespace: 'ns', name: 'web', uid: 'u', runtime: 'containerd', endpoint: 'unix:///x', sandboxId: 'sb', state: 'SANDBOX_READY',
+  pid: 7, hostNetwork: true, netns: { inode: 4026532000, path: '/proc/7/ns/net' }, containers: [],
+};
+
+function report() {
+  const state = { ...emptyNetnsState(), notes: ['n'], links: [], addresses: [], routes: [] } as NetnsState;
+  const r = reportFrom(baseOf(POD), state, notInspected('x'), 2, ['netns: e']);
+  r.hostNetwork = true;
+  return r;
+}
+
+describe('withProcFacts', () => {
+  it('returns a new report with every field of the input, the facts added, the input untouched', () => {
+    const input = report();
+    const before = structuredClone(input);
+    const facts = emptyPodProcFacts('sb');
+    facts.dns.push({ container: 'app', pid: 9, state: 'active', nameservers: ['1.1.1.1'], backupNameservers: ['10.0.0.10'] } as never);
+    const out = withProcFacts(input, POD, facts, 'unused');
+    expect(out).not.toBe(input);
+    expect(input).toEqual(before);
+    expect(Object.keys(out)).toEqual([...Object.keys(input), 'proc']);
+    for (const k of Object.keys(input) as (keyof typeof input)[]) {
+      if (k !== 'chaos' && k !== 'errors' && k !== 'dnsChaos') expect(out[k]).toBe(input[k]);
+    }
+    expect(out.proc).toBe(facts);
+    expect(out.dnsChaos).toEqual([{ container: 'app', pid: 9 }]);
+    expect(out.errors.slice(0, 1)).toEqual(['netns: e']);
+  });
+
+  it('without facts: the reason joins the errors and no proc field is added', () => {
+    const out = withProcFacts(report(), POD, null, 'the /proc scan failed: x');
+    expect(out.errors).toEqual(['netns: e', 'proc: the /proc scan failed: x']);
+    expect('proc' in out).toBe(false);
+    expect(out.hostNetwork).toBe(true);
+  });
+});
