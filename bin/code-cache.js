@@ -14,7 +14,7 @@
 // data, the source (UTF-8), V8's data. The digest: V8 release builds do not checksum the data, and damaged bytecode
 // that passed its header checks would run.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, sep } from 'node:path';
 import vm from 'node:vm';
@@ -59,7 +59,9 @@ function cacheFile(source, data) {
  * that writeCaches() can save what V8 compiled by then. Returns stats: files compiled, caches used, rejected.
  */
 export function installCodeCache(dir, { record = false } = {}) {
-  const root = dir.endsWith(sep) ? dir : dir + sep;
+  // Node names CommonJS files by their real path: a symlinked dist/ still gets its caches.
+  const real = realpathSync(dir);
+  const root = real.endsWith(sep) ? real : real + sep;
   const stats = { compiled: 0, used: 0, rejected: [], recorded: [] };
   const original = Module.prototype._compile;
   Module.prototype._compile = function compile(content, filename, ...rest) {

@@ -4,9 +4,9 @@
  * a fresh node (a V8 of its own: nothing compiled in-process carries over), on a temp tree of two CommonJS modules
  * whose functions run only when called (the lazily compiled code the cache is for); then on the real bundle.
  */
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,16 @@ describe('bin/code-cache.js on a temp tree', () => {
     await inCopy(dir, async (other) => {
       expect(await run(other, { argv: ['cache'] })).toMatchObject({ out: plain.out, used: 2, rejected: [] });
     });
+  });
+
+  it('a directory reached through a symlink (Node names CommonJS files by their real path): its caches are used', async () => {
+    const link = join(mkdtempSync(join(tmpdir(), 'cna-code-cache-link-')), 'bundle');
+    try {
+      symlinkSync(dir, link);
+      expect(await run(link, { argv: ['cache'] })).toMatchObject({ out: plain.out, used: 2, rejected: [] });
+    } finally {
+      rmSync(dirname(link), { recursive: true, force: true });
+    }
   });
 
   it('a source changed to another of the same length: not its cache (V8 alone would take it), the new source runs', async () => {
