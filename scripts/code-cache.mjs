@@ -6,11 +6,13 @@
 // bundled CLI, in a child node started with the shipped flags (bin/node-flags.js: V8 rejects a cache made under
 // other flags), runs `--help`, `pods` and `inspect NS/POD` against a small CRI server of its own (one pod whose
 // sandbox and container are this very process: its netns and /proc are read for real), `inspect --pid` and
-// `--json`, then writes the cache of every chunk it compiled. What the training could not do here (no netlink
-// permission in an image build...) is simply compiled at run time, as without a cache. Output of the commands is
-// discarded; a summary goes to stderr. Exit 1 only when no cache could be written.
+// `--json` and `runtimes`, then writes the cache of every chunk it compiled. What the training could not do
+// here (no netlink permission in an image build...) is simply compiled at run time, as without a cache. Then another
+// fresh node with the shipped flags checks that V8 accepts every cache written: one it would reject is deleted and the
+// script fails (a cache never used is a bug, not a slow start to live with). Output of the commands is discarded; a
+// summary goes to stderr.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -20,13 +22,37 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUNDLE = join(ROOT, 'dist', 'bundle');
 
-if (process.argv[2] !== '--train') {
+const { installCodeCache, writeCaches, readCache, CACHE_SUFFIX } = await import('../bin/code-cache.js');
+
+if (process.argv[2] === undefined) {
   const { NODE_FLAGS } = await import('../bin/node-flags.js');
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, fileURLToPath(import.meta.url), '--train'], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 120_000, killSignal: 'SIGKILL' });
-  process.exit(r.status ?? 1);
+  const child = (mode, stdout) => spawnSync(process.execPath, [...NODE_FLAGS, fileURLToPath(import.meta.url), mode], { stdio: ['ignore', stdout, 'inherit'], timeout: 120_000, killSignal: 'SIGKILL', encoding: 'utf8' });
+  const train = child('--train', 'inherit');
+  if (train.status !== 0) process.exit(train.status ?? 1);
+  const verify = child('--verify', 'pipe');
+  const bad = verify.status === 0 ? JSON.parse(verify.stdout) : null;
+  if (bad === null || bad.length > 0) {
+    for (const [name] of bad ?? []) rmSync(join(BUNDLE, name + CACHE_SUFFIX), { force: true });
+    process.stderr.write(`code-cache: caches V8 would not use: ${bad ? bad.map(([n, why]) => `${n} (${why})`).join(', ') + ' (deleted)' : `the check failed (${verify.status})`}\n`);
+    process.exit(1);
+  }
+  process.exit(0);
 }
 
-const { installCodeCache, writeCaches } = await import('../bin/code-cache.js');
+if (process.argv[2] === '--verify') {
+  const Module = createRequire(import.meta.url)('node:module');
+  const vm = await import('node:vm');
+  const bad = [];
+  for (const name of readdirSync(BUNDLE).filter((f) => f.endsWith('.js') && existsSync(join(BUNDLE, f + CACHE_SUFFIX)))) {
+    const source = readFileSync(join(BUNDLE, name), 'utf8');
+    const { data, why } = readCache(join(BUNDLE, name), source);
+    if (data === null) bad.push([name, why]);
+    else if (new vm.Script(Module.wrap(source), { filename: join(BUNDLE, name), cachedData: data }).cachedDataRejected) bad.push([name, 'rejected by V8']);
+  }
+  process.stdout.write(JSON.stringify(bad));
+  process.exit(0);
+}
+
 const { CRI_RPCS } = await import('../dist/agent/runtime/cri/messages.js');
 const { encodeMessage } = await import('../dist/agent/runtime/cri/schema.js');
 
@@ -76,6 +102,8 @@ function criServer(socket) {
   });
 }
 
+// Caches of an earlier training (npm run build's rolldown step empties dist/bundle, a rerun of this script does not).
+for (const f of readdirSync(BUNDLE).filter((x) => x.endsWith(CACHE_SUFFIX))) rmSync(join(BUNDLE, f));
 const dir = mkdtempSync(join(tmpdir(), 'cna-code-cache-'));
 const endpoint = `unix://${join(dir, 'cri.sock')}`;
 const stats = installCodeCache(BUNDLE, { record: true });
@@ -84,10 +112,13 @@ const server = await criServer(join(dir, 'cri.sock'));
 const common = ['--runtime-endpoint', endpoint, '--kube', 'off'];
 const runs = [
   ['--help'],
+  ['runtimes', ...common],
   ['pods', ...common],
   ['inspect', 'cache/training', ...common],
   ['inspect', 'cache/training', '--json', ...common],
   ['inspect', '--pid', String(pid), '--kube', 'off'],
+  // Not diff, metrics, serve or inspect --all: before their first worker thread, agent/worker-limits.ts changes a V8
+  // flag, and a cache written after that carries the new flags' hash, which V8 rejects in a freshly started node.
 ];
 const codes = [];
 const write = { out: process.stdout.write, err: process.stderr.write };

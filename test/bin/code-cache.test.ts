@@ -187,4 +187,13 @@ describe('the built bundle (npm run build: scripts/code-cache.mjs)', () => {
     expect(s.compiled).toBeGreaterThan(2);
     expect(s.used).toBe(s.compiled);
   });
+
+  it('V8 takes every cache written, in a fresh node with the shipped flags (none was written after a flag change)', async () => {
+    const r = await execa(process.execPath, [...NODE_FLAGS, join(REPO, 'scripts', 'code-cache.mjs'), '--verify'], { timeout: 60_000, maxBuffer: 1 << 20 });
+    expect(JSON.parse(r.stdout)).toEqual([]);
+    const noFlags = await execa(process.execPath, [join(REPO, 'scripts', 'code-cache.mjs'), '--verify'], { timeout: 60_000, maxBuffer: 1 << 20 });
+    const rejected = JSON.parse(noFlags.stdout) as [string, string][];
+    expect(rejected.length).toBe(readdirSync(BUNDLE).filter((f) => f.endsWith('.js.v8cache')).length);
+    expect(new Set(rejected.map(([, why]) => why))).toEqual(new Set(['rejected by V8']));
+  });
 });
