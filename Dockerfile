@@ -18,7 +18,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json rolldown.config.mjs ./
 COPY agent ./agent
-RUN npx tsc -p tsconfig.json && npx rolldown -c rolldown.config.mjs
+COPY bin ./bin
+COPY scripts/code-cache.mjs ./scripts/
+# The bundle's V8 code cache (bin/code-cache.js) is made here, by the same Node as the runtime stage's, with the
+# ENTRYPOINT's flags: read-only at run time.
+RUN npx tsc -p tsconfig.json && npx rolldown -c rolldown.config.mjs && node scripts/code-cache.mjs
 
 # ---- prod-deps: production dependencies only -----------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps

@@ -2,20 +2,26 @@
 // Thin launcher: the compiled CLI lives in dist/ (npm run build). The shebang passes bin/node-flags.js's V8 flags
 // (node reads them only on its command line) when the bin is run directly.
 //
-// It runs dist/bundle/cli.js (the same code in a few modules, rolldown.config.mjs: much less to load) when that
-// bundle is at least as new as tsc's dist/agent/cli.js, else dist/agent/cli.js: a `tsc` run without the bundle step
-// never leaves the launcher on stale code.
+// It runs dist/bundle/cli.js (the same code in a few CommonJS modules, rolldown.config.mjs: much less to load, and
+// compiled from the V8 code cache made at build time when there is one: bin/code-cache.js) when that bundle is at
+// least as new as tsc's dist/agent/cli.js, else dist/agent/cli.js: a `tsc` run without the bundle step never leaves
+// the launcher on stale code.
 import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { installCodeCache } from './code-cache.js';
 
-function entry() {
+async function load() {
   const bundle = new URL('../dist/bundle/cli.js', import.meta.url);
   const compiled = new URL('../dist/agent/cli.js', import.meta.url);
   const mtime = (url) => statSync(url, { throwIfNoEntry: false })?.mtimeMs ?? -1;
   const b = mtime(bundle);
-  return b >= 0 && b >= mtime(compiled) ? bundle.href : compiled.href;
+  if (b < 0 || b < mtime(compiled)) return import(compiled.href);
+  installCodeCache(fileURLToPath(new URL('.', bundle)));
+  return createRequire(import.meta.url)(fileURLToPath(bundle));
 }
 
-const { main } = await import(entry());
+const { main } = await load();
 
 main(process.argv.slice(2)).then(
   (code) => {

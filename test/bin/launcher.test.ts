@@ -1,14 +1,17 @@
 /**
  * The launcher and the CLI bundle (rolldown.config.mjs):
- * - bin/chaos-node-agent.js runs dist/bundle/cli.js when it is at least as new as dist/agent/cli.js, else
+ * - bin/chaos-node-agent.js runs dist/bundle/cli.js (CommonJS) when it is at least as new as dist/agent/cli.js, else
  *   dist/agent/cli.js (a tsc run without the bundle step never leaves it on stale code), on a copy of the launcher
  *   in a temp tree with stand-in entries;
- * - the config, built into a temp dir from this checkout's dist/ (npm run build): its two entries side by side (the
- *   worker pool finds thread-main.js next to itself), only node: builtins and production dependencies imported, the
- *   commands still in their own chunks, and the bundled CLI answers `--help` and keeps error class names.
+ * - the config, built into a temp dir from this checkout's dist/ (npm run build): its entries side by side (the
+ *   worker pool finds thread-main.js next to itself), CommonJS with its package.json and no import() left (the
+ *   launcher compiles it with vm.Script: bin/code-cache.js), only node: builtins and production dependencies
+ *   required, the commands still in their own chunks, and the bundled CLI answers `--help` and keeps error class
+ *   names.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,7 +23,9 @@ const REPO = repoRoot();
 
 describe('bin/chaos-node-agent.js picks its entry', () => {
   let dir: string;
-  const stand = (which: string): string => `export async function main(argv) { process.stdout.write('${which} ' + argv.join(' ')); return 3; }\n`;
+  const body = (which: string): string => `async function main(argv) { process.stdout.write('${which} ' + argv.join(' ')); return 3; }`;
+  const stand = (which: string): string => `export ${body(which)}\n`;
+  const standCjs = (which: string): string => `${body(which)}\nexports.main = main;\n`;
   const run = (): { out: string; code: number } => {
     try {
       return { out: execFileSync(process.execPath, [join(dir, 'bin', 'chaos-node-agent.js'), 'pods', '-o', 'wide'], { encoding: 'utf8', timeout: 20_000 }), code: 0 };
@@ -34,9 +39,11 @@ describe('bin/chaos-node-agent.js picks its entry', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cna-launch-'));
     for (const d of ['bin', 'dist/agent', 'dist/bundle']) mkdirSync(join(dir, d), { recursive: true });
-    copyFileSync(join(REPO, 'bin', 'chaos-node-agent.js'), join(dir, 'bin', 'chaos-node-agent.js'));
+    for (const f of ['chaos-node-agent.js', 'code-cache.js']) copyFileSync(join(REPO, 'bin', f), join(dir, 'bin', f));
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
     writeFileSync(join(dir, 'dist/agent/cli.js'), stand('agent'));
-    writeFileSync(join(dir, 'dist/bundle/cli.js'), stand('bundle'));
+    writeFileSync(join(dir, 'dist/bundle/package.json'), '{ "type": "commonjs" }\n');
+    writeFileSync(join(dir, 'dist/bundle/cli.js'), standCjs('bundle'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -78,8 +85,17 @@ describe('rolldown.config.mjs on this checkout\'s dist/', () => {
     // Lazy: the commands and the protocol clients are dynamic imports of other chunks, not code in cli.js.
     expect(cli).not.toContain('class GrpcChannel');
     expect(cli).not.toContain('class NetlinkPool');
-    expect(cli).toMatch(/import\("\.\/inspect-[\w-]+\.js"\)/);
+    expect(cli).toMatch(/\(\) => require\("\.\/inspect-[\w-]+\.js"\)/);
     expect(files.some((f) => /^pool-[\w-]+\.js$/.test(f) && readFileSync(join(out, f), 'utf8').includes('"./thread-main.js"'))).toBe(true);
+  });
+
+  it('CommonJS beside its package.json, with no import() left (vm.Script code cannot run one without a flag)', () => {
+    expect(JSON.parse(readFileSync(join(out, 'package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
+    for (const f of files) {
+      const code = readFileSync(join(out, f), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      expect(code, f).not.toMatch(/\bimport\s*\(/);
+      expect(code, f).not.toMatch(/^(?:import|export)\b/m);
+    }
   });
 
   it('imports only node: builtins and production dependencies (npm packages stay external)', () => {
@@ -94,7 +110,8 @@ describe('rolldown.config.mjs on this checkout\'s dist/', () => {
     expect(bare.size).toBeGreaterThan(3);
     for (const b of bare) {
       const pkg = b.startsWith('@') ? b.split('/').slice(0, 2).join('/') : b.split('/')[0]!;
-      expect(b.startsWith('node:') || deps.includes(pkg), b).toBe(true);
+      // rolldown's CommonJS shim of import.meta.url requires "url" (a builtin without the node: prefix).
+      expect(b.startsWith('node:') || builtinModules.includes(b) || deps.includes(pkg), b).toBe(true);
     }
   });
 

@@ -362,8 +362,10 @@ describe('Dockerfile', () => {
     expect(df).toMatch(/RUN npm ci --omit=dev /);
     expect(df).toMatch(/COPY --from=prod-deps \/app\/node_modules/);
     expect(df).toMatch(/COPY --from=build \/src\/dist\/agent/);
-    // The CLI bundle (rolldown.config.mjs) next to tsc's output: the launcher runs it when it is as new.
-    expect(df).toMatch(/RUN npx tsc -p tsconfig\.json && npx rolldown -c rolldown\.config\.mjs\n/);
+    // The CLI bundle (rolldown.config.mjs) next to tsc's output: the launcher runs it when it is as new; its V8 code
+    // cache made in the build stage (scripts/code-cache.mjs needs bin/: the hook and the shipped flags).
+    expect(df).toMatch(/COPY bin \.\/bin\nCOPY scripts\/code-cache\.mjs \.\/scripts\/\n/);
+    expect(df).toMatch(/RUN npx tsc -p tsconfig\.json && npx rolldown -c rolldown\.config\.mjs && node scripts\/code-cache\.mjs\n/);
     expect(df).toMatch(/COPY --from=build \/src\/dist\/bundle \.\/dist\/bundle\n/);
   });
 
