@@ -48,6 +48,10 @@ RUN export DEBIAN_FRONTEND=noninteractive \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
 WORKDIR /app
 ENV NODE_ENV=production
+# glibc malloc tunables the agent ships with (bin/node-flags.js MALLOC_ENV: 2 arenas, large blocks back to the kernel).
+ENV MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
+    MALLOC_TRIM_THRESHOLD_=131072
 COPY package.json ./
 COPY bin ./bin
 COPY protos ./protos
@@ -57,5 +61,5 @@ COPY --from=build /src/dist/bundle ./dist/bundle
 # Root on purpose (see the header); the DaemonSet drops every other capability.
 USER 0:0
 EXPOSE 9766
-ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/bin/chaos-node-agent.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--max-old-space-size=256", "/app/bin/chaos-node-agent.js"]
 CMD ["serve"]

@@ -1,10 +1,11 @@
 /**
  * The V8 heap limits of the agent's worker threads (the netlink pool's, the root reader's own), made effective.
  *
- * V8 gives the command line's --max-semi-space-size (bin/node-flags.js: 4 MB, meant for the main isolate) precedence
- * over a worker's `resourceLimits.maxYoungGenerationSizeMb`, so every worker got the main thread's 8 MB new space
- * whatever its limit said. V8 flags are read when an isolate is created: the main isolate's heap was sized at startup
- * and keeps its flag; clearing it (0: unset) before the first worker starts lets each worker's own limit apply.
+ * V8 gives the command line's --max-semi-space-size and --max-old-space-size (bin/node-flags.js: 4 MB and 256 MB,
+ * meant for the main isolate) precedence over a worker's `resourceLimits`, so every worker got the main thread's
+ * 8 MB new space and 256 MB old generation whatever its limits said. V8 flags are read when an isolate is created:
+ * the main isolate's heap was sized at startup and keeps its flags; clearing them (0: unset) before the first worker
+ * starts lets each worker's own limits apply.
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
@@ -22,6 +23,7 @@ let cleared = false;
 export function workerLimits(oldMb: number): ResourceLimits {
   if (!cleared) {
     setFlagsFromString('--max-semi-space-size=0');
+    setFlagsFromString('--max-old-space-size=0');
     cleared = true;
   }
   return { maxOldGenerationSizeMb: oldMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };

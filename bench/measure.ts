@@ -189,8 +189,20 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, in
   return results;
 }
 
+interface ShippedLaunch {
+  NODE_FLAGS: readonly string[];
+  MALLOC_ENV: Readonly<Record<string, string>>;
+}
+
+const shippedLaunch = (repoRoot: string): Promise<ShippedLaunch> =>
+  import(pathToFileURL(join(repoRoot, 'bin', 'node-flags.js')).href) as Promise<ShippedLaunch>;
+
 /** The V8 flags the launcher ships with (bin/node-flags.js, plain JS outside dist/), for spawning the agent as it ships. */
 export async function shippedNodeFlags(repoRoot: string): Promise<string[]> {
-  const mod = (await import(pathToFileURL(join(repoRoot, 'bin', 'node-flags.js')).href)) as { NODE_FLAGS: readonly string[] };
-  return [...mod.NODE_FLAGS];
+  return [...(await shippedLaunch(repoRoot)).NODE_FLAGS];
+}
+
+/** The environment the image and the DaemonSet give the agent (bin/node-flags.js MALLOC_ENV: glibc's tunables). */
+export async function shippedEnv(repoRoot: string): Promise<Record<string, string>> {
+  return { ...(await shippedLaunch(repoRoot)).MALLOC_ENV };
 }

@@ -1,6 +1,7 @@
 /**
  * The real exporter under the bench: `node <shipped V8 flags, bin/node-flags.js> --import dist/bench/loop-probe.js
- * bin/chaos-node-agent.js serve` as a separate process (its RSS is its own), talking to the bench's containerd,
+ * bin/chaos-node-agent.js serve` as a separate process (its RSS is its own) with the shipped environment (glibc's
+ * malloc tunables, bin/node-flags.js MALLOC_ENV), talking to the bench's containerd,
  * collecting every `intervalMs`, in these phases:
  *
  * 0. warm-up: after the first, `warmCollections` collections unmeasured (lazy imports, JIT, reader threads), as
@@ -29,7 +30,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AgentError, errorMessage } from '../agent/errors.js';
-import { processMemory, shippedNodeFlags, type Memory } from './measure.js';
+import { processMemory, shippedEnv, shippedNodeFlags, type Memory } from './measure.js';
 
 /** Prometheus 2.x's Accept header when scraping (scrape/scrape.go acceptHeader with OpenMetrics enabled). */
 export const PROMETHEUS_ACCEPT =
@@ -246,7 +247,7 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
     process.execPath,
     [...(await shippedNodeFlags(opts.repoRoot)), '--import', probe, join(opts.repoRoot, 'bin', 'chaos-node-agent.js'), 'serve', '--listen', '127.0.0.1:0',
       '--runtime-endpoint', opts.endpoint, '--interval', `${opts.intervalMs}ms`, '--log-level', 'debug'],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...(await shippedEnv(opts.repoRoot)) } },
   );
   liveServeChildren.add(child);
   child.once('exit', () => liveServeChildren.delete(child));

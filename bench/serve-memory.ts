@@ -2,8 +2,9 @@
  * Memory trend and event-loop blocking of the real `serve` over many collections (issue 5's RSS target):
  * `node dist/bench/serve-memory.js [--pods 30] [--collections 60] [--interval 1s] [--every 5] [--load-seconds 10]
  * [--node-flag=--xyz]...`. Starts a real containerd with N pods of 2 containers carrying the bench's Chaos Mesh
- * state (bench/inject.ts), then runs `serve` exactly as bench/serve-load.ts does (the shipped launcher and its V8
- * flags) plus the bench-only probe (bench/heap-probe.ts: --expose-gc, SIGUSR2 -> GC + one HEAPPROBE line).
+ * state (bench/inject.ts), then runs `serve` exactly as bench/serve-load.ts does (the shipped launcher, its V8
+ * flags and environment; --no-default-flags: neither, --env K=V on top) plus the bench-only probe
+ * (bench/heap-probe.ts: --expose-gc, SIGUSR2 -> GC + one HEAPPROBE line).
  * Every `--every` collections it records VmRSS, heap used after a full GC, external memory and the event loop's
  * worst delay since the previous sample; with --load-seconds, 50 autocannon clients scrape during the first
  * collections. Prints a table and the heap-after-GC slope (bytes per collection over the second half). Tears
@@ -18,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { AgentError, errorMessage } from '../agent/errors.js';
 import { startContainerd, type ContainerdHarness } from '../test/helpers/containerd.js';
 import { chaosLayout, injectChaos } from './inject.js';
-import { mapLimit, shippedNodeFlags } from './measure.js';
+import { mapLimit, shippedEnv, shippedNodeFlags } from './measure.js';
 import { PROMETHEUS_ACCEPT } from './serve-load.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
   const every = Number(values.every);
   const loadSeconds = Number(values['load-seconds']);
   const flags = [...(values['no-default-flags'] ? [] : await shippedNodeFlags(repoRoot)), ...(values['node-flag'] ?? [])];
+  const env = values['no-default-flags'] ? {} : await shippedEnv(repoRoot);
   let h: ContainerdHarness | null = null;
   let child: ChildProcess | null = null;
   const stop = async (): Promise<void> => {
@@ -96,12 +98,12 @@ async function main(): Promise<void> {
     const layout = chaosLayout();
     const inj = await mapLimit(ok, 8, (p) => injectChaos(p.netnsPath, layout));
     if (inj.some((r) => r.status === 'rejected')) throw new AgentError('BENCH_SETUP', 'chaos injection failed');
-    log(`${pods} pods with chaos state in ${((performance.now() - t0) / 1000).toFixed(1)} s; node flags: ${flags.join(' ') || '(none)'}`);
+    log(`${pods} pods with chaos state in ${((performance.now() - t0) / 1000).toFixed(1)} s; node flags: ${flags.join(' ') || '(none)'}; env: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`);
 
     child = spawn(process.execPath,
       [...flags, '--expose-gc', '--import', join(repoRoot, 'dist', 'bench', 'heap-probe.js'), join(repoRoot, 'bin', 'chaos-node-agent.js'),
         'serve', '--listen', '127.0.0.1:0', '--runtime-endpoint', h.endpoint, '--interval', values.interval!, '--log-level', 'info'],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...Object.fromEntries((values.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])) } });
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...Object.fromEntries((values.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])) } });
     let stderr = '';
     const probes: Probe[] = [];
     let pending: ((p: Probe) => void) | null = null;

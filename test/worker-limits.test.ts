@@ -1,7 +1,7 @@
 /**
- * workerLimits() on a process started as the agent ships (bin/node-flags.js's --max-semi-space-size=4): a worker's
- * young-generation limit applies only through it (the flag takes precedence over resourceLimits otherwise), and the
- * main isolate keeps the flag's new space. Real isolates: each worker allocates short-lived garbage until its new
+ * workerLimits() on a process started as the agent ships (bin/node-flags.js's --max-semi-space-size=4
+ * --max-old-space-size=256): a worker's young- and old-generation limits apply only through it (the flags take
+ * precedence over resourceLimits otherwise), and the main isolate keeps the flags' new space and heap limit. Real isolates: each worker allocates short-lived garbage until its new
  * space has grown as far as it may, and reports that space's size.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,7 +13,7 @@ import { WORKER_YOUNG_GENERATION_MB } from '../agent/worker-limits.js';
 const MB = 2 ** 20;
 
 describe('workerLimits (dist/, under the shipped V8 flags)', () => {
-  it('a worker started with it gets its own young generation; without it the flag wins; the main isolate keeps the flag', () => {
+  it('a worker started with it gets its own young generation and heap limit; without it the flags win; the main isolate keeps the flags', () => {
     const dist = new URL('../dist/agent/worker-limits.js', import.meta.url);
     if (!existsSync(dist)) throw new Error('dist/ missing: run `npm run build` first');
     const churn = `
@@ -22,25 +22,31 @@ describe('workerLimits (dist/, under the shipped V8 flags)', () => {
       const size = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;`;
     const script = `
       import { Worker } from 'node:worker_threads';
-      import { getHeapSpaceStatistics } from 'node:v8';
+      import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
       const { workerLimits } = await import(${JSON.stringify(dist.href)});
-      const newSpace = (resourceLimits) => new Promise((res, rej) => {
-        const w = new Worker(${JSON.stringify(`const { getHeapSpaceStatistics } = require('node:v8'); ${churn} require('node:worker_threads').parentPort.postMessage(size);`)}, { eval: true, execArgv: [], resourceLimits });
+      const heap = (resourceLimits) => new Promise((res, rej) => {
+        const w = new Worker(${JSON.stringify(`const { getHeapSpaceStatistics, getHeapStatistics } = require('node:v8'); ${churn} require('node:worker_threads').parentPort.postMessage({ size, limit: getHeapStatistics().heap_size_limit });`)}, { eval: true, execArgv: [], resourceLimits });
         w.once('message', res).once('error', rej);
       });
-      const plain = await newSpace({ maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: ${WORKER_YOUNG_GENERATION_MB} });
-      const limited = await newSpace(workerLimits(64));
-      const main = await new Promise((res) => { ${churn} res(size); });
+      const plain = await heap({ maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: ${WORKER_YOUNG_GENERATION_MB} });
+      const limited = await heap(workerLimits(64));
+      const main = await new Promise((res) => { ${churn} res({ size, limit: getHeapStatistics().heap_size_limit }); });
       process.stdout.write(JSON.stringify({ plain, limited, main }));
     `;
     const r = spawnSync(process.execPath, [...NODE_FLAGS, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const { plain, limited, main } = JSON.parse(r.stdout) as Record<string, number>;
+    const { plain, limited, main } = JSON.parse(r.stdout) as Record<string, { size: number; limit: number }>;
     const semi = Number(/--max-semi-space-size=(\d+)/.exec(NODE_FLAGS.join(' '))![1]);
+    const old = Number(/--max-old-space-size=(\d+)/.exec(NODE_FLAGS.join(' '))![1]);
     // New space = two semi-spaces; V8 takes a third of the young generation per semi-space.
-    expect(plain).toBe(2 * semi * MB);
-    expect(limited).toBe(2 * (WORKER_YOUNG_GENERATION_MB / 3) * MB);
-    expect(main).toBe(2 * semi * MB);
+    expect(plain!.size).toBe(2 * semi * MB);
+    expect(limited!.size).toBe(2 * (WORKER_YOUNG_GENERATION_MB / 3) * MB);
+    expect(main!.size).toBe(2 * semi * MB);
+    // Heap limit = old generation + 3 semi-spaces: the flags' for the main isolate and for a worker without
+    // workerLimits, the worker's own 64 MB with it.
+    expect(plain!.limit).toBe((old + 3 * semi) * MB);
+    expect(limited!.limit).toBe((64 + WORKER_YOUNG_GENERATION_MB) * MB);
+    expect(main!.limit).toBe((old + 3 * semi) * MB);
   });
 });

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { NODE_FLAGS } from '../../bin/node-flags.js';
+import { MALLOC_ENV, NODE_FLAGS } from '../../bin/node-flags.js';
+import { agentContainer, byKind, yamlDocs } from '../deploy/deploy-files.js';
 
 /** Allocates short-lived objects until the young generation has grown to its maximum, then prints its size. */
 const PROBE = `
@@ -16,11 +17,36 @@ async function newSpaceBytes(flags: readonly string[]): Promise<number> {
   return Number(r.stdout);
 }
 
+async function heapLimitBytes(flags: readonly string[]): Promise<number> {
+  const r = await execa(process.execPath, [...flags, '-e', `process.stdout.write(String(require('node:v8').getHeapStatistics().heap_size_limit))`],
+    { timeout: 30_000, maxBuffer: 1 << 16, killSignal: 'SIGKILL', shell: false });
+  return Number(r.stdout);
+}
+
 describe('bin/node-flags.js (V8 flags the agent ships with)', () => {
   it('caps the young generation at 8 MB (V8 grows it to 32 MB without the flag)', async () => {
-    expect(NODE_FLAGS).toEqual(['--max-semi-space-size=4']);
+    expect(NODE_FLAGS).toContain('--max-semi-space-size=4');
     expect(await newSpaceBytes(NODE_FLAGS)).toBe(8 << 20);
     expect(await newSpaceBytes([])).toBe(32 << 20);
+  });
+
+  it('limits the heap to 256 MB of old generation plus the young generation (3 semi-spaces of 4 MB)', async () => {
+    // Without the flag V8 derives the limit from the machine's memory (4 GB here, 2 GB on 8-16 GB machines).
+    expect(NODE_FLAGS).toContain('--max-old-space-size=256');
+    expect(await heapLimitBytes(NODE_FLAGS)).toBe((256 + 3 * 4) * 2 ** 20);
+  });
+
+  it('the image and the DaemonSet set the malloc environment the bench runs serve with', () => {
+    expect(MALLOC_ENV).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8').replace(/\\\n\s*/g, ' ');
+    const imageEnv: Record<string, string> = {};
+    for (const line of dockerfile.split('\n')) {
+      if (!line.startsWith('ENV ')) continue;
+      for (const m of line.slice(4).matchAll(/(MALLOC_\w+)=(\S+)/g)) imageEnv[m[1]!] = m[2]!;
+    }
+    expect(imageEnv).toEqual(MALLOC_ENV);
+    const env = (agentContainer(byKind(yamlDocs('daemonset.yaml'), 'DaemonSet')).env ?? []) as { name: string; value: string }[];
+    expect(Object.fromEntries(env.filter((e) => e.name.startsWith('MALLOC_')).map((e) => [e.name, e.value]))).toEqual(MALLOC_ENV);
   });
 
   it('is what the image ENTRYPOINT passes to node', () => {

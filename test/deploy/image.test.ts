@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { addedCapabilities, packageVersion, REPO } from './deploy-files.js';
-import { NODE_FLAGS } from '../../bin/node-flags.js';
+import { MALLOC_ENV, NODE_FLAGS } from '../../bin/node-flags.js';
 
 const BUILD = join(REPO, 'scripts/build-image.sh');
 
@@ -69,8 +69,9 @@ if (process.env.CNA_IMAGE_TEST === '1') {
 
     it('carries the OCI labels, runs the agent as root with `serve` by default', async () => {
       const r = await docker('image', 'inspect', '--format', '{{json .Config}}', image);
-      const cfg = JSON.parse(r.stdout) as { Labels: Record<string, string>; Entrypoint: string[]; Cmd: string[]; User: string };
+      const cfg = JSON.parse(r.stdout) as { Labels: Record<string, string>; Entrypoint: string[]; Cmd: string[]; User: string; Env: string[] };
       expect(cfg.Entrypoint).toEqual(['node', ...NODE_FLAGS, '/app/bin/chaos-node-agent.js']);
+      expect(cfg.Env).toEqual(expect.arrayContaining(Object.entries(MALLOC_ENV).map(([k, v]) => `${k}=${v}`)));
       expect(cfg.Cmd).toEqual(['serve']);
       expect(cfg.User).toBe('0:0');
       expect(cfg.Labels['org.opencontainers.image.title']).toBe('chaos-node-agent');
