@@ -93,7 +93,11 @@ describeIntegration('netns collector: the collection\'s signal and deadline', { 
     expect(await counted()).toBe(N);
     // A change in one namespace: that one is decoded again, the others replay.
     await namespaces[0]!.exec(['tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '400ms']);
-    await netnsCollector({ reader: r }).collect(draftOf(), { deadline: performance.now() + 60_000, log: silentLogger() });
+    try {
+      await netnsCollector({ reader: r }).collect(draftOf(), { deadline: performance.now() + 60_000, log: silentLogger() });
+    } finally {
+      await namespaces[0]!.exec(['tc', 'qdisc', 'del', 'dev', 'lo', 'root']); // the other tests expect clean namespaces
+    }
     expect(seen.slice(2 * N).filter((u) => !u)).toHaveLength(1);
     expect(await counted()).toBe(2 * N - 1);
   });
