@@ -29,12 +29,16 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
   const pool = new NetlinkPool({ size: 1, idleMs: 5000 });
   const reader = new RootReader({ pollMs: 20, graceMs: 200, ...(lent ? { lease: () => pool.lease() } : {}) });
 
-  /** A busybox `sleep` chrooted into `root` (in a mount namespace of its own when `ownMounts`); its PID. */
+  /**
+   * A busybox `sleep` chrooted into `root`, in a network namespace of its own (its /proc/<pid>/net/tcp, which the JVM
+   * facts read, is then its own: the host's can exceed the reader's 1 MiB cap while other suites run) and a mount
+   * namespace of its own when `ownMounts`; its PID.
+   */
   async function sleeper(root: string, ownMounts = false): Promise<number> {
     await mkdir(join(root, 'bin'), { recursive: true });
     await execa('cp', ['/bin/busybox', join(root, 'bin', 'busybox')], { timeout: 5000 });
     const argv = ['chroot', root, '/bin/busybox', 'sleep', '600'];
-    const p = ownMounts ? execa('unshare', ['--mount', '--propagation', 'private', ...argv], { reject: false }) : execa(argv[0]!, argv.slice(1), { reject: false });
+    const p = execa('unshare', ['--net', ...(ownMounts ? ['--mount', '--propagation', 'private'] : []), ...argv], { reject: false });
     procs.push(p);
     // unshare execs chroot, which execs busybox: the PID stays; wait until its root is the tree.
     const want = (await stat(root)).ino;
