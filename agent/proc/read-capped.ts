@@ -28,12 +28,13 @@ let scratch: Buffer | null = null;
 
 /**
  * Reads `fd` into `target` until EOF or `limit` bytes; returns the byte count. `shortReadIsEof`: a read returning
- * fewer bytes than asked is taken as EOF (single-record seq files only: see the header).
+ * fewer bytes than asked is taken as EOF (single-record seq files only: see the header). `position`: read from that
+ * file offset on (pread, the fd's own position untouched) instead of from the fd's position.
  */
-function fill(fd: number, target: Buffer, limit: number, shortReadIsEof = false): number {
+export function fill(fd: number, target: Buffer, limit: number, shortReadIsEof = false, position: number | null = null): number {
   let total = 0;
   while (total < limit) {
-    const n = readSync(fd, target, total, limit - total, null);
+    const n = readSync(fd, target, total, limit - total, position === null ? null : position + total);
     if (n === 0) break;
     total += n;
     if (shortReadIsEof && total < limit) break;

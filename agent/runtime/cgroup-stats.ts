@@ -20,12 +20,12 @@
  * runtime. containerd's shim likewise loads the container's cgroup once, from the init PID at start, and reads it
  * until the container is deleted. Files of containers not read in a collection are closed at its end (`retain`).
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { parseCgroupFile } from '../proc/proc-files.js';
-import { readSeqTextCapped } from '../proc/read-capped.js';
+import { fill, readSeqTextCapped } from '../proc/read-capped.js';
 import { containerCgroupDirs, usageV1, usageV2, type CgroupMode, type NamespaceRoots, type UsageResult } from './cgroup-parse.js';
 import { NamespaceRootCache } from './cgroup-namespace.js';
 
@@ -77,15 +77,8 @@ let scratch: Buffer | null = null;
  */
 function pread(fd: number): string {
   const buf = (scratch ??= Buffer.allocUnsafe(MAX_FILE_BYTES + 1));
-  let total = 0;
-  for (;;) {
-    const asked = buf.length - total;
-    const n = readSync(fd, buf, total, asked, total);
-    if (n === 0) break;
-    total += n;
-    if (total > MAX_FILE_BYTES) throw new Error(`cgroup file of more than ${MAX_FILE_BYTES} bytes`);
-    if (n < asked) break;
-  }
+  const total = fill(fd, buf, buf.length, true, 0);
+  if (total > MAX_FILE_BYTES) throw new Error(`cgroup file of more than ${MAX_FILE_BYTES} bytes`);
   return buf.toString('utf8', 0, total);
 }
 
