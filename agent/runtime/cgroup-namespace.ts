@@ -21,6 +21,8 @@ import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 
 export type NamespaceRoot = { ok: true; rel: string } | { ok: false; reason: string };
+/** A search's answer: also the identity (`dev:ino`) it matched, which the cache checks later. */
+export type FoundRoot = { ok: true; rel: string; id: string } | { ok: false; reason: string };
 
 /** Cgroups looked at, at most, by one search. */
 export const MAX_SEARCH_DIRS = 20_000;
@@ -31,7 +33,7 @@ function identity(path: string): string {
 }
 
 /** The directory under `hostDir` that is `ownDir` (relative path, '' for `hostDir` itself), searched breadth-first. */
-export function findNamespaceRoot(hostDir: string, ownDir: string, maxDirs = MAX_SEARCH_DIRS): NamespaceRoot {
+export function findNamespaceRoot(hostDir: string, ownDir: string, maxDirs = MAX_SEARCH_DIRS): FoundRoot {
   let want: string;
   try {
     want = identity(ownDir);
@@ -44,7 +46,7 @@ export function findNamespaceRoot(hostDir: string, ownDir: string, maxDirs = MAX
     const rel = queue[head]!;
     const abs = rel === '' ? hostDir : join(hostDir, rel);
     try {
-      if (identity(abs) === want) return { ok: true, rel };
+      if (identity(abs) === want) return { ok: true, rel, id: want };
       for (const e of readdirSync(abs, { withFileTypes: true })) {
         if (!e.isDirectory()) continue;
         if (++seen > maxDirs) return { ok: false, reason: `the agent's cgroup is not among the first ${maxDirs} cgroups of ${hostDir}` };
@@ -81,17 +83,12 @@ export class NamespaceRootCache {
     }
     this.searches++;
     const r = findNamespaceRoot(this.hostDir, this.ownDir, this.opts.maxDirs ?? MAX_SEARCH_DIRS);
-    if (r.ok) {
-      try {
-        this.found = { rel: r.rel, id: identity(this.ownDir) };
-        this.failed = null;
-        return r;
-      } catch (err) {
-        this.failed = { at: now, reason: `the agent's own cgroup view ${this.ownDir} is unreadable: ${errorMessage(err)}` };
-        return { ok: false, reason: this.failed.reason };
-      }
+    if (!r.ok) {
+      this.failed = { at: now, reason: r.reason };
+      return r;
     }
-    this.failed = { at: now, reason: r.reason };
-    return r;
+    this.found = { rel: r.rel, id: r.id };
+    this.failed = null;
+    return { ok: true, rel: r.rel };
   }
 }

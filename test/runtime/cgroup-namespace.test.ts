@@ -9,7 +9,7 @@
  * the root is found by identity, the usage is the one the host's files give, and without its own view nothing is
  * read (the runtime fallback, as before).
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,11 +116,15 @@ describeIntegration('stats of a container seen from a cgroup namespace of the ag
   it('findNamespaceRoot: the host\'s root itself, a directory deep below, none; the cache checks with one stat and searches again when the cgroup is replaced', () => {
     const h = hierarchies[hierarchies.length - 1]!;
     const host = join(CGROUP, h);
-    expect(findNamespaceRoot(host, host)).toEqual({ ok: true, rel: '' });
+    const id = (path: string): string => {
+      const st = statSync(path, { bigint: true });
+      return `${st.dev}:${st.ino}`;
+    };
+    expect(findNamespaceRoot(host, host)).toEqual({ ok: true, rel: '', id: id(host) });
     const deep = dir(h, 'agent', 'x', 'y');
     mkdirSync(deep, { recursive: true });
     try {
-      expect(findNamespaceRoot(host, deep)).toEqual({ ok: true, rel: `${tag}/agent/x/y` });
+      expect(findNamespaceRoot(host, deep)).toEqual({ ok: true, rel: `${tag}/agent/x/y`, id: id(deep) });
       expect(findNamespaceRoot(host, tmpdir())).toMatchObject({ ok: false, reason: expect.stringContaining('is not under') });
       expect(findNamespaceRoot(host, deep, 1)).toMatchObject({ ok: false, reason: expect.stringContaining('first 1 cgroups') });
       const cache = new NamespaceRootCache(host, deep, { retryMs: 60_000 });
