@@ -55,6 +55,7 @@ if (process.argv[2] === '--verify') {
 
 const { CRI_RPCS } = await import('../dist/agent/runtime/cri/messages.js');
 const { encodeMessage } = await import('../dist/agent/runtime/cri/schema.js');
+const { frameMessage } = await import('../dist/agent/runtime/cri/grpc-channel.js');
 
 const SANDBOX = 'c0de'.repeat(16);
 const CONTAINER = 'cafe'.repeat(16);
@@ -87,10 +88,7 @@ function criServer(socket) {
         stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12' }, { endStream: true });
         return;
       }
-      const msg = encodeMessage(CRI_RPCS[method].response, body);
-      const frame = Buffer.alloc(5 + msg.length);
-      frame.writeUInt32BE(msg.length, 1);
-      msg.copy(frame, 5);
+      const frame = frameMessage(encodeMessage(CRI_RPCS[method].response, body));
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
       stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
       stream.end(frame);

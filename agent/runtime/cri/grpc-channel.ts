@@ -69,6 +69,15 @@ function decodeGrpcMessage(v: string | string[] | undefined): string {
   }
 }
 
+/** One gRPC length-prefixed message: flag 0 (not compressed), u32 big-endian length, the message. */
+export function frameMessage(message: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
+}
+
 /** Length-prefixed messages out of DATA frames; at most `max` bytes per message. */
 export class MessageFramer {
   private pending: Buffer[] = [];
@@ -246,11 +255,7 @@ export class GrpcChannel {
         finish(new GrpcStatusError(GrpcCode.INTERNAL, `a unary call got ${framer.messages.length} response messages${framer.leftover ? ` and ${framer.leftover} stray bytes` : ''}`));
       } else finish(null, framer.messages[0]!);
     });
-    const frame = Buffer.allocUnsafe(5 + message.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(message.length, 1);
-    message.copy(frame, 5);
-    stream.end(frame);
+    stream.end(frameMessage(message));
   }
 
   private unavailable(conn: Connection, streamError?: Error | null): GrpcStatusError {
