@@ -7,7 +7,8 @@
  * An empty table dump ends the read there: every chain and rule belongs to a table, so the chain and rule dumps
  * would be empty too, and that one dump (not flagged interrupted) is the whole ruleset at one moment, so there is
  * nothing to check the generation after it for (the generation is not part of the state). A pod without nf_tables
- * tables, most of them, costs three requests fewer (generation, table dump), and so does its replay.
+ * tables, most of them, costs two requests (generation, table dump) instead of five (no chain dump, no rule dump, no
+ * second generation), and so does its replay.
  */
 import { DecodeError } from '../../../errors.js';
 import type { NlMessage } from '../nlmsg.js';
