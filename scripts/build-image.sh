@@ -73,7 +73,11 @@ DOCKER_BUILDKIT=0 docker build --network host --build-arg "NODE_IMAGE=$base" --b
 log "built $image in $((SECONDS - t0)) s"
 
 # Smoke test, as the DaemonSet runs it: read-only root, no network, every capability dropped.
-docker run --rm --network none --read-only --cap-drop ALL "$image" --help | grep -q '^Usage: chaos-node-agent' \
+# The usage is captured whole before it is matched: `docker run ... | grep -q` under pipefail failed in CI when grep
+# quit at the first line and docker's next write got a broken pipe.
+usage=$(docker run --rm --network none --read-only --cap-drop ALL "$image" --help) \
+  || { log "smoke: --help failed"; exit 1; }
+grep -q '^Usage: chaos-node-agent' <<<"$usage" \
   || { log "smoke: --help did not print the usage"; exit 1; }
 docker run --rm --network none --read-only --cap-drop ALL --entrypoint sh "$image" -c \
   'iptables-legacy-save --version && iptables-nft-save --version && ip6tables-legacy-save --version && ip6tables-nft-save --version && command -v ipset && tc -V && nsenter --version && node --version' >&2 \
