@@ -39,10 +39,15 @@ describe('workerLimits (dist/, under the shipped V8 flags)', () => {
     const { plain, limited, main } = JSON.parse(r.stdout) as Record<string, { size: number; limit: number }>;
     const semi = Number(/--max-semi-space-size=(\d+)/.exec(NODE_FLAGS.join(' '))![1]);
     const old = Number(/--max-old-space-size=(\d+)/.exec(NODE_FLAGS.join(' '))![1]);
-    // New space = two semi-spaces; V8 takes a third of the young generation per semi-space.
-    expect(plain!.size).toBe(2 * semi * MB);
-    expect(limited!.size).toBe(2 * (WORKER_YOUNG_GENERATION_MB / 3) * MB);
-    expect(main!.size).toBe(2 * semi * MB);
+    // New space = two semi-spaces; V8 takes a third of the young generation per semi-space. How far a new space has
+    // grown by the end of the churn depends on V8's heuristics (a CI run found the limited worker's still at 1 MB of its
+    // 2), so the limited one is held to its cap and the others must have grown past it; the caps themselves are exact
+    // in the heap limits below.
+    expect(plain!.size).toBeGreaterThan(2 * (WORKER_YOUNG_GENERATION_MB / 3) * MB);
+    expect(plain!.size).toBeLessThanOrEqual(2 * semi * MB);
+    expect(limited!.size).toBeLessThanOrEqual(2 * (WORKER_YOUNG_GENERATION_MB / 3) * MB);
+    expect(main!.size).toBeGreaterThan(2 * (WORKER_YOUNG_GENERATION_MB / 3) * MB);
+    expect(main!.size).toBeLessThanOrEqual(2 * semi * MB);
     // Heap limit = old generation + 3 semi-spaces: the flags' for the main isolate and for a worker without
     // workerLimits, the worker's own 64 MB with it.
     expect(plain!.limit).toBe((old + 3 * semi) * MB);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeIntegration } from '../../../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../../../helpers/netns.js';
 import { readBoth, sameDumpModuloTraffic } from './read-both.js';
-import { ruleSet } from './rule-grammar.js';
+import { limitAccepted, ruleSet } from './rule-grammar.js';
 
 const RUNS = Number(process.env.XT_GENERATED_RUNS ?? 40);
 
@@ -14,6 +14,19 @@ describeIntegration('legacy iptables: generated rule sets read both ways', { roo
     await ns.addPodInterface({ addr: '10.244.1.7/24' });
   });
   afterAll(destroyAll);
+
+  it('the grammar generates only the limits the kernel takes (1/hour burst 38 is refused, CI found; the bound is taken)', async () => {
+    const restore = (limit: string) =>
+      ns.exec(['iptables-legacy-restore'], { input: `*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m limit --limit ${limit} -j ACCEPT\nCOMMIT\n`, reject: false });
+    expect(limitAccepted([1, 'hour', 38])).toBe(false);
+    expect((await restore('1/hour --limit-burst 38')).exitCode).toBe(1);
+    // The largest burst the bound lets through at 1/hour, and at 1/min: the kernel takes both.
+    const maxBurst = (n: number, unit: 'min' | 'hour') => Math.max(...Array.from({ length: 100 }, (_, i) => i + 1).filter((b) => limitAccepted([n, unit, b])));
+    expect([maxBurst(1, 'hour'), maxBurst(1, 'min')]).toEqual([31, 100]);
+    expect((await restore('1/hour --limit-burst 31')).exitCode).toBe(0);
+    expect((await restore('1/min --limit-burst 100')).exitCode).toBe(0);
+    await ns.exec(['iptables-legacy', '-F', 'INPUT']);
+  });
 
   for (const family of ['ipv4', 'ipv6'] as const) {
     it(`${family}: ${RUNS} generated filter + nat rule sets, restored for real, read equal`, async () => {
