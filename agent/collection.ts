@@ -14,7 +14,7 @@ import type { VerdictMemo } from './collect/verdict-memo.js';
 import { judge, notInspected, reportFrom } from './collect/report.js';
 import { runtimeCollector } from './collect/runtime.js';
 import { statsCollector } from './collect/stats.js';
-import { bpmCollector, procCollector, withProcFacts } from './collect/proc.js';
+import { bpmCollector, procCollector, withProcFacts, type ProcScanMemo } from './collect/proc.js';
 import { collectPodFacts } from './proc/facts.js';
 import { scanProc } from './proc/scan.js';
 import { errorMessage } from './errors.js';
@@ -46,6 +46,8 @@ export interface CollectDeps {
   kube?: KubeCollectorOptions;
   /** Verdicts kept from one collection to the next (serve): a state object the reader hands back again is not re-judged. */
   verdicts?: VerdictMemo;
+  /** The last /proc scan kept from one collection to the next (serve): pod processes seen again are not re-read. */
+  procScans?: ProcScanMemo;
   /** The agent's reader of the host's cgroup filesystem (runtime/cgroup-stats.ts): container stats read there; absent: from the runtimes. */
   cgroups?: CgroupStatsReader;
 }
@@ -82,7 +84,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
       ...(deps.verdicts ? { verdicts: deps.verdicts } : {}),
     }),
     statsCollector(deps.inventory, deps.cgroups ?? null),
-    procCollector({ procRoot: deps.procRoot, ...(deps.rootReader ? { facts: { rootReader: deps.rootReader } } : {}) }),
+    procCollector({ procRoot: deps.procRoot, ...(deps.rootReader ? { facts: { rootReader: deps.rootReader } } : {}), ...(deps.procScans ? { memo: deps.procScans } : {}) }),
     bpmCollector(),
     ...(deps.kube ? [kubeCollector(deps.kube)] : []),
   ].filter((c) => c.name === 'runtime' || !deps.disabled?.has(c.name));

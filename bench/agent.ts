@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { collect, namedNetnsDir } from '../agent/collection.js';
 import { VerdictMemo } from '../agent/collect/verdict-memo.js';
+import { ProcScanMemo } from '../agent/collect/proc.js';
 import { loadConfig, type Config } from '../agent/config.js';
 import { AgentError } from '../agent/errors.js';
 import { silentLogger } from '../agent/log.js';
@@ -70,6 +71,7 @@ export class InProcessAgent {
   private readerCpuSeconds = 0;
   private readonly blocks: LoopBlocks | null;
   private readonly verdicts = new VerdictMemo();
+  private readonly procScans = new ProcScanMemo();
   lastSnapshot: Snapshot | null = null;
 
   constructor(endpoint: string, extraFlags: string[] = [], opts: { loopBlocks?: boolean } = {}) {
@@ -105,7 +107,7 @@ export class InProcessAgent {
     const cpu0 = cpuSnapshot();
     const t0 = performance.now();
     const snapshot = await collect(
-      { inventory: this.inventory, reader: this.reader, rootReader: this.rootReader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), verdicts: this.verdicts, cgroups: this.cgroups },
+      { inventory: this.inventory, reader: this.reader, rootReader: this.rootReader, procRoot: this.cfg.procRoot, log: silentLogger(), namedNetnsDir: namedNetnsDir(this.cfg.hostRoot), verdicts: this.verdicts, procScans: this.procScans, cgroups: this.cgroups },
       { deadlineMs: collectionSoftDeadlineMs(this.cfg.intervalMs) },
     );
     const cpu1 = cpuSnapshot();
@@ -183,6 +185,8 @@ export class AgentProcess {
     private readonly nodeFlags: readonly string[] = [],
     /** Agent flags for the worker's Config (e.g. --reader nsenter). */
     private readonly agentFlags: readonly string[] = [],
+    /** Environment on top of PATH: the image's (measure.ts shippedEnv: MALLOC_ENV), so its RSS and CPU are the agent's. */
+    private readonly env: Readonly<Record<string, string>> = {},
   ) {}
 
   get pid(): number | null {
@@ -192,7 +196,7 @@ export class AgentProcess {
   start(): void {
     const child = spawn(process.execPath, [...this.nodeFlags, this.workerPath, this.endpoint, ...this.agentFlags], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...this.env },
     });
     this.child = child;
     child.stdout!.setEncoding('utf8');

@@ -24,7 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentProcess } from './agent.js';
 import { CORPORA, applyCorpus, type CorpusName } from './inject.js';
-import { mapLimit, round, shippedNodeFlags, summarize } from './measure.js';
+import { mapLimit, round, shippedEnv, shippedNodeFlags, summarize } from './measure.js';
 import { labelThreads, sampleThreads, threadDeltas, type ThreadSample } from './thread-cpu.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
 
 
     const prof = values['cpu-prof'] !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
-    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), endpoint, 300_000, [...(await shippedNodeFlags(repoRoot)), ...prof, ...(values['node-flag'] ?? [])], ['--reader', values.reader!, ...(values['loop-blocks'] ? ['--bench-loop-blocks'] : [])]);
+    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), endpoint, 300_000, [...(await shippedNodeFlags(repoRoot)), ...prof, ...(values['node-flag'] ?? [])], ['--reader', values.reader!, ...(values['loop-blocks'] ? ['--bench-loop-blocks'] : [])], await shippedEnv(repoRoot));
     agent.start();
     log(`agent process pid ${agent.pid}`);
     const pid = agent.pid!;

@@ -39,7 +39,7 @@ import { startContainerd, type ContainerdHarness, type TestPod } from '../test/h
 import { AgentProcess, type WorkerSample } from './agent.js';
 import { ChaosDaemonBaseline, type BaselineResult } from './baseline.js';
 import { CORPORA, MEMBERS_PER_SET, MESH_RULES_IPV4, type CorpusName } from './inject.js';
-import { LoadSampler, cpuSince, cpuSnapshot, processCpuMs, round, shippedNodeFlags, summarize } from './measure.js';
+import { LoadSampler, cpuSince, cpuSnapshot, processCpuMs, round, shippedEnv, shippedNodeFlags, summarize } from './measure.js';
 import { CONTAINERS, SETUP_CONCURRENCY, applyToAll, growPods, removeAll } from './pods.js';
 import { checkTargets, renderTables, writeResults, type BenchResults, type RowResult, type SetupResult } from './report.js';
 import { liveServeChildren, runServeLoad, type ServeLoadResult } from './serve-load.js';
@@ -400,7 +400,7 @@ async function main(): Promise<number> {
     harness = await startContainerd({ name: 'bench' });
     containerdStartSeconds = (performance.now() - t0) / 1000;
     log(`containerd pid ${harness.pid} at ${harness.endpoint} (${containerdStartSeconds.toFixed(1)} s)`);
-    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), harness.endpoint, 300_000, await shippedNodeFlags(repoRoot), ['--reader', args.reader]);
+    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), harness.endpoint, 300_000, await shippedNodeFlags(repoRoot), ['--reader', args.reader], await shippedEnv(repoRoot));
     agent.start();
     baseline = new ChaosDaemonBaseline({ endpoint: harness.endpoint, socketPath: harness.socket });
     await runRows(args, harness, agent, baseline, rows);

@@ -14,7 +14,7 @@ import { bpmFromScan } from '../proc/bpm.js';
 import { collectPodFacts, type FactsOptions } from '../proc/facts.js';
 import type { PodProcFacts } from '../proc/model.js';
 import { otherPodsMatter } from '../proc/placement-scope.js';
-import { scanProc, type ScanOptions } from '../proc/scan.js';
+import { scanProc, type ProcScan, type ScanOptions } from '../proc/scan.js';
 import { Slicer } from '../metrics/slicer.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
@@ -23,8 +23,10 @@ import type { Collector } from './collector.js';
 export interface ProcCollectorOptions {
   procRoot: string;
   /** Scan bounds (default: 65,536 processes, 3 s). */
-  scan?: Omit<ScanOptions, 'procRoot' | 'detailPids' | 'signal'>;
+  scan?: Omit<ScanOptions, 'procRoot' | 'detailPids' | 'signal' | 'previous'>;
   facts?: Omit<FactsOptions, 'procRoot'>;
+  /** Where the last scan is kept across collections (absent: every scan reads every pod PID's details). */
+  memo?: ProcScanMemo;
 }
 
 /** The pods' own PIDs: their details are read in the scan (the index needs their namespaces and cgroups). */
@@ -48,6 +50,11 @@ export function withProcFacts(report: PodReport, pod: PodInfo, facts: PodProcFac
   return out;
 }
 
+/** The last /proc scan, kept by the caller from one collection to the next (serve): see scan.ts reuseDetail. */
+export class ProcScanMemo {
+  last: ProcScan | null = null;
+}
+
 export function procCollector(opts: ProcCollectorOptions): Collector {
   return {
     name: 'proc',
@@ -56,7 +63,8 @@ export function procCollector(opts: ProcCollectorOptions): Collector {
       let facts: Map<string, PodProcFacts> | null = null;
       let error: string | undefined;
       try {
-        const scan = await scanProc({ ...opts.scan, procRoot: opts.procRoot, detailPids: podPids(all), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        const scan = await scanProc({ ...opts.scan, procRoot: opts.procRoot, detailPids: podPids(all), previous: opts.memo?.last ?? null, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        if (opts.memo) opts.memo.last = scan;
         const factsOpts = { ...opts.facts, procRoot: opts.procRoot };
         let r = await collectPodFacts(scan, all, factsOpts, draft.pods);
         // Only the reported pods were resolved (inspect NS/POD): placed without the others' PIDs unless that could

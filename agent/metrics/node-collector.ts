@@ -6,6 +6,7 @@
  * pool lends it), shared by every collection.
  */
 import { VerdictMemo } from '../collect/verdict-memo.js';
+import { ProcScanMemo } from '../collect/proc.js';
 import { collect, namedNetnsDir } from '../collection.js';
 import { collectionSoftDeadlineMs } from '../scheduler.js';
 import { disabledCollectors, type Config } from '../config.js';
@@ -41,12 +42,13 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   const rootReader = new RootReader(lease ? { lease } : {});
   const disabled = disabledCollectors(cfg);
   const verdicts = new VerdictMemo();
+  const procScans = new ProcScanMemo();
   const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);
   const cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(cfg.hostRoot), procRoot: cfg.procRoot, ownCgroupRoot: OWN_CGROUP_ROOT });
   let closed = false;
   return {
     collect: (signal) => collect(
-      { inventory, reader, rootReader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, verdicts, cgroups, ...(deps.kube ? { kube: deps.kube } : {}) },
+      { inventory, reader, rootReader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, verdicts, procScans, cgroups, ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {

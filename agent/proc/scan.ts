@@ -80,6 +80,11 @@ export interface ScanOptions {
   wantDetail?: (comm: string) => boolean;
   /** PIDs whose details are read whatever their comm (the pods' sandbox and container PIDs). */
   detailPids?: Iterable<number>;
+  /**
+   * The previous scan of the same procRoot: a `detailPids` process that it holds with the same start time and comm
+   * keeps its details from there instead of 4-6 reads (reuseDetail).
+   */
+  previous?: ProcScan | null;
   signal?: AbortSignal;
 }
 
@@ -162,6 +167,21 @@ function procDirBase(procRoot: string): string {
 }
 
 /**
+ * The details a pod's process had in the previous scan, when it is the same process: same pid and start time (a
+ * reused pid starts later) and same comm (an exec renames it). A pod's sandbox and container processes get their
+ * namespaces and cgroups from the runtime before they exec (runc joins them, then execs the entrypoint), and keep
+ * them, their uid and their command line for life: at 110 pods those 330 PIDs cost ~1,500 reads per collection
+ * otherwise (the 110 sandboxes are `pause`, a chaos comm: full details). Only for `detailPids`: a chaos process
+ * that is not a pod's (chaos-daemon's `pause` execs its command and is moved between cgroups) is read afresh.
+ * `full` needs a previous full read (its cmdline was read).
+ */
+export function reuseDetail(previous: ProcScan | null | undefined, pid: number, startTicks: number, comm: string, level: 'placement' | 'full'): ProcProcess | null {
+  const p = previous?.processes.get(pid);
+  if (p === undefined || !p.detailed || p.startTicks !== startTicks || p.comm !== comm) return null;
+  return level === 'placement' || p.cmdline !== null ? p : null;
+}
+
+/**
  * One process: stat always, details at the level `detail` gives for its pid and comm. `base` is procRoot with one
  * trailing slash (procDirBase). Every process object is built with the same shape (one hidden class).
  */
@@ -171,6 +191,8 @@ export function readProcess(
   detail: (pid: number, comm: string) => DetailLevel,
   maxCmdlineBytes: number,
   cgroupCache: Map<string, readonly CgroupLine[]>,
+  previous?: ProcScan | null,
+  podPids?: ReadonlySet<number>,
 ): ReadOutcome {
   const dir = base + pid;
   let f;
@@ -184,6 +206,13 @@ export function readProcess(
   const level = detail(pid, f.comm);
   if (level === 'none') {
     return { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: false, uid: null, ns: NO_NS, cgroups: [], cmdline: null, cmdlineTruncated: false };
+  }
+  if (podPids?.has(pid)) {
+    const prior = reuseDetail(previous, pid, f.startTicks, f.comm, level);
+    if (prior !== null) {
+      const full = level === 'full';
+      return { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: true, uid: full ? prior.uid : null, ns: prior.ns, cgroups: prior.cgroups, cmdline: full ? prior.cmdline : null, cmdlineTruncated: full && prior.cmdlineTruncated };
+    }
   }
   const d = readDetail(dir, level === 'full' ? maxCmdlineBytes : null, cgroupCache);
   if (d === 'gone') return 'gone';
@@ -235,6 +264,7 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
   const detailPids = new Set(opts.detailPids ?? []);
   const detail = (pid: number, comm: string): DetailLevel => (wantDetail(comm) ? 'full' : detailPids.has(pid) ? 'placement' : 'none');
   const base = procDirBase(opts.procRoot);
+  const previous = opts.previous?.procRoot === opts.procRoot ? opts.previous : null;
   const pids = readdirSync(opts.procRoot)
     .filter((n) => /^[1-9]\d{0,9}$/.test(n))
     .map(Number);
@@ -261,7 +291,7 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
       incomplete = `process cap of ${maxProcesses} reached (${pids.length} listed)`;
       break;
     }
-    const r = readProcess(base, pids[i]!, detail, maxCmdline, cgroupCache);
+    const r = readProcess(base, pids[i]!, detail, maxCmdline, cgroupCache, previous, detailPids);
     if (r === 'gone') vanished++;
     else if (r === 'unreadable') unreadable++;
     else processes.set(r.pid, r);

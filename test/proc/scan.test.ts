@@ -8,7 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childrenIndex, detailOf, scanProc, selfNamespaces, startTimeMs } from '../../agent/proc/scan.js';
+import { childrenIndex, detailOf, scanProc, selfNamespaces, startTimeMs, type ProcProcess } from '../../agent/proc/scan.js';
+
+const NO_DETAIL_NS = { pid: null, net: null, mnt: null };
 import { killAll, writeStub } from '../helpers/chaos-stand-ins.js';
 
 const inode = (pid: number | 'self', kind: string): number => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${kind}`))![1]);
@@ -54,6 +56,41 @@ describe('scan of the real /proc', () => {
     expect(detailOf(scan, 4194303)).toBeNull();
     expect(childrenIndex(scan).get(process.pid)).toEqual(expect.arrayContaining([toda.pid, sleeper.pid]));
     expect(scan.self).toEqual(selfNamespaces());
+  });
+
+  it('takes a pod process\'s details from the previous scan only when it is the same process (pid, start time, comm)', async () => {
+    const opts = { procRoot: '/proc', detailPids: [sleeper.pid!, toda.pid!], budgetMs: 30_000 };
+    const first = await scanProc(opts);
+    const second = await scanProc({ ...opts, previous: first });
+    // Same values as a fresh read, and the very objects of the previous scan: nothing was read again.
+    for (const pid of [sleeper.pid!, toda.pid!]) {
+      const [a, b] = [first.processes.get(pid)!, second.processes.get(pid)!];
+      expect(b).toEqual(a);
+      expect([b.ns, b.cgroups]).toEqual([a.ns, a.cgroups]);
+      expect(b.ns).toBe(a.ns);
+      expect(b.cgroups).toBe(a.cgroups);
+    }
+    expect(second.processes.get(toda.pid!)).toMatchObject({ uid: 0, cmdline: [join(dir, 'toda'), '--path', '/data', '--verbose', 'info'] });
+
+    // A doctored previous scan shows which entries are taken: marked namespaces come through only for the same
+    // process, a pod's, with what its level needs.
+    const MARK = { pid: 1, net: 2, mnt: 3 };
+    const doctored = (pid: number, change: Partial<ProcProcess>) => ({ ...first, processes: new Map([[pid, { ...first.processes.get(pid)!, ns: MARK, ...change }]]) });
+    const nsAfter = async (pid: number, change: Partial<ProcProcess>, detailPids = opts.detailPids) =>
+      (await scanProc({ ...opts, detailPids, previous: doctored(pid, change) })).processes.get(pid)!.ns;
+    const real = (pid: number) => ({ pid: inode(pid, 'pid'), net: inode(pid, 'net'), mnt: inode(pid, 'mnt') });
+    expect(await nsAfter(sleeper.pid!, {})).toEqual(MARK);
+    expect(await nsAfter(sleeper.pid!, { startTicks: first.processes.get(sleeper.pid!)!.startTicks - 1 })).toEqual(real(sleeper.pid!));
+    expect(await nsAfter(sleeper.pid!, { comm: 'sh' })).toEqual(real(sleeper.pid!));
+    expect(await nsAfter(sleeper.pid!, { detailed: false })).toEqual(real(sleeper.pid!));
+    expect(await nsAfter(sleeper.pid!, {}, [])).toEqual(NO_DETAIL_NS);
+    // A chaos comm: taken for a pod's PID with its command line read before, never for a process that is not a pod's.
+    expect(await nsAfter(toda.pid!, {})).toEqual(MARK);
+    expect(await nsAfter(toda.pid!, { cmdline: null })).toEqual(real(toda.pid!));
+    expect(await nsAfter(toda.pid!, {}, [sleeper.pid!])).toEqual(real(toda.pid!));
+    // Another proc root's scan is never used.
+    const other = (await scanProc({ ...opts, previous: { ...doctored(sleeper.pid!, {}), procRoot: '/proc/' } })).processes.get(sleeper.pid!)!;
+    expect(other.ns).toEqual(real(sleeper.pid!));
   });
 
   it('caps argv, and stops at its process cap or time budget saying why', async () => {
