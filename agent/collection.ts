@@ -64,6 +64,13 @@ export interface CollectOptions {
 
 const DEFAULT_DEADLINE_MS = 25_000;
 
+/** Each pod's report in pod order (a loop, not a per-call closure: see chaos/processes.ts). */
+function reportsOf(draft: Draft): PodReport[] {
+  const out: PodReport[] = [];
+  for (const p of draft.pods) out.push(draft.reports.get(p) ?? unreadPlaceholder(p));
+  return out;
+}
+
 export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Promise<Snapshot> {
   const started = Date.now();
   const cpu0 = process.cpuUsage();
@@ -100,7 +107,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     // The agent's own CPU (every thread: the netlink readers included) plus the tools it ran and waited for.
     cpuSeconds: (cpu.user + cpu.system) / 1e6 + Math.max(0, childrenCpuSeconds() - children0),
     runtimes: draft.runtimes,
-    pods: draft.pods.map((p) => draft.reports.get(p) ?? unreadPlaceholder(p)),
+    pods: reportsOf(draft),
     containerStats: draft.containerStats,
     collectors: results,
     spawns: deps.reader.spawns - spawns0,

@@ -126,10 +126,15 @@ export class InProcessAgent {
     const verdicts: Record<string, number> = {};
     for (const p of snapshot.pods) verdicts[p.chaos.verdict] = (verdicts[p.chaos.verdict] ?? 0) + 1;
     this.lastSnapshot = snapshot;
-    const errors = [
-      ...snapshot.collectors.filter((c) => !c.success).map((c) => `collector ${c.collector}: ${c.error ?? 'failed'}`),
-      ...snapshot.pods.flatMap((p) => p.errors.map((e) => `${p.namespace}/${p.name}: ${e}`)),
-    ];
+    // Loops, not per-call closures: this harness runs in the measured process, and V8 recompiles a per-call closure
+    // every few collections (agent/chaos/processes.ts).
+    const errors: string[] = [];
+    let activeChaosPods = 0;
+    for (const c of snapshot.collectors) if (!c.success) errors.push(`collector ${c.collector}: ${c.error ?? 'failed'}`);
+    for (const p of snapshot.pods) {
+      for (const e of p.errors) errors.push(`${p.namespace}/${p.name}: ${e}`);
+      if (p.chaos.verdict === 'active' && p.chaos.kinds.includes('partition') && p.chaos.kinds.includes('bandwidth')) activeChaosPods++;
+    }
     return {
       wallMs,
       collectMs: snapshot.durationSeconds * 1000,
@@ -146,7 +151,7 @@ export class InProcessAgent {
       pods: snapshot.pods.length,
       series: metrics.samples,
       bytes,
-      activeChaosPods: snapshot.pods.filter((p) => p.chaos.verdict === 'active' && p.chaos.kinds.includes('partition') && p.chaos.kinds.includes('bandwidth')).length,
+      activeChaosPods,
       errors,
       maxActive: this.cfg.netnsConcurrency,
       ...(this.blocks ? { loopBlocks: this.blocks.take(t0, t1, t2, snapshot.collectors) } : {}),

@@ -146,8 +146,14 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
           return;
         }
         const sources = state.sources ?? [];
-        if (sources.some((s) => s.status !== 'complete')) incomplete++;
-        if (sources.length > 0 && sources.every((s) => s.status === 'failed' && s.reason !== 'vanished')) unreadable++;
+        let complete = 0;
+        let failed = 0;
+        for (const s of sources) {
+          if (s.status === 'complete') complete++;
+          else if (s.status === 'failed' && s.reason !== 'vanished') failed++;
+        }
+        if (complete < sources.length) incomplete++;
+        if (sources.length > 0 && failed === sources.length) unreadable++;
         const first = group.pods[0]!;
         const chaos = opts.verdicts ? opts.verdicts.verdict(first.netns!, state, namedNetns, () => judge(state, ctx.log, fctx)) : judge(state, ctx.log, fctx);
         if (group.host && (opts.hostSharing ?? 'summarise') === 'summarise') {

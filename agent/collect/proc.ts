@@ -31,7 +31,12 @@ export interface ProcCollectorOptions {
 
 /** The pods' own PIDs: their details are read in the scan (the index needs their namespaces and cgroups). */
 export function podPids(pods: readonly PodInfo[]): number[] {
-  return pods.flatMap((p) => [p.pid, ...p.containers.map((c) => c.pid)]).filter((x): x is number => x !== null);
+  const out: number[] = [];
+  for (const p of pods) {
+    if (p.pid !== null) out.push(p.pid);
+    for (const c of p.containers) if (c.pid !== null) out.push(c.pid);
+  }
+  return out;
 }
 
 /** The report with the pod's /proc facts merged in (a new object: reports may share chaos and errors arrays). */

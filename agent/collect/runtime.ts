@@ -27,10 +27,13 @@ export function choosePrimary(pods: readonly PodInfo[]): { primary: PodInfo[]; s
     if (!prev || rank(p) > rank(prev)) best.set(key, p);
   }
   const chosen = new Set(best.values());
-  const stale: StaleSandbox[] = pods
-    .filter((p) => !chosen.has(p))
-    .map((p) => ({ namespace: p.namespace, name: p.name, uid: p.uid, runtime: p.runtime, sandboxId: p.sandboxId, state: p.state, replacedBy: best.get(`${p.namespace}/${p.name}`)!.sandboxId }));
-  return { primary: pods.filter((p) => chosen.has(p)), stale };
+  const stale: StaleSandbox[] = [];
+  const primary: PodInfo[] = [];
+  for (const p of pods) {
+    if (chosen.has(p)) primary.push(p);
+    else stale.push({ namespace: p.namespace, name: p.name, uid: p.uid, runtime: p.runtime, sandboxId: p.sandboxId, state: p.state, replacedBy: best.get(`${p.namespace}/${p.name}`)!.sandboxId });
+  }
+  return { primary, stale };
 }
 
 /**

@@ -25,7 +25,8 @@ import { Slicer } from './slicer.js';
 /** Container names a pod's compat series are repeated for: its running containers, or [''] when not per container. */
 export function compatContainers(report: PodReport, perContainer: boolean): string[] {
   if (!perContainer) return [''];
-  const names = (report.pod?.containers ?? []).filter((c) => c.state === 'CONTAINER_RUNNING').map((c) => c.name);
+  const names: string[] = [];
+  for (const c of report.pod?.containers ?? []) if (c.state === 'CONTAINER_RUNNING') names.push(c.name);
   return names.length < 2 ? names : [...new Set(names)].sort();
 }
 

@@ -24,6 +24,12 @@ export function runtimeLabel(status: { runtime: string | null; protocol: string 
   return status.runtime ?? status.protocol;
 }
 
+/** One more pod or container of `runtime` in `state` (module level: see chaos/processes.ts on per-call closures). */
+function bump(m: Map<string, Map<string, number>>, runtime: string, state: string): void {
+  const byState = m.get(runtime);
+  if (byState) byState.set(state, (byState.get(state) ?? 0) + 1);
+}
+
 export function registerRuntimeMetrics(registry: CollectionFamilies, snapshot: Snapshot): void {
   const up = gauge(registry, 'chaos_daemon_runtime_up',
     `1 if the runtime endpoint answered its version probe in the last collection, else 0 ${CACHED}`, ['runtime', 'endpoint']);
@@ -34,10 +40,6 @@ export function registerRuntimeMetrics(registry: CollectionFamilies, snapshot: S
 
   const podCounts = new Map<string, Map<string, number>>();
   const containerCounts = new Map<string, Map<string, number>>();
-  const bump = (m: Map<string, Map<string, number>>, runtime: string, state: string): void => {
-    const byState = m.get(runtime);
-    if (byState) byState.set(state, (byState.get(state) ?? 0) + 1);
-  };
   const seenEndpoints = new Set<string>();
   for (const status of snapshot.runtimes) {
     if (seenEndpoints.has(status.endpoint)) continue;

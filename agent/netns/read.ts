@@ -94,7 +94,8 @@ export function hasOpaqueRules(state: NetnsState): boolean {
 
 /** What the netlink read could not give exactly: opaque rules, or sources it does not read. Null when nothing. */
 export function netlinkGap(state: NetnsState): string | null {
-  const unsupported = (state.sources ?? []).filter((s) => s.reason === 'unsupported').map((s) => s.source);
+  const unsupported: string[] = [];
+  for (const s of state.sources ?? []) if (s.reason === 'unsupported') unsupported.push(s.source);
   if (unsupported.length > 0) return `sources the netlink reader does not read: ${unsupported.join(', ')}`;
   if (hasOpaqueRules(state)) return 'rules the netlink decoders cannot render exactly';
   if ((state.tc.opaque?.length ?? 0) > 0) return `tc state the netlink decoders cannot render exactly: ${state.tc.opaque![0]}`;

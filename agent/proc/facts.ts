@@ -18,6 +18,10 @@ import type { RootReader } from './root-reader.js';
 import { detailOf, type ProcScan } from './scan.js';
 import { compareNames } from '../compare-names.js';
 
+
+/** Container name order (module level: see chaos/processes.ts on per-call closures). */
+const byContainer = (a: { container: string }, b: { container: string }): number => compareNames(a.container, b.container);
+
 export interface FactsOptions {
   procRoot: string;
   /** Byteman rule ports looked for (default [9277]). */
@@ -103,15 +107,18 @@ export async function collectPodFacts(
   let byPod: Map<string, { pid: number; comm: string }[]> | null = null;
   const podProcesses = (sandboxId: string) => (): readonly { pid: number; comm: string }[] =>
     ((byPod ??= processesByPod(index, scan)).get(sandboxId) ?? []);
-  const jobs: RootJob[] = targets.map((t) => ({
-    procRoot: opts.procRoot,
-    pid: t.container.pid,
-    container: { name: t.container.name, id: t.container.id },
-    timeoutMs: opts.containerTimeoutMs ?? 1000,
-    maxFileBytes: opts.maxFileBytes ?? 64 * 1024,
-    maxMountinfoBytes: opts.maxMountinfoBytes ?? 1024 * 1024,
-    jvmPorts: opts.jvmPorts ?? DEFAULT_JVM_PORTS,
-  }));
+  const jobs: RootJob[] = [];
+  for (const t of targets) {
+    jobs.push({
+      procRoot: opts.procRoot,
+      pid: t.container.pid,
+      container: { name: t.container.name, id: t.container.id },
+      timeoutMs: opts.containerTimeoutMs ?? 1000,
+      maxFileBytes: opts.maxFileBytes ?? 64 * 1024,
+      maxMountinfoBytes: opts.maxMountinfoBytes ?? 1024 * 1024,
+      jvmPorts: opts.jvmPorts ?? DEFAULT_JVM_PORTS,
+    });
+  }
   const results = opts.rootReader ? await opts.rootReader.read(jobs) : await readInThread(jobs, opts.concurrency ?? 8);
   for (const [i, t] of targets.entries()) {
     await slicer.point();
@@ -120,12 +127,14 @@ export async function collectPodFacts(
     f.mounts.push(...r.mounts);
     for (const e of r.incomplete) markIncomplete(f, e.source, e.error);
     if (r.dns) f.dns.push(r.dns);
-    if (r.jvm) f.jvm.push(withListenerOwners(r.jvm, podProcesses(t.pod.sandboxId), opts.procRoot));
+    // The owners' thunk only for a container with listeners (most have none): a closure made per container was
+    // recompiled every few collections (see chaos/processes.ts).
+    if (r.jvm) f.jvm.push(r.jvm.listeners.length === 0 ? r.jvm : withListenerOwners(r.jvm, podProcesses(t.pod.sandboxId), opts.procRoot));
   }
   // Most pods have one entry or none: Array#sort allocates even then.
   for (const f of facts.values()) {
-    if (f.dns.length > 1) f.dns.sort((a, b) => compareNames(a.container, b.container));
-    if (f.jvm.length > 1) f.jvm.sort((a, b) => compareNames(a.container, b.container));
+    if (f.dns.length > 1) f.dns.sort(byContainer);
+    if (f.jvm.length > 1) f.jvm.sort(byContainer);
   }
   return { facts, index };
 }

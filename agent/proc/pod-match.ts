@@ -74,10 +74,8 @@ export function buildPodIndex(scan: ProcScan, pods: readonly PodInfo[]): PodInde
     }
   }
   for (const pod of pods) {
-    const members: { pid: number | null; owner: Owner }[] = [
-      { pid: pod.pid, owner: { sandboxId: pod.sandboxId, containerId: null } },
-      ...pod.containers.map((c) => ({ pid: c.pid, owner: { sandboxId: pod.sandboxId, containerId: c.id } })),
-    ];
+    const members: { pid: number | null; owner: Owner }[] = [{ pid: pod.pid, owner: { sandboxId: pod.sandboxId, containerId: null } }];
+    for (const c of pod.containers) members.push({ pid: c.pid, owner: { sandboxId: pod.sandboxId, containerId: c.id } });
     for (const m of members) {
       const p = m.pid === null ? null : detailOf(scan, m.pid);
       if (!p) continue;

@@ -138,15 +138,18 @@ export class RootReader {
     const out = new Array<RootFacts>(jobs.length);
     let todo: number[] = [];
     let lease = this.opts.lease !== undefined;
-    jobs.forEach((job, i) => {
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
       const since = this.stuck.get(stuckKey(job));
       if (since === undefined) todo.push(i);
       else out[i] = unanswered(job, `its last read has been blocked in the kernel for ${Math.round((performance.now() - since) / 1000)} s, not read again until it returns`);
-    });
+    }
     while (todo.length > 0) {
-      const r = await this.once(todo.map((i) => jobs[i]!), lease);
+      const batch: RootJob[] = [];
+      for (const i of todo) batch.push(jobs[i]!);
+      const r = await this.once(batch, lease);
       if (r.kind === 'done') {
-        r.results.forEach((f, k) => (out[todo[k]!] = f));
+        for (let k = 0; k < todo.length; k++) out[todo[k]!] = r.results[k]!;
         break;
       }
       if (r.kind === 'unavailable' && r.lent) {

@@ -104,6 +104,8 @@ export function startTimeMs(scan: Pick<ProcScan, 'bootTime'>, p: Pick<ProcProces
 }
 
 const STAT_MAX = 4096;
+/** A process directory's name in /proc. */
+const PID_NAME = /^[1-9]\d{0,9}$/;
 /** The namespaces of a process whose details were not read (shared: never mutated, replaced by detailOf). */
 const NO_NS: NsInodes = Object.freeze({ pid: null, net: null, mnt: null });
 const CGROUP_MAX = 16 * 1024;
@@ -182,17 +184,18 @@ export function reuseDetail(previous: ProcScan | null | undefined, pid: number, 
 }
 
 /**
- * One process: stat always, details at the level `detail` gives for its pid and comm. `base` is procRoot with one
- * trailing slash (procDirBase). Every process object is built with the same shape (one hidden class).
+ * One process: stat always; full details for a comm `wantDetail` names, placement details for one of `podPids`,
+ * none otherwise. `base` is procRoot with one trailing slash (procDirBase). Every process object is built with the
+ * same shape (one hidden class).
  */
 export function readProcess(
   base: string,
   pid: number,
-  detail: (pid: number, comm: string) => DetailLevel,
+  wantDetail: (comm: string) => boolean,
+  podPids: ReadonlySet<number>,
   maxCmdlineBytes: number,
   cgroupCache: Map<string, readonly CgroupLine[]>,
   previous?: ProcScan | null,
-  podPids?: ReadonlySet<number>,
 ): ReadOutcome {
   const dir = base + pid;
   let f;
@@ -203,11 +206,11 @@ export function readProcess(
     if (err instanceof ParseError || (err as NodeJS.ErrnoException).code === 'EACCES') return 'unreadable';
     throw err;
   }
-  const level = detail(pid, f.comm);
+  const level: DetailLevel = wantDetail(f.comm) ? 'full' : podPids.has(pid) ? 'placement' : 'none';
   if (level === 'none') {
     return { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: false, uid: null, ns: NO_NS, cgroups: [], cmdline: null, cmdlineTruncated: false };
   }
-  if (podPids?.has(pid)) {
+  if (podPids.has(pid)) {
     const prior = reuseDetail(previous, pid, f.startTicks, f.comm, level);
     if (prior !== null) {
       const full = level === 'full';
@@ -262,12 +265,10 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
   const maxCmdline = opts.maxCmdlineBytes ?? 4096;
   const wantDetail = opts.wantDetail ?? wantsDetail;
   const detailPids = new Set(opts.detailPids ?? []);
-  const detail = (pid: number, comm: string): DetailLevel => (wantDetail(comm) ? 'full' : detailPids.has(pid) ? 'placement' : 'none');
   const base = procDirBase(opts.procRoot);
   const previous = opts.previous?.procRoot === opts.procRoot ? opts.previous : null;
-  const pids = readdirSync(opts.procRoot)
-    .filter((n) => /^[1-9]\d{0,9}$/.test(n))
-    .map(Number);
+  const pids: number[] = [];
+  for (const n of readdirSync(opts.procRoot)) if (PID_NAME.test(n)) pids.push(Number(n));
   const processes = new Map<number, ProcProcess>();
   const cgroupCache = new Map<string, readonly CgroupLine[]>();
   let vanished = 0;
@@ -291,7 +292,7 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
       incomplete = `process cap of ${maxProcesses} reached (${pids.length} listed)`;
       break;
     }
-    const r = readProcess(base, pids[i]!, detail, maxCmdline, cgroupCache, previous, detailPids);
+    const r = readProcess(base, pids[i]!, wantDetail, detailPids, maxCmdline, cgroupCache, previous);
     if (r === 'gone') vanished++;
     else if (r === 'unreadable') unreadable++;
     else processes.set(r.pid, r);

@@ -56,6 +56,13 @@ interface Unresolved {
 }
 type Resolution = Resolved | Unresolved;
 
+/** One sandbox of a listPods: resolved unless `skip` (not asked for). */
+interface SandboxJob {
+  sb: PodSandbox;
+  containers: Container[];
+  skip: boolean;
+}
+
 interface PidResult {
   pid: number | null;
   error: string | null;
@@ -98,6 +105,10 @@ class CriRuntime implements RuntimeClient {
   hostInodeError: string | null = null;
   /** Why the last cached resolution was dropped as stale (for debugging; null when none yet). */
   lastStale: string | null = null;
+
+  private readonly pidOfContainer = (c: Container): Promise<unknown> => this.containerPid(c.id);
+  private readonly resolveJob = (j: SandboxJob): Promise<Resolution> =>
+    j.skip ? Promise.resolve(NOT_ASKED) : this.sandboxResolution(j.sb, j.containers);
 
   constructor(endpoint: Endpoint, opts: ClientOptions) {
     this.endpoint = endpoint;
@@ -164,17 +175,18 @@ class CriRuntime implements RuntimeClient {
     this.containerSandbox = containerSandbox;
     this.evict(sandboxes, containers);
 
+    // Loops and callbacks made once per client, not closures per call (see chaos/processes.ts: V8 recompiled those).
     const wanted = opts.resolve;
-    const skipped = new Set(
-      wanted ? sandboxes.filter((sb) => !wanted({ namespace: sb.metadata?.namespace ?? '', name: sb.metadata?.name ?? '' })).map((sb) => sb.id) : [],
-    );
+    const skipped = new Set<string>();
+    if (wanted) for (const sb of sandboxes) if (!wanted({ namespace: sb.metadata?.namespace ?? '', name: sb.metadata?.name ?? '' })) skipped.add(sb.id);
     // Container PIDs first (one call per new running container); the cri-dockerd fallback below reuses them.
-    const running = containers.filter((c) => c.state === 'CONTAINER_RUNNING' && !skipped.has(c.pod_sandbox_id));
-    await mapLimit(running, RESOLVE_CONCURRENCY, (c) => this.containerPid(c.id));
+    const running: Container[] = [];
+    for (const c of containers) if (c.state === 'CONTAINER_RUNNING' && !skipped.has(c.pod_sandbox_id)) running.push(c);
+    await mapLimit(running, RESOLVE_CONCURRENCY, this.pidOfContainer);
 
-    const resolutions = await mapLimit(sandboxes, RESOLVE_CONCURRENCY, (sb) =>
-      skipped.has(sb.id) ? Promise.resolve(NOT_ASKED) : this.sandboxResolution(sb, bySandbox.get(sb.id) ?? []),
-    );
+    const jobs: SandboxJob[] = [];
+    for (const sb of sandboxes) jobs.push({ sb, containers: bySandbox.get(sb.id) ?? [], skip: skipped.has(sb.id) });
+    const resolutions = await mapLimit(jobs, RESOLVE_CONCURRENCY, this.resolveJob);
 
     const pods: PodInfo[] = [];
     for (let i = 0; i < sandboxes.length; i++) {

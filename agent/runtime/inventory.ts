@@ -50,11 +50,12 @@ export function dedupePods(seen: SeenPod[]): PodInfo[] {
   return sortPods([...best.values()].map((s) => s.pod));
 }
 
+/** Namespace, name, sandbox ID (module level: see chaos/processes.ts on per-call closures). */
+const byPodName = (a: PodInfo, b: PodInfo): number =>
+  compareNames(a.namespace, b.namespace) || compareNames(a.name, b.name) || compareNames(a.sandboxId, b.sandboxId);
+
 export function sortPods(pods: PodInfo[]): PodInfo[] {
-  return pods.sort(
-    (a, b) =>
-      compareNames(a.namespace, b.namespace) || compareNames(a.name, b.name) || compareNames(a.sandboxId, b.sandboxId),
-  );
+  return pods.sort(byPodName);
 }
 
 /** "no container runtime reachable" + one line per endpoint tried and why. */
