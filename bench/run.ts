@@ -20,9 +20,10 @@
  *    bench/results.json (bench/results-quick.json for --quick).
  *
  * Flags: --pods N (repeatable, or a comma list), --large, --corpora LIST (chaos,clean,mesh), --rounds R (default 5),
- * --warmups W (default 30: V8 keeps compiling the collection's code on its background threads for ~30 collections,
- * 158 91 43 43 53 33 ms of compiler CPU per collection by blocks of 10 (bench/profile.ts --threads); steady state is
- * what the targets are about), --reader MODE (default auto), --quick (N=3, 1 round, 2 warm-ups, 3 idle collections,
+ * --warmups W (default 60: V8 keeps compiling the collection's code on its background threads for ~50 collections,
+ * 131 48 45 41 20 24 ms of V8 thread CPU per collection by blocks of 10 at 110 chaos pods (bench/profile.ts
+ * --threads, 22:40 UTC 2026-11-29); steady state is what the targets are about; 30 until then, when per-call closures
+ * on hot paths were recompiled every few collections for ever, agent/chaos/processes.ts), --reader MODE (default auto), --quick (N=3, 1 round, 2 warm-ups, 3 idle collections,
  * 2 s of load), --out PATH. Exit 0 when the run completed (targets are reported, not enforced), 1 on failure, 2 on
  * bad flags.
  */
@@ -107,7 +108,7 @@ function parseFlags(argv: string[]): Args {
     pods,
     corpora: CORPORA.filter((c) => corpora.includes(c)),
     rounds: values.rounds !== undefined ? int('rounds', values.rounds, 1, 100) : quick ? 1 : 5,
-    warmups: values.warmups !== undefined ? int('warmups', values.warmups, 1, 100) : quick ? 2 : 30,
+    warmups: values.warmups !== undefined ? int('warmups', values.warmups, 1, 200) : quick ? 2 : 60,
     reader: values.reader as ReaderMode,
     quick,
     out: values.out ? resolve(values.out) : join(repoRoot, 'bench', quick ? 'results-quick.json' : 'results.json'),
