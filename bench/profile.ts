@@ -13,7 +13,8 @@
  * Tears everything down, also on failure or SIGINT.
  *
  * To profile repeatedly against the same pods: `--hold` sets them up, prints the CRI endpoint and waits for SIGINT;
- * `--endpoint unix://...` then profiles against that containerd without setting anything up. `--loop-blocks` adds
+ * `--endpoint unix://...` then profiles against that containerd without setting anything up. `--pause-ms N`
+ * idles N ms between collections, as serve does between intervals (V8's idle-time GCs then run between them). `--loop-blocks` adds
  * the event loop's longest block per collection by phase (collector or pipeline; bench/loop-blocks.ts), which
  * costs CPU of its own: do not read CPU figures from such a run.
  */
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
       hold: { type: 'boolean', default: false },
       'loop-blocks': { type: 'boolean', default: false },
       threads: { type: 'boolean', default: false },
+      'pause-ms': { type: 'string', default: '0' },
       endpoint: { type: 'string' },
     },
   });
@@ -107,7 +109,11 @@ async function main(): Promise<void> {
     const perThread = new Map<number, ThreadSample[]>();
     const rows: Record<string, number[]> = { wall: [], cpu: [], collectWall: [], collectCpu: [], pipelineWall: [], pipelineCpu: [], workerCpu: [], mainCpu: [] };
     const blocks: Record<string, number[]> = {};
+    const pauseMs = Number(values['pause-ms']);
     for (let i = 0; i < collections + 2; i++) {
+      // Idle between collections, as serve is between intervals and the bench's agent between rounds (V8 does its
+      // idle-time and memory-reducing GCs then).
+      if (pauseMs > 0 && i > 0) await new Promise((r) => setTimeout(r, pauseMs));
       const before = early ? sampleThreads(pid) : null;
       const s = await agent.collectOnce();
       const cpu = s.cpu;
