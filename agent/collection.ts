@@ -115,6 +115,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     stale: draft.stale,
     host: draft.host,
     incompleteNamespaces: draft.incompleteNamespaces,
+    ...(deps.rootReader ? { rootReader: { abandonedThreads: deps.rootReader.abandoned, blockedThreads: deps.rootReader.blockedThreads } } : {}),
     bpm: draft.bpm,
     ...(draft.kube ? { kube: draft.kube } : {}),
   };

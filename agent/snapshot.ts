@@ -92,6 +92,8 @@ export interface Snapshot {
   host?: PodReport | null;
   /** Namespaces whose read had an incomplete source. */
   incompleteNamespaces?: number;
+  /** The root reader's threads (serve): abandoned since start, and of those still blocked in the kernel. */
+  rootReader?: { abandonedThreads: number; blockedThreads: number };
   /** chaos-daemon's background processes, from the collection's /proc scan; null when the scan failed or was off. */
   bpm?: BpmReport | null;
   /** The Kubernetes API source's health when it is on (chaos_daemon_kube_*). */

@@ -7,7 +7,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { NetnsErrorReason } from '../errors.js';
 import type { CollectorResult, Snapshot } from '../snapshot.js';
-import { CACHED, gauge, type CollectionFamilies } from './families.js';
+import { CACHED, counter, gauge, type CollectionFamilies } from './families.js';
 
 /** 1 ms .. 10 s: nsenter + iptables-save takes a few ms; the per-command timeout defaults to 5 s. */
 export const COMMAND_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -49,6 +49,12 @@ export function registerSelfMetrics(registry: CollectionFamilies, snapshot: Snap
     'Sandboxes listed for a pod that another sandbox stands for (a recreated sandbox\'s old one, a pod recreated under the same name): not read, reported apart in /debug/pods', ['runtime']);
   for (const rt of new Set(snapshot.runtimes.filter((r) => r.up).map((r) => r.runtime ?? ''))) stale.set([rt], 0);
   for (const s of snapshot.stale ?? []) stale.add([s.runtime], 1);
+  if (snapshot.rootReader) {
+    counter(registry, 'chaos_daemon_root_reader_threads_abandoned_total',
+      'Root reader threads abandoned since the agent started: a container\'s mount table or root read past its budget (a FUSE or network mount that does not answer) or a thread that died; that container\'s mounts, dns and jvm sources read timeout', []).set([], snapshot.rootReader.abandonedThreads);
+    gauge(registry, 'chaos_daemon_root_reader_blocked_threads',
+      'Abandoned root reader threads still blocked in the kernel: each holds a thread and its open files until its call returns, and its container is reported unread without being read again meanwhile', []).set([], snapshot.rootReader.blockedThreads);
+  }
   gauge(registry, 'chaos_daemon_last_collection_timestamp_seconds',
     'Unix time the last complete collection finished: every cached series is this old', []).set([], snapshot.finishedAt);
 }

@@ -95,6 +95,11 @@ export class RootReader {
   inThread = 0;
   /** Containers (pid and id) whose abandoned thread has not ended yet, with when it was abandoned. */
   private readonly stuck = new Map<string, number>();
+
+  /** Abandoned threads still blocked in the kernel (one per container whose read is stuck), until their call returns. */
+  get blockedThreads(): number {
+    return this.stuck.size;
+  }
   private closed = false;
 
   constructor(private readonly opts: RootReaderOptions = {}) {}

@@ -250,10 +250,10 @@ describe('ServiceMonitor', () => {
 });
 
 describe('PrometheusRule', () => {
-  it('has the alerts of issues 6 and 12', () => {
+  it('has the alerts of issues 6 and 12, and the blocked root reads', () => {
     expect(alerts.map((a) => a.alert)).toEqual([
       'ChaosInjectionLeftover', 'ChaosInjectionDrift', 'ChaosInjectionLongRunning', 'ChaosNodeAgentNoRuntime', 'ChaosNodeAgentRuntimeDown',
-      'ChaosNodeAgentCollectorFailing', 'ChaosNodeAgentCollectionStale', 'ChaosNodeAgentDown',
+      'ChaosNodeAgentCollectorFailing', 'ChaosNodeAgentRootReadBlocked', 'ChaosNodeAgentCollectionStale', 'ChaosNodeAgentDown',
     ]);
   });
 

@@ -138,6 +138,16 @@ describe('collection registry', () => {
     expect(parseExposition(t).families.has('chaos_daemon_bpm_controlled_processes')).toBe(false);
   });
 
+  it('reports the root reader threads abandoned and still blocked, when serve has a root reader', async () => {
+    const t = await text({ ...snapshot([cleanPod()]), rootReader: { abandonedThreads: 3, blockedThreads: 1 } });
+    const families = parseExposition(t).families;
+    expect([families.get('chaos_daemon_root_reader_threads_abandoned_total')?.type, families.get('chaos_daemon_root_reader_blocked_threads')?.type]).toEqual(['counter', 'gauge']);
+    expect([valueOf(t, 'chaos_daemon_root_reader_threads_abandoned_total'), valueOf(t, 'chaos_daemon_root_reader_blocked_threads')]).toEqual([3, 1]);
+    // Without one (a one-shot command reading roots on its own thread), neither family: a 0 would claim nothing stuck.
+    const bare = parseExposition(await text(snapshot([cleanPod()]))).families;
+    expect([...bare.keys()].filter((n) => n.startsWith('chaos_daemon_root_reader'))).toEqual([]);
+  });
+
   it('exposes bpm process counts: identified ones (toda, tproxy) as controlled, every tool by command', async () => {
     const bpm = bpmReport([[11, 'toda'], [12, 'toda'], [13, 'stress-ng']]);
     const t = await text(snapshot([]), { bpm });

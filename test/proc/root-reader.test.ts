@@ -128,6 +128,7 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
     expect(r[2]!.dns).toMatchObject({ state: 'none' });
     expect(r[2]!.jvm).toMatchObject({ state: 'scaffolding' });
     expect(reader.abandoned).toBe(before + 1);
+    expect(reader.blockedThreads).toBe(1);
     if (lent) expect(pool.replaced).toBe(1); // the lent thread, stuck, was the pool's
     expect(ms).toBeGreaterThanOrEqual(300);
     expect(ms).toBeLessThan(10_000);
@@ -154,6 +155,7 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
     }
     expect(last.incomplete[0]?.error.message ?? '').not.toMatch(/blocked in the kernel|no answer/);
     expect(reader.abandoned).toBe(abandoned);
+    expect(reader.blockedThreads).toBe(0);
     // ...and those fds are closed when its thread ends, though termination skipped its `finally`: Node closes the fds
     // a worker opened with fs.open and did not close (the Worker option trackUnmanagedFds, true by default).
     expect(await fdsInto(join(base, 'stuck'))).toEqual([]);
