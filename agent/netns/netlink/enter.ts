@@ -30,7 +30,8 @@ import {
   libc,
   type Libc,
 } from './libc.js';
-import { NetlinkSocket, RawSocket } from './socket.js';
+import { NetlinkSocket } from './socket.js';
+import { RawSocket } from './raw-socket.js';
 
 /** The thread could not return to its own network namespace: it must not be used again. */
 export class StrandedThreadError extends AgentError {

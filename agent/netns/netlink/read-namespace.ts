@@ -11,7 +11,8 @@
 import { DecodeError, NetlinkError, errorMessage } from '../../errors.js';
 import { ALL_SOURCES, emptyNetnsState, type NetnsState, type SourceName, type SourceStatus } from '../state.js';
 import { StrandedThreadError, withNetns, type Inside } from './enter.js';
-import type { NetlinkSocket, RawSocket, RequestLimits } from './socket.js';
+import type { NetlinkSocket, RequestLimits } from './socket.js';
+import type { RawSocket } from './raw-socket.js';
 import { Tape, decodeScript, encodeScript, type Script } from './tape.js';
 import { SetIndex } from './xt/set-index.js';
 

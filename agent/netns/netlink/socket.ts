@@ -1,5 +1,6 @@
 /**
- * Netlink and raw sockets of one network namespace, used synchronously from a worker thread.
+ * Netlink sockets of one network namespace, used synchronously from a worker thread (the raw socket of the legacy
+ * xtables interface: raw-socket.ts; what both share: owned-socket.ts).
  *
  * A socket keeps the network namespace it was created in, so enter.ts creates them inside the namespace and
  * leaves at once; every request after that runs from here, with no fork and no exec. Every request is bounded:
@@ -17,12 +18,10 @@
  */
 import { NetlinkError } from '../../errors.js';
 import {
-  AF_INET6,
   Errno,
   MSG_TRUNC,
   SOL_SOCKET,
   SO_RCVBUF,
-  SO_RCVTIMEO,
   errnoName,
   type Libc,
 } from './libc.js';
@@ -43,7 +42,8 @@ import {
   splitMessages,
   type NlMessage,
 } from './nlmsg.js';
-import { AnswerComparer, AnswerRecorder, sockoptAnswer, tapeEnd, tapeMessage, type AnswerSink, type NetlinkRole, type NetlinkStep, type RawRole, type SockoptStep, type Tape } from './tape.js';
+import { AnswerComparer, AnswerRecorder, tapeEnd, tapeMessage, type AnswerSink, type NetlinkRole, type NetlinkStep, type Tape } from './tape.js';
+import { OwnedSocket, fail } from './owned-socket.js';
 
 /** Bounds of one request. */
 export interface RequestLimits {
@@ -64,13 +64,7 @@ export interface DumpResult {
 }
 
 const RECV_BUFFER = 256 * 1024;
-const MAX_RECV_TIMEOUT_MS = 1000;
 
-function fail(libc: Libc, op: string, what: string): never {
-  const errno = libc.errno();
-  const reason = errno === Errno.EAGAIN ? 'timeout' : 'spawn';
-  throw new NetlinkError(op, reason, `${what}: ${errnoName(errno)}`, { errno });
-}
 
 /** This thread's receive buffer, shared by its sockets (allocated on first use, never zero-filled: recv writes it). */
 let receiveBuffer: Buffer | null = null;
@@ -80,41 +74,6 @@ function threadReceiveBuffer(): Buffer {
   return receiveBuffer;
 }
 
-/** A socket fd owned by this object; close() is idempotent. */
-abstract class OwnedSocket {
-  protected closed = false;
-  /** The SO_RCVTIMEO now set on the socket, ms (Infinity: none yet, recv would block). */
-  private receiveTimeoutMs = Infinity;
-  private readonly timeval = Buffer.alloc(16);
-  constructor(
-    protected readonly libc: Libc,
-    readonly fd: number,
-  ) {}
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.libc.close(this.fd);
-  }
-
-  protected checkOpen(op: string): void {
-    if (this.closed) throw new NetlinkError(op, 'spawn', 'socket is closed');
-  }
-
-  /**
-   * SO_RCVTIMEO: a recv that waits longer fails with EAGAIN (reported as a timeout). Bounds a recv to at most `ms`
-   * (and to MAX_RECV_TIMEOUT_MS): the socket option is written only when the one in place could wait longer.
-   */
-  protected boundReceive(ms: number): void {
-    const clamped = Math.max(1, Math.min(MAX_RECV_TIMEOUT_MS, Math.ceil(ms)));
-    if (this.receiveTimeoutMs <= clamped) return;
-    const tv = this.timeval;
-    tv.writeBigInt64LE(BigInt(Math.floor(clamped / 1000)), 0);
-    tv.writeBigInt64LE(BigInt((clamped % 1000) * 1000), 8);
-    if (this.libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length) !== 0) fail(this.libc, 'setsockopt', 'SO_RCVTIMEO');
-    this.receiveTimeoutMs = clamped;
-  }
-}
 
 /**
  * The fd under one or more NetlinkSockets of a read (NetlinkSocket.shared): its sequence numbers, its receive
@@ -402,48 +361,4 @@ export class NetlinkSocket {
 interface Answer extends DumpResult {
   errno: number;
   sink: AnswerSink | null;
-}
-
-/** A raw IPv4/IPv6 socket for the legacy xtables getsockopt interface (IPT_SO_GET_INFO / GET_ENTRIES, ebtables). */
-export class RawSocket extends OwnedSocket {
-  /** Set by a read that records its requests (tape.ts). */
-  tape: Tape | null = null;
-
-  constructor(libc: Libc, fd: number, readonly family: number) {
-    super(libc, fd);
-  }
-
-  get role(): RawRole {
-    return this.family === AF_INET6 ? 'raw6' : 'raw4';
-  }
-
-  /**
-   * getsockopt with `buf` both as input (the kernel reads the table name from it) and output; returns the bytes
-   * written. Fails with a NetlinkError carrying errno (ENOENT: no such table).
-   */
-  getsockopt(op: string, level: number, name: number, buf: Buffer): number {
-    this.checkOpen(op);
-    const input = this.tape === null ? null : Buffer.from(buf);
-    const len = [buf.length];
-    const errno = this.libc.getsockopt(this.fd, level, name, buf, len) !== 0 ? this.libc.errno() : 0;
-    if (input !== null) this.tape!.record({ kind: 'sockopt', role: this.role, level, name, input, size: input.length, answer: sockoptAnswer(len[0]!, buf, errno) });
-    if (errno !== 0) {
-      const reason = errno === Errno.ENOENT ? 'vanished' : 'spawn';
-      throw new NetlinkError(op, reason, `getsockopt: ${errnoName(errno)}`, { errno });
-    }
-    return len[0]!;
-  }
-
-  /** Call a recorded step again; true when the answer is the taped one (tape.ts). */
-  replay(step: SockoptStep): boolean {
-    this.checkOpen('replay');
-    const buf = Buffer.alloc(step.size);
-    step.input.copy(buf, 0, 0, Math.min(step.input.length, step.size));
-    const len = [buf.length];
-    const errno = this.libc.getsockopt(this.fd, step.level, step.name, buf, len) !== 0 ? this.libc.errno() : 0;
-    // sockoptAnswer(len, buf, errno).equals(step.answer), compared in place.
-    const a = step.answer;
-    if (a.length !== (errno === 0 ? 8 + buf.length : 8) || a.readInt32LE(0) !== errno || a.readUInt32LE(4) !== len[0]! >>> 0) return false;
-    return errno !== 0 || buf.compare(a, 8) === 0;
-  }
 }

@@ -10,7 +10,7 @@
  */
 import { NetlinkError } from '../../../errors.js';
 import { SOL_IP } from '../libc.js';
-import type { RawSocket } from '../socket.js';
+import type { RawSocket } from '../raw-socket.js';
 
 export const SO_IP_SET = 83;
 export const IP_SET_OP_GET_BYINDEX = 0x00000007;

@@ -11,7 +11,7 @@ import { parseRuleText } from '../../nsenter/iptables.js';
 import type { IpFamily, IptablesChain, IptablesDump, IptablesRule, IptablesTable } from '../../model/iptables.js';
 import type { SourceName, SourceStatus } from '../../state.js';
 import { Errno, SOL_IP, SOL_IPV6 } from '../libc.js';
-import type { RawSocket } from '../socket.js';
+import type { RawSocket } from '../raw-socket.js';
 import type { XtContext } from '../xt/types.js';
 import { decodeEntries, decodeGetInfo, GET_ENTRIES_HEADER, GETINFO_SIZE, XT_TABLE_MAXNAMELEN, type TableInfo } from './entries.js';
 import { ChainFinder, chainLayout } from './layout.js';

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readNamespace, type NamespaceHandles } from '../../../../agent/netns/netlink/read-namespace.js';
-import type { RawSocket } from '../../../../agent/netns/netlink/socket.js';
+import type { RawSocket } from '../../../../agent/netns/netlink/raw-socket.js';
 import { legacyIptablesSource } from '../../../../agent/netns/netlink/xtables/source.js';
 import { SetIndex } from '../../../../agent/netns/netlink/xt/set-index.js';
 import { parseIptablesSave } from '../../../../agent/netns/nsenter/iptables.js';
