@@ -203,7 +203,11 @@ export class NetnsReader {
       r = await (await this.workers()).read(job, signal);
     }
     // Failures of the netlink read itself (a source the reader does not cover is not a failure: auto falls back).
-    const failures = (r.state.sources ?? []).filter((s) => s.status !== 'complete' && s.reason !== 'unsupported').map((s) => (s.status === 'truncated' ? 'output_limit' : (s.reason ?? 'spawn')));
+    // A loop, not per-call closures, as netlinkGap (see chaos/processes.ts: V8 recompiles those).
+    const failures: string[] = [];
+    for (const s of r.state.sources ?? []) {
+      if (s.status !== 'complete' && s.reason !== 'unsupported') failures.push(s.status === 'truncated' ? 'output_limit' : (s.reason ?? 'spawn'));
+    }
     this.hooks.onRead?.({ reader: 'netlink', seconds: (performance.now() - t0) / 1000, cpuSeconds: r.cpuSeconds, failures, unchanged: r.unchanged });
     return r.state;
   }
