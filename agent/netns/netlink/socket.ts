@@ -65,7 +65,6 @@ export interface DumpResult {
 
 const RECV_BUFFER = 256 * 1024;
 
-
 /** This thread's receive buffer, shared by its sockets (allocated on first use, never zero-filled: recv writes it). */
 let receiveBuffer: Buffer | null = null;
 
@@ -73,7 +72,6 @@ function threadReceiveBuffer(): Buffer {
   receiveBuffer ??= Buffer.allocUnsafe(RECV_BUFFER);
   return receiveBuffer;
 }
-
 
 /**
  * The fd under one or more NetlinkSockets of a read (NetlinkSocket.shared): its sequence numbers, its receive
