@@ -24,9 +24,10 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker, type MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { AgentError, errorMessage } from '../errors.js';
 import { workerLimits } from '../worker-limits.js';
+import { startWorker, terminateLoaded } from '../worker-loaded.js';
 import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
 import type { ThreadLease } from '../netns/netlink/pool.js';
 import type { RootReply, RootRequest } from './root-serve.js';
@@ -123,7 +124,7 @@ export class RootReader {
     this.stopIdle();
     const w = this.worker;
     this.worker = null;
-    if (w) await w.terminate();
+    if (w) await terminateLoaded(w);
   }
 
   private async readAll(jobs: readonly RootJob[]): Promise<RootFacts[]> {
@@ -181,7 +182,7 @@ export class RootReader {
 
   private spawn(): Worker {
     const heap = this.opts.heapMb ?? 64;
-    const w = new Worker(rootWorkerUrl(), { resourceLimits: workerLimits(heap) });
+    const w = startWorker(rootWorkerUrl(), { resourceLimits: workerLimits(heap) });
     w.unref(); // an idle reader never keeps the process alive; a read in progress is kept alive by its watchdog
     this.started++;
     return w;
@@ -198,7 +199,7 @@ export class RootReader {
     if (this.worker === w) this.worker = null;
     w.removeAllListeners();
     w.on('error', (err) => void err); // a late error of a thread being abandoned has nobody to tell
-    void w.terminate().catch((err: unknown) => void err);
+    void terminateLoaded(w).catch((err: unknown) => void err); // not while it loads koffi (worker-loaded.ts)
   }
 
   /** A thread for one request: lent by the pool (`lease`), else the reader's own (started if needed). */

@@ -25,9 +25,10 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { NetlinkError, errorMessage } from '../../errors.js';
 import { workerLimits } from '../../worker-limits.js';
+import { startWorker, terminateLoaded } from '../../worker-loaded.js';
 import type { NetnsState } from '../state.js';
 import type { NetlinkJob } from './read-namespace.js';
 import type { JobMessage, ReplyMessage } from './worker-main.js';
@@ -240,7 +241,7 @@ export class NetlinkPool {
     const heap = this.opts.heapMb ?? 96;
     const side = new MessageChannel();
     const workerData: ThreadData = { sidePort: side.port2 };
-    const worker = new Worker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
+    const worker = startWorker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
     side.port1.unref();
     this.started++;
     const slot: Slot = { worker, port: side.port1, busy: null, lent: false, timer: null, idle: null };
@@ -357,7 +358,7 @@ export class NetlinkPool {
       slot.worker.on('error', () => undefined); // a late error of a thread being terminated has nobody to tell
     } // else (closing the pool) its holder hears of the exit and abandons it
     slot.port.close();
-    await slot.worker.terminate();
+    await terminateLoaded(slot.worker); // not while it loads koffi: that aborts the process (worker-loaded.ts)
     if (!this.closed) this.pump();
   }
 

@@ -12,6 +12,8 @@ import type { NetnsState } from '../state.js';
 import { NETLINK_SOURCES } from './sources.js';
 import { threadCpuNanos } from './thread-cpu.js';
 import { lowerThreadPriority } from '../../thread-priority.js';
+import { markLoaded } from '../../worker-loaded.js';
+import { libc } from './libc.js';
 
 export interface JobMessage {
   id: number;
@@ -29,6 +31,14 @@ export type ReplyMessage =
 const port = parentPort;
 if (port) {
   lowerThreadPriority(); // the event loop first on a busy core (thread-priority.ts); a failure changes nothing else
+  // koffi loaded (lowerThreadPriority) and the reader's bindings made, before the thread may be terminated: a thread
+  // terminated while koffi initialises aborts the process (worker-loaded.ts). A failure is the first read's to report.
+  try {
+    libc();
+  } catch (err) {
+    void err;
+  }
+  markLoaded();
   port.on('message', (msg: JobMessage) => {
     const cpu0 = threadCpuNanos();
     const cpu = (): number => Math.max(0, Math.round((threadCpuNanos() - cpu0) / 1000));

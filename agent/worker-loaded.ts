@@ -1,0 +1,60 @@
+/**
+ * A worker thread is never terminated while it loads its native modules. Terminating a thread while koffi's addon
+ * initialises aborts the WHOLE process: the addon's init fails on the terminating isolate, throws, and node-addon-api
+ * cannot throw there, so node dies with `FATAL ERROR: Error::ThrowAsJavaScriptException napi_throw` (seen in CI: a
+ * collection whose deadline had passed aborted reads on reader threads that were still starting). The agent
+ * terminates its threads on purpose (a read past its budget, an aborted collection, a stuck root, close()), so its
+ * workers are started here with a shared word in their workerData, set by the worker (markLoaded) once koffi is
+ * loaded, and terminated through terminateLoaded, which waits for that word first. Bounded: a thread that never gets
+ * there (or has exited) is terminated without waiting longer, as before.
+ */
+import { once } from 'node:events';
+import { Worker, workerData, type WorkerOptions } from 'node:worker_threads';
+
+const flags = new WeakMap<Worker, Int32Array>();
+
+/** Atomics.waitAsync (V8 8.7+, so every Node 20; TypeScript's lib has it from es2024 only). */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+/** `new Worker(url, opts)`, with the shared word (`workerData.loaded`; workerData must be an object or absent). */
+export function startWorker(url: URL, opts: WorkerOptions): Worker {
+  const loaded = new Int32Array(new SharedArrayBuffer(4));
+  const data = (opts.workerData ?? {}) as Record<string, unknown>;
+  const w = new Worker(url, { ...opts, workerData: { ...data, loaded } });
+  flags.set(w, loaded);
+  return w;
+}
+
+/** In a worker started by startWorker: its native modules are loaded, it may be terminated from now on. */
+export function markLoaded(): void {
+  const flag = (workerData as { loaded?: unknown } | null)?.loaded;
+  if (!(flag instanceof Int32Array)) return;
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+}
+
+/** Longest wait for a worker to finish loading before it is terminated anyway, ms. */
+export const MAX_LOAD_WAIT_MS = 10_000;
+
+/** True once the worker has marked itself loaded (or was not started by startWorker). */
+export function isLoaded(worker: Worker): boolean {
+  const flag = flags.get(worker);
+  return flag === undefined || Atomics.load(flag, 0) === 1;
+}
+
+/** `worker.terminate()`, once the worker has marked itself loaded, has exited, or after `maxWaitMs`. */
+export async function terminateLoaded(worker: Worker, maxWaitMs = MAX_LOAD_WAIT_MS): Promise<number | undefined> {
+  const flag = flags.get(worker);
+  // threadId is -1 once the thread has exited: nothing is loading any more.
+  if (flag !== undefined && worker.threadId !== -1 && Atomics.load(flag, 0) === 0) {
+    const wait = waitAsync(flag, 0, 0, maxWaitMs);
+    if (wait.async) {
+      const exited = new AbortController();
+      await Promise.race([wait.value, once(worker, 'exit', { signal: exited.signal }).catch((err: unknown) => void err)]);
+      exited.abort();
+    }
+  }
+  return worker.terminate();
+}
