@@ -10,6 +10,7 @@
  * hottest functions. `--threads` adds the CPU of each thread of that process per collection (bench/thread-cpu.ts).
  * `--node-flag=--perf-basic-prof` (repeatable) passes a flag to that process, e.g. for
  * `perf record -g -- node dist/bench/profile.js ...` (on-CPU samples of every thread, JS frames named).
+ * `--agent-flag=--netns-concurrency=1` (repeatable) passes a flag to the agent, as serve's command line would.
  * Tears everything down, also on failure or SIGINT.
  *
  * To profile repeatedly against the same pods: `--hold` sets them up, prints the CRI endpoint and waits for SIGINT;
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
       reader: { type: 'string', default: 'auto' },
       'cpu-prof': { type: 'string' },
       'node-flag': { type: 'string', multiple: true },
+      'agent-flag': { type: 'string', multiple: true },
       hold: { type: 'boolean', default: false },
       'loop-blocks': { type: 'boolean', default: false },
       threads: { type: 'boolean', default: false },
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
 
 
     const prof = values['cpu-prof'] !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
-    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), endpoint, 300_000, [...(await shippedNodeFlags(repoRoot)), ...prof, ...(values['node-flag'] ?? [])], ['--reader', values.reader!, ...(values['loop-blocks'] ? ['--bench-loop-blocks'] : [])], await shippedEnv(repoRoot));
+    agent = new AgentProcess(join(repoRoot, 'dist', 'bench', 'agent-worker.js'), endpoint, 300_000, [...(await shippedNodeFlags(repoRoot)), ...prof, ...(values['node-flag'] ?? [])], ['--reader', values.reader!, ...(values['agent-flag'] ?? []), ...(values['loop-blocks'] ? ['--bench-loop-blocks'] : [])], await shippedEnv(repoRoot));
     agent.start();
     log(`agent process pid ${agent.pid}`);
     const pid = agent.pid!;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { buildCollectionFamilies, PersistentMetrics, renderRegistry, type MetricsInput } from '../../agent/metrics/registry.js';
+import { buildCollectionFamilies, EVENT_LOOP_PRECISION_MS, PersistentMetrics, renderRegistry, type MetricsInput } from '../../agent/metrics/registry.js';
 import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
 import { lintExposition, parseExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
 import { chaosPod, cleanPod, report, podInfo, container, filterDump, chain, rule, snapshot } from './fixtures.js';
@@ -192,6 +192,20 @@ describe('rendering with the long-lived registry', () => {
       expect(om).toContain('chaos_daemon_netns_errors_total{reason="timeout"} 1');
       expect(r.samples).toBe(prom.split('\n').filter((l) => l && !l.startsWith('#')).length);
     }
+  });
+
+  it('samples the event loop delay every EVENT_LOOP_PRECISION_MS, not every 10 ms (prom-client\'s default)', async () => {
+    // The histogram records the time between two firings of its timer, interval included, and a timer never fires
+    // early: its minimum is the interval. At prom-client's default (10 ms, 100 wake-ups a second, ~11 ms of CPU per
+    // second on an idle process) the minimum would be ~0.01 s.
+    expect(EVENT_LOOP_PRECISION_MS).toBe(100);
+    const persistent = new PersistentMetrics();
+    await new Promise((r) => setTimeout(r, 4.5 * EVENT_LOOP_PRECISION_MS));
+    const r = await persistent.render(await buildCollectionFamilies(input(snapshot([cleanPod()]))));
+    const prom = (await r.body('prometheus', false)).toString('utf8');
+    const min = valueOf(prom, 'nodejs_eventloop_lag_min_seconds', {});
+    expect(min).toBeGreaterThanOrEqual(0.095);
+    expect(min).toBeLessThan(5); // samples were taken (an empty histogram's minimum is ~9.2e9)
   });
 
   it('gzips both renderings', async () => {
