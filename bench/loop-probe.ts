@@ -9,7 +9,8 @@
  * children's CPU (ms) so far. bench/serve-load.ts sends SIGUSR2 each time serve logs "collection published", so a
  * window is one collection interval: the collection, its rendering and whatever scrapes arrived meanwhile.
  *
- * Its own cost: about 500 timer firings per second (PROBE_CPU_NOTE), which the CPU figures include.
+ * Its own cost: about 500 timer firings per second (~21 ms of CPU per second), which serve's CPU in each window
+ * includes; bench/serve-load.ts calibrateProbe measures it per firing and the report subtracts it.
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';

@@ -119,7 +119,8 @@ function latencies(l: LoadResult): string {
 export function windowsOf(serve: ServeLoadResult | null, phase: 'idle' | 'load'): { block: Summary; cpu: Summary } | null {
   const w = serve?.windows.filter((x) => x.phase === phase) ?? [];
   if (w.length === 0) return null;
-  return { block: summarize(w.map((x) => x.maxBlockMs)), cpu: summarize(w.map((x) => x.cpuMs)) };
+  const perFiring = serve?.probeMsPerFiring ?? 0;
+  return { block: summarize(w.map((x) => x.maxBlockMs)), cpu: summarize(w.map((x) => x.cpuMs - (x.firings ?? 0) * perFiring)) };
 }
 
 const label = (r: RowResult): string => `${r.corpus} ${r.pods}`;
@@ -164,7 +165,7 @@ export function renderTables(r: BenchResults): string {
   out.push('');
   out.push('Median [min–max] over rounds (serve: over collections). CPU = the collecting process, every thread, plus the tools it ran; ' +
     'agent CPU split = netlink reader threads / the rest. serve: the shipped launcher and V8 flags, --interval ' +
-    `${r.config.serveIntervalMs} ms; loop block = the event loop's longest block in each collection interval with nobody scraping, then with ` +
+    `${r.config.serveIntervalMs} ms, its CPU per collection net of the bench's loop probe (its timer's firings x their calibrated cost, when recorded); loop block = the event loop's longest block in each collection interval with nobody scraping, then with ` +
     `${r.config.connections} scrapers; scrape latency with ${r.config.connections} concurrent scrapers for ${r.config.loadSeconds} s (Prometheus headers, gzip), ` +
     'closed loop (each sends its next request on the answer: they saturate the 2 cores they share with serve), then paced (each at a fixed rate); ' +
     'fallbacks = namespaces read through the tools (agent collections / serve\'s chaos_daemon_netns_reader_fallbacks_total).');

@@ -82,6 +82,8 @@ export interface LoopWindow {
   p99BlockMs: number;
   /** serve's CPU in the window (every thread, and reaped children), ms. */
   cpuMs: number;
+  /** Firings of the probe's timer in the window (absent from results written before it was recorded). */
+  firings?: number;
 }
 
 /** One autocannon run. */
@@ -132,6 +134,36 @@ export interface ServeLoadResult {
   fallbacks: number;
   /** The exporter's own chaos_daemon_collection_duration_seconds at the end, ms. */
   lastCollectionMs: number | null;
+  /** CPU of one firing of the loop probe's timer, ms (calibrateProbe; absent from results written before it). */
+  probeMsPerFiring?: number;
+}
+
+/**
+ * What the loop probe itself costs per firing of its timer, ms: an otherwise idle node, started as serve is (shipped
+ * flags and environment, the probe preloaded), measured over one probe window of ~4 s. The probe's RESOLUTION_MS timer
+ * fires ~500 times a second (~21 ms of CPU per second here), all of it counted in serve's windows: at a 2 s interval
+ * ~40 ms per collection that the agent does not spend in production. The report subtracts firings x this.
+ */
+export async function calibrateProbe(repoRoot: string, windowMs = 4000): Promise<number> {
+  const probe = pathToFileURL(join(repoRoot, 'dist', 'bench', 'loop-probe.js')).href;
+  const child = spawn(process.execPath, [...(await shippedNodeFlags(repoRoot)), '--import', probe, '-e', `setTimeout(() => {}, ${windowMs + 5000})`],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...(await shippedEnv(repoRoot)) } });
+  let err = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (c: string) => void (err = (err + c).slice(-8192)));
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  try {
+    await sleep(1000); // past node's start-up
+    process.kill(child.pid!, 'SIGUSR2');
+    await sleep(windowMs);
+    process.kill(child.pid!, 'SIGUSR2');
+    await sleep(200);
+    const lines = err.split('\n').filter((l) => l.startsWith('LOOPPROBE ')).map((l) => JSON.parse(l.slice(10)) as { firings: number; cpuMs: number });
+    if (lines.length < 2 || lines[1]!.firings === 0) throw new AgentError('BENCH_PROBE', `probe calibration saw ${lines.length} windows: ${err.slice(-500)}`);
+    return (lines[1]!.cpuMs - lines[0]!.cpuMs) / lines[1]!.firings;
+  } finally {
+    await stopChild(child);
+  }
 }
 
 interface Got {
@@ -207,10 +239,10 @@ class ServeWatcher {
 
   private line(line: string): void {
     if (line.startsWith('LOOPPROBE ')) {
-      const p = JSON.parse(line.slice(10)) as { maxBlockMs: number; p99BlockMs: number; cpuMs: number; childrenCpuMs: number };
+      const p = JSON.parse(line.slice(10)) as { maxBlockMs: number; p99BlockMs: number; firings: number; cpuMs: number; childrenCpuMs: number };
       const cpu = p.cpuMs + p.childrenCpuMs;
       const phase = this.signalled.shift() ?? this.phase;
-      this.windows.push({ phase: this.lastCpu === null ? 'startup' : phase, maxBlockMs: p.maxBlockMs, p99BlockMs: p.p99BlockMs, cpuMs: this.lastCpu === null ? cpu : cpu - this.lastCpu });
+      this.windows.push({ phase: this.lastCpu === null ? 'startup' : phase, maxBlockMs: p.maxBlockMs, p99BlockMs: p.p99BlockMs, cpuMs: this.lastCpu === null ? cpu : cpu - this.lastCpu, firings: p.firings });
       this.lastCpu = cpu;
       return;
     }
@@ -242,6 +274,8 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
   const progress = opts.onProgress ?? (() => undefined);
   const deadline = Date.now() + opts.timeoutMs;
   const started = performance.now();
+  const probeMsPerFiring = await calibrateProbe(opts.repoRoot);
+  progress(`loop probe: ${(probeMsPerFiring * 1000).toFixed(1)} µs of CPU per firing`);
   const probe = pathToFileURL(join(opts.repoRoot, 'dist', 'bench', 'loop-probe.js')).href;
   const child = spawn(
     process.execPath,
@@ -316,6 +350,7 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
       gzipBytes: gz.body.length,
       fallbacks: sumSamples(text, 'chaos_daemon_netns_reader_fallbacks_total'),
       lastCollectionMs: d === undefined ? null : Number(d) * 1000,
+      probeMsPerFiring,
     };
   } catch (err) {
     throw err instanceof AgentError ? err : new AgentError('BENCH_SERVE', errorMessage(err), { cause: err });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { LoopBlocks, attributeGaps, pauseOverlap } from '../../bench/loop-blocks.js';
 import { summarize } from '../../bench/measure.js';
-import { checkTargets, type RowResult } from '../../bench/report.js';
+import { checkTargets, windowsOf, type RowResult } from '../../bench/report.js';
 import { sumSamples, type ServeLoadResult } from '../../bench/serve-load.js';
 
 const MB = 1 << 20;
@@ -169,5 +169,22 @@ describe('loop-blocks probe', () => {
     expect(Math.max(...owns)).toBeGreaterThan(0);
     for (const [phase, wall] of walls) if (got[`${phase} cpu`] !== undefined) expect(got[`${phase} cpu`]).toBeLessThanOrEqual(wall + 1.5);
     expect(probe.take(t0, t2, t2, collectors)).toEqual({});
+  });
+});
+
+describe('serve CPU per collection', () => {
+  it('is net of the loop probe when its cost per firing was calibrated, and raw in results written before', () => {
+    const serve = row({ baseCpu: 1, agentCpu: 1, baseWall: 1, agentWall: 1, p99: 1, rssMb: 1, blockMs: 1 }).serve!;
+    serve.windows = [
+      { phase: 'idle', maxBlockMs: 1, p99BlockMs: 1, cpuMs: 300, firings: 1000 },
+      { phase: 'idle', maxBlockMs: 1, p99BlockMs: 1, cpuMs: 340, firings: 1000 },
+      { phase: 'idle', maxBlockMs: 1, p99BlockMs: 1, cpuMs: 320, firings: 500 },
+      { phase: 'load', maxBlockMs: 1, p99BlockMs: 1, cpuMs: 999, firings: 1000 },
+    ];
+    expect(windowsOf(serve, 'idle')!.cpu.samples).toEqual([300, 340, 320]);
+    serve.probeMsPerFiring = 0.04;
+    const net = windowsOf(serve, 'idle')!.cpu;
+    expect(net.samples.map((x) => Math.round(x * 1000) / 1000)).toEqual([260, 300, 300]);
+    expect(net.median).toBeCloseTo(300, 6);
   });
 });
