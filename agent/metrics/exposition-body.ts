@@ -4,11 +4,10 @@
  * (~800 KB at 110 chaos pods, a large object that only a full GC reclaims, then copied again into the Buffer), and
  * no scan of it for `samples`.
  */
-import type { Registry } from 'prom-client';
 import type { RenderedBody } from './exposition.js';
 import type { AnyFamily } from './families.js';
 import { familyPieces } from './render-families.js';
-import { countSamples, registryParts } from './render-text.js';
+import { countSamples, registryParts, type FamilyData } from './render-text.js';
 import type { Slicer } from './slicer.js';
 
 /** The pieces written one after the other, UTF-8. */
@@ -22,10 +21,11 @@ export function piecesToBuffer(pieces: readonly string[]): Buffer {
 }
 
 /**
- * The collection's families, then the registry's, in one format: byte for byte render-text.ts joinParts of
- * every family's text (blank lines between families in the text format, `# EOF` closing OpenMetrics).
+ * The collection's families, then the registry's (`registry`: the collection's one reading of it, render-text.ts
+ * readRegistry, asked for once the collection's families are written), in one format: byte for byte render-text.ts
+ * joinParts of every family's text (blank lines between families in the text format, `# EOF` closing OpenMetrics).
  */
-export async function renderBody(families: readonly AnyFamily[], registry: Registry, openMetrics: boolean, slicer: Slicer): Promise<RenderedBody> {
+export async function renderBody(families: readonly AnyFamily[], registry: () => Promise<readonly FamilyData[]>, openMetrics: boolean, slicer: Slicer): Promise<RenderedBody> {
   const separator = openMetrics ? '\n' : '\n\n';
   const pieces: string[] = [];
   let samples = 0;
@@ -35,7 +35,7 @@ export async function renderBody(families: readonly AnyFamily[], registry: Regis
     await familyPieces(f, openMetrics, slicer, pieces);
     samples += f.size;
   }
-  for (const part of await registryParts(registry, openMetrics, slicer)) {
+  for (const part of await registryParts(await registry(), openMetrics, slicer)) {
     if (pieces.length > 0) pieces.push(separator);
     pieces.push(part);
     samples += countSamples(part);

@@ -17,6 +17,7 @@ import { registerKubeMetrics } from './kube.js';
 import { registerQdiscMetrics } from './qdisc.js';
 import { RenderedMetrics, type ExpositionDemand, type ExpositionFormat, type RenderedBody } from './exposition.js';
 import { renderBody } from './exposition-body.js';
+import { readRegistry, type FamilyData } from './render-text.js';
 import { CollectionFamilies } from './families.js';
 import { DEFAULT_SLICE_MS, Slicer } from './slicer.js';
 import { registerRuntimeMetrics, runtimeRequestHistogram } from './runtime.js';
@@ -148,9 +149,13 @@ export async function renderRegistry(
   let upFront = true;
   const serialise = opts.serialise ?? (<T>(run: () => Promise<T>) => run());
   const families = opts.collection?.families ?? [];
+  // The registry is read once, by the first rendering, and every variant (made now or on a later first request)
+  // writes that reading: one collection publishes the same values whatever the format (render-text.ts readRegistry).
+  let reading: Promise<FamilyData[]> | null = null;
   const render = (format: ExpositionFormat): Promise<RenderedBody> => {
-    const signal = upFront ? opts.signal : undefined;
-    return serialise(() => renderBody(families, reg, format === 'openmetrics', new Slicer(opts.sliceMs ?? DEFAULT_SLICE_MS, signal)));
+    const slicer = new Slicer(opts.sliceMs ?? DEFAULT_SLICE_MS, upFront ? opts.signal : undefined);
+    const read = (): Promise<FamilyData[]> => (reading ??= readRegistry(reg, slicer));
+    return serialise(() => renderBody(families, read, format === 'openmetrics', slicer));
   };
   try {
     return await RenderedMetrics.create(render, opts.demand ?? null);

@@ -73,17 +73,36 @@ export async function formatFamily(data: FamilyData, openMetrics: boolean, slice
 
 export async function renderText(registry: Registry, opts: RenderTextOptions): Promise<string> {
   const slicer = opts.slicer ?? new Slicer(opts.sliceMs ?? DEFAULT_SLICE_MS, opts.signal);
-  return joinParts(await registryParts(registry, opts.openMetrics, slicer), opts.openMetrics);
+  return joinParts(await registryParts(await readRegistry(registry, slicer), opts.openMetrics, slicer), opts.openMetrics);
 }
 
-/** Each family of the registry as formatFamily renders it, in registration order. */
-export async function registryParts(registry: Registry, openMetrics: boolean, slicer: Slicer): Promise<string[]> {
-  const parts: string[] = [];
+/**
+ * One reading of every family of the registry (`get()`), in registration order: what one collection publishes, in
+ * every variant it is rendered to. Reading is not free of effects: a gauge's collect() runs, and prom-client's
+ * event-loop delay gauges reset their histogram on each read, so a second read right after the first saw an empty
+ * one (nodejs_eventloop_lag_min_seconds 9223372036.85, mean NaN in the second variant). Samples are copied: a counter's
+ * get() hands out its live entries, which later increments would change under a variant rendered later.
+ */
+export async function readRegistry(registry: Registry, slicer: Slicer): Promise<FamilyData[]> {
+  const out: FamilyData[] = [];
   for (const { name } of registry.getMetricsAsArray()) {
     await slicer.point();
     const metric = registry.getSingleMetric(name);
     if (!metric) continue; // removed while rendering
-    parts.push(await formatFamily(await metric.get(), openMetrics, slicer));
+    const data = await metric.get();
+    const values: SampleData[] = [];
+    for (const v of data.values) values.push({ ...v });
+    out.push({ name: data.name, help: data.help, type: data.type, values });
+  }
+  return out;
+}
+
+/** Each family read (readRegistry) as formatFamily renders it, in registration order. */
+export async function registryParts(data: readonly FamilyData[], openMetrics: boolean, slicer: Slicer): Promise<string[]> {
+  const parts: string[] = [];
+  for (const family of data) {
+    await slicer.point();
+    parts.push(await formatFamily(family, openMetrics, slicer));
   }
   return parts;
 }

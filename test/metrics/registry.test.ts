@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { buildCollectionFamilies, EVENT_LOOP_PRECISION_MS, PersistentMetrics, renderRegistry, type MetricsInput } from '../../agent/metrics/registry.js';
 import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
+import { ExpositionDemand } from '../../agent/metrics/exposition.js';
 import { lintExposition, parseExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
 import { chaosPod, cleanPod, report, podInfo, container, filterDump, chain, rule, snapshot } from './fixtures.js';
 import type { Snapshot } from '../../agent/snapshot.js';
@@ -206,6 +207,25 @@ describe('rendering with the long-lived registry', () => {
     const min = valueOf(prom, 'nodejs_eventloop_lag_min_seconds', {});
     expect(min).toBeGreaterThanOrEqual(0.095);
     expect(min).toBeLessThan(5); // samples were taken (an empty histogram's minimum is ~9.2e9)
+    // Every variant of the collection writes the same reading: prom-client resets the histogram on each read, and
+    // the variant rendered second used to show an empty one (min 9223372036.85, mean NaN).
+    const om = (await r.body('openmetrics', false)).toString('utf8');
+    for (const name of ['nodejs_eventloop_lag_min_seconds', 'nodejs_eventloop_lag_max_seconds', 'nodejs_eventloop_lag_mean_seconds', 'nodejs_eventloop_lag_p99_seconds']) {
+      expect(valueOf(om, name, {}), name).toBe(valueOf(prom, name, {}));
+    }
+  });
+
+  it('renders one reading of the registry per collection: a variant asked for later shows the collection\'s values', async () => {
+    const persistent = new PersistentMetrics();
+    persistent.onCommand({ tool: 'tc', seconds: 0.003, ok: false, reason: 'timeout' });
+    const r = await persistent.render(await buildCollectionFamilies(input(snapshot([cleanPod()]))), undefined, new ExpositionDemand([{ format: 'prometheus', gzip: false }]));
+    const prom = (await r.body('prometheus', false)).toString('utf8');
+    expect(valueOf(prom, 'chaos_daemon_netns_errors_total', { reason: 'timeout' })).toBe(1);
+    persistent.onCommand({ tool: 'tc', seconds: 0.003, ok: false, reason: 'timeout' }); // after the collection
+    const om = (await r.body('openmetrics', false)).toString('utf8'); // rendered now, on its first request
+    expect(om).toContain('chaos_daemon_netns_errors_total{reason="timeout"} 1\n');
+    const next = await persistent.render(await buildCollectionFamilies(input(snapshot([cleanPod()]))));
+    expect(valueOf((await next.body('prometheus', false)).toString('utf8'), 'chaos_daemon_netns_errors_total', { reason: 'timeout' })).toBe(2);
   });
 
   it('gzips both renderings', async () => {
