@@ -75,10 +75,17 @@ export class CollectionScheduler {
     this.tick();
   }
 
-  private tick(): void {
+  private tick(due?: number): void {
     this.timer = null;
     if (this.stopped) return;
     const t0 = Date.now();
+    // libuv times a timer from its loop time, cached when the loop iteration began: when schedule() ran late in an
+    // iteration, the timer fires that much early by the wall clock (CI saw 38 ms start to start at a 40 ms interval).
+    // A collection never starts before its interval is up: the rest is waited for.
+    if (due !== undefined && t0 < due) {
+      this.timer = setTimeout(() => this.tick(due), due - t0);
+      return;
+    }
     this.collectNow().then(
       () => this.schedule(t0),
       (err: unknown) => {
@@ -90,8 +97,8 @@ export class CollectionScheduler {
 
   private schedule(startedAt: number): void {
     if (this.stopped) return;
-    const delay = Math.max(0, startedAt + this.opts.intervalMs - Date.now());
-    this.timer = setTimeout(() => this.tick(), delay);
+    const due = startedAt + this.opts.intervalMs;
+    this.timer = setTimeout(() => this.tick(due), Math.max(0, due - Date.now()));
   }
 
   /** Run a collection now, or join the one in progress (single-flight). Rejects if it fails; `latest` is then kept. */

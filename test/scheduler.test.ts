@@ -58,7 +58,8 @@ describe('CollectionScheduler', () => {
     await until(() => starts.length >= 5, 30_000);
     await s.stop();
     expect(maxRunning).toBe(1);
-    // Start to start at least one interval (timers may fire up to 1 ms early).
+    // Start to start at least one interval (the scheduler waits out a timer that fires early by the wall clock; 1 ms:
+    // the two Date.now() of a start, its own and this test's, may straddle a millisecond).
     for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(39);
     // The 150 ms collection overran its 40 ms interval: the next one started after it ended, not during.
     expect(starts[2]!).toBeGreaterThanOrEqual(ends[1]!);
