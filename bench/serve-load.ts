@@ -141,8 +141,9 @@ export interface ServeLoadResult {
 /**
  * What the loop probe itself costs per firing of its timer, ms: an otherwise idle node, started as serve is (shipped
  * flags and environment, the probe preloaded), measured over one probe window of ~4 s. The probe's RESOLUTION_MS timer
- * fires ~500 times a second (~21 ms of CPU per second here), all of it counted in serve's windows: at a 2 s interval
- * ~40 ms per collection that the agent does not spend in production. The report subtracts firings x this.
+ * fires ~470 times a second (44-57 µs each in the bench of 2026-11-30, 21-29 ms of CPU per second), all of it counted
+ * in serve's windows: at a 2 s interval ~40-55 ms per collection that the agent does not spend in production. The
+ * report subtracts firings x this.
  */
 export async function calibrateProbe(repoRoot: string, windowMs = 4000): Promise<number> {
   const probe = pathToFileURL(join(repoRoot, 'dist', 'bench', 'loop-probe.js')).href;

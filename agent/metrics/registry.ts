@@ -24,20 +24,21 @@ import { registerRuntimeMetrics, runtimeRequestHistogram } from './runtime.js';
 import { netnsInstruments, registerSelfMetrics, type CommandObservation } from './self.js';
 
 /**
- * prom-client's default metrics that are gauges named like counters (`promtool check metrics`: non-counter metrics
- * should not have "_total" suffix). Dropped: their value is the sum of nodejs_active_{handles,requests,resources}
- * by type, which stay.
- */
-/**
  * How often prom-client's event-loop delay histogram (nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds)
  * samples, ms. Its default, 10 ms, is a libuv timer waking the event loop 100 times a second for the agent's whole
- * life: 10.7 ms of CPU per second on an idle process here (perf_hooks.monitorEventLoopDelay alone), i.e. ~160 ms per
- * 15 s collection interval, as much as the collection it monitors. At 100 ms it costs ~1 ms per second. The delays
+ * life: 10.7 ms of CPU per second on an idle process here (perf_hooks.monitorEventLoopDelay alone); in serve at 110
+ * pods, V8's threads included, ~270 ms per 15 s collection interval, about what a collection costs. At 100 ms it
+ * costs ~1 ms per second. The delays
  * it records include the interval (prom-client's documented behaviour): their minimum is ~0.1 s by construction, and
  * a block shorter than the interval is seen only when a sample falls due during it.
  */
 export const EVENT_LOOP_PRECISION_MS = 100;
 
+/**
+ * prom-client's default metrics that are gauges named like counters (`promtool check metrics`: non-counter metrics
+ * should not have "_total" suffix). Dropped: their value is the sum of nodejs_active_{handles,requests,resources}
+ * by type, which stay.
+ */
 export const GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
