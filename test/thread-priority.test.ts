@@ -33,9 +33,12 @@ const w = new Worker("const { parentPort, workerData } = require('node:worker_th
 const result = await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
 const out = { main, result, called: result.ok ? nice(result.tid) : null, others: tids().filter((t) => t !== result.tid).map(nice) };
 await w.terminate();
+// Started and terminated as the agent does (worker-loaded.ts): a thread terminated while koffi loads aborts the process
+// (CI, 02:47: the netlink worker lowers its priority first, then loads libc's bindings, and was terminated in between).
+const loading = await import(pathToFileURL(join(dist, 'agent/worker-loaded.js')).href);
 const niced = async (file) => {
   const before = new Set(tids());
-  const x = new Worker(pathToFileURL(join(dist, file)), { execArgv: [] });
+  const x = loading.startWorker(pathToFileURL(join(dist, file)), { execArgv: [] });
   await new Promise((r) => x.once('online', r));
   let got = [];
   for (let i = 0; i < 100; i++) {
@@ -43,7 +46,7 @@ const niced = async (file) => {
     if (got.some((n) => n !== main)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  await x.terminate();
+  await loading.terminateLoaded(x);
   return got;
 };
 out.netlinkWorker = await niced('agent/netns/netlink/worker-main.js');

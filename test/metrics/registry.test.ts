@@ -196,16 +196,16 @@ describe('rendering with the long-lived registry', () => {
   });
 
   it('samples the event loop delay every EVENT_LOOP_PRECISION_MS, not every 10 ms (prom-client\'s default)', async () => {
-    // The histogram records the time between two firings of its timer, interval included, and a timer never fires
-    // early: its minimum is the interval. At prom-client's default (10 ms, 100 wake-ups a second, ~11 ms of CPU per
-    // second on an idle process) the minimum would be ~0.01 s.
+    // The histogram records the time between two firings of its timer, interval included: its minimum is about the
+    // interval (a few ms less when a firing ran late after libuv took its loop time: CI saw 0.0935 s). At
+    // prom-client's default (10 ms, 100 wake-ups a second, ~11 ms of CPU per second on an idle process) it is ~0.01 s.
     expect(EVENT_LOOP_PRECISION_MS).toBe(100);
     const persistent = new PersistentMetrics();
     await new Promise((r) => setTimeout(r, 4.5 * EVENT_LOOP_PRECISION_MS));
     const r = await persistent.render(await buildCollectionFamilies(input(snapshot([cleanPod()]))));
     const prom = (await r.body('prometheus', false)).toString('utf8');
     const min = valueOf(prom, 'nodejs_eventloop_lag_min_seconds', {});
-    expect(min).toBeGreaterThanOrEqual(0.095);
+    expect(min).toBeGreaterThanOrEqual(0.05);
     expect(min).toBeLessThan(5); // samples were taken (an empty histogram's minimum is ~9.2e9)
     // Every variant of the collection writes the same reading: prom-client resets the histogram on each read, and
     // the variant rendered second used to show an empty one (min 9223372036.85, mean NaN).
