@@ -22,10 +22,10 @@ export function piecesToBuffer(pieces: readonly string[]): Buffer {
 
 /**
  * The collection's families, then the registry's (`registry`: the collection's one reading of it, render-text.ts
- * readRegistry, asked for once the collection's families are written), in one format: byte for byte render-text.ts
- * joinParts of every family's text (blank lines between families in the text format, `# EOF` closing OpenMetrics).
+ * readRegistry), in one format: byte for byte render-text.ts joinParts of every family's text (blank lines between
+ * families in the text format, `# EOF` closing OpenMetrics).
  */
-export async function renderBody(families: readonly AnyFamily[], registry: () => Promise<readonly FamilyData[]>, openMetrics: boolean, slicer: Slicer): Promise<RenderedBody> {
+export async function renderBody(families: readonly AnyFamily[], registry: readonly FamilyData[], openMetrics: boolean, slicer: Slicer): Promise<RenderedBody> {
   const separator = openMetrics ? '\n' : '\n\n';
   const pieces: string[] = [];
   let samples = 0;
@@ -35,7 +35,7 @@ export async function renderBody(families: readonly AnyFamily[], registry: () =>
     await familyPieces(f, openMetrics, slicer, pieces);
     samples += f.size;
   }
-  for (const part of await registryParts(await registry(), openMetrics, slicer)) {
+  for (const part of await registryParts(registry, openMetrics, slicer)) {
     if (pieces.length > 0) pieces.push(separator);
     pieces.push(part);
     samples += countSamples(part);

@@ -155,8 +155,7 @@ export async function renderRegistry(
   let reading: Promise<FamilyData[]> | null = null;
   const render = (format: ExpositionFormat): Promise<RenderedBody> => {
     const slicer = new Slicer(opts.sliceMs ?? DEFAULT_SLICE_MS, upFront ? opts.signal : undefined);
-    const read = (): Promise<FamilyData[]> => (reading ??= readRegistry(reg, slicer));
-    return serialise(() => renderBody(families, read, format === 'openmetrics', slicer));
+    return serialise(async () => renderBody(families, await (reading ??= readRegistry(reg, slicer)), format === 'openmetrics', slicer));
   };
   try {
     return await RenderedMetrics.create(render, opts.demand ?? null);
