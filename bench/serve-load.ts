@@ -138,17 +138,34 @@ export interface ServeLoadResult {
   probeMsPerFiring?: number;
 }
 
+/** One line of bench/loop-probe.ts (`LOOPPROBE {json}` on stderr), or null for any other line. */
+interface ProbeLine {
+  maxBlockMs: number;
+  p99BlockMs: number;
+  firings: number;
+  cpuMs: number;
+  childrenCpuMs: number;
+}
+
+function probeLine(line: string): ProbeLine | null {
+  return line.startsWith('LOOPPROBE ') ? (JSON.parse(line.slice(10)) as ProbeLine) : null;
+}
+
+/** `node ARGS` started as the bench starts serve: the shipped V8 flags and environment, the loop probe preloaded, stderr piped. */
+async function spawnProbed(repoRoot: string, args: readonly string[]): Promise<ChildProcess> {
+  const probe = pathToFileURL(join(repoRoot, 'dist', 'bench', 'loop-probe.js')).href;
+  return spawn(process.execPath, [...(await shippedNodeFlags(repoRoot)), '--import', probe, ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...(await shippedEnv(repoRoot)) } });
+}
+
 /**
- * What the loop probe itself costs per firing of its timer, ms: an otherwise idle node, started as serve is (shipped
- * flags and environment, the probe preloaded), measured over one probe window of ~4 s. The probe's RESOLUTION_MS timer
- * fires ~470 times a second (44-57 µs each in the bench of 2026-11-30, 21-29 ms of CPU per second), all of it counted
- * in serve's windows: at a 2 s interval ~40-55 ms per collection that the agent does not spend in production. The
- * report subtracts firings x this.
+ * What the loop probe itself costs per firing of its timer, ms: an otherwise idle node, started as serve is
+ * (spawnProbed), measured over one probe window of ~4 s. The probe's RESOLUTION_MS timer fires ~470 times a second
+ * (44-57 µs each in the bench of 2026-11-30, 21-29 ms of CPU per second), all of it counted in serve's windows: at a
+ * 2 s interval 39-54 ms per collection that the agent does not spend in production. The report subtracts firings x this.
  */
 export async function calibrateProbe(repoRoot: string, windowMs = 4000): Promise<number> {
-  const probe = pathToFileURL(join(repoRoot, 'dist', 'bench', 'loop-probe.js')).href;
-  const child = spawn(process.execPath, [...(await shippedNodeFlags(repoRoot)), '--import', probe, '-e', `setTimeout(() => {}, ${windowMs + 5000})`],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...(await shippedEnv(repoRoot)) } });
+  const child = await spawnProbed(repoRoot, ['-e', `setTimeout(() => {}, ${windowMs + 5000})`]);
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (c: string) => void (err = (err + c).slice(-8192)));
@@ -159,7 +176,11 @@ export async function calibrateProbe(repoRoot: string, windowMs = 4000): Promise
     await sleep(windowMs);
     process.kill(child.pid!, 'SIGUSR2');
     await sleep(200);
-    const lines = err.split('\n').filter((l) => l.startsWith('LOOPPROBE ')).map((l) => JSON.parse(l.slice(10)) as { firings: number; cpuMs: number });
+    const lines: ProbeLine[] = [];
+    for (const l of err.split('\n')) {
+      const p = probeLine(l);
+      if (p !== null) lines.push(p);
+    }
     if (lines.length < 2 || lines[1]!.firings === 0) throw new AgentError('BENCH_PROBE', `probe calibration saw ${lines.length} windows: ${err.slice(-500)}`);
     return (lines[1]!.cpuMs - lines[0]!.cpuMs) / lines[1]!.firings;
   } finally {
@@ -239,8 +260,8 @@ class ServeWatcher {
   }
 
   private line(line: string): void {
-    if (line.startsWith('LOOPPROBE ')) {
-      const p = JSON.parse(line.slice(10)) as { maxBlockMs: number; p99BlockMs: number; firings: number; cpuMs: number; childrenCpuMs: number };
+    const p = probeLine(line);
+    if (p !== null) {
       const cpu = p.cpuMs + p.childrenCpuMs;
       const phase = this.signalled.shift() ?? this.phase;
       this.windows.push({ phase: this.lastCpu === null ? 'startup' : phase, maxBlockMs: p.maxBlockMs, p99BlockMs: p.p99BlockMs, cpuMs: this.lastCpu === null ? cpu : cpu - this.lastCpu, firings: p.firings });
@@ -277,13 +298,8 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
   const started = performance.now();
   const probeMsPerFiring = await calibrateProbe(opts.repoRoot);
   progress(`loop probe: ${(probeMsPerFiring * 1000).toFixed(1)} µs of CPU per firing`);
-  const probe = pathToFileURL(join(opts.repoRoot, 'dist', 'bench', 'loop-probe.js')).href;
-  const child = spawn(
-    process.execPath,
-    [...(await shippedNodeFlags(opts.repoRoot)), '--import', probe, join(opts.repoRoot, 'bin', 'chaos-node-agent.js'), 'serve', '--listen', '127.0.0.1:0',
-      '--runtime-endpoint', opts.endpoint, '--interval', `${opts.intervalMs}ms`, '--log-level', 'debug'],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...(await shippedEnv(opts.repoRoot)) } },
-  );
+  const child = await spawnProbed(opts.repoRoot, [join(opts.repoRoot, 'bin', 'chaos-node-agent.js'), 'serve', '--listen', '127.0.0.1:0',
+    '--runtime-endpoint', opts.endpoint, '--interval', `${opts.intervalMs}ms`, '--log-level', 'debug']);
   liveServeChildren.add(child);
   child.once('exit', () => liveServeChildren.delete(child));
   const watcher = new ServeWatcher(child);
