@@ -9,53 +9,36 @@
  * 1. idle: `idleCollections` collections with nobody scraping: per collection, the event loop's longest block
  *    (bench/loop-probe.ts, one window per collection: serve logs "collection published" at debug level, the bench
  *    answers with SIGUSR2 and the probe reports and resets) and serve's CPU for that interval;
- * 2. load: autocannon, `connections` concurrent clients on /metrics for `loadSeconds` with Prometheus's scrape
- *    headers (OpenMetrics preferred, gzip), collections still running: latency, errors, and the windows of the
- *    collections published meanwhile. autocannon is a closed loop: each client sends its next request when the last
- *    answer arrives, so the 50 clients saturate the server AND the 2 cores they share with it (on this machine the
- *    client, not serve's handler at ~0.2 ms a request, sets the pace: latency = clients / throughput);
- * 2b. paced: the same clients for `loadSeconds` again, each sending PACED_RATE requests per second whatever the
- *    answers (autocannon connectionRate): 50 scrapers each scraping every 100 ms, 150x more often than Prometheus's
- *    default 15 s interval, without the load generator saturating the cores: the latency a scraper sees when
- *    collections run;
+ * 2. load: closed loop (bench/load-clients.ts, autocannon), `connections` concurrent clients on /metrics for
+ *    `loadSeconds` with Prometheus's scrape headers (OpenMetrics preferred, gzip), collections still running:
+ *    latency, errors, and the windows of the collections published meanwhile. Each client sends its next request
+ *    when the last answer arrives, so the 50 clients saturate the server AND the 2 cores they share with it (on this
+ *    machine the client, not serve's handler at ~0.2 ms a request, sets the pace: latency = clients / throughput);
+ * 2b. paced: `connections` scrapers for `loadSeconds` again (bench/scrapers.ts), each on its own keep-alive
+ *    connection sending one request every 100 ms whatever the answers, 150x more often than Prometheus's default
+ *    15 s interval: the latency a scraper sees when collections run;
  * 3. after at least `minCollections` collections: VmRSS and VmHWM (/proc/<pid>/status), /metrics series and
- *    bytes, and chaos_daemon_netns_reader_fallbacks_total summed over reasons.
+ *    bytes, and chaos_daemon_netns_reader_fallbacks_total summed over reasons;
+ * 4. floor: serve stopped, both loads again on a plain node:http server answering serve's last /metrics answer
+ *    (bench/load-clients.ts measureFloor): what no exporter of those bytes can go under on this machine.
  *
  * The first window (start-up, first collection) is kept apart. The child is stopped by PID (SIGTERM, SIGKILL after
  * 5 s) whatever happens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AgentError, errorMessage } from '../agent/errors.js';
+import { closedLoop, measureFloor, paced as runPaced, PACED_PERIOD_MS, type Floor, type LoadResult } from './load-clients.js';
 import { processMemory, shippedEnv, shippedNodeFlags, type Memory } from './measure.js';
+import type { ScrapeResult } from './scrapers.js';
+
+export type { LoadResult } from './load-clients.js';
 
 /** Prometheus 2.x's Accept header when scraping (scrape/scrape.go acceptHeader with OpenMetrics enabled). */
 export const PROMETHEUS_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
-
-interface Histo {
-  min: number;
-  max: number;
-  average: number;
-  p50: number;
-  p90: number;
-  p97_5: number;
-  p99: number;
-}
-interface AutocannonResult {
-  latency: Histo;
-  requests: { total: number; average: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  duration: number;
-}
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
-/** autocannon ships CommonJS without types. */
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 export interface ServeLoadOptions {
   repoRoot: string;
@@ -86,40 +69,19 @@ export interface LoopWindow {
   firings?: number;
 }
 
-/** One autocannon run. */
-export interface LoadResult {
-  connections: number;
-  seconds: number;
-  requests: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-}
-
-/** Requests per second of each client in the paced phase. */
-export const PACED_RATE = 10;
-
-function loadResult(connections: number, result: AutocannonResult): LoadResult {
-  return {
-    connections,
-    seconds: result.duration,
-    requests: result.requests.total,
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.average },
-    errors: result.errors,
-    timeouts: result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
-
 export interface ServeLoadResult {
   pid: number;
   /** Process start to the first successful /readyz. */
   readyMs: number;
   windows: LoopWindow[];
   load: LoadResult;
-  /** The paced phase (absent from results written before it existed). */
-  paced?: LoadResult & { ratePerConnection: number };
+  /**
+   * The paced phase (absent from results written before it existed). Results written before 2026-11-30 04:00 UTC
+   * have no `client`: autocannon's connectionRate sent them, in bursts (bench/scrapers.ts).
+   */
+  paced?: LoadResult & { ratePerConnection: number } & Partial<Pick<ScrapeResult, 'late' | 'client'>>;
+  /** Both loads on a static server answering serve's bytes, after serve stopped (absent from earlier results). */
+  floor?: Floor;
   collections: number;
   /** Right after the first collection was published, before any load. */
   memoryAtReady: Memory;
@@ -191,6 +153,7 @@ export async function calibrateProbe(repoRoot: string, windowMs = 4000): Promise
 interface Got {
   status: number;
   body: Buffer;
+  headers: http.IncomingHttpHeaders;
 }
 
 function get(port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Got> {
@@ -203,7 +166,7 @@ function get(port: number, path: string, headers: Record<string, string> = {}, t
         if (size > 64 << 20) req.destroy(new AgentError('BENCH_HTTP', `${path}: response larger than 64 MiB`));
         else chunks.push(c);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new AgentError('BENCH_HTTP', `${path}: no answer within ${timeoutMs} ms`)));
@@ -326,39 +289,35 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
     watcher.phase = 'idle';
     await guard(watcher.until(1 + opts.warmCollections + opts.idleCollections, deadline));
     watcher.phase = 'load';
-    progress(`autocannon: ${opts.connections} connections for ${opts.loadSeconds} s on /metrics`);
-    const result = await guard(autocannon({
-      url: `http://127.0.0.1:${port}/metrics`,
-      connections: opts.connections,
-      duration: opts.loadSeconds,
-      headers: { accept: PROMETHEUS_ACCEPT, 'accept-encoding': 'gzip' },
-      timeout: 10,
-    }));
+    const url = `http://127.0.0.1:${port}/metrics`;
+    const scrapeHeaders = { accept: PROMETHEUS_ACCEPT, 'accept-encoding': 'gzip' };
+    progress(`closed loop: ${opts.connections} connections for ${opts.loadSeconds} s on /metrics`);
+    const load = await guard(closedLoop(url, opts.connections, opts.loadSeconds, scrapeHeaders));
     watcher.phase = 'paced';
-    progress(`autocannon: ${opts.connections} connections at ${PACED_RATE} requests/s each for ${opts.loadSeconds} s on /metrics`);
-    const paced = await guard(autocannon({
-      url: `http://127.0.0.1:${port}/metrics`,
-      connections: opts.connections,
-      connectionRate: PACED_RATE,
-      duration: opts.loadSeconds,
-      headers: { accept: PROMETHEUS_ACCEPT, 'accept-encoding': 'gzip' },
-      timeout: 10,
-    }));
+    progress(`paced: ${opts.connections} scrapers, one request every ${PACED_PERIOD_MS} ms each, for ${opts.loadSeconds} s on /metrics`);
+    const paced = await guard(runPaced(url, opts.connections, opts.loadSeconds, scrapeHeaders));
     watcher.phase = 'after';
     await guard(watcher.until(opts.minCollections, deadline));
     const memory = await processMemory(pid);
     const plain = await get(port, '/metrics');
     const gz = await get(port, '/metrics', { 'accept-encoding': 'gzip' });
+    const scraped = await get(port, '/metrics', scrapeHeaders);
     const text = plain.body.toString('utf8');
     let series = 0;
     for (const line of text.split('\n')) if (line !== '' && !line.startsWith('#')) series += 1;
     const d = /^chaos_daemon_collection_duration_seconds (\S+)$/m.exec(text)?.[1];
+    await stopChild(child);
+    const encoding = scraped.headers['content-encoding'];
+    progress(`floor: both loads on a static server answering serve's ${scraped.body.length} bytes`);
+    const floor = await measureFloor(opts.repoRoot, { body: scraped.body, contentType: scraped.headers['content-type'] ?? 'text/plain', contentEncoding: typeof encoding === 'string' ? encoding : null },
+      opts.connections, opts.loadSeconds, scrapeHeaders);
     return {
       pid,
       readyMs,
       windows: watcher.windows,
-      load: loadResult(opts.connections, result),
-      paced: { ...loadResult(opts.connections, paced), ratePerConnection: PACED_RATE },
+      load,
+      paced,
+      floor,
       collections: watcher.published,
       memoryAtReady,
       memory,

@@ -67,6 +67,18 @@ describe('issue 9 target checks', () => {
     expect(v([row({ ...base, p99: 10, pacedP99: 10 }), row({ ...base, corpus: 'mesh', p99: 10 })])).toEqual([true, false]);
   });
 
+  it('quote each row\'s floor next to its p99, and judge the p99 alone', () => {
+    const r = row({ baseCpu: 3000, agentCpu: 100, baseWall: 3000, agentWall: 100, p99: 71, rssMb: 50, blockMs: 1, pacedP99: 17 });
+    const lat = (p99: number) => ({ connections: 50, seconds: 10, requests: 100, latencyMs: { p50: 1, p90: 1, p99, max: p99, mean: 1 }, errors: 0, timeouts: 0, non2xx: 0 });
+    r.serve!.floor = { bytes: 1, load: lat(57), paced: { ...lat(18), ratePerConnection: 10, late: 0, client: 'scrapers' } };
+    r.serve!.paced = { ...r.serve!.paced!, client: 'scrapers' };
+    const checks = checkTargets([r]);
+    const closed = checks.find((c) => c.name.startsWith('scrape p99, 50 concurrent'))!;
+    const paced = checks.find((c) => c.name.startsWith('scrape p99, 50 paced'))!;
+    expect([closed.measured, closed.pass]).toEqual(['chaos 110: 71 ms (floor 57)', false]);
+    expect([paced.name, paced.measured, paced.pass]).toEqual(['scrape p99, 50 paced scrapers (one request every 100 ms each), collections running', 'chaos 110: 17 ms (floor 18)', true]);
+  });
+
   it('judge CPU and wall at 110 chaos pods, the other rows only for serve figures and fallbacks', () => {
     const top = row({ baseCpu: 3000, agentCpu: 100, baseWall: 3000, agentWall: 100, p99: 10, rssMb: 50, blockMs: 1 });
     const small = row({ pods: 10, baseCpu: 100, agentCpu: 100, baseWall: 100, agentWall: 100, p99: 10, rssMb: 50, blockMs: 1, calls: 4 });
