@@ -24,6 +24,8 @@ const Module = require('node:module');
 
 export const CACHE_SUFFIX = '.v8cache';
 const MAGIC = Buffer.from('cna-v8cache-2\n');
+const DIGEST_BYTES = 32;
+const digest = (data) => createHash('sha256').update(data).digest();
 
 /** The cached data of `file`'s cache when it was made from exactly `source` and is intact, else null and why. */
 export function readCache(file, source) {
@@ -44,8 +46,6 @@ export function readCache(file, source) {
   return { data, why: null };
 }
 
-const DIGEST_BYTES = 32;
-const digest = (data) => createHash('sha256').update(data).digest();
 
 function cacheFile(source, data) {
   const src = Buffer.from(source, 'utf8');
