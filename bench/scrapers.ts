@@ -4,7 +4,7 @@
  * the answers; latency = request sent to the last byte of the body. A scraper that falls behind its schedule sends
  * at once and counts the send as `late` (it never bursts to catch up).
  *
- * Why not autocannon's `connectionRate` (used until 2026-11-30): autocannon 8 (lib/httpClient.js) lets each
+ * Why not autocannon's `connectionRate` (used until 2026-11-30 03:40 UTC): autocannon 8 (lib/httpClient.js) lets each
  * connection send its `rate` requests back to back in a closed loop, then pauses it until a 1 s setInterval resets
  * the count. 50 connections at 10/s were 500 requests in a closed loop at the start of every second: a burst, not 50
  * scrapers 100 ms apart. Measured on this machine: a node server answering a static 37 KiB body had p50 17 ms and

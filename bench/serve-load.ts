@@ -76,7 +76,7 @@ export interface ServeLoadResult {
   windows: LoopWindow[];
   load: LoadResult;
   /**
-   * The paced phase (absent from results written before it existed). Results written before 2026-11-30 04:00 UTC
+   * The paced phase (absent from results written before it existed). Results written before 2026-11-30 03:40 UTC
    * have no `client`: autocannon's connectionRate sent them, in bursts (bench/scrapers.ts).
    */
   paced?: LoadResult & { ratePerConnection: number } & Partial<Pick<ScrapeResult, 'late' | 'client'>>;
