@@ -9,12 +9,13 @@
  *   /metrics bytes with its headers, in a process of its own, after serve stopped. What the clients, the kernel and
  *   node's HTTP stack cost on this machine for that answer, measured in the same run as serve.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentError } from '../agent/errors.js';
+import { stopChild, track } from './children.js';
 import { runScrapers, type ScrapeResult } from './scrapers.js';
 
 interface Histo {
@@ -81,42 +82,55 @@ export interface Answer {
   contentEncoding: string | null;
 }
 
-/** Starts bench/static-body.ts on `answer`, runs both loads on it, stops it. */
-export async function measureFloor(repoRoot: string, answer: Answer, connections: number, seconds: number, headers: Record<string, string>): Promise<Floor> {
+/**
+ * bench/static-body.ts answering `answer`, in a process of its own, tracked (children.ts) until it exits. The body's
+ * temporary file is gone when this resolves: the server reads it before it prints its port.
+ */
+export async function startStaticBody(repoRoot: string, answer: Answer): Promise<{ port: number; child: ChildProcess }> {
   const dir = await mkdtemp(join(tmpdir(), 'cna-floor-'));
-  const file = join(dir, 'body');
-  await writeFile(file, answer.body);
-  const args = [join(repoRoot, 'dist', 'bench', 'static-body.js'), file, answer.contentType, ...(answer.contentEncoding ? [answer.contentEncoding] : [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      let err = '';
-      const timer = setTimeout(() => reject(new AgentError('BENCH_FLOOR', `static-body.js printed no port in 10 s: ${err.slice(-500)}`)), 10_000);
-      child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-        out += c;
-        const m = /STATIC-BODY (\d+)/.exec(out);
-        if (m) {
+    const file = join(dir, 'body');
+    await writeFile(file, answer.body);
+    const args = [join(repoRoot, 'dist', 'bench', 'static-body.js'), file, answer.contentType, ...(answer.contentEncoding ? [answer.contentEncoding] : [])];
+    const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        let err = '';
+        const timer = setTimeout(() => reject(new AgentError('BENCH_FLOOR', `static-body.js printed no port in 10 s: ${err.slice(-500)}`)), 10_000);
+        child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+          out += c;
+          const m = /STATIC-BODY (\d+)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(Number(m[1]));
+          }
+        });
+        child.stderr!.setEncoding('utf8').on('data', (c: string) => void (err = (err + c).slice(-4096)));
+        child.once('exit', (code, sig) => {
           clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
+          reject(new AgentError('BENCH_FLOOR', `static-body.js exited (${code ?? sig}): ${err.slice(-500)}`));
+        });
       });
-      child.stderr!.setEncoding('utf8').on('data', (c: string) => void (err = (err + c).slice(-4096)));
-      child.once('exit', (code, sig) => {
-        clearTimeout(timer);
-        reject(new AgentError('BENCH_FLOOR', `static-body.js exited (${code ?? sig}): ${err.slice(-500)}`));
-      });
-    });
+      return { port, child };
+    } catch (err) {
+      await stopChild(child);
+      throw err;
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Both loads on bench/static-body.ts answering `answer` (startStaticBody), then the server stopped. */
+export async function measureFloor(repoRoot: string, answer: Answer, connections: number, seconds: number, headers: Record<string, string>): Promise<Floor> {
+  const { port, child } = await startStaticBody(repoRoot, answer);
+  try {
     const url = `http://127.0.0.1:${port}/metrics`;
     const load = await closedLoop(url, connections, seconds, headers);
     const p = await paced(url, connections, seconds, headers);
     return { bytes: answer.body.length, load, paced: p };
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
+    await stopChild(child);
   }
 }

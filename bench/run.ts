@@ -43,7 +43,8 @@ import { CORPORA, MEMBERS_PER_SET, MESH_RULES_IPV4, type CorpusName } from './in
 import { LoadSampler, cpuSince, cpuSnapshot, processCpuMs, round, shippedEnv, shippedNodeFlags, summarize } from './measure.js';
 import { CONTAINERS, SETUP_CONCURRENCY, applyToAll, growPods, removeAll } from './pods.js';
 import { checkTargets, renderTables, writeResults, type BenchResults, type RowResult, type SetupResult } from './report.js';
-import { liveServeChildren, runServeLoad, type ServeLoadResult } from './serve-load.js';
+import { liveChildren } from './children.js';
+import { runServeLoad, type ServeLoadResult } from './serve-load.js';
 
 let agentCollections = 0;
 /** serve's unmeasured collections before the idle and load phases (its start-up windows are still reported apart). */
@@ -364,7 +365,7 @@ async function main(): Promise<number> {
   let teardown: Promise<number | null> | null = null;
   const cleanup = (): Promise<number | null> => {
     teardown ??= (async () => {
-      for (const c of liveServeChildren) if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
+      for (const c of liveChildren) if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
       await agent?.stop().catch((err: unknown) => {
         log(`agent worker stop: ${errorMessage(err)}`);
         agent?.kill();

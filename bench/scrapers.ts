@@ -47,7 +47,11 @@ export interface ScrapeResult {
   client: 'scrapers';
 }
 
-/** Nearest-rank percentiles (ms, 2 decimals) of latencies in ms; zeros for none. */
+/**
+ * Nearest-rank percentiles (ms, 2 decimals) of latencies in ms; zeros for none. Nearest rank, as the closed loop's
+ * autocannon (an HDR histogram) reports them, so both phases use one definition; bench/measure.ts summarize
+ * interpolates, which suits its medians of a few rounds, not a p99 of thousands of requests.
+ */
 export function summarizeLatencies(samples: readonly number[]): Latencies {
   if (samples.length === 0) return { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
   const s = [...samples].sort((a, b) => a - b);

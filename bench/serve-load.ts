@@ -30,6 +30,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AgentError, errorMessage } from '../agent/errors.js';
+import { stopChild, track } from './children.js';
 import { closedLoop, measureFloor, paced as runPaced, PACED_PERIOD_MS, type Floor, type LoadResult } from './load-clients.js';
 import { processMemory, shippedEnv, shippedNodeFlags, type Memory } from './measure.js';
 import type { ScrapeResult } from './scrapers.js';
@@ -182,20 +183,6 @@ export function sumSamples(text: string, name: string): number {
   return sum;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  process.kill(child.pid, 'SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-  }, 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Children alive right now (for the bench's emergency cleanup). */
-export const liveServeChildren = new Set<ChildProcess>();
-
 /** Follows serve's stderr: the listen address, published collections (answered with SIGUSR2), probe windows. */
 class ServeWatcher {
   port: number | null = null;
@@ -263,8 +250,7 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
   progress(`loop probe: ${(probeMsPerFiring * 1000).toFixed(1)} µs of CPU per firing`);
   const child = await spawnProbed(opts.repoRoot, [join(opts.repoRoot, 'bin', 'chaos-node-agent.js'), 'serve', '--listen', '127.0.0.1:0',
     '--runtime-endpoint', opts.endpoint, '--interval', `${opts.intervalMs}ms`, '--log-level', 'debug']);
-  liveServeChildren.add(child);
-  child.once('exit', () => liveServeChildren.delete(child));
+  track(child);
   const watcher = new ServeWatcher(child);
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (c: string) => watcher.onData(c));

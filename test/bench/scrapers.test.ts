@@ -3,14 +3,13 @@
  * against real node:http servers on 127.0.0.1: each scraper paces itself on its own connection (no bursts, which is
  * what autocannon's connectionRate did), latency covers the whole answer, and failures are counted by kind.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { measureFloor } from '../../bench/load-clients.js';
+import { liveChildren, stopChild } from '../../bench/children.js';
+import { measureFloor, startStaticBody } from '../../bench/load-clients.js';
 import { runScrapers, summarizeLatencies } from '../../bench/scrapers.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -124,13 +123,11 @@ describe('runScrapers', () => {
 
 describe('measureFloor', () => {
   const built = existsSync(join(repoRoot, 'dist', 'bench', 'static-body.js'));
-  it.skipIf(!built && !process.env.CI)('static-body.js answers every request with the file\'s bytes and the headers given', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cna-static-'));
+  it.skipIf(!built && !process.env.CI)('static-body.js answers every request with the bytes and the headers given, and stops on SIGTERM', async () => {
     const body = Buffer.from([0x1f, 0x8b, 0, 1, 2, 3, 255]);
-    writeFileSync(join(dir, 'b'), body);
-    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'bench', 'static-body.js'), join(dir, 'b'), 'text/plain; version=0.0.4', 'gzip'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const { port, child } = await startStaticBody(repoRoot, { body, contentType: 'text/plain; version=0.0.4', contentEncoding: 'gzip' });
     try {
-      const port = await new Promise<number>((resolve) => child.stdout!.setEncoding('utf8').on('data', (c: string) => { const m = /STATIC-BODY (\d+)/.exec(c); if (m) resolve(Number(m[1])); }));
+      expect(liveChildren.has(child)).toBe(true);
       for (const path of ['/metrics', '/anything']) {
         const got = await new Promise<{ body: Buffer; headers: http.IncomingHttpHeaders; status: number }>((resolve, reject) => {
           http.get({ host: '127.0.0.1', port, path }, (res) => {
@@ -146,9 +143,10 @@ describe('measureFloor', () => {
         expect(got.headers['content-length']).toBe(String(body.length));
       }
     } finally {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      await stopChild(child);
     }
+    expect(child.exitCode).toBe(0);
+    expect(liveChildren.has(child)).toBe(false);
   });
 
   it.skipIf(!built && !process.env.CI)('serves the given bytes and headers and runs both loads on them', async () => {
