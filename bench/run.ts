@@ -9,7 +9,8 @@
  * 3. Each row: --warmups collections of the agent (caches, JIT, reader threads) and one of chaos-daemon's, checked
  *    (both sides see the same pods and state; the agent's verdicts are what the corpus holds, never unknown), then
  *    --rounds rounds alternating chaos-daemon's collection (bench/baseline.ts, in this process) and the agent's
- *    (bench/agent.ts, in a process of its own with the shipped V8 flags), order flipped every round: wall time, CPU
+ *    (bench/agent.ts, in a process of its own with the shipped V8 flags), order flipped every round, each
+ *    collection after an idle pause of serve's interval (as the agent idles between intervals): wall time, CPU
  *    (the collecting process with every thread, plus its tools; containerd's apart), reader threads' CPU, spawns,
  *    runtime calls, fallbacks, verdicts, series.
  * 4. Each row: the real `serve` in its own process (bench/serve-load.ts): after SERVE_WARMUPS warm-up collections, the event
@@ -33,6 +34,7 @@ import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../agent/config.js';
 import { AgentError, UsageError, errorMessage } from '../agent/errors.js';
 import { READER_MODES, type ReaderMode } from '../agent/netns/read.js';
@@ -247,9 +249,17 @@ async function measureRow(
     if (s.errors.length) throw new AgentError('BENCH_AGENT', `agent errors: ${s.errors.slice(0, 3).join('; ')}`);
   };
 
+  // Each collection of either side follows an idle pause of serve's interval, as in production (the agent idles
+  // between intervals) and never directly another collection: back to back, the agent's second collection costs less
+  // (280 against 305 ms CPU median at 110 chaos pods, 30 collections each, bench/profile.ts --pause-ms, 06:00 UTC
+  // 2026-11-30), so the order flip alone made the agent's rounds alternate between the two regimes (until then its
+  // rounds after chaos-daemon's were 328-401 ms and those right after its own 249-250 at 110 chaos pods).
   for (let r = 0; r < args.rounds; r++) {
     const order = r % 2 === 0 ? [runBaseline, runAgent] : [runAgent, runBaseline];
-    for (const step of order) await step();
+    for (const step of order) {
+      await sleep(args.intervalMs);
+      await step();
+    }
     log(`${tag}: round ${r + 1}/${args.rounds}: chaos-daemon ${Math.round(b.wall.at(-1)!)} ms ${Math.round(b.cpu.at(-1)!)} ms CPU, ` +
       `agent ${Math.round(a.wall.at(-1)!)} ms ${Math.round(a.cpu.at(-1)!)} ms CPU (readers ${Math.round(a.reader.at(-1)!)})`);
   }
