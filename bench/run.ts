@@ -251,7 +251,7 @@ async function measureRow(
 
   // Each collection of either side follows an idle pause of serve's interval, as in production (the agent idles
   // between intervals) and never directly another collection: back to back, the agent's second collection costs less
-  // (280 against 305 ms CPU median at 110 chaos pods, 30 collections each, bench/profile.ts --pause-ms, 06:00 UTC
+  // (280 against 305 ms CPU median at 110 chaos pods, 30 collections each, bench/profile.ts --pause-ms, 05:36 UTC
   // 2026-11-30), so the order flip alone made the agent's rounds alternate between the two regimes (until then its
   // rounds after chaos-daemon's were 328-401 ms and those right after its own 249-250 at 110 chaos pods).
   for (let r = 0; r < args.rounds; r++) {
