@@ -91,7 +91,10 @@ export interface ServeLoadResult {
   /** /metrics in the Prometheus text format, uncompressed. */
   series: number;
   bytes: number;
-  /** The same response gzip-encoded, as Prometheus receives it. */
+  /**
+   * The same text-format response gzip-encoded (asked with Accept-Encoding only). Prometheus's own scrapes ask for
+   * OpenMetrics first (PROMETHEUS_ACCEPT): that body differs a little in size; the scrape loads use those headers.
+   */
   gzipBytes: number;
   /** chaos_daemon_netns_reader_fallbacks_total, summed over reasons, at the end. */
   fallbacks: number;
