@@ -250,7 +250,14 @@ export class NetnsReader {
   }
 
   private async viaTools(target: ReadTarget, signal?: AbortSignal): Promise<NetnsState> {
-    const release = await this.toolSlots.acquire(signal);
+    let release: () => void;
+    try {
+      release = await this.toolSlots.acquire(signal);
+    } catch (err) {
+      // Aborted while every tool slot was taken (or before): this namespace is unread, as a netlink read aborted in
+      // the pool's queue is; nothing ran, so nothing is observed.
+      return unreadableState('nsenter', 'timeout', `aborted while waiting for a tool slot: ${errorMessage(err)}`);
+    }
     const t0 = performance.now();
     try {
       const tools = await this.toolsReader();

@@ -2,9 +2,11 @@
  * Validation of what runtimes report (IDs, PIDs, paths) before it touches the filesystem, and resolution of a
  * PID or a netns path to a NetnsRef identified by inode. Shared by every runtime client.
  */
-import { stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { stat, statfs } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { ValidationError, errorMessage } from '../errors.js';
+import { notNamespaceFile } from '../netns/ns-file.js';
 import { resolveInRoot } from './detect.js';
 import type { NetnsRef } from './types.js';
 
@@ -62,16 +64,25 @@ export function procNetnsPath(procRoot: string, pid: number): string {
   return posix.join(procRoot, String(pid), 'ns', 'net');
 }
 
-/** st_ino of a netns file (stat follows /proc/<pid>/ns/net to the nsfs inode). */
+/**
+ * st_ino of a netns file (stat follows /proc/<pid>/ns/net to the nsfs inode). Only a namespace file is accepted (a
+ * regular file on nsfs, ns-file.ts): a path a runtime reports could name a FIFO, which an open would wait on forever,
+ * or any other file. Neither stat nor statfs opens the file. The readers check the fd they open again.
+ */
 export async function netnsInode(path: string): Promise<number> {
+  let st: Stats;
+  let fsType = 0;
   try {
-    const st = await stat(path, { bigint: false });
-    return st.ino;
+    st = await stat(path, { bigint: false });
+    if (st.isFile()) fsType = (await statfs(path)).type;
   } catch (err) {
     throw new ValidationError(`cannot stat netns ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
       cause: err,
     });
   }
+  const why = notNamespaceFile(st, fsType);
+  if (why !== null) throw new ValidationError(`netns ${path}: ${why}`);
+  return st.ino;
 }
 
 /**

@@ -1,9 +1,13 @@
 /**
  * The reader entry point (agent/netns/read.ts) on real namespaces, in each mode: what is read (legacy and nft
  * iptables, IPv4 and IPv6, ipsets, tc trees), completeness per source, vanished namespaces, a PID that is not
- * in the namespace, path validation, and `auto`'s fallback when the netlink path cannot work.
+ * in the namespace, path validation, `auto`'s fallback when the netlink path cannot work, and an abort while every
+ * tool slot is taken.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createNetnsReader, hasOpaqueRules, validateNetnsPath, type NetlinkThread, type NetnsReader, type ReaderMode } from '../../agent/netns/read.js';
 import { emptyNetnsState } from '../../agent/netns/state.js';
@@ -14,9 +18,9 @@ import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 const READ_MODES: [ReaderMode, NetlinkThread][] = [['nsenter', 'workers'], ['netlink', 'workers'], ['auto', 'workers'], ['netlink', 'caller'], ['auto', 'caller']];
 
 const made: NetnsReader[] = [];
-const readerOf = (mode: ReaderMode, extra: { nsenterPath?: string; maxOutputBytes?: number; thread?: NetlinkThread } = {}): NetnsReader => {
+const readerOf = (mode: ReaderMode, extra: { nsenterPath?: string; maxOutputBytes?: number; thread?: NetlinkThread; concurrency?: number } = {}): NetnsReader => {
   const r = createNetnsReader({
-    reader: mode, netnsConcurrency: 2, nsenterPath: extra.nsenterPath ?? 'nsenter', commandTimeoutMs: 5000,
+    reader: mode, netnsConcurrency: extra.concurrency ?? 2, nsenterPath: extra.nsenterPath ?? 'nsenter', commandTimeoutMs: 5000,
     maxOutputBytes: extra.maxOutputBytes ?? 2 << 20, namespaceTimeoutMs: 10_000, procRoot: '/proc',
   }, {}, extra.thread ? { netlinkThread: extra.thread } : {});
   made.push(r);
@@ -39,6 +43,48 @@ describe('reader entry: validation and opaque detection', () => {
       { text: '-j X', counters: null, target: 'X', goto: false, targetOptions: '', inInterface: null, outInterface: null, protocol: null, source: null, destination: null, dport: null, sport: null, matchSets: [], comment: null, modules: [], opaque: ['target X'] },
     ] }] }] });
     expect(hasOpaqueRules(s)).toBe(true);
+  });
+});
+
+describe('reader entry: an abort while every tool slot is taken', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cna-slots-'));
+  });
+  afterAll(async () => {
+    await writeFile(join(dir, 'go'), ''); // a read still waiting (a failed test) lets go
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the waiting read resolves to an unread namespace (timeout, nothing spawned), the read holding the slot is untouched, the slot is freed after', async () => {
+    // A stand-in for nsenter: the first tool run holds the only slot until `go` exists, then every run fails (exit 1).
+    const nsenter = join(dir, 'nsenter');
+    await writeFile(nsenter, `#!/bin/sh\n: > ${join(dir, 'started')}\nwhile [ ! -e ${join(dir, 'go')} ]; do sleep 0.05; done\nexit 1\n`);
+    await chmod(nsenter, 0o755);
+    const reader = readerOf('nsenter', { nsenterPath: nsenter, concurrency: 1 });
+    const target = { path: '/proc/self/ns/net', inode: null, pid: null };
+    const holding = reader.read(target);
+    await expect.poll(() => existsSync(join(dir, 'started')), { timeout: 10_000 }).toBe(true);
+
+    const ac = new AbortController();
+    const waiting = reader.read(target, ac.signal);
+    ac.abort(new Error('collection deadline'));
+    const before = reader.read(target, AbortSignal.abort(new Error('already aborted')));
+    for (const [s, why] of [[await waiting, 'collection deadline'], [await before, 'already aborted']] as const) {
+      expect(s.reader).toBe('nsenter');
+      expect(s.sources!.every((x) => x.status === 'failed' && x.reason === 'timeout')).toBe(true);
+      expect(s.errors).toEqual([{ tool: 'nsenter', reason: 'timeout', message: `aborted while waiting for a tool slot: ${why}` }]);
+      expect(s.spawns).toBe(0);
+    }
+
+    await writeFile(join(dir, 'go'), '');
+    const held = await holding;
+    expect(held.sources!.length).toBeGreaterThan(0);
+    expect(held.sources!.find((x) => x.source === 'links')).toEqual({ source: 'links', status: 'failed', reason: 'exit', message: 'ip: exit status 1' });
+    // The slot came back: a later read runs its tools (they fail at once now), it does not wait forever.
+    const after = await reader.read(target);
+    expect(after.spawns).toBeGreaterThan(0);
+    expect(reader.spawns).toBe(held.spawns + after.spawns);
   });
 });
 

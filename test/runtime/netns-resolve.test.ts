@@ -1,10 +1,12 @@
 import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../agent/errors.js';
-import { hostPath, resolveNetns, validateId, validatePid } from '../../agent/runtime/netns-resolve.js';
+import { hostPath, netnsInode, resolveNetns, validateId, validatePid } from '../../agent/runtime/netns-resolve.js';
+import { describeIntegration } from '../helpers/env.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -39,10 +41,25 @@ describe('hostPath', () => {
 });
 
 describe('resolveNetns', () => {
-  it('finds a runtime-reported netns path (no pid) through a host-root symlink', async () => {
+  it('a reported netns path naming a FIFO, a plain file or a directory is refused (stat and statfs only: a FIFO is never opened)', async () => {
     const { root, netnsFile } = await hostRootWithVarRunLink();
-    const ref = await resolveNetns({ pid: null, netnsPath: '/var/run/netns/cni-1234' }, { procRoot: '/proc', hostRoot: root });
-    expect(ref).toEqual({ inode: statSync(netnsFile).ino, path: netnsFile });
+    const fifo = join(root, 'run/netns/cni-fifo');
+    await execa('mkfifo', [fifo]);
+    mkdirSync(join(root, 'run/netns/cni-dir'));
+    const fsType = (await statfs(netnsFile)).type.toString(16);
+    const cases: [string, string][] = [
+      ['cni-fifo', `netns ${fifo}: not a namespace file (a FIFO)`],
+      ['cni-1234', `netns ${netnsFile}: not a namespace file (a regular file on a filesystem of type 0x${fsType}, not nsfs)`],
+      ['cni-dir', `netns ${join(root, 'run/netns/cni-dir')}: not a namespace file (a directory)`],
+    ];
+    for (const [name, message] of cases) {
+      const err = await resolveNetns({ pid: null, netnsPath: `/var/run/netns/${name}` }, { procRoot: '/proc', hostRoot: root }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).message).toBe(message);
+    }
+    // The same check on the PID's /proc/<pid>/ns/net (netnsInode): a plain file there is refused too.
+    await expect(netnsInode(netnsFile)).rejects.toThrow(ValidationError);
+    expect(await netnsInode(`/proc/${process.pid}/ns/net`)).toBe(statSync(`/proc/${process.pid}/ns/net`).ino);
   });
 
   it('prefers the pid, and says why when neither works', async () => {
@@ -60,5 +77,20 @@ describe('validateId / validatePid', () => {
     for (const bad of ['../x', 'a/b', '', '-x', 'a'.repeat(129), 7]) expect(() => validateId('sandbox', bad)).toThrow(ValidationError);
     expect(validatePid('pid', '42')).toBe(42);
     for (const bad of [0, -1, 1.5, '4x', 4_194_305, null]) expect(() => validatePid('pid', bad)).toThrow(ValidationError);
+  });
+});
+
+describeIntegration('resolveNetns on a real namespace file', { root: true, commands: ['mount', 'umount'] }, () => {
+  const mounted: string[] = [];
+  afterAll(async () => {
+    for (const m of mounted) await execa('umount', [m], { timeout: 10_000 });
+  });
+
+  it('finds a runtime-reported netns path (no pid, a bind mount of a namespace) through a host-root symlink', async () => {
+    const { root, netnsFile } = await hostRootWithVarRunLink();
+    await execa('mount', ['--bind', '/proc/self/ns/net', netnsFile], { timeout: 10_000 });
+    mounted.push(netnsFile);
+    const ref = await resolveNetns({ pid: null, netnsPath: '/var/run/netns/cni-1234' }, { procRoot: '/proc', hostRoot: root });
+    expect(ref).toEqual({ inode: statSync('/proc/self/ns/net').ino, path: netnsFile });
   });
 });

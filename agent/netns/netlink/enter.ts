@@ -1,15 +1,17 @@
 /**
- * Entering a network namespace for as short as possible: open the namespace file, check its inode against what the
- * runtime layer resolved (the fd pins that namespace, so a recycled PID cannot substitute another one between the
- * check and setns), setns(2) the calling thread into it, run a synchronous callback that opens sockets and reads
- * /proc/thread-self/net files, and setns back to the thread's own namespace before returning.
+ * Entering a network namespace for as short as possible: open the namespace file (ns-file.ts: never blocking, an nsfs
+ * file only), check its inode against what the runtime layer resolved (the fd pins that namespace, so a recycled PID
+ * cannot substitute another one between the check and setns), setns(2) the calling thread into it, run a synchronous
+ * callback that opens sockets and reads /proc/thread-self/net files, and setns back to the thread's own namespace
+ * before returning.
  *
  * setns(CLONE_NEWNET) moves only the calling thread: the reader calls this from worker threads. If the way back
  * fails the thread is left in a pod's namespace; that is unrecoverable for the thread, so it throws a
  * StrandedThreadError which the worker treats as fatal (it exits and is replaced).
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { AgentError, NetlinkError } from '../../errors.js';
+import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
+import { NsFileError, openNamespaceFile } from '../ns-file.js';
 import {
   AF_INET,
   AF_INET6,
@@ -74,23 +76,20 @@ export function currentNetnsInode(): number {
 /**
  * Enter the namespace at `path` (expected inode `expectedInode`, or any when null), run `fn` inside, come back.
  * Sockets opened through `Inside` stay usable after return (they keep their namespace); the caller closes them.
- * Throws NetlinkError (reason vanished when the file is gone or names another namespace, spawn when the kernel
- * refuses), or StrandedThreadError.
+ * Throws NetlinkError (reason vanished when the file is gone or names another namespace, spawn when it is not a
+ * namespace file or the kernel refuses), or StrandedThreadError.
  */
 export function withNetns<T>(path: string, expectedInode: number | null, fn: (inside: Inside) => T, lib: Libc = libc()): { value: T; inode: number } {
   let fd: number;
+  let inode: number;
   try {
-    fd = openSync(path, 'r');
+    // Never blocks (a FIFO would hold this thread where terminate() cannot reach it); refuses any non-nsfs file.
+    ({ fd, inode } = openNamespaceFile(path, expectedInode));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' || code === 'ESRCH' ? 'vanished' : 'spawn';
-    throw new NetlinkError('open netns', reason, `${path}: ${code ?? String(err)}`, { cause: err });
+    const reason = err instanceof NsFileError && err.problem === 'vanished' ? 'vanished' : 'spawn';
+    throw new NetlinkError('open netns', reason, errorMessage(err), { cause: err });
   }
   try {
-    const inode = fstatSync(fd).ino;
-    if (expectedInode !== null && inode !== expectedInode) {
-      throw new NetlinkError('open netns', 'vanished', `${path} now names another namespace (inode ${expectedInode} -> ${inode})`);
-    }
     const home = ownNetns();
     if (lib.setns(fd, CLONE_NEWNET) !== 0) {
       const errno = lib.errno();

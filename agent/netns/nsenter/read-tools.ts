@@ -3,14 +3,16 @@
  * fallback of the netlink reader and `--reader nsenter`. It produces the same NetnsState model as the netlink
  * reader (the differential tests hold both to that), source by source, each with its completeness.
  *
- * The namespace file is opened once and checked by inode; every tool enters it through that fd (tools.ts), so a
- * recycled PID can never attribute another namespace's state to a pod. Each tool has the per-tool timeout, cut to
+ * The namespace file is opened once (an open that never blocks, ns-file.ts) and checked as an nsfs file and by
+ * inode; every tool enters it through that fd (tools.ts), so a recycled PID can never attribute another namespace's
+ * state to a pod. Each tool has the per-tool timeout, cut to
  * what is left of the namespace's time budget, and an output cap per source. Tools run one after the other.
  */
-import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+import { closeSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { NetnsCommandError } from '../../errors.js';
+import { NetnsCommandError, errorMessage } from '../../errors.js';
+import { NsFileError, openNamespaceFile } from '../ns-file.js';
 import { emptyNetnsState, type NetnsState, type SourceName, type SourceStatus } from '../state.js';
 import { runTool, type ToolRun } from './tools.js';
 import { TOOL_SOURCES } from './tool-sources.js';
@@ -108,21 +110,21 @@ export class ToolsReader {
 
   constructor(private readonly opts: ToolsReaderOptions) {}
 
-  /** Read one namespace. Throws NetnsCommandError (vanished / spawn) only when the namespace cannot be opened. */
+  /**
+   * Read one namespace. Throws NetnsCommandError (vanished / spawn) only when the namespace cannot be opened or its
+   * file is not a namespace (ns-file.ts: the open never blocks, whatever the path names).
+   */
   async read(target: ToolsTarget, signal?: AbortSignal): Promise<NetnsState> {
     let fd: number;
+    let inode: number;
     try {
-      fd = openSync(target.path, 'r');
+      ({ fd, inode } = openNamespaceFile(target.path, target.inode));
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const reason = code === 'ENOENT' || code === 'ESRCH' ? 'vanished' : 'spawn';
-      throw new NetnsCommandError('nsenter', reason, `${target.path}: ${code ?? String(err)}`, { cause: err });
+      // Not a namespace file (a FIFO, a plain file): refused as the kernel would refuse setns on it, before any tool.
+      const reason = err instanceof NsFileError && err.problem === 'vanished' ? 'vanished' : 'spawn';
+      throw new NetnsCommandError('nsenter', reason, errorMessage(err), { cause: err });
     }
     try {
-      const inode = fstatSync(fd).ino;
-      if (target.inode !== null && inode !== target.inode) {
-        throw new NetnsCommandError('nsenter', 'vanished', `${target.path} now names another namespace (inode ${target.inode} -> ${inode})`);
-      }
       const state = await this.readOpen(fd, inode, target, signal);
       if (state.sources!.some((x) => x.status !== 'complete') && !namesInode(target.path, inode)) markVanished(state);
       return state;

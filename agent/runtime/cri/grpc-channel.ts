@@ -78,19 +78,44 @@ export function frameMessage(message: Buffer): Buffer {
   return frame;
 }
 
-/** Length-prefixed messages out of DATA frames; at most `max` bytes per message. */
+/**
+ * Length-prefixed messages out of DATA frames; at most `max` bytes per message and at most `maxMessages` messages: a
+ * byte past the last message allowed is an error at once, so a unary call holds one message at most, never what a
+ * broken server streams until the deadline.
+ */
 export class MessageFramer {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private failed = false;
   readonly messages: Buffer[] = [];
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly maxMessages = Infinity,
+  ) {}
 
-  /** Throws GrpcStatusError on a compressed or oversized message. */
+  /** Throws GrpcStatusError on a compressed or oversized message, or data past `maxMessages`; ignores data after. */
   push(chunk: Buffer): void {
+    if (this.failed) return;
+    try {
+      this.take(chunk);
+    } catch (err) {
+      this.failed = true;
+      this.pending = [];
+      this.pendingBytes = 0;
+      throw err;
+    }
+  }
+
+  private take(chunk: Buffer): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     for (;;) {
+      // INTERNAL, as grpc-java and grpc-go clients report it; not the spec's UNIMPLEMENTED for a cardinality
+      // violation, which the CRI client takes for "no such API version" (cri-client.ts falls back to v1alpha2).
+      if (this.messages.length >= this.maxMessages && this.pendingBytes > 0) {
+        throw new GrpcStatusError(GrpcCode.INTERNAL, `more than ${this.maxMessages} response message${this.maxMessages === 1 ? '' : 's'} (a unary call has one)`);
+      }
       if (this.pendingBytes < 5) return;
       const head = this.peek(5);
       if (head[0] !== 0) throw new GrpcStatusError(GrpcCode.INTERNAL, `compressed message (flag ${head[0]}) but no compression was negotiated`);
@@ -208,7 +233,7 @@ export class GrpcChannel {
   }
 
   private exchange(conn: Connection, stream: http2.ClientHttp2Stream, message: Buffer, finish: (err: GrpcStatusError | null, value?: Buffer) => void): void {
-    const framer = new MessageFramer(this.opts.maxReceiveBytes);
+    const framer = new MessageFramer(this.opts.maxReceiveBytes, 1);
     let httpStatus = 0;
     let grpcStatus: number | null = null;
     let grpcMessage = '';

@@ -2,8 +2,9 @@
  * The agent's unary gRPC client on node:http2 (agent/runtime/cri/grpc-channel.ts) against a real @grpc/grpc-js
  * server on a unix socket (raw byte messages): answers, status codes and percent-encoded messages, an unknown
  * method, the 16 MiB receive cap (at the cap and one byte over) and the send cap, the deadline (sent as
- * grpc-timeout, enforced locally), no socket, the runtime restarting on the same socket, close(); and the
- * length-prefixed framer on split and joined chunks.
+ * grpc-timeout, enforced locally), no socket, the runtime restarting on the same socket, close(), a server answering
+ * a unary call with two messages or a flood of them (failed at the second, the stream cancelled); and the
+ * length-prefixed framer on split and joined chunks, with and without a message limit.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,21 +18,56 @@ const raw = (path: string): grpc.MethodDefinition<Buffer, Buffer> => ({
   path, requestStream: false, responseStream: false,
   requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
 });
-const SERVICE = { Echo: raw('/t.T/Echo'), Sized: raw('/t.T/Sized'), Fail: raw('/t.T/Fail'), Hang: raw('/t.T/Hang') };
+/** Served as server streaming, called as unary: a broken runtime that answers a unary call with many messages. */
+const streamed = (path: string): grpc.MethodDefinition<Buffer, Buffer> => ({ ...raw(path), responseStream: true });
+const SERVICE = { Echo: raw('/t.T/Echo'), Sized: raw('/t.T/Sized'), Fail: raw('/t.T/Fail'), Hang: raw('/t.T/Hang'), Two: streamed('/t.T/Two'), Flood: streamed('/t.T/Flood') };
 
-interface TestServer { server: grpc.Server; deadlines: (Date | number)[] }
+/** Messages of 1 MiB Flood sends at most (then ends with OK): far past what a unary call may hold. */
+const FLOOD_MESSAGES = 256;
+
+interface TestServer { server: grpc.Server; deadlines: (Date | number)[]; floods: { written: number; cancelled: boolean }[] }
+
+/** Writes 1 MiB messages as fast as the client takes them, until FLOOD_MESSAGES or the client cancels. */
+function flood(call: grpc.ServerWritableStream<Buffer, Buffer>, record: { written: number; cancelled: boolean }): void {
+  const message = Buffer.alloc(1 << 20, 0x62);
+  call.on('cancelled', () => {
+    record.cancelled = true;
+  });
+  const pump = (): void => {
+    while (!call.cancelled && record.written < FLOOD_MESSAGES) {
+      record.written++;
+      if (!call.write(message)) {
+        call.once('drain', pump);
+        return;
+      }
+    }
+    if (!call.cancelled) call.end();
+  };
+  pump();
+}
 
 async function startServer(socket: string): Promise<TestServer> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
   const deadlines: (Date | number)[] = [];
+  const floods: TestServer['floods'] = [];
   server.addService(SERVICE, {
+    Two: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      call.write(Buffer.from('one'));
+      call.write(Buffer.from('two'));
+      call.end();
+    },
+    Flood: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      const record = { written: 0, cancelled: false };
+      floods.push(record);
+      flood(call, record);
+    },
     Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.concat([Buffer.from('echo:'), call.request])),
     Sized: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.alloc(Number(call.request.toString()), 0x61)),
     Fail: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'pod "wëb 100%" not found' }),
     Hang: (call: grpc.ServerUnaryCall<Buffer, Buffer>) => void deadlines.push(call.getDeadline()),
   });
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  return { server, deadlines };
+  return { server, deadlines, floods };
 }
 
 async function failure(p: Promise<unknown>): Promise<GrpcStatusError> {
@@ -88,6 +124,28 @@ describe('GrpcChannel against a grpc-js server', () => {
     const err = await failure(c.unary('/t.T/Sized', Buffer.from(String(MAX_MESSAGE_BYTES + 1)), 10_000));
     expect(err.grpcCode).toBe(GrpcCode.RESOURCE_EXHAUSTED);
     expect(err.details).toBe(`Received message larger than max (${MAX_MESSAGE_BYTES + 1} vs. ${MAX_MESSAGE_BYTES})`);
+    expect((await c.unary('/t.T/Echo', Buffer.from('after'), 2000)).toString()).toBe('echo:after');
+  });
+
+  it('a second response message fails the unary call at once (INTERNAL); the channel still works after', async () => {
+    const c = channel();
+    const err = await failure(c.unary('/t.T/Two', Buffer.alloc(0), 2000));
+    expect(err.grpcCode).toBe(GrpcCode.INTERNAL);
+    expect(err.details).toBe('more than 1 response message (a unary call has one)');
+    expect((await c.unary('/t.T/Echo', Buffer.from('after'), 2000)).toString()).toBe('echo:after');
+  });
+
+  it('a server streaming 1 MiB messages to a unary call: failed at the second one, the stream cancelled long before the flood ends', async () => {
+    const c = channel();
+    const t0 = performance.now();
+    const err = await failure(c.unary('/t.T/Flood', Buffer.alloc(0), 20_000));
+    expect(err.grpcCode).toBe(GrpcCode.INTERNAL);
+    expect(err.details).toBe('more than 1 response message (a unary call has one)');
+    expect(performance.now() - t0).toBeLessThan(10_000); // not at the deadline
+    const record = srv.floods.at(-1)!;
+    await expect.poll(() => record.cancelled, { timeout: 5000 }).toBe(true);
+    // The server could buffer a few messages ahead of HTTP/2 flow control; nowhere near the 256 it would send.
+    expect(record.written).toBeLessThan(FLOOD_MESSAGES / 4);
     expect((await c.unary('/t.T/Echo', Buffer.from('after'), 2000)).toString()).toBe('echo:after');
   });
 
@@ -159,6 +217,18 @@ describe('MessageFramer', () => {
       expect(f.messages.map((m) => m.toString())).toEqual(['abc', '', '0123456789']);
       expect(f.leftover).toBe(0);
     }
+  });
+
+  it('with maxMessages: the first byte past the last message allowed is an error, and later data is ignored', () => {
+    const f = new MessageFramer(100, 1);
+    f.push(frame(Buffer.from('abc')));
+    expect(f.messages.map((m) => m.toString())).toEqual(['abc']);
+    expect(() => f.push(Buffer.from([0]))).toThrow('more than 1 response message (a unary call has one)');
+    f.push(frame(Buffer.from('later')));
+    expect(f.messages.map((m) => m.toString())).toEqual(['abc']);
+    expect(f.leftover).toBe(0);
+    // Two messages in one chunk: the error as soon as the second one begins.
+    expect(() => new MessageFramer(100, 1).push(Buffer.concat([frame(Buffer.from('a')), frame(Buffer.from('b'))]))).toThrow(/more than 1 response message/);
   });
 
   it('an unfinished message is left over; a compressed or oversized one is an error', () => {
