@@ -1,8 +1,9 @@
 /**
  * A list+watch informer for one chaos-mesh.org resource, on @kubernetes/client-node (CustomObjectsApi for the
- * paged list, Watch for the stream). Not client-node's own ListWatch, which sends no allowWatchBookmarks, has no
- * bound on its cache, no request deadline or backoff, stops for good on the first error and reports its own
- * stop() as an error. This one:
+ * paged list; the stream through watch-stream.ts, with client-node's credentials, not its Watch, whose request
+ * cannot be cancelled before its headers arrive). Not client-node's own ListWatch, which sends no
+ * allowWatchBookmarks, has no bound on its cache, no request deadline or backoff, stops for good on the first
+ * error and reports its own stop() as an error. This one:
  * - lists (paged, each page with a deadline), then watches from the list's resourceVersion with
  *   allowWatchBookmarks and a server-side timeoutSeconds (jittered); a stream that ends is re-opened from the
  *   last resourceVersion seen (events and bookmarks advance it);
@@ -10,15 +11,17 @@
  *   (the cache is replaced by the fresh list);
  * - on any other failure waits with exponential backoff and jitter (`backoffMs.initial` doubling to `.max`),
  *   keeps the last cache and says it is stale; a watch that receives nothing (no event, no bookmark) for
- *   `idleTimeoutMs` is aborted and re-opened (a half-open connection cannot freeze it);
+ *   `idleTimeoutMs` is aborted and re-opened (a half-open connection cannot freeze it); a watch request not
+ *   answered within `requestTimeoutMs` is aborted too, its connection closed (stop() closes it as well);
  * - keeps at most `maxObjects` normalised objects (normalise.ts: no managedFields, no record events).
  * It runs on its own: nothing waits for it; readers take `objects()` and `status()` as they are.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describeFailure, KubeApiError, listAll, objectKey, statusOf } from './list.js';
 import { collectionPath, type Normalised, type ResourceSpec } from './resources.js';
+import { watchStream } from './watch-stream.js';
 
 /** The knobs of the Kubernetes API source (KUBE_DEFAULTS in source.ts). */
 export interface KubeSourceSettings {
@@ -222,13 +225,15 @@ export class ResourceInformer {
   /** One watch stream, from this.rv to its end. Resolves with why it ended; rejects on a failure. */
   private watchOnce(): Promise<WatchEnd> {
     const o = this.opts;
+    if (this.stopped) return Promise.resolve('stopped');
     const remaining = Math.max(1000, o.resyncMs - (this.now() - this.lastListAt));
     const timeoutSeconds = Math.max(1, Math.round(o.watchTimeoutSeconds * (1 + 0.2 * Math.random())));
     const idleMs = o.idleTimeoutMs ?? timeoutSeconds * 1000 + 60_000;
     this.watches++;
     return new Promise<WatchEnd>((resolve, reject) => {
       let settled = false;
-      let abort: (() => void) | null = null;
+      // The request's own signal, from before it is sent: aborting it closes the request at any stage.
+      const request = new AbortController();
       let ended: WatchEnd | null = null;
       let failure: Error | null = null;
       let idle: NodeJS.Timeout;
@@ -238,6 +243,7 @@ export class ResourceInformer {
         clearTimeout(idle);
         clearTimeout(resync);
         this.abortCurrent = null;
+        request.abort(); // a no-op for a request already over
         // The cache was current up to now only if the stream was open.
         if (this.connected) this.lastSyncAt = this.now();
         this.connected = false;
@@ -245,13 +251,23 @@ export class ResourceInformer {
       };
       const stopWith = (why: WatchEnd): void => {
         ended = why;
-        abort?.();
         finish(() => resolve(why));
       };
       // Until the stream is open, the idle timer is the request deadline.
       idle = setTimeout(() => stopWith('idle'), o.requestTimeoutMs);
       const resync = setTimeout(() => stopWith('resync'), remaining);
       this.abortCurrent = stopWith;
+      const onOpen = (): void => {
+        if (settled) return;
+        // The request was answered 200: the stream is open.
+        this.connected = true;
+        this.lastSyncAt = this.now();
+        if (this.failing) this.opts.log.info({ resource: this.plural }, 'kube watch recovered');
+        this.failing = false;
+        this.lastError = null;
+        clearTimeout(idle);
+        idle = setTimeout(() => stopWith('idle'), idleMs);
+      };
       const onEvent = (type: string, object: unknown): void => {
         if (settled) return;
         clearTimeout(idle);
@@ -280,26 +296,11 @@ export class ResourceInformer {
         const why = ended ?? 'closed';
         finish(() => resolve(why));
       };
-      new Watch(o.kc)
-        .watch(collectionPath(this.plural), { resourceVersion: this.rv, allowWatchBookmarks: true, timeoutSeconds }, onEvent, onDone)
-        .then(
-          (controller) => {
-            abort = () => controller.abort();
-            if (settled) {
-              controller.abort();
-              return;
-            }
-            // The request was answered 200: the stream is open.
-            this.connected = true;
-            this.lastSyncAt = this.now();
-            if (this.failing) this.opts.log.info({ resource: this.plural }, 'kube watch recovered');
-            this.failing = false;
-            this.lastError = null;
-            clearTimeout(idle);
-            idle = setTimeout(() => stopWith('idle'), idleMs);
-          },
-          (err: unknown) => onDone(err ?? new Error('watch failed')),
-        );
+      const query = { resourceVersion: this.rv, allowWatchBookmarks: true, timeoutSeconds };
+      watchStream(o.kc, collectionPath(this.plural), query, request.signal, { onOpen, onEvent }).then(
+        () => onDone(null),
+        (err: unknown) => onDone(err ?? new Error('watch failed')),
+      );
     });
   }
 }

@@ -15,7 +15,9 @@
  *   spec changes, uid and creationTimestamp set on create, the history watches replay, compaction.
  * Test controls: create/update/remove objects, compact the history, end every watch, kill (every connection
  * destroyed, port closed: what a client sees when the process dies) and restart on the same port with the same
- * data. What it does not do: field/label selectors, server-side apply, admission, RBAC beyond `forbid`,
+ * data, answer watch requests otherwise (`watchAnswer`: an HTTP error Status, or never any headers, as an API server
+ * or load balancer that accepts the connection and then hangs; `held` says which of those are still open). What it
+ * does not do: field/label selectors, server-side apply, admission, RBAC beyond `forbid`,
  * consistent snapshots across pages (a continued list reads the current data).
  */
 import { execFile } from 'node:child_process';
@@ -62,6 +64,11 @@ export async function selfSignedCert(): Promise<{ key: string; cert: string }> {
   }
 }
 
+/** How a watch request is answered instead of streaming: never (no headers), or with an HTTP error Status. */
+export type WatchAnswer = 'hold' | { code: number; reason: string; message: string };
+/** A watch request left without an answer; `open` until the client closes its connection. */
+export type HeldWatch = { query: Record<string, string>; open: boolean };
+
 export interface FakeKubeOptions {
   /** Bearer token clients must send (default: random). */
   token?: string;
@@ -84,6 +91,10 @@ export class FakeKubeApiServer {
   listDelayMs = 0;
   /** Called with each request before it is answered (tests use it to act at a precise point). */
   onRequest: ((rec: RequestRecord) => void) | null = null;
+  /** Consulted for each watch request: null streams it as usual. */
+  watchAnswer: ((rec: RequestRecord) => WatchAnswer | null) | null = null;
+  /** Every watch request `watchAnswer` held, in order. */
+  readonly held: HeldWatch[] = [];
 
   private constructor(private readonly tls: { key: string; cert: string }, private readonly opts: FakeKubeOptions) {
     this.token = opts.token ?? randomUUID();
@@ -287,6 +298,9 @@ export class FakeKubeApiServer {
       if (!o) return this.reply(req, res, 404, status(404, 'NotFound', `${plural}.${GROUP} "${name}" not found`), rec);
       return this.reply(req, res, 200, o, rec);
     }
+    const instead = watch ? this.watchAnswer?.(rec) : null;
+    if (instead === 'hold') return this.hold(req, rec);
+    if (instead) return this.reply(req, res, instead.code, status(instead.code, instead.reason, instead.message), rec);
     if (watch) return this.startWatch(plural, namespace, query, res, rec);
     const answer = (): void => this.list(req, res, plural!, namespace, query, rec);
     if (this.listDelayMs > 0) setTimeout(answer, this.listDelayMs);
@@ -325,6 +339,13 @@ export class FakeKubeApiServer {
       metadata.remainingItemCount = all.length - offset - limit;
     }
     this.reply(req, res, 200, { kind: `${CHAOS_MESH_KINDS[plural]}List`, apiVersion: API_VERSION, metadata, items: page }, rec);
+  }
+
+  private hold(req: IncomingMessage, rec: RequestRecord): void {
+    const h: HeldWatch = { query: rec.query, open: true };
+    this.requests.push(rec);
+    this.held.push(h);
+    req.socket.once('close', () => void (h.open = false));
   }
 
   /** Write one event to a watch stream; false when the stream is already closed. */
