@@ -39,7 +39,10 @@ export interface ToolsTarget {
 
 /** What a tool source sees: a runner bound to the namespace, facts known before any tool ran, the state to fill. */
 export interface ToolContext {
-  run(argv: readonly string[], input?: string): Promise<ToolRun>;
+  /** Run a tool in the namespace; `maxOutputBytes` lowers the output cap of this run (never above the reader's). */
+  run(argv: readonly string[], input?: string, maxOutputBytes?: number): Promise<ToolRun>;
+  /** The output cap of one run, bytes (ToolsReaderOptions.maxSourceBytes). */
+  maxOutputBytes: number;
   /** Legacy xtables tables per family from /proc/<pid>/net (null: unknown, run the tool). */
   legacyTables: { ipv4: string[] | null; ipv6: string[] | null };
   /** Interface names, once the links source read them (tc asks about each). */
@@ -145,12 +148,13 @@ export class ToolsReader {
       interfaces: null,
       nftTables: null,
       state,
-      run: async (argv, input) => {
+      maxOutputBytes: this.opts.maxSourceBytes,
+      run: async (argv, input, maxOutputBytes) => {
         const left = Math.floor(deadline - performance.now());
         const r = await runTool(fd, argv, {
           nsenterPath: this.opts.nsenterPath,
           timeoutMs: Math.min(this.opts.toolTimeoutMs, left),
-          maxOutputBytes: this.opts.maxSourceBytes,
+          maxOutputBytes: Math.min(this.opts.maxSourceBytes, maxOutputBytes ?? Infinity),
           ...(input !== undefined ? { input } : {}),
           ...(signal ? { signal } : {}),
         });

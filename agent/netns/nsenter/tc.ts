@@ -1,6 +1,7 @@
 /**
  * tc's output as the tools reader gets it: the concatenated documents of one `tc -s -d -raw -j -batch -` process,
- * split and mapped to the commands that produced them, and the batch input itself. The per-document parsers live
+ * split and mapped to the commands that produced them (tc-commands.ts builds the commands and the batch input:
+ * names the batch reader would mangle go to tc processes of their own). The per-document parsers live
  * next to this file (tc-qdisc.ts, tc-class.ts, tc-filter.ts; tc-json.ts reads tc's JSON, tc-units.ts its units)
  * and are re-exported here. Never throw: unreadable parts become ParseErrors.
  *
@@ -17,15 +18,27 @@
  *   then leaves the parent out of its output.
  */
 import { ParseError } from '../../errors.js';
-import type { FilterParent } from '../model/filter-parents.js';
 import type { TcDump } from '../state.js';
 import { MAX_ERROR_TEXT } from './lines.js';
 import { parseTcClasses } from './tc-class.js';
+import { tcCommandLabel, type TcBatchCommand } from './tc-commands.js';
 import { parseTcFilters } from './tc-filter.js';
 import { findJsonEnd } from './tc-json.js';
 import { parseTcQdiscs } from './tc-qdisc.js';
 
 export { parseTcClasses } from './tc-class.js';
+export {
+  isBatchSafeInterfaceName,
+  isValidInterfaceName,
+  tcArgv,
+  tcBatchCommands,
+  tcCommandLabel,
+  tcFilterCommands,
+  tcTreeCommands,
+  TC_BATCH_ARGV,
+  type TcBatchCommand,
+  type TcCommandPlan,
+} from './tc-commands.js';
 export { parseTcFilters } from './tc-filter.js';
 export { findJsonEnd, parseTcJson, type JsonValue } from './tc-json.js';
 export { netemFromOptions, parseTcQdiscs, sfqFromOptions, tbfFromOptions } from './tc-qdisc.js';
@@ -86,55 +99,39 @@ export function splitTcBatchOutput(out: string): TcBatchSegment[] {
   return segs;
 }
 
-export interface TcBatchCommand {
-  kind: 'qdisc' | 'class' | 'filter';
-  /** The device the command named (`class show dev eth0`); empty for `qdisc show` of every device. */
-  dev: string;
-  /** Filters: the parent the command named (`ingress`, `egress`, `1:4`); none for the root qdisc's filters. */
-  parent?: string;
-}
+const emptyDump = (): TcDump => ({ qdiscs: [], classes: [], filters: [], errors: [] });
 
-/** A Linux interface name tc can be asked about in a batch line: 1-15 bytes, no whitespace, `/` or `:`. */
-export function isValidInterfaceName(name: string): boolean {
-  return name.length > 0 && name.length <= 15 && name !== '.' && name !== '..' && /^[^\s/:"\\]+$/.test(name);
-}
-
-/**
- * The batch input for `tc -s -d -j -batch -` that reads `devs`: `qdisc show`, then `class show` + `filter show`
- * per device. Names that are not valid interface names are left out (and returned in `rejected`), so a batch
- * line can never be built from something else.
- */
-export function tcBatchCommands(devs: string[]): { commands: TcBatchCommand[]; input: string; rejected: string[] } {
-  const commands: TcBatchCommand[] = [{ kind: 'qdisc', dev: '' }];
-  const lines = ['qdisc show'];
-  const rejected: string[] = [];
-  for (const d of devs) {
-    if (!isValidInterfaceName(d)) {
-      rejected.push(d);
-      continue;
-    }
-    commands.push({ kind: 'class', dev: d }, { kind: 'filter', dev: d });
-    lines.push(`class show dev ${d}`, `filter show dev ${d}`);
+/** The dumps of `parts` one after the other, in order. */
+export function concatTcDumps(parts: readonly TcDump[]): TcDump {
+  const d = emptyDump();
+  for (const p of parts) {
+    d.qdiscs.push(...p.qdiscs);
+    d.classes.push(...p.classes);
+    d.filters.push(...p.filters);
+    d.errors.push(...p.errors);
   }
-  return { commands, input: `${lines.join('\n')}\n`, rejected };
+  return d;
 }
 
 /**
- * Parses the stdout of one `tc -j -s -d -batch -` run of `commands` (in order) into one TcDump.
+ * Parses the stdout of one `tc -j -s -d -batch -` run of `commands` (in order): one TcDump per command (`pieces`,
+ * what that command printed and the errors about it) and the errors about output left over after the last one.
  * Documents map to commands in order. A `class` command takes the next segment if it is text (6.1) or, when the
  * output holds one JSON document per command (newer iproute2), the next JSON document; otherwise it printed
  * nothing (no classes). Commands left without a document (tc stopped at a failing command) get a ParseError
  * (line 0) naming them; what was read before is kept. Error lines inside a document are relative to it.
+ * A tc run of one command (tcArgv) is read the same way, as a batch of that command.
  */
-export function parseTcBatch(out: string, commands: TcBatchCommand[]): TcDump {
-  const dump: TcDump = { qdiscs: [], classes: [], filters: [], errors: [] };
+export function parseTcBatchPieces(out: string, commands: readonly TcBatchCommand[]): { pieces: TcDump[]; leftover: ParseError[] } {
+  const pieces = commands.map(emptyDump);
   const segs = splitTcBatchOutput(out);
   const jsonCount = segs.filter((s) => s.kind === 'json').length;
   const classesAreJson = jsonCount === commands.length && !segs.some((s) => s.kind === 'text');
   let k = 0;
   for (let ci = 0; ci < commands.length; ci++) {
     const cmd = commands[ci]!;
-    const label = `${cmd.kind} show${cmd.dev ? ` dev ${cmd.dev}` : ''}`;
+    const dump = pieces[ci]!;
+    const label = tcCommandLabel(cmd);
     const seg = segs[k];
     if (cmd.kind === 'class') {
       if (seg !== undefined && (seg.kind === 'text' || classesAreJson)) {
@@ -166,52 +163,18 @@ export function parseTcBatch(out: string, commands: TcBatchCommand[]): TcDump {
       dump.errors.push(...r.errors);
     }
   }
+  const leftover: ParseError[] = [];
   for (; k < segs.length; k++) {
     const seg = segs[k]!;
-    dump.errors.push(new ParseError('tc batch', seg.line, seg.text.slice(0, MAX_ERROR_TEXT), 'output left over after the last command'));
+    leftover.push(new ParseError('tc batch', seg.line, seg.text.slice(0, MAX_ERROR_TEXT), 'output left over after the last command'));
   }
+  return { pieces, leftover };
+}
+
+/** parseTcBatchPieces as one TcDump: the commands' pieces in order, then the leftover errors. */
+export function parseTcBatch(out: string, commands: readonly TcBatchCommand[]): TcDump {
+  const { pieces, leftover } = parseTcBatchPieces(out, commands);
+  const dump = concatTcDumps(pieces);
+  dump.errors.push(...leftover);
   return dump;
-}
-
-/**
- * The first of the two batches that read a whole tc tree: per device, `qdisc show dev X` then `class show dev X`.
- * The qdisc documents (JSON) separate the class texts of iproute2 6.1, which would otherwise run together; the
- * second batch (tcFilterCommands) then asks for the filters of every parent those qdiscs and classes have.
- */
-export function tcTreeCommands(devs: string[]): { commands: TcBatchCommand[]; input: string; rejected: string[] } {
-  const commands: TcBatchCommand[] = [];
-  const lines: string[] = [];
-  const rejected: string[] = [];
-  for (const d of devs) {
-    if (!isValidInterfaceName(d)) {
-      rejected.push(d);
-      continue;
-    }
-    commands.push({ kind: 'qdisc', dev: d }, { kind: 'class', dev: d });
-    lines.push(`qdisc show dev ${d}`, `class show dev ${d}`);
-  }
-  return { commands, input: lines.length ? `${lines.join('\n')}\n` : '', rejected };
-}
-
-/** `1:`, `1:4`, `ffff:fff2`: a handle a batch line may name. */
-const HANDLE = /^[0-9a-f]{1,4}:[0-9a-f]{0,4}$/;
-
-/**
- * The batch that reads the filters of every parent (model/filter-parents.ts, from a first batch's qdiscs and
- * classes): `filter show dev X ingress|egress|parent P`. Invalid names or handles are left out (`rejected`).
- */
-export function tcFilterCommands(parents: FilterParent[]): { commands: TcBatchCommand[]; input: string; rejected: string[] } {
-  const commands: TcBatchCommand[] = [];
-  const lines: string[] = [];
-  const rejected: string[] = [];
-  for (const p of parents) {
-    const hook = p.parent === 'ingress' || p.parent === 'egress';
-    if (!isValidInterfaceName(p.interface) || (!hook && !HANDLE.test(p.parent))) {
-      rejected.push(`${p.interface} ${p.parent}`);
-      continue;
-    }
-    commands.push({ kind: 'filter', dev: p.interface, parent: p.parent });
-    lines.push(`filter show dev ${p.interface} ${hook ? p.parent : `parent ${p.parent}`}`);
-  }
-  return { commands, input: lines.length ? `${lines.join('\n')}\n` : '', rejected };
 }

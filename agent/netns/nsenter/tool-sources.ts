@@ -1,10 +1,9 @@
 /**
  * The sources of the tools reader, in the order they run: links (their names drive tc), legacy iptables, the
- * nft backend (probed with `nft list tables` first), ebtables, ipset, tc. Each turns its tools' output into its
- * part of the NetnsState through the pure parsers of this directory and reports its completeness.
+ * nft backend (probed with `nft list tables` first), ebtables, ipset, tc (tc-source.ts). Each turns its tools'
+ * output into its part of the NetnsState through the pure parsers of this directory and reports its completeness.
  */
 import type { ParseError } from '../../errors.js';
-import { filterParents } from '../model/filter-parents.js';
 import { hasTproxyLinks } from '../model/links.js';
 import { ipRuleLine } from '../model/rule-text.js';
 import { isXtablesTable, type EbtablesDump, type IpFamily, type IptablesBackend, type NftFamily, type SourceName, type SourceStatus } from '../state.js';
@@ -14,7 +13,7 @@ import { parseIpsetSave } from './ipset.js';
 import { parseIptablesSave } from './iptables.js';
 import { parseNftJson } from './nft-json.js';
 import { statusOf, type ToolContext, type ToolSource } from './read-tools.js';
-import { parseTcBatch, tcFilterCommands, tcTreeCommands } from './tc.js';
+import { tcSource } from './tc-source.js';
 
 /** `nft list tables` -> `family name` pairs. */
 export function parseNftTables(text: string): { family: string; name: string }[] {
@@ -49,6 +48,10 @@ const links: ToolSource = {
     const parsedA = parseIpAddresses(a.stdout);
     const bad = unreadable('ip -j addr show', [...parsedL.errors, ...parsedA.errors]);
     if (bad !== null) return [bad];
+    // A link that could not be read (iproute2 writes a name's control characters raw, which is no JSON): its name is
+    // unknown, so neither the links nor tc (which asks about every name, and then reports failed) can be complete.
+    const lost = parsedL.errors[0];
+    if (lost !== undefined) return [{ source: 'links', status: 'failed', reason: 'parse', message: `ip -j addr show: link ${lost.line} unreadable: ${lost.message}` }];
     ctx.interfaces = parsedL.links.map((l) => l.name);
     ctx.state.links = parsedL.links;
     ctx.state.addresses = parsedA.addresses;
@@ -186,37 +189,5 @@ const ipset: ToolSource = {
   },
 };
 
-/**
- * tc in two batches of one process each (`-raw`: tbf's bucket in ticks and its limit, for exact burst and limit):
- * qdiscs and classes per interface, then the filters of every parent that can hold them (model/filter-parents.ts:
- * `filter show dev X` alone shows only the root qdisc's). The second runs only when there is such a parent.
- */
-const tc: ToolSource = {
-  sources: ['tc'],
-  async read(ctx) {
-    const devs = ctx.interfaces ?? [];
-    const tree = tcTreeCommands(devs);
-    const r = await ctx.run(['tc', '-s', '-d', '-raw', '-j', '-batch', '-'], tree.input);
-    // tc stops a batch at the first failing command (an interface that vanished meanwhile): keep its output.
-    if (r.error === null || r.truncated || r.error.reason === 'exit') ctx.state.tc = parseTcBatch(r.stdout, tree.commands);
-    let status = statusOf('tc', r);
-    const f = tcFilterCommands(filterParents(ctx.state.tc.qdiscs, ctx.state.tc.classes));
-    if (status.status === 'complete' && f.commands.length > 0) {
-      const rf = await ctx.run(['tc', '-s', '-d', '-raw', '-j', '-batch', '-'], f.input);
-      if (rf.error === null || rf.truncated || rf.error.reason === 'exit') {
-        const filters = parseTcBatch(rf.stdout, f.commands);
-        ctx.state.tc.filters.push(...filters.filters);
-        ctx.state.tc.errors.push(...filters.errors);
-      }
-      status = statusOf('tc', rf);
-    }
-    const rejected = [...tree.rejected, ...f.rejected];
-    if (rejected.length > 0 && status.status === 'complete') {
-      return [{ source: 'tc', status: 'failed', reason: 'parse', message: `interface names or parents refused for tc: ${rejected.map((x) => JSON.stringify(x)).join(', ')}` }];
-    }
-    return [status];
-  },
-};
-
 /** Every source, in order (links first: tc needs the interface names). */
-export const TOOL_SOURCES: readonly ToolSource[] = [links, legacyIptables, nftables, ebtables, ipset, tc];
+export const TOOL_SOURCES: readonly ToolSource[] = [links, legacyIptables, nftables, ebtables, ipset, tcSource];

@@ -11,9 +11,12 @@ const c = (iface: string, kind: string, handle: string): TcClass => ({ interface
 
 describe('the two tc batches of a whole tree', () => {
   it('tree batch: per device qdiscs then classes; invalid names rejected', () => {
+    const commands = [{ kind: 'qdisc', dev: 'lo' }, { kind: 'class', dev: 'lo' }, { kind: 'qdisc', dev: 'eth0' }, { kind: 'class', dev: 'eth0' }];
     expect(tcTreeCommands(['lo', 'eth0', 'bad name'])).toEqual({
-      commands: [{ kind: 'qdisc', dev: 'lo' }, { kind: 'class', dev: 'lo' }, { kind: 'qdisc', dev: 'eth0' }, { kind: 'class', dev: 'eth0' }],
+      order: commands,
+      commands,
       input: 'qdisc show dev lo\nclass show dev lo\nqdisc show dev eth0\nclass show dev eth0\n',
+      single: [],
       rejected: ['bad name'],
     });
   });
