@@ -1,13 +1,13 @@
 /**
  * `chaos-node-agent diff NAMESPACE/POD [--json]`: Chaos Mesh's intent for one pod (PodNetworkChaos,
  * PodHttpChaos, PodIOChaos, experiment records, from the Kubernetes API) beside what its network namespace holds,
- * one line per artefact with its state (present / missing / mismatch / leftover) and owner, then the findings with
+ * one line per artefact with its state (present / missing / mismatch / leftover / stale / pending / failed) and owner, then the findings with
  * their owners and the kernel dumps - what `chaosctl debug` printed, reconciled. Without API access the kernel
  * side is printed alone and says why. Exit 0 when the pod's namespace was read, 1 otherwise.
  */
 import type { Config } from '../config.js';
 import { collect, kernelJson, podIdentityJson, wasInspected } from '../collection.js';
-import { entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
+import { countsText, entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
 import { driftJson, intentJson } from '../intent/json.js';
 import { beginKubeLists, oneShotKube } from '../intent/setup.js';
 import { capDumps } from '../metrics/rule-cap.js';
@@ -44,8 +44,7 @@ export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Numb
     const rows = [['STATE', 'ARTEFACT', 'NAME', 'INTENT (Chaos Mesh)', 'KERNEL', 'OWNER']];
     for (const e of d.entries) rows.push([e.state, e.artefact, e.name, e.spec ?? '-', e.kernel ?? '-', ownerText(e.owners)]);
     out.push(d.entries.length ? formatTable(rows).trimEnd() : 'no Chaos Mesh state intended or found');
-    const c = d.counts;
-    out.push('', `drift: ${c.leftover} leftover, ${c.missing} missing, ${c.mismatch} mismatch, ${c.present} present`);
+    out.push('', `drift: ${countsText(d.counts)}`);
     for (const e of d.entries) if (e.state !== 'present') out.push(`  ${entryLine(e)}`);
   } else if (d) {
     out.push(`drift: unknown (${d.reason ?? 'no reason'})`);

@@ -4,15 +4,23 @@
  * - present: intended and in the kernel as specified;
  * - missing: intended, not in the kernel;
  * - mismatch: intended and in the kernel, with other parameters (a tbf rate, a netem delay, a chain's rules);
- * - leftover: in the kernel, intended by nothing (no owner). `active` says whether it changes traffic now
- *   (only active leftovers count in chaos_daemon_injection_drift; inert ones are the routine residue of a
- *   recovered experiment: empty CHAOS-* chains, ipsets chaos-daemon never destroys).
+ * - leftover: in the kernel, intended by nothing (no owner), or intended only by PodNetworkChaos entries whose
+ *   NetworkChaos is absent, being deleted or stopped (owners.ts; `owners` names them, `detail` says which and why).
+ *   `active` says whether it changes traffic now (only active leftovers count in chaos_daemon_injection_drift;
+ *   inert ones are the routine residue of a recovered experiment: empty CHAOS-* chains, ipsets chaos-daemon never
+ *   destroys);
+ * - stale: a PodNetworkChaos entry whose NetworkChaos is absent, being deleted or stopped, and that is not in the
+ *   kernel (not drift: nothing changes traffic, but chaos-daemon installs it again on that object's next apply);
+ * - pending: a difference (would be missing / mismatch / leftover) while the PodNetworkChaos has a generation
+ *   chaos-daemon has not applied yet (generation > observedGeneration): Chaos Mesh changes the spec first; not drift;
+ * - failed: a difference while chaos-daemon's last apply of the PodNetworkChaos failed (status.failedMessage,
+ *   retried by Chaos Mesh): counted in chaos_daemon_injection_drift{state="failed"} unless inert.
  */
 import type { ChaosKind } from '../chaos/types.js';
 import type { ExperimentRef } from './model.js';
 
-export type DriftState = 'present' | 'missing' | 'leftover' | 'mismatch';
-export const DRIFT_STATES: readonly DriftState[] = ['present', 'missing', 'leftover', 'mismatch'];
+export type DriftState = 'present' | 'missing' | 'leftover' | 'mismatch' | 'stale' | 'pending' | 'failed';
+export const DRIFT_STATES: readonly DriftState[] = ['present', 'missing', 'leftover', 'mismatch', 'stale', 'pending', 'failed'];
 
 export type Quantity = number | string | null;
 
@@ -22,7 +30,8 @@ export interface DriftEntry {
   name: string;
   /** Where it lives: `legacy ipv4 filter`, `eth0`, ...; null when not applicable. */
   where: string | null;
-  /** The experiments that own it (`<ns>/<name>`); [] = none (a leftover, or an entry without source). */
+  /** The experiments that own it (`<ns>/<name>`); [] = none (a leftover nothing asks for, or an entry without
+   *  source). A leftover or stale entry of an absent / deleting / stopped NetworkChaos names that experiment. */
   owners: ExperimentRef[];
   state: DriftState;
   /** Chaos kinds concerned (partition, delay, bandwidth...); empty for inert scaffolding. */
@@ -66,8 +75,11 @@ export interface PendingEntry extends DriftEntry {
   tokens: string[];
   /** Phrases (qdisc positions). */
   phrases: string[];
+  /** The entry is what chaos-daemon applies from the PodNetworkChaos (its chains, ipsets and qdiscs): its owners
+   *  are that object's sources, and its apply state (generation, failedMessage) explains its differences. */
+  network?: boolean;
 }
 
 export function emptyCounts(): Record<DriftState, number> {
-  return { present: 0, missing: 0, leftover: 0, mismatch: 0 };
+  return { present: 0, missing: 0, leftover: 0, mismatch: 0, stale: 0, pending: 0, failed: 0 };
 }

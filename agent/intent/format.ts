@@ -35,11 +35,19 @@ export function intentSummary(status: IntentStatus, pod: PodIntent): string {
   if (pod.io) parts.push(`PodIOChaos: ${pod.io.actions.length} actions${pod.io.pid ? `, toda pid ${pod.io.pid}` : ''}`);
   for (const e of pod.experiments) {
     const injected = e.records.filter((r) => r.phase === 'Injected').length;
-    parts.push(`${e.kind} ${e.namespace}/${e.name}${e.action ? ` (${e.action})` : ''}: ${injected}/${e.records.length} records Injected${e.desiredPhase ? `, desired ${e.desiredPhase}` : ''}`);
+    parts.push(`${e.kind} ${e.namespace}/${e.name}${e.action ? ` (${e.action})` : ''}: ${injected}/${e.records.length} records Injected${e.desiredPhase ? `, desired ${e.desiredPhase}` : ''}${e.deleting ? ', being deleted' : ''}`);
   }
+  // Owners named by the PodNetworkChaos that are not running (those with records for the pod are listed above).
+  for (const o of pod.owners) if (o.condition === 'absent') parts.push(`NetworkChaos ${o.ref}: absent`);
   const age = status.syncAgeSeconds !== null && status.state !== 'synced' ? `, ${ageText(status.syncAgeSeconds)} old` : '';
   const head = `intent (Kubernetes API, ${status.state}${age})`;
   return parts.length === 0 ? `${head}: nothing for this pod` : `${head}: ${parts.join('; ')}`;
+}
+
+/** `6 leftover, 0 missing, 0 mismatch, 0 present`, then the other states when they have entries (`, 2 pending`). */
+export function countsText(c: PodDrift['counts']): string {
+  const extra = (['failed', 'pending', 'stale'] as const).filter((k) => c[k] > 0).map((k) => `, ${c[k]} ${k}`).join('');
+  return `${c.leftover} leftover, ${c.missing} missing, ${c.mismatch} mismatch, ${c.present} present${extra}`;
 }
 
 export function entryLine(e: DriftEntry): string {
@@ -62,8 +70,7 @@ export function driftLines(r: PodReport): string[] {
     out.push(`  drift: unknown (${d.reason ?? 'no reason'})`);
     return out;
   }
-  const c = d.counts;
-  out.push(`  drift: ${c.leftover} leftover, ${c.missing} missing, ${c.mismatch} mismatch, ${c.present} present`);
+  out.push(`  drift: ${countsText(d.counts)}`);
   for (const e of d.entries) if (e.state !== 'present') out.push(`    ${entryLine(e)}`);
   return out;
 }

@@ -80,14 +80,14 @@ function chainEntries(intent: PodNetworkIntent | null, http: PodHttpIntent | nul
     for (const f of found) claimed.add(f);
     const describe = `${want.direction} chain${want.device ? ` on ${want.device}` : ''}${want.ipsets.length ? ` dropping ipset ${list(want.ipsets)}` : ' dropping everything'}`;
     if (c === undefined) {
-      out.push(entry({ artefact: 'chain', name: want.name, where: null, owners: ownersOf([want.source]), state: 'missing', kinds: ['partition'], tokens: [want.name],
+      out.push(entry({ artefact: 'chain', name: want.name, where: null, owners: ownersOf([want.source]), state: 'missing', kinds: ['partition'], tokens: [want.name], network: true,
         detail: `${want.name} (${describe}) is not in the kernel`, spec: describe, kernel: null }));
       continue;
     }
     const problems = chainProblems(c, want, k.chains);
     out.push(entry({
       artefact: 'chain', name: want.name, where: where(c), owners: ownersOf([want.source]), state: problems.length ? 'mismatch' : 'present',
-      kinds: ['partition'], tokens: [want.name], spec: describe, kernel: chainKernel(c),
+      kinds: ['partition'], tokens: [want.name], spec: describe, kernel: chainKernel(c), network: true,
       detail: problems.length ? `${want.name}: ${problems.join('; ')} (spec: ${describe})` : `${want.name} ${describe}, as specified`,
     }));
   }
@@ -111,6 +111,8 @@ function chainEntries(intent: PodNetworkIntent | null, http: PodHttpIntent | nul
     const owned = ownersOf(owners);
     out.push(entry({
       artefact: 'chain', name: c.name, where: where(c), owners: owned, state: owned.length === 0 ? 'leftover' : 'present', kinds: [], tokens: [c.name],
+      // HTTPChaos' mangle chains are PodHttpChaos', not what chaos-daemon applies from the PodNetworkChaos.
+      network: c.role !== 'http',
       spec: owned.length === 0 ? null : `(${why})`, kernel: chainKernel(c),
       detail: owned.length === 0
         ? `${c.label} (${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}) is in the kernel, but no PodNetworkChaos entry${c.role === 'http' ? ' or PodHttpChaos rule' : ''} asks for it`
@@ -146,7 +148,7 @@ function ipsetEntries(intent: PodNetworkIntent | null, k: KernelArtefacts): Pend
     claimed.add(want.name);
     const kinds = setKinds(want.name, intent!);
     const have = byName.get(want.name);
-    const base = { artefact: 'ipset' as const, name: want.name, where: null, owners: ownersOf([want.source]), kinds, tokens: [want.name], spec: setText(want.type, want.members.length) };
+    const base = { artefact: 'ipset' as const, name: want.name, where: null, owners: ownersOf([want.source]), kinds, tokens: [want.name], spec: setText(want.type, want.members.length), network: true };
     if (!have) {
       out.push(entry({ ...base, state: 'missing', kernel: null, detail: `ipset ${want.name} (${setText(want.type, want.members.length)}) is not in the kernel` }));
       continue;
@@ -169,12 +171,12 @@ function ipsetEntries(intent: PodNetworkIntent | null, k: KernelArtefacts): Pend
     if (claimed.has(s.name)) continue;
     const parent = s.name.endsWith('old') ? sources.get(s.name.slice(0, -3)) : undefined;
     if (parent !== undefined) {
-      out.push(entry({ artefact: 'ipset', name: s.name, where: null, owners: ownersOf([parent]), state: 'present', kinds: [], tokens: [s.name],
+      out.push(entry({ artefact: 'ipset', name: s.name, where: null, owners: ownersOf([parent]), state: 'present', kinds: [], tokens: [s.name], network: true,
         spec: `(temporary set of ${s.name.slice(0, -3)})`, kernel: setText(s.set.type, s.set.members.length),
         detail: `ipset ${s.name} is the temporary set chaos-daemon swaps onto ${s.name.slice(0, -3)} (never destroyed)` }));
       continue;
     }
-    out.push(entry({ artefact: 'ipset', name: s.name, where: null, owners: [], state: 'leftover', kinds: [], tokens: [s.name],
+    out.push(entry({ artefact: 'ipset', name: s.name, where: null, owners: [], state: 'leftover', kinds: [], tokens: [s.name], network: true,
       spec: null, kernel: setText(s.set.type, s.set.members.length),
       detail: `ipset ${s.name} (${setText(s.set.type, s.set.members.length)}) is in the kernel, but no PodNetworkChaos entry asks for it` }));
   }

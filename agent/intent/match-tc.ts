@@ -142,7 +142,7 @@ export function matchTc(intent: PodNetworkIntent | null, k: KernelArtefacts): Pe
   for (const t of tcs) {
     const q = pairs.get(t);
     const label = `${t.type} ${t.text}${t.ipset ? ` for ipset ${t.ipset}` : ''}`;
-    const base = { artefact: 'qdisc' as const, owners: t.source ? [t.source] : [], kinds: tcKinds(t), active: false };
+    const base = { artefact: 'qdisc' as const, owners: t.source ? [t.source] : [], kinds: tcKinds(t), active: false, network: true };
     if (q === undefined) {
       out.push({ ...base, name: `${t.device} ${t.type === 'netem' ? 'netem' : 'tbf'}`, where: t.device, state: 'missing', tokens: [], phrases: [], spec: label, kernel: null,
         detail: `no ${t.type === 'netem' ? 'netem' : 'tbf'} qdisc on ${t.device} for ${label}` });
@@ -162,12 +162,12 @@ export function matchTc(intent: PodNetworkIntent | null, k: KernelArtefacts): Pe
     if (taken.has(q)) continue;
     if (q.role === 'prio' || q.role === 'sfq') {
       const owners = [...new Set(tcs.filter((t) => t.ipset !== null && t.device === q.qdisc.interface).map((t) => t.source).filter(Boolean))].sort();
-      out.push({ artefact: 'qdisc', name: q.position, where: q.qdisc.interface, owners, state: owners.length ? 'present' : 'leftover', kinds: [], active: false, tokens: [], phrases: [q.position],
+      out.push({ artefact: 'qdisc', name: q.position, where: q.qdisc.interface, owners, state: owners.length ? 'present' : 'leftover', kinds: [], active: false, tokens: [], phrases: [q.position], network: true,
         spec: owners.length ? '(filtered traffic control layout)' : null, kernel: qdiscText(q),
         detail: owners.length ? `${q.position} carries the filtered traffic control of ${owners.join(', ')}` : `${q.position} (Chaos Mesh's filtered layout) is in the kernel, but no filtered tcs entry asks for it` });
       continue;
     }
-    out.push({ artefact: 'qdisc', name: q.position, where: q.qdisc.interface, owners: [], state: 'leftover', kinds: [], active: false, tokens: [], phrases: [q.position],
+    out.push({ artefact: 'qdisc', name: q.position, where: q.qdisc.interface, owners: [], state: 'leftover', kinds: [], active: false, tokens: [], phrases: [q.position], network: true,
       spec: null, kernel: qdiscText(q),
       detail: `${q.position} is in the kernel, but no PodNetworkChaos tcs entry asks for it${q.filterSets.length ? ` (filters on ipset ${q.filterSets.join(', ')})` : ''}` });
   }

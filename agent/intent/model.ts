@@ -132,6 +132,21 @@ export interface ExperimentIntent {
   truncated: boolean;
 }
 
+/**
+ * Where the NetworkChaos named by a PodNetworkChaos entry's `source` stands (owners.ts): running (desiredPhase Run
+ * or not yet set), absent (no such object in the cache: deleted without recovery, e.g. the dashboard's forced
+ * delete), deleting (deletionTimestamp set, its finalizer not yet removed) or stopped (desiredPhase Stop: paused or
+ * its duration over). Chaos Mesh clears an experiment's entries only when it recovers them.
+ */
+export type OwnerCondition = 'running' | 'absent' | 'deleting' | 'stopped';
+
+export interface OwnerStatus {
+  ref: ExperimentRef;
+  condition: OwnerCondition;
+  /** When the agent first saw the owner in this condition (unix seconds); null: no memory (a one-shot list), or running. */
+  since: number | null;
+}
+
 /** The intent concerning one pod, assembled from the caches (view.ts). */
 export interface PodIntent {
   network: PodNetworkIntent | null;
@@ -139,6 +154,11 @@ export interface PodIntent {
   io: PodIoIntent | null;
   /** Experiments with a record for this pod (or one of its containers), with only those records. */
   experiments: (Omit<ExperimentIntent, 'records' | 'instances'> & { records: ExperimentRecord[]; instances: StressInstance[] })[];
+  /** The NetworkChaos of every source the pod's PodNetworkChaos names, sorted by ref ([] without one). */
+  owners: OwnerStatus[];
+  /** When the agent first saw the PodNetworkChaos with generation > observedGeneration (unix seconds); null when
+   *  it is not pending, or without memory (a one-shot list). */
+  networkPendingSince: number | null;
 }
 
 /** How fresh the intent is: the API source's state when the view was taken. */

@@ -8,10 +8,14 @@
  *   counts from the injection tracker's first-seen time of the oldest of those kinds.
  * - No claim without knowledge: the pod's namespace unread (verdict unknown), the intent never listed, or the
  *   intent older than `maxStalenessSeconds` give status `unknown` and no entries.
+ * - The PodNetworkChaos' owners and apply state (lifecycle.ts): entries of an absent / deleting / stopped
+ *   NetworkChaos become leftovers (or stale), differences while a generation is unapplied pending, after a failed
+ *   apply failed.
  */
 import type { ChaosKind, ChaosReport } from '../chaos/types.js';
 import { kernelArtefacts, type NetnsView } from './artefacts.js';
 import { emptyCounts, type DriftEntry, type FindingOwners, type PendingEntry, type PodDrift } from './drift.js';
+import { applyApplyState, applyOwners, DEFAULT_OWNER_GRACE_SECONDS, DEFAULT_PENDING_LIMIT_SECONDS } from './lifecycle.js';
 import { matchIptables } from './match-iptables.js';
 import { matchRecords } from './match-records.js';
 import { matchTc } from './match-tc.js';
@@ -34,6 +38,10 @@ export interface ReconcileInput {
   /** The pod's chaos processes (issue 11's model); null / absent: not known. */
   processes?: ChaosProcess[] | null;
   maxStalenessSeconds?: number;
+  /** How long an owner must be seen absent / deleting / stopped before its entries are leftovers (lifecycle.ts). */
+  ownerGraceSeconds?: number;
+  /** How long a pending PodNetworkChaos generation excuses the differences. */
+  pendingLimitSeconds?: number;
 }
 
 function unknown(reason: string, chaos: ChaosReport): PodDrift {
@@ -45,7 +53,7 @@ function words(message: string): Set<string> {
 }
 
 function names(entry: PendingEntry, message: string, tokens: Set<string>): boolean {
-  if (entry.state === 'missing') return false;
+  if (entry.state === 'missing' || entry.state === 'stale') return false;
   return entry.tokens.some((t) => tokens.has(t)) || entry.phrases.some((p) => message.includes(p));
 }
 
@@ -54,7 +62,7 @@ function union(lists: ExperimentRef[][]): ExperimentRef[] {
 }
 
 function strip(e: PendingEntry): DriftEntry {
-  const { tokens: _t, phrases: _p, ...rest } = e;
+  const { tokens: _t, phrases: _p, network: _n, ...rest } = e;
   return rest;
 }
 
@@ -77,6 +85,7 @@ export function reconcilePod(input: ReconcileInput): PodDrift {
     ...matchRecords(intent, chaos),
     ...reconcileProcesses(intent, input.processes ?? null),
   ];
+  const orphaned = applyOwners(pending, intent, input.now, input.ownerGraceSeconds ?? DEFAULT_OWNER_GRACE_SECONDS);
 
   // Findings -> the artefacts they name; active findings make their artefacts active and give them kinds.
   const findings: FindingOwners[] = [];
@@ -99,8 +108,6 @@ export function reconcilePod(input: ReconcileInput): PodDrift {
     }
   }
 
-  const entries: DriftEntry[] = [];
-  const counts = emptyCounts();
   for (const e of pending) {
     const kinds = activeKinds.get(e);
     if (kinds !== undefined) {
@@ -112,6 +119,11 @@ export function reconcilePod(input: ReconcileInput): PodDrift {
       e.firstSeen = seen.length > 0 ? Math.min(...seen) : null;
       e.ageSeconds = e.firstSeen !== null ? Math.max(0, input.now - e.firstSeen) : null;
     }
+  }
+  applyApplyState(pending, intent, input.now, input.pendingLimitSeconds ?? DEFAULT_PENDING_LIMIT_SECONDS, orphaned);
+  const entries: DriftEntry[] = [];
+  const counts = emptyCounts();
+  for (const e of pending) {
     counts[e.state]++;
     entries.push(strip(e));
   }
@@ -120,15 +132,19 @@ export function reconcilePod(input: ReconcileInput): PodDrift {
   return { status: 'reconciled', counts, entries, findings, kindOwners: owners };
 }
 
+/** The states chaos_daemon_injection_drift exports. */
+export type DriftSeriesState = 'leftover' | 'missing' | 'mismatch' | 'failed';
+
 /**
  * The series of chaos_daemon_injection_drift for one reconciled pod: per kind and state, the drifting entries
- * (leftovers only when they change traffic); the pod's active and drifting kinds are exported with 0 for the
- * states without drift, so "reconciled, nothing drifts" (0) differs from "not reconciled" (absent).
+ * (leftovers only when they change traffic; failed ones with a kind, i.e. not inert; never present, stale or
+ * pending); the pod's active and drifting kinds are exported with 0 for leftover, missing and mismatch when they
+ * have none, so "reconciled, nothing drifts" (0) differs from "not reconciled" (absent); `failed` only while > 0.
  */
-export function driftCounts(drift: PodDrift, activeKinds: readonly ChaosKind[] = []): { kind: ChaosKind; state: 'leftover' | 'missing' | 'mismatch'; count: number }[] {
+export function driftCounts(drift: PodDrift, activeKinds: readonly ChaosKind[] = []): { kind: ChaosKind; state: DriftSeriesState; count: number }[] {
   if (drift.status !== 'reconciled') return [];
-  const m = new Map<string, { kind: ChaosKind; state: 'leftover' | 'missing' | 'mismatch'; count: number }>();
-  const bump = (kind: ChaosKind, state: 'leftover' | 'missing' | 'mismatch', n: number): void => {
+  const m = new Map<string, { kind: ChaosKind; state: DriftSeriesState; count: number }>();
+  const bump = (kind: ChaosKind, state: DriftSeriesState, n: number): void => {
     const key = `${kind}\0${state}`;
     const cur = m.get(key) ?? { kind, state, count: 0 };
     cur.count += n;
@@ -136,7 +152,7 @@ export function driftCounts(drift: PodDrift, activeKinds: readonly ChaosKind[] =
   };
   const kinds = new Set<ChaosKind>(activeKinds);
   for (const e of drift.entries) {
-    if (e.state === 'present') continue;
+    if (e.state === 'present' || e.state === 'stale' || e.state === 'pending') continue;
     if (e.state === 'leftover' && !e.active) continue;
     for (const kind of e.kinds) {
       kinds.add(kind);

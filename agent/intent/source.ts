@@ -2,8 +2,9 @@
  * The Kubernetes API source of intent, read-only and never in the collection's way:
  * - `serve`: one informer per resource (resources.ts), started once; every collection takes `view()` of the
  *   caches as they are, without waiting (a slow or gone API server leaves the last caches, marked stale);
- * - one-shot commands (`inspect`, `diff`, `metrics`): `listIntent()` lists every resource once, in parallel with
- *   the node collection, under one deadline; a failure makes the intent `unavailable`, never the command fail.
+ * - one-shot commands (`inspect`, `diff`, `metrics`): `listIntent()` lists every resource once (NetworkChaos after
+ *   PodNetworkChaos), in parallel with the node collection, under one deadline; a failure makes the intent
+ *   `unavailable`, never the command fail.
  * `health()` feeds chaos_daemon_kube_up (every resource listed and watched now) and
  * chaos_daemon_kube_sync_age_seconds (since the caches were last known to match the server).
  */
@@ -15,8 +16,9 @@ import { ResourceInformer, type InformerStatus, type KubeSourceSettings } from '
 export type { KubeSourceSettings };
 import { listAll } from './list.js';
 import type { IntentStatus } from './model.js';
-import { RESOURCES, type Normalised } from './resources.js';
-import { cachesFrom, IntentView } from './view.js';
+import { conditionKeys, SinceTracker } from './owners.js';
+import { RESOURCES, type Normalised, type ResourceSpec } from './resources.js';
+import { cachesFrom, IntentView, networkChaosByRef } from './view.js';
 
 export const KUBE_DEFAULTS: KubeSourceSettings = {
   maxObjects: 5_000,
@@ -64,6 +66,8 @@ function statusFrom(resources: InformerStatus[], now: number): IntentStatus & { 
 /** `serve`: informers on every resource. */
 export class KubeIntentSource implements IntentSource {
   private readonly informers: ResourceInformer[];
+  /** Since when owners have been absent / deleting / stopped and PodNetworkChaos objects pending (owners.ts). */
+  private readonly conditions = new SinceTracker();
 
   constructor(
     private readonly kc: KubeConfig,
@@ -85,8 +89,14 @@ export class KubeIntentSource implements IntentSource {
 
   view(): IntentView {
     const resources = this.informers.map((i) => i.status());
+    const now = this.now() / 1000;
     const { up: _up, ...status } = statusFrom(resources, this.now());
-    return new IntentView(cachesFrom(this.informers.flatMap((i) => i.objects())), status);
+    const caches = cachesFrom(this.informers.flatMap((i) => i.objects()));
+    // Conditions start their clock only in a synced view: one informer behind another (a watch re-opening, a
+    // relist) must not make an owner look absent. A stale view keeps the clocks as they were; a condition it shows
+    // for the first time counts from now, i.e. is not yet past any grace.
+    if (status.state === 'synced') this.conditions.observe(conditionKeys(caches.network, networkChaosByRef(caches.experiments)), now);
+    return new IntentView(caches, status, (key) => this.conditions.since(key) ?? now);
   }
 
   health(): KubeHealth {
@@ -100,7 +110,7 @@ export class KubeIntentSource implements IntentSource {
   }
 }
 
-/** One-shot commands: list every resource once (in parallel, one overall deadline). Never throws. */
+/** One-shot commands: list every resource once (in parallel, NetworkChaos after PodNetworkChaos; one overall deadline). Never throws. */
 export async function listIntent(
   kc: KubeConfig,
   meta: { from: string; server: string },
@@ -112,21 +122,26 @@ export async function listIntent(
   const onAbort = (): void => controller.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const results = await Promise.all(
-      RESOURCES.map(async (resource): Promise<{ status: InformerStatus; objects: Normalised[] }> => {
-        const base = { resource: resource.plural, connected: false, lists: 1, watches: 0 };
-        try {
-          const r = await listAll(kc, resource, { pageSize: settings.pageSize, maxObjects: settings.maxObjects, requestTimeoutMs: opts.timeoutMs, signal: controller.signal });
-          return {
-            status: { ...base, synced: true, connected: true, lastSyncAt: Date.now(), objects: r.objects.size, truncated: r.truncated, skipped: r.skipped, lastError: null, failures: 0 },
-            objects: [...r.objects.values()],
-          };
-        } catch (err) {
-          const why = controller.signal.aborted ? `no answer within ${opts.timeoutMs} ms` : errorMessage(err);
-          return { status: { ...base, synced: false, lastSyncAt: null, objects: 0, truncated: false, skipped: 0, lastError: why, failures: 1 }, objects: [] };
-        }
-      }),
-    );
+    const listOne = async (resource: ResourceSpec): Promise<{ status: InformerStatus; objects: Normalised[] }> => {
+      const base = { resource: resource.plural, connected: false, lists: 1, watches: 0 };
+      try {
+        const r = await listAll(kc, resource, { pageSize: settings.pageSize, maxObjects: settings.maxObjects, requestTimeoutMs: opts.timeoutMs, signal: controller.signal });
+        return {
+          status: { ...base, synced: true, connected: true, lastSyncAt: Date.now(), objects: r.objects.size, truncated: r.truncated, skipped: r.skipped, lastError: null, failures: 0 },
+          objects: [...r.objects.values()],
+        };
+      } catch (err) {
+        const why = controller.signal.aborted ? `no answer within ${opts.timeoutMs} ms` : errorMessage(err);
+        return { status: { ...base, synced: false, lastSyncAt: null, objects: 0, truncated: false, skipped: 0, lastError: why, failures: 1 }, objects: [] };
+      }
+    };
+    // NetworkChaos is listed after PodNetworkChaos has been: an entry's owner created before the entry (as Chaos
+    // Mesh does) is then in the later list unless it was deleted in between, so an absent owner is not list lag.
+    // Without memory of earlier lists, owner conditions have no since-time (null) and are taken as they are.
+    const started = new Map<string, Promise<{ status: InformerStatus; objects: Normalised[] }>>();
+    for (const r of RESOURCES) if (r.plural !== 'networkchaos') started.set(r.plural, listOne(r));
+    const pnc = started.get('podnetworkchaos') ?? Promise.resolve();
+    const results = await Promise.all(RESOURCES.map((r) => started.get(r.plural) ?? pnc.then(() => listOne(r))));
     const resources = results.map((r) => r.status);
     const s = statusFrom(resources, Date.now());
     const view = new IntentView(cachesFrom(results.flatMap((r) => r.objects)), { state: s.state, syncAgeSeconds: s.syncAgeSeconds, errors: s.errors });

@@ -1,10 +1,16 @@
 /**
- * A point-in-time view of the intent caches, indexed by pod: the Pod*Chaos objects named after the pod, and the
+ * A point-in-time view of the intent caches, indexed by pod: the Pod*Chaos objects named after the pod, the
  * experiments holding a record for the pod or one of its containers (record ids `<ns>/<pod>` and
- * `<ns>/<pod>/<container>`; StressChaos instances are keyed by the same ids). Pure; built once per collection.
+ * `<ns>/<pod>/<container>`; StressChaos instances are keyed by the same ids), and the condition of every
+ * NetworkChaos the pod's PodNetworkChaos names (owners.ts), with since when the agent has seen it so (`since`: the
+ * source's memory; without one, null: no memory). Pure; built once per collection.
  */
-import type { ExperimentIntent, IntentStatus, PodHttpIntent, PodIntent, PodIoIntent, PodNetworkIntent } from './model.js';
+import type { ExperimentIntent, ExperimentRef, IntentStatus, OwnerStatus, PodHttpIntent, PodIntent, PodIoIntent, PodNetworkIntent } from './model.js';
+import { isPending, networkSources, ownerCondition, ownerKey, pendingKey } from './owners.js';
 import type { Normalised } from './resources.js';
+
+/** When a condition key (owners.ts) was first seen, unix seconds; null: no memory. */
+export type SinceLookup = (key: string) => number | null;
 
 export interface IntentCaches {
   network: PodNetworkIntent[];
@@ -36,11 +42,14 @@ export class IntentView {
   private readonly http = new Map<string, PodHttpIntent>();
   private readonly io = new Map<string, PodIoIntent>();
   private readonly byPod = new Map<string, ExperimentIntent[]>();
+  private readonly networkChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>;
 
   constructor(
     caches: IntentCaches,
     readonly status: IntentStatus,
+    private readonly since: SinceLookup = () => null,
   ) {
+    this.networkChaos = networkChaosByRef(caches.experiments);
     for (const n of caches.network) this.network.set(`${n.namespace}/${n.name}`, n);
     for (const h of caches.http) this.http.set(`${h.namespace}/${h.name}`, h);
     for (const i of caches.io) this.io.set(`${i.namespace}/${i.name}`, i);
@@ -79,6 +88,17 @@ export class IntentView {
         instances: e.instances.filter((i) => mine(i.key)),
       }))
       .sort((a, b) => `${a.kind}/${a.namespace}/${a.name}`.localeCompare(`${b.kind}/${b.namespace}/${b.name}`));
-    return { network: this.network.get(key) ?? null, http: this.http.get(key) ?? null, io: this.io.get(key) ?? null, experiments };
+    const network = this.network.get(key) ?? null;
+    const owners: OwnerStatus[] = network === null ? [] : networkSources(network).map((ref) => {
+      const condition = ownerCondition(this.networkChaos.get(ref));
+      return { ref, condition, since: condition === 'running' ? null : this.since(ownerKey(ref, condition)) };
+    });
+    const networkPendingSince = network !== null && isPending(network) ? this.since(pendingKey(namespace, name)) : null;
+    return { network, http: this.http.get(key) ?? null, io: this.io.get(key) ?? null, experiments, owners, networkPendingSince };
   }
+}
+
+/** The NetworkChaos objects by `<ns>/<name>`. */
+export function networkChaosByRef(experiments: readonly ExperimentIntent[]): Map<ExperimentRef, ExperimentIntent> {
+  return new Map(experiments.filter((e) => e.kind === 'NetworkChaos').map((e) => [`${e.namespace}/${e.name}`, e]));
 }

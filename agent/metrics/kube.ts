@@ -1,8 +1,9 @@
 /**
  * The Kubernetes API source and the intent reconciliation (only when the source is on):
  * chaos_daemon_kube_up, chaos_daemon_kube_sync_age_seconds, chaos_daemon_kube_objects{resource} and
- * chaos_daemon_injection_drift{namespace,pod,kind,state} (missing, mismatch, and leftovers that change traffic;
- * 0 for the other states of the pod's active and drifting kinds; absent for pods whose drift is unknown).
+ * chaos_daemon_injection_drift{namespace,pod,kind,state} (missing, mismatch, failed, and leftovers that change
+ * traffic; 0 for the leftover / missing / mismatch states of the pod's active and drifting kinds without entries;
+ * absent for pods whose drift is unknown).
  */
 import { driftCounts } from '../intent/reconcile.js';
 import type { Snapshot } from '../snapshot.js';
@@ -25,7 +26,7 @@ export function registerKubeMetrics(registry: CollectionFamilies, snapshot: Snap
   for (const r of kube.resources) objects.set([r.resource], r.objects);
 
   const drift = gauge(registry, 'chaos_daemon_injection_drift',
-    `Chaos state that differs from Chaos Mesh's intent (PodNetworkChaos, experiment records), by kind: state=leftover (in the kernel, changing traffic, intended by nothing), missing (intended, not in the kernel), mismatch (in the kernel with other parameters) ${CACHED}`,
+    `Chaos state that differs from Chaos Mesh's intent (PodNetworkChaos, experiment records), by kind: state=leftover (in the kernel, changing traffic, intended by nothing, or only by an experiment that no longer exists, is being deleted or is stopped), missing (intended, not in the kernel), mismatch (in the kernel with other parameters), failed (differs while chaos-daemon's last apply of the PodNetworkChaos failed; exported only while > 0); differences while a PodNetworkChaos generation is not applied yet are not counted ${CACHED}`,
     ['namespace', 'pod', 'kind', 'state']);
   const done = new Set<string>();
   for (const report of snapshot.pods) {

@@ -261,7 +261,7 @@ describe('PrometheusRule', () => {
     const leftover = alerts.find((x) => x.alert === 'ChaosInjectionLeftover')!;
     expect(leftover.expr.trim()).toBe('max by (node, namespace, pod, kind) (chaos_daemon_injection_drift{state="leftover"}) > 0');
     const drift = alerts.find((x) => x.alert === 'ChaosInjectionDrift')!;
-    expect(drift.expr).toContain('chaos_daemon_injection_drift{state=~"missing|mismatch"}');
+    expect(drift.expr).toContain('chaos_daemon_injection_drift{state=~"missing|mismatch|failed"}');
     const age = alerts.find((x) => x.alert === 'ChaosInjectionLongRunning')!;
     expect(age.expr).toMatch(/\(time\(\) - chaos_daemon_injection_first_seen_timestamp_seconds\) > 3600\s+and on \(node, namespace, pod, kind\)\s+chaos_daemon_injection_active == 1/);
     expect(age.expr).toMatch(/unless on \(node\)\s+chaos_daemon_kube_up/);

@@ -99,7 +99,11 @@ describeIntegration('a real Prometheus scraping serve', {
     api.create('podnetworkchaos', podNetworkChaos(NS, 'gone', partitionEntries(NS, 'gone-partition', ['203.0.113.0/24'], { direction: 'from' })));
     api.create('podnetworkchaos', podNetworkChaos(NS, 'api', { tcs: [{ type: 'bandwidth', source: `${NS}/api-slow`, bandwidth: { rate: '1000000', limit: 100_000, buffer: 32_768 } }] }));
     api.create('podnetworkchaos', podNetworkChaos(NS, 'stream', { tcs: [{ type: 'bandwidth', source: `${NS}/stream-slow`, bandwidth: { rate: '1000000', limit: 100_000, buffer: 32_768, peakrate: 2_000_000, minburst: 1600 } }] }));
+    // Every entry's NetworkChaos exists and runs (an absent one would make its state a leftover past the owner grace).
     api.create('networkchaos', experiment(NS, 'web-partition', 'partition', [{ id: `${NS}/web` }]));
+    api.create('networkchaos', experiment(NS, 'gone-partition', 'partition', [{ id: `${NS}/gone` }]));
+    api.create('networkchaos', experiment(NS, 'api-slow', 'bandwidth', [{ id: `${NS}/api` }]));
+    api.create('networkchaos', experiment(NS, 'stream-slow', 'bandwidth', [{ id: `${NS}/stream` }]));
     dir = await mkdtemp(join(tmpdir(), 'cna-prom-kube-'));
     const kubeconfig = await api.writeKubeconfig(join(dir, 'kubeconfig'));
     loop = await startScrapeLoop({ name: 'prom13', runtimeEndpoint: h.endpoint, textFormat: true, ruleGroups: shippedRuleGroups(), serveArgs: ['--kubeconfig', kubeconfig] });

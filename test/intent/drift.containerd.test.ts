@@ -5,7 +5,8 @@
  * the built CLI reads both through a kubeconfig:
  * - web: partition + its PodNetworkChaos -> present, owned; orphan: partition, no intent -> leftover, owner none;
  *   ghost: PodNetworkChaos, nothing in the kernel -> missing; api: tbf + its PodNetworkChaos -> present, then
- *   the rate changed by hand -> mismatch;
+ *   the rate changed by hand -> mismatch; forced: partition + its PodNetworkChaos whose NetworkChaos was
+ *   force-deleted (gone without recovery) -> leftover named after it (serve: once past the owner grace);
  * - `serve`: metrics (injection_active{experiment}, injection_drift, kube_up, kube_sync_age_seconds) and
  *   /debug/pods; the API server killed mid-run (collections go on, kube_up 0, stale cache) and restarted with
  *   intent changed meanwhile (resumed: kube_up 1, the change applied);
@@ -36,7 +37,7 @@ interface DriftJson {
   status: string;
   reason?: string;
   counts: Record<string, number>;
-  entries: { artefact: string; name: string; owners: string[]; state: string; kinds: string[]; active: boolean; expected?: Record<string, unknown>; actual?: Record<string, unknown> }[];
+  entries: { artefact: string; name: string; owners: string[]; state: string; kinds: string[]; active: boolean; detail: string; expected?: Record<string, unknown>; actual?: Record<string, unknown> }[];
   findings: { finding: string; owners: string[] }[];
 }
 interface PodJson {
@@ -85,11 +86,12 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 500 });
     kubeconfig = await api.writeKubeconfig(join(dir, 'kubeconfig'));
     h = await startContainerd({ name: 'h12drift' });
-    for (const name of ['web', 'orphan', 'ghost', 'api']) pods[name] = await h.runPod({ name, namespace: NS });
+    for (const name of ['web', 'orphan', 'ghost', 'api', 'forced']) pods[name] = await h.runPod({ name, namespace: NS });
     const replay = (pod: string) => new ChaosMeshReplay(podNetns(pods[pod]!.netnsPath), 'legacy');
     await replay('web').partition({ experiment: 'web-part', direction: 'to', cidrs: ['10.9.9.9/32'] });
     await replay('orphan').partition({ experiment: 'orph-part', direction: 'to', cidrs: ['10.9.9.8/32'] });
     await replay('api').bandwidth({ rate: 1_000_000, burst: 32_000, limit: 64_000 });
+    await replay('forced').partition({ experiment: 'forced-part', direction: 'to', cidrs: ['10.9.9.6/32'] });
     // What Chaos Mesh wrote for them (ghost's was never applied in the kernel).
     api.create('podnetworkchaos', podNetworkChaos(NS, 'web', partitionEntries(NS, 'web-part', ['10.9.9.9'])));
     api.create('podnetworkchaos', podNetworkChaos(NS, 'ghost', partitionEntries(NS, 'ghost-part', ['10.9.9.7'])));
@@ -97,6 +99,11 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     api.create('networkchaos', experiment(NS, 'web-part', 'partition', [{ id: `${NS}/web` }]));
     api.create('networkchaos', experiment(NS, 'ghost-part', 'partition', [{ id: `${NS}/ghost` }]));
     api.create('networkchaos', experiment(NS, 'api-slow', 'bandwidth', [{ id: `${NS}/api` }]));
+    // forced-part was deleted with the dashboard's force delete (cleanFinalizer=forced): the finalizer dropped
+    // without recovery, so its PodNetworkChaos entries and the kernel state stay, and the NetworkChaos is gone.
+    api.create('podnetworkchaos', podNetworkChaos(NS, 'forced', partitionEntries(NS, 'forced-part', ['10.9.9.6'])));
+    api.create('networkchaos', { ...experiment(NS, 'forced-part', 'partition', [{ id: `${NS}/forced` }]), metadata: { namespace: NS, name: 'forced-part', annotations: { 'chaos-mesh.chaos-mesh.org/cleanFinalizer': 'forced' } } });
+    api.remove('networkchaos', NS, 'forced-part');
   });
 
   afterAll(async () => {
@@ -117,18 +124,19 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     expect(lintExposition(text, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
     expect(valueOf(text, 'chaos_daemon_kube_up')).toBe(1);
     expect(valueOf(text, 'chaos_daemon_kube_sync_age_seconds')).toBe(0);
-    expect(valueOf(text, 'chaos_daemon_kube_objects', { resource: 'podnetworkchaos' })).toBe(3);
+    expect(valueOf(text, 'chaos_daemon_kube_objects', { resource: 'podnetworkchaos' })).toBe(4);
     expect(valueOf(text, 'chaos_daemon_scrape_collector_success', { collector: 'kube' })).toBe(1);
     const active = samplesOf(text, 'chaos_daemon_injection_active').filter((x) => x.labels.namespace === NS).map((x) => [x.labels.pod, x.labels.kind, x.labels.experiment, x.value]);
     expect(active.sort()).toEqual([
       ['api', 'bandwidth', `${NS}/api-slow`, 1],
+      ['forced', 'partition', `${NS}/forced-part`, 1], // named by its entries, gone or not
       ['orphan', 'partition', '', 1],
       ['web', 'partition', `${NS}/web-part`, 1],
     ]);
     const drift = samplesOf(text, 'chaos_daemon_injection_drift').filter((x) => x.labels.namespace === NS).map((x) => [x.labels.pod, x.labels.kind, x.labels.state, x.value]);
     // orphan: its chain and the list:set its DROP rule matches change traffic; ghost: chain + 3 ipsets missing;
-    // reconciled pods export their active kinds with 0.
-    expect(drift.filter((d) => d[3] !== 0).sort()).toEqual([['ghost', 'partition', 'missing', 4], ['orphan', 'partition', 'leftover', 2]]);
+    // reconciled pods export their active kinds with 0. (forced: below, once its owner's grace has passed.)
+    expect(drift.filter((d) => d[3] !== 0 && d[0] !== 'forced').sort()).toEqual([['ghost', 'partition', 'missing', 4], ['orphan', 'partition', 'leftover', 2]]);
     expect(drift.filter((d) => d[0] === 'web').sort()).toEqual([['web', 'partition', 'leftover', 0], ['web', 'partition', 'mismatch', 0], ['web', 'partition', 'missing', 0]]);
 
     const debug = JSON.parse((await get(s.port, `/debug/pods/${NS}/orphan`)).text) as { pods: PodJson[] };
@@ -142,6 +150,16 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     expect(w.drift!.counts).toMatchObject({ missing: 0, mismatch: 0 });
     expect(w.drift!.findings[0]!.owners).toEqual([`${NS}/web-part`]);
     expect(w.intent!.experiments.map((e) => e.name)).toEqual(['web-part']);
+
+    // forced: its NetworkChaos absent since the first synced view; past the owner grace (30 s) its chain and the
+    // list:set its DROP rule matches are leftovers that change traffic, named after the force-deleted experiment.
+    text = await until('forced leftover', s, (t) => valueOf(t, 'chaos_daemon_injection_drift', { ...pod('forced'), kind: 'partition', state: 'leftover' }) === 2, 90_000);
+    expect(valueOf(text, 'chaos_daemon_injection_drift', { ...pod('forced'), kind: 'partition', state: 'missing' })).toBe(0);
+    const f = (JSON.parse((await get(s.port, `/debug/pods/${NS}/forced`)).text) as { pods: PodJson[] }).pods[0]!.chaos.drift!;
+    const forcedChain = f.entries.find((e) => e.name === chainName('OUTPUT', 'forced-part'))!;
+    expect(forcedChain).toMatchObject({ artefact: 'chain', state: 'leftover', owners: [`${NS}/forced-part`], active: true, kinds: ['partition'] });
+    expect(forcedChain.detail).toMatch(new RegExp(`is in the kernel for PodNetworkChaos ${NS}/forced's entry, but NetworkChaos ${NS}/forced-part no longer exists \\(seen so for \\d+ s\\): it was deleted without recovering its entries`));
+    expect(f.entries.every((e) => e.state === 'leftover' && e.owners.join() === `${NS}/forced-part`)).toBe(true);
 
     // A tbf rate changed by hand: mismatch.
     await podNetns(pods.api!.netnsPath).exec(['tc', 'qdisc', 'change', 'dev', 'eth0', 'root', 'handle', '1:', 'tbf', 'rate', '2mbit', 'burst', '32000', 'limit', '64000']);
@@ -159,7 +177,8 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     expect(valueOf(text, 'chaos_daemon_scrape_collector_success', { collector: 'kube' })).toBe(0);
     expect(valueOf(text, 'chaos_daemon_injection_drift', { ...pod('ghost'), state: 'missing' })).toBe(4);
     expect(valueOf(text, 'chaos_daemon_pod_verdict', { ...pod('web'), verdict: 'active' })).toBe(1);
-    // Meanwhile Chaos Mesh writes the orphan's PodNetworkChaos and drops ghost's.
+    // Meanwhile Chaos Mesh writes the orphan's NetworkChaos and PodNetworkChaos, and drops ghost's.
+    api!.create('networkchaos', experiment(NS, 'orph-part', 'partition', [{ id: `${NS}/orphan` }]));
     api!.create('podnetworkchaos', podNetworkChaos(NS, 'orphan', partitionEntries(NS, 'orph-part', ['10.9.9.8'])));
     api!.remove('podnetworkchaos', NS, 'ghost');
     await sleep(1500);
@@ -168,26 +187,34 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     const drifting = (t: string) => samplesOf(t, 'chaos_daemon_injection_drift').filter((x) => x.labels.namespace === NS && x.value > 0).map((x) => `${x.labels.pod} ${x.labels.state}`);
     text = await until('resynced', s, (t) => valueOf(t, 'chaos_daemon_kube_up') === 1
       && samplesOf(t, 'chaos_daemon_injection_active').some((x) => x.labels.pod === 'orphan' && x.labels.experiment === `${NS}/orph-part`)
-      && drifting(t).join() === 'api mismatch', 60_000);
+      && drifting(t).sort().join() === 'api mismatch,forced leftover', 60_000);
     expect(valueOf(text, 'chaos_daemon_kube_sync_age_seconds')).toBe(0);
     expect(s.stderr()).toContain('"msg":"kube list/watch failed"');
     expect(s.stderr()).toContain('"msg":"kube watch recovered"');
     expect((await s.stop()).code).toBe(0);
     // Put the cluster state back as the other tests expect it.
     api!.remove('podnetworkchaos', NS, 'orphan');
+    api!.remove('networkchaos', NS, 'orph-part');
     api!.create('podnetworkchaos', podNetworkChaos(NS, 'ghost', partitionEntries(NS, 'ghost-part', ['10.9.9.7'])));
-  }, 180_000);
+  }, 240_000);
 
   it('inspect: owners on every finding and a drift section (human), chaos.intent and chaos.drift (--json)', async () => {
-    const j = await cli(['inspect', `${NS}/web`, `${NS}/orphan`, `${NS}/ghost`, '--json', '--kubeconfig', kubeconfig]);
+    const j = await cli(['inspect', `${NS}/web`, `${NS}/orphan`, `${NS}/ghost`, `${NS}/forced`, '--json', '--kubeconfig', kubeconfig]);
     expect(j.code, j.err).toBe(0);
     const byName = Object.fromEntries((JSON.parse(j.out) as { pods: PodJson[] }).pods.map((p) => [p.name, p.chaos]));
-    expect(byName.ghost!.drift!.counts).toEqual({ present: 0, missing: 4, leftover: 0, mismatch: 0 });
+    expect(byName.ghost!.drift!.counts).toEqual({ present: 0, missing: 4, leftover: 0, mismatch: 0, stale: 0, pending: 0, failed: 0 });
+    // forced: one-shot lists have no memory (NetworkChaos is listed after PodNetworkChaos): its owner is absent
+    // at once, and its kernel state is what a leftover without intent would be, named after that owner.
+    const forced = byName.forced!.drift!;
+    expect(forced.counts).toEqual(byName.orphan!.drift!.counts);
+    expect(forced.entries.filter((e) => e.active).map((e) => [e.state, e.name, e.owners])).toEqual([
+      ['leftover', chainName('OUTPUT', 'forced-part'), [`${NS}/forced-part`]], ['leftover', ipsetName('forced-part', 'set_tgt'), [`${NS}/forced-part`]],
+    ]);
     expect(byName.ghost!.drift!.entries.map((e) => e.name)).toEqual([chainName('OUTPUT', 'ghost-part'), ipsetName('ghost-part', 'net_tgt'), ipsetName('ghost-part', 'netport_tgt'), ipsetName('ghost-part', 'set_tgt')]);
     expect(byName.orphan!.drift!.counts.leftover).toBeGreaterThanOrEqual(5); // chain, CHAOS-INPUT/OUTPUT, 3 sets (+ old)
     expect(byName.web!.drift!.findings.map((f) => f.owners)).toEqual([[`${NS}/web-part`], [`${NS}/web-part`]]);
 
-    const human = await cli(['inspect', `${NS}/web`, `${NS}/orphan`, '--kubeconfig', kubeconfig]);
+    const human = await cli(['inspect', `${NS}/web`, `${NS}/orphan`, `${NS}/forced`, '--kubeconfig', kubeconfig]);
     expect(human.code).toBe(0);
     expect(human.out).toContain(`drops eth0 traffic to ipset ${ipsetName('web-part', 'set_tgt')} (1 member)  [owner: ${NS}/web-part]`);
     expect(human.out).toContain(`drops eth0 traffic to ipset ${ipsetName('orph-part', 'set_tgt')} (1 member)  [owner: none]`);
@@ -197,6 +224,11 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     const orphanChain = chainName('OUTPUT', 'orph-part');
     expect(human.out).toContain(`\n    leftover chain ${orphanChain} (legacy ipv4 filter)  owner: none  [partition, active, seen `);
     expect(human.out).toContain(`\n      ${orphanChain} (1 rule) is in the kernel, but no PodNetworkChaos entry asks for it\n`);
+    const forcedChain = chainName('OUTPUT', 'forced-part');
+    expect(human.out).toContain(`drops eth0 traffic to ipset ${ipsetName('forced-part', 'set_tgt')} (1 member)  [owner: ${NS}/forced-part]`);
+    expect(human.out).toContain(`intent (Kubernetes API, synced): PodNetworkChaos ${NS}/forced: 1 chains, 3 ipsets, 0 tcs, generation 1 (observed 1); NetworkChaos ${NS}/forced-part: absent`);
+    expect(human.out).toContain(`\n    leftover chain ${forcedChain} (legacy ipv4 filter)  owner: ${NS}/forced-part  [partition, active, seen `);
+    expect(human.out).toContain(`\n      ${forcedChain} is in the kernel for PodNetworkChaos ${NS}/forced's entry, but NetworkChaos ${NS}/forced-part no longer exists: it was deleted without recovering its entries (a forced delete removes the finalizer without recovery)\n`);
   }, 120_000);
 
   it('diff: intent and kernel side by side for one pod (human and --json); an unknown pod exits 1', async () => {

@@ -3,13 +3,15 @@
  * speaking the real list/watch protocol over HTTPS with a bearer token: list then watch, ADDED / MODIFIED /
  * DELETED applied, BOOKMARK advancing the resourceVersion, 410 Gone in a watch stream and on an expired continue
  * token (relist), 401 / 403 (never synced, error kept), the server killed and restarted (stale, then resumed
- * from the last resourceVersion), the bounded cache, periodic resync, an idle watch re-opened, a prompt stop.
+ * from the last resourceVersion), the bounded cache, periodic resync, an idle watch re-opened, a prompt stop; the
+ * owner conditions of PodNetworkChaos entries (an absent NetworkChaos clocked from the first synced view, running
+ * once created, absent anew once force-deleted) and the one-shot lists' order (NetworkChaos after PodNetworkChaos).
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ResourceInformer, type KubeSourceSettings } from '../../agent/intent/informer.js';
 import { RESOURCES } from '../../agent/intent/resources.js';
-import { KubeIntentSource } from '../../agent/intent/source.js';
+import { KubeIntentSource, listIntent } from '../../agent/intent/source.js';
 import { silentLogger } from '../../agent/log.js';
 import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { experiment, partitionEntries, podNetworkChaos } from '../helpers/chaos-mesh-crds.js';
@@ -255,5 +257,45 @@ describe('bounds and timing', () => {
     await open.stop();
     expect(Date.now() - t0).toBeLessThan(PROMPT_MS);
     expect(open.status().connected).toBe(false);
+  });
+});
+
+describe('owner conditions', () => {
+  it('serve: an entry\'s NetworkChaos absent, then created, then force-deleted: its condition and since when the source saw it so', async () => {
+    let t = 1_700_000_000_000;
+    server.create('podnetworkchaos', podNetworkChaos('own', 'web', partitionEntries('own', 'part', ['10.9.9.9'])));
+    const source = new KubeIntentSource(kubeConfig(), { from: 'test', server: server.url }, silentLogger(), FAST, () => t);
+    running.push(source);
+    source.start();
+    await waitFor('up', () => source.health().up);
+    const owners = () => source.view().pod('own', 'web').owners;
+    expect(owners()).toEqual([{ ref: 'own/part', condition: 'absent', since: 1_700_000_000 }]);
+    t += 45_000;
+    expect(owners()).toEqual([{ ref: 'own/part', condition: 'absent', since: 1_700_000_000 }]); // the clock keeps its start
+    server.create('networkchaos', experiment('own', 'part', 'partition', [{ id: 'own/web' }]));
+    await waitFor('running', () => owners()[0]?.condition === 'running');
+    expect(owners()).toEqual([{ ref: 'own/part', condition: 'running', since: null }]);
+    t += 10_000;
+    // The dashboard's force delete: the finalizer dropped without recovery, the PodNetworkChaos entries kept.
+    server.remove('networkchaos', 'own', 'part');
+    await waitFor('absent again', () => owners()[0]?.condition === 'absent');
+    expect(owners()).toEqual([{ ref: 'own/part', condition: 'absent', since: 1_700_000_055 }]);
+    server.remove('podnetworkchaos', 'own', 'web');
+  });
+
+  it('one-shot: NetworkChaos is listed once PodNetworkChaos has been answered; an absent owner has no since (no memory)', async () => {
+    server.create('podnetworkchaos', podNetworkChaos('own', 'web', partitionEntries('own', 'part', ['10.9.9.9'])));
+    server.listDelayMs = 300;
+    const arrivals = new Map<string, number>();
+    server.onRequest = (rec) => {
+      const plural = rec.path.split('/').pop()!;
+      if (!rec.watch && !arrivals.has(plural)) arrivals.set(plural, Date.now());
+    };
+    const src = await listIntent(kubeConfig(), { from: 'test', server: server.url }, { timeoutMs: 20_000 });
+    expect(src.view().status.state).toBe('synced');
+    expect(arrivals.size).toBe(RESOURCES.length);
+    expect(arrivals.get('networkchaos')! - arrivals.get('podnetworkchaos')!).toBeGreaterThanOrEqual(295);
+    expect(src.view().pod('own', 'web').owners).toEqual([{ ref: 'own/part', condition: 'absent', since: null }]);
+    server.remove('podnetworkchaos', 'own', 'web');
   });
 });

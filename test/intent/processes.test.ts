@@ -16,6 +16,8 @@ const intent: PodIntent = {
     kind: 'StressChaos', namespace: 'load', name: 'burn', action: null, desiredPhase: 'Run', deleting: false, truncated: false, records: [],
     instances: [{ key: 'shop/web/app', uid: '999', memoryUid: null, startTime: '2026-11-29T08:00:00Z', memoryStartTime: null }],
   }],
+  owners: [],
+  networkPendingSince: null,
 };
 
 describe('reconcileProcesses', () => {

@@ -13,6 +13,7 @@ import type { IntentStatus, PodIntent } from '../../agent/intent/model.js';
 import { normaliseExperiment, normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
 import type { PodDrift } from '../../agent/intent/drift.js';
 import { driftCounts, reconcilePod, type ReconcileInput } from '../../agent/intent/reconcile.js';
+import { networkSources } from '../../agent/intent/owners.js';
 import { IntentView } from '../../agent/intent/view.js';
 import { parseTcQdiscs } from '../../agent/netns/nsenter/tc.js';
 import type { NetnsState } from '../../agent/netns/state.js';
@@ -55,11 +56,25 @@ function partitionState(extra: Partial<NetnsState> = {}): NetnsState {
   return state({ iptables: [iptables(PARTITION_IPT, 'legacy')], ipsets: ipsets(PARTITION_SETS), ...extra });
 }
 
-function intentOf(objects: { network?: unknown; experiments?: [string, unknown][] }, ns = 'shop', pod = 'web'): PodIntent {
+/**
+ * The pod's intent from Chaos Mesh-shaped objects. As in a live cluster, every source the PodNetworkChaos names has
+ * its NetworkChaos (running, no records) unless `experiments` gives it (with its records) or `absent` lists it.
+ */
+function intentOf(objects: { network?: unknown; experiments?: [string, unknown][]; absent?: string[] }, ns = 'shop', pod = 'web'): PodIntent {
   const network = objects.network === undefined ? [] : [normalisePodNetworkChaos(objects.network)!];
   const experiments = (objects.experiments ?? []).map(([kind, raw]) => normaliseExperiment(kind, raw)!);
+  const given = new Set(experiments.filter((e) => e.kind === 'NetworkChaos').map((e) => `${e.namespace}/${e.name}`));
+  for (const ref of network.flatMap(networkSources)) {
+    if (given.has(ref) || objects.absent?.includes(ref)) continue;
+    given.add(ref);
+    const [ens = '', name = ''] = ref.split('/');
+    experiments.push(normaliseExperiment('NetworkChaos', experiment(ens, name, 'partition', []))!);
+  }
   return new IntentView({ network, http: [], io: [], experiments }, SYNCED).pod(ns, pod);
 }
+
+/** Counts with every state, the given ones set. */
+const counts = (c: Partial<PodDrift['counts']>): PodDrift['counts'] => ({ present: 0, missing: 0, leftover: 0, mismatch: 0, stale: 0, pending: 0, failed: 0, ...c });
 
 /** The drift series with a value (the others are the 0s of the pod's kinds). */
 const nonZero = (d: PodDrift) => driftCounts(d).filter((c) => c.count > 0);
@@ -86,7 +101,7 @@ describe('partition', () => {
     ]);
     // CHAOS-INPUT: chaos-daemon sets both base chains up on every apply; empty, so inert.
     expect(d.entries.find((e) => e.name === 'CHAOS-INPUT')).toMatchObject({ state: 'present', active: false, kinds: [] });
-    expect(d.counts).toEqual({ present: 7, missing: 0, leftover: 0, mismatch: 0 });
+    expect(d.counts).toEqual(counts({ present: 7 }));
     expect(d.findings).toEqual([
       { finding: `${CHAIN} drops eth0 traffic to ipset ${SET} (1 member)`, owners: [SRC] },
       { finding: 'CHAOS-INPUT is empty (jumped to from INPUT)', owners: [SRC] },

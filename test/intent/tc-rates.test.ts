@@ -8,12 +8,12 @@
 import { statSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
-import { normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
+import { normaliseExperiment, normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
 import { reconcilePod } from '../../agent/intent/reconcile.js';
 import { parseTcRate } from '../../agent/intent/units.js';
 import { IntentView } from '../../agent/intent/view.js';
 import { createNetnsReader, type NetnsReader, type ReaderMode } from '../../agent/netns/read.js';
-import { podNetworkChaos } from '../helpers/chaos-mesh-crds.js';
+import { experiment, podNetworkChaos } from '../helpers/chaos-mesh-crds.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 
@@ -45,7 +45,9 @@ describeIntegration('BandwidthSpec rates against the real tc', { root: true, com
     expect(tbf.tbf!.rateBytesPerSecond).toBe(parseTcRate(rate));
     const spec = (r: string) => normalisePodNetworkChaos(podNetworkChaos('shop', 'api', { tcs: [{ type: 'bandwidth', source: 'shop/slow', bandwidth: { rate: r, limit: 64000, buffer: 32000 } }] }))!;
     const drift = (r: string) => reconcilePod({
-      intent: new IntentView({ network: [spec(r)], http: [], io: [], experiments: [] }, { state: 'synced', syncAgeSeconds: 0, errors: [] }).pod('shop', 'api'),
+      // The entry's NetworkChaos runs (an absent one would make the tbf a leftover of a deleted experiment).
+      intent: new IntentView({ network: [spec(r)], http: [], io: [], experiments: [normaliseExperiment('NetworkChaos', experiment('shop', 'slow', 'bandwidth', [{ id: 'shop/api' }]))!] },
+        { state: 'synced', syncAgeSeconds: 0, errors: [] }).pod('shop', 'api'),
       status: { state: 'synced', syncAgeSeconds: 0, errors: [] }, state, chaos: fingerprint(state), firstSeen: () => undefined, now: 0,
     });
     expect(drift(rate).entries.map((e) => [e.state, e.name, e.detail])).toEqual([['present', 'eth0 root tbf', `eth0 root tbf as specified (bandwidth rate ${rate} limit 64000 buffer 32000)`]]);
