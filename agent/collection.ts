@@ -116,6 +116,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     host: draft.host,
     incompleteNamespaces: draft.incompleteNamespaces,
     ...(deps.rootReader ? { rootReader: { abandonedThreads: deps.rootReader.abandoned, blockedThreads: deps.rootReader.blockedThreads } } : {}),
+    ...(draft.proc ? { procCmdlines: { unread: draft.proc.scan.cmdlineUnread.size, blockedReads: draft.proc.scan.cmdlineBlocked } } : {}),
     bpm: draft.bpm,
     ...(draft.kube ? { kube: draft.kube } : {}),
   };

@@ -94,6 +94,11 @@ export interface Snapshot {
   incompleteNamespaces?: number;
   /** The root reader's threads (serve): abandoned since start, and of those still blocked in the kernel. */
   rootReader?: { abandonedThreads: number; blockedThreads: number };
+  /**
+   * The collection's /proc scan (absent when it did not run): processes whose command line is unknown (read past
+   * its deadline or still blocked), and command-line reads still blocked in the kernel.
+   */
+  procCmdlines?: { unread: number; blockedReads: number };
   /** chaos-daemon's background processes, from the collection's /proc scan; null when the scan failed or was off. */
   bpm?: BpmReport | null;
   /** The Kubernetes API source's health when it is on (chaos_daemon_kube_*). */

@@ -111,7 +111,9 @@ export function bpmCollector(): Collector {
       if (draft.proc === null) return { success: false, error: 'no /proc scan in this collection (proc collector off or failed)' };
       // chaos-daemon's own pod and the processes' owners need every pod's PIDs: not built from a partial listing.
       if (draft.resolveAll !== null) return { success: false, error: 'only the pods asked for were resolved (inspect NS/POD, diff)' };
-      draft.bpm = bpmFromScan(draft.proc.scan, draft.allPods.length > 0 ? draft.allPods : draft.pods, draft.proc.index);
+      const bpm = (draft.bpm = bpmFromScan(draft.proc.scan, draft.allPods.length > 0 ? draft.allPods : draft.pods, draft.proc.index));
+      // Counted, but maybe short: say so (the counts stay, as lower bounds).
+      if (bpm.unknown.length > 0) return { success: false, error: `command line of chaos-daemon's children ${bpm.unknown.join(', ')} unknown (${draft.proc.scan.cmdlineUnread.get(bpm.unknown[0]!)!.message}): the bpm counts may miss them` };
       return { success: true };
     },
   };

@@ -55,6 +55,12 @@ export function registerSelfMetrics(registry: CollectionFamilies, snapshot: Snap
     gauge(registry, 'chaos_daemon_root_reader_blocked_threads',
       'Abandoned root reader threads still blocked in the kernel: each holds a thread and its open files until its call returns, and its container is reported unread without being read again meanwhile', []).set([], snapshot.rootReader.blockedThreads);
   }
+  if (snapshot.procCmdlines) {
+    gauge(registry, 'chaos_daemon_proc_cmdlines_unread',
+      'Processes of the last /proc scan whose command line was wanted (chaos-daemon\'s tools, java) but is unknown: read past its deadline, or an earlier read of it still blocked in the kernel (a pod with such a chaos process reads unknown unless an active injection was proven)', []).set([], snapshot.procCmdlines.unread);
+    gauge(registry, 'chaos_daemon_proc_cmdline_reads_blocked',
+      'Command-line reads abandoned at their deadline and still blocked in the kernel (the target holds its mmap lock: a hung page fault, a frozen cgroup): each holds a thread of the agent\'s I/O pool, and its process is not read again until it returns', []).set([], snapshot.procCmdlines.blockedReads);
+  }
   gauge(registry, 'chaos_daemon_last_collection_timestamp_seconds',
     'Unix time the last complete collection finished: every cached series is this old', []).set([], snapshot.finishedAt);
 }

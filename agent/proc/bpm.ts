@@ -44,6 +44,11 @@ export interface BpmReport {
   byCommand: Map<BpmCommand, number>;
   /** PIDs of processes named chaos-daemon outside chaos-daemon's pod (ignored). */
   impostors: number[];
+  /**
+   * Live children of a root whose tool is unknown because their command line could not be read (the scan's
+   * `cmdlineUnread`): maybe background processes, not counted. The counts are then lower bounds.
+   */
+  unknown: number[];
 }
 
 export function isDaemonPod(pod: PodInfo): boolean {
@@ -81,7 +86,9 @@ function commandOf(p: ProcProcess, scan: Pick<ProcScan, 'processes'>, children: 
   return null;
 }
 
-export function bpmFromScan(scan: Pick<ProcScan, 'processes'>, pods: readonly PodInfo[], index: PodIndex): BpmReport {
+const byNumber = (a: number, b: number): number => a - b;
+
+export function bpmFromScan(scan: Pick<ProcScan, 'processes' | 'cmdlineUnread'>, pods: readonly PodInfo[], index: PodIndex): BpmReport {
   const daemonContainers = new Map<string, PodInfo>();
   const roots = new Map<number, { pid: number; sandboxId: string; pod: string }>();
   for (const pod of pods) {
@@ -104,12 +111,16 @@ export function bpmFromScan(scan: Pick<ProcScan, 'processes'>, pods: readonly Po
   const children = childrenIndex(scan);
   const background: BpmProcess[] = [];
   const byCommand = new Map<BpmCommand, number>();
+  const unknown: number[] = [];
   for (const root of roots.values()) {
     for (const pid of children.get(root.pid) ?? []) {
       const p = scan.processes.get(pid)!;
       if (roots.has(pid) || !isLive(p)) continue;
       const command = commandOf(p, scan, children);
-      if (command === null) continue;
+      if (command === null) {
+        if (scan.cmdlineUnread.has(pid)) unknown.push(pid);
+        continue;
+      }
       background.push({ pid, startTicks: p.startTicks, command, identified: command === 'toda' || command === 'tproxy', root: root.pid });
       byCommand.set(command, (byCommand.get(command) ?? 0) + 1);
     }
@@ -121,5 +132,6 @@ export function bpmFromScan(scan: Pick<ProcScan, 'processes'>, pods: readonly Po
     controlled: background.filter((b) => b.identified).length,
     byCommand,
     impostors: impostors.sort((a, b) => a - b),
+    unknown: unknown.sort(byNumber),
   };
 }

@@ -79,8 +79,16 @@ export async function collectPodFacts(
   const facts = new Map<string, PodProcFacts>();
   for (const pod of read) facts.set(pod.sandboxId, emptyPodProcFacts(pod.sandboxId));
 
-  // Processes: one pass over the shared scan.
-  for (const p of findChaosProcesses(scan, index)) facts.get(p.sandboxId)?.processes.push(p);
+  // Processes: one pass over the shared scan. A chaos process whose command line is unknown (its read blocked or
+  // past the scan's deadline) was recognised by its comm alone: what only argv tells (tproxy's --proxy, toda's
+  // volume) is unknown, so the pod's process source is too (its verdict `unknown` unless something proves `active`).
+  for (const p of findChaosProcesses(scan, index)) {
+    const f = facts.get(p.sandboxId);
+    if (f === undefined) continue;
+    f.processes.push(p);
+    const unread = scan.cmdlineUnread.get(p.pid);
+    if (unread !== undefined) markIncomplete(f, 'processes', { reason: unread.reason, message: `command line of ${p.comm} (pid ${p.pid}) unknown: ${unread.message}` });
+  }
   const targets: Target[] = [];
   for (const pod of read) {
     await slicer.point();

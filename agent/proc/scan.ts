@@ -8,6 +8,10 @@
  *   Reading every process's details costs 5 more syscalls each; reading /proc/<pid>/cmdline also takes the
  *   target's mmap lock, which a process stuck in uninterruptible sleep can hold: no reason to risk it for all.
  *
+ * The command lines are NOT read in the walk: a blocked one would freeze the event loop. The walk lists the
+ * processes whose command line is wanted, then cmdline-reads.ts reads them through the thread pool against one
+ * deadline (`cmdlineBudgetMs`); one not read keeps `cmdline: null` and `cmdlineUnread` says why.
+ *
  * Synchronous reads in batches with a yield to the event loop between batches (tiny /proc files: one readFile
  * through the thread pool each would cost far more than the read); a batch also ends after SLICE_MS, since a
  * process with details costs ~6 reads and a batch of 256 could block the event loop for tens of ms. Bounded by a process count and a time budget;
@@ -17,9 +21,10 @@
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { ParseError } from '../errors.js';
-import { parseBootTime, parseCgroupFile, parseCmdline, parseNsLink, parseProcStat, type CgroupLine } from './proc-files.js';
-import { isGoneError, readCapped, readSeqTextCapped, readTextCapped } from './read-capped.js';
+import { parseBootTime, parseCgroupFile, parseNsLink, parseProcStat, type CgroupLine } from './proc-files.js';
+import { isGoneError, readSeqTextCapped, readTextCapped } from './read-capped.js';
 import { DEFAULT_SLICE_MS } from '../metrics/slicer.js';
+import { agentCmdlineReader, readCmdlines, type CmdlineReader, type CmdlineUnread } from './cmdline-reads.js';
 
 export interface NsInodes {
   pid: number | null;
@@ -40,7 +45,7 @@ export interface ProcProcess {
   ns: NsInodes;
   /** Parsed /proc/<pid>/cgroup (identical files share one array). */
   cgroups: readonly CgroupLine[];
-  /** argv (capped); null when not read (not a chaos comm) or unreadable. */
+  /** argv (capped); null when not read (not a chaos comm), unreadable, or not read in time (`cmdlineUnread`). */
   cmdline: string[] | null;
   cmdlineTruncated: boolean;
 }
@@ -64,6 +69,13 @@ export interface ProcScan {
   incomplete?: string;
   /** The agent's own namespaces (never identify a pod: host-network and host-PID pods share them). */
   self: NsInodes;
+  /**
+   * Processes whose command line was wanted but is unknown (null): read past the deadline, an earlier read still
+   * blocked, an I/O error. Not for one that is not ours to read (EACCES) or exited (counted in `vanished`).
+   */
+  cmdlineUnread: ReadonlyMap<number, CmdlineUnread>;
+  /** Command-line reads abandoned at a deadline and still blocked in the kernel when the scan ended (the reader's). */
+  cmdlineBlocked: number;
 }
 
 export interface ScanOptions {
@@ -74,6 +86,10 @@ export interface ScanOptions {
   budgetMs?: number;
   /** Bytes of a cmdline kept (default 4096). */
   maxCmdlineBytes?: number;
+  /** Budget of the command-line reads (through the thread pool, after the walk), ms (default 1000, within budgetMs). */
+  cmdlineBudgetMs?: number;
+  /** Keeps the command-line reads left pending across scans (default: the agent's, agentCmdlineReader). */
+  cmdlines?: CmdlineReader;
   /** Processes read at most between two yields to the event loop (default 256; a batch also ends after SLICE_MS). */
   batch?: number;
   /** Which comms get their details read (default `wantsDetail`). */
@@ -82,7 +98,8 @@ export interface ScanOptions {
   detailPids?: Iterable<number>;
   /**
    * The previous scan of the same procRoot: a `detailPids` process that it holds with the same start time and comm
-   * keeps its details from there instead of 4-6 reads (reuseDetail).
+   * keeps its details from there instead of 4-6 reads (reuseDetail); any other process with full details keeps its
+   * command line from there (readProcess).
    */
   previous?: ProcScan | null;
   signal?: AbortSignal;
@@ -134,26 +151,22 @@ interface Detail {
   cmdlineTruncated: boolean;
 }
 
-/** What is read beyond stat: `placement` (namespaces, cgroups) or `full` (also uid and cmdline). */
+/** What is read beyond stat: `placement` (namespaces, cgroups) or `full` (also uid, and cmdline after the walk). */
 type DetailLevel = 'none' | 'placement' | 'full';
 
 /**
- * Namespaces and cgroups of one process, and its uid and cmdline (capped at `cmdlineBytes`) unless that is null;
- * 'gone' when it exited. Identical cgroup files share one array.
+ * Namespaces and cgroups of one process, and its uid when `uid`; 'gone' when it exited. Identical cgroup files
+ * share one array. Never the command line (readCmdlines, after the walk): none of these reads takes the target's
+ * mmap lock.
  */
-function readDetail(dir: string, cmdlineBytes: number | null, cgroupCache: Map<string, readonly CgroupLine[]>): Detail | 'gone' {
+function readDetail(dir: string, uid: boolean, cgroupCache: Map<string, readonly CgroupLine[]>): Detail | 'gone' {
   const d: Detail = { uid: null, ns: NO_NS, cgroups: [], cmdline: null, cmdlineTruncated: false };
   try {
-    if (cmdlineBytes !== null) d.uid = statSync(dir).uid;
+    if (uid) d.uid = statSync(dir).uid;
     const text = readSeqTextCapped(`${dir}/cgroup`, CGROUP_MAX).text;
     const cached = cgroupCache.get(text);
     if (cached) d.cgroups = cached;
     else cgroupCache.set(text, (d.cgroups = parseCgroupFile(text)));
-    if (cmdlineBytes !== null) {
-      const r = readCapped(`${dir}/cmdline`, cmdlineBytes);
-      d.cmdline = parseCmdline(r.buf);
-      d.cmdlineTruncated = r.truncated;
-    }
   } catch (err) {
     if (isGoneError(err)) return 'gone';
     if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
@@ -174,8 +187,10 @@ function procDirBase(procRoot: string): string {
  * namespaces and cgroups from the runtime before they exec (runc joins them, then execs the entrypoint), and keep
  * them, their uid and their command line for life: at 110 pods those 330 PIDs cost ~1,500 reads per collection
  * otherwise (the 110 sandboxes are `pause`, a chaos comm: full details). Only for `detailPids`: a chaos process
- * that is not a pod's (chaos-daemon's `pause` execs its command and is moved between cgroups) is read afresh.
- * `full` needs a previous full read (its cmdline was read).
+ * that is not a pod's (chaos-daemon's `pause` execs its command and is moved between cgroups) is read afresh,
+ * except its command line (readProcess): argv changes with an exec, which renames the process (pause -> stress-ng,
+ * nsexec -> toda, ip -> tproxy); it is read through the thread pool (cmdline-reads.ts: 2-3 round trips, 50-150 µs
+ * more CPU per process than a synchronous read on this 2-core machine), so only for a process not seen before. `full` needs a previous full read (its cmdline was read).
  */
 export function reuseDetail(previous: ProcScan | null | undefined, pid: number, startTicks: number, comm: string, level: 'placement' | 'full'): ProcProcess | null {
   const p = previous?.processes.get(pid);
@@ -186,16 +201,17 @@ export function reuseDetail(previous: ProcScan | null | undefined, pid: number, 
 /**
  * One process: stat always; full details for a comm `wantDetail` names, placement details for one of `podPids`,
  * none otherwise. `base` is procRoot with one trailing slash (procDirBase). Every process object is built with the
- * same shape (one hidden class).
+ * same shape (one hidden class). A full one keeps the command line `previous` read for the same process (pid,
+ * start time, comm: see reuseDetail), else is pushed on `wants` with `cmdline: null` (read after the walk).
  */
 export function readProcess(
   base: string,
   pid: number,
   wantDetail: (comm: string) => boolean,
   podPids: ReadonlySet<number>,
-  maxCmdlineBytes: number,
   cgroupCache: Map<string, readonly CgroupLine[]>,
-  previous?: ProcScan | null,
+  previous: ProcScan | null | undefined,
+  wants: ProcProcess[],
 ): ReadOutcome {
   const dir = base + pid;
   let f;
@@ -217,9 +233,17 @@ export function readProcess(
       return { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: true, uid: full ? prior.uid : null, ns: prior.ns, cgroups: prior.cgroups, cmdline: full ? prior.cmdline : null, cmdlineTruncated: full && prior.cmdlineTruncated };
     }
   }
-  const d = readDetail(dir, level === 'full' ? maxCmdlineBytes : null, cgroupCache);
+  const d = readDetail(dir, level === 'full', cgroupCache);
   if (d === 'gone') return 'gone';
-  return { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: true, uid: d.uid, ns: d.ns, cgroups: d.cgroups, cmdline: d.cmdline, cmdlineTruncated: d.cmdlineTruncated };
+  const p: ProcProcess = { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: true, uid: d.uid, ns: d.ns, cgroups: d.cgroups, cmdline: d.cmdline, cmdlineTruncated: d.cmdlineTruncated };
+  if (level === 'full') {
+    const before = previous?.processes.get(pid);
+    if (before !== undefined && before.cmdline !== null && before.startTicks === f.startTicks && before.comm === f.comm) {
+      p.cmdline = before.cmdline;
+      p.cmdlineTruncated = before.cmdlineTruncated;
+    } else wants.push(p);
+  }
+  return p;
 }
 
 /** Synchronous reading allowed between two yields to the event loop, ms. */
@@ -237,7 +261,7 @@ export function detailOf(scan: ProcScan, pid: number): ProcProcess | null {
   if (p.detailed) return p;
   let cache = cgroupCaches.get(scan);
   if (!cache) cgroupCaches.set(scan, (cache = new Map()));
-  const d = readDetail(procDirBase(scan.procRoot) + pid, null, cache);
+  const d = readDetail(procDirBase(scan.procRoot) + pid, false, cache);
   if (d === 'gone') return null;
   Object.assign(p, { detailed: true }, d);
   return p;
@@ -263,6 +287,9 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
   const budgetMs = opts.budgetMs ?? 3000;
   const batch = opts.batch ?? 256;
   const maxCmdline = opts.maxCmdlineBytes ?? 4096;
+  const cmdlineBudgetMs = opts.cmdlineBudgetMs ?? 1000;
+  const cmdlines = opts.cmdlines ?? agentCmdlineReader;
+  const wants: ProcProcess[] = [];
   const wantDetail = opts.wantDetail ?? wantsDetail;
   const detailPids = new Set(opts.detailPids ?? []);
   const base = procDirBase(opts.procRoot);
@@ -292,11 +319,16 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
       incomplete = `process cap of ${maxProcesses} reached (${pids.length} listed)`;
       break;
     }
-    const r = readProcess(base, pids[i]!, wantDetail, detailPids, maxCmdline, cgroupCache, previous);
+    const r = readProcess(base, pids[i]!, wantDetail, detailPids, cgroupCache, previous, wants);
     if (r === 'gone') vanished++;
     else if (r === 'unreadable') unreadable++;
     else processes.set(r.pid, r);
   }
+  // Within what is left of the scan's budget: a scan never takes more than budgetMs (and a slice) for them.
+  const cmdlineUnread = new Map<number, CmdlineUnread>();
+  const gone: number[] = [];
+  await readCmdlines(wants, base, maxCmdline, Math.min(cmdlineBudgetMs, budgetMs - (performance.now() - t0)), cmdlines, cmdlineUnread, gone);
+  for (const pid of gone) if (processes.delete(pid)) vanished++;
   const scan: ProcScan = {
     procRoot: opts.procRoot,
     startedAt: started,
@@ -308,6 +340,8 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
     unreadable,
     complete: incomplete === undefined,
     self: selfNamespaces(),
+    cmdlineUnread,
+    cmdlineBlocked: cmdlines.pending.size,
   };
   if (incomplete !== undefined) scan.incomplete = incomplete;
   scan.seconds = (performance.now() - t0) / 1000;

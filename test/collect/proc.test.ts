@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { withProcFacts } from '../../agent/collect/proc.js';
+import { bpmCollector, withProcFacts } from '../../agent/collect/proc.js';
+import { emptyDraft } from '../../agent/collect/draft.js';
+import { silentLogger } from '../../agent/log.js';
+import { buildPodIndex } from '../../agent/proc/pod-match.js';
+import type { ProcScan } from '../../agent/proc/scan.js';
+import { proc, scanOf } from '../proc/fixtures.js';
+import { nodePods, nodeProcesses } from '../proc/node-fixture.js';
 import { baseOf, notInspected, reportFrom } from '../../agent/collect/report.js';
 import { emptyNetnsState, type NetnsState } from '../../agent/netns/state.js';
 import { emptyPodProcFacts } from '../../agent/proc/model.js';
@@ -40,5 +46,24 @@ describe('withProcFacts', () => {
     expect(out.errors).toEqual(['netns: e', 'proc: the /proc scan failed: x']);
     expect('proc' in out).toBe(false);
     expect(out.hostNetwork).toBe(true);
+  });
+});
+
+describe('bpmCollector', () => {
+  it('keeps the counts but fails, saying why, when a child of chaos-daemon could not be told apart (command line unknown)', async () => {
+    const procs = [...nodeProcesses(), proc({ pid: 320, ppid: 310, comm: 'pause', cmdline: null })];
+    const unread = new Map([[320, { reason: 'timeout' as const, message: 'its command line was not read within 1000 ms' }]]);
+    const run = async (scan: ProcScan) => {
+      const draft = emptyDraft();
+      draft.pods = nodePods();
+      draft.proc = { scan, index: buildPodIndex(scan, draft.pods) };
+      const out = await bpmCollector().collect(draft, { deadline: performance.now() + 1000, log: silentLogger() });
+      return { out, controlled: draft.bpm?.controlled };
+    };
+    expect(await run(scanOf(procs, { cmdlineUnread: unread }))).toEqual({
+      out: { success: false, error: "command line of chaos-daemon's children 320 unknown (its command line was not read within 1000 ms): the bpm counts may miss them" },
+      controlled: 2,
+    });
+    expect(await run(scanOf(procs))).toEqual({ out: { success: true }, controlled: 2 });
   });
 });

@@ -10,7 +10,7 @@ function report(bg: [number, number, BpmReport['background'][number]['command']]
   const background = bg.map(([pid, startTicks, command]) => ({ pid, startTicks, command, identified: command === 'toda' || command === 'tproxy', root: 1 }));
   const byCommand = new Map<BpmReport['background'][number]['command'], number>();
   for (const b of background) byCommand.set(b.command, (byCommand.get(b.command) ?? 0) + 1);
-  return { daemons: [], background, controlled: background.filter((b) => b.identified).length, byCommand, impostors: [] };
+  return { daemons: [], background, controlled: background.filter((b) => b.identified).length, byCommand, impostors: [], unknown: [] };
 }
 
 describe('bpm metrics', () => {

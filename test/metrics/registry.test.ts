@@ -28,7 +28,7 @@ function bpmReport(children: [number, BpmCommand][]): BpmReport {
   const background = children.map(([pid, command]) => ({ pid, startTicks: pid, command, identified: command === 'toda' || command === 'tproxy', root: 1 }));
   const byCommand = new Map<BpmCommand, number>();
   for (const b of background) byCommand.set(b.command, (byCommand.get(b.command) ?? 0) + 1);
-  return { daemons: [{ pid: 1, sandboxId: 'sb', pod: 'chaos-mesh/chaos-daemon-x' }], background, controlled: background.filter((b) => b.identified).length, byCommand, impostors: [] };
+  return { daemons: [{ pid: 1, sandboxId: 'sb', pod: 'chaos-mesh/chaos-daemon-x' }], background, controlled: background.filter((b) => b.identified).length, byCommand, impostors: [], unknown: [] };
 }
 
 describe('collection registry', () => {
@@ -147,6 +147,16 @@ describe('collection registry', () => {
     // Without one (a one-shot command reading roots on its own thread), neither family: a 0 would claim nothing stuck.
     const bare = parseExposition(await text(snapshot([cleanPod()]))).families;
     expect([...bare.keys()].filter((n) => n.startsWith('chaos_daemon_root_reader'))).toEqual([]);
+  });
+
+  it('reports the command lines of the last /proc scan left unknown and the reads still blocked, when the scan ran', async () => {
+    const t = await text({ ...snapshot([cleanPod()]), procCmdlines: { unread: 2, blockedReads: 1 } });
+    const families = parseExposition(t).families;
+    expect([families.get('chaos_daemon_proc_cmdlines_unread')?.type, families.get('chaos_daemon_proc_cmdline_reads_blocked')?.type]).toEqual(['gauge', 'gauge']);
+    expect([valueOf(t, 'chaos_daemon_proc_cmdlines_unread'), valueOf(t, 'chaos_daemon_proc_cmdline_reads_blocked')]).toEqual([2, 1]);
+    // No scan in the collection (proc collector off or failed): neither family.
+    const bare = parseExposition(await text(snapshot([cleanPod()]))).families;
+    expect([...bare.keys()].filter((n) => n.startsWith('chaos_daemon_proc_cmdline'))).toEqual([]);
   });
 
   it('exposes bpm process counts: identified ones (toda, tproxy) as controlled, every tool by command', async () => {

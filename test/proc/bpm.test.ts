@@ -42,6 +42,18 @@ describe("bpm, rooted in chaos-daemon's own pod", () => {
     expect(r.impostors).toEqual([310, 400]);
   });
 
+  it('a child whose tool only its unread command line could tell is reported unknown, not counted as nothing', () => {
+    // A `pause` not yet resumed (no child yet): only its argv says what it will run.
+    const procs = [...nodeProcesses(), proc({ pid: 320, ppid: 310, comm: 'pause', cmdline: null })];
+    const unread = new Map([[320, { reason: 'timeout' as const, message: 'its command line was not read within 1000 ms' }]]);
+    const scan = scanOf(procs, { cmdlineUnread: unread });
+    const r = bpmFromScan(scan, nodePods(), buildPodIndex(scan, nodePods()));
+    expect([r.unknown, r.background.map((b) => b.pid)]).toEqual([[320], [311, 313, 316, 318]]);
+    // The same process with its command line read and naming no tool: neither counted nor unknown.
+    const known = scanOf(procs);
+    expect(bpmFromScan(known, nodePods(), buildPodIndex(known, nodePods())).unknown).toEqual([]);
+  });
+
   it('a daemon process found by its cgroup (the container PID is a wrapper) is a root too', () => {
     const procs = nodeProcesses().map((p) => (p.pid === 310 ? { ...p, comm: 'tini' } : p));
     procs.push(proc({ pid: 330, ppid: 310, comm: 'chaos-daemon', cgroups: cgroupsAt(`/k8s.io/${C_DAEMON}`) }));

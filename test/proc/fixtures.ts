@@ -25,7 +25,7 @@ export function proc(p: Partial<ProcProcess> & { pid: number; comm: string }): P
 export function scanOf(processes: ProcProcess[], extra: Partial<ProcScan> = {}): ProcScan {
   return {
     procRoot: '/proc', startedAt: 0, seconds: 0.001, bootTime: 1_700_000_000,
-    processes: new Map(processes.map((p) => [p.pid, p])), listed: processes.length, vanished: 0, unreadable: 0,
+    processes: new Map(processes.map((p) => [p.pid, p])), listed: processes.length, vanished: 0, unreadable: 0, cmdlineUnread: new Map(), cmdlineBlocked: 0,
     complete: true, self: { pid: 4026531836, net: 4026531840, mnt: 4026531841 }, ...extra,
   };
 }
