@@ -4,6 +4,8 @@
  * convertTbfToArgs) is created in a real namespace, after the CHAOS-INPUT / CHAOS-OUTPUT chains SetIptablesChains
  * always creates first, and read back by the agent's readers (tools and netlink); parseTcRate(R) must be the
  * rate the kernel holds, and the reconciliation must call the entry present (and a different rate a mismatch).
+ * Bursts that tc's tick arithmetic rounds down by more than 8 B or 1% (12345 at 100mbps reads back 12200) are
+ * present too.
  */
 import { statSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -45,6 +47,15 @@ describeIntegration('BandwidthSpec rates against the real tc', { root: true, com
     intent: new IntentView({ network: [normalisePodNetworkChaos(podNetworkChaos('shop', 'api', { tcs: [{ type: 'bandwidth', source: 'shop/slow', bandwidth }] }))!], http: [], io: [], experiments: [] }, { state: 'synced', syncAgeSeconds: 0, errors: [] }).pod('shop', 'api'),
     status: { state: 'synced', syncAgeSeconds: 0, errors: [] }, state, chaos: fingerprint(state), firstSeen: () => undefined, now: 0,
   }).entries.filter((e) => e.artefact === 'qdisc');
+
+  // [rate, spec buffer, burst the kernel gives back]
+  const BURSTS = [['100mbps', 12345, 12300], ['1gbps', 10000, 9000], ['300mbps', 10000, 9900], ['1mbit', 10000, 10000]] as const;
+  it.each(MODES.flatMap((mode) => BURSTS.map((b) => [mode, ...b] as const)))('--reader %s, rate %s, buffer %d: the kernel gives back %d and the entry is present', async (mode, rate, buffer, back) => {
+    await ns.exec(['tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'handle', '1:', 'tbf', 'rate', rate, 'burst', String(buffer), 'limit', '64000']);
+    const state = await read(mode);
+    expect(state.tc.qdiscs.find((q) => q.interface === 'eth0' && q.kind === 'tbf')!.tbf!.burstBytes).toBe(back);
+    expect(reconcile(state, { rate, limit: 64000, buffer }).map((e) => [e.state, e.name])).toEqual([['present', 'eth0 root tbf']]);
+  });
 
   it.each(MODES.flatMap((mode) => RATES.map((rate) => [mode, rate] as const)))('--reader %s, rate %s: the kernel holds parseTcRate(rate) bytes/s and the entry reconciles as present', async (mode, rate) => {
     await ns.exec(['tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'handle', '1:', 'tbf', 'rate', rate, 'burst', '32000', 'limit', '64000']);
