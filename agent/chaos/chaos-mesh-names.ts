@@ -8,11 +8,20 @@
  * - ipsets (controllers/podnetworkchaos/ipset, netutils/len.go CompressName(name, 27, "<type>_<role>")), and the
  *   `<name>old` sets FlushIPSets swaps in.
  * - tc (pkg/chaosdaemon/tc_server.go): the filtered layout's prio root has 3+N bands and the kernel's default
- *   priomap `1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1`.
+ *   priomap `1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1`. chaos-daemon installs no tc filter: its only classifiers are the
+ *   TC-TABLES-<i> CLASSIFY rules. The controller (controllers/podnetworkchaos/controller.go Reconcile) always calls
+ *   SetIptablesChains, whose initializeEnv creates CHAOS-INPUT and CHAOS-OUTPUT in the filter table
+ *   (iptables_server.go), before SetTcs, and never deletes them: a namespace without them has never held Chaos
+ *   Mesh's tc.
+ * - Not Chaos Mesh's: the CNI bandwidth plugin (containernetworking/plugins plugins/meta/bandwidth) puts a root tbf
+ *   (handle 1:) on the host side of each shaped pod's veth and on an ifb named `bwp` + 12 hex digits (sha512 of
+ *   network name + container id, 15 characters), fed by a u32 mirred filter on the veth's ingress qdisc.
  * - HTTPChaos >= 2.2 (chaos-tproxy-controller src/proxy/net/bridge.rs NetEnv::new): a prefix of 13 characters of
  *   a v4 UUID (`xxxxxxxx-xxxx`), then `b1` (bridge in the pod), `v1` and `v4` (veths in the pod), `ns` (the
  *   proxy's named namespace under /run/netns), `b2` (bridge inside that namespace).
  */
+
+import type { IptablesDump } from '../netns/state.js';
 
 /** Chaos Mesh's role for a chain name, or null for everything else. */
 export type ChaosChainRole = 'base' | 'experiment' | 'tc' | 'http';
@@ -66,6 +75,18 @@ export const FOREIGN_OWNERS: readonly ForeignOwner[] = [
 
 export function foreignOwner(chain: string): ForeignOwner | null {
   return FOREIGN_OWNERS.find((o) => o.pattern.test(chain)) ?? null;
+}
+
+/** True when the dumps hold Chaos Mesh's base chains (CHAOS-INPUT / CHAOS-OUTPUT in a filter table), any backend. */
+export function hasChaosBaseChains(dumps: readonly IptablesDump[]): boolean {
+  return dumps.some((d) =>
+    d.tables.some((t) => t.name === 'filter' && t.chains.some((c) => c.name === 'CHAOS-INPUT' || c.name === 'CHAOS-OUTPUT')),
+  );
+}
+
+/** The CNI bandwidth plugin's ifb device name (getIfbDeviceName: `bwp` + sha512 hex, cut to 15 characters). */
+export function isCniBandwidthIfb(iface: string): boolean {
+  return /^bwp[0-9a-f]{12}$/.test(iface);
 }
 
 /** The kernel's (and iproute2's) default priomap, which Chaos Mesh's prio also uses. */

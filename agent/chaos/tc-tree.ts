@@ -1,18 +1,24 @@
 /**
  * The qdisc tree of one interface: parents, Chaos Mesh's layouts, and which qdiscs receive traffic. PURE.
  *
- * - netem is always chaos; tbf is chaos at the root, under a chaos qdisc, or when a classifier targets its class
- *   (chaos-daemon chains netem/tbf from the root: handle 1:, then parent 1: handle 2:, ...).
+ * - netem is always chaos (whoever installed it, it delays / loses / ...).
+ * - tbf is also the usual tool for ordinary shaping (the CNI bandwidth plugin puts a root tbf on every shaped pod's
+ *   host veth and `bwp...` ifb), so it is Chaos Mesh's only with evidence (facts: chaos-mesh-names.ts):
+ *   the namespace holds CHAOS-INPUT / CHAOS-OUTPUT (chaos-daemon creates them before any tc), the device is not a
+ *   CNI bandwidth ifb, and the tbf sits where chaos-daemon puts one: at the root, under a chaos qdisc
+ *   (chaos-daemon chains netem/tbf from the root: handle 1:, then parent 1: handle 2:, ...), or in a class a
+ *   CLASSIFY rule of a Chaos Mesh chain feeds. Any other tbf is foreign, and the tree says why (foreignTbfReason).
  * - prio is Chaos Mesh's only in its filtered layout (tc_server.go): bands = 3+N (>= 4), the default priomap,
  *   sfq on bands 1-3 (and netem/tbf on bands 4 and above, which are what it changes). The priomap alone proves
  *   nothing (it is the kernel's default), so a plain 3-band prio, with or without another tool's netem, is
  *   foreign (the netem itself still changes traffic and is reported).
  * - A qdisc under a prio band that the priomap never selects gets traffic only when a classifier feeds that band:
- *   a live CLASSIFY rule (TC-TABLES-<i>) or a tc filter (flowid). A CLASSIFY rule matching an empty ipset feeds
- *   nothing.
+ *   a live CLASSIFY rule (TC-TABLES-<i>) whose `-o` matches the device, or a tc filter on the same device attached
+ *   to the qdisc that owns the class (flowid). A CLASSIFY rule matching an empty ipset feeds nothing. tc filters
+ *   never make a qdisc Chaos Mesh's: chaos-daemon installs none.
  */
-import type { Qdisc, TcFilter } from '../netns/state.js';
-import { chaosChainRole, DEFAULT_PRIOMAP, PRIO_DEFAULT_BANDS } from './chaos-mesh-names.js';
+import type { IptablesRule, Qdisc, TcFilter } from '../netns/state.js';
+import { chaosChainRole, DEFAULT_PRIOMAP, isCniBandwidthIfb, PRIO_DEFAULT_BANDS } from './chaos-mesh-names.js';
 import type { AnalysedDump, Builder } from './findings.js';
 import { chainLabel, describeTraffic, optionValue } from './format.js';
 import { emptyMatchSets } from './ipset-index.js';
@@ -43,6 +49,44 @@ export interface Classifier {
   annotation: string;
   /** The rule matches an empty ipset: it classifies nothing now. */
   matchesNothing: boolean;
+  /**
+   * The devices it classifies on: a tc filter's interface, a CLASSIFY rule's `-o` (`eth+` a prefix, `!` negated);
+   * absent or null: every device.
+   */
+  device?: { name: string; negated: boolean } | null;
+}
+
+/** What the namespace says about Chaos Mesh beyond its qdiscs. */
+export interface TcEvidence {
+  /** CHAOS-INPUT / CHAOS-OUTPUT exist (hasChaosBaseChains). */
+  baseChains: boolean;
+  /** An IPv4 iptables source (where chaos-daemon creates them) was not read completely: their absence is unproven. */
+  iptablesUnread?: boolean;
+}
+
+/** A CLASSIFY rule's device (`-o`), null when it has none. */
+export function ruleDevice(r: IptablesRule): Classifier['device'] {
+  return r.outInterface === null ? null : { name: r.outInterface, negated: (r.negated ?? []).includes('outInterface') };
+}
+
+/** True when `c` classifies traffic leaving `iface`. */
+export function classifiesOn(c: Pick<Classifier, 'device'>, iface: string): boolean {
+  const d = c.device;
+  if (d === undefined || d === null) return true;
+  const hit = d.name.endsWith('+') ? iface.startsWith(d.name.slice(0, -1)) : iface === d.name;
+  return hit !== d.negated;
+}
+
+/**
+ * A tc filter's flowid counts only for the qdisc it is attached to (its parent's major): a filter on an ingress
+ * qdisc (`ffff:`, `ingress`, clsact's `egress` hook excluded too) classifies nothing into an egress class.
+ */
+function filterClass(f: TcFilter): string | null {
+  const cls = f.flowid === null ? null : canonicalHandle(f.flowid);
+  if (cls === null) return null;
+  if (f.parent === 'root') return cls;
+  const attached = majorOf(f.parent);
+  return attached !== null && attached === majorOf(cls) ? cls : null;
 }
 
 export function classifiersOf(b: Builder, dumps: readonly AnalysedDump[], filters: readonly TcFilter[]): Classifier[] {
@@ -64,16 +108,17 @@ export function classifiersOf(b: Builder, dumps: readonly AnalysedDump[], filter
             chaosLabel: chaos ? label : null,
             annotation: a.annotation,
             matchesNothing: emptyMatchSets(r, b.sets).length > 0,
+            device: ruleDevice(r),
           });
         }
       }
     }
   }
   for (const f of filters) {
-    const cls = f.flowid === null ? null : canonicalHandle(f.flowid);
+    const cls = filterClass(f);
     if (cls === null) continue;
     const phrase = `traffic a ${f.kind} filter on ${f.interface} sends to ${cls}`;
-    out.push({ cls, phrase, chaosLabel: null, annotation: '', matchesNothing: false });
+    out.push({ cls, phrase, chaosLabel: null, annotation: '', matchesNothing: false, device: { name: f.interface, negated: false } });
   }
   return out;
 }
@@ -97,12 +142,16 @@ export class QdiscTree {
   private readonly children = new Map<Qdisc, Qdisc[]>();
   private readonly flows = new Map<Qdisc, Flow>();
   private readonly chaos = new Map<Qdisc, boolean>();
+  /** The classifiers that act on this interface. */
+  private readonly classifiers: readonly Classifier[];
 
   constructor(
     readonly iface: string,
     readonly qdiscs: readonly Qdisc[],
-    private readonly classifiers: readonly Classifier[],
+    classifiers: readonly Classifier[],
+    private readonly evidence: TcEvidence,
   ) {
+    this.classifiers = classifiers.filter((c) => classifiesOn(c, iface));
     for (const q of qdiscs) {
       const m = majorOf(q.handle);
       if (m !== null && !this.byMajor.has(m)) this.byMajor.set(m, q);
@@ -148,9 +197,27 @@ export class QdiscTree {
     return true;
   }
 
-  private classified(q: Qdisc): boolean {
+  /** A CLASSIFY rule of a Chaos Mesh chain feeds the class `q` hangs under (tc filters are never Chaos Mesh's). */
+  private classifiedByChaosMesh(q: Qdisc): boolean {
     const cls = canonicalHandle(q.parent);
-    return cls !== null && this.classifiers.some((c) => c.cls === cls);
+    return cls !== null && this.classifiers.some((c) => c.chaosLabel !== null && c.cls === cls);
+  }
+
+  /** Why a tbf on this interface cannot be Chaos Mesh's whatever its place, or null. */
+  private tbfExcluded(): string | null {
+    if (isCniBandwidthIfb(this.iface)) return "the CNI bandwidth plugin's ifb (egress shaping of a pod), not Chaos Mesh's";
+    if (!this.evidence.baseChains && this.evidence.iptablesUnread === true) {
+      return "not attributed to Chaos Mesh: its CHAOS-INPUT/CHAOS-OUTPUT chains would be in iptables, which was not read completely";
+    }
+    if (!this.evidence.baseChains) {
+      return "not Chaos Mesh's: no CHAOS-INPUT/CHAOS-OUTPUT chains in this namespace (chaos-daemon creates them before any tc)";
+    }
+    return null;
+  }
+
+  /** The words a foreign tbf's finding ends with. */
+  foreignTbfReason(): string {
+    return this.tbfExcluded() ?? "outside Chaos Mesh's layout";
   }
 
   isChaos(q: Qdisc, depth = 0): boolean {
@@ -159,7 +226,10 @@ export class QdiscTree {
     let v: boolean;
     const p = this.parentOf(q);
     if (q.kind === 'netem') v = true;
-    else if (q.kind === 'tbf') v = this.isRoot(q) || (p !== null && depth < 64 && this.isChaos(p, depth + 1)) || this.classified(q);
+    else if (q.kind === 'tbf') {
+      v = this.tbfExcluded() === null &&
+        (this.isRoot(q) || (p !== null && depth < 64 && this.isChaos(p, depth + 1)) || this.classifiedByChaosMesh(q));
+    }
     else if (q.kind === 'prio') v = this.isChaosMeshPrio(q);
     else if (q.kind === 'sfq') v = p !== null && this.isChaosMeshPrio(p);
     else v = false;

@@ -1,9 +1,10 @@
 /**
  * Findings of traffic control: what each chaos netem / tbf does (in words and kinds), whether traffic reaches it,
  * Chaos Mesh's prio layout without an active netem/tbf, CLASSIFY rules that feed no netem/tbf, and foreign
- * qdiscs. PURE.
+ * qdiscs (a tbf that is not Chaos Mesh's says why: CNI bandwidth ifb, no CHAOS-* chains, outside the layout). PURE.
  */
 import type { NetemOptions, NetnsState, Qdisc, TbfOptions } from '../netns/state.js';
+import { hasChaosBaseChains } from './chaos-mesh-names.js';
 import { add, type Builder } from './findings.js';
 import { formatBytes, formatPercent, formatRate, formatSeconds, plural } from './format.js';
 import { canonicalHandle, QdiscTree, type Classifier } from './tc-tree.js';
@@ -116,8 +117,12 @@ export function tcFindings(b: Builder, state: NetnsState, classifiers: readonly 
     byIface.set(q.interface, list);
   }
   const served = new Set<string>();
+  const evidence = {
+    baseChains: hasChaosBaseChains(state.iptables),
+    iptablesUnread: (state.sources ?? []).some((s) => /^iptables-.*-ipv4$/.test(s.source) && s.status !== 'complete'),
+  };
   for (const [iface, qdiscs] of byIface) {
-    const tree = new QdiscTree(iface, qdiscs, classifiers);
+    const tree = new QdiscTree(iface, qdiscs, classifiers, evidence);
     // Pass 1: judge every chaos netem/tbf (prio judgement needs to know which of them are active).
     const judged = new Map<Qdisc, Finding>();
     const active: Qdisc[] = [];
@@ -134,7 +139,7 @@ export function tcFindings(b: Builder, state: NetnsState, classifiers: readonly 
       if (j !== undefined) {
         b.details.push(j);
       } else if (q.kind === 'tbf') {
-        add(b, 'foreign', null, `foreign: ${tree.position(q)} ${tbfEffects(q.tbf ?? {})}, outside Chaos Mesh's layout`);
+        add(b, 'foreign', null, `foreign: ${tree.position(q)} ${tbfEffects(q.tbf ?? {})}, ${tree.foreignTbfReason()}`);
       } else if (q.kind === 'netem') {
         continue; // every netem is chaos: judged above
       } else if (tree.isChaos(q)) {

@@ -4,15 +4,16 @@
  * - chains: Chaos Mesh's roles (CHAOS-INPUT/OUTPUT, INPUT/<x>, OUTPUT/<x>, TC-TABLES-<i>, mangle DIVERT...), in
  *   every backend and family, with their rules and whether a built-in chain reaches them;
  * - ipsets: Chaos Mesh's names (and any set one of its chains matches);
- * - qdiscs: those the fingerprint's QdiscTree calls Chaos Mesh's (netem; tbf at the root, under a chaos qdisc or
- *   in a class a CLASSIFY rule feeds; the filtered layout's prio and its sfq bands). A netem/tbf carries the ipsets
- *   of the CLASSIFY rules that feed its class (filtered traffic control), none when it shapes the whole device.
+ * - qdiscs: those the fingerprint's QdiscTree calls Chaos Mesh's (netem; tbf, only in a namespace holding the
+ *   CHAOS-* base chains and not on a CNI bandwidth ifb, at the root, under a chaos qdisc or in a class a Chaos
+ *   Mesh CLASSIFY rule feeds; the filtered layout's prio and its sfq bands). A netem/tbf carries the ipsets of the
+ *   CLASSIFY rules that feed its class (filtered traffic control), none when it shapes the whole device.
  * `position` / `label` are the words the fingerprint's sentences use for them (`eth0 root tbf`, `mangle DIVERT`),
  * so a finding can be tied back to the artefacts it names (owners.ts).
  */
-import { chaosChainRole, isChaosIpsetName, type ChaosChainRole } from '../chaos/chaos-mesh-names.js';
+import { chaosChainRole, hasChaosBaseChains, isChaosIpsetName, type ChaosChainRole } from '../chaos/chaos-mesh-names.js';
 import { buildTableGraph } from '../chaos/iptables-graph.js';
-import { canonicalHandle, QdiscTree, type Classifier } from '../chaos/tc-tree.js';
+import { canonicalHandle, classifiesOn, QdiscTree, ruleDevice, type Classifier } from '../chaos/tc-tree.js';
 import type { Ipset, IptablesBackend, IpFamily, IptablesRule, NetnsState, Qdisc } from '../netns/state.js';
 
 export interface ChainArtefact {
@@ -54,10 +55,12 @@ export interface KernelArtefacts {
 
 export type NetnsView = Pick<NetnsState, 'iptables' | 'ipsets' | 'tc'>;
 
-/** A CLASSIFY rule of a Chaos Mesh chain: the class it feeds and the ipsets it matches. */
+/** A CLASSIFY rule of a Chaos Mesh chain: the class it feeds, the ipsets it matches, its device (`-o`). */
 interface Classify {
   cls: string;
   sets: string[];
+  label: string;
+  device: Classifier['device'];
 }
 
 function setClass(rule: IptablesRule): string | null {
@@ -68,18 +71,20 @@ function setClass(rule: IptablesRule): string | null {
 
 function qdiscArtefacts(state: NetnsView, classify: Classify[]): QdiscArtefact[] {
   const out: QdiscArtefact[] = [];
-  // Chaos Mesh's-layout judgement is the fingerprint's (QdiscTree); it only needs to know which classes are fed.
-  const classifiers: Classifier[] = classify.map((c) => ({ cls: c.cls, phrase: '', chaosLabel: null, annotation: '', matchesNothing: false }));
+  // Chaos Mesh's-layout judgement is the fingerprint's (QdiscTree): which classes Chaos Mesh's CLASSIFY rules
+  // feed, on which device, and whether the namespace holds the base chains chaos-daemon creates before any tc.
+  const classifiers: Classifier[] = classify.map((c) => ({ cls: c.cls, phrase: '', chaosLabel: c.label, annotation: '', matchesNothing: false, device: c.device }));
+  const evidence = { baseChains: hasChaosBaseChains(state.iptables) };
   const byIface = new Map<string, Qdisc[]>();
   for (const q of state.tc.qdiscs) byIface.set(q.interface, [...(byIface.get(q.interface) ?? []), q]);
   for (const [iface, qdiscs] of byIface) {
-    const tree = new QdiscTree(iface, qdiscs, classifiers);
-    // The ipsets of the CLASSIFY rules feeding the class this qdisc hangs under, or one of its ancestors'.
+    const tree = new QdiscTree(iface, qdiscs, classifiers, evidence);
+    // The ipsets of the CLASSIFY rules (on this device) feeding the class this qdisc hangs under, or an ancestor's.
     const feeding = (q: Qdisc): string[] => {
       let cur: Qdisc | null = q;
       for (let i = 0; cur !== null && i < 32; i++) {
         const cls = tree.isRoot(cur) ? null : canonicalHandle(cur.parent);
-        const fed = classify.filter((c) => c.cls === cls);
+        const fed = classify.filter((c) => c.cls === cls && classifiesOn(c, iface));
         if (fed.length > 0) return [...new Set(fed.flatMap((c) => c.sets))];
         cur = tree.parentOf(cur);
       }
@@ -114,7 +119,7 @@ export function kernelArtefacts(state: NetnsView, extraSetNames: Iterable<string
           for (const m of r.matchSets) referenced.add(m.name);
           if (r.target === 'CLASSIFY') {
             const cls = setClass(r);
-            if (cls !== null) classify.push({ cls, sets: r.matchSets.map((m) => m.name) });
+            if (cls !== null) classify.push({ cls, sets: r.matchSets.map((m) => m.name), label: c.name, device: ruleDevice(r) });
           }
         }
       }

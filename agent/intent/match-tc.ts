@@ -4,11 +4,14 @@
  * for `bandwidth`) that filter on the same ipset (the CLASSIFY rules feeding the qdisc's class; none for a
  * whole-device entry). A qdisc whose parameters equal the spec's is `present`; then the remaining entries take
  * the remaining qdiscs in order, and differ: `mismatch`, with each differing parameter (tolerances cover the
- * kernel's fixed-point storage: netem's 32-bit probabilities and ns latencies, tbf's burst kept as a time).
+ * kernel's fixed-point storage: netem's 32-bit probabilities and ns latencies; tbf's burst and mtu are kept as
+ * times in 64 ns ticks, so the spec's bytes are put through the kernel's arithmetic (psched.ts sizeReadBacks) and
+ * compared with what that reads back).
  * An entry left without a qdisc is `missing`; a netem / tbf left without an entry is a `leftover`. The prio
  * root and its sfq bands of the filtered layout belong to the filtered entries of their device.
  */
 import type { ChaosKind } from '../chaos/types.js';
+import { sizeReadBacks } from '../netns/netlink/tc/psched.js';
 import type { NetemOptions, TbfOptions } from '../netns/state.js';
 import type { KernelArtefacts, QdiscArtefact } from './artefacts.js';
 import type { PendingEntry, Quantity } from './drift.js';
@@ -52,15 +55,24 @@ const NETEM_FIELDS: readonly [keyof NetemIntent & keyof NetemOptions, Tolerance]
 
 const TBF_FIELDS: readonly [keyof TbfIntent & keyof TbfOptions, Tolerance][] = [
   ['rateBytesPerSecond', { abs: 1, rel: 1e-3 }],
-  // tc turns `burst` into a time at the given rate and back: a few bytes of rounding.
-  ['burstBytes', { abs: 8, rel: 1e-2 }],
+  // Kept as a time (ticks) at the rate / peak rate: compared through the kernel's arithmetic (storedBytesMatch).
+  ['burstBytes', { abs: 1, rel: 0 }],
   ['limitBytes', { abs: 1, rel: 0 }],
   ['peakrateBytesPerSecond', { abs: 1, rel: 1e-3 }],
-  ['mtuBytes', { abs: 8, rel: 1e-2 }],
+  ['mtuBytes', { abs: 1, rel: 0 }],
 ];
 
 function close(a: number, b: number, t: Tolerance): boolean {
   return Math.abs(a - b) <= Math.max(t.abs, t.rel * Math.max(Math.abs(a), Math.abs(b)));
+}
+
+/**
+ * A tbf burst (at `rate`) or mtu (at the peak rate) the spec gives in bytes, against the bytes read back: equal when
+ * `got` is what the kernel's tick round trip makes of `want` (within a byte of float rounding).
+ */
+export function storedBytesMatch(want: number, got: number, rate: number | null): boolean {
+  if (rate === null || !(rate > 0)) return close(want, got, { abs: 1, rel: 0 });
+  return close(want, got, { abs: 1, rel: 0 }) || sizeReadBacks(Math.trunc(rate), want).some((v) => Math.abs(v - got) <= 1);
 }
 
 export interface ParamDiff {
@@ -88,7 +100,12 @@ export function compareParams(t: TcIntent, q: QdiscArtefact): ParamDiff[] {
       // Not read is not different: tc 6.1's JSON never prints a peakrate, and its limit cannot be derived when
       // a peakrate is set.
       if (got === undefined) continue;
-      if (!close(want, got, tol)) diffs.push({ field, expected: want, actual: got });
+      // Burst and mtu were turned into time at the rate the kernel holds (the peak rate for mtu).
+      const same =
+        field === 'burstBytes' ? storedBytesMatch(want, got, have.rateBytesPerSecond ?? t.tbf!.rateBytesPerSecond)
+        : field === 'mtuBytes' ? storedBytesMatch(want, got, have.peakrateBytesPerSecond ?? t.tbf!.peakrateBytesPerSecond)
+        : close(want, got, tol);
+      if (!same) diffs.push({ field, expected: want, actual: got });
     }
   }
   return diffs;

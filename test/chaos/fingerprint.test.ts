@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NetnsState } from '../../agent/netns/state.js';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
 import { filter, iptables, ipsets, netem, netSet, qdisc, state, tcState } from './builders.js';
-import { ACTIVE_PARTITION, expectConsistent, FILTER_HEAD, fixture, KUBE_NFT, PARTITION_SETS, qdiscsOf, EXP, SET, TGT, SRC } from './samples.js';
+import { ACTIVE_PARTITION, BASE_FINDINGS, chaosDaemonState, expectConsistent, FILTER_HEAD, fixture, KUBE_NFT, PARTITION_SETS, qdiscsOf, EXP, SET, TGT, SRC } from './samples.js';
 
 describe('fingerprint: foreign state', () => {
   it('is clean for an untouched namespace', () => {
@@ -128,20 +128,25 @@ describe('fingerprint on parsed fixtures (test/fixtures)', () => {
   });
 
   it('chained netem (every field) -> tbf', () => {
-    const r = fingerprint(state({ tc: tcState(qdiscsOf('tc/netem-tbf-chain-qdisc.json')) }));
+    const r = fingerprint(chaosDaemonState({ tc: tcState(qdiscsOf('tc/netem-tbf-chain-qdisc.json')) }));
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['bandwidth', 'corrupt', 'delay', 'duplicate', 'loss', 'reorder']);
     expect(r.findings).toEqual([
       'eth0 root netem delays 100ms ±10ms (25% correlation), loses 5% (10% correlation), duplicates 1% (2% correlation), ' +
         'corrupts 0.5% (3% correlation), reorders 20% (50% correlation), gap 5, limits rate to 1Mbit/s',
       'eth0 tbf 2: (parent 1:) limits rate to 8Mbit/s (burst 10KiB, limit 20000B)',
+      ...BASE_FINDINGS,
     ]);
   });
 
   it('root tbf', () => {
-    const r = fingerprint(state({ tc: tcState(qdiscsOf('tc/tbf-root-qdisc.json')) }));
+    const r = fingerprint(chaosDaemonState({ tc: tcState(qdiscsOf('tc/tbf-root-qdisc.json')) }));
     expect(r.kinds).toEqual(['bandwidth']);
-    expect(r.findings).toEqual(['eth0 root tbf limits rate to 8Mbit/s (burst 10KiB, limit 20000B)']);
+    expect(r.findings).toEqual(['eth0 root tbf limits rate to 8Mbit/s (burst 10KiB, limit 20000B)', ...BASE_FINDINGS]);
+    // The same tbf where chaos-daemon never ran (no CHAOS-* chains) is someone else's shaping: foreign, clean.
+    const other = fingerprint(state({ tc: tcState(qdiscsOf('tc/tbf-root-qdisc.json')) }));
+    expect(other.verdict).toBe('clean');
+    expect(other.details.map((d) => d.level)).toEqual(['foreign']);
   });
 
   it('netem loss models and slots count', () => {

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { ChaosReport } from '../../agent/chaos/types.js';
 import { parseTcQdiscs } from '../../agent/netns/nsenter/tc.js';
-import type { Qdisc } from '../../agent/netns/state.js';
-import { listSet, netSet } from './builders.js';
+import type { NetnsState, Qdisc } from '../../agent/netns/state.js';
+import { iptables, listSet, netSet, state } from './builders.js';
 
 export const EXP = 'web-p_3f2a9c1b7e4d5a_';
 export const SET = 'web-p_1a2b3c4d5e6f7a';
@@ -20,6 +20,27 @@ export const FILTER_HEAD = `*filter
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]`;
 
+
+/**
+ * What SetIptablesChains leaves for a PodNetworkChaos with tc entries only (initializeEnv: empty CHAOS-INPUT /
+ * CHAOS-OUTPUT and the jumps to them), in the legacy backend chaos-daemon's image uses. The controller always sends
+ * it before SetTcs, so every namespace holding Chaos Mesh's tc holds these chains.
+ */
+export const BASE_CHAINS = `${FILTER_HEAD}
+:CHAOS-INPUT - [0:0]
+:CHAOS-OUTPUT - [0:0]
+-A INPUT -j CHAOS-INPUT
+-A OUTPUT -j CHAOS-OUTPUT
+COMMIT
+`;
+
+/** The fingerprint's sentences for BASE_CHAINS (scaffolding). */
+export const BASE_FINDINGS = ['CHAOS-INPUT is empty (jumped to from INPUT)', 'CHAOS-OUTPUT is empty (jumped to from OUTPUT)'];
+
+/** A namespace chaos-daemon has set up (BASE_CHAINS) with `partial` on top (its tc, ...). */
+export function chaosDaemonState(partial: Partial<NetnsState> = {}): NetnsState {
+  return state({ iptables: [iptables(BASE_CHAINS, 'legacy')], ...partial });
+}
 
 /** Target list:set of 21 members (20 nets + 1 net,port) and a source list:set of 3. */
 export const PARTITION_SETS = [

@@ -2,17 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
 import type { Qdisc } from '../../agent/netns/state.js';
 import { filter, filteredLayout, ipsets, iptables, listSet, netem, netSet, prio, qdisc, state, tbf, tcState } from './builders.js';
-import { FILTER_HEAD, SET, qdiscsOf } from './samples.js';
+import { BASE_FINDINGS, chaosDaemonState, FILTER_HEAD, SET, qdiscsOf } from './samples.js';
 
 describe('fingerprint: traffic control', () => {
-  it('reports a root tbf as bandwidth', () => {
+  it("reports a root tbf in a namespace chaos-daemon set up (CHAOS-INPUT/OUTPUT) as bandwidth", () => {
     const r = fingerprint(
-      state({ tc: tcState([tbf({ handle: '1:', parent: 'root' }, { rateBytesPerSecond: 125_000, burstBytes: 10_240, limitBytes: 20_480 })]) }),
+      chaosDaemonState({ tc: tcState([tbf({ handle: '1:', parent: 'root' }, { rateBytesPerSecond: 125_000, burstBytes: 10_240, limitBytes: 20_480 })]) }),
     );
     expect(r).toEqual({
       verdict: 'active',
       kinds: ['bandwidth'],
-      findings: ['eth0 root tbf limits rate to 1Mbit/s (burst 10KiB, limit 20KiB)'],
+      findings: ['eth0 root tbf limits rate to 1Mbit/s (burst 10KiB, limit 20KiB)', ...BASE_FINDINGS],
       details: [
         {
           level: 'active',
@@ -20,6 +20,7 @@ describe('fingerprint: traffic control', () => {
           kinds: ['bandwidth'],
           message: 'eth0 root tbf limits rate to 1Mbit/s (burst 10KiB, limit 20KiB)',
         },
+        ...BASE_FINDINGS.map((message) => ({ level: 'scaffolding', kind: null, message })),
       ],
     });
   });
@@ -76,7 +77,7 @@ describe('fingerprint: traffic control', () => {
 
   it('reports a chained netem -> tbf (1: then 2:) on any interface', () => {
     const r = fingerprint(
-      state({
+      chaosDaemonState({
         tc: tcState([
           netem({ iface: 'net1', handle: '1:', parent: 'root' }, { delaySeconds: 0.05 }),
           tbf({ iface: 'net1', handle: '2:', parent: '1:' }, { rateBytesPerSecond: 125_000, burstBytes: 10_240 }),
@@ -92,12 +93,13 @@ describe('fingerprint: traffic control', () => {
       'net1 tbf 2: (parent 1:) limits rate to 1Mbit/s (burst 10KiB)',
       'eth0 root netem loses 50%',
       'eth0 tbf 2: (parent 1:1) limits rate to 100Mbit/s (peakrate 200Mbit/s)',
+      ...BASE_FINDINGS,
     ]);
   });
 
   it('reports a tbf outside Chaos Mesh layouts as foreign, but every netem as chaos', () => {
     const r = fingerprint(
-      state({
+      chaosDaemonState({
         tc: tcState([
           qdisc('htb', { handle: '1:', parent: 'root' }),
           tbf({ handle: '10:', parent: '1:10' }, { rateBytesPerSecond: 125_000 }),
@@ -107,7 +109,7 @@ describe('fingerprint: traffic control', () => {
     );
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['delay']);
-    expect(r.findings).toEqual(['eth0 netem 20: (parent 1:20) delays 200ms']);
+    expect(r.findings).toEqual(['eth0 netem 20: (parent 1:20) delays 200ms', ...BASE_FINDINGS]);
     expect(r.details.filter((d) => d.level === 'foreign').map((d) => d.message)).toEqual([
       'foreign: eth0 root htb',
       "foreign: eth0 tbf 10: (parent 1:10) limits rate to 1Mbit/s, outside Chaos Mesh's layout",
@@ -158,11 +160,12 @@ COMMIT
       ...filteredLayout(2, '1:', 1),
       tbf({ handle: '6:', parent: '2:4' }, { rateBytesPerSecond: 125_000 }),
     ];
-    const r = fingerprint(state({ tc: tcState(qdiscs) }));
+    const r = fingerprint(chaosDaemonState({ tc: tcState(qdiscs) }));
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['delay']);
     expect(r.findings).toEqual([
       'eth0 root netem delays 50ms',
+      ...BASE_FINDINGS,
       "eth0 prio 2: (parent 1:) in Chaos Mesh's filtered layout (4 bands, sfq on bands 1-3) carries no active netem or tbf",
       'eth0 tbf 6: (parent 2:4) limits rate to 1Mbit/s, but nothing reachable classifies traffic into 2:4',
     ]);

@@ -202,7 +202,9 @@ describeIntegration('capabilities in daemonset.yaml: minimal and sufficient', { 
       'ipset: IPSET_CMD_PROTOCOL: the kernel answered EPERM',
       'ebtables-nft: nftables not read: bridge tables unknown',
     ]);
-    expect(noNetAdmin.verdict).toBe('active'); // the tbf read over rtnetlink proves it; the rest is reported unread
+    // The tbf is read over rtnetlink, but a tbf is Chaos Mesh's only next to its CHAOS-* chains, which are in the
+    // unread iptables: nothing read proves an injection, so the verdict claims nothing.
+    expect(noNetAdmin.verdict).toBe('unknown');
     // NET_RAW: no raw socket, so the legacy tables (getsockopt) only.
     const noRaw = await netlinkRead(without('CAP_NET_RAW'), 'netlink');
     expect(noRaw.failed).toEqual([

@@ -20,6 +20,7 @@ import type { NetnsState } from '../../agent/netns/state.js';
 import { chainName, ipsetName } from '../helpers/chaos-mesh.js';
 import { experiment, partitionEntries, podNetworkChaos } from '../helpers/chaos-mesh-crds.js';
 import { ipsets, iptables, qdisc, state, tbf, tcState } from '../chaos/builders.js';
+import { chaosDaemonState } from '../chaos/samples.js';
 
 const EXP = 'web-to-db';
 const SRC = `shop/${EXP}`;
@@ -175,16 +176,28 @@ describe('traffic control', () => {
   const tbfRoot = (rate: number) => tcState([tbf({ handle: '1:', parent: 'root' }, { rateBytesPerSecond: rate, burstBytes: 32000, limitBytes: 64000 })]);
   const bandwidthIntent = (rate: string) => intentOf({ network: podNetworkChaos('shop', 'api', { tcs: [{ type: 'bandwidth', source: 'shop/slow', bandwidth: { rate, limit: 64000, buffer: 32000 } }] }) }, 'shop', 'api');
 
+  /** The qdisc entries (chaos-daemon's CHAOS-INPUT / CHAOS-OUTPUT are entries too: see the first test). */
+  const qdiscEntries = (d: PodDrift) => d.entries.filter((e) => e.artefact === 'qdisc');
+
   it('a tbf as the spec says: present, and the finding is owned', () => {
-    const d = run(state({ tc: tbfRoot(125_000) }), bandwidthIntent('1mbit'));
-    expect(d.entries).toHaveLength(1);
-    expect(d.entries[0]).toMatchObject({ state: 'present', artefact: 'qdisc', name: 'eth0 root tbf', owners: ['shop/slow'], kinds: ['bandwidth'], active: true });
-    expect(d.findings).toEqual([{ finding: 'eth0 root tbf limits rate to 1Mbit/s (burst 32000B, limit 64000B)', owners: ['shop/slow'] }]);
+    const d = run(chaosDaemonState({ tc: tbfRoot(125_000) }), bandwidthIntent('1mbit'));
+    // The base chains chaos-daemon sets up with every apply belong to the tcs entry.
+    expect(d.entries.map((e) => [e.state, e.artefact, e.name, e.owners])).toEqual([
+      ['present', 'chain', 'CHAOS-INPUT', ['shop/slow']],
+      ['present', 'chain', 'CHAOS-OUTPUT', ['shop/slow']],
+      ['present', 'qdisc', 'eth0 root tbf', ['shop/slow']],
+    ]);
+    expect(qdiscEntries(d)[0]).toMatchObject({ state: 'present', artefact: 'qdisc', name: 'eth0 root tbf', owners: ['shop/slow'], kinds: ['bandwidth'], active: true });
+    expect(d.findings).toEqual([
+      { finding: 'eth0 root tbf limits rate to 1Mbit/s (burst 32000B, limit 64000B)', owners: ['shop/slow'] },
+      { finding: 'CHAOS-INPUT is empty (jumped to from INPUT)', owners: ['shop/slow'] },
+      { finding: 'CHAOS-OUTPUT is empty (jumped to from OUTPUT)', owners: ['shop/slow'] },
+    ]);
   });
 
   it('a tbf rate changed by hand: mismatch with both values in base units', () => {
-    const d = run(state({ tc: tbfRoot(12_500) }), bandwidthIntent('1mbit'));
-    expect(d.entries[0]).toMatchObject({
+    const d = run(chaosDaemonState({ tc: tbfRoot(12_500) }), bandwidthIntent('1mbit'));
+    expect(qdiscEntries(d)[0]).toMatchObject({
       state: 'mismatch', owners: ['shop/slow'], kinds: ['bandwidth'],
       expected: { rateBytesPerSecond: 125_000 }, actual: { rateBytesPerSecond: 12_500 },
       detail: 'eth0 root tbf: rateBytesPerSecond 12500 B/s in the kernel, 125000 B/s in the spec (spec: bandwidth rate 1mbit limit 64000 buffer 32000)',
@@ -193,16 +206,25 @@ describe('traffic control', () => {
   });
 
   it('a tbf nobody asks for: leftover; a tcs entry with no qdisc: missing', () => {
-    const left = run(state({ tc: tbfRoot(125_000) }), intentOf({}, 'shop', 'api'));
-    expect(left.entries[0]).toMatchObject({ state: 'leftover', owners: [], active: true, kinds: ['bandwidth'], ageSeconds: 600 });
+    const left = run(chaosDaemonState({ tc: tbfRoot(125_000) }), intentOf({}, 'shop', 'api'));
+    expect(qdiscEntries(left)[0]).toMatchObject({ state: 'leftover', owners: [], active: true, kinds: ['bandwidth'], ageSeconds: 600 });
     const miss = run(state(), bandwidthIntent('1mbit'));
     expect(miss.entries[0]).toMatchObject({ state: 'missing', name: 'eth0 tbf', owners: ['shop/slow'], kinds: ['bandwidth'], active: false, kernel: null });
     expect(nonZero(miss)).toEqual([{ kind: 'bandwidth', state: 'missing', count: 1 }]);
   });
 
+  it('a tbf where chaos-daemon never ran (CNI bandwidth shaping: no CHAOS-* chains): no artefact, no leftover, no drift', () => {
+    const none = run(state({ tc: tbfRoot(125_000) }), intentOf({}, 'shop', 'api'));
+    expect(none.entries).toEqual([]);
+    expect(nonZero(none)).toEqual([]);
+    // With the root tbf moved to a CNI ifb in a namespace chaos-daemon did set up, likewise.
+    const ifb = tcState([tbf({ iface: 'bwp1f0e9d8c7b6a', handle: '1:', parent: 'root' }, { rateBytesPerSecond: 125_000, burstBytes: 32000, limitBytes: 64000 })]);
+    expect(qdiscEntries(run(chaosDaemonState({ tc: ifb }), intentOf({}, 'shop', 'api')))).toEqual([]);
+  });
+
   describe('netem (fixture written from iproute2 q_netem.c: this kernel has no netem)', () => {
     const fixture = parseTcQdiscs(readFileSync(new URL('../fixtures/tc/netem-tbf-chain-qdisc.json', import.meta.url), 'utf8'));
-    const s = state({ tc: { qdiscs: fixture.qdiscs, classes: [], filters: [], errors: [] } });
+    const s = chaosDaemonState({ tc: { qdiscs: fixture.qdiscs, classes: [], filters: [], errors: [] } });
     const netemSpec = (latency: string) => ({
       type: 'netem', source: 'shop/flaky', device: 'eth0',
       delay: { latency, jitter: '10ms', correlation: '25', reorder: { reorder: '20', correlation: '50', gap: 5 } },
@@ -214,20 +236,21 @@ describe('traffic control', () => {
     it('the chain netem 1: -> tbf 2: as two tcs entries: both present, each finding owned by its experiment', () => {
       expect(fixture.errors).toEqual([]);
       const d = run(s, intent('100ms'));
-      expect(d.entries.map((e) => [e.state, e.name, e.owners])).toEqual([
+      expect(qdiscEntries(d).map((e) => [e.state, e.name, e.owners])).toEqual([
         ['present', 'eth0 root netem', ['shop/flaky']],
         ['present', 'eth0 tbf 2: (parent 1:)', ['shop/narrow']],
       ]);
-      expect(d.entries[0]!.kinds).toEqual(['bandwidth', 'corrupt', 'delay', 'duplicate', 'loss', 'reorder']);
+      expect(qdiscEntries(d)[0]!.kinds).toEqual(['bandwidth', 'corrupt', 'delay', 'duplicate', 'loss', 'reorder']);
       expect(d.kindOwners.delay).toEqual(['shop/flaky']);
       expect(d.kindOwners.bandwidth).toEqual(['shop/flaky', 'shop/narrow']);
     });
 
     it('a delay other than the spec: mismatch on delaySeconds only', () => {
       const d = run(s, intent('200ms'));
-      expect(d.entries[0]).toMatchObject({ state: 'mismatch', expected: { delaySeconds: 0.2 }, actual: { delaySeconds: 0.1 } });
-      expect(d.entries[0]!.detail).toBe('eth0 root netem: delaySeconds 100ms in the kernel, 200ms in the spec (spec: netem delay 200ms jitter 10ms correlation 25% reorder 20% gap 5 loss 5% (correlation 10%) duplicate 1% (correlation 2%) corrupt 0.5% (correlation 3%) rate 1mbit)');
-      expect(d.entries[1]!.state).toBe('present');
+      const [netemEntry, tbfEntry] = qdiscEntries(d);
+      expect(netemEntry).toMatchObject({ state: 'mismatch', expected: { delaySeconds: 0.2 }, actual: { delaySeconds: 0.1 } });
+      expect(netemEntry!.detail).toBe('eth0 root netem: delaySeconds 100ms in the kernel, 200ms in the spec (spec: netem delay 200ms jitter 10ms correlation 25% reorder 20% gap 5 loss 5% (correlation 10%) duplicate 1% (correlation 2%) corrupt 0.5% (correlation 3%) rate 1mbit)');
+      expect(tbfEntry!.state).toBe('present');
       expect(nonZero(d).filter((c) => c.state === 'mismatch').map((c) => c.kind)).toEqual(['bandwidth', 'corrupt', 'delay', 'duplicate', 'loss', 'reorder']);
     });
   });

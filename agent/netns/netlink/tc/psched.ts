@@ -47,6 +47,41 @@ export function xmitSize(rate: number, ticks: number, p: Psched = DEFAULT_PSCHED
   return toUint((rate * tickToTime(ticks, p)) / TIME_UNITS_PER_SEC);
 }
 
+/**
+ * The ticks the kernel keeps for a tbf burst of `size` bytes at `rate` bytes/s (or its mtu at the peak rate). tc
+ * sends the bytes too (TCA_TBF_BURST / TCA_TBF_PBURST, iproute2 q_tbf.c), and sch_tbf.c tbf_change then ignores
+ * tc's own tick count: buffer = psched_l2t_ns(rate, size) = (size * mult) >> shift, with mult / shift from
+ * psched_ratecfg_precompute (net/sched/sch_generic.c: mult = factor / rate for the first factor = 1e9 << shift
+ * that sets bit 31 of mult), dumped as PSCHED_NS2TICKS (ns >> 6).
+ */
+export function kernelBurstTicks(rate: number, size: number): number {
+  const r = BigInt(Math.trunc(rate));
+  if (r <= 0n) return 0;
+  let factor = 1_000_000_000n;
+  let shift = 0n;
+  let mult: bigint;
+  for (;;) {
+    mult = factor / r;
+    if ((mult & (1n << 31n)) !== 0n || (factor & (1n << 63n)) !== 0n) break;
+    factor <<= 1n;
+    shift++;
+  }
+  const ns = (BigInt(Math.trunc(size)) * (mult & 0xffffffffn)) >> shift;
+  const ticks = ns >> 6n;
+  return Number(ticks > 0xffffffffn ? 0xffffffffn : ticks);
+}
+
+/**
+ * The byte counts a reader may show for a tbf burst of `size` bytes at `rate`: the kernel's ticks (kernelBurstTicks)
+ * printed as tc 6.1 does (xmitSize: the time truncated to whole microseconds) or in doubles (iproute2 after the 2025
+ * rounding fix). At 1 GB/s, 10000 reads back 9000: the unit is a microsecond's worth of bytes, not a few bytes.
+ */
+export function sizeReadBacks(rate: number, size: number, p: Psched = DEFAULT_PSCHED): number[] {
+  const ticks = kernelBurstTicks(rate, size);
+  const out = new Set([xmitSize(rate, ticks, p), Math.trunc((rate * (ticks / p.tickInUsec)) / TIME_UNITS_PER_SEC)]);
+  return [...out].sort((a, b) => a - b);
+}
+
 /** A number as printf's `%g` prints it and JSON.parse reads it back: 6 significant digits. */
 export function printG(x: number): number {
   if (!Number.isFinite(x) || x === 0) return x;
