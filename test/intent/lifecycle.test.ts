@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
-import type { PodDrift } from '../../agent/intent/drift.js';
+import { emptyCounts, type PodDrift } from '../../agent/intent/drift.js';
 import { countsText } from '../../agent/intent/format.js';
 import type { IntentStatus } from '../../agent/intent/model.js';
 import { normaliseExperiment, normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
@@ -20,6 +20,7 @@ import { driftCounts, reconcilePod, type ReconcileInput } from '../../agent/inte
 import { IntentView, networkChaosByRef, type SinceLookup } from '../../agent/intent/view.js';
 import type { NetnsState } from '../../agent/netns/state.js';
 import { iptables, state, tbf, tcState } from '../chaos/builders.js';
+import { chaosDaemonState } from '../chaos/samples.js';
 
 const SYNCED: IntentStatus = { state: 'synced', syncAgeSeconds: 0, errors: [] };
 const NOW = 1_800_000_000;
@@ -43,14 +44,32 @@ function networkChaos(name: string, o: { desiredPhase?: 'Run' | 'Stop'; deleting
   };
 }
 
-/** The kernel: a root tbf (1mbit) on each device named. */
+/**
+ * The kernel: a root tbf (1mbit) on each device named, with the CHAOS-INPUT / CHAOS-OUTPUT chains chaos-daemon's
+ * SetIptablesChains always leaves before its SetTcs (without them a tbf is not Chaos Mesh's: tc-tree.ts).
+ */
 function tbfs(...devices: string[]): NetnsState {
-  return state({ tc: tcState(devices.map((iface) => tbf({ iface, handle: '1:', parent: 'root' }, { rateBytesPerSecond: 125_000, burstBytes: 32000, limitBytes: 64000 }))) });
+  return chaosDaemonState({ tc: tcState(devices.map((iface) => tbf({ iface, handle: '1:', parent: 'root' }, { rateBytesPerSecond: 125_000, burstBytes: 32000, limitBytes: 64000 }))) });
 }
 
 function run(kernel: NetnsState, network: unknown, experiments: unknown[], since?: SinceLookup, extra: Partial<ReconcileInput> = {}): PodDrift {
   const view = new IntentView({ network: [normalisePodNetworkChaos(network)!], http: [], io: [], experiments: experiments.map((e) => normaliseExperiment('NetworkChaos', e)!) }, SYNCED, since);
   return reconcilePod({ intent: view.pod('shop', 'api'), status: SYNCED, state: kernel, chaos: fingerprint(kernel), firstSeen: () => NOW - 7200, now: NOW, ...extra });
+}
+
+/**
+ * run() on tbfs(), the drift of its qdiscs only. The base chains chaos-daemon leaves there (CHAOS-INPUT / CHAOS-OUTPUT,
+ * empty, no jump) are checked to be inert whatever the owners (chains, never active, no kind, so never in the drift
+ * series), then left out of `entries` and `counts`: the assertions that use this are about the tbfs.
+ */
+function runTbfs(kernel: NetnsState, network: unknown, experiments: unknown[], since?: SinceLookup, extra: Partial<ReconcileInput> = {}): PodDrift {
+  const d = run(kernel, network, experiments, since, extra);
+  for (const e of d.entries) if (e.artefact !== 'qdisc') expect(e).toMatchObject({ artefact: 'chain', active: false, kinds: [] });
+  const entries = d.entries.filter((e) => e.artefact === 'qdisc');
+  expect(driftCounts({ ...d, entries }, ['bandwidth'])).toEqual(driftCounts(d, ['bandwidth']));
+  const counts = emptyCounts();
+  for (const e of entries) counts[e.state]++;
+  return { ...d, entries, counts };
 }
 
 /** `since` seeing every condition since `t`. */
@@ -60,7 +79,7 @@ const ABSENT = `NetworkChaos ${SLOW} no longer exists`;
 
 describe('owners: the NetworkChaos each entry names', () => {
   it('running: the tbf is present, owned, and the pod exports 0 drift', () => {
-    const d = run(tbfs('eth0'), pnc([SLOW]), [networkChaos('slow')], seenAt(NOW - 3600));
+    const d = runTbfs(tbfs('eth0'), pnc([SLOW]), [networkChaos('slow')], seenAt(NOW - 3600));
     expect(d.entries.map((e) => [e.state, e.name, e.owners, e.active])).toEqual([['present', 'eth0 root tbf', [SLOW], true]]);
     expect(d.kindOwners).toEqual({ bandwidth: [SLOW] });
     expect(driftCounts(d, ['bandwidth'])).toEqual([
@@ -69,7 +88,7 @@ describe('owners: the NetworkChaos each entry names', () => {
   });
 
   it('absent (force-deleted) past the grace: the tbf is a leftover named after it, active, aged, counted', () => {
-    const d = run(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 60));
+    const d = runTbfs(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 60));
     expect(d.entries).toHaveLength(1);
     expect(d.entries[0]).toMatchObject({ state: 'leftover', name: 'eth0 root tbf', owners: [SLOW], active: true, kinds: ['bandwidth'], firstSeen: NOW - 7200, ageSeconds: 7200 });
     expect(d.entries[0]!.detail).toBe(`eth0 root tbf is in the kernel for PodNetworkChaos shop/api's entry, but ${ABSENT} (seen so for 60 s): it was deleted without recovering its entries (a forced delete removes the finalizer without recovery)`);
@@ -81,39 +100,39 @@ describe('owners: the NetworkChaos each entry names', () => {
   });
 
   it('absent within the grace: still present (one informer may lag the other); leftover from the grace on', () => {
-    expect(run(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 29)).entries[0]!.state).toBe('present');
-    expect(nonZero(run(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 29)))).toEqual([]);
-    expect(run(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 30)).entries[0]!.state).toBe('leftover');
+    expect(runTbfs(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 29)).entries[0]!.state).toBe('present');
+    expect(nonZero(runTbfs(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 29)))).toEqual([]);
+    expect(runTbfs(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 30)).entries[0]!.state).toBe('leftover');
     // The grace is an input: 120 s keeps a 60 s absence present.
-    expect(run(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 60), { ownerGraceSeconds: 120 }).entries[0]!.state).toBe('present');
+    expect(runTbfs(tbfs('eth0'), pnc([SLOW]), [], seenAt(NOW - 60), { ownerGraceSeconds: 120 }).entries[0]!.state).toBe('present');
   });
 
   it('absent without memory (a one-shot list, NetworkChaos listed after PodNetworkChaos): leftover at once, no age claimed', () => {
-    const d = run(tbfs('eth0'), pnc([SLOW]), []);
+    const d = runTbfs(tbfs('eth0'), pnc([SLOW]), []);
     expect(d.entries[0]).toMatchObject({ state: 'leftover', owners: [SLOW], active: true });
     expect(d.entries[0]!.detail).toContain(`but ${ABSENT}: it was deleted without recovering`);
   });
 
   it('being deleted (deletionTimestamp) or stopped (desiredPhase Stop) past the grace: leftover, saying which', () => {
-    const deleting = run(tbfs('eth0'), pnc([SLOW]), [networkChaos('slow', { deleting: true, desiredPhase: 'Stop' })], seenAt(NOW - 45));
+    const deleting = runTbfs(tbfs('eth0'), pnc([SLOW]), [networkChaos('slow', { deleting: true, desiredPhase: 'Stop' })], seenAt(NOW - 45));
     expect(deleting.entries[0]).toMatchObject({ state: 'leftover', owners: [SLOW], active: true });
     expect(deleting.entries[0]!.detail).toContain(`but NetworkChaos ${SLOW} is being deleted (seen so for 45 s) and has not recovered its entries`);
-    const paused = run(tbfs('eth0'), pnc([SLOW]), [networkChaos('slow', { desiredPhase: 'Stop' })], seenAt(NOW - 600));
+    const paused = runTbfs(tbfs('eth0'), pnc([SLOW]), [networkChaos('slow', { desiredPhase: 'Stop' })], seenAt(NOW - 600));
     expect(paused.entries[0]).toMatchObject({ state: 'leftover', owners: [SLOW] });
     expect(paused.entries[0]!.detail).toContain(`but NetworkChaos ${SLOW} is stopped (desiredPhase Stop: paused or its duration over) (seen so for 10 min) and has not recovered its entries`);
     expect(nonZero(paused)).toEqual([{ kind: 'bandwidth', state: 'leftover', count: 1 }]);
     // A pause being recovered right now (within the grace) is not drift.
-    expect(run(tbfs('eth0'), pnc([SLOW]), [networkChaos('slow', { desiredPhase: 'Stop' })], seenAt(NOW - 2)).entries[0]!.state).toBe('present');
+    expect(runTbfs(tbfs('eth0'), pnc([SLOW]), [networkChaos('slow', { desiredPhase: 'Stop' })], seenAt(NOW - 2)).entries[0]!.state).toBe('present');
   });
 
   it('gone, and nothing in the kernel: stale, not drift (chaos-daemon would install it again)', () => {
-    const d = run(tbfs(), pnc([SLOW]), [networkChaos('slow', { desiredPhase: 'Stop' })], seenAt(NOW - 60));
+    const d = runTbfs(tbfs(), pnc([SLOW]), [networkChaos('slow', { desiredPhase: 'Stop' })], seenAt(NOW - 60));
     expect(d.entries.map((e) => [e.state, e.name, e.owners, e.kinds, e.active])).toEqual([['stale', 'eth0 tbf', [SLOW], [], false]]);
     expect(d.entries[0]!.detail).toBe(`PodNetworkChaos shop/api still lists eth0 tbf (bandwidth rate 1mbit limit 64000 buffer 32000), but NetworkChaos ${SLOW} is stopped (desiredPhase Stop: paused or its duration over) (seen so for 60 s) and has not recovered its entries; it is not in the kernel, and chaos-daemon would install it again on the next apply of that PodNetworkChaos`);
     expect(d.counts).toMatchObject({ stale: 1, missing: 0 });
     expect(nonZero(d)).toEqual([]);
     // The same with the owner running: missing, counted.
-    expect(nonZero(run(tbfs(), pnc([SLOW]), [networkChaos('slow')], seenAt(NOW - 60)))).toEqual([{ kind: 'bandwidth', state: 'missing', count: 1 }]);
+    expect(nonZero(runTbfs(tbfs(), pnc([SLOW]), [networkChaos('slow')], seenAt(NOW - 60)))).toEqual([{ kind: 'bandwidth', state: 'missing', count: 1 }]);
   });
 
   it('two experiments on the pod, one force-deleted: its tbf is a leftover; the base chains, shared with the running one, stay present', () => {
@@ -140,29 +159,29 @@ describe('owners: the NetworkChaos each entry names', () => {
 describe('apply state: generation, observedGeneration, failedMessage', () => {
   it('generation > observedGeneration: the differences are pending, not drift; what agrees stays present', () => {
     // Stopped: Chaos Mesh cleared the entry (generation 3), chaos-daemon has not removed the tbf yet.
-    const stop = run(tbfs('eth0'), pnc([], { generation: 3, observedGeneration: 2 }), [networkChaos('slow', { desiredPhase: 'Stop' })], seenAt(NOW - 1));
+    const stop = runTbfs(tbfs('eth0'), pnc([], { generation: 3, observedGeneration: 2 }), [networkChaos('slow', { desiredPhase: 'Stop' })], seenAt(NOW - 1));
     expect(stop.entries.map((e) => [e.state, e.name, e.owners, e.active])).toEqual([['pending', 'eth0 root tbf', [], true]]);
     expect(stop.entries[0]!.detail).toBe('eth0 root tbf is in the kernel, but no PodNetworkChaos tcs entry asks for it (pending: PodNetworkChaos shop/api generation 3 is not applied yet, observed 2)');
     expect(stop.counts).toMatchObject({ pending: 1, leftover: 0 });
     expect(nonZero(stop)).toEqual([]);
     // Started: the entry is written (generation 2, never observed), the tbf not yet installed on eth1.
-    const start = run(tbfs('eth0'), { ...pnc([SLOW, SLOW], { generation: 2, observedGeneration: 1 }), status: {} }, [networkChaos('slow')], seenAt(NOW - 1));
+    const start = runTbfs(tbfs('eth0'), { ...pnc([SLOW, SLOW], { generation: 2, observedGeneration: 1 }), status: {} }, [networkChaos('slow')], seenAt(NOW - 1));
     expect(start.entries.map((e) => [e.state, e.name])).toEqual([['present', 'eth0 root tbf'], ['pending', 'eth1 tbf']]);
     expect(nonZero(start)).toEqual([]);
     expect(countsText(start.counts)).toBe('0 leftover, 0 missing, 0 mismatch, 1 present, 1 pending');
   });
 
   it('pending longer than the limit: drift again, saying since when', () => {
-    const d = run(tbfs('eth0'), pnc([], { generation: 3, observedGeneration: 2 }), [], seenAt(NOW - 200));
+    const d = runTbfs(tbfs('eth0'), pnc([], { generation: 3, observedGeneration: 2 }), [], seenAt(NOW - 200));
     expect(d.entries[0]!.state).toBe('leftover');
     expect(d.entries[0]!.detail).toBe('eth0 root tbf is in the kernel, but no PodNetworkChaos tcs entry asks for it (PodNetworkChaos shop/api generation 3 has not been applied for 3 min: observed 2)');
     expect(nonZero(d)).toEqual([{ kind: 'bandwidth', state: 'leftover', count: 1 }]);
-    expect(run(tbfs('eth0'), pnc([], { generation: 3, observedGeneration: 2 }), [], seenAt(NOW - 200), { pendingLimitSeconds: 300 }).entries[0]!.state).toBe('pending');
+    expect(runTbfs(tbfs('eth0'), pnc([], { generation: 3, observedGeneration: 2 }), [], seenAt(NOW - 200), { pendingLimitSeconds: 300 }).entries[0]!.state).toBe('pending');
   });
 
   it('the last apply failed (failedMessage, generation observed): failed with the message, counted as failed', () => {
     const msg = 'failed to apply for pod shop/api: rpc error: code = Unavailable desc = connection refused';
-    const d = run(tbfs('eth0'), pnc([], { generation: 3, observedGeneration: 3, failedMessage: msg }), [], seenAt(NOW - 1));
+    const d = runTbfs(tbfs('eth0'), pnc([], { generation: 3, observedGeneration: 3, failedMessage: msg }), [], seenAt(NOW - 1));
     expect(d.entries.map((e) => [e.state, e.name, e.active, e.kinds])).toEqual([['failed', 'eth0 root tbf', true, ['bandwidth']]]);
     expect(d.entries[0]!.detail).toBe(`eth0 root tbf is in the kernel, but no PodNetworkChaos tcs entry asks for it (chaos-daemon's last apply of PodNetworkChaos shop/api generation 3 failed: ${msg})`);
     expect(driftCounts(d, ['bandwidth'])).toEqual([
@@ -170,22 +189,22 @@ describe('apply state: generation, observedGeneration, failedMessage', () => {
       { kind: 'bandwidth', state: 'leftover', count: 0 }, { kind: 'bandwidth', state: 'mismatch', count: 0 }, { kind: 'bandwidth', state: 'missing', count: 0 },
     ]);
     // An entry that did not get installed: failed too; nothing differing: no failed series.
-    const miss = run(tbfs(), pnc([SLOW], { generation: 2, observedGeneration: 2, failedMessage: msg }), [networkChaos('slow')], seenAt(NOW - 1));
+    const miss = runTbfs(tbfs(), pnc([SLOW], { generation: 2, observedGeneration: 2, failedMessage: msg }), [networkChaos('slow')], seenAt(NOW - 1));
     expect(miss.entries.map((e) => [e.state, e.name])).toEqual([['failed', 'eth0 tbf']]);
     expect(nonZero(miss)).toEqual([{ kind: 'bandwidth', state: 'failed', count: 1 }]);
-    const ok = run(tbfs('eth0'), pnc([SLOW], { generation: 2, observedGeneration: 2, failedMessage: msg }), [networkChaos('slow')], seenAt(NOW - 1));
+    const ok = runTbfs(tbfs('eth0'), pnc([SLOW], { generation: 2, observedGeneration: 2, failedMessage: msg }), [networkChaos('slow')], seenAt(NOW - 1));
     expect(ok.entries.map((e) => e.state)).toEqual(['present']);
     expect(driftCounts(ok, ['bandwidth']).map((c) => c.state)).toEqual(['leftover', 'mismatch', 'missing']);
   });
 
   it('a newer generation after a failed apply: pending, quoting the failure', () => {
-    const d = run(tbfs('eth0'), pnc([], { generation: 4, observedGeneration: 3, failedMessage: 'rpc error: connection refused' }), [], seenAt(NOW - 1));
+    const d = runTbfs(tbfs('eth0'), pnc([], { generation: 4, observedGeneration: 3, failedMessage: 'rpc error: connection refused' }), [], seenAt(NOW - 1));
     expect(d.entries[0]!.state).toBe('pending');
     expect(d.entries[0]!.detail).toMatch(/\(pending: PodNetworkChaos shop\/api generation 4 is not applied yet, observed 3; the previous apply failed: rpc error: connection refused\)$/);
   });
 
   it('a force-deleted owner\'s leftover stays a leftover while another change is pending (that apply keeps its entry)', () => {
-    const d = run(tbfs('eth0'), pnc([SLOW], { generation: 5, observedGeneration: 4 }), [], seenAt(NOW - 60));
+    const d = runTbfs(tbfs('eth0'), pnc([SLOW], { generation: 5, observedGeneration: 4 }), [], seenAt(NOW - 60));
     expect(d.entries.map((e) => [e.state, e.owners])).toEqual([['leftover', [SLOW]]]);
     expect(nonZero(d)).toEqual([{ kind: 'bandwidth', state: 'leftover', count: 1 }]);
   });
