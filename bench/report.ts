@@ -165,7 +165,7 @@ export function checkTargets(rows: RowResult[]): TargetCheck[] {
 export function renderTables(r: BenchResults): string {
   const out: string[] = [];
   out.push(`Benchmark ${r.date} — ${r.machine.cpus} × ${r.machine.model}, kernel ${r.machine.kernel}, node ${r.machine.node}; ` +
-    `--reader ${r.config.reader}, --netns-concurrency ${r.config.netnsConcurrency}; ${r.config.warmups} warm-up + ${r.config.rounds} measured rounds per row (alternating); ` +
+    `--reader ${r.config.reader}, --netns-concurrency ${r.config.netnsConcurrency}; ${r.config.warmups} warm-up + ${r.config.rounds} measured collections per side and row (chaos-daemon's, then the agent's, each ${r.config.serveIntervalMs / 1000} s after the previous one); ` +
     `load average during the run ${r.loadavg.mean} (min ${r.loadavg.min}, max ${r.loadavg.max})`);
   out.push('');
   out.push('Median [min–max] over rounds (serve: over collections). CPU = the collecting process, every thread, plus the tools it ran; ' +

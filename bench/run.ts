@@ -8,9 +8,9 @@
  *    (nothing written into them), then `mesh` (Istio's nat rules written into every one of them).
  * 3. Each row: --warmups collections of the agent (caches, JIT, reader threads) and one of chaos-daemon's, checked
  *    (both sides see the same pods and state; the agent's verdicts are what the corpus holds, never unknown), then
- *    --rounds rounds alternating chaos-daemon's collection (bench/baseline.ts, in this process) and the agent's
- *    (bench/agent.ts, in a process of its own with the shipped V8 flags), order flipped every round, each
- *    collection after an idle pause of serve's interval (as the agent idles between intervals): wall time, CPU
+ *    --rounds collections of chaos-daemon's (bench/baseline.ts, in this process), then, after a settle, --rounds of
+ *    the agent's (bench/agent.ts, in a process of its own with the shipped V8 flags), each side in a block of its
+ *    own and every collection after an idle pause of serve's interval (as each runs in production): wall time, CPU
  *    (the collecting process with every thread, plus its tools; containerd's apart), reader threads' CPU, spawns,
  *    runtime calls, fallbacks, verdicts, series.
  * 4. Each row: the real `serve` in its own process (bench/serve-load.ts): after SERVE_WARMUPS warm-up collections, the event
@@ -51,6 +51,8 @@ import { runServeLoad, type ServeLoadResult } from './serve-load.js';
 let agentCollections = 0;
 /** serve's unmeasured collections before the idle and load phases (its start-up windows are still reported apart). */
 const SERVE_WARMUPS = 15;
+/** Idle time between chaos-daemon's block and the agent's, ms (its forked processes reaped, the node quiet). */
+const SETTLE_MS = 10_000;
 
 interface Args {
   pods: number[];
@@ -249,19 +251,25 @@ async function measureRow(
     if (s.errors.length) throw new AgentError('BENCH_AGENT', `agent errors: ${s.errors.slice(0, 3).join('; ')}`);
   };
 
-  // Each collection of either side follows an idle pause of serve's interval, as in production (the agent idles
-  // between intervals) and never directly another collection: back to back, the agent's second collection costs less
-  // (280 against 305 ms CPU median at 110 chaos pods, 30 collections each, bench/profile.ts --pause-ms, 05:36 UTC
-  // 2026-11-30), so the order flip alone made the agent's rounds alternate between the two regimes (until then its
-  // rounds after chaos-daemon's were 328-401 ms and those right after its own 249-250 at 110 chaos pods).
+  // Each side is measured in a block of its own, every collection 2 s (serve's interval in the bench) after the
+  // previous one of its side, as each runs in production: chaos-daemon's scrapes, a settle, one unmeasured agent
+  // collection (it idled through chaos-daemon's block), then the agent's. Interleaved (until 07:15 UTC 2026-11-30),
+  // the agent's collections that followed one of chaos-daemon's (~2,600 processes forked and reaped at 110 pods)
+  // cost far more than in serve: with every one of them 2 s after one (07:00 UTC run), 528 ms CPU median at 110
+  // chaos pods against serve's 369 in the same run; with the order flipped and no pause (04:22 UTC run), 328-401
+  // after chaos-daemon's and 249-250 right after its own.
   for (let r = 0; r < args.rounds; r++) {
-    const order = r % 2 === 0 ? [runBaseline, runAgent] : [runAgent, runBaseline];
-    for (const step of order) {
-      await sleep(args.intervalMs);
-      await step();
-    }
-    log(`${tag}: round ${r + 1}/${args.rounds}: chaos-daemon ${Math.round(b.wall.at(-1)!)} ms ${Math.round(b.cpu.at(-1)!)} ms CPU, ` +
-      `agent ${Math.round(a.wall.at(-1)!)} ms ${Math.round(a.cpu.at(-1)!)} ms CPU (readers ${Math.round(a.reader.at(-1)!)})`);
+    await sleep(args.intervalMs);
+    await runBaseline();
+    log(`${tag}: chaos-daemon ${r + 1}/${args.rounds}: ${Math.round(b.wall.at(-1)!)} ms ${Math.round(b.cpu.at(-1)!)} ms CPU`);
+  }
+  await sleep(SETTLE_MS);
+  await agent.collectOnce();
+  agentCollections += 1;
+  for (let r = 0; r < args.rounds; r++) {
+    await sleep(args.intervalMs);
+    await runAgent();
+    log(`${tag}: agent ${r + 1}/${args.rounds}: ${Math.round(a.wall.at(-1)!)} ms ${Math.round(a.cpu.at(-1)!)} ms CPU (readers ${Math.round(a.reader.at(-1)!)})`);
   }
 
   const benchRssBytes = process.memoryUsage().rss;

@@ -59,7 +59,8 @@ describe('reader entry: an abort while every tool slot is taken', () => {
   it('the waiting read resolves to an unread namespace (timeout, nothing spawned), the read holding the slot is untouched, the slot is freed after', async () => {
     // A stand-in for nsenter: the first tool run holds the only slot until `go` exists, then every run fails (exit 1).
     const nsenter = join(dir, 'nsenter');
-    await writeFile(nsenter, `#!/bin/sh\n: > ${join(dir, 'started')}\nwhile [ ! -e ${join(dir, 'go')} ]; do sleep 0.05; done\nexit 1\n`);
+    // It also ends once the directory is gone (afterAll): a run still waiting when a failed test ends never outlives it.
+    await writeFile(nsenter, `#!/bin/sh\n: > ${join(dir, 'started')}\nwhile [ ! -e ${join(dir, 'go')} ] && [ -d ${dir} ]; do sleep 0.05; done\nexit 1\n`);
     await chmod(nsenter, 0o755);
     const reader = readerOf('nsenter', { nsenterPath: nsenter, concurrency: 1 });
     const target = { path: '/proc/self/ns/net', inode: null, pid: null };
