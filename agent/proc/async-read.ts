@@ -13,7 +13,7 @@
 import { constants, open, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { AgentError } from '../errors.js';
-import type { CappedRead } from './read-capped.js';
+import { growCapped, type CappedRead } from './read-capped.js';
 import { ASYNC_OPS } from './root-ops.js';
 
 /** What a race answers when the deadline came first. */
@@ -24,8 +24,9 @@ const openAsync = promisify(open) as (path: string, flags: number) => Promise<nu
 const readAsync = promisify(read) as (fd: number, buf: Buffer, off: number, len: number, position: null) => Promise<{ bytesRead: number }>;
 
 /**
- * ONE deadline (Date.now() time) and one timer for every call raced against it, created at the first race (as
- * pod-root.ts Walk.call does). `clear()` when done: the timer would otherwise keep the process alive until it fires.
+ * ONE deadline (Date.now() time) and one timer for every call raced against it, created at the first race (also
+ * the deadline of pod-root.ts's walks). `clear()` when done: the timer would otherwise keep the process alive until
+ * it fires.
  */
 export class Deadline {
   private expiry: Promise<typeof EXPIRED> | null = null;
@@ -75,9 +76,8 @@ export async function readCappedAsync(path: string, maxBytes: number, until: num
       if (bytesRead === 0) break;
       total += bytesRead;
       if (total === buf.length) {
-        if (buf.length > maxBytes) break;
-        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
-        buf.copy(bigger, 0, 0, total);
+        const bigger = growCapped(buf, maxBytes);
+        if (bigger === null) break;
         buf = bigger;
       } else if (shortReadIsEof) break;
     }

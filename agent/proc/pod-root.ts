@@ -21,6 +21,8 @@ import { constants, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { PodPathError, errorMessage } from '../errors.js';
 import { ASYNC_OPS, O_PATH, SYNC_OPS, type RootOps } from './root-ops.js';
+import { Deadline, EXPIRED } from './async-read.js';
+import { growCapped } from './read-capped.js';
 
 export interface RootAccess {
   procRoot: string;
@@ -73,20 +75,18 @@ interface Step {
   stat: Stats | null;
 }
 
-const EXPIRED = Symbol('deadline');
-
 /**
  * A walk in progress: the fds of the directories passed (the root first) and the names that lead to them, and ONE
- * deadline timer every call of the walk races against.
+ * deadline (async-read.ts Deadline: one timer) every call of the walk races against.
  */
 class Walk {
   readonly dirs: Step[] = [];
   readonly names: string[] = [];
-  private deadline: Promise<typeof EXPIRED> | null = null;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly deadline: Deadline;
   readonly ops: RootOps;
   constructor(readonly access: RootAccess, readonly podPath: string) {
     this.ops = access.sync ? SYNC_OPS : ASYNC_OPS;
+    this.deadline = new Deadline(access.deadline);
   }
 
   get inPod(): string {
@@ -99,17 +99,13 @@ class Walk {
    * before it applies (its thread's watchdog bounds it).
    */
   async call<T>(op: () => T | Promise<T>, what: string, onLate?: (v: T) => void): Promise<T> {
-    const left = this.access.deadline - Date.now();
-    if (left <= 0) throw new PodPathError(this.podPath, 'timeout', `deadline reached during ${what}`);
+    if (this.deadline.left <= 0) throw new PodPathError(this.podPath, 'timeout', `deadline reached during ${what}`);
     let r: T | typeof EXPIRED;
     let p: T | Promise<T> | undefined;
     try {
       p = op();
       if (!(p instanceof Promise)) return p;
-      this.deadline ??= new Promise((resolve) => {
-        this.timer = setTimeout(() => resolve(EXPIRED), left);
-      });
-      r = await Promise.race([p, this.deadline]);
+      r = await this.deadline.race(p);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new PodPathError(this.podPath, 'vanished', `process ${this.access.pid} exited`, { cause: err });
       throw err;
@@ -138,7 +134,7 @@ class Walk {
   }
 
   close(): void {
-    clearTimeout(this.timer);
+    this.deadline.clear();
     for (const d of this.dirs) this.closeFd(d.fd);
   }
 }
@@ -308,9 +304,8 @@ export async function readInRoot(access: RootAccess, podPath: string, maxBytes: 
         if (bytesRead === 0) break;
         total += bytesRead;
         if (total === buf.length) {
-          if (buf.length > maxBytes) break;
-          const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
-          buf.copy(bigger, 0, 0, total);
+          const bigger = growCapped(buf, maxBytes);
+          if (bigger === null) break;
           buf = bigger;
         }
       }

@@ -27,6 +27,19 @@ const SCRATCH_BYTES = 64 * 1024;
 let scratch: Buffer | null = null;
 
 /**
+ * After a read filled `buf` (all of its bytes hold data): a buffer twice its size, at most `maxBytes` + 1, holding
+ * them; null when `buf` already holds `maxBytes` + 1 bytes (the cap is reached: the caller stops reading and reports
+ * the file truncated). The growth step of the thread-pool reads (async-read.ts, pod-root.ts), whose buffers start
+ * small and grow only with the file.
+ */
+export function growCapped(buf: Buffer, maxBytes: number): Buffer<ArrayBuffer> | null {
+  if (buf.length > maxBytes) return null;
+  const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
+  buf.copy(bigger);
+  return bigger;
+}
+
+/**
  * Reads `fd` into `target` until EOF or `limit` bytes; returns the byte count. `shortReadIsEof`: a read returning
  * fewer bytes than asked is taken as EOF (single-record seq files only: see the header). `position`: read from that
  * file offset on (pread, the fd's own position untouched) instead of from the fd's position.
