@@ -115,6 +115,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     stale: draft.stale,
     host: draft.host,
     incompleteNamespaces: draft.incompleteNamespaces,
+    netlinkSpareThreads: deps.reader.spareThreads,
     ...(deps.rootReader ? { rootReader: { abandonedThreads: deps.rootReader.abandoned, blockedThreads: deps.rootReader.blockedThreads } } : {}),
     ...(draft.proc ? { procCmdlines: { unread: draft.proc.scan.cmdlineUnread.size, blockedReads: draft.proc.scan.cmdlineBlocked } } : {}),
     bpm: draft.bpm,

@@ -92,6 +92,8 @@ export interface Snapshot {
   host?: PodReport | null;
   /** Namespaces whose read had an incomplete source. */
   incompleteNamespaces?: number;
+  /** Netlink reader threads started beyond the first since start, every running one being slow or stuck. */
+  netlinkSpareThreads?: number;
   /** The root reader's threads (serve): abandoned since start, and of those still blocked in the kernel. */
   rootReader?: { abandonedThreads: number; blockedThreads: number };
   /**

@@ -49,6 +49,10 @@ export function registerSelfMetrics(registry: CollectionFamilies, snapshot: Snap
     'Sandboxes listed for a pod that another sandbox stands for (a recreated sandbox\'s old one, a pod recreated under the same name): not read, reported apart in /debug/pods', ['runtime']);
   for (const rt of new Set(snapshot.runtimes.filter((r) => r.up).map((r) => r.runtime ?? ''))) stale.set([rt], 0);
   for (const s of snapshot.stale ?? []) stale.add([s.runtime], 1);
+  if (snapshot.netlinkSpareThreads !== undefined) {
+    counter(registry, 'chaos_daemon_netlink_spare_threads_total',
+      'Netlink reader threads started beyond the first since the agent started: each when every running reader thread had been on one namespace (or one lent root read) for 250 ms, a slow or stuck read (a lock held in the kernel, a huge ruleset); a spare stops once the queue is empty. Rising steadily: reads that slow are the rule on this node', []).set([], snapshot.netlinkSpareThreads);
+  }
   if (snapshot.rootReader) {
     counter(registry, 'chaos_daemon_root_reader_threads_abandoned_total',
       'Root reader threads abandoned since the agent started: a container\'s mount table or root read past its budget (a FUSE or network mount that does not answer) or a thread that died; that container\'s mounts, dns and jvm sources read timeout', []).set([], snapshot.rootReader.abandonedThreads);

@@ -112,6 +112,7 @@ export class NetnsReader {
   reads = 0;
   readonly fallbacks = new Map<FallbackReason, number>();
   private pool: Promise<NetlinkPool> | null = null;
+  private poolLoaded: NetlinkPool | null = null;
   private tools: Promise<ToolsReader> | null = null;
   private toolsLoaded: ToolsReader | null = null;
   private readonly toolSlots: Semaphore;
@@ -127,6 +128,11 @@ export class NetnsReader {
   /** Processes spawned by the tools reader so far. */
   get spawns(): number {
     return this.toolsLoaded?.spawns ?? 0;
+  }
+
+  /** Netlink threads started beyond the first so far, every running one being slow or stuck (pool.ts). */
+  get spareThreads(): number {
+    return this.poolLoaded?.spares ?? 0;
   }
 
   /**
@@ -215,7 +221,7 @@ export class NetnsReader {
   /** The worker pool, loaded on first use (node:worker_threads too). */
   private workers(): Promise<NetlinkPool> {
     this.pool ??= import('./netlink/pool.js').then(
-      ({ NetlinkPool }) => new NetlinkPool({ size: this.config.concurrency }),
+      ({ NetlinkPool }) => (this.poolLoaded = new NetlinkPool({ size: this.config.concurrency })),
       (err: unknown) => {
         throw new NetlinkError('netlink pool', 'spawn', `cannot load the netlink pool: ${errorMessage(err)}`, { cause: err });
       },

@@ -53,6 +53,8 @@ interface Borrowed {
   lent: boolean;
   /** The request is answered: the thread may take the next one. */
   release(): void;
+  /** The thread moved on to its next container (a lent thread: the pool then needs no spare yet). */
+  progress(): void;
   /** The thread is stuck or dead: terminate it. */
   abandon(): void;
 }
@@ -213,7 +215,7 @@ export class RootReader {
       }
       this.lent++;
       return {
-        worker: l.worker, port: l.port, lent: true, release: () => l.release(),
+        worker: l.worker, port: l.port, lent: true, release: () => l.release(), progress: () => l.progress(),
         abandon: () => {
           this.abandoned++;
           l.abandon();
@@ -222,7 +224,7 @@ export class RootReader {
     }
     try {
       const w = (this.worker ??= this.spawn());
-      return { worker: w, port: w, lent: false, release: () => undefined, abandon: () => this.abandon(w) };
+      return { worker: w, port: w, lent: false, release: () => undefined, progress: () => undefined, abandon: () => this.abandon(w) };
     } catch (err) {
       return { unavailable: errorMessage(err) };
     }
@@ -276,6 +278,7 @@ export class RootReader {
         if (at !== seen) {
           seen = at;
           since = now;
+          t.progress();
           return;
         }
         const budget = (seen < 0 ? 10_000 : jobs[seen]!.timeoutMs) + (this.opts.graceMs ?? 1000);

@@ -139,6 +139,13 @@ describe('collection registry', () => {
     expect(parseExposition(t).families.has('chaos_daemon_bpm_controlled_processes')).toBe(false);
   });
 
+  it('reports the netlink spare threads started, when the collection read over netlink', async () => {
+    const t = await text({ ...snapshot([cleanPod()]), netlinkSpareThreads: 2 });
+    expect(parseExposition(t).families.get('chaos_daemon_netlink_spare_threads_total')?.type).toBe('counter');
+    expect(valueOf(t, 'chaos_daemon_netlink_spare_threads_total')).toBe(2);
+    expect(parseExposition(await text(snapshot([cleanPod()]))).families.has('chaos_daemon_netlink_spare_threads_total')).toBe(false);
+  });
+
   it('reports the root reader threads abandoned and still blocked, when serve has a root reader', async () => {
     const t = await text({ ...snapshot([cleanPod()]), rootReader: { abandonedThreads: 3, blockedThreads: 1 } });
     const families = parseExposition(t).families;

@@ -7,6 +7,14 @@
  * when one dies (out of memory: each has a V8 heap limit, so a hostile namespace costs a read, not the agent) or
  * overruns its job's budget by more than `graceMs` (terminated; the job fails with a timeout).
  *
+ * One thread is the rule, `size` the most: a thread beyond the first starts only when every running thread has
+ * been on its job (or on its lease since the lease last reported progress) for `spareAfterMs`, i.e. when a read is
+ * slow or stuck, not when the queue is merely long; and a spare stops as soon as it finds the queue empty. Why:
+ * a read replayed from its tape takes ~0.3-0.7 ms, so one thread reads 110 namespaces and the roots in well under
+ * 200 ms, and every extra thread is a V8 isolate (~15 MB of VmRSS, its own GC and compiler work every collection).
+ * A namespace behind a stuck lock (rtnl during a namespace teardown, a hostile ruleset) still holds up the others
+ * only `spareAfterMs`, not until its budget runs out.
+ *
  * Unchanged namespaces are not decoded nor posted again: the pool keeps, per namespace (path and inode), the last
  * state a worker posted with that read's tape (tape.ts) and sends the tape with the next job; a worker whose replay
  * of it gets the same answers answers `unchanged` and the kept state is returned again, the same object. States are
@@ -43,7 +51,15 @@ export interface PoolOptions {
   heapMb?: number;
   /** Drop a namespace's kept state and tape after this long without a read (default 10 min). */
   keepMs?: number;
+  /**
+   * Start a thread beyond the first only when every running one has made no progress for this long (default
+   * SPARE_AFTER_MS); 0 starts one per waiting job up to `size`, as a plain pool does.
+   */
+  spareAfterMs?: number;
 }
+
+/** Default of PoolOptions.spareAfterMs: ~500 replayed reads, ~10 full reads of 2,000 legacy rules. */
+export const SPARE_AFTER_MS = 250;
 
 /** Consecutive replay misses after which the next reads skip the replay (see the header). */
 const MISSES_BEFORE_BACKOFF = 2;
@@ -96,6 +112,8 @@ export interface ThreadLease {
   readonly port: MessagePort;
   /** Give the thread back to the pool (its next read, or its idle timer). */
   release(): void;
+  /** The holder saw the thread move on (the root reader's next container): no spare thread is needed yet. */
+  progress(): void;
   /** Terminate the thread (stuck, or dead); the pool starts another when it needs one. */
   abandon(): void;
 }
@@ -119,6 +137,12 @@ interface Slot {
   lent: boolean;
   timer: NodeJS.Timeout | null;
   idle: NodeJS.Timeout | null;
+  /** performance.now() of its last progress: the job or lease it was given, or the lease's last progress(). */
+  since: number;
+}
+
+function isFree(s: Slot): boolean {
+  return s.busy === null && !s.lent;
 }
 
 function keyOf(job: NetlinkJob): string {
@@ -142,11 +166,15 @@ export class NetlinkPool {
   private readonly kept = new Map<string, Kept>();
   private lastSweep = 0;
   private nextId = 1;
+  /** Wakes pump() when the running threads will have made no progress for spareAfterMs. */
+  private spareTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Workers started (for the self metrics and tests). */
   started = 0;
   /** Workers that died or were terminated. */
   replaced = 0;
+  /** Threads started beyond the first because every running one was slow or stuck (see the header). */
+  spares = 0;
   /** Reads answered `unchanged` (the kept state returned again). */
   reused = 0;
   /** Reads made without their replay, the namespace's replays having missed in a row (back-off). */
@@ -181,9 +209,16 @@ export class NetlinkPool {
   async close(): Promise<void> {
     this.closed = true;
     this.kept.clear();
+    if (this.spareTimer) clearTimeout(this.spareTimer);
+    this.spareTimer = null;
     for (const l of this.leases.splice(0)) l.reject(new NetlinkError('netlink pool', 'spawn', 'the pool was closed'));
     for (const p of this.queue.splice(0)) this.settle(p, new NetlinkError('netlink read', 'timeout', 'the reader was closed'));
     await Promise.all(this.slots.splice(0).map((s) => this.stop(s, new NetlinkError('netlink read', 'timeout', 'the reader was closed'))));
+  }
+
+  /** Threads running (busy, lent or idle). */
+  get threads(): number {
+    return this.slots.length;
   }
 
   get busy(): number {
@@ -192,9 +227,10 @@ export class NetlinkPool {
 
   private pump(): void {
     while (this.leases.length > 0 || this.queue.length > 0) {
-      let slot = this.slots.find((s) => s.busy === null && !s.lent);
+      let slot = this.slots.find(isFree);
       if (!slot) {
-        if (this.slots.length >= this.opts.size) return;
+        if (this.slots.length >= this.opts.size || !this.spareDue()) return;
+        if (this.slots.length > 0) this.spares++;
         try {
           slot = this.spawn();
         } catch (err) {
@@ -211,14 +247,40 @@ export class NetlinkPool {
     }
   }
 
+  /**
+   * May a thread start now (none is free)? Always when there is none; else only when every running one has made no
+   * progress for spareAfterMs. When not yet, a timer calls pump() again at the moment it would be.
+   */
+  private spareDue(): boolean {
+    if (this.slots.length === 0) return true;
+    const after = this.opts.spareAfterMs ?? SPARE_AFTER_MS;
+    const now = performance.now();
+    let latest = -Infinity;
+    for (const s of this.slots) latest = Math.max(latest, s.since);
+    const wait = latest + after - now;
+    if (wait <= 0) return true;
+    if (this.spareTimer === null) {
+      this.spareTimer = setTimeout(() => {
+        this.spareTimer = null;
+        if (!this.closed) this.pump();
+      }, Math.ceil(wait));
+      this.spareTimer.unref(); // what waits keeps the process alive: the busy thread is ref'd
+    }
+    return false;
+  }
+
   private lend(slot: Slot, l: LeaseWait): void {
     if (slot.idle) clearTimeout(slot.idle);
     slot.idle = null;
     slot.lent = true;
+    slot.since = performance.now();
     let done = false;
     l.grant({
       worker: slot.worker,
       port: slot.port,
+      progress: () => {
+        if (!done) slot.since = performance.now();
+      },
       release: () => {
         if (done) return;
         done = true;
@@ -244,7 +306,7 @@ export class NetlinkPool {
     const worker = startWorker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
     side.port1.unref();
     this.started++;
-    const slot: Slot = { worker, port: side.port1, busy: null, lent: false, timer: null, idle: null };
+    const slot: Slot = { worker, port: side.port1, busy: null, lent: false, timer: null, idle: null, since: performance.now() };
     worker.on('message', (m: ReplyMessage) => this.onReply(slot, m));
     worker.on('error', (err) => this.onExit(slot, err));
     worker.on('exit', (code) => this.onExit(slot, new NetlinkError('netlink read', 'spawn', `the reader thread exited (code ${code})`)));
@@ -257,6 +319,7 @@ export class NetlinkPool {
     if (slot.idle) clearTimeout(slot.idle);
     slot.idle = null;
     slot.busy = p;
+    slot.since = performance.now();
     slot.worker.ref(); // a pending read keeps the process alive (a CLI awaiting it has nothing else running)
     slot.timer = setTimeout(() => {
       const err = new NetlinkError('netlink read', 'timeout', `${p.job.path}: no answer within ${p.job.budgetMs + (this.opts.graceMs ?? 1000)} ms; reader thread terminated`);
@@ -319,6 +382,11 @@ export class NetlinkPool {
     slot.timer = null;
     slot.busy = null;
     slot.worker.unref();
+    // A spare whose work is done stops now (another thread is still there): one thread is the rule.
+    if (this.slots.length > 1 && this.queue.length === 0 && this.leases.length === 0) {
+      void this.stop(slot, null);
+      return;
+    }
     slot.idle = setTimeout(() => void this.stop(slot, null), this.opts.idleMs ?? 60_000);
     slot.idle.unref();
   }

@@ -7,7 +7,7 @@ import { describeIntegration } from '../../helpers/env.js';
 import { createNetns, destroyAll } from '../../helpers/netns.js';
 
 const pools: NetlinkPool[] = [];
-const pool = (size = 2, opts: { heapMb?: number; graceMs?: number } = {}): NetlinkPool => {
+const pool = (size = 2, opts: { heapMb?: number; graceMs?: number; spareAfterMs?: number } = {}): NetlinkPool => {
   const p = new NetlinkPool({ size, idleMs: 5000, ...opts });
   pools.push(p);
   return p;
@@ -21,7 +21,7 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
 
   it('reads namespaces in worker threads, never more than `size` at once, and the main thread stays in its namespace', async () => {
     const nss = await Promise.all([1, 2, 3, 4, 5].map(() => createNetns('nlp')));
-    const p = pool(2);
+    const p = pool(2, { spareAfterMs: 0 }); // a plain pool: a thread per waiting job up to size
     const home = statSync('/proc/thread-self/ns/net').ino;
     let maxBusy = 0;
     const reads = nss.map((ns) => p.read({ path: ns.path, inode: statSync(ns.path).ino, maxSourceBytes: 1 << 20, budgetMs: 2000 }).then((r) => {
@@ -33,6 +33,38 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
     expect(p.started).toBe(2);
     expect(maxBusy).toBeLessThanOrEqual(2);
     expect(statSync('/proc/thread-self/ns/net').ino).toBe(home);
+  });
+
+  it('one thread is the rule: a queue of quick reads starts no spare, whatever `size`', async () => {
+    const nss = await Promise.all([1, 2, 3, 4, 5, 6].map(() => createNetns('nlp')));
+    const p = pool(4);
+    const results = await Promise.all(nss.map((ns) => p.read({ path: ns.path, inode: statSync(ns.path).ino, maxSourceBytes: 1 << 20, budgetMs: 2000 })));
+    expect(results.map((r) => r.state.reader)).toEqual(Array(6).fill('netlink'));
+    expect([p.started, p.spares, p.threads]).toEqual([1, 0, 1]);
+  });
+
+  it('a spare starts only when the running thread has made no progress for spareAfterMs, and stops once the queue is empty', async () => {
+    const nss = await Promise.all([1, 2].map(() => createNetns('nlp')));
+    const job = (i: number) => ({ path: nss[i]!.path, inode: statSync(nss[i]!.path).ino, maxSourceBytes: 1 << 20, budgetMs: 5000 });
+    const p = pool(2, { spareAfterMs: 1000 });
+    // The only thread is lent and reports progress every 100 ms: a read waits for it, no spare starts.
+    const lease = await p.lease();
+    const beat = setInterval(() => lease.progress(), 100);
+    let readAt = 0;
+    const t0 = performance.now();
+    const read = p.read(job(0)).then((r) => ((readAt = performance.now() - t0), r));
+    await new Promise((res) => setTimeout(res, 2500));
+    expect([readAt, p.started, p.spares]).toEqual([0, 1, 0]);
+    // The lease stops moving: ~1 s later a spare starts and takes the read; once the queue is empty it stops.
+    clearInterval(beat);
+    const stalledAt = performance.now() - t0;
+    expect((await read).state.reader).toBe('netlink');
+    expect(readAt).toBeGreaterThanOrEqual(stalledAt + 850); // not before the lease's last progress (<= 100 ms ago) + 1 s
+    expect([p.started, p.spares, p.threads]).toEqual([2, 1, 1]);
+    // The lent thread, given back, reads alone again.
+    lease.release();
+    expect((await p.read(job(1))).state.reader).toBe('netlink');
+    expect([p.started, p.spares, p.threads]).toEqual([2, 1, 1]);
   });
 
   it('an unchanged namespace is answered from its tape with the kept state (same object); a change gives the new state', async () => {
