@@ -13,7 +13,7 @@ import type { NetnsState } from '../../agent/netns/state.js';
 import { ChaosMeshReplay } from '../helpers/chaos-mesh.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
-import { BASE_FINDINGS } from './samples.js';
+import { BASE_FINDINGS, cniForeignTbfs, tbfDetails } from './samples.js';
 
 const reader = createNetnsReader({
   reader: 'netlink', netnsConcurrency: 1, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 2 << 20,
@@ -59,10 +59,7 @@ describeIntegration('CNI bandwidth shaping vs Chaos Mesh bandwidth, real tc, net
     expect(r.verdict).toBe('clean');
     expect(r.kinds).toEqual([]);
     expect(r.findings).toEqual([]);
-    expect(r.details.filter((d) => d.message.includes(' tbf ')).map((d) => [d.level, d.message])).toEqual([
-      ['foreign', `foreign: ${VETH} root tbf limits rate to 1Mbit/s (burst 12500B, limit 15625B), not Chaos Mesh's: no CHAOS-INPUT/CHAOS-OUTPUT chains in this namespace (chaos-daemon creates them before any tc)`],
-      ['foreign', `foreign: ${IFB} root tbf limits rate to 1Mbit/s (burst 12500B, limit 15625B), the CNI bandwidth plugin's ifb (egress shaping of a pod), not Chaos Mesh's`],
-    ]);
+    expect(tbfDetails(r)).toEqual(cniForeignTbfs(VETH, IFB));
   });
 
   it("a pod namespace after chaos-daemon's bandwidth action (SetIptablesChains, then the root tbf): active bandwidth", async () => {

@@ -17,11 +17,12 @@ import { applyCompleteness } from '../../agent/chaos/completeness.js';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
 import type { TcFilter } from '../../agent/netns/state.js';
 import { filter, filteredLayout, ipsets, iptables, listSet, netem, netSet, qdisc, state, tbf, tcState } from './builders.js';
-import { BASE_CHAINS, BASE_FINDINGS, chaosDaemonState, expectConsistent, FILTER_HEAD, KUBE_NFT, SET } from './samples.js';
+import {
+  BASE_CHAINS, BASE_FINDINGS, chaosDaemonState, CNI_TBF, cniForeignTbfs, expectConsistent, FILTER_HEAD, KUBE_NFT, SET, tbfDetails,
+} from './samples.js';
 
 const IFB = 'bwp1f0e9d8c7b6a';
 const VETH = 'veth3c9a1e27';
-const CNI_TBF = { rateBytesPerSecond: 125_000, burstBytes: 12_500, limitBytes: 15_625 };
 /** The CNI bandwidth plugin's qdiscs and filter for one pod with both annotations, on the node. */
 const cniLayout = () =>
   tcState(
@@ -40,10 +41,7 @@ describe('tbf attribution: CNI bandwidth plugin', () => {
     expect(r.verdict).toBe('clean');
     expect(r.kinds).toEqual([]);
     expect(r.findings).toEqual([]);
-    expect(r.details.filter((d) => d.message.includes(' tbf')).map((d) => [d.level, d.message])).toEqual([
-      ['foreign', `foreign: ${VETH} root tbf limits rate to 1Mbit/s (burst 12500B, limit 15625B), not Chaos Mesh's: no CHAOS-INPUT/CHAOS-OUTPUT chains in this namespace (chaos-daemon creates them before any tc)`],
-      ['foreign', `foreign: ${IFB} root tbf limits rate to 1Mbit/s (burst 12500B, limit 15625B), the CNI bandwidth plugin's ifb (egress shaping of a pod), not Chaos Mesh's`],
-    ]);
+    expect(tbfDetails(r)).toEqual(cniForeignTbfs(VETH, IFB));
   });
 
   it("a bwp ifb's tbf stays foreign even where chaos-daemon left its chains (a host-network pod hit once)", () => {
