@@ -19,6 +19,7 @@ import type { NetemOptions, TbfOptions } from '../netns/state.js';
 import type { KernelArtefacts, QdiscArtefact } from './artefacts.js';
 import type { PendingEntry, Quantity } from './drift.js';
 import type { NetemIntent, PodNetworkIntent, TbfIntent, TcIntent } from './model.js';
+import { collisionNote } from './name-collision.js';
 import { formatQuantity, passingDurationText } from './units.js';
 
 /** The chaos kinds a tc entry produces (netem fields that are set; bandwidth for tbf or a netem rate). */
@@ -194,7 +195,7 @@ export function matchTc(intent: PodNetworkIntent | null, k: KernelArtefacts): Pe
     out.push({
       ...base, name: q.position, where: q.qdisc.interface, state: diffs.length ? 'mismatch' : 'present', tokens: [], phrases: [q.position],
       spec: label, kernel: qdiscText(q),
-      detail: diffs.length ? `${q.position}: ${diffs.map(diffText).join('; ')} (spec: ${label})${chaosDaemonDelayDefect(t, diffs)}` : `${q.position} as specified (${label})`,
+      detail: diffs.length ? `${q.position}: ${diffs.map(diffText).join('; ')} (spec: ${label})${chaosDaemonDelayDefect(t, diffs)}${t.ipset ? collisionNote(t.ipset, t.source, intent) : ''}` : `${q.position} as specified (${label})`,
       ...(diffs.length
         ? { expected: Object.fromEntries(diffs.map((d) => [d.field, d.expected])), actual: Object.fromEntries(diffs.map((d) => [d.field, d.actual])) }
         : {}),
