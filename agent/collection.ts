@@ -24,6 +24,7 @@ import type { NetnsReader } from './netns/read.js';
 import { emptyNetnsState } from './netns/state.js';
 import type { RootReader } from './proc/root-reader.js';
 import type { CgroupStatsReader } from './runtime/cgroup-stats.js';
+import { hostNetnsInode } from './runtime/netns-resolve.js';
 import type { Inventory } from './runtime/inventory.js';
 import type { PodInfo } from './runtime/types.js';
 import type { CollectorResult, PodReport, Snapshot } from './snapshot.js';
@@ -177,8 +178,19 @@ export async function inspectTarget(
     return reportFrom({ ...base, netns: null }, emptyNetnsState(), notInspected(why), 0, [why]);
   }
   const state = await reader.read({ path: target.netnsPath, inode, pid: target.pid });
-  const report = reportFrom({ ...base, netns: { inode, path: target.netnsPath } }, state, judge(state, log), state.spawns);
+  const nodeNamespace = inode === (await nodeNetnsInode(target.procRoot, log));
+  const report = reportFrom({ ...base, netns: { inode, path: target.netnsPath } }, state, judge(state, log, { nodeNamespace }), state.spawns);
   return target.pid === null ? report : withPidFacts(report, target.pid, target.procRoot, { inode, path: target.netnsPath });
+}
+
+/** The node's network namespace inode (PID 1's), or null when it cannot be known (logged: the target is then not taken for the node's). */
+async function nodeNetnsInode(procRoot: string, log: Logger): Promise<number | null> {
+  try {
+    return await hostNetnsInode(procRoot);
+  } catch (err) {
+    log.warn({ err: errorMessage(err) }, 'cannot tell whether the namespace is the node\'s');
+    return null;
+  }
 }
 
 /** `--pid PID`: the /proc facts of that process's root and namespaces, as if it were a one-container pod. */

@@ -36,6 +36,8 @@ export interface FingerprintContext {
   namedNetns?: readonly string[];
   /** Findings from other sources (processes, mounts, DNS: agent/chaos/processes.ts), merged into the report. */
   extra?: readonly Finding[];
+  /** The state is the node's own network namespace (host-network pods): a tbf on a pod's veth there is not Chaos Mesh's. */
+  nodeNamespace?: boolean;
 }
 
 export function fingerprint(state: NetnsState, ctx: FingerprintContext = {}): ChaosReport {
@@ -58,7 +60,7 @@ export function fingerprint(state: NetnsState, ctx: FingerprintContext = {}): Ch
     foreignChains(b, a);
   }
   httpBridgeFindings(b, state, ctx.namedNetns);
-  tcFindings(b, state, classifiersOf(b, dumps, state.tc.filters));
+  tcFindings(b, state, classifiersOf(b, dumps, state.tc.filters), ctx.nodeNamespace === true);
   ipsetFindings(b, used);
   if (!httpActive) leftoverFwmarkRules(b, state.ipRules);
   b.details.push(...(ctx.extra ?? []));

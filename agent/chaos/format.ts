@@ -67,6 +67,12 @@ export function chainLabel(table: string, chain: string): string {
   return table === 'filter' ? chain : `${table} ${chain}`;
 }
 
+/** The rule names no protocol, address, ipset or port: it matches all traffic (of its device, if it names one). */
+export function matchesAllTraffic(rule: IptablesRule): boolean {
+  const proto = rule.protocol !== null && rule.protocol !== 'all' ? rule.protocol : null;
+  return proto === null && rule.matchSets.length === 0 && rule.source === null && rule.destination === null && rule.sport === null && rule.dport === null;
+}
+
 /**
  * "eth0 tcp traffic to ipset S (21 members) with destination port 80": what a rule matches, in words.
  * `describeSet` names a set with its size ("ipset S (21 members)").
@@ -92,7 +98,7 @@ export function describeTraffic(rule: IptablesRule, describeSet: (name: string) 
   const ifaceText = iface === null ? '' : `${neg.has(ifaceField) ? 'non-' : ''}${iface} `;
   const protoText = proto === null ? '' : `${neg.has('protocol') ? 'non-' : ''}${proto} `;
   let s = `${ifaceText}${protoText}traffic`;
-  if (proto === null && where.length === 0 && ports.length === 0) s = `all ${s}`;
+  if (matchesAllTraffic(rule)) s = `all ${s}`;
   if (where.length > 0) s += ` ${where.join(' and ')}`;
   if (ports.length > 0) s += ` with ${ports.join(' and ')}`;
   return s;

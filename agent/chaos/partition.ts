@@ -3,11 +3,14 @@
  * (CHAOS-INPUT/CHAOS-OUTPUT, INPUT/<x>, OUTPUT/<x>, TC-TABLES-<i>), or a live DROP/REJECT that matches a Chaos Mesh
  * ipset anywhere (releases before 1.0 put those straight into INPUT/OUTPUT). A rule whose (non-negated) match-set is
  * empty matches nothing: the controller skips targets without a pod IP, so a set can be empty while its DROP rule is
- * installed and the experiment says Injected; that rule is scaffolding, and its finding says so. PURE.
+ * installed and the experiment says Injected; that rule is scaffolding, and its finding says so. A rule that matches
+ * all of a device's traffic (a chain without a target: `-A OUTPUT/<x> -o eth0 -j DROP`) says "(IPv4 only)" in an
+ * IPv4 dump: chaos-daemon runs `iptables` only, never ip6tables (pkg/chaosdaemon/iptables_server.go:32
+ * `iptablesCmd = "iptables"`, :143 the target-less rule), so a partition leaves the pod's IPv6 traffic alone. PURE.
  */
 import { chaosChainRole, isChaosIpsetName } from './chaos-mesh-names.js';
 import { add, type AnalysedDump, type Builder } from './findings.js';
-import { chainLabel, describeTraffic } from './format.js';
+import { chainLabel, describeTraffic, matchesAllTraffic } from './format.js';
 import { emptyMatchSets } from './ipset-index.js';
 import { liveRules, subgraph, type TableGraph } from './iptables-graph.js';
 
@@ -28,7 +31,7 @@ export function partitionFindings(b: Builder, g: TableGraph, a: AnalysedDump): v
       if (r.target === null || !DROP_TARGETS.has(r.target)) continue;
       if (!inChaos && !r.matchSets.some((m) => isChaosIpsetName(m.name))) continue;
       const label = chainLabel(tname, c.name);
-      const traffic = describeTraffic(r, describeSet);
+      const traffic = `${describeTraffic(r, describeSet)}${a.dump.family === 'ipv4' && matchesAllTraffic(r) ? ' (IPv4 only)' : ''}`;
       const empty = emptyMatchSets(r, b.sets);
       if (empty.length > 0) {
         const verb = r.target === 'DROP' ? 'drop' : 'reject';

@@ -8,6 +8,14 @@
  *   CNI bandwidth ifb, and the tbf sits where chaos-daemon puts one: at the root, under a chaos qdisc
  *   (chaos-daemon chains netem/tbf from the root: handle 1:, then parent 1: handle 2:, ...), or in a class a
  *   CLASSIFY rule of a Chaos Mesh chain feeds. Any other tbf is foreign, and the tree says why (foreignTbfReason).
+ *   In the node's namespace (host-network pods), which keeps CHAOS-* chains for good once an experiment hit such a
+ *   pod (chaos-daemon never deletes them), a tbf on the host end of a pod's veth (nodePodVeths: a veth whose peer
+ *   is in another namespace, other than eth0 or the node's uplink) is not Chaos Mesh's either: chaos-daemon puts tc
+ *   on the device the experiment names and on no other (chaos-mesh 608b61e pkg/chaosdaemon/tc_server.go:40
+ *   defaultDevice "eth0", :199-207 groupRulesAccordingToDevices; the device is NetworkChaos spec.device /
+ *   spec.targetDevice, controllers/chaosimpl/networkchaos/trafficcontrol/impl.go:128 and :153), i.e. eth0 or the
+ *   node device the experiment's author wrote, never a pod's veth, whose name the CNI makes up per sandbox; that is
+ *   where the CNI bandwidth plugin puts its root tbf.
  * - prio is Chaos Mesh's only in its filtered layout (tc_server.go): bands = 3+N (>= 4), the default priomap,
  *   sfq on bands 1-3 (and netem/tbf on bands 4 and above, which are what it changes). The priomap alone proves
  *   nothing (it is the kernel's default), so a plain 3-band prio, with or without another tool's netem, is
@@ -17,7 +25,7 @@
  *   to the qdisc that owns the class (flowid). A CLASSIFY rule matching an empty ipset feeds nothing. tc filters
  *   never make a qdisc Chaos Mesh's: chaos-daemon installs none.
  */
-import type { IptablesRule, Qdisc, TcFilter } from '../netns/state.js';
+import type { IptablesRule, NetnsState, Qdisc, TcFilter } from '../netns/state.js';
 import { chaosChainRole, DEFAULT_PRIOMAP, isCniBandwidthIfb, PRIO_DEFAULT_BANDS } from './chaos-mesh-names.js';
 import type { AnalysedDump, Builder } from './findings.js';
 import { chainLabel, describeTraffic, optionValue } from './format.js';
@@ -62,6 +70,24 @@ export interface TcEvidence {
   baseChains: boolean;
   /** An IPv4 iptables source (where chaos-daemon creates them) was not read completely: their absence is unproven. */
   iptablesUnread?: boolean;
+  /**
+   * Only in the node's namespace: the devices that are the host end of a pod's veth (nodePodVeths), where no tbf is
+   * Chaos Mesh's; null when the links were not read completely (no tbf is attributed there but on eth0, chaos-daemon's
+   * default device). Absent elsewhere.
+   */
+  podVeths?: ReadonlySet<string> | null;
+}
+
+/**
+ * The host ends of the pods' veths in the node's namespace: veths whose peer is in another namespace, except one
+ * named eth0 (chaos-daemon's default device) or carrying a default route (the node's own uplink, a veth when the
+ * node is itself a container, as kind's are). null when the links were not read completely.
+ */
+export function nodePodVeths(state: Pick<NetnsState, 'links' | 'routes' | 'sources'>): ReadonlySet<string> | null {
+  const links = state.links;
+  if (links === undefined || (state.sources ?? []).some((s) => s.source === 'links' && s.status !== 'complete')) return null;
+  const uplinks = new Set((state.routes ?? []).filter((r) => r.destination === 'default' && r.interface !== null).map((r) => r.interface!));
+  return new Set(links.filter((l) => l.kind === 'veth' && l.linkNetnsId !== null && l.name !== 'eth0' && !uplinks.has(l.name)).map((l) => l.name));
 }
 
 /** A CLASSIFY rule's device (`-o`), null when it has none. */
@@ -211,6 +237,13 @@ export class QdiscTree {
     }
     if (!this.evidence.baseChains) {
       return "not Chaos Mesh's: no CHAOS-INPUT/CHAOS-OUTPUT chains in this namespace (chaos-daemon creates them before any tc)";
+    }
+    const podVeths = this.evidence.podVeths;
+    if (podVeths === null && this.iface !== 'eth0') {
+      return "not attributed to Chaos Mesh: in the node's namespace a tbf on the host end of a pod's veth is the CNI bandwidth plugin's, and the links that would tell were not read completely";
+    }
+    if (podVeths?.has(this.iface)) {
+      return "the host end of a pod's veth in the node's namespace (where the CNI bandwidth plugin shapes pods), not Chaos Mesh's: chaos-daemon puts a host-network pod's tc on the device its experiment names (eth0 by default)";
     }
     return null;
   }

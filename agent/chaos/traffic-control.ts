@@ -1,13 +1,14 @@
 /**
  * Findings of traffic control: what each chaos netem / tbf does (in words and kinds), whether traffic reaches it,
  * Chaos Mesh's prio layout without an active netem/tbf, CLASSIFY rules that feed no netem/tbf, and foreign
- * qdiscs (a tbf that is not Chaos Mesh's says why: CNI bandwidth ifb, no CHAOS-* chains, outside the layout). PURE.
+ * qdiscs (a tbf that is not Chaos Mesh's says why: CNI bandwidth ifb, no CHAOS-* chains, a pod's veth in the node's
+ * namespace, outside the layout). PURE.
  */
 import type { NetemOptions, NetnsState, Qdisc, TbfOptions } from '../netns/state.js';
 import { hasChaosBaseChains } from './chaos-mesh-names.js';
 import { add, type Builder } from './findings.js';
 import { formatBytes, formatPercent, formatRate, formatSeconds, plural } from './format.js';
-import { canonicalHandle, QdiscTree, type Classifier } from './tc-tree.js';
+import { canonicalHandle, nodePodVeths, QdiscTree, type Classifier, type TcEvidence } from './tc-tree.js';
 import type { ChaosKind, Finding } from './types.js';
 
 /** Qdiscs the kernel or distributions install by default: never reported. */
@@ -109,7 +110,8 @@ function judge(tree: QdiscTree, q: Qdisc): { finding: Finding; served: string[] 
   return { finding: { level: 'active', kind: kinds[0]!, kinds, message: `${pos} ${text.join(', ')}${via}` }, served };
 }
 
-export function tcFindings(b: Builder, state: NetnsState, classifiers: readonly Classifier[]): void {
+/** `nodeNamespace`: the state is the node's own namespace (host-network pods), see tc-tree.ts. */
+export function tcFindings(b: Builder, state: NetnsState, classifiers: readonly Classifier[], nodeNamespace = false): void {
   const byIface = new Map<string, Qdisc[]>();
   for (const q of state.tc.qdiscs) {
     const list = byIface.get(q.interface) ?? [];
@@ -117,10 +119,11 @@ export function tcFindings(b: Builder, state: NetnsState, classifiers: readonly 
     byIface.set(q.interface, list);
   }
   const served = new Set<string>();
-  const evidence = {
+  const evidence: TcEvidence = {
     baseChains: hasChaosBaseChains(state.iptables),
     iptablesUnread: (state.sources ?? []).some((s) => /^iptables-.*-ipv4$/.test(s.source) && s.status !== 'complete'),
   };
+  if (nodeNamespace) evidence.podVeths = nodePodVeths(state);
   for (const [iface, qdiscs] of byIface) {
     const tree = new QdiscTree(iface, qdiscs, classifiers, evidence);
     // Pass 1: judge every chaos netem/tbf (prio judgement needs to know which of them are active).

@@ -155,7 +155,8 @@ export function netnsCollector(opts: NetnsCollectorOptions): Collector {
         if (complete < sources.length) incomplete++;
         if (sources.length > 0 && failed === sources.length) unreadable++;
         const first = group.pods[0]!;
-        const chaos = opts.verdicts ? opts.verdicts.verdict(first.netns!, state, namedNetns, () => judge(state, ctx.log, fctx)) : judge(state, ctx.log, fctx);
+        const gctx = group.host ? { ...fctx, nodeNamespace: true } : fctx;
+        const chaos = opts.verdicts ? opts.verdicts.verdict(first.netns!, state, namedNetns, () => judge(state, ctx.log, gctx), group.host) : judge(state, ctx.log, gctx);
         if (group.host && (opts.hostSharing ?? 'summarise') === 'summarise') {
           draft.host = { ...reportFrom({ namespace: '', name: '', runtime: first.runtime, netns: first.netns, pod: null }, state, chaos, state.spawns), hostNetwork: true };
           const summary = emptyNetnsState();

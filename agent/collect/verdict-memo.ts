@@ -3,9 +3,10 @@
  * same objects as last time is not fingerprinted again.
  *
  * The key, and why it is sufficient: judge() (report.ts: fingerprint + completeness) is a pure function of the
- * NetnsState and of the node's named-namespace list (FingerprintContext.namedNetns; `extra` is not used by the netns
- * collector). An entry is reused only when the reader handed back the SAME NetnsState object (===) for the same
- * namespace (inode and path) and the named-namespace list is element-wise equal. NetnsStates are immutable once a
+ * NetnsState, of the node's named-namespace list (FingerprintContext.namedNetns) and of whether the namespace is the
+ * node's own (FingerprintContext.nodeNamespace; `extra` is not used by the netns collector). An entry is reused only
+ * when the reader handed back the SAME NetnsState object (===) for the same namespace (inode and path), the
+ * named-namespace list is element-wise equal and the namespace is the node's as it was. NetnsStates are immutable once a
  * read returned them (NetnsReader's contract), so the same object is the same input: counters, ipset members, a
  * rule added and removed between two collections, a recreated namespace (a new read, a new object) all give a new
  * object and a fresh judgement. Content is never compared here: deciding that a namespace is unchanged is the
@@ -21,6 +22,7 @@ import { sameItems } from '../same-items.js';
 interface Entry {
   state: NetnsState;
   named: readonly string[] | undefined;
+  node: boolean;
   chaos: ChaosReport;
 }
 
@@ -36,16 +38,16 @@ export class VerdictMemo {
   misses = 0;
 
   /** The verdict of `state` for the namespace (inode, path): last collection's when its inputs are the same objects. */
-  verdict(ns: { inode: number; path: string }, state: NetnsState, named: readonly string[] | undefined, judge: () => ChaosReport): ChaosReport {
+  verdict(ns: { inode: number; path: string }, state: NetnsState, named: readonly string[] | undefined, judge: () => ChaosReport, node = false): ChaosReport {
     const key = `${ns.inode}:${ns.path}`;
     const prev = this.last.get(key);
     let entry: Entry;
-    if (prev !== undefined && prev.state === state && sameList(prev.named, named)) {
+    if (prev !== undefined && prev.state === state && sameList(prev.named, named) && prev.node === node) {
       this.hits++;
       entry = prev;
     } else {
       this.misses++;
-      entry = { state, named, chaos: judge() };
+      entry = { state, named, node, chaos: judge() };
     }
     this.next.set(key, entry);
     return entry.chaos;

@@ -13,7 +13,7 @@
  */
 import { chaosChainRole, hasChaosBaseChains, isChaosIpsetName, type ChaosChainRole } from '../chaos/chaos-mesh-names.js';
 import { buildTableGraph } from '../chaos/iptables-graph.js';
-import { canonicalHandle, classifiesOn, QdiscTree, ruleDevice, type Classifier } from '../chaos/tc-tree.js';
+import { canonicalHandle, classifiesOn, nodePodVeths, QdiscTree, ruleDevice, type Classifier, type TcEvidence } from '../chaos/tc-tree.js';
 import type { Ipset, IptablesBackend, IpFamily, IptablesRule, NetnsState, Qdisc } from '../netns/state.js';
 
 export interface ChainArtefact {
@@ -53,7 +53,10 @@ export interface KernelArtefacts {
   qdiscs: QdiscArtefact[];
 }
 
-export type NetnsView = Pick<NetnsState, 'iptables' | 'ipsets' | 'tc'>;
+export type NetnsView = Pick<NetnsState, 'iptables' | 'ipsets' | 'tc'> & Partial<Pick<NetnsState, 'links' | 'routes' | 'sources'>> & {
+  /** The node's own namespace (a host-network pod's entry): a tbf on a pod's veth there is not Chaos Mesh's (tc-tree.ts). */
+  hostNetwork?: boolean;
+};
 
 /** A CLASSIFY rule of a Chaos Mesh chain: the class it feeds, the ipsets it matches, its device (`-o`). */
 interface Classify {
@@ -74,7 +77,8 @@ function qdiscArtefacts(state: NetnsView, classify: Classify[]): QdiscArtefact[]
   // Chaos Mesh's-layout judgement is the fingerprint's (QdiscTree): which classes Chaos Mesh's CLASSIFY rules
   // feed, on which device, and whether the namespace holds the base chains chaos-daemon creates before any tc.
   const classifiers: Classifier[] = classify.map((c) => ({ cls: c.cls, phrase: '', chaosLabel: c.label, annotation: '', matchesNothing: false, device: c.device }));
-  const evidence = { baseChains: hasChaosBaseChains(state.iptables) };
+  const evidence: TcEvidence = { baseChains: hasChaosBaseChains(state.iptables) };
+  if (state.hostNetwork === true) evidence.podVeths = nodePodVeths(state);
   const byIface = new Map<string, Qdisc[]>();
   for (const q of state.tc.qdiscs) byIface.set(q.interface, [...(byIface.get(q.interface) ?? []), q]);
   for (const [iface, qdiscs] of byIface) {

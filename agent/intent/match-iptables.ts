@@ -10,12 +10,15 @@
  *   mangle DIVERT & co by the PodHttpChaos rules' sources. Anything else is a leftover.
  * - An ipset entry is present when a set of that name and type holds exactly the intended members (`ipset save`
  *   spelling); `<name>old`, the temporary set chaos-daemon swaps in and never destroys, belongs to `<name>`.
+ * - A mismatch whose name another experiment's entries also carry (same name, another namespace) says so
+ *   (name-collision.ts).
  */
 import type { ChaosKind } from '../chaos/types.js';
 import type { ChainArtefact, IpsetArtefact, KernelArtefacts } from './artefacts.js';
 import type { PendingEntry } from './drift.js';
 import type { ChainIntent, ExperimentRef, IpsetIntent, PodHttpIntent, PodNetworkIntent } from './model.js';
 import { tcKinds } from './match-tc.js';
+import { collisionNote } from './name-collision.js';
 
 const MAX_LISTED = 5;
 
@@ -88,7 +91,7 @@ function chainEntries(intent: PodNetworkIntent | null, http: PodHttpIntent | nul
     out.push(entry({
       artefact: 'chain', name: want.name, where: where(c), owners: ownersOf([want.source]), state: problems.length ? 'mismatch' : 'present',
       kinds: ['partition'], tokens: [want.name], spec: describe, kernel: chainKernel(c), network: true,
-      detail: problems.length ? `${want.name}: ${problems.join('; ')} (spec: ${describe})` : `${want.name} ${describe}, as specified`,
+      detail: problems.length ? `${want.name}: ${problems.join('; ')} (spec: ${describe})${collisionNote(want.name, want.source, intent)}` : `${want.name} ${describe}, as specified`,
     }));
   }
   const httpOwners = (http?.rules ?? []).map((r) => r.source).filter((s): s is string => s !== null);
@@ -162,7 +165,7 @@ function ipsetEntries(intent: PodNetworkIntent | null, k: KernelArtefacts): Pend
       ...base,
       kernel: setText(have.set.type, have.set.members.length),
       state: problems.length ? 'mismatch' : 'present',
-      detail: problems.length ? `ipset ${want.name}: ${problems.join('; ')}` : `ipset ${want.name} (${setText(want.type, want.members.length)}), as specified`,
+      detail: problems.length ? `ipset ${want.name}: ${problems.join('; ')}${collisionNote(want.name, want.source, intent)}` : `ipset ${want.name} (${setText(want.type, want.members.length)}), as specified`,
       ...(problems.length ? { expected: { members: want.members.length, type: want.type }, actual: { members: have.set.members.length, type: have.set.type } } : {}),
     }));
   }

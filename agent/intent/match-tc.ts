@@ -7,6 +7,9 @@
  * kernel's fixed-point storage: netem's 32-bit probabilities and ns latencies; tbf's burst and mtu are kept as
  * times in 64 ns ticks, so the spec's bytes are put through the kernel's arithmetic (psched.ts sizeReadBacks) and
  * compared with what that reads back).
+ * A netem whose delay chaos-daemon itself left out (its latency or jitter text fails chaos-daemon's string comparison
+ * with "0ms", pkg/chaosdaemon/tc_server.go:426 and :428; units.ts passesChaosDaemonTimeCheck) is still a mismatch, and
+ * its detail says it is Chaos Mesh's own defect.
  * An entry left without a qdisc is `missing`; a netem / tbf left without an entry is a `leftover`. The prio
  * root and its sfq bands of the filtered layout belong to the filtered entries of their device.
  */
@@ -16,7 +19,8 @@ import type { NetemOptions, TbfOptions } from '../netns/state.js';
 import type { KernelArtefacts, QdiscArtefact } from './artefacts.js';
 import type { PendingEntry, Quantity } from './drift.js';
 import type { NetemIntent, PodNetworkIntent, TbfIntent, TcIntent } from './model.js';
-import { formatQuantity } from './units.js';
+import { collisionNote } from './name-collision.js';
+import { formatQuantity, passingDurationText } from './units.js';
 
 /** The chaos kinds a tc entry produces (netem fields that are set; bandwidth for tbf or a netem rate). */
 export function tcKinds(t: TcIntent): ChaosKind[] {
@@ -133,6 +137,28 @@ export function qdiscText(q: QdiscArtefact): string {
   return parts.join(' ');
 }
 
+/** The netem fields that follow the latency / the jitter into tc's arguments (convertNetemToArgs). */
+const DELAY_FIELDS: Record<'latency' | 'jitter', readonly string[]> = {
+  latency: ['delaySeconds', 'jitterSeconds', 'delayCorrelation', 'reorder', 'reorderCorrelation', 'gap'],
+  jitter: ['jitterSeconds', 'delayCorrelation'],
+};
+
+/**
+ * When the kernel lacks a delay because chaos-daemon itself dropped it (TcIntent.delayDroppedByChaosDaemon), the
+ * words that say so (with a spelling that passes), to end the mismatch's detail; '' otherwise.
+ */
+export function chaosDaemonDelayDefect(t: TcIntent, diffs: readonly ParamDiff[]): string {
+  const d = t.delayDroppedByChaosDaemon;
+  if (d === undefined || t.netem === undefined) return '';
+  const fields = DELAY_FIELDS[d.param];
+  if (!diffs.some((x) => fields.includes(x.field) && x.actual === 0)) return '';
+  const seconds = d.param === 'latency' ? t.netem.delaySeconds : t.netem.jitterSeconds;
+  const lost = d.param === 'latency' ? 'the delay (and its jitter, correlation and reorder)' : 'the jitter (and its correlation)';
+  return `; this is Chaos Mesh's own defect: chaos-daemon compares the ${d.param} "${d.text}" with "0ms" as text, not as a duration ` +
+    `(pkg/chaosdaemon/tc_server.go convertNetemToArgs), finds it not greater and leaves ${lost} out of tc's arguments; ` +
+    `written "${passingDurationText(seconds)}" it would be applied`;
+}
+
 function diffText(d: ParamDiff): string {
   const f = (v: Quantity): string => (typeof v === 'number' ? formatQuantity(d.field, v) : String(v));
   return `${d.field} ${f(d.actual)} in the kernel, ${f(d.expected)} in the spec`;
@@ -169,7 +195,7 @@ export function matchTc(intent: PodNetworkIntent | null, k: KernelArtefacts): Pe
     out.push({
       ...base, name: q.position, where: q.qdisc.interface, state: diffs.length ? 'mismatch' : 'present', tokens: [], phrases: [q.position],
       spec: label, kernel: qdiscText(q),
-      detail: diffs.length ? `${q.position}: ${diffs.map(diffText).join('; ')} (spec: ${label})` : `${q.position} as specified (${label})`,
+      detail: diffs.length ? `${q.position}: ${diffs.map(diffText).join('; ')} (spec: ${label})${chaosDaemonDelayDefect(t, diffs)}${t.ipset ? collisionNote(t.ipset, t.source, intent) : ''}` : `${q.position} as specified (${label})`,
       ...(diffs.length
         ? { expected: Object.fromEntries(diffs.map((d) => [d.field, d.expected])), actual: Object.fromEntries(diffs.map((d) => [d.field, d.actual])) }
         : {}),

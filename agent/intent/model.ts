@@ -62,6 +62,13 @@ export interface TcIntent {
   tbf?: TbfIntent;
   /** The spec as written, for display (`delay 100ms jitter 10ms`, `rate 1mbps limit 20000 buffer 10000`). */
   text: string;
+  /**
+   * Present only when chaos-daemon itself leaves the delay out of tc's arguments: its latency (with it the jitter,
+   * correlation and reorder) or its jitter (with it the correlation) is a non-zero duration whose text fails
+   * chaos-daemon's string comparison with "0ms" (units.ts passesChaosDaemonTimeCheck). The spec values above
+   * stay what Chaos Mesh intends; the reconciliation says why the kernel differs.
+   */
+  delayDroppedByChaosDaemon?: { param: 'latency' | 'jitter'; text: string };
 }
 
 export interface PodNetworkIntent {

@@ -17,7 +17,7 @@ import type {
   TbfIntent,
   TcIntent,
 } from './model.js';
-import { parseGoDuration, parsePercent, parseTcRate } from './units.js';
+import { parseGoDuration, parsePercent, parseTcRate, passesChaosDaemonTimeCheck } from './units.js';
 
 /** Per-object caps: an object beyond them is kept truncated (a misbehaving controller cannot grow the cache). */
 export const MAX_ENTRIES_PER_OBJECT = 1000;
@@ -181,6 +181,17 @@ function netemOf(o: Obj, problems: string[], label: string): NetemIntent | null 
   return n;
 }
 
+/** The delay parameter of a valid netem entry that chaos-daemon drops for its text (units.ts passesChaosDaemonTimeCheck). */
+function delayDropped(o: Obj, n: NetemIntent): TcIntent['delayDroppedByChaosDaemon'] {
+  const delay = obj(o.delay);
+  if (!delay || n.delaySeconds <= 0) return undefined;
+  const latency = str(delay.latency) ?? '';
+  const jitter = str(delay.jitter) ?? '0';
+  if (!passesChaosDaemonTimeCheck(latency)) return { param: 'latency', text: latency };
+  if (n.jitterSeconds > 0 && !passesChaosDaemonTimeCheck(jitter)) return { param: 'jitter', text: jitter };
+  return undefined;
+}
+
 function tbfOf(o: Obj, problems: string[], label: string): TbfIntent | null {
   const b = obj(o.bandwidth);
   const rate = parseTcRate(str(b?.rate) ?? '');
@@ -240,7 +251,9 @@ function tcEntry(raw: unknown, index: number, problems: string[]): TcIntent | nu
   const base = { type: type as TcIntent['type'], device: device ? device : 'eth0', ipset: ipset ? ipset : null, source: str(o.source) ?? '', text: tcText(o) };
   if (type === 'netem') {
     const netem = netemOf(o, problems, label);
-    return netem ? { ...base, netem } : null;
+    if (!netem) return null;
+    const dropped = delayDropped(o, netem);
+    return dropped ? { ...base, netem, delayDroppedByChaosDaemon: dropped } : { ...base, netem };
   }
   const tbf = tbfOf(o, problems, label);
   return tbf ? { ...base, tbf } : null;

@@ -1,6 +1,6 @@
 /**
  * The value syntaxes of Chaos Mesh's specs, read into base units exactly as the tools that consume them do.
- * Pure and total: every function returns a number or null, never throws.
+ * Pure and total: every function returns a value (a number or null for the readers), never throws.
  * - durations (DelaySpec latency/jitter): Go's time.ParseDuration units ns, us/µs, ms, s, m, h (sequences such
  *   as `1m30s` too); chaos-daemon hands them to `tc ... netem delay <latency> <jitter>` unchanged.
  * - percentages (loss, correlation, ...: `webhook:"FloatStr"`): strconv.ParseFloat, then tc's `loss 25.000000`,
@@ -29,6 +29,28 @@ export function parseGoDuration(text: string): number | null {
     pos = DURATION_PART.lastIndex;
   }
   return Number.isFinite(total) ? total : null;
+}
+
+const GO_ZERO_MS = Buffer.from('0ms', 'utf8');
+
+/**
+ * chaos-daemon's own check of a netem latency or jitter before it hands it to tc: convertNetemToArgs compares the
+ * TEXT with "0ms" as Go compares strings, byte by byte, not as durations (chaos-mesh pkg/chaosdaemon/tc_server.go:426
+ * `if netem.Time > "0ms"`, :428 `if netem.Jitter > "0ms"`, at 608b61e; the text is the spec's, passed through
+ * unchanged by pkg/netem/convert.go FromDelay). A text that is not greater is left out of `tc qdisc add ... netem`:
+ * any text starting with a character below '0' ('.', '+') or with '0' and then a character below 'm' ("0.5s",
+ * "0.5ms", "00100ms"). True when chaos-daemon passes `text` on.
+ */
+export function passesChaosDaemonTimeCheck(text: string): boolean {
+  return Buffer.compare(Buffer.from(text, 'utf8'), GO_ZERO_MS) > 0;
+}
+
+/** A duration as a Go duration text that passes chaos-daemon's check and tc reads: `500ms`, `250us` (no µ: tc wants `us`). */
+export function passingDurationText(seconds: number): string {
+  if (seconds >= 1) return `${round(seconds)}s`;
+  if (seconds >= 1e-3) return `${round(seconds * 1e3)}ms`;
+  if (seconds >= 1e-6) return `${round(seconds * 1e6)}us`;
+  return `${round(seconds * 1e9)}ns`;
 }
 
 /** strconv.ParseFloat of a percentage (`25`, `0.5`, `1e1`) -> ratio; empty -> 0 (the CRD default "0"); null when invalid. */

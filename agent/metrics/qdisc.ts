@@ -1,6 +1,7 @@
 /**
  * Traffic-control state per pod: netem and tbf parameters as gauges in base units
  * ({namespace,pod,interface,handle}) and the statistics of every qdisc ({namespace,pod,interface,kind,handle}).
+ * Every netem is chaos; a tbf is exported whoever installed it (TBF_SCOPE says so in the help).
  * `noqueue` qdiscs (the default on veth and lo) have no queue and always-zero statistics: they are skipped.
  * Qdiscs that share interface+kind+handle (e.g. the `0:` children of an mq root) are summed. At most
  * MAX_QDISCS_PER_POD qdiscs per pod are exported, netem and tbf first (qdisc-cap.ts; chaos_daemon_pod_truncated{what="qdiscs"}).
@@ -42,6 +43,14 @@ const TBF: ParamSpec<TbfOptions>[] = [
   { field: 'mtuBytes', name: 'chaos_daemon_tbf_mtu_bytes', help: 'tbf peak-rate bucket size (mtu)' },
 ];
 
+/**
+ * What chaos_daemon_tbf_* covers: every tbf read in a pod's own namespace, Chaos Mesh's or not (the fingerprint
+ * decides which are, tc-tree.ts); host-network pods export no qdisc series (the node's namespace, where the CNI
+ * bandwidth plugin's tbfs are, is reported once as the host entry, not per pod: collect/netns.ts).
+ */
+const TBF_SCOPE =
+  "per tbf qdisc in the pod's own network namespace, whoever installed it (Chaos Mesh's bandwidth chaos or the pod's own shaping: chaos_daemon_injection_active{kind=\"bandwidth\"} says whether Chaos Mesh's is there); none for host-network pods (the node's namespace, with the CNI bandwidth plugin's tbfs, is not exported per pod)";
+
 const STATS: { field: keyof QdiscStats; name: string; help: string; type: 'counter' | 'gauge' }[] = [
   { field: 'bytes', name: 'chaos_daemon_qdisc_bytes_total', help: 'Bytes sent through the qdisc', type: 'counter' },
   { field: 'packets', name: 'chaos_daemon_qdisc_packets_total', help: 'Packets sent through the qdisc', type: 'counter' },
@@ -64,7 +73,7 @@ function statFamily(registry: CollectionFamilies, s: (typeof STATS)[number]): Fa
 /** Yields to the event loop between pods when `slicer`'s slice is used up. */
 export async function registerQdiscMetrics(registry: CollectionFamilies, snapshot: Snapshot, slicer = new Slicer()): Promise<void> {
   const netem = NETEM.map((s) => ({ ...s, g: gauge(registry, s.name, `${s.help}, per netem qdisc in the pod's network namespace ${CACHED}`, PARAM_LABELS) }));
-  const tbf = TBF.map((s) => ({ ...s, g: gauge(registry, s.name, `${s.help}, per tbf qdisc in the pod's network namespace ${CACHED}`, PARAM_LABELS) }));
+  const tbf = TBF.map((s) => ({ ...s, g: gauge(registry, s.name, `${s.help}, ${TBF_SCOPE} ${CACHED}`, PARAM_LABELS) }));
   // Summed per series (qdiscs sharing interface+kind+handle), counters and the backlog gauge alike.
   const stats = STATS.map((s) => ({ ...s, family: statFamily(registry, s) }));
 

@@ -11,9 +11,11 @@ import type {
   IpsetDump,
   IptablesBackend,
   IptablesDump,
+  Link,
   NetemOptions,
   NetnsState,
   Qdisc,
+  Route,
   TbfOptions,
   TcFilter,
 } from '../../agent/netns/state.js';
@@ -92,4 +94,14 @@ export function state(partial: Partial<NetnsState> = {}): NetnsState {
 
 export function tcState(qdiscs: Qdisc[], filters: TcFilter[] = []): NetnsState['tc'] {
   return { qdiscs, classes: [], filters, errors: [] };
+}
+
+/** A link as both readers report it (up, no master, peer local unless `extra` says otherwise). */
+export function link(index: number, name: string, kind: string | null, extra: Partial<Link> = {}): Link {
+  return { index, name, kind, master: null, mtu: 1500, flags: ['UP'], operState: 'UP', address: null, link: null, linkNetnsId: null, ...extra };
+}
+
+/** An IPv4 route of the main table. */
+export function route(destination: string, iface: string, gateway: string | null): Route {
+  return { family: 'ipv4', table: 254, destination, gateway, interface: iface, type: 'unicast', protocol: 'kernel', scope: 'global', source: null, metric: null };
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
-import type { Address, Link, NetnsState, Route } from '../../agent/netns/state.js';
+import type { Address, NetnsState } from '../../agent/netns/state.js';
 import { parseEbtables } from '../../agent/netns/nsenter/ebtables.js';
-import { iptables, netem, state, tcState } from './builders.js';
+import { iptables, link, netem, route, state, tcState } from './builders.js';
 import { FILTER_HEAD } from './samples.js';
 
 describe('fingerprint: HTTPChaos and DNSChaos', () => {
@@ -81,13 +81,7 @@ COMMIT
 // chaos-tproxy v0.5.3 bridge layout, as the pod namespace holds it (bridge.rs setenv_bridge, iptables.rs set_iptables).
 const P = '67e55044-10b1';
 const V4_MAC = '02:42:0a:f4:01:07';
-const link = (index: number, name: string, kind: string | null, extra: Partial<Link> = {}): Link => ({
-  index, name, kind, master: null, mtu: 1500, flags: ['UP'], operState: 'UP', address: null, link: null, linkNetnsId: null, ...extra,
-});
 const addr = (index: number, iface: string, address: string, prefixLength: number): Address => ({ index, interface: iface, family: 'ipv4', address, prefixLength, scope: 'global' });
-const route = (destination: string, iface: string, gateway: string | null): Route => ({
-  family: 'ipv4', table: 254, destination, gateway, interface: iface, type: 'unicast', protocol: 'kernel', scope: 'global', source: null, metric: null,
-});
 /** ebtables-legacy -t nat -L --Lc, as ebtables 2.0.11 prints it (MACs without leading zeros). */
 const EBT_LEGACY = `Bridge table: nat
 

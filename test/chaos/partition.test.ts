@@ -93,7 +93,7 @@ COMMIT
 `;
     const r = fingerprint(state({ iptables: [iptables(text)] }));
     expect(r.verdict).toBe('active');
-    expect(r.findings).toEqual(['CHAOS-OUTPUT drops all non-lo traffic']);
+    expect(r.findings).toEqual(['CHAOS-OUTPUT drops all non-lo traffic (IPv4 only)']);
   });
 
   it('calls a recovered partition scaffolding: empty chains + jumps, orphaned chain with rules, unused sets', () => {
@@ -167,6 +167,30 @@ describe('fingerprint: backends and families', () => {
   it('marks IPv6 findings', () => {
     const r = fingerprint(state({ iptables: [iptables(ACTIVE_PARTITION, 'nft', 'ipv6')], ipsets: ipsets(PARTITION_SETS) }));
     expect(r.findings[1]).toBe(`OUTPUT/${EXP} drops eth0 traffic to ipset ${TGT} (21 members) (ipv6)`);
+  });
+
+  it("says a target-less chain drops all of its device's IPv4 traffic only (chaos-daemon runs iptables, never ip6tables)", () => {
+    // iptables_server.go setIptablesChain with no ipsets: `-A <chain> -o <device> -j DROP -w 5`.
+    const text = `${FILTER_HEAD}
+:CHAOS-OUTPUT - [0:0]
+:OUTPUT/${EXP} - [0:0]
+-A OUTPUT -j CHAOS-OUTPUT
+-A CHAOS-OUTPUT -j OUTPUT/${EXP}
+-A OUTPUT/${EXP} -o eth0 -j DROP
+COMMIT
+`;
+    const v4 = fingerprint(state({ iptables: [iptables(text, 'legacy')] }));
+    expect(v4.verdict).toBe('active');
+    expect(v4.findings).toEqual([`OUTPUT/${EXP} drops all eth0 traffic (IPv4 only)`]);
+    // The same rule in both backends: the one not in use is annotated after it.
+    const both = fingerprint(state({ iptables: [iptables(KUBE_NFT, 'nft'), iptables(text, 'legacy')] }));
+    expect(both.findings).toEqual([`OUTPUT/${EXP} drops all eth0 traffic (IPv4 only) (legacy backend)`]);
+    // Someone's ip6tables rule is not Chaos Mesh's doing, and says so by its own annotation.
+    const v6 = fingerprint(state({ iptables: [iptables(text, 'nft', 'ipv6')] }));
+    expect(v6.findings).toEqual([`OUTPUT/${EXP} drops all eth0 traffic (ipv6)`]);
+    // A rule that names addresses or a protocol is not "all traffic": no claim on its scope is added.
+    const tcp = fingerprint(state({ iptables: [iptables(text.replace('-o eth0 -j DROP', '-o eth0 -p tcp -j DROP'), 'legacy')] }));
+    expect(tcp.findings).toEqual([`OUTPUT/${EXP} drops eth0 tcp traffic`]);
   });
 });
 

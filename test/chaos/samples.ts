@@ -92,6 +92,30 @@ ${FILTER_HEAD}
 COMMIT
 `;
 
+/**
+ * The CNI bandwidth plugin's tbf for a pod annotated 1 Mbit/s (plugins/meta/bandwidth createTBF: burst from the
+ * annotation, limit = rate x 25 ms + burst), on the pod's host veth and on its `bwp` ifb alike.
+ */
+export const CNI_TBF = { rateBytesPerSecond: 125_000, burstBytes: 12_500, limitBytes: 15_625 };
+
+/** A report's tbf details, [level, message], in the order tc printed the qdiscs. */
+export function tbfDetails(r: ChaosReport): [string, string][] {
+  return r.details.filter((d) => d.message.includes(' tbf ')).map((d) => [d.level, d.message]);
+}
+
+/**
+ * What the fingerprint says of the CNI bandwidth plugin's two tbfs (CNI_TBF on a shaped pod's host veth, then on its
+ * ifb) in the node's namespace without CHAOS-* chains: both foreign, each with its reason. The literal-state tests
+ * (tc-attribution.test.ts) and the real-namespace one (cni-bandwidth.test.ts) expect the same.
+ */
+export function cniForeignTbfs(veth: string, ifb: string): [string, string][] {
+  const tbf = 'root tbf limits rate to 1Mbit/s (burst 12500B, limit 15625B)';
+  return [
+    ['foreign', `foreign: ${veth} ${tbf}, not Chaos Mesh's: no CHAOS-INPUT/CHAOS-OUTPUT chains in this namespace (chaos-daemon creates them before any tc)`],
+    ['foreign', `foreign: ${ifb} ${tbf}, the CNI bandwidth plugin's ifb (egress shaping of a pod), not Chaos Mesh's`],
+  ];
+}
+
 export function expectConsistent(r: ChaosReport): void {
   expect(r.findings).toEqual(r.details.filter((d) => d.level !== 'foreign').map((d) => d.message));
   expect(r.kinds.length > 0).toBe(r.verdict === 'active');

@@ -16,12 +16,13 @@ import { describe, expect, it } from 'vitest';
 import { applyCompleteness } from '../../agent/chaos/completeness.js';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
 import type { TcFilter } from '../../agent/netns/state.js';
-import { filter, filteredLayout, ipsets, iptables, listSet, netem, netSet, qdisc, state, tbf, tcState } from './builders.js';
-import { BASE_CHAINS, BASE_FINDINGS, chaosDaemonState, expectConsistent, FILTER_HEAD, KUBE_NFT, SET } from './samples.js';
+import { filter, filteredLayout, ipsets, iptables, link, listSet, netem, netSet, qdisc, route, state, tbf, tcState } from './builders.js';
+import {
+  BASE_CHAINS, BASE_FINDINGS, chaosDaemonState, CNI_TBF, cniForeignTbfs, expectConsistent, FILTER_HEAD, KUBE_NFT, SET, tbfDetails,
+} from './samples.js';
 
 const IFB = 'bwp1f0e9d8c7b6a';
 const VETH = 'veth3c9a1e27';
-const CNI_TBF = { rateBytesPerSecond: 125_000, burstBytes: 12_500, limitBytes: 15_625 };
 /** The CNI bandwidth plugin's qdiscs and filter for one pod with both annotations, on the node. */
 const cniLayout = () =>
   tcState(
@@ -40,10 +41,7 @@ describe('tbf attribution: CNI bandwidth plugin', () => {
     expect(r.verdict).toBe('clean');
     expect(r.kinds).toEqual([]);
     expect(r.findings).toEqual([]);
-    expect(r.details.filter((d) => d.message.includes(' tbf')).map((d) => [d.level, d.message])).toEqual([
-      ['foreign', `foreign: ${VETH} root tbf limits rate to 1Mbit/s (burst 12500B, limit 15625B), not Chaos Mesh's: no CHAOS-INPUT/CHAOS-OUTPUT chains in this namespace (chaos-daemon creates them before any tc)`],
-      ['foreign', `foreign: ${IFB} root tbf limits rate to 1Mbit/s (burst 12500B, limit 15625B), the CNI bandwidth plugin's ifb (egress shaping of a pod), not Chaos Mesh's`],
-    ]);
+    expect(tbfDetails(r)).toEqual(cniForeignTbfs(VETH, IFB));
   });
 
   it("a bwp ifb's tbf stays foreign even where chaos-daemon left its chains (a host-network pod hit once)", () => {
@@ -51,6 +49,58 @@ describe('tbf attribution: CNI bandwidth plugin', () => {
     expect(r.verdict).toBe('scaffolding');
     expect(r.kinds).toEqual([]);
     expect(r.findings).toEqual(BASE_FINDINGS);
+  });
+});
+
+describe("tbf attribution: the node's namespace, where chaos-daemon left its CHAOS-* chains (a host-network pod hit once)", () => {
+  // chaos-daemon never deletes CHAOS-INPUT / CHAOS-OUTPUT, and puts tc only on the device the experiment names (eth0
+  // by default: tc_server.go groupRulesAccordingToDevices), never on a pod's veth, where the CNI puts its tbf.
+  const CHAOS_TBF = { rateBytesPerSecond: 125_000, burstBytes: 32_000, limitBytes: 64_000 };
+  const CHAOS_FINDING = 'root tbf limits rate to 1Mbit/s (burst 32000B, limit 64000B)';
+  const podVeth = link(7, VETH, 'veth', { link: 3, linkNetnsId: 4 });
+  const nodeState = (uplink: string, partial: Parameters<typeof chaosDaemonState>[0] = {}) => {
+    const cni = cniLayout();
+    return chaosDaemonState({
+      links: [link(1, 'lo', null), uplink === 'eth0' ? link(2, 'eth0', null) : link(2, uplink, 'veth', { link: 9, linkNetnsId: 0 }), podVeth, link(8, IFB, 'ifb')],
+      routes: [route('default', uplink, '192.168.1.1')],
+      tc: tcState([tbf({ iface: uplink, handle: '1:', parent: 'root' }, CHAOS_TBF), ...cni.qdiscs], cni.filters),
+      ...partial,
+    });
+  };
+  const vethReason = "the host end of a pod's veth in the node's namespace (where the CNI bandwidth plugin shapes pods), not Chaos Mesh's: chaos-daemon puts a host-network pod's tc on the device its experiment names (eth0 by default)";
+  const foreignVeth = (reason: string): [string, string] => ['foreign', `foreign: ${VETH} root tbf limits rate to 1Mbit/s (burst 12500B, limit 15625B), ${reason}`];
+  const [, foreignIfb] = cniForeignTbfs(VETH, IFB);
+
+  it("the shaped pod's veth keeps its tbf foreign; chaos-daemon's tbf on eth0 is bandwidth", () => {
+    const s = nodeState('eth0');
+    const r = fingerprint(s, { nodeNamespace: true });
+    expectConsistent(r);
+    expect(r.verdict).toBe('active');
+    expect(r.kinds).toEqual(['bandwidth']);
+    expect(r.findings).toEqual([`eth0 ${CHAOS_FINDING}`, ...BASE_FINDINGS]);
+    expect(tbfDetails(r).filter(([level]) => level === 'foreign')).toEqual([foreignVeth(vethReason), foreignIfb]);
+    // Judged as a pod's namespace, the same veth tbf would be Chaos Mesh's: only the node's namespace knows better.
+    expect(fingerprint(s).findings).toContain(`${VETH} root tbf limits rate to 1Mbit/s (burst 12500B, limit 15625B)`);
+  });
+
+  it("the node's uplink is a veth when the node is a container (kind): the one with the default route is not a pod's", () => {
+    const r = fingerprint(nodeState('uplink0'), { nodeNamespace: true });
+    expect(r.kinds).toEqual(['bandwidth']);
+    expect(r.findings).toEqual([`uplink0 ${CHAOS_FINDING}`, ...BASE_FINDINGS]);
+    expect(tbfDetails(r).filter(([level]) => level === 'foreign')).toEqual([foreignVeth(vethReason), foreignIfb]);
+  });
+
+  it('links not read: no tbf but eth0\'s is attributed, and the namespace reads unknown unless eth0 proves active', () => {
+    const unread = "not attributed to Chaos Mesh: in the node's namespace a tbf on the host end of a pod's veth is the CNI bandwidth plugin's, and the links that would tell were not read completely";
+    const sources = [{ source: 'links' as const, status: 'failed' as const, reason: 'exit', message: 'EPERM' }, { source: 'tc' as const, status: 'complete' as const }];
+    const r = fingerprint(nodeState('eth0', { links: undefined, routes: undefined, sources }), { nodeNamespace: true });
+    expect(r.kinds).toEqual(['bandwidth']);
+    expect(tbfDetails(r).filter(([level]) => level === 'foreign')).toEqual([foreignVeth(unread), foreignIfb]);
+    const noEth0 = nodeState('eth0', { links: undefined, routes: undefined, sources });
+    noEth0.tc = { ...noEth0.tc, qdiscs: noEth0.tc.qdiscs.filter((q) => q.interface !== 'eth0') };
+    const idle = fingerprint(noEth0, { nodeNamespace: true });
+    expect([idle.verdict, idle.findings]).toEqual(['scaffolding', BASE_FINDINGS]);
+    expect(applyCompleteness(idle, sources).verdict).toBe('unknown');
   });
 });
 

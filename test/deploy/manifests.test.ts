@@ -250,10 +250,11 @@ describe('ServiceMonitor', () => {
 });
 
 describe('PrometheusRule', () => {
-  it('has the alerts of issues 6 and 12, and the blocked root reads', () => {
+  it('has the alerts of issues 6 and 12, and the blocked root and command-line reads', () => {
     expect(alerts.map((a) => a.alert)).toEqual([
       'ChaosInjectionLeftover', 'ChaosInjectionDrift', 'ChaosInjectionLongRunning', 'ChaosNodeAgentNoRuntime', 'ChaosNodeAgentRuntimeDown',
-      'ChaosNodeAgentCollectorFailing', 'ChaosNodeAgentRootReadBlocked', 'ChaosNodeAgentCollectionStale', 'ChaosNodeAgentDown',
+      'ChaosNodeAgentCollectorFailing', 'ChaosNodeAgentRootReadBlocked', 'ChaosNodeAgentCmdlineReadBlocked', 'ChaosNodeAgentCollectionStale',
+      'ChaosNodeAgentDown',
     ]);
   });
 

@@ -1,17 +1,20 @@
 /**
- * tbf burst / mtu against the spec. The kernel keeps them as a time at the rate: tc sends the bytes
+ * tbf burst / mtu against the spec (and, at the end, a netem delay chaos-daemon itself drops). The kernel keeps
+ * burst and mtu as a time at the rate: tc sends the bytes
  * (TCA_TBF_BURST), sch_tbf.c stores psched_l2t_ns(rate, bytes) and dumps it in 64 ns ticks, and tc / the netlink
  * reader print it back truncated to whole microseconds (tc_calc_xmitsize). So the bytes read back are the spec's
  * rounded down by up to a microsecond of the rate: at 1 GB/s that is 1000 bytes, not "8 B or 1%". The table's
  * readbacks are what tc 6.1 printed for these exact commands on this kernel (`tc qdisc add ... tbf rate R burst B`).
  */
 import { describe, expect, it } from 'vitest';
-import type { QdiscArtefact } from '../../agent/intent/artefacts.js';
-import { compareParams, storedBytesMatch } from '../../agent/intent/match-tc.js';
-import type { TcIntent } from '../../agent/intent/model.js';
+import type { KernelArtefacts, QdiscArtefact } from '../../agent/intent/artefacts.js';
+import { compareParams, matchTc, storedBytesMatch } from '../../agent/intent/match-tc.js';
+import type { PodNetworkIntent, TcIntent } from '../../agent/intent/model.js';
+import { normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
 import { kernelBurstTicks, sizeReadBacks, xmitSize } from '../../agent/netns/netlink/tc/psched.js';
-import type { TbfOptions } from '../../agent/netns/state.js';
-import { tbf } from '../chaos/builders.js';
+import type { NetemOptions, TbfOptions } from '../../agent/netns/state.js';
+import { netem, tbf } from '../chaos/builders.js';
+import { podNetworkChaos } from '../helpers/chaos-mesh-crds.js';
 
 const spec = (rate: number, burst: number, extra: Partial<NonNullable<TcIntent['tbf']>> = {}): TcIntent => ({
   type: 'bandwidth', device: 'eth0', ipset: null, source: 'shop/slow', text: '',
@@ -75,5 +78,56 @@ describe('tbf burst through tc tick arithmetic', () => {
     expect(compareParams(s, { ...k, qdisc: { ...k.qdisc, tbf: { ...k.qdisc.tbf, mtuBytes: 9000 } } })).toEqual([
       { field: 'mtuBytes', expected: 1600, actual: 9000 },
     ]);
+  });
+});
+
+/**
+ * chaos-daemon's convertNetemToArgs compares the latency and jitter TEXTS with "0ms" (chaos-mesh
+ * pkg/chaosdaemon/tc_server.go:426, :428): "0.5s" is not greater, so tc gets a netem without the delay. The kernel
+ * then differs from the spec: still a mismatch, and its detail says whose defect it is.
+ */
+describe("netem delay dropped by chaos-daemon's string comparison", () => {
+  const intentOf = (delay: Record<string, string>): PodNetworkIntent =>
+    normalisePodNetworkChaos(podNetworkChaos('shop', 'web', { tcs: [{ type: 'netem', source: 'shop/slow', device: 'eth0', delay }] }))!;
+  const kernelNetem = (n: NetemOptions): KernelArtefacts => ({
+    chains: [], ipsets: [], qdiscs: [{ type: 'qdisc', role: 'netem', position: 'eth0 root netem', filterSets: [], qdisc: netem({ handle: '1:', parent: 'root' }, n) }],
+  });
+  const only = (intent: PodNetworkIntent, k: KernelArtefacts) => {
+    const [e, ...rest] = matchTc(intent, k);
+    expect(rest).toEqual([]);
+    return e!;
+  };
+
+  it('a latency of "0.5s": the mismatch says chaos-daemon dropped it, and how to write it', () => {
+    const intent = intentOf({ latency: '0.5s' });
+    expect(intent.tcs[0]!.delayDroppedByChaosDaemon).toEqual({ param: 'latency', text: '0.5s' });
+    const e = only(intent, kernelNetem({}));
+    expect([e.state, e.owners, e.expected, e.actual]).toEqual(['mismatch', ['shop/slow'], { delaySeconds: 0.5 }, { delaySeconds: 0 }]);
+    expect(e.detail).toBe(
+      'eth0 root netem: delaySeconds 0 in the kernel, 500ms in the spec (spec: netem delay 0.5s); this is Chaos Mesh\'s own defect: ' +
+        'chaos-daemon compares the latency "0.5s" with "0ms" as text, not as a duration (pkg/chaosdaemon/tc_server.go convertNetemToArgs), ' +
+        'finds it not greater and leaves the delay (and its jitter, correlation and reorder) out of tc\'s arguments; written "500ms" it would be applied',
+    );
+  });
+
+  it('a jitter of "0.5ms" under a latency that passes: the jitter is what chaos-daemon dropped', () => {
+    const e = only(intentOf({ latency: '100ms', jitter: '0.5ms' }), kernelNetem({ delaySeconds: 0.1 }));
+    expect(e.state).toBe('mismatch');
+    expect(e.detail).toBe(
+      'eth0 root netem: jitterSeconds 0 in the kernel, 500µs in the spec (spec: netem delay 100ms jitter 0.5ms); this is Chaos Mesh\'s own defect: ' +
+        'chaos-daemon compares the jitter "0.5ms" with "0ms" as text, not as a duration (pkg/chaosdaemon/tc_server.go convertNetemToArgs), ' +
+        'finds it not greater and leaves the jitter (and its correlation) out of tc\'s arguments; written "500us" it would be applied',
+    );
+  });
+
+  it('a latency chaos-daemon passes on ("500ms") missing from the kernel is plain drift; the defect is not claimed when the kernel has the delay', () => {
+    const plain = intentOf({ latency: '500ms' });
+    expect(plain.tcs[0]!.delayDroppedByChaosDaemon).toBeUndefined();
+    expect(only(plain, kernelNetem({})).detail).toBe('eth0 root netem: delaySeconds 0 in the kernel, 500ms in the spec (spec: netem delay 500ms)');
+    // A chaos-daemon without the defect (or a delay set by hand) applied it: nothing to explain.
+    expect(only(intentOf({ latency: '0.5s' }), kernelNetem({ delaySeconds: 0.5 }))).toMatchObject({ state: 'present', detail: 'eth0 root netem as specified (netem delay 0.5s)' });
+    // Another parameter differs, the delay is there: no word of the defect.
+    const other = only(intentOf({ latency: '0.5s', jitter: '10ms' }), kernelNetem({ delaySeconds: 0.5, jitterSeconds: 0.02 }));
+    expect(other.detail).toBe('eth0 root netem: jitterSeconds 20ms in the kernel, 10ms in the spec (spec: netem delay 0.5s jitter 10ms)');
   });
 });

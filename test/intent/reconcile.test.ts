@@ -19,7 +19,7 @@ import { parseTcQdiscs } from '../../agent/netns/nsenter/tc.js';
 import type { NetnsState } from '../../agent/netns/state.js';
 import { chainName, ipsetName } from '../helpers/chaos-mesh.js';
 import { experiment, partitionEntries, podNetworkChaos } from '../helpers/chaos-mesh-crds.js';
-import { ipsets, iptables, qdisc, state, tbf, tcState } from '../chaos/builders.js';
+import { ipsets, iptables, link, qdisc, state, tbf, tcState } from '../chaos/builders.js';
 import { chaosDaemonState } from '../chaos/samples.js';
 
 const EXP = 'web-to-db';
@@ -314,6 +314,24 @@ describe('faults owned through experiment records', () => {
     const other = ['DNSChaos', experiment('shop', 'bad-dns', 'error', [{ id: 'shop/webby/app' }, { id: 'shop2/web' }])] as [string, unknown];
     const d = run(dnsState, intentOf({ experiments: [other] }), withDns);
     expect(d.entries[0]).toMatchObject({ state: 'leftover', owners: [] });
+  });
+});
+
+describe("the node's namespace (a host-network pod's entry with the node's state)", () => {
+  it("the CNI bandwidth plugin's tbf on a pod's host veth is no Chaos Mesh artefact there; judged as a pod's namespace it was a leftover", () => {
+    const veth = 'veth3c9a1e27';
+    // chaos-daemon's chains, left for good by an earlier experiment on a host-network pod; a shaped pod's veth.
+    const s = chaosDaemonState({
+      links: [link(2, 'eth0', null), link(7, veth, 'veth', { link: 3, linkNetnsId: 4 })],
+      tc: tcState([tbf({ iface: veth, handle: '1:', parent: 'root' }, { rateBytesPerSecond: 125_000, burstBytes: 12_500, limitBytes: 15_625 })]),
+    });
+    const intent = intentOf({});
+    const node = reconcilePod({ intent, status: SYNCED, state: { ...s, hostNetwork: true }, chaos: fingerprint(s, { nodeNamespace: true }), firstSeen: () => NOW - 600, now: NOW });
+    expect(node.entries.map((e) => [e.state, e.artefact, e.name, e.active])).toEqual([
+      ['leftover', 'chain', 'CHAOS-INPUT', false], ['leftover', 'chain', 'CHAOS-OUTPUT', false],
+    ]);
+    expect(nonZero(node)).toEqual([]);
+    expect(run(s, intent).entries.map((e) => [e.state, e.artefact, e.name, e.active])).toContainEqual(['leftover', 'qdisc', `${veth} root tbf`, true]);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatQuantity, parseGoDuration, parsePercent, parseTcRate } from '../../agent/intent/units.js';
+import { formatQuantity, parseGoDuration, parsePercent, parseTcRate, passesChaosDaemonTimeCheck, passingDurationText } from '../../agent/intent/units.js';
 
 describe('parseGoDuration', () => {
   it.each([
@@ -27,6 +27,36 @@ describe('parseGoDuration', () => {
 
   it.each(['', 'ms', '10', '-5ms', '10 ms', '1d', '5msx', 'abc'])('rejects %j', (text) => {
     expect(parseGoDuration(text)).toBeNull();
+  });
+});
+
+describe("chaos-daemon's string comparison of a netem latency / jitter with \"0ms\" (tc_server.go:426, :428)", () => {
+  it.each([
+    ['100ms', true],
+    ['5ms', true],
+    ['1.5s', true],
+    ['2m', true],
+    ['250µs', true],
+    ['0s', true], // "delay 0s": passed on, and harmless
+    ['0us', true],
+    ['0.5s', false],
+    ['0.5ms', false],
+    ['.5s', false],
+    ['00100ms', false],
+    ['0ms', false],
+    ['0', false],
+    ['', false],
+  ])('%j passes: %s', (text, passes) => {
+    expect(passesChaosDaemonTimeCheck(text)).toBe(passes);
+  });
+
+  it('spells any duration so that it passes and reads back the same', () => {
+    expect([0.5, 0.0005, 1.5, 5e-7, 0.25].map(passingDurationText)).toEqual(['500ms', '500us', '1.5s', '500ns', '250ms']);
+    for (const s of [0.5, 0.0005, 1.5, 5e-7, 0.25, 0.1, 3600]) {
+      const text = passingDurationText(s);
+      expect(passesChaosDaemonTimeCheck(text), text).toBe(true);
+      expect(parseGoDuration(text)).toBeCloseTo(s, 12);
+    }
   });
 });
 

@@ -54,6 +54,19 @@ describe('collection registry', () => {
     expect(valueOf(t, 'chaos_daemon_tbf_limit_bytes', tbf)).toBe(20000);
   });
 
+  it("says what chaos_daemon_tbf_* covers: every tbf in a pod's own namespace, whoever installed it; none for host-network pods", async () => {
+    const t = await text(snapshot([chaosPod(), cleanPod()]));
+    const help = parseExposition(t).families.get('chaos_daemon_tbf_rate_bytes_per_second')?.help;
+    expect(help).toBe(
+      "tbf token rate, per tbf qdisc in the pod's own network namespace, whoever installed it (Chaos Mesh's bandwidth chaos or the pod's own shaping: " +
+        'chaos_daemon_injection_active{kind="bandwidth"} says whether Chaos Mesh\'s is there); none for host-network pods (the node\'s namespace, with the CNI ' +
+        "bandwidth plugin's tbfs, is not exported per pod) (cached: from the last background collection, see chaos_daemon_last_collection_timestamp_seconds)",
+    );
+    for (const name of ['chaos_daemon_tbf_burst_bytes', 'chaos_daemon_tbf_limit_bytes', 'chaos_daemon_tbf_mtu_bytes']) {
+      expect(parseExposition(t).families.get(name)?.help).toContain("per tbf qdisc in the pod's own network namespace, whoever installed it");
+    }
+  });
+
   it('exposes qdisc statistics per qdisc, skipping noqueue', async () => {
     const t = await text(snapshot([chaosPod(), cleanPod()]));
     const netem = { ...WEB, interface: 'eth0', kind: 'netem', handle: '1:' };
