@@ -5,12 +5,14 @@
  * - missing: intended, not in the kernel;
  * - mismatch: intended and in the kernel, with other parameters (a tbf rate, a netem delay, a chain's rules);
  * - leftover: in the kernel, intended by nothing (no owner), or intended only by PodNetworkChaos entries whose
- *   NetworkChaos is absent, being deleted or stopped (owners.ts; `owners` names them, `detail` says which and why).
+ *   NetworkChaos, PodHttpChaos rules whose HTTPChaos or PodIOChaos actions whose IOChaos is absent, being deleted or
+ *   stopped (owners.ts; `owners` names them, `detail` says which and why).
  *   `active` says whether it changes traffic now (only active leftovers count in chaos_daemon_injection_drift;
  *   inert ones are the routine residue of a recovered experiment: empty CHAOS-* chains, ipsets chaos-daemon never
  *   destroys);
  * - stale: a PodNetworkChaos entry whose NetworkChaos is absent, being deleted or stopped, and that is not in the
  *   kernel (not drift: nothing changes traffic, but chaos-daemon installs it again on that object's next apply);
+ *   likewise a tproxy / toda pid a PodHttpChaos / PodIOChaos records for such rules / actions that is not running;
  * - pending: a difference (would be missing / mismatch / leftover) while the PodNetworkChaos has a generation
  *   chaos-daemon has not applied yet (generation > observedGeneration): Chaos Mesh changes the spec first; not drift;
  * - failed: a difference while chaos-daemon's last apply of the PodNetworkChaos failed (status.failedMessage,
@@ -31,7 +33,8 @@ export interface DriftEntry {
   /** Where it lives: `legacy ipv4 filter`, `eth0`, ...; null when not applicable. */
   where: string | null;
   /** The experiments that own it (`<ns>/<name>`); [] = none (a leftover nothing asks for, or an entry without
-   *  source). A leftover or stale entry of an absent / deleting / stopped NetworkChaos names that experiment. */
+   *  source). A leftover or stale entry of an absent / deleting / stopped NetworkChaos, HTTPChaos or IOChaos names
+   *  that experiment. */
   owners: ExperimentRef[];
   state: DriftState;
   /** Chaos kinds concerned (partition, delay, bandwidth...); empty for inert scaffolding. */
@@ -78,6 +81,9 @@ export interface PendingEntry extends DriftEntry {
   /** The entry is what chaos-daemon applies from the PodNetworkChaos (its chains, ipsets and qdiscs): its owners
    *  are that object's sources, and its apply state (generation, failedMessage) explains its differences. */
   network?: boolean;
+  /** The entry is the kernel side of a PodHttpChaos' rules (the proxy, its chains, tproxy) or a PodIOChaos' actions
+   *  (toda and its FUSE mount): its owners are that object's sources, HTTPChaos / IOChaos (lifecycle.ts). */
+  podChaos?: 'PodHttpChaos' | 'PodIOChaos';
 }
 
 export function emptyCounts(): Record<DriftState, number> {

@@ -37,8 +37,10 @@ export function intentSummary(status: IntentStatus, pod: PodIntent): string {
     const injected = e.records.filter((r) => r.phase === 'Injected').length;
     parts.push(`${e.kind} ${e.namespace}/${e.name}${e.action ? ` (${e.action})` : ''}: ${injected}/${e.records.length} records Injected${e.desiredPhase ? `, desired ${e.desiredPhase}` : ''}${e.deleting ? ', being deleted' : ''}`);
   }
-  // Owners named by the PodNetworkChaos that are not running (those with records for the pod are listed above).
+  // Owners named by the per-pod objects that are absent (those with records for the pod are listed above).
   for (const o of pod.owners) if (o.condition === 'absent') parts.push(`NetworkChaos ${o.ref}: absent`);
+  for (const o of pod.httpOwners ?? []) if (o.condition === 'absent') parts.push(`HTTPChaos ${o.ref}: absent`);
+  for (const o of pod.ioOwners ?? []) if (o.condition === 'absent') parts.push(`IOChaos ${o.ref}: absent`);
   const age = status.syncAgeSeconds !== null && status.state !== 'synced' ? `, ${ageText(status.syncAgeSeconds)} old` : '';
   const head = `intent (Kubernetes API, ${status.state}${age})`;
   return parts.length === 0 ? `${head}: nothing for this pod` : `${head}: ${parts.join('; ')}`;

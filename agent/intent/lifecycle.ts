@@ -7,6 +7,10 @@
  *   counted like any leftover that changes traffic; without one (missing) it is `stale`, not drift. Owner
  *   conditions without a since-time (null: a one-shot list, which lists NetworkChaos after PodNetworkChaos) are
  *   taken as they are.
+ * - The same owner rules for the kernel side of the other per-pod objects (entries marked `podChaos`): the
+ *   transparent proxy, its chains and tproxy of PodHttpChaos rules whose every HTTPChaos is gone, toda and its FUSE
+ *   mount of PodIOChaos actions whose every IOChaos is gone (owners.ts says why Chaos Mesh leaves them); a tproxy /
+ *   toda pid recorded for them that is not running is `stale`. Their apply state is not read.
  * - Apply state: while generation > observedGeneration, the other differences (missing, mismatch, leftover) are
  *   `pending` (Chaos Mesh writes the spec first, chaos-daemon applies it after), until the pending has lasted
  *   `pendingLimitSeconds` (chaos-daemon not applying at all), when they are drift again with that said; when
@@ -14,7 +18,7 @@
  */
 import type { PendingEntry } from './drift.js';
 import { ageText } from './format.js';
-import type { OwnerStatus, PodIntent } from './model.js';
+import type { OwnerKind, OwnerStatus, PodIntent } from './model.js';
 import { isPending } from './owners.js';
 
 /** An owner must be seen absent / deleting / stopped this long (serve) before its entries are leftovers. */
@@ -27,31 +31,64 @@ function established(o: OwnerStatus | undefined, now: number, graceSeconds: numb
   return o.since === null || now - o.since >= graceSeconds;
 }
 
-/** Why an owner does not want its entries any more, one clause. */
-export function ownerWhy(o: OwnerStatus, now: number): string {
+/** What each owner kind calls the items it writes into its per-pod object. */
+const ITEMS: Readonly<Record<OwnerKind, string>> = { NetworkChaos: 'entries', HTTPChaos: 'rules', IOChaos: 'actions' };
+
+/** Why an owner does not want its entries (rules, actions) any more, one clause. */
+export function ownerWhy(o: OwnerStatus, now: number, kind: OwnerKind = 'NetworkChaos'): string {
   const age = o.since !== null ? ` (seen so for ${ageText(Math.max(0, now - o.since))})` : '';
-  if (o.condition === 'absent') return `NetworkChaos ${o.ref} no longer exists${age}: it was deleted without recovering its entries (a forced delete removes the finalizer without recovery)`;
-  if (o.condition === 'deleting') return `NetworkChaos ${o.ref} is being deleted${age} and has not recovered its entries`;
-  return `NetworkChaos ${o.ref} is stopped (desiredPhase Stop: paused or its duration over)${age} and has not recovered its entries`;
+  const items = ITEMS[kind];
+  if (o.condition === 'absent') return `${kind} ${o.ref} no longer exists${age}: it was deleted without recovering its ${items} (a forced delete removes the finalizer without recovery)`;
+  if (o.condition === 'deleting') return `${kind} ${o.ref} is being deleted${age} and has not recovered its ${items}`;
+  return `${kind} ${o.ref} is stopped (desiredPhase Stop: paused or its duration over)${age} and has not recovered its ${items}`;
+}
+
+/** The owner kind whose conditions decide an entry (null: none, e.g. a DNS entry or one owned through records). */
+function ownerKindOf(e: PendingEntry): OwnerKind | null {
+  if (e.network) return 'NetworkChaos';
+  if (e.podChaos === 'PodHttpChaos') return 'HTTPChaos';
+  if (e.podChaos === 'PodIOChaos') return 'IOChaos';
+  return null;
+}
+
+/** The detail of a PodHttpChaos / PodIOChaos entry whose every owner is gone (`why`). */
+function podChaosDetail(e: PendingEntry, intent: PodIntent, kind: OwnerKind, why: string): string {
+  const obj = kind === 'HTTPChaos' ? intent.http : intent.io;
+  const name = `${kind === 'HTTPChaos' ? 'PodHttpChaos' : 'PodIOChaos'} ${obj ? `${obj.namespace}/${obj.name}` : ''}`;
+  // Only a recorded process can be missing (the proxy and its chains are entries only when found).
+  if (e.state === 'missing') {
+    return `${name} still lists its ${ITEMS[kind]} and records ${e.name} ${e.where ?? ''} (status.pid), but ${why}; it is not running, and chaos-daemon would start it again on the next apply of ${name}`;
+  }
+  if (e.artefact === 'process') return `${e.name} ${e.where ?? ''} runs for ${name}'s ${ITEMS[kind]}, but ${why}`;
+  return `${e.name}${e.where !== null ? ` (${e.where})` : ''} is in the kernel for ${name}'s ${ITEMS[kind]}, but ${why}`;
 }
 
 /** Entries whose every owner is gone: leftover (kernel side) or stale (none). Returns the entries changed. */
 export function applyOwners(entries: PendingEntry[], intent: PodIntent, now: number, graceSeconds: number): Set<PendingEntry> {
   const changed = new Set<PendingEntry>();
-  const byRef = new Map(intent.owners.map((o) => [o.ref, o]));
+  const byKind: Record<OwnerKind, Map<string, OwnerStatus>> = {
+    NetworkChaos: new Map(intent.owners.map((o) => [o.ref, o])),
+    HTTPChaos: new Map((intent.httpOwners ?? []).map((o) => [o.ref, o])),
+    IOChaos: new Map((intent.ioOwners ?? []).map((o) => [o.ref, o])),
+  };
   const pnc = intent.network ? `${intent.network.namespace}/${intent.network.name}` : '';
   for (const e of entries) {
-    if (!e.network || e.owners.length === 0 || (e.state !== 'present' && e.state !== 'mismatch' && e.state !== 'missing')) continue;
-    const owners = e.owners.map((r) => byRef.get(r));
+    const kind = ownerKindOf(e);
+    if (kind === null || e.owners.length === 0 || (e.state !== 'present' && e.state !== 'mismatch' && e.state !== 'missing')) continue;
+    const owners = e.owners.map((r) => byKind[kind].get(r));
     if (!owners.every((o) => established(o, now, graceSeconds))) continue;
-    const why = (owners as OwnerStatus[]).map((o) => ownerWhy(o, now)).join('; ');
-    if (e.state === 'missing') {
-      e.state = 'stale';
+    const why = (owners as OwnerStatus[]).map((o) => ownerWhy(o, now, kind)).join('; ');
+    if (kind !== 'NetworkChaos') {
+      e.detail = podChaosDetail(e, intent, kind, why);
+      // Active only when an active finding names it (reconcile.ts), as for the PodNetworkChaos' artefacts: an idle
+      // tproxy -i (scaffolding) changes nothing.
+      e.active = false;
+    } else if (e.state === 'missing') {
       e.detail = `PodNetworkChaos ${pnc} still lists ${e.name} (${e.spec ?? e.artefact}), but ${why}; it is not in the kernel, and chaos-daemon would install it again on the next apply of that PodNetworkChaos`;
     } else {
-      e.state = 'leftover';
       e.detail = `${e.name} is in the kernel for PodNetworkChaos ${pnc}'s entry, but ${why}`;
     }
+    e.state = e.state === 'missing' ? 'stale' : 'leftover';
     // Kinds as for any leftover: those of the active findings naming it (reconcile.ts), none while inert.
     e.kinds = [];
     delete e.expected;

@@ -114,8 +114,10 @@ function chainEntries(intent: PodNetworkIntent | null, http: PodHttpIntent | nul
     const owned = ownersOf(owners);
     out.push(entry({
       artefact: 'chain', name: c.name, where: where(c), owners: owned, state: owned.length === 0 ? 'leftover' : 'present', kinds: [], tokens: [c.name],
-      // HTTPChaos' mangle chains are PodHttpChaos', not what chaos-daemon applies from the PodNetworkChaos.
+      // HTTPChaos' mangle chains are PodHttpChaos', not what chaos-daemon applies from the PodNetworkChaos: their
+      // owners are the rules' HTTPChaos (lifecycle.ts).
       network: c.role !== 'http',
+      ...(c.role === 'http' ? { podChaos: 'PodHttpChaos' as const } : {}),
       spec: owned.length === 0 ? null : `(${why})`, kernel: chainKernel(c),
       detail: owned.length === 0
         ? `${c.label} (${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}) is in the kernel, but no PodNetworkChaos entry${c.role === 'http' ? ' or PodHttpChaos rule' : ''} asks for it`

@@ -4,13 +4,14 @@
  * fingerprint recognises (issue 11 makes `dns` exact and adds chaos-tproxy's current layout to `http`).
  * - dns: an active `dns` finding is present when a DNSChaos has an Injected record for the pod (or one of its
  *   containers), a leftover otherwise; an Injected record with no `dns` state in the pod is missing.
- * - http: an active `http` finding is owned by the PodHttpChaos rules' sources, else by HTTPChaos records,
- *   else a leftover. Not reported missing: the fingerprint recognises only chaos-tproxy's pre-0.4.5 layout until
+ * - http: an active `http` finding is owned by the PodHttpChaos rules' sources (a leftover once every one of
+ *   their HTTPChaos is absent, being deleted or stopped: lifecycle.ts), else by HTTPChaos records, else a leftover. Not reported missing: the fingerprint recognises only chaos-tproxy's pre-0.4.5 layout until
  *   issue 11 lands, so a missing claim would be wrong for current Chaos Mesh.
  */
 import type { ChaosReport } from '../chaos/types.js';
 import type { PendingEntry } from './drift.js';
 import type { PodIntent } from './model.js';
+import { httpSources } from './owners.js';
 
 function injected(intent: PodIntent, kind: string): string[] {
   return intent.experiments
@@ -37,10 +38,12 @@ export function matchRecords(intent: PodIntent, chaos: ChaosReport): PendingEntr
   }
   const httpFindings = chaos.details.filter((d) => d.level === 'active' && (d.kind === 'http' || d.kinds?.includes('http')));
   if (httpFindings.length > 0) {
-    const fromRules = [...new Set((intent.http?.rules ?? []).map((r) => r.source).filter((s): s is string => !!s))].sort();
+    const fromRules = intent.http ? httpSources(intent.http) : [];
     const owners = fromRules.length > 0 ? fromRules : injected(intent, 'HTTPChaos');
     out.push({
       artefact: 'http', name: 'transparent proxy', where: null, owners, state: owners.length ? 'present' : 'leftover', kinds: ['http'], active: true,
+      // Owned by the rules: their HTTPChaos' conditions decide (lifecycle.ts); records already leave deleting ones out.
+      ...(fromRules.length > 0 ? { podChaos: 'PodHttpChaos' as const } : {}),
       tokens: [], phrases: httpFindings.map((d) => d.message),
       spec: owners.length ? `HTTPChaos ${owners.join(', ')}` : null, kernel: 'traffic diverted to a proxy',
       detail: owners.length ? `HTTPChaos ${owners.join(', ')} diverts the pod's traffic to its proxy` : 'traffic is diverted to a transparent proxy, but no PodHttpChaos rule or HTTPChaos record asks for it',

@@ -140,12 +140,17 @@ export interface ExperimentIntent {
 }
 
 /**
- * Where the NetworkChaos named by a PodNetworkChaos entry's `source` stands (owners.ts): running (desiredPhase Run
- * or not yet set), absent (no such object in the cache: deleted without recovery, e.g. the dashboard's forced
- * delete), deleting (deletionTimestamp set, its finalizer not yet removed) or stopped (desiredPhase Stop: paused or
- * its duration over). Chaos Mesh clears an experiment's entries only when it recovers them.
+ * Where the experiment named by a per-pod object's `source` stands (owners.ts): the NetworkChaos of a
+ * PodNetworkChaos entry, the HTTPChaos of a PodHttpChaos rule, the IOChaos of a PodIOChaos action. Running
+ * (desiredPhase Run or not yet set), absent (no such object in the cache: deleted without recovery, e.g. the
+ * dashboard's forced delete), deleting (deletionTimestamp set, its finalizer not yet removed) or stopped
+ * (desiredPhase Stop: paused or its duration over). Chaos Mesh clears an experiment's entries only when it
+ * recovers them.
  */
 export type OwnerCondition = 'running' | 'absent' | 'deleting' | 'stopped';
+
+/** The experiment kinds that own per-pod entries, and the per-pod object each one writes. */
+export type OwnerKind = 'NetworkChaos' | 'HTTPChaos' | 'IOChaos';
 
 export interface OwnerStatus {
   ref: ExperimentRef;
@@ -163,6 +168,10 @@ export interface PodIntent {
   experiments: (Omit<ExperimentIntent, 'records' | 'instances'> & { records: ExperimentRecord[]; instances: StressInstance[] })[];
   /** The NetworkChaos of every source the pod's PodNetworkChaos names, sorted by ref ([] without one). */
   owners: OwnerStatus[];
+  /** The HTTPChaos of every source the pod's PodHttpChaos rules name, sorted by ref (absent or [] without one). */
+  httpOwners?: OwnerStatus[];
+  /** The IOChaos of every source the pod's PodIOChaos actions name, sorted by ref (absent or [] without one). */
+  ioOwners?: OwnerStatus[];
   /** When the agent first saw the PodNetworkChaos with generation > observedGeneration (unix seconds); null when
    *  it is not pending, or without memory (a one-shot list). */
   networkPendingSince: number | null;

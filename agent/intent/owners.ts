@@ -7,15 +7,26 @@
  *   NetworkChaos is absent (deleted without recovery: the dashboard's forced delete sets
  *   chaos-mesh.chaos-mesh.org/cleanFinalizer=forced, which drops the finalizer, controllers/common/finalizers),
  *   being deleted, or stopped (desiredPhase Stop: paused, duration over, or deleted) is not wanted any more.
+ * - The same holds for the other per-pod objects and their experiments: a PodHttpChaos rule's `source` names its
+ *   HTTPChaos, a PodIOChaos action's `source` its IOChaos (api/v1alpha1/podhttpchaos_types.go PodHttpChaosRule.Source,
+ *   podiochaos_types.go IOChaosAction.Source, both `<namespace>/<name>`: controllers/chaosimpl/httpchaos/impl.go and
+ *   iochaos/impl.go set `source := ns + "/" + name`). Both managers' WithInit start every transaction with
+ *   Clear(source), which drops that source's rules / actions (controllers/chaosimpl/httpchaos/podhttpchaosmanager
+ *   builder.go + transaction.go, iochaos/podiochaosmanager builder.go + transaction.go), and Recover commits that
+ *   transaction alone: only a recovery removes them. chaos-daemon then re-applies what is left
+ *   (controllers/podhttpchaos/controller.go, controllers/podiochaos/controller.go): toda is killed and not restarted
+ *   when no action is left (pkg/chaosdaemon/iochaos_server.go ApplyIOChaos), tproxy gets the remaining rules and
+ *   ports (pkg/chaosdaemon/httpchaos_server.go). So rules / actions of an absent, deleting or stopped experiment keep
+ *   the proxy and the FUSE mount in place.
  * - A PodNetworkChaos is pending while metadata.generation > status.observedGeneration: the controller changed the
  *   spec and has not yet applied it through chaos-daemon (controllers/podnetworkchaos/controller.go sets
  *   observedGeneration = generation and failedMessage after each attempt).
  * The condition keys name what is tracked; a condition's clock starts when the agent first sees it in a synced
  * view and stops when it is no longer seen (the owner reappears, the PodNetworkChaos is applied).
  */
-import type { ExperimentIntent, ExperimentRef, OwnerCondition, PodNetworkIntent } from './model.js';
+import type { ExperimentIntent, ExperimentRef, OwnerCondition, OwnerKind, PodHttpIntent, PodIoIntent, PodNetworkIntent } from './model.js';
 
-/** The condition of a NetworkChaos (undefined: not in the cache). */
+/** The condition of an owning experiment (undefined: not in the cache). */
 export function ownerCondition(exp: ExperimentIntent | undefined): OwnerCondition {
   if (exp === undefined) return 'absent';
   if (exp.deleting) return 'deleting';
@@ -29,28 +40,57 @@ export function networkSources(n: PodNetworkIntent): ExperimentRef[] {
   return [...new Set(all)].sort();
 }
 
+function distinct(sources: readonly (string | null)[]): ExperimentRef[] {
+  return [...new Set(sources.filter((s): s is string => s !== null && s !== ''))].sort();
+}
+
+/** The distinct non-empty sources of a PodHttpChaos' rules (their HTTPChaos), sorted. */
+export function httpSources(h: PodHttpIntent): ExperimentRef[] {
+  return distinct(h.rules.map((r) => r.source));
+}
+
+/** The distinct non-empty sources of a PodIOChaos' actions (their IOChaos), sorted. */
+export function ioSources(i: PodIoIntent): ExperimentRef[] {
+  return distinct(i.actions.map((a) => a.source));
+}
+
 /** generation > observedGeneration (an unwritten status counts as observedGeneration 0). */
 export function isPending(n: PodNetworkIntent): boolean {
   return n.generation !== null && n.generation > (n.observedGeneration ?? 0);
 }
 
-export function ownerKey(ref: ExperimentRef, condition: OwnerCondition): string {
-  return `owner\0${ref}\0${condition}`;
+export function ownerKey(ref: ExperimentRef, condition: OwnerCondition, kind: OwnerKind = 'NetworkChaos'): string {
+  return `owner\0${kind}\0${ref}\0${condition}`;
 }
 
 export function pendingKey(namespace: string, pod: string): string {
   return `pending\0${namespace}/${pod}`;
 }
 
-/** Every condition key the caches show now: owners not running, pending PodNetworkChaos objects. */
-export function conditionKeys(network: readonly PodNetworkIntent[], networkChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>): string[] {
+/** The PodHttpChaos / PodIOChaos objects and their experiments by `<ns>/<name>`, for conditionKeys. */
+export interface PodChaosOwners {
+  http: readonly PodHttpIntent[];
+  io: readonly PodIoIntent[];
+  httpChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>;
+  ioChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>;
+}
+
+/** Every condition key the caches show now: owners not running (of each kind), pending PodNetworkChaos objects. */
+export function conditionKeys(network: readonly PodNetworkIntent[], networkChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>, other?: PodChaosOwners): string[] {
   const keys = new Set<string>();
-  for (const n of network) {
-    for (const ref of networkSources(n)) {
-      const c = ownerCondition(networkChaos.get(ref));
-      if (c !== 'running') keys.add(ownerKey(ref, c));
+  const add = (refs: ExperimentRef[], experiments: ReadonlyMap<ExperimentRef, ExperimentIntent>, kind: OwnerKind): void => {
+    for (const ref of refs) {
+      const c = ownerCondition(experiments.get(ref));
+      if (c !== 'running') keys.add(ownerKey(ref, c, kind));
     }
+  };
+  for (const n of network) {
+    add(networkSources(n), networkChaos, 'NetworkChaos');
     if (isPending(n)) keys.add(pendingKey(n.namespace, n.name));
+  }
+  if (other !== undefined) {
+    for (const h of other.http) add(httpSources(h), other.httpChaos, 'HTTPChaos');
+    for (const i of other.io) add(ioSources(i), other.ioChaos, 'IOChaos');
   }
   return [...keys];
 }

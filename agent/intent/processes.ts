@@ -6,12 +6,15 @@
  * - toda (IOChaos): PodIOChaos status.pid / status.startTime;
  * - stress-ng / memStress (StressChaos): status.instances[<record id>].uid / memoryUid = the pid as text,
  *   startTime / memoryStartTime (RFC 3339).
- * `ChaosProcess` is the provisional input: when issue 11's model of toda/tproxy/stress processes lands, map it to
- * this shape (or replace the type) and pass the pod's processes to reconcilePod; until then it receives null and
- * says nothing. The matching itself is done and tested.
+ * A recorded tproxy / toda is owned by the PodHttpChaos rules' / PodIOChaos actions' sources: once every one of
+ * those experiments is absent, being deleted or stopped it is a leftover naming them (lifecycle.ts). Each entry
+ * carries the words the fingerprint's process finding uses for it (its pid; toda also its FUSE mount), so that
+ * finding gives it its kind and gets its owners.
+ * `ChaosProcess` is the input attach.ts maps the pod's /proc facts to; null (those facts unknown) says nothing.
  */
 import type { PendingEntry } from './drift.js';
 import type { PodIntent } from './model.js';
+import { httpSources, ioSources } from './owners.js';
 
 export interface ChaosProcess {
   command: 'tproxy' | 'toda' | 'stress-ng' | 'memStress';
@@ -29,20 +32,41 @@ interface Expected {
   startTimeMs: number | null;
   owners: string[];
   what: string;
+  /** The per-pod object whose rules / actions own it (their experiments' conditions decide: lifecycle.ts). */
+  podChaos?: PendingEntry['podChaos'];
+  /** What the fingerprint's findings on its other evidence say (toda's FUSE mount), beside its pid. */
+  phrases: string[];
+}
+
+/**
+ * The words a process finding uses for its process (agent/chaos/processes.ts: `... (pid <pid>, started ..., via
+ * ...)`), so that finding gives the entry its kind and gets the entry's owners.
+ */
+function pidPhrase(pid: number): string {
+  return `(pid ${pid}, `;
+}
+
+/** toda's FUSE mount as agent/chaos/processes.ts words it (`container <name>: <volume> is a toda FUSE mount`). */
+function mountPhrase(container: string | null, volume: string): string {
+  return `${container !== null ? `container ${container}` : ''}: ${volume} is a toda FUSE mount`;
 }
 
 function expectedProcesses(intent: PodIntent): Expected[] {
   const out: Expected[] = [];
-  const sources = (xs: (string | null)[]): string[] => [...new Set(xs.filter((s): s is string => !!s))].sort();
-  if (intent.http?.pid) out.push({ command: 'tproxy', pid: intent.http.pid, startTimeMs: intent.http.startTime, owners: sources(intent.http.rules.map((r) => r.source)), what: 'PodHttpChaos status.pid' });
-  if (intent.io?.pid) out.push({ command: 'toda', pid: intent.io.pid, startTimeMs: intent.io.startTime, owners: sources(intent.io.actions.map((a) => a.source)), what: 'PodIOChaos status.pid' });
+  const h = intent.http;
+  if (h?.pid) out.push({ command: 'tproxy', pid: h.pid, startTimeMs: h.startTime, owners: httpSources(h), what: 'PodHttpChaos status.pid', podChaos: 'PodHttpChaos', phrases: [] });
+  const io = intent.io;
+  if (io?.pid) {
+    out.push({ command: 'toda', pid: io.pid, startTimeMs: io.startTime, owners: ioSources(io), what: 'PodIOChaos status.pid', podChaos: 'PodIOChaos',
+      phrases: io.volumeMountPath !== '' ? [mountPhrase(io.container, io.volumeMountPath)] : [] });
+  }
   for (const e of intent.experiments) {
     for (const i of e.instances) {
       const owner = [`${e.namespace}/${e.name}`];
       const cpu = i.uid !== null ? Number(i.uid) : NaN;
-      if (Number.isSafeInteger(cpu) && cpu > 0) out.push({ command: 'stress-ng', pid: cpu, startTimeMs: i.startTime ? Date.parse(i.startTime) : null, owners: owner, what: `StressChaos instance ${i.key}` });
+      if (Number.isSafeInteger(cpu) && cpu > 0) out.push({ command: 'stress-ng', pid: cpu, startTimeMs: i.startTime ? Date.parse(i.startTime) : null, owners: owner, what: `StressChaos instance ${i.key}`, phrases: [] });
       const mem = i.memoryUid !== null ? Number(i.memoryUid) : NaN;
-      if (Number.isSafeInteger(mem) && mem > 0) out.push({ command: 'memStress', pid: mem, startTimeMs: i.memoryStartTime ? Date.parse(i.memoryStartTime) : null, owners: owner, what: `StressChaos instance ${i.key} (memory)` });
+      if (Number.isSafeInteger(mem) && mem > 0) out.push({ command: 'memStress', pid: mem, startTimeMs: i.memoryStartTime ? Date.parse(i.memoryStartTime) : null, owners: owner, what: `StressChaos instance ${i.key} (memory)`, phrases: [] });
     }
   }
   return out;
@@ -64,14 +88,15 @@ export function reconcileProcesses(intent: PodIntent, processes: ChaosProcess[] 
     if (p) matched.add(p);
     out.push({
       artefact: 'process', name: e.command, where: `pid ${e.pid}`, owners: e.owners, state: p ? 'present' : 'missing',
-      kinds: [], active: p !== undefined, tokens: [], phrases: [],
+      kinds: [], active: p !== undefined, tokens: [], phrases: p ? [pidPhrase(p.pid), ...e.phrases] : [],
+      ...(e.podChaos !== undefined ? { podChaos: e.podChaos } : {}),
       spec: `${e.command} pid ${e.pid} (${e.what})`, kernel: p ? `${p.command} pid ${p.pid} runs` : null,
       detail: p ? `${e.command} pid ${e.pid} runs, as ${e.what} records` : `${e.what} records ${e.command} pid ${e.pid}, which is not running (or is another process)`,
     });
   }
   for (const p of processes) {
     if (matched.has(p)) continue;
-    out.push({ artefact: 'process', name: p.command, where: `pid ${p.pid}`, owners: [], state: 'leftover', kinds: [], active: true, tokens: [], phrases: [],
+    out.push({ artefact: 'process', name: p.command, where: `pid ${p.pid}`, owners: [], state: 'leftover', kinds: [], active: true, tokens: [], phrases: [pidPhrase(p.pid)],
       spec: null, kernel: `${p.command} pid ${p.pid} runs`,
       detail: `${p.command} pid ${p.pid} runs in the pod, but nothing in the Kubernetes API records it` });
   }

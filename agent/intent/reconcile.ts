@@ -8,9 +8,10 @@
  *   counts from the injection tracker's first-seen time of the oldest of those kinds.
  * - No claim without knowledge: the pod's namespace unread (verdict unknown), the intent never listed, or the
  *   intent older than `maxStalenessSeconds` give status `unknown` and no entries.
- * - The PodNetworkChaos' owners and apply state (lifecycle.ts): entries of an absent / deleting / stopped
- *   NetworkChaos become leftovers (or stale), differences while a generation is unapplied pending, after a failed
- *   apply failed.
+ * - The per-pod objects' owners and the PodNetworkChaos' apply state (lifecycle.ts): the kernel side of entries of
+ *   an absent / deleting / stopped NetworkChaos, of PodHttpChaos rules of such an HTTPChaos and of PodIOChaos
+ *   actions of such an IOChaos becomes leftovers (or stale), differences while a generation is unapplied pending,
+ *   after a failed apply failed.
  */
 import type { ChaosKind, ChaosReport } from '../chaos/types.js';
 import { kernelArtefacts, type NetnsView } from './artefacts.js';
@@ -62,7 +63,7 @@ function union(lists: ExperimentRef[][]): ExperimentRef[] {
 }
 
 function strip(e: PendingEntry): DriftEntry {
-  const { tokens: _t, phrases: _p, network: _n, ...rest } = e;
+  const { tokens: _t, phrases: _p, network: _n, podChaos: _c, ...rest } = e;
   return rest;
 }
 

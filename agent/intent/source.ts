@@ -3,8 +3,8 @@
  * - `serve`: one informer per resource (resources.ts), started once; every collection takes `view()` of the
  *   caches as they are, without waiting (a slow or gone API server leaves the last caches, marked stale);
  * - one-shot commands (`inspect`, `diff`, `metrics`): `listIntent()` lists every resource once (NetworkChaos after
- *   PodNetworkChaos), in parallel with the node collection, under one deadline; a failure makes the intent
- *   `unavailable`, never the command fail.
+ *   PodNetworkChaos, HTTPChaos after PodHttpChaos, IOChaos after PodIOChaos), in parallel with the node
+ *   collection, under one deadline; a failure makes the intent `unavailable`, never the command fail.
  * `health()` feeds chaos_daemon_kube_up (every resource listed and watched now) and
  * chaos_daemon_kube_sync_age_seconds (since the caches were last known to match the server).
  */
@@ -18,7 +18,7 @@ import { listAll } from './list.js';
 import type { IntentStatus } from './model.js';
 import { conditionKeys, SinceTracker } from './owners.js';
 import { RESOURCES, type Normalised, type ResourceSpec } from './resources.js';
-import { cachesFrom, IntentView, networkChaosByRef } from './view.js';
+import { cachesFrom, IntentView, networkChaosByRef, podChaosOwners } from './view.js';
 
 export const KUBE_DEFAULTS: KubeSourceSettings = {
   maxObjects: 5_000,
@@ -66,7 +66,8 @@ function statusFrom(resources: InformerStatus[], now: number): IntentStatus & { 
 /** `serve`: informers on every resource. */
 export class KubeIntentSource implements IntentSource {
   private readonly informers: ResourceInformer[];
-  /** Since when owners have been absent / deleting / stopped and PodNetworkChaos objects pending (owners.ts). */
+  /** Since when owners (NetworkChaos, HTTPChaos, IOChaos) have been absent / deleting / stopped and PodNetworkChaos
+   *  objects pending (owners.ts). */
   private readonly conditions = new SinceTracker();
 
   constructor(
@@ -95,7 +96,7 @@ export class KubeIntentSource implements IntentSource {
     // Conditions start their clock only in a synced view: one informer behind another (a watch re-opening, a
     // relist) must not make an owner look absent. A stale view keeps the clocks as they were; a condition it shows
     // for the first time counts from now, i.e. is not yet past any grace.
-    if (status.state === 'synced') this.conditions.observe(conditionKeys(caches.network, networkChaosByRef(caches.experiments)), now);
+    if (status.state === 'synced') this.conditions.observe(conditionKeys(caches.network, networkChaosByRef(caches.experiments), podChaosOwners(caches)), now);
     return new IntentView(caches, status, (key) => this.conditions.since(key) ?? now);
   }
 
@@ -110,7 +111,10 @@ export class KubeIntentSource implements IntentSource {
   }
 }
 
-/** One-shot commands: list every resource once (in parallel, NetworkChaos after PodNetworkChaos; one overall deadline). Never throws. */
+/** The experiment kinds one-shot commands list only once the per-pod objects naming them are listed. */
+const LISTED_AFTER: Readonly<Record<string, string>> = { networkchaos: 'podnetworkchaos', httpchaos: 'podhttpchaos', iochaos: 'podiochaos' };
+
+/** One-shot commands: list every resource once (in parallel, each owner kind after its per-pod objects; one overall deadline). Never throws. */
 export async function listIntent(
   kc: KubeConfig,
   meta: { from: string; server: string },
@@ -135,13 +139,14 @@ export async function listIntent(
         return { status: { ...base, synced: false, lastSyncAt: null, objects: 0, truncated: false, skipped: 0, lastError: why, failures: 1 }, objects: [] };
       }
     };
-    // NetworkChaos is listed after PodNetworkChaos has been: an entry's owner created before the entry (as Chaos
-    // Mesh does) is then in the later list unless it was deleted in between, so an absent owner is not list lag.
-    // Without memory of earlier lists, owner conditions have no since-time (null) and are taken as they are.
+    // NetworkChaos is listed after PodNetworkChaos has been (HTTPChaos after PodHttpChaos, IOChaos after
+    // PodIOChaos): an entry's owner created before the entry (as Chaos Mesh does) is then in the later list unless
+    // it was deleted in between, so an absent owner is not list lag. Without memory of earlier lists, owner
+    // conditions have no since-time (null) and are taken as they are.
     const started = new Map<string, Promise<{ status: InformerStatus; objects: Normalised[] }>>();
-    for (const r of RESOURCES) if (r.plural !== 'networkchaos') started.set(r.plural, listOne(r));
-    const pnc = started.get('podnetworkchaos') ?? Promise.resolve();
-    const results = await Promise.all(RESOURCES.map((r) => started.get(r.plural) ?? pnc.then(() => listOne(r))));
+    for (const r of RESOURCES) if (!(r.plural in LISTED_AFTER)) started.set(r.plural, listOne(r));
+    const after = (r: ResourceSpec): Promise<unknown> => started.get(LISTED_AFTER[r.plural] ?? '') ?? Promise.resolve();
+    const results = await Promise.all(RESOURCES.map((r) => started.get(r.plural) ?? after(r).then(() => listOne(r))));
     const resources = results.map((r) => r.status);
     const s = statusFrom(resources, Date.now());
     const view = new IntentView(cachesFrom(results.flatMap((r) => r.objects)), { state: s.state, syncAgeSeconds: s.syncAgeSeconds, errors: s.errors });

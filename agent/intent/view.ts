@@ -2,11 +2,12 @@
  * A point-in-time view of the intent caches, indexed by pod: the Pod*Chaos objects named after the pod, the
  * experiments holding a record for the pod or one of its containers (record ids `<ns>/<pod>` and
  * `<ns>/<pod>/<container>`; StressChaos instances are keyed by the same ids), and the condition of every
- * NetworkChaos the pod's PodNetworkChaos names (owners.ts), with since when the agent has seen it so (`since`: the
- * source's memory; without one, null: no memory). Pure; built once per collection.
+ * NetworkChaos the pod's PodNetworkChaos names, HTTPChaos its PodHttpChaos rules name and IOChaos its PodIOChaos
+ * actions name (owners.ts), with since when the agent has seen it so (`since`: the source's memory; without one,
+ * null: no memory). Pure; built once per collection.
  */
-import type { ExperimentIntent, ExperimentRef, IntentStatus, OwnerStatus, PodHttpIntent, PodIntent, PodIoIntent, PodNetworkIntent } from './model.js';
-import { isPending, networkSources, ownerCondition, ownerKey, pendingKey } from './owners.js';
+import type { ExperimentIntent, ExperimentRef, IntentStatus, OwnerKind, OwnerStatus, PodHttpIntent, PodIntent, PodIoIntent, PodNetworkIntent } from './model.js';
+import { httpSources, ioSources, isPending, networkSources, ownerCondition, ownerKey, pendingKey, type PodChaosOwners } from './owners.js';
 import type { Normalised } from './resources.js';
 
 /** When a condition key (owners.ts) was first seen, unix seconds; null: no memory. */
@@ -43,6 +44,8 @@ export class IntentView {
   private readonly io = new Map<string, PodIoIntent>();
   private readonly byPod = new Map<string, ExperimentIntent[]>();
   private readonly networkChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>;
+  private readonly httpChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>;
+  private readonly ioChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>;
 
   constructor(
     caches: IntentCaches,
@@ -50,6 +53,8 @@ export class IntentView {
     private readonly since: SinceLookup = () => null,
   ) {
     this.networkChaos = networkChaosByRef(caches.experiments);
+    this.httpChaos = experimentsByRef(caches.experiments, 'HTTPChaos');
+    this.ioChaos = experimentsByRef(caches.experiments, 'IOChaos');
     for (const n of caches.network) this.network.set(`${n.namespace}/${n.name}`, n);
     for (const h of caches.http) this.http.set(`${h.namespace}/${h.name}`, h);
     for (const i of caches.io) this.io.set(`${i.namespace}/${i.name}`, i);
@@ -89,16 +94,34 @@ export class IntentView {
       }))
       .sort((a, b) => `${a.kind}/${a.namespace}/${a.name}`.localeCompare(`${b.kind}/${b.namespace}/${b.name}`));
     const network = this.network.get(key) ?? null;
-    const owners: OwnerStatus[] = network === null ? [] : networkSources(network).map((ref) => {
-      const condition = ownerCondition(this.networkChaos.get(ref));
-      return { ref, condition, since: condition === 'running' ? null : this.since(ownerKey(ref, condition)) };
-    });
+    const http = this.http.get(key) ?? null;
+    const io = this.io.get(key) ?? null;
+    const owners = network === null ? [] : this.owners(networkSources(network), this.networkChaos, 'NetworkChaos');
+    const httpOwners = http === null ? [] : this.owners(httpSources(http), this.httpChaos, 'HTTPChaos');
+    const ioOwners = io === null ? [] : this.owners(ioSources(io), this.ioChaos, 'IOChaos');
     const networkPendingSince = network !== null && isPending(network) ? this.since(pendingKey(namespace, name)) : null;
-    return { network, http: this.http.get(key) ?? null, io: this.io.get(key) ?? null, experiments, owners, networkPendingSince };
+    return { network, http, io, experiments, owners, httpOwners, ioOwners, networkPendingSince };
   }
+
+  private owners(refs: ExperimentRef[], experiments: ReadonlyMap<ExperimentRef, ExperimentIntent>, kind: OwnerKind): OwnerStatus[] {
+    return refs.map((ref) => {
+      const condition = ownerCondition(experiments.get(ref));
+      return { ref, condition, since: condition === 'running' ? null : this.since(ownerKey(ref, condition, kind)) };
+    });
+  }
+}
+
+/** The experiments of one kind by `<ns>/<name>`. */
+export function experimentsByRef(experiments: readonly ExperimentIntent[], kind: OwnerKind): Map<ExperimentRef, ExperimentIntent> {
+  return new Map(experiments.filter((e) => e.kind === kind).map((e) => [`${e.namespace}/${e.name}`, e]));
+}
+
+/** What conditionKeys needs beyond the PodNetworkChaos objects: the PodHttpChaos / PodIOChaos objects and their experiments. */
+export function podChaosOwners(caches: IntentCaches): PodChaosOwners {
+  return { http: caches.http, io: caches.io, httpChaos: experimentsByRef(caches.experiments, 'HTTPChaos'), ioChaos: experimentsByRef(caches.experiments, 'IOChaos') };
 }
 
 /** The NetworkChaos objects by `<ns>/<name>`. */
 export function networkChaosByRef(experiments: readonly ExperimentIntent[]): Map<ExperimentRef, ExperimentIntent> {
-  return new Map(experiments.filter((e) => e.kind === 'NetworkChaos').map((e) => [`${e.namespace}/${e.name}`, e]));
+  return experimentsByRef(experiments, 'NetworkChaos');
 }
