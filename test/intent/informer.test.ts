@@ -261,13 +261,19 @@ describe('bounds and timing', () => {
 });
 
 describe('owner conditions', () => {
-  it('serve: an entry\'s NetworkChaos absent, then created, then force-deleted: its condition and since when the source saw it so', async () => {
-    let t = 1_700_000_000_000;
-    server.create('podnetworkchaos', podNetworkChaos('own', 'web', partitionEntries('own', 'part', ['10.9.9.9'])));
-    const source = new KubeIntentSource(kubeConfig(), { from: 'test', server: server.url }, silentLogger(), FAST, () => t);
+  /** A `serve` source on the fake API server, its clock `now()`, once every resource is listed and watched. */
+  async function serveSource(now: () => number): Promise<KubeIntentSource> {
+    const source = new KubeIntentSource(kubeConfig(), { from: 'test', server: server.url }, silentLogger(), FAST, now);
     running.push(source);
     source.start();
     await waitFor('up', () => source.health().up);
+    return source;
+  }
+
+  it('serve: an entry\'s NetworkChaos absent, then created, then force-deleted: its condition and since when the source saw it so', async () => {
+    let t = 1_700_000_000_000;
+    server.create('podnetworkchaos', podNetworkChaos('own', 'web', partitionEntries('own', 'part', ['10.9.9.9'])));
+    const source = await serveSource(() => t);
     const owners = () => source.view().pod('own', 'web').owners;
     expect(owners()).toEqual([{ ref: 'own/part', condition: 'absent', since: 1_700_000_000 }]);
     t += 45_000;
@@ -283,8 +289,28 @@ describe('owner conditions', () => {
     server.remove('podnetworkchaos', 'own', 'web');
   });
 
-  it('one-shot: NetworkChaos is listed once PodNetworkChaos has been answered; an absent owner has no since (no memory)', async () => {
+  it('serve: a PodHttpChaos rule\'s HTTPChaos absent, then created (a NetworkChaos of that name does not count), then force-deleted', async () => {
+    let t = 1_700_000_000_000;
+    server.create('podhttpchaos', { metadata: { namespace: 'own', name: 'web' }, spec: { rules: [{ source: 'own/abort', port: 80, target: 'Request', selector: {}, actions: { abort: true } }] } });
+    server.create('networkchaos', experiment('own', 'abort', 'delay', [{ id: 'own/web' }]));
+    const source = await serveSource(() => t);
+    const owners = () => source.view().pod('own', 'web').httpOwners;
+    expect(owners()).toEqual([{ ref: 'own/abort', condition: 'absent', since: 1_700_000_000 }]);
+    t += 45_000;
+    expect(owners()).toEqual([{ ref: 'own/abort', condition: 'absent', since: 1_700_000_000 }]);
+    server.create('httpchaos', experiment('own', 'abort', 'abort', [{ id: 'own/web' }]));
+    await waitFor('running', () => owners()?.[0]?.condition === 'running');
+    t += 10_000;
+    server.remove('httpchaos', 'own', 'abort');
+    await waitFor('absent again', () => owners()?.[0]?.condition === 'absent');
+    expect(owners()).toEqual([{ ref: 'own/abort', condition: 'absent', since: 1_700_000_055 }]);
+    server.remove('podhttpchaos', 'own', 'web');
+    server.remove('networkchaos', 'own', 'abort');
+  });
+
+  it('one-shot: NetworkChaos is listed once PodNetworkChaos has been answered (HTTPChaos, IOChaos once PodHttpChaos, PodIOChaos have); an absent owner has no since (no memory)', async () => {
     server.create('podnetworkchaos', podNetworkChaos('own', 'web', partitionEntries('own', 'part', ['10.9.9.9'])));
+    server.create('podiochaos', { metadata: { namespace: 'own', name: 'web' }, spec: { volumeMountPath: '/data', actions: [{ type: 'latency', path: '', percent: 100, latency: '10ms', source: 'own/slow-io' }] } });
     server.listDelayMs = 300;
     const arrivals = new Map<string, number>();
     server.onRequest = (rec) => {
@@ -295,7 +321,11 @@ describe('owner conditions', () => {
     expect(src.view().status.state).toBe('synced');
     expect(arrivals.size).toBe(RESOURCES.length);
     expect(arrivals.get('networkchaos')! - arrivals.get('podnetworkchaos')!).toBeGreaterThanOrEqual(295);
+    expect(arrivals.get('httpchaos')! - arrivals.get('podhttpchaos')!).toBeGreaterThanOrEqual(295);
+    expect(arrivals.get('iochaos')! - arrivals.get('podiochaos')!).toBeGreaterThanOrEqual(295);
     expect(src.view().pod('own', 'web').owners).toEqual([{ ref: 'own/part', condition: 'absent', since: null }]);
+    expect(src.view().pod('own', 'web').ioOwners).toEqual([{ ref: 'own/slow-io', condition: 'absent', since: null }]);
     server.remove('podnetworkchaos', 'own', 'web');
+    server.remove('podiochaos', 'own', 'web');
   });
 });
