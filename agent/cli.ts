@@ -1,6 +1,8 @@
 /**
  * Entry point: parse flags (config.ts) and dispatch to one module per subcommand in commands/.
  * Exit codes: 0 success, 1 failure (nothing reachable / inspected), 2 usage error.
+ * `main` only returns the code (the code cache's training runs it in-process); `run`, the launcher's entry, also ends
+ * the process of a one-shot command once its answer is out (exit.ts), whatever its abandoned reads still hold.
  */
 import { loadConfig, helpText } from './config.js';
 import { UsageError, errorMessage } from './errors.js';
@@ -16,21 +18,46 @@ const commands: Record<string, () => Promise<{ run: Command }>> = {
   diff: () => import('./commands/diff.js'),
 };
 
+interface Outcome {
+  code: number;
+  /** Every command but `serve` (`serve --help` and a usage error are one-shot too): the process ends with the answer. */
+  oneShot: boolean;
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return (await execute(argv, env)).code;
+}
+
+/** bin/chaos-node-agent.js: main(), the exit code set; a one-shot command's process then ends (exit.ts). */
+export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let outcome: Outcome;
+  try {
+    outcome = await execute(argv, env);
+  } catch (err) {
+    process.stderr.write(`chaos-node-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    outcome = { code: 1, oneShot: !argv.includes('serve') };
+  }
+  process.exitCode = outcome.code;
+  // Loaded at the end (its own chunk in the bundle, with libc's): nothing before the answer pays for it.
+  if (outcome.oneShot) await (await import('./exit.js')).exitOneShot(outcome.code);
+}
+
+async function execute(argv: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
   let cfg;
   try {
     cfg = loadConfig(argv, env);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`chaos-node-agent: ${err.message}\n`);
-      return 2;
+      return { code: 2, oneShot: true };
     }
     throw err;
   }
   if (cfg.help) {
     process.stdout.write(helpText());
-    return 0;
+    return { code: 0, oneShot: true };
   }
+  const oneShot = cfg.command !== 'serve';
   const controller = new AbortController();
   // `on`, not `once`: execa re-sends SIGTERM to the process when it sees no other listener left.
   const stop = (): void => controller.abort();
@@ -45,14 +72,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   };
   try {
     const mod = await commands[cfg.command]!();
-    return await mod.run(cfg, io);
+    return { code: await mod.run(cfg, io), oneShot };
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`chaos-node-agent: ${err.message}\n`);
-      return 2;
+      return { code: 2, oneShot };
     }
     io.err(`chaos-node-agent ${cfg.command}: ${errorMessage(err)}\n`);
-    return 1;
+    return { code: 1, oneShot };
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);

@@ -46,6 +46,10 @@ export interface Config {
   kube: 'auto' | 'on' | 'off';
   /** Kubeconfig file; null = KUBECONFIG, in-cluster, ~/.kube/config. */
   kubeconfig: string | null;
+  /** serve: how long an owner is seen absent / deleting / stopped before its entries are leftovers, ms (intent/lifecycle.ts). */
+  intentOwnerGraceMs: number;
+  /** serve: how long a PodNetworkChaos generation not yet applied excuses the differences, ms (intent/lifecycle.ts). */
+  intentPendingLimitMs: number;
 }
 
 type Kind = 'string' | 'list' | 'bool' | 'duration' | 'int' | 'bytes';
@@ -91,6 +95,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'nsenter-path', kind: 'string', key: 'nsenterPath', def: 'nsenter', help: 'nsenter executable.' },
   { name: 'kube', kind: 'string', key: 'kube', def: 'auto', help: "Read Chaos Mesh's intent (Pod*Chaos, experiment records) from the Kubernetes API, read-only: auto = when in-cluster credentials or a kubeconfig exist, on = required, off = never." },
   { name: 'kubeconfig', kind: 'string', key: 'kubeconfig', def: '', help: 'Kubeconfig file for --kube (default: KUBECONFIG, then in-cluster, then ~/.kube/config).' },
+  { name: 'intent-owner-grace', kind: 'duration', key: 'intentOwnerGraceMs', def: '30s', help: 'serve, with --kube: how long a NetworkChaos, HTTPChaos or IOChaos must be seen absent, being deleted or stopped before the kernel state of its PodNetworkChaos entries, PodHttpChaos rules or PodIOChaos actions is a leftover (entries with none: stale); at most 1h.', commands: ['serve'] },
+  { name: 'intent-pending-limit', kind: 'duration', key: 'intentPendingLimitMs', def: '2m', help: 'serve, with --kube: how long a PodNetworkChaos generation chaos-daemon has not applied yet keeps its differences pending; past it they are drift again (missing, mismatch, leftover); at most 1h.', commands: ['serve'] },
   { name: 'help', kind: 'bool', key: 'help', def: 'false', help: 'Show this help.' },
 ];
 
@@ -148,6 +154,11 @@ function parseInt10(flag: string, v: string, min: number, max: number): number {
 
 /** Linux PID_MAX_LIMIT (2^22); --netns-concurrency above 64 would only queue in the kernel. */
 const INT_LIMITS: Record<string, number> = { pid: 4_194_304, 'netns-concurrency': 64 };
+/** Durations with an upper bound, ms: the intent's clocks past an hour would hide drift for good. */
+const DURATION_LIMITS: Record<string, { ms: number; text: string }> = {
+  'intent-owner-grace': { ms: 3_600_000, text: '1h' },
+  'intent-pending-limit': { ms: 3_600_000, text: '1h' },
+};
 
 export function parseListen(v: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v.trim());
@@ -198,6 +209,9 @@ function defaults(): Config {
     nsenterPath: 'nsenter',
     kube: 'auto',
     kubeconfig: null,
+    // intent/lifecycle.ts DEFAULT_OWNER_GRACE_SECONDS, DEFAULT_PENDING_LIMIT_SECONDS (not imported: config loads first).
+    intentOwnerGraceMs: 30_000,
+    intentPendingLimitMs: 120_000,
   };
 }
 
@@ -217,9 +231,13 @@ function apply(cfg: Config, spec: FlagSpec, raw: string, seen: Set<string>): voi
     case 'bool':
       c[spec.key] = parseBool(spec.name, raw);
       break;
-    case 'duration':
-      c[spec.key] = parseDuration(spec.name, raw);
+    case 'duration': {
+      const ms = parseDuration(spec.name, raw);
+      const max = DURATION_LIMITS[spec.name];
+      if (max !== undefined && ms > max.ms) throw new UsageError(`--${spec.name}: must be at most ${max.text}, got "${raw}"`);
+      c[spec.key] = ms;
       break;
+    }
     case 'bytes':
       c[spec.key] = parseBytes(spec.name, raw);
       break;

@@ -21,14 +21,11 @@ async function load() {
   return createRequire(import.meta.url)(fileURLToPath(bundle));
 }
 
-const { main } = await load();
+const { run } = await load();
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    process.stderr.write(`chaos-node-agent: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+// run() sets the exit code, and ends a one-shot command's process once its answer is out (agent/exit.ts): a read
+// abandoned at its deadline may stay blocked in the kernel in libuv's thread pool and would keep it alive.
+run(process.argv.slice(2)).catch((err) => {
+  process.stderr.write(`chaos-node-agent: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

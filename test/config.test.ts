@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseDuration, parseBytes, parseListen, envName, helpText, FLAGS, DEFAULT_PORT } from '../agent/config.js';
 import { UsageError } from '../agent/errors.js';
+import { DEFAULT_OWNER_GRACE_SECONDS, DEFAULT_PENDING_LIMIT_SECONDS } from '../agent/intent/lifecycle.js';
 
 describe('loadConfig', () => {
   it('applies documented defaults', () => {
@@ -102,6 +103,29 @@ describe('loadConfig', () => {
     expect(loadConfig(['inspect', '--all'], { CHAOS_AGENT_KUBE: 'on', CHAOS_AGENT_KUBECONFIG: '/k' })).toMatchObject({ kube: 'on', kubeconfig: '/k' });
     expect(() => loadConfig(['serve', '--kube', 'maybe'])).toThrow('--kube: expected auto, on or off, got "maybe"');
     expect(() => loadConfig(['serve', '--kubeconfig'])).toThrow(/--kubeconfig: needs a value/);
+  });
+
+  it('--intent-owner-grace / --intent-pending-limit: serve, durations, positive, at most 1h, defaults as intent/lifecycle.ts', () => {
+    const d = loadConfig(['serve']);
+    expect([d.intentOwnerGraceMs, d.intentPendingLimitMs]).toEqual([30_000, 120_000]);
+    expect([d.intentOwnerGraceMs, d.intentPendingLimitMs]).toEqual([DEFAULT_OWNER_GRACE_SECONDS * 1000, DEFAULT_PENDING_LIMIT_SECONDS * 1000]);
+    expect(loadConfig(['serve', '--intent-owner-grace', '45s', '--intent-pending-limit=5m'])).toMatchObject({ intentOwnerGraceMs: 45_000, intentPendingLimitMs: 300_000 });
+    expect(loadConfig(['serve', '--intent-owner-grace', '1h', '--intent-pending-limit', '500ms'])).toMatchObject({ intentOwnerGraceMs: 3_600_000, intentPendingLimitMs: 500 });
+    expect([envName('intent-owner-grace'), envName('intent-pending-limit')]).toEqual(['CHAOS_AGENT_INTENT_OWNER_GRACE', 'CHAOS_AGENT_INTENT_PENDING_LIMIT']);
+    const env = { CHAOS_AGENT_INTENT_OWNER_GRACE: '2m', CHAOS_AGENT_INTENT_PENDING_LIMIT: '10m' };
+    expect(loadConfig(['serve'], env)).toMatchObject({ intentOwnerGraceMs: 120_000, intentPendingLimitMs: 600_000 });
+    expect(loadConfig(['serve', '--intent-owner-grace', '5s'], env).intentOwnerGraceMs).toBe(5000);
+    // The environment is read whatever the command (a DaemonSet's env, `kubectl exec ... inspect`); the flag is serve's.
+    expect(loadConfig(['pods'], env).intentOwnerGraceMs).toBe(120_000);
+    expect(() => loadConfig(['metrics', '--intent-owner-grace', '1m'])).toThrow('--intent-owner-grace is only valid with: serve');
+    expect(() => loadConfig(['serve', '--intent-owner-grace', '0s'])).toThrow('--intent-owner-grace: duration must be positive (at least 1ms), got "0s"');
+    expect(() => loadConfig(['serve', '--intent-pending-limit', '61m'])).toThrow('--intent-pending-limit: must be at most 1h, got "61m"');
+    expect(() => loadConfig(['serve', '--intent-owner-grace', '2h'])).toThrow('--intent-owner-grace: must be at most 1h, got "2h"');
+    expect(() => loadConfig(['serve', '--intent-pending-limit', '-5s'])).toThrow('--intent-pending-limit: invalid duration "-5s"');
+    expect(() => loadConfig(['serve'], { CHAOS_AGENT_INTENT_PENDING_LIMIT: '3h' })).toThrow('CHAOS_AGENT_INTENT_PENDING_LIMIT: --intent-pending-limit: must be at most 1h, got "3h"');
+    const h = helpText();
+    expect(h).toMatch(/\n {2}--intent-owner-grace DURATION +serve, with --kube: .*\[default: 30s\]\n/);
+    expect(h).toMatch(/\n {2}--intent-pending-limit DURATION +serve, with --kube: .*\[default: 2m\]\n/);
   });
 
   it('diff takes exactly one NAMESPACE/POD', () => {

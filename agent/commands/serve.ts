@@ -6,7 +6,7 @@
 import type { ChaosKind } from '../chaos/types.js';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
-import { startKubeSource } from '../intent/setup.js';
+import { lifecycleLimits, startKubeSource } from '../intent/setup.js';
 import { ExpositionDemand } from '../metrics/exposition.js';
 import { MetricsPipeline } from '../metrics/pipeline.js';
 import { createNodeCollector } from '../metrics/node-collector.js';
@@ -40,8 +40,8 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const collector = createNodeCollector(cfg, {
     log: io.log,
     persistent,
-    // Leftover ages count from the exporter's first-seen times.
-    ...(kube ? { kube: { source: kube, firstSeen: (ns: string, pod: string, kind: ChaosKind) => pipeline.tracker.firstSeen(ns, pod, kind) } } : {}),
+    // Leftover ages count from the exporter's first-seen times; the owners' and apply state's clocks from the flags.
+    ...(kube ? { kube: { source: kube, firstSeen: (ns: string, pod: string, kind: ChaosKind) => pipeline.tracker.firstSeen(ns, pod, kind), lifecycle: lifecycleLimits(cfg) } } : {}),
   });
   const scheduler = new CollectionScheduler({
     intervalMs: cfg.intervalMs,

@@ -6,6 +6,7 @@
 import type { ChaosKind } from '../chaos/types.js';
 import type { PodProcFacts } from '../proc/model.js';
 import type { PodReport } from '../snapshot.js';
+import type { LifecycleLimits } from './lifecycle.js';
 import type { ChaosProcess } from './processes.js';
 import { reconcilePod } from './reconcile.js';
 import type { IntentView } from './view.js';
@@ -24,8 +25,11 @@ export function processesOf(facts: PodProcFacts | undefined): ChaosProcess[] | n
   return out;
 }
 
-/** `now` and first-seen times in unix seconds; an injection without a first-seen time counts from `now`. */
-export function attachIntent(reports: Iterable<PodReport>, view: IntentView, firstSeen: FirstSeen | undefined, now: number): void {
+/**
+ * `now` and first-seen times in unix seconds; an injection without a first-seen time counts from `now`. `limits`: the
+ * lifecycle clocks (absent: lifecycle.ts's defaults).
+ */
+export function attachIntent(reports: Iterable<PodReport>, view: IntentView, firstSeen: FirstSeen | undefined, now: number, limits?: LifecycleLimits): void {
   for (const report of reports) {
     if (report.name === '') continue;
     const pod = view.pod(report.namespace, report.name);
@@ -38,6 +42,7 @@ export function attachIntent(reports: Iterable<PodReport>, view: IntentView, fir
       firstSeen: (kind) => firstSeen?.(report.namespace, report.name, kind) ?? now,
       now,
       processes: processesOf(report.proc),
+      ...limits,
     });
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { Collector } from '../collect/collector.js';
 import { attachIntent, type FirstSeen } from './attach.js';
+import type { LifecycleLimits } from './lifecycle.js';
 import type { IntentSource } from './source.js';
 
 export interface KubeCollectorOptions {
@@ -14,6 +15,8 @@ export interface KubeCollectorOptions {
   source: IntentSource | Promise<IntentSource | null>;
   /** First-seen times of injections (the exporter's InjectionTracker); absent: they count from now. */
   firstSeen?: FirstSeen;
+  /** The lifecycle clocks (`serve`'s --intent-owner-grace, --intent-pending-limit); absent: lifecycle.ts's defaults. */
+  lifecycle?: LifecycleLimits;
 }
 
 export function kubeCollector(opts: KubeCollectorOptions): Collector {
@@ -25,7 +28,7 @@ export function kubeCollector(opts: KubeCollectorOptions): Collector {
       const view = source.view();
       const health = source.health();
       draft.kube = health;
-      attachIntent(draft.reports.values(), view, opts.firstSeen, Date.now() / 1000);
+      attachIntent(draft.reports.values(), view, opts.firstSeen, Date.now() / 1000, opts.lifecycle);
       if (health.up) return { success: true };
       return { success: false, error: view.status.errors.join('; ') || 'Kubernetes API not reachable' };
     },

@@ -26,6 +26,12 @@ export const DEFAULT_OWNER_GRACE_SECONDS = 30;
 /** A PodNetworkChaos pending longer than this no longer excuses the differences. */
 export const DEFAULT_PENDING_LIMIT_SECONDS = 120;
 
+/** The two clocks, seconds: `serve`'s --intent-owner-grace and --intent-pending-limit (the defaults above without). */
+export interface LifecycleLimits {
+  ownerGraceSeconds: number;
+  pendingLimitSeconds: number;
+}
+
 function established(o: OwnerStatus | undefined, now: number, graceSeconds: number): o is OwnerStatus {
   if (o === undefined || o.condition === 'running') return false;
   return o.since === null || now - o.since >= graceSeconds;

@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { kubeOffReason, resolveKube } from './kube-config.js';
 import type { KubeCollectorOptions } from './collector.js';
+import type { LifecycleLimits } from './lifecycle.js';
 import type { IntentSource, KubeIntentSource } from './source.js';
 
 /** How long a one-shot command waits for the lists (they run while the namespaces are read). */
@@ -27,6 +28,11 @@ export async function startKubeSource(cfg: KubeFlags, env: NodeJS.ProcessEnv, lo
   const source = new KubeIntentSource(r.kc, { from: r.from, server: r.server }, log);
   source.start();
   return source;
+}
+
+/** `serve`'s lifecycle clocks, from --intent-owner-grace and --intent-pending-limit (ms) in seconds. */
+export function lifecycleLimits(cfg: Pick<Config, 'intentOwnerGraceMs' | 'intentPendingLimitMs'>): LifecycleLimits {
+  return { ownerGraceSeconds: cfg.intentOwnerGraceMs / 1000, pendingLimitSeconds: cfg.intentPendingLimitMs / 1000 };
 }
 
 export interface OneShotIntent {

@@ -13,22 +13,39 @@
 const DURATION_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
 
-/** Go duration text -> seconds; `0` alone is 0; null when invalid or negative. */
+const DURATION_NANOS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 6e10, h: 3.6e12 };
+
+/**
+ * Go duration text -> seconds; null when invalid or negative. The sign as Go's time.ParseDuration (src/time/format.go)
+ * takes it: one optional leading `+` or `-`, then `0` alone is zero ("+0", "-0"), and a `-` duration that comes to
+ * 0 ns in Go's integer nanoseconds (each part's fraction truncated: "-0ms", "-0.1ns") is zero, not negative.
+ */
 export function parseGoDuration(text: string): number | null {
-  const s = text.trim();
+  let s = text.trim();
+  if (s.length > 64) return null;
+  let negative = false;
+  if (s[0] === '-' || s[0] === '+') {
+    negative = s[0] === '-';
+    s = s.slice(1);
+  }
   if (s === '0') return 0;
-  if (s === '' || s.length > 64) return null;
+  if (s === '') return null;
   let total = 0;
-  DURATION_PART.lastIndex = 0;
+  /** Go's whole nanoseconds, only to tell "-0..." (zero) from a negative duration. */
+  let nanos = 0;
   let pos = 0;
   while (pos < s.length) {
     DURATION_PART.lastIndex = pos;
     const m = DURATION_PART.exec(s);
     if (!m) return null;
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    const value = Number(m[1]);
+    total += value * DURATION_UNITS[m[2]!]!;
+    nanos += Math.trunc(value * DURATION_NANOS[m[2]!]!);
     pos = DURATION_PART.lastIndex;
   }
-  return Number.isFinite(total) ? total : null;
+  if (!Number.isFinite(total)) return null;
+  if (negative) return nanos === 0 ? 0 : null;
+  return total;
 }
 
 const GO_ZERO_MS = Buffer.from('0ms', 'utf8');

@@ -23,9 +23,9 @@ const REPO = repoRoot();
 
 describe('bin/chaos-node-agent.js picks its entry', () => {
   let dir: string;
-  const body = (which: string): string => `async function main(argv) { process.stdout.write('${which} ' + argv.join(' ')); return 3; }`;
+  const body = (which: string): string => `async function run(argv) { process.stdout.write('${which} ' + argv.join(' ')); process.exitCode = 3; }`;
   const stand = (which: string): string => `export ${body(which)}\n`;
-  const standCjs = (which: string): string => `${body(which)}\nexports.main = main;\n`;
+  const standCjs = (which: string): string => `${body(which)}\nexports.run = run;\n`;
   const run = (): { out: string; code: number } => {
     try {
       return { out: execFileSync(process.execPath, [join(dir, 'bin', 'chaos-node-agent.js'), 'pods', '-o', 'wide'], { encoding: 'utf8', timeout: 20_000 }), code: 0 };

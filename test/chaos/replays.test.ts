@@ -11,7 +11,7 @@ import { createNetnsReader } from '../../agent/netns/read.js';
 import { inspectTarget, podReportJson } from '../../agent/collection.js';
 import { formatReport } from '../../agent/commands/inspect.js';
 import type { NetnsState } from '../../agent/netns/state.js';
-import { ChaosMeshReplay } from '../helpers/chaos-mesh.js';
+import { chainName, chainRules, ChaosMeshReplay, ipsetName } from '../helpers/chaos-mesh.js';
 import { ChaosTproxyReplay } from '../helpers/chaos-tproxy.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
@@ -166,6 +166,30 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
     const r1 = fingerprint(await read(ns));
     expect(r1.verdict).toBe('active');
     expect(r1.findings[0]).toBe(`${empty.chain} drops eth0 traffic to ipset ${empty.setName} (1 member)`);
+    await cm.recover();
+    expect(fingerprint(await read(ns)).verdict).toBe('scaffolding');
+  });
+
+  it("the replay writes chaos-daemon's rules: `-o|-i DEVICE` before the match, eth0 when none is given, also without ipsets", async () => {
+    const ns = await createNetns('h7f');
+    await ns.addPodInterface({ addr: '10.77.6.7/24' });
+    await ns.startHolder();
+    const cm = new ChaosMeshReplay(ns);
+    const out = chainName('OUTPUT', 'web-blackhole');
+    const inp = chainName('INPUT', 'web-from-db');
+    const set = ipsetName('web-from-db', 'set_src');
+    await cm.flushIpsets([{ name: set, type: 'hash:net', members: ['10.77.9.0/24'] }]);
+    // What chaos-daemon's setIptablesChain makes of these (iptables_server.go at 608b61e), as `iptables -S` prints it.
+    expect(chainRules({ name: out, direction: 'OUTPUT', ipsets: [], target: 'DROP' })).toEqual([`-A ${out} -o eth0 -j DROP -w 5`]);
+    const withPorts = { name: inp, direction: 'INPUT' as const, ipsets: [set], target: 'DROP', device: 'eth1', protocolAndPort: '--protocol tcp --destination-port 80' };
+    expect(chainRules(withPorts)).toEqual([`-A ${inp} -i eth1 -m set --match-set ${set} src,dst -j DROP -w 5 --protocol tcp --destination-port 80`]);
+    await cm.setIptablesChains([{ name: out, direction: 'OUTPUT', ipsets: [], target: 'DROP' }, withPorts]);
+    const rules = async (chain: string) => (await ns.exec(['iptables-legacy', '-w', '-S', chain])).stdout.trim().split('\n').slice(1);
+    expect(await rules(out)).toEqual([`-A ${out} -o eth0 -j DROP`]);
+    expect(await rules(inp)).toEqual([`-A ${inp} -i eth1 -p tcp -m set --match-set ${set} src,dst -m tcp --dport 80 -j DROP`]);
+    const r = fingerprint(await read(ns));
+    expect(r.verdict).toBe('active');
+    expect(r.kinds).toContain('partition');
     await cm.recover();
     expect(fingerprint(await read(ns)).verdict).toBe('scaffolding');
   });

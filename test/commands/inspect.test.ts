@@ -169,7 +169,7 @@ describeIntegration('inspect CLI on replayed Chaos Mesh state', { root: true, co
     ]);
     const filter = e.iptables[0]!.tables.find((t) => t.name === 'filter')!;
     expect(filter.chains.find((c) => c.name === 'TC-TABLES-0')!.rules.map((r) => r.text)).toEqual([
-      `-m set --match-set ${ipsetName('slow-db', 'set_batgt')} dst,dst -j CLASSIFY --set-class 0001:0004`,
+      `-o eth0 -m set --match-set ${ipsetName('slow-db', 'set_batgt')} dst,dst -j CLASSIFY --set-class 0001:0004`,
     ]);
   });
 

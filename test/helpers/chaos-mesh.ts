@@ -5,7 +5,9 @@
  * - every PodNetworkChaos apply = FlushIPSets, then SetIptablesChains, then SetTcs;
  * - SetIptablesChains: initializeEnv (for INPUT and OUTPUT: `-N CHAOS-X` (or it exists), `-F CHAOS-X`,
  *   `-S X` then `-A X -j CHAOS-X` when missing), then per chain `-N name`, `-F name`, one rule per ipset
- *   `-A name -m set --match-set SET dir -j TARGET -w 5 ...`, then `-A CHAOS-X -j name` when missing;
+ *   `-A name -o|-i DEVICE -m set --match-set SET dst,dst|src,dst -j TARGET -w 5 PROTO...` (a chain without ipsets:
+ *   `-A name -o|-i DEVICE -j TARGET -w 5 PROTO...`; DEVICE `eth0` when the chain has none), then `-A CHAOS-X -j name`
+ *   when missing (setIptablesChain in pkg/chaosdaemon/iptables_server.go at 608b61e);
  * - FlushIPSets: per set `ipset create <name>old TYPE` (or flush it), `ipset add <name>old MEMBER`..., then
  *   `ipset rename <name>old <name>` (or `swap` when <name> exists);
  * - SetTcs: `tc qdisc del dev eth0 root` (missing is fine), then tbf/netem chain from root handle 1:, or the
@@ -51,8 +53,23 @@ export interface ChainSpec {
   ipsets: string[];
   /** DROP, or `CLASSIFY --set-class 1:4` for TC-TABLES chains. */
   target: string;
-  /** Extra match text split on spaces, e.g. `-o eth0`, `--protocol tcp --destination-port 80`. */
-  extra?: string;
+  /** pb.Chain.Device: matched `-o` (OUTPUT) or `-i` (INPUT); chaos-daemon's defaultDevice `eth0` when absent. */
+  device?: string;
+  /** chaos-daemon's protocolAndPort, written after `-w 5`: `--protocol tcp --destination-port 80`. */
+  protocolAndPort?: string;
+}
+
+/**
+ * The rules chaos-daemon's setIptablesChain writes for one chain, as it writes them (its ensureRule splits each on
+ * spaces): pkg/chaosdaemon/iptables_server.go at 608b61e, `-A %s %s %s -j %s -w 5 %s` without ipsets,
+ * `-A %s %s %s -m set --match-set %s %s -j %s -w 5 %s` per ipset, each strings.TrimSpace'd.
+ */
+export function chainRules(c: ChainSpec): string[] {
+  const [iface, match] = c.direction === 'INPUT' ? ['-i', 'src,dst'] : ['-o', 'dst,dst'];
+  const device = c.device || 'eth0';
+  const tail = c.protocolAndPort ?? '';
+  if (c.ipsets.length === 0) return [`-A ${c.name} ${iface} ${device} -j ${c.target} -w 5 ${tail}`.trim()];
+  return c.ipsets.map((s) => `-A ${c.name} ${iface} ${device} -m set --match-set ${s} ${match} -j ${c.target} -w 5 ${tail}`.trim());
 }
 
 export interface PartitionSpec {
@@ -100,12 +117,7 @@ export class ChaosMeshReplay {
     await this.initializeEnv();
     for (const c of chains) {
       // HEAD matches the list:set (hash:net + hash:net,port members) on address and port: src,dst / dst,dst.
-      const match = c.direction === 'INPUT' ? 'src,dst' : 'dst,dst';
-      const extra = c.extra ? ` ${c.extra}` : '';
-      const rules = c.ipsets.length === 0
-        ? [`-A ${c.name} -j ${c.target} -w 5${extra}`]
-        : c.ipsets.map((s) => `-A ${c.name} -m set --match-set ${s} ${match} -j ${c.target} -w 5${extra}`);
-      await this.createChain(c.name, rules);
+      await this.createChain(c.name, chainRules(c));
       await this.ensureRule(`CHAOS-${c.direction}`, `-A CHAOS-${c.direction} -j ${c.name}`);
     }
   }
@@ -145,7 +157,6 @@ export class ChaosMeshReplay {
     const netport = ipsetName(p.experiment, `netport_${role}`);
     const set = ipsetName(p.experiment, `set_${role}`);
     const dir = p.direction === 'to' ? 'OUTPUT' : 'INPUT';
-    const device = p.device ?? 'eth0';
     return {
       setName: set,
       sets: [
@@ -158,7 +169,7 @@ export class ChaosMeshReplay {
         direction: dir,
         ipsets: [set],
         target: 'DROP',
-        extra: dir === 'OUTPUT' ? `-o ${device}` : `-i ${device}`,
+        ...(p.device !== undefined ? { device: p.device } : {}),
       },
     };
   }
@@ -213,7 +224,7 @@ export class ChaosMeshReplay {
     }
     await tc(['qdisc', 'add', 'dev', device, 'parent', '1:4', 'handle', '5:', 'tbf',
       'rate', String(opts.rate), 'burst', String(opts.burst), 'limit', String(opts.limit)]);
-    await this.setIptablesChains([{ name: 'TC-TABLES-0', direction: 'OUTPUT', ipsets: [set], target: 'CLASSIFY --set-class 1:4' }]);
+    await this.setIptablesChains([{ name: 'TC-TABLES-0', direction: 'OUTPUT', ipsets: [set], target: 'CLASSIFY --set-class 1:4', device }]);
     return { setName: set };
   }
 

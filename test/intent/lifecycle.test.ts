@@ -11,14 +11,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
+import type { Draft } from '../../agent/collect/draft.js';
+import { loadConfig } from '../../agent/config.js';
+import { kubeCollector } from '../../agent/intent/collector.js';
 import { emptyCounts, type PodDrift } from '../../agent/intent/drift.js';
 import { countsText } from '../../agent/intent/format.js';
 import type { IntentStatus } from '../../agent/intent/model.js';
 import { normaliseExperiment, normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
 import { advanceSince, conditionKeys, ownerKey, pendingKey, SinceTracker } from '../../agent/intent/owners.js';
 import { driftCounts, reconcilePod, type ReconcileInput } from '../../agent/intent/reconcile.js';
+import { lifecycleLimits } from '../../agent/intent/setup.js';
+import { silentLogger } from '../../agent/log.js';
 import { IntentView, networkChaosByRef, type SinceLookup } from '../../agent/intent/view.js';
 import type { NetnsState } from '../../agent/netns/state.js';
+import type { PodReport } from '../../agent/snapshot.js';
 import { iptables, state, tbf, tcState } from '../chaos/builders.js';
 import { chaosDaemonState } from '../chaos/samples.js';
 
@@ -242,5 +248,33 @@ describe('the conditions the serve source tracks', () => {
     // The owner comes back (re-created): its clock stops; gone again later, it starts anew.
     t.observe([], NOW + 10);
     expect(t.since(ownerKey('shop/gone', 'absent'))).toBeUndefined();
+  });
+});
+
+describe("serve's --intent-owner-grace and --intent-pending-limit reach the reconciliation (kube collector)", () => {
+  /** One collection's kube step for shop/api, every condition seen `ago` seconds before now, with serve's flags. */
+  async function collect(argv: string[], network: unknown, experiments: unknown[], ago: number) {
+    const now = Date.now() / 1000;
+    const view = new IntentView({ network: [normalisePodNetworkChaos(network)!], http: [], io: [], experiments: experiments.map((e) => normaliseExperiment('NetworkChaos', e)!) }, SYNCED, () => now - ago);
+    const kernel = tbfs('eth0');
+    const report = { namespace: 'shop', name: 'api', ...kernel, chaos: fingerprint(kernel) } as unknown as PodReport;
+    const draft = { reports: new Map([['shop/api', report]]) } as unknown as Draft;
+    const health = { up: true, syncAgeSeconds: 0, resources: [], from: 'test', server: 'https://test' };
+    const c = kubeCollector({ source: { view: () => view, health: () => health }, lifecycle: lifecycleLimits(loadConfig(['serve', ...argv])) });
+    expect(await c.collect(draft, { deadline: Date.now() + 5000, log: silentLogger() })).toEqual({ success: true });
+    return report.drift!.entries.filter((e) => e.artefact === 'qdisc').map((e) => e.state);
+  }
+
+  it('owner grace: an owner absent for 60 s makes a leftover with the default 30s, not with --intent-owner-grace 90s', async () => {
+    expect(await collect([], pnc([SLOW]), [], 60)).toEqual(['leftover']);
+    expect(await collect(['--intent-owner-grace', '90s'], pnc([SLOW]), [], 60)).toEqual(['present']);
+    expect(await collect(['--intent-owner-grace', '45s'], pnc([SLOW]), [], 60)).toEqual(['leftover']);
+  });
+
+  it('pending limit: a generation unapplied for 200 s is drift again with the default 2m, still pending with --intent-pending-limit 5m', async () => {
+    const unapplied = pnc([], { generation: 3, observedGeneration: 2 });
+    expect(await collect([], unapplied, [], 200)).toEqual(['leftover']);
+    expect(await collect(['--intent-pending-limit', '5m'], unapplied, [], 200)).toEqual(['pending']);
+    expect(await collect(['--intent-pending-limit=150s'], unapplied, [], 200)).toEqual(['leftover']);
   });
 });

@@ -28,6 +28,29 @@ describe('parseGoDuration', () => {
   it.each(['', 'ms', '10', '-5ms', '10 ms', '1d', '5msx', 'abc'])('rejects %j', (text) => {
     expect(parseGoDuration(text)).toBeNull();
   });
+
+  // Go's time.ParseDuration (src/time/format.go): one optional leading sign, then "0" alone is zero; a "-" duration
+  // of 0 ns (Go's integer nanoseconds, each part's fraction truncated) is zero, any other is negative (null here).
+  it.each([
+    ['+5ms', 0.005],
+    ['+1m30s', 90],
+    ['+.5s', 0.5],
+    ['+0', 0],
+    ['-0', 0],
+    ['+0ms', 0],
+    ['-0ms', 0],
+    ['-0.0s', 0],
+    ['-0.1ns', 0],
+    ['-0s0ms', 0],
+  ])('sign as Go: %j -> %d s', (text, seconds) => {
+    const v = parseGoDuration(text);
+    expect(v).toBeCloseTo(seconds, 12);
+    if (seconds === 0) expect(Object.is(v, 0), `${text} is +0`).toBe(true);
+  });
+
+  it.each(['+', '-', '++5ms', '+-5ms', '-+5ms', '--0', '+-0', '5+ms', '1s+1s', '-1ns', '-1.5h', '-0.000001ms5ms', '+ 5ms', '+0x'])('sign as Go: rejects %j (invalid, or negative)', (text) => {
+    expect(parseGoDuration(text)).toBeNull();
+  });
 });
 
 describe("chaos-daemon's string comparison of a netem latency / jitter with \"0ms\" (tc_server.go:426, :428)", () => {
