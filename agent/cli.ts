@@ -30,6 +30,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 /** bin/chaos-node-agent.js: main(), the exit code set; a one-shot command's process then ends (exit.ts). */
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // A one-shot answer piped into a reader that stops early (`pods | head`): nobody wants the rest, so end quietly, as
+  // a tool killed by SIGPIPE would, instead of dying on an unhandled 'error' event with a stack trace. (`serve` logs
+  // on stdout: a log reader going away must not stop it.)
+  if (!argv.includes('serve')) process.stdout.on('error', onStdoutError);
   let outcome: Outcome;
   try {
     outcome = await execute(argv, env);
@@ -40,6 +44,16 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   process.exitCode = outcome.code;
   // Loaded at the end (its own chunk in the bundle, with libc's): nothing before the answer pays for it.
   if (outcome.oneShot) await (await import('./exit.js')).exitOneShot(outcome.code);
+}
+
+function onStdoutError(err: NodeJS.ErrnoException): void {
+  if (err.code === 'EPIPE') {
+    // process.exitCode stays what the command set (0 until it ends); the answer's reader is gone, nothing to flush.
+    void import('./exit.js').then((m) => m.exitOneShot(Number(process.exitCode ?? 0)));
+    return;
+  }
+  process.stderr.write(`chaos-node-agent: cannot write the answer: ${err.message}\n`);
+  process.exitCode = 1;
 }
 
 async function execute(argv: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {

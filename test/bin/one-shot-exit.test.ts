@@ -114,6 +114,28 @@ describe('the real CLI: a one-shot command exits while a command-line read is bl
     // The read was abandoned, not answered: the proc collector still succeeded, within its budget.
     expect(r.stdout).toContain('chaos_daemon_scrape_collector_success{collector="proc"} 1');
   }, 2 * EXIT_BOUND_MS + 10_000);
+
+  it('a reader that goes away before the answer (`... | head`): the command ends quietly with its own code', async () => {
+    const plain = join(dir, 'plain');
+    await fakeTproxy(plain, 314, ['/usr/local/bin/tproxy', '-i', '-c', '/tmp/config.json']);
+    for (const [args, code] of [[[CLI, '--help'], 0], [metrics(plain), 1]] as const) {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        child.stdout.destroy(); // the reader is gone before the first byte: every write fails EPIPE
+        const err: Buffer[] = [];
+        child.stderr.on('data', (b: Buffer) => err.push(b));
+        const kill = setTimeout(() => child.kill('SIGKILL'), EXIT_BOUND_MS);
+        child.on('error', reject);
+        child.on('close', (c) => {
+          clearTimeout(kill);
+          resolve({ code: c, stderr: Buffer.concat(err).toString('utf8') });
+        });
+      });
+      // The old code: an unhandled 'error' event (EPIPE), its stack on stderr, exit code 1 whatever the command's.
+      expect(r.stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
+      expect(r.code).toBe(code);
+    }
+  }, 2 * EXIT_BOUND_MS + 10_000);
 });
 
 describe('exitOneShot in a real process: the answer reaches a pipe read a second later', () => {
