@@ -72,7 +72,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'proc-root', kind: 'string', key: 'procRoot', def: '/proc', help: 'Where /proc/<pid> of the host PID namespace is found.' },
   { name: 'runtime-timeout', kind: 'duration', key: 'runtimeTimeoutMs', def: '2s', help: 'Deadline of every CRI/Docker call.' },
   { name: 'reader', kind: 'string', key: 'reader', def: 'auto', help: 'How network namespaces are read: netlink (in-process, worker threads), nsenter (nsenter + iptables-save, ipset, tc, ip), or auto (netlink; a namespace it cannot decode exactly, or a node where it cannot work, through the tools).' },
-  { name: 'netns-concurrency', kind: 'int', key: 'netnsConcurrency', def: '2', help: 'Network namespace reads at once (netlink worker threads, or tool sequences).' },
+  { name: 'netns-concurrency', kind: 'int', key: 'netnsConcurrency', def: '2', help: 'Network namespace reads at once: tool sequences through the tools; over netlink, the most reader threads (one reads everything, a spare starts only while every running one is slow or stuck).' },
   { name: 'namespace-timeout', kind: 'duration', key: 'namespaceTimeoutMs', def: '5s', help: 'Time budget of one namespace read; a namespace over it is reported unread (verdict unknown), the others are still collected.' },
   { name: 'command-timeout', kind: 'duration', key: 'commandTimeoutMs', def: '2s', help: 'Timeout of one tool run by the tools reader (nsenter); cut to what is left of --namespace-timeout. The tool is killed after it.' },
   { name: 'max-output', kind: 'bytes', key: 'maxOutputBytes', def: '2MiB', help: 'Bytes kept per source of a namespace read (one netlink dump, or one tool\'s output); past it the source is cut where it is read and marked truncated.' },

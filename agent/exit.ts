@@ -17,6 +17,7 @@
 import type { Writable } from 'node:stream';
 import { errorMessage } from './errors.js';
 import { libcLibrary } from './netns/netlink/libc.js';
+import { liveWorkers } from './worker-loaded.js';
 
 /**
  * What process.getActiveResourcesInfo() names that process.exit() closes or drops without joining a thread: handles,
@@ -24,9 +25,16 @@ import { libcLibrary } from './netns/netlink/libc.js';
  * FSReq*, GetAddrInfoReqWrap...).
  */
 const CLOSED_ON_EXIT = new Set([
-  'TTYWrap', 'PipeWrap', 'TCPWrap', 'UDPWrap', 'SignalWrap', 'ProcessWrap', 'FSEventWrap', 'Timeout', 'Immediate',
+  'TTYWrap', 'PipeWrap', 'TCPWrap', 'UDPWrap', 'SignalWrap', 'FSEventWrap', 'Timeout', 'Immediate',
   'ConnectWrap', 'WriteWrap', 'ShutdownWrap', 'SendWrap',
 ]);
+
+/**
+ * A child process still running (`ProcessWrap`: a tool being killed; execa sends SIGKILL 500 ms after its SIGTERM,
+ * and the tools reader kills the tool's process group 100 ms after it exits) is waited for up to this many turns
+ * (1 ms timers: ~1-2 s) before the process ends: exiting, by either way, orphans it and drops those timers.
+ */
+const CHILD_TURNS = 1000;
 
 /** The active resources that would hold process.exit() (thread-pool requests, worker threads, anything unknown). */
 export function holdingExit(resources: readonly string[]): string[] {
@@ -60,7 +68,9 @@ function libcExit(code: number): void {
 const PROCESS_IO: ExitIo = {
   stdout: process.stdout,
   stderr: process.stderr,
-  resources: () => process.getActiveResourcesInfo(),
+  // A live worker thread is not listed, but process.exit() would join it (and abort the process if it is loading
+  // koffi: worker-loaded.ts): named here so that it holds the exit.
+  resources: () => [...process.getActiveResourcesInfo(), ...Array<string>(liveWorkers()).fill('Worker')],
   tick: () => new Promise((resolve) => setTimeout(resolve, 1)),
   exit: (code) => process.exit(code),
   hardExit: libcExit,
@@ -77,6 +87,10 @@ export async function exitOneShot(code: number, io: ExitIo = PROCESS_IO): Promis
   await Promise.all([flushed(io.stdout), flushed(io.stderr)]);
   let held = holdingExit(io.resources());
   for (let turn = 0; held.length > 0 && turn < SETTLE_TURNS; turn++) {
+    await io.tick();
+    held = holdingExit(io.resources());
+  }
+  for (let turn = 0; held.includes('ProcessWrap') && turn < CHILD_TURNS; turn++) {
     await io.tick();
     held = holdingExit(io.resources());
   }

@@ -12,6 +12,8 @@ import { once } from 'node:events';
 import { Worker, workerData, type WorkerOptions } from 'node:worker_threads';
 
 const flags = new WeakMap<Worker, Int32Array>();
+/** Threads started by startWorker that have not exited (exit.ts: process.exit() would join them). */
+const live = new Set<Worker>();
 
 /** Atomics.waitAsync (V8 8.7+, so every Node 20; TypeScript's lib has it from es2024 only). */
 const waitAsync = (Atomics as unknown as {
@@ -24,7 +26,25 @@ export function startWorker(url: URL, opts: WorkerOptions): Worker {
   const data = (opts.workerData ?? {}) as Record<string, unknown>;
   const w = new Worker(url, { ...opts, workerData: { ...data, loaded } });
   flags.set(w, loaded);
+  live.add(w);
+  w.once('exit', () => live.delete(w));
   return w;
+}
+
+/**
+ * Threads started here and still running. process.getActiveResourcesInfo() does not list a live worker (only its
+ * port once terminate() was called), yet process.exit() terminates and joins every one: exit.ts asks here.
+ */
+export function liveWorkers(): number {
+  return live.size;
+}
+
+/** Resolves once the worker has marked itself loaded (at once if it has, or was not started by startWorker). */
+export async function whenLoaded(worker: Worker): Promise<void> {
+  const flag = flags.get(worker);
+  if (flag === undefined || Atomics.load(flag, 0) === 1) return;
+  const wait = waitAsync(flag, 0, 0, MAX_LOAD_WAIT_MS);
+  if (wait.async) await wait.value;
 }
 
 /** In a worker started by startWorker: its native modules are loaded, it may be terminated from now on. */

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { workerUrl } from '../agent/netns/netlink/pool.js';
 import { rootWorkerUrl } from '../agent/proc/root-reader.js';
-import { isLoaded, startWorker, terminateLoaded } from '../agent/worker-loaded.js';
+import { isLoaded, liveWorkers, startWorker, terminateLoaded, whenLoaded } from '../agent/worker-loaded.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cna-loaded-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,6 +29,20 @@ ${after}
 
 const BUSY = (ms: number) => `{ const end = Date.now() + ${ms}; while (Date.now() < end); }`;
 const FOREVER = 'setInterval(() => {}, 1000);';
+
+describe('liveWorkers and whenLoaded', () => {
+  it('a started thread counts as live until it has exited; whenLoaded resolves once it marks itself loaded', async () => {
+    const before = liveWorkers();
+    const w = startWorker(script('live', BUSY(200), true, FOREVER), {});
+    expect(liveWorkers()).toBe(before + 1);
+    await whenLoaded(w);
+    expect(isLoaded(w)).toBe(true);
+    expect(liveWorkers()).toBe(before + 1); // loaded and idle: still a thread process.exit() would join
+    await terminateLoaded(w);
+    await new Promise((res) => setImmediate(res));
+    expect(liveWorkers()).toBe(before);
+  });
+});
 
 describe('terminateLoaded', () => {
   it('waits for a worker still loading, then terminates it', async () => {

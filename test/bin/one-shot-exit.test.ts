@@ -181,8 +181,25 @@ describe('exitOneShot decides on what is left', () => {
   }
 
   it('thread-pool requests and worker ports hold process.exit(); stdio, sockets, timers and loop requests do not', () => {
-    expect(holdingExit(['PipeWrap', 'TTYWrap', 'TCPWrap', 'Timeout', 'Immediate', 'ConnectWrap', 'WriteWrap', 'ProcessWrap'])).toEqual([]);
-    expect(holdingExit(['PipeWrap', 'FSReqCallback', 'FSReqPromise', 'GetAddrInfoReqWrap', 'MessagePort', 'CloseReq'])).toEqual(['FSReqCallback', 'FSReqPromise', 'GetAddrInfoReqWrap', 'MessagePort', 'CloseReq']);
+    expect(holdingExit(['PipeWrap', 'TTYWrap', 'TCPWrap', 'Timeout', 'Immediate', 'ConnectWrap', 'WriteWrap'])).toEqual([]);
+    expect(holdingExit(['PipeWrap', 'FSReqCallback', 'FSReqPromise', 'GetAddrInfoReqWrap', 'MessagePort', 'CloseReq', 'Worker', 'ProcessWrap'])).toEqual(['FSReqCallback', 'FSReqPromise', 'GetAddrInfoReqWrap', 'MessagePort', 'CloseReq', 'Worker', 'ProcessWrap']);
+  });
+
+  it('a child still running (a tool being killed) is waited for, bounded; a live worker thread means _exit', async () => {
+    // The child ends after 40 turns: process.exit then, not before (exiting would orphan it and drop execa's SIGKILL).
+    const child = fakeIo([...Array<string[]>(40).fill(['ProcessWrap', 'PipeWrap']), ['PipeWrap']]);
+    await exitOneShot(3, child.io);
+    expect(child.calls.filter((c) => c === 'tick').length).toBe(40);
+    expect(child.calls.at(-1)).toBe('exit 3');
+    // One that never ends: waited ~1,000 turns, then _exit.
+    const stuck = fakeIo([['ProcessWrap']]);
+    await exitOneShot(1, stuck.io);
+    expect(stuck.calls.filter((c) => c === 'tick').length).toBe(1005);
+    expect(stuck.calls.at(-1)).toBe('_exit 1');
+    // A worker thread that does not end within the turns: _exit (process.exit() would join it).
+    const worker = fakeIo([['Worker', 'PipeWrap']]);
+    await exitOneShot(0, worker.io);
+    expect(worker.calls).toEqual(['tick', 'tick', 'tick', 'tick', 'tick', '_exit 0']);
   });
 
   it('only loop resources: process.exit at once; one that clears within a few turns: process.exit after them', async () => {

@@ -11,7 +11,8 @@
  * been on its job (or on its lease since the lease last reported progress) for `spareAfterMs`, i.e. when a read is
  * slow or stuck, not when the queue is merely long; and a spare stops as soon as it finds the queue empty. Why:
  * a read replayed from its tape takes ~0.3-0.7 ms, so one thread reads 110 namespaces and the roots in well under
- * 200 ms, and every extra thread is a V8 isolate (~15 MB of VmRSS, its own GC and compiler work every collection).
+ * 200 ms, and every extra thread is a V8 isolate (~8-12 MB of serve's VmRSS, ~25 ms of CPU per collection at 110 pods:
+ * its own GC and compiler work).
  * A namespace behind a stuck lock (rtnl during a namespace teardown, a hostile ruleset) still holds up the others
  * only `spareAfterMs`, not until its budget runs out.
  *
@@ -28,7 +29,7 @@
  *
  * A thread can also be lent whole (lease()) to the root reader (agent/proc/root-reader.ts), which posts its
  * requests on the thread's side port (thread-main.ts) and watches it itself: one isolate fewer than a thread of its
- * own (~15 MB of VmRSS at 110 pods). Leases go before queued reads; a lent thread takes no read until given back,
+ * own (~8-12 MB of VmRSS at 110 pods). Leases go before queued reads; a lent thread takes no read until given back,
  * and one abandoned (stuck in the kernel, or dead) is terminated and replaced on demand like any other.
  */
 import { existsSync } from 'node:fs';
@@ -36,7 +37,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { NetlinkError, errorMessage } from '../../errors.js';
 import { workerLimits } from '../../worker-limits.js';
-import { startWorker, terminateLoaded } from '../../worker-loaded.js';
+import { isLoaded, startWorker, terminateLoaded, whenLoaded } from '../../worker-loaded.js';
 import type { NetnsState } from '../state.js';
 import type { NetlinkJob } from './read-namespace.js';
 import type { JobMessage, ReplyMessage } from './worker-main.js';
@@ -256,7 +257,8 @@ export class NetlinkPool {
     const after = this.opts.spareAfterMs ?? SPARE_AFTER_MS;
     const now = performance.now();
     let latest = -Infinity;
-    for (const s of this.slots) latest = Math.max(latest, s.since);
+    // A thread still loading its modules (~100-300 ms on a loaded node) is not slow at reading: it counts as moving.
+    for (const s of this.slots) latest = Math.max(latest, isLoaded(s.worker) ? s.since : now);
     const wait = latest + after - now;
     if (wait <= 0) return true;
     if (this.spareTimer === null) {
@@ -267,6 +269,11 @@ export class NetlinkPool {
       this.spareTimer.unref(); // what waits keeps the process alive: the busy thread is ref'd
     }
     return false;
+  }
+
+  /** Free, or busy and not past spareAfterMs without progress. */
+  private moving(o: Slot): boolean {
+    return isFree(o) || !isLoaded(o.worker) || performance.now() - o.since < (this.opts.spareAfterMs ?? SPARE_AFTER_MS);
   }
 
   private lend(slot: Slot, l: LeaseWait): void {
@@ -312,6 +319,11 @@ export class NetlinkPool {
     worker.on('exit', (code) => this.onExit(slot, new NetlinkError('netlink read', 'spawn', `the reader thread exited (code ${code})`)));
     worker.unref();
     this.slots.push(slot);
+    // Its time without progress counts from when it is ready, not from its start-up.
+    void whenLoaded(worker).then(
+      () => void (slot.since = Math.max(slot.since, performance.now())),
+      (err: unknown) => void err, // a thread that never loads is terminated by its job's budget
+    );
     return slot;
   }
 
@@ -382,8 +394,9 @@ export class NetlinkPool {
     slot.timer = null;
     slot.busy = null;
     slot.worker.unref();
-    // A spare whose work is done stops now (another thread is still there): one thread is the rule.
-    if (this.slots.length > 1 && this.queue.length === 0 && this.leases.length === 0) {
+    // A spare whose work is done stops now, when another thread is there and not stuck: one thread is the rule. (A
+    // thread stuck on one read is terminated at that read's budget: this one is then the thread left.)
+    if (this.queue.length === 0 && this.leases.length === 0 && this.slots.some((o) => o !== slot && this.moving(o))) {
       void this.stop(slot, null);
       return;
     }
