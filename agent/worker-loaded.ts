@@ -27,7 +27,6 @@ export function startWorker(url: URL, opts: WorkerOptions): Worker {
   const w = new Worker(url, { ...opts, workerData: { ...data, loaded } });
   flags.set(w, loaded);
   live.add(w);
-  w.once('exit', () => live.delete(w));
   return w;
 }
 
@@ -36,6 +35,8 @@ export function startWorker(url: URL, opts: WorkerOptions): Worker {
  * port once terminate() was called), yet process.exit() terminates and joins every one: exit.ts asks here.
  */
 export function liveWorkers(): number {
+  // threadId is -1 once the thread has exited (no 'exit' listener here: owners remove theirs with removeAllListeners).
+  for (const w of live) if (w.threadId === -1) live.delete(w);
   return live.size;
 }
 

@@ -28,6 +28,6 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     }
     return 0;
   } finally {
-    collector.close();
+    await collector.close();
   }
 }

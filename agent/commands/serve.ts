@@ -58,8 +58,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
       'serving',
     );
   } catch (err) {
-    collector.close();
-    await kube?.stop();
+    await Promise.all([collector.close(), kube?.stop()]);
     io.err(`serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errorMessage(err)}\n`);
     return 1;
   }
@@ -71,8 +70,8 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   });
   io.log.info('shutting down');
   const closing = server.close(SHUTDOWN_GRACE_MS);
-  collector.close(); // kills children first, so the aborted collection settles at once
-  await Promise.all([scheduler.stop(), kube?.stop()]);
+  const threads = collector.close(); // kills children first, so the aborted collection settles at once
+  await Promise.all([scheduler.stop(), kube?.stop(), threads]);
   await closing;
   io.log.info('stopped');
   return 0;

@@ -22,8 +22,12 @@ import type { PersistentMetrics } from './registry.js';
 export interface NodeCollector {
   /** One full collection (runtimes, pods, namespaces); honours `signal`. */
   collect(signal: AbortSignal): Promise<Snapshot>;
-  /** Kill every running child at once and close the runtime clients. Idempotent. */
-  close(): void;
+  /**
+   * Kill every running child at once and close the runtime clients (synchronously, before it returns); resolves
+   * once the reader threads are terminated (terminateLoaded: never while one loads koffi). Idempotent: every call
+   * gets the same promise.
+   */
+  close(): Promise<void>;
 }
 
 export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent: PersistentMetrics; kube?: KubeCollectorOptions }): NodeCollector {
@@ -45,19 +49,19 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
   const procScans = new ProcScanMemo();
   const proxyNetnsDir = namedNetnsDir(cfg.hostRoot);
   const cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(cfg.hostRoot), procRoot: cfg.procRoot, ownCgroupRoot: OWN_CGROUP_ROOT });
-  let closed = false;
+  let closed: Promise<void> | null = null;
   return {
     collect: (signal) => collect(
       { inventory, reader, rootReader, procRoot: cfg.procRoot, log: deps.log, disabled, namedNetnsDir: proxyNetnsDir, verdicts, procScans, cgroups, ...(deps.kube ? { kube: deps.kube } : {}) },
       { signal, deadlineMs: collectionSoftDeadlineMs(cfg.intervalMs) },
     ),
     close: () => {
-      if (closed) return;
-      closed = true;
-      void reader.close();
-      void rootReader.close();
+      if (closed) return closed;
+      const threads = Promise.all([reader.close(), rootReader.close()]).then(() => undefined);
       inventory.close();
       cgroups.close();
+      closed = threads;
+      return closed;
     },
   };
 }

@@ -113,6 +113,7 @@ export class NetnsReader {
   readonly fallbacks = new Map<FallbackReason, number>();
   private pool: Promise<NetlinkPool> | null = null;
   private poolLoaded: NetlinkPool | null = null;
+  private closing: Promise<void> = Promise.resolve();
   private tools: Promise<ToolsReader> | null = null;
   private toolsLoaded: ToolsReader | null = null;
   private readonly toolSlots: Semaphore;
@@ -186,11 +187,18 @@ export class NetnsReader {
     return state;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Terminate the pool's threads (a later read starts a new pool). Every call resolves only once every close so far
+   * is done: a command that closed on abort and closes again at its end waits for the first one, so it never exits
+   * while a thread is still being terminated (process.exit() would join it, or abort the process while it loads
+   * koffi: worker-loaded.ts).
+   */
+  close(): Promise<void> {
     const p = this.pool;
     this.pool = null;
     // A pool that could not even load has nothing to close (its reads already failed with the reason).
-    await p?.then((pool) => pool.close(), () => undefined);
+    if (p) this.closing = Promise.all([this.closing, p.then((pool) => pool.close(), () => undefined)]).then(() => undefined);
+    return this.closing;
   }
 
   private fallback(reason: FallbackReason, detail: string): void {

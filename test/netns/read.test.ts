@@ -98,6 +98,17 @@ describeIntegration('reader on real namespaces', { root: true, commands: ['nsent
   });
   afterAll(destroyAll);
 
+  it('close() on abort, then close() again at the end: the second resolves only once the thread is gone', async () => {
+    const { liveWorkers } = await import('../../agent/worker-loaded.js');
+    const before = liveWorkers();
+    const r = readerOf('netlink', { thread: 'workers' });
+    await r.read({ path: empty.path, inode: statSync(empty.path).ino, pid: empty.holderPid });
+    expect(liveWorkers()).toBe(before + 1);
+    void r.close(); // what a command's abort handler does
+    await r.close(); // what its end does: before, this one found no pool and returned at once
+    expect(liveWorkers()).toBe(before);
+  });
+
   describe.each(READ_MODES)('--reader %s, netlink reads on the %s thread(s)', (mode, thread) => {
     it('an untouched pod namespace: every source complete, no iptables, lo and eth0 noqueue', async () => {
       const s = await readerOf(mode, { thread }).read({ path: empty.path, inode: statSync(empty.path).ino, pid: empty.holderPid });
