@@ -34,14 +34,13 @@ export function ownerCondition(exp: ExperimentIntent | undefined): OwnerConditio
   return 'running';
 }
 
-/** The distinct non-empty sources of a PodNetworkChaos' entries, sorted. */
-export function networkSources(n: PodNetworkIntent): ExperimentRef[] {
-  const all = [...n.ipsets, ...n.chains, ...n.tcs].map((e) => e.source).filter((s) => s !== '');
-  return [...new Set(all)].sort();
-}
-
 function distinct(sources: readonly (string | null)[]): ExperimentRef[] {
   return [...new Set(sources.filter((s): s is string => s !== null && s !== ''))].sort();
+}
+
+/** The distinct non-empty sources of a PodNetworkChaos' entries, sorted. */
+export function networkSources(n: PodNetworkIntent): ExperimentRef[] {
+  return distinct([...n.ipsets, ...n.chains, ...n.tcs].map((e) => e.source));
 }
 
 /** The distinct non-empty sources of a PodHttpChaos' rules (their HTTPChaos), sorted. */

@@ -16,9 +16,9 @@ import { ResourceInformer, type InformerStatus, type KubeSourceSettings } from '
 export type { KubeSourceSettings };
 import { listAll } from './list.js';
 import type { IntentStatus } from './model.js';
-import { conditionKeys, SinceTracker } from './owners.js';
+import { SinceTracker } from './owners.js';
 import { RESOURCES, type Normalised, type ResourceSpec } from './resources.js';
-import { cachesFrom, IntentView, networkChaosByRef, podChaosOwners } from './view.js';
+import { cachesFrom, IntentView } from './view.js';
 
 export const KUBE_DEFAULTS: KubeSourceSettings = {
   maxObjects: 5_000,
@@ -96,8 +96,9 @@ export class KubeIntentSource implements IntentSource {
     // Conditions start their clock only in a synced view: one informer behind another (a watch re-opening, a
     // relist) must not make an owner look absent. A stale view keeps the clocks as they were; a condition it shows
     // for the first time counts from now, i.e. is not yet past any grace.
-    if (status.state === 'synced') this.conditions.observe(conditionKeys(caches.network, networkChaosByRef(caches.experiments), podChaosOwners(caches)), now);
-    return new IntentView(caches, status, (key) => this.conditions.since(key) ?? now);
+    const view = new IntentView(caches, status, (key) => this.conditions.since(key) ?? now);
+    if (status.state === 'synced') this.conditions.observe(view.conditionKeys(), now);
+    return view;
   }
 
   health(): KubeHealth {

@@ -7,7 +7,7 @@
  * null: no memory). Pure; built once per collection.
  */
 import type { ExperimentIntent, ExperimentRef, IntentStatus, OwnerKind, OwnerStatus, PodHttpIntent, PodIntent, PodIoIntent, PodNetworkIntent } from './model.js';
-import { httpSources, ioSources, isPending, networkSources, ownerCondition, ownerKey, pendingKey, type PodChaosOwners } from './owners.js';
+import { conditionKeys, httpSources, ioSources, isPending, networkSources, ownerCondition, ownerKey, pendingKey } from './owners.js';
 import type { Normalised } from './resources.js';
 
 /** When a condition key (owners.ts) was first seen, unix seconds; null: no memory. */
@@ -48,7 +48,7 @@ export class IntentView {
   private readonly ioChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>;
 
   constructor(
-    caches: IntentCaches,
+    private readonly caches: IntentCaches,
     readonly status: IntentStatus,
     private readonly since: SinceLookup = () => null,
   ) {
@@ -103,6 +103,15 @@ export class IntentView {
     return { network, http, io, experiments, owners, httpOwners, ioOwners, networkPendingSince };
   }
 
+  /**
+   * Every condition key this view shows (owners.ts conditionKeys), from the maps built above. The `since` lookup is
+   * called only by pod(): the serve source may build the view, then record these keys, then hand the view out.
+   */
+  conditionKeys(): string[] {
+    const { network, http, io } = this.caches;
+    return conditionKeys(network, this.networkChaos, { http, io, httpChaos: this.httpChaos, ioChaos: this.ioChaos });
+  }
+
   private owners(refs: ExperimentRef[], experiments: ReadonlyMap<ExperimentRef, ExperimentIntent>, kind: OwnerKind): OwnerStatus[] {
     return refs.map((ref) => {
       const condition = ownerCondition(experiments.get(ref));
@@ -114,11 +123,6 @@ export class IntentView {
 /** The experiments of one kind by `<ns>/<name>`. */
 export function experimentsByRef(experiments: readonly ExperimentIntent[], kind: OwnerKind): Map<ExperimentRef, ExperimentIntent> {
   return new Map(experiments.filter((e) => e.kind === kind).map((e) => [`${e.namespace}/${e.name}`, e]));
-}
-
-/** What conditionKeys needs beyond the PodNetworkChaos objects: the PodHttpChaos / PodIOChaos objects and their experiments. */
-export function podChaosOwners(caches: IntentCaches): PodChaosOwners {
-  return { http: caches.http, io: caches.io, httpChaos: experimentsByRef(caches.experiments, 'HTTPChaos'), ioChaos: experimentsByRef(caches.experiments, 'IOChaos') };
 }
 
 /** The NetworkChaos objects by `<ns>/<name>`. */

@@ -16,9 +16,9 @@ import type { PodDrift } from '../../agent/intent/drift.js';
 import { intentSummary } from '../../agent/intent/format.js';
 import type { IntentStatus } from '../../agent/intent/model.js';
 import { normaliseExperiment, normalisePodHttpChaos, normalisePodIoChaos, normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
-import { conditionKeys, ownerKey } from '../../agent/intent/owners.js';
+import { ownerKey } from '../../agent/intent/owners.js';
 import { driftCounts, reconcilePod, type ReconcileInput } from '../../agent/intent/reconcile.js';
-import { IntentView, networkChaosByRef, podChaosOwners, type SinceLookup } from '../../agent/intent/view.js';
+import { IntentView, type SinceLookup } from '../../agent/intent/view.js';
 import type { ChaosProcess } from '../../agent/proc/chaos-processes.js';
 import { emptyPodProcFacts, type PodProcFacts } from '../../agent/proc/model.js';
 import type { NetnsState } from '../../agent/netns/state.js';
@@ -238,8 +238,7 @@ describe('the HTTPChaos / IOChaos conditions the serve source tracks, and the vi
   const experiments = [experiment('IOChaos', 'shop/io-del', { deleting: true }), experiment('HTTPChaos', 'shop/delay', { desiredPhase: 'Stop' }), experiment('NetworkChaos', SLOW_IO)];
 
   it('keys per kind: an IOChaos absent beside a running NetworkChaos of the same name', () => {
-    const caches = { network, http, io, experiments };
-    expect(conditionKeys(network, networkChaosByRef(experiments), podChaosOwners(caches)).sort()).toEqual([
+    expect(new IntentView({ network, http, io, experiments }, SYNCED).conditionKeys().sort()).toEqual([
       ownerKey(ABORT, 'absent', 'HTTPChaos'), ownerKey('shop/delay', 'stopped', 'HTTPChaos'),
       ownerKey('shop/io-del', 'deleting', 'IOChaos'), ownerKey(SLOW_IO, 'absent', 'IOChaos'),
     ].sort());
