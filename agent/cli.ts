@@ -33,13 +33,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   // A one-shot answer piped into a reader that stops early (`pods | head`): nobody wants the rest, so end quietly, as
   // a tool killed by SIGPIPE would, instead of dying on an unhandled 'error' event with a stack trace. (`serve` logs
   // on stdout: a log reader going away must not stop it.)
-  if (!argv.includes('serve')) process.stdout.on('error', onStdoutError);
+  const oneShot = !argv.includes('serve');
+  if (oneShot) process.stdout.on('error', onStdoutError);
   let outcome: Outcome;
   try {
     outcome = await execute(argv, env);
   } catch (err) {
     process.stderr.write(`chaos-node-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    outcome = { code: 1, oneShot: !argv.includes('serve') };
+    outcome = { code: 1, oneShot };
   }
   process.exitCode = outcome.code;
   // Loaded at the end (its own chunk in the bundle, with libc's): nothing before the answer pays for it.

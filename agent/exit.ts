@@ -82,18 +82,20 @@ const PROCESS_IO: ExitIo = {
  */
 const SETTLE_TURNS = 5;
 
+/** What still holds the exit after up to `turns` turns of the loop while `waiting(held)`. */
+async function heldAfter(io: ExitIo, held: string[], waiting: (held: readonly string[]) => boolean, turns: number): Promise<string[]> {
+  for (let turn = 0; waiting(held) && turn < turns; turn++) {
+    await io.tick();
+    held = holdingExit(io.resources());
+  }
+  return held;
+}
+
 /** Ends the process with `code` once stdout and stderr are flushed (see above). */
 export async function exitOneShot(code: number, io: ExitIo = PROCESS_IO): Promise<void> {
   await Promise.all([flushed(io.stdout), flushed(io.stderr)]);
-  let held = holdingExit(io.resources());
-  for (let turn = 0; held.length > 0 && turn < SETTLE_TURNS; turn++) {
-    await io.tick();
-    held = holdingExit(io.resources());
-  }
-  for (let turn = 0; held.includes('ProcessWrap') && turn < CHILD_TURNS; turn++) {
-    await io.tick();
-    held = holdingExit(io.resources());
-  }
+  let held = await heldAfter(io, holdingExit(io.resources()), (h) => h.length > 0, SETTLE_TURNS);
+  held = await heldAfter(io, held, (h) => h.includes('ProcessWrap'), CHILD_TURNS);
   if (held.length === 0) {
     io.exit(code);
     return;

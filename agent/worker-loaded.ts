@@ -40,11 +40,14 @@ export function liveWorkers(): number {
   return live.size;
 }
 
-/** Resolves once the worker has marked itself loaded (at once if it has, or was not started by startWorker). */
-export async function whenLoaded(worker: Worker): Promise<void> {
+/**
+ * Resolves once the worker has marked itself loaded (at once if it has, or was not started by startWorker), or after
+ * `maxWaitMs`.
+ */
+export async function whenLoaded(worker: Worker, maxWaitMs = MAX_LOAD_WAIT_MS): Promise<void> {
   const flag = flags.get(worker);
   if (flag === undefined || Atomics.load(flag, 0) === 1) return;
-  const wait = waitAsync(flag, 0, 0, MAX_LOAD_WAIT_MS);
+  const wait = waitAsync(flag, 0, 0, maxWaitMs);
   if (wait.async) await wait.value;
 }
 
@@ -67,15 +70,11 @@ export function isLoaded(worker: Worker): boolean {
 
 /** `worker.terminate()`, once the worker has marked itself loaded, has exited, or after `maxWaitMs`. */
 export async function terminateLoaded(worker: Worker, maxWaitMs = MAX_LOAD_WAIT_MS): Promise<number | undefined> {
-  const flag = flags.get(worker);
   // threadId is -1 once the thread has exited: nothing is loading any more.
-  if (flag !== undefined && worker.threadId !== -1 && Atomics.load(flag, 0) === 0) {
-    const wait = waitAsync(flag, 0, 0, maxWaitMs);
-    if (wait.async) {
-      const exited = new AbortController();
-      await Promise.race([wait.value, once(worker, 'exit', { signal: exited.signal }).catch((err: unknown) => void err)]);
-      exited.abort();
-    }
+  if (worker.threadId !== -1 && !isLoaded(worker)) {
+    const exited = new AbortController();
+    await Promise.race([whenLoaded(worker, maxWaitMs), once(worker, 'exit', { signal: exited.signal }).catch((err: unknown) => void err)]);
+    exited.abort();
   }
   return worker.terminate();
 }

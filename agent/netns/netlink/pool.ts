@@ -146,6 +146,11 @@ function isFree(s: Slot): boolean {
   return s.busy === null && !s.lent;
 }
 
+/** When the slot last made progress; a thread still loading its modules (~100-300 ms on a loaded node) is not slow at reading: it counts as moving now. */
+function lastProgress(s: Slot, now: number): number {
+  return isLoaded(s.worker) ? s.since : now;
+}
+
 function keyOf(job: NetlinkJob): string {
   return `${job.inode}\u0000${job.path}`;
 }
@@ -254,12 +259,10 @@ export class NetlinkPool {
    */
   private spareDue(): boolean {
     if (this.slots.length === 0) return true;
-    const after = this.opts.spareAfterMs ?? SPARE_AFTER_MS;
     const now = performance.now();
     let latest = -Infinity;
-    // A thread still loading its modules (~100-300 ms on a loaded node) is not slow at reading: it counts as moving.
-    for (const s of this.slots) latest = Math.max(latest, isLoaded(s.worker) ? s.since : now);
-    const wait = latest + after - now;
+    for (const s of this.slots) latest = Math.max(latest, lastProgress(s, now));
+    const wait = latest + this.spareAfterMs - now;
     if (wait <= 0) return true;
     if (this.spareTimer === null) {
       this.spareTimer = setTimeout(() => {
@@ -273,7 +276,12 @@ export class NetlinkPool {
 
   /** Free, or busy and not past spareAfterMs without progress. */
   private moving(o: Slot): boolean {
-    return isFree(o) || !isLoaded(o.worker) || performance.now() - o.since < (this.opts.spareAfterMs ?? SPARE_AFTER_MS);
+    const now = performance.now();
+    return isFree(o) || now - lastProgress(o, now) < this.spareAfterMs;
+  }
+
+  private get spareAfterMs(): number {
+    return this.opts.spareAfterMs ?? SPARE_AFTER_MS;
   }
 
   private lend(slot: Slot, l: LeaseWait): void {
