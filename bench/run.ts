@@ -20,7 +20,9 @@
  * 5. Tears everything down (pods, containerd, serve), prints one Markdown table and the target checks, and writes
  *    bench/results.json (bench/results-quick.json for --quick).
  *
- * Flags: --pods N (repeatable, or a comma list), --large, --corpora LIST (chaos,clean,mesh), --rounds R (default 5),
+ * Flags: --pods N (repeatable, or a comma list), --large, --corpora LIST (chaos,clean,mesh), --rounds R (default 11: the
+ * agent's CPU per collection swings with V8's mark-compacts, one every ~2 collections at 110 pods, e.g. 106-185 ms in
+ * the 5 rounds of 10:02 UTC 2026-11-30, so 5 samples gave a median that moved by +-15 ms from run to run),
  * --warmups W (default 60: V8 keeps compiling the collection's code on its background threads for ~50 collections,
  * 131 48 45 41 20 24 ms of V8 thread CPU per collection by blocks of 10 at 110 chaos pods (bench/profile.ts
  * --threads, 22:40 UTC 2026-11-29); steady state is what the targets are about; 30 until then, when per-call closures
@@ -112,7 +114,7 @@ function parseFlags(argv: string[]): Args {
   return {
     pods,
     corpora: CORPORA.filter((c) => corpora.includes(c)),
-    rounds: values.rounds !== undefined ? int('rounds', values.rounds, 1, 100) : quick ? 1 : 5,
+    rounds: values.rounds !== undefined ? int('rounds', values.rounds, 1, 100) : quick ? 1 : 11,
     warmups: values.warmups !== undefined ? int('warmups', values.warmups, 1, 200) : quick ? 2 : 60,
     reader: values.reader as ReaderMode,
     quick,
