@@ -31,7 +31,7 @@ const MAX_HEADS = 1024;
  * type are equal (a head is a pure function of name, help, type and format): every collection makes fresh families
  * with the same texts, and escaping each help again (three regular expressions) was most of a family's cost.
  */
-function familyHead(family: AnyFamily, openMetrics: boolean): string {
+export function familyHead(family: AnyFamily, openMetrics: boolean): string {
   const kept = heads[openMetrics ? 1 : 0]!;
   const k = kept.get(family.name);
   if (k !== undefined && k.help === family.help && k.type === family.type) return k.head;
@@ -43,7 +43,7 @@ function familyHead(family: AnyFamily, openMetrics: boolean): string {
 }
 
 /** A block family's text as pieces appended to `out`: its head, then its blocks (each line preceded by a newline). */
-export function blockPieces(family: BlockFamily, openMetrics: boolean, out: string[]): void {
+export function blockPieces(family: BlockFamily, openMetrics: boolean, out: Pick<string[], 'push'>): void {
   out.push(familyHead(family, openMetrics));
   for (const block of family.blocks) out.push(block);
 }
@@ -52,7 +52,7 @@ export function blockPieces(family: BlockFamily, openMetrics: boolean, out: stri
  * renderFamily's text as pieces appended to `out`, to be written out without being joined into one string (a
  * block family's text is ~400 KB at 110 pods: joined, it would be a large object for the old generation).
  */
-export async function familyPieces(family: AnyFamily, openMetrics: boolean, slicer: Slicer, out: string[]): Promise<void> {
+export async function familyPieces(family: AnyFamily, openMetrics: boolean, slicer: Slicer, out: Pick<string[], 'push'>): Promise<void> {
   if (family instanceof BlockFamily) {
     blockPieces(family, openMetrics, out);
     return;
