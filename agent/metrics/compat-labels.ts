@@ -21,6 +21,7 @@ import type { IptablesDump, IptablesRule } from '../netns/model/iptables.js';
 import { sameItems } from '../same-items.js';
 import { chaosDaemonRuleLabel } from './compat-rule.js';
 import { labelPairs } from './families.js';
+import { KeptEntries } from './kept-entries.js';
 import { exportedRules } from './rule-cap.js';
 
 const POD_LABELS = ['namespace', 'pod', 'container'] as const;
@@ -53,16 +54,25 @@ export interface CompatLabels {
   blocks: CompatBlocks | null;
 }
 
-/** A pod's chaos_daemon_iptables_packets and _packet_bytes lines, every container, and their values per series. */
+/**
+ * A pod's chaos_daemon_iptables_packets, _packet_bytes, chaos_daemon_ipset_members and chaos_daemon_tcs_rules
+ * lines, every container, and the values they were rendered from (compat-blocks.ts).
+ */
 export interface CompatBlocks {
   /** The sample names the lines start with. */
-  readonly names: { readonly packets: string; readonly bytes: string };
+  readonly names: { readonly packets: string; readonly bytes: string; readonly members: string; readonly tcs: string };
   readonly packets: readonly number[];
   readonly bytes: readonly number[];
+  readonly members: number;
+  readonly qdiscs: number;
   readonly packetsText: string;
   readonly bytesText: string;
-  /** Lines in each text. */
+  /** Lines in each of packetsText and bytesText. */
   readonly lines: number;
+  readonly membersText: string;
+  readonly tcsText: string;
+  /** Lines in each of membersText and tcsText (one per container). */
+  readonly podLines: number;
 }
 
 /** A pod's entry for this collection, and its rules in the dumps' order (where `order` points, for the counters). */
@@ -72,22 +82,20 @@ export interface CompatPodLabels {
 }
 
 export class CompatLabelCache {
-  private previous = new Map<string, CompatLabels>();
-  private current = new Map<string, CompatLabels>();
+  private readonly entries = new KeptEntries<CompatLabels>();
   /** Entries reused / built since the cache was made (for tests and measurements). */
   hits = 0;
   misses = 0;
 
   /** Starts a collection: the entries the last one used are kept, older ones dropped. */
   begin(): void {
-    this.previous = this.current;
-    this.current = new Map();
+    this.entries.begin();
   }
 
   /** The label texts of a pod (`dumps`: its iptables dumps, none for a pod without per-rule series). */
   labels(namespace: string, name: string, containers: readonly string[], dumps: readonly IptablesDump[], maxRules: number): CompatPodLabels {
     const key = `${namespace}\0${name}`;
-    const cached = this.current.get(key) ?? this.previous.get(key);
+    const cached = this.entries.get(key);
     let same = cached !== undefined && cached.namespace === namespace && cached.name === name && cached.maxRules === maxRules && sameItems(cached.containers, containers);
     const rules: IptablesRule[] = [];
     for (const dump of dumps) {
@@ -106,12 +114,12 @@ export class CompatLabelCache {
     }
     if (same && rules.length === cached!.texts.length) {
       this.hits += 1;
-      this.current.set(key, cached!);
+      this.entries.keep(key, cached!);
       return { labels: cached!, rules };
     }
     this.misses += 1;
     const built = build(namespace, name, containers, dumps, maxRules, rules);
-    this.current.set(key, built);
+    this.entries.keep(key, built);
     return { labels: built, rules };
   }
 }

@@ -17,7 +17,7 @@
 import { ipsetMemberCount } from '../netns/nsenter/ipset.js';
 import { COMPAT_POD_LABELS, COMPAT_RULE_LABELS, CompatLabelCache } from './compat-labels.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
-import { compatBlocks } from './compat-blocks.js';
+import { compatBlocks, type CompatNames } from './compat-blocks.js';
 import { BlockFamily, CACHED, Family, gauge, type CollectionFamilies } from './families.js';
 import { DEFAULT_MAX_RULES_PER_POD } from './rule-cap.js';
 import { Slicer } from './slicer.js';
@@ -27,12 +27,35 @@ export function compatContainers(report: PodReport, perContainer: boolean): stri
   if (!perContainer) return [''];
   const names: string[] = [];
   for (const c of report.pod?.containers ?? []) if (c.state === 'CONTAINER_RUNNING') names.push(c.name);
-  return names.length < 2 ? names : [...new Set(names)].sort();
+  return names.length > SORT_IN_PLACE ? [...new Set(names)].sort() : sortDistinct(names);
+}
+
+/** Containers per pod up to which sortDistinct sorts (a pod has a few). */
+const SORT_IN_PLACE = 16;
+
+/**
+ * `names` made what `[...new Set(names)].sort()` gives (distinct, ascending by UTF-16 code units, as sort() and `<`
+ * compare strings), in place: an insertion sort and a pass that drops repeats, without the Set, its copy and
+ * sort()'s work array, for each pod of every collection.
+ */
+function sortDistinct(names: string[]): string[] {
+  for (let i = 1; i < names.length; i++) {
+    const x = names[i]!;
+    let j = i - 1;
+    for (; j >= 0 && x < names[j]!; j--) names[j + 1] = names[j]!;
+    names[j + 1] = x;
+  }
+  let n = 0;
+  for (let i = 0; i < names.length; i++) if (n === 0 || names[i] !== names[n - 1]) names[n++] = names[i]!;
+  names.length = n;
+  return names;
 }
 
 const PACKETS = 'chaos_daemon_iptables_packets';
 const BYTES = 'chaos_daemon_iptables_packet_bytes';
-const NAMES = { packets: PACKETS, bytes: BYTES };
+const MEMBERS = 'chaos_daemon_ipset_members';
+const TCS = 'chaos_daemon_tcs_rules';
+const NAMES: CompatNames = { packets: PACKETS, bytes: BYTES, members: MEMBERS, tcs: TCS };
 
 /** Whether no pod is listed twice (by namespace and name) among those with a namespace. */
 function distinctPods(snapshot: Snapshot): boolean {
@@ -48,9 +71,9 @@ function distinctPods(snapshot: Snapshot): boolean {
 
 /**
  * The largest family set at node scale (rules x containers x pods): built with yields to the event loop between
- * pods (`slicer`), so scrapes are answered while it runs. The iptables families come as one block of lines per pod
- * (compat-blocks.ts), reused while the pod's labels and counters are unchanged; when a pod is listed twice (its
- * series then merge with the other's), they are built series by series instead.
+ * pods (`slicer`), so scrapes are answered while it runs. The four families come as one block of lines per pod
+ * (compat-blocks.ts), reused while the pod's labels, counters, ipset member count and qdisc count are unchanged;
+ * when a pod is listed twice (its series then merge with the other's), they are built series by series instead.
  */
 export async function registerCompatMetrics(registry: CollectionFamilies, snapshot: Snapshot, opts: { perContainer: boolean; maxRulesPerPod?: number; slicer?: Slicer; cache?: CompatLabelCache }): Promise<void> {
   const slicer = opts.slicer ?? new Slicer();
@@ -59,37 +82,37 @@ export async function registerCompatMetrics(registry: CollectionFamilies, snapsh
   const byBlock = distinctPods(snapshot);
   const packets = byBlock ? registry.register(new BlockFamily(PACKETS, packetsHelp, COMPAT_RULE_LABELS)) : gauge(registry, PACKETS, packetsHelp, COMPAT_RULE_LABELS);
   const bytes = byBlock ? registry.register(new BlockFamily(BYTES, bytesHelp, COMPAT_RULE_LABELS)) : gauge(registry, BYTES, bytesHelp, COMPAT_RULE_LABELS);
-  const members = gauge(registry, 'chaos_daemon_ipset_members',
-    `Members of all ipsets in the pod's network namespace, summed over sets (Chaos Mesh compatible) ${CACHED}`,
-    COMPAT_POD_LABELS);
-  const tcs = gauge(registry, 'chaos_daemon_tcs_rules',
-    `Number of qdiscs in the pod's network namespace on every interface (Chaos Mesh counted the lines "tc qdisc" printed; this counts qdiscs, not lines, and ignores filters and classes) ${CACHED}`,
-    COMPAT_POD_LABELS);
+  const membersHelp = `Members of all ipsets in the pod's network namespace, summed over sets (Chaos Mesh compatible) ${CACHED}`;
+  const tcsHelp = `Number of qdiscs in the pod's network namespace on every interface (Chaos Mesh counted the lines "tc qdisc" printed; this counts qdiscs, not lines, and ignores filters and classes) ${CACHED}`;
+  const members = byBlock ? registry.register(new BlockFamily(MEMBERS, membersHelp, COMPAT_POD_LABELS)) : gauge(registry, MEMBERS, membersHelp, COMPAT_POD_LABELS);
+  const tcs = byBlock ? registry.register(new BlockFamily(TCS, tcsHelp, COMPAT_POD_LABELS)) : gauge(registry, TCS, tcsHelp, COMPAT_POD_LABELS);
 
   // The label texts come from the cache (compat-labels.ts), the values from the snapshot.
   const cache = opts.cache ?? new CompatLabelCache();
   cache.begin();
   const maxRules = opts.maxRulesPerPod ?? DEFAULT_MAX_RULES_PER_POD;
   for (const report of snapshot.pods) {
-    await slicer.point();
+    if (slicer.due) await slicer.point();
     if (report.netns === null) continue;
     const containers = compatContainers(report, opts.perContainer);
     const memberCount = ipsetMemberCount(report.ipsets);
     const qdiscCount = report.tc.qdiscs.length;
     const perRule = !(report.pod?.hostNetwork ?? false);
     const { labels, rules } = cache.labels(report.namespace, report.name, containers, perRule ? report.iptables : [], maxRules);
-    for (const text of labels.podLabels) {
-      members.addText(text, memberCount);
-      tcs.addText(text, qdiscCount);
-    }
-    if (packets instanceof BlockFamily && bytes instanceof BlockFamily) {
-      const b = compatBlocks(labels, rules, NAMES);
-      packets.addBlock(b.packetsText, b.lines);
-      bytes.addBlock(b.bytesText, b.lines);
-    } else if (packets instanceof Family && bytes instanceof Family) {
+    if (packets instanceof BlockFamily && bytes instanceof BlockFamily && members instanceof BlockFamily && tcs instanceof BlockFamily) {
+      const b = compatBlocks(labels, rules, NAMES, memberCount, qdiscCount);
+      packets.addLines(b.packetsText, b.lines);
+      bytes.addLines(b.bytesText, b.lines);
+      members.addLines(b.membersText, b.podLines);
+      tcs.addLines(b.tcsText, b.podLines);
+    } else if (packets instanceof Family && bytes instanceof Family && members instanceof Family && tcs instanceof Family) {
+      for (const text of labels.podLabels) {
+        members.addText(text, memberCount);
+        tcs.addText(text, qdiscCount);
+      }
       // Series that coincide are summed (Family.addText), also with another listing of the pod.
       for (const texts of labels.ruleLabels) {
-        await slicer.point();
+        if (slicer.due) await slicer.point();
         for (let j = 0; j < labels.order.length; j++) {
           const counters = rules[labels.order[j]!]!.counters!;
           const text = texts[labels.series[j]!]!;

@@ -126,13 +126,14 @@ export class Family {
 }
 
 /**
- * A gauge family whose samples come as blocks of lines rendered by the caller (`name{labels} value` lines joined
- * by newlines, in the exposition's text), each block's series distinct from every other's: the caller guarantees
- * it (compat.ts: one block per pod, pods distinct, series deduplicated inside a pod). A gauge's lines are the same
- * in both formats, so a block serves both.
+ * A family whose samples come as blocks of lines rendered by the caller (`name{labels} value` lines in the
+ * exposition's text, each PRECEDED by a newline: the family's text is its head and its blocks written one after
+ * the other, a piece each), each block's series distinct from every other's: the caller guarantees it
+ * (compat.ts, pod-blocks.ts: one block per pod, pods distinct, series deduplicated inside a pod). A gauge's lines
+ * are the same in both formats, and so are a counter's when its name ends in `_total` (OpenMetrics declares it
+ * without the suffix and its samples carry it again), so a block serves both; a counter named otherwise is refused.
  */
 export class BlockFamily {
-  readonly type = 'gauge' as const;
   readonly blocks: string[] = [];
   private count = 0;
 
@@ -140,9 +141,15 @@ export class BlockFamily {
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[],
-  ) {}
+    readonly type: FamilyType = 'gauge',
+  ) {
+    if (type === 'counter' && !name.endsWith('_total')) {
+      throw new AgentError('METRICS_LABELS', `${name}: a counter rendered in blocks must end in _total (its OpenMetrics samples would differ)`);
+    }
+  }
 
-  addBlock(text: string, series: number): void {
+  /** `text`: `series` lines, each preceded by a newline (`\nname{..} 1\nname{..} 2`). */
+  addLines(text: string, series: number): void {
     if (series === 0) return;
     this.blocks.push(text);
     this.count += series;

@@ -8,6 +8,7 @@
  * for pods absent from a collection whose runtime listing failed (a runtime restarting): absence proves nothing.
  */
 import type { ChaosKind } from '../chaos/types.js';
+import { sameItems } from '../same-items.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
 
 export interface InjectionEvent {
@@ -37,6 +38,20 @@ export function evidenceFor(report: PodReport, kind: ChaosKind): string[] {
   return own.length > 0 ? own : [...report.chaos.findings];
 }
 
+/**
+ * Whether evidenceFor(report, kind) would equal `kept` item for item, without building it: a pod whose findings
+ * did not change keeps its entry object instead of two new arrays and a new entry per kind every collection.
+ */
+function sameEvidence(kept: readonly string[], report: PodReport, kind: ChaosKind): boolean {
+  let n = 0;
+  for (const d of report.chaos.details) {
+    if (d.kind !== kind || d.level !== 'active') continue;
+    if (n >= kept.length || kept[n] !== d.message) return false;
+    n += 1;
+  }
+  return n > 0 ? n === kept.length : sameItems(kept, report.chaos.findings);
+}
+
 export class InjectionTracker {
   private entries = new Map<string, Entry>();
 
@@ -54,18 +69,24 @@ export class InjectionTracker {
       for (const kind of report.chaos.kinds) {
         const k = key(report.namespace, report.name, kind);
         if (next.has(k)) continue;
-        const evidence = evidenceFor(report, kind);
         const prev = this.entries.get(k);
+        // Same pod, kind and first-seen time, equal evidence: the entry (never modified) stands as it is.
+        if (prev !== undefined && sameEvidence(prev.evidence, report, kind)) {
+          next.set(k, prev);
+          continue;
+        }
+        const evidence = evidenceFor(report, kind);
         next.set(k, { namespace: report.namespace, pod: report.name, kind, firstSeen: prev?.firstSeen ?? now, evidence });
         if (!prev) events.push({ event: 'injection_started', namespace: report.namespace, pod: report.name, kind, evidence });
       }
     }
-    const listed = new Set(snapshot.pods.map((p) => key(p.namespace, p.name, '')));
     const listingFailed = snapshot.collectors.some((c) => c.collector === 'runtime' && !c.success);
+    // Only looked at when the listing failed.
+    const listed = listingFailed ? new Set(snapshot.pods.map((p) => key(p.namespace, p.name, ''))) : null;
     for (const [k, e] of this.entries) {
       if (next.has(k)) continue;
       const podKey = key(e.namespace, e.pod, '');
-      if (unread.has(podKey) || (listingFailed && !listed.has(podKey))) next.set(k, e);
+      if (unread.has(podKey) || (listed !== null && !listed.has(podKey))) next.set(k, e);
       else events.push({ event: 'injection_ended', namespace: e.namespace, pod: e.pod, kind: e.kind, evidence: e.evidence });
     }
     this.entries = next;

@@ -8,7 +8,7 @@ import type { CollectorResult, Snapshot } from '../snapshot.js';
 import { CompatLabelCache } from './compat-labels.js';
 import { InjectionTracker, type InjectionEvent } from './injection-tracker.js';
 import type { ExpositionDemand, RenderedMetrics } from './exposition.js';
-import { buildCollectionFamilies, type PersistentMetrics } from './registry.js';
+import { buildCollectionFamilies, LineCaches, type PersistentMetrics } from './registry.js';
 
 export interface PipelineOptions {
   compatMetrics: boolean;
@@ -30,6 +30,8 @@ export class MetricsPipeline {
   readonly tracker = new InjectionTracker();
   /** Label texts of the compat series, reused while a pod's rules are unchanged (compat-labels.ts). */
   readonly compatLabels = new CompatLabelCache();
+  /** Per-pod and per-container lines, reused while their inputs are unchanged (pod-blocks.ts, container-stats.ts). */
+  readonly lineCaches = new LineCaches();
 
   constructor(private readonly opts: PipelineOptions) {}
 
@@ -45,6 +47,7 @@ export class MetricsPipeline {
       firstSeen: (ns, pod, kind) => this.tracker.firstSeen(ns, pod, kind),
       compatMetrics: this.opts.compatMetrics,
       compatCache: this.compatLabels,
+      lineCaches: this.lineCaches,
       ...(this.opts.maxRulesPerPod !== undefined ? { maxRulesPerPod: this.opts.maxRulesPerPod } : {}),
     }, signal);
     const metrics = await this.opts.persistent.render(families, signal, this.opts.demand ?? null);

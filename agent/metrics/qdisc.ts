@@ -5,11 +5,13 @@
  * `noqueue` qdiscs (the default on veth and lo) have no queue and always-zero statistics: they are skipped.
  * Qdiscs that share interface+kind+handle (e.g. the `0:` children of an mq root) are summed. At most
  * MAX_QDISCS_PER_POD qdiscs per pod are exported, netem and tbf first (qdisc-cap.ts; chaos_daemon_pod_truncated{what="qdiscs"}).
+ * A pod's lines are kept and reused while its series are unchanged (pod-blocks.ts).
  */
-import type { NetemOptions, QdiscStats, TbfOptions } from '../netns/state.js';
+import type { NetemOptions, Qdisc, QdiscStats, TbfOptions } from '../netns/state.js';
 import type { Snapshot } from '../snapshot.js';
-import { CACHED, counter, gauge, labelPairs, labelPrefix, type CollectionFamilies, type Family } from './families.js';
-import { exportedQdiscs } from './qdisc-cap.js';
+import { BlockFamily, CACHED, type CollectionFamilies } from './families.js';
+import { PodBlockCache, type PodFamilySpec, type PodSeriesSink } from './pod-blocks.js';
+import { exportedQdiscs, qdiscsTruncated } from './qdisc-cap.js';
 import { Slicer } from './slicer.js';
 
 const PARAM_LABELS = ['namespace', 'pod', 'interface', 'handle'] as const;
@@ -64,37 +66,72 @@ function numeric(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-function statFamily(registry: CollectionFamilies, s: (typeof STATS)[number]): Family {
-  return s.type === 'counter'
-    ? counter(registry, s.name, `${s.help} (kernel counter read with tc -s), per qdisc in the pod's network namespace ${CACHED}`, STAT_LABELS)
-    : gauge(registry, s.name, `${s.help}, per qdisc in the pod's network namespace ${CACHED}`, STAT_LABELS);
+/** The families in registration order: netem parameters, tbf parameters, statistics (pod-blocks.ts specs). */
+const SPECS: readonly PodFamilySpec[] = [
+  ...NETEM.map((p) => ({ name: p.name, type: 'gauge' as const, labelNames: PARAM_LABELS, add: false })),
+  ...TBF.map((p) => ({ name: p.name, type: 'gauge' as const, labelNames: PARAM_LABELS, add: false })),
+  // Summed per series (qdiscs sharing interface+kind+handle), counters and the backlog gauge alike.
+  ...STATS.map((p) => ({ name: p.name, type: p.type, labelNames: STAT_LABELS, add: true })),
+];
+const TBF_AT = NETEM.length;
+const STATS_AT = TBF_AT + TBF.length;
+
+const HELPS: readonly string[] = [
+  ...NETEM.map((p) => `${p.help}, per netem qdisc in the pod's network namespace ${CACHED}`),
+  ...TBF.map((p) => `${p.help}, ${TBF_SCOPE} ${CACHED}`),
+  ...STATS.map((p) => (p.type === 'counter'
+    ? `${p.help} (kernel counter read with tc -s), per qdisc in the pod's network namespace ${CACHED}`
+    : `${p.help}, per qdisc in the pod's network namespace ${CACHED}`)),
+];
+
+/** Whether a qdisc before `i` has the same interface, handle and kind (its parameters were exported already). */
+function seenBefore(qdiscs: readonly Qdisc[], i: number): boolean {
+  const q = qdiscs[i]!;
+  for (let j = 0; j < i; j++) {
+    const p = qdiscs[j]!;
+    if (p.interface === q.interface && p.handle === q.handle && p.kind === q.kind) return true;
+  }
+  return false;
 }
 
-/** Yields to the event loop between pods when `slicer`'s slice is used up. */
-export async function registerQdiscMetrics(registry: CollectionFamilies, snapshot: Snapshot, slicer = new Slicer()): Promise<void> {
-  const netem = NETEM.map((s) => ({ ...s, g: gauge(registry, s.name, `${s.help}, per netem qdisc in the pod's network namespace ${CACHED}`, PARAM_LABELS) }));
-  const tbf = TBF.map((s) => ({ ...s, g: gauge(registry, s.name, `${s.help}, ${TBF_SCOPE} ${CACHED}`, PARAM_LABELS) }));
-  // Summed per series (qdiscs sharing interface+kind+handle), counters and the backlog gauge alike.
-  const stats = STATS.map((s) => ({ ...s, family: statFamily(registry, s) }));
+/** A pod's series: per exported qdisc, its parameters (once per interface+handle+kind) and its statistics. */
+function emitPod(sink: PodSeriesSink, all: readonly Qdisc[]): void {
+  const qdiscs = qdiscsTruncated(all) ? exportedQdiscs(all).qdiscs : all;
+  for (let i = 0; i < qdiscs.length; i++) {
+    const q = qdiscs[i]!;
+    if (!seenBefore(qdiscs, i)) {
+      if (q.netem) {
+        for (let k = 0; k < NETEM.length; k++) {
+          const v = q.netem[NETEM[k]!.field];
+          if (numeric(v)) sink.series(k, v, q.interface, q.handle);
+        }
+      }
+      if (q.tbf) {
+        for (let k = 0; k < TBF.length; k++) {
+          const v = q.tbf[TBF[k]!.field];
+          if (numeric(v)) sink.series(TBF_AT + k, v, q.interface, q.handle);
+        }
+      }
+    }
+    if (q.stats === null || q.kind === 'noqueue') continue;
+    for (let k = 0; k < STATS.length; k++) sink.series(STATS_AT + k, q.stats[STATS[k]!.field], q.interface, q.kind, q.handle);
+  }
+}
 
-  const paramSeen = new Set<string>();
+/**
+ * Yields to the event loop between pods when `slicer`'s slice is used up. `cache`: the pods' blocks kept across
+ * collections (pod-blocks.ts); none: rendered afresh.
+ */
+export async function registerQdiscMetrics(registry: CollectionFamilies, snapshot: Snapshot, slicer = new Slicer(), cache = new PodBlockCache()): Promise<void> {
+  const families = SPECS.map((s, i) => registry.register(new BlockFamily(s.name, HELPS[i]!, s.labelNames, s.type)));
+  cache.begin();
   const podSeen = new Set<string>();
   for (const report of snapshot.pods) {
-    await slicer.point();
+    if (slicer.due) await slicer.point();
     const podKey = `${report.namespace}\0${report.name}`;
     if (podSeen.has(podKey)) continue;
     podSeen.add(podKey);
-    for (const q of exportedQdiscs(report.tc.qdiscs).qdiscs) {
-      const pkey = `${podKey}\0${q.interface}\0${q.handle}\0${q.kind}`;
-      if (!paramSeen.has(pkey)) {
-        paramSeen.add(pkey);
-        const params = q.netem || q.tbf ? labelPrefix(PARAM_LABELS, [report.namespace, report.name, q.interface, q.handle]) : null;
-        if (q.netem && params) for (const s of netem) { const v = q.netem[s.field]; if (numeric(v)) s.g.setAfter(params, [], v); }
-        if (q.tbf && params) for (const s of tbf) { const v = q.tbf[s.field]; if (numeric(v)) s.g.setAfter(params, [], v); }
-      }
-      if (q.stats === null || q.kind === 'noqueue') continue;
-      const text = `{${labelPairs(STAT_LABELS, [report.namespace, report.name, q.interface, q.kind, q.handle])}}`;
-      for (const s of stats) s.family.addText(text, q.stats[s.field]);
-    }
+    const b = cache.blocks(podKey, report.namespace, report.name, SPECS, emitPod, report.tc.qdiscs);
+    for (let i = 0; i < families.length; i++) families[i]!.addLines(b.blocks[i]!, b.lines[i]!);
   }
 }

@@ -11,9 +11,10 @@ import type { BpmReport } from '../proc/bpm.js';
 import { BpmStartCounter, registerBpmMetrics } from './bpm.js';
 import { registerCompatMetrics } from './compat.js';
 import type { CompatLabelCache } from './compat-labels.js';
-import { registerContainerStatsMetrics } from './container-stats.js';
+import { ContainerStatsCache, registerContainerStatsMetrics } from './container-stats.js';
 import { registerInjectionMetrics, type FirstSeenLookup } from './injection.js';
 import { registerKubeMetrics } from './kube.js';
+import { PodBlockCache } from './pod-blocks.js';
 import { registerQdiscMetrics } from './qdisc.js';
 import { RenderedMetrics, type ExpositionDemand, type ExpositionFormat, type RenderedBody } from './exposition.js';
 import { renderBody } from './exposition-body.js';
@@ -57,19 +58,29 @@ export interface MetricsInput {
   maxRulesPerPod?: number;
   /** The compat series' label texts kept across collections (compat-labels.ts); none: built afresh. */
   compatCache?: CompatLabelCache;
+  /** The per-pod and per-container lines kept across collections (pod-blocks.ts, container-stats.ts); none: built afresh. */
+  lineCaches?: LineCaches;
+}
+
+/** The exposition's caches other than the compat labels, kept by a pipeline from one collection to the next. */
+export class LineCaches {
+  readonly injection = new PodBlockCache();
+  readonly qdisc = new PodBlockCache();
+  readonly containers = new ContainerStatsCache();
 }
 
 /** Fresh families holding one collection's series; yields to the event loop between slices of work. */
 export async function buildCollectionFamilies(input: MetricsInput, signal?: AbortSignal): Promise<CollectionFamilies> {
   const slicer = new Slicer(undefined, signal);
   const registry = new CollectionFamilies();
+  const caches = input.lineCaches ?? new LineCaches();
   registerRuntimeMetrics(registry, input.snapshot);
   await slicer.point();
-  await registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod, slicer);
+  await registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod, slicer, caches.injection);
   await slicer.point();
   registerKubeMetrics(registry, input.snapshot);
   await slicer.point();
-  await registerQdiscMetrics(registry, input.snapshot, slicer);
+  await registerQdiscMetrics(registry, input.snapshot, slicer, caches.qdisc);
   await slicer.point();
   await registerCompatMetrics(registry, input.snapshot, {
     perContainer: input.compatMetrics, slicer,
@@ -77,7 +88,7 @@ export async function buildCollectionFamilies(input: MetricsInput, signal?: Abor
     ...(input.compatCache ? { cache: input.compatCache } : {}),
   });
   await slicer.point();
-  await registerContainerStatsMetrics(registry, input.snapshot, slicer);
+  await registerContainerStatsMetrics(registry, input.snapshot, slicer, caches.containers);
   await slicer.point();
   registerBpmMetrics(registry, input.bpm);
   registerSelfMetrics(registry, input.snapshot, input.extraCollectors);

@@ -47,13 +47,21 @@ export function formatValue(v: number): string {
   return String(v);
 }
 
+/**
+ * One sample's line. The labels are written in a plain loop over the label object's own keys, in Object.entries'
+ * order (for...in on the plain objects prom-client makes: no inherited enumerable keys), without the entries and
+ * parts arrays: the registry has a few hundred samples (histogram buckets) rendered every collection.
+ */
 function sampleLine(sampleName: string, s: SampleData): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(s.labels)) {
+  let labels = '';
+  const obj = s.labels as Record<string, string | number | undefined>;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    const v = obj[k];
     if (v === undefined) continue;
-    parts.push(`${k}="${typeof v === 'string' ? escapeLabelValue(v) : String(v)}"`);
+    labels += `${labels === '' ? '{' : ','}${k}="${typeof v === 'string' ? escapeLabelValue(v) : String(v)}"`;
   }
-  return `${sampleName}${parts.length ? `{${parts.join(',')}}` : ''} ${formatValue(s.value)}`;
+  return `${sampleName}${labels === '' ? '' : `${labels}}`} ${formatValue(s.value)}`;
 }
 
 /** One family's lines (HELP, TYPE, samples), joined by newlines, without a trailing newline. */
@@ -63,7 +71,7 @@ export async function formatFamily(data: FamilyData, openMetrics: boolean, slice
   const lines = [`# HELP ${family} ${escapeHelp(data.help, openMetrics)}`, `# TYPE ${family} ${data.type}`];
   const values = data.values;
   for (let i = 0; i < values.length; i++) {
-    if (i > 0 && i % SERIES_PER_SLICE === 0) await slicer.point();
+    if (i > 0 && i % SERIES_PER_SLICE === 0 && slicer.due) await slicer.point();
     const s = values[i]!;
     const base = s.metricName ?? family;
     lines.push(sampleLine(counterOm ? `${base}_total` : base, s));
@@ -86,7 +94,7 @@ export async function renderText(registry: Registry, opts: RenderTextOptions): P
 export async function readRegistry(registry: Registry, slicer: Slicer): Promise<FamilyData[]> {
   const out: FamilyData[] = [];
   for (const { name } of registry.getMetricsAsArray()) {
-    await slicer.point();
+    if (slicer.due) await slicer.point();
     const metric = registry.getSingleMetric(name);
     if (!metric) continue; // removed while rendering
     const data = await metric.get();
@@ -101,7 +109,7 @@ export async function readRegistry(registry: Registry, slicer: Slicer): Promise<
 export async function registryParts(data: readonly FamilyData[], openMetrics: boolean, slicer: Slicer): Promise<string[]> {
   const parts: string[] = [];
   for (const family of data) {
-    await slicer.point();
+    if (slicer.due) await slicer.point();
     parts.push(await formatFamily(family, openMetrics, slicer));
   }
   return parts;

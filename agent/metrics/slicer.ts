@@ -2,7 +2,8 @@
  * Cooperative time slicing for long synchronous loops on the event loop (building and rendering ~6k series at
  * 110 pods): `await slicer.point()` in the loop yields (setImmediate, so pending I/O such as scrapes runs first)
  * once `sliceMs` of work has passed since the last yield, and is a cheap clock read otherwise. Aborts between
- * slices when `signal` does.
+ * slices when `signal` does. Loops that run per series or per pod write `if (slicer.due) await slicer.point()`:
+ * an `await` suspends its function and allocates even when nothing is waited for.
  */
 import { performance } from 'node:perf_hooks';
 
@@ -12,6 +13,8 @@ import { performance } from 'node:perf_hooks';
  * yields per collection (~1 µs each).
  */
 export const DEFAULT_SLICE_MS = 2;
+
+const RESOLVED = Promise.resolve();
 
 export class Slicer {
   private sliceStart = performance.now();
@@ -28,9 +31,12 @@ export class Slicer {
     return performance.now() - this.sliceStart >= this.sliceMs;
   }
 
-  /** Yield to the event loop if the slice is used up. */
-  async point(): Promise<void> {
-    if (!this.due) return;
+  /** Yield to the event loop if the slice is used up (else an already resolved promise: nothing allocated). */
+  point(): Promise<void> {
+    return this.due ? this.yieldNow() : RESOLVED;
+  }
+
+  private async yieldNow(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.yields += 1;
     this.signal?.throwIfAborted();

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { compatContainers } from '../../agent/metrics/compat.js';
 import { CompatLabelCache } from '../../agent/metrics/compat-labels.js';
 import { buildCollectionFamilies, renderRegistry } from '../../agent/metrics/registry.js';
 import type { IptablesRule } from '../../agent/netns/state.js';
@@ -54,6 +55,18 @@ const base = (): PodSpec => ({
 });
 
 const RULE = { namespace: 'default', pod: 'web-1', container: 'app', table: 'filter', chain: 'CHAOS-OUTPUT', policy: '-' };
+
+describe('compatContainers', () => {
+  it('gives the running containers\' names distinct and sorted as [...new Set(names)].sort() does', () => {
+    const name = fc.string({ unit: fc.constantFrom('a', 'B', 'b', 'é', '-', '1', '\u{1F600}'), maxLength: 3 });
+    fc.assert(fc.property(fc.array(fc.tuple(name, fc.boolean()), { maxLength: 20 }), (cs) => {
+      const r = report(podInfo('default', 'p', cs.map(([n, up], i) => container(n, `id-${i}`, up ? 'CONTAINER_RUNNING' : 'CONTAINER_EXITED'))));
+      const running = cs.filter(([, up]) => up).map(([n]) => n);
+      expect(compatContainers(r, true)).toEqual(running.length < 2 ? running : [...new Set(running)].sort());
+      expect(compatContainers(r, false)).toEqual(['']);
+    }));
+  });
+});
 
 describe('compat label cache and blocks', () => {
   it('reuses entries while nothing changes, and every change between two collections shows in the next', async () => {

@@ -59,12 +59,29 @@ describe('Family', () => {
   it('renders a block family as its header and blocks, the same in both formats', async () => {
     const b = new BlockFamily('g', 'a "q"', ['a']);
     expect(await render(b)).toBe('# HELP g a "q"\n# TYPE g gauge');
-    b.addBlock('g{a="1"} 1\ng{a="2"} 2', 2);
-    b.addBlock('', 0);
-    b.addBlock('g{a="3"} 3', 1);
+    b.addLines('\ng{a="1"} 1\ng{a="2"} 2', 2);
+    b.addLines('', 0);
+    b.addLines('\ng{a="3"} 3', 1);
     expect(b.size).toBe(3);
     expect(await render(b)).toBe('# HELP g a "q"\n# TYPE g gauge\ng{a="1"} 1\ng{a="2"} 2\ng{a="3"} 3');
     expect(await render(b, true)).toBe('# HELP g a \\"q\\"\n# TYPE g gauge\ng{a="1"} 1\ng{a="2"} 2\ng{a="3"} 3');
+  });
+
+  it('renders a family of the same name with its own help and type: the kept head follows both', async () => {
+    const a = new Family('g_total', 'first', 'gauge', []);
+    expect(await render(a, true)).toBe('# HELP g_total first\n# TYPE g_total gauge');
+    expect(await render(new Family('g_total', 'second', 'gauge', []), true)).toBe('# HELP g_total second\n# TYPE g_total gauge');
+    expect(await render(new Family('g_total', 'second', 'counter', []), true)).toBe('# HELP g second\n# TYPE g counter');
+    expect(await render(new Family('g_total', 'second', 'counter', []))).toBe('# HELP g_total second\n# TYPE g_total counter');
+    expect(await render(a, true)).toBe('# HELP g_total first\n# TYPE g_total gauge');
+  });
+
+  it('renders a counter in blocks only when its name ends in _total (its lines are then the same in both formats)', async () => {
+    expect(() => new BlockFamily('c', 'h', [], 'counter')).toThrow(/_total/);
+    const b = new BlockFamily('c_total', 'h', ['a'], 'counter');
+    b.addLines('\nc_total{a="1"} 1', 1);
+    expect(await render(b, true)).toBe('# HELP c h\n# TYPE c counter\nc_total{a="1"} 1');
+    expect(await render(b)).toBe('# HELP c_total h\n# TYPE c_total counter\nc_total{a="1"} 1');
   });
 
   it('labelPairs escapes backslash, newline and quote', () => {

@@ -39,6 +39,25 @@ describe('InjectionTracker', () => {
     expect(t.size).toBe(0);
   });
 
+  it('keeps the evidence of the last collection that saw an injection, also when its entry was kept as it was', () => {
+    const t = new InjectionTracker();
+    const withEvidence = (message: string) => {
+      const c = chaos('active', ['delay']);
+      return { ...chaosPod(), chaos: { ...c, findings: [message], details: [{ ...c.details[0]!, message }] } };
+    };
+    t.observe(snapshot([withEvidence('a')]), 100);
+    expect(t.observe(snapshot([withEvidence('a')]), 200)).toEqual([]);
+    expect(t.observe(snapshot([withEvidence('b')]), 300)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
+    // No structured detail: the findings are the evidence.
+    expect(t.observe(snapshot([{ ...chaosPod(), chaos: { ...chaos('active', ['delay']), details: [], findings: ['c', 'd'] } }]), 400)).toEqual([]);
+    expect(t.observe(snapshot([]), 500).map((e) => [e.event, e.evidence])).toEqual([['injection_ended', ['c', 'd']]]);
+
+    t.observe(snapshot([withEvidence('a')]), 600);
+    t.observe(snapshot([withEvidence('b')]), 700);
+    expect(t.observe(snapshot([]), 800).map((e) => [e.event, e.evidence])).toEqual([['injection_ended', ['b']]]);
+  });
+
   it('uses the snapshot start time by default', () => {
     const t = new InjectionTracker();
     t.observe(snapshot([chaosPod()], { startedAt: 1234.5 }));
