@@ -1,6 +1,7 @@
 /**
  * One full collection: the collectors (collect/) in order, runtime -> netns -> proc -> bpm -> kube, with stats
- * waiting alongside them from the end of runtime on; each timed and reporting success
+ * waiting alongside them from the end of runtime on and proc's scan (its `start`) running alongside the namespace
+ * reads, its merge after them; each timed and reporting success
  * (chaos_daemon_scrape_collector_*), into a Snapshot. Never throws: every failure ends up in the Snapshot (a
  * collector with success=false, a pod entry with errors). `inspect`, `metrics`, `serve` and the benchmark all run
  * this same collection.
@@ -132,9 +133,12 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
 const OVERLAPPING: ReadonlySet<CollectorName> = new Set(['stats']);
 
 /**
- * The first collector (runtime) alone, then the overlapping ones started at once and the others in order. Each is
- * timed from its own start to its own end (chaos_daemon_scrape_collector_duration_seconds stays that collector's
- * time) and never throws (runCollector), so one failing never stops another; results in the collectors' order.
+ * The first collector (runtime) alone, then the overlapping ones started at once and the others in order. The
+ * collectors with a `start` (proc's scan) are started one turn after the collector that follows runtime (netns)
+ * began, so its synchronous head (posting every namespace read to the reader thread) goes first and the scan then
+ * runs on the main thread while the reader thread reads. Each is timed from its own start to its own end
+ * (chaos_daemon_scrape_collector_duration_seconds stays that collector's time) and never throws (runCollector), so
+ * one failing never stops another; results in the collectors' order.
  */
 async function runAll(collectors: readonly Collector[], draft: Draft, ctx: CollectContext): Promise<CollectorResult[]> {
   const results: CollectorResult[] = new Array<CollectorResult>(collectors.length);
@@ -144,6 +148,15 @@ async function runAll(collectors: readonly Collector[], draft: Draft, ctx: Colle
   const overlapping = rest.map(async (c, k) => {
     if (OVERLAPPING.has(c.name)) results[k + 1] = await runCollector(c, draft, ctx);
   });
+  const startedAt = new Map<Collector, number>();
+  let startedEarly = false;
+  const startEarly = (after: Collector): void => {
+    for (const c of rest) {
+      if (c === after || c.start === undefined || startedAt.has(c) || OVERLAPPING.has(c.name) || ctx.signal?.aborted) continue;
+      startedAt.set(c, performance.now());
+      c.start(draft, ctx);
+    }
+  };
   for (const [k, c] of rest.entries()) {
     if (OVERLAPPING.has(c.name)) continue;
     // Each collector starts on a turn of the event loop of its own: the synchronous tail of one (netns building its
@@ -151,7 +164,12 @@ async function runAll(collectors: readonly Collector[], draft: Draft, ctx: Colle
     // Two immediates: one queued from the poll phase runs in that same turn's check phase, before timers and I/O
     // get their turn; the second is queued from the check phase, so it waits for the next turn.
     await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
-    results[k + 1] = await runCollector(c, draft, ctx);
+    const running = runCollector(c, draft, ctx, startedAt.get(c));
+    if (!startedEarly) {
+      startedEarly = true;
+      setImmediate(startEarly, c);
+    }
+    results[k + 1] = await running;
   }
   await Promise.all(overlapping);
   return results;

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
 import { collect } from '../agent/collection.js';
+import { ProcScanMemo } from '../agent/collect/proc.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { silentLogger } from '../agent/log.js';
 import type { Inventory } from '../agent/runtime/inventory.js';
@@ -133,6 +134,28 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     ]);
     expect(failed.containerStats).toEqual([]);
     expect(failed.pods.map((p) => [p.name, p.chaos.verdict])).toEqual([['a1', 'clean'], ['b', 'active']]);
+  });
+
+  it('the /proc scan runs while the namespaces are read, and is merged into the reports after them', async () => {
+    const ia = { path: a.path, inode: statSync(a.path).ino };
+    const ib = { path: b.path, inode: statSync(b.path).ino };
+    let lastReadDone = 0;
+    const reader = createNetnsReader({ reader: 'nsenter', netnsConcurrency: 1, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 1 << 24, namespaceTimeoutMs: 10_000, procRoot: '/proc' }, {
+      onRead: () => void (lastReadDone = Date.now()),
+    });
+    readers.push(reader);
+    const procScans = new ProcScanMemo();
+    const pods = [pod('a1', ia, a.holderPid), pod('b', ib, b.holderPid)];
+    const snap = await collect({ inventory: fakeInventory(pods), reader, procRoot: '/proc', log: silentLogger(), procScans });
+    // Started once netns had posted its reads, not after them (in sequence: after the last read ended).
+    expect(procScans.last).not.toBeNull();
+    expect(procScans.last!.startedAt).toBeLessThan(lastReadDone);
+    expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true], ['proc', true], ['bpm', true]]);
+    // Timed from its start: the proc collector's time covers the reads it ran alongside.
+    const seconds = Object.fromEntries(snap.collectors.map((c) => [c.collector, c.seconds]));
+    expect(seconds.proc).toBeGreaterThan(seconds.netns! / 2);
+    // Merged after the netns collector judged the pods: each report carries its verdict and its pod's /proc facts.
+    expect(snap.pods.map((p) => [p.name, p.chaos.verdict, p.proc?.sandboxId])).toEqual([['a1', 'clean', 'sba1'], ['b', 'active', 'sbb']]);
   });
 
   it('an aborted collection reads nothing', async () => {

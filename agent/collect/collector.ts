@@ -5,7 +5,8 @@
  *
  * Collectors share one Draft: runtime fills the pods, netns reads their namespaces, stats adds container usage,
  * later collectors (processes, bpm, intent) build on what is there. They run in order, except stats, which needs
- * only runtime and waits alongside the others (agent/collection.ts).
+ * only runtime and waits alongside the others, and the part of a collector that needs only runtime (its `start`:
+ * proc's scan), which runs alongside the collectors before it (agent/collection.ts).
  */
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -29,12 +30,17 @@ export interface CollectContext {
 
 export interface Collector {
   readonly name: CollectorName;
+  /**
+   * Optional: begin the work that needs only the runtime collector's part of the draft, right after it (the runner
+   * calls it before the collectors in between run); `collect` then finishes it. Must not throw or reject: failures
+   * are `collect`'s outcome. The collector's time counts from here.
+   */
+  start?(draft: Draft, ctx: CollectContext): void;
   collect(draft: Draft, ctx: CollectContext): Promise<CollectorOutcome | void>;
 }
 
-/** Run one collector: timed, never throws. */
-export async function runCollector(c: Collector, draft: Draft, ctx: CollectContext): Promise<CollectorResult> {
-  const t0 = performance.now();
+/** Run one collector: timed (from `t0`, its start() when it had one), never throws. */
+export async function runCollector(c: Collector, draft: Draft, ctx: CollectContext, t0 = performance.now()): Promise<CollectorResult> {
   try {
     if (ctx.signal?.aborted) return { collector: c.name, success: false, seconds: 0, error: 'aborted' };
     const out = (await c.collect(draft, ctx)) ?? { success: true };

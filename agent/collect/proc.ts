@@ -18,7 +18,8 @@ import { scanProc, type ProcScan, type ScanOptions } from '../proc/scan.js';
 import { Slicer } from '../metrics/slicer.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
-import type { Collector } from './collector.js';
+import type { CollectContext, Collector } from './collector.js';
+import type { Draft } from './draft.js';
 
 export interface ProcCollectorOptions {
   procRoot: string;
@@ -60,39 +61,56 @@ export class ProcScanMemo {
   last: ProcScan | null = null;
 }
 
+/** What the proc collector gathered before merging: each pod's facts by sandbox id, or why there are none. */
+interface Gathered {
+  facts: Map<string, PodProcFacts> | null;
+  error: string | undefined;
+}
+
+/**
+ * The scan and every pod's facts: needs only the runtime collector's pods (draft.pods, allPods, resolveAll), so it
+ * runs alongside the namespace reads (Collector.start). Never rejects: a failure is the returned error.
+ */
+async function gather(opts: ProcCollectorOptions, draft: Draft, ctx: CollectContext): Promise<Gathered> {
+  let all = draft.allPods.length > 0 ? draft.allPods : draft.pods;
+  try {
+    const scan = await scanProc({ ...opts.scan, procRoot: opts.procRoot, detailPids: podPids(all), previous: opts.memo?.last ?? null, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    if (opts.memo) opts.memo.last = scan;
+    const factsOpts = { ...opts.facts, procRoot: opts.procRoot };
+    let r = await collectPodFacts(scan, all, factsOpts, draft.pods);
+    // Only the reported pods were resolved (inspect NS/POD): placed without the others' PIDs unless that could
+    // change their facts (placement-scope.ts); then every pod is resolved and the facts computed again.
+    const why = draft.resolveAll ? otherPodsMatter(scan, r.index, r.facts.values()) : null;
+    if (draft.resolveAll && why !== null) {
+      ctx.log.debug({ why }, 'placing processes needs every pod: resolving them');
+      try {
+        all = draft.allPods = await draft.resolveAll();
+      } catch (err) {
+        throw new AgentError('PROC_PLACEMENT', `the other pods, needed to place processes (${why}), could not be resolved: ${errorMessage(err)}`, { cause: err });
+      }
+      draft.resolveAll = null;
+      r = await collectPodFacts(scan, all, factsOpts, draft.pods);
+    }
+    draft.proc = { scan, index: r.index };
+    return { facts: r.facts, error: scan.complete ? undefined : `the /proc scan is incomplete: ${scan.incomplete ?? 'unknown reason'}` };
+  } catch (err) {
+    return { facts: null, error: `the /proc scan failed: ${errorMessage(err)}` };
+  }
+}
+
 export function procCollector(opts: ProcCollectorOptions): Collector {
+  let gathering: Promise<Gathered> | null = null;
   return {
     name: 'proc',
+    // The scan and the container roots do not need the namespace reads: started as soon as the runtime collector is
+    // done, the main thread's scan runs while the reader thread reads the namespaces (collection wall, not CPU).
+    start(draft, ctx) {
+      gathering ??= gather(opts, draft, ctx);
+    },
     async collect(draft, ctx) {
-      let all = draft.allPods.length > 0 ? draft.allPods : draft.pods;
-      let facts: Map<string, PodProcFacts> | null = null;
-      let error: string | undefined;
-      try {
-        const scan = await scanProc({ ...opts.scan, procRoot: opts.procRoot, detailPids: podPids(all), previous: opts.memo?.last ?? null, ...(ctx.signal ? { signal: ctx.signal } : {}) });
-        if (opts.memo) opts.memo.last = scan;
-        const factsOpts = { ...opts.facts, procRoot: opts.procRoot };
-        let r = await collectPodFacts(scan, all, factsOpts, draft.pods);
-        // Only the reported pods were resolved (inspect NS/POD): placed without the others' PIDs unless that could
-        // change their facts (placement-scope.ts); then every pod is resolved and the facts computed again.
-        const why = draft.resolveAll ? otherPodsMatter(scan, r.index, r.facts.values()) : null;
-        if (draft.resolveAll && why !== null) {
-          ctx.log.debug({ why }, 'placing processes needs every pod: resolving them');
-          try {
-            all = draft.allPods = await draft.resolveAll();
-          } catch (err) {
-            throw new AgentError('PROC_PLACEMENT', `the other pods, needed to place processes (${why}), could not be resolved: ${errorMessage(err)}`, { cause: err });
-          }
-          draft.resolveAll = null;
-          r = await collectPodFacts(scan, all, factsOpts, draft.pods);
-        }
-        draft.proc = { scan, index: r.index };
-        facts = r.facts;
-        if (!scan.complete) error = `the /proc scan is incomplete: ${scan.incomplete ?? 'unknown reason'}`;
-      } catch (err) {
-        error = `the /proc scan failed: ${errorMessage(err)}`;
-      }
+      const { facts, error } = await (gathering ??= gather(opts, draft, ctx));
       // ~0.1 ms per pod (merging the findings, copying the report): yields between slices at 110 pods. No signal:
-      // every report gets its facts or its error, never half of them.
+      // every report gets its facts or its error, never half of them. After the netns collector: its reports.
       const slicer = new Slicer();
       for (const p of draft.pods) {
         await slicer.point();
