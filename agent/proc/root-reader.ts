@@ -155,7 +155,7 @@ export class RootReader {
     let lease = this.opts.lease !== undefined;
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      const since = this.stuck.get(stuckKey(job));
+      const since = this.stuck.size === 0 ? undefined : this.stuck.get(stuckKey(job)); // no key string per job when none is stuck
       if (since === undefined) todo.push(i);
       else out[i] = unanswered(job, `its last read has been blocked in the kernel for ${Math.round((performance.now() - since) / 1000)} s, not read again until it returns`);
     }
