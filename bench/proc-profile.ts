@@ -4,7 +4,7 @@
  * does), then runs the proc collector's work N times in this process as `serve` runs it (the containers' roots read
  * in the root reader's worker thread; `--in-thread`: on the main thread, as `inspect` does), and prints the median
  * [min-max] of its wall and process CPU (process.cpuUsage around it: main thread, libuv thread pool and the root
- * reader's thread) and of its two halves (the scan; the facts).
+ * reader's thread) and of its two halves (the scan, given the previous one as serve's memo does; the facts).
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../agent/config.js';
@@ -36,10 +36,13 @@ async function main(): Promise<void> {
   const rows: Record<string, number[]> = { wall: [], cpu: [], scanWall: [], scanCpu: [], factsWall: [], factsCpu: [] };
   const n = Number(values.collections);
   let processes = 0;
+  // The previous scan, kept as serve's ProcScanMemo keeps it (scan.ts reuses what it can from it).
+  let previous: Awaited<ReturnType<typeof scanProc>> | null = null;
   for (let i = 0; i < n + 2; i++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const scan = await scanProc({ procRoot, detailPids: podPids(pods) });
+    const scan = await scanProc({ procRoot, detailPids: podPids(pods), previous });
+    previous = scan;
     const scanCpu = cpuMs(process.cpuUsage(c0));
     const t1 = performance.now();
     const r = await collectPodFacts(scan, pods, { procRoot, ...(rootReader ? { rootReader } : {}) });

@@ -113,7 +113,7 @@ export function procCollector(opts: ProcCollectorOptions): Collector {
       // every report gets its facts or its error, never half of them. After the netns collector: its reports.
       const slicer = new Slicer();
       for (const p of draft.pods) {
-        await slicer.point();
+        if (slicer.due) await slicer.point(); // no promise per pod when the slice is not used up
         const report = draft.reports.get(p);
         if (report) draft.reports.set(p, withProcFacts(report, p, facts?.get(p.sandboxId) ?? null, error ?? 'no facts'));
       }

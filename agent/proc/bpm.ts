@@ -108,7 +108,8 @@ export function bpmFromScan(scan: Pick<ProcScan, 'processes' | 'cmdlineUnread'>,
     if (pod) roots.set(p.pid, { pid: p.pid, sandboxId: pod.sandboxId, pod: `${pod.namespace}/${pod.name}` });
     else impostors.push(p.pid);
   }
-  const children = childrenIndex(scan);
+  // Only the roots' subtrees are walked: with no chaos-daemon on the node, no index of the whole scan is built.
+  const children = roots.size === 0 ? new Map<number, number[]>() : childrenIndex(scan);
   const background: BpmProcess[] = [];
   const byCommand = new Map<BpmCommand, number>();
   const unknown: number[] = [];

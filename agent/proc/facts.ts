@@ -12,7 +12,7 @@ import type { ContainerInfo, PodInfo } from '../runtime/types.js';
 import { findChaosProcesses } from './chaos-processes.js';
 import { DEFAULT_JVM_PORTS, withListenerOwners } from './jvm.js';
 import { emptyPodProcFacts, markIncomplete, type PodProcFacts } from './model.js';
-import { buildPodIndex, placeProcess, processesByPod, type PodIndex } from './pod-match.js';
+import { buildPodIndex, placeByCgroup, processesByPod, type PodIndex } from './pod-match.js';
 import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
 import type { RootReader } from './root-reader.js';
 import { detailOf, type ProcScan } from './scan.js';
@@ -58,7 +58,9 @@ export interface PodFactsResult {
 
 interface Target {
   pod: PodInfo;
-  container: ContainerInfo & { pid: number };
+  container: ContainerInfo;
+  /** The container's PID (not null: only running containers with one are read). */
+  pid: number;
 }
 
 /**
@@ -91,7 +93,7 @@ export async function collectPodFacts(
   }
   const targets: Target[] = [];
   for (const pod of read) {
-    await slicer.point();
+    if (slicer.due) await slicer.point(); // no promise per pod when the slice is not used up
     const f = facts.get(pod.sandboxId)!;
     if (!scan.complete) markIncomplete(f, 'processes', { reason: 'scan', message: `the /proc scan is incomplete: ${scan.incomplete ?? 'unknown reason'}` });
     for (const c of pod.containers) {
@@ -101,14 +103,14 @@ export async function collectPodFacts(
         markIncomplete(f, 'processes', { reason: 'vanished', container: c.name, message: `container ${c.name} (pid ${c.pid}) was not in the /proc scan: its namespaces are unknown` });
       } else {
         // A PID the runtime reported but that now sits in another pod's cgroup was reused: its root is not this pod's.
-        const other = placeProcess(index, p).cgroup;
+        const other = placeByCgroup(index, p);
         if (other && other.sandboxId !== pod.sandboxId) {
           const why = { reason: 'vanished', container: c.name, message: `container ${c.name}: pid ${c.pid} now belongs to another pod, not read` };
           for (const source of ['processes', 'mounts', 'dns', 'jvm'] as const) markIncomplete(f, source, why);
           continue;
         }
       }
-      targets.push({ pod, container: { ...c, pid: c.pid } });
+      targets.push({ pod, container: c, pid: c.pid });
     }
   }
 
@@ -119,7 +121,7 @@ export async function collectPodFacts(
   for (const t of targets) {
     jobs.push({
       procRoot: opts.procRoot,
-      pid: t.container.pid,
+      pid: t.pid,
       container: { name: t.container.name, id: t.container.id },
       timeoutMs: opts.containerTimeoutMs ?? 1000,
       maxFileBytes: opts.maxFileBytes ?? 64 * 1024,
@@ -129,7 +131,7 @@ export async function collectPodFacts(
   }
   const results = opts.rootReader ? await opts.rootReader.read(jobs) : await readInThread(jobs, opts.concurrency ?? 8);
   for (const [i, t] of targets.entries()) {
-    await slicer.point();
+    if (slicer.due) await slicer.point();
     const f = facts.get(t.pod.sandboxId)!;
     const r = results[i]!;
     f.mounts.push(...r.mounts);

@@ -59,7 +59,10 @@ function claim(map: Map<number, Owner | null>, inode: number | null, owner: Owne
   else if (prev.containerId !== owner.containerId) map.set(inode, { sandboxId: owner.sandboxId, containerId: null });
 }
 
-/** Reads the details of the pods' PIDs the scan skipped (none when the scan was given them as detailPids). */
+/**
+ * Reads the details of the pods' PIDs the scan skipped (none when the scan was given them as detailPids). One owner
+ * object per pod and per container, shared by every claim (Owner objects are never changed).
+ */
 export function buildPodIndex(scan: ProcScan, pods: readonly PodInfo[]): PodIndex {
   const byId = new Map<string, PodInfo>();
   const ids = new Map<string, Owner>();
@@ -74,17 +77,9 @@ export function buildPodIndex(scan: ProcScan, pods: readonly PodInfo[]): PodInde
     }
   }
   for (const pod of pods) {
-    const members: { pid: number | null; owner: Owner }[] = [{ pid: pod.pid, owner: { sandboxId: pod.sandboxId, containerId: null } }];
-    for (const c of pod.containers) members.push({ pid: c.pid, owner: { sandboxId: pod.sandboxId, containerId: c.id } });
-    for (const m of members) {
-      const p = m.pid === null ? null : detailOf(scan, m.pid);
-      if (!p) continue;
-      for (const kind of NS_KINDS) {
-        // The network namespace is the pod's, never one container's.
-        const owner = kind === 'net' ? { sandboxId: pod.sandboxId, containerId: null } : m.owner;
-        claim(ns[kind], p.ns[kind], owner);
-      }
-    }
+    const podOwner: Owner = { sandboxId: pod.sandboxId, containerId: null };
+    claimAll(ns, scan, pod.pid, podOwner, podOwner);
+    for (const c of pod.containers) claimAll(ns, scan, c.pid, { sandboxId: pod.sandboxId, containerId: c.id }, podOwner);
   }
   for (const kind of NS_KINDS) {
     const mine = scan.self[kind];
@@ -95,14 +90,38 @@ export function buildPodIndex(scan: ProcScan, pods: readonly PodInfo[]): PodInde
   return { pods: byId, ids, uids, ns };
 }
 
-const HEX64 = /[0-9a-f]{64}/g;
+/** The namespaces of one of a pod's PIDs claimed for `owner`; the network namespace is the pod's (`podOwner`), never one container's. */
+function claimAll(ns: Record<NsKind, Map<number, Owner | null>>, scan: ProcScan, pid: number | null, owner: Owner, podOwner: Owner): void {
+  const p = pid === null ? null : detailOf(scan, pid);
+  if (!p) return;
+  for (const kind of NS_KINDS) claim(ns[kind], p.ns[kind], kind === 'net' ? podOwner : owner);
+}
+
 const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/g;
 
-/** The owner named by one cgroup path: a container/sandbox ID wins over a pod UID. */
+function isLowerHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+}
+
+/**
+ * The owner named by one cgroup path: a container/sandbox ID wins over a pod UID. IDs are what the global pattern
+ * /[0-9a-f]{64}/g finds, in its order: in each run of lowercase hex, the 64-character pieces from the run's start
+ * (a match resumes the search right after it), walked by index (no regex iterator or match array per path).
+ */
 export function ownerOfCgroupPath(index: PodIndex, path: string): Owner | null {
-  for (const m of path.matchAll(HEX64)) {
-    const o = index.ids.get(m[0]);
-    if (o) return o;
+  const len = path.length;
+  for (let i = 0; i + 64 <= len;) {
+    if (!isLowerHex(path.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < len && isLowerHex(path.charCodeAt(end))) end++;
+    for (let s = i; s + 64 <= end; s += 64) {
+      const o = index.ids.get(path.slice(s, s + 64));
+      if (o) return o;
+    }
+    i = end;
   }
   for (const m of path.matchAll(POD_UID)) {
     const sb = index.uids.get(m[1]!.replace(/_/g, '-'));
@@ -111,29 +130,33 @@ export function ownerOfCgroupPath(index: PodIndex, path: string): Owner | null {
   return null;
 }
 
-function placeByCgroup(index: PodIndex, p: ProcProcess): Placement['cgroup'] {
+/** The pod/container whose cgroup holds the process (a container's line wins), and the path that says so. */
+export function placeByCgroup(index: PodIndex, p: ProcProcess): Placement['cgroup'] {
   let best: Placement['cgroup'] = null;
   for (const line of p.cgroups) {
     const o = ownerOfCgroupPath(index, line.path);
     if (!o) continue;
-    if (o.containerId !== null) return { ...o, path: line.path };
-    best ??= { ...o, path: line.path };
+    if (o.containerId !== null) return { sandboxId: o.sandboxId, containerId: o.containerId, path: line.path };
+    best ??= { sandboxId: o.sandboxId, containerId: o.containerId, path: line.path };
   }
   return best;
 }
 
+/** The first namespace hit's pod, the kinds that agree with it (pid first) and the first container they name. */
 function placeByNamespaces(index: PodIndex, p: ProcProcess): Placement['namespaces'] {
-  const hits: { kind: NsKind; owner: Owner }[] = [];
+  let first: Owner | null = null;
+  let container: string | null = null;
+  const via: NsKind[] = [];
   for (const kind of NS_KINDS) {
     const inode = p.ns[kind];
     const o = inode === null ? undefined : index.ns[kind].get(inode);
-    if (o) hits.push({ kind, owner: o });
+    if (!o) continue;
+    first ??= o;
+    if (o.sandboxId !== first.sandboxId) continue;
+    via.push(kind);
+    if (container === null) container = o.containerId;
   }
-  const first = hits[0];
-  if (!first) return null;
-  const same = hits.filter((h) => h.owner.sandboxId === first.owner.sandboxId);
-  const container = same.find((h) => h.owner.containerId !== null)?.owner.containerId ?? null;
-  return { sandboxId: first.owner.sandboxId, containerId: container, via: same.map((h) => h.kind) };
+  return first === null ? null : { sandboxId: first.sandboxId, containerId: container, via };
 }
 
 export function placeProcess(index: PodIndex, p: ProcProcess): Placement {

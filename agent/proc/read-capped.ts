@@ -95,6 +95,25 @@ export function readSeqTextCapped(path: string, maxBytes: number): { text: strin
   return readText(path, maxBytes, true);
 }
 
+/**
+ * A single-record seq file's first bytes (see readSeqTextCapped), at most `maxBytes` + 1 (more than `maxBytes`: the
+ * file was longer), into the scratch buffer (scratchBuffer()), valid until the next read through it; returns the
+ * byte count. No string, no object: for a caller that parses the bytes itself. `maxBytes` < 64 KiB.
+ */
+export function readSeqIntoScratch(path: string, maxBytes: number): number {
+  const fd = openSync(path, 'r');
+  try {
+    return fill(fd, scratchBuffer(), Math.min(maxBytes + 1, SCRATCH_BYTES), true);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** This thread's scratch buffer (64 KiB): what the last readSeqIntoScratch read. */
+export function scratchBuffer(): Buffer {
+  return (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
+}
+
 function readText(path: string, maxBytes: number, shortReadIsEof: boolean): { text: string; truncated: boolean } {
   if (maxBytes >= SCRATCH_BYTES) {
     const r = readCapped(path, maxBytes);

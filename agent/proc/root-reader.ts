@@ -21,6 +21,10 @@
  * lent for the request instead of a thread of its own: one V8 isolate fewer. The watchdog is the same; abandoning
  * a lent thread terminates it (the pool starts another when it needs one). When no pool thread can be had, or the
  * lent one dies before its first container, the request goes to a thread of the reader's own, as without `lease`.
+ *
+ * A container whose facts are unchanged since the thread last posted them to this reader comes back as `null` and
+ * the reader hands out the object it already holds (root-memo.ts: exact comparison on the thread, generations so
+ * that a replaced or other thread always answers whole).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -31,6 +35,7 @@ import { startWorker, terminateLoaded } from '../worker-loaded.js';
 import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
 import type { ThreadLease } from '../netns/netlink/pool.js';
 import type { RootReply, RootRequest } from './root-serve.js';
+import { MainRootMemo } from './root-memo.js';
 
 export interface RootReaderOptions {
   /** Extra time past a container's budget before its worker is abandoned, ms (default 1000). */
@@ -98,6 +103,8 @@ export class RootReader {
   inThread = 0;
   /** Containers (pid and id) whose abandoned thread has not ended yet, with when it was abandoned. */
   private readonly stuck = new Map<string, number>();
+  /** The facts last accepted from each thread, per container (root-memo.ts). */
+  readonly memo = new MainRootMemo();
 
   /** Abandoned threads still blocked in the kernel (one per container whose read is stuck), until their call returns. */
   get blockedThreads(): number {
@@ -148,7 +155,7 @@ export class RootReader {
     let lease = this.opts.lease !== undefined;
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      const since = this.stuck.get(stuckKey(job));
+      const since = this.stuck.size === 0 ? undefined : this.stuck.get(stuckKey(job)); // no key string per job when none is stuck
       if (since === undefined) todo.push(i);
       else out[i] = unanswered(job, `its last read has been blocked in the kernel for ${Math.round((performance.now() - since) / 1000)} s, not read again until it returns`);
     }
@@ -239,6 +246,7 @@ export class RootReader {
     const progress = new Int32Array(new SharedArrayBuffer(4));
     progress[0] = -1;
     const id = this.nextId++;
+    const known = this.memo.known(w, jobs);
     return new Promise<Outcome>((resolve, reject) => {
       let seen = -1;
       let since = performance.now();
@@ -270,7 +278,16 @@ export class RootReader {
           reject(new AgentError('ROOT_READER', `root reader: ${m.error}`));
           return;
         }
-        finish({ kind: 'done', results: m.results });
+        let results: RootFacts[];
+        try {
+          results = this.memo.accept(w, jobs, known, m.results, m.gens);
+        } catch (err) {
+          unlisten();
+          t.release();
+          reject(err);
+          return;
+        }
+        finish({ kind: 'done', results });
       };
       const watchdog = setInterval(() => {
         const at = Atomics.load(progress, 0);
@@ -287,7 +304,7 @@ export class RootReader {
       }, this.opts.pollMs ?? 100);
       port.on('message', onMessage);
       w.on('error', onDeath).on('exit', onExit);
-      port.postMessage({ id, jobs, progress: progress.buffer as SharedArrayBuffer } satisfies RootRequest);
+      port.postMessage({ id, jobs, known, progress: progress.buffer as SharedArrayBuffer } satisfies RootRequest);
     });
   }
 }

@@ -21,8 +21,8 @@
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { ParseError } from '../errors.js';
-import { parseBootTime, parseCgroupFile, parseNsLink, parseProcStat, type CgroupLine } from './proc-files.js';
-import { isGoneError, readSeqTextCapped, readTextCapped } from './read-capped.js';
+import { parseBootTime, parseCgroupFile, parseNsLink, parseProcStat, parseProcStatBytes, statCommIs, type CgroupLine, type StatBytes } from './proc-files.js';
+import { isGoneError, readSeqIntoScratch, readSeqTextCapped, readTextCapped, scratchBuffer } from './read-capped.js';
 import { DEFAULT_SLICE_MS } from '../metrics/slicer.js';
 import { agentCmdlineReader, readCmdlines, type CmdlineReader, type CmdlineUnread } from './cmdline-reads.js';
 
@@ -126,6 +126,10 @@ const PID_NAME = /^[1-9]\d{0,9}$/;
 /** The namespaces of a process whose details were not read (shared: never mutated, replaced by detailOf). */
 const NO_NS: NsInodes = Object.freeze({ pid: null, net: null, mnt: null });
 const CGROUP_MAX = 16 * 1024;
+/** The cgroups of a process whose details were not read (shared: never mutated, replaced by detailOf). */
+const NO_CGROUPS: readonly CgroupLine[] = Object.freeze([]);
+/** parseProcStatBytes' record (one per thread: readProcess copies what it keeps before the next read). */
+const statBytes: StatBytes = { pid: 0, ppid: 0, startTicks: 0, state: 0, commStart: 0, commEnd: 0 };
 
 function nsOf(dir: string, kind: keyof NsInodes): number | null {
   try {
@@ -203,6 +207,13 @@ export function reuseDetail(previous: ProcScan | null | undefined, pid: number, 
  * none otherwise. `base` is procRoot with one trailing slash (procDirBase). Every process object is built with the
  * same shape (one hidden class). A full one keeps the command line `previous` read for the same process (pid,
  * start time, comm: see reuseDetail), else is pushed on `wants` with `cmdline: null` (read after the walk).
+ *
+ * An unchanged process is the previous scan's object itself: when the object this function would build holds
+ * exactly the values of the previous scan's one for the pid (every stat field, and the same details by reuseDetail's
+ * rules, or none for both), that one is returned, so a steady node's scan allocates next to nothing. Safe because
+ * a ProcProcess is never changed once its scan has returned (detailOf replaces the map's entry instead), and
+ * because the comparison covers every field: a reused pid starts later, an exec renames, a state or parent change
+ * differs, a process whose details were read in the previous scan but are not wanted now is built anew.
  */
 export function readProcess(
   base: string,
@@ -214,31 +225,55 @@ export function readProcess(
   wants: ProcProcess[],
 ): ReadOutcome {
   const dir = base + pid;
-  let f;
+  let n: number;
   try {
-    f = parseProcStat(readSeqTextCapped(`${dir}/stat`, STAT_MAX).text);
+    n = readSeqIntoScratch(`${dir}/stat`, STAT_MAX);
   } catch (err) {
     if (isGoneError(err)) return 'gone';
-    if (err instanceof ParseError || (err as NodeJS.ErrnoException).code === 'EACCES') return 'unreadable';
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') return 'unreadable';
     throw err;
   }
-  const level: DetailLevel = wantDetail(f.comm) ? 'full' : podPids.has(pid) ? 'placement' : 'none';
+  const before = previous?.processes.get(pid);
+  let statPid: number;
+  let ppid: number;
+  let comm: string;
+  let state: string;
+  let startTicks: number;
+  const buf = scratchBuffer();
+  const s = statBytes;
+  if (n <= STAT_MAX && parseProcStatBytes(buf, n, s)) {
+    ({ pid: statPid, ppid, startTicks } = s);
+    comm = before !== undefined && statCommIs(buf, s, before.comm) ? before.comm : buf.toString('latin1', s.commStart, s.commEnd);
+    state = before !== undefined && before.state.length === 1 && before.state.charCodeAt(0) === s.state ? before.state : String.fromCharCode(s.state);
+  } else {
+    // Not the kernel's plain form: the text parser decides (the same fields, or its ParseError).
+    try {
+      ({ pid: statPid, ppid, comm, state, startTicks } = parseProcStat(buf.toString('utf8', 0, Math.min(n, STAT_MAX))));
+    } catch (err) {
+      if (err instanceof ParseError) return 'unreadable';
+      throw err;
+    }
+  }
+  const same = before !== undefined && before.pid === statPid && before.ppid === ppid && before.comm === comm && before.state === state && before.startTicks === startTicks;
+  const level: DetailLevel = wantDetail(comm) ? 'full' : podPids.has(pid) ? 'placement' : 'none';
   if (level === 'none') {
-    return { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: false, uid: null, ns: NO_NS, cgroups: [], cmdline: null, cmdlineTruncated: false };
+    if (same && !before.detailed) return before;
+    return { pid: statPid, ppid, comm, state, startTicks, detailed: false, uid: null, ns: NO_NS, cgroups: NO_CGROUPS, cmdline: null, cmdlineTruncated: false };
   }
   if (podPids.has(pid)) {
-    const prior = reuseDetail(previous, pid, f.startTicks, f.comm, level);
+    const prior = reuseDetail(previous, pid, startTicks, comm, level);
     if (prior !== null) {
       const full = level === 'full';
-      return { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: true, uid: full ? prior.uid : null, ns: prior.ns, cgroups: prior.cgroups, cmdline: full ? prior.cmdline : null, cmdlineTruncated: full && prior.cmdlineTruncated };
+      // What would be built below equals `prior` (reuseDetail returned it for this very pid, so prior === before).
+      if (same && (full || (prior.uid === null && prior.cmdline === null && !prior.cmdlineTruncated))) return prior;
+      return { pid: statPid, ppid, comm, state, startTicks, detailed: true, uid: full ? prior.uid : null, ns: prior.ns, cgroups: prior.cgroups, cmdline: full ? prior.cmdline : null, cmdlineTruncated: full && prior.cmdlineTruncated };
     }
   }
   const d = readDetail(dir, level === 'full', cgroupCache);
   if (d === 'gone') return 'gone';
-  const p: ProcProcess = { pid: f.pid, ppid: f.ppid, comm: f.comm, state: f.state, startTicks: f.startTicks, detailed: true, uid: d.uid, ns: d.ns, cgroups: d.cgroups, cmdline: d.cmdline, cmdlineTruncated: d.cmdlineTruncated };
+  const p: ProcProcess = { pid: statPid, ppid, comm, state, startTicks, detailed: true, uid: d.uid, ns: d.ns, cgroups: d.cgroups, cmdline: d.cmdline, cmdlineTruncated: d.cmdlineTruncated };
   if (level === 'full') {
-    const before = previous?.processes.get(pid);
-    if (before !== undefined && before.cmdline !== null && before.startTicks === f.startTicks && before.comm === f.comm) {
+    if (before !== undefined && before.cmdline !== null && before.startTicks === startTicks && before.comm === comm) {
       p.cmdline = before.cmdline;
       p.cmdlineTruncated = before.cmdlineTruncated;
     } else wants.push(p);
@@ -252,8 +287,9 @@ const SLICE_MS = DEFAULT_SLICE_MS;
 const cgroupCaches = new WeakMap<ProcScan, Map<string, readonly CgroupLine[]>>();
 
 /**
- * The process with its placement details (namespaces, cgroups), read now if the scan did not (cached in the scan);
- * null when it is not in the scan or exited since. Synchronous (4 small reads).
+ * The process with its placement details (namespaces, cgroups), read now if the scan did not (cached in the scan:
+ * the map's entry becomes the detailed object); null when it is not in the scan or exited since. Synchronous (4
+ * small reads).
  */
 export function detailOf(scan: ProcScan, pid: number): ProcProcess | null {
   const p = scan.processes.get(pid);
@@ -263,8 +299,10 @@ export function detailOf(scan: ProcScan, pid: number): ProcProcess | null {
   if (!cache) cgroupCaches.set(scan, (cache = new Map()));
   const d = readDetail(procDirBase(scan.procRoot) + pid, false, cache);
   if (d === 'gone') return null;
-  Object.assign(p, { detailed: true }, d);
-  return p;
+  // A new object in the map, never a change to `p`: the next scan may hand out this scan's objects (readProcess).
+  const q: ProcProcess = { pid: p.pid, ppid: p.ppid, comm: p.comm, state: p.state, startTicks: p.startTicks, detailed: true, uid: d.uid, ns: d.ns, cgroups: d.cgroups, cmdline: d.cmdline, cmdlineTruncated: d.cmdlineTruncated };
+  (scan.processes as Map<number, ProcProcess>).set(pid, q);
+  return q;
 }
 
 function bootTime(procRoot: string): number | null {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../agent/errors.js';
-import { parseBootTime, parseCgroupFile, parseCmdline, parseNsLink, parseProcStat } from '../../agent/proc/proc-files.js';
+import { parseBootTime, parseCgroupFile, parseCmdline, parseNsLink, parseProcStat, parseProcStatBytes, statCommIs, type StatBytes } from '../../agent/proc/proc-files.js';
 
 // Captured on this machine from a containerd pod's sleep (pid 25367, see test/proc/facts.containerd.test.ts).
 const STAT = '25367 (sleep) S 25313 25367 25367 0 -1 4194560 649 0 0 0 0 1 0 0 20 0 1 0 74006 2322432 348 18446744073709551615 4198400 5785993 140732293039488 0 0 0 0 0 0 1 0 0 17 1 0 0 0 0 0 6141704 6178576 954281984 140732293042107 140732293042123 140732293042123 140732293042157 0\n';
@@ -43,6 +43,50 @@ describe('/proc/<pid>/stat', () => {
       } catch (err) {
         expect(err).toBeInstanceOf(ParseError);
       }
+    }), { numRuns: 2000 });
+  });
+});
+
+/** parseProcStatBytes' fields in parseProcStat's shape, or 'declined'. */
+function viaBytes(text: string): ReturnType<typeof parseProcStat> | 'declined' {
+  const buf = Buffer.from(text, 'utf8');
+  const s: StatBytes = { pid: -1, ppid: -1, startTicks: -1, state: -1, commStart: -1, commEnd: -1 };
+  if (!parseProcStatBytes(buf, buf.length, s)) return 'declined';
+  const comm = buf.toString('latin1', s.commStart, s.commEnd);
+  expect(statCommIs(buf, s, comm)).toBe(true);
+  expect(statCommIs(buf, s, `${comm}x`)).toBe(false);
+  return { pid: s.pid, comm, state: String.fromCharCode(s.state), ppid: s.ppid, startTicks: s.startTicks };
+}
+
+describe('/proc/<pid>/stat from its bytes (parseProcStatBytes)', () => {
+  it('takes the kernel\'s form, with exactly the text parser\'s fields', () => {
+    expect(viaBytes(STAT)).toEqual(parseProcStat(STAT));
+    const odd = '7 (a (b) c) R 3 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0';
+    expect(viaBytes(odd)).toEqual(parseProcStat(odd));
+  });
+  it('declines what is not plain ASCII digits (the text parser then decides)', () => {
+    for (const t of ['garbage', '1 (x) S 0', '0x1F (y) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20', ' 7 (y) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20',
+      '7 (\u00e9t\u00e9) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20', '7 (y) S 1e3 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20', '7 (y) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20']) {
+      expect(viaBytes(t)).toBe('declined');
+    }
+  });
+  it('never disagrees with parseProcStat: when it takes a text, the same fields', () => {
+    const sep = fc.constantFrom(' ', '  ', '\t', ' \n');
+    const field = fc.oneof(fc.nat({ max: 4_000_000_000 }).map(String), fc.constantFrom('-1', '', '1e2', '0x10', '18446744073709551615', '00012'));
+    const pidText = fc.oneof(fc.integer({ min: 0, max: 4_194_304 }).map(String), fc.constantFrom('', ' 5', '5 ', '0x9', '007'));
+    fc.assert(fc.property(pidText, fc.string({ maxLength: 15 }), fc.constantFrom('R', 'S', 'Z', 'é', 'RS', ''), fc.array(fc.tuple(sep, field), { minLength: 15, maxLength: 52 }), fc.constantFrom('', '\n'), (pid, comm, state, rest, end) => {
+      const text = `${pid} (${comm}) ${state}${rest.map(([s, f]) => s + f).join('')}${end}`;
+      const got = viaBytes(text);
+      if (got === 'declined') return;
+      expect(got).toEqual(parseProcStat(text));
+    }), { numRuns: 3000 });
+  });
+  it('takes every file in the kernel\'s form (any ASCII comm, 20 to 52 numeric fields)', () => {
+    const field = fc.nat({ max: 4_000_000_000 }).map(String);
+    const ascii = fc.string({ maxLength: 15, unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) });
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4_194_304 }), ascii, fc.constantFrom('R', 'S', 'D', 'Z', 'I'), fc.array(field, { minLength: 20, maxLength: 52 }), (pid, comm, state, rest) => {
+      const text = `${pid} (${comm}) ${state} ${rest.join(' ')}\n`;
+      expect(viaBytes(text)).toEqual(parseProcStat(text));
     }), { numRuns: 2000 });
   });
 });

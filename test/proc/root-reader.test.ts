@@ -2,9 +2,10 @@
  * The root reader's worker thread on real processes: chrooted busybox processes (their /proc/<pid>/root is a temp
  * tree holding a DNSChaos backup and Byteman jars), one in a mount namespace of its own whose /etc is a FUSE mount
  * with a server that never answers. Proves: the worker's synchronous reads give exactly what the main thread's
- * thread-pool reads give; a change between two reads is seen (nothing is kept across reads); a container whose read
+ * thread-pool reads give; a change between two reads is seen (the reads run every time; only an unchanged answer is elided); a container whose read
  * blocks in the kernel is reported unread (`timeout`, never clean) at its budget while every other container is
- * read, and the next read works on a fresh thread. All of it twice: on the reader's own thread, and on a netlink pool
+ * read, and the next read works on a fresh thread; facts equal to the last posted come back as the same objects and
+ * a changed file gives new ones. All of it twice: on the reader's own thread, and on a netlink pool
  * thread lent for each read (as the exporter runs it: one isolate for both readers).
  */
 import { closeSync, openSync } from 'node:fs';
@@ -107,8 +108,24 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
     const again = await reader.read(jobs);
     expect(again[0]!.dns).toMatchObject({ state: 'none', backupNameservers: null });
     expect(again[0]!.jvm).toMatchObject({ state: 'scaffolding', jars: ['byteman.jar', 'byteman-helper.jar'] });
-    // One thread for both reads: its own, or the pool's only thread lent twice.
-    expect([reader.started, reader.lent, pool.started]).toEqual(lent ? [0, 2, 1] : [1, 0, 0]);
+    // Nothing changed since: every container is read again, and its facts, equal to the last ones posted, come back
+    // as the very objects handed out last time (root-memo.ts)...
+    const posted = reader.memo.posted;
+    const same = await reader.read(jobs);
+    expect(same[0]).toBe(again[0]);
+    expect(same[1]).toBe(again[1]);
+    expect(reader.memo.posted).toBe(posted);
+    // ...until one byte of one file changes: that container's facts are new, the other's still reused.
+    await writeFile(join(base, 'dns', 'etc', 'resolv.conf.chaos.bak'), 'nameserver 10.96.0.11\n');
+    const changed = await reader.read(jobs);
+    expect(changed[0]!.dns).toMatchObject({ state: 'active', backupNameservers: ['10.96.0.11'] });
+    expect(changed[0]).not.toBe(same[0]);
+    expect(changed[1]).toBe(same[1]);
+    expect(reader.memo.posted).toBe(posted + 1);
+    expect(changed).toEqual(await Promise.all(jobs.map((j) => readRootFacts(j))));
+    await unlink(join(base, 'dns', 'etc', 'resolv.conf.chaos.bak')); // the next test expects it gone
+    // One thread for every read: its own, or the pool's only thread lent each time.
+    expect([reader.started, reader.lent, pool.started]).toEqual(lent ? [0, 4, 1] : [1, 0, 0]);
   });
 
   it('a container whose read blocks in the kernel is unread at its budget; the others are read; the next read works', async () => {

@@ -93,6 +93,40 @@ describe('scan of the real /proc', () => {
     expect(other.ns).toEqual(real(sleeper.pid!));
   });
 
+  it('hands out the previous scan\'s object for a process whose every field is unchanged, a new one otherwise', async () => {
+    const idle = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const pid = idle.pid!;
+      const opts = { procRoot: '/proc', detailPids: [sleeper.pid!], budgetMs: 30_000 };
+      const first = await scanProc(opts);
+      const second = await scanProc({ ...opts, previous: first });
+      // Stat only (not a pod's, not a chaos comm), and a pod's PID with its placement details: the same objects.
+      expect(second.processes.get(pid)).toBe(first.processes.get(pid));
+      expect(second.processes.get(sleeper.pid!)).toBe(first.processes.get(sleeper.pid!));
+      expect(second.processes.get(pid)).toMatchObject({ pid, comm: 'sleep', state: 'S', ppid: process.pid, detailed: false });
+      // One field differs in the previous scan (a reused pid, an exec, a new parent, a state): a new object with
+      // what /proc says now.
+      const real = first.processes.get(pid)!;
+      for (const change of [{ startTicks: real.startTicks - 1 }, { comm: 'sleeq' }, { ppid: 1 }, { state: 'R' }, { pid: pid + 1 }]) {
+        const doctored = { ...first, processes: new Map([[pid, { ...real, ...change }]]) };
+        const got = (await scanProc({ ...opts, previous: doctored })).processes.get(pid)!;
+        expect(got).not.toBe(doctored.processes.get(pid));
+        expect(got).toEqual(real);
+      }
+      // detailOf never changes an object a scan handed out: the map gets a new, detailed one; a process whose
+      // details were read is then not reused by a scan that does not want them.
+      const detailed = detailOf(second, pid)!;
+      expect(detailed).not.toBe(real);
+      expect([real.detailed, detailed.detailed, second.processes.get(pid)]).toEqual([false, true, detailed]);
+      const third = (await scanProc({ ...opts, previous: second })).processes.get(pid)!;
+      expect(third).not.toBe(detailed);
+      expect(third).toEqual(real);
+    } finally {
+      killAll([idle.pid!]);
+    }
+  });
+
   it('caps argv, and stops at its process cap or time budget saying why', async () => {
     const capped = await scanProc({ procRoot: '/proc', maxCmdlineBytes: 12 });
     expect(capped.processes.get(toda.pid!)).toMatchObject({ cmdline: [join(dir, 'toda').slice(0, 12)], cmdlineTruncated: true });
