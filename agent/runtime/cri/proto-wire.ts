@@ -34,13 +34,21 @@ export class ProtoReader {
   fieldEnd = 0;
 
   constructor(
-    readonly buf: Buffer,
+    public buf: Buffer,
     readonly what: string,
     start = 0,
     end = buf.length,
   ) {
     this.pos = start;
     this.end = end;
+  }
+
+  /** Read `buf[start, end)` from now on (a reader reused across items instead of one made per item). */
+  reset(buf: Buffer, start: number, end: number): this {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    return this;
   }
 
   get done(): boolean {

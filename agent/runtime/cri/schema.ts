@@ -165,6 +165,14 @@ export function decodeMessage(def: MessageDef, buf: Buffer): Decoded {
   }
 }
 
+/**
+ * Decode `buf[start, end)` as `def` nested `depth` levels deep in a message named `what`: exactly what decodeMessage
+ * on the enclosing message does for that field (same values, same DecodeErrors at the same offsets).
+ */
+export function decodeSubMessage(def: MessageDef, buf: Buffer, start: number, end: number, what: string, depth: number): Decoded {
+  return decodeFrom(new ProtoReader(buf, what, start, end), def, depth);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Encoding (requests): fields left out, undefined, null or at their proto3 default are not written.
 
