@@ -13,7 +13,6 @@
  *   Cached results already settled are taken at once (settled-map.ts): no promise or await per cached pod.
  * Resolution per runtime shape lives in cri-info.ts; PIDs/paths become a NetnsRef in netns-resolve.ts.
  */
-import { statSync } from 'node:fs';
 import { errorMessage } from '../errors.js';
 import {
   CriCallError,
@@ -24,7 +23,7 @@ import {
   type VersionResponse,
 } from './cri-client.js';
 import { parseContainerInfo, parseSandboxInfo } from './cri-info.js';
-import { hostNetnsInode, resolveNetns, validateId } from './netns-resolve.js';
+import { hostNetnsInode, netnsInodeSync, procNetnsPath, resolveNetns, validateId } from './netns-resolve.js';
 import { SettledMap } from './settled-map.js';
 import type {
   ClientOptions,
@@ -49,6 +48,8 @@ interface Resolved {
   pid: number | null;
   netns: NetnsRef;
   hostNetwork: boolean;
+  /** netns.path is <procRoot>/<pid>/ns/net, a procfs namespace link (netnsInodeSync). */
+  procLink: boolean;
 }
 interface Unresolved {
   ok: false;
@@ -258,7 +259,7 @@ class CriRuntime implements RuntimeClient {
     }
     const res = this.sandboxes.value(sb.id);
     if (res === undefined) return null;
-    if (res.ok ? this.stillValid(res.netns) : Date.now() < res.retryAt) return res;
+    if (res.ok ? this.stillValid(res) : Date.now() < res.retryAt) return res;
     this.sandboxes.delete(sb.id);
     return null;
   }
@@ -269,7 +270,7 @@ class CriRuntime implements RuntimeClient {
     const cached = this.sandboxes.get(sb.id);
     if (cached) {
       const res = await cached;
-      if (res.ok ? this.stillValid(res.netns) : Date.now() < res.retryAt) return res;
+      if (res.ok ? this.stillValid(res) : Date.now() < res.retryAt) return res;
       this.sandboxes.delete(sb.id);
     }
     // Re-check: a concurrent listPods may have started the same resolution meanwhile.
@@ -282,14 +283,13 @@ class CriRuntime implements RuntimeClient {
   }
 
   /**
-   * The cached netns file still has the cached inode (the PID did not die or get reused). A synchronous stat: one
-   * procfs/nsfs lookup of a few microseconds, where the promise version cost a thread-pool round trip and ~1 KB of
-   * garbage per sandbox per collection.
+   * The cached netns file still has the cached inode (the PID did not die or get reused). Synchronous: one procfs
+   * lookup of a few microseconds, where the promise stat cost a thread-pool round trip per sandbox per collection.
    */
-  private stillValid(netns: NetnsRef): boolean {
+  private stillValid({ netns, procLink }: Resolved): boolean {
     let inode: number;
     try {
-      inode = statSync(netns.path).ino;
+      inode = netnsInodeSync(netns.path, procLink);
     } catch (err) {
       // The process or netns file is gone: the caller drops the entry and resolves the sandbox again.
       this.lastStale = `${netns.path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`;
@@ -339,7 +339,7 @@ class CriRuntime implements RuntimeClient {
     });
     const hostIno = await this.hostInode;
     if (hostIno !== null && netns.inode === hostIno) hostNetwork = true;
-    return { ok: true, pid, netns, hostNetwork };
+    return { ok: true, pid, netns, hostNetwork, procLink: pid !== null && netns.path === procNetnsPath(this.opts.procRoot, pid) };
   }
 
   /** PID of a running container from ContainerStatus(verbose), cached per container ID. */

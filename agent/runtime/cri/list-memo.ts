@@ -27,6 +27,7 @@ import { decodeMessage, decodeSubMessage, type Decoded, type FieldDef, type Mess
 const MAX_RUN = 32;
 
 interface Entry {
+  key: number;
   /** The item's bytes (a copy: the answer's buffer is not kept). */
   bytes: Buffer;
   value: Decoded;
@@ -77,11 +78,14 @@ function collectRun(r: ProtoReader, no: number, first: number, run: Int32Array):
   return n;
 }
 
-/** FNV-1a of `buf[start, end)`: the key an item's entry is found by (a collision only costs a decode). */
+/**
+ * FNV-1a of `buf[start, end)` cut to 30 bits (a small integer: no heap number per key): the key an item's entry is
+ * found by (a collision only costs a decode).
+ */
 function hashOf(buf: Buffer, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  return h >>> 0;
+  return h & 0x3fffffff;
 }
 
 export class ListMemo {
@@ -136,7 +140,7 @@ export class ListMemo {
       const start = r.lengthDelimited();
       items.push(this.itemAt(buf, start, r.fieldEnd, gen));
     }
-    for (const [key, e] of this.entries) if (e.seen !== gen) this.entries.delete(key);
+    for (const e of this.entries.values()) if (e.seen !== gen) this.entries.delete(e.key);
     // The readers must not keep the answer alive until the next one.
     this.ra.reset(EMPTY, 0, 0);
     this.rb.reset(EMPTY, 0, 0);
@@ -155,7 +159,7 @@ export class ListMemo {
     }
     const value = deepFreeze(decodeSubMessage(this.item, buf, start, end, this.def.name, 1));
     const bytes = Buffer.from(buf.subarray(start, end));
-    this.entries.set(key, { bytes, value, permutable: this.oneKeyPerEntry(bytes, value), seen: gen });
+    this.entries.set(key, { key, bytes, value, permutable: this.oneKeyPerEntry(bytes, value), seen: gen });
     return value;
   }
 
