@@ -240,7 +240,10 @@ export class CgroupStatsReader {
 
   /** After a collection: close the files of every container not in `ids`. */
   retain(ids: ReadonlySet<string>): void {
-    for (const id of [...this.open.keys()]) if (!ids.has(id)) this.drop(id);
+    // forEach, not a copy of the keys: deleting the entry being visited is allowed.
+    this.open.forEach((_, id) => {
+      if (!ids.has(id)) this.drop(id);
+    });
   }
 
   close(): void {

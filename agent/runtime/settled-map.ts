@@ -41,4 +41,11 @@ export class SettledMap<V> {
   keys(): IterableIterator<string> {
     return this.pending.keys();
   }
+
+  /** Delete every key not in `keep` (without an iterator result per key). */
+  deleteUnless(keep: ReadonlySet<string>): void {
+    this.pending.forEach((_, key) => {
+      if (!keep.has(key)) this.delete(key);
+    });
+  }
 }
