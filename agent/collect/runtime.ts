@@ -14,22 +14,27 @@ import type { StaleSandbox } from '../snapshot.js';
 import type { Collector } from './collector.js';
 
 function rank(p: PodInfo): number {
-  const running = p.containers.filter((c) => c.state === 'CONTAINER_RUNNING').length;
+  let running = 0;
+  for (let i = 0; i < p.containers.length; i++) if (p.containers[i]!.state === 'CONTAINER_RUNNING') running++;
   return (p.state === 'SANDBOX_READY' ? 1_000_000 : 0) + (p.netns ? 100_000 : 0) + Math.min(running, 99_999);
 }
 
 /** One sandbox per namespace/name (order of the input kept for the chosen ones), the rest as stale. */
 export function choosePrimary(pods: readonly PodInfo[]): { primary: PodInfo[]; stale: StaleSandbox[] } {
+  // Indexed loops: once per collection, unoptimised, a for-of allocates an iterator result per pod.
   const best = new Map<string, PodInfo>();
-  for (const p of pods) {
+  for (let i = 0; i < pods.length; i++) {
+    const p = pods[i]!;
     const key = `${p.namespace}/${p.name}`;
     const prev = best.get(key);
     if (!prev || rank(p) > rank(prev)) best.set(key, p);
   }
-  const chosen = new Set(best.values());
+  const chosen = new Set<PodInfo>();
+  best.forEach((p) => chosen.add(p));
   const stale: StaleSandbox[] = [];
   const primary: PodInfo[] = [];
-  for (const p of pods) {
+  for (let i = 0; i < pods.length; i++) {
+    const p = pods[i]!;
     if (chosen.has(p)) primary.push(p);
     else stale.push({ namespace: p.namespace, name: p.name, uid: p.uid, runtime: p.runtime, sandboxId: p.sandboxId, state: p.state, replacedBy: best.get(`${p.namespace}/${p.name}`)!.sandboxId });
   }

@@ -27,10 +27,14 @@ export function statsCollector(inventory: Inventory, cgroups: CgroupStatsReader 
       const misses: string[] = [];
       // ~3 small synchronous reads per container (~10 ms for 220 at once, measured): yield between slices.
       const slicer = new Slicer(2, ctx.signal);
-      for (const pod of draft.pods) {
+      // Indexed loops: run once per collection, unoptimised, a for-of allocates an iterator result per element.
+      const pods = draft.pods;
+      for (let i = 0; i < pods.length; i++) {
+        const pod = pods[i]!;
         if (byUrl.get(pod.endpoint) !== 'cri') continue;
         await slicer.point();
-        for (const c of pod.containers) {
+        for (let j = 0; j < pod.containers.length; j++) {
+          const c = pod.containers[j]!;
           if (c.state !== 'CONTAINER_RUNNING') continue;
           if (c.pid !== null) read.add(c.id);
           const got: UsageResult = cgroups === null || unusable !== null ? { ok: false, reason: unusable ?? '' }

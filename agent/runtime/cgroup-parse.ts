@@ -48,6 +48,33 @@ export function parseKeyedU64(text: string, key: string): bigint | null {
   return null;
 }
 
+/**
+ * parseKeyedU64(buf.toString('utf8', 0, len), key) without decoding the whole file (memory.stat, ~1 KB, read for
+ * every container every collection): lines and spaces are found on the bytes and only the matching line's value is
+ * decoded. The same result for any bytes: `key` is ASCII, and an ASCII byte is never part of a UTF-8 sequence (an
+ * invalid sequence ends before it), so the decoded text has the same lines, spaces and key matches, and a value
+ * decoded on its own is the same text as within the whole.
+ */
+export function parseKeyedU64Bytes(buf: Buffer, len: number, key: string): bigint | null {
+  const klen = key.length;
+  let start = 0;
+  while (start < len) {
+    let end = start;
+    let sp = -1;
+    while (end < len && buf[end] !== 0x0a) {
+      if (sp < 0 && buf[end] === 0x20) sp = end;
+      end++;
+    }
+    if (sp - start === klen) {
+      let i = 0;
+      while (i < klen && buf[start + i] === key.charCodeAt(i)) i++;
+      if (i === klen) return parseU64File(buf.toString('utf8', sp + 1, end));
+    }
+    start = end + 1;
+  }
+  return null;
+}
+
 /** containerd's getWorkingSet / getWorkingSetV2: usage minus inactive file pages, 0 when that would go negative. */
 export function workingSet(usage: bigint, inactiveFile: bigint): bigint {
   return inactiveFile < usage ? usage - inactiveFile : 0n;
@@ -143,15 +170,28 @@ function usage(cpuNs: bigint | null, memUsage: bigint | null, inactive: bigint |
   return { ok: true, cpuSeconds: Number(cpuNs) / 1e9, memoryWorkingSetBytes: Number(workingSet(memUsage, inactive)) };
 }
 
+/** The keys read from the flat-keyed files: v2's cpu.stat (v1's CPU file is a single value) and memory.stat. */
+export const USAGE_KEYS = { v1: { cpu: null, inactive: 'total_inactive_file' }, v2: { cpu: 'usage_usec', inactive: 'inactive_file' } } as const;
+const USAGE_NAMES: Record<CgroupMode, [string, string, string]> = {
+  v1: ['cpuacct.usage', 'memory.usage_in_bytes', 'memory.stat total_inactive_file'],
+  v2: ['cpu.stat usage_usec', 'memory.current', 'memory.stat inactive_file'],
+};
+
+/**
+ * The usage from the values parsed out of the three files (null: unreadable): v1 cpuacct.usage (ns), v2 cpu.stat
+ * usage_usec (us); memory.usage_in_bytes / memory.current; memory.stat's inactive file bytes (USAGE_KEYS).
+ */
+export function usageFromValues(mode: CgroupMode, cpu: bigint | null, memUsage: bigint | null, inactive: bigint | null): UsageResult {
+  const cpuNs = mode === 'v2' && cpu !== null ? cpu * 1000n : cpu;
+  return usage(cpuNs, memUsage, inactive, USAGE_NAMES[mode]);
+}
+
 /** v1: cpuacct.usage, memory.usage_in_bytes and memory.stat contents. */
 export function usageV1(files: { cpuacctUsage: string; memoryUsage: string; memoryStat: string }): UsageResult {
-  return usage(parseU64File(files.cpuacctUsage), parseU64File(files.memoryUsage), parseKeyedU64(files.memoryStat, 'total_inactive_file'),
-    ['cpuacct.usage', 'memory.usage_in_bytes', 'memory.stat total_inactive_file']);
+  return usageFromValues('v1', parseU64File(files.cpuacctUsage), parseU64File(files.memoryUsage), parseKeyedU64(files.memoryStat, USAGE_KEYS.v1.inactive));
 }
 
 /** v2: cpu.stat, memory.current and memory.stat contents. */
 export function usageV2(files: { cpuStat: string; memoryCurrent: string; memoryStat: string }): UsageResult {
-  const usec = parseKeyedU64(files.cpuStat, 'usage_usec');
-  return usage(usec === null ? null : usec * 1000n, parseU64File(files.memoryCurrent), parseKeyedU64(files.memoryStat, 'inactive_file'),
-    ['cpu.stat usage_usec', 'memory.current', 'memory.stat inactive_file']);
+  return usageFromValues('v2', parseKeyedU64(files.cpuStat, USAGE_KEYS.v2.cpu), parseU64File(files.memoryCurrent), parseKeyedU64(files.memoryStat, USAGE_KEYS.v2.inactive));
 }

@@ -26,7 +26,16 @@ import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { parseCgroupFile } from '../proc/proc-files.js';
 import { fill, readSeqTextCapped } from '../proc/read-capped.js';
-import { containerCgroupDirs, usageV1, usageV2, type CgroupMode, type NamespaceRoots, type UsageResult } from './cgroup-parse.js';
+import {
+  containerCgroupDirs,
+  parseKeyedU64Bytes,
+  parseU64File,
+  usageFromValues,
+  USAGE_KEYS,
+  type CgroupMode,
+  type NamespaceRoots,
+  type UsageResult,
+} from './cgroup-parse.js';
 import { NamespaceRootCache } from './cgroup-namespace.js';
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -72,14 +81,27 @@ interface OpenCounters {
 let scratch: Buffer | null = null;
 
 /**
- * Whole contents of an open cgroup file, read from offset 0. One pread when it fits: a cgroup counter file is a
- * single-record seq file, so a read shorter than asked has returned all of it (read-capped.ts explains why).
+ * Whole contents of an open cgroup file, read from offset 0 into the scratch buffer; returns its length. One pread
+ * when it fits: a cgroup counter file is a single-record seq file, so a read shorter than asked has returned all of
+ * it (read-capped.ts explains why).
  */
-function pread(fd: number): string {
+function pread(fd: number): number {
   const buf = (scratch ??= Buffer.allocUnsafe(MAX_FILE_BYTES + 1));
   const total = fill(fd, buf, buf.length, true, 0);
   if (total > MAX_FILE_BYTES) throw new Error(`cgroup file of more than ${MAX_FILE_BYTES} bytes`);
-  return buf.toString('utf8', 0, total);
+  return total;
+}
+
+/** An open single-value file (cpuacct.usage, memory.usage_in_bytes, memory.current) as parseU64File reads it. */
+function preadU64(fd: number): bigint | null {
+  const n = pread(fd);
+  return parseU64File(scratch!.toString('utf8', 0, n));
+}
+
+/** One key of an open flat-keyed file (cpu.stat, memory.stat) as parseKeyedU64 reads it, without decoding the file. */
+function preadKeyed(fd: number, key: string): bigint | null {
+  const n = pread(fd);
+  return parseKeyedU64Bytes(scratch!, n, key);
 }
 
 function closeAll(fds: readonly number[]): void {
@@ -91,10 +113,14 @@ const FILES: Record<CgroupMode, [string, string, string]> = {
   v2: ['cpu.stat', 'memory.current', 'memory.stat'],
 };
 
-/** The usage computed from a container's three open counter files (throws on a read error: ENODEV...). */
+/**
+ * The usage computed from a container's three open counter files (throws on a read error: ENODEV...): what
+ * usageV1/usageV2 give on the files' text, each file parsed as it is read (the scratch buffer is reused).
+ */
 export function readCounters(mode: CgroupMode, fds: readonly number[]): UsageResult {
-  const [a, b, c] = fds.map(pread) as [string, string, string];
-  return mode === 'v2' ? usageV2({ cpuStat: a, memoryCurrent: b, memoryStat: c }) : usageV1({ cpuacctUsage: a, memoryUsage: b, memoryStat: c });
+  const cpu = mode === 'v2' ? preadKeyed(fds[0]!, USAGE_KEYS.v2.cpu) : preadU64(fds[0]!);
+  const mem = preadU64(fds[1]!);
+  return usageFromValues(mode, cpu, mem, preadKeyed(fds[2]!, USAGE_KEYS[mode].inactive));
 }
 
 /**
@@ -214,7 +240,10 @@ export class CgroupStatsReader {
 
   /** After a collection: close the files of every container not in `ids`. */
   retain(ids: ReadonlySet<string>): void {
-    for (const id of [...this.open.keys()]) if (!ids.has(id)) this.drop(id);
+    // forEach, not a copy of the keys: deleting the entry being visited is allowed.
+    this.open.forEach((_, id) => {
+      if (!ids.has(id)) this.drop(id);
+    });
   }
 
   close(): void {

@@ -17,6 +17,7 @@
  */
 import { DecodeError, RuntimeError } from '../errors.js';
 import { GrpcChannel, GrpcCode, GrpcStatusError, grpcCodeName } from './cri/grpc-channel.js';
+import { ListMemo } from './cri/list-memo.js';
 import { CRI_RPCS, type CriMethod, type CriMethods } from './cri/messages.js';
 import { decodeMessage, encodeMessage, type Decoded } from './cri/schema.js';
 import type { CallObserver } from './types.js';
@@ -40,6 +41,11 @@ export { grpcCodeName } from './cri/grpc-channel.js';
 export type CriApi = 'v1' | 'v1alpha2';
 
 export const DEFAULT_TIMEOUT_MS = 2000;
+/**
+ * The lists asked every collection: their answers are decoded through a ListMemo (cri/list-memo.ts), which reuses
+ * the decoded items whose bytes did not change. Their items are then frozen and shared between answers.
+ */
+const MEMOISED_LISTS: ReadonlySet<CriMethod> = new Set(['ListPodSandbox', 'ListContainers']);
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** The HTTP/2 path of a method in one CRI API version. */
@@ -94,6 +100,8 @@ export class CriClient {
   private apiConfirmed = false;
   private requests = 0;
   private closed = false;
+  /** Per memoised list method (MEMOISED_LISTS), the items of its last answer. */
+  private readonly memos = new Map<CriMethod, ListMemo>();
   /** The channel each failed call used (to reset a channel only once). */
   private readonly failedChannel = new WeakMap<CriCallError, GrpcChannel>();
 
@@ -182,7 +190,7 @@ export class CriClient {
       const answer = await channel.unary(criMethodPath(api, method), body, timeoutMs);
       let value: CriMethods[M][1];
       try {
-        value = decodeMessage(rpc.response, answer) as unknown as CriMethods[M][1];
+        value = this.decode(method, answer) as unknown as CriMethods[M][1];
       } catch (err) {
         const why = err instanceof DecodeError ? err.message : String(err);
         throw new GrpcStatusError(GrpcCode.INTERNAL, `cannot decode the ${rpc.response.name}: ${why}`, { cause: err });
@@ -197,6 +205,15 @@ export class CriClient {
     } finally {
       this.observe(method, grpcCodeName(code), Number(process.hrtime.bigint() - started) / 1e9);
     }
+  }
+
+  /** The response decoded; the lists asked every collection through their memo. Throws DecodeError. */
+  private decode(method: CriMethod, answer: Buffer): Decoded {
+    const def = CRI_RPCS[method].response;
+    if (!MEMOISED_LISTS.has(method)) return decodeMessage(def, answer);
+    let memo = this.memos.get(method);
+    if (!memo) this.memos.set(method, (memo = new ListMemo(def)));
+    return memo.decode(answer);
   }
 
   private wrap(method: string, api: CriApi, code: number, timeoutMs: number, err: unknown): CriCallError {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { containerCgroupDirs, resolveCgroupPath, parseKeyedU64, parseU64File, safeCgroupPath, usageV1, usageV2, workingSet } from '../../agent/runtime/cgroup-parse.js';
+import { containerCgroupDirs, resolveCgroupPath, parseKeyedU64, parseKeyedU64Bytes, parseU64File, safeCgroupPath, usageV1, usageV2, workingSet } from '../../agent/runtime/cgroup-parse.js';
 import { parseCgroupFile } from '../../agent/proc/proc-files.js';
 
 const ID = '334852c99b151e55a47356afcdf71e93e820f225ae72f8751e481e6459f14ca0';
@@ -65,6 +65,30 @@ describe('cgroup counter files', () => {
     expect(parseKeyedU64('total_inactive_file 5\n', 'inactive_file')).toBeNull();
     expect(parseKeyedU64(V2_CPU_STAT, 'usage_usec')).toBe(1234567n);
     expect(parseKeyedU64('usage_usec x\n', 'usage_usec')).toBeNull();
+  });
+
+  it('reads a key from the bytes exactly as from their UTF-8 text, whatever the bytes (and what follows them)', () => {
+    expect(parseKeyedU64Bytes(Buffer.from(V1_MEMORY_STAT), Buffer.byteLength(V1_MEMORY_STAT), 'total_inactive_file')).toBe(1081344n);
+    expect(parseKeyedU64Bytes(Buffer.from(V2_CPU_STAT), Buffer.byteLength(V2_CPU_STAT), 'usage_usec')).toBe(1234567n);
+    // Trimmed like the text: a trailing space, a UTF-8 no-break space or BOM around the value.
+    for (const text of ['file 7 \n', 'x 1\nfile \u00a07\ufeff\n', 'file\u00a07\nfile 9']) {
+      const b = Buffer.from(text);
+      expect(parseKeyedU64Bytes(b, b.length, 'file')).toBe(parseKeyedU64(text, 'file'));
+      expect(parseKeyedU64(text, 'file')).not.toBeNull();
+    }
+    // The first line with the key decides, even when its value is not a number.
+    expect(parseKeyedU64Bytes(Buffer.from('file 7 7\nfile 8\n'), 16, 'file')).toBeNull();
+    const piece = fc.oneof(
+      fc.constantFrom('inactive_file', 'total_inactive_file', 'file', ' ', '\n', '\r', '\t', '7', '18446744073709551615', '18446744073709551616', 'x'),
+      fc.constantFrom('\u00a0', '\ufeff', '\u2028', 'é').map((c) => c),
+    ).map((t) => Buffer.from(t));
+    const raw = fc.uint8Array({ maxLength: 4 }).map((a) => Buffer.from(a));
+    const bytes = fc.array(fc.oneof(piece, piece, piece, raw), { maxLength: 30 }).map((a) => Buffer.concat(a));
+    fc.assert(fc.property(bytes, fc.nat(40), fc.constantFrom('inactive_file', 'total_inactive_file', 'file', 'x'), (b, extra, key) => {
+      // The scratch buffer holds older bytes past `len`: they must not count.
+      const buf = Buffer.concat([b, Buffer.from(' 5\ninactive_file 9\n'.repeat(extra % 3))]);
+      expect(parseKeyedU64Bytes(buf, b.length, key)).toBe(parseKeyedU64(b.toString('utf8'), key));
+    }), { numRuns: 5000 });
   });
 
   it('reads a key as splitting into lines does, on text made of keys, spaces, digits and newlines', () => {

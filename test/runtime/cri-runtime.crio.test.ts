@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../agent/errors.js';
 import { CriCallError } from '../../agent/runtime/cri-client.js';
-import { createCriRuntime } from '../../agent/runtime/cri-runtime.js';
+import { createCriRuntime, RETRY_FAILED_MS } from '../../agent/runtime/cri-runtime.js';
 import type { Endpoint, PodInfo, RuntimeClient } from '../../agent/runtime/types.js';
 import { describeIntegration } from '../helpers/env.js';
 import { startFakeCrio, type FakeCrio, type FakeCrioPod } from '../helpers/fake-crio.js';
@@ -166,6 +166,25 @@ describeIntegration('CRI runtime on a fake CRI-O (real netns)', { root: true, co
     } finally {
       await fake.removePod(bad.sandboxId);
       await fake.removePod(bad2.sandboxId);
+    }
+  });
+
+  it('a sandbox that failed to resolve is asked again only once RETRY_FAILED_MS passed', async () => {
+    const bad = await fake.addPod({ name: 'bad4', dropInfra: true, containers: [], sandboxInfo: { info: 'not json' } });
+    const now = Date.now;
+    try {
+      expect(find(await rt.listPods(), bad.sandboxId).reason).toMatch(/^no pid or netns path for the sandbox/);
+      let from = fake.calls.length;
+      expect(find(await rt.listPods(), bad.sandboxId).reason).toMatch(/^no pid or netns path for the sandbox/);
+      expect(count(fake, from, 'PodSandboxStatus')).toBe(0);
+      const later = now() + RETRY_FAILED_MS + 1000;
+      Date.now = () => later;
+      from = fake.calls.length;
+      expect(find(await rt.listPods(), bad.sandboxId).reason).toMatch(/^no pid or netns path for the sandbox/);
+      expect(count(fake, from, 'PodSandboxStatus')).toBe(1);
+    } finally {
+      Date.now = now;
+      await fake.removePod(bad.sandboxId);
     }
   });
 

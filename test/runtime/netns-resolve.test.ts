@@ -3,9 +3,10 @@ import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../agent/errors.js';
-import { hostPath, netnsInode, resolveNetns, validateId, validatePid } from '../../agent/runtime/netns-resolve.js';
+import { hostPath, netnsInode, netnsInodeSync, resolveNetns, validateId, validatePid } from '../../agent/runtime/netns-resolve.js';
 import { describeIntegration } from '../helpers/env.js';
 
 const dirs: string[] = [];
@@ -68,6 +69,50 @@ describe('resolveNetns', () => {
     await expect(resolveNetns({ pid: null, netnsPath: null }, { procRoot: '/proc', hostRoot: '/' })).rejects.toThrow(
       'runtime reported neither a pid nor a netns path',
     );
+  });
+});
+
+function errorCode(f: () => unknown): string | undefined {
+  try {
+    f();
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code;
+  }
+}
+
+describeIntegration('netnsInodeSync on a real namespace link', { root: true, commands: ['unshare', 'sleep'] }, () => {
+  it('a procfs namespace link: the inode stat gives; once its process is gone, the error stat gives', async () => {
+    const child = spawn('unshare', ['-n', 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const path = `/proc/${child.pid}/ns/net`;
+      expect(netnsInodeSync(path, true)).toBe(statSync(path).ino);
+      expect(netnsInodeSync(path, true)).not.toBe(statSync('/proc/self/ns/net').ino);
+      expect(netnsInodeSync('/proc/self/ns/net', true)).toBe(statSync('/proc/self/ns/net').ino);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(errorCode(() => netnsInodeSync(path, true))).toBe(errorCode(() => statSync(path)));
+      expect(errorCode(() => netnsInodeSync(path, true))).toBeDefined();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('netnsInodeSync', () => {
+  it('anything but a namespace link (a file, a symlink whose target text looks like one): what stat gives', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cna-nsino-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'net:[1]'), '');
+    symlinkSync('net:[1]', join(dir, 'link'));
+    writeFileSync(join(dir, 'file'), '');
+    for (const name of ['link', 'file']) {
+      expect(netnsInodeSync(join(dir, name), false)).toBe(statSync(join(dir, name)).ino);
+    }
+    expect(netnsInodeSync(join(dir, 'file'), true)).toBe(statSync(join(dir, 'file')).ino);
+    expect(errorCode(() => netnsInodeSync(join(dir, 'none'), true))).toBe('ENOENT');
   });
 });
 
