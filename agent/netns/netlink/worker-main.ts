@@ -1,13 +1,16 @@
 /**
  * Entry point of a netlink reader worker thread: takes one job at a time from the pool, reads the namespace
- * synchronously (setns moves only this thread) and posts the NetnsState back with the read's tape, or only
- * `unchanged` when the job's tape replays identically (tape.ts: the pool then reuses the state it holds). A thread that could not return to
- * its own namespace exits at once; the pool replaces it.
+ * synchronously (setns moves only this thread) and posts the NetnsState back, or only `unchanged` when the tape this
+ * thread kept of the job's namespace, recorded by the job the pool names (`previous`), replays identically (tape.ts,
+ * tape-cache.ts: the pool then reuses the state it holds under that job's id). Tapes stay in the thread, decoded:
+ * none is posted either way. A thread that could not return to its own namespace exits at once; the pool replaces it.
  */
 import { parentPort } from 'node:worker_threads';
 import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
 import { StrandedThreadError } from './enter.js';
 import { readNamespaceTaped, type NetlinkJob } from './read-namespace.js';
+import { decodeScript } from './tape.js';
+import { TapeCache, tapeCacheKey } from './tape-cache.js';
 import type { NetnsState } from '../state.js';
 import { NETLINK_SOURCES } from './sources.js';
 import { threadCpuNanos } from './thread-cpu.js';
@@ -18,14 +21,21 @@ import { libc } from './libc.js';
 export interface JobMessage {
   id: number;
   job: NetlinkJob;
-  /** The tape of the last read of this namespace (tape.ts), when the pool still holds that read's state. */
-  previous: Uint8Array | null;
+  /**
+   * The id of the job whose read recorded the tape to replay, when the pool still holds that read's state; the
+   * thread replays it only when it kept that very tape (tape-cache.ts), else reads in full.
+   */
+  previous: number | null;
 }
 
 export type ReplyMessage =
-  /** Every answer the same as on `previous`: the state that tape came with is still the namespace's state. */
+  /** Every answer the same as on job `previous`'s tape: the state that read gave is still the namespace's state. */
   | { id: number; ok: true; unchanged: true; cpuMicros: number }
-  | { id: number; ok: true; unchanged: false; state: NetnsState; tape: Uint8Array | null; cpuMicros: number }
+  /**
+   * A full read. `taped`: this thread now keeps its tape under this job's id (the job had an inode and the read was
+   * replayable). `replayed`: a kept tape was replayed first and missed (false: none was kept for `previous`).
+   */
+  | { id: number; ok: true; unchanged: false; state: NetnsState; taped: boolean; replayed: boolean; cpuMicros: number }
   | { id: number; ok: false; error: { name: string; message: string; reason: string; errno: number }; cpuMicros: number };
 
 const port = parentPort;
@@ -39,17 +49,26 @@ if (port) {
     void err;
   }
   markLoaded();
+  const tapes = new TapeCache();
   port.on('message', (msg: JobMessage) => {
     const cpu0 = threadCpuNanos();
     const cpu = (): number => Math.max(0, Math.round((threadCpuNanos() - cpu0) / 1000));
     try {
-      const r = readNamespaceTaped(msg.job, NETLINK_SOURCES, msg.previous);
+      const { job } = msg;
+      // Taken out whatever happens: only a read that ends with a tape puts one back (tape-cache.ts).
+      const key = job.inode === null ? null : tapeCacheKey(job.path, job.inode);
+      const script = key === null ? null : tapes.take(key, msg.previous);
+      const r = readNamespaceTaped(job, NETLINK_SOURCES, script);
       if (r.unchanged) {
+        tapes.put(key!, msg.previous!, script!); // the same tape, still the one of job `previous`
         port.postMessage({ id: msg.id, ok: true, unchanged: true, cpuMicros: cpu() } satisfies ReplyMessage);
       } else {
+        // Decoded once here, from the encoding (the thread's own copy of every buffer the read used).
+        const taped = key !== null && r.tape !== null;
+        if (taped) tapes.put(key, msg.id, decodeScript(r.tape!));
         // cpuMicros is taken before the post: the structured clone of the state is not counted (as before).
-        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, tape: r.tape, cpuMicros: cpu() };
-        port.postMessage(reply); // the tape is copied, not transferred: it may share a pooled ArrayBuffer
+        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, taped, replayed: script !== null, cpuMicros: cpu() };
+        port.postMessage(reply);
       }
     } catch (err) {
       const reason = err instanceof NetlinkError ? err.reason : err instanceof AgentError ? err.code : 'spawn';

@@ -1,0 +1,78 @@
+/**
+ * The tapes a reader thread keeps (worker-main.ts), decoded, so a steady-state read posts no tape either way and
+ * decodes none: the pool (pool.ts) keeps each namespace's last state and the id of the job whose read recorded its
+ * tape; the thread keeps that tape under the namespace's key (path and inode) with the same id. A job names the id
+ * it may replay; the thread replays only an entry recorded under exactly that id, so a reply `unchanged` always
+ * refers to the read whose state the pool holds under that id.
+ *
+ * Why an id match is enough, whatever happens between two reads: job ids are unique within a pool and only the
+ * thread that ran job N can hold a tape with id N, recorded by that very read; the pool keeps the state of that same
+ * read with id N. Another thread (a spare, a thread replacing a terminated one) has no entry with that id and reads
+ * in full; an entry is taken out when its job starts and put back only by a read that ends with a tape (a failed,
+ * invalidated or cut read leaves none), so nothing older can answer for a newer read.
+ *
+ * Bounded: at most `maxEntries` (least recently read dropped first) and none older than `maxAgeMs` since its last
+ * read (a namespace whose pod is gone), so a node with churning pods cannot grow it. A dropped entry costs one full
+ * read. The tape's bytes are the thread's own copy (encodeScript), so no buffer of the read is held.
+ */
+import type { Script } from './tape.js';
+
+interface Entry {
+  id: number;
+  script: Script;
+  usedAt: number;
+}
+
+export interface TapeCacheOptions {
+  maxEntries: number;
+  maxAgeMs: number;
+}
+
+/** Defaults: more namespaces than a node runs pods (110 by default, a few hundred at most), 10 min as pool.ts keeps states. */
+export const TAPE_CACHE_DEFAULTS: TapeCacheOptions = { maxEntries: 1024, maxAgeMs: 600_000 };
+
+export class TapeCache {
+  /** Map order is least recently read first: take() deletes, put() appends. */
+  private readonly entries = new Map<string, Entry>();
+  private lastSweep = 0;
+
+  constructor(private readonly opts: TapeCacheOptions = TAPE_CACHE_DEFAULTS) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The tape kept for `key` when it was recorded by job `id`, taken out (the read now running replaces it or leaves
+   * none). Any entry of `key` is taken out, matching or not: it cannot answer for the read now running.
+   */
+  take(key: string, id: number | null, now = performance.now()): Script | null {
+    this.sweep(now);
+    const e = this.entries.get(key);
+    if (e === undefined) return null;
+    this.entries.delete(key);
+    return e.id === id ? e.script : null;
+  }
+
+  /** Keep the tape job `id` recorded for `key` (it replaces any other). */
+  put(key: string, id: number, script: Script, now = performance.now()): void {
+    this.entries.delete(key);
+    this.entries.set(key, { id, script, usedAt: now });
+    while (this.entries.size > this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** Drop entries not read for maxAgeMs (checked at most every tenth of it: the oldest are first in the map). */
+  private sweep(now: number): void {
+    if (now - this.lastSweep < this.opts.maxAgeMs / 10) return;
+    this.lastSweep = now;
+    for (const [k, e] of this.entries) {
+      if (now - e.usedAt <= this.opts.maxAgeMs) break;
+      this.entries.delete(k);
+    }
+  }
+}
+
+/** The key of a namespace read's tape in a thread: its path and inode (the byte cap is in the tape's own key). */
+export function tapeCacheKey(path: string, inode: number): string {
+  return `${inode}\u0000${path}`;
+}
