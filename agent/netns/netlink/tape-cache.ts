@@ -11,29 +11,38 @@
  * in full; an entry is taken out when its job starts and put back only by a read that ends with a tape (a failed,
  * invalidated or cut read leaves none), so nothing older can answer for a newer read.
  *
- * Bounded: at most `maxEntries` (least recently read dropped first) and none older than `maxAgeMs` since its last
- * read (a namespace whose pod is gone), so a node with churning pods cannot grow it. A dropped entry costs one full
- * read. The tape's bytes are the thread's own copy (encodeScript), so no buffer of the read is held.
+ * Bounded: at most `maxEntries` and `maxBytes` of tapes (least recently read dropped first; the newest is always
+ * kept) and none older than `maxAgeMs` since its last read (a namespace whose pod is gone), so a node with churning
+ * pods cannot grow it. A dropped entry costs one full read. The tape's bytes are the thread's own copy
+ * (encodeScript), so no buffer of the read is held.
  */
 import type { Script } from './tape.js';
 
-interface Entry {
-  id: number;
-  script: Script;
+/** A kept tape: the job that recorded it, the tape decoded, its encoded size. */
+export interface TapeEntry {
+  readonly id: number;
+  readonly script: Script;
+  readonly bytes: number;
+  /** When it was last put (read), performance.now() ms. */
   usedAt: number;
 }
 
 export interface TapeCacheOptions {
   maxEntries: number;
+  maxBytes: number;
   maxAgeMs: number;
 }
 
-/** Defaults: more namespaces than a node runs pods (110 by default, a few hundred at most), 10 min as pool.ts keeps states. */
-export const TAPE_CACHE_DEFAULTS: TapeCacheOptions = { maxEntries: 1024, maxAgeMs: 600_000 };
+/**
+ * Defaults: more namespaces than a node runs pods (110 by default, a few hundred at most); 64 MB of tapes (a chaos
+ * pod's is ~8 KB, one of 2,000 legacy rules ~300 KB); 10 min, as pool.ts keeps states.
+ */
+export const TAPE_CACHE_DEFAULTS: TapeCacheOptions = { maxEntries: 1024, maxBytes: 64 << 20, maxAgeMs: 600_000 };
 
 export class TapeCache {
   /** Map order is least recently read first: take() deletes, put() appends. */
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, TapeEntry>();
+  private bytes = 0;
   private lastSweep = 0;
 
   constructor(private readonly opts: TapeCacheOptions = TAPE_CACHE_DEFAULTS) {}
@@ -46,19 +55,35 @@ export class TapeCache {
    * The tape kept for `key` when it was recorded by job `id`, taken out (the read now running replaces it or leaves
    * none). Any entry of `key` is taken out, matching or not: it cannot answer for the read now running.
    */
-  take(key: string, id: number | null, now = performance.now()): Script | null {
+  take(key: string, id: number | null, now = performance.now()): TapeEntry | null {
     this.sweep(now);
     const e = this.entries.get(key);
     if (e === undefined) return null;
-    this.entries.delete(key);
-    return e.id === id ? e.script : null;
+    this.drop(key, e);
+    return e.id === id ? e : null;
   }
 
-  /** Keep the tape job `id` recorded for `key` (it replaces any other). */
-  put(key: string, id: number, script: Script, now = performance.now()): void {
+  /** Keep a tape for `key` (a new one, or the one taken, put back after its replay); it replaces any other. */
+  put(key: string, e: TapeEntry, now = performance.now()): void {
+    const old = this.entries.get(key);
+    if (old !== undefined) this.drop(key, old);
+    e.usedAt = now;
+    this.entries.set(key, e);
+    this.bytes += e.bytes;
+    while (this.entries.size > 1 && (this.entries.size > this.opts.maxEntries || this.bytes > this.opts.maxBytes)) {
+      const [k, e] = this.entries.entries().next().value!;
+      this.drop(k, e);
+    }
+  }
+
+  /** Bytes of tape kept. */
+  get keptBytes(): number {
+    return this.bytes;
+  }
+
+  private drop(key: string, e: TapeEntry): void {
     this.entries.delete(key);
-    this.entries.set(key, { id, script, usedAt: now });
-    while (this.entries.size > this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.bytes -= e.bytes;
   }
 
   /** Drop entries not read for maxAgeMs (checked at most every tenth of it: the oldest are first in the map). */
@@ -67,7 +92,7 @@ export class TapeCache {
     this.lastSweep = now;
     for (const [k, e] of this.entries) {
       if (now - e.usedAt <= this.opts.maxAgeMs) break;
-      this.entries.delete(k);
+      this.drop(k, e);
     }
   }
 }

@@ -57,17 +57,17 @@ if (port) {
       const { job } = msg;
       // Taken out whatever happens: only a read that ends with a tape puts one back (tape-cache.ts).
       const key = job.inode === null ? null : tapeCacheKey(job.path, job.inode);
-      const script = key === null ? null : tapes.take(key, msg.previous);
-      const r = readNamespaceTaped(job, NETLINK_SOURCES, script);
+      const kept = key === null ? null : tapes.take(key, msg.previous);
+      const r = readNamespaceTaped(job, NETLINK_SOURCES, kept?.script ?? null);
       if (r.unchanged) {
-        tapes.put(key!, msg.previous!, script!); // the same tape, still the one of job `previous`
+        tapes.put(key!, kept!); // the same tape, still the one of job `previous`
         port.postMessage({ id: msg.id, ok: true, unchanged: true, cpuMicros: cpu() } satisfies ReplyMessage);
       } else {
         // Decoded once here, from the encoding (the thread's own copy of every buffer the read used).
         const taped = key !== null && r.tape !== null;
-        if (taped) tapes.put(key, msg.id, decodeScript(r.tape!));
+        if (taped) tapes.put(key, { id: msg.id, script: decodeScript(r.tape!), bytes: r.tape!.byteLength, usedAt: 0 });
         // cpuMicros is taken before the post: the structured clone of the state is not counted (as before).
-        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, taped, replayed: script !== null, cpuMicros: cpu() };
+        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, taped, replayed: kept !== null, cpuMicros: cpu() };
         port.postMessage(reply);
       }
     } catch (err) {
