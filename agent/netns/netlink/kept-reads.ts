@@ -1,7 +1,8 @@
 /**
  * What the pool (pool.ts) keeps of each namespace's last read so an unchanged namespace is not decoded nor posted
- * again: its state and the id of the job that read it (the thread that ran that job keeps the read's tape under the
- * same id: tape-cache.ts), keyed by path and inode, and the replay back-off.
+ * again: its state, the id of the job that read it, that read's tape and the thread that keeps the tape decoded
+ * under the same id (tape-cache.ts: a job to that thread carries no bytes), keyed by path and inode, and the replay
+ * back-off.
  *
  * A replay that misses costs its answers up to the first difference on top of the full read. A namespace whose
  * counters move with traffic (a busy pod's qdisc) misses every time, so after MISSES_BEFORE_BACKOFF misses in a row
@@ -24,10 +25,13 @@ export function replaysToSkip(misses: number): number {
   return Math.min(2 ** (misses - MISSES_BEFORE_BACKOFF + 1), MAX_SKIPPED_REPLAYS);
 }
 
-/** The last read of one namespace: its state, and the id of its job (the thread that ran it keeps its tape under it). */
+/** The last read of one namespace: its state, the id of its job and its tape. */
 export interface Kept {
   readonly state: NetnsState;
   readonly tapeId: number;
+  readonly tape: Uint8Array;
+  /** threadId of the thread that last read the namespace with this tape (it keeps it decoded). */
+  holder: number;
   /** For the tape's key (same byte cap). */
   readonly maxSourceBytes: number;
   usedAt: number;
@@ -40,8 +44,8 @@ export interface Kept {
 /** How a full read ended, as its thread answered (worker-main.ts). */
 export interface FullRead {
   state: NetnsState;
-  /** The thread keeps the read's tape under the job's id. */
-  taped: boolean;
+  /** The read's tape (null: none can be kept); its thread keeps it under the job's id. */
+  tape: Uint8Array | null;
   /** A kept tape was replayed first and missed. */
   replayed: boolean;
 }
@@ -84,15 +88,16 @@ export class KeptReads {
    * A job that named `kept`'s id was answered `unchanged`: only the thread holding the tape that read recorded answers
    * so, hence that read's state is what the namespace still holds.
    */
-  unchanged(kept: Kept): NetnsState {
+  unchanged(kept: Kept, thread: number): NetnsState {
     kept.usedAt = performance.now();
+    kept.holder = thread; // it keeps the tape now (sent or its own)
     kept.misses = 0;
     this.reused++;
     return kept.state;
   }
 
-  /** Job `id` (`kept`: the read it named, if any) read the namespace in full: keep its state under its id when taped. */
-  full(job: NetlinkJob, id: number, kept: Kept | null, r: FullRead): void {
+  /** Job `id` (`kept`: the read it named, if any) read the namespace in full on `thread`: keep its state and tape. */
+  full(job: NetlinkJob, id: number, kept: Kept | null, r: FullRead, thread: number): void {
     if (job.inode === null) return;
     const key = keyOf(job);
     const prev = this.kept.get(key);
@@ -100,8 +105,8 @@ export class KeptReads {
     // replay, keeps what is left of it.
     const misses = r.replayed ? (kept?.misses ?? 0) + 1 : prev?.misses ?? 0;
     const skip = r.replayed ? replaysToSkip(misses) : prev?.skip ?? 0;
-    if (!r.taped) this.kept.delete(key);
-    else this.kept.set(key, { state: r.state, tapeId: id, maxSourceBytes: job.maxSourceBytes, usedAt: performance.now(), misses, skip });
+    if (r.tape === null) this.kept.delete(key);
+    else this.kept.set(key, { state: r.state, tapeId: id, tape: r.tape, holder: thread, maxSourceBytes: job.maxSourceBytes, usedAt: performance.now(), misses, skip });
   }
 
   clear(): void {

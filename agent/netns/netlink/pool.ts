@@ -17,11 +17,11 @@
  * only `spareAfterMs`, not until its budget runs out.
  *
  * Unchanged namespaces are not decoded nor posted again: the pool keeps, per namespace (path and inode), the last
- * state a worker posted and the id of the job that read it; the thread keeps that read's tape (tape.ts), decoded,
- * under the same id (tape-cache.ts), and the next job of the namespace names that id. A thread that holds that very
- * tape replays it, and when every answer is the same it answers `unchanged` and the kept state is returned again,
- * the same object; a thread that does not (another thread, a replaced one, a tape dropped) reads in full. So the
- * state an `unchanged` refers to is always the one read with the replayed tape (job ids are unique in a pool). States
+ * state a worker posted, the id of the job that read it and that read's tape (tape.ts); the thread keeps the tape
+ * too, decoded, under the same id (tape-cache.ts). The next job of the namespace names that id, with the tape's bytes
+ * only when it goes to another thread (a spare, a replacement). The thread replays that very tape, and when every
+ * answer is the same it answers `unchanged` and the kept state is returned again, the same object. So the state an
+ * `unchanged` refers to is always the one read with the replayed tape (job ids are unique in a pool). States
  * are therefore shared between reads: nobody may modify a NetnsState the reader returned. Entries not read for
  * `keepMs` are dropped; the key only finds a tape, the replay decides (a recycled inode replays differently). A
  * namespace whose replays keep missing (counters moving with traffic) is read without replay for a while
@@ -42,6 +42,7 @@ import type { NetnsState } from '../state.js';
 import type { NetlinkJob } from './read-namespace.js';
 import { KeptReads, type Kept } from './kept-reads.js';
 import { LazyDeadline } from './lazy-deadline.js';
+import { AbortWatch } from './abort-watch.js';
 import type { JobMessage, ReplyMessage } from './worker-main.js';
 
 export interface PoolOptions {
@@ -72,7 +73,6 @@ interface Pending {
   resolve(r: PoolResult): void;
   reject(err: Error): void;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | null;
 }
 
 export interface PoolResult {
@@ -146,6 +146,8 @@ export class NetlinkPool {
   private readonly queue: Pending[] = [];
   private readonly leases: LeaseWait[] = [];
   private readonly kept: KeptReads;
+  /** The pending reads' signals, one listener each (abort-watch.ts). */
+  private readonly aborts = new AbortWatch<Pending>((p) => this.abort(p));
   private nextId = 1;
   /** Wakes pump() when the running threads will have made no progress for spareAfterMs. */
   private spareTimer: NodeJS.Timeout | null = null;
@@ -174,11 +176,8 @@ export class NetlinkPool {
     if (this.closed) return Promise.reject(new NetlinkError('netlink pool', 'spawn', 'the pool is closed'));
     if (signal?.aborted) return Promise.reject(new NetlinkError('netlink read', 'timeout', 'aborted before it started'));
     return new Promise<PoolResult>((resolve, reject) => {
-      const p: Pending = { id: this.nextId++, job, kept: this.kept.forJob(job), resolve, reject, signal, onAbort: null };
-      if (signal) {
-        p.onAbort = () => this.abort(p);
-        signal.addEventListener('abort', p.onAbort, { once: true });
-      }
+      const p: Pending = { id: this.nextId++, job, kept: this.kept.forJob(job), resolve, reject, signal };
+      if (signal) this.aborts.add(signal, p);
       this.queue.push(p);
       this.pump();
     });
@@ -324,7 +323,10 @@ export class NetlinkPool {
     slot.since = performance.now();
     slot.worker.ref(); // a pending read keeps the process alive (a CLI awaiting it has nothing else running)
     slot.watchdog.set(slot.since + p.job.budgetMs + this.graceMs);
-    slot.worker.postMessage({ id: p.id, job: p.job, previous: p.kept?.tapeId ?? null } satisfies JobMessage);
+    // The tape's bytes go only to a thread that does not keep it decoded already (a spare, a replacement).
+    const k = p.kept;
+    const previous = k === null ? null : { id: k.tapeId, tape: k.holder === slot.worker.threadId ? null : k.tape };
+    slot.worker.postMessage({ id: p.id, job: p.job, previous } satisfies JobMessage);
   }
 
   private get graceMs(): number {
@@ -345,9 +347,9 @@ export class NetlinkPool {
     this.release(slot);
     if (m.ok) {
       const cpuSeconds = m.cpuMicros / 1e6;
-      if (m.unchanged) this.settle(p, null, { state: this.kept.unchanged(p.kept!), cpuSeconds, unchanged: true });
+      if (m.unchanged) this.settle(p, null, { state: this.kept.unchanged(p.kept!, slot.worker.threadId), cpuSeconds, unchanged: true });
       else {
-        this.kept.full(p.job, p.id, p.kept, m);
+        this.kept.full(p.job, p.id, p.kept, m, slot.worker.threadId);
         this.settle(p, null, { state: m.state, cpuSeconds, unchanged: false });
       }
     }
@@ -419,8 +421,7 @@ export class NetlinkPool {
   }
 
   private settle(p: Pending, err: Error | null, result?: PoolResult): void {
-    if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
-    p.onAbort = null;
+    if (p.signal) this.aborts.delete(p.signal, p);
     if (err) p.reject(err);
     else p.resolve(result!);
   }

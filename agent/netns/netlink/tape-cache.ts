@@ -1,22 +1,24 @@
 /**
  * The tapes a reader thread keeps (worker-main.ts), decoded, so a steady-state read posts no tape either way and
- * decodes none: the pool (pool.ts) keeps each namespace's last state and the id of the job whose read recorded its
- * tape; the thread keeps that tape under the namespace's key (path and inode) with the same id. A job names the id
- * it may replay; the thread replays only an entry recorded under exactly that id, so a reply `unchanged` always
- * refers to the read whose state the pool holds under that id.
+ * decodes none: the pool (pool.ts, kept-reads.ts) keeps each namespace's last state, the id of the job whose read
+ * recorded its tape, the tape's bytes and which thread keeps it; that thread keeps the tape under the namespace's key
+ * (path and inode) with the same id. A job names the id it may replay, with the bytes only when sent to another
+ * thread; the thread replays only a tape recorded under exactly that id (its own entry, or the bytes sent), so a reply
+ * `unchanged` always refers to the read whose state the pool holds under that id.
  *
- * Why an id match is enough, whatever happens between two reads: job ids are unique within a pool and only the
- * thread that ran job N can hold a tape with id N, recorded by that very read; the pool keeps the state of that same
- * read with id N. Another thread (a spare, a thread replacing a terminated one) has no entry with that id and reads
- * in full; an entry is taken out when its job starts and put back only by a read that ends with a tape (a failed,
- * invalidated or cut read leaves none), so nothing older can answer for a newer read.
+ * Why an id match is enough, whatever happens between two reads: job ids are unique within a pool, a tape is kept or
+ * sent under the id of the job that recorded it and never changed, and the pool keeps the state of that same read
+ * under that id. A thread with an older entry (two threads took turns) finds another id: the entry is dropped and
+ * the bytes sent are replayed. An entry is taken out when its job starts and put back only by a read that ends with
+ * a tape (a failed, invalidated or cut read leaves none), so nothing older can answer for a newer read.
  *
  * Bounded: at most `maxEntries` and `maxBytes` of tapes (least recently read dropped first; the newest is always
  * kept) and none older than `maxAgeMs` since its last read (a namespace whose pod is gone), so a node with churning
  * pods cannot grow it. A dropped entry costs one full read. The tape's bytes are the thread's own copy
  * (encodeScript), so no buffer of the read is held.
  */
-import type { Script } from './tape.js';
+import { DecodeError } from '../../errors.js';
+import { decodeScript, type Script } from './tape.js';
 
 /** A kept tape: the job that recorded it, the tape decoded, its encoded size. */
 export interface TapeEntry {
@@ -100,4 +102,26 @@ export class TapeCache {
 /** The key of a namespace read's tape in a thread: its path and inode (the byte cap is in the tape's own key). */
 export function tapeCacheKey(path: string, inode: number): string {
   return `${inode}\u0000${path}`;
+}
+
+/** The tape a job may replay (JobMessage.previous): the id of the job that recorded it; its bytes unless the thread keeps it. */
+export interface PreviousTape {
+  id: number;
+  tape: Uint8Array | null;
+}
+
+/**
+ * The tape to replay for a job of namespace `key`: the thread's own entry recorded by job `previous.id`, else the
+ * bytes sent with the job (decoded here, once: the entry put back after the replay keeps them), else none. Any other
+ * entry of `key` is dropped (tape-cache header).
+ */
+export function tapeToReplay(cache: TapeCache, key: string, previous: PreviousTape | null): TapeEntry | null {
+  const own = cache.take(key, previous?.id ?? null);
+  if (own !== null || previous === null || previous.tape === null) return own;
+  try {
+    return { id: previous.id, script: decodeScript(previous.tape), bytes: previous.tape.byteLength, usedAt: 0 };
+  } catch (err) {
+    if (err instanceof DecodeError) return null; // not a tape this build wrote: read afresh
+    throw err;
+  }
 }

@@ -1,16 +1,18 @@
 /**
  * Entry point of a netlink reader worker thread: takes one job at a time from the pool, reads the namespace
- * synchronously (setns moves only this thread) and posts the NetnsState back, or only `unchanged` when the tape this
- * thread kept of the job's namespace, recorded by the job the pool names (`previous`), replays identically (tape.ts,
- * tape-cache.ts: the pool then reuses the state it holds under that job's id). Tapes stay in the thread, decoded:
- * none is posted either way. A thread that could not return to its own namespace exits at once; the pool replaces it.
+ * synchronously (setns moves only this thread) and posts the NetnsState back with the read's tape, or only
+ * `unchanged` when the tape of the job the pool names (`previous`) replays identically (tape.ts; the pool then
+ * reuses the state it holds under that job's id). The thread keeps its tapes decoded (tape-cache.ts), so a job to the
+ * thread that holds its tape carries no tape bytes and nothing is decoded again; another thread (a spare, a
+ * replacement) is sent the bytes. A thread that could not return to its own namespace exits at once; the pool
+ * replaces it.
  */
 import { parentPort } from 'node:worker_threads';
 import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
 import { StrandedThreadError } from './enter.js';
 import { readNamespaceTaped, type NetlinkJob } from './read-namespace.js';
 import { decodeScript } from './tape.js';
-import { TapeCache, tapeCacheKey } from './tape-cache.js';
+import { TapeCache, tapeCacheKey, tapeToReplay, type PreviousTape } from './tape-cache.js';
 import type { NetnsState } from '../state.js';
 import { NETLINK_SOURCES } from './sources.js';
 import { threadCpuNanos } from './thread-cpu.js';
@@ -22,20 +24,20 @@ export interface JobMessage {
   id: number;
   job: NetlinkJob;
   /**
-   * The id of the job whose read recorded the tape to replay, when the pool still holds that read's state; the
-   * thread replays it only when it kept that very tape (tape-cache.ts), else reads in full.
+   * The tape to replay, when the pool still holds the state of the read that recorded it: that job's id, and the
+   * tape's bytes unless this thread is the one that kept it (tape-cache.ts tapeToReplay).
    */
-  previous: number | null;
+  previous: PreviousTape | null;
 }
 
 export type ReplyMessage =
   /** Every answer the same as on job `previous`'s tape: the state that read gave is still the namespace's state. */
   | { id: number; ok: true; unchanged: true; cpuMicros: number }
   /**
-   * A full read. `taped`: this thread now keeps its tape under this job's id (the job had an inode and the read was
-   * replayable). `replayed`: a kept tape was replayed first and missed (false: none was kept for `previous`).
+   * A full read. `tape`: its tape, which this thread now keeps under this job's id too (null: the job had no inode,
+   * or the read cannot be replayed). `replayed`: a tape was replayed first and missed (false: none to replay).
    */
-  | { id: number; ok: true; unchanged: false; state: NetnsState; taped: boolean; replayed: boolean; cpuMicros: number }
+  | { id: number; ok: true; unchanged: false; state: NetnsState; tape: Uint8Array | null; replayed: boolean; cpuMicros: number }
   | { id: number; ok: false; error: { name: string; message: string; reason: string; errno: number }; cpuMicros: number };
 
 const port = parentPort;
@@ -57,18 +59,18 @@ if (port) {
       const { job } = msg;
       // Taken out whatever happens: only a read that ends with a tape puts one back (tape-cache.ts).
       const key = job.inode === null ? null : tapeCacheKey(job.path, job.inode);
-      const kept = key === null ? null : tapes.take(key, msg.previous);
+      const kept = key === null ? null : tapeToReplay(tapes, key, msg.previous);
       const r = readNamespaceTaped(job, NETLINK_SOURCES, kept?.script ?? null);
       if (r.unchanged) {
         tapes.put(key!, kept!); // the same tape, still the one of job `previous`
         port.postMessage({ id: msg.id, ok: true, unchanged: true, cpuMicros: cpu() } satisfies ReplyMessage);
       } else {
         // Decoded once here, from the encoding (the thread's own copy of every buffer the read used).
-        const taped = key !== null && r.tape !== null;
-        if (taped) tapes.put(key, { id: msg.id, script: decodeScript(r.tape!), bytes: r.tape!.byteLength, usedAt: 0 });
+        const tape = key === null ? null : r.tape;
+        if (tape !== null) tapes.put(key!, { id: msg.id, script: decodeScript(tape), bytes: tape.byteLength, usedAt: 0 });
         // cpuMicros is taken before the post: the structured clone of the state is not counted (as before).
-        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, taped, replayed: kept !== null, cpuMicros: cpu() };
-        port.postMessage(reply);
+        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, tape, replayed: kept !== null, cpuMicros: cpu() };
+        port.postMessage(reply); // the tape is copied, not transferred: it may share a pooled ArrayBuffer
       }
     } catch (err) {
       const reason = err instanceof NetlinkError ? err.reason : err instanceof AgentError ? err.code : 'spawn';
