@@ -12,8 +12,9 @@ import { setFlagsFromString } from 'node:v8';
 
 /**
  * Young generation of a worker, MB: V8 splits it into 3 semi-space sizes (two semi-spaces and the new large object
- * space), so 3 is 1 MB semi-spaces, a 2 MB new space. A reader thread keeps nothing between jobs (the pool keeps
- * the states and tapes on the main thread): its young objects live one job.
+ * space), so 3 is 1 MB semi-spaces, a 2 MB new space. A reader thread keeps only the tapes of its reads between
+ * jobs (netns/netlink/tape-cache.ts: promoted once, replaced only when a namespace changes; the pool keeps the
+ * states on the main thread): its other young objects live one job.
  */
 export const WORKER_YOUNG_GENERATION_MB = 3;
 

@@ -9,6 +9,7 @@
  *   inspect --all) it is reported once as `draft.host`, and each host-network pod carries the verdict with a note
  *   instead of a copy of the node's rules (kube-proxy can hold thousands); `full` (inspect POD) gives each the state.
  */
+import { setMaxListeners } from 'node:events';
 import { readdir } from 'node:fs/promises';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -62,12 +63,14 @@ function targetOf(pods: PodInfo[]): ReadTarget {
 /**
  * The collection's reads against its deadline and its signal, with ONE timer and ONE abort listener for the whole
  * collection (one of each per namespace put 110 listeners on the collection's signal: MaxListenersExceededWarning).
- * Each read gets its own AbortController (the pool listens on it only while that read is pending); at the deadline
- * or on the collection's abort, the reads still running are aborted and resolve with null (late) or with whatever
- * the reader answers for an aborted read.
+ * Every read of the collection gets the gate's one signal (the pool listens on it only while that read is pending):
+ * reads are only ever aborted all together, at the deadline or on the collection's abort, so one AbortController per
+ * read (~1.5 KB with its signal and listener lists, 110 per collection) bought nothing. The reads still running then
+ * are aborted and resolve with null (late) or with whatever the reader answers for an aborted read.
  */
 export class ReadGate {
-  private readonly running = new Set<AbortController>();
+  /** Aborted at the deadline or on the collection's abort; the reads' signal. */
+  private readonly ac = new AbortController();
   private readonly timer: NodeJS.Timeout;
   private readonly onAbort: () => void;
   private readonly late: Promise<null>;
@@ -78,30 +81,22 @@ export class ReadGate {
     this.late = new Promise<null>((resolve) => {
       resolveLate = resolve;
     });
+    // Each pending read listens on the one signal (110 at a time is the design, not a leak).
+    setMaxListeners(0, this.ac.signal);
     this.timer = setTimeout(() => {
       this.expired = true;
       resolveLate(null);
-      for (const ac of this.running) ac.abort();
+      this.ac.abort();
     }, Math.max(0, deadline - performance.now()));
-    this.onAbort = () => {
-      for (const ac of this.running) ac.abort(signal?.reason);
-    };
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.onAbort = () => this.ac.abort(signal?.reason);
+    if (signal?.aborted) this.ac.abort(signal.reason);
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  /** The read, or null when the deadline came first (the read is then aborted). */
-  async read(reader: NetnsReader, target: ReadTarget): Promise<NetnsState | null> {
-    if (this.expired) return null;
-    const ac = new AbortController();
-    if (this.signal?.aborted) ac.abort(this.signal.reason);
-    this.running.add(ac);
-    try {
-      const state = await Promise.race([reader.read(target, ac.signal), this.late]);
-      if (state === null) ac.abort();
-      return state;
-    } finally {
-      this.running.delete(ac);
-    }
+  /** The read, or null when the deadline came first (the read is then aborted: the gate's signal is). */
+  read(reader: NetnsReader, target: ReadTarget): Promise<NetnsState | null> {
+    if (this.expired) return Promise.resolve(null);
+    return Promise.race([reader.read(target, this.ac.signal), this.late]);
   }
 
   close(): void {

@@ -17,15 +17,15 @@
  * only `spareAfterMs`, not until its budget runs out.
  *
  * Unchanged namespaces are not decoded nor posted again: the pool keeps, per namespace (path and inode), the last
- * state a worker posted with that read's tape (tape.ts) and sends the tape with the next job; a worker whose replay
- * of it gets the same answers answers `unchanged` and the kept state is returned again, the same object. States are
- * therefore shared between reads: nobody may modify a NetnsState the reader returned. Entries not read for
- * `keepMs` are dropped; the key only finds a tape, the replay decides (a recycled inode replays differently).
- *
- * A replay that misses costs its answers up to the first difference on top of the full read. A namespace whose
- * counters move with traffic (a busy pod's qdisc) misses every time, so after MISSES_BEFORE_BACKOFF misses in a row
- * its next reads go without the tape (plain reads, a new tape kept each time), 2, then 4, then at most
- * MAX_SKIPPED_REPLAYS of them, before one replay is tried again; any hit ends the back-off.
+ * state a worker posted, the id of the job that read it and that read's tape (tape.ts); the thread keeps the tape
+ * too, decoded, under the same id (tape-cache.ts). The next job of the namespace names that id, with the tape's bytes
+ * only when it goes to another thread (a spare, a replacement). The thread replays that very tape, and when every
+ * answer is the same it answers `unchanged` and the kept state is returned again, the same object. So the state an
+ * `unchanged` refers to is always the one read with the replayed tape (job ids are unique in a pool). States
+ * are therefore shared between reads: nobody may modify a NetnsState the reader returned. Entries not read for
+ * `keepMs` are dropped; the key only finds a tape, the replay decides (a recycled inode replays differently). A
+ * namespace whose replays keep missing (counters moving with traffic) is read without replay for a while
+ * (kept-reads.ts).
  *
  * A thread can also be lent whole (lease()) to the root reader (agent/proc/root-reader.ts), which posts its
  * requests on the thread's side port (thread-main.ts) and watches it itself: one isolate fewer than a thread of its
@@ -40,6 +40,9 @@ import { workerLimits } from '../../worker-limits.js';
 import { isLoaded, startWorker, terminateLoaded, whenLoaded } from '../../worker-loaded.js';
 import type { NetnsState } from '../state.js';
 import type { NetlinkJob } from './read-namespace.js';
+import { KeptReads, type Kept } from './kept-reads.js';
+import { LazyDeadline } from './lazy-deadline.js';
+import { AbortWatch } from './abort-watch.js';
 import type { JobMessage, ReplyMessage } from './worker-main.js';
 
 export interface PoolOptions {
@@ -62,39 +65,14 @@ export interface PoolOptions {
 /** Default of PoolOptions.spareAfterMs: ~500 replayed reads, ~10 full reads of 2,000 legacy rules. */
 export const SPARE_AFTER_MS = 250;
 
-/** Consecutive replay misses after which the next reads skip the replay (see the header). */
-const MISSES_BEFORE_BACKOFF = 2;
-/** Reads without a replay at most between two replay attempts. */
-const MAX_SKIPPED_REPLAYS = 8;
-
-/** Reads that skip their replay after `misses` misses in a row: 0 below MISSES_BEFORE_BACKOFF, then 2, 4, 8, 8... */
-export function replaysToSkip(misses: number): number {
-  if (misses < MISSES_BEFORE_BACKOFF) return 0;
-  return Math.min(2 ** (misses - MISSES_BEFORE_BACKOFF + 1), MAX_SKIPPED_REPLAYS);
-}
-
-/** The last read of one namespace: its state and tape (tape.ts). */
-interface Kept {
-  state: NetnsState;
-  tape: Uint8Array;
-  /** For the tape's key (same byte cap). */
-  maxSourceBytes: number;
-  usedAt: number;
-  /** Replays of this namespace that missed in a row. */
-  misses: number;
-  /** Reads still to make without a replay (the back-off). */
-  skip: number;
-}
-
 interface Pending {
   id: number;
   job: NetlinkJob;
-  /** The kept read whose tape went with the job (null: none). */
+  /** The kept read whose tape the job may replay (null: none). */
   kept: Kept | null;
   resolve(r: PoolResult): void;
   reject(err: Error): void;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | null;
 }
 
 export interface PoolResult {
@@ -136,8 +114,10 @@ interface Slot {
   busy: Pending | null;
   /** Lent to a lease (no read is assigned to it). */
   lent: boolean;
-  timer: NodeJS.Timeout | null;
-  idle: NodeJS.Timeout | null;
+  /** Its job's budget + grace (lazy-deadline.ts: no timer per job). */
+  watchdog: LazyDeadline;
+  /** Its stop after idleMs free. */
+  idle: LazyDeadline;
   /** performance.now() of its last progress: the job or lease it was given, or the lease's last progress(). */
   since: number;
 }
@@ -149,10 +129,6 @@ function isFree(s: Slot): boolean {
 /** When the slot last made progress; a thread still loading its modules (~100-300 ms on a loaded node) is not slow at reading: it counts as moving now. */
 function lastProgress(s: Slot, now: number): number {
   return isLoaded(s.worker) ? s.since : now;
-}
-
-function keyOf(job: NetlinkJob): string {
-  return `${job.inode}\u0000${job.path}`;
 }
 
 /** thread-main.js next to this module; under vitest (TypeScript sources) the compiled one in dist/. */
@@ -169,8 +145,9 @@ export class NetlinkPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
   private readonly leases: LeaseWait[] = [];
-  private readonly kept = new Map<string, Kept>();
-  private lastSweep = 0;
+  private readonly kept: KeptReads;
+  /** The pending reads' signals, one listener each (abort-watch.ts). */
+  private readonly aborts = new AbortWatch<Pending>((p) => this.abort(p));
   private nextId = 1;
   /** Wakes pump() when the running threads will have made no progress for spareAfterMs. */
   private spareTimer: NodeJS.Timeout | null = null;
@@ -181,22 +158,26 @@ export class NetlinkPool {
   replaced = 0;
   /** Threads started beyond the first because every running one was slow or stuck (see the header). */
   spares = 0;
-  /** Reads answered `unchanged` (the kept state returned again). */
-  reused = 0;
-  /** Reads made without their replay, the namespace's replays having missed in a row (back-off). */
-  replaysSkipped = 0;
+  constructor(private readonly opts: PoolOptions) {
+    this.kept = new KeptReads(opts.keepMs ?? 600_000);
+  }
 
-  constructor(private readonly opts: PoolOptions) {}
+  /** Reads answered `unchanged` (the kept state returned again). */
+  get reused(): number {
+    return this.kept.reused;
+  }
+
+  /** Reads made without their replay, the namespace's replays having missed in a row (back-off). */
+  get replaysSkipped(): number {
+    return this.kept.replaysSkipped;
+  }
 
   read(job: NetlinkJob, signal?: AbortSignal): Promise<PoolResult> {
     if (this.closed) return Promise.reject(new NetlinkError('netlink pool', 'spawn', 'the pool is closed'));
     if (signal?.aborted) return Promise.reject(new NetlinkError('netlink read', 'timeout', 'aborted before it started'));
     return new Promise<PoolResult>((resolve, reject) => {
-      const p: Pending = { id: this.nextId++, job, kept: this.keptFor(job), resolve, reject, signal, onAbort: null };
-      if (signal) {
-        p.onAbort = () => this.abort(p);
-        signal.addEventListener('abort', p.onAbort, { once: true });
-      }
+      const p: Pending = { id: this.nextId++, job, kept: this.kept.forJob(job), resolve, reject, signal };
+      if (signal) this.aborts.add(signal, p);
       this.queue.push(p);
       this.pump();
     });
@@ -285,8 +266,7 @@ export class NetlinkPool {
   }
 
   private lend(slot: Slot, l: LeaseWait): void {
-    if (slot.idle) clearTimeout(slot.idle);
-    slot.idle = null;
+    slot.idle.clear();
     slot.lent = true;
     slot.since = performance.now();
     let done = false;
@@ -321,7 +301,9 @@ export class NetlinkPool {
     const worker = startWorker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
     side.port1.unref();
     this.started++;
-    const slot: Slot = { worker, port: side.port1, busy: null, lent: false, timer: null, idle: null, since: performance.now() };
+    const slot: Slot = { worker, port: side.port1, busy: null, lent: false, watchdog: null!, idle: null!, since: performance.now() };
+    slot.watchdog = new LazyDeadline(() => this.overrun(slot));
+    slot.idle = new LazyDeadline(() => void this.stop(slot, null));
     worker.on('message', (m: ReplyMessage) => this.onReply(slot, m));
     worker.on('error', (err) => this.onExit(slot, err));
     worker.on('exit', (code) => this.onExit(slot, new NetlinkError('netlink read', 'spawn', `the reader thread exited (code ${code})`)));
@@ -336,70 +318,47 @@ export class NetlinkPool {
   }
 
   private assign(slot: Slot, p: Pending): void {
-    if (slot.idle) clearTimeout(slot.idle);
-    slot.idle = null;
+    slot.idle.clear();
     slot.busy = p;
     slot.since = performance.now();
     slot.worker.ref(); // a pending read keeps the process alive (a CLI awaiting it has nothing else running)
-    slot.timer = setTimeout(() => {
-      const err = new NetlinkError('netlink read', 'timeout', `${p.job.path}: no answer within ${p.job.budgetMs + (this.opts.graceMs ?? 1000)} ms; reader thread terminated`);
-      void this.stop(slot, err);
-    }, p.job.budgetMs + (this.opts.graceMs ?? 1000));
-    slot.timer.unref();
-    slot.worker.postMessage({ id: p.id, job: p.job, previous: p.kept?.tape ?? null } satisfies JobMessage);
+    slot.watchdog.set(slot.since + p.job.budgetMs + this.graceMs);
+    // The tape's bytes go only to a thread that does not keep it decoded already (a spare, a replacement).
+    const k = p.kept;
+    const previous = k === null ? null : { id: k.tapeId, tape: k.holder === slot.worker.threadId ? null : k.tape };
+    slot.worker.postMessage({ id: p.id, job: p.job, previous } satisfies JobMessage);
+  }
+
+  private get graceMs(): number {
+    return this.opts.graceMs ?? 1000;
+  }
+
+  /** The slot's job ran past its budget + grace: terminate the thread, the job fails with a timeout. */
+  private overrun(slot: Slot): void {
+    const p = slot.busy;
+    if (p === null) return;
+    const err = new NetlinkError('netlink read', 'timeout', `${p.job.path}: no answer within ${p.job.budgetMs + this.graceMs} ms; reader thread terminated`);
+    void this.stop(slot, err);
   }
 
   private onReply(slot: Slot, m: ReplyMessage): void {
     const p = slot.busy;
     if (!p || p.id !== m.id) return;
     this.release(slot);
-    if (m.ok) this.settle(p, null, this.resultOf(p, m));
+    if (m.ok) {
+      const cpuSeconds = m.cpuMicros / 1e6;
+      if (m.unchanged) this.settle(p, null, { state: this.kept.unchanged(p.kept!, slot.worker.threadId), cpuSeconds, unchanged: true });
+      else {
+        this.kept.full(p.job, p.id, p.kept, m, slot.worker.threadId);
+        this.settle(p, null, { state: m.state, cpuSeconds, unchanged: false });
+      }
+    }
     else this.settle(p, new NetlinkError('netlink read', m.error.reason as NetlinkError['reason'], m.error.message, { errno: m.error.errno }));
     this.pump();
   }
 
-  /** The kept read of the job's namespace, when one may be replayed (an inode to key it, the same byte cap). */
-  private keptFor(job: NetlinkJob): Kept | null {
-    const now = performance.now();
-    if (now - this.lastSweep > 60_000) {
-      this.lastSweep = now;
-      for (const [k, v] of this.kept) if (now - v.usedAt > (this.opts.keepMs ?? 600_000)) this.kept.delete(k);
-    }
-    if (job.inode === null) return null;
-    const k = this.kept.get(keyOf(job));
-    if (k === undefined || k.maxSourceBytes !== job.maxSourceBytes) return null;
-    if (k.skip > 0) {
-      k.skip--;
-      this.replaysSkipped++;
-      return null;
-    }
-    return k;
-  }
-
-  private resultOf(p: Pending, m: Extract<ReplyMessage, { ok: true }>): PoolResult {
-    const cpuSeconds = m.cpuMicros / 1e6;
-    if (m.unchanged) {
-      // Only ever answered to a job that carried a tape; that tape's state is what the namespace still holds.
-      p.kept!.usedAt = performance.now();
-      p.kept!.misses = 0;
-      this.reused++;
-      return { state: p.kept!.state, cpuSeconds, unchanged: true };
-    }
-    if (p.job.inode !== null) {
-      const key = keyOf(p.job);
-      const prev = this.kept.get(key);
-      // A replay that missed extends the back-off; a read that skipped its replay keeps what is left of it.
-      const misses = p.kept !== null ? p.kept.misses + 1 : prev?.misses ?? 0;
-      const skip = p.kept !== null ? replaysToSkip(misses) : prev?.skip ?? 0;
-      if (m.tape === null) this.kept.delete(key);
-      else this.kept.set(key, { state: m.state, tape: m.tape, maxSourceBytes: p.job.maxSourceBytes, usedAt: performance.now(), misses, skip });
-    }
-    return { state: m.state, cpuSeconds, unchanged: false };
-  }
-
   private release(slot: Slot): void {
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = null;
+    slot.watchdog.clear();
     slot.busy = null;
     slot.worker.unref();
     // A spare whose work is done stops now, when another thread is there and not stuck: one thread is the rule. (A
@@ -408,8 +367,7 @@ export class NetlinkPool {
       void this.stop(slot, null);
       return;
     }
-    slot.idle = setTimeout(() => void this.stop(slot, null), this.opts.idleMs ?? 60_000);
-    slot.idle.unref();
+    slot.idle.set(performance.now() + (this.opts.idleMs ?? 60_000));
   }
 
   private onExit(slot: Slot, err: Error): void {
@@ -417,8 +375,8 @@ export class NetlinkPool {
     if (i < 0) return;
     this.slots.splice(i, 1);
     this.replaced++;
-    if (slot.timer) clearTimeout(slot.timer);
-    if (slot.idle) clearTimeout(slot.idle);
+    slot.watchdog.dispose();
+    slot.idle.dispose();
     if (!slot.lent) slot.port.close(); // a lent one is closed when its holder abandons it
     const p = slot.busy;
     slot.busy = null;
@@ -433,8 +391,8 @@ export class NetlinkPool {
   private async stop(slot: Slot, err: NetlinkError | null): Promise<void> {
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
-    if (slot.timer) clearTimeout(slot.timer);
-    if (slot.idle) clearTimeout(slot.idle);
+    slot.watchdog.dispose();
+    slot.idle.dispose();
     const p = slot.busy;
     slot.busy = null;
     if (p && err) {
@@ -463,8 +421,7 @@ export class NetlinkPool {
   }
 
   private settle(p: Pending, err: Error | null, result?: PoolResult): void {
-    if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
-    p.onAbort = null;
+    if (p.signal) this.aborts.delete(p.signal, p);
     if (err) p.reject(err);
     else p.resolve(result!);
   }

@@ -152,15 +152,15 @@ export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[])
 
 /**
  * readNamespace, skipping the decoding when nothing changed: with `previous` (the tape of the last read of this
- * namespace, tape.ts) its requests are sent again first and their answers compared with the taped ones; when all are the same
+ * namespace, tape.ts, encoded or as the reader thread keeps it decoded: tape-cache.ts) its requests are sent again first and their answers compared with the taped ones; when all are the same
  * the answer is `unchanged` (the caller keeps the state that tape came with). Otherwise the namespace is read and
  * decoded as readNamespace does, recording a new tape (null when the read cannot be replayed: tape.ts).
  */
-export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceReader[], previous: Uint8Array | null): TapedRead {
+export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceReader[], previous: Uint8Array | Script | null): TapedRead {
   const deadline = performance.now() + job.budgetMs;
   let { h, pin } = enter(job);
   if (previous !== null) {
-    const script = scriptOf(previous);
+    const script = previous instanceof Uint8Array ? scriptOf(previous) : previous;
     if (script !== null && script.key === tapeKey(h, job, readers)) {
       let same: boolean;
       try {

@@ -1,13 +1,18 @@
 /**
  * Entry point of a netlink reader worker thread: takes one job at a time from the pool, reads the namespace
  * synchronously (setns moves only this thread) and posts the NetnsState back with the read's tape, or only
- * `unchanged` when the job's tape replays identically (tape.ts: the pool then reuses the state it holds). A thread that could not return to
- * its own namespace exits at once; the pool replaces it.
+ * `unchanged` when the tape of the job the pool names (`previous`) replays identically (tape.ts; the pool then
+ * reuses the state it holds under that job's id). The thread keeps its tapes decoded (tape-cache.ts), so a job to the
+ * thread that holds its tape carries no tape bytes and nothing is decoded again; another thread (a spare, a
+ * replacement) is sent the bytes. A thread that could not return to its own namespace exits at once; the pool
+ * replaces it.
  */
 import { parentPort } from 'node:worker_threads';
 import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
 import { StrandedThreadError } from './enter.js';
 import { readNamespaceTaped, type NetlinkJob } from './read-namespace.js';
+import { decodeScript } from './tape.js';
+import { TapeCache, tapeCacheKey, tapeToReplay, type PreviousTape } from './tape-cache.js';
 import type { NetnsState } from '../state.js';
 import { NETLINK_SOURCES } from './sources.js';
 import { threadCpuNanos } from './thread-cpu.js';
@@ -18,14 +23,21 @@ import { libc } from './libc.js';
 export interface JobMessage {
   id: number;
   job: NetlinkJob;
-  /** The tape of the last read of this namespace (tape.ts), when the pool still holds that read's state. */
-  previous: Uint8Array | null;
+  /**
+   * The tape to replay, when the pool still holds the state of the read that recorded it: that job's id, and the
+   * tape's bytes unless this thread is the one that kept it (tape-cache.ts tapeToReplay).
+   */
+  previous: PreviousTape | null;
 }
 
 export type ReplyMessage =
-  /** Every answer the same as on `previous`: the state that tape came with is still the namespace's state. */
+  /** Every answer the same as on job `previous`'s tape: the state that read gave is still the namespace's state. */
   | { id: number; ok: true; unchanged: true; cpuMicros: number }
-  | { id: number; ok: true; unchanged: false; state: NetnsState; tape: Uint8Array | null; cpuMicros: number }
+  /**
+   * A full read. `tape`: its tape, which this thread now keeps under this job's id too (null: the job had no inode,
+   * or the read cannot be replayed). `replayed`: a tape was replayed first and missed (false: none to replay).
+   */
+  | { id: number; ok: true; unchanged: false; state: NetnsState; tape: Uint8Array | null; replayed: boolean; cpuMicros: number }
   | { id: number; ok: false; error: { name: string; message: string; reason: string; errno: number }; cpuMicros: number };
 
 const port = parentPort;
@@ -39,16 +51,25 @@ if (port) {
     void err;
   }
   markLoaded();
+  const tapes = new TapeCache();
   port.on('message', (msg: JobMessage) => {
     const cpu0 = threadCpuNanos();
     const cpu = (): number => Math.max(0, Math.round((threadCpuNanos() - cpu0) / 1000));
     try {
-      const r = readNamespaceTaped(msg.job, NETLINK_SOURCES, msg.previous);
+      const { job } = msg;
+      // Taken out whatever happens: only a read that ends with a tape puts one back (tape-cache.ts).
+      const key = job.inode === null ? null : tapeCacheKey(job.path, job.inode);
+      const kept = key === null ? null : tapeToReplay(tapes, key, msg.previous);
+      const r = readNamespaceTaped(job, NETLINK_SOURCES, kept?.script ?? null);
       if (r.unchanged) {
+        tapes.put(key!, kept!); // the same tape, still the one of job `previous`
         port.postMessage({ id: msg.id, ok: true, unchanged: true, cpuMicros: cpu() } satisfies ReplyMessage);
       } else {
+        // Decoded once here, from the encoding (the thread's own copy of every buffer the read used).
+        const tape = key === null ? null : r.tape;
+        if (tape !== null) tapes.put(key!, { id: msg.id, script: decodeScript(tape), bytes: tape.byteLength, usedAt: 0 });
         // cpuMicros is taken before the post: the structured clone of the state is not counted (as before).
-        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, tape: r.tape, cpuMicros: cpu() };
+        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, tape, replayed: kept !== null, cpuMicros: cpu() };
         port.postMessage(reply); // the tape is copied, not transferred: it may share a pooled ArrayBuffer
       }
     } catch (err) {

@@ -87,6 +87,47 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
     expect((await p.read({ ...j, maxSourceBytes: 1 << 19 })).unchanged).toBe(true);
   });
 
+  it('a thread replays only the tape of the read whose state the pool keeps: an older tape of another thread is not replayed', async () => {
+    const ns = await createNetns('nlp');
+    await ns.exec(['iptables-legacy', '-S']); // the filter table exists before the first read (same tape key throughout)
+    const p = pool(2, { spareAfterMs: 0 });
+    const j = { path: ns.path, inode: statSync(ns.path).ino, maxSourceBytes: 1 << 20, budgetMs: 5000 };
+    // Thread A reads the namespace as it is (A keeps that tape).
+    const first = await p.read(j);
+    expect(JSON.stringify(first.state.iptables)).not.toContain('10.7.7.7');
+    // A rule appears; A is lent, so thread B reads it (sent A's tape, which misses; B keeps the new tape and the pool
+    // B's state).
+    await ns.exec(['iptables-legacy', '-A', 'OUTPUT', '-d', '10.7.7.7', '-j', 'DROP']);
+    const lease = await p.lease();
+    const onB = p.read(j);
+    lease.release(); // A is free again while B reads: B stops once done, A is the thread left
+    const second = await onB;
+    expect(JSON.stringify(second.state.iptables)).toContain('10.7.7.7');
+    expect([p.started, p.threads]).toEqual([2, 1]);
+    // The rule goes: the namespace answers exactly as A's own tape again, but the state the pool keeps is B's (with
+    // the rule). A must replay B's tape (sent along), which misses, not answer `unchanged` from its own older one.
+    await ns.exec(['iptables-legacy', '-D', 'OUTPUT', '-d', '10.7.7.7', '-j', 'DROP']);
+    const third = await p.read(j);
+    expect(third.unchanged).toBe(false);
+    expect(JSON.stringify(third.state.iptables)).not.toContain('10.7.7.7');
+  });
+
+  it('a thread that replaced a terminated one is sent the tape: it replays it (same state object), and sees a change', async () => {
+    const ns = await createNetns('nlp');
+    await ns.exec(['iptables-legacy', '-S']); // the filter table exists before the first read (same tape key throughout)
+    const p = pool(1);
+    const j = { path: ns.path, inode: statSync(ns.path).ino, maxSourceBytes: 1 << 20, budgetMs: 5000 };
+    const first = await p.read(j);
+    (await p.lease()).abandon(); // the thread keeping the tape is terminated
+    const again = await p.read(j);
+    expect([again.unchanged, again.state === first.state, p.started]).toEqual([true, true, 2]);
+    await ns.exec(['iptables-legacy', '-A', 'OUTPUT', '-d', '10.7.7.8', '-j', 'DROP']);
+    (await p.lease()).abandon();
+    const r = await p.read(j);
+    expect([r.unchanged, JSON.stringify(r.state.iptables).includes('10.7.7.8'), p.started]).toEqual([false, true, 3]);
+    expect((await p.read(j)).unchanged).toBe(true);
+  });
+
   it('a namespace that changes at every read stops paying for replays: 2 misses, then 2, 4, 8 reads without one; a hit ends it', async () => {
     const ns = await createNetns('nlp');
     const p = pool(1);
