@@ -154,7 +154,12 @@ async function runAll(collectors: readonly Collector[], draft: Draft, ctx: Colle
     for (const c of rest) {
       if (c === after || c.start === undefined || startedAt.has(c) || OVERLAPPING.has(c.name) || ctx.signal?.aborted) continue;
       startedAt.set(c, performance.now());
-      c.start(draft, ctx);
+      try {
+        c.start(draft, ctx);
+      } catch (err) {
+        // A start must not throw (Collector.start); if one does, its collect() does the work itself.
+        ctx.log.warn({ collector: c.name, err: errorMessage(err) }, 'collector start failed');
+      }
     }
   };
   for (const [k, c] of rest.entries()) {

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
 import { collect } from '../agent/collection.js';
 import { ProcScanMemo } from '../agent/collect/proc.js';
+import { RootReader } from '../agent/proc/root-reader.js';
+import type { RootJob } from '../agent/proc/root-facts.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { silentLogger } from '../agent/log.js';
 import type { Inventory } from '../agent/runtime/inventory.js';
@@ -146,10 +148,17 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     readers.push(reader);
     const procScans = new ProcScanMemo();
     const pods = [pod('a1', ia, a.holderPid), pod('b', ib, b.holderPid)];
-    const snap = await collect({ inventory: fakeInventory(pods), reader, procRoot: '/proc', log: silentLogger(), procScans });
+    // The containers' roots, though, are read only after the namespaces: on a pool thread, a root read goes before
+    // queued namespace reads (pool.ts lease) and would hold them up.
+    const real = new RootReader({});
+    let rootsAskedAt = 0;
+    const rootReader = { read: (jobs: readonly RootJob[]) => ((rootsAskedAt = Date.now()), real.read(jobs)) } as unknown as RootReader;
+    const snap = await collect({ inventory: fakeInventory(pods), reader, procRoot: '/proc', log: silentLogger(), procScans, rootReader });
+    await real.close();
     // Started once netns had posted its reads, not after them (in sequence: after the last read ended).
     expect(procScans.last).not.toBeNull();
     expect(procScans.last!.startedAt).toBeLessThan(lastReadDone);
+    expect(rootsAskedAt).toBeGreaterThanOrEqual(lastReadDone);
     expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true], ['proc', true], ['bpm', true]]);
     // Timed from its start: the proc collector's time covers the reads it ran alongside.
     const seconds = Object.fromEntries(snap.collectors.map((c) => [c.collector, c.seconds]));

@@ -62,20 +62,32 @@ export class ProcScanMemo {
 }
 
 /** What the proc collector gathered before merging: each pod's facts by sandbox id, or why there are none. */
-interface Gathered {
-  facts: Map<string, PodProcFacts> | null;
-  error: string | undefined;
-}
+/** The collection's scan, or why there is none. */
+type Scanned = { scan: ProcScan; error?: undefined } | { scan?: undefined; error: string };
 
 /**
- * The scan and every pod's facts: needs only the runtime collector's pods (draft.pods, allPods, resolveAll), so it
- * runs alongside the namespace reads (Collector.start). Never rejects: a failure is the returned error.
+ * The /proc scan: needs only the runtime collector's pods (draft.pods, allPods), so it runs on the main thread
+ * alongside the namespace reads (Collector.start). Never rejects: a failure is the returned error.
  */
-async function gather(opts: ProcCollectorOptions, draft: Draft, ctx: CollectContext): Promise<Gathered> {
-  let all = draft.allPods.length > 0 ? draft.allPods : draft.pods;
+async function scanOnly(opts: ProcCollectorOptions, draft: Draft, ctx: CollectContext): Promise<Scanned> {
+  const all = draft.allPods.length > 0 ? draft.allPods : draft.pods;
   try {
     const scan = await scanProc({ ...opts.scan, procRoot: opts.procRoot, detailPids: podPids(all), previous: opts.memo?.last ?? null, ...(ctx.signal ? { signal: ctx.signal } : {}) });
     if (opts.memo) opts.memo.last = scan;
+    return { scan };
+  } catch (err) {
+    return { error: `the /proc scan failed: ${errorMessage(err)}` };
+  }
+}
+
+/**
+ * Every pod's facts from the scan. After the namespace reads, not alongside them: the containers' roots are read on
+ * a thread the netlink pool lends, and a lease goes before queued reads (pool.ts), so started early they would hold
+ * the reads up, and a root stuck on a dead FUSE mount would hold them for the root reader's whole budget.
+ */
+async function factsOf(opts: ProcCollectorOptions, scan: ProcScan, draft: Draft, ctx: CollectContext): Promise<{ facts: Map<string, PodProcFacts> | null; error: string | undefined }> {
+  let all = draft.allPods.length > 0 ? draft.allPods : draft.pods;
+  try {
     const factsOpts = { ...opts.facts, procRoot: opts.procRoot };
     let r = await collectPodFacts(scan, all, factsOpts, draft.pods);
     // Only the reported pods were resolved (inspect NS/POD): placed without the others' PIDs unless that could
@@ -99,16 +111,17 @@ async function gather(opts: ProcCollectorOptions, draft: Draft, ctx: CollectCont
 }
 
 export function procCollector(opts: ProcCollectorOptions): Collector {
-  let gathering: Promise<Gathered> | null = null;
+  let scanning: Promise<Scanned> | null = null;
   return {
     name: 'proc',
-    // The scan and the container roots do not need the namespace reads: started as soon as the runtime collector is
-    // done, the main thread's scan runs while the reader thread reads the namespaces (collection wall, not CPU).
+    // The scan does not need the namespace reads: started as soon as the netns collector has posted them, the main
+    // thread's scan runs while the reader thread reads (collection wall, not CPU). Timed from here.
     start(draft, ctx) {
-      gathering ??= gather(opts, draft, ctx);
+      scanning ??= scanOnly(opts, draft, ctx);
     },
     async collect(draft, ctx) {
-      const { facts, error } = await (gathering ??= gather(opts, draft, ctx));
+      const scanned = await (scanning ??= scanOnly(opts, draft, ctx));
+      const { facts, error } = scanned.scan === undefined ? { facts: null, error: scanned.error } : await factsOf(opts, scanned.scan, draft, ctx);
       // ~0.1 ms per pod (merging the findings, copying the report): yields between slices at 110 pods. No signal:
       // every report gets its facts or its error, never half of them. After the netns collector: its reports.
       const slicer = new Slicer();

@@ -19,6 +19,7 @@
  * posted.
  */
 import { AgentError } from '../errors.js';
+import { deepFreeze } from '../deep-freeze.js';
 import type { RootFacts, RootJob } from './root-facts.js';
 
 /** What a job reads, besides its container ID (the key): its facts depend on nothing else that changes between collections. */
@@ -66,7 +67,9 @@ interface Held {
 }
 
 function heldOf(gen: number, facts: RootFacts, job: RootJob, stamp: number): Held {
-  return { gen, facts, pid: job.pid, procRoot: job.procRoot, name: job.container.name, stamp };
+  // Handed out again while the thread answers "unchanged": frozen, so a consumer writing into it fails instead of
+  // changing what the next collections are served (the thread compares against its own copy, not this one).
+  return { gen, facts: deepFreeze(facts), pid: job.pid, procRoot: job.procRoot, name: job.container.name, stamp };
 }
 
 /** The entries of `map` not named by request `stamp` dropped (a container gone is forgotten). */

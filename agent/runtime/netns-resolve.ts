@@ -7,6 +7,7 @@ import { stat, statfs } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { ValidationError, errorMessage } from '../errors.js';
 import { notNamespaceFile } from '../netns/ns-file.js';
+import { parseNsLink } from '../proc/proc-files.js';
 import { resolveInRoot } from './detect.js';
 import type { NetnsRef } from './types.js';
 
@@ -85,17 +86,9 @@ export async function netnsInode(path: string): Promise<number> {
   return st.ino;
 }
 
-/** The inode in a namespace link's target text `net:[<inode>]`, or null when the text is not that. */
+/** The inode in a namespace link's target text `net:[<inode>]`, or null when the text is not that (proc-files.ts parseNsLink). */
 function nsLinkInode(target: string): number | null {
-  const n = target.length;
-  if (n < 7 || !target.startsWith('net:[') || target.charCodeAt(n - 1) !== 0x5d) return null;
-  let v = 0;
-  for (let i = 5; i < n - 1; i++) {
-    const d = target.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return null;
-    v = v * 10 + d;
-  }
-  return Number.isSafeInteger(v) ? v : null;
+  return parseNsLink(target, 'net');
 }
 
 /**

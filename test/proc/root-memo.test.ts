@@ -89,4 +89,16 @@ describe('the root reader memo', () => {
     const main = new MainRootMemo();
     expect(() => main.accept({}, [job('a')], [0], [null], [1])).toThrow(/without its facts held/);
   });
+  it('hands out frozen facts: a consumer writing into one throws instead of changing what the next collections get', () => {
+    const main = new MainRootMemo();
+    const thread = new ThreadRootMemo();
+    const t = {};
+    const first = roundTrip(main, thread, t, [job('a')], [facts('10.0.0.1')]).out[0]!;
+    expect(Object.isFrozen(first) && Object.isFrozen(first.dns) && Object.isFrozen(first.dns!.nameservers)).toBe(true);
+    expect(() => first.mounts.push({} as never)).toThrow(TypeError);
+    const again = roundTrip(main, thread, t, [job('a')], [facts('10.0.0.1')]);
+    expect(again.elided).toBe(1);
+    expect(again.out[0]).toBe(first);
+    expect(again.out[0]!.dns!.nameservers).toEqual(['10.0.0.1']);
+  });
 });

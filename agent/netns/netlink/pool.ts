@@ -106,6 +106,8 @@ interface LeaseWait {
 /** The data every pool thread starts with (thread-main.ts). */
 export interface ThreadData {
   sidePort: MessagePort;
+  /** The thread's V8 old-generation limit, MB: its tape cache takes a quarter of it at most (tape-cache.ts). */
+  heapMb?: number;
 }
 
 interface Slot {
@@ -297,7 +299,7 @@ export class NetlinkPool {
   private spawn(): Slot {
     const heap = this.opts.heapMb ?? 96;
     const side = new MessageChannel();
-    const workerData: ThreadData = { sidePort: side.port2 };
+    const workerData: ThreadData = { sidePort: side.port2, heapMb: heap };
     const worker = startWorker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
     side.port1.unref();
     this.started++;

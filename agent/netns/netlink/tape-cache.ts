@@ -41,6 +41,16 @@ export interface TapeCacheOptions {
  */
 export const TAPE_CACHE_DEFAULTS: TapeCacheOptions = { maxEntries: 1024, maxBytes: 64 << 20, maxAgeMs: 600_000 };
 
+/**
+ * The defaults for a thread whose V8 old generation is `heapMb`: the tapes take a quarter of it at most (a decoded
+ * tape costs about its encoded size), so a node of large rule sets cannot fill the heap with tapes and leave too little
+ * for the read itself (the thread would then die out of memory at every collection, losing every tape it kept).
+ */
+export function tapeCacheOptionsFor(heapMb: number | undefined): TapeCacheOptions {
+  if (heapMb === undefined || !(heapMb > 0)) return TAPE_CACHE_DEFAULTS;
+  return { ...TAPE_CACHE_DEFAULTS, maxBytes: Math.min(TAPE_CACHE_DEFAULTS.maxBytes, Math.floor((heapMb * (1 << 20)) / 4)) };
+}
+
 export class TapeCache {
   /** Map order is least recently read first: take() deletes, put() appends. */
   private readonly entries = new Map<string, TapeEntry>();

@@ -7,12 +7,13 @@
  * replacement) is sent the bytes. A thread that could not return to its own namespace exits at once; the pool
  * replaces it.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
 import { StrandedThreadError } from './enter.js';
 import { readNamespaceTaped, type NetlinkJob } from './read-namespace.js';
 import { decodeScript } from './tape.js';
-import { TapeCache, tapeCacheKey, tapeToReplay, type PreviousTape } from './tape-cache.js';
+import { TapeCache, tapeCacheKey, tapeCacheOptionsFor, tapeToReplay, type PreviousTape } from './tape-cache.js';
+import type { ThreadData } from './pool.js';
 import type { NetnsState } from '../state.js';
 import { NETLINK_SOURCES } from './sources.js';
 import { threadCpuNanos } from './thread-cpu.js';
@@ -35,7 +36,8 @@ export type ReplyMessage =
   | { id: number; ok: true; unchanged: true; cpuMicros: number }
   /**
    * A full read. `tape`: its tape, which this thread now keeps under this job's id too (null: the job had no inode,
-   * or the read cannot be replayed). `replayed`: a tape was replayed first and missed (false: none to replay).
+   * or the read cannot be replayed). `replayed`: a tape was replayed first and missed (false: none to replay); a tape
+   * whose key no longer matches (the legacy tables or sockets changed) counts as a miss too: the namespace changed.
    */
   | { id: number; ok: true; unchanged: false; state: NetnsState; tape: Uint8Array | null; replayed: boolean; cpuMicros: number }
   | { id: number; ok: false; error: { name: string; message: string; reason: string; errno: number }; cpuMicros: number };
@@ -51,7 +53,7 @@ if (port) {
     void err;
   }
   markLoaded();
-  const tapes = new TapeCache();
+  const tapes = new TapeCache(tapeCacheOptionsFor((workerData as Partial<ThreadData> | null)?.heapMb));
   port.on('message', (msg: JobMessage) => {
     const cpu0 = threadCpuNanos();
     const cpu = (): number => Math.max(0, Math.round((threadCpuNanos() - cpu0) / 1000));

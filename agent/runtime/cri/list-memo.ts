@@ -22,6 +22,7 @@
 import { DecodeError } from '../../errors.js';
 import { ProtoReader, WIRE_LEN } from './proto-wire.js';
 import { decodeMessage, decodeSubMessage, type Decoded, type FieldDef, type MessageDef } from './schema.js';
+import { deepFreeze } from '../../deep-freeze.js';
 
 /** Entries of one run of a map field compared at most (an item with a longer run is decoded again when its bytes change). */
 const MAX_RUN = 32;
@@ -217,11 +218,4 @@ export class ListMemo {
     }
     return true;
   }
-}
-
-/** Freeze a decoded value and everything in it (it is shared by every answer that repeats its bytes). */
-function deepFreeze<T>(v: T): T {
-  if (typeof v !== 'object' || v === null || Object.isFrozen(v)) return v;
-  for (const x of Object.values(v)) deepFreeze(x);
-  return Object.freeze(v);
 }

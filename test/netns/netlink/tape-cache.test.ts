@@ -3,7 +3,7 @@
  * by the read that uses it (only a read ending with a tape puts one back), and the cache stays bounded.
  */
 import { describe, expect, it } from 'vitest';
-import { TapeCache, tapeCacheKey, type TapeEntry } from '../../../agent/netns/netlink/tape-cache.js';
+import { TAPE_CACHE_DEFAULTS, TapeCache, tapeCacheKey, tapeCacheOptionsFor, type TapeEntry } from '../../../agent/netns/netlink/tape-cache.js';
 
 const entry = (id: number, bytes = 100): TapeEntry => ({ id, script: { key: String(id), steps: [] }, bytes, usedAt: 0 });
 const opts = { maxEntries: 10, maxBytes: 1 << 20, maxAgeMs: 60_000 };
@@ -66,5 +66,12 @@ describe('TapeCache', () => {
     c.put(tapeCacheKey('/p', 4), entry(4, 1000), 4);
     expect([c.size, c.keptBytes]).toEqual([1, 1000]);
     expect(c.take(tapeCacheKey('/p', 4), 4, 5)).not.toBeNull();
+  });
+  it("takes at most a quarter of the thread's heap, never more than the default cap", () => {
+    expect(tapeCacheOptionsFor(96).maxBytes).toBe(24 << 20);
+    expect(tapeCacheOptionsFor(16).maxBytes).toBe(4 << 20);
+    expect(tapeCacheOptionsFor(1024).maxBytes).toBe(TAPE_CACHE_DEFAULTS.maxBytes);
+    expect(tapeCacheOptionsFor(undefined)).toEqual(TAPE_CACHE_DEFAULTS);
+    expect(tapeCacheOptionsFor(96).maxEntries).toBe(TAPE_CACHE_DEFAULTS.maxEntries);
   });
 });
