@@ -4,7 +4,15 @@
  * work only when their inputs are identical (compat labels and blocks, the verdict memo) share this one test.
  */
 export function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return a.length === b.length && sameFirst(a, b, a.length);
+}
+
+/**
+ * Whether the first `n` items of `a` and `b` are the same, each with `===` (as sameItems): for a cache comparing
+ * what it kept with a scratch buffer reused from one computation to the next (compat-blocks.ts sums, pod-blocks.ts
+ * Recorder), of which only the first `n` items are this one's.
+ */
+export function sameFirst<T>(a: ArrayLike<T>, b: ArrayLike<T>, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
 }

@@ -14,6 +14,7 @@
 import type { IptablesRule } from '../netns/model/iptables.js';
 import type { CompatBlocks, CompatLabels } from './compat-labels.js';
 import { formatValue } from './render-text.js';
+import { sameFirst } from '../same-items.js';
 
 /**
  * Per distinct rule series, the sum of its rules' counters (the first one's value when one rule: no `0 +`), in
@@ -42,9 +43,7 @@ function sum(labels: CompatLabels, rules: readonly IptablesRule[]): void {
 
 /** Whether `kept` holds sums' first `count` values (=== each: a NaN never matches). */
 function sameSums(kept: readonly number[], values: readonly number[], count: number): boolean {
-  if (kept.length !== count) return false;
-  for (let i = 0; i < count; i++) if (kept[i] !== values[i]) return false;
-  return true;
+  return kept.length === count && sameFirst(kept, values, count);
 }
 
 /**

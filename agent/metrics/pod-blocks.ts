@@ -22,6 +22,7 @@ import { AgentError } from '../errors.js';
 import { Family, type FamilyType } from './families.js';
 import { KeptEntries } from './kept-entries.js';
 import { formatValue } from './render-text.js';
+import { sameFirst } from '../same-items.js';
 
 /** One of the families a pod's series go into. Its first two labels are namespace and pod. */
 export interface PodFamilySpec {
@@ -71,10 +72,7 @@ class Recorder implements PodSeriesSink {
 
   same(e: PodBlocks): boolean {
     const n = this.count;
-    if (e.count !== n) return false;
-    for (let i = 0; i < 2 * n; i++) if (this.nums[i] !== e.nums[i]) return false;
-    for (let i = 0; i < n * MAX_REST; i++) if (this.strs[i] !== e.strs[i]) return false;
-    return true;
+    return e.count === n && sameFirst(this.nums, e.nums, 2 * n) && sameFirst(this.strs, e.strs, n * MAX_REST);
   }
 }
 
