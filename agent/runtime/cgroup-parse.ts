@@ -10,6 +10,7 @@
  *   CPU    = cpu.stat usage_usec * 1000 (ns)
  *   memory = memory.current - memory.stat inactive_file, 0 when inactive >= usage               (getWorkingSetV2)
  * The CRI path turns the uint64 nanoseconds into seconds as Number(ns) / 1e9 (cri-runtime.ts); so does this one.
+ * cgroup-stats.ts reads the files into one scratch buffer and parses each as it is read (parseKeyedU64Bytes).
  */
 import type { CgroupLine } from '../proc/proc-files.js';
 
@@ -33,27 +34,14 @@ export function parseU64File(text: string): bigint | null {
   return v <= U64_MAX ? v : null;
 }
 
-/** One `key value` line of a flat-keyed file (cpu.stat, memory.stat); null when the key is absent or malformed. */
-export function parseKeyedU64(text: string, key: string): bigint | null {
-  // By index, no array of lines (memory.stat has ~35 lines, read for every container every collection).
-  const len = text.length;
-  let start = 0;
-  while (start < len) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = len;
-    const sp = text.indexOf(' ', start);
-    if (sp >= 0 && sp < end && sp - start === key.length && text.startsWith(key, start)) return parseU64File(text.slice(sp + 1, end));
-    start = end + 1;
-  }
-  return null;
-}
-
 /**
- * parseKeyedU64(buf.toString('utf8', 0, len), key) without decoding the whole file (memory.stat, ~1 KB, read for
- * every container every collection): lines and spaces are found on the bytes and only the matching line's value is
- * decoded. The same result for any bytes: `key` is ASCII, and an ASCII byte is never part of a UTF-8 sequence (an
- * invalid sequence ends before it), so the decoded text has the same lines, spaces and key matches, and a value
- * decoded on its own is the same text as within the whole.
+ * The value of the first `key value` line of a flat-keyed file (cpu.stat, memory.stat: ~1 KB, read for every
+ * container every collection) whose text before its first space is `key`, as parseU64File reads it; null when no
+ * line has the key or its value is malformed. On the file's first `len` bytes (a reused scratch buffer), without
+ * decoding the whole file: lines and spaces are found on the bytes and only the matching line's value is decoded.
+ * The same result as on the bytes' UTF-8 text, for any bytes: `key` is ASCII, and an ASCII byte is never part of a
+ * UTF-8 sequence (an invalid sequence ends before it), so the decoded text has the same lines, spaces and key
+ * matches, and a value decoded on its own is the same text as within the whole.
  */
 export function parseKeyedU64Bytes(buf: Buffer, len: number, key: string): bigint | null {
   const klen = key.length;
@@ -184,14 +172,4 @@ const USAGE_NAMES: Record<CgroupMode, [string, string, string]> = {
 export function usageFromValues(mode: CgroupMode, cpu: bigint | null, memUsage: bigint | null, inactive: bigint | null): UsageResult {
   const cpuNs = mode === 'v2' && cpu !== null ? cpu * 1000n : cpu;
   return usage(cpuNs, memUsage, inactive, USAGE_NAMES[mode]);
-}
-
-/** v1: cpuacct.usage, memory.usage_in_bytes and memory.stat contents. */
-export function usageV1(files: { cpuacctUsage: string; memoryUsage: string; memoryStat: string }): UsageResult {
-  return usageFromValues('v1', parseU64File(files.cpuacctUsage), parseU64File(files.memoryUsage), parseKeyedU64(files.memoryStat, USAGE_KEYS.v1.inactive));
-}
-
-/** v2: cpu.stat, memory.current and memory.stat contents. */
-export function usageV2(files: { cpuStat: string; memoryCurrent: string; memoryStat: string }): UsageResult {
-  return usageFromValues('v2', parseKeyedU64(files.cpuStat, USAGE_KEYS.v2.cpu), parseU64File(files.memoryCurrent), parseKeyedU64(files.memoryStat, USAGE_KEYS.v2.inactive));
 }

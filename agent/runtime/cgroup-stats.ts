@@ -98,7 +98,7 @@ function preadU64(fd: number): bigint | null {
   return parseU64File(scratch!.toString('utf8', 0, n));
 }
 
-/** One key of an open flat-keyed file (cpu.stat, memory.stat) as parseKeyedU64 reads it, without decoding the file. */
+/** One key of an open flat-keyed file (cpu.stat, memory.stat), parsed on its bytes (parseKeyedU64Bytes). */
 function preadKeyed(fd: number, key: string): bigint | null {
   const n = pread(fd);
   return parseKeyedU64Bytes(scratch!, n, key);
@@ -114,8 +114,8 @@ const FILES: Record<CgroupMode, [string, string, string]> = {
 };
 
 /**
- * The usage computed from a container's three open counter files (throws on a read error: ENODEV...): what
- * usageV1/usageV2 give on the files' text, each file parsed as it is read (the scratch buffer is reused).
+ * The usage computed from a container's three open counter files (throws on a read error: ENODEV...), each file
+ * parsed as it is read (the scratch buffer is reused).
  */
 export function readCounters(mode: CgroupMode, fds: readonly number[]): UsageResult {
   const cpu = mode === 'v2' ? preadKeyed(fds[0]!, USAGE_KEYS.v2.cpu) : preadU64(fds[0]!);

@@ -5,8 +5,27 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { containerCgroupDirs, resolveCgroupPath, parseKeyedU64, parseKeyedU64Bytes, parseU64File, safeCgroupPath, usageV1, usageV2, workingSet } from '../../agent/runtime/cgroup-parse.js';
+import { containerCgroupDirs, resolveCgroupPath, parseKeyedU64Bytes, parseU64File, safeCgroupPath, usageFromValues, USAGE_KEYS, workingSet } from '../../agent/runtime/cgroup-parse.js';
 import { parseCgroupFile } from '../../agent/proc/proc-files.js';
+
+/** parseKeyedU64Bytes on a literal file's text. */
+const keyed = (text: string, key: string): bigint | null => parseKeyedU64Bytes(Buffer.from(text), Buffer.byteLength(text), key);
+
+/** A flat-keyed file read the obvious way: the first line whose text before its first space is `key`. */
+const keyedReference = (text: string, key: string): bigint | null => {
+  for (const line of text.split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp < 0 || line.slice(0, sp) !== key) continue;
+    return parseU64File(line.slice(sp + 1));
+  }
+  return null;
+};
+
+/** cgroup-stats.ts readCounters on the three files' literal contents. */
+const usageV1 = (f: { cpuacctUsage: string; memoryUsage: string; memoryStat: string }) =>
+  usageFromValues('v1', parseU64File(f.cpuacctUsage), parseU64File(f.memoryUsage), keyed(f.memoryStat, USAGE_KEYS.v1.inactive));
+const usageV2 = (f: { cpuStat: string; memoryCurrent: string; memoryStat: string }) =>
+  usageFromValues('v2', keyed(f.cpuStat, USAGE_KEYS.v2.cpu), parseU64File(f.memoryCurrent), keyed(f.memoryStat, USAGE_KEYS.v2.inactive));
 
 const ID = '334852c99b151e55a47356afcdf71e93e820f225ae72f8751e481e6459f14ca0';
 const OTHER = '0265f7963c05cd1e7636a28e668afcbc7b7a232c96ed8988bfc3b3f5f3dba36c';
@@ -60,11 +79,11 @@ describe('cgroup counter files', () => {
   });
 
   it('reads one key of a flat-keyed file, exactly that key (inactive_file is not total_inactive_file)', () => {
-    expect(parseKeyedU64(V1_MEMORY_STAT, 'total_inactive_file')).toBe(1081344n);
-    expect(parseKeyedU64(V2_MEMORY_STAT, 'inactive_file')).toBe(1081344n);
-    expect(parseKeyedU64('total_inactive_file 5\n', 'inactive_file')).toBeNull();
-    expect(parseKeyedU64(V2_CPU_STAT, 'usage_usec')).toBe(1234567n);
-    expect(parseKeyedU64('usage_usec x\n', 'usage_usec')).toBeNull();
+    expect(keyed(V1_MEMORY_STAT, 'total_inactive_file')).toBe(1081344n);
+    expect(keyed(V2_MEMORY_STAT, 'inactive_file')).toBe(1081344n);
+    expect(keyed('total_inactive_file 5\n', 'inactive_file')).toBeNull();
+    expect(keyed(V2_CPU_STAT, 'usage_usec')).toBe(1234567n);
+    expect(keyed('usage_usec x\n', 'usage_usec')).toBeNull();
   });
 
   it('reads a key from the bytes exactly as from their UTF-8 text, whatever the bytes (and what follows them)', () => {
@@ -73,8 +92,8 @@ describe('cgroup counter files', () => {
     // Trimmed like the text: a trailing space, a UTF-8 no-break space or BOM around the value.
     for (const text of ['file 7 \n', 'x 1\nfile \u00a07\ufeff\n', 'file\u00a07\nfile 9']) {
       const b = Buffer.from(text);
-      expect(parseKeyedU64Bytes(b, b.length, 'file')).toBe(parseKeyedU64(text, 'file'));
-      expect(parseKeyedU64(text, 'file')).not.toBeNull();
+      expect(parseKeyedU64Bytes(b, b.length, 'file')).toBe(keyedReference(text, 'file'));
+      expect(keyedReference(text, 'file')).not.toBeNull();
     }
     // The first line with the key decides, even when its value is not a number.
     expect(parseKeyedU64Bytes(Buffer.from('file 7 7\nfile 8\n'), 16, 'file')).toBeNull();
@@ -87,22 +106,14 @@ describe('cgroup counter files', () => {
     fc.assert(fc.property(bytes, fc.nat(40), fc.constantFrom('inactive_file', 'total_inactive_file', 'file', 'x'), (b, extra, key) => {
       // The scratch buffer holds older bytes past `len`: they must not count.
       const buf = Buffer.concat([b, Buffer.from(' 5\ninactive_file 9\n'.repeat(extra % 3))]);
-      expect(parseKeyedU64Bytes(buf, b.length, key)).toBe(parseKeyedU64(b.toString('utf8'), key));
+      expect(parseKeyedU64Bytes(buf, b.length, key)).toBe(keyedReference(b.toString('utf8'), key));
     }), { numRuns: 5000 });
   });
 
   it('reads a key as splitting into lines does, on text made of keys, spaces, digits and newlines', () => {
-    const reference = (text: string, key: string): bigint | null => {
-      for (const line of text.split('\n')) {
-        const sp = line.indexOf(' ');
-        if (sp < 0 || line.slice(0, sp) !== key) continue;
-        return parseU64File(line.slice(sp + 1));
-      }
-      return null;
-    };
     const text = fc.array(fc.constantFrom('inactive_file', 'total_inactive_file', 'file', ' ', ' ', '\n', '\n', '7', '12', 'x'), { maxLength: 40 }).map((a) => a.join(''));
     fc.assert(fc.property(text, fc.constantFrom('inactive_file', 'file', 'x'), (s, key) => {
-      expect(parseKeyedU64(s, key)).toBe(reference(s, key));
+      expect(keyed(s, key)).toBe(keyedReference(s, key));
     }), { numRuns: 5000 });
   });
 
