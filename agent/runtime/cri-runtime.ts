@@ -267,9 +267,14 @@ class CriRuntime implements RuntimeClient {
     }
     const res = this.sandboxes.value(sb.id);
     if (res === undefined) return null;
-    if (res.ok ? this.stillValid(res) : Date.now() < res.retryAt) return res;
+    if (this.usable(res)) return res;
     this.sandboxes.delete(sb.id);
     return null;
+  }
+
+  /** A cached resolution may be served: a resolved netns still there (stillValid), a failure not yet due for a retry. */
+  private usable(res: Resolution): boolean {
+    return res.ok ? this.stillValid(res) : Date.now() < res.retryAt;
   }
 
   private async sandboxResolution(sb: PodSandbox, containers: Container[]): Promise<Resolution> {
@@ -278,7 +283,7 @@ class CriRuntime implements RuntimeClient {
     const cached = this.sandboxes.get(sb.id);
     if (cached) {
       const res = await cached;
-      if (res.ok ? this.stillValid(res) : Date.now() < res.retryAt) return res;
+      if (this.usable(res)) return res;
       this.sandboxes.delete(sb.id);
     }
     // Re-check: a concurrent listPods may have started the same resolution meanwhile.
