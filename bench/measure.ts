@@ -23,12 +23,16 @@ export interface CpuSnapshot {
   selfUs: number;
   /** cutime+cstime of this process (children already waited for), microseconds. */
   childrenUs: number;
+  /** Of selfUs + childrenUs, the time spent in the kernel (system + cstime), microseconds. */
+  kernelUs: number;
 }
 
 export interface CpuDelta {
   selfMs: number;
   childrenMs: number;
   totalMs: number;
+  /** Of totalMs, the time spent in the kernel on behalf of the process and its children (syscalls, page faults). */
+  kernelMs: number;
 }
 
 /** Fields of /proc/<pid>/stat after the `(comm)` field, which may itself contain spaces and parentheses. */
@@ -53,13 +57,13 @@ function ticksToUs(ticks: number): number {
 export function cpuSnapshot(): CpuSnapshot {
   const self = process.cpuUsage();
   const fields = statFields(readFileSync('/proc/self/stat', 'utf8'));
-  return { selfUs: self.user + self.system, childrenUs: ticksToUs(statField(fields, 16) + statField(fields, 17)) };
+  return { selfUs: self.user + self.system, childrenUs: ticksToUs(statField(fields, 16) + statField(fields, 17)), kernelUs: self.system + ticksToUs(statField(fields, 17)) };
 }
 
 export function cpuSince(before: CpuSnapshot, after: CpuSnapshot = cpuSnapshot()): CpuDelta {
   const selfMs = (after.selfUs - before.selfUs) / 1000;
   const childrenMs = (after.childrenUs - before.childrenUs) / 1000;
-  return { selfMs, childrenMs, totalMs: selfMs + childrenMs };
+  return { selfMs, childrenMs, totalMs: selfMs + childrenMs, kernelMs: (after.kernelUs - before.kernelUs) / 1000 };
 }
 
 /** utime+stime of another process in milliseconds; null when it is gone. */

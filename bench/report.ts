@@ -16,6 +16,11 @@ export interface SideResult {
   cpuMs: Summary;
   /** CPU of the spawned tools only (cutime+cstime), ms. */
   childCpuMs: Summary;
+  /**
+   * Of cpuMs, the kernel's part (system time of the process and of its reaped children), ms: what the reads cost in
+   * syscalls alone, a floor no user-space change lowers. Absent from results written before 2026-11-30 15:00 UTC.
+   */
+  kernelCpuMs?: Summary;
   /** CPU containerd spent answering, ms (utime+stime delta of the containerd process). */
   runtimeCpuMs: Summary;
   spawns: number[];
@@ -132,7 +137,8 @@ export function checkTargets(rows: RowResult[]): TargetCheck[] {
   const chaos = rows.filter((r) => r.corpus === 'chaos');
   const top = chaos.find((r) => r.pods === 110) ?? chaos[chaos.length - 1];
   if (top) {
-    checks.push({ name: `CPU per collection at ${top.pods} pods (chaos)`, target: '>= 20x lower than chaos-daemon (stretch 50x)', measured: `${fmt(top.cpuRatio, 1)}x (${fmt(top.baseline.cpuMs.median)} / ${fmt(top.agent.cpuMs.median)} ms)`, pass: top.cpuRatio >= 20 });
+    checks.push({ name: `CPU per collection at ${top.pods} pods (chaos)`, target: '>= 20x lower than chaos-daemon (stretch 50x)', measured: `${fmt(top.cpuRatio, 1)}x (${fmt(top.baseline.cpuMs.median)} / ${fmt(top.agent.cpuMs.median)} ms` +
+      (top.agent.kernelCpuMs ? `; the agent's kernel time alone ${fmt(top.agent.kernelCpuMs.median)} ms of the ${fmt(top.baseline.cpuMs.median / 20)} ms 20x allows` : '') + ')', pass: top.cpuRatio >= 20 });
     checks.push({ name: `collection wall at ${top.pods} pods (chaos)`, target: '>= 20x faster than chaos-daemon', measured: `${fmt(top.speedup, 1)}x (${fmt(top.baseline.wallMs.median)} / ${fmt(top.agent.wallMs.median)} ms)`, pass: top.speedup >= 20 });
   }
   const served = rows.filter((r) => r.serve);
@@ -192,7 +198,9 @@ export function renderTables(r: BenchResults): string {
   }
   out.push('');
   out.push('Per row: ' + r.rows.map((row) => `${label(row)}: nsenter runs ${uniq(row.baseline.spawns)} / ${uniq(row.agent.spawns)}, runtime calls ${uniq(row.baseline.runtimeCalls)} / ${uniq(row.agent.runtimeCalls)}, ` +
-    `containerd CPU ${fmt(row.baseline.runtimeCpuMs.median)} / ${fmt(row.agent.runtimeCpuMs.median)} ms, series ${row.baseline.series} / ${row.agent.series}` +
+    `containerd CPU ${fmt(row.baseline.runtimeCpuMs.median)} / ${fmt(row.agent.runtimeCpuMs.median)} ms, ` +
+    (row.baseline.kernelCpuMs && row.agent.kernelCpuMs ? `of the CPU in the kernel ${fmt(row.baseline.kernelCpuMs.median)} / ${fmt(row.agent.kernelCpuMs.median)} ms, ` : '') +
+    `series ${row.baseline.series} / ${row.agent.series}` +
     (row.serve?.floor ? `, scrape floor p50 / p99 / max closed ${latencies(row.serve.floor.load)} paced ${latencies(row.serve.floor.paced)} ms` : '') +
     (row.serve ? `, serve /metrics ${row.serve.series} series ${fmt(row.serve.bytes / 1024)} KiB (gzip ${fmt(row.serve.gzipBytes / 1024)} KiB), serve RSS at first collection ${mb(row.serve.memoryAtReady.rssBytes)} MB after ${row.serve.collections} collections ${mb(row.serve.memory.rssBytes)} MB` : '') +
     `, agent worker RSS ${mb(row.agent.rssBytes)} MB`).join('; ') + ' (chaos-daemon / agent).');

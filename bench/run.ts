@@ -210,9 +210,9 @@ async function measureRow(
   const warmBase = await baseline.collect();
   verify(corpus, n, warmAgent, warmBase);
 
-  const b = { wall: [] as number[], cpu: [] as number[], child: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[], last: warmBase };
+  const b = { wall: [] as number[], cpu: [] as number[], child: [] as number[], kernel: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[], last: warmBase };
   const a = {
-    wall: [] as number[], collect: [] as number[], cpu: [] as number[], child: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[],
+    wall: [] as number[], collect: [] as number[], cpu: [] as number[], child: [] as number[], kernel: [] as number[], rt: [] as number[], spawns: [] as number[], calls: [] as number[],
     reader: [] as number[], other: [] as number[], reads: [] as number[], fallbacks: [] as number[], last: warmAgent, rss: 0,
   };
   const runtimeCpu = async (): Promise<number> => (await processCpuMs(h.pid)) ?? NaN;
@@ -228,6 +228,7 @@ async function measureRow(
     b.wall.push(wall);
     b.cpu.push(cpu.totalMs);
     b.child.push(cpu.childrenMs);
+    b.kernel.push(cpu.kernelMs);
     b.spawns.push(r.spawns);
     b.calls.push(r.runtimeCalls);
     b.last = r;
@@ -241,6 +242,7 @@ async function measureRow(
     a.collect.push(s.collectMs);
     a.cpu.push(s.cpu.totalMs);
     a.child.push(s.cpu.childrenMs);
+    a.kernel.push(s.cpu.kernelMs);
     a.reader.push(s.readerCpuMs);
     a.other.push(s.cpu.totalMs - s.readerCpuMs);
     a.spawns.push(s.spawns);
@@ -306,6 +308,7 @@ async function measureRow(
       wallMs: baselineWall,
       cpuMs: baselineCpu,
       childCpuMs: summarize(b.child),
+      kernelCpuMs: summarize(b.kernel),
       runtimeCpuMs: summarize(b.rt),
       spawns: b.spawns,
       runtimeCalls: b.calls,
@@ -317,6 +320,7 @@ async function measureRow(
       collectMs: summarize(a.collect),
       cpuMs: agentCpu,
       childCpuMs: summarize(a.child),
+      kernelCpuMs: summarize(a.kernel),
       runtimeCpuMs: summarize(a.rt),
       readerCpuMs: summarize(a.reader),
       otherCpuMs: summarize(a.other),

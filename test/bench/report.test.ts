@@ -59,6 +59,14 @@ describe('issue 9 target checks', () => {
     });
   });
 
+  it('quote the agent\'s kernel time against the CPU 20x allows, when the row has it', () => {
+    const r = row({ baseCpu: 1500, agentCpu: 110, baseWall: 1500, agentWall: 100, p99: 10, rssMb: 50, blockMs: 1 });
+    const cpuCheck = () => checkTargets([r]).find((c) => c.name.startsWith('CPU per collection'))!.measured;
+    expect(cpuCheck()).toBe('13.6x (1500 / 110 ms)');
+    r.agent.kernelCpuMs = summarize([58, 60, 62]);
+    expect(cpuCheck()).toBe("13.6x (1500 / 110 ms; the agent's kernel time alone 60 ms of the 75 ms 20x allows)");
+  });
+
   it('judge the paced scrapers apart from the closed-loop ones: 49 ms passes, 50 fails, a row without the phase fails it', () => {
     const base = { baseCpu: 3000, agentCpu: 100, baseWall: 3000, agentWall: 100, rssMb: 50, blockMs: 1 };
     const v = (rows: RowResult[]) => { const all = verdicts(rows); return [all['scrape p99'], all['scrape p99, 50 paced scrapers']]; };
