@@ -26,8 +26,9 @@
  *
  * Never kept: /proc/<pid>/ns/*, mountinfo, mountstats, root, net/*: an open one pins a dead pod's namespace or mounts.
  * A kept stat or cgroup file pins only its struct pid (and, through it, the small struct of its pid namespace), and
- * only until the end of the first scan that does not read that process (end()). Each open file holds ~4.5 KB of
- * kernel memory (struct file and the seq_file's page buffer), and process_open_fds counts them.
+ * only until the end of the first scan that does not read that process (end()), a cgroup file until the end of the
+ * first scan that does not read it. Each open file holds ~4.5 KB of kernel memory (struct file and the seq_file's
+ * page buffer), and process_open_fds counts them.
  *
  * Not for two scans at once (one per collection). Every fd is used synchronously, straight from the map: a file
  * closed by end() or close() is never read through a stale number.
@@ -88,6 +89,8 @@ interface Kept {
   cgroup: number;
   /** The scan (generation) in which the stat file was last read successfully. */
   seen: number;
+  /** The scan in which the cgroup file was last read. */
+  cgroupSeen: number;
 }
 
 export class KeptProcFiles {
@@ -125,12 +128,21 @@ export class KeptProcFiles {
     this.cap ??= keptFilesCap();
   }
 
-  /** After the scan: closes the files of every process not read in it (exited, not listed, or past a scan's bound). */
+  /**
+   * After the scan: closes the files of every process not read in it (exited, not listed, or past a scan's bound),
+   * and the cgroup files not read in it: a pod's own processes have their details read once, then carried over from
+   * the previous scan (scan.ts reuseDetail), so theirs would stay open unread (330 at 110 pods).
+   */
   end(): void {
     const g = this.generation;
     // forEach: deleting the entry being visited is allowed.
     this.kept.forEach((k, pid) => {
       if (k.seen !== g) this.drop(pid);
+      else if (k.cgroup >= 0 && k.cgroupSeen !== g) {
+        closeSync(k.cgroup);
+        k.cgroup = -1;
+        this.open--;
+      }
     });
   }
 
@@ -159,7 +171,7 @@ export class KeptProcFiles {
     const fd = openSync(path, 'r');
     const n = this.readNew(fd, maxBytes);
     if (n > 0) {
-      this.kept.set(pid, { stat: fd, cgroup: -1, seen: this.generation });
+      this.kept.set(pid, { stat: fd, cgroup: -1, seen: this.generation, cgroupSeen: 0 });
       this.open++;
     } else closeSync(fd);
     return n;
@@ -175,7 +187,10 @@ export class KeptProcFiles {
     if (k === undefined || k.seen !== this.generation) return readSeqTextCapped(path, maxBytes);
     if (k.cgroup >= 0) {
       const n = preadOrNothing(k.cgroup, maxBytes);
-      if (n > 0) return textOf(n, maxBytes);
+      if (n > 0) {
+        k.cgroupSeen = this.generation;
+        return textOf(n, maxBytes);
+      }
       // Gone since its stat read (or an odd error): its stat file goes too, the next scan opens both again.
       this.drop(pid);
       return readSeqTextCapped(path, maxBytes);
@@ -185,6 +200,7 @@ export class KeptProcFiles {
     const n = this.readNew(fd, maxBytes);
     if (n > 0) {
       k.cgroup = fd;
+      k.cgroupSeen = this.generation;
       this.open++;
     } else closeSync(fd);
     return textOf(n, maxBytes);

@@ -164,8 +164,8 @@ type DetailLevel = 'none' | 'placement' | 'full';
 
 /**
  * Namespaces and cgroups of one process, and its uid when `uid`; 'gone' when it exited. Identical cgroup files
- * share one array. The cgroup file through `kept` (a scan's: pid is the process of `dir`) when given. Never the command line (readCmdlines, after the walk): none of these reads takes the target's
- * mmap lock.
+ * share one array; the cgroup file through `kept` when given (a scan's, pid being `dir`'s). Never the command line
+ * (readCmdlines, after the walk): none of these reads takes the target's mmap lock.
  */
 function readDetail(dir: string, uid: boolean, cgroupCache: Map<string, readonly CgroupLine[]>, kept: KeptProcFiles | null = null, pid = 0): Detail | 'gone' {
   const d: Detail = { uid: null, ns: NO_NS, cgroups: [], cmdline: null, cmdlineTruncated: false };
@@ -208,8 +208,8 @@ export function reuseDetail(previous: ProcScan | null | undefined, pid: number, 
 
 /**
  * One process: stat always; full details for a comm `wantDetail` names, placement details for one of `podPids`,
- * none otherwise. `base` is procRoot with one trailing slash (procDirBase); stat and cgroup through `kept` if given. Every process object is built with the
- * same shape (one hidden class). A full one keeps the command line `previous` read for the same process (pid,
+ * none otherwise. `base` is procRoot with one trailing slash (procDirBase); stat and cgroup through `kept` if given.
+ * Every process object is built with the same shape (one hidden class). A full one keeps the command line `previous` read for the same process (pid,
  * start time, comm: see reuseDetail), else is pushed on `wants` with `cmdline: null` (read after the walk).
  *
  * An unchanged process is the previous scan's object itself: when the object this function would build holds

@@ -137,6 +137,20 @@ describe('kept /proc files', () => {
     }
   });
 
+  it('closes a cgroup file the next scan does not read (a pod process: its details carried over), keeping its stat file', async () => {
+    const c = child('sleep', ['60']);
+    const pid = c.pid!;
+    const kept = new KeptProcFiles();
+    const s1 = await scanProc(opts(kept, { detailPids: [pid] }));
+    expect(s1.processes.get(pid)).toMatchObject({ detailed: true });
+    expect(fdsOn(`/proc/${pid}/cgroup`)).toHaveLength(1);
+    const s2 = await scanProc(opts(kept, { detailPids: [pid], previous: s1 }));
+    expect(s2.processes.get(pid)).toBe(s1.processes.get(pid)); // carried over: the cgroup file was not read
+    expect(fdsOn(`/proc/${pid}/cgroup`)).toEqual([]);
+    expect(fdsOn(`/proc/${pid}/stat`)).toHaveLength(1);
+    kept.close();
+  });
+
   it('a file of a reaped process never yields data, also once its PID is a new process\'s (fresh pid namespace)', async () => {
     // The namespace's init (bash) starts `<file> 1000` as PID n (ns_last_pid = n - 1) or kills and reaps PID n.
     symlinkSync('/bin/sleep', join(dir, 'cnareuse'));
