@@ -164,6 +164,7 @@ export class InProcessAgent {
     void this.rootReader.close();
     this.inventory.close();
     this.cgroups.close();
+    this.procScans.close();
   }
 }
 

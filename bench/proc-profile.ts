@@ -1,10 +1,11 @@
 /**
  * The proc collector alone, against a running containerd: `node dist/bench/proc-profile.js --endpoint unix://...
- * [--collections 20] [--proc-root /proc] [--in-thread]`. Lists the pods once (the runtime layer, as a collection
+ * [--collections 20] [--proc-root /proc] [--in-thread] [--no-kept]`. Lists the pods once (the runtime layer, as a collection
  * does), then runs the proc collector's work N times in this process as `serve` runs it (the containers' roots read
  * in the root reader's worker thread; `--in-thread`: on the main thread, as `inspect` does), and prints the median
  * [min-max] of its wall and process CPU (process.cpuUsage around it: main thread, libuv thread pool and the root
- * reader's thread) and of its two halves (the scan, given the previous one as serve's memo does; the facts).
+ * reader's thread) and of its two halves (the scan, given the previous one and the kept stat files as serve's memo
+ * does; `--no-kept`: every file opened, read and closed each scan, for an A/B of kept-files.ts; the facts).
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../agent/config.js';
@@ -13,6 +14,7 @@ import { silentLogger } from '../agent/log.js';
 import { podPids } from '../agent/collect/proc.js';
 import { collectPodFacts } from '../agent/proc/facts.js';
 import { RootReader } from '../agent/proc/root-reader.js';
+import { KeptProcFiles } from '../agent/proc/kept-files.js';
 import { scanProc } from '../agent/proc/scan.js';
 import { Inventory } from '../agent/runtime/inventory.js';
 import { round, summarize } from './measure.js';
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
       collections: { type: 'string', default: '20' },
       'proc-root': { type: 'string', default: '/proc' },
       'in-thread': { type: 'boolean', default: false },
+      'no-kept': { type: 'boolean', default: false },
     },
   });
   const cfg = loadConfig(['metrics', '--runtime-endpoint', values.endpoint ?? '', '--kube', 'off'], {});
@@ -38,10 +41,11 @@ async function main(): Promise<void> {
   let processes = 0;
   // The previous scan, kept as serve's ProcScanMemo keeps it (scan.ts reuses what it can from it).
   let previous: Awaited<ReturnType<typeof scanProc>> | null = null;
+  const kept = values['no-kept'] ? null : new KeptProcFiles();
   for (let i = 0; i < n + 2; i++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const scan = await scanProc({ procRoot, detailPids: podPids(pods), previous });
+    const scan = await scanProc({ procRoot, detailPids: podPids(pods), previous, kept });
     previous = scan;
     const scanCpu = cpuMs(process.cpuUsage(c0));
     const t1 = performance.now();
@@ -64,6 +68,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${k.padEnd(10)} ${round(s.median, 1)} [${round(s.min, 1)}-${round(s.max, 1)}]\n`);
   }
   inventory.close();
+  kept?.close();
   await rootReader?.close();
 }
 

@@ -14,6 +14,7 @@ import { bpmFromScan } from '../proc/bpm.js';
 import { collectPodFacts, type FactsOptions } from '../proc/facts.js';
 import type { PodProcFacts } from '../proc/model.js';
 import { otherPodsMatter } from '../proc/placement-scope.js';
+import { KeptProcFiles } from '../proc/kept-files.js';
 import { scanProc, type ProcScan, type ScanOptions } from '../proc/scan.js';
 import { Slicer } from '../metrics/slicer.js';
 import type { PodInfo } from '../runtime/types.js';
@@ -24,7 +25,7 @@ import type { Draft } from './draft.js';
 export interface ProcCollectorOptions {
   procRoot: string;
   /** Scan bounds (default: 65,536 processes, 3 s). */
-  scan?: Omit<ScanOptions, 'procRoot' | 'detailPids' | 'signal' | 'previous'>;
+  scan?: Omit<ScanOptions, 'procRoot' | 'detailPids' | 'signal' | 'previous' | 'kept'>;
   facts?: Omit<FactsOptions, 'procRoot'>;
   /** Where the last scan is kept across collections (absent: every scan reads every pod PID's details). */
   memo?: ProcScanMemo;
@@ -56,9 +57,17 @@ export function withProcFacts(report: PodReport, pod: PodInfo, facts: PodProcFac
   return out;
 }
 
-/** The last /proc scan, kept by the caller from one collection to the next (serve): see scan.ts reuseDetail. */
+/**
+ * The last /proc scan, kept by the caller from one collection to the next (serve): see scan.ts reuseDetail; and the
+ * processes' stat and cgroup files kept open for the next scan (kept-files.ts), closed by close().
+ */
 export class ProcScanMemo {
   last: ProcScan | null = null;
+  readonly files = new KeptProcFiles();
+
+  close(): void {
+    this.files.close();
+  }
 }
 
 /** What the proc collector gathered before merging: each pod's facts by sandbox id, or why there are none. */
@@ -72,7 +81,7 @@ type Scanned = { scan: ProcScan; error?: undefined } | { scan?: undefined; error
 async function scanOnly(opts: ProcCollectorOptions, draft: Draft, ctx: CollectContext): Promise<Scanned> {
   const all = draft.allPods.length > 0 ? draft.allPods : draft.pods;
   try {
-    const scan = await scanProc({ ...opts.scan, procRoot: opts.procRoot, detailPids: podPids(all), previous: opts.memo?.last ?? null, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const scan = await scanProc({ ...opts.scan, procRoot: opts.procRoot, detailPids: podPids(all), previous: opts.memo?.last ?? null, kept: opts.memo?.files ?? null, ...(ctx.signal ? { signal: ctx.signal } : {}) });
     if (opts.memo) opts.memo.last = scan;
     return { scan };
   } catch (err) {

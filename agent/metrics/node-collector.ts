@@ -60,6 +60,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
       const threads = Promise.all([reader.close(), rootReader.close()]).then(() => undefined);
       inventory.close();
       cgroups.close();
+      procScans.close();
       closed = threads;
       return closed;
     },

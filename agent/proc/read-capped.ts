@@ -109,7 +109,18 @@ export function readSeqIntoScratch(path: string, maxBytes: number): number {
   }
 }
 
-/** This thread's scratch buffer (64 KiB): what the last readSeqIntoScratch read. */
+/**
+ * readSeqIntoScratch on a single-record seq file kept open, read again from offset 0 with pread (the fd's position
+ * untouched). A seq file regenerates its record on such a read: seq_read_iter starts over (traverse to 0) whenever
+ * the offset asked is not where the last read ended, which after a non-empty read it never is, so this returns what
+ * opening the file afresh and reading it would (fs/seq_file.c). The kept files of kept-files.ts (/proc/<pid>/stat,
+ * cgroup) and runtime/cgroup-stats.ts (cgroup counter files) are read through it. Throws as readSync does.
+ */
+export function preadSeqIntoScratch(fd: number, maxBytes: number): number {
+  return fill(fd, scratchBuffer(), Math.min(maxBytes + 1, SCRATCH_BYTES), true, 0);
+}
+
+/** This thread's scratch buffer (64 KiB): what the last readSeqIntoScratch or preadSeqIntoScratch read. */
 export function scratchBuffer(): Buffer {
   return (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
 }

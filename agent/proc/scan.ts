@@ -1,6 +1,7 @@
 /**
  * ONE bounded scan of --proc-root per collection, shared by every pod and by bpm. Two tiers:
- * - every process: pid, ppid, comm, state, start time (/proc/<pid>/stat, one read);
+ * - every process: pid, ppid, comm, state, start time (/proc/<pid>/stat, one read; in serve one pread of the file
+ *   kept open since the last scan, kept-files.ts);
  * - the processes that matter (`detailed`): the comms chaos-daemon starts or wraps, chaos-daemon itself and java
  *   get owner uid, pid/net/mnt namespace inodes, cgroup lines and the command line; the PIDs the caller names (the
  *   pods' sandbox and container PIDs, which place every other process) and any other process asked for later
@@ -25,6 +26,7 @@ import { parseBootTime, parseCgroupFile, parseNsLink, parseProcStat, parseProcSt
 import { isGoneError, readSeqIntoScratch, readSeqTextCapped, readTextCapped, scratchBuffer } from './read-capped.js';
 import { DEFAULT_SLICE_MS } from '../metrics/slicer.js';
 import { agentCmdlineReader, readCmdlines, type CmdlineReader, type CmdlineUnread } from './cmdline-reads.js';
+import type { KeptProcFiles } from './kept-files.js';
 
 export interface NsInodes {
   pid: number | null;
@@ -102,6 +104,8 @@ export interface ScanOptions {
    * command line from there (readProcess).
    */
   previous?: ProcScan | null;
+  /** Stat and cgroup files kept open from one scan to the next (serve: ProcScanMemo); absent: read by path. */
+  kept?: KeptProcFiles | null;
   signal?: AbortSignal;
 }
 
@@ -160,14 +164,14 @@ type DetailLevel = 'none' | 'placement' | 'full';
 
 /**
  * Namespaces and cgroups of one process, and its uid when `uid`; 'gone' when it exited. Identical cgroup files
- * share one array. Never the command line (readCmdlines, after the walk): none of these reads takes the target's
- * mmap lock.
+ * share one array; the cgroup file through `kept` when given (a scan's, pid being `dir`'s). Never the command line
+ * (readCmdlines, after the walk): none of these reads takes the target's mmap lock.
  */
-function readDetail(dir: string, uid: boolean, cgroupCache: Map<string, readonly CgroupLine[]>): Detail | 'gone' {
+function readDetail(dir: string, uid: boolean, cgroupCache: Map<string, readonly CgroupLine[]>, kept: KeptProcFiles | null = null, pid = 0): Detail | 'gone' {
   const d: Detail = { uid: null, ns: NO_NS, cgroups: [], cmdline: null, cmdlineTruncated: false };
   try {
     if (uid) d.uid = statSync(dir).uid;
-    const text = readSeqTextCapped(`${dir}/cgroup`, CGROUP_MAX).text;
+    const text = (kept !== null ? kept.cgroup(pid, CGROUP_MAX) : readSeqTextCapped(`${dir}/cgroup`, CGROUP_MAX)).text;
     const cached = cgroupCache.get(text);
     if (cached) d.cgroups = cached;
     else cgroupCache.set(text, (d.cgroups = parseCgroupFile(text)));
@@ -204,8 +208,8 @@ export function reuseDetail(previous: ProcScan | null | undefined, pid: number, 
 
 /**
  * One process: stat always; full details for a comm `wantDetail` names, placement details for one of `podPids`,
- * none otherwise. `base` is procRoot with one trailing slash (procDirBase). Every process object is built with the
- * same shape (one hidden class). A full one keeps the command line `previous` read for the same process (pid,
+ * none otherwise. `base` is procRoot with one trailing slash (procDirBase); stat and cgroup through `kept` if given.
+ * Every process object is built with the same shape (one hidden class). A full one keeps the command line `previous` read for the same process (pid,
  * start time, comm: see reuseDetail), else is pushed on `wants` with `cmdline: null` (read after the walk).
  *
  * An unchanged process is the previous scan's object itself: when the object this function would build holds
@@ -223,11 +227,12 @@ export function readProcess(
   cgroupCache: Map<string, readonly CgroupLine[]>,
   previous: ProcScan | null | undefined,
   wants: ProcProcess[],
+  kept: KeptProcFiles | null = null,
 ): ReadOutcome {
   const dir = base + pid;
   let n: number;
   try {
-    n = readSeqIntoScratch(`${dir}/stat`, STAT_MAX);
+    n = kept !== null ? kept.stat(pid, STAT_MAX) : readSeqIntoScratch(`${dir}/stat`, STAT_MAX);
   } catch (err) {
     if (isGoneError(err)) return 'gone';
     if ((err as NodeJS.ErrnoException).code === 'EACCES') return 'unreadable';
@@ -269,7 +274,7 @@ export function readProcess(
       return { pid: statPid, ppid, comm, state, startTicks, detailed: true, uid: full ? prior.uid : null, ns: prior.ns, cgroups: prior.cgroups, cmdline: full ? prior.cmdline : null, cmdlineTruncated: full && prior.cmdlineTruncated };
     }
   }
-  const d = readDetail(dir, level === 'full', cgroupCache);
+  const d = readDetail(dir, level === 'full', cgroupCache, kept, pid);
   if (d === 'gone') return 'gone';
   const p: ProcProcess = { pid: statPid, ppid, comm, state, startTicks, detailed: true, uid: d.uid, ns: d.ns, cgroups: d.cgroups, cmdline: d.cmdline, cmdlineTruncated: d.cmdlineTruncated };
   if (level === 'full') {
@@ -334,6 +339,8 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
   const previous = opts.previous?.procRoot === opts.procRoot ? opts.previous : null;
   const pids: number[] = [];
   for (const n of readdirSync(opts.procRoot)) if (PID_NAME.test(n)) pids.push(Number(n));
+  const kept = opts.kept ?? null;
+  kept?.begin(opts.procRoot, base);
   const processes = new Map<number, ProcProcess>();
   const cgroupCache = new Map<string, readonly CgroupLine[]>();
   let vanished = 0;
@@ -357,11 +364,12 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
       incomplete = `process cap of ${maxProcesses} reached (${pids.length} listed)`;
       break;
     }
-    const r = readProcess(base, pids[i]!, wantDetail, detailPids, cgroupCache, previous, wants);
+    const r = readProcess(base, pids[i]!, wantDetail, detailPids, cgroupCache, previous, wants, kept);
     if (r === 'gone') vanished++;
     else if (r === 'unreadable') unreadable++;
     else processes.set(r.pid, r);
   }
+  kept?.end(); // the files of processes not read in this walk (gone, unlisted, past a bound) are closed
   // Within what is left of the scan's budget: a scan never takes more than budgetMs (and a slice) for them.
   const cmdlineUnread = new Map<number, CmdlineUnread>();
   const gone: number[] = [];

@@ -25,7 +25,7 @@ import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { parseCgroupFile } from '../proc/proc-files.js';
-import { fill, readSeqTextCapped } from '../proc/read-capped.js';
+import { preadSeqIntoScratch, readSeqTextCapped, scratchBuffer } from '../proc/read-capped.js';
 import {
   containerCgroupDirs,
   parseKeyedU64Bytes,
@@ -78,16 +78,13 @@ interface OpenCounters {
   fds: [number, number, number];
 }
 
-let scratch: Buffer | null = null;
-
 /**
- * Whole contents of an open cgroup file, read from offset 0 into the scratch buffer; returns its length. One pread
- * when it fits: a cgroup counter file is a single-record seq file, so a read shorter than asked has returned all of
- * it (read-capped.ts explains why).
+ * Whole contents of an open cgroup file, read from offset 0 into the thread's scratch buffer (scratchBuffer());
+ * returns its length. One pread when it fits: a cgroup counter file is a single-record seq file, so a read shorter
+ * than asked has returned all of it (read-capped.ts explains why).
  */
 function pread(fd: number): number {
-  const buf = (scratch ??= Buffer.allocUnsafe(MAX_FILE_BYTES + 1));
-  const total = fill(fd, buf, buf.length, true, 0);
+  const total = preadSeqIntoScratch(fd, MAX_FILE_BYTES);
   if (total > MAX_FILE_BYTES) throw new Error(`cgroup file of more than ${MAX_FILE_BYTES} bytes`);
   return total;
 }
@@ -95,13 +92,13 @@ function pread(fd: number): number {
 /** An open single-value file (cpuacct.usage, memory.usage_in_bytes, memory.current) as parseU64File reads it. */
 function preadU64(fd: number): bigint | null {
   const n = pread(fd);
-  return parseU64File(scratch!.toString('utf8', 0, n));
+  return parseU64File(scratchBuffer().toString('utf8', 0, n));
 }
 
 /** One key of an open flat-keyed file (cpu.stat, memory.stat), parsed on its bytes (parseKeyedU64Bytes). */
 function preadKeyed(fd: number, key: string): bigint | null {
   const n = pread(fd);
-  return parseKeyedU64Bytes(scratch!, n, key);
+  return parseKeyedU64Bytes(scratchBuffer(), n, key);
 }
 
 function closeAll(fds: readonly number[]): void {

@@ -1,5 +1,6 @@
+import { readdirSync, readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bpmCollector, withProcFacts } from '../../agent/collect/proc.js';
+import { bpmCollector, procCollector, ProcScanMemo, withProcFacts } from '../../agent/collect/proc.js';
 import { emptyDraft } from '../../agent/collect/draft.js';
 import { silentLogger } from '../../agent/log.js';
 import { buildPodIndex } from '../../agent/proc/pod-match.js';
@@ -65,5 +66,35 @@ describe('bpmCollector', () => {
       controlled: 2,
     });
     expect(await run(scanOf(procs))).toEqual({ out: { success: true }, controlled: 2 });
+  });
+});
+
+/** This process's fds open on a /proc/<pid>/stat file. */
+function statFds(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (/^\/proc\/\d+\/stat$/.test(readlinkSync(`/proc/self/fd/${fd}`))) n++;
+    } catch {
+      continue; // the fd readdir used itself, closed since
+    }
+  }
+  return n;
+}
+
+describe('procCollector and kept /proc files', () => {
+  const ctx = { deadline: performance.now() + 60_000, log: silentLogger() };
+  it('keeps stat files open only with a memo (serve), which close() closes; without one (inspect, diff) none stays open', async () => {
+    const before = statFds();
+    expect(await procCollector({ procRoot: '/proc', scan: { budgetMs: 30_000 } }).collect(emptyDraft(), ctx)).toEqual({ success: true });
+    expect(statFds()).toBe(before);
+
+    const memo = new ProcScanMemo();
+    expect(await procCollector({ procRoot: '/proc', scan: { budgetMs: 30_000 }, memo }).collect(emptyDraft(), ctx)).toEqual({ success: true });
+    expect(memo.files.size).toBeGreaterThan(0);
+    expect(statFds()).toBeGreaterThan(before);
+    memo.close();
+    expect(memo.files.size).toBe(0);
+    expect(statFds()).toBe(before);
   });
 });
