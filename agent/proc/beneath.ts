@@ -22,7 +22,7 @@
  * Synchronous (koffi): only on threads where a blocking call cannot hold the event loop, i.e. the root reader's
  * (root-ops.ts SYNC_OPS); and it cannot block anyway (RESOLVE_CACHED).
  */
-import { libcLibrary } from '../netns/netlink/libc.js';
+import { loadedLibcLibrary } from '../netns/netlink/libc.js';
 
 /** openat2(2)'s number: the same in every Linux architecture's table (asm-generic included). */
 const SYS_OPENAT2 = 437;
@@ -63,11 +63,17 @@ function setHow(): void {
   how.writeBigUInt64LE(BigInt(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | (cached ? RESOLVE_CACHED : 0)), 16);
 }
 
-/** The thread's bindings, or null when koffi or libc cannot be loaded (every path is then walked). */
+/**
+ * The thread's bindings, or null when koffi is not loaded on this thread (the root reader's threads load it when they
+ * start: root-worker.ts, the netlink threads; never here, see loadedLibcLibrary) or cannot bind: every path is then
+ * walked.
+ */
 function load(): Calls | null {
   if (calls !== undefined) return calls;
+  const library = loadedLibcLibrary();
+  if (library === null) return null; // not cached: a thread that loads koffi later uses it from then on
   try {
-    const { koffi, lib } = libcLibrary();
+    const { koffi, lib } = library;
     // glibc's syscall() is assembly that moves its integer arguments into the syscall's registers: a fixed prototype
     // passes them exactly as the variadic one would (and koffi calls it without per-call type parsing).
     const syscall = lib.func('long syscall(long nr, int dirfd, const char *path, void *how, unsigned long size)');
@@ -79,7 +85,7 @@ function load(): Calls | null {
       errno: () => koffi.errno(),
     };
   } catch (err) {
-    void err; // no FFI on this thread: the walk does everything, as it always did
+    void err; // no binding on this thread: the walk does everything, as it always did
     calls = null;
   }
   return calls;

@@ -7,28 +7,22 @@
  * two collections.
  */
 import { closeSync, constants, existsSync, openSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PodPathError } from '../../agent/errors.js';
+import { libcLibrary } from '../../agent/netns/netlink/libc.js';
 import { beneathCounts, probeBeneath } from '../../agent/proc/beneath.js';
 import { readInRoot, statInRoot, type RootAccess } from '../../agent/proc/pod-root.js';
 import { readRootFacts, type RootFacts, type RootJob } from '../../agent/proc/root-facts.js';
 import { O_PATH } from '../../agent/proc/root-ops.js';
 import { inNamespaces, killAndWait } from '../helpers/chaos-stand-ins.js';
 import { describeIntegration } from '../helpers/env.js';
+import { chrootSleeper, refusal } from '../helpers/pod-roots.js';
 
-async function reason(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(PodPathError);
-    return (err as PodPathError).reason;
-  }
-  throw new Error('expected a refusal');
-}
+// As the root reader's threads do when they start (the probe never loads koffi itself: beneath.ts).
+beforeAll(() => void libcLibrary());
 
 describe('probeBeneath on a plain tree', () => {
   let dir: string;
@@ -80,16 +74,16 @@ describe('probeBeneath on a plain tree', () => {
     expect(await readInRoot(access(), `${dir}/real/etc/nope`, 4096)).toBeNull();
     expect(beneathCounts.absent).toBe(before.absent + 1);
     // A mount that may block on the way, existing or not: refused before any look, as the walk always did.
-    expect(await reason(readInRoot(access({ blocking: [`${dir}/real`] }), `${dir}/real/etc/nope`, 4096))).toBe('unsafe-mount');
-    expect(await reason(readInRoot(access({ blocking: [`${dir}/gone`] }), `${dir}/gone/x`, 4096))).toBe('unsafe-mount');
-    expect(await reason(statInRoot(access({ blocking: ['/'] }), `${dir}/nope`))).toBe('unsafe-mount');
+    expect(await refusal(readInRoot(access({ blocking: [`${dir}/real`] }), `${dir}/real/etc/nope`, 4096))).toBe('unsafe-mount');
+    expect(await refusal(readInRoot(access({ blocking: [`${dir}/gone`] }), `${dir}/gone/x`, 4096))).toBe('unsafe-mount');
+    expect(await refusal(statInRoot(access({ blocking: ['/'] }), `${dir}/nope`))).toBe('unsafe-mount');
     // `..` is the walk's (lexical over its fds); a deadline already past is reported as before.
-    expect(await reason(readInRoot(access(), `/../nope`, 4096))).toBe('escape');
-    expect(await reason(readInRoot(access({ deadline: Date.now() - 1 }), `${dir}/real/etc/resolv.conf`, 4096))).toBe('timeout');
+    expect(await refusal(readInRoot(access(), `/../nope`, 4096))).toBe('escape');
+    expect(await refusal(readInRoot(access({ deadline: Date.now() - 1 }), `${dir}/real/etc/resolv.conf`, 4096))).toBe('timeout');
     expect(beneathCounts.absent).toBe(before.absent + 1);
     // Through symlinks: the walk's answers, not the probe's.
     expect((await readInRoot(access(), `${dir}/etc/resolv.conf`, 4096))?.podPath).toBe(`${dir}/real/etc/resolv.conf`);
-    expect(await reason(readInRoot(access(), `${dir}/abs/nope`, 4096))).toBe('absolute-symlink');
+    expect(await refusal(readInRoot(access(), `${dir}/abs/nope`, 4096))).toBe('absolute-symlink');
     expect(await readInRoot(access(), `${dir}/dangling`, 4096)).toBeNull();
     // A file used as a directory: null either way (ENOTDIR; or EAGAIN from the cache-only lookup, then walked).
     expect(await readInRoot(access(), `${dir}/file/x`, 4096)).toBeNull();
@@ -100,23 +94,6 @@ describeIntegration('the shortcut on real roots, against the walk alone', { root
   let base: string;
   const procs: ResultPromise[] = [];
   const pids = new Map<string, number>();
-
-  /** A busybox `sleep` chrooted into `root`, in mount and network namespaces of its own; its PID. */
-  async function sleeper(root: string): Promise<number> {
-    await mkdir(join(root, 'bin'), { recursive: true });
-    await execa('cp', ['/bin/busybox', join(root, 'bin', 'busybox')], { timeout: 5000 });
-    const p = execa('unshare', ['--net', '--mount', '--propagation', 'private', 'chroot', root, '/bin/busybox', 'sleep', '600'], { reject: false });
-    procs.push(p);
-    const want = (await stat(root)).ino;
-    for (const end = Date.now() + 10_000; Date.now() < end;) {
-      const pid = p.pid!;
-      const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch((err: unknown) => String(err));
-      const ino = await stat(`/proc/${pid}/root`).then((s) => s.ino, (err: unknown) => String(err));
-      if (comm === 'busybox\n' && ino === want) return pid;
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    throw new Error(`sleeper in ${root} did not start`);
-  }
 
   const job = (name: string): RootJob => ({
     procRoot: '/proc', pid: pids.get(name)!, container: { name, id: `id-${name}` }, timeoutMs: 2000, maxFileBytes: 65536, maxMountinfoBytes: 1 << 20, jvmPorts: [9277],
@@ -148,7 +125,7 @@ describeIntegration('the shortcut on real roots, against the walk alone', { root
     }
     await symlink('opt', join(root('rel-usr'), 'usr'));
     await symlink('/opt', join(root('abs-usr'), 'usr'));
-    for (const name of NAMES) pids.set(name, await sleeper(root(name)));
+    for (const name of NAMES) pids.set(name, await chrootSleeper(procs, root(name), true));
   });
 
   afterAll(async () => {
