@@ -13,6 +13,10 @@
  *   touched (`unsafe-mount`);
  * - every call races a deadline (`timeout`); a call still pending then is abandoned (an fd it opens later is closed).
  * The file read is the final O_PATH fd re-opened through /proc/self/fd (regular files only), capped at `maxBytes`.
+ * With synchronous calls (the root reader's thread) a path is first looked up in ONE openat2 call below the root fd
+ * that follows no symlink and cannot leave the root (beneath.ts): when it says the path is absent, so would the walk
+ * (its names are then exactly the path's components, checked against the mounts that may block before the call);
+ * any other answer (it exists, a symlink on the way, no openat2) is walked as above.
  *
  * Every refusal is a PodPathError: the pod's doing, counted on that pod, never an agent failure. A path that does
  * not exist is `null`, not an error.
@@ -23,6 +27,7 @@ import { PodPathError, errorMessage } from '../errors.js';
 import { ASYNC_OPS, O_PATH, SYNC_OPS, type RootOps } from './root-ops.js';
 import { Deadline, EXPIRED } from './async-read.js';
 import { growCapped } from './read-capped.js';
+import { probeBeneath } from './beneath.js';
 
 export interface RootAccess {
   procRoot: string;
@@ -69,6 +74,24 @@ function underBlocking(podPath: string, blocking: readonly string[] | undefined)
   return null;
 }
 
+/**
+ * `podPath` relative to the root, for probeBeneath: only when the walk could answer `null` for it without meeting a
+ * refusal the probe cannot see: no `..` (lexical over the fds: a probe cannot step back), no NUL (cut short by C), and
+ * no prefix on a mount that may block (the walk refuses those before looking: `unsafe-mount`). The probe follows no
+ * symlink, so the prefixes checked here are exactly the names it resolves. null when the walk must decide.
+ */
+function beneathPath(podPath: string, blocking: readonly string[] | undefined): string | null {
+  const names = podPath.split('/').filter((c) => c !== '' && c !== '.');
+  if (names.length === 0 || podPath.includes('\0')) return null;
+  let prefix = '';
+  for (const c of names) {
+    if (c === '..') return null;
+    prefix += `/${c}`;
+    if (underBlocking(prefix, blocking) !== null) return null;
+  }
+  return names.join('/');
+}
+
 interface Step {
   fd: number;
   /** null for a directory passed on the way (opened with O_DIRECTORY: no fstat needed). */
@@ -87,6 +110,11 @@ class Walk {
   constructor(readonly access: RootAccess, readonly podPath: string) {
     this.ops = access.sync ? SYNC_OPS : ASYNC_OPS;
     this.deadline = new Deadline(access.deadline);
+  }
+
+  /** ms left before the walk's deadline. */
+  timeLeft(): number {
+    return this.deadline.left;
   }
 
   get inPod(): string {
@@ -155,6 +183,13 @@ async function walk(w: Walk): Promise<(Step & { stat: Stats }) | null> {
     if (err instanceof PodPathError) throw err;
     if (absent(err)) throw new PodPathError(podPath, 'vanished', `process ${access.pid} exited`, { cause: err });
     throw new PodPathError(podPath, 'io', `cannot open the root of process ${access.pid}: ${errorMessage(err)}`, { cause: err });
+  }
+  // The common answer first (beneath.ts): one call says a symlink-free path is absent; anything else is walked.
+  // Synchronous only (the root reader's thread), and only before the deadline, as every call of the walk; a deadline
+  // already past leaves the walk to report it exactly as before.
+  if (access.sync && w.timeLeft() > 0) {
+    const rel = beneathPath(podPath, access.blocking);
+    if (rel !== null && probeBeneath(w.dirs[0]!.fd, rel) === 'absent') return null;
   }
   const maxHops = access.maxHops ?? 16;
   const queue = podPath.split('/');

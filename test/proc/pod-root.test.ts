@@ -12,22 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodPathError } from '../../agent/errors.js';
 import { readInRoot, statEntriesInRoot, statInRoot, type RootAccess } from '../../agent/proc/pod-root.js';
 import { O_PATH } from '../../agent/proc/root-ops.js';
+import { refusal } from '../helpers/pod-roots.js';
 
 let dir: string;
 /** Which calls the walks make (root-ops.ts): set by each block of the describe.each below. */
 let sync = false;
 const access = (extra: Partial<RootAccess> = {}): RootAccess => ({ procRoot: '/proc', pid: process.pid, deadline: Date.now() + 5000, sync, ...extra });
 const MODES = [['thread-pool calls', false], ['synchronous calls (the root reader\'s worker thread)', true]] as const;
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(PodPathError);
-    return (err as PodPathError).reason;
-  }
-  throw new Error('expected a refusal');
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cna-root-'));

@@ -9,16 +9,17 @@
  * thread lent for each read (as the exporter runs it: one isolate for both readers).
  */
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readlink, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readRootFacts, type RootJob } from '../../agent/proc/root-facts.js';
 import { NetlinkPool } from '../../agent/netns/netlink/pool.js';
 import { RootReader } from '../../agent/proc/root-reader.js';
 import { inNamespaces, killAndWait } from '../helpers/chaos-stand-ins.js';
 import { describeIntegration } from '../helpers/env.js';
+import { chrootSleeper } from '../helpers/pod-roots.js';
 
 for (const lent of [false, true]) describeIntegration(`the root reader's worker thread (${lent ? 'lent by the netlink pool' : 'its own'})`, { root: true, commands: ['busybox', 'unshare', 'nsenter', 'chroot', 'mount'] }, () => {
   let base: string;
@@ -30,28 +31,7 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
   const pool = new NetlinkPool({ size: 1, idleMs: 5000 });
   const reader = new RootReader({ pollMs: 20, graceMs: 200, ...(lent ? { lease: () => pool.lease() } : {}) });
 
-  /**
-   * A busybox `sleep` chrooted into `root`, in a network namespace of its own (its /proc/<pid>/net/tcp, which the JVM
-   * facts read, is then its own: the host's can exceed the reader's 1 MiB cap while other suites run) and a mount
-   * namespace of its own when `ownMounts`; its PID.
-   */
-  async function sleeper(root: string, ownMounts = false): Promise<number> {
-    await mkdir(join(root, 'bin'), { recursive: true });
-    await execa('cp', ['/bin/busybox', join(root, 'bin', 'busybox')], { timeout: 5000 });
-    const argv = ['chroot', root, '/bin/busybox', 'sleep', '600'];
-    const p = execa('unshare', ['--net', ...(ownMounts ? ['--mount', '--propagation', 'private'] : []), ...argv], { reject: false });
-    procs.push(p);
-    // unshare execs chroot, which execs busybox: the PID stays; wait until its root is the tree.
-    const want = (await stat(root)).ino;
-    for (const end = Date.now() + 10_000; Date.now() < end;) {
-      const pid = p.pid!;
-      const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch((err: unknown) => String(err));
-      const ino = await stat(`/proc/${pid}/root`).then((s) => s.ino, (err: unknown) => String(err));
-      if (comm === 'busybox\n' && ino === want) return pid;
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    throw new Error(`sleeper in ${root} did not start`);
-  }
+  const sleeper = (root: string, ownMounts = false): Promise<number> => chrootSleeper(procs, root, ownMounts);
 
   /** This process's fds open on `dir` or below (what /proc/self/fd links to). */
   async function fdsInto(dir: string): Promise<string[]> {

@@ -93,6 +93,15 @@ export function libcLibrary(): LibcLibrary {
   return library;
 }
 
+/**
+ * koffi and libc.so.6 when this thread has already loaded them, else null; never loads them itself. For calls made
+ * while the thread may be terminated (a request under a watchdog): terminating a thread while koffi initialises aborts
+ * the whole process (worker-loaded.ts), so only threads that loaded it at their start use it there.
+ */
+export function loadedLibcLibrary(): LibcLibrary | null {
+  return library;
+}
+
 let loaded: Libc | null = null;
 
 /** The libc bindings of this thread (koffi loads the library once per process; functions are bound per thread). */
