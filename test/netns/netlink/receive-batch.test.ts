@@ -55,12 +55,21 @@ describeIntegration('the thread receive batch on a real netlink socket', { root:
     return { fd: s.fd, close: () => s.close(), path: ns.path };
   }
 
+  /** A namespace with `routes` routes and its route dump read with one recv per datagram. */
+  async function withReference(routes: number): Promise<{ path: string; reference: Buffer[] }> {
+    const a = await routeSocketFd(routes);
+    try {
+      sendDump(libc(), a.fd, 1);
+      return { path: a.path, reference: drainWithRecv(libc(), a.fd) };
+    } finally {
+      a.close();
+    }
+  }
+
   it('takes the queued datagrams of a dump BATCH at a time, the same as recv one by one, and sets no receive timeout', async () => {
     const lib = libc();
-    const a = await routeSocketFd(2000);
-    sendDump(lib, a.fd, 1);
-    const reference = drainWithRecv(lib, a.fd);
-    a.close();
+    const a = await withReference(2000);
+    const reference = a.reference;
     const b = withNetns(a.path, null, (i) => i.route()).value;
     const batch = new ReceiveBatch(lib);
     const bound = vi.fn();
@@ -95,10 +104,8 @@ describeIntegration('the thread receive batch on a real netlink socket', { root:
 
   it('falls back to one recv per datagram where recvmmsg is refused (ENOSYS), with the same datagrams', async () => {
     const real = libc();
-    const a = await routeSocketFd(2000);
-    sendDump(real, a.fd, 1);
-    const reference = drainWithRecv(real, a.fd);
-    a.close();
+    const a = await withReference(2000);
+    const reference = a.reference;
     let forced: number | null = null;
     let refused = 0;
     const fake: Libc = {

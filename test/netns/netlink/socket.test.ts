@@ -15,7 +15,7 @@ import { answerEnds, type NetlinkSocket, type RequestLimits } from '../../../age
 import { receiveBatch } from '../../../agent/netns/netlink/receive-batch.js';
 import { Tape, type NetlinkStep } from '../../../agent/netns/netlink/tape.js';
 import { describeIntegration } from '../../helpers/env.js';
-import { createNetns, destroyAll } from '../../helpers/netns.js';
+import { createNetns, destroyAll, type TestNetns } from '../../helpers/netns.js';
 
 const RTM_GETROUTE = 26;
 const RTM_NEWROUTE = 24;
@@ -80,11 +80,27 @@ describeIntegration('netlink sockets on a real namespace', { root: true, command
     return withNetns(path, null, (i) => i.route()).value;
   }
 
-  it('a get asks no ACK: the reply is its whole answer, read in one receive, and taped without an ACK', async () => {
+  /** The route dump of the namespace at `path` with one recv per datagram, on a socket of its own. */
+  function referenceDump(path: string): Buffer[] {
+    const ref = openRoute(path);
+    try {
+      return dumpWithRecv(ref.fd, RTM_GETROUTE, rtmsg());
+    } finally {
+      ref.close();
+    }
+  }
+
+  /** A fresh namespace's NETLINK_NETFILTER socket, recording on a tape. */
+  async function netfilterTaped(): Promise<{ ns: TestNetns; s: NetlinkSocket; tape: Tape }> {
     const ns = await createNetns('nls');
     const s = withNetns(ns.path, null, (i) => i.netfilter()).value;
     const tape = new Tape();
     s.tape = tape;
+    return { ns, s, tape };
+  }
+
+  it('a get asks no ACK: the reply is its whole answer, read in one receive, and taped without an ACK', async () => {
+    const { s, tape } = await netfilterTaped();
     const recvmmsg = vi.spyOn(libc(), 'recvmmsg');
     const t0 = performance.now();
     const gen = readGeneration(s, limits(5000));
@@ -141,10 +157,7 @@ describeIntegration('netlink sockets on a real namespace', { root: true, command
   });
 
   it('a step taped with NLM_F_ACK (an older build) replays to its ACK: unchanged when the kernel answers the same', async () => {
-    const ns = await createNetns('nls');
-    const s = withNetns(ns.path, null, (i) => i.netfilter()).value;
-    const tape = new Tape();
-    s.tape = tape;
+    const { ns, s, tape } = await netfilterTaped();
     s.request('NFT_MSG_GETGEN', nfnlType(NFNL_SUBSYS_NFTABLES, NFT_MSG_GETGEN), encodeNfGen(NFPROTO_UNSPEC), limits(), NLM_F_ACK);
     const step = tape.steps[0] as NetlinkStep;
     expect(step.flags & NLM_F_ACK).toBe(NLM_F_ACK);
@@ -157,9 +170,7 @@ describeIntegration('netlink sockets on a real namespace', { root: true, command
 
   it('a dump received in batches gives exactly the messages of one recv per datagram (none lost, none twice)', async () => {
     const path = await withRoutes(3000);
-    const ref = openRoute(path);
-    const reference = dumpWithRecv(ref.fd, RTM_GETROUTE, rtmsg());
-    ref.close();
+    const reference = referenceDump(path);
     expect(reference.length).toBeGreaterThan(4); // more datagrams than one batch holds
     const s = openRoute(path);
     const recvmmsg = vi.spyOn(libc(), 'recvmmsg');
@@ -179,9 +190,7 @@ describeIntegration('netlink sockets on a real namespace', { root: true, command
 
   it('the byte cap is checked per datagram of a batch: the kept messages are the first ones, and the socket is done', async () => {
     const path = await withRoutes(3000);
-    const ref = openRoute(path);
-    const reference = routePayloads(dumpWithRecv(ref.fd, RTM_GETROUTE, rtmsg()));
-    ref.close();
+    const reference = routePayloads(referenceDump(path));
     const s = openRoute(path);
     const r = s.dump('RTM_GETROUTE dump', RTM_GETROUTE, rtmsg(), limits(5000, 40_000));
     expect(r.truncated).toBe(true);
@@ -221,9 +230,7 @@ describeIntegration('netlink sockets on a real namespace', { root: true, command
 
   it('needs no SO_RCVBUF: with the smallest receive buffer, a multi-datagram dump and a get are read whole', async () => {
     const path = await withRoutes(3000);
-    const ref = openRoute(path);
-    const reference = routePayloads(dumpWithRecv(ref.fd, RTM_GETROUTE, rtmsg()));
-    ref.close();
+    const reference = routePayloads(referenceDump(path));
     const s = openRoute(path);
     const lib = libc();
     const zero = Buffer.alloc(4);
