@@ -6,8 +6,9 @@
  * terminate() cannot end), a device, a directory, a plain file.
  *
  * The file is opened O_RDONLY|O_NONBLOCK|O_CLOEXEC, so a FIFO cannot block the open, and the opened fd is what is
- * checked (fstat: a regular file, the expected inode; fstatfs through /proc/self/fd/<fd>: nsfs), so a path swapped
- * between a check and the open cannot pass. The runtime layer (netns-resolve.ts netnsInode) refuses the same files
+ * checked (fstat: a regular file, the expected inode; the fd's filesystem: nsfs), so a path swapped between a check
+ * and the open cannot pass. The filesystem type is fstatfs(fd)'s where the caller has it (the netlink reader's
+ * threads, through koffi: no path walk), else statfs of /proc/self/fd/<fd> (Node has no fstatfs). The runtime layer (netns-resolve.ts netnsInode) refuses the same files
  * by stat and statfs, without opening them, so a pod's reported path that names a device is never opened at all.
  * Shared by both readers: the tools reader (main thread) and the netlink reader (worker threads, or the calling
  * thread).
@@ -55,12 +56,18 @@ export function notNamespaceFile(st: Stats, fsType: number): string | null {
   return null;
 }
 
+/** f_type of the filesystem the open file `fd` is on (statfs of its magic link resolves to the open file itself). */
+function procFdFsType(fd: number): number {
+  return statfsSync(`/proc/self/fd/${fd}`).type;
+}
+
 /**
  * Open the namespace file at `path` and check the fd: an nsfs file and, unless `expectedInode` is null, that inode.
  * Returns the fd (the caller closes it) and its inode. Throws NsFileError: vanished (ENOENT/ESRCH, or the path now
- * names another namespace), not-namespace (any other file), open (any other errno).
+ * names another namespace), not-namespace (any other file), open (any other errno). `fsTypeOf`: the f_type of an
+ * open fd's filesystem (fstatfs(2); throws when it cannot tell).
  */
-export function openNamespaceFile(path: string, expectedInode: number | null): { fd: number; inode: number } {
+export function openNamespaceFile(path: string, expectedInode: number | null, fsTypeOf: (fd: number) => number = procFdFsType): { fd: number; inode: number } {
   let fd: number;
   try {
     fd = openSync(path, NS_OPEN_FLAGS);
@@ -70,8 +77,8 @@ export function openNamespaceFile(path: string, expectedInode: number | null): {
   }
   try {
     const st = fstatSync(fd);
-    // fstatfs(fd): statfs of the fd's magic link resolves to the open file itself, not to whatever `path` names now.
-    const why = notNamespaceFile(st, st.isFile() ? statfsSync(`/proc/self/fd/${fd}`).type : 0);
+    // The open file's filesystem, not that of whatever `path` names now.
+    const why = notNamespaceFile(st, st.isFile() ? fsTypeOf(fd) : 0);
     // Another inode than the one resolved: the namespace is gone (a netns mount point left behind once unmounted is
     // a plain file) or was replaced; which file is there now is said, not counted.
     if (expectedInode !== null && st.ino !== expectedInode) {

@@ -84,7 +84,7 @@ export function withNetns<T>(path: string, expectedInode: number | null, fn: (in
   let inode: number;
   try {
     // Never blocks (a FIFO would hold this thread where terminate() cannot reach it); refuses any non-nsfs file.
-    ({ fd, inode } = openNamespaceFile(path, expectedInode));
+    ({ fd, inode } = openNamespaceFile(path, expectedInode, (f) => fsTypeOf(lib, f)));
   } catch (err) {
     const reason = err instanceof NsFileError && err.problem === 'vanished' ? 'vanished' : 'spawn';
     throw new NetlinkError('open netns', reason, errorMessage(err), { cause: err });
@@ -122,6 +122,16 @@ export function withNetns<T>(path: string, expectedInode: number | null, fn: (in
   }
 }
 
+/** fstatfs(fd)'s f_type (one call on the fd, where statfs of /proc/self/fd/<fd> walks procfs first). */
+function fsTypeOf(lib: Libc, fd: number): number {
+  const type = lib.fstatfsType(fd);
+  if (type < 0) {
+    const errno = lib.errno();
+    throw new NetlinkError('fstatfs', 'spawn', errnoName(errno), { errno });
+  }
+  return type;
+}
+
 function track<S extends { close(): void }>(list: { close(): void }[], s: S): S {
   list.push(s);
   return s;
@@ -145,6 +155,15 @@ function rawSocket(lib: Libc, family: 'ipv4' | 'ipv6'): RawSocket {
   }
   return new RawSocket(lib, fd, af);
 }
+
+/**
+ * The files read are seq_files (xt_table_seq_ops, dev_seq_ops), whose read (seq_read_iter) returns fewer bytes than
+ * asked only at the end of the records, on an error from the iterator (these have none), or when the next record
+ * does not fit the seq_file's buffer (at least a page, 4096 bytes). Their records are lines of at most 32 bytes (a
+ * table name: XT_TABLE_MAXNAMELEN) or ~200 (a device's counters), so a read that leaves the total under 2048 bytes,
+ * short of what was asked, ended at the end: the read returning 0 that would follow is not made.
+ */
+const SEQ_FILE_SHORT_READ = 2048;
 
 /** This thread's buffer for /proc/thread-self/net files (read synchronously, one at a time). */
 let procNetBuffer: Buffer | null = null;
@@ -188,6 +207,8 @@ function readProcNet(lib: Libc, name: string): string | null {
       if (n === 0) break;
       len += n;
       if (len === buf.length) break;
+      // A short read of these files is their end: no second read only to see 0 (SEQ_FILE_SHORT_READ).
+      if (len < SEQ_FILE_SHORT_READ) break;
     }
     return buf.toString('utf8', 0, len);
   } finally {

@@ -14,6 +14,16 @@ export interface Libc {
   close(fd: number): number;
   send(fd: number, buf: Buffer, len: number, flags: number): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  /**
+   * recvmmsg(2) into `vec` (an array of struct mmsghdr built by the caller, whose iovecs point at memory that stays
+   * valid: receive-batch.ts): the number of datagrams received, or -1 (errno). No timeout argument (its bound is
+   * only checked between datagrams): SO_RCVTIMEO bounds the wait.
+   */
+  recvmmsg(fd: number, vec: Buffer, vlen: number, flags: number): number;
+  /** The address of a Buffer's memory (a Buffer's backing store never moves while the Buffer lives). */
+  address(buf: Buffer): bigint;
+  /** fstatfs(2)'s f_type of the open file `fd`, or -1 (errno). */
+  fstatfsType(fd: number): number;
   /** `len` is a one-element array: in = buffer size, out = bytes written. */
   getsockopt(fd: number, level: number, name: number, buf: Buffer, len: number[]): number;
   setsockopt(fd: number, level: number, name: number, buf: Buffer, len: number): number;
@@ -44,6 +54,8 @@ export const NETLINK_ROUTE = 0;
 export const NETLINK_NETFILTER = 12;
 export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
+/** recvmmsg: block for the first datagram only, take the ones already queued after it. */
+export const MSG_WAITFORONE = 0x10000;
 export const CLOCK_THREAD_CPUTIME_ID = 3;
 export const AT_FDCWD = -100;
 export const O_RDONLY = 0;
@@ -54,6 +66,7 @@ export const O_PATH = 0x200000;
 /** errno values the reader tells apart. */
 export const Errno = {
   EPERM: 1,
+  
   ENOENT: 2,
   ESRCH: 3,
   EINTR: 4,
@@ -63,6 +76,7 @@ export const Errno = {
   EACCES: 13,
   EBUSY: 16,
   EINVAL: 22,
+  ENOSYS: 38,
   ENOPROTOOPT: 92,
   EPROTONOSUPPORT: 93,
   EOPNOTSUPP: 95,
@@ -78,7 +92,7 @@ export function errnoName(errno: number): string {
 
 /** koffi and libc.so.6 as this module uses them (koffi's own types are not needed: each binding is typed by its user). */
 export interface LibcLibrary {
-  koffi: { errno(value?: number): number };
+  koffi: { errno(value?: number): number; address(value: unknown): bigint };
   lib: { func(proto: string): (...args: unknown[]) => number };
 }
 
@@ -118,13 +132,20 @@ export function libc(): Libc {
   const clockGettime = lib.func('int clock_gettime(int clk, _Out_ void *ts)');
   const openat = lib.func('int openat(int dirfd, const char *path, int flags)');
   const read = lib.func('long read(int fd, _Out_ void *buf, unsigned long len)');
+  const recvmmsg = lib.func('int recvmmsg(int fd, void *vec, unsigned int vlen, int flags, void *timeout)');
+  const fstatfs = lib.func('int fstatfs(int fd, _Out_ void *buf)');
   const timespec = Buffer.alloc(16);
+  /** struct statfs is 120 bytes on x86_64 and arm64; f_type (a long) comes first. */
+  const statfsBuf = Buffer.alloc(128);
   loaded = {
     setns: (fd, nstype) => setns(fd, nstype),
     socket: (d, t, p) => socket(d, t, p),
     close: (fd) => close(fd),
     send: (fd, buf, len, flags) => Number(send(fd, buf, len, flags)),
     recv: (fd, buf, len, flags) => Number(recv(fd, buf, len, flags)),
+    recvmmsg: (fd, vec, vlen, flags) => recvmmsg(fd, vec, vlen, flags, null),
+    address: (buf) => koffi.address(buf),
+    fstatfsType: (fd) => (fstatfs(fd, statfsBuf) !== 0 ? -1 : Number(statfsBuf.readBigInt64LE(0))),
     getsockopt: (fd, level, name, buf, len) => getsockopt(fd, level, name, buf, len),
     setsockopt: (fd, level, name, buf, len) => setsockopt(fd, level, name, buf, len),
     openat: (dirfd, path, flags) => openat(dirfd, path, flags),

@@ -11,20 +11,22 @@
  * further requests: each source of a namespace read has its own socket (read-namespace.ts), or shares the fd of
  * another source and takes a fresh one when that one was cut short (NetlinkSocket.shared).
  *
- * Cheap per request (a namespace read makes ~15): every socket of a thread receives into the thread's one receive
- * buffer (the calls are synchronous, so no two use it at once), each datagram is copied out of it once (its
- * messages are views of that copy) or, in a replay, compared where it lies, and SO_RCVTIMEO is set only when the
- * time left is shorter than the timeout the socket already has.
+ * Cheap per request (a namespace read makes ~15): every socket of a thread receives into the thread's receive
+ * batch (receive-batch.ts: one recvmmsg takes the datagrams already queued, so a dump's NLMSG_DONE usually comes
+ * with its data; the calls are synchronous, so no two sockets use it at once), each datagram is copied out of it
+ * once (its messages are views of that copy) or, in a replay, compared where it lies, and SO_RCVTIMEO is set only
+ * when a receive has to wait and the time left is shorter than the timeout the socket already has. A get (request())
+ * asks for no ACK: its answer is its reply or an NLMSG_ERROR either way (answerEnds).
+ *
+ * No SO_RCVBUF: the reader never has more than one datagram queued on a socket, and the kernel always admits a
+ * datagram into an empty receive queue whatever sk_rcvbuf is (netlink_dump: `sk_rmem_alloc >= sk_rcvbuf` before
+ * 6.17, sock_rcvbuf_has_space's "always allow at least one packet" since; netlink_attachskb likewise). One datagram
+ * at a time: a dump's next datagram is produced only once the previous one was taken (netlink_recvmsg) and only
+ * while `sk_rmem_alloc <= sk_rcvbuf / 2`, i.e. with an empty queue; a get's reply is one datagram, and without
+ * NLM_F_ACK there is no ACK behind it; a request is sent only once the answer before it was read to its end.
  */
 import { NetlinkError } from '../../errors.js';
-import {
-  Errno,
-  MSG_TRUNC,
-  SOL_SOCKET,
-  SO_RCVBUF,
-  errnoName,
-  type Libc,
-} from './libc.js';
+import { Errno, errnoName, type Libc } from './libc.js';
 import {
   NLMSG_DONE,
   NLMSG_ERROR,
@@ -34,6 +36,7 @@ import {
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_DUMP_INTR,
+  NLM_F_MULTI,
   NLM_F_REQUEST,
   align4,
   encodeMessage,
@@ -44,6 +47,7 @@ import {
 } from './nlmsg.js';
 import { AnswerComparer, AnswerRecorder, tapeEnd, tapeMessage, type AnswerSink, type NetlinkRole, type NetlinkStep, type Tape } from './tape.js';
 import { OwnedSocket, fail } from './owned-socket.js';
+import { SLOT, receiveBatch } from './receive-batch.js';
 
 /** Bounds of one request. */
 export interface RequestLimits {
@@ -63,14 +67,23 @@ export interface DumpResult {
   bytes: number;
 }
 
-const RECV_BUFFER = 256 * 1024;
-
-/** This thread's receive buffer, shared by its sockets (allocated on first use, never zero-filled: recv writes it). */
-let receiveBuffer: Buffer | null = null;
-
-function threadReceiveBuffer(): Buffer {
-  receiveBuffer ??= Buffer.allocUnsafe(RECV_BUFFER);
-  return receiveBuffer;
+/**
+ * Where the answer to a request ends, by what the request asked (its NLM_F_DUMP and NLM_F_ACK flags), given an
+ * answer message of type `type` and flags `mflags` with its errno (NLMSG_ERROR only): 'end' (this message ends it),
+ * 'datagram' (the answer ends with this message's datagram: a get's reply, one message without NLM_F_MULTI), or
+ * 'more'. The one definition: a recorded read (exchange) and a replay (compareExchange) both end answers here.
+ * - A dump ends at NLMSG_DONE, or at an NLMSG_ERROR carrying an error (one carrying 0 is an ACK: read on).
+ * - An acknowledged request ends at its NLMSG_ERROR (the ACK, or the error), or NLMSG_DONE.
+ * - A get without NLM_F_ACK (request()) ends with its reply or at an NLMSG_ERROR: netlink_rcv_skb sends an
+ *   NLMSG_ERROR when the handler fails whether or not NLM_F_ACK was asked, and only then; nf_tables_getgen and
+ *   ip_set_protocol reply with one message (nfnetlink_unicast) or fail. A multipart reply (NLM_F_MULTI) is read to
+ *   its NLMSG_DONE.
+ */
+export function answerEnds(dump: boolean, requestFlags: number, type: number, mflags: number, errno: number): 'end' | 'datagram' | 'more' {
+  if (type === NLMSG_DONE) return 'end';
+  if (type === NLMSG_ERROR) return dump && errno === 0 ? 'more' : 'end';
+  if (dump || requestFlags & NLM_F_ACK || mflags & NLM_F_MULTI) return 'more';
+  return 'datagram';
 }
 
 /**
@@ -81,13 +94,6 @@ function threadReceiveBuffer(): Buffer {
 export class NetlinkFd extends OwnedSocket {
   seq = Math.floor(Math.random() * 0x7fffffff);
   poisoned = false;
-
-  constructor(libc: Libc, fd: number) {
-    super(libc, fd);
-    const size = Buffer.alloc(4);
-    size.writeInt32LE(1 << 20, 0);
-    libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
-  }
 
   bound(ms: number): void {
     this.boundReceive(ms);
@@ -164,9 +170,12 @@ export class NetlinkSocket {
     return this.settle(op, type, flags, payload, true, last!);
   }
 
-  /** A request answered by messages and/or an ACK (NLM_F_ACK is added): the answer messages before the ACK. */
+  /**
+   * A get (NLM_F_REQUEST | extraFlags, no NLM_F_ACK): its reply messages. An NLMSG_ERROR answer throws a NetlinkError
+   * with the kernel's errno, as with an ACK asked (answerEnds). Only for requests whose handler replies or fails.
+   */
   request(op: string, type: number, payload: Buffer, limits: RequestLimits, extraFlags = 0): DumpResult {
-    const flags = NLM_F_REQUEST | NLM_F_ACK | extraFlags;
+    const flags = NLM_F_REQUEST | extraFlags;
     return this.settle(op, type, flags, payload, false, this.taped(op, type, flags, payload, limits, false));
   }
 
@@ -192,14 +201,18 @@ export class NetlinkSocket {
     const op = 'replay';
     const seq = this.send(op, step.type, step.flags, step.payload);
     const cmp = new AnswerComparer(step.answer);
+    const batch = receiveBatch(this.libc);
+    batch.reset();
     let bytes = 0;
     let kept = 0;
     let interrupted = false;
     for (;;) {
-      const rx = threadReceiveBuffer();
-      const n = this.receive(op, rx, limits, bytes);
+      const slot = this.receive(op, limits, bytes);
+      const rx = batch.slots[slot]!;
+      const n = batch.lengths[slot]!;
       bytes += n;
       checkMessages(rx, n);
+      let complete = false;
       for (let at = 0; at + NLMSG_HDRLEN <= n; ) {
         const len = rx.readUInt32LE(at);
         const type = rx.readUInt16LE(at + 4);
@@ -217,9 +230,8 @@ export class NetlinkSocket {
         }
         if (type === NLMSG_DONE || type === NLMSG_ERROR) {
           tapeEnd(cmp, rx, here, start, end);
-          if (type === NLMSG_DONE) return !interrupted && cmp.same();
-          const errno = messageErrno(rx.subarray(start, end));
-          if (errno === 0 && step.dump) continue;
+          const errno = type === NLMSG_ERROR ? messageErrno(rx.subarray(start, end)) : 0;
+          if (answerEnds(step.dump, step.flags, type, mflags, errno) === 'more') continue;
           return !interrupted && cmp.same();
         }
         tapeMessage(cmp, this.protocol, type, rx, here, start, end);
@@ -229,7 +241,9 @@ export class NetlinkSocket {
           return false;
         }
         kept += end - start;
+        if (answerEnds(step.dump, step.flags, type, mflags, 0) === 'datagram') complete = true;
       }
+      if (complete) return !interrupted && cmp.same();
     }
   }
 
@@ -269,30 +283,33 @@ export class NetlinkSocket {
   }
 
   /**
-   * The next datagram of the answer into `rx` (its length returned), within the deadline; `bytes` (received so far)
-   * is for the messages. A failure leaves the rest of the answer queued: the socket is then poisoned.
+   * The next datagram of the answer, within the deadline: its slot in the thread's receive batch (receive-batch.ts;
+   * its length in `lengths`), handed out from the last fill or received now. `bytes` (received so far) is for the
+   * messages. The deadline is checked before every datagram handed out, as it was before every recv. A failure leaves
+   * the rest of the answer queued: the socket is then poisoned.
    */
-  private receive(op: string, rx: Buffer, limits: RequestLimits, bytes: number): number {
+  private receive(op: string, limits: RequestLimits, bytes: number): number {
+    const batch = receiveBatch(this.libc);
     for (;;) {
       const left = limits.deadline - performance.now();
       if (left <= 0) {
         this.poison();
         throw new NetlinkError(op, 'timeout', `no complete answer within the time budget (${bytes} bytes received)`);
       }
-      this.link.bound(left);
-      const n = this.libc.recv(this.link.fd, rx, rx.length, MSG_TRUNC);
-      if (n < 0) {
+      if (batch.next >= batch.count && batch.fill(this.link.fd, () => this.link.bound(left)) < 0) {
         const errno = this.libc.errno();
         if (errno === Errno.EINTR) continue;
         this.poison();
         if (errno === Errno.EAGAIN) throw new NetlinkError(op, 'timeout', `the kernel did not answer in time (${bytes} bytes received)`, { errno });
         throw new NetlinkError(op, 'spawn', `recv: ${errnoName(errno)}`, { errno });
       }
-      if (n > rx.length) {
+      const slot = batch.next++;
+      const n = batch.lengths[slot]!;
+      if (n > SLOT) {
         this.poison();
-        throw new NetlinkError(op, 'output_limit', `a ${n}-byte datagram does not fit the ${rx.length}-byte buffer`);
+        throw new NetlinkError(op, 'output_limit', `a ${n}-byte datagram does not fit the ${SLOT}-byte buffer`);
       }
-      return n;
+      return slot;
     }
   }
 
@@ -303,6 +320,8 @@ export class NetlinkSocket {
    */
   private exchange(op: string, type: number, flags: number, payload: Buffer, limits: RequestLimits, dump: boolean, sink: AnswerSink | null): Answer {
     const seq = this.send(op, type, flags, payload);
+    const batch = receiveBatch(this.libc);
+    batch.reset();
 
     const messages: NlMessage[] = [];
     let bytes = 0;
@@ -311,12 +330,13 @@ export class NetlinkSocket {
     let interrupted = false;
     const done = (errno: number): Answer => ({ messages, truncated, interrupted, bytes, errno, sink });
     for (;;) {
-      const rx = threadReceiveBuffer();
-      const n = this.receive(op, rx, limits, bytes);
+      const slot = this.receive(op, limits, bytes);
+      const n = batch.lengths[slot]!;
       bytes += n;
-      // One copy per datagram, out of the receive buffer the next recv overwrites; messages are views of it.
-      const datagram = Buffer.from(rx.subarray(0, n));
+      // One copy per datagram, out of the receive batch the next fill overwrites; messages are views of it.
+      const datagram = Buffer.from(batch.slots[slot]!.subarray(0, n));
       let off = 0;
+      let complete = false;
       for (const m of splitMessages(datagram)) {
         const at = off;
         off += align4(NLMSG_HDRLEN + m.payload.length);
@@ -332,11 +352,9 @@ export class NetlinkSocket {
         const payloadEnd = payloadStart + m.payload.length;
         if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) {
           if (sink !== null) tapeEnd(sink, datagram, at, payloadStart, payloadEnd);
-          if (m.type === NLMSG_DONE) return done(0);
-          const errno = messageErrno(m.payload);
-          if (errno === 0 && !dump) return done(0);
-          if (errno !== 0) return done(errno);
-          continue;
+          const errno = m.type === NLMSG_ERROR ? messageErrno(m.payload) : 0;
+          if (answerEnds(dump, flags, m.type, m.flags, errno) === 'more') continue;
+          return done(errno);
         }
         if (sink !== null) tapeMessage(sink, this.protocol, m.type, datagram, at, payloadStart, payloadEnd);
         if (kept + m.payload.length > limits.maxBytes) {
@@ -345,12 +363,14 @@ export class NetlinkSocket {
         }
         kept += m.payload.length;
         messages.push(m);
+        if (answerEnds(dump, flags, m.type, m.flags, 0) === 'datagram') complete = true;
       }
       if (truncated) {
         // Cut where it is read: the rest of the answer stays queued (freed when the socket is closed).
         this.poison();
         return done(0);
       }
+      if (complete) return done(0);
     }
   }
 }

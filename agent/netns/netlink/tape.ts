@@ -14,7 +14,8 @@
  * saw an interrupted dump or hit any failure other than a kernel errno answer leaves no tape (`invalid`): its state
  * depends on more than the answers. The comparison is exact (no digest), so there is no collision to argue about.
  *
- * An answer as taped: per answer message of the request, its nlmsghdr length, type and flags (8 bytes) then its
+ * An answer as taped: per answer message of the request up to where the answer ends (socket.ts answerEnds: a
+ * dump's NLMSG_DONE, a get's reply or NLMSG_ERROR), its nlmsghdr length, type and flags (8 bytes) then its
  * payload, or of an NLMSG_ERROR / NLMSG_DONE the 4-byte error only; of a getsockopt: i32 errno, u32 bytes written,
  * then (errno 0) the whole buffer after the call. Left out of the payload (header kept, value not): the attributes
  * the kernel changes by itself or per requester and that no decoder reads (UNREAD_ATTRS: a link's traffic counters
@@ -40,7 +41,10 @@ export interface NetlinkStep {
   role: NetlinkRole;
   dump: boolean;
   type: number;
-  /** The nlmsghdr flags sent (NLM_F_REQUEST | NLM_F_DUMP or NLM_F_ACK | extra). */
+  /**
+   * The nlmsghdr flags sent (NLM_F_REQUEST | NLM_F_DUMP, or NLM_F_REQUEST | extra for a get): with `dump`, they say
+   * where the answer ends (socket.ts answerEnds), for the replay as for the read.
+   */
   flags: number;
   payload: Buffer;
   answer: Buffer;
