@@ -81,15 +81,18 @@ function underBlocking(podPath: string, blocking: readonly string[] | undefined)
  * symlink, so the prefixes checked here are exactly the names it resolves. null when the walk must decide.
  */
 function beneathPath(podPath: string, blocking: readonly string[] | undefined): string | null {
-  const names = podPath.split('/').filter((c) => c !== '' && c !== '.');
-  if (names.length === 0 || podPath.includes('\0')) return null;
+  if (podPath.includes('\0')) return null;
+  // Loops, no inline callback: this runs twice per container per collection (README "V8 and per-call closures").
+  const names: string[] = [];
   let prefix = '';
-  for (const c of names) {
+  for (const c of podPath.split('/')) {
+    if (c === '' || c === '.') continue;
     if (c === '..') return null;
+    names.push(c);
     prefix += `/${c}`;
     if (underBlocking(prefix, blocking) !== null) return null;
   }
-  return names.join('/');
+  return names.length === 0 ? null : names.join('/');
 }
 
 interface Step {

@@ -36,6 +36,12 @@ const MSG_LEN = 56;
 /** struct iovec: void *iov_base, size_t iov_len. */
 const IOVEC = 16;
 
+/** The socket a fill receives on, and how it bounds a receive that must wait to `ms` (socket.ts NetlinkFd). */
+export interface ReceiveLink {
+  readonly fd: number;
+  bound(ms: number): void;
+}
+
 export class ReceiveBatch {
   /** BATCH views of SLOT bytes of one allocation (never zero-filled: the kernel writes what is read). */
   readonly slots: Buffer[] = [];
@@ -74,14 +80,16 @@ export class ReceiveBatch {
   }
 
   /**
-   * Receive the datagrams queued on `fd` (waiting for one, under the receive timeout `bound` sets, when none is):
-   * their number, or -1 with errno set by the failed call.
+   * Receive the datagrams queued on `link.fd` (waiting for one, under the receive timeout `link.bound(leftMs)` sets,
+   * when none is): their number, or -1 with errno set by the failed call. The socket and the time left, not a
+   * callback: a closure made per receive would be one per datagram (README "V8 and per-call closures").
    */
-  fill(fd: number, bound: () => void): number {
+  fill(link: ReceiveLink, leftMs: number): number {
     this.reset();
+    const fd = link.fd;
     let n = this.call(fd, MSG_DONTWAIT);
     if (n < 0 && this.lib.errno() === Errno.EAGAIN) {
-      bound();
+      link.bound(leftMs);
       n = this.call(fd, MSG_WAITFORONE);
     }
     if (n > 0) this.count = n;

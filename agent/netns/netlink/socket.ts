@@ -296,7 +296,7 @@ export class NetlinkSocket {
         this.poison();
         throw new NetlinkError(op, 'timeout', `no complete answer within the time budget (${bytes} bytes received)`);
       }
-      if (batch.next >= batch.count && batch.fill(this.link.fd, () => this.link.bound(left)) < 0) {
+      if (batch.next >= batch.count && batch.fill(this.link, left) < 0) {
         const errno = this.libc.errno();
         if (errno === Errno.EINTR) continue;
         this.poison();

@@ -18,10 +18,10 @@ function sendDump(lib: Libc, fd: number, seq: number): void {
 }
 
 /** Every datagram of the answer, through `batch` (copied out of its slots). */
-function drain(batch: ReceiveBatch, fd: number, bound: () => void): Buffer[] {
+function drain(batch: ReceiveBatch, fd: number, bound: (ms: number) => void): Buffer[] {
   const out: Buffer[] = [];
   for (;;) {
-    const n = batch.fill(fd, bound);
+    const n = batch.fill({ fd, bound }, 1000);
     expect(n).toBeGreaterThan(0);
     for (let i = 0; i < n; i++) out.push(Buffer.from(batch.slots[i]!.subarray(0, batch.lengths[i]!)));
     if (splitMessages(out[out.length - 1]!).some((m) => m.type === NLMSG_DONE)) return out;
@@ -94,9 +94,10 @@ describeIntegration('the thread receive batch on a real netlink socket', { root:
       expect(lib.setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16)).toBe(0);
     });
     const t0 = performance.now();
-    expect(batch.fill(s.fd, bound)).toBe(-1);
+    expect(batch.fill({ fd: s.fd, bound }, 50)).toBe(-1);
     expect(lib.errno()).toBe(Errno.EAGAIN);
     expect(bound).toHaveBeenCalledTimes(1);
+    expect(bound).toHaveBeenCalledWith(50);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(40);
     expect(batch.count).toBe(0);
     s.close();
