@@ -66,7 +66,6 @@ export const O_PATH = 0x200000;
 /** errno values the reader tells apart. */
 export const Errno = {
   EPERM: 1,
-  
   ENOENT: 2,
   ESRCH: 3,
   EINTR: 4,
