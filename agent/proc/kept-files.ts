@@ -34,7 +34,7 @@
  * closed by end() or close() is never read through a stale number.
  */
 import { closeSync, openSync, readFileSync, statSync, statfsSync } from 'node:fs';
-import { preadSeqIntoScratch, readSeqIntoScratch, readSeqTextCapped, scratchBuffer } from './read-capped.js';
+import { preadSeqIntoScratch, readSeqIntoScratch, readSeqTextCapped, scratchText } from './read-capped.js';
 
 const PROC_SUPER_MAGIC = 0x9fa0;
 
@@ -75,12 +75,6 @@ function preadOrNothing(fd: number, maxBytes: number): number {
   } catch {
     return 0;
   }
-}
-
-/** The scratch buffer's first `n` bytes as readSeqTextCapped returns them. */
-function textOf(n: number, maxBytes: number): { text: string; truncated: boolean } {
-  const truncated = n > maxBytes;
-  return { text: scratchBuffer().toString('utf8', 0, truncated ? maxBytes : n), truncated };
 }
 
 interface Kept {
@@ -140,11 +134,7 @@ export class KeptProcFiles {
     // allowed while iterating a Map.
     for (const [pid, k] of this.kept) {
       if (k.seen !== g) this.drop(pid);
-      else if (k.cgroup >= 0 && k.cgroupSeen !== g) {
-        closeSync(k.cgroup);
-        k.cgroup = -1;
-        this.open--;
-      }
+      else if (k.cgroupSeen !== g) this.closeCgroup(k);
     }
   }
 
@@ -169,13 +159,9 @@ export class KeptProcFiles {
       this.drop(pid);
     }
     const path = `${this.base}${pid}/stat`;
-    if (this.dev < 0 || this.closed || this.open >= this.cap!) return readSeqIntoScratch(path, maxBytes);
-    const fd = openSync(path, 'r');
-    const n = this.readNew(fd, maxBytes);
-    if (n > 0) {
-      this.kept.set(pid, { stat: fd, cgroup: -1, seen: this.generation, cgroupSeen: 0 });
-      this.open++;
-    } else closeSync(fd);
+    if (this.dev < 0 || this.full()) return readSeqIntoScratch(path, maxBytes);
+    const { fd, n } = this.openRead(path, maxBytes);
+    if (fd >= 0) this.kept.set(pid, { stat: fd, cgroup: -1, seen: this.generation, cgroupSeen: 0 });
     return n;
   }
 
@@ -191,31 +177,53 @@ export class KeptProcFiles {
       const n = preadOrNothing(k.cgroup, maxBytes);
       if (n > 0) {
         k.cgroupSeen = this.generation;
-        return textOf(n, maxBytes);
+        return scratchText(n, maxBytes);
       }
       // Gone since its stat read (or an odd error): its stat file goes too, the next scan opens both again.
       this.drop(pid);
       return readSeqTextCapped(path, maxBytes);
     }
-    if (this.closed || this.open >= this.cap!) return readSeqTextCapped(path, maxBytes);
-    const fd = openSync(path, 'r');
-    const n = this.readNew(fd, maxBytes);
-    if (n > 0) {
+    if (this.full()) return readSeqTextCapped(path, maxBytes);
+    const { fd, n } = this.openRead(path, maxBytes);
+    if (fd >= 0) {
       k.cgroup = fd;
       k.cgroupSeen = this.generation;
-      this.open++;
-    } else closeSync(fd);
-    return textOf(n, maxBytes);
+    }
+    return scratchText(n, maxBytes);
   }
 
-  /** The first read of a file just opened (a pread at 0: one syscall, as a read); closes it when that throws. */
-  private readNew(fd: number, maxBytes: number): number {
+  /** No file may be kept now: closed, or the cap reached. */
+  private full(): boolean {
+    return this.closed || this.open >= this.cap!;
+  }
+
+  /**
+   * Opens `path` and reads it into the scratch buffer (a pread at 0: one syscall, as a read). Kept (counted in
+   * `open`) when the read gave bytes: its fd; else closed, fd -1. Throws what the open or the read throws (the fd
+   * closed).
+   */
+  private openRead(path: string, maxBytes: number): { fd: number; n: number } {
+    const fd = openSync(path, 'r');
+    let n: number;
     try {
-      return preadSeqIntoScratch(fd, maxBytes);
+      n = preadSeqIntoScratch(fd, maxBytes);
     } catch (err) {
       closeSync(fd);
       throw err;
     }
+    if (n === 0) {
+      closeSync(fd);
+      return { fd: -1, n };
+    }
+    this.open++;
+    return { fd, n };
+  }
+
+  private closeCgroup(k: Kept): void {
+    if (k.cgroup < 0) return;
+    closeSync(k.cgroup);
+    k.cgroup = -1;
+    this.open--;
   }
 
   private drop(pid: number): void {
@@ -224,10 +232,7 @@ export class KeptProcFiles {
     this.kept.delete(pid);
     closeSync(k.stat);
     this.open--;
-    if (k.cgroup >= 0) {
-      closeSync(k.cgroup);
-      this.open--;
-    }
+    this.closeCgroup(k);
   }
 
   private closeAll(): void {

@@ -60,7 +60,7 @@ export function fill(fd: number, target: Buffer, limit: number, shortReadIsEof =
  * the scratch buffer: memory grows with what the file holds, not with the cap.
  */
 export function readFdCapped(fd: number, maxBytes: number): CappedRead {
-  const buf = (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
+  const buf = scratchBuffer();
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
@@ -125,6 +125,15 @@ export function scratchBuffer(): Buffer {
   return (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
 }
 
+/**
+ * The text a capped read of `n` bytes into the scratch buffer gives (at most `maxBytes` + 1 were read: more than
+ * `maxBytes` means the file was longer, cut at `maxBytes`): readTextCapped's answer, and kept-files.ts's for a pread.
+ */
+export function scratchText(n: number, maxBytes: number): { text: string; truncated: boolean } {
+  const truncated = n > maxBytes;
+  return { text: scratchBuffer().toString('utf8', 0, truncated ? maxBytes : n), truncated };
+}
+
 function readText(path: string, maxBytes: number, shortReadIsEof: boolean): { text: string; truncated: boolean } {
   if (maxBytes >= SCRATCH_BYTES) {
     const r = readCapped(path, maxBytes);
@@ -132,10 +141,7 @@ function readText(path: string, maxBytes: number, shortReadIsEof: boolean): { te
   }
   const fd = openSync(path, 'r');
   try {
-    const target = (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
-    const total = fill(fd, target, maxBytes + 1, shortReadIsEof);
-    const truncated = total > maxBytes;
-    return { text: target.toString('utf8', 0, truncated ? maxBytes : total), truncated };
+    return scratchText(fill(fd, scratchBuffer(), maxBytes + 1, shortReadIsEof), maxBytes);
   } finally {
     closeSync(fd);
   }
