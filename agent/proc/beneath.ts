@@ -22,22 +22,14 @@
  * Synchronous (koffi): only on threads where a blocking call cannot hold the event loop, i.e. the root reader's
  * (root-ops.ts SYNC_OPS); and it cannot block anyway (RESOLVE_CACHED).
  */
-import { loadedLibcLibrary } from '../netns/netlink/libc.js';
+import { Errno, O_CLOEXEC, O_NOFOLLOW, O_PATH, libc, loadedLibcLibrary, type Libc } from '../netns/netlink/libc.js';
 
-/** openat2(2)'s number: the same in every Linux architecture's table (asm-generic included). */
-const SYS_OPENAT2 = 437;
-const O_NOFOLLOW = 0x20000;
-const O_CLOEXEC = 0x80000;
-const O_PATH = 0x200000;
 const RESOLVE_NO_MAGICLINKS = 0x02;
 const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
 const RESOLVE_CACHED = 0x20;
-const ENOENT = 2;
-const EPERM = 1;
+/** Not in libc.ts's Errno (whose names go into the netlink reader's messages): only told apart here. */
 const ENOTDIR = 20;
-const EINVAL = 22;
-const ENOSYS = 38;
 const E2BIG = 7;
 
 export type BeneathAnswer = 'absent' | 'walk';
@@ -45,15 +37,10 @@ export type BeneathAnswer = 'absent' | 'walk';
 /** Answers given on this thread since it started (tests: that the shortcut is taken, and when it is not). */
 export const beneathCounts = { absent: 0, walk: 0 };
 
-interface Calls {
-  openat2(dirFd: number, rel: string): number;
-  close(fd: number): void;
-  errno(): number;
-}
-
 /** open_how {u64 flags, mode, resolve}. */
 const how = Buffer.alloc(24);
-let calls: Calls | null | undefined;
+/** The thread's bindings (libc.ts); null: none (koffi not loaded on this thread, or no openat2 here). */
+let calls: Libc | null | undefined;
 /** Whether RESOLVE_CACHED is asked (dropped once if the kernel refuses it: 5.6-5.11). */
 let cached = true;
 
@@ -64,26 +51,16 @@ function setHow(): void {
 }
 
 /**
- * The thread's bindings, or null when koffi is not loaded on this thread (the root reader's threads load it when they
- * start: root-worker.ts, the netlink threads; never here, see loadedLibcLibrary) or cannot bind: every path is then
- * walked.
+ * The thread's libc bindings (libc.ts, where openat2 is bound with the others), or null when koffi is not loaded on
+ * this thread (the root reader's threads load it when they start: root-worker.ts, the netlink threads; never here,
+ * see loadedLibcLibrary) or cannot bind: every path is then walked.
  */
-function load(): Calls | null {
+function load(): Libc | null {
   if (calls !== undefined) return calls;
-  const library = loadedLibcLibrary();
-  if (library === null) return null; // not cached: a thread that loads koffi later uses it from then on
+  if (loadedLibcLibrary() === null) return null; // not cached: a thread that loads koffi later uses it from then on
   try {
-    const { koffi, lib } = library;
-    // glibc's syscall() is assembly that moves its integer arguments into the syscall's registers: a fixed prototype
-    // passes them exactly as the variadic one would (and koffi calls it without per-call type parsing).
-    const syscall = lib.func('long syscall(long nr, int dirfd, const char *path, void *how, unsigned long size)');
-    const close = lib.func('int close(int fd)');
+    calls = libc();
     setHow();
-    calls = {
-      openat2: (dirFd, rel) => Number(syscall(SYS_OPENAT2, dirFd, rel, how, how.length)),
-      close: (fd) => void close(fd),
-      errno: () => koffi.errno(),
-    };
   } catch (err) {
     void err; // no binding on this thread: the walk does everything, as it always did
     calls = null;
@@ -104,20 +81,20 @@ export function probeBeneath(dirFd: number, rel: string): BeneathAnswer {
 function probe(dirFd: number, rel: string): BeneathAnswer {
   const c = load();
   if (c === null) return 'walk';
-  const fd = c.openat2(dirFd, rel);
+  const fd = c.openat2(dirFd, rel, how);
   if (fd >= 0) {
     c.close(fd); // it exists: the walk opens it again with fds Node tracks
     return 'walk';
   }
   const errno = c.errno();
-  if (errno === ENOENT || errno === ENOTDIR) return 'absent';
-  if (errno === EINVAL && cached) {
+  if (errno === Errno.ENOENT || errno === ENOTDIR) return 'absent';
+  if (errno === Errno.EINVAL && cached) {
     // A kernel before RESOLVE_CACHED (5.6-5.11) refuses the flag: asked without it from now on.
     cached = false;
     setHow();
     return probe(dirFd, rel);
   }
   // No openat2 here (old kernel, seccomp) or a malformed call: this thread stops asking; the walk is exact anyway.
-  if (errno === ENOSYS || errno === EPERM || errno === EINVAL || errno === E2BIG) calls = null;
+  if (errno === Errno.ENOSYS || errno === Errno.EPERM || errno === Errno.EINVAL || errno === E2BIG) calls = null;
   return 'walk';
 }

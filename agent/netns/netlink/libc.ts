@@ -24,6 +24,8 @@ export interface Libc {
   address(buf: Buffer): bigint;
   /** fstatfs(2)'s f_type of the open file `fd`, or -1 (errno). */
   fstatfsType(fd: number): number;
+  /** openat2(2) (through syscall(2): glibc has no wrapper) with `how`, a struct open_how of `how.length` bytes: an fd or -1 (errno). */
+  openat2(dirfd: number, path: string, how: Buffer): number;
   /** `len` is a one-element array: in = buffer size, out = bytes written. */
   getsockopt(fd: number, level: number, name: number, buf: Buffer, len: number[]): number;
   setsockopt(fd: number, level: number, name: number, buf: Buffer, len: number): number;
@@ -57,11 +59,14 @@ export const MSG_DONTWAIT = 0x40;
 /** recvmmsg: block for the first datagram only, take the ones already queued after it. */
 export const MSG_WAITFORONE = 0x10000;
 export const CLOCK_THREAD_CPUTIME_ID = 3;
+/** openat2(2)'s number: the same in every Linux architecture's table (asm-generic included). */
+export const SYS_OPENAT2 = 437;
 export const AT_FDCWD = -100;
 export const O_RDONLY = 0;
 export const O_DIRECTORY = 0x10000;
 export const O_CLOEXEC = 0x80000;
 export const O_PATH = 0x200000;
+export const O_NOFOLLOW = 0x20000;
 
 /** errno values the reader tells apart. */
 export const Errno = {
@@ -133,6 +138,9 @@ export function libc(): Libc {
   const read = lib.func('long read(int fd, _Out_ void *buf, unsigned long len)');
   const recvmmsg = lib.func('int recvmmsg(int fd, void *vec, unsigned int vlen, int flags, void *timeout)');
   const fstatfs = lib.func('int fstatfs(int fd, _Out_ void *buf)');
+  // glibc's syscall() is assembly that moves its integer arguments into the syscall's registers: a fixed prototype
+  // passes them exactly as the variadic one would (and koffi calls it without per-call type parsing).
+  const syscall = lib.func('long syscall(long nr, int dirfd, const char *path, void *how, unsigned long size)');
   const timespec = Buffer.alloc(16);
   /** struct statfs is 120 bytes on x86_64 and arm64; f_type (a long) comes first. */
   const statfsBuf = Buffer.alloc(128);
@@ -145,6 +153,7 @@ export function libc(): Libc {
     recvmmsg: (fd, vec, vlen, flags) => recvmmsg(fd, vec, vlen, flags, null),
     address: (buf) => koffi.address(buf),
     fstatfsType: (fd) => (fstatfs(fd, statfsBuf) !== 0 ? -1 : Number(statfsBuf.readBigInt64LE(0))),
+    openat2: (dirfd, path, how) => Number(syscall(SYS_OPENAT2, dirfd, path, how, how.length)),
     getsockopt: (fd, level, name, buf, len) => getsockopt(fd, level, name, buf, len),
     setsockopt: (fd, level, name, buf, len) => setsockopt(fd, level, name, buf, len),
     openat: (dirfd, path, flags) => openat(dirfd, path, flags),
