@@ -140,6 +140,9 @@ describe('kept /proc files', () => {
   it('closes a cgroup file the next scan does not read (a pod process: its details carried over), keeping its stat file', async () => {
     const c = child('sleep', ['60']);
     const pid = c.pid!;
+    // Carried over only while pid, start time, comm and state stay the same: a fresh child may still be before its
+    // exec or running (R) at the first scan (seen under the suite's load).
+    await until('sleep to sleep', () => readFileSync(`/proc/${pid}/comm`, 'latin1') === 'sleep\n' && stateByPath(pid) === 'S');
     const kept = new KeptProcFiles();
     const s1 = await scanProc(opts(kept, { detailPids: [pid] }));
     expect(s1.processes.get(pid)).toMatchObject({ detailed: true });
