@@ -19,7 +19,7 @@ import { scanProc, type ProcScan, type ScanOptions } from '../proc/scan.js';
 import { Slicer } from '../metrics/slicer.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport } from '../snapshot.js';
-import type { CollectContext, Collector } from './collector.js';
+import type { CollectContext, Collector, CollectorOutcome } from './collector.js';
 import type { Draft } from './draft.js';
 
 export interface ProcCollectorOptions {
@@ -120,41 +120,51 @@ async function factsOf(opts: ProcCollectorOptions, scan: ProcScan, draft: Draft,
 }
 
 export function procCollector(opts: ProcCollectorOptions): Collector {
-  let scanning: Promise<Scanned> | null = null;
-  return {
-    name: 'proc',
-    // The scan does not need the namespace reads: started as soon as the netns collector has posted them, the main
-    // thread's scan runs while the reader thread reads (collection wall, not CPU). Timed from here.
-    start(draft, ctx) {
-      scanning ??= scanOnly(opts, draft, ctx);
-    },
-    async collect(draft, ctx) {
-      const scanned = await (scanning ??= scanOnly(opts, draft, ctx));
-      const { facts, error } = scanned.scan === undefined ? { facts: null, error: scanned.error } : await factsOf(opts, scanned.scan, draft, ctx);
-      // ~0.1 ms per pod (merging the findings, copying the report): yields between slices at 110 pods. No signal:
-      // every report gets its facts or its error, never half of them. After the netns collector: its reports.
-      const slicer = new Slicer();
-      for (const p of draft.pods) {
-        if (slicer.due) await slicer.point(); // no promise per pod when the slice is not used up
-        const report = draft.reports.get(p);
-        if (report) draft.reports.set(p, withProcFacts(report, p, facts?.get(p.sandboxId) ?? null, error ?? 'no facts'));
-      }
-      return error === undefined ? { success: true } : { success: false, error };
-    },
-  };
+  return new ProcCollector(opts);
+}
+
+/** A class: its methods are one function each for the process's life, not closures per collection (collect/netns.ts readGroup). */
+class ProcCollector implements Collector {
+  readonly name = 'proc';
+  private scanning: Promise<Scanned> | null = null;
+  constructor(private readonly opts: ProcCollectorOptions) {}
+
+  // The scan does not need the namespace reads: started as soon as the netns collector has posted them, the main
+  // thread's scan runs while the reader thread reads (collection wall, not CPU). Timed from here.
+  start(draft: Draft, ctx: CollectContext): void {
+    this.scanning ??= scanOnly(this.opts, draft, ctx);
+  }
+
+  async collect(draft: Draft, ctx: CollectContext): Promise<CollectorOutcome> {
+    const opts = this.opts;
+    const scanned = await (this.scanning ??= scanOnly(opts, draft, ctx));
+    const { facts, error } = scanned.scan === undefined ? { facts: null, error: scanned.error } : await factsOf(opts, scanned.scan, draft, ctx);
+    // ~0.1 ms per pod (merging the findings, copying the report): yields between slices at 110 pods. No signal:
+    // every report gets its facts or its error, never half of them. After the netns collector: its reports.
+    const slicer = new Slicer();
+    for (const p of draft.pods) {
+      if (slicer.due) await slicer.point(); // no promise per pod when the slice is not used up
+      const report = draft.reports.get(p);
+      if (report) draft.reports.set(p, withProcFacts(report, p, facts?.get(p.sandboxId) ?? null, error ?? 'no facts'));
+    }
+    return error === undefined ? { success: true } : { success: false, error };
+  }
 }
 
 export function bpmCollector(): Collector {
-  return {
-    name: 'bpm',
-    async collect(draft) {
-      if (draft.proc === null) return { success: false, error: 'no /proc scan in this collection (proc collector off or failed)' };
-      // chaos-daemon's own pod and the processes' owners need every pod's PIDs: not built from a partial listing.
-      if (draft.resolveAll !== null) return { success: false, error: 'only the pods asked for were resolved (inspect NS/POD, diff)' };
-      const bpm = (draft.bpm = bpmFromScan(draft.proc.scan, draft.allPods.length > 0 ? draft.allPods : draft.pods, draft.proc.index));
-      // Counted, but maybe short: say so (the counts stay, as lower bounds).
-      if (bpm.unknown.length > 0) return { success: false, error: `command line of chaos-daemon's children ${bpm.unknown.join(', ')} unknown (${draft.proc.scan.cmdlineUnread.get(bpm.unknown[0]!)!.message}): the bpm counts may miss them` };
-      return { success: true };
-    },
-  };
+  return new BpmCollector();
+}
+
+class BpmCollector implements Collector {
+  readonly name = 'bpm';
+
+  async collect(draft: Draft): Promise<CollectorOutcome> {
+    if (draft.proc === null) return { success: false, error: 'no /proc scan in this collection (proc collector off or failed)' };
+    // chaos-daemon's own pod and the processes' owners need every pod's PIDs: not built from a partial listing.
+    if (draft.resolveAll !== null) return { success: false, error: 'only the pods asked for were resolved (inspect NS/POD, diff)' };
+    const bpm = (draft.bpm = bpmFromScan(draft.proc.scan, draft.allPods.length > 0 ? draft.allPods : draft.pods, draft.proc.index));
+    // Counted, but maybe short: say so (the counts stay, as lower bounds).
+    if (bpm.unknown.length > 0) return { success: false, error: `command line of chaos-daemon's children ${bpm.unknown.join(', ')} unknown (${draft.proc.scan.cmdlineUnread.get(bpm.unknown[0]!)!.message}): the bpm counts may miss them` };
+    return { success: true };
+  }
 }

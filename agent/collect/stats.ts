@@ -11,51 +11,58 @@ import type { CgroupStatsReader } from '../runtime/cgroup-stats.js';
 import type { Inventory } from '../runtime/inventory.js';
 import type { ContainerStat } from '../runtime/types.js';
 import { Slicer } from '../metrics/slicer.js';
-import type { Collector } from './collector.js';
+import type { CollectContext, Collector } from './collector.js';
+import type { Draft } from './draft.js';
 
 /** `cgroups`: the agent's reader of the host's cgroup filesystem; null: every value from the runtimes. */
 export function statsCollector(inventory: Inventory, cgroups: CgroupStatsReader | null): Collector {
-  return {
-    name: 'stats',
-    async collect(draft, ctx) {
-      const byUrl = new Map(draft.runtimes.map((r) => [r.endpoint, r.protocol]));
-      const ask = new Set(draft.runtimes.filter((r) => r.protocol === 'docker').map((r) => r.endpoint));
-      const layout = cgroups === null ? null : await cgroups.prepare();
-      const unusable = layout === null ? 'no cgroup filesystem given' : layout.ok ? null : layout.reason;
-      const read = new Set<string>();
-      const stats: ContainerStat[] = [];
-      const misses: string[] = [];
-      // ~3 small synchronous reads per container (~10 ms for 220 at once, measured): yield between slices.
-      const slicer = new Slicer(2, ctx.signal);
-      // Indexed loops: run once per collection, unoptimised, a for-of allocates an iterator result per element.
-      const pods = draft.pods;
-      for (let i = 0; i < pods.length; i++) {
-        const pod = pods[i]!;
-        if (byUrl.get(pod.endpoint) !== 'cri') continue;
-        await slicer.point();
-        for (let j = 0; j < pod.containers.length; j++) {
-          const c = pod.containers[j]!;
-          if (c.state !== 'CONTAINER_RUNNING') continue;
-          if (c.pid !== null) read.add(c.id);
-          const got: UsageResult = cgroups === null || unusable !== null ? { ok: false, reason: unusable ?? '' }
-            : c.pid === null ? { ok: false, reason: 'no container PID' } : cgroups.read({ id: c.id, pid: c.pid });
-          if (got.ok) {
-            stats.push({ containerId: c.id, sandboxId: pod.sandboxId, name: c.name, cpuSeconds: got.cpuSeconds, memoryWorkingSetBytes: got.memoryWorkingSetBytes, source: 'cgroup' });
-          } else {
-            ask.add(pod.endpoint);
-            if (misses.length < 3) misses.push(`${pod.namespace}/${pod.name} ${c.name}: ${got.reason}`);
-          }
+  return new StatsCollector(inventory, cgroups);
+}
+
+/** A class: its collect() is one function for the process's life, not a closure per collection (collect/netns.ts readGroup). */
+class StatsCollector implements Collector {
+  readonly name = 'stats';
+  constructor(private readonly inventory: Inventory, private readonly cgroups: CgroupStatsReader | null) {}
+
+  async collect(draft: Draft, ctx: CollectContext): Promise<void> {
+    const { inventory, cgroups } = this;
+    const byUrl = new Map(draft.runtimes.map((r) => [r.endpoint, r.protocol]));
+    const ask = new Set(draft.runtimes.filter((r) => r.protocol === 'docker').map((r) => r.endpoint));
+    const layout = cgroups === null ? null : await cgroups.prepare();
+    const unusable = layout === null ? 'no cgroup filesystem given' : layout.ok ? null : layout.reason;
+    const read = new Set<string>();
+    const stats: ContainerStat[] = [];
+    const misses: string[] = [];
+    // ~3 small synchronous reads per container (~10 ms for 220 at once, measured): yield between slices.
+    const slicer = new Slicer(2, ctx.signal);
+    // Indexed loops: run once per collection, unoptimised, a for-of allocates an iterator result per element.
+    const pods = draft.pods;
+    for (let i = 0; i < pods.length; i++) {
+      const pod = pods[i]!;
+      if (byUrl.get(pod.endpoint) !== 'cri') continue;
+      await slicer.point();
+      for (let j = 0; j < pod.containers.length; j++) {
+        const c = pod.containers[j]!;
+        if (c.state !== 'CONTAINER_RUNNING') continue;
+        if (c.pid !== null) read.add(c.id);
+        const got: UsageResult = cgroups === null || unusable !== null ? { ok: false, reason: unusable ?? '' }
+          : c.pid === null ? { ok: false, reason: 'no container PID' } : cgroups.read({ id: c.id, pid: c.pid });
+        if (got.ok) {
+          stats.push({ containerId: c.id, sandboxId: pod.sandboxId, name: c.name, cpuSeconds: got.cpuSeconds, memoryWorkingSetBytes: got.memoryWorkingSetBytes, source: 'cgroup' });
+        } else {
+          ask.add(pod.endpoint);
+          if (misses.length < 3) misses.push(`${pod.namespace}/${pod.name} ${c.name}: ${got.reason}`);
         }
       }
-      cgroups?.retain(read);
-      if (ask.size > 0) {
-        const have = new Set(stats.map((s) => s.containerId));
-        for (const s of await inventory.containerStats(ask)) {
-          if (!have.has(s.containerId)) stats.push({ ...s, source: 'runtime' });
-        }
-        if (misses.length > 0) ctx.log.debug({ runtimes: [...ask], examples: misses }, 'container stats asked of the runtime (cgroup not readable)');
+    }
+    cgroups?.retain(read);
+    if (ask.size > 0) {
+      const have = new Set(stats.map((s) => s.containerId));
+      for (const s of await inventory.containerStats(ask)) {
+        if (!have.has(s.containerId)) stats.push({ ...s, source: 'runtime' });
       }
-      draft.containerStats = stats;
-    },
-  };
+      if (misses.length > 0) ctx.log.debug({ runtimes: [...ask], examples: misses }, 'container stats asked of the runtime (cgroup not readable)');
+    }
+    draft.containerStats = stats;
+  }
 }

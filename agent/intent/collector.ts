@@ -5,7 +5,8 @@
  * command (bounded by their own deadline, setup.ts). Its success (chaos_daemon_scrape_collector_success
  * {collector="kube"}) is whether the intent was in sync with the server.
  */
-import type { Collector } from '../collect/collector.js';
+import type { Collector, CollectorOutcome } from '../collect/collector.js';
+import type { Draft } from '../collect/draft.js';
 import { attachIntent, type FirstSeen } from './attach.js';
 import type { LifecycleLimits } from './lifecycle.js';
 import type { IntentSource } from './source.js';
@@ -20,17 +21,23 @@ export interface KubeCollectorOptions {
 }
 
 export function kubeCollector(opts: KubeCollectorOptions): Collector {
-  return {
-    name: 'kube',
-    async collect(draft) {
-      const source = await opts.source;
-      if (source === null) return { success: false, error: 'Kubernetes API source off' };
-      const view = source.view();
-      const health = source.health();
-      draft.kube = health;
-      attachIntent(draft.reports.values(), view, opts.firstSeen, Date.now() / 1000, opts.lifecycle);
-      if (health.up) return { success: true };
-      return { success: false, error: view.status.errors.join('; ') || 'Kubernetes API not reachable' };
-    },
-  };
+  return new KubeCollector(opts);
+}
+
+/** A class: its collect() is one function for the process's life, not a closure per collection (collect/netns.ts readGroup). */
+class KubeCollector implements Collector {
+  readonly name = 'kube';
+  constructor(private readonly opts: KubeCollectorOptions) {}
+
+  async collect(draft: Draft): Promise<CollectorOutcome> {
+    const opts = this.opts;
+    const source = await opts.source;
+    if (source === null) return { success: false, error: 'Kubernetes API source off' };
+    const view = source.view();
+    const health = source.health();
+    draft.kube = health;
+    attachIntent(draft.reports.values(), view, opts.firstSeen, Date.now() / 1000, opts.lifecycle);
+    if (health.up) return { success: true };
+    return { success: false, error: view.status.errors.join('; ') || 'Kubernetes API not reachable' };
+  }
 }

@@ -64,10 +64,10 @@ function procFdFsType(fd: number): number {
 /**
  * Open the namespace file at `path` and check the fd: an nsfs file and, unless `expectedInode` is null, that inode.
  * Returns the fd (the caller closes it) and its inode. Throws NsFileError: vanished (ENOENT/ESRCH, or the path now
- * names another namespace), not-namespace (any other file), open (any other errno). `fsTypeOf`: the f_type of an
- * open fd's filesystem (fstatfs(2); throws when it cannot tell).
+ * names another namespace), not-namespace (any other file), open (any other errno). `fsTypeOf(fd, lib)`: the f_type of
+ * an open fd's filesystem (fstatfs(2); throws when it cannot tell); `lib` is passed to it as given.
  */
-export function openNamespaceFile(path: string, expectedInode: number | null, fsTypeOf: (fd: number) => number = procFdFsType): { fd: number; inode: number } {
+export function openNamespaceFile<L = undefined>(path: string, expectedInode: number | null, fsTypeOf: (fd: number, lib: L) => number = procFdFsType, lib?: L): { fd: number; inode: number } {
   let fd: number;
   try {
     fd = openSync(path, NS_OPEN_FLAGS);
@@ -78,7 +78,7 @@ export function openNamespaceFile(path: string, expectedInode: number | null, fs
   try {
     const st = fstatSync(fd);
     // The open file's filesystem, not that of whatever `path` names now.
-    const why = notNamespaceFile(st, st.isFile() ? fsTypeOf(fd) : 0);
+    const why = notNamespaceFile(st, st.isFile() ? fsTypeOf(fd, lib as L) : 0);
     // Another inode than the one resolved: the namespace is gone (a netns mount point left behind once unmounted is
     // a plain file) or was replaced; which file is there now is said, not counted.
     if (expectedInode !== null && st.ino !== expectedInode) {

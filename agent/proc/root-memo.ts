@@ -88,7 +88,7 @@ export class ThreadRootMemo {
    * generation this thread last posted for the container and the fresh facts equal it, else the facts with a new
    * generation. `commit` makes them this thread's entries: call it once the answer is posted.
    */
-  answer(jobs: readonly RootJob[], known: readonly number[] | undefined, facts: readonly RootFacts[]): { results: (RootFacts | null)[]; gens: number[]; commit(): void } {
+  answer(jobs: readonly RootJob[], known: readonly number[] | undefined, facts: readonly RootFacts[]): RootAnswer {
     const results: (RootFacts | null)[] = [];
     const gens: number[] = [];
     const fresh: Held[] = [];
@@ -108,17 +108,31 @@ export class ThreadRootMemo {
         fresh.push(entry);
       }
     }
-    return {
-      results,
-      gens,
-      commit: () => {
-        for (let i = 0; i < jobs.length; i++) {
-          fresh[i]!.stamp = stamp;
-          this.last.set(jobs[i]!.container.id, fresh[i]!);
-        }
-        prune(this.last, stamp);
-      },
-    };
+    return new RootAnswer(results, gens, this.last, jobs, fresh, stamp);
+  }
+}
+
+/**
+ * One request's answers, and how they become the thread's entries. A class, not an object with a closure per request:
+ * V8 would compile that closure again after every full GC (collect/netns.ts readGroup says why).
+ */
+export class RootAnswer {
+  constructor(
+    readonly results: (RootFacts | null)[],
+    readonly gens: number[],
+    private readonly last: Map<string, Held>,
+    private readonly jobs: readonly RootJob[],
+    private readonly fresh: Held[],
+    private readonly stamp: number,
+  ) {}
+
+  /** Make the answers the thread's entries (once posted); entries not named by this request are dropped. */
+  commit(): void {
+    for (let i = 0; i < this.jobs.length; i++) {
+      this.fresh[i]!.stamp = this.stamp;
+      this.last.set(this.jobs[i]!.container.id, this.fresh[i]!);
+    }
+    prune(this.last, this.stamp);
   }
 }
 

@@ -26,22 +26,26 @@ export type RootReply = { id: number; results: (RootFacts | null)[]; gens: numbe
 
 export function serveRootRequests(port: MessagePort): void {
   const memo = new ThreadRootMemo();
-  port.on('message', (req: RootRequest) => {
-    void (async () => {
-      const progress = new Int32Array(req.progress);
-      const results: RootFacts[] = [];
-      try {
-        for (let i = 0; i < req.jobs.length; i++) {
-          Atomics.store(progress, 0, i);
-          results.push(await readRootFacts(req.jobs[i]!, true));
-        }
-        const a = memo.answer(req.jobs, req.known, results);
-        port.postMessage({ id: req.id, results: a.results, gens: a.gens } satisfies RootReply);
-        a.commit();
-      } catch (err) {
-        // Only a bug gets here (the pod's doing is a fact): reported to the main thread, which fails the collector.
-        port.postMessage({ id: req.id, error: errorMessage(err) } satisfies RootReply);
-      }
-    })();
-  });
+  port.on('message', (req: RootRequest) => void serveRequest(port, memo, req));
+}
+
+/**
+ * One request, answered on `port`. Module-level, not an async closure made per request: V8 would compile that
+ * closure again after every full GC of the thread's isolate (collect/netns.ts readGroup says why).
+ */
+async function serveRequest(port: MessagePort, memo: ThreadRootMemo, req: RootRequest): Promise<void> {
+  const progress = new Int32Array(req.progress);
+  const results: RootFacts[] = [];
+  try {
+    for (let i = 0; i < req.jobs.length; i++) {
+      Atomics.store(progress, 0, i);
+      results.push(await readRootFacts(req.jobs[i]!, true));
+    }
+    const a = memo.answer(req.jobs, req.known, results);
+    port.postMessage({ id: req.id, results: a.results, gens: a.gens } satisfies RootReply);
+    a.commit();
+  } catch (err) {
+    // Only a bug gets here (the pod's doing is a fact): reported to the main thread, which fails the collector.
+    port.postMessage({ id: req.id, error: errorMessage(err) } satisfies RootReply);
+  }
 }

@@ -237,10 +237,9 @@ export class CgroupStatsReader {
 
   /** After a collection: close the files of every container not in `ids`. */
   retain(ids: ReadonlySet<string>): void {
-    // forEach, not a copy of the keys: deleting the entry being visited is allowed.
-    this.open.forEach((_, id) => {
-      if (!ids.has(id)) this.drop(id);
-    });
+    // forEach, not a copy of the keys: deleting the entry being visited is allowed. A module-level callback, not a
+    // closure per call (collect/netns.ts readGroup).
+    this.open.forEach(CgroupStatsReader.dropUnlessKept, { ids, reader: this });
   }
 
   close(): void {
@@ -265,6 +264,10 @@ export class CgroupStatsReader {
     if (got.ok) this.open.set(c.id, { pid: c.pid, fds: opened.fds });
     else closeAll(opened.fds);
     return got;
+  }
+
+  private static dropUnlessKept(this: { ids: ReadonlySet<string>; reader: CgroupStatsReader }, _: unknown, id: string): void {
+    if (!this.ids.has(id)) this.reader.drop(id);
   }
 
   private drop(id: string): void {

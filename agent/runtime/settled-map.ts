@@ -42,10 +42,15 @@ export class SettledMap<V> {
     return this.pending.keys();
   }
 
-  /** Delete every key not in `keep` (without an iterator result per key). */
+  /**
+   * Delete every key not in `keep` (without an iterator result per key; the callback is module-level, not a closure
+   * per call: collect/netns.ts readGroup says why).
+   */
   deleteUnless(keep: ReadonlySet<string>): void {
-    this.pending.forEach((_, key) => {
-      if (!keep.has(key)) this.delete(key);
-    });
+    this.pending.forEach(deleteUnlessKept, { keep, map: this });
   }
+}
+
+function deleteUnlessKept(this: { keep: ReadonlySet<string>; map: { delete(key: string): unknown } }, _: unknown, key: string): void {
+  if (!this.keep.has(key)) this.map.delete(key);
 }

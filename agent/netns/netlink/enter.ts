@@ -79,12 +79,12 @@ export function currentNetnsInode(): number {
  * Throws NetlinkError (reason vanished when the file is gone or names another namespace, spawn when it is not a
  * namespace file or the kernel refuses), or StrandedThreadError.
  */
-export function withNetns<T>(path: string, expectedInode: number | null, fn: (inside: Inside) => T, lib: Libc = libc()): { value: T; inode: number } {
+export function withNetns<T, A = undefined>(path: string, expectedInode: number | null, fn: (inside: Inside, arg: A) => T, arg?: A, lib: Libc = libc()): { value: T; inode: number } {
   let fd: number;
   let inode: number;
   try {
     // Never blocks (a FIFO would hold this thread where terminate() cannot reach it); refuses any non-nsfs file.
-    ({ fd, inode } = openNamespaceFile(path, expectedInode, (f) => fsTypeOf(lib, f)));
+    ({ fd, inode } = openNamespaceFile(path, expectedInode, fsTypeOf, lib));
   } catch (err) {
     const reason = err instanceof NsFileError && err.problem === 'vanished' ? 'vanished' : 'spawn';
     throw new NetlinkError('open netns', reason, errorMessage(err), { cause: err });
@@ -95,16 +95,11 @@ export function withNetns<T>(path: string, expectedInode: number | null, fn: (in
       const errno = lib.errno();
       throw new NetlinkError('setns', 'spawn', `${path}: ${errnoName(errno)}${errno === Errno.EINVAL ? ' (not a network namespace)' : ''}`, { errno });
     }
-    const opened: { close(): void }[] = [];
+    const inside = new InsideNamespace(lib);
+    const opened = inside.opened;
     let value: T;
     try {
-      const inside: Inside = {
-        route: () => track(opened, netlinkSocket(lib, NETLINK_ROUTE)),
-        netfilter: () => track(opened, netlinkSocket(lib, NETLINK_NETFILTER)),
-        raw: (family) => track(opened, rawSocket(lib, family)),
-        procNet: (name) => readProcNet(lib, name),
-      };
-      value = fn(inside);
+      value = fn(inside, arg as A);
     } catch (err) {
       for (const s of opened) s.close();
       throw err;
@@ -122,8 +117,34 @@ export function withNetns<T>(path: string, expectedInode: number | null, fn: (in
   }
 }
 
+/**
+ * Inside for one withNetns call: a class, not an object of closures made per read (V8 would compile those again
+ * after every full GC of the reader's isolate: collect/netns.ts readGroup says why).
+ */
+class InsideNamespace implements Inside {
+  /** Every socket opened inside, closed by withNetns if the callback or the way back fails. */
+  readonly opened: { close(): void }[] = [];
+  constructor(private readonly lib: Libc) {}
+
+  route(): NetlinkSocket {
+    return track(this.opened, netlinkSocket(this.lib, NETLINK_ROUTE));
+  }
+
+  netfilter(): NetlinkSocket {
+    return track(this.opened, netlinkSocket(this.lib, NETLINK_NETFILTER));
+  }
+
+  raw(family: 'ipv4' | 'ipv6'): RawSocket {
+    return track(this.opened, rawSocket(this.lib, family));
+  }
+
+  procNet(name: 'ip_tables_names' | 'ip6_tables_names' | 'dev'): string | null {
+    return readProcNet(this.lib, name);
+  }
+}
+
 /** fstatfs(fd)'s f_type (one call on the fd, where statfs of /proc/self/fd/<fd> walks procfs first). */
-function fsTypeOf(lib: Libc, fd: number): number {
+function fsTypeOf(fd: number, lib: Libc): number {
   const type = lib.fstatfsType(fd);
   if (type < 0) {
     const errno = lib.errno();

@@ -100,30 +100,37 @@ function reenter(pin: Pin, open: (inside: Inside) => NetlinkSocket): NetlinkSock
 /**
  * The read's sockets: one NETLINK_ROUTE fd for links and tc, one NETLINK_NETFILTER fd for nftables and ipset, each
  * source with a socket of its own on it (its role on the tape; a fresh fd when another source cut the shared one
- * short: NetlinkSocket.shared), the IPv4 raw socket, the IPv6 one only when legacy IPv6 tables exist.
+ * short: NetlinkSocket.shared), the IPv4 raw socket, the IPv6 one only when legacy IPv6 tables exist. Module-level,
+ * called by withNetns with the pin: not a closure made per read (enter.ts InsideNamespace says why).
  */
-function openHandles(pin: Pin): (inside: Inside) => NamespaceHandles {
-  return (inside) => {
-    const problems: NamespaceHandles['problems'] = [];
-    const route = inside.route();
-    const tcRoute = route.shared('tcRoute', () => reenter(pin, (i) => i.route()));
-    const netfilter = tryOpen('netfilter socket', () => inside.netfilter(), problems);
-    if (netfilter !== null) netfilter.role = 'netfilter';
-    const ipsetNetfilter = netfilter === null ? null : netfilter.shared('ipsetNetfilter', () => reenter(pin, (i) => i.netfilter()));
-    const ipv4 = parseTableNames(inside.procNet('ip_tables_names'));
-    const ipv6 = parseTableNames(inside.procNet('ip6_tables_names'));
-    // Raw sockets need NET_RAW; IPv4's is always opened (ipset names are resolved on it), IPv6's only for its tables.
-    const raw4 = tryOpen('raw socket ipv4', () => inside.raw('ipv4'), problems);
-    const raw6 = ipv6.length > 0 ? tryOpen('raw socket ipv6', () => inside.raw('ipv6'), problems) : null;
-    const setIndex = raw4 !== null ? new SetIndex(raw4) : null;
-    return { route, tcRoute, netfilter, ipsetNetfilter, raw4, raw6, legacyTables: { ipv4, ipv6 }, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems };
-  };
+function openHandles(inside: Inside, pin: Pin): NamespaceHandles {
+  const problems: NamespaceHandles['problems'] = [];
+  const route = inside.route();
+  const tcRoute = route.shared('tcRoute', () => reenter(pin, openRoute));
+  const netfilter = tryOpen('netfilter socket', () => inside.netfilter(), problems);
+  if (netfilter !== null) netfilter.role = 'netfilter';
+  const ipsetNetfilter = netfilter === null ? null : netfilter.shared('ipsetNetfilter', () => reenter(pin, openNetfilter));
+  const ipv4 = parseTableNames(inside.procNet('ip_tables_names'));
+  const ipv6 = parseTableNames(inside.procNet('ip6_tables_names'));
+  // Raw sockets need NET_RAW; IPv4's is always opened (ipset names are resolved on it), IPv6's only for its tables.
+  const raw4 = tryOpen('raw socket ipv4', () => inside.raw('ipv4'), problems);
+  const raw6 = ipv6.length > 0 ? tryOpen('raw socket ipv6', () => inside.raw('ipv6'), problems) : null;
+  const setIndex = raw4 !== null ? new SetIndex(raw4) : null;
+  return { route, tcRoute, netfilter, ipsetNetfilter, raw4, raw6, legacyTables: { ipv4, ipv6 }, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems };
+}
+
+function openRoute(inside: Inside): NetlinkSocket {
+  return inside.route();
+}
+
+function openNetfilter(inside: Inside): NetlinkSocket {
+  return inside.netfilter();
 }
 
 /** Enter the job's namespace and open the read's handles; later re-entries are pinned to the inode found now. */
 function enter(job: NetlinkJob): { h: NamespaceHandles; pin: Pin } {
   const pin: Pin = { path: job.path, inode: job.inode, stranded: null };
-  const { value: h, inode } = withNetns(job.path, job.inode, openHandles(pin));
+  const { value: h, inode } = withNetns(job.path, job.inode, openHandles, pin);
   pin.inode = inode;
   return { h, pin };
 }
