@@ -23,6 +23,7 @@ import { CollectionFamilies } from './families.js';
 import { DEFAULT_SLICE_MS, Slicer } from './slicer.js';
 import { registerRuntimeMetrics, runtimeRequestHistogram } from './runtime.js';
 import { netnsInstruments, registerSelfMetrics, type CommandObservation } from './self.js';
+import { replaceOpenFdsGauge } from './open-fds.js';
 
 /**
  * How often prom-client's event-loop delay histogram (nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds)
@@ -119,6 +120,7 @@ export class PersistentMetrics {
     if (opts.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_PRECISION_MS });
       for (const name of GAUGES_NAMED_TOTAL) this.registry.removeSingleMetric(name);
+      replaceOpenFdsGauge(this.registry);
     }
     this.onCall = runtimeRequestHistogram(this.registry).observe;
     const netns = netnsInstruments(this.registry);
