@@ -70,6 +70,7 @@ async function main(): Promise<void> {
       'loop-blocks': { type: 'boolean', default: false },
       threads: { type: 'boolean', default: false },
       'pause-ms': { type: 'string', default: '0' },
+      warmups: { type: 'string', default: '2' },
       endpoint: { type: 'string' },
     },
   });
@@ -112,14 +113,16 @@ async function main(): Promise<void> {
     const rows: Record<string, number[]> = { wall: [], cpu: [], collectWall: [], collectCpu: [], pipelineWall: [], pipelineCpu: [], workerCpu: [], mainCpu: [] };
     const blocks: Record<string, number[]> = {};
     const pauseMs = Number(values['pause-ms']);
-    for (let i = 0; i < collections + 2; i++) {
-      // Idle between collections, as serve is between intervals and the bench's agent between rounds (V8 does its
-      // idle-time and memory-reducing GCs then).
-      if (pauseMs > 0 && i > 0) await new Promise((r) => setTimeout(r, pauseMs));
+    const warmups = Number(values.warmups);
+    if (!Number.isInteger(warmups) || warmups < 0) throw new AgentError('BENCH_USAGE', '--warmups: a whole number');
+    for (let i = 0; i < collections + warmups; i++) {
+      // Idle between measured collections, as serve is between intervals and the bench's agent between rounds (V8
+      // does its idle-time and memory-reducing GCs then); warm-ups run back to back, as the bench's do.
+      if (pauseMs > 0 && i >= warmups) await new Promise((r) => setTimeout(r, pauseMs));
       const before = early ? sampleThreads(pid) : null;
       const s = await agent.collectOnce();
       const cpu = s.cpu;
-      if (i < 2) continue; // warm-up: caches, JIT, reader threads
+      if (i < warmups) continue; // warm-up: caches, JIT, reader threads
       if (before) for (const [tid, d] of threadDeltas(before, sampleThreads(pid))) (perThread.get(tid) ?? perThread.set(tid, []).get(tid)!).push(d);
       rows.wall!.push(s.wallMs);
       rows.cpu!.push(cpu.totalMs);
