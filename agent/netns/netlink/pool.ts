@@ -3,9 +3,12 @@
  * the calling thread, and the FFI calls are synchronous, so a read on the main thread would block the event loop for
  * its whole duration; in a worker it costs the main thread only the structured clone of the result.
  *
- * Workers start on demand, one job at a time each (FIFO queue), stop after `idleMs` without work, and are replaced
- * when one dies (out of memory: each has a V8 heap limit, so a hostile namespace costs a read, not the agent) or
- * overruns its job's budget by more than `graceMs` (terminated; the job fails with a timeout).
+ * Workers start on demand, stop after `idleMs` without work, and are replaced when one dies (out of memory: each has
+ * a V8 heap limit, so a hostile namespace costs a read, not the agent) or overruns its job's budget by more than
+ * `graceMs` (terminated; the job fails with a timeout). A thread reads one job at a time, in order, but is sent up to
+ * PIPELINE_DEPTH of them at once (FIFO queue): it starts the next as soon as it posted an answer, instead of waiting
+ * for the main thread, busy with the /proc scan between two of its messages, to hand it one (see PIPELINE_DEPTH).
+ * Jobs sent behind a read that makes no progress are taken back when a spare starts (see SlotEpoch).
  *
  * One thread is the rule, `size` the most: a thread beyond the first starts only when every running thread has
  * been on its job (or on its lease since the lease last reported progress) for `spareAfterMs`, i.e. when a read is
@@ -34,16 +37,18 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { NetlinkError, errorMessage } from '../../errors.js';
 import { workerLimits } from '../../worker-limits.js';
-import { isLoaded, startWorker, terminateLoaded, whenLoaded } from '../../worker-loaded.js';
-import type { NetnsState } from '../state.js';
+import { startWorker, terminateLoaded, whenLoaded } from '../../worker-loaded.js';
 import type { NetlinkJob } from './read-namespace.js';
-import { KeptReads, type Kept } from './kept-reads.js';
+import { KeptReads } from './kept-reads.js';
 import { LazyDeadline } from './lazy-deadline.js';
 import { AbortWatch } from './abort-watch.js';
 import type { JobMessage, ReplyMessage } from './worker-main.js';
+import { PIPELINE_DEPTH, byId, isFree, lastProgress, type LeaseWait, type Pending, type PoolResult, type Slot, type ThreadData, type ThreadLease } from './pool-slot.js';
+
+export { PIPELINE_DEPTH, type PoolResult, type ThreadData, type ThreadLease } from './pool-slot.js';
 
 export interface PoolOptions {
   size: number;
@@ -65,74 +70,6 @@ export interface PoolOptions {
 /** Default of PoolOptions.spareAfterMs: ~500 replayed reads, ~10 full reads of 2,000 legacy rules. */
 export const SPARE_AFTER_MS = 250;
 
-interface Pending {
-  id: number;
-  job: NetlinkJob;
-  /** The kept read whose tape the job may replay (null: none). */
-  kept: Kept | null;
-  resolve(r: PoolResult): void;
-  reject(err: Error): void;
-  signal: AbortSignal | undefined;
-}
-
-export interface PoolResult {
-  state: NetnsState;
-  /** CPU the worker thread spent on this read, seconds. */
-  cpuSeconds: number;
-  /** The namespace answered as on the last read: `state` is that read's state (the same object). */
-  unchanged: boolean;
-}
-
-/** A pool thread lent whole to another kind of job (the root reader): see the header. */
-export interface ThreadLease {
-  /** The thread (for its 'error' and 'exit' events). */
-  readonly worker: Worker;
-  /** The main thread's end of the thread's side channel (the other end is `sidePort` in its workerData). */
-  readonly port: MessagePort;
-  /** Give the thread back to the pool (its next read, or its idle timer). */
-  release(): void;
-  /** The holder saw the thread move on (the root reader's next container): no spare thread is needed yet. */
-  progress(): void;
-  /** Terminate the thread (stuck, or dead); the pool starts another when it needs one. */
-  abandon(): void;
-}
-
-/** A lease waiting for a thread. */
-interface LeaseWait {
-  grant(lease: ThreadLease): void;
-  reject(err: Error): void;
-}
-
-/** The data every pool thread starts with (thread-main.ts). */
-export interface ThreadData {
-  sidePort: MessagePort;
-  /** The thread's V8 old-generation limit, MB: its tape cache takes a quarter of it at most (tape-cache.ts). */
-  heapMb?: number;
-}
-
-interface Slot {
-  worker: Worker;
-  port: MessagePort;
-  busy: Pending | null;
-  /** Lent to a lease (no read is assigned to it). */
-  lent: boolean;
-  /** Its job's budget + grace (lazy-deadline.ts: no timer per job). */
-  watchdog: LazyDeadline;
-  /** Its stop after idleMs free. */
-  idle: LazyDeadline;
-  /** performance.now() of its last progress: the job or lease it was given, or the lease's last progress(). */
-  since: number;
-}
-
-function isFree(s: Slot): boolean {
-  return s.busy === null && !s.lent;
-}
-
-/** When the slot last made progress; a thread still loading its modules (~100-300 ms on a loaded node) is not slow at reading: it counts as moving now. */
-function lastProgress(s: Slot, now: number): number {
-  return isLoaded(s.worker) ? s.since : now;
-}
-
 /** thread-main.js next to this module; under vitest (TypeScript sources) the compiled one in dist/. */
 export function workerUrl(): URL {
   const here = new URL('./thread-main.js', import.meta.url);
@@ -153,6 +90,8 @@ export class NetlinkPool {
   private nextId = 1;
   /** Wakes pump() when the running threads will have made no progress for spareAfterMs. */
   private spareTimer: NodeJS.Timeout | null = null;
+  /** Wakes pump() when the head read of a thread with jobs sent behind it will have made no progress for spareAfterMs. */
+  private stuckTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Workers started (for the self metrics and tests). */
   started = 0;
@@ -160,6 +99,8 @@ export class NetlinkPool {
   replaced = 0;
   /** Threads started beyond the first because every running one was slow or stuck (see the header). */
   spares = 0;
+  /** Jobs taken back from a thread stuck on the read before them (SlotEpoch). */
+  takenBack = 0;
   constructor(private readonly opts: PoolOptions) {
     this.kept = new KeptReads(opts.keepMs ?? 600_000);
   }
@@ -178,7 +119,7 @@ export class NetlinkPool {
     if (this.closed) return Promise.reject(new NetlinkError('netlink pool', 'spawn', 'the pool is closed'));
     if (signal?.aborted) return Promise.reject(new NetlinkError('netlink read', 'timeout', 'aborted before it started'));
     return new Promise<PoolResult>((resolve, reject) => {
-      const p: Pending = { id: this.nextId++, job, kept: this.kept.forJob(job), resolve, reject, signal };
+      const p: Pending = { id: this.nextId++, job, epoch: 0, kept: this.kept.forJob(job), resolve, reject, signal };
       if (signal) this.aborts.add(signal, p);
       this.queue.push(p);
       this.pump();
@@ -200,9 +141,14 @@ export class NetlinkPool {
     this.kept.clear();
     if (this.spareTimer) clearTimeout(this.spareTimer);
     this.spareTimer = null;
+    if (this.stuckTimer) clearTimeout(this.stuckTimer);
+    this.stuckTimer = null;
     for (const l of this.leases.splice(0)) l.reject(new NetlinkError('netlink pool', 'spawn', 'the pool was closed'));
-    for (const p of this.queue.splice(0)) this.settle(p, new NetlinkError('netlink read', 'timeout', 'the reader was closed'));
-    await Promise.all(this.slots.splice(0).map((s) => this.stop(s, new NetlinkError('netlink read', 'timeout', 'the reader was closed'))));
+    const closed = (): NetlinkError => new NetlinkError('netlink read', 'timeout', 'the reader was closed');
+    // Each slot's head fails with its stop; the jobs sent behind it come back to the queue, failed with it below.
+    const stopping = this.slots.splice(0).map((s) => this.stop(s, closed()));
+    for (const p of this.queue.splice(0)) this.settle(p, closed());
+    await Promise.all(stopping);
   }
 
   /** Threads running (busy, lent or idle). */
@@ -211,12 +157,41 @@ export class NetlinkPool {
   }
 
   get busy(): number {
-    return this.slots.filter((s) => s.busy || s.lent).length;
+    return this.slots.filter((s) => s.jobs.length > 0 || s.lent).length;
+  }
+
+  /** Reads sent to threads and not answered yet (at most PIPELINE_DEPTH per thread). */
+  get sent(): number {
+    let n = 0;
+    for (const s of this.slots) n += s.jobs.length;
+    return n;
+  }
+
+  /** Reads waiting for a thread. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * A thread for the next lease (a free one) or read (a free one, else one with room in its pipeline that is moving:
+   * nothing is added behind a read that makes no progress). While a lease waits, reads are sent to free threads only,
+   * so that a busy one drains and can be lent.
+   */
+  private slotFor(lease: boolean): Slot | undefined {
+    const free = this.slots.find(isFree);
+    if (free || lease || this.leases.length > 0) return free;
+    return this.slots.find((s) => !s.lent && s.jobs.length < PIPELINE_DEPTH && this.moving(s));
   }
 
   private pump(): void {
+    this.takeBackFromStuck();
+    this.feed();
+    this.watchStuck();
+  }
+
+  private feed(): void {
     while (this.leases.length > 0 || this.queue.length > 0) {
-      let slot = this.slots.find(isFree);
+      let slot = this.slotFor(this.leases.length > 0);
       if (!slot) {
         if (this.slots.length >= this.opts.size || !this.spareDue()) return;
         if (this.slots.length > 0) this.spares++;
@@ -263,6 +238,37 @@ export class NetlinkPool {
     return isFree(o) || now - lastProgress(o, now) < this.spareAfterMs;
   }
 
+  /**
+   * The jobs sent behind the read of a thread that has made no progress for spareAfterMs go back to the front of the
+   * queue (in order), for another thread or a spare, and that thread will skip them (SlotEpoch): a stuck read holds
+   * up the reads sent with it no longer than the others (see the header).
+   */
+  private takeBackFromStuck(): void {
+    const back: Pending[] = [];
+    for (const s of this.slots) {
+      if (s.jobs.length < 2 || this.moving(s)) continue;
+      Atomics.add(s.epoch.word, 0, 1);
+      const tail = s.jobs.splice(1);
+      this.takenBack += tail.length;
+      back.push(...tail);
+    }
+    if (back.length > 0) this.queue.unshift(...back.sort(byId));
+  }
+
+  /** While a thread has jobs sent behind its read, pump() again when that read would count as stuck. */
+  private watchStuck(): void {
+    if (this.stuckTimer !== null || this.closed) return;
+    let first = Infinity;
+    const now = performance.now();
+    for (const s of this.slots) if (s.jobs.length > 1) first = Math.min(first, lastProgress(s, now));
+    if (first === Infinity) return;
+    this.stuckTimer = setTimeout(() => {
+      this.stuckTimer = null;
+      if (!this.closed) this.pump();
+    }, Math.max(1, Math.ceil(first + this.spareAfterMs - now)));
+    this.stuckTimer.unref(); // the busy thread is ref'd
+  }
+
   private get spareAfterMs(): number {
     return this.opts.spareAfterMs ?? SPARE_AFTER_MS;
   }
@@ -299,11 +305,12 @@ export class NetlinkPool {
   private spawn(): Slot {
     const heap = this.opts.heapMb ?? 96;
     const side = new MessageChannel();
-    const workerData: ThreadData = { sidePort: side.port2, heapMb: heap };
+    const epochBuffer = new SharedArrayBuffer(4);
+    const workerData: ThreadData = { sidePort: side.port2, heapMb: heap, epoch: epochBuffer };
     const worker = startWorker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
     side.port1.unref();
     this.started++;
-    const slot: Slot = { worker, port: side.port1, busy: null, lent: false, watchdog: null!, idle: null!, since: performance.now() };
+    const slot: Slot = { worker, port: side.port1, jobs: [], epoch: { word: new Int32Array(epochBuffer) }, lent: false, watchdog: null!, idle: null!, since: performance.now() };
     slot.watchdog = new LazyDeadline(() => this.overrun(slot));
     slot.idle = new LazyDeadline(() => void this.stop(slot, null));
     worker.on('message', (m: ReplyMessage) => this.onReply(slot, m));
@@ -321,14 +328,22 @@ export class NetlinkPool {
 
   private assign(slot: Slot, p: Pending): void {
     slot.idle.clear();
-    slot.busy = p;
-    slot.since = performance.now();
-    slot.worker.ref(); // a pending read keeps the process alive (a CLI awaiting it has nothing else running)
-    slot.watchdog.set(slot.since + p.job.budgetMs + this.graceMs);
-    // The tape's bytes go only to a thread that does not keep it decoded already (a spare, a replacement).
+    slot.jobs.push(p);
+    if (slot.jobs.length === 1) this.headStarted(slot);
+    // The tape's bytes go only to a thread that does not keep it decoded already (a spare, a replacement). The
+    // holder is the thread of the last answer taken; one ahead in this pipeline may change it: the thread then
+    // has the tape it needs or reads in full (tape-cache.ts tapeToReplay finds no tape under that id).
     const k = p.kept;
     const previous = k === null ? null : { id: k.tapeId, tape: k.holder === slot.worker.threadId ? null : k.tape };
-    slot.worker.postMessage({ id: p.id, job: p.job, previous } satisfies JobMessage);
+    p.epoch = Atomics.load(slot.epoch.word, 0);
+    slot.worker.postMessage({ id: p.id, job: p.job, previous, epoch: p.epoch } satisfies JobMessage);
+  }
+
+  /** The slot's head job is the one its thread reads now: progress, and that job's budget from now. */
+  private headStarted(slot: Slot): void {
+    slot.since = performance.now();
+    slot.worker.ref(); // a pending read keeps the process alive (a CLI awaiting it has nothing else running)
+    slot.watchdog.set(slot.since + slot.jobs[0]!.job.budgetMs + this.graceMs);
   }
 
   private get graceMs(): number {
@@ -337,16 +352,18 @@ export class NetlinkPool {
 
   /** The slot's job ran past its budget + grace: terminate the thread, the job fails with a timeout. */
   private overrun(slot: Slot): void {
-    const p = slot.busy;
-    if (p === null) return;
+    const p = slot.jobs[0];
+    if (p === undefined) return;
     const err = new NetlinkError('netlink read', 'timeout', `${p.job.path}: no answer within ${p.job.budgetMs + this.graceMs} ms; reader thread terminated`);
     void this.stop(slot, err);
   }
 
   private onReply(slot: Slot, m: ReplyMessage): void {
-    const p = slot.busy;
-    if (!p || p.id !== m.id) return;
-    this.release(slot);
+    const p = slot.jobs[0];
+    if (!p || p.id !== m.id) return; // a job taken back and read anyway (SlotEpoch), or of a stopped slot
+    slot.jobs.shift();
+    if (slot.jobs.length > 0) this.headStarted(slot);
+    else this.release(slot);
     if (m.ok) {
       const cpuSeconds = m.cpuMicros / 1e6;
       if (m.unchanged) this.settle(p, null, { state: this.kept.unchanged(p.kept!, slot.worker.threadId), cpuSeconds, unchanged: true });
@@ -361,7 +378,6 @@ export class NetlinkPool {
 
   private release(slot: Slot): void {
     slot.watchdog.clear();
-    slot.busy = null;
     slot.worker.unref();
     // A spare whose work is done stops now, when another thread is there and not stuck: one thread is the rule. (A
     // thread stuck on one read is terminated at that read's budget: this one is then the thread left.)
@@ -380,8 +396,7 @@ export class NetlinkPool {
     slot.watchdog.dispose();
     slot.idle.dispose();
     if (!slot.lent) slot.port.close(); // a lent one is closed when its holder abandons it
-    const p = slot.busy;
-    slot.busy = null;
+    const p = this.takeAll(slot);
     if (p) {
       const why = err instanceof NetlinkError ? err : new NetlinkError('netlink read', 'spawn', `the reader thread failed: ${err.message}`, { cause: err });
       this.settle(p, why);
@@ -395,11 +410,12 @@ export class NetlinkPool {
     if (i >= 0) this.slots.splice(i, 1);
     slot.watchdog.dispose();
     slot.idle.dispose();
-    const p = slot.busy;
-    slot.busy = null;
+    const p = this.takeAll(slot);
     if (p && err) {
       this.replaced++;
       this.settle(p, err);
+    } else if (p) {
+      this.queue.unshift(p); // (stopped idle or spare: it has none)
     }
     if (!slot.lent) {
       slot.worker.removeAllListeners('exit');
@@ -411,6 +427,16 @@ export class NetlinkPool {
     if (!this.closed) this.pump();
   }
 
+  /**
+   * Empty the slot: its head job returned (the caller fails it), the jobs behind it back to the front of the queue
+   * (the thread is going away: they were never started, or their answers will not be taken).
+   */
+  private takeAll(slot: Slot): Pending | undefined {
+    const [head, ...rest] = slot.jobs.splice(0);
+    if (rest.length > 0) this.queue.unshift(...rest);
+    return head;
+  }
+
   private abort(p: Pending): void {
     const q = this.queue.indexOf(p);
     if (q >= 0) {
@@ -418,8 +444,15 @@ export class NetlinkPool {
       this.settle(p, new NetlinkError('netlink read', 'timeout', 'aborted'));
       return;
     }
-    const slot = this.slots.find((s) => s.busy === p);
-    if (slot) void this.stop(slot, new NetlinkError('netlink read', 'timeout', 'aborted'));
+    const slot = this.slots.find((s) => s.jobs.includes(p));
+    if (!slot) return;
+    if (slot.jobs[0] === p) {
+      void this.stop(slot, new NetlinkError('netlink read', 'timeout', 'aborted'));
+      return;
+    }
+    // Sent but not started: failed now; the thread skips it or its answer is ignored (not the head when it comes).
+    slot.jobs.splice(slot.jobs.indexOf(p), 1);
+    this.settle(p, new NetlinkError('netlink read', 'timeout', 'aborted'));
   }
 
   private settle(p: Pending, err: Error | null, result?: PoolResult): void {

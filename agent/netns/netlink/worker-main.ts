@@ -29,6 +29,8 @@ export interface JobMessage {
    * tape's bytes unless this thread is the one that kept it (tape-cache.ts tapeToReplay).
    */
   previous: PreviousTape | null;
+  /** The thread's epoch when the pool sent it (pool.ts SlotEpoch): older than the shared word's, it was taken back. */
+  epoch?: number;
 }
 
 export type ReplyMessage =
@@ -42,6 +44,11 @@ export type ReplyMessage =
   | { id: number; ok: true; unchanged: false; state: NetnsState; tape: Uint8Array | null; replayed: boolean; cpuMicros: number }
   | { id: number; ok: false; error: { name: string; message: string; reason: string; errno: number }; cpuMicros: number };
 
+/** The thread's CPU since `cpu0` (threadCpuNanos), µs. A function, not a closure made per job (collect/netns.ts readGroup). */
+function cpuMicrosSince(cpu0: number): number {
+  return Math.max(0, Math.round((threadCpuNanos() - cpu0) / 1000));
+}
+
 const port = parentPort;
 if (port) {
   lowerThreadPriority(); // the event loop first on a busy core (thread-priority.ts); a failure changes nothing else
@@ -53,10 +60,13 @@ if (port) {
     void err;
   }
   markLoaded();
-  const tapes = new TapeCache(tapeCacheOptionsFor((workerData as Partial<ThreadData> | null)?.heapMb));
+  const data = workerData as Partial<ThreadData> | null;
+  const tapes = new TapeCache(tapeCacheOptionsFor(data?.heapMb));
+  const epoch = data?.epoch ? new Int32Array(data.epoch) : null;
   port.on('message', (msg: JobMessage) => {
+    // Taken back by the pool before this thread started it (given to a spare): neither read nor answered.
+    if (epoch !== null && msg.epoch !== undefined && msg.epoch < Atomics.load(epoch, 0)) return;
     const cpu0 = threadCpuNanos();
-    const cpu = (): number => Math.max(0, Math.round((threadCpuNanos() - cpu0) / 1000));
     try {
       const { job } = msg;
       // Taken out whatever happens: only a read that ends with a tape puts one back (tape-cache.ts).
@@ -65,20 +75,20 @@ if (port) {
       const r = readNamespaceTaped(job, NETLINK_SOURCES, kept?.script ?? null);
       if (r.unchanged) {
         tapes.put(key!, kept!); // the same tape, still the one of job `previous`
-        port.postMessage({ id: msg.id, ok: true, unchanged: true, cpuMicros: cpu() } satisfies ReplyMessage);
+        port.postMessage({ id: msg.id, ok: true, unchanged: true, cpuMicros: cpuMicrosSince(cpu0) } satisfies ReplyMessage);
       } else {
         // Decoded once here, from the encoding (the thread's own copy of every buffer the read used).
         const tape = key === null ? null : r.tape;
         if (tape !== null) tapes.put(key!, { id: msg.id, script: decodeScript(tape), bytes: tape.byteLength, usedAt: 0 });
         // cpuMicros is taken before the post: the structured clone of the state is not counted (as before).
-        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, tape, replayed: kept !== null, cpuMicros: cpu() };
+        const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, tape, replayed: kept !== null, cpuMicros: cpuMicrosSince(cpu0) };
         port.postMessage(reply); // the tape is copied, not transferred: it may share a pooled ArrayBuffer
       }
     } catch (err) {
       const reason = err instanceof NetlinkError ? err.reason : err instanceof AgentError ? err.code : 'spawn';
       const errno = err instanceof NetlinkError ? err.errno : 0;
       const name = err instanceof Error ? err.name : 'Error';
-      port.postMessage({ id: msg.id, ok: false, error: { name, message: errorMessage(err), reason, errno }, cpuMicros: cpu() } satisfies ReplyMessage);
+      port.postMessage({ id: msg.id, ok: false, error: { name, message: errorMessage(err), reason, errno }, cpuMicros: cpuMicrosSince(cpu0) } satisfies ReplyMessage);
       if (err instanceof StrandedThreadError) process.exit(70);
     }
   });
