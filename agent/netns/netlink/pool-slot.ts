@@ -21,8 +21,6 @@ export const PIPELINE_DEPTH = 4;
 export interface Pending {
   id: number;
   job: NetlinkJob;
-  /** The epoch of the thread it was sent to, when sent (SlotEpoch). */
-  epoch: number;
   /** The kept read whose tape the job may replay (null: none). */
   kept: Kept | null;
   resolve(r: PoolResult): void;

@@ -8,7 +8,8 @@
  * `graceMs` (terminated; the job fails with a timeout). A thread reads one job at a time, in order, but is sent up to
  * PIPELINE_DEPTH of them at once (FIFO queue): it starts the next as soon as it posted an answer, instead of waiting
  * for the main thread, busy with the /proc scan between two of its messages, to hand it one (see PIPELINE_DEPTH).
- * Jobs sent behind a read that makes no progress are taken back when a spare starts (see SlotEpoch).
+ * Jobs sent behind a read that makes no progress for `spareAfterMs` are taken back for another thread or a spare
+ * (takeBackFromStuck, pool-slot.ts SlotEpoch).
  *
  * One thread is the rule, `size` the most: a thread beyond the first starts only when every running thread has
  * been on its job (or on its lease since the lease last reported progress) for `spareAfterMs`, i.e. when a read is
@@ -119,7 +120,7 @@ export class NetlinkPool {
     if (this.closed) return Promise.reject(new NetlinkError('netlink pool', 'spawn', 'the pool is closed'));
     if (signal?.aborted) return Promise.reject(new NetlinkError('netlink read', 'timeout', 'aborted before it started'));
     return new Promise<PoolResult>((resolve, reject) => {
-      const p: Pending = { id: this.nextId++, job, epoch: 0, kept: this.kept.forJob(job), resolve, reject, signal };
+      const p: Pending = { id: this.nextId++, job, kept: this.kept.forJob(job), resolve, reject, signal };
       if (signal) this.aborts.add(signal, p);
       this.queue.push(p);
       this.pump();
@@ -335,8 +336,7 @@ export class NetlinkPool {
     // has the tape it needs or reads in full (tape-cache.ts tapeToReplay finds no tape under that id).
     const k = p.kept;
     const previous = k === null ? null : { id: k.tapeId, tape: k.holder === slot.worker.threadId ? null : k.tape };
-    p.epoch = Atomics.load(slot.epoch.word, 0);
-    slot.worker.postMessage({ id: p.id, job: p.job, previous, epoch: p.epoch } satisfies JobMessage);
+    slot.worker.postMessage({ id: p.id, job: p.job, previous, epoch: Atomics.load(slot.epoch.word, 0) } satisfies JobMessage);
   }
 
   /** The slot's head job is the one its thread reads now: progress, and that job's budget from now. */
@@ -415,7 +415,7 @@ export class NetlinkPool {
       this.replaced++;
       this.settle(p, err);
     } else if (p) {
-      this.queue.unshift(p); // (stopped idle or spare: it has none)
+      this.queue.unshift(p); // a slot stopped without an error (idle, spare, lease) holds no job; if it did, it is read again
     }
     if (!slot.lent) {
       slot.worker.removeAllListeners('exit');
@@ -450,7 +450,7 @@ export class NetlinkPool {
       void this.stop(slot, new NetlinkError('netlink read', 'timeout', 'aborted'));
       return;
     }
-    // Sent but not started: failed now; the thread skips it or its answer is ignored (not the head when it comes).
+    // Sent but not started: failed now. The thread still reads it; its answer is ignored (not the head when it comes).
     slot.jobs.splice(slot.jobs.indexOf(p), 1);
     this.settle(p, new NetlinkError('netlink read', 'timeout', 'aborted'));
   }
