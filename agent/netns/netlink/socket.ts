@@ -47,7 +47,7 @@ import {
 } from './nlmsg.js';
 import { AnswerComparer, AnswerRecorder, tapeEnd, tapeMessage, type AnswerSink, type NetlinkRole, type NetlinkStep, type Tape } from './tape.js';
 import { OwnedSocket, fail } from './owned-socket.js';
-import { SLOT, receiveBatch } from './receive-batch.js';
+import { SLOT, receiveBatch, type ReceiveBatch } from './receive-batch.js';
 
 /** Bounds of one request. */
 export interface RequestLimits {
@@ -207,7 +207,7 @@ export class NetlinkSocket {
     let kept = 0;
     let interrupted = false;
     for (;;) {
-      const slot = this.receive(op, limits, bytes);
+      const slot = this.receive(op, batch, limits, bytes);
       const rx = batch.slots[slot]!;
       const n = batch.lengths[slot]!;
       bytes += n;
@@ -283,13 +283,12 @@ export class NetlinkSocket {
   }
 
   /**
-   * The next datagram of the answer, within the deadline: its slot in the thread's receive batch (receive-batch.ts;
-   * its length in `lengths`), handed out from the last fill or received now. `bytes` (received so far) is for the
-   * messages. The deadline is checked before every datagram handed out, as it was before every recv. A failure leaves
+   * The next datagram of the answer, within the deadline: its slot in `batch` (the thread's receive batch, reset by
+   * the caller: receive-batch.ts; its length in `lengths`), handed out from the last fill or received now. `bytes`
+   * (received so far) is for the messages. The deadline is checked before every datagram handed out, as it was before every recv. A failure leaves
    * the rest of the answer queued: the socket is then poisoned.
    */
-  private receive(op: string, limits: RequestLimits, bytes: number): number {
-    const batch = receiveBatch(this.libc);
+  private receive(op: string, batch: ReceiveBatch, limits: RequestLimits, bytes: number): number {
     for (;;) {
       const left = limits.deadline - performance.now();
       if (left <= 0) {
@@ -330,7 +329,7 @@ export class NetlinkSocket {
     let interrupted = false;
     const done = (errno: number): Answer => ({ messages, truncated, interrupted, bytes, errno, sink });
     for (;;) {
-      const slot = this.receive(op, limits, bytes);
+      const slot = this.receive(op, batch, limits, bytes);
       const n = batch.lengths[slot]!;
       bytes += n;
       // One copy per datagram, out of the receive batch the next fill overwrites; messages are views of it.
