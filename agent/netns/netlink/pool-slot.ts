@@ -59,21 +59,10 @@ export interface LeaseWait {
 /** The data every pool thread starts with (thread-main.ts). */
 export interface ThreadData {
   sidePort: MessagePort;
-  /** Int32 [0]: the thread's epoch (SlotEpoch): it skips a job sent with an older one. */
-  epoch?: SharedArrayBuffer;
+  /** Int32 [0]: the thread's epoch (Slot.epoch): it skips a job sent with an older one. */
+  epoch: SharedArrayBuffer;
   /** The thread's V8 old-generation limit, MB: its tape cache takes a quarter of it at most (tape-cache.ts). */
   heapMb?: number;
-}
-
-/**
- * Taking back jobs sent to a thread that has not started them. The pool cannot unsend a message, so each job carries
- * the thread's epoch at sending, and the thread skips (never reads, never answers) a job whose epoch is older than
- * the shared word's. Taking back = bumping the word, then queueing the jobs again. A job the thread began just before
- * the bump is read twice (reads are read-only); the pool takes the first answer it is waiting for and ignores the
- * other (its id is no longer the slot's head).
- */
-export interface SlotEpoch {
-  word: Int32Array;
 }
 
 export interface Slot {
@@ -81,7 +70,15 @@ export interface Slot {
   port: MessagePort;
   /** The jobs sent to it, in order; [0] is the one it is reading (its watchdog's). */
   jobs: Pending[];
-  epoch: SlotEpoch;
+  /**
+   * The thread's epoch, Int32 [0] of a SharedArrayBuffer it shares (ThreadData.epoch), for taking back jobs sent to
+   * it that it has not started. The pool cannot unsend a message, so each job carries the epoch at sending, and the
+   * thread skips (never reads, never answers) a job whose epoch is older than the word's. Taking back = bumping the
+   * word, then queueing the jobs again. A job the thread began just before the bump is read twice (reads are
+   * read-only); the pool takes the first answer it is waiting for and ignores the other (its id is no longer the
+   * slot's head).
+   */
+  epoch: Int32Array;
   /** Lent to a lease (no read is assigned to it). */
   lent: boolean;
   /** Its job's budget + grace (lazy-deadline.ts: no timer per job). */

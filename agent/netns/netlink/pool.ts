@@ -9,7 +9,7 @@
  * PIPELINE_DEPTH of them at once (FIFO queue): it starts the next as soon as it posted an answer, instead of waiting
  * for the main thread, busy with the /proc scan between two of its messages, to hand it one (see PIPELINE_DEPTH).
  * Jobs sent behind a read that makes no progress for `spareAfterMs` are taken back for another thread or a spare
- * (takeBackFromStuck, pool-slot.ts SlotEpoch).
+ * (takeBackFromStuck, pool-slot.ts Slot.epoch).
  *
  * One thread is the rule, `size` the most: a thread beyond the first starts only when every running thread has
  * been on its job (or on its lease since the lease last reported progress) for `spareAfterMs`, i.e. when a read is
@@ -100,7 +100,7 @@ export class NetlinkPool {
   replaced = 0;
   /** Threads started beyond the first because every running one was slow or stuck (see the header). */
   spares = 0;
-  /** Jobs taken back from a thread stuck on the read before them (SlotEpoch). */
+  /** Jobs taken back from a thread stuck on the read before them (Slot.epoch). */
   takenBack = 0;
   constructor(private readonly opts: PoolOptions) {
     this.kept = new KeptReads(opts.keepMs ?? 600_000);
@@ -241,14 +241,14 @@ export class NetlinkPool {
 
   /**
    * The jobs sent behind the read of a thread that has made no progress for spareAfterMs go back to the front of the
-   * queue (in order), for another thread or a spare, and that thread will skip them (SlotEpoch): a stuck read holds
+   * queue (in order), for another thread or a spare, and that thread will skip them (Slot.epoch): a stuck read holds
    * up the reads sent with it no longer than the others (see the header).
    */
   private takeBackFromStuck(): void {
     const back: Pending[] = [];
     for (const s of this.slots) {
       if (s.jobs.length < 2 || this.moving(s)) continue;
-      Atomics.add(s.epoch.word, 0, 1);
+      Atomics.add(s.epoch, 0, 1);
       const tail = s.jobs.splice(1);
       this.takenBack += tail.length;
       back.push(...tail);
@@ -311,7 +311,7 @@ export class NetlinkPool {
     const worker = startWorker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
     side.port1.unref();
     this.started++;
-    const slot: Slot = { worker, port: side.port1, jobs: [], epoch: { word: new Int32Array(epochBuffer) }, lent: false, watchdog: null!, idle: null!, since: performance.now() };
+    const slot: Slot = { worker, port: side.port1, jobs: [], epoch: new Int32Array(epochBuffer), lent: false, watchdog: null!, idle: null!, since: performance.now() };
     slot.watchdog = new LazyDeadline(() => this.overrun(slot));
     slot.idle = new LazyDeadline(() => void this.stop(slot, null));
     worker.on('message', (m: ReplyMessage) => this.onReply(slot, m));
@@ -336,7 +336,7 @@ export class NetlinkPool {
     // has the tape it needs or reads in full (tape-cache.ts tapeToReplay finds no tape under that id).
     const k = p.kept;
     const previous = k === null ? null : { id: k.tapeId, tape: k.holder === slot.worker.threadId ? null : k.tape };
-    slot.worker.postMessage({ id: p.id, job: p.job, previous, epoch: Atomics.load(slot.epoch.word, 0) } satisfies JobMessage);
+    slot.worker.postMessage({ id: p.id, job: p.job, previous, epoch: Atomics.load(slot.epoch, 0) } satisfies JobMessage);
   }
 
   /** The slot's head job is the one its thread reads now: progress, and that job's budget from now. */
@@ -360,7 +360,7 @@ export class NetlinkPool {
 
   private onReply(slot: Slot, m: ReplyMessage): void {
     const p = slot.jobs[0];
-    if (!p || p.id !== m.id) return; // a job taken back and read anyway (SlotEpoch), or of a stopped slot
+    if (!p || p.id !== m.id) return; // a job taken back and read anyway (Slot.epoch), or of a stopped slot
     slot.jobs.shift();
     if (slot.jobs.length > 0) this.headStarted(slot);
     else this.release(slot);

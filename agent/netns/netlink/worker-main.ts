@@ -29,8 +29,8 @@ export interface JobMessage {
    * tape's bytes unless this thread is the one that kept it (tape-cache.ts tapeToReplay).
    */
   previous: PreviousTape | null;
-  /** The thread's epoch when the pool sent it (pool.ts SlotEpoch): older than the shared word's, it was taken back. */
-  epoch?: number;
+  /** The thread's epoch when the pool sent it (pool-slot.ts Slot.epoch): older than the shared word's, it was taken back. */
+  epoch: number;
 }
 
 export type ReplyMessage =
@@ -65,7 +65,7 @@ if (port) {
   const epoch = data?.epoch ? new Int32Array(data.epoch) : null;
   port.on('message', (msg: JobMessage) => {
     // Taken back by the pool before this thread started it (given to a spare): neither read nor answered.
-    if (epoch !== null && msg.epoch !== undefined && msg.epoch < Atomics.load(epoch, 0)) return;
+    if (epoch !== null && msg.epoch < Atomics.load(epoch, 0)) return;
     const cpu0 = threadCpuNanos();
     try {
       const { job } = msg;
