@@ -4,7 +4,6 @@
  * thread gets what, spares, taking back) is pool.ts's; these are its records and their three predicates.
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { isLoaded } from '../../worker-loaded.js';
 import type { NetnsState } from '../state.js';
 import type { NetlinkJob } from './read-namespace.js';
 import type { Kept } from './kept-reads.js';
@@ -87,6 +86,8 @@ export interface Slot {
   idle: LazyDeadline;
   /** performance.now() of its last progress: the job or lease it was given, or the lease's last progress(). */
   since: number;
+  /** Its thread has loaded (whenLoaded) and `since` counts from then at the earliest. */
+  ready: boolean;
 }
 
 export function byId(a: Pending, b: Pending): number {
@@ -97,7 +98,11 @@ export function isFree(s: Slot): boolean {
   return s.jobs.length === 0 && !s.lent;
 }
 
-/** When the slot last made progress; a thread still loading its modules (~100-300 ms on a loaded node) is not slow at reading: it counts as moving now. */
+/**
+ * When the slot last made progress. A thread still loading its modules (~100-300 ms on a loaded node) is not slow at
+ * reading: it counts as moving now, until `ready` (not the thread's own loaded word, which it sets before the pool
+ * has moved `since` to its load: between the two, a thread sent jobs at its start counted as stalled since then).
+ */
 export function lastProgress(s: Slot, now: number): number {
-  return isLoaded(s.worker) ? s.since : now;
+  return s.ready ? s.since : now;
 }

@@ -41,7 +41,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { NetlinkError, errorMessage } from '../../errors.js';
 import { workerLimits } from '../../worker-limits.js';
-import { startWorker, terminateLoaded, whenLoaded } from '../../worker-loaded.js';
+import { isLoaded, startWorker, terminateLoaded, whenLoaded } from '../../worker-loaded.js';
 import type { NetlinkJob } from './read-namespace.js';
 import { KeptReads } from './kept-reads.js';
 import { LazyDeadline } from './lazy-deadline.js';
@@ -311,7 +311,7 @@ export class NetlinkPool {
     const worker = startWorker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
     side.port1.unref();
     this.started++;
-    const slot: Slot = { worker, port: side.port1, jobs: [], epoch: new Int32Array(epochBuffer), lent: false, watchdog: null!, idle: null!, since: performance.now() };
+    const slot: Slot = { worker, port: side.port1, jobs: [], epoch: new Int32Array(epochBuffer), lent: false, watchdog: null!, idle: null!, since: performance.now(), ready: false };
     slot.watchdog = new LazyDeadline(() => this.overrun(slot));
     slot.idle = new LazyDeadline(() => void this.stop(slot, null));
     worker.on('message', (m: ReplyMessage) => this.onReply(slot, m));
@@ -319,10 +319,15 @@ export class NetlinkPool {
     worker.on('exit', (code) => this.onExit(slot, new NetlinkError('netlink read', 'spawn', `the reader thread exited (code ${code})`)));
     worker.unref();
     this.slots.push(slot);
-    // Its time without progress counts from when it is ready, not from its start-up.
+    // Its time without progress counts from when it is ready, not from its start-up (whenLoaded also resolves after
+    // its longest wait: a thread not loaded then stays "moving", and is terminated by its job's budget).
     void whenLoaded(worker).then(
-      () => void (slot.since = Math.max(slot.since, performance.now())),
-      (err: unknown) => void err, // a thread that never loads is terminated by its job's budget
+      () => {
+        if (!isLoaded(worker)) return;
+        slot.since = Math.max(slot.since, performance.now());
+        slot.ready = true;
+      },
+      (err: unknown) => void err,
     );
     return slot;
   }

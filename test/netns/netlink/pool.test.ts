@@ -83,12 +83,15 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
   });
 
   it('reads sent behind a read that makes no progress are taken back for a spare after spareAfterMs; the stuck thread skips them', async () => {
-    // A namespace whose full read takes long: 20,000 legacy iptables rules (~25 ms per 2,000 here, far more than 30 ms).
+    // A namespace whose full read takes long: 20,000 legacy iptables rules (~25 ms per 2,000 here: ~250 ms, more under
+    // load). spareAfterMs 100: well under that, and over the spare's own first reads of empty namespaces in its fresh
+    // isolate, whose jobs would otherwise be taken back from the spare in turn (at 30, takenBack was 5 in 1 of 6 runs
+    // beside four other test files).
     const big = await createNetns('nlp');
     const rules = Array.from({ length: 20_000 }, (_, i) => `-A INPUT -s 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32 -j DROP`).join('\n');
     await big.exec(['iptables-legacy-restore'], { input: `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules}\nCOMMIT\n` });
     const small = await Promise.all([1, 2, 3].map(() => createNetns('nlp')));
-    const p = pool(2, { spareAfterMs: 30 });
+    const p = pool(2, { spareAfterMs: 100 });
     const order: string[] = [];
     const job = (path: string) => ({ path, inode: statSync(path).ino, maxSourceBytes: 64 << 20, budgetMs: 60_000 });
     const first = p.read(job(big.path)).then((r) => (order.push('big'), r));
