@@ -17,7 +17,8 @@ import { ExpositionDemand, type ExpositionVariant } from '../agent/metrics/expos
 import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
-import { RootReader } from '../agent/proc/root-reader.js';
+import { exporterRootReader } from '../agent/metrics/node-collector.js';
+import type { RootReader } from '../agent/proc/root-reader.js';
 import { Inventory } from '../agent/runtime/inventory.js';
 import { CgroupStatsReader, OWN_CGROUP_ROOT, hostCgroupRoot } from '../agent/runtime/cgroup-stats.js';
 import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
@@ -91,9 +92,7 @@ export class InProcessAgent {
         this.readerCpuSeconds += e.cpuSeconds;
       },
     });
-    // As node-collector.ts: the root reads on a thread the reader's pool lends.
-    const lease = this.reader.threadLease();
-    this.rootReader = new RootReader(lease ? { lease } : {});
+    this.rootReader = exporterRootReader(this.reader, log, true); // as serve
     // Rendered as for a Prometheus server scraping it: OpenMetrics, gzip (serve renders what its scrapers ask for).
     const demand = new ExpositionDemand([PROMETHEUS_SCRAPE]);
     this.pipeline = new MetricsPipeline({ compatMetrics: this.cfg.compatMetrics, maxRulesPerPod: this.cfg.maxRulesPerPod, persistent, demand, log });

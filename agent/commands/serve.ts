@@ -40,6 +40,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const collector = createNodeCollector(cfg, {
     log: io.log,
     persistent,
+    watchMounts: true,
     // Leftover ages count from the exporter's first-seen times; the owners' and apply state's clocks from the flags.
     ...(kube ? { kube: { source: kube, firstSeen: (ns: string, pod: string, kind: ChaosKind) => pipeline.tracker.firstSeen(ns, pod, kind), lifecycle: lifecycleLimits(cfg) } } : {}),
   });

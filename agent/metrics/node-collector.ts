@@ -3,7 +3,7 @@
  * chaos_daemon_runtime_request_duration_seconds) and one NetnsReader (its tool runs feeding
  * chaos_daemon_netns_command_duration_seconds and chaos_daemon_netns_errors_total, its fallbacks
  * chaos_daemon_netns_reader_fallbacks_total) and one RootReader (the /proc facts, read on a thread the NetnsReader's
- * pool lends it), shared by every collection.
+ * pool lends it, with the containers' mount events where the kernel gives them), shared by every collection.
  */
 import { VerdictMemo } from '../collect/verdict-memo.js';
 import { ProcScanMemo } from '../collect/proc.js';
@@ -12,7 +12,8 @@ import { collectionSoftDeadlineMs } from '../scheduler.js';
 import { disabledCollectors, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { KubeCollectorOptions } from '../intent/collector.js';
-import { createNetnsReader } from '../netns/read.js';
+import { createNetnsReader, type NetnsReader } from '../netns/read.js';
+import { MountEvents } from '../proc/mount-events.js';
 import { RootReader } from '../proc/root-reader.js';
 import { Inventory } from '../runtime/inventory.js';
 import { CgroupStatsReader, OWN_CGROUP_ROOT, hostCgroupRoot } from '../runtime/cgroup-stats.js';
@@ -30,7 +31,16 @@ export interface NodeCollector {
   close(): Promise<void>;
 }
 
-export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent: PersistentMetrics; kube?: KubeCollectorOptions }): NodeCollector {
+export function createNodeCollector(
+  cfg: Config,
+  deps: {
+    log: Logger;
+    persistent: PersistentMetrics;
+    kube?: KubeCollectorOptions;
+    /** `serve`: follow the containers' mount events (exporterRootReader); a one-shot command reads each table once anyway. */
+    watchMounts?: boolean;
+  },
+): NodeCollector {
   const inventory = new Inventory(cfg, { log: deps.log, onCall: deps.persistent.onCall });
   const reader = createNetnsReader(cfg, {
     onCommand: (r) => deps.persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
@@ -40,10 +50,7 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
       deps.log.debug({ reason, detail }, 'namespace read through the tools');
     },
   });
-  // The containers' roots and mount tables, read on a netlink pool thread lent for each collection (one isolate for
-  // both readers), else in a worker thread of its own, shared by every collection.
-  const lease = reader.threadLease();
-  const rootReader = new RootReader(lease ? { lease } : {});
+  const rootReader = exporterRootReader(reader, deps.log, deps.watchMounts === true);
   const disabled = disabledCollectors(cfg);
   const verdicts = new VerdictMemo();
   const procScans = new ProcScanMemo();
@@ -65,4 +72,17 @@ export function createNodeCollector(cfg: Config, deps: { log: Logger; persistent
       return closed;
     },
   };
+}
+
+/**
+ * The containers' roots and mount tables as the exporter reads them (bench/agent.ts too): on a netlink pool thread
+ * lent for each collection (one isolate for both readers), else in a worker thread of its own, shared by every
+ * collection. With `watchMounts`, a mount table that showed nothing is read again only after a mount event in its
+ * namespace, where the kernel gives them (Linux 6.15+: mount-events.ts).
+ */
+export function exporterRootReader(reader: NetnsReader, log: Logger, watchMounts: boolean): RootReader {
+  const lease = reader.threadLease();
+  const events = watchMounts ? MountEvents.open() : null;
+  if (events !== null && !(events instanceof MountEvents)) log.debug({ reason: events.unavailable }, 'no mount events: every mount table is read every collection');
+  return new RootReader({ ...(lease ? { lease } : {}), ...(events instanceof MountEvents ? { mountEvents: events } : {}) });
 }

@@ -14,6 +14,7 @@ import { readDns, type DnsFact } from './dns.js';
 import { ioChaosMounts } from './io-mounts.js';
 import { readJvmLayout, type JvmFact } from './jvm.js';
 import type { ContainerIoMount, ProcSource, ProcSourceError } from './model.js';
+import type { QuietMounts } from './mount-quiet.js';
 import { blockingMountPoints, mayMatter, mountstatsMayMatter, parseMountinfo } from './mountinfo.js';
 import type { RootAccess } from './pod-root.js';
 import { isGoneError, readCapped, type CappedRead } from './read-capped.js';
@@ -66,9 +67,16 @@ function showsNothing(r: CappedRead): boolean {
   return !r.truncated && !mountstatsMayMatter(r.buf.toString('latin1'));
 }
 
-/** The container's IOChaos mounts into `out`; returns its mount points that may block, or null when unread. */
-function readMounts(out: RootFacts, job: RootJob): string[] | null {
-  if (nothingMounted(job)) return [];
+/**
+ * The container's IOChaos mounts into `out`; returns its mount points that may block, or null when unread. With
+ * `quiet` (the root reader's thread, when the main thread has mount events: mount-quiet.ts), a container whose
+ * mountstats showed nothing and whose mount namespace had no event since is not read again.
+ */
+function readMounts(out: RootFacts, job: RootJob, quiet?: QuietMounts, rootFd?: number): string[] | null {
+  if (quiet?.unchanged(job, rootFd) === true) return [];
+  const nothing = nothingMounted(job);
+  quiet?.read(job, nothing);
+  if (nothing) return [];
   let r: CappedRead;
   try {
     r = readCapped(`${job.procRoot}/${job.pid}/mountinfo`, job.maxMountinfoBytes);
@@ -132,11 +140,20 @@ function mountsOf(out: RootFacts, job: RootJob, r: CappedRead): string[] | null 
  * `sync`: synchronous calls, ONLY inside the root reader's worker (pod-root.ts RootAccess.sync); the budget then
  * starts after the mount table (the worker's watchdog bounds the whole container). Otherwise every call goes
  * through the thread pool and ONE deadline, `timeoutMs` from now, bounds the mount table and the root together.
+ * `quiet`: with `sync` only (readMounts).
  */
-export async function readRootFacts(job: RootJob, sync = false): Promise<RootFacts> {
+export async function readRootFacts(job: RootJob, sync = false, quiet?: QuietMounts): Promise<RootFacts> {
   if (sync) {
     const out = emptyFacts();
-    return readWith(job, readMounts(out, job), true, out);
+    // Synchronous walks share one fd of the root (one open of /proc/<pid>/root instead of one per walk), opened
+    // first: `quiet` compares it with the root of the container's last read. When it cannot be opened, each walk
+    // opens the root and reports why as it always does.
+    const rootFd = openRoot(job);
+    try {
+      return await readWith(job, readMounts(out, job, quiet, rootFd), true, out, undefined, rootFd);
+    } finally {
+      SYNC_OPS.close(rootFd);
+    }
   }
   const deadline = new Deadline(Date.now() + job.timeoutMs);
   try {
@@ -158,9 +175,10 @@ function emptyFacts(): RootFacts {
 
 /**
  * The container's root read once its mount table is (`blocking`, null when unread or cut: the root is not walked),
- * into `out`; `deadline` (Date.now() time) defaults to `timeoutMs` from now.
+ * into `out`; `deadline` (Date.now() time) defaults to `timeoutMs` from now; `rootFd` (sync only, the caller's):
+ * the root every walk starts from.
  */
-async function readWith(job: RootJob, blocking: string[] | null, sync: boolean, out: RootFacts, deadline = Date.now() + job.timeoutMs): Promise<RootFacts> {
+async function readWith(job: RootJob, blocking: string[] | null, sync: boolean, out: RootFacts, deadline = Date.now() + job.timeoutMs, rootFd?: number): Promise<RootFacts> {
   const ref = job.container;
   if (blocking === null) {
     // Without its mount table the reader cannot know which paths may block: the root is not walked at all.
@@ -169,18 +187,11 @@ async function readWith(job: RootJob, blocking: string[] | null, sync: boolean, 
     return out;
   }
   const access: RootAccess = { procRoot: job.procRoot, pid: job.pid, deadline, blocking: job.mountGuard === false ? [] : blocking, ...(sync ? { sync } : {}) };
-  // Synchronous walks share one fd of the root (one open of /proc/<pid>/root instead of one per walk); when it
-  // cannot be opened, each walk opens it and reports why as it always does.
-  const rootFd = sync ? openRoot(job) : undefined;
   if (rootFd !== undefined) access.rootFd = rootFd;
-  try {
-    out.dns = await readDns(access, ref, job.maxFileBytes);
-    if (out.dns.state === 'unknown') out.incomplete.push({ source: 'dns', error: { reason: out.dns.error?.reason ?? 'io', container: ref.name, message: out.dns.error?.message ?? 'unreadable' } });
-    out.jvm = await readJvmLayout(access, ref, { procRoot: job.procRoot, ports: job.jvmPorts });
-    if (out.jvm.state === 'unknown') out.incomplete.push({ source: 'jvm', error: { reason: out.jvm.error?.reason ?? 'io', container: ref.name, message: out.jvm.error?.message ?? 'unreadable' } });
-  } finally {
-    SYNC_OPS.close(rootFd);
-  }
+  out.dns = await readDns(access, ref, job.maxFileBytes);
+  if (out.dns.state === 'unknown') out.incomplete.push({ source: 'dns', error: { reason: out.dns.error?.reason ?? 'io', container: ref.name, message: out.dns.error?.message ?? 'unreadable' } });
+  out.jvm = await readJvmLayout(access, ref, { procRoot: job.procRoot, ports: job.jvmPorts });
+  if (out.jvm.state === 'unknown') out.incomplete.push({ source: 'jvm', error: { reason: out.jvm.error?.reason ?? 'io', container: ref.name, message: out.jvm.error?.message ?? 'unreadable' } });
   return out;
 }
 

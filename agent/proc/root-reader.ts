@@ -24,7 +24,8 @@
  *
  * A container whose facts are unchanged since the thread last posted them to this reader comes back as `null` and
  * the reader hands out the object it already holds (root-memo.ts: exact comparison on the thread, generations so
- * that a replaced or other thread always answers whole).
+ * that a replaced or other thread always answers whole). With `mountEvents`, each request carries the containers'
+ * mount-event tickets, and a thread skips the mount tables that cannot have changed (mount-quiet.ts).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -32,6 +33,7 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import { AgentError, errorMessage } from '../errors.js';
 import { workerLimits } from '../worker-limits.js';
 import { startWorker, terminateLoaded } from '../worker-loaded.js';
+import type { MountEvents } from './mount-events.js';
 import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
 import type { ThreadLease } from '../netns/netlink/pool.js';
 import type { RootReply, RootRequest } from './root-serve.js';
@@ -48,6 +50,12 @@ export interface RootReaderOptions {
   heapMb?: number;
   /** A thread lent by the netlink pool for one request (see the header); without it, a thread of the reader's own. */
   lease?: () => Promise<ThreadLease>;
+  /**
+   * The containers' mount events (the exporter, where the kernel allows them): a mount table that showed nothing
+   * and had no event since is not read again (mount-events.ts, mount-quiet.ts). Without them every one is read.
+   * Closed with the reader.
+   */
+  mountEvents?: MountEvents;
 }
 
 /** The thread one request runs on, and where its messages go. */
@@ -101,6 +109,8 @@ export class RootReader {
   abandoned = 0;
   /** Containers read on the main thread because no worker could run. */
   inThread = 0;
+  /** Mount tables the threads did not read because no mount event said they changed (mountEvents). */
+  quietMountTables = 0;
   /** Containers (pid and id) whose abandoned thread has not ended yet, with when it was abandoned. */
   private readonly stuck = new Map<string, number>();
   /** The facts last accepted from each thread, per container (root-memo.ts). */
@@ -121,11 +131,12 @@ export class RootReader {
     return run;
   }
 
-  /** Stops the worker once the reads queued so far are done. */
+  /** Stops the worker once the reads queued so far are done, and closes `mountEvents` (the reader owns them). */
   async close(): Promise<void> {
     this.closed = true;
     await this.queue;
     await this.stopWorker();
+    this.opts.mountEvents?.close();
   }
 
   private async stopWorker(): Promise<void> {
@@ -247,6 +258,8 @@ export class RootReader {
     progress[0] = -1;
     const id = this.nextId++;
     const known = this.memo.known(w, jobs);
+    // After the thread is had: the marks these tickets stand for are made before the request is posted.
+    const tickets = this.opts.mountEvents?.tickets(jobs);
     return new Promise<Outcome>((resolve, reject) => {
       let seen = -1;
       let since = performance.now();
@@ -287,6 +300,7 @@ export class RootReader {
           reject(err);
           return;
         }
+        this.quietMountTables += m.quiet;
         finish({ kind: 'done', results });
       };
       const watchdog = setInterval(() => {
@@ -304,7 +318,7 @@ export class RootReader {
       }, this.opts.pollMs ?? 100);
       port.on('message', onMessage);
       w.on('error', onDeath).on('exit', onExit);
-      port.postMessage({ id, jobs, known, progress: progress.buffer as SharedArrayBuffer } satisfies RootRequest);
+      port.postMessage({ id, jobs, known, progress: progress.buffer as SharedArrayBuffer, ...(tickets ? { tickets } : {}) } satisfies RootRequest);
     });
   }
 }

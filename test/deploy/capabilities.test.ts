@@ -7,7 +7,9 @@
  * capabilities daemonset.yaml adds (read from the file): what a container with drop ALL + add [...] and
  * allowPrivilegeEscalation false gets. With the set, every command succeeds; without each capability, exactly
  * the commands that need it fail. The same for the agent's own netlink reader (the default, in-process: setns,
- * netlink and raw sockets through koffi, which needs no capability of its own), per source.
+ * netlink and raw sockets through koffi, which needs no capability of its own), per source. `mount events` is the
+ * exporter's fanotify group marking a container's mount namespace (agent/proc/mount-events.ts): without it every
+ * mount table is read every collection.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -16,12 +18,20 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
-import { CLI } from '../helpers/repo.js';
+import { CLI, repoRoot } from '../helpers/repo.js';
 import { addedCapabilities } from './deploy-files.js';
 
 const TOOLS = ['setpriv', 'nsenter', 'ip', 'iptables-legacy', 'iptables-nft', 'ip6tables-legacy', 'ip6tables-nft', 'ipset', 'tc', 'stat'];
 // A probe cut by this timeout counts as failing: room for a loaded CI machine (5 s was not always).
 const RUN_OPTS = { timeout: 30_000, maxBuffer: 1 << 20, killSignal: 'SIGKILL' as const, reject: false, stdin: 'ignore' as const };
+
+/** The agent's mount events (fanotify_init, then a FAN_MARK_MNTNS mark on the target's /proc/<pid>/ns/mnt), compiled. */
+const MOUNT_EVENTS = join(repoRoot(), 'dist', 'agent', 'proc', 'mount-events.js');
+const MARK_MOUNT_NS = `const { MountEvents } = await import(process.argv[1]);
+const e = MountEvents.open();
+if (!(e instanceof MountEvents)) { console.error(e.unavailable); process.exit(1); }
+const [t] = e.tickets([{ procRoot: '/proc', pid: Number(process.argv[2]), container: { name: 'c', id: 'c' }, timeoutMs: 1000, maxFileBytes: 1, maxMountinfoBytes: 1, jvmPorts: [] }]);
+console.log(t ? 'marked' : 'not marked');`;
 
 interface Probe {
   name: string;
@@ -119,6 +129,7 @@ describeIntegration('capabilities in daemonset.yaml: minimal and sufficient', { 
       { name: 'nsenter --net=<netns path>', argv: ['nsenter', `--net=/run/netns/${ns}`, '--', 'tc', '-j', 'qdisc', 'show', 'dev', vethA], expect: /"kind":"tbf"/ },
       { name: 'read /proc/<pid>/root/etc', argv: ['cat', `/proc/${pid}/root/etc/os-release`], expect: /^ID=/m },
       { name: 'connect runtime socket', argv: [process.execPath, '-e', connect, sockPath], expect: /^connected ok$/ },
+      { name: 'mount events', argv: [process.execPath, '--input-type=module', '-e', MARK_MOUNT_NS, MOUNT_EVENTS, String(pid)], expect: /^marked$/ },
     ];
   }
 
@@ -136,8 +147,8 @@ describeIntegration('capabilities in daemonset.yaml: minimal and sufficient', { 
   const ENTERING = ['iptables-legacy-save', 'iptables-nft-save', 'ip6tables-legacy-save', 'ip6tables-nft-save', 'ipset save', 'tc qdisc show', 'tc class show', 'tc filter show'];
   /** Exactly what breaks without each capability (measured; see README.md, "Capabilities"). */
   const NEEDS: Record<string, string[]> = {
-    CAP_SYS_ADMIN: [...ENTERING, 'nsenter --net=<netns path>'],
-    CAP_SYS_PTRACE: ['stat /proc/<pid>/ns/net', ...ENTERING, 'read /proc/<pid>/root/etc'],
+    CAP_SYS_ADMIN: [...ENTERING, 'nsenter --net=<netns path>', 'mount events'],
+    CAP_SYS_PTRACE: ['stat /proc/<pid>/ns/net', ...ENTERING, 'read /proc/<pid>/root/etc', 'mount events'],
     CAP_NET_ADMIN: ['iptables-legacy-save', 'iptables-nft-save', 'ip6tables-legacy-save', 'ip6tables-nft-save', 'ipset save'],
     CAP_NET_RAW: ['iptables-legacy-save', 'ip6tables-legacy-save'],
   };

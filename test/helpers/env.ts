@@ -9,6 +9,8 @@ export interface Needs {
   root?: boolean;
   /** Executables that must be on PATH. */
   commands?: string[];
+  /** A requirement the caller checked itself: why it is unmet (null or absent: met). */
+  unmet?: string | null;
 }
 
 export function isCI(): boolean {
@@ -28,6 +30,7 @@ export function missing(needs: Needs): string | null {
   const why: string[] = [];
   if (needs.root && process.getuid?.() !== 0) why.push('needs root');
   for (const c of needs.commands ?? []) if (!hasCommand(c)) why.push(`needs ${c} on PATH`);
+  if (needs.unmet) why.push(needs.unmet);
   return why.length ? why.join(', ') : null;
 }
 

@@ -245,7 +245,7 @@ describeIntegration('NetlinkPool (worker threads, needs npm run build for dist/ 
     // The side port reaches the thread: a root-reader request (none of its containers) is answered on it.
     const answer = new Promise((res) => first.port.once('message', res));
     first.port.postMessage({ id: 7, jobs: [], progress: new SharedArrayBuffer(4) });
-    expect(await answer).toEqual({ id: 7, results: [], gens: [] });
+    expect(await answer).toEqual({ id: 7, results: [], gens: [], quiet: 0 });
     first.release();
     const l2 = await second;
     expect(order).toEqual(['lease']);

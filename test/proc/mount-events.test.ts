@@ -1,0 +1,217 @@
+/**
+ * MountEvents (agent/proc/mount-events.ts) and QuietMounts (mount-quiet.ts) through the RootReader that uses them,
+ * on real mount namespaces (`sleep` under `unshare --mount`) with a real fanotify group (Linux 6.15+): a mount table
+ * that showed nothing is not read again while no mount event happened in it, and is read again (and the change
+ * reported) after a mount, an unmount, a move to another process or namespace. The drain's rules (any byte is a
+ * change, EAGAIN is quiet, a failing group gives no tickets) are checked on scripted calls.
+ */
+import { mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MountEvents, type FanotifyCalls } from '../../agent/proc/mount-events.js';
+import type { RootJob } from '../../agent/proc/root-facts.js';
+import { RootReader } from '../../agent/proc/root-reader.js';
+import { inNamespaces, killAndWait } from '../helpers/chaos-stand-ins.js';
+import { describeIntegration } from '../helpers/env.js';
+
+/** Whether this machine gives mount events (probed once: root, koffi, Linux 6.15+). */
+function probe(): string | null {
+  if (process.getuid?.() !== 0) return null; // describeIntegration says "needs root"
+  const e = MountEvents.open();
+  if (!(e instanceof MountEvents)) return e.unavailable;
+  e.close();
+  return null;
+}
+
+/** Scripted libc calls: each read answers the next entry (bytes, or an errno). */
+function scripted(reads: (number | { errno: number })[], initFd = 7): { calls: FanotifyCalls; closed: number[]; marks: number[] } {
+  let errno = 0;
+  const closed: number[] = [];
+  const marks: number[] = [];
+  const calls: FanotifyCalls = {
+    init: () => initFd,
+    mark: (_fd, _flags, _mask, dirfd) => {
+      marks.push(dirfd);
+      return 0;
+    },
+    read: () => {
+      const r = reads.shift() ?? { errno: 11 };
+      if (typeof r === 'number') return r;
+      errno = r.errno;
+      return -1;
+    },
+    close: (fd) => {
+      closed.push(fd);
+      return 0;
+    },
+    errno: () => errno,
+  };
+  return { calls, closed, marks };
+}
+
+const selfJob = (): RootJob => ({ procRoot: '/proc', pid: process.pid, container: { name: 'self', id: 'id-self' }, timeoutMs: 1000, maxFileBytes: 65536, maxMountinfoBytes: 1 << 20, jvmPorts: [] });
+
+describe('MountEvents drain (scripted calls)', () => {
+  it('EAGAIN keeps the epoch, any byte moves it, EINTR is retried', () => {
+    const { calls, marks } = scripted([{ errno: 11 }, 40, 80, { errno: 11 }, { errno: 4 }, { errno: 11 }]);
+    const e = MountEvents.open(calls) as MountEvents;
+    const first = e.tickets([selfJob()])[0];
+    expect(first).toEqual({ epoch: 1, ino: expect.any(Number) });
+    expect(marks).toHaveLength(1); // marked once...
+    expect(e.tickets([selfJob()])[0]).toEqual({ epoch: 2, ino: first!.ino }); // two reads with bytes: changed
+    expect(e.tickets([selfJob()])[0]).toEqual({ epoch: 2, ino: first!.ino }); // EINTR then EAGAIN: quiet
+    expect(marks).toHaveLength(1); // ...and not again while its PID is asked for
+  });
+
+  it('a PID no request names is forgotten and marked again when it comes back', () => {
+    const { calls, marks } = scripted([]);
+    const e = MountEvents.open(calls) as MountEvents;
+    e.tickets([selfJob()]);
+    e.tickets([]);
+    e.tickets([selfJob()]);
+    expect(marks).toHaveLength(2);
+  });
+
+  it('a failing group is closed and gives no ticket from then on', () => {
+    const { calls, closed } = scripted([{ errno: 9 }]);
+    const e = MountEvents.open(calls) as MountEvents;
+    expect(e.tickets([selfJob()])).toEqual([null]);
+    expect(e.broken).toBe('fanotify read: EBADF');
+    expect(closed).toEqual([7]);
+    expect(e.tickets([selfJob()])).toEqual([null]);
+  });
+
+  it('a refused fanotify_init says why', () => {
+    const { calls } = scripted([], -1);
+    const e = MountEvents.open({ ...calls, errno: () => 22 });
+    expect(e).toEqual({ unavailable: expect.stringContaining('EINVAL') });
+  });
+
+  it('a PID whose namespace cannot be opened gets no ticket', () => {
+    const { calls, marks } = scripted([]);
+    const e = MountEvents.open(calls) as MountEvents;
+    expect(e.tickets([{ ...selfJob(), pid: 0x7ffffff0 }])).toEqual([null]);
+    expect(marks).toHaveLength(0);
+  });
+});
+
+describeIntegration('mount tables read again only after a mount event', { root: true, commands: ['unshare', 'nsenter', 'mount', 'umount', 'sleep'], unmet: probe() }, () => {
+  let base: string;
+  const procs: ResultPromise[] = [];
+  let reader: RootReader;
+  const job = (pid: number): RootJob => ({ procRoot: '/proc', pid, container: { name: 'app', id: 'id-app' }, timeoutMs: 1000, maxFileBytes: 65536, maxMountinfoBytes: 1 << 20, jvmPorts: [] });
+  const moved = (): unknown => ({ container: 'app', containerId: 'id-app', volume: join(base, 'vol', 'data'), fuse: null, movedTo: join(base, 'vol', '__chaosfs__data__') });
+  /** One collection's read of `pid`: its mounts, and whether its mount table was skipped. */
+  const readOnce = async (pid: number): Promise<{ mounts: unknown[]; skipped: boolean }> => {
+    const before = reader.quietMountTables;
+    const [facts] = await reader.read([job(pid)]);
+    return { mounts: facts!.mounts, skipped: reader.quietMountTables === before + 1 };
+  };
+
+  /** A `sleep` in a private mount namespace of its own. */
+  async function sleeper(): Promise<number> {
+    const proc = execa('unshare', ['--mount', '--propagation', 'private', 'sleep', '600'], { reject: false });
+    procs.push(proc);
+    const self = await readlink('/proc/self/ns/mnt');
+    for (const end = Date.now() + 10_000; Date.now() < end;) {
+      const p = proc.pid!;
+      const comm = await readFile(`/proc/${p}/comm`, 'utf8').catch((err: unknown) => String(err));
+      const ns = await readlink(`/proc/${p}/ns/mnt`).catch((err: unknown) => String(err));
+      if (comm === 'sleep\n' && ns !== self && ns.startsWith('mnt:')) return p;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    throw new Error('unshare sleep did not start');
+  }
+
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'cna-mntevents-'));
+    await mkdir(join(base, 'vol', '__chaosfs__data__'), { recursive: true });
+    await mkdir(join(base, 'host'));
+    reader = new RootReader({ mountEvents: MountEvents.open() as MountEvents });
+  });
+
+  afterAll(async () => {
+    await reader?.close();
+    for (const p of procs) if (p.pid !== undefined) await killAndWait(p.pid, 'SIGKILL').catch((err: unknown) => void err);
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('skips an unchanged table, and sees a mount and an unmount the next collection', async () => {
+    const pid = await sleeper();
+    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: false }); // marked, read
+    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
+    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
+    await inNamespaces(pid, ['m'], ['mount', '-t', 'tmpfs', 'vol', join(base, 'vol', '__chaosfs__data__')]);
+    expect(await readOnce(pid)).toEqual({ mounts: [moved()], skipped: false });
+    expect(await readOnce(pid)).toEqual({ mounts: [moved()], skipped: false }); // something shows: read every time
+    await inNamespaces(pid, ['m'], ['umount', join(base, 'vol', '__chaosfs__data__')]);
+    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: false });
+    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
+  });
+
+  it('a mount in a namespace not marked (the host\'s, not propagated) changes nothing', async () => {
+    const pid = await sleeper();
+    await readOnce(pid);
+    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
+    await execa('mount', ['-t', 'tmpfs', 'cna-host', join(base, 'host')]);
+    try {
+      expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
+    } finally {
+      await execa('umount', [join(base, 'host')]);
+    }
+  });
+
+  it('the same container on another process or namespace is read again, and a dead namespace is an event', async () => {
+    const a = await sleeper();
+    const b = await sleeper();
+    await readOnce(a);
+    expect(await readOnce(a)).toEqual({ mounts: [], skipped: true });
+    // The container's PID now names another process in another namespace, which already shows the moved volume.
+    await inNamespaces(b, ['m'], ['mount', '-t', 'tmpfs', 'vol', join(base, 'vol', '__chaosfs__data__')]);
+    expect(await readOnce(b)).toEqual({ mounts: [moved()], skipped: false });
+    await inNamespaces(b, ['m'], ['umount', join(base, 'vol', '__chaosfs__data__')]);
+    expect(await readOnce(b)).toEqual({ mounts: [], skipped: false });
+    expect(await readOnce(b)).toEqual({ mounts: [], skipped: true });
+    // `a` dies: its namespace is torn down (the mark did not pin it) and its mounts' detach events reach the group.
+    await killAndWait(a, 'SIGKILL');
+    expect(await readOnce(b)).toEqual({ mounts: [], skipped: false });
+    expect(await readOnce(b)).toEqual({ mounts: [], skipped: true });
+  });
+
+  it('the same PID moved to another mount namespace (its old one kept alive, so no event) is read again', async () => {
+    // sh holds the namespace `unshare` made, with a `sleep` beside it; on a line on stdin it execs into a namespace
+    // of its own: same PID, same container, another mount table, and no mount event anywhere.
+    const proc = execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'sleep 600 & read x; exec unshare --mount --propagation private sleep 600'], { reject: false, stdin: 'pipe' });
+    procs.push(proc);
+    const pid = proc.pid!;
+    const self = await readlink('/proc/self/ns/mnt');
+    const nsOf = (): Promise<string> => readlink(`/proc/${pid}/ns/mnt`).catch((err: unknown) => String(err));
+    const until = async (ok: () => Promise<boolean>): Promise<void> => {
+      for (const end = Date.now() + 10_000; !(await ok());) {
+        if (Date.now() > end) throw new Error('the test process did not get there');
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    await until(async () => (await nsOf()) !== self && (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')) === 'sh\n');
+    const before = await nsOf();
+    await readOnce(pid);
+    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
+    proc.stdin!.write('\n');
+    await until(async () => (await nsOf()) !== before && (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')) === 'sleep\n');
+    await inNamespaces(pid, ['m'], ['mount', '-t', 'tmpfs', 'vol', join(base, 'vol', '__chaosfs__data__')]);
+    expect(await readOnce(pid)).toEqual({ mounts: [moved()], skipped: false });
+  });
+
+  it('without mount events every table is read', async () => {
+    const pid = await sleeper();
+    const plain = new RootReader();
+    try {
+      for (let i = 0; i < 3; i++) await plain.read([job(pid)]);
+      expect(plain.quietMountTables).toBe(0);
+    } finally {
+      await plain.close();
+    }
+  });
+});
