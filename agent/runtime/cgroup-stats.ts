@@ -23,7 +23,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../errors.js';
+import { ValidationError, errorMessage } from '../errors.js';
 import { parseCgroupFile } from '../proc/proc-files.js';
 import { preadSeqIntoScratch, readSeqTextCapped, scratchBuffer } from '../proc/read-capped.js';
 import {
@@ -85,7 +85,7 @@ interface OpenCounters {
  */
 function pread(fd: number): number {
   const total = preadSeqIntoScratch(fd, MAX_FILE_BYTES);
-  if (total > MAX_FILE_BYTES) throw new Error(`cgroup file of more than ${MAX_FILE_BYTES} bytes`);
+  if (total > MAX_FILE_BYTES) throw new ValidationError(`cgroup file of more than ${MAX_FILE_BYTES} bytes`);
   return total;
 }
 

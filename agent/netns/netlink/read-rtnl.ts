@@ -23,7 +23,7 @@ import type { NlMessage } from './nlmsg.js';
 import { addressOf, decodeAddrMessage, orderAddresses } from './rtnl/addr.js';
 import { decodeLinkMessage, linksFromMessages, type LinkMessage } from './rtnl/link.js';
 import {
-  AF_UNSPEC, FIB_RULE_HDR_LEN, IFADDRMSG_LEN, IFINFOMSG_LEN, RTMSG_LEN, RTM_GETADDR, RTM_GETLINK, RTM_GETQDISC, RTM_GETROUTE,
+  AF_UNSPEC, FIB_RULE_HDR_LEN, IFADDRMSG_LEN, RTMSG_LEN, RTM_GETADDR, RTM_GETLINK, RTM_GETQDISC, RTM_GETROUTE,
   RTM_GETRULE, RTM_GETTCLASS, RTM_GETTFILTER, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWROUTE, RTM_NEWRULE, RTM_NEWTCLASS,
   RTM_NEWTFILTER, familyRequest, linkDumpRequest, tcRequest,
 } from './rtnl/messages.js';

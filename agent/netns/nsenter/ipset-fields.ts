@@ -5,7 +5,7 @@
  * counters, comment, skbinfo). Pure; text it does not recognise leaves the field null.
  */
 import { IPSET_TYPES, emptyMemberFields } from '../model/ipset-types.js';
-import type { Ipset, IpsetMember } from '../model/ipset.js';
+import type { Ipset } from '../model/ipset.js';
 
 type MemberFields = ReturnType<typeof emptyMemberFields>;
 type SetFields = Pick<Ipset, 'family' | 'hashsize' | 'maxelem' | 'timeout' | 'size' | 'counters' | 'comment' | 'skbinfo'>;
