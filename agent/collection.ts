@@ -118,7 +118,7 @@ export async function collect(deps: CollectDeps, opts: CollectOptions = {}): Pro
     host: draft.host,
     incompleteNamespaces: draft.incompleteNamespaces,
     netlinkSpareThreads: deps.reader.spareThreads,
-    ...(deps.rootReader ? { rootReader: { abandonedThreads: deps.rootReader.abandoned, blockedThreads: deps.rootReader.blockedThreads } } : {}),
+    ...(deps.rootReader ? { rootReader: rootReaderCounts(deps.rootReader) } : {}),
     ...(draft.proc ? { procCmdlines: { unread: draft.proc.scan.cmdlineUnread.size, blockedReads: draft.proc.scan.cmdlineBlocked } } : {}),
     bpm: draft.bpm,
     ...(draft.kube ? { kube: draft.kube } : {}),
@@ -244,3 +244,10 @@ export function childrenCpuSeconds(): number {
   }
 }
 const CLK_TCK = 100;
+
+/** The root reader's counts for the self metrics; the skipped mount tables only while it follows mount events. */
+function rootReaderCounts(r: RootReader): NonNullable<Snapshot['rootReader']> {
+  const counts: NonNullable<Snapshot['rootReader']> = { abandonedThreads: r.abandoned, blockedThreads: r.blockedThreads };
+  if (r.watchesMounts) counts.skippedMountTables = r.quietMountTables;
+  return counts;
+}

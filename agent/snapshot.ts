@@ -95,7 +95,8 @@ export interface Snapshot {
   /** Netlink reader threads started beyond the first since start, every running one being slow or stuck. */
   netlinkSpareThreads?: number;
   /** The root reader's threads (serve): abandoned since start, and of those still blocked in the kernel. */
-  rootReader?: { abandonedThreads: number; blockedThreads: number };
+  /** `skippedMountTables`: since start, only while the root reader follows mount events (mount-events.ts). */
+  rootReader?: { abandonedThreads: number; blockedThreads: number; skippedMountTables?: number };
   /**
    * The collection's /proc scan (absent when it did not run): processes whose command line is unknown (read past
    * its deadline or still blocked), and command-line reads still blocked in the kernel.

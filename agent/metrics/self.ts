@@ -58,6 +58,10 @@ export function registerSelfMetrics(registry: CollectionFamilies, snapshot: Snap
       'Root reader threads abandoned since the agent started: a container\'s mount table or root read past its budget (a FUSE or network mount that does not answer) or a thread that died; that container\'s mounts, dns and jvm sources read timeout', []).set([], snapshot.rootReader.abandonedThreads);
     gauge(registry, 'chaos_daemon_root_reader_blocked_threads',
       'Abandoned root reader threads still blocked in the kernel: each holds a thread and its open files until its call returns, and its container is reported unread without being read again meanwhile', []).set([], snapshot.rootReader.blockedThreads);
+    if (snapshot.rootReader.skippedMountTables !== undefined) {
+      counter(registry, 'chaos_daemon_root_reader_mount_tables_skipped_total',
+        'Containers\' mount tables not read since the agent started because they showed no FUSE or network filesystem and no __chaosfs__ mount point last time and no mount event happened in their namespace since (fanotify mount events, Linux 6.15+; absent where the kernel gives none)', []).set([], snapshot.rootReader.skippedMountTables);
+    }
   }
   if (snapshot.procCmdlines) {
     gauge(registry, 'chaos_daemon_proc_cmdlines_unread',

@@ -116,6 +116,11 @@ export class RootReader {
   /** The facts last accepted from each thread, per container (root-memo.ts). */
   readonly memo = new MainRootMemo();
 
+  /** Whether mount tables are skipped on mount events (mountEvents given, and its group still working). */
+  get watchesMounts(): boolean {
+    return this.opts.mountEvents !== undefined && this.opts.mountEvents.broken === null;
+  }
+
   /** Abandoned threads still blocked in the kernel (one per container whose read is stuck), until their call returns. */
   get blockedThreads(): number {
     return this.stuck.size;

@@ -167,6 +167,11 @@ describe('collection registry', () => {
     // Without one (a one-shot command reading roots on its own thread), neither family: a 0 would claim nothing stuck.
     const bare = parseExposition(await text(snapshot([cleanPod()]))).families;
     expect([...bare.keys()].filter((n) => n.startsWith('chaos_daemon_root_reader'))).toEqual([]);
+    // The skipped mount tables only while the reader follows mount events: absent, not 0, where the kernel gives none.
+    expect(families.has('chaos_daemon_root_reader_mount_tables_skipped_total')).toBe(false);
+    const watching = await text({ ...snapshot([cleanPod()]), rootReader: { abandonedThreads: 0, blockedThreads: 0, skippedMountTables: 440 } });
+    expect(parseExposition(watching).families.get('chaos_daemon_root_reader_mount_tables_skipped_total')?.type).toBe('counter');
+    expect(valueOf(watching, 'chaos_daemon_root_reader_mount_tables_skipped_total')).toBe(440);
   });
 
   it('reports the command lines of the last /proc scan left unknown and the reads still blocked, when the scan ran', async () => {
