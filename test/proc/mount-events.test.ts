@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MountEvents, type FanotifyCalls } from '../../agent/proc/mount-events.js';
 import type { RootJob } from '../../agent/proc/root-facts.js';
 import { RootReader } from '../../agent/proc/root-reader.js';
@@ -110,6 +110,21 @@ describeIntegration('mount tables read again only after a mount event', { root: 
     return { mounts: facts!.mounts, skipped: reader.quietMountTables === before + 1 };
   };
 
+  /**
+   * Reads until a collection skips `pid`'s table, each read giving no mount; at most 3. The sleepers' namespaces are
+   * copies of this host's, taken while other suites run: when one of them removes a directory it had mounted on at
+   * that moment, the kernel detaches the copy in the sleeper's namespace too, an event this test did not make (seen
+   * in CI). The reads that must NOT be skipped are asserted strictly.
+   */
+  const expectSkipped = async (pid: number): Promise<void> => {
+    for (let i = 0; i < 3; i++) {
+      const r = await readOnce(pid);
+      expect(r.mounts).toEqual([]);
+      if (r.skipped) return;
+    }
+    throw new Error(`the mount table of ${pid} was read in 3 collections in a row, never skipped`);
+  };
+
   /** A `sleep` in a private mount namespace of its own. */
   async function sleeper(): Promise<number> {
     const proc = execa('unshare', ['--mount', '--propagation', 'private', 'sleep', '600'], { reject: false });
@@ -129,11 +144,18 @@ describeIntegration('mount tables read again only after a mount event', { root: 
     base = await mkdtemp(join(tmpdir(), 'cna-mntevents-'));
     await mkdir(join(base, 'vol', '__chaosfs__data__'), { recursive: true });
     await mkdir(join(base, 'host'));
+  });
+
+  // A reader (and fanotify group) per test: only that test's namespaces are marked.
+  beforeEach(() => {
     reader = new RootReader({ mountEvents: MountEvents.open() as MountEvents });
   });
 
+  afterEach(async () => {
+    await reader.close();
+  });
+
   afterAll(async () => {
-    await reader?.close();
     for (const p of procs) if (p.pid !== undefined) await killAndWait(p.pid, 'SIGKILL').catch((err: unknown) => void err);
     await rm(base, { recursive: true, force: true });
   });
@@ -141,43 +163,48 @@ describeIntegration('mount tables read again only after a mount event', { root: 
   it('skips an unchanged table, and sees a mount and an unmount the next collection', async () => {
     const pid = await sleeper();
     expect(await readOnce(pid)).toEqual({ mounts: [], skipped: false }); // marked, read
-    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
-    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
+    await expectSkipped(pid);
+    await expectSkipped(pid);
     await inNamespaces(pid, ['m'], ['mount', '-t', 'tmpfs', 'vol', join(base, 'vol', '__chaosfs__data__')]);
     expect(await readOnce(pid)).toEqual({ mounts: [moved()], skipped: false });
     expect(await readOnce(pid)).toEqual({ mounts: [moved()], skipped: false }); // something shows: read every time
     await inNamespaces(pid, ['m'], ['umount', join(base, 'vol', '__chaosfs__data__')]);
     expect(await readOnce(pid)).toEqual({ mounts: [], skipped: false });
-    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
+    await expectSkipped(pid);
   });
 
-  it('a mount in a namespace not marked (the host\'s, not propagated) changes nothing', async () => {
+  it('mounts in a namespace not marked (the host\'s, not propagated) change nothing', async () => {
     const pid = await sleeper();
     await readOnce(pid);
-    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
-    await execa('mount', ['-t', 'tmpfs', 'cna-host', join(base, 'host')]);
-    try {
-      expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
-    } finally {
+    await expectSkipped(pid);
+    let reread = 0;
+    for (let i = 0; i < 5; i++) {
+      await execa('mount', ['-t', 'tmpfs', 'cna-host', join(base, 'host')]);
       await execa('umount', [join(base, 'host')]);
+      const r = await readOnce(pid);
+      expect(r.mounts).toEqual([]);
+      if (!r.skipped) reread++;
     }
+    // Host mounts reaching the marked namespace would make all 5 reads re-reads; two are allowed for the other
+    // suites' detached copies (expectSkipped).
+    expect(reread).toBeLessThanOrEqual(2);
   });
 
   it('the same container on another process or namespace is read again, and a dead namespace is an event', async () => {
     const a = await sleeper();
     const b = await sleeper();
     await readOnce(a);
-    expect(await readOnce(a)).toEqual({ mounts: [], skipped: true });
+    await expectSkipped(a);
     // The container's PID now names another process in another namespace, which already shows the moved volume.
     await inNamespaces(b, ['m'], ['mount', '-t', 'tmpfs', 'vol', join(base, 'vol', '__chaosfs__data__')]);
     expect(await readOnce(b)).toEqual({ mounts: [moved()], skipped: false });
     await inNamespaces(b, ['m'], ['umount', join(base, 'vol', '__chaosfs__data__')]);
     expect(await readOnce(b)).toEqual({ mounts: [], skipped: false });
-    expect(await readOnce(b)).toEqual({ mounts: [], skipped: true });
+    await expectSkipped(b);
     // `a` dies: its namespace is torn down (the mark did not pin it) and its mounts' detach events reach the group.
     await killAndWait(a, 'SIGKILL');
     expect(await readOnce(b)).toEqual({ mounts: [], skipped: false });
-    expect(await readOnce(b)).toEqual({ mounts: [], skipped: true });
+    await expectSkipped(b);
   });
 
   it('the same PID moved to another mount namespace (its old one kept alive, so no event) is read again', async () => {
@@ -197,7 +224,7 @@ describeIntegration('mount tables read again only after a mount event', { root: 
     await until(async () => (await nsOf()) !== self && (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')) === 'sh\n');
     const before = await nsOf();
     await readOnce(pid);
-    expect(await readOnce(pid)).toEqual({ mounts: [], skipped: true });
+    await expectSkipped(pid);
     proc.stdin!.write('\n');
     await until(async () => (await nsOf()) !== before && (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')) === 'sleep\n');
     await inNamespaces(pid, ['m'], ['mount', '-t', 'tmpfs', 'vol', join(base, 'vol', '__chaosfs__data__')]);
