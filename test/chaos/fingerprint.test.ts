@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NetnsState } from '../../agent/netns/state.js';
 import { fingerprint } from '../../agent/chaos/fingerprint.js';
 import { filter, iptables, ipsets, netem, netSet, qdisc, state, tcState } from './builders.js';
-import { ACTIVE_PARTITION, BASE_FINDINGS, chaosDaemonState, expectConsistent, FILTER_HEAD, fixture, KUBE_NFT, PARTITION_SETS, qdiscsOf, EXP, SET, TGT, SRC } from './samples.js';
+import { ACTIVE_PARTITION, BASE_FINDINGS, chaosDaemonState, FILTER_HEAD, fixture, KUBE_NFT, PARTITION_SETS, qdiscsOf, EXP, SET, TGT, SRC } from './samples.js';
 
 describe('fingerprint: foreign state', () => {
   it('is clean for an untouched namespace', () => {

@@ -15,7 +15,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { ChaosMeshReplay } from '../helpers/chaos-mesh.js';
 import { experiment, partitionEntries, podNetworkChaos } from '../helpers/chaos-mesh-crds.js';

@@ -25,7 +25,7 @@ import { silentLogger } from '../../agent/log.js';
 import { IntentView, networkChaosByRef, type SinceLookup } from '../../agent/intent/view.js';
 import type { NetnsState } from '../../agent/netns/state.js';
 import type { PodReport } from '../../agent/snapshot.js';
-import { iptables, state, tbf, tcState } from '../chaos/builders.js';
+import { iptables, tbf, tcState } from '../chaos/builders.js';
 import { chaosDaemonState } from '../chaos/samples.js';
 
 const SYNCED: IntentStatus = { state: 'synced', syncAgeSeconds: 0, errors: [] };

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../../agent/errors.js';
 import { CRI_RPCS, ListPodSandboxResponseDef, PodSandboxDef } from '../../../agent/runtime/cri/messages.js';
-import { ProtoWriter, WIRE_EGROUP, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_SGROUP, WIRE_VARINT } from '../../../agent/runtime/cri/proto-wire.js';
+import { ProtoWriter, WIRE_EGROUP, WIRE_I32, WIRE_I64, WIRE_SGROUP, WIRE_VARINT } from '../../../agent/runtime/cri/proto-wire.js';
 import { decodeMessage, encodeMessage, type Decoded, type FieldDef, type MessageDef } from '../../../agent/runtime/cri/schema.js';
 import { criServiceDefinition, criProtoPath, PROTO_LOADER_OPTIONS } from '../../helpers/cri-grpc.js';
 import { messageArbitrary, reachable } from './arbitrary.js';
