@@ -13,6 +13,7 @@
  */
 import { fstatSync, readlinkSync } from 'node:fs';
 import type { MountTicket } from './mount-events.js';
+import { parseNsLink } from './proc-files.js';
 import type { RootJob } from './root-facts.js';
 
 interface Seen {
@@ -31,10 +32,10 @@ interface Seen {
  */
 function placeOf(job: RootJob, rootFd: number | undefined): { ino: number; rootDev: number; rootIno: number } | null {
   if (rootFd === undefined) return null;
-  const link = /^mnt:\[(\d+)\]$/.exec(readlinkSync(`${job.procRoot}/${job.pid}/ns/mnt`));
-  if (link === null) return null;
+  const ino = parseNsLink(readlinkSync(`${job.procRoot}/${job.pid}/ns/mnt`), 'mnt');
+  if (ino === null) return null;
   const root = fstatSync(rootFd);
-  return { ino: Number(link[1]), rootDev: root.dev, rootIno: root.ino };
+  return { ino, rootDev: root.dev, rootIno: root.ino };
 }
 
 export class QuietMounts {

@@ -5,7 +5,7 @@
  * reported) after a mount, an unmount, a move to another process or namespace. The drain's rules (any byte is a
  * change, EAGAIN is quiet, a failing group gives no tickets) are checked on scripted calls.
  */
-import { mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -14,6 +14,7 @@ import { MountEvents, type FanotifyCalls } from '../../agent/proc/mount-events.j
 import type { RootJob } from '../../agent/proc/root-facts.js';
 import { RootReader } from '../../agent/proc/root-reader.js';
 import { inNamespaces, killAndWait } from '../helpers/chaos-stand-ins.js';
+import { inOwnMountNamespace, untilInMountNamespace } from '../helpers/mounts.js';
 import { describeIntegration } from '../helpers/env.js';
 
 /** Whether this machine gives mount events (probed once: root, koffi, Linux 6.15+). */
@@ -127,17 +128,9 @@ describeIntegration('mount tables read again only after a mount event', { root: 
 
   /** A `sleep` in a private mount namespace of its own. */
   async function sleeper(): Promise<number> {
-    const proc = execa('unshare', ['--mount', '--propagation', 'private', 'sleep', '600'], { reject: false });
+    const { proc, pid } = await inOwnMountNamespace(['sleep', '600'], 'sleep');
     procs.push(proc);
-    const self = await readlink('/proc/self/ns/mnt');
-    for (const end = Date.now() + 10_000; Date.now() < end;) {
-      const p = proc.pid!;
-      const comm = await readFile(`/proc/${p}/comm`, 'utf8').catch((err: unknown) => String(err));
-      const ns = await readlink(`/proc/${p}/ns/mnt`).catch((err: unknown) => String(err));
-      if (comm === 'sleep\n' && ns !== self && ns.startsWith('mnt:')) return p;
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    throw new Error('unshare sleep did not start');
+    return pid;
   }
 
   beforeAll(async () => {
@@ -210,23 +203,13 @@ describeIntegration('mount tables read again only after a mount event', { root: 
   it('the same PID moved to another mount namespace (its old one kept alive, so no event) is read again', async () => {
     // sh holds the namespace `unshare` made, with a `sleep` beside it; on a line on stdin it execs into a namespace
     // of its own: same PID, same container, another mount table, and no mount event anywhere.
-    const proc = execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'sleep 600 & read x; exec unshare --mount --propagation private sleep 600'], { reject: false, stdin: 'pipe' });
+    const { proc, pid } = await inOwnMountNamespace(['sh', '-c', 'sleep 600 & read x; exec unshare --mount --propagation private sleep 600'], 'sh', { stdin: 'pipe' });
     procs.push(proc);
-    const pid = proc.pid!;
-    const self = await readlink('/proc/self/ns/mnt');
-    const nsOf = (): Promise<string> => readlink(`/proc/${pid}/ns/mnt`).catch((err: unknown) => String(err));
-    const until = async (ok: () => Promise<boolean>): Promise<void> => {
-      for (const end = Date.now() + 10_000; !(await ok());) {
-        if (Date.now() > end) throw new Error('the test process did not get there');
-        await new Promise((res) => setTimeout(res, 20));
-      }
-    };
-    await until(async () => (await nsOf()) !== self && (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')) === 'sh\n');
-    const before = await nsOf();
+    const before = await readlink(`/proc/${pid}/ns/mnt`);
     await readOnce(pid);
     await expectSkipped(pid);
     proc.stdin!.write('\n');
-    await until(async () => (await nsOf()) !== before && (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')) === 'sleep\n');
+    await untilInMountNamespace(pid, 'sleep', before);
     await inNamespaces(pid, ['m'], ['mount', '-t', 'tmpfs', 'vol', join(base, 'vol', '__chaosfs__data__')]);
     expect(await readOnce(pid)).toEqual({ mounts: [moved()], skipped: false });
   });

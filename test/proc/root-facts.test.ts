@@ -7,14 +7,15 @@
  * removed between two reads changes the result).
  */
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mountstatsMayMatter, parseMountinfo, unescapeMountPath } from '../../agent/proc/mountinfo.js';
 import { readRootFacts, type RootJob } from '../../agent/proc/root-facts.js';
 import { inNamespaces, killAndWait } from '../helpers/chaos-stand-ins.js';
+import { inOwnMountNamespace } from '../helpers/mounts.js';
 import { describeIntegration } from '../helpers/env.js';
 
 /** [mount point, fstype] of each `device X mounted on Y with fstype Z` line (stats lines, indented, skipped). */
@@ -40,19 +41,7 @@ describeIntegration('a container\'s mount table, mountstats first', { root: true
     await mkdir(join(base, 'a b'));
     await mkdir(join(base, 'vol', '__chaosfs__data__'), { recursive: true });
     await mkdir(join(base, 'fuse'));
-    proc = execa('unshare', ['--mount', '--propagation', 'private', 'sleep', '600'], { reject: false });
-    const self = await readlink('/proc/self/ns/mnt');
-    for (const end = Date.now() + 10_000; Date.now() < end;) {
-      const p = proc.pid!;
-      const comm = await readFile(`/proc/${p}/comm`, 'utf8').catch((err: unknown) => String(err));
-      const ns = await readlink(`/proc/${p}/ns/mnt`).catch((err: unknown) => String(err));
-      if (comm === 'sleep\n' && ns !== self && ns.startsWith('mnt:')) {
-        pid = p;
-        break;
-      }
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    if (pid === undefined) throw new Error('unshare sleep did not start');
+    ({ proc, pid } = await inOwnMountNamespace(['sleep', '600'], 'sleep'));
     await inNamespaces(pid, ['m'], ['mount', '-t', 'tmpfs', 'cna-space', join(base, 'a b')]);
   });
 

@@ -1,10 +1,11 @@
 /**
  * The few libc calls the netlink reader needs, through koffi (FFI with prebuilt binaries inside the npm package: no
- * compiler on the node or in the image). Loaded lazily, once per thread: only namespace reads need it, so CLI commands
- * that never read a namespace do not pay for loading it.
+ * compiler on the node or in the image). Loaded lazily, once per thread: only namespace reads (and `serve`'s mount
+ * events) need it, so CLI commands that never read a namespace do not pay for loading it.
  *
- * Every call is synchronous and runs on the calling thread: the reader calls them from worker threads (setns moves
- * only the calling thread), never from the main thread of `serve`.
+ * Every call is synchronous and runs on the calling thread: the reader calls these bindings from worker threads
+ * (setns moves only the calling thread), never from the main thread of `serve`. That thread loads the library only
+ * for proc/mount-events.ts, whose own bindings (fanotify_init, fanotify_mark, a FAN_NONBLOCK read) never wait.
  */
 import { createRequire } from 'node:module';
 

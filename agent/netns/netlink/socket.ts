@@ -285,8 +285,8 @@ export class NetlinkSocket {
   /**
    * The next datagram of the answer, within the deadline: its slot in `batch` (the thread's receive batch, reset by
    * the caller: receive-batch.ts; its length in `lengths`), handed out from the last fill or received now. `bytes`
-   * (received so far) is for the messages. The deadline is checked before every datagram handed out, as it was before every recv. A failure leaves
-   * the rest of the answer queued: the socket is then poisoned.
+   * (received so far) is for the messages. The deadline is checked before every datagram handed out, as it was
+   * before every recv. A failure leaves the rest of the answer queued: the socket is then poisoned.
    */
   private receive(op: string, batch: ReceiveBatch, limits: RequestLimits, bytes: number): number {
     for (;;) {
