@@ -1,5 +1,5 @@
 // V8 flags and environment the agent ships with, in one place: the image's ENTRYPOINT passes the flags to node
-// (`node --max-semi-space-size=4 --max-old-space-size=256 /app/bin/chaos-node-agent.js`), the image and the DaemonSet
+// (`node --max-semi-space-size=4 --max-old-space-size=256 --no-memory-reducer /app/bin/chaos-node-agent.js`), the image and the DaemonSet
 // set the environment, and the benchmark launches `serve` with both, so it measures the agent as it ships
 // (test/bin/node-flags.test.ts checks they all agree). They must be given when the process starts: V8 sizes its heap
 // when the isolate is created and glibc reads its malloc tunables once, so setting them from here would do nothing.
@@ -18,9 +18,20 @@
 // it has in the DaemonSet whatever the node's memory, and the benchmark measures it as shipped
 // (test/bin/node-flags-cgroup.test.ts). Raise it with the DaemonSet's memory limit.
 //
-// Both flags are the main isolate's only: V8 would give them precedence over every worker's own limits, so
-// agent/worker-limits.ts clears them before the first worker starts (workers then get their resourceLimits).
-export const NODE_FLAGS = Object.freeze(['--max-semi-space-size=4', '--max-old-space-size=256']);
+// --no-memory-reducer: V8's memory reducer runs up to three extra full GCs once the agent goes idle after a
+// collection, and those GCs keep no map alive that only optimized code still points to (V8 otherwise retains such
+// maps for two GCs). The agent builds some objects only during a collection, so after each reducing GC the optimized
+// code that embedded their maps was thrown away ("marking dependent code ... reason: weak objects" in --trace-deopt,
+// 36 functions in 20 collections at 110 pods, nextTick and collectPodFacts among them), then run unoptimized and
+// compiled again by V8's threads in the next collection. Without it, at 110 chaos pods (2026-11-30): 0 such deopts in
+// 20 collections; serve's whole-process CPU with a 2 s interval 68 / 63 -> 55 / 51 ms/s, VmRSS mean 106 -> 111-114 MB;
+// with the 15 s interval (after 80 warm-up collections, in-process, CPU per collection idle included) 128.1 -> 116.9
+// ms, and serve's VmRSS unchanged (95 MB mean). README "V8's memory reducer".
+//
+// The semi-space and old-space flags are the main isolate's only: V8 would give them precedence over every worker's
+// own limits, so agent/worker-limits.ts clears them before the first worker starts (workers then get their
+// resourceLimits). --no-memory-reducer is for every isolate: the reader threads run the same kind of code.
+export const NODE_FLAGS = Object.freeze(['--max-semi-space-size=4', '--max-old-space-size=256', '--no-memory-reducer']);
 
 // glibc malloc tunables (read once at process start). MALLOC_ARENA_MAX=2: without it every thread that allocates
 // (main, 2 reader threads, 4 V8 platform threads, libuv's) may get its own 64 MB arena, each keeping the memory it
