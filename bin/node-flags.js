@@ -1,8 +1,9 @@
 // V8 flags and environment the agent ships with, in one place: the image's ENTRYPOINT passes the flags to node
-// (`node --max-semi-space-size=4 --max-old-space-size=256 --no-memory-reducer /app/bin/chaos-node-agent.js`), the image and the DaemonSet
-// set the environment, and the benchmark launches `serve` with both, so it measures the agent as it ships
-// (test/bin/node-flags.test.ts checks they all agree). They must be given when the process starts: V8 sizes its heap
-// when the isolate is created and glibc reads its malloc tunables once, so setting them from here would do nothing.
+// (`node --max-semi-space-size=4 --max-old-space-size=256 --no-memory-reducer /app/bin/chaos-node-agent.js`), the
+// image and the DaemonSet set the environment, and the benchmark launches `serve` with both, so it measures the agent
+// as it ships (test/bin/node-flags.test.ts checks they all agree). They must be given when the process starts: V8
+// sizes its heap when the isolate is created and glibc reads its malloc tunables once, so setting them from here would
+// do nothing.
 //
 // --max-semi-space-size=4: the young generation's two semi-spaces are capped at 4 MB (8 MB of new space) instead
 // of V8's 16 MB (32 MB). The agent keeps ~15 MB of live heap; at 30 pods this took VmRSS from ~112 MB to ~90 MB
