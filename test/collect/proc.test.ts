@@ -1,4 +1,3 @@
-import { readdirSync, readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bpmCollector, procCollector, ProcScanMemo, withProcFacts } from '../../agent/collect/proc.js';
 import { emptyDraft } from '../../agent/collect/draft.js';
@@ -11,6 +10,7 @@ import { baseOf, notInspected, reportFrom } from '../../agent/collect/report.js'
 import { emptyNetnsState, type NetnsState } from '../../agent/netns/state.js';
 import { emptyPodProcFacts } from '../../agent/proc/model.js';
 import type { PodInfo } from '../../agent/runtime/types.js';
+import { ownFds } from '../helpers/procs.js';
 
 const POD: PodInfo = {
   namespace: 'ns', name: 'web', uid: 'u', runtime: 'containerd', endpoint: 'unix:///x', sandboxId: 'sb', state: 'SANDBOX_READY',
@@ -70,17 +70,7 @@ describe('bpmCollector', () => {
 });
 
 /** This process's fds open on a /proc/<pid>/stat file. */
-function statFds(): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (/^\/proc\/\d+\/stat$/.test(readlinkSync(`/proc/self/fd/${fd}`))) n++;
-    } catch {
-      continue; // the fd readdir used itself, closed since
-    }
-  }
-  return n;
-}
+const statFds = (): number => ownFds().filter((f) => /^\/proc\/\d+\/stat$/.test(f.target)).length;
 
 describe('procCollector and kept /proc files', () => {
   const ctx = { deadline: performance.now() + 60_000, log: silentLogger() };

@@ -1,8 +1,8 @@
 /**
- * /proc facts for "no process left behind" and "memory bounded" assertions: liveness (a zombie counts as gone),
- * descendants of a process, its peak RSS.
+ * /proc facts for "no process left behind", "no fd left open" and "memory bounded" assertions: liveness (a zombie
+ * counts as gone), descendants of a process, its peak RSS, this process's open fds.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 function readProc(pid: number | string, file: string): string | null {
   try {
@@ -82,4 +82,20 @@ export async function waitUntil<T>(what: string, check: () => T | undefined | Pr
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`, { cause: last });
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** This process's open fds and what each links to (/proc/self/fd/N); the fd readdir itself used, closed since, is left out. */
+export function ownFds(): { fd: number; target: string }[] {
+  const out: { fd: number; target: string }[] = [];
+  for (const n of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${n}`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    out.push({ fd: Number(n), target });
+  }
+  return out;
 }

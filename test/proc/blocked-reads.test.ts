@@ -10,7 +10,7 @@
  * - a container's root facts without `sync` end with a timeout, and the abandoned read closes its fd once it returns.
  * afterEach opens every FIFO for writing until no read is pending: no pool thread stays stuck.
  */
-import { closeSync, constants, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { collectPodFacts } from '../../agent/proc/facts.js';
 import { readRootFacts } from '../../agent/proc/root-facts.js';
 import { scanProc, type ProcScan } from '../../agent/proc/scan.js';
 import { ctr, HEX, pod } from './fixtures.js';
+import { ownFds } from '../helpers/procs.js';
 
 const SB = HEX('c');
 const MAIN = HEX('d');
@@ -203,17 +204,7 @@ describe('command lines behind a lock that never comes back (a FIFO for /proc/<p
 describe('a container\'s mount table behind a stuck mount lock (root facts without sync)', () => {
   const PID = 4343;
   const job = () => ({ procRoot: root, pid: PID, container: { name: 'app', id: 'id-app' }, timeoutMs: 300, maxFileBytes: 65536, maxMountinfoBytes: 1 << 20, jvmPorts: [9277] });
-  const fdsOn = (path: string): number => {
-    let n = 0;
-    for (const fd of readdirSync('/proc/self/fd')) {
-      try {
-        if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
-      } catch (err) {
-        void err; // the fd readdir used, closed since
-      }
-    }
-    return n;
-  };
+  const fdsOn = (path: string): number => ownFds().filter((f) => f.target === path).length;
 
   afterEach(async () => {
     unblockFifos();

@@ -6,13 +6,14 @@
  * ns_last_pid hands the number out again); the cap; a stand-in directory keeps nothing; close().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmdirSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KeptProcFiles, keptFilesCap, MAX_KEPT_FILES } from '../../agent/proc/kept-files.js';
 import { scanProc, type ScanOptions } from '../../agent/proc/scan.js';
+import { ownFds } from '../helpers/procs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cna-kept-'));
 const children: ChildProcess[] = [];
@@ -21,18 +22,8 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** This process's fds open on `path` (what /proc/self/fd/N links to). */
-function fdsOn(path: string): number[] {
-  const out: number[] = [];
-  for (const n of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${n}`) === path) out.push(Number(n));
-    } catch {
-      continue; // the fd readdir used itself, closed since
-    }
-  }
-  return out;
-}
+/** This process's fds open on `path`. */
+const fdsOn = (path: string): number[] => ownFds().filter((f) => f.target === path).map((f) => f.fd);
 
 async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;

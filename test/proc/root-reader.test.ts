@@ -9,7 +9,7 @@
  * thread lent for each read (as the exporter runs it: one isolate for both readers).
  */
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readlink, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
@@ -20,6 +20,7 @@ import { RootReader } from '../../agent/proc/root-reader.js';
 import { inNamespaces, killAndWait } from '../helpers/chaos-stand-ins.js';
 import { describeIntegration } from '../helpers/env.js';
 import { chrootSleeper } from '../helpers/pod-roots.js';
+import { ownFds } from '../helpers/procs.js';
 
 for (const lent of [false, true]) describeIntegration(`the root reader's worker thread (${lent ? 'lent by the netlink pool' : 'its own'})`, { root: true, commands: ['busybox', 'unshare', 'nsenter', 'chroot', 'mount'] }, () => {
   let base: string;
@@ -33,15 +34,9 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
 
   const sleeper = (root: string, ownMounts = false): Promise<number> => chrootSleeper(procs, root, ownMounts);
 
-  /** This process's fds open on `dir` or below (what /proc/self/fd links to). */
-  async function fdsInto(dir: string): Promise<string[]> {
-    const out: string[] = [];
-    for (const fd of await readdir('/proc/self/fd')) {
-      const to = await readlink(`/proc/self/fd/${fd}`).catch((err: unknown) => String(err));
-      if (to === dir || to.startsWith(`${dir}/`)) out.push(`${fd} -> ${to}`);
-    }
-    return out;
-  }
+  /** This process's fds open on `dir` or below. */
+  const fdsInto = (dir: string): string[] =>
+    ownFds().filter((f) => f.target === dir || f.target.startsWith(`${dir}/`)).map((f) => `${f.fd} -> ${f.target}`);
 
   const job = (pid: number, name: string, extra: Partial<RootJob> = {}): RootJob => ({
     procRoot: '/proc', pid, container: { name, id: `id-${name}` }, timeoutMs: 1000, maxFileBytes: 65536, maxMountinfoBytes: 1 << 20, jvmPorts: [9277], ...extra,
@@ -142,7 +137,7 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
     expect(again[1]!.dns).toMatchObject({ state: 'none' });
     expect(reader.abandoned).toBe(abandoned);
     // The abandoned read holds the stuck root open (its O_PATH fd, the directory the lookup blocks in)...
-    expect((await fdsInto(join(base, 'stuck'))).length).toBeGreaterThan(0);
+    expect(fdsInto(join(base, 'stuck')).length).toBeGreaterThan(0);
     // The FUSE server goes away: the blocked call returns, its thread ends, and the container is read again.
     closeSync(fuse!);
     fuse = null;
@@ -155,6 +150,6 @@ for (const lent of [false, true]) describeIntegration(`the root reader's worker 
     expect(reader.blockedThreads).toBe(0);
     // ...and those fds are closed when its thread ends, though termination skipped its `finally`: Node closes the fds
     // a worker opened with fs.open and did not close (the Worker option trackUnmanagedFds, true by default).
-    expect(await fdsInto(join(base, 'stuck'))).toEqual([]);
+    expect(fdsInto(join(base, 'stuck'))).toEqual([]);
   });
 });
