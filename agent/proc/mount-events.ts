@@ -19,6 +19,7 @@
  * and every mount table is read every time, as before.
  */
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { deleteUnless } from '../delete-unless.js';
 import { errorMessage } from '../errors.js';
 import { Errno, errnoName, libcLibrary } from '../netns/netlink/libc.js';
 import type { RootJob } from './root-facts.js';
@@ -98,17 +99,17 @@ export class MountEvents {
    * again is marked again, which changes nothing).
    */
   tickets(jobs: readonly RootJob[]): (MountTicket | null)[] {
-    if (this.fd < 0) return jobs.map(() => null);
-    if (this.drain()) this.epoch++;
+    if (this.fd >= 0 && this.drain()) this.epoch++;
+    if (this.fd < 0) return jobs.map(() => null); // closed, or the drain found the group broken
     const out: (MountTicket | null)[] = [];
     const seen = new Set<string>();
     for (const job of jobs) {
       const key = `${job.procRoot}\u0000${job.pid}\u0000${job.container.id}`;
       seen.add(key);
       const ino = this.marked.get(key) ?? this.mark(key, job);
-      out.push(ino === null || this.fd < 0 ? null : { epoch: this.epoch, ino });
+      out.push(ino === null ? null : { epoch: this.epoch, ino });
     }
-    for (const key of this.marked.keys()) if (!seen.has(key)) this.marked.delete(key);
+    deleteUnless(this.marked, seen);
     return out;
   }
 

@@ -12,6 +12,7 @@
  * one; records of containers a request does not name are dropped.
  */
 import { fstatSync, readlinkSync } from 'node:fs';
+import { deleteUnless } from '../delete-unless.js';
 import type { MountTicket } from './mount-events.js';
 import { parseNsLink } from './proc-files.js';
 import type { RootJob } from './root-facts.js';
@@ -86,6 +87,6 @@ export class QuietMounts {
     if (this.seen.size === 0) return;
     const ids = new Set<string>();
     for (const j of jobs) ids.add(j.container.id);
-    for (const id of this.seen.keys()) if (!ids.has(id)) this.seen.delete(id);
+    deleteUnless(this.seen, ids);
   }
 }

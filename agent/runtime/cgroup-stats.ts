@@ -23,6 +23,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deleteUnless } from '../delete-unless.js';
 import { ValidationError, errorMessage } from '../errors.js';
 import { parseCgroupFile } from '../proc/proc-files.js';
 import { preadSeqIntoScratch, readSeqTextCapped, scratchBuffer } from '../proc/read-capped.js';
@@ -154,6 +155,8 @@ export class CgroupStatsReader {
   private readonly ownRoot: string | null;
   private layout: CgroupLayout | null = null;
   private readonly open = new Map<string, OpenCounters>();
+  /** What retain() deletes through: a container's entry and its files (made once, not per call). */
+  private readonly dropper = { delete: (id: string): void => this.drop(id) };
   private readonly nsCaches = new Map<string, NamespaceRootCache>();
   private nsRoots: NamespaceRoots = {};
   /** A container's path climbed out of the agent's cgroup namespace: it has one of its own, located from now on. */
@@ -237,9 +240,7 @@ export class CgroupStatsReader {
 
   /** After a collection: close the files of every container not in `ids`. */
   retain(ids: ReadonlySet<string>): void {
-    // forEach, not a copy of the keys: deleting the entry being visited is allowed. A module-level callback, not a
-    // closure per call (collect/netns.ts readGroup).
-    this.open.forEach(CgroupStatsReader.dropUnlessKept, { ids, reader: this });
+    deleteUnless(this.open, ids, this.dropper);
   }
 
   close(): void {
@@ -264,10 +265,6 @@ export class CgroupStatsReader {
     if (got.ok) this.open.set(c.id, { pid: c.pid, fds: opened.fds });
     else closeAll(opened.fds);
     return got;
-  }
-
-  private static dropUnlessKept(this: { ids: ReadonlySet<string>; reader: CgroupStatsReader }, _: unknown, id: string): void {
-    if (!this.ids.has(id)) this.reader.drop(id);
   }
 
   private drop(id: string): void {

@@ -7,6 +7,8 @@
  * the key, and dropped whenever the key is set again or deleted; so value(key) is undefined or exactly what
  * `await get(key)` would give now. A rejected promise records nothing (its awaiters get the rejection).
  */
+import { deleteUnless } from '../delete-unless.js';
+
 export class SettledMap<V> {
   private readonly pending = new Map<string, Promise<V>>();
   private readonly values = new Map<string, V>();
@@ -42,15 +44,8 @@ export class SettledMap<V> {
     return this.pending.keys();
   }
 
-  /**
-   * Delete every key not in `keep` (without an iterator result per key; the callback is module-level, not a closure
-   * per call: collect/netns.ts readGroup says why).
-   */
+  /** Delete every key not in `keep` (delete-unless.ts). */
   deleteUnless(keep: ReadonlySet<string>): void {
-    this.pending.forEach(deleteUnlessKept, { keep, map: this });
+    deleteUnless(this.pending, keep, this);
   }
-}
-
-function deleteUnlessKept(this: { keep: ReadonlySet<string>; map: { delete(key: string): unknown } }, _: unknown, key: string): void {
-  if (!this.keep.has(key)) this.map.delete(key);
 }
