@@ -23,6 +23,7 @@ import type { ContainerStat } from '../../agent/runtime/types.js';
 import type { Snapshot } from '../../agent/snapshot.js';
 import { startContainerd, type ContainerdHarness } from '../helpers/containerd.js';
 import { describeIntegration } from '../helpers/env.js';
+import { ownFds } from '../helpers/procs.js';
 import { familiesText } from '../metrics/families-text.js';
 
 const ctx = { deadline: Number.POSITIVE_INFINITY, log: silentLogger() };
@@ -134,6 +135,23 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
       for (const c of running()) expect(got.get(c.id), String(reader?.root)).toMatchObject({ source: 'runtime', name: c.name, cpuSeconds: expect.any(Number) });
     }
     expect(elsewhere.openContainers).toBe(0);
+  });
+
+  it('retain closes the files of every container it is not given, and only those', async () => {
+    await collectStats();
+    expect(cgroups.openContainers).toBe(3);
+    const [kept, ...dropped] = running();
+    const before = ownFds().filter((f) => f.target.startsWith('/sys/fs/cgroup/')).map((f) => f.target);
+    const named = (id: string): string[] => before.filter((t) => t.includes(id));
+    for (const c of running()) expect(named(c.id).length).toBeGreaterThan(0);
+    cgroups.retain(new Set([kept!.id]));
+    expect(cgroups.openContainers).toBe(1);
+    const after = ownFds().filter((f) => f.target.startsWith('/sys/fs/cgroup/')).map((f) => f.target);
+    expect(after.filter((t) => t.includes(kept!.id)).sort()).toEqual(named(kept!.id).sort());
+    for (const c of dropped) expect(after.filter((t) => t.includes(c.id))).toEqual([]);
+    // The next collection opens them again.
+    await collectStats();
+    expect(cgroups.openContainers).toBe(3);
   });
 
   it('held counter files never outlive their cgroup: a container stopped between two collections is not read from them', async () => {

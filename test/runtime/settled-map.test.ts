@@ -69,4 +69,21 @@ describe('SettledMap', () => {
     await expect(m.get('a')).rejects.toThrow('boom');
     expect(m.value('a')).toBeUndefined();
   });
+
+  it('deleteUnless forgets every key (and its value) not kept, and only those', async () => {
+    const m = new SettledMap<number>();
+    for (const [k, v] of [['a', 1], ['b', 2], ['c', 3]] as const) m.set(k, Promise.resolve(v));
+    const late = deferred<number>();
+    m.set('d', late.promise);
+    await m.get('c');
+    m.deleteUnless(new Set(['b', 'x']));
+    expect([...m.keys()]).toEqual(['b']);
+    expect([m.value('a'), m.value('b'), m.value('c')]).toEqual([undefined, 2, undefined]);
+    late.resolve(4);
+    await late.promise;
+    expect(m.value('d')).toBeUndefined();
+    m.deleteUnless(new Set());
+    expect([...m.keys()]).toEqual([]);
+    expect(m.value('b')).toBeUndefined();
+  });
 });
