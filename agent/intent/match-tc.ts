@@ -20,7 +20,7 @@ import type { KernelArtefacts, QdiscArtefact } from './artefacts.js';
 import type { PendingEntry, Quantity } from './drift.js';
 import type { NetemIntent, PodNetworkIntent, TbfIntent, TcIntent } from './model.js';
 import { collisionNote } from './name-collision.js';
-import { formatQuantity, passingDurationText } from './units.js';
+import { TC_MAX_NETEM_US, formatQuantity, passingDurationText } from './units.js';
 
 /** The chaos kinds a tc entry produces (netem fields that are set; bandwidth for tbf or a netem rate). */
 export function tcKinds(t: TcIntent): ChaosKind[] {
@@ -156,7 +156,28 @@ export function chaosDaemonDelayDefect(t: TcIntent, diffs: readonly ParamDiff[])
   const lost = d.param === 'latency' ? 'the delay (and its jitter, correlation and reorder)' : 'the jitter (and its correlation)';
   return `; this is Chaos Mesh's own defect: chaos-daemon compares the ${d.param} "${d.text}" with "0ms" as text, not as a duration ` +
     `(pkg/chaosdaemon/tc_server.go convertNetemToArgs), finds it not greater and leaves ${lost} out of tc's arguments; ` +
-    `written "${passingDurationText(seconds)}" it would be applied`;
+    respelled(seconds);
+}
+
+/**
+ * When no netem is in the kernel because chaos-daemon's tc refuses the spec's latency or jitter text
+ * (TcIntent.delayRejectedByTc), the words that say so (with a spelling it takes, if any), to end the missing entry's
+ * detail; '' otherwise.
+ */
+export function tcDelayRejection(t: TcIntent): string {
+  const d = t.delayRejectedByTc;
+  if (d === undefined || t.netem === undefined) return '';
+  const seconds = d.param === 'latency' ? t.netem.delaySeconds : t.netem.jitterSeconds;
+  const why = d.error.endsWith('(too large)')
+    ? `holds a netem time in 32 bits of 64 ns ticks (at most ${TC_MAX_NETEM_US / 1e6}s)`
+    : 'reads one number with s, ms or us only (not ns, µs, m, h or several parts)';
+  return `; chaos-daemon hands tc the ${d.param} "${d.text}" as written (convertNetemToArgs), and the tc in its image (iproute2 6.1) ` +
+    `${why}: its tc qdisc add fails with ${d.error}; ${respelled(seconds)}`;
+}
+
+function respelled(seconds: number): string {
+  const text = passingDurationText(seconds);
+  return text === null ? 'no spelling of this delay gets through chaos-daemon and its tc' : `written "${text}" it would be applied`;
 }
 
 function diffText(d: ParamDiff): string {
@@ -188,7 +209,7 @@ export function matchTc(intent: PodNetworkIntent | null, k: KernelArtefacts): Pe
     const base = { artefact: 'qdisc' as const, owners: t.source ? [t.source] : [], kinds: tcKinds(t), active: false, network: true };
     if (q === undefined) {
       out.push({ ...base, name: `${t.device} ${t.type === 'netem' ? 'netem' : 'tbf'}`, where: t.device, state: 'missing', tokens: [], phrases: [], spec: label, kernel: null,
-        detail: `no ${t.type === 'netem' ? 'netem' : 'tbf'} qdisc on ${t.device} for ${label}` });
+        detail: `no ${t.type === 'netem' ? 'netem' : 'tbf'} qdisc on ${t.device} for ${label}${tcDelayRejection(t)}` });
       continue;
     }
     const diffs = compareParams(t, q);

@@ -69,6 +69,12 @@ export interface TcIntent {
    * stay what Chaos Mesh intends; the reconciliation says why the kernel differs.
    */
   delayDroppedByChaosDaemon?: { param: 'latency' | 'jitter'; text: string };
+  /**
+   * Present only when chaos-daemon hands tc a latency or jitter text that Go accepts and its tc refuses (units.ts
+   * tcNetemTimeError: "1m", "250µs", "1m30s", "300s"): its `tc qdisc add ... netem` fails with `error`, tc's own
+   * words, so no netem is added.
+   */
+  delayRejectedByTc?: { param: 'latency' | 'jitter'; text: string; error: string };
 }
 
 export interface PodNetworkIntent {

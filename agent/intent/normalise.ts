@@ -17,7 +17,7 @@ import type {
   TbfIntent,
   TcIntent,
 } from './model.js';
-import { parseGoDuration, parsePercent, parseTcRate, passesChaosDaemonTimeCheck } from './units.js';
+import { parseGoDuration, parsePercent, parseTcRate, passesChaosDaemonTimeCheck, tcNetemTimeError } from './units.js';
 
 /** Per-object caps: an object beyond them is kept truncated (a misbehaving controller cannot grow the cache). */
 export const MAX_ENTRIES_PER_OBJECT = 1000;
@@ -181,15 +181,26 @@ function netemOf(o: Obj, problems: string[], label: string): NetemIntent | null 
   return n;
 }
 
-/** The delay parameter of a valid netem entry that chaos-daemon drops for its text (units.ts passesChaosDaemonTimeCheck). */
-function delayDropped(o: Obj, n: NetemIntent): TcIntent['delayDroppedByChaosDaemon'] {
+/**
+ * What becomes of a valid netem entry's delay texts on their way to tc (convertNetemToArgs): the latency, then the
+ * jitter, is left out when its text fails chaos-daemon's comparison with "0ms" (units.ts passesChaosDaemonTimeCheck:
+ * a non-zero one is `dropped`), and a text that passes goes to tc, which may refuse it (tcNetemTimeError: `rejected`,
+ * and the whole qdisc add fails).
+ */
+function delayFate(o: Obj, n: NetemIntent): Pick<TcIntent, 'delayDroppedByChaosDaemon' | 'delayRejectedByTc'> {
   const delay = obj(o.delay);
-  if (!delay || n.delaySeconds <= 0) return undefined;
-  const latency = str(delay.latency) ?? '';
-  const jitter = str(delay.jitter) ?? '0';
-  if (!passesChaosDaemonTimeCheck(latency)) return { param: 'latency', text: latency };
-  if (n.jitterSeconds > 0 && !passesChaosDaemonTimeCheck(jitter)) return { param: 'jitter', text: jitter };
-  return undefined;
+  if (!delay) return {};
+  const texts = { latency: str(delay.latency) ?? '', jitter: str(delay.jitter) ?? '0' };
+  for (const param of ['latency', 'jitter'] as const) {
+    const text = texts[param];
+    if (!passesChaosDaemonTimeCheck(text)) {
+      const seconds = param === 'latency' ? n.delaySeconds : n.jitterSeconds;
+      return seconds > 0 ? { delayDroppedByChaosDaemon: { param, text } } : {};
+    }
+    const error = tcNetemTimeError(text);
+    if (error !== null) return { delayRejectedByTc: { param, text, error } };
+  }
+  return {};
 }
 
 function tbfOf(o: Obj, problems: string[], label: string): TbfIntent | null {
@@ -252,8 +263,7 @@ function tcEntry(raw: unknown, index: number, problems: string[]): TcIntent | nu
   if (type === 'netem') {
     const netem = netemOf(o, problems, label);
     if (!netem) return null;
-    const dropped = delayDropped(o, netem);
-    return dropped ? { ...base, netem, delayDroppedByChaosDaemon: dropped } : { ...base, netem };
+    return { ...base, netem, ...delayFate(o, netem) };
   }
   const tbf = tbfOf(o, problems, label);
   return tbf ? { ...base, tbf } : null;

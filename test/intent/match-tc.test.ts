@@ -130,4 +130,56 @@ describe("netem delay dropped by chaos-daemon's string comparison", () => {
     const other = only(intentOf({ latency: '0.5s', jitter: '10ms' }), kernelNetem({ delaySeconds: 0.5, jitterSeconds: 0.02 }));
     expect(other.detail).toBe('eth0 root netem: jitterSeconds 20ms in the kernel, 10ms in the spec (spec: netem delay 0.5s jitter 10ms)');
   });
+
+  it('a jitter of "0.5ms" under a latency of "0s" (passed on as "delay 0s"): the jitter is still what chaos-daemon dropped', () => {
+    expect(intentOf({ latency: '0s', jitter: '0.5ms' }).tcs[0]!.delayDroppedByChaosDaemon).toEqual({ param: 'jitter', text: '0.5ms' });
+    expect(intentOf({ latency: '0ms', jitter: '0.5ms' }).tcs[0]!.delayDroppedByChaosDaemon).toBeUndefined();
+  });
+});
+
+/**
+ * A latency or jitter Go accepts (Chaos Mesh checks it with time.ParseDuration) but the tc in chaos-daemon's image does
+ * not read ("1m", "250µs", "1m30s": test/intent/tc-durations.test.ts checks which on the real tc): chaos-daemon's
+ * `tc qdisc add ... netem delay 1m` fails, so the kernel has no netem at all, and the missing entry says why.
+ */
+describe("netem delay chaos-daemon's tc cannot read", () => {
+  const intentOf = (delay: Record<string, string>): PodNetworkIntent =>
+    normalisePodNetworkChaos(podNetworkChaos('shop', 'web', { tcs: [{ type: 'netem', source: 'shop/slow', device: 'eth0', delay }] }))!;
+  const none: KernelArtefacts = { chains: [], ipsets: [], qdiscs: [] };
+
+  const SYNTAX = 'reads one number with s, ms or us only (not ns, µs, m, h or several parts): its tc qdisc add fails with Illegal "latency"';
+  it.each([
+    [{ latency: '1m' }, 'latency', '1m', SYNTAX, 'written "60s" it would be applied'],
+    [{ latency: '1m30s' }, 'latency', '1m30s', SYNTAX, 'written "90s" it would be applied'],
+    [{ latency: '250µs' }, 'latency', '250µs', SYNTAX, 'written "250us" it would be applied'],
+    [{ latency: '100ms', jitter: '1h' }, 'jitter', '1h', SYNTAX, 'no spelling of this delay gets through chaos-daemon and its tc'],
+    [{ latency: '100ms', jitter: '2m' }, 'jitter', '2m', SYNTAX, 'written "120s" it would be applied'],
+    [{ latency: '300s' }, 'latency', '300s', 'holds a netem time in 32 bits of 64 ns ticks (at most 274.877906s): its tc qdisc add fails with ' +
+      'Illegal 300000000 time (too large)', 'no spelling of this delay gets through chaos-daemon and its tc'],
+  ] as const)('%j: missing, with what tc says and a spelling it takes', (delay, param, text, why, respelled) => {
+    const intent = intentOf(delay);
+    expect(intent.problems).toEqual([]);
+    expect(intent.tcs[0]!.delayRejectedByTc).toMatchObject({ param, text });
+    expect(intent.tcs[0]!.delayDroppedByChaosDaemon).toBeUndefined();
+    const [e, ...rest] = matchTc(intent, none);
+    expect(rest).toEqual([]);
+    expect(e!.state).toBe('missing');
+    expect(e!.detail).toBe(
+      `no netem qdisc on eth0 for netem ${intent.tcs[0]!.text}; chaos-daemon hands tc the ${param} "${text}" as written (convertNetemToArgs), ` +
+        `and the tc in its image (iproute2 6.1) ${why}; ${respelled}`,
+    );
+  });
+
+  it('under 1 µs no spelling gets through; a latency tc reads, or one chaos-daemon drops first, is not claimed', () => {
+    const tiny = intentOf({ latency: '500ns' });
+    expect(tiny.tcs[0]!.delayRejectedByTc).toEqual({ param: 'latency', text: '500ns', error: 'Illegal "latency"' });
+    expect(matchTc(tiny, none)[0]!.detail).toMatch(/Illegal "latency"; no spelling of this delay gets through chaos-daemon and its tc$/);
+    expect(intentOf({ latency: '100ms', jitter: '10ms' }).tcs[0]!.delayRejectedByTc).toBeUndefined();
+    // "0.5m" fails the "0ms" comparison first: tc never sees it.
+    expect(intentOf({ latency: '0.5m' }).tcs[0]).toMatchObject({ delayDroppedByChaosDaemon: { param: 'latency', text: '0.5m' } });
+    expect(intentOf({ latency: '0.5m' }).tcs[0]!.delayRejectedByTc).toBeUndefined();
+    // A jitter that fails the comparison ("0.5m") is left out of tc's arguments: tc never sees it.
+    expect(intentOf({ latency: '100ms', jitter: '0.5m' }).tcs[0]!.delayRejectedByTc).toBeUndefined();
+    expect(matchTc(intentOf({ latency: '100ms' }), none)[0]!.detail).toBe('no netem qdisc on eth0 for netem delay 100ms');
+  });
 });

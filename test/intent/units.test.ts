@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatQuantity, parseGoDuration, parsePercent, parseTcRate, passesChaosDaemonTimeCheck, passingDurationText } from '../../agent/intent/units.js';
+import { formatQuantity, parseGoDuration, parsePercent, parseTcRate, passesChaosDaemonTimeCheck, passingDurationText, tcNetemTimeError, TC_MAX_NETEM_US } from '../../agent/intent/units.js';
 
 describe('parseGoDuration', () => {
   it.each([
@@ -51,6 +51,46 @@ describe('parseGoDuration', () => {
   it.each(['+', '-', '++5ms', '+-5ms', '-+5ms', '--0', '+-0', '5+ms', '1s+1s', '-1ns', '-1.5h', '-0.000001ms5ms', '+ 5ms', '+0x'])('sign as Go: rejects %j (invalid, or negative)', (text) => {
     expect(parseGoDuration(text)).toBeNull();
   });
+
+  // Go sums whole nanoseconds (each part's fraction truncated), up to 2^63-1, and takes no whitespace.
+  it.each([
+    ['1.5ns', 1e-9],
+    ['0.1ns', 0],
+    ['1.9ns1.9ns', 2e-9],
+    ['1.0000000000000000000000001s', 1],
+    ['000000000000000000000000000005ms', 0.005],
+    ['9223372036854775807ns', 9223372036.854775807],
+    ['2562047h', 2562047 * 3600],
+    ['5.s', 5],
+    ['.5s', 0.5],
+  ])('as Go: %j -> %d s', (text, seconds) => {
+    expect(parseGoDuration(text)).toBeCloseTo(seconds, 9);
+  });
+
+  it.each([' 5ms', '5ms ', '5 ms', '\t1s', '9223372036854775808ns', '2562048h', '9223372036854775807ns1ns', '99999999999999999999s', '.s', '1.h.5', '5msms', 's'])('as Go: rejects %j', (text) => {
+    expect(parseGoDuration(text)).toBeNull();
+  });
+});
+
+describe('tcNetemTimeError: what the tc in chaos-daemon\'s image (iproute2 6.1) says of a netem time', () => {
+  it.each(['100ms', '1s', '1.5s', '250us', '10MS', '5msec', '5secs', '7usecs', '100', '1e2ms', '0s', '0.5us', '5.s', '274.877906s', '4295s'])('reads %j', (text) => {
+    expect(tcNetemTimeError(text)).toBeNull();
+  });
+  it.each(['500ns', '250µs', '250μs', '2m', '1h', '1m30s', '1s500ms', '5 m', 'ms', ''])('%j: Illegal "latency"', (text) => {
+    expect(tcNetemTimeError(text)).toBe('Illegal "latency"');
+  });
+  // 15.625 ticks of 64 ns per µs in 32 bits; the µs themselves are an unsigned int (x86-64: the low 32 bits).
+  it.each([
+    ['274.877907s', 'Illegal 274877907 time (too large)'],
+    ['300s', 'Illegal 300000000 time (too large)'],
+    ['4294s', 'Illegal 4294000000 time (too large)'],
+    ['42949s', 'Illegal 4294294336 time (too large)'],
+  ])('%j: %s', (text, error) => {
+    expect(tcNetemTimeError(text)).toBe(error);
+  });
+  it('the longest time it takes is 2^32 ticks of 64 ns, less one µs', () => {
+    expect(TC_MAX_NETEM_US).toBe(274_877_906);
+  });
 });
 
 describe("chaos-daemon's string comparison of a netem latency / jitter with \"0ms\" (tc_server.go:426, :428)", () => {
@@ -74,12 +114,18 @@ describe("chaos-daemon's string comparison of a netem latency / jitter with \"0m
   });
 
   it('spells any duration so that it passes and reads back the same', () => {
-    expect([0.5, 0.0005, 1.5, 5e-7, 0.25].map(passingDurationText)).toEqual(['500ms', '500us', '1.5s', '500ns', '250ms']);
-    for (const s of [0.5, 0.0005, 1.5, 5e-7, 0.25, 0.1, 3600]) {
-      const text = passingDurationText(s);
+    expect([0.5, 0.0005, 1.5, 0.25, 90, 200].map(passingDurationText)).toEqual(['500ms', '500us', '1.5s', '250ms', '90s', '200s']);
+    for (const s of [0.5, 0.0005, 1.5, 0.25, 0.1, 200, 1e-6]) {
+      const text = passingDurationText(s)!;
       expect(passesChaosDaemonTimeCheck(text), text).toBe(true);
+      expect(tcNetemTimeError(text), text).toBeNull();
       expect(parseGoDuration(text)).toBeCloseTo(s, 12);
     }
+    // Under 1 µs: tc 6.1 has no ns, and "0.5us" fails the comparison; over tc's longest netem time nothing passes.
+    expect(passingDurationText(5e-7)).toBeNull();
+    expect(passingDurationText(274.877906)).toBe('274.878s');
+    expect(passingDurationText(274.877907)).toBeNull();
+    expect(passesChaosDaemonTimeCheck('0.5us')).toBe(false);
   });
 });
 
