@@ -1,6 +1,7 @@
 /**
- * What the PodNetworkChaos' own state says about the entries matched against the kernel (pure; reconcile.ts runs
- * it between matching and counting). Only entries chaos-daemon applies from the PodNetworkChaos (`network`).
+ * What the per-pod objects' own state says about the entries matched against the kernel (pure; reconcile.ts runs
+ * it between matching and counting). Only entries chaos-daemon applies from a PodNetworkChaos (`network`),
+ * PodHttpChaos or PodIOChaos (`podChaos`).
  * - Owners (owners.ts): an entry whose every owner is absent, being deleted or stopped, and has been so for
  *   `graceSeconds` (one informer may lag another; a pause or deletion normally recovers within seconds), is not
  *   wanted any more: with a kernel side (present, mismatch) it is a `leftover`, named after its owner and why,
@@ -10,15 +11,16 @@
  * - The same owner rules for the kernel side of the other per-pod objects (entries marked `podChaos`): the
  *   transparent proxy, its chains and tproxy of PodHttpChaos rules whose every HTTPChaos is gone, toda and its FUSE
  *   mount of PodIOChaos actions whose every IOChaos is gone (owners.ts says why Chaos Mesh leaves them); a tproxy /
- *   toda pid recorded for them that is not running is `stale`. Their apply state is not read.
- * - Apply state: while generation > observedGeneration, the other differences (missing, mismatch, leftover) are
- *   `pending` (Chaos Mesh writes the spec first, chaos-daemon applies it after), until the pending has lasted
- *   `pendingLimitSeconds` (chaos-daemon not applying at all), when they are drift again with that said; when
- *   the last apply failed (status.failedMessage with generation observed), they are `failed`, with the message.
+ *   toda pid recorded for them that is not running is `stale`.
+ * - Apply state, of each object for the entries that come from it: while generation > observedGeneration, the
+ *   other differences (missing, mismatch, leftover) are `pending` (Chaos Mesh writes the spec first, chaos-daemon
+ *   applies it after), until the pending has lasted `pendingLimitSeconds` (chaos-daemon not applying at all), when
+ *   they are drift again with that said; when the last apply failed (status.failedMessage with generation
+ *   observed), they are `failed`, with the message.
  */
 import type { PendingEntry } from './drift.js';
 import { ageText } from './format.js';
-import type { OwnerKind, OwnerStatus, PodIntent } from './model.js';
+import type { ApplyState, OwnerKind, OwnerStatus, PodIntent } from './model.js';
 import { isPending } from './owners.js';
 
 /** An owner must be seen absent / deleting / stopped this long (serve) before its entries are leftovers. */
@@ -104,27 +106,38 @@ export function applyOwners(entries: PendingEntry[], intent: PodIntent, now: num
   return changed;
 }
 
-/** Differences explained by the PodNetworkChaos' apply state: pending or failed (`skip`: the owners' leftovers). */
+/**
+ * Differences explained by the apply state of the per-pod object they come from (`skip`: the owners' leftovers): the
+ * PodNetworkChaos for its chains, ipsets and qdiscs (`network`), the PodHttpChaos / PodIOChaos for their kernel side
+ * (`podChaos`: tproxy and its chains, toda and its mount). chaos-daemon's controllers for all three write
+ * observedGeneration and failedMessage the same way (controllers/pod{network,http,io}chaos: a deferred status update
+ * after each apply, the error's text or "").
+ */
 export function applyApplyState(entries: PendingEntry[], intent: PodIntent, now: number, pendingLimitSeconds: number, skip: ReadonlySet<PendingEntry>): void {
-  const n = intent.network;
-  if (n === null) return;
-  const pending = isPending(n);
-  if (!pending && n.failedMessage === null) return;
-  const observed = n.observedGeneration ?? 0;
-  const name = `PodNetworkChaos ${n.namespace}/${n.name}`;
-  const since = intent.networkPendingSince;
+  for (const kind of ['PodNetworkChaos', 'PodHttpChaos', 'PodIOChaos'] as const) {
+    const o = kind === 'PodNetworkChaos' ? intent.network : kind === 'PodHttpChaos' ? intent.http : intent.io;
+    if (o === null || (!isPending(o) && o.failedMessage === null)) continue;
+    const since = (kind === 'PodNetworkChaos' ? intent.networkPendingSince : kind === 'PodHttpChaos' ? intent.httpPendingSince : intent.ioPendingSince) ?? null;
+    const fromIt = (e: PendingEntry): boolean => (kind === 'PodNetworkChaos' ? e.network === true : e.podChaos === kind);
+    explain(entries.filter((e) => fromIt(e) && !skip.has(e)), `${kind} ${o.namespace}/${o.name}`, o, since, now, pendingLimitSeconds);
+  }
+}
+
+function explain(entries: PendingEntry[], name: string, o: ApplyState, since: number | null, now: number, pendingLimitSeconds: number): void {
+  const pending = isPending(o);
+  const observed = o.observedGeneration ?? 0;
   const overdue = pending && since !== null && now - since >= pendingLimitSeconds;
   for (const e of entries) {
-    if (!e.network || skip.has(e) || (e.state !== 'missing' && e.state !== 'mismatch' && e.state !== 'leftover')) continue;
+    if (e.state !== 'missing' && e.state !== 'mismatch' && e.state !== 'leftover') continue;
     if (!pending) {
       e.state = 'failed';
-      e.detail = `${e.detail} (chaos-daemon's last apply of ${name} generation ${n.generation ?? observed} failed: ${n.failedMessage})`;
+      e.detail = `${e.detail} (chaos-daemon's last apply of ${name} generation ${o.generation ?? observed} failed: ${o.failedMessage})`;
     } else if (overdue) {
-      e.detail = `${e.detail} (${name} generation ${n.generation} has not been applied for ${ageText(now - since)}: observed ${observed})`;
+      e.detail = `${e.detail} (${name} generation ${o.generation} has not been applied for ${ageText(now - since)}: observed ${observed})`;
     } else {
       e.state = 'pending';
-      e.detail = `${e.detail} (pending: ${name} generation ${n.generation} is not applied yet, observed ${observed}` +
-        `${n.failedMessage !== null ? `; the previous apply failed: ${n.failedMessage}` : ''})`;
+      e.detail = `${e.detail} (pending: ${name} generation ${o.generation} is not applied yet, observed ${observed}` +
+        `${o.failedMessage !== null ? `; the previous apply failed: ${o.failedMessage}` : ''})`;
     }
   }
 }

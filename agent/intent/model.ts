@@ -77,12 +77,9 @@ export interface TcIntent {
   delayRejectedByTc?: { param: 'latency' | 'jitter'; text: string; error: string };
 }
 
-export interface PodNetworkIntent {
+export interface PodNetworkIntent extends ApplyState {
   namespace: string;
   name: string;
-  generation: number | null;
-  observedGeneration: number | null;
-  failedMessage: string | null;
   ipsets: IpsetIntent[];
   chains: ChainIntent[];
   tcs: TcIntent[];
@@ -90,17 +87,23 @@ export interface PodNetworkIntent {
   problems: string[];
 }
 
-export interface PodHttpIntent {
+/** A per-pod object's apply state: chaos-daemon applies generation `generation`, then writes observedGeneration. */
+export interface ApplyState {
+  generation: number | null;
+  observedGeneration: number | null;
+  failedMessage: string | null;
+}
+
+export interface PodHttpIntent extends ApplyState {
   namespace: string;
   name: string;
   rules: { source: ExperimentRef | null; port: number; target: string }[];
   /** The tproxy process chaos-daemon started (pid and its start time, ms since the epoch). */
   pid: number | null;
   startTime: number | null;
-  failedMessage: string | null;
 }
 
-export interface PodIoIntent {
+export interface PodIoIntent extends ApplyState {
   namespace: string;
   name: string;
   volumeMountPath: string;
@@ -109,7 +112,6 @@ export interface PodIoIntent {
   /** The toda process (pid and its start time, ms since the epoch). */
   pid: number | null;
   startTime: number | null;
-  failedMessage: string | null;
 }
 
 export interface ExperimentRecord {
@@ -181,6 +183,9 @@ export interface PodIntent {
   /** When the agent first saw the PodNetworkChaos with generation > observedGeneration (unix seconds); null when
    *  it is not pending, or without memory (a one-shot list). */
   networkPendingSince: number | null;
+  /** The same for the PodHttpChaos and the PodIOChaos (absent: not known, as null). */
+  httpPendingSince?: number | null;
+  ioPendingSince?: number | null;
 }
 
 /** How fresh the intent is: the API source's state when the view was taken. */

@@ -5,6 +5,7 @@
  * pkg/netem/convert.go, pkg/chaosdaemon/tc_server.go convertNetemToArgs / convertTbfToArgs).
  */
 import type {
+  ApplyState,
   ExperimentIntent,
   ExperimentRecord,
   IpsetIntent,
@@ -51,9 +52,10 @@ function meta(raw: unknown): { namespace: string; name: string; generation: numb
   return { namespace, name, generation: int(m?.generation), deleting: typeof m?.deletionTimestamp === 'string' };
 }
 
-function failedMessage(status: Obj | null): string | null {
+/** metadata.generation, status.observedGeneration and status.failedMessage (an empty message is none). */
+function applyState(m: { generation: number | null }, status: Obj | null): ApplyState {
   const f = str(status?.failedMessage);
-  return f ? f : null;
+  return { generation: m.generation, observedGeneration: int(status?.observedGeneration), failedMessage: f ? f : null };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -284,9 +286,7 @@ export function normalisePodNetworkChaos(raw: unknown): PodNetworkIntent | null 
   return {
     namespace: m.namespace,
     name: m.name,
-    generation: m.generation,
-    observedGeneration: int(status?.observedGeneration),
-    failedMessage: failedMessage(status),
+    ...applyState(m, status),
     ipsets,
     chains,
     tcs,
@@ -305,7 +305,7 @@ export function normalisePodHttpChaos(raw: unknown): PodHttpIntent | null {
     if (!o || port === null) return [];
     return [{ source: str(o.source) || null, port, target: str(o.target) ?? '' }];
   });
-  return { namespace: m.namespace, name: m.name, rules, pid: int(status?.pid) || null, startTime: int(status?.startTime) || null, failedMessage: failedMessage(status) };
+  return { namespace: m.namespace, name: m.name, rules, pid: int(status?.pid) || null, startTime: int(status?.startTime) || null, ...applyState(m, status) };
 }
 
 export function normalisePodIoChaos(raw: unknown): PodIoIntent | null {
@@ -327,7 +327,7 @@ export function normalisePodIoChaos(raw: unknown): PodIoIntent | null {
     actions,
     pid: int(status?.pid) || null,
     startTime: int(status?.startTime) || null,
-    failedMessage: failedMessage(status),
+    ...applyState(m, status),
   };
 }
 

@@ -24,7 +24,7 @@
  * The condition keys name what is tracked; a condition's clock starts when the agent first sees it in a synced
  * view and stops when it is no longer seen (the owner reappears, the PodNetworkChaos is applied).
  */
-import type { ExperimentIntent, ExperimentRef, OwnerCondition, OwnerKind, PodHttpIntent, PodIoIntent, PodNetworkIntent } from './model.js';
+import type { ApplyState, ExperimentIntent, ExperimentRef, OwnerCondition, OwnerKind, PodHttpIntent, PodIoIntent, PodNetworkIntent } from './model.js';
 
 /** The condition of an owning experiment (undefined: not in the cache). */
 export function ownerCondition(exp: ExperimentIntent | undefined): OwnerCondition {
@@ -54,16 +54,19 @@ export function ioSources(i: PodIoIntent): ExperimentRef[] {
 }
 
 /** generation > observedGeneration (an unwritten status counts as observedGeneration 0). */
-export function isPending(n: PodNetworkIntent): boolean {
+export function isPending(n: ApplyState): boolean {
   return n.generation !== null && n.generation > (n.observedGeneration ?? 0);
 }
+
+/** The per-pod objects chaos-daemon applies, each with an apply state. */
+export type PodChaosKind = 'PodNetworkChaos' | 'PodHttpChaos' | 'PodIOChaos';
 
 export function ownerKey(ref: ExperimentRef, condition: OwnerCondition, kind: OwnerKind = 'NetworkChaos'): string {
   return `owner\0${kind}\0${ref}\0${condition}`;
 }
 
-export function pendingKey(namespace: string, pod: string): string {
-  return `pending\0${namespace}/${pod}`;
+export function pendingKey(namespace: string, pod: string, kind: PodChaosKind = 'PodNetworkChaos'): string {
+  return kind === 'PodNetworkChaos' ? `pending\0${namespace}/${pod}` : `pending\0${kind}\0${namespace}/${pod}`;
 }
 
 /** The PodHttpChaos / PodIOChaos objects and their experiments by `<ns>/<name>`, for conditionKeys. */
@@ -74,7 +77,7 @@ export interface PodChaosOwners {
   ioChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>;
 }
 
-/** Every condition key the caches show now: owners not running (of each kind), pending PodNetworkChaos objects. */
+/** Every condition key the caches show now: owners not running (of each kind), pending per-pod objects. */
 export function conditionKeys(network: readonly PodNetworkIntent[], networkChaos: ReadonlyMap<ExperimentRef, ExperimentIntent>, other?: PodChaosOwners): string[] {
   const keys = new Set<string>();
   const add = (refs: ExperimentRef[], experiments: ReadonlyMap<ExperimentRef, ExperimentIntent>, kind: OwnerKind): void => {
@@ -88,8 +91,14 @@ export function conditionKeys(network: readonly PodNetworkIntent[], networkChaos
     if (isPending(n)) keys.add(pendingKey(n.namespace, n.name));
   }
   if (other !== undefined) {
-    for (const h of other.http) add(httpSources(h), other.httpChaos, 'HTTPChaos');
-    for (const i of other.io) add(ioSources(i), other.ioChaos, 'IOChaos');
+    for (const h of other.http) {
+      add(httpSources(h), other.httpChaos, 'HTTPChaos');
+      if (isPending(h)) keys.add(pendingKey(h.namespace, h.name, 'PodHttpChaos'));
+    }
+    for (const i of other.io) {
+      add(ioSources(i), other.ioChaos, 'IOChaos');
+      if (isPending(i)) keys.add(pendingKey(i.namespace, i.name, 'PodIOChaos'));
+    }
   }
   return [...keys];
 }

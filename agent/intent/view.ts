@@ -6,8 +6,8 @@
  * actions name (owners.ts), with since when the agent has seen it so (`since`: the source's memory; without one,
  * null: no memory). Pure; built once per collection.
  */
-import type { ExperimentIntent, ExperimentRef, IntentStatus, OwnerKind, OwnerStatus, PodHttpIntent, PodIntent, PodIoIntent, PodNetworkIntent } from './model.js';
-import { conditionKeys, httpSources, ioSources, isPending, networkSources, ownerCondition, ownerKey, pendingKey } from './owners.js';
+import type { ApplyState, ExperimentIntent, ExperimentRef, IntentStatus, OwnerKind, OwnerStatus, PodHttpIntent, PodIntent, PodIoIntent, PodNetworkIntent } from './model.js';
+import { conditionKeys, httpSources, ioSources, isPending, networkSources, ownerCondition, ownerKey, pendingKey, type PodChaosKind } from './owners.js';
 import type { Normalised } from './resources.js';
 
 /** When a condition key (owners.ts) was first seen, unix seconds; null: no memory. */
@@ -99,8 +99,13 @@ export class IntentView {
     const owners = network === null ? [] : this.owners(networkSources(network), this.networkChaos, 'NetworkChaos');
     const httpOwners = http === null ? [] : this.owners(httpSources(http), this.httpChaos, 'HTTPChaos');
     const ioOwners = io === null ? [] : this.owners(ioSources(io), this.ioChaos, 'IOChaos');
-    const networkPendingSince = network !== null && isPending(network) ? this.since(pendingKey(namespace, name)) : null;
-    return { network, http, io, experiments, owners, httpOwners, ioOwners, networkPendingSince };
+    const pendingSince = (o: ApplyState | null, kind: PodChaosKind): number | null => (o !== null && isPending(o) ? this.since(pendingKey(namespace, name, kind)) : null);
+    return {
+      network, http, io, experiments, owners, httpOwners, ioOwners,
+      networkPendingSince: pendingSince(network, 'PodNetworkChaos'),
+      httpPendingSince: pendingSince(http, 'PodHttpChaos'),
+      ioPendingSince: pendingSince(io, 'PodIOChaos'),
+    };
   }
 
   /**

@@ -127,10 +127,10 @@ describe('experiments and the other Pod*Chaos kinds', () => {
   });
 
   it('PodHttpChaos and PodIOChaos: rules / actions with their sources, the process pid and start time', () => {
-    const h = normalisePodHttpChaos({ metadata: { namespace: 'shop', name: 'web' }, spec: { rules: [{ source: 'shop/abort', port: 80, target: 'Request', selector: {}, actions: { abort: true } }] }, status: { pid: 777, startTime: 1764403200123 } })!;
-    expect(h).toEqual({ namespace: 'shop', name: 'web', rules: [{ source: 'shop/abort', port: 80, target: 'Request' }], pid: 777, startTime: 1764403200123, failedMessage: null });
-    const io = normalisePodIoChaos({ metadata: { namespace: 'shop', name: 'db' }, spec: { volumeMountPath: '/data', container: 'db', actions: [{ type: 'latency', path: '/data/**', source: 'shop/slow-disk', latency: '10ms' }] }, status: { pid: 888 } })!;
-    expect(io).toEqual({ namespace: 'shop', name: 'db', volumeMountPath: '/data', container: 'db', actions: [{ type: 'latency', path: '/data/**', source: 'shop/slow-disk' }], pid: 888, startTime: null, failedMessage: null });
+    const h = normalisePodHttpChaos({ metadata: { namespace: 'shop', name: 'web', generation: 3 }, spec: { rules: [{ source: 'shop/abort', port: 80, target: 'Request', selector: {}, actions: { abort: true } }] }, status: { pid: 777, startTime: 1764403200123, observedGeneration: 2, failedMessage: 'rpc error: boom' } })!;
+    expect(h).toEqual({ namespace: 'shop', name: 'web', rules: [{ source: 'shop/abort', port: 80, target: 'Request' }], pid: 777, startTime: 1764403200123, generation: 3, observedGeneration: 2, failedMessage: 'rpc error: boom' });
+    const io = normalisePodIoChaos({ metadata: { namespace: 'shop', name: 'db' }, spec: { volumeMountPath: '/data', container: 'db', actions: [{ type: 'latency', path: '/data/**', source: 'shop/slow-disk', latency: '10ms' }] }, status: { pid: 888, failedMessage: '' } })!;
+    expect(io).toEqual({ namespace: 'shop', name: 'db', volumeMountPath: '/data', container: 'db', actions: [{ type: 'latency', path: '/data/**', source: 'shop/slow-disk' }], pid: 888, startTime: null, generation: null, observedGeneration: null, failedMessage: null });
   });
 });
 

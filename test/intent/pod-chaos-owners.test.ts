@@ -16,7 +16,7 @@ import type { PodDrift } from '../../agent/intent/drift.js';
 import { intentSummary } from '../../agent/intent/format.js';
 import type { IntentStatus } from '../../agent/intent/model.js';
 import { normaliseExperiment, normalisePodHttpChaos, normalisePodIoChaos, normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
-import { ownerKey } from '../../agent/intent/owners.js';
+import { ownerKey, pendingKey } from '../../agent/intent/owners.js';
 import { driftCounts, reconcilePod, type ReconcileInput } from '../../agent/intent/reconcile.js';
 import { IntentView, type SinceLookup } from '../../agent/intent/view.js';
 import type { ChaosProcess } from '../../agent/proc/chaos-processes.js';
@@ -58,21 +58,28 @@ function facts(processes: ChaosProcess[]): PodProcFacts {
   return f;
 }
 
+/** The apply state chaos-daemon's controller writes (default: generation applied, no failure). */
+interface Applied {
+  generation?: number;
+  observedGeneration?: number;
+  failedMessage?: string;
+}
+
 /** A PodIOChaos as Chaos Mesh writes it (iochaos/impl.go Apply: one action per IOChaos, `source` its ns/name). */
-function pio(sources: string[], pid: number | null = 888) {
+function pio(sources: string[], pid: number | null = 888, a: Applied = {}) {
   return {
-    metadata: { namespace: 'shop', name: 'web', generation: 2 },
+    metadata: { namespace: 'shop', name: 'web', generation: a.generation ?? 2 },
     spec: { volumeMountPath: '/data', container: 'app', actions: sources.map((source) => ({ type: 'latency', path: '', percent: 100, latency: '100ms', source })) },
-    status: { observedGeneration: 2, ...(pid !== null ? { pid, startTime: TODA_START } : {}) },
+    status: { observedGeneration: a.observedGeneration ?? 2, failedMessage: a.failedMessage ?? '', ...(pid !== null ? { pid, startTime: TODA_START } : {}) },
   };
 }
 
 /** A PodHttpChaos as Chaos Mesh writes it (httpchaos/impl.go Apply: one rule per HTTPChaos). */
-function phc(sources: string[]) {
+function phc(sources: string[], a: Applied = {}) {
   return {
-    metadata: { namespace: 'shop', name: 'web', generation: 3 },
+    metadata: { namespace: 'shop', name: 'web', generation: a.generation ?? 3 },
     spec: { rules: sources.map((source) => ({ source, port: 80, target: 'Request', selector: { port: 80 }, actions: { abort: true } })) },
-    status: { observedGeneration: 3, pid: 777, startTime: TPROXY_START },
+    status: { observedGeneration: a.observedGeneration ?? 3, failedMessage: a.failedMessage ?? '', pid: 777, startTime: TPROXY_START },
   };
 }
 
@@ -228,6 +235,51 @@ describe('PodHttpChaos rules: their HTTPChaos owns the proxy and tproxy', () => 
   it('being deleted within the grace: present', () => {
     const d = run({ http: phc([ABORT]), experiments: [experiment('HTTPChaos', ABORT, { deleting: true })] }, [TPROXY, PROXY], seenAt(NOW - 5));
     expect(d.entries.map((e) => e.state)).toEqual(['present', 'present']);
+  });
+});
+
+/**
+ * Their apply state, as for a PodNetworkChaos: chaos-daemon's controllers (controllers/podhttpchaos, podiochaos)
+ * write observedGeneration and failedMessage after each apply. A recorded process that is not running while the
+ * object's generation is unapplied is pending; after a failed apply it is failed, with the message.
+ */
+describe('PodHttpChaos / PodIOChaos apply state', () => {
+  const RPC = 'failed to apply for pod shop/web: rpc error: code = Unknown desc = toda exited';
+  it('PodIOChaos whose last apply failed: the recorded toda not running is failed, with the message; counted failed', () => {
+    const d = run({ io: pio([SLOW_IO], 888, { failedMessage: RPC }), experiments: [experiment('IOChaos', SLOW_IO)] }, [], seenAt(NOW - 60));
+    expect(rows(d)).toEqual([['failed', 'process', 'toda', [SLOW_IO], false, []]]);
+    expect(d.entries[0]!.detail).toMatch(new RegExp(`\\(chaos-daemon's last apply of PodIOChaos shop/web generation 2 failed: ${RPC}\\)$`));
+    expect(d.counts).toMatchObject({ failed: 1, missing: 0 });
+    // The same object applied since: the message is gone, the process is plain drift.
+    expect(run({ io: pio([SLOW_IO]), experiments: [experiment('IOChaos', SLOW_IO)] }, [], seenAt(NOW - 60)).entries[0]!.state).toBe('missing');
+  });
+
+  it('PodHttpChaos with a generation not applied yet: tproxy not running is pending; past the pending limit it is drift again, saying since when', () => {
+    const o = { http: phc([ABORT], { generation: 4, observedGeneration: 3, failedMessage: RPC }), experiments: [experiment('HTTPChaos', ABORT)] };
+    const pending = run(o, [], seenAt(NOW - 30));
+    expect(rows(pending)).toEqual([['pending', 'process', 'tproxy', [ABORT], false, []]]);
+    expect(pending.entries[0]!.detail).toMatch(new RegExp(`\\(pending: PodHttpChaos shop/web generation 4 is not applied yet, observed 3; the previous apply failed: ${RPC}\\)$`));
+    const overdue = run(o, [], seenAt(NOW - 600));
+    expect(overdue.entries[0]!.state).toBe('missing');
+    expect(overdue.entries[0]!.detail).toMatch(/\(PodHttpChaos shop\/web generation 4 has not been applied for 10 min: observed 3\)$/);
+  });
+
+  it('each object explains only its own entries: a pending PodHttpChaos leaves the PodIOChaos\' missing toda missing', () => {
+    const d = run({ http: phc([ABORT], { generation: 4 }), io: pio([SLOW_IO]), experiments: [experiment('HTTPChaos', ABORT), experiment('IOChaos', SLOW_IO)] }, [], seenAt(NOW - 30));
+    expect(d.entries.map((e) => [e.name, e.state])).toEqual([['tproxy', 'pending'], ['toda', 'missing']]);
+  });
+
+  it('the serve source tracks since when each is pending, apart from the PodNetworkChaos of the same pod', () => {
+    const http = [normalisePodHttpChaos(phc([ABORT], { generation: 4 }))!];
+    const io = [normalisePodIoChaos(pio([SLOW_IO], 888, { generation: 3 }))!];
+    const network = [normalisePodNetworkChaos({ metadata: { namespace: 'shop', name: 'web', generation: 2 }, spec: {}, status: { observedGeneration: 1 } })!];
+    const experiments = [experiment('HTTPChaos', ABORT), experiment('IOChaos', SLOW_IO)];
+    const keys = new IntentView({ network, http, io, experiments }, SYNCED).conditionKeys();
+    expect(keys.sort()).toEqual([pendingKey('shop', 'web'), pendingKey('shop', 'web', 'PodHttpChaos'), pendingKey('shop', 'web', 'PodIOChaos')].sort());
+    expect(new Set(keys).size).toBe(3);
+    const since = new Map([[pendingKey('shop', 'web'), NOW - 10], [pendingKey('shop', 'web', 'PodHttpChaos'), NOW - 20], [pendingKey('shop', 'web', 'PodIOChaos'), NOW - 30]]);
+    const pod = new IntentView({ network, http, io, experiments }, SYNCED, (k) => since.get(k) ?? null).pod('shop', 'web');
+    expect([pod.networkPendingSince, pod.httpPendingSince, pod.ioPendingSince]).toEqual([NOW - 10, NOW - 20, NOW - 30]);
   });
 });
 

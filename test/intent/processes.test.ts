@@ -10,8 +10,8 @@ const START = Date.parse('2026-11-29T08:00:00Z');
 
 const intent: PodIntent = {
   network: null,
-  http: { namespace: 'shop', name: 'web', rules: [{ source: 'shop/abort', port: 80, target: 'Request' }], pid: 777, startTime: START, failedMessage: null },
-  io: { namespace: 'shop', name: 'web', volumeMountPath: '/data', container: 'app', actions: [{ type: 'latency', path: null, source: 'shop/slow-io' }], pid: 888, startTime: null, failedMessage: null },
+  http: { namespace: 'shop', name: 'web', rules: [{ source: 'shop/abort', port: 80, target: 'Request' }], pid: 777, startTime: START, generation: 1, observedGeneration: 1, failedMessage: null },
+  io: { namespace: 'shop', name: 'web', volumeMountPath: '/data', container: 'app', actions: [{ type: 'latency', path: null, source: 'shop/slow-io' }], pid: 888, startTime: null, generation: 1, observedGeneration: 1, failedMessage: null },
   experiments: [{
     kind: 'StressChaos', namespace: 'load', name: 'burn', action: null, desiredPhase: 'Run', deleting: false, truncated: false, records: [],
     instances: [{ key: 'shop/web/app', uid: '999', memoryUid: null, startTime: '2026-11-29T08:00:00Z', memoryStartTime: null }],
