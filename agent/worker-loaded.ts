@@ -10,8 +10,13 @@
  */
 import { once } from 'node:events';
 import { Worker, workerData, type WorkerOptions } from 'node:worker_threads';
+import { closeLeftFds, newFdLedgerSlots } from './fd-ledger.js';
 
 const flags = new WeakMap<Worker, Int32Array>();
+/** Each thread's ledger of the fds it opened through koffi, closed here once it has ended (fd-ledger.ts). */
+const ledgers = new WeakMap<Worker, Int32Array>();
+/** Fds threads left open that terminateLoaded closed, since start (tests, the note's figures). */
+export const leftFds = { closed: 0, failed: 0 };
 /** Threads started by startWorker that have not exited (exit.ts: process.exit() would join them). */
 const live = new Set<Worker>();
 
@@ -20,12 +25,17 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }).waitAsync;
 
-/** `new Worker(url, opts)`, with the shared word (`workerData.loaded`; workerData must be an object or absent). */
+/**
+ * `new Worker(url, opts)`, with the shared word (`workerData.loaded`) and the thread's fd ledger (`workerData.fds`,
+ * fd-ledger.ts); workerData must be an object or absent.
+ */
 export function startWorker(url: URL, opts: WorkerOptions): Worker {
   const loaded = new Int32Array(new SharedArrayBuffer(4));
+  const fds = newFdLedgerSlots();
   const data = (opts.workerData ?? {}) as Record<string, unknown>;
-  const w = new Worker(url, { ...opts, workerData: { ...data, loaded } });
+  const w = new Worker(url, { ...opts, workerData: { ...data, loaded, fds } });
   flags.set(w, loaded);
+  ledgers.set(w, fds);
   live.add(w);
   return w;
 }
@@ -68,7 +78,10 @@ export function isLoaded(worker: Worker): boolean {
   return flag === undefined || Atomics.load(flag, 0) === 1;
 }
 
-/** `worker.terminate()`, once the worker has marked itself loaded, has exited, or after `maxWaitMs`. */
+/**
+ * `worker.terminate()`, once the worker has marked itself loaded, has exited, or after `maxWaitMs`; then, the thread
+ * having ended, the fds it opened through koffi and left open are closed (fd-ledger.ts).
+ */
 export async function terminateLoaded(worker: Worker, maxWaitMs = MAX_LOAD_WAIT_MS): Promise<number | undefined> {
   // threadId is -1 once the thread has exited: nothing is loading any more.
   if (worker.threadId !== -1 && !isLoaded(worker)) {
@@ -76,5 +89,12 @@ export async function terminateLoaded(worker: Worker, maxWaitMs = MAX_LOAD_WAIT_
     await Promise.race([whenLoaded(worker, maxWaitMs), once(worker, 'exit', { signal: exited.signal }).catch((err: unknown) => void err)]);
     exited.abort();
   }
-  return worker.terminate();
+  const code = await worker.terminate();
+  const ledger = ledgers.get(worker);
+  if (ledger !== undefined) {
+    const { closed, failed } = closeLeftFds(ledger);
+    leftFds.closed += closed.length;
+    leftFds.failed += failed.length;
+  }
+  return code;
 }

@@ -8,6 +8,7 @@
  * for proc/mount-events.ts, whose own bindings (fanotify_init, fanotify_mark, a FAN_NONBLOCK read) never wait.
  */
 import { createRequire } from 'node:module';
+import { threadFdLedger, type FdLedger } from '../../fd-ledger.js';
 
 export interface Libc {
   setns(fd: number, nstype: number): number;
@@ -123,6 +124,9 @@ export function loadedLibcLibrary(): LibcLibrary | null {
 
 let loaded: Libc | null = null;
 
+/** Outside a worker started by worker-loaded.ts (the main thread): nothing to record. */
+const NO_LEDGER: Pick<FdLedger, 'opened' | 'closing'> = { opened: (fd) => fd, closing: () => undefined };
+
 /** The libc bindings of this thread (koffi loads the library once per process; functions are bound per thread). */
 export function libc(): Libc {
   if (loaded) return loaded;
@@ -145,19 +149,25 @@ export function libc(): Libc {
   const timespec = Buffer.alloc(16);
   /** struct statfs is 120 bytes on x86_64 and arm64; f_type (a long) comes first. */
   const statfsBuf = Buffer.alloc(128);
+  // In a worker thread, every fd opened here is recorded until closed here: the parent closes what the thread left
+  // open once it has ended (fd-ledger.ts). Every fd these opens return is closed through `close` below.
+  const fds = threadFdLedger() ?? NO_LEDGER;
   loaded = {
     setns: (fd, nstype) => setns(fd, nstype),
-    socket: (d, t, p) => socket(d, t, p),
-    close: (fd) => close(fd),
+    socket: (d, t, p) => fds.opened(socket(d, t, p)),
+    close: (fd) => {
+      fds.closing(fd);
+      return close(fd);
+    },
     send: (fd, buf, len, flags) => Number(send(fd, buf, len, flags)),
     recv: (fd, buf, len, flags) => Number(recv(fd, buf, len, flags)),
     recvmmsg: (fd, vec, vlen, flags) => recvmmsg(fd, vec, vlen, flags, null),
     address: (buf) => koffi.address(buf),
     fstatfsType: (fd) => (fstatfs(fd, statfsBuf) !== 0 ? -1 : Number(statfsBuf.readBigInt64LE(0))),
-    openat2: (dirfd, path, how) => Number(syscall(SYS_OPENAT2, dirfd, path, how, how.length)),
+    openat2: (dirfd, path, how) => fds.opened(Number(syscall(SYS_OPENAT2, dirfd, path, how, how.length))),
     getsockopt: (fd, level, name, buf, len) => getsockopt(fd, level, name, buf, len),
     setsockopt: (fd, level, name, buf, len) => setsockopt(fd, level, name, buf, len),
-    openat: (dirfd, path, flags) => openat(dirfd, path, flags),
+    openat: (dirfd, path, flags) => fds.opened(openat(dirfd, path, flags)),
     read: (fd, buf, len) => Number(read(fd, buf, len)),
     threadCpuNanos: () => {
       if (clockGettime(CLOCK_THREAD_CPUTIME_ID, timespec) !== 0) return NaN;
