@@ -12,6 +12,7 @@
  * finding gives it its kind and gets its owners.
  * `ChaosProcess` is the input attach.ts maps the pod's /proc facts to; null (those facts unknown) says nothing.
  */
+import type { ChaosKind } from '../chaos/types.js';
 import type { PendingEntry } from './drift.js';
 import type { PodIntent } from './model.js';
 import { httpSources, ioSources } from './owners.js';
@@ -78,6 +79,14 @@ function sameProcess(e: Expected, p: ChaosProcess): boolean {
   return Math.abs(e.startTimeMs - p.startTimeMs) <= START_TOLERANCE_MS;
 }
 
+/**
+ * The kind a recorded process injects. A running one gets its kind from the fingerprint's finding on it; a missing
+ * one has no finding, and gets this, so that it counts as drift of that kind (chaos_daemon_injection_drift{state=
+ * "missing"}, or failed / pending under its object's apply state): Chaos Mesh records the fault as injected and
+ * nothing injects it.
+ */
+const KIND_OF: Readonly<Record<ChaosProcess['command'], ChaosKind>> = { tproxy: 'http', toda: 'io', 'stress-ng': 'stress', memStress: 'stress' };
+
 /** Recorded processes vs the pod's chaos processes: present / missing / leftover. null processes: nothing known. */
 export function reconcileProcesses(intent: PodIntent, processes: ChaosProcess[] | null): PendingEntry[] {
   if (processes === null) return [];
@@ -88,7 +97,7 @@ export function reconcileProcesses(intent: PodIntent, processes: ChaosProcess[] 
     if (p) matched.add(p);
     out.push({
       artefact: 'process', name: e.command, where: `pid ${e.pid}`, owners: e.owners, state: p ? 'present' : 'missing',
-      kinds: [], active: p !== undefined, tokens: [], phrases: p ? [pidPhrase(p.pid), ...e.phrases] : [],
+      kinds: p ? [] : [KIND_OF[e.command]], active: p !== undefined, tokens: [], phrases: p ? [pidPhrase(p.pid), ...e.phrases] : [],
       ...(e.podChaos !== undefined ? { podChaos: e.podChaos } : {}),
       spec: `${e.command} pid ${e.pid} (${e.what})`, kernel: p ? `${p.command} pid ${p.pid} runs` : null,
       detail: p ? `${e.command} pid ${e.pid} runs, as ${e.what} records` : `${e.what} records ${e.command} pid ${e.pid}, which is not running (or is another process)`,

@@ -247,20 +247,25 @@ describe('PodHttpChaos / PodIOChaos apply state', () => {
   const RPC = 'failed to apply for pod shop/web: rpc error: code = Unknown desc = toda exited';
   it('PodIOChaos whose last apply failed: the recorded toda not running is failed, with the message; counted failed', () => {
     const d = run({ io: pio([SLOW_IO], 888, { failedMessage: RPC }), experiments: [experiment('IOChaos', SLOW_IO)] }, [], seenAt(NOW - 60));
-    expect(rows(d)).toEqual([['failed', 'process', 'toda', [SLOW_IO], false, []]]);
+    expect(rows(d)).toEqual([['failed', 'process', 'toda', [SLOW_IO], false, ['io']]]);
     expect(d.entries[0]!.detail).toMatch(new RegExp(`\\(chaos-daemon's last apply of PodIOChaos shop/web generation 2 failed: ${RPC}\\)$`));
     expect(d.counts).toMatchObject({ failed: 1, missing: 0 });
-    // The same object applied since: the message is gone, the process is plain drift.
-    expect(run({ io: pio([SLOW_IO]), experiments: [experiment('IOChaos', SLOW_IO)] }, [], seenAt(NOW - 60)).entries[0]!.state).toBe('missing');
+    expect(nonZero(d, [])).toEqual([{ kind: 'io', state: 'failed', count: 1 }]);
+    // The same object applied since: the message is gone, the process is plain drift, counted as missing io.
+    const plain = run({ io: pio([SLOW_IO]), experiments: [experiment('IOChaos', SLOW_IO)] }, [], seenAt(NOW - 60));
+    expect(plain.entries[0]!.state).toBe('missing');
+    expect(nonZero(plain, [])).toEqual([{ kind: 'io', state: 'missing', count: 1 }]);
   });
 
   it('PodHttpChaos with a generation not applied yet: tproxy not running is pending; past the pending limit it is drift again, saying since when', () => {
     const o = { http: phc([ABORT], { generation: 4, observedGeneration: 3, failedMessage: RPC }), experiments: [experiment('HTTPChaos', ABORT)] };
     const pending = run(o, [], seenAt(NOW - 30));
-    expect(rows(pending)).toEqual([['pending', 'process', 'tproxy', [ABORT], false, []]]);
+    expect(rows(pending)).toEqual([['pending', 'process', 'tproxy', [ABORT], false, ['http']]]);
+    expect(nonZero(pending, [])).toEqual([]); // pending is not drift
     expect(pending.entries[0]!.detail).toMatch(new RegExp(`\\(pending: PodHttpChaos shop/web generation 4 is not applied yet, observed 3; the previous apply failed: ${RPC}\\)$`));
     const overdue = run(o, [], seenAt(NOW - 600));
     expect(overdue.entries[0]!.state).toBe('missing');
+    expect(nonZero(overdue, [])).toEqual([{ kind: 'http', state: 'missing', count: 1 }]);
     expect(overdue.entries[0]!.detail).toMatch(/\(PodHttpChaos shop\/web generation 4 has not been applied for 10 min: observed 3\)$/);
   });
 

@@ -32,12 +32,16 @@ describe('reconcileProcesses', () => {
       { command: 'stress-ng', pid: 999, startTimeMs: START + 3_600_000 }, // same pid, another process
       { command: 'memStress', pid: 1234, startTimeMs: null },
     ]);
-    expect(out.map((e) => [e.state, e.name, e.where, e.owners])).toEqual([
-      ['present', 'tproxy', 'pid 777', ['shop/abort']],
-      ['present', 'toda', 'pid 888', ['shop/slow-io']], // no recorded start time: the pid decides
-      ['missing', 'stress-ng', 'pid 999', ['load/burn']],
-      ['leftover', 'stress-ng', 'pid 999', []],
-      ['leftover', 'memStress', 'pid 1234', []],
+    // A running one gets its kind from the finding on it (reconcile.ts); a missing one has its command's.
+    expect(out.map((e) => [e.state, e.name, e.where, e.owners, e.kinds])).toEqual([
+      ['present', 'tproxy', 'pid 777', ['shop/abort'], []],
+      ['present', 'toda', 'pid 888', ['shop/slow-io'], []], // no recorded start time: the pid decides
+      ['missing', 'stress-ng', 'pid 999', ['load/burn'], ['stress']],
+      ['leftover', 'stress-ng', 'pid 999', [], []],
+      ['leftover', 'memStress', 'pid 1234', [], []],
+    ]);
+    expect(reconcileProcesses(intent, []).map((e) => [e.state, e.name, e.kinds])).toEqual([
+      ['missing', 'tproxy', ['http']], ['missing', 'toda', ['io']], ['missing', 'stress-ng', ['stress']],
     ]);
     expect(out[2]!.detail).toBe('StressChaos instance shop/web/app records stress-ng pid 999, which is not running (or is another process)');
   });
