@@ -7,6 +7,7 @@
  */
 import type { Config } from '../config.js';
 import { collect, inspectTarget, namedNetnsDir, wasInspected, notInspected } from '../collection.js';
+import { plural } from '../chaos/format.js';
 import { capDumps } from '../metrics/rule-cap.js';
 import { podsJson } from '../server/pod-document.js';
 import { createNetnsReader } from '../netns/read.js';
@@ -176,7 +177,7 @@ export function formatIpsets(d: IpsetDump): string[] {
   for (const s of d.sets) {
     const first = s.members.slice(0, 5).map((m) => m.value).join(', ');
     const more = s.members.length > 5 ? `, ... (${s.members.length - 5} more)` : '';
-    out.push(`    ${s.name} ${s.type}, ${s.members.length} members${s.members.length ? `: ${first}${more}` : ''}`);
+    out.push(`    ${s.name} ${s.type}, ${plural(s.members.length, 'member')}${s.members.length ? `: ${first}${more}` : ''}`);
   }
   for (const e of d.errors) out.push(`    ! line ${e.line}: ${e.message}`);
   return out;
