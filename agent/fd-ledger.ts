@@ -10,7 +10,7 @@
  * Why the parent may close them: a fd is recorded only after its open succeeded and forgotten before it is closed,
  * so a recorded fd is still open and belongs to no one else (a thread that dies between an open and its record, or
  * between forgetting and closing, leaks that one fd, as before). The parent closes them only once the thread has
- * ended (worker-loaded.ts terminateLoaded, after terminate() resolved).
+ * ended (worker-loaded.ts: its 'exit' event, or terminateLoaded after terminate() resolved).
  */
 import { closeSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
@@ -32,6 +32,10 @@ export class FdLedger {
   /** After an open: `fd` (returned unchanged) is recorded when it is one (>= 0). */
   opened(fd: number): number {
     if (fd < 0) return fd;
+    // The kernel just gave this number, so no fd of that number was open: a record of it would be stale (an fd of
+    // ours closed some other way), and is reused rather than left for the parent to close.
+    const held = this.slotOf.get(fd);
+    if (held !== undefined) return fd;
     const i = this.free.pop();
     if (i === undefined) {
       this.unrecorded++;

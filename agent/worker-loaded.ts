@@ -36,6 +36,9 @@ export function startWorker(url: URL, opts: WorkerOptions): Worker {
   const w = new Worker(url, { ...opts, workerData: { ...data, loaded, fds } });
   flags.set(w, loaded);
   ledgers.set(w, fds);
+  // A thread that ends on its own (an error, its heap limit, a stranded namespace) is closed for here; one whose
+  // owner removed every listener first is closed for by terminateLoaded (a second pass finds the ledger empty).
+  w.once('exit', () => closeLeft(w));
   live.add(w);
   return w;
 }
@@ -45,7 +48,7 @@ export function startWorker(url: URL, opts: WorkerOptions): Worker {
  * port once terminate() was called), yet process.exit() terminates and joins every one: exit.ts asks here.
  */
 export function liveWorkers(): number {
-  // threadId is -1 once the thread has exited (no 'exit' listener here: owners remove theirs with removeAllListeners).
+  // threadId is -1 once the thread has exited (not the 'exit' event: owners remove every listener with removeAllListeners).
   for (const w of live) if (w.threadId === -1) live.delete(w);
   return live.size;
 }
@@ -90,11 +93,15 @@ export async function terminateLoaded(worker: Worker, maxWaitMs = MAX_LOAD_WAIT_
     exited.abort();
   }
   const code = await worker.terminate();
-  const ledger = ledgers.get(worker);
-  if (ledger !== undefined) {
-    const { closed, failed } = closeLeftFds(ledger);
-    leftFds.closed += closed.length;
-    leftFds.failed += failed.length;
-  }
+  closeLeft(worker);
   return code;
+}
+
+/** Once `worker`'s thread has ended: close the fds it opened through koffi and left open (fd-ledger.ts). */
+function closeLeft(worker: Worker): void {
+  const ledger = ledgers.get(worker);
+  if (ledger === undefined) return;
+  const { closed, failed } = closeLeftFds(ledger);
+  leftFds.closed += closed.length;
+  leftFds.failed += failed.length;
 }

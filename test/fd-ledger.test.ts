@@ -2,10 +2,10 @@
  * fd-ledger.ts: the fds a worker thread opens through koffi are closed by its parent once the thread has ended
  * (Node closes only those a worker opened with `fs`). The ledger itself on literal fds; then real threads: one
  * terminated while it holds netlink sockets and a /proc directory fd (the same script started with a plain
- * `new Worker` leaves them open: the ledger is what closes them), and the netlink pool's threads, which left their
- * /proc/thread-self fd behind every time one ended.
+ * `new Worker` leaves them open: the ledger is what closes them), one that dies on its own, and the netlink pool's
+ * threads, which left their /proc/thread-self fd behind every time one ended.
  */
-import { closeSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -51,9 +51,9 @@ const dir = mkdtempSync(join(tmpdir(), 'cna-fdledger-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const libcJs = pathToFileURL(resolve('dist/agent/netns/netlink/libc.js')).href;
 
-/** A thread that opens two netlink sockets and a /proc/thread-self fd through koffi, says which, then spins. */
-function holder(): URL {
-  const file = join(dir, 'holder.mjs');
+/** A thread that opens two netlink sockets and a /proc/thread-self fd through koffi, says which, then spins (or throws). */
+function holder(end: 'spin' | 'throw' = 'spin'): URL {
+  const file = join(dir, `holder-${end}.mjs`);
   writeFileSync(file, `import { parentPort, workerData } from 'node:worker_threads';
 import { libc, AF_NETLINK, SOCK_RAW, SOCK_CLOEXEC, NETLINK_ROUTE, NETLINK_NETFILTER, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC } from ${JSON.stringify(libcJs)};
 const lib = libc();
@@ -63,7 +63,7 @@ const fds = [lib.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), lib
 lib.close(lib.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
 if (workerData?.loaded) { Atomics.store(workerData.loaded, 0, 1); Atomics.notify(workerData.loaded, 0); }
 parentPort.postMessage(fds);
-for (;;);
+${end === 'spin' ? 'for (;;);' : "setTimeout(() => { throw new Error('the thread dies on its own'); }, 50);"}
 `);
   return pathToFileURL(file);
 }
@@ -73,12 +73,20 @@ const opened = (fds: number[]): number[] => {
   return fds.filter((fd) => open.has(fd));
 };
 
-describeIntegration('fds of ended reader threads (needs npm run build for dist/)', { root: true, commands: ['ip'] }, () => {
+/** The thread's first message, or its error (a missing or stale dist/ makes the script fail to load). */
+const firstMessage = (w: Worker): Promise<number[]> => new Promise((res, rej) => {
+  w.once('message', res);
+  w.once('error', rej);
+});
+
+const built = existsSync('dist/agent/fd-ledger.js') ? null : 'dist/ is not built (npm run build)';
+
+describeIntegration('fds of ended reader threads (needs npm run build for dist/)', { root: true, commands: ['ip'], unmet: built }, () => {
   afterAll(destroyAll);
 
   it('a thread terminated while it holds koffi sockets and a /proc fd: its parent closes them; a plain Worker leaves them', async () => {
     const w = startWorker(holder(), {});
-    const fds = await new Promise<number[]>((res) => w.once('message', res));
+    const fds = await firstMessage(w);
     expect(fds.every((fd) => fd >= 0)).toBe(true);
     expect(opened(fds)).toEqual(fds);
     const before = leftFds.closed;
@@ -88,10 +96,20 @@ describeIntegration('fds of ended reader threads (needs npm run build for dist/)
 
     // Without the ledger (a Worker not started by startWorker): the same fds outlive the thread.
     const plain = new Worker(holder());
-    const kept = await new Promise<number[]>((res) => plain.once('message', res));
+    const kept = await firstMessage(plain);
     await plain.terminate();
     expect(opened(kept)).toEqual(kept);
     for (const fd of kept) closeSync(fd);
+  });
+
+  it('a thread that dies on its own (an uncaught error): its fds are closed once it has exited, with no terminate', async () => {
+    const w = startWorker(holder('throw'), {});
+    const fds = await firstMessage(w);
+    expect(opened(fds)).toEqual(fds);
+    const died = new Promise((res) => w.once('error', res));
+    await new Promise((res) => w.once('exit', res));
+    expect(((await died) as Error).message).toBe('the thread dies on its own');
+    expect(opened(fds)).toEqual([]);
   });
 
   it('the netlink pool\'s threads leave no fd behind once they end, after reads', async () => {

@@ -13,6 +13,7 @@
  * - A mismatch whose name another experiment's entries also carry (same name, another namespace) says so
  *   (name-collision.ts).
  */
+import { plural } from '../chaos/format.js';
 import type { ChaosKind } from '../chaos/types.js';
 import type { ChainArtefact, IpsetArtefact, KernelArtefacts } from './artefacts.js';
 import type { PendingEntry } from './drift.js';
@@ -28,11 +29,11 @@ function where(c: ChainArtefact): string {
 
 function chainKernel(c: ChainArtefact): string {
   const from = c.jumpedFrom.length ? `from ${c.jumpedFrom.join(', ')}` : 'nothing jumps to it';
-  return `${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}, ${from}${c.jumpedFrom.length && !c.reachable ? ' (unreachable)' : ''}`;
+  return `${plural(c.rules.length, 'rule')}, ${from}${c.jumpedFrom.length && !c.reachable ? ' (unreachable)' : ''}`;
 }
 
 function setText(type: string, members: number): string {
-  return `${type}, ${members} member${members === 1 ? '' : 's'}`;
+  return `${type}, ${plural(members, 'member')}`;
 }
 
 function uniq<T>(xs: T[]): T[] {
@@ -120,7 +121,7 @@ function chainEntries(intent: PodNetworkIntent | null, http: PodHttpIntent | nul
       ...(c.role === 'http' ? { podChaos: 'PodHttpChaos' as const } : {}),
       spec: owned.length === 0 ? null : `(${why})`, kernel: chainKernel(c),
       detail: owned.length === 0
-        ? `${c.label} (${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}) is in the kernel, but no PodNetworkChaos entry${c.role === 'http' ? ' or PodHttpChaos rule' : ''} asks for it`
+        ? `${c.label} (${plural(c.rules.length, 'rule')}) is in the kernel, but no PodNetworkChaos entry${c.role === 'http' ? ' or PodHttpChaos rule' : ''} asks for it`
         : why,
     }));
   }

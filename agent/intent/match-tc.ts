@@ -171,13 +171,14 @@ export function tcDelayRejection(t: TcIntent): string {
   const why = d.error.endsWith('(too large)')
     ? `holds a netem time in 32 bits of 64 ns ticks (at most ${TC_MAX_NETEM_US / 1e6}s)`
     : 'reads one number with s, ms or us only (not ns, µs, m, h or several parts)';
+  // "tc reads it", not "it would be applied": the other delay text may fail on its own once tc gets that far.
   return `; chaos-daemon hands tc the ${d.param} "${d.text}" as written (convertNetemToArgs), and the tc in its image (iproute2 6.1) ` +
-    `${why}: its tc qdisc add fails with ${d.error}; ${respelled(seconds)}`;
+    `${why}: its tc qdisc add fails with ${d.error}; ${respelled(seconds, 'tc reads it')}`;
 }
 
-function respelled(seconds: number): string {
+function respelled(seconds: number, outcome = 'it would be applied'): string {
   const text = passingDurationText(seconds);
-  return text === null ? 'no spelling of this delay gets through chaos-daemon and its tc' : `written "${text}" it would be applied`;
+  return text === null ? 'no spelling of this delay gets through chaos-daemon and its tc' : `written "${text}" ${outcome}`;
 }
 
 function diffText(d: ParamDiff): string {

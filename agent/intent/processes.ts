@@ -37,6 +37,12 @@ interface Expected {
   podChaos?: PendingEntry['podChaos'];
   /** What the fingerprint's findings on its other evidence say (toda's FUSE mount), beside its pid. */
   phrases: string[];
+  /**
+   * Why its owner no longer wants it (a StressChaos stopped or being deleted, whose recovery has not cleared
+   * status.instances yet): not running is then what it should be, `stale` and not drift. (tproxy and toda: their
+   * per-pod object's owners decide, lifecycle.ts, with a grace.)
+   */
+  unwanted?: string;
 }
 
 /**
@@ -62,12 +68,15 @@ function expectedProcesses(intent: PodIntent): Expected[] {
       phrases: io.volumeMountPath !== '' ? [mountPhrase(io.container, io.volumeMountPath)] : [] });
   }
   for (const e of intent.experiments) {
+    const ref = `${e.namespace}/${e.name}`;
+    const unwanted = e.deleting ? `StressChaos ${ref} is being deleted` : e.desiredPhase === 'Stop' ? `StressChaos ${ref} is stopped` : undefined;
+    const gone = unwanted !== undefined ? { unwanted } : {};
     for (const i of e.instances) {
-      const owner = [`${e.namespace}/${e.name}`];
+      const owner = [ref];
       const cpu = i.uid !== null ? Number(i.uid) : NaN;
-      if (Number.isSafeInteger(cpu) && cpu > 0) out.push({ command: 'stress-ng', pid: cpu, startTimeMs: i.startTime ? Date.parse(i.startTime) : null, owners: owner, what: `StressChaos instance ${i.key}`, phrases: [] });
+      if (Number.isSafeInteger(cpu) && cpu > 0) out.push({ command: 'stress-ng', pid: cpu, startTimeMs: i.startTime ? Date.parse(i.startTime) : null, owners: owner, what: `StressChaos instance ${i.key}`, phrases: [], ...gone });
       const mem = i.memoryUid !== null ? Number(i.memoryUid) : NaN;
-      if (Number.isSafeInteger(mem) && mem > 0) out.push({ command: 'memStress', pid: mem, startTimeMs: i.memoryStartTime ? Date.parse(i.memoryStartTime) : null, owners: owner, what: `StressChaos instance ${i.key} (memory)`, phrases: [] });
+      if (Number.isSafeInteger(mem) && mem > 0) out.push({ command: 'memStress', pid: mem, startTimeMs: i.memoryStartTime ? Date.parse(i.memoryStartTime) : null, owners: owner, what: `StressChaos instance ${i.key} (memory)`, phrases: [], ...gone });
     }
   }
   return out;
@@ -83,7 +92,7 @@ function sameProcess(e: Expected, p: ChaosProcess): boolean {
  * The kind a recorded process injects. A running one gets its kind from the fingerprint's finding on it; a missing
  * one has no finding, and gets this, so that it counts as drift of that kind (chaos_daemon_injection_drift{state=
  * "missing"}, or failed / pending under its object's apply state): Chaos Mesh records the fault as injected and
- * nothing injects it.
+ * nothing injects it. Unless its owner no longer wants it (`unwanted`, or lifecycle.ts for tproxy / toda): stale.
  */
 const KIND_OF: Readonly<Record<ChaosProcess['command'], ChaosKind>> = { tproxy: 'http', toda: 'io', 'stress-ng': 'stress', memStress: 'stress' };
 
@@ -95,12 +104,14 @@ export function reconcileProcesses(intent: PodIntent, processes: ChaosProcess[] 
   for (const e of expectedProcesses(intent)) {
     const p = processes.find((x) => !matched.has(x) && sameProcess(e, x));
     if (p) matched.add(p);
+    const stale = !p && e.unwanted !== undefined;
     out.push({
-      artefact: 'process', name: e.command, where: `pid ${e.pid}`, owners: e.owners, state: p ? 'present' : 'missing',
-      kinds: p ? [] : [KIND_OF[e.command]], active: p !== undefined, tokens: [], phrases: p ? [pidPhrase(p.pid), ...e.phrases] : [],
+      artefact: 'process', name: e.command, where: `pid ${e.pid}`, owners: e.owners, state: p ? 'present' : stale ? 'stale' : 'missing',
+      kinds: p || stale ? [] : [KIND_OF[e.command]], active: p !== undefined, tokens: [], phrases: p ? [pidPhrase(p.pid), ...e.phrases] : [],
       ...(e.podChaos !== undefined ? { podChaos: e.podChaos } : {}),
       spec: `${e.command} pid ${e.pid} (${e.what})`, kernel: p ? `${p.command} pid ${p.pid} runs` : null,
-      detail: p ? `${e.command} pid ${e.pid} runs, as ${e.what} records` : `${e.what} records ${e.command} pid ${e.pid}, which is not running (or is another process)`,
+      detail: p ? `${e.command} pid ${e.pid} runs, as ${e.what} records`
+        : `${e.what} records ${e.command} pid ${e.pid}, which is not running (or is another process)${stale ? `; ${e.unwanted}: not drift` : ''}`,
     });
   }
   for (const p of processes) {

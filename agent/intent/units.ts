@@ -145,7 +145,8 @@ export function passesChaosDaemonTimeCheck(text: string): boolean {
  */
 export function passingDurationText(seconds: number): string | null {
   if (seconds * 1e6 > TC_MAX_NETEM_US) return null;
-  if (seconds >= 1) return `${round(seconds)}s`;
+  // Rounded up past tc's longest time (274.8775-274.877906 s): rounded down instead.
+  if (seconds >= 1) return Number(round(seconds)) * 1e6 > TC_MAX_NETEM_US ? `${Math.floor(seconds * 1000) / 1000}s` : `${round(seconds)}s`;
   if (seconds >= 1e-3) return `${round(seconds * 1e3)}ms`;
   if (seconds >= 1e-6) return `${round(seconds * 1e6)}us`;
   return null;

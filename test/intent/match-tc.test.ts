@@ -149,11 +149,11 @@ describe("netem delay chaos-daemon's tc cannot read", () => {
 
   const SYNTAX = 'reads one number with s, ms or us only (not ns, µs, m, h or several parts): its tc qdisc add fails with Illegal "latency"';
   it.each([
-    [{ latency: '1m' }, 'latency', '1m', SYNTAX, 'written "60s" it would be applied'],
-    [{ latency: '1m30s' }, 'latency', '1m30s', SYNTAX, 'written "90s" it would be applied'],
-    [{ latency: '250µs' }, 'latency', '250µs', SYNTAX, 'written "250us" it would be applied'],
+    [{ latency: '1m' }, 'latency', '1m', SYNTAX, 'written "60s" tc reads it'],
+    [{ latency: '1m30s' }, 'latency', '1m30s', SYNTAX, 'written "90s" tc reads it'],
+    [{ latency: '250µs' }, 'latency', '250µs', SYNTAX, 'written "250us" tc reads it'],
     [{ latency: '100ms', jitter: '1h' }, 'jitter', '1h', SYNTAX, 'no spelling of this delay gets through chaos-daemon and its tc'],
-    [{ latency: '100ms', jitter: '2m' }, 'jitter', '2m', SYNTAX, 'written "120s" it would be applied'],
+    [{ latency: '100ms', jitter: '2m' }, 'jitter', '2m', SYNTAX, 'written "120s" tc reads it'],
     [{ latency: '300s' }, 'latency', '300s', 'holds a netem time in 32 bits of 64 ns ticks (at most 274.877906s): its tc qdisc add fails with ' +
       'Illegal 300000000 time (too large)', 'no spelling of this delay gets through chaos-daemon and its tc'],
   ] as const)('%j: missing, with what tc says and a spelling it takes', (delay, param, text, why, respelled) => {

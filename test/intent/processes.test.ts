@@ -45,4 +45,15 @@ describe('reconcileProcesses', () => {
     ]);
     expect(out[2]!.detail).toBe('StressChaos instance shop/web/app records stress-ng pid 999, which is not running (or is another process)');
   });
+
+  it('a StressChaos stopped or being deleted, its instances not cleared yet: a stress-ng not running is stale, with no kind', () => {
+    for (const [o, why] of [[{ desiredPhase: 'Stop' }, 'is stopped'], [{ deleting: true }, 'is being deleted']] as const) {
+      const stopped: PodIntent = { ...intent, experiments: intent.experiments.map((e) => ({ ...e, ...o })) };
+      const e = reconcileProcesses(stopped, []).find((x) => x.name === 'stress-ng')!;
+      expect([e.state, e.kinds]).toEqual(['stale', []]);
+      expect(e.detail).toBe(`StressChaos instance shop/web/app records stress-ng pid 999, which is not running (or is another process); StressChaos load/burn ${why}: not drift`);
+      // Still running: present, as before (its finding names it).
+      expect(reconcileProcesses(stopped, [{ command: 'stress-ng', pid: 999, startTimeMs: Date.parse('2026-11-29T08:00:00Z') }]).find((x) => x.name === 'stress-ng')!.state).toBe('present');
+    }
+  });
 });

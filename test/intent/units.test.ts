@@ -123,7 +123,10 @@ describe("chaos-daemon's string comparison of a netem latency / jitter with \"0m
     }
     // Under 1 µs: tc 6.1 has no ns, and "0.5us" fails the comparison; over tc's longest netem time nothing passes.
     expect(passingDurationText(5e-7)).toBeNull();
-    expect(passingDurationText(274.877906)).toBe('274.878s');
+    expect(passingDurationText(274.877906)).toBe('274.877s'); // 274.878s would be past tc's longest time
+    expect(tcNetemTimeError('274.878s')).toBe('Illegal 274878000 time (too large)');
+    expect(passingDurationText(274.8774)).toBe('274.877s');
+    expect(passingDurationText(200.0005)).toBe('200.001s');
     expect(passingDurationText(274.877907)).toBeNull();
     expect(passesChaosDaemonTimeCheck('0.5us')).toBe(false);
   });
