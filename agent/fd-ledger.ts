@@ -34,8 +34,7 @@ export class FdLedger {
     if (fd < 0) return fd;
     // The kernel just gave this number, so no fd of that number was open: a record of it would be stale (an fd of
     // ours closed some other way), and is reused rather than left for the parent to close.
-    const held = this.slotOf.get(fd);
-    if (held !== undefined) return fd;
+    if (this.slotOf.has(fd)) return fd;
     const i = this.free.pop();
     if (i === undefined) {
       this.unrecorded++;

@@ -15,7 +15,7 @@ import { closeLeftFds, newFdLedgerSlots } from './fd-ledger.js';
 const flags = new WeakMap<Worker, Int32Array>();
 /** Each thread's ledger of the fds it opened through koffi, closed here once it has ended (fd-ledger.ts). */
 const ledgers = new WeakMap<Worker, Int32Array>();
-/** Fds threads left open that terminateLoaded closed, since start (tests, the note's figures). */
+/** Fds ended threads left open, closed here since start, and closes that failed (tests, the note's figures). */
 export const leftFds = { closed: 0, failed: 0 };
 /** Threads started by startWorker that have not exited (exit.ts: process.exit() would join them). */
 const live = new Set<Worker>();
