@@ -100,7 +100,7 @@ describe('fingerprint on parsed fixtures (test/fixtures)', () => {
       `OUTPUT/${EXP} holds 1 rule but nothing jumps to it`,
       'TC-TABLES-0 is empty and nothing jumps to it',
       '4 Chaos Mesh ipsets no reachable rule uses: net_web-p_1a2b3c4d5e6f7_tgt (hash:net, 4 members), ' +
-        `netport_web-p_1a2b3c4d5e6f7_tgt (hash:net,port, 2 members), ${FX_NETGT} (hash:net, 1 member), ${FX_SET} (list:set, 6 members)`,
+        `netport_web-p_1a2b3c4d5e6f7_tgt (hash:net,port, 2 members), ${FX_NETGT} (hash:net, 1 member), ${FX_SET} (list:set of 2 sets, 6 members)`,
     ]);
   });
 
@@ -190,8 +190,8 @@ describe('fingerprint: the residue of a failed injection (ipsets alone)', () => 
     expect(r.kinds).toEqual([]);
     expect(r.findings).toEqual([
       `5 Chaos Mesh ipsets no reachable rule uses: net_${SET}_tgt (hash:net, 20 members), ` +
-        `netport_${SET}_tgt (hash:net,port, 1 member), ${TGT} (list:set, 21 members), ` +
-        `net_${SET}_src (hash:net, 3 members), ${SRC} (list:set, 3 members)`,
+        `netport_${SET}_tgt (hash:net,port, 1 member), ${TGT} (list:set of 2 sets, 21 members), ` +
+        `net_${SET}_src (hash:net, 3 members), ${SRC} (list:set of 1 set, 3 members)`,
     ]);
   });
 

@@ -64,8 +64,8 @@ COMMIT
       'CHAOS-OUTPUT holds 1 rule but nothing jumps to it',
       `OUTPUT/${EXP} holds 1 rule but nothing reachable jumps to it (only CHAOS-OUTPUT)`,
       `5 Chaos Mesh ipsets no reachable rule uses: net_${SET}_tgt (hash:net, 20 members), ` +
-        `netport_${SET}_tgt (hash:net,port, 1 member), ${TGT} (list:set, 21 members), ` +
-        `net_${SET}_src (hash:net, 3 members), ${SRC} (list:set, 3 members)`,
+        `netport_${SET}_tgt (hash:net,port, 1 member), ${TGT} (list:set of 2 sets, 21 members), ` +
+        `net_${SET}_src (hash:net, 3 members), ${SRC} (list:set of 1 set, 3 members)`,
     ]);
     expectConsistent(r);
   });
@@ -116,8 +116,8 @@ COMMIT
       'CHAOS-OUTPUT is empty (jumped to from OUTPUT)',
       `OUTPUT/${EXP} holds 2 rules but nothing jumps to it`,
       `6 Chaos Mesh ipsets no reachable rule uses: net_${SET}_tgt (hash:net, 20 members), ` +
-        `netport_${SET}_tgt (hash:net,port, 1 member), ${TGT} (list:set, 21 members), ` +
-        `net_${SET}_src (hash:net, 3 members), ${SRC} (list:set, 3 members), ${TGT}old (list:set, 0 members)`,
+        `netport_${SET}_tgt (hash:net,port, 1 member), ${TGT} (list:set of 2 sets, 21 members), ` +
+        `net_${SET}_src (hash:net, 3 members), ${SRC} (list:set of 1 set, 3 members), ${TGT}old (list:set of 0 sets, 0 members)`,
     ]);
     expect(r.details.every((d) => d.level === 'scaffolding' && d.kind === null)).toBe(true);
   });

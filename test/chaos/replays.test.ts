@@ -146,7 +146,7 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
     const r = fingerprint(s);
     expect(r.verdict).toBe('scaffolding');
     expect(r.findings).toEqual([
-      `3 Chaos Mesh ipsets no reachable rule uses: ${layout.sets[0]!.name} (hash:net, 1 member), ${layout.sets[1]!.name} (hash:net,port, 0 members), ${layout.setName} (list:set, 1 member)`,
+      `3 Chaos Mesh ipsets no reachable rule uses: ${layout.sets[0]!.name} (hash:net, 1 member), ${layout.sets[1]!.name} (hash:net,port, 0 members), ${layout.setName} (list:set of 2 sets, 1 member)`,
     ]);
     // Recovery that now succeeds re-sends empty specs: empty CHAOS-* chains join the unused sets.
     await cm.recover();

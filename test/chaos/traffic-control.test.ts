@@ -149,7 +149,7 @@ COMMIT
       'TC-TABLES-0 holds 1 rule but nothing jumps to it',
       "eth0 root prio in Chaos Mesh's filtered layout (4 bands, sfq on bands 1-3) carries no active netem or tbf",
       'eth0 netem 5: (parent 1:4) delays 50ms, but nothing reachable classifies traffic into 1:4',
-      `2 Chaos Mesh ipsets no reachable rule uses: net_${SET}_netgt (hash:net, 2 members), ${TC_SET} (list:set, 2 members)`,
+      `2 Chaos Mesh ipsets no reachable rule uses: net_${SET}_netgt (hash:net, 2 members), ${TC_SET} (list:set of 1 set, 2 members)`,
     ]);
   });
 
@@ -236,7 +236,7 @@ COMMIT
     expect(after.findings).toEqual([
       'CHAOS-OUTPUT is empty (jumped to from OUTPUT)',
       'TC-TABLES-0 holds 1 rule but nothing jumps to it',
-      `2 Chaos Mesh ipsets no reachable rule uses: net_${SET}_netgt (hash:net, 2 members), ${tcSet} (list:set, 2 members)`,
+      `2 Chaos Mesh ipsets no reachable rule uses: net_${SET}_netgt (hash:net, 2 members), ${tcSet} (list:set of 1 set, 2 members)`,
     ]);
   });
 

@@ -106,7 +106,7 @@ describe('partition', () => {
     expect(d.findings).toEqual([
       { finding: `${CHAIN} drops eth0 traffic to ipset ${SET} (1 member)`, owners: [SRC] },
       { finding: 'CHAOS-INPUT is empty (jumped to from INPUT)', owners: [SRC] },
-      { finding: `1 Chaos Mesh ipset no reachable rule uses: ${SET}old (list:set, 0 members)`, owners: [SRC] },
+      { finding: `1 Chaos Mesh ipset no reachable rule uses: ${SET}old (list:set of 0 sets, 0 members)`, owners: [SRC] },
     ]);
     expect(d.kindOwners).toEqual({ partition: [SRC] });
     expect(nonZero(d)).toEqual([]);
