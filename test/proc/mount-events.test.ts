@@ -171,16 +171,16 @@ describeIntegration('mount tables read again only after a mount event', { root: 
     await readOnce(pid);
     await expectSkipped(pid);
     let reread = 0;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 10; i++) {
       await execa('mount', ['-t', 'tmpfs', 'cna-host', join(base, 'host')]);
       await execa('umount', [join(base, 'host')]);
       const r = await readOnce(pid);
       expect(r.mounts).toEqual([]);
       if (!r.skipped) reread++;
     }
-    // Host mounts reaching the marked namespace would make all 5 reads re-reads; two are allowed for the other
-    // suites' detached copies (expectSkipped).
-    expect(reread).toBeLessThanOrEqual(2);
+    // Host mounts reaching the marked namespace would make all 10 reads re-reads; up to half are allowed for the
+    // other suites' detached copies (expectSkipped: CI once saw 3 of 5 while the whole suite ran).
+    expect(reread).toBeLessThanOrEqual(5);
   });
 
   it('the same container on another process or namespace is read again, and a dead namespace is an event', async () => {
