@@ -21,7 +21,7 @@
 import type { PendingEntry } from './drift.js';
 import { ageText } from './format.js';
 import type { ApplyState, OwnerKind, OwnerStatus, PodIntent } from './model.js';
-import { isPending } from './owners.js';
+import { isPending, type PodChaosKind } from './owners.js';
 
 /** An owner must be seen absent / deleting / stopped this long (serve) before its entries are leftovers. */
 export const DEFAULT_OWNER_GRACE_SECONDS = 30;
@@ -51,12 +51,18 @@ export function ownerWhy(o: OwnerStatus, now: number, kind: OwnerKind = 'Network
   return `${kind} ${o.ref} is stopped (desiredPhase Stop: paused or its duration over)${age} and has not recovered its ${items}`;
 }
 
-/** The owner kind whose conditions decide an entry (null: none, e.g. a DNS entry or one owned through records). */
+/** The per-pod object an entry comes from (null: none, e.g. a DNS entry or one owned through records). */
+function objectOf(e: PendingEntry): PodChaosKind | null {
+  return e.network ? 'PodNetworkChaos' : e.podChaos ?? null;
+}
+
+/** The experiment kind that writes each per-pod object. */
+const OWNER_KIND: Readonly<Record<PodChaosKind, OwnerKind>> = { PodNetworkChaos: 'NetworkChaos', PodHttpChaos: 'HTTPChaos', PodIOChaos: 'IOChaos' };
+
+/** The owner kind whose conditions decide an entry (null: none). */
 function ownerKindOf(e: PendingEntry): OwnerKind | null {
-  if (e.network) return 'NetworkChaos';
-  if (e.podChaos === 'PodHttpChaos') return 'HTTPChaos';
-  if (e.podChaos === 'PodIOChaos') return 'IOChaos';
-  return null;
+  const o = objectOf(e);
+  return o === null ? null : OWNER_KIND[o];
 }
 
 /** The detail of a PodHttpChaos / PodIOChaos entry whose every owner is gone (`why`). */
@@ -114,12 +120,14 @@ export function applyOwners(entries: PendingEntry[], intent: PodIntent, now: num
  * after each apply, the error's text or "").
  */
 export function applyApplyState(entries: PendingEntry[], intent: PodIntent, now: number, pendingLimitSeconds: number, skip: ReadonlySet<PendingEntry>): void {
-  for (const kind of ['PodNetworkChaos', 'PodHttpChaos', 'PodIOChaos'] as const) {
-    const o = kind === 'PodNetworkChaos' ? intent.network : kind === 'PodHttpChaos' ? intent.http : intent.io;
+  const objects = [
+    ['PodNetworkChaos', intent.network, intent.networkPendingSince],
+    ['PodHttpChaos', intent.http, intent.httpPendingSince ?? null],
+    ['PodIOChaos', intent.io, intent.ioPendingSince ?? null],
+  ] as const;
+  for (const [kind, o, since] of objects) {
     if (o === null || (!isPending(o) && o.failedMessage === null)) continue;
-    const since = (kind === 'PodNetworkChaos' ? intent.networkPendingSince : kind === 'PodHttpChaos' ? intent.httpPendingSince : intent.ioPendingSince) ?? null;
-    const fromIt = (e: PendingEntry): boolean => (kind === 'PodNetworkChaos' ? e.network === true : e.podChaos === kind);
-    explain(entries.filter((e) => fromIt(e) && !skip.has(e)), `${kind} ${o.namespace}/${o.name}`, o, since, now, pendingLimitSeconds);
+    explain(entries.filter((e) => objectOf(e) === kind && !skip.has(e)), `${kind} ${o.namespace}/${o.name}`, o, since, now, pendingLimitSeconds);
   }
 }
 

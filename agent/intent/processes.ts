@@ -15,7 +15,7 @@
 import type { ChaosKind } from '../chaos/types.js';
 import type { PendingEntry } from './drift.js';
 import type { PodIntent } from './model.js';
-import { httpSources, ioSources } from './owners.js';
+import { httpSources, ioSources, ownerCondition } from './owners.js';
 
 export interface ChaosProcess {
   command: 'tproxy' | 'toda' | 'stress-ng' | 'memStress';
@@ -69,7 +69,8 @@ function expectedProcesses(intent: PodIntent): Expected[] {
   }
   for (const e of intent.experiments) {
     const ref = `${e.namespace}/${e.name}`;
-    const unwanted = e.deleting ? `StressChaos ${ref} is being deleted` : e.desiredPhase === 'Stop' ? `StressChaos ${ref} is stopped` : undefined;
+    const condition = ownerCondition(e);
+    const unwanted = condition === 'deleting' ? `StressChaos ${ref} is being deleted` : condition === 'stopped' ? `StressChaos ${ref} is stopped` : undefined;
     const gone = unwanted !== undefined ? { unwanted } : {};
     for (const i of e.instances) {
       const owner = [ref];
