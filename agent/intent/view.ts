@@ -99,12 +99,11 @@ export class IntentView {
     const owners = network === null ? [] : this.owners(networkSources(network), this.networkChaos, 'NetworkChaos');
     const httpOwners = http === null ? [] : this.owners(httpSources(http), this.httpChaos, 'HTTPChaos');
     const ioOwners = io === null ? [] : this.owners(ioSources(io), this.ioChaos, 'IOChaos');
-    const pendingSince = (o: ApplyState | null, kind: PodChaosKind): number | null => (o !== null && isPending(o) ? this.since(pendingKey(namespace, name, kind)) : null);
     return {
       network, http, io, experiments, owners, httpOwners, ioOwners,
-      networkPendingSince: pendingSince(network, 'PodNetworkChaos'),
-      httpPendingSince: pendingSince(http, 'PodHttpChaos'),
-      ioPendingSince: pendingSince(io, 'PodIOChaos'),
+      networkPendingSince: this.pendingSince(network, namespace, name, 'PodNetworkChaos'),
+      httpPendingSince: this.pendingSince(http, namespace, name, 'PodHttpChaos'),
+      ioPendingSince: this.pendingSince(io, namespace, name, 'PodIOChaos'),
     };
   }
 
@@ -115,6 +114,11 @@ export class IntentView {
   conditionKeys(): string[] {
     const { network, http, io } = this.caches;
     return conditionKeys(network, this.networkChaos, { http, io, httpChaos: this.httpChaos, ioChaos: this.ioChaos });
+  }
+
+  /** Since when the pod's `kind` object has had a generation not applied (null: applied, none, or no memory). */
+  private pendingSince(o: ApplyState | null, namespace: string, pod: string, kind: PodChaosKind): number | null {
+    return o !== null && isPending(o) ? this.since(pendingKey(namespace, pod, kind)) : null;
   }
 
   private owners(refs: ExperimentRef[], experiments: ReadonlyMap<ExperimentRef, ExperimentIntent>, kind: OwnerKind): OwnerStatus[] {
