@@ -213,10 +213,12 @@ describeIntegration('serve under HTTP abuse', {
     const peakMiB = (await statusKiB(pid, 'VmHWM')) / 1024;
     // Nothing kept per request or connection. The live heap after GC grows about 1 MiB once over the first
     // thousands of requests (code compiled for rarer paths, pools) and then stays: over the second 5,000 requests it
-    // must not grow by 0.5 MiB (a leak of 100 bytes per request would). RSS moves with V8's heap sizing, not with
-    // what is live; its peak stays far under the DaemonSet's 320Mi limit.
+    // must not grow by 1 MiB (a leak of 210 bytes per request would; one kept request, socket or header object is
+    // several KiB). Passing runs grow -0.09 to +0.42 MiB there; 0.511 was seen on a machine busy with type checks
+    // (more collections run slow, compiling their rarer paths). RSS moves with V8's heap sizing, not with what is
+    // live; its peak stays far under the DaemonSet's 320Mi limit.
     expect((heap1 - heap0) / 2 ** 20).toBeLessThan(2);
-    expect((heap1 - heapHalf) / 2 ** 20).toBeLessThan(0.5);
+    expect((heap1 - heapHalf) / 2 ** 20).toBeLessThan(1);
     expect(peakMiB).toBeLessThan(150);
     expect((await rawRequest(port, req('GET /healthz HTTP/1.1'))).status).toBe(200);
 
