@@ -75,7 +75,7 @@ export function matchesAllTraffic(rule: IptablesRule): boolean {
 
 /**
  * "eth0 tcp traffic to ipset S (21 members) with destination port 80": what a rule matches, in words.
- * `describeSet` names a set with its size ("ipset S (21 members)").
+ * `describeSet` names a set with its size ("ipset S (21 members)", IpsetIndex.describe).
  */
 export function describeTraffic(rule: IptablesRule, describeSet: (name: string) => string): string {
   const neg = new Set<string>(rule.negated ?? []);

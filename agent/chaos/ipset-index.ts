@@ -45,9 +45,20 @@ export class IpsetIndex {
     return this.byName.has(name) && this.count(name) === 0;
   }
 
+  /**
+   * A set's size in words: "21 members"; for a list:set, its sets and the members they hold ("list:set of 2 sets,
+   * 40 members"), as `inspect` lists it by its sets and the metrics count the members.
+   */
+  size(name: string): string {
+    const set = this.byName.get(name);
+    if (set === undefined) return 'missing';
+    const members = plural(this.count(name), 'member');
+    return set.type.startsWith('list:') ? `${set.type} of ${plural(set.members.length, 'set')}, ${members}` : members;
+  }
+
+  /** How a finding names a set: "ipset S (21 members)", "ipset L (list:set of 2 sets, 40 members)", "ipset X (missing)". */
   describe(name: string): string {
-    if (!this.byName.has(name)) return `ipset ${name} (missing)`;
-    return `ipset ${name} (${plural(this.count(name), 'member')})`;
+    return `ipset ${name} (${this.size(name)})`;
   }
 
   /** The set names plus every set a list:set among them contains, recursively. */

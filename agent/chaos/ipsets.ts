@@ -29,7 +29,7 @@ export function ipsetFindings(b: Builder, used: ReadonlySet<string>): void {
   const unused = sets.all().filter((s) => isChaosIpsetName(s.name) && !used.has(s.name));
   if (unused.length > 0) {
     // A list:set's members are sets: it is counted by them and by the members they hold (`inspect` lists the sets).
-    const list = unused.map((s) => `${s.name} (${s.type}${s.type.startsWith('list:') ? ` of ${plural(s.members.length, 'set')}` : ''}, ${plural(sets.count(s.name), 'member')})`).join(', ');
+    const list = unused.map((s) => `${s.name} (${s.type.startsWith('list:') ? '' : `${s.type}, `}${sets.size(s.name)})`).join(', ');
     add(b, 'scaffolding', null, `${plural(unused.length, 'Chaos Mesh ipset')} no reachable rule uses: ${list}`);
   }
   const foreign = sets.all().filter((s) => !isChaosIpsetName(s.name));

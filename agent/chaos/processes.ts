@@ -13,6 +13,7 @@ import type { PodProcFacts } from '../proc/model.js';
 import { PROC_SOURCES } from '../proc/model.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { ChaosKind, ChaosReport, Finding } from './types.js';
+import { plural } from './format.js';
 
 type Containers = Pick<PodInfo, 'containers'>;
 
@@ -46,7 +47,7 @@ function processFinding(pod: Containers, p: ChaosProcess, all: readonly ChaosPro
     case 'toda':
       return { kind: 'io', level: 'active', message: `toda injects IOChaos into ${at}${p.volume ? ` on ${p.volume}` : ''}: ${argv(p)} (${evidence(p)})` };
     case 'stress-ng':
-      return { kind: 'stress', level: 'active', message: `stress-ng stresses ${at}${p.workers ? ` with ${p.workers} workers` : ''} (StressChaos): ${argv(p)} (${evidence(p)})` };
+      return { kind: 'stress', level: 'active', message: `stress-ng stresses ${at}${p.workers ? ` with ${plural(p.workers, 'worker')}` : ''} (StressChaos): ${argv(p)} (${evidence(p)})` };
     case 'memStress':
       return { kind: 'stress', level: 'active', message: `memStress stresses ${at}'s memory (StressChaos): ${argv(p)} (${evidence(p)})` };
     case 'tproxy-proxy':

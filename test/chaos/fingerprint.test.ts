@@ -79,8 +79,8 @@ describe('fingerprint on parsed fixtures (test/fixtures)', () => {
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['delay', 'partition']);
     expect(r.findings).toEqual([
-      `INPUT/${EXP} drops eth0 traffic from ipset ${FX_SET} (6 members)`,
-      `OUTPUT/${EXP} drops eth0 traffic to ipset ${FX_SET} (6 members)`,
+      `INPUT/${EXP} drops eth0 traffic from ipset ${FX_SET} (list:set of 2 sets, 6 members)`,
+      `OUTPUT/${EXP} drops eth0 traffic to ipset ${FX_SET} (list:set of 2 sets, 6 members)`,
       `OUTPUT/${EXP} drops eth0 tcp traffic not to ipset ${FX_NETGT} (1 member) with destination port 5432`,
       `eth0 netem 5: (parent 1:4) delays 300ms ±50ms (50% correlation) for eth0 traffic to ipset ${FX_NETGT} (1 member), classified by TC-TABLES-0`,
       'eth0 tbf 6: (parent 1:5) limits rate to 100Kbit/s (burst 1600B, limit 50000B), but nothing reachable classifies traffic into 1:5',
@@ -114,8 +114,8 @@ describe('fingerprint on parsed fixtures (test/fixtures)', () => {
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['partition']);
     expect(r.findings).toEqual([
-      `INPUT/${EXP} drops eth0 traffic from ipset ${FX_SET} (6 members) (legacy backend)`,
-      `OUTPUT/${EXP} drops eth0 traffic to ipset ${FX_SET} (6 members) (legacy backend)`,
+      `INPUT/${EXP} drops eth0 traffic from ipset ${FX_SET} (list:set of 2 sets, 6 members) (legacy backend)`,
+      `OUTPUT/${EXP} drops eth0 traffic to ipset ${FX_SET} (list:set of 2 sets, 6 members) (legacy backend)`,
       `OUTPUT/${EXP} drops eth0 tcp traffic not to ipset ${FX_NETGT} (1 member) with destination port 5432 (legacy backend)`,
     ]);
   });

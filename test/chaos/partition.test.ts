@@ -10,8 +10,8 @@ describe('fingerprint: partition (iptables + ipsets)', () => {
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['partition']);
     expect(r.findings).toEqual([
-      `INPUT/${EXP} drops eth0 tcp traffic from ipset ${SRC} (3 members) with destination port 8080`,
-      `OUTPUT/${EXP} drops eth0 traffic to ipset ${TGT} (21 members)`,
+      `INPUT/${EXP} drops eth0 tcp traffic from ipset ${SRC} (list:set of 1 set, 3 members) with destination port 8080`,
+      `OUTPUT/${EXP} drops eth0 traffic to ipset ${TGT} (list:set of 2 sets, 21 members)`,
     ]);
     expect(r.details.map((d) => [d.level, d.kind])).toEqual([
       ['active', 'partition'],
@@ -148,8 +148,8 @@ describe('fingerprint: backends and families', () => {
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['partition']);
     expect(r.findings).toEqual([
-      `INPUT/${EXP} drops eth0 tcp traffic from ipset ${SRC} (3 members) with destination port 8080 (legacy backend)`,
-      `OUTPUT/${EXP} drops eth0 traffic to ipset ${TGT} (21 members) (legacy backend)`,
+      `INPUT/${EXP} drops eth0 tcp traffic from ipset ${SRC} (list:set of 1 set, 3 members) with destination port 8080 (legacy backend)`,
+      `OUTPUT/${EXP} drops eth0 traffic to ipset ${TGT} (list:set of 2 sets, 21 members) (legacy backend)`,
     ]);
     expect(r.details.filter((d) => d.level === 'foreign').map((d) => d.message)).toEqual([
       'foreign: 4 Kubernetes chains (KUBE-*)',
@@ -166,7 +166,7 @@ describe('fingerprint: backends and families', () => {
 
   it('marks IPv6 findings', () => {
     const r = fingerprint(state({ iptables: [iptables(ACTIVE_PARTITION, 'nft', 'ipv6')], ipsets: ipsets(PARTITION_SETS) }));
-    expect(r.findings[1]).toBe(`OUTPUT/${EXP} drops eth0 traffic to ipset ${TGT} (21 members) (ipv6)`);
+    expect(r.findings[1]).toBe(`OUTPUT/${EXP} drops eth0 traffic to ipset ${TGT} (list:set of 2 sets, 21 members) (ipv6)`);
   });
 
   it("says a target-less chain drops all of its device's IPv4 traffic only (chaos-daemon runs iptables, never ip6tables)", () => {
@@ -209,8 +209,8 @@ describe('fingerprint: a partition whose target sets are empty', () => {
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['partition']);
     expect(r.findings).toEqual([
-      `INPUT/${EXP} drops eth0 tcp traffic from ipset ${SRC} (3 members) with destination port 8080`,
-      `OUTPUT/${EXP} would drop eth0 traffic to ipset ${TGT} (0 members), but it matches an empty set: drops nothing now`,
+      `INPUT/${EXP} drops eth0 tcp traffic from ipset ${SRC} (list:set of 1 set, 3 members) with destination port 8080`,
+      `OUTPUT/${EXP} would drop eth0 traffic to ipset ${TGT} (list:set of 2 sets, 0 members), but it matches an empty set: drops nothing now`,
     ]);
     expect(r.details[1]).toEqual({ level: 'scaffolding', kind: null, message: r.findings[1] });
     expectConsistent(r);
@@ -221,7 +221,7 @@ describe('fingerprint: a partition whose target sets are empty', () => {
     const r = fingerprint(state({ iptables: [iptables(text)], ipsets: ipsets(emptySets) }));
     expect(r.verdict).toBe('scaffolding');
     expect(r.kinds).toEqual([]);
-    expect(r.findings[0]).toBe(`OUTPUT/${EXP} would drop eth0 traffic to ipset ${TGT} (0 members), but it matches an empty set: drops nothing now`);
+    expect(r.findings[0]).toBe(`OUTPUT/${EXP} would drop eth0 traffic to ipset ${TGT} (list:set of 2 sets, 0 members), but it matches an empty set: drops nothing now`);
   });
 
   it('a negated empty set matches everything: still active; a missing set is not called empty', () => {
@@ -237,7 +237,7 @@ COMMIT
     const r = fingerprint(state({ iptables: [iptables(text)], ipsets: ipsets(emptySets) }));
     expect(r.verdict).toBe('active');
     expect(r.findings.slice(0, 2)).toEqual([
-      `OUTPUT/${EXP} rejects eth0 traffic not to ipset ${TGT} (0 members)`,
+      `OUTPUT/${EXP} rejects eth0 traffic not to ipset ${TGT} (list:set of 2 sets, 0 members)`,
       `OUTPUT/${EXP} drops eth0 traffic to ipset set_gone_tgt (missing)`,
     ]);
   });

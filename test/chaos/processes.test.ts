@@ -28,7 +28,7 @@ describe('findings from /proc facts', () => {
       'toda injects IOChaos into container app on /data: /usr/local/bin/toda --path /data --verbose info '
       + `(pid 312, started ${new Date(1_700_000_013_120).toISOString()}, via pid-ns+mnt-ns, cgroup /k8s.io/${'f'.repeat(64)}, launched by chaos-daemon pid 310)`,
     );
-    expect(f[1]!.message).toMatch(/^stress-ng stresses container app with 1 workers \(StressChaos\): stress-ng --cpu 1 --cpu-load 50 \(pid 316, .*via cgroup, cgroup \/k8s\.io\/b{64}/);
+    expect(f[1]!.message).toMatch(/^stress-ng stresses container app with 1 worker \(StressChaos\): stress-ng --cpu 1 --cpu-load 50 \(pid 316, .*via cgroup, cgroup \/k8s\.io\/b{64}/);
   });
 
   it('api: a tproxy -i with its proxy running is active http; memStress is active stress', () => {

@@ -161,11 +161,11 @@ describeIntegration('replays of Chaos Mesh state in real namespaces', { root: tr
     const empty = await cm.partition({ experiment: 'web-partition', direction: 'to', cidrs: [] });
     const r0 = fingerprint(await read(ns));
     expect(r0.verdict).toBe('scaffolding');
-    expect(r0.findings[0]).toBe(`${empty.chain} would drop eth0 traffic to ipset ${empty.setName} (0 members), but it matches an empty set: drops nothing now`);
+    expect(r0.findings[0]).toBe(`${empty.chain} would drop eth0 traffic to ipset ${empty.setName} (list:set of 2 sets, 0 members), but it matches an empty set: drops nothing now`);
     await cm.partition({ experiment: 'web-partition', direction: 'to', cidrs: ['10.77.9.0/24'] });
     const r1 = fingerprint(await read(ns));
     expect(r1.verdict).toBe('active');
-    expect(r1.findings[0]).toBe(`${empty.chain} drops eth0 traffic to ipset ${empty.setName} (1 member)`);
+    expect(r1.findings[0]).toBe(`${empty.chain} drops eth0 traffic to ipset ${empty.setName} (list:set of 2 sets, 1 member)`);
     await cm.recover();
     expect(fingerprint(await read(ns)).verdict).toBe('scaffolding');
   });

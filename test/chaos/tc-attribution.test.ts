@@ -146,7 +146,7 @@ COMMIT
     expectConsistent(r);
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['bandwidth']);
-    expect(r.findings[0]).toBe(`eth0 tbf 5: (parent 1:4) limits rate to 1Mbit/s for eth0 traffic to ipset ${tcSet} (2 members), classified by TC-TABLES-0`);
+    expect(r.findings[0]).toBe(`eth0 tbf 5: (parent 1:4) limits rate to 1Mbit/s for eth0 traffic to ipset ${tcSet} (list:set of 1 set, 2 members), classified by TC-TABLES-0`);
     // The same CLASSIFY rule written for eth1 feeds nothing on eth0: the tbf is Chaos Mesh's, but idle.
     const eth1 = fingerprint(state({ iptables: [iptables(chains.replace('-o eth0', '-o eth1'), 'legacy')], ipsets: sets, tc: tcState(qdiscs) }));
     expect(eth1.verdict).toBe('scaffolding');

@@ -135,7 +135,7 @@ COMMIT
     expect(r.verdict).toBe('active');
     expect(r.kinds).toEqual(['delay']);
     expect(r.findings).toEqual([
-      `eth0 netem 5: (parent 1:4) delays 50ms for traffic to ipset ${TC_SET} (2 members), classified by TC-TABLES-0`,
+      `eth0 netem 5: (parent 1:4) delays 50ms for traffic to ipset ${TC_SET} (list:set of 1 set, 2 members), classified by TC-TABLES-0`,
     ]);
     expect(r.details.filter((d) => d.level === 'foreign')).toEqual([]);
   });
@@ -229,7 +229,7 @@ COMMIT
     expect(before.verdict).toBe('active');
     expect(before.kinds).toEqual(['delay']);
     expect(before.findings[0]).toBe(
-      `eth0 netem 5: (parent 1:4) delays 300ms ±50ms (50% correlation) for eth0 traffic to ipset ${tcSet} (2 members), classified by TC-TABLES-0`,
+      `eth0 netem 5: (parent 1:4) delays 300ms ±50ms (50% correlation) for eth0 traffic to ipset ${tcSet} (list:set of 1 set, 2 members), classified by TC-TABLES-0`,
     );
     const after = fingerprint(state({ iptables: [iptables(chains(false))], ipsets: sets, tc: tcState([]) }));
     expect(after.verdict).toBe('scaffolding');

@@ -99,7 +99,7 @@ describeIntegration('inspect CLI on replayed Chaos Mesh state', { root: true, co
     expect(e.chaos.verdict).toBe('active');
     expect(e.chaos.kinds).toEqual(['partition']);
     expect(e.chaos.findings).toEqual([
-      `${p.chain} drops eth0 traffic to ipset ${p.setName} (3 members)`,
+      `${p.chain} drops eth0 traffic to ipset ${p.setName} (list:set of 2 sets, 3 members)`,
       'CHAOS-INPUT is empty (jumped to from INPUT)',
     ]);
     const filter = e.iptables[0]!.tables.find((t) => t.name === 'filter')!;

@@ -104,7 +104,7 @@ describe('partition', () => {
     expect(d.entries.find((e) => e.name === 'CHAOS-INPUT')).toMatchObject({ state: 'present', active: false, kinds: [] });
     expect(d.counts).toEqual(counts({ present: 7 }));
     expect(d.findings).toEqual([
-      { finding: `${CHAIN} drops eth0 traffic to ipset ${SET} (1 member)`, owners: [SRC] },
+      { finding: `${CHAIN} drops eth0 traffic to ipset ${SET} (list:set of 2 sets, 1 member)`, owners: [SRC] },
       { finding: 'CHAOS-INPUT is empty (jumped to from INPUT)', owners: [SRC] },
       { finding: `1 Chaos Mesh ipset no reachable rule uses: ${SET}old (list:set of 0 sets, 0 members)`, owners: [SRC] },
     ]);
