@@ -58,7 +58,7 @@ export function withProcFacts(report: PodReport, pod: PodInfo, facts: PodProcFac
 }
 
 /**
- * The last /proc scan, kept by the caller from one collection to the next (serve): see scan.ts reuseDetail; and the
+ * The last /proc scan, kept by the caller from one collection to the next (serve): see read-process.ts reuseDetail; and the
  * processes' stat and cgroup files kept open for the next scan (kept-files.ts), closed by close().
  */
 export class ProcScanMemo {

@@ -125,7 +125,7 @@ export class KeptProcFiles {
   /**
    * After the scan: closes the files of every process not read in it (exited, not listed, or past a scan's bound),
    * and the cgroup files not read in it: a pod's own processes have their details read once, then carried over from
-   * the previous scan (scan.ts reuseDetail), so theirs would stay open unread (330 at 110 pods).
+   * the previous scan (read-process.ts reuseDetail), so theirs would stay open unread (330 at 110 pods).
    */
   end(): void {
     const g = this.generation;

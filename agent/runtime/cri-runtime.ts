@@ -11,7 +11,8 @@
  *   per collection.
  * - cached netns are re-checked with a stat (no runtime call): a PID that died or was reused is re-resolved.
  *   Cached results already settled are taken at once (settled-map.ts): no promise or await per cached pod.
- * Resolution per runtime shape lives in cri-info.ts; PIDs/paths become a NetnsRef in netns-resolve.ts.
+ * The resolutions and their caches live in cri-resolver.ts, resolution per runtime shape in cri-info.ts; PIDs/paths
+ * become a NetnsRef in netns-resolve.ts.
  */
 import { errorMessage } from '../errors.js';
 import {
@@ -22,54 +23,29 @@ import {
   type PodSandbox,
   type VersionResponse,
 } from './cri-client.js';
-import { parseContainerInfo, parseSandboxInfo } from './cri-info.js';
-import { hostNetnsInode, netnsInodeSync, procNetnsPath, resolveNetns, validateId } from './netns-resolve.js';
-import { SettledMap } from './settled-map.js';
+import { CriResolver, type Resolution, type Unresolved } from './cri-resolver.js';
 import type {
   ClientOptions,
   ContainerInfo,
   ContainerStat,
   Endpoint,
   ListPodsOptions,
-  NetnsRef,
   PodInfo,
   RuntimeClient,
   RuntimeStatus,
 } from './types.js';
 import { mapLimit } from '../map-limit.js';
 
-/** A failed sandbox/container resolution is retried after this long (ms). */
-export const RETRY_FAILED_MS = 30_000;
+export { RETRY_FAILED_MS } from './cri-resolver.js';
+
 /** Runtime calls made at once while resolving new sandboxes/containers. */
 const RESOLVE_CONCURRENCY = 8;
-
-interface Resolved {
-  ok: true;
-  pid: number | null;
-  netns: NetnsRef;
-  hostNetwork: boolean;
-  /** netns.path is <procRoot>/<pid>/ns/net, a procfs namespace link (netnsInodeSync). */
-  procLink: boolean;
-}
-interface Unresolved {
-  ok: false;
-  reason: string;
-  hostNetwork: boolean;
-  retryAt: number;
-}
-type Resolution = Resolved | Unresolved;
 
 /** One sandbox of a listPods to resolve, `index` in the list. */
 interface SandboxJob {
   sb: PodSandbox;
   containers: Container[];
   index: number;
-}
-
-interface PidResult {
-  pid: number | null;
-  error: string | null;
-  retryAt: number;
 }
 
 /** A sandbox listPods was asked not to resolve (never cached: it says nothing about the sandbox). */
@@ -98,25 +74,17 @@ export function createCriRuntime(endpoint: Endpoint, opts: ClientOptions): Runti
 
 class CriRuntime implements RuntimeClient {
   readonly endpoint: Endpoint;
-  private readonly opts: ClientOptions;
   private readonly client: CriClient;
   private version: VersionResponse | null = null;
-  private readonly sandboxes = new SettledMap<Resolution>();
-  private readonly containerPids = new SettledMap<PidResult>();
+  private readonly resolver: CriResolver;
   /** container id -> sandbox id, from the last ListContainers (for containerStats). */
   private containerSandbox = new Map<string, string>();
-  private hostInode: Promise<number | null> | null = null;
-  /** Last unexpected failure reading /proc/1/ns/net (kept for debugging; null when none). */
-  hostInodeError: string | null = null;
-  /** Why the last cached resolution was dropped as stale (for debugging; null when none yet). */
-  lastStale: string | null = null;
 
-  private readonly pidOfContainer = (c: Container): Promise<unknown> => this.containerPid(c.id);
-  private readonly resolveJob = (j: SandboxJob): Promise<Resolution> => this.sandboxResolution(j.sb, j.containers);
+  private readonly pidOfContainer = (c: Container): Promise<unknown> => this.resolver.containerPid(c.id);
+  private readonly resolveJob = (j: SandboxJob): Promise<Resolution> => this.resolver.sandboxResolution(j.sb, j.containers);
 
   constructor(endpoint: Endpoint, opts: ClientOptions) {
     this.endpoint = endpoint;
-    this.opts = opts;
     this.client = new CriClient({
       url: endpoint.url,
       socketPath: endpoint.socketPath,
@@ -124,6 +92,7 @@ class CriRuntime implements RuntimeClient {
       ...(opts.onCall ? { onCall: opts.onCall } : {}),
       ...(endpoint.expected ? { runtimeHint: endpoint.expected } : {}),
     });
+    this.resolver = new CriResolver(this.client, opts);
   }
 
   get requestCount(): number {
@@ -180,7 +149,7 @@ class CriRuntime implements RuntimeClient {
       list.push(c);
     }
     this.containerSandbox = containerSandbox;
-    this.evict(sandboxes, containers);
+    this.resolver.evict(sandboxes, containers);
 
     // Loops and callbacks made once per client, not closures per call (see chaos/processes.ts: V8 recompiled those).
     const wanted = opts.resolve;
@@ -191,7 +160,7 @@ class CriRuntime implements RuntimeClient {
     const running: Container[] = [];
     for (let i = 0; i < containers.length; i++) {
       const c = containers[i]!;
-      if (c.state === 'CONTAINER_RUNNING' && !skipped.has(c.pod_sandbox_id) && this.containerPids.value(c.id)?.error !== null) running.push(c);
+      if (c.state === 'CONTAINER_RUNNING' && !skipped.has(c.pod_sandbox_id) && this.resolver.containerPids.value(c.id)?.error !== null) running.push(c);
     }
     if (running.length > 0) await mapLimit(running, RESOLVE_CONCURRENCY, this.pidOfContainer);
 
@@ -201,7 +170,7 @@ class CriRuntime implements RuntimeClient {
     const jobs: SandboxJob[] = [];
     for (let i = 0; i < sandboxes.length; i++) {
       const sb = sandboxes[i]!;
-      const now = skipped.has(sb.id) ? NOT_ASKED : this.settledResolution(sb);
+      const now = skipped.has(sb.id) ? NOT_ASKED : this.resolver.settledResolution(sb);
       if (now !== null) resolutions[i] = now;
       else jobs.push({ sb, containers: bySandbox.get(sb.id) ?? [], index: i });
     }
@@ -218,7 +187,7 @@ class CriRuntime implements RuntimeClient {
       const own = bySandbox.get(sb.id) ?? NO_CONTAINERS;
       for (let j = 0; j < own.length; j++) {
         const c = own[j]!;
-        const cached = c.state === 'CONTAINER_RUNNING' && res !== NOT_ASKED ? (this.containerPids.value(c.id) ?? (await this.containerPids.get(c.id))) : undefined;
+        const cached = c.state === 'CONTAINER_RUNNING' && res !== NOT_ASKED ? (this.resolver.containerPids.value(c.id) ?? (await this.resolver.containerPids.get(c.id))) : undefined;
         ctrs.push({ id: c.id, name: c.metadata?.name ?? '', state: c.state, pid: cached?.pid ?? null });
       }
       const pod: PodInfo = {
@@ -242,148 +211,6 @@ class CriRuntime implements RuntimeClient {
     return pods;
   }
 
-  /** Drop cache entries whose sandbox/container is gone (or, for sandboxes, no longer READY). */
-  private evict(sandboxes: PodSandbox[], containers: Container[]): void {
-    const ready = new Set<string>();
-    for (let i = 0; i < sandboxes.length; i++) if (sandboxes[i]!.state === 'SANDBOX_READY') ready.add(sandboxes[i]!.id);
-    this.sandboxes.deleteUnless(ready);
-    const runningIds = new Set<string>();
-    for (let i = 0; i < containers.length; i++) if (containers[i]!.state === 'CONTAINER_RUNNING') runningIds.add(containers[i]!.id);
-    this.containerPids.deleteUnless(runningIds);
-  }
-
-  /**
-   * The sandbox's resolution when it is known without waiting: not READY, a bad ID, or a settled cached one still
-   * valid (checked as sandboxResolution checks it; an invalid one is dropped). null: sandboxResolution must run.
-   */
-  private settledResolution(sb: PodSandbox): Resolution | null {
-    if (sb.state !== 'SANDBOX_READY') {
-      return { ok: false, reason: `sandbox is ${sb.state}`, hostNetwork: false, retryAt: 0 };
-    }
-    try {
-      validateId('sandbox', sb.id);
-    } catch (err) {
-      return { ok: false, reason: errorMessage(err), hostNetwork: false, retryAt: 0 };
-    }
-    const res = this.sandboxes.value(sb.id);
-    if (res === undefined) return null;
-    if (this.usable(res)) return res;
-    this.sandboxes.delete(sb.id);
-    return null;
-  }
-
-  /** A cached resolution may be served: a resolved netns still there (stillValid), a failure not yet due for a retry. */
-  private usable(res: Resolution): boolean {
-    return res.ok ? this.stillValid(res) : Date.now() < res.retryAt;
-  }
-
-  private async sandboxResolution(sb: PodSandbox, containers: Container[]): Promise<Resolution> {
-    const now = this.settledResolution(sb);
-    if (now !== null) return now;
-    const cached = this.sandboxes.get(sb.id);
-    if (cached) {
-      const res = await cached;
-      if (this.usable(res)) return res;
-      this.sandboxes.delete(sb.id);
-    }
-    // Re-check: a concurrent listPods may have started the same resolution meanwhile.
-    let pending = this.sandboxes.get(sb.id);
-    if (!pending) {
-      pending = this.resolveSandbox(sb.id, containers);
-      this.sandboxes.set(sb.id, pending);
-    }
-    return pending;
-  }
-
-  /**
-   * The cached netns file still has the cached inode (the PID did not die or get reused). Synchronous: one procfs
-   * lookup of a few microseconds, where the promise stat cost a thread-pool round trip per sandbox per collection.
-   */
-  private stillValid({ netns, procLink }: Resolved): boolean {
-    let inode: number;
-    try {
-      inode = netnsInodeSync(netns.path, procLink);
-    } catch (err) {
-      // The process or netns file is gone: the caller drops the entry and resolves the sandbox again.
-      this.lastStale = `${netns.path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`;
-      return false;
-    }
-    if (inode !== netns.inode) this.lastStale = `${netns.path}: inode ${netns.inode} is now ${inode}`;
-    return inode === netns.inode;
-  }
-
-  private async resolveSandbox(id: string, containers: Container[]): Promise<Resolution> {
-    const failed = (reason: string, hostNetwork = false): Unresolved => ({
-      ok: false,
-      reason,
-      hostNetwork,
-      retryAt: Date.now() + RETRY_FAILED_MS,
-    });
-    let res;
-    try {
-      res = await this.client.call('PodSandboxStatus', { pod_sandbox_id: id, verbose: true });
-    } catch (err) {
-      return failed(`PodSandboxStatus failed: ${errorMessage(err)}`);
-    }
-    const info = parseSandboxInfo(res.info);
-    const mode = res.status?.linux?.namespaces?.options?.network;
-    let hostNetwork = mode === 'NODE' || info.hostNetwork === true;
-
-    let pid = info.pid;
-    if (pid === null && info.netnsPath === null) {
-      // No usable sandbox info (cri-dockerd; or a dropped-infra host-network pod): use a running container's pid.
-      const running = containers.find((c) => c.state === 'CONTAINER_RUNNING');
-      if (running) pid = (await this.containerPid(running.id)).pid;
-    }
-    if (pid === null && info.netnsPath === null) {
-      const why = info.errors.length ? info.errors.map((e) => e.message).join('; ') : `runtime info shape ${info.shape}`;
-      return failed(`no pid or netns path for the sandbox (${why}) and no running container to take it from`, hostNetwork);
-    }
-    let netns: NetnsRef;
-    try {
-      netns = await resolveNetns({ pid, netnsPath: info.netnsPath }, this.opts);
-    } catch (err) {
-      return failed(`cannot resolve netns: ${errorMessage(err)}`, hostNetwork);
-    }
-    this.hostInode ??= hostNetnsInode(this.opts.procRoot).catch((err: unknown) => {
-      // An unexpected stat failure: treat the host netns as unknown, NamespaceMode NODE still decides.
-      this.hostInodeError = errorMessage(err);
-      return null;
-    });
-    const hostIno = await this.hostInode;
-    if (hostIno !== null && netns.inode === hostIno) hostNetwork = true;
-    return { ok: true, pid, netns, hostNetwork, procLink: pid !== null && netns.path === procNetnsPath(this.opts.procRoot, pid) };
-  }
-
-  /** PID of a running container from ContainerStatus(verbose), cached per container ID. */
-  private async containerPid(id: string): Promise<PidResult> {
-    const cached = this.containerPids.get(id);
-    if (cached) {
-      const r = await cached;
-      if (r.error === null || Date.now() < r.retryAt) return r;
-      this.containerPids.delete(id);
-    }
-    let pending = this.containerPids.get(id);
-    if (!pending) {
-      pending = this.fetchContainerPid(id);
-      this.containerPids.set(id, pending);
-    }
-    return pending;
-  }
-
-  private async fetchContainerPid(id: string): Promise<PidResult> {
-    const retryAt = Date.now() + RETRY_FAILED_MS;
-    try {
-      validateId('container', id);
-      const res = await this.client.call('ContainerStatus', { container_id: id, verbose: true });
-      const info = parseContainerInfo(res.info);
-      if (info.pid !== null) return { pid: info.pid, error: null, retryAt: 0 };
-      const why = info.errors.length ? info.errors.map((e) => e.message).join('; ') : 'no pid in the verbose info';
-      return { pid: null, error: why, retryAt };
-    } catch (err) {
-      return { pid: null, error: errorMessage(err), retryAt };
-    }
-  }
 
   async containerStats(): Promise<ContainerStat[]> {
     let stats: ContainerStats[];

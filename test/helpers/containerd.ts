@@ -10,20 +10,26 @@
  *
  * containerd still writes outside its dir: netns under /var/run/netns (cni-*), CNI results under /var/lib/cni,
  * shim sockets under /run/containerd/s, and the CNI bridge. stop() removes those of its own pods.
+ *
+ * Beside it: containerd-slots.ts (the slots), containerd-images.ts (the images archive), containerd-config.ts (its
+ * config.toml and CNI conflist), containerd-leftovers.ts (what stop() removes outside its dir).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { GrpcCriClient, type HarnessCriMethods } from './cri-grpc.js';
 import { parseSandboxInfo } from '../../agent/runtime/cri-info.js';
-import { BUSYBOX_IMAGE, busyboxArchive } from './busybox-image.js';
-import { mountsUnder } from './mounts.js';
+import { BUSYBOX_IMAGE } from './busybox-image.js';
+import { cniConflist, configToml } from './containerd-config.js';
+import { testImagesArchive } from './containerd-images.js';
+import { deleteRuncContainers, ipLinkDelete, killLeftoverShims, removeCniResults, removeNetnsFile, unmountUnder } from './containerd-leftovers.js';
+import { SLOTS_DIR, takeSlot } from './containerd-slots.js';
 
-export const PAUSE_IMAGE = 'chaos-agent-test/pause:latest';
+export { PAUSE_IMAGE } from './containerd-images.js';
 
 export interface TestPod {
   sandboxId: string;
@@ -77,131 +83,12 @@ export interface ContainerdHarness {
   readonly cri: GrpcCriClient;
 }
 
-const SLOTS_DIR = '/tmp/cna-slots';
-const MAX_SLOT = 250;
 const CALL_TIMEOUT_MS = 60_000;
 /** Until containerd answers CRI Version after its start. */
 const START_TIMEOUT_MS = 60_000;
 /** runPod calls creating pods at once; more wait (a benchmark may fire 250 at once without hitting deadlines). */
 const RUN_POD_CONCURRENCY = 8;
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Slots
-
-/** For reads of things that may legitimately be gone (exited processes, removed files): that case -> fallback. */
-function ifGone<T>(fallback: T): (err: NodeJS.ErrnoException) => T {
-  return (err) => {
-    if (err.code === 'ENOENT' || err.code === 'ESRCH') return fallback;
-    throw err;
-  };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function ipLinkDelete(name: string): Promise<void> {
-  const r = await execa('ip', ['link', 'del', name], { reject: false, timeout: 10_000 });
-  if (r.exitCode !== 0 && !/Cannot find device|does not exist/i.test(String(r.stderr))) {
-    throw new Error(`ip link del ${name}: ${r.stderr}`);
-  }
-}
-
-/** Take a free slot (O_EXCL mkdir), reclaiming slots whose owner process is gone. */
-async function takeSlot(): Promise<number> {
-  await mkdir(SLOTS_DIR, { recursive: true });
-  const start = 1 + ((process.pid * 7) % MAX_SLOT);
-  for (let i = 0; i < MAX_SLOT; i++) {
-    const slot = 1 + ((start - 1 + i) % MAX_SLOT);
-    const dir = join(SLOTS_DIR, String(slot));
-    try {
-      await mkdir(dir);
-      await writeFile(join(dir, 'owner'), String(process.pid));
-      return slot;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    // Taken: reclaim it if its owner is dead (or it never got an owner within a minute).
-    let stale = false;
-    try {
-      const owner = Number(await readFile(join(dir, 'owner'), 'utf8'));
-      stale = !Number.isInteger(owner) || owner <= 0 || !alive(owner);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      const st = await stat(dir).catch(ifGone(null));
-      stale = st !== null && Date.now() - st.mtimeMs > 60_000;
-    }
-    if (!stale) continue;
-    const grave = join(SLOTS_DIR, `stale-${slot}-${process.pid}-${i}`);
-    try {
-      await rename(dir, grave); // atomic: only one reclaimer wins
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw err;
-    }
-    await rm(grave, { recursive: true, force: true });
-    await ipLinkDelete(`cnabr${slot}`);
-    i--; // retry this slot
-  }
-  throw new Error(`no free containerd test slot under ${SLOTS_DIR} (${MAX_SLOT} in use)`);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Images
-
-let imagesArchive: Promise<string> | null = null;
-/**
- * One archive holding the busybox image and a pause image (same layer, command sleeps forever), cached next to
- * the busybox archive (shared by test processes; the work dir is removed).
- */
-function testImagesArchive(): Promise<string> {
-  imagesArchive ??= (async () => {
-    const src = await busyboxArchive();
-    const final = join(dirname(src), 'test-images-v1.tar');
-    if (existsSync(final)) return final;
-    const work = await mkdtemp(join(dirname(src), 'tmp-pause-'));
-    try {
-      await rename(await buildTestImages(src, work), final); // atomic replace: readers see a complete file
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
-    return final;
-  })();
-  return imagesArchive;
-}
-
-/** Builds the busybox + pause archive in `work` from the busybox archive `src`; returns its path. */
-async function buildTestImages(src: string, work: string): Promise<string> {
-  await execa('tar', ['-C', work, '-xf', src], { timeout: 30_000 });
-  const manifest = JSON.parse(await readFile(join(work, 'manifest.json'), 'utf8')) as {
-    Config: string;
-    RepoTags: string[];
-    Layers: string[];
-  }[];
-  const base = manifest[0]!;
-  const config = JSON.parse(await readFile(join(work, base.Config), 'utf8')) as { config: Record<string, unknown> };
-  config.config = { ...config.config, Cmd: ['/bin/sleep', '2147483647'] };
-  const json = JSON.stringify(config);
-  const { createHash } = await import('node:crypto');
-  const name = `${createHash('sha256').update(json).digest('hex')}.json`;
-  await writeFile(join(work, name), json);
-  manifest.push({ Config: name, RepoTags: [PAUSE_IMAGE], Layers: base.Layers });
-  await writeFile(join(work, 'manifest.json'), JSON.stringify(manifest));
-  const out = join(work, 'images.tar');
-  await execa('tar', ['--numeric-owner', '-C', work, '-cf', out, 'manifest.json', base.Config, name, ...base.Layers], {
-    timeout: 30_000,
-  });
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Harness
 
 interface PodRecord {
   pod: TestPod;
@@ -211,70 +98,6 @@ interface PodRecord {
   containers: Map<string, { name: string; attempt: number }>;
   /** netns file reported by containerd (removed at stop if still there). */
   netnsFile: string | null;
-}
-
-function configToml(dir: string, slot: number, socket: string): string {
-  const q = (s: string): string => JSON.stringify(s);
-  const cri = 'plugins."io.containerd.grpc.v1.cri"';
-  return `version = 2
-root = ${q(join(dir, 'root'))}
-state = ${q(join(dir, 'state'))}
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
-
-[grpc]
-  address = ${q(socket)}
-
-[ttrpc]
-  address = ${q(`${socket}.ttrpc`)}
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = ${q(join(dir, 'opt'))}
-
-[${cri}]
-  sandbox_image = ${q(PAUSE_IMAGE)}
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  disable_apparmor = true
-  enable_selinux = false
-
-[${cri}.containerd]
-  snapshotter = "overlayfs"
-  default_runtime_name = "runc"
-
-[${cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-
-[${cri}.containerd.runtimes.runc.options]
-  Root = ${q(join(dir, 'runc'))}
-  SystemdCgroup = false
-
-[${cri}.cni]
-  bin_dir = "/usr/lib/cni"
-  conf_dir = ${q(join(dir, 'cni-conf'))}
-  max_conf_num = 1
-`.replace(/\n\n\n/g, '\n\n') + `# slot ${slot}\n`;
-}
-
-function cniConflist(dir: string, slot: number): string {
-  return JSON.stringify(
-    {
-      cniVersion: '0.4.0',
-      name: `cna-${slot}`,
-      plugins: [
-        {
-          type: 'bridge',
-          bridge: `cnabr${slot}`,
-          isGateway: true,
-          ipMasq: false,
-          hairpinMode: false,
-          ipam: { type: 'host-local', ranges: [[{ subnet: `10.88.${slot}.0/24` }]], dataDir: join(dir, 'cni-ipam') },
-        },
-      ],
-    },
-    null,
-    2,
-  );
 }
 
 class Harness implements ContainerdHarness {
@@ -468,7 +291,7 @@ class Harness implements ContainerdHarness {
     await this.cri.call('RemovePodSandbox', { pod_sandbox_id: sandboxId });
     const rec = this.pods.get(sandboxId);
     this.pods.delete(sandboxId);
-    if (rec?.netnsFile) await this.removeNetnsFile(rec.netnsFile);
+    if (rec?.netnsFile) await removeNetnsFile(rec.netnsFile);
   }
 
   async stopContainer(id: string): Promise<void> {
@@ -490,15 +313,6 @@ class Harness implements ContainerdHarness {
     await this.cri.call('StartContainer', { container_id: newId });
     rec.pod.containers = rec.pod.containers.map((c) => (c.id === id ? { id: newId, name } : c));
     return newId;
-  }
-
-  private async removeNetnsFile(path: string): Promise<void> {
-    if (!existsSync(path)) return;
-    // containerd bind-mounts the netns file: unmount, then unlink.
-    await execa('umount', [path], { reject: false, timeout: 10_000 });
-    await unlink(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
   }
 
   async stop(): Promise<void> {
@@ -524,64 +338,17 @@ class Harness implements ContainerdHarness {
     await this.terminate().catch((err: unknown) => note('stop containerd', err));
 
     // 2. Leftovers of a containerd that could not clean up (killed, or a failed removal).
-    await this.killLeftoverShims().catch((err: unknown) => note('shims', err));
-    await this.deleteRuncContainers().catch((err: unknown) => note('runc', err));
+    await killLeftoverShims(this.dir, this.socket).catch((err: unknown) => note('shims', err));
+    await deleteRuncContainers(this.dir).catch((err: unknown) => note('runc', err));
     for (const rec of this.pods.values()) {
-      if (rec.netnsFile) await this.removeNetnsFile(rec.netnsFile).catch((err: unknown) => note('netns', err));
+      if (rec.netnsFile) await removeNetnsFile(rec.netnsFile).catch((err: unknown) => note('netns', err));
     }
-    await this.removeCniResults().catch((err: unknown) => note('cni results', err));
-    await this.unmountUnder(this.dir).catch((err: unknown) => note('umount', err));
+    await removeCniResults(this.slot).catch((err: unknown) => note('cni results', err));
+    await unmountUnder(this.dir).catch((err: unknown) => note('umount', err));
     await ipLinkDelete(this.bridge).catch((err: unknown) => note('bridge', err));
     await rm(this.dir, { recursive: true, force: true }).catch((err: unknown) => note('rm dir', err));
     await rm(join(SLOTS_DIR, String(this.slot)), { recursive: true, force: true }).catch((err: unknown) => note('slot', err));
     if (errors.length) throw new Error(`containerd harness ${this.name} cleanup: ${errors.join('; ')}`);
-  }
-
-  /** Shims started for this containerd (cmdline has `-address <our socket>`): SIGKILL by PID, remove their sockets. */
-  private async killLeftoverShims(): Promise<void> {
-    const taskDir = join(this.dir, 'state', 'io.containerd.runtime.v2.task', 'k8s.io');
-    const sockets: string[] = [];
-    for (const id of await readdir(taskDir).catch(ifGone([] as string[]))) {
-      const addr = await readFile(join(taskDir, id, 'address'), 'utf8').catch(ifGone(''));
-      if (addr.startsWith('unix://')) sockets.push(addr.slice('unix://'.length).trim());
-    }
-    for (const p of await readdir('/proc')) {
-      if (!/^\d+$/.test(p)) continue;
-      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(ifGone(''));
-      const argv = cmd.split('\0');
-      if (!argv[0]?.includes('containerd-shim')) continue;
-      const i = argv.indexOf('-address');
-      if (i >= 0 && argv[i + 1] === this.socket) {
-        try {
-          process.kill(Number(p), 'SIGKILL');
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-        }
-      }
-    }
-    for (const s of sockets) await unlink(s).catch(ifGone(undefined));
-  }
-
-  /** Containers left in this harness's runc root: `runc delete --force` (kills their processes). */
-  private async deleteRuncContainers(): Promise<void> {
-    const root = join(this.dir, 'runc', 'k8s.io');
-    if (!existsSync(root)) return;
-    for (const id of await readdir(root)) {
-      await execa('runc', ['--root', root, 'delete', '--force', id], { reject: false, timeout: 10_000 });
-    }
-  }
-
-  private async removeCniResults(): Promise<void> {
-    const dir = '/var/lib/cni/results';
-    const prefix = `cna-${this.slot}-`;
-    for (const f of await readdir(dir).catch(ifGone([] as string[]))) {
-      if (f.startsWith(prefix)) await rm(join(dir, f), { force: true });
-    }
-  }
-
-  /** Unmount anything still mounted under our dir (rootfs overlays of killed shims), deepest first. */
-  private async unmountUnder(dir: string): Promise<void> {
-    for (const m of mountsUnder(dir)) await execa('umount', ['-l', m], { reject: false, timeout: 10_000 });
   }
 }
 

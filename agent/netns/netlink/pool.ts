@@ -9,7 +9,7 @@
  * PIPELINE_DEPTH of them at once (FIFO queue): it starts the next as soon as it posted an answer, instead of waiting
  * for the main thread, busy with the /proc scan between two of its messages, to hand it one (see PIPELINE_DEPTH).
  * Jobs sent behind a read that makes no progress for `spareAfterMs` are taken back for another thread or a spare
- * (takeBackFromStuck, pool-slot.ts Slot.epoch).
+ * (pool-stalls.ts takeBackFromStuck, pool-slot.ts Slot.epoch).
  *
  * One thread is the rule, `size` the most: a thread beyond the first starts only when every running thread has
  * been on its job (or on its lease since the lease last reported progress) for `spareAfterMs`, i.e. when a read is
@@ -38,18 +38,18 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel } from 'node:worker_threads';
 import { NetlinkError, errorMessage } from '../../errors.js';
-import { workerLimits } from '../../worker-limits.js';
-import { isLoaded, startWorker, terminateLoaded, whenLoaded } from '../../worker-loaded.js';
+import { terminateLoaded } from '../../worker-loaded.js';
 import type { NetlinkJob } from './read-namespace.js';
 import { KeptReads } from './kept-reads.js';
-import { LazyDeadline } from './lazy-deadline.js';
 import { AbortWatch } from './abort-watch.js';
 import type { JobMessage, ReplyMessage } from './worker-main.js';
-import { PIPELINE_DEPTH, byId, isFree, lastProgress, type LeaseWait, type Pending, type PoolResult, type Slot, type ThreadData, type ThreadLease } from './pool-slot.js';
+import { PIPELINE_DEPTH, isFree, type LeaseWait, type Pending, type PoolResult, type Slot, type ThreadLease } from './pool-slot.js';
+import { PoolStalls, SPARE_AFTER_MS } from './pool-stalls.js';
+import { startSlot } from './pool-thread.js';
 
 export { PIPELINE_DEPTH, type PoolResult, type ThreadData, type ThreadLease } from './pool-slot.js';
+export { SPARE_AFTER_MS } from './pool-stalls.js';
 
 export interface PoolOptions {
   size: number;
@@ -68,9 +68,6 @@ export interface PoolOptions {
   spareAfterMs?: number;
 }
 
-/** Default of PoolOptions.spareAfterMs: ~500 replayed reads, ~10 full reads of 2,000 legacy rules. */
-export const SPARE_AFTER_MS = 250;
-
 /** thread-main.js next to this module; under vitest (TypeScript sources) the compiled one in dist/. */
 export function workerUrl(): URL {
   const here = new URL('./thread-main.js', import.meta.url);
@@ -88,11 +85,9 @@ export class NetlinkPool {
   private readonly kept: KeptReads;
   /** The pending reads' signals, one listener each (abort-watch.ts). */
   private readonly aborts = new AbortWatch<Pending>((p) => this.abort(p));
+  /** Which threads are slow or stuck, and the timers that pump() again when that changes (pool-stalls.ts). */
+  private readonly stalls: PoolStalls;
   private nextId = 1;
-  /** Wakes pump() when the running threads will have made no progress for spareAfterMs. */
-  private spareTimer: NodeJS.Timeout | null = null;
-  /** Wakes pump() when the head read of a thread with jobs sent behind it will have made no progress for spareAfterMs. */
-  private stuckTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Workers started (for the self metrics and tests). */
   started = 0;
@@ -100,10 +95,14 @@ export class NetlinkPool {
   replaced = 0;
   /** Threads started beyond the first because every running one was slow or stuck (see the header). */
   spares = 0;
-  /** Jobs taken back from a thread stuck on the read before them (Slot.epoch). */
-  takenBack = 0;
   constructor(private readonly opts: PoolOptions) {
     this.kept = new KeptReads(opts.keepMs ?? 600_000);
+    this.stalls = new PoolStalls(opts.spareAfterMs ?? SPARE_AFTER_MS, () => this.pump());
+  }
+
+  /** Jobs taken back from a thread stuck on the read before them (Slot.epoch). */
+  get takenBack(): number {
+    return this.stalls.takenBack;
   }
 
   /** Reads answered `unchanged` (the kept state returned again). */
@@ -140,10 +139,7 @@ export class NetlinkPool {
   async close(): Promise<void> {
     this.closed = true;
     this.kept.clear();
-    if (this.spareTimer) clearTimeout(this.spareTimer);
-    this.spareTimer = null;
-    if (this.stuckTimer) clearTimeout(this.stuckTimer);
-    this.stuckTimer = null;
+    this.stalls.close();
     for (const l of this.leases.splice(0)) l.reject(new NetlinkError('netlink pool', 'spawn', 'the pool was closed'));
     const closed = (): NetlinkError => new NetlinkError('netlink read', 'timeout', 'the reader was closed');
     // Each slot's head fails with its stop; the jobs sent behind it come back to the queue, failed with it below.
@@ -181,20 +177,20 @@ export class NetlinkPool {
   private slotFor(lease: boolean): Slot | undefined {
     const free = this.slots.find(isFree);
     if (free || lease || this.leases.length > 0) return free;
-    return this.slots.find((s) => !s.lent && s.jobs.length < PIPELINE_DEPTH && this.moving(s));
+    return this.slots.find((s) => !s.lent && s.jobs.length < PIPELINE_DEPTH && this.stalls.moving(s));
   }
 
   private pump(): void {
-    this.takeBackFromStuck();
+    this.stalls.takeBackFromStuck(this.slots, this.queue);
     this.feed();
-    this.watchStuck();
+    this.stalls.watchStuck(this.slots);
   }
 
   private feed(): void {
     while (this.leases.length > 0 || this.queue.length > 0) {
       let slot = this.slotFor(this.leases.length > 0);
       if (!slot) {
-        if (this.slots.length >= this.opts.size || !this.spareDue()) return;
+        if (this.slots.length >= this.opts.size || !this.stalls.spareDue(this.slots)) return;
         if (this.slots.length > 0) this.spares++;
         try {
           slot = this.spawn();
@@ -210,68 +206,6 @@ export class NetlinkPool {
       if (l) this.lend(slot, l);
       else this.assign(slot, this.queue.shift()!);
     }
-  }
-
-  /**
-   * May a thread start now (none is free)? Always when there is none; else only when every running one has made no
-   * progress for spareAfterMs. When not yet, a timer calls pump() again at the moment it would be.
-   */
-  private spareDue(): boolean {
-    if (this.slots.length === 0) return true;
-    const now = performance.now();
-    let latest = -Infinity;
-    for (const s of this.slots) latest = Math.max(latest, lastProgress(s, now));
-    const wait = latest + this.spareAfterMs - now;
-    if (wait <= 0) return true;
-    if (this.spareTimer === null) {
-      this.spareTimer = setTimeout(() => {
-        this.spareTimer = null;
-        if (!this.closed) this.pump();
-      }, Math.ceil(wait));
-      this.spareTimer.unref(); // what waits keeps the process alive: the busy thread is ref'd
-    }
-    return false;
-  }
-
-  /** Free, or busy and not past spareAfterMs without progress. */
-  private moving(o: Slot): boolean {
-    const now = performance.now();
-    return isFree(o) || now - lastProgress(o, now) < this.spareAfterMs;
-  }
-
-  /**
-   * The jobs sent behind the read of a thread that has made no progress for spareAfterMs go back to the front of the
-   * queue (in order), for another thread or a spare, and that thread will skip them (Slot.epoch): a stuck read holds
-   * up the reads sent with it no longer than the others (see the header).
-   */
-  private takeBackFromStuck(): void {
-    const back: Pending[] = [];
-    for (const s of this.slots) {
-      if (s.jobs.length < 2 || this.moving(s)) continue;
-      Atomics.add(s.epoch, 0, 1);
-      const tail = s.jobs.splice(1);
-      this.takenBack += tail.length;
-      back.push(...tail);
-    }
-    if (back.length > 0) this.queue.unshift(...back.sort(byId));
-  }
-
-  /** While a thread has jobs sent behind its read, pump() again when that read would count as stuck. */
-  private watchStuck(): void {
-    if (this.stuckTimer !== null || this.closed) return;
-    let first = Infinity;
-    const now = performance.now();
-    for (const s of this.slots) if (s.jobs.length > 1) first = Math.min(first, lastProgress(s, now));
-    if (first === Infinity) return;
-    this.stuckTimer = setTimeout(() => {
-      this.stuckTimer = null;
-      if (!this.closed) this.pump();
-    }, Math.max(1, Math.ceil(first + this.spareAfterMs - now)));
-    this.stuckTimer.unref(); // the busy thread is ref'd
-  }
-
-  private get spareAfterMs(): number {
-    return this.opts.spareAfterMs ?? SPARE_AFTER_MS;
   }
 
   private lend(slot: Slot, l: LeaseWait): void {
@@ -304,31 +238,14 @@ export class NetlinkPool {
   }
 
   private spawn(): Slot {
-    const heap = this.opts.heapMb ?? 96;
-    const side = new MessageChannel();
-    const epochBuffer = new SharedArrayBuffer(4);
-    const workerData: ThreadData = { sidePort: side.port2, heapMb: heap, epoch: epochBuffer };
-    const worker = startWorker(workerUrl(), { workerData, transferList: [side.port2], resourceLimits: workerLimits(heap) });
-    side.port1.unref();
+    const slot = startSlot(workerUrl(), this.opts.heapMb ?? 96, (s) => this.overrun(s), (s) => void this.stop(s, null));
+    const worker = slot.worker;
     this.started++;
-    const slot: Slot = { worker, port: side.port1, jobs: [], epoch: new Int32Array(epochBuffer), lent: false, watchdog: null!, idle: null!, since: performance.now(), ready: false };
-    slot.watchdog = new LazyDeadline(() => this.overrun(slot));
-    slot.idle = new LazyDeadline(() => void this.stop(slot, null));
     worker.on('message', (m: ReplyMessage) => this.onReply(slot, m));
     worker.on('error', (err) => this.onExit(slot, err));
     worker.on('exit', (code) => this.onExit(slot, new NetlinkError('netlink read', 'spawn', `the reader thread exited (code ${code})`)));
     worker.unref();
     this.slots.push(slot);
-    // Its time without progress counts from when it is ready, not from its start-up (whenLoaded also resolves after
-    // its longest wait: a thread not loaded then stays "moving", and is terminated by its job's budget).
-    void whenLoaded(worker).then(
-      () => {
-        if (!isLoaded(worker)) return;
-        slot.since = Math.max(slot.since, performance.now());
-        slot.ready = true;
-      },
-      (err: unknown) => void err,
-    );
     return slot;
   }
 
@@ -386,7 +303,7 @@ export class NetlinkPool {
     slot.worker.unref();
     // A spare whose work is done stops now, when another thread is there and not stuck: one thread is the rule. (A
     // thread stuck on one read is terminated at that read's budget: this one is then the thread left.)
-    if (this.queue.length === 0 && this.leases.length === 0 && this.slots.some((o) => o !== slot && this.moving(o))) {
+    if (this.queue.length === 0 && this.leases.length === 0 && this.slots.some((o) => o !== slot && this.stalls.moving(o))) {
       void this.stop(slot, null);
       return;
     }
