@@ -123,8 +123,13 @@ export function parseDuration(flag: string, v: string): number {
   // Checked after rounding: "0.4ms" would otherwise become a 0 ms deadline or interval.
   const rounded = Math.round(ms);
   if (!(rounded > 0)) throw new UsageError(`--${flag}: duration must be positive (at least 1ms), got "${v}"`);
+  // Every duration ends up in a Node timer, which holds at most 2^31-1 ms and fires after 1 ms past that.
+  if (rounded > MAX_TIMER_MS) throw new UsageError(`--${flag}: must be at most 596h (Node's timers hold no more), got "${v}"`);
   return rounded;
 }
+
+/** The longest delay a Node timer holds (2^31-1 ms, ~24.8 days): longer ones fire after 1 ms (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const BYTES = /^(\d+)(B|KiB|MiB|GiB|K|M|G)?$/i;
 export function parseBytes(flag: string, v: string): number {
@@ -333,8 +338,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config 
   const explicit = fromFlags.has('runtime-endpoint') || fromFlags.has('docker-endpoint') ||
     env[envName('runtime-endpoint')] || env[envName('docker-endpoint')];
   if (!explicit) {
-    if (env.CONTAINER_RUNTIME_ENDPOINT) cfg.runtimeEndpoints = [normaliseEndpoint('runtime-endpoint', env.CONTAINER_RUNTIME_ENDPOINT)];
-    if (env.DOCKER_HOST) cfg.dockerEndpoints = [normaliseEndpoint('docker-endpoint', env.DOCKER_HOST)];
+    // Named by the variable that carried the value (the user gave no flag), as CHAOS_AGENT_* values are above.
+    const fromEnv = (name: 'CONTAINER_RUNTIME_ENDPOINT' | 'DOCKER_HOST', flag: string, v: string): string[] => {
+      try {
+        return [normaliseEndpoint(flag, v)];
+      } catch (err) {
+        throw new UsageError(`${name}: ${(err as Error).message}`, { cause: err });
+      }
+    };
+    if (env.CONTAINER_RUNTIME_ENDPOINT) cfg.runtimeEndpoints = fromEnv('CONTAINER_RUNTIME_ENDPOINT', 'runtime-endpoint', env.CONTAINER_RUNTIME_ENDPOINT);
+    if (env.DOCKER_HOST) cfg.dockerEndpoints = fromEnv('DOCKER_HOST', 'docker-endpoint', env.DOCKER_HOST);
   }
 
   if (!cfg.help) {
