@@ -30,9 +30,9 @@ export interface SchedulerOptions {
   collectionTimeoutMs?: number;
 }
 
-/** Hard deadline of one collection: max(2 x interval, 30 s). */
+/** Hard deadline of one collection: max(2 x interval, 30 s), at most what a Node timer holds (2^31-1 ms). */
 export function collectionTimeoutMs(intervalMs: number): number {
-  return Math.max(2 * intervalMs, 30_000);
+  return Math.min(Math.max(2 * intervalMs, 30_000), 2 ** 31 - 1);
 }
 
 /** When namespace reads still running are abandoned so the collection is published: 5 s before the hard deadline. */

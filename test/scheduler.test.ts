@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MetricsPipeline } from '../agent/metrics/pipeline.js';
 import { PersistentMetrics } from '../agent/metrics/registry.js';
-import { CollectionScheduler } from '../agent/scheduler.js';
+import { CollectionScheduler, collectionSoftDeadlineMs, collectionTimeoutMs } from '../agent/scheduler.js';
 import { renderRegistry } from '../agent/metrics/registry.js';
 import { Registry } from 'prom-client';
 import type { Snapshot } from '../agent/snapshot.js';
@@ -206,5 +206,17 @@ describe('CollectionScheduler', () => {
     expect(s.latest?.seq).toBe(20_500);
     // With AbortSignal.any([stopper, AbortSignal.timeout()]) about 9 MB stayed reachable here; now about 0.1 MB.
     expect(grown).toBeLessThan(3 << 20);
+  });
+});
+
+describe('collection deadlines', () => {
+  it('are twice the interval, at least 30 s, and never past what a Node timer holds', () => {
+    expect(collectionTimeoutMs(2_000)).toBe(30_000);
+    expect(collectionTimeoutMs(15_000)).toBe(30_000);
+    expect(collectionTimeoutMs(60_000)).toBe(120_000);
+    expect(collectionSoftDeadlineMs(60_000)).toBe(115_000);
+    // --interval 299h: 2 x 299h is past 2^31-1 ms, which a timer would fire after 1 ms (every collection "late").
+    expect(collectionTimeoutMs(299 * 3_600_000)).toBe(2 ** 31 - 1);
+    expect(collectionTimeoutMs(596 * 3_600_000)).toBe(2 ** 31 - 1);
   });
 });
