@@ -6,6 +6,9 @@
  * `unknown`: a tool timed out, the read failed) says nothing about its injections: they are kept as they were,
  * without events, so one failed read neither logs a false end/start nor resets the first-seen time. The same holds
  * for pods absent from a collection whose runtime listing failed (a runtime restarting): absence proves nothing.
+ * A pod whose sandbox is not ready is not read either, but there nothing is left to read: its network namespace
+ * went with the sandbox and its containers are stopped, so its injections end (`reason: sandbox_not_ready`), as
+ * those of a pod a complete listing no longer shows (`reason: pod_gone`).
  */
 import type { ChaosKind } from '../chaos/types.js';
 import { sameItems } from '../same-items.js';
@@ -18,6 +21,11 @@ export interface InjectionEvent {
   kind: ChaosKind;
   /** The findings that showed this kind (for an ended injection: the last evidence seen). */
   evidence: string[];
+  /**
+   * Why an injection ended other than by its pod's state no longer showing it: the pod is gone from a complete
+   * listing, or its sandbox is not ready (its network namespace is gone). Absent on starts and on plain ends.
+   */
+  reason?: 'pod_gone' | 'sandbox_not_ready';
 }
 
 interface Entry {
@@ -61,9 +69,11 @@ export class InjectionTracker {
     const events: InjectionEvent[] = [];
     /** Pods present but not read this time: their previous entries carry over. */
     const unread = new Set<string>();
+    /** Pods listed with a sandbox that is not ready: their previous entries end. */
+    const notReady = new Set<string>();
     for (const report of snapshot.pods) {
       if (report.chaos.verdict === 'unknown') {
-        unread.add(key(report.namespace, report.name, ''));
+        (report.pod?.state === 'SANDBOX_NOTREADY' ? notReady : unread).add(key(report.namespace, report.name, ''));
         continue;
       }
       for (const kind of report.chaos.kinds) {
@@ -81,13 +91,25 @@ export class InjectionTracker {
       }
     }
     const listingFailed = snapshot.collectors.some((c) => c.collector === 'runtime' && !c.success);
-    // Only looked at when the listing failed.
-    const listed = listingFailed ? new Set(snapshot.pods.map((p) => key(p.namespace, p.name, ''))) : null;
+    // Pods listed: when the listing failed, a pod absent proves nothing; else an absent pod is gone.
+    let listed: Set<string> | null = null;
     for (const [k, e] of this.entries) {
       if (next.has(k)) continue;
       const podKey = key(e.namespace, e.pod, '');
-      if (unread.has(podKey) || (listed !== null && !listed.has(podKey))) next.set(k, e);
-      else events.push({ event: 'injection_ended', namespace: e.namespace, pod: e.pod, kind: e.kind, evidence: e.evidence });
+      if (unread.has(podKey)) {
+        next.set(k, e);
+        continue;
+      }
+      listed ??= new Set(snapshot.pods.map((p) => key(p.namespace, p.name, '')));
+      const gone = !listed.has(podKey);
+      if (gone && listingFailed) {
+        next.set(k, e);
+        continue;
+      }
+      const ended: InjectionEvent = { event: 'injection_ended', namespace: e.namespace, pod: e.pod, kind: e.kind, evidence: e.evidence };
+      if (gone) ended.reason = 'pod_gone';
+      else if (notReady.has(podKey)) ended.reason = 'sandbox_not_ready';
+      events.push(ended);
     }
     this.entries = next;
     return events;

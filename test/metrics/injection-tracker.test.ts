@@ -92,4 +92,26 @@ describe('InjectionTracker', () => {
     expect(t.firstSeen('default', 'web-1', 'partition')).toBe(100);
     expect(t.observe(snapshot([]), 400).map((e) => e.event)).toEqual(['injection_ended']);
   });
+
+  it('ends the injections of a pod whose sandbox is no longer ready (its namespace is gone), with the reason', () => {
+    const t = new InjectionTracker();
+    const withChaos = { ...chaosPod(), chaos: chaos('active', ['delay', 'partition']) };
+    t.observe(snapshot([withChaos]), 100);
+    // The sandbox died: listed NOTREADY, nothing read (verdict unknown) and nothing left to read.
+    const dead = { ...withChaos, pod: { ...withChaos.pod!, state: 'SANDBOX_NOTREADY' as const, pid: null, netns: null }, chaos: chaos('unknown') };
+    expect(t.observe(snapshot([dead]), 200).map((e) => [e.event, e.kind, e.reason])).toEqual([
+      ['injection_ended', 'delay', 'sandbox_not_ready'], ['injection_ended', 'partition', 'sandbox_not_ready'],
+    ]);
+    expect(t.size).toBe(0);
+    expect(t.observe(snapshot([dead]), 300)).toEqual([]);
+    // A new sandbox of the same pod with the same fault: a new start, a new first-seen time.
+    expect(t.observe(snapshot([withChaos]), 400).map((e) => [e.event, e.kind, e.reason])).toEqual([
+      ['injection_started', 'delay', undefined], ['injection_started', 'partition', undefined],
+    ]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(400);
+    // Gone from a complete listing: pod_gone. A plain end (the pod read, the fault not there) carries no reason.
+    const recovered = { ...withChaos, chaos: chaos('active', ['partition']) };
+    expect(t.observe(snapshot([recovered]), 500).map((e) => [e.event, e.kind, e.reason])).toEqual([['injection_ended', 'delay', undefined]]);
+    expect(t.observe(snapshot([]), 600).map((e) => [e.event, e.kind, e.reason])).toEqual([['injection_ended', 'partition', 'pod_gone']]);
+  });
 });
