@@ -88,7 +88,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'debug-insecure', kind: 'bool', key: 'debugInsecure', def: 'false', help: 'serve: serve /debug/* without a token (anyone who reaches the port reads every pod\'s rules).', commands: ['serve'] },
   { name: 'compat-metrics', kind: 'bool', key: 'compatMetrics', def: 'true', help: "Emit Chaos Mesh's per-container chaos_daemon_iptables_*/ipset/tcs series (one copy per container)." },
   { name: 'collector-netns', kind: 'bool', key: 'collectorNetns', def: 'true', help: 'serve, metrics: read the pods\' network namespaces (--no-collector-netns: pods listed, verdict unknown).', commands: ['serve', 'metrics'] },
-  { name: 'collector-stats', kind: 'bool', key: 'collectorStats', def: 'true', help: 'serve, metrics: container CPU and memory from the runtimes (chaos_daemon_container_*).', commands: ['serve', 'metrics'] },
+  { name: 'collector-stats', kind: 'bool', key: 'collectorStats', def: 'true', help: 'serve, metrics: container CPU and memory (chaos_daemon_container_*), read from each running container\'s cgroup under --host-root, from the runtime (CRI ListContainerStats) only when the cgroup cannot be read.', commands: ['serve', 'metrics'] },
   { name: 'collector-proc', kind: 'bool', key: 'collectorProc', def: 'true', help: 'serve, metrics: the /proc scan for chaos processes and mounts (io, stress, jvm, dns, tproxy); off also turns bpm off.', commands: ['serve', 'metrics'] },
   { name: 'collector-bpm', kind: 'bool', key: 'collectorBpm', def: 'true', help: "serve, metrics: chaos-daemon's background processes (chaos_daemon_bpm_*).", commands: ['serve', 'metrics'] },
   { name: 'log-level', kind: 'string', key: 'logLevel', def: 'info (serve), warn (others)', help: 'fatal|error|warn|info|debug|trace|silent' },

@@ -173,6 +173,24 @@ describe('collection registry', () => {
     expect(valueOf(t, 'chaos_daemon_container_memory_working_set_bytes', { ...WEB, container: 'app' })).toBe(1048576);
   });
 
+  it('says where container CPU and memory come from: the cgroup, the runtime when the cgroup cannot be read', async () => {
+    const snap = snapshot([chaosPod()], {
+      containerStats: [
+        { containerId: 'c-app', sandboxId: 'sb-web-1', name: 'app', cpuSeconds: 12.5, memoryWorkingSetBytes: 1048576, source: 'cgroup' },
+        { containerId: 'c-side', sandboxId: 'sb-web-1', name: 'sidecar', cpuSeconds: 3, memoryWorkingSetBytes: 4096, source: 'runtime' },
+      ],
+    });
+    const t = await text(snap);
+    const help = (name: string): string | null | undefined => parseExposition(t).families.get(name)?.help;
+    expect(help('chaos_daemon_container_cpu_usage_seconds_total')).toBe(
+      "Cumulative CPU time of the container, read from its cgroup (v1 cpuacct.usage, v2 cpu.stat usage_usec), or from the runtime's CRI ListContainerStats when the cgroup cannot be read (chaos_daemon_container_stats_containers counts each source) (cached: from the last background collection, see chaos_daemon_last_collection_timestamp_seconds)",
+    );
+    expect(help('chaos_daemon_container_memory_working_set_bytes')).toBe(
+      "Working-set memory of the container, read from its cgroup as containerd computes it (v1 memory.usage_in_bytes minus total_inactive_file, v2 memory.current minus inactive_file), or from the runtime's CRI ListContainerStats when the cgroup cannot be read (chaos_daemon_container_stats_containers counts each source) (cached: from the last background collection, see chaos_daemon_last_collection_timestamp_seconds)",
+    );
+    expect(samplesOf(t, 'chaos_daemon_container_stats_containers').map((s) => [s.labels.source, s.value])).toEqual([['cgroup', 1], ['runtime', 1]]);
+  });
+
   it('reports collectors, the collection duration and the data age', async () => {
     const t = await text(snapshot([cleanPod()]), { extraCollectors: [{ collector: 'bpm', success: false, seconds: 0.002, error: 'EACCES' }] });
     expect(samplesOf(t, 'chaos_daemon_scrape_collector_success').map((s) => [s.labels.collector, s.value])).toEqual([['runtime', 1], ['netns', 1], ['bpm', 0]]);
