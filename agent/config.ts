@@ -77,7 +77,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'command-timeout', kind: 'duration', key: 'commandTimeoutMs', def: '2s', help: 'Timeout of one tool run by the tools reader (nsenter); cut to what is left of --namespace-timeout. The tool is killed after it.' },
   { name: 'max-output', kind: 'bytes', key: 'maxOutputBytes', def: '2MiB', help: 'Bytes kept per source of a namespace read (one netlink dump, or one tool\'s output); past it the source is cut where it is read and marked truncated.' },
   { name: 'max-rules-per-pod', kind: 'int', key: 'maxRulesPerPod', def: '2000', help: 'iptables rules exported per pod at most (chaos_daemon_iptables_* series and the JSON document), chaos chains first; the verdict still sees every rule read. chaos_daemon_pod_truncated{what="rules"} says when it cut.' },
-  { name: 'json', kind: 'bool', key: 'json', def: 'false', help: 'Print JSON (runtimes, pods, inspect, diff).' },
+  { name: 'json', kind: 'bool', key: 'json', def: 'false', help: 'Print JSON (runtimes, pods, inspect, diff).', commands: ['runtimes', 'pods', 'inspect', 'diff'] },
   { name: 'all', kind: 'bool', key: 'all', def: 'false', help: 'inspect: every pod on the node.', commands: ['inspect'] },
   { name: 'netns', kind: 'string', key: 'netns', def: '', help: 'inspect: a network namespace file (e.g. /var/run/netns/x).', commands: ['inspect'] },
   { name: 'pid', kind: 'int', key: 'pid', def: '', help: 'inspect: the network namespace of this PID.', commands: ['inspect'] },

@@ -141,6 +141,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['frobnicate'])).toThrow(/unknown command/);
     expect(() => loadConfig(['pods', '--nope'])).toThrow(/unknown flag --nope/);
     expect(() => loadConfig(['pods', '--listen', ':1'])).toThrow(/only valid with: serve/);
+    // --json changes only the commands that print a document: metrics and serve print Prometheus text.
+    expect(() => loadConfig(['metrics', '--json'])).toThrow('--json is only valid with: runtimes, pods, inspect, diff');
+    expect(() => loadConfig(['serve', '--json=false'])).toThrow('--json is only valid with: runtimes, pods, inspect, diff');
+    for (const argv of [['runtimes', '--json'], ['pods', '--json'], ['inspect', '--all', '--json'], ['diff', 'shop/web', '--json']]) expect(loadConfig(argv).json).toBe(true);
     expect(() => loadConfig(['pods', 'extra'])).toThrow(/unexpected argument/);
     expect(() => loadConfig(['pods', '--runtime-endpoint', 'tcp://1.2.3.4:1'])).toThrow(/only unix:\/\//);
     expect(() => loadConfig(['pods', '--runtime-timeout'])).toThrow(/needs a value/);
