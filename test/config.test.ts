@@ -147,6 +147,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['frobnicate'])).toThrow(/unknown command/);
     expect(() => loadConfig(['pods', '--nope'])).toThrow(/unknown flag --nope/);
     expect(() => loadConfig(['pods', '--listen', ':1'])).toThrow(/only valid with: serve/);
+    // --json changes only the commands that print a document: metrics and serve print Prometheus text.
+    expect(() => loadConfig(['metrics', '--json'])).toThrow('--json is only valid with: runtimes, pods, inspect, diff');
+    expect(() => loadConfig(['serve', '--json=false'])).toThrow('--json is only valid with: runtimes, pods, inspect, diff');
+    for (const argv of [['runtimes', '--json'], ['pods', '--json'], ['inspect', '--all', '--json'], ['diff', 'shop/web', '--json']]) expect(loadConfig(argv).json).toBe(true);
     expect(() => loadConfig(['pods', 'extra'])).toThrow(/unexpected argument/);
     expect(() => loadConfig(['pods', '--runtime-endpoint', 'tcp://1.2.3.4:1'])).toThrow(/only unix:\/\//);
     expect(() => loadConfig(['pods', '--runtime-timeout'])).toThrow(/needs a value/);
@@ -157,6 +161,8 @@ describe('loadConfig', () => {
     const h = helpText();
     for (const f of FLAGS) expect(h).toContain(`--${f.name}`);
     expect(h).toContain(`[default: 0.0.0.0:${DEFAULT_PORT}]`);
+    // Where the container stats come from, as the collector reads them (collect/stats.ts): cgroups first.
+    expect(h).toMatch(/\n {2}--collector-stats +serve, metrics: container CPU and memory \(chaos_daemon_container_\*\), read from each running container's cgroup under --host-root, from the runtime \(CRI ListContainerStats\) only when the cgroup cannot be read\. \[default: true\]\n/);
     expect(loadConfig(['--help']).help).toBe(true);
   });
 });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -102,6 +104,24 @@ describe('CollectionScheduler', () => {
     ]);
     // Nothing else at info: no per-collection chatter.
     expect(lines.filter((l) => !l.event)).toEqual([]);
+  });
+
+  it("logs the injection events in the shape of README's example: every field with its JSON type, evidence an array", async () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const example = /^`(\{"level":"info".*"event":"injection_started".*\})`$/m.exec(readme);
+    expect(example, 'README has the injection_started log example').not.toBeNull();
+    const documented = JSON.parse(example![1]!) as Record<string, unknown>;
+    const { log, lines } = capture();
+    const s = make(async () => snapshot([chaosPod()]), 60_000, log);
+    await s.collectNow();
+    const logged = lines.find((l) => l.event === 'injection_started')!;
+    const type = (v: unknown): string => (Array.isArray(v) ? `array of ${[...new Set(v.map((x) => typeof x))].join(',')}` : typeof v);
+    // The logger's own fields (level: a label in the agent's pino, a number in this one; time; app) aside.
+    const own = new Set(['level', 'time', 'app', 'pid', 'hostname']);
+    const shape = (o: Record<string, unknown>): [string, string][] => Object.keys(o).filter((k) => !own.has(k)).sort().map((k) => [k, type(o[k])]);
+    expect(shape(documented)).toEqual(shape(logged));
+    expect(type(documented.evidence)).toBe('array of string');
+    expect(documented.msg).toBe('injection started');
   });
 
   it('keeps the last good collection when one fails, and logs the failure once per loop tick', async () => {

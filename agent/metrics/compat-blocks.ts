@@ -72,10 +72,10 @@ function sameNames(a: CompatNames, b: CompatNames): boolean {
 
 /**
  * The pod's blocks for this collection (`rules`: its rules in the dumps' order, as CompatLabelCache.labels gave
- * them; `members`, `qdiscs`: its ipset member and qdisc counts): the kept ones when every value is unchanged, else
- * rendered now and kept in the entry.
+ * them; `members`, `qdiscs`: its ipset member and qdisc counts, null when that source was not read: no lines): the
+ * kept ones when every value is unchanged, else rendered now and kept in the entry.
  */
-export function compatBlocks(labels: CompatLabels, rules: readonly IptablesRule[], names: CompatNames, members: number, qdiscs: number): CompatBlocks {
+export function compatBlocks(labels: CompatLabels, rules: readonly IptablesRule[], names: CompatNames, members: number | null, qdiscs: number | null): CompatBlocks {
   sum(labels, rules);
   const kept = labels.blocks;
   if (kept !== null && sameNames(kept.names, names) && kept.members === members && kept.qdiscs === qdiscs
@@ -88,9 +88,10 @@ export function compatBlocks(labels: CompatLabels, rules: readonly IptablesRule[
     packetsText: render(names.packets, labels.ruleLabels, packets),
     bytesText: render(names.bytes, labels.ruleLabels, bytes),
     lines: labels.ruleLabels.length * packets.length,
-    membersText: render(names.members, perContainer, [members]),
-    tcsText: render(names.tcs, perContainer, [qdiscs]),
-    podLines: labels.podLabels.length,
+    membersText: members === null ? '' : render(names.members, perContainer, [members]),
+    tcsText: qdiscs === null ? '' : render(names.tcs, perContainer, [qdiscs]),
+    memberLines: members === null ? 0 : labels.podLabels.length,
+    tcsLines: qdiscs === null ? 0 : labels.podLabels.length,
   };
   labels.blocks = blocks;
   return blocks;

@@ -63,16 +63,18 @@ export interface CompatBlocks {
   readonly names: { readonly packets: string; readonly bytes: string; readonly members: string; readonly tcs: string };
   readonly packets: readonly number[];
   readonly bytes: readonly number[];
-  readonly members: number;
-  readonly qdiscs: number;
+  /** null: the ipset / tc source was not read (no lines). */
+  readonly members: number | null;
+  readonly qdiscs: number | null;
   readonly packetsText: string;
   readonly bytesText: string;
   /** Lines in each of packetsText and bytesText. */
   readonly lines: number;
   readonly membersText: string;
   readonly tcsText: string;
-  /** Lines in each of membersText and tcsText (one per container). */
-  readonly podLines: number;
+  /** Lines in membersText and in tcsText: one per container, 0 when the count is null. */
+  readonly memberLines: number;
+  readonly tcsLines: number;
 }
 
 /** A pod's entry for this collection, and its rules in the dumps' order (where `order` points, for the counters). */

@@ -12,12 +12,14 @@
  * same rule text twice in a chain, `! -i lo` and `-i lo` rules of one chain, or the same rule in the legacy and nft
  * backends / IPv4 and IPv6) are summed (chaos-daemon keeps the last one's value);
  * host-network pods get no per-rule iptables series (the host's rule set is unbounded, and not the pod's);
- * pods whose namespace could not be read are skipped.
+ * pods whose namespace could not be read are skipped, and chaos_daemon_ipset_members / chaos_daemon_tcs_rules are
+ * absent for a pod whose ipset / tc source was not read (netns-content.ts: never a 0 for a namespace not read).
  */
 import { ipsetMemberCount } from '../netns/nsenter/ipset.js';
 import { COMPAT_POD_LABELS, COMPAT_RULE_LABELS, CompatLabelCache } from './compat-labels.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
 import { compatBlocks, type CompatNames } from './compat-blocks.js';
+import { sourceRead } from './netns-content.js';
 import { BlockFamily, CACHED, Family, gauge, type CollectionFamilies } from './families.js';
 import { DEFAULT_MAX_RULES_PER_POD } from './rule-cap.js';
 import { Slicer } from './slicer.js';
@@ -82,8 +84,8 @@ export async function registerCompatMetrics(registry: CollectionFamilies, snapsh
   const byBlock = distinctPods(snapshot);
   const packets = byBlock ? registry.register(new BlockFamily(PACKETS, packetsHelp, COMPAT_RULE_LABELS)) : gauge(registry, PACKETS, packetsHelp, COMPAT_RULE_LABELS);
   const bytes = byBlock ? registry.register(new BlockFamily(BYTES, bytesHelp, COMPAT_RULE_LABELS)) : gauge(registry, BYTES, bytesHelp, COMPAT_RULE_LABELS);
-  const membersHelp = `Members of all ipsets in the pod's network namespace, summed over sets (Chaos Mesh compatible) ${CACHED}`;
-  const tcsHelp = `Number of qdiscs in the pod's network namespace on every interface (Chaos Mesh counted the lines "tc qdisc" printed; this counts qdiscs, not lines, and ignores filters and classes) ${CACHED}`;
+  const membersHelp = `Members of all ipsets in the pod's network namespace, summed over sets (Chaos Mesh compatible); absent when the pod's ipsets were not read (netns collector off, read failed or timed out, host-network pod) ${CACHED}`;
+  const tcsHelp = `Number of qdiscs in the pod's network namespace on every interface (Chaos Mesh counted the lines "tc qdisc" printed; this counts qdiscs, not lines, and ignores filters and classes); absent when the pod's tc state was not read (netns collector off, read failed or timed out, host-network pod) ${CACHED}`;
   const members = byBlock ? registry.register(new BlockFamily(MEMBERS, membersHelp, COMPAT_POD_LABELS)) : gauge(registry, MEMBERS, membersHelp, COMPAT_POD_LABELS);
   const tcs = byBlock ? registry.register(new BlockFamily(TCS, tcsHelp, COMPAT_POD_LABELS)) : gauge(registry, TCS, tcsHelp, COMPAT_POD_LABELS);
 
@@ -95,20 +97,21 @@ export async function registerCompatMetrics(registry: CollectionFamilies, snapsh
     if (slicer.due) await slicer.point();
     if (report.netns === null) continue;
     const containers = compatContainers(report, opts.perContainer);
-    const memberCount = ipsetMemberCount(report.ipsets);
-    const qdiscCount = report.tc.qdiscs.length;
+    // null: the source was not read, the pod's series of that family are absent (netns-content.ts).
+    const memberCount = sourceRead(report, 'ipset') ? ipsetMemberCount(report.ipsets) : null;
+    const qdiscCount = sourceRead(report, 'tc') ? report.tc.qdiscs.length : null;
     const perRule = !(report.pod?.hostNetwork ?? false);
     const { labels, rules } = cache.labels(report.namespace, report.name, containers, perRule ? report.iptables : [], maxRules);
     if (packets instanceof BlockFamily && bytes instanceof BlockFamily && members instanceof BlockFamily && tcs instanceof BlockFamily) {
       const b = compatBlocks(labels, rules, NAMES, memberCount, qdiscCount);
       packets.addLines(b.packetsText, b.lines);
       bytes.addLines(b.bytesText, b.lines);
-      members.addLines(b.membersText, b.podLines);
-      tcs.addLines(b.tcsText, b.podLines);
+      members.addLines(b.membersText, b.memberLines);
+      tcs.addLines(b.tcsText, b.tcsLines);
     } else if (packets instanceof Family && bytes instanceof Family && members instanceof Family && tcs instanceof Family) {
       for (const text of labels.podLabels) {
-        members.addText(text, memberCount);
-        tcs.addText(text, qdiscCount);
+        if (memberCount !== null) members.addText(text, memberCount);
+        if (qdiscCount !== null) tcs.addText(text, qdiscCount);
       }
       // Series that coincide are summed (Family.addText), also with another listing of the pod.
       for (const texts of labels.ruleLabels) {

@@ -1,7 +1,8 @@
 /**
- * Per-container CPU and memory, the values of CRI ContainerStats (proposed for Chaos Mesh in rfcs#47, never merged):
- * chaos_daemon_container_cpu_usage_seconds_total and chaos_daemon_container_memory_working_set_bytes
- * {namespace,pod,container}. Only running containers of known pods are reported, so a restarted container's
+ * Per-container CPU and memory, the values CRI ContainerStats gives (proposed for Chaos Mesh in rfcs#47, never merged),
+ * read from each container's cgroup with containerd's formulas and asked of the runtime only for a container whose
+ * cgroup cannot be read (collect/stats.ts): chaos_daemon_container_cpu_usage_seconds_total and
+ * chaos_daemon_container_memory_working_set_bytes {namespace,pod,container}. Only running containers of known pods are reported, so a restarted container's
  * exited predecessor never collides with it. chaos_daemon_container_stats_containers{source} says how many of them
  * were read from their cgroup (containerd's formulas, collect/stats.ts) and how many asked of the runtime.
  *
@@ -51,8 +52,8 @@ function linesOf(cache: ContainerStatsCache, id: string, namespace: string, pod:
 /** Yields to the event loop between pods when `slicer`'s slice is used up. */
 export async function registerContainerStatsMetrics(registry: CollectionFamilies, snapshot: Snapshot, slicer = new Slicer(), cache = new ContainerStatsCache()): Promise<void> {
   // One line per series, each series once (deduplicated below): a block per line renders as the Family did.
-  const cpu = registry.register(new BlockFamily(CPU, `Cumulative CPU time of the container, from CRI ContainerStats ${CACHED}`, LABELS, 'counter'));
-  const mem = registry.register(new BlockFamily(MEMORY, `Working-set memory of the container, from CRI ContainerStats ${CACHED}`, LABELS));
+  const cpu = registry.register(new BlockFamily(CPU, `Cumulative CPU time of the container, read from its cgroup (v1 cpuacct.usage, v2 cpu.stat usage_usec), or from the runtime's CRI ListContainerStats when the cgroup cannot be read (chaos_daemon_container_stats_containers counts each source) ${CACHED}`, LABELS, 'counter'));
+  const mem = registry.register(new BlockFamily(MEMORY, `Working-set memory of the container, read from its cgroup as containerd computes it (v1 memory.usage_in_bytes minus total_inactive_file, v2 memory.current minus inactive_file), or from the runtime's CRI ListContainerStats when the cgroup cannot be read (chaos_daemon_container_stats_containers counts each source) ${CACHED}`, LABELS));
 
   const sources = gauge(registry, 'chaos_daemon_container_stats_containers',
     `Running containers whose CPU/memory are reported, by where they were read: cgroup (the container's cgroup files) or runtime (CRI ListContainerStats) ${CACHED}`, ['source']);

@@ -9,6 +9,7 @@ import type { ChaosKind, Verdict } from '../chaos/types.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
 import { BlockFamily, CACHED, type CollectionFamilies } from './families.js';
 import { PodBlockCache, type PodFamilySpec, type PodSeriesSink } from './pod-blocks.js';
+import { readAttempted } from './netns-content.js';
 import { MAX_QDISCS_PER_POD, qdiscsTruncated } from './qdisc-cap.js';
 import { DEFAULT_MAX_RULES_PER_POD, rulesTruncated } from './rule-cap.js';
 import { Slicer } from './slicer.js';
@@ -36,7 +37,7 @@ const HELPS: readonly string[] = [
   `1 for each kind of chaos injection currently changing the pod's traffic (absent otherwise); experiment = the Chaos Mesh experiment (<namespace>/<name>) that owns it, empty when none or unknown ${CACHED}`,
   `Unix time this agent first saw the injection, kept while it stays present (for leftover alerts: time() - this) ${CACHED}`,
   `Chaos verdict of the pod's network namespace: 1 for the current verdict, 0 for the others (clean, scaffolding = empty residue of a finished experiment, active, unknown = the namespace could not be read) ${CACHED}`,
-  `Problems met reading the pod in the last collection (vanished pod, tool failure, unresolved namespace); its other series may be incomplete ${CACHED}`,
+  `Problems met reading the pod in the last collection (vanished pod, tool failure, unresolved namespace); its other series may be incomplete; absent when its namespace was not read at all (netns collector off) ${CACHED}`,
   `1 when something of the pod was cut at a bound: what="rules" (more iptables rules than --max-rules-per-pod: the rest is not exported, chaos chains first; the verdict still saw them), what="qdiscs" (more than ${MAX_QDISCS_PER_POD} qdiscs: the rest have no chaos_daemon_qdisc_* series, netem and tbf first) or what=<source> (a namespace source cut at --max-output: the verdict is unknown unless what was read proves an active injection) ${CACHED}`,
 ];
 
@@ -50,7 +51,8 @@ interface PodInput {
 function emitPod(sink: PodSeriesSink, input: PodInput): void {
   const report = input.report;
   for (const v of VERDICTS) sink.series(VERDICT, report.chaos.verdict === v ? 1 : 0, v);
-  sink.series(ERRORS, report.errors.length);
+  // Absent, not 0, for a pod whose namespace no read was even attempted for (netns collector off: netns-content.ts).
+  if (readAttempted(report)) sink.series(ERRORS, report.errors.length);
   for (const src of report.sources) if (src.status === 'truncated') sink.series(TRUNCATED, 1, src.source);
   if (rulesTruncated(report.iptables, input.maxRules)) sink.series(TRUNCATED, 1, 'rules');
   if (qdiscsTruncated(report.tc.qdiscs)) sink.series(TRUNCATED, 1, 'qdiscs');

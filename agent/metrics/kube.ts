@@ -1,6 +1,7 @@
 /**
  * The Kubernetes API source and the intent reconciliation (only when the source is on):
- * chaos_daemon_kube_up, chaos_daemon_kube_sync_age_seconds, chaos_daemon_kube_objects{resource} and
+ * chaos_daemon_kube_up, chaos_daemon_kube_sync_age_seconds, chaos_daemon_kube_objects{resource} (resources listed
+ * completely at least once) and
  * chaos_daemon_injection_drift{namespace,pod,kind,state} (missing, mismatch, failed, and leftovers that change
  * traffic; 0 for the leftover / missing / mismatch states of the pod's active and drifting kinds without entries;
  * absent for pods whose drift is unknown).
@@ -22,8 +23,9 @@ export function registerKubeMetrics(registry: CollectionFamilies, snapshot: Snap
       .set([], kube.syncAgeSeconds);
   }
   const objects = gauge(registry, 'chaos_daemon_kube_objects',
-    `chaos-mesh.org objects held in the intent caches, by resource ${CACHED}`, ['resource']);
-  for (const r of kube.resources) objects.set([r.resource], r.objects);
+    `chaos-mesh.org objects held in the intent caches, by resource; absent for a resource never listed completely (every list failed: chaos_daemon_kube_up is 0), whose cache holds nothing known ${CACHED}`, ['resource']);
+  // A resource never listed has an empty cache that says nothing about the server: no series rather than a 0.
+  for (const r of kube.resources) if (r.synced) objects.set([r.resource], r.objects);
 
   const drift = gauge(registry, 'chaos_daemon_injection_drift',
     `Chaos state that differs from Chaos Mesh's intent (PodNetworkChaos, experiment records), by kind: state=leftover (in the kernel, changing traffic, intended by nothing, or only by an experiment that no longer exists, is being deleted or is stopped), missing (intended, not in the kernel), mismatch (in the kernel with other parameters), failed (differs while chaos-daemon's last apply of the PodNetworkChaos failed; exported only while > 0); differences while a PodNetworkChaos generation is not applied yet are not counted ${CACHED}`,

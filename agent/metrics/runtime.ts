@@ -4,6 +4,7 @@
  * chaos_daemon_runtime_request_duration_seconds histogram fed by every CRI/Docker call.
  */
 import { Histogram, type Registry } from 'prom-client';
+import { runtimeLabel } from '../runtime/call-labels.js';
 import type { CallObserver, ContainerState, SandboxState } from '../runtime/types.js';
 import type { Snapshot } from '../snapshot.js';
 import { CACHED, gauge, type CollectionFamilies } from './families.js';
@@ -19,10 +20,6 @@ const CONTAINER_STATES: Record<ContainerState, string> = {
   CONTAINER_UNKNOWN: 'unknown',
 };
 
-/** The runtime label of a status: the runtime's own name, else the protocol (a down endpoint never said). */
-export function runtimeLabel(status: { runtime: string | null; protocol: string }): string {
-  return status.runtime ?? status.protocol;
-}
 
 /** One more pod or container of `runtime` in `state` (module level: see chaos/processes.ts on per-call closures). */
 function bump(m: Map<string, Map<string, number>>, runtime: string, state: string): void {
@@ -85,7 +82,7 @@ export function methodLabel(method: string): string {
 export function runtimeRequestHistogram(registry: Registry): { histogram: Histogram<'runtime' | 'method' | 'code'>; observe: CallObserver } {
   const histogram = new Histogram({
     name: 'chaos_daemon_runtime_request_duration_seconds',
-    help: 'Duration of every CRI / Docker Engine API request the agent made, by runtime, method (RPC or HTTP path) and result code (gRPC code name or HTTP status)',
+    help: 'Duration of every CRI / Docker Engine API request the agent made, by runtime (the endpoint\'s label in chaos_daemon_runtime_up), method (RPC or HTTP path) and result code (gRPC code name; the HTTP status of a Docker answer, UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED for a Docker request without one)',
     labelNames: ['runtime', 'method', 'code'],
     buckets: REQUEST_BUCKETS,
     registers: [registry],

@@ -262,8 +262,7 @@ class DockerRuntime implements RuntimeClient {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        const code = result ? String(result.status) : err instanceof RuntimeError ? err.code : ((err as NodeJS.ErrnoException)?.code ?? 'ERROR');
-        this.opts.onCall?.({ runtime: 'docker', endpoint: url, method: label, code, seconds: (performance.now() - started) / 1000 });
+        this.opts.onCall?.({ runtime: 'docker', endpoint: url, method: label, code: dockerCallCode(result, err), seconds: (performance.now() - started) / 1000 });
         if (result) {
           resolve(result);
           return;
@@ -324,6 +323,20 @@ class DockerRuntime implements RuntimeClient {
       req.end();
     });
   }
+}
+
+/**
+ * The `code` a Docker request is observed with (chaos_daemon_runtime_request_duration_seconds): the HTTP status of
+ * an answer; for a request that got none, the gRPC code name a CRI call gets in the same case, so that one query
+ * covers both protocols and the label's values stay few: DEADLINE_EXCEEDED (no answer within --runtime-timeout),
+ * RESOURCE_EXHAUSTED (an answer over DOCKER_MAX_RESPONSE_BYTES), UNAVAILABLE (every transport failure: no socket,
+ * connection refused or reset, closed mid-answer; the errno is in the endpoint's error, `runtimes`).
+ */
+export function dockerCallCode(result: { status: number } | undefined, err: unknown): string {
+  if (result) return String(result.status);
+  if (err instanceof RuntimeError && err.code === 'TIMEOUT') return 'DEADLINE_EXCEEDED';
+  if (err instanceof RuntimeError && err.code === 'DOCKER_TOO_LARGE') return 'RESOURCE_EXHAUSTED';
+  return 'UNAVAILABLE';
 }
 
 export function createDockerRuntime(endpoint: Endpoint, opts: DockerClientOptions): RuntimeClient {

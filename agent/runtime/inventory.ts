@@ -8,6 +8,7 @@ import { compareNames } from '../compare-names.js';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { CallLabels } from './call-labels.js';
 import { endpointCandidates, type Candidate } from './detect.js';
 import type { CallObserver, ClientOptions, ContainerStat, Endpoint, ListPodsOptions, PodInfo, Protocol, RuntimeClient, RuntimeStatus } from './types.js';
 
@@ -97,10 +98,13 @@ export class Inventory {
    * containerd that died goes to 0 on the same series instead of a new {runtime="cri"} one that alerts never saw at 1.
    */
   private readonly lastRuntime = new Map<string, string>();
+  /** The clients' calls, labelled as chaos_daemon_runtime_up labels their endpoint (call-labels.ts); null without an observer. */
+  private readonly calls: CallLabels | null;
 
   constructor(cfg: InventoryConfig, deps: InventoryDeps) {
     this.cfg = cfg;
     this.deps = deps;
+    this.calls = deps.onCall ? new CallLabels(deps.onCall) : null;
   }
 
   /** Status of every endpoint tried (discovered candidates that do not exist are listed as down with the reason). */
@@ -184,23 +188,33 @@ export class Inventory {
       this.clients.delete(k);
       this.failing.delete(c.endpoint.url);
     }
-    const probed = await Promise.all(
-      candidates.map(async (c): Promise<Probed> => {
-        if (!c.found) return { status: downStatus(c, c.error ?? 'not found'), client: null };
-        let client: RuntimeClient;
-        try {
-          client = await this.client(c.endpoint);
-        } catch (err) {
-          this.deps.log.warn({ endpoint: c.endpoint.url, err: errorMessage(err) }, 'cannot create runtime client');
-          return { status: downStatus(c, `cannot create client: ${errorMessage(err)}`), client: null };
-        }
-        return { status: await client.status(), client };
-      }),
-    );
+    // The probes' calls (Version, _ping) are held until each endpoint's label is known (call-labels.ts).
+    for (const c of candidates) if (c.found) this.calls?.probing(c.endpoint.url);
+    let probed: Probed[];
+    try {
+      probed = await Promise.all(
+        candidates.map(async (c): Promise<Probed> => {
+          if (!c.found) return { status: downStatus(c, c.error ?? 'not found'), client: null };
+          let client: RuntimeClient;
+          try {
+            client = await this.client(c.endpoint);
+          } catch (err) {
+            this.deps.log.warn({ endpoint: c.endpoint.url, err: errorMessage(err) }, 'cannot create runtime client');
+            return { status: downStatus(c, `cannot create client: ${errorMessage(err)}`), client: null };
+          }
+          return { status: await client.status(), client };
+        }),
+      );
+    } catch (err) {
+      // status() never throws (RuntimeClient); should one, its calls are not held for good.
+      for (const c of candidates) this.calls?.release(c.endpoint.url);
+      throw err;
+    }
     this.lastUp = probed.flatMap((p) => (p.status.up && p.client ? [p.client] : []));
     for (const p of probed) {
       if (p.status.runtime !== null) this.lastRuntime.set(p.status.endpoint, p.status.runtime);
       else p.status.runtime = this.lastRuntime.get(p.status.endpoint) ?? null;
+      this.calls?.settle(p.status);
       if (!p.status.up) this.deps.log.debug({ endpoint: p.status.endpoint, err: p.status.error }, 'runtime endpoint down');
     }
     return probed;
@@ -214,7 +228,7 @@ export class Inventory {
       timeoutMs: this.cfg.runtimeTimeoutMs,
       procRoot: this.cfg.procRoot,
       hostRoot: this.cfg.hostRoot,
-      onCall: this.deps.onCall,
+      ...(this.calls ? { onCall: this.calls.observe } : {}),
       log: this.deps.log,
     };
     // Each protocol's client is loaded on first use: a CRI-only node never loads node:http's client, a Docker-only

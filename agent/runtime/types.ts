@@ -100,7 +100,10 @@ export interface ContainerStat {
   source?: 'cgroup' | 'runtime';
 }
 
-/** Called once per runtime request, for the request-duration histogram. `code` is the gRPC code name or HTTP status. */
+/**
+ * Called once per runtime request, for the request-duration histogram. `code` is the gRPC code name (CRI, and a
+ * Docker request that got no answer: docker-client.ts dockerCallCode) or the HTTP status of a Docker answer.
+ */
 export type CallObserver = (call: { runtime: string; endpoint: string; method: string; code: string; seconds: number }) => void;
 
 export interface RuntimeClient {

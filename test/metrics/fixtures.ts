@@ -6,6 +6,12 @@ import type { ChaosKind, ChaosReport, Verdict } from '../../agent/chaos/types.js
 import type { IptablesChain, IptablesDump, IptablesRule, Qdisc, QdiscStats } from '../../agent/netns/state.js';
 import type { ContainerInfo, PodInfo, RuntimeStatus } from '../../agent/runtime/types.js';
 import type { PodReport, Snapshot } from '../../agent/snapshot.js';
+import { ALL_SOURCES, type SourceStatus } from '../../agent/netns/state.js';
+
+/** Every source of a namespace read, each complete: what a successful read reports. */
+export function completeSources(): SourceStatus[] {
+  return ALL_SOURCES.map((source) => ({ source, status: 'complete' }));
+}
 
 export function rule(text: string, packets: number, bytes: number, target: string | null = null): IptablesRule {
   return {
@@ -52,7 +58,7 @@ export function report(pod: PodInfo, extra: Partial<PodReport> = {}): PodReport 
     namespace: pod.namespace, name: pod.name, runtime: pod.runtime, netns: pod.netns, pod,
     chaos: chaos('clean'), iptables: [], ipsets: { sets: [], errors: [] },
     tc: { qdiscs: [qdisc('lo', 'noqueue', '0:', 'root'), qdisc('eth0', 'noqueue', '0:', 'root')], classes: [], filters: [], errors: [] },
-    ipRules: [], dnsChaos: [], errors: [], spawns: 4, reader: 'netlink', sources: [], ...extra,
+    ipRules: [], dnsChaos: [], errors: [], spawns: 4, reader: 'netlink', sources: completeSources(), ...extra,
   };
 }
 

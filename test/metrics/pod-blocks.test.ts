@@ -58,7 +58,10 @@ function eth0Netem(s: Snapshot): Qdisc {
 const changes: [string, () => Input][] = [
   ['verdict', () => { const s = base(); s.pods[0]!.chaos = { ...s.pods[0]!.chaos, verdict: 'unknown' }; return { snap: s }; }],
   ['errors', () => { const s = base(); s.pods[1]!.errors = ['tc: timeout']; return { snap: s }; }],
-  ['a source cut', () => { const s = base(); s.pods[0]!.sources = [{ source: 'iptables-nft-ipv4', status: 'truncated' }]; return { snap: s }; }],
+  ['a source cut', () => { const s = base(); s.pods[0]!.sources = s.pods[0]!.sources.map((x) => (x.source === 'iptables-nft-ipv4' ? { ...x, status: 'truncated' as const } : x)); return { snap: s }; }],
+  ['the ipset source failed', () => { const s = base(); s.pods[0]!.sources = s.pods[0]!.sources.map((x) => (x.source === 'ipset' ? { ...x, status: 'failed' as const } : x)); return { snap: s }; }],
+  ['the tc source failed', () => { const s = base(); s.pods[1]!.sources = s.pods[1]!.sources.map((x) => (x.source === 'tc' ? { ...x, status: 'failed' as const } : x)); return { snap: s }; }],
+  ['a namespace not read', () => { const s = base(); s.pods[1]!.sources = []; return { snap: s }; }],
   ['rules cut', () => ({ snap: base(), maxRulesPerPod: 3 })],
   ['a kind gone', () => { const s = base(); const c = s.pods[0]!.chaos; s.pods[0]!.chaos = { ...c, kinds: c.kinds.filter((k) => k !== 'loss') }; return { snap: s }; }],
   ['an owner', () => {

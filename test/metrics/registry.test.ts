@@ -4,7 +4,8 @@ import { buildCollectionFamilies, EVENT_LOOP_PRECISION_MS, PersistentMetrics, re
 import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
 import { ExpositionDemand } from '../../agent/metrics/exposition.js';
 import { lintExposition, parseExposition, PROM_CLIENT_GAUGE_TOTALS, samplesOf, valueOf } from '../helpers/metrics-lint.js';
-import { chaosPod, cleanPod, report, podInfo, container, filterDump, chain, rule, snapshot } from './fixtures.js';
+import { chaos, chaosPod, cleanPod, completeSources, report, podInfo, container, filterDump, chain, rule, snapshot } from './fixtures.js';
+import { notInspected } from '../../agent/collection.js';
 import type { Snapshot } from '../../agent/snapshot.js';
 import type { BpmCommand, BpmReport } from '../../agent/proc/bpm.js';
 
@@ -122,6 +123,37 @@ describe('collection registry', () => {
     expect(valueOf(t, 'chaos_daemon_pod_errors', { namespace: 'default', pod: 'gone' })).toBe(1);
   });
 
+  it('exports no series of namespace content for a namespace not read (collector off, failed, timed out, host summary): absent, never 0', async () => {
+    const empty = { iptables: [], ipsets: { sets: [], errors: [] }, tc: { qdiscs: [], classes: [], filters: [], errors: [] } };
+    // --no-collector-netns: collection.ts's placeholder, no source, no error.
+    const off = report(podInfo('default', 'off', [container('app', 'c-off')]), { ...empty, chaos: notInspected('namespace not read (netns collector off or not reached)'), sources: [], errors: [] });
+    // A read past --namespace-timeout: every source failed (read.ts unreadableState).
+    const timedOut = report(podInfo('default', 'slow', [container('app', 'c-slow')], { netns: { inode: 4026532001, path: '/proc/4300/ns/net' } }), {
+      ...empty, chaos: notInspected('the namespace could not be read: netlink: read timed out (timeout)'),
+      sources: completeSources().map((s) => ({ ...s, status: 'failed' as const, reason: 'timeout' })), errors: ['netlink: read timed out (timeout)'],
+    });
+    // One source failed: its count is absent, the other's stays.
+    const noIpset = report(podInfo('default', 'half', [container('app', 'c-half')], { netns: { inode: 4026532002, path: '/proc/4400/ns/net' } }), {
+      chaos: chaos('unknown'), sources: completeSources().map((s) => (s.source === 'ipset' ? { ...s, status: 'failed' as const, reason: 'exit' } : s)), errors: ['ipset: exit status 1 (exit)'],
+    });
+    // A host-network pod in serve / metrics: its entry is the summary, the node's namespace is the host entry.
+    const host = report(podInfo('kube-system', 'proxy', [container('kube-proxy', 'c-kp')], { hostNetwork: true }), { ...empty, sources: [], hostNetwork: true });
+    const t = await text(snapshot([off, timedOut, noIpset, host, cleanPod()]));
+    expect(samplesOf(t, 'chaos_daemon_ipset_members').map((s) => [s.labels.pod, s.value])).toEqual([['dns-1', 0]]);
+    expect(samplesOf(t, 'chaos_daemon_tcs_rules').map((s) => [s.labels.pod, s.value])).toEqual([['half', 2], ['dns-1', 2]]);
+    expect(samplesOf(t, 'chaos_daemon_pod_errors').map((s) => [s.labels.pod, s.value])).toEqual([['slow', 1], ['half', 1], ['proxy', 0], ['dns-1', 0]]);
+    // What is about the pod itself stays: the verdict, unknown for the pods not read.
+    expect(valueOf(t, 'chaos_daemon_pod_verdict', { namespace: 'default', pod: 'off', verdict: 'unknown' })).toBe(1);
+    expect(valueOf(t, 'chaos_daemon_pod_verdict', { namespace: 'default', pod: 'slow', verdict: 'unknown' })).toBe(1);
+    expect(samplesOf(t, 'chaos_daemon_pod_verdict')).toHaveLength(20);
+    expect(lintExposition(t)).toEqual([]);
+
+    // The same when a pod is listed twice (compat.ts then builds series by series, not by block).
+    const twice = await text(snapshot([off, timedOut, noIpset, host, cleanPod(), off]), { compatMetrics: false });
+    expect(samplesOf(twice, 'chaos_daemon_ipset_members').map((s) => [s.labels.pod, s.labels.container])).toEqual([['dns-1', '']]);
+    expect(samplesOf(twice, 'chaos_daemon_tcs_rules').map((s) => [s.labels.pod, s.value])).toEqual([['half', 2], ['dns-1', 2]]);
+  });
+
   it('reports runtimes, pod/container counts by state and container stats of running containers only', async () => {
     const t = await text(snapshot([chaosPod(), cleanPod()]));
     expect(samplesOf(t, 'chaos_daemon_runtime_up').map((s) => [s.labels.runtime, s.labels.endpoint, s.value])).toEqual([
@@ -139,6 +171,24 @@ describe('collection registry', () => {
       { name: 'chaos_daemon_container_cpu_usage_seconds_total', labels: { ...WEB, container: 'app' }, value: 12.5 },
     ]);
     expect(valueOf(t, 'chaos_daemon_container_memory_working_set_bytes', { ...WEB, container: 'app' })).toBe(1048576);
+  });
+
+  it('says where container CPU and memory come from: the cgroup, the runtime when the cgroup cannot be read', async () => {
+    const snap = snapshot([chaosPod()], {
+      containerStats: [
+        { containerId: 'c-app', sandboxId: 'sb-web-1', name: 'app', cpuSeconds: 12.5, memoryWorkingSetBytes: 1048576, source: 'cgroup' },
+        { containerId: 'c-side', sandboxId: 'sb-web-1', name: 'sidecar', cpuSeconds: 3, memoryWorkingSetBytes: 4096, source: 'runtime' },
+      ],
+    });
+    const t = await text(snap);
+    const help = (name: string): string | null | undefined => parseExposition(t).families.get(name)?.help;
+    expect(help('chaos_daemon_container_cpu_usage_seconds_total')).toBe(
+      "Cumulative CPU time of the container, read from its cgroup (v1 cpuacct.usage, v2 cpu.stat usage_usec), or from the runtime's CRI ListContainerStats when the cgroup cannot be read (chaos_daemon_container_stats_containers counts each source) (cached: from the last background collection, see chaos_daemon_last_collection_timestamp_seconds)",
+    );
+    expect(help('chaos_daemon_container_memory_working_set_bytes')).toBe(
+      "Working-set memory of the container, read from its cgroup as containerd computes it (v1 memory.usage_in_bytes minus total_inactive_file, v2 memory.current minus inactive_file), or from the runtime's CRI ListContainerStats when the cgroup cannot be read (chaos_daemon_container_stats_containers counts each source) (cached: from the last background collection, see chaos_daemon_last_collection_timestamp_seconds)",
+    );
+    expect(samplesOf(t, 'chaos_daemon_container_stats_containers').map((s) => [s.labels.source, s.value])).toEqual([['cgroup', 1], ['runtime', 1]]);
   });
 
   it('reports collectors, the collection duration and the data age', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../agent/errors.js';
-import { createDockerRuntime } from '../../agent/runtime/docker-client.js';
+import { createDockerRuntime, dockerCallCode } from '../../agent/runtime/docker-client.js';
 import { negotiateApiVersion } from '../../agent/runtime/docker-engine.js';
 import type { CallObserver, Endpoint, PodInfo, RuntimeClient } from '../../agent/runtime/types.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
@@ -202,6 +202,20 @@ describeIntegration('docker client against a real dockerd', { root: true, comman
   });
 });
 
+describe('dockerCallCode', () => {
+  it('is the HTTP status of an answer, else the gRPC code name of the same failure on CRI (never an errno)', () => {
+    const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`connect ${code} /run/docker.sock`), { code });
+    expect(dockerCallCode({ status: 200 }, null)).toBe('200');
+    expect(dockerCallCode({ status: 404 }, null)).toBe('404');
+    expect(dockerCallCode(undefined, errno('ENOENT'))).toBe('UNAVAILABLE');
+    expect(dockerCallCode(undefined, errno('ECONNREFUSED'))).toBe('UNAVAILABLE');
+    expect(dockerCallCode(undefined, errno('EACCES'))).toBe('UNAVAILABLE');
+    expect(dockerCallCode(undefined, new Error('connection closed mid-response'))).toBe('UNAVAILABLE');
+    expect(dockerCallCode(undefined, new RuntimeError('unix:///d.sock', 'GET /_ping', 'timed out after 2000ms', { code: 'TIMEOUT' }))).toBe('DEADLINE_EXCEEDED');
+    expect(dockerCallCode(undefined, new RuntimeError('unix:///d.sock', 'GET /version', 'response larger than 16777216 bytes', { code: 'DOCKER_TOO_LARGE' }))).toBe('RESOURCE_EXHAUSTED');
+  });
+});
+
 describe('docker client: unreachable endpoint', () => {
   it('status is down with the connect error; listPods throws RuntimeError', async () => {
     const calls: Calls = [];
@@ -216,7 +230,8 @@ describe('docker client: unreachable endpoint', () => {
     expect(s.error).toBe('unix:///nonexistent/cna/docker.sock GET /_ping: connect ENOENT /nonexistent/cna/docker.sock');
     await expect(c.listPods()).rejects.toBeInstanceOf(RuntimeError);
     expect(c.requestCount).toBe(2);
-    expect(calls.map((x) => x.code)).toEqual(['ENOENT', 'ENOENT']);
+    // A transport failure is the gRPC name a CRI call gets for it, not the errno (which the error above keeps).
+    expect(calls.map((x) => x.code)).toEqual(['UNAVAILABLE', 'UNAVAILABLE']);
     c.close();
   });
 });
@@ -344,7 +359,7 @@ describe('docker client: API negotiation and limits (fake Engine API server)', (
     expect(paths.filter((p) => p.startsWith('/v1.47/containers/f')).length).toBe(1);
   });
 
-  it('a hanging server times out at timeoutMs with a RuntimeError, observed as TIMEOUT', async () => {
+  it('a hanging server times out at timeoutMs with a RuntimeError, observed as DEADLINE_EXCEEDED', async () => {
     const { client, calls } = await make((req, res) => {
       if (req.url === '/_ping') return ping(res, '1.41');
       // never answers the list
@@ -360,11 +375,11 @@ describe('docker client: API negotiation and limits (fake Engine API server)', (
     expect((err as RuntimeError).message).toBe(`${client.endpoint.url} GET /containers/json: timed out after 300ms`);
     expect(ms).toBeGreaterThanOrEqual(290);
     expect(ms).toBeLessThan(10_000); // at the deadline, not never (a loaded machine delays the timer, not by 10 s)
-    expect(calls.map((c) => `${c.method} ${c.code}`)).toEqual(['GET /_ping 200', 'GET /containers/json TIMEOUT']);
+    expect(calls.map((c) => `${c.method} ${c.code}`)).toEqual(['GET /_ping 200', 'GET /containers/json DEADLINE_EXCEEDED']);
   });
 
-  it('responses over 16 MiB are cut off (declared or streamed)', async () => {
-    const { client } = await make((req, res) => {
+  it('responses over 16 MiB are cut off (declared or streamed), observed as RESOURCE_EXHAUSTED', async () => {
+    const { client, calls } = await make((req, res) => {
       if (req.url === '/_ping') return ping(res, '1.41');
       if (req.url === '/v1.41/version') {
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(17 << 20) });
@@ -380,14 +395,17 @@ describe('docker client: API negotiation and limits (fake Engine API server)', (
     expect(s.up).toBe(false);
     expect(s.error).toBe(`${client.endpoint.url} GET /version: response larger than 16777216 bytes`);
     await expect(client.listPods()).rejects.toMatchObject({ code: 'DOCKER_TOO_LARGE' });
+    // A failed transfer makes the client negotiate again (the daemon may have restarted): the second _ping.
+    expect(calls.map((c) => `${c.method} ${c.code}`)).toEqual(['GET /_ping 200', 'GET /version RESOURCE_EXHAUSTED', 'GET /_ping 200', 'GET /containers/json RESOURCE_EXHAUSTED']);
   });
 
-  it('HTTP errors carry the status and the daemon message', async () => {
-    const { client } = await make((req, res) => {
+  it('HTTP errors carry the status and the daemon message, observed with the status', async () => {
+    const { client, calls } = await make((req, res) => {
       if (req.url === '/_ping') return ping(res, '1.41');
       res.writeHead(500, { 'Content-Type': 'application/json' });
       res.end('{"message":"boom"}');
     });
     await expect(client.listPods()).rejects.toThrow(`${client.endpoint.url} GET /containers/json: HTTP 500: boom`);
+    expect(calls.map((c) => `${c.method} ${c.code}`)).toEqual(['GET /_ping 200', 'GET /containers/json 500']);
   });
 });

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../agent/log.js';
 import { dedupePods, Inventory, type InventoryConfig } from '../../agent/runtime/inventory.js';
-import type { PodInfo } from '../../agent/runtime/types.js';
+import { runtimeLabel } from '../../agent/runtime/call-labels.js';
+import type { CallObserver, PodInfo } from '../../agent/runtime/types.js';
 import { startContainerd, type ContainerdHarness } from '../helpers/containerd.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { describeIntegration } from '../helpers/env.js';
@@ -207,5 +208,47 @@ describeIntegration('inventory over real runtimes', { root: true, commands: ['do
       expect(cri.netns?.inode).toBe(statSync(p.netnsPath).ino);
       expect(cri.containers.map((c) => c.name)).toEqual(['app']);
     });
+  });
+});
+
+describeIntegration('inventory: the runtime label of request observations', { root: true, commands: ['containerd', 'ctr'] }, () => {
+  let h: ContainerdHarness;
+  beforeAll(async () => {
+    h = await startContainerd({ name: 'inventory-labels' });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('labels every call of an endpoint as chaos_daemon_runtime_up labels it, its first Version call included', async () => {
+    const calls: Parameters<CallObserver>[0][] = [];
+    const dead = 'unix:///nonexistent/cna-inventory-labels/containerd.sock';
+    const inv = new Inventory(
+      cfg({ runtimeEndpoints: [h.endpoint, dead], dockerEndpoints: ['unix:///nonexistent/cna-inventory-labels/docker.sock'] }),
+      { log: silentLogger(), onCall: (c) => calls.push(c) },
+    );
+    try {
+      await inv.collect();
+      const r = await inv.collect();
+      const upLabel = new Map(r.runtimes.map((s) => [s.endpoint, runtimeLabel(s)]));
+      expect([...upLabel]).toEqual([
+        [h.endpoint, 'containerd'],
+        [dead, 'cri'],
+        ['unix:///nonexistent/cna-inventory-labels/docker.sock', 'docker'],
+      ]);
+      // Both collections' Version calls of the live endpoint, and its listings, under one label.
+      const live = calls.filter((c) => c.endpoint === h.endpoint);
+      expect(live.filter((c) => c.method === 'Version').map((c) => [c.runtime, c.code])).toEqual([['containerd', 'OK'], ['containerd', 'OK']]);
+      expect(new Set(live.map((c) => c.runtime))).toEqual(new Set(['containerd']));
+      for (const c of calls) expect(c.runtime, `${c.endpoint} ${c.method}`).toBe(upLabel.get(c.endpoint));
+      // Per collection, the dead CRI endpoint's Version and its one retry on a fresh channel, then Docker's _ping
+      // (held calls are observed in endpoint order once the probes are settled).
+      expect(calls.filter((c) => c.endpoint !== h.endpoint).map((c) => [c.runtime, c.method, c.code])).toEqual([
+        ['cri', 'Version', 'UNAVAILABLE'], ['cri', 'Version', 'UNAVAILABLE'], ['docker', 'GET /_ping', 'UNAVAILABLE'],
+        ['cri', 'Version', 'UNAVAILABLE'], ['cri', 'Version', 'UNAVAILABLE'], ['docker', 'GET /_ping', 'UNAVAILABLE'],
+      ]);
+    } finally {
+      inv.close();
+    }
   });
 });
