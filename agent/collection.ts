@@ -30,7 +30,7 @@ import type { Inventory } from './runtime/inventory.js';
 import type { PodInfo } from './runtime/types.js';
 import type { CollectorResult, PodReport, Snapshot } from './snapshot.js';
 
-export { notInspected, podReportJson, wasInspected, iptablesJson, ipsetsJson, tcJson, stateErrors, podIdentityJson, kernelJson } from './collect/report.js';
+export { notInspected, notInspectedReason, podReportJson, wasInspected, iptablesJson, ipsetsJson, tcJson, stateErrors, podIdentityJson, kernelJson } from './collect/report.js';
 export { namedNetnsDir } from './collect/netns.js';
 
 export interface CollectDeps {

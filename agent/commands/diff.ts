@@ -14,7 +14,7 @@ import { capDumps } from '../metrics/rule-cap.js';
 import { createNetnsReader } from '../netns/read.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import type { PodReport } from '../snapshot.js';
-import { formatIpsets, formatIptables, formatTc } from './inspect.js';
+import { formatIpsets, formatIptables, formatTc, notReadLine } from './inspect.js';
 import type { CommandIo } from './io.js';
 import { formatTable } from './runtimes.js';
 
@@ -56,6 +56,11 @@ export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Numb
   if (r.errors.length) {
     out.push('', 'errors:');
     for (const e of r.errors) out.push(`  ! ${e}`);
+  }
+  const unread = notReadLine(r);
+  if (unread !== null) {
+    out.push('', `kernel: ${unread}`);
+    return `${out.join('\n')}\n`;
   }
   const { dumps, omitted } = capDumps(r.iptables, maxRules);
   out.push('', 'kernel:', ...formatIptables(dumps));

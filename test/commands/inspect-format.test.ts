@@ -1,10 +1,12 @@
 /**
  * inspect's human listing of a namespace's ipsets (formatIpsets): name, type, member count in words (1 member, 2
- * members), the first five members and how many more.
+ * members), the first five members and how many more; and of a whole entry (formatReport): a namespace never read
+ * is said to be unread, not listed as empty.
  */
 import { describe, expect, it } from 'vitest';
-import { formatIpsets } from '../../agent/commands/inspect.js';
+import { formatIpsets, formatReport } from '../../agent/commands/inspect.js';
 import type { Ipset } from '../../agent/netns/model/ipset.js';
+import { emptyReadEntry, unreadEntry } from './pod-entry.js';
 
 const set = (name: string, type: string, values: string[]): Ipset => ({ name, type, optionsText: '', options: {}, members: values.map((value) => ({ value, options: '' })) });
 
@@ -24,5 +26,32 @@ describe('formatIpsets', () => {
       '    many hash:ip, 7 members: 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, ... (2 more)',
     ]);
     expect(formatIpsets({ sets: [], errors: [] })).toEqual(['  ipsets: none']);
+  });
+});
+
+describe('formatReport', () => {
+  it('a namespace never read says so and why, claims no empty tables, sets or tc, and names no reader', () => {
+    expect(formatReport(unreadEntry('pod not found on this node'))).toBe([
+      'pod shop/nope',
+      '  verdict: unknown',
+      '  - not inspected: pod not found on this node',
+      '  errors:',
+      '    ! pod not found on this node',
+      '  network namespace not read: pod not found on this node',
+      '',
+    ].join('\n'));
+  });
+
+  it('a namespace read empty lists its empty state and its reader', () => {
+    const read = emptyReadEntry('netlink');
+    expect(formatReport(read)).toBe([
+      'pod shop/nope  netns inode 4026531840 /proc/7/ns/net',
+      '  verdict: clean',
+      '  iptables: no tables',
+      '  ipsets: none',
+      '  tc:',
+      '  (read by netlink)',
+      '',
+    ].join('\n'));
   });
 });
