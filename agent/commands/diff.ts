@@ -7,7 +7,7 @@
  */
 import type { Config } from '../config.js';
 import { collect, kernelJson, podIdentityJson, wasInspected } from '../collection.js';
-import { countsText, entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
+import { countsText, driftUnknownLine, entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
 import { driftJson, intentJson } from '../intent/json.js';
 import { beginKubeLists, oneShotKube } from '../intent/setup.js';
 import { capDumps } from '../metrics/rule-cap.js';
@@ -47,7 +47,7 @@ export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Numb
     out.push('', `drift: ${countsText(d.counts)}`);
     for (const e of d.entries) if (e.state !== 'present') out.push(`  ${entryLine(e)}`);
   } else if (d) {
-    out.push(`drift: unknown (${d.reason ?? 'no reason'})`);
+    out.push(driftUnknownLine(d, r.intent?.status));
   }
   if (r.chaos.findings.length) {
     out.push('', 'findings:');

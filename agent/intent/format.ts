@@ -41,9 +41,21 @@ export function intentSummary(status: IntentStatus, pod: PodIntent): string {
   for (const o of pod.owners) if (o.condition === 'absent') parts.push(`NetworkChaos ${o.ref}: absent`);
   for (const o of pod.httpOwners ?? []) if (o.condition === 'absent') parts.push(`HTTPChaos ${o.ref}: absent`);
   for (const o of pod.ioOwners ?? []) if (o.condition === 'absent') parts.push(`IOChaos ${o.ref}: absent`);
+  if (status.state === 'unavailable') {
+    // Never listed completely: "nothing for this pod" would read as Chaos Mesh intending nothing.
+    const why = status.errors.join('; ') || 'no reason given';
+    return parts.length === 0 ? `intent (Kubernetes API): not read (${why})` : `intent (Kubernetes API, read in part: ${why}): ${parts.join('; ')}`;
+  }
   const age = status.syncAgeSeconds !== null && status.state !== 'synced' ? `, ${ageText(status.syncAgeSeconds)} old` : '';
   const head = `intent (Kubernetes API, ${status.state}${age})`;
   return parts.length === 0 ? `${head}: nothing for this pod` : `${head}: ${parts.join('; ')}`;
+}
+
+/** `drift: unknown (<reason>)`, without the intent's errors when the intent line above already gives them. */
+export function driftUnknownLine(d: PodDrift, status: IntentStatus | undefined): string {
+  const errors = status?.state === 'unavailable' ? status.errors.join('; ') : '';
+  const why = d.reason ?? 'no reason';
+  return `drift: unknown (${errors ? why.replace(` (${errors})`, '') : why})`;
 }
 
 /** `6 leftover, 0 missing, 0 mismatch, 0 present`, then the other states when they have entries (`, 2 pending`). */
@@ -69,7 +81,7 @@ export function driftLines(r: PodReport): string[] {
   const d = r.drift;
   if (!d) return out;
   if (d.status !== 'reconciled') {
-    out.push(`  drift: unknown (${d.reason ?? 'no reason'})`);
+    out.push(`  ${driftUnknownLine(d, r.intent?.status)}`);
     return out;
   }
   out.push(`  drift: ${countsText(d.counts)}`);
