@@ -10,11 +10,10 @@ import { collect, kernelJson, podIdentityJson, wasInspected } from '../collectio
 import { countsText, driftUnknownLine, entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
 import { driftJson, intentJson } from '../intent/json.js';
 import { beginKubeLists, oneShotKube } from '../intent/setup.js';
-import { capDumps } from '../metrics/rule-cap.js';
 import { createNetnsReader } from '../netns/read.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import type { PodReport } from '../snapshot.js';
-import { formatIpsets, formatIptables, formatTc, notReadLine } from './inspect.js';
+import { formatCappedIptables, formatIpsets, formatTc, notReadLine } from './inspect.js';
 import type { CommandIo } from './io.js';
 import { formatTable } from './runtimes.js';
 
@@ -62,10 +61,7 @@ export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Numb
     out.push('', `kernel: ${unread}`);
     return `${out.join('\n')}\n`;
   }
-  const { dumps, omitted } = capDumps(r.iptables, maxRules);
-  out.push('', 'kernel:', ...formatIptables(dumps));
-  if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
-  out.push(...formatIpsets(r.ipsets), ...formatTc(r.tc));
+  out.push('', 'kernel:', ...formatCappedIptables(r.iptables, maxRules), ...formatIpsets(r.ipsets), ...formatTc(r.tc));
   return `${out.join('\n')}\n`;
 }
 

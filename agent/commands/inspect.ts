@@ -104,9 +104,7 @@ export function formatReport(r: PodReport, maxRules?: number): string {
     // Nothing was read: no tables, sets or qdiscs can be claimed absent, and no reader named.
     out.push(`  ${unread}`);
   } else {
-    const { dumps, omitted } = capDumps(r.iptables, maxRules ?? Number.MAX_SAFE_INTEGER);
-    out.push(...formatIptables(dumps));
-    if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
+    out.push(...formatCappedIptables(r.iptables, maxRules ?? Number.MAX_SAFE_INTEGER));
     out.push(...formatIpsets(r.ipsets));
     out.push(...formatTc(r.tc));
     out.push(...formatBridgeState(r));
@@ -158,6 +156,14 @@ export function formatBridgeState(r: PodReport): string[] {
     }
     for (const e of d.errors) out.push(`    ! line ${e.line}: ${e.message}`);
   }
+  return out;
+}
+
+/** The iptables dumps with at most `maxRules` rules (chaos chains kept first: capDumps), then how many were left out. */
+export function formatCappedIptables(iptables: IptablesDump[], maxRules: number): string[] {
+  const { dumps, omitted } = capDumps(iptables, maxRules);
+  const out = formatIptables(dumps);
+  if (omitted > 0) out.push(`  (${plural(omitted, 'more iptables rule')} not shown: --max-rules-per-pod)`);
   return out;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Human text for owners and drift (inspect's pod entries; diff builds on it). Pure.
  */
+import { plural } from '../chaos/format.js';
 import type { PodReport } from '../snapshot.js';
 import type { DriftEntry, PodDrift } from './drift.js';
 import type { IntentStatus, PodIntent } from './model.js';
@@ -27,12 +28,12 @@ export function intentSummary(status: IntentStatus, pod: PodIntent): string {
   const parts: string[] = [];
   if (pod.network) {
     const n = pod.network;
-    parts.push(`PodNetworkChaos ${n.namespace}/${n.name}: ${n.chains.length} chains, ${n.ipsets.length} ipsets, ${n.tcs.length} tcs` +
+    parts.push(`PodNetworkChaos ${n.namespace}/${n.name}: ${plural(n.chains.length, 'chain')}, ${plural(n.ipsets.length, 'ipset')}, ${plural(n.tcs.length, 'tc')}` +
       `${n.generation !== null ? `, generation ${n.generation}${n.observedGeneration !== null ? ` (observed ${n.observedGeneration})` : ''}` : ''}` +
       `${n.failedMessage ? `, failed: ${n.failedMessage}` : ''}`);
   }
-  if (pod.http) parts.push(`PodHttpChaos: ${pod.http.rules.length} rules${pod.http.pid ? `, tproxy pid ${pod.http.pid}` : ''}`);
-  if (pod.io) parts.push(`PodIOChaos: ${pod.io.actions.length} actions${pod.io.pid ? `, toda pid ${pod.io.pid}` : ''}`);
+  if (pod.http) parts.push(`PodHttpChaos: ${plural(pod.http.rules.length, 'rule')}${pod.http.pid ? `, tproxy pid ${pod.http.pid}` : ''}`);
+  if (pod.io) parts.push(`PodIOChaos: ${plural(pod.io.actions.length, 'action')}${pod.io.pid ? `, toda pid ${pod.io.pid}` : ''}`);
   for (const e of pod.experiments) {
     const injected = e.records.filter((r) => r.phase === 'Injected').length;
     parts.push(`${e.kind} ${e.namespace}/${e.name}${e.action ? ` (${e.action})` : ''}: ${injected}/${e.records.length} records Injected${e.desiredPhase ? `, desired ${e.desiredPhase}` : ''}${e.deleting ? ', being deleted' : ''}`);

@@ -1,10 +1,11 @@
 /**
  * inspect's human listing of a namespace's ipsets (formatIpsets): name, type, member count in words (1 member, 2
  * members), the first five members and how many more; and of a whole entry (formatReport): a namespace never read
- * is said to be unread, not listed as empty.
+ * is said to be unread, not listed as empty; the rules --max-rules-per-pod leaves out are counted in words.
  */
 import { describe, expect, it } from 'vitest';
-import { formatIpsets, formatReport } from '../../agent/commands/inspect.js';
+import { formatCappedIptables, formatIpsets, formatReport } from '../../agent/commands/inspect.js';
+import { iptables } from '../chaos/builders.js';
 import type { Ipset } from '../../agent/netns/model/ipset.js';
 import { emptyReadEntry, unreadEntry } from './pod-entry.js';
 
@@ -43,15 +44,18 @@ describe('formatReport', () => {
   });
 
   it('a namespace read empty lists its empty state and its reader', () => {
-    const read = emptyReadEntry('netlink');
-    expect(formatReport(read)).toBe([
-      'pod shop/nope  netns inode 4026531840 /proc/7/ns/net',
-      '  verdict: clean',
-      '  iptables: no tables',
-      '  ipsets: none',
-      '  tc:',
-      '  (read by netlink)',
-      '',
-    ].join('\n'));
+    const lines = formatReport(emptyReadEntry('netlink')).split('\n');
+    expect(lines[0]).toBe('pod shop/nope  netns inode 4026531840 /proc/7/ns/net');
+    expect(lines.slice(1)).toEqual(['  verdict: clean', '  iptables: no tables', '  ipsets: none', '  tc:', '  (read by netlink)', '']);
+  });
+});
+
+describe('formatCappedIptables', () => {
+  const dump = iptables('*filter\n:INPUT ACCEPT [0:0]\n[0:0] -A INPUT -s 10.0.0.1/32 -j DROP\n[0:0] -A INPUT -s 10.0.0.2/32 -j DROP\n[0:0] -A INPUT -s 10.0.0.3/32 -j DROP\nCOMMIT\n', 'legacy');
+  it('counts the rules left out in words: 1 more rule, 2 more rules; none when all are shown', () => {
+    expect(formatCappedIptables([dump], 2).at(-1)).toBe('  (1 more iptables rule not shown: --max-rules-per-pod)');
+    expect(formatCappedIptables([dump], 1).at(-1)).toBe('  (2 more iptables rules not shown: --max-rules-per-pod)');
+    expect(formatCappedIptables([dump], 3).filter((l) => l.includes('not shown'))).toEqual([]);
+    expect(formatCappedIptables([dump], 1).filter((l) => l.includes('-j DROP'))).toEqual(['        [0 pkts 0 bytes] -s 10.0.0.1/32 -j DROP']);
   });
 });
