@@ -49,9 +49,10 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
           { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
         );
         await intent.result; // `--kube on` with credentials that do not load: an error
-        for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         nothingReachable = !snap.runtimes.some((s) => s.up);
+        // Nothing up: the runtime collector's error is that, said once with what was tried.
         if (nothingReachable) io.err(`chaos-node-agent inspect: ${unreachableMessage(snap.runtimes)}`);
+        else for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         reports = snap.pods;
         host = snap.host ?? null;
         stale = snap.stale ?? [];

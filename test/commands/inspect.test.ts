@@ -3,7 +3,7 @@
  * injection and recovery state (test/helpers/chaos-mesh.ts), kube-proxy-like rules, and nothing at all.
  * Needs dist/ (npm run build): bin/chaos-node-agent.js imports dist/agent/cli.js.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { describeIntegration } from '../helpers/env.js';
@@ -46,6 +46,20 @@ async function one(ns: TestNetns): Promise<Entry> {
   expect(e.netns!.path).toBe(ns.path);
   return e;
 }
+
+describe('inspect --all with no runtime reachable', () => {
+  it('says so once, with the endpoints tried, and exits 1', async () => {
+    const sock = '/nonexistent/h5.sock';
+    const r = await execa('node', [BIN, 'inspect', '--all', '--runtime-endpoint', `unix://${sock}`, '--docker-endpoint', `unix://${sock}`, '--runtime-timeout', '2s'],
+      { reject: false, timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false });
+    expect([r.exitCode, String(r.stdout)]).toEqual([1, '']);
+    expect(String(r.stderr).split('\n')).toEqual([
+      'chaos-node-agent inspect: no container runtime reachable; tried:',
+      `  unix://${sock} (cri): unix://${sock} Version: runtime unreachable at ${sock}: connect ENOENT ${sock} (UNAVAILABLE)`,
+      `  unix://${sock} (docker): unix://${sock} GET /_ping: connect ENOENT ${sock}`,
+    ]);
+  });
+});
 
 describeIntegration('inspect CLI on replayed Chaos Mesh state', { root: true, commands: ['nsenter', 'ip', 'tc', 'ipset', 'iptables-legacy', 'iptables-nft'] }, () => {
   beforeAll(() => {
