@@ -128,11 +128,13 @@ describe('loadConfig', () => {
     expect(h).toMatch(/\n {2}--intent-pending-limit DURATION +serve, with --kube: .*\[default: 2m\]\n/);
   });
 
-  it('diff takes exactly one NAMESPACE/POD', () => {
+  it('diff takes exactly one NAMESPACE/POD; a malformed one is named as inspect names it', () => {
     expect(loadConfig(['diff', 'shop/web', '--json']).args).toEqual(['shop/web']);
     expect(() => loadConfig(['diff'])).toThrow('diff takes exactly one NAMESPACE/POD');
     expect(() => loadConfig(['diff', 'shop/web', 'shop/db'])).toThrow('diff takes exactly one NAMESPACE/POD');
-    expect(() => loadConfig(['diff', 'web'])).toThrow('diff takes exactly one NAMESPACE/POD');
+    expect(() => loadConfig(['diff', 'web'])).toThrow('diff: expected NAMESPACE/POD, got "web"');
+    expect(() => loadConfig(['diff', 'shop/web/app'])).toThrow('diff: expected NAMESPACE/POD, got "shop/web/app"');
+    expect(() => loadConfig(['inspect', 'web'])).toThrow('inspect: expected NAMESPACE/POD, got "web"');
     expect(() => loadConfig(['diff', '--all'])).toThrow(/--all is only valid with: inspect/);
   });
 
