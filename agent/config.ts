@@ -147,8 +147,9 @@ function parseBool(flag: string, v: string): boolean {
 function parseInt10(flag: string, v: string, min: number, max: number): number {
   if (!/^\d+$/.test(v.trim())) throw new UsageError(`--${flag}: expected a whole number, got "${v}"`);
   const n = Number(v);
-  if (n < min) throw new UsageError(`--${flag}: must be at least ${min}, got ${n}`);
-  if (n > max) throw new UsageError(`--${flag}: must be at most ${max}, got ${n}`);
+  // The text as typed: Number() of 20 digits is 100000000000000000000.
+  if (n < min) throw new UsageError(`--${flag}: must be at least ${min}, got "${v}"`);
+  if (n > max) throw new UsageError(`--${flag}: must be at most ${max}, got "${v}"`);
   return n;
 }
 

@@ -92,6 +92,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['inspect', '--pid', '-3'])).toThrow(UsageError);
     expect(() => loadConfig(['inspect', '--pid', '0'])).toThrow(/at least 1/);
     expect(() => loadConfig(['inspect', '--pid', '4194305'])).toThrow(/at most 4194304/);
+    // The value as typed, not as a double rounds it.
+    expect(() => loadConfig(['inspect', '--pid', '99999999999999999999'])).toThrow('--pid: must be at most 4194304, got "99999999999999999999"');
+    expect(() => loadConfig(['inspect', '--pid', '00'])).toThrow('--pid: must be at least 1, got "00"');
     expect(() => loadConfig(['pods', '--netns-concurrency', '65'])).toThrow(/at most 64/);
     expect(() => loadConfig(['inspect', '--netns', 'relative/path'])).toThrow(/absolute path/);
   });
