@@ -7,7 +7,7 @@
  * this same collection.
  */
 import { readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
 import { runCollector, type CollectContext, type Collector, type CollectorName } from './collect/collector.js';
 import { emptyDraft, type Draft } from './collect/draft.js';
 import { netnsCollector } from './collect/netns.js';
@@ -21,6 +21,7 @@ import { scanProc } from './proc/scan.js';
 import { errorMessage } from './errors.js';
 import { kubeCollector, type KubeCollectorOptions } from './intent/collector.js';
 import { silentLogger, type Logger } from './log.js';
+import { nonNamespaceKind } from './netns/ns-file.js';
 import type { NetnsReader } from './netns/read.js';
 import { emptyNetnsState } from './netns/state.js';
 import type { RootReader } from './proc/root-reader.js';
@@ -30,7 +31,7 @@ import type { Inventory } from './runtime/inventory.js';
 import type { PodInfo } from './runtime/types.js';
 import type { CollectorResult, PodReport, Snapshot } from './snapshot.js';
 
-export { notInspected, podReportJson, wasInspected, iptablesJson, ipsetsJson, tcJson, stateErrors, podIdentityJson, kernelJson } from './collect/report.js';
+export { notInspected, notInspectedReason, podReportJson, wasInspected, iptablesJson, ipsetsJson, tcJson, stateErrors, podIdentityJson, kernelJson } from './collect/report.js';
 export { namedNetnsDir } from './collect/netns.js';
 
 export interface CollectDeps {
@@ -192,18 +193,36 @@ export async function inspectTarget(
   log: Logger = silentLogger(),
 ): Promise<PodReport> {
   const base = { namespace: '', name: '', runtime: '', pod: null };
+  const unread = (why: string): PodReport => reportFrom({ ...base, netns: null }, emptyNetnsState(), notInspected(why), 0, [why]);
   let inode: number;
+  let notNetns: string | null;
   try {
-    inode = (await stat(target.netnsPath)).ino;
+    const st = await stat(target.netnsPath);
+    inode = st.ino;
+    // A plain file, a directory, a FIFO...: said so before any reader tries it (the kernel would refuse its setns).
+    notNetns = nonNamespaceKind(st, st.isFile() ? (await statfs(target.netnsPath)).type : 0);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' || code === 'ESRCH' ? `${target.netnsPath} does not exist (vanished)` : `cannot stat ${target.netnsPath}: ${code ?? String(err)}`;
-    return reportFrom({ ...base, netns: null }, emptyNetnsState(), notInspected(why), 0, [why]);
+    return unread(code === 'ENOENT' || code === 'ESRCH' ? await missingTarget(target) : `cannot stat ${target.netnsPath}: ${code ?? String(err)}`);
   }
+  if (notNetns !== null) return unread(`${target.netnsPath} is not a network namespace (${notNetns})`);
   const state = await reader.read({ path: target.netnsPath, inode, pid: target.pid });
   const nodeNamespace = inode === (await nodeNetnsInode(target.procRoot, log));
   const report = reportFrom({ ...base, netns: { inode, path: target.netnsPath } }, state, judge(state, log, { nodeNamespace }), state.spawns);
   return target.pid === null ? report : withPidFacts(report, target.pid, target.procRoot, { inode, path: target.netnsPath });
+}
+
+/** Why a --pid / --netns target's namespace file is not there: no such process (or one that has exited), no such file. */
+async function missingTarget(target: { netnsPath: string; pid: number | null; procRoot: string }): Promise<string> {
+  if (target.pid === null) return `${target.netnsPath}: no such file`;
+  try {
+    await stat(`${target.procRoot}/${target.pid}`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ESRCH' ? `no such process: ${target.pid}` : `${target.netnsPath} is gone; cannot stat ${target.procRoot}/${target.pid}: ${code ?? String(err)}`;
+  }
+  // /proc/<pid> without ns/net: a zombie, exited but not yet reaped.
+  return `process ${target.pid} has exited (${target.netnsPath} is gone)`;
 }
 
 /** The node's network namespace inode (PID 1's), or null when it cannot be known (logged: the target is then not taken for the node's). */

@@ -152,8 +152,9 @@ function parseBool(flag: string, v: string): boolean {
 function parseInt10(flag: string, v: string, min: number, max: number): number {
   if (!/^\d+$/.test(v.trim())) throw new UsageError(`--${flag}: expected a whole number, got "${v}"`);
   const n = Number(v);
-  if (n < min) throw new UsageError(`--${flag}: must be at least ${min}, got ${n}`);
-  if (n > max) throw new UsageError(`--${flag}: must be at most ${max}, got ${n}`);
+  // The text as typed: Number() of 20 digits is 100000000000000000000.
+  if (n < min) throw new UsageError(`--${flag}: must be at least ${min}, got "${v}"`);
+  if (n > max) throw new UsageError(`--${flag}: must be at most ${max}, got "${v}"`);
   return n;
 }
 
@@ -360,10 +361,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config 
     if (cfg.command === 'inspect') {
       const modes = [cfg.args.length > 0, cfg.all, cfg.netns !== null, cfg.pid !== null].filter(Boolean).length;
       if (modes !== 1) throw new UsageError('inspect takes exactly one of: NAMESPACE/POD..., --all, --netns PATH, --pid PID');
-      for (const a of cfg.args)
-        if (!/^[^/\s]+\/[^/\s]+$/.test(a)) throw new UsageError(`inspect: expected NAMESPACE/POD, got "${a}"`);
+      for (const a of cfg.args) checkPodArg('inspect', a);
     } else if (cfg.command === 'diff') {
-      if (cfg.args.length !== 1 || !/^[^/\s]+\/[^/\s]+$/.test(cfg.args[0]!)) throw new UsageError('diff takes exactly one NAMESPACE/POD');
+      if (cfg.args.length !== 1) throw new UsageError('diff takes exactly one NAMESPACE/POD');
+      checkPodArg('diff', cfg.args[0]!);
     } else if (cfg.args.length > 0) {
       throw new UsageError(`${cfg.command}: unexpected argument "${cfg.args[0]}"`);
     }
@@ -372,6 +373,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config 
     if (cfg.debugInsecure && !cfg.debug) throw new UsageError('--debug-insecure with --debug=false: /debug/* is off, drop one');
   }
   return cfg;
+}
+
+/** A NAMESPACE/POD argument of inspect or diff: two names without blanks around one slash. */
+function checkPodArg(command: string, a: string): void {
+  if (!/^[^/\s]+\/[^/\s]+$/.test(a)) throw new UsageError(`${command}: expected NAMESPACE/POD, got "${a}"`);
 }
 
 export function helpText(): string {

@@ -98,6 +98,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['inspect', '--pid', '-3'])).toThrow(UsageError);
     expect(() => loadConfig(['inspect', '--pid', '0'])).toThrow(/at least 1/);
     expect(() => loadConfig(['inspect', '--pid', '4194305'])).toThrow(/at most 4194304/);
+    // The value as typed, not as a double rounds it.
+    expect(() => loadConfig(['inspect', '--pid', '99999999999999999999'])).toThrow('--pid: must be at most 4194304, got "99999999999999999999"');
+    expect(() => loadConfig(['inspect', '--pid', '00'])).toThrow('--pid: must be at least 1, got "00"');
     expect(() => loadConfig(['pods', '--netns-concurrency', '65'])).toThrow(/at most 64/);
     expect(() => loadConfig(['inspect', '--netns', 'relative/path'])).toThrow(/absolute path/);
   });
@@ -134,11 +137,13 @@ describe('loadConfig', () => {
     expect(h).toMatch(/\n {2}--intent-pending-limit DURATION +serve, with --kube: .*\[default: 2m\]\n/);
   });
 
-  it('diff takes exactly one NAMESPACE/POD', () => {
+  it('diff takes exactly one NAMESPACE/POD; a malformed one is named as inspect names it', () => {
     expect(loadConfig(['diff', 'shop/web', '--json']).args).toEqual(['shop/web']);
     expect(() => loadConfig(['diff'])).toThrow('diff takes exactly one NAMESPACE/POD');
     expect(() => loadConfig(['diff', 'shop/web', 'shop/db'])).toThrow('diff takes exactly one NAMESPACE/POD');
-    expect(() => loadConfig(['diff', 'web'])).toThrow('diff takes exactly one NAMESPACE/POD');
+    expect(() => loadConfig(['diff', 'web'])).toThrow('diff: expected NAMESPACE/POD, got "web"');
+    expect(() => loadConfig(['diff', 'shop/web/app'])).toThrow('diff: expected NAMESPACE/POD, got "shop/web/app"');
+    expect(() => loadConfig(['inspect', 'web'])).toThrow('inspect: expected NAMESPACE/POD, got "web"');
     expect(() => loadConfig(['diff', '--all'])).toThrow(/--all is only valid with: inspect/);
   });
 

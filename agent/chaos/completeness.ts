@@ -7,9 +7,12 @@
 import type { SourceStatus } from '../netns/state.js';
 import type { ChaosReport } from './types.js';
 
-/** Sentence for an incomplete source, e.g. `ipset cut at its output cap (output_limit)`. */
+/**
+ * Sentence for an incomplete source, e.g. `ipset cut at its output cap (output_limit)`; a source cut by the read's
+ * deadline (a truncated read whose reason is timeout) is `cut by the time budget (timeout: ...)`.
+ */
 export function describeSource(s: SourceStatus): string {
-  const what = s.status === 'truncated' ? 'cut at its output cap' : 'not read';
+  const what = s.status !== 'truncated' ? 'not read' : s.reason === 'timeout' ? 'cut by the time budget' : 'cut at its output cap';
   return `${s.source} ${what}${s.reason ? ` (${s.reason}${s.message ? `: ${s.message}` : ''})` : ''}`;
 }
 

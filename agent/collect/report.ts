@@ -15,9 +15,17 @@ import { exportedQdiscs } from '../metrics/qdisc-cap.js';
 import { DEFAULT_MAX_RULES_PER_POD, capDumps } from '../metrics/rule-cap.js';
 import { driftJson, intentJson } from '../intent/json.js';
 
+const NOT_INSPECTED = 'not inspected: ';
+
 /** A report for a namespace that could not be read: verdict `unknown` (nothing can be claimed), the finding says why. */
 export function notInspected(reason: string): ChaosReport {
-  return { verdict: 'unknown', kinds: [], findings: [`not inspected: ${reason}`], details: [] };
+  return { verdict: 'unknown', kinds: [], findings: [`${NOT_INSPECTED}${reason}`], details: [] };
+}
+
+/** Why the entry was not inspected (its first `not inspected:` finding), or null. */
+export function notInspectedReason(r: Pick<PodReport, 'chaos'>): string | null {
+  const f = r.chaos.findings.find((x) => x.startsWith(NOT_INSPECTED));
+  return f === undefined ? null : f.slice(NOT_INSPECTED.length);
 }
 
 /** Human sentences for a read's failures. */
@@ -99,7 +107,7 @@ export function unreadReport(pod: PodInfo, why: string): PodReport {
 
 /** True when something was read from the entry's namespace. */
 export function wasInspected(r: PodReport): boolean {
-  return r.netns !== null && !r.chaos.findings.some((f) => f.startsWith('not inspected:'));
+  return r.netns !== null && notInspectedReason(r) === null;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

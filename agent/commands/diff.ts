@@ -7,14 +7,13 @@
  */
 import type { Config } from '../config.js';
 import { collect, kernelJson, podIdentityJson, wasInspected } from '../collection.js';
-import { countsText, entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
+import { countsText, driftUnknownLine, entryLine, findingWithOwner, intentSummary, ownerText } from '../intent/format.js';
 import { driftJson, intentJson } from '../intent/json.js';
 import { beginKubeLists, oneShotKube } from '../intent/setup.js';
-import { capDumps } from '../metrics/rule-cap.js';
 import { createNetnsReader } from '../netns/read.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import type { PodReport } from '../snapshot.js';
-import { formatIpsets, formatIptables, formatTc } from './inspect.js';
+import { formatCappedIptables, formatIpsets, formatTc, notReadLine } from './inspect.js';
 import type { CommandIo } from './io.js';
 import { formatTable } from './runtimes.js';
 
@@ -47,7 +46,7 @@ export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Numb
     out.push('', `drift: ${countsText(d.counts)}`);
     for (const e of d.entries) if (e.state !== 'present') out.push(`  ${entryLine(e)}`);
   } else if (d) {
-    out.push(`drift: unknown (${d.reason ?? 'no reason'})`);
+    out.push(driftUnknownLine(d, r.intent?.status));
   }
   if (r.chaos.findings.length) {
     out.push('', 'findings:');
@@ -57,10 +56,12 @@ export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Numb
     out.push('', 'errors:');
     for (const e of r.errors) out.push(`  ! ${e}`);
   }
-  const { dumps, omitted } = capDumps(r.iptables, maxRules);
-  out.push('', 'kernel:', ...formatIptables(dumps));
-  if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
-  out.push(...formatIpsets(r.ipsets), ...formatTc(r.tc));
+  const unread = notReadLine(r);
+  if (unread !== null) {
+    out.push('', `kernel: ${unread}`);
+    return `${out.join('\n')}\n`;
+  }
+  out.push('', 'kernel:', ...formatCappedIptables(r.iptables, maxRules), ...formatIpsets(r.ipsets), ...formatTc(r.tc));
   return `${out.join('\n')}\n`;
 }
 

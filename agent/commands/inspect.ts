@@ -6,7 +6,7 @@
  * namespace was inspected, 1 when none could be.
  */
 import type { Config } from '../config.js';
-import { collect, inspectTarget, namedNetnsDir, wasInspected, notInspected } from '../collection.js';
+import { collect, inspectTarget, namedNetnsDir, wasInspected, notInspected, notInspectedReason } from '../collection.js';
 import { plural } from '../chaos/format.js';
 import { capDumps } from '../metrics/rule-cap.js';
 import { podsJson } from '../server/pod-document.js';
@@ -49,9 +49,10 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
           { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
         );
         await intent.result; // `--kube on` with credentials that do not load: an error
-        for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         nothingReachable = !snap.runtimes.some((s) => s.up);
+        // Nothing up: the runtime collector's error is that, said once with what was tried.
         if (nothingReachable) io.err(`chaos-node-agent inspect: ${unreachableMessage(snap.runtimes)}`);
+        else for (const c of snap.collectors) if (!c.success && c.error && c.collector === 'runtime') io.err(`chaos-node-agent inspect: ${c.error}\n`);
         reports = snap.pods;
         host = snap.host ?? null;
         stale = snap.stale ?? [];
@@ -99,20 +100,35 @@ export function formatReport(r: PodReport, maxRules?: number): string {
     out.push('  errors:');
     for (const e of r.errors) out.push(`    ! ${e}`);
   }
-  const { dumps, omitted } = capDumps(r.iptables, maxRules ?? Number.MAX_SAFE_INTEGER);
-  out.push(...formatIptables(dumps));
-  if (omitted > 0) out.push(`  (${omitted} more iptables rules not shown: --max-rules-per-pod)`);
-  out.push(...formatIpsets(r.ipsets));
-  out.push(...formatTc(r.tc));
-  out.push(...formatBridgeState(r));
-  if (r.ipRules.length) {
-    out.push('  ip rules (fwmark):');
-    for (const l of r.ipRules) out.push(`    ${l}`);
+  const unread = notReadLine(r);
+  if (unread !== null) {
+    // Nothing was read: no tables, sets or qdiscs can be claimed absent, and no reader named.
+    out.push(`  ${unread}`);
+  } else {
+    out.push(...formatCappedIptables(r.iptables, maxRules ?? Number.MAX_SAFE_INTEGER));
+    out.push(...formatIpsets(r.ipsets));
+    out.push(...formatTc(r.tc));
+    out.push(...formatBridgeState(r));
+    if (r.ipRules.length) {
+      out.push('  ip rules (fwmark):');
+      for (const l of r.ipRules) out.push(`    ${l}`);
+    }
   }
   for (const d of r.dnsChaos) out.push(`  dns: container ${d.container} (pid ${d.pid}) has /etc/resolv.conf.chaos.bak`);
   for (const n of r.notes ?? []) out.push(`  note: ${n}`);
-  out.push(`  (read by ${r.reader ?? 'nsenter'}${r.spawns > 0 ? `, ${r.spawns} ${r.spawns === 1 ? 'process' : 'processes'}` : ''})`);
+  if (r.reader !== null) out.push(`  (read by ${r.reader}${r.spawns > 0 ? `, ${r.spawns} ${r.spawns === 1 ? 'process' : 'processes'}` : ''})`);
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * `network namespace not read: <why>` for an entry whose namespace no reader read (reader null: an unknown or
+ * not-ready pod, no runtime up, a --pid / --netns target that is not there), null for one that was read. The why is
+ * the entry's `not inspected:` finding, when it has one.
+ */
+export function notReadLine(r: PodReport): string | null {
+  if (r.reader !== null) return null;
+  const why = notInspectedReason(r);
+  return `network namespace not read${why ? `: ${why}` : ''}`;
 }
 
 /** Links, addresses, default routes and ebtables, when the reader read them (chaos-tproxy's interfaces exist). */
@@ -141,6 +157,14 @@ export function formatBridgeState(r: PodReport): string[] {
     }
     for (const e of d.errors) out.push(`    ! line ${e.line}: ${e.message}`);
   }
+  return out;
+}
+
+/** The iptables dumps with at most `maxRules` rules (chaos chains kept first: capDumps), then how many were left out. */
+export function formatCappedIptables(iptables: IptablesDump[], maxRules: number): string[] {
+  const { dumps, omitted } = capDumps(iptables, maxRules);
+  const out = formatIptables(dumps);
+  if (omitted > 0) out.push(`  (${plural(omitted, 'more iptables rule')} not shown: --max-rules-per-pod)`);
   return out;
 }
 

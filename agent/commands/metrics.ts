@@ -23,7 +23,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     io.out((await metrics.body('prometheus', false)).toString('utf8'));
     const up = snapshot.runtimes.filter((r) => r.up).length;
     if (up === 0) {
-      io.err(`metrics: no container runtime reachable (${snapshot.runtimes.map((r) => `${r.endpoint}: ${r.error ?? 'down'}`).join('; ') || 'none found'})\n`);
+      io.err(`chaos-node-agent metrics: no container runtime reachable (${snapshot.runtimes.map((r) => `${r.endpoint}: ${r.error ?? 'down'}`).join('; ') || 'none found'})\n`);
       return 1;
     }
     return 0;

@@ -60,7 +60,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     );
   } catch (err) {
     await Promise.all([collector.close(), kube?.stop()]);
-    io.err(`serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errorMessage(err)}\n`);
+    io.err(`chaos-node-agent serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errorMessage(err)}\n`);
     return 1;
   }
   if (!io.signal.aborted) scheduler.start();

@@ -26,8 +26,9 @@ export function processesOf(facts: PodProcFacts | undefined): ChaosProcess[] | n
 }
 
 /**
- * `now` and first-seen times in unix seconds; an injection without a first-seen time counts from `now`. `limits`: the
- * lifecycle clocks (absent: lifecycle.ts's defaults).
+ * `now` and first-seen times in unix seconds; an injection the tracker has no first-seen time for counts from `now`.
+ * Without a tracker (`firstSeen` absent: one-shot commands, which watch nothing) leftovers have no age (null), rather
+ * than an age of 0 s for injections of any age. `limits`: the lifecycle clocks (absent: lifecycle.ts's defaults).
  */
 export function attachIntent(reports: Iterable<PodReport>, view: IntentView, firstSeen: FirstSeen | undefined, now: number, limits?: LifecycleLimits): void {
   for (const report of reports) {
@@ -39,10 +40,15 @@ export function attachIntent(reports: Iterable<PodReport>, view: IntentView, fir
       status: view.status,
       state: report,
       chaos: report.chaos,
-      firstSeen: (kind) => firstSeen?.(report.namespace, report.name, kind) ?? now,
+      firstSeen: firstSeen ? (kind) => firstSeen(report.namespace, report.name, kind) ?? now : noFirstSeen,
       now,
       processes: processesOf(report.proc),
       ...limits,
     });
   }
+}
+
+/** No first-seen times: no memory of when an injection appeared. */
+function noFirstSeen(): undefined {
+  return undefined;
 }

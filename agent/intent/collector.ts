@@ -14,7 +14,7 @@ import type { IntentSource } from './source.js';
 export interface KubeCollectorOptions {
   /** The source, or the one-shot lists' result (null: the source turned out off). */
   source: IntentSource | Promise<IntentSource | null>;
-  /** First-seen times of injections (the exporter's InjectionTracker); absent: they count from now. */
+  /** First-seen times of injections (the exporter's InjectionTracker); absent (one-shot commands): leftovers have no age. */
   firstSeen?: FirstSeen;
   /** The lifecycle clocks (`serve`'s --intent-owner-grace, --intent-pending-limit); absent: lifecycle.ts's defaults. */
   lifecycle?: LifecycleLimits;

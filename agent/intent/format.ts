@@ -1,6 +1,7 @@
 /**
  * Human text for owners and drift (inspect's pod entries; diff builds on it). Pure.
  */
+import { plural } from '../chaos/format.js';
 import type { PodReport } from '../snapshot.js';
 import type { DriftEntry, PodDrift } from './drift.js';
 import type { IntentStatus, PodIntent } from './model.js';
@@ -27,12 +28,12 @@ export function intentSummary(status: IntentStatus, pod: PodIntent): string {
   const parts: string[] = [];
   if (pod.network) {
     const n = pod.network;
-    parts.push(`PodNetworkChaos ${n.namespace}/${n.name}: ${n.chains.length} chains, ${n.ipsets.length} ipsets, ${n.tcs.length} tcs` +
+    parts.push(`PodNetworkChaos ${n.namespace}/${n.name}: ${plural(n.chains.length, 'chain')}, ${plural(n.ipsets.length, 'ipset')}, ${plural(n.tcs.length, 'tc')}` +
       `${n.generation !== null ? `, generation ${n.generation}${n.observedGeneration !== null ? ` (observed ${n.observedGeneration})` : ''}` : ''}` +
       `${n.failedMessage ? `, failed: ${n.failedMessage}` : ''}`);
   }
-  if (pod.http) parts.push(`PodHttpChaos: ${pod.http.rules.length} rules${pod.http.pid ? `, tproxy pid ${pod.http.pid}` : ''}`);
-  if (pod.io) parts.push(`PodIOChaos: ${pod.io.actions.length} actions${pod.io.pid ? `, toda pid ${pod.io.pid}` : ''}`);
+  if (pod.http) parts.push(`PodHttpChaos: ${plural(pod.http.rules.length, 'rule')}${pod.http.pid ? `, tproxy pid ${pod.http.pid}` : ''}`);
+  if (pod.io) parts.push(`PodIOChaos: ${plural(pod.io.actions.length, 'action')}${pod.io.pid ? `, toda pid ${pod.io.pid}` : ''}`);
   for (const e of pod.experiments) {
     const injected = e.records.filter((r) => r.phase === 'Injected').length;
     parts.push(`${e.kind} ${e.namespace}/${e.name}${e.action ? ` (${e.action})` : ''}: ${injected}/${e.records.length} records Injected${e.desiredPhase ? `, desired ${e.desiredPhase}` : ''}${e.deleting ? ', being deleted' : ''}`);
@@ -41,9 +42,21 @@ export function intentSummary(status: IntentStatus, pod: PodIntent): string {
   for (const o of pod.owners) if (o.condition === 'absent') parts.push(`NetworkChaos ${o.ref}: absent`);
   for (const o of pod.httpOwners ?? []) if (o.condition === 'absent') parts.push(`HTTPChaos ${o.ref}: absent`);
   for (const o of pod.ioOwners ?? []) if (o.condition === 'absent') parts.push(`IOChaos ${o.ref}: absent`);
+  if (status.state === 'unavailable') {
+    // Never listed completely: "nothing for this pod" would read as Chaos Mesh intending nothing.
+    const why = status.errors.join('; ') || 'no reason given';
+    return parts.length === 0 ? `intent (Kubernetes API): not read (${why})` : `intent (Kubernetes API, read in part: ${why}): ${parts.join('; ')}`;
+  }
   const age = status.syncAgeSeconds !== null && status.state !== 'synced' ? `, ${ageText(status.syncAgeSeconds)} old` : '';
   const head = `intent (Kubernetes API, ${status.state}${age})`;
   return parts.length === 0 ? `${head}: nothing for this pod` : `${head}: ${parts.join('; ')}`;
+}
+
+/** `drift: unknown (<reason>)`, without the intent's errors when the intent line above already gives them. */
+export function driftUnknownLine(d: PodDrift, status: IntentStatus | undefined): string {
+  const errors = status?.state === 'unavailable' ? status.errors.join('; ') : '';
+  const why = d.reason ?? 'no reason';
+  return `drift: unknown (${errors ? why.replace(` (${errors})`, '') : why})`;
 }
 
 /** `6 leftover, 0 missing, 0 mismatch, 0 present`, then the other states when they have entries (`, 2 pending`). */
@@ -69,7 +82,7 @@ export function driftLines(r: PodReport): string[] {
   const d = r.drift;
   if (!d) return out;
   if (d.status !== 'reconciled') {
-    out.push(`  drift: unknown (${d.reason ?? 'no reason'})`);
+    out.push(`  ${driftUnknownLine(d, r.intent?.status)}`);
     return out;
   }
   out.push(`  drift: ${countsText(d.counts)}`);

@@ -105,7 +105,8 @@ export async function resolveKube(opts: ResolveOptions): Promise<KubeResolution>
     try {
       kc = c.load(KubeConfig);
     } catch (err) {
-      failures.push(`${c.from}: ${errorMessage(err)}`);
+      // The first line: a YAML error goes on with a drawing of the bad line, which would break the one-line message.
+      failures.push(`${c.from}: ${errorMessage(err).split('\n', 1)[0]}`);
       continue;
     }
     const cluster = kc.getCurrentCluster();

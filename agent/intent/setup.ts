@@ -73,7 +73,12 @@ export function beginKubeLists(cfg: KubeFlags, env: NodeJS.ProcessEnv, log: Logg
   return { candidate: true, result };
 }
 
-/** The kube collector's options for a one-shot command (undefined when no credentials exist). */
+/**
+ * The kube collector's options for a one-shot command (undefined when no credentials exist). When `result` rejects
+ * (`--kube on` with credentials that do not load), the collector sees the source off: the rejection is the
+ * command's to report, as it awaits `result` after the collection. A rejection left unhandled here would end the
+ * process with a stack trace before the collection reaches the kube collector.
+ */
 export function oneShotKube(pending: PendingKube): KubeCollectorOptions | undefined {
-  return pending.candidate ? { source: pending.result.then((r) => r.source) } : undefined;
+  return pending.candidate ? { source: pending.result.then((r) => r.source, () => null) } : undefined;
 }

@@ -49,11 +49,17 @@ export function fileKind(st: Pick<Stats, 'isFIFO' | 'isDirectory' | 'isCharacter
   return 'an unknown file type';
 }
 
+/** What a file is instead of a namespace file (`a FIFO`, `a regular file on a filesystem of type 0xef53, not nsfs`); null when it is one. */
+export function nonNamespaceKind(st: Stats, fsType: number): string | null {
+  if (!st.isFile()) return fileKind(st);
+  if (fsType !== NSFS_MAGIC) return `a regular file on a filesystem of type 0x${fsType.toString(16)}, not nsfs`;
+  return null;
+}
+
 /** Why stat/statfs results are not those of a namespace file; null when they are. */
 export function notNamespaceFile(st: Stats, fsType: number): string | null {
-  if (!st.isFile()) return `not a namespace file (${fileKind(st)})`;
-  if (fsType !== NSFS_MAGIC) return `not a namespace file (a regular file on a filesystem of type 0x${fsType.toString(16)}, not nsfs)`;
-  return null;
+  const kind = nonNamespaceKind(st, fsType);
+  return kind === null ? null : `not a namespace file (${kind})`;
 }
 
 /** f_type of the filesystem the open file `fd` is on (statfs of its magic link resolves to the open file itself). */

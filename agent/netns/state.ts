@@ -41,7 +41,7 @@ export const ALL_SOURCES: readonly SourceName[] = ['links', 'iptables-legacy-ipv
 
 export interface SourceStatus {
   source: SourceName;
-  /** complete: read to the end (possibly empty); truncated: cut at its byte or rule cap; failed: not read. */
+  /** complete: read to the end (possibly empty); truncated: cut at its byte or rule cap, or by the read's deadline (reason timeout); failed: not read. */
   status: 'complete' | 'truncated' | 'failed';
   /** Why, when not complete: timeout, output_limit, exit, spawn, vanished, parse. */
   reason?: string;

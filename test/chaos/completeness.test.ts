@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyCompleteness } from '../../agent/chaos/completeness.js';
+import { applyCompleteness, describeSource } from '../../agent/chaos/completeness.js';
 import type { ChaosReport } from '../../agent/chaos/types.js';
 
 const report = (verdict: ChaosReport['verdict'], kinds: ChaosReport['kinds'] = []): ChaosReport => ({ verdict, kinds, findings: [`${verdict} finding`], details: [] });
@@ -15,6 +15,12 @@ describe('applyCompleteness: a verdict only claims what was read', () => {
     expect(r.kinds).toEqual([]);
     expect(r.findings[0]).toBe('not inspected completely: iptables-nft-ipv4 cut at its output cap (output_limit: output cut at 2097152 bytes)');
     expect(applyCompleteness(report('scaffolding'), [{ source: 'ipset', status: 'failed', reason: 'timeout' }]).verdict).toBe('unknown');
+  });
+
+  it('a source cut by the deadline is cut by the time budget, not at its output cap', () => {
+    const cut = { source: 'iptables-legacy-ipv4', status: 'truncated', reason: 'timeout', message: 'deadline passed before table filter' } as const;
+    expect(applyCompleteness(report('clean'), [cut]).findings[0]).toBe('not inspected completely: iptables-legacy-ipv4 cut by the time budget (timeout: deadline passed before table filter)');
+    expect(describeSource({ ...cut, reason: 'output_limit', message: 'output cut at 2097152 bytes' })).toBe('iptables-legacy-ipv4 cut at its output cap (output_limit: output cut at 2097152 bytes)');
   });
 
   it('what was read proves an active injection: active stays, with the incompleteness as an extra finding', () => {

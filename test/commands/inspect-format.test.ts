@@ -1,10 +1,13 @@
 /**
  * inspect's human listing of a namespace's ipsets (formatIpsets): name, type, member count in words (1 member, 2
- * members), the first five members and how many more.
+ * members), the first five members and how many more; and of a whole entry (formatReport): a namespace never read
+ * is said to be unread, not listed as empty; the rules --max-rules-per-pod leaves out are counted in words.
  */
 import { describe, expect, it } from 'vitest';
-import { formatIpsets } from '../../agent/commands/inspect.js';
+import { formatCappedIptables, formatIpsets, formatReport } from '../../agent/commands/inspect.js';
+import { iptables } from '../chaos/builders.js';
 import type { Ipset } from '../../agent/netns/model/ipset.js';
+import { emptyReadEntry, unreadEntry } from './pod-entry.js';
 
 const set = (name: string, type: string, values: string[]): Ipset => ({ name, type, optionsText: '', options: {}, members: values.map((value) => ({ value, options: '' })) });
 
@@ -24,5 +27,35 @@ describe('formatIpsets', () => {
       '    many hash:ip, 7 members: 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, ... (2 more)',
     ]);
     expect(formatIpsets({ sets: [], errors: [] })).toEqual(['  ipsets: none']);
+  });
+});
+
+describe('formatReport', () => {
+  it('a namespace never read says so and why, claims no empty tables, sets or tc, and names no reader', () => {
+    expect(formatReport(unreadEntry('pod not found on this node'))).toBe([
+      'pod shop/nope',
+      '  verdict: unknown',
+      '  - not inspected: pod not found on this node',
+      '  errors:',
+      '    ! pod not found on this node',
+      '  network namespace not read: pod not found on this node',
+      '',
+    ].join('\n'));
+  });
+
+  it('a namespace read empty lists its empty state and its reader', () => {
+    const lines = formatReport(emptyReadEntry('netlink')).split('\n');
+    expect(lines[0]).toBe('pod shop/nope  netns inode 4026531840 /proc/7/ns/net');
+    expect(lines.slice(1)).toEqual(['  verdict: clean', '  iptables: no tables', '  ipsets: none', '  tc:', '  (read by netlink)', '']);
+  });
+});
+
+describe('formatCappedIptables', () => {
+  const dump = iptables('*filter\n:INPUT ACCEPT [0:0]\n[0:0] -A INPUT -s 10.0.0.1/32 -j DROP\n[0:0] -A INPUT -s 10.0.0.2/32 -j DROP\n[0:0] -A INPUT -s 10.0.0.3/32 -j DROP\nCOMMIT\n', 'legacy');
+  it('counts the rules left out in words: 1 more rule, 2 more rules; none when all are shown', () => {
+    expect(formatCappedIptables([dump], 2).at(-1)).toBe('  (1 more iptables rule not shown: --max-rules-per-pod)');
+    expect(formatCappedIptables([dump], 1).at(-1)).toBe('  (2 more iptables rules not shown: --max-rules-per-pod)');
+    expect(formatCappedIptables([dump], 3).filter((l) => l.includes('not shown'))).toEqual([]);
+    expect(formatCappedIptables([dump], 1).filter((l) => l.includes('-j DROP'))).toEqual(['        [0 pkts 0 bytes] -s 10.0.0.1/32 -j DROP']);
   });
 });

@@ -3,7 +3,7 @@
  * partition is replayed into one pod's network namespace; `inspect NAMESPACE/POD...` and `--all` (CLI) and
  * collect() (library) find it through CRI, read each namespace once, and fingerprint it.
  */
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -56,6 +56,29 @@ describeIntegration('inspect pods through a real containerd', { root: true, comm
   it('an unknown pod only: exit 1', async () => {
     const r = await execa('node', [BIN, 'inspect', 'shop/nope', '--runtime-endpoint', h.endpoint, ...LOADED_MACHINE_DEADLINES, '--json'], { reject: false, timeout: 60_000 });
     expect(r.exitCode).toBe(1);
+  });
+
+  it('--kube on with a kubeconfig that does not load: inspect, diff and metrics say so in one line and exit 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cna-kubeon-'));
+    try {
+      const broken = join(dir, 'broken.yaml');
+      await writeFile(broken, 'garbage: [\n', 'utf8');
+      const missing = join(dir, 'absent.yaml');
+      const run = async (cmd: string[], kube: string[], env: NodeJS.ProcessEnv = {}) => {
+        const r = await execa('node', [BIN, ...cmd, '--kube', 'on', ...kube, '--runtime-endpoint', h.endpoint, '--docker-endpoint', 'unix:///nonexistent.sock', ...LOADED_MACHINE_DEADLINES],
+          { reject: false, timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, extendEnv: false });
+        return [r.exitCode, String(r.stderr)];
+      };
+      const enoent = `no usable Kubernetes credentials (--kubeconfig ${missing}: ENOENT: no such file or directory, open '${missing}')`;
+      const yaml = 'unexpected end of the stream within a flow collection (2:1)';
+      expect(await run(['inspect', 'shop/web'], ['--kubeconfig', missing])).toEqual([1, `chaos-node-agent inspect: --kube on: ${enoent}`]);
+      expect(await run(['inspect', 'shop/web'], ['--kubeconfig', broken])).toEqual([1, `chaos-node-agent inspect: --kube on: no usable Kubernetes credentials (--kubeconfig ${broken}: ${yaml})`]);
+      expect(await run(['inspect', 'shop/web'], [], { KUBECONFIG: broken })).toEqual([1, `chaos-node-agent inspect: --kube on: no usable Kubernetes credentials (KUBECONFIG ${broken}: ${yaml})`]);
+      expect(await run(['diff', 'shop/web'], ['--kubeconfig', missing])).toEqual([1, `chaos-node-agent diff: --kube on: ${enoent}`]);
+      expect(await run(['metrics'], ['--kubeconfig', missing])).toEqual([1, `chaos-node-agent metrics: --kube on: ${enoent}`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('inspect POD resolves only its pod; a chaos process entering its namespace makes it place with every pod, as a full collection does', async () => {

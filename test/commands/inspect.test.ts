@@ -3,9 +3,12 @@
  * injection and recovery state (test/helpers/chaos-mesh.ts), kube-proxy-like rules, and nothing at all.
  * Needs dist/ (npm run build): bin/chaos-node-agent.js imports dist/agent/cli.js.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 import { ChaosMeshReplay, chainName, ipsetName } from '../helpers/chaos-mesh.js';
@@ -46,6 +49,75 @@ async function one(ns: TestNetns): Promise<Entry> {
   expect(e.netns!.path).toBe(ns.path);
   return e;
 }
+
+describe('inspect --all with no runtime reachable', () => {
+  it('says so once, with the endpoints tried, and exits 1', async () => {
+    const sock = '/nonexistent/h5.sock';
+    const r = await execa('node', [BIN, 'inspect', '--all', '--runtime-endpoint', `unix://${sock}`, '--docker-endpoint', `unix://${sock}`, '--runtime-timeout', '2s'],
+      { reject: false, timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false });
+    expect([r.exitCode, String(r.stdout)]).toEqual([1, '']);
+    expect(String(r.stderr).split('\n')).toEqual([
+      'chaos-node-agent inspect: no container runtime reachable; tried:',
+      `  unix://${sock} (cri): unix://${sock} Version: runtime unreachable at ${sock}: connect ENOENT ${sock} (UNAVAILABLE)`,
+      `  unix://${sock} (docker): unix://${sock} GET /_ping: connect ENOENT ${sock}`,
+    ]);
+  });
+});
+
+describe('inspect --netns / --pid of something that is not a network namespace, or not there', () => {
+  /** A directory of the test's own, removed when it ends. */
+  async function testDir(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'cna-targets-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  /** The entry's one error, its finding, its reader and the human line instead of the dumps; exit 1, nothing on stderr. */
+  async function unread(args: string[]): Promise<string> {
+    const [j, h] = await Promise.all([inspect([...args, '--json']), inspect(args)]);
+    expect([j.code, j.stderr, h.code, h.stderr]).toEqual([1, '', 1, '']);
+    const e = j.json!.pods[0]!;
+    expect([e.netns, e.reader, e.spawns, e.chaos.findings]).toEqual([null, null, 0, [`not inspected: ${e.errors[0]}`]]);
+    expect(e.errors).toHaveLength(1);
+    expect(h.stdout.split('\n').at(-1)).toBe(`  network namespace not read: ${e.errors[0]}`);
+    expect(h.stdout).not.toMatch(/iptables|ipsets|tc:|read by/);
+    return e.errors[0]!;
+  }
+
+  it('a plain file, a directory, a FIFO: not a network namespace', async () => {
+    const dir = await testDir();
+    const file = join(dir, 'plain');
+    await writeFile(file, 'x');
+    const fifo = join(dir, 'fifo');
+    await execa('mkfifo', [fifo]);
+    expect(await unread(['--netns', file])).toMatch(new RegExp(`^${file} is not a network namespace \\(a regular file on a filesystem of type 0x[0-9a-f]+, not nsfs\\)$`));
+    expect(await unread(['--netns', dir])).toBe(`${dir} is not a network namespace (a directory)`);
+    expect(await unread(['--netns', fifo])).toBe(`${fifo} is not a network namespace (a FIFO)`);
+  });
+
+  it('no such file, no such process, a process that has exited', async () => {
+    const dir = await testDir();
+    expect(await unread(['--netns', join(dir, 'absent')])).toBe(`${join(dir, 'absent')}: no such file`);
+    const gone = execa('true');
+    await gone;
+    expect(await unread(['--pid', String(gone.pid)])).toBe(`no such process: ${gone.pid}`);
+    // A zombie: `true` exits under a parent (the exec'd sleep) that never waits for it.
+    const parent = execa('sh', ['-c', 'true & exec sleep 30'], { reject: false });
+    try {
+      let zombie = '';
+      for (let i = 0; i < 100 && !zombie; i++) {
+        const kids = (await readFile(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').catch(() => '')).trim();
+        if (kids && (await readFile(`/proc/${kids}/stat`, 'utf8').catch(() => '')).includes(') Z ')) zombie = kids;
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(zombie).not.toBe('');
+      expect(await unread(['--pid', zombie])).toBe(`process ${zombie} has exited (/proc/${zombie}/ns/net is gone)`);
+    } finally {
+      parent.kill('SIGKILL');
+      await parent;
+    }
+  });
+});
 
 describeIntegration('inspect CLI on replayed Chaos Mesh state', { root: true, commands: ['nsenter', 'ip', 'tc', 'ipset', 'iptables-legacy', 'iptables-nft'] }, () => {
   beforeAll(() => {
@@ -210,10 +282,10 @@ describeIntegration('inspect CLI on replayed Chaos Mesh state', { root: true, co
     expect(r.code).toBe(1);
     const e = r.json!.pods[0]!;
     expect(e.netns).toBeNull();
-    expect(e.errors).toEqual(['/var/run/netns/h4-gone-xyz does not exist (vanished)']);
-    expect(e.chaos).toEqual({ verdict: 'unknown', kinds: [], findings: ['not inspected: /var/run/netns/h4-gone-xyz does not exist (vanished)'] });
+    expect(e.errors).toEqual(['/var/run/netns/h4-gone-xyz: no such file']);
+    expect(e.chaos).toEqual({ verdict: 'unknown', kinds: [], findings: ['not inspected: /var/run/netns/h4-gone-xyz: no such file'] });
     const dead = await inspect(['--pid', '4194303', '--json']);
     expect(dead.code).toBe(1);
-    expect(dead.json!.pods[0]!.errors).toEqual(['/proc/4194303/ns/net does not exist (vanished)']);
+    expect(dead.json!.pods[0]!.errors).toEqual(['no such process: 4194303']);
   });
 });

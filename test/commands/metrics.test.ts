@@ -15,7 +15,7 @@ describe('metrics command without a reachable runtime', () => {
     expect(lintExposition(text, { allowNonCounterTotal: PROM_CLIENT_GAUGE_TOTALS })).toEqual([]);
     expect(valueOf(text, 'chaos_daemon_runtime_up', { endpoint: 'unix:///nonexistent/h6.sock' })).toBe(0);
     expect(valueOf(text, 'chaos_daemon_scrape_collector_success', { collector: 'runtime' })).toBe(0);
-    expect(String(r.stderr)).toMatch(/^metrics: no container runtime reachable \(unix:\/\/\/nonexistent\/h6\.sock: /m);
+    expect(String(r.stderr)).toMatch(/^chaos-node-agent metrics: no container runtime reachable \(unix:\/\/\/nonexistent\/h6\.sock: /m);
   });
 
   it('runs only the collectors the flags leave on (--no-collector-*), as node_exporter does', async () => {

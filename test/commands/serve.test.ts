@@ -4,14 +4,18 @@
  * tool, under scrape load) is in test/faults/lifecycle.test.ts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIntegration, uniqueName } from '../helpers/env.js';
 import { startContainerd, type ContainerdHarness, type TestPod } from '../helpers/containerd.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
 import { LOADED_MACHINE_DEADLINES, startServe, type ServeProcess } from '../helpers/serve.js';
 import { get } from '../server/http-client.js';
+
+const CLI = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
 
 describe('serve command without a usable debug token file', () => {
   it('starts, logs that /debug/* is locked, and keeps serving /metrics and /healthz', async () => {
@@ -26,6 +30,22 @@ describe('serve command without a usable debug token file', () => {
       ]);
     } finally {
       expect((await s.stop()).code).toBe(0);
+    }
+  });
+});
+
+describe('serve command on a port already taken', () => {
+  it('says it cannot listen, prefixed like every command error, and exits 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = await execa(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--runtime-endpoint', 'unix:///nonexistent/h6.sock', '--kube', 'off', '--log-level', 'error'],
+        { reject: false, timeout: 30_000 });
+      expect(r.exitCode).toBe(1);
+      expect(String(r.stderr).split('\n').filter((l) => !l.startsWith('{'))).toEqual([`chaos-node-agent serve: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}`]);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
     }
   });
 });
