@@ -3,7 +3,10 @@
  * it drives parsing, the CHAOS_AGENT_<FLAG> environment equivalents, validation and `--help`.
  * Nothing below agent/ reads process.env or argv: this object is passed in.
  */
+import { DEFAULT_PORT, normaliseEndpoint, parseBool, parseBytes, parseDuration, parseInt10, parseListen } from './config-values.js';
 import { UsageError } from './errors.js';
+
+export { DEFAULT_PORT, normaliseEndpoint, parseBytes, parseDuration, parseListen };
 
 export interface Config {
   command: string;
@@ -63,7 +66,6 @@ interface FlagSpec {
   commands?: string[];
 }
 
-export const DEFAULT_PORT = 9766;
 
 export const FLAGS: FlagSpec[] = [
   { name: 'runtime-endpoint', kind: 'list', key: 'runtimeEndpoints', def: '(discover)', help: 'CRI endpoint (unix://PATH); repeatable; replaces discovery. Env CONTAINER_RUNTIME_ENDPOINT is honoured too.' },
@@ -113,51 +115,6 @@ export function envName(flag: string): string {
   return `CHAOS_AGENT_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
-const DUR = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
-export function parseDuration(flag: string, v: string): number {
-  const m = DUR.exec(v.trim());
-  if (!m) throw new UsageError(`--${flag}: invalid duration "${v}" (examples: 500ms, 2s, 1m)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
-  // Checked after rounding: "0.4ms" would otherwise become a 0 ms deadline or interval.
-  const rounded = Math.round(ms);
-  if (!(rounded > 0)) throw new UsageError(`--${flag}: duration must be positive (at least 1ms), got "${v}"`);
-  // Every duration ends up in a Node timer, which holds at most 2^31-1 ms and fires after 1 ms past that.
-  if (rounded > MAX_TIMER_MS) throw new UsageError(`--${flag}: must be at most 596h (Node's timers hold no more), got "${v}"`);
-  return rounded;
-}
-
-/** The longest delay a Node timer holds (2^31-1 ms, ~24.8 days): longer ones fire after 1 ms (TimeoutOverflowWarning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const BYTES = /^(\d+)(B|KiB|MiB|GiB|K|M|G)?$/i;
-export function parseBytes(flag: string, v: string): number {
-  const m = BYTES.exec(v.trim());
-  if (!m) throw new UsageError(`--${flag}: invalid size "${v}" (examples: 65536, 64KiB, 16MiB)`);
-  const unit = (m[2] ?? 'B').toLowerCase();
-  const mult = unit.startsWith('g') ? 1 << 30 : unit.startsWith('m') ? 1 << 20 : unit.startsWith('k') ? 1024 : 1;
-  const n = Number(m[1]) * mult;
-  if (n < 1024) throw new UsageError(`--${flag}: must be at least 1KiB, got "${v}"`);
-  return n;
-}
-
-function parseBool(flag: string, v: string): boolean {
-  const s = v.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(s)) return true;
-  if (['false', '0', 'no', 'off'].includes(s)) return false;
-  throw new UsageError(`--${flag}: expected true or false, got "${v}"`);
-}
-
-function parseInt10(flag: string, v: string, min: number, max: number): number {
-  if (!/^\d+$/.test(v.trim())) throw new UsageError(`--${flag}: expected a whole number, got "${v}"`);
-  const n = Number(v);
-  // The text as typed: Number() of 20 digits is 100000000000000000000.
-  if (n < min) throw new UsageError(`--${flag}: must be at least ${min}, got "${v}"`);
-  if (n > max) throw new UsageError(`--${flag}: must be at most ${max}, got "${v}"`);
-  return n;
-}
-
 /** Linux PID_MAX_LIMIT (2^22); --netns-concurrency above 64 would only queue in the kernel. */
 const INT_LIMITS: Record<string, number> = { pid: 4_194_304, 'netns-concurrency': 64 };
 /** Durations with an upper bound, ms: the intent's clocks past an hour would hide drift for good. */
@@ -165,21 +122,6 @@ const DURATION_LIMITS: Record<string, { ms: number; text: string }> = {
   'intent-owner-grace': { ms: 3_600_000, text: '1h' },
   'intent-pending-limit': { ms: 3_600_000, text: '1h' },
 };
-
-export function parseListen(v: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 0 || port > 65535) throw new UsageError(`--listen: expected HOST:PORT (e.g. 0.0.0.0:${DEFAULT_PORT} or [::]:${DEFAULT_PORT}), got "${v}"`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
-
-/** Normalise and check a runtime endpoint URL; bare absolute paths are accepted as unix:// URLs. */
-export function normaliseEndpoint(flag: string, v: string): string {
-  const s = v.trim();
-  if (s.startsWith('/')) return `unix://${s}`;
-  if (/^unix:\/\/\/[^\0]+$/.test(s)) return s;
-  throw new UsageError(`--${flag}: only unix:// endpoints with an absolute path are supported, got "${v}"`);
-}
 
 function defaults(): Config {
   return {
@@ -231,7 +173,7 @@ function apply(cfg: Config, spec: FlagSpec, raw: string, seen: Set<string>): voi
       const flag = spec.name;
       const values = raw.split(',').map((x) => x.trim()).filter(Boolean);
       const prev = seen.has(spec.name) ? (c[spec.key] as string[]) : [];
-      c[spec.key] = [...prev, ...values.map((x) => normaliseEndpoint(flag, x))];
+      c[spec.key] = [...prev, ...values.map((x) => normaliseEndpoint(`--${flag}`, x))];
       break;
     }
     case 'bool':
@@ -339,16 +281,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config 
   const explicit = fromFlags.has('runtime-endpoint') || fromFlags.has('docker-endpoint') ||
     env[envName('runtime-endpoint')] || env[envName('docker-endpoint')];
   if (!explicit) {
-    // Named by the variable that carried the value (the user gave no flag), as CHAOS_AGENT_* values are above.
-    const fromEnv = (name: 'CONTAINER_RUNTIME_ENDPOINT' | 'DOCKER_HOST', flag: string, v: string): string[] => {
-      try {
-        return [normaliseEndpoint(flag, v)];
-      } catch (err) {
-        throw new UsageError(`${name}: ${(err as Error).message}`, { cause: err });
-      }
-    };
-    if (env.CONTAINER_RUNTIME_ENDPOINT) cfg.runtimeEndpoints = fromEnv('CONTAINER_RUNTIME_ENDPOINT', 'runtime-endpoint', env.CONTAINER_RUNTIME_ENDPOINT);
-    if (env.DOCKER_HOST) cfg.dockerEndpoints = fromEnv('DOCKER_HOST', 'docker-endpoint', env.DOCKER_HOST);
+    // Named by the variable that carried the value: the user gave no flag.
+    if (env.CONTAINER_RUNTIME_ENDPOINT) cfg.runtimeEndpoints = [normaliseEndpoint('CONTAINER_RUNTIME_ENDPOINT', env.CONTAINER_RUNTIME_ENDPOINT)];
+    if (env.DOCKER_HOST) cfg.dockerEndpoints = [normaliseEndpoint('DOCKER_HOST', env.DOCKER_HOST)];
   }
 
   if (!cfg.help) {

@@ -50,8 +50,8 @@ describe('loadConfig', () => {
     expect(f.dockerEndpoints).toEqual([]);
     // A value the agent cannot use is named by its variable, not by a flag the user never gave.
     expect(() => loadConfig(['runtimes'], { DOCKER_HOST: 'tcp://127.0.0.1:2375' }))
-      .toThrow(/^DOCKER_HOST: --docker-endpoint: only unix:\/\/ endpoints .*got "tcp:\/\/127\.0\.0\.1:2375"$/);
-    expect(() => loadConfig(['runtimes'], { CONTAINER_RUNTIME_ENDPOINT: 'npipe:////./pipe/containerd' })).toThrow(/^CONTAINER_RUNTIME_ENDPOINT: --runtime-endpoint: /);
+      .toThrow(/^DOCKER_HOST: only unix:\/\/ endpoints .*got "tcp:\/\/127\.0\.0\.1:2375"$/);
+    expect(() => loadConfig(['runtimes'], { CONTAINER_RUNTIME_ENDPOINT: 'npipe:////./pipe/containerd' })).toThrow(/^CONTAINER_RUNTIME_ENDPOINT: only unix:\/\/ /);
     // A flag replaces the variable altogether: a tcp DOCKER_HOST does not stop --docker-endpoint.
     expect(loadConfig(['runtimes', '--docker-endpoint', 'unix:///run/d.sock'], { DOCKER_HOST: 'tcp://127.0.0.1:2375' }).dockerEndpoints).toEqual(['unix:///run/d.sock']);
   });
@@ -186,6 +186,7 @@ describe('value parsers', () => {
     // Node's timers hold 2^31-1 ms (596h 31m 23.647s): longer ones would fire after 1 ms.
     expect(parseDuration('x', '596h')).toBe(596 * 3_600_000);
     expect(() => parseDuration('x', '597h')).toThrow(/--x: must be at most 596h/);
+    expect(() => parseDuration('x', '596.01h')).toThrow(/--x: must be at most 596h/);
     expect(() => loadConfig(['serve', '--interval', '299h', '--runtime-timeout', '36000m'])).toThrow(/--runtime-timeout: must be at most 596h/);
   });
   it('sizes', () => {

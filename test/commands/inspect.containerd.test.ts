@@ -46,7 +46,7 @@ describeIntegration('inspect pods through a real containerd', { root: true, comm
     expect(w.errors).toEqual([]);
     expect(w.chaos.verdict).toBe('active');
     expect(w.chaos.kinds).toEqual(['partition']);
-    expect(w.chaos.findings[0]).toBe(`${chainName('OUTPUT', 'web-to-db')} drops eth0 traffic to ipset ${ipsetName('web-to-db', 'set_tgt')} (1 member)`);
+    expect(w.chaos.findings[0]).toBe(`${chainName('OUTPUT', 'web-to-db')} drops eth0 traffic to ipset ${ipsetName('web-to-db', 'set_tgt')} (list:set of 2 sets, 1 member)`);
     expect(pods[0]!.chaos).toEqual({ verdict: 'clean', kinds: [], findings: [] });
     expect(pods[0]!.errors).toEqual([]);
     expect(pods[2]!.netns).toBeNull();

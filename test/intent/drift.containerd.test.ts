@@ -216,8 +216,8 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
 
     const human = await cli(['inspect', `${NS}/web`, `${NS}/orphan`, `${NS}/forced`, '--kubeconfig', kubeconfig]);
     expect(human.code).toBe(0);
-    expect(human.out).toContain(`drops eth0 traffic to ipset ${ipsetName('web-part', 'set_tgt')} (1 member)  [owner: ${NS}/web-part]`);
-    expect(human.out).toContain(`drops eth0 traffic to ipset ${ipsetName('orph-part', 'set_tgt')} (1 member)  [owner: none]`);
+    expect(human.out).toContain(`drops eth0 traffic to ipset ${ipsetName('web-part', 'set_tgt')} (list:set of 2 sets, 1 member)  [owner: ${NS}/web-part]`);
+    expect(human.out).toContain(`drops eth0 traffic to ipset ${ipsetName('orph-part', 'set_tgt')} (list:set of 2 sets, 1 member)  [owner: none]`);
     expect(human.out).toContain(`intent (Kubernetes API, synced): PodNetworkChaos ${NS}/web: 1 chain, 3 ipsets, 0 tcs, generation 1 (observed 1); NetworkChaos ${NS}/web-part (partition): 1/1 records Injected, desired Run`);
     expect(human.out).toContain('drift: 0 leftover, 0 missing, 0 mismatch, 6 present');
     expect(human.out).toContain('drift: 6 leftover, 0 missing, 0 mismatch, 0 present');
@@ -226,7 +226,7 @@ describeIntegration('intent and drift against real containerd pods and a fake ku
     expect(human.out).toContain(`\n    leftover chain ${orphanChain} (legacy ipv4 filter)  owner: none  [partition, active]\n`);
     expect(human.out).toContain(`\n      ${orphanChain} (1 rule) is in the kernel, but no PodNetworkChaos entry asks for it\n`);
     const forcedChain = chainName('OUTPUT', 'forced-part');
-    expect(human.out).toContain(`drops eth0 traffic to ipset ${ipsetName('forced-part', 'set_tgt')} (1 member)  [owner: ${NS}/forced-part]`);
+    expect(human.out).toContain(`drops eth0 traffic to ipset ${ipsetName('forced-part', 'set_tgt')} (list:set of 2 sets, 1 member)  [owner: ${NS}/forced-part]`);
     expect(human.out).toContain(`intent (Kubernetes API, synced): PodNetworkChaos ${NS}/forced: 1 chain, 3 ipsets, 0 tcs, generation 1 (observed 1); NetworkChaos ${NS}/forced-part: absent`);
     expect(human.out).toContain(`\n    leftover chain ${forcedChain} (legacy ipv4 filter)  owner: ${NS}/forced-part  [partition, active]\n`);
     expect(human.out).toContain(`\n      ${forcedChain} is in the kernel for PodNetworkChaos ${NS}/forced's entry, but NetworkChaos ${NS}/forced-part no longer exists: it was deleted without recovering its entries (a forced delete removes the finalizer without recovery)\n`);
