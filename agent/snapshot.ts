@@ -12,6 +12,9 @@ import type { PodProcFacts } from './proc/model.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
 
 /** One pod (or one --netns/--pid target) and what was read from its network namespace. */
+/** The note on a host-network pod's entry when the node's namespace is reported once, in Snapshot.host. */
+export const HOST_SUMMARY_NOTE = "host network: the node's namespace is reported once (the host entry), not per pod";
+
 export interface PodReport {
   /** Empty for --netns / --pid targets and for non-Kubernetes Docker containers' namespace. */
   namespace: string;

@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import type { NetnsReader, ReadTarget } from '../netns/read.js';
 import { emptyNetnsState, type NetnsState } from '../netns/state.js';
 import type { PodInfo } from '../runtime/types.js';
-import type { PodReport } from '../snapshot.js';
+import { HOST_SUMMARY_NOTE, type PodReport } from '../snapshot.js';
 import type { CollectContext, Collector, CollectorOutcome } from './collector.js';
 import type { Draft } from './draft.js';
 import type { FingerprintContext } from '../chaos/fingerprint.js';
@@ -153,7 +153,7 @@ async function readGroup(run: NetnsRun, group: Group): Promise<void> {
     draft.host = { ...reportFrom({ namespace: '', name: '', runtime: first.runtime, netns: first.netns, pod: null }, state, chaos, state.spawns), hostNetwork: true };
     const summary = emptyNetnsState();
     for (const p of group.pods) {
-      const r: PodReport = { ...reportFrom(baseOf(p), summary, chaos, 0), hostNetwork: true, notes: ['host network: the node\'s namespace is reported once (the host entry), not per pod'] };
+      const r: PodReport = { ...reportFrom(baseOf(p), summary, chaos, 0), hostNetwork: true, notes: [HOST_SUMMARY_NOTE] };
       r.errors = draft.host.errors;
       draft.reports.set(p, r);
     }

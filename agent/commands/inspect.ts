@@ -16,7 +16,7 @@ import { driftLines, findingWithOwner } from '../intent/format.js';
 import { beginKubeLists, oneShotKube } from '../intent/setup.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import { procNetnsPath } from '../runtime/netns-resolve.js';
-import type { PodReport, StaleSandbox } from '../snapshot.js';
+import { HOST_SUMMARY_NOTE, type PodReport, type StaleSandbox } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
@@ -104,7 +104,7 @@ export function formatReport(r: PodReport, maxRules?: number): string {
   if (unread !== null) {
     // Nothing was read: no tables, sets or qdiscs can be claimed absent, and no reader named.
     out.push(`  ${unread}`);
-  } else {
+  } else if (!isHostSummary(r)) {
     out.push(...formatCappedIptables(r.iptables, maxRules ?? Number.MAX_SAFE_INTEGER));
     out.push(...formatIpsets(r.ipsets));
     out.push(...formatTc(r.tc));
@@ -120,13 +120,18 @@ export function formatReport(r: PodReport, maxRules?: number): string {
   return `${out.join('\n')}\n`;
 }
 
+/** A host-network pod's entry whose namespace, the node's, was read once and is shown in the host entry (its note says so). */
+function isHostSummary(r: PodReport): boolean {
+  return r.reader === null && r.hostNetwork === true && (r.notes?.includes(HOST_SUMMARY_NOTE) ?? false);
+}
+
 /**
  * `network namespace not read: <why>` for an entry whose namespace no reader read (reader null: an unknown or
  * not-ready pod, no runtime up, a --pid / --netns target that is not there), null for one that was read. The why is
  * the entry's `not inspected:` finding, when it has one.
  */
 export function notReadLine(r: PodReport): string | null {
-  if (r.reader !== null) return null;
+  if (r.reader !== null || isHostSummary(r)) return null;
   const why = notInspectedReason(r);
   return `network namespace not read${why ? `: ${why}` : ''}`;
 }

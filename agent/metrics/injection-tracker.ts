@@ -73,7 +73,9 @@ export class InjectionTracker {
     const notReady = new Set<string>();
     for (const report of snapshot.pods) {
       if (report.chaos.verdict === 'unknown') {
-        (report.pod?.state === 'SANDBOX_NOTREADY' ? notReady : unread).add(key(report.namespace, report.name, ''));
+        // A host-network pod's namespace is the node's: its sandbox stopping takes nothing with it.
+        const gone = report.pod?.state === 'SANDBOX_NOTREADY' && !report.pod.hostNetwork;
+        (gone ? notReady : unread).add(key(report.namespace, report.name, ''));
         continue;
       }
       for (const kind of report.chaos.kinds) {

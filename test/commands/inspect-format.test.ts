@@ -8,6 +8,7 @@ import { formatCappedIptables, formatIpsets, formatReport } from '../../agent/co
 import { iptables } from '../chaos/builders.js';
 import type { Ipset } from '../../agent/netns/model/ipset.js';
 import { emptyReadEntry, unreadEntry } from './pod-entry.js';
+import { HOST_SUMMARY_NOTE } from '../../agent/snapshot.js';
 
 const set = (name: string, type: string, values: string[]): Ipset => ({ name, type, optionsText: '', options: {}, members: values.map((value) => ({ value, options: '' })) });
 
@@ -41,6 +42,19 @@ describe('formatReport', () => {
       '  network namespace not read: pod not found on this node',
       '',
     ].join('\n'));
+  });
+
+  it("a host-network pod's entry points at the host entry: neither 'not read' nor the empty tables of its summary", () => {
+    const entry = unreadEntry('', {
+      name: 'agent', hostNetwork: true, errors: [], notes: [HOST_SUMMARY_NOTE], netns: { inode: 4026531840, path: '/proc/1/ns/net' },
+      chaos: { verdict: 'clean', kinds: [], findings: [], details: [] },
+    });
+    expect(formatReport(entry).split('\n')).toEqual([
+      'pod shop/agent host network  netns inode 4026531840 /proc/1/ns/net',
+      '  verdict: clean',
+      `  note: ${HOST_SUMMARY_NOTE}`,
+      '',
+    ]);
   });
 
   it('a namespace read empty lists its empty state and its reader', () => {

@@ -113,5 +113,10 @@ describe('InjectionTracker', () => {
     const recovered = { ...withChaos, chaos: chaos('active', ['partition']) };
     expect(t.observe(snapshot([recovered]), 500).map((e) => [e.event, e.kind, e.reason])).toEqual([['injection_ended', 'delay', undefined]]);
     expect(t.observe(snapshot([]), 600).map((e) => [e.event, e.kind, e.reason])).toEqual([['injection_ended', 'partition', 'pod_gone']]);
+    // A host-network pod's namespace is the node's: its sandbox stopping ends nothing (unread, kept as it was).
+    const host = { ...withChaos, pod: { ...withChaos.pod!, hostNetwork: true } };
+    t.observe(snapshot([host]), 700);
+    expect(t.observe(snapshot([{ ...host, pod: { ...host.pod, state: 'SANDBOX_NOTREADY' as const }, chaos: chaos('unknown') }]), 800)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(700);
   });
 });
