@@ -202,7 +202,8 @@ export class Inventory {
             this.deps.log.warn({ endpoint: c.endpoint.url, err: errorMessage(err) }, 'cannot create runtime client');
             return { status: downStatus(c, `cannot create client: ${errorMessage(err)}`), client: null };
           }
-          return { status: await client.status(), client };
+          // Settled as soon as this endpoint answers: a slow endpoint holds only its own calls.
+          return { status: this.settled(await client.status()), client };
         }),
       );
     } catch (err) {
@@ -212,12 +213,21 @@ export class Inventory {
     }
     this.lastUp = probed.flatMap((p) => (p.status.up && p.client ? [p.client] : []));
     for (const p of probed) {
-      if (p.status.runtime !== null) this.lastRuntime.set(p.status.endpoint, p.status.runtime);
-      else p.status.runtime = this.lastRuntime.get(p.status.endpoint) ?? null;
-      this.calls?.settle(p.status);
+      if (p.client === null) this.settled(p.status); // not found or no client: no call made, the label still set
       if (!p.status.up) this.deps.log.debug({ endpoint: p.status.endpoint, err: p.status.error }, 'runtime endpoint down');
     }
     return probed;
+  }
+
+  /**
+   * The status with the runtime it last said while it is down (kept per endpoint), its probe's held calls observed
+   * under its label (call-labels.ts).
+   */
+  private settled(status: RuntimeStatus): RuntimeStatus {
+    if (status.runtime !== null) this.lastRuntime.set(status.endpoint, status.runtime);
+    else status.runtime = this.lastRuntime.get(status.endpoint) ?? null;
+    this.calls?.settle(status);
+    return status;
   }
 
   private async client(endpoint: Endpoint): Promise<RuntimeClient> {

@@ -1,6 +1,7 @@
 import { linkSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -241,14 +242,42 @@ describeIntegration('inventory: the runtime label of request observations', { ro
       expect(live.filter((c) => c.method === 'Version').map((c) => [c.runtime, c.code])).toEqual([['containerd', 'OK'], ['containerd', 'OK']]);
       expect(new Set(live.map((c) => c.runtime))).toEqual(new Set(['containerd']));
       for (const c of calls) expect(c.runtime, `${c.endpoint} ${c.method}`).toBe(upLabel.get(c.endpoint));
-      // Per collection, the dead CRI endpoint's Version and its one retry on a fresh channel, then Docker's _ping
-      // (held calls are observed in endpoint order once the probes are settled).
-      expect(calls.filter((c) => c.endpoint !== h.endpoint).map((c) => [c.runtime, c.method, c.code])).toEqual([
-        ['cri', 'Version', 'UNAVAILABLE'], ['cri', 'Version', 'UNAVAILABLE'], ['docker', 'GET /_ping', 'UNAVAILABLE'],
-        ['cri', 'Version', 'UNAVAILABLE'], ['cri', 'Version', 'UNAVAILABLE'], ['docker', 'GET /_ping', 'UNAVAILABLE'],
-      ]);
+      // Per collection, the dead CRI endpoint's Version and its one retry on a fresh channel, and Docker's _ping
+      // (each endpoint's held calls are observed when its own probe settles: in the order the probes end).
+      const perCollection = (c: Parameters<CallObserver>[0]): string => `${c.runtime} ${c.method} ${c.code}`;
+      const dead2 = calls.filter((c) => c.endpoint !== h.endpoint).map(perCollection);
+      expect(dead2.length).toBe(6);
+      for (const half of [dead2.slice(0, 3), dead2.slice(3)]) {
+        expect(half.sort()).toEqual(['cri Version UNAVAILABLE', 'cri Version UNAVAILABLE', 'docker GET /_ping UNAVAILABLE']);
+      }
     } finally {
       inv.close();
+    }
+  });
+
+  it('an endpoint that never answers holds only its own calls: the others are observed when their probe ends', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cna-inv-hang-'));
+    const sock = join(dir, 'docker.sock');
+    // Accepts and reads, never answers: the Docker probe runs into its deadline.
+    const server = net.createServer((c) => c.on('data', () => undefined)).listen(sock);
+    await new Promise((r) => server.once('listening', r));
+    const seen: { endpoint: string; method: string; at: number }[] = [];
+    const inv = new Inventory(cfg({ runtimeEndpoints: [h.endpoint], dockerEndpoints: [`unix://${sock}`], runtimeTimeoutMs: 1500 }), {
+      log: silentLogger(), onCall: (c) => seen.push({ endpoint: c.endpoint, method: c.method, at: performance.now() }),
+    });
+    try {
+      await inv.collect();
+      const version = seen.find((c) => c.endpoint === h.endpoint && c.method === 'Version');
+      const ping = seen.find((c) => c.endpoint === `unix://${sock}`);
+      expect(version).toBeDefined();
+      expect(ping).toBeDefined();
+      // containerd answers in ms; the hung ping ends after its 1.5 s deadline. Held together, both would be
+      // observed at the same moment.
+      expect(ping!.at - version!.at).toBeGreaterThan(1000);
+    } finally {
+      inv.close();
+      server.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
