@@ -7,12 +7,16 @@
 import type { SourceStatus } from '../netns/state.js';
 import type { ChaosReport } from './types.js';
 
+/** How a truncated source was cut, by its reason: the byte or rule cap, the read's deadline, else only in part. */
+const TRUNCATED: Record<string, string> = { output_limit: 'cut at its output cap', timeout: 'cut by the time budget' };
+
 /**
- * Sentence for an incomplete source, e.g. `ipset cut at its output cap (output_limit)`; a source cut by the read's
- * deadline (a truncated read whose reason is timeout) is `cut by the time budget (timeout: ...)`.
+ * Sentence for an incomplete source, e.g. `ipset cut at its output cap (output_limit: ...)`, `iptables-legacy-ipv4
+ * cut by the time budget (timeout: ...)`, `ipset read in part (parse: ...)` (members it could not decode, a dump
+ * interrupted by changes on every attempt), `tc not read (...)`.
  */
 export function describeSource(s: SourceStatus): string {
-  const what = s.status !== 'truncated' ? 'not read' : s.reason === 'timeout' ? 'cut by the time budget' : 'cut at its output cap';
+  const what = s.status !== 'truncated' ? 'not read' : (TRUNCATED[s.reason ?? ''] ?? 'read in part');
   return `${s.source} ${what}${s.reason ? ` (${s.reason}${s.message ? `: ${s.message}` : ''})` : ''}`;
 }
 

@@ -38,7 +38,7 @@ const HELPS: readonly string[] = [
   `Unix time this agent first saw the injection, kept while it stays present (for leftover alerts: time() - this) ${CACHED}`,
   `Chaos verdict of the pod's network namespace: 1 for the current verdict, 0 for the others (clean, scaffolding = empty residue of a finished experiment, active, unknown = the namespace could not be read) ${CACHED}`,
   `Problems met reading the pod in the last collection (vanished pod, tool failure, unresolved namespace); its other series may be incomplete; absent when its namespace was not read at all (netns collector off) ${CACHED}`,
-  `1 when something of the pod was cut at a bound: what="rules" (more iptables rules than --max-rules-per-pod: the rest is not exported, chaos chains first; the verdict still saw them), what="qdiscs" (more than ${MAX_QDISCS_PER_POD} qdiscs: the rest have no chaos_daemon_qdisc_* series, netem and tbf first) or what=<source> (a namespace source cut at --max-output: the verdict is unknown unless what was read proves an active injection) ${CACHED}`,
+  `1 when something of the pod was cut at a bound: what="rules" (more iptables rules than --max-rules-per-pod: the rest is not exported, chaos chains first; the verdict still saw them), what="qdiscs" (more than ${MAX_QDISCS_PER_POD} qdiscs: the rest have no chaos_daemon_qdisc_* series, netem and tbf first) or what=<source> (a namespace source read only in part: cut at --max-output, cut by --namespace-timeout, or part of it undecodable; the verdict is unknown unless what was read proves an active injection) ${CACHED}`,
 ];
 
 interface PodInput {

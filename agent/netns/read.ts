@@ -220,7 +220,7 @@ export class NetnsReader {
     // A loop, not per-call closures, as netlinkGap (see chaos/processes.ts: V8 recompiles those).
     const failures: string[] = [];
     for (const s of r.state.sources ?? []) {
-      if (s.status !== 'complete' && s.reason !== 'unsupported') failures.push(s.status === 'truncated' ? 'output_limit' : (s.reason ?? 'spawn'));
+      if (s.status !== 'complete' && s.reason !== 'unsupported') failures.push(s.reason ?? (s.status === 'truncated' ? 'output_limit' : 'spawn'));
     }
     this.hooks.onRead?.({ reader: 'netlink', seconds: (performance.now() - t0) / 1000, cpuSeconds: r.cpuSeconds, failures, unchanged: r.unchanged });
     return r.state;

@@ -21,6 +21,10 @@ describe('applyCompleteness: a verdict only claims what was read', () => {
     const cut = { source: 'iptables-legacy-ipv4', status: 'truncated', reason: 'timeout', message: 'deadline passed before table filter' } as const;
     expect(applyCompleteness(report('clean'), [cut]).findings[0]).toBe('not inspected completely: iptables-legacy-ipv4 cut by the time budget (timeout: deadline passed before table filter)');
     expect(describeSource({ ...cut, reason: 'output_limit', message: 'output cut at 2097152 bytes' })).toBe('iptables-legacy-ipv4 cut at its output cap (output_limit: output cut at 2097152 bytes)');
+    // Neither cap nor deadline: members the reader could not decode, a dump interrupted by changes on every attempt.
+    expect(describeSource({ source: 'ipset', status: 'truncated', reason: 'parse', message: 'set x: bad attribute' })).toBe('ipset read in part (parse: set x: bad attribute)');
+    expect(describeSource({ source: 'links', status: 'truncated', reason: 'vanished', message: 'RTM_GETLINK was interrupted' })).toBe('links read in part (vanished: RTM_GETLINK was interrupted)');
+    expect(describeSource({ source: 'tc', status: 'failed', reason: 'exit', message: 'exit 1' })).toBe('tc not read (exit: exit 1)');
   });
 
   it('what was read proves an active injection: active stays, with the incompleteness as an extra finding', () => {
