@@ -13,7 +13,7 @@ import { beginKubeLists, oneShotKube } from '../intent/setup.js';
 import { createNetnsReader } from '../netns/read.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import type { PodReport } from '../snapshot.js';
-import { formatCappedIptables, formatIpsets, formatTc, notReadLine } from './inspect.js';
+import { formatKernel, notReadLine } from './inspect.js';
 import type { CommandIo } from './io.js';
 import { formatTable } from './runtimes.js';
 
@@ -61,7 +61,7 @@ export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Numb
     out.push('', `kernel: ${unread}`);
     return `${out.join('\n')}\n`;
   }
-  out.push('', 'kernel:', ...formatCappedIptables(r.iptables, maxRules), ...formatIpsets(r.ipsets), ...formatTc(r.tc));
+  out.push('', 'kernel:', ...formatKernel(r, maxRules));
   return `${out.join('\n')}\n`;
 }
 

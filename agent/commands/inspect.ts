@@ -7,6 +7,7 @@
  */
 import type { Config } from '../config.js';
 import { collect, inspectTarget, namedNetnsDir, wasInspected, notInspected, notInspectedReason } from '../collection.js';
+import { describeSource, incompleteSources } from '../chaos/completeness.js';
 import { plural } from '../chaos/format.js';
 import { capDumps } from '../metrics/rule-cap.js';
 import { podsJson } from '../server/pod-document.js';
@@ -105,9 +106,7 @@ export function formatReport(r: PodReport, maxRules?: number): string {
     // Nothing was read: no tables, sets or qdiscs can be claimed absent, and no reader named.
     out.push(`  ${unread}`);
   } else if (!isHostSummary(r)) {
-    out.push(...formatCappedIptables(r.iptables, maxRules ?? Number.MAX_SAFE_INTEGER));
-    out.push(...formatIpsets(r.ipsets));
-    out.push(...formatTc(r.tc));
+    out.push(...formatKernel(r, maxRules ?? Number.MAX_SAFE_INTEGER));
     out.push(...formatBridgeState(r));
     if (r.ipRules.length) {
       out.push('  ip rules (fwmark):');
@@ -118,6 +117,29 @@ export function formatReport(r: PodReport, maxRules?: number): string {
   for (const n of r.notes ?? []) out.push(`  note: ${n}`);
   if (r.reader !== null) out.push(`  (read by ${r.reader}${r.spawns > 0 ? `, ${r.spawns} ${r.spawns === 1 ? 'process' : 'processes'}` : ''})`);
   return `${out.join('\n')}\n`;
+}
+
+/** The iptables, ipsets and tc sections of an entry that was read (inspect, diff), each with what its sources missed. */
+export function formatKernel(r: PodReport, maxRules: number): string[] {
+  return [
+    ...withSources('iptables', formatCappedIptables(r.iptables, maxRules), r, (n) => n.startsWith('iptables-')),
+    ...withSources('ipsets', formatIpsets(r.ipsets), r, (n) => n === 'ipset'),
+    ...withSources('tc', formatTc(r.tc), r, (n) => n === 'tc'),
+  ];
+}
+
+/**
+ * A section (iptables, ipsets, tc) with what its sources missed: a section with nothing to show whose source was
+ * not read, or read only in part, says so instead of claiming it empty ("ipsets: ipset not read (timeout: ...)"); one
+ * that shows what was read adds the reason. Sources a reader does not cover (`unsupported`) are not missing.
+ */
+function withSources(label: string, lines: string[], r: PodReport, ofSection: (source: string) => boolean): string[] {
+  const missing = incompleteSources(r.sources).filter((s) => ofSection(s.source) && s.reason !== 'unsupported');
+  if (missing.length === 0) return lines;
+  const why = missing.map(describeSource).join('; ');
+  // Nothing read to show: the header alone ('  tc:') or its empty claim ('  ipsets: none', '  iptables: no tables').
+  if (lines.length === 1) return [`  ${label}: ${why}`];
+  return [...lines, `    ! ${why}`];
 }
 
 /** A host-network pod's entry whose namespace, the node's, was read once and is shown in the host entry (its note says so). */

@@ -57,6 +57,27 @@ describe('formatReport', () => {
     ]);
   });
 
+  it('a source not read, or read in part, is said so in its section instead of an empty claim', () => {
+    const entry = emptyReadEntry('netlink');
+    entry.sources = [
+      { source: 'iptables-legacy-ipv4', status: 'truncated', reason: 'timeout', message: 'deadline passed before table filter' },
+      { source: 'ipset', status: 'failed', reason: 'timeout', message: "the read's deadline has passed" },
+      { source: 'tc', status: 'complete' },
+      { source: 'links', status: 'failed', reason: 'unsupported' },
+    ];
+    entry.ipsets = { sets: [set('kept', 'hash:ip', ['10.0.0.1'])], errors: [] };
+    const lines = formatReport(entry).split('\n');
+    expect(lines.slice(2)).toEqual([
+      '  iptables: iptables-legacy-ipv4 cut by the time budget (timeout: deadline passed before table filter)',
+      '  ipsets:',
+      '    kept hash:ip, 1 member: 10.0.0.1',
+      "    ! ipset not read (timeout: the read's deadline has passed)",
+      '  tc:',
+      '  (read by netlink)',
+      '',
+    ]);
+  });
+
   it('a namespace read empty lists its empty state and its reader', () => {
     const lines = formatReport(emptyReadEntry('netlink')).split('\n');
     expect(lines[0]).toBe('pod shop/nope  netns inode 4026531840 /proc/7/ns/net');
