@@ -22,6 +22,7 @@ import { errorMessage } from './errors.js';
 import { kubeCollector, type KubeCollectorOptions } from './intent/collector.js';
 import { silentLogger, type Logger } from './log.js';
 import { nonNamespaceKind } from './netns/ns-file.js';
+import { namespaceType } from './netns/ns-type.js';
 import type { NetnsReader } from './netns/read.js';
 import { emptyNetnsState } from './netns/state.js';
 import type { RootReader } from './proc/root-reader.js';
@@ -204,6 +205,15 @@ export async function inspectTarget(
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return unread(code === 'ENOENT' || code === 'ESRCH' ? await missingTarget(target) : `cannot stat ${target.netnsPath}: ${code ?? String(err)}`);
+  }
+  if (notNetns === null) {
+    // An nsfs file of another kind (a mount, a PID namespace), which setns(CLONE_NEWNET) would refuse.
+    try {
+      const type = namespaceType(target.netnsPath);
+      if (type !== 'net') notNetns = `a ${type} namespace`;
+    } catch (err) {
+      log.debug({ err: errorMessage(err) }, 'cannot tell the namespace type; the reader checks it');
+    }
   }
   if (notNetns !== null) return unread(`${target.netnsPath} is not a network namespace (${notNetns})`);
   const state = await reader.read({ path: target.netnsPath, inode, pid: target.pid });

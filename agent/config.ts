@@ -66,7 +66,6 @@ interface FlagSpec {
   commands?: string[];
 }
 
-
 export const FLAGS: FlagSpec[] = [
   { name: 'runtime-endpoint', kind: 'list', key: 'runtimeEndpoints', def: '(discover)', help: 'CRI endpoint (unix://PATH); repeatable; replaces discovery. Env CONTAINER_RUNTIME_ENDPOINT is honoured too.' },
   { name: 'docker-endpoint', kind: 'list', key: 'dockerEndpoints', def: '(discover)', help: 'Docker Engine endpoint (unix://PATH); repeatable; replaces discovery. Env DOCKER_HOST is honoured too.' },

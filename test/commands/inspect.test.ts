@@ -13,6 +13,7 @@ import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
 import { ChaosMeshReplay, chainName, ipsetName } from '../helpers/chaos-mesh.js';
 import { LOADED_MACHINE_DEADLINES } from '../helpers/serve.js';
+import { namespaceType } from '../../agent/netns/ns-type.js';
 
 const BIN = new URL('../../bin/chaos-node-agent.js', import.meta.url).pathname;
 
@@ -93,6 +94,15 @@ describe('inspect --netns / --pid of something that is not a network namespace, 
     expect(await unread(['--netns', file])).toMatch(new RegExp(`^${file} is not a network namespace \\(a regular file on a filesystem of type 0x[0-9a-f]+, not nsfs\\)$`));
     expect(await unread(['--netns', dir])).toBe(`${dir} is not a network namespace (a directory)`);
     expect(await unread(['--netns', fifo])).toBe(`${fifo} is not a network namespace (a FIFO)`);
+  });
+
+  it('the nsfs file of another kind of namespace: named by its kind, not read', async () => {
+    // Real nsfs files, so the file checks pass: only the namespace's type (NS_GET_NSTYPE) tells them apart.
+    expect(await unread(['--netns', '/proc/self/ns/mnt'])).toBe('/proc/self/ns/mnt is not a network namespace (a mnt namespace)');
+    expect(await unread(['--netns', '/proc/self/ns/pid'])).toBe('/proc/self/ns/pid is not a network namespace (a pid namespace)');
+    expect(namespaceType('/proc/self/ns/net')).toBe('net');
+    expect(namespaceType('/proc/self/ns/uts')).toBe('uts');
+    expect(() => namespaceType('/proc/self/status')).toThrow(/NS_GET_NSTYPE failed/);
   });
 
   it('no such file, no such process, a process that has exited', async () => {
