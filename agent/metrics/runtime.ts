@@ -20,7 +20,6 @@ const CONTAINER_STATES: Record<ContainerState, string> = {
   CONTAINER_UNKNOWN: 'unknown',
 };
 
-
 /** One more pod or container of `runtime` in `state` (module level: see chaos/processes.ts on per-call closures). */
 function bump(m: Map<string, Map<string, number>>, runtime: string, state: string): void {
   const byState = m.get(runtime);

@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { AgentError } from '../errors.js';
-import { libcLibrary } from './netlink/libc.js';
+import { errnoName, libcLibrary } from './netlink/libc.js';
 import { NS_OPEN_FLAGS } from './ns-file.js';
 
 /** _IO(0xb7, 0x3) (linux/nsfs.h). */
@@ -31,7 +31,7 @@ export function namespaceType(path: string): string {
   const fd = openSync(path, NS_OPEN_FLAGS);
   try {
     const type = ioctl(fd, NS_GET_NSTYPE);
-    if (type < 0) throw new AgentError('NS_TYPE', `${path}: NS_GET_NSTYPE failed (errno ${koffi.errno()})`);
+    if (type < 0) throw new AgentError('NS_TYPE', `${path}: NS_GET_NSTYPE failed: ${errnoName(koffi.errno())}`);
     return TYPES.get(type) ?? `0x${type.toString(16)}`;
   } finally {
     closeSync(fd);

@@ -193,16 +193,16 @@ export class Inventory {
     let probed: Probed[];
     try {
       probed = await Promise.all(
+        // Each endpoint settled as soon as it has its status: a slow endpoint holds only its own calls.
         candidates.map(async (c): Promise<Probed> => {
-          if (!c.found) return { status: downStatus(c, c.error ?? 'not found'), client: null };
+          if (!c.found) return { status: this.settled(downStatus(c, c.error ?? 'not found')), client: null };
           let client: RuntimeClient;
           try {
             client = await this.client(c.endpoint);
           } catch (err) {
             this.deps.log.warn({ endpoint: c.endpoint.url, err: errorMessage(err) }, 'cannot create runtime client');
-            return { status: downStatus(c, `cannot create client: ${errorMessage(err)}`), client: null };
+            return { status: this.settled(downStatus(c, `cannot create client: ${errorMessage(err)}`)), client: null };
           }
-          // Settled as soon as this endpoint answers: a slow endpoint holds only its own calls.
           return { status: this.settled(await client.status()), client };
         }),
       );
@@ -213,7 +213,6 @@ export class Inventory {
     }
     this.lastUp = probed.flatMap((p) => (p.status.up && p.client ? [p.client] : []));
     for (const p of probed) {
-      if (p.client === null) this.settled(p.status); // not found or no client: no call made, the label still set
       if (!p.status.up) this.deps.log.debug({ endpoint: p.status.endpoint, err: p.status.error }, 'runtime endpoint down');
     }
     return probed;
