@@ -61,9 +61,13 @@ export interface FindingOwners {
 }
 
 export interface PodDrift {
-  /** unknown: no claim can be made (namespace unread, intent unavailable or too old); `reason` says why. */
+  /** unknown: no claim can be made (namespace unread, intent unavailable or too old); `reason` says why, in words. */
   status: 'reconciled' | 'unknown';
   reason?: string;
+  /** unknown for want of the intent: the Kubernetes API's errors the reason rests on (the intent status' `errors`).
+   *  Kept apart from `reason`: the JSON reason gives them after it in parentheses (driftReason), the text leaves them
+   *  to the intent line above it. */
+  reasonErrors?: string[];
   counts: Record<DriftState, number>;
   entries: DriftEntry[];
   /** Each finding of chaos.findings with its owners, in the same order. */

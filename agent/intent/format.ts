@@ -4,6 +4,7 @@
 import { plural } from '../chaos/format.js';
 import type { PodReport } from '../snapshot.js';
 import type { DriftEntry, PodDrift } from './drift.js';
+import { driftReason } from './json.js';
 import type { IntentStatus, PodIntent } from './model.js';
 
 export function ownerText(owners: string[]): string {
@@ -52,11 +53,11 @@ export function intentSummary(status: IntentStatus, pod: PodIntent): string {
   return parts.length === 0 ? `${head}: nothing for this pod` : `${head}: ${parts.join('; ')}`;
 }
 
-/** `drift: unknown (<reason>)`, without the intent's errors when the intent line above already gives them. */
+/** `drift: unknown (<reason>)`; the API's errors it rests on only when no intent line above gives them (an
+ *  unavailable intent's line always does: intentSummary). */
 export function driftUnknownLine(d: PodDrift, status: IntentStatus | undefined): string {
-  const errors = status?.state === 'unavailable' ? status.errors.join('; ') : '';
-  const why = d.reason ?? 'no reason';
-  return `drift: unknown (${errors ? why.replace(` (${errors})`, '') : why})`;
+  const why = (status?.state === 'unavailable' ? d.reason : driftReason(d)) ?? 'no reason';
+  return `drift: unknown (${why})`;
 }
 
 /** `6 leftover, 0 missing, 0 mismatch, 0 present`, then the other states when they have entries (`, 2 pending`). */

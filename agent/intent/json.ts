@@ -18,10 +18,17 @@ export function intentJson(intent: { status: IntentStatus; pod: PodIntent }) {
   };
 }
 
+/** The drift's reason with the API's errors it rests on, in parentheses: `... not available (podnetworkchaos: ...; ...)`. */
+export function driftReason(d: PodDrift): string | undefined {
+  if (d.reason === undefined || d.reasonErrors === undefined || d.reasonErrors.length === 0) return d.reason;
+  return `${d.reason} (${d.reasonErrors.join('; ')})`;
+}
+
 export function driftJson(d: PodDrift) {
+  const reason = driftReason(d);
   return {
     status: d.status,
-    ...(d.reason !== undefined ? { reason: d.reason } : {}),
+    ...(reason !== undefined ? { reason } : {}),
     counts: d.counts,
     entries: d.entries,
     findings: d.findings,

@@ -45,8 +45,11 @@ export interface ReconcileInput {
   pendingLimitSeconds?: number;
 }
 
-function unknown(reason: string, chaos: ChaosReport): PodDrift {
-  return { status: 'unknown', reason, counts: emptyCounts(), entries: [], findings: chaos.findings.map((f) => ({ finding: f, owners: [] })), kindOwners: {} };
+function unknown(reason: string, chaos: ChaosReport, reasonErrors: string[] = []): PodDrift {
+  return {
+    status: 'unknown', reason, ...(reasonErrors.length > 0 ? { reasonErrors } : {}),
+    counts: emptyCounts(), entries: [], findings: chaos.findings.map((f) => ({ finding: f, owners: [] })), kindOwners: {},
+  };
 }
 
 function words(message: string): Set<string> {
@@ -71,7 +74,7 @@ export function reconcilePod(input: ReconcileInput): PodDrift {
   const { intent, status, chaos } = input;
   if (chaos.verdict === 'unknown') return unknown('the network namespace could not be read', chaos);
   if (status.state === 'unavailable') {
-    return unknown(`the Kubernetes API intent is not available${status.errors.length ? ` (${status.errors.join('; ')})` : ''}`, chaos);
+    return unknown('the Kubernetes API intent is not available', chaos, status.errors);
   }
   const maxAge = input.maxStalenessSeconds ?? DEFAULT_MAX_STALENESS_SECONDS;
   if (status.syncAgeSeconds !== null && status.syncAgeSeconds > maxAge) {

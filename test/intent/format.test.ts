@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { attachIntent } from '../../agent/intent/attach.js';
-import { driftLines, intentSummary } from '../../agent/intent/format.js';
+import { driftLines, driftUnknownLine, intentSummary } from '../../agent/intent/format.js';
 import type { IntentStatus } from '../../agent/intent/model.js';
 import { normalisePodHttpChaos, normalisePodIoChaos, normalisePodNetworkChaos } from '../../agent/intent/normalise.js';
 import { IntentView } from '../../agent/intent/view.js';
@@ -33,6 +33,16 @@ describe('driftLines', () => {
       '  intent (Kubernetes API): not read (no reason given)',
       '  drift: unknown (the Kubernetes API intent is not available)',
     ]);
+  });
+
+  it('the drift line leaves out the API errors whatever their text (an empty one, the reason\'s own words); without the intent line it gives them', () => {
+    const odd = 'iochaos: the Kubernetes API intent is not available ($& (x))';
+    for (const errors of [[''], [odd], [odd, '']]) {
+      expect(linesWith({ state: 'unavailable', syncAgeSeconds: null, errors })[1]).toBe('  drift: unknown (the Kubernetes API intent is not available)');
+    }
+    const entry = emptyReadEntry('netlink');
+    attachIntent([entry], new IntentView(EMPTY, { state: 'unavailable', syncAgeSeconds: null, errors: [odd] }), undefined, NOW);
+    expect(driftUnknownLine(entry.drift!, undefined)).toBe(`drift: unknown (the Kubernetes API intent is not available (${odd}))`);
   });
 
   it('intent listed, nothing for the pod: said so, drift reconciled', () => {

@@ -342,7 +342,7 @@ describe('no claim without knowledge', () => {
     expect(unread).toMatchObject({ status: 'unknown', reason: 'the network namespace could not be read', entries: [] });
     expect(unread.findings).toEqual([{ finding: 'not inspected: gone', owners: [] }]);
     const unavailable = run(s, intentOf({}), { status: { state: 'unavailable', syncAgeSeconds: null, errors: ['podnetworkchaos: HTTP 403: forbidden'] } });
-    expect(unavailable).toMatchObject({ status: 'unknown', reason: 'the Kubernetes API intent is not available (podnetworkchaos: HTTP 403: forbidden)' });
+    expect(unavailable).toMatchObject({ status: 'unknown', reason: 'the Kubernetes API intent is not available', reasonErrors: ['podnetworkchaos: HTTP 403: forbidden'] });
     const stale = run(s, intentOf({}), { status: { state: 'stale', syncAgeSeconds: 301, errors: [] } });
     expect(stale).toMatchObject({ status: 'unknown', reason: 'the Kubernetes API intent is 301 s old (more than 300 s)' });
     const recent = run(s, intentOf({}), { status: { state: 'stale', syncAgeSeconds: 30, errors: [] } });
