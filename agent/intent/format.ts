@@ -44,9 +44,12 @@ export function intentSummary(status: IntentStatus, pod: PodIntent): string {
   for (const o of pod.httpOwners ?? []) if (o.condition === 'absent') parts.push(`HTTPChaos ${o.ref}: absent`);
   for (const o of pod.ioOwners ?? []) if (o.condition === 'absent') parts.push(`IOChaos ${o.ref}: absent`);
   if (status.state === 'unavailable') {
-    // Never listed completely: "nothing for this pod" would read as Chaos Mesh intending nothing.
+    // Never listed completely: "nothing for this pod" would read as Chaos Mesh intending nothing. Read in part (a
+    // list cut at the cache's cap, some resources listed and others not), the part read is shown, or said to have
+    // nothing for the pod; nothing listed, not read.
     const why = status.errors.join('; ') || 'no reason given';
-    return parts.length === 0 ? `intent (Kubernetes API): not read (${why})` : `intent (Kubernetes API, read in part: ${why}): ${parts.join('; ')}`;
+    if (parts.length === 0 && status.readInPart !== true) return `intent (Kubernetes API): not read (${why})`;
+    return `intent (Kubernetes API, read in part: ${why}): ${parts.length > 0 ? parts.join('; ') : 'none of the part read is for this pod'}`;
   }
   const age = status.syncAgeSeconds !== null && status.state !== 'synced' ? `, ${ageText(status.syncAgeSeconds)} old` : '';
   const head = `intent (Kubernetes API, ${status.state}${age})`;

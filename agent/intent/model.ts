@@ -197,6 +197,9 @@ export interface IntentStatus {
   syncAgeSeconds: number | null;
   /** Why not synced (the last error per resource), sentences. */
   errors: string[];
+  /** unavailable: some resources were listed (completely, or up to the cache's cap), so the intent was read in part
+   *  (false / absent: no resource was listed, the intent was not read). */
+  readInPart?: boolean;
 }
 
 export function experimentRef(namespace: string, name: string): ExperimentRef {

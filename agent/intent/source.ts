@@ -54,12 +54,15 @@ function statusFrom(resources: InformerStatus[], now: number): IntentStatus & { 
   const errors = resources.filter((r) => r.lastError !== null).map((r) => (r.lastError!.startsWith(`${r.resource}:`) ? r.lastError! : `${r.resource}: ${r.lastError}`));
   const truncated = resources.filter((r) => r.truncated);
   for (const r of truncated) errors.push(`${r.resource}: more objects than the cache keeps`);
+  // A truncated cache cannot say that nothing intends an artefact: no drift is claimed from it.
+  const state = !synced || truncated.length > 0 ? 'unavailable' : up ? 'synced' : 'stale';
   return {
     up,
-    // A truncated cache cannot say that nothing intends an artefact: no drift is claimed from it.
-    state: !synced || truncated.length > 0 ? 'unavailable' : up ? 'synced' : 'stale',
+    state,
     syncAgeSeconds: oldest === null ? null : Math.max(0, (now - oldest) / 1000),
     errors,
+    // A list cut at the cap was read up to it; a resource listed beside others that were not, read in full.
+    ...(state === 'unavailable' ? { readInPart: resources.some((r) => r.synced) } : {}),
   };
 }
 
@@ -150,7 +153,8 @@ export async function listIntent(
     const results = await Promise.all(RESOURCES.map((r) => started.get(r.plural) ?? after(r).then(() => listOne(r))));
     const resources = results.map((r) => r.status);
     const s = statusFrom(resources, Date.now());
-    const view = new IntentView(cachesFrom(results.flatMap((r) => r.objects)), { state: s.state, syncAgeSeconds: s.syncAgeSeconds, errors: s.errors });
+    const { up: _up, ...status } = s;
+    const view = new IntentView(cachesFrom(results.flatMap((r) => r.objects)), status);
     const health: KubeHealth = { up: s.up, syncAgeSeconds: s.syncAgeSeconds, resources, ...meta };
     return { view: () => view, health: () => health };
   } finally {

@@ -1,7 +1,8 @@
 /**
  * The human intent and drift lines (intent/format.ts) of pod entries joined with a real IntentView (attachIntent):
  * an intent that could not be listed is said to be not read, with the API's errors, and the drift line does not
- * repeat them; a listed intent with nothing for the pod says so. The summary counts in words (1 chain, 2 ipsets).
+ * repeat them; one read in part (a list cut at the cache's cap) says so, and claims nothing for the pod; a listed
+ * intent with nothing for the pod says so. The summary counts in words (1 chain, 2 ipsets).
  */
 import { describe, expect, it } from 'vitest';
 import { attachIntent } from '../../agent/intent/attach.js';
@@ -43,6 +44,14 @@ describe('driftLines', () => {
     const entry = emptyReadEntry('netlink');
     attachIntent([entry], new IntentView(EMPTY, { state: 'unavailable', syncAgeSeconds: null, errors: [odd] }), undefined, NOW);
     expect(driftUnknownLine(entry.drift!, undefined)).toBe(`drift: unknown (the Kubernetes API intent is not available (${odd}))`);
+  });
+
+  it('intent read in part (a list cut at the cache\'s cap): said so, and the pod is told neither "not read" nor "nothing for this pod"', () => {
+    const errors = ['podnetworkchaos: more objects than the cache keeps'];
+    expect(linesWith({ state: 'unavailable', syncAgeSeconds: null, errors, readInPart: true })).toEqual([
+      '  intent (Kubernetes API, read in part: podnetworkchaos: more objects than the cache keeps): none of the part read is for this pod',
+      '  drift: unknown (the Kubernetes API intent is not available)',
+    ]);
   });
 
   it('intent listed, nothing for the pod: said so, drift reconciled', () => {

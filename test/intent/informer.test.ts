@@ -10,8 +10,9 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ResourceInformer, type KubeSourceSettings } from '../../agent/intent/informer.js';
+import { intentSummary } from '../../agent/intent/format.js';
 import { RESOURCES } from '../../agent/intent/resources.js';
-import { KubeIntentSource, listIntent } from '../../agent/intent/source.js';
+import { KubeIntentSource, KUBE_DEFAULTS, listIntent } from '../../agent/intent/source.js';
 import { silentLogger } from '../../agent/log.js';
 import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { experiment, partitionEntries, podNetworkChaos } from '../helpers/chaos-mesh-crds.js';
@@ -213,11 +214,29 @@ describe('bounds and timing', () => {
     running.push(source);
     source.start();
     await waitFor('listed', () => source.health().resources.every((r) => r.synced));
-    expect(source.view().status).toMatchObject({ state: 'unavailable', errors: ['podnetworkchaos: more objects than the cache keeps'] });
+    expect(source.view().status).toMatchObject({ state: 'unavailable', errors: ['podnetworkchaos: more objects than the cache keeps'], readInPart: true });
     server.create('podnetworkchaos', podNetworkChaos('cap', 'd', {}));
     await new Promise((r) => setTimeout(r, 200));
     expect(i.status().objects).toBe(2);
     for (const n of ['a', 'b', 'c', 'd']) server.remove('podnetworkchaos', 'cap', n);
+  });
+
+  it('one-shot: a list cut at the cap, or one resource refused, is intent read in part; every list refused, not read', async () => {
+    for (const n of ['a', 'b', 'c']) server.create('podnetworkchaos', podNetworkChaos('cap', n, {}));
+    const summary = async (settings = KUBE_DEFAULTS, token?: string): Promise<string> => {
+      const view = (await listIntent(kubeConfig(token), { from: 'test', server: server.url }, { timeoutMs: 20_000, settings })).view();
+      return intentSummary(view.status, view.pod('cap', 'elsewhere'));
+    };
+    expect(await summary({ ...FAST, maxObjects: 2 })).toBe('intent (Kubernetes API, read in part: podnetworkchaos: more objects than the cache keeps): none of the part read is for this pod');
+    server.forbid('iochaos');
+    try {
+      expect(await summary()).toMatch(/^intent \(Kubernetes API, read in part: iochaos: .*403.*\): none of the part read is for this pod$/);
+    } finally {
+      server.forbid('iochaos', false);
+    }
+    expect(await summary(KUBE_DEFAULTS, 'wrong-token')).toMatch(/^intent \(Kubernetes API\): not read \(podnetworkchaos: .*401.*\)$/);
+    expect(await summary()).toBe('intent (Kubernetes API, synced): nothing for this pod');
+    for (const n of ['a', 'b', 'c']) server.remove('podnetworkchaos', 'cap', n);
   });
 
   it('relists every resyncMs', async () => {
