@@ -5,13 +5,15 @@
  * sees every present injection as new). A pod whose namespace could not be read in a collection (verdict
  * `unknown`: a tool timed out, the read failed) says nothing about its injections: they are kept as they were,
  * without events, so one failed read neither logs a false end/start nor resets the first-seen time. The same holds
- * for pods absent from a collection whose runtime listing failed (a runtime restarting): absence proves nothing.
+ * for pods absent from a collection whose runtime listing failed (a runtime restarting): absence proves nothing,
+ * and for a sandbox in a state the runtime layer does not know (PodInfo.stateUnknown): it proves nothing either.
  * A pod whose sandbox is not ready is not read either, but there nothing is left to read: its network namespace
  * went with the sandbox and its containers are stopped, so its injections end (`reason: sandbox_not_ready`), as
  * those of a pod a complete listing no longer shows (`reason: pod_gone`).
  */
 import type { ChaosKind } from '../chaos/types.js';
 import { sameItems } from '../same-items.js';
+import type { PodInfo } from '../runtime/types.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
 
 export interface InjectionEvent {
@@ -60,6 +62,14 @@ function sameEvidence(kept: readonly string[], report: PodReport, kind: ChaosKin
   return n > 0 ? n === kept.length : sameItems(kept, report.chaos.findings);
 }
 
+/**
+ * Whether a pod left unread is so because its network namespace is gone: its sandbox is NOTREADY in a state the
+ * runtime knows, no namespace was resolved, and it is not a host-network pod (whose namespace is the node's).
+ */
+function sandboxGone(pod: PodInfo | null): boolean {
+  return pod !== null && pod.state === 'SANDBOX_NOTREADY' && pod.stateUnknown !== true && pod.netns === null && !pod.hostNetwork;
+}
+
 export class InjectionTracker {
   private entries = new Map<string, Entry>();
 
@@ -73,9 +83,7 @@ export class InjectionTracker {
     const notReady = new Set<string>();
     for (const report of snapshot.pods) {
       if (report.chaos.verdict === 'unknown') {
-        // A host-network pod's namespace is the node's: its sandbox stopping takes nothing with it.
-        const gone = report.pod?.state === 'SANDBOX_NOTREADY' && !report.pod.hostNetwork;
-        (gone ? notReady : unread).add(key(report.namespace, report.name, ''));
+        (sandboxGone(report.pod) ? notReady : unread).add(key(report.namespace, report.name, ''));
         continue;
       }
       for (const kind of report.chaos.kinds) {

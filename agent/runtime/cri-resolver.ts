@@ -65,7 +65,8 @@ export class CriResolver {
    */
   settledResolution(sb: PodSandbox): Resolution | null {
     if (sb.state !== 'SANDBOX_READY') {
-      return { ok: false, reason: `sandbox is ${sb.state}`, hostNetwork: false, retryAt: 0 };
+      const reason = sb.state === 'SANDBOX_STATE_UNKNOWN' ? 'sandbox state unknown (a PodSandboxState value this agent does not know)' : `sandbox is ${sb.state}`;
+      return { ok: false, reason, hostNetwork: false, retryAt: 0 };
     }
     try {
       validateId('sandbox', sb.id);

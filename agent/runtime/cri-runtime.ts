@@ -197,7 +197,8 @@ class CriRuntime implements RuntimeClient {
         runtime: this.runtime,
         endpoint: this.endpoint.url,
         sandboxId: sb.id,
-        state: sb.state,
+        // A state number the .proto does not name: not ready for this agent (never resolved), and said to be unknown.
+        state: sb.state === 'SANDBOX_STATE_UNKNOWN' ? 'SANDBOX_NOTREADY' : sb.state,
         pid: res.ok ? res.pid : null,
         hostNetwork: res.hostNetwork,
         netns: res.ok ? res.netns : null,
@@ -205,6 +206,7 @@ class CriRuntime implements RuntimeClient {
       };
       if (!res.ok) pod.reason = res.reason;
       if (res === NOT_ASKED) pod.unresolvedByRequest = true;
+      if (sb.state === 'SANDBOX_STATE_UNKNOWN') pod.stateUnknown = true;
       if (sb.labels && Object.keys(sb.labels).length > 0) pod.labels = { ...sb.labels };
       pods.push(pod);
     }

@@ -5,7 +5,7 @@
 import { compareNames } from '../compare-names.js';
 import { RuntimeError, ValidationError } from '../errors.js';
 import { validateId } from './netns-resolve.js';
-import type { ContainerInfo, ContainerState, NetnsRef, PodInfo } from './types.js';
+import type { ContainerInfo, ContainerState, NetnsRef, PodInfo, SandboxState } from './types.js';
 
 /** Newest Engine API version this client speaks; older servers are talked to in their own version. */
 export const DOCKER_CLIENT_MAX_API = '1.47';
@@ -70,10 +70,20 @@ export function negotiateApiVersion(endpoint: string, serverHeader: unknown): st
   return (compareApi(server, max) < 0 ? server : max).join('.');
 }
 
-/** Docker container state -> CRI enum name. */
+/**
+ * Docker's documented container states (the Engine API's ContainerState.Status): the only ones a sandbox state is
+ * derived from; any other string is a state this agent does not know.
+ */
+const DOCKER_STATES: ReadonlySet<string> = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
+
+/**
+ * Docker container state -> CRI enum name, as cri-dockerd maps the same containers (its "Up ..." status, paused
+ * included, is CONTAINER_RUNNING): a paused container is frozen (cgroup freezer), its process and namespaces live on.
+ */
 export function dockerContainerState(state: string): ContainerState {
   switch (state) {
     case 'running':
+    case 'paused':
       return 'CONTAINER_RUNNING';
     case 'created':
       return 'CONTAINER_CREATED';
@@ -88,6 +98,15 @@ export function dockerContainerState(state: string): ContainerState {
 /** States in which a container has a process (and so a PID and a live network namespace). */
 export function hasProcess(state: string): boolean {
   return state === 'running' || state === 'paused';
+}
+
+/**
+ * A sandbox (pause) container's state -> the CRI sandbox state, as cri-dockerd gives it for the same container:
+ * READY while it has a process (running, or paused: `docker pause` freezes it, its network namespace and what is
+ * injected there stay), NOTREADY otherwise. A state Docker does not document is NOTREADY too, marked `unknown`.
+ */
+export function dockerSandboxState(state: string): { state: SandboxState; unknown: boolean } {
+  return { state: hasProcess(state) ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY', unknown: !DOCKER_STATES.has(state) };
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
@@ -134,18 +153,20 @@ export function podsFromContainers(
   });
   const pod = (c: ListedContainer, meta: { namespace: string; name: string; uid: string }, containers: ContainerInfo[]): PodInfo => {
     const r = get(c.id);
+    const sandbox = dockerSandboxState(c.state);
     const p: PodInfo = {
       ...meta,
       runtime: 'docker',
       endpoint: url,
       sandboxId: c.id,
-      state: c.state === 'running' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY',
+      state: sandbox.state,
       pid: r.netns ? r.pid : null,
       hostNetwork: c.networkMode === 'host',
       netns: r.netns,
       containers,
     };
     if (!r.netns) p.reason = r.reason ?? 'unresolved';
+    if (sandbox.unknown) p.stateUnknown = true;
     return p;
   };
 

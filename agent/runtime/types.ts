@@ -72,6 +72,12 @@ export interface PodInfo {
    * containers' pids say nothing about the pod. Absent on every pod a client resolved or tried to.
    */
   unresolvedByRequest?: true;
+  /**
+   * The runtime gave a sandbox state this agent does not know (a CRI PodSandboxState number protos/cri.proto does
+   * not name, a Docker state the Engine API does not document): `state` is then SANDBOX_NOTREADY (never resolved
+   * nor read), but nothing says the sandbox or its network namespace is gone. Absent when the state is known.
+   */
+  stateUnknown?: true;
   containers: ContainerInfo[];
   /**
    * The sandbox's labels as the runtime reports them (CRI: the pod's labels plus kubelet's io.kubernetes.*);

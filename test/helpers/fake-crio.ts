@@ -64,7 +64,7 @@ export interface FakeCrio {
   readonly calls: string[];
   addPod(opts: AddPodOptions): Promise<FakeCrioPod>;
   removePod(sandboxId: string): Promise<void>;
-  setSandboxState(sandboxId: string, state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY'): void;
+  setSandboxState(sandboxId: string, state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY' | number): void;
   /** Stop serving (the socket goes away, like a runtime that died); pods and their processes stay. */
   down(): Promise<void>;
   /** Serve again on the same socket (a restarted runtime). */
@@ -88,7 +88,7 @@ interface PodState {
   infra: Proc | null;
   procs: Proc[];
   dropInfra: boolean;
-  state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
+  state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY' | number;
   createdAt: string;
   sandboxInfo: Record<string, string> | undefined;
   hideHostNetwork: boolean;
@@ -347,7 +347,8 @@ class Fake implements FakeCrio {
     }
   }
 
-  setSandboxState(sandboxId: string, state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY'): void {
+  /** A number: a PodSandboxState value protos/cri.proto does not name (a newer runtime's), sent as is. */
+  setSandboxState(sandboxId: string, state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY' | number): void {
     const st = this.pods.get(sandboxId);
     if (!st) throw new Error(`no fake pod ${sandboxId}`);
     st.state = state;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
+import { podsFromContainers, type ListedContainer } from '../../agent/runtime/docker-engine.js';
+import type { PodInfo } from '../../agent/runtime/types.js';
 import { chaos, chaosPod, cleanPod, snapshot } from './fixtures.js';
 
 describe('InjectionTracker', () => {
@@ -118,5 +120,30 @@ describe('InjectionTracker', () => {
     t.observe(snapshot([host]), 700);
     expect(t.observe(snapshot([{ ...host, pod: { ...host.pod, state: 'SANDBOX_NOTREADY' as const }, chaos: chaos('unknown') }]), 800)).toEqual([]);
     expect(t.firstSeen('default', 'web-1', 'delay')).toBe(700);
+  });
+});
+
+describe('InjectionTracker: sandboxes whose namespace is not known to be gone', () => {
+  const withChaos = { ...chaosPod(), chaos: chaos('active', ['delay']) };
+  const unreadAs = (pod: Partial<PodInfo>) => ({ ...withChaos, pod: { ...withChaos.pod!, ...pod }, chaos: chaos('unknown') });
+
+  it('keeps, without events, the injections of a Docker pod paused (docker pause) whose read failed once', () => {
+    const t = new InjectionTracker();
+    t.observe(snapshot([withChaos]), 100);
+    // The pause container frozen: Docker says 'paused', its process and network namespace live on.
+    const listed: ListedContainer = { id: 'a'.repeat(64), name: 'k8s_POD_web-1_default_uid-web-1_0', state: 'paused', networkMode: 'default', labels: { 'io.kubernetes.docker.type': 'podsandbox', 'io.kubernetes.pod.name': 'web-1', 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.pod.uid': 'uid-web-1' } };
+    const [paused] = podsFromContainers([listed], new Map([[listed.id, { pid: 4241, netns: { inode: 4026532000, path: '/proc/4241/ns/net' } }]]), 'unix:///var/run/docker.sock');
+    expect(t.observe(snapshot([{ ...withChaos, pod: { ...paused!, sandboxId: withChaos.pod!.sandboxId }, chaos: chaos('unknown') }]), 200)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
+  });
+
+  it('keeps them for a NOTREADY sandbox whose namespace was still resolved, and for a state the runtime layer does not know', () => {
+    const t = new InjectionTracker();
+    t.observe(snapshot([withChaos]), 100);
+    expect(t.observe(snapshot([unreadAs({ state: 'SANDBOX_NOTREADY' })]), 200)).toEqual([]);
+    expect(t.observe(snapshot([unreadAs({ state: 'SANDBOX_NOTREADY', pid: null, netns: null, stateUnknown: true })]), 300)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
+    // Known NOTREADY, nothing resolved: the namespace went with the sandbox.
+    expect(t.observe(snapshot([unreadAs({ state: 'SANDBOX_NOTREADY', pid: null, netns: null })]), 400).map((e) => e.reason)).toEqual(['sandbox_not_ready']);
   });
 });

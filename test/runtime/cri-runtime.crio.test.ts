@@ -109,6 +109,19 @@ describeIntegration('CRI runtime on a fake CRI-O (real netns)', { root: true, co
     expect(count(fake, from, 'PodSandboxStatus')).toBe(1);
   });
 
+  it('lists a sandbox in a state the .proto does not name as NOTREADY, unresolved, marked stateUnknown', async () => {
+    try {
+      fake.setSandboxState(withPid.sandboxId, 7);
+      const odd = find(await rt.listPods(), withPid.sandboxId);
+      expect(odd).toMatchObject({ state: 'SANDBOX_NOTREADY', stateUnknown: true, pid: null, netns: null, reason: 'sandbox state unknown (a PodSandboxState value this agent does not know)' });
+      fake.setSandboxState(withPid.sandboxId, 'SANDBOX_NOTREADY');
+      expect(find(await rt.listPods(), withPid.sandboxId).stateUnknown).toBeUndefined();
+    } finally {
+      fake.setSandboxState(withPid.sandboxId, 'SANDBOX_READY');
+    }
+    expect(find(await rt.listPods(), withPid.sandboxId).netns?.path).toBe(`/proc/${withPid.pid}/ns/net`);
+  });
+
   it('re-resolves a cached sandbox whose pid died (stat check, one PodSandboxStatus)', async () => {
     const before = find(await rt.listPods(), withPid.sandboxId);
     const newPid = await fake.replaceInfra(withPid.sandboxId);

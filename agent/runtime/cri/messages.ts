@@ -13,7 +13,11 @@ import type { EnumDef, MessageDef } from './schema.js';
 // Shapes (int64/uint64 as decimal strings, enums by name, absent sub-messages null, maps as objects)
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
-export type WirePodSandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
+/**
+ * SANDBOX_STATE_UNKNOWN is no CRI name: it is what a PodSandboxState number protos/cri.proto does not name decodes
+ * to, so that the runtime layer can say so (PodInfo.stateUnknown) while reporting such a sandbox as NOTREADY.
+ */
+export type WirePodSandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY' | 'SANDBOX_STATE_UNKNOWN';
 export type WireContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 
 export interface VersionResponse {
@@ -147,7 +151,7 @@ export type CriMethod = keyof CriMethods;
 // Enums
 
 export const NAMESPACE_MODE: EnumDef = { name: 'NamespaceMode', values: ['POD', 'CONTAINER', 'NODE', 'TARGET'], unknown: 'POD' };
-export const POD_SANDBOX_STATE: EnumDef = { name: 'PodSandboxState', values: ['SANDBOX_READY', 'SANDBOX_NOTREADY'], unknown: 'SANDBOX_NOTREADY' };
+export const POD_SANDBOX_STATE: EnumDef = { name: 'PodSandboxState', values: ['SANDBOX_READY', 'SANDBOX_NOTREADY'], unknown: 'SANDBOX_STATE_UNKNOWN' };
 export const CONTAINER_STATE: EnumDef = {
   name: 'ContainerState',
   values: ['CONTAINER_CREATED', 'CONTAINER_RUNNING', 'CONTAINER_EXITED', 'CONTAINER_UNKNOWN'],

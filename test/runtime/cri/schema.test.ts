@@ -149,7 +149,8 @@ describe('decoding edge cases', () => {
     w.varint(7);
     w.bytes(5, encodeMessage({ name: 'E', fields: [{ no: 1, name: 'key', type: 'string' }, { no: 2, name: 'value', type: 'string' }] }, { key: '__proto__', value: 'x' }));
     const d = decodeMessage(PodSandboxDef, w.finish());
-    expect(d.state).toBe('SANDBOX_NOTREADY');
+    // PodSandboxState's fallback is no CRI name: cri-runtime.ts lists such a sandbox NOTREADY, marked stateUnknown.
+    expect(d.state).toBe('SANDBOX_STATE_UNKNOWN');
     expect(Object.getPrototypeOf(d.labels)).toBe(Object.prototype);
     expect(Object.keys(d.labels as object)).toEqual(['__proto__']);
     expect(Object.getOwnPropertyDescriptor(d.labels, '__proto__')?.value).toBe('x');
