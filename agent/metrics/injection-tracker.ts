@@ -9,7 +9,11 @@
  * and for a sandbox in a state the runtime layer does not know (PodInfo.stateUnknown): it proves nothing either.
  * A pod whose sandbox is not ready is not read either, but there nothing is left to read: its network namespace
  * went with the sandbox and its containers are stopped, so its injections end (`reason: sandbox_not_ready`), as
- * those of a pod a complete listing no longer shows (`reason: pod_gone`).
+ * those of a pod a complete listing no longer shows (`reason: pod_gone`). Entries are keyed by namespace and
+ * name (as the metrics are) but remember the pod's uid and sandbox: a pod deleted and created again under the same
+ * name (a new uid) ends its predecessor's injections (`reason: pod_replaced`), a sandbox kubelet replaced (same
+ * uid, a new sandbox and so a new network namespace) ends those of the old one (`reason: sandbox_not_ready`), and
+ * what the new pod or sandbox shows starts afresh, with a new first-seen time.
  */
 import type { ChaosKind } from '../chaos/types.js';
 import { sameItems } from '../same-items.js';
@@ -25,10 +29,13 @@ export interface InjectionEvent {
   evidence: string[];
   /**
    * Why an injection ended other than by its pod's state no longer showing it: the pod is gone from a complete
-   * listing, or its sandbox is not ready (its network namespace is gone). Absent on starts and on plain ends.
+   * listing, its sandbox is not ready or was replaced (its network namespace is gone), or another pod took its
+   * namespace/name (a new uid). Absent on starts and on plain ends.
    */
-  reason?: 'pod_gone' | 'sandbox_not_ready';
+  reason?: EndReason;
 }
+
+export type EndReason = 'pod_gone' | 'sandbox_not_ready' | 'pod_replaced';
 
 interface Entry {
   namespace: string;
@@ -36,6 +43,9 @@ interface Entry {
   kind: ChaosKind;
   firstSeen: number;
   evidence: string[];
+  /** The pod's uid and sandbox ID when last seen ('' when the report carried no runtime facts). */
+  uid: string;
+  sandboxId: string;
 }
 
 function key(namespace: string, pod: string, kind: string): string {
@@ -70,6 +80,23 @@ function sandboxGone(pod: PodInfo | null): boolean {
   return pod !== null && pod.state === 'SANDBOX_NOTREADY' && pod.stateUnknown !== true && pod.netns === null && !pod.hostNetwork;
 }
 
+/**
+ * Why the injections `e` recorded cannot be those `pod` (listed under the same namespace/name) shows: another pod
+ * (a new uid; without uids, a new sandbox), or the same pod with a new sandbox and so a new network namespace
+ * (not for a host-network pod: its namespace stays the node's). null: the same pod and namespace, or no facts.
+ */
+function replacement(e: Pick<Entry, 'uid' | 'sandboxId'>, pod: PodInfo | null): EndReason | null {
+  if (pod === null || e.sandboxId === '' || pod.sandboxId === e.sandboxId) return null;
+  if (pod.uid !== e.uid || pod.uid === '') return 'pod_replaced';
+  return pod.hostNetwork ? null : 'sandbox_not_ready';
+}
+
+function ended(e: Entry, reason: EndReason | null): InjectionEvent {
+  const ev: InjectionEvent = { event: 'injection_ended', namespace: e.namespace, pod: e.pod, kind: e.kind, evidence: e.evidence };
+  if (reason !== null) ev.reason = reason;
+  return ev;
+}
+
 export class InjectionTracker {
   private entries = new Map<string, Entry>();
 
@@ -86,40 +113,48 @@ export class InjectionTracker {
         (sandboxGone(report.pod) ? notReady : unread).add(key(report.namespace, report.name, ''));
         continue;
       }
+      const uid = report.pod?.uid ?? '';
+      const sandboxId = report.pod?.sandboxId ?? '';
       for (const kind of report.chaos.kinds) {
         const k = key(report.namespace, report.name, kind);
         if (next.has(k)) continue;
-        const prev = this.entries.get(k);
-        // Same pod, kind and first-seen time, equal evidence: the entry (never modified) stands as it is.
-        if (prev !== undefined && sameEvidence(prev.evidence, report, kind)) {
+        let prev = this.entries.get(k);
+        const replaced = prev === undefined ? null : replacement(prev, report.pod);
+        if (replaced !== null) {
+          // The predecessor's injection ends; this one is new (the end logged first).
+          events.push(ended(prev!, replaced));
+          prev = undefined;
+        }
+        // Same pod, sandbox, kind and first-seen time, equal evidence: the entry (never modified) stands as it is.
+        if (prev !== undefined && prev.sandboxId === sandboxId && prev.uid === uid && sameEvidence(prev.evidence, report, kind)) {
           next.set(k, prev);
           continue;
         }
         const evidence = evidenceFor(report, kind);
-        next.set(k, { namespace: report.namespace, pod: report.name, kind, firstSeen: prev?.firstSeen ?? now, evidence });
+        next.set(k, { namespace: report.namespace, pod: report.name, kind, firstSeen: prev?.firstSeen ?? now, evidence, uid, sandboxId });
         if (!prev) events.push({ event: 'injection_started', namespace: report.namespace, pod: report.name, kind, evidence });
       }
     }
     const listingFailed = snapshot.collectors.some((c) => c.collector === 'runtime' && !c.success);
-    // Pods listed: when the listing failed, a pod absent proves nothing; else an absent pod is gone.
-    let listed: Set<string> | null = null;
+    // Pods listed, with their runtime facts: when the listing failed, a pod absent proves nothing; else it is gone.
+    let listed: Map<string, PodInfo | null> | null = null;
     for (const [k, e] of this.entries) {
       if (next.has(k)) continue;
       const podKey = key(e.namespace, e.pod, '');
-      if (unread.has(podKey)) {
+      listed ??= new Map(snapshot.pods.map((p) => [key(p.namespace, p.name, ''), p.pod]));
+      const pod = listed.get(podKey);
+      // Another pod or sandbox under the name ends the old one's injections, read or not.
+      const replaced = pod === undefined ? null : replacement(e, pod);
+      if (replaced === null && unread.has(podKey)) {
         next.set(k, e);
         continue;
       }
-      listed ??= new Set(snapshot.pods.map((p) => key(p.namespace, p.name, '')));
-      const gone = !listed.has(podKey);
+      const gone = pod === undefined;
       if (gone && listingFailed) {
         next.set(k, e);
         continue;
       }
-      const ended: InjectionEvent = { event: 'injection_ended', namespace: e.namespace, pod: e.pod, kind: e.kind, evidence: e.evidence };
-      if (gone) ended.reason = 'pod_gone';
-      else if (notReady.has(podKey)) ended.reason = 'sandbox_not_ready';
-      events.push(ended);
+      events.push(ended(e, replaced ?? (gone ? 'pod_gone' : notReady.has(podKey) ? 'sandbox_not_ready' : null)));
     }
     this.entries = next;
     return events;

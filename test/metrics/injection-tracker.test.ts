@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
+import type { ChaosKind } from '../../agent/chaos/types.js';
+import { InjectionTracker, type InjectionEvent } from '../../agent/metrics/injection-tracker.js';
 import { podsFromContainers, type ListedContainer } from '../../agent/runtime/docker-engine.js';
 import type { PodInfo } from '../../agent/runtime/types.js';
 import { chaos, chaosPod, cleanPod, snapshot } from './fixtures.js';
@@ -145,5 +146,50 @@ describe('InjectionTracker: sandboxes whose namespace is not known to be gone', 
     expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
     // Known NOTREADY, nothing resolved: the namespace went with the sandbox.
     expect(t.observe(snapshot([unreadAs({ state: 'SANDBOX_NOTREADY', pid: null, netns: null })]), 400).map((e) => e.reason)).toEqual(['sandbox_not_ready']);
+  });
+});
+
+describe('InjectionTracker: a pod or sandbox replaced under the same namespace/name', () => {
+  const withChaos = { ...chaosPod(), chaos: chaos('active', ['delay', 'partition']) };
+  const as = (pod: Partial<PodInfo>, kinds: ChaosKind[] | null = ['delay', 'partition']) => ({
+    ...withChaos, pod: { ...withChaos.pod!, ...pod }, chaos: kinds === null ? chaos('unknown') : chaos('active', kinds),
+  });
+  const shape = (events: InjectionEvent[]) => events.map((e) => [e.event, e.kind, e.reason]);
+
+  it('ends the old pod\'s injections (pod_replaced) and starts the new pod\'s afresh, read or not', () => {
+    const t = new InjectionTracker();
+    t.observe(snapshot([withChaos]), 100);
+    // Deleted and created again (a StatefulSet pod): a new uid, a new sandbox, the same fault applied to it.
+    const second = as({ uid: 'uid-2', sandboxId: 'sb-2' }, ['delay']);
+    expect(shape(t.observe(snapshot([second]), 200))).toEqual([
+      ['injection_ended', 'delay', 'pod_replaced'], ['injection_started', 'delay', undefined], ['injection_ended', 'partition', 'pod_replaced'],
+    ]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(200);
+    expect(t.firstSeen('default', 'web-1', 'partition')).toBeUndefined();
+    expect(t.observe(snapshot([second]), 300)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(200);
+    // Replaced again, the new one not read this time: the old one's injections end all the same.
+    expect(shape(t.observe(snapshot([as({ uid: 'uid-3', sandboxId: 'sb-3' }, null)]), 400))).toEqual([['injection_ended', 'delay', 'pod_replaced']]);
+    expect(t.size).toBe(0);
+    // Without uids (a plain Docker container recreated under its name), a new sandbox is a new pod.
+    t.observe(snapshot([as({ uid: '', sandboxId: 'c-1' }, ['delay'])]), 500);
+    expect(shape(t.observe(snapshot([as({ uid: '', sandboxId: 'c-2' }, ['delay'])]), 600))).toEqual([
+      ['injection_ended', 'delay', 'pod_replaced'], ['injection_started', 'delay', undefined],
+    ]);
+  });
+
+  it('ends the injections of a sandbox kubelet replaced (same uid, a new namespace) as sandbox_not_ready; not for host network', () => {
+    const t = new InjectionTracker();
+    t.observe(snapshot([withChaos]), 100);
+    expect(shape(t.observe(snapshot([as({ sandboxId: 'sb-new' })]), 200))).toEqual([
+      ['injection_ended', 'delay', 'sandbox_not_ready'], ['injection_started', 'delay', undefined],
+      ['injection_ended', 'partition', 'sandbox_not_ready'], ['injection_started', 'partition', undefined],
+    ]);
+    expect(t.firstSeen('default', 'web-1', 'partition')).toBe(200);
+    // A host-network pod's namespace is the node's: a new sandbox changes nothing.
+    const host = new InjectionTracker();
+    host.observe(snapshot([as({ sandboxId: 'sb-h1', hostNetwork: true })]), 300);
+    expect(host.observe(snapshot([as({ sandboxId: 'sb-h2', hostNetwork: true })]), 400)).toEqual([]);
+    expect(host.firstSeen('default', 'web-1', 'delay')).toBe(300);
   });
 });
