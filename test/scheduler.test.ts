@@ -108,22 +108,53 @@ describe('CollectionScheduler', () => {
     expect(lines.filter((l) => !l.event)).toEqual([]);
   });
 
-  it("logs the injection events in the shape of README's example: every field with its JSON type, evidence an array", async () => {
+  /** README's log section: from its first line to the Metrics heading. */
+  const readmeLogs = (): string => {
     const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
-    const example = /^`(\{"level":"info".*"event":"injection_started".*\})`$/m.exec(readme);
-    expect(example, 'README has the injection_started log example').not.toBeNull();
-    const documented = JSON.parse(example![1]!) as Record<string, unknown>;
+    return readme.slice(readme.indexOf('Logs are JSON lines'), readme.indexOf('### Metrics'));
+  };
+  /** The scheduler's injection log lines for these snapshots, one collection each. */
+  const logged = async (snaps: Snapshot[]): Promise<Record<string, unknown>[]> => {
     const { log, lines } = capture();
-    const s = make(async () => snapshot([chaosPod()]), 60_000, log);
-    await s.collectNow();
-    const logged = lines.find((l) => l.event === 'injection_started')!;
+    let i = 0;
+    const s = make(async () => snaps[Math.min(i++, snaps.length - 1)]!, 60_000, log);
+    for (let k = 0; k < snaps.length; k++) await s.collectNow();
+    return lines.filter((l) => l.event);
+  };
+
+  it("logs the injection events in the shape of README's examples: every field with its JSON type, evidence an array", async () => {
     const type = (v: unknown): string => (Array.isArray(v) ? `array of ${[...new Set(v.map((x) => typeof x))].join(',')}` : typeof v);
     // The logger's own fields (level: a label in the agent's pino, a number in this one; time; app) aside.
     const own = new Set(['level', 'time', 'app', 'pid', 'hostname']);
     const shape = (o: Record<string, unknown>): [string, string][] => Object.keys(o).filter((k) => !own.has(k)).sort().map((k) => [k, type(o[k])]);
-    expect(shape(documented)).toEqual(shape(logged));
-    expect(type(documented.evidence)).toBe('array of string');
-    expect(documented.msg).toBe('injection started');
+    const lines = await logged([snapshot([chaosPod()]), snapshot([])]);
+    for (const [event, msg] of [['injection_started', 'injection started'], ['injection_ended', 'injection ended']] as const) {
+      const example = new RegExp(`^\`(\\{"level":"info".*"event":"${event}".*\\})\`$`, 'm').exec(readmeLogs());
+      expect(example, `README has the ${event} log example`).not.toBeNull();
+      const documented = JSON.parse(example![1]!) as Record<string, unknown>;
+      const line = lines.find((l) => l.event === event)!;
+      expect([event, shape(documented)]).toEqual([event, shape(line)]);
+      expect(type(documented.evidence)).toBe('array of string');
+      expect([documented.msg, line.msg]).toEqual([msg, msg]);
+      if (event === 'injection_ended') expect(documented.reason).toBe(line.reason);
+    }
+  });
+
+  it("emits exactly the end reasons README's log section documents, and none on a plain end", async () => {
+    const withChaos = { ...chaosPod(), chaos: chaos('active', ['delay']) };
+    const dead = { ...withChaos, pod: { ...withChaos.pod!, state: 'SANDBOX_NOTREADY' as const, pid: null, netns: null }, chaos: chaos('unknown') };
+    const recreated = { ...withChaos, pod: { ...withChaos.pod!, uid: 'uid-2', sandboxId: 'sb-2' } };
+    const ends = (await logged([
+      snapshot([withChaos]), snapshot([]), // gone from a complete listing
+      snapshot([withChaos]), snapshot([dead]), // its sandbox stopped
+      snapshot([withChaos]), snapshot([recreated]), // deleted and created again: a new uid
+      snapshot([{ ...recreated, chaos: chaos('clean') }]), // read, the fault not there: no reason
+    ])).filter((l) => l.event === 'injection_ended');
+    expect(ends.map((l) => l.reason ?? null)).toEqual(['pod_gone', 'sandbox_not_ready', 'pod_replaced', null]);
+    expect('reason' in ends[3]!).toBe(false);
+    const documented = [...readmeLogs().matchAll(/"reason":"([a-z_]+)"/g)].map((m) => m[1]!);
+    const emitted = ends.flatMap((l) => (typeof l.reason === 'string' ? [l.reason] : []));
+    expect([...new Set(documented)].sort()).toEqual([...new Set(emitted)].sort());
   });
 
   it('keeps the last good collection when one fails, and logs the failure once per loop tick', async () => {
