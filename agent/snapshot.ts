@@ -11,10 +11,10 @@ import type { BpmReport } from './proc/bpm.js';
 import type { PodProcFacts } from './proc/model.js';
 import type { ContainerStat, NetnsRef, PodInfo, RuntimeStatus } from './runtime/types.js';
 
-/** One pod (or one --netns/--pid target) and what was read from its network namespace. */
 /** The note on a host-network pod's entry when the node's namespace is reported once, in Snapshot.host. */
 export const HOST_SUMMARY_NOTE = "host network: the node's namespace is reported once (the host entry), not per pod";
 
+/** One pod (or one --netns/--pid target) and what was read from its network namespace. */
 export interface PodReport {
   /** Empty for --netns / --pid targets and for non-Kubernetes Docker containers' namespace. */
   namespace: string;
@@ -53,6 +53,12 @@ export interface PodReport {
   drift?: PodDrift;
   /** The pod uses the node's network namespace (or, on `Snapshot.host`, this is the node's namespace). */
   hostNetwork?: boolean;
+  /**
+   * A host-network pod's entry whose namespace, the node's, was read once and is reported in Snapshot.host: it carries
+   * the verdict, not the state (its note, HOST_SUMMARY_NOTE, says so to a reader). Not in the JSON document, which
+   * says the same with its `host` entry and this entry's `"hostNetwork":true` and `"reader":null`.
+   */
+  hostSummary?: true;
 }
 
 /** A sandbox listed for a pod that another sandbox stands for (runtime collector's choosePrimary). */

@@ -153,7 +153,7 @@ async function readGroup(run: NetnsRun, group: Group): Promise<void> {
     draft.host = { ...reportFrom({ namespace: '', name: '', runtime: first.runtime, netns: first.netns, pod: null }, state, chaos, state.spawns), hostNetwork: true };
     const summary = emptyNetnsState();
     for (const p of group.pods) {
-      const r: PodReport = { ...reportFrom(baseOf(p), summary, chaos, 0), hostNetwork: true, notes: [HOST_SUMMARY_NOTE] };
+      const r: PodReport = { ...reportFrom(baseOf(p), summary, chaos, 0), hostNetwork: true, hostSummary: true, notes: [HOST_SUMMARY_NOTE] };
       r.errors = draft.host.errors;
       draft.reports.set(p, r);
     }

@@ -17,7 +17,7 @@ import { driftLines, findingWithOwner } from '../intent/format.js';
 import { beginKubeLists, oneShotKube } from '../intent/setup.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import { procNetnsPath } from '../runtime/netns-resolve.js';
-import { HOST_SUMMARY_NOTE, type PodReport, type StaleSandbox } from '../snapshot.js';
+import type { PodReport, StaleSandbox } from '../snapshot.js';
 import type { CommandIo } from './io.js';
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
@@ -142,9 +142,9 @@ function withSources(label: string, lines: string[], r: PodReport, ofSection: (s
   return [...lines, `    ! ${why}`];
 }
 
-/** A host-network pod's entry whose namespace, the node's, was read once and is shown in the host entry (its note says so). */
+/** A host-network pod's entry whose namespace, the node's, was read once and is shown in the host entry (PodReport.hostSummary). */
 function isHostSummary(r: PodReport): boolean {
-  return r.reader === null && r.hostNetwork === true && (r.notes?.includes(HOST_SUMMARY_NOTE) ?? false);
+  return r.hostSummary === true;
 }
 
 /**

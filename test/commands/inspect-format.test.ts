@@ -46,12 +46,28 @@ describe('formatReport', () => {
 
   it("a host-network pod's entry points at the host entry: neither 'not read' nor the empty tables of its summary", () => {
     const entry = unreadEntry('', {
-      name: 'agent', hostNetwork: true, errors: [], notes: [HOST_SUMMARY_NOTE], netns: { inode: 4026531840, path: '/proc/1/ns/net' },
+      name: 'agent', hostNetwork: true, hostSummary: true, errors: [], notes: [HOST_SUMMARY_NOTE], netns: { inode: 4026531840, path: '/proc/1/ns/net' },
       chaos: { verdict: 'clean', kinds: [], findings: [], details: [] },
     });
     expect(formatReport(entry).split('\n')).toEqual([
       'pod shop/agent host network  netns inode 4026531840 /proc/1/ns/net',
       '  verdict: clean',
+      `  note: ${HOST_SUMMARY_NOTE}`,
+      '',
+    ]);
+  });
+
+  it("an unread host-network entry whose notes hold the summary's text for another reason is not taken for the summary", () => {
+    const entry = unreadEntry('not read before the collection deadline', {
+      name: 'agent', hostNetwork: true, notes: [HOST_SUMMARY_NOTE], netns: { inode: 4026531840, path: '/proc/1/ns/net' },
+    });
+    expect(formatReport(entry).split('\n')).toEqual([
+      'pod shop/agent host network  netns inode 4026531840 /proc/1/ns/net',
+      '  verdict: unknown',
+      '  - not inspected: not read before the collection deadline',
+      '  errors:',
+      '    ! not read before the collection deadline',
+      '  network namespace not read: not read before the collection deadline',
       `  note: ${HOST_SUMMARY_NOTE}`,
       '',
     ]);
