@@ -3,8 +3,8 @@
  * name those tables list is one the registry emits. "Can emit": the families registered for a collection in which
  * every optional part is present (the Kubernetes API source, the root reader following mount events, a /proc scan,
  * the netlink reader, chaos-daemon's processes, a stale sandbox, a cut source), plus the long-lived registry; and
- * that collection must register every family name written in agent/metrics/ (a family added behind a new condition
- * fails here until this collection covers it).
+ * that collection must register every family name written in agent/metrics/, however quoted (a family added behind a
+ * new condition fails here until this collection covers it).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +45,14 @@ function readmeMetricNames(readme: string): { names: Set<string>; prefixes: stri
   return { names, prefixes };
 }
 
+/**
+ * The metric names written as whole string literals in `source`: single- or double-quoted, or a template literal
+ * without substitutions (one built with `${...}` cannot be read from the text and is not found).
+ */
+function metricNameLiterals(source: string): Set<string> {
+  return new Set([...source.matchAll(/(['"`])(chaos_daemon_[a-z0-9_]+)\1/g)].map((m) => m[2]!));
+}
+
 /** A collection with every optional part present. */
 function fullSnapshot(): Snapshot {
   const web = chaosPod();
@@ -82,6 +90,18 @@ describe('README Metrics tables', () => {
     expect(readmeMetricNames(doc)).toEqual({ names: new Set(['a_x_total', 'a_y_total', 'b']), prefixes: ['process_', 'nodejs_'] });
   });
 
+  it('finds the metric names of agent source however they are quoted, and only whole literals', () => {
+    const source = [
+      "new Gauge({ name: 'chaos_daemon_single', help: 'h' });",
+      'new Gauge({ name: "chaos_daemon_double", help: "h" });',
+      'new Counter({ name: `chaos_daemon_template_total`, help: `h` });',
+      'const built = `chaos_daemon_${kind}_total`;',
+      "log.warn('see chaos_daemon_in_prose for details');",
+      'const odd = \'chaos_daemon_mismatched" + "x\';',
+    ].join('\n');
+    expect([...metricNameLiterals(source)].sort()).toEqual(['chaos_daemon_double', 'chaos_daemon_single', 'chaos_daemon_template_total']);
+  });
+
   it('list every family the registry can emit, and only those', async () => {
     const { names, prefixes } = readmeMetricNames(readFileSync(join(ROOT, 'README.md'), 'utf8'));
     const emitted = await emittedNames();
@@ -95,7 +115,7 @@ describe('README Metrics tables', () => {
     const literal = new Set<string>();
     for (const f of readdirSync(dir)) {
       if (!f.endsWith('.ts')) continue;
-      for (const [, n] of readFileSync(join(dir, f), 'utf8').matchAll(/'(chaos_daemon_[a-z0-9_]+)'/g)) literal.add(n!);
+      for (const n of metricNameLiterals(readFileSync(join(dir, f), 'utf8'))) literal.add(n);
     }
     expect(literal.size).toBeGreaterThan(60);
     const emitted = new Set(await emittedNames());
