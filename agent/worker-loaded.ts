@@ -10,11 +10,16 @@
  */
 import { once } from 'node:events';
 import { Worker, workerData, type WorkerOptions } from 'node:worker_threads';
+import { errorMessage } from './errors.js';
 import { closeLeftFds, newFdLedgerSlots } from './fd-ledger.js';
+import type { Logger } from './log.js';
 
 const flags = new WeakMap<Worker, Int32Array>();
-/** Each thread's ledger of the fds it opened through koffi, closed here once it has ended (fd-ledger.ts). */
-const ledgers = new WeakMap<Worker, Int32Array>();
+/**
+ * Each thread's ledger of the fds it opened through koffi, closed here once it has ended (fd-ledger.ts), with its
+ * thread id (-1 once the thread has ended) and where a close that failed is said.
+ */
+const ledgers = new WeakMap<Worker, { slots: Int32Array; threadId: number; log: Logger }>();
 /** Fds ended threads left open, closed here since start, and closes that failed (tests, the note's figures). */
 export const leftFds = { closed: 0, failed: 0 };
 /** Threads started by startWorker that have not exited (exit.ts: process.exit() would join them). */
@@ -27,15 +32,16 @@ const waitAsync = (Atomics as unknown as {
 
 /**
  * `new Worker(url, opts)`, with the shared word (`workerData.loaded`) and the thread's fd ledger (`workerData.fds`,
- * fd-ledger.ts); workerData must be an object or absent.
+ * fd-ledger.ts); workerData must be an object or absent. `log` hears of the fds the thread left that could not be
+ * closed once it ended (a warning: never expected, each one a leak).
  */
-export function startWorker(url: URL, opts: WorkerOptions): Worker {
+export function startWorker(url: URL, opts: WorkerOptions, log: Logger): Worker {
   const loaded = new Int32Array(new SharedArrayBuffer(4));
   const fds = newFdLedgerSlots();
   const data = (opts.workerData ?? {}) as Record<string, unknown>;
   const w = new Worker(url, { ...opts, workerData: { ...data, loaded, fds } });
   flags.set(w, loaded);
-  ledgers.set(w, fds);
+  ledgers.set(w, { slots: fds, threadId: w.threadId, log });
   // A thread that ends on its own (an error, its heap limit, a stranded namespace) is closed for here; one whose
   // owner removed every listener first is closed for by terminateLoaded (a second pass finds the ledger empty).
   w.once('exit', () => closeLeft(w));
@@ -101,7 +107,12 @@ export async function terminateLoaded(worker: Worker, maxWaitMs = MAX_LOAD_WAIT_
 function closeLeft(worker: Worker): void {
   const ledger = ledgers.get(worker);
   if (ledger === undefined) return;
-  const { closed, failed } = closeLeftFds(ledger);
+  const { closed, failed } = closeLeftFds(ledger.slots);
   leftFds.closed += closed.length;
   leftFds.failed += failed.length;
+  if (failed.length === 0) return;
+  ledger.log.warn(
+    { threadId: ledger.threadId, fds: failed.map((f) => f.fd), closed: closed.length, err: errorMessage(failed[0]!.error) },
+    'could not close fds an ended worker thread left open',
+  );
 }

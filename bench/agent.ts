@@ -85,6 +85,7 @@ export class InProcessAgent {
     this.cgroups = new CgroupStatsReader({ cgroupRoot: hostCgroupRoot(this.cfg.hostRoot), procRoot: this.cfg.procRoot, ownCgroupRoot: OWN_CGROUP_ROOT });
     // The hooks node-collector.ts gives the reader, plus the reader threads' CPU.
     this.reader = createNetnsReader(this.cfg, {
+      log,
       onCommand: (r) => persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
       onFallback: (reason) => persistent.onFallback(reason),
       onRead: (e) => {

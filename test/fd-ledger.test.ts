@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeLeftFds, FD_LEDGER_SLOTS, FdLedger, newFdLedgerSlots } from '../agent/fd-ledger.js';
+import { silentLogger } from '../agent/log.js';
 import { NetlinkPool } from '../agent/netns/netlink/pool.js';
 import { leftFds, startWorker, terminateLoaded } from '../agent/worker-loaded.js';
 import { describeIntegration } from './helpers/env.js';
@@ -85,7 +86,7 @@ describeIntegration('fds of ended reader threads (needs npm run build for dist/)
   afterAll(destroyAll);
 
   it('a thread terminated while it holds koffi sockets and a /proc fd: its parent closes them; a plain Worker leaves them', async () => {
-    const w = startWorker(holder(), {});
+    const w = startWorker(holder(), {}, silentLogger());
     const fds = await firstMessage(w);
     expect(fds.every((fd) => fd >= 0)).toBe(true);
     expect(opened(fds)).toEqual(fds);
@@ -103,7 +104,7 @@ describeIntegration('fds of ended reader threads (needs npm run build for dist/)
   });
 
   it('a thread that dies on its own (an uncaught error): its fds are closed once it has exited, with no terminate', async () => {
-    const w = startWorker(holder('throw'), {});
+    const w = startWorker(holder('throw'), {}, silentLogger());
     const fds = await firstMessage(w);
     expect(opened(fds)).toEqual(fds);
     const died = new Promise((res) => w.once('error', res));

@@ -38,7 +38,7 @@ await w.terminate();
 const loading = await import(pathToFileURL(join(dist, 'agent/worker-loaded.js')).href);
 const niced = async (file) => {
   const before = new Set(tids());
-  const x = loading.startWorker(pathToFileURL(join(dist, file)), { execArgv: [] });
+  const x = loading.startWorker(pathToFileURL(join(dist, file)), { execArgv: [] }, { warn: (o, m) => console.error(m, o) });
   await new Promise((r) => x.once('online', r));
   let got = [];
   for (let i = 0; i < 100; i++) {

@@ -69,7 +69,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   const target = cfg.args[0]!;
   const [namespace = '', name = ''] = target.split('/');
   const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
-  const reader = createNetnsReader(cfg);
+  const reader = createNetnsReader(cfg, { log: io.log });
   const onAbort = (): void => void reader.close();
   io.signal.addEventListener('abort', onAbort, { once: true });
   const inventory = new Inventory(cfg, { log: io.log });

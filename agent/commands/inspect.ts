@@ -24,7 +24,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   // The few namespaces of NS/POD, --netns or --pid are read with netlink on this thread: a worker's start-up (a
   // second Node bootstrap, koffi and every decoder loaded again) costs more than those reads. --all reads every
   // namespace of the node, in parallel on the worker threads as `serve` does.
-  const reader = createNetnsReader(cfg, {}, { netlinkThread: cfg.all ? 'workers' : 'caller' });
+  const reader = createNetnsReader(cfg, { log: io.log }, { netlinkThread: cfg.all ? 'workers' : 'caller' });
   const onAbort = (): void => void reader.close();
   io.signal.addEventListener('abort', onAbort, { once: true });
   try {

@@ -43,6 +43,7 @@ export function createNodeCollector(
 ): NodeCollector {
   const inventory = new Inventory(cfg, { log: deps.log, onCall: deps.persistent.onCall });
   const reader = createNetnsReader(cfg, {
+    log: deps.log,
     onCommand: (r) => deps.persistent.onCommand({ tool: r.tool, seconds: r.seconds, ok: r.error === null, reason: r.error?.reason ?? null }),
     onRead: (e) => deps.persistent.onRead(e),
     onFallback: (reason, detail) => {
@@ -84,5 +85,5 @@ export function exporterRootReader(reader: NetnsReader, log: Logger, watchMounts
   const lease = reader.threadLease();
   const events = watchMounts ? MountEvents.open() : null;
   if (events !== null && !(events instanceof MountEvents)) log.debug({ reason: events.unavailable }, 'no mount events: every mount table is read every collection');
-  return new RootReader({ ...(lease ? { lease } : {}), ...(events instanceof MountEvents ? { mountEvents: events } : {}) });
+  return new RootReader({ log, ...(lease ? { lease } : {}), ...(events instanceof MountEvents ? { mountEvents: events } : {}) });
 }

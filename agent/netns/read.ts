@@ -15,6 +15,7 @@
  * Never throws: a namespace that cannot be read gives a state whose sources say why.
  */
 import { NetlinkError, NetnsCommandError, ValidationError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
 import { pathProblem } from '../runtime/netns-resolve.js';
 import { Semaphore } from '../map-limit.js';
 import type { NetlinkPool, PoolResult, ThreadLease } from './netlink/pool.js';
@@ -54,6 +55,8 @@ export interface ReaderHooks {
   /** Every namespace read: its reader, wall time, the worker thread's CPU (netlink), and why sources failed. */
   onRead?: (e: { reader: 'netlink' | 'nsenter'; seconds: number; cpuSeconds: number; failures: string[]; unchanged: boolean }) => void;
   onFallback?: (reason: FallbackReason, detail: string) => void;
+  /** Where the netlink pool's threads say what the operator should know (fds an ended thread left that could not be closed). */
+  log?: Logger;
 }
 
 export interface ReadTarget {
@@ -229,7 +232,7 @@ export class NetnsReader {
   /** The worker pool, loaded on first use (node:worker_threads too). */
   private workers(): Promise<NetlinkPool> {
     this.pool ??= import('./netlink/pool.js').then(
-      ({ NetlinkPool }) => (this.poolLoaded = new NetlinkPool({ size: this.config.concurrency })),
+      ({ NetlinkPool }) => (this.poolLoaded = new NetlinkPool({ size: this.config.concurrency, ...(this.hooks.log ? { log: this.hooks.log } : {}) })),
       (err: unknown) => {
         throw new NetlinkError('netlink pool', 'spawn', `cannot load the netlink pool: ${errorMessage(err)}`, { cause: err });
       },

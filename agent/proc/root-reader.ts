@@ -31,6 +31,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { AgentError, errorMessage } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
 import { workerLimits } from '../worker-limits.js';
 import { startWorker, terminateLoaded } from '../worker-loaded.js';
 import type { MountEvents } from './mount-events.js';
@@ -50,6 +51,8 @@ export interface RootReaderOptions {
   heapMb?: number;
   /** A thread lent by the netlink pool for one request (see the header); without it, a thread of the reader's own. */
   lease?: () => Promise<ThreadLease>;
+  /** Where its own threads say what the operator should know (fds an ended thread left that could not be closed). */
+  log?: Logger;
   /**
    * The containers' mount events (the exporter, where the kernel allows them): a mount table that showed nothing
    * and had no event since is not read again (mount-events.ts, mount-quiet.ts). Without them every one is read.
@@ -207,7 +210,7 @@ export class RootReader {
 
   private spawn(): Worker {
     const heap = this.opts.heapMb ?? 64;
-    const w = startWorker(rootWorkerUrl(), { resourceLimits: workerLimits(heap) });
+    const w = startWorker(rootWorkerUrl(), { resourceLimits: workerLimits(heap) }, this.opts.log ?? silentLogger());
     w.unref(); // an idle reader never keeps the process alive; a read in progress is kept alive by its watchdog
     this.started++;
     return w;

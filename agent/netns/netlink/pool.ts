@@ -39,6 +39,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NetlinkError, errorMessage } from '../../errors.js';
+import { silentLogger, type Logger } from '../../log.js';
 import { terminateLoaded } from '../../worker-loaded.js';
 import type { NetlinkJob } from './read-namespace.js';
 import { KeptReads } from './kept-reads.js';
@@ -66,6 +67,8 @@ export interface PoolOptions {
    * SPARE_AFTER_MS); 0 starts one per waiting job up to `size`, as a plain pool does.
    */
   spareAfterMs?: number;
+  /** Where the pool's threads say what the operator should know (fds an ended thread left that could not be closed). */
+  log?: Logger;
 }
 
 /** thread-main.js next to this module; under vitest (TypeScript sources) the compiled one in dist/. */
@@ -238,7 +241,7 @@ export class NetlinkPool {
   }
 
   private spawn(): Slot {
-    const slot = startSlot(workerUrl(), this.opts.heapMb ?? 96, (s) => this.overrun(s), (s) => void this.stop(s, null));
+    const slot = startSlot(workerUrl(), this.opts.heapMb ?? 96, (s) => this.overrun(s), (s) => void this.stop(s, null), this.opts.log ?? silentLogger());
     const worker = slot.worker;
     this.started++;
     worker.on('message', (m: ReplyMessage) => this.onReply(slot, m));
