@@ -11,7 +11,8 @@
  * `--node-flag=--perf-basic-prof` (repeatable) passes a flag to that process, e.g. for
  * `perf record -g -- node dist/bench/profile.js ...` (on-CPU samples of every thread, JS frames named).
  * `--agent-flag=--netns-concurrency=1` (repeatable) passes a flag to the agent, as serve's command line would.
- * Tears everything down, also on failure or SIGINT.
+ * Tears everything down, also on failure or SIGINT, at any point: a SIGINT during the setup stops it from creating
+ * more pods, lets those being created finish, then removes every pod (the harness's stop(): containerd-turns.ts).
  *
  * To profile repeatedly against the same pods: `--hold` sets them up, prints the CRI endpoint and waits for SIGINT;
  * `--endpoint unix://...` then profiles against that containerd without setting anything up. `--pause-ms N`
@@ -36,25 +37,28 @@ const log = (m: string): void => void process.stderr.write(`[profile ${new Date(
 /** Held pods' containers outlive a working day (the default command, `sleep 3600`, exits after an hour). */
 const HELD_COMMAND = ['/bin/sleep', '172800'];
 
-/** A containerd with `pods` pods of 2 containers, each namespace brought to `corpus`. */
-async function setUp(pods: number, corpus: CorpusName, hold: boolean): Promise<ContainerdHarness> {
-  const h = await startContainerd({ name: 'profile' });
-  try {
-    const t0 = performance.now();
-    const created = await mapLimit(Array.from({ length: pods }, (_, i) => i), 8, (i) =>
-      h.runPod({ name: `prof-${String(i).padStart(3, '0')}`, namespace: 'bench', containers: ['app', 'sidecar'], ...(hold ? { command: HELD_COMMAND } : {}) }));
-    const ok = created.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ netnsPath: string }>).value);
-    if (ok.length !== pods) throw new AgentError('BENCH_SETUP', `${pods - ok.length} pods failed`);
-    const inj = await mapLimit(ok, 8, (p) => applyCorpus(p.netnsPath, corpus));
-    const bad = inj.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (bad) throw new AgentError('BENCH_SETUP', `corpus ${corpus}: ${errorMessage(bad.reason)}`);
-    log(`${pods} pods (${corpus}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    return h;
-  } catch (err) {
-    await h.stop();
-    throw err;
-  }
+/** `pods` pods of 2 containers in `h`, each namespace brought to `corpus`; none started once `signal` is aborted. */
+async function setUp(h: ContainerdHarness, pods: number, corpus: CorpusName, hold: boolean, signal: AbortSignal): Promise<void> {
+  const t0 = performance.now();
+  const created = await mapLimit(Array.from({ length: pods }, (_, i) => i), 8, (i) => {
+    signal.throwIfAborted();
+    return h.runPod({ name: `prof-${String(i).padStart(3, '0')}`, namespace: 'bench', containers: ['app', 'sidecar'], ...(hold ? { command: HELD_COMMAND } : {}) });
+  });
+  signal.throwIfAborted();
+  const ok = created.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ netnsPath: string }>).value);
+  if (ok.length !== pods) throw new AgentError('BENCH_SETUP', `${pods - ok.length} pods failed`);
+  const inj = await mapLimit(ok, 8, (p) => {
+    signal.throwIfAborted();
+    return applyCorpus(p.netnsPath, corpus);
+  });
+  signal.throwIfAborted();
+  const bad = inj.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (bad) throw new AgentError('BENCH_SETUP', `corpus ${corpus}: ${errorMessage(bad.reason)}`, { cause: bad.reason });
+  log(`${pods} pods (${corpus}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
+
+/** Aborted by the first SIGINT. */
+const interrupted = new AbortController();
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -80,18 +84,36 @@ async function main(): Promise<void> {
   if (!CORPORA.includes(corpus)) throw new AgentError('BENCH_USAGE', `--corpus: one of ${CORPORA.join(', ')}`);
   let h: ContainerdHarness | null = null;
   let agent: AgentProcess | null = null;
-  const stop = async (): Promise<void> => {
+  // Once: the SIGINT handler and the failure path may both get here.
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => (stopping ??= (async () => {
     await agent?.stop();
-    agent = null;
     if (h) await h.stop();
-    h = null;
-  };
-  process.once('SIGINT', () => void stop().finally(() => process.exit(130)));
+  })());
+  // The harness's containerd (started, or starting) and its pods (created, or being created), set up so far.
+  let setup: Promise<unknown> = Promise.resolve();
+  process.on('SIGINT', () => {
+    if (interrupted.signal.aborted) return log('still tearing down');
+    log('SIGINT: tearing down');
+    interrupted.abort(new AgentError('BENCH_INTERRUPTED', 'interrupted by SIGINT'));
+    // The setup first stops where it is (its pods being created finish: they are the harness's to remove).
+    void Promise.allSettled([setup])
+      .then(stop)
+      .catch((err: unknown) => log(`teardown: ${errorMessage(err)}`))
+      .finally(() => process.exit(130));
+  });
   try {
     let endpoint = values.endpoint;
     if (endpoint === undefined) {
-      h = await setUp(pods, corpus, values.hold === true);
-      endpoint = h.endpoint;
+      const ready = (async (): Promise<ContainerdHarness> => {
+        const started = await startContainerd({ name: 'profile' });
+        h = started;
+        interrupted.signal.throwIfAborted();
+        await setUp(started, pods, corpus, values.hold === true, interrupted.signal);
+        return started;
+      })();
+      setup = ready;
+      endpoint = (await ready).endpoint;
       if (values.hold) {
         log(`holding ${pods} pods (${corpus}) at ${endpoint}; SIGINT tears down`);
         await new Promise(() => undefined);
@@ -150,7 +172,8 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await stop().catch((err: unknown) => log(`teardown: ${errorMessage(err)}`));
+    // Interrupted: the SIGINT handler's teardown (the same one) says how it went.
+    await stop().catch((err: unknown) => void (interrupted.signal.aborted || log(`teardown: ${errorMessage(err)}`)));
   }
 }
 
@@ -183,6 +206,7 @@ function printThreads(pid: number, early: ReadonlySet<number>, perThread: Map<nu
 }
 
 main().catch((err: unknown) => {
+  if (interrupted.signal.aborted) return; // the SIGINT handler tears down and exits
   process.stderr.write(`profile: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exitCode = 1;
 });

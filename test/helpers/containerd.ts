@@ -12,7 +12,8 @@
  * shim sockets under /run/containerd/s, and the CNI bridge. stop() removes those of its own pods.
  *
  * Beside it: containerd-slots.ts (the slots), containerd-images.ts (the images archive), containerd-config.ts (its
- * config.toml and CNI conflist), containerd-leftovers.ts (what stop() removes outside its dir).
+ * config.toml and CNI conflist), containerd-leftovers.ts (what stop() removes outside its dir), containerd-turns.ts
+ * (runPod's turns, and the pods being created when stop() is called).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -28,6 +29,7 @@ import { cniConflist, configToml } from './containerd-config.js';
 import { testImagesArchive } from './containerd-images.js';
 import { deleteRuncContainers, ipLinkDelete, killLeftoverShims, removeCniResults, removeNetnsFile, unmountUnder } from './containerd-leftovers.js';
 import { SLOTS_DIR, takeSlot } from './containerd-slots.js';
+import { CreationTurns } from './containerd-turns.js';
 
 export { PAUSE_IMAGE } from './containerd-images.js';
 
@@ -77,7 +79,10 @@ export interface ContainerdHarness {
   kill(): Promise<void>;
   /** Start containerd again with the same config and wait until CRI answers. */
   start(): Promise<void>;
-  /** Remove all pods, stop containerd, clean its dir, bridge, netns and /run/containerd leftovers of its pods. */
+  /**
+   * Remove all pods (those being created finish first; later runPod calls are refused: containerd-turns.ts), stop
+   * containerd, clean its dir, bridge, netns and /run/containerd leftovers of its pods. Called again: the same teardown.
+   */
   stop(): Promise<void>;
   /** The CRI client the harness uses (60 s deadline). */
   readonly cri: GrpcCriClient;
@@ -86,7 +91,7 @@ export interface ContainerdHarness {
 const CALL_TIMEOUT_MS = 60_000;
 /** Until containerd answers CRI Version after its start. */
 const START_TIMEOUT_MS = 60_000;
-/** runPod calls creating pods at once; more wait (a benchmark may fire 250 at once without hitting deadlines). */
+/** runPod calls creating pods at once; more wait their turn (containerd-turns.ts). */
 const RUN_POD_CONCURRENCY = 8;
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -110,8 +115,8 @@ class Harness implements ContainerdHarness {
   pid = 0;
   private child: ChildProcess | null = null;
   private readonly pods = new Map<string, PodRecord>();
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly turns = new CreationTurns(RUN_POD_CONCURRENCY);
+  private stopping: Promise<void> | null = null;
   private readonly onExit = (): void => {
     if (this.child?.pid && this.child.exitCode === null) process.kill(this.child.pid, 'SIGKILL');
   };
@@ -147,7 +152,10 @@ class Harness implements ContainerdHarness {
     const fd = openSync(this.logFile, 'a');
     let child: ChildProcess;
     try {
+      // Its own process group: a terminal's ^C (SIGINT to the foreground group) reaches the harness's owner, who
+      // removes the pods through containerd, and not containerd, which would go with the pods it is creating.
       child = spawn('containerd', ['--config', join(this.dir, 'config.toml')], {
+        detached: true,
         stdio: ['ignore', fd, fd],
         env: { ...process.env, PATH: PATH_ENV },
       });
@@ -206,15 +214,8 @@ class Harness implements ContainerdHarness {
     process.off('exit', this.onExit);
   }
 
-  async runPod(opts: RunPodOptions): Promise<TestPod> {
-    if (this.running >= RUN_POD_CONCURRENCY) await new Promise<void>((r) => this.waiting.push(r));
-    this.running += 1;
-    try {
-      return await this.createPod(opts);
-    } finally {
-      this.running -= 1;
-      this.waiting.shift()?.();
-    }
+  runPod(opts: RunPodOptions): Promise<TestPod> {
+    return this.turns.run(`pod ${opts.name}`, () => this.createPod(opts));
   }
 
   private async createPod(opts: RunPodOptions): Promise<TestPod> {
@@ -250,6 +251,7 @@ class Harness implements ContainerdHarness {
     };
     this.pods.set(sandboxId, record);
     for (const name of names) {
+      this.turns.check(`pod ${opts.name}`); // stopping: its sandbox, recorded, is stop()'s to remove
       const id = await this.createContainer(record, name, 0);
       await this.cri.call('StartContainer', { container_id: id });
       record.pod.containers.push({ id, name });
@@ -315,7 +317,14 @@ class Harness implements ContainerdHarness {
     return newId;
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.stopping ??= this.teardown();
+    return this.stopping;
+  }
+
+  private async teardown(): Promise<void> {
+    // 0. Pods being created first settle: a sandbox created after the listing below would outlive containerd.
+    await this.turns.close();
     const errors: string[] = [];
     const note = (what: string, err: unknown): void => {
       errors.push(`${what}: ${(err as Error)?.message ?? String(err)}`);
@@ -337,12 +346,12 @@ class Harness implements ContainerdHarness {
     this.cri.close();
     await this.terminate().catch((err: unknown) => note('stop containerd', err));
 
-    // 2. Leftovers of a containerd that could not clean up (killed, or a failed removal).
-    await killLeftoverShims(this.dir, this.socket).catch((err: unknown) => note('shims', err));
+    // 2. Leftovers of a containerd that could not clean up (killed, a failed removal): the netns of the pods its shims
+    // still serve are found before the shims are killed (a pod whose creation failed had no netnsFile recorded).
+    const shimNetns = await killLeftoverShims(this.dir, this.socket).catch((err: unknown) => note('shims', err));
     await deleteRuncContainers(this.dir).catch((err: unknown) => note('runc', err));
-    for (const rec of this.pods.values()) {
-      if (rec.netnsFile) await removeNetnsFile(rec.netnsFile).catch((err: unknown) => note('netns', err));
-    }
+    const netns = new Set([...(shimNetns ?? []), ...[...this.pods.values()].flatMap((r) => (r.netnsFile ? [r.netnsFile] : []))]);
+    for (const f of netns) await removeNetnsFile(f).catch((err: unknown) => note('netns', err));
     await removeCniResults(this.slot).catch((err: unknown) => note('cni results', err));
     await unmountUnder(this.dir).catch((err: unknown) => note('umount', err));
     await ipLinkDelete(this.bridge).catch((err: unknown) => note('bridge', err));
