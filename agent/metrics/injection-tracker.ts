@@ -14,8 +14,13 @@
  * name (a new uid) ends its predecessor's injections (`reason: pod_replaced`), a sandbox kubelet replaced (same
  * uid, a new sandbox and so a new network namespace) ends those of the old one (`reason: sandbox_not_ready`), and
  * what the new pod or sandbox shows starts afresh, with a new first-seen time.
+ *
+ * The pods absent from a collection whose entries were kept for its failed listing are `held`: the metrics go on
+ * exporting their injections (and their last reconciliation's drift) as last read, so a runtime restart neither
+ * resolves nor resets an alert on them (injection.ts, kube.ts).
  */
 import type { ChaosKind } from '../chaos/types.js';
+import type { PodDrift } from '../intent/drift.js';
 import { sameItems } from '../same-items.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { PodReport, Snapshot } from '../snapshot.js';
@@ -46,6 +51,24 @@ interface Entry {
   /** The pod's uid and sandbox ID when last seen ('' when the report carried no runtime facts). */
   uid: string;
   sandboxId: string;
+  /** The pod's reconciliation with Chaos Mesh's intent when last read (its kind's owners, its drift); none without --kube. */
+  drift: PodDrift | undefined;
+}
+
+/**
+ * A pod absent from the last collection, its runtime's listing having failed, whose injections are kept: its kinds
+ * (first-seen times through firstSeen()) and its reconciliation when last read, to export as they were.
+ */
+export interface HeldPod {
+  namespace: string;
+  pod: string;
+  kinds: ChaosKind[];
+  drift: PodDrift | undefined;
+}
+
+/** Whether a runtime's listing failed in `snapshot`: a pod absent from it proves nothing. */
+export function listingFailed(snapshot: Pick<Snapshot, 'collectors'>): boolean {
+  return snapshot.collectors.some((c) => c.collector === 'runtime' && !c.success);
 }
 
 function key(namespace: string, pod: string, kind: string): string {
@@ -99,6 +122,7 @@ function ended(e: Entry, reason: EndReason | null): InjectionEvent {
 
 export class InjectionTracker {
   private entries = new Map<string, Entry>();
+  private heldPods: HeldPod[] = [];
 
   /** Update from a finished collection; `now` (unix seconds) becomes the first-seen time of new injections. */
   observe(snapshot: Snapshot, now: number = snapshot.startedAt): InjectionEvent[] {
@@ -127,15 +151,17 @@ export class InjectionTracker {
         }
         // Same pod, sandbox, kind and first-seen time, equal evidence: the entry (never modified) stands as it is.
         if (prev !== undefined && prev.sandboxId === sandboxId && prev.uid === uid && sameEvidence(prev.evidence, report, kind)) {
-          next.set(k, prev);
+          // A new reconciliation (with --kube, each collection's) replaces the drift alone.
+          next.set(k, prev.drift === report.drift ? prev : { ...prev, drift: report.drift });
           continue;
         }
         const evidence = evidenceFor(report, kind);
-        next.set(k, { namespace: report.namespace, pod: report.name, kind, firstSeen: prev?.firstSeen ?? now, evidence, uid, sandboxId });
+        next.set(k, { namespace: report.namespace, pod: report.name, kind, firstSeen: prev?.firstSeen ?? now, evidence, uid, sandboxId, drift: report.drift });
         if (!prev) events.push({ event: 'injection_started', namespace: report.namespace, pod: report.name, kind, evidence });
       }
     }
-    const listingFailed = snapshot.collectors.some((c) => c.collector === 'runtime' && !c.success);
+    const absenceProvesNothing = listingFailed(snapshot);
+    const held = new Map<string, HeldPod>();
     // Pods listed, with their runtime facts: when the listing failed, a pod absent proves nothing; else it is gone.
     let listed: Map<string, PodInfo | null> | null = null;
     for (const [k, e] of this.entries) {
@@ -150,14 +176,23 @@ export class InjectionTracker {
         continue;
       }
       const gone = pod === undefined;
-      if (gone && listingFailed) {
+      if (gone && absenceProvesNothing) {
         next.set(k, e);
+        const h = held.get(podKey);
+        if (h === undefined) held.set(podKey, { namespace: e.namespace, pod: e.pod, kinds: [e.kind], drift: e.drift });
+        else h.kinds.push(e.kind);
         continue;
       }
       events.push(ended(e, replaced ?? (gone ? 'pod_gone' : notReady.has(podKey) ? 'sandbox_not_ready' : null)));
     }
     this.entries = next;
+    this.heldPods = held.size === 0 ? [] : [...held.values()];
     return events;
+  }
+
+  /** The pods the last observe() kept unlisted (see HeldPod), in the order their injections were first kept. */
+  get held(): readonly HeldPod[] {
+    return this.heldPods;
   }
 
   firstSeen(namespace: string, pod: string, kind: ChaosKind): number | undefined {

@@ -4,13 +4,15 @@
  * completely at least once) and
  * chaos_daemon_injection_drift{namespace,pod,kind,state} (missing, mismatch, failed, and leftovers that change
  * traffic; 0 for the leftover / missing / mismatch states of the pod's active and drifting kinds without entries;
- * absent for pods whose drift is unknown).
+ * absent for pods whose drift is unknown). A pod held through a runtime outage (injection-tracker.ts HeldPod)
+ * keeps the drift series of its last reconciliation, so the drift alerts on it neither resolve nor restart.
  */
 import { driftCounts } from '../intent/reconcile.js';
+import type { HeldPod } from './injection-tracker.js';
 import type { Snapshot } from '../snapshot.js';
 import { CACHED, gauge, type CollectionFamilies } from './families.js';
 
-export function registerKubeMetrics(registry: CollectionFamilies, snapshot: Snapshot): void {
+export function registerKubeMetrics(registry: CollectionFamilies, snapshot: Snapshot, held: readonly HeldPod[] = []): void {
   const kube = snapshot.kube;
   if (kube === undefined) return;
   gauge(registry, 'chaos_daemon_kube_up',
@@ -36,5 +38,11 @@ export function registerKubeMetrics(registry: CollectionFamilies, snapshot: Snap
     if (report.drift === undefined || report.drift.status !== 'reconciled' || done.has(key)) continue;
     done.add(key);
     for (const d of driftCounts(report.drift, report.chaos.kinds)) drift.set([report.namespace, report.name, d.kind, d.state], d.count);
+  }
+  for (const h of held) {
+    const key = `${h.namespace}\0${h.pod}`;
+    if (h.drift === undefined || h.drift.status !== 'reconciled' || done.has(key)) continue;
+    done.add(key);
+    for (const d of driftCounts(h.drift, h.kinds)) drift.set([h.namespace, h.pod, d.kind, d.state], d.count);
   }
 }

@@ -45,6 +45,7 @@ export class MetricsPipeline {
       bpm,
       extraCollectors: collectors,
       firstSeen: (ns, pod, kind) => this.tracker.firstSeen(ns, pod, kind),
+      held: this.tracker.held,
       compatMetrics: this.opts.compatMetrics,
       compatCache: this.compatLabels,
       lineCaches: this.lineCaches,

@@ -13,6 +13,7 @@ import { registerCompatMetrics } from './compat.js';
 import type { CompatLabelCache } from './compat-labels.js';
 import { ContainerStatsCache, registerContainerStatsMetrics } from './container-stats.js';
 import { registerInjectionMetrics, type FirstSeenLookup } from './injection.js';
+import type { HeldPod } from './injection-tracker.js';
 import { registerKubeMetrics } from './kube.js';
 import { PodBlockCache } from './pod-blocks.js';
 import { registerQdiscMetrics } from './qdisc.js';
@@ -53,6 +54,8 @@ export interface MetricsInput {
   /** Collectors run outside collection.ts, for chaos_daemon_scrape_collector_*. */
   extraCollectors: CollectorResult[];
   firstSeen: FirstSeenLookup;
+  /** Pods held through a runtime outage (InjectionTracker.held): their injection and drift series go on; none: no pod held. */
+  held?: readonly HeldPod[];
   /** --compat-metrics: repeat the Chaos Mesh series once per container. */
   compatMetrics: boolean;
   /** --max-rules-per-pod: iptables rules exported per pod at most (chaos chains first). */
@@ -77,9 +80,9 @@ export async function buildCollectionFamilies(input: MetricsInput, signal?: Abor
   const caches = input.lineCaches ?? new LineCaches();
   registerRuntimeMetrics(registry, input.snapshot);
   await slicer.point();
-  await registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod, slicer, caches.injection);
+  await registerInjectionMetrics(registry, input.snapshot, input.firstSeen, input.maxRulesPerPod, slicer, caches.injection, input.held);
   await slicer.point();
-  registerKubeMetrics(registry, input.snapshot);
+  registerKubeMetrics(registry, input.snapshot, input.held);
   await slicer.point();
   await registerQdiscMetrics(registry, input.snapshot, slicer, caches.qdisc);
   await slicer.point();

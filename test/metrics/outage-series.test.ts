@@ -1,0 +1,106 @@
+/**
+ * The per-pod series through a runtime outage (containerd killed: its pods and their injections keep running, the
+ * agent cannot list them): the tracker keeps the injections of pods absent from a collection whose runtime listing
+ * failed, and the metrics built from such a snapshot keep exporting them as last read.
+ */
+import { describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import type { PodDrift } from '../../agent/intent/drift.js';
+import { emptyCounts } from '../../agent/intent/drift.js';
+import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
+import { buildCollectionFamilies, LineCaches, renderRegistry } from '../../agent/metrics/registry.js';
+import type { PodReport, Snapshot } from '../../agent/snapshot.js';
+import { lintExposition, samplesOf } from '../helpers/metrics-lint.js';
+import { chaos, chaosPod, cleanPod, runtimeUp, snapshot } from './fixtures.js';
+
+const KUBE: Snapshot['kube'] = { up: true, syncAgeSeconds: 0, resources: [], from: 'test', server: 'https://k8s:6443' };
+
+/** web-1 reconciled: its partition a leftover of a deleted experiment, delay owned by chaos/slow. */
+function reconciled(): PodReport {
+  const drift: PodDrift = {
+    status: 'reconciled', counts: { ...emptyCounts(), leftover: 1, present: 1 }, findings: [],
+    entries: [
+      { artefact: 'chain', name: 'OUTPUT/web_2f9c1d3a4b5e6f_', where: 'nft ipv4 filter', owners: ['chaos/gone'], state: 'leftover', kinds: ['partition'], active: true, detail: 'left over', spec: null, kernel: 'DROP' },
+      { artefact: 'qdisc', name: 'eth0 root netem', where: 'eth0', owners: ['chaos/slow'], state: 'present', kinds: ['delay'], active: true, detail: 'as intended', spec: 'delay 100ms', kernel: 'delay 100ms' },
+    ],
+    kindOwners: { partition: ['chaos/gone'], delay: ['chaos/slow'] },
+  };
+  return { ...chaosPod(), chaos: chaos('active', ['delay', 'partition']), drift };
+}
+
+/** A collection while containerd is down: nothing listed, the runtime collector failed. */
+function outage(startedAt: number): Snapshot {
+  return snapshot([], {
+    startedAt, kube: KUBE,
+    runtimes: [runtimeUp({ up: false, error: 'connect ENOENT /run/containerd/containerd.sock' })],
+    collectors: [{ collector: 'runtime', success: false, seconds: 0.01, error: 'no container runtime reachable' }, { collector: 'netns', success: true, seconds: 0 }],
+  });
+}
+
+const PER_POD = ['chaos_daemon_injection_active', 'chaos_daemon_injection_first_seen_timestamp_seconds', 'chaos_daemon_pod_verdict', 'chaos_daemon_pod_errors', 'chaos_daemon_pod_truncated', 'chaos_daemon_injection_drift'];
+
+/** The web-1 series of the per-pod families, as `name{labels} value` strings. */
+function webSeries(text: string): string[] {
+  return PER_POD.flatMap((name) => samplesOf(text, name).filter((s) => s.labels.pod === 'web-1')
+    .map((s) => `${name}{${Object.entries(s.labels).filter(([k]) => k !== 'namespace' && k !== 'pod').map(([k, v]) => `${k}=${v}`).join(',')}} ${s.value}`));
+}
+
+describe('per-pod series through a runtime outage', () => {
+  it('keeps injection_active, first_seen and drift of the pods held, reads them unknown without errors, and carries on seamlessly', async () => {
+    const tracker = new InjectionTracker();
+    const caches = new LineCaches();
+    const collect = async (snap: Snapshot): Promise<{ text: string; events: string[] }> => {
+      const events = tracker.observe(snap).map((e) => `${e.event} ${e.pod} ${e.kind}`);
+      const collection = await buildCollectionFamilies({
+        snapshot: snap, bpm: null, extraCollectors: [], compatMetrics: true, lineCaches: caches,
+        firstSeen: (ns, pod, kind) => tracker.firstSeen(ns, pod, kind), held: tracker.held,
+      });
+      return { text: (await (await renderRegistry(new Registry(), { collection })).body('prometheus', false)).toString('utf8'), events };
+    };
+
+    const before = await collect(snapshot([reconciled(), cleanPod()], { startedAt: 100, kube: KUBE }));
+    expect(before.events).toEqual(['injection_started web-1 delay', 'injection_started web-1 partition']);
+    const injection = [
+      'chaos_daemon_injection_active{kind=delay,experiment=chaos/slow} 1',
+      'chaos_daemon_injection_active{kind=partition,experiment=chaos/gone} 1',
+      'chaos_daemon_injection_first_seen_timestamp_seconds{kind=delay} 100',
+      'chaos_daemon_injection_first_seen_timestamp_seconds{kind=partition} 100',
+    ];
+    const drift = [
+      'chaos_daemon_injection_drift{kind=delay,state=leftover} 0', 'chaos_daemon_injection_drift{kind=delay,state=missing} 0',
+      'chaos_daemon_injection_drift{kind=delay,state=mismatch} 0', 'chaos_daemon_injection_drift{kind=partition,state=leftover} 1',
+      'chaos_daemon_injection_drift{kind=partition,state=missing} 0', 'chaos_daemon_injection_drift{kind=partition,state=mismatch} 0',
+    ];
+    const verdict = (v: string) => ['active', 'clean', 'scaffolding', 'unknown'].map((x) => `chaos_daemon_pod_verdict{verdict=${x}} ${x === v ? 1 : 0}`);
+    expect(webSeries(before.text).sort()).toEqual([...injection, ...verdict('active'), 'chaos_daemon_pod_errors{} 0', ...drift].sort());
+
+    // Two collections with containerd down: the same injection and drift series, values and labels; the pod reads
+    // unknown (not read) and has no errors series; a pod holding no injection (dns-1) has no series at all.
+    for (const at of [200, 300]) {
+      const down = await collect(outage(at));
+      expect(down.events).toEqual([]);
+      expect(webSeries(down.text).sort()).toEqual([...injection, ...verdict('unknown'), ...drift].sort());
+      expect(samplesOf(down.text, 'chaos_daemon_pod_verdict').filter((s) => s.labels.pod === 'dns-1')).toEqual([]);
+      expect(samplesOf(down.text, 'chaos_daemon_scrape_collector_success').map((s) => [s.labels.collector, s.value])).toEqual([['runtime', 0], ['netns', 1]]);
+      expect(lintExposition(down.text)).toEqual([]);
+    }
+
+    // containerd back, the pod read again: no end, no start, the same first-seen times.
+    const back = await collect(snapshot([reconciled(), cleanPod()], { startedAt: 400, kube: KUBE }));
+    expect(back.events).toEqual([]);
+    expect(webSeries(back.text).sort()).toEqual(webSeries(before.text).sort());
+    // A listing that works again and no longer shows the pod: it is gone, its series with it.
+    const gone = await collect(snapshot([cleanPod()], { startedAt: 500, kube: KUBE }));
+    expect(gone.events).toEqual(['injection_ended web-1 delay', 'injection_ended web-1 partition']);
+    expect(webSeries(gone.text)).toEqual([]);
+  });
+
+  it('holds nothing when the listing worked: an absent pod is gone', () => {
+    const tracker = new InjectionTracker();
+    tracker.observe(snapshot([reconciled()]), 100);
+    tracker.observe(outage(200));
+    expect(tracker.held.map((h) => [h.pod, h.kinds])).toEqual([['web-1', ['delay', 'partition']]]);
+    tracker.observe(snapshot([]), 300);
+    expect(tracker.held).toEqual([]);
+  });
+});
