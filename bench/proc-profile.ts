@@ -1,8 +1,10 @@
 /**
  * The proc collector alone, against a running containerd: `node dist/bench/proc-profile.js --endpoint unix://...
- * [--collections 20] [--proc-root /proc] [--in-thread] [--no-kept]`. Lists the pods once (the runtime layer, as a collection
- * does), then runs the proc collector's work N times in this process as `serve` runs it (the containers' roots read
- * in the root reader's worker thread; `--in-thread`: on the main thread, as `inspect` does), and prints the median
+ * [--collections 20] [--proc-root /proc] [--in-thread] [--no-kept] [--no-mount-events]`. Lists the pods once (the runtime
+ * layer, as a collection does), then runs the proc collector's work N times in this process as `serve` runs it (the
+ * containers' roots read in the root reader's worker thread, a mount table read again only after a mount event in its
+ * namespace where the kernel gives them: mount-events.ts; `--no-mount-events`: every mount table every time, as on a
+ * kernel before 6.15; `--in-thread`: on the main thread, as `inspect` does), and prints the median
  * [min-max] of its wall and process CPU (process.cpuUsage around it: main thread, libuv thread pool and the root
  * reader's thread) and of its two halves (the scan, given the previous one and the kept stat files as serve's memo
  * does; `--no-kept`: every file opened, read and closed each scan, for an A/B of kept-files.ts; the facts).
@@ -15,6 +17,7 @@ import { podPids } from '../agent/collect/proc.js';
 import { collectPodFacts } from '../agent/proc/facts.js';
 import { RootReader } from '../agent/proc/root-reader.js';
 import { KeptProcFiles } from '../agent/proc/kept-files.js';
+import { MountEvents } from '../agent/proc/mount-events.js';
 import { scanProc } from '../agent/proc/scan.js';
 import { Inventory } from '../agent/runtime/inventory.js';
 import { round, summarize } from './measure.js';
@@ -29,13 +32,17 @@ async function main(): Promise<void> {
       'proc-root': { type: 'string', default: '/proc' },
       'in-thread': { type: 'boolean', default: false },
       'no-kept': { type: 'boolean', default: false },
+      'no-mount-events': { type: 'boolean', default: false },
     },
   });
   const cfg = loadConfig(['metrics', '--runtime-endpoint', values.endpoint ?? '', '--kube', 'off'], {});
   const inventory = new Inventory(cfg, { log: silentLogger() });
   const { pods } = await inventory.collect();
   const procRoot = values['proc-root']!;
-  const rootReader = values['in-thread'] ? undefined : new RootReader();
+  // As serve's exporterRootReader (metrics/node-collector.ts), without its lent netlink thread.
+  const events = values['in-thread'] || values['no-mount-events'] ? null : MountEvents.open();
+  if (events !== null && !(events instanceof MountEvents)) process.stderr.write(`proc-profile: no mount events (${events.unavailable}): every mount table is read every time\n`);
+  const rootReader = values['in-thread'] ? undefined : new RootReader(events instanceof MountEvents ? { mountEvents: events } : {});
   const rows: Record<string, number[]> = { wall: [], cpu: [], scanWall: [], scanCpu: [], factsWall: [], factsCpu: [] };
   const n = Number(values.collections);
   let processes = 0;
@@ -69,7 +76,7 @@ async function main(): Promise<void> {
   }
   inventory.close();
   kept?.close();
-  await rootReader?.close();
+  await rootReader?.close(); // closes the mount-event group too
 }
 
 main().catch((err: unknown) => {
