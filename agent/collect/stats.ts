@@ -1,17 +1,19 @@
 /**
- * The stats collector: CPU and working set of every running container of the reported pods of CRI runtimes, read
- * from the container's cgroup (runtime/cgroup-stats.ts) rather than through CRI ListContainerStats, which costs the
- * node a ttrpc round trip and a cgroup read in every containerd-shim. A container whose cgroup cannot be read (no
- * PID, no cgroup mount under --host-root, a cgroup namespace that hides the path, another layout, a reused PID) is
- * taken from its runtime's ListContainerStats, asked only of the runtimes that have such a container; each stat
- * says its `source`, and the metrics count both. Docker endpoints keep their own stats path (asked every time).
+ * The stats collector: CPU and working set of every running container of the reported pods, CRI and Docker alike,
+ * read from the container's cgroup (runtime/cgroup-stats.ts) rather than through CRI ListContainerStats, which costs
+ * the node a ttrpc round trip and a cgroup read in every containerd-shim. A CRI container whose cgroup cannot be read
+ * (no PID, no cgroup mount under --host-root, a cgroup namespace that hides the path, another layout, a reused PID)
+ * is taken from its runtime's ListContainerStats, asked only of the runtimes that have such a container; each stat
+ * says its `source`, and the metrics count both. A Docker container has no such fallback (the Engine's stats API is
+ * one request per container, each sampling for a second): one whose cgroup cannot be read has no value, and the
+ * collection says so (success false, how many and why), unless its process is gone (it stopped after the listing).
  */
 import type { UsageResult } from '../runtime/cgroup-parse.js';
 import type { CgroupStatsReader } from '../runtime/cgroup-stats.js';
 import type { Inventory } from '../runtime/inventory.js';
 import type { ContainerStat } from '../runtime/types.js';
 import { Slicer } from '../metrics/slicer.js';
-import type { CollectContext, Collector } from './collector.js';
+import type { CollectContext, Collector, CollectorOutcome } from './collector.js';
 import type { Draft } from './draft.js';
 
 /** `cgroups`: the agent's reader of the host's cgroup filesystem; null: every value from the runtimes. */
@@ -24,22 +26,26 @@ class StatsCollector implements Collector {
   readonly name = 'stats';
   constructor(private readonly inventory: Inventory, private readonly cgroups: CgroupStatsReader | null) {}
 
-  async collect(draft: Draft, ctx: CollectContext): Promise<void> {
+  async collect(draft: Draft, ctx: CollectContext): Promise<CollectorOutcome> {
     const { inventory, cgroups } = this;
     const byUrl = new Map(draft.runtimes.map((r) => [r.endpoint, r.protocol]));
-    const ask = new Set(draft.runtimes.filter((r) => r.protocol === 'docker').map((r) => r.endpoint));
+    const ask = new Set<string>();
     const layout = cgroups === null ? null : await cgroups.prepare();
     const unusable = layout === null ? 'no cgroup filesystem given' : layout.ok ? null : layout.reason;
     const read = new Set<string>();
     const stats: ContainerStat[] = [];
     const misses: string[] = [];
+    /** Docker containers left without a value (no runtime fallback) and the first few reasons. */
+    const unread: string[] = [];
+    let unreadCount = 0;
     // ~3 small synchronous reads per container (~10 ms for 220 at once, measured): yield between slices.
     const slicer = new Slicer(2, ctx.signal);
     // Indexed loops: run once per collection, unoptimised, a for-of allocates an iterator result per element.
     const pods = draft.pods;
     for (let i = 0; i < pods.length; i++) {
       const pod = pods[i]!;
-      if (byUrl.get(pod.endpoint) !== 'cri') continue;
+      const protocol = byUrl.get(pod.endpoint);
+      if (protocol !== 'cri' && protocol !== 'docker') continue;
       await slicer.point();
       for (let j = 0; j < pod.containers.length; j++) {
         const c = pod.containers[j]!;
@@ -49,9 +55,12 @@ class StatsCollector implements Collector {
           : c.pid === null ? { ok: false, reason: 'no container PID' } : cgroups.read({ id: c.id, pid: c.pid });
         if (got.ok) {
           stats.push({ containerId: c.id, sandboxId: pod.sandboxId, name: c.name, cpuSeconds: got.cpuSeconds, memoryWorkingSetBytes: got.memoryWorkingSetBytes, source: 'cgroup' });
-        } else {
+        } else if (protocol === 'cri') {
           ask.add(pod.endpoint);
           if (misses.length < 3) misses.push(`${pod.namespace}/${pod.name} ${c.name}: ${got.reason}`);
+        } else if (!('gone' in got)) {
+          unreadCount++;
+          if (unread.length < 3) unread.push(`${podLabel(pod)} ${c.name}: ${got.reason}`);
         }
       }
     }
@@ -64,5 +73,12 @@ class StatsCollector implements Collector {
       if (misses.length > 0) ctx.log.debug({ runtimes: [...ask], examples: misses }, 'container stats asked of the runtime (cgroup not readable)');
     }
     draft.containerStats = stats;
+    if (unreadCount === 0) return { success: true };
+    return { success: false, error: `${unreadCount} running Docker container(s) without CPU/memory (cgroup not readable; Docker has no fallback): ${unread.join('; ')}` };
   }
+}
+
+/** `namespace/name` of a Kubernetes pod, the name alone for a plain Docker container (no namespace). */
+function podLabel(pod: { namespace: string; name: string }): string {
+  return pod.namespace ? `${pod.namespace}/${pod.name}` : pod.name;
 }

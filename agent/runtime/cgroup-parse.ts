@@ -120,7 +120,8 @@ export interface NamespaceRoots {
 
 /**
  * The container's cgroup directories from its /proc/<pid>/cgroup lines. The last path segment must contain the
- * container ID (cgroupfs `<parent>/<id>`, systemd `cri-containerd-<id>.scope`, `crio-<id>.scope`, `docker-<id>.scope`):
+ * container ID (cgroupfs `<parent>/<id>` (Docker's `/docker/<id>`), systemd `cri-containerd-<id>.scope`, `crio-<id>.scope`,
+ * Docker's `system.slice/docker-<id>.scope`):
  * a PID reused by a process of another cgroup, or a runtime that puts containers elsewhere, is refused (then the
  * caller asks the runtime), never read as if it were the container.
  */
@@ -149,7 +150,8 @@ export function containerCgroupDirs(lines: readonly CgroupLine[], mode: CgroupMo
   return { ok: true, cpu: `cpuacct/${cpu.rel}`, memory: `memory/${mem.rel}` };
 }
 
-export type UsageResult = ({ ok: true } & CgroupUsage) | { ok: false; reason: string };
+/** `gone`: the PID's process no longer exists (its /proc entry is absent): the container stopped since it was listed. */
+export type UsageResult = ({ ok: true } & CgroupUsage) | { ok: false; reason: string; gone?: true };
 
 function usage(cpuNs: bigint | null, memUsage: bigint | null, inactive: bigint | null, names: [string, string, string]): UsageResult {
   if (cpuNs === null) return { ok: false, reason: `${names[0]} unreadable` };

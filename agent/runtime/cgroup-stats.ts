@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { deleteUnless } from '../delete-unless.js';
 import { ValidationError, errorMessage } from '../errors.js';
 import { parseCgroupFile } from '../proc/proc-files.js';
-import { preadSeqIntoScratch, readSeqTextCapped, scratchBuffer } from '../proc/read-capped.js';
+import { isGoneError, preadSeqIntoScratch, readSeqTextCapped, scratchBuffer } from '../proc/read-capped.js';
 import {
   containerCgroupDirs,
   parseKeyedU64Bytes,
@@ -126,11 +126,17 @@ export function readCounters(mode: CgroupMode, fds: readonly number[]): UsageRes
  * (containerCgroupDirs). Never throws; nothing stays open on failure.
  */
 export function openContainerCounters(layout: { root: string; mode: CgroupMode }, procRoot: string, c: { id: string; pid: number }, nsRoots: NamespaceRoots = {}):
-  { ok: true; fds: [number, number, number] } | { ok: false; reason: string; outside?: true } {
+  { ok: true; fds: [number, number, number] } | { ok: false; reason: string; outside?: true; gone?: true } {
   if (!Number.isSafeInteger(c.pid) || c.pid <= 0) return { ok: false, reason: `bad pid ${c.pid}` };
   const fds: number[] = [];
+  let cgroup: { text: string; truncated: boolean };
   try {
-    const cgroup = readSeqTextCapped(join(procRoot, String(c.pid), 'cgroup'), MAX_FILE_BYTES);
+    cgroup = readSeqTextCapped(join(procRoot, String(c.pid), 'cgroup'), MAX_FILE_BYTES);
+  } catch (err) {
+    // ENOENT / ESRCH: the process exited (the container stopped after it was listed).
+    return isGoneError(err) ? { ok: false, reason: `process ${c.pid} is gone`, gone: true } : { ok: false, reason: errorMessage(err) };
+  }
+  try {
     if (cgroup.truncated) return { ok: false, reason: `/proc/${c.pid}/cgroup: more than ${MAX_FILE_BYTES} bytes` };
     const dirs = containerCgroupDirs(parseCgroupFile(cgroup.text), layout.mode, c.id, nsRoots);
     if (!dirs.ok) return dirs;
@@ -230,7 +236,7 @@ export class CgroupStatsReader {
         // ENODEV: the cgroup was removed. Whatever it was, open again from /proc/<pid>/cgroup.
         this.drop(c.id);
         const again = this.openAndRead(layout, c);
-        return again.ok ? again : { ok: false, reason: `${again.reason} (the open files failed: ${errorMessage(err)})` };
+        return again.ok ? again : { ...again, reason: `${again.reason} (the open files failed: ${errorMessage(err)})` };
       }
     } else if (held) {
       this.drop(c.id);

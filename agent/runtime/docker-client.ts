@@ -80,6 +80,11 @@ class DockerRuntime implements RuntimeClient {
     this.agent.destroy();
   }
 
+  /**
+   * None: the stats collector reads Docker containers from their cgroups and never asks this (the Engine's stats API
+   * is one request per container, each sampling for a second); a container whose cgroup cannot be read is reported
+   * missing there (collect/stats.ts), not given a value here.
+   */
   async containerStats(): Promise<ContainerStat[]> {
     return [];
   }

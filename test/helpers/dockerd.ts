@@ -38,9 +38,9 @@ export interface Dockerd {
   /** A pod sandbox as cri-dockerd creates it (label io.kubernetes.docker.type=podsandbox); NetworkMode none or host. */
   runSandbox(pod: PodMeta, opts?: { hostNetwork?: boolean }): Promise<string>;
   /** An app container of a pod: NetworkMode container:<sandbox>, the kubelet/cri-dockerd labels. */
-  runApp(sandboxId: string, pod: PodMeta, containerName: string, opts?: { start?: boolean }): Promise<string>;
+  runApp(sandboxId: string, pod: PodMeta, containerName: string, opts?: { start?: boolean; cmd?: string[] }): Promise<string>;
   /** A container with no Kubernetes labels. */
-  runPlain(name: string, opts?: { hostNetwork?: boolean; start?: boolean }): Promise<string>;
+  runPlain(name: string, opts?: { hostNetwork?: boolean; start?: boolean; cmd?: string[] }): Promise<string>;
   /** State.Pid from inspect. */
   pidOf(id: string): Promise<number>;
   remove(id: string): Promise<void>;
@@ -218,12 +218,13 @@ export async function startDockerd(opts: { socket?: string } = {}): Promise<Dock
 
   const api = (method: string, path: string, body?: unknown): Promise<ApiResult> => call(socket, method, path, body);
 
-  const create = async (name: string, labels: Record<string, string>, networkMode: string, start = true): Promise<string> => {
+  /** `cmd`: the container's command (default `sleep 3600`). */
+  const create = async (name: string, labels: Record<string, string>, networkMode: string, start = true, cmd = ['sleep', '3600']): Promise<string> => {
     const r = expectOk(
       `create ${name}`,
       await api('POST', `/containers/create?name=${encodeURIComponent(name)}`, {
         Image: BUSYBOX_IMAGE,
-        Cmd: ['sleep', '3600'],
+        Cmd: cmd,
         Labels: labels,
         HostConfig: { NetworkMode: networkMode },
       }),
@@ -262,8 +263,9 @@ export async function startDockerd(opts: { socket?: string } = {}): Promise<Dock
         },
         `container:${sandboxId}`,
         opts?.start ?? true,
+        opts?.cmd,
       ),
-    runPlain: (name, opts) => create(name, {}, opts?.hostNetwork ? 'host' : 'none', opts?.start ?? true),
+    runPlain: (name, opts) => create(name, {}, opts?.hostNetwork ? 'host' : 'none', opts?.start ?? true, opts?.cmd),
     pidOf: async (id) => {
       const r = expectOk(`inspect ${id}`, await api('GET', `/containers/${id}/json`));
       return (r.json as { State: { Pid: number } }).State.Pid;

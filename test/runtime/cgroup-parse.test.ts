@@ -162,6 +162,18 @@ describe('which cgroup is the container\'s', () => {
     expect(containerCgroupDirs(lines, 'v2', ID)).toEqual({ ok: true, cpu: rel, memory: rel });
   });
 
+  it('Docker\'s two forms name the container: cgroupfs /docker/<id> and systemd system.slice/docker-<id>.scope, on v1 and v2', () => {
+    const cgroupfsV1 = parseCgroupFile(`12:pids:/docker/${ID}\n4:memory:/docker/${ID}\n3:cpu,cpuacct:/docker/${ID}\n0::/system.slice/containerd.service\n`);
+    expect(containerCgroupDirs(cgroupfsV1, 'v1', ID)).toEqual({ ok: true, cpu: `cpuacct/docker/${ID}`, memory: `memory/docker/${ID}` });
+    const systemdV1 = parseCgroupFile(`4:memory:/system.slice/docker-${ID}.scope\n3:cpu,cpuacct:/system.slice/docker-${ID}.scope\n0::/system.slice/docker-${ID}.scope\n`);
+    expect(containerCgroupDirs(systemdV1, 'v1', ID)).toEqual({ ok: true, cpu: `cpuacct/system.slice/docker-${ID}.scope`, memory: `memory/system.slice/docker-${ID}.scope` });
+    expect(containerCgroupDirs(parseCgroupFile(`0::/system.slice/docker-${ID}.scope\n`), 'v2', ID)).toEqual({ ok: true, cpu: `system.slice/docker-${ID}.scope`, memory: `system.slice/docker-${ID}.scope` });
+    expect(containerCgroupDirs(parseCgroupFile(`0::/docker/${ID}\n`), 'v2', ID)).toEqual({ ok: true, cpu: `docker/${ID}`, memory: `docker/${ID}` });
+    // Another Docker container's cgroup (a reused PID) and dockerd's own service are refused.
+    expect(containerCgroupDirs(parseCgroupFile(`0::/system.slice/docker-${OTHER}.scope\n`), 'v2', ID)).toMatchObject({ ok: false, reason: expect.stringContaining('not the container\'s') });
+    expect(containerCgroupDirs(parseCgroupFile('0::/system.slice/docker.service\n'), 'v2', ID)).toMatchObject({ ok: false, reason: expect.stringContaining('not the container\'s') });
+  });
+
   it('refuses a cgroup that does not name the container (a reused PID), a hidden path, and a missing hierarchy', () => {
     const other = parseCgroupFile(`4:memory:/k8s.io/${OTHER}\n2:cpuacct:/k8s.io/${OTHER}\n`);
     expect(containerCgroupDirs(other, 'v1', ID)).toMatchObject({ ok: false, reason: expect.stringContaining('not the container\'s') });
