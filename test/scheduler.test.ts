@@ -11,7 +11,7 @@ import { CollectionScheduler, collectionSoftDeadlineMs, collectionTimeoutMs } fr
 import { renderRegistry } from '../agent/metrics/registry.js';
 import { Registry } from 'prom-client';
 import type { Snapshot } from '../agent/snapshot.js';
-import { chaos, chaosPod, cleanPod, snapshot } from './metrics/fixtures.js';
+import { chaos, chaosPod, cleanPod, sandboxStopped, snapshot } from './metrics/fixtures.js';
 
 function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -142,7 +142,7 @@ describe('CollectionScheduler', () => {
 
   it("emits exactly the end reasons README's log section documents, and none on a plain end", async () => {
     const withChaos = { ...chaosPod(), chaos: chaos('active', ['delay']) };
-    const dead = { ...withChaos, pod: { ...withChaos.pod!, state: 'SANDBOX_NOTREADY' as const, pid: null, netns: null }, chaos: chaos('unknown') };
+    const dead = sandboxStopped(withChaos);
     const recreated = { ...withChaos, pod: { ...withChaos.pod!, uid: 'uid-2', sandboxId: 'sb-2' } };
     const ends = (await logged([
       snapshot([withChaos]), snapshot([]), // gone from a complete listing

@@ -7,9 +7,11 @@
  * without events, so one failed read neither logs a false end/start nor resets the first-seen time. The same holds
  * for pods absent from a collection whose runtime listing failed (a runtime restarting): absence proves nothing,
  * and for a sandbox in a state the runtime layer does not know (PodInfo.stateUnknown): it proves nothing either.
- * A pod whose sandbox is not ready is not read either, but there nothing is left to read: its network namespace
- * went with the sandbox and its containers are stopped, so its injections end (`reason: sandbox_not_ready`), as
- * those of a pod a complete listing no longer shows (`reason: pod_gone`). Entries are keyed by namespace and
+ * A pod whose sandbox is not ready is not read either, and when none of its containers runs nothing is left to
+ * read: its network namespace went with the sandbox, so its injections end (`reason: sandbox_not_ready`), as those
+ * of a pod a complete listing no longer shows (`reason: pod_gone`). While one of its containers still runs, that
+ * container holds the namespace (Docker's app containers join the pause container's with `container:<id>`; killing
+ * the pause container leaves them, the namespace and its faults in place): the pod is unread, its injections kept. Entries are keyed by namespace and
  * name (as the metrics are) but remember the pod's uid and sandbox: a pod deleted and created again under the same
  * name (a new uid) ends its predecessor's injections (`reason: pod_replaced`), a sandbox kubelet replaced (same
  * uid, a new sandbox and so a new network namespace) ends those of the old one (`reason: sandbox_not_ready`), and
@@ -97,10 +99,12 @@ function sameEvidence(kept: readonly string[], report: PodReport, kind: ChaosKin
 
 /**
  * Whether a pod left unread is so because its network namespace is gone: its sandbox is NOTREADY in a state the
- * runtime knows, no namespace was resolved, and it is not a host-network pod (whose namespace is the node's).
+ * runtime knows, no namespace was resolved, it is not a host-network pod (whose namespace is the node's), and none of
+ * its containers runs (a running one, with its PID known or not, still holds the namespace it joined).
  */
 function sandboxGone(pod: PodInfo | null): boolean {
-  return pod !== null && pod.state === 'SANDBOX_NOTREADY' && pod.stateUnknown !== true && pod.netns === null && !pod.hostNetwork;
+  return pod !== null && pod.state === 'SANDBOX_NOTREADY' && pod.stateUnknown !== true && pod.netns === null && !pod.hostNetwork
+    && !pod.containers.some((c) => c.state === 'CONTAINER_RUNNING');
 }
 
 /**

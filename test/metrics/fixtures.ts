@@ -53,6 +53,16 @@ export function podInfo(namespace: string, name: string, containers: ContainerIn
   };
 }
 
+/**
+ * `r`'s pod as listed once its sandbox has stopped (unread: verdict unknown): NOTREADY, no PID or namespace, and
+ * every container exited unless `running` names it (a container that outlived its sandbox, as it does under Docker).
+ */
+export function sandboxStopped(r: PodReport, running: readonly string[] = []): PodReport {
+  const pod = r.pod!;
+  const containers = pod.containers.map((c) => (running.includes(c.name) ? c : { ...c, state: 'CONTAINER_EXITED' as const, pid: null }));
+  return { ...r, pod: { ...pod, state: 'SANDBOX_NOTREADY', pid: null, netns: null, containers }, chaos: chaos('unknown') };
+}
+
 export function report(pod: PodInfo, extra: Partial<PodReport> = {}): PodReport {
   return {
     namespace: pod.namespace, name: pod.name, runtime: pod.runtime, netns: pod.netns, pod,

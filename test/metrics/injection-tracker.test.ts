@@ -3,7 +3,7 @@ import type { ChaosKind } from '../../agent/chaos/types.js';
 import { InjectionTracker, type InjectionEvent } from '../../agent/metrics/injection-tracker.js';
 import { podsFromContainers, type ListedContainer } from '../../agent/runtime/docker-engine.js';
 import type { PodInfo } from '../../agent/runtime/types.js';
-import { chaos, chaosPod, cleanPod, snapshot } from './fixtures.js';
+import { chaos, chaosPod, cleanPod, sandboxStopped, snapshot } from './fixtures.js';
 
 describe('InjectionTracker', () => {
   it('keeps first_seen while an injection stays, forgets it when it disappears, and reports each change once', () => {
@@ -101,7 +101,7 @@ describe('InjectionTracker', () => {
     const withChaos = { ...chaosPod(), chaos: chaos('active', ['delay', 'partition']) };
     t.observe(snapshot([withChaos]), 100);
     // The sandbox died: listed NOTREADY, nothing read (verdict unknown) and nothing left to read.
-    const dead = { ...withChaos, pod: { ...withChaos.pod!, state: 'SANDBOX_NOTREADY' as const, pid: null, netns: null }, chaos: chaos('unknown') };
+    const dead = sandboxStopped(withChaos);
     expect(t.observe(snapshot([dead]), 200).map((e) => [e.event, e.kind, e.reason])).toEqual([
       ['injection_ended', 'delay', 'sandbox_not_ready'], ['injection_ended', 'partition', 'sandbox_not_ready'],
     ]);
@@ -144,8 +144,25 @@ describe('InjectionTracker: sandboxes whose namespace is not known to be gone', 
     expect(t.observe(snapshot([unreadAs({ state: 'SANDBOX_NOTREADY' })]), 200)).toEqual([]);
     expect(t.observe(snapshot([unreadAs({ state: 'SANDBOX_NOTREADY', pid: null, netns: null, stateUnknown: true })]), 300)).toEqual([]);
     expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
-    // Known NOTREADY, nothing resolved: the namespace went with the sandbox.
-    expect(t.observe(snapshot([unreadAs({ state: 'SANDBOX_NOTREADY', pid: null, netns: null })]), 400).map((e) => e.reason)).toEqual(['sandbox_not_ready']);
+    // Known NOTREADY, nothing resolved, no container running: the namespace went with the sandbox.
+    expect(t.observe(snapshot([sandboxStopped(withChaos)]), 400).map((e) => e.reason)).toEqual(['sandbox_not_ready']);
+  });
+
+  it('keeps them while a container outlived its stopped sandbox (it still holds the namespace it joined), running with a PID or not', () => {
+    const t = new InjectionTracker();
+    t.observe(snapshot([withChaos]), 100);
+    // Docker: the pause container killed, the app container (--network container:<sandbox>) runs on in its namespace.
+    expect(t.observe(snapshot([sandboxStopped(withChaos, ['app'])]), 200)).toEqual([]);
+    const noPid = sandboxStopped(withChaos, ['sidecar']);
+    noPid.pod!.containers = noPid.pod!.containers.map((c) => (c.name === 'sidecar' ? { ...c, pid: null } : c));
+    expect(noPid.pod!.containers.filter((c) => c.state === 'CONTAINER_RUNNING').map((c) => [c.name, c.pid])).toEqual([['sidecar', null]]);
+    expect(t.observe(snapshot([noPid]), 300)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
+    // The app read again (the namespace held by it): the fault is still there, nothing started anew.
+    expect(t.observe(snapshot([{ ...withChaos, pod: { ...withChaos.pod!, state: 'SANDBOX_NOTREADY' } }]), 400)).toEqual([]);
+    expect(t.firstSeen('default', 'web-1', 'delay')).toBe(100);
+    // The last container stopped too: now the namespace is gone.
+    expect(t.observe(snapshot([sandboxStopped(withChaos)]), 500).map((e) => [e.event, e.kind, e.reason])).toEqual([['injection_ended', 'delay', 'sandbox_not_ready']]);
   });
 });
 

@@ -1,10 +1,12 @@
 /** The Docker client against a real dockerd (status, listings, steady-state cost, a stopped sandbox); the rest is in docker-client.fake-engine.test.ts. */
 import { statSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
 import { createDockerRuntime } from '../../agent/runtime/docker-client.js';
 import type { CallObserver, Endpoint, PodInfo, RuntimeClient } from '../../agent/runtime/types.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { describeIntegration } from '../helpers/env.js';
+import { chaos, report, snapshot } from '../metrics/fixtures.js';
 
 function endpoint(socketPath: string): Endpoint {
   return { protocol: 'docker', url: `unix://${socketPath}`, socketPath, source: 'flag' };
@@ -192,6 +194,36 @@ describeIntegration('docker client against a real dockerd', { root: true, comman
       reason: 'container is exited',
       containers: [{ id: app, name: 'main', state: 'CONTAINER_EXITED', pid: null }],
     });
+    await d.remove(app);
+    await d.remove(sb);
+  });
+
+  it('a killed sandbox whose app container runs on: the app keeps the namespace, and its injections are not ended', async () => {
+    const pod = { namespace: 'team-b', name: 'orphaned', uid: 'uid-orphaned' };
+    const sb = await d.runSandbox(pod);
+    const app = await d.runApp(sb, pod, 'main');
+    const before = (await client.listPods()).find((p) => p.name === 'orphaned')!;
+    expect(before.state).toBe('SANDBOX_READY');
+    const tracker = new InjectionTracker();
+    const read = report(before, { chaos: chaos('active', ['partition']) });
+    expect(tracker.observe(snapshot([read]), 100).map((e) => e.event)).toEqual(['injection_started']);
+
+    expect((await d.api('POST', `/containers/${sb}/kill`)).status).toBe(204);
+    await d.api('POST', `/containers/${sb}/wait`);
+    const after = (await client.listPods()).find((p) => p.name === 'orphaned')!;
+    expect(after).toMatchObject({ state: 'SANDBOX_NOTREADY', netns: null, containers: [{ id: app, state: 'CONTAINER_RUNNING' }] });
+    // The app container still holds the namespace the sandbox made (the same inode).
+    const appPid = after.containers[0]!.pid!;
+    expect(netnsIno(appPid)).toBe(before.netns!.inode);
+    // Unread (its sandbox has no namespace to give): the injection is kept, not ended as sandbox_not_ready.
+    expect(tracker.observe(snapshot([report(after, { chaos: chaos('unknown') })]), 200)).toEqual([]);
+    expect(tracker.firstSeen('team-b', 'orphaned', 'partition')).toBe(100);
+
+    // The app stops too: now the namespace is gone, and so is the injection.
+    expect((await d.api('POST', `/containers/${app}/kill`)).status).toBe(204);
+    await d.api('POST', `/containers/${app}/wait`);
+    const gone = (await client.listPods()).find((p) => p.name === 'orphaned')!;
+    expect(tracker.observe(snapshot([report(gone, { chaos: chaos('unknown') })]), 300).map((e) => [e.event, e.reason])).toEqual([['injection_ended', 'sandbox_not_ready']]);
     await d.remove(app);
     await d.remove(sb);
   });
