@@ -5,6 +5,7 @@
  */
 import { DEFAULT_PORT, normaliseEndpoint, parseBool, parseBytes, parseDuration, parseInt10, parseListen } from './config-values.js';
 import { UsageError } from './errors.js';
+import { parsePodName } from './pod-name.js';
 
 export { DEFAULT_PORT, normaliseEndpoint, parseBytes, parseDuration, parseListen };
 
@@ -309,9 +310,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config 
   return cfg;
 }
 
-/** A NAMESPACE/POD argument of inspect or diff: two names without blanks around one slash. */
+/** A NAMESPACE/POD argument of inspect or diff (`/POD` or `-/POD` without a namespace: agent/pod-name.ts). */
 function checkPodArg(command: string, a: string): void {
-  if (!/^[^/\s]+\/[^/\s]+$/.test(a)) throw new UsageError(`${command}: expected NAMESPACE/POD, got "${a}"`);
+  try {
+    parsePodName(a);
+  } catch (err) {
+    throw new UsageError(`${command}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 export function helpText(): string {

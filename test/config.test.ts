@@ -147,6 +147,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['diff', '--all'])).toThrow(/--all is only valid with: inspect/);
   });
 
+  it('inspect and diff take a pod without a namespace as /POD or -/POD; an empty or dot name is refused', () => {
+    expect(loadConfig(['inspect', '/auditplain', '-/other', 'shop/web']).args).toEqual(['/auditplain', '-/other', 'shop/web']);
+    expect(loadConfig(['diff', '/auditplain']).args).toEqual(['/auditplain']);
+    expect(loadConfig(['diff', '-/auditplain']).args).toEqual(['-/auditplain']);
+    expect(() => loadConfig(['inspect', 'shop/..'])).toThrow(new UsageError('inspect: ".." is not a pod name (in "shop/..")'));
+    expect(() => loadConfig(['diff', '/'])).toThrow(new UsageError('diff: empty pod name in "/" (expected NAMESPACE/POD)'));
+  });
+
   it('rejects unknown commands, flags, misplaced flags and bad values with UsageError', () => {
     expect(() => loadConfig([])).toThrow(/missing command/);
     expect(() => loadConfig(['frobnicate'])).toThrow(/unknown command/);

@@ -11,6 +11,7 @@ import { countsText, driftUnknownLine, entryLine, findingWithOwner, intentSummar
 import { driftJson, intentJson } from '../intent/json.js';
 import { beginKubeLists, oneShotKube } from '../intent/setup.js';
 import { createNetnsReader } from '../netns/read.js';
+import { describePod, parsePodName } from '../pod-name.js';
 import { Inventory, unreachableMessage } from '../runtime/inventory.js';
 import type { PodReport } from '../snapshot.js';
 import { formatKernel, notReadLine } from './inspect.js';
@@ -66,8 +67,8 @@ export function formatDiff(r: PodReport, kubeOff: string | null, maxRules = Numb
 }
 
 export async function run(cfg: Config, io: CommandIo): Promise<number> {
-  const target = cfg.args[0]!;
-  const [namespace = '', name = ''] = target.split('/');
+  const target = parsePodName(cfg.args[0]!);
+  const { namespace, name } = target;
   const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
   const reader = createNetnsReader(cfg, { log: io.log });
   const onAbort = (): void => void reader.close();
@@ -86,7 +87,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     }
     const report = snap.pods[0];
     if (report === undefined) {
-      io.err(`chaos-node-agent diff: pod ${target} not found on this node\n`);
+      io.err(`chaos-node-agent diff: pod ${describePod(target)} not found on this node\n`);
       return 1;
     }
     io.out(cfg.json ? `${JSON.stringify(diffJson(report, kubeOff, cfg.maxRulesPerPod), null, 2)}\n` : formatDiff(report, kubeOff, cfg.maxRulesPerPod));

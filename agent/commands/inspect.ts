@@ -12,6 +12,7 @@ import { plural } from '../chaos/format.js';
 import { capDumps } from '../metrics/rule-cap.js';
 import { podsJson } from '../server/pod-document.js';
 import { createNetnsReader } from '../netns/read.js';
+import { parsePodName, podKey } from '../pod-name.js';
 import { emptyNetnsState, type IptablesDump, type IpsetDump, type TcDump, type Qdisc, type Counters } from '../netns/state.js';
 import { driftLines, findingWithOwner } from '../intent/format.js';
 import { beginKubeLists, oneShotKube } from '../intent/setup.js';
@@ -42,12 +43,13 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
       const intent = beginKubeLists(cfg, io.env, io.log, io.signal);
       const inventory = new Inventory(cfg, { log: io.log });
       try {
-        const wanted = new Set(cfg.args);
+        // `/POD` and `-/POD` name the same pod: matched (and reported once) by its key.
+        const wanted = new Map(cfg.args.map((a) => parsePodName(a)).map((p) => [podKey(p), p]));
         const kube = oneShotKube(intent);
         const snap = await collect(
           // Container CPU/memory (the stats collector) is not part of inspect's output: not asked for.
           { inventory, reader, procRoot: cfg.procRoot, log: io.log, namedNetnsDir: namedNetnsDir(cfg.hostRoot), disabled: new Set(['stats'] as const), ...(kube ? { kube } : {}) },
-          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(`${p.namespace}/${p.name}`), hostSharing: 'full' as const }) },
+          { signal: io.signal, ...(cfg.all ? {} : { filter: (p) => wanted.has(podKey(p)), hostSharing: 'full' as const }) },
         );
         await intent.result; // `--kube on` with credentials that do not load: an error
         nothingReachable = !snap.runtimes.some((s) => s.up);
@@ -58,11 +60,11 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
         host = snap.host ?? null;
         stale = snap.stale ?? [];
         if (!cfg.all) {
-          const found = new Set(reports.map((r) => `${r.namespace}/${r.name}`));
-          for (const a of cfg.args) {
-            if (found.has(a)) continue;
-            const [namespace = '', name = ''] = a.split('/');
-            const why = nothingReachable ? 'no container runtime reachable' : 'pod not found on this node';
+          const found = new Set(reports.map(podKey));
+          for (const [key, { namespace, name }] of wanted) {
+            if (found.has(key)) continue;
+            const why = nothingReachable ? 'no container runtime reachable'
+              : `pod not found on this node${namespace === '' ? ` (looked for "${name}" without a namespace: a container without Kubernetes labels)` : ''}`;
             const state = emptyNetnsState();
             reports.push({
               namespace, name, runtime: '', netns: null, pod: null, chaos: notInspected(why),

@@ -1,6 +1,6 @@
 /**
  * The exporter's HTTP server (node:http): GET/HEAD /metrics, /healthz, /readyz, /debug/pods and
- * /debug/pods/{namespace}/{pod}; 404 for unknown paths, 405 for other methods, 413 for request bodies, 400 for
+ * /debug/pods/{namespace}/{pod} (/debug/pods//{pod}: a pod without a namespace); 404 for unknown paths, 405 for other methods, 413 for request bodies, 400 for
  * garbage, 431 for oversized headers. /debug/* per DebugAccess (auth.ts): 404 when off, 403 when locked, 401
  * without the right bearer token.
  * Answers from the scheduler's latest collection: a scrape never triggers work (before the first collection
@@ -21,6 +21,7 @@ import type { Snapshot } from '../snapshot.js';
 import type { DebugAccess } from './auth.js';
 import { acceptsGzip, wantsOpenMetrics } from './negotiate.js';
 import { podsJson } from './pod-document.js';
+import { describePod, podName, type PodName } from '../pod-name.js';
 
 /** What the server reads: the scheduler (CollectionScheduler satisfies it). */
 export interface ExporterState {
@@ -166,7 +167,9 @@ export class AgentServer {
     if (path === '/readyz') return { kind: 'readyz' };
     if (this.opts.debug.mode === 'off') return null;
     if (path === '/debug/pods') return { kind: 'debug', namespace: null, pod: null };
-    const m = /^\/debug\/pods\/([^/]+)\/([^/]+)$/.exec(path);
+    // An empty namespace segment (/debug/pods//NAME) is a pod without one; the names are checked in debugRoute,
+    // after the token, as the CLI checks them (agent/pod-name.ts).
+    const m = /^\/debug\/pods\/([^/]*)\/([^/]*)$/.exec(path);
     if (!m) return null;
     try {
       return { kind: 'debug', namespace: decodeURIComponent(m[1]!), pod: decodeURIComponent(m[2]!) };
@@ -208,6 +211,14 @@ export class AgentServer {
         'WWW-Authenticate': 'Bearer realm="chaos-node-agent debug"',
       });
     }
+    let wanted: PodName | null = null;
+    if (namespace !== null) {
+      try {
+        wanted = podName(namespace, pod ?? '');
+      } catch (err) {
+        return send(res, req, 400, `${JSON.stringify({ error: errorMessage(err) })}\n`, { 'Content-Type': 'application/json; charset=utf-8' });
+      }
+    }
     const published = this.opts.state.latest;
     if (!published) return send(res, req, 503, 'no collection has finished yet\n', { 'Retry-After': '5' });
     const headers = {
@@ -215,7 +226,7 @@ export class AgentServer {
       'Cache-Control': 'no-store',
       'Last-Modified': new Date(published.snapshot.finishedAt * 1000).toUTCString(),
     };
-    if (namespace === null) {
+    if (wanted === null) {
       const snapshot = published.snapshot;
       let doc = this.allPodsDoc.get(snapshot);
       if (!doc) {
@@ -224,9 +235,9 @@ export class AgentServer {
       }
       return send(res, req, 200, doc, headers);
     }
-    const pods = published.snapshot.pods.filter((p) => p.namespace === namespace && p.name === pod);
+    const pods = published.snapshot.pods.filter((p) => p.namespace === wanted.namespace && p.name === wanted.name);
     if (pods.length === 0) {
-      return send(res, req, 404, `${JSON.stringify({ error: `pod ${namespace}/${pod} not found on this node` })}\n`, headers);
+      return send(res, req, 404, `${JSON.stringify({ error: `pod ${describePod(wanted)} not found on this node` })}\n`, headers);
     }
     send(res, req, 200, podsJson(pods, this.docOptions()), headers);
   }

@@ -223,6 +223,25 @@ describeIntegration('pods and runtimes CLI against a real dockerd', { root: true
     expect(lines[3]).toContain('hostNetwork');
   });
 
+  it('inspect and diff find a container without Kubernetes labels as /NAME or -/NAME (as inspect and pods print it)', async () => {
+    const flags = ['--docker-endpoint', d.url, '--kube', 'off', ...LOADED_MACHINE_DEADLINES];
+    const plainPid = await d.pidOf(ids.plain!);
+    // Both forms name the same pod: one entry.
+    const r = await cli(['inspect', '/standalone', '-/standalone', '--json', ...flags]);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const pods = (JSON.parse(r.stdout) as { pods: { namespace: string; name: string; runtime: string; netns: { inode: number } | null; errors: string[] }[] }).pods;
+    expect(pods.map((p) => [p.namespace, p.name, p.runtime, p.netns?.inode, p.errors])).toEqual([['', 'standalone', 'docker', netnsIno(plainPid), []]]);
+    const human = await cli(['inspect', '-/standalone', ...flags]);
+    expect(human.code).toBe(0);
+    expect(human.stdout.split('\n')[0]).toBe(`pod /standalone (docker)  netns inode ${netnsIno(plainPid)} /proc/${plainPid}/ns/net`);
+    const diff = await cli(['diff', '/standalone', ...flags]);
+    expect([diff.code, diff.stderr]).toEqual([0, '']);
+    const missing = await cli(['diff', '/nope', ...flags]);
+    expect([missing.code, missing.stderr]).toEqual([1, 'chaos-node-agent diff: pod /nope (no namespace) not found on this node\n']);
+    const dots = await cli(['inspect', '/..', ...flags]);
+    expect([dots.code, dots.stderr]).toEqual([2, 'chaos-node-agent: inspect: ".." is not a pod name (in "/..")\n']);
+  });
+
   it('runtimes --json: the live engine up and a missing one down, exit 0', async () => {
     const missing = join(d.base, 'missing.sock');
     const r = await cli(['runtimes', '--json', '--docker-endpoint', d.url, '--docker-endpoint', `unix://${missing}`, ...LOADED_MACHINE_DEADLINES]);

@@ -10,7 +10,7 @@ import { PersistentMetrics } from '../../agent/metrics/registry.js';
 import { CollectionScheduler } from '../../agent/scheduler.js';
 import { TokenFile, type DebugAccess } from '../../agent/server/auth.js';
 import { AgentServer, type ServerOptions } from '../../agent/server/http-server.js';
-import type { Snapshot } from '../../agent/snapshot.js';
+import type { PodReport, Snapshot } from '../../agent/snapshot.js';
 import { lintExposition, PROM_CLIENT_GAUGE_TOTALS, valueOf } from '../helpers/metrics-lint.js';
 import { chaosPod, cleanPod, runtimeUp, snapshot } from '../metrics/fixtures.js';
 import { nodeScaleSnapshot } from '../metrics/node-scale.js';
@@ -194,6 +194,7 @@ describe('AgentServer debug protection and readiness reasons', () => {
     expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer s3cret-token-longer' } })).status).toBe(401);
     expect((await get(s.port, '/debug/pods/default/nope')).status).toBe(401); // no pod-existence probe without the token
+    expect((await get(s.port, '/debug/pods//')).status).toBe(401); // nor a name check
     expect((await get(s.port, '/debug/pods', { headers: { Authorization: 'Bearer s3cret-token' } })).status).toBe(200);
     expect((await get(s.port, '/metrics')).status).toBe(200);
   });
@@ -267,6 +268,38 @@ describe('AgentServer /debug/pods document cache', () => {
     const next = await get(s.port, '/debug/pods');
     expect((JSON.parse(next.text) as { pods: { name: string }[] }).pods.map((p) => p.name)).toEqual(['dns-1']);
     expect((await get(s.port, '/debug/pods/default/web-1')).status).toBe(404);
+  });
+});
+
+describe('AgentServer /debug/pods/{namespace}/{pod} for a pod without a namespace', () => {
+  let s: Started;
+  // A plain `docker run` container: no Kubernetes labels, so no namespace (inspect prints it `pod /auditplain`).
+  const plain = (): PodReport => ({ ...cleanPod(), namespace: '', name: 'auditplain' });
+  beforeAll(async () => {
+    s = await start({ snap: () => snapshot([chaosPod(), plain()]) });
+    await s.scheduler.collectNow();
+  });
+  afterAll(() => stop(s));
+
+  it('serves it at /debug/pods//NAME and /debug/pods/-/NAME', async () => {
+    for (const path of ['/debug/pods//auditplain', '/debug/pods/-/auditplain', '/debug/pods/%2D/auditplain']) {
+      const r = await get(s.port, path);
+      expect([path, r.status]).toEqual([path, 200]);
+      expect((JSON.parse(r.text) as { pods: { namespace: string; name: string }[] }).pods.map((p) => [p.namespace, p.name])).toEqual([['', 'auditplain']]);
+    }
+    const missing = await get(s.port, '/debug/pods//nope');
+    expect([missing.status, JSON.parse(missing.text)]).toEqual([404, { error: 'pod /nope (no namespace) not found on this node' }]);
+  });
+
+  it('refuses an empty or dot pod name with 400 and says why', async () => {
+    const empty = await get(s.port, '/debug/pods//');
+    expect([empty.status, JSON.parse(empty.text)]).toEqual([400, { error: 'empty pod name in "/" (expected NAMESPACE/POD)' }]);
+    const blank = await get(s.port, '/debug/pods/shop/we%20b');
+    expect([blank.status, JSON.parse(blank.text)]).toEqual([400, { error: 'pod name "we b" holds a blank or a slash (in "shop/we b")' }]);
+    const slash = await get(s.port, '/debug/pods/shop/a%2Fb');
+    expect([slash.status, JSON.parse(slash.text)]).toEqual([400, { error: 'pod name "a/b" holds a blank or a slash (in "shop/a/b")' }]);
+    // Dot segments never reach the name check: the URL resolves them first (here to /debug/pods/, no route).
+    expect((await get(s.port, '/debug/pods/shop/..')).status).toBe(404);
   });
 });
 
