@@ -102,6 +102,27 @@ describe('collection registry', () => {
     ]);
   });
 
+  it('gives a pod with no running container (CrashLoopBackOff) no per-container series, its namespace read and its injection still shown', async () => {
+    // Its sandbox (and network namespace) stays while every container has exited: read like any other pod.
+    const web = chaosPod();
+    const crash = { ...web, pod: { ...web.pod!, containers: web.pod!.containers.map((c) => ({ ...c, state: 'CONTAINER_EXITED' as const, pid: null })) } };
+    const snap = snapshot([crash, cleanPod()]);
+    const on = await text(snap, { compatMetrics: true });
+    for (const name of ['chaos_daemon_iptables_packets', 'chaos_daemon_iptables_packet_bytes', 'chaos_daemon_ipset_members', 'chaos_daemon_tcs_rules']) {
+      expect([name, samplesOf(on, name).filter((s) => s.labels.pod === 'web-1')]).toEqual([name, []]);
+    }
+    expect(samplesOf(on, 'chaos_daemon_ipset_members').map((s) => [s.labels.pod, s.labels.container])).toEqual([['dns-1', 'coredns']]);
+    expect(samplesOf(on, 'chaos_daemon_injection_active').filter((s) => s.labels.pod === 'web-1').map((s) => [s.labels.kind, s.value])).toEqual([
+      ['bandwidth', 1], ['delay', 1], ['loss', 1], ['partition', 1],
+    ]);
+    expect(valueOf(on, 'chaos_daemon_pod_verdict', { ...WEB, verdict: 'active' })).toBe(1);
+    expect(valueOf(on, 'chaos_daemon_netem_delay_seconds', { ...WEB, interface: 'eth0', handle: '1:' })).toBe(0.1);
+    // Not per container: each series once, with container="".
+    const off = await text(snap, { compatMetrics: false });
+    expect(samplesOf(off, 'chaos_daemon_ipset_members').map((s) => [s.labels.pod, s.labels.container, s.value])).toEqual([['web-1', '', 3], ['dns-1', '', 0]]);
+    expect(samplesOf(off, 'chaos_daemon_iptables_packets').filter((s) => s.labels.pod === 'web-1')).toHaveLength(4);
+  });
+
   it('sums iptables rules that map onto the same series instead of duplicating them', async () => {
     const pod = podInfo('default', 'twin', [container('app', 'c-twin')]);
     const rules = [rule('-j DROP', 1, 10), rule('-j DROP', 2, 20)];
