@@ -61,7 +61,8 @@ describe('readContainerUsage on a directory laid out like a cgroup hierarchy', (
   });
 
   it('gives a reason, never a value, when the PID is gone, a file is missing, or the cgroup is another container\'s', () => {
-    expect(readContainerUsage({ root: join(dir, 'v2'), mode: 'v2' }, proc, { id: ID, pid: 999_999 })).toMatchObject({ ok: false, reason: expect.stringContaining('ENOENT') });
+    // No /proc/<pid>: the container stopped since its listing (the stats collector does not count it as unread).
+    expect(readContainerUsage({ root: join(dir, 'v2'), mode: 'v2' }, proc, { id: ID, pid: 999_999 })).toEqual({ ok: false, reason: 'process 999999 is gone', gone: true });
     put(`proc/${PID + 2}/cgroup`, `0::/k8s.io/${ID}\n`);
     expect(readContainerUsage({ root: join(dir, 'v2'), mode: 'v2' }, proc, { id: ID, pid: PID + 2 })).toMatchObject({ ok: false, reason: expect.stringContaining('ENOENT') });
     expect(readContainerUsage({ root: join(dir, 'v2'), mode: 'v2' }, proc, { id: 'e'.repeat(64), pid: PID })).toMatchObject({ ok: false, reason: expect.stringContaining('not the container\'s') });
