@@ -17,9 +17,10 @@
  * uid, a new sandbox and so a new network namespace) ends those of the old one (`reason: sandbox_not_ready`), and
  * what the new pod or sandbox shows starts afresh, with a new first-seen time.
  *
- * The pods absent from a collection whose entries were kept for its failed listing are `held`: the metrics go on
- * exporting their injections (and their last reconciliation's drift) as last read, so a runtime restart neither
- * resolves nor resets an alert on them (injection.ts, kube.ts).
+ * The pods whose entries were kept without their injections being read, absent for a failed listing or listed but
+ * unread (verdict `unknown`, not for a sandbox gone), are `held`: the metrics go on exporting their injections (and
+ * their last reconciliation's drift) as last read, so a runtime restart or one failed read neither resolves nor
+ * resets an alert on them (injection.ts, kube.ts).
  */
 import type { ChaosKind } from '../chaos/types.js';
 import type { PodDrift } from '../intent/drift.js';
@@ -58,8 +59,9 @@ interface Entry {
 }
 
 /**
- * A pod absent from the last collection, its runtime's listing having failed, whose injections are kept: its kinds
- * (first-seen times through firstSeen()) and its reconciliation when last read, to export as they were.
+ * A pod whose injections the last collection kept without reading them: absent, its runtime's listing having
+ * failed, or listed but unread (its verdict `unknown`: the snapshot's report of it gives its verdict and errors).
+ * Its kinds (first-seen times through firstSeen()) and its reconciliation when last read, to export as they were.
  */
 export interface HeldPod {
   namespace: string;
@@ -175,12 +177,8 @@ export class InjectionTracker {
       const pod = listed.get(podKey);
       // Another pod or sandbox under the name ends the old one's injections, read or not.
       const replaced = pod === undefined ? null : replacement(e, pod);
-      if (replaced === null && unread.has(podKey)) {
-        next.set(k, e);
-        continue;
-      }
       const gone = pod === undefined;
-      if (gone && absenceProvesNothing) {
+      if ((replaced === null && unread.has(podKey)) || (gone && absenceProvesNothing)) {
         next.set(k, e);
         const h = held.get(podKey);
         if (h === undefined) held.set(podKey, { namespace: e.namespace, pod: e.pod, kinds: [e.kind], drift: e.drift });
@@ -194,7 +192,7 @@ export class InjectionTracker {
     return events;
   }
 
-  /** The pods the last observe() kept unlisted (see HeldPod), in the order their injections were first kept. */
+  /** The pods the last observe() kept unread, listed or not (see HeldPod), in the order their injections were first kept. */
   get held(): readonly HeldPod[] {
     return this.heldPods;
   }

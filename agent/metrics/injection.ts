@@ -9,7 +9,9 @@
  * by the tracker: injection-tracker.ts HeldPod) keeps its injection_active series (same experiment labels, from its
  * last reconciliation) and first_seen times, so leftover alerts neither resolve nor restart their `for`; it reads
  * verdict `unknown` (its namespace could not be read, as the verdict says) and has no pod_errors nor pod_truncated
- * series (no read was attempted).
+ * series (no read was attempted). So does a pod listed whose read failed (verdict `unknown`: a tool timed out, a
+ * read error), its injections kept by the tracker as well: its verdict, errors and truncations are those of the
+ * failed read, its injection_active and first_seen series those kept.
  */
 import type { ChaosKind, Verdict } from '../chaos/types.js';
 import type { PodDrift } from '../intent/drift.js';
@@ -51,6 +53,8 @@ const HELPS: readonly string[] = [
 
 interface PodInput {
   report: PodReport;
+  /** The tracker's kept injections of the pod, when its read failed (verdict unknown); none: those read. */
+  held: HeldPod | undefined;
   firstSeen: FirstSeenLookup;
   maxRules: number;
 }
@@ -64,7 +68,9 @@ function emitPod(sink: PodSeriesSink, input: PodInput): void {
   for (const src of report.sources) if (src.status === 'truncated') sink.series(TRUNCATED, 1, src.source);
   if (rulesTruncated(report.iptables, input.maxRules)) sink.series(TRUNCATED, 1, 'rules');
   if (qdiscsTruncated(report.tc.qdiscs)) sink.series(TRUNCATED, 1, 'qdiscs');
-  emitKinds(sink, report.namespace, report.name, report.chaos.kinds, report.drift, input.firstSeen);
+  const h = input.held;
+  if (h === undefined) emitKinds(sink, report.namespace, report.name, report.chaos.kinds, report.drift, input.firstSeen);
+  else emitKinds(sink, report.namespace, report.name, h.kinds, h.drift, input.firstSeen);
 }
 
 /** injection_active (one series per owner in `drift`) and first_seen of each kind, once each, at its first place. */
@@ -94,19 +100,22 @@ function emitHeld(sink: PodSeriesSink, input: HeldInput): void {
 
 /**
  * Yields to the event loop between pods when `slicer`'s slice is used up. `cache`: the pods' blocks kept across
- * collections (pod-blocks.ts); none: rendered afresh. `held`: the pods held through a runtime outage (after the
- * snapshot's pods; one the snapshot lists is its own).
+ * collections (pod-blocks.ts); none: rendered afresh. `held`: the pods whose injections the tracker kept unread
+ * (a listed pod whose read failed: with its report's verdict and errors; the others after the snapshot's pods).
  */
 export async function registerInjectionMetrics(registry: CollectionFamilies, snapshot: Snapshot, firstSeen: FirstSeenLookup, maxRulesPerPod = DEFAULT_MAX_RULES_PER_POD, slicer = new Slicer(), cache = new PodBlockCache(), held: readonly HeldPod[] = []): Promise<void> {
   const families = SPECS.map((s, i) => registry.register(new BlockFamily(s.name, HELPS[i]!, s.labelNames, s.type)));
   cache.begin();
   const done = new Set<string>();
+  const heldBy = held.length === 0 ? null : new Map(held.map((h) => [`${h.namespace}\0${h.pod}`, h]));
   for (const report of snapshot.pods) {
     if (slicer.due) await slicer.point();
     const podKey = `${report.namespace}\0${report.name}`;
     if (done.has(podKey)) continue; // one entry per pod; a duplicate name would collide
     done.add(podKey);
-    const b = cache.blocks(podKey, report.namespace, report.name, SPECS, emitPod, { report, firstSeen, maxRules: maxRulesPerPod });
+    // The tracker holds a listed pod's injections only while its verdict is unknown (kinds: none read).
+    const kept = report.chaos.verdict === 'unknown' ? heldBy?.get(podKey) : undefined;
+    const b = cache.blocks(podKey, report.namespace, report.name, SPECS, emitPod, { report, held: kept, firstSeen, maxRules: maxRulesPerPod });
     for (let i = 0; i < families.length; i++) families[i]!.addLines(b.blocks[i]!, b.lines[i]!);
   }
   for (const h of held) {

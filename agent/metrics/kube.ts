@@ -4,8 +4,9 @@
  * completely at least once) and
  * chaos_daemon_injection_drift{namespace,pod,kind,state} (missing, mismatch, failed, and leftovers that change
  * traffic; 0 for the leftover / missing / mismatch states of the pod's active and drifting kinds without entries;
- * absent for pods whose drift is unknown). A pod held through a runtime outage (injection-tracker.ts HeldPod)
- * keeps the drift series of its last reconciliation, so the drift alerts on it neither resolve nor restart.
+ * absent for pods whose drift is unknown). A pod held through a runtime outage or a failed read of its namespace
+ * (injection-tracker.ts HeldPod; its drift then unknown) keeps the drift series of its last reconciliation, so the
+ * drift alerts on it neither resolve nor restart.
  */
 import { driftCounts } from '../intent/reconcile.js';
 import type { HeldPod } from './injection-tracker.js';

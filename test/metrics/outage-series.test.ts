@@ -11,7 +11,7 @@ import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
 import { buildCollectionFamilies, LineCaches, renderRegistry } from '../../agent/metrics/registry.js';
 import type { PodReport, Snapshot } from '../../agent/snapshot.js';
 import { lintExposition, samplesOf } from '../helpers/metrics-lint.js';
-import { chaos, chaosPod, cleanPod, runtimeUp, snapshot } from './fixtures.js';
+import { chaos, chaosPod, cleanPod, runtimeUp, sandboxStopped, snapshot } from './fixtures.js';
 
 const KUBE: Snapshot['kube'] = { up: true, syncAgeSeconds: 0, resources: [], from: 'test', server: 'https://k8s:6443' };
 
@@ -39,47 +39,55 @@ function outage(startedAt: number): Snapshot {
 
 const PER_POD = ['chaos_daemon_injection_active', 'chaos_daemon_injection_first_seen_timestamp_seconds', 'chaos_daemon_pod_verdict', 'chaos_daemon_pod_errors', 'chaos_daemon_pod_truncated', 'chaos_daemon_injection_drift'];
 
-/** The web-1 series of the per-pod families, as `name{labels} value` strings. */
-function webSeries(text: string): string[] {
-  return PER_POD.flatMap((name) => samplesOf(text, name).filter((s) => s.labels.pod === 'web-1')
+/** The web-1 (or `pod`) series of the per-pod families, as `name{labels} value` strings. */
+function webSeries(text: string, pod = 'web-1'): string[] {
+  return PER_POD.flatMap((name) => samplesOf(text, name).filter((s) => s.labels.pod === pod)
     .map((s) => `${name}{${Object.entries(s.labels).filter(([k]) => k !== 'namespace' && k !== 'pod').map(([k, v]) => `${k}=${v}`).join(',')}} ${s.value}`));
+}
+
+/** web-1's injection series as reconciled(), first seen at 100. */
+const INJECTION = [
+  'chaos_daemon_injection_active{kind=delay,experiment=chaos/slow} 1',
+  'chaos_daemon_injection_active{kind=partition,experiment=chaos/gone} 1',
+  'chaos_daemon_injection_first_seen_timestamp_seconds{kind=delay} 100',
+  'chaos_daemon_injection_first_seen_timestamp_seconds{kind=partition} 100',
+];
+/** web-1's drift series as reconciled(). */
+const DRIFT = [
+  'chaos_daemon_injection_drift{kind=delay,state=leftover} 0', 'chaos_daemon_injection_drift{kind=delay,state=missing} 0',
+  'chaos_daemon_injection_drift{kind=delay,state=mismatch} 0', 'chaos_daemon_injection_drift{kind=partition,state=leftover} 1',
+  'chaos_daemon_injection_drift{kind=partition,state=missing} 0', 'chaos_daemon_injection_drift{kind=partition,state=mismatch} 0',
+];
+const verdict = (v: string): string[] => ['active', 'clean', 'scaffolding', 'unknown'].map((x) => `chaos_daemon_pod_verdict{verdict=${x}} ${x === v ? 1 : 0}`);
+
+/** Observes each snapshot with one tracker and builds its metrics as the pipeline does: the events and the text. */
+function collector(): (snap: Snapshot) => Promise<{ text: string; events: string[] }> {
+  const tracker = new InjectionTracker();
+  const caches = new LineCaches();
+  return async (snap) => {
+    const events = tracker.observe(snap).map((e) => `${e.event} ${e.pod} ${e.kind}${e.reason ? ` ${e.reason}` : ''}`);
+    const collection = await buildCollectionFamilies({
+      snapshot: snap, bpm: null, extraCollectors: [], compatMetrics: true, lineCaches: caches,
+      firstSeen: (ns, pod, kind) => tracker.firstSeen(ns, pod, kind), held: tracker.held,
+    });
+    return { text: (await (await renderRegistry(new Registry(), { collection })).body('prometheus', false)).toString('utf8'), events };
+  };
 }
 
 describe('per-pod series through a runtime outage', () => {
   it('keeps injection_active, first_seen and drift of the pods held, reads them unknown without errors, and carries on seamlessly', async () => {
-    const tracker = new InjectionTracker();
-    const caches = new LineCaches();
-    const collect = async (snap: Snapshot): Promise<{ text: string; events: string[] }> => {
-      const events = tracker.observe(snap).map((e) => `${e.event} ${e.pod} ${e.kind}`);
-      const collection = await buildCollectionFamilies({
-        snapshot: snap, bpm: null, extraCollectors: [], compatMetrics: true, lineCaches: caches,
-        firstSeen: (ns, pod, kind) => tracker.firstSeen(ns, pod, kind), held: tracker.held,
-      });
-      return { text: (await (await renderRegistry(new Registry(), { collection })).body('prometheus', false)).toString('utf8'), events };
-    };
+    const collect = collector();
 
     const before = await collect(snapshot([reconciled(), cleanPod()], { startedAt: 100, kube: KUBE }));
     expect(before.events).toEqual(['injection_started web-1 delay', 'injection_started web-1 partition']);
-    const injection = [
-      'chaos_daemon_injection_active{kind=delay,experiment=chaos/slow} 1',
-      'chaos_daemon_injection_active{kind=partition,experiment=chaos/gone} 1',
-      'chaos_daemon_injection_first_seen_timestamp_seconds{kind=delay} 100',
-      'chaos_daemon_injection_first_seen_timestamp_seconds{kind=partition} 100',
-    ];
-    const drift = [
-      'chaos_daemon_injection_drift{kind=delay,state=leftover} 0', 'chaos_daemon_injection_drift{kind=delay,state=missing} 0',
-      'chaos_daemon_injection_drift{kind=delay,state=mismatch} 0', 'chaos_daemon_injection_drift{kind=partition,state=leftover} 1',
-      'chaos_daemon_injection_drift{kind=partition,state=missing} 0', 'chaos_daemon_injection_drift{kind=partition,state=mismatch} 0',
-    ];
-    const verdict = (v: string) => ['active', 'clean', 'scaffolding', 'unknown'].map((x) => `chaos_daemon_pod_verdict{verdict=${x}} ${x === v ? 1 : 0}`);
-    expect(webSeries(before.text).sort()).toEqual([...injection, ...verdict('active'), 'chaos_daemon_pod_errors{} 0', ...drift].sort());
+    expect(webSeries(before.text).sort()).toEqual([...INJECTION, ...verdict('active'), 'chaos_daemon_pod_errors{} 0', ...DRIFT].sort());
 
     // Two collections with containerd down: the same injection and drift series, values and labels; the pod reads
     // unknown (not read) and has no errors series; a pod holding no injection (dns-1) has no series at all.
     for (const at of [200, 300]) {
       const down = await collect(outage(at));
       expect(down.events).toEqual([]);
-      expect(webSeries(down.text).sort()).toEqual([...injection, ...verdict('unknown'), ...drift].sort());
+      expect(webSeries(down.text).sort()).toEqual([...INJECTION, ...verdict('unknown'), ...DRIFT].sort());
       expect(samplesOf(down.text, 'chaos_daemon_pod_verdict').filter((s) => s.labels.pod === 'dns-1')).toEqual([]);
       expect(samplesOf(down.text, 'chaos_daemon_scrape_collector_success').map((s) => [s.labels.collector, s.value])).toEqual([['runtime', 0], ['netns', 1]]);
       expect(lintExposition(down.text)).toEqual([]);
@@ -91,7 +99,7 @@ describe('per-pod series through a runtime outage', () => {
     expect(webSeries(back.text).sort()).toEqual(webSeries(before.text).sort());
     // A listing that works again and no longer shows the pod: it is gone, its series with it.
     const gone = await collect(snapshot([cleanPod()], { startedAt: 500, kube: KUBE }));
-    expect(gone.events).toEqual(['injection_ended web-1 delay', 'injection_ended web-1 partition']);
+    expect(gone.events).toEqual(['injection_ended web-1 delay pod_gone', 'injection_ended web-1 partition pod_gone']);
     expect(webSeries(gone.text)).toEqual([]);
   });
 
@@ -102,5 +110,34 @@ describe('per-pod series through a runtime outage', () => {
     expect(tracker.held.map((h) => [h.pod, h.kinds])).toEqual([['web-1', ['delay', 'partition']]]);
     tracker.observe(snapshot([]), 300);
     expect(tracker.held).toEqual([]);
+  });
+});
+
+describe('per-pod series of a pod listed whose read failed (verdict unknown)', () => {
+  /** web-1 listed, its namespace read failed (a tool timed out): nothing read, nothing reconciled. */
+  const unread = (): PodReport => ({
+    ...reconciled(), chaos: chaos('unknown'), errors: ['tc: killed after 5000 ms (timeout)'],
+    drift: { status: 'unknown', reason: 'the network namespace could not be read', counts: emptyCounts(), entries: [], findings: [], kindOwners: {} },
+  });
+
+  it('keeps its injection and drift series with its verdict unknown and its errors; not once its sandbox is gone', async () => {
+    const collect = collector();
+    await collect(snapshot([reconciled(), cleanPod()], { startedAt: 100, kube: KUBE }));
+    for (const at of [200, 300]) {
+      const failed = await collect(snapshot([unread(), cleanPod()], { startedAt: at, kube: KUBE }));
+      expect(failed.events).toEqual([]);
+      expect(webSeries(failed.text).sort()).toEqual([...INJECTION, ...verdict('unknown'), 'chaos_daemon_pod_errors{} 1', ...DRIFT].sort());
+      expect(lintExposition(failed.text)).toEqual([]);
+    }
+    const read = await collect(snapshot([reconciled(), cleanPod()], { startedAt: 400, kube: KUBE }));
+    expect(read.events).toEqual([]);
+    expect(webSeries(read.text).sort()).toEqual([...INJECTION, ...verdict('active'), 'chaos_daemon_pod_errors{} 0', ...DRIFT].sort());
+
+    // Its sandbox stopped with its containers, its namespace gone (not read, nothing resolved): the injections end,
+    // nothing is held.
+    const dead: PodReport = { ...sandboxStopped(unread()), netns: null, errors: [], sources: [] };
+    const gone = await collect(snapshot([dead, cleanPod()], { startedAt: 500, kube: KUBE }));
+    expect(gone.events).toEqual(['injection_ended web-1 delay sandbox_not_ready', 'injection_ended web-1 partition sandbox_not_ready']);
+    expect(webSeries(gone.text).sort()).toEqual(verdict('unknown').sort());
   });
 });
