@@ -17,6 +17,9 @@
  * uid, a new sandbox and so a new network namespace) ends those of the old one (`reason: sandbox_not_ready`), and
  * what the new pod or sandbox shows starts afresh, with a new first-seen time.
  *
+ * A listing fails per endpoint: on a node with several runtimes, a pod absent while the endpoint it was listed
+ * through is down or could not list (RuntimeStatus.up, listError) proves nothing either, while the others answer.
+ *
  * The pods whose entries were kept without their injections being read, absent for a failed listing or listed but
  * unread (verdict `unknown`, not for a sandbox gone), are `held`: the metrics go on exporting their injections (and
  * their last reconciliation's drift) as last read, so a runtime restart or one failed read neither resolves nor
@@ -54,6 +57,8 @@ interface Entry {
   /** The pod's uid and sandbox ID when last seen ('' when the report carried no runtime facts). */
   uid: string;
   sandboxId: string;
+  /** The runtime endpoint (PodInfo.endpoint) the pod was last listed through ('' when the report carried no runtime facts). */
+  endpoint: string;
   /** The pod's reconciliation with Chaos Mesh's intent when last read (its kind's owners, its drift); none without --kube. */
   drift: PodDrift | undefined;
 }
@@ -70,9 +75,40 @@ export interface HeldPod {
   drift: PodDrift | undefined;
 }
 
-/** Whether a runtime's listing failed in `snapshot`: a pod absent from it proves nothing. */
+/** Whether a runtime's listing failed in `snapshot` (the runtime collector failed). */
 export function listingFailed(snapshot: Pick<Snapshot, 'collectors'>): boolean {
   return snapshot.collectors.some((c) => c.collector === 'runtime' && !c.success);
+}
+
+/**
+ * Whose listings failed in a collection: a pod absent from it that was listed through one of them proves nothing.
+ * `endpoints`: those down (chaos_daemon_runtime_up 0) or up but unable to list (RuntimeStatus.listError), whether
+ * another runtime answered or not. `all`: the runtime collector failed and no listError says where (no runtime up,
+ * or it threw): every absence proves nothing. `collectorFailed`: for a pod whose endpoint is not known.
+ */
+export interface FailedListings {
+  all: boolean;
+  collectorFailed: boolean;
+  endpoints: ReadonlySet<string>;
+}
+
+export function failedListings(snapshot: Pick<Snapshot, 'collectors' | 'runtimes'>): FailedListings {
+  const endpoints = new Set<string>();
+  let listError = false;
+  for (const r of snapshot.runtimes) {
+    if (r.listError !== undefined) listError = true;
+    if (!r.up || r.listError !== undefined) endpoints.add(r.endpoint);
+  }
+  const collectorFailed = listingFailed(snapshot);
+  // The collector fails when a runtime up could not list (its listError says which) or when none is up: then
+  // every absence proves nothing, as when it failed otherwise (it threw).
+  return { all: collectorFailed && !listError, collectorFailed, endpoints };
+}
+
+/** Whether the absence of a pod last listed through `endpoint` proves nothing in a collection with `failed`. */
+function absenceProvesNothing(failed: FailedListings, endpoint: string): boolean {
+  if (failed.all) return true;
+  return endpoint === '' ? failed.collectorFailed : failed.endpoints.has(endpoint);
 }
 
 function key(namespace: string, pod: string, kind: string): string {
@@ -145,6 +181,7 @@ export class InjectionTracker {
       }
       const uid = report.pod?.uid ?? '';
       const sandboxId = report.pod?.sandboxId ?? '';
+      const endpoint = report.pod?.endpoint ?? '';
       for (const kind of report.chaos.kinds) {
         const k = key(report.namespace, report.name, kind);
         if (next.has(k)) continue;
@@ -157,18 +194,19 @@ export class InjectionTracker {
         }
         // Same pod, sandbox, kind and first-seen time, equal evidence: the entry (never modified) stands as it is.
         if (prev !== undefined && prev.sandboxId === sandboxId && prev.uid === uid && sameEvidence(prev.evidence, report, kind)) {
-          // A new reconciliation (with --kube, each collection's) replaces the drift alone.
-          next.set(k, prev.drift === report.drift ? prev : { ...prev, drift: report.drift });
+          // A new reconciliation (with --kube, each collection's) replaces the drift alone; the pod listed through
+          // another endpoint (cri-dockerd and Docker list the same sandboxes), the endpoint.
+          next.set(k, prev.drift === report.drift && prev.endpoint === endpoint ? prev : { ...prev, drift: report.drift, endpoint });
           continue;
         }
         const evidence = evidenceFor(report, kind);
-        next.set(k, { namespace: report.namespace, pod: report.name, kind, firstSeen: prev?.firstSeen ?? now, evidence, uid, sandboxId, drift: report.drift });
+        next.set(k, { namespace: report.namespace, pod: report.name, kind, firstSeen: prev?.firstSeen ?? now, evidence, uid, sandboxId, endpoint, drift: report.drift });
         if (!prev) events.push({ event: 'injection_started', namespace: report.namespace, pod: report.name, kind, evidence });
       }
     }
-    const absenceProvesNothing = listingFailed(snapshot);
+    const failed = failedListings(snapshot);
     const held = new Map<string, HeldPod>();
-    // Pods listed, with their runtime facts: when the listing failed, a pod absent proves nothing; else it is gone.
+    // Pods listed, with their runtime facts: when its endpoint's listing failed, a pod absent proves nothing; else it is gone.
     let listed: Map<string, PodInfo | null> | null = null;
     for (const [k, e] of this.entries) {
       if (next.has(k)) continue;
@@ -178,7 +216,7 @@ export class InjectionTracker {
       // Another pod or sandbox under the name ends the old one's injections, read or not.
       const replaced = pod === undefined ? null : replacement(e, pod);
       const gone = pod === undefined;
-      if ((replaced === null && unread.has(podKey)) || (gone && absenceProvesNothing)) {
+      if ((replaced === null && unread.has(podKey)) || (gone && absenceProvesNothing(failed, e.endpoint))) {
         next.set(k, e);
         const h = held.get(podKey);
         if (h === undefined) held.set(podKey, { namespace: e.namespace, pod: e.pod, kinds: [e.kind], drift: e.drift });

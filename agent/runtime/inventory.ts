@@ -125,13 +125,14 @@ export class Inventory {
     const seen: SeenPod[] = [];
     const errors: string[] = [];
     results.forEach((r, i) => {
-      const { client } = up[i]!;
+      const { client, status } = up[i]!;
       const url = client.endpoint.url;
       if (r.status === 'fulfilled') {
         for (const pod of r.value) seen.push({ pod, protocol: client.endpoint.protocol });
         if (this.failing.delete(url)) this.deps.log.info({ endpoint: url }, 'listing pods works again');
       } else {
         const msg = errorMessage(r.reason);
+        status.listError = msg;
         errors.push(msg.startsWith(url) ? msg : `${url}: ${msg}`);
         const level = this.failing.get(url) === msg ? 'debug' : 'warn';
         this.failing.set(url, msg);

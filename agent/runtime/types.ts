@@ -35,6 +35,11 @@ export interface RuntimeStatus {
   /** For CRI: which proto package answered, runtime.v1 or runtime.v1alpha2. */
   criApi?: 'v1' | 'v1alpha2';
   error: string | null;
+  /**
+   * Up, but listing its pods failed in the pass (Inventory.collect; never set by a probe alone): why. Its pods are
+   * then missing from the pass.
+   */
+  listError?: string;
 }
 
 export interface NetnsRef {

@@ -9,9 +9,10 @@ import type { PodDrift } from '../../agent/intent/drift.js';
 import { emptyCounts } from '../../agent/intent/drift.js';
 import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
 import { buildCollectionFamilies, LineCaches, renderRegistry } from '../../agent/metrics/registry.js';
-import type { PodReport, Snapshot } from '../../agent/snapshot.js';
+import type { RuntimeStatus } from '../../agent/runtime/types.js';
+import type { CollectorResult, PodReport, Snapshot } from '../../agent/snapshot.js';
 import { lintExposition, samplesOf } from '../helpers/metrics-lint.js';
-import { chaos, chaosPod, cleanPod, runtimeUp, sandboxStopped, snapshot } from './fixtures.js';
+import { chaos, chaosPod, cleanPod, container, podInfo, report, runtimeUp, sandboxStopped, snapshot } from './fixtures.js';
 
 const KUBE: Snapshot['kube'] = { up: true, syncAgeSeconds: 0, resources: [], from: 'test', server: 'https://k8s:6443' };
 
@@ -139,5 +140,53 @@ describe('per-pod series of a pod listed whose read failed (verdict unknown)', (
     const gone = await collect(snapshot([dead, cleanPod()], { startedAt: 500, kube: KUBE }));
     expect(gone.events).toEqual(['injection_ended web-1 delay sandbox_not_ready', 'injection_ended web-1 partition sandbox_not_ready']);
     expect(webSeries(gone.text).sort()).toEqual(verdict('unknown').sort());
+  });
+});
+
+describe('per-pod series on a node with two runtimes, one of them failing', () => {
+  const DOCKER = 'unix:///var/run/docker.sock';
+  /** shop/cart, listed through Docker, under a loss injection. */
+  const cart = (): PodReport => report(podInfo('shop', 'cart', [container('app', 'c-cart')], { runtime: 'docker', endpoint: DOCKER }), { chaos: chaos('active', ['loss']) });
+  const docker = (extra: Partial<RuntimeStatus>): RuntimeStatus => runtimeUp({ endpoint: DOCKER, protocol: 'docker', runtime: 'docker', version: '24.0.7', apiVersion: '1.43', criApi: undefined, ...extra });
+  const runtimeCollector = (success: boolean): CollectorResult[] => [{ collector: 'runtime', success, seconds: 0.01 }, { collector: 'netns', success: true, seconds: 0.1 }];
+  const cartHeld = [
+    'chaos_daemon_injection_active{kind=loss,experiment=} 1', 'chaos_daemon_injection_first_seen_timestamp_seconds{kind=loss} 100', ...verdict('unknown'),
+  ];
+
+  it('holds the pods of the runtime whose listing failed, while the other runtime\'s absent pods are gone', async () => {
+    const collect = collector();
+    const both = await collect(snapshot([cart(), reconciled()], { startedAt: 100, runtimes: [runtimeUp(), docker({})] }));
+    expect(both.events).toEqual(['injection_started cart loss', 'injection_started web-1 delay', 'injection_started web-1 partition']);
+
+    // Docker down, containerd answering (the collector succeeds): cart is held, as through a whole outage.
+    const down = await collect(snapshot([reconciled()], { startedAt: 200, runtimes: [runtimeUp(), docker({ up: false, error: 'connect ENOENT /var/run/docker.sock' })], collectors: runtimeCollector(true) }));
+    expect(down.events).toEqual([]);
+    expect(webSeries(down.text, 'cart').sort()).toEqual(cartHeld.sort());
+    expect(lintExposition(down.text)).toEqual([]);
+
+    // Docker up but its listing failing (the collector fails) while containerd's complete listing no longer shows
+    // web-1: web-1 is gone, cart still held.
+    const failing = await collect(snapshot([], { startedAt: 300, runtimes: [runtimeUp(), docker({ listError: 'GET /containers/json: HTTP 500' })], collectors: runtimeCollector(false) }));
+    expect(failing.events).toEqual(['injection_ended web-1 delay pod_gone', 'injection_ended web-1 partition pod_gone']);
+    expect(webSeries(failing.text, 'cart').sort()).toEqual(cartHeld.sort());
+
+    // Docker lists it again: the same injection, first seen at 100; then a complete listing without it: gone.
+    const back = await collect(snapshot([cart()], { startedAt: 400, runtimes: [runtimeUp(), docker({})] }));
+    expect(back.events).toEqual([]);
+    expect(webSeries(back.text, 'cart')).toContain('chaos_daemon_injection_first_seen_timestamp_seconds{kind=loss} 100');
+    expect((await collect(snapshot([], { startedAt: 500, runtimes: [runtimeUp(), docker({})] }))).events).toEqual(['injection_ended cart loss pod_gone']);
+  });
+
+  it('follows a pod listed through another endpoint (cri-dockerd and Docker list the same sandboxes)', () => {
+    const tracker = new InjectionTracker();
+    const CRI_DOCKERD = 'unix:///run/cri-dockerd.sock';
+    const viaCri = (): PodReport => { const r = cart(); return { ...r, pod: { ...r.pod!, endpoint: CRI_DOCKERD } }; };
+    const runtimes = (dockerUp: boolean, criUp: boolean): RuntimeStatus[] => [docker({ up: dockerUp }), docker({ endpoint: CRI_DOCKERD, protocol: 'cri', runtime: 'docker', up: criUp })];
+    tracker.observe(snapshot([cart()], { runtimes: runtimes(true, true) }), 100);
+    expect(tracker.observe(snapshot([viaCri()], { runtimes: runtimes(true, true) }), 200)).toEqual([]);
+    // cri-dockerd down, Docker up without it: the endpoint it was last listed through failed, it is held.
+    expect(tracker.observe(snapshot([], { runtimes: runtimes(true, false) }), 300)).toEqual([]);
+    expect(tracker.held.map((h) => [h.pod, h.kinds])).toEqual([['cart', ['loss']]]);
+    expect(tracker.observe(snapshot([], { runtimes: runtimes(true, true) }), 400).map((e) => e.reason)).toEqual(['pod_gone']);
   });
 });

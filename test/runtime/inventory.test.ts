@@ -161,6 +161,8 @@ describeIntegration('inventory over real runtimes', { root: true, commands: ['do
       [d.url, true, false, null],
     ]);
     expect(r.errors).toEqual([`unix://${fakeSocket} GET /containers/json: HTTP 500: boom`]);
+    // The endpoint whose listing failed says so on its status (the injection tracker holds its pods alone).
+    expect(r.runtimes.map((s) => s.listError)).toEqual([undefined, `unix://${fakeSocket} GET /containers/json: HTTP 500: boom`, undefined]);
     expect(r.pods.map((p) => p.name)).toEqual(['nginx-plain', 'cart']);
     expect((await inv.runtimes()).map((s) => s.up)).toEqual([false, true, true]);
   });
