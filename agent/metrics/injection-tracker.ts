@@ -11,9 +11,10 @@
  * read: its network namespace went with the sandbox, so its injections end (`reason: sandbox_not_ready`), as those
  * of a pod a complete listing no longer shows (`reason: pod_gone`). While one of its containers still runs, that
  * container holds the namespace (Docker's app containers join the pause container's with `container:<id>`; killing
- * the pause container leaves them, the namespace and its faults in place): the pod is unread, its injections kept. Entries are keyed by namespace and
- * name (as the metrics are) but remember the pod's uid and sandbox: a pod deleted and created again under the same
- * name (a new uid) ends its predecessor's injections (`reason: pod_replaced`), a sandbox kubelet replaced (same
+ * the pause container leaves them, the namespace and its faults in place): the pod is unread, its injections kept.
+ *
+ * Entries are keyed by namespace and name (as the metrics are) but remember the pod's uid and sandbox: a pod deleted
+ * and created again under the same name (a new uid) ends its predecessor's injections (`reason: pod_replaced`), a sandbox kubelet replaced (same
  * uid, a new sandbox and so a new network namespace) ends those of the old one (`reason: sandbox_not_ready`), and
  * what the new pod or sandbox shows starts afresh, with a new first-seen time.
  *

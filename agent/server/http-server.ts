@@ -1,7 +1,8 @@
 /**
  * The exporter's HTTP server (node:http): GET/HEAD /metrics, /healthz, /readyz, /debug/pods and
- * /debug/pods/{namespace}/{pod} (/debug/pods//{pod}: a pod without a namespace); 404 for unknown paths, 405 for other methods, 413 for request bodies, 400 for
- * garbage, 431 for oversized headers. /debug/* per DebugAccess (auth.ts): 404 when off, 403 when locked, 401
+ * /debug/pods/{namespace}/{pod} (/debug/pods//{pod} and /debug/pods/-/{pod}: a pod without a namespace); 404 for
+ * unknown paths, 405 for other methods, 413 for request bodies, 400 for garbage and bad pod names, 431 for oversized
+ * headers. /debug/* per DebugAccess (auth.ts): 404 when off, 403 when locked, 401
  * without the right bearer token.
  * Answers from the scheduler's latest collection: a scrape never triggers work (before the first collection
  * finishes, /metrics waits for it, up to `firstCollectionWaitMs`). No per-request logging at info.
