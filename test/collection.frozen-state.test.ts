@@ -60,7 +60,7 @@ describeIntegration('NetnsState objects the reader returns are never modified do
     }));
     const inventory = {
       collect: async () => ({ runtimes: [{ endpoint: 'unix:///fake.sock', protocol: 'cri', source: 'flag', up: true, runtime: 'containerd', version: '1.6.20', apiVersion: 'v1', error: null }], pods, errors: [] }),
-      containerStats: async () => [],
+      containerStatsReport: async () => ({ stats: [], failed: [] }),
     } as unknown as Inventory;
     const base = createNetnsReader({ reader: 'netlink', netnsConcurrency: 2, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 1 << 22, namespaceTimeoutMs: 10_000, procRoot: '/proc' });
     const reader = new FreezingReader(base.config);

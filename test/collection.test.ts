@@ -10,7 +10,7 @@ import { RootReader } from '../agent/proc/root-reader.js';
 import type { RootJob } from '../agent/proc/root-facts.js';
 import { createNetnsReader, type NetnsReader } from '../agent/netns/read.js';
 import { silentLogger } from '../agent/log.js';
-import type { Inventory } from '../agent/runtime/inventory.js';
+import type { ContainerStatsReport, Inventory } from '../agent/runtime/inventory.js';
 import type { ContainerStat, PodInfo } from '../agent/runtime/types.js';
 import { describeIntegration } from './helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from './helpers/netns.js';
@@ -25,14 +25,27 @@ function pod(name: string, ns: { path: string; inode: number } | null, pid: numb
   };
 }
 
-function fakeInventory(pods: PodInfo[] | Error, containerStats: () => Promise<ContainerStat[]> = async () => []): Inventory {
+/** By default the runtime answers ListContainerStats for every container (no cgroup reader is given here). */
+function fakeInventory(pods: PodInfo[] | Error, containerStats: () => Promise<ContainerStat[]> = async () => everyStat(pods)): Inventory {
   return {
     collect: async () => {
       if (pods instanceof Error) throw pods;
       return { runtimes: [{ endpoint: 'unix:///fake.sock', protocol: 'cri', source: 'flag', up: true, runtime: 'containerd', version: '1.6.20', apiVersion: 'v1', error: null }], pods, errors: [] };
     },
-    containerStats,
+    // As Inventory.containerStatsReport does: a runtime's failed call is reported, not thrown.
+    containerStatsReport: async (): Promise<ContainerStatsReport> => {
+      try {
+        return { stats: await containerStats(), failed: [] };
+      } catch (err) {
+        return { stats: [], failed: [{ endpoint: 'unix:///fake.sock', error: (err as Error).message }] };
+      }
+    },
   } as unknown as Inventory;
+}
+
+function everyStat(pods: PodInfo[] | Error): ContainerStat[] {
+  if (pods instanceof Error) return [];
+  return pods.flatMap((p) => p.containers.map((c) => ({ containerId: c.id, sandboxId: p.sandboxId, name: c.name, cpuSeconds: 1, memoryWorkingSetBytes: 1 })));
 }
 
 const readers: NetnsReader[] = [];
@@ -106,11 +119,12 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     let statsAsked = -1;
     let readsDone = -1;
     const stat: ContainerStat = { containerId: 'ca1', sandboxId: 'sba1', name: 'app', cpuSeconds: 5, memoryWorkingSetBytes: 7 };
+    const statB: ContainerStat = { containerId: 'cb', sandboxId: 'sbb', name: 'app', cpuSeconds: 1, memoryWorkingSetBytes: 2 };
     const slowStats = (fail: boolean) => async (): Promise<ContainerStat[]> => {
       statsAsked = performance.now() - t0;
       await new Promise((r) => setTimeout(r, STATS_MS));
       if (fail) throw new Error('ListContainerStats: deadline exceeded');
-      return [stat];
+      return [stat, statB];
     };
     const reader = createNetnsReader({ reader: 'nsenter', netnsConcurrency: 4, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 1 << 24, namespaceTimeoutMs: 10_000, procRoot: '/proc' }, {
       onRead: () => void (readsDone = performance.now() - t0),
@@ -122,7 +136,7 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
     // Asked before the namespace reads ended (in sequence it was asked only after them).
     expect(statsAsked).toBeGreaterThanOrEqual(0);
     expect(statsAsked).toBeLessThan(readsDone);
-    expect(snap.containerStats).toEqual([{ ...stat, source: 'runtime' }]);
+    expect(snap.containerStats).toEqual([{ ...stat, source: 'runtime' }, { ...statB, source: 'runtime' }]);
     const seconds = Object.fromEntries(snap.collectors.map((c) => [c.collector, c.seconds]));
     expect(snap.collectors.map((c) => [c.collector, c.success])).toEqual([['runtime', true], ['netns', true], ['stats', true], ['proc', true], ['bpm', true]]);
     expect(seconds.stats).toBeGreaterThanOrEqual((STATS_MS - 5) / 1000);
@@ -132,7 +146,8 @@ describeIntegration('collect()', { root: true, commands: ['nsenter', 'ip', 'tc',
 
     const failed = await collect({ inventory: fakeInventory(pods, slowStats(true)), reader, procRoot: '/proc', log: silentLogger() });
     expect(failed.collectors.map((c) => [c.collector, c.success, c.error])).toEqual([
-      ['runtime', true, undefined], ['netns', true, undefined], ['stats', false, 'ListContainerStats: deadline exceeded'], ['proc', true, undefined], ['bpm', true, undefined],
+      ['runtime', true, undefined], ['netns', true, undefined], ['stats', false, "2 running CRI container(s) without CPU/memory (cgroup not readable, not in the runtime's ListContainerStats): "
+        + 'team/a1 app: no cgroup filesystem given; team/b app: no cgroup filesystem given; ListContainerStats failed: unix:///fake.sock: ListContainerStats: deadline exceeded'], ['proc', true, undefined], ['bpm', true, undefined],
     ]);
     expect(failed.containerStats).toEqual([]);
     expect(failed.pods.map((p) => [p.name, p.chaos.verdict])).toEqual([['a1', 'clean'], ['b', 'active']]);

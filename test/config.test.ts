@@ -175,7 +175,7 @@ describe('loadConfig', () => {
     for (const f of FLAGS) expect(h).toContain(`--${f.name}`);
     expect(h).toContain(`[default: 0.0.0.0:${DEFAULT_PORT}]`);
     // Where the container stats come from, as the collector reads them (collect/stats.ts): cgroups first.
-    expect(h).toMatch(/\n {2}--collector-stats +serve, metrics: container CPU and memory \(chaos_daemon_container_\*\), read from each running container's cgroup under --host-root, from the runtime \(CRI ListContainerStats\) only when the cgroup cannot be read; a Docker container whose cgroup cannot be read has none \(the stats collector fails, saying how many\)\. \[default: true\]\n/);
+    expect(h).toMatch(/\n {2}--collector-stats +serve, metrics: container CPU and memory \(chaos_daemon_container_\*\), read from each running container's cgroup under --host-root, from the runtime \(CRI ListContainerStats\) only when the cgroup cannot be read \(Docker has no such fallback\); a running container that gets no value from either has none \(the stats collector fails, saying how many\)\. \[default: true\]\n/);
     expect(loadConfig(['--help']).help).toBe(true);
   });
 });

@@ -4,7 +4,9 @@
  * the node a ttrpc round trip and a cgroup read in every containerd-shim. A CRI container whose cgroup cannot be read
  * (no PID, no cgroup mount under --host-root, a cgroup namespace that hides the path, another layout, a reused PID)
  * is taken from its runtime's ListContainerStats, asked only of the runtimes that have such a container; each stat
- * says its `source`, and the metrics count both. A Docker container has no such fallback (the Engine's stats API is
+ * says its `source`, and the metrics count both; one the runtime does not return either (or whose runtime's call
+ * fails) has no value, and the collection says so (success false, how many and why), unless its process is gone
+ * (it stopped after the listing). A Docker container has no such fallback (the Engine's stats API is
  * one request per container, each sampling for a second): one whose cgroup cannot be read has no value, and the
  * collection says so (success false, how many and why), unless its process is gone (it stopped after the listing).
  */
@@ -34,7 +36,8 @@ class StatsCollector implements Collector {
     const unusable = layout === null ? 'no cgroup filesystem given' : layout.ok ? null : layout.reason;
     const read = new Set<string>();
     const stats: ContainerStat[] = [];
-    const misses: string[] = [];
+    /** CRI containers whose cgroup could not be read: asked of their runtime. */
+    const misses: Miss[] = [];
     /** Docker containers left without a value (no runtime fallback) and the first few reasons. */
     const unread: string[] = [];
     let unreadCount = 0;
@@ -57,7 +60,7 @@ class StatsCollector implements Collector {
           stats.push({ containerId: c.id, sandboxId: pod.sandboxId, name: c.name, cpuSeconds: got.cpuSeconds, memoryWorkingSetBytes: got.memoryWorkingSetBytes, source: 'cgroup' });
         } else if (protocol === 'cri') {
           ask.add(pod.endpoint);
-          if (misses.length < 3) misses.push(`${pod.namespace}/${pod.name} ${c.name}: ${got.reason}`);
+          misses.push({ id: c.id, what: `${podLabel(pod)} ${c.name}: ${got.reason}`, gone: 'gone' in got });
         } else if (!('gone' in got)) {
           unreadCount++;
           if (unread.length < 3) unread.push(`${podLabel(pod)} ${c.name}: ${got.reason}`);
@@ -65,17 +68,45 @@ class StatsCollector implements Collector {
       }
     }
     cgroups?.retain(read);
+    const errors: string[] = [];
     if (ask.size > 0) {
       const have = new Set(stats.map((s) => s.containerId));
-      for (const s of await inventory.containerStats(ask)) {
-        if (!have.has(s.containerId)) stats.push({ ...s, source: 'runtime' });
+      const answer = await inventory.containerStatsReport(ask);
+      for (let i = 0; i < answer.stats.length; i++) {
+        const s = answer.stats[i]!;
+        if (!have.has(s.containerId)) {
+          have.add(s.containerId);
+          stats.push({ ...s, source: 'runtime' });
+        }
       }
-      if (misses.length > 0) ctx.log.debug({ runtimes: [...ask], examples: misses }, 'container stats asked of the runtime (cgroup not readable)');
+      ctx.log.debug({ runtimes: [...ask], examples: misses.slice(0, 3).map((m) => m.what) }, 'container stats asked of the runtime (cgroup not readable)');
+      // Neither source: missing, unless the process is gone (stopped after the listing, as for Docker below).
+      let missing = 0;
+      const why: string[] = [];
+      for (let i = 0; i < misses.length; i++) {
+        const m = misses[i]!;
+        if (have.has(m.id) || m.gone) continue;
+        missing++;
+        if (why.length < 3) why.push(m.what);
+      }
+      if (missing > 0) {
+        const failed = answer.failed.map((f) => `${f.endpoint}: ${f.error}`);
+        const calls = failed.length > 0 ? `; ListContainerStats failed: ${failed.join('; ')}` : '';
+        errors.push(`${missing} running CRI container(s) without CPU/memory (cgroup not readable, not in the runtime's ListContainerStats): ${why.join('; ')}${calls}`);
+      }
     }
     draft.containerStats = stats;
-    if (unreadCount === 0) return { success: true };
-    return { success: false, error: `${unreadCount} running Docker container(s) without CPU/memory (cgroup not readable; Docker has no fallback): ${unread.join('; ')}` };
+    if (unreadCount > 0) errors.push(`${unreadCount} running Docker container(s) without CPU/memory (cgroup not readable; Docker has no fallback): ${unread.join('; ')}`);
+    if (errors.length === 0) return { success: true };
+    return { success: false, error: errors.join('; ') };
   }
+}
+
+/** A CRI container whose cgroup could not be read: its ID, what to report, whether its process is gone. */
+interface Miss {
+  id: string;
+  what: string;
+  gone: boolean;
 }
 
 /** `namespace/name` of a Kubernetes pod, the name alone for a plain Docker container (no namespace). */

@@ -82,6 +82,12 @@ function key(e: Endpoint): string {
   return `${e.protocol} ${e.url} ${e.socketPath}`;
 }
 
+/** Inventory.containerStatsReport(): the stats, and the runtimes whose ListContainerStats failed outright. */
+export interface ContainerStatsReport {
+  stats: ContainerStat[];
+  failed: { endpoint: string; error: string }[];
+}
+
 export class Inventory {
   private readonly cfg: InventoryConfig;
   private readonly deps: InventoryDeps;
@@ -149,18 +155,27 @@ export class Inventory {
    * of those runtimes only (by endpoint URL).
    */
   async containerStats(endpoints?: ReadonlySet<string>): Promise<ContainerStat[]> {
+    return (await this.containerStatsReport(endpoints)).stats;
+  }
+
+  /** containerStats(), and which runtimes' calls failed outright and why (each also logged). */
+  async containerStatsReport(endpoints?: ReadonlySet<string>): Promise<ContainerStatsReport> {
     const up = this.lastUp ?? (await this.probe()).flatMap((p) => (p.status.up && p.client ? [p.client] : []));
     const clients = endpoints ? up.filter((c) => endpoints.has(c.endpoint.url)) : up;
     const results = await Promise.allSettled(clients.map((c) => c.containerStats()));
     const byId = new Map<string, ContainerStat>();
+    const failed: ContainerStatsReport['failed'] = [];
     results.forEach((r, i) => {
       if (r.status === 'rejected') {
-        this.deps.log.warn({ endpoint: clients[i]!.endpoint.url, err: errorMessage(r.reason) }, 'container stats failed');
+        const endpoint = clients[i]!.endpoint.url;
+        const error = errorMessage(r.reason);
+        this.deps.log.warn({ endpoint, err: error }, 'container stats failed');
+        failed.push({ endpoint, error });
         return;
       }
       for (const s of r.value) if (!byId.has(s.containerId)) byId.set(s.containerId, s);
     });
-    return [...byId.values()];
+    return { stats: [...byId.values()], failed };
   }
 
   /** Total runtime requests so far (all clients). */
