@@ -11,6 +11,7 @@
 import type { ChaosProcess } from '../proc/chaos-processes.js';
 import type { PodProcFacts } from '../proc/model.js';
 import { PROC_SOURCES } from '../proc/model.js';
+import { otherNetnsNote } from '../proc/other-netns.js';
 import type { PodInfo } from '../runtime/types.js';
 import type { ChaosKind, ChaosReport, Finding } from './types.js';
 import { plural } from './format.js';
@@ -103,25 +104,28 @@ export function procFindings(facts: PodProcFacts, pod: Containers): Finding[] {
   return out.length === 0 ? out : [...out.filter(isActive), ...out.filter(isNotActive)];
 }
 
-/** Sentences for the pod's `errors`: every incomplete source and why. */
+/** Sentences for the pod's `errors`: every incomplete source and why, and every container's namespace not read. */
 export function procErrors(facts: PodProcFacts): string[] {
   const out: string[] = [];
   for (const s of PROC_SOURCES) {
     for (const e of facts.sources[s].errors) out.push(`${s}: ${e.message} (${e.reason})`);
   }
+  for (const o of facts.otherNetns ?? []) out.push(otherNetnsNote(o));
   return out;
 }
 
 /**
  * The pod's report with its /proc findings added. `facts` null: /proc could not be read for this pod (`why`).
- * An active finding on either side makes the pod `active`; otherwise an incomplete /proc source (or no facts)
- * makes it `unknown`, never `clean`; otherwise scaffolding on either side makes it `scaffolding`.
+ * An active finding on either side makes the pod `active`; otherwise an incomplete /proc source (or no facts), or
+ * a container in another network namespace than the pod's (other-netns.ts: not read), makes it `unknown`, never `clean`; otherwise scaffolding on either side makes it `scaffolding`.
  */
 
 export function mergeProcReport(report: ChaosReport, facts: PodProcFacts | null, pod: Containers, why = 'the /proc scan failed'): ChaosReport {
   const extra = facts ? procFindings(facts, pod) : [];
   let incomplete = facts === null;
   for (const s of PROC_SOURCES) if (facts !== null && !facts.sources[s].complete) incomplete = true;
+  // A container's network namespace that was not read (not the pod's) could hold faults: never `clean`.
+  if (facts !== null && facts.otherNetns !== undefined && facts.otherNetns.length > 0) incomplete = true;
   const netActive = report.details.filter(isActive);
   const netActiveText = new Set(netActive.map(messageOf));
   const details = [...netActive, ...extra.filter(isActive), ...report.details.filter(isNotActive), ...extra.filter(isNotActive)];

@@ -13,6 +13,7 @@ import { AgentError, errorMessage } from '../errors.js';
 import { bpmFromScan } from '../proc/bpm.js';
 import { collectPodFacts, type FactsOptions } from '../proc/facts.js';
 import type { PodProcFacts } from '../proc/model.js';
+import { otherNetnsNote } from '../proc/other-netns.js';
 import { otherPodsMatter } from '../proc/placement-scope.js';
 import { KeptProcFiles } from '../proc/kept-files.js';
 import { scanProc, type ProcScan, type ScanOptions } from '../proc/scan.js';
@@ -53,6 +54,7 @@ export function withProcFacts(report: PodReport, pod: PodInfo, facts: PodProcFac
   }
   out.proc = facts;
   out.errors = [...report.errors, ...procErrors(facts)];
+  if (facts.otherNetns !== undefined && facts.otherNetns.length > 0) out.notes = [...(report.notes ?? []), ...facts.otherNetns.map(otherNetnsNote)];
   out.dnsChaos = facts.dns.filter((d) => d.backupNameservers !== null).map((d) => ({ container: d.container, pid: d.pid }));
   return out;
 }

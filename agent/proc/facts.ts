@@ -13,6 +13,7 @@ import { findChaosProcesses } from './chaos-processes.js';
 import { DEFAULT_JVM_PORTS, withListenerOwners } from './jvm.js';
 import { emptyPodProcFacts, markIncomplete, type PodProcFacts } from './model.js';
 import { buildPodIndex, placeByCgroup, processesByPod, type PodIndex } from './pod-match.js';
+import { otherNetns } from './other-netns.js';
 import { readRootFacts, type RootFacts, type RootJob } from './root-facts.js';
 import type { RootReader } from './root-reader.js';
 import { detailOf, type ProcScan } from './scan.js';
@@ -109,6 +110,9 @@ export async function collectPodFacts(
           for (const source of ['processes', 'mounts', 'dns', 'jvm'] as const) markIncomplete(f, source, why);
           continue;
         }
+        // Its namespaces are in the scan already (a detailPid): no read here.
+        const elsewhere = otherNetns(pod, c.name, p);
+        if (elsewhere !== null) (f.otherNetns ??= []).push(elsewhere);
       }
       targets.push({ pod, container: c, pid: c.pid });
     }

@@ -8,6 +8,7 @@ import type { ChaosProcess } from './chaos-processes.js';
 import type { DnsFact } from './dns.js';
 import type { IoMountFact } from './io-mounts.js';
 import type { JvmFact } from './jvm.js';
+import type { OtherNetns } from './other-netns.js';
 
 export type ProcSource = 'processes' | 'mounts' | 'dns' | 'jvm';
 export const PROC_SOURCES: readonly ProcSource[] = ['processes', 'mounts', 'dns', 'jvm'];
@@ -38,6 +39,11 @@ export interface PodProcFacts {
   dns: DnsFact[];
   jvm: JvmFact[];
   sources: Record<ProcSource, ProcSourceStatus>;
+  /**
+   * Running containers whose process is in another network namespace than the pod's (other-netns.ts): not read, so
+   * the pod's verdict is `unknown` unless something proves `active`. Absent or empty: none.
+   */
+  otherNetns?: OtherNetns[];
 }
 
 export function emptyPodProcFacts(sandboxId: string): PodProcFacts {

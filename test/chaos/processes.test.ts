@@ -114,3 +114,26 @@ describe('merging into the network verdict', () => {
     expect(r.findings).toContain('not inspected: netns unresolved');
   });
 });
+
+describe('a container in another network namespace than its pod\'s (not read)', () => {
+  const moved = (): PodProcFacts => {
+    const f = emptyPodProcFacts(SB_WEB);
+    f.otherNetns = [{ container: 'app', pid: 110, net: 4026532700, sandboxNet: 4026532900 }];
+    return f;
+  };
+  const NOTE = 'container app (pid 110) is in another network namespace (net:[4026532700]) than its sandbox\'s (net:[4026532900]): not read';
+
+  it('makes a clean read unknown and counts among the errors', () => {
+    expect(mergeProcReport(clean, moved(), WEB!).verdict).toBe('unknown');
+    expect(mergeProcReport(clean, moved(), WEB!).kinds).toEqual([]);
+    expect(procErrors(moved())).toEqual([NOTE]);
+  });
+
+  it('leaves an active read active (presence is proven), and an empty list changes nothing', () => {
+    expect(mergeProcReport(partition, moved(), WEB!).verdict).toBe('active');
+    const none = emptyPodProcFacts(SB_WEB);
+    none.otherNetns = [];
+    expect(mergeProcReport(clean, none, WEB!).verdict).toBe('clean');
+  });
+});
+

@@ -42,6 +42,18 @@ describe('withProcFacts', () => {
     expect(out.errors.slice(0, 1)).toEqual(['netns: e']);
   });
 
+  it('a container in another network namespace: a note (after the reader\'s), an error, and the verdict unknown, not clean', () => {
+    const input = reportFrom(baseOf({ ...POD, hostNetwork: false }), { ...emptyNetnsState(), notes: ['read through the tools: x'] }, { verdict: 'clean', kinds: [], findings: [], details: [] }, 0);
+    const facts = emptyPodProcFacts('sb');
+    facts.otherNetns = [{ container: 'app', pid: 9, net: 4026532001, sandboxNet: 4026532000 }];
+    const out = withProcFacts(input, POD, facts, 'unused');
+    const note = 'container app (pid 9) is in another network namespace (net:[4026532001]) than its sandbox\'s (net:[4026532000]): not read';
+    expect(out.notes).toEqual(['read through the tools: x', note]);
+    expect(input.notes).toEqual(['read through the tools: x']);
+    expect(out.errors).toEqual([note]);
+    expect(out.chaos.verdict).toBe('unknown');
+  });
+
   it('without facts: the reason joins the errors and no proc field is added', () => {
     const out = withProcFacts(report(), POD, null, 'the /proc scan failed: x');
     expect(out.errors).toEqual(['netns: e', 'proc: the /proc scan failed: x']);

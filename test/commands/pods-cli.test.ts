@@ -242,6 +242,31 @@ describeIntegration('pods and runtimes CLI against a real dockerd', { root: true
     expect([dots.code, dots.stderr]).toEqual([2, 'chaos-node-agent: inspect: ".." is not a pod name (in "/..")\n']);
   });
 
+  it('inspect: a sandbox killed and started again (a new namespace) with its app left in the old one says so, never clean', async () => {
+    const pod = { namespace: 'shop', name: 'restarted', uid: 'uid-restarted-7' };
+    const sb = await d.runSandbox(pod);
+    const app = await d.runApp(sb, pod, 'main');
+    const appPid = await d.pidOf(app);
+    const old = netnsIno(appPid);
+    expect((await d.api('POST', `/containers/${sb}/kill`)).status).toBe(204);
+    await d.api('POST', `/containers/${sb}/wait`);
+    expect((await d.api('POST', `/containers/${sb}/start`)).status).toBe(204);
+    const fresh = netnsIno(await d.pidOf(sb));
+    expect(fresh).not.toBe(old);
+    expect(netnsIno(appPid)).toBe(old);
+    const note = `container main (pid ${appPid}) is in another network namespace (net:[${old}]) than its sandbox's (net:[${fresh}]): not read`;
+    const flags = ['--docker-endpoint', d.url, '--kube', 'off', ...LOADED_MACHINE_DEADLINES];
+    const r = await cli(['inspect', 'shop/restarted', '--json', ...flags]);
+    expect(r.stderr).toBe('');
+    const [entry] = (JSON.parse(r.stdout) as { pods: { netns: { inode: number }; chaos: { verdict: string }; notes?: string[]; errors: string[] }[] }).pods;
+    expect([entry!.netns.inode, entry!.chaos.verdict, entry!.notes, entry!.errors]).toEqual([fresh, 'unknown', [note], [note]]);
+    const human = await cli(['inspect', 'shop/restarted', ...flags]);
+    expect(human.stdout).toContain('  verdict: unknown\n');
+    expect(human.stdout).toContain(`  note: ${note}\n`);
+    await d.remove(app);
+    await d.remove(sb);
+  });
+
   it('runtimes --json: the live engine up and a missing one down, exit 0', async () => {
     const missing = join(d.base, 'missing.sock');
     const r = await cli(['runtimes', '--json', '--docker-endpoint', d.url, '--docker-endpoint', `unix://${missing}`, ...LOADED_MACHINE_DEADLINES]);
