@@ -8,6 +8,8 @@
  * (injection-tracker.ts HeldPod; its drift then unknown) keeps the drift series of its last reconciliation, so the
  * drift alerts on it neither resolve nor restart.
  */
+import type { ChaosKind } from '../chaos/types.js';
+import type { PodDrift } from '../intent/drift.js';
 import { driftCounts } from '../intent/reconcile.js';
 import type { HeldPod } from './injection-tracker.js';
 import type { Snapshot } from '../snapshot.js';
@@ -33,17 +35,14 @@ export function registerKubeMetrics(registry: CollectionFamilies, snapshot: Snap
   const drift = gauge(registry, 'chaos_daemon_injection_drift',
     `Chaos state that differs from Chaos Mesh's intent (PodNetworkChaos, experiment records), by kind: state=leftover (in the kernel, changing traffic, intended by nothing, or only by an experiment that no longer exists, is being deleted or is stopped), missing (intended, not in the kernel), mismatch (in the kernel with other parameters), failed (differs while chaos-daemon's last apply of the PodNetworkChaos failed; exported only while > 0); differences while a PodNetworkChaos generation is not applied yet are not counted ${CACHED}`,
     ['namespace', 'pod', 'kind', 'state']);
+  // A pod's series once, from its first reconciled drift: the snapshot's, then a held pod's last one.
   const done = new Set<string>();
-  for (const report of snapshot.pods) {
-    const key = `${report.namespace}\0${report.name}`;
-    if (report.drift === undefined || report.drift.status !== 'reconciled' || done.has(key)) continue;
+  const podDrift = (namespace: string, pod: string, d: PodDrift | undefined, kinds: readonly ChaosKind[]): void => {
+    const key = `${namespace}\0${pod}`;
+    if (d === undefined || d.status !== 'reconciled' || done.has(key)) return;
     done.add(key);
-    for (const d of driftCounts(report.drift, report.chaos.kinds)) drift.set([report.namespace, report.name, d.kind, d.state], d.count);
-  }
-  for (const h of held) {
-    const key = `${h.namespace}\0${h.pod}`;
-    if (h.drift === undefined || h.drift.status !== 'reconciled' || done.has(key)) continue;
-    done.add(key);
-    for (const d of driftCounts(h.drift, h.kinds)) drift.set([h.namespace, h.pod, d.kind, d.state], d.count);
-  }
+    for (const c of driftCounts(d, kinds)) drift.set([namespace, pod, c.kind, c.state], c.count);
+  };
+  for (const report of snapshot.pods) podDrift(report.namespace, report.name, report.drift, report.chaos.kinds);
+  for (const h of held) podDrift(h.namespace, h.pod, h.drift, h.kinds);
 }

@@ -152,13 +152,8 @@ export class Inventory {
 
   /**
    * CPU/memory of every container of the runtimes up at the last pass (deduped by container ID); with `endpoints`,
-   * of those runtimes only (by endpoint URL).
+   * of those runtimes only (by endpoint URL); and which runtimes' calls failed outright and why (each also logged).
    */
-  async containerStats(endpoints?: ReadonlySet<string>): Promise<ContainerStat[]> {
-    return (await this.containerStatsReport(endpoints)).stats;
-  }
-
-  /** containerStats(), and which runtimes' calls failed outright and why (each also logged). */
   async containerStatsReport(endpoints?: ReadonlySet<string>): Promise<ContainerStatsReport> {
     const up = this.lastUp ?? (await this.probe()).flatMap((p) => (p.status.up && p.client ? [p.client] : []));
     const clients = endpoints ? up.filter((c) => endpoints.has(c.endpoint.url)) : up;

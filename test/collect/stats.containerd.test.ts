@@ -68,9 +68,9 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
   });
 
   it('reads every running container from its cgroup, the values ListContainerStats gives at nearly the same moment', async () => {
-    const before = byId(await inv.containerStats());
+    const before = byId((await inv.containerStatsReport()).stats);
     const mine = await collectStats();
-    const after = byId(await inv.containerStats());
+    const after = byId((await inv.containerStatsReport()).stats);
     for (const c of running()) {
       const s = mine.get(c.id)!;
       expect(s, `${c.pod}/${c.name}`).toMatchObject({ source: 'cgroup', name: c.name });
@@ -97,7 +97,7 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
     expect(existsSync(`/proc/${cpu.pid}/root/done`)).toBe(true);
     const t1 = (await collectStats()).get(cpu.id)!.cpuSeconds!;
     expect(t1 - t0).toBeGreaterThan(0.1);
-    const cri = byId(await inv.containerStats()).get(cpu.id)!.cpuSeconds!;
+    const cri = byId((await inv.containerStatsReport()).stats).get(cpu.id)!.cpuSeconds!;
     expect(cri).toBeGreaterThanOrEqual(t1);
     expect(cri - t1).toBeLessThan(0.1);
   }, 60_000);
@@ -109,7 +109,7 @@ describeIntegration('stats collector on a real containerd', { root: true, comman
     const saved = pod.containers.map((c) => ({ ...c }));
     pod.containers = pod.containers.map((c) => (c.id === victim!.id ? { ...c, pid: donor!.pid } : c));
     try {
-      const before = byId(await inv.containerStats());
+      const before = byId((await inv.containerStatsReport()).stats);
       const got = await collectStats();
       expect(got.get(victim!.id)).toMatchObject({ source: 'runtime', containerId: victim!.id });
       expect(got.get(victim!.id)!.cpuSeconds!).toBeGreaterThanOrEqual(before.get(victim!.id)!.cpuSeconds!);

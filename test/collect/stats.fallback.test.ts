@@ -40,7 +40,6 @@ function fakeCgroups(reads: Record<string, UsageResult>): CgroupStatsReader {
 /** An inventory whose runtimes answer ListContainerStats with `stats` (or fail with `failed`); records what was asked. */
 function fakeInventory(stats: ContainerStat[], failed: ContainerStatsReport['failed'] = [], asked: string[][] = []): Inventory {
   return {
-    containerStats: async (endpoints?: ReadonlySet<string>) => (asked.push([...(endpoints ?? [])]), stats),
     containerStatsReport: async (endpoints?: ReadonlySet<string>) => (asked.push([...(endpoints ?? [])]), { stats, failed }),
   } as unknown as Inventory;
 }
