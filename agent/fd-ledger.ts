@@ -15,8 +15,12 @@
 import { closeSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 
-/** Slots per thread: a read holds a handful of fds at once (3 sockets, a proc file, the thread's directory). */
-export const FD_LEDGER_SLOTS = 64;
+/**
+ * Slots per thread: a read holds a handful of fds at once (3 sockets, a proc file, the thread's directory), and the
+ * thread keeps up to 6 per namespace between reads (netns/netlink/sessions.ts: at most SESSION_DEFAULTS.maxSessions,
+ * 1024). 32 KB of shared memory per thread.
+ */
+export const FD_LEDGER_SLOTS = 8192;
 
 /** The thread's side: record after open, forget before close. Slot value: fd + 1 (0 is a free slot). */
 export class FdLedger {

@@ -194,12 +194,18 @@ class NetnsCollector implements Collector {
       fctx: namedNetns === undefined ? {} : { namedNetns }, incomplete: 0, unreadable: 0, late: 0,
     };
     const reads: Promise<void>[] = [];
-    for (const g of groups.values()) reads.push(readGroup(run, g));
+    const targets: ReadTarget[] = [];
+    for (const g of groups.values()) {
+      reads.push(readGroup(run, g));
+      targets.push(targetOf(g.pods));
+    }
     try {
       await Promise.all(reads);
     } finally {
       run.gate.close();
       opts.verdicts?.endCollection();
+      // The reader keeps these namespaces' sockets open for the next collection, and no other's.
+      if (!ctx.signal?.aborted) opts.reader.retain?.(targets);
     }
     if (ctx.signal?.aborted) return { success: false, error: 'aborted' };
     // A pod's own problem (a source cut at its cap, a vanished pod) is counted on that pod, not as an agent

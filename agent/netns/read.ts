@@ -191,6 +191,14 @@ export class NetnsReader {
   }
 
   /**
+   * After a collection: the namespaces it read (`targets`). The pool's threads keep the sockets of these open for the
+   * next one and close the others' (netlink/sessions.ts). Nothing to do without a pool.
+   */
+  retain(targets: readonly ReadTarget[]): void {
+    this.poolLoaded?.retain(targets);
+  }
+
+  /**
    * Terminate the pool's threads (a later read starts a new pool). Every call resolves only once every close so far
    * is done: a command that closed on abort and closes again at its end waits for the first one, so it never exits
    * while a thread is still being terminated (process.exit() would join it, or abort the process while it loads

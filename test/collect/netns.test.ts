@@ -16,6 +16,7 @@ import { createNetnsReader, type NetnsReader } from '../../agent/netns/read.js';
 import type { PodInfo } from '../../agent/runtime/types.js';
 import { describeIntegration } from '../helpers/env.js';
 import { createNetns, destroyAll, type TestNetns } from '../helpers/netns.js';
+import { ownFds } from '../helpers/procs.js';
 
 /** More namespaces than an EventTarget's default listener limit (10). */
 const N = 12;
@@ -48,6 +49,22 @@ describeIntegration('netns collector: the collection\'s signal and deadline', { 
   afterAll(async () => {
     for (const r of readers.splice(0)) await r.close();
     await destroyAll();
+  });
+
+  it('keeps the sockets of the namespaces it read for the next collection, and closes those of the pods gone', async () => {
+    const reader = readerOf();
+    const sockets = (): number => ownFds().filter((f) => f.target.startsWith('socket:')).length;
+    const ctx = (): CollectContext => ({ deadline: performance.now() + 60_000, log: silentLogger() });
+    const s0 = sockets();
+    for (let i = 0; i < 2; i++) expect(await netnsCollector({ reader }).collect(draftOf(), ctx())).toEqual({ success: true });
+    // Per namespace, its NETLINK_ROUTE and NETLINK_NETFILTER fds and the IPv4 raw socket (no legacy IPv6 table).
+    expect(sockets() - s0).toBe(3 * N);
+    const few: Draft = { ...emptyDraft(), pods: namespaces.slice(0, 4).map(podIn) };
+    expect(await netnsCollector({ reader }).collect(few, ctx())).toEqual({ success: true });
+    // The thread closes the others when it takes the collection's message, right after its last read.
+    const until = performance.now() + 5000;
+    while (sockets() - s0 !== 3 * 4 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(sockets() - s0).toBe(3 * 4);
   });
 
   it(`reads ${N} namespaces with one abort listener on the collection's signal, and none left after`, async () => {

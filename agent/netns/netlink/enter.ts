@@ -53,6 +53,12 @@ export interface Inside {
   raw(family: 'ipv4' | 'ipv6'): RawSocket;
   /** /proc/thread-self/net/<name> as seen from inside (null when the file does not exist: module not loaded). */
   procNet(name: 'ip_tables_names' | 'ip6_tables_names' | 'dev'): string | null;
+  /**
+   * procNet, with the file left open (`fd`, null when it does not exist) for rereadProcNet: the open file stays the
+   * namespace's, wherever the thread is later (its seq_file holds the namespace it was opened in). The caller closes
+   * it; withNetns closes it if the callback or the way back fails.
+   */
+  procNetKept(name: 'ip_tables_names' | 'ip6_tables_names'): { text: string | null; fd: number | null };
 }
 
 let ownNetnsFd: number | null = null;
@@ -139,7 +145,21 @@ class InsideNamespace implements Inside {
   }
 
   procNet(name: 'ip_tables_names' | 'ip6_tables_names' | 'dev'): string | null {
-    return readProcNet(this.lib, name);
+    const fd = openProcNet(this.lib, name);
+    if (fd === null) return null;
+    try {
+      return readProcNetFd(this.lib, fd, name);
+    } finally {
+      this.lib.close(fd);
+    }
+  }
+
+  procNetKept(name: 'ip_tables_names' | 'ip6_tables_names'): { text: string | null; fd: number | null } {
+    const fd = openProcNet(this.lib, name);
+    if (fd === null) return { text: null, fd: null };
+    const lib = this.lib;
+    this.opened.push({ close: () => lib.close(fd) });
+    return { text: readProcNetFd(lib, fd, name), fd };
   }
 }
 
@@ -188,19 +208,11 @@ const SEQ_FILE_SHORT_READ = 2048;
 
 /** This thread's buffer for /proc/thread-self/net files (read synchronously, one at a time). */
 let procNetBuffer: Buffer | null = null;
-/** This thread's /proc/<pid>/task/<tid> directory (O_PATH), opened once per thread. */
+/** threadDir's fd, once opened. */
 let threadDirFd: number | null = null;
 
-/**
- * The file's first MAX_PROC_NET_FILE bytes, read into the thread's buffer with libc: openat on the thread's own
- * /proc task directory, read to the end or the cap, close. Its `net` entry is looked up afresh on every open (procfs
- * never caches it: it depends on the namespace the thread is in at that moment), so this reads the namespace the
- * thread is in now, without resolving /proc/thread-self and the task directory again (a third of the cost of Node's
- * openSync of the full path, read twice a namespace).
- */
-function readProcNet(lib: Libc, name: string): string | null {
-  if (!PROC_NET_FILES.has(name)) throw new NetlinkError('proc net', 'spawn', `${name} is not a file the reader reads`);
-  const path = `/proc/thread-self/net/${name}`;
+/** This thread's /proc/<pid>/task/<tid> directory (O_PATH), opened once per thread. */
+function threadDir(lib: Libc): number {
   if (threadDirFd === null) {
     const fd = lib.openat(AT_FDCWD, '/proc/thread-self', O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
@@ -209,30 +221,60 @@ function readProcNet(lib: Libc, name: string): string | null {
     }
     threadDirFd = fd;
   }
-  const fd = lib.openat(threadDirFd, `net/${name}`, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const errno = lib.errno();
-    if (errno === Errno.ENOENT) return null;
-    throw new NetlinkError('proc net', 'spawn', `${path}: ${errnoName(errno)}`, { errno });
-  }
-  try {
-    const buf = (procNetBuffer ??= Buffer.allocUnsafe(MAX_PROC_NET_FILE));
-    let len = 0;
-    for (;;) {
-      const n = lib.read(fd, len === 0 ? buf : buf.subarray(len), buf.length - len);
-      if (n < 0) {
-        const errno = lib.errno();
-        if (errno === Errno.EINTR) continue;
-        throw new NetlinkError('proc net', 'spawn', `${path}: read: ${errnoName(errno)}`, { errno });
-      }
-      if (n === 0) break;
-      len += n;
-      if (len === buf.length) break;
-      // A short read of these files is their end: no second read only to see 0 (SEQ_FILE_SHORT_READ).
-      if (len < SEQ_FILE_SHORT_READ) break;
+  return threadDirFd;
+}
+
+/**
+ * /proc/thread-self/net/<name> opened on the thread's own /proc task directory, without resolving /proc/thread-self
+ * and the task directory again (a third of the cost of Node's openSync of the full path, read twice a namespace).
+ * Its `net` entry is looked up afresh on every open (procfs never caches it: it depends on the namespace the thread
+ * is in at that moment), so this opens the file of the namespace the thread is in now. Null when it does not exist.
+ */
+function openProcNet(lib: Libc, name: string): number | null {
+  if (!PROC_NET_FILES.has(name)) throw new NetlinkError('proc net', 'spawn', `${name} is not a file the reader reads`);
+  const fd = lib.openat(threadDir(lib), `net/${name}`, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  const errno = lib.errno();
+  if (errno === Errno.ENOENT) return null;
+  throw new NetlinkError('proc net', 'spawn', `/proc/thread-self/net/${name}: ${errnoName(errno)}`, { errno });
+}
+
+/**
+ * Whether /proc/thread-self/net/<name> exists in the namespace the thread is in now. ip_tables_names and
+ * ip6_tables_names exist in every namespace once their module is loaded (x_tables creates them in each namespace
+ * when the module registers), so the thread's own namespace answers for all of them.
+ */
+export function procNetExists(name: 'ip_tables_names' | 'ip6_tables_names', lib: Libc = libc()): boolean {
+  const fd = openProcNet(lib, name);
+  if (fd === null) return false;
+  lib.close(fd);
+  return true;
+}
+
+/** A file procNetKept left open, read again from its start (what its namespace holds now). */
+export function rereadProcNet(fd: number, name: string, lib: Libc = libc()): string {
+  return readProcNetFd(lib, fd, name);
+}
+
+/**
+ * The file's first MAX_PROC_NET_FILE bytes, read with pread from offset 0 into the thread's buffer (a seq_file read
+ * at offset 0 is generated afresh: the same open file serves every later read), to the end or the cap.
+ */
+function readProcNetFd(lib: Libc, fd: number, name: string): string {
+  const buf = (procNetBuffer ??= Buffer.allocUnsafe(MAX_PROC_NET_FILE));
+  let len = 0;
+  for (;;) {
+    const n = lib.pread(fd, len === 0 ? buf : buf.subarray(len), buf.length - len, len);
+    if (n < 0) {
+      const errno = lib.errno();
+      if (errno === Errno.EINTR) continue;
+      throw new NetlinkError('proc net', 'spawn', `/proc/thread-self/net/${name}: read: ${errnoName(errno)}`, { errno });
     }
-    return buf.toString('utf8', 0, len);
-  } finally {
-    lib.close(fd);
+    if (n === 0) break;
+    len += n;
+    if (len === buf.length) break;
+    // A short read of these files is their end: no second read only to see 0 (SEQ_FILE_SHORT_READ).
+    if (len < SEQ_FILE_SHORT_READ) break;
   }
+  return buf.toString('utf8', 0, len);
 }

@@ -35,6 +35,8 @@ export interface Libc {
   openat(dirfd: number, path: string, flags: number): number;
   /** read(2) into buf[0, len): bytes read, 0 at the end, -1 (errno). */
   read(fd: number, buf: Buffer, len: number): number;
+  /** pread(2) into buf[0, len) from `offset`: bytes read, 0 at the end, -1 (errno). */
+  pread(fd: number, buf: Buffer, len: number, offset: number): number;
   /** CPU time this thread has run, ns (clock_gettime CLOCK_THREAD_CPUTIME_ID); NaN when the call fails. */
   threadCpuNanos(): number;
   /** errno of the last failed call on this thread. */
@@ -141,6 +143,7 @@ export function libc(): Libc {
   const clockGettime = lib.func('int clock_gettime(int clk, _Out_ void *ts)');
   const openat = lib.func('int openat(int dirfd, const char *path, int flags)');
   const read = lib.func('long read(int fd, _Out_ void *buf, unsigned long len)');
+  const pread = lib.func('long pread(int fd, _Out_ void *buf, unsigned long len, long offset)');
   const recvmmsg = lib.func('int recvmmsg(int fd, void *vec, unsigned int vlen, int flags, void *timeout)');
   const fstatfs = lib.func('int fstatfs(int fd, _Out_ void *buf)');
   // glibc's syscall() is assembly that moves its integer arguments into the syscall's registers: a fixed prototype
@@ -169,6 +172,7 @@ export function libc(): Libc {
     setsockopt: (fd, level, name, buf, len) => setsockopt(fd, level, name, buf, len),
     openat: (dirfd, path, flags) => fds.opened(openat(dirfd, path, flags)),
     read: (fd, buf, len) => Number(read(fd, buf, len)),
+    pread: (fd, buf, len, offset) => Number(pread(fd, buf, len, offset)),
     threadCpuNanos: () => {
       if (clockGettime(CLOCK_THREAD_CPUTIME_ID, timespec) !== 0) return NaN;
       return Number(timespec.readBigInt64LE(0)) * 1e9 + Number(timespec.readBigInt64LE(8));

@@ -31,6 +31,19 @@ export abstract class OwnedSocket {
     this.libc.close(this.fd);
   }
 
+  /**
+   * A new read on a socket kept from an earlier one (sessions.ts): a receive timeout lowered near that read's deadline
+   * is written again at the next request, from this read's own budget. Nothing is written while it is at its cap.
+   */
+  renewReceive(): void {
+    if (this.receiveTimeoutMs < MAX_RECV_TIMEOUT_MS) this.receiveTimeoutMs = Infinity;
+  }
+
+  /** Open (a kept socket is reused only while it is). */
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
   protected checkOpen(op: string): void {
     if (this.closed) throw new NetlinkError(op, 'spawn', 'socket is closed');
   }

@@ -44,7 +44,8 @@ import { terminateLoaded } from '../../worker-loaded.js';
 import type { NetlinkJob } from './read-namespace.js';
 import { KeptReads } from './kept-reads.js';
 import { AbortWatch } from './abort-watch.js';
-import type { JobMessage, ReplyMessage } from './worker-main.js';
+import type { JobMessage, ReplyMessage, RetainMessage } from './worker-main.js';
+import { tapeCacheKey } from './tape-cache.js';
 import { PIPELINE_DEPTH, isFree, type LeaseWait, type Pending, type PoolResult, type Slot, type ThreadLease } from './pool-slot.js';
 import { PoolStalls, SPARE_AFTER_MS } from './pool-stalls.js';
 import { startSlot } from './pool-thread.js';
@@ -136,6 +137,16 @@ export class NetlinkPool {
       this.leases.push({ grant, reject });
       this.pump();
     });
+  }
+
+  /**
+   * The namespaces of the collection that just ended (their jobs' path and inode): each thread closes the sockets it
+   * keeps for any other (a pod gone: sessions.ts), so no namespace is held past the next collection.
+   */
+  retain(jobs: readonly Pick<NetlinkJob, 'path' | 'inode'>[]): void {
+    const keys: string[] = [];
+    for (const j of jobs) if (j.inode !== null) keys.push(tapeCacheKey(j.path, j.inode));
+    for (const s of this.slots) s.worker.postMessage({ retain: keys } satisfies RetainMessage);
   }
 
   /** Terminate every worker and fail what is queued. */

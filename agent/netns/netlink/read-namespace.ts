@@ -10,10 +10,13 @@
  */
 import { DecodeError, NetlinkError, errorMessage } from '../../errors.js';
 import { ALL_SOURCES, emptyNetnsState, type NetnsState, type SourceName, type SourceStatus } from '../state.js';
-import { StrandedThreadError, withNetns, type Inside } from './enter.js';
+import { StrandedThreadError, procNetExists, rereadProcNet, withNetns, type Inside } from './enter.js';
+import { libc } from './libc.js';
+import type { NamespaceSessions } from './sessions.js';
 import type { NetlinkSocket, RequestLimits } from './socket.js';
 import type { RawSocket } from './raw-socket.js';
 import { Tape, decodeScript, encodeScript, type Script } from './tape.js';
+import { tapeCacheKey } from './tape-cache.js';
 import { SetIndex } from './xt/set-index.js';
 
 export interface NetlinkJob {
@@ -84,6 +87,10 @@ interface Pin {
   inode: number | null;
   /** The thread could not come back from a re-entry: the read must end with it (the worker then exits). */
   stranded: StrandedThreadError | null;
+  /** The handles may be kept for later reads (a session): openHandles then keeps the table-name files open. */
+  keep: boolean;
+  /** ip_tables_names and ip6_tables_names left open by openHandles when `keep` (null: absent in the namespace). */
+  names: { ipv4: number | null; ipv6: number | null } | null;
 }
 
 /** A fresh socket of the pinned namespace (a shared fd was left unusable by a source cut short). */
@@ -110,8 +117,18 @@ function openHandles(inside: Inside, pin: Pin): NamespaceHandles {
   const netfilter = tryOpen('netfilter socket', () => inside.netfilter(), problems);
   if (netfilter !== null) netfilter.role = 'netfilter';
   const ipsetNetfilter = netfilter === null ? null : netfilter.shared('ipsetNetfilter', () => reenter(pin, openNetfilter));
-  const ipv4 = parseTableNames(inside.procNet('ip_tables_names'));
-  const ipv6 = parseTableNames(inside.procNet('ip6_tables_names'));
+  let ipv4: string[];
+  let ipv6: string[];
+  if (pin.keep) {
+    const v4 = inside.procNetKept('ip_tables_names');
+    const v6 = inside.procNetKept('ip6_tables_names');
+    pin.names = { ipv4: v4.fd, ipv6: v6.fd };
+    ipv4 = parseTableNames(v4.text);
+    ipv6 = parseTableNames(v6.text);
+  } else {
+    ipv4 = parseTableNames(inside.procNet('ip_tables_names'));
+    ipv6 = parseTableNames(inside.procNet('ip6_tables_names'));
+  }
   // Raw sockets need NET_RAW; IPv4's is always opened (ipset names are resolved on it), IPv6's only for its tables.
   const raw4 = tryOpen('raw socket ipv4', () => inside.raw('ipv4'), problems);
   const raw6 = ipv6.length > 0 ? tryOpen('raw socket ipv6', () => inside.raw('ipv6'), problems) : null;
@@ -127,21 +144,90 @@ function openNetfilter(inside: Inside): NetlinkSocket {
   return inside.netfilter();
 }
 
-/** Enter the job's namespace and open the read's handles; later re-entries are pinned to the inode found now. */
-function enter(job: NetlinkJob): { h: NamespaceHandles; pin: Pin } {
-  const pin: Pin = { path: job.path, inode: job.inode, stranded: null };
+/**
+ * Enter the job's namespace and open the read's handles; later re-entries are pinned to the inode found now. `keep`:
+ * they may outlive the read (a session), so the table-name files stay open with them.
+ */
+function enter(job: NetlinkJob, keep = false): { h: NamespaceHandles; pin: Pin } {
+  const pin: Pin = { path: job.path, inode: job.inode, stranded: null, keep, names: null };
   const { value: h, inode } = withNetns(job.path, job.inode, openHandles, pin);
   pin.inode = inode;
   return { h, pin };
 }
 
-function closeHandles(h: NamespaceHandles): void {
+function closeHandles(h: NamespaceHandles, pin: Pin): void {
   h.route.close();
   h.tcRoute.close();
   h.netfilter?.close();
   h.ipsetNetfilter?.close();
   h.raw4?.close();
   h.raw6?.close();
+  if (pin.names !== null) {
+    const lib = libc();
+    if (pin.names.ipv4 !== null) lib.close(pin.names.ipv4);
+    if (pin.names.ipv6 !== null) lib.close(pin.names.ipv6);
+    pin.names = null;
+  }
+}
+
+/** A namespace's handles kept by its reader thread between reads (sessions.ts). */
+export class Session {
+  constructor(
+    readonly h: NamespaceHandles,
+    readonly pin: Pin,
+  ) {}
+
+  close(): void {
+    closeHandles(this.h, this.pin);
+  }
+}
+
+/** The handles may serve a later read: opened to be kept, every socket whole, nothing refused. */
+function keepable(h: NamespaceHandles, pin: Pin): boolean {
+  if (!pin.keep || pin.names === null || pin.stranded !== null || h.problems.length > 0) return false;
+  for (const s of socketsOf(h)) if (!s.reusable) return false;
+  return (h.raw4 === null || h.raw4.isOpen) && (h.raw6 === null || h.raw6.isOpen);
+}
+
+/** The end of a read's use of its handles: kept in `sessions` under `key` when they can serve the next read, else closed. */
+function release(h: NamespaceHandles, pin: Pin, sessions: NamespaceSessions<Session> | null, key: string | null): void {
+  if (sessions !== null && key !== null && keepable(h, pin)) sessions.put(key, new Session(h, pin));
+  else closeHandles(h, pin);
+}
+
+/** One table-name file of a session still says what it said when the session opened (and one absent still is). */
+function sameNames(fd: number | null, name: 'ip_tables_names' | 'ip6_tables_names', tables: string[]): boolean {
+  // Absent: its module was not loaded. Loaded since, the file exists in every namespace, the thread's own included.
+  if (fd === null) return !procNetExists(name);
+  return parseTableNames(rereadProcNet(fd, name)).join(',') === tables.join(',');
+}
+
+/**
+ * The handles of the session kept for `key`, for a new read, or null (none, or its legacy tables changed: a table
+ * created, a module loaded; the read then enters afresh). Each read gets its own ipset-name cache.
+ */
+function resume(sessions: NamespaceSessions<Session>, key: string): { h: NamespaceHandles; pin: Pin } | null {
+  const s = sessions.take(key);
+  if (s === null) return null;
+  const { h: old, pin } = s;
+  let same: boolean;
+  try {
+    same = sameNames(pin.names!.ipv4, 'ip_tables_names', old.legacyTables.ipv4) && sameNames(pin.names!.ipv6, 'ip6_tables_names', old.legacyTables.ipv6);
+  } catch (err) {
+    s.close();
+    if (err instanceof NetlinkError) return null;
+    throw err;
+  }
+  if (!same) {
+    s.close();
+    return null;
+  }
+  for (const sock of socketsOf(old)) sock.renew();
+  old.raw4?.renew();
+  old.raw6?.renew();
+  const setIndex = old.raw4 !== null ? new SetIndex(old.raw4) : null;
+  const h: NamespaceHandles = { ...old, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems: [] };
+  return { h, pin };
 }
 
 /** The result of a read given the previous read's tape: the namespace is unchanged, or its state and new tape. */
@@ -154,7 +240,11 @@ export type TapedRead = { unchanged: true } | { unchanged: false; state: NetnsSt
 export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[]): NetnsState {
   const deadline = performance.now() + job.budgetMs;
   const { h, pin } = enter(job);
-  return readWith(h, pin, job, readers, deadline);
+  try {
+    return readWith(h, pin, job, readers, deadline);
+  } finally {
+    closeHandles(h, pin);
+  }
 }
 
 /**
@@ -163,9 +253,11 @@ export function readNamespace(job: NetlinkJob, readers: readonly SourceReader[])
  * the answer is `unchanged` (the caller keeps the state that tape came with). Otherwise the namespace is read and
  * decoded as readNamespace does, recording a new tape (null when the read cannot be replayed: tape.ts).
  */
-export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceReader[], previous: Uint8Array | Script | null): TapedRead {
+export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceReader[], previous: Uint8Array | Script | null, sessions: NamespaceSessions<Session> | null = null): TapedRead {
   const deadline = performance.now() + job.budgetMs;
-  let { h, pin } = enter(job);
+  // With sessions (a reader thread), the handles of the job's namespace kept from its last read, or kept after this one.
+  const kept = sessions !== null && job.inode !== null ? tapeCacheKey(job.path, job.inode) : null;
+  let { h, pin } = (kept !== null ? resume(sessions!, kept) : null) ?? enter(job, kept !== null);
   if (previous !== null) {
     const script = previous instanceof Uint8Array ? scriptOf(previous) : previous;
     if (script !== null && script.key === tapeKey(h, job, readers)) {
@@ -173,24 +265,29 @@ export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceRead
       try {
         same = replay(h, script, { maxBytes: job.maxSourceBytes, deadline });
       } catch (err) {
-        closeHandles(h);
+        closeHandles(h, pin);
         throw err;
       }
       if (same) {
-        closeHandles(h);
+        release(h, pin, sessions, kept);
         return { unchanged: true };
       }
       // A replay cut short leaves its socket unusable: the read then starts again on fresh sockets.
       if (socketsOf(h).some((s) => s.unusable)) {
-        closeHandles(h);
-        ({ h, pin } = enter(job));
+        closeHandles(h, pin);
+        ({ h, pin } = enter(job, kept !== null));
       }
     }
   }
   const tape = new Tape();
   for (const s of [...socketsOf(h), h.raw4, h.raw6]) if (s !== null) s.tape = tape;
   const key = tapeKey(h, job, readers);
-  const state = readWith(h, pin, job, readers, deadline);
+  let state: NetnsState;
+  try {
+    state = readWith(h, pin, job, readers, deadline);
+  } finally {
+    release(h, pin, sessions, kept);
+  }
   const timedOut = (state.sources ?? []).some((s) => s.reason === 'timeout') || state.errors.some((e) => e.reason === 'timeout');
   if (timedOut) tape.invalidate('a source ran out of time');
   const script = tape.script(key);
@@ -254,26 +351,23 @@ function readWith(h: NamespaceHandles, pin: Pin, job: NetlinkJob, readers: reado
   const state = emptyNetnsState();
   state.reader = 'netlink';
   state.sources = [];
-  try {
-    for (const p of h.problems) state.notes!.push(`${p.what}: ${p.error.message}`);
-    for (const r of readers) {
-      const limits: RequestLimits = { maxBytes: job.maxSourceBytes, deadline };
-      let statuses: SourceStatus[];
-      try {
-        statuses = r.read(h, limits, state);
-      } catch (err) {
-        const reason = err instanceof NetlinkError ? err.reason : 'parse';
-        statuses = r.sources.map((source) => ({ source, status: 'failed' as const, reason, message: errorMessage(err) }));
-      }
-      for (const s of statuses) {
-        state.sources.push(s);
-        if (s.status !== 'complete') state.errors.push({ tool: `netlink:${s.source}`, reason: s.reason ?? s.status, message: s.message ?? s.status });
-      }
+  // The caller closes the handles or keeps them (release).
+  for (const p of h.problems) state.notes!.push(`${p.what}: ${p.error.message}`);
+  for (const r of readers) {
+    const limits: RequestLimits = { maxBytes: job.maxSourceBytes, deadline };
+    let statuses: SourceStatus[];
+    try {
+      statuses = r.read(h, limits, state);
+    } catch (err) {
+      const reason = err instanceof NetlinkError ? err.reason : 'parse';
+      statuses = r.sources.map((source) => ({ source, status: 'failed' as const, reason, message: errorMessage(err) }));
     }
-    if (h.setIndex?.lastError) state.notes!.push(`ipset names: ${h.setIndex.lastError.message}`);
-  } finally {
-    closeHandles(h);
+    for (const s of statuses) {
+      state.sources.push(s);
+      if (s.status !== 'complete') state.errors.push({ tool: `netlink:${s.source}`, reason: s.reason ?? s.status, message: s.message ?? s.status });
+    }
   }
+  if (h.setIndex?.lastError) state.notes!.push(`ipset names: ${h.setIndex.lastError.message}`);
   if (pin.stranded !== null) throw pin.stranded;
   // Sources no reader of this build covers are not guessed: marked unsupported (auto reads them through the tools).
   for (const source of ALL_SOURCES) {

@@ -150,6 +150,17 @@ export class NetlinkSocket {
     return this.poisoned || this.closed;
   }
 
+  /** A later read may use it again (sessions.ts): open, and no request on its fd was cut short. */
+  get reusable(): boolean {
+    return !this.poisoned && !this.closed && !this.link.poisoned && this.link.isOpen;
+  }
+
+  /** Kept for a new read: it records nothing until given that read's tape, and waits by that read's budget. */
+  renew(): void {
+    this.tape = null;
+    this.link.renewReceive();
+  }
+
   private poison(): void {
     this.poisoned = true;
     this.link.poisoned = true;

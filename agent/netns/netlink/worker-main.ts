@@ -10,7 +10,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
 import { StrandedThreadError } from './enter.js';
-import { readNamespaceTaped, type NetlinkJob } from './read-namespace.js';
+import { readNamespaceTaped, type NetlinkJob, type Session } from './read-namespace.js';
+import { NamespaceSessions } from './sessions.js';
 import { decodeScript } from './tape.js';
 import { TapeCache, tapeCacheKey, tapeCacheOptionsFor, tapeToReplay, type PreviousTape } from './tape-cache.js';
 import type { ThreadData } from './pool.js';
@@ -31,6 +32,11 @@ export interface JobMessage {
   previous: PreviousTape | null;
   /** The thread's epoch when the pool sent it (pool-slot.ts Slot.epoch): older than the shared word's, it was taken back. */
   epoch: number;
+}
+
+/** The namespaces (tapeCacheKey) whose sessions the thread keeps; the others are closed (sessions.ts). */
+export interface RetainMessage {
+  retain: string[];
 }
 
 export type ReplyMessage =
@@ -63,7 +69,12 @@ if (port) {
   const data = workerData as Partial<ThreadData> | null;
   const tapes = new TapeCache(tapeCacheOptionsFor(data?.heapMb));
   const epoch = data?.epoch ? new Int32Array(data.epoch) : null;
-  port.on('message', (msg: JobMessage) => {
+  const sessions = new NamespaceSessions<Session>();
+  port.on('message', (msg: JobMessage | RetainMessage) => {
+    if ('retain' in msg) {
+      sessions.retain(new Set(msg.retain));
+      return;
+    }
     // Taken back by the pool before this thread started it (given to a spare): neither read nor answered.
     if (epoch !== null && msg.epoch < Atomics.load(epoch, 0)) return;
     const cpu0 = threadCpuNanos();
@@ -72,7 +83,7 @@ if (port) {
       // Taken out whatever happens: only a read that ends with a tape puts one back (tape-cache.ts).
       const key = job.inode === null ? null : tapeCacheKey(job.path, job.inode);
       const kept = key === null ? null : tapeToReplay(tapes, key, msg.previous);
-      const r = readNamespaceTaped(job, NETLINK_SOURCES, kept?.script ?? null);
+      const r = readNamespaceTaped(job, NETLINK_SOURCES, kept?.script ?? null, sessions);
       if (r.unchanged) {
         tapes.put(key!, kept!); // the same tape, still the one of job `previous`
         port.postMessage({ id: msg.id, ok: true, unchanged: true, cpuMicros: cpuMicrosSince(cpu0) } satisfies ReplyMessage);
