@@ -6,6 +6,7 @@
 import type { ChaosKind } from '../chaos/types.js';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
+import { releaseFilePages } from '../file-pages.js';
 import { lifecycleLimits, startKubeSource } from '../intent/setup.js';
 import { ExpositionDemand } from '../metrics/exposition.js';
 import { MetricsPipeline } from '../metrics/pipeline.js';
@@ -18,6 +19,9 @@ import type { CommandIo } from './io.js';
 
 /** Time given to requests in progress at shutdown before their connections are dropped. */
 const SHUTDOWN_GRACE_MS = 500;
+
+/** The file pages mapped at start are released after the first collection, or after this long without one. */
+const RELEASE_FILE_PAGES_AFTER_MS = 600_000;
 
 /** /debug/* access from the flags; a token file is read once here so its state is logged at start. */
 export async function debugAccess(cfg: Config, io: Pick<CommandIo, 'log'>): Promise<DebugAccess> {
@@ -63,7 +67,12 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     io.err(`chaos-node-agent serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errorMessage(err)}\n`);
     return 1;
   }
-  if (!io.signal.aborted) scheduler.start();
+  if (!io.signal.aborted) {
+    scheduler.start();
+    // Once start-up is over (the first collection has loaded every module and started the reader thread), the pages
+    // of node's executable and libraries that only start-up read leave VmRSS (file-pages.ts).
+    void scheduler.waitForFirst(RELEASE_FILE_PAGES_AFTER_MS).then(() => (io.signal.aborted ? null : releaseFilePages(io.log)));
+  }
 
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();

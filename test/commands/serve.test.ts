@@ -96,4 +96,25 @@ describeIntegration('serve command', { root: true, commands: ['containerd', 'run
     expect(exit.at - t0).toBeLessThan(5000);
     expect(s.stderr()).toContain('"msg":"stopped"');
   });
+
+  it('releases the file pages mapped at start once the first collection is out, and serves on', async () => {
+    const s = await startServe(['--runtime-endpoint', h!.endpoint, '--interval', '30s', '--log-level', 'debug', ...LOADED_MACHINE_DEADLINES]);
+    children.push(s);
+    expect((await get(s.port, '/metrics')).status).toBe(200);
+    const released = async (): Promise<{ mappings: number; releasedKb: number; failed: number } | undefined> => {
+      for (let i = 0; i < 100; i++) {
+        const line = s.stderr().split('\n').find((l) => l.includes('"msg":"released the file pages mapped at start"'));
+        if (line) return JSON.parse(line) as { mappings: number; releasedKb: number; failed: number };
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return undefined;
+    };
+    const r = await released();
+    expect(r?.failed).toBe(0);
+    expect(r?.mappings).toBeGreaterThan(0);
+    expect(r?.releasedKb).toBeGreaterThan(10_000);
+    const metrics = await get(s.port, '/metrics');
+    expect(valueOf(metrics.text, 'chaos_daemon_pod_verdict', { namespace: 'h6serve', pod: pod.name, verdict: 'clean' })).toBe(1);
+    expect((await s.stop()).code).toBe(0);
+  });
 });
