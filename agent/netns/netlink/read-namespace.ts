@@ -3,6 +3,9 @@
  * to open its sockets and read the /proc/thread-self/net files that say which legacy tables exist, come back, then
  * run every source's dumps from the worker's own namespace and decode them into the one NetnsState model.
  *
+ * In a reader thread (readNamespaceTaped with sessions) the handles outlive the read: the next read of the same
+ * namespace starts from its requests (sessions.ts; resume, release).
+ *
  * Each source is independent: one that fails or is cut at its byte cap is recorded in `sources` and `errors`, and
  * the others are still read. The namespace is pinned by its fd from the inode check to the last socket opened,
  * so a recycled PID cannot substitute another namespace. Rules no decoder can render exactly are kept and marked
@@ -191,8 +194,10 @@ function keepable(h: NamespaceHandles, pin: Pin): boolean {
 
 /** The end of a read's use of its handles: kept in `sessions` under `key` when they can serve the next read, else closed. */
 function release(h: NamespaceHandles, pin: Pin, sessions: NamespaceSessions<Session> | null, key: string | null): void {
-  if (sessions !== null && key !== null && keepable(h, pin)) sessions.put(key, new Session(h, pin));
-  else closeHandles(h, pin);
+  if (sessions === null || key === null || !keepable(h, pin)) return closeHandles(h, pin);
+  // The read's tape is the thread's to keep (tape-cache.ts), not its sockets': they hold no buffer between reads.
+  for (const s of [...socketsOf(h), h.raw4, h.raw6]) if (s !== null) s.tape = null;
+  sessions.put(key, new Session(h, pin));
 }
 
 /** One table-name file of a session still says what it said when the session opened (and one absent still is). */
