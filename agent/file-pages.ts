@@ -76,8 +76,11 @@ export interface FileReleaseReport {
   failed: number;
 }
 
-/** Releases this process's releasable file pages (see the header); never throws. */
-export async function releaseFilePages(log: Logger, smapsPath = '/proc/self/smaps'): Promise<FileReleaseReport> {
+/**
+ * Releases this process's releasable file pages (see the header); never throws. `when` names the moment in the log
+ * (serve: before its first collection, and once that collection is out).
+ */
+export async function releaseFilePages(log: Logger, when = 'now', smapsPath = '/proc/self/smaps'): Promise<FileReleaseReport> {
   const report: FileReleaseReport = { mappings: 0, releasedKb: 0, failed: 0 };
   try {
     const call = madvise();
@@ -87,9 +90,9 @@ export async function releaseFilePages(log: Logger, smapsPath = '/proc/self/smap
         report.releasedKb += m.rssKb;
       } else report.failed += 1;
     }
-    log.debug({ ...report }, 'released the file pages mapped at start');
+    log.debug({ ...report, when }, 'released the file pages mapped at start');
   } catch (err) {
-    log.warn({ err: errorMessage(err) }, 'could not release the file pages mapped at start');
+    log.warn({ err: errorMessage(err), when }, 'could not release the file pages mapped at start');
   }
   return report;
 }

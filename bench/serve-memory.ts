@@ -11,6 +11,7 @@
  * everything down, also on failure or SIGINT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -165,6 +166,9 @@ async function main(): Promise<void> {
     for (const p of probes) {
       process.stdout.write(`| ${p.collections} | ${mb(p.rssBeforeGc)} | ${mb(p.rss)} | ${mb(p.heapUsed)} | ${mb(p.heapTotal)} | ${mb(p.external)} | ${mb(p.arrayBuffers)} | ${mb(p.spaces.new_space ?? 0)} | ${mb(p.spaces.old_space ?? 0)} | ${mb(p.spaces.code_space ?? 0)} | ${mb(p.resident.fileKb * 1024)}/${mb(p.resident.brkKb * 1024)}/${mb(p.resident.anonKb * 1024)} | ${p.eventLoop.maxMs} | ${p.gcMs} | ${p.cpuMs} |\n`);
     }
+    // The peak (the bench's RSS target is on VmRSS and VmHWM): start-up and the first collections included.
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(await readFile(`/proc/${child.pid!}/status`, 'utf8'))?.[1];
+    if (hwm !== undefined) process.stdout.write(`VmHWM ${mb(Number(hwm) * 1024)} MB\n`);
     const half = probes.slice(Math.floor(probes.length / 2));
     if (half.length >= 2) {
       const slope = (half.at(-1)!.heapUsed - half[0]!.heapUsed) / (half.at(-1)!.collections - half[0]!.collections);

@@ -67,7 +67,7 @@ describe('releaseFilePages', () => {
   it('logs and reports nothing released when smaps cannot be read', async () => {
     const warned: unknown[] = [];
     const log = { ...silentLogger(), warn: (o: unknown, m?: string) => void warned.push([o, m]) } as Logger;
-    expect(await releaseFilePages(log, '/nonexistent/smaps')).toEqual({ mappings: 0, releasedKb: 0, failed: 0 });
-    expect(warned).toEqual([[{ err: "ENOENT: no such file or directory, open '/nonexistent/smaps'" }, 'could not release the file pages mapped at start']]);
+    expect(await releaseFilePages(log, 'now', '/nonexistent/smaps')).toEqual({ mappings: 0, releasedKb: 0, failed: 0 });
+    expect(warned).toEqual([[{ err: "ENOENT: no such file or directory, open '/nonexistent/smaps'", when: 'now' }, 'could not release the file pages mapped at start']]);
   });
 });

@@ -67,11 +67,13 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     io.err(`chaos-node-agent serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errorMessage(err)}\n`);
     return 1;
   }
+  // The pages of node's executable and libraries that only start-up read leave VmRSS (file-pages.ts): once before the
+  // first collection, so that they are not resident on top of what the first collection maps (its peak is VmHWM),
+  // and once it is out (it loaded the remaining modules, koffi and the reader thread).
+  if (!io.signal.aborted) await releaseFilePages(io.log, 'start');
   if (!io.signal.aborted) {
     scheduler.start();
-    // Once start-up is over (the first collection has loaded every module and started the reader thread), the pages
-    // of node's executable and libraries that only start-up read leave VmRSS (file-pages.ts).
-    void scheduler.waitForFirst(RELEASE_FILE_PAGES_AFTER_MS).then(() => (io.signal.aborted ? null : releaseFilePages(io.log)));
+    void scheduler.waitForFirst(RELEASE_FILE_PAGES_AFTER_MS).then(() => (io.signal.aborted ? null : releaseFilePages(io.log, 'first collection')));
   }
 
   await new Promise<void>((resolve) => {
