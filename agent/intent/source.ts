@@ -53,7 +53,8 @@ function statusFrom(resources: InformerStatus[], now: number): IntentStatus & { 
   const oldest = synced ? Math.min(...resources.map((r) => (r.connected ? now : r.lastSyncAt!))) : null;
   const errors = resources.filter((r) => r.lastError !== null).map((r) => (r.lastError!.startsWith(`${r.resource}:`) ? r.lastError! : `${r.resource}: ${r.lastError}`));
   const truncated = resources.filter((r) => r.truncated);
-  for (const r of truncated) errors.push(`${r.resource}: more objects than the cache keeps`);
+  // A truncated cache is full: it holds exactly the cap's worth of objects.
+  for (const r of truncated) errors.push(`${r.resource}: more objects than the cache keeps (${r.objects})`);
   // A truncated cache cannot say that nothing intends an artefact: no drift is claimed from it.
   const state = !synced || truncated.length > 0 ? 'unavailable' : up ? 'synced' : 'stale';
   return {

@@ -47,9 +47,9 @@ describe('driftLines', () => {
   });
 
   it('intent read in part (a list cut at the cache\'s cap): said so, and the pod is told neither "not read" nor "nothing for this pod"', () => {
-    const errors = ['podnetworkchaos: more objects than the cache keeps'];
+    const errors = ['podnetworkchaos: more objects than the cache keeps (5000)'];
     expect(linesWith({ state: 'unavailable', syncAgeSeconds: null, errors, readInPart: true })).toEqual([
-      '  intent (Kubernetes API, read in part: podnetworkchaos: more objects than the cache keeps): none of the part read is for this pod',
+      '  intent (Kubernetes API, read in part: podnetworkchaos: more objects than the cache keeps (5000)): none of the part read is for this pod',
       '  drift: unknown (the Kubernetes API intent is not available)',
     ]);
   });

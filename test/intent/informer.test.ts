@@ -214,7 +214,7 @@ describe('bounds and timing', () => {
     running.push(source);
     source.start();
     await waitFor('listed', () => source.health().resources.every((r) => r.synced));
-    expect(source.view().status).toMatchObject({ state: 'unavailable', errors: ['podnetworkchaos: more objects than the cache keeps'], readInPart: true });
+    expect(source.view().status).toMatchObject({ state: 'unavailable', errors: ['podnetworkchaos: more objects than the cache keeps (2)'], readInPart: true });
     server.create('podnetworkchaos', podNetworkChaos('cap', 'd', {}));
     await new Promise((r) => setTimeout(r, 200));
     expect(i.status().objects).toBe(2);
@@ -227,7 +227,7 @@ describe('bounds and timing', () => {
       const view = (await listIntent(kubeConfig(token), { from: 'test', server: server.url }, { timeoutMs: 20_000, settings })).view();
       return intentSummary(view.status, view.pod('cap', 'elsewhere'));
     };
-    expect(await summary({ ...FAST, maxObjects: 2 })).toBe('intent (Kubernetes API, read in part: podnetworkchaos: more objects than the cache keeps): none of the part read is for this pod');
+    expect(await summary({ ...FAST, maxObjects: 2 })).toBe('intent (Kubernetes API, read in part: podnetworkchaos: more objects than the cache keeps (2)): none of the part read is for this pod');
     server.forbid('iochaos');
     try {
       expect(await summary()).toMatch(/^intent \(Kubernetes API, read in part: iochaos: .*403.*\): none of the part read is for this pod$/);

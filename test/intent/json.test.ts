@@ -23,10 +23,10 @@ const COUNTS = '"counts":{"present":0,"missing":0,"leftover":0,"mismatch":0,"sta
 
 describe('drift JSON of an intent not available', () => {
   it('reason: the sentence, then the API errors in parentheses, joined by "; "', () => {
-    const errors = ['podnetworkchaos: list: connect ECONNREFUSED 127.0.0.1:1', 'networkchaos: more objects than the cache keeps'];
+    const errors = ['podnetworkchaos: list: connect ECONNREFUSED 127.0.0.1:1', 'networkchaos: more objects than the cache keeps (5000)'];
     expect(driftJsonWith({ state: 'unavailable', syncAgeSeconds: null, errors })).toBe(
       '{"status":"unknown","reason":"the Kubernetes API intent is not available (podnetworkchaos: list: connect ECONNREFUSED 127.0.0.1:1; ' +
-      `networkchaos: more objects than the cache keeps)",${COUNTS}}`);
+      `networkchaos: more objects than the cache keeps (5000))",${COUNTS}}`);
   });
 
   it('no errors: the sentence alone; an error text with the sentence\'s own words and parentheses, as it is', () => {
