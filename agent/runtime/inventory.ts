@@ -160,6 +160,8 @@ export class Inventory {
     const results = await Promise.allSettled(clients.map((c) => c.containerStats()));
     const byId = new Map<string, ContainerStat>();
     const failed: ContainerStatsReport['failed'] = [];
+    // An endpoint asked for that was not up at the last pass gets no call: named, so its containers' absence says why.
+    for (const url of endpoints ?? []) if (!up.some((c) => c.endpoint.url === url)) failed.push({ endpoint: url, error: 'not up at the last pass, not asked' });
     results.forEach((r, i) => {
       if (r.status === 'rejected') {
         const endpoint = clients[i]!.endpoint.url;

@@ -51,6 +51,22 @@ describe('dedupePods', () => {
 });
 
 describe('inventory without any runtime', () => {
+  it('container stats asked of an endpoint not up at the last pass: no call, the endpoint named as failed', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'cna-inv-empty-'));
+    const inv = new Inventory(cfg({ hostRoot: root }), { log: silentLogger() });
+    try {
+      await inv.collect();
+      expect(await inv.containerStatsReport(new Set(['unix:///run/containerd/containerd.sock']))).toEqual({
+        stats: [],
+        failed: [{ endpoint: 'unix:///run/containerd/containerd.sock', error: 'not up at the last pass, not asked' }],
+      });
+      expect(await inv.containerStatsReport()).toEqual({ stats: [], failed: [] });
+    } finally {
+      inv.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('discovery on an empty host root: six candidates down with their reason, no request made', async () => {
     const root = await mkdtemp(join(tmpdir(), 'cna-inv-empty-'));
     const inv = new Inventory(cfg({ hostRoot: root }), { log: silentLogger() });
