@@ -11,7 +11,6 @@
  * everything down, also on failure or SIGINT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -20,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { AgentError, errorMessage } from '../agent/errors.js';
 import { startContainerd, type ContainerdHarness } from '../test/helpers/containerd.js';
 import { chaosLayout, injectChaos } from './inject.js';
-import { mapLimit, shippedEnv, shippedNodeFlags } from './measure.js';
+import { mapLimit, processMemory, shippedEnv, shippedNodeFlags } from './measure.js';
 import { PROMETHEUS_ACCEPT } from './serve-load.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -167,8 +166,7 @@ async function main(): Promise<void> {
       process.stdout.write(`| ${p.collections} | ${mb(p.rssBeforeGc)} | ${mb(p.rss)} | ${mb(p.heapUsed)} | ${mb(p.heapTotal)} | ${mb(p.external)} | ${mb(p.arrayBuffers)} | ${mb(p.spaces.new_space ?? 0)} | ${mb(p.spaces.old_space ?? 0)} | ${mb(p.spaces.code_space ?? 0)} | ${mb(p.resident.fileKb * 1024)}/${mb(p.resident.brkKb * 1024)}/${mb(p.resident.anonKb * 1024)} | ${p.eventLoop.maxMs} | ${p.gcMs} | ${p.cpuMs} |\n`);
     }
     // The peak (the bench's RSS target is on VmRSS and VmHWM): start-up and the first collections included.
-    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(await readFile(`/proc/${child.pid!}/status`, 'utf8'))?.[1];
-    if (hwm !== undefined) process.stdout.write(`VmHWM ${mb(Number(hwm) * 1024)} MB\n`);
+    process.stdout.write(`VmHWM ${mb((await processMemory(child.pid!)).hwmBytes)} MB\n`);
     const half = probes.slice(Math.floor(probes.length / 2));
     if (half.length >= 2) {
       const slope = (half.at(-1)!.heapUsed - half[0]!.heapUsed) / (half.at(-1)!.collections - half[0]!.collections);

@@ -125,13 +125,13 @@ interface NetnsRun {
  * a closure's optimised code only while a closure of that site is alive, so a per-collection closure this size was
  * compiled again by TurboFan after every full GC (20-44 ms of V8's threads each time, every ~25 s at 110 pods).
  */
-async function readGroup(run: NetnsRun, group: Group): Promise<void> {
+async function readGroup(run: NetnsRun, group: Group, target: ReadTarget): Promise<void> {
   const { draft, ctx, opts } = run;
   if (ctx.signal?.aborted) {
     for (const p of group.pods) draft.reports.set(p, unreadReport(p, 'collection aborted'));
     return;
   }
-  const state = await run.gate.read(opts.reader, targetOf(group.pods));
+  const state = await run.gate.read(opts.reader, target);
   if (state === null) {
     run.late++;
     for (const p of group.pods) draft.reports.set(p, unreadReport(p, 'not read before the collection deadline'));
@@ -196,8 +196,9 @@ class NetnsCollector implements Collector {
     const reads: Promise<void>[] = [];
     const targets: ReadTarget[] = [];
     for (const g of groups.values()) {
-      reads.push(readGroup(run, g));
-      targets.push(targetOf(g.pods));
+      const target = targetOf(g.pods);
+      targets.push(target);
+      reads.push(readGroup(run, g, target));
     }
     try {
       await Promise.all(reads);

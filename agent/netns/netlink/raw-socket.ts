@@ -17,12 +17,6 @@ export class RawSocket extends OwnedSocket {
     super(libc, fd);
   }
 
-  /** Kept for a new read (sessions.ts): it records nothing until given that read's tape. */
-  renew(): void {
-    this.tape = null;
-    this.renewReceive();
-  }
-
   get role(): RawRole {
     return this.family === AF_INET6 ? 'raw6' : 'raw4';
   }

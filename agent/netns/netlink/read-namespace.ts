@@ -227,9 +227,8 @@ function resume(sessions: NamespaceSessions<Session>, key: string): { h: Namespa
     s.close();
     return null;
   }
-  for (const sock of socketsOf(old)) sock.renew();
-  old.raw4?.renew();
-  old.raw6?.renew();
+  // Their tapes were cleared when they were kept (release).
+  for (const sock of [...socketsOf(old), old.raw4, old.raw6]) sock?.renewReceive();
   const setIndex = old.raw4 !== null ? new SetIndex(old.raw4) : null;
   const h: NamespaceHandles = { ...old, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems: [] };
   return { h, pin };

@@ -152,12 +152,11 @@ export class NetlinkSocket {
 
   /** A later read may use it again (sessions.ts): open, and no request on its fd was cut short. */
   get reusable(): boolean {
-    return !this.poisoned && !this.closed && !this.link.poisoned && this.link.isOpen;
+    return !this.unusable && !this.link.poisoned && this.link.isOpen;
   }
 
-  /** Kept for a new read: it records nothing until given that read's tape, and waits by that read's budget. */
-  renew(): void {
-    this.tape = null;
+  /** Kept for a new read (sessions.ts): its fd's receive timeout follows that read's budget (OwnedSocket.renewReceive). */
+  renewReceive(): void {
     this.link.renewReceive();
   }
 
