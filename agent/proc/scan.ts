@@ -14,8 +14,9 @@
  * deadline (`cmdlineBudgetMs`); one not read keeps `cmdline: null` and `cmdlineUnread` says why.
  *
  * Synchronous reads in batches with a yield to the event loop between batches (tiny /proc files: one readFile
- * through the thread pool each would cost far more than the read); a batch also ends after SLICE_MS, since a
- * process with details costs ~6 reads and a batch of 256 could block the event loop for tens of ms. Bounded by a process count and a time budget;
+ * through the thread pool each would cost far more than the read); a batch also ends when the event loop's turn has
+ * used its slice (metrics/slicer.ts, shared with the other loops of the collection), since a process with details
+ * costs ~6 reads and a batch of 256 could block the event loop for tens of ms. Bounded by a process count and a time budget;
  * past either the scan stops and says so (`complete: false`). Processes that exit during the walk are counted, not
  * errors. Safe to run in a worker thread (no shared state besides a per-thread scratch buffer).
  * Reading one process (its stat, its details): read-process.ts.
@@ -24,7 +25,7 @@ import { readdirSync } from 'node:fs';
 import { posix } from 'node:path';
 import { parseBootTime, type CgroupLine } from './proc-files.js';
 import { isGoneError, readTextCapped } from './read-capped.js';
-import { DEFAULT_SLICE_MS } from '../metrics/slicer.js';
+import { Slicer } from '../metrics/slicer.js';
 import { agentCmdlineReader, readCmdlines, type CmdlineReader, type CmdlineUnread } from './cmdline-reads.js';
 import type { KeptProcFiles } from './kept-files.js';
 import { procDirBase, readDetail, readProcess, selfNamespaces } from './read-process.js';
@@ -95,7 +96,7 @@ export interface ScanOptions {
   cmdlineBudgetMs?: number;
   /** Keeps the command-line reads left pending across scans (default: the agent's, agentCmdlineReader). */
   cmdlines?: CmdlineReader;
-  /** Processes read at most between two yields to the event loop (default 256; a batch also ends after SLICE_MS). */
+  /** Processes read at most between two yields to the event loop (default 256; a batch also ends with the turn's slice). */
   batch?: number;
   /** Which comms get their details read (default `wantsDetail`). */
   wantDetail?: (comm: string) => boolean;
@@ -129,9 +130,6 @@ export function startTimeMs(scan: Pick<ProcScan, 'bootTime'>, p: Pick<ProcProces
 
 /** A process directory's name in /proc. */
 const PID_NAME = /^[1-9]\d{0,9}$/;
-
-/** Synchronous reading allowed between two yields to the event loop, ms. */
-const SLICE_MS = DEFAULT_SLICE_MS;
 
 const cgroupCaches = new WeakMap<ProcScan, Map<string, readonly CgroupLine[]>>();
 
@@ -190,11 +188,10 @@ export async function scanProc(opts: ScanOptions): Promise<ProcScan> {
   let vanished = 0;
   let unreadable = 0;
   let incomplete: string | undefined;
-  let sliceStart = performance.now();
+  const slicer = new Slicer();
   for (let i = 0; i < pids.length; i++) {
-    if (i > 0 && (i % batch === 0 || performance.now() - sliceStart >= SLICE_MS)) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
+    if (i > 0 && (i % batch === 0 || slicer.due)) {
+      await slicer.yieldNow();
       if (opts.signal?.aborted) {
         incomplete = 'aborted';
         break;
