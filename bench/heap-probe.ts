@@ -8,13 +8,15 @@
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const delay = monitorEventLoopDelay({ resolution: 10 });
-delay.enable();
+// Main thread only: a preloaded module (--import) runs in every worker thread too (bench/loop-probe.ts).
+if (isMainThread) delay.enable();
 /** Time spent in GC pauses since startup (perf_hooks 'gc' entries), ms. */
 let gcMs = 0;
-new PerformanceObserver((list) => {
+if (isMainThread) new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gcMs += e.duration;
 }).observe({ entryTypes: ['gc'] });
 
@@ -48,7 +50,7 @@ function residentByKind(): { fileKb: number; brkKb: number; anonKb: number } {
 
 const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
 
-process.on('SIGUSR2', () => {
+if (isMainThread) process.on('SIGUSR2', () => {
   const rssBeforeGc = vmRssBytes();
   const gcMsBefore = gcMs;
   const el = { maxMs: ms(delay.max), p99Ms: ms(delay.percentile(99)), meanMs: ms(delay.mean) };

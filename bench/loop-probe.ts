@@ -9,16 +9,21 @@
  * children's CPU (ms) so far. bench/serve-load.ts sends SIGUSR2 each time serve logs "collection published", so a
  * window is one collection interval: the collection, its rendering and whatever scrapes arrived meanwhile.
  *
+ * Main thread only: node gives a preloaded module (--import) to every worker thread too, and until 2026-12-01 the probe
+ * also ran its 2 ms timer in the agent's reader thread (~500 firings a second there, CPU serve does not spend in
+ * production, and a second busy thread competing with the event loop it measures on 2 cores).
+ *
  * Its own cost: about 500 timer firings per second (~21 ms of CPU per second), which serve's CPU in each window
  * includes; bench/serve-load.ts calibrateProbe measures it per firing and the report subtracts it.
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 
 export const RESOLUTION_MS = 2;
 
 const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-delay.enable();
+if (isMainThread) delay.enable();
 
 /** cutime + cstime of /proc/self/stat (children already waited for), ms. */
 function childrenCpuMs(): number {
@@ -29,7 +34,7 @@ function childrenCpuMs(): number {
 
 const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
 
-process.on('SIGUSR2', () => {
+if (isMainThread) process.on('SIGUSR2', () => {
   const max = delay.count > 0 ? Math.max(0, ms(delay.max) - RESOLUTION_MS) : 0;
   const p99 = delay.count > 0 ? Math.max(0, ms(delay.percentile(99)) - RESOLUTION_MS) : 0;
   const count = delay.count;
