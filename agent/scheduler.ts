@@ -138,7 +138,10 @@ export class CollectionScheduler {
         this.opts.log.info({ ...e }, e.event === 'injection_started' ? 'injection started' : 'injection ended');
       }
       const published: Published = { snapshot, metrics, seq: (this.current?.seq ?? 0) + 1 };
+      const replaced = this.current;
       this.current = published;
+      // Its bodies are reused by the next rendering once the responses writing them are done (exposition.ts).
+      if (replaced && replaced.metrics !== metrics) replaced.metrics.retire();
       if (this.failures > 0) this.opts.log.info({ failures: this.failures }, 'collection recovered');
       this.failures = 0;
       this.opts.log.debug(

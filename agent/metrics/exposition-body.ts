@@ -9,24 +9,31 @@ import { BlockFamily, type AnyFamily } from './families.js';
 import { familyHead, familyPieces } from './render-families.js';
 import { countSamples, registryParts, type FamilyData } from './render-text.js';
 import type { Slicer } from './slicer.js';
+import type { BodyLease } from './body-pool.js';
 
 /**
  * The pieces written one after the other, UTF-8; a block family stands for its blocks (each one's lines preceded
  * by a newline), so that its ~110 blocks per family at 110 pods are not copied into the pieces one by one.
  */
 export function piecesToBuffer(pieces: readonly (string | BlockFamily)[]): Buffer {
+  return piecesToLease(pieces, (size) => ({ body: Buffer.allocUnsafe(size), release: () => undefined })).body;
+}
+
+/** piecesToBuffer into a buffer `take` gives for the body's length (body-pool.ts: a reused backing). */
+export function piecesToLease(pieces: readonly (string | BlockFamily)[], take: (size: number) => BodyLease): BodyLease {
   let total = 0;
   for (const p of pieces) {
     if (typeof p === 'string') total += Buffer.byteLength(p, 'utf8');
     else for (const block of p.blocks) total += Buffer.byteLength(block, 'utf8');
   }
-  const body = Buffer.allocUnsafe(total);
+  const lease = take(total);
+  const body = lease.body;
   let at = 0;
   for (const p of pieces) {
     if (typeof p === 'string') at += body.write(p, at, 'utf8');
     else for (const block of p.blocks) at += body.write(block, at, 'utf8');
   }
-  return body;
+  return lease;
 }
 
 /**
@@ -34,7 +41,13 @@ export function piecesToBuffer(pieces: readonly (string | BlockFamily)[]): Buffe
  * readRegistry), in one format: byte for byte render-text.ts joinParts of every family's text (blank lines between
  * families in the text format, `# EOF` closing OpenMetrics).
  */
-export async function renderBody(families: readonly AnyFamily[], registry: readonly FamilyData[], openMetrics: boolean, slicer: Slicer): Promise<RenderedBody> {
+export async function renderBody(
+  families: readonly AnyFamily[],
+  registry: readonly FamilyData[],
+  openMetrics: boolean,
+  slicer: Slicer,
+  take?: (size: number) => BodyLease,
+): Promise<RenderedBody> {
   const separator = openMetrics ? '\n' : '\n\n';
   const pieces: (string | BlockFamily)[] = [];
   let samples = 0;
@@ -52,5 +65,7 @@ export async function renderBody(families: readonly AnyFamily[], registry: reado
     samples += countSamples(part);
   }
   pieces.push(openMetrics ? '\n# EOF\n' : '\n');
-  return { body: piecesToBuffer(pieces), samples };
+  if (!take) return { body: piecesToBuffer(pieces), samples };
+  const lease = piecesToLease(pieces, take);
+  return { body: lease.body, samples, release: lease.release };
 }

@@ -11,6 +11,7 @@
  */
 import { promisify } from 'node:util';
 import { constants, gzip as gzipCb } from 'node:zlib';
+import { AgentError } from '../errors.js';
 import { countSamples } from './render-text.js';
 
 const gzipAsync = promisify(gzipCb);
@@ -62,10 +63,14 @@ export class ExpositionDemand {
   }
 }
 
-/** A rendered format: its body and its samples (lines that are neither empty nor comments). */
+/**
+ * A rendered format: its body and its samples (lines that are neither empty nor comments). `release` gives the
+ * body's backing back to its pool (body-pool.ts) once nothing reads it any more (RenderedMetrics.retire).
+ */
 export interface RenderedBody {
   body: Buffer;
   samples: number;
+  release?: () => void;
 }
 
 /** Renders one format (exposition-body.ts over the collection's families and registry; a text, in tests). */
@@ -78,6 +83,12 @@ export class RenderedMetrics {
   /** Samples (non-comment lines) of the first text rendered; both formats carry the same samples. */
   samples = 0;
   private counted = false;
+  /** The bodies' releases, called once this exposition is retired, no rendering is pending and no response holds it. */
+  private readonly releases: (() => void)[] = [];
+  private pending = 0;
+  private holds = 0;
+  private retired = false;
+  private recycled = false;
 
   private constructor(
     private readonly render: FormatRenderer,
@@ -98,9 +109,54 @@ export class RenderedMetrics {
 
   /** The body of one variant (a scrape): recorded as wanted, rendered now if it was not. */
   body(format: ExpositionFormat, gzipped: boolean): Promise<Buffer> {
+    // A bug if it happens: a response takes hold() before it asks for a body, so its exposition cannot be recycled.
+    if (this.recycled) return Promise.reject(new AgentError('EXPOSITION_RETIRED', 'exposition asked for after its bodies were reused'));
     const v = { format, gzip: gzipped };
     this.demand?.note(v);
     return this.variant(v);
+  }
+
+  /**
+   * A response is about to write one of these bodies: they are not reused until the returned function is called
+   * (once the response is done or its connection closed; later calls do nothing).
+   */
+  hold(): () => void {
+    this.holds += 1;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.holds -= 1;
+      this.recycle();
+    };
+  }
+
+  /**
+   * A newer collection replaced this one: its bodies go back to their pool once no rendering (or gzip, which reads a
+   * text) is pending and no response holds them. From then on it serves nothing.
+   */
+  retire(): void {
+    this.retired = true;
+    this.recycle();
+  }
+
+  private recycle(): void {
+    if (!this.retired || this.recycled || this.pending > 0 || this.holds > 0) return;
+    this.recycled = true;
+    this.texts.clear();
+    this.zipped.clear();
+    for (const release of this.releases.splice(0)) release();
+  }
+
+  /** `p`, counted as pending (its bodies not reused) until it settles. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.pending += 1;
+    const settled = (): void => {
+      this.pending -= 1;
+      this.recycle();
+    };
+    p.then(settled, settled);
+    return p;
   }
 
   /** Variants rendered so far (for tests). */
@@ -119,12 +175,14 @@ export class RenderedMetrics {
     let p = this.texts.get(format);
     if (!p) {
       p = this.render(format).then((r) => {
+        if (typeof r !== 'string' && r.release) this.releases.push(r.release);
         if (!this.counted) {
           this.samples = typeof r === 'string' ? countSamples(r) : r.samples; // a string: counted before it is dropped for its buffer
           this.counted = true;
         }
         return typeof r === 'string' ? Buffer.from(r, 'utf8') : r.body;
       });
+      this.track(p);
       this.texts.set(format, p);
       // A failed rendering is not kept: the next request tries again.
       p.catch(() => this.texts.delete(format));
@@ -135,7 +193,7 @@ export class RenderedMetrics {
   private gzipped(format: ExpositionFormat): Promise<Buffer> {
     let p = this.zipped.get(format);
     if (!p) {
-      p = this.text(format).then((b) => gzip(b));
+      p = this.track(this.text(format).then((b) => gzip(b)));
       this.zipped.set(format, p);
       p.catch(() => this.zipped.delete(format));
     }

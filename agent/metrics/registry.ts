@@ -19,6 +19,7 @@ import { PodBlockCache } from './pod-blocks.js';
 import { registerQdiscMetrics } from './qdisc.js';
 import { RenderedMetrics, type ExpositionDemand, type ExpositionFormat, type RenderedBody } from './exposition.js';
 import { renderBody } from './exposition-body.js';
+import { BodyPool } from './body-pool.js';
 import { readRegistry, type FamilyData } from './render-text.js';
 import { CollectionFamilies } from './families.js';
 import { DEFAULT_SLICE_MS, Slicer } from './slicer.js';
@@ -117,6 +118,8 @@ export class PersistentMetrics {
    * chaos_daemon_netns_errors_total and chaos_daemon_netns_reads_unchanged_total.
    */
   readonly onRead: (e: { reader: string; seconds: number; failures: string[]; unchanged?: boolean }) => void;
+  /** The bodies' backings, reused once a collection's exposition is retired (body-pool.ts, scheduler.ts). */
+  readonly bodies = new BodyPool();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -143,7 +146,7 @@ export class PersistentMetrics {
       this.queue = p.catch(() => undefined); // the caller gets the rejection; the queue only keeps order
       return p;
     };
-    return renderRegistry(this.registry, { ...(signal ? { signal } : {}), demand, serialise, collection });
+    return renderRegistry(this.registry, { ...(signal ? { signal } : {}), demand, serialise, collection, pool: this.bodies });
   }
 }
 
@@ -161,6 +164,8 @@ export async function renderRegistry(
     collection?: CollectionFamilies;
     /** Synchronous work between two yields to the event loop (default DEFAULT_SLICE_MS). */
     sliceMs?: number;
+    /** Where the bodies' buffers come from (default: fresh ones). */
+    pool?: BodyPool;
   } = {},
 ): Promise<RenderedMetrics> {
   let upFront = true;
@@ -171,7 +176,9 @@ export async function renderRegistry(
   let reading: Promise<FamilyData[]> | null = null;
   const render = (format: ExpositionFormat): Promise<RenderedBody> => {
     const slicer = new Slicer(opts.sliceMs ?? DEFAULT_SLICE_MS, upFront ? opts.signal : undefined);
-    return serialise(async () => renderBody(families, await (reading ??= readRegistry(reg, slicer)), format === 'openmetrics', slicer));
+    const pool = opts.pool;
+    const take = pool ? (size: number) => pool.take(format, size) : undefined;
+    return serialise(async () => renderBody(families, await (reading ??= readRegistry(reg, slicer)), format === 'openmetrics', slicer, take));
   };
   try {
     return await RenderedMetrics.create(render, opts.demand ?? null);

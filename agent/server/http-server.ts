@@ -185,6 +185,8 @@ export class AgentServer {
     if (!published) return send(res, req, 503, 'no collection has finished yet\n', { 'Retry-After': '5' });
     const om = wantsOpenMetrics(req.headers.accept);
     const gz = acceptsGzip(req.headers['accept-encoding']);
+    // The body is not reused by a later collection's rendering until this response is done or its connection closed.
+    res.once('close', published.metrics.hold());
     let body: Buffer;
     try {
       body = await published.metrics.body(om ? 'openmetrics' : 'prometheus', gz);
