@@ -114,7 +114,7 @@ export class InProcessAgent {
     const t1 = performance.now();
     const { metrics } = await this.pipeline.process(snapshot);
     const t2 = performance.now();
-    const bytes = (await metrics.body(PROMETHEUS_SCRAPE.format, false)).length; // rendered already: the gzip's input
+    const bytes = metrics.bytes; // the gzip's input, given back to the pool once gzipped
     const wallMs = t2 - t0;
     // Worker threads are in this process's CPU; the tools (when read through them) are reaped children.
     const cpu = cpuSince(cpu0);

@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { releaseFilePages } from '../file-pages.js';
 import { lifecycleLimits, startKubeSource } from '../intent/setup.js';
-import { ExpositionDemand } from '../metrics/exposition.js';
+import { ExpositionDemand, SCRAPER_VARIANTS } from '../metrics/exposition.js';
 import { MetricsPipeline } from '../metrics/pipeline.js';
 import { createNodeCollector } from '../metrics/node-collector.js';
 import { PersistentMetrics } from '../metrics/registry.js';
@@ -39,7 +39,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   // reads their caches as they are.
   const kube = await startKubeSource(cfg, io.env, io.log);
   const persistent = new PersistentMetrics();
-  const demand = new ExpositionDemand();
+  const demand = new ExpositionDemand(SCRAPER_VARIANTS);
   const pipeline = new MetricsPipeline({ compatMetrics: cfg.compatMetrics, maxRulesPerPod: cfg.maxRulesPerPod, persistent, demand, log: io.log });
   const collector = createNodeCollector(cfg, {
     log: io.log,

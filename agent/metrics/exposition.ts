@@ -7,7 +7,9 @@
  * renderings and two gzips of ~1 MB at 110 pods with chaos). So the variants asked for recently (ExpositionDemand:
  * within the last 5 minutes) are rendered right after the collection, as before, and a scrape of any of them only
  * writes a buffer; any other variant is rendered on its first request and shared by the requests that follow.
- * Before the first scrape every variant counts as wanted, so a new scraper never waits on a rendering.
+ * Before the first scrape serve wants the gzipped variants (SCRAPER_VARIANTS: what Prometheus and other scrapers
+ * ask for), so a new scraper does not wait on a rendering; a plain text is rendered on its first request. A text
+ * wanted only as a gzip's input is given back to the body pool once gzipped (body-pool.ts).
  */
 import { promisify } from 'node:util';
 import { constants, gzip as gzipCb } from 'node:zlib';
@@ -35,6 +37,16 @@ export const ALL_VARIANTS: readonly ExpositionVariant[] = [
   { format: 'prometheus', gzip: false },
 ];
 
+/**
+ * What serve renders before anyone asked: OpenMetrics gzipped (Prometheus 2.x and 3.x, with their default scrape
+ * protocols) and the Prometheus text gzipped (scrapers that ask for text/plain with gzip). A plain text (curl) is
+ * rendered on its first request.
+ */
+export const SCRAPER_VARIANTS: readonly ExpositionVariant[] = [
+  { format: 'openmetrics', gzip: true },
+  { format: 'prometheus', gzip: true },
+];
+
 const keyOf = (v: ExpositionVariant): string => `${v.format}${v.gzip ? '+gzip' : ''}`;
 
 /** Which variants scrapers asked for recently. */
@@ -42,7 +54,7 @@ export class ExpositionDemand {
   private readonly asked = new Map<string, { variant: ExpositionVariant; at: number }>();
 
   /**
-   * `initial`: what is wanted before the first request (serve: every variant; a one-shot command: what it prints).
+   * `initial`: what is wanted before the first request (serve: SCRAPER_VARIANTS; a one-shot command: what it prints).
    * `windowMs`: how long a request keeps its variant wanted (scrape intervals are 10 s-2 min).
    */
   constructor(
@@ -82,9 +94,11 @@ export class RenderedMetrics {
   private readonly zipped = new Map<ExpositionFormat, Promise<Buffer>>();
   /** Samples (non-comment lines) of the first text rendered; both formats carry the same samples. */
   samples = 0;
+  /** Bytes of the first text rendered. */
+  bytes = 0;
   private counted = false;
-  /** The bodies' releases, called once this exposition is retired, no rendering is pending and no response holds it. */
-  private readonly releases: (() => void)[] = [];
+  /** Each kept text's release, called once this exposition is retired, no rendering is pending and no response holds it. */
+  private readonly leases = new Map<ExpositionFormat, () => void>();
   private pending = 0;
   private holds = 0;
   private retired = false;
@@ -104,6 +118,9 @@ export class RenderedMetrics {
     const wanted = demand?.wanted() ?? [];
     await m.text(wanted[0]?.format ?? 'prometheus'); // sets `samples`
     await Promise.all(wanted.map((v) => m.variant(v)));
+    // A text wanted only as a gzip's input is given back now (rendered again if someone asks for it after all).
+    const plain = new Set(wanted.filter((v) => !v.gzip).map((v) => v.format));
+    for (const v of wanted) if (v.gzip && !plain.has(v.format)) m.dropText(v.format);
     return m;
   }
 
@@ -145,7 +162,17 @@ export class RenderedMetrics {
     this.recycled = true;
     this.texts.clear();
     this.zipped.clear();
-    for (const release of this.releases.splice(0)) release();
+    for (const release of this.leases.values()) release();
+    this.leases.clear();
+  }
+
+  /** A text nobody was given (not published yet) and that nothing pending reads: its backing goes back now. */
+  private dropText(format: ExpositionFormat): void {
+    const release = this.leases.get(format);
+    if (!release || this.pending > 0) return;
+    this.texts.delete(format);
+    this.leases.delete(format);
+    release();
   }
 
   /** `p`, counted as pending (its bodies not reused) until it settles. */
@@ -175,12 +202,14 @@ export class RenderedMetrics {
     let p = this.texts.get(format);
     if (!p) {
       p = this.render(format).then((r) => {
-        if (typeof r !== 'string' && r.release) this.releases.push(r.release);
+        if (typeof r !== 'string' && r.release) this.leases.set(format, r.release);
+        const body = typeof r === 'string' ? Buffer.from(r, 'utf8') : r.body;
         if (!this.counted) {
           this.samples = typeof r === 'string' ? countSamples(r) : r.samples; // a string: counted before it is dropped for its buffer
+          this.bytes = body.length;
           this.counted = true;
         }
-        return typeof r === 'string' ? Buffer.from(r, 'utf8') : r.body;
+        return body;
       });
       this.track(p);
       this.texts.set(format, p);

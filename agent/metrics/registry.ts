@@ -177,7 +177,7 @@ export async function renderRegistry(
   const render = (format: ExpositionFormat): Promise<RenderedBody> => {
     const slicer = new Slicer(opts.sliceMs ?? DEFAULT_SLICE_MS, upFront ? opts.signal : undefined);
     const pool = opts.pool;
-    const take = pool ? (size: number) => pool.take(format, size) : undefined;
+    const take = pool ? (size: number) => pool.take(size) : undefined;
     return serialise(async () => renderBody(families, await (reading ??= readRegistry(reg, slicer)), format === 'openmetrics', slicer, take));
   };
   try {

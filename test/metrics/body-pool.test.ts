@@ -1,49 +1,65 @@
 import { describe, expect, it } from 'vitest';
-import { BodyPool } from '../../agent/metrics/body-pool.js';
-import { RenderedMetrics, type ExpositionFormat, type RenderedBody } from '../../agent/metrics/exposition.js';
+import { BodyPool, EXPIRY_TAKES, MAX_FREE, MIN_POOLED_BYTES } from '../../agent/metrics/body-pool.js';
+import { ExpositionDemand, RenderedMetrics, SCRAPER_VARIANTS, type ExpositionFormat, type RenderedBody } from '../../agent/metrics/exposition.js';
 
 const KIB = 1024;
 
 describe('BodyPool', () => {
-  it('gives a released backing to the next body of the same key, if it fits and is not twice too large', () => {
+  it('gives a released backing to the next body that fits and is not under half of it, of either format', () => {
     const pool = new BodyPool();
-    const a = pool.take('prometheus', 800 * KIB);
+    const a = pool.take(800 * KIB);
     expect(a.body.length).toBe(800 * KIB);
     expect(a.body.buffer.byteLength).toBe(900 * KIB); // 1/8 headroom
     // Not released yet: a new backing.
-    const b = pool.take('prometheus', 800 * KIB);
+    const b = pool.take(800 * KIB);
     expect(b.body.buffer).not.toBe(a.body.buffer);
     a.release();
     a.release(); // once only
     expect(pool.freeBytes()).toBe(900 * KIB);
-    // Another key does not get it.
-    expect(pool.take('openmetrics', 800 * KIB).body.buffer).not.toBe(a.body.buffer);
-    // A body that grew within the headroom does.
-    const c = pool.take('prometheus', 850 * KIB);
+    expect(pool.take(1000 * KIB).body.buffer).not.toBe(a.body.buffer); // past the backing
+    expect(pool.take(400 * KIB).body.buffer).not.toBe(a.body.buffer); // under half of it
+    // A body that grew within the headroom gets it.
+    const c = pool.take(850 * KIB);
     expect(c.body.buffer).toBe(a.body.buffer);
     expect(c.body.length).toBe(850 * KIB);
     expect(pool.freeBytes()).toBe(0);
-    expect([pool.allocated, pool.reused]).toEqual([3, 1]);
+    expect([pool.allocated, pool.reused]).toEqual([4, 1]);
   });
 
-  it('allocates anew for a body past the backing, or under half of it; keeps one free backing per key', () => {
+  it('takes the smallest free backing that fits; keeps at most MAX_FREE, the newest', () => {
     const pool = new BodyPool();
-    const a = pool.take('k', 800 * KIB);
+    const big = pool.take(1000 * KIB);
+    const small = pool.take(800 * KIB);
+    const third = pool.take(800 * KIB);
+    big.release();
+    small.release();
+    expect(pool.take(700 * KIB).body.buffer).toBe(small.body.buffer);
+    small.release(); // already given back once: nothing
+    third.release();
+    expect(pool.freeBytes()).toBe(1125 * KIB + 900 * KIB);
+    const fourth = pool.take(600 * KIB); // the smallest free backing that holds it and is under twice its size
+    expect(fourth.body.buffer).toBe(third.body.buffer);
+    const extra = [pool.take(100 * KIB), pool.take(100 * KIB), pool.take(100 * KIB)];
+    for (const e of extra) e.release();
+    expect(MAX_FREE).toBe(2);
+    expect(pool.freeBytes()).toBe(2 * 112.5 * KIB);
+  });
+
+  it('drops a free backing not taken within EXPIRY_TAKES takes', () => {
+    const pool = new BodyPool();
+    const a = pool.take(800 * KIB);
     a.release();
-    expect(pool.take('k', 1000 * KIB).body.buffer).not.toBe(a.body.buffer); // 900 KiB backing: too small
-    const b = pool.take('k', 800 * KIB);
-    b.release();
-    expect(pool.take('k', 400 * KIB).body.buffer).not.toBe(b.body.buffer); // 900 KiB for 400: more than twice
-    const c = pool.take('k', 800 * KIB);
-    const d = pool.take('k', 800 * KIB);
-    c.release();
-    d.release();
-    expect(pool.freeBytes()).toBe(900 * KIB);
+    // Takes that it does not fit (a format no longer rendered leaves its backing unused).
+    for (let i = 0; i < EXPIRY_TAKES; i++) pool.take(100 * KIB).release();
+    expect(pool.freeBytes()).toBe(900 * KIB + 112.5 * KIB);
+    pool.take(100 * KIB);
+    expect(pool.freeBytes()).toBe(0);
+    expect(pool.take(800 * KIB).body.buffer).not.toBe(a.body.buffer);
   });
 
   it('does not pool small bodies (malloc serves them from its arenas)', () => {
     const pool = new BodyPool();
-    const a = pool.take('k', 10 * KIB);
+    const a = pool.take(MIN_POOLED_BYTES - 1);
     a.release();
     expect(pool.freeBytes()).toBe(0);
     expect(pool.allocated).toBe(0);
@@ -51,13 +67,15 @@ describe('BodyPool', () => {
 });
 
 /** A renderer whose bodies come from `pool`; each rendering waits for `gate` when one is set. */
-function pooled(pool: BodyPool): { render: (f: ExpositionFormat) => Promise<RenderedBody>; gate: Promise<void> | null } {
+function pooled(pool: BodyPool): { render: (f: ExpositionFormat) => Promise<RenderedBody>; gate: Promise<void> | null; calls: ExpositionFormat[] } {
   const r = {
     gate: null as Promise<void> | null,
+    calls: [] as ExpositionFormat[],
     render: async (format: ExpositionFormat): Promise<RenderedBody> => {
+      r.calls.push(format);
       await r.gate;
       const text = `# TYPE a gauge\na ${format === 'openmetrics' ? 1 : 2}\n`.padEnd(100 * KIB, '#');
-      const lease = pool.take(format, text.length);
+      const lease = pool.take(text.length);
       lease.body.write(text, 'latin1');
       return { body: lease.body, samples: 1, release: lease.release };
     },
@@ -97,5 +115,29 @@ describe('RenderedMetrics retired', () => {
     await new Promise((resolve) => setImmediate(resolve));
     // Both formats' backings are free now.
     expect(pool.freeBytes()).toBe(2 * Math.floor((100 * KIB * 9) / 8));
+  });
+
+  it('gives back at once a text wanted only as a gzip input; renders it again if asked for after all', async () => {
+    const pool = new BodyPool();
+    const r = pooled(pool);
+    const m = await RenderedMetrics.create(r.render, new ExpositionDemand(SCRAPER_VARIANTS));
+    expect(r.calls).toEqual(['openmetrics', 'prometheus']);
+    expect(m.rendered()).toEqual([{ format: 'openmetrics', gzip: true }, { format: 'prometheus', gzip: true }]);
+    expect(pool.freeBytes()).toBe(2 * Math.floor((100 * KIB * 9) / 8));
+    expect([m.samples, m.bytes]).toEqual([1, 100 * KIB]);
+    // The gzips stay; a plain text asked for now is rendered again, into a free backing.
+    expect((await m.body('openmetrics', true)).length).toBeGreaterThan(0);
+    const plain = await m.body('prometheus', false);
+    expect(plain.toString('latin1', 0, 19)).toBe('# TYPE a gauge\na 2\n');
+    expect(r.calls).toEqual(['openmetrics', 'prometheus', 'prometheus']);
+    expect(pool.reused).toBe(1);
+    m.retire();
+    expect(pool.freeBytes()).toBe(2 * Math.floor((100 * KIB * 9) / 8));
+  });
+
+  it('keeps a text a plain variant also wants', async () => {
+    const pool = new BodyPool();
+    await RenderedMetrics.create(pooled(pool).render, new ExpositionDemand([{ format: 'openmetrics', gzip: true }, { format: 'openmetrics', gzip: false }]));
+    expect(pool.freeBytes()).toBe(0);
   });
 });
