@@ -30,6 +30,7 @@ import { testImagesArchive } from './containerd-images.js';
 import { deleteRuncContainers, ipLinkDelete, killLeftoverShims, removeCniResults, removeNetnsFile, unmountUnder } from './containerd-leftovers.js';
 import { SLOTS_DIR, takeSlot } from './containerd-slots.js';
 import { CreationTurns } from './containerd-turns.js';
+import { ensureNetnsRunDirMount } from './netns-run-dir.js';
 
 export { PAUSE_IMAGE } from './containerd-images.js';
 
@@ -368,6 +369,7 @@ class Harness implements ContainerdHarness {
  */
 export async function startContainerd(opts: { name?: string; socket?: string } = {}): Promise<ContainerdHarness> {
   const name = opts.name ?? 'test';
+  await ensureNetnsRunDirMount(); // before any pod's namespace is mounted there (netns-run-dir.ts)
   const slot = await takeSlot();
   let dir: string | null = null;
   try {
