@@ -202,13 +202,13 @@ export class RenderedMetrics {
     let p = this.texts.get(format);
     if (!p) {
       p = this.render(format).then((r) => {
-        if (typeof r !== 'string' && r.release) this.leases.set(format, r.release);
         const body = typeof r === 'string' ? Buffer.from(r, 'utf8') : r.body;
         if (!this.counted) {
           this.samples = typeof r === 'string' ? countSamples(r) : r.samples; // a string: counted before it is dropped for its buffer
           this.bytes = body.length;
           this.counted = true;
         }
+        if (typeof r !== 'string' && r.release) this.leases.set(format, r.release); // last: nothing after it can throw
         return body;
       });
       this.track(p);

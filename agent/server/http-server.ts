@@ -185,6 +185,8 @@ export class AgentServer {
     if (!published) return send(res, req, 503, 'no collection has finished yet\n', { 'Retry-After': '5' });
     const om = wantsOpenMetrics(req.headers.accept);
     const gz = acceptsGzip(req.headers['accept-encoding']);
+    // A client that left while the first collection was awaited: its 'close' has passed, a hold would never end.
+    if (req.socket.destroyed) return;
     // The body is not reused by a later collection's rendering until this response is done or its connection closed.
     res.once('close', published.metrics.hold());
     let body: Buffer;

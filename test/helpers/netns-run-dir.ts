@@ -15,8 +15,8 @@ import { execa } from 'execa';
 
 const RUN_DIR = '/run/netns';
 const LOCK = '/run/cna-netns-run-dir.lock';
-/** A lock older than this was left by a process that died holding it. */
-const STALE_MS = 15_000;
+/** A lock older than this was left by a process that died holding it (a holder takes at most ~20 s: two ip runs). */
+const STALE_MS = 60_000;
 
 /** True when a mount's mount point (mountinfo's fifth field) is `path`. */
 export function isMountPoint(mountinfo: string, path: string): boolean {
@@ -32,7 +32,7 @@ async function takeLock(deadline: number): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const age = await stat(LOCK).then((s) => Date.now() - s.mtimeMs, () => 0);
       if (age > STALE_MS) await rmdir(LOCK).catch(() => undefined); // gone meanwhile: the next mkdir decides
-      if (Date.now() > deadline) throw new Error(`${LOCK} held for more than ${STALE_MS} ms`, { cause: err });
+      if (Date.now() > deadline) throw new Error(`${LOCK} still held after waiting for it`, { cause: err });
       await sleep(20);
     }
   }
@@ -42,13 +42,16 @@ async function takeLock(deadline: number): Promise<void> {
 export async function ensureNetnsRunDirMount(): Promise<void> {
   const mounted = async (): Promise<boolean> => isMountPoint(await readFile('/proc/self/mountinfo', 'utf8'), RUN_DIR);
   if (await mounted()) return;
-  await takeLock(Date.now() + 2 * STALE_MS);
+  await takeLock(Date.now() + STALE_MS + 10_000);
   try {
     if (await mounted()) return;
     const name = `cna-run-dir-${process.pid}`;
     await execa('ip', ['netns', 'add', name], { timeout: 10_000 });
     await execa('ip', ['netns', 'delete', name], { timeout: 10_000 });
   } finally {
-    await rmdir(LOCK);
+    // Gone only if a waiter took it for stale (a holder past STALE_MS): not this call's failure.
+    await rmdir(LOCK).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
   }
 }

@@ -12,15 +12,15 @@ describe('BodyPool', () => {
     expect(a.body.buffer.byteLength).toBe(900 * KIB); // 1/8 headroom
     // Not released yet: a new backing.
     const b = pool.take(800 * KIB);
-    expect(b.body.buffer).not.toBe(a.body.buffer);
+    expect(b.body.buffer === a.body.buffer).toBe(false);
     a.release();
     a.release(); // once only
     expect(pool.freeBytes()).toBe(900 * KIB);
-    expect(pool.take(1000 * KIB).body.buffer).not.toBe(a.body.buffer); // past the backing
-    expect(pool.take(400 * KIB).body.buffer).not.toBe(a.body.buffer); // under half of it
+    expect(pool.take(1000 * KIB).body.buffer === a.body.buffer).toBe(false); // past the backing
+    expect(pool.take(400 * KIB).body.buffer === a.body.buffer).toBe(false); // under half of it
     // A body that grew within the headroom gets it.
     const c = pool.take(850 * KIB);
-    expect(c.body.buffer).toBe(a.body.buffer);
+    expect(c.body.buffer === a.body.buffer).toBe(true);
     expect(c.body.length).toBe(850 * KIB);
     expect(pool.freeBytes()).toBe(0);
     expect([pool.allocated, pool.reused]).toEqual([4, 1]);
@@ -33,12 +33,12 @@ describe('BodyPool', () => {
     const third = pool.take(800 * KIB);
     big.release();
     small.release();
-    expect(pool.take(700 * KIB).body.buffer).toBe(small.body.buffer);
+    expect(pool.take(700 * KIB).body.buffer === small.body.buffer).toBe(true);
     small.release(); // already given back once: nothing
     third.release();
     expect(pool.freeBytes()).toBe(1125 * KIB + 900 * KIB);
     const fourth = pool.take(600 * KIB); // the smallest free backing that holds it and is under twice its size
-    expect(fourth.body.buffer).toBe(third.body.buffer);
+    expect(fourth.body.buffer === third.body.buffer).toBe(true);
     const extra = [pool.take(100 * KIB), pool.take(100 * KIB), pool.take(100 * KIB)];
     for (const e of extra) e.release();
     expect(MAX_FREE).toBe(2);
@@ -54,7 +54,7 @@ describe('BodyPool', () => {
     expect(pool.freeBytes()).toBe(900 * KIB + 112.5 * KIB);
     pool.take(100 * KIB);
     expect(pool.freeBytes()).toBe(0);
-    expect(pool.take(800 * KIB).body.buffer).not.toBe(a.body.buffer);
+    expect(pool.take(800 * KIB).body.buffer === a.body.buffer).toBe(false);
   });
 
   it('does not pool small bodies (malloc serves them from its arenas)', () => {
