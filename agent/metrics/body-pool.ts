@@ -27,6 +27,9 @@ export const MAX_FREE = 2;
 /** A free backing not taken within this many takes (2-4 collections) is dropped. */
 export const EXPIRY_TAKES = 4;
 
+/** A fresh buffer of `size` bytes, owned by nobody else: nothing to give back. */
+export const freshLease = (size: number): BodyLease => ({ body: Buffer.allocUnsafe(size), release: () => undefined });
+
 /** Headroom given to a new backing, so that a body a little longer next time still fits: 1/8 of its size. */
 const headroom = (size: number): number => size + (size >>> 3);
 
@@ -49,7 +52,7 @@ export class BodyPool {
    * backing with headroom. The pages of a backing past what is written are never touched, so never resident.
    */
   take(size: number): BodyLease {
-    if (size < MIN_POOLED_BYTES) return { body: Buffer.allocUnsafe(size), release: () => undefined };
+    if (size < MIN_POOLED_BYTES) return freshLease(size);
     this.takes += 1;
     this.free = this.free.filter((f) => this.takes - f.at <= EXPIRY_TAKES);
     let best = -1;

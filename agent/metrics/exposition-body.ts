@@ -9,18 +9,14 @@ import { BlockFamily, type AnyFamily } from './families.js';
 import { familyHead, familyPieces } from './render-families.js';
 import { countSamples, registryParts, type FamilyData } from './render-text.js';
 import type { Slicer } from './slicer.js';
-import type { BodyLease } from './body-pool.js';
+import { freshLease, type BodyLease } from './body-pool.js';
 
 /**
  * The pieces written one after the other, UTF-8; a block family stands for its blocks (each one's lines preceded
- * by a newline), so that its ~110 blocks per family at 110 pods are not copied into the pieces one by one.
+ * by a newline), so that its ~110 blocks per family at 110 pods are not copied into the pieces one by one. Written
+ * into the buffer `take` gives for the body's length (body-pool.ts: a reused backing; by default a fresh one).
  */
-export function piecesToBuffer(pieces: readonly (string | BlockFamily)[]): Buffer {
-  return piecesToLease(pieces, (size) => ({ body: Buffer.allocUnsafe(size), release: () => undefined })).body;
-}
-
-/** piecesToBuffer into a buffer `take` gives for the body's length (body-pool.ts: a reused backing). */
-export function piecesToLease(pieces: readonly (string | BlockFamily)[], take: (size: number) => BodyLease): BodyLease {
+export function piecesToLease(pieces: readonly (string | BlockFamily)[], take: (size: number) => BodyLease = freshLease): BodyLease {
   let total = 0;
   for (const p of pieces) {
     if (typeof p === 'string') total += Buffer.byteLength(p, 'utf8');
@@ -54,7 +50,7 @@ export async function renderBody(
   for (const f of families) {
     if (slicer.due) await slicer.point();
     if (pieces.length > 0) pieces.push(separator);
-    // A block family: its head, then the family for its blocks (piecesToBuffer); no await (and its promise) for it.
+    // A block family: its head, then the family for its blocks (piecesToLease); no await (and its promise) for it.
     if (f instanceof BlockFamily) pieces.push(familyHead(f, openMetrics), f);
     else await familyPieces(f, openMetrics, slicer, pieces);
     samples += f.size;
@@ -65,7 +61,6 @@ export async function renderBody(
     samples += countSamples(part);
   }
   pieces.push(openMetrics ? '\n# EOF\n' : '\n');
-  if (!take) return { body: piecesToBuffer(pieces), samples };
   const lease = piecesToLease(pieces, take);
   return { body: lease.body, samples, release: lease.release };
 }
