@@ -13,10 +13,11 @@
  * also ran its 2 ms timer in the agent's reader thread (~500 firings a second there, CPU serve does not spend in
  * production, and a second busy thread competing with the event loop it measures on 2 cores).
  *
- * Its own cost: about 500 timer firings per second (~21 ms of CPU per second), which serve's CPU in each window
- * includes; bench/serve-load.ts calibrateProbe measures it per firing and the report subtracts it.
+ * Its own cost: about 500 firings per second of each of its two timers (the histogram's, and the schedstat sampler's
+ * below), which serve's CPU in each window includes; bench/serve-load.ts calibrateProbe measures the whole probe per
+ * firing of the histogram's timer and the report subtracts it.
  */
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync, readSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 
@@ -34,11 +35,50 @@ function childrenCpuMs(): number {
 
 const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
 
+/**
+ * The run-queue wait of the window's longest gap between two firings of a second RESOLUTION_MS timer, from the main
+ * thread's /proc/thread-self/schedstat read at each firing (its second field: ns the thread spent runnable, waiting
+ * for a CPU another thread held; the kernel adds a wait when the thread gets its CPU, so every wait that ended before
+ * a read is in it). `ownMaxMs` is the window's longest gap less its run-queue wait and the resolution: the longest
+ * block of the event loop's own making (its JS, a GC pause, a blocking call). The first field (ns on a CPU) is
+ * brought up to date only at a scheduler tick or switch, so it is not used.
+ */
+interface Gap {
+  gapMs: number;
+  runqMs: number;
+}
+const schedFd = isMainThread ? openSync('/proc/thread-self/schedstat', 'r') : -1;
+const schedBuf = Buffer.alloc(128);
+/** ns spent runnable, waiting on a run queue (schedstat's second field). */
+function runDelayNs(): number {
+  const n = readSync(schedFd, schedBuf, 0, schedBuf.length, 0);
+  return Number(schedBuf.toString('latin1', 0, n).split(' ')[1]);
+}
+let last = { t: 0n, wait: 0 };
+let worst: Gap = { gapMs: 0, runqMs: 0 };
+let ownMaxMs = 0;
+function sample(): void {
+  const t = process.hrtime.bigint();
+  const wait = runDelayNs();
+  if (last.t !== 0n) {
+    const gapMs = Number(t - last.t) / 1e6;
+    const runqMs = (wait - last.wait) / 1e6;
+    if (gapMs > worst.gapMs) worst = { gapMs, runqMs };
+    ownMaxMs = Math.max(ownMaxMs, gapMs - runqMs - RESOLUTION_MS);
+  }
+  last = { t, wait };
+}
+if (isMainThread) setInterval(sample, RESOLUTION_MS).unref();
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
 if (isMainThread) process.on('SIGUSR2', () => {
   const max = delay.count > 0 ? Math.max(0, ms(delay.max) - RESOLUTION_MS) : 0;
   const p99 = delay.count > 0 ? Math.max(0, ms(delay.percentile(99)) - RESOLUTION_MS) : 0;
   const count = delay.count;
   delay.reset();
   const cpu = process.cpuUsage();
-  process.stderr.write(`LOOPPROBE ${JSON.stringify({ t: Date.now(), maxBlockMs: max, p99BlockMs: p99, firings: count, cpuMs: (cpu.user + cpu.system) / 1000, childrenCpuMs: childrenCpuMs() })}\n`);
+  const gap = { gapMs: r3(Math.max(0, worst.gapMs - RESOLUTION_MS)), runqMs: r3(worst.runqMs), ownMaxMs: r3(Math.max(0, ownMaxMs)) };
+  worst = { gapMs: 0, runqMs: 0 };
+  ownMaxMs = 0;
+  process.stderr.write(`LOOPPROBE ${JSON.stringify({ t: Date.now(), maxBlockMs: max, p99BlockMs: p99, firings: count, cpuMs: (cpu.user + cpu.system) / 1000, childrenCpuMs: childrenCpuMs(), worst: gap })}\n`);
 });

@@ -129,7 +129,44 @@ export function windowsOf(serve: ServeLoadResult | null, phase: 'idle' | 'load')
   return { block: summarize(w.map((x) => x.maxBlockMs)), cpu: summarize(w.map((x) => x.cpuMs - (x.firings ?? 0) * perFiring)) };
 }
 
+/**
+ * What the probe's schedstat sampler saw of serve's windows of one phase (bench/loop-probe.ts; null for results
+ * written before it): how many windows' longest gap was 10 ms or more (`over`), the run-queue wait in each of those
+ * gaps (`overRunq`: the main thread runnable, another thread on its CPU), and the longest gap of the thread's own
+ * making in any window (`ownMax`: a gap less its run-queue wait).
+ */
+export function runQueue(serve: ServeLoadResult | null, phase: 'idle' | 'load'): { over: number; overRunq: number[]; ownMax: number } | null {
+  const w = (serve?.windows ?? []).filter((x) => x.phase === phase);
+  if (w.length === 0 || w.some((x) => x.worst === undefined)) return null;
+  const over = w.filter((x) => x.worst!.gapMs >= 10);
+  return { over: over.length, overRunq: over.map((x) => x.worst!.runqMs), ownMax: Math.max(...w.map((x) => x.worst!.ownMaxMs)) };
+}
+
 const label = (r: RowResult): string => `${r.corpus} ${r.pods}`;
+
+/** Longest block and windows >= 10 ms of the loop floor's empty node, and of the one under SCHED_FIFO (null: not measured). */
+export function loopFloorOf(serve: ServeLoadResult | null): { max: number; over: number; rtMax: number | null; rtOver: number | null } | null {
+  const f = serve?.loopFloor;
+  if (!f || f.windows.length === 0) return null;
+  const max = (w: { maxBlockMs: number }[]): number => Math.max(...w.map((x) => x.maxBlockMs));
+  const over = (w: { maxBlockMs: number }[]): number => w.filter((x) => x.maxBlockMs >= 10).length;
+  const rt = f.rtWindows && f.rtWindows.length > 0 ? f.rtWindows : null;
+  return { max: max(f.windows), over: over(f.windows), rtMax: rt ? max(rt) : null, rtOver: rt ? over(rt) : null };
+}
+
+/** `; an empty node X ms (N over 10), under SCHED_FIFO Y (M)`, or nothing when the row has no loop floor. */
+function loopFloorText(serve: ServeLoadResult | null): string {
+  const f = loopFloorOf(serve);
+  if (!f) return '';
+  return `; an empty node ${fmt(f.max, 1)} ms (${f.over} over 10)${f.rtMax !== null ? `, under SCHED_FIFO ${fmt(f.rtMax, 1)} (${f.rtOver})` : ''}`;
+}
+
+/** `, loop block of serve's own making max idle X / 50 scrapers Y ms` (runQueue), or nothing for older results. */
+function ownBlocks(serve: ServeLoadResult | null): string {
+  const idle = runQueue(serve, 'idle');
+  const load = runQueue(serve, 'load');
+  return idle ? `, loop block less run-queue wait max idle ${fmt(idle.ownMax, 1)}${load ? ` / scrapers ${fmt(load.ownMax, 1)}` : ''} ms` : '';
+}
 
 /** Checks of issue 9 ("Benchmark"). */
 export function checkTargets(rows: RowResult[]): TargetCheck[] {
@@ -158,8 +195,10 @@ export function checkTargets(rows: RowResult[]): TargetCheck[] {
     }
     const rss = served.map((r) => ({ r, rss: r.serve!.memory.rssBytes, hwm: r.serve!.memory.hwmBytes }));
     checks.push({ name: 'serve RSS (VmRSS / VmHWM)', target: '< 100 MB, every row', measured: rss.map((x) => `${label(x.r)}: ${mb(x.rss)} / ${mb(x.hwm)} MB`).join(', '), pass: rss.every((x) => x.rss < 100 * (1 << 20) && x.hwm < 100 * (1 << 20)) });
-    const loop = served.map((r) => ({ r, w: windowsOf(r.serve, 'idle') }));
-    checks.push({ name: 'event-loop max block per collection (serve, no scrapers)', target: '< 10 ms, every collection of every row', measured: loop.map((x) => `${label(x.r)}: ${x.w ? fmt(x.w.block.max, 1) : 'n/a'} ms`).join(', '), pass: loop.every((x) => x.w !== null && x.w.block.max < 10) });
+    const loop = served.map((r) => ({ r, w: windowsOf(r.serve, 'idle'), q: runQueue(r.serve, 'idle') }));
+    checks.push({ name: 'event-loop max block per collection (serve, no scrapers)', target: '< 10 ms, every collection of every row',
+      measured: loop.map((x) => `${label(x.r)}: ${x.w ? fmt(x.w.block.max, 1) : 'n/a'} ms${x.q ? ` (${x.q.over} over 10 ms, of which waiting for a CPU ${x.q.overRunq.map((v) => fmt(v, 1)).join('/') || '-'} ms; own ${fmt(x.q.ownMax, 1)}${loopFloorText(x.r.serve)})` : ''}`).join(', '),
+      pass: loop.every((x) => x.w !== null && x.w.block.max < 10) });
   }
   const fb = rows.map((r) => ({ r, agent: r.agent.fallbacks.reduce((a, b) => a + b, 0), serve: r.serve?.fallbacks ?? 0 }));
   checks.push({ name: 'reader fallbacks (agent collections / serve metric)', target: '0 on every corpus', measured: fb.map((x) => `${label(x.r)}: ${x.agent}/${x.serve}`).join(', '), pass: fb.every((x) => x.agent === 0 && x.serve === 0) });
@@ -180,6 +219,8 @@ export function renderTables(r: BenchResults): string {
     `${r.config.connections} scrapers; scrape latency with ${r.config.connections} concurrent scrapers for ${r.config.loadSeconds} s (Prometheus headers, gzip), ` +
     'closed loop (each sends its next request on the answer: they saturate the 2 cores they share with serve), then paced (bench/scrapers.ts: each on its own connection, one request every 100 ms); ' +
     'floor = the same two loads on a plain node:http server answering serve\'s last /metrics bytes, serve stopped; ' +
+    'loop floor = the same probe on empty node processes, one under SCHED_FIFO, as many windows as serve\'s idle ones, serve stopped; ' +
+    'loop block less run-queue wait = the longest gap of the probe\'s timer less the time the event loop\'s thread waited, runnable, for a CPU another thread held (its schedstat; bench/loop-probe.ts); ' +
     'fallbacks = namespaces read through the tools (agent collections / serve\'s chaos_daemon_netns_reader_fallbacks_total).');
   out.push('');
   out.push('| corpus | pods | chaos-daemon ms | agent ms | wall × | chaos-daemon CPU ms | agent CPU ms | CPU × | agent CPU readers / rest ms | serve CPU ms per collection | loop block ms idle | loop block ms 50 scrapers | scrape p50 / p99 / max ms | paced scrape p50 / p99 / max ms | RSS / HWM MB | fallbacks | verdicts |');
@@ -201,6 +242,7 @@ export function renderTables(r: BenchResults): string {
     `containerd CPU ${fmt(row.baseline.runtimeCpuMs.median)} / ${fmt(row.agent.runtimeCpuMs.median)} ms, ` +
     (row.baseline.kernelCpuMs && row.agent.kernelCpuMs ? `of the CPU in the kernel ${fmt(row.baseline.kernelCpuMs.median)} / ${fmt(row.agent.kernelCpuMs.median)} ms, ` : '') +
     `series ${row.baseline.series} / ${row.agent.series}` +
+    ownBlocks(row.serve) +
     (row.serve?.floor ? `, scrape floor p50 / p99 / max closed ${latencies(row.serve.floor.load)} paced ${latencies(row.serve.floor.paced)} ms` : '') +
     (row.serve ? `, serve /metrics ${row.serve.series} series ${fmt(row.serve.bytes / 1024)} KiB (gzip ${fmt(row.serve.gzipBytes / 1024)} KiB), serve RSS at first collection ${mb(row.serve.memoryAtReady.rssBytes)} MB after ${row.serve.collections} collections ${mb(row.serve.memory.rssBytes)} MB` : '') +
     `, agent worker RSS ${mb(row.agent.rssBytes)} MB`).join('; ') + ' (chaos-daemon / agent).');

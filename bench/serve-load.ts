@@ -20,22 +20,26 @@
  * 3. after at least `minCollections` collections: VmRSS and VmHWM (/proc/<pid>/status), /metrics series and
  *    bytes, and chaos_daemon_netns_reader_fallbacks_total summed over reasons;
  * 4. floor: serve stopped, both loads again on a plain node:http server answering serve's last /metrics answer
- *    (bench/load-clients.ts measureFloor): what no exporter of those bytes can go under on this machine.
+ *    (bench/load-clients.ts measureFloor): what no exporter of those bytes can go under on this machine;
+ * 5. loop floor: as many windows as the idle phase's of two empty node processes with the same probe, one under
+ *    SCHED_FIFO (bench/probe-child.ts measureLoopFloor): what the loop-block measurement gives on this machine for an
+ *    event loop that does nothing.
  *
  * The first window (start-up, first collection) is kept apart. The child is stopped by PID (SIGTERM, SIGKILL after
  * 5 s) whatever happens.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { AgentError, errorMessage } from '../agent/errors.js';
 import { stopChild, track } from './children.js';
 import { closedLoop, measureFloor, paced as runPaced, PACED_PERIOD_MS, type Floor, type LoadResult } from './load-clients.js';
-import { processMemory, shippedEnv, shippedNodeFlags, type Memory } from './measure.js';
+import { processMemory, type Memory } from './measure.js';
+import { calibrateProbe, measureLoopFloor, probeLine, spawnProbed, type LoopFloor, type ProbeGap } from './probe-child.js';
 import type { ScrapeResult } from './scrapers.js';
 
 export type { LoadResult } from './load-clients.js';
+export type { LoopFloor, ProbeGap } from './probe-child.js';
 
 /** Prometheus 2.x's Accept header when scraping (scrape/scrape.go acceptHeader with OpenMetrics enabled). */
 export const PROMETHEUS_ACCEPT =
@@ -68,7 +72,13 @@ export interface LoopWindow {
   cpuMs: number;
   /** Firings of the probe's timer in the window (absent from results written before it was recorded). */
   firings?: number;
+  /**
+   * The window's longest gap between firings of the probe's second timer and its run-queue wait, from the main
+   * thread's schedstat (bench/loop-probe.ts; absent from results written before 2026-12-02).
+   */
+  worst?: ProbeGap;
 }
+
 
 export interface ServeLoadResult {
   pid: number;
@@ -83,6 +93,11 @@ export interface ServeLoadResult {
   paced?: LoadResult & { ratePerConnection: number } & Partial<Pick<ScrapeResult, 'late' | 'client'>>;
   /** Both loads on a static server answering serve's bytes, after serve stopped (absent from earlier results). */
   floor?: Floor;
+  /**
+   * The loop-block measurement of empty node processes, as many windows as the idle phase's, after serve stopped
+   * (probe-child.ts measureLoopFloor; absent from results written before 2026-12-02).
+   */
+  loopFloor?: LoopFloor;
   collections: number;
   /** Right after the first collection was published, before any load. */
   memoryAtReady: Memory;
@@ -102,56 +117,6 @@ export interface ServeLoadResult {
   lastCollectionMs: number | null;
   /** CPU of one firing of the loop probe's timer, ms (calibrateProbe; absent from results written before it). */
   probeMsPerFiring?: number;
-}
-
-/** One line of bench/loop-probe.ts (`LOOPPROBE {json}` on stderr), or null for any other line. */
-interface ProbeLine {
-  maxBlockMs: number;
-  p99BlockMs: number;
-  firings: number;
-  cpuMs: number;
-  childrenCpuMs: number;
-}
-
-function probeLine(line: string): ProbeLine | null {
-  return line.startsWith('LOOPPROBE ') ? (JSON.parse(line.slice(10)) as ProbeLine) : null;
-}
-
-/** `node ARGS` started as the bench starts serve: the shipped V8 flags and environment, the loop probe preloaded, stderr piped. */
-async function spawnProbed(repoRoot: string, args: readonly string[]): Promise<ChildProcess> {
-  const probe = pathToFileURL(join(repoRoot, 'dist', 'bench', 'loop-probe.js')).href;
-  return spawn(process.execPath, [...(await shippedNodeFlags(repoRoot)), '--import', probe, ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...(await shippedEnv(repoRoot)) } });
-}
-
-/**
- * What the loop probe itself costs per firing of its timer, ms: an otherwise idle node, started as serve is
- * (spawnProbed), measured over one probe window of ~4 s. The probe's RESOLUTION_MS timer fires ~470 times a second
- * (44-57 µs each in the bench of 2026-11-30, 21-29 ms of CPU per second), all of it counted in serve's windows: at a
- * 2 s interval 39-54 ms per collection that the agent does not spend in production. The report subtracts firings x this.
- */
-export async function calibrateProbe(repoRoot: string, windowMs = 4000): Promise<number> {
-  const child = await spawnProbed(repoRoot, ['-e', `setTimeout(() => {}, ${windowMs + 5000})`]);
-  let err = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (c: string) => void (err = (err + c).slice(-8192)));
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-  try {
-    await sleep(1000); // past node's start-up
-    process.kill(child.pid!, 'SIGUSR2');
-    await sleep(windowMs);
-    process.kill(child.pid!, 'SIGUSR2');
-    await sleep(200);
-    const lines: ProbeLine[] = [];
-    for (const l of err.split('\n')) {
-      const p = probeLine(l);
-      if (p !== null) lines.push(p);
-    }
-    if (lines.length < 2 || lines[1]!.firings === 0) throw new AgentError('BENCH_PROBE', `probe calibration saw ${lines.length} windows: ${err.slice(-500)}`);
-    return (lines[1]!.cpuMs - lines[0]!.cpuMs) / lines[1]!.firings;
-  } finally {
-    await stopChild(child);
-  }
 }
 
 interface Got {
@@ -217,7 +182,7 @@ class ServeWatcher {
     if (p !== null) {
       const cpu = p.cpuMs + p.childrenCpuMs;
       const phase = this.signalled.shift() ?? this.phase;
-      this.windows.push({ phase: this.lastCpu === null ? 'startup' : phase, maxBlockMs: p.maxBlockMs, p99BlockMs: p.p99BlockMs, cpuMs: this.lastCpu === null ? cpu : cpu - this.lastCpu, firings: p.firings });
+      this.windows.push({ phase: this.lastCpu === null ? 'startup' : phase, maxBlockMs: p.maxBlockMs, p99BlockMs: p.p99BlockMs, cpuMs: this.lastCpu === null ? cpu : cpu - this.lastCpu, firings: p.firings, ...(p.worst ? { worst: p.worst } : {}) });
       this.lastCpu = cpu;
       return;
     }
@@ -300,6 +265,8 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
     progress(`floor: both loads on a static server answering serve's ${scraped.body.length} bytes`);
     const floor = await measureFloor(opts.repoRoot, { body: scraped.body, contentType: scraped.headers['content-type'] ?? 'text/plain', contentEncoding: typeof encoding === 'string' ? encoding : null },
       opts.connections, opts.loadSeconds, scrapeHeaders);
+    progress(`loop floor: ${opts.idleCollections} windows of ${opts.intervalMs} ms of an empty node, and of one under SCHED_FIFO`);
+    const loopFloor = await measureLoopFloor(opts.repoRoot, opts.idleCollections, opts.intervalMs);
     return {
       pid,
       readyMs,
@@ -307,6 +274,7 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
       load,
       paced,
       floor,
+      loopFloor,
       collections: watcher.published,
       memoryAtReady,
       memory,

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { LoopBlocks, attributeGaps, pauseOverlap } from '../../bench/loop-blocks.js';
 import { summarize } from '../../bench/measure.js';
-import { checkTargets, windowsOf, type RowResult } from '../../bench/report.js';
+import { checkTargets, runQueue, windowsOf, type RowResult } from '../../bench/report.js';
 import { sumSamples, type ServeLoadResult } from '../../bench/serve-load.js';
 
 const MB = 1 << 20;
@@ -57,6 +57,26 @@ describe('issue 9 target checks', () => {
       'reader fallbacks': false,
       'runtime calls per steady-state collection': true,
     });
+  });
+
+  it('quote the run-queue wait of each block over 10 ms and the longest of the thread\'s own, when the probe recorded them', () => {
+    const r = row({ baseCpu: 3000, agentCpu: 100, baseWall: 4000, agentWall: 150, p99: 40, rssMb: 90, blockMs: 1 });
+    const loopCheck = () => checkTargets([r]).find((c) => c.name.startsWith('event-loop max block'))!;
+    expect(loopCheck().measured).toBe('chaos 110: 1.0 ms'); // results written before the probe's schedstat sampler
+    r.serve!.windows = [
+      { phase: 'idle', maxBlockMs: 14.1, p99BlockMs: 1, cpuMs: 10, worst: { gapMs: 14.0, runqMs: 11.3, ownMaxMs: 5.0 } },
+      { phase: 'idle', maxBlockMs: 7.1, p99BlockMs: 1, cpuMs: 10, worst: { gapMs: 7.2, runqMs: 0, ownMaxMs: 7.2 } },
+      { phase: 'idle', maxBlockMs: 10.2, p99BlockMs: 1, cpuMs: 10, worst: { gapMs: 10.3, runqMs: 8.8, ownMaxMs: 3.1 } },
+      { phase: 'load', maxBlockMs: 22.1, p99BlockMs: 1, cpuMs: 10, worst: { gapMs: 22.1, runqMs: 23.2, ownMaxMs: 8.7 } },
+    ];
+    expect(runQueue(r.serve, 'idle')).toEqual({ over: 2, overRunq: [11.3, 8.8], ownMax: 7.2 });
+    expect(runQueue(r.serve, 'load')).toEqual({ over: 1, overRunq: [23.2], ownMax: 8.7 });
+    // The target is judged on the blocks as the event loop saw them: a wait for a CPU is still a block.
+    expect(loopCheck()).toMatchObject({ measured: 'chaos 110: 14.1 ms (2 over 10 ms, of which waiting for a CPU 11.3/8.8 ms; own 7.2)', pass: false });
+    r.serve!.loopFloor = { intervalMs: 2000, windows: [{ maxBlockMs: 3 }, { maxBlockMs: 12.5 }], rtWindows: [{ maxBlockMs: 1 }, { maxBlockMs: 11 }] };
+    expect(loopCheck().measured).toBe('chaos 110: 14.1 ms (2 over 10 ms, of which waiting for a CPU 11.3/8.8 ms; own 7.2; an empty node 12.5 ms (1 over 10), under SCHED_FIFO 11.0 (1))');
+    r.serve!.windows[0]!.worst = undefined;
+    expect(runQueue(r.serve, 'idle')).toBeNull(); // a window without the sampler: no account of any
   });
 
   it('quote the agent\'s kernel time against the CPU 20x allows, when the row has it', () => {

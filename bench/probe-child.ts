@@ -1,0 +1,144 @@
+/**
+ * Node processes started with the bench's loop probe (bench/loop-probe.ts) preloaded, as serve is, and what the
+ * bench reads from them: the probe's lines, its own cost (calibrateProbe) and the event loop's floor on this machine
+ * (measureLoopFloor).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AgentError } from '../agent/errors.js';
+import { stopChild, track } from './children.js';
+import { shippedEnv, shippedNodeFlags } from './measure.js';
+
+/** bench/loop-probe.ts's account of a window's longest gap, ms. */
+export interface ProbeGap {
+  /** The longest gap less the timer's resolution, as maxBlockMs. */
+  gapMs: number;
+  /** Of it, the main thread runnable but waiting for a CPU another thread (of any process) held. */
+  runqMs: number;
+  /** The window's longest gap less its run-queue wait and the resolution: the longest block of the thread's own making. */
+  ownMaxMs: number;
+}
+
+/** One line of bench/loop-probe.ts (`LOOPPROBE {json}` on stderr), or null for any other line. */
+export interface ProbeLine {
+  maxBlockMs: number;
+  p99BlockMs: number;
+  firings: number;
+  cpuMs: number;
+  childrenCpuMs: number;
+  worst?: ProbeGap;
+}
+
+export function probeLine(line: string): ProbeLine | null {
+  return line.startsWith('LOOPPROBE ') ? (JSON.parse(line.slice(10)) as ProbeLine) : null;
+}
+
+/**
+ * `node ARGS` started as the bench starts serve: the shipped V8 flags and environment, the loop probe preloaded,
+ * stderr piped; behind `wrap` (a command and its arguments, e.g. chrt) when given.
+ */
+export async function spawnProbed(repoRoot: string, args: readonly string[], wrap: readonly string[] = []): Promise<ChildProcess> {
+  const probe = pathToFileURL(join(repoRoot, 'dist', 'bench', 'loop-probe.js')).href;
+  const argv = [...wrap, process.execPath, ...(await shippedNodeFlags(repoRoot)), '--import', probe, ...args];
+  return spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...(await shippedEnv(repoRoot)) } });
+}
+
+/**
+ * What the loop probe itself costs per firing of its timer, ms: an otherwise idle node, started as serve is
+ * (spawnProbed), measured over one probe window of ~4 s. The probe's RESOLUTION_MS timer fires ~470 times a second
+ * (44-57 µs each in the bench of 2026-11-30, 21-29 ms of CPU per second), all of it counted in serve's windows: at a
+ * 2 s interval 39-54 ms per collection that the agent does not spend in production. The report subtracts firings x this.
+ */
+export async function calibrateProbe(repoRoot: string, windowMs = 4000): Promise<number> {
+  const child = await spawnProbed(repoRoot, ['-e', `setTimeout(() => {}, ${windowMs + 5000})`]);
+  let err = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (c: string) => void (err = (err + c).slice(-8192)));
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  try {
+    await sleep(1000); // past node's start-up
+    process.kill(child.pid!, 'SIGUSR2');
+    await sleep(windowMs);
+    process.kill(child.pid!, 'SIGUSR2');
+    await sleep(200);
+    const lines: ProbeLine[] = [];
+    for (const l of err.split('\n')) {
+      const p = probeLine(l);
+      if (p !== null) lines.push(p);
+    }
+    if (lines.length < 2 || lines[1]!.firings === 0) throw new AgentError('BENCH_PROBE', `probe calibration saw ${lines.length} windows: ${err.slice(-500)}`);
+    return (lines[1]!.cpuMs - lines[0]!.cpuMs) / lines[1]!.firings;
+  } finally {
+    await stopChild(child);
+  }
+}
+
+
+/** One window of an empty event loop (measureLoopFloor), ms. */
+export interface FloorWindow {
+  maxBlockMs: number;
+  worst?: ProbeGap;
+}
+
+/** The event loop's floor: empty node processes' windows, measured with serve stopped. */
+export interface LoopFloor {
+  intervalMs: number;
+  /** An empty node at the priority serve runs at: what any event loop on this machine, with its pods, sees. */
+  windows: FloorWindow[];
+  /**
+   * The same, run at the same time under SCHED_FIFO (chrt -f 1), which no thread of normal priority delays: its
+   * blocks are the kernel's interrupts and the hypervisor taking the virtual CPU away. Absent when chrt failed
+   * (not root).
+   */
+  rtWindows?: FloorWindow[];
+}
+
+/** An empty event loop: the probe (preloaded) and a timer that never fires, so that node stays up. */
+const EMPTY_LOOP = ['-e', 'setInterval(() => {}, 1 << 30)'];
+
+/**
+ * `windows` windows of `intervalMs` of two empty node processes started as serve is (spawnProbed), one of them under
+ * SCHED_FIFO: what the bench's loop-block measurement gives for an event loop that does nothing, on this machine,
+ * with its pods, in the same run. Measured after serve stopped (as the scrape floor), so that neither disturbs the
+ * other.
+ */
+export async function measureLoopFloor(repoRoot: string, windows: number, intervalMs: number): Promise<LoopFloor> {
+  const start = async (wrap: string[]): Promise<{ child: ChildProcess; lines: ProbeLine[]; exited: () => boolean }> => {
+    const child = track(await spawnProbed(repoRoot, EMPTY_LOOP, wrap));
+    const lines: ProbeLine[] = [];
+    let pending = '';
+    let gone = false;
+    child.once('exit', () => void (gone = true));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      pending += c;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const p = probeLine(pending.slice(0, nl));
+        if (p !== null) lines.push(p);
+        pending = pending.slice(nl + 1);
+      }
+      if (pending.length > 1 << 16) pending = '';
+    });
+    return { child, lines, exited: () => gone };
+  };
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const plain = await start([]);
+  const rt = await start(['chrt', '-f', '1']);
+  try {
+    await sleep(1500); // past node's start-up (a chrt that failed has exited by now)
+    const live = [plain, rt].filter((p) => !p.exited());
+    if (plain.exited()) throw new AgentError('BENCH_PROBE', 'the loop floor\'s node exited at start');
+    for (let i = 0; i <= windows; i++) {
+      for (const p of live) if (!p.exited()) process.kill(p.child.pid!, 'SIGUSR2');
+      if (i < windows) await sleep(intervalMs);
+    }
+    await sleep(200);
+    const of = (p: { lines: ProbeLine[] }): FloorWindow[] => p.lines.slice(1, windows + 1).map((l) => ({ maxBlockMs: l.maxBlockMs, ...(l.worst ? { worst: l.worst } : {}) }));
+    if (plain.lines.length < windows + 1) throw new AgentError('BENCH_PROBE', `the loop floor saw ${plain.lines.length - 1} of ${windows} windows`);
+    return { intervalMs, windows: of(plain), ...(rt.lines.length >= windows + 1 ? { rtWindows: of(rt) } : {}) };
+  } finally {
+    await stopChild(plain.child);
+    await stopChild(rt.child);
+  }
+}
