@@ -14,7 +14,7 @@
  * production, and a second busy thread competing with the event loop it measures on 2 cores).
  *
  * Its own cost: about 500 firings per second of each of its two timers (the histogram's, and the schedstat sampler's
- * below), which serve's CPU in each window includes; bench/serve-load.ts calibrateProbe measures the whole probe per
+ * below), which serve's CPU in each window includes; bench/probe-child.ts calibrateProbe measures the whole probe per
  * firing of the histogram's timer and the report subtracts it.
  */
 import { openSync, readFileSync, readSync } from 'node:fs';
@@ -40,8 +40,11 @@ const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
  * thread's /proc/thread-self/schedstat read at each firing (its second field: ns the thread spent runnable, waiting
  * for a CPU another thread held; the kernel adds a wait when the thread gets its CPU, so every wait that ended before
  * a read is in it). `ownMaxMs` is the window's longest gap less its run-queue wait and the resolution: the longest
- * block of the event loop's own making (its JS, a GC pause, a blocking call). The first field (ns on a CPU) is
- * brought up to date only at a scheduler tick or switch, so it is not used.
+ * block not spent waiting for a CPU in the guest: the event loop's own work (its JS, a GC pause, a blocking call),
+ * or the hypervisor holding the virtual CPU, which the guest cannot see (perf sched showed the main thread asleep in
+ * epoll_wait 18-26 ms past its 2 ms timer; a SCHED_FIFO sleeper overshoots 10 ms too): an upper bound of the
+ * thread's own blocks. The first field (ns on a CPU) is brought up to date only at a scheduler tick or switch, so it
+ * is not used.
  */
 interface Gap {
   gapMs: number;

@@ -16,7 +16,10 @@ export interface ProbeGap {
   gapMs: number;
   /** Of it, the main thread runnable but waiting for a CPU another thread (of any process) held. */
   runqMs: number;
-  /** The window's longest gap less its run-queue wait and the resolution: the longest block of the thread's own making. */
+  /**
+   * The window's longest gap less its run-queue wait and the resolution: the thread's own work or a blocking call,
+   * or the hypervisor holding the virtual CPU (loop-probe.ts): an upper bound of the thread's own blocks.
+   */
   ownMaxMs: number;
 }
 

@@ -183,7 +183,7 @@ async function main(): Promise<number> {
     notes: [
       'Agent collection measured in a process of its own (bench/agent-worker.ts: Inventory + NetnsReader + collect() + MetricsPipeline, as serve wires them, the shipped V8 flags); CPU = that process (main thread and netlink reader threads) + the tools it ran; reader CPU = the reader threads\' own CPU clocks.',
       'Baseline: chaos-daemon collectNetworkMetrics reproduced in the bench process (CRI instead of containerd\'s native API, nsenter instead of nsexec, iptables-legacy-save; tools forked by one small sh, as cheap as Go\'s vfork-based os/exec); see bench/baseline.ts.',
-      `serve: the shipped launcher plus bench/loop-probe.ts (--import; monitorEventLoopDelay at 2 ms, a window per collection), whose timer's CPU (calibrated per firing on an idle node, bench/serve-load.ts calibrateProbe) is subtracted from serve's CPU per collection.`,
+      `serve: the shipped launcher plus bench/loop-probe.ts (--import; monitorEventLoopDelay at 2 ms, a window per collection), whose timer's CPU (calibrated per firing on an idle node, bench/probe-child.ts calibrateProbe) is subtracted from serve's CPU per collection.`,
       ...notes,
     ],
   };
