@@ -37,13 +37,13 @@ const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
 
 /**
  * The run-queue wait of the window's longest gap between two firings of a second RESOLUTION_MS timer, from the main
- * thread's /proc/thread-self/schedstat read at each firing (its second field: ns the thread spent runnable, waiting
- * for a CPU another thread held; the kernel adds a wait when the thread gets its CPU, so every wait that ended before
- * a read is in it). `ownMaxMs` is the window's longest gap less its run-queue wait and the resolution: the longest
- * block not spent waiting for a CPU in the guest: the event loop's own work (its JS, a GC pause, a blocking call),
- * or the hypervisor holding the virtual CPU, which the guest cannot see (perf sched showed the main thread asleep in
- * epoll_wait 18-26 ms past its 2 ms timer; a SCHED_FIFO sleeper overshoots 10 ms too): an upper bound of the
- * thread's own blocks. The first field (ns on a CPU) is brought up to date only at a scheduler tick or switch, so it
+ * thread's /proc/thread-self/schedstat read at each firing (its second field: ns the thread spent runnable but not
+ * running: another thread held its CPU, or the hypervisor held the virtual CPU after the thread woke; the kernel adds
+ * a wait when the thread gets its CPU, so every wait that ended before a read is in it). `ownMaxMs` is the window's
+ * longest gap less its run-queue wait and the resolution: the event loop's own work (its JS, a GC pause, a blocking
+ * call), or the hypervisor holding the virtual CPU while the thread slept or ran, which the guest cannot see (perf
+ * sched showed the main thread asleep in epoll_wait 18-26 ms past its 2 ms timer; a SCHED_FIFO sleeper overshoots
+ * 10 ms too): an upper bound of the thread's own blocks. The first field (ns on a CPU) is brought up to date only at a scheduler tick or switch, so it
  * is not used.
  */
 interface Gap {

@@ -14,7 +14,7 @@ import { shippedEnv, shippedNodeFlags } from './measure.js';
 export interface ProbeGap {
   /** The longest gap less the timer's resolution, as maxBlockMs. */
   gapMs: number;
-  /** Of it, the main thread runnable but waiting for a CPU another thread (of any process) held. */
+  /** Of it, the main thread runnable but not running: another thread (of any process) on its CPU, or the hypervisor. */
   runqMs: number;
   /**
    * The window's longest gap less its run-queue wait and the resolution: the thread's own work or a blocking call,

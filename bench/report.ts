@@ -132,7 +132,7 @@ export function windowsOf(serve: ServeLoadResult | null, phase: 'idle' | 'load')
 /**
  * What the probe's schedstat sampler saw of serve's windows of one phase (bench/loop-probe.ts; null for results
  * written before it): how many windows' longest gap was 10 ms or more (`over`), the run-queue wait in each of those
- * gaps (`overRunq`: the main thread runnable, another thread on its CPU), and the longest gap less its run-queue
+ * gaps (`overRunq`: the main thread runnable but not running: another thread on its CPU, or the hypervisor), and the longest gap less its run-queue
  * wait in any window (`ownMax`: the thread's own work, a blocking call, or the hypervisor holding the virtual CPU).
  */
 export function runQueue(serve: ServeLoadResult | null, phase: 'idle' | 'load'): { over: number; overRunq: number[]; ownMax: number } | null {
@@ -220,7 +220,7 @@ export function renderTables(r: BenchResults): string {
     'closed loop (each sends its next request on the answer: they saturate the 2 cores they share with serve), then paced (bench/scrapers.ts: each on its own connection, one request every 100 ms); ' +
     'floor = the same two loads on a plain node:http server answering serve\'s last /metrics bytes, serve stopped; ' +
     'loop floor = the same probe on empty node processes, one under SCHED_FIFO, as many windows as serve\'s idle ones, serve stopped; ' +
-    'loop block less run-queue wait = the longest gap of the probe\'s timer less the time the event loop\'s thread waited, runnable, for a CPU another thread held (its schedstat; bench/loop-probe.ts): its own work, a blocking call, or the hypervisor holding the virtual CPU; ' +
+    'loop block less run-queue wait = the longest gap of the probe\'s timer less the time the event loop\'s thread was runnable but not running: another thread on its CPU, or the hypervisor (its schedstat; bench/loop-probe.ts): its own work, a blocking call, or the hypervisor holding the virtual CPU; ' +
     'fallbacks = namespaces read through the tools (agent collections / serve\'s chaos_daemon_netns_reader_fallbacks_total).');
   out.push('');
   out.push('| corpus | pods | chaos-daemon ms | agent ms | wall × | chaos-daemon CPU ms | agent CPU ms | CPU × | agent CPU readers / rest ms | serve CPU ms per collection | loop block ms idle | loop block ms 50 scrapers | scrape p50 / p99 / max ms | paced scrape p50 / p99 / max ms | RSS / HWM MB | fallbacks | verdicts |');

@@ -15,28 +15,32 @@ import type { Snapshot } from '../../agent/snapshot.js';
 import { nodeScaleSnapshot } from '../metrics/node-scale.js';
 import { get } from './http-client.js';
 
-// ~11 MB of text: more than loopback's buffers hold for a client that does not read (~4 MiB sent, ~128 KiB received).
-const PODS = 800;
-
-describe('bodies reused across collections', () => {
+/**
+ * A real server over a scheduler that collects only when asked (`collect` gives each snapshot) and renders as serve
+ * does, with the persistent metrics whose body pool the tests read; stopped after the describe block.
+ */
+function serve(collect: () => Promise<Snapshot>, serverOpts: { idleSocketTimeoutMs?: number; firstCollectionWaitMs?: number }) {
   const log = silentLogger();
   const persistent = new PersistentMetrics({ defaultMetrics: false });
   const pipeline = new MetricsPipeline({ compatMetrics: true, persistent, log });
-  // Same sizes, other names: each collection's body is as long as the last (so its backing can be reused) and differs.
-  const snaps: Snapshot[] = ['aaa', 'bbb', 'ccc', 'ddd', 'eee'].map((prefix) => nodeScaleSnapshot(PODS, { prefix, extraRules: 10 }));
-  let n = 0;
-  const scheduler = new CollectionScheduler({
-    intervalMs: 3_600_000,
-    collect: async () => snaps[n++ % snaps.length]!,
-    process: (s, signal) => pipeline.process(s, signal),
-    log,
-  });
-  // No idle cut: on a loaded machine the collections below may keep the paused client waiting past the default 15 s.
-  const server = new AgentServer({ state: scheduler, debug: { mode: 'off' }, log, idleSocketTimeoutMs: 120_000 });
+  const scheduler = new CollectionScheduler({ intervalMs: 3_600_000, collect, process: (s, signal) => pipeline.process(s, signal), log });
+  const server = new AgentServer({ state: scheduler, debug: { mode: 'off' }, log, ...serverOpts });
   afterAll(async () => {
     await scheduler.stop();
     await server.close(100);
   });
+  return { persistent, scheduler, server };
+}
+
+// ~11 MB of text: more than loopback's buffers hold for a client that does not read (~4 MiB sent, ~128 KiB received).
+const PODS = 800;
+
+describe('bodies reused across collections', () => {
+  // Same sizes, other names: each collection's body is as long as the last (so its backing can be reused) and differs.
+  const snaps: Snapshot[] = ['aaa', 'bbb', 'ccc', 'ddd', 'eee'].map((prefix) => nodeScaleSnapshot(PODS, { prefix, extraRules: 10 }));
+  let n = 0;
+  // No idle cut: on a loaded machine the collections below may keep the paused client waiting past the default 15 s.
+  const { persistent, scheduler, server } = serve(async () => snaps[n++ % snaps.length]!, { idleSocketTimeoutMs: 120_000 });
 
   it('a body a client is still reading is not reused; once it is read, the next rendering reuses it', async () => {
     const { port } = await server.listen('127.0.0.1', 0);
@@ -74,26 +78,13 @@ describe('bodies reused across collections', () => {
 });
 
 describe('a request given up while the first collection was awaited', () => {
-  const log = silentLogger();
-  const persistent = new PersistentMetrics({ defaultMetrics: false });
-  const pipeline = new MetricsPipeline({ compatMetrics: true, persistent, log });
   const snap = nodeScaleSnapshot(50, { extraRules: 10 });
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
-  const scheduler = new CollectionScheduler({
-    intervalMs: 3_600_000,
-    collect: async () => {
-      await gate;
-      return snap;
-    },
-    process: (s, signal) => pipeline.process(s, signal),
-    log,
-  });
-  const server = new AgentServer({ state: scheduler, debug: { mode: 'off' }, log, firstCollectionWaitMs: 10_000 });
-  afterAll(async () => {
-    await scheduler.stop();
-    await server.close(100);
-  });
+  const { scheduler, server } = serve(async () => {
+    await gate;
+    return snap;
+  }, { firstCollectionWaitMs: 10_000 });
 
   it('holds nothing: the first collection is recycled when replaced', async () => {
     const { port } = await server.listen('127.0.0.1', 0);
