@@ -15,7 +15,6 @@ import { PersistentMetrics } from '../metrics/registry.js';
 import { CollectionScheduler } from '../scheduler.js';
 import { TokenFile, type DebugAccess } from '../server/auth.js';
 import { AgentServer } from '../server/http-server.js';
-import { requestSlice } from '../thread-priority.js';
 import type { CommandIo } from './io.js';
 
 /** Time given to requests in progress at shutdown before their connections are dropped. */
@@ -68,10 +67,6 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     io.err(`chaos-node-agent serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errorMessage(err)}\n`);
     return 1;
   }
-  // The event loop asks for a short scheduling slice, so that a scrape or a timer waking it gets a busy CPU sooner
-  // (thread-priority.ts; Linux >= 6.12, no capability). A refusal changes nothing else.
-  const slice = requestSlice();
-  io.log.debug(slice.ok ? { sliceUs: slice.sliceUs } : { reason: slice.reason }, slice.ok ? 'event loop slice set' : 'event loop slice not set');
   // The pages of node's executable and libraries that only start-up read leave VmRSS (file-pages.ts): once before the
   // first collection, so that they are not resident on top of what the first collection maps (its peak is VmHWM),
   // and once it is out (it loaded the remaining modules, koffi and the reader thread).
