@@ -64,7 +64,8 @@ describeIntegration('loop probe: run-queue wait told from own blocks', { command
       const t = cpu(); while (cpu() - t < 80) {}
     }, 200); setTimeout(() => {}, 5000)`, 1000);
     expect(line.worst.gapMs).toBeGreaterThanOrEqual(70);
-    expect(Math.abs(line.worst.gapMs - line.maxBlockMs)).toBeLessThan(5); // both timers saw the same block
+    expect(line.maxBlockMs).toBeGreaterThanOrEqual(70); // the histogram's timer saw it too (on a loaded machine each
+    // timer's longest gap may also hold a different wait around the block: CI once saw them 11 ms apart)
     // Whatever the machine took of it, 80 ms of the thread's own work stays its own (less the 2 ms resolution and a tick).
     expect(line.worst.ownMaxMs).toBeGreaterThanOrEqual(70);
     expect(line.worst.gapMs - line.worst.runqMs).toBeGreaterThanOrEqual(70);
