@@ -26,3 +26,21 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
+
+/**
+ * Calls `fn` with each whole line `stream` gives (utf8, without its newline). A partial line longer than `cap`
+ * characters is dropped, so a child that never ends a line cannot grow the bench's memory.
+ */
+export function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => void, cap = 1 << 20): void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      fn(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+    }
+    if (pending.length > cap) pending = '';
+  });
+}

@@ -43,8 +43,8 @@ const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
  * longest gap less its run-queue wait and the resolution: the event loop's own work (its JS, a GC pause, a blocking
  * call), or the hypervisor holding the virtual CPU while the thread slept or ran, which the guest cannot see (perf
  * sched showed the main thread asleep in epoll_wait 18-26 ms past its 2 ms timer; a SCHED_FIFO sleeper overshoots
- * 10 ms too): an upper bound of the thread's own blocks. The first field (ns on a CPU) is brought up to date only at a scheduler tick or switch, so it
- * is not used.
+ * 10 ms too): an upper bound of the thread's own blocks. The first field (ns on a CPU) is brought up to date only at
+ * a scheduler tick or switch, so it is not used.
  */
 interface Gap {
   gapMs: number;

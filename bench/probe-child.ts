@@ -5,9 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { AgentError } from '../agent/errors.js';
-import { stopChild, track } from './children.js';
+import { onLines, stopChild, track } from './children.js';
 import { shippedEnv, shippedNodeFlags } from './measure.js';
 
 /** bench/loop-probe.ts's account of a window's longest gap, ms. */
@@ -56,20 +57,18 @@ export async function spawnProbed(repoRoot: string, args: readonly string[], wra
 export async function calibrateProbe(repoRoot: string, windowMs = 4000): Promise<number> {
   const child = await spawnProbed(repoRoot, ['-e', `setTimeout(() => {}, ${windowMs + 5000})`]);
   let err = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (c: string) => void (err = (err + c).slice(-8192)));
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const lines: ProbeLine[] = [];
+  onLines(child.stderr!, (l) => {
+    err = (err + l + '\n').slice(-8192);
+    const p = probeLine(l);
+    if (p !== null) lines.push(p);
+  });
   try {
     await sleep(1000); // past node's start-up
     process.kill(child.pid!, 'SIGUSR2');
     await sleep(windowMs);
     process.kill(child.pid!, 'SIGUSR2');
     await sleep(200);
-    const lines: ProbeLine[] = [];
-    for (const l of err.split('\n')) {
-      const p = probeLine(l);
-      if (p !== null) lines.push(p);
-    }
     if (lines.length < 2 || lines[1]!.firings === 0) throw new AgentError('BENCH_PROBE', `probe calibration saw ${lines.length} windows: ${err.slice(-500)}`);
     return (lines[1]!.cpuMs - lines[0]!.cpuMs) / lines[1]!.firings;
   } finally {
@@ -110,22 +109,14 @@ export async function measureLoopFloor(repoRoot: string, windows: number, interv
   const start = async (wrap: string[]): Promise<{ child: ChildProcess; lines: ProbeLine[]; exited: () => boolean }> => {
     const child = track(await spawnProbed(repoRoot, EMPTY_LOOP, wrap));
     const lines: ProbeLine[] = [];
-    let pending = '';
     let gone = false;
     child.once('exit', () => void (gone = true));
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      pending += c;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const p = probeLine(pending.slice(0, nl));
-        if (p !== null) lines.push(p);
-        pending = pending.slice(nl + 1);
-      }
-      if (pending.length > 1 << 16) pending = '';
-    });
+    onLines(child.stderr!, (l) => {
+      const p = probeLine(l);
+      if (p !== null) lines.push(p);
+    }, 1 << 16);
     return { child, lines, exited: () => gone };
   };
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   const plain = await start([]);
   const rt = await start(['chrt', '-f', '1']);
   try {

@@ -32,7 +32,7 @@ import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
 import { AgentError, errorMessage } from '../agent/errors.js';
-import { stopChild, track } from './children.js';
+import { onLines, stopChild, track } from './children.js';
 import { closedLoop, measureFloor, paced as runPaced, PACED_PERIOD_MS, type Floor, type LoadResult } from './load-clients.js';
 import { processMemory, type Memory } from './measure.js';
 import { calibrateProbe, measureLoopFloor, probeLine, spawnProbed, type LoopFloor, type ProbeGap } from './probe-child.js';
@@ -158,7 +158,6 @@ class ServeWatcher {
   phase: LoopWindow['phase'] = 'startup';
   readonly windows: LoopWindow[] = [];
   tail = '';
-  private pending = '';
   private lastCpu: number | null = null;
   /** The phase each signalled collection was published in, oldest first (its probe line comes later). */
   private readonly signalled: LoopWindow['phase'][] = [];
@@ -166,18 +165,8 @@ class ServeWatcher {
 
   constructor(private readonly child: ChildProcess) {}
 
-  onData(chunk: string): void {
-    this.tail = (this.tail + chunk).slice(-16384);
-    this.pending += chunk;
-    let nl: number;
-    while ((nl = this.pending.indexOf('\n')) >= 0) {
-      this.line(this.pending.slice(0, nl));
-      this.pending = this.pending.slice(nl + 1);
-    }
-    if (this.pending.length > 1 << 20) this.pending = '';
-  }
-
-  private line(line: string): void {
+  line(line: string): void {
+    this.tail = (this.tail + line + '\n').slice(-16384);
     const p = probeLine(line);
     if (p !== null) {
       const cpu = p.cpuMs + p.childrenCpuMs;
@@ -220,8 +209,7 @@ export async function runServeLoad(opts: ServeLoadOptions): Promise<ServeLoadRes
     '--runtime-endpoint', opts.endpoint, '--interval', `${opts.intervalMs}ms`, '--log-level', 'debug']);
   track(child);
   const watcher = new ServeWatcher(child);
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (c: string) => watcher.onData(c));
+  onLines(child.stderr!, (l) => watcher.line(l));
   const exited = new Promise<never>((_, reject) => {
     child.once('exit', (code, sig) => reject(new AgentError('BENCH_SERVE', `serve exited (${code ?? sig}): ${watcher.tail.slice(-2000)}`)));
     child.once('error', (err) => reject(new AgentError('BENCH_SERVE', `cannot start serve: ${err.message}`, { cause: err })));
