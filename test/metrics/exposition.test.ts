@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ALL_VARIANTS, ExpositionDemand, RenderedMetrics, type ExpositionFormat } from '../../agent/metrics/exposition.js';
 
@@ -52,6 +52,23 @@ describe('RenderedMetrics', () => {
     expect(r.calls).toEqual(['openmetrics', 'prometheus']);
     // The next collection renders what was asked for.
     expect(demand.wanted().map((v) => `${v.format}/${v.gzip}`).sort()).toEqual(['openmetrics/true', 'prometheus/false', 'prometheus/true']);
+  });
+
+  it('gzips at level 3: what level 1 costs on Prometheus text, a smaller body', async () => {
+    // Lines as the agent's rule series: long label sets repeated with a few values changed.
+    let text = '# TYPE chaos_mesh_iptables_packets counter\n';
+    for (let pod = 0; pod < 40; pod++) {
+      for (let rule = 0; rule < 25; rule++) {
+        text += `chaos_mesh_iptables_packets_total{namespace="team-${pod % 7}",pod="checkout-${pod}-7d9f8b6c5d-x${pod}q",` +
+          `table="nat",chain="ISTIO_OUTPUT",rule="-A ISTIO_OUTPUT -d 10.${pod}.${rule}.0/24 -p tcp -m tcp --dport ${8000 + rule} -j RETURN"} ${pod * 31 + rule * 7}\n`;
+      }
+    }
+    text += '# EOF\n';
+    const m = await RenderedMetrics.create(async () => text, new ExpositionDemand([{ format: 'openmetrics', gzip: true }]));
+    const body = await m.body('openmetrics', true);
+    expect(gunzipSync(body).toString()).toBe(text);
+    expect(body).toEqual(gzipSync(text, { level: 3 }));
+    expect(body.length).toBeLessThan(gzipSync(text, { level: 1 }).length * 0.85);
   });
 
   it('without demand renders the Prometheus text only (a one-shot command prints it)', async () => {
