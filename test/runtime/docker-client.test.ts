@@ -1,7 +1,13 @@
-/** The Docker client against a real dockerd (status, listings, steady-state cost, a stopped sandbox); the rest is in docker-client.fake-engine.test.ts. */
+/**
+ * The Docker client against a real dockerd (status, listings, steady-state cost, a stopped sandbox, a paused pod);
+ * the rest is in docker-client.fake-engine.test.ts.
+ */
 import { statSync } from 'node:fs';
+import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { InjectionTracker } from '../../agent/metrics/injection-tracker.js';
+import { createNetnsReader, type ReaderMode } from '../../agent/netns/read.js';
+import type { NetnsState } from '../../agent/netns/state.js';
 import { createDockerRuntime } from '../../agent/runtime/docker-client.js';
 import type { CallObserver, Endpoint, PodInfo, RuntimeClient } from '../../agent/runtime/types.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
@@ -16,7 +22,7 @@ const netnsIno = (pid: number): number => statSync(`/proc/${pid}/ns/net`).ino;
 
 type Calls = Parameters<CallObserver>[0][];
 
-describeIntegration('docker client against a real dockerd', { root: true, commands: ['dockerd'] }, () => {
+describeIntegration('docker client against a real dockerd', { root: true, commands: ['dockerd', 'nsenter', 'iptables-legacy'] }, () => {
   let d: Dockerd;
   let client: RuntimeClient;
   const calls: Calls = [];
@@ -224,6 +230,46 @@ describeIntegration('docker client against a real dockerd', { root: true, comman
     await d.api('POST', `/containers/${app}/wait`);
     const gone = (await client.listPods()).find((p) => p.name === 'orphaned')!;
     expect(tracker.observe(snapshot([report(gone, { chaos: chaos('unknown') })]), 300).map((e) => [e.event, e.reason])).toEqual([['injection_ended', 'sandbox_not_ready']]);
+    await d.remove(app);
+    await d.remove(sb);
+  });
+
+  it('a paused pod (docker pause: the cgroup freezer) stays READY and RUNNING with its PIDs, and both readers read its namespace', async () => {
+    const pod = { namespace: 'team-c', name: 'paused', uid: 'uid-paused' };
+    const sb = await d.runSandbox(pod);
+    const app = await d.runApp(sb, pod, 'main');
+    const sbPid = await d.pidOf(sb);
+    // What a partition leaves, put in before the freeze (chaos-daemon enters the namespace the same way).
+    await execa('nsenter', ['-t', String(sbPid), '-n', 'iptables-legacy', '-w', '-A', 'INPUT', '-s', '10.9.9.9/32', '-j', 'DROP'], { timeout: 10_000 });
+    for (const id of [app, sb]) expect((await d.api('POST', `/containers/${id}/pause`)).status).toBe(204);
+    const inspected = (await d.api('GET', `/containers/${sb}/json`)).json as { State: { Status: string; Paused: boolean } };
+    expect(inspected.State).toMatchObject({ Status: 'paused', Paused: true });
+
+    const p = (await client.listPods()).find((x) => x.name === 'paused')!;
+    expect(p).toMatchObject({
+      state: 'SANDBOX_READY',
+      pid: sbPid,
+      netns: { inode: netnsIno(sbPid), path: `/proc/${sbPid}/ns/net` },
+      containers: [{ id: app, name: 'main', state: 'CONTAINER_RUNNING', pid: await d.pidOf(app) }],
+    });
+    expect(p.reason).toBeUndefined();
+
+    // A frozen process's namespace is entered as any other (setns needs no running target): the rule is there.
+    const inputOf = (s: NetnsState) =>
+      s.iptables.find((t) => t.backend === 'legacy' && t.family === 'ipv4')?.tables.find((t) => t.name === 'filter')?.chains.find((c) => c.name === 'INPUT')?.rules.map((r) => [r.source, r.target]);
+    for (const mode of ['netlink', 'nsenter'] as ReaderMode[]) {
+      const reader = createNetnsReader({
+        reader: mode, netnsConcurrency: 1, nsenterPath: 'nsenter', commandTimeoutMs: 5000, maxOutputBytes: 2 << 20, namespaceTimeoutMs: 20_000, procRoot: '/proc',
+      });
+      try {
+        const state = await reader.read({ path: p.netns!.path, inode: p.netns!.inode, pid: p.pid });
+        expect(state.reader, mode).toBe(mode);
+        expect(inputOf(state), mode).toEqual([['10.9.9.9/32', 'DROP']]);
+      } finally {
+        await reader.close();
+      }
+    }
+    for (const id of [app, sb]) expect((await d.api('POST', `/containers/${id}/unpause`)).status).toBe(204);
     await d.remove(app);
     await d.remove(sb);
   });
