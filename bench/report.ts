@@ -217,7 +217,9 @@ export function renderTables(r: BenchResults): string {
     'agent CPU split = netlink reader threads / the rest. serve: the shipped launcher and V8 flags, --interval ' +
     `${r.config.serveIntervalMs} ms, its CPU per collection net of the bench's loop probe (its timer's firings x their calibrated cost, when recorded); loop block = the event loop's longest block in each collection interval with nobody scraping, then with ` +
     `${r.config.connections} scrapers; scrape latency with ${r.config.connections} concurrent scrapers for ${r.config.loadSeconds} s (Prometheus headers, gzip), ` +
-    'closed loop (each sends its next request on the answer: they saturate the 2 cores they share with serve), then paced (bench/scrapers.ts: each on its own connection, one request every 100 ms); ' +
+    'closed loop (autocannon, each sends its next request on the answer: they saturate the 2 cores they share with serve' +
+    `${r.rows.some((row) => row.serve?.load.keepsBodies === false) ? '; the bodies not built into strings, bench/autocannon.ts' : ''}), ` +
+    'then paced (bench/scrapers.ts: each on its own connection, one request every 100 ms); ' +
     'floor = the same two loads on a plain node:http server answering serve\'s last /metrics bytes, serve stopped; ' +
     'loop floor = the same probe on empty node processes, one under SCHED_FIFO, as many windows as serve\'s idle ones, serve stopped; ' +
     'loop block less run-queue wait = the longest gap of the probe\'s timer less the time the event loop\'s thread was runnable but not running: another thread on its CPU, or the hypervisor (its schedstat; bench/loop-probe.ts): its own work, a blocking call, or the hypervisor holding the virtual CPU; ' +

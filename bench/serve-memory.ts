@@ -12,18 +12,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AgentError, errorMessage } from '../agent/errors.js';
 import { startContainerd, type ContainerdHarness } from '../test/helpers/containerd.js';
+import { autocannon } from './autocannon.js';
 import { chaosLayout, injectChaos } from './inject.js';
 import { mapLimit, processMemory, shippedEnv, shippedNodeFlags } from './measure.js';
 import { PROMETHEUS_ACCEPT } from './serve-load.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const autocannon = createRequire(import.meta.url)('autocannon') as (o: Record<string, unknown>) => Promise<{ latency: Record<string, number>; requests: { total: number }; errors: number; non2xx: number }>;
 const log = (m: string): void => void process.stderr.write(`[serve-memory ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
