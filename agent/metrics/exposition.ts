@@ -21,9 +21,8 @@ const gzipAsync = promisify(gzipCb);
  * Level 3: the fastest of zlib's levels that looks for longer matches (levels 1-3 share deflate_fast; 3 searches 32
  * candidates up to 32 bytes where 1 stops at 4 and 8), so it costs what level 1 does on Prometheus text, whose lines
  * repeat long label sets, for a body ~23% smaller: at 110 mesh pods (1.9 MB of OpenMetrics) 60 KB instead of 78 KB,
- * 1.9 ms either way (node 20's zlib, 2026-12-02); level 6 gives 54 KB for 9 ms. A smaller body is less for every
- * scraper to carry, and under 64 KB it leaves loopback in one segment: a static server answering 50 closed-loop
- * clients on this machine gave p50 33 ms at 60 KB against 66 at 78 KB (6 interleaved rounds of 8 s).
+ * 1.9 ms either way (node 20's zlib, 2026-12-02; at 110 chaos pods 37.0 instead of 39.1 KB); level 6 gives 54 KB for
+ * 9 ms. A smaller body is less for every scraper to carry and to gunzip.
  */
 const GZIP_LEVEL = 3;
 const gzip = (b: Buffer): Promise<Buffer> => gzipAsync(b, { level: GZIP_LEVEL });
