@@ -152,7 +152,7 @@ async function measureRow(
   const idle = serve.windows.filter((w) => w.phase === 'idle');
   log(`${tag}: loop block per collection ${idle.map((w) => w.maxBlockMs.toFixed(1)).join(' ')} ms; scrape p50 ${serve.load.latencyMs.p50} ms, p99 ${serve.load.latencyMs.p99} ms, ` +
     `max ${serve.load.latencyMs.max} ms, ${serve.load.requests} requests, errors ${serve.load.errors + serve.load.non2xx}; ` +
-    `RSS ${(serve.memory.rssBytes / 2 ** 20).toFixed(1)} MB (HWM ${(serve.memory.hwmBytes / 2 ** 20).toFixed(1)}) after ${serve.collections} collections; fallbacks ${serve.fallbacks}`);
+    `RSS ${(serve.memory.rssBytes / 2 ** 20).toFixed(1)} MiB (HWM ${(serve.memory.hwmBytes / 2 ** 20).toFixed(1)}) after ${serve.collections} collections; fallbacks ${serve.fallbacks}`);
 
   const baselineWall = summarize(b.wall);
   const agentWall = summarize(a.wall);

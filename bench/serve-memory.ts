@@ -165,7 +165,7 @@ async function main(): Promise<void> {
       process.stdout.write(`| ${p.collections} | ${mb(p.rssBeforeGc)} | ${mb(p.rss)} | ${mb(p.heapUsed)} | ${mb(p.heapTotal)} | ${mb(p.external)} | ${mb(p.arrayBuffers)} | ${mb(p.spaces.new_space ?? 0)} | ${mb(p.spaces.old_space ?? 0)} | ${mb(p.spaces.code_space ?? 0)} | ${mb(p.resident.fileKb * 1024)}/${mb(p.resident.brkKb * 1024)}/${mb(p.resident.anonKb * 1024)} | ${p.eventLoop.maxMs} | ${p.gcMs} | ${p.cpuMs} |\n`);
     }
     // The peak (the bench's RSS target is on VmRSS and VmHWM): start-up and the first collections included.
-    process.stdout.write(`VmHWM ${mb((await processMemory(child.pid!)).hwmBytes)} MB\n`);
+    process.stdout.write(`VmHWM ${mb((await processMemory(child.pid!)).hwmBytes)} MiB\n`);
     const half = probes.slice(Math.floor(probes.length / 2));
     if (half.length >= 2) {
       const slope = (half.at(-1)!.heapUsed - half[0]!.heapUsed) / (half.at(-1)!.collections - half[0]!.collections);
