@@ -39,19 +39,15 @@ interface RequestsQueue {
 }
 
 const require = createRequire(import.meta.url);
-
-/** autocannon's own `addBody`, kept for the test that shows what the replacement changes. */
-export let originalAddBody: ((data: unknown) => void) | null = null;
-
-function withoutBodies(): Autocannon {
-  const queue = require('autocannon/lib/pipelinedRequestsQueue.js') as RequestsQueue;
-  if (typeof queue.prototype.addBody !== 'function') {
-    throw new AgentError('BENCH_AUTOCANNON', 'autocannon/lib/pipelinedRequestsQueue.js has no addBody: this autocannon is not the one bench/autocannon.ts was written for');
-  }
-  originalAddBody ??= queue.prototype.addBody;
-  queue.prototype.addBody = function addBody(): void {};
-  return require('autocannon') as Autocannon;
+const queue = require('autocannon/lib/pipelinedRequestsQueue.js') as RequestsQueue;
+const own = queue.prototype.addBody;
+if (typeof own !== 'function') {
+  throw new AgentError('BENCH_AUTOCANNON', 'autocannon/lib/pipelinedRequestsQueue.js has no addBody: this autocannon is not the one bench/autocannon.ts was written for');
 }
 
+/** autocannon's own `addBody`, kept for the test that shows what the replacement changes. */
+export const originalAddBody: (data: unknown) => void = own;
+queue.prototype.addBody = function addBody(): void {};
+
 /** autocannon, its response bodies not kept (see above). Only the bench's process loads this. */
-export const autocannon: Autocannon = withoutBodies();
+export const autocannon = require('autocannon') as Autocannon;

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentError } from '../agent/errors.js';
 import { autocannon } from './autocannon.js';
-import { stopChild, track } from './children.js';
+import { onLines, stopChild, track } from './children.js';
 import { runScrapers, type ScrapeResult } from './scrapers.js';
 
 /** One closed-loop run. */
@@ -82,12 +82,10 @@ export async function startStaticBody(repoRoot: string, answer: Answer): Promise
     const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     try {
       const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
         let err = '';
         const timer = setTimeout(() => reject(new AgentError('BENCH_FLOOR', `static-body.js printed no port in 10 s: ${err.slice(-500)}`)), 10_000);
-        child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-          out += c;
-          const m = /STATIC-BODY (\d+)/.exec(out);
+        onLines(child.stdout!, (line) => {
+          const m = /STATIC-BODY (\d+)/.exec(line);
           if (m) {
             clearTimeout(timer);
             resolve(Number(m[1]));

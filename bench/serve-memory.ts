@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { AgentError, errorMessage } from '../agent/errors.js';
 import { startContainerd, type ContainerdHarness } from '../test/helpers/containerd.js';
 import { autocannon } from './autocannon.js';
+import { onLines } from './children.js';
 import { chaosLayout, injectChaos } from './inject.js';
 import { mapLimit, processMemory, shippedEnv, shippedNodeFlags } from './measure.js';
 import { PROMETHEUS_ACCEPT } from './serve-load.js';
@@ -103,28 +104,20 @@ async function main(): Promise<void> {
       [...flags, '--expose-gc', '--import', join(repoRoot, 'dist', 'bench', 'heap-probe.js'), join(repoRoot, 'bin', 'chaos-node-agent.js'),
         'serve', '--listen', '127.0.0.1:0', '--runtime-endpoint', h.endpoint, '--interval', values.interval!, '--log-level', 'info'],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...Object.fromEntries((values.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])) } });
-    let stderr = '';
     const probes: Probe[] = [];
     let pending: ((p: Probe) => void) | null = null;
     let seen = 0;
-    child.stderr!.setEncoding('utf8');
     const portP = new Promise<number>((res, rej) => {
-      child!.stderr!.on('data', (c: string) => {
-        stderr += c;
-        const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(stderr);
+      onLines(child!.stderr!, (line) => {
+        const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(line);
         if (m) res(Number(m[1]));
-        let nl: number;
-        while ((nl = stderr.indexOf('\n')) >= 0) {
-          const line = stderr.slice(0, nl);
-          stderr = stderr.slice(nl + 1);
-          if (line.startsWith('HEAPPROBE ') && pending) {
-            const p = { collections: seen, ...(JSON.parse(line.slice(10)) as Omit<Probe, 'collections'>) };
-            const f = pending;
-            pending = null;
-            f(p);
-          } else if (!line.includes('"msg":"injection') && line.includes('"level":')) {
-            if (/"level":(40|50|60)/.test(line)) log(`serve: ${line.slice(0, 300)}`);
-          }
+        if (line.startsWith('HEAPPROBE ') && pending) {
+          const p = { collections: seen, ...(JSON.parse(line.slice(10)) as Omit<Probe, 'collections'>) };
+          const f = pending;
+          pending = null;
+          f(p);
+        } else if (!line.includes('"msg":"injection') && line.includes('"level":')) {
+          if (/"level":(40|50|60)/.test(line)) log(`serve: ${line.slice(0, 300)}`);
         }
       });
       child!.once('exit', (code) => rej(new AgentError('BENCH_SERVE', `serve exited ${code}`)));
@@ -160,7 +153,7 @@ async function main(): Promise<void> {
     }
     await load;
     const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
-    process.stdout.write('| collections | VmRSS MB | RSS after GC | heap used after GC | heap total | external | arrayBuffers | new space | old space | code | file/brk/anon resident MB | event loop max ms | GC ms (total) | CPU ms (total) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n');
+    process.stdout.write('| collections | VmRSS MiB | RSS after GC | heap used after GC | heap total | external | arrayBuffers | new space | old space | code | file/brk/anon resident MiB | event loop max ms | GC ms (total) | CPU ms (total) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n');
     for (const p of probes) {
       process.stdout.write(`| ${p.collections} | ${mb(p.rssBeforeGc)} | ${mb(p.rss)} | ${mb(p.heapUsed)} | ${mb(p.heapTotal)} | ${mb(p.external)} | ${mb(p.arrayBuffers)} | ${mb(p.spaces.new_space ?? 0)} | ${mb(p.spaces.old_space ?? 0)} | ${mb(p.spaces.code_space ?? 0)} | ${mb(p.resident.fileKb * 1024)}/${mb(p.resident.brkKb * 1024)}/${mb(p.resident.anonKb * 1024)} | ${p.eventLoop.maxMs} | ${p.gcMs} | ${p.cpuMs} |\n`);
     }
