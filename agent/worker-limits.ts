@@ -1,9 +1,9 @@
 /**
  * The V8 heap limits of the agent's worker threads (the netlink pool's, the root reader's own), made effective.
  *
- * V8 gives the command line's --max-semi-space-size and --max-old-space-size (bin/node-flags.js: 4 MB and 256 MB,
+ * V8 gives the command line's --max-semi-space-size and --max-old-space-size (bin/node-flags.js: 1 MB and 256 MB,
  * meant for the main isolate) precedence over a worker's `resourceLimits`, so every worker got the main thread's
- * 8 MB new space and 256 MB old generation whatever its limits said. V8 flags are read when an isolate is created:
+ * new space (8 MB when the flag said 4) and 256 MB old generation whatever its limits said. V8 flags are read when an isolate is created:
  * the main isolate's heap was sized at startup and keeps its flags; clearing them (0: unset) before the first worker
  * starts lets each worker's own limits apply.
  */

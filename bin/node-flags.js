@@ -1,13 +1,17 @@
 // V8 flags and environment the agent ships with, in one place: the image's ENTRYPOINT passes the flags to node
-// (`node --max-semi-space-size=4 --max-old-space-size=256 --no-memory-reducer /app/bin/chaos-node-agent.js`), the
+// (`node --max-semi-space-size=1 --max-old-space-size=256 --no-memory-reducer /app/bin/chaos-node-agent.js`), the
 // image and the DaemonSet set the environment, and the benchmark launches `serve` with both, so it measures the agent
 // as it ships (test/bin/node-flags.test.ts checks they all agree). They must be given when the process starts: V8
 // sizes its heap when the isolate is created and glibc reads its malloc tunables once, so setting them from here would
 // do nothing.
 //
-// --max-semi-space-size=4: the young generation's two semi-spaces are capped at 4 MB (8 MB of new space) instead
-// of V8's 16 MB (32 MB). The agent keeps ~15 MB of live heap; at 30 pods this took VmRSS from ~112 MB to ~90 MB
-// for a few more scavenges per collection (bench/serve-memory.ts).
+// --max-semi-space-size=1: the young generation's two semi-spaces are capped at 1 MB (2 MB of new space, what the
+// reader threads have: agent/worker-limits.ts) instead of V8's 16 MB (32 MB). The agent keeps ~15 MB of live heap
+// and a collection whose namespaces replay unchanged allocates little. 16 -> 4 MB took VmRSS at 30 pods from ~112 to
+// ~90 MB (bench/serve-memory.ts); 4 -> 1 MB (2026-12-02, 110 held mesh pods, serve as the bench runs it, 2 pairs each
+// way): VmHWM 97.1 / 98.9 (4) -> 93.3 / 95.9 (2) -> 89.9 / 88.5 MiB (1, paired with 2: 94.0 / 93.0), closed-loop p99
+// and throughput unchanged; the scavenges' time (--trace-gc, every isolate, 60 s at a 2 s interval) 406 -> 442 ->
+// 494 ms, ~3 ms per collection more than at 4 MB.
 //
 // --max-old-space-size=256: the heap limit node already gives the agent in the DaemonSet. Without the flag node sizes
 // V8's heap from its cgroup's memory limit (320 Mi: old generation 256 MB) or, without one, from the machine's memory
@@ -32,7 +36,7 @@
 // The semi-space and old-space flags are the main isolate's only: V8 would give them precedence over every worker's
 // own limits, so agent/worker-limits.ts clears them before the first worker starts (workers then get their
 // resourceLimits). --no-memory-reducer is for every isolate: the reader threads run the same kind of code.
-export const NODE_FLAGS = Object.freeze(['--max-semi-space-size=4', '--max-old-space-size=256', '--no-memory-reducer']);
+export const NODE_FLAGS = Object.freeze(['--max-semi-space-size=1', '--max-old-space-size=256', '--no-memory-reducer']);
 
 // glibc malloc tunables (read once at process start). MALLOC_ARENA_MAX=2: without it every thread that allocates
 // (main, 2 reader threads, 4 V8 platform threads, libuv's) may get its own 64 MB arena, each keeping the memory it

@@ -43,16 +43,16 @@ function idleAfterGc(flags: readonly string[]) {
 }
 
 describe('bin/node-flags.js (V8 flags the agent ships with)', () => {
-  it('caps the young generation at 8 MB (V8 grows it to 32 MB without the flag)', async () => {
-    expect(NODE_FLAGS).toContain('--max-semi-space-size=4');
-    expect(await newSpaceBytes(NODE_FLAGS)).toBe(8 << 20);
+  it('caps the young generation at 2 MB (V8 grows it to 32 MB without the flag)', async () => {
+    expect(NODE_FLAGS).toContain('--max-semi-space-size=1');
+    expect(await newSpaceBytes(NODE_FLAGS)).toBe(2 << 20);
     expect(await newSpaceBytes([])).toBe(32 << 20);
   });
 
-  it('limits the heap to 256 MB of old generation plus the young generation (3 semi-spaces of 4 MB)', async () => {
+  it('limits the heap to 256 MB of old generation plus the young generation (3 semi-spaces of 1 MB)', async () => {
     // Without the flag V8 derives the limit from the machine's memory (4 GB here, 2 GB on 8-16 GB machines).
     expect(NODE_FLAGS).toContain('--max-old-space-size=256');
-    expect(await heapLimitBytes(NODE_FLAGS)).toBe((256 + 3 * 4) * 2 ** 20);
+    expect(await heapLimitBytes(NODE_FLAGS)).toBe((256 + 3 * 1) * 2 ** 20);
   });
 
   it("turns V8's memory reducer off (no reducing full GC once the process idles after a full GC)", async () => {
