@@ -23,6 +23,7 @@ import { Inventory } from '../agent/runtime/inventory.js';
 import { CgroupStatsReader, OWN_CGROUP_ROOT, hostCgroupRoot } from '../agent/runtime/cgroup-stats.js';
 import { collectionSoftDeadlineMs } from '../agent/scheduler.js';
 import type { Snapshot } from '../agent/snapshot.js';
+import { onLines } from './children.js';
 import { LoopBlocks } from './loop-blocks.js';
 import { cpuSince, cpuSnapshot, type CpuDelta } from './measure.js';
 
@@ -179,7 +180,6 @@ export interface WorkerSample extends AgentSample {
 
 export class AgentProcess {
   private child: ChildProcess | null = null;
-  private buffer = '';
   private waiting: { resolve: (s: WorkerSample) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
   private stderr = '';
 
@@ -205,33 +205,29 @@ export class AgentProcess {
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...this.env },
     });
     this.child = child;
-    child.stdout!.setEncoding('utf8');
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (c: string) => {
       this.stderr = (this.stderr + c).slice(-8192);
     });
-    child.stdout!.on('data', (c: string) => {
-      this.buffer += c;
-      if (this.buffer.length > 16 << 20) this.fail(new AgentError('BENCH_WORKER', 'agent worker printed more than 16 MiB without a newline'));
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) >= 0) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        const w = this.waiting;
-        if (!w) continue;
-        this.waiting = null;
-        clearTimeout(w.timer);
-        try {
-          const msg = JSON.parse(line) as { ok: true; sample: WorkerSample } | { ok: false; error: string };
-          if (msg.ok) w.resolve(msg.sample);
-          else w.reject(new AgentError('BENCH_WORKER', `agent worker: ${msg.error}`));
-        } catch (err) {
-          w.reject(new AgentError('BENCH_WORKER', `agent worker printed invalid JSON: ${line.slice(0, 200)}`, { cause: err }));
-        }
-      }
-    });
+    const overflow = (n: number): void => this.fail(new AgentError('BENCH_WORKER', `agent worker printed ${n} characters without a newline (at most 16 MiB)`));
+    onLines(child.stdout!, (line) => this.answer(line), 16 << 20, overflow);
     child.once('exit', (code, sig) => this.fail(new AgentError('BENCH_WORKER', `agent worker exited (${code ?? sig}): ${this.stderr.slice(-2000)}`)));
     child.once('error', (err) => this.fail(new AgentError('BENCH_WORKER', `agent worker: ${err.message}`, { cause: err })));
+  }
+
+  /** One line of the worker's stdout: the answer to the collection awaited, if any. */
+  private answer(line: string): void {
+    const w = this.waiting;
+    if (!w) return;
+    this.waiting = null;
+    clearTimeout(w.timer);
+    try {
+      const msg = JSON.parse(line) as { ok: true; sample: WorkerSample } | { ok: false; error: string };
+      if (msg.ok) w.resolve(msg.sample);
+      else w.reject(new AgentError('BENCH_WORKER', `agent worker: ${msg.error}`));
+    } catch (err) {
+      w.reject(new AgentError('BENCH_WORKER', `agent worker printed invalid JSON: ${line.slice(0, 200)}`, { cause: err }));
+    }
   }
 
   private fail(err: Error): void {

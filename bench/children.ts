@@ -29,9 +29,10 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 
 /**
  * Calls `fn` with each whole line `stream` gives (utf8, without its newline). A partial line longer than `cap`
- * characters is dropped, so a child that never ends a line cannot grow the bench's memory.
+ * characters is dropped (and `overflow` told its length), so a child that never ends a line cannot grow the bench's
+ * memory.
  */
-export function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => void, cap = 1 << 20): void {
+export function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => void, cap = 1 << 20, overflow?: (dropped: number) => void): void {
   let pending = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
@@ -41,6 +42,10 @@ export function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => voi
       fn(pending.slice(0, nl));
       pending = pending.slice(nl + 1);
     }
-    if (pending.length > cap) pending = '';
+    if (pending.length > cap) {
+      const dropped = pending.length;
+      pending = '';
+      overflow?.(dropped);
+    }
   });
 }
