@@ -10,8 +10,11 @@
 // and a collection whose namespaces replay unchanged allocates little. 16 -> 4 MB took VmRSS at 30 pods from ~112 to
 // ~90 MB (bench/serve-memory.ts); 4 -> 1 MB (2026-12-02, 110 held mesh pods, serve as the bench runs it, 2 pairs each
 // way): VmHWM 97.1 / 98.9 (4) -> 93.3 / 95.9 (2) -> 89.9 / 88.5 MiB (1, paired with 2: 94.0 / 93.0), closed-loop p99
-// and throughput unchanged; the scavenges' time (--trace-gc, every isolate, 60 s at a 2 s interval) 406 -> 442 ->
-// 494 ms, ~3 ms per collection more than at 4 MB.
+// and requests unchanged there; the scavenges' time (--trace-gc, every isolate, 60 s at a 2 s interval) 406 -> 442
+// -> 494 ms. At 110 held chaos pods (37 KB answers, 2 pairs) serve's CPU per idle 2 s window was ~14% higher with 1
+// than with 4 (229 / 220 against 201 / 192 ms, the bench's probe included) and the closed loop got fewer requests
+// through (56,777 / 82,141 against 144,061 / 115,094 in 10 s; p99 25 / 22 against 15 / 18 ms): the price of the
+// memory target (README, Latest run). At a 15 s interval that is ~1 ms of CPU a second.
 //
 // --max-old-space-size=256: the heap limit node already gives the agent in the DaemonSet. Without the flag node sizes
 // V8's heap from its cgroup's memory limit (320 Mi: old generation 256 MB) or, without one, from the machine's memory
