@@ -3,9 +3,9 @@
  *
  * V8 gives the command line's --max-semi-space-size and --max-old-space-size (bin/node-flags.js: 1 MB and 256 MB,
  * meant for the main isolate) precedence over a worker's `resourceLimits`, so every worker got the main thread's
- * new space (8 MB when the flag said 4) and 256 MB old generation whatever its limits said. V8 flags are read when an isolate is created:
- * the main isolate's heap was sized at startup and keeps its flags; clearing them (0: unset) before the first worker
- * starts lets each worker's own limits apply.
+ * new space (8 MB when the flag said 4) and 256 MB old generation whatever its limits said. V8 flags are read when
+ * an isolate is created: the main isolate's heap was sized at startup and keeps its flags; clearing them (0: unset)
+ * before the first worker starts lets each worker's own limits apply.
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
