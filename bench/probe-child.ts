@@ -22,6 +22,22 @@ export interface ProbeGap {
    * or the hypervisor holding the virtual CPU (loop-probe.ts): an upper bound of the thread's own blocks.
    */
   ownMaxMs: number;
+  /**
+   * The main thread's CPU within the longest gap, and the most of it within any gap of the window, ms, give or take a
+   * scheduler tick (schedstat's first field; loop-probe.ts): the loop's own work, as against sleep past the timer or
+   * the hypervisor. Absent from results written before 2026-12-02's second session.
+   */
+  cpuMs?: number;
+  cpuMaxMs?: number;
+  /**
+   * The loop's busy time within the longest gap, and the most of it within any gap of the window, ms: the gap less the
+   * time libuv spent waiting in epoll (performance.eventLoopUtilization's idle: a wake-up late from the timer counts
+   * there, and so does a wait for a CPU until epoll has returned; a preemption after it counts as busy).
+   */
+  activeMs?: number;
+  activeMaxMs?: number;
+  /** When that gap ended, ms since serve started (performance.now(); --trace-gc's lines use the same origin, roughly). */
+  cpuMaxAt?: number;
 }
 
 /** One line of bench/loop-probe.ts (`LOOPPROBE {json}` on stderr), or null for any other line. */
@@ -31,6 +47,8 @@ export interface ProbeLine {
   firings: number;
   cpuMs: number;
   childrenCpuMs: number;
+  /** /proc/stat's steal over the window, every CPU, ms (10 ms ticks; absent before 2026-12-02's second session). */
+  stealMs?: number;
   worst?: ProbeGap;
 }
 

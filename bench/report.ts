@@ -142,6 +142,19 @@ export function runQueue(serve: ServeLoadResult | null, phase: 'idle' | 'load'):
   return { over: over.length, overRunq: over.map((x) => x.worst!.runqMs), ownMax: Math.max(...w.map((x) => x.worst!.ownMaxMs)) };
 }
 
+/**
+ * What the loop did in its busiest gap between two firings of the probe's timer, over serve's windows of one phase
+ * (bench/loop-probe.ts; null for results written before it recorded them): `busyMax` the most time outside epoll in
+ * one gap (the loop's own work and every wait inside it: preempted, a GC's join, a blocking call), `cpuMax` the most
+ * CPU the main thread ran in one gap, `stealMs` /proc/stat's steal over the windows (every CPU).
+ */
+export function loopWork(serve: ServeLoadResult | null, phase: 'idle' | 'load'): { busyMax: number; busyOver: number; cpuMax: number; stealMs: number } | null {
+  const w = (serve?.windows ?? []).filter((x) => x.phase === phase);
+  if (w.length === 0 || w.some((x) => x.worst?.activeMaxMs === undefined || x.worst.cpuMaxMs === undefined)) return null;
+  const busy = w.map((x) => x.worst!.activeMaxMs!);
+  return { busyMax: Math.max(...busy), busyOver: busy.filter((b) => b >= 10).length, cpuMax: Math.max(...w.map((x) => x.worst!.cpuMaxMs!)), stealMs: w.reduce((a, x) => a + (x.stealMs ?? 0), 0) };
+}
+
 const label = (r: RowResult): string => `${r.corpus} ${r.pods}`;
 
 /** Longest block and windows >= 10 ms of the loop floor's empty node, and of the one under SCHED_FIFO (null: not measured). */
@@ -158,14 +171,18 @@ export function loopFloorOf(serve: ServeLoadResult | null): { max: number; over:
 function loopFloorText(serve: ServeLoadResult | null): string {
   const f = loopFloorOf(serve);
   if (!f) return '';
-  return `; an empty node ${fmt(f.max, 1)} ms (${f.over} over 10)${f.rtMax !== null ? `, under SCHED_FIFO ${fmt(f.rtMax, 1)} (${f.rtOver})` : ''}`;
+  const busy = serve?.loopFloor?.windows.map((w) => w.worst?.activeMaxMs) ?? [];
+  const busyText = busy.length > 0 && busy.every((b) => b !== undefined) ? `, busy at most ${fmt(Math.max(...(busy as number[])), 1)}` : '';
+  return `; an empty node ${fmt(f.max, 1)} ms (${f.over} over 10${busyText})${f.rtMax !== null ? `, under SCHED_FIFO ${fmt(f.rtMax, 1)} (${f.rtOver})` : ''}`;
 }
 
 /** `, loop block less run-queue wait max idle X / scrapers Y ms` (runQueue), or nothing for older results. */
 function ownBlocks(serve: ServeLoadResult | null): string {
   const idle = runQueue(serve, 'idle');
   const load = runQueue(serve, 'load');
-  return idle ? `, loop block less run-queue wait max idle ${fmt(idle.ownMax, 1)}${load ? ` / scrapers ${fmt(load.ownMax, 1)}` : ''} ms` : '';
+  const work = loopWork(serve, 'idle');
+  return (idle ? `, loop block less run-queue wait max idle ${fmt(idle.ownMax, 1)}${load ? ` / scrapers ${fmt(load.ownMax, 1)}` : ''} ms` : '') +
+    (work ? `, steal while idle ${fmt(work.stealMs)} ms of ${(serve?.windows ?? []).filter((x) => x.phase === 'idle').length} windows` : '');
 }
 
 /** Checks of issue 9 ("Benchmark"). */
@@ -199,6 +216,15 @@ export function checkTargets(rows: RowResult[]): TargetCheck[] {
     checks.push({ name: 'event-loop max block per collection (serve, no scrapers)', target: '< 10 ms, every collection of every row',
       measured: loop.map((x) => `${label(x.r)}: ${x.w ? fmt(x.w.block.max, 1) : 'n/a'} ms${x.q ? ` (${x.q.over} over 10 ms, of which waiting for a CPU ${x.q.overRunq.map((v) => fmt(v, 1)).join('/') || '-'} ms; own ${fmt(x.q.ownMax, 1)}${loopFloorText(x.r.serve)})` : ''}`).join(', '),
       pass: loop.every((x) => x.w !== null && x.w.block.max < 10) });
+    // The same windows less the time the loop slept in epoll (a wake-up late from the timer, and a wait for a CPU
+    // until epoll returned): the agent's event loop at work or kept from it (preempted, a GC's join, a blocking call).
+    // Only for results with the probe's busy account.
+    const work = served.map((r) => ({ r, k: loopWork(r.serve, 'idle') }));
+    if (work.every((x) => x.k !== null)) {
+      checks.push({ name: 'event-loop busy time between two timer firings (serve, no scrapers)', target: '< 10 ms, every collection of every row',
+        measured: work.map((x) => `${label(x.r)}: ${fmt(x.k!.busyMax, 1)} ms (${x.k!.busyOver} over 10; the main thread's CPU in one gap at most ${fmt(x.k!.cpuMax, 1)})`).join(', '),
+        pass: work.every((x) => x.k!.busyMax < 10) });
+    }
   }
   const fb = rows.map((r) => ({ r, agent: r.agent.fallbacks.reduce((a, b) => a + b, 0), serve: r.serve?.fallbacks ?? 0 }));
   checks.push({ name: 'reader fallbacks (agent collections / serve metric)', target: '0 on every corpus', measured: fb.map((x) => `${label(x.r)}: ${x.agent}/${x.serve}`).join(', '), pass: fb.every((x) => x.agent === 0 && x.serve === 0) });

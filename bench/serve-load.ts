@@ -77,6 +77,8 @@ export interface LoopWindow {
    * thread's schedstat (bench/loop-probe.ts; absent from results written before 2026-12-02).
    */
   worst?: ProbeGap;
+  /** /proc/stat's steal over the window, every CPU, ms (absent before 2026-12-02's second session). */
+  stealMs?: number;
 }
 
 
@@ -171,7 +173,7 @@ class ServeWatcher {
     if (p !== null) {
       const cpu = p.cpuMs + p.childrenCpuMs;
       const phase = this.signalled.shift() ?? this.phase;
-      this.windows.push({ phase: this.lastCpu === null ? 'startup' : phase, maxBlockMs: p.maxBlockMs, p99BlockMs: p.p99BlockMs, cpuMs: this.lastCpu === null ? cpu : cpu - this.lastCpu, firings: p.firings, ...(p.worst ? { worst: p.worst } : {}) });
+      this.windows.push({ phase: this.lastCpu === null ? 'startup' : phase, maxBlockMs: p.maxBlockMs, p99BlockMs: p.p99BlockMs, cpuMs: this.lastCpu === null ? cpu : cpu - this.lastCpu, firings: p.firings, ...(p.worst ? { worst: p.worst } : {}), ...(p.stealMs !== undefined ? { stealMs: p.stealMs } : {}) });
       this.lastCpu = cpu;
       return;
     }

@@ -1,7 +1,8 @@
 /**
  * bench/loop-probe.ts on real processes (dist/, as the bench preloads it): a block of the thread's own making is
  * counted as its own, and a thread kept from its CPU by another process has that wait counted as run-queue wait,
- * not as its own block (the main thread's /proc/thread-self/schedstat).
+ * not as its own block (the main thread's /proc/thread-self/schedstat); the thread's CPU per gap is exact, and a
+ * blocking call is busy time (outside epoll) without CPU.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,7 +16,8 @@ const PROBE = fileURLToPath(new URL('../../dist/bench/loop-probe.js', import.met
 
 interface Line {
   maxBlockMs: number;
-  worst: { gapMs: number; runqMs: number; ownMaxMs: number };
+  stealMs: number;
+  worst: { gapMs: number; runqMs: number; ownMaxMs: number; cpuMs: number; cpuMaxMs: number; activeMs: number; activeMaxMs: number };
 }
 
 const children: ChildProcess[] = [];
@@ -69,6 +71,22 @@ describeIntegration('loop probe: run-queue wait told from own blocks', { command
     // Whatever the machine took of it, 80 ms of the thread's own work stays its own (less the 2 ms resolution and a tick).
     expect(line.worst.ownMaxMs).toBeGreaterThanOrEqual(70);
     expect(line.worst.gapMs - line.worst.runqMs).toBeGreaterThanOrEqual(70);
+    // The thread's CPU, exact (CLOCK_THREAD_CPUTIME_ID): the loop spun until schedstat, which lags, said 80 ms.
+    expect(line.worst.cpuMs).toBeGreaterThanOrEqual(78);
+    expect(line.worst.cpuMaxMs).toBeGreaterThanOrEqual(78);
+    // The loop never went back to epoll meanwhile: the whole gap was busy.
+    expect(line.worst.activeMaxMs).toBeGreaterThanOrEqual(78);
+    expect(line.stealMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('counts a blocking call as busy time, not as the thread\'s CPU', async () => {
+    // 60 ms asleep inside a callback (Atomics.wait): the loop is blocked, the thread runs nothing.
+    const line = await window(`setTimeout(() => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60); }, 200);
+      setTimeout(() => {}, 5000)`, 1000);
+    expect(line.worst.gapMs).toBeGreaterThanOrEqual(55);
+    expect(line.worst.activeMs).toBeGreaterThanOrEqual(58);
+    expect(line.worst.activeMaxMs).toBeGreaterThanOrEqual(58);
+    expect(line.worst.cpuMs).toBeLessThan(10);
   });
 
   it('counts the wait behind a busy process on its CPU as run-queue wait, not its own block', async () => {
@@ -84,6 +102,10 @@ describeIntegration('loop probe: run-queue wait told from own blocks', { command
     expect(line.worst.runqMs).toBeGreaterThanOrEqual(3);
     // The idle node blocks nothing itself: its own longest block is far below its longest gap.
     expect(line.worst.ownMaxMs).toBeLessThan(line.worst.gapMs - 3);
+    // It ran next to nothing in any gap. (Its busy time may hold the wait: at nice 19 the thread is preempted as soon
+    // as epoll has returned, and libuv counts what follows as the loop's.)
+    expect(line.worst.cpuMaxMs).toBeLessThan(3);
+    expect(line.worst.cpuMs).toBeLessThan(3);
   });
 
   it('measures the loop floor: windows of an empty node, and of one under SCHED_FIFO that waits for no CPU', async () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { LoopBlocks, attributeGaps, pauseOverlap } from '../../bench/loop-blocks.js';
 import { summarize } from '../../bench/measure.js';
-import { checkTargets, runQueue, windowsOf, type RowResult } from '../../bench/report.js';
+import { checkTargets, loopWork, runQueue, windowsOf, type RowResult } from '../../bench/report.js';
 import { sumSamples, type ServeLoadResult } from '../../bench/serve-load.js';
 
 const MB = 1 << 20;
@@ -77,6 +77,26 @@ describe('issue 9 target checks', () => {
     expect(loopCheck().measured).toBe('chaos 110: 14.1 ms (2 over 10 ms, of which waiting for a CPU 11.3/8.8 ms; own 7.2; an empty node 12.5 ms (1 over 10), under SCHED_FIFO 11.0 (1))');
     r.serve!.windows[0]!.worst = undefined;
     expect(runQueue(r.serve, 'idle')).toBeNull(); // a window without the sampler: no account of any
+  });
+
+  it('judge the loop\'s busy time per gap apart from its wall-clock blocks, when the probe recorded it', () => {
+    const r = row({ baseCpu: 3000, agentCpu: 100, baseWall: 4000, agentWall: 150, p99: 40, rssMb: 90, blockMs: 1 });
+    const busyCheck = () => checkTargets([r]).find((c) => c.name.startsWith('event-loop busy time'));
+    r.serve!.windows = [
+      { phase: 'idle', maxBlockMs: 14.1, p99BlockMs: 1, cpuMs: 10, stealMs: 20, worst: { gapMs: 14.0, runqMs: 11.3, ownMaxMs: 5.0, cpuMs: 0.2, cpuMaxMs: 4.1, activeMs: 0.3, activeMaxMs: 6.5 } },
+      { phase: 'idle', maxBlockMs: 9.1, p99BlockMs: 1, cpuMs: 10, stealMs: 10, worst: { gapMs: 9.2, runqMs: 0, ownMaxMs: 9.2, cpuMs: 5.5, cpuMaxMs: 5.5, activeMs: 9.6, activeMaxMs: 9.6 } },
+      { phase: 'load', maxBlockMs: 22.1, p99BlockMs: 1, cpuMs: 10, stealMs: 500, worst: { gapMs: 22.1, runqMs: 23.2, ownMaxMs: 8.7, cpuMs: 3, cpuMaxMs: 12, activeMs: 20, activeMaxMs: 20 } },
+    ];
+    expect(loopWork(r.serve, 'idle')).toEqual({ busyMax: 9.6, busyOver: 0, cpuMax: 5.5, stealMs: 30 });
+    expect(loopWork(r.serve, 'load')).toEqual({ busyMax: 20, busyOver: 1, cpuMax: 12, stealMs: 500 });
+    // The wall-clock check fails on the 14.1 ms gap the loop slept through; the busy one passes on 9.6.
+    expect(checkTargets([r]).find((c) => c.name.startsWith('event-loop max block'))!.pass).toBe(false);
+    expect(busyCheck()).toMatchObject({ measured: 'chaos 110: 9.6 ms (0 over 10; the main thread\'s CPU in one gap at most 5.5)', pass: true });
+    r.serve!.windows[1]!.worst!.activeMaxMs = 10.4;
+    expect(busyCheck()).toMatchObject({ measured: 'chaos 110: 10.4 ms (1 over 10; the main thread\'s CPU in one gap at most 5.5)', pass: false });
+    delete r.serve!.windows[0]!.worst!.activeMaxMs;
+    expect(loopWork(r.serve, 'idle')).toBeNull(); // results from before the account: no check at all
+    expect(busyCheck()).toBeUndefined();
   });
 
   it('quote the agent\'s kernel time against the CPU 20x allows, when the row has it', () => {
