@@ -61,5 +61,5 @@ COPY --from=build /src/dist/bundle ./dist/bundle
 # Root on purpose (see the header); the DaemonSet drops every other capability.
 USER 0:0
 EXPOSE 9766
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=256", "--no-memory-reducer", "/app/bin/chaos-node-agent.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=256", "--no-memory-reducer", "--single-threaded-gc", "/app/bin/chaos-node-agent.js"]
 CMD ["serve"]

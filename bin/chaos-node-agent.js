@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --max-old-space-size=256 --no-memory-reducer
+#!/usr/bin/env -S node --max-semi-space-size=1 --max-old-space-size=256 --no-memory-reducer --single-threaded-gc
 // Thin launcher: the compiled CLI lives in dist/ (npm run build). The shebang passes bin/node-flags.js's V8 flags
 // (node reads them only on its command line) when the bin is run directly.
 //

@@ -1,5 +1,6 @@
 // V8 flags and environment the agent ships with, in one place: the image's ENTRYPOINT passes the flags to node
-// (`node --max-semi-space-size=1 --max-old-space-size=256 --no-memory-reducer /app/bin/chaos-node-agent.js`), the
+// (`node --max-semi-space-size=1 --max-old-space-size=256 --no-memory-reducer --single-threaded-gc
+// /app/bin/chaos-node-agent.js`), the
 // image and the DaemonSet set the environment, and the benchmark launches `serve` with both, so it measures the agent
 // as it ships (test/bin/node-flags.test.ts checks they all agree). They must be given when the process starts: V8
 // sizes its heap when the isolate is created and glibc reads its malloc tunables once, so setting them from here would
@@ -36,10 +37,19 @@
 // with the 15 s interval (after 80 warm-up collections, in-process, CPU per collection idle included) 128.1 -> 116.9
 // ms, and serve's VmRSS unchanged (95 MB mean). README "V8's memory reducer".
 //
+// --single-threaded-gc: V8's garbage collection runs on the thread whose heap it is, instead of also on V8's 4 platform
+// threads (parallel scavenges, concurrent marking and sweeping). On a node with few cores those threads took the
+// event loop's CPU while it waited for them: at 110 held chaos pods on 2 vCPUs (2026-12-02), with serve's other
+// threads niced (agent/thread-priority.ts lowerOtherThreads), 5 runs of 40 idle 2 s windows had 0 / 0 / 2 / 1 / 1
+// windows with a loop block of 10 ms or more against 2 / 2 / 6 / 2 / 2 for the same agent with V8's helpers, and
+// serve's CPU per window 187-238 against 214-245 ms (the helpers' parallel work costs more CPU than it saves on two
+// cores). A full GC's pause is then the main thread's alone: 3-5 ms at serve's ~20 MB heap in those runs. Every
+// isolate: the reader threads' GCs then stay on their own threads too. README "Event-loop blocks".
+//
 // The semi-space and old-space flags are the main isolate's only: V8 would give them precedence over every worker's
 // own limits, so agent/worker-limits.ts clears them before the first worker starts (workers then get their
 // resourceLimits). --no-memory-reducer is for every isolate: the reader threads run the same kind of code.
-export const NODE_FLAGS = Object.freeze(['--max-semi-space-size=1', '--max-old-space-size=256', '--no-memory-reducer']);
+export const NODE_FLAGS = Object.freeze(['--max-semi-space-size=1', '--max-old-space-size=256', '--no-memory-reducer', '--single-threaded-gc']);
 
 // glibc malloc tunables (read once at process start). MALLOC_ARENA_MAX=2: without it every thread that allocates
 // (main, 2 reader threads, 4 V8 platform threads, libuv's) may get its own 64 MB arena, each keeping the memory it

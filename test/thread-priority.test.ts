@@ -4,7 +4,8 @@
  * priority, and the shipped worker entry points (netlink reader, root reader; from dist/, as the pool loads them)
  * lower their own thread when they start. Once as the test runs, once under the DaemonSet's capability set
  * (setpriv: bounding set reduced to daemonset.yaml's `add`, no new privileges), where raising one's own nice value
- * needs no capability.
+ * needs no capability. lowerOtherThreads (what serve does to node's own helper threads) likewise: every thread but the
+ * caller's, and a thread started later at the next call.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,6 +55,72 @@ out.rootWorker = await niced('agent/proc/root-worker.js');
 console.log(JSON.stringify(out));
 `;
 
+/**
+ * Runs in a fresh node process: lowerOtherThreads from the main thread, with libuv's pool started and a worker thread
+ * running, then again after a second worker started. Prints the nice values it read as one JSON line.
+ */
+const OTHERS = `
+import { Worker } from 'node:worker_threads';
+import { readFileSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+const dist = process.argv[1];
+const nice = (tid) => Number(readFileSync('/proc/self/task/' + tid + '/stat', 'utf8').split(') ')[1].split(' ')[16]);
+const tids = () => readdirSync('/proc/self/task').map(Number);
+const others = () => tids().filter((t) => t !== process.pid).map(nice);
+const { lowerOtherThreads } = await import(pathToFileURL(join(dist, 'agent/thread-priority.js')).href);
+await readFile('/proc/self/stat'); // starts libuv's thread pool
+const idle = () => { const w = new Worker("require('node:worker_threads').parentPort.on('message', () => undefined)", { eval: true, execArgv: [] }); return new Promise((r) => w.once('online', () => r(w))); };
+const w1 = await idle();
+const before = others();
+const seen = new Set();
+const first = lowerOtherThreads(seen);
+const afterFirst = others();
+const again = lowerOtherThreads(seen);
+const w2 = await idle();
+const third = lowerOtherThreads(seen);
+const out = { main: nice(process.pid), before, first, afterFirst, again, third, after: others(), threads: tids().length };
+await w1.terminate(); await w2.terminate();
+console.log(JSON.stringify(out));
+`;
+
+interface OthersSeen {
+  main: number;
+  before: number[];
+  first: { nice: number; lowered: number[]; failed: unknown[] };
+  afterFirst: number[];
+  again: { lowered: number[]; failed: unknown[] };
+  third: { nice: number; lowered: number[]; failed: unknown[] };
+  after: number[];
+  threads: number;
+}
+
+/** `script` in a fresh node process behind `prefix` (e.g. setpriv), its one JSON line parsed. */
+async function runScript<T>(script: string, prefix: string[]): Promise<T> {
+  const [cmd, ...args] = [...prefix, process.execPath, '--input-type=module', '-e', script, DIST];
+  const r = await execa(cmd!, args, { timeout: 30_000, maxBuffer: 1 << 20, stdin: 'ignore' });
+  return JSON.parse(String(r.stdout).trim()) as T;
+}
+
+const runOthers = (prefix: string[]): Promise<OthersSeen> => runScript<OthersSeen>(OTHERS, prefix);
+
+function expectOthersLowered(s: OthersSeen): void {
+  const want = Math.min(19, s.main + WORKER_NICE_STEP);
+  // node's threads (V8's platform, libuv's pool, a worker thread) start at the event loop's priority.
+  expect(s.before.length).toBeGreaterThan(6);
+  expect(new Set(s.before)).toEqual(new Set([s.main]));
+  expect(s.first).toEqual({ nice: want, lowered: expect.any(Array), failed: [] });
+  expect(s.first.lowered).toHaveLength(s.before.length);
+  expect(new Set(s.afterFirst)).toEqual(new Set([want]));
+  expect(s.again.lowered).toEqual([]); // nothing new: only the task directory read
+  // The second worker's threads (its own and none else) are the third call's.
+  expect(s.third.lowered.length).toBeGreaterThanOrEqual(1);
+  expect(s.third.failed).toEqual([]);
+  expect(new Set(s.after)).toEqual(new Set([want]));
+  expect(s.main).toBeLessThan(want); // the calling thread kept its priority
+}
+
 interface Seen {
   main: number;
   result: { ok: boolean; tid?: number; nice?: number; reason?: string };
@@ -63,11 +130,7 @@ interface Seen {
   rootWorker: number[];
 }
 
-async function run(prefix: string[]): Promise<Seen> {
-  const [cmd, ...args] = [...prefix, process.execPath, '--input-type=module', '-e', SCRIPT, DIST];
-  const r = await execa(cmd!, args, { timeout: 30_000, maxBuffer: 1 << 20, stdin: 'ignore' });
-  return JSON.parse(String(r.stdout).trim()) as Seen;
-}
+const run = (prefix: string[]): Promise<Seen> => runScript<Seen>(SCRIPT, prefix);
 
 function expectLowered(s: Seen): void {
   const want = Math.min(19, s.main + WORKER_NICE_STEP);
@@ -91,11 +154,17 @@ it('lowers only the calling thread, and the shipped workers lower theirs on star
   expectLowered(seen);
 });
 
+it("lowerOtherThreads lowers every thread but the caller's, each once, and threads started later at the next call", async () => {
+  expectOthersLowered(await runOthers([]));
+});
+
 describeIntegration('thread priority under the DaemonSet capability set', { root: true, commands: ['setpriv'] }, () => {
   it('lowers the worker threads with only the capabilities daemonset.yaml adds', async () => {
     const caps = addedCapabilities();
     expect(caps).not.toContain('CAP_SYS_NICE'); // what makes this case worth testing
     const bset = ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
-    expectLowered(await run(['setpriv', '--no-new-privs', '--inh-caps=-all', '--ambient-caps=-all', `--bounding-set=${bset}`, '--']));
+    const setpriv = ['setpriv', '--no-new-privs', '--inh-caps=-all', '--ambient-caps=-all', `--bounding-set=${bset}`, '--'];
+    expectLowered(await run(setpriv));
+    expectOthersLowered(await runOthers(setpriv)); // other threads of the same process: no capability either
   });
 });

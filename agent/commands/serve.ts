@@ -15,6 +15,7 @@ import { PersistentMetrics } from '../metrics/registry.js';
 import { CollectionScheduler } from '../scheduler.js';
 import { TokenFile, type DebugAccess } from '../server/auth.js';
 import { AgentServer } from '../server/http-server.js';
+import { lowerOtherThreads } from '../thread-priority.js';
 import type { CommandIo } from './io.js';
 
 /** Time given to requests in progress at shutdown before their connections are dropped. */
@@ -48,10 +49,22 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
     // Leftover ages count from the exporter's first-seen times; the owners' and apply state's clocks from the flags.
     ...(kube ? { kube: { source: kube, firstSeen: (ns: string, pod: string, kind: ChaosKind) => pipeline.tracker.firstSeen(ns, pod, kind), lifecycle: lifecycleLimits(cfg) } } : {}),
   });
+  // node's helper threads (V8's platform threads, libuv's pool) below the event loop, as the reader threads are
+  // (thread-priority.ts): at start, then at each collection for threads started since (libuv's pool starts at its
+  // first use); a call that finds no new thread reads /proc/self/task only.
+  const helperThreads = new Set<number>();
+  const lowerHelpers = (): void => {
+    const r = lowerOtherThreads(helperThreads);
+    if (r.lowered.length > 0) io.log.debug({ threads: r.lowered.length, nice: r.nice }, 'helper threads lowered below the event loop');
+    if (r.failed.length > 0) io.log.warn({ threads: r.failed.length, reason: r.failed[0]!.reason }, 'cannot lower helper threads; they keep the event loop\'s priority');
+  };
   const scheduler = new CollectionScheduler({
     intervalMs: cfg.intervalMs,
     collect: (signal) => collector.collect(signal),
-    process: (snapshot, signal) => pipeline.process(snapshot, signal),
+    process: (snapshot, signal) => {
+      lowerHelpers();
+      return pipeline.process(snapshot, signal);
+    },
     log: io.log,
   });
   const server = new AgentServer({ state: scheduler, debug, log: io.log, maxRulesPerPod: cfg.maxRulesPerPod });
@@ -71,6 +84,7 @@ export async function run(cfg: Config, io: CommandIo): Promise<number> {
   // first collection, so that they are not resident on top of what the first collection maps (its peak is VmHWM),
   // and once it is out (it loaded the remaining modules, koffi and the reader thread).
   if (!io.signal.aborted) await releaseFilePages(io.log, 'start');
+  lowerHelpers();
   if (!io.signal.aborted) {
     scheduler.start();
     void scheduler.waitForFirst(RELEASE_FILE_PAGES_AFTER_MS).then(() => (io.signal.aborted ? null : releaseFilePages(io.log, 'first collection')));

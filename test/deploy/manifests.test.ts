@@ -378,7 +378,7 @@ describe('Dockerfile', () => {
 
   it('OCI labels, the agent as entrypoint, serve by default', () => {
     for (const l of ['title', 'description', 'version', 'revision', 'licenses']) expect(df).toContain(`org.opencontainers.image.${l}=`);
-    expect(df).toMatch(/^ENTRYPOINT \["node", "--max-semi-space-size=1", "--max-old-space-size=256", "--no-memory-reducer", "\/app\/bin\/chaos-node-agent\.js"\]$/m);
+    expect(df).toMatch(/^ENTRYPOINT \["node", "--max-semi-space-size=1", "--max-old-space-size=256", "--no-memory-reducer", "--single-threaded-gc", "\/app\/bin\/chaos-node-agent\.js"\]$/m);
     expect(df).toMatch(/^CMD \["serve"\]$/m);
   });
 
