@@ -109,22 +109,23 @@ export function lowerOtherThreads(seen: Set<number>, step = WORKER_NICE_STEP, ta
   for (const t of seen) if (!running.has(t)) seen.delete(t);
   const fresh = tids.filter((t) => !seen.has(t));
   if (fresh.length === 0) return out;
-  let c: PriorityCalls;
-  let self: number;
-  let base: number;
-  try {
-    c = load();
-    self = c.gettid();
-    c.errno(0);
-    base = c.getpriority(PRIO_PROCESS, self);
-    if (base === -1 && c.errno() !== 0) throw new Error(`getpriority: errno ${c.errno()}`);
-  } catch (err) {
+  const fail = (reason: string): OthersResult => {
     for (const tid of fresh) {
       seen.add(tid);
-      out.failed.push({ tid, reason: errorMessage(err) });
+      out.failed.push({ tid, reason });
     }
     return out;
+  };
+  let c: PriorityCalls;
+  try {
+    c = load();
+  } catch (err) {
+    return fail(errorMessage(err));
   }
+  const self = c.gettid();
+  c.errno(0);
+  const base = c.getpriority(PRIO_PROCESS, self);
+  if (base === -1 && c.errno() !== 0) return fail(`getpriority: errno ${c.errno()}`);
   out.nice = Math.min(MAX_NICE, base + step);
   for (const tid of fresh) {
     seen.add(tid);

@@ -40,11 +40,12 @@
 // --single-threaded-gc: V8's garbage collection runs on the thread whose heap it is, instead of also on V8's 4 platform
 // threads (parallel scavenges, concurrent marking and sweeping). On a node with few cores those threads took the
 // event loop's CPU while it waited for them: at 110 held chaos pods on 2 vCPUs (2026-12-02), with serve's other
-// threads niced (agent/thread-priority.ts lowerOtherThreads), 5 runs of 40 idle 2 s windows had 0 / 0 / 2 / 1 / 1
-// windows with a loop block of 10 ms or more against 2 / 2 / 6 / 2 / 2 for the same agent with V8's helpers, and
-// serve's CPU per window 187-238 against 214-245 ms (the helpers' parallel work costs more CPU than it saves on two
-// cores). A full GC's pause is then the main thread's alone: 3-5 ms at serve's ~20 MB heap in those runs. Every
-// isolate: the reader threads' GCs then stay on their own threads too. README "Event-loop blocks".
+// threads niced (agent/thread-priority.ts lowerOtherThreads), interleaved runs of 40 idle 2 s windows had 0 / 0
+// windows with a loop block of 10 ms or more against 2 / 2 with V8's helpers (threads niced in both), and 2 / 1 / 1
+// against 6 / 2 / 2 for the agent as it shipped before; serve's CPU per window 187-238 against 214-245 ms (on two
+// cores the helpers' parallel work costs more CPU than it saves). A full GC's pause is then the main thread's alone:
+// 3-5 ms at serve's ~20 MB heap in those runs. Every isolate: the reader threads' GCs then stay on their own threads
+// too. README "Event-loop blocks".
 //
 // The semi-space and old-space flags are the main isolate's only: V8 would give them precedence over every worker's
 // own limits, so agent/worker-limits.ts clears them before the first worker starts (workers then get their

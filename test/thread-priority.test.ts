@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, expect, it } from 'vitest';
-import { WORKER_NICE_STEP } from '../agent/thread-priority.js';
+import { WORKER_NICE_STEP, lowerOtherThreads } from '../agent/thread-priority.js';
 import { describeIntegration } from './helpers/env.js';
 import { repoRoot } from './helpers/repo.js';
 import { addedCapabilities } from './deploy/deploy-files.js';
@@ -156,6 +156,14 @@ it('lowers only the calling thread, and the shipped workers lower theirs on star
 
 it("lowerOtherThreads lowers every thread but the caller's, each once, and threads started later at the next call", async () => {
   expectOthersLowered(await runOthers([]));
+});
+
+it('lowerOtherThreads reports an unreadable task directory and changes nothing', () => {
+  const seen = new Set<number>();
+  const r = lowerOtherThreads(seen, WORKER_NICE_STEP, '/proc/self/no-such-task-dir');
+  expect(r.lowered).toEqual([]);
+  expect(r.failed).toEqual([{ tid: 0, reason: expect.stringContaining('/proc/self/no-such-task-dir') }]);
+  expect(seen.size).toBe(0);
 });
 
 describeIntegration('thread priority under the DaemonSet capability set', { root: true, commands: ['setpriv'] }, () => {
