@@ -54,6 +54,14 @@ function load(): PriorityCalls {
   return calls;
 }
 
+/** Thread `tid`'s nice value, or the errno getpriority failed with (-1 is a nice value too: only errno tells). */
+function niceOf(c: PriorityCalls, tid: number): number | { errno: number } {
+  c.errno(0);
+  const nice = c.getpriority(PRIO_PROCESS, tid);
+  const errno = nice === -1 ? c.errno() : 0;
+  return errno !== 0 ? { errno } : nice;
+}
+
 /**
  * Makes the calling thread `step` nicer than it is (capped at 19): only ever a lower priority, so no capability is
  * needed, and a process started niced keeps its workers below its event loop. Never throws: a failure (no koffi, no
@@ -64,9 +72,8 @@ export function lowerThreadPriority(step = WORKER_NICE_STEP): PriorityResult {
   try {
     const c = load();
     const tid = c.gettid();
-    c.errno(0); // getpriority may return -1 as a nice value: only errno tells a failure
-    const current = c.getpriority(PRIO_PROCESS, tid);
-    if (current === -1 && c.errno() !== 0) return { ok: false, reason: `getpriority: errno ${c.errno()}` };
+    const current = niceOf(c, tid);
+    if (typeof current !== 'number') return { ok: false, reason: `getpriority: errno ${current.errno}` };
     const nice = Math.min(MAX_NICE, current + step);
     if (c.setpriority(PRIO_PROCESS, tid, nice) !== 0) return { ok: false, reason: `setpriority: errno ${c.errno()}` };
     return { ok: true, tid, nice };
@@ -123,18 +130,15 @@ export function lowerOtherThreads(seen: Set<number>, step = WORKER_NICE_STEP, ta
     return fail(errorMessage(err));
   }
   const self = c.gettid();
-  c.errno(0);
-  const base = c.getpriority(PRIO_PROCESS, self);
-  if (base === -1 && c.errno() !== 0) return fail(`getpriority: errno ${c.errno()}`);
+  const base = niceOf(c, self);
+  if (typeof base !== 'number') return fail(`getpriority: errno ${base.errno}`);
   out.nice = Math.min(MAX_NICE, base + step);
   for (const tid of fresh) {
     seen.add(tid);
     if (tid === self) continue;
-    c.errno(0);
-    const current = c.getpriority(PRIO_PROCESS, tid);
-    const err = c.errno();
-    if (current === -1 && err !== 0) {
-      if (err !== ESRCH) out.failed.push({ tid, reason: `getpriority: errno ${err}` });
+    const current = niceOf(c, tid);
+    if (typeof current !== 'number') {
+      if (current.errno !== ESRCH) out.failed.push({ tid, reason: `getpriority: errno ${current.errno}` });
       continue;
     }
     if (current >= out.nice) continue;

@@ -23,9 +23,9 @@ export interface ProbeGap {
    */
   ownMaxMs: number;
   /**
-   * The main thread's CPU within the longest gap, and the most of it within any gap of the window, ms, give or take a
-   * scheduler tick (schedstat's first field; loop-probe.ts): the loop's own work, as against sleep past the timer or
-   * the hypervisor. Absent from results written before 2026-12-02's second session.
+   * The main thread's CPU within the longest gap, and the most of it within any gap of the window, ms
+   * (CLOCK_THREAD_CPUTIME_ID; loop-probe.ts): the loop's own work, as against sleep past the timer or the hypervisor.
+   * Absent from results written before 2026-12-02's second session.
    */
   cpuMs?: number;
   cpuMaxMs?: number;

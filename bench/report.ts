@@ -148,31 +148,35 @@ export function runQueue(serve: ServeLoadResult | null, phase: 'idle' | 'load'):
  * one gap (the loop's own work and every wait inside it: preempted, a GC's join, a blocking call), `cpuMax` the most
  * CPU the main thread ran in one gap, `stealMs` /proc/stat's steal over the windows (every CPU).
  */
-export function loopWork(serve: ServeLoadResult | null, phase: 'idle' | 'load'): { busyMax: number; busyOver: number; cpuMax: number; stealMs: number } | null {
+export function loopWork(serve: ServeLoadResult | null, phase: 'idle' | 'load'): { windows: number; busyMax: number; busyOver: number; cpuMax: number; stealMs: number } | null {
   const w = (serve?.windows ?? []).filter((x) => x.phase === phase);
   if (w.length === 0 || w.some((x) => x.worst?.activeMaxMs === undefined || x.worst.cpuMaxMs === undefined)) return null;
   const busy = w.map((x) => x.worst!.activeMaxMs!);
-  return { busyMax: Math.max(...busy), busyOver: busy.filter((b) => b >= 10).length, cpuMax: Math.max(...w.map((x) => x.worst!.cpuMaxMs!)), stealMs: w.reduce((a, x) => a + (x.stealMs ?? 0), 0) };
+  return { windows: w.length, busyMax: Math.max(...busy), busyOver: busy.filter((b) => b >= 10).length, cpuMax: Math.max(...w.map((x) => x.worst!.cpuMaxMs!)), stealMs: w.reduce((a, x) => a + (x.stealMs ?? 0), 0) };
 }
 
 const label = (r: RowResult): string => `${r.corpus} ${r.pods}`;
 
-/** Longest block and windows >= 10 ms of the loop floor's empty node, and of the one under SCHED_FIFO (null: not measured). */
-export function loopFloorOf(serve: ServeLoadResult | null): { max: number; over: number; rtMax: number | null; rtOver: number | null } | null {
+/**
+ * Longest block and windows >= 10 ms of the loop floor's empty node, its longest busy time in one gap (null: not
+ * recorded), and the same for the one under SCHED_FIFO (null: not measured).
+ */
+export function loopFloorOf(serve: ServeLoadResult | null): { max: number; over: number; busyMax: number | null; rtMax: number | null; rtOver: number | null } | null {
   const f = serve?.loopFloor;
   if (!f || f.windows.length === 0) return null;
   const max = (w: { maxBlockMs: number }[]): number => Math.max(...w.map((x) => x.maxBlockMs));
   const over = (w: { maxBlockMs: number }[]): number => w.filter((x) => x.maxBlockMs >= 10).length;
+  const busy = f.windows.map((w) => w.worst?.activeMaxMs);
   const rt = f.rtWindows && f.rtWindows.length > 0 ? f.rtWindows : null;
-  return { max: max(f.windows), over: over(f.windows), rtMax: rt ? max(rt) : null, rtOver: rt ? over(rt) : null };
+  return { max: max(f.windows), over: over(f.windows), busyMax: busy.every((b) => b !== undefined) ? Math.max(...(busy as number[])) : null,
+    rtMax: rt ? max(rt) : null, rtOver: rt ? over(rt) : null };
 }
 
-/** `; an empty node X ms (N over 10), under SCHED_FIFO Y (M)`, or nothing when the row has no loop floor. */
+/** `; an empty node X ms (N over 10, busy at most B), under SCHED_FIFO Y (M)`, or nothing when the row has no loop floor. */
 function loopFloorText(serve: ServeLoadResult | null): string {
   const f = loopFloorOf(serve);
   if (!f) return '';
-  const busy = serve?.loopFloor?.windows.map((w) => w.worst?.activeMaxMs) ?? [];
-  const busyText = busy.length > 0 && busy.every((b) => b !== undefined) ? `, busy at most ${fmt(Math.max(...(busy as number[])), 1)}` : '';
+  const busyText = f.busyMax !== null ? `, busy at most ${fmt(f.busyMax, 1)}` : '';
   return `; an empty node ${fmt(f.max, 1)} ms (${f.over} over 10${busyText})${f.rtMax !== null ? `, under SCHED_FIFO ${fmt(f.rtMax, 1)} (${f.rtOver})` : ''}`;
 }
 
@@ -182,7 +186,7 @@ function ownBlocks(serve: ServeLoadResult | null): string {
   const load = runQueue(serve, 'load');
   const work = loopWork(serve, 'idle');
   return (idle ? `, loop block less run-queue wait max idle ${fmt(idle.ownMax, 1)}${load ? ` / scrapers ${fmt(load.ownMax, 1)}` : ''} ms` : '') +
-    (work ? `, steal while idle ${fmt(work.stealMs)} ms of ${(serve?.windows ?? []).filter((x) => x.phase === 'idle').length} windows` : '');
+    (work ? `, steal while idle ${fmt(work.stealMs)} ms of ${work.windows} windows` : '');
 }
 
 /** Checks of issue 9 ("Benchmark"). */
