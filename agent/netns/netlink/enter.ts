@@ -34,6 +34,7 @@ import {
 } from './libc.js';
 import { NetlinkSocket } from './socket.js';
 import { RawSocket } from './raw-socket.js';
+import { openRouteEvents, type RouteEvents } from './route-events.js';
 
 /** The thread could not return to its own network namespace: it must not be used again. */
 export class StrandedThreadError extends AgentError {
@@ -51,6 +52,8 @@ export interface Inside {
   route(): NetlinkSocket;
   netfilter(): NetlinkSocket;
   raw(family: 'ipv4' | 'ipv6'): RawSocket;
+  /** A socket told of every change the links source would dump (route-events.ts). */
+  routeEvents(): RouteEvents;
   /** /proc/thread-self/net/<name> as seen from inside (null when the file does not exist: module not loaded). */
   procNet(name: 'ip_tables_names' | 'ip6_tables_names' | 'dev'): string | null;
   /**
@@ -142,6 +145,10 @@ class InsideNamespace implements Inside {
 
   raw(family: 'ipv4' | 'ipv6'): RawSocket {
     return track(this.opened, rawSocket(this.lib, family));
+  }
+
+  routeEvents(): RouteEvents {
+    return track(this.opened, openRouteEvents(this.lib));
   }
 
   procNet(name: 'ip_tables_names' | 'ip6_tables_names' | 'dev'): string | null {

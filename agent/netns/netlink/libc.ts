@@ -31,6 +31,8 @@ export interface Libc {
   /** `len` is a one-element array: in = buffer size, out = bytes written. */
   getsockopt(fd: number, level: number, name: number, buf: Buffer, len: number[]): number;
   setsockopt(fd: number, level: number, name: number, buf: Buffer, len: number): number;
+  /** bind(2) with the socket address `addr` (its whole length): 0, or -1 (errno). */
+  bind(fd: number, addr: Buffer): number;
   /** openat(2): an fd, or -1 (errno). */
   openat(dirfd: number, path: string, flags: number): number;
   /** read(2) into buf[0, len): bytes read, 0 at the end, -1 (errno). */
@@ -89,6 +91,7 @@ export const Errno = {
   EPROTONOSUPPORT: 93,
   EOPNOTSUPP: 95,
   EAFNOSUPPORT: 97,
+  ENOBUFS: 105,
 } as const;
 
 const ERRNO_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Errno).map(([k, v]) => [v, k]));
@@ -140,6 +143,7 @@ export function libc(): Libc {
   const recv = lib.func('long recv(int fd, _Out_ void *buf, unsigned long len, int flags)');
   const getsockopt = lib.func('int getsockopt(int fd, int level, int name, void *buf, _Inout_ uint32_t *len)');
   const setsockopt = lib.func('int setsockopt(int fd, int level, int name, void *buf, uint32_t len)');
+  const bind = lib.func('int bind(int fd, void *addr, uint32_t len)');
   const clockGettime = lib.func('int clock_gettime(int clk, _Out_ void *ts)');
   const openat = lib.func('int openat(int dirfd, const char *path, int flags)');
   const read = lib.func('long read(int fd, _Out_ void *buf, unsigned long len)');
@@ -170,6 +174,7 @@ export function libc(): Libc {
     openat2: (dirfd, path, how) => fds.opened(Number(syscall(SYS_OPENAT2, dirfd, path, how, how.length))),
     getsockopt: (fd, level, name, buf, len) => getsockopt(fd, level, name, buf, len),
     setsockopt: (fd, level, name, buf, len) => setsockopt(fd, level, name, buf, len),
+    bind: (fd, addr) => bind(fd, addr, addr.length),
     openat: (dirfd, path, flags) => fds.opened(openat(dirfd, path, flags)),
     read: (fd, buf, len) => Number(read(fd, buf, len)),
     pread: (fd, buf, len, offset) => Number(pread(fd, buf, len, offset)),

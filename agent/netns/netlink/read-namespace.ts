@@ -18,6 +18,7 @@ import { libc } from './libc.js';
 import type { NamespaceSessions } from './sessions.js';
 import type { NetlinkSocket, RequestLimits } from './socket.js';
 import type { RawSocket } from './raw-socket.js';
+import type { RouteEvents } from './route-events.js';
 import { Tape, decodeScript, encodeScript, type Script } from './tape.js';
 import { tapeCacheKey } from './tape-cache.js';
 import { SetIndex } from './xt/set-index.js';
@@ -50,6 +51,11 @@ export interface NamespaceHandles {
   ipsetNetfilter: NetlinkSocket | null;
   raw4: RawSocket | null;
   raw6: RawSocket | null;
+  /**
+   * Told of every change the links source would dump (route-events.ts): opened only for handles kept between reads
+   * (a session), null otherwise or when the kernel refused it (every replay then compares the links dumps).
+   */
+  events: RouteEvents | null;
   /** Legacy xtables tables instantiated in the namespace (null: the module is not loaded, so none). */
   legacyTables: { ipv4: string[]; ipv6: string[] };
   /** ipset name by kernel index, asked as iptables-save asks it (SO_IP_SET on the IPv4 raw socket), cached per read. */
@@ -136,8 +142,25 @@ function openHandles(inside: Inside, pin: Pin): NamespaceHandles {
   const raw4 = tryOpen('raw socket ipv4', () => inside.raw('ipv4'), problems);
   const raw6 = ipv6.length > 0 ? tryOpen('raw socket ipv6', () => inside.raw('ipv6'), problems) : null;
   const setIndex = raw4 !== null ? new SetIndex(raw4) : null;
-  return { route, tcRoute, netfilter, ipsetNetfilter, raw4, raw6, legacyTables: { ipv4, ipv6 }, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems };
+  // Before any request of the read: a change after this is announced on it (route-events.ts).
+  const events = pin.keep ? openEvents(inside) : null;
+  return { route, tcRoute, netfilter, ipsetNetfilter, raw4, raw6, events, legacyTables: { ipv4, ipv6 }, setName: (i) => (setIndex === null ? null : setIndex.name(i)), setIndex, problems };
 }
+
+/** The namespace's route events, or null when refused: not a problem of the read (nothing it returns depends on it). */
+function openEvents(inside: Inside): RouteEvents | null {
+  try {
+    return inside.routeEvents();
+  } catch (err) {
+    if (!(err instanceof NetlinkError)) throw err;
+    routeEventsRefused.count++;
+    routeEventsRefused.last = err;
+    return null;
+  }
+}
+
+/** Route-event sockets the kernel refused on this thread (tests; the replays then compare the links dumps). */
+export const routeEventsRefused: { count: number; last: NetlinkError | null } = { count: 0, last: null };
 
 function openRoute(inside: Inside): NetlinkSocket {
   return inside.route();
@@ -165,6 +188,7 @@ function closeHandles(h: NamespaceHandles, pin: Pin): void {
   h.ipsetNetfilter?.close();
   h.raw4?.close();
   h.raw6?.close();
+  h.events?.close();
   if (pin.names !== null) {
     const lib = libc();
     if (pin.names.ipv4 !== null) lib.close(pin.names.ipv4);
@@ -234,8 +258,11 @@ function resume(sessions: NamespaceSessions<Session>, key: string): { h: Namespa
   return { h, pin };
 }
 
-/** The result of a read given the previous read's tape: the namespace is unchanged, or its state and new tape. */
-export type TapedRead = { unchanged: true } | { unchanged: false; state: NetnsState; tape: Uint8Array | null };
+/**
+ * The result of a read given the previous read's tape: the namespace is unchanged, or its state and new tape, encoded
+ * (`tape`, to post) and decoded from that encoding (`script`: the thread's own copy, which it keeps: tape-cache.ts).
+ */
+export type TapedRead = { unchanged: true } | { unchanged: false; state: NetnsState; tape: Uint8Array | null; script: Script | null };
 
 /**
  * Read one namespace with the given source readers. Throws only what makes the whole read impossible (the
@@ -262,20 +289,25 @@ export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceRead
   // With sessions (a reader thread), the handles of the job's namespace kept from its last read, or kept after this one.
   const kept = sessions !== null && job.inode !== null ? tapeCacheKey(job.path, job.inode) : null;
   let { h, pin } = (kept !== null ? resume(sessions!, kept) : null) ?? enter(job, kept !== null);
+  // Before any request: whether links, addresses, routes and rules are as after the last read (route-events.ts).
+  const quiet = h.events !== null && h.events.drain();
   if (previous !== null) {
     const script = previous instanceof Uint8Array ? scriptOf(previous) : previous;
     if (script !== null && script.key === tapeKey(h, job, readers)) {
+      const skipLinks = quiet && h.events!.mayskip(script);
       let same: boolean;
       try {
-        same = replay(h, script, { maxBytes: job.maxSourceBytes, deadline });
+        same = replay(h, script, { maxBytes: job.maxSourceBytes, deadline }, skipLinks);
       } catch (err) {
         closeHandles(h, pin);
         throw err;
       }
       if (same) {
+        h.events?.verify(script, !skipLinks);
         release(h, pin, sessions, kept);
         return { unchanged: true };
       }
+      h.events?.forget(); // the full read below records the tape the next replay is given
       // A replay cut short leaves its socket unusable: the read then starts again on fresh sockets.
       if (socketsOf(h).some((s) => s.unusable)) {
         closeHandles(h, pin);
@@ -294,8 +326,13 @@ export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceRead
   }
   const timedOut = (state.sources ?? []).some((s) => s.reason === 'timeout') || state.errors.some((e) => e.reason === 'timeout');
   if (timedOut) tape.invalidate('a source ran out of time');
-  const script = tape.script(key);
-  return { unchanged: false, state, tape: script === null ? null : encodeScript(script) };
+  const recorded = tape.script(key);
+  const bytes = recorded === null ? null : encodeScript(recorded);
+  // Decoded from the encoding: the thread's own copy (the recorded one holds views of the read's buffers).
+  const script = bytes === null ? null : decodeScript(bytes);
+  // Its links answers were read after the drain above (or on sockets opened since): what the next drain vouches for.
+  h.events?.verify(script, true);
+  return { unchanged: false, state, tape: bytes, script };
 }
 
 function socketsOf(h: NamespaceHandles): NetlinkSocket[] {
@@ -331,10 +368,15 @@ function scriptOf(bytes: Uint8Array): Script | null {
   }
 }
 
-/** Send every step of `script` again; true when every answer is the taped one. Stops at the first difference. */
-function replay(h: NamespaceHandles, script: Script, limits: RequestLimits): boolean {
+/**
+ * Send every step of `script` again; true when every answer is the taped one. Stops at the first difference.
+ * `skipLinks`: the links source's requests (role `route`) are left out, their answers vouched for by the route
+ * events (route-events.ts).
+ */
+function replay(h: NamespaceHandles, script: Script, limits: RequestLimits, skipLinks: boolean): boolean {
   for (const step of script.steps) {
     if (step.kind === 'netlink') {
+      if (skipLinks && step.role === 'route') continue;
       const sock = h[step.role];
       if (sock === null || !sock.replay(step, limits)) return false;
     } else {

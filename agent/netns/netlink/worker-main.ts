@@ -12,7 +12,6 @@ import { AgentError, NetlinkError, errorMessage } from '../../errors.js';
 import { StrandedThreadError } from './enter.js';
 import { readNamespaceTaped, type NetlinkJob, type Session } from './read-namespace.js';
 import { NamespaceSessions } from './sessions.js';
-import { decodeScript } from './tape.js';
 import { TapeCache, tapeCacheKey, tapeCacheOptionsFor, tapeToReplay, type PreviousTape } from './tape-cache.js';
 import type { ThreadData } from './pool.js';
 import type { NetnsState } from '../state.js';
@@ -88,9 +87,10 @@ if (port) {
         tapes.put(key!, kept!); // the same tape, still the one of job `previous`
         port.postMessage({ id: msg.id, ok: true, unchanged: true, cpuMicros: cpuMicrosSince(cpu0) } satisfies ReplyMessage);
       } else {
-        // Decoded once here, from the encoding (the thread's own copy of every buffer the read used).
+        // Decoded once, from the encoding (the thread's own copy of every buffer the read used): the very object the
+        // namespace's route events vouch for (route-events.ts), so it is the one kept.
         const tape = key === null ? null : r.tape;
-        if (tape !== null) tapes.put(key!, { id: msg.id, script: decodeScript(tape), bytes: tape.byteLength, usedAt: 0 });
+        if (tape !== null && r.script !== null) tapes.put(key!, { id: msg.id, script: r.script, bytes: tape.byteLength, usedAt: 0 });
         // cpuMicros is taken before the post: the structured clone of the state is not counted (as before).
         const reply: ReplyMessage = { id: msg.id, ok: true, unchanged: false, state: r.state, tape, replayed: kept !== null, cpuMicros: cpuMicrosSince(cpu0) };
         port.postMessage(reply); // the tape is copied, not transferred: it may share a pooled ArrayBuffer

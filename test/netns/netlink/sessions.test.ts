@@ -90,9 +90,10 @@ describeIntegration('namespace sessions on real namespaces', { root: true, comma
     const first = readNamespaceTaped(j, NETLINK_SOURCES, null, sessions);
     expect(first.unchanged).toBe(false);
     expect(sessions.size).toBe(1);
-    // Kept: the NETLINK_ROUTE and NETLINK_NETFILTER fds and the IPv4 raw socket (no legacy IPv6 table: no IPv6 one).
+    // Kept: the NETLINK_ROUTE and NETLINK_NETFILTER fds, the IPv4 raw socket (no legacy IPv6 table: no IPv6 one) and
+    // the route events (route-events.ts).
     const s1 = sockets();
-    expect(added(s0, s1)).toBe(3);
+    expect(added(s0, s1)).toBe(4);
 
     const tape = first.unchanged ? null : first.tape;
     expect(readNamespaceTaped(j, NETLINK_SOURCES, tape, sessions)).toEqual({ unchanged: true });
@@ -115,7 +116,7 @@ describeIntegration('namespace sessions on real namespaces', { root: true, comma
     const tables = nat.unchanged ? [] : nat.state.iptables.find((d) => d.backend === 'legacy' && d.family === 'ipv4')!.tables.map((t) => t.name);
     expect(tables.sort()).toEqual(['filter', 'nat']);
     const s2 = sockets();
-    expect([added(s0, s2), added(s1, s2), sessions.size]).toEqual([3, 3, 1]);
+    expect([added(s0, s2), added(s1, s2), sessions.size]).toEqual([4, 4, 1]);
 
     // The sockets are the namespace's own: with its veth and its file gone (`ip netns del`), a read without the
     // session cannot open it, the session still reads it (no eth0 now). So the collector's retain must close it.
@@ -141,11 +142,11 @@ describeIntegration('namespace sessions on real namespaces', { root: true, comma
         await pool.read(jb);
       }
       const both = sockets();
-      // 3 kept per namespace (the thread's own fds are no sockets).
-      expect(added(s0, both)).toBe(6);
+      // 4 kept per namespace (the thread's own fds are no sockets).
+      expect(added(s0, both)).toBe(8);
       pool.retain([ja]);
       await pool.read(ja); // after the retain message: the thread handles messages in order
-      expect(added(s0, sockets())).toBe(3);
+      expect(added(s0, sockets())).toBe(4);
       pool.retain([]);
       await pool.read({ ...jb, inode: null }); // no inode: never kept
       expect(added(s0, sockets())).toBe(0);

@@ -1,7 +1,7 @@
 /**
  * ipset index -> name, the way iptables-save resolves `-m set` (libxt_set.h get_set_byid): getsockopt(SOL_IP,
  * SO_IP_SET) on an IPv4 raw socket opened inside the namespace, first IP_SET_OP_VERSION (struct ip_set_req_version
- * { op, version }), then IP_SET_OP_GET_BYINDEX (struct ip_set_req_get_set { op, version, union { name[32]; u16
+ * { op, version }; once per thread: threadVersion), then IP_SET_OP_GET_BYINDEX (struct ip_set_req_get_set { op, version, union { name[32]; u16
  * index } }). An empty name means no set at that index. Answers are cached for the life of the object (one
  * namespace read); the nftables and tc readers use the same object for their ipset references.
  *
@@ -17,6 +17,21 @@ export const IP_SET_OP_GET_BYINDEX = 0x00000007;
 export const IP_SET_OP_VERSION = 0x00000100;
 const IPSET_MAXNAMELEN = 32;
 const IPSET_INVALID_ID = 65535;
+
+/**
+ * The protocol version the kernel's ip_set module gave on this thread (asked once per thread, not per namespace
+ * read: the module is the kernel's, shared by every namespace). Each SO_IP_SET call is a vmalloc, a copy and a vfree
+ * in the kernel (ip_set_sockfn_get), so asking it at every read cost every read a call. The kernel checks only that a
+ * request's version is at least IPSET_PROTOCOL_MIN; a refusal (EPROTO: a module of another protocol loaded since)
+ * makes the next request ask again.
+ */
+let threadVersion: number | null = null;
+const EPROTO = 71;
+
+/** Forget the version asked on this thread (tests). */
+export function forgetProtocolVersion(): void {
+  threadVersion = null;
+}
 
 /** The getsockopt a SetIndex needs (RawSocket satisfies it; tests can pass a recording wrapper). */
 export type SockoptSocket = Pick<RawSocket, 'getsockopt'>;
@@ -59,6 +74,7 @@ export class SetIndex {
       return end === 8 ? null : req.toString('utf8', 8, end);
     } catch (err) {
       if (!(err instanceof NetlinkError)) throw err;
+      if (err.errno === EPROTO) threadVersion = null;
       // EINVAL: index past ip_set_max, i.e. no such set. Anything else is worth reporting.
       if (err.errno !== 22) this.lastError = err;
       return null;
@@ -67,11 +83,12 @@ export class SetIndex {
 
   private protocolVersion(): number {
     if (this.version !== null) return this.version;
+    if (threadVersion !== null) return (this.version = threadVersion);
     const req = Buffer.alloc(8);
     req.writeUInt32LE(IP_SET_OP_VERSION, 0);
     this.calls++;
     this.socket.getsockopt('SO_IP_SET VERSION', SOL_IP, SO_IP_SET, req);
-    this.version = req.readUInt32LE(4);
+    this.version = threadVersion = req.readUInt32LE(4);
     return this.version;
   }
 }

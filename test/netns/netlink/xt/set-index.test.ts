@@ -1,12 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { NetlinkError } from '../../../../agent/errors.js';
 import { withNetns } from '../../../../agent/netns/netlink/enter.js';
-import { SetIndex, SO_IP_SET, type SockoptSocket } from '../../../../agent/netns/netlink/xt/set-index.js';
+import { SetIndex, SO_IP_SET, forgetProtocolVersion, type SockoptSocket } from '../../../../agent/netns/netlink/xt/set-index.js';
 import { describeIntegration } from '../../../helpers/env.js';
 import { createNetns, destroyAll } from '../../../helpers/netns.js';
 
 describe('SetIndex on a recorded socket', () => {
   it('asks the version once, caches names, and treats EINVAL as no set', () => {
+    forgetProtocolVersion();
     const asked: number[] = [];
     const socket: SockoptSocket = {
       getsockopt(_op, level, name, buf) {
@@ -34,9 +35,39 @@ describe('SetIndex on a recorded socket', () => {
     expect(asked).toEqual([1, 0, 9]);
     expect(idx.calls).toBe(4);
     expect(idx.lastError).toBeNull();
+    // The version is the thread's, not the read's: a later SetIndex (the next namespace read) asks only names.
+    const next = new SetIndex(socket);
+    expect(next.name(1)).toBe('set-one');
+    expect(next.calls).toBe(1);
+  });
+
+  it('asks the version again after the kernel refused the one it had (EPROTO)', () => {
+    forgetProtocolVersion();
+    let versions = 0;
+    let refuse = true;
+    const socket: SockoptSocket = {
+      getsockopt(_op, _level, _name, buf) {
+        if (buf.readUInt32LE(0) === 0x100) {
+          versions++;
+          buf.writeUInt32LE(6, 4);
+          return 8;
+        }
+        if (refuse) {
+          refuse = false;
+          throw new NetlinkError('x', 'spawn', 'EPROTO', { errno: 71 });
+        }
+        buf.fill(0, 8);
+        buf.write('s', 8);
+        return buf.length;
+      },
+    };
+    expect(new SetIndex(socket).name(0)).toBeNull();
+    expect(new SetIndex(socket).name(0)).toBe('s');
+    expect(versions).toBe(2);
   });
 
   it('keeps the first real failure for the notes', () => {
+    forgetProtocolVersion();
     const idx = new SetIndex({
       getsockopt() {
         throw new NetlinkError('SO_IP_SET VERSION', 'spawn', 'getsockopt: ENOPROTOOPT', { errno: 92 });

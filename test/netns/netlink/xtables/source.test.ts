@@ -23,7 +23,7 @@ const limits = () => ({ maxBytes: 1 << 24, deadline: performance.now() + 5000 })
 function handles(over: Partial<NamespaceHandles>): NamespaceHandles {
   const raw4 = over.raw4 ?? null;
   const setIndex = raw4 !== null ? new SetIndex(raw4) : null;
-  return { route: null as never, tcRoute: null as never, netfilter: null, ipsetNetfilter: null, raw4, raw6: null, legacyTables: { ipv4: [], ipv6: [] }, problems: [], setIndex, setName: (i) => setIndex?.name(i) ?? null, ...over };
+  return { route: null as never, tcRoute: null as never, netfilter: null, ipsetNetfilter: null, raw4, raw6: null, events: null, legacyTables: { ipv4: [], ipv6: [] }, problems: [], setIndex, setName: (i) => setIndex?.name(i) ?? null, ...over };
 }
 
 describe('legacyIptablesSource with given handles', () => {
