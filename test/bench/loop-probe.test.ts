@@ -102,10 +102,12 @@ describeIntegration('loop probe: run-queue wait told from own blocks', { command
     expect(line.worst.runqMs).toBeGreaterThanOrEqual(3);
     // The idle node blocks nothing itself: its own longest block is far below its longest gap.
     expect(line.worst.ownMaxMs).toBeLessThan(line.worst.gapMs - 3);
-    // It ran next to nothing in any gap. (Its busy time may hold the wait: at nice 19 the thread is preempted as soon
-    // as epoll has returned, and libuv counts what follows as the loop's.)
-    expect(line.worst.cpuMaxMs).toBeLessThan(3);
-    expect(line.worst.cpuMs).toBeLessThan(3);
+    // It ran little in any gap: far less than the gaps the wait made. (Its busy time may hold the wait: at nice 19 the
+    // thread is preempted as soon as epoll has returned, and libuv counts what follows as the loop's.) Not "< 3 ms":
+    // on a 2-vCPU machine of 2026-12-02 the idle node's thread ran 2.4-6.1 ms of CPU in worst gaps of 150-250 ms while
+    // it shared CPU 0 with the loop (CI: 1 run in 2 failed the old bound, 4.1 ms).
+    expect(line.worst.cpuMaxMs).toBeLessThan(10);
+    expect(line.worst.cpuMs).toBeLessThan(Math.max(10, line.worst.gapMs / 4));
   });
 
   it('measures the loop floor: windows of an empty node, and of one under SCHED_FIFO that waits for no CPU', async () => {
