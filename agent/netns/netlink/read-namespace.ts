@@ -260,7 +260,8 @@ function resume(sessions: NamespaceSessions<Session>, key: string): { h: Namespa
 
 /**
  * The result of a read given the previous read's tape: the namespace is unchanged, or its state and new tape, encoded
- * (`tape`, to post) and decoded from that encoding (`script`: the thread's own copy, which it keeps: tape-cache.ts).
+ * (`tape`, to post) and decoded from that encoding (`script`: the thread's own copy, which it keeps: tape-cache.ts;
+ * null too for a read without sessions or inode, which no thread keeps).
  */
 export type TapedRead = { unchanged: true } | { unchanged: false; state: NetnsState; tape: Uint8Array | null; script: Script | null };
 
@@ -328,8 +329,9 @@ export function readNamespaceTaped(job: NetlinkJob, readers: readonly SourceRead
   if (timedOut) tape.invalidate('a source ran out of time');
   const recorded = tape.script(key);
   const bytes = recorded === null ? null : encodeScript(recorded);
-  // Decoded from the encoding: the thread's own copy (the recorded one holds views of the read's buffers).
-  const script = bytes === null ? null : decodeScript(bytes);
+  // Decoded from the encoding, for a read the thread keeps (a session): its own copy (the recorded one holds views of
+  // the read's buffers). A read not kept (no session or no inode) has no tape kept to replay: nothing to decode.
+  const script = bytes === null || kept === null ? null : decodeScript(bytes);
   // Its links answers were read after the drain above (or on sockets opened since): what the next drain vouches for.
   h.events?.verify(script, true);
   return { unchanged: false, state, tape: bytes, script };

@@ -17,9 +17,8 @@
  * which reads as "changed" (a full comparison). A drain takes at most MAX_DRAIN messages, then reads as changed.
  * Kept only with a session (sessions.ts): one fd per namespace the reader thread keeps, closed with it.
  */
-import { NetlinkError } from '../../errors.js';
-import { AF_NETLINK, Errno, MSG_DONTWAIT, MSG_TRUNC, NETLINK_ROUTE, SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET, SO_RCVBUF, errnoName, type Libc } from './libc.js';
-import { OwnedSocket } from './owned-socket.js';
+import { AF_NETLINK, Errno, MSG_DONTWAIT, MSG_TRUNC, NETLINK_ROUTE, SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET, SO_RCVBUF, type Libc } from './libc.js';
+import { OwnedSocket, fail } from './owned-socket.js';
 import type { Script } from './tape.js';
 
 /**
@@ -47,8 +46,8 @@ export const MAX_DRAIN = 256;
 /** Quiet reads in a row that may leave the four dumps out before one compares them again. */
 export const MAX_SKIPS = 8;
 
-/** What the drains of this thread found (tests, and the reason a replay compared the dumps). */
-export const routeEventCounts = { quiet: 0, changed: 0, overflow: 0, skipped: 0 };
+/** Overflows the drains of this thread met, and replays that left the links dumps out (tests). */
+export const routeEventCounts = { overflow: 0, skipped: 0 };
 
 export class RouteEvents extends OwnedSocket {
   /**
@@ -88,11 +87,7 @@ export class RouteEvents extends OwnedSocket {
       }
       break; // anything else: changed, and the next drain asks again
     }
-    if (quiet) routeEventCounts.quiet++;
-    else {
-      routeEventCounts.changed++;
-      this.forget();
-    }
+    if (!quiet) this.forget();
     return quiet;
   }
 
@@ -127,25 +122,20 @@ export class RouteEvents extends OwnedSocket {
  */
 export function openRouteEvents(lib: Libc): RouteEvents {
   const fd = lib.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) throw refused(lib, 'socket');
+  if (fd < 0) fail(lib, 'route events', 'socket');
   try {
     const size = Buffer.alloc(4);
     size.writeInt32LE(EVENTS_RCVBUF, 0);
-    if (lib.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4) !== 0) throw refused(lib, 'setsockopt SO_RCVBUF');
+    if (lib.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4) !== 0) fail(lib, 'route events', 'setsockopt SO_RCVBUF');
     // sockaddr_nl: family, pad, nl_pid 0 (the kernel picks a port id: an unbound socket would be skipped by the
     // kernel's own announcements, whose sender port is 0 too), nl_groups.
     const addr = Buffer.alloc(12);
     addr.writeUInt16LE(AF_NETLINK, 0);
     addr.writeUInt32LE(groupMask(ROUTE_EVENT_GROUPS), 8);
-    if (lib.bind(fd, addr) !== 0) throw refused(lib, 'bind');
+    if (lib.bind(fd, addr) !== 0) fail(lib, 'route events', 'bind');
   } catch (err) {
     lib.close(fd);
     throw err;
   }
   return new RouteEvents(lib, fd);
-}
-
-function refused(lib: Libc, what: string): NetlinkError {
-  const errno = lib.errno();
-  return new NetlinkError('route events', 'spawn', `${what}: ${errnoName(errno)}`, { errno });
 }

@@ -37,7 +37,6 @@ export function forgetProtocolVersion(): void {
 export type SockoptSocket = Pick<RawSocket, 'getsockopt'>;
 
 export class SetIndex {
-  private version: number | null = null;
   private readonly names = new Map<number, string | null>();
   /** The first failure other than "no such set", kept for the read's notes. */
   lastError: NetlinkError | null = null;
@@ -82,13 +81,12 @@ export class SetIndex {
   }
 
   private protocolVersion(): number {
-    if (this.version !== null) return this.version;
-    if (threadVersion !== null) return (this.version = threadVersion);
+    if (threadVersion !== null) return threadVersion;
     const req = Buffer.alloc(8);
     req.writeUInt32LE(IP_SET_OP_VERSION, 0);
     this.calls++;
     this.socket.getsockopt('SO_IP_SET VERSION', SOL_IP, SO_IP_SET, req);
-    this.version = threadVersion = req.readUInt32LE(4);
-    return this.version;
+    threadVersion = req.readUInt32LE(4);
+    return threadVersion;
   }
 }
